@@ -1,0 +1,3 @@
+"""silicio: quality and supply platform for a semiconductor value chain."""
+
+__version__ = "0.1.0"

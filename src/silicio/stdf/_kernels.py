@@ -1,0 +1,282 @@
+"""numba kernels of the STDF reader: index the record headers, then decode one record type's
+fields column by column. Pure functions over byte arrays; reader.py turns their output into Arrow.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+# How a field is laid out in the record (reader._plan maps spec types onto these).
+KIND_FIXED = 0  # scalar of sizes[f] bytes
+KIND_CN = 1  # 1-byte length, then bytes (Cn, Bn)
+KIND_SN = 2  # 2-byte length, then bytes
+KIND_DN = 3  # 2-byte bit count, then ceil(bits / 8) bytes
+KIND_ARRAY = 4  # count x sizes[f] bytes
+KIND_NIBBLES = 5  # count nibbles, two per byte
+KIND_ARRAY_CN = 6  # count x Cn
+KIND_ARRAY_SN = 7  # count x Sn
+KIND_ARRAY_SIZED = 8  # count x (value of the size field) bytes: KxUf, KxCf
+KIND_GEN_DATA = 9  # GDR items: a type byte, then the value
+
+# Index status codes.
+INDEX_OK = 0
+INDEX_PARTIAL_HEADER = 1  # fewer than 4 bytes left: the file ends inside a record header
+INDEX_PARTIAL_RECORD = 2  # REC_LEN runs past the end of the data
+INDEX_UNKNOWN_TYPE = 3  # (REC_TYP, REC_SUB) not in the specification
+
+# Bytes of each GDR item type's value, -1 for the variable-length ones; -2 for undefined codes.
+GDR_VALUE_SIZE = np.array([0, 1, 2, 4, 1, 2, 4, 4, 8, -2, -1, -1, -1, 1], dtype=np.int64)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _u2(buf, p, big):
+    if big:
+        return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
+    return np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8)
+
+
+@nb.njit(cache=True, nogil=True)
+def count_records(buf, pos, end, big, type_lut, counts):
+    """Walk the record headers from ``pos``; add each record to ``counts[type index]``.
+
+    Stops at the end of the data, at a damaged tail or at the first record of unknown type.
+    Returns (records walked, position where the walk stopped, status).
+    """
+    n = 0
+    while pos < end:
+        if end - pos < 4:
+            return n, pos, INDEX_PARTIAL_HEADER
+        rec_len = _u2(buf, pos, big)
+        t = type_lut[buf[pos + 2] * 256 + buf[pos + 3]]
+        if t < 0:
+            return n, pos, INDEX_UNKNOWN_TYPE
+        if pos + 4 + rec_len > end:
+            return n, pos, INDEX_PARTIAL_RECORD
+        counts[t] += 1
+        n += 1
+        pos += 4 + rec_len
+    return n, pos, INDEX_OK
+
+
+@nb.njit(cache=True, nogil=True)
+def group_records(buf, pos, n, big, type_lut, first_of_type, seq_base, rec_pos, rec_seq):
+    """Second walk over the ``n`` records counted by :func:`count_records`: write each record's
+    header offset and sequence number grouped by type (a counting sort, file order kept within
+    a type). ``first_of_type[t]`` is where type t's group starts; it is advanced in place."""
+    for i in range(n):
+        rec_len = _u2(buf, pos, big)
+        t = type_lut[buf[pos + 2] * 256 + buf[pos + 3]]
+        j = first_of_type[t]
+        rec_pos[j] = pos
+        rec_seq[j] = seq_base + i
+        first_of_type[t] = j + 1
+        pos += 4 + rec_len
+
+
+@nb.njit(cache=True, nogil=True)
+def decode_fields(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var):
+    """Decode every record of one type, starting at header offsets ``rec_pos``.
+
+    Fixed-size fields go to ``fixed``, column-major: field f's column is the bytes
+    ``fixed[n * col_off[f] : n * (col_off[f] + sizes[f])]``, already in little-endian order.
+    Variable-length fields give, per slot ``var_slot[f]`` and record, where their bytes start
+    (``var_start``), how many bytes they take (``var_len``) and how many items or bits they hold
+    (``var_count``). ``present[r]`` is how many leading fields record r holds: STDF omits
+    trailing fields only. ``bad_field[r]`` is the field that overran the record, or -1.
+    """
+    n = rec_pos.shape[0]
+    nf = kinds.shape[0]
+    fixed = np.empty(n * width, np.uint8)
+    var_start = np.zeros(n * n_var, np.int64)
+    var_len = np.zeros(n * n_var, np.int64)
+    var_count = np.zeros(n * n_var, np.int64)
+    present = np.zeros(n, np.int16)
+    bad_field = np.full(n, -1, np.int16)
+    ref_value = np.zeros(nf, np.int64)
+    for r in range(n):
+        p = rec_pos[r] + 4
+        end = p + _u2(buf, rec_pos[r], big)
+        f = 0
+        while f < nf:
+            k = kinds[f]
+            if k == KIND_FIXED:
+                if p >= end:
+                    break
+                s = sizes[f]
+                if p + s > end:
+                    bad_field[r] = f
+                    break
+                base = n * col_off[f] + r * s
+                if big:
+                    for i in range(s):
+                        fixed[base + i] = buf[p + s - 1 - i]
+                else:
+                    for i in range(s):
+                        fixed[base + i] = buf[p + i]
+                if is_ref[f]:
+                    v = np.int64(0)
+                    for i in range(s):
+                        v |= np.int64(fixed[base + i]) << (8 * i)
+                    ref_value[f] = v
+                p += s
+            else:
+                slot = var_slot[f] * n + r
+                if k == KIND_CN or k == KIND_SN or k == KIND_DN:
+                    if p >= end:
+                        break
+                    if k == KIND_CN:
+                        count = np.int64(buf[p])
+                        nbytes = count
+                        p += 1
+                    else:
+                        if p + 2 > end:
+                            bad_field[r] = f
+                            break
+                        count = _u2(buf, p, big)
+                        nbytes = (count + 7) // 8 if k == KIND_DN else count
+                        p += 2
+                    if p + nbytes > end:
+                        bad_field[r] = f
+                        break
+                else:
+                    # arrays: their count field precedes them, so it was read; 0 items take no bytes
+                    count = ref_value[count_ref[f]]
+                    if count == 0:
+                        var_start[slot] = p
+                        var_len[slot] = 0
+                        var_count[slot] = 0
+                        f += 1
+                        present[r] = f
+                        continue
+                    if p >= end:
+                        break
+                    if k == KIND_ARRAY:
+                        nbytes = count * sizes[f]
+                    elif k == KIND_NIBBLES:
+                        nbytes = (count + 1) // 2
+                    elif k == KIND_ARRAY_SIZED:
+                        nbytes = count * ref_value[size_ref[f]]
+                    else:
+                        # walk the items to find where the field ends
+                        q = p
+                        ok = True
+                        for _ in range(count):
+                            if k == KIND_ARRAY_CN:
+                                if q + 1 > end:
+                                    ok = False
+                                    break
+                                q += 1 + np.int64(buf[q])
+                            elif k == KIND_ARRAY_SN:
+                                if q + 2 > end:
+                                    ok = False
+                                    break
+                                q += 2 + _u2(buf, q, big)
+                            else:  # KIND_GEN_DATA
+                                if q + 1 > end:
+                                    ok = False
+                                    break
+                                code = np.int64(buf[q])
+                                q += 1
+                                size = GDR_VALUE_SIZE[code] if code < GDR_VALUE_SIZE.shape[0] else -2
+                                if size == -2:
+                                    ok = False
+                                    break
+                                if size == -1:
+                                    if code == 12:
+                                        if q + 2 > end:
+                                            ok = False
+                                            break
+                                        size = 2 + (_u2(buf, q, big) + 7) // 8
+                                    else:
+                                        if q + 1 > end:
+                                            ok = False
+                                            break
+                                        size = 1 + np.int64(buf[q])
+                                q += size
+                        if not ok or q > end:
+                            bad_field[r] = f
+                            break
+                        nbytes = q - p
+                    if p + nbytes > end:
+                        bad_field[r] = f
+                        break
+                var_start[slot] = p
+                var_len[slot] = nbytes
+                var_count[slot] = count
+                p += nbytes
+            f += 1
+            present[r] = f
+    return fixed, var_start, var_len, var_count, present, bad_field
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_bytes(buf, starts, lengths):
+    """Concatenate byte ranges of ``buf``: Arrow offsets (int32) and data, and whether any
+    byte is >= 0x80 (then the strings need a UTF-8 check)."""
+    n = starts.shape[0]
+    offsets = np.empty(n + 1, np.int32)
+    total = 0
+    offsets[0] = 0
+    for i in range(n):
+        total += lengths[i]
+        offsets[i + 1] = total
+    data = np.empty(total, np.uint8)
+    high = False
+    j = 0
+    for i in range(n):
+        s = starts[i]
+        for b in range(lengths[i]):
+            v = buf[s + b]
+            data[j] = v
+            if v >= 0x80:
+                high = True
+            j += 1
+    return offsets, data, high
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_items(buf, starts, counts, itemsize, big):
+    """Concatenate arrays of fixed-size items into little-endian bytes, with list offsets."""
+    n = starts.shape[0]
+    offsets = np.empty(n + 1, np.int32)
+    total = 0
+    offsets[0] = 0
+    for i in range(n):
+        total += counts[i]
+        offsets[i + 1] = total
+    data = np.empty(total * itemsize, np.uint8)
+    j = 0
+    for i in range(n):
+        s = starts[i]
+        for _ in range(counts[i]):
+            if big:
+                for b in range(itemsize):
+                    data[j + b] = buf[s + itemsize - 1 - b]
+            else:
+                for b in range(itemsize):
+                    data[j + b] = buf[s + b]
+            s += itemsize
+            j += itemsize
+    return offsets, data
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_nibbles(buf, starts, counts):
+    """Unpack N1 arrays: first item in the low 4 bits of a byte, the second in the high 4."""
+    n = starts.shape[0]
+    offsets = np.empty(n + 1, np.int32)
+    total = 0
+    offsets[0] = 0
+    for i in range(n):
+        total += counts[i]
+        offsets[i + 1] = total
+    data = np.empty(total, np.uint8)
+    j = 0
+    for i in range(n):
+        s = starts[i]
+        for k in range(counts[i]):
+            b = buf[s + k // 2]
+            data[j] = (b >> 4) if k % 2 else (b & 0x0F)
+            j += 1
+    return offsets, data

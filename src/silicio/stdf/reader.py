@@ -1,0 +1,665 @@
+"""Read STDF V4 / V4-2007 files into Arrow: one table per record type, every field a typed column.
+
+The hot loops are numba kernels (``_kernels.py``): one walk over the record headers groups the
+records by type, then one pass per type decodes all its fields column by column. Everything
+here is the plumbing around them: opening (plain, gzip, bzip2, xz, zip), windows of bounded
+size for streaming, salvage of damaged files, and conversion of the kernels' buffers to Arrow
+without copies where Arrow's layout allows.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+
+from . import _kernels as K
+from .errors import StdfError, StdfIssue
+from .spec import (
+    BY_CODE,
+    DN_TYPE,
+    FIXED_SIZE,
+    GDR_ITEM_TYPE,
+    GDR_TYPE_CODES,
+    NUMPY_CODE,
+    RECORDS,
+    UNKNOWN,
+    UNKNOWN_SCHEMA,
+    RecordType,
+    arrow_type,
+    schema,
+)
+
+if sys.byteorder != "little":  # the kernels write little-endian columns
+    raise ImportError("silicio.stdf needs a little-endian machine")
+
+#: Default window of decompressed bytes decoded at once by :func:`stream`.
+DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024
+
+_TYPE_NAMES = list(RECORDS)
+_TYPE_LUT = np.full(256 * 256, -1, dtype=np.int16)
+for _i, _name in enumerate(_TYPE_NAMES):
+    _rt = RECORDS[_name]
+    _TYPE_LUT[_rt.rec_typ * 256 + _rt.rec_sub] = _i
+
+Source = str | os.PathLike | BinaryIO | bytes
+
+
+# --------------------------------------------------------------------------------------------
+# Opening
+
+
+class _Prepended(io.RawIOBase):
+    """A stream that replays bytes already read from it (to sniff compression magic)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _name_of(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return getattr(source, "name", None) or f"<{type(source).__name__}>"
+
+
+def _open(source: Source) -> tuple[BinaryIO, str, list]:
+    """The decompressed byte stream of ``source``, its name, and what to close afterwards."""
+    name = _name_of(source)
+    closers: list = []
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw: BinaryIO = io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            raw = open(source, "rb")
+        except OSError as exc:
+            raise StdfError(name, 0, None, f"cannot open: {exc.strerror or exc}") from None
+        closers.append(raw)
+    elif hasattr(source, "read"):
+        raw = source
+    else:
+        raise TypeError(f"cannot read STDF from {type(source).__name__}: give a path, bytes or a binary file")
+    head = raw.read(6)
+    if not isinstance(head, bytes):
+        raise TypeError(f"{name}: file object must be opened in binary mode")
+    stream: BinaryIO = io.BufferedReader(_Prepended(head, raw))
+    try:
+        if head.startswith(b"\x1f\x8b"):
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        elif head.startswith(b"BZh"):
+            stream = bz2.BZ2File(stream, mode="rb")
+        elif head.startswith(b"\xfd7zXZ\x00"):
+            stream = lzma.LZMAFile(stream, mode="rb")
+        elif head.startswith(b"PK\x03\x04"):
+            archive = zipfile.ZipFile(io.BytesIO(stream.read()))
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if not members:
+                raise StdfError(name, 0, None, "zip archive holds no file")
+            stream = archive.open(members[0])
+            name = f"{name}!{members[0].filename}"
+            closers.append(archive)
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise StdfError(name, 0, None, f"cannot decompress: {exc}") from None
+    closers.insert(0, stream)
+    return stream, name, closers
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding plans: how the kernel lays out each record type's fields
+
+_KIND = {"Cn": K.KIND_CN, "Bn": K.KIND_CN, "Sn": K.KIND_SN, "Dn": K.KIND_DN, "Vn": K.KIND_GEN_DATA}
+_ARRAY_KIND = {"Cn": K.KIND_ARRAY_CN, "Sn": K.KIND_ARRAY_SN, "N1": K.KIND_NIBBLES, "Uf": K.KIND_ARRAY_SIZED,
+               "Cf": K.KIND_ARRAY_SIZED}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Plan:
+    record: RecordType
+    kinds: np.ndarray
+    sizes: np.ndarray
+    count_ref: np.ndarray
+    size_ref: np.ndarray
+    is_ref: np.ndarray
+    col_off: np.ndarray
+    var_slot: np.ndarray
+    width: int
+    n_var: int
+    schema: pa.Schema
+
+
+def _make_plan(rt: RecordType) -> _Plan:
+    nf = len(rt.fields)
+    index = {f.name: i for i, f in enumerate(rt.fields)}
+    kinds = np.zeros(nf, np.int8)
+    sizes = np.zeros(nf, np.int64)
+    count_ref = np.full(nf, -1, np.int64)
+    size_ref = np.full(nf, -1, np.int64)
+    is_ref = np.zeros(nf, np.bool_)
+    col_off = np.full(nf, -1, np.int64)
+    var_slot = np.full(nf, -1, np.int64)
+    width = n_var = 0
+    for i, f in enumerate(rt.fields):
+        if f.type in FIXED_SIZE:
+            kinds[i] = K.KIND_FIXED
+            sizes[i] = FIXED_SIZE[f.type]
+            col_off[i] = width
+            width += FIXED_SIZE[f.type]
+            continue
+        var_slot[i] = n_var
+        n_var += 1
+        item = f.item_type
+        if item is None:
+            kinds[i] = _KIND[f.type]
+            if f.type == "Vn":
+                count_ref[i] = index["FLD_CNT"]
+                is_ref[count_ref[i]] = True
+            continue
+        kinds[i] = _ARRAY_KIND.get(item, K.KIND_ARRAY)
+        sizes[i] = FIXED_SIZE.get(item, 0)
+        count_ref[i] = index[f.count]
+        is_ref[count_ref[i]] = True
+        if f.size:
+            size_ref[i] = index[f.size]
+            is_ref[size_ref[i]] = True
+    return _Plan(rt, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, schema(rt.name))
+
+
+_PLANS = {name: _make_plan(rt) for name, rt in RECORDS.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel output -> Arrow
+
+
+def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
+    nulls = int(valid.size - np.count_nonzero(valid))
+    if nulls == 0:
+        return None, 0
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
+
+
+def _decode_text(data: bytes) -> str:
+    """UTF-8 when the bytes are valid UTF-8, else Latin-1 (every byte is then one character)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _string_array(offsets, data, high: bool, valid, typ=pa.string()) -> pa.Array:
+    bitmap, nulls = _validity(valid)
+    n = offsets.size - 1
+    if typ == pa.binary() or not high:
+        return pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], nulls)
+    raw = data.tobytes()
+    values = [_decode_text(raw[offsets[i] : offsets[i + 1]]) if valid[i] else None for i in range(n)]
+    return pa.array(values, type=typ)
+
+
+def _list_array(item_type, offsets, values: pa.Array, valid) -> pa.Array:
+    bitmap, nulls = _validity(valid)
+    return pa.Array.from_buffers(pa.list_(item_type), offsets.size - 1, [bitmap, pa.py_buffer(offsets)], nulls,
+                                 children=[values])  # fmt: skip
+
+
+class _Window:
+    """One window of decompressed bytes and what the kernels made of it."""
+
+    def __init__(self, buf: np.ndarray, big: bool):
+        self.buf = buf
+        self.big = big
+        self._bytes: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = self.buf.tobytes()
+        return self._bytes
+
+
+def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Array]:
+    """Arrow arrays of every field of one record type from :func:`_kernels.decode_fields`."""
+    fixed, var_start, var_len, var_count, present, _bad = out
+    n = rec_pos.size
+    buf = win.buf
+    arrays = []
+    for i, f in enumerate(plan.record.fields):
+        valid = present > i
+        if f.type in FIXED_SIZE:
+            off, size = plan.col_off[i], FIXED_SIZE[f.type]
+            col = fixed[n * off : n * (off + size)]
+            if f.type == "C1":
+                offsets = np.arange(n + 1, dtype=np.int32)
+                arrays.append(_string_array(offsets, col, bool((col >= 0x80).any()), valid))
+            else:
+                bitmap, nulls = _validity(valid)
+                arrays.append(pa.Array.from_buffers(arrow_type(f), n, [bitmap, pa.py_buffer(col)], nulls))
+            continue
+        s = plan.var_slot[i]
+        starts, lens, counts = var_start[s * n : (s + 1) * n], var_len[s * n : (s + 1) * n], var_count[s * n : (s + 1) * n]
+        item = f.item_type
+        if f.type in ("Cn", "Sn", "Bn"):
+            offsets, data, high = K.gather_bytes(buf, starts, lens)
+            typ = pa.binary() if f.type == "Bn" else pa.string()
+            arrays.append(_string_array(offsets, data, high, valid, typ))
+        elif f.type == "Dn":
+            offsets, data, _ = K.gather_bytes(buf, starts, lens)
+            bits = pa.array(counts.astype(np.uint16))
+            payload = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+            arrays.append(pa.StructArray.from_arrays([bits, payload], fields=list(DN_TYPE), mask=pa.array(~valid)))
+        elif item in NUMPY_CODE and item not in ("C1",):
+            size = FIXED_SIZE[item]
+            offsets, data = K.gather_items(buf, starts, counts, size, win.big)
+            values = pa.Array.from_buffers(arrow_type(f).value_type, offsets[-1], [None, pa.py_buffer(data)])
+            arrays.append(_list_array(arrow_type(f).value_type, offsets, values, valid))
+        elif item == "N1":
+            offsets, data = K.gather_nibbles(buf, starts, counts)
+            values = pa.Array.from_buffers(pa.uint8(), offsets[-1], [None, pa.py_buffer(data)])
+            arrays.append(_list_array(pa.uint8(), offsets, values, valid))
+        else:
+            arrays.append(_python_field(plan, i, win, starts, lens, counts, valid, fixed, n))
+    return arrays
+
+
+def _python_field(plan: _Plan, i: int, win: _Window, starts, lens, counts, valid, fixed, n) -> pa.Array:
+    """Fields of rare record types walked item by item in Python: KxCn, KxSn, KxUf, KxCf, GDR data."""
+    f = plan.record.fields[i]
+    raw = win.raw
+    endian = ">" if win.big else "<"
+    width = None
+    if f.size:
+        j = plan.record.fields.index(plan.record.field(f.size))
+        width = fixed[n * plan.col_off[j] : n * plan.col_off[j] + n]
+    values = []
+    for r in range(n):
+        if not valid[r]:
+            values.append(None)
+            continue
+        p, count = int(starts[r]), int(counts[r])
+        if f.type == "Vn":
+            values.append(_gen_data(raw, p, count, endian))
+            continue
+        items = []
+        for _ in range(count):
+            if f.item_type == "Cn":
+                size = raw[p]
+                items.append(_decode_text(raw[p + 1 : p + 1 + size]))
+                p += 1 + size
+            elif f.item_type == "Sn":
+                (size,) = struct.unpack_from(endian + "H", raw, p)
+                items.append(_decode_text(raw[p + 2 : p + 2 + size]))
+                p += 2 + size
+            elif f.item_type == "Cf":
+                size = int(width[r])
+                items.append(_decode_text(raw[p : p + size]))
+                p += size
+            else:  # Uf
+                size = int(width[r])
+                items.append(int.from_bytes(raw[p : p + size], "big" if win.big else "little"))
+                p += size
+        values.append(items)
+    return pa.array(values, type=arrow_type(f))
+
+
+_GDR_STRUCT = {1: "B", 2: "H", 3: "I", 4: "b", 5: "h", 6: "i", 7: "f", 8: "d"}
+
+
+def _gen_data(raw: bytes, p: int, count: int, endian: str) -> list[dict]:
+    items = []
+    for _ in range(count):
+        code = raw[p]
+        p += 1
+        name = GDR_TYPE_CODES[code]
+        item: dict = {"TYPE": code}
+        if code in _GDR_STRUCT:
+            fmt = endian + _GDR_STRUCT[code]
+            (item[name],) = struct.unpack_from(fmt, raw, p)
+            p += struct.calcsize(fmt)
+        elif code in (10, 11):
+            size = raw[p]
+            data = raw[p + 1 : p + 1 + size]
+            item[name] = _decode_text(data) if code == 10 else data
+            p += 1 + size
+        elif code == 12:
+            (bits,) = struct.unpack_from(endian + "H", raw, p)
+            size = (bits + 7) // 8
+            item[name] = {"bit_count": bits, "bit_data": raw[p + 2 : p + 2 + size]}
+            p += 2 + size
+        elif code == 13:
+            item[name] = raw[p] & 0x0F
+            p += 1
+        items.append(item)
+    return items
+
+
+def _vur_batch(win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) -> pa.RecordBatch:
+    """VUR is written in two layouts: the V4-2007 spec's single Cn UPD_NAM, and the later
+    UPD_CNT + KxCn UPD_NAM. A payload that is exactly one Cn is the first."""
+    raw = win.raw
+    endian = ">" if win.big else "<"
+    counts, names = [], []
+    for pos in rec_pos:
+        (rec_len,) = struct.unpack_from(endian + "H", raw, pos)
+        payload = raw[pos + 4 : pos + 4 + rec_len]
+        if not payload:
+            counts.append(None)
+            names.append(None)
+        elif len(payload) == 1 + payload[0]:
+            counts.append(None)
+            names.append([_decode_text(payload[1:])])
+        else:
+            counts.append(payload[0])
+            items, p = [], 1
+            for _ in range(payload[0]):
+                if p >= len(payload):
+                    break
+                items.append(_decode_text(payload[p + 1 : p + 1 + payload[p]]))
+                p += 1 + payload[p]
+            names.append(items)
+    columns = [pa.array(seq.astype(np.uint64)), pa.array((rec_pos + base).astype(np.uint64)),
+               pa.array(counts, pa.uint8()), pa.array(names, pa.list_(pa.string()))]  # fmt: skip
+    return pa.RecordBatch.from_arrays(columns, schema=schema("VUR"))
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming
+
+
+@dataclass
+class _FileState:
+    path: str
+    strict: bool
+    big: bool
+    wanted: frozenset[str] | None
+    issues: list[StdfIssue]
+    seq: int = 0
+    stopped: bool = False
+
+    def problem(self, offset: int, record: str | None, reason: str) -> None:
+        if self.strict:
+            raise StdfError(self.path, offset, record, reason)
+        self.issues.append(StdfIssue(self.path, offset, record, reason))
+
+
+def _header_at(buf: np.ndarray, pos: int, big: bool) -> tuple[int, int, int]:
+    b = buf[pos : pos + 4].tobytes()
+    rec_len = struct.unpack(">H" if big else "<H", b[:2])[0]
+    return rec_len, b[2], b[3]
+
+
+def _plausible_unknown(buf: np.ndarray, pos: int, end: int, big: bool) -> bool | None:
+    """Is the unknown record at ``pos`` a genuine vendor record rather than damage? It is when
+    the next header is a known record type (or the file ends right after it). None: the next
+    header is beyond this window."""
+    rec_len, _, _ = _header_at(buf, pos, big)
+    nxt = pos + 4 + rec_len
+    if nxt > end or end - nxt < 4:
+        return None if nxt != end else True
+    _, typ, sub = _header_at(buf, nxt, big)
+    return (typ, sub) in BY_CODE
+
+
+def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
+    """Group the complete records of ``buf`` by type. Returns the per-type (header position,
+    seq) arrays, the unknown records, and how many bytes were consumed."""
+    end = buf.size
+    pos = 0
+    groups: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    unknown: list[tuple[int, int, int, int, bytes]] = []
+    while pos < end and not state.stopped:
+        counts = np.zeros(len(_TYPE_NAMES), np.int64)
+        n, stop, status = K.count_records(buf, pos, end, state.big, _TYPE_LUT, counts)
+        if n:
+            first = np.zeros(len(_TYPE_NAMES), np.int64)
+            first[1:] = np.cumsum(counts)[:-1]
+            starts = first.copy()
+            rec_pos = np.empty(n, np.int64)
+            rec_seq = np.empty(n, np.int64)
+            K.group_records(buf, pos, n, state.big, _TYPE_LUT, first, state.seq, rec_pos, rec_seq)
+            for t in np.nonzero(counts)[0]:
+                sl = slice(starts[t], starts[t] + counts[t])
+                groups.setdefault(int(t), []).append((rec_pos[sl], rec_seq[sl]))
+            state.seq += n
+        pos = stop
+        if status == K.INDEX_OK:
+            break
+        if status in (K.INDEX_PARTIAL_HEADER, K.INDEX_PARTIAL_RECORD):
+            if not final:
+                break  # the rest of the record comes with the next window
+            left = end - pos
+            if status == K.INDEX_PARTIAL_HEADER:
+                state.problem(base + pos, None, f"file ends inside a record header ({left} of 4 bytes)")
+            else:
+                rec_len, typ, sub = _header_at(buf, pos, state.big)
+                rt = BY_CODE.get((typ, sub))
+                state.problem(base + pos, rt.name if rt else None,
+                              f"file is truncated: REC_LEN is {rec_len} but only {left - 4} bytes follow the header")  # fmt: skip
+            pos = end
+            break
+        # unknown record type
+        rec_len, typ, sub = _header_at(buf, pos, state.big)
+        reason = f"unknown record type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len})"
+        if state.strict:
+            state.problem(base + pos, None, reason)
+        plausible = _plausible_unknown(buf, pos, end, state.big)
+        if plausible is None and not final:
+            break  # decide with the next window
+        if plausible:
+            state.issues.append(StdfIssue(state.path, base + pos, None, reason + ": kept in table UNKNOWN"))
+            unknown.append((state.seq, base + pos, typ, sub, buf[pos + 4 : pos + 4 + rec_len].tobytes()))
+            state.seq += 1
+            pos += 4 + rec_len
+            continue
+        state.issues.append(StdfIssue(state.path, base + pos, None,
+                                      reason + f": the records lose their alignment here; the remaining bytes "
+                                      f"from this offset on are not read"))  # fmt: skip
+        state.stopped = True
+        pos = end
+    merged = {
+        t: (np.concatenate([g[0] for g in parts]), np.concatenate([g[1] for g in parts]))
+        for t, parts in groups.items()
+    }
+    return merged, unknown, pos
+
+
+def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> tuple[dict[str, pa.RecordBatch], int]:
+    groups, unknown, consumed = _index_window(state, win.buf, base, final)
+    batches: dict[str, pa.RecordBatch] = {}
+    for t in sorted(groups):
+        name = _TYPE_NAMES[t]
+        if state.wanted is not None and name not in state.wanted:
+            continue
+        rec_pos, seq = groups[t]
+        if name == "VUR":
+            batches[name] = _vur_batch(win, rec_pos, seq, base)
+            continue
+        plan = _PLANS[name]
+        out = K.decode_fields(win.buf, rec_pos, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref,
+                              plan.is_ref, plan.col_off, plan.var_slot, plan.width, plan.n_var)  # fmt: skip
+        bad = out[5]
+        for r in np.nonzero(bad >= 0)[0]:
+            f = plan.record.fields[bad[r]]
+            rec_len, _, _ = _header_at(win.buf, int(rec_pos[r]), win.big)
+            state.problem(base + int(rec_pos[r]), name,
+                          f"field {f.name} ({f.type}) runs past the end of the record (REC_LEN={rec_len}); "
+                          f"fields from {f.name} on are left empty")  # fmt: skip
+        columns = [pa.array(seq.astype(np.uint64)), pa.array((rec_pos + base).astype(np.uint64))]
+        columns += _columns(plan, win, rec_pos, out)
+        batches[name] = pa.RecordBatch.from_arrays(columns, schema=plan.schema)
+    if unknown and (state.wanted is None or UNKNOWN in state.wanted):
+        seqs, offs, typs, subs, datas = zip(*unknown, strict=True)
+        batches[UNKNOWN] = pa.RecordBatch.from_arrays(
+            [pa.array(seqs, pa.uint64()), pa.array(offs, pa.uint64()), pa.array(typs, pa.uint8()),
+             pa.array(subs, pa.uint8()), pa.array(datas, pa.binary())], schema=UNKNOWN_SCHEMA)  # fmt: skip
+    return batches, consumed
+
+
+def _check_far(path: str, head: bytes) -> bool:
+    """Validate the File Attributes Record that must open every STDF file; return big-endian?"""
+    if len(head) < 6:
+        raise StdfError(path, 0, None, f"not an STDF file: {len(head)} bytes, a FAR alone takes 6")
+    if (head[2], head[3]) != (0, 10):
+        raise StdfError(path, 0, None, f"not an STDF file: first record is REC_TYP={head[2]} REC_SUB={head[3]}, "
+                                       "expected a FAR (0, 10)")  # fmt: skip
+    cpu, ver = head[4], head[5]
+    if cpu not in (1, 2):
+        kind = "DEC VAX (PDP-11) byte order is not supported" if cpu == 0 else "expected 1 (big-endian) or 2 (little-endian)"
+        raise StdfError(path, 4, "FAR", f"bad CPU_TYPE {cpu}: {kind}")
+    big = cpu == 1
+    rec_len = struct.unpack(">H" if big else "<H", head[:2])[0]
+    if rec_len != 2:
+        raise StdfError(path, 0, "FAR", f"impossible record length: FAR REC_LEN is {rec_len}, expected 2 "
+                                        f"(CPU_TYPE {cpu} says {'big' if big else 'little'}-endian)")  # fmt: skip
+    if ver != 4:
+        raise StdfError(path, 5, "FAR", f"STDF_VER is {ver}: only STDF V4 (and V4-2007) is read")
+    return big
+
+
+class StdfStream:
+    """Record batches of an STDF file, a window of decompressed bytes at a time, so memory stays
+    bounded whatever the file's size. Iterate to get ``(record type, pyarrow.RecordBatch)`` pairs
+    in file order of the windows; ``seq`` orders records across types. After iteration,
+    ``issues`` lists what was wrong with the file (strict=False) and ``records`` how many
+    records were read.
+    """
+
+    def __init__(self, source: Source, *, record_types: Iterable[str] | None = None, strict: bool = True,
+                 window_bytes: int = DEFAULT_WINDOW_BYTES):  # fmt: skip
+        self.source = source
+        self.path = _name_of(source)
+        self.strict = strict
+        self.window_bytes = max(int(window_bytes), 1 << 16)
+        self.issues: list[StdfIssue] = []
+        self.records = 0
+        self.byteorder: str | None = None
+        wanted = None
+        if record_types is not None:
+            wanted = frozenset(t.upper() for t in record_types)
+            unknown = wanted - set(RECORDS) - {UNKNOWN}
+            if unknown:
+                raise ValueError(f"unknown record types {sorted(unknown)}; known: {', '.join(RECORDS)}")
+        self.wanted = wanted
+
+    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        stream, name, closers = _open(self.source)
+        self.path = name
+        try:
+            yield from self._batches(stream)
+        finally:
+            for c in closers:
+                try:
+                    c.close()
+                except Exception:  # closing a half-read archive must not hide the real error
+                    pass
+
+    def _read(self, stream: BinaryIO, n: int, offset: int) -> bytes:
+        try:
+            return stream.read(n)
+        except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
+            raise StdfError(self.path, offset, None, f"cannot decompress beyond this offset: {exc}") from None
+
+    def _batches(self, stream: BinaryIO) -> Iterator[tuple[str, pa.RecordBatch]]:
+        chunk = self._read(stream, self.window_bytes, 0)
+        big = _check_far(self.path, chunk[:6])
+        self.byteorder = ">" if big else "<"
+        state = _FileState(self.path, self.strict, big, self.wanted, self.issues)
+        base = 0
+        carry = b""
+        while True:
+            data = carry + chunk if carry else chunk
+            more = self._read(stream, self.window_bytes, base + len(data)) if chunk else b""
+            final = not more
+            if not data:
+                break
+            try:
+                batches, consumed = _decode_window(state, _Window(np.frombuffer(data, np.uint8), big), base, final)
+            finally:
+                self.records = state.seq
+            yield from batches.items()
+            carry = data[consumed:]
+            base += consumed
+            chunk = more
+            if final or state.stopped:
+                if carry and not state.stopped:
+                    state.problem(base, None, f"{len(carry)} bytes at the end could not be read")
+                break
+
+
+class StdfTables(dict):
+    """``read``'s result: a dict of record type -> pyarrow.Table, with what was found wrong."""
+
+    path: str
+    issues: list[StdfIssue]
+    byteorder: str | None
+    records: int
+
+    @property
+    def partial(self) -> bool:
+        """True when the file was damaged and only what could be salvaged is here."""
+        return bool(self.issues)
+
+
+def stream(source: Source, *, record_types: Iterable[str] | None = None, strict: bool = True,
+           window_bytes: int = DEFAULT_WINDOW_BYTES) -> StdfStream:  # fmt: skip
+    """Stream an STDF file as ``(record type, pyarrow.RecordBatch)`` pairs; see :class:`StdfStream`."""
+    return StdfStream(source, record_types=record_types, strict=strict, window_bytes=window_bytes)
+
+
+def read(source: Source, *, record_types: Iterable[str] | None = None, strict: bool = True,
+         window_bytes: int = DEFAULT_WINDOW_BYTES) -> StdfTables:  # fmt: skip
+    """Read an STDF V4 / V4-2007 file into one ``pyarrow.Table`` per record type present.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file object
+        Plain, gzip, bzip2, xz or zip (first member) data; compression is recognised by content.
+    record_types : names such as ``["PIR", "PTR", "PRR"]``; only these tables are built.
+    strict : when True (default) any damage raises :class:`StdfError` naming the file, the byte
+        offset and the record. When False, everything that can be salvaged is kept and each
+        problem is listed in the result's ``issues``.
+
+    Returns
+    -------
+    StdfTables
+        ``{"FAR": Table, "MIR": Table, "PTR": Table, ...}``: columns ``seq`` (record order),
+        ``offset`` (byte offset of the record header), then every field as the specification
+        names it. Omitted trailing fields are null.
+    """
+    s = stream(source, record_types=record_types, strict=strict, window_bytes=window_bytes)
+    parts: dict[str, list[pa.RecordBatch]] = {}
+    for name, batch in s:
+        parts.setdefault(name, []).append(batch)
+    order = {name: i for i, name in enumerate([*RECORDS, UNKNOWN])}
+    out = StdfTables()
+    for name in sorted(parts, key=order.__getitem__):
+        out[name] = pa.Table.from_batches(parts[name])
+    out.path = s.path
+    out.issues = s.issues
+    out.byteorder = s.byteorder
+    out.records = s.records
+    return out
