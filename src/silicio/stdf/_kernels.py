@@ -69,176 +69,205 @@ def group_records(buf, pos, n, big, type_lut, first_of_type, seq_base, rec_pos, 
         t = type_lut[buf[pos + 2] * 256 + buf[pos + 3]]
         j = first_of_type[t]
         rec_pos[j] = pos
-        rec_seq[j] = seq_base + i
+        rec_seq[j] = seq_base + np.uint64(i)
         first_of_type[t] = j + 1
         pos += 4 + rec_len
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def decode_fields(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var):
-    """Decode every record of one type, starting at header offsets ``rec_pos``.
+    """Decode every record of one type, starting at header offsets ``rec_pos``, in parallel.
 
     Fixed-size fields go to ``fixed``, column-major: field f's column is the bytes
     ``fixed[n * col_off[f] : n * (col_off[f] + sizes[f])]``, already in little-endian order.
     Variable-length fields give, per slot ``var_slot[f]`` and record, where their bytes start
-    (``var_start``), how many bytes they take (``var_len``) and how many items or bits they hold
-    (``var_count``). ``present[r]`` is how many leading fields record r holds: STDF omits
-    trailing fields only. ``bad_field[r]`` is the field that overran the record, or -1.
+    relative to the record's first field (``var_start``) and how many bytes they take
+    (``var_len``, zero for an omitted field); both fit 16 bits as REC_LEN does. Item counts come
+    from the count fields, bit counts of Dn from the two bytes before ``var_start``. ``present[r]`` is how many leading fields
+    record r holds: STDF omits trailing fields only. ``bad_field[r]`` is the field that
+    overran the record, or -1.
     """
     n = rec_pos.shape[0]
     nf = kinds.shape[0]
     fixed = np.empty(n * width, np.uint8)
-    var_start = np.zeros(n * n_var, np.int64)
-    var_len = np.zeros(n * n_var, np.int64)
-    var_count = np.zeros(n * n_var, np.int64)
-    present = np.zeros(n, np.int16)
+    var_start = np.empty(n * n_var, np.uint16)
+    var_len = np.empty(n * n_var, np.uint16)
+    present = np.empty(n, np.int16)
     bad_field = np.full(n, -1, np.int16)
-    ref_value = np.zeros(nf, np.int64)
-    for r in range(n):
-        p = rec_pos[r] + 4
-        end = p + _u2(buf, rec_pos[r], big)
-        f = 0
-        while f < nf:
-            k = kinds[f]
-            if k == KIND_FIXED:
-                if p >= end:
-                    break
-                s = sizes[f]
-                if p + s > end:
+    col_base = np.empty(nf, np.int64)
+    slot_base = np.empty(nf, np.int64)
+    for f in range(nf):
+        col_base[f] = n * col_off[f]
+        slot_base[f] = n * var_slot[f]
+    # records are independent: decode them in chunks, one per thread at a time
+    n_chunks = max(1, min(n // 2048, 256))
+    for c in nb.prange(n_chunks):
+        ref_value = np.zeros(nf, np.int64)
+        for r in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, ref_value,
+                           r, fixed, var_start, var_len, present, bad_field)
+    return fixed, var_start, var_len, present, bad_field
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, ref_value,
+                   r, fixed, var_start, var_len, present, bad_field):
+    nf = kinds.shape[0]
+    first = rec_pos[r] + 4
+    p = first
+    end = p + _u2(buf, rec_pos[r], big)
+    f = 0
+    while f < nf:
+        k = kinds[f]
+        if k == KIND_FIXED:
+            if p >= end:
+                break
+            s = sizes[f]
+            if p + s > end:
+                bad_field[r] = f
+                break
+            base = col_base[f] + r * s
+            if big:
+                for i in range(s):
+                    fixed[base + i] = buf[p + s - 1 - i]
+            else:
+                for i in range(s):
+                    fixed[base + i] = buf[p + i]
+            if is_ref[f]:
+                v = np.int64(0)
+                for i in range(s):
+                    v |= np.int64(fixed[base + i]) << (8 * i)
+                ref_value[f] = v
+            p += s
+            f += 1
+            continue
+        slot = slot_base[f] + r
+        if k == KIND_CN:
+            if p >= end:
+                break
+            count = np.int64(buf[p])
+            nbytes = count
+            p += 1
+        elif k == KIND_SN or k == KIND_DN:
+            if p >= end:
+                break
+            if p + 2 > end:
+                bad_field[r] = f
+                break
+            count = _u2(buf, p, big)
+            nbytes = (count + 7) // 8 if k == KIND_DN else count
+            p += 2
+        else:
+            # arrays: their count field precedes them, so it was read; 0 items take no bytes
+            count = ref_value[count_ref[f]]
+            if count == 0:
+                var_start[slot] = p - first
+                var_len[slot] = 0
+                f += 1
+                continue
+            if p >= end:
+                break
+            if k == KIND_ARRAY:
+                nbytes = count * sizes[f]
+            elif k == KIND_NIBBLES:
+                nbytes = (count + 1) // 2
+            elif k == KIND_ARRAY_SIZED:
+                nbytes = count * ref_value[size_ref[f]]
+            else:
+                nbytes = _walk_items(buf, p, end, k, count, big)
+                if nbytes < 0:
                     bad_field[r] = f
                     break
-                base = n * col_off[f] + r * s
-                if big:
-                    for i in range(s):
-                        fixed[base + i] = buf[p + s - 1 - i]
-                else:
-                    for i in range(s):
-                        fixed[base + i] = buf[p + i]
-                if is_ref[f]:
-                    v = np.int64(0)
-                    for i in range(s):
-                        v |= np.int64(fixed[base + i]) << (8 * i)
-                    ref_value[f] = v
-                p += s
-            else:
-                slot = var_slot[f] * n + r
-                if k == KIND_CN or k == KIND_SN or k == KIND_DN:
-                    if p >= end:
-                        break
-                    if k == KIND_CN:
-                        count = np.int64(buf[p])
-                        nbytes = count
-                        p += 1
-                    else:
-                        if p + 2 > end:
-                            bad_field[r] = f
-                            break
-                        count = _u2(buf, p, big)
-                        nbytes = (count + 7) // 8 if k == KIND_DN else count
-                        p += 2
-                    if p + nbytes > end:
-                        bad_field[r] = f
-                        break
-                else:
-                    # arrays: their count field precedes them, so it was read; 0 items take no bytes
-                    count = ref_value[count_ref[f]]
-                    if count == 0:
-                        var_start[slot] = p
-                        var_len[slot] = 0
-                        var_count[slot] = 0
-                        f += 1
-                        present[r] = f
-                        continue
-                    if p >= end:
-                        break
-                    if k == KIND_ARRAY:
-                        nbytes = count * sizes[f]
-                    elif k == KIND_NIBBLES:
-                        nbytes = (count + 1) // 2
-                    elif k == KIND_ARRAY_SIZED:
-                        nbytes = count * ref_value[size_ref[f]]
-                    else:
-                        # walk the items to find where the field ends
-                        q = p
-                        ok = True
-                        for _ in range(count):
-                            if k == KIND_ARRAY_CN:
-                                if q + 1 > end:
-                                    ok = False
-                                    break
-                                q += 1 + np.int64(buf[q])
-                            elif k == KIND_ARRAY_SN:
-                                if q + 2 > end:
-                                    ok = False
-                                    break
-                                q += 2 + _u2(buf, q, big)
-                            else:  # KIND_GEN_DATA
-                                if q + 1 > end:
-                                    ok = False
-                                    break
-                                code = np.int64(buf[q])
-                                q += 1
-                                size = GDR_VALUE_SIZE[code] if code < GDR_VALUE_SIZE.shape[0] else -2
-                                if size == -2:
-                                    ok = False
-                                    break
-                                if size == -1:
-                                    if code == 12:
-                                        if q + 2 > end:
-                                            ok = False
-                                            break
-                                        size = 2 + (_u2(buf, q, big) + 7) // 8
-                                    else:
-                                        if q + 1 > end:
-                                            ok = False
-                                            break
-                                        size = 1 + np.int64(buf[q])
-                                q += size
-                        if not ok or q > end:
-                            bad_field[r] = f
-                            break
-                        nbytes = q - p
-                    if p + nbytes > end:
-                        bad_field[r] = f
-                        break
-                var_start[slot] = p
-                var_len[slot] = nbytes
-                var_count[slot] = count
-                p += nbytes
-            f += 1
-            present[r] = f
-    return fixed, var_start, var_len, var_count, present, bad_field
+        if p + nbytes > end:
+            bad_field[r] = f
+            break
+        var_start[slot] = p - first
+        var_len[slot] = nbytes
+        p += nbytes
+        f += 1
+    present[r] = f
+    # omitted variable-length fields take no bytes
+    for g in range(f, nf):
+        if kinds[g] != KIND_FIXED:
+            slot = slot_base[g] + r
+            var_start[slot] = 0
+            var_len[slot] = 0
 
 
 @nb.njit(cache=True, nogil=True)
-def gather_bytes(buf, starts, lengths):
-    """Concatenate byte ranges of ``buf``: Arrow offsets (int32) and data, and whether any
-    byte is >= 0x80 (then the strings need a UTF-8 check)."""
-    n = starts.shape[0]
-    offsets = np.empty(n + 1, np.int32)
+def _walk_items(buf, p, end, kind, count, big):
+    """Bytes taken by ``count`` variable-length items (KxCn, KxSn, GDR data) from ``p``; -1 if
+    they run past ``end`` or hold an undefined GDR type code."""
+    q = p
+    for _ in range(count):
+        if kind == KIND_ARRAY_CN:
+            if q + 1 > end:
+                return -1
+            q += 1 + np.int64(buf[q])
+        elif kind == KIND_ARRAY_SN:
+            if q + 2 > end:
+                return -1
+            q += 2 + _u2(buf, q, big)
+        else:  # KIND_GEN_DATA
+            if q + 1 > end:
+                return -1
+            code = np.int64(buf[q])
+            q += 1
+            size = GDR_VALUE_SIZE[code] if code < GDR_VALUE_SIZE.shape[0] else -2
+            if size == -2:
+                return -1
+            if size == -1:
+                if code == 12:
+                    if q + 2 > end:
+                        return -1
+                    size = 2 + (_u2(buf, q, big) + 7) // 8
+                else:
+                    if q + 1 > end:
+                        return -1
+                    size = 1 + np.int64(buf[q])
+            q += size
+        if q > end:
+            return -1
+    return q - p
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def gather_bytes(buf, base, rel, lengths):
+    """Concatenate byte ranges, the i-th starting at ``base[i] + rel[i]``: Arrow offsets (int32)
+    and data, and whether any byte is >= 0x80 (then the strings need a UTF-8 check)."""
+    n = rel.shape[0]
     total = 0
-    offsets[0] = 0
     for i in range(n):
         total += lengths[i]
-        offsets[i + 1] = total
-    data = np.empty(total, np.uint8)
-    high = False
-    j = 0
+    if total == 0:
+        # all empty (an ALARM_ID nobody sets): zeroed pages cost nothing until written
+        return np.zeros(n + 1, np.int32), np.empty(0, np.uint8), False
+    offsets = np.empty(n + 1, np.int32)
+    offsets[0] = 0
+    acc = 0
     for i in range(n):
-        s = starts[i]
-        for b in range(lengths[i]):
-            v = buf[s + b]
-            data[j] = v
-            if v >= 0x80:
-                high = True
-            j += 1
-    return offsets, data, high
+        acc += lengths[i]
+        offsets[i + 1] = acc
+    data = np.empty(total, np.uint8)
+    n_chunks = max(1, min(n // 4096, 64))
+    high_in_chunk = np.zeros(n_chunks, np.bool_)
+    for c in nb.prange(n_chunks):
+        high = False
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            s = base[i] + rel[i]
+            j = offsets[i]
+            for b in range(lengths[i]):
+                v = buf[s + b]
+                data[j + b] = v
+                high |= v >= 0x80
+        high_in_chunk[c] = high
+    return offsets, data, high_in_chunk.any()
 
 
 @nb.njit(cache=True, nogil=True)
-def gather_items(buf, starts, counts, itemsize, big):
+def gather_items(buf, base, rel, counts, itemsize, big):
     """Concatenate arrays of fixed-size items into little-endian bytes, with list offsets."""
-    n = starts.shape[0]
+    n = rel.shape[0]
     offsets = np.empty(n + 1, np.int32)
     total = 0
     offsets[0] = 0
@@ -248,7 +277,7 @@ def gather_items(buf, starts, counts, itemsize, big):
     data = np.empty(total * itemsize, np.uint8)
     j = 0
     for i in range(n):
-        s = starts[i]
+        s = base[i] + rel[i]
         for _ in range(counts[i]):
             if big:
                 for b in range(itemsize):
@@ -262,9 +291,9 @@ def gather_items(buf, starts, counts, itemsize, big):
 
 
 @nb.njit(cache=True, nogil=True)
-def gather_nibbles(buf, starts, counts):
+def gather_nibbles(buf, base, rel, counts):
     """Unpack N1 arrays: first item in the low 4 bits of a byte, the second in the high 4."""
-    n = starts.shape[0]
+    n = rel.shape[0]
     offsets = np.empty(n + 1, np.int32)
     total = 0
     offsets[0] = 0
@@ -274,9 +303,62 @@ def gather_nibbles(buf, starts, counts):
     data = np.empty(total, np.uint8)
     j = 0
     for i in range(n):
-        s = starts[i]
+        s = base[i] + rel[i]
         for k in range(counts[i]):
             b = buf[s + k // 2]
             data[j] = (b >> 4) if k % 2 else (b & 0x0F)
             j += 1
     return offsets, data
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_gen_data(buf, base, rel, counts, big):
+    """Split GDR generic data into items: list offsets (int32), each item's type code, where
+    its value bytes start (after any length prefix), how many bytes they are, and for Dn its
+    bit count. The record kernel has already checked that every item fits its record."""
+    n = rel.shape[0]
+    offsets = np.empty(n + 1, np.int32)
+    total = 0
+    offsets[0] = 0
+    for i in range(n):
+        total += counts[i]
+        offsets[i + 1] = total
+    codes = np.empty(total, np.uint8)
+    value_pos = np.empty(total, np.int64)
+    value_len = np.empty(total, np.int32)
+    bits = np.zeros(total, np.uint16)
+    j = 0
+    for i in range(n):
+        q = base[i] + rel[i]
+        for _ in range(counts[i]):
+            code = buf[q]
+            q += 1
+            codes[j] = code
+            size = GDR_VALUE_SIZE[code]
+            if code == 10 or code == 11:
+                size = np.int64(buf[q])
+                q += 1
+            elif code == 12:
+                b = _u2(buf, q, big)
+                bits[j] = b
+                size = (b + 7) // 8
+                q += 2
+            value_pos[j] = q
+            value_len[j] = size
+            q += size
+            j += 1
+    return offsets, codes, value_pos, value_len, bits
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_values(buf, positions, lengths, itemsize, big):
+    """One fixed-size value per position, little-endian; zeros where ``lengths`` is 0."""
+    n = positions.shape[0]
+    data = np.zeros(n * itemsize, np.uint8)
+    for i in range(n):
+        if lengths[i] == 0:
+            continue
+        s = positions[i]
+        for b in range(itemsize):
+            data[i * itemsize + b] = buf[s + itemsize - 1 - b] if big else buf[s + b]
+    return data

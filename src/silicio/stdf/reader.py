@@ -47,6 +47,8 @@ if sys.byteorder != "little":  # the kernels write little-endian columns
 
 #: Default window of decompressed bytes decoded at once by :func:`stream`.
 DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024
+#: Largest window: Arrow string offsets of one window must fit 32 bits.
+MAX_WINDOW_BYTES = 1024 * 1024 * 1024
 
 _TYPE_NAMES = list(RECORDS)
 _TYPE_LUT = np.full(256 * 256, -1, dtype=np.int16)
@@ -88,15 +90,16 @@ def _name_of(source) -> str:
     return getattr(source, "name", None) or f"<{type(source).__name__}>"
 
 
-def _open(source: Source) -> tuple[BinaryIO, str, list]:
-    """The decompressed byte stream of ``source``, its name, and what to close afterwards."""
+def _open(source: Source) -> tuple[BinaryIO, str, list, int | None]:
+    """The decompressed byte stream of ``source``, its name, what to close afterwards, and its
+    size when known (a plain file)."""
     name = _name_of(source)
     closers: list = []
     if isinstance(source, (bytes, bytearray, memoryview)):
         raw: BinaryIO = io.BytesIO(source)
     elif isinstance(source, (str, os.PathLike)):
         try:
-            raw = open(source, "rb")
+            raw = open(source, "rb", buffering=0)
         except OSError as exc:
             raise StdfError(name, 0, None, f"cannot open: {exc.strerror or exc}") from None
         closers.append(raw)
@@ -104,10 +107,17 @@ def _open(source: Source) -> tuple[BinaryIO, str, list]:
         raw = source
     else:
         raise TypeError(f"cannot read STDF from {type(source).__name__}: give a path, bytes or a binary file")
+    seekable = getattr(raw, "seekable", lambda: False)()
+    start = raw.tell() if seekable else 0
     head = raw.read(6)
     if not isinstance(head, bytes):
         raise TypeError(f"{name}: file object must be opened in binary mode")
-    stream: BinaryIO = io.BufferedReader(_Prepended(head, raw))
+    if seekable:
+        raw.seek(start)
+        stream: BinaryIO = raw
+    else:
+        stream = io.BufferedReader(_Prepended(head, raw))
+    size = None
     try:
         if head.startswith(b"\x1f\x8b"):
             stream = gzip.GzipFile(fileobj=stream, mode="rb")
@@ -116,17 +126,31 @@ def _open(source: Source) -> tuple[BinaryIO, str, list]:
         elif head.startswith(b"\xfd7zXZ\x00"):
             stream = lzma.LZMAFile(stream, mode="rb")
         elif head.startswith(b"PK\x03\x04"):
-            archive = zipfile.ZipFile(io.BytesIO(stream.read()))
+            archive = zipfile.ZipFile(stream if seekable else io.BytesIO(stream.read()))
             members = [m for m in archive.infolist() if not m.is_dir()]
             if not members:
                 raise StdfError(name, 0, None, "zip archive holds no file")
             stream = archive.open(members[0])
             name = f"{name}!{members[0].filename}"
             closers.append(archive)
+        elif seekable:
+            size = raw.seek(0, os.SEEK_END) - start
+            raw.seek(start)
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise StdfError(name, 0, None, f"cannot decompress: {exc}") from None
     closers.insert(0, stream)
-    return stream, name, closers
+    return stream, name, closers, size
+
+
+def _read_into(stream: BinaryIO, view: memoryview) -> int:
+    """Fill ``view`` from ``stream``; fewer bytes only at the end of the data."""
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,8 +227,9 @@ def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
     return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
 
 
-def _decode_text(data: bytes) -> str:
+def _decode_text(data) -> str:
     """UTF-8 when the bytes are valid UTF-8, else Latin-1 (every byte is then one character)."""
+    data = bytes(data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -233,26 +258,29 @@ class _Window:
     def __init__(self, buf: np.ndarray, big: bool):
         self.buf = buf
         self.big = big
-        self._bytes: bytes | None = None
-
-    @property
-    def raw(self) -> bytes:
-        if self._bytes is None:
-            self._bytes = self.buf.tobytes()
-        return self._bytes
+        self.raw = memoryview(buf)  # for struct.unpack_from in the Python paths, without a copy
 
 
 def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Array]:
     """Arrow arrays of every field of one record type from :func:`_kernels.decode_fields`."""
-    fixed, var_start, var_len, var_count, present, _bad = out
+    fixed, var_start, var_len, present, _bad = out
     n = rec_pos.size
     buf = win.buf
-    arrays = []
-    for i, f in enumerate(plan.record.fields):
+    first = rec_pos + 4  # where each record's fields begin
+    fields = plan.record.fields
+    arrays: list[pa.Array] = []
+
+    def fixed_column(j: int) -> np.ndarray:
+        off, size = plan.col_off[j], plan.sizes[j]
+        return fixed[n * off : n * (off + size)].view("<" + NUMPY_CODE[fields[j].type])
+
+    for i, f in enumerate(fields):
         valid = present > i
+        if not valid.any():
+            arrays.append(pa.nulls(n, arrow_type(f)))
+            continue
         if f.type in FIXED_SIZE:
-            off, size = plan.col_off[i], FIXED_SIZE[f.type]
-            col = fixed[n * off : n * (off + size)]
+            col = fixed_column(i)
             if f.type == "C1":
                 offsets = np.arange(n + 1, dtype=np.int32)
                 arrays.append(_string_array(offsets, col, bool((col >= 0x80).any()), valid))
@@ -261,51 +289,91 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
                 arrays.append(pa.Array.from_buffers(arrow_type(f), n, [bitmap, pa.py_buffer(col)], nulls))
             continue
         s = plan.var_slot[i]
-        starts, lens, counts = var_start[s * n : (s + 1) * n], var_len[s * n : (s + 1) * n], var_count[s * n : (s + 1) * n]
-        item = f.item_type
+        rel, lens = var_start[s * n : (s + 1) * n], var_len[s * n : (s + 1) * n]
         if f.type in ("Cn", "Sn", "Bn"):
-            offsets, data, high = K.gather_bytes(buf, starts, lens)
+            offsets, data, high = K.gather_bytes(buf, first, rel, lens)
             typ = pa.binary() if f.type == "Bn" else pa.string()
             arrays.append(_string_array(offsets, data, high, valid, typ))
-        elif f.type == "Dn":
-            offsets, data, _ = K.gather_bytes(buf, starts, lens)
-            bits = pa.array(counts.astype(np.uint16))
-            payload = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-            arrays.append(pa.StructArray.from_arrays([bits, payload], fields=list(DN_TYPE), mask=pa.array(~valid)))
-        elif item in NUMPY_CODE and item not in ("C1",):
-            size = FIXED_SIZE[item]
-            offsets, data = K.gather_items(buf, starts, counts, size, win.big)
-            values = pa.Array.from_buffers(arrow_type(f).value_type, offsets[-1], [None, pa.py_buffer(data)])
-            arrays.append(_list_array(arrow_type(f).value_type, offsets, values, valid))
+            continue
+        if f.type == "Dn":
+            arrays.append(_dn_array(buf, first, rel, lens, valid, win.big))
+            continue
+        if f.type == "Vn":
+            counts = np.where(valid, fixed_column(plan.count_ref[i]), 0)
+            arrays.append(_gen_data_array(buf, first, rel, counts, valid, win.big))
+            continue
+        counts = np.where(valid, fixed_column(plan.count_ref[i]), 0).astype(np.int64)
+        item = f.item_type
+        item_type = arrow_type(f).value_type
+        if item in NUMPY_CODE:
+            offsets, data = K.gather_items(buf, first, rel, counts, FIXED_SIZE[item], win.big)
         elif item == "N1":
-            offsets, data = K.gather_nibbles(buf, starts, counts)
-            values = pa.Array.from_buffers(pa.uint8(), offsets[-1], [None, pa.py_buffer(data)])
-            arrays.append(_list_array(pa.uint8(), offsets, values, valid))
+            offsets, data = K.gather_nibbles(buf, first, rel, counts)
         else:
-            arrays.append(_python_field(plan, i, win, starts, lens, counts, valid, fixed, n))
+            arrays.append(_python_field(plan, i, win, first, rel, counts, valid, fixed_column))
+            continue
+        values = pa.Array.from_buffers(item_type, int(offsets[-1]), [None, pa.py_buffer(data)])
+        arrays.append(_list_array(item_type, offsets, values, valid))
     return arrays
 
 
-def _python_field(plan: _Plan, i: int, win: _Window, starts, lens, counts, valid, fixed, n) -> pa.Array:
-    """Fields of rare record types walked item by item in Python: KxCn, KxSn, KxUf, KxCf, GDR data."""
+def _dn_array(buf, base, rel, lens, valid, big: bool) -> pa.Array:
+    """Dn fields: the bit count stands in the two bytes before the bits."""
+    offsets, data, _ = K.gather_bytes(buf, base, rel, lens)
+    at = (base + rel.astype(np.int64) - 2)[valid]
+    hi, lo = (buf[at], buf[at + 1]) if big else (buf[at + 1], buf[at])
+    bits = np.zeros(base.size, np.uint16)
+    bits[valid] = (hi.astype(np.uint16) << 8) | lo
+    payload = pa.Array.from_buffers(pa.binary(), base.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.StructArray.from_arrays([pa.array(bits), payload], fields=list(DN_TYPE), mask=pa.array(~valid))
+
+
+def _gen_data_array(buf, base, rel, counts, valid, big: bool) -> pa.Array:
+    """GDR generic data as a list of structs: TYPE, then one column per data type, set only
+    in the column of the item's own type."""
+    offsets, codes, value_pos, value_len, bits = K.gather_gen_data(buf, base, rel, counts.astype(np.int64), big)
+    children = [pa.array(codes)]
+    for child in list(GDR_ITEM_TYPE)[1:]:
+        code = _GDR_CODE[child.name]
+        mine = codes == code
+        lens = np.where(mine, value_len, 0).astype(np.int32)
+        if child.name in ("Cn", "Bn", "Dn"):
+            zeros = np.zeros(codes.size, np.int32)
+            data_offsets, data, high = K.gather_bytes(buf, value_pos, zeros, lens)
+            typ = pa.binary() if child.name != "Cn" else pa.string()
+            arr = _string_array(data_offsets, data, high, mine, typ)
+            if child.name == "Dn":
+                arr = pa.StructArray.from_arrays([pa.array(bits), arr.cast(pa.binary())], fields=list(DN_TYPE),
+                                                 mask=pa.array(~mine))  # fmt: skip
+        else:
+            size = 1 if child.name == "N1" else FIXED_SIZE[child.name]
+            data = K.gather_values(buf, value_pos, lens, size, big)
+            if child.name == "N1":
+                data &= 0x0F
+            bitmap, nulls = _validity(mine)
+            arr = pa.Array.from_buffers(child.type, codes.size, [bitmap, pa.py_buffer(data)], nulls)
+        children.append(arr)
+    items = pa.StructArray.from_arrays(children, fields=list(GDR_ITEM_TYPE))
+    return _list_array(GDR_ITEM_TYPE, offsets, items, valid)
+
+
+_GDR_CODE = {name: code for code, name in GDR_TYPE_CODES.items()}
+
+
+def _python_field(plan: _Plan, i: int, win: _Window, base, rel, counts, valid, fixed_column) -> pa.Array:
+    """Arrays of variable-width items, in rare record types, walked in Python: KxCn, KxSn,
+    KxUf, KxCf."""
     f = plan.record.fields[i]
     raw = win.raw
     endian = ">" if win.big else "<"
-    width = None
-    if f.size:
-        j = plan.record.fields.index(plan.record.field(f.size))
-        width = fixed[n * plan.col_off[j] : n * plan.col_off[j] + n]
+    width = fixed_column(plan.size_ref[i]) if f.size else None
     values = []
-    for r in range(n):
+    for r in range(base.size):
         if not valid[r]:
             values.append(None)
             continue
-        p, count = int(starts[r]), int(counts[r])
-        if f.type == "Vn":
-            values.append(_gen_data(raw, p, count, endian))
-            continue
-        items = []
-        for _ in range(count):
+        p, items = int(base[r] + rel[r]), []
+        for _ in range(int(counts[r])):
             if f.item_type == "Cn":
                 size = raw[p]
                 items.append(_decode_text(raw[p + 1 : p + 1 + size]))
@@ -320,41 +388,10 @@ def _python_field(plan: _Plan, i: int, win: _Window, starts, lens, counts, valid
                 p += size
             else:  # Uf
                 size = int(width[r])
-                items.append(int.from_bytes(raw[p : p + size], "big" if win.big else "little"))
+                items.append(int.from_bytes(bytes(raw[p : p + size]), "big" if win.big else "little"))
                 p += size
         values.append(items)
     return pa.array(values, type=arrow_type(f))
-
-
-_GDR_STRUCT = {1: "B", 2: "H", 3: "I", 4: "b", 5: "h", 6: "i", 7: "f", 8: "d"}
-
-
-def _gen_data(raw: bytes, p: int, count: int, endian: str) -> list[dict]:
-    items = []
-    for _ in range(count):
-        code = raw[p]
-        p += 1
-        name = GDR_TYPE_CODES[code]
-        item: dict = {"TYPE": code}
-        if code in _GDR_STRUCT:
-            fmt = endian + _GDR_STRUCT[code]
-            (item[name],) = struct.unpack_from(fmt, raw, p)
-            p += struct.calcsize(fmt)
-        elif code in (10, 11):
-            size = raw[p]
-            data = raw[p + 1 : p + 1 + size]
-            item[name] = _decode_text(data) if code == 10 else data
-            p += 1 + size
-        elif code == 12:
-            (bits,) = struct.unpack_from(endian + "H", raw, p)
-            size = (bits + 7) // 8
-            item[name] = {"bit_count": bits, "bit_data": raw[p + 2 : p + 2 + size]}
-            p += 2 + size
-        elif code == 13:
-            item[name] = raw[p] & 0x0F
-            p += 1
-        items.append(item)
-    return items
 
 
 def _vur_batch(win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) -> pa.RecordBatch:
@@ -365,7 +402,7 @@ def _vur_batch(win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) ->
     counts, names = [], []
     for pos in rec_pos:
         (rec_len,) = struct.unpack_from(endian + "H", raw, pos)
-        payload = raw[pos + 4 : pos + 4 + rec_len]
+        payload = bytes(raw[pos + 4 : pos + 4 + rec_len])
         if not payload:
             counts.append(None)
             names.append(None)
@@ -381,7 +418,7 @@ def _vur_batch(win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) ->
                 items.append(_decode_text(payload[p + 1 : p + 1 + payload[p]]))
                 p += 1 + payload[p]
             names.append(items)
-    columns = [pa.array(seq.astype(np.uint64)), pa.array((rec_pos + base).astype(np.uint64)),
+    columns = [pa.array(seq), pa.array((rec_pos + base).view(np.uint64)),
                pa.array(counts, pa.uint8()), pa.array(names, pa.list_(pa.string()))]  # fmt: skip
     return pa.RecordBatch.from_arrays(columns, schema=schema("VUR"))
 
@@ -439,8 +476,8 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
             first[1:] = np.cumsum(counts)[:-1]
             starts = first.copy()
             rec_pos = np.empty(n, np.int64)
-            rec_seq = np.empty(n, np.int64)
-            K.group_records(buf, pos, n, state.big, _TYPE_LUT, first, state.seq, rec_pos, rec_seq)
+            rec_seq = np.empty(n, np.uint64)
+            K.group_records(buf, pos, n, state.big, _TYPE_LUT, first, np.uint64(state.seq), rec_pos, rec_seq)
             for t in np.nonzero(counts)[0]:
                 sl = slice(starts[t], starts[t] + counts[t])
                 groups.setdefault(int(t), []).append((rec_pos[sl], rec_seq[sl]))
@@ -501,14 +538,14 @@ def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> t
         plan = _PLANS[name]
         out = K.decode_fields(win.buf, rec_pos, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref,
                               plan.is_ref, plan.col_off, plan.var_slot, plan.width, plan.n_var)  # fmt: skip
-        bad = out[5]
+        bad = out[4]
         for r in np.nonzero(bad >= 0)[0]:
             f = plan.record.fields[bad[r]]
             rec_len, _, _ = _header_at(win.buf, int(rec_pos[r]), win.big)
             state.problem(base + int(rec_pos[r]), name,
                           f"field {f.name} ({f.type}) runs past the end of the record (REC_LEN={rec_len}); "
                           f"fields from {f.name} on are left empty")  # fmt: skip
-        columns = [pa.array(seq.astype(np.uint64)), pa.array((rec_pos + base).astype(np.uint64))]
+        columns = [pa.array(seq), pa.array((rec_pos + base).view(np.uint64))]
         columns += _columns(plan, win, rec_pos, out)
         batches[name] = pa.RecordBatch.from_arrays(columns, schema=plan.schema)
     if unknown and (state.wanted is None or UNKNOWN in state.wanted):
@@ -553,7 +590,7 @@ class StdfStream:
         self.source = source
         self.path = _name_of(source)
         self.strict = strict
-        self.window_bytes = max(int(window_bytes), 1 << 16)
+        self.window_bytes = min(max(int(window_bytes), 1 << 16), MAX_WINDOW_BYTES)
         self.issues: list[StdfIssue] = []
         self.records = 0
         self.byteorder: str | None = None
@@ -566,10 +603,10 @@ class StdfStream:
         self.wanted = wanted
 
     def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
-        stream, name, closers = _open(self.source)
+        stream, name, closers, size = _open(self.source)
         self.path = name
         try:
-            yield from self._batches(stream)
+            yield from self._batches(stream, size)
         finally:
             for c in closers:
                 try:
@@ -577,36 +614,40 @@ class StdfStream:
                 except Exception:  # closing a half-read archive must not hide the real error
                     pass
 
-    def _read(self, stream: BinaryIO, n: int, offset: int) -> bytes:
+    def _fill(self, stream: BinaryIO, view: memoryview, offset: int) -> int:
         try:
-            return stream.read(n)
+            return _read_into(stream, view)
         except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
             raise StdfError(self.path, offset, None, f"cannot decompress beyond this offset: {exc}") from None
 
-    def _batches(self, stream: BinaryIO) -> Iterator[tuple[str, pa.RecordBatch]]:
-        chunk = self._read(stream, self.window_bytes, 0)
-        big = _check_far(self.path, chunk[:6])
-        self.byteorder = ">" if big else "<"
-        state = _FileState(self.path, self.strict, big, self.wanted, self.issues)
-        base = 0
-        carry = b""
+    def _batches(self, stream: BinaryIO, size: int | None) -> Iterator[tuple[str, pa.RecordBatch]]:
+        # A plain file that fits one window is read in one go into a buffer of its exact size.
+        window = self.window_bytes if size is None else max(min(self.window_bytes, size), 6)
+        state: _FileState | None = None
+        base = 0  # offset in the decompressed stream of the window's first byte
+        carry = np.empty(0, np.uint8)  # bytes of a record cut by the end of the last window
         while True:
-            data = carry + chunk if carry else chunk
-            more = self._read(stream, self.window_bytes, base + len(data)) if chunk else b""
-            final = not more
-            if not data:
+            buf = np.empty(carry.size + window, np.uint8)
+            buf[: carry.size] = carry
+            got = self._fill(stream, memoryview(buf)[carry.size :], base + carry.size)
+            buf = buf[: carry.size + got]
+            if state is None:
+                big = _check_far(self.path, buf[:6].tobytes())
+                self.byteorder = ">" if big else "<"
+                state = _FileState(self.path, self.strict, big, self.wanted, self.issues)
+            final = got < window or (size is not None and base + buf.size >= size)
+            if buf.size == 0:
                 break
             try:
-                batches, consumed = _decode_window(state, _Window(np.frombuffer(data, np.uint8), big), base, final)
+                batches, consumed = _decode_window(state, _Window(buf, state.big), base, final)
             finally:
                 self.records = state.seq
             yield from batches.items()
-            carry = data[consumed:]
+            carry = buf[consumed:].copy()
             base += consumed
-            chunk = more
             if final or state.stopped:
-                if carry and not state.stopped:
-                    state.problem(base, None, f"{len(carry)} bytes at the end could not be read")
+                if carry.size and not state.stopped:
+                    state.problem(base, None, f"{carry.size} bytes at the end could not be read")
                 break
 
 

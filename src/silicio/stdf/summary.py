@@ -1,0 +1,206 @@
+"""What an STDF file holds, at a glance: lot, tester, program, wafers, parts, tests, problems.
+
+:func:`summarize` is a pure function of the tables :func:`silicio.stdf.read` returns, so the
+same numbers serve ``silicio stdf info`` and the ingest catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import StdfIssue
+from .spec import RECORDS, UNKNOWN
+
+#: FAR.CPU_TYPE -> byte order of the file (spec, FAR: 1 = Sun/big-endian, 2 = x86/little-endian).
+BYTE_ORDER_OF_CPU_TYPE = {1: "big-endian", 2: "little-endian"}
+
+# PRR.PART_FLG bits (spec, PRR): bit 3 set = part failed, bit 4 set = no pass/fail indication.
+PART_FAILED = 0x08
+PART_NO_PASS_FAIL = 0x10
+
+_TEST_RECORDS = ("PTR", "MPR", "FTR")
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """Headline facts of one STDF file. Text fields the file leaves empty are None."""
+
+    path: str | None
+    records: dict[str, int]
+    stdf_version: str | None
+    byte_order: str | None
+    lot_id: str | None
+    sublot_id: str | None
+    part_type: str | None
+    tester_type: str | None
+    tester_node: str | None
+    program: str | None
+    program_revision: str | None
+    operator: str | None
+    test_code: str | None
+    mode_code: str | None
+    started: datetime | None
+    finished: datetime | None
+    wafers: list[str] = field(default_factory=list)
+    parts: int = 0
+    good_parts: int = 0
+    tests: int = 0
+    heads: int = 0
+    sites: int = 0
+    issues: list[StdfIssue] = field(default_factory=list)
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
+    @property
+    def yield_percent(self) -> float | None:
+        return 100.0 * self.good_parts / self.parts if self.parts else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO 8601 text, issues as dicts."""
+        out = asdict(self)
+        out["started"] = self.started.isoformat() if self.started else None
+        out["finished"] = self.finished.isoformat() if self.finished else None
+        out["total_records"] = self.total_records
+        out["yield_percent"] = self.yield_percent
+        return out
+
+
+def summarize(tables: Mapping[str, pa.Table], path: str | None = None) -> FileSummary:
+    """Summarize the tables of one file (the mapping :func:`silicio.stdf.read` returns).
+
+    ``path`` defaults to the tables' own ``.path`` when they have one.
+    """
+    mir = _first_row(tables, "MIR")
+    mrr = _first_row(tables, "MRR")
+    far = _first_row(tables, "FAR")
+    heads, sites = _heads_and_sites(tables)
+    return FileSummary(
+        path=path if path is not None else getattr(tables, "path", None),
+        records=_record_counts(tables),
+        stdf_version=_stdf_version(far, tables),
+        byte_order=BYTE_ORDER_OF_CPU_TYPE.get(far.get("CPU_TYPE")),
+        lot_id=_text(mir, "LOT_ID"),
+        sublot_id=_text(mir, "SBLOT_ID"),
+        part_type=_text(mir, "PART_TYP"),
+        tester_type=_text(mir, "TSTR_TYP"),
+        tester_node=_text(mir, "NODE_NAM"),
+        program=_text(mir, "JOB_NAM"),
+        program_revision=_text(mir, "JOB_REV"),
+        operator=_text(mir, "OPER_NAM"),
+        test_code=_text(mir, "TEST_COD"),
+        mode_code=_text(mir, "MODE_COD"),
+        started=_timestamp(mir.get("START_T")),
+        finished=_timestamp(mrr.get("FINISH_T")),
+        wafers=_wafer_ids(tables),
+        parts=_rows(tables, "PRR"),
+        good_parts=_good_parts(tables),
+        tests=_distinct_tests(tables),
+        heads=heads,
+        sites=sites,
+        issues=list(getattr(tables, "issues", None) or []),
+    )
+
+
+def _rows(tables: Mapping[str, pa.Table], name: str) -> int:
+    table = tables.get(name)
+    return table.num_rows if table is not None else 0
+
+
+def _record_counts(tables: Mapping[str, pa.Table]) -> dict[str, int]:
+    order = [*RECORDS, UNKNOWN]
+    return {name: tables[name].num_rows for name in order if name in tables and tables[name].num_rows}
+
+
+def _first_row(tables: Mapping[str, pa.Table], name: str) -> dict[str, Any]:
+    table = tables.get(name)
+    if table is None or table.num_rows == 0:
+        return {}
+    return table.slice(0, 1).to_pylist()[0]
+
+
+def _text(row: Mapping[str, Any], name: str) -> str | None:
+    # Testers pad unused text with spaces (a C1 of ' ' means "not given"), so blank is absent.
+    value = row.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _timestamp(seconds: int | None) -> datetime | None:
+    # U4 seconds since 1970; 0 is what testers write when they have no time.
+    if not seconds:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _stdf_version(far: Mapping[str, Any], tables: Mapping[str, pa.Table]) -> str | None:
+    version = far.get("STDF_VER")
+    if version is None:
+        return None
+    # V4-2007 files announce themselves in a Version Update Record.
+    vur = tables.get("VUR")
+    if version == 4 and vur is not None and vur.num_rows:
+        names = [n for row in vur.column("UPD_NAM").to_pylist() for n in (row or [])]
+        if any("2007" in (n or "") for n in names):
+            return "V4-2007"
+    return f"V{version}"
+
+
+def _wafer_ids(tables: Mapping[str, pa.Table]) -> list[str]:
+    """Distinct wafer ids in file order, from WIR and WRR (either may leave the id out)."""
+    found: list[tuple[int, str]] = []
+    for name in ("WIR", "WRR"):
+        table = tables.get(name)
+        if table is None or "WAFER_ID" not in table.column_names:
+            continue
+        for seq, wafer_id in zip(table.column("seq").to_pylist(), table.column("WAFER_ID").to_pylist(), strict=True):
+            if wafer_id and wafer_id.strip():
+                found.append((seq, wafer_id.strip()))
+    return list(dict.fromkeys(wafer_id for _, wafer_id in sorted(found)))
+
+
+def _good_parts(tables: Mapping[str, pa.Table]) -> int:
+    prr = tables.get("PRR")
+    if prr is None or prr.num_rows == 0:
+        return 0
+    flags = prr.column("PART_FLG")
+    # A part with no flags byte at all has no pass/fail indication either.
+    verdict_bits = pc.bit_wise_and(flags.fill_null(PART_NO_PASS_FAIL), PART_FAILED | PART_NO_PASS_FAIL)
+    return int(pc.sum(pc.equal(verdict_bits, 0)).as_py() or 0)
+
+
+def _distinct_tests(tables: Mapping[str, pa.Table]) -> int:
+    columns = [
+        tables[name].column("TEST_NUM").cast(pa.uint32())
+        for name in _TEST_RECORDS
+        if name in tables and tables[name].num_rows
+    ]
+    if not columns:
+        return 0
+    chunks = [chunk for column in columns for chunk in column.chunks]
+    return len(pc.unique(pa.chunked_array(chunks, pa.uint32())).drop_null())
+
+
+def _heads_and_sites(tables: Mapping[str, pa.Table]) -> tuple[int, int]:
+    """Distinct heads and (head, site) pairs that tested parts; the SDR's list when none did."""
+    pairs: set[tuple[int, int]] = set()
+    for name in ("PIR", "PRR"):
+        table = tables.get(name)
+        if table is None or table.num_rows == 0:
+            continue
+        combos = table.select(["HEAD_NUM", "SITE_NUM"]).group_by(["HEAD_NUM", "SITE_NUM"]).aggregate([])
+        pairs.update(zip(combos.column("HEAD_NUM").to_pylist(), combos.column("SITE_NUM").to_pylist(), strict=True))
+    if not pairs and "SDR" in tables:
+        for row in tables["SDR"].select(["HEAD_NUM", "SITE_NUM"]).to_pylist():
+            pairs.update((row["HEAD_NUM"], site) for site in row["SITE_NUM"] or [])
+    pairs = {(head, site) for head, site in pairs if head is not None and site is not None}
+    return len({head for head, _ in pairs}), len(pairs)
