@@ -74,21 +74,31 @@ def group_records(buf, pos, n, big, type_lut, first_of_type, seq_base, rec_pos, 
         pos += 4 + rec_len
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+#: Below this many records (or bytes, for gathers) a parallel launch costs more than it saves.
+PARALLEL_MIN_ITEMS = 16384
+
+
 def decode_fields(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var):
-    """Decode every record of one type, starting at header offsets ``rec_pos``, in parallel.
+    """Decode every record of one type, starting at header offsets ``rec_pos``.
 
     Fixed-size fields go to ``fixed``, column-major: field f's column is the bytes
     ``fixed[n * col_off[f] : n * (col_off[f] + sizes[f])]``, already in little-endian order.
     Variable-length fields give, per slot ``var_slot[f]`` and record, where their bytes start
     relative to the record's first field (``var_start``) and how many bytes they take
     (``var_len``, zero for an omitted field); both fit 16 bits as REC_LEN does. Item counts come
-    from the count fields, bit counts of Dn from the two bytes before ``var_start``. ``present[r]`` is how many leading fields
-    record r holds: STDF omits trailing fields only. ``bad_field[r]`` is the field that
-    overran the record, or -1.
+    from the count fields, bit counts of Dn from the two bytes before ``var_start``.
+    ``present[r]`` is how many leading fields record r holds: STDF omits trailing fields only.
+    ``bad_field[r]`` is the field that overran the record, or -1.
     """
     n = rec_pos.shape[0]
-    nf = kinds.shape[0]
+    n_chunks = max(1, min(n // 2048, 256)) if n >= PARALLEL_MIN_ITEMS else 1
+    kernel = _decode_chunks_parallel if n_chunks > 1 else _decode_chunks
+    return kernel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var,
+                  n_chunks)  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _decode_outputs(n, nf, width, n_var, col_off, var_slot):
     fixed = np.empty(n * width, np.uint8)
     var_start = np.empty(n * n_var, np.uint16)
     var_len = np.empty(n * n_var, np.uint16)
@@ -99,8 +109,29 @@ def decode_fields(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
     for f in range(nf):
         col_base[f] = n * col_off[f]
         slot_base[f] = n * var_slot[f]
+    return fixed, var_start, var_len, present, bad_field, col_base, slot_base
+
+
+@nb.njit(cache=True, nogil=True)
+def _decode_chunks(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var,
+                   n_chunks):
+    n, nf = rec_pos.shape[0], kinds.shape[0]
+    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
+        n, nf, width, n_var, col_off, var_slot)
+    ref_value = np.zeros(nf, np.int64)
+    for r in range(n):
+        _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, ref_value,
+                       r, fixed, var_start, var_len, present, bad_field)
+    return fixed, var_start, var_len, present, bad_field
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _decode_chunks_parallel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width,
+                            n_var, n_chunks):
     # records are independent: decode them in chunks, one per thread at a time
-    n_chunks = max(1, min(n // 2048, 256))
+    n, nf = rec_pos.shape[0], kinds.shape[0]
+    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
+        n, nf, width, n_var, col_off, var_slot)
     for c in nb.prange(n_chunks):
         ref_value = np.zeros(nf, np.int64)
         for r in range(c * n // n_chunks, (c + 1) * n // n_chunks):
@@ -231,37 +262,58 @@ def _walk_items(buf, p, end, kind, count, big):
     return q - p
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
 def gather_bytes(buf, base, rel, lengths):
     """Concatenate byte ranges, the i-th starting at ``base[i] + rel[i]``: Arrow offsets (int32)
     and data, and whether any byte is >= 0x80 (then the strings need a UTF-8 check)."""
-    n = rel.shape[0]
+    offsets, total = _offsets(lengths)
+    if total == 0:
+        return offsets, np.empty(0, np.uint8), False
+    data = np.empty(total, np.uint8)
+    n = lengths.shape[0]
+    if total >= PARALLEL_MIN_ITEMS * 16 and n >= 64:
+        return offsets, data, _copy_ranges_parallel(buf, base, rel, lengths, offsets, data, min(n // 32, 64))
+    return offsets, data, _copy_ranges(buf, base, rel, lengths, offsets, data, 0, n)
+
+
+@nb.njit(cache=True, nogil=True)
+def _offsets(lengths):
+    """Arrow offsets of items of these lengths, and their total. All zero (an ALARM_ID nobody
+    sets): zeroed pages cost nothing until written."""
+    n = lengths.shape[0]
     total = 0
     for i in range(n):
         total += lengths[i]
     if total == 0:
-        # all empty (an ALARM_ID nobody sets): zeroed pages cost nothing until written
-        return np.zeros(n + 1, np.int32), np.empty(0, np.uint8), False
+        return np.zeros(n + 1, np.int32), 0
     offsets = np.empty(n + 1, np.int32)
     offsets[0] = 0
     acc = 0
     for i in range(n):
         acc += lengths[i]
         offsets[i + 1] = acc
-    data = np.empty(total, np.uint8)
-    n_chunks = max(1, min(n // 4096, 64))
+    return offsets, total
+
+
+@nb.njit(cache=True, nogil=True)
+def _copy_ranges(buf, base, rel, lengths, offsets, data, lo, hi):
+    high = False
+    for i in range(lo, hi):
+        s = base[i] + rel[i]
+        j = offsets[i]
+        for b in range(lengths[i]):
+            v = buf[s + b]
+            data[j + b] = v
+            high |= v >= 0x80
+    return high
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _copy_ranges_parallel(buf, base, rel, lengths, offsets, data, n_chunks):
+    n = lengths.shape[0]
     high_in_chunk = np.zeros(n_chunks, np.bool_)
     for c in nb.prange(n_chunks):
-        high = False
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            s = base[i] + rel[i]
-            j = offsets[i]
-            for b in range(lengths[i]):
-                v = buf[s + b]
-                data[j + b] = v
-                high |= v >= 0x80
-        high_in_chunk[c] = high
-    return offsets, data, high_in_chunk.any()
+        high_in_chunk[c] = _copy_ranges(buf, base, rel, lengths, offsets, data, c * n // n_chunks, (c + 1) * n // n_chunks)
+    return high_in_chunk.any()
 
 
 @nb.njit(cache=True, nogil=True)
@@ -362,3 +414,26 @@ def gather_values(buf, positions, lengths, itemsize, big):
         for b in range(itemsize):
             data[i * itemsize + b] = buf[s + itemsize - 1 - b] if big else buf[s + b]
     return data
+
+
+@nb.njit(cache=True, nogil=True)
+def find_resync(buf, start, end, big, type_lut, chain):
+    """First offset at or after ``start`` where ``chain`` consecutive record headers of known
+    types follow one another exactly (or the chain reaches the end of the data): where reading
+    can resume after damage. -1 when there is none."""
+    for q in range(start, end - 3):
+        pos = q
+        ok = True
+        for _ in range(chain):
+            if pos == end:
+                break
+            if end - pos < 4 or type_lut[buf[pos + 2] * 256 + buf[pos + 3]] < 0:
+                ok = False
+                break
+            pos += 4 + _u2(buf, pos, big)
+            if pos > end:
+                ok = False
+                break
+        if ok:
+            return q
+    return -1

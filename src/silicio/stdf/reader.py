@@ -461,6 +461,28 @@ def _plausible_unknown(buf: np.ndarray, pos: int, end: int, big: bool) -> bool |
     return (typ, sub) in BY_CODE
 
 
+#: Consecutive well-formed record headers that mark a record boundary after damage.
+RESYNC_CHAIN = 8
+#: Bytes wanted in hand before looking for that boundary (beyond it, records are in a later window).
+RESYNC_LOOKAHEAD = 8 * (65535 + 4)
+
+
+def _resync(state: _FileState, buf: np.ndarray, pos: int, end: int, base: int, reason: str) -> int:
+    """After damage at ``pos``, find the next record boundary and say what was skipped. Returns
+    where to resume (``end`` when nothing further can be read)."""
+    resume = K.find_resync(buf, pos + 1, end, state.big, _TYPE_LUT, RESYNC_CHAIN)
+    last = state.issues[-1]
+    if resume < 0:
+        state.issues[-1] = StdfIssue(last.path, last.offset, last.record,
+                                     f"{reason}: the {end - pos} bytes from here to the end are not read")  # fmt: skip
+        state.stopped = True
+        return end
+    state.issues[-1] = StdfIssue(last.path, last.offset, last.record,
+                                 f"{reason}: {resume - pos} bytes skipped, reading resumed at byte {base + resume} "
+                                 "where well-formed records start again")  # fmt: skip
+    return resume
+
+
 def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     """Group the complete records of ``buf`` by type. Returns the per-type (header position,
     seq) arrays, the unknown records, and how many bytes were consumed."""
@@ -490,13 +512,16 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
                 break  # the rest of the record comes with the next window
             left = end - pos
             if status == K.INDEX_PARTIAL_HEADER:
-                state.problem(base + pos, None, f"file ends inside a record header ({left} of 4 bytes)")
+                reason = f"file ends inside a record header ({left} of 4 bytes)"
+                record = None
             else:
                 rec_len, typ, sub = _header_at(buf, pos, state.big)
-                rt = BY_CODE.get((typ, sub))
-                state.problem(base + pos, rt.name if rt else None,
-                              f"file is truncated: REC_LEN is {rec_len} but only {left - 4} bytes follow the header")  # fmt: skip
-            pos = end
+                record = BY_CODE[(typ, sub)].name
+                reason = f"file is truncated: REC_LEN is {rec_len} but only {left - 4} bytes follow the header"
+            state.problem(base + pos, record, reason)
+            pos = _resync(state, buf, pos, end, base, reason)
+            if pos < end:
+                continue
             break
         # unknown record type
         rec_len, typ, sub = _header_at(buf, pos, state.big)
@@ -512,11 +537,10 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
             state.seq += 1
             pos += 4 + rec_len
             continue
-        state.issues.append(StdfIssue(state.path, base + pos, None,
-                                      reason + f": the records lose their alignment here; the remaining bytes "
-                                      f"from this offset on are not read"))  # fmt: skip
-        state.stopped = True
-        pos = end
+        if not final and end - pos < RESYNC_LOOKAHEAD:
+            break  # look for the next record boundary with more data in hand
+        state.problem(base + pos, None, reason)
+        pos = _resync(state, buf, pos, end, base, reason)
     merged = {
         t: (np.concatenate([g[0] for g in parts]), np.concatenate([g[1] for g in parts]))
         for t, parts in groups.items()
