@@ -4,10 +4,30 @@
 >>> tables = stdf.read("lot.stdf.gz")          # {"MIR": Table, "PTR": Table, ...}
 >>> for name, batch in stdf.stream("big.stdf"):  # bounded memory
 ...     ...
+>>> per_test = stdf.tidy(tables)               # one row per (part, test)
+>>> stdf.write("copy.stdf", tables)            # valid V4 back out
 """
 
 from .errors import StdfError, StdfIssue
+from .missing import fill_omitted
 from .reader import StdfStream, StdfTables, read, stream
 from .spec import RECORDS, schema
+from .tidy import TIDY_SCHEMA, tidy
+from .writer import StdfWriter, to_bytes, write
 
-__all__ = ["RECORDS", "StdfError", "StdfIssue", "StdfStream", "StdfTables", "read", "schema", "stream"]
+__all__ = [
+    "RECORDS",
+    "TIDY_SCHEMA",
+    "StdfError",
+    "StdfIssue",
+    "StdfStream",
+    "StdfTables",
+    "StdfWriter",
+    "fill_omitted",
+    "read",
+    "schema",
+    "stream",
+    "tidy",
+    "to_bytes",
+    "write",
+]

@@ -17,6 +17,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from . import read
+from .errors import StdfIssue
 from .spec import RECORDS, UNKNOWN
 
 Format = Literal["parquet", "csv", "xlsx"]
@@ -37,6 +38,13 @@ class ConvertError(ValueError):
     """A conversion that cannot be done as asked (bad format, tidy view unavailable, ...)."""
 
 
+class Converted(list[Path]):
+    """:func:`convert`'s result: the paths written, with what the reader found wrong
+    (``issues``, not empty only when salvaging a damaged file)."""
+
+    issues: list[StdfIssue]
+
+
 def convert(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -44,7 +52,7 @@ def convert(
     *,
     strict: bool = True,
     tidy: bool = False,
-) -> list[Path]:
+) -> Converted:
     """Read ``source`` and write its tables to ``out_dir`` (created if needed) as ``fmt``.
 
     Parquet and CSV give one file per record type, named after it (``PTR.parquet``); XLSX gives
@@ -52,7 +60,8 @@ def convert(
     ``tidy=True`` the one-row-per-(part, test) view is written too (``tidy.parquet``, ...).
     ``strict=False`` salvages a damaged file (see :func:`silicio.stdf.read`).
 
-    Returns the paths written, in specification order of the record types.
+    Returns the paths written, in specification order of the record types (a list with the
+    reader's ``issues`` attached).
     """
     if fmt not in FORMATS:
         raise ConvertError(f"unknown output format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -64,11 +73,13 @@ def convert(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    written = Converted()
+    written.issues = list(tables.issues)
     if fmt == "xlsx":
         workbook = out / f"{_source_stem(source)}.xlsx"
         write_xlsx(named, workbook)
-        return [workbook]
-    written = []
+        written.append(workbook)
+        return written
     for name, table in named.items():
         path = out / f"{name}.{fmt}"
         if fmt == "parquet":
@@ -80,11 +91,10 @@ def convert(
 
 
 def _tidy_function():
-    from silicio import stdf
-
-    tidy_view = getattr(stdf, "tidy", None)
-    if tidy_view is None:
-        raise ConvertError("the tidy view is not available in this version of silicio.stdf")
+    try:
+        from .tidy import tidy as tidy_view
+    except ImportError:
+        raise ConvertError("the tidy view is not available in this version of silicio.stdf") from None
     return tidy_view
 
 

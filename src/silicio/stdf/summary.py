@@ -48,6 +48,8 @@ class FileSummary:
     started: datetime | None
     finished: datetime | None
     wafers: list[str] = field(default_factory=list)
+    #: Wafers tested, counting those whose WIR/WRR give no id (some testers leave it blank).
+    wafer_count: int = 0
     parts: int = 0
     good_parts: int = 0
     tests: int = 0
@@ -82,6 +84,7 @@ def summarize(tables: Mapping[str, pa.Table], path: str | None = None) -> FileSu
     mrr = _first_row(tables, "MRR")
     far = _first_row(tables, "FAR")
     heads, sites = _heads_and_sites(tables)
+    wafers = _wafer_ids(tables)
     return FileSummary(
         path=path if path is not None else getattr(tables, "path", None),
         records=_record_counts(tables),
@@ -99,7 +102,8 @@ def summarize(tables: Mapping[str, pa.Table], path: str | None = None) -> FileSu
         mode_code=_text(mir, "MODE_COD"),
         started=_timestamp(mir.get("START_T")),
         finished=_timestamp(mrr.get("FINISH_T")),
-        wafers=_wafer_ids(tables),
+        wafers=wafers,
+        wafer_count=max(len(wafers), _rows(tables, "WIR"), _rows(tables, "WRR")),
         parts=_rows(tables, "PRR"),
         good_parts=_good_parts(tables),
         tests=_distinct_tests(tables),
@@ -162,7 +166,9 @@ def _wafer_ids(tables: Mapping[str, pa.Table]) -> list[str]:
         table = tables.get(name)
         if table is None or "WAFER_ID" not in table.column_names:
             continue
-        for seq, wafer_id in zip(table.column("seq").to_pylist(), table.column("WAFER_ID").to_pylist(), strict=True):
+        for seq, wafer_id in zip(
+            table.column("seq").to_pylist(), table.column("WAFER_ID").to_pylist(), strict=True
+        ):
             if wafer_id and wafer_id.strip():
                 found.append((seq, wafer_id.strip()))
     return list(dict.fromkeys(wafer_id for _, wafer_id in sorted(found)))
@@ -198,7 +204,9 @@ def _heads_and_sites(tables: Mapping[str, pa.Table]) -> tuple[int, int]:
         if table is None or table.num_rows == 0:
             continue
         combos = table.select(["HEAD_NUM", "SITE_NUM"]).group_by(["HEAD_NUM", "SITE_NUM"]).aggregate([])
-        pairs.update(zip(combos.column("HEAD_NUM").to_pylist(), combos.column("SITE_NUM").to_pylist(), strict=True))
+        pairs.update(
+            zip(combos.column("HEAD_NUM").to_pylist(), combos.column("SITE_NUM").to_pylist(), strict=True)
+        )
     if not pairs and "SDR" in tables:
         for row in tables["SDR"].select(["HEAD_NUM", "SITE_NUM"]).to_pylist():
             pairs.update((row["HEAD_NUM"], site) for site in row["SITE_NUM"] or [])

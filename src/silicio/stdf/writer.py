@@ -14,6 +14,7 @@ Teradyne, *Standard Test Data Format (STDF) Specification Version 4* (1997), and
 from __future__ import annotations
 
 import io
+import itertools
 import numbers
 import operator
 import os
@@ -69,7 +70,8 @@ def _encode_text(value: Any) -> bytes:
 
 
 def _encode_cn(value: Any) -> bytes:
-    data = _encode_text(value)
+    # ASCII inline: most strings of a test program are, and a Cn is written per PTR several times.
+    data = value.encode("ascii") if value.__class__ is str and value.isascii() else _encode_text(value)
     if len(data) > 255:
         raise _FieldError(f"string of {len(data)} bytes is over the 255 bytes a Cn holds")
     return _LENGTH_BYTE[len(data)] + data
@@ -149,7 +151,9 @@ class _Codec:
         if not 0 <= bit_count <= 0xFFFF:
             raise _FieldError(f"bit_count {bit_count} is outside 0..65535")
         if len(bit_data) != (bit_count + 7) // 8:
-            raise _FieldError(f"{bit_count} bits take {(bit_count + 7) // 8} bytes, bit_data has {len(bit_data)}")
+            raise _FieldError(
+                f"{bit_count} bits take {(bit_count + 7) // 8} bytes, bit_data has {len(bit_data)}"
+            )
         return self.u2.pack(bit_count) + bytes(bit_data)
 
     def fixed_array(self, item_type: str, values: Sequence[Any]) -> bytes:
@@ -206,7 +210,9 @@ class _Codec:
             else:
                 name = GDR_TYPE_CODES.get(type_) if isinstance(type_, numbers.Integral) else None
         else:
-            raise _FieldError(f"item {position}: expected (type, value) or a dict with TYPE, got {item!r:.60}")
+            raise _FieldError(
+                f"item {position}: expected (type, value) or a dict with TYPE, got {item!r:.60}"
+            )
         if name is None:
             raise _FieldError(f"item {position}: unknown generic data type {type_!r}")
         code = _LENGTH_BYTE[_GDR_CODE_OF_NAME[name]]
@@ -339,7 +345,13 @@ class _RecordEncoder:
 
     def _variable_encoder(self, f: Field) -> Callable[[Any], bytes]:
         codec = self.codec
-        simple = {"Cn": _encode_cn, "Bn": _encode_bn, "Sn": codec.sn, "Dn": codec.dn, "Vn": codec.generic_data}
+        simple = {
+            "Cn": _encode_cn,
+            "Bn": _encode_bn,
+            "Sn": codec.sn,
+            "Dn": codec.dn,
+            "Vn": codec.generic_data,
+        }
         if f.type in simple:
             return simple[f.type]
         item = f.item_type
@@ -361,24 +373,25 @@ class _RecordEncoder:
         for count_at, arrays in self.count_groups:
             if count_at >= present:
                 break  # count fields precede their arrays: the rest are left out too
+            given = [a for a in arrays if a < present and values[a] is not None]
+            for a in given:
+                if isinstance(values[a], str | bytes | Mapping) or not hasattr(values[a], "__len__"):
+                    raise self.error(
+                        fields[a], f"expected a sequence of items, got {type(values[a]).__name__}"
+                    )
             count = values[count_at]
             if count is None:
-                count = next((len(values[a]) for a in arrays if a < present and values[a] is not None), 0)
-                values[count_at] = count
+                count = values[count_at] = len(values[given[0]]) if given else 0
             elif not isinstance(count, numbers.Integral):
                 raise self.error(fields[count_at], f"a count must be an integer, got {count!r:.60}")
-            for a in arrays:
-                if a >= present:
-                    continue
-                array = values[a]
-                if array is None:
-                    values[a] = [self.item_empty[a]] * count
-                elif isinstance(array, str | bytes) or not hasattr(array, "__len__"):
-                    raise self.error(fields[a], f"expected a sequence, got {type(array).__name__}")
-                elif len(array) != count:
+            for a in given:
+                if len(values[a]) != count:
                     raise self.error(
-                        fields[a], f"holds {len(array)} items but {fields[count_at].name} is {count}"
+                        fields[a], f"holds {len(values[a])} items but {fields[count_at].name} is {count}"
                     )
+            for a in arrays:
+                if a < present and values[a] is None:
+                    values[a] = [self.item_empty[a]] * count
         for size_at, arrays in self.size_groups:
             if size_at >= present or values[size_at] is not None:
                 continue
@@ -433,7 +446,9 @@ class StdfWriter:
             out.record("PTR", TEST_NUM=1, HEAD_NUM=1, SITE_NUM=0, TEST_FLG=0, PARM_FLG=0, RESULT=1.5)
     """
 
-    def __init__(self, destination: str | os.PathLike[str] | BinaryIO, *, byteorder: str = "<", far: bool = True):
+    def __init__(
+        self, destination: str | os.PathLike[str] | BinaryIO, *, byteorder: str = "<", far: bool = True
+    ):
         if byteorder not in CPU_TYPE_OF_BYTEORDER:
             raise ValueError(f"byteorder must be '<' or '>', got {byteorder!r}")
         self.byteorder = byteorder
@@ -476,7 +491,13 @@ class StdfWriter:
         Fields are written in spec order. Fields after the last one given (or given as None)
         are left out of the record; a field left out before a given one is written as its
         empty value (0, "", no items, a space for C1). Array counts and KxUf / KxCf widths
-        not given are derived from the arrays. Values that do not fit raise ValueError.
+        not given are derived from the arrays (KxCf strings are padded with spaces to the
+        width). Values that do not fit raise ValueError naming the record and the field.
+
+        Dn fields take ``{"bit_count": n, "bit_data": bytes}`` or bytes; GDR's GEN_DATA takes
+        ``(type, value)`` pairs (``("U2", 7)``, ``(10, "text")``, ``("B0", None)`` for a pad
+        byte) or the reader's item dicts. A VUR given one name and no UPD_CNT is written in the
+        V4-2007 single-Cn layout, otherwise as UPD_CNT + names.
         """
         encoder = self._encoders.get(name) or self._encoder(name)
         if not fields.keys() <= encoder.name_set:
@@ -505,14 +526,12 @@ class StdfWriter:
 
     def _write(self, encoder: _RecordEncoder, values: list[Any]) -> int:
         record_type = encoder.record_type
-        if self._far_pending:
-            if record_type.name == "FAR":
-                self._far_pending = False
-            else:
-                self._write_far_first()
-        if record_type.name == "FAR":
+        if record_type.name == "FAR" and self.records_written == 0:
+            # Only the first FAR tells readers the byte order; a later one is written as given.
             values = self._checked_far(values)
-        elif record_type.name == "VUR" and values[0] is None and _is_single_name(values[1]):
+        elif self._far_pending:
+            self._write_far_first()
+        if record_type.name == "VUR" and values[0] is None and _is_single_name(values[1]):
             # V4-2007 printed VUR as one Cn (no count); readers report it with UPD_CNT null.
             name = values[1] if isinstance(values[1], str) else values[1][0]
             try:
@@ -521,12 +540,15 @@ class StdfWriter:
                 raise encoder.error(record_type.field("UPD_NAM"), str(exc)) from None
         body = encoder.body(values)
         if len(body) > MAX_RECORD_BYTES:
-            raise ValueError(f"{record_type.name}: record of {len(body)} bytes is over the {MAX_RECORD_BYTES} STDF allows")
+            raise ValueError(
+                f"{record_type.name}: record of {len(body)} bytes is over the {MAX_RECORD_BYTES} STDF allows"
+            )
         return self._emit(record_type.rec_typ, record_type.rec_sub, body)
 
     def _emit(self, rec_typ: int, rec_sub: int, body: bytes) -> int:
         offset = self.offset
         self._file.write(self._codec.header.pack(len(body), rec_typ, rec_sub) + body)
+        self._far_pending = False
         self.offset = offset + 4 + len(body)
         self.records_written += 1
         return offset
@@ -544,7 +566,6 @@ class StdfWriter:
         return [cpu_type, 4 if version is None else version]
 
     def _write_far_first(self) -> None:
-        self._far_pending = False
         encoder = self._encoders.get("FAR") or self._encoder("FAR")
         self._emit(0, 10, encoder.body([CPU_TYPE_OF_BYTEORDER[self.byteorder], 4]))
 
@@ -565,9 +586,12 @@ def write(
 
     Records go out in ``seq`` order across the tables; ``offset`` is not consulted, it follows
     from the records' lengths. Rows of the ``UNKNOWN`` table are written with their REC_DATA as
-    it is. The byte order is the FAR's CPU_TYPE unless ``byteorder`` is given ("<" when the
-    tables have no FAR). Returns ``destination``.
+    it is. The byte order is the FAR's CPU_TYPE unless ``byteorder`` is given, which rewrites
+    the FAR's CPU_TYPE to match ("<" when the tables have no FAR). Tables without a FAR (read
+    with ``record_types``) get one, so the file is always valid STDF. Returns ``destination``.
     """
+    # A byte order asked for overrides the FAR's: its CPU_TYPE is rewritten to say so.
+    far_cpu_type = None if byteorder is None else CPU_TYPE_OF_BYTEORDER.get(byteorder)
     if byteorder is None:
         byteorder = _byteorder_of_far(tables.get("FAR"))
     names = [name for name, table in tables.items() if table.num_rows]
@@ -579,9 +603,11 @@ def write(
     # table is walked in its own seq order, so its rows can be converted chunk by chunk.
     which_table = np.repeat(np.arange(len(names), dtype=np.int64), [len(s) for s in seqs])
     order = np.argsort(np.concatenate(seqs) if seqs else np.empty(0, np.uint64), kind="stable")
-    sorted_tables = [tables[name].take(np.argsort(seq, kind="stable")) for name, seq in zip(names, seqs, strict=True)]
+    sorted_tables = [
+        tables[name].take(np.argsort(seq, kind="stable")) for name, seq in zip(names, seqs, strict=True)
+    ]
 
-    with StdfWriter(destination, byteorder=byteorder, far=False) as writer:
+    with StdfWriter(destination, byteorder=byteorder) as writer:
         rows = [
             _rows(table, _UNKNOWN_FIELDS if name == UNKNOWN else writer._encoder(name).names)
             for name, table in zip(names, sorted_tables, strict=True)
@@ -589,12 +615,14 @@ def write(
         encoders = [None if name == UNKNOWN else writer._encoders[name] for name in names]
         write_values = writer._write
         for t in which_table[order].tolist():
-            values = next(rows[t])
+            values = list(next(rows[t]))
             encoder = encoders[t]
             if encoder is None:
                 writer.raw_record(values[0], values[1], values[2] or b"")
-            else:
-                write_values(encoder, list(values))
+                continue
+            if far_cpu_type is not None and writer.records_written == 0 and encoder.record_type.name == "FAR":
+                values[0] = far_cpu_type
+            write_values(encoder, values)
     return destination
 
 
@@ -604,11 +632,15 @@ _ROWS_PER_CHUNK = 1 << 16
 
 def _rows(table: pa.Table, names: Sequence[str]):
     """The table's rows as tuples of Python values in ``names`` order (None for absent columns)."""
+    if not names:  # EPS has no fields: zip() of no columns would yield no rows at all
+        yield from itertools.repeat((), table.num_rows)
+        return
     columns = set(table.column_names)
     for start in range(0, table.num_rows, _ROWS_PER_CHUNK):
         part = table.slice(start, _ROWS_PER_CHUNK)
         yield from zip(
-            *[part.column(n).to_pylist() if n in columns else [None] * part.num_rows for n in names], strict=True
+            *[part.column(n).to_pylist() if n in columns else [None] * part.num_rows for n in names],
+            strict=True,
         )
 
 

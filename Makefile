@@ -1,0 +1,60 @@
+# silicio developer entry points. Every target bootstraps what it needs on a fresh machine:
+# system packages (apt), then the virtual environment in .venv with the package and its dev tools.
+#
+#   make run     the demo            make test    the test suite
+#   make bench   benchmarks          make lint    ruff
+#   make clean   caches and outputs  make distclean  also .venv
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# System packages areas need beyond Python (later: chromium for the web tests, postgresql for
+# the lake). Add them here; `make system` installs the missing ones, and every target runs it.
+APT_PACKAGES :=
+
+# pip stays quiet unless something goes wrong; CI shows its output to debug bootstrap failures.
+PIP_QUIET := $(if $(CI),,--quiet)
+
+.PHONY: run test bench lint clean distclean system
+
+run: $(STAMP)
+	@$(BIN)/silicio demo
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	@$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	@$(BIN)/ruff check --quiet .
+
+system:
+ifneq ($(strip $(APT_PACKAGES)),)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing system packages:" $$missing; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endif
+
+# Rebuilt when pyproject.toml changes (new dependencies). Creating the venv over an existing one
+# is harmless, so a half-finished bootstrap is simply redone.
+$(STAMP): pyproject.toml | system
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "silicio needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) \
+		|| { echo "could not create $(VENV): install the venv module (apt-get install python3-venv)" >&2; exit 1; }
+	@$(BIN)/python -m pip install $(PIP_QUIET) --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install $(PIP_QUIET) --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+clean:
+	@rm -rf out build dist .pytest_cache .ruff_cache .hypothesis benchmarks/results
+	@find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	@rm -rf $(VENV) src/*.egg-info

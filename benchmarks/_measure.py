@@ -1,0 +1,126 @@
+"""Time one STDF reader on one file in this process and print one JSON line.
+
+    python benchmarks/_measure.py TOOL FILE [--runs N] [--time-limit S]
+
+TOOL is ``silicio`` (``silicio.stdf.read``), ``stdf_convert`` (``stdf_convert.tables``) or
+``pystdf`` (a full parse into a sink that counts records). Run by ``run.py``, one process per
+tool and file, so that the peak resident memory reported belongs to that tool alone.
+
+silicio and stdf_convert get one untimed warm-up read (numba compiles or loads its kernels then),
+then ``--runs`` timed reads; the best is reported. pystdf gets a single run, stopped at
+``--time-limit`` seconds: the JSON then says ``complete: false`` with the records it reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        resident_pages = int(f.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # Linux reports KiB
+
+
+def silicio_reader():
+    from silicio.stdf import read
+
+    def run(path: Path) -> int:
+        tables = read(path)
+        return sum(t.num_rows for t in tables.values())
+
+    return run
+
+
+def stdf_convert_reader():
+    import stdf_convert
+
+    def run(path: Path) -> int:
+        tables = stdf_convert.tables(str(path))
+        return sum(t.num_rows for t in tables.values())
+
+    return run
+
+
+class _TimeUp(Exception):
+    pass
+
+
+def pystdf_parse(path: Path, time_limit: float) -> tuple[int, float, bool]:
+    """Records pystdf parsed, seconds taken, and whether it reached the end of the file."""
+    from pystdf.IO import Parser
+
+    deadline = time.perf_counter() + time_limit
+    count = 0
+
+    class CountingSink:
+        def after_send(self, source, data):
+            nonlocal count
+            count += 1
+            if count % 4096 == 0 and time.perf_counter() > deadline:
+                raise _TimeUp
+
+    start = time.perf_counter()
+    with open(path, "rb") as f:
+        parser = Parser(inp=f)
+        parser.addSink(CountingSink())
+        try:
+            parser.parse()
+            complete = True
+        except _TimeUp:
+            complete = False
+    return count, time.perf_counter() - start, complete
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tool", choices=["silicio", "stdf_convert", "pystdf"])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up (best is kept)")
+    parser.add_argument(
+        "--time-limit", type=float, default=240.0, help="pystdf: stop after this many seconds"
+    )
+    args = parser.parse_args()
+
+    if args.tool == "pystdf":
+        import pystdf.IO  # noqa: F401  imported before the baseline, as the other tools are
+
+        baseline = current_rss_mb()
+        records, seconds, complete = pystdf_parse(args.file, args.time_limit)
+        times = [seconds]
+    else:
+        run = silicio_reader() if args.tool == "silicio" else stdf_convert_reader()
+        baseline = current_rss_mb()
+        records = run(args.file)  # warm-up: numba compiles (or loads) its kernels here
+        times = []
+        for _ in range(args.runs):
+            gc.collect()
+            start = time.perf_counter()
+            run(args.file)  # the result is dropped on return, so runs do not pile up in memory
+            times.append(time.perf_counter() - start)
+        complete = True
+    print(json.dumps({
+        "tool": args.tool,
+        "file": str(args.file),
+        "bytes": args.file.stat().st_size,
+        "records": records,
+        "complete": complete,
+        "best_s": min(times),
+        "runs": len(times),
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

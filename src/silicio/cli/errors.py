@@ -1,0 +1,47 @@
+"""Turning expected failures into one red line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from silicio.stdf.convert import ConvertError
+from silicio.stdf.errors import StdfError
+
+#: Exit code of bad input (a file that is missing or not valid, a bad option value).
+BAD_INPUT = 2
+
+stderr = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as one red line and return the exit to raise."""
+    stderr.print(f"[bold red]error:[/bold red] [red]{escape(message)}[/red]", soft_wrap=True)
+    return typer.Exit(BAD_INPUT)
+
+
+def existing_file(path: Path) -> Path:
+    if not path.exists():
+        raise fail(f"{path}: no such file")
+    if not path.is_file():
+        raise fail(f"{path}: not a file")
+    return path
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Errors of the input become :func:`fail`; anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except StdfError as exc:  # its text names the file, the byte offset and the record
+        raise fail(str(exc)) from None
+    except ConvertError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise fail(f"{where}{exc.strerror or exc}") from None

@@ -1,0 +1,83 @@
+"""Terminal presentation of core results (rich); no logic beyond formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from silicio.stdf.errors import StdfIssue
+from silicio.stdf.spec import RECORDS
+from silicio.stdf.summary import FileSummary
+
+# Issues beyond this many are counted, not listed: a badly damaged file can have thousands.
+MAX_ISSUES_SHOWN = 20
+
+
+def summary_tables(summary: FileSummary) -> tuple[Table, Table]:
+    """The facts of a file, and its records per type."""
+    facts = Table(title=escape(summary.path or "STDF file"), show_header=False, title_justify="left")
+    facts.add_column("field", style="bold")
+    facts.add_column("value")
+    good = f"{summary.good_parts:,}"
+    if summary.yield_percent is not None:
+        good += f" ({summary.yield_percent:.1f}% yield)"
+    rows = [
+        ("format", _joined(summary.stdf_version, summary.byte_order)),
+        ("lot", _joined(summary.lot_id, summary.sublot_id and f"sublot {summary.sublot_id}")),
+        ("part type", summary.part_type),
+        ("tester", _joined(summary.tester_type, summary.tester_node and f"on {summary.tester_node}")),
+        ("program", _joined(summary.program, summary.program_revision and f"rev {summary.program_revision}")),
+        ("operator", summary.operator),
+        ("test code / mode", _joined(summary.test_code, summary.mode_code, sep=" / ")),
+        ("started", summary.started and f"{summary.started:%Y-%m-%d %H:%M:%S} UTC"),
+        ("finished", summary.finished and f"{summary.finished:%Y-%m-%d %H:%M:%S} UTC"),
+        ("wafers", _wafers(summary.wafers, summary.wafer_count)),
+        ("parts tested", f"{summary.parts:,}"),
+        ("good parts", good),
+        ("distinct tests", f"{summary.tests:,}"),
+        ("heads / sites", f"{summary.heads} / {summary.sites}"),
+        ("records", f"{summary.total_records:,}"),
+        ("errors", f"[red]{len(summary.issues)}[/red]" if summary.issues else "none"),
+    ]
+    for label, value in rows:
+        facts.add_row(label, escape(value) if value and label != "errors" else (value or "[dim]-[/dim]"))
+
+    records = Table(title="records per type", title_justify="left")
+    records.add_column("type", style="bold")
+    records.add_column("count", justify="right")
+    records.add_column("record")
+    for name, count in summary.records.items():
+        title = RECORDS[name].title if name in RECORDS else "not in the specification"
+        records.add_row(name, f"{count:,}", title)
+    return facts, records
+
+
+def print_summary(console: Console, summary: FileSummary) -> None:
+    for table in summary_tables(summary):
+        console.print(table)
+    print_issues(console, summary.issues)
+
+
+def print_issues(console: Console, issues: Iterable[StdfIssue]) -> None:
+    issues = list(issues)
+    for issue in issues[:MAX_ISSUES_SHOWN]:
+        console.print(f"[red]{escape(str(issue))}[/red]", soft_wrap=True)
+    if len(issues) > MAX_ISSUES_SHOWN:
+        console.print(f"[red]... and {len(issues) - MAX_ISSUES_SHOWN} more problems[/red]")
+
+
+def _joined(*parts: str | None, sep: str = " ") -> str | None:
+    present = [p for p in parts if p]
+    return sep.join(present) if present else None
+
+
+def _wafers(wafers: list[str], count: int) -> str | None:
+    if not count:
+        return None
+    if not wafers:
+        return f"{count} (no wafer id)"
+    shown = ", ".join(wafers[:6]) + (", ..." if len(wafers) > 6 else "")
+    return f"{count}: {shown}"

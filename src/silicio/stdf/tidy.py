@@ -1,0 +1,768 @@
+"""The tidy view of an STDF file: one row per (part, test execution).
+
+``tidy(read(path))`` joins every parametric (PTR), multiple-result parametric (MPR) and
+functional (FTR) test record to the part it was run on, the wafer and the lot, and resolves
+what the specification leaves implicit: default limits and units carried from the first record
+of a test, "no limit" and "result invalid" flags, parts of several sites interleaved in the
+file, and retests of the same die. Yield, wafer maps and capability are computed from this.
+
+References
+----------
+Teradyne, *Standard Test Data Format (STDF) Specification Version 4* (1997):
+
+* PIR / PRR: "all data for a part is bracketed by a PIR and a PRR with the same HEAD_NUM and
+  SITE_NUM"; the test records in between belong to that part.
+* WIR / WRR bracket the parts of a wafer on a head.
+* PTR / MPR "Default Data": the first record of a test number sets defaults for the fields
+  after OPT_FLAG; a later record of the same test that omits them, or flags them invalid, uses
+  the defaults.
+* TEST_FLG (PTR, MPR, FTR), PARM_FLG, OPT_FLAG and PART_FLG bits as cited where they are read.
+
+Columns
+-------
+=================  ==========  ==============================================================
+``lot_id``         string      MIR.LOT_ID (of the MIR in force for the part)
+``sublot_id``      string      MIR.SBLOT_ID
+``wafer_id``       string      WIR.WAFER_ID of the wafer bracketing the part on its head, WRR's
+                               WAFER_ID when the WIR's is empty; null at final test
+``head``           uint8       HEAD_NUM of the part (of the record when it has no part)
+``site``           uint8       SITE_NUM likewise
+``part_index``     int64       the part's row in ``tables["PRR"]``; parts whose PRR is missing
+                               (truncated file) are numbered after, in PIR order
+``part_id``        string      PRR.PART_ID
+``x``, ``y``       int16       PRR.X_COORD / Y_COORD, -32768 ("missing") as null
+``test_num``       uint32      TEST_NUM
+``test_name``      string      TEST_TXT, or that of the first record of the test when empty
+``test_type``      string      'P' PTR, 'M' MPR, 'F' FTR
+``pin``            uint16      MPR: the PMR index (RTN_INDX) of each result; else null
+``result``         float64     RESULT / RTN_RSLT item as recorded (not scaled by RES_SCAL); null
+                               when TEST_FLG bit 1 says the result is invalid, and for FTR
+``units``          string      UNITS, defaulted from the first record of the test
+``lo_limit``       float64     LO_LIMIT / HI_LIMIT, defaulted from the first record of the
+``hi_limit``                   test; null when OPT_FLAG says there is no such limit
+``res_scal``       int8        RES_SCAL, defaulted likewise
+``test_flg``       uint8       TEST_FLG as recorded
+``parm_flg``       uint8       PARM_FLG as recorded (null for FTR, which has none)
+``passed``         bool        not TEST_FLG bit 7; null when bit 6 (no pass/fail indication) or
+                               bit 4 (test not executed) is set
+``hard_bin``       uint16      PRR.HARD_BIN
+``soft_bin``       uint16      PRR.SOFT_BIN, 65535 ("missing") as null
+``part_passed``    bool        PRR.PART_FLG: not bit 3; null when bit 4 (no pass/fail
+                               indication) is set
+``is_last_test``   bool        True for the last execution of this test (test type, TEST_NUM
+                               and name) and pin on this die; earlier results of a retested die
+                               are False; null for records outside any part
+``seq``            uint64      the test record's position in the file
+=================  ==========  ==============================================================
+
+Empty strings, which the specification uses for "missing" (a length byte of 0), are null.
+Rows are in file order; the results of one MPR follow each other in RTN_RSLT order.
+
+A die is identified by (lot, wafer, x, y) when its coordinates are known, else by (lot,
+PART_ID) when the PRR names the part, else it is the part itself (never a retest of another).
+Defaults are carried per TEST_NUM as the spec says, but a retest is matched on the test's
+number *and* name: Advantest 93000 files give many different tests the number 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numba as nb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["TIDY_SCHEMA", "tidy"]
+
+TIDY_SCHEMA = pa.schema(
+    [
+        ("lot_id", pa.string()),
+        ("sublot_id", pa.string()),
+        ("wafer_id", pa.string()),
+        ("head", pa.uint8()),
+        ("site", pa.uint8()),
+        ("part_index", pa.int64()),
+        ("part_id", pa.string()),
+        ("x", pa.int16()),
+        ("y", pa.int16()),
+        ("test_num", pa.uint32()),
+        ("test_name", pa.string()),
+        ("test_type", pa.string()),
+        ("pin", pa.uint16()),
+        ("result", pa.float64()),
+        ("units", pa.string()),
+        ("lo_limit", pa.float64()),
+        ("hi_limit", pa.float64()),
+        ("res_scal", pa.int8()),
+        ("test_flg", pa.uint8()),
+        ("parm_flg", pa.uint8()),
+        ("passed", pa.bool_()),
+        ("hard_bin", pa.uint16()),
+        ("soft_bin", pa.uint16()),
+        ("part_passed", pa.bool_()),
+        ("is_last_test", pa.bool_()),
+        ("seq", pa.uint64()),
+    ]
+)
+
+# Record kinds, in the order their records are concatenated below.
+_PTR, _MPR, _FTR = 0, 1, 2
+_TEST_TYPES = pa.array(["P", "M", "F"])
+
+# TEST_FLG bits (spec, PTR "TEST_FLG").
+_RESULT_INVALID = 0x02  # bit 1
+_NOT_EXECUTED = 0x10  # bit 4
+_NO_PASS_FAIL = 0x40  # bit 6
+_FAILED = 0x80  # bit 7
+# OPT_FLAG bits (spec, PTR "OPT_FLAG"; the MPR uses the same bits for these fields).
+_SCAL_INVALID = 0x01  # bit 0: RES_SCAL invalid, use the default
+_LO_DEFAULT = 0x10  # bit 4: LO_LIMIT / LLM_SCAL invalid, use the default
+_HI_DEFAULT = 0x20  # bit 5
+_NO_LO_LIMIT = 0x40  # bit 6: no low limit for this test
+_NO_HI_LIMIT = 0x80  # bit 7
+# PART_FLG bits (spec, PRR "PART_FLG").
+_PART_FAILED = 0x08  # bit 3
+_PART_NO_PASS_FAIL = 0x10  # bit 4
+
+_MISSING_COORD = -32768  # spec, PRR X_COORD / Y_COORD
+_MISSING_SOFT_BIN = 65535  # spec, PRR SOFT_BIN
+_ALL = 255  # HEAD_NUM / SITE_NUM 255: "all heads / sites"
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+# --------------------------------------------------------------------------------------------
+# numba kernels
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bucket(key, shift):
+    # Fibonacci hashing: the top bits of key * 2^64 / phi spread consecutive test numbers.
+    return np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(shift))
+
+
+@nb.njit(cache=True, nogil=True)
+def _factorize(keys, order):
+    """Codes 0, 1, ... for the distinct ``keys``, numbered in the order ``order`` visits them.
+
+    Returns (code of each key, number of codes, True where ``order`` meets a key first).
+    An open-addressing hash table, doubled when half full: linear in the number of keys.
+    """
+    bits = 10
+    cap = 1 << bits
+    table_keys = np.empty(cap, np.int64)
+    table_codes = np.full(cap, -1, np.int64)
+    codes = np.empty(keys.size, np.int64)
+    first = np.zeros(keys.size, np.bool_)
+    n = 0
+    for k in range(order.size):
+        r = order[k]
+        key = keys[r]
+        h = _bucket(key, 64 - bits)
+        while table_codes[h] >= 0 and table_keys[h] != key:
+            h = (h + 1) & (cap - 1)
+        if table_codes[h] >= 0:
+            codes[r] = table_codes[h]
+            continue
+        table_keys[h] = key
+        table_codes[h] = n
+        codes[r] = n
+        first[r] = True
+        n += 1
+        if 2 * n > cap:
+            bits += 1
+            cap = 1 << bits
+            old_keys, old_codes = table_keys, table_codes
+            table_keys = np.empty(cap, np.int64)
+            table_codes = np.full(cap, -1, np.int64)
+            for i in range(old_codes.size):
+                if old_codes[i] >= 0:
+                    h = _bucket(old_keys[i], 64 - bits)
+                    while table_codes[h] >= 0:
+                        h = (h + 1) & (cap - 1)
+                    table_keys[h] = old_keys[i]
+                    table_codes[h] = old_codes[i]
+    return codes, n, first
+
+
+@nb.njit(cache=True, nogil=True)
+def _assign_parts(order, seq, head, site, pir_seq, pir_head, pir_site, prr_seq, prr_head, prr_site):
+    """Walk PIRs, PRRs and test records together in file order (each input sorted by seq).
+
+    A PIR opens a part on its (head, site); the PRR with the same head and site closes it; a
+    test record belongs to the part open on its head and site (spec, PIR). A record with head
+    or site 255 matches the latest part open on the other, since 255 means "all".
+    Returns (PIR index of each record's part or -1, PRR index closing each PIR or -1).
+    """
+    n_rec, n_pir, n_prr = order.size, pir_seq.size, prr_seq.size
+    rec_part = np.full(seq.size, -1, np.int64)
+    pir_prr = np.full(n_pir, -1, np.int64)
+    open_part = np.full(65536, -1, np.int64)
+    # Slots with an open part, for the 255 wildcard: a handful at a time, one per site.
+    open_slots = np.empty(65536, np.int64)
+    slot_pos = np.full(65536, -1, np.int64)
+    n_open = 0
+    i = j = k = 0
+    big = np.int64(_INT64_MAX)
+    while k < n_rec or i < n_pir or j < n_prr:
+        a = pir_seq[i] if i < n_pir else big
+        b = prr_seq[j] if j < n_prr else big
+        c = seq[order[k]] if k < n_rec else big
+        if a <= b and a <= c:
+            s = np.int64(pir_head[i]) * 256 + pir_site[i]
+            # A PIR on a slot whose part never got its PRR leaves that part unclosed.
+            if open_part[s] < 0:
+                slot_pos[s] = n_open
+                open_slots[n_open] = s
+                n_open += 1
+            open_part[s] = i
+            i += 1
+        elif b <= c:
+            s = np.int64(prr_head[j]) * 256 + prr_site[j]
+            p = open_part[s]
+            if p >= 0:
+                pir_prr[p] = j
+                open_part[s] = -1
+                last = open_slots[n_open - 1]
+                open_slots[slot_pos[s]] = last
+                slot_pos[last] = slot_pos[s]
+                slot_pos[s] = -1
+                n_open -= 1
+            j += 1
+        else:
+            r = order[k]
+            h, st = np.int64(head[r]), np.int64(site[r])
+            p = open_part[h * 256 + st]
+            if p < 0 and (h == _ALL or st == _ALL):
+                for q in range(n_open):
+                    t = open_slots[q]
+                    if (h == _ALL or (t >> 8) == h) and (st == _ALL or (t & 255) == st) and open_part[t] > p:
+                        p = open_part[t]
+            rec_part[r] = p
+            k += 1
+    return rec_part, pir_prr
+
+
+@nb.njit(cache=True, nogil=True)
+def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, hi, hi_ok, txt_ok, units_ok,
+             indx_len):  # fmt: skip
+    """Apply the spec's default data, in file order, so a record sees the defaults set before it.
+
+    Per record: its low and high limit (value, and whether there is one), RES_SCAL, the record
+    whose TEST_TXT / UNITS / RTN_INDX it shows (itself when it has them, else the first record
+    of its test that had them, -1 when none did).
+    """
+    n = test.size
+    lo_out = np.zeros(n, np.float64)
+    lo_has = np.zeros(n, np.bool_)
+    hi_out = np.zeros(n, np.float64)
+    hi_has = np.zeros(n, np.bool_)
+    scal_out = np.zeros(n, np.int8)
+    scal_has = np.zeros(n, np.bool_)
+    name_ref = np.full(n, -1, np.int64)
+    units_ref = np.full(n, -1, np.int64)
+    pins_ref = np.full(n, -1, np.int64)
+    # Per test: 0 no default yet, 1 a limit, 2 "no limit".
+    lo_state = np.zeros(n_tests, np.int8)
+    hi_state = np.zeros(n_tests, np.int8)
+    lo_def = np.zeros(n_tests, np.float64)
+    hi_def = np.zeros(n_tests, np.float64)
+    scal_set = np.zeros(n_tests, np.bool_)
+    scal_def = np.zeros(n_tests, np.int8)
+    name_def = np.full(n_tests, -1, np.int64)
+    units_def = np.full(n_tests, -1, np.int64)
+    pins_def = np.full(n_tests, -1, np.int64)
+    for k in range(order.size):
+        r = order[k]
+        t = test[r]
+        if txt_ok[r]:
+            name_ref[r] = r
+            if name_def[t] < 0:
+                name_def[t] = r
+        else:
+            name_ref[r] = name_def[t]
+        if kind[r] == _FTR:  # no limits, units or scale
+            continue
+        if units_ok[r]:
+            units_ref[r] = r
+            if units_def[t] < 0:
+                units_def[t] = r
+        else:
+            units_ref[r] = units_def[t]
+        o = np.int64(opt[r]) if opt_ok[r] else np.int64(-1)
+        # Low limit: the record's own unless OPT_FLAG is missing or says "use the default".
+        own = 0
+        if o >= 0 and (o & _NO_LO_LIMIT):
+            own = 2
+        elif o >= 0 and not (o & _LO_DEFAULT) and lo_ok[r]:
+            own = 1
+        if own == 0:
+            lo_has[r] = lo_state[t] == 1
+            lo_out[r] = lo_def[t]
+        else:
+            lo_has[r] = own == 1
+            lo_out[r] = lo[r]
+            if lo_state[t] == 0:
+                lo_state[t] = own
+                lo_def[t] = lo[r]
+        own = 0
+        if o >= 0 and (o & _NO_HI_LIMIT):
+            own = 2
+        elif o >= 0 and not (o & _HI_DEFAULT) and hi_ok[r]:
+            own = 1
+        if own == 0:
+            hi_has[r] = hi_state[t] == 1
+            hi_out[r] = hi_def[t]
+        else:
+            hi_has[r] = own == 1
+            hi_out[r] = hi[r]
+            if hi_state[t] == 0:
+                hi_state[t] = own
+                hi_def[t] = hi[r]
+        if o >= 0 and not (o & _SCAL_INVALID) and scal_ok[r]:
+            scal_has[r] = True
+            scal_out[r] = scal[r]
+            if not scal_set[t]:
+                scal_set[t] = True
+                scal_def[t] = scal[r]
+        else:
+            scal_has[r] = scal_set[t]
+            scal_out[r] = scal_def[t]
+        if kind[r] == _MPR:
+            if indx_len[r] > 0:
+                pins_ref[r] = r
+                if pins_def[t] < 0:
+                    pins_def[t] = r
+            else:
+                pins_ref[r] = pins_def[t]
+    return lo_out, lo_has, hi_out, hi_has, scal_out, scal_has, name_ref, units_ref, pins_ref
+
+
+@nb.njit(cache=True, nogil=True)
+def _explode(order, rows_of, flg, flg_ok, result, result_ok, rslt_start, rslt_len, rslt_vals, pins_ref,
+             indx_start, indx_len, indx_vals, n_rows):  # fmt: skip
+    """Rows in file order: one per PTR / FTR, one per RTN_RSLT item of an MPR (one row with a
+    null result when it has none). Returns each row's record, result and pin."""
+    rec = np.empty(n_rows, np.int64)
+    res = np.zeros(n_rows, np.float64)
+    res_ok = np.zeros(n_rows, np.bool_)
+    pin = np.zeros(n_rows, np.uint16)
+    pin_ok = np.zeros(n_rows, np.bool_)
+    w = 0
+    for k in range(order.size):
+        r = order[k]
+        valid = flg_ok[r] and (flg[r] & _RESULT_INVALID) == 0
+        m = rows_of[r]
+        if rslt_len[r] == 0:
+            rec[w] = r
+            res[w] = result[r]
+            res_ok[w] = valid and result_ok[r]
+            w += 1
+            continue
+        p = pins_ref[r]
+        for i in range(m):
+            rec[w] = r
+            res[w] = rslt_vals[rslt_start[r] + i]
+            res_ok[w] = valid
+            if p >= 0 and i < indx_len[p]:
+                pin[w] = indx_vals[indx_start[p] + i]
+                pin_ok[w] = True
+            w += 1
+    return rec, res, res_ok, pin, pin_ok
+
+
+@nb.njit(cache=True, nogil=True)
+def _last_dense(die, pair, n_pair, n_die):
+    """Walking the rows backwards, the first time a (die, pair) is met is its last execution."""
+    seen = np.zeros(n_die * n_pair, np.bool_)
+    last = np.empty(die.size, np.bool_)
+    for i in range(die.size - 1, -1, -1):
+        k = die[i] * n_pair + pair[i]
+        last[i] = not seen[k]
+        seen[k] = True
+    return last
+
+
+# --------------------------------------------------------------------------------------------
+# Arrow -> numpy
+
+
+def _array(table: pa.Table | None, name: str) -> pa.Array | None:
+    if table is None or name not in table.column_names:
+        return None
+    col = table.column(name)
+    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+
+
+def _values(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as (values, valid): nulls (omitted fields) read as 0 and not valid."""
+    arr = _array(table, name)
+    if arr is None:
+        return np.zeros(n, dtype), np.zeros(n, np.bool_)
+    if arr.null_count == 0:
+        return arr.to_numpy().astype(dtype, copy=False), np.ones(n, np.bool_)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    return arr.fill_null(0).to_numpy().astype(dtype, copy=False), valid
+
+
+def _nonempty(arr: pa.Array | None, n: int) -> np.ndarray:
+    if arr is None:
+        return np.zeros(n, np.bool_)
+    return pc.greater(pc.binary_length(arr), 0).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _strings(table: pa.Table | None, name: str, n: int) -> pa.Array:
+    arr = _array(table, name)
+    if arr is None:
+        return pa.nulls(n, pa.string())
+    return arr if arr.type == pa.string() else arr.cast(pa.string())
+
+
+def _lists(table: pa.Table | None, name: str, dtype, n: int):
+    """A Kx array column as (start of each list, its length, the flat items)."""
+    arr = _array(table, name)
+    if arr is None:
+        return np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(0, dtype)
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    starts = offsets[:-1]
+    lengths = np.diff(offsets)
+    if arr.null_count:
+        lengths = np.where(arr.is_valid().to_numpy(zero_copy_only=False), lengths, 0)
+    items = arr.values.fill_null(0).to_numpy().astype(dtype, copy=False)
+    return starts, lengths, items
+
+
+def _seq(table: pa.Table | None) -> np.ndarray:
+    if table is None or table.num_rows == 0:
+        return np.zeros(0, np.int64)
+    return _array(table, "seq").to_numpy().astype(np.int64, copy=False)
+
+
+def _file_order(seq: np.ndarray) -> np.ndarray:
+    if seq.size < 2 or bool(np.all(seq[1:] > seq[:-1])):
+        return np.arange(seq.size, dtype=np.int64)
+    # Each table is sorted already: a stable sort (timsort) just merges the runs.
+    return np.argsort(seq, kind="stable")
+
+
+def _sorted_table(table: pa.Table | None) -> pa.Table | None:
+    if table is None or table.num_rows == 0:
+        return table
+    seq = _seq(table)
+    if seq.size > 1 and not bool(np.all(seq[1:] > seq[:-1])):
+        return table.take(pa.array(np.argsort(seq, kind="stable")))
+    return table
+
+
+def _take(arr: pa.Array, index: np.ndarray) -> pa.Array:
+    """``arr[index]``, null where index is -1."""
+    missing = index < 0
+    if not missing.any():
+        return arr.take(pa.array(index))
+    return arr.take(pa.array(np.where(missing, 0, index), mask=missing))
+
+
+def _masked(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array:
+    if valid.all():
+        return pa.array(values, typ)
+    return pa.array(values, typ, mask=~valid)
+
+
+def _null_if_empty(arr: pa.Array) -> pa.Array:
+    """The spec's "missing" string is a length byte of 0."""
+    arr = arr if arr.type == pa.string() else arr.cast(pa.string())
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+# --------------------------------------------------------------------------------------------
+# Parts, wafers, lots
+
+
+def _wafer_refs(anchor_seq, anchor_head, wir_seq, wir_head, wir_named, wrr_seq, wrr_head, wrr_named) -> np.ndarray:
+    """Which WAFER_ID names the wafer around each anchor (a PIR, or an orphan test record).
+
+    Index into [WIR.WAFER_ID..., WRR.WAFER_ID...], -1 for none. A WIR on the anchor's head
+    opens the wafer and the next WRR on that head closes it (spec, WIR / WRR); 255 on either
+    side matches every head. The WIR's WAFER_ID is used, else the closing WRR's; a WRR with no
+    WIR before it (the WIR missing) still names the parts since the previous WRR.
+    """
+    out = np.full(anchor_seq.size, -1, np.int64)
+    n_wir = wir_seq.size
+    for h in np.unique(anchor_head):
+        sel = np.nonzero(anchor_head == h)[0]
+        a = anchor_seq[sel]
+        wi = np.nonzero((wir_head == h) | (wir_head == _ALL) | (h == _ALL))[0]
+        wr = np.nonzero((wrr_head == h) | (wrr_head == _ALL) | (h == _ALL))[0]
+        ws = np.append(wir_seq[wi], _INT64_MAX)
+        rs = np.append(wrr_seq[wr], _INT64_MAX)
+        i = np.searchsorted(ws, a) - 1  # latest WIR before the anchor
+        j = np.searchsorted(rs, a)  # first WRR after it
+        wir_s = np.where(i >= 0, ws[np.maximum(i, 0)], -1)
+        prev_wrr_s = np.where(j > 0, rs[np.maximum(j - 1, 0)], -1)
+        inside = (i >= 0) & (prev_wrr_s < wir_s)
+        ref = np.full(a.size, -1, np.int64)
+        if wi.size:
+            wir_idx = wi[np.clip(i, 0, wi.size - 1)]
+            ref = np.where(inside & wir_named[wir_idx], wir_idx, -1)
+        if wr.size:
+            # The WRR after the anchor closes its wafer unless another WIR opens in between.
+            closes = (j < wr.size) & (ws[i + 1] > rs[j])
+            wrr_idx = wr[np.clip(j, 0, wr.size - 1)]
+            ref = np.where((ref < 0) & closes & wrr_named[wrr_idx], n_wir + wrr_idx, ref)
+        out[sel] = ref
+    return out
+
+
+def _mir_refs(anchor_seq: np.ndarray, mir_seq: np.ndarray) -> np.ndarray:
+    """The MIR in force at each anchor: the latest before it (the first for anything earlier)."""
+    if mir_seq.size == 0:
+        return np.full(anchor_seq.size, -1, np.int64)
+    if mir_seq.size == 1:
+        return np.zeros(anchor_seq.size, np.int64)
+    return np.maximum(np.searchsorted(mir_seq, anchor_seq, side="right") - 1, 0)
+
+
+def _codes(arr: pa.Array) -> np.ndarray:
+    """Integer code of each string, -1 for null."""
+    enc = pc.dictionary_encode(arr)
+    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _combine(*codes: np.ndarray) -> np.ndarray:
+    """One code per distinct tuple of non-negative integer codes (each below 2^17 or below n)."""
+    out = codes[0]
+    order = np.arange(out.size, dtype=np.int64)
+    for c in codes[1:]:
+        out, _, _ = _factorize(out * (int(c.max(initial=0)) + 1) + c, order)
+    return out
+
+
+def _die_ids(lot_code, wafer_code, x, y, xy_ok, pid_code) -> np.ndarray:
+    """Die identity of each part (the spec has none; see the module notes): (lot, wafer, x, y),
+    else (lot, PART_ID), else the part alone."""
+    n = lot_code.size
+    kind = np.where(xy_ok, 0, np.where(pid_code >= 0, 1, 2))
+    a = np.where(kind == 2, np.arange(n), lot_code + 1)
+    b = np.where(kind == 0, wafer_code + 1, np.where(kind == 1, pid_code, 0))
+    # Coordinates are I2: shifted to be non-negative.
+    return _combine(kind, a, b, np.where(kind == 0, x + 32768, 0), np.where(kind == 0, y + 32768, 0))
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+
+
+class _Records:
+    """The PTR, MPR and FTR records concatenated in that order, as numpy columns."""
+
+    def __init__(self, tables: Mapping[str, pa.Table]):
+        srcs = [_sorted_table(tables.get(name)) for name in ("PTR", "MPR", "FTR")]
+        ptr, mpr, _ = srcs
+        sizes = [0 if t is None else t.num_rows for t in srcs]
+        self.n = n = sum(sizes)
+
+        def cat(name, dtype, kinds=(_PTR, _MPR, _FTR)):
+            parts = [_values(t, name, dtype, size) if k in kinds else (np.zeros(size, dtype), np.zeros(size, np.bool_))
+                     for k, (t, size) in enumerate(zip(srcs, sizes, strict=True))]  # fmt: skip
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+        self.seq = np.concatenate([_seq(t) for t in srcs])
+        self.kind = np.repeat(np.array([_PTR, _MPR, _FTR], np.int8), sizes)
+        self.head = cat("HEAD_NUM", np.uint8)[0]
+        self.site = cat("SITE_NUM", np.uint8)[0]
+        self.test_num = cat("TEST_NUM", np.int64)[0]
+        self.flg, self.flg_ok = cat("TEST_FLG", np.uint8)
+        self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR))
+        self.result, self.result_ok = cat("RESULT", np.float64, (_PTR,))
+        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR))
+        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR))
+        self.lo, self.lo_ok = cat("LO_LIMIT", np.float64, (_PTR, _MPR))
+        self.hi, self.hi_ok = cat("HI_LIMIT", np.float64, (_PTR, _MPR))
+        names = [_strings(t, "TEST_TXT", size) for t, size in zip(srcs, sizes, strict=True)]
+        units = [_strings(ptr, "UNITS", sizes[0]), _strings(mpr, "UNITS", sizes[1]), pa.nulls(sizes[2], pa.string())]
+        self.names = pa.concat_arrays(names)
+        self.units = pa.concat_arrays(units)
+        self.name_ok = np.concatenate([_nonempty(a, len(a)) for a in names])
+        self.units_ok = np.concatenate([_nonempty(a, len(a)) for a in units])
+        # MPR results and pins, placed at the MPRs' positions in the concatenation.
+        self.rslt_start = self.rslt_len = self.indx_start = self.indx_len = np.zeros(n, np.int64)
+        self.rslt_vals = np.zeros(0, np.float64)
+        self.indx_vals = np.zeros(0, np.uint16)
+        if sizes[1]:
+            at = slice(sizes[0], sizes[0] + sizes[1])
+            self.rslt_start, self.rslt_len, self.indx_start, self.indx_len = (np.zeros(n, np.int64) for _ in range(4))
+            self.rslt_start[at], self.rslt_len[at], self.rslt_vals = _lists(mpr, "RTN_RSLT", np.float64, sizes[1])
+            self.indx_start[at], self.indx_len[at], self.indx_vals = _lists(mpr, "RTN_INDX", np.uint16, sizes[1])
+
+
+def _test_identity(rec: _Records, test: np.ndarray, name_ref: np.ndarray) -> np.ndarray:
+    """Code of each record's test as (record type, TEST_NUM, test name).
+
+    The spec keys defaults on TEST_NUM alone, but Advantest 93000 files number many different
+    tests 0 and only the name tells them apart; a retest repeats the test so named.
+    """
+    name_code = _codes(rec.names)
+    return _combine(test, np.where(name_ref >= 0, name_code[np.maximum(name_ref, 0)] + 1, 0))
+
+
+def _last_executions(die: np.ndarray, test: np.ndarray, pin: np.ndarray, pin_ok: np.ndarray) -> np.ndarray:
+    """True where no later row has the same (die, test, pin)."""
+    if die.size == 0:
+        return np.zeros(0, np.bool_)
+    # (test, pin) pairs are few: number them, then mark a dense die x pair table.
+    pair, n_pair, _ = _factorize(test * 65537 + np.where(pin_ok, pin.astype(np.int64) + 1, 0),
+                                 np.arange(die.size, dtype=np.int64))  # fmt: skip
+    n_die = int(die.max()) + 1
+    if n_die * n_pair <= max(8 * die.size, 1 << 24):
+        return _last_dense(die, pair, n_pair, n_die)
+    # Dies running disjoint sets of many tests: the table would be mostly empty; hash instead.
+    key = _combine(die, pair)
+    _, _, first_back = _factorize(key, np.arange(key.size - 1, -1, -1, dtype=np.int64))
+    return first_back
+
+
+def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
+    """One row per (part, test execution) from the tables :func:`silicio.stdf.read` returns.
+
+    Needs the PTR / MPR / FTR tables for the rows, PIR and PRR for the parts, and uses MIR,
+    WIR and WRR when present. Columns and their meaning are listed in :mod:`silicio.stdf.tidy`.
+    A test record outside any PIR / PRR pair is kept with the part's columns null.
+    """
+    rec = _Records(tables)
+    if rec.n == 0:
+        return TIDY_SCHEMA.empty_table()
+    order = _file_order(rec.seq)
+    test, n_tests, _ = _factorize(rec.kind.astype(np.int64) << 32 | rec.test_num, order)
+    (lo, lo_has, hi, hi_has, scal, scal_has, name_ref, units_ref, pins_ref) = _resolve(
+        order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
+        rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len)  # fmt: skip
+    rows_of = np.maximum(rec.rslt_len, 1)
+    n_rows = int(rows_of.sum())
+    row_rec, result, result_ok, pin, pin_ok = _explode(
+        order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rec.rslt_start, rec.rslt_len, rec.rslt_vals,
+        pins_ref, rec.indx_start, rec.indx_len, rec.indx_vals, n_rows)  # fmt: skip
+    # Files of PTRs alone come out in table order: skip the gathers.
+    in_place = n_rows == rec.n and bool(np.all(row_rec == np.arange(n_rows)))
+
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return values if in_place else values[row_rec]
+
+    # Parts: PIR index of each record, PRR closing each PIR.
+    pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
+    n_pir = 0 if pir is None else pir.num_rows
+    n_prr = 0 if prr is None else prr.num_rows
+    pir_seq = _seq(pir)
+    pir_head = _values(pir, "HEAD_NUM", np.uint8, n_pir)[0]
+    pir_site = _values(pir, "SITE_NUM", np.uint8, n_pir)[0]
+    rec_part, pir_prr = _assign_parts(order, rec.seq, rec.head, rec.site, pir_seq, pir_head, pir_site, _seq(prr),
+                                      _values(prr, "HEAD_NUM", np.uint8, n_prr)[0],
+                                      _values(prr, "SITE_NUM", np.uint8, n_prr)[0])  # fmt: skip
+    closed = pir_prr >= 0
+    # part_index is the PRR's row, so the view joins back to tables["PRR"]; unclosed parts after.
+    part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
+    part_prr = np.where(closed, pir_prr, -1)
+
+    # PRR fields per part (PIR), with the spec's "missing" values as invalid.
+    def prr_field(name, dtype, missing=None):
+        values, ok = _values(prr, name, dtype, n_prr)
+        if missing is not None:
+            ok &= values != missing
+        if n_prr == 0:
+            return np.zeros(n_pir, dtype), np.zeros(n_pir, np.bool_)
+        of_part = np.maximum(part_prr, 0)
+        return values[of_part], closed & ok[of_part]
+
+    x, x_ok = prr_field("X_COORD", np.int16, _MISSING_COORD)
+    y, y_ok = prr_field("Y_COORD", np.int16, _MISSING_COORD)
+    hard, hard_ok = prr_field("HARD_BIN", np.uint16)
+    soft, soft_ok = prr_field("SOFT_BIN", np.uint16, _MISSING_SOFT_BIN)
+    part_flg, part_flg_ok = prr_field("PART_FLG", np.uint8)
+    part_ids = _null_if_empty(_strings(prr, "PART_ID", n_prr))
+    part_id = _take(part_ids, part_prr)
+
+    # Lot and wafer of each part, anchored at its PIR.
+    mir = _sorted_table(tables.get("MIR"))
+    mir_seq = _seq(mir)
+    lots = _null_if_empty(_strings(mir, "LOT_ID", mir_seq.size))
+    sublots = _null_if_empty(_strings(mir, "SBLOT_ID", mir_seq.size))
+    wir, wrr = _sorted_table(tables.get("WIR")), _sorted_table(tables.get("WRR"))
+    n_wir = 0 if wir is None else wir.num_rows
+    n_wrr = 0 if wrr is None else wrr.num_rows
+    wafers = pa.concat_arrays([_null_if_empty(_strings(wir, "WAFER_ID", n_wir)),
+                               _null_if_empty(_strings(wrr, "WAFER_ID", n_wrr))])  # fmt: skip
+    wafer_named = wafers.is_valid().to_numpy(zero_copy_only=False)
+
+    def wafer_ref(anchor_seq, anchor_head):
+        if n_wir + n_wrr == 0:
+            return np.full(anchor_seq.size, -1, np.int64)
+        return _wafer_refs(anchor_seq, anchor_head, _seq(wir), _values(wir, "HEAD_NUM", np.uint8, n_wir)[0],
+                           wafer_named[:n_wir], _seq(wrr), _values(wrr, "HEAD_NUM", np.uint8, n_wrr)[0],
+                           wafer_named[n_wir:])  # fmt: skip
+
+    part_mir = _mir_refs(pir_seq, mir_seq)
+    part_wafer = wafer_ref(pir_seq, pir_head)
+
+    # Rows: part columns through the record's part; records outside any part get their own
+    # head, site, lot and wafer and nothing of a part.
+    row_part = per_row(rec_part)
+    has_part = row_part >= 0
+    at = np.maximum(row_part, 0)
+    row_seq = per_row(rec.seq)
+
+    def part_to_rows(values, ok=None):
+        if n_pir == 0:
+            return np.zeros(n_rows, values.dtype), np.zeros(n_rows, np.bool_)
+        return values[at], has_part & (True if ok is None else ok[at])
+
+    head = np.where(has_part, part_to_rows(pir_head)[0], per_row(rec.head))
+    site = np.where(has_part, part_to_rows(pir_site)[0], per_row(rec.site))
+    row_mir = np.where(has_part, part_to_rows(part_mir)[0], -1)
+    row_wafer = np.where(has_part, part_to_rows(part_wafer)[0], -1)
+    orphans = np.nonzero(~has_part)[0]
+    if orphans.size:
+        row_mir[orphans] = _mir_refs(row_seq[orphans], mir_seq)
+        row_wafer[orphans] = wafer_ref(row_seq[orphans], head[orphans])
+
+    # is_last_test: die of each part (see the module notes), test as number and name, pin.
+    lot_code = np.where(part_mir >= 0, _codes(lots)[np.maximum(part_mir, 0)] if mir_seq.size else -1, -1)
+    die = _die_ids(lot_code, _codes(_take(wafers, part_wafer)), x.astype(np.int64), y.astype(np.int64),
+                   x_ok & y_ok, _codes(part_id))  # fmt: skip
+    ident = _test_identity(rec, test, name_ref)
+    last = np.zeros(n_rows, np.bool_)
+    with_part = np.nonzero(has_part)[0]
+    last[with_part] = _last_executions(die[row_part[with_part]], per_row(ident)[with_part], pin[with_part],
+                                       pin_ok[with_part])  # fmt: skip
+
+    flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)
+    columns = {
+        "lot_id": _take(lots, row_mir),
+        "sublot_id": _take(sublots, row_mir),
+        "wafer_id": _take(wafers, row_wafer),
+        "head": pa.array(head, pa.uint8()),
+        "site": pa.array(site, pa.uint8()),
+        "part_index": _masked(*part_to_rows(part_index), pa.int64()),
+        "part_id": _take(part_id, np.where(has_part, row_part, -1)),
+        "x": _masked(*part_to_rows(x, x_ok), pa.int16()),
+        "y": _masked(*part_to_rows(y, y_ok), pa.int16()),
+        "test_num": pa.array(per_row(rec.test_num).astype(np.uint32)),
+        "test_name": _take(rec.names, per_row(name_ref)),
+        "test_type": _TEST_TYPES.take(pa.array(per_row(rec.kind))),
+        "pin": _masked(pin, pin_ok, pa.uint16()),
+        "result": _masked(result, result_ok, pa.float64()),
+        "units": _take(rec.units, per_row(units_ref)),
+        "lo_limit": _masked(per_row(lo), per_row(lo_has), pa.float64()),
+        "hi_limit": _masked(per_row(hi), per_row(hi_has), pa.float64()),
+        "res_scal": _masked(per_row(scal), per_row(scal_has), pa.int8()),
+        "test_flg": _masked(flg, flg_ok, pa.uint8()),
+        "parm_flg": _masked(per_row(rec.parm), per_row(rec.parm_ok), pa.uint8()),
+        "passed": _masked((flg & _FAILED) == 0, flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0), pa.bool_()),
+        "hard_bin": _masked(*part_to_rows(hard, hard_ok), pa.uint16()),
+        "soft_bin": _masked(*part_to_rows(soft, soft_ok), pa.uint16()),
+        "part_passed": _masked(part_to_rows((part_flg & _PART_FAILED) == 0)[0],
+                               part_to_rows(part_flg, part_flg_ok & ((part_flg & _PART_NO_PASS_FAIL) == 0))[1],
+                               pa.bool_()),  # fmt: skip
+        "is_last_test": _masked(last, has_part, pa.bool_()),
+        "seq": pa.array(row_seq.astype(np.uint64)),
+    }
+    return pa.Table.from_pydict(columns, schema=TIDY_SCHEMA)

@@ -1,0 +1,196 @@
+"""The silicio command, run in-process: output, files written, and errors as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from silicio import __version__
+from silicio.cli import app
+from silicio.demo.stdf_demo import simulate_lot, write_demo_stdf
+from silicio.stdf import read
+
+REPO = Path(__file__).resolve().parents[2]
+
+runner = CliRunner()
+
+
+def shared_stdf(name: str) -> Path:
+    """A file of the shared real-data corpus, or a skip saying where it was looked for."""
+    candidates = [Path(os.environ["SILICIO_STDF_DATA"])] if "SILICIO_STDF_DATA" in os.environ else []
+    candidates += [REPO.parent / "shared" / "data" / "stdf", REPO / "shared" / "data" / "stdf"]
+    for folder in candidates:
+        if (folder / name).is_file():
+            return folder / name
+    pytest.skip(
+        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
+    )
+
+
+def silicio(*args: str | Path):
+    # Wide terminal so rich does not wrap the paths and values asserted on.
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory) -> Path:
+    return write_demo_stdf(tmp_path_factory.mktemp("cli") / "demo.stdf", seed=0)
+
+
+def test_version():
+    result = silicio("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"silicio {__version__}"
+
+
+def test_info_shows_the_lot(demo_file):
+    lot = simulate_lot(seed=0)
+    result = silicio("stdf", "info", demo_file)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in (
+        "TK41870",
+        "TCX4417-Q1",
+        "93000 on ws-t93k-07",
+        "TCX4417_WS1 rev 3.2.1",
+        "TK41870-01, TK41870-02",
+    ):
+        assert text in out
+    assert f"{lot.parts:,}" in out and f"{lot.good_parts:,} (" in out
+    assert "Parametric Test Record" in out
+    assert "errors" in out and "none" in out
+
+
+def test_info_json(demo_file):
+    lot = simulate_lot(seed=0)
+    result = silicio("stdf", "info", demo_file, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["parts"], data["good_parts"], data["tests"]) == (lot.parts, lot.good_parts, 12)
+    assert data["wafers"] == ["TK41870-01", "TK41870-02"]
+    assert data["records"]["PTR"] == read(demo_file)["PTR"].num_rows
+    assert data["issues"] == []
+
+
+def test_info_on_a_real_tester_file():
+    result = silicio("stdf", "info", shared_stdf("galaxy_lot3_A530_BE.stdf"), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["parts"], data["wafers"], data["byte_order"]) == (1619, ["GAL-LOT-03"], "big-endian")
+    human = silicio("stdf", "info", shared_stdf("galaxy_lot3_A530_BE.stdf"))
+    assert "GAL-LOT" in human.stdout and "1,619" in human.stdout and "A530" in human.stdout
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "xlsx"])
+def test_convert_writes_readable_files(demo_file, tmp_path, fmt):
+    tables = read(demo_file)
+    result = silicio("stdf", "convert", demo_file, "--to", fmt, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    listed = [Path(line) for line in result.stdout.splitlines() if line.strip()]
+    assert all(p.is_file() for p in listed)
+    if fmt == "xlsx":
+        assert listed == [tmp_path / "out" / "demo.xlsx"]
+        workbook = openpyxl.load_workbook(listed[0], read_only=True)
+        counts = {name: workbook[name].max_row - 1 for name in workbook.sheetnames}
+        first_result = workbook["PTR"]["H2"].value
+    else:
+        load = pq.read_table if fmt == "parquet" else pa_csv.read_csv
+        counts = {p.stem: load(p).num_rows for p in listed}
+        first_result = load(tmp_path / "out" / f"PTR.{fmt}").column("RESULT")[0].as_py()
+    assert counts == {name: t.num_rows for name, t in tables.items()}
+    assert first_result == pytest.approx(tables["PTR"].column("RESULT")[0].as_py())
+
+
+def test_convert_with_the_tidy_view(demo_file, tmp_path):
+    try:
+        from silicio.stdf.tidy import tidy
+    except ImportError:
+        pytest.skip("silicio.stdf.tidy is not written yet")
+    result = silicio("stdf", "convert", demo_file, "--to", "parquet", tmp_path, "--tidy")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == str(tmp_path / "tidy.parquet")
+    assert pq.read_table(tmp_path / "tidy.parquet").equals(tidy(read(demo_file)))
+
+
+def test_convert_salvages_a_damaged_file_when_asked(demo_file, tmp_path):
+    offset = read(demo_file)["PTR"].column("offset")[50].as_py()
+    damaged = tmp_path / "cut.stdf"
+    damaged.write_bytes(demo_file.read_bytes()[: offset + 7])
+    strict = silicio("stdf", "convert", damaged, "--to", "csv", tmp_path / "strict")
+    assert_one_line_error(strict, str(damaged), f"at byte {offset} (PTR)")
+    salvaged = silicio("stdf", "convert", damaged, "--to", "csv", tmp_path / "salvaged", "--salvage")
+    assert salvaged.exit_code == 0, salvaged.output
+    assert f"at byte {offset} (PTR)" in salvaged.stderr and "salvaged" in salvaged.stderr
+    assert pa_csv.read_csv(tmp_path / "salvaged" / "PTR.csv").num_rows == 50
+
+
+def test_truncated_file_is_one_line_naming_the_offset(demo_file, tmp_path):
+    offset = read(demo_file)["PRR"].column("offset")[3].as_py()
+    damaged = tmp_path / "truncated.stdf"
+    damaged.write_bytes(demo_file.read_bytes()[: offset + 9])
+    result = silicio("stdf", "info", damaged)
+    assert_one_line_error(result, str(damaged), f"at byte {offset} (PRR)", "truncated")
+    salvaged = silicio("stdf", "info", damaged, "--salvage", "--json")
+    assert salvaged.exit_code == 0
+    assert json.loads(salvaged.stdout)["issues"][0]["offset"] == offset
+
+
+def test_not_an_stdf_file(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not tester data\n")
+    assert_one_line_error(silicio("stdf", "info", text), str(text), "at byte 0", "not an STDF file")
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.stdf"
+    assert_one_line_error(silicio("stdf", "info", missing), f"{missing}: no such file")
+    assert_one_line_error(silicio("stdf", "convert", missing, "--to", "csv", tmp_path), "no such file")
+
+
+def test_unknown_output_format(demo_file, tmp_path):
+    result = silicio("stdf", "convert", demo_file, "--to", "json", tmp_path)
+    assert_one_line_error(result, "--to json", "parquet, csv, xlsx")
+
+
+def test_demo_command(tmp_path):
+    lot = simulate_lot(seed=0)
+    result = silicio("demo", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo_lot.stdf").is_file()
+    assert f"wrote {tmp_path / 'demo_lot.stdf'}" in result.stdout
+    assert "TK41870" in result.stdout and f"{lot.parts:,}" in result.stdout
+
+
+def test_no_arguments_shows_help():
+    result = silicio()
+    assert "stdf" in result.output and "demo" in result.output
+
+
+def test_installed_command_in_a_real_process(tmp_path):
+    # The console script's path: same interpreter, real stdout/stderr, no test runner in between.
+    missing = tmp_path / "gone.stdf"
+    done = subprocess.run(
+        [sys.executable, "-m", "silicio.cli", "stdf", "info", str(missing)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip() == f"error: {missing}: no such file"
