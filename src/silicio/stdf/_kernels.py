@@ -189,26 +189,31 @@ def _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref,
             nbytes = (count + 7) // 8 if k == KIND_DN else count
             p += 2
         else:
-            # arrays: their count field precedes them, so it was read; 0 items take no bytes
+            # arrays: their count (and item width) fields precede them, so were read. An array
+            # taking no bytes (no items, or items of width 0) is present even at the record's end.
             count = ref_value[count_ref[f]]
-            if count == 0:
-                var_start[slot] = p - first
-                var_len[slot] = 0
-                f += 1
-                continue
-            if p >= end:
-                break
             if k == KIND_ARRAY:
                 nbytes = count * sizes[f]
             elif k == KIND_NIBBLES:
                 nbytes = (count + 1) // 2
             elif k == KIND_ARRAY_SIZED:
                 nbytes = count * ref_value[size_ref[f]]
+            elif count == 0:
+                nbytes = 0
             else:
+                if p >= end:
+                    break
                 nbytes = _walk_items(buf, p, end, k, count, big)
                 if nbytes < 0:
                     bad_field[r] = f
                     break
+            if nbytes == 0:
+                var_start[slot] = p - first
+                var_len[slot] = 0
+                f += 1
+                continue
+            if p >= end:
+                break
         if p + nbytes > end:
             bad_field[r] = f
             break

@@ -236,7 +236,10 @@ def _decode_text(data) -> str:
         return data.decode("latin-1")
 
 
-def _string_array(offsets, data, high: bool, valid, typ=pa.string()) -> pa.Array:
+_STRING = pa.string()
+
+
+def _string_array(offsets, data, high: bool, valid, typ=_STRING) -> pa.Array:
     bitmap, nulls = _validity(valid)
     n = offsets.size - 1
     if typ == pa.binary() or not high:
@@ -394,9 +397,10 @@ def _python_field(plan: _Plan, i: int, win: _Window, base, rel, counts, valid, f
     return pa.array(values, type=arrow_type(f))
 
 
-def _vur_batch(win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) -> pa.RecordBatch:
+def _vur_batch(state: _FileState, win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) -> pa.RecordBatch:
     """VUR is written in two layouts: the V4-2007 spec's single Cn UPD_NAM, and the later
-    UPD_CNT + KxCn UPD_NAM. A payload that is exactly one Cn is the first."""
+    UPD_CNT + KxCn UPD_NAM. A payload that is exactly one Cn is the first. Names running past
+    the record's end are damage, like any field overrunning its record: UPD_NAM is then null."""
     raw = win.raw
     endian = ">" if win.big else "<"
     counts, names = [], []
@@ -413,7 +417,11 @@ def _vur_batch(win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) ->
             counts.append(payload[0])
             items, p = [], 1
             for _ in range(payload[0]):
-                if p >= len(payload):
+                if p >= len(payload) or p + 1 + payload[p] > len(payload):
+                    state.problem(base + int(pos), "VUR",
+                                  f"UPD_NAM runs past the end of the record (REC_LEN={rec_len}): UPD_CNT says "
+                                  f"{payload[0]} names, {len(items)} fit; UPD_NAM read as missing")  # fmt: skip
+                    items = None
                     break
                 items.append(_decode_text(payload[p + 1 : p + 1 + payload[p]]))
                 p += 1 + payload[p]
@@ -557,7 +565,7 @@ def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> t
             continue
         rec_pos, seq = groups[t]
         if name == "VUR":
-            batches[name] = _vur_batch(win, rec_pos, seq, base)
+            batches[name] = _vur_batch(state, win, rec_pos, seq, base)
             continue
         plan = _PLANS[name]
         out = K.decode_fields(win.buf, rec_pos, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref,
@@ -662,10 +670,14 @@ class StdfStream:
             final = got < window or (size is not None and base + buf.size >= size)
             if buf.size == 0:
                 break
+            known = len(self.issues)
             try:
                 batches, consumed = _decode_window(state, _Window(buf, state.big), base, final)
             finally:
                 self.records = state.seq
+                # A window's problems are found record type by type: list them in file order, so
+                # that the window size never changes what ``issues`` says.
+                self.issues[known:] = sorted(self.issues[known:], key=lambda issue: issue.offset)
             yield from batches.items()
             carry = buf[consumed:].copy()
             base += consumed
