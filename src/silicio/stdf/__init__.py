@@ -10,6 +10,7 @@
 
 from .errors import StdfError, StdfIssue
 from .missing import fill_omitted
+from .parts import PartYield, part_yield, parts
 from .reader import StdfStream, StdfTables, read, stream
 from .spec import RECORDS, schema
 from .tidy import TIDY_SCHEMA, tidy
@@ -17,6 +18,7 @@ from .writer import StdfWriter, to_bytes, write
 
 __all__ = [
     "RECORDS",
+    "PartYield",
     "TIDY_SCHEMA",
     "StdfError",
     "StdfIssue",
@@ -24,6 +26,8 @@ __all__ = [
     "StdfTables",
     "StdfWriter",
     "fill_omitted",
+    "part_yield",
+    "parts",
     "read",
     "schema",
     "stream",

@@ -118,10 +118,8 @@ def _decode_chunks(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref,
     n, nf = rec_pos.shape[0], kinds.shape[0]
     fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
         n, nf, width, n_var, col_off, var_slot)
-    ref_value = np.zeros(nf, np.int64)
-    for r in range(n):
-        _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, ref_value,
-                       r, fixed, var_start, var_len, present, bad_field)
+    _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, 0, n, fixed,
+                  var_start, var_len, present, bad_field)  # fmt: skip
     return fixed, var_start, var_len, present, bad_field
 
 
@@ -133,101 +131,103 @@ def _decode_chunks_parallel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref
     fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
         n, nf, width, n_var, col_off, var_slot)
     for c in nb.prange(n_chunks):
-        ref_value = np.zeros(nf, np.int64)
-        for r in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, ref_value,
-                           r, fixed, var_start, var_len, present, bad_field)
+        _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base,
+                      c * n // n_chunks, (c + 1) * n // n_chunks, fixed, var_start, var_len, present, bad_field)  # fmt: skip
     return fixed, var_start, var_len, present, bad_field
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
-def _decode_record(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, ref_value,
-                   r, fixed, var_start, var_len, present, bad_field):
+@nb.njit(cache=True, nogil=True)
+def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, lo, hi,
+                  fixed, var_start, var_len, present, bad_field):
+    # One call decodes a range of records: a call per record, passing all these arrays, would
+    # cost more than the decoding itself (numba does not inline it).
     nf = kinds.shape[0]
-    first = rec_pos[r] + 4
-    p = first
-    end = p + _u2(buf, rec_pos[r], big)
-    f = 0
-    while f < nf:
-        k = kinds[f]
-        if k == KIND_FIXED:
-            if p >= end:
-                break
-            s = sizes[f]
-            if p + s > end:
-                bad_field[r] = f
-                break
-            base = col_base[f] + r * s
-            if big:
-                for i in range(s):
-                    fixed[base + i] = buf[p + s - 1 - i]
-            else:
-                for i in range(s):
-                    fixed[base + i] = buf[p + i]
-            if is_ref[f]:
-                v = np.int64(0)
-                for i in range(s):
-                    v |= np.int64(fixed[base + i]) << (8 * i)
-                ref_value[f] = v
-            p += s
-            f += 1
-            continue
-        slot = slot_base[f] + r
-        if k == KIND_CN:
-            if p >= end:
-                break
-            count = np.int64(buf[p])
-            nbytes = count
-            p += 1
-        elif k == KIND_SN or k == KIND_DN:
-            if p >= end:
-                break
-            if p + 2 > end:
-                bad_field[r] = f
-                break
-            count = _u2(buf, p, big)
-            nbytes = (count + 7) // 8 if k == KIND_DN else count
-            p += 2
-        else:
-            # arrays: their count (and item width) fields precede them, so were read. An array
-            # taking no bytes (no items, or items of width 0) is present even at the record's end.
-            count = ref_value[count_ref[f]]
-            if k == KIND_ARRAY:
-                nbytes = count * sizes[f]
-            elif k == KIND_NIBBLES:
-                nbytes = (count + 1) // 2
-            elif k == KIND_ARRAY_SIZED:
-                nbytes = count * ref_value[size_ref[f]]
-            elif count == 0:
-                nbytes = 0
-            else:
+    ref_value = np.zeros(nf, np.int64)
+    for r in range(lo, hi):
+        first = rec_pos[r] + 4
+        p = first
+        end = p + _u2(buf, rec_pos[r], big)
+        f = 0
+        while f < nf:
+            k = kinds[f]
+            if k == KIND_FIXED:
                 if p >= end:
                     break
-                nbytes = _walk_items(buf, p, end, k, count, big)
-                if nbytes < 0:
+                s = sizes[f]
+                if p + s > end:
                     bad_field[r] = f
                     break
-            if nbytes == 0:
-                var_start[slot] = p - first
-                var_len[slot] = 0
+                base = col_base[f] + r * s
+                if big:
+                    for i in range(s):
+                        fixed[base + i] = buf[p + s - 1 - i]
+                else:
+                    for i in range(s):
+                        fixed[base + i] = buf[p + i]
+                if is_ref[f]:
+                    v = np.int64(0)
+                    for i in range(s):
+                        v |= np.int64(fixed[base + i]) << (8 * i)
+                    ref_value[f] = v
+                p += s
                 f += 1
                 continue
-            if p >= end:
+            slot = slot_base[f] + r
+            if k == KIND_CN:
+                if p >= end:
+                    break
+                count = np.int64(buf[p])
+                nbytes = count
+                p += 1
+            elif k == KIND_SN or k == KIND_DN:
+                if p >= end:
+                    break
+                if p + 2 > end:
+                    bad_field[r] = f
+                    break
+                count = _u2(buf, p, big)
+                nbytes = (count + 7) // 8 if k == KIND_DN else count
+                p += 2
+            else:
+                # arrays: their count (and item width) fields precede them, so were read. An array
+                # taking no bytes (no items, or items of width 0) is present even at the record's end.
+                count = ref_value[count_ref[f]]
+                if k == KIND_ARRAY:
+                    nbytes = count * sizes[f]
+                elif k == KIND_NIBBLES:
+                    nbytes = (count + 1) // 2
+                elif k == KIND_ARRAY_SIZED:
+                    nbytes = count * ref_value[size_ref[f]]
+                elif count == 0:
+                    nbytes = 0
+                else:
+                    if p >= end:
+                        break
+                    nbytes = _walk_items(buf, p, end, k, count, big)
+                    if nbytes < 0:
+                        bad_field[r] = f
+                        break
+                if nbytes == 0:
+                    var_start[slot] = p - first
+                    var_len[slot] = 0
+                    f += 1
+                    continue
+                if p >= end:
+                    break
+            if p + nbytes > end:
+                bad_field[r] = f
                 break
-        if p + nbytes > end:
-            bad_field[r] = f
-            break
-        var_start[slot] = p - first
-        var_len[slot] = nbytes
-        p += nbytes
-        f += 1
-    present[r] = f
-    # omitted variable-length fields take no bytes
-    for g in range(f, nf):
-        if kinds[g] != KIND_FIXED:
-            slot = slot_base[g] + r
-            var_start[slot] = 0
-            var_len[slot] = 0
+            var_start[slot] = p - first
+            var_len[slot] = nbytes
+            p += nbytes
+            f += 1
+        present[r] = f
+        # omitted variable-length fields take no bytes
+        for g in range(f, nf):
+            if kinds[g] != KIND_FIXED:
+                slot = slot_base[g] + r
+                var_start[slot] = 0
+                var_len[slot] = 0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -278,6 +278,44 @@ def gather_bytes(buf, base, rel, lengths):
     if total >= PARALLEL_MIN_ITEMS * 16 and n >= 64:
         return offsets, data, _copy_ranges_parallel(buf, base, rel, lengths, offsets, data, min(n // 32, 64))
     return offsets, data, _copy_ranges(buf, base, rel, lengths, offsets, data, 0, n)
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_byte_fields(buf, rec_pos, var_start, var_len, slots):
+    """:func:`gather_bytes` for several variable-length fields of one record type at once (one
+    kernel launch instead of one per field, which dominates small files). Field k takes
+    ``data[data_start[k]:data_start[k + 1]]`` with offsets ``offsets[k]`` relative to that start;
+    ``high[k]`` says whether any of its bytes is >= 0x80."""
+    n = rec_pos.shape[0]
+    m = slots.shape[0]
+    offsets = np.empty((m, n + 1), np.int32)
+    data_start = np.empty(m + 1, np.int64)
+    total = 0
+    for k in range(m):
+        data_start[k] = total
+        base = slots[k] * n
+        offsets[k, 0] = 0
+        acc = 0
+        for i in range(n):
+            acc += var_len[base + i]
+            offsets[k, i + 1] = acc
+        total += acc
+    data_start[m] = total
+    data = np.empty(total, np.uint8)
+    high = np.zeros(m, np.bool_)
+    for k in range(m):
+        base = slots[k] * n
+        j = data_start[k]
+        h = False
+        for i in range(n):
+            s = rec_pos[i] + 4 + var_start[base + i]
+            for b in range(var_len[base + i]):
+                v = buf[s + b]
+                data[j] = v
+                h |= v >= 0x80
+                j += 1
+        high[k] = h
+    return offsets, data, data_start, high
 
 
 @nb.njit(cache=True, nogil=True)

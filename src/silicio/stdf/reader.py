@@ -174,6 +174,11 @@ class _Plan:
     width: int
     n_var: int
     schema: pa.Schema
+    #: Per field: its Arrow type, and its position among the byte fields (Cn, Sn, Bn, Dn) that
+    #: :func:`_kernels.gather_byte_fields` gathers in one launch (-1 for other fields).
+    arrow_types: tuple
+    byte_field: tuple
+    byte_slots: np.ndarray
 
 
 def _make_plan(rt: RecordType) -> _Plan:
@@ -210,7 +215,15 @@ def _make_plan(rt: RecordType) -> _Plan:
         if f.size:
             size_ref[i] = index[f.size]
             is_ref[size_ref[i]] = True
-    return _Plan(rt, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, schema(rt.name))
+    byte_field, byte_slots = [], []
+    for i, f in enumerate(rt.fields):
+        if f.type in ("Cn", "Sn", "Bn", "Dn"):
+            byte_field.append(len(byte_slots))
+            byte_slots.append(var_slot[i])
+        else:
+            byte_field.append(-1)
+    return _Plan(rt, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, schema(rt.name),
+                 tuple(arrow_type(f) for f in rt.fields), tuple(byte_field), np.array(byte_slots, np.int64))  # fmt: skip
 
 
 _PLANS = {name: _make_plan(rt) for name, rt in RECORDS.items()}
@@ -220,7 +233,13 @@ _PLANS = {name: _make_plan(rt) for name, rt in RECORDS.items()}
 # Kernel output -> Arrow
 
 
-def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
+#: Stands for "every row valid" in place of a mask.
+_ALL = object()
+
+
+def _validity(valid) -> tuple[pa.Buffer | None, int]:
+    if valid is _ALL:
+        return None, 0
     nulls = int(valid.size - np.count_nonzero(valid))
     if nulls == 0:
         return None, 0
@@ -239,12 +258,17 @@ def _decode_text(data) -> str:
 _STRING = pa.string()
 
 
-def _string_array(offsets, data, high: bool, valid, typ=_STRING) -> pa.Array:
+_BINARY = pa.binary()
+
+
+def _string_array(offsets, data, high: bool, valid, typ=_STRING, n: int | None = None) -> pa.Array:
     bitmap, nulls = _validity(valid)
-    n = offsets.size - 1
-    if typ == pa.binary() or not high:
+    n = offsets.size - 1 if n is None else n
+    if typ == _BINARY or not high:
         return pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], nulls)
     raw = data.tobytes()
+    if valid is _ALL:
+        valid = np.ones(n, np.bool_)
     values = [_decode_text(raw[offsets[i] : offsets[i + 1]]) if valid[i] else None for i in range(n)]
     return pa.array(values, type=typ)
 
@@ -271,6 +295,11 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
     buf = win.buf
     first = rec_pos + 4  # where each record's fields begin
     fields = plan.record.fields
+    # Records omit trailing fields only: fields below ``all_from`` are in every record, fields
+    # from ``none_from`` on in none; only those between need a validity mask of their own.
+    all_from, none_from = (int(present.min()), int(present.max())) if n else (0, 0)
+    if plan.byte_slots.size and none_from > 0:
+        b_offsets, b_data, b_start, b_high = K.gather_byte_fields(buf, rec_pos, var_start, var_len, plan.byte_slots)
     arrays: list[pa.Array] = []
 
     def fixed_column(j: int) -> np.ndarray:
@@ -278,36 +307,39 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
         return fixed[n * off : n * (off + size)].view("<" + NUMPY_CODE[fields[j].type])
 
     for i, f in enumerate(fields):
-        valid = present > i
-        if not valid.any():
-            arrays.append(pa.nulls(n, arrow_type(f)))
+        typ = plan.arrow_types[i]
+        if i >= none_from:
+            arrays.append(pa.nulls(n, typ))
             continue
+        valid = _ALL if i < all_from else present > i
         if f.type in FIXED_SIZE:
             col = fixed_column(i)
             if f.type == "C1":
                 offsets = np.arange(n + 1, dtype=np.int32)
-                arrays.append(_string_array(offsets, col, bool((col >= 0x80).any()), valid))
+                arrays.append(_string_array(offsets, col, bool((col >= 0x80).any()), valid, n=n))
             else:
                 bitmap, nulls = _validity(valid)
-                arrays.append(pa.Array.from_buffers(arrow_type(f), n, [bitmap, pa.py_buffer(col)], nulls))
+                arrays.append(pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(col)], nulls))
             continue
+        k = plan.byte_field[i]
+        if k >= 0:
+            offsets, data = b_offsets[k], b_data[b_start[k] : b_start[k + 1]]
+            if f.type == "Dn":
+                arrays.append(_dn_array(buf, first, var_start[plan.var_slot[i] * n :], offsets, data, valid, win.big))
+            else:
+                arrays.append(_string_array(offsets, data, bool(b_high[k]), valid, typ, n=n))
+            continue
+        if valid is _ALL:
+            valid = np.ones(n, np.bool_)
         s = plan.var_slot[i]
-        rel, lens = var_start[s * n : (s + 1) * n], var_len[s * n : (s + 1) * n]
-        if f.type in ("Cn", "Sn", "Bn"):
-            offsets, data, high = K.gather_bytes(buf, first, rel, lens)
-            typ = pa.binary() if f.type == "Bn" else pa.string()
-            arrays.append(_string_array(offsets, data, high, valid, typ))
-            continue
-        if f.type == "Dn":
-            arrays.append(_dn_array(buf, first, rel, lens, valid, win.big))
-            continue
+        rel = var_start[s * n : (s + 1) * n]
         if f.type == "Vn":
             counts = np.where(valid, fixed_column(plan.count_ref[i]), 0)
             arrays.append(_gen_data_array(buf, first, rel, counts, valid, win.big))
             continue
         counts = np.where(valid, fixed_column(plan.count_ref[i]), 0).astype(np.int64)
         item = f.item_type
-        item_type = arrow_type(f).value_type
+        item_type = typ.value_type
         if item in NUMPY_CODE:
             offsets, data = K.gather_items(buf, first, rel, counts, FIXED_SIZE[item], win.big)
         elif item == "N1":
@@ -320,14 +352,16 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
     return arrays
 
 
-def _dn_array(buf, base, rel, lens, valid, big: bool) -> pa.Array:
+def _dn_array(buf, base, rel, offsets, data, valid, big: bool) -> pa.Array:
     """Dn fields: the bit count stands in the two bytes before the bits."""
-    offsets, data, _ = K.gather_bytes(buf, base, rel, lens)
-    at = (base + rel.astype(np.int64) - 2)[valid]
+    n = base.size
+    at = base + rel[:n].astype(np.int64) - 2
     hi, lo = (buf[at], buf[at + 1]) if big else (buf[at + 1], buf[at])
-    bits = np.zeros(base.size, np.uint16)
-    bits[valid] = (hi.astype(np.uint16) << 8) | lo
-    payload = pa.Array.from_buffers(pa.binary(), base.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    bits = (hi.astype(np.uint16) << 8) | lo
+    if valid is _ALL:
+        valid = np.ones(n, np.bool_)
+    bits[~valid] = 0
+    payload = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     return pa.StructArray.from_arrays([pa.array(bits), payload], fields=list(DN_TYPE), mask=pa.array(~valid))
 
 

@@ -58,8 +58,8 @@ Columns
 Empty strings, which the specification uses for "missing" (a length byte of 0), are null.
 Rows are in file order; the results of one MPR follow each other in RTN_RSLT order.
 
-A die is identified by (lot, wafer, x, y) when its coordinates are known, else by (lot,
-PART_ID) when the PRR names the part, else it is the part itself (never a retest of another).
+A die is identified as :mod:`silicio.stdf.parts` says (one rule for both views): (lot, wafer,
+x, y) when its coordinates are trusted, else (lot, PART_ID), else the part itself.
 Defaults are carried per TEST_NUM as the spec says, but a retest is matched on the test's
 number *and* name: Advantest 93000 files give many different tests the number 0.
 """
@@ -72,6 +72,20 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .parts import (
+    _array,
+    _assign_parts,
+    _Lots,
+    _masked,
+    _part_frame,
+    _seq,
+    _sorted_table,
+    _strings,
+    _take,
+    _values,
+    _Wafers,
+)
 
 __all__ = ["TIDY_SCHEMA", "tidy"]
 
@@ -121,15 +135,6 @@ _LO_DEFAULT = 0x10  # bit 4: LO_LIMIT / LLM_SCAL invalid, use the default
 _HI_DEFAULT = 0x20  # bit 5
 _NO_LO_LIMIT = 0x40  # bit 6: no low limit for this test
 _NO_HI_LIMIT = 0x80  # bit 7
-# PART_FLG bits (spec, PRR "PART_FLG").
-_PART_FAILED = 0x08  # bit 3
-_PART_NO_PASS_FAIL = 0x10  # bit 4
-
-_MISSING_COORD = -32768  # spec, PRR X_COORD / Y_COORD
-_MISSING_SOFT_BIN = 65535  # spec, PRR SOFT_BIN
-_ALL = 255  # HEAD_NUM / SITE_NUM 255: "all heads / sites"
-
-_INT64_MAX = np.iinfo(np.int64).max
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,64 +189,6 @@ def _factorize(keys, order):
                     table_keys[h] = old_keys[i]
                     table_codes[h] = old_codes[i]
     return codes, n, first
-
-
-@nb.njit(cache=True, nogil=True)
-def _assign_parts(order, seq, head, site, pir_seq, pir_head, pir_site, prr_seq, prr_head, prr_site):
-    """Walk PIRs, PRRs and test records together in file order (each input sorted by seq).
-
-    A PIR opens a part on its (head, site); the PRR with the same head and site closes it; a
-    test record belongs to the part open on its head and site (spec, PIR). A record with head
-    or site 255 matches the latest part open on the other, since 255 means "all".
-    Returns (PIR index of each record's part or -1, PRR index closing each PIR or -1).
-    """
-    n_rec, n_pir, n_prr = order.size, pir_seq.size, prr_seq.size
-    rec_part = np.full(seq.size, -1, np.int64)
-    pir_prr = np.full(n_pir, -1, np.int64)
-    open_part = np.full(65536, -1, np.int64)
-    # Slots with an open part, for the 255 wildcard: a handful at a time, one per site.
-    open_slots = np.empty(65536, np.int64)
-    slot_pos = np.full(65536, -1, np.int64)
-    n_open = 0
-    i = j = k = 0
-    big = np.int64(_INT64_MAX)
-    while k < n_rec or i < n_pir or j < n_prr:
-        a = pir_seq[i] if i < n_pir else big
-        b = prr_seq[j] if j < n_prr else big
-        c = seq[order[k]] if k < n_rec else big
-        if a <= b and a <= c:
-            s = np.int64(pir_head[i]) * 256 + pir_site[i]
-            # A PIR on a slot whose part never got its PRR leaves that part unclosed.
-            if open_part[s] < 0:
-                slot_pos[s] = n_open
-                open_slots[n_open] = s
-                n_open += 1
-            open_part[s] = i
-            i += 1
-        elif b <= c:
-            s = np.int64(prr_head[j]) * 256 + prr_site[j]
-            p = open_part[s]
-            if p >= 0:
-                pir_prr[p] = j
-                open_part[s] = -1
-                last = open_slots[n_open - 1]
-                open_slots[slot_pos[s]] = last
-                slot_pos[last] = slot_pos[s]
-                slot_pos[s] = -1
-                n_open -= 1
-            j += 1
-        else:
-            r = order[k]
-            h, st = np.int64(head[r]), np.int64(site[r])
-            p = open_part[h * 256 + st]
-            if p < 0 and (h == _ALL or st == _ALL):
-                for q in range(n_open):
-                    t = open_slots[q]
-                    if (h == _ALL or (t >> 8) == h) and (st == _ALL or (t & 255) == st) and open_part[t] > p:
-                        p = open_part[t]
-            rec_part[r] = p
-            k += 1
-    return rec_part, pir_prr
 
 
 @nb.njit(cache=True, nogil=True)
@@ -388,35 +335,10 @@ def _last_dense(die, pair, n_pair, n_die):
 # Arrow -> numpy
 
 
-def _array(table: pa.Table | None, name: str) -> pa.Array | None:
-    if table is None or name not in table.column_names:
-        return None
-    col = table.column(name)
-    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-
-
-def _values(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A numeric column as (values, valid): nulls (omitted fields) read as 0 and not valid."""
-    arr = _array(table, name)
-    if arr is None:
-        return np.zeros(n, dtype), np.zeros(n, np.bool_)
-    if arr.null_count == 0:
-        return arr.to_numpy().astype(dtype, copy=False), np.ones(n, np.bool_)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    return arr.fill_null(0).to_numpy().astype(dtype, copy=False), valid
-
-
 def _nonempty(arr: pa.Array | None, n: int) -> np.ndarray:
     if arr is None:
         return np.zeros(n, np.bool_)
     return pc.greater(pc.binary_length(arr), 0).fill_null(False).to_numpy(zero_copy_only=False)
-
-
-def _strings(table: pa.Table | None, name: str, n: int) -> pa.Array:
-    arr = _array(table, name)
-    if arr is None:
-        return pa.nulls(n, pa.string())
-    return arr if arr.type == pa.string() else arr.cast(pa.string())
 
 
 def _lists(table: pa.Table | None, name: str, dtype, n: int):
@@ -433,12 +355,6 @@ def _lists(table: pa.Table | None, name: str, dtype, n: int):
     return starts, lengths, items
 
 
-def _seq(table: pa.Table | None) -> np.ndarray:
-    if table is None or table.num_rows == 0:
-        return np.zeros(0, np.int64)
-    return _array(table, "seq").to_numpy().astype(np.int64, copy=False)
-
-
 def _file_order(seq: np.ndarray) -> np.ndarray:
     if seq.size < 2 or bool(np.all(seq[1:] > seq[:-1])):
         return np.arange(seq.size, dtype=np.int64)
@@ -446,81 +362,8 @@ def _file_order(seq: np.ndarray) -> np.ndarray:
     return np.argsort(seq, kind="stable")
 
 
-def _sorted_table(table: pa.Table | None) -> pa.Table | None:
-    if table is None or table.num_rows == 0:
-        return table
-    seq = _seq(table)
-    if seq.size > 1 and not bool(np.all(seq[1:] > seq[:-1])):
-        return table.take(pa.array(np.argsort(seq, kind="stable")))
-    return table
-
-
-def _take(arr: pa.Array, index: np.ndarray) -> pa.Array:
-    """``arr[index]``, null where index is -1."""
-    missing = index < 0
-    if not missing.any():
-        return arr.take(pa.array(index))
-    return arr.take(pa.array(np.where(missing, 0, index), mask=missing))
-
-
-def _masked(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array:
-    if valid.all():
-        return pa.array(values, typ)
-    return pa.array(values, typ, mask=~valid)
-
-
-def _null_if_empty(arr: pa.Array) -> pa.Array:
-    """The spec's "missing" string is a length byte of 0."""
-    arr = arr if arr.type == pa.string() else arr.cast(pa.string())
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-
-
 # --------------------------------------------------------------------------------------------
-# Parts, wafers, lots
-
-
-def _wafer_refs(anchor_seq, anchor_head, wir_seq, wir_head, wir_named, wrr_seq, wrr_head, wrr_named) -> np.ndarray:
-    """Which WAFER_ID names the wafer around each anchor (a PIR, or an orphan test record).
-
-    Index into [WIR.WAFER_ID..., WRR.WAFER_ID...], -1 for none. A WIR on the anchor's head
-    opens the wafer and the next WRR on that head closes it (spec, WIR / WRR); 255 on either
-    side matches every head. The WIR's WAFER_ID is used, else the closing WRR's; a WRR with no
-    WIR before it (the WIR missing) still names the parts since the previous WRR.
-    """
-    out = np.full(anchor_seq.size, -1, np.int64)
-    n_wir = wir_seq.size
-    for h in np.unique(anchor_head):
-        sel = np.nonzero(anchor_head == h)[0]
-        a = anchor_seq[sel]
-        wi = np.nonzero((wir_head == h) | (wir_head == _ALL) | (h == _ALL))[0]
-        wr = np.nonzero((wrr_head == h) | (wrr_head == _ALL) | (h == _ALL))[0]
-        ws = np.append(wir_seq[wi], _INT64_MAX)
-        rs = np.append(wrr_seq[wr], _INT64_MAX)
-        i = np.searchsorted(ws, a) - 1  # latest WIR before the anchor
-        j = np.searchsorted(rs, a)  # first WRR after it
-        wir_s = np.where(i >= 0, ws[np.maximum(i, 0)], -1)
-        prev_wrr_s = np.where(j > 0, rs[np.maximum(j - 1, 0)], -1)
-        inside = (i >= 0) & (prev_wrr_s < wir_s)
-        ref = np.full(a.size, -1, np.int64)
-        if wi.size:
-            wir_idx = wi[np.clip(i, 0, wi.size - 1)]
-            ref = np.where(inside & wir_named[wir_idx], wir_idx, -1)
-        if wr.size:
-            # The WRR after the anchor closes its wafer unless another WIR opens in between.
-            closes = (j < wr.size) & (ws[i + 1] > rs[j])
-            wrr_idx = wr[np.clip(j, 0, wr.size - 1)]
-            ref = np.where((ref < 0) & closes & wrr_named[wrr_idx], n_wir + wrr_idx, ref)
-        out[sel] = ref
-    return out
-
-
-def _mir_refs(anchor_seq: np.ndarray, mir_seq: np.ndarray) -> np.ndarray:
-    """The MIR in force at each anchor: the latest before it (the first for anything earlier)."""
-    if mir_seq.size == 0:
-        return np.full(anchor_seq.size, -1, np.int64)
-    if mir_seq.size == 1:
-        return np.zeros(anchor_seq.size, np.int64)
-    return np.maximum(np.searchsorted(mir_seq, anchor_seq, side="right") - 1, 0)
+# Codes
 
 
 def _codes(arr: pa.Array) -> np.ndarray:
@@ -536,17 +379,6 @@ def _combine(*codes: np.ndarray) -> np.ndarray:
     for c in codes[1:]:
         out, _, _ = _factorize(out * (int(c.max(initial=0)) + 1) + c, order)
     return out
-
-
-def _die_ids(lot_code, wafer_code, x, y, xy_ok, pid_code) -> np.ndarray:
-    """Die identity of each part (the spec has none; see the module notes): (lot, wafer, x, y),
-    else (lot, PART_ID), else the part alone."""
-    n = lot_code.size
-    kind = np.where(xy_ok, 0, np.where(pid_code >= 0, 1, 2))
-    a = np.where(kind == 2, np.arange(n), lot_code + 1)
-    b = np.where(kind == 0, wafer_code + 1, np.where(kind == 1, pid_code, 0))
-    # Coordinates are I2: shifted to be non-negative.
-    return _combine(kind, a, b, np.where(kind == 0, x + 32768, 0), np.where(kind == 0, y + 32768, 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -580,7 +412,11 @@ class _Records:
         self.lo, self.lo_ok = cat("LO_LIMIT", np.float64, (_PTR, _MPR))
         self.hi, self.hi_ok = cat("HI_LIMIT", np.float64, (_PTR, _MPR))
         names = [_strings(t, "TEST_TXT", size) for t, size in zip(srcs, sizes, strict=True)]
-        units = [_strings(ptr, "UNITS", sizes[0]), _strings(mpr, "UNITS", sizes[1]), pa.nulls(sizes[2], pa.string())]
+        units = [
+            _strings(ptr, "UNITS", sizes[0]),
+            _strings(mpr, "UNITS", sizes[1]),
+            pa.nulls(sizes[2], pa.string()),
+        ]
         self.names = pa.concat_arrays(names)
         self.units = pa.concat_arrays(units)
         self.name_ok = np.concatenate([_nonempty(a, len(a)) for a in names])
@@ -591,9 +427,15 @@ class _Records:
         self.indx_vals = np.zeros(0, np.uint16)
         if sizes[1]:
             at = slice(sizes[0], sizes[0] + sizes[1])
-            self.rslt_start, self.rslt_len, self.indx_start, self.indx_len = (np.zeros(n, np.int64) for _ in range(4))
-            self.rslt_start[at], self.rslt_len[at], self.rslt_vals = _lists(mpr, "RTN_RSLT", np.float64, sizes[1])
-            self.indx_start[at], self.indx_len[at], self.indx_vals = _lists(mpr, "RTN_INDX", np.uint16, sizes[1])
+            self.rslt_start, self.rslt_len, self.indx_start, self.indx_len = (
+                np.zeros(n, np.int64) for _ in range(4)
+            )
+            self.rslt_start[at], self.rslt_len[at], self.rslt_vals = _lists(
+                mpr, "RTN_RSLT", np.float64, sizes[1]
+            )
+            self.indx_start[at], self.indx_len[at], self.indx_vals = _lists(
+                mpr, "RTN_INDX", np.uint16, sizes[1]
+            )
 
 
 def _test_identity(rec: _Records, test: np.ndarray, name_ref: np.ndarray) -> np.ndarray:
@@ -648,103 +490,68 @@ def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
     def per_row(values: np.ndarray) -> np.ndarray:
         return values if in_place else values[row_rec]
 
-    # Parts: PIR index of each record, PRR closing each PIR.
+    # Parts: PIR index of each record, PRR closing each PIR; then all a part's columns.
     pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
     n_pir = 0 if pir is None else pir.num_rows
     n_prr = 0 if prr is None else prr.num_rows
-    pir_seq = _seq(pir)
-    pir_head = _values(pir, "HEAD_NUM", np.uint8, n_pir)[0]
-    pir_site = _values(pir, "SITE_NUM", np.uint8, n_pir)[0]
-    rec_part, pir_prr = _assign_parts(order, rec.seq, rec.head, rec.site, pir_seq, pir_head, pir_site, _seq(prr),
+    rec_part, pir_prr = _assign_parts(order, rec.seq, rec.head, rec.site, _seq(pir),
+                                      _values(pir, "HEAD_NUM", np.uint8, n_pir)[0],
+                                      _values(pir, "SITE_NUM", np.uint8, n_pir)[0], _seq(prr),
                                       _values(prr, "HEAD_NUM", np.uint8, n_prr)[0],
                                       _values(prr, "SITE_NUM", np.uint8, n_prr)[0])  # fmt: skip
+    parts = _part_frame(tables, pir_prr)
     closed = pir_prr >= 0
     # part_index is the PRR's row, so the view joins back to tables["PRR"]; unclosed parts after.
     part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
-    part_prr = np.where(closed, pir_prr, -1)
 
-    # PRR fields per part (PIR), with the spec's "missing" values as invalid.
-    def prr_field(name, dtype, missing=None):
-        values, ok = _values(prr, name, dtype, n_prr)
-        if missing is not None:
-            ok &= values != missing
-        if n_prr == 0:
-            return np.zeros(n_pir, dtype), np.zeros(n_pir, np.bool_)
-        of_part = np.maximum(part_prr, 0)
-        return values[of_part], closed & ok[of_part]
-
-    x, x_ok = prr_field("X_COORD", np.int16, _MISSING_COORD)
-    y, y_ok = prr_field("Y_COORD", np.int16, _MISSING_COORD)
-    hard, hard_ok = prr_field("HARD_BIN", np.uint16)
-    soft, soft_ok = prr_field("SOFT_BIN", np.uint16, _MISSING_SOFT_BIN)
-    part_flg, part_flg_ok = prr_field("PART_FLG", np.uint8)
-    part_ids = _null_if_empty(_strings(prr, "PART_ID", n_prr))
-    part_id = _take(part_ids, part_prr)
-
-    # Lot and wafer of each part, anchored at its PIR.
-    mir = _sorted_table(tables.get("MIR"))
-    mir_seq = _seq(mir)
-    lots = _null_if_empty(_strings(mir, "LOT_ID", mir_seq.size))
-    sublots = _null_if_empty(_strings(mir, "SBLOT_ID", mir_seq.size))
-    wir, wrr = _sorted_table(tables.get("WIR")), _sorted_table(tables.get("WRR"))
-    n_wir = 0 if wir is None else wir.num_rows
-    n_wrr = 0 if wrr is None else wrr.num_rows
-    wafers = pa.concat_arrays([_null_if_empty(_strings(wir, "WAFER_ID", n_wir)),
-                               _null_if_empty(_strings(wrr, "WAFER_ID", n_wrr))])  # fmt: skip
-    wafer_named = wafers.is_valid().to_numpy(zero_copy_only=False)
-
-    def wafer_ref(anchor_seq, anchor_head):
-        if n_wir + n_wrr == 0:
-            return np.full(anchor_seq.size, -1, np.int64)
-        return _wafer_refs(anchor_seq, anchor_head, _seq(wir), _values(wir, "HEAD_NUM", np.uint8, n_wir)[0],
-                           wafer_named[:n_wir], _seq(wrr), _values(wrr, "HEAD_NUM", np.uint8, n_wrr)[0],
-                           wafer_named[n_wir:])  # fmt: skip
-
-    part_mir = _mir_refs(pir_seq, mir_seq)
-    part_wafer = wafer_ref(pir_seq, pir_head)
-
-    # Rows: part columns through the record's part; records outside any part get their own
-    # head, site, lot and wafer and nothing of a part.
+    # Rows: part columns through the record's part (a PIR); records outside any part get their
+    # own head, site, lot and wafer and nothing of a part.
     row_part = per_row(rec_part)
     has_part = row_part >= 0
     at = np.maximum(row_part, 0)
     row_seq = per_row(rec.seq)
+    part_rows = np.where(has_part, row_part, -1)
 
     def part_to_rows(values, ok=None):
         if n_pir == 0:
             return np.zeros(n_rows, values.dtype), np.zeros(n_rows, np.bool_)
         return values[at], has_part & (True if ok is None else ok[at])
 
-    head = np.where(has_part, part_to_rows(pir_head)[0], per_row(rec.head))
-    site = np.where(has_part, part_to_rows(pir_site)[0], per_row(rec.site))
-    row_mir = np.where(has_part, part_to_rows(part_mir)[0], -1)
-    row_wafer = np.where(has_part, part_to_rows(part_wafer)[0], -1)
+    head = np.where(has_part, part_to_rows(parts.head)[0], per_row(rec.head))
+    site = np.where(has_part, part_to_rows(parts.site)[0], per_row(rec.site))
+    lot_id, sublot_id = _take(parts.lot_id, part_rows), _take(parts.sublot_id, part_rows)
+    wafer_id = _take(parts.wafer_id, part_rows)
     orphans = np.nonzero(~has_part)[0]
     if orphans.size:
-        row_mir[orphans] = _mir_refs(row_seq[orphans], mir_seq)
-        row_wafer[orphans] = wafer_ref(row_seq[orphans], head[orphans])
+        lots, wafers = _Lots(tables), _Wafers(tables)
+        orphan_mir = lots.refs(row_seq[orphans])
+        orphan_wafer = wafers.refs(row_seq[orphans], head[orphans])[0]
+        index = np.zeros(n_rows, np.int64)
+        index[orphans] = np.arange(orphans.size)
+        keep = pa.array(has_part)
+        lot_id = pc.if_else(keep, lot_id, _take(_take(lots.lots, orphan_mir), index))
+        sublot_id = pc.if_else(keep, sublot_id, _take(_take(lots.sublots, orphan_mir), index))
+        wafer_id = pc.if_else(keep, wafer_id, _take(_take(wafers.ids, orphan_wafer), index))
 
-    # is_last_test: die of each part (see the module notes), test as number and name, pin.
-    lot_code = np.where(part_mir >= 0, _codes(lots)[np.maximum(part_mir, 0)] if mir_seq.size else -1, -1)
-    die = _die_ids(lot_code, _codes(_take(wafers, part_wafer)), x.astype(np.int64), y.astype(np.int64),
-                   x_ok & y_ok, _codes(part_id))  # fmt: skip
+    # is_last_test: the part's die (one rule, in silicio.stdf.parts), test as number and name, pin.
     ident = _test_identity(rec, test, name_ref)
     last = np.zeros(n_rows, np.bool_)
     with_part = np.nonzero(has_part)[0]
-    last[with_part] = _last_executions(die[row_part[with_part]], per_row(ident)[with_part], pin[with_part],
+    last[with_part] = _last_executions(parts.die[row_part[with_part]], per_row(ident)[with_part], pin[with_part],
                                        pin_ok[with_part])  # fmt: skip
+    passed, passed_ok = parts.passed
 
     flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)
     columns = {
-        "lot_id": _take(lots, row_mir),
-        "sublot_id": _take(sublots, row_mir),
-        "wafer_id": _take(wafers, row_wafer),
+        "lot_id": lot_id,
+        "sublot_id": sublot_id,
+        "wafer_id": wafer_id,
         "head": pa.array(head, pa.uint8()),
         "site": pa.array(site, pa.uint8()),
         "part_index": _masked(*part_to_rows(part_index), pa.int64()),
-        "part_id": _take(part_id, np.where(has_part, row_part, -1)),
-        "x": _masked(*part_to_rows(x, x_ok), pa.int16()),
-        "y": _masked(*part_to_rows(y, y_ok), pa.int16()),
+        "part_id": _take(parts.part_id, part_rows),
+        "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
+        "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
         "test_num": pa.array(per_row(rec.test_num).astype(np.uint32)),
         "test_name": _take(rec.names, per_row(name_ref)),
         "test_type": _TEST_TYPES.take(pa.array(per_row(rec.kind))),
@@ -756,12 +563,12 @@ def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
         "res_scal": _masked(per_row(scal), per_row(scal_has), pa.int8()),
         "test_flg": _masked(flg, flg_ok, pa.uint8()),
         "parm_flg": _masked(per_row(rec.parm), per_row(rec.parm_ok), pa.uint8()),
-        "passed": _masked((flg & _FAILED) == 0, flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0), pa.bool_()),
-        "hard_bin": _masked(*part_to_rows(hard, hard_ok), pa.uint16()),
-        "soft_bin": _masked(*part_to_rows(soft, soft_ok), pa.uint16()),
-        "part_passed": _masked(part_to_rows((part_flg & _PART_FAILED) == 0)[0],
-                               part_to_rows(part_flg, part_flg_ok & ((part_flg & _PART_NO_PASS_FAIL) == 0))[1],
-                               pa.bool_()),  # fmt: skip
+        "passed": _masked(
+            (flg & _FAILED) == 0, flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0), pa.bool_()
+        ),
+        "hard_bin": _masked(*part_to_rows(parts.hard, parts.hard_ok), pa.uint16()),
+        "soft_bin": _masked(*part_to_rows(parts.soft, parts.soft_ok), pa.uint16()),
+        "part_passed": _masked(*part_to_rows(passed, passed_ok), pa.bool_()),
         "is_last_test": _masked(last, has_part, pa.bool_()),
         "seq": pa.array(row_seq.astype(np.uint64)),
     }

@@ -1,0 +1,67 @@
+"""Yield analytics: yield and bins, wafer maps, parametric summaries, die per wafer and yield
+models, and automotive screening (PAT, GDBN, NNR, AEC-Q002 SYL/SBL).
+
+Pure functions over the tables :func:`silicio.stdf.tidy` and :func:`silicio.stdf.parts` give,
+for one file or many files concatenated.
+"""
+
+from .aecq002 import statistical_bin_limits, statistical_yield_analysis, statistical_yield_limits
+from .bins import SiteComparison, bin_counts, bin_definitions, bin_pareto, reconcile_bins, site_yield_comparison
+from .die import (
+    fit_defect_density,
+    grid_die_per_wafer,
+    gross_die_per_wafer,
+    murphy_yield,
+    negative_binomial_yield,
+    poisson_yield,
+    seeds_yield,
+)
+from .gdbn import gdbn
+from .nnr import nnr
+from .parametric import per_test_statistics, units_per_hour
+from .pat import dynamic_pat_limits, pat_outliers, static_pat_limits
+from .recipe import Recipe, dumps_recipe, load_recipe, loads_recipe
+from .screening import ScreeningResult, screen
+from .wafermap import WaferMap, bin_map, parametric_map, render_wafer_map, stacked_fail_map, to_e142_xml, to_g85_xml
+from .yield_ import consolidate_retests, yield_by
+
+__all__ = [
+    "Recipe",
+    "ScreeningResult",
+    "SiteComparison",
+    "WaferMap",
+    "bin_counts",
+    "bin_definitions",
+    "bin_map",
+    "bin_pareto",
+    "consolidate_retests",
+    "dumps_recipe",
+    "dynamic_pat_limits",
+    "fit_defect_density",
+    "gdbn",
+    "grid_die_per_wafer",
+    "gross_die_per_wafer",
+    "load_recipe",
+    "loads_recipe",
+    "murphy_yield",
+    "negative_binomial_yield",
+    "nnr",
+    "parametric_map",
+    "pat_outliers",
+    "per_test_statistics",
+    "poisson_yield",
+    "reconcile_bins",
+    "render_wafer_map",
+    "screen",
+    "seeds_yield",
+    "site_yield_comparison",
+    "stacked_fail_map",
+    "statistical_bin_limits",
+    "statistical_yield_analysis",
+    "statistical_yield_limits",
+    "static_pat_limits",
+    "to_e142_xml",
+    "to_g85_xml",
+    "units_per_hour",
+    "yield_by",
+]

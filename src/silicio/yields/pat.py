@@ -1,0 +1,479 @@
+"""Part Average Testing: static and dynamic PAT limits and the parts outside them.
+
+PAT removes parts that pass the specification but whose result on a test lies far from the
+rest of the population: such outliers are known to carry a larger share of early field
+failures. Limits are set on a robust centre and spread of each test's results:
+
+* **static PAT** (AEC-Q001 Rev-D): from the passing parts of at least six lots,
+  ``robust mean ± 6 robust sigma`` with robust mean = median and robust sigma = (Q3 - Q1) / 1.35;
+* **dynamic PAT** (AEC-Q001 Rev-D): per lot (or here per wafer), from the parts passing the
+  specification *and* the static PAT limits, ``mean ± n sigma`` (the document's n is 6);
+
+both clamped so a PAT limit never lies outside the specification limit it tightens.
+
+Quantiles are numpy's ``method`` (Hyndman & Fan): the default ``"linear"`` is their type 7
+(also R's and Excel's QUARTILE.INC default); any ``numpy.quantile`` method can be chosen.
+
+A test whose spread is zero (IQR = 0 on quantized results, or sigma = 0 for dynamic limits)
+would give limits equal to the median and reject every other value. ``iqr_zero`` says what to
+do: ``"skip"`` leaves the test unscreened and says so; ``"resolution"`` uses the measurement
+resolution (the smallest non-zero step between distinct results) as a floor of sigma, so a
+spread of zero, or one smaller than a step, becomes one step, and says so.
+
+Tests are identified by ``(test_num, test_name, pin)`` (``pin`` null except for MPR results),
+parts by ``(lot_id, wafer_id, part_index)`` as in :func:`silicio.stdf.tidy`; only the last
+execution of a test on a die counts (``is_last_test``).
+
+References
+----------
+Automotive Electronics Council, *AEC-Q001 Rev-D: Guidelines for Part Average Testing*
+(December 9, 2011): static PAT limits = robust mean ± 6 robust sigma, robust mean = median,
+robust sigma = (Q3 - Q1) / 1.35, data from at least six lots; dynamic PAT limits = mean ± 6
+sigma of the lot's parts that passed the static limits; PAT limits never wider than the
+specification limits.
+
+R. J. Hyndman and Y. Fan, "Sample quantiles in statistical packages", *The American
+Statistician* 50(4), 361-365 (1996).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+__all__ = [
+    "IQR_PER_SIGMA",
+    "PART_KEY",
+    "QUANTILE_METHODS",
+    "TEST_KEY",
+    "dynamic_pat_limits",
+    "measurement_resolution",
+    "measurements",
+    "pat_limits",
+    "pat_outliers",
+    "robust_mean",
+    "robust_sigma",
+    "static_pat_limits",
+]
+
+#: AEC-Q001 Rev-D: robust sigma = IQR / 1.35 (the IQR of a normal distribution is 1.349 sigma).
+IQR_PER_SIGMA = 1.35
+#: How a part is named in every table of the screening.
+PART_KEY = ("lot_id", "wafer_id", "part_index")
+#: How a test is named: MPR results are screened per pin.
+TEST_KEY = ("test_num", "test_name", "pin")
+#: ``numpy.quantile`` methods: the nine Hyndman-Fan types and numpy's four discontinuous ones.
+QUANTILE_METHODS = (
+    "inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
+    "hazen", "weibull", "linear", "median_unbiased", "normal_unbiased",
+    "lower", "higher", "midpoint", "nearest",
+)  # fmt: skip
+IQR_ZERO_POLICIES = ("skip", "resolution")
+DYNAMIC_SCOPES = ("wafer", "lot")
+DYNAMIC_CENTERS = ("mean", "median")
+
+_REASONS_SCHEMA = pa.schema(
+    [
+        ("lot_id", pa.string()),
+        ("wafer_id", pa.string()),
+        ("part_index", pa.int64()),
+        ("rule", pa.string()),
+        ("test_num", pa.uint32()),
+        ("test_name", pa.string()),
+        ("pin", pa.uint16()),
+        ("value", pa.float64()),
+        ("limit_lo", pa.float64()),
+        ("limit_hi", pa.float64()),
+    ]
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The formulas, over numpy arrays
+
+
+def _check_method(method: str) -> None:
+    if method not in QUANTILE_METHODS:
+        raise ValueError(f"quantile method must be one of {', '.join(QUANTILE_METHODS)}; got {method!r}")
+
+
+def robust_mean(values: np.ndarray) -> float:
+    """Robust mean of AEC-Q001 Rev-D: the median of the results (NaN ignored)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if values.size else float("nan")
+
+
+def robust_sigma(values: np.ndarray, method: str = "linear") -> float:
+    """Robust sigma of AEC-Q001 Rev-D: (Q3 - Q1) / 1.35, quartiles by ``numpy.quantile(method=)``."""
+    _check_method(method)
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return float("nan")
+    q1, q3 = np.quantile(values, [0.25, 0.75], method=method)
+    return float((q3 - q1) / IQR_PER_SIGMA)
+
+
+def measurement_resolution(values: np.ndarray) -> float:
+    """The smallest non-zero step between distinct results: NaN when all results are equal.
+
+    The floor of sigma with ``iqr_zero="resolution"``: quantized results move by at least one
+    step, so a part one step away is not an outlier of zero-width limits.
+    """
+    distinct = np.unique(np.asarray(values, dtype=float))
+    distinct = distinct[~np.isnan(distinct)]
+    steps = np.diff(distinct)
+    return float(steps.min()) if steps.size else float("nan")
+
+
+def pat_limits(
+    center: np.ndarray | float,
+    sigma: np.ndarray | float,
+    k: float = 6.0,
+    lsl: np.ndarray | float | None = None,
+    usl: np.ndarray | float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PAT limits ``center ± k sigma`` clamped to the specification (AEC-Q001 Rev-D).
+
+    ``lsl`` / ``usl`` null or NaN mean no such specification limit. Returns (low limit, high
+    limit, True where the low limit was clamped to LSL, True where the high one was clamped).
+    """
+    if not np.isfinite(k) or k <= 0:
+        raise ValueError(f"k (sigmas either side) must be a positive number, got {k!r}")
+    center = np.asarray(center, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    if np.any(sigma < 0):
+        raise ValueError("sigma must be >= 0")
+    lsl = np.asarray(np.nan if lsl is None else lsl, dtype=float)
+    usl = np.asarray(np.nan if usl is None else usl, dtype=float)
+    lo, hi = center - k * sigma, center + k * sigma
+    # Both limits stay inside [LSL, USL], even for a centre outside the specification.
+    new_lo = np.fmin(np.fmax(lo, lsl), usl)
+    new_hi = np.fmax(np.fmin(hi, usl), lsl)
+    return new_lo, new_hi, new_lo != lo, new_hi != hi
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def _frame(table: pa.Table | pl.DataFrame, what: str, needs: Iterable[str]) -> pl.DataFrame:
+    frame = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
+    if not isinstance(frame, pl.DataFrame):
+        raise ValueError(f"{what} must be an Arrow table or a polars DataFrame")
+    missing = [c for c in needs if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what} lacks the column(s) {', '.join(missing)}; expected the tidy table's columns"
+        )
+    return frame
+
+
+def measurements(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
+    """The results that count from a tidy table: parametric (PTR / MPR), last execution of the
+    test on the die, with a finite result. One row per (part, test, pin)."""
+    needs = (
+        *PART_KEY,
+        *TEST_KEY,
+        "test_type",
+        "result",
+        "lo_limit",
+        "hi_limit",
+        "part_passed",
+        "is_last_test",
+    )
+    frame = _frame(tidy, "the tidy table", needs)
+    return frame.filter(
+        pl.col("is_last_test").fill_null(False)
+        & pl.col("test_type").is_in(["P", "M"])
+        & pl.col("part_index").is_not_null()
+        & pl.col("result").is_finite()
+    )
+
+
+def _tests_filter(frame: pl.DataFrame, tests: str | Sequence[int]) -> pl.DataFrame:
+    if isinstance(tests, str):
+        if tests != "all":
+            raise ValueError(f'tests must be "all" or a list of test numbers, got {tests!r}')
+        return frame
+    numbers = [int(t) for t in tests]
+    return frame.filter(pl.col("test_num").is_in(numbers))
+
+
+def _spread(values: np.ndarray, center: str, method: str) -> tuple[float, float, float, float]:
+    """(centre, sigma, Q1, Q3) of one group: median and IQR / 1.35, or mean and sample sigma."""
+    q1, q3 = np.quantile(values, [0.25, 0.75], method=method)
+    if center == "median":
+        return float(np.median(values)), float((q3 - q1) / IQR_PER_SIGMA), float(q1), float(q3)
+    sigma = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+    return float(np.mean(values)), sigma, float(q1), float(q3)
+
+
+def _limit_rows(
+    groups: pl.DataFrame,
+    keys: Sequence[str],
+    *,
+    k: float,
+    center: str,
+    method: str,
+    iqr_zero: str,
+    min_parts: int,
+) -> pl.DataFrame:
+    """One row of limits per group of ``groups`` (sorted by ``keys``, with ``value``, ``lsl``, ``usl``).
+
+    Groups are cut from the sorted column in one pass; numpy does each group's quantiles so
+    every quantile method is available.
+    """
+    key_frame = groups.select(keys)
+    # A group starts where any key differs from the row above (null equal to null).
+    firsts = groups.select(
+        pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in keys])
+    ).to_series()
+    start = np.flatnonzero(firsts.to_numpy())
+    if groups.height:
+        start = np.union1d([0], start)
+    stop = np.append(start[1:], groups.height) if start.size else start
+    values = groups["value"].to_numpy()
+    lsl = groups["lsl"].to_numpy()
+    usl = groups["usl"].to_numpy()
+    n_rows = start.size
+    out_center = np.full(n_rows, np.nan)
+    out_sigma = np.full(n_rows, np.nan)
+    q1 = np.full(n_rows, np.nan)
+    q3 = np.full(n_rows, np.nan)
+    source = np.full(n_rows, None, dtype=object)
+    reason = np.full(n_rows, None, dtype=object)
+    spread_name = "IQR" if center == "median" else "sigma"
+    for i, (a, b) in enumerate(zip(start, stop, strict=True)):
+        v = values[a:b]
+        if v.size < min_parts:
+            reason[i] = f"{v.size} parts, fewer than the {min_parts} needed"
+            continue
+        out_center[i], out_sigma[i], q1[i], q3[i] = _spread(v, center, method)
+        source[i] = "iqr" if center == "median" else "sigma"
+        if iqr_zero == "resolution":
+            # The resolution is a floor: quantized results cannot be judged finer than one step.
+            step = measurement_resolution(v)
+            if np.isfinite(step) and step > out_sigma[i]:
+                what = "= 0" if out_sigma[i] == 0 else "below the resolution"
+                out_sigma[i], source[i] = step, "resolution"
+                reason[i] = f"{spread_name} {what}: sigma set to the resolution {step:g}"
+                continue
+            if out_sigma[i] > 0:
+                continue
+            reason[i] = f"{spread_name} = 0 and all results equal: no resolution step, not screened"
+        elif out_sigma[i] > 0:
+            continue
+        else:
+            reason[i] = f"{spread_name} = 0 (quantized results), not screened"
+        out_sigma[i], source[i] = np.nan, None
+    skipped = np.isnan(out_sigma)
+    lo, hi, clamped_lo, clamped_hi = pat_limits(
+        out_center, np.where(skipped, 0.0, out_sigma), k, lsl[start], usl[start]
+    )
+    return key_frame[start.tolist()].with_columns(
+        pl.Series("n_parts", stop - start, dtype=pl.Int64),
+        pl.Series("center", out_center).fill_nan(None),
+        pl.Series("q1", q1).fill_nan(None),
+        pl.Series("q3", q3).fill_nan(None),
+        pl.Series("sigma", out_sigma).fill_nan(None),
+        pl.Series("sigma_source", source.tolist(), dtype=pl.String),
+        pl.Series("lsl", lsl[start]).fill_nan(None),
+        pl.Series("usl", usl[start]).fill_nan(None),
+        pl.Series("limit_lo", np.where(skipped, np.nan, lo)).fill_nan(None),
+        pl.Series("limit_hi", np.where(skipped, np.nan, hi)).fill_nan(None),
+        pl.Series("clamped_lo", clamped_lo & ~skipped),
+        pl.Series("clamped_hi", clamped_hi & ~skipped),
+        pl.Series("skipped", skipped),
+        pl.Series("reason", reason.tolist(), dtype=pl.String),
+    )
+
+
+def _check_common(k: float, iqr_zero: str, quantile_method: str) -> None:
+    if not isinstance(k, int | float) or not np.isfinite(k) or k <= 0:
+        raise ValueError(f"k (sigmas either side) must be a positive number, got {k!r}")
+    if iqr_zero not in IQR_ZERO_POLICIES:
+        raise ValueError(f"iqr_zero must be one of {', '.join(IQR_ZERO_POLICIES)}; got {iqr_zero!r}")
+    _check_method(quantile_method)
+
+
+def static_pat_limits(
+    tidy: pa.Table | pl.DataFrame,
+    *,
+    k: float = 6.0,
+    min_lots: int = 6,
+    tests: str | Sequence[int] = "all",
+    iqr_zero: str = "skip",
+    quantile_method: str = "linear",
+) -> pa.Table:
+    """Static PAT limits of each test from the passing parts of ``min_lots`` or more lots.
+
+    AEC-Q001 Rev-D: limits = robust mean ± 6 robust sigma, robust mean = median, robust sigma =
+    (Q3 - Q1) / 1.35, from at least six lots, clamped to the specification limits.
+
+    ``tidy`` is a tidy table (:func:`silicio.stdf.tidy`) of one or more lots; the population
+    is the last result of each test on each passing part (``part_passed``). Fewer than
+    ``min_lots`` lots in all raises ValueError; a test seen in fewer lots is kept, skipped,
+    with the reason. LSL / USL are the tightest limits the data records for the test.
+
+    Returns one row per test: ``test_num, test_name, pin, n_lots, n_parts, robust_mean, q1,
+    q3, robust_sigma, sigma_source`` ("iqr" or "resolution"), ``lsl, usl, pat_lo, pat_hi,
+    clamped_lo, clamped_hi, skipped, reason``.
+    """
+    _check_common(k, iqr_zero, quantile_method)
+    if int(min_lots) < 1:
+        raise ValueError(f"min_lots must be >= 1, got {min_lots!r}")
+    data = _tests_filter(measurements(tidy), tests).filter(pl.col("part_passed").fill_null(False))
+    n_lots = data["lot_id"].n_unique()
+    if n_lots < min_lots:
+        raise ValueError(
+            f"static PAT limits need passing parts of at least {min_lots} lots (AEC-Q001 Rev-D); "
+            f"got {n_lots}. Give static limits computed from the lot history instead."
+        )
+    keys = list(TEST_KEY)
+    data = data.sort(keys, nulls_last=True)
+    spec = data.group_by(keys).agg(
+        pl.col("lo_limit").max().alias("lsl"),
+        pl.col("hi_limit").min().alias("usl"),
+        pl.col("lot_id").n_unique().alias("n_lots"),
+    )
+    data = data.select(*keys, pl.col("result").alias("value")).join(
+        spec, on=keys, nulls_equal=True, maintain_order="left"
+    )
+    limits = _limit_rows(
+        data, keys, k=k, center="median", method=quantile_method, iqr_zero=iqr_zero, min_parts=1
+    )
+    limits = limits.join(spec.select(*keys, "n_lots"), on=keys, nulls_equal=True, maintain_order="left")
+    few = pl.col("n_lots") < min_lots
+    limits = limits.with_columns(
+        pl.when(few).then(pl.lit(f"fewer than {min_lots} lots (AEC-Q001 Rev-D), not screened"))
+        .otherwise(pl.col("reason")).alias("reason"),
+        *(pl.when(few).then(None).otherwise(pl.col(c)).alias(c) for c in ("limit_lo", "limit_hi")),
+        *(pl.when(few).then(False).otherwise(pl.col(c)).alias(c) for c in ("clamped_lo", "clamped_hi")),
+        (pl.col("skipped") | few).alias("skipped"),
+    )  # fmt: skip
+    return limits.select(
+        *keys, "n_lots", "n_parts",
+        pl.col("center").alias("robust_mean"), "q1", "q3",
+        pl.col("sigma").alias("robust_sigma"), "sigma_source", "lsl", "usl",
+        pl.col("limit_lo").alias("pat_lo"), pl.col("limit_hi").alias("pat_hi"),
+        "clamped_lo", "clamped_hi", "skipped", "reason",
+    ).to_arrow()  # fmt: skip
+
+
+def _static_frame(static_limits: pa.Table | pl.DataFrame) -> pl.DataFrame:
+    return _frame(static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped"))
+
+
+def _within(value: pl.Expr, lo: str, hi: str) -> pl.Expr:
+    """True unless ``value`` lies outside a limit that exists (null limit: no limit)."""
+    return ~((value < pl.col(lo)).fill_null(False) | (value > pl.col(hi)).fill_null(False))
+
+
+def dynamic_pat_limits(
+    tidy: pa.Table | pl.DataFrame,
+    static_limits: pa.Table | pl.DataFrame,
+    *,
+    scope: str = "wafer",
+    n: float = 6.0,
+    center: str = "mean",
+    min_parts: int = 30,
+    iqr_zero: str = "skip",
+    quantile_method: str = "linear",
+) -> pa.Table:
+    """Dynamic PAT limits of each test on each wafer (``scope="wafer"``) or lot (``"lot"``).
+
+    AEC-Q001 Rev-D: dynamic limits = mean ± 6 sigma of the parts of the lot that pass the
+    specification and the static PAT limits, clamped to the specification limits.
+
+    ``n`` replaces the 6; ``center="median"`` uses the robust mean and sigma instead of the
+    mean and sample standard deviation (ddof = 1). The tests are those of ``static_limits``; a
+    test skipped there is screened dynamically with the specification alone as its filter.
+    A group of fewer than ``min_parts`` parts gets no limits (skipped, with the reason). Note
+    that with mean and sample sigma no value of n parts lies more than (n - 1) / sqrt(n) sigma
+    from the mean, so ``mean ± 6 sigma`` cannot reject anything in a group of fewer than 38.
+
+    Returns one row per (lot_id[, wafer_id], test): ``n_parts, center, q1, q3, sigma,
+    sigma_source, lsl, usl, limit_lo, limit_hi, clamped_lo, clamped_hi, skipped, reason``.
+    """
+    _check_common(n, iqr_zero, quantile_method)
+    if scope not in DYNAMIC_SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(DYNAMIC_SCOPES)}; got {scope!r}")
+    if center not in DYNAMIC_CENTERS:
+        raise ValueError(f"center must be one of {', '.join(DYNAMIC_CENTERS)}; got {center!r}")
+    if int(min_parts) < 2:
+        raise ValueError(f"min_parts must be >= 2, got {min_parts!r}")
+    static = _static_frame(static_limits).select(
+        *TEST_KEY,
+        pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_lo")).alias("_static_lo"),
+        pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_hi")).alias("_static_hi"),
+    )
+    group = ["lot_id", "wafer_id"] if scope == "wafer" else ["lot_id"]
+    keys = [*group, *TEST_KEY]
+    data = (
+        measurements(tidy)
+        .filter(pl.col("part_passed").fill_null(False))
+        .join(static, on=list(TEST_KEY), nulls_equal=True)
+        .filter(
+            _within(pl.col("result"), "lo_limit", "hi_limit")
+            & _within(pl.col("result"), "_static_lo", "_static_hi")
+        )
+        .sort(keys, nulls_last=True)
+    )
+    spec = data.group_by(keys).agg(
+        pl.col("lo_limit").max().alias("lsl"), pl.col("hi_limit").min().alias("usl")
+    )
+    data = data.select(*keys, pl.col("result").alias("value")).join(
+        spec, on=keys, nulls_equal=True, maintain_order="left"
+    )
+    limits = _limit_rows(
+        data, keys, k=n, center=center, method=quantile_method, iqr_zero=iqr_zero, min_parts=int(min_parts)
+    )
+    return limits.to_arrow()
+
+
+def pat_outliers(
+    tidy: pa.Table | pl.DataFrame,
+    static_limits: pa.Table | pl.DataFrame,
+    dynamic_limits: pa.Table | pl.DataFrame | None = None,
+) -> pa.Table:
+    """Passing parts whose result lies outside the static (rule ``PAT_STATIC``) or dynamic
+    (``PAT_DYNAMIC``) PAT limits of a test: one row per (part, rule, test) with the value and
+    the limits it crossed. Skipped tests screen nothing."""
+    good = measurements(tidy).filter(pl.col("part_passed").fill_null(False))
+    columns = [*PART_KEY, "rule", *TEST_KEY, "value", "limit_lo", "limit_hi"]
+    found = []
+    static = _static_frame(static_limits).filter(~pl.col("skipped"))
+    static = static.select(*TEST_KEY, pl.col("pat_lo").alias("limit_lo"), pl.col("pat_hi").alias("limit_hi"))
+    found.append(_outside(good, static, list(TEST_KEY), "PAT_STATIC", columns))
+    if dynamic_limits is not None:
+        dynamic = _frame(
+            dynamic_limits, "dynamic_limits", ("lot_id", *TEST_KEY, "limit_lo", "limit_hi", "skipped")
+        )
+        dynamic = dynamic.filter(~pl.col("skipped"))
+        keys = [c for c in ("lot_id", "wafer_id") if c in dynamic.columns] + list(TEST_KEY)
+        dynamic = dynamic.select(*keys, "limit_lo", "limit_hi")
+        found.append(_outside(good, dynamic, keys, "PAT_DYNAMIC", columns))
+    return pl.concat(found).to_arrow().cast(_REASONS_SCHEMA)
+
+
+def _outside(
+    good: pl.DataFrame, limits: pl.DataFrame, keys: list[str], rule: str, columns: list[str]
+) -> pl.DataFrame:
+    joined = good.join(limits, on=keys, nulls_equal=True)
+    return (
+        joined.filter(~_within(pl.col("result"), "limit_lo", "limit_hi"))
+        .select(
+            *PART_KEY,
+            pl.lit(rule).alias("rule"),
+            *TEST_KEY,
+            pl.col("result").alias("value"),
+            "limit_lo",
+            "limit_hi",
+        )
+        .select(columns)
+    )

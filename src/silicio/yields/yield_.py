@@ -1,0 +1,131 @@
+"""Yield per lot, wafer, head / site, tester or program, first pass and final, retests consolidated.
+
+The input is a parts table (:func:`silicio.stdf.parts.parts`), one file or many concatenated.
+Each die is tested one or more times; its *first* test decides first-pass yield and its *last*
+test final yield (the die identity is ``die_key``, see :mod:`silicio.stdf.parts`; a null key is
+a die of its own). "First" and "last" follow row order, or ``order_by`` columns: concatenate
+files in the order they were tested, or give a column such as the file's start time.
+
+Grouping keys are any columns of the table. Tester and program are not part columns: the
+caller adds them per file before concatenating (e.g. ``MIR.NODE_NAM`` as ``tester`` and
+``MIR.JOB_NAM`` as ``program``, with ``table.append_column``). A die whose tests fall into
+several groups (first tested on site 1, retested on site 2) counts for first-pass yield in the
+group of its first test and for final yield in the group of its last.
+
+References
+----------
+Teradyne, *STDF Specification V4* (1997), PRR PART_FLG bits 3 and 4 (pass / fail / no verdict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["consolidate_retests", "yield_by"]
+
+_ROW = "__row"
+_ANON = "__anon"
+
+
+def as_frame(table: pa.Table | pl.DataFrame, needs: Sequence[str], what: str) -> pl.DataFrame:
+    """``table`` as a polars frame, checking it has the columns ``needs`` (ValueError otherwise)."""
+    if isinstance(table, pa.Table):
+        frame = pl.from_arrow(table)
+    elif isinstance(table, pl.DataFrame):
+        frame = table
+    else:
+        raise ValueError(f"{what} needs a pyarrow Table or polars DataFrame, got {type(table).__name__}")
+    missing = [c for c in needs if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} needs columns {list(needs)}; missing {missing}")
+    return frame
+
+
+def check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def with_test_order(frame: pl.DataFrame, order_by: Sequence[str] | str | None) -> pl.DataFrame:
+    """Adds ``is_first_test`` / ``is_last_test`` of each row's die across the whole frame.
+
+    Rows keep their order in the output; first and last follow ``order_by`` then row order.
+    """
+    frame = frame.with_row_index(_ROW)
+    keys = [order_by] if isinstance(order_by, str) else list(order_by or ())
+    missing = [c for c in keys if c not in frame.columns]
+    if missing:
+        raise ValueError(f"order_by names columns the table lacks: {missing}")
+    ordered = frame.sort([*keys, _ROW], maintain_order=True) if keys else frame
+    die = [
+        pl.col("die_key"),
+        pl.when(pl.col("die_key").is_null()).then(pl.col(_ROW)).otherwise(-1).alias(_ANON),
+    ]
+    rank = pl.int_range(pl.len()).over(die)
+    ordered = ordered.with_columns(
+        (rank == 0).alias("is_first_test"), (rank == pl.len().over(die) - 1).alias("is_last_test")
+    )
+    return ordered.sort(_ROW).drop(_ROW) if keys else ordered.drop(_ROW)
+
+
+def consolidate_retests(
+    parts: pa.Table | pl.DataFrame, order_by: Sequence[str] | str | None = None
+) -> pa.Table:
+    """The parts table with ``is_first_test`` / ``is_last_test`` recomputed across all its rows.
+
+    :func:`silicio.stdf.parts.parts` marks retests within one file; after concatenating files
+    (a lot's first pass and its retest files) this marks them across files, matching dies on
+    ``die_key``. Order: ``order_by`` columns, then row order.
+    """
+    frame = as_frame(parts, ["die_key"], "consolidate_retests")
+    return with_test_order(frame, order_by).to_arrow()
+
+
+def yield_by(
+    parts: pa.Table | pl.DataFrame,
+    by: Sequence[str] | str = ("lot_id", "wafer_id"),
+    order_by: Sequence[str] | str | None = None,
+) -> pa.Table:
+    """First-pass and final yield per group of ``by`` columns (``()`` for one overall row).
+
+    Parts with no pass/fail indication (``passed`` null) are counted in ``no_verdict`` and
+    otherwise left out. Columns: the ``by`` keys, ``tested`` (tests with a verdict, retests
+    included), ``retests``, ``first_pass_dies``, ``first_pass_good``, ``first_pass_yield``,
+    ``final_dies``, ``final_good``, ``final_yield``, ``no_verdict``; yields are good / dies
+    and null for a group without dies.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    frame = as_frame(parts, ["die_key", "passed", *keys], "yield_by")
+    if not keys:
+        frame = frame.with_columns(pl.lit(True).alias("__all"))
+    group = keys or ["__all"]
+    judged = with_test_order(frame.filter(pl.col("passed").is_not_null()), order_by)
+    first, last, good = pl.col("is_first_test"), pl.col("is_last_test"), pl.col("passed")
+    counts = judged.group_by(group).agg(
+        pl.len().alias("tested"),
+        (~first).sum().alias("retests"),
+        first.sum().alias("first_pass_dies"),
+        (first & good).sum().alias("first_pass_good"),
+        last.sum().alias("final_dies"),
+        (last & good).sum().alias("final_good"),
+    )
+    unjudged = frame.group_by(group).agg(pl.col("passed").is_null().sum().alias("no_verdict"))
+    out = unjudged.join(counts, on=group, how="left", nulls_equal=True).with_columns(
+        pl.col(c).fill_null(0).cast(pl.Int64)
+        for c in ("tested", "retests", "first_pass_dies", "first_pass_good", "final_dies", "final_good")
+    )
+    out = out.with_columns(
+        pl.when(pl.col("first_pass_dies") > 0)
+        .then(pl.col("first_pass_good") / pl.col("first_pass_dies"))
+        .alias("first_pass_yield"),
+        pl.when(pl.col("final_dies") > 0)
+        .then(pl.col("final_good") / pl.col("final_dies"))
+        .alias("final_yield"),
+    )
+    order = [*group, "tested", "retests", "first_pass_dies", "first_pass_good", "first_pass_yield", "final_dies",
+             "final_good", "final_yield", "no_verdict"]  # fmt: skip
+    out = out.select(order).sort(group, nulls_last=True)
+    return (out.drop("__all") if not keys else out).to_arrow()

@@ -1,0 +1,191 @@
+"""GDBN on hand-drawn wafer maps: the count rule, the weighted rule and the edge factor.
+
+Maps are drawn row by row (row = y, column = x): ``P`` a passing die, ``F`` a failing die,
+``.`` no die. Expected maps are the same wafer with ``X`` at each passing die the rule flags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from silicio.yields.gdbn import (
+    bad_neighbourhood_score,
+    count_kernel,
+    die_grid,
+    gdbn,
+    gdbn_count,
+    gdbn_weighted,
+    weighted_kernel,
+)
+
+
+def parse(drawing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(failing, present, flagged) grids of a drawn map."""
+    rows = [line.strip() for line in drawing.strip().splitlines()]
+    chars = np.array([list(r) for r in rows])
+    return chars == "F", chars != ".", chars == "X"
+
+
+def draw(failing: np.ndarray, present: np.ndarray, flagged: np.ndarray) -> str:
+    """The map again, flags as X: an assertion failure then shows the two maps."""
+    out = np.where(present, np.where(failing, "F", np.where(flagged, "X", "P")), ".")
+    return "\n".join("".join(r) for r in out)
+
+
+def check(rule, expected: str, **kwargs) -> None:
+    failing, present, want = parse(expected)
+    got = rule(failing, present, **kwargs)
+    assert draw(failing, present, got) == draw(failing, present, want)
+
+
+# A cluster of three failing dies top left, one alone bottom right.
+CLUSTER_COUNT_3 = """
+    .PPPP.
+    PFFPPP
+    PFXPPP
+    PPPPFP
+    .PPPP.
+"""
+
+# The same wafer, edge dies scaled to a full window: sum x 8 / neighbours present.
+CLUSTER_COUNT_3_EDGE_SCALED = """
+    .XXPP.
+    XFFPPP
+    XFXPPP
+    PPPPFP
+    .PPPP.
+"""
+
+
+def test_count_rule_flags_good_dies_with_three_failing_neighbours():
+    check(gdbn_count, CLUSTER_COUNT_3, min_failing=3)
+
+
+def test_count_rule_with_edge_scaling_flags_edge_dies_beside_the_cluster():
+    # (row 0, col 1) has 4 neighbours on the map, 2 failing: 2 x 8 / 4 = 4 >= 3.
+    check(gdbn_count, CLUSTER_COUNT_3_EDGE_SCALED, min_failing=3, edge="scale")
+
+
+def test_count_rule_wider_window():
+    # Radius 2 (5 x 5): the middle die sees all four failing dies.
+    check(
+        gdbn_count,
+        """
+        FPPPF
+        PPPPP
+        PPXPP
+        PPPPP
+        FPPPF
+        """,
+        min_failing=4,
+        radius=2,
+    )
+
+
+# Four failing dies on the diagonals of (1, 1); two failing dies above and below (2, 5).
+WEIGHTED_4 = """
+    FXFPPPP
+    XXXPPFP
+    FXFPPXP
+    PPPPPFP
+    PPPPPPP
+"""
+
+# The same wafer, count rule N = 3: only the die with four failing neighbours.
+WEIGHTED_MAP_COUNT_3 = """
+    FPFPPPP
+    PXPPPFP
+    FPFPPPP
+    PPPPPFP
+    PPPPPPP
+"""
+
+# Weighted, threshold 4, edge factor 2: dies missing a neighbour have their sum doubled.
+WEIGHTED_4_EDGE_2 = """
+    FXFXPXP
+    XXXPPFX
+    FXFPPXX
+    XPPPPFX
+    PPPPPXP
+"""
+
+
+def test_weighted_rule_adjacent_two_diagonal_one():
+    # (1, 1): four diagonal failures = 4; (2, 5): two adjacent = 4; (0, 3): one adjacent = 2.
+    check(gdbn_weighted, WEIGHTED_4, threshold=4)
+
+
+def test_count_and_weighted_rules_differ_on_the_same_wafer():
+    check(gdbn_count, WEIGHTED_MAP_COUNT_3, min_failing=3)
+
+
+def test_weighted_rule_with_a_configured_edge_factor():
+    check(gdbn_weighted, WEIGHTED_4_EDGE_2, threshold=4, edge=2.0)
+
+
+def test_weighted_rule_with_equal_weights_is_the_count_rule():
+    failing, present, _ = parse(WEIGHTED_4)
+    np.testing.assert_array_equal(
+        gdbn_weighted(failing, present, threshold=3, adjacent_weight=1, diagonal_weight=1),
+        gdbn_count(failing, present, min_failing=3),
+    )
+
+
+def test_edge_scale_formula():
+    failing, present, _ = parse(CLUSTER_COUNT_3)
+    score = bad_neighbourhood_score(failing, present, count_kernel(1), edge="scale")
+    assert score[0, 1] == pytest.approx(2 * 8 / 4)
+    assert score[0, 2] == pytest.approx(2 * 8 / 5)
+    assert score[2, 2] == pytest.approx(3.0)  # all 8 neighbours present: unscaled
+    kernel = weighted_kernel(2, 1)
+    assert kernel.sum() == 12
+    weighted = bad_neighbourhood_score(failing, present, kernel, edge="scale")
+    # (0, 1): neighbours on the map (0, 2) adj, (1, 0) diag, (1, 1) adj F, (1, 2) diag F: 2 + 1 of 2+1+2+1.
+    assert weighted[0, 1] == pytest.approx(3 * 12 / 6)
+
+
+def test_bad_parameters_raise():
+    failing, present, _ = parse(CLUSTER_COUNT_3)
+    with pytest.raises(ValueError, match="radius"):
+        gdbn_count(failing, present, radius=0)
+    with pytest.raises(ValueError, match="edge"):
+        gdbn_weighted(failing, present, edge="mirror")
+    with pytest.raises(ValueError, match="threshold"):
+        gdbn_weighted(failing, present, threshold=0)
+    with pytest.raises(ValueError, match="same"):
+        die_grid(np.array([1, 1]), np.array([2, 2]), np.array([True, False]), False)
+
+
+def parts_of(drawing: str, lot="L1", wafer="W1", x0=10, y0=-3) -> pl.DataFrame:
+    """A per-part table of a drawn map at an offset origin: one part per die."""
+    failing, present, _ = parse(drawing)
+    ys, xs = np.nonzero(present)
+    return pl.DataFrame(
+        {
+            "lot_id": lot,
+            "wafer_id": wafer,
+            "part_index": np.arange(xs.size, dtype=np.int64),
+            "x": (xs + x0).astype(np.int16),
+            "y": (ys + y0).astype(np.int16),
+            "part_passed": ~failing[ys, xs],
+        }
+    )
+
+
+def test_gdbn_on_a_parts_table_per_wafer():
+    parts = pl.concat([parts_of(WEIGHTED_4, wafer="W1"), parts_of(CLUSTER_COUNT_3, wafer="W2")])
+    result = pl.from_arrow(gdbn(parts, rule="weighted", threshold=4))
+    for wafer, drawing in (("W1", WEIGHTED_4), ("W2", CLUSTER_COUNT_3)):
+        failing, present, want = parse(drawing)
+        rows = result.filter(pl.col("wafer_id") == wafer)
+        flagged = np.zeros_like(present)
+        hit = rows.filter(pl.col("flagged"))
+        flagged[hit["y"].to_numpy() + 3, hit["x"].to_numpy() - 10] = True
+        expected = gdbn_weighted(failing, present, threshold=4)
+        assert draw(failing, present, flagged) == draw(failing, present, expected)
+        assert rows.height == int((present & ~failing).sum())  # one row per good die
+    assert set(result["threshold"]) == {4.0}
+    with pytest.raises(ValueError, match="rule"):
+        gdbn(parts, rule="cluster")

@@ -1,0 +1,87 @@
+"""Screening recipes: TOML in, the same recipe back out, a hash that follows the parameters and
+not the layout, and clear errors for recipes that say something wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import silicio.yields
+from silicio.yields.recipe import (
+    DynamicPatRule,
+    GdbnRule,
+    NnrRule,
+    PatRule,
+    Recipe,
+    dumps_recipe,
+    load_recipe,
+    loads_recipe,
+)
+
+RECIPES = Path(silicio.yields.__file__).parent / "recipes"
+
+MINIMAL = """
+[recipe]
+name = "pat-only"
+version = "2"
+
+[pat]
+"""
+
+
+def test_the_example_recipe_loads_with_every_rule():
+    recipe = load_recipe(RECIPES / "automotive_wafer_sort.toml")
+    assert (recipe.name, recipe.version) == ("automotive-wafer-sort", "1.0")
+    assert recipe.pat == PatRule(dynamic=DynamicPatRule())  # the documents' defaults, stated
+    assert recipe.gdbn.rule == "weighted" and recipe.gdbn.edge == "scale"
+    assert recipe.nnr == NnrRule()
+    assert recipe.yield_limits.min_lots == 6
+    assert recipe.bins.soft_bin_of("pat") == 90 and recipe.bins.soft_bin_of("gdbn") == 91
+
+
+def test_round_trip_gives_back_an_equal_recipe_and_hash():
+    recipe = Recipe(
+        name="ecu-final-test",
+        version="3.1",
+        description='quotes " and unicode \u00b5A',
+        pat=PatRule(tests=(1000, 1001), k=5.5, iqr_zero="resolution", quantile_method="hazen",
+                    dynamic=DynamicPatRule(scope="lot", n=4, center="median", min_parts=50)),
+        gdbn=GdbnRule(rule="count", min_failing=4, radius=2, edge=1.5),
+    )  # fmt: skip
+    again = loads_recipe(dumps_recipe(recipe))
+    assert again == recipe
+    assert again.sha256 == recipe.sha256
+    assert len(recipe.sha256) == 64
+
+
+def test_hash_ignores_layout_and_comments_but_not_parameters():
+    a = loads_recipe(MINIMAL)
+    b = loads_recipe("# a comment\n[pat]\nk = 6\n\n[recipe]\nversion = '2'\nname = 'pat-only'\n")
+    assert a == b and a.sha256 == b.sha256  # k = 6 is the default, written or not
+    c = loads_recipe(MINIMAL + "k = 5\n")
+    assert c.sha256 != a.sha256
+    assert loads_recipe(MINIMAL.replace('"2"', '"3"')).sha256 != a.sha256
+    assert a.identity() == {"name": "pat-only", "version": "2", "sha256": a.sha256}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[pat]\n", r"\[recipe\] name"),
+        (MINIMAL + "sigma = 6\n", "unknown key"),
+        (MINIMAL + 'iqr_zero = "drop"\n', "iqr_zero"),
+        (MINIMAL + "k = -1\n", "k must be > 0"),
+        (MINIMAL + 'tests = "some"\n', "tests"),
+        (MINIMAL + "[pat.dynamic]\nscope = 'die'\n", "scope"),
+        (MINIMAL + "[gdbn]\nedge = 'mirror'\n", "edge"),
+        (MINIMAL + "[bins]\nsoft_bin = 70000\n", "soft_bin"),
+        (MINIMAL + "[bins.by_rule]\nsya = 3\n", "by_rule"),
+        (MINIMAL + "[spc]\n", "unknown section"),
+        ('[recipe]\nname = "x"\nversion = "1"\n', "no rule"),
+        ("[recipe\n", "not valid TOML"),
+    ],
+)
+def test_bad_recipes_raise_saying_what_was_expected(text, message):
+    with pytest.raises(ValueError, match=message):
+        loads_recipe(text)
