@@ -10,9 +10,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# System packages areas need beyond Python (later: chromium for the web tests, postgresql for
-# the lake). Add them here; `make system` installs the missing ones, and every target runs it.
-APT_PACKAGES :=
+# System packages areas need beyond Python: postgresql (the lake's catalog tests run against a
+# throwaway server) and chromium (the dashboard's browser tests). `make system` installs the
+# missing ones, and every target runs it.
+APT_PACKAGES := postgresql chromium
 
 # pip stays quiet unless something goes wrong; CI shows its output to debug bootstrap failures.
 PIP_QUIET := $(if $(CI),,--quiet)

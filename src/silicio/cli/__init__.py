@@ -12,7 +12,7 @@ from rich.markup import escape
 from silicio import __version__
 from silicio.demo import DEFAULT_OUT_DIR, run_demo
 
-from . import stdf
+from . import lake, metrology, spc, stdf
 from .errors import reported_errors
 from .render import print_summary
 
@@ -24,6 +24,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(stdf.app, name="stdf")
+app.add_typer(lake.app, name="lake")
+app.add_typer(spc.app, name="spc")
+app.add_typer(metrology.app, name="metrology")
+app.command(name="ingest")(lake.ingest_command)
+app.command(name="sql")(lake.sql_command)
 console = Console()
 
 

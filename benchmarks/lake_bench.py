@@ -1,0 +1,157 @@
+"""Lake benchmark: ingest throughput with 1 and 2 workers against the reader alone, and the
+DuckDB "yield by wafer" query over the lake, on synthetic wafer-sort STDF (``synthetic.py``).
+
+    python benchmarks/lake_bench.py [--mb 1000] [--files 5] [--seed 7]
+
+The input files are built once and kept in ``benchmarks/results/lake_inputs/``; each ingest
+goes to a fresh temporary data directory. Writes ``benchmarks/results/lake_ingest.md``. The
+reader-alone rate is ``silicio.stdf.read`` of every file in this process, one after the other;
+the ingest rates include hashing, Parquet writing, the tidy and parts views and the catalog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synthetic  # noqa: E402  (benchmarks/ is not a package)
+
+INPUTS = HERE / "results" / "lake_inputs"
+REPORT = HERE / "results" / "lake_ingest.md"
+YIELD_BY_WAFER = """
+SELECT product, lot, wafer_id,
+       count(*) AS dies,
+       count(*) FILTER (WHERE passed) AS good,
+       count(*) FILTER (WHERE passed) / count(*) AS final_yield
+FROM parts
+WHERE is_last_test
+GROUP BY ALL
+ORDER BY product, lot, wafer_id
+"""
+
+
+def inputs(total_mb: float, files: int, seed: int) -> list[Path]:
+    """``files`` synthetic files of ``total_mb / files`` MB each, built on first use."""
+    INPUTS.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(files):
+        path = INPUTS / f"lake_{total_mb / files:g}MB_seed{seed + i}.stdf"
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            synthetic.build(partial, int(total_mb / files * 1e6), seed + i)
+            partial.rename(path)
+        paths.append(path)
+    return paths
+
+
+def read_alone(paths: list[Path]) -> tuple[float, int]:
+    """Seconds and records to read every file with the reader (one warm-up read first)."""
+    from silicio.stdf import read
+
+    read(paths[0])  # numba kernels loaded, file in the page cache
+    records = 0
+    started = time.perf_counter()
+    for path in paths:
+        tables = read(path)
+        records += sum(t.num_rows for t in tables.values())
+        del tables
+    return time.perf_counter() - started, records
+
+
+def ingest_into(data: Path, paths: list[Path], workers: int) -> tuple[float, int]:
+    from silicio.lake import INGESTED, ingest
+
+    started = time.perf_counter()
+    report = ingest(paths, data, workers=workers)
+    seconds = time.perf_counter() - started
+    bad = [o for o in report.outcomes if o.status != INGESTED]
+    if bad:
+        raise SystemExit(f"ingest failed: {bad}")
+    return seconds, report.records
+
+
+def query_times(data: Path, rounds: int = 5) -> tuple[float, float, int]:
+    """First (cold) and best later time of the yield-by-wafer query, and its rows."""
+    from silicio.lake import open as open_lake
+
+    with open_lake(data) as lake:
+        lake.refresh()  # views made before timing
+        started = time.perf_counter()
+        rows = lake.rows(YIELD_BY_WAFER)
+        first = time.perf_counter() - started
+        best = float("inf")
+        for _ in range(rounds):
+            started = time.perf_counter()
+            lake.rows(YIELD_BY_WAFER)
+            best = min(best, time.perf_counter() - started)
+    return first, best, len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mb", type=float, default=1000, help="total size of the input files in MB (default 1000)"
+    )
+    parser.add_argument("--files", type=int, default=5, help="number of input files (default 5)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    paths = inputs(args.mb, args.files, args.seed)
+    size = sum(p.stat().st_size for p in paths)
+    print(f"{len(paths)} files, {size / 1e6:,.0f} MB", flush=True)
+    read_s, records = read_alone(paths)
+    print(f"reader alone: {read_s:.1f} s", flush=True)
+    rows = [("reader alone (`silicio.stdf.read`)", read_s, records)]
+    query = None
+    for workers in (1, 2):
+        data = Path(tempfile.mkdtemp(prefix=f"lake_bench_{workers}w_"))
+        try:
+            seconds, ingested = ingest_into(data, paths, workers)
+            print(f"ingest, {workers} worker(s): {seconds:.1f} s", flush=True)
+            rows.append((f"ingest, {workers} worker{'s' if workers > 1 else ''}", seconds, ingested))
+            if workers == 1:
+                query = query_times(data)
+                lake_mb = sum(p.stat().st_size for p in data.rglob("*.parquet")) / 1e6
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+    lines = [
+        "# Lake ingest benchmark",
+        "",
+        f"{datetime.date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}. Input: {len(paths)} synthetic wafer-sort files "
+        f"(`benchmarks/synthetic.py`), {size / 1e6:,.0f} MB, {records:,} records. Lake: {lake_mb:,.0f} MB of Parquet.",
+        "",
+        "| run | seconds | MB/s | records/s | vs reader alone |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, seconds, count in rows:
+        lines.append(f"| {label} | {seconds:.2f} | {size / 1e6 / seconds:,.1f} | {count / seconds:,.0f} | "
+                     f"{read_s / seconds:.2f}x |")  # fmt: skip
+    first, best, groups = query
+    lines += [
+        "",
+        f"DuckDB yield by wafer over the lake's `parts` view ({groups} wafers): first run {first * 1000:.0f} ms, "
+        f"best of 5 later runs {best * 1000:.0f} ms.",
+        "",
+        "Ingest includes hashing, Parquet for every record type, the `tidy` and `parts` views and the catalog;",
+        "with 2 workers it also includes starting the worker processes (spawn).",
+        "",
+    ]
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""``silicio ingest``, ``silicio sql`` and ``silicio lake ...``: the data lake from the shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from silicio.lake import FAILED, PARTIAL, QUARANTINED, SKIPPED, FileOutcome, IngestReport, ingest, watch
+from silicio.lake.layout import DATA_ENV, DATABASE_URL_ENV, default_data_dir
+from silicio.lake.query import Lake
+
+from .errors import fail, reported_errors
+
+app = typer.Typer(help="Look into the data lake: files, quarantine, recovery.", no_args_is_help=True)
+console = Console()
+stderr = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", metavar="DIR", help=f"Data directory (default ${DATA_ENV} or ./data).", show_default=False
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", metavar="URL", envvar=DATABASE_URL_ENV,
+                 help="SQLAlchemy URL of the catalog (default: SQLite in the data directory).", show_default=False),
+]  # fmt: skip
+
+
+def ingest_command(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH...", help="STDF files, folders or globs.", show_default=False),
+    ] = None,
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Local worker processes (default min(CPUs, 4)).")
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", metavar="ADDRESS", help="Run on this Dask scheduler instead of a local pool."),
+    ] = None,
+    watch_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--watch", metavar="DIR", help="Keep ingesting files as they land in DIR (Ctrl-C stops)."
+        ),
+    ] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between polls of --watch.")
+    ] = 2.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Take STDF files into the lake: partitioned Parquet plus catalog rows, each content once."""
+    if not paths and watch_dir is None:
+        raise fail("give files, folders or globs to ingest, or --watch DIR")
+    data_dir = data or default_data_dir()
+    options = {"database_url": database_url, "workers": workers, "dask_address": dask}
+    show_progress = not quiet and console.is_terminal
+    problems = False
+    with reported_errors():
+        if paths:
+            report = _ingest_with_progress(paths, data_dir, options, show_progress)
+            print_report(report, quiet)
+            problems = not report.ok
+        if watch_dir is not None:
+            console.print(f"watching {escape(str(watch_dir))} (Ctrl-C stops)", highlight=False)
+            try:
+                watch(
+                    watch_dir,
+                    data_dir,
+                    interval=interval,
+                    on_report=lambda r: print_report(r, quiet),
+                    **options,
+                )
+            except KeyboardInterrupt:
+                console.print("stopped")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _ingest_with_progress(paths: list[str], data_dir: Path, options: dict, show: bool) -> IngestReport:
+    if not show:
+        return ingest(paths, data_dir, **options)
+    columns = [TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+               TextColumn("{task.fields[rates]}"), TimeElapsedColumn()]  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("ingest", total=None, rates="")
+        totals = {"bytes": 0, "records": 0, "start": time.perf_counter()}
+
+        def on_start(files: int, _bytes: int) -> None:
+            progress.update(task, total=files)
+
+        def on_file(outcome: FileOutcome) -> None:
+            totals["bytes"] += outcome.size
+            totals["records"] += outcome.records
+            seconds = max(time.perf_counter() - totals["start"], 1e-9)
+            rates = (
+                f"{totals['bytes'] / 1e6 / seconds:,.1f} MB/s  {totals['records'] / seconds:,.0f} records/s"
+            )
+            progress.update(task, advance=1, rates=rates)
+
+        return ingest(paths, data_dir, on_start=on_start, on_file=on_file, **options)
+
+
+def print_report(report: IngestReport, quiet: bool = False) -> None:
+    """One line of totals; a table of quarantined, partial and failed files."""
+    counts = {s: len(report.with_status(s)) for s in ("ingested", PARTIAL, SKIPPED, QUARANTINED, FAILED)}
+    if report.recovery.staging_dirs or report.recovery.orphans:
+        stderr.print(f"[yellow]recovered from an interrupted ingest: removed {len(report.recovery.staging_dirs)} "
+                     f"staging folder(s) and {len(report.recovery.orphans)} orphan Parquet file(s)[/yellow]")  # fmt: skip
+    if not quiet:
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no files"
+        mb = report.bytes / 1e6
+        console.print(
+            f"{summary}: {mb:,.1f} MB, {report.records:,} records in {report.seconds:.1f} s", highlight=False
+        )
+    bad = report.with_status(QUARANTINED, PARTIAL, FAILED)
+    if bad:
+        table = Table(title="files with problems", title_justify="left")
+        for column in ("file", "status", "offset", "record", "reason"):
+            table.add_column(column, overflow="fold")
+        for outcome in bad:
+            issue = outcome.issues[0] if outcome.issues else None
+            reason = outcome.message or (issue.reason if issue else "")
+            if len(outcome.issues) > 1:
+                reason += f" (+{len(outcome.issues) - 1} more)"
+            table.add_row(escape(outcome.path), outcome.status, str(issue.offset) if issue else "",
+                          issue.record or "" if issue else "", escape(reason))  # fmt: skip
+        stderr.print(table)
+
+
+def sql_command(
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help="DuckDB SQL over the lake's views.", show_default=False)
+    ],
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
+    output: Annotated[
+        str, typer.Option("--format", metavar="table|csv|json", help="Output format.")
+    ] = "table",
+) -> None:
+    """Run SQL over the lake: a view per record type, tidy, parts, and the catalog tables."""
+    if output not in ("table", "csv", "json"):
+        raise fail(f"--format {output}: expected table, csv or json")
+    import duckdb
+
+    with reported_errors():
+        try:
+            lake = Lake(data, database_url)
+        except FileNotFoundError as exc:
+            raise fail(str(exc)) from None
+        with lake:
+            try:
+                result = lake.arrow(query)
+            except duckdb.Error as exc:
+                raise fail(f"query failed: {exc}") from None
+    if output == "csv":
+        import pyarrow.csv as pa_csv
+
+        pa_csv.write_csv(result, sys.stdout.buffer)
+    elif output == "json":
+        typer.echo(json.dumps(result.to_pylist(), default=_json_value, indent=1))
+    else:
+        table = Table(show_lines=False)
+        for name in result.column_names:
+            table.add_column(escape(name))
+        for row in result.to_pylist():
+            table.add_row(*[escape("" if v is None else str(v)) for v in row.values()])
+        console.print(table)
+        console.print(f"{result.num_rows:,} row(s)", style="dim")
+
+
+def _json_value(value):
+    # DuckDB sums integers into HUGEINT, which Arrow hands over as Decimal.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+@app.command()
+def status(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Files, wafers and quarantined files in the lake, and the quarantine list."""
+    with reported_errors():
+        try:
+            lake = Lake(data, database_url)
+        except FileNotFoundError as exc:
+            raise fail(str(exc)) from None
+        with lake:
+            counts = lake.catalog.counts()
+            rows = lake.catalog.rows("quarantine", order_by=["id"])
+    console.print(f"{counts['files']:,} files, {counts['wafers']:,} wafers, {counts['quarantine']:,} in quarantine",
+                  highlight=False)  # fmt: skip
+    if rows:
+        table = Table(title="quarantine", title_justify="left")
+        for column in ("file", "salvaged", "offset", "record", "reason", "issues"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(escape(row["path"]), "yes" if row["salvaged"] else "no", str(row["offset"]),
+                          row["record"] or "", escape(row["reason"]), str(row["issues"]))  # fmt: skip
+        console.print(table)
+
+
+@app.command(name="recover")
+def recover_command(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Remove what interrupted ingests left (every ingest also does this first)."""
+    from silicio.lake import recover
+
+    with reported_errors():
+        found = recover(data, database_url)
+    console.print(
+        f"removed {len(found.staging_dirs)} staging folder(s), {len(found.orphans)} orphan Parquet file(s)"
+    )

@@ -1,0 +1,313 @@
+"""The catalog: which files the lake holds, what they are, and which could not be read.
+
+A relational database through SQLAlchemy 2 (Core), SQLite in the data directory by default,
+PostgreSQL (or any SQLAlchemy URL) with ``SILICIO_DATABASE_URL``. The schema is created and
+upgraded by the Alembic migrations in ``silicio/lake/migrations``, run on open.
+
+Tables
+------
+``files``        one row per STDF file taken in, by SHA-256 of its bytes: tester, program,
+                 lot, stage, times, parts, yields, ``partial`` when salvaged from damage and
+                 ``issues`` (the reader's problems: offset, record, reason) as JSON
+``file_records`` records per type of each file
+``wafers``       parts, good parts and yields per wafer of each file
+``quarantine``   files that could not be read, or only in part: the reader's first error
+                 (offset, record, reason); ``salvaged`` with the ``files`` row of what was kept
+``lots``         a view: files, parts and good parts per (product, lot, stage)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+metadata = sa.MetaData()
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("stdf_version", sa.String(16)),
+    sa.Column("byte_order", sa.String(16)),
+    sa.Column("tester_type", sa.Text),
+    sa.Column("node", sa.Text),
+    sa.Column("program", sa.Text),
+    sa.Column("revision", sa.Text),
+    sa.Column("operator", sa.Text),
+    sa.Column("test_code", sa.Text),
+    sa.Column("started", sa.DateTime(timezone=True)),
+    sa.Column("finished", sa.DateTime(timezone=True)),
+    sa.Column("product", sa.Text),
+    sa.Column("lot", sa.Text),
+    sa.Column("sublot", sa.Text),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("wafers", sa.Integer, nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("good_parts", sa.Integer, nullable=False),
+    sa.Column("dies", sa.Integer, nullable=False),
+    sa.Column("first_pass_good", sa.Integer, nullable=False),
+    sa.Column("final_good", sa.Integer, nullable=False),
+    sa.Column("first_pass_yield", sa.Float),
+    sa.Column("final_yield", sa.Float),
+    sa.Column("partial", sa.Boolean, nullable=False),
+    sa.Column("issues", sa.JSON, nullable=False),
+)
+sa.Index("ix_files_lot", files.c.product, files.c.lot, files.c.stage)
+
+file_records = sa.Table(
+    "file_records",
+    metadata,
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("record_type", sa.String(8), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+wafers = sa.Table(
+    "wafers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("wafer_id", sa.Text),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("good_parts", sa.Integer, nullable=False),
+    sa.Column("dies", sa.Integer, nullable=False),
+    sa.Column("first_pass_good", sa.Integer, nullable=False),
+    sa.Column("final_good", sa.Integer, nullable=False),
+    sa.Column("first_pass_yield", sa.Float),
+    sa.Column("final_yield", sa.Float),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("record", sa.String(8)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("issues", sa.Integer, nullable=False),
+    sa.Column("salvaged", sa.Boolean, nullable=False),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE")),
+)
+
+#: Catalog tables and views, in the order they are shown.
+CATALOG_TABLES = ("files", "file_records", "wafers", "quarantine", "lots")
+
+_MIGRATIONS = "silicio.lake:migrations"
+
+
+@dataclass
+class CatalogEntry:
+    """What one STDF file adds to the catalog: a ``files`` row (None when nothing could be
+    read), its record counts and wafers, and a ``quarantine`` row when it was damaged."""
+
+    sha256: str
+    path: str
+    size: int
+    file: dict[str, Any] | None
+    records: dict[str, int] = field(default_factory=dict)
+    wafers: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A SHA-256 the catalog already holds, and under which path it came in."""
+
+    sha256: str
+    path: str
+    quarantined: bool
+
+
+class Catalog:
+    """The catalog database at ``url`` (any SQLAlchemy URL), migrated to the latest schema."""
+
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = url
+        self.engine: Engine = _engine(url)
+        if migrate:
+            self.upgrade()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- schema
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration (a no-op when it is there already)."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", _MIGRATIONS)
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.begin() as connection:
+            if MigrationContext.configure(connection).get_current_revision() == head:
+                return
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # -- reading
+
+    def known(self, sha256: str) -> KnownFile | None:
+        """The file or quarantine entry with this SHA-256, if any."""
+        with self.engine.connect() as connection:
+            return _known(connection, sha256)
+
+    def sha256s(self) -> set[str]:
+        """SHA-256 of every file with data in the lake (quarantined unreadable files have none)."""
+        with self.engine.connect() as connection:
+            return set(connection.scalars(sa.select(files.c.sha256)))
+
+    def rows(self, name: str, order_by: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every row of a catalog table or view, as dicts (times as UTC-aware datetimes)."""
+        if name not in CATALOG_TABLES:
+            raise ValueError(f"unknown catalog table {name!r}; known: {', '.join(CATALOG_TABLES)}")
+        table = metadata.tables.get(name)
+        if table is not None:  # through the table, so booleans, JSON and times get their types
+            query = sa.select(table).order_by(*[table.c[c] for c in order_by])
+        else:
+            query = sa.text(
+                f"SELECT * FROM {name}" + (f" ORDER BY {', '.join(order_by)}" if order_by else "")
+            )
+        with self.engine.connect() as connection:
+            result = connection.execute(query)
+            return [_normalized(dict(row._mapping)) for row in result]
+
+    def arrow(self, name: str) -> pa.Table:
+        """A catalog table as Arrow (JSON columns as text), for DuckDB and polars."""
+        rows = self.rows(name)
+        for row in rows:
+            if "issues" in row and not isinstance(row["issues"], int | None):
+                row["issues"] = json.dumps(row["issues"])
+        if rows:
+            return pa.Table.from_pylist(rows)
+        return _empty_arrow(name)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in (("files", files), ("quarantine", quarantine), ("wafers", wafers))
+            }
+
+    # -- writing
+
+    def add(self, entry: CatalogEntry) -> KnownFile | None:
+        """Record one file in one transaction. Returns None when recorded, or the entry that
+        already holds this SHA-256 (another ingest got there first) and then changes nothing."""
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as connection:
+                existing = _known(connection, entry.sha256)
+                if existing is not None:
+                    return existing
+                file_id = None
+                if entry.file is not None:
+                    row = {**entry.file, "sha256": entry.sha256, "path": entry.path, "size": entry.size,
+                           "ingested_at": now}  # fmt: skip
+                    file_id = connection.execute(sa.insert(files).returning(files.c.id), row).scalar_one()
+                    if entry.records:
+                        connection.execute(sa.insert(file_records), [
+                            {"file_id": file_id, "record_type": name, "count": count}
+                            for name, count in entry.records.items()
+                        ])  # fmt: skip
+                    if entry.wafers:
+                        connection.execute(
+                            sa.insert(wafers), [{**w, "file_id": file_id} for w in entry.wafers]
+                        )
+                if entry.quarantine is not None:
+                    connection.execute(sa.insert(quarantine), {
+                        **entry.quarantine, "sha256": entry.sha256, "path": entry.path, "size": entry.size,
+                        "at": now, "salvaged": file_id is not None, "file_id": file_id,
+                    })  # fmt: skip
+        except IntegrityError:
+            # The unique SHA-256 held: a concurrent ingest on another host committed it first.
+            existing = self.known(entry.sha256)
+            if existing is None:
+                raise
+            return existing
+        return None
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        # Ingests commit one at a time under the lake lock; readers may still hold SQLite's lock
+        # briefly, so wait for it rather than fail.
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _foreign_keys(dbapi_connection, _record) -> None:
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _known(connection: Connection, sha256: str) -> KnownFile | None:
+    path = connection.scalar(sa.select(files.c.path).where(files.c.sha256 == sha256))
+    if path is not None:
+        return KnownFile(sha256, path, quarantined=False)
+    path = connection.scalar(sa.select(quarantine.c.path).where(quarantine.c.sha256 == sha256))
+    if path is not None:
+        return KnownFile(sha256, path, quarantined=True)
+    return None
+
+
+def _normalized(row: dict[str, Any]) -> dict[str, Any]:
+    # SQLite keeps no time zone: the catalog writes UTC, so read naive times back as UTC.
+    for key, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[key] = value.replace(tzinfo=UTC)
+        elif isinstance(value, str) and key in ("started", "finished", "ingested_at", "at") and value:
+            row[key] = datetime.fromisoformat(value).replace(tzinfo=UTC)
+        elif key == "issues" and isinstance(value, str):
+            row[key] = json.loads(value)
+    return row
+
+
+_ARROW_TYPES = {
+    sa.Integer: pa.int64(),
+    sa.BigInteger: pa.int64(),
+    sa.Float: pa.float64(),
+    sa.Boolean: pa.bool_(),
+    sa.DateTime: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _empty_arrow(name: str) -> pa.Table:
+    table = metadata.tables.get(name)
+    if table is None:  # the lots view
+        return pa.table({"product": pa.array([], pa.string()), "lot": pa.array([], pa.string()),
+                         "stage": pa.array([], pa.string()), "files": pa.array([], pa.int64())})  # fmt: skip
+    fields = []
+    for column in table.columns:
+        typ = next((t for base, t in _ARROW_TYPES.items() if isinstance(column.type, base)), pa.string())
+        fields.append(pa.field(column.name, typ))
+    return pa.schema(fields).empty_table()

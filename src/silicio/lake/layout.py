@@ -1,0 +1,191 @@
+"""Where the lake keeps things: Parquet partitions, staging, the lock and the default catalog.
+
+::
+
+    DATA/
+      catalog.sqlite                      the catalog (unless SILICIO_DATABASE_URL names another)
+      .lake.lock                          held while committing and while recovering
+      .staging/<uuid>/                    one per running ingest, with its owner.lock
+      parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>.parquet
+
+``TABLE`` is a record type (``PTR``, ``PRR``, ...) or a derived view (``tidy``, ``parts``).
+Each Parquet file is named by the SHA-256 of the STDF file it comes from, so the catalog knows
+every file the lake should hold and anything else under ``parquet/`` is an orphan.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Environment variable naming the data directory (default ``./data``).
+DATA_ENV = "SILICIO_DATA"
+#: Environment variable with a SQLAlchemy URL for the catalog (default: SQLite in the data dir).
+DATABASE_URL_ENV = "SILICIO_DATABASE_URL"
+
+PARQUET_DIR = "parquet"
+STAGING_DIR = ".staging"
+LOCK_FILE = ".lake.lock"
+OWNER_LOCK = "owner.lock"
+CATALOG_FILE = "catalog.sqlite"
+
+#: Derived views written beside the record types.
+TIDY_TABLE = "tidy"
+PARTS_TABLE = "parts"
+
+#: Partition value of a field the file leaves empty.
+UNKNOWN_PARTITION = "_unknown"
+#: Longest partition value kept (file systems limit a name to 255 bytes).
+MAX_PARTITION_CHARS = 100
+
+# Test stages, as partition values.
+WAFER_SORT = "wafer_sort"
+FINAL_TEST = "final_test"
+QA = "qa"
+
+# MIR.TEST_COD is free text (spec, MIR: "test phase or step code"); these prefixes are the
+# usual ones. QA first: a QA sample is retested at final test and may carry "FT" as well.
+_QA_CODES = ("QA", "QC", "QUAL")
+_WAFER_SORT_CODES = ("WS", "WT", "CP", "PRB", "PROBE", "SORT", "EWS")
+_FINAL_TEST_CODES = ("FT", "FIN", "PT", "BI")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_ENV) or "data")
+
+
+def partition_value(text: str | None) -> str:
+    """A field's text made safe as a directory name: runs of other characters than letters,
+    digits and ``._+-`` become ``_``; empty becomes ``_unknown``. The catalog keeps the text
+    as the file has it; this is only the directory."""
+    cleaned = _UNSAFE.sub("_", (text or "").strip()).strip("_")[:MAX_PARTITION_CHARS]
+    if cleaned in ("", ".", ".."):
+        return UNKNOWN_PARTITION
+    return cleaned
+
+
+def infer_stage(test_code: str | None, wafer_records: bool, die_coordinates: bool, parts: int) -> str:
+    """The test stage of a file: ``wafer_sort``, ``final_test``, ``qa`` or ``_unknown``.
+
+    The STDF specification has no stage field, so it is inferred, first rule that applies:
+
+    1. MIR.TEST_COD starting with QA, QC or QUAL -> ``qa``;
+    2. WIR or WRR records (spec: wafer information, written at wafer sort) -> ``wafer_sort``;
+    3. MIR.TEST_COD starting with WS, WT, CP, PRB, PROBE, SORT or EWS -> ``wafer_sort``;
+       with FT, FIN, PT or BI -> ``final_test``;
+    4. parts with die coordinates (PRR X_COORD / Y_COORD) -> ``wafer_sort``;
+    5. any part tested (PRR) -> ``final_test``;
+    6. otherwise ``_unknown``.
+    """
+    code = (test_code or "").strip().upper()
+    if code.startswith(_QA_CODES):
+        return QA
+    if wafer_records:
+        return WAFER_SORT
+    if code.startswith(_WAFER_SORT_CODES):
+        return WAFER_SORT
+    if code.startswith(_FINAL_TEST_CODES):
+        return FINAL_TEST
+    if die_coordinates:
+        return WAFER_SORT
+    if parts:
+        return FINAL_TEST
+    return UNKNOWN_PARTITION
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The hive partition of one file's tables."""
+
+    product: str
+    lot: str
+    stage: str
+
+    @classmethod
+    def of(cls, product: str | None, lot: str | None, stage: str) -> Partition:
+        return cls(partition_value(product), partition_value(lot), partition_value(stage))
+
+    def directory(self) -> Path:
+        return Path(f"product={self.product}") / f"lot={self.lot}" / f"stage={self.stage}"
+
+
+@dataclass(frozen=True)
+class LakeLayout:
+    """Paths of a data directory."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, data_dir: str | os.PathLike | None = None) -> LakeLayout:
+        return cls(Path(data_dir) if data_dir is not None else default_data_dir())
+
+    @property
+    def parquet(self) -> Path:
+        return self.root / PARQUET_DIR
+
+    @property
+    def staging(self) -> Path:
+        return self.root / STAGING_DIR
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
+
+    def default_database_url(self) -> str:
+        return f"sqlite:///{(self.root / CATALOG_FILE).resolve()}"
+
+    def database_url(self, url: str | None = None) -> str:
+        """``url``, else ``SILICIO_DATABASE_URL``, else SQLite in the data directory."""
+        return url or os.environ.get(DATABASE_URL_ENV) or self.default_database_url()
+
+    def table_dir(self, table: str) -> Path:
+        return self.parquet / table
+
+    def parquet_path(self, table: str, partition: Partition, sha256: str) -> Path:
+        return self.table_dir(table) / partition.directory() / f"{sha256}.parquet"
+
+    def parquet_files(self) -> Iterator[Path]:
+        """Every ``*.parquet`` under ``parquet/``, whatever its name."""
+        if self.parquet.is_dir():
+            yield from self.parquet.rglob("*.parquet")
+
+    def tables(self) -> list[str]:
+        """Tables with at least one Parquet file, by name."""
+        if not self.parquet.is_dir():
+            return []
+        return sorted(p.name for p in self.parquet.iterdir() if p.is_dir() and any(p.rglob("*.parquet")))
+
+
+def sha256_of_parquet(path: Path) -> str | None:
+    """The STDF file's SHA-256 a lake Parquet file is named by; None for a foreign name."""
+    stem = path.name.removesuffix(".parquet")
+    return stem if _SHA256.match(stem) else None
+
+
+@contextmanager
+def locked(path: Path, *, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing). Yields False, without
+    the lock, when ``blocking`` is off and another process holds it. The kernel releases the
+    lock when its holder dies, however it dies: that is what makes a SIGKILL recoverable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

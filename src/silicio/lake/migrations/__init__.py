@@ -1,0 +1,1 @@
+"""Alembic migrations of the lake catalog, run by :meth:`silicio.lake.catalog.Catalog.upgrade`."""

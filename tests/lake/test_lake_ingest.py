@@ -1,0 +1,190 @@
+"""Ingest: every shared file, the same counts and PTR values as the reader, idempotence,
+quarantine of damaged files, partitions and stages, DuckDB and polars handles."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import silicio
+from silicio.lake import FAILED, INGESTED, PARTIAL, QUARANTINED, SKIPPED, Catalog, LakeLayout, ingest
+from silicio.lake.layout import UNKNOWN_PARTITION, infer_stage, partition_value
+from silicio.stdf import read
+
+PTR_COLUMNS = ["seq", "offset", "TEST_NUM", "HEAD_NUM", "SITE_NUM", "TEST_FLG", "PARM_FLG", "RESULT", "TEST_TXT",
+               "LO_LIMIT", "HI_LIMIT", "UNITS"]  # fmt: skip
+QUOTED_PTR_COLUMNS = ", ".join(f'"{c}"' for c in PTR_COLUMNS)  # "offset" is an SQL keyword
+
+
+@pytest.fixture(scope="module")
+def shared_lake(shared_stdf_files, tmp_path_factory):
+    """Every shared STDF file ingested once (in this process: the pool has its own tests)."""
+    data = tmp_path_factory.mktemp("shared_lake")
+    report = ingest(shared_stdf_files, data, workers=1)
+    return data, report
+
+
+def _same_column(got: pa.ChunkedArray, expected: pa.ChunkedArray, what: str) -> None:
+    """Equal values, NaN equal to NaN (DuckDB may hand strings back as another Arrow type)."""
+    assert len(got) == len(expected), f"{what}: {len(got)} values, expected {len(expected)}"
+    got = got.cast(expected.type)
+    if got.equals(expected):
+        return
+    assert got.is_null().equals(expected.is_null()), f"{what}: nulls differ"
+    if pa.types.is_floating(expected.type):
+        np.testing.assert_array_equal(
+            got.fill_null(0).to_numpy(), expected.fill_null(0).to_numpy(), err_msg=what
+        )
+        return
+    for row, (a, b) in enumerate(zip(got.to_pylist(), expected.to_pylist(), strict=True)):
+        assert a == b or (isinstance(b, float) and math.isnan(b) and math.isnan(a)), (
+            f"{what} row {row}: {a!r} != {b!r}"
+        )
+
+
+def test_every_shared_file_is_ingested_with_the_readers_counts(shared_lake, shared_stdf_files):
+    data, report = shared_lake
+    assert [o.status for o in report.outcomes] == [INGESTED] * len(shared_stdf_files)
+    with Catalog(LakeLayout.at(data).database_url()) as catalog:
+        files = {row["id"]: row for row in catalog.rows("files")}
+        by_path = {row["path"]: row for row in files.values()}
+        counts: dict[str, dict[str, int]] = {}
+        for r in catalog.rows("file_records"):
+            counts.setdefault(files[r["file_id"]]["path"], {})[r["record_type"]] = r["count"]
+    assert len(by_path) == len(shared_stdf_files)
+    for path in shared_stdf_files:
+        tables = read(path, strict=False)
+        expected = {name: table.num_rows for name, table in tables.items() if table.num_rows}
+        assert counts[str(path)] == expected, path.name
+        row = by_path[str(path)]
+        assert row["records"] == tables.records and row["parts"] == expected.get("PRR", 0)
+        assert row["partial"] is False and row["issues"] == []
+
+
+def test_duckdb_ptr_equals_reading_the_file(shared_lake, shared_stdf_files):
+    data, report = shared_lake
+    sha_of = {o.path: o.sha256 for o in report.outcomes}
+    with silicio.open(data) as lake:
+        for path in shared_stdf_files:
+            ptr = read(path, record_types=["PTR"]).get("PTR")
+            got = lake.arrow(f"SELECT {QUOTED_PTR_COLUMNS} FROM PTR WHERE file_sha256 = ? ORDER BY seq",
+                             [sha_of[str(path)]])  # fmt: skip
+            if ptr is None:
+                assert got.num_rows == 0, path.name
+                continue
+            for column in PTR_COLUMNS:
+                _same_column(got[column], ptr[column], f"{path.name} PTR.{column}")
+
+
+def test_views_and_partitions(shared_lake):
+    data, _ = shared_lake
+    with silicio.open(data) as lake:
+        assert {"PTR", "PRR", "tidy", "parts", "files", "lots", "wafers"} <= set(lake.tables)
+        # galaxy lot 2 and lot 3 (plain and compressed copies) are one product, lot, wafer-sort stage
+        stages = lake.sql("SELECT DISTINCT stage FROM PTR WHERE product = 'GOLD8BAR'").fetchall()
+        assert stages == [("wafer_sort",)]
+        # the partition columns agree with the catalog for every file that names product and lot
+        mismatched = lake.sql(
+            "SELECT DISTINCT f.path FROM PRR p JOIN files f ON f.sha256 = p.file_sha256 "
+            "WHERE p.stage <> f.stage OR (f.lot IS NOT NULL AND p.lot <> regexp_replace(f.lot, '[^A-Za-z0-9._+-]+', '_', 'g'))"
+        ).fetchall()
+        assert mismatched == []
+        # the tidy view holds the same rows as the reader's tidy
+        tidy_rows = lake.rows("SELECT count(*) FROM tidy")[0][0]
+        assert tidy_rows > 0
+        frame = lake.polars("SELECT lot, count(*) AS n FROM parts GROUP BY lot ORDER BY lot")
+        assert (
+            frame.columns == ["lot", "n"]
+            and frame["n"].sum() == lake.rows("SELECT sum(parts) FROM files")[0][0]
+        )
+
+
+def test_reingest_adds_nothing(shared_lake, shared_stdf_files, snapshot):
+    data, _ = shared_lake
+    before = snapshot(data)
+    # the same content under another name is recognised by its hash too
+    copy = data.parent / "renamed_copy.stdf"
+    shutil.copyfile(shared_stdf_files[0], copy)
+    report = ingest([*shared_stdf_files, copy], data, workers=1)
+    assert {o.status for o in report.outcomes} == {SKIPPED}
+    assert report.outcomes[-1].duplicate_of == str(shared_stdf_files[0])
+    after = snapshot(data)
+    assert after["files"] == before["files"] and after["records"] == before["records"]
+    assert sorted(after["parquet"]) == sorted(before["parquet"])
+
+
+def test_damaged_files_are_quarantined_with_the_readers_error(tmp_path, synthetic_files):
+    good = synthetic_files("q", 0, 21).read_bytes()
+    truncated = tmp_path / "truncated.stdf"
+    truncated.write_bytes(good[: len(good) // 2])
+    damaged = tmp_path / "damaged_middle.stdf"
+    middle = len(good) // 3
+    damaged.write_bytes(good[:middle] + b"\xff" * 5000 + good[middle + 5000 :])
+    not_stdf = tmp_path / "notes.stdf"
+    not_stdf.write_bytes(b"lot notes: nothing to see here\n")
+    empty = tmp_path / "empty.stdf"
+    empty.write_bytes(b"")
+    data = tmp_path / "lake"
+    report = ingest([truncated, damaged, not_stdf, empty, tmp_path / "missing.stdf"], data, workers=1)
+    status = {o.path.rsplit("/", 1)[-1]: o for o in report.outcomes}
+    assert status["truncated.stdf"].status == PARTIAL
+    assert status["damaged_middle.stdf"].status == PARTIAL
+    assert status["notes.stdf"].status == QUARANTINED
+    assert status["empty.stdf"].status == QUARANTINED
+    assert status[str(tmp_path / "missing.stdf").rsplit("/", 1)[-1]].status == FAILED
+
+    with silicio.open(data) as lake:
+        quarantine = {row["path"].rsplit("/", 1)[-1]: row for row in lake.catalog.rows("quarantine")}
+        files = {row["path"].rsplit("/", 1)[-1]: row for row in lake.catalog.rows("files")}
+        for name in ("truncated.stdf", "damaged_middle.stdf"):
+            salvaged = read(tmp_path / name, strict=False)
+            q = quarantine[name]
+            first = salvaged.issues[0]
+            assert (q["offset"], q["record"], q["reason"], q["salvaged"]) == (
+                first.offset, first.record, first.reason, True)  # fmt: skip
+            row = files[name]
+            assert row["partial"] is True and len(row["issues"]) == len(salvaged.issues)
+            assert row["records"] == salvaged.records
+            ptr_rows = lake.rows("SELECT count(*) FROM PTR WHERE file_sha256 = ?", [row["sha256"]])[0][0]
+            assert ptr_rows == salvaged["PTR"].num_rows > 0
+        assert (
+            quarantine["notes.stdf"]["salvaged"] is False
+            and "not an STDF file" in quarantine["notes.stdf"]["reason"]
+        )
+        assert quarantine["empty.stdf"]["offset"] == 0
+        assert set(files) == {"truncated.stdf", "damaged_middle.stdf"}
+    # nothing of the unreadable files in the lake
+    shas = {o.sha256 for o in report.outcomes if o.status == QUARANTINED}
+    assert not [p for p in LakeLayout.at(data).parquet_files() if p.stem in shas]
+
+
+def test_partition_values_and_stages():
+    assert partition_value("LOT 47/11") == "LOT_47_11"
+    assert partition_value("  ") == partition_value(None) == UNKNOWN_PARTITION
+    assert partition_value("..") == UNKNOWN_PARTITION
+    assert infer_stage("QA1", False, False, 10) == "qa"
+    assert infer_stage("FT", True, True, 10) == "wafer_sort"  # WIR/WRR win over the test code
+    assert infer_stage("WS1", False, False, 10) == "wafer_sort"
+    assert infer_stage("FT2", False, True, 10) == "final_test"
+    assert infer_stage(None, False, True, 10) == "wafer_sort"
+    assert infer_stage(None, False, False, 10) == "final_test"
+    assert infer_stage(None, False, False, 0) == UNKNOWN_PARTITION
+
+
+def test_yield_by_wafer_over_the_lake(tmp_path, synthetic_files):
+    path = synthetic_files("y", 0, 31)
+    data = tmp_path / "lake"
+    ingest([path], data, workers=1)
+    prr = read(path, record_types=["PRR"])["PRR"]
+    good = int(np.sum((np.asarray(prr["PART_FLG"].to_numpy()) & 0x08) == 0))
+    with silicio.open(data) as lake:
+        (wafer, parts, passed), = lake.sql(
+            "SELECT wafer_id, count(*), count(*) FILTER (WHERE passed) FROM parts GROUP BY wafer_id").fetchall()  # fmt: skip
+        assert (wafer, parts, passed) == ("W01", prr.num_rows, good)
+        (catalog_wafer,) = lake.catalog.rows("wafers")
+        assert (catalog_wafer["parts"], catalog_wafer["good_parts"]) == (parts, good)
+        assert isinstance(lake.arrow("SELECT 1 AS one"), pa.Table)
