@@ -179,6 +179,10 @@ class _Plan:
     arrow_types: tuple
     byte_field: tuple
     byte_slots: np.ndarray
+    #: Per field: how :func:`_columns` builds it (one of the ``_AS_*`` codes) and, for fixed-size
+    #: fields, the numpy dtype of its column.
+    build: tuple
+    dtypes: tuple
 
 
 def _make_plan(rt: RecordType) -> _Plan:
@@ -222,8 +226,30 @@ def _make_plan(rt: RecordType) -> _Plan:
             byte_slots.append(var_slot[i])
         else:
             byte_field.append(-1)
+    build, dtypes = [], []
+    for f in rt.fields:
+        dtypes.append(np.dtype("<" + NUMPY_CODE[f.type]) if f.type in FIXED_SIZE else None)
+        if f.type in FIXED_SIZE:
+            build.append(_AS_TEXT_CHAR if f.type == "C1" else _AS_FIXED)
+        elif f.type in ("Cn", "Sn", "Bn"):
+            build.append(_AS_BYTES)
+        elif f.type == "Dn":
+            build.append(_AS_BITS)
+        elif f.type == "Vn":
+            build.append(_AS_GEN_DATA)
+        elif f.item_type in NUMPY_CODE:
+            build.append(_AS_ITEMS)
+        elif f.item_type == "N1":
+            build.append(_AS_NIBBLES)
+        else:
+            build.append(_AS_PYTHON)
     return _Plan(rt, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, schema(rt.name),
-                 tuple(arrow_type(f) for f in rt.fields), tuple(byte_field), np.array(byte_slots, np.int64))  # fmt: skip
+                 tuple(arrow_type(f) for f in rt.fields), tuple(byte_field), np.array(byte_slots, np.int64),
+                 tuple(build), tuple(dtypes))  # fmt: skip
+
+
+# How _columns builds a field's array.
+_AS_FIXED, _AS_TEXT_CHAR, _AS_BYTES, _AS_BITS, _AS_GEN_DATA, _AS_ITEMS, _AS_NIBBLES, _AS_PYTHON = range(8)
 
 
 _PLANS = {name: _make_plan(rt) for name, rt in RECORDS.items()}
@@ -259,6 +285,7 @@ _STRING = pa.string()
 
 
 _BINARY = pa.binary()
+_UINT64 = pa.uint64()
 
 
 def _string_array(offsets, data, high: bool, valid, typ=_STRING, n: int | None = None) -> pa.Array:
@@ -294,7 +321,6 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
     n = rec_pos.size
     buf = win.buf
     first = rec_pos + 4  # where each record's fields begin
-    fields = plan.record.fields
     # Records omit trailing fields only: fields below ``all_from`` are in every record, fields
     # from ``none_from`` on in none; only those between need a validity mask of their own.
     all_from, none_from = (int(present.min()), int(present.max())) if n else (0, 0)
@@ -303,53 +329,54 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
     arrays: list[pa.Array] = []
 
     def fixed_column(j: int) -> np.ndarray:
-        off, size = plan.col_off[j], plan.sizes[j]
-        return fixed[n * off : n * (off + size)].view("<" + NUMPY_CODE[fields[j].type])
+        off = n * plan.col_off[j]
+        return fixed[off : off + n * plan.sizes[j]].view(plan.dtypes[j])
 
-    for i, f in enumerate(fields):
-        typ = plan.arrow_types[i]
-        if i >= none_from:
-            arrays.append(pa.nulls(n, typ))
-            continue
+    for i in range(none_from):
+        typ, build = plan.arrow_types[i], plan.build[i]
         valid = _ALL if i < all_from else present > i
-        if f.type in FIXED_SIZE:
-            col = fixed_column(i)
-            if f.type == "C1":
-                offsets = np.arange(n + 1, dtype=np.int32)
-                arrays.append(_string_array(offsets, col, bool((col >= 0x80).any()), valid, n=n))
-            else:
-                bitmap, nulls = _validity(valid)
-                arrays.append(pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(col)], nulls))
-            continue
-        k = plan.byte_field[i]
-        if k >= 0:
+        if build == _AS_FIXED:
+            bitmap, nulls = _validity(valid)
+            arrays.append(pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(fixed_column(i))], nulls))
+        elif build == _AS_BYTES or build == _AS_BITS:
+            k = plan.byte_field[i]
             offsets, data = b_offsets[k], b_data[b_start[k] : b_start[k + 1]]
-            if f.type == "Dn":
+            if build == _AS_BITS:
                 arrays.append(_dn_array(buf, first, var_start[plan.var_slot[i] * n :], offsets, data, valid, win.big))
             else:
                 arrays.append(_string_array(offsets, data, bool(b_high[k]), valid, typ, n=n))
-            continue
-        if valid is _ALL:
-            valid = np.ones(n, np.bool_)
-        s = plan.var_slot[i]
-        rel = var_start[s * n : (s + 1) * n]
-        if f.type == "Vn":
-            counts = np.where(valid, fixed_column(plan.count_ref[i]), 0)
-            arrays.append(_gen_data_array(buf, first, rel, counts, valid, win.big))
-            continue
-        counts = np.where(valid, fixed_column(plan.count_ref[i]), 0).astype(np.int64)
-        item = f.item_type
-        item_type = typ.value_type
-        if item in NUMPY_CODE:
-            offsets, data = K.gather_items(buf, first, rel, counts, FIXED_SIZE[item], win.big)
-        elif item == "N1":
-            offsets, data = K.gather_nibbles(buf, first, rel, counts)
+        elif build == _AS_TEXT_CHAR:
+            col = fixed_column(i)
+            offsets = np.arange(n + 1, dtype=np.int32)
+            arrays.append(_string_array(offsets, col, bool((col >= 0x80).any()), valid, n=n))
         else:
-            arrays.append(_python_field(plan, i, win, first, rel, counts, valid, fixed_column))
-            continue
-        values = pa.Array.from_buffers(item_type, int(offsets[-1]), [None, pa.py_buffer(data)])
-        arrays.append(_list_array(item_type, offsets, values, valid))
+            arrays.append(_list_column(plan, i, win, first, var_start, valid, fixed_column))
+    arrays.extend(pa.nulls(n, typ) for typ in plan.arrow_types[none_from:])
     return arrays
+
+
+def _list_column(plan: _Plan, i: int, win: _Window, first, var_start, valid, fixed_column) -> pa.Array:
+    """Arrays (KxTYPE) and generic data (GDR), whose item counts stand in other fields."""
+    n = first.size
+    if valid is _ALL:
+        valid = np.ones(n, np.bool_)
+    s = plan.var_slot[i]
+    rel = var_start[s * n : (s + 1) * n]
+    counts = np.where(valid, fixed_column(plan.count_ref[i]), 0)
+    build = plan.build[i]
+    if build == _AS_GEN_DATA:
+        return _gen_data_array(win.buf, first, rel, counts, valid, win.big)
+    counts = counts.astype(np.int64)
+    if build == _AS_PYTHON:
+        return _python_field(plan, i, win, first, rel, counts, valid, fixed_column)
+    item = plan.record.fields[i].item_type
+    item_type = plan.arrow_types[i].value_type
+    if build == _AS_ITEMS:
+        offsets, data = K.gather_items(win.buf, first, rel, counts, FIXED_SIZE[item], win.big)
+    else:
+        offsets, data = K.gather_nibbles(win.buf, first, rel, counts)
+    values = pa.Array.from_buffers(item_type, int(offsets[-1]), [None, pa.py_buffer(data)])
+    return _list_array(item_type, offsets, values, valid)
 
 
 def _dn_array(buf, base, rel, offsets, data, valid, big: bool) -> pa.Array:
@@ -605,13 +632,15 @@ def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> t
         out = K.decode_fields(win.buf, rec_pos, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref,
                               plan.is_ref, plan.col_off, plan.var_slot, plan.width, plan.n_var)  # fmt: skip
         bad = out[4]
-        for r in np.nonzero(bad >= 0)[0]:
+        for r in np.nonzero(bad >= 0)[0] if rec_pos.size and bad.max() >= 0 else ():
             f = plan.record.fields[bad[r]]
             rec_len, _, _ = _header_at(win.buf, int(rec_pos[r]), win.big)
             state.problem(base + int(rec_pos[r]), name,
                           f"field {f.name} ({f.type}) runs past the end of the record (REC_LEN={rec_len}); "
                           f"fields from {f.name} on are left empty")  # fmt: skip
-        columns = [pa.array(seq), pa.array((rec_pos + base).view(np.uint64))]
+        n = rec_pos.size
+        columns = [pa.Array.from_buffers(_UINT64, n, [None, pa.py_buffer(seq)]),
+                   pa.Array.from_buffers(_UINT64, n, [None, pa.py_buffer((rec_pos + base).view(np.uint64))])]  # fmt: skip
         columns += _columns(plan, win, rec_pos, out)
         batches[name] = pa.RecordBatch.from_arrays(columns, schema=plan.schema)
     if unknown and (state.wanted is None or UNKNOWN in state.wanted):
