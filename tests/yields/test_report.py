@@ -1,0 +1,277 @@
+"""The lot report: its numbers against the analyses called directly and against the demo lot's
+own truth (the dies' bins as simulated), the HTML's numbers against the Python API, the PDF's pages."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from typer.testing import CliRunner
+
+from silicio.demo import simulate_lot, write_demo_stdf
+from silicio.stdf import read, tidy
+from silicio.stdf.parts import parts
+from silicio.yields import bin_pareto, per_test_statistics, reconcile_bins, screen, yield_by
+from silicio.yields.report import (
+    PDF_MAPS_PER_PAGE,
+    PDF_TABLE_ROWS,
+    lot_report,
+    pdf_layout,
+    render_html,
+    render_pdf,
+)
+
+SEED, WAFERS, SIDE = 3, 3, 14
+RETEST_SEED = 4
+LOT = f"TK{41870 + SEED}"
+
+
+@pytest.fixture(scope="module")
+def demo_tables(tmp_path_factory):
+    path = write_demo_stdf(tmp_path_factory.mktemp("lot") / "lot.stdf", seed=SEED, wafers=WAFERS, dies_per_side=SIDE)
+    return read(path)
+
+
+@pytest.fixture(scope="module")
+def report(demo_tables):
+    return lot_report(demo_tables, LOT)
+
+
+def _renamed_lot(tables, old: str, new: str):
+    """The tables with every MIR / WIR / WRR text naming lot ``old`` rewritten to ``new``."""
+    out = dict(tables)
+    for kind in ("MIR", "WIR", "WRR"):
+        table = out[kind]
+        for i, column in enumerate(table.column_names):
+            if pa.types.is_string(table.schema.field(column).type):
+                table = table.set_column(i, column, pc.replace_substring(table[column], old, new))
+        out[kind] = table
+    return out
+
+
+def _truth(seed: int):
+    """Per wafer, in prober order: (soft bins, passed) of the simulated dies."""
+    lot = simulate_lot(seed=seed, wafers=WAFERS, dies_per_side=SIDE)
+    return lot, [(w.soft_bin, w.passed) for w in lot.wafers]
+
+
+def _without(rows: list[dict], *columns: str) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in columns} for r in rows]
+
+
+def test_yield_and_bins_equal_the_simulated_dies(report):
+    lot, truth = _truth(SEED)
+    got = report.wafer_yield.to_pylist()
+    assert [r["wafer_id"] for r in got] == [w.wafer_id for w in lot.wafers]
+    for row, (_, passed) in zip(got, truth, strict=True):
+        assert row["first_pass_dies"] == row["final_dies"] == passed.size
+        assert row["first_pass_good"] == row["final_good"] == int(passed.sum())
+    assert report.lot_yield["final_good"] == sum(int(p.sum()) for _, p in truth)
+    soft = np.concatenate([s for s, _ in truth])
+    failing = soft[~np.concatenate([p for _, p in truth])]
+    bins, counts = np.unique(failing, return_counts=True)
+    assert dict(zip(bins.tolist(), counts.tolist(), strict=True)) == {
+        r["bin"]: r["count"] for r in report.soft_pareto.to_pylist()
+    }
+    assert [r["count"] for r in report.soft_pareto.to_pylist()] == sorted(counts.tolist(), reverse=True)
+    assert {r["bin"]: r["count"] for r in report.soft_bins.to_pylist()} == dict(
+        zip(*[a.tolist() for a in np.unique(soft, return_counts=True)], strict=True)
+    )
+    # The demo writes an all-sites HBR / SBR that agrees with its parts.
+    statuses = set(report.reconciliation.column("status").to_pylist())
+    assert statuses == {"match"}
+
+
+def test_maps_hold_each_die_once_with_its_bin(report, demo_tables):
+    lot, _ = _truth(SEED)
+    assert [m.wafer_id for m in report.wafer_maps] == [w.wafer_id for w in lot.wafers]
+    for wafer_map, wafer in zip(report.wafer_maps, lot.wafers, strict=True):
+        expected = {(int(x), int(y)): int(b) for x, y, b in zip(wafer.x, wafer.y, wafer.hard_bin, strict=True)}
+        got = {(int(x), int(y)): int(v) for x, y, v in zip(wafer_map.x, wafer_map.y, wafer_map.value, strict=True)}
+        assert got == expected
+    fails = {}
+    for wafer in lot.wafers:
+        for x, y, ok in zip(wafer.x, wafer.y, wafer.passed, strict=True):
+            fails.setdefault((int(x), int(y)), []).append(not ok)
+    stacked = report.stacked_map
+    got = {(int(x), int(y)): float(v) for x, y, v in zip(stacked.x, stacked.y, stacked.value, strict=True)}
+    assert got == pytest.approx({k: float(np.mean(v)) for k, v in fails.items()})
+
+
+class _Cells(HTMLParser):
+    """data-value of the numeric cells of each data-table, row by row, and the JSON block."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[dict[str, str]]] = {}
+        self.json_text = ""
+        self._table = None
+        self._in_json = False
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "img", "link", "iframe") and (a.get("src") or a.get("href")):
+            self.external.append(f"{tag} {a}")
+        if tag == "table" and "data-table" in a:
+            self._table = self.tables.setdefault(a["data-table"], [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append({})
+        elif tag == "td" and self._table is not None and "data-value" in a:
+            self._table[-1][a["data-column"]] = a["data-value"]
+        elif tag == "script" and a.get("id") == "silicio-lot-report":
+            self._in_json = True
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        if tag == "script":
+            self._in_json = False
+
+    def handle_data(self, data):
+        if self._in_json:
+            self.json_text += data
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0)
+    return a == b
+
+
+def _same_rows(got: list[dict], expected: list[dict]) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert set(g) == set(e)
+        for k in e:
+            assert _close(g[k], e[k]), (k, g[k], e[k])
+
+
+def test_html_numbers_are_the_apis(report, demo_tables):
+    page = render_html(report)
+    parsed = _Cells()
+    parsed.feed(page)
+    assert parsed.external == [] and "<link" not in page and "https://" not in page
+    assert page.count("<svg") == WAFERS + 1
+    data = json.loads(parsed.json_text)
+    part_rows, tidy_rows = parts(demo_tables), tidy(demo_tables)
+
+    _same_rows(data["wafer_yield"], yield_by(part_rows, by="wafer_id").to_pylist())
+    _same_rows([data["lot_yield"]], yield_by(part_rows, by=()).to_pylist())
+    _same_rows(_without(data["hard_pareto"], "name"), _without(bin_pareto(part_rows, "hard").to_pylist(), "name"))
+    _same_rows(_without(data["soft_pareto"], "name"), _without(bin_pareto(part_rows, "soft").to_pylist(), "name"))
+    for kind, summary in (("hard", demo_tables["HBR"]), ("soft", demo_tables["SBR"])):
+        rows = [r for r in data["reconciliation"] if r["kind"] == kind]
+        _same_rows(_without(rows, "file", "kind"), reconcile_bins(part_rows, summary, kind).to_pylist())
+    stats = pl.from_arrow(per_test_statistics(tidy_rows))
+    by_cpk = stats.filter(pl.col("cpk").is_not_null()).sort("cpk").head(len(data["worst_cpk"]))
+    assert [r["test_num"] for r in data["worst_cpk"]] == by_cpk["test_num"].to_list()
+    assert [r["cpk"] for r in data["worst_cpk"]] == pytest.approx(by_cpk["cpk"].to_list(), rel=1e-12)
+    assert [r["fail_count"] for r in data["worst_fails"]] == sorted(
+        [n for n in stats["fail_count"].to_list() if n > 0], reverse=True
+    )[: len(data["worst_fails"])]
+
+    # The visible cells carry the same numbers.
+    cells = [r for r in parsed.tables["wafer_yield"] if r]
+    expected = yield_by(part_rows, by="wafer_id").to_pylist()
+    for cell, row in zip(cells, expected, strict=True):
+        assert int(cell["final_good"]) == row["final_good"]
+        assert float(cell["first_pass_yield"]) == row["first_pass_yield"]
+
+
+def test_screening_is_screen_with_the_lot_as_its_own_history(report, demo_tables):
+    from silicio.yields import load_recipe
+    from silicio.yields.pat import static_pat_limits
+    from silicio.yields.report import DEFAULT_RECIPE
+
+    recipe = load_recipe(__import__("silicio.yields", fromlist=["x"]).__path__[0] + f"/recipes/{DEFAULT_RECIPE}")
+    tidy_rows = tidy(demo_tables)
+    static = static_pat_limits(tidy_rows, min_lots=1)
+    direct = screen(tidy_rows, recipe, static, parts=parts(demo_tables))
+    s = report.screening
+    assert s is not None and s.recipe == recipe.identity()
+    assert s.yield_before == direct.yield_before and s.yield_after == direct.yield_after
+    assert s.screened_parts == int(pc.sum(direct.parts["screened"]).as_py())
+    assert any("lot alone" in n for n in report.notes)
+
+
+def test_pdf_has_the_pages_its_layout_lists(report, tmp_path):
+    path = tmp_path / "lot.pdf"
+    pages = render_pdf(report, path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"%PDF-") and raw.rstrip().endswith(b"%%EOF")
+    assert len(re.findall(rb"/Type\s*/Page(?![s\w])", raw)) == pages
+    assert re.search(rb"/Type\s*/Pages.*?/Count\s+(\d+)", raw, re.S).group(1) == str(pages).encode()
+    # The layout rule, counted from the report's tables: a summary page; each table 40 rows a
+    # page; the Pareto charts; the stacked map and the wafer maps 6 a page.
+    tables = [report.files, report.wafer_yield, report.hard_pareto, report.soft_pareto, report.hard_bins,
+              report.soft_bins, report.reconciliation, report.worst_cpk, report.worst_fails,
+              report.screening.by_rule, report.screening.by_test]  # fmt: skip
+    expected = 1 + sum(max(1, math.ceil(t.num_rows / PDF_TABLE_ROWS)) for t in tables) + 1
+    expected += 1 + math.ceil(WAFERS / PDF_MAPS_PER_PAGE)
+    assert pages == expected == len(pdf_layout(report))
+
+
+def test_retest_file_decides_final_yield(tmp_path, demo_tables):
+    retest_lot = f"TK{41870 + RETEST_SEED}"
+    path = write_demo_stdf(tmp_path / "retest.stdf", seed=RETEST_SEED, wafers=WAFERS, dies_per_side=SIDE)
+    retest = _renamed_lot(read(path), retest_lot, LOT)
+    combined = lot_report([demo_tables, retest], LOT, recipe=None)
+    _, first = _truth(SEED)
+    _, last = _truth(RETEST_SEED)
+    for row, (_, p1), (_, p2) in zip(combined.wafer_yield.to_pylist(), first, last, strict=True):
+        assert row["first_pass_dies"] == row["final_dies"] == row["retests"] == p1.size
+        assert row["first_pass_good"] == int(p1.sum())
+        assert row["final_good"] == int(p2.sum())
+    # Every file's summary is reconciled with its own parts.
+    assert set(combined.reconciliation.column("file").to_pylist()) == {"file 1", "file 2"}
+    assert set(combined.reconciliation.column("status").to_pylist()) == {"match"}
+
+
+def test_unknown_lot_names_the_lots_present(demo_tables):
+    with pytest.raises(ValueError, match=rf"lot 'NOPE' is not in the data; lots present: '{LOT}'"):
+        lot_report(demo_tables, "NOPE")
+    with pytest.raises(ValueError, match="needs a Lake"):
+        lot_report(42, LOT)
+
+
+def test_final_test_lot_has_no_maps_and_no_default_screening(demo_tables):
+    no_wafers = {k: v for k, v in demo_tables.items() if k not in ("WIR", "WRR")}
+    report = lot_report(no_wafers, LOT)
+    assert report.wafer_maps == () and report.stacked_map is None and report.screening is None
+    page = render_html(report)
+    assert "no wafer maps" in page
+
+
+def test_lake_and_cli(tmp_path, demo_tables):
+    from silicio import lake
+    from silicio.cli import app
+
+    path = write_demo_stdf(tmp_path / "lot.stdf", seed=SEED, wafers=WAFERS, dies_per_side=SIDE)
+    data_dir = tmp_path / "data"
+    assert lake.ingest([path], data_dir, workers=1).ok
+    with lake.open(data_dir) as db:
+        from_lake = lot_report(db, LOT)
+        with pytest.raises(ValueError, match=rf"lots present: '{LOT}'"):
+            lot_report(db, "NOPE")
+    from_tables = lot_report(demo_tables, LOT)
+    assert from_lake.stage == "wafer_sort"
+    for name in ("wafer_yield", "hard_bins", "soft_bins", "hard_pareto", "soft_pareto", "worst_cpk"):
+        assert getattr(from_lake, name).equals(getattr(from_tables, name)), name
+
+    runner = CliRunner()
+    out, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
+    result = runner.invoke(app, ["report", LOT, "--data", str(data_dir), "--out", str(out), "--pdf", str(pdf)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("<!DOCTYPE html>") and pdf.read_bytes().startswith(b"%PDF-")
+    result = runner.invoke(app, ["report", "NOPE", "--data", str(data_dir), "--out", str(out)])
+    assert result.exit_code == 2 and LOT in result.output
