@@ -26,8 +26,16 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest -q
 
+# One script an area, each writing its table under benchmarks/results/ (ratios against peers
+# measured in the same run). Never part of `make test`.
+BENCHMARKS := run.py lake_bench.py yields_bench.py spc_bench.py trace_bench.py web_bench.py supply_bench.py
+
 bench: $(STAMP)
-	@$(BIN)/python benchmarks/run.py
+	@for script in $(BENCHMARKS); do \
+		[ -f benchmarks/$$script ] || continue; \
+		echo "== benchmarks/$$script"; \
+		$(BIN)/python benchmarks/$$script || exit 1; \
+	done
 
 lint: $(STAMP)
 	@$(BIN)/ruff check --quiet .

@@ -10,7 +10,7 @@ Run with ``-s`` to see the reconciliation findings; they are also written, per f
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -57,7 +57,7 @@ def _records_pystdf(path: Path) -> list[tuple[str, dict]]:
                 records.append((kind, {f: row.get(f) for f in _FIELDS[kind]}))
 
     opener = {".gz": "gzip", ".bz2": "bz2"}.get(path.suffix)
-    with (__import__(opener).open(path, "rb") if opener else open(path, "rb")) as f:
+    with __import__(opener).open(path, "rb") if opener else open(path, "rb") as f:
         parser = Parser(inp=f)
         parser.addSink(Sink())
         parser.parse()
@@ -143,7 +143,11 @@ def truth_reconciliation(found: list[dict], records, kind: str) -> dict[tuple, t
     tester: Counter = Counter()
     for k, row in records:
         if k == summary:
-            scope = ("all", None, None) if row["HEAD_NUM"] == ALL_HEADS else ("site", row["HEAD_NUM"], row["SITE_NUM"])
+            scope = (
+                ("all", None, None)
+                if row["HEAD_NUM"] == ALL_HEADS
+                else ("site", row["HEAD_NUM"], row["SITE_NUM"])
+            )
             tester[(*scope, row[number])] += row[count]
     scopes = {key[0] for key in tester}
     counted: Counter = Counter()
@@ -167,7 +171,9 @@ def findings(tmp_path_factory):
              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, entry in sorted(collected.items()):
         if not entry["differences"]:
-            lines.append(f"| {name} | {entry['reader']} | all bins match ({entry['summaries']}) | | | | | | | | |")
+            lines.append(
+                f"| {name} | {entry['reader']} | all bins match ({entry['summaries']}) | | | | | | | | |"
+            )
         for d in entry["differences"]:
             lines.append(f"| {name} | {entry['reader']} | {d['kind']} | {d['scope']} | {d['head']} | {d['site']} | "
                          f"{d['bin']} | {d['tester_count']} | {d['part_count']} | {d['final_count']} | {d['status']} |")  # fmt: skip
@@ -204,7 +210,9 @@ def test_yield_and_bins_equal_the_raw_prr_records(shared_stdf_file, findings):
         rows = reconcile_bins(part_rows, tables[summary], kind).to_pylist()
         truth = truth_reconciliation(found, records, kind)
         # Every key on either side is a row: nothing hidden, and the counts agree.
-        assert {(r["scope"], r["head"], r["site"], r["bin"]): (r["tester_count"], r["part_count"]) for r in rows} == truth
+        assert {
+            (r["scope"], r["head"], r["site"], r["bin"]): (r["tester_count"], r["part_count"]) for r in rows
+        } == truth
         for r in rows:
             tester, counted = truth[(r["scope"], r["head"], r["site"], r["bin"])]
             assert (r["status"] == "match") == (tester == counted), r

@@ -7,6 +7,7 @@ import json
 import math
 import re
 from html.parser import HTMLParser
+from importlib import resources
 
 import numpy as np
 import polars as pl
@@ -35,7 +36,9 @@ LOT = f"TK{41870 + SEED}"
 
 @pytest.fixture(scope="module")
 def demo_tables(tmp_path_factory):
-    path = write_demo_stdf(tmp_path_factory.mktemp("lot") / "lot.stdf", seed=SEED, wafers=WAFERS, dies_per_side=SIDE)
+    path = write_demo_stdf(
+        tmp_path_factory.mktemp("lot") / "lot.stdf", seed=SEED, wafers=WAFERS, dies_per_side=SIDE
+    )
     return read(path)
 
 
@@ -93,8 +96,13 @@ def test_maps_hold_each_die_once_with_its_bin(report, demo_tables):
     lot, _ = _truth(SEED)
     assert [m.wafer_id for m in report.wafer_maps] == [w.wafer_id for w in lot.wafers]
     for wafer_map, wafer in zip(report.wafer_maps, lot.wafers, strict=True):
-        expected = {(int(x), int(y)): int(b) for x, y, b in zip(wafer.x, wafer.y, wafer.hard_bin, strict=True)}
-        got = {(int(x), int(y)): int(v) for x, y, v in zip(wafer_map.x, wafer_map.y, wafer_map.value, strict=True)}
+        expected = {
+            (int(x), int(y)): int(b) for x, y, b in zip(wafer.x, wafer.y, wafer.hard_bin, strict=True)
+        }
+        got = {
+            (int(x), int(y)): int(v)
+            for x, y, v in zip(wafer_map.x, wafer_map.y, wafer_map.value, strict=True)
+        }
         assert got == expected
     fails = {}
     for wafer in lot.wafers:
@@ -167,8 +175,12 @@ def test_html_numbers_are_the_apis(report, demo_tables):
 
     _same_rows(data["wafer_yield"], yield_by(part_rows, by="wafer_id").to_pylist())
     _same_rows([data["lot_yield"]], yield_by(part_rows, by=()).to_pylist())
-    _same_rows(_without(data["hard_pareto"], "name"), _without(bin_pareto(part_rows, "hard").to_pylist(), "name"))
-    _same_rows(_without(data["soft_pareto"], "name"), _without(bin_pareto(part_rows, "soft").to_pylist(), "name"))
+    _same_rows(
+        _without(data["hard_pareto"], "name"), _without(bin_pareto(part_rows, "hard").to_pylist(), "name")
+    )
+    _same_rows(
+        _without(data["soft_pareto"], "name"), _without(bin_pareto(part_rows, "soft").to_pylist(), "name")
+    )
     for kind, summary in (("hard", demo_tables["HBR"]), ("soft", demo_tables["SBR"])):
         rows = [r for r in data["reconciliation"] if r["kind"] == kind]
         _same_rows(_without(rows, "file", "kind"), reconcile_bins(part_rows, summary, kind).to_pylist())
@@ -193,7 +205,7 @@ def test_screening_is_screen_with_the_lot_as_its_own_history(report, demo_tables
     from silicio.yields.pat import static_pat_limits
     from silicio.yields.report import DEFAULT_RECIPE
 
-    recipe = load_recipe(__import__("silicio.yields", fromlist=["x"]).__path__[0] + f"/recipes/{DEFAULT_RECIPE}")
+    recipe = load_recipe(resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE)
     tidy_rows = tidy(demo_tables)
     static = static_pat_limits(tidy_rows, min_lots=1)
     direct = screen(tidy_rows, recipe, static, parts=parts(demo_tables))
@@ -270,7 +282,9 @@ def test_lake_and_cli(tmp_path, demo_tables):
 
     runner = CliRunner()
     out, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
-    result = runner.invoke(app, ["report", LOT, "--data", str(data_dir), "--out", str(out), "--pdf", str(pdf)])
+    result = runner.invoke(
+        app, ["report", LOT, "--data", str(data_dir), "--out", str(out), "--pdf", str(pdf)]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("<!DOCTYPE html>") and pdf.read_bytes().startswith(b"%PDF-")
     result = runner.invoke(app, ["report", "NOPE", "--data", str(data_dir), "--out", str(out)])

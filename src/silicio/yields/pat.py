@@ -213,6 +213,25 @@ def _spread(values: np.ndarray, center: str, method: str) -> tuple[float, float,
     return float(np.mean(values)), sigma, float(q1), float(q3)
 
 
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """numpy's quantile interpolation, operation for operation, so results match it bit for bit."""
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+def _linear_quartiles(ordered: np.ndarray, start: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q1 and Q3 by numpy's method "linear" of every group ``ordered[start:start + n]`` (each
+    sorted), at once: the same indices and interpolation as ``numpy.quantile``, bit for bit."""
+
+    def quantile(q: float) -> np.ndarray:
+        virtual = (n - 1) * q
+        below = np.floor(virtual).astype(np.int64)
+        above = np.minimum(below + 1, n - 1)
+        return _lerp(ordered[start + below], ordered[start + above], virtual - below)
+
+    return quantile(0.25), quantile(0.75)
+
+
 def _limit_rows(
     groups: pl.DataFrame,
     keys: Sequence[str],
@@ -223,24 +242,34 @@ def _limit_rows(
     iqr_zero: str,
     min_parts: int,
 ) -> pl.DataFrame:
-    """One row of limits per group of ``groups`` (sorted by ``keys``, with ``value``, ``lsl``, ``usl``).
+    """One row of limits per group of ``keys`` in ``groups`` (columns ``value``, ``lo_limit``,
+    ``hi_limit``), sorted by ``keys``; LSL / USL are the group's tightest limits.
 
-    Groups are cut from the sorted column in one pass; numpy does each group's quantiles so
-    every quantile method is available.
+    One hash group-by collects each group's values sorted (parallel, no sort of the whole
+    table); quartiles of method "linear" are then read for all groups at once, other methods
+    are numpy's per group, so every quantile method is available.
     """
-    key_frame = groups.select(keys)
-    # A group starts where any key differs from the row above (null equal to null).
-    firsts = groups.select(
-        pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in keys])
-    ).to_series()
-    start = np.flatnonzero(firsts.to_numpy())
-    if groups.height:
-        start = np.union1d([0], start)
-    stop = np.append(start[1:], groups.height) if start.size else start
-    values = groups["value"].to_numpy()
-    lsl = groups["lsl"].to_numpy()
-    usl = groups["usl"].to_numpy()
-    n_rows = start.size
+    value = pl.col("value")
+    per_group = (
+        groups.group_by(keys)
+        .agg(
+            pl.len().alias("_n"),
+            value.sort().alias("_sorted"),
+            value.mean().alias("_mean"),
+            value.std(ddof=1).alias("_std"),
+            pl.col("lo_limit").max().alias("lsl"),
+            pl.col("hi_limit").min().alias("usl"),
+        )
+        .sort(keys, nulls_last=True)
+    )
+    key_frame = per_group.select(keys)
+    n = per_group["_n"].to_numpy().astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) if n.size else n
+    stop = start + n
+    ordered = per_group["_sorted"].explode().to_numpy() if n.size else np.zeros(0)
+    lsl = per_group["lsl"].fill_null(np.nan).to_numpy().astype(float)
+    usl = per_group["usl"].fill_null(np.nan).to_numpy().astype(float)
+    n_rows = n.size
     out_center = np.full(n_rows, np.nan)
     out_sigma = np.full(n_rows, np.nan)
     q1 = np.full(n_rows, np.nan)
@@ -248,14 +277,29 @@ def _limit_rows(
     source = np.full(n_rows, None, dtype=object)
     reason = np.full(n_rows, None, dtype=object)
     spread_name = "IQR" if center == "median" else "sigma"
+    enough = n >= min_parts
+    if method == "linear" and enough.any():
+        first_quartile, third_quartile = _linear_quartiles(ordered, start, n)
+        if center == "median":
+            middle_lo, middle_hi = ordered[start + (n - 1) // 2], ordered[start + n // 2]
+            found_center = np.where(n % 2 == 1, middle_lo, (middle_lo + middle_hi) / 2)  # as np.median
+            found_sigma = (third_quartile - first_quartile) / IQR_PER_SIGMA
+        else:
+            found_center = per_group["_mean"].to_numpy()
+            found_sigma = np.where(n > 1, per_group["_std"].fill_null(0.0).to_numpy(), 0.0)
+        for column, found in zip((out_center, out_sigma, q1, q3),
+                                 (found_center, found_sigma, first_quartile, third_quartile), strict=True):  # fmt: skip
+            column[enough] = found[enough]
+    else:
+        for i in np.flatnonzero(enough):
+            out_center[i], out_sigma[i], q1[i], q3[i] = _spread(ordered[start[i] : stop[i]], center, method)
     for i, (a, b) in enumerate(zip(start, stop, strict=True)):
-        v = values[a:b]
-        if v.size < min_parts:
-            reason[i] = f"{v.size} parts, fewer than the {min_parts} needed"
+        if not enough[i]:
+            reason[i] = f"{b - a} parts, fewer than the {min_parts} needed"
             continue
-        out_center[i], out_sigma[i], q1[i], q3[i] = _spread(v, center, method)
         source[i] = "iqr" if center == "median" else "sigma"
         if iqr_zero == "resolution":
+            v = ordered[a:b]
             # The resolution is a floor: quantized results cannot be judged finer than one step.
             step = measurement_resolution(v)
             if np.isfinite(step) and step > out_sigma[i]:
@@ -272,18 +316,16 @@ def _limit_rows(
             reason[i] = f"{spread_name} = 0 (quantized results), not screened"
         out_sigma[i], source[i] = np.nan, None
     skipped = np.isnan(out_sigma)
-    lo, hi, clamped_lo, clamped_hi = pat_limits(
-        out_center, np.where(skipped, 0.0, out_sigma), k, lsl[start], usl[start]
-    )
-    return key_frame[start.tolist()].with_columns(
-        pl.Series("n_parts", stop - start, dtype=pl.Int64),
+    lo, hi, clamped_lo, clamped_hi = pat_limits(out_center, np.where(skipped, 0.0, out_sigma), k, lsl, usl)
+    return key_frame.with_columns(
+        pl.Series("n_parts", n, dtype=pl.Int64),
         pl.Series("center", out_center).fill_nan(None),
         pl.Series("q1", q1).fill_nan(None),
         pl.Series("q3", q3).fill_nan(None),
         pl.Series("sigma", out_sigma).fill_nan(None),
         pl.Series("sigma_source", source.tolist(), dtype=pl.String),
-        pl.Series("lsl", lsl[start]).fill_nan(None),
-        pl.Series("usl", usl[start]).fill_nan(None),
+        pl.Series("lsl", lsl).fill_nan(None),
+        pl.Series("usl", usl).fill_nan(None),
         pl.Series("limit_lo", np.where(skipped, np.nan, lo)).fill_nan(None),
         pl.Series("limit_hi", np.where(skipped, np.nan, hi)).fill_nan(None),
         pl.Series("clamped_lo", clamped_lo & ~skipped),
@@ -335,15 +377,8 @@ def static_pat_limits(
             f"got {n_lots}. Give static limits computed from the lot history instead."
         )
     keys = list(TEST_KEY)
-    data = data.sort(keys, nulls_last=True)
-    spec = data.group_by(keys).agg(
-        pl.col("lo_limit").max().alias("lsl"),
-        pl.col("hi_limit").min().alias("usl"),
-        pl.col("lot_id").n_unique().alias("n_lots"),
-    )
-    data = data.select(*keys, pl.col("result").alias("value")).join(
-        spec, on=keys, nulls_equal=True, maintain_order="left"
-    )
+    spec = data.group_by(keys).agg(pl.col("lot_id").n_unique().alias("n_lots"))
+    data = data.select(*keys, pl.col("result").alias("value"), "lo_limit", "hi_limit")
     limits = _limit_rows(
         data, keys, k=k, center="median", method=quantile_method, iqr_zero=iqr_zero, min_parts=1
     )
@@ -422,13 +457,7 @@ def dynamic_pat_limits(
             _within(pl.col("result"), "lo_limit", "hi_limit")
             & _within(pl.col("result"), "_static_lo", "_static_hi")
         )
-        .sort(keys, nulls_last=True)
-    )
-    spec = data.group_by(keys).agg(
-        pl.col("lo_limit").max().alias("lsl"), pl.col("hi_limit").min().alias("usl")
-    )
-    data = data.select(*keys, pl.col("result").alias("value")).join(
-        spec, on=keys, nulls_equal=True, maintain_order="left"
+        .select(*keys, pl.col("result").alias("value"), "lo_limit", "hi_limit")
     )
     limits = _limit_rows(
         data, keys, k=n, center=center, method=quantile_method, iqr_zero=iqr_zero, min_parts=int(min_parts)

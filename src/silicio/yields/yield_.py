@@ -64,9 +64,11 @@ def with_test_order(frame: pl.DataFrame, order_by: Sequence[str] | str | None) -
         pl.col("die_key"),
         pl.when(pl.col("die_key").is_null()).then(pl.col(_ROW)).otherwise(-1).alias(_ANON),
     ]
-    rank = pl.int_range(pl.len()).over(die)
+    # First / last occurrence of each die: a hash pass, much faster than a window over every die.
+    die_struct = pl.struct(die)
     ordered = ordered.with_columns(
-        (rank == 0).alias("is_first_test"), (rank == pl.len().over(die) - 1).alias("is_last_test")
+        die_struct.is_first_distinct().alias("is_first_test"),
+        die_struct.is_last_distinct().alias("is_last_test"),
     )
     return ordered.sort(_ROW).drop(_ROW) if keys else ordered.drop(_ROW)
 
