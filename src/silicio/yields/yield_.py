@@ -130,4 +130,11 @@ def yield_by(
     order = [*group, "tested", "retests", "first_pass_dies", "first_pass_good", "first_pass_yield", "final_dies",
              "final_good", "final_yield", "no_verdict"]  # fmt: skip
     out = out.select(order).sort(group, nulls_last=True)
+    if not keys and out.height == 0:
+        # no parts at all: the overall row still stands, with nothing tested
+        out = pl.DataFrame({"__all": [True], "tested": [0], "retests": [0], "first_pass_dies": [0],
+                            "first_pass_good": [0], "first_pass_yield": [None], "final_dies": [0], "final_good": [0],
+                            "final_yield": [None], "no_verdict": [0]},
+                           schema_overrides={"first_pass_yield": pl.Float64, "final_yield": pl.Float64}).select(order)  # fmt: skip
+        out = out.with_columns(pl.col(c).cast(pl.Int64) for c in order if c not in ("__all", "first_pass_yield", "final_yield"))
     return (out.drop("__all") if not keys else out).to_arrow()
