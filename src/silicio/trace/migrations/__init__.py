@@ -1,0 +1,1 @@
+"""Alembic migrations of the trace tables (version table ``alembic_version_trace``)."""
