@@ -29,8 +29,9 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,30 @@ FAILED = "failed"
 
 # --------------------------------------------------------------------------------------------
 # Worker step
+
+
+class _ParquetWrites:
+    """Parquet writes of one file on a thread of their own, in the order given, so that encoding
+    and compressing the record tables overlaps the tidy and parts views being built (pyarrow
+    writes without the GIL). At most ``max_pending`` writes wait, which bounds the batches held."""
+
+    def __init__(self, max_pending: int = 8):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silicio-parquet")
+        self._pending: deque[Future] = deque()
+        self._max_pending = max_pending
+
+    def submit(self, function: Callable, *args, **kwargs) -> None:
+        self._pending.append(self._pool.submit(function, *args, **kwargs))
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft().result()
+
+    def finish(self) -> None:
+        """Wait for every write; the first that failed raises here."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 @dataclass
@@ -147,24 +172,27 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
     out_dir = Path(staging_dir) / uuid.uuid4().hex
     out_dir.mkdir(parents=True)
     staged.staging_dir = str(out_dir)
-    counts, kept, fatal, readable = _stream_to_parquet(path, out_dir, window_bytes, staged)
-    staged.records = sum(counts.values())
-    if fatal is not None:
-        staged.issues.append(fatal)
+    writes = _ParquetWrites()
+    try:
+        counts, kept, fatal, readable = _stream_to_parquet(path, out_dir, window_bytes, staged, writes)
+        staged.records = sum(counts.values())
+        if fatal is not None:
+            staged.issues.append(fatal)
+        if readable:
+            tables = {name: pa.Table.from_batches(batches) for name, batches in kept.items()}
+            del kept
+            _describe(staged, tables, counts, out_dir, writes)
+    finally:
+        writes.finish()
     if not readable:
         shutil.rmtree(out_dir, ignore_errors=True)
         staged.staged, staged.staging_dir = {}, None
         staged.entry = CatalogEntry(sha256, path, size, file=None, quarantine=_quarantine_row(staged.issues))
-        staged.seconds = time.perf_counter() - started
-        return staged
-    tables = {name: pa.Table.from_batches(batches) for name, batches in kept.items()}
-    del kept
-    _describe(staged, tables, counts, out_dir)
     staged.seconds = time.perf_counter() - started
     return staged
 
 
-def _stream_to_parquet(path: str, out_dir: Path, window_bytes: int, staged: StagedFile):
+def _stream_to_parquet(path: str, out_dir: Path, window_bytes: int, staged: StagedFile, writes: _ParquetWrites):
     """Stream every record batch of ``path`` into ``out_dir/<TYPE>.parquet``. Returns the
     record counts, the batches of the kept types, the error that stopped reading (or None) and
     whether the file could be read at all."""
@@ -184,7 +212,7 @@ def _stream_to_parquet(path: str, out_dir: Path, window_bytes: int, staged: Stag
                     target, batch.schema, **_parquet_options(batch.schema)
                 )
                 staged.staged[name] = str(target)
-            writer.write_batch(batch)
+            writes.submit(writer.write_batch, batch)
             counts[name] += batch.num_rows
             if name in _KEPT_TYPES:
                 kept.setdefault(name, []).append(batch)
@@ -194,12 +222,13 @@ def _stream_to_parquet(path: str, out_dir: Path, window_bytes: int, staged: Stag
         fatal = StdfIssue(reader.path, 0, None, f"reader failed: {type(exc).__name__}: {exc}")
     finally:
         for writer in writers.values():
-            writer.close()
+            writes.submit(writer.close)
     staged.issues = list(reader.issues)
     return counts, kept, fatal, reader.byteorder is not None
 
 
-def _describe(staged: StagedFile, tables: dict[str, pa.Table], counts: Counter[str], out_dir: Path) -> None:
+def _describe(staged: StagedFile, tables: dict[str, pa.Table], counts: Counter[str], out_dir: Path,
+              writes: _ParquetWrites) -> None:  # fmt: skip
     """Build the derived views and the catalog entry of a file that could be read."""
     from silicio.stdf.parts import part_yield, parts
 
@@ -210,7 +239,7 @@ def _describe(staged: StagedFile, tables: dict[str, pa.Table], counts: Counter[s
     for name, table in ((PARTS_TABLE, parts_table), (TIDY_TABLE, tidy_table)):
         if table is not None and table.num_rows:
             target = out_dir / f"{name}.parquet"
-            pq.write_table(table, target, **_parquet_options(table.schema))
+            writes.submit(pq.write_table, table, target, **_parquet_options(table.schema))
             staged.staged[name] = str(target)
     staged.issues += view_issues
 
