@@ -20,8 +20,9 @@ PIP_QUIET := $(if $(CI),,--quiet)
 
 .PHONY: run test bench lint clean distclean system
 
+# The demo fab generated and ingested on first use (about two minutes), then the dashboard.
 run: $(STAMP)
-	@$(BIN)/silicio demo
+	@$(BIN)/silicio serve --demo
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest -q

@@ -12,7 +12,7 @@ from rich.markup import escape
 from silicio import __version__
 from silicio.demo import DEFAULT_OUT_DIR, run_demo
 
-from . import lake, metrology, spc, stdf
+from . import lake, metrology, report, spc, stdf, supply, trace, web
 from .errors import reported_errors
 from .render import print_summary
 
@@ -29,6 +29,13 @@ app.add_typer(spc.app, name="spc")
 app.add_typer(metrology.app, name="metrology")
 app.command(name="ingest")(lake.ingest_command)
 app.command(name="sql")(lake.sql_command)
+app.command(name="serve")(web.serve_command)
+app.command(name="report")(report.report_command)
+app.add_typer(trace.app, name="trace")
+app.add_typer(trace.audit_app, name="audit")
+app.add_typer(trace.keys_app, name="keys")
+app.command(name="verify")(trace.verify_command)
+app.add_typer(supply.app, name="supply")
 console = Console()
 
 

@@ -1,0 +1,52 @@
+"""Concentration of supply: the Herfindahl-Hirschman index and the share from a named country.
+
+References
+----------
+U.S. Department of Justice and Federal Trade Commission, *Horizontal Merger Guidelines* (2010),
+section 5.3, and *Merger Guidelines* (2023), Guideline 1: HHI is the sum of the squares of the
+market shares in percent, from near 0 to 10,000; the 2023 guidelines call a market with an HHI
+above 1,800 highly concentrated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+#: Highly concentrated above this HHI (DOJ/FTC Merger Guidelines 2023, Guideline 1).
+HIGHLY_CONCENTRATED = 1800.0
+
+
+def hhi(shares_pct) -> float:
+    """HHI = sum_i s_i^2, shares s_i in percent, on a 0-10,000 scale (DOJ/FTC Merger Guidelines)."""
+    s = np.asarray(list(shares_pct.values()) if isinstance(shares_pct, Mapping) else shares_pct, dtype=float)
+    if s.size == 0:
+        raise ValueError("HHI of no shares: at least one share is needed")
+    if not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"shares must be finite and non-negative percentages, got {s.tolist()}")
+    return float(np.sum(s * s))
+
+
+def shares_pct(values: Mapping[str, float]) -> dict[str, float]:
+    """Each key's share of the total of ``values``, in percent."""
+    total = math.fsum(values.values())
+    if total <= 0:
+        raise ValueError("shares of a zero total: no value to divide")
+    return {k: v / total * 100.0 for k, v in values.items()}
+
+
+def hhi_of_values(values: Mapping[str, float]) -> float:
+    """HHI of the shares of ``values`` (values, not shares: a supplier's spend, a country's capacity)."""
+    return hhi(shares_pct(values))
+
+
+def share_from(values: Mapping[str, float], key: str) -> float:
+    """Share (percent) of the total from ``key``, e.g. the share of imports from one country."""
+    return shares_pct(values).get(key, 0.0)
+
+
+def concentration_level(index: float) -> str:
+    """'highly concentrated' above an HHI of 1,800, else 'not highly concentrated' (DOJ/FTC Merger Guidelines 2023)."""
+    return "highly concentrated" if index > HIGHLY_CONCENTRATED else "not highly concentrated"

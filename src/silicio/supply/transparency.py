@@ -1,0 +1,68 @@
+"""The public transparency view: aggregate figures of the supplier ecosystem that anyone may
+see without logging in -- supplier counts by state, kind, size and capability, national
+content and country concentration -- and no company's confidential numbers (capacities,
+lead times, times to recover, certificate numbers, employees; see
+:data:`silicio.supply.registry.CONFIDENTIAL_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from silicio.trace.model import MasterData
+
+from .registry import MSME_CLASSES, Registry
+
+
+def _counts(frame: pl.DataFrame, by: str) -> dict[str, int]:
+    if frame.is_empty():
+        return {}
+    grouped = frame.group_by(by).agg(pl.col("org_id").n_unique().alias("n")).sort(by)
+    return {str(k): int(n) for k, n in grouped.iter_rows()}
+
+
+def public_summary(registry: Registry, master: MasterData | None = None, demand: Mapping[str, float] | None = None,
+                   home: str = "MX", as_of: dt.date | None = None) -> dict[str, Any]:  # fmt: skip
+    """Aggregate ecosystem figures: counts of organisations (never their figures), and with
+    the master data the national content of each product (:func:`silicio.origin.national_content`)
+    and the demand-weighted country concentration of the value (HHI, DOJ/FTC scale)."""
+    as_of = as_of or dt.date.today()
+    orgs = registry.organisations
+    local_sites = registry.sites.filter(pl.col("country") == home)
+    local_orgs = orgs.filter(pl.col("org_id").is_in(local_sites["org_id"].unique().to_list()))
+    caps = registry.capabilities.join(local_sites.select("site_id"), on="site_id")
+    certs = registry.valid_certifications(as_of).filter(
+        pl.col("org_id").is_in(local_orgs["org_id"].to_list())
+    )
+    out: dict[str, Any] = {
+        "home_country": home,
+        "as_of": as_of.isoformat(),
+        "organisations": orgs.height,
+        "local_organisations": local_orgs.height,
+        "local_msmes": int(local_orgs["size_class"].is_in(list(MSME_CLASSES)).sum()),
+        "organisations_by_country": _counts(orgs, "country"),
+        "local_by_state": _counts(local_sites, "state"),
+        "local_by_kind": _counts(local_orgs, "kind"),
+        "local_by_size_class": _counts(local_orgs, "size_class"),
+        "local_by_capability": _counts(
+            caps.with_columns(capability=pl.col("type") + ":" + pl.col("value")), "capability"
+        ),
+        "local_with_valid_certification": _counts(certs, "standard"),
+    }
+    if master is not None:
+        from silicio.origin import national_content
+
+        from .network import country_concentration
+
+        products = list(demand) if demand else sorted({p.part_number for p in master.products.values()})
+        out["national_content_pct"] = {pn: national_content(master.product(pn), master.sites, home).pct
+                                       for pn in products}  # fmt: skip
+        conc = country_concentration(master, products, demand, home)
+        out["value_hhi"] = conc["hhi_all"]
+        out["import_hhi"] = conc["hhi_imports"]
+        out["import_share_pct"] = conc["import_share_pct"]
+    return out

@@ -1,0 +1,127 @@
+"""The dashboard's web app: pages, their JSON twins, static files, error pages.
+
+>>> from silicio.web import create_app
+>>> app = create_app("data")          # then: uvicorn.run(app)
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import threading
+import time
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from silicio import __version__
+
+from . import api, pages
+from .data import Dashboard, NotFound, Pending, Settings
+from .format import format_cell
+
+HERE = Path(__file__).resolve().parent
+#: Sections of the navigation bar, in order: (title, path). Later pages add a line here.
+NAV_SECTIONS = (("Overview", "/"), ("PAT", "/pat"), ("Files", "/files"))
+# Seconds after which a page still being computed asks again (its error page reloads itself).
+_RETRY_SECONDS = 5
+# Browsers may keep the static files for a day; plotly.js is 4.8 MB.
+_STATIC_MAX_AGE = 86_400
+
+
+def _plotly_js() -> Path | None:
+    """plotly.min.js of the installed plotly package (no CDN: machines may have no internet)."""
+    path = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    return Path(str(path)) if path.is_file() else None
+
+
+def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str | None = None,
+               settings: Settings | None = None, *, warm: bool = False) -> FastAPI:  # fmt: skip
+    """The dashboard over the lake in ``data_dir`` (default ``$SILICIO_DATA`` or ``./data``).
+
+    ``database_url`` names the catalog when it is not the SQLite file in the data directory.
+    ``warm`` computes the overview (and the screening behind it) in a thread at start, so the
+    first visitor does not wait for it.
+    """
+    dashboard = Dashboard(data_dir, database_url, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if warm:
+            threading.Thread(target=dashboard.warm, name="silicio-warm", daemon=True).start()
+        yield
+        dashboard.close()
+
+    app = FastAPI(
+        title="silicio dashboard",
+        version=__version__,
+        description="Yield, bins, wafer maps, tests and screening of the STDF files in a silicio lake. "
+        "Every page has a JSON twin under /api at the same path, and every table a CSV.",
+        lifespan=lifespan,
+    )
+    app.state.dashboard = dashboard
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["cell"] = format_cell
+    templates.env.globals.update(nav_sections=NAV_SECTIONS, version=__version__, retry_seconds=_RETRY_SECONDS)
+    app.state.templates = templates
+    app.state.rendered_pages = OrderedDict()
+    app.state.rendered_lock = threading.Lock()
+
+    @app.middleware("http")
+    async def server_timing(request: Request, call_next):
+        # How long the server took, for the browser's devtools and the benchmark.
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    plotly_js = _plotly_js()
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly() -> Response:
+        headers = {"Cache-Control": f"public, max-age={_STATIC_MAX_AGE}"}
+        if plotly_js is not None:
+            return FileResponse(plotly_js, media_type="text/javascript", headers=headers)
+        from plotly.offline import get_plotlyjs
+
+        return Response(get_plotlyjs(), media_type="text/javascript", headers=headers)
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    def error(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        return templates.TemplateResponse(request, "error.html", {"status": status, "message": message},
+                                          status_code=status, headers=headers)  # fmt: skip
+
+    @app.exception_handler(Pending)
+    async def pending(request: Request, exc: Pending) -> Response:
+        return error(request, 503, str(exc), {"Retry-After": str(_RETRY_SECONDS)})
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return error(request, 404, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = "no such page" if exc.status_code == 404 else str(exc.detail)
+        return error(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
+        return error(request, 422, problems)
+
+    return app

@@ -1,0 +1,183 @@
+// silicio dashboard: draws a page's charts with plotly.js from the page's model, embedded as JSON
+// (#page-data, the same document its /api twin returns). Pages work without this; it adds charts.
+"use strict";
+
+(function () {
+  const source = document.getElementById("page-data");
+  if (!source || typeof Plotly === "undefined") return;
+  const page = JSON.parse(source.textContent);
+  const config = { displaylogo: false, responsive: true };
+  const margin = { l: 60, r: 20, t: 10, b: 50 };
+  // Colours of bins: passing bins green, failing ones a qualitative palette.
+  const palette = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                   "#1f77b4", "#aec7e8", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5"];
+
+  function draw(id, traces, layout) {
+    const element = document.getElementById(id);
+    if (!element) return null;
+    Plotly.newPlot(element, traces, Object.assign({ margin: margin, hovermode: "closest" }, layout), config);
+    return element;
+  }
+
+  // Clicking a point with a URL in customdata opens that page.
+  function linkPoints(element) {
+    if (!element) return;
+    element.on("plotly_click", function (event) {
+      const url = event.points.length && event.points[0].customdata;
+      if (url) window.location.href = url;
+    });
+  }
+
+  // A wafer map as a heat map: one cell per die, rows from the smallest Y (drawn downwards).
+  function grid(map, values) {
+    const x0 = Math.min(...map.x), x1 = Math.max(...map.x);
+    const y0 = Math.min(...map.y), y1 = Math.max(...map.y);
+    const z = [], text = [];
+    for (let row = y0; row <= y1; row++) {
+      z.push(new Array(x1 - x0 + 1).fill(null));
+      text.push(new Array(x1 - x0 + 1).fill(""));
+    }
+    map.x.forEach(function (x, i) {
+      z[map.y[i] - y0][x - x0] = values[i];
+      text[map.y[i] - y0][x - x0] = "x " + x + ", y " + map.y[i];
+    });
+    const xs = [], ys = [];
+    for (let x = x0; x <= x1; x++) xs.push(x);
+    for (let y = y0; y <= y1; y++) ys.push(y);
+    return { z: z, text: text, x: xs, y: ys };
+  }
+
+  const mapLayout = {
+    xaxis: { title: "X", constrain: "domain", showgrid: false, zeroline: false },
+    yaxis: { title: "Y", autorange: "reversed", scaleanchor: "x", showgrid: false, zeroline: false },
+    plot_bgcolor: "#ffffff",
+  };
+
+  function continuousMap(id, map, colorscale, title) {
+    if (!map || !map.x.length) return;
+    const g = grid(map, map.value);
+    draw(id, [{ type: "heatmap", x: g.x, y: g.y, z: g.z, text: g.text, colorscale: colorscale,
+                hovertemplate: "%{text}<br>" + title + " %{z:.4g}<extra></extra>",
+                colorbar: { title: { text: title } } }], mapLayout);
+  }
+
+  function binMap(id, map, highlight) {
+    if (!map || !map.x.length) return;
+    const bins = Array.from(new Set(map.value)).sort(function (a, b) { return a - b; });
+    const passing = new Set(map.value.filter(function (v, i) { return map.good && map.good[i]; }));
+    let failing = 0;
+    const colours = bins.map(function (b) {
+      return passing.has(b) ? "#2ca02c" : palette[failing++ % palette.length];
+    });
+    const index = map.value.map(function (v) { return bins.indexOf(v); });
+    const g = grid(map, index);
+    const n = bins.length;
+    const colorscale = [];
+    colours.forEach(function (c, i) { colorscale.push([i / n, c], [(i + 1) / n, c]); });
+    const names = bins.map(function (b) {
+      const name = map.bin_names[String(b)];
+      return b < 0 ? "none" : String(b) + (name ? " " + name : "");
+    });
+    const label = g.z.map(function (row) { return row.map(function (v) { return v === null ? "" : names[v]; }); });
+    const traces = [{ type: "heatmap", x: g.x, y: g.y, z: g.z, customdata: label, text: g.text,
+      colorscale: colorscale, zmin: -0.5, zmax: n - 0.5, hovertemplate: "%{text}<br>bin %{customdata}<extra></extra>",
+      colorbar: { tickvals: bins.map(function (b, i) { return i; }), ticktext: names, title: { text: "bin" } } }];
+    if (highlight) {
+      traces.push({ type: "scatter", mode: "markers", x: [highlight[0]], y: [highlight[1]], name: "part",
+        marker: { symbol: "square-open", size: 16, color: "#000", line: { width: 3 } }, hoverinfo: "skip",
+        showlegend: false });
+    }
+    draw(id, traces, mapLayout);
+  }
+
+  function percent(v) { return v === null ? null : 100 * v; }
+
+  const pages = {
+    overview: function () {
+      const groups = {};
+      page.lots.forEach(function (lot) {
+        const key = (lot.product || "unknown") + " · " + lot.stage;
+        (groups[key] = groups[key] || []).push(lot);
+      });
+      const traces = Object.keys(groups).map(function (key) {
+        const lots = groups[key];
+        return { type: "scatter", mode: "lines+markers", name: key,
+          x: lots.map(function (l) { return l.started || l.lot_id; }),
+          y: lots.map(function (l) { return percent(l.final_yield); }),
+          text: lots.map(function (l) { return l.lot_id; }),
+          customdata: lots.map(function (l) { return l.url; }),
+          hovertemplate: "%{text}<br>final yield %{y:.2f}%<extra>%{fullData.name}</extra>" };
+      });
+      const hold = 100 * page.hold_yield;
+      linkPoints(draw("yield-trend", traces, {
+        yaxis: { title: "final yield (%)" }, xaxis: { title: "lot start" }, legend: { orientation: "h" },
+        shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: hold, y1: hold,
+                   line: { dash: "dash", color: "#a8430f", width: 1 } }],
+      }));
+    },
+
+    lot: function () {
+      const wafers = page.wafers;
+      linkPoints(draw("wafer-yields", [{ type: "scatter", mode: "lines+markers",
+        x: wafers.map(function (w) { return w.wafer_id || "none"; }),
+        y: wafers.map(function (w) { return percent(w.final_yield); }),
+        customdata: wafers.map(function (w) { return w.url; }), marker: { color: "#0f5fa8", size: 9 },
+        hovertemplate: "%{x}<br>final yield %{y:.2f}%<extra></extra>" }],
+        { yaxis: { title: "final yield (%)" }, xaxis: { type: "category" } }));
+      continuousMap("stacked-map", page.stacked_fail_map, "Reds", "fail share");
+      const bins = page.bin_pareto;
+      draw("pareto", [
+        { type: "bar", name: "parts", x: bins.map(function (b) { return String(b.bin) + (b.name ? " " + b.name : ""); }),
+          y: bins.map(function (b) { return b.count; }), marker: { color: "#d62728" } },
+        { type: "scatter", mode: "lines+markers", name: "cumulative %", yaxis: "y2",
+          x: bins.map(function (b) { return String(b.bin) + (b.name ? " " + b.name : ""); }),
+          y: bins.map(function (b) { return b.cumulative_percent; }), marker: { color: "#444" } },
+      ], { xaxis: { type: "category" }, yaxis: { title: "parts" },
+           yaxis2: { overlaying: "y", side: "right", range: [0, 105], title: "cumulative %" },
+           legend: { orientation: "h" }, margin: { l: 60, r: 60, t: 10, b: 80 } });
+    },
+
+    wafer: function () {
+      binMap("bin-map", page.bin_map, page.highlight);
+      continuousMap("parametric-map", page.parametric_map, "Viridis", page.parametric_map ? page.parametric_map.label : "");
+      const picker = document.getElementById("test-picker");
+      if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
+    },
+
+    test: function () {
+      const h = page.histogram;
+      const centres = h.counts.map(function (c, i) { return (h.edges[i] + h.edges[i + 1]) / 2; });
+      const widths = h.counts.map(function (c, i) { return h.edges[i + 1] - h.edges[i]; });
+      const lines = [];
+      function line(x, colour, dash, label) {
+        if (x === null || x === undefined) return;
+        lines.push({ type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: { color: colour, dash: dash, width: 2 },
+                     label: { text: label, textposition: "end", textangle: 0, yanchor: "bottom",
+                              font: { size: 10, color: colour } } });
+      }
+      line(page.lo_limit, "#d62728", "solid", "LSL");
+      line(page.hi_limit, "#d62728", "solid", "USL");
+      line(page.pat_lo, "#ff7f0e", "dash", "PAT lo");
+      line(page.pat_hi, "#ff7f0e", "dash", "PAT hi");
+      draw("histogram", [{ type: "bar", x: centres, y: h.counts, width: widths, marker: { color: "#0f5fa8" },
+        hovertemplate: "%{x:.4g}: %{y} dies<extra></extra>" }],
+        { shapes: lines, bargap: 0, xaxis: { title: page.units || "" }, yaxis: { title: "dies" },
+          margin: { l: 60, r: 20, t: 28, b: 50 } });
+      const lots = page.lots;
+      const names = lots.map(function (l) { return l.lot_id + (page.products.length > 1 ? " " + (l.product || "") : ""); });
+      const urls = lots.map(function (l) { return l.url; });
+      linkPoints(draw("trend", [{ type: "scatter", mode: "lines+markers", x: names, y: lots.map(function (l) { return l.mean; }),
+        customdata: urls, error_y: { type: "data", array: lots.map(function (l) { return l.std; }), visible: true },
+        hovertemplate: "%{x}<br>mean %{y:.4g}<extra></extra>" }],
+        { xaxis: { type: "category" }, yaxis: { title: "mean " + (page.units || "") } }));
+      linkPoints(draw("cpk", [{ type: "bar", x: names, y: lots.map(function (l) { return l.cpk; }), customdata: urls,
+        marker: { color: lots.map(function (l) { return l.cpk !== null && l.cpk < 1.33 ? "#d62728" : "#2ca02c"; }) },
+        hovertemplate: "%{x}<br>Cpk %{y:.3f}<extra></extra>" }],
+        { xaxis: { type: "category" }, yaxis: { title: "Cpk" },
+          shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 1.33, y1: 1.33, line: { dash: "dot", color: "#888" } }] }));
+    },
+  };
+
+  const kind = document.body.dataset.page;
+  if (pages[kind]) pages[kind]();
+})();

@@ -1,0 +1,81 @@
+"""Fixtures of the dashboard tests: a small lake (seven demo wafer-sort lots, enough for the
+AEC-Q001 / Q002 limits, one salvaged truncated file, one quarantined file), the app over it and
+a lake opened for computing the expected numbers directly with silicio.yields."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from silicio import lake
+from silicio.demo import write_demo_stdf
+from silicio.web import Settings, create_app
+
+LOTS = 7
+WAFERS = 2
+DIES_PER_SIDE = 12
+#: Lots below this final yield are held in the tests (the demo lots yield 92-97 %).
+HOLD_YIELD = 0.95
+TRUNCATED_SEED = 20  # its own lot, TK41890, cut mid-way: ingested as partial
+
+
+def build_stdf(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in range(LOTS):
+        write_demo_stdf(folder / f"lot_{seed}.stdf", seed=seed, wafers=WAFERS, dies_per_side=DIES_PER_SIDE)
+    whole = write_demo_stdf(folder / "whole.tmp", seed=TRUNCATED_SEED, wafers=1, dies_per_side=DIES_PER_SIDE)
+    data = whole.read_bytes()
+    (folder / "truncated.stdf").write_bytes(data[: len(data) * 2 // 3])
+    whole.unlink()
+    (folder / "not_stdf.stdf").write_bytes(b"this is a text file that landed on the tester share\n" * 4)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stdf_dir(tmp_path_factory) -> Path:
+    return build_stdf(tmp_path_factory.mktemp("stdf"))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, stdf_dir) -> Path:
+    data = tmp_path_factory.mktemp("lake") / "data"
+    lake.ingest([stdf_dir], data, workers=1)
+    return data
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(hold_yield=HOLD_YIELD)
+
+
+@pytest.fixture(scope="session")
+def client(data_dir, settings):
+    with TestClient(create_app(data_dir, settings=settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def db(data_dir):
+    with lake.open(data_dir) as opened:
+        yield opened
+
+
+@pytest.fixture
+def lake_copy(tmp_path, data_dir) -> Path:
+    """A copy of the lake a test may add files to."""
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    return copy
+
+
+#: Where the browser tests saved their screenshots (set by them, printed after the run).
+SCREENSHOTS_KEY = pytest.StashKey[Path]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    folder = config.stash.get(SCREENSHOTS_KEY, None)
+    if folder is not None:
+        terminalreporter.write_line(f"dashboard screenshots: {folder}")
