@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba as nb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -62,18 +63,33 @@ def neighbour_median(values: np.ndarray, radius: int = 2, min_neighbours: int = 
         raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
     if int(min_neighbours) < 1:
         raise ValueError(f"min_neighbours must be >= 1, got {min_neighbours!r}")
-    side = 2 * radius + 1
-    padded = np.pad(values, radius, constant_values=np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side)).reshape(
-        *values.shape, side * side
-    )
-    windows = windows.copy()
-    windows[..., (side * side) // 2] = np.nan  # the die itself is not its own neighbour
-    count = np.sum(~np.isnan(windows), axis=-1)
-    out = np.full(values.shape, np.nan)
-    enough = count >= min_neighbours
-    if np.any(enough):
-        out[enough] = np.nanmedian(windows[enough], axis=-1)
+    return _neighbour_median(values, int(radius), int(min_neighbours))
+
+
+@nb.njit(cache=True, nogil=True)
+def _neighbour_median(values, radius, min_neighbours):
+    # Insertion sort of at most (2 r + 1)^2 - 1 neighbours per die: windows are small, and
+    # this runs for every die of every test of every wafer.
+    rows, cols = values.shape
+    out = np.full((rows, cols), np.nan)
+    window = np.empty((2 * radius + 1) ** 2, np.float64)
+    for i in range(rows):
+        for j in range(cols):
+            n = 0
+            for a in range(max(i - radius, 0), min(i + radius + 1, rows)):
+                for b in range(max(j - radius, 0), min(j + radius + 1, cols)):
+                    v = values[a, b]
+                    if (a == i and b == j) or np.isnan(v):
+                        continue
+                    k = n
+                    while k > 0 and window[k - 1] > v:
+                        window[k] = window[k - 1]
+                        k -= 1
+                    window[k] = v
+                    n += 1
+            if n >= min_neighbours:
+                half = n // 2
+                out[i, j] = window[half] if n % 2 else 0.5 * (window[half - 1] + window[half])
     return out
 
 
