@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SHARED_STDF_DIR, assert_same_tables, canonical
 from silicio.stdf import StdfError, read
 from silicio.stdf.spec import GDR_TYPE_CODES, RECORDS, Field, RecordType, schema
 from silicio.stdf.writer import StdfWriter, to_bytes
+from tests.conftest import SHARED_STDF_DIR, assert_same_tables, canonical
 
 # --------------------------------------------------------------------------------------------
 # Strategies from the spec's field types

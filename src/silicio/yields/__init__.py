@@ -6,7 +6,14 @@ for one file or many files concatenated.
 """
 
 from .aecq002 import statistical_bin_limits, statistical_yield_analysis, statistical_yield_limits
-from .bins import SiteComparison, bin_counts, bin_definitions, bin_pareto, reconcile_bins, site_yield_comparison
+from .bins import (
+    SiteComparison,
+    bin_counts,
+    bin_definitions,
+    bin_pareto,
+    reconcile_bins,
+    site_yield_comparison,
+)
 from .die import (
     fit_defect_density,
     grid_die_per_wafer,
@@ -22,7 +29,15 @@ from .parametric import per_test_statistics, units_per_hour
 from .pat import dynamic_pat_limits, pat_outliers, static_pat_limits
 from .recipe import Recipe, dumps_recipe, load_recipe, loads_recipe
 from .screening import ScreeningResult, screen
-from .wafermap import WaferMap, bin_map, parametric_map, render_wafer_map, stacked_fail_map, to_e142_xml, to_g85_xml
+from .wafermap import (
+    WaferMap,
+    bin_map,
+    parametric_map,
+    render_wafer_map,
+    stacked_fail_map,
+    to_e142_xml,
+    to_g85_xml,
+)
 from .yield_ import consolidate_retests, yield_by
 
 __all__ = [
