@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from silicio import __version__
 from silicio.cli import app
+from silicio.demo import load_manifest
 from silicio.demo.stdf_demo import simulate_lot, write_demo_stdf
 from silicio.stdf import read
 
@@ -171,13 +172,21 @@ def test_unknown_output_format(demo_file, tmp_path):
     assert_one_line_error(result, "--to json", "parquet, csv, xlsx")
 
 
-def test_demo_command(tmp_path):
-    lot = simulate_lot(seed=0)
-    result = silicio("demo", "--out", tmp_path)
+def test_demo_command_generates_the_fab(tmp_path):
+    result = silicio("demo", "--out", tmp_path, "--lots", "3", "--wafers", "1", "--workers", "1")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "demo_lot.stdf").is_file()
-    assert f"wrote {tmp_path / 'demo_lot.stdf'}" in result.stdout
-    assert "TK41870" in result.stdout and f"{lot.parts:,}" in result.stdout
+    fab = load_manifest(tmp_path)
+    assert len(fab.lot_table) == 3 and {lot.product for lot in fab.lot_table} == {
+        "SLC-TV100",
+        "SLC-MC200",
+        "SLC-PM300A",
+    }
+    for lot in fab.lot_table:
+        assert lot.lot_id in result.stdout
+    for f in fab.files:
+        assert (tmp_path / f.path).is_file()
+    again = silicio("demo", "--out", tmp_path, "--lots", "3", "--wafers", "1", "--workers", "1")
+    assert "(cached)" in again.stdout
 
 
 def test_no_arguments_shows_help():

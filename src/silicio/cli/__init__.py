@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from silicio import __version__
-from silicio.demo import DEFAULT_OUT_DIR, run_demo
+from silicio.demo import generate_fab
+from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT
 
 from . import lake, metrology, report, spc, stdf, supply, trace, web
 from .errors import reported_errors
-from .render import print_summary
+from .render import print_fab
 
 app = typer.Typer(
     help="silicio: semiconductor quality and supply data, from STDF tester files to origin certificates.",
@@ -38,6 +38,9 @@ app.command(name="verify")(trace.verify_command)
 app.add_typer(supply.app, name="supply")
 console = Console()
 
+#: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.
+DEFAULT_FAB_DIR = Path("out") / "fab"
+
 
 def _print_version(value: bool) -> None:
     if value:
@@ -57,14 +60,30 @@ def main_options(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's files.")] = DEFAULT_OUT_DIR,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for the demo fab's STDF files.")
+    ] = DEFAULT_FAB_DIR,
+    lots: Annotated[
+        int, typer.Option("--lots", min=1, help="Lots, spread over the three products.")
+    ] = DEFAULT_LOTS,
+    wafers: Annotated[int, typer.Option("--wafers", min=1, help="Wafers per lot.")] = DEFAULT_WAFERS_PER_LOT,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the generated data.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes writing lots.")] = 2,
 ) -> None:
-    """Generate a demo wafer-sort lot, write it as STDF, read it back and summarize it."""
-    with reported_errors():
-        result = run_demo(out, seed=seed)
-    console.print(f"wrote [bold]{escape(str(result.stdf_path))}[/bold]", soft_wrap=True, highlight=False)
-    print_summary(console, result.summary)
+    """Generate the demo fab (Querétaro IDM, three products) as STDF files; `silicio serve --demo`
+    also ingests and serves it."""
+    from rich.progress import Progress
+
+    with reported_errors(), Progress(console=console, transient=True) as progress:
+        task = progress.add_task("writing lots", total=lots)
+
+        def advance(message: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, description=message)
+
+        fab = generate_fab(
+            out, lots=lots, wafers_per_lot=wafers, seed=seed, workers=workers, progress=advance
+        )
+    print_fab(console, fab, out)
 
 
 def main() -> None:

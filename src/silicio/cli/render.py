@@ -81,3 +81,24 @@ def _wafers(wafers: list[str], count: int) -> str | None:
         return f"{count} (no wafer id)"
     shown = ", ".join(wafers[:6]) + (", ..." if len(wafers) > 6 else "")
     return f"{count}: {shown}"
+
+
+def print_fab(console: Console, fab, out_dir) -> None:
+    """The demo fab's lots: product, wafers, dies and yields, and what was planted in them."""
+    table = Table(title=f"demo fab in {escape(str(out_dir))}" + (" (cached)" if fab.cached else ""),
+                  title_justify="left")  # fmt: skip
+    for name, justify in (("lot", "left"), ("product", "left"), ("wafers", "right"), ("dies", "right"),
+                          ("sort yield", "right"), ("final-test parts", "right"), ("final yield", "right"),
+                          ("excursion", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)
+    for lot in fab.lot_table:
+        table.add_row(escape(lot.lot_id), escape(lot.product), f"{lot.wafers:,}", f"{lot.dies:,}",
+                      _percent(lot.ws_good, lot.dies), f"{lot.ft_parts:,}", _percent(lot.ft_good, lot.ft_parts),
+                      "yes" if lot.excursion else "")  # fmt: skip
+    console.print(table)
+    console.print(f"{len(fab.files):,} STDF files, {fab.total_bytes / 1e6:,.1f} MB; "
+                  "`silicio serve --demo` ingests and serves the demo", highlight=False)  # fmt: skip
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else ""
