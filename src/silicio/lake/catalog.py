@@ -142,7 +142,7 @@ class Catalog:
 
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
-        self.engine: Engine = _engine(url)
+        self.engine: Engine = catalog_engine(url)
         if migrate:
             self.upgrade()
 
@@ -159,19 +159,7 @@ class Catalog:
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (a no-op when it is there already)."""
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", _MIGRATIONS)
-        head = ScriptDirectory.from_config(config).get_current_head()
-        with self.engine.begin() as connection:
-            if MigrationContext.configure(connection).get_current_revision() == head:
-                return
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        upgrade_schema(self.engine, _MIGRATIONS)
 
     # -- reading
 
@@ -256,7 +244,27 @@ class Catalog:
         return None
 
 
-def _engine(url: str) -> Engine:
+def upgrade_schema(engine: Engine, script_location: str, version_table: str = "alembic_version") -> None:
+    """Run the Alembic migrations at ``script_location`` up to their head (no-op when there).
+    Areas with tables of their own in the catalog database keep their own ``version_table``."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.begin() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": version_table})
+        if context.get_current_revision() == head:
+            return
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def catalog_engine(url: str) -> Engine:
+    """An engine on the catalog database; other areas keep their tables in the same database."""
     if url.startswith("sqlite"):
         # Ingests commit one at a time under the lake lock; readers may still hold SQLite's lock
         # briefly, so wait for it rather than fail.

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from silicio.lake.catalog import catalog_engine, upgrade_schema
 from silicio.lake.layout import LakeLayout
 
 from . import audit
@@ -211,18 +212,6 @@ _BOM_FIELDS = ("step", "material", "supplier", "country", "hs_code", "quantity",
                "regime", "uom")  # fmt: skip
 
 
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-
-        @sa.event.listens_for(engine, "connect")
-        def _foreign_keys(dbapi_connection, _record) -> None:
-            dbapi_connection.execute("PRAGMA foreign_keys = ON")
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
 @dataclass(frozen=True)
 class StepRecord:
     """A step done on a lot (or wafer, reel...) by an operator; ``flag`` says why it is not qualified."""
@@ -294,7 +283,7 @@ class TraceStore:
 
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
-        self.engine = _engine(url)
+        self.engine = catalog_engine(url)
         self._graph: tuple[int, Genealogy] | None = None
         if migrate:
             self.upgrade()
@@ -319,20 +308,7 @@ class TraceStore:
 
     def upgrade(self) -> None:
         """Bring the trace tables to the latest migration (no-op when there already)."""
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", _MIGRATIONS)
-        head = ScriptDirectory.from_config(config).get_current_head()
-        with self.engine.begin() as connection:
-            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            if context.get_current_revision() == head:
-                return
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        upgrade_schema(self.engine, _MIGRATIONS, VERSION_TABLE)
 
     # -- master data
 
