@@ -174,7 +174,8 @@ def _add_material(g: nx.DiGraph, registry: Registry, step_node: str, line, org_i
 
 def required_rates(g: nx.DiGraph) -> dict[str, float]:
     """Units per week each node must supply to meet the products' demand: the demand, exploded
-    through the BOM (``units``), split among the sources of a material by their capacity."""
+    through the BOM (``units``; the gross-requirements explosion of MRP, Orlicky, *Material
+    Requirements Planning*, 1975), split among the sources of a material by their capacity."""
     rate = {n: float(g.nodes[n].get("demand", 0.0)) for n in g}
     for j in reversed(list(nx.topological_sort(g))):
         if rate[j] <= 0:
@@ -188,7 +189,8 @@ def required_rates(g: nx.DiGraph) -> dict[str, float]:
 
 
 def capacity_shares(caps: np.ndarray) -> np.ndarray:
-    """Shares of a material's sources by capacity; an unknown (infinite) capacity counts as ten times the largest known."""
+    """Shares of a material's sources by capacity (silicio's convention: an unknown, infinite
+    capacity counts as ten times the largest known one)."""
     if np.all(np.isinf(caps)):
         return np.full(len(caps), 1.0 / len(caps))
     finite = np.where(np.isinf(caps), np.nanmax(np.where(np.isinf(caps), np.nan, caps)) * 10, caps)

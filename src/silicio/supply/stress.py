@@ -98,7 +98,7 @@ def _quiet_highs():
 class _Model:
     """Both LPs of one network in HiGHS, built once; a disruption only changes bounds."""
 
-    def __init__(self, net: CompiledNetwork) -> None:
+    def __init__(self, net: CompiledNetwork, horizon: float = 520.0) -> None:
         import highspy
 
         self.hs = highspy
@@ -107,6 +107,7 @@ class _Model:
         self.n, self.m, self.v = n, m, v
         inf = highspy.kHighsInf
         self.inf = inf
+        self.horizon = horizon
         # Rows shared by both models: BOM (one per group j,k), then flow (one per node with children).
         group_of_edge = np.empty(m, dtype=np.int64)
         for g in range(len(net.group_node)):
@@ -183,7 +184,13 @@ class _Model:
         )
         row_upper = np.concatenate([self.shared_upper, np.full(v, self.inf), np.zeros(k)])
         return self._highs(
-            a, cost, np.zeros(n + m + 1), np.full(n + m + 1, self.inf), row_lower, row_upper, True
+            a,
+            cost,
+            np.zeros(n + m + 1),
+            np.append(np.full(n + m, self.inf), self.horizon),
+            row_lower,
+            row_upper,
+            True,
         )
 
     def _status_ok(self, h, what: str, name: str) -> bool:
@@ -214,14 +221,15 @@ class _Model:
         return float(h.getInfo().objective_function_value), float(lost.sum())
 
     def time_to_survive(self, d: Disruption) -> float:
+        """max t; ``inf`` when the network lasts the whole horizon (t is bounded by it so that an
+        unbounded LP does not leave HiGHS a basis that slows the next solves tenfold)."""
         h = self.tts_lp
         idx = np.array(d.nodes, dtype=np.int32)
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.zeros(len(idx)))
         try:
             h.run()
-            return (
-                float(h.getInfo().objective_function_value) if self._status_ok(h, "TTS", d.name) else math.inf
-            )
+            t = float(h.getInfo().objective_function_value) if self._status_ok(h, "TTS", d.name) else math.inf
+            return math.inf if t >= self.horizon * (1 - 1e-12) else t
         finally:
             h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.full(len(idx), self.inf))
 
@@ -230,8 +238,10 @@ class _Model:
         return [(*self.time_to_recover_impact(d), self.time_to_survive(d)) for d in disruptions]
 
 
-def _solve_chunk(net: CompiledNetwork, disruptions: Sequence[Disruption]) -> list[tuple[float, float, float]]:
-    return _Model(net).solve(disruptions)
+def _solve_chunk(
+    net: CompiledNetwork, disruptions: Sequence[Disruption], horizon: float
+) -> list[tuple[float, float, float]]:
+    return _Model(net, horizon).solve(disruptions)
 
 
 # -- the stress test ------------------------------------------------------------------------------
@@ -239,12 +249,13 @@ def _solve_chunk(net: CompiledNetwork, disruptions: Sequence[Disruption]) -> lis
 
 def stress_test(network: nx.DiGraph | CompiledNetwork, by: str = "node",
                 disruptions: Sequence[Disruption] | None = None, workers: int = 1,
-                dask_address: str | None = None, chunk_size: int = 50) -> pl.DataFrame:  # fmt: skip
+                dask_address: str | None = None, chunk_size: int = 50,
+                horizon_weeks: float = 520.0) -> pl.DataFrame:  # fmt: skip
     """TTR impact, TTS and REI of every disruption (each node, or each facility with
     ``by="facility"``), one pair of LPs each (Simchi-Levi et al., Interfaces 45(5) 2015).
 
     Returns one row per disruption: ``disruption``, ``nodes``, ``ttr_weeks``, ``tts_weeks``
-    (``inf`` when the network survives indefinitely), ``lost_units``, ``performance_impact``
+    (``inf`` when the network survives the whole ``horizon_weeks``, ten years by default), ``lost_units``, ``performance_impact``
     (lost profit ``P(n)``), ``rei`` and ``flagged`` (TTS < TTR), worst first.
     """
     net = network if isinstance(network, CompiledNetwork) else compile_network(network)
@@ -259,9 +270,11 @@ def stress_test(network: nx.DiGraph | CompiledNetwork, by: str = "node",
             )
     if workers < 1:
         raise NetworkError(f"workers must be at least 1, got {workers}")
+    if not (math.isfinite(horizon_weeks) and horizon_weeks > 0):
+        raise NetworkError(f"horizon_weeks must be a positive number, got {horizon_weeks!r}")
     chunks = [list(disruptions[i : i + chunk_size]) for i in range(0, len(disruptions), chunk_size)]
     results: list[list[tuple[float, float, float]]] = [[] for _ in chunks]
-    for index, chunk_result in _run_chunks(net, chunks, workers, dask_address):
+    for index, chunk_result in _run_chunks(net, chunks, workers, dask_address, horizon_weeks):
         results[index] = chunk_result
     flat = [r for chunk in results for r in chunk]
     impact = np.array([r[0] for r in flat])
@@ -281,19 +294,21 @@ def stress_test(network: nx.DiGraph | CompiledNetwork, by: str = "node",
 
 
 def _run_chunks(net: CompiledNetwork, chunks: list[list[Disruption]], workers: int,
-                dask_address: str | None) -> Iterator[tuple[int, list]]:  # fmt: skip
+                dask_address: str | None, horizon: float) -> Iterator[tuple[int, list]]:  # fmt: skip
     if dask_address:
         from distributed import Client, as_completed
 
         with Client(dask_address, set_as_default=False) as client:
             shared = client.scatter(net, broadcast=True)
-            futures = {client.submit(_solve_chunk, shared, c, pure=False): i for i, c in enumerate(chunks)}
+            futures = {
+                client.submit(_solve_chunk, shared, c, horizon, pure=False): i for i, c in enumerate(chunks)
+            }
             for future in as_completed(list(futures), loop=client.loop):
                 yield futures[future], future.result()
         return
     workers = max(1, min(workers, len(chunks), os.cpu_count() or 1))
     if workers == 1:
-        model = _Model(net)
+        model = _Model(net, horizon)
         for i, c in enumerate(chunks):
             yield i, model.solve(c)
         return
@@ -302,7 +317,7 @@ def _run_chunks(net: CompiledNetwork, chunks: list[list[Disruption]], workers: i
 
     # spawn, as the lake's ingest: a fork would copy held locks of other threads.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(net,)) as pool:  # fmt: skip
+                             initializer=_init_worker, initargs=(net, horizon)) as pool:  # fmt: skip
         futures = {pool.submit(_solve_chunk_in_worker, c): i for i, c in enumerate(chunks)}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -311,9 +326,9 @@ def _run_chunks(net: CompiledNetwork, chunks: list[list[Disruption]], workers: i
 _WORKER_MODEL: _Model | None = None
 
 
-def _init_worker(net: CompiledNetwork) -> None:
+def _init_worker(net: CompiledNetwork, horizon: float) -> None:
     global _WORKER_MODEL
-    _WORKER_MODEL = _Model(net)
+    _WORKER_MODEL = _Model(net, horizon)
 
 
 def _solve_chunk_in_worker(disruptions: Sequence[Disruption]) -> list[tuple[float, float, float]]:
