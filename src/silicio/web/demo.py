@@ -47,4 +47,122 @@ def demo_lake(data_dir: str | os.PathLike[str] = DEFAULT_DEMO_DIR, **files) -> P
     data_dir = Path(data_dir)
     stdf_dir = write_demo_files(data_dir.parent / f"{data_dir.name}-stdf", **files)
     lake.ingest([stdf_dir], data_dir)
+    load_trace_demo(data_dir)
     return data_dir
+
+
+# ------------------------------------------------------------------------------------------------
+# Traceability, certificates and the supplier ecosystem of the demo
+
+#: Who issues the demo certificates, and the parties USMCA Annex 5-A asks a certification of origin for.
+DEMO_ISSUER = "Silicio Semiconductores QA"
+DEMO_PARTIES = {
+    "certifier_role": "producer",
+    "certifier": {"name": "Silicio Semiconductores", "address": "Parque Industrial, Querétaro, MX",
+                  "telephone": "+52 442 000 0000", "email": "origin@silicio.example"},
+    "exporter": {"name": "Silicio Semiconductores", "address": "Parque Industrial, Querétaro, MX",
+                 "telephone": "+52 442 000 0000", "email": "export@silicio.example"},
+    "producer": {"name": "Silicio Semiconductores", "address": "Parque Industrial, Querétaro, MX",
+                 "telephone": "+52 442 000 0000", "email": "origin@silicio.example"},
+    "importer": {"name": "Demo Importer Inc.", "address": "Laredo, TX, US",
+                 "telephone": "+1 956 000 0000", "email": "imports@importer.example"},
+}  # fmt: skip
+DEMO_SIGNER = {"name": "Jimena López", "title": "Trade compliance"}
+#: Dies traced per demo wafer (the genealogy stays small: the trace page answers at once).
+DEMO_DIES_PER_WAFER = 20
+
+
+def _lake_lots(data_dir: Path) -> list[dict]:
+    """product, lot, wafer ids, parts tested and passed of each wafer-sort lot in the lake."""
+    with lake.open(data_dir) as db:
+        if "parts" not in db.tables:
+            return []
+        rows = db.polars(
+            "SELECT f.product, p.lot_id AS lot, list(DISTINCT p.wafer_id ORDER BY p.wafer_id) AS wafers, "
+            "count(*) FILTER (WHERE p.is_last_test) AS tested, "
+            "count(*) FILTER (WHERE p.is_last_test AND p.passed) AS good "
+            "FROM parts p JOIN files f ON f.sha256 = p.file_sha256 "
+            "WHERE f.stage = 'wafer_sort' AND p.lot_id IS NOT NULL GROUP BY ALL ORDER BY lot"
+        )
+    return rows.to_dicts()
+
+
+def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
+    """Trace master data, a genealogy for each wafer-sort lot of the lake, a signing key, a
+    conformance and an origin certificate per product, and the supplier ecosystem, in
+    ``data_dir``. What is already there is kept, so a second run adds nothing."""
+    import json
+    import secrets
+
+    from silicio import origin, supply, trace
+    from silicio.origin import certificates
+
+    from .data import PLAN_FILE, REGISTRY_FILE, SUPPLY_DIR, TOKENS_FILE
+
+    data_dir = Path(data_dir)
+    added = {"lots": 0, "certificates": 0}
+    with trace.TraceStore.at(data_dir) as store:
+        md = store.load_master_data()
+        if not md.products:
+            store.save_master_data(trace.demo_master_data(), actor="demo")
+            md = store.load_master_data()
+        part_numbers = sorted({p.part_number for p in md.products.values()})
+        graph = store.genealogy()
+        traced = set(graph.names[graph.kinds == graph.kind_code("lot")].tolist()) if graph.n else set()
+        first_lot: dict[str, dict] = {}
+        for n, lot_row in enumerate(_lake_lots(data_dir)):
+            # Stand-in lots name no product of the master data: they take turns.
+            pn = (
+                lot_row["product"]
+                if lot_row["product"] in part_numbers
+                else part_numbers[n % len(part_numbers)]
+            )
+            first_lot.setdefault(pn, lot_row)
+            if lot_row["lot"] in traced:
+                continue
+            wafers = [w for w in lot_row["wafers"] if w is not None] or [f"{lot_row['lot']}-01"]
+            store.add_genealogy(actor="demo", **trace.demo_genealogy(
+                md.product(pn), lot_row["lot"], wafers=len(wafers), dies_per_wafer=DEMO_DIES_PER_WAFER,
+                wafer_ids=wafers))  # fmt: skip
+            added["lots"] += 1
+
+        keys = data_dir / certificates.KEYS_DIR
+        if not (keys / certificates.PRIVATE_KEY_FILE).exists():
+            certificates.generate_keys(keys)
+        private_key = certificates.load_private_key(keys / certificates.PRIVATE_KEY_FILE)
+        issued = {(c["kind"], c["subject"]) for c in store.certificates()}
+        for pn, lot_row in sorted(first_lot.items()):
+            product = md.product(pn)
+            if ("conformance", lot_row["lot"]) not in issued:
+                tested, good = lot_row["tested"], lot_row["good"]
+                content = origin.conformance_content(
+                    lot=lot_row["lot"], part_number=pn, revision=product.revision, quantity=max(good, 1),
+                    test_summary={"wafer_sort": {"tested": tested, "good": good,
+                                                 "yield": round(good / tested, 6) if tested else 0.0}},
+                    pat_status="PAT screened (AEC-Q001)", spc_status="all charts in control",
+                    standards=["AEC-Q100"], issuer=DEMO_ISSUER, shipment=f"SH-{lot_row['lot']}-01")  # fmt: skip
+                origin.issue(store, content, private_key, actor="demo")
+                added["certificates"] += 1
+            if ("origin", pn) not in issued:
+                report = origin.origin_report(product, md.sites)
+                if report["usmca"]["originating"]:  # no certification of origin for a non-originating good
+                    content = origin.origin_content(
+                        report=report, parties=DEMO_PARTIES, blanket_period=None, signer=DEMO_SIGNER,
+                        issuer=DEMO_ISSUER)  # fmt: skip
+                    origin.issue(store, content, private_key, actor="demo")
+                    added["certificates"] += 1
+
+    supply_dir = data_dir / SUPPLY_DIR
+    if not (supply_dir / REGISTRY_FILE).exists():
+        supply_dir.mkdir(parents=True, exist_ok=True)
+        eco = supply.demo_ecosystem(seed=0)
+        supply.write_json(eco.registry, supply_dir / REGISTRY_FILE)
+        plan = {"demand": eco.demand, "inventory_weeks": eco.inventory_weeks, "as_of": eco.as_of.isoformat(),
+                "automotive": list(eco.automotive)}  # fmt: skip
+        (supply_dir / PLAN_FILE).write_text(json.dumps(plan, indent=1), encoding="utf-8")
+        # One random token per supplier account; whoever holds it acts as that organisation.
+        tokens = {secrets.token_urlsafe(18): org for org in eco.registry.organisations["org_id"].to_list()}
+        path = supply_dir / TOKENS_FILE
+        path.write_text(json.dumps(tokens, indent=1), encoding="utf-8")
+        path.chmod(0o600)
+    return added

@@ -374,3 +374,304 @@ def columns_of(model: type[Row]) -> list[Column]:
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         out.append(Column(key=key, title=field.title or key, display=str(extra.get("display", "text"))))
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Traceability, origin, certificates (silicio.trace, silicio.origin)
+
+
+class TraceCount(Row):
+    kind: str = text("Kind")
+    count: int = integer("Count")
+    first_names: str = text("First names")
+
+
+class ShipmentUnits(Row):
+    shipment: str = text("Shipment")
+    units: int = integer("Units")
+    customer: str | None = text("Customer", None)
+    destination: str | None = text("Destination", None)
+
+
+class CustomerUnits(Row):
+    customer: str = text("Customer")
+    units: int = integer("Units")
+
+
+class OperatorFlagRow(Row):
+    on: str = text("On")
+    node_kind: str = text("Node kind")
+    node_name: str = text("Node")
+    part_number: str = text("Part")
+    step: str = text("Step")
+    badge: str = text("Operator")
+    flag: str = text("Why flagged")
+
+
+class AuditStatus(BaseModel):
+    """Outcome of walking the audit log's hash chain and checking the tables against it."""
+
+    ok: bool
+    entries: int
+    head_hash: str
+    chain_break: str | None = None
+    mismatches: list[str] = Field(default_factory=list)
+
+
+class TraceQuery(BaseModel):
+    """A forward, backward or recall query and what it reached."""
+
+    direction: str
+    start: list[str] = Field(description="kind:name of each starting node")
+    units: int = Field(description="units reached")
+    counts: list[TraceCount]
+    shipments: list[ShipmentUnits]
+    customers: list[CustomerUnits]
+
+
+class TracePage(BaseModel):
+    """Trace forms, the last query's result, operators without qualification, the audit chain."""
+
+    forward_kinds: list[str]
+    backward_kinds: list[str]
+    query: TraceQuery | None = None
+    counts: list[TraceCount] = Field(default_factory=list)
+    shipments: list[ShipmentUnits] = Field(default_factory=list)
+    customers: list[CustomerUnits] = Field(default_factory=list)
+    operator_flags: list[OperatorFlagRow]
+    audit: AuditStatus
+
+
+class ImportShare(Row):
+    country: str = text("Country")
+    value: float = number("Value per unit (USD)")
+    pct: float = number("Share of unit value (%)")
+
+
+class ProductOrigin(Row):
+    part_number: str = text("Part")
+    revision: str = text("Rev")
+    hs_code: str = text("HS code")
+    national_content_pct: float = number("National content (%)")
+    rvc_tv_pct: float = number("RVC transaction value (%)")
+    rvc_nc_pct: float = number("RVC net cost (%)")
+    usmca_originating: bool = text("USMCA originating")
+    usmca_criterion: str | None = text("Criterion", None)
+    hecho_en_mexico: bool = text("Hecho en México")
+    claim: str | None = text("Claim", None)
+
+
+class OriginPage(BaseModel):
+    """National content, USMCA origin and 'Hecho en México' of every product."""
+
+    products: list[ProductOrigin]
+
+
+class OriginDetail(BaseModel):
+    """One product's origin: the figures behind each verdict."""
+
+    part_number: str
+    revision: str
+    hs_code: str
+    national_content_pct: float
+    domestic_value: float
+    total_value: float
+    import_dependence: list[ImportShare]
+    usmca: dict[str, Any] = Field(description="USMCA determination (silicio.origin.usmca_origin)")
+    hecho_en_mexico: dict[str, Any] = Field(description="'Hecho en México' verdict and why")
+
+
+class CertificateRow(Row):
+    cert_id: str = text("Certificate")
+    kind: str = text("Type")
+    subject: str = text("Subject")
+    issued_at: str = text("Issued")
+    sha256: str = text("SHA-256")
+
+
+class CertificatesPage(BaseModel):
+    """The signed certificates of conformance and origin the store holds."""
+
+    public_key: bool = Field(description="a public key is there to verify with")
+    certificates: list[CertificateRow]
+
+
+class CertificateField(Row):
+    field: str = text("Field")
+    value: str = text("Value")
+
+
+class VerificationResult(BaseModel):
+    """A certificate checked with the issuer's public key only: signature, key and content."""
+
+    cert_id: str
+    ok: bool
+    signature_ok: bool
+    problems: list[str]
+    key_id: str | None = None
+
+
+class CertificatePage(BaseModel):
+    cert_id: str
+    kind: str
+    subject: str
+    issued_at: str
+    verify_url: str
+    verification: VerificationResult
+    fields: list[CertificateField]
+    document: dict[str, Any] = Field(description="the signed document: certificate and signature")
+
+
+class VerifyPage(BaseModel):
+    """The public check a certificate's QR code leads to: no internal data beyond the certificate."""
+
+    cert_id: str
+    kind: str | None = None
+    subject: str | None = None
+    issued_at: str | None = None
+    verification: VerificationResult
+    fields: list[CertificateField]
+
+
+# ------------------------------------------------------------------------------------------------
+# Supplier ecosystem (silicio.supply)
+
+
+class SupplierRow(Row):
+    org_id: str = text("Org id")
+    name: str = text("Name")
+    kind: str = text("Kind")
+    size_class: str = text("Size")
+    country: str = text("Country")
+    state: str | None = text("State", None)
+    sites: int = integer("Sites")
+    certifications: str = text("Valid certifications")
+
+
+class SingleSourceRow(Row):
+    type: str = text("Type")
+    consumer: str = text("Consumer")
+    material: str = text("Material or step")
+    org_id: str = text("Sole source")
+    country: str = text("Country")
+
+
+class CountryShare(Row):
+    country: str = text("Country")
+    share_pct: float = number("Share of value (%)")
+    import_share_pct: float | None = number("Share of imports (%)", None)
+
+
+class StressRow(Row):
+    disruption: str = text("Disruption")
+    ttr_weeks: float = number("TTR (weeks)")
+    tts_weeks: float | None = number("TTS (weeks)", None)
+    lost_units: float = number("Lost units")
+    performance_impact: float = number("Lost profit (USD)")
+    rei: float = number("REI")
+    flagged: bool = text("TTS < TTR")
+
+
+class NearshoreMove(Row):
+    product: str = text("Product")
+    input: str = text("Input")
+    from_country: str = text("From")
+    to_org_id: str = text("To")
+    to_name: str = text("Supplier")
+    to_state: str | None = text("State", None)
+    msme: bool = text("MSME")
+    national_content_before_pct: float = number("NC before (%)")
+    national_content_after_pct: float = number("NC after (%)")
+
+
+class NearshoreGap(Row):
+    product: str = text("Product")
+    input: str = text("Input")
+    hs_code: str | None = text("HS code", None)
+    current_country: str = text("Now from")
+    local_candidates: int = integer("Local candidates")
+    reason: str = text("Why no local source")
+
+
+class SupplyPage(BaseModel):
+    """The supply analyst's view: registry, concentration, stress test, Monte Carlo, nearshoring."""
+
+    as_of: str
+    organisations: int
+    value_hhi: float
+    import_hhi: float
+    concentration_level: str
+    stress_flagged: int
+    monte_carlo: dict[str, float] = Field(
+        description="scenarios, mean, VaR and CVaR of lost profit and units"
+    )
+    suppliers: list[SupplierRow]
+    single_sources: list[SingleSourceRow]
+    countries: list[CountryShare]
+    stress: list[StressRow]
+    nearshore_moves: list[NearshoreMove]
+    nearshore_gaps: list[NearshoreGap]
+
+
+class CountRow(Row):
+    group: str = text("Group")
+    value: str = text("Value")
+    organisations: int = integer("Organisations")
+
+
+class TransparencyPage(BaseModel):
+    """Public aggregates of the ecosystem: counts only, no company's figures."""
+
+    home_country: str
+    as_of: str
+    organisations: int
+    local_organisations: int
+    local_msmes: int
+    value_hhi: float | None = None
+    import_hhi: float | None = None
+    national_content_pct: dict[str, float] = Field(default_factory=dict)
+    counts: list[CountRow]
+
+
+class PortalSite(Row):
+    site_id: str = text("Site")
+    name: str | None = text("Name", None)
+    country: str = text("Country")
+    state: str | None = text("State", None)
+    city: str | None = text("City", None)
+    ttr_weeks: float | None = number("Time to recover (weeks)", None)
+
+
+class PortalCapability(Row):
+    site_id: str = text("Site")
+    type: str = text("Type")
+    value: str = text("Capability")
+    capacity_per_week: float | None = number("Capacity / week", None)
+    unit: str | None = text("Unit", None)
+    lead_time_weeks: float | None = number("Lead time (weeks)", None)
+
+
+class PortalCertification(Row):
+    standard: str = text("Standard")
+    certificate: str | None = text("Certificate", None)
+    issued: str | None = text("Issued", None)
+    expires: str = text("Expires")
+
+
+class PortalRequest(Row):
+    request_id: str = text("Request")
+    kind: str = text("Kind")
+    subject: str | None = text("Subject", None)
+    status: str = text("Status")
+    created: str | None = text("Created", None)
+
+
+class SupplierPortal(BaseModel):
+    """What one supplier sees: its own records and the requests addressed to it."""
+
+    org_id: str
+    organisation: dict[str, Any]
+    sites: list[PortalSite]
+    capabilities: list[PortalCapability]
+    certifications: list[PortalCertification]
+    requests: list[PortalRequest]
