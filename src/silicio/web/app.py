@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from silicio import __version__
 
-from . import api, pages, trace_pages
+from . import api, pages, spc_pages, trace_pages
 from .data import Dashboard, NotFound, Pending, Settings
 from .format import format_cell
 
@@ -98,6 +98,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     app.include_router(api.router)
     app.include_router(pages.router)
     trace_pages.install(app)
+    spc_pages.install(app)
 
     def error(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
         if request.url.path.startswith("/api/"):

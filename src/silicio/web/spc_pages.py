@@ -1,0 +1,545 @@
+"""Control charts and capability of a test (``/spc/test/{test_num}``) and gage R&R studies
+(``/gage``), with their JSON twins under ``/api`` and a CSV of every table.
+
+What is charted (the choice is the page's, stated on it):
+
+* ``chart=imr`` (default): one point per part, its last execution's result, in test order (files
+  by start time, then the order in the file). Within sigma: moving range.
+* ``chart=xbar-r`` / ``xbar-s``: one subgroup per wafer (lot and wafer; per lot for parts outside
+  wafers), its parts' last results; the X-bar chart plots the wafer means, the R or s chart
+  their spread. Subgroups of fewer than 2 results are left out (a note says so). Within sigma of
+  the capability: R-bar/d2 for X-bar-R, s-bar/c4 for X-bar-s, as the chart estimates it.
+
+Phase I limits come from the first ``baseline`` points or subgroups (default: the first
+:data:`DEFAULT_BASELINE` of the chart, or all there are), phase II applies them to the rest
+(:func:`silicio.spc.apply`). The run rules (``rules=we`` or ``nelson``) are checked on the
+location chart (individuals, X-bar); on the dispersion chart (MR, R, s) a point beyond its limits
+is reported as ``beyond-limits``. Capability (Cp, Cpk, Pp, Ppk with 95 % intervals and an
+Anderson-Darling normality flag) is over every charted result, against the test's spec limits.
+
+Gage studies are CSV files in ``DATA/metrology`` (columns ``part``, ``appraiser``, ``value``; one
+row per measurement, trials in row order), computed by :func:`silicio.metrology.gage_rr_anova`
+or :func:`~silicio.metrology.gage_rr_average_range`; ``/gage/{name}/report`` is the printable
+report of :mod:`silicio.metrology.report`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import numpy as np
+import polars as pl
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from . import models as m
+from .api import csv_response
+from .data import BadQuery, Dashboard, NotFound, test_url
+from .pages import render
+
+#: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
+DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20}
+CHARTS = ("imr", "xbar-r", "xbar-s")
+#: Folder of the gage studies in the data directory.
+METROLOGY_DIR = "metrology"
+_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+api = APIRouter(prefix="/api", tags=["spc, metrology"])
+pages = APIRouter(include_in_schema=False)
+
+
+def dashboard(request: Request) -> Dashboard:
+    return request.app.state.dashboard
+
+
+Data = Annotated[Dashboard, Depends(dashboard)]
+Product = Annotated[str | None, Query(description="only this product")]
+TestName = Annotated[str | None, Query(description="the test's name, when a number names several tests")]
+ChartKind = Annotated[
+    str, Query(pattern="^(imr|xbar-r|xbar-s)$", description="imr (per part), xbar-r or xbar-s (per wafer)")
+]
+RuleSet = Annotated[
+    str, Query(pattern="^(we|nelson)$", description="run rules: we (Western Electric) or nelson")
+]
+Baseline = Annotated[
+    int | None, Query(ge=2, description="phase I points (I-MR) or subgroups (X-bar); default 100 / 20")
+]
+Method = Annotated[str, Query(pattern="^(anova|average-range)$", description="anova or average-range")]
+Tolerance = Annotated[float | None, Query(gt=0, description="USL - LSL, for % tolerance")]
+
+
+def _clean(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Models
+
+
+class ChartPoint(m.Row):
+    point: int = m.ident("Point")
+    subgroup: str = m.text("Subgroup")
+    size: int = m.integer("Results")
+    phase: str = m.text("Phase")
+    value: float | None = m.number("Value", None)
+    center: float | None = m.number("Centre", None)
+    lcl: float | None = m.number("LCL", None)
+    ucl: float | None = m.number("UCL", None)
+    rules: list[str] = m.text("Rules", [])
+
+
+class Violation(m.Row):
+    chart: str = m.text("Chart")
+    rule: str = m.text("Rule")
+    description: str = m.text("Pattern")
+    point: int = m.ident("Point")
+    subgroup: str = m.text("Subgroup")
+    value: float | None = m.number("Value", None)
+
+
+class CapabilityIndex(m.Row):
+    index: str = m.text("Index")
+    sigma: str = m.text("Sigma")
+    estimate: float | None = m.number("Estimate", None)
+    lower: float | None = m.number("Lower 95%", None)
+    upper: float | None = m.number("Upper 95%", None)
+
+
+class CapabilitySummary(BaseModel):
+    n: int
+    mean: float | None
+    sigma_within: float | None
+    sigma_within_method: str
+    sigma_overall: float | None
+    lsl: float | None
+    usl: float | None
+    confidence: float
+    normality_method: str | None
+    normality_statistic: float | None
+    normality_p_value: float | None
+    normal: bool | None = Field(description="False when the normality test rejects at 5 %")
+
+
+class SpcPage(BaseModel):
+    test_num: int
+    test_name: str | None
+    names: list[str]
+    units: str | None
+    product: str | None
+    products: list[str]
+    chart: str = Field(description="imr, xbar-r or xbar-s")
+    rules: str = Field(description="we or nelson")
+    rule_codes: list[str]
+    baseline: int = Field(description="phase I points or subgroups")
+    subgrouping: str = Field(description="what a point of the chart is")
+    location_chart: str
+    dispersion_chart: str
+    center: float = Field(description="phase I process mean")
+    sigma: float = Field(description="phase I process sigma (within)")
+    points: list[ChartPoint] = Field(description="the location chart (individuals or X-bar)")
+    dispersion: list[ChartPoint] = Field(description="the dispersion chart (MR, R or s)")
+    violations: list[Violation]
+    capability: CapabilitySummary | None
+    indices: list[CapabilityIndex]
+    histogram: m.Histogram
+    test_page_url: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class GageComponent(m.Row):
+    source: str = m.text("Source")
+    sigma: float | None = m.number("Std dev")
+    study_variation: float | None = m.number("Study var (6σ)")
+    percent_study_variation: float | None = m.number("% study var")
+    percent_contribution: float | None = m.number("% contribution")
+    percent_tolerance: float | None = m.number("% tolerance", None)
+
+
+class GageAnovaRow(m.Row):
+    source: str = m.text("Source")
+    df: int = m.integer("DF")
+    ss: float | None = m.number("SS")
+    ms: float | None = m.number("MS")
+    f: float | None = m.number("F", None)
+    p: float | None = m.number("p", None)
+
+
+class GageStudyRow(m.Row):
+    name: str = m.text("Study")
+    parts: int | None = m.integer("Parts", None)
+    appraisers: int | None = m.integer("Appraisers", None)
+    trials: int | None = m.integer("Trials", None)
+    percent_grr: float | None = m.number("%GRR", None)
+    ndc: int | None = m.integer("ndc", None)
+    verdict: str = m.text("Verdict")
+
+
+class GageIndexPage(BaseModel):
+    folder: str = Field(description="where the studies are read from")
+    studies: list[GageStudyRow]
+    notes: list[str] = Field(default_factory=list)
+
+
+class GageStudyPage(BaseModel):
+    name: str
+    method: str
+    tolerance: float | None
+    parts: int
+    appraisers: int
+    trials: int
+    percent_grr: float
+    ndc: int | None
+    verdict: str
+    pooled: bool = Field(description="interaction pooled with repeatability (ANOVA)")
+    components: list[GageComponent]
+    anova: list[GageAnovaRow]
+    report_url: str
+
+
+# ------------------------------------------------------------------------------------------------
+# Control charts and capability
+
+
+def _spec_limit(column: pl.Series) -> float | None:
+    """The test's usual limit: the most common one among its results."""
+    values = column.drop_nulls().filter(column.drop_nulls().is_finite())
+    if values.is_empty():
+        return None
+    return float(values.mode().sort()[0])
+
+
+def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
+                  flagged: dict[int, list[str]]) -> list[ChartPoint]:  # fmt: skip
+    return [
+        ChartPoint(
+            point=i,
+            subgroup=labels[i],
+            size=int(sizes[i]),
+            phase="I" if i < baseline else "II",
+            value=_clean(chart.statistic[i]),
+            center=_clean(chart.center[i]),
+            lcl=_clean(chart.lcl[i]),
+            ucl=_clean(chart.ucl[i]),
+            rules=flagged.get(i, []),
+        )  # fmt: skip
+        for i in range(chart.statistic.size)
+    ]
+
+
+def spc_results(db, test_num: int, product: str | None, name: str | None) -> tuple[pl.DataFrame, list[str]]:
+    """The test's last results per part, finite, in test order, and the names the number carries."""
+    where, params = "t.test_num = ?", [test_num]
+    if product is not None:
+        where, params = where + " AND f.product = ?", [*params, product]
+    results = db.polars(
+        "SELECT f.product, t.lot_id, t.wafer_id, t.test_name, t.units, t.result, t.lo_limit, t.hi_limit "
+        "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
+        f"WHERE {where} AND t.lot_id IS NOT NULL AND t.is_last_test AND isfinite(t.result) "
+        "ORDER BY f.started NULLS LAST, t.file_sha256, t.seq",
+        params,
+    )
+    if results.is_empty():
+        raise NotFound(f"no results of test {test_num}" + (f" for product {product!r}" if product else ""))
+    names = results["test_name"].drop_nulls().value_counts(sort=True)["test_name"].to_list()
+    if name is not None and name not in names:
+        raise NotFound(f"test {test_num} has no results named {name!r}; names: {', '.join(names)}")
+    chosen = name or (names[0] if names else None)
+    if chosen is not None:
+        results = results.filter(pl.col("test_name") == chosen)
+    return results, names
+
+
+def subgroup_labels(results: pl.DataFrame) -> list[str]:
+    """A wafer's subgroup label, ``LOT/WAFER`` (the lot alone for parts outside wafers)."""
+    return [
+        lot if wafer is None else f"{lot}/{wafer}"
+        for lot, wafer in zip(results["lot_id"].to_list(), results["wafer_id"].to_list(), strict=True)
+    ]
+
+
+def spc_page(db, test_num: int, product: str | None, name: str | None, chart: str, rules: str,
+             baseline: int | None, histogram_bins: int = 40) -> SpcPage:  # fmt: skip
+    from silicio import spc
+
+    if db is None or "tidy" not in db.tables:
+        raise NotFound(f"no test {test_num}: the lake holds no test results")
+    results, names = spc_results(db, test_num, product, name)
+    values = results["result"].to_numpy().astype(np.float64)
+    notes: list[str] = []
+    if chart == "imr":
+        labels = [f"{lab} #{i + 1}" for i, lab in enumerate(subgroup_labels(results))]
+        available, what = values.size, "results"
+    else:
+        labels_all = np.asarray(subgroup_labels(results), dtype=object)
+        counts = pl.Series("subgroup", labels_all.tolist()).value_counts()
+        small = set(counts.filter(pl.col("count") < 2)["subgroup"].to_list())
+        if small:
+            keep = np.array([lab not in small for lab in labels_all])
+            values, labels_all = values[keep], labels_all[keep]
+            notes.append(
+                f"{len(small)} wafer(s) with fewer than 2 results left out: {', '.join(sorted(small))}"
+            )
+        order = list(dict.fromkeys(labels_all.tolist()))
+        available, what = len(order), "wafers"
+    if available < 2:
+        raise BadQuery(f"test {test_num} has {available} {what}: a control chart needs at least 2")
+    if baseline is None:
+        baseline = min(DEFAULT_BASELINE[chart], available)
+    elif baseline > available:
+        raise BadQuery(f"baseline {baseline} is more than the {available} {what} of test {test_num}")
+    if chart == "imr":
+        limits = spc.imr_limits(values[:baseline])
+        location, dispersion = spc.apply(limits, values)
+        sizes = np.ones(values.size, dtype=int)
+        subgrouping = "one point per part: its last result, in test order"
+        within = {}
+    else:
+        in_baseline = np.isin(labels_all, order[:baseline])
+        make = spc.xbar_r_limits if chart == "xbar-r" else spc.xbar_s_limits
+        limits = make(values[in_baseline], subgroup=labels_all[in_baseline])
+        location, dispersion = spc.apply(limits, values, subgroup=labels_all)
+        sizes = spc.subgroups(values, subgroup=labels_all).size
+        labels = order
+        subgrouping = "one subgroup per wafer (lot/wafer): its parts' last results"
+        within = {"subgroup": labels_all, "within_method": "range" if chart == "xbar-r" else "sd"}
+    codes = spc.select_rules(rules)
+    found = location.rules(codes)
+    flagged: dict[int, list[str]] = {}
+    violations: list[Violation] = []
+    for code, where in found.points.items():
+        for i in where.tolist():
+            flagged.setdefault(i, []).append(code)
+            violations.append(Violation(chart=location.name, rule=code, description=spc.RULES[code].description,
+                                        point=i, subgroup=labels[i], value=_clean(location.statistic[i])))  # fmt: skip
+    beyond = {i: ["beyond-limits"] for i in dispersion.out_of_control.tolist()}
+    violations += [
+        Violation(
+            chart=dispersion.name,
+            rule="beyond-limits",
+            description="one point beyond its control limits",
+            point=i,
+            subgroup=labels[i],
+            value=_clean(dispersion.statistic[i]),
+        )  # fmt: skip
+        for i in beyond
+    ]
+    violations.sort(key=lambda v: (v.point, v.chart, v.rule))
+
+    lsl, usl = _spec_limit(results["lo_limit"]), _spec_limit(results["hi_limit"])
+    if lsl is not None and usl is not None and not lsl < usl:
+        notes.append(f"spec limits {lsl:g} .. {usl:g} are not ordered: capability left out")
+        lsl = usl = None
+    summary, indices = None, []
+    if lsl is None and usl is None:
+        notes.append("no capability: the test has no spec limits")
+    else:
+        cap = spc.capability(values, lsl, usl, **within)
+        test = cap.normality
+        summary = CapabilitySummary(
+            n=cap.n, mean=_clean(cap.mean), sigma_within=_clean(cap.sigma_within),
+            sigma_within_method=cap.sigma_within_method, sigma_overall=_clean(cap.sigma_overall), lsl=lsl, usl=usl,
+            confidence=cap.confidence, normality_method=test.method if test else None,
+            normality_statistic=_clean(test.statistic) if test else None,
+            normality_p_value=_clean(test.p_value) if test else None, normal=test.normal if test else None,
+        )  # fmt: skip
+        for index, sigma, estimate, (low, high) in (
+            ("Cp", "within", cap.cp, cap.cp_interval), ("Cpk", "within", cap.cpk, cap.cpk_interval),
+            ("Pp", "overall", cap.pp, cap.pp_interval), ("Ppk", "overall", cap.ppk, cap.ppk_interval),
+        ):  # fmt: skip
+            indices.append(CapabilityIndex(index=index, sigma=sigma, estimate=_clean(estimate), lower=_clean(low),
+                                           upper=_clean(high)))  # fmt: skip
+        if cap.non_normal:
+            notes.append("the results are not normal (Anderson-Darling): read the indices with care")
+    counts, edges = np.histogram(values, bins=histogram_bins)
+    products = sorted({p for p in results["product"].unique().to_list() if p is not None})
+    units = results["units"].drop_nulls()
+    chosen = results["test_name"][0]
+    return SpcPage(
+        test_num=test_num, test_name=chosen, names=names, units=units[0] if len(units) else None, product=product,
+        products=products, chart=chart, rules=rules, rule_codes=codes, baseline=baseline, subgrouping=subgrouping,
+        location_chart=location.name, dispersion_chart=dispersion.name, center=limits.mean, sigma=limits.sigma,
+        points=_chart_points(location, labels, sizes, baseline, flagged),
+        dispersion=_chart_points(dispersion, labels, sizes, baseline, beyond),
+        violations=violations, capability=summary, indices=indices,
+        histogram=m.Histogram(edges=[float(e) for e in edges], counts=[int(c) for c in counts]),
+        test_page_url=test_url(test_num, product, name), notes=notes,
+    )  # fmt: skip
+
+
+def spc(data: Dashboard, test_num: int, product: str | None, name: str | None, chart: str, rules: str,
+        baseline: int | None) -> SpcPage:  # fmt: skip
+    """The SPC page, cached by the dashboard until the catalog changes."""
+    key = ("spc", test_num, product, name, chart, rules, baseline)
+    return data._call(key, lambda db: spc_page(db, test_num, product, name, chart, rules, baseline,
+                                               data.settings.histogram_bins))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Gage R&R
+
+
+def metrology_dir(data: Dashboard) -> Path:
+    return Path(data.data_dir) / METROLOGY_DIR
+
+
+def study_path(data: Dashboard, name: str) -> Path:
+    if not _STUDY_NAME.match(name):
+        raise BadQuery(f"bad study name {name!r}: letters, digits, '.', '_' and '-' only")
+    path = metrology_dir(data) / f"{name}.csv"
+    if not path.is_file():
+        raise NotFound(f"no gage study {name!r}: no file {METROLOGY_DIR}/{name}.csv in the data directory")
+    return path
+
+
+def _verdict(percent_grr: float) -> str:
+    if percent_grr < 10:
+        return "acceptable"
+    return "marginal" if percent_grr <= 30 else "unacceptable"
+
+
+def gage_result(path: Path, method: str = "anova", tolerance: float | None = None):
+    """The gage R&R of the study in ``path`` (a CSV with part, appraiser and value columns)."""
+    import pyarrow.csv
+
+    from silicio.metrology import MetrologyError, gage_rr_anova, gage_rr_average_range
+
+    try:
+        table = pyarrow.csv.read_csv(path)
+        compute = gage_rr_anova if method == "anova" else gage_rr_average_range
+        return compute(table, tolerance)
+    except (MetrologyError, ValueError, OSError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+        raise BadQuery(f"gage study {path.stem!r}: {exc}") from None
+
+
+def gage_index(data: Dashboard) -> GageIndexPage:
+    folder = metrology_dir(data)
+    rows, notes = [], []
+    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+        url = f"/gage/{quote(path.stem, safe='')}"
+        try:
+            result = gage_result(path)
+        except BadQuery as exc:
+            rows.append(GageStudyRow(name=path.stem, verdict=f"unreadable: {exc}", url=url))
+            continue
+        rows.append(GageStudyRow(name=path.stem, parts=result.n_parts, appraisers=result.n_appraisers,
+                                 trials=result.n_trials, percent_grr=_clean(result.percent_grr),
+                                 ndc=result.ndc_truncated, verdict=_verdict(result.percent_grr), url=url))  # fmt: skip
+    if not rows:
+        notes.append(f"no gage study yet: add a CSV file to {folder} with one row per measurement and "
+                     "columns part, appraiser, value (each appraiser measures each part the same number of "
+                     "times, trials in row order)")  # fmt: skip
+    return GageIndexPage(folder=str(folder), studies=rows, notes=notes)
+
+
+def gage_study(
+    data: Dashboard, name: str, method: str = "anova", tolerance: float | None = None
+) -> GageStudyPage:
+    result = gage_result(study_path(data, name), method, tolerance)
+    tol = result.percent_tolerance or {}
+    components = [
+        GageComponent(
+            source=source,
+            sigma=_clean(sigma),
+            study_variation=_clean(result.study_variation * sigma),
+            percent_study_variation=_clean(result.percent_study_variation[source]),
+            percent_contribution=_clean(result.percent_contribution[source]),
+            percent_tolerance=_clean(tol.get(source)),
+        )  # fmt: skip
+        for source, sigma in result.components.items()
+    ]
+    anova = [
+        GageAnovaRow(source=r.source, df=r.df, ss=_clean(r.ss), ms=_clean(r.ms), f=_clean(r.f), p=_clean(r.p))
+        for r in (result.anova_pooled or result.anova)
+    ]
+    query = {
+        k: v
+        for k, v in {"method": method if method != "anova" else None, "tolerance": tolerance}.items()
+        if v
+    }
+    return GageStudyPage(
+        name=name, method=method, tolerance=tolerance, parts=result.n_parts, appraisers=result.n_appraisers,
+        trials=result.n_trials, percent_grr=result.percent_grr, ndc=result.ndc_truncated,
+        verdict=_verdict(result.percent_grr), pooled=bool(result.anova_pooled), components=components, anova=anova,
+        report_url=f"/gage/{quote(name, safe='')}/report" + (f"?{urlencode(query)}" if query else ""),
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Routes
+
+
+def install(app: FastAPI) -> None:
+    """Add the SPC and gage pages and their twins to the dashboard ``app``."""
+    app.include_router(api)
+    app.include_router(pages)
+
+
+@api.get("/spc/test/{test_num}", response_model=SpcPage, summary="Control chart, run rules and capability")
+def spc_api(data: Data, test_num: int, product: Product = None, name: TestName = None, chart: ChartKind = "imr",
+            rules: RuleSet = "we", baseline: Baseline = None) -> SpcPage:  # fmt: skip
+    return spc(data, test_num, product, name, chart, rules, baseline)
+
+
+@api.get("/spc/test/{test_num}/{table}.csv", summary="A table of the SPC page as CSV")
+def spc_csv(data: Data, test_num: int, table: str, product: Product = None, name: TestName = None,
+            chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> Response:  # fmt: skip
+    return csv_response(spc(data, test_num, product, name, chart, rules, baseline), table, f"spc_{test_num}")
+
+
+@api.get("/gage", response_model=GageIndexPage, summary="Gage R&R studies in DATA/metrology")
+def gage_index_api(data: Data) -> GageIndexPage:
+    return gage_index(data)
+
+
+@api.get("/gage/{table}.csv", summary="The studies as CSV")
+def gage_index_csv(data: Data, table: str) -> Response:
+    return csv_response(gage_index(data), table, "gage")
+
+
+@api.get("/gage/{name}", response_model=GageStudyPage, summary="One gage R&R study")
+def gage_study_api(
+    data: Data, name: str, method: Method = "anova", tolerance: Tolerance = None
+) -> GageStudyPage:
+    return gage_study(data, name, method, tolerance)
+
+
+@api.get("/gage/{name}/{table}.csv", summary="A table of a gage study as CSV")
+def gage_study_csv(data: Data, name: str, table: str, method: Method = "anova",
+                   tolerance: Tolerance = None) -> Response:  # fmt: skip
+    return csv_response(gage_study(data, name, method, tolerance), table, name)
+
+
+@pages.get("/spc/test/{test_num}", response_class=HTMLResponse)
+def spc_html(request: Request, data: Data, test_num: int, product: Product = None, name: TestName = None,
+             chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> Response:  # fmt: skip
+    page = spc(data, test_num, product, name, chart, rules, baseline)
+    return render(request, "spc.html", page, f"/api/spc/test/{test_num}", charts=True)
+
+
+@pages.get("/gage", response_class=HTMLResponse)
+def gage_index_html(request: Request, data: Data) -> Response:
+    return render(request, "gage.html", gage_index(data), "/api/gage")
+
+
+@pages.get("/gage/{name}", response_class=HTMLResponse)
+def gage_study_html(request: Request, data: Data, name: str, method: Method = "anova",
+                    tolerance: Tolerance = None) -> Response:  # fmt: skip
+    page = gage_study(data, name, method, tolerance)
+    return render(request, "gage_study.html", page, f"/api/gage/{quote(name, safe='')}")
+
+
+@pages.get("/gage/{name}/report", response_class=HTMLResponse)
+def gage_report(data: Data, name: str, method: Method = "anova", tolerance: Tolerance = None) -> Response:
+    """The printable report of :mod:`silicio.metrology.report` (no scripts, no external assets)."""
+    from silicio.metrology.report import gage_study_html
+
+    result = gage_result(study_path(data, name), method, tolerance)
+    return HTMLResponse(gage_study_html(result, title=f"Gage R&R study {name}", characteristic=name))
