@@ -8,18 +8,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from urllib.request import urlopen
 
 import pytest
-import uvicorn
 
 from silicio.web import create_app
 from silicio.web.pages import HTML_ROWS
 
-from .conftest import SCREENSHOTS_KEY
+from .conftest import SCREENSHOTS_KEY, serving
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 
@@ -43,20 +39,8 @@ def integer(value) -> str:
 
 @pytest.fixture(scope="module")
 def base_url(data_dir, settings):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(data_dir, settings=settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(data_dir, settings=settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,9 @@ error, and a screenshot of each page is saved under the pytest tmp dir."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
+from .conftest import serving
 from .test_browser import CHROMIUM, api, browser, cells, chart_data, number, page, screenshots, stat  # noqa: F401
 from .test_spc_pages import STUDY, TEST, spc_data_dir  # noqa: F401
 
@@ -18,25 +15,10 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this ma
 
 @pytest.fixture(scope="module")
 def spc_url(spc_data_dir):  # noqa: F811
-    import uvicorn
-
     from silicio.web import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(spc_data_dir), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(spc_data_dir)) as url:
+        yield url
 
 
 @pytest.mark.parametrize("chart", ["imr", "xbar-r"])

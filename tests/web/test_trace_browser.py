@@ -11,6 +11,7 @@ import pytest
 
 from silicio import trace
 
+from .conftest import serving
 from .test_browser import CHROMIUM, api, browser, cells, number, page, screenshots, stat  # noqa: F401
 from .test_trace_pages import trace_data_dir  # noqa: F401
 
@@ -30,29 +31,10 @@ def tampered_dir(tmp_path_factory, trace_data_dir):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def trace_url(tampered_dir):
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     from silicio.web import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(tampered_dir), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(tampered_dir)) as url:
+        yield url
 
 
 def test_trace_origin_and_certificates(page, trace_url, screenshots):  # noqa: F811
