@@ -383,7 +383,8 @@ class IngestReport:
 
 def expand_paths(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     """Files named by ``paths`` (files, folders searched recursively for STDF names, globs),
-    absolute and without repeats; and the arguments that matched nothing."""
+    absolute (symbolic links kept as named: the catalog records the path the user knows) and
+    without repeats; and the arguments that matched nothing."""
     found: dict[Path, None] = {}
     unmatched: list[str] = []
     for arg in paths:
@@ -399,9 +400,9 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[s
             if candidate.is_dir():
                 for f in sorted(candidate.rglob("*")):
                     if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(STDF_SUFFIXES):
-                        found[f.resolve()] = None
+                        found[Path(os.path.abspath(f))] = None
             elif candidate.is_file():
-                found[candidate.resolve()] = None
+                found[Path(os.path.abspath(candidate))] = None
     return list(found), unmatched
 
 
