@@ -47,6 +47,7 @@ from silicio.yields import (
     statistical_yield_analysis,
     yield_by,
 )
+from silicio.yields.excursion import lot_parametric_shifts
 from silicio.yields.recipe import Recipe
 
 from . import models as m
@@ -76,6 +77,9 @@ class Settings:
     hold_yield: float = 0.80
     #: Lots with a larger share of parts outside PAT limits (AEC-Q001) are held.
     pat_hold_fraction: float = 0.01
+    #: Lots whose median moved by more than this many part-level robust sigmas, on two tests or
+    #: more, are held (a parametric excursion the per-part screens cannot see).
+    shift_hold_sigma: float = 2.0
     #: Screening recipe (TOML path) of the PAT page; default the automotive wafer-sort recipe.
     recipe: str | os.PathLike[str] | None = None
     #: Wait for the PAT screening where a page needs it (the overview's PAT holds); False shows
@@ -176,6 +180,8 @@ class _Screenings:
 
     results: dict[str | None, ScreeningResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Lots shifted as a whole (:func:`silicio.yields.excursion.lot_parametric_shifts`).
+    lot_shifts: pl.DataFrame | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -392,10 +398,25 @@ class Dashboard:
                     continue
                 out.results[product] = result
                 out.notes.extend(f"{product}: {note}" for note in result.notes)
+            if tables:
+                with self._lock:
+                    statistics = self._lot_statistics(self._sync())
+                out.lot_shifts = lot_parametric_shifts(statistics, k=self.settings.shift_hold_sigma)[1]
             with self._lock:
                 if self._token == token:  # not when files came in meanwhile: the next call redoes it
                     self._cached("screenings", lambda: out)
             return out
+
+    def _lot_statistics(self, db) -> pl.DataFrame:
+        """Median and robust sigma (IQR / 1.349) of each lot's last results, per parametric test."""
+        return db.polars(
+            "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
+            "median(t.result) AS median, "
+            "(quantile_cont(t.result, 0.75) - quantile_cont(t.result, 0.25)) / 1.349 AS robust_sigma "
+            "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
+            "WHERE t.is_last_test AND t.result IS NOT NULL AND t.test_type = 'P' AND t.lot_id IS NOT NULL "
+            "GROUP BY f.product, f.stage, t.lot_id, t.test_num"
+        )
 
     def _screenings_or_pending(self) -> _Screenings:
         screenings = self._screenings(wait=self.settings.wait_for_screening)
@@ -481,6 +502,12 @@ class Dashboard:
                 reasons.setdefault((lot.product, lot.lot_id, WAFER_SORT), []).append(
                     f"PAT outliers {lot.pat_parts} ({lot.pat_fraction:.2%} of parts) > "
                     f"{settings.pat_hold_fraction:.2%}"
+                )
+        if screenings is not None and screenings.lot_shifts is not None:
+            for shift in screenings.lot_shifts.to_dicts():
+                reasons.setdefault((shift["product"], shift["lot_id"], shift["stage"]), []).append(
+                    f"parametric shift on {shift['tests']} tests beyond {settings.shift_hold_sigma:g} robust "
+                    f"sigma of the product's lots (worst {shift['worst_test']} {shift['worst_shift']:+.1f} sigma)"
                 )
         by_key = {(lot.product, lot.lot_id, lot.stage): lot for lot in lots}
         held = [

@@ -23,6 +23,7 @@ from .die import (
     poisson_yield,
     seeds_yield,
 )
+from .excursion import lot_parametric_shifts
 from .gdbn import gdbn
 from .nnr import nnr
 from .parametric import per_test_statistics, units_per_hour
@@ -57,6 +58,7 @@ __all__ = [
     "grid_die_per_wafer",
     "gross_die_per_wafer",
     "load_recipe",
+    "lot_parametric_shifts",
     "loads_recipe",
     "murphy_yield",
     "negative_binomial_yield",
