@@ -20,7 +20,7 @@ PIP_QUIET := $(if $(CI),,--quiet)
 
 .PHONY: run test bench lint clean distclean system
 
-# The demo fab generated and ingested on first use (about two minutes), then the dashboard.
+# The demo fab generated and ingested on first use (a few minutes), then the dashboard.
 run: $(STAMP)
 	@$(BIN)/silicio serve --demo
 
