@@ -6,7 +6,6 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from silicio.demo import run_demo
 from silicio.demo.stdf_demo import FIRST_START, SITES, TESTS, simulate_lot, wafer_map, write_demo_stdf
 from silicio.stdf import read
 
@@ -141,10 +140,3 @@ def test_bad_arguments_are_refused():
         simulate_lot(tests=0)
     with pytest.raises(ValueError, match="at least one wafer"):
         simulate_lot(wafers=0)
-
-
-def test_run_demo_writes_and_summarizes(tmp_path, lot):
-    result = run_demo(tmp_path / "out")
-    assert result.stdf_path == tmp_path / "out" / "demo_lot.stdf"
-    assert result.stdf_path.is_file()
-    assert (result.summary.parts, result.summary.good_parts) == (lot.parts, lot.good_parts)
