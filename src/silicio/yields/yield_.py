@@ -101,12 +101,9 @@ def yield_by(
     """
     keys = [by] if isinstance(by, str) else list(by)
     frame = as_frame(parts, ["die_key", "passed", *keys], "yield_by")
-    if not keys:
-        frame = frame.with_columns(pl.lit(True).alias("__all"))
-    group = keys or ["__all"]
     judged = with_test_order(frame.filter(pl.col("passed").is_not_null()), order_by)
     first, last, good = pl.col("is_first_test"), pl.col("is_last_test"), pl.col("passed")
-    counts = judged.group_by(group).agg(
+    tallies = (
         pl.len().alias("tested"),
         (~first).sum().alias("retests"),
         first.sum().alias("first_pass_dies"),
@@ -114,8 +111,13 @@ def yield_by(
         last.sum().alias("final_dies"),
         (last & good).sum().alias("final_good"),
     )
-    unjudged = frame.group_by(group).agg(pl.col("passed").is_null().sum().alias("no_verdict"))
-    out = unjudged.join(counts, on=group, how="left", nulls_equal=True).with_columns(
+    no_verdict = pl.col("passed").is_null().sum().alias("no_verdict")
+    if keys:
+        counts = judged.group_by(keys).agg(*tallies)
+        out = frame.group_by(keys).agg(no_verdict).join(counts, on=keys, how="left", nulls_equal=True)
+    else:  # one overall row, also when there are no parts at all
+        out = pl.concat([frame.select(no_verdict), judged.select(*tallies)], how="horizontal")
+    out = out.with_columns(
         pl.col(c).fill_null(0).cast(pl.Int64)
         for c in ("tested", "retests", "first_pass_dies", "first_pass_good", "final_dies", "final_good")
     )
@@ -127,14 +129,7 @@ def yield_by(
         .then(pl.col("final_good") / pl.col("final_dies"))
         .alias("final_yield"),
     )
-    order = [*group, "tested", "retests", "first_pass_dies", "first_pass_good", "first_pass_yield", "final_dies",
+    order = [*keys, "tested", "retests", "first_pass_dies", "first_pass_good", "first_pass_yield", "final_dies",
              "final_good", "final_yield", "no_verdict"]  # fmt: skip
-    out = out.select(order).sort(group, nulls_last=True)
-    if not keys and out.height == 0:
-        # no parts at all: the overall row still stands, with nothing tested
-        out = pl.DataFrame({"__all": [True], "tested": [0], "retests": [0], "first_pass_dies": [0],
-                            "first_pass_good": [0], "first_pass_yield": [None], "final_dies": [0], "final_good": [0],
-                            "final_yield": [None], "no_verdict": [0]},
-                           schema_overrides={"first_pass_yield": pl.Float64, "final_yield": pl.Float64}).select(order)  # fmt: skip
-        out = out.with_columns(pl.col(c).cast(pl.Int64) for c in order if c not in ("__all", "first_pass_yield", "final_yield"))
-    return (out.drop("__all") if not keys else out).to_arrow()
+    out = out.select(order)
+    return (out.sort(keys, nulls_last=True) if keys else out).to_arrow()
