@@ -16,26 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from silicio.lake import FAILED, PARTIAL, QUARANTINED, SKIPPED, FileOutcome, IngestReport, ingest, watch
-from silicio.lake.layout import DATA_ENV, DATABASE_URL_ENV, default_data_dir
+from silicio.lake.layout import default_data_dir
 from silicio.lake.query import Lake
 
 from .errors import fail, reported_errors
+from .options import DatabaseUrl, DataDir
 
 app = typer.Typer(help="Look into the data lake: files, quarantine, recovery.", no_args_is_help=True)
 console = Console()
 stderr = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data", metavar="DIR", help=f"Data directory (default ${DATA_ENV} or ./data).", show_default=False
-    ),
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", metavar="URL", envvar=DATABASE_URL_ENV,
-                 help="SQLAlchemy URL of the catalog (default: SQLite in the data directory).", show_default=False),
-]  # fmt: skip
 
 
 def ingest_command(

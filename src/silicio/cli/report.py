@@ -9,26 +9,19 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from silicio.lake.layout import DATA_ENV, default_data_dir
+from silicio.lake.layout import default_data_dir
 from silicio.lake.query import Lake
 from silicio.yields.report import lot_report, render_html, render_pdf
 
 from .errors import existing_file, fail, reported_errors
+from .options import DataDir
 
 console = Console()
 
 
 def report_command(
     lot: Annotated[str, typer.Argument(metavar="LOT", help="Lot ID (MIR.LOT_ID) as the lake holds it.")],
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data",
-            metavar="DIR",
-            help=f"Data directory (default ${DATA_ENV} or ./data).",
-            show_default=False,
-        ),
-    ] = None,  # fmt: skip
+    data: DataDir = None,
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="HTML report to write.")] = Path(
         "report.html"
     ),

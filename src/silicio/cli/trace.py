@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from silicio.lake.layout import DATA_ENV, default_data_dir
+from silicio.lake.layout import default_data_dir
 from silicio.origin import certificates
 from silicio.trace import api
 from silicio.trace.genealogy import GenealogyError
@@ -20,6 +20,7 @@ from silicio.trace.model import MasterDataError
 from silicio.trace.store import TraceStore
 
 from .errors import existing_file, fail, reported_errors
+from .options import DataDir
 
 app = typer.Typer(
     help="Trace genealogy: forward, backward, recall scope, operator flags.", no_args_is_help=True
@@ -29,12 +30,6 @@ audit_app = typer.Typer(help="The hash-chained audit log of master data, genealo
 keys_app = typer.Typer(help="The Ed25519 key pair that signs certificates.", no_args_is_help=True)
 console = Console()
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data", metavar="DIR", help=f"Data directory (default ${DATA_ENV} or ./data).", show_default=False
-    ),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from silicio.lake.layout import DATA_ENV, DATABASE_URL_ENV, default_data_dir
+from silicio.lake.layout import default_data_dir
 
 from .errors import reported_errors
+from .options import DatabaseUrl, DataDir
 
 console = Console()
 
 
 def serve_command(
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data",
-            metavar="DIR",
-            help=f"Data directory (default ${DATA_ENV} or ./data).",
-            show_default=False,
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            metavar="URL",
-            envvar=DATABASE_URL_ENV,
-            help="SQLAlchemy URL of the catalog (default: SQLite in the data directory).",
-            show_default=False,
-        ),
-    ] = None,
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     demo: Annotated[
