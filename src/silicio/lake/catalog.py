@@ -263,6 +263,38 @@ def upgrade_schema(engine: Engine, script_location: str, version_table: str = "a
         command.upgrade(config, "head")
 
 
+def run_migration_environment(metadata: sa.MetaData, version_table: str = "alembic_version",
+                              include_object=None) -> None:  # fmt: skip
+    """The body of an Alembic ``env.py`` for tables in the catalog database: migrations run on
+    the connection :func:`upgrade_schema` passes in ``config.attributes["connection"]``, or,
+    with ``alembic -x url=...`` from the command line, on a new engine for that URL (or offline).
+    Batch mode lets later migrations alter SQLite tables, which cannot ALTER most things."""
+    from alembic import context
+
+    config = context.config
+    options = {"target_metadata": metadata, "version_table": version_table, "include_object": include_object}
+
+    def run(connection: Connection) -> None:
+        context.configure(connection=connection, render_as_batch=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = sa.create_engine(url)
+    with engine.begin() as new_connection:
+        run(new_connection)
+    engine.dispose()
+
+
 def catalog_engine(url: str) -> Engine:
     """An engine on the catalog database; other areas keep their tables in the same database."""
     if url.startswith("sqlite"):
