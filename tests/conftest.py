@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +20,20 @@ def shared_stdf_paths() -> list[Path]:
     if not SHARED_STDF_DIR.is_dir():
         return []
     return sorted(p for p in SHARED_STDF_DIR.iterdir() if p.is_file() and p.suffix.lower() in _STDF_SUFFIXES)
+
+
+def shared_stdf(name: str) -> Path:
+    """A file of the shared real-data corpus, or a skip saying where it was looked for
+    (``SILICIO_STDF_DATA`` names another folder to look in first)."""
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [Path(os.environ["SILICIO_STDF_DATA"])] if "SILICIO_STDF_DATA" in os.environ else []
+    candidates += [SHARED_STDF_DIR, repo / "shared" / "data" / "stdf"]
+    for folder in candidates:
+        if (folder / name).is_file():
+            return folder / name
+    pytest.skip(
+        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
+    )
 
 
 @pytest.fixture(scope="session")

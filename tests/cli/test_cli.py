@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,22 +18,9 @@ from silicio.cli import app
 from silicio.demo import load_manifest
 from silicio.demo.stdf_demo import simulate_lot, write_demo_stdf
 from silicio.stdf import read
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import shared_stdf
 
 runner = CliRunner()
-
-
-def shared_stdf(name: str) -> Path:
-    """A file of the shared real-data corpus, or a skip saying where it was looked for."""
-    candidates = [Path(os.environ["SILICIO_STDF_DATA"])] if "SILICIO_STDF_DATA" in os.environ else []
-    candidates += [REPO.parent / "shared" / "data" / "stdf", REPO / "shared" / "data" / "stdf"]
-    for folder in candidates:
-        if (folder / name).is_file():
-            return folder / name
-    pytest.skip(
-        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
-    )
 
 
 def silicio(*args: str | Path):

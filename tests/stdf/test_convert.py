@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +19,7 @@ from silicio.stdf import StdfError, read
 from silicio.stdf import convert as convert_module
 from silicio.stdf.convert import ConvertError, convert, flatten, sheet_names, write_xlsx
 from silicio.stdf.spec import RECORDS
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_stdf(name: str) -> Path:
-    """A file of the shared real-data corpus, or a skip saying where it was looked for."""
-    candidates = [Path(os.environ["SILICIO_STDF_DATA"])] if "SILICIO_STDF_DATA" in os.environ else []
-    candidates += [REPO.parent / "shared" / "data" / "stdf", REPO / "shared" / "data" / "stdf"]
-    for folder in candidates:
-        if (folder / name).is_file():
-            return folder / name
-    pytest.skip(
-        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
-    )
+from tests.conftest import shared_stdf
 
 
 @pytest.fixture(scope="module")

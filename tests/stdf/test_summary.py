@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,20 +14,7 @@ from silicio.stdf import read
 from silicio.stdf.spec import RECORDS, schema
 from silicio.stdf.summary import summarize
 from silicio.stdf.writer import StdfWriter
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_stdf(name: str) -> Path:
-    """A file of the shared real-data corpus, or a skip saying where it was looked for."""
-    candidates = [Path(os.environ["SILICIO_STDF_DATA"])] if "SILICIO_STDF_DATA" in os.environ else []
-    candidates += [REPO.parent / "shared" / "data" / "stdf", REPO / "shared" / "data" / "stdf"]
-    for folder in candidates:
-        if (folder / name).is_file():
-            return folder / name
-    pytest.skip(
-        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
-    )
+from tests.conftest import shared_stdf
 
 
 def table(record_type: str, rows: list[dict]) -> pa.Table:
