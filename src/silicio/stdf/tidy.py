@@ -122,7 +122,7 @@ TIDY_SCHEMA = pa.schema(
 
 # Record kinds, in the order their records are concatenated below.
 _PTR, _MPR, _FTR = 0, 1, 2
-_TEST_TYPES = pa.array(["P", "M", "F"])
+_TEST_TYPES = ("P", "M", "F")
 
 # TEST_FLG bits (spec, PTR "TEST_FLG").
 _RESULT_INVALID = 0x02  # bit 1
@@ -554,7 +554,8 @@ def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
         "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
         "test_num": pa.array(per_row(rec.test_num).astype(np.uint32)),
         "test_name": _take(rec.names, per_row(name_ref)),
-        "test_type": _TEST_TYPES.take(pa.array(per_row(rec.kind))),
+        # built here, not at import: pa.array from Python values makes pyarrow import pandas
+        "test_type": pa.array(_TEST_TYPES).take(pa.array(per_row(rec.kind))),
         "pin": _masked(pin, pin_ok, pa.uint16()),
         "result": _masked(result, result_ok, pa.float64()),
         "units": _take(rec.units, per_row(units_ref)),
