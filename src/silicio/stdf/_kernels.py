@@ -78,7 +78,8 @@ def group_records(buf, pos, n, big, type_lut, first_of_type, seq_base, rec_pos, 
 PARALLEL_MIN_ITEMS = 16384
 
 
-def decode_fields(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var):
+def decode_fields(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot,
+                  width, n_var):
     """Decode every record of one type, starting at header offsets ``rec_pos``.
 
     Fixed-size fields go to ``fixed``, column-major: field f's column is the bytes
@@ -88,13 +89,32 @@ def decode_fields(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
     (``var_len``, zero for an omitted field); both fit 16 bits as REC_LEN does. Item counts come
     from the count fields, bit counts of Dn from the two bytes before ``var_start``.
     ``present[r]`` is how many leading fields record r holds: STDF omits trailing fields only.
-    ``bad_field[r]`` is the field that overran the record, or -1.
+    ``bad_field[r]`` is the field that overran the record, or -1. ``positions`` holds the
+    records' ``seq`` then their byte offsets (``rec_pos + base``): the two leading columns.
+    Returns (positions, fixed, var_start, var_len, present, bad_field, the fewest and the most
+    fields any record holds, how many records overran).
     """
     n = rec_pos.shape[0]
     n_chunks = max(1, min(n // 2048, 256)) if n >= PARALLEL_MIN_ITEMS else 1
     kernel = _decode_chunks_parallel if n_chunks > 1 else _decode_chunks
-    return kernel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var,
-                  n_chunks)  # fmt: skip
+    fixed, var_start, var_len, present, bad_field = kernel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref,
+                                                           is_ref, col_off, var_slot, width, n_var, n_chunks)  # fmt: skip
+    positions, fewest, most, n_bad = _summary(rec_pos, seq, base, present, bad_field)
+    return positions, fixed, var_start, var_len, present, bad_field, fewest, most, n_bad
+
+
+@nb.njit(cache=True, nogil=True)
+def _summary(rec_pos, seq, base, present, bad_field):
+    n = rec_pos.shape[0]
+    positions = np.empty(2 * n, np.uint64)
+    fewest, most, n_bad = np.int64(1 << 30), np.int64(0), 0
+    for r in range(n):
+        positions[r] = seq[r]
+        positions[n + r] = np.uint64(rec_pos[r] + base)
+        fewest = min(fewest, np.int64(present[r]))
+        most = max(most, np.int64(present[r]))
+        n_bad += bad_field[r] >= 0
+    return positions, (fewest if n else 0), most, n_bad
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -280,42 +300,76 @@ def gather_bytes(buf, base, rel, lengths):
     return offsets, data, _copy_ranges(buf, base, rel, lengths, offsets, data, 0, n)
 
 
-@nb.njit(cache=True, nogil=True)
 def gather_byte_fields(buf, rec_pos, var_start, var_len, slots):
-    """:func:`gather_bytes` for several variable-length fields of one record type at once (one
-    kernel launch instead of one per field, which dominates small files). Field k takes
-    ``data[data_start[k]:data_start[k + 1]]`` with offsets ``offsets[k]`` relative to that start;
-    ``high[k]`` says whether any of its bytes is >= 0x80."""
-    n = rec_pos.shape[0]
-    m = slots.shape[0]
-    offsets = np.empty((m, n + 1), np.int32)
-    data_start = np.empty(m + 1, np.int64)
-    total = 0
-    for k in range(m):
-        data_start[k] = total
-        base = slots[k] * n
-        offsets[k, 0] = 0
-        acc = 0
-        for i in range(n):
-            acc += var_len[base + i]
-            offsets[k, i + 1] = acc
-        total += acc
-    data_start[m] = total
+    """The bytes of several variable-length fields of one record type (Cn, Sn, Bn, Dn), in one
+    pass: field k's value in record i is ``data[offsets[k * n + i] : offsets[k * n + i + 1]]``,
+    so one Arrow array of ``k * n`` items holds them all and each field is a slice of it.
+    ``high[k]`` says whether any byte of field k is >= 0x80 (its text then needs a UTF-8 check)."""
+    if rec_pos.shape[0] < PARALLEL_MIN_ITEMS:
+        return _gather_fields(buf, rec_pos, var_start, var_len, slots)  # one launch: small types are many
+    offsets, total = _field_offsets(rec_pos.shape[0], var_len, slots)
     data = np.empty(total, np.uint8)
+    n_chunks = min(total // (PARALLEL_MIN_ITEMS * 16), 64)
+    if n_chunks > 1:
+        _copy_fields_parallel(buf, rec_pos, var_start, var_len, slots, offsets, data, n_chunks)
+    else:
+        _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, 0, offsets.shape[0] - 1)
+    return offsets, data, _high_fields(offsets, data, rec_pos.shape[0], slots.shape[0])
+
+
+@nb.njit(cache=True, nogil=True)
+def _gather_fields(buf, rec_pos, var_start, var_len, slots):
+    offsets, total = _field_offsets(rec_pos.shape[0], var_len, slots)
+    data = np.empty(total, np.uint8)
+    _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, 0, offsets.shape[0] - 1)
+    return offsets, data, _high_fields(offsets, data, rec_pos.shape[0], slots.shape[0])
+
+
+@nb.njit(cache=True, nogil=True)
+def _field_offsets(n, var_len, slots):
+    m = slots.shape[0]
+    offsets = np.empty(m * n + 1, np.int32)
+    offsets[0] = 0
+    acc = 0
+    for k in range(m):
+        first = slots[k] * n
+        for i in range(n):
+            acc += var_len[first + i]
+            offsets[k * n + i + 1] = acc
+    return offsets, acc
+
+
+@nb.njit(cache=True, nogil=True)
+def _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, lo, hi):
+    # items lo..hi of the k * n laid out by _field_offsets
+    n = rec_pos.shape[0]
+    for j in range(lo, hi):
+        k = j // n
+        i = j - k * n
+        slot = slots[k] * n + i
+        src = rec_pos[i] + 4 + var_start[slot]
+        dst = offsets[j]
+        for b in range(var_len[slot]):
+            data[dst + b] = buf[src + b]
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _copy_fields_parallel(buf, rec_pos, var_start, var_len, slots, offsets, data, n_chunks):
+    items = offsets.shape[0] - 1
+    for c in nb.prange(n_chunks):
+        _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, c * items // n_chunks,
+                     (c + 1) * items // n_chunks)  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
+def _high_fields(offsets, data, n, m):
     high = np.zeros(m, np.bool_)
     for k in range(m):
-        base = slots[k] * n
-        j = data_start[k]
-        h = False
-        for i in range(n):
-            s = rec_pos[i] + 4 + var_start[base + i]
-            for b in range(var_len[base + i]):
-                v = buf[s + b]
-                data[j] = v
-                h |= v >= 0x80
-                j += 1
-        high[k] = h
-    return offsets, data, data_start, high
+        bits = np.uint8(0)
+        for b in range(offsets[k * n], offsets[(k + 1) * n]):
+            bits |= data[b]  # an OR over the whole field vectorizes; a test per byte does not
+        high[k] = bits >= 0x80
+    return high
 
 
 @nb.njit(cache=True, nogil=True)
