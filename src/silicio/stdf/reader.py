@@ -274,6 +274,83 @@ _PLANS = {name: _make_plan(rt) for name, rt in RECORDS.items()}
 
 
 # --------------------------------------------------------------------------------------------
+# Whole batches as Arrow IPC messages (see _kernels.batch_message)
+
+
+@dataclass(frozen=True)
+class _IpcPlan:
+    ipc_kind: np.ndarray
+    text_check: np.ndarray
+    template: np.ndarray  # the encapsulated message's metadata, values to be patched
+    at_length: int
+    at_nodes: int
+    at_buffers: int
+    at_body_length: int
+
+
+_IPC_KIND = {_AS_FIXED: K.IPC_FIXED, _AS_TEXT_CHAR: K.IPC_CHAR, _AS_BYTES: K.IPC_BYTES, _AS_ITEMS: K.IPC_LIST,
+             _AS_NIBBLES: K.IPC_LIST, _AS_BITS: K.IPC_DN}  # fmt: skip
+
+
+def _flatbuffer_field(meta: bytes, table: int, index: int) -> int | None:
+    """Where field ``index`` of the flatbuffer table at ``table`` is stored (None: absent)."""
+    vtable = table - struct.unpack_from("<i", meta, table)[0]
+    vtable_size = struct.unpack_from("<H", meta, vtable)[0]
+    if 4 + 2 * index >= vtable_size:
+        return None
+    offset = struct.unpack_from("<H", meta, vtable + 4 + 2 * index)[0]
+    return table + offset if offset else None
+
+
+def _follow(meta: bytes, at: int) -> int:
+    return at + struct.unpack_from("<I", meta, at)[0]
+
+
+def _ipc_plan(plan: _Plan) -> _IpcPlan | None:
+    """The message template of a record type, or None when a field needs the column-by-column
+    path (generic data, arrays of variable-width items)."""
+    if any(b not in _IPC_KIND for b in plan.build):
+        return None
+    ipc_kind = np.array([_IPC_KIND[b] for b in plan.build], np.int8)
+    text_check = np.array([t == _STRING for t in plan.arrow_types], np.bool_)
+    # One row, every field null but the positions: a template whose every value is present
+    # (flatbuffers leave out fields equal to their default, such as a length of 0).
+    sample = pa.RecordBatch.from_arrays(
+        [pa.array([1], _UINT64), pa.array([1], _UINT64)] + [pa.nulls(1, t) for t in plan.arrow_types],
+        schema=plan.schema)  # fmt: skip
+    message = sample.serialize().to_pybytes()
+    if message[:4] != b"\xff\xff\xff\xff":
+        return None
+    meta_size = struct.unpack_from("<i", message, 4)[0]
+    meta = message[8 : 8 + meta_size]
+    root = _follow(meta, 0)
+    header_at, body_length_at = _flatbuffer_field(meta, root, 2), _flatbuffer_field(meta, root, 3)
+    if header_at is None or body_length_at is None:
+        return None
+    batch = _follow(meta, header_at)
+    length_at, nodes_at, buffers_at = (_flatbuffer_field(meta, batch, i) for i in range(3))
+    if length_at is None or nodes_at is None or buffers_at is None:
+        return None
+    nodes, buffers = _follow(meta, nodes_at), _follow(meta, buffers_at)
+    n_nodes, n_buffers = struct.unpack_from("<I", meta, nodes)[0], struct.unpack_from("<I", meta, buffers)[0]
+    if n_nodes != 2 + int(K.IPC_NODES[ipc_kind].sum()) or n_buffers != 4 + int(K.IPC_BUFFERS[ipc_kind].sum()):
+        return None  # a layout this reader does not expect: build the batch column by column
+    template = np.frombuffer(message[: 8 + meta_size], np.uint8).copy()
+    return _IpcPlan(ipc_kind, text_check, template, 8 + length_at, 8 + nodes + 4, 8 + buffers + 4,
+                    8 + body_length_at)  # fmt: skip
+
+
+#: Message templates, made the first time a record type is read.
+_IPC_PLANS: dict[str, _IpcPlan | None] = {}
+
+
+def _ipc_plan_of(name: str) -> _IpcPlan | None:
+    if name not in _IPC_PLANS:
+        _IPC_PLANS[name] = _ipc_plan(_PLANS[name])
+    return _IPC_PLANS[name]
+
+
+# --------------------------------------------------------------------------------------------
 # Kernel output -> Arrow
 
 
@@ -676,6 +753,33 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     return merged, unknown, pos
 
 
+def _report_bad_fields(state: _FileState, plan: _Plan, win: _Window, rec_pos: np.ndarray, bad: np.ndarray,
+                       base: int) -> None:
+    for r in np.nonzero(bad >= 0)[0]:
+        f = plan.record.fields[bad[r]]
+        rec_len, _, _ = _header_at(win.buf, int(rec_pos[r]), win.big)
+        state.problem(base + int(rec_pos[r]), plan.record.name,
+                      f"field {f.name} ({f.type}) runs past the end of the record (REC_LEN={rec_len}); "
+                      f"fields from {f.name} on are left empty")  # fmt: skip
+
+
+def _ipc_batch(state: _FileState, plan: _Plan, ipc: _IpcPlan | None, win: _Window, rec_pos: np.ndarray,
+               seq: np.ndarray, base: int) -> pa.RecordBatch | None:
+    """The record type's batch from one IPC message; None when it must be built column by
+    column (a field the message does not cover, or text that is not plain ASCII)."""
+    if ipc is None:
+        return None
+    message, bad, n_bad, high = K.batch_message(
+        win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref, plan.is_ref,
+        plan.col_off, plan.var_slot, plan.width, plan.n_var, ipc.ipc_kind, ipc.text_check, ipc.template,
+        ipc.at_length, ipc.at_nodes, ipc.at_buffers, ipc.at_body_length)  # fmt: skip
+    if n_bad:
+        _report_bad_fields(state, plan, win, rec_pos, bad, base)
+    if high:
+        return None
+    return pa.ipc.read_record_batch(pa.py_buffer(message), plan.schema)
+
+
 def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> tuple[dict[str, pa.RecordBatch], int]:
     groups, unknown, consumed = _index_window(state, win.buf, base, final)
     batches: dict[str, pa.RecordBatch] = {}
@@ -688,15 +792,15 @@ def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> t
             batches[name] = _vur_batch(state, win, rec_pos, seq, base)
             continue
         plan = _PLANS[name]
+        batch = _ipc_batch(state, plan, _ipc_plan_of(name), win, rec_pos, seq, base)
+        if batch is not None:
+            batches[name] = batch
+            continue
         out = K.decode_fields(win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref,
                               plan.size_ref, plan.is_ref, plan.col_off, plan.var_slot, plan.width, plan.n_var)  # fmt: skip
         positions, bad, n_bad = out[0], out[5], out[8]
-        for r in np.nonzero(bad >= 0)[0] if n_bad else ():
-            f = plan.record.fields[bad[r]]
-            rec_len, _, _ = _header_at(win.buf, int(rec_pos[r]), win.big)
-            state.problem(base + int(rec_pos[r]), name,
-                          f"field {f.name} ({f.type}) runs past the end of the record (REC_LEN={rec_len}); "
-                          f"fields from {f.name} on are left empty")  # fmt: skip
+        if n_bad and _ipc_plan_of(name) is None:  # else reported by _ipc_batch already
+            _report_bad_fields(state, plan, win, rec_pos, bad, base)
         n = rec_pos.size
         position_columns = pa.Array.from_buffers(_UINT64, 2 * n, [None, pa.py_buffer(positions)], 0)
         columns = [position_columns.slice(0, n), position_columns.slice(n, n), *_columns(plan, win, rec_pos, out)]
