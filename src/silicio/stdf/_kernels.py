@@ -178,12 +178,15 @@ def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
                     bad_field[r] = f
                     break
                 base = col_base[f] + r * s
-                if big:
-                    for i in range(s):
-                        fixed[base + i] = buf[p + s - 1 - i]
+                # loops of a constant count compile to single loads and stores
+                if s == 1:
+                    fixed[base] = buf[p]
+                elif s == 2:
+                    _copy_scalar(fixed, base, buf, p, 2, big)
+                elif s == 4:
+                    _copy_scalar(fixed, base, buf, p, 4, big)
                 else:
-                    for i in range(s):
-                        fixed[base + i] = buf[p + i]
+                    _copy_scalar(fixed, base, buf, p, 8, big)
                 if is_ref[f]:
                     v = np.int64(0)
                     for i in range(s):
@@ -248,6 +251,16 @@ def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
                 slot = slot_base[g] + r
                 var_start[slot] = 0
                 var_len[slot] = 0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy_scalar(out, at, buf, p, size, big):
+    if big:
+        for i in range(size):
+            out[at + i] = buf[p + size - 1 - i]
+    else:
+        for i in range(size):
+            out[at + i] = buf[p + i]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -563,15 +576,38 @@ def _put_i64(out, p, v):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _put_i32(out, p, v):
-    for i in range(4):
-        out[p + i] = (v >> (8 * i)) & 0xFF
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
 def _put_node(out, at_nodes, node, length, nulls):
     _put_i64(out, at_nodes + 16 * node, length)
     _put_i64(out, at_nodes + 16 * node + 8, nulls)
+
+
+# Unsigned indices: numba checks a signed index for wrap-around from the end on every access,
+# which keeps these copies from compiling to wide loads and stores.
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy_bytes(out, at, src, start, count):
+    at, start = np.uint64(at), np.uint64(start)
+    for i in range(np.uint64(count)):
+        out[at + i] = src[start + i]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy_words(out, at, src, start, count):
+    """Copy ``count`` bytes, a multiple of 8, 8 at a time."""
+    at, start = np.uint64(at), np.uint64(start)
+    for i in range(np.uint64(0), np.uint64(count), np.uint64(8)):
+        for j in range(np.uint64(8)):
+            out[at + i + j] = src[start + i + j]
+
+
+@nb.njit(cache=True, nogil=True)
+def _any_high(words, lo, hi):
+    """Is any byte of ``words[lo:hi]`` >= 0x80? (An OR over whole words vectorizes.)"""
+    acc = np.int64(0)
+    for i in range(lo, hi):
+        acc |= words[i]
+    return (acc & np.int64(-0x7F7F7F7F7F7F7F80)) != 0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -685,8 +721,10 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
         where[i] = body
         body += _align8(length[i])
 
-    meta = template.shape[0]
-    out = np.zeros(meta + body, np.uint8)
+    meta = template.shape[0]  # a multiple of 8, as every buffer's length and offset
+    words = np.zeros((meta + body) // 8, np.int64)
+    out = words.view(np.uint8)
+    half_words = words.view(np.int32)
     out[:meta] = template
     _put_i64(out, at_length, n)
     _put_i64(out, at_body_length, body)
@@ -697,10 +735,10 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
     # Pass 2: nodes and buffer contents.
     _put_node(out, at_nodes, 0, n, 0)
     _put_node(out, at_nodes, 1, n, 0)
-    p_seq, p_off = meta + where[1], meta + where[3]
+    w_seq, w_off = (meta + where[1]) // 8, (meta + where[3]) // 8
     for r in range(n):
-        _put_i64(out, p_seq + 8 * r, np.int64(seq[r]))
-        _put_i64(out, p_off + 8 * r, rec_pos[r] + base)
+        words[w_seq + r] = np.int64(seq[r])
+        words[w_off + r] = rec_pos[r] + base
     high = False
     b = 4
     node = 2
@@ -729,14 +767,13 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
         if k == IPC_FIXED:
             src = n * col_off[f]
             p = meta + where[b + 1]
-            for i in range(n * sizes[f]):
-                out[p + i] = fixed[src + i]
+            _copy_bytes(out, p, fixed, src, n * sizes[f])
         elif k == IPC_CHAR:
             src = n * col_off[f]
             po, pd = meta + where[b + 1], meta + where[b + 2]
             bits = np.uint8(0)
             for r in range(n + 1):
-                _put_i32(out, po + 4 * r, r)
+                half_words[po // 4 + r] = r
             for r in range(n):
                 v = fixed[src + r]
                 out[pd + r] = v
@@ -759,20 +796,25 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
             else:
                 po, pd = meta + where[b + 1], meta + where[b + 2]
             acc = 0
-            _put_i32(out, po, 0)
-            bits = np.uint8(0)
+            # Copy 8 bytes at a time (a loop of constant count: one load and one store); the
+            # bytes past a value are overwritten by the next, and stay inside this buffer's
+            # 8-byte padding at its end.
+            room = pd + _align8(items[f])
             for r in range(n):
-                size = var_len[s + r]
-                src = rec_pos[r] + 4 + var_start[s + r]
-                for i in range(size):
-                    v = buf[src + i]
-                    out[pd + acc + i] = v
+                size = np.int64(var_len[s + r])
+                src = rec_pos[r] + 4 + np.int64(var_start[s + r])
+                dst = pd + acc
+                span = _align8(size)
+                if dst + span <= room and src + span <= buf.shape[0]:
+                    _copy_words(out, dst, buf, src, span)
+                else:
+                    for i in range(size):
+                        out[dst + i] = buf[src + i]
                 acc += size
-                _put_i32(out, po + 4 * (r + 1), acc)
+                half_words[po // 4 + r + 1] = acc
+            out[pd + acc : room] = 0  # the padding may hold bytes copied past the last value
             if text_check[f]:
-                for i in range(acc):
-                    bits |= out[pd + i]  # one OR over the field vectorizes; a test per byte does not
-                high |= bits >= 0x80
+                high |= _any_high(words, pd // 8, room // 8)
         else:  # IPC_LIST
             s = var_slot[f] * n
             itemsize = sizes[f]
@@ -780,7 +822,6 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
             _put_node(out, at_nodes, node, items[f], 0)
             node += 1
             acc = 0
-            _put_i32(out, po, 0)
             for r in range(n):
                 if present[r] > f:
                     count = _count_value(fixed, n, col_off, sizes, count_ref[f], r)
@@ -797,6 +838,6 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
                         for i in range(count * itemsize):
                             out[pd + acc * itemsize + i] = buf[src + i]
                     acc += count
-                _put_i32(out, po + 4 * (r + 1), acc)
+                half_words[po // 4 + r + 1] = acc
         b += IPC_BUFFERS[k]
     return out, bad_field, n_bad, high
