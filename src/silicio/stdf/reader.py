@@ -315,9 +315,8 @@ def _ipc_plan(plan: _Plan) -> _IpcPlan | None:
     text_check = np.array([t == _STRING for t in plan.arrow_types], np.bool_)
     # One row, every field null but the positions: a template whose every value is present
     # (flatbuffers leave out fields equal to their default, such as a length of 0).
-    sample = pa.RecordBatch.from_arrays(
-        [pa.array([1], _UINT64), pa.array([1], _UINT64)] + [pa.nulls(1, t) for t in plan.arrow_types],
-        schema=plan.schema)  # fmt: skip
+    one = pa.Array.from_buffers(_UINT64, 1, [None, pa.py_buffer(np.ones(1, np.uint64))])
+    sample = pa.RecordBatch.from_arrays([one, one] + [pa.nulls(1, t) for t in plan.arrow_types], schema=plan.schema)
     message = sample.serialize().to_pybytes()
     if message[:4] != b"\xff\xff\xff\xff":
         return None
@@ -393,6 +392,15 @@ def _string_array(offsets, data, high: bool, valid, typ=_STRING, n: int | None =
         valid = np.ones(n, np.bool_)
     values = [_decode_text(raw[offsets[i] : offsets[i + 1]]) if valid[i] else None for i in range(n)]
     return pa.array(values, type=typ)
+
+
+# From numpy arrays by their buffers: pa.array() would import pandas to check its argument.
+def _numeric(values: np.ndarray, typ: pa.DataType) -> pa.Array:
+    return pa.Array.from_buffers(typ, values.size, [None, pa.py_buffer(np.ascontiguousarray(values))], 0)
+
+
+def _mask(flags: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(pa.bool_(), flags.size, [None, pa.py_buffer(np.packbits(flags, bitorder="little"))], 0)
 
 
 def _list_array(item_type, offsets, values: pa.Array, valid) -> pa.Array:
@@ -525,14 +533,14 @@ def _dn_array(buf, base, rel, offsets, data, valid, big: bool) -> pa.Array:
         valid = np.ones(n, np.bool_)
     bits[~valid] = 0
     payload = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    return pa.StructArray.from_arrays([pa.array(bits), payload], fields=list(DN_TYPE), mask=pa.array(~valid))
+    return pa.StructArray.from_arrays([_numeric(bits, pa.uint16()), payload], fields=list(DN_TYPE), mask=_mask(~valid))
 
 
 def _gen_data_array(buf, base, rel, counts, valid, big: bool) -> pa.Array:
     """GDR generic data as a list of structs: TYPE, then one column per data type, set only
     in the column of the item's own type."""
     offsets, codes, value_pos, value_len, bits = K.gather_gen_data(buf, base, rel, counts.astype(np.int64), big)
-    children = [pa.array(codes)]
+    children = [_numeric(codes, pa.uint8())]
     for child in list(GDR_ITEM_TYPE)[1:]:
         code = _GDR_CODE[child.name]
         mine = codes == code
@@ -543,8 +551,8 @@ def _gen_data_array(buf, base, rel, counts, valid, big: bool) -> pa.Array:
             typ = pa.binary() if child.name != "Cn" else pa.string()
             arr = _string_array(data_offsets, data, high, mine, typ)
             if child.name == "Dn":
-                arr = pa.StructArray.from_arrays([pa.array(bits), arr.cast(pa.binary())], fields=list(DN_TYPE),
-                                                 mask=pa.array(~mine))  # fmt: skip
+                arr = pa.StructArray.from_arrays([_numeric(bits, pa.uint16()), arr.cast(pa.binary())],
+                                                 fields=list(DN_TYPE), mask=_mask(~mine))  # fmt: skip
         else:
             size = 1 if child.name == "N1" else FIXED_SIZE[child.name]
             data = K.gather_values(buf, value_pos, lens, size, big)
@@ -623,7 +631,7 @@ def _vur_batch(state: _FileState, win: _Window, rec_pos: np.ndarray, seq: np.nda
                 items.append(_decode_text(payload[p + 1 : p + 1 + payload[p]]))
                 p += 1 + payload[p]
             names.append(items)
-    columns = [pa.array(seq), pa.array((rec_pos + base).view(np.uint64)),
+    columns = [_numeric(seq, _UINT64), _numeric((rec_pos + base).view(np.uint64), _UINT64),
                pa.array(counts, pa.uint8()), pa.array(names, pa.list_(pa.string()))]  # fmt: skip
     return pa.RecordBatch.from_arrays(columns, schema=schema("VUR"))
 
