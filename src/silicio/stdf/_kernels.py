@@ -1,5 +1,6 @@
 """numba kernels of the STDF reader: index the record headers, then decode one record type's
-fields column by column. Pure functions over byte arrays; reader.py turns their output into Arrow.
+fields column by column and write its batch as an Arrow IPC message. Pure functions over byte
+arrays; reader.py turns their output into Arrow.
 """
 
 from __future__ import annotations
@@ -37,41 +38,59 @@ def _u2(buf, p, big):
 
 
 @nb.njit(cache=True, nogil=True)
-def count_records(buf, pos, end, big, type_lut, counts):
-    """Walk the record headers from ``pos``; add each record to ``counts[type index]``.
+def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
+    """Walk the record headers from ``pos`` and group the records by type (a counting sort that
+    keeps file order within a type). Stops at the end of the data, at a damaged tail or at the
+    first record of unknown type.
 
-    Stops at the end of the data, at a damaged tail or at the first record of unknown type.
-    Returns (records walked, position where the walk stopped, status).
+    Returns (records walked, position where the walk stopped, status, records per type, where
+    each type's group starts, header offsets grouped by type, their sequence numbers from
+    ``seq_base``).
     """
+    capacity = max(64, (end - pos) // 32)
+    where = np.empty(capacity, np.int64)
+    kind = np.empty(capacity, np.int16)
+    counts = np.zeros(n_types, np.int64)
     n = 0
+    status = INDEX_OK
     while pos < end:
         if end - pos < 4:
-            return n, pos, INDEX_PARTIAL_HEADER
+            status = INDEX_PARTIAL_HEADER
+            break
         rec_len = _u2(buf, pos, big)
         t = type_lut[buf[pos + 2] * 256 + buf[pos + 3]]
         if t < 0:
-            return n, pos, INDEX_UNKNOWN_TYPE
+            status = INDEX_UNKNOWN_TYPE
+            break
         if pos + 4 + rec_len > end:
-            return n, pos, INDEX_PARTIAL_RECORD
+            status = INDEX_PARTIAL_RECORD
+            break
+        if n == capacity:
+            capacity *= 2
+            grown_where, grown_kind = np.empty(capacity, np.int64), np.empty(capacity, np.int16)
+            grown_where[:n] = where[:n]
+            grown_kind[:n] = kind[:n]
+            where, kind = grown_where, grown_kind
+        where[n] = pos
+        kind[n] = t
         counts[t] += 1
         n += 1
         pos += 4 + rec_len
-    return n, pos, INDEX_OK
-
-
-@nb.njit(cache=True, nogil=True)
-def group_records(buf, pos, n, big, type_lut, first_of_type, seq_base, rec_pos, rec_seq):
-    """Second walk over the ``n`` records counted by :func:`count_records`: write each record's
-    header offset and sequence number grouped by type (a counting sort, file order kept within
-    a type). ``first_of_type[t]`` is where type t's group starts; it is advanced in place."""
+    starts = np.empty(n_types, np.int64)
+    total = 0
+    for t in range(n_types):
+        starts[t] = total
+        total += counts[t]
+    fill = starts.copy()
+    rec_pos = np.empty(n, np.int64)
+    rec_seq = np.empty(n, np.uint64)
     for i in range(n):
-        rec_len = _u2(buf, pos, big)
-        t = type_lut[buf[pos + 2] * 256 + buf[pos + 3]]
-        j = first_of_type[t]
-        rec_pos[j] = pos
+        t = kind[i]
+        j = fill[t]
+        rec_pos[j] = where[i]
         rec_seq[j] = seq_base + np.uint64(i)
-        first_of_type[t] = j + 1
-        pos += 4 + rec_len
+        fill[t] = j + 1
+    return n, pos, status, counts, starts, rec_pos, rec_seq
 
 
 #: Below this many records (or bytes, for gathers) a parallel launch costs more than it saves.

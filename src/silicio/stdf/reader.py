@@ -1,10 +1,11 @@
 """Read STDF V4 / V4-2007 files into Arrow: one table per record type, every field a typed column.
 
 The hot loops are numba kernels (``_kernels.py``): one walk over the record headers groups the
-records by type, then one pass per type decodes all its fields column by column. Everything
+records by type, then one pass per type decodes all its fields column by column and lays the
+whole batch out as one Arrow IPC message, which pyarrow reads back zero-copy in a single call
+(a few types with nested or variable-width items are built column by column instead). Everything
 here is the plumbing around them: opening (plain, gzip, bzip2, xz, zip), windows of bounded
-size for streaming, salvage of damaged files, and conversion of the kernels' buffers to Arrow
-without copies where Arrow's layout allows.
+size for streaming, salvage of damaged files, and the Arrow side.
 """
 
 from __future__ import annotations
@@ -421,9 +422,9 @@ class _Window:
 def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Array]:
     """Arrow arrays of every field of one record type from :func:`_kernels.decode_fields`.
 
-    Most of a small file's reading time is spent here, a few microseconds per Arrow call: so the
-    fixed-size fields of one Arrow type become one array and each field a zero-copy slice of it,
-    and likewise all text fields of the type.
+    These are the types and texts :func:`_ipc_batch` leaves out. Each pyarrow call costs
+    microseconds: so the fixed-size fields of one Arrow type become one array and each field a
+    zero-copy slice of it, and likewise all text fields of the type.
     """
     _, fixed, var_start, _, present, _, all_from, none_from, _ = out
     n = rec_pos.size
@@ -704,18 +705,12 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     groups: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     unknown: list[tuple[int, int, int, int, bytes]] = []
     while pos < end and not state.stopped:
-        counts = np.zeros(len(_TYPE_NAMES), np.int64)
-        n, stop, status = K.count_records(buf, pos, end, state.big, _TYPE_LUT, counts)
+        n, stop, status, counts, starts, rec_pos, rec_seq = K.index_records(
+            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq))
         if n:
-            first = np.zeros(len(_TYPE_NAMES), np.int64)
-            first[1:] = np.cumsum(counts)[:-1]
-            starts = first.copy()
-            rec_pos = np.empty(n, np.int64)
-            rec_seq = np.empty(n, np.uint64)
-            K.group_records(buf, pos, n, state.big, _TYPE_LUT, first, np.uint64(state.seq), rec_pos, rec_seq)
-            for t in np.nonzero(counts)[0]:
-                sl = slice(starts[t], starts[t] + counts[t])
-                groups.setdefault(int(t), []).append((rec_pos[sl], rec_seq[sl]))
+            for t, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
+                if count:
+                    groups.setdefault(t, []).append((rec_pos[start : start + count], rec_seq[start : start + count]))
             state.seq += n
         pos = stop
         if status == K.INDEX_OK:
@@ -755,9 +750,9 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
         state.problem(base + pos, None, reason)
         pos = _resync(state, buf, pos, end, base, reason)
     merged = {
-        t: (np.concatenate([g[0] for g in parts]), np.concatenate([g[1] for g in parts]))
+        t: parts[0] if len(parts) == 1 else (np.concatenate([g[0] for g in parts]), np.concatenate([g[1] for g in parts]))
         for t, parts in groups.items()
-    }
+    }  # fmt: skip
     return merged, unknown, pos
 
 
