@@ -135,8 +135,8 @@ def _summary(rec_pos, seq, base, present, bad_field):
 @nb.njit(cache=True, nogil=True, inline="always")
 def _decode_outputs(n, nf, width, n_var, col_off, var_slot):
     fixed = np.empty(n * width, np.uint8)
-    var_start = np.empty(n * n_var, np.uint16)
-    var_len = np.empty(n * n_var, np.uint16)
+    var_start = np.zeros(n * n_var, np.uint16)
+    var_len = np.zeros(n * n_var, np.uint16)
     present = np.empty(n, np.int16)
     bad_field = np.full(n, -1, np.int16)
     col_base = np.empty(nf, np.int64)
@@ -260,12 +260,7 @@ def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
             p += nbytes
             f += 1
         present[r] = f
-        # omitted variable-length fields take no bytes
-        for g in range(f, nf):
-            if kinds[g] != KIND_FIXED:
-                slot = slot_base[g] + r
-                var_start[slot] = 0
-                var_len[slot] = 0
+        # omitted variable-length fields take no bytes: var_start and var_len start as zeros
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
