@@ -274,7 +274,7 @@ def main() -> None:
         "unfinished read, and its ratio is then a lower bound.",
         "- MB = 10^6 bytes of the file; k rec/s = thousands of records per second. The total line divides all "
         "bytes and records by the sum of each tool's best times.",
-        "- Peak memory is the process's `ru_maxrss`: interpreter, imports and the tables read.",
+        "- Peak memory is the process's high-water resident size (VmHWM): interpreter, imports and the tables read.",
         f"- Real files: the uncompressed files of `shared/data/stdf` not marked SYNTHETIC in its MANIFEST.tsv "
         f"(compressed copies hold the same data). Synthetic: `benchmarks/synthetic.py --mb {args.synthetic_mb:g} "
         f"--seed {args.seed}`, 4 sites x 50 PTR per die, later PTRs without limits as testers write them.",
