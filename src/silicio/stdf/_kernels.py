@@ -48,9 +48,10 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
     ``seq_base``).
     """
     # Room for the most records the bytes can hold (4 each): pages never written cost nothing,
-    # and arrays grown inside the loop made it ten times slower.
+    # and arrays grown inside the loop made it ten times slower. Offsets fit 32 bits: a window
+    # is at most 1 GiB.
     capacity = (end - pos) // 4 + 1
-    where = np.empty(capacity, np.int64)
+    where = np.empty(capacity, np.uint32)
     kind = np.empty(capacity, np.int16)
     counts = np.zeros(n_types, np.int64)
     n = 0
@@ -83,7 +84,7 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
     for i in range(n):
         t = kind[i]
         j = fill[t]
-        rec_pos[j] = where[i]
+        rec_pos[j] = np.int64(where[i])
         rec_seq[j] = seq_base + np.uint64(i)
         fill[t] = j + 1
     return n, pos, status, counts, starts, rec_pos, rec_seq
