@@ -168,7 +168,7 @@ def test_the_portal_shows_and_updates_only_the_supplier_s_own_records(client, re
     login = client.post("/supplier/login", content=f"token={token}", follow_redirects=False,
                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert login.status_code == 303 and login.headers["location"] == f"/supplier/{SUPPLIER}"
-    cookie = {SUPPLIER_COOKIE: token}
-    assert client.get(f"/supplier/{SUPPLIER}", cookies=cookie).status_code == 200
-    assert client.get("/supplier/mpz", cookies=cookie).status_code == 403
+    client.cookies.set(SUPPLIER_COOKIE, token)
+    assert client.get(f"/supplier/{SUPPLIER}").status_code == 200
+    assert client.get("/supplier/mpz").status_code == 403
     client.cookies.clear()

@@ -452,12 +452,7 @@ def gather_items(buf, base, rel, counts, itemsize, big):
     for i in range(n):
         s = base[i] + rel[i]
         for _ in range(counts[i]):
-            if big:
-                for b in range(itemsize):
-                    data[j + b] = buf[s + itemsize - 1 - b]
-            else:
-                for b in range(itemsize):
-                    data[j + b] = buf[s + b]
+            _copy_scalar(data, j, buf, s, itemsize, big)
             s += itemsize
             j += itemsize
     return offsets, data
@@ -843,8 +838,7 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
                             out[pd + acc + j] = (v >> 4) if j % 2 else (v & 0x0F)
                     elif big:
                         for j in range(count):
-                            for i in range(itemsize):
-                                out[pd + (acc + j) * itemsize + i] = buf[src + j * itemsize + itemsize - 1 - i]
+                            _copy_scalar(out, pd + (acc + j) * itemsize, buf, src + j * itemsize, itemsize, True)
                     else:
                         for i in range(count * itemsize):
                             out[pd + acc * itemsize + i] = buf[src + i]
