@@ -110,27 +110,39 @@ def decode_fields(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_re
     Returns (positions, fixed, var_start, var_len, present, bad_field, the fewest and the most
     fields any record holds, how many records overran).
     """
-    n = rec_pos.shape[0]
-    n_chunks = max(1, min(n // 2048, 256)) if n >= PARALLEL_MIN_ITEMS else 1
+    n_chunks = _decode_chunks_of(rec_pos.shape[0])
     kernel = _decode_chunks_parallel if n_chunks > 1 else _decode_chunks
     fixed, var_start, var_len, present, bad_field = kernel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref,
                                                            is_ref, col_off, var_slot, width, n_var, n_chunks)  # fmt: skip
-    positions, fewest, most, n_bad = _summary(rec_pos, seq, base, present, bad_field)
+    positions = _positions(rec_pos, seq, base)
+    fewest, most, n_bad = _presence(present, bad_field)
     return positions, fixed, var_start, var_len, present, bad_field, fewest, most, n_bad
 
 
+def _decode_chunks_of(n):
+    """How many chunks to decode ``n`` records in (1: the serial kernel)."""
+    return max(1, min(n // 2048, 256)) if n >= PARALLEL_MIN_ITEMS else 1
+
+
 @nb.njit(cache=True, nogil=True)
-def _summary(rec_pos, seq, base, present, bad_field):
+def _positions(rec_pos, seq, base):
     n = rec_pos.shape[0]
     positions = np.empty(2 * n, np.uint64)
-    fewest, most, n_bad = np.int64(1 << 30), np.int64(0), 0
     for r in range(n):
         positions[r] = seq[r]
         positions[n + r] = np.uint64(rec_pos[r] + base)
+    return positions
+
+
+@nb.njit(cache=True, nogil=True)
+def _presence(present, bad_field):
+    """The fewest and the most fields any record holds, and how many records overran."""
+    fewest, most, n_bad = np.int64(1 << 30), np.int64(0), 0
+    for r in range(present.shape[0]):
         fewest = min(fewest, np.int64(present[r]))
         most = max(most, np.int64(present[r]))
         n_bad += bad_field[r] >= 0
-    return positions, (fewest if n else 0), most, n_bad
+    return (fewest if present.shape[0] else 0), most, n_bad
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -204,10 +216,7 @@ def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
                 else:
                     _copy_scalar(fixed, base, buf, p, 8, big)
                 if is_ref[f]:
-                    v = np.int64(0)
-                    for i in range(s):
-                        v |= np.int64(fixed[base + i]) << (8 * i)
-                    ref_value[f] = v
+                    ref_value[f] = _unsigned_at(fixed, base, s)
                 p += s
                 f += 1
                 continue
@@ -262,6 +271,15 @@ def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, 
             f += 1
         present[r] = f
         # omitted variable-length fields take no bytes: var_start and var_len start as zeros
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _unsigned_at(fixed, p, size):
+    """The unsigned little-endian value of ``size`` bytes at ``fixed[p]``."""
+    v = np.int64(0)
+    for i in range(size):
+        v |= np.int64(fixed[p + i]) << (8 * i)
+    return v
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -372,9 +390,7 @@ def _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, lo, hi)
         i = j - k * n
         slot = slots[k] * n + i
         src = rec_pos[i] + 4 + var_start[slot]
-        dst = offsets[j]
-        for b in range(var_len[slot]):
-            data[dst + b] = buf[src + b]
+        _copy_bytes(data, offsets[j], buf, src, var_len[slot])
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -624,12 +640,7 @@ def _align8(x):
 @nb.njit(cache=True, nogil=True)
 def _count_value(fixed, n, col_off, sizes, f, r):
     """Value of the unsigned count field f in record r, from the decoded fixed columns."""
-    s = sizes[f]
-    p = n * col_off[f] + r * s
-    v = np.int64(0)
-    for i in range(s):
-        v |= np.int64(fixed[p + i]) << (8 * i)
-    return v
+    return _unsigned_at(fixed, n * col_off[f] + r * sizes[f], sizes[f])
 
 
 def batch_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot,
@@ -638,12 +649,11 @@ def batch_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_re
     decoding and ``reader._ipc_plan`` for the template. Returns the message (uint8), the
     per-record ``bad_field``, how many records overran, and whether a text field holds a byte
     >= 0x80 (then its text needs checking as UTF-8, and the caller builds the batch otherwise)."""
-    n = rec_pos.shape[0]
-    if n < PARALLEL_MIN_ITEMS:
+    n_chunks = _decode_chunks_of(rec_pos.shape[0])
+    if n_chunks == 1:
         return _decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off,
                                   var_slot, width, n_var, ipc_kind, text_check, template, at_length, at_nodes,
                                   at_buffers, at_body_length)  # fmt: skip
-    n_chunks = max(1, min(n // 2048, 256))
     fixed, var_start, var_len, present, bad_field = _decode_chunks_parallel(
         buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, n_chunks)
     return _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, text_check,
@@ -667,11 +677,7 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
              bad_field):
     n = rec_pos.shape[0]
     nf = kinds.shape[0]
-    fewest, most, n_bad = np.int64(1 << 30) if n else 0, np.int64(0), 0
-    for r in range(n):
-        fewest = min(fewest, np.int64(present[r]))
-        most = max(most, np.int64(present[r]))
-        n_bad += bad_field[r] >= 0
+    fewest, most, n_bad = _presence(present, bad_field)
     bitmap_len = _align8((n + 7) // 8)
     offsets_len = _align8(4 * (n + 1))
 
@@ -814,8 +820,7 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
                 if dst + span <= room and src + span <= buf.shape[0]:
                     _copy_words(out, dst, buf, src, span)
                 else:
-                    for i in range(size):
-                        out[dst + i] = buf[src + i]
+                    _copy_bytes(out, dst, buf, src, size)
                 acc += size
                 half_words[po // 4 + r + 1] = acc
             out[pd + acc : room] = 0  # the padding may hold bytes copied past the last value

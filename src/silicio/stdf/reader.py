@@ -316,7 +316,7 @@ def _ipc_plan(plan: _Plan) -> _IpcPlan | None:
     text_check = np.array([t == _STRING for t in plan.arrow_types], np.bool_)
     # One row, every field null but the positions: a template whose every value is present
     # (flatbuffers leave out fields equal to their default, such as a length of 0).
-    one = pa.Array.from_buffers(_UINT64, 1, [None, pa.py_buffer(np.ones(1, np.uint64))])
+    one = _numeric(np.ones(1, np.uint64), _UINT64)
     sample = pa.RecordBatch.from_arrays([one, one] + [pa.nulls(1, t) for t in plan.arrow_types], schema=plan.schema)
     message = sample.serialize().to_pybytes()
     if message[:4] != b"\xff\xff\xff\xff":
@@ -426,9 +426,10 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
     microseconds: so the fixed-size fields of one Arrow type become one array and each field a
     zero-copy slice of it, and likewise all text fields of the type.
     """
-    _, fixed, var_start, _, present, _, all_from, none_from, _ = out
+    _, fixed, var_start, var_len, present, _, all_from, none_from, _ = out
     n = rec_pos.size
     buf = win.buf
+    first = rec_pos + 4  # where each record's fields begin
     columns: list = [None] * len(plan.arrow_types)
     for typ, itemsize, start, fields, is_char in plan.fixed_blocks:
         if fields[0] >= none_from:
@@ -453,10 +454,9 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
                 bitmap, nulls = _validity(valid)
                 columns[i] = pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(column)], nulls)
     if plan.byte_fields and plan.byte_fields[0] < none_from:
-        offsets, data, high = K.gather_byte_fields(buf, rec_pos, var_start, out[3], plan.byte_slots)
+        offsets, data, high = K.gather_byte_fields(buf, rec_pos, var_start, var_len, plan.byte_slots)
         buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
         whole_of_type: dict = {}
-        first = rec_pos + 4  # where each record's fields begin
         for i in plan.byte_fields:
             if i >= none_from:
                 break
@@ -478,7 +478,7 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
         if i >= none_from:
             break
         valid = _ALL if i < all_from else present > i
-        columns[i] = _list_column(plan, i, win, rec_pos + 4, var_start, valid, fixed)
+        columns[i] = _list_column(plan, i, win, first, var_start, valid, fixed)
     for i in range(none_from, len(columns)):
         columns[i] = pa.nulls(n, plan.arrow_types[i])
     return columns
@@ -776,10 +776,10 @@ def _ipc_batch(state: _FileState, plan: _Plan, ipc: _IpcPlan | None, win: _Windo
         win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref, plan.is_ref,
         plan.col_off, plan.var_slot, plan.width, plan.n_var, ipc.ipc_kind, ipc.text_check, ipc.template,
         ipc.at_length, ipc.at_nodes, ipc.at_buffers, ipc.at_body_length)  # fmt: skip
+    if high:
+        return None  # the column path decodes (and reports) this type again
     if n_bad:
         _report_bad_fields(state, plan, win, rec_pos, bad, base)
-    if high:
-        return None
     return pa.ipc.read_record_batch(pa.py_buffer(message), plan.schema)
 
 
@@ -802,10 +802,10 @@ def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> t
         out = K.decode_fields(win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref,
                               plan.size_ref, plan.is_ref, plan.col_off, plan.var_slot, plan.width, plan.n_var)  # fmt: skip
         positions, bad, n_bad = out[0], out[5], out[8]
-        if n_bad and _ipc_plan_of(name) is None:  # else reported by _ipc_batch already
+        if n_bad:
             _report_bad_fields(state, plan, win, rec_pos, bad, base)
         n = rec_pos.size
-        position_columns = pa.Array.from_buffers(_UINT64, 2 * n, [None, pa.py_buffer(positions)], 0)
+        position_columns = _numeric(positions, _UINT64)
         columns = [position_columns.slice(0, n), position_columns.slice(n, n), *_columns(plan, win, rec_pos, out)]
         batches[name] = pa.RecordBatch.from_arrays(columns, schema=plan.schema)
     if unknown and (state.wanted is None or UNKNOWN in state.wanted):
