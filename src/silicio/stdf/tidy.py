@@ -191,6 +191,26 @@ def _factorize(keys, order):
     return codes, n, first
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _carry_limit(o, no_limit_bit, default_bit, value, value_ok, r, t, state, default, has_out, out):
+    """One limit of record r (test t): its own unless OPT_FLAG ``o`` is missing (-1) or says "use
+    the default"; the first record of a test that has one (or says "no limit") sets the default."""
+    own = 0
+    if o >= 0 and (o & no_limit_bit):
+        own = 2
+    elif o >= 0 and not (o & default_bit) and value_ok[r]:
+        own = 1
+    if own == 0:
+        has_out[r] = state[t] == 1
+        out[r] = default[t]
+    else:
+        has_out[r] = own == 1
+        out[r] = value[r]
+        if state[t] == 0:
+            state[t] = own
+            default[t] = value[r]
+
+
 @nb.njit(cache=True, nogil=True)
 def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, hi, hi_ok, txt_ok, units_ok,
              indx_len):  # fmt: skip
@@ -238,35 +258,8 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
         else:
             units_ref[r] = units_def[t]
         o = np.int64(opt[r]) if opt_ok[r] else np.int64(-1)
-        # Low limit: the record's own unless OPT_FLAG is missing or says "use the default".
-        own = 0
-        if o >= 0 and (o & _NO_LO_LIMIT):
-            own = 2
-        elif o >= 0 and not (o & _LO_DEFAULT) and lo_ok[r]:
-            own = 1
-        if own == 0:
-            lo_has[r] = lo_state[t] == 1
-            lo_out[r] = lo_def[t]
-        else:
-            lo_has[r] = own == 1
-            lo_out[r] = lo[r]
-            if lo_state[t] == 0:
-                lo_state[t] = own
-                lo_def[t] = lo[r]
-        own = 0
-        if o >= 0 and (o & _NO_HI_LIMIT):
-            own = 2
-        elif o >= 0 and not (o & _HI_DEFAULT) and hi_ok[r]:
-            own = 1
-        if own == 0:
-            hi_has[r] = hi_state[t] == 1
-            hi_out[r] = hi_def[t]
-        else:
-            hi_has[r] = own == 1
-            hi_out[r] = hi[r]
-            if hi_state[t] == 0:
-                hi_state[t] = own
-                hi_def[t] = hi[r]
+        _carry_limit(o, _NO_LO_LIMIT, _LO_DEFAULT, lo, lo_ok, r, t, lo_state, lo_def, lo_has, lo_out)
+        _carry_limit(o, _NO_HI_LIMIT, _HI_DEFAULT, hi, hi_ok, r, t, hi_state, hi_def, hi_has, hi_out)
         if o >= 0 and not (o & _SCAL_INVALID) and scal_ok[r]:
             scal_has[r] = True
             scal_out[r] = scal[r]
