@@ -66,17 +66,22 @@ import pyarrow.compute as pc
 
 __all__ = ["PARTS_SCHEMA", "PartYield", "part_yield", "parts"]
 
+#: Columns that say which part a row belongs to: the parts table's and the tidy view's first.
+PART_IDENTITY = [
+    ("lot_id", pa.string()),
+    ("sublot_id", pa.string()),
+    ("wafer_id", pa.string()),
+    ("head", pa.uint8()),
+    ("site", pa.uint8()),
+    ("part_index", pa.int64()),
+    ("part_id", pa.string()),
+    ("x", pa.int16()),
+    ("y", pa.int16()),
+]
+
 PARTS_SCHEMA = pa.schema(
     [
-        ("lot_id", pa.string()),
-        ("sublot_id", pa.string()),
-        ("wafer_id", pa.string()),
-        ("head", pa.uint8()),
-        ("site", pa.uint8()),
-        ("part_index", pa.int64()),
-        ("part_id", pa.string()),
-        ("x", pa.int16()),
-        ("y", pa.int16()),
+        *PART_IDENTITY,
         ("hard_bin", pa.uint16()),
         ("soft_bin", pa.uint16()),
         ("passed", pa.bool_()),

@@ -74,6 +74,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .parts import (
+    PART_IDENTITY,
     _array,
     _assign_parts,
     _Lots,
@@ -91,15 +92,7 @@ __all__ = ["TIDY_SCHEMA", "tidy"]
 
 TIDY_SCHEMA = pa.schema(
     [
-        ("lot_id", pa.string()),
-        ("sublot_id", pa.string()),
-        ("wafer_id", pa.string()),
-        ("head", pa.uint8()),
-        ("site", pa.uint8()),
-        ("part_index", pa.int64()),
-        ("part_id", pa.string()),
-        ("x", pa.int16()),
-        ("y", pa.int16()),
+        *PART_IDENTITY,
         ("test_num", pa.uint32()),
         ("test_name", pa.string()),
         ("test_type", pa.string()),
