@@ -147,16 +147,11 @@ def sql_command(
         raise fail(f"--format {output}: expected table, csv or json")
     import duckdb
 
-    with reported_errors():
+    with reported_errors(), _open_lake(data, database_url) as lake:
         try:
-            lake = Lake(data, database_url)
-        except FileNotFoundError as exc:
-            raise fail(str(exc)) from None
-        with lake:
-            try:
-                result = lake.arrow(query)
-            except duckdb.Error as exc:
-                raise fail(f"query failed: {exc}") from None
+            result = lake.arrow(query)
+        except duckdb.Error as exc:
+            raise fail(f"query failed: {exc}") from None
     if output == "csv":
         import pyarrow.csv as pa_csv
 
@@ -173,6 +168,14 @@ def sql_command(
         console.print(f"{result.num_rows:,} row(s)", style="dim")
 
 
+def _open_lake(data: Path | None, database_url: str | None) -> Lake:
+    """The lake at ``data``; a missing one is a clear error, not a traceback."""
+    try:
+        return Lake(data, database_url)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+
+
 def _json_value(value):
     # DuckDB sums integers into HUGEINT, which Arrow hands over as Decimal.
     if isinstance(value, Decimal):
@@ -183,14 +186,9 @@ def _json_value(value):
 @app.command()
 def status(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Files, wafers and quarantined files in the lake, and the quarantine list."""
-    with reported_errors():
-        try:
-            lake = Lake(data, database_url)
-        except FileNotFoundError as exc:
-            raise fail(str(exc)) from None
-        with lake:
-            counts = lake.catalog.counts()
-            rows = lake.catalog.rows("quarantine", order_by=["id"])
+    with reported_errors(), _open_lake(data, database_url) as lake:
+        counts = lake.catalog.counts()
+        rows = lake.catalog.rows("quarantine", order_by=["id"])
     console.print(f"{counts['files']:,} files, {counts['wafers']:,} wafers, {counts['quarantine']:,} in quarantine",
                   highlight=False)  # fmt: skip
     if rows:
