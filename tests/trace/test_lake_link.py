@@ -31,3 +31,18 @@ def test_dies_get_their_wafer_sort_verdict_from_the_lake(tmp_path):
     assert sum(r["hard_bin"] is not None for r in dies) == len(tested)
     # No final-test file in this lake: units have keys but no verdict yet.
     assert all(r["hard_bin"] is None for r in rows if r["stage"] == "final_test")
+
+
+def test_keys_without_tester_data_come_back_with_null_verdicts(tmp_path):
+    data = tmp_path / "data"
+    with TraceStore.at(data) as store:  # the trace tables alone: nothing ingested, no parts view
+        store.save_master_data(demo_master_data(), actor="test")
+        g = demo_genealogy(demo_master_data().product("SLC-TV100"), "L1", wafers=1, dies_per_wafer=4)
+        store.add_genealogy(actor="test", **g)
+        keys = [(k["kind"], k["name"], k["stage"]) for k in store.tester_keys()]
+        with lake.open(data) as db:
+            rows = lake_test_results(store, db)
+    assert [(r["kind"], r["name"], r["stage"]) for r in rows] == keys
+    assert {r["stage"] for r in rows} == {"wafer_sort", "final_test"}
+    verdicts = {(r["hard_bin"], r["soft_bin"], r["passed"], r["test_t"], r["file_sha256"]) for r in rows}
+    assert verdicts == {(None, None, None, None, None)}

@@ -43,9 +43,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from silicio.lake.queries import metrology as queries
 
 from .errors import MetrologyError
 
@@ -205,12 +206,6 @@ def _kind(table: pa.Table, kind: str) -> pa.Table:
 # flags
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET threads TO 1")  # small tables; leave the cores to the rest of the process
-    return con
-
-
 def flag_measurements(
     measurements: pa.Table,
     instruments: pa.Table | None,
@@ -231,70 +226,12 @@ def flag_measurements(
     demonstrated", not "demonstrated invalid". ``reason`` spells out the flags in words.
     Rows keep their order; ``row`` numbers them from 1.
     """
-    m = _kind(measurements, "measurements")
-    cal = _kind(calibrations, "calibrations")
-    qual = _kind(qualifications, "qualifications")
-    inst = _kind(instruments, "instruments") if instruments is not None else None
-    con = _connect()
-    # Number the rows in Arrow, so that the order does not depend on the engine's.
-    con.register("m", m.append_column("row", pa.array(range(1, m.num_rows + 1), pa.int64())))
-    con.register("cal", cal)
-    con.register("qual", qual)
-    if inst is not None:
-        con.register("inst", inst)
-        known = "EXISTS (SELECT 1 FROM inst i WHERE i.instrument_id = m.instrument_id)"
-        outside = (
-            "COALESCE((SELECT bool_or(m.value < i.range_low OR m.value > i.range_high) "
-            "FROM inst i WHERE i.instrument_id = m.instrument_id), false)"
-        )
-    else:
-        known, outside = "true", "false"
-    sql = f"""
-        WITH base AS (
-            SELECT m.*, CAST(m.measured_at AS DATE) AS day, {known} AS known_,
-                   {outside} AS outside_instrument_range
-            FROM m
-        ), flagged AS (
-            SELECT *,
-                instrument_id IS NULL OR day IS NULL OR NOT known_ OR NOT EXISTS (
-                    SELECT 1 FROM cal c WHERE c.instrument_id = base.instrument_id
-                    AND base.day BETWEEN c.calibrated_on AND c.due_on
-                ) AS instrument_out_of_calibration,
-                operator IS NULL OR day IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM qual q WHERE q.operator = base.operator
-                    AND q.characteristic = base.characteristic
-                    AND base.day >= q.valid_from AND (q.valid_to IS NULL OR base.day <= q.valid_to)
-                ) AS operator_not_qualified
-            FROM base
-        )
-        SELECT row, * EXCLUDE (row, day, known_, instrument_out_of_calibration, operator_not_qualified,
-                outside_instrument_range),
-            instrument_out_of_calibration, operator_not_qualified, outside_instrument_range,
-            concat_ws('; ',
-                CASE WHEN instrument_out_of_calibration THEN
-                    CASE WHEN instrument_id IS NULL THEN 'no instrument recorded'
-                         WHEN day IS NULL THEN 'no measurement time recorded'
-                         WHEN NOT known_ THEN 'instrument ' || instrument_id || ' unknown'
-                         ELSE 'instrument ' || instrument_id || ' not calibrated on ' || CAST(day AS VARCHAR)
-                    END END,
-                CASE WHEN operator_not_qualified THEN
-                    CASE WHEN operator IS NULL THEN 'no operator recorded'
-                         WHEN day IS NULL THEN 'no measurement time recorded'
-                         ELSE 'operator ' || operator || ' not qualified for ' || characteristic
-                              || ' on ' || CAST(day AS VARCHAR)
-                    END END,
-                CASE WHEN outside_instrument_range THEN 'value outside the instrument range' END
-            ) AS reason
-        FROM flagged ORDER BY row
-    """
-    out = con.sql(sql).to_arrow_table()
-    reason = out.column("reason")
-    out = out.set_column(
-        out.column_names.index("reason"),
-        "reason",
-        pc.if_else(pc.equal(reason, ""), pa.scalar(None, pa.string()), reason),
+    return queries.measurement_flags(
+        _kind(measurements, "measurements"),
+        _kind(instruments, "instruments") if instruments is not None else None,
+        _kind(calibrations, "calibrations"),
+        _kind(qualifications, "qualifications"),
     )
-    return out
 
 
 def affected_lots(flags: pa.Table) -> pa.Table:
@@ -306,27 +243,7 @@ def affected_lots(flags: pa.Table) -> pa.Table:
     needed = {"lot_id", "instrument_out_of_calibration", "operator_not_qualified", "outside_instrument_range"}
     if not needed <= set(flags.column_names):
         raise MetrologyError("affected_lots needs the table returned by flag_measurements")
-    con = _connect()
-    con.register("f", flags)
-    return con.sql(
-        """
-        WITH g AS (
-            SELECT *, (instrument_out_of_calibration OR operator_not_qualified OR outside_instrument_range)
-                AS flagged FROM f
-        )
-        SELECT lot_id,
-            count(*) AS measurements,
-            count(*) FILTER (WHERE flagged) AS flagged,
-            count(*) FILTER (WHERE instrument_out_of_calibration) AS out_of_calibration,
-            count(*) FILTER (WHERE operator_not_qualified) AS not_qualified,
-            count(*) FILTER (WHERE outside_instrument_range) AS outside_range,
-            list_sort(list_distinct(list(wafer_id) FILTER (WHERE flagged AND wafer_id IS NOT NULL))) AS wafers,
-            min(measured_at) FILTER (WHERE flagged) AS first_flagged,
-            max(measured_at) FILTER (WHERE flagged) AS last_flagged
-        FROM g GROUP BY lot_id HAVING count(*) FILTER (WHERE flagged) > 0
-        ORDER BY lot_id NULLS LAST
-        """
-    ).to_arrow_table()
+    return queries.flagged_lots(flags)
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,23 +339,6 @@ def _parametric(tidy: pa.Table, test_types: Sequence[str]) -> pa.Table:
     return tidy.filter(keep)
 
 
-# The characteristic of each (test_num, test_name) of table ``t``, with its unit and limits.
-_TEST_NAMES = """
-    WITH limits AS (
-        SELECT test_num, test_name, units, lo_limit, hi_limit, count(*) AS n FROM t GROUP BY ALL
-    ), best AS (
-        SELECT * FROM limits QUALIFY row_number() OVER (
-            PARTITION BY test_num, test_name ORDER BY n DESC, lo_limit, hi_limit, units) = 1
-    )
-    SELECT test_num, test_name,
-        CASE WHEN test_name IS NULL THEN CAST(test_num AS VARCHAR)
-             WHEN count(*) OVER (PARTITION BY test_name) > 1 THEN test_name || ' #' || CAST(test_num AS VARCHAR)
-             ELSE test_name END AS characteristic,
-        units AS unit, lo_limit AS lsl, hi_limit AS usl
-    FROM best
-"""
-
-
 def characteristics_from_tidy(tidy: pa.Table, test_types: Sequence[str] = ("P",)) -> pa.Table:
     """One characteristic per parametric test of a tidy STDF table (:mod:`silicio.stdf.tidy`).
 
@@ -447,13 +347,7 @@ def characteristics_from_tidy(tidy: pa.Table, test_types: Sequence[str] = ("P",)
     lo_limit and hi_limit, the most frequent set when they changed between files. STDF has no
     nominal: it is left empty. Rows in order of test number.
     """
-    con = _connect()
-    con.register("t", _parametric(tidy, test_types))
-    sql = f"""
-        SELECT characteristic, unit, CAST(NULL AS DOUBLE) AS nominal, lsl, usl, test_num
-        FROM ({_TEST_NAMES}) ORDER BY test_num, characteristic
-    """
-    return conform(con.sql(sql).to_arrow_table(), "characteristics")
+    return conform(queries.parametric_characteristics(_parametric(tidy, test_types)), "characteristics")
 
 
 def measurements_from_tidy(
@@ -472,19 +366,9 @@ def measurements_from_tidy(
     tidy view: give them as ``instrument_id`` and ``measured_at`` when known. Rows keep the
     tidy table's order.
     """
-    t = _parametric(tidy, test_types)
-    t = t.append_column("seq_", pa.array(range(t.num_rows), pa.int64()))
-    con = _connect()
-    con.register("t", t)
-    last = "AND COALESCE(k.is_last_test, true)" if last_test_only and "is_last_test" in t.column_names else ""
-    sql = f"""
-        SELECT n.characteristic, k.result AS value, k.lot_id, k.wafer_id, k.x, k.y
-        FROM t k JOIN ({_TEST_NAMES}) n
-            ON n.test_num = k.test_num AND n.test_name IS NOT DISTINCT FROM k.test_name
-        WHERE k.result IS NOT NULL {last}
-        ORDER BY k.seq_
-    """
-    out = conform(con.sql(sql).to_arrow_table(), "measurements")
+    out = conform(
+        queries.parametric_measurements(_parametric(tidy, test_types), last_test_only), "measurements"
+    )
     if instrument_id is not None:
         i = out.column_names.index("instrument_id")
         out = out.set_column(i, "instrument_id", pa.array([instrument_id] * out.num_rows, pa.string()))

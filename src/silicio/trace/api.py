@@ -11,12 +11,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from silicio.lake.queries.trace import TESTER_KEYS, last_test_results
+
 from .genealogy import GenealogyError
 from .model import MasterData, cost_rollup
 from .store import TraceStore
-
-#: Tester outcome columns taken from the lake's ``parts`` view.
-_RESULT_COLUMNS = ("hard_bin", "soft_bin", "passed", "test_t", "file_sha256")
 
 
 def forward(store: TraceStore, kind: str, name: str, list_limit: int = 1000) -> dict[str, Any]:
@@ -84,25 +83,4 @@ def lake_test_results(
     keys = store.tester_keys(nodes)
     if not keys:
         return []
-    table = pa.Table.from_pylist(keys, schema=pa.schema([
-        ("kind", pa.string()), ("name", pa.string()), ("stage", pa.string()), ("lot_id", pa.string()),
-        ("wafer_id", pa.string()), ("x", pa.int32()), ("y", pa.int32()), ("part_id", pa.string())]))  # fmt: skip
-    if "parts" not in lake.layout.tables():
-        return [{**k, **dict.fromkeys(_RESULT_COLUMNS)} for k in table.to_pylist()]
-    con = lake.duckdb.cursor()  # its own cursor: the lake's views, none of its pending results
-    con.register("_trace_keys", table)
-    cols = ", ".join(f"p.{c}" for c in _RESULT_COLUMNS)
-    try:
-        rows = (
-            con.sql(f"""
-            SELECT k.*, {cols} FROM _trace_keys k
-            LEFT JOIN parts p ON p.stage = k.stage AND p.is_last_test AND p.lot_id = k.lot_id AND (
-                (k.stage = 'wafer_sort' AND p.wafer_id = k.wafer_id AND p.x = k.x AND p.y = k.y)
-                OR (k.stage = 'final_test' AND p.part_id = k.part_id))
-            ORDER BY k.kind, k.name, k.stage""")
-            .to_arrow_table()
-            .to_pylist()
-        )
-    finally:
-        con.close()
-    return rows
+    return last_test_results(lake, pa.Table.from_pylist(keys, schema=TESTER_KEYS)).to_pylist()
