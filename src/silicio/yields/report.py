@@ -287,7 +287,8 @@ def _screening(data: _LotData, recipe: Recipe, static_limits) -> ScreeningSummar
     by_rule = (
         reasons.group_by("rule")
         .agg(
-            pl.struct(_PART_ID).n_unique().cast(pl.Int64).alias("parts"), pl.len().cast(pl.Int64).alias("reasons")
+            pl.struct(_PART_ID).n_unique().cast(pl.Int64).alias("parts"),
+            pl.len().cast(pl.Int64).alias("reasons"),
         )
         .sort("rule")
     )

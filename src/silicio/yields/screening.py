@@ -30,8 +30,16 @@ import pyarrow as pa
 
 from .pat import PART_KEY, TEST_KEY, _frame
 from .recipe import Recipe, load_recipe
-from .rules import LOTS, PARTS, REASON_COLUMNS, REASON_SCHEMA, ScreeningContext, ScreeningRule, registered_rules
-from .rules.base import SHORT_HISTORY
+from .rules import (
+    LOTS,
+    PARTS,
+    REASON_COLUMNS,
+    REASON_SCHEMA,
+    SHORT_HISTORY,
+    ScreeningContext,
+    ScreeningRule,
+    registered_rules,
+)
 
 __all__ = ["ScreeningResult", "final_parts", "screen"]
 
@@ -123,7 +131,9 @@ def _reasons(table: pa.Table | pl.DataFrame, rule: ScreeningRule) -> pl.DataFram
     frame = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
     missing = [c for c in REASON_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"screening rule {rule.name!r} gave reasons without the column(s) {', '.join(missing)}")
+        raise ValueError(
+            f"screening rule {rule.name!r} gave reasons without the column(s) {', '.join(missing)}"
+        )
     frame = frame.select(REASON_COLUMNS).cast(REASON_SCHEMA)
     undeclared = sorted(set(frame.get_column("rule").unique().to_list()) - set(rule.reason_codes))
     if undeclared:
@@ -207,7 +217,9 @@ def _rebin(
     of the first rule (``rules`` in precedence order) that rejected the part."""
     rank_of_code = {code: rank for rank, rule in enumerate(rules) for code in rule.reason_codes}
     hits = (
-        reasons.with_columns(pl.col("rule").replace_strict(rank_of_code, return_dtype=pl.Int64).alias("_rank"))
+        reasons.with_columns(
+            pl.col("rule").replace_strict(rank_of_code, return_dtype=pl.Int64).alias("_rank")
+        )
         .group_by(list(PART_KEY))
         .agg(pl.col("rule").unique(maintain_order=True).alias("rules"), pl.col("_rank").min().alias("_rank"))
     )

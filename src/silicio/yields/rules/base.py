@@ -211,6 +211,10 @@ class RecipeTable:
         value = self.table.get(key, "all")
         if value == "all":
             return "all"
-        if isinstance(value, list) and value and all(isinstance(t, int) and not isinstance(t, bool) for t in value):
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+        ):
             return tuple(value)
         raise self.error(key, 'must be "all" or a non-empty list of test numbers')

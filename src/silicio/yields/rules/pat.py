@@ -118,7 +118,9 @@ class PatRule(ScreeningRule):
     def _static_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
         """The caller's static limits (the lot history), else limits from the lots screened."""
         if context.static_limits is not None:
-            static = _frame(context.static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped"))
+            static = _frame(
+                context.static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped")
+            )
             if not isinstance(params.tests, str):
                 static = static.filter(pl.col("test_num").is_in(list(params.tests)))
             return static

@@ -86,7 +86,9 @@ def _rules_on(path: tuple[str, ...]) -> tuple[tuple[str, ScreeningRule], ...]:
     for rule in rules:
         for code in rule.reason_codes:
             if code in codes:
-                raise ValueError(f"screening rules {codes[code]!r} and {rule.name!r} both emit reason code {code!r}")
+                raise ValueError(
+                    f"screening rules {codes[code]!r} and {rule.name!r} both emit reason code {code!r}"
+                )
             codes[code] = rule.name
     rules.sort(key=lambda rule: (rule.precedence, rule.name))
     return tuple((rule.name, rule) for rule in rules)
