@@ -131,6 +131,9 @@ class ScreeningRule(ABC):
         """One line for a report: the parameters the rule runs with."""
         return ", ".join(f"{k} {_flat(v)}" for k, v in self.to_table(params).items())
 
+    def __repr__(self) -> str:
+        return f"<screening rule {self.name!r}: {type(self).__module__}.{type(self).__qualname__}>"
+
 
 def _plain(params: Any) -> dict[str, Any]:
     out = {}
