@@ -55,9 +55,9 @@ class TargetWindowRule(ScreeningRule):
     def parse(self, table, source):
         t = RecipeTable(table, self.name, source).only("test", "target", "window")
         return TargetWindowParams(
-            test=t.integer("test", 0, 0),
-            target=t.number("target", 0.0, positive=False),
-            window=t.number("window", 1.0),
+            test=t.integer("test", None, 0),
+            target=t.number("target", None, positive=False),
+            window=t.number("window", None),
         )
 
     def apply(self, context: ScreeningContext, params: TargetWindowParams):
@@ -172,6 +172,7 @@ def test_entry_point_rule_screens_and_reports_end_to_end(plugin, demo, tmp_path)
     [
         (f"window = {WINDOW}", "window = -1", r"\[target_window\] window must be > 0, got -1"),
         (f"test = {VOD}", 'test = "VOD"', r"\[target_window\] test must be an integer >= 0, got 'VOD'"),
+        (f"target = {TARGET}", "", r"\[target_window\] target is required"),
     ],
 )
 def test_a_bad_parameter_of_the_plugin_names_the_file_and_key(plugin, tmp_path, given, bad, message):

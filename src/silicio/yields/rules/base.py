@@ -70,7 +70,7 @@ class ScreeningContext:
 
     tidy: pl.DataFrame
     parts: pl.DataFrame
-    static_limits: pl.DataFrame | None = None
+    static_limits: pa.Table | pl.DataFrame | None = None
     short_history: str = "raise"
     rebinned: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
@@ -189,22 +189,30 @@ class RecipeTable:
             return None
         return RecipeTable(self.table[key], f"{self.where}.{key}", self.source)
 
-    def number(self, key: str, default: float, *, positive: bool = True) -> float:
-        value = self.table.get(key, default)
+    def _get(self, key: str, default: Any) -> Any:
+        if key not in self.table and default is None:
+            raise ValueError(f"{self.source}: [{self.where}] {key} is required")
+        return self.table.get(key, default)
+
+    def number(self, key: str, default: float | None, *, positive: bool = True) -> float:
+        """A finite number (> 0 unless ``positive=False``); ``default`` None: the key is required."""
+        value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise self.error(key, "must be a number")
         if positive and value <= 0:
             raise self.error(key, "must be > 0")
         return float(value)
 
-    def integer(self, key: str, default: int, minimum: int) -> int:
-        value = self.table.get(key, default)
+    def integer(self, key: str, default: int | None, minimum: int) -> int:
+        """An integer >= ``minimum``; ``default`` None: the key is required."""
+        value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(key, f"must be an integer >= {minimum}")
         return value
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.table.get(key, default)
+    def choice(self, key: str, default: str | None, choices: tuple[str, ...]) -> str:
+        """One of ``choices``; ``default`` None: the key is required."""
+        value = self._get(key, default)
         if value not in choices:
             raise self.error(key, f"must be one of {', '.join(choices)}")
         return value
