@@ -61,8 +61,6 @@ PDF_MAPS_PER_PAGE = 6
 WORST_TESTS = 15
 
 _FILE = "__file"
-#: What identifies a part in the screening's reasons.
-_PART_ID = ["lot_id", "wafer_id", "part_index"]
 _JSON_ID = "silicio-lot-report"
 
 
@@ -276,6 +274,10 @@ def _default_recipe() -> Recipe:
     from .recipe import loads_recipe
 
     return loads_recipe(text)
+
+
+#: What identifies a part in the screening's reasons.
+_PART_ID = ["lot_id", "wafer_id", "part_index"]
 
 
 def _screening(data: _LotData, recipe: Recipe, static_limits) -> ScreeningSummary:
