@@ -213,7 +213,8 @@ def test_screening_is_screen_with_the_lot_as_its_own_history(report, demo_tables
     assert s is not None and s.recipe == recipe.identity()
     assert s.yield_before == direct.yield_before and s.yield_after == direct.yield_after
     assert s.screened_parts == int(pc.sum(direct.parts["screened"]).as_py())
-    assert any("lot alone" in n for n in report.notes)
+    # The note now comes from the PAT rule, among the screening's notes.
+    assert any("this lot alone" in n for n in s.notes)
 
 
 def test_pdf_has_the_pages_its_layout_lists(report, tmp_path):
@@ -227,7 +228,7 @@ def test_pdf_has_the_pages_its_layout_lists(report, tmp_path):
     # page; the Pareto charts; the stacked map and the wafer maps 6 a page.
     tables = [report.files, report.wafer_yield, report.hard_pareto, report.soft_pareto, report.hard_bins,
               report.soft_bins, report.reconciliation, report.worst_cpk, report.worst_fails,
-              report.screening.by_rule, report.screening.by_test]  # fmt: skip
+              report.screening.rules, report.screening.by_rule, report.screening.by_test]  # fmt: skip
     expected = 1 + sum(max(1, math.ceil(t.num_rows / PDF_TABLE_ROWS)) for t in tables) + 1
     expected += 1 + math.ceil(WAFERS / PDF_MAPS_PER_PAGE)
     assert pages == expected == len(pdf_layout(report))

@@ -1,5 +1,6 @@
 """Yield analytics: yield and bins, wafer maps, parametric summaries, die per wafer and yield
-models, and automotive screening (PAT, GDBN, NNR, AEC-Q002 SYL/SBL).
+models, and automotive screening (PAT, GDBN, NNR, AEC-Q002 SYL/SBL, and the screening rules
+other packages register: :mod:`silicio.yields.rules`).
 
 Pure functions over the tables :func:`silicio.stdf.tidy` and :func:`silicio.stdf.parts` give,
 for one file or many files concatenated.
@@ -29,6 +30,7 @@ from .nnr import nnr
 from .parametric import per_test_statistics, units_per_hour
 from .pat import dynamic_pat_limits, pat_outliers, static_pat_limits
 from .recipe import Recipe, dumps_recipe, load_recipe, loads_recipe
+from .rules import ScreeningRule, reason_codes, registered_rules
 from .screening import ScreeningResult, screen
 from .wafermap import (
     WaferMap,
@@ -44,6 +46,7 @@ from .yield_ import consolidate_retests, yield_by
 __all__ = [
     "Recipe",
     "ScreeningResult",
+    "ScreeningRule",
     "SiteComparison",
     "WaferMap",
     "bin_counts",
@@ -67,7 +70,9 @@ __all__ = [
     "pat_outliers",
     "per_test_statistics",
     "poisson_yield",
+    "reason_codes",
     "reconcile_bins",
+    "registered_rules",
     "render_wafer_map",
     "screen",
     "seeds_yield",

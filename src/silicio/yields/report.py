@@ -34,8 +34,8 @@ import pyarrow as pa
 
 from .bins import bin_counts, bin_definitions, bin_pareto, reconcile_bins
 from .parametric import per_test_statistics
-from .pat import static_pat_limits
 from .recipe import Recipe, load_recipe
+from .rules import LOTS, registered_rules
 from .screening import screen
 from .wafermap import WaferMap, bin_map, stacked_fail_map
 from .yield_ import with_test_order, yield_by
@@ -68,7 +68,10 @@ _JSON_ID = "silicio-lot-report"
 class ScreeningSummary:
     """What :func:`silicio.yields.screen` found in the lot, reduced to counts.
 
-    ``by_rule``: rule, parts (distinct parts the rule rejected), reasons (part-test rows).
+    ``rules``: the recipe's rules in precedence order: rule (its recipe table), title,
+    reason_codes, parameters (the rule's own one-line description), parts (distinct parts its
+    reason codes rejected; null for a rule that judges lots).
+    ``by_rule``: rule (reason code), parts (distinct parts it rejected), reasons (part-test rows).
     ``by_test``: rule, test_num, test_name, pin, parts; the tests that rejected most parts first.
     ``yield_summary``: the screening's per-lot yield before and after.
     """
@@ -78,6 +81,7 @@ class ScreeningSummary:
     screened_parts: int
     yield_before: float
     yield_after: float
+    rules: pa.Table
     by_rule: pa.Table
     by_test: pa.Table
     yield_summary: pa.Table
@@ -272,35 +276,28 @@ def _default_recipe() -> Recipe:
     return loads_recipe(text)
 
 
-def _screening(data: _LotData, recipe: Recipe, static_limits, notes: list[str]) -> ScreeningSummary:
-    tidy = data.tidy.drop(_FILE)
-    if recipe.pat is not None and static_limits is None:
-        rule = recipe.pat
-        lots = tidy.get_column("lot_id").n_unique()
-        if lots < rule.min_lots:
-            # One lot is no history: limits from the lot itself, said plainly in the report.
-            notes.append(
-                f"static PAT limits computed from this lot alone: AEC-Q001 asks for {rule.min_lots} lots of "
-                f"history (pass static_limits= to use them)"
-            )
-            static_limits = static_pat_limits(
-                tidy, k=rule.k, min_lots=1, tests=rule.tests, iqr_zero=rule.iqr_zero,
-                quantile_method=rule.quantile_method,
-            )  # fmt: skip
-    result = screen(tidy, recipe, static_limits, parts=data.parts.drop(_FILE))
+#: What identifies a part in the screening's reasons.
+_PART_ID = ["lot_id", "wafer_id", "part_index"]
+
+
+def _screening(data: _LotData, recipe: Recipe, static_limits) -> ScreeningSummary:
+    # One lot is no history: a rule that needs more lots uses this one and says so in a note.
+    result = screen(
+        data.tidy.drop(_FILE), recipe, static_limits, parts=data.parts.drop(_FILE), short_history="note"
+    )
     reasons = pl.from_arrow(result.reasons)
-    part = ["lot_id", "wafer_id", "part_index"]
     by_rule = (
         reasons.group_by("rule")
         .agg(
-            pl.struct(part).n_unique().cast(pl.Int64).alias("parts"), pl.len().cast(pl.Int64).alias("reasons")
+            pl.struct(_PART_ID).n_unique().cast(pl.Int64).alias("parts"),
+            pl.len().cast(pl.Int64).alias("reasons"),
         )
         .sort("rule")
     )
     by_test = (
         reasons.filter(pl.col("test_num").is_not_null())
         .group_by("rule", "test_num", "test_name", "pin")
-        .agg(pl.struct(part).n_unique().cast(pl.Int64).alias("parts"))
+        .agg(pl.struct(_PART_ID).n_unique().cast(pl.Int64).alias("parts"))
         .sort(
             ["parts", "rule", "test_num", "test_name"],
             descending=[True, False, False, False],
@@ -314,11 +311,27 @@ def _screening(data: _LotData, recipe: Recipe, static_limits, notes: list[str]) 
         screened_parts=int(screened.get_column("screened").sum()),
         yield_before=result.yield_before,
         yield_after=result.yield_after,
+        rules=_recipe_rules(recipe, reasons),
         by_rule=by_rule.to_arrow(),
         by_test=by_test.to_arrow(),
         yield_summary=result.yield_summary,
         notes=result.notes,
     )
+
+
+def _recipe_rules(recipe: Recipe, reasons: pl.DataFrame) -> pa.Table:
+    """One row per rule of the recipe, as the rule describes itself, with the parts it rejected."""
+    registered = registered_rules()
+    rows = []
+    for name, params in recipe.rules:
+        rule = registered[name]
+        mine = reasons.filter(pl.col("rule").is_in(list(rule.reason_codes)))
+        rejected = None if rule.judges == LOTS else mine.select(_PART_ID).n_unique() if mine.height else 0
+        rows.append({"rule": name, "title": rule.title, "reason_codes": ", ".join(rule.reason_codes),
+                     "parameters": rule.describe(params), "parts": rejected})  # fmt: skip
+    schema = {"rule": pl.String, "title": pl.String, "reason_codes": pl.String, "parameters": pl.String,
+              "parts": pl.Int64}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema).to_arrow()
 
 
 def _with_names(table: pa.Table, names: pl.DataFrame) -> pa.Table:
@@ -415,9 +428,10 @@ def lot_report(
     * ``worst_cpk`` / ``worst_fails``: the ``top_tests`` rows of
       :func:`~silicio.yields.per_test_statistics` with the lowest Cpk / the most fails;
     * ``screening``: :func:`~silicio.yields.screen` with ``recipe`` (a Recipe or TOML path), or
-      for a wafer-sort lot without one the automotive wafer-sort recipe shipped with silicio.
-      Static PAT limits come from ``static_limits`` (the lot history) when given, else from the
-      lot itself, with a note (AEC-Q001 asks for six lots).
+      for a wafer-sort lot without one the automotive wafer-sort recipe shipped with silicio;
+      ``screening.rules`` lists the recipe's rules as each describes itself. Static PAT limits
+      come from ``static_limits`` (the lot history) when given, else from the lot itself, with a
+      note in ``screening.notes`` (AEC-Q001 asks for six lots).
     """
     from silicio.lake.query import Lake
 
@@ -452,7 +466,7 @@ def lot_report(
         if data.tidy.height == 0:
             notes.append("no test results in the lot: screening not run")
         else:
-            screening = _screening(data, recipe, static_limits, notes)
+            screening = _screening(data, recipe, static_limits)
     files = pl.DataFrame(data.files, schema={"file": pl.String, "started": pl.Datetime("us", "UTC"),
                                              "parts": pl.Int64, "good": pl.Int64}, strict=False)  # fmt: skip
     return LotReport(
@@ -536,6 +550,7 @@ def report_data(report: LotReport) -> dict[str, Any]:
             "screened_parts": screening.screened_parts,
             "yield_before": _plain(screening.yield_before),
             "yield_after": _plain(screening.yield_after),
+            "rules": _rows(screening.rules),
             "by_rule": _rows(screening.by_rule),
             "by_test": _rows(screening.by_test),
             "yield_summary": _rows(screening.yield_summary),
@@ -584,6 +599,7 @@ _TABLE_COLUMNS = {
                        "final_count", "difference", "status"],
     "tests": ["test_num", "test_name", "pin", "units", "lo_limit", "hi_limit", "count", "mean", "std", "cp", "cpk",
               "fail_count"],
+    "rules": ["rule", "title", "reason_codes", "parameters", "parts"],
     "by_rule": ["rule", "parts", "reasons"],
     "by_test": ["rule", "test_num", "test_name", "pin", "parts"],
 }  # fmt: skip
@@ -605,6 +621,7 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
     ]  # fmt: skip
     if report.screening is not None:
         out += [
+            ("screening_rules", "Screening: the recipe's rules", report.screening.rules, _TABLE_COLUMNS["rules"]),
             ("screening_by_rule", "Screening: parts rejected per rule", report.screening.by_rule,
              _TABLE_COLUMNS["by_rule"]),
             ("screening_by_test", "Screening: parts rejected per test", report.screening.by_test,

@@ -1,7 +1,8 @@
 """Automotive screening: apply a recipe's rules to tested parts, re-bin the outliers.
 
-:func:`screen` composes the pure rules of this package (PAT, NNR, GDBN, AEC-Q002 SYL / SBL) as a
-:class:`~silicio.yields.recipe.Recipe` states them, and returns what a disposition needs: the
+:func:`screen` applies the screening rules a :class:`~silicio.yields.recipe.Recipe` turns on (the
+rules registered in :mod:`silicio.yields.rules`: silicio's PAT, NNR, GDBN, AEC-Q002 SYL / SBL and
+those of installed packages), and returns what a disposition needs: the
 reasons each part was rejected (rule, test, value, limits), the parts with their bins before
 and after, the bin summary with the screening bins added, the yield before and after, the
 limits used, and the recipe's name, version and SHA-256.
@@ -9,7 +10,7 @@ limits used, and the recipe's name, version and SHA-256.
 Only the final part of each die is judged (its last test); only parts that passed are
 re-binned. Rules look at the original verdicts, so their order does not change what they flag
 (GDBN counts the dies that failed test, not those PAT rejected). A part rejected by several
-rules gets the soft bin of the first family in the order PAT, NNR, GDBN.
+rules gets the soft bin of the rule of lowest precedence (PAT, then NNR, then GDBN, then other rules).
 
 References
 ----------
@@ -21,32 +22,26 @@ AEC-Q001 Rev-D (PAT), AEC-Q002 Rev-B (SYL / SBL), Daasch et al. 2001 (NNR): see
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
 
-from .aecq002 import statistical_yield_analysis
-from .gdbn import gdbn
-from .nnr import nnr
-from .pat import PART_KEY, TEST_KEY, _frame, dynamic_pat_limits, pat_outliers, static_pat_limits
-from .recipe import RULE_FAMILIES, Recipe, load_recipe
+from .pat import PART_KEY, TEST_KEY, _frame
+from .recipe import Recipe, load_recipe
+from .rules import (
+    LOTS,
+    PARTS,
+    REASON_COLUMNS,
+    REASON_SCHEMA,
+    SHORT_HISTORY,
+    ScreeningContext,
+    ScreeningRule,
+    registered_rules,
+)
 
 __all__ = ["ScreeningResult", "final_parts", "screen"]
-
-_FAMILY_OF_RULE = {
-    "PAT_STATIC": "pat",
-    "PAT_DYNAMIC": "pat",
-    "NNR": "nnr",
-    "GDBN_COUNT": "gdbn",
-    "GDBN_WEIGHTED": "gdbn",
-}
-_REASON_COLUMNS = [*PART_KEY, "rule", *TEST_KEY, "value", "limit_lo", "limit_hi"]
-_REASON_SCHEMA = {
-    "lot_id": pl.String, "wafer_id": pl.String, "part_index": pl.Int64, "rule": pl.String,
-    "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "value": pl.Float64,
-    "limit_lo": pl.Float64, "limit_hi": pl.Float64,
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,8 @@ class ScreeningResult:
     """What :func:`screen` found: Arrow tables, the yields and the recipe that ran.
 
     ``reasons``: one row per (part, rule, test) that rejected a part: ``lot_id, wafer_id,
-    part_index, rule`` (PAT_STATIC, PAT_DYNAMIC, NNR, GDBN_COUNT, GDBN_WEIGHTED), ``test_num,
+    part_index, rule`` (a reason code of a rule: PAT_STATIC, PAT_DYNAMIC, NNR, GDBN_COUNT,
+    GDBN_WEIGHTED for silicio's own rules), ``test_num,
     test_name, pin`` (null for GDBN), ``value`` (the result; NNR: its residual; GDBN: the
     neighbourhood score), ``limit_lo, limit_hi``.
     ``parts``: one row per final part with ``hard_bin, soft_bin, part_passed`` before and
@@ -62,6 +58,9 @@ class ScreeningResult:
     ``bin_summary``: per lot and (hard_bin, soft_bin): ``passing, count_before, count_after,
     screening_bin``. ``yield_summary``: per lot: ``n_parts, good_before, good_after,
     yield_before, yield_after``.
+    ``tables``: what the rules kept beside their reasons, by name: ``static_limits`` and
+    ``dynamic_limits`` (PAT), ``nnr_limits``, ``lot_limits`` and ``lot_flags`` (AEC-Q002), each
+    also an attribute (None when its rule did not run), and the tables of other rules.
     """
 
     recipe: dict[str, str]
@@ -71,12 +70,28 @@ class ScreeningResult:
     yield_summary: pa.Table
     yield_before: float
     yield_after: float
-    static_limits: pa.Table | None = None
-    dynamic_limits: pa.Table | None = None
-    nnr_limits: pa.Table | None = None
-    lot_limits: pa.Table | None = None
-    lot_flags: pa.Table | None = None
+    tables: Mapping[str, pa.Table] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def static_limits(self) -> pa.Table | None:
+        return self.tables.get("static_limits")
+
+    @property
+    def dynamic_limits(self) -> pa.Table | None:
+        return self.tables.get("dynamic_limits")
+
+    @property
+    def nnr_limits(self) -> pa.Table | None:
+        return self.tables.get("nnr_limits")
+
+    @property
+    def lot_limits(self) -> pa.Table | None:
+        return self.tables.get("lot_limits")
+
+    @property
+    def lot_flags(self) -> pa.Table | None:
+        return self.tables.get("lot_flags")
 
 
 def final_parts(tidy: pa.Table | pl.DataFrame) -> pa.Table:
@@ -111,9 +126,22 @@ def _parts_frame(parts: pa.Table | pl.DataFrame) -> pl.DataFrame:
     return frame.select(*PART_KEY, "part_id", "x", "y", "hard_bin", "soft_bin", "part_passed")
 
 
-def _reasons(table: pa.Table | pl.DataFrame) -> pl.DataFrame:
+def _reasons(table: pa.Table | pl.DataFrame, rule: ScreeningRule) -> pl.DataFrame:
+    """A rule's reasons in the one reasons schema; a code the rule does not declare is an error."""
     frame = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
-    return frame.select(_REASON_COLUMNS).cast(_REASON_SCHEMA)
+    missing = [c for c in REASON_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"screening rule {rule.name!r} gave reasons without the column(s) {', '.join(missing)}"
+        )
+    frame = frame.select(REASON_COLUMNS).cast(REASON_SCHEMA)
+    undeclared = sorted(set(frame.get_column("rule").unique().to_list()) - set(rule.reason_codes))
+    if undeclared:
+        raise ValueError(
+            f"screening rule {rule.name!r} gave reason code(s) {', '.join(map(str, undeclared))} it does not "
+            f"declare ({', '.join(rule.reason_codes)})"
+        )
+    return frame
 
 
 def screen(
@@ -122,15 +150,18 @@ def screen(
     static_limits: pa.Table | pl.DataFrame | None = None,
     *,
     parts: pa.Table | pl.DataFrame | None = None,
+    short_history: str = "raise",
 ) -> ScreeningResult:
     """Screens the parts of ``tidy`` with the rules of ``recipe`` (a Recipe or a TOML path).
 
     ``static_limits`` (from :func:`~silicio.yields.pat.static_pat_limits` over the lot history)
     are computed from ``tidy`` when not given, which then needs the recipe's ``min_lots`` lots
-    (AEC-Q001 Rev-D) or raises ValueError. ``parts`` (from :func:`silicio.stdf.parts`) replaces
-    the parts derived from ``tidy``, so parts without test records count in the yield.
-    AEC-Q002 limits are computed over the screened lots after re-binning; with fewer lots than
-    the recipe's ``min_lots`` they are not computed and a note says so.
+    (AEC-Q001 Rev-D): with fewer, ``short_history="raise"`` raises ValueError and ``"note"``
+    computes them from the lots screened and says so in a note. ``parts`` (from
+    :func:`silicio.stdf.parts`) replaces the parts derived from ``tidy``, so parts without test
+    records count in the yield. The rules that reject parts run first, in precedence order, on
+    the original verdicts; the rules that judge lots (AEC-Q002 limits over the screened lots)
+    then run on the parts re-binned, and with fewer lots than the recipe's ``min_lots`` say so.
     """
     if not isinstance(recipe, Recipe):
         if not isinstance(recipe, str | os.PathLike):
@@ -138,88 +169,30 @@ def screen(
                 f"recipe must be a Recipe or the path of a TOML recipe, got {type(recipe).__name__}"
             )
         recipe = load_recipe(recipe)
+    if short_history not in SHORT_HISTORY:
+        raise ValueError(f"short_history must be one of {', '.join(SHORT_HISTORY)}; got {short_history!r}")
     frame = _frame(
         tidy, "the tidy table", (*PART_KEY, *TEST_KEY, "x", "y", "result", "part_passed", "is_last_test")
     )
     final = pl.from_arrow(final_parts(frame)) if parts is None else _parts_frame(parts)
-    notes: list[str] = []
-    found: list[pl.DataFrame] = [pl.DataFrame(schema=_REASON_SCHEMA)]
-    static = dynamic = nnr_limits = lot_limits = lot_flags = None
-
-    if recipe.pat is not None:
-        rule = recipe.pat
-        if static_limits is None:
-            try:
-                static = static_pat_limits(
-                    frame, k=rule.k, min_lots=rule.min_lots, tests=rule.tests,
-                    iqr_zero=rule.iqr_zero, quantile_method=rule.quantile_method,
-                )  # fmt: skip
-            except ValueError as exc:
-                raise ValueError(f"{exc} (pass static_limits= to screen fewer lots)") from exc
-        else:
-            static = _frame(
-                static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped")
-            ).to_arrow()
-            if not isinstance(rule.tests, str):
-                static = pl.from_arrow(static).filter(pl.col("test_num").is_in(list(rule.tests))).to_arrow()
-        skipped = pl.from_arrow(static).filter(pl.col("skipped"))
-        for row in skipped.iter_rows(named=True):
-            notes.append(
-                f"PAT static: test {row['test_num']} {row['test_name'] or ''} not screened: {row['reason']}"
-            )
-        if rule.dynamic is not None:
-            d = rule.dynamic
-            dynamic = dynamic_pat_limits(
-                frame, static, scope=d.scope, n=d.n, center=d.center, min_parts=d.min_parts,
-                iqr_zero=rule.iqr_zero, quantile_method=rule.quantile_method,
-            )  # fmt: skip
-            n_skipped = pl.from_arrow(dynamic)["skipped"].sum()
-            if n_skipped:
-                notes.append(
-                    f"PAT dynamic: {n_skipped} ({d.scope}, test) group(s) not screened, see dynamic_limits.reason"
-                )
-        found.append(_reasons(pat_outliers(frame, static, dynamic)))
-
-    if recipe.nnr is not None:
-        rule = recipe.nnr
-        outliers, nnr_limits = nnr(
-            frame, rule.tests, radius=rule.radius, k=rule.k, min_neighbours=rule.min_neighbours,
-            iqr_zero=rule.iqr_zero, quantile_method=rule.quantile_method,
-        )  # fmt: skip
-        found.append(_reasons(outliers))
-        n_skipped = pl.from_arrow(nnr_limits)["skipped"].sum()
-        if n_skipped:
-            notes.append(f"NNR: {n_skipped} (wafer, test) group(s) not screened, see nnr_limits.reason")
-
-    if recipe.gdbn is not None:
-        rule = recipe.gdbn
-        scores = pl.from_arrow(
-            gdbn(
-                final, rule=rule.rule, threshold=rule.threshold, min_failing=rule.min_failing, radius=rule.radius,
-                adjacent_weight=rule.adjacent_weight, diagonal_weight=rule.diagonal_weight, edge=rule.edge,
-            )
-        )  # fmt: skip
-        found.append(
-            scores.filter(pl.col("flagged"))
-            .select(
-                *PART_KEY,
-                pl.lit(f"GDBN_{rule.rule.upper()}").alias("rule"),
-                pl.lit(None, pl.UInt32).alias("test_num"),
-                pl.lit(None, pl.String).alias("test_name"),
-                pl.lit(None, pl.UInt16).alias("pin"),
-                pl.col("score").alias("value"),
-                pl.lit(None, pl.Float64).alias("limit_lo"),
-                pl.col("threshold").alias("limit_hi"),
-            )
-            .cast(_REASON_SCHEMA)
-        )
+    context = ScreeningContext(frame, final, static_limits, short_history)
+    registered = registered_rules()
+    chosen = [(registered[name], params) for name, params in recipe.rules]
+    found: list[pl.DataFrame] = [pl.DataFrame(schema=REASON_SCHEMA)]
+    for rule, params in chosen:
+        if rule.judges == PARTS:
+            found.append(_reasons(rule.apply(context, params), rule))
 
     # Only the final, passing part of a die is re-binned.
     good = final.filter(pl.col("part_passed").fill_null(False)).select(PART_KEY)
     reasons = pl.concat(found).join(good, on=list(PART_KEY), nulls_equal=True, maintain_order="left")
-    rebinned = _rebin(final, reasons, recipe)
-    if recipe.yield_limits is not None:
-        lot_limits, lot_flags = _lot_limits(rebinned, recipe, notes)
+    rebinned = _rebin(final, reasons, recipe, [rule for rule, _ in chosen if rule.judges == PARTS])
+    context.rebinned = rebinned
+    for rule, params in chosen:
+        if rule.judges == LOTS and _reasons(rule.apply(context, params), rule).height:
+            raise ValueError(
+                f"screening rule {rule.name!r} judges lots: it keeps its verdicts as tables and rejects no part"
+            )
     return ScreeningResult(
         recipe=recipe.identity(),
         reasons=reasons.to_arrow(),
@@ -228,12 +201,8 @@ def screen(
         yield_summary=_yield_summary(rebinned),
         yield_before=_ratio(rebinned["part_passed"].fill_null(False).sum(), rebinned.height),
         yield_after=_ratio(rebinned["passed_after"].fill_null(False).sum(), rebinned.height),
-        static_limits=static,
-        dynamic_limits=dynamic,
-        nnr_limits=nnr_limits,
-        lot_limits=lot_limits,
-        lot_flags=lot_flags,
-        notes=tuple(notes),
+        tables=dict(context.tables),
+        notes=tuple(context.notes),
     )
 
 
@@ -241,16 +210,20 @@ def _ratio(a: int, b: int) -> float:
     return float(a) / b if b else float("nan")
 
 
-def _rebin(final: pl.DataFrame, reasons: pl.DataFrame, recipe: Recipe) -> pl.DataFrame:
-    """Parts with the rules that hit them and their bins after screening."""
-    order = {family: i for i, family in enumerate(RULE_FAMILIES)}
+def _rebin(
+    final: pl.DataFrame, reasons: pl.DataFrame, recipe: Recipe, rules: list[ScreeningRule]
+) -> pl.DataFrame:
+    """Parts with the reason codes that hit them and their bins after screening: the soft bin
+    of the first rule (``rules`` in precedence order) that rejected the part."""
+    rank_of_code = {code: rank for rank, rule in enumerate(rules) for code in rule.reason_codes}
     hits = (
-        reasons.with_columns(pl.col("rule").replace_strict(_FAMILY_OF_RULE).alias("_family"))
-        .with_columns(pl.col("_family").replace_strict(order, return_dtype=pl.Int64).alias("_rank"))
+        reasons.with_columns(
+            pl.col("rule").replace_strict(rank_of_code, return_dtype=pl.Int64).alias("_rank")
+        )
         .group_by(list(PART_KEY))
         .agg(pl.col("rule").unique(maintain_order=True).alias("rules"), pl.col("_rank").min().alias("_rank"))
     )
-    soft_of_rank = {order[f]: recipe.bins.soft_bin_of(f) for f in RULE_FAMILIES}
+    soft_of_rank = {rank: recipe.bins.soft_bin_of(rule.name) for rank, rule in enumerate(rules)}
     parts = final.join(hits, on=list(PART_KEY), how="left", nulls_equal=True, maintain_order="left")
     screened = pl.col("_rank").is_not_null()
     return parts.with_columns(
@@ -310,22 +283,3 @@ def _yield_summary(parts: pl.DataFrame) -> pa.Table:
         )
         .to_arrow()
     )
-
-
-def _lot_limits(
-    parts: pl.DataFrame, recipe: Recipe, notes: list[str]
-) -> tuple[pa.Table | None, pa.Table | None]:
-    rule = recipe.yield_limits
-    n_lots = parts["lot_id"].n_unique()
-    if n_lots < rule.min_lots:
-        notes.append(
-            f"AEC-Q002: {n_lots} lot(s), fewer than the {rule.min_lots} SYL / SBL need: not computed"
-        )
-        return None, None
-    after = parts.select(
-        "lot_id",
-        pl.col("passed_after").alias("part_passed"),
-        pl.col("new_soft_bin").alias("soft_bin"),
-        pl.col("new_hard_bin").alias("hard_bin"),
-    )
-    return statistical_yield_analysis(after, bin_column=f"{rule.bin}_bin", min_lots=rule.min_lots)
