@@ -21,6 +21,8 @@ LEGEND_ENTRIES = 20
 def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: float = 9) -> None:
     """Draws the map's cells on matplotlib axes, the axes labelled with die X / Y growing the way
     the drawing's orientation says."""
+    from matplotlib.ticker import MaxNLocator
+
     x_left, y_top = drawing.corner
     x_step = 1 if drawing.orientation.x_grows == "right" else -1
     y_step = 1 if drawing.orientation.y_grows == "down" else -1
@@ -31,6 +33,8 @@ def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: fl
     ax.set_title(drawing.title if title is None else title, fontsize=fontsize)
     ax.set_xlabel("X")
     ax.set_ylabel("Y")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))  # die coordinates are whole numbers
 
 
 def legend_handles(drawing: MapDrawing) -> list:
