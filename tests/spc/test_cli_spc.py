@@ -87,3 +87,14 @@ def test_bad_input_names_file_row_and_expectation(tmp_path):
     good.write_text("value\n1.0\n2.0\n")
     assert "needs subgroups" in silicio("spc", "chart", good, "-c", "value", "-t", "xbar-s").output
     assert "no such file" in silicio("spc", "chart", tmp_path / "none.csv", "-c", "v").output
+
+
+def test_unknown_chart_type_lists_the_kinds(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("value\n1\n2\n3\n")
+    result = silicio("spc", "chart", path, "-c", "value", "-t", "pareto")
+    assert result.exit_code != 0
+    assert (
+        "unknown chart kind 'pareto'; the kinds are imr, xbar_r, xbar_s, p, np, c, u, ewma, cusum"
+        in result.output
+    )

@@ -1,5 +1,5 @@
 """Wafer maps: bin, parametric and stacked maps of written wafers; PNG / SVG renders; SEMI E142 and
-G85 exports parsed back."""
+G85 exports parsed back; one palette and orientation in PNG, SVG and JSON."""
 
 from __future__ import annotations
 
@@ -15,8 +15,17 @@ from silicio.stdf import StdfWriter, read, tidy
 from silicio.stdf.parts import parts
 from silicio.yields.wafermap import (
     E142_NAMESPACE,
+    FAIL_BIN_COLOURS,
+    FAIL_FRACTION_SCALE,
+    PARAMETRIC_SCALE,
+    PASS_BIN_COLOURS,
+    Orientation,
     WaferMap,
+    bin_colours,
     bin_map,
+    describe_map,
+    map_json,
+    map_svg,
     parametric_map,
     render_wafer_map,
     stacked_fail_map,
@@ -171,3 +180,156 @@ def test_shared_wafer_files_map_and_export(tmp_path):
         assert dies == m.x.size == len({(x, y) for x, y in zip(m.x, m.y, strict=True)})
     stacked = stacked_fail_map(p)
     assert 0 <= stacked.value.min() and stacked.value.max() <= 1 and stacked.count.max() == 3
+
+
+# -- one palette and one orientation behind every renderer ------------------------------------------
+
+# A full 4 x 3 rectangle, so the PNG's map area is one block of colour. Each row has its own bins;
+# bin 1 passes.
+RECT_BINS = {0: (1, 3, 1, 5), 1: (8, 1, 3, 1), 2: (5, 5, 8, 1)}  # y -> bins at x = 10, 11, 12, 13
+
+
+def rect_map() -> WaferMap:
+    xs, ys, bins = [], [], []
+    for y, row in RECT_BINS.items():
+        for i, b in enumerate(row):
+            xs.append(10 + i)
+            ys.append(y)
+            bins.append(b)
+    bins = np.array(bins)
+    return WaferMap(np.array(xs), np.array(ys), bins, "bin", "L1", "W1", "hard bin", good=bins == 1)
+
+
+def expected_cell(x, y, x_grows, y_grows):
+    """(row, column) where a die belongs, worked out from the directions alone."""
+    column = x - 10 if x_grows == "right" else 13 - x
+    row = y if y_grows == "down" else 2 - y
+    return row, column
+
+
+def hex_colour(rgb) -> str:
+    return "#" + "".join(f"{int(round(c)):02x}" for c in rgb)
+
+
+def png_cell_colours(path, rows, columns):
+    """Colour at the centre of each cell of the map drawn in a PNG: the map is the first block of
+    saturated pixels from the left (tick labels and frame are black or white; the legend is right
+    of the map behind a white gap)."""
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)[..., :3] * 255
+    saturated = (image.max(axis=2) - image.min(axis=2)) > 40
+    used = np.flatnonzero(saturated.any(axis=0))
+    gaps = np.flatnonzero(np.diff(used) > 1)
+    left, right = used[0], used[gaps[0]] if gaps.size else used[-1]
+    used_rows = np.flatnonzero(saturated[:, left : right + 1].any(axis=1))
+    top, bottom = used_rows[0], used_rows[-1]
+    width, height = (right - left + 1) / columns, (bottom - top + 1) / rows
+    return {
+        (r, c): hex_colour(image[int(top + (r + 0.5) * height), int(left + (c + 0.5) * width)])
+        for r in range(rows)
+        for c in range(columns)
+    }
+
+
+def svg_cells(svg: str):
+    """(die x, die y) -> (row, column, fill) of each square of an inline SVG map."""
+    root = ET.fromstring(svg)
+    rects = root.findall("{http://www.w3.org/2000/svg}rect")
+    cell = int(rects[0].get("width")) + 1
+    return {
+        (int(r.get("data-x")), int(r.get("data-y"))): (
+            int(r.get("y")) // cell,
+            int(r.get("x")) // cell,
+            r.get("fill"),
+        )
+        for r in rects
+    }
+
+
+@pytest.mark.parametrize(("x_grows", "y_grows"), [("right", "down"), ("right", "up"), ("left", "up")])
+def test_png_svg_and_json_draw_each_bin_in_one_colour_where_the_orientation_puts_it(
+    tmp_path, x_grows, y_grows
+):
+    wafer_map = rect_map()
+    orientation = Orientation(x_grows=x_grows, y_grows=y_grows)
+    data = map_json(wafer_map, orientation)
+    assert (data["x_grows"], data["y_grows"]) == (x_grows, y_grows)
+    json_colour = {e["bin"]: e["color"] for e in data["legend"]}
+    # The JSON's per-die colours are its legend's.
+    for value, colour in zip(data["value"], data["colors"], strict=True):
+        assert json_colour[int(value)] == colour
+    assert len(set(json_colour.values())) == 4  # four bins, four colours
+
+    svg = svg_cells(map_svg(describe_map(wafer_map, orientation)))
+    path = tmp_path / "map.png"
+    render_wafer_map(wafer_map, path, orientation=orientation)
+    png = png_cell_colours(path, rows=3, columns=4)
+    for y, row in RECT_BINS.items():
+        for i, b in enumerate(row):
+            x = 10 + i
+            where = expected_cell(x, y, x_grows, y_grows)
+            assert svg[(x, y)] == (*where, json_colour[b])
+            got = png[where]
+            # PNG pixels are 8-bit: allow one step of rounding per channel.
+            assert (
+                max(abs(int(got[k : k + 2], 16) - int(json_colour[b][k : k + 2], 16)) for k in (1, 3, 5)) <= 1
+            )
+
+
+def test_y_growing_up_puts_the_highest_y_on_the_top_row(tmp_path):
+    wafer_map = rect_map()
+    up = describe_map(wafer_map, Orientation(y_grows="up"))
+    top = {int(x): c for x, y, r, c in zip(up.x, up.y, up.row, up.colours, strict=True) if r == 0}
+    assert set(up.y[up.row == 0].tolist()) == {2}
+    down = describe_map(wafer_map, Orientation())
+    assert set(down.y[down.row == 0].tolist()) == {0}
+    # The PNG's top row shows the bins of Y = 2: 5, 5, 8, 1.
+    path = tmp_path / "up.png"
+    render_wafer_map(wafer_map, path, orientation=Orientation(y_grows="up"))
+    png = png_cell_colours(path, rows=3, columns=4)
+    colour = bin_colours([wafer_map])
+    assert [colour[b] for b in RECT_BINS[2]] == [top[x] for x in range(10, 14)]
+    for column, b in enumerate(RECT_BINS[2]):
+        assert abs(int(png[(0, column)][1:3], 16) - int(colour[b][1:3], 16)) <= 1
+
+
+def test_palette_passing_bins_green_failing_ones_distinct_and_shared_across_maps():
+    first = rect_map()
+    second = WaferMap(
+        np.array([0, 1]), np.array([0, 0]), np.array([1, 9]), "bin", good=np.array([True, False])
+    )
+    shared = bin_colours([first, second])
+    assert shared[1] == PASS_BIN_COLOURS[0]
+    # Failing bins 3, 5, 8, 9 take the failing palette in code order.
+    assert [shared[b] for b in (3, 5, 8, 9)] == list(FAIL_BIN_COLOURS[:4])
+    drawn = describe_map(second, colours=shared)
+    assert drawn.colours == (shared[1], shared[9])
+    assert [e.label for e in drawn.legend] == ["bin 1 (pass)", "bin 9"]
+    with pytest.raises(ValueError, match=r"no colour for bin\(s\) \[9\]"):
+        describe_map(second, colours={1: "#000000"})
+
+
+def test_measured_maps_use_the_scale_interpolated_between_its_stops():
+    values = np.array([2.0, 4.0, 3.0, 2.0 + 2.0 / 16])  # min, max, middle, 1/16 of the way
+    m = WaferMap(np.arange(4), np.zeros(4, int), values, "parametric", label="V")
+    drawn = describe_map(m)
+    stops = PARAMETRIC_SCALE.stops
+    # Nine stops: the middle is stop 4; 1/16 of the range is half-way between stops 0 and 1.
+    half = "#" + "".join(
+        f"{round((int(stops[0][k : k + 2], 16) + int(stops[1][k : k + 2], 16)) / 2):02x}" for k in (1, 3, 5)
+    )
+    assert drawn.colours == (stops[0], stops[-1], stops[4], half)
+    assert (drawn.scale.vmin, drawn.scale.vmax) == (2.0, 4.0)
+    stacked = WaferMap(np.arange(2), np.zeros(2, int), np.array([0.0, 1.0]), "fail_fraction")
+    assert describe_map(stacked).colours == (FAIL_FRACTION_SCALE.stops[0], FAIL_FRACTION_SCALE.stops[-1])
+    assert [e.label for e in describe_map(stacked).legend] == ["0%", "25%", "50%", "75%", "100%"]
+
+
+def test_orientation_from_wcr_and_bad_directions():
+    assert Orientation.from_wcr("L", "U") == Orientation("left", "up")
+    assert Orientation.from_wcr(" ", None) == Orientation("right", "down")
+    with pytest.raises(ValueError, match="POS_X"):
+        Orientation.from_wcr("X", "U")
+    with pytest.raises(ValueError, match="y_grows"):
+        Orientation(y_grows="sideways")

@@ -19,8 +19,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from silicio import spc
-
 from .errors import existing_file, fail, reported_errors
 
 app = typer.Typer(
@@ -28,7 +26,6 @@ app = typer.Typer(
 )
 console = Console()
 
-CHART_TYPES = ("imr", "xbar-r", "xbar-s", "p", "np", "c", "u", "ewma", "cusum")
 
 DataFile = Annotated[
     Path,
@@ -115,81 +112,31 @@ def _scalar_or_list(a: np.ndarray):
     return [None if not math.isfinite(v) else float(v) for v in a]
 
 
-def _charts(
-    kind,
-    table,
-    path,
-    col,
-    *,
-    subgroup,
-    size,
-    n,
-    n_column,
-    baseline,
-    k,
-    lam,
-    target,
-    sigma,
-    cusum_k,
-    h,
-    asymptotic,
-):
-    """Limits from the first ``baseline`` points, charts of all points."""
-    x = numeric_column(table, col, path)
-    base = slice(None) if baseline is None else slice(0, baseline)
-    if baseline is not None and baseline < 2:
-        raise InputError(f"--baseline {baseline}: need at least 2 points")
+def _chart_params(kind, table, path, *, subgroup, size, n, n_column, k, lam, target, sigma, cusum_k, h,
+                  asymptotic) -> dict:  # fmt: skip
+    """The options that ``kind`` uses, as :func:`silicio.spc.chart` parameters (columns read)."""
     if kind in ("xbar-r", "xbar-s"):
         if (subgroup is None) == (size is None):
             raise InputError(f"--type {kind} needs subgroups: give --subgroup COLUMN or --size N")
         if subgroup is not None:
-            labels = column(table, subgroup, path).to_numpy(zero_copy_only=False)
-            g = spc.subgroups(x, labels)
-            first_rows = None
-            if baseline is not None:
-                # The first `baseline` subgroups, in order of appearance.
-                keep = np.isin(labels, g.label[:baseline])
-                first_rows = (x[keep], labels[keep])
-            est = spc.xbar_r_limits if kind == "xbar-r" else spc.xbar_s_limits
-            limits = est(*(first_rows or (x, labels)), k=k)
-            return limits, spc.apply(limits, x, labels)
-        if x.size % size:
-            raise InputError(f"{path}: {x.size} rows do not split into subgroups of --size {size}")
-        rows = x.reshape(-1, size)
-        est = spc.xbar_r_limits if kind == "xbar-r" else spc.xbar_s_limits
-        limits = est(rows[base], k=k)
-        return limits, spc.apply(limits, rows)
+            return {"subgroup": column(table, subgroup, path).to_numpy(zero_copy_only=False), "k": k}
+        return {"size": size, "k": k}
     if kind in ("p", "np", "u"):
         if (n is None) == (n_column is None):
             raise InputError(f"--type {kind} needs the sample size: give --n N or --n-column COLUMN")
-        sizes = np.full(x.size, float(n)) if n is not None else numeric_column(table, n_column, path)
-        if kind == "p":
-            limits = spc.p_limits(x[base], sizes[base], k=k)
-            return limits, spc.apply(limits, x, sizes)
-        if kind == "u":
-            limits = spc.u_limits(x[base], sizes[base], k=k)
-            return limits, spc.apply(limits, x, sizes)
-        if n is None:
-            raise InputError("--type np needs one sample size --n N (use --type p when it varies)")
-        limits = spc.np_limits(x[base], n, k=k)
-        return limits, spc.apply(limits, x)
+        if kind == "np":
+            if n is None:
+                raise InputError("--type np needs one sample size --n N (use --type p when it varies)")
+            return {"size": n, "k": k}
+        sizes = float(n) if n is not None else numeric_column(table, n_column, path)
+        return {"sizes" if kind == "p" else "units": sizes, "k": k}
     if kind == "c":
-        limits = spc.c_limits(x[base], k=k)
-        return limits, spc.apply(limits, x)
+        return {"k": k}
     if kind == "imr":
-        limits = spc.imr_limits(x[base], k=k)
-        if target is not None or sigma is not None:
-            limits = spc.IndividualsLimits(
-                limits.mean if target is None else target, limits.sigma if sigma is None else sigma, k
-            )
-        return limits, spc.apply(limits, x)
+        return {"k": k, "target": target, "sigma": sigma}
     if kind == "ewma":
-        limits = spc.ewma_limits(x[base], lam=lam, k=k, target=target, sigma=sigma, exact=not asymptotic)
-        return limits, spc.apply(limits, x)
-    if kind == "cusum":
-        limits = spc.cusum_limits(x[base], k=cusum_k, h=h, target=target, sigma=sigma)
-        return limits, spc.apply(limits, x)
-    raise InputError(f"--type {kind}: unknown chart type, expected one of {', '.join(CHART_TYPES)}")
+        return {"lam": lam, "k": k, "target": target, "sigma": sigma, "exact": not asymptotic}
+    return {"k": cusum_k, "h": h, "target": target, "sigma": sigma}  # cusum
 
 
 @app.command()
@@ -198,7 +145,13 @@ def chart(
     col: Column,
     kind: Annotated[
         str,
-        typer.Option("--type", "-t", metavar="|".join(CHART_TYPES), help="Chart type.", show_default=True),
+        typer.Option(
+            "--type",
+            "-t",
+            metavar="KIND",
+            show_default=True,
+            help="Chart kind: imr, xbar-r, xbar-s, p, np, c, u, ewma or cusum (silicio.spc.CHART_KINDS).",
+        ),
     ] = "imr",
     subgroup: Subgroup = None,
     size: Size = None,
@@ -233,17 +186,17 @@ def chart(
     as_json: AsJson = False,
 ) -> None:
     """Control limits of a column and the points beyond them or breaking run rules (points from 1)."""
+    from silicio import spc
+
     kind = kind.lower()
-    if kind not in CHART_TYPES:
-        raise fail(f"--type {kind}: unknown chart type, expected one of {', '.join(CHART_TYPES)}")
     with reported_errors():
         try:
             table = read_table(existing_file(file))
-            _, charts = _charts(
-                kind, table, file, col, subgroup=subgroup, size=size, n=n, n_column=n_column, baseline=baseline,
-                k=k, lam=lam, target=target, sigma=sigma, cusum_k=cusum_k, h=h, asymptotic=asymptotic,
-            )  # fmt: skip
-            charts = charts if isinstance(charts, tuple) else (charts,)
+            values = numeric_column(table, col, file)
+            params = _chart_params(kind, table, file, subgroup=subgroup, size=size, n=n, n_column=n_column, k=k,
+                                   lam=lam, target=target, sigma=sigma, cusum_k=cusum_k, h=h,
+                                   asymptotic=asymptotic)  # fmt: skip
+            _, charts = spc.chart(kind, values, baseline=baseline, **params)
             violations = None
             if rules is not None:
                 if kind in ("ewma", "cusum"):
@@ -333,6 +286,8 @@ def capability_command(
     as_json: AsJson = False,
 ) -> None:
     """Cp, Cpk (within sigma), Pp, Ppk (overall sigma) with confidence intervals and a normality check."""
+    from silicio import spc
+
     with reported_errors():
         try:
             table = read_table(existing_file(file))

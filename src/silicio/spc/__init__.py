@@ -1,7 +1,8 @@
 """Statistical process control: control charts, run rules, capability.
 
 Pure functions over numpy arrays; limits are estimated from a baseline (phase I) and applied to
-new data (phase II) with :func:`apply`.
+new data (phase II) with :func:`apply`. :func:`chart` does both for any chart kind
+(:data:`CHART_KINDS`).
 """
 
 from .capability import Capability, capability, cp, cp_interval, cpk, cpk_interval, normality, within_sigma
@@ -26,14 +27,17 @@ from .charts import (
 )
 from .constants import c4, chart_constants, d2, d3
 from .descriptive import Anova, Description, describe, one_way_anova
+from .dispatch import CHART_KINDS, ChartResult, chart
 from .rules import RULES, Violations, run_rules, select_rules
 from .timeweighted import CusumLimits, EwmaLimits, cusum_limits, ewma, ewma_limits
 
 __all__ = [
+    "CHART_KINDS",
     "RULES",
     "Anova",
     "Capability",
     "Chart",
+    "ChartResult",
     "CountLimits",
     "CusumLimits",
     "Description",
@@ -48,6 +52,7 @@ __all__ = [
     "c4",
     "c_limits",
     "capability",
+    "chart",
     "chart_constants",
     "cp",
     "cp_interval",

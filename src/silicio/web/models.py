@@ -11,7 +11,7 @@ left out of tables and CSV.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -56,6 +56,16 @@ class Row(BaseModel):
 # Shared pieces
 
 
+class MapLegendEntry(BaseModel):
+    """One legend line of a wafer map: a bin (``bin``, ``passing``) or a stop of its colour scale."""
+
+    label: str
+    color: str
+    bin: int | None = None
+    passing: bool | None = None
+    value: float | None = None
+
+
 class WaferMapData(BaseModel):
     """Die coordinates and one value per die (``kind``: bin, parametric or fail_fraction)."""
 
@@ -67,6 +77,14 @@ class WaferMapData(BaseModel):
     good: list[bool] | None = Field(default=None, description="bin maps: the die passed")
     count: list[int] | None = Field(default=None, description="stacked maps: wafers stacked at the die")
     bin_names: dict[str, str] = Field(default_factory=dict, description="bin maps: bin -> name")
+    # How to draw it, from silicio.yields.wafermap.map_json (the one palette and orientation rule).
+    colors: list[str] = Field(default_factory=list, description="colour of each die (hex), in x / y order")
+    legend: list[MapLegendEntry] = Field(default_factory=list, description="bins, or stops of the scale")
+    colorscale: list[tuple[float, str]] | None = Field(default=None, description="measured maps: plotly")
+    zmin: float | None = Field(default=None, description="measured maps: value at the scale's start")
+    zmax: float | None = Field(default=None, description="measured maps: value at the scale's end")
+    x_grows: Literal["right", "left"] = Field(default="right", description="way X grows on the drawing")
+    y_grows: Literal["down", "up"] = Field(default="down", description="way Y grows on the drawing")
 
 
 class TestStatistics(Row):

@@ -37,7 +37,18 @@ from .parametric import per_test_statistics
 from .recipe import Recipe, load_recipe
 from .rules import LOTS, registered_rules
 from .screening import screen
-from .wafermap import WaferMap, bin_map, stacked_fail_map
+from .wafermap import (
+    MapDrawing,
+    WaferMap,
+    bin_colours,
+    bin_map,
+    describe_map,
+    draw_on_axes,
+    legend_handles,
+    map_json,
+    map_svg,
+    stacked_fail_map,
+)
 from .yield_ import with_test_order, yield_by
 
 __all__ = [
@@ -514,19 +525,15 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return _plain(table.to_pylist())
 
 
-def _map_data(wafer_map: WaferMap) -> dict[str, Any]:
-    out = {"lot_id": wafer_map.lot_id, "wafer_id": wafer_map.wafer_id, "kind": wafer_map.kind,
-           "x": wafer_map.x.tolist(), "y": wafer_map.y.tolist(), "value": _plain(wafer_map.value.tolist())}  # fmt: skip
-    if wafer_map.good is not None:
-        out["good"] = wafer_map.good.tolist()
-    if wafer_map.count is not None:
-        out["count"] = wafer_map.count.tolist()
-    return out
+def _map_data(wafer_map: WaferMap, colours: dict[int, str] | None = None) -> dict[str, Any]:
+    """A map's dies, values and drawing (colours, legend, axis directions) as in the dashboard."""
+    return {"lot_id": wafer_map.lot_id, "wafer_id": wafer_map.wafer_id} | map_json(wafer_map, colours=colours)
 
 
 def report_data(report: LotReport) -> dict[str, Any]:
     """Every number of the report as JSON-ready values: tables as lists of rows, maps as die lists."""
     screening = report.screening
+    colours = _bin_colours(report)
     return {
         "lot_id": report.lot_id,
         "stage": report.stage,
@@ -539,7 +546,7 @@ def report_data(report: LotReport) -> dict[str, Any]:
         "soft_pareto": _rows(report.soft_pareto),
         "reconciliation": _rows(report.reconciliation),
         "stacked_map": _map_data(report.stacked_map) if report.stacked_map is not None else None,
-        "wafer_maps": [_map_data(m) for m in report.wafer_maps],
+        "wafer_maps": [_map_data(m, colours) for m in report.wafer_maps],
         "worst_cpk": _rows(report.worst_cpk),
         "worst_fails": _rows(report.worst_fails),
         "screening": None
@@ -655,20 +662,23 @@ def _headline(report: LotReport) -> list[tuple[str, str]]:
 
 
 def _bin_colours(report: LotReport) -> dict[int, str]:
-    """One colour per hard bin of the lot's maps, the same in every map, HTML and PDF."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    codes = sorted({int(v) for m in report.wafer_maps for v in np.unique(m.value)})
-    palette = colormaps["tab20"]
-    return {code: to_hex(palette(i % 20)) for i, code in enumerate(codes)}
+    """One colour per hard bin of the lot's maps, the same in every map, HTML, PDF and JSON."""
+    return bin_colours(report.wafer_maps)
 
 
-def _fraction_colour(fraction: float) -> str:
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
+def _drawings(report: LotReport) -> tuple[MapDrawing | None, list[MapDrawing]]:
+    """The stacked map's and each wafer map's drawing, the wafers sharing one bin palette."""
+    stacked = None
+    if report.stacked_map is not None:
+        stacked = describe_map(report.stacked_map, title="fraction of wafers failing at each position")
+    colours = _bin_colours(report)
+    return stacked, [describe_map(m, colours=colours, title=f"wafer {m.wafer_id}") for m in report.wafer_maps]
 
-    return to_hex(colormaps["Reds"](0.1 + 0.9 * float(fraction)))
+
+def _lot_legend(drawings: Sequence[MapDrawing]):
+    """The legend entries of all wafer maps, one per bin, in bin order."""
+    entries = {e.bin: e for d in drawings for e in d.legend}
+    return [entries[b] for b in sorted(entries)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -717,43 +727,30 @@ def _html_table(key: str, table: pa.Table, columns: list[str]) -> str:
     return f'<table data-table="{key}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def _svg_map(wafer_map: WaferMap, colour_of, title: str) -> str:
-    """A wafer map as SVG: one square per die, Y growing downwards as on the prober."""
-    x0, y0 = int(wafer_map.x.min()), int(wafer_map.y.min())
-    rows, cols = wafer_map.shape
-    scale = max(4, min(14, 320 // max(rows, cols, 1)))
-    rects = "".join(
-        f'<rect x="{(int(x) - x0) * scale}" y="{(int(y) - y0) * scale}" width="{scale - 1}" height="{scale - 1}" '
-        f'fill="{colour_of(v)}"/>'
-        for x, y, v in zip(wafer_map.x, wafer_map.y, wafer_map.value, strict=True)
-    )
-    return (
-        f'<div class="map"><svg xmlns="http://www.w3.org/2000/svg" width="{cols * scale}" height="{rows * scale}" '
-        f'viewBox="0 0 {cols * scale} {rows * scale}" role="img" data-wafer="{html.escape(str(wafer_map.wafer_id))}">'
-        f"<title>{html.escape(title)}</title>{rects}</svg><div>{html.escape(title)}</div></div>"
-    )
+def _svg_map(drawing: MapDrawing, wafer_id: str | None, caption: str) -> str:
+    svg = map_svg(drawing)
+    return f'<div class="map" data-wafer="{html.escape(str(wafer_id))}">{svg}<div>{html.escape(caption)}</div></div>'
+
+
+def _html_legend(entries) -> str:
+    return '<p class="legend">' + "".join(
+        f'<span><i class="swatch" style="background:{e.colour}"></i>{html.escape(e.label)}</span>' for e in entries
+    ) + "</p>"  # fmt: skip
 
 
 def _html_maps(report: LotReport) -> str:
     if not report.wafer_maps:
         return '<p class="empty">no wafer maps: the parts have no die coordinates</p>'
+    stacked, drawings = _drawings(report)
     parts = []
-    if report.stacked_map is not None:
+    if stacked is not None:
         parts.append("<h3>Stacked fail map (fraction of wafers failing at each die position)</h3>")
-        parts.append(
-            f'<div class="maps">{_svg_map(report.stacked_map, _fraction_colour, "fail fraction")}</div>'
-        )
-        parts.append('<p class="legend">' + "".join(
-            f'<span><i class="swatch" style="background:{_fraction_colour(f)}"></i>{int(100 * f)}%</span>'
-            for f in (0.0, 0.25, 0.5, 0.75, 1.0)) + "</p>")  # fmt: skip
-    colours = _bin_colours(report)
+        parts.append(f'<div class="maps">{_svg_map(stacked, None, "fail fraction")}</div>')
+        parts.append(_html_legend(stacked.legend))
     parts.append("<h3>Hard bin map per wafer (final test of each die)</h3>")
-    maps = "".join(_svg_map(m, lambda v: colours[int(v)], f"wafer {m.wafer_id}") for m in report.wafer_maps)
+    maps = "".join(_svg_map(d, m.wafer_id, d.title) for d, m in zip(drawings, report.wafer_maps, strict=True))
     parts.append(f'<div class="maps">{maps}</div>')
-    passing = {int(v) for m in report.wafer_maps if m.good is not None for v in m.value[m.good]}
-    parts.append('<p class="legend">' + "".join(
-        f'<span><i class="swatch" style="background:{c}"></i>bin {b}{" (pass)" if b in passing else ""}</span>'
-        for b, c in colours.items()) + "</p>")  # fmt: skip
+    parts.append(_html_legend(_lot_legend(drawings)))
     return "".join(parts)
 
 
@@ -882,35 +879,21 @@ def _pareto_page(fig, report: LotReport):
     return fig
 
 
-def _map_image(ax, wafer_map: WaferMap, colour_of, title: str) -> None:
-    from matplotlib.colors import to_rgb
-
-    rows, cols = wafer_map.shape
-    image = np.ones((rows, cols, 3))
-    x0, y0 = wafer_map.x.min(), wafer_map.y.min()
-    for x, y, v in zip(wafer_map.x, wafer_map.y, wafer_map.value, strict=True):
-        image[y - y0, x - x0] = to_rgb(colour_of(v))
-    ax.imshow(image, interpolation="nearest", extent=(x0 - 0.5, x0 + cols - 0.5, y0 + rows - 0.5, y0 - 0.5))
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=6)
-
-
 def _map_pages(page, title_prefix: str, report: LotReport):
     from matplotlib.patches import Patch
 
+    stacked, drawings = _drawings(report)
     fig = page(f"{title_prefix}: stacked fail map")
     ax = fig.add_subplot(1, 1, 1)
-    _map_image(ax, report.stacked_map, _fraction_colour, "fraction of wafers failing at each position")
-    ax.legend(handles=[Patch(color=_fraction_colour(f), label=f"{int(100 * f)}%") for f in (0, 0.25, 0.5, 0.75, 1)],
-              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # fmt: skip
+    draw_on_axes(ax, stacked)
+    ax.legend(handles=legend_handles(stacked), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     yield fig
-    colours = _bin_colours(report)
-    handles = [Patch(color=c, label=f"bin {b}") for b, c in colours.items()][:20]
-    maps = report.wafer_maps
-    for start in range(0, len(maps), PDF_MAPS_PER_PAGE):
+    handles = [Patch(color=e.colour, label=e.label) for e in _lot_legend(drawings)][:20]
+    for start in range(0, len(drawings), PDF_MAPS_PER_PAGE):
         fig = page(f"{title_prefix}: hard bin maps")
-        for i, wafer_map in enumerate(maps[start : start + PDF_MAPS_PER_PAGE]):
+        for i, drawing in enumerate(drawings[start : start + PDF_MAPS_PER_PAGE]):
             ax = fig.add_subplot(2, 3, i + 1)
-            _map_image(ax, wafer_map, lambda v: colours[int(v)], f"wafer {wafer_map.wafer_id}")
+            draw_on_axes(ax, drawing)
+            ax.tick_params(labelsize=6)
         fig.legend(handles=handles, loc="lower center", ncol=10, fontsize=7)
         yield fig

@@ -8,10 +8,6 @@
   const page = JSON.parse(source.textContent);
   const config = { displaylogo: false, responsive: true };
   const margin = { l: 60, r: 20, t: 10, b: 50 };
-  // Colours of bins: passing bins green, failing ones a qualitative palette.
-  const palette = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-                   "#1f77b4", "#aec7e8", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5"];
-
   function draw(id, traces, layout) {
     const element = document.getElementById(id);
     if (!element) return null;
@@ -28,7 +24,8 @@
     });
   }
 
-  // A wafer map as a heat map: one cell per die, rows from the smallest Y (drawn downwards).
+  // A wafer map as a heat map: one cell per die. Colours, legend and which way X and Y grow come
+  // from the page's data (silicio.yields.wafermap.map_json), the palette every renderer uses.
   function grid(map, values) {
     const x0 = Math.min(...map.x), x1 = Math.max(...map.x);
     const y0 = Math.min(...map.y), y1 = Math.max(...map.y);
@@ -47,47 +44,45 @@
     return { z: z, text: text, x: xs, y: ys };
   }
 
-  const mapLayout = {
-    xaxis: { title: "X", constrain: "domain", showgrid: false, zeroline: false },
-    yaxis: { title: "Y", autorange: "reversed", scaleanchor: "x", showgrid: false, zeroline: false },
-    plot_bgcolor: "#ffffff",
-  };
-
-  function continuousMap(id, map, colorscale, title) {
-    if (!map || !map.x.length) return;
-    const g = grid(map, map.value);
-    draw(id, [{ type: "heatmap", x: g.x, y: g.y, z: g.z, text: g.text, colorscale: colorscale,
-                hovertemplate: "%{text}<br>" + title + " %{z:.4g}<extra></extra>",
-                colorbar: { title: { text: title } } }], mapLayout);
+  function mapLayout(map) {
+    return {
+      xaxis: { title: "X", autorange: map.x_grows === "left" ? "reversed" : true, constrain: "domain",
+               showgrid: false, zeroline: false },
+      yaxis: { title: "Y", autorange: map.y_grows === "up" ? true : "reversed", scaleanchor: "x",
+               showgrid: false, zeroline: false },
+      plot_bgcolor: "#ffffff",
+    };
   }
 
+  function continuousMap(id, map, title) {
+    if (!map || !map.x.length) return;
+    const g = grid(map, map.value);
+    draw(id, [{ type: "heatmap", x: g.x, y: g.y, z: g.z, text: g.text, colorscale: map.colorscale,
+                zmin: map.zmin, zmax: map.zmax, hovertemplate: "%{text}<br>" + title + " %{z:.4g}<extra></extra>",
+                colorbar: { title: { text: title } } }], mapLayout(map));
+  }
+
+  // Bins drawn as categories: cell value = index of the bin's legend entry, one colour band each.
   function binMap(id, map, highlight) {
     if (!map || !map.x.length) return;
-    const bins = Array.from(new Set(map.value)).sort(function (a, b) { return a - b; });
-    const passing = new Set(map.value.filter(function (v, i) { return map.good && map.good[i]; }));
-    let failing = 0;
-    const colours = bins.map(function (b) {
-      return passing.has(b) ? "#2ca02c" : palette[failing++ % palette.length];
-    });
-    const index = map.value.map(function (v) { return bins.indexOf(v); });
-    const g = grid(map, index);
-    const n = bins.length;
+    const entries = map.legend;
+    const n = entries.length;
+    const position = {};
+    entries.forEach(function (e, i) { position[e.bin] = i; });
+    const g = grid(map, map.value.map(function (v) { return position[v]; }));
     const colorscale = [];
-    colours.forEach(function (c, i) { colorscale.push([i / n, c], [(i + 1) / n, c]); });
-    const names = bins.map(function (b) {
-      const name = map.bin_names[String(b)];
-      return b < 0 ? "none" : String(b) + (name ? " " + name : "");
-    });
+    entries.forEach(function (e, i) { colorscale.push([i / n, e.color], [(i + 1) / n, e.color]); });
+    const names = entries.map(function (e) { return e.label; });
     const label = g.z.map(function (row) { return row.map(function (v) { return v === null ? "" : names[v]; }); });
     const traces = [{ type: "heatmap", x: g.x, y: g.y, z: g.z, customdata: label, text: g.text,
-      colorscale: colorscale, zmin: -0.5, zmax: n - 0.5, hovertemplate: "%{text}<br>bin %{customdata}<extra></extra>",
-      colorbar: { tickvals: bins.map(function (b, i) { return i; }), ticktext: names, title: { text: "bin" } } }];
+      colorscale: colorscale, zmin: -0.5, zmax: n - 0.5, hovertemplate: "%{text}<br>%{customdata}<extra></extra>",
+      colorbar: { tickvals: names.map(function (b, i) { return i; }), ticktext: names, title: { text: "bin" } } }];
     if (highlight) {
       traces.push({ type: "scatter", mode: "markers", x: [highlight[0]], y: [highlight[1]], name: "part",
         marker: { symbol: "square-open", size: 16, color: "#000", line: { width: 3 } }, hoverinfo: "skip",
         showlegend: false });
     }
-    draw(id, traces, mapLayout);
+    draw(id, traces, mapLayout(map));
   }
 
   function percent(v) { return v === null ? null : 100 * v; }
@@ -124,7 +119,7 @@
         customdata: wafers.map(function (w) { return w.url; }), marker: { color: "#0f5fa8", size: 9 },
         hovertemplate: "%{x}<br>final yield %{y:.2f}%<extra></extra>" }],
         { yaxis: { title: "final yield (%)" }, xaxis: { type: "category" } }));
-      continuousMap("stacked-map", page.stacked_fail_map, "Reds", "fail share");
+      continuousMap("stacked-map", page.stacked_fail_map, "fail share");
       const bins = page.bin_pareto;
       draw("pareto", [
         { type: "bar", name: "parts", x: bins.map(function (b) { return String(b.bin) + (b.name ? " " + b.name : ""); }),
@@ -139,7 +134,7 @@
 
     wafer: function () {
       binMap("bin-map", page.bin_map, page.highlight);
-      continuousMap("parametric-map", page.parametric_map, "Viridis", page.parametric_map ? page.parametric_map.label : "");
+      continuousMap("parametric-map", page.parametric_map, page.parametric_map ? page.parametric_map.label : "");
       const picker = document.getElementById("test-picker");
       if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
     },

@@ -1,0 +1,86 @@
+"""Wafer maps drawn with matplotlib: PNG and SVG files (:func:`render_wafer_map`) and the axes of
+the lot report's PDF pages (:func:`draw_on_axes`), both from a :class:`MapDrawing`, so they show
+the palette and orientation every other renderer shows."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping
+
+from ..yield_ import check_choice
+from .drawing import DEFAULT_ORIENTATION, MapDrawing, Orientation, describe_map
+from .maps import WaferMap
+
+__all__ = ["draw_on_axes", "legend_handles", "render_wafer_map"]
+
+#: Most legend entries a bin map shows beside a drawing.
+LEGEND_ENTRIES = 20
+
+
+def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: float = 9) -> None:
+    """Draws the map's cells on matplotlib axes, the axes labelled with die X / Y growing the way
+    the drawing's orientation says."""
+    from matplotlib.ticker import MaxNLocator
+
+    x_left, y_top = drawing.corner
+    x_step = 1 if drawing.orientation.x_grows == "right" else -1
+    y_step = 1 if drawing.orientation.y_grows == "down" else -1
+    x_right = x_left + x_step * (drawing.columns - 1)
+    y_bottom = y_top + y_step * (drawing.rows - 1)
+    extent = (x_left - 0.5 * x_step, x_right + 0.5 * x_step, y_bottom + 0.5 * y_step, y_top - 0.5 * y_step)
+    ax.imshow(drawing.image(), interpolation="nearest", extent=extent)
+    ax.set_title(drawing.title if title is None else title, fontsize=fontsize)
+    ax.set_xlabel("X")
+    ax.set_ylabel("Y")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))  # die coordinates are whole numbers
+
+
+def legend_handles(drawing: MapDrawing) -> list:
+    """Legend patches of the drawing's entries (the first :data:`LEGEND_ENTRIES` bins)."""
+    from matplotlib.patches import Patch
+
+    return [Patch(color=e.colour, label=e.label) for e in drawing.legend[:LEGEND_ENTRIES]]
+
+
+def render_wafer_map(
+    wafer_map: WaferMap,
+    destination: str | os.PathLike[str] | io.IOBase,
+    fmt: str | None = None,
+    title: str | None = None,
+    orientation: Orientation = DEFAULT_ORIENTATION,
+    colours: Mapping[int, str] | None = None,
+) -> None:
+    """Draws the map to a PNG or SVG file (``fmt`` from the file's suffix unless given).
+
+    Colours and legend come from :func:`describe_map` (``colours``: bin -> colour to share one
+    palette between maps); parametric and fail-fraction maps get a colour bar. Uses matplotlib's
+    Agg canvas: no display needed.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.figure import Figure
+
+    if fmt is None:
+        if isinstance(destination, io.IOBase):
+            raise ValueError("render_wafer_map needs fmt ('png' or 'svg') when writing to a file object")
+        fmt = os.fspath(destination).rsplit(".", 1)[-1].lower()
+    check_choice("fmt", fmt, ("png", "svg"))
+    if wafer_map.x.size == 0:
+        raise ValueError("render_wafer_map: the map has no dies")
+    drawing = describe_map(wafer_map, orientation, colours=colours, title=title)
+    fig = Figure(figsize=(6, 6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    draw_on_axes(ax, drawing, fontsize=12)
+    if drawing.scale is None:
+        ax.legend(handles=legend_handles(drawing), title=drawing.label, loc="upper left", bbox_to_anchor=(1.01, 1),
+                  fontsize=7)  # fmt: skip
+    else:
+        scale = drawing.scale
+        colour_map = LinearSegmentedColormap.from_list("silicio", list(scale.stops))
+        fig.colorbar(ScalarMappable(Normalize(scale.vmin, scale.vmax), colour_map), ax=ax, label=scale.label,
+                     shrink=0.8)  # fmt: skip
+    fig.savefig(destination, format=fmt, bbox_inches="tight")
