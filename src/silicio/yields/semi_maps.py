@@ -650,19 +650,23 @@ def _parse_code(reader: _Reader, text: str, bin_type: str, where: str) -> int:
         raise reader.fail(where, f"bin code {text!r} is not {bin_type}") from None
 
 
-def _parse_row(reader: _Reader, text: str | None, bin_type: str, columns: int, where: str) -> list[int]:
+def _cells(text: str | None, bin_type: str) -> list[str]:
+    """The bin codes of a row: single characters (ASCII), whitespace-separated codes, or
+    fixed-width hexadecimal codes written without separators."""
     text = text or ""
     if bin_type == "Ascii":
-        cells = list(text.strip("\r\n\t"))  # a space may be a bin code: keep spaces
-    elif any(ch.isspace() for ch in text.strip()):
-        cells = text.split()
-    else:
-        width = _BIN_TYPES[bin_type][0]
-        text = text.strip()
-        if bin_type == "Decimal" or len(text) % width:
-            cells = [text] if text else []
-        else:
-            cells = [text[i : i + width] for i in range(0, len(text), width)]
+        return list(text.strip("\r\n\t"))  # a space may be a bin code: keep spaces
+    if any(ch.isspace() for ch in text.strip()):
+        return text.split()
+    width = _BIN_TYPES[bin_type][0]
+    text = text.strip()
+    if bin_type == "Decimal" or len(text) % width:
+        return [text] if text else []
+    return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+def _parse_row(reader: _Reader, text: str | None, bin_type: str, columns: int, where: str) -> list[int]:
+    cells = _cells(text, bin_type)
     if len(cells) != columns:
         raise reader.fail(where, f"{len(cells)} bin codes, expected {columns} (the map's columns)")
     return [_parse_code(reader, cell, bin_type, where) for cell in cells]
@@ -676,13 +680,21 @@ def _finish_read(
     ids: tuple[str | None, str | None],
     label: str | None,
     data_where: str,
+    row_tag: str,
     good_devices: int | None = None,
 ) -> tuple[WaferMap, MapHeader]:
     """Rows and bin definitions -> the WaferMap and the completed header, checking counts."""
     bin_type, null_code = header.bin_type, header.null_code
+    if header.rows is None:
+        reader.problem(data_where, f"the map does not say its Rows: {len(rows_text)} taken from the data")
+        header = replace(header, rows=len(rows_text))
+    if header.columns is None:
+        columns = len(_cells(rows_text[0], bin_type)) if rows_text else 0
+        reader.problem(data_where, f"the map does not say its Columns: {columns} taken from the first row")
+        header = replace(header, columns=columns)
     if len(rows_text) != header.rows:
         raise reader.fail(data_where, f"{len(rows_text)} rows, expected {header.rows} (the map's rows)")
-    grid = np.array([_parse_row(reader, t, bin_type, header.columns, f"{data_where} row {i + 1}")
+    grid = np.array([_parse_row(reader, t, bin_type, header.columns, f"{data_where}/{row_tag}[{i + 1}]")
                      for i, t in enumerate(rows_text)], dtype=np.int64).reshape(header.rows, header.columns)  # fmt: skip
     counts = Counter(grid[grid != null_code].tolist())
     defined: dict[int, BinDefinition] = {}
@@ -695,7 +707,7 @@ def _finish_read(
         found = counts.get(definition.code, 0)
         if definition.count is not None and definition.count != found:
             reader.problem(where, f"BinCount {definition.count} but the data hold {found} dies of bin "
-                                  f"{_code_text(definition.code, bin_type)}")  # fmt: skip
+                                  f"{_code_text(definition.code, bin_type)!r}")  # fmt: skip
         defined[definition.code] = replace(definition, count=found)
     unknown = sorted(set(counts) - set(defined))
     if unknown:
@@ -778,8 +790,8 @@ def read_g85(
         x_direction=axes[0],
         y_direction=axes[1],
         origin=(references[0].x, references[0].y) if references else None,
-        rows=reader.number(device, "Rows", where, int, required=True),
-        columns=reader.number(device, "Columns", where, int, required=True),
+        rows=reader.number(device, "Rows", where, int),
+        columns=reader.number(device, "Columns", where, int),
         reference_devices=tuple(references[1:]),
         bin_type=bin_type,
         null_code=null_code,
@@ -787,7 +799,7 @@ def read_g85(
     )
     rows = [row.text for row in _children(data, "Row")]
     ids = (map_el.get("SubstrateId", map_el.get("WaferId")), device.get("LotId"))
-    return _finish_read(reader, header, rows, definitions, ids, data.get("MapName"), f"{where}/Data")
+    return _finish_read(reader, header, rows, definitions, ids, data.get("MapName"), f"{where}/Data", "Row")
 
 
 def _size(reader: _Reader, layout: ET.Element, where: str, to: float) -> tuple[float | None, float | None]:
@@ -924,4 +936,6 @@ def read_e142(
         substrate_type=smap.get("SubstrateType") or "Wafer",
     )
     rows = [row.text for row in _children(code_map, "BinCode")]
-    return _finish_read(reader, header, rows, definitions, (sid, lot), overlay.get("MapName"), cm_where, good)
+    return _finish_read(
+        reader, header, rows, definitions, (sid, lot), overlay.get("MapName"), cm_where, "BinCode", good
+    )
