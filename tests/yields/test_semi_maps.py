@@ -307,6 +307,8 @@ def test_maps_a_file_cannot_hold_are_refused():
         write_e142(mixed)
     with pytest.raises(ValueError, match="bin 1 is Fail in the header but its dies are Pass"):
         write_g85(SMALL, MapHeader(bins=(BinDefinition(1, "Fail"),)))
+    with pytest.raises(ValueError, match="control characters"):
+        write_e142(WaferMap(SMALL.x, SMALL.y, SMALL.value, "bin", "L\x01", "W1", good=SMALL.good))
     with pytest.raises(ValueError, match=r"die \(1, 0\) lies outside the header's 2 x 1 array"):
         write_g85(SMALL, MapHeader(origin=(0, 0), rows=2, columns=1))
 

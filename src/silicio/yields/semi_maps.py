@@ -16,7 +16,8 @@ Conventions, the same in both formats:
   die position at the map's origin corner (the smallest X and Y) is written as a reference
   device: in E142 the ``ReferenceDevice Name="OriginLocation"``, in G85 (whose reference devices
   have no name) the first ``ReferenceDevice``. A file without one is read with the origin corner
-  at (0, 0), i.e. array positions.
+  at (0, 0), i.e. array positions. (So a G85 map of a header without an origin but with other
+  reference devices reads its first reference device back as the origin.)
 * Sizes are millimetres for the wafer and micrometres for the die (G85 WaferSize and
   DeviceSizeX / DeviceSizeY; E142 ``DefaultUnits`` "mm" and "micron").
 * Flat / notch orientation is in degrees clockwise from the bottom of the map, 0 = flat at the
@@ -89,7 +90,8 @@ _ORIGIN_DEVICE = "OriginLocation"  # E142 reference-device name of the origin co
 @dataclass(frozen=True)
 class BinDefinition:
     """One bin code of a map: ``quality`` "Pass" / "Fail" (None when the tester left it blank),
-    a ``description`` (SBR / HBR name) and, on maps read from a file, the dies ``count``."""
+    a ``description`` (SBR / HBR name) and, on maps read from a file, the dies ``count`` (the
+    writers count the map's dies themselves, so an edited map is written with its own counts)."""
 
     code: int
     quality: str | None = None
@@ -406,7 +408,11 @@ _ATTR_ESCAPES = {
 
 
 def _esc(value) -> str:
-    return "".join(_ATTR_ESCAPES.get(ch, ch) for ch in str(value))
+    text = str(value)
+    bad = [ch for ch in text if ord(ch) < 0x20 and ch not in "\t\n\r"]
+    if bad:  # XML 1.0 cannot carry them, not even escaped
+        raise ValueError(f"{text!r} holds control characters {bad!r} that an XML map cannot carry")
+    return "".join(_ATTR_ESCAPES.get(ch, ch) for ch in text)
 
 
 def _attrs(pairs: Iterable[tuple[str, object]]) -> str:
@@ -749,7 +755,8 @@ def read_g85(
     coordinates (see the module notes). Rows of the wrong length, a row count other than Rows,
     a missing required attribute or an unknown BinType raise ValueError naming the file and the
     element; bin codes without a ``Bin``, BinCounts that differ from the data and duplicate bins
-    raise too, or with ``strict=False`` are listed in the header's ``notes``.
+    raise too, or with ``strict=False`` are listed in the header's ``notes``; so are missing
+    Rows / Columns (taken from the data), which the standard requires.
     """
     reader = _Reader(source, "G85", strict)
     root = reader.root
