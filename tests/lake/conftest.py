@@ -149,6 +149,9 @@ def lake_snapshot(data_dir: Path, database_url: str | None = None) -> dict:
         records = sorted(
             (sha_of_id[r["file_id"]], r["record_type"], r["count"]) for r in catalog.rows("file_records")
         )
+        details = sorted(
+            (sha_of_id[r["file_id"]], r["stdf_version"], r["byte_order"]) for r in catalog.rows("stdf_files")
+        )
         wafers = sorted(
             (
                 sha_of_id[w["file_id"]],
@@ -161,13 +164,14 @@ def lake_snapshot(data_dir: Path, database_url: str | None = None) -> dict:
             for w in catalog.rows("wafers")
         )
         quarantine = sorted(
-            (q["sha256"], q["offset"], q["record"] or "", q["reason"], q["salvaged"])
+            (q["sha256"], q["source"] or "", q["offset"], q["record"] or "", q["reason"], q["salvaged"])
             for q in catalog.rows("quarantine")
         )
     parquet = {str(p.relative_to(layout.parquet)): pq.read_table(p) for p in sorted(layout.parquet_files())}
     return {
         "files": files,
         "records": records,
+        "details": details,
         "wafers": wafers,
         "quarantine": quarantine,
         "parquet": parquet,
@@ -175,7 +179,7 @@ def lake_snapshot(data_dir: Path, database_url: str | None = None) -> dict:
 
 
 def assert_same_lake(got: dict, expected: dict) -> None:
-    for key in ("files", "records", "wafers", "quarantine"):
+    for key in ("files", "records", "details", "wafers", "quarantine"):
         assert got[key] == expected[key], f"catalog {key} differ"
     assert sorted(got["parquet"]) == sorted(expected["parquet"]), "Parquet file sets differ"
     for name, table in expected["parquet"].items():

@@ -17,7 +17,7 @@ from silicio.stdf.parts import part_yield, parts
 
 def _file_row(**overrides) -> dict:
     row = {
-        "stdf_version": "V4", "byte_order": "little-endian", "tester_type": "V93000", "node": "node07",
+        "tester_type": "V93000", "node": "node07",
         "program": "adc12_ws", "revision": "r3.1", "operator": "op1", "test_code": "WS1",
         "started": datetime(2024, 5, 1, 8, 0, tzinfo=UTC), "finished": datetime(2024, 5, 1, 9, 0, tzinfo=UTC),
         "product": "SIL-ADC-12", "lot": "LOT4711", "sublot": "S01", "stage": "wafer_sort", "wafers": 1,
@@ -39,18 +39,21 @@ def test_migrations_build_the_schema_the_code_declares(catalog_url):
 
 def test_a_file_is_recorded_once_with_its_records_and_wafers(catalog_url):
     entry = CatalogEntry(
-        "ab" * 32, "/incoming/lot4711_w01.stdf", 123456, file=_file_row(),
+        "ab" * 32, "/incoming/lot4711_w01.stdf", 123456, "stdf", file=_file_row(),
+        details={"stdf_version": "V4", "byte_order": "little-endian"},
         records={"PTR": 900, "PRR": 10, "PIR": 10}, wafers=[{
             "wafer_id": "W01", "parts": 10, "good_parts": 9, "dies": 10, "first_pass_good": 9, "final_good": 9,
             "first_pass_yield": 0.9, "final_yield": 0.9}],
     )  # fmt: skip
     with Catalog(catalog_url) as catalog:
         assert catalog.add(entry) is None
-        again = catalog.add(CatalogEntry("ab" * 32, "/elsewhere/copy.stdf", 123456, file=_file_row()))
+        again = catalog.add(CatalogEntry("ab" * 32, "/elsewhere/copy.stdf", 123456, "stdf", file=_file_row()))
         assert again is not None and again.path == "/incoming/lot4711_w01.stdf" and not again.quarantined
         (row,) = catalog.rows("files")
         assert row["lot"] == "LOT4711" and row["started"] == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-        assert row["issues"] == [] and row["partial"] is False
+        assert row["issues"] == [] and row["partial"] is False and row["source"] == "stdf"
+        (stdf,) = catalog.rows("stdf_files")
+        assert (stdf["file_id"], stdf["stdf_version"], stdf["byte_order"]) == (row["id"], "V4", "little-endian")
         records = {r["record_type"]: r["count"] for r in catalog.rows("file_records")}
         assert records == {"PTR": 900, "PRR": 10, "PIR": 10}
         (wafer,) = catalog.rows("wafers")
@@ -65,13 +68,13 @@ def test_an_unreadable_file_is_quarantined_without_a_file_row(catalog_url):
     quarantine = {"offset": 0, "record": None, "reason": "not an STDF file", "issues": 1}
     with Catalog(catalog_url) as catalog:
         assert (
-            catalog.add(CatalogEntry("cd" * 32, "/incoming/notes.txt", 42, file=None, quarantine=quarantine))
+            catalog.add(CatalogEntry("cd" * 32, "/incoming/notes.txt", 42, None, file=None, quarantine=quarantine))
             is None
         )
         assert catalog.rows("files") == []
         (row,) = catalog.rows("quarantine")
-        assert (row["path"], row["salvaged"], row["file_id"], row["reason"]) == (
-            "/incoming/notes.txt", False, None, "not an STDF file")  # fmt: skip
+        assert (row["path"], row["salvaged"], row["file_id"], row["reason"], row["source"]) == (
+            "/incoming/notes.txt", False, None, "not an STDF file", None)  # fmt: skip
         known = catalog.known("cd" * 32)
         assert known is not None and known.quarantined
         assert catalog.sha256s() == set()  # no data in the lake to keep
