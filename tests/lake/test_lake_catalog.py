@@ -54,7 +54,11 @@ def test_a_file_is_recorded_once_with_its_records_and_wafers(catalog_url):
         assert row["lot"] == "LOT4711" and row["started"] == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
         assert row["issues"] == [] and row["partial"] is False and row["source"] == "stdf"
         (stdf,) = catalog.rows("stdf_files")
-        assert (stdf["file_id"], stdf["stdf_version"], stdf["byte_order"]) == (row["id"], "V4", "little-endian")
+        assert (stdf["file_id"], stdf["stdf_version"], stdf["byte_order"]) == (
+            row["id"],
+            "V4",
+            "little-endian",
+        )
         records = {r["record_type"]: r["count"] for r in catalog.rows("file_records")}
         assert records == {"PTR": 900, "PRR": 10, "PIR": 10}
         (wafer,) = catalog.rows("wafers")
@@ -69,7 +73,9 @@ def test_an_unreadable_file_is_quarantined_without_a_file_row(catalog_url):
     quarantine = {"offset": 0, "record": None, "reason": "not an STDF file", "issues": 1}
     with Catalog(catalog_url) as catalog:
         assert (
-            catalog.add(CatalogEntry("cd" * 32, "/incoming/notes.txt", 42, None, file=None, quarantine=quarantine))
+            catalog.add(
+                CatalogEntry("cd" * 32, "/incoming/notes.txt", 42, None, file=None, quarantine=quarantine)
+            )
             is None
         )
         assert catalog.rows("files") == []
@@ -146,11 +152,29 @@ def test_upgrade_from_revision_0001_keeps_every_row(catalog_url):
     v1.reflect(engine)
     with engine.begin() as connection:
         connection.execute(sa.insert(v1.tables["files"]), _V1_FILES)
-        connection.execute(sa.insert(v1.tables["file_records"]), [
-            {"file_id": 1, "record_type": "PTR", "count": 40}, {"file_id": 2, "record_type": "PRR", "count": 4}])
-        connection.execute(sa.insert(v1.tables["wafers"]), [
-            {"file_id": 1, "wafer_id": "W1", "parts": 10, "good_parts": 9, "dies": 10, "first_pass_good": 9,
-             "final_good": 9, "first_pass_yield": 0.9, "final_yield": 0.9}])
+        connection.execute(
+            sa.insert(v1.tables["file_records"]),
+            [
+                {"file_id": 1, "record_type": "PTR", "count": 40},
+                {"file_id": 2, "record_type": "PRR", "count": 4},
+            ],
+        )
+        connection.execute(
+            sa.insert(v1.tables["wafers"]),
+            [
+                {
+                    "file_id": 1,
+                    "wafer_id": "W1",
+                    "parts": 10,
+                    "good_parts": 9,
+                    "dies": 10,
+                    "first_pass_good": 9,
+                    "final_good": 9,
+                    "first_pass_yield": 0.9,
+                    "final_yield": 0.9,
+                }
+            ],
+        )
         at = datetime(2024, 5, 2, tzinfo=UTC)
         connection.execute(sa.insert(v1.tables["quarantine"]), [
             {"sha256": "b2" * 32, "path": "/in/lot2.stdf.gz", "size": 2000, "at": at, "offset": 7, "record": "PTR",

@@ -212,6 +212,10 @@ def check_source_data(source: DataSource, data: SourceData) -> None:
     if not isinstance(data, SourceData):
         raise ValueError(f"data source {source.kind!r} returned {type(data).__name__}, expected SourceData")
     facts = data.facts
+    if facts is not None and not isinstance(facts, FileFacts):
+        raise ValueError(
+            f"data source {source.kind!r} gave {type(facts).__name__} as facts, expected FileFacts"
+        )
     if data.details and source.kind not in DETAIL_TABLES:
         raise ValueError(
             f"data source {source.kind!r} gave details, but the catalog keeps details only for "

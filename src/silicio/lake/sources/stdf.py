@@ -44,8 +44,7 @@ class StdfSource(DataSource):
 
     def matches(self, path: Path) -> bool:
         name = path.name.lower()
-        for suffix in COMPRESSION_SUFFIXES:
-            name = name.removesuffix(suffix)
+        name = next((name.removesuffix(s) for s in COMPRESSION_SUFFIXES if name.endswith(s)), name)
         return name.endswith(STDF_NAMES) or _opens_with_far(path)
 
     def read(self, path: Path, out: TableWriter, *, window_bytes: int) -> SourceData:
