@@ -61,6 +61,7 @@ from .sources import (
     available_sources,
     check_source_data,
     folder_suffixes,
+    source_for,
 )
 
 #: Test hook: when set to a path, the coordinator creates that file after renaming a file's
@@ -242,7 +243,7 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
             staged.seconds = time.perf_counter() - started
             return staged
     sources = available_sources() if sources is None else tuple(sources)
-    source = next((s for s in sources if s.matches(Path(path))), None)
+    source = source_for(path, sources)
     if source is None:
         kinds = ", ".join(s.kind for s in sources)
         staged.issues = [SourceIssue(path, 0, None, f"no data source reads this file: neither its name nor its "
