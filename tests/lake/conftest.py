@@ -1,5 +1,6 @@
 """Fixtures of the lake tests: a throwaway PostgreSQL server, catalog URLs for SQLite and
-PostgreSQL, synthetic STDF files, and a snapshot of a lake to compare two lakes by."""
+PostgreSQL, synthetic STDF files, a snapshot of a lake to compare two lakes by, and plugins
+registered through entry points as an installed package registers them."""
 
 from __future__ import annotations
 
@@ -149,6 +150,9 @@ def lake_snapshot(data_dir: Path, database_url: str | None = None) -> dict:
         records = sorted(
             (sha_of_id[r["file_id"]], r["record_type"], r["count"]) for r in catalog.rows("file_records")
         )
+        details = sorted(
+            (sha_of_id[r["file_id"]], r["stdf_version"], r["byte_order"]) for r in catalog.rows("stdf_files")
+        )
         wafers = sorted(
             (
                 sha_of_id[w["file_id"]],
@@ -161,13 +165,14 @@ def lake_snapshot(data_dir: Path, database_url: str | None = None) -> dict:
             for w in catalog.rows("wafers")
         )
         quarantine = sorted(
-            (q["sha256"], q["offset"], q["record"] or "", q["reason"], q["salvaged"])
+            (q["sha256"], q["source"] or "", q["offset"], q["record"] or "", q["reason"], q["salvaged"])
             for q in catalog.rows("quarantine")
         )
     parquet = {str(p.relative_to(layout.parquet)): pq.read_table(p) for p in sorted(layout.parquet_files())}
     return {
         "files": files,
         "records": records,
+        "details": details,
         "wafers": wafers,
         "quarantine": quarantine,
         "parquet": parquet,
@@ -175,7 +180,7 @@ def lake_snapshot(data_dir: Path, database_url: str | None = None) -> dict:
 
 
 def assert_same_lake(got: dict, expected: dict) -> None:
-    for key in ("files", "records", "wafers", "quarantine"):
+    for key in ("files", "records", "details", "wafers", "quarantine"):
         assert got[key] == expected[key], f"catalog {key} differ"
     assert sorted(got["parquet"]) == sorted(expected["parquet"]), "Parquet file sets differ"
     for name, table in expected["parquet"].items():
@@ -188,6 +193,29 @@ def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def register_entry_point(monkeypatch, folder: Path, group: str, name: str, value: str) -> None:
+    """Register ``name = value`` in the entry-point ``group`` the way an installed package does:
+    a ``*.dist-info`` folder (``METADATA``, ``entry_points.txt``) of a distribution of its own
+    under ``folder``, which goes on ``sys.path`` until the test ends. Call it once per plugin."""
+    distribution = f"silicio_test_plugin_{uuid.uuid4().hex[:12]}"
+    info = folder / f"{distribution}-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{name} = {value}\n")
+    monkeypatch.syspath_prepend(str(folder))
+
+
+@pytest.fixture
+def entry_point(monkeypatch, tmp_path):
+    """``register(group, name, value)``: :func:`register_entry_point` for this test."""
+    folder = tmp_path / "plugins"
+
+    def register(group: str, name: str, value: str) -> None:
+        register_entry_point(monkeypatch, folder, group, name, value)
+
+    return register
 
 
 @pytest.fixture(scope="session")

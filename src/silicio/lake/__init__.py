@@ -1,4 +1,4 @@
-"""The data lake: STDF files taken in once as partitioned Parquet, a catalog, DuckDB on top.
+"""The data lake: tester files taken in once as partitioned Parquet, a catalog, DuckDB on top.
 
 >>> from silicio import lake
 >>> report = lake.ingest(["incoming/"], "data")        # Parquet + catalog, in parallel
@@ -6,8 +6,9 @@
 ...     db.sql("SELECT stage, count(*) FROM files GROUP BY stage").show()
 
 Modules: :mod:`.layout` (paths, partitions, locks), :mod:`.catalog` (SQLAlchemy tables, Alembic
-migrations), :mod:`.ingest` (worker step, commit, recovery), :mod:`.query` (DuckDB views),
-:mod:`.watch` (ingest a folder as files land).
+migrations), :mod:`.sources` (data sources: STDF built in, plugins through the
+``silicio.sources`` entry points), :mod:`.ingest` (worker step, commit, recovery), :mod:`.query`
+(DuckDB views), :mod:`.watch` (ingest a folder as files land).
 """
 
 from .catalog import Catalog, CatalogEntry

@@ -6,13 +6,16 @@ upgraded by the Alembic migrations in ``silicio/lake/migrations``, run on open.
 
 Tables
 ------
-``files``        one row per STDF file taken in, by SHA-256 of its bytes: tester, program,
-                 lot, stage, times, parts, yields, ``partial`` when salvaged from damage and
-                 ``issues`` (the reader's problems: offset, record, reason) as JSON
-``file_records`` records per type of each file
+``files``        one row per file taken in, by SHA-256 of its bytes: the data source that read
+                 it (``source``: ``stdf``, or a plugin's kind, see :mod:`silicio.lake.sources`),
+                 tester, program, lot, stage, times, parts, yields, ``partial`` when salvaged
+                 from damage and ``issues`` (the reader's problems: offset, record, reason) as JSON
+``stdf_files``   what only STDF files have (version, byte order), one row per STDF file
+``file_records`` records per type of each file, as its source counts them
 ``wafers``       parts, good parts and yields per wafer of each file
-``quarantine``   files that could not be read, or only in part: the reader's first error
-                 (offset, record, reason); ``salvaged`` with the ``files`` row of what was kept
+``quarantine``   files that could not be read, or only in part: the source that tried (null when
+                 none reads such files), its first error (offset, record, reason); ``salvaged``
+                 with the ``files`` row of what was kept
 ``lots``         a view: files, parts and good parts per (product, lot, stage)
 """
 
@@ -39,8 +42,8 @@ files = sa.Table(
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("stdf_version", sa.String(16)),
-    sa.Column("byte_order", sa.String(16)),
+    # Rows from before data sources (revision 0001) were all read as STDF.
+    sa.Column("source", sa.String(32), nullable=False, server_default="stdf"),
     sa.Column("tester_type", sa.Text),
     sa.Column("node", sa.Text),
     sa.Column("program", sa.Text),
@@ -66,6 +69,14 @@ files = sa.Table(
     sa.Column("issues", sa.JSON, nullable=False),
 )
 sa.Index("ix_files_lot", files.c.product, files.c.lot, files.c.stage)
+
+stdf_files = sa.Table(
+    "stdf_files",
+    metadata,
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("stdf_version", sa.String(16)),
+    sa.Column("byte_order", sa.String(16)),
+)
 
 file_records = sa.Table(
     "file_records",
@@ -100,6 +111,7 @@ quarantine = sa.Table(
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.String(32)),
     sa.Column("offset", sa.BigInteger, nullable=False),
     sa.Column("record", sa.String(8)),
     sa.Column("reason", sa.Text, nullable=False),
@@ -109,23 +121,39 @@ quarantine = sa.Table(
 )
 
 #: Catalog tables and views, in the order they are shown.
-CATALOG_TABLES = ("files", "file_records", "wafers", "quarantine", "lots")
+CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots")
+
+#: Data source kind -> its table of the facts only its files have (``SourceData.details``).
+DETAIL_TABLES: dict[str, sa.Table] = {"stdf": stdf_files}
 
 _MIGRATIONS = "silicio.lake:migrations"
 
 
 @dataclass
 class CatalogEntry:
-    """What one STDF file adds to the catalog: a ``files`` row (None when nothing could be
-    read), its record counts and wafers, and a ``quarantine`` row when it was damaged."""
+    """What one file adds to the catalog: the kind of data source that read it (None when no
+    source reads such files), a ``files`` row (None when nothing could be read), its record
+    counts, wafers and the row of its kind's detail table, and a ``quarantine`` row when it was
+    damaged."""
 
     sha256: str
     path: str
     size: int
+    source: str | None
     file: dict[str, Any] | None
     records: dict[str, int] = field(default_factory=dict)
     wafers: list[dict[str, Any]] = field(default_factory=list)
     quarantine: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.file is not None and self.source is None:
+            raise ValueError(f"{self.path}: a files row needs the kind of data source that read it")
+        if self.details and self.source not in DETAIL_TABLES:
+            raise ValueError(
+                f"{self.path}: the catalog keeps no details for files of kind {self.source!r} "
+                f"(only for {', '.join(sorted(DETAIL_TABLES))})"
+            )
 
 
 @dataclass(frozen=True)
@@ -219,8 +247,11 @@ class Catalog:
                 file_id = None
                 if entry.file is not None:
                     row = {**entry.file, "sha256": entry.sha256, "path": entry.path, "size": entry.size,
-                           "ingested_at": now}  # fmt: skip
+                           "source": entry.source, "ingested_at": now}  # fmt: skip
                     file_id = connection.execute(sa.insert(files).returning(files.c.id), row).scalar_one()
+                    if entry.source in DETAIL_TABLES:
+                        connection.execute(sa.insert(DETAIL_TABLES[entry.source]),
+                                           {**entry.details, "file_id": file_id})  # fmt: skip
                     if entry.records:
                         connection.execute(sa.insert(file_records), [
                             {"file_id": file_id, "record_type": name, "count": count}
@@ -233,7 +264,7 @@ class Catalog:
                 if entry.quarantine is not None:
                     connection.execute(sa.insert(quarantine), {
                         **entry.quarantine, "sha256": entry.sha256, "path": entry.path, "size": entry.size,
-                        "at": now, "salvaged": file_id is not None, "file_id": file_id,
+                        "source": entry.source, "at": now, "salvaged": file_id is not None, "file_id": file_id,
                     })  # fmt: skip
         except IntegrityError:
             # The unique SHA-256 held: a concurrent ingest on another host committed it first.

@@ -1,11 +1,13 @@
-"""Take STDF files into the lake: Parquet partitions plus catalog rows, once, safely, in parallel.
+"""Take files into the lake: Parquet partitions plus catalog rows, once, safely, in parallel.
 
-Each file goes through two steps:
+Any file a data source reads (:mod:`silicio.lake.sources`: STDF built in, others registered as
+plugins) goes through two steps:
 
 1. :func:`stage_file` (a worker: in this process, a process pool or a Dask cluster) hashes the
-   file, streams its record batches into one Parquet file per record type in the ingest's
-   staging directory (memory bounded by the reader's window), builds the ``tidy`` and ``parts``
-   views and the catalog facts, and returns them. It never touches ``parquet/`` or the catalog.
+   file, finds the source that reads it, and has it write its tables as Parquet into the
+   ingest's staging directory (a streaming source such as STDF keeps memory bounded by its
+   window); from the ``parts`` table it computes the catalog's part counts, yields and wafer
+   rows, and returns the catalog facts. It never touches ``parquet/`` or the catalog.
 2. The coordinator (this process, one at a time under the lake lock) skips content the catalog
    already holds, renames the staged files into ``parquet/`` and records the file in the catalog
    in one transaction.
@@ -15,10 +17,6 @@ directory once its owner is dead) or renamed files no catalog row names (orphans
 :func:`recover` does both, and every ingest runs it first. Files are named by content hash, so
 two ingests of the same content write the same paths and the catalog's unique SHA-256 decides
 which one records it.
-
-Limit: the ``tidy`` and ``parts`` views need all of a file's test records (PTR, MPR, FTR) and
-part records in memory at once, so a worker holds those of one file; the other record types
-stream through a window at a time.
 """
 
 from __future__ import annotations
@@ -29,11 +27,11 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +39,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from silicio.stdf import StdfError, StdfIssue, stream, tidy
+from silicio.stdf.parts import PARTS_SCHEMA, part_yield
 from silicio.stdf.reader import DEFAULT_WINDOW_BYTES
-from silicio.stdf.summary import summarize
+from silicio.stdf.tidy import TIDY_SCHEMA
 
 from .catalog import Catalog, CatalogEntry, KnownFile
 from .layout import (
@@ -52,19 +50,27 @@ from .layout import (
     TIDY_TABLE,
     LakeLayout,
     Partition,
-    infer_stage,
     locked,
+    partition_value,
     sha256_of_parquet,
 )
+from .sources import (
+    DataSource,
+    SourceData,
+    SourceIssue,
+    available_sources,
+    check_source_data,
+    folder_suffixes,
+    source_for,
+)
 
-#: Name suffixes of the files a folder is searched for (compressed ones included).
-STDF_SUFFIXES = (".stdf", ".std", ".gz", ".bz2", ".xz", ".zip")
 #: Test hook: when set to a path, the coordinator creates that file after renaming a file's
 #: Parquet into place and waits before committing the catalog, so a test can kill it there.
 PAUSE_BEFORE_COMMIT_ENV = "SILICIO_LAKE_PAUSE_BEFORE_COMMIT"
 
-# Record types the views and the summary need whole; every other type only streams through.
-_KEPT_TYPES = frozenset({"FAR", "MIR", "MRR", "SDR", "VUR", "WIR", "WRR", "PIR", "PRR", "PTR", "MPR", "FTR"})
+#: Schemas every source's tables of these names must have: the lake's views union them.
+SHARED_SCHEMAS = {PARTS_TABLE: PARTS_SCHEMA, TIDY_TABLE: TIDY_SCHEMA}
+
 _HASH_CHUNK = 8 * 1024 * 1024
 # Dictionary pages pay off for text (test names, units: few distinct values), not for measured
 # numbers; LZ4 writes as fast as Snappy and smaller (measured on synthetic wafer sort).
@@ -90,8 +96,8 @@ FAILED = "failed"
 
 class _ParquetWrites:
     """Parquet writes of one file on a thread of their own, in the order given, so that encoding
-    and compressing the record tables overlaps the tidy and parts views being built (pyarrow
-    writes without the GIL). At most ``max_pending`` writes wait, which bounds the batches held."""
+    and compressing the tables overlaps the source's reading (pyarrow writes without the GIL).
+    At most ``max_pending`` writes wait, which bounds the batches held."""
 
     def __init__(self, max_pending: int = 8):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silicio-parquet")
@@ -112,6 +118,69 @@ class _ParquetWrites:
             self._pool.shutdown(wait=True)
 
 
+class _StagedTables:
+    """The :class:`~silicio.lake.sources.TableWriter` a source writes one file's tables to: one
+    Parquet file per table in the file's staging folder. Keeps the ``parts`` table, from which
+    the catalog's counts and yields are computed."""
+
+    def __init__(self, kind: str, out_dir: Path, writes: _ParquetWrites):
+        self.kind = kind
+        self.out_dir = out_dir
+        self.writes = writes
+        self.staged: dict[str, str] = {}
+        self.parts: list[pa.Table] = []
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def write(self, name: str, data: pa.Table | pa.RecordBatch) -> None:
+        if not isinstance(name, str) or partition_value(name) != name or name.startswith("."):
+            raise ValueError(f"data source {self.kind!r} wrote a table named {name!r}; a table name takes "
+                             "letters, digits and ._+- only")  # fmt: skip
+        if not isinstance(data, pa.Table | pa.RecordBatch):
+            raise ValueError(f"data source {self.kind!r} wrote {type(data).__name__} to table {name!r}, "
+                             "expected a pyarrow Table or RecordBatch")  # fmt: skip
+        expected = SHARED_SCHEMAS.get(name)
+        if expected is not None and not data.schema.equals(expected):
+            raise ValueError(f"data source {self.kind!r} wrote table {name!r} in another schema than the "
+                             f"lake's: {_schema_difference(data.schema, expected)}")  # fmt: skip
+        if data.num_rows == 0:
+            return
+        writer = self._writers.get(name)
+        if writer is None:
+            target = self.out_dir / f"{name}.parquet"
+            writer = self._writers[name] = pq.ParquetWriter(
+                target, data.schema, **_parquet_options(data.schema)
+            )
+            self.staged[name] = str(target)
+        elif not data.schema.equals(writer.schema):
+            raise ValueError(f"data source {self.kind!r} wrote table {name!r} in two schemas: "
+                             f"{_schema_difference(data.schema, writer.schema)}")  # fmt: skip
+        if isinstance(data, pa.RecordBatch):
+            self.writes.submit(writer.write_batch, data)
+        else:
+            self.writes.submit(writer.write_table, data)
+        if name == PARTS_TABLE:
+            self.parts.append(data if isinstance(data, pa.Table) else pa.Table.from_batches([data]))
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            self.writes.submit(writer.close)
+
+    def parts_table(self) -> pa.Table | None:
+        return pa.concat_tables(self.parts) if self.parts else None
+
+
+def _schema_difference(got: pa.Schema, expected: pa.Schema) -> str:
+    have = {f.name: f.type for f in got}
+    want = {f.name: f.type for f in expected}
+    problems = [f"missing {sorted(set(want) - set(have))}"] if set(want) - set(have) else []
+    if set(have) - set(want):
+        problems.append(f"unexpected {sorted(set(have) - set(want))}")
+    problems += [f"{n} is {have[n]}, expected {t}" for n, t in want.items() if n in have and have[n] != t]
+    if not problems and list(have) != list(want):
+        problems.append(f"columns in another order, expected {list(want)}")
+    return "; ".join(problems) or "field metadata or nullability differ"
+
+
 @dataclass
 class StagedFile:
     """What :func:`stage_file` made of one file; small, so it travels back from any worker."""
@@ -119,13 +188,15 @@ class StagedFile:
     path: str
     sha256: str
     size: int
+    #: Kind of the data source that read the file (None when none reads it).
+    source: str | None = None
     records: int = 0
     #: Table name -> Parquet file in the staging directory.
     staged: dict[str, str] = field(default_factory=dict)
     staging_dir: str | None = None
     partition: Partition | None = None
     entry: CatalogEntry | None = None
-    issues: list[StdfIssue] = field(default_factory=list)
+    issues: list[SourceIssue] = field(default_factory=list)
     #: Set instead of the rest when the catalog already held this content.
     known: KnownFile | None = None
     seconds: float = 0.0
@@ -153,12 +224,14 @@ def _worker_catalog(url: str) -> Catalog:
 
 
 def stage_file(path: str, staging_dir: str, database_url: str | None = None,
-               window_bytes: int = DEFAULT_WINDOW_BYTES) -> StagedFile:  # fmt: skip
-    """Hash ``path``, and unless the catalog at ``database_url`` holds it already, write its
-    tables as Parquet under ``staging_dir`` and gather its catalog facts.
+               window_bytes: int = DEFAULT_WINDOW_BYTES,
+               sources: Sequence[DataSource] | None = None) -> StagedFile:  # fmt: skip
+    """Hash ``path``, and unless the catalog at ``database_url`` holds it already, have the first
+    of ``sources`` (default: the registered ones, :mod:`silicio.lake.sources`) that matches it
+    write its tables as Parquet under ``staging_dir``, and gather its catalog facts.
 
-    A damaged file is read in salvage mode: what precedes (and follows) the damage is kept and
-    the reader's issues are returned. A file that is not STDF at all gets a quarantine entry and
+    A damaged file is salvaged by its source: what could be read is kept, with the issues. A
+    file no source reads, or whose source read nothing (or failed), gets a quarantine entry and
     no Parquet. Raises ``OSError`` only when the file cannot be read from disk at all.
     """
     started = time.perf_counter()
@@ -169,129 +242,82 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
         if staged.known is not None:
             staged.seconds = time.perf_counter() - started
             return staged
-    out_dir = Path(staging_dir) / uuid.uuid4().hex
-    out_dir.mkdir(parents=True)
-    staged.staging_dir = str(out_dir)
-    writes = _ParquetWrites()
-    try:
-        counts, kept, fatal, readable = _stream_to_parquet(path, out_dir, window_bytes, staged, writes)
-        staged.records = sum(counts.values())
-        if fatal is not None:
-            staged.issues.append(fatal)
-        if readable:
-            tables = {name: pa.Table.from_batches(batches) for name, batches in kept.items()}
-            del kept
-            _describe(staged, tables, counts, out_dir, writes)
-    finally:
-        writes.finish()
-    if not readable:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        staged.staged, staged.staging_dir = {}, None
-        staged.entry = CatalogEntry(sha256, path, size, file=None, quarantine=_quarantine_row(staged.issues))
+    sources = available_sources() if sources is None else tuple(sources)
+    source = source_for(path, sources)
+    if source is None:
+        kinds = ", ".join(s.kind for s in sources)
+        staged.issues = [SourceIssue(path, 0, None, f"no data source reads this file: neither its name nor its "
+                                                    f"content is one of {kinds}")]  # fmt: skip
+    else:
+        staged.source = source.kind
+        _read_with(source, staged, Path(staging_dir) / uuid.uuid4().hex, window_bytes)
+    if staged.entry is None:  # nothing readable: quarantined, no Parquet
+        staged.entry = CatalogEntry(sha256, path, size, staged.source, file=None,
+                                    quarantine=_quarantine_row(staged.issues))  # fmt: skip
     staged.seconds = time.perf_counter() - started
     return staged
 
 
-def _stream_to_parquet(path: str, out_dir: Path, window_bytes: int, staged: StagedFile, writes: _ParquetWrites):
-    """Stream every record batch of ``path`` into ``out_dir/<TYPE>.parquet``. Returns the
-    record counts, the batches of the kept types, the error that stopped reading (or None) and
-    whether the file could be read at all."""
-    counts: Counter[str] = Counter()
-    kept: dict[str, list[pa.RecordBatch]] = {}
-    writers: dict[str, pq.ParquetWriter] = {}
-    reader = stream(path, strict=False, window_bytes=window_bytes)
-    fatal: StdfIssue | None = None
+def _read_with(source: DataSource, staged: StagedFile, out_dir: Path, window_bytes: int) -> None:
+    """Have ``source`` read the file into ``out_dir``; on success set ``staged.entry``."""
+    out_dir.mkdir(parents=True)
+    staged.staging_dir = str(out_dir)
+    writes = _ParquetWrites()
+    tables = _StagedTables(source.kind, out_dir, writes)
+    data: SourceData | None = None
     try:
-        for name, batch in reader:
-            if batch.num_rows == 0:
-                continue
-            writer = writers.get(name)
-            if writer is None:
-                target = out_dir / f"{name}.parquet"
-                writer = writers[name] = pq.ParquetWriter(
-                    target, batch.schema, **_parquet_options(batch.schema)
-                )
-                staged.staged[name] = str(target)
-            writes.submit(writer.write_batch, batch)
-            counts[name] += batch.num_rows
-            if name in _KEPT_TYPES:
-                kept.setdefault(name, []).append(batch)
-    except StdfError as exc:  # not STDF, or damage salvage cannot step over (e.g. a corrupt gzip)
-        fatal = exc.issue
-    except Exception as exc:  # a reader bug must not lose the file: quarantine it, say why
-        fatal = StdfIssue(reader.path, 0, None, f"reader failed: {type(exc).__name__}: {exc}")
+        try:
+            data = source.read(Path(staged.path), tables, window_bytes=window_bytes)
+            check_source_data(source, data)
+        except Exception as exc:  # a source's bug must not lose the file: quarantine it, say why
+            staged.issues = [SourceIssue(staged.path, 0, None,
+                                         f"data source {source.kind!r} failed: {type(exc).__name__}: {exc}")]  # fmt: skip
+            data = None
+        finally:
+            tables.close()
     finally:
-        for writer in writers.values():
-            writes.submit(writer.close)
-    staged.issues = list(reader.issues)
-    return counts, kept, fatal, reader.byteorder is not None
+        writes.finish()
+    if data is not None:
+        staged.issues = list(data.issues)
+    if data is None or data.facts is None:
+        if not staged.issues:
+            staged.issues = [SourceIssue(staged.path, 0, None, f"data source {source.kind!r} read nothing")]
+        shutil.rmtree(out_dir, ignore_errors=True)
+        staged.staging_dir = None
+        return
+    staged.staged = tables.staged
+    _describe(staged, source.kind, data, tables.parts_table())
 
 
-def _describe(staged: StagedFile, tables: dict[str, pa.Table], counts: Counter[str], out_dir: Path,
-              writes: _ParquetWrites) -> None:  # fmt: skip
-    """Build the derived views and the catalog entry of a file that could be read."""
-    from silicio.stdf.parts import part_yield, parts
-
-    summary = summarize(tables, staged.path)
-    view_issues: list[StdfIssue] = []
-    parts_table = _derived(parts, tables, "parts", staged.path, view_issues)
-    tidy_table = _derived(tidy, tables, "tidy", staged.path, view_issues)
-    for name, table in ((PARTS_TABLE, parts_table), (TIDY_TABLE, tidy_table)):
-        if table is not None and table.num_rows:
-            target = out_dir / f"{name}.parquet"
-            writes.submit(pq.write_table, table, target, **_parquet_options(table.schema))
-            staged.staged[name] = str(target)
-    staged.issues += view_issues
-
-    has_wafer_records = bool(counts.get("WIR") or counts.get("WRR"))
-    has_coordinates = (
-        parts_table is not None
-        and parts_table.num_rows > 0
-        and parts_table["x"].null_count < parts_table.num_rows
-    )
-    stage = infer_stage(summary.test_code, has_wafer_records, has_coordinates, summary.parts)
-    staged.partition = Partition.of(summary.part_type, summary.lot_id, stage)
-    overall = _yield_columns(parts_table, part_yield)
+def _describe(staged: StagedFile, kind: str, data: SourceData, parts_table: pa.Table | None) -> None:
+    """The catalog entry of a file its source could read: its facts, with part counts, yields and
+    wafer rows computed from its ``parts`` table."""
+    facts = asdict(data.facts)
+    records = facts.pop("records")
+    staged.records = sum(records.values())
+    staged.partition = Partition.of(facts["product"], facts["lot"], facts["stage"])
+    good = 0 if parts_table is None else _good(parts_table)
     file_row = {
-        "stdf_version": summary.stdf_version,
-        "byte_order": summary.byte_order,
-        "tester_type": summary.tester_type,
-        "node": summary.tester_node,
-        "program": summary.program,
-        "revision": summary.program_revision,
-        "operator": summary.operator,
-        "test_code": summary.test_code,
-        "started": summary.started,
-        "finished": summary.finished,
-        "product": summary.part_type,
-        "lot": summary.lot_id,
-        "sublot": summary.sublot_id,
-        "stage": stage,
-        "wafers": summary.wafer_count,
-        "records": sum(counts.values()),
-        "parts": summary.parts,
-        "good_parts": summary.good_parts,
-        **overall,
+        **facts,
+        "records": staged.records,
+        "parts": 0 if parts_table is None else parts_table.num_rows,
+        "good_parts": good,
+        **_yield_columns(parts_table),
         "partial": bool(staged.issues),
         "issues": [_issue_dict(i) for i in staged.issues],
     }
-    wafer_rows = _wafer_rows(parts_table, part_yield) if has_wafer_records else []
+    wafer_rows = _wafer_rows(parts_table) if facts["wafers"] else []
     staged.entry = CatalogEntry(
-        staged.sha256, staged.path, staged.size, file=file_row, records=dict(counts), wafers=wafer_rows,
-        quarantine=_quarantine_row(staged.issues) if staged.issues else None,
+        staged.sha256, staged.path, staged.size, kind, file=file_row, records=records, wafers=wafer_rows,
+        quarantine=_quarantine_row(staged.issues) if staged.issues else None, details=dict(data.details),
     )  # fmt: skip
 
 
-def _derived(function: Callable[[Any], pa.Table], tables, name: str, path: str, issues: list[StdfIssue]):
-    # A view that cannot be built is reported with the file, never a reason to lose the file.
-    try:
-        return function(tables)
-    except Exception as exc:
-        issues.append(StdfIssue(path, 0, None, f"{name} view not built: {type(exc).__name__}: {exc}"))
-        return None
+def _good(parts_table: pa.Table) -> int:
+    return int(pc.sum(pc.fill_null(parts_table["passed"], False).cast(pa.int64())).as_py() or 0)
 
 
-def _yield_columns(parts_table: pa.Table | None, part_yield) -> dict[str, Any]:
+def _yield_columns(parts_table: pa.Table | None) -> dict[str, Any]:
     if parts_table is None or parts_table.num_rows == 0:
         return {
             "dies": 0,
@@ -305,7 +331,7 @@ def _yield_columns(parts_table: pa.Table | None, part_yield) -> dict[str, Any]:
             "first_pass_yield": y.first_pass_yield, "final_yield": y.final_yield}  # fmt: skip
 
 
-def _wafer_rows(parts_table: pa.Table | None, part_yield) -> list[dict[str, Any]]:
+def _wafer_rows(parts_table: pa.Table | None) -> list[dict[str, Any]]:
     """Parts, good parts and yields per wafer id (null for parts of wafers without an id)."""
     if parts_table is None or parts_table.num_rows == 0:
         return []
@@ -314,17 +340,16 @@ def _wafer_rows(parts_table: pa.Table | None, part_yield) -> list[dict[str, Any]
     for wafer_id in dict.fromkeys(ids.to_pylist()):  # file order
         mask = pc.is_null(ids) if wafer_id is None else pc.fill_null(pc.equal(ids, wafer_id), False)
         wafer_parts = parts_table.filter(mask)
-        good = int(pc.sum(pc.fill_null(wafer_parts["passed"], False).cast(pa.int64())).as_py() or 0)
-        rows.append({"wafer_id": wafer_id, "parts": wafer_parts.num_rows, "good_parts": good,
-                     **_yield_columns(wafer_parts, part_yield)})  # fmt: skip
+        rows.append({"wafer_id": wafer_id, "parts": wafer_parts.num_rows, "good_parts": _good(wafer_parts),
+                     **_yield_columns(wafer_parts)})  # fmt: skip
     return rows
 
 
-def _issue_dict(issue: StdfIssue) -> dict[str, Any]:
+def _issue_dict(issue: SourceIssue) -> dict[str, Any]:
     return {"offset": issue.offset, "record": issue.record, "reason": issue.reason}
 
 
-def _quarantine_row(issues: Sequence[StdfIssue]) -> dict[str, Any]:
+def _quarantine_row(issues: Sequence[SourceIssue]) -> dict[str, Any]:
     first = issues[0]
     return {"offset": first.offset, "record": first.record, "reason": first.reason, "issues": len(issues)}
 
@@ -342,7 +367,9 @@ class FileOutcome:
     sha256: str | None = None
     size: int = 0
     records: int = 0
-    issues: list[StdfIssue] = field(default_factory=list)
+    #: Kind of the data source that read the file (None when none reads it, or not read).
+    source: str | None = None
+    issues: list[SourceIssue] = field(default_factory=list)
     #: For SKIPPED: the path under which the same content came in before.
     duplicate_of: str | None = None
     #: For FAILED: why (the file could not be opened, a worker died, ...).
@@ -381,10 +408,13 @@ class IngestReport:
         return not self.with_status(FAILED, QUARANTINED, PARTIAL)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str]]:
-    """Files named by ``paths`` (files, folders searched recursively for STDF names, globs),
-    absolute (symbolic links kept as named: the catalog records the path the user knows) and
-    without repeats; and the arguments that matched nothing."""
+def expand_paths(paths: Iterable[str | os.PathLike], suffixes: Sequence[str] | None = None,
+                 ) -> tuple[list[Path], list[str]]:  # fmt: skip
+    """Files named by ``paths`` (files, folders searched recursively for names ending in one of
+    ``suffixes``, default those of the registered data sources, globs), absolute (symbolic links
+    kept as named: the catalog records the path the user knows) and without repeats; and the
+    arguments that matched nothing."""
+    suffixes = tuple(s.lower() for s in (folder_suffixes() if suffixes is None else suffixes))
     found: dict[Path, None] = {}
     unmatched: list[str] = []
     for arg in paths:
@@ -399,7 +429,7 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[s
         for candidate in candidates:
             if candidate.is_dir():
                 for f in sorted(candidate.rglob("*")):
-                    if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(STDF_SUFFIXES):
+                    if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(suffixes):
                         found[Path(os.path.abspath(f))] = None
             elif candidate.is_file():
                 found[Path(os.path.abspath(candidate))] = None
@@ -447,18 +477,20 @@ def ingest(
     on_start: Callable[[int, int], None] | None = None,
     on_file: Callable[[FileOutcome], None] | None = None,
 ) -> IngestReport:
-    """Take STDF files into the lake at ``data_dir`` (default ``$SILICIO_DATA`` or ``./data``).
+    """Take files into the lake at ``data_dir`` (default ``$SILICIO_DATA`` or ``./data``), each
+    read by the registered data source that matches it (:mod:`silicio.lake.sources`).
 
     Parameters
     ----------
-    paths : files, folders (searched recursively for .stdf, .std, .gz, .bz2, .xz, .zip) or globs.
+    paths : files, folders (searched recursively for the names data sources take: .stdf, .std,
+        .gz, .bz2, .xz, .zip for STDF, and those of plugins) or globs.
     database_url : SQLAlchemy URL of the catalog; default ``$SILICIO_DATABASE_URL``, else
         ``DATA/catalog.sqlite``.
     workers : processes of the local pool; default ``min(cpu count, 4, files)``. With 1 the
         files are read in this process.
     dask_address : run the worker step on this Dask scheduler instead (``tcp://host:8786``); its
         workers must see the data directory and the files at the same paths.
-    window_bytes : decompressed bytes each worker decodes at a time (the reader's window).
+    window_bytes : decompressed bytes each worker decodes at a time (a streaming source's window).
     on_start : called with (files, total bytes) once the files are known.
     on_file : called with each file's :class:`FileOutcome` as it is committed.
 
@@ -466,14 +498,20 @@ def ingest(
     -------
     IngestReport
         One outcome per file, in the order given: ingested, partial (salvaged from damage),
-        quarantined (nothing readable), skipped (content already in the lake) or failed (could
-        not be read from disk). Damage is reported, never raised.
+        quarantined (nothing readable, or no data source reads it), skipped (content already in
+        the lake) or failed (could not be read from disk). Damage is reported, never raised.
+
+    Raises
+    ------
+    silicio.lake.sources.SourceRegistryError
+        When a registered data source cannot be loaded (before any file is read).
     """
     started = time.perf_counter()
     layout = LakeLayout.at(data_dir)
     layout.root.mkdir(parents=True, exist_ok=True)
     url = layout.database_url(database_url)
-    files, unmatched = expand_paths(paths)
+    sources = available_sources()  # once: every worker gets the same sources, in the same order
+    files, unmatched = expand_paths(paths, folder_suffixes(sources))
     outcomes: dict[int, FileOutcome] = {}
     for text in unmatched:
         outcomes[-len(outcomes) - 1] = FileOutcome(text, FAILED, message="no such file or folder")
@@ -492,7 +530,7 @@ def ingest(
             stack.enter_context(locked(staging / OWNER_LOCK))
         stack.callback(shutil.rmtree, staging, True)
 
-        for index, result in _run(files, str(staging), url, workers, dask_address, window_bytes):
+        for index, result in _run(files, str(staging), url, workers, dask_address, window_bytes, sources):
             if isinstance(result, BaseException):
                 outcome = FileOutcome(str(files[index]), FAILED, size=sizes[index], message=_failure(result))
             else:
@@ -518,11 +556,12 @@ def _failure(exc: BaseException) -> str:
 
 
 def _run(files: list[Path], staging: str, url: str, workers: int | None, dask_address: str | None,
-         window_bytes: int) -> Iterator[tuple[int, StagedFile | BaseException]]:  # fmt: skip
+         window_bytes: int, sources: tuple[DataSource, ...],
+         ) -> Iterator[tuple[int, StagedFile | BaseException]]:  # fmt: skip
     """(index, staged file or the exception its worker raised), in completion order."""
     if not files:
         return
-    args = [(str(f), staging, url, window_bytes) for f in files]
+    args = [(str(f), staging, url, window_bytes, sources) for f in files]
     if dask_address is not None:
         yield from _run_dask(args, dask_address)
         return
@@ -561,7 +600,7 @@ def _run_dask(args: list[tuple], address: str) -> Iterator[tuple[int, StagedFile
 def _commit(layout: LakeLayout, catalog: Catalog, staged: StagedFile) -> FileOutcome:
     """Rename the staged Parquet into place and record the file, under the lake lock."""
     outcome = FileOutcome(staged.path, SKIPPED, sha256=staged.sha256, size=staged.size, records=staged.records,
-                          issues=staged.issues, seconds=staged.seconds)  # fmt: skip
+                          source=staged.source, issues=staged.issues, seconds=staged.seconds)  # fmt: skip
     try:
         if staged.known is not None:
             outcome.duplicate_of = staged.known.path
@@ -573,10 +612,10 @@ def _commit(layout: LakeLayout, catalog: Catalog, staged: StagedFile) -> FileOut
                 return outcome
             placed = []
             try:
-                for table, source in staged.staged.items():
+                for table, staged_path in staged.staged.items():
                     target = layout.parquet_path(table, staged.partition, staged.sha256)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(source, target)
+                    os.replace(staged_path, target)
                     placed.append(target)
                 _pause_for_tests()
                 existing = catalog.add(staged.entry)

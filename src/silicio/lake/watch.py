@@ -1,4 +1,4 @@
-"""Watch a folder and ingest the STDF files that land in it.
+"""Watch a folder and ingest the files that land in it (those a data source takes).
 
 Polling, not file-system events: it works the same on local disks and network shares. A file
 is taken once its size and modification time are the same in two polls in a row, so a file
