@@ -8,8 +8,8 @@ instead of an ``ImportError`` deep inside a library.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
+from importlib.util import find_spec
 
 __all__ = ["EXTRAS", "Extra", "MissingExtra", "require"]
 
@@ -53,7 +53,7 @@ def missing_modules(extra: str) -> list[str]:
         raise ValueError(f"{extra!r}: no such extra, expected one of {', '.join(EXTRAS)}")
     spec = EXTRAS[extra]
     # find_spec looks the module up without importing it: the check costs no import time.
-    missing = [m for m in spec.modules if importlib.util.find_spec(m) is None]
+    missing = [m for m in spec.modules if find_spec(m) is None]
     for included in spec.includes:
         missing += [m for m in missing_modules(included) if m not in missing]
     return missing

@@ -28,7 +28,6 @@ console = Console()
 stderr = Console(stderr=True)
 
 
-
 def ingest_command(
     paths: Annotated[
         list[str] | None,
@@ -70,7 +69,9 @@ def ingest_command(
             print_report(report, quiet)
             problems = not report.ok
         if watch_dir is not None:
-            console.print(f"watching {escape(str(watch_dir))} (Ctrl-C stops)", highlight=False, soft_wrap=True)
+            console.print(
+                f"watching {escape(str(watch_dir))} (Ctrl-C stops)", highlight=False, soft_wrap=True
+            )
             try:
                 watch(
                     watch_dir,
