@@ -3,7 +3,7 @@
 # (silicio[all]) and its dev tools.
 #
 #   make run     the demo            make test    the test suite
-#   make bench   benchmarks          make lint    ruff
+#   make bench   benchmarks          make lint    ruff check and format --check
 #   make clean   caches and outputs  make distclean  also .venv
 
 PYTHON ?= python3
@@ -41,6 +41,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
 
 system:
 ifneq ($(strip $(APT_PACKAGES)),)
