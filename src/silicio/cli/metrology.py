@@ -31,7 +31,7 @@ METHODS = ("anova", "average-range")
 
 @contextmanager
 def _errors(command: str) -> Iterator[None]:
-    """The metrology extra checked for ``command``; then its errors as one line, like the input's."""
+    """The 'lake' extra checked for ``command``; then metrology's errors as one line, like the input's."""
     needs("lake", command)
     from silicio.metrology import MetrologyError
 
