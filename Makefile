@@ -1,8 +1,9 @@
 # silicio developer entry points. Every target bootstraps what it needs on a fresh machine:
-# system packages (apt), then the virtual environment in .venv with the package and its dev tools.
+# system packages (apt), then the virtual environment in .venv with the package, all its extras
+# (silicio[all]) and its dev tools.
 #
 #   make run     the demo            make test    the test suite
-#   make bench   benchmarks          make lint    ruff
+#   make bench   benchmarks          make lint    ruff check and format --check
 #   make clean   caches and outputs  make distclean  also .venv
 
 PYTHON ?= python3
@@ -40,6 +41,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
 
 system:
 ifneq ($(strip $(APT_PACKAGES)),)
@@ -59,7 +61,7 @@ $(STAMP): pyproject.toml | system
 	@$(PYTHON) -m venv $(VENV) \
 		|| { echo "could not create $(VENV): install the venv module (apt-get install python3-venv)" >&2; exit 1; }
 	@$(BIN)/python -m pip install $(PIP_QUIET) --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install $(PIP_QUIET) --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/python -m pip install $(PIP_QUIET) --disable-pip-version-check -e '.[all,dev]'
 	@touch $@
 
 clean:

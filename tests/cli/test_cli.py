@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -11,13 +12,17 @@ import openpyxl
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
+from rich.table import Table
 from typer.testing import CliRunner
 
 from silicio import __version__
+from silicio import extras as silicio_extras
 from silicio.cli import app
+from silicio.cli.render import print_table
 from silicio.demo import load_manifest
 from silicio.demo.stdf_demo import simulate_lot, write_demo_stdf
-from silicio.stdf import read
+from silicio.stdf import read, tidy
 from tests.conftest import shared_stdf
 
 runner = CliRunner()
@@ -108,10 +113,6 @@ def test_convert_writes_readable_files(demo_file, tmp_path, fmt):
 
 
 def test_convert_with_the_tidy_view(demo_file, tmp_path):
-    try:
-        from silicio.stdf.tidy import tidy
-    except ImportError:
-        pytest.skip("silicio.stdf.tidy is not written yet")
     result = silicio("stdf", "convert", demo_file, "--to", "parquet", tmp_path, "--tidy")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == str(tmp_path / "tidy.parquet")
@@ -173,6 +174,58 @@ def test_demo_command_generates_the_fab(tmp_path):
         assert (tmp_path / f.path).is_file()
     again = silicio("demo", "--out", tmp_path, "--lots", "3", "--wafers", "1", "--workers", "1")
     assert "(cached)" in again.stdout
+
+
+@pytest.fixture
+def without(monkeypatch):
+    """``without("fastapi", ...)``: those modules look uninstalled to silicio's check of extras."""
+
+    def hide(*modules: str) -> None:
+        real = silicio_extras.find_spec
+        monkeypatch.setattr(silicio_extras, "find_spec", lambda name: None if name in modules else real(name))
+
+    return hide
+
+
+@pytest.mark.parametrize(
+    ("hidden", "args", "expected"),
+    [
+        ("fastapi", ["serve"], "silicio serve needs the 'web' extra (fastapi is not installed): "
+                               "pip install 'silicio[web]'"),
+        ("duckdb", ["sql", "SELECT 1"], "silicio sql needs the 'lake' extra (duckdb is not installed): "
+                                        "pip install 'silicio[lake]'"),
+        ("scipy", ["spc", "capability", "x.csv", "-c", "x"], "silicio spc capability needs the 'lake' extra"),
+        # the web extra pulls in the lake's and the PDFs' too, and is what to install for them
+        ("matplotlib", ["serve"], "silicio serve needs the 'web' extra (matplotlib is not installed)"),
+        ("psycopg", ["ingest", "a.stdf", "--database-url", "postgresql+psycopg://u@host/db"],
+         "silicio ingest --database-url postgresql+psycopg:... needs the 'postgres' extra"),
+        ("distributed", ["supply", "monte-carlo", "--dask", "tcp://host:8786"],
+         "silicio supply monte-carlo --dask needs the 'dask' extra"),
+    ],
+)  # fmt: skip
+def test_a_missing_extra_is_one_line_naming_it(without, hidden, args, expected):
+    without(hidden)
+    assert_one_line_error(silicio(*args), expected)
+
+
+def test_xlsx_output_without_its_extra_writes_nothing(without, demo_file, tmp_path):
+    without("xlsxwriter")
+    result = silicio("stdf", "convert", demo_file, "--to", "xlsx", tmp_path / "out")
+    assert_one_line_error(result, "silicio stdf convert --to xlsx needs the 'xlsx' extra", "silicio[xlsx]")
+    assert not (tmp_path / "out").exists()
+
+
+def test_tables_fold_a_long_value_never_cut_it():
+    value = "/data/" + "x" * 90 + "/lot.stdf"
+    table = Table(title="files")
+    table.add_column("file")
+    table.add_column("parts", justify="right")
+    table.add_row(value, "12")
+    console = Console(width=30, file=io.StringIO(), record=True)
+    print_table(console, table)
+    text = console.export_text()
+    first_cells = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
+    assert "…" not in text and "".join(first_cells) == value
 
 
 def test_no_arguments_shows_help():

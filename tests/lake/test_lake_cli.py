@@ -14,17 +14,21 @@ runner = CliRunner()
 
 
 def test_ingest_then_sql(tmp_path, small_files):
-    incoming = tmp_path / "incoming"
+    # A path longer than the terminal is wide: the problem lines must still hold it whole.
+    incoming = tmp_path / ("incoming-" + "x" * 120)
     incoming.mkdir()
     for seed in (71, 72):
         shutil.copy(small_files(seed), incoming / f"lot_{seed}.stdf")
     (incoming / "readme.stdf").write_text("not tester data")
     data = tmp_path / "lake"
 
-    result = runner.invoke(app, ["ingest", str(incoming), "--data", str(data), "--workers", "1"])
+    result = runner.invoke(
+        app, ["ingest", str(incoming), "--data", str(data), "--workers", "1"], env={"COLUMNS": "40"}
+    )
     assert result.exit_code == 1, result.output  # one file quarantined
     assert "2 ingested, 1 quarantined" in result.output
-    assert "readme.stdf" in result.output and "not an STDF file" in result.output
+    problem = f"  {incoming / 'readme.stdf'}: quarantined at byte 0: not an STDF file: "
+    assert [line for line in result.stderr.splitlines() if line.startswith(problem)], result.stderr
 
     result = runner.invoke(app, ["ingest", str(incoming / "*.stdf"), "--data", str(data), "--workers", "1"])
     assert result.exit_code == 0, result.output
@@ -40,8 +44,10 @@ def test_ingest_then_sql(tmp_path, small_files):
     )
     assert result.exit_code == 0 and result.output.splitlines()[0] == '"n"'
 
-    result = runner.invoke(app, ["lake", "status", "--data", str(data)])
+    result = runner.invoke(app, ["lake", "status", "--data", str(data)], env={"COLUMNS": "40"})
     assert result.exit_code == 0 and "2 files" in result.output and "1 in quarantine" in result.output
+    problem = f"  {incoming / 'readme.stdf'}: not salvaged at byte 0: not an STDF file: "
+    assert [line for line in result.stdout.splitlines() if line.startswith(problem)], result.stdout
 
 
 def test_bad_queries_and_arguments_are_one_line_errors(tmp_path):

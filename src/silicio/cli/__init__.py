@@ -1,4 +1,8 @@
-"""The ``silicio`` command. Each module here parses arguments and calls the core, nothing more."""
+"""The ``silicio`` command. Each module here parses arguments and calls the core, nothing more.
+
+The modules import the areas they call inside their commands, after :func:`.errors.needs` has
+checked the extra: ``silicio --help`` and ``silicio stdf ...`` run on a core-only install.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,10 @@ import typer
 from rich.console import Console
 
 from silicio import __version__
-from silicio.demo import generate_fab
-from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT
+from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT, generate_fab
 
 from . import lake, metrology, report, spc, stdf, supply, trace, web
-from .errors import reported_errors
+from .errors import needs, reported_errors
 from .render import print_fab
 
 app = typer.Typer(
@@ -72,6 +75,7 @@ def demo(
 ) -> None:
     """Generate the demo fab (Querétaro IDM, three products) as STDF files; `silicio serve --demo`
     also ingests and serves it."""
+    needs("lake", "silicio demo")  # the dies on the wafer grid come from the yields area
     from rich.progress import Progress
 
     with reported_errors(), Progress(console=console, transient=True) as progress:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from silicio.extras import MissingExtra, require
 from silicio.stdf.convert import ConvertError
 from silicio.stdf.errors import StdfError
 
@@ -25,6 +26,18 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(BAD_INPUT)
 
 
+def needs(extra: str, command: str) -> None:
+    """Stop ``command`` with one line naming the extra to install when ``extra`` is missing.
+
+    Commands call it before importing the areas they use: those are imported inside the commands,
+    so that ``silicio --help`` and ``silicio stdf ...`` run on a core-only install.
+    """
+    try:
+        require(extra, command)
+    except MissingExtra as exc:
+        raise fail(str(exc)) from None
+
+
 def existing_file(path: Path) -> Path:
     if not path.exists():
         raise fail(f"{path}: no such file")
@@ -38,9 +51,9 @@ def reported_errors() -> Iterator[None]:
     """Errors of the input become :func:`fail`; anything else is a bug and keeps its traceback."""
     try:
         yield
-    except StdfError as exc:  # its text names the file, the byte offset and the record
-        raise fail(str(exc)) from None
-    except ConvertError as exc:
+    # Their text says it all: StdfError names the file, the byte offset and the record; MissingExtra
+    # (a library function that checks its own extra, like the xlsx output) the extra to install.
+    except (StdfError, ConvertError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""

@@ -7,7 +7,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,17 +15,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from silicio.lake import FAILED, PARTIAL, QUARANTINED, SKIPPED, FileOutcome, IngestReport, ingest, watch
-from silicio.lake.layout import default_data_dir
-from silicio.lake.query import Lake
+from .errors import fail, needs, reported_errors
+from .options import DatabaseUrl, DataDir, needs_database
+from .render import print_problems, print_table
 
-from .errors import fail, reported_errors
-from .options import DatabaseUrl, DataDir
+if TYPE_CHECKING:
+    from silicio.lake import IngestReport
+    from silicio.lake.query import Lake
 
 app = typer.Typer(help="Look into the data lake: files, quarantine, recovery.", no_args_is_help=True)
 console = Console()
 stderr = Console(stderr=True)
-
 
 
 def ingest_command(
@@ -56,6 +56,9 @@ def ingest_command(
     """Take STDF files into the lake: partitioned Parquet plus catalog rows, each content once."""
     if not paths and watch_dir is None:
         raise fail("give files, folders or globs to ingest, or --watch DIR")
+    _needs_lake("silicio ingest", database_url, dask)
+    from silicio.lake import default_data_dir, watch
+
     data_dir = data or default_data_dir()
     options = {"database_url": database_url, "workers": workers, "dask_address": dask}
     show_progress = not quiet and console.is_terminal
@@ -66,7 +69,9 @@ def ingest_command(
             print_report(report, quiet)
             problems = not report.ok
         if watch_dir is not None:
-            console.print(f"watching {escape(str(watch_dir))} (Ctrl-C stops)", highlight=False)
+            console.print(
+                f"watching {escape(str(watch_dir))} (Ctrl-C stops)", highlight=False, soft_wrap=True
+            )
             try:
                 watch(
                     watch_dir,
@@ -81,7 +86,17 @@ def ingest_command(
         raise typer.Exit(1)
 
 
+def _needs_lake(command: str, database_url: str | None, dask_address: str | None = None) -> None:
+    """The lake's extra, and those of a PostgreSQL catalog and of a Dask scheduler when asked for."""
+    needs("lake", command)
+    needs_database(command, database_url)
+    if dask_address:
+        needs("dask", f"{command} --dask")
+
+
 def _ingest_with_progress(paths: list[str], data_dir: Path, options: dict, show: bool) -> IngestReport:
+    from silicio.lake import FileOutcome, ingest
+
     if not show:
         return ingest(paths, data_dir, **options)
     columns = [TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
@@ -106,30 +121,34 @@ def _ingest_with_progress(paths: list[str], data_dir: Path, options: dict, show:
 
 
 def print_report(report: IngestReport, quiet: bool = False) -> None:
-    """One line of totals; a table of quarantined, partial and failed files."""
+    """One line of totals; then one line for each quarantined, partial and failed file."""
+    from silicio.lake import FAILED, PARTIAL, QUARANTINED, SKIPPED
+
     counts = {s: len(report.with_status(s)) for s in ("ingested", PARTIAL, SKIPPED, QUARANTINED, FAILED)}
     if report.recovery.staging_dirs or report.recovery.orphans:
         stderr.print(f"[yellow]recovered from an interrupted ingest: removed {len(report.recovery.staging_dirs)} "
-                     f"staging folder(s) and {len(report.recovery.orphans)} orphan Parquet file(s)[/yellow]")  # fmt: skip
+                     f"staging folder(s) and {len(report.recovery.orphans)} orphan Parquet file(s)[/yellow]", soft_wrap=True)  # fmt: skip
     if not quiet:
         summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no files"
         mb = report.bytes / 1e6
         console.print(
-            f"{summary}: {mb:,.1f} MB, {report.records:,} records in {report.seconds:.1f} s", highlight=False
+            f"{summary}: {mb:,.1f} MB, {report.records:,} records in {report.seconds:.1f} s",
+            highlight=False,
+            soft_wrap=True,
         )
-    bad = report.with_status(QUARANTINED, PARTIAL, FAILED)
-    if bad:
-        table = Table(title="files with problems", title_justify="left")
-        for column in ("file", "status", "offset", "record", "reason"):
-            table.add_column(column, overflow="fold")
-        for outcome in bad:
-            issue = outcome.issues[0] if outcome.issues else None
-            reason = outcome.message or (issue.reason if issue else "")
-            if len(outcome.issues) > 1:
-                reason += f" (+{len(outcome.issues) - 1} more)"
-            table.add_row(escape(outcome.path), outcome.status, str(issue.offset) if issue else "",
-                          issue.record or "" if issue else "", escape(reason))  # fmt: skip
-        stderr.print(table)
+    problems = []
+    for outcome in report.with_status(QUARANTINED, PARTIAL, FAILED):
+        issue = outcome.issues[0] if outcome.issues else None
+        reason = outcome.message or (issue.reason if issue else "")
+        if len(outcome.issues) > 1:
+            reason += f" (+{len(outcome.issues) - 1} more)"
+        where = _where(issue.offset, issue.record) if issue else ""
+        problems.append((outcome.path, f"{outcome.status}{where}: {reason}"))
+    print_problems(stderr, "files with problems", problems)
+
+
+def _where(offset: int | None, record: str | None) -> str:
+    return (f" at byte {offset:,}" if offset is not None else "") + (f" in {record}" if record else "")
 
 
 def sql_command(
@@ -145,6 +164,7 @@ def sql_command(
     """Run SQL over the lake: a view per record type, tidy, parts, and the catalog tables."""
     if output not in ("table", "csv", "json"):
         raise fail(f"--format {output}: expected table, csv or json")
+    _needs_lake("silicio sql", database_url)
     import duckdb
 
     with reported_errors(), _open_lake(data, database_url) as lake:
@@ -164,12 +184,14 @@ def sql_command(
             table.add_column(escape(name))
         for row in result.to_pylist():
             table.add_row(*[escape("" if v is None else str(v)) for v in row.values()])
-        console.print(table)
+        print_table(console, table)
         console.print(f"{result.num_rows:,} row(s)", style="dim")
 
 
 def _open_lake(data: Path | None, database_url: str | None) -> Lake:
     """The lake at ``data``; a missing one is a clear error, not a traceback."""
+    from silicio.lake.query import Lake
+
     try:
         return Lake(data, database_url)
     except FileNotFoundError as exc:
@@ -186,24 +208,23 @@ def _json_value(value):
 @app.command()
 def status(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Files, wafers and quarantined files in the lake, and the quarantine list."""
+    _needs_lake("silicio lake status", database_url)
     with reported_errors(), _open_lake(data, database_url) as lake:
         counts = lake.catalog.counts()
         rows = lake.catalog.rows("quarantine", order_by=["id"])
     console.print(f"{counts['files']:,} files, {counts['wafers']:,} wafers, {counts['quarantine']:,} in quarantine",
-                  highlight=False)  # fmt: skip
-    if rows:
-        table = Table(title="quarantine", title_justify="left")
-        for column in ("file", "salvaged", "offset", "record", "reason", "issues"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(escape(row["path"]), "yes" if row["salvaged"] else "no", str(row["offset"]),
-                          row["record"] or "", escape(row["reason"]), str(row["issues"]))  # fmt: skip
-        console.print(table)
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    print_problems(console, "quarantine", [
+        (row["path"], f"{'salvaged' if row['salvaged'] else 'not salvaged'}{_where(row['offset'], row['record'])}: "
+                      f"{row['reason']} ({row['issues']} issue(s))")
+        for row in rows
+    ])  # fmt: skip
 
 
 @app.command(name="recover")
 def recover_command(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Remove what interrupted ingests left (every ingest also does this first)."""
+    _needs_lake("silicio lake recover", database_url)
     from silicio.lake import recover
 
     with reported_errors():

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -16,14 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from silicio.metrology import MetrologyError
-from silicio.metrology.io import read_budget, read_records, read_table
-from silicio.metrology.msa import GageRR, gage_rr_anova, gage_rr_average_range
-from silicio.metrology.records import affected_lots, flag_measurements
-from silicio.metrology.report import gage_study_html, uncertainty_budget_html
-from silicio.metrology.uncertainty import uncertainty_budget
+from .errors import existing_file, fail, needs, reported_errors
+from .render import print_table
 
-from .errors import existing_file, fail, reported_errors
+if TYPE_CHECKING:
+    from silicio.metrology.msa import GageRR
 
 app = typer.Typer(help="Gage R&R, measurement uncertainty and measurement checks.", no_args_is_help=True)
 console = Console()
@@ -33,7 +30,11 @@ METHODS = ("anova", "average-range")
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(command: str) -> Iterator[None]:
+    """The 'lake' extra checked for ``command``; then metrology's errors as one line, like the input's."""
+    needs("lake", command)
+    from silicio.metrology import MetrologyError
+
     with reported_errors():
         try:
             yield
@@ -81,7 +82,7 @@ def _print_grr(result: GageRR) -> None:
         if tol:
             row.append(f"{tol[key]:.2f}")
         table.add_row(*row)
-    console.print(table)
+    print_table(console, table)
     for title, rows in (
         ("ANOVA with interaction", result.anova),
         ("ANOVA without interaction", result.anova_pooled),
@@ -100,7 +101,7 @@ def _print_grr(result: GageRR) -> None:
                 "" if r.f is None else f"{r.f:.3f}",
                 "" if r.p is None else f"{r.p:.4f}",
             )
-        console.print(anova)
+        print_table(console, anova)
     if result.method == "anova":
         st = result.statistics
         console.print(
@@ -142,7 +143,11 @@ def grr(
     """Gage repeatability and reproducibility of a crossed study (AIAG MSA 4th ed.)."""
     if method not in METHODS:
         raise fail(f"--method {method}: unknown method, expected one of {', '.join(METHODS)}")
-    with _errors():
+    with _errors("silicio metrology grr"):
+        from silicio.metrology.io import read_table
+        from silicio.metrology.msa import gage_rr_anova, gage_rr_average_range
+        from silicio.metrology.report import gage_study_html
+
         table = read_table(existing_file(file))
         columns = {"part": part, "appraiser": appraiser, "value": value}
         if method == "anova":
@@ -175,7 +180,11 @@ def uncertainty(
     html: Annotated[Path | None, typer.Option("--html", help="Write a printable HTML report here.")] = None,
 ) -> None:
     """Combine an uncertainty budget (JCGM 100:2008, the GUM): u_c, nu_eff, k and U."""
-    with _errors():
+    with _errors("silicio metrology uncertainty"):
+        from silicio.metrology.io import read_budget
+        from silicio.metrology.report import uncertainty_budget_html
+        from silicio.metrology.uncertainty import uncertainty_budget
+
         spec = read_budget(existing_file(budget_file))
         budget = uncertainty_budget(
             spec.inputs,
@@ -210,7 +219,7 @@ def uncertainty(
             f"{c:.5g}",
             f"{u:.4g}",
         )
-    console.print(table)
+    print_table(console, table)
     unit = f" {budget.unit}" if budget.unit else ""
     console.print(
         f"u_c = {budget.combined_standard_uncertainty:.4g}{unit}   nu_eff = {budget.dof_effective:.2f} "
@@ -237,7 +246,11 @@ def check(
     ] = False,
 ) -> None:
     """Flag measurements taken with an instrument out of calibration or by an unqualified operator."""
-    with _errors():
+    with _errors("silicio metrology check"):
+        from silicio.metrology import MetrologyError
+        from silicio.metrology.io import read_records
+        from silicio.metrology.records import affected_lots, flag_measurements
+
         flags = flag_measurements(
             read_records(existing_file(measurements), "measurements"),
             read_records(existing_file(instruments), "instruments") if instruments is not None else None,
@@ -288,7 +301,7 @@ def check(
                     str(row["outside_range"]),
                     escape(", ".join(row["wafers"])),
                 )
-            console.print(table)
+            print_table(console, table)
         if out is not None:
             console.print(f"wrote [bold]{escape(str(out))}[/bold]", soft_wrap=True, highlight=False)
     if fail_on_flags and flagged:

@@ -9,6 +9,8 @@ import typer
 
 from silicio.lake.layout import DATA_ENV, DATABASE_URL_ENV
 
+from .errors import needs
+
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -20,3 +22,9 @@ DatabaseUrl = Annotated[
     typer.Option("--database-url", metavar="URL", envvar=DATABASE_URL_ENV,
                  help="SQLAlchemy URL of the catalog (default: SQLite in the data directory).", show_default=False),
 ]  # fmt: skip
+
+
+def needs_database(command: str, database_url: str | None) -> None:
+    """A PostgreSQL catalog needs the 'postgres' extra (the driver); SQLite comes with Python."""
+    if database_url and database_url.startswith("postgresql"):
+        needs("postgres", f"{command} --database-url {database_url.split(':', 1)[0]}:...")

@@ -16,6 +16,14 @@ from silicio.stdf.summary import FileSummary
 MAX_ISSUES_SHOWN = 20
 
 
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` with every cell that is too wide folded onto more lines, never cut with "…"
+    (rich's default): what the user reads must be all there, whatever the terminal's width."""
+    for column in table.columns:
+        column.overflow = "fold"
+    console.print(table)
+
+
 def summary_tables(summary: FileSummary) -> tuple[Table, Table]:
     """The facts of a file, and its records per type."""
     facts = Table(title=escape(summary.path or "STDF file"), show_header=False, title_justify="left")
@@ -57,7 +65,7 @@ def summary_tables(summary: FileSummary) -> tuple[Table, Table]:
 
 def print_summary(console: Console, summary: FileSummary) -> None:
     for table in summary_tables(summary):
-        console.print(table)
+        print_table(console, table)
     print_issues(console, summary.issues)
 
 
@@ -67,6 +75,21 @@ def print_issues(console: Console, issues: Iterable[StdfIssue]) -> None:
         console.print(f"[red]{escape(str(issue))}[/red]", soft_wrap=True)
     if len(issues) > MAX_ISSUES_SHOWN:
         console.print(f"[red]... and {len(issues) - MAX_ISSUES_SHOWN} more problems[/red]")
+
+
+def print_problems(console: Console, title: str, problems: Iterable[tuple[str, str]]) -> None:
+    """Under ``title``, one line per problem: ``path: what``, never cut.
+
+    Not a table: a table cuts or folds a long path to the terminal's width, and a user must be
+    able to copy the path (and grep the output). The lines are soft-wrapped: the terminal wraps
+    them, rich inserts no line break.
+    """
+    problems = list(problems)
+    if not problems:
+        return
+    console.print(f"[bold]{escape(title)}[/bold]", highlight=False)
+    for path, what in problems:
+        console.print(f"  {escape(path)}: {escape(what)}", soft_wrap=True, highlight=False)
 
 
 def _joined(*parts: str | None, sep: str = " ") -> str | None:
@@ -95,7 +118,7 @@ def print_fab(console: Console, fab, out_dir) -> None:
         table.add_row(escape(lot.lot_id), escape(lot.product), f"{lot.wafers:,}", f"{lot.dies:,}",
                       _percent(lot.ws_good, lot.dies), f"{lot.ft_parts:,}", _percent(lot.ft_good, lot.ft_parts),
                       "yes" if lot.excursion else "")  # fmt: skip
-    console.print(table)
+    print_table(console, table)
     console.print(f"{len(fab.files):,} STDF files, {fab.total_bytes / 1e6:,.1f} MB; "
                   "`silicio serve --demo` ingests and serves the demo", highlight=False)  # fmt: skip
 

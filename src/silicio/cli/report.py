@@ -10,10 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from silicio.lake.layout import default_data_dir
-from silicio.lake.query import Lake
-from silicio.yields.report import lot_report, render_html, render_pdf
 
-from .errors import existing_file, fail, reported_errors
+from .errors import existing_file, fail, needs, reported_errors
 from .options import DataDir
 
 console = Console()
@@ -44,6 +42,12 @@ def report_command(
     """Yield, bins, HBR/SBR reconciliation, wafer maps, worst tests and screening of one lot."""
     if recipe is not None:
         existing_file(recipe)
+    needs("lake", "silicio report")
+    # The HTML report takes its bin colours from matplotlib's palettes too, not only the PDF.
+    needs("pdf", "silicio report")
+    from silicio.lake.query import Lake
+    from silicio.yields.report import lot_report, render_html, render_pdf
+
     with reported_errors():
         try:
             with Lake(data or default_data_dir()) as lake:

@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import existing_file, fail, reported_errors
+from .errors import existing_file, fail, needs, reported_errors
+from .render import print_table
 
 app = typer.Typer(
     help="Statistical process control: control charts, run rules, capability.", no_args_is_help=True
@@ -189,6 +190,7 @@ def chart(
     from silicio import spc
 
     kind = kind.lower()
+    needs("lake", "silicio spc chart")
     with reported_errors():
         try:
             table = read_table(existing_file(file))
@@ -258,7 +260,7 @@ def _print_chart_result(result: dict) -> None:
         )
         beyond = beyond or "none"
         table.add_row(c["name"], _fmt(c["center"]), _fmt(c["lcl"]), _fmt(c["ucl"]), str(c["points"]), beyond)
-    console.print(table)
+    print_table(console, table)
     if "rules" in result:
         if not result["rules"]:
             console.print("run rules: no violations")
@@ -268,7 +270,7 @@ def _print_chart_result(result: dict) -> None:
             rt.add_column(name)
         for r in result["rules"]:
             rt.add_row(r["rule"], str(r["point"]), f"{r['first_point']}-{r['point']}", r["description"])
-        console.print(rt)
+        print_table(console, rt)
 
 
 # -- capability ---------------------------------------------------------------------------------------
@@ -286,6 +288,7 @@ def capability_command(
     as_json: AsJson = False,
 ) -> None:
     """Cp, Cpk (within sigma), Pp, Ppk (overall sigma) with confidence intervals and a normality check."""
+    needs("lake", "silicio spc capability")
     from silicio import spc
 
     with reported_errors():
@@ -321,7 +324,7 @@ def capability_command(
             "-" if lo != lo else f"{lo:.3f} .. {hi:.3f}",
             note,
         )
-    console.print(t)
+    print_table(console, t)
     test = result.normality
     if test is None:
         console.print("normality: too few values to test")

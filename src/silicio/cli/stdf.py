@@ -14,7 +14,7 @@ from silicio.stdf import read
 from silicio.stdf.convert import FORMATS, convert
 from silicio.stdf.summary import summarize
 
-from .errors import existing_file, fail, reported_errors
+from .errors import existing_file, fail, needs, reported_errors
 from .render import print_issues, print_summary
 
 app = typer.Typer(help="Read, inspect and convert STDF tester data.", no_args_is_help=True)
@@ -67,6 +67,8 @@ def convert_command(
     """Write one Parquet or CSV file per record type, or one Excel workbook with a sheet each."""
     if to not in FORMATS:
         raise fail(f"--to {to}: unknown format, expected one of {', '.join(FORMATS)}")
+    if to == "xlsx":
+        needs("xlsx", "silicio stdf convert --to xlsx")
     with reported_errors():
         written = convert(existing_file(file), out_dir, to, strict=not salvage, tidy=tidy)
     for path in written:

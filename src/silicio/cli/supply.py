@@ -12,18 +12,21 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+# The package imports its modules on first use (PEP 562): this line loads none of them.
 from silicio import supply
-from silicio.trace.model import MasterDataError
 
-from .errors import fail, reported_errors
+from .errors import fail, needs, reported_errors
+from .render import print_table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 app = typer.Typer(help="Supplier ecosystem: network risk, stress tests, Monte Carlo, nearshoring.",
                   no_args_is_help=True)  # fmt: skip
@@ -49,7 +52,13 @@ Synthetic = Annotated[
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(command: str, dask_address: str | None = None) -> Iterator[None]:
+    """The extras of ``command`` checked; then its errors as one line, like the input's."""
+    needs("lake", command)
+    if dask_address:
+        needs("dask", f"{command} --dask")
+    from silicio.trace.model import MasterDataError
+
     with reported_errors():
         try:
             yield
@@ -107,7 +116,7 @@ def _print_frame(frame: pl.DataFrame, title: str, limit: int = 30) -> None:
     for row in frame.head(limit).iter_rows():
         table.add_row(*(escape(f"{v:,.3g}" if isinstance(v, float) else ", ".join(v) if isinstance(v, list)
                                else str(v)) for v in row))  # fmt: skip
-    console.print(table)
+    print_table(console, table)
     if frame.height > limit:
         console.print(f"... {frame.height - limit} more rows (--json for all)")
 
@@ -115,7 +124,7 @@ def _print_frame(frame: pl.DataFrame, title: str, limit: int = 30) -> None:
 @app.command()
 def risk(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = False) -> None:
     """Single-source materials and steps, country concentration (HHI) and critical paths."""
-    with _errors():
+    with _errors("silicio supply risk"):
         eco = _ecosystem(registry, seed)
         g = eco.network()
         singles = supply.single_sources(g, eco.registry)
@@ -124,6 +133,8 @@ def risk(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = False)
     if as_json:
         _echo_json({"single_sources": singles, "concentration": conc, "critical_paths": paths})
         return
+    import polars as pl
+
     _print_frame(pl.DataFrame(singles), "single sources")
     console.print(f"value HHI {conc['hhi_all']:,.0f} ({supply.concentration_level(conc['hhi_all'])}); imports HHI "
                   f"{conc['hhi_imports']:,.0f}; home share {conc['home_share_pct']:.1f} %")  # fmt: skip
@@ -147,7 +158,7 @@ def stress_test_command(
     """Time-to-recover / time-to-survive LPs for every node or facility (Simchi-Levi et al. 2015)."""
     if by not in ("node", "facility"):
         raise fail(f"--by must be 'node' or 'facility', got {by!r}")
-    with _errors():
+    with _errors("silicio supply stress-test", dask):
         table = supply.stress_test(
             _network(registry, seed, synthetic), by=by, workers=workers, dask_address=dask
         )
@@ -176,7 +187,7 @@ def monte_carlo_command(
         raise fail(f"--levels: expected numbers in (0, 1) such as 0.95,0.99, got {levels!r}") from None
     if not alphas or any(not 0 < a < 1 for a in alphas):
         raise fail(f"--levels: every level must be in (0, 1), got {levels!r}")
-    with _errors():
+    with _errors("silicio supply monte-carlo", dask):
         result = supply.monte_carlo(_network(registry, seed, synthetic), scenarios, seed=seed, workers=workers,
                                     dask_address=dask)  # fmt: skip
         summary = result.summary(alphas)
@@ -188,13 +199,13 @@ def monte_carlo_command(
     table.add_column("value", justify="right")
     for k, v in summary.items():
         table.add_row(k, f"{v:,.4g}")
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command()
 def nearshore(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = False) -> None:
     """Local suppliers for each imported input, ranked; national-content change; the gap list."""
-    with _errors():
+    with _errors("silicio supply nearshore"):
         eco = _ecosystem(registry, seed)
         report = supply.nearshore(
             eco.master, eco.registry, eco.demand, as_of=eco.as_of, automotive=eco.automotive
@@ -214,7 +225,7 @@ def nearshore(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = F
 @app.command("public")
 def public_command(registry: RegistryPath = None, seed: Seed = 0) -> None:
     """The public transparency figures (JSON): counts and aggregates, no company's numbers."""
-    with _errors():
+    with _errors("silicio supply public"):
         eco = _ecosystem(registry, seed)
         _echo_json(supply.public_summary(eco.registry, eco.master, eco.demand, as_of=eco.as_of))
 
@@ -226,7 +237,7 @@ def export_command(
     seed: Seed = 0,
 ) -> None:
     """Write the registry (the demo's by default) as CSV files or one JSON file."""
-    with _errors():
+    with _errors("silicio supply export"):
         reg = _ecosystem(registry, seed).registry
         written = (
             [supply.write_json(reg, out)] if out.suffix.lower() == ".json" else supply.write_csv_dir(reg, out)
@@ -243,7 +254,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Check a registry (every row and reference); with --out, convert it between CSV and JSON."""
-    with _errors():
+    with _errors("silicio supply import"):
         reg = _read_registry(source)
         if out is not None:
             _ = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,14 +13,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from silicio.lake.layout import default_data_dir
-from silicio.origin import certificates
-from silicio.trace import api
-from silicio.trace.genealogy import GenealogyError
-from silicio.trace.model import MasterDataError
-from silicio.trace.store import TraceStore
 
-from .errors import existing_file, fail, reported_errors
+from .errors import existing_file, fail, needs, reported_errors
 from .options import DataDir
+from .render import print_table
+
+if TYPE_CHECKING:
+    from silicio.trace.store import TraceStore
 
 app = typer.Typer(
     help="Trace genealogy: forward, backward, recall scope, operator flags.", no_args_is_help=True
@@ -33,7 +32,10 @@ console = Console()
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
-def _store(data: Path | None) -> TraceStore:
+def _store(data: Path | None, command: str) -> TraceStore:
+    needs("lake", command)
+    from silicio.trace.store import TraceStore
+
     data_dir = data or default_data_dir()
     if not Path(data_dir).is_dir():
         raise fail(f"{data_dir}: no such data directory")
@@ -59,7 +61,7 @@ def _print_trace(result: dict, as_json: bool) -> None:
     for kind, count in result["counts"].items():
         names = result["nodes"][kind]
         table.add_row(kind, f"{count:,}", escape(", ".join(names[:5]) + (" ..." if count > 5 else "")))
-    console.print(table)
+    print_table(console, table)
     if result.get("shipments"):
         ships = Table(title="units per shipment", title_justify="left")
         for col in ("shipment", "units", "customer", "destination"):
@@ -67,13 +69,16 @@ def _print_trace(result: dict, as_json: bool) -> None:
         for s in result["shipments"]:
             ships.add_row(escape(s["shipment"]), f"{s['units']:,}", escape(str(s.get("customer", ""))),
                           escape(str(s.get("destination", ""))))  # fmt: skip
-        console.print(ships)
+        print_table(console, ships)
 
 
 def _trace(data: Path | None, node: str, direction: str, as_json: bool) -> None:
     kind, name = _node(node)
     with reported_errors():
-        store = _store(data)
+        store = _store(data, f"silicio trace {direction}")
+        from silicio.trace import api
+        from silicio.trace.genealogy import GenealogyError
+
         try:
             result = (api.forward if direction == "forward" else api.backward)(store, kind, name)
         except GenealogyError as exc:
@@ -114,7 +119,10 @@ def recall(
     """Recall scope: units, reels and shipments made from the suspects, units per customer."""
     nodes = [_node(s) for s in suspects]
     with reported_errors():
-        store = _store(data)
+        store = _store(data, "silicio trace recall")
+        from silicio.trace import api
+        from silicio.trace.genealogy import GenealogyError
+
         try:
             result = api.recall_scope(store, nodes)
         except GenealogyError as exc:
@@ -131,7 +139,9 @@ def recall(
 def operators(data: DataDir = None, as_json: AsJson = False) -> None:
     """Steps recorded by operators without a valid qualification (training record)."""
     with reported_errors():
-        store = _store(data)
+        store = _store(data, "silicio trace operators")
+        from silicio.trace import api
+
         try:
             flags = api.operator_flags(store)
         finally:
@@ -148,14 +158,17 @@ def operators(data: DataDir = None, as_json: AsJson = False) -> None:
     for f in flags:
         table.add_row(f["on"], escape(f"{f['node_kind']} {f['node_name']}"), escape(f["part_number"]), f["step"],
                       escape(f["badge"]), escape(f["flag"]))  # fmt: skip
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command()
 def products(data: DataDir = None, as_json: AsJson = False) -> None:
     """Products in the master data: gross die, target yield, unit cost, price."""
     with reported_errors():
-        store = _store(data)
+        store = _store(data, "silicio trace products")
+        from silicio.trace import api
+        from silicio.trace.model import MasterDataError
+
         try:
             rows = api.master_data_summary(store.load_master_data())
         except MasterDataError as exc:
@@ -171,7 +184,7 @@ def products(data: DataDir = None, as_json: AsJson = False) -> None:
     for r in rows:
         table.add_row(r["part_number"], r["revision"], "x".join(f"{v:g}" for v in r["die_mm"]), str(r["gross_die"]),
                       str(r["grid_die"]), f"{r['die_yield']:.1%}", f"{r['unit_cost']:.4f}", f"{r['price']:.2f}")  # fmt: skip
-    console.print(table)
+    print_table(console, table)
 
 
 # -- top level: verify, audit verify, keys generate
@@ -192,6 +205,9 @@ def verify_command(
 ) -> None:
     """Check a certificate offline: signature, key and content. Exit 1 when it does not verify."""
     existing_file(cert)
+    needs("lake", "silicio verify")
+    from silicio.origin import certificates
+
     key_path = (
         public_key or (data or default_data_dir()) / certificates.KEYS_DIR / certificates.PUBLIC_KEY_FILE
     )
@@ -221,7 +237,7 @@ def verify_command(
 def audit_verify(data: DataDir = None, as_json: AsJson = False) -> None:
     """Walk the audit log's hash chain and check the tables against it. Exit 1 on any break."""
     with reported_errors():
-        store = _store(data)
+        store = _store(data, "silicio audit verify")
         try:
             report = store.verify_audit()
         finally:
@@ -247,6 +263,9 @@ def keys_generate(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key pair.")] = False,
 ) -> None:
     """Write a new Ed25519 signing key (mode 0600) and its public key into DATA/keys/."""
+    needs("lake", "silicio keys generate")
+    from silicio.origin import certificates
+
     directory = (data or default_data_dir()) / certificates.KEYS_DIR
     with reported_errors():
         try:

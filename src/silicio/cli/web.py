@@ -10,8 +10,8 @@ from rich.markup import escape
 
 from silicio.lake.layout import default_data_dir
 
-from .errors import reported_errors
-from .options import DatabaseUrl, DataDir
+from .errors import needs, reported_errors
+from .options import DatabaseUrl, DataDir, needs_database
 
 console = Console()
 
@@ -29,6 +29,8 @@ def serve_command(
     ] = False,
 ) -> None:
     """Serve the dashboard: yields, wafer maps, tests, PAT and files, with a JSON API under /api."""
+    needs("web", "silicio serve")
+    needs_database("silicio serve", database_url)
     import uvicorn
 
     from silicio.web import Settings, create_app

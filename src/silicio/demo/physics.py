@@ -26,8 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from silicio.yields import grid_die_per_wafer
-
 from .products import LATENT, PASS_BIN, Product, Test
 
 __all__ = ["SIGNATURES", "Dies", "WaferGrid", "WaferSignature", "wafer_grid"]
@@ -87,6 +85,9 @@ class WaferGrid:
 def wafer_grid(die_width: float, die_height: float, scribe: float) -> WaferGrid:
     """Dies on the grid placement :func:`silicio.yields.grid_die_per_wafer` finds best: a die
     counts when all of it lies inside the usable circle, so the count is that function's."""
+    # Imported here: the CLI reads the demo's defaults in a core-only install, without yields.
+    from silicio.yields import grid_die_per_wafer
+
     best = grid_die_per_wafer(die_width, die_height, WAFER_DIAMETER, scribe, EDGE_EXCLUSION)
     px, py = die_width + scribe, die_height + scribe
     n = int(np.ceil(USABLE_RADIUS / min(px, py))) + 2

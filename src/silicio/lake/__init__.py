@@ -11,24 +11,38 @@ migrations), :mod:`.sources` (data sources: STDF built in, plugins through the
 (DuckDB views), :mod:`.watch` (ingest a folder as files land).
 """
 
-from .catalog import Catalog, CatalogEntry
-from .ingest import (
-    FAILED,
-    INGESTED,
-    PARTIAL,
-    QUARANTINED,
-    SKIPPED,
-    FileOutcome,
-    IngestReport,
-    Recovery,
-    expand_paths,
-    ingest,
-    recover,
-    stage_file,
-)
-from .layout import DATA_ENV, DATABASE_URL_ENV, LakeLayout, default_data_dir, infer_stage
-from .query import Lake, open
-from .watch import watch
+import importlib
+import sys
+import types
+from typing import Any
+
+#: Public name -> the module of this package that defines it. Names are imported on first use
+#: (PEP 562): ``silicio.lake.layout`` (paths, environment variables) stays importable without the
+#: catalog's and DuckDB's dependencies, e.g. by the CLI of a core-only install.
+_EXPORTS = {
+    "Catalog": "catalog",
+    "CatalogEntry": "catalog",
+    "FAILED": "ingest",
+    "INGESTED": "ingest",
+    "PARTIAL": "ingest",
+    "QUARANTINED": "ingest",
+    "SKIPPED": "ingest",
+    "FileOutcome": "ingest",
+    "IngestReport": "ingest",
+    "Recovery": "ingest",
+    "expand_paths": "ingest",
+    "ingest": "ingest",
+    "recover": "ingest",
+    "stage_file": "ingest",
+    "DATA_ENV": "layout",
+    "DATABASE_URL_ENV": "layout",
+    "LakeLayout": "layout",
+    "default_data_dir": "layout",
+    "infer_stage": "layout",
+    "Lake": "query",
+    "open": "query",
+    "watch": "watch",
+}
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -54,3 +68,28 @@ __all__ = [
     "stage_file",
     "watch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """``lake.ingest`` and ``lake.watch`` are the functions, as with eager imports: importing the
+    submodule of the same name binds the package attribute, and must not bind the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -16,9 +16,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from silicio.extras import require
+
 from . import read
 from .errors import StdfIssue
 from .spec import RECORDS, UNKNOWN
+from .tidy import tidy as tidy_view
 
 Format = Literal["parquet", "csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("parquet", "csv", "xlsx")
@@ -65,10 +68,9 @@ def convert(
     """
     if fmt not in FORMATS:
         raise ConvertError(f"unknown output format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    tidy_view = _tidy_function() if tidy else None
     tables = read(source, strict=strict)
     named = _in_spec_order(tables)
-    if tidy_view is not None:
+    if tidy:
         named[TIDY_NAME] = tidy_view(tables)
 
     out = Path(out_dir)
@@ -88,14 +90,6 @@ def convert(
             pa_csv.write_csv(flatten(table), path)
         written.append(path)
     return written
-
-
-def _tidy_function():
-    try:
-        from .tidy import tidy as tidy_view
-    except ImportError:
-        raise ConvertError("the tidy view is not available in this version of silicio.stdf") from None
-    return tidy_view
 
 
 def _in_spec_order(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
@@ -169,6 +163,7 @@ def sheet_names(name: str, rows: int) -> list[str]:
 
 def write_xlsx(tables: Mapping[str, pa.Table], path: str | os.PathLike[str]) -> Path:
     """One sheet per table, flattened like CSV; tables over Excel's row limit span sheets."""
+    require("xlsx", "writing Excel workbooks")
     import xlsxwriter
 
     path = Path(path)
