@@ -343,17 +343,17 @@ def test_a_missing_lake_is_explained_not_an_error(tmp_path):
 
 
 def test_pages_do_not_wait_for_the_screening_when_told_not_to(data_dir, monkeypatch):
-    from silicio.web import data as web_data
+    from silicio.yields import disposition
 
     started, release = threading.Event(), threading.Event()
-    real_screen = web_data.screen
+    real_screen = disposition.screen
 
     def slow_screen(*args, **kwargs):
         started.set()
         release.wait(60)
         return real_screen(*args, **kwargs)
 
-    monkeypatch.setattr(web_data, "screen", slow_screen)
+    monkeypatch.setattr(disposition, "screen", slow_screen)
     app = create_app(data_dir, settings=Settings(hold_yield=HOLD_YIELD, wait_for_screening=False))
     with TestClient(app) as client:
         overview = client.get("/api/overview").json()

@@ -106,6 +106,7 @@ class HeldLot(Row):
     lot_id: str = text("Lot")
     stage: str = text("Stage")
     final_yield: float | None = percent("Final yield", None)
+    rules: list[str] = text("Rules")
     reasons: list[str] = text("Why held")
 
 
