@@ -13,7 +13,6 @@ Lots are named by their LOT_ID and tested at one or more stages (``wafer_sort``,
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 import os
 import threading
@@ -43,15 +42,18 @@ from silicio.yields import (
     yield_by,
 )
 from silicio.yields import disposition as hold_rules
-from silicio.yields.disposition import Disposition, HoldRules, LakeScreening
+from silicio.yields.disposition import (
+    Disposition,
+    HoldRules,
+    LakeScreening,
+    default_recipe_path,
+)
 from silicio.yields.recipe import Recipe
 
 from . import models as m
 from .cache import ByteCache, default_max_bytes
 from .links import die_url, lot_url, report_url, test_url, wafer_url
 
-#: The screening the PAT page and the hold rules run unless the settings name another recipe.
-DEFAULT_RECIPE = "automotive_wafer_sort.toml"
 _DEFAULT_HOLDS = HoldRules()
 
 
@@ -75,7 +77,8 @@ class Settings:
     #: Lots whose median moved by more than this many part-level robust sigmas, on two tests or
     #: more, are held (a parametric excursion the per-part screens cannot see).
     shift_hold_sigma: float = _DEFAULT_HOLDS.shift_sigma
-    #: Screening recipe (TOML path) of the PAT page; default the automotive wafer-sort recipe.
+    #: Screening recipe (TOML path) of the PAT page and the hold rules; default the automotive
+    #: wafer-sort recipe (:data:`silicio.yields.disposition.DEFAULT_RECIPE`).
     recipe: str | os.PathLike[str] | None = None
     #: Wait for the PAT screening where a page needs it (the overview's PAT holds); False shows
     #: the overview without them, with a note, while the screening runs in the background.
@@ -92,11 +95,6 @@ class Settings:
     def hold_rules(self) -> HoldRules:
         return HoldRules(min_final_yield=self.hold_yield, max_pat_share=self.pat_hold_fraction,
                          shift_sigma=self.shift_hold_sigma)  # fmt: skip
-
-
-def default_recipe_path(recipe: str | os.PathLike[str] | None = None):
-    """``recipe``, else the automotive wafer-sort recipe shipped with silicio."""
-    return recipe or importlib.resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE
 
 
 # ------------------------------------------------------------------------------------------------

@@ -10,13 +10,12 @@ from __future__ import annotations
 # Still imported by tests/web/test_supply_pages.py; their home is silicio.datadir.
 from silicio.datadir import PLAN_FILE, REGISTRY_FILE, SUPPLY_DIR, TOKENS_FILE
 
-from .dashboard import DEFAULT_RECIPE, Dashboard, NotFound, Pending, Settings
+from .dashboard import Dashboard, NotFound, Pending, Settings
 from .links import lot_url, report_url, test_url, wafer_url
 from .tracedata import BACKWARD_KINDS, FORWARD_KINDS, SUPPLY_SCENARIOS, BadQuery, TraceData
 
 __all__ = [
     "BACKWARD_KINDS",
-    "DEFAULT_RECIPE",
     "FORWARD_KINDS",
     "PLAN_FILE",
     "REGISTRY_FILE",

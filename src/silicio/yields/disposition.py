@@ -22,6 +22,7 @@ all go through, so they cannot disagree.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -31,25 +32,33 @@ import pyarrow as pa
 
 from .aecq002 import statistical_yield_analysis
 from .excursion import lot_parametric_shifts
-from .recipe import Recipe
+from .recipe import Recipe, load_recipe
 from .screening import ScreeningResult, screen
 from .yield_ import consolidate_retests, yield_by
 
 __all__ = [
     "DEFAULT_PAT_RULES",
+    "DEFAULT_RECIPE",
     "Disposition",
     "Hold",
     "HoldReason",
     "HoldRules",
     "LakeScreening",
     "final_parts",
+    "default_recipe",
+    "default_recipe_path",
+    "judge",
     "lake_disposition",
     "lot_holds",
     "lot_yield_table",
     "pat_shares",
+    "rules_of_recipe",
     "screen_lake",
+    "screened_products",
 ]
 
+#: The screening recipe shipped with silicio that the hold rules run unless told another.
+DEFAULT_RECIPE = "automotive_wafer_sort.toml"
 #: Screening reason codes that count as PAT outliers for the ``pat_share`` rule. The screening
 #: rules' registry is to name them at merge (the rules of its "pat" family); until then they are
 #: the two codes :func:`silicio.yields.pat.pat_outliers` writes.
@@ -61,6 +70,18 @@ SCREEN_COLUMNS = ("lot_id", "wafer_id", "part_index", "part_id", "x", "y", "test
                   "test_type", "result", "lo_limit", "hi_limit", "hard_bin", "soft_bin", "part_passed",
                   "is_last_test")  # fmt: skip
 _LOT = ["product", "lot_id", "stage"]
+
+
+def default_recipe_path(recipe: str | os.PathLike[str] | None = None):
+    """``recipe``, else the automotive wafer-sort recipe shipped with silicio."""
+    from importlib import resources
+
+    return recipe or resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE
+
+
+def default_recipe() -> Recipe:
+    """The automotive wafer-sort recipe shipped with silicio."""
+    return load_recipe(default_recipe_path())
 
 
 @dataclass(frozen=True)

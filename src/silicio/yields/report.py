@@ -24,7 +24,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 from .bins import bin_counts, bin_definitions, bin_pareto, reconcile_bins
-from .disposition import Disposition, Hold, HoldRules, lake_disposition
+from .disposition import DEFAULT_RECIPE, Disposition, Hold, HoldRules, default_recipe, lake_disposition
 from .parametric import per_test_statistics
 from .pat import static_pat_limits
 from .recipe import Recipe, load_recipe
@@ -52,8 +51,6 @@ __all__ = [
     "report_data",
 ]
 
-#: The screening run on a wafer-sort lot when no recipe is given.
-DEFAULT_RECIPE = "automotive_wafer_sort.toml"
 #: Rows of a table on one PDF page; longer tables continue on the next page.
 PDF_TABLE_ROWS = 40
 #: Wafer bin maps on one PDF page (2 x 3).
@@ -255,13 +252,6 @@ def _last_executions_across_files(tidy: pl.DataFrame, parts: pl.DataFrame) -> pl
 # The report
 
 
-def _default_recipe() -> Recipe:
-    text = resources.files("silicio.yields").joinpath("recipes", DEFAULT_RECIPE).read_text(encoding="utf-8")
-    from .recipe import loads_recipe
-
-    return loads_recipe(text)
-
-
 def _screening(data: _LotData, recipe: Recipe, static_limits, notes: list[str]) -> ScreeningSummary:
     tidy = data.tidy.drop(_FILE)
     if recipe.pat is not None and static_limits is None:
@@ -443,7 +433,7 @@ def lot_report(
 
     screening = None
     if recipe is None and maps:
-        recipe = _default_recipe()
+        recipe = default_recipe()
     if recipe is not None:
         if not isinstance(recipe, Recipe):
             recipe = load_recipe(recipe)
@@ -483,7 +473,7 @@ def _lake_disposition(lake, data: _LotData, recipe) -> Disposition:
     index = queries.lot_index(lake)
     products = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))["product"]
     if recipe is None:
-        recipe = _default_recipe()
+        recipe = default_recipe()
     elif not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     return lake_disposition(lake, recipe, HoldRules(), products=products.to_list())
