@@ -381,7 +381,9 @@ def test_holds_command_lists_the_overviews_held_lots(client, data_dir, overview)
 
     from silicio.cli import app
 
-    result = CliRunner().invoke(app, ["holds", "--json", "--data", str(data_dir), "--hold-yield", str(HOLD_YIELD)])
+    result = CliRunner().invoke(
+        app, ["holds", "--json", "--data", str(data_dir), "--hold-yield", str(HOLD_YIELD)]
+    )
     assert result.exit_code == 0, result.output
     holds = json.loads(result.stdout)
     shown = [(h["product"], h["lot_id"], h["stage"], h["final_yield"], h["rules"], h["reasons"])
@@ -403,3 +405,26 @@ def test_holds_command_lists_the_overviews_held_lots(client, data_dir, overview)
     assert [h["lot_id"] for h in one] == [low[0]]
     missing = CliRunner().invoke(app, ["holds", "--data", str(data_dir), "--lot", "NO-SUCH-LOT"])
     assert missing.exit_code == 2 and "no lot 'NO-SUCH-LOT'" in missing.output
+
+
+def test_lot_page_and_lot_report_say_why_a_lot_is_held(client, overview):
+    import json
+    import re
+
+    held = overview["held_lots"][0]
+    page = client.get(f"/api/lot/{held['lot_id']}", params={"stage": held["stage"]}).json()
+    assert page["holds_complete"] is True
+    assert [(h["rule"], h["reason"]) for h in page["holds"]] == list(
+        zip(held["rules"], held["reasons"], strict=True)
+    )
+    assert "On hold at" in client.get(f"/lot/{held['lot_id']}").text
+    released = next(
+        lot for lot in overview["lots"] if lot["lot_id"] not in {h["lot_id"] for h in overview["held_lots"]}
+    )
+    assert client.get(f"/api/lot/{released['lot_id']}").json()["holds"] == []
+
+    report = client.get(page["report_url"]).text
+    data = json.loads(re.search(r'id="silicio-lot-report">(.*?)</script>', report, re.S).group(1))
+    (hold,) = data["holds"]
+    assert [r["text"] for r in hold["reasons"]] == held["reasons"]
+    assert 'data-table="disposition"' in report and held["reasons"][0] in report

@@ -361,9 +361,16 @@ class Dashboard:
                           products=products, lots=lots, held_lots=held_lot_rows(disposition), notes=notes)  # fmt: skip
 
     def lot(self, lot_id: str, stage: str | None = None) -> m.LotPage:
-        return self._call(("lot", lot_id, stage), lambda db: self._lot_page(db, lot_id, stage))
+        # The page does not wait for the screening: until it is done its holds lack PAT and shifts.
+        with self._lock:
+            self._sync()
+            screenings = self.cache.get("screenings")
+        key = ("lot", lot_id, stage, screenings is not None)
+        return self._call(key, lambda db: self._lot_page(db, lot_id, stage, screenings))
 
-    def _lot_page(self, db, lot_id: str, stage: str | None) -> m.LotPage:
+    def _lot_page(
+        self, db, lot_id: str, stage: str | None, screenings: LakeScreening | None = None
+    ) -> m.LotPage:
         if db is None:
             raise NotFound(f"no lake at {self.data_dir}")
         product, stage, stages = self._lot(db, lot_id, stage)
@@ -382,9 +389,17 @@ class Dashboard:
         pareto = rows_of(bin_pareto(parts, kind="soft", names=self._bin_names(db, lot_id, stage, "soft")),
                          m.ParetoBin)  # fmt: skip
         worst = self._worst_tests(self._lot_tidy(db, lot_id, stage), product)
+        disposition = self._cached(("disposition", screenings is not None),
+                                   lambda: self._disposition(db, screenings))  # fmt: skip
+        holds = [
+            m.HoldReasonRow(rule=r.rule, reason=r.text)
+            for h in disposition.of(lot_id, stage)
+            for r in h.reasons
+        ]
         return m.LotPage(lot_id=lot_id, product=product, stage=stage, stages=stages,
                          total=_total(yield_by(parts, by=())), wafers=wafers, stacked_fail_map=stacked,
-                         bin_pareto=pareto, worst_tests=worst, report_url=report_url(lot_id, stage))  # fmt: skip
+                         bin_pareto=pareto, worst_tests=worst, report_url=report_url(lot_id, stage),
+                         holds=holds, holds_complete=screenings is not None)  # fmt: skip
 
     def _worst_tests(self, tidy: pa.Table, product: str | None) -> list[m.TestStatistics]:
         """Tests with the most fails, then the lowest Cpk."""
