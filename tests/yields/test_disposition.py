@@ -58,7 +58,8 @@ def test_aec_q002_syl_and_sbl_fire_only_when_a_lot_can_lie_3_sigma_out():
     lot_yields = [0.9] * 10 + [0.5]
     mean, sigma = statistics.mean(lot_yields), statistics.stdev(lot_yields)
     syl, sbl = hold.reasons
-    assert syl.rule == "aec_q002_syl" and syl.parameters == {"min_lots": 6, "bin_kind": "soft"}
+    assert syl.rule == "aec_q002_syl"
+    assert syl.parameters == {"min_lots": 6, "bin_kind": "soft", "baseline": "lots judged"}
     assert syl.evidence == pytest.approx({"level": "SYL1", "value": 0.5, "limit": mean - 3 * sigma, "mean": mean,
                                           "sigma": sigma, "lots": 11})  # fmt: skip
     assert 0.5 > mean - 4 * sigma, "not beyond SYL2"
@@ -137,3 +138,21 @@ def test_rules_are_checked():
         HoldRules(min_final_yield=80)
     with pytest.raises(ValueError, match="lot_yields lacks column"):
         lot_holds(pl.DataFrame({"lot_id": ["A"]}), NO_PARTS, None, None)
+
+
+def test_a_history_of_earlier_lots_is_the_aec_q002_baseline():
+    """Six normal lots as the baseline: a seventh at half their yield is beyond SYL2, though judged
+    among the seven alone it could not be (at most 6/sqrt(7) = 2.27 sigma out)."""
+    history = parts({f"H{i}": good for i, good in enumerate((90, 92, 88, 91, 89, 90))}, size=100)
+    judged = parts({"NEW": 45}, size=100)
+    result = lot_holds(yields(), judged, None, None, history=history)
+    (hold,) = result.holds
+    baseline = [0.90, 0.92, 0.88, 0.91, 0.89, 0.90]
+    mean, sigma = statistics.mean(baseline), statistics.stdev(baseline)
+    syl = hold.reasons[0]
+    assert syl.parameters["baseline"] == "history"
+    assert syl.evidence == pytest.approx({"level": "SYL2", "value": 0.45, "limit": mean - 4 * sigma, "mean": mean,
+                                          "sigma": sigma, "lots": 6})  # fmt: skip
+    assert [r.rule for r in hold.reasons] == ["aec_q002_syl", "aec_q002_sbl"]
+    seven = pl.concat([history, judged])
+    assert lot_holds(yields(), seven, None, None).holds == ()

@@ -181,6 +181,8 @@ def lot_holds(
     pat_shares: pa.Table | pl.DataFrame | None,
     lot_statistics: pa.Table | pl.DataFrame | None,
     rules: HoldRules | None = None,
+    *,
+    history: pa.Table | pl.DataFrame | None = None,
 ) -> Disposition:
     """Every hold reason of every lot: a pure function of the tables below.
 
@@ -193,7 +195,11 @@ def lot_holds(
       (:func:`pat_shares`); None: not screened (yet), the PAT rule is not judged;
     * ``lot_statistics``: quartiles per lot and parametric test (product, stage, lot_id,
       test_num, test_name, q1, median, q3; :func:`silicio.lake.queries.lot_statistics`); None:
-      the shift rule is not judged.
+      the shift rule is not judged;
+    * ``history``: final parts (as ``final_parts``) of the baseline lots SYL / SBL are set from,
+      per product and stage; None: the lots judged are their own baseline. Among themselves n
+      lots can lie at most (n - 1) / sqrt(n) sigma from their mean, so SYL1 can fire only from 11
+      lots on: a baseline of earlier lots is what AEC-Q002 means.
     """
     rules = rules or HoldRules()
     yields = _frame(lot_yields, "lot_yields", [*_LOT, "final_yield"])
@@ -213,7 +219,7 @@ def lot_holds(
                 evidence={"final_yield": value, "limit": rules.min_final_yield},
                 text=f"final yield {value:.2%} < {rules.min_final_yield:.2%}"))  # fmt: skip
 
-    notes += _yield_limit_holds(final_parts, rules, add)
+    notes += _yield_limit_holds(final_parts, history, rules, add)
 
     if pat_shares is not None:
         shares = _frame(pat_shares, "pat_shares", [*_LOT, "n_parts", "pat_parts"])
@@ -239,20 +245,31 @@ def lot_holds(
     return Disposition(holds=holds, notes=tuple(notes))
 
 
-def _yield_limit_holds(final_parts, rules: HoldRules, add: Callable[[tuple, HoldReason], None]) -> list[str]:
-    """AEC-Q002 Rev-B SYL / SBL of each product and stage with enough lots; notes for the others."""
+def _yield_limit_holds(
+    final_parts, history, rules: HoldRules, add: Callable[[tuple, HoldReason], None]
+) -> list[str]:
+    """AEC-Q002 Rev-B SYL / SBL of each product and stage whose baseline (``history``'s lots of
+    that product and stage, else the lots judged) has enough lots; notes for the others."""
     bin_column = f"{rules.yield_limits_bin}_bin"
-    frame = _frame(final_parts, "final_parts", ["product", "stage", "lot_id", "part_passed", bin_column])
-    parameters = {"min_lots": rules.yield_limits_min_lots, "bin_kind": rules.yield_limits_bin}
+    needs = ["product", "stage", "lot_id", "part_passed", bin_column]
+    frame = _frame(final_parts, "final_parts", needs)
+    baselines = _frame(history, "history", needs) if history is not None else None
+    parameters = {"min_lots": rules.yield_limits_min_lots, "bin_kind": rules.yield_limits_bin,
+                  "baseline": "history" if baselines is not None else "lots judged"}  # fmt: skip
     notes = []
     for (product, stage), group in frame.group_by(["product", "stage"], maintain_order=True):
-        n_lots = group["lot_id"].n_unique()
+        baseline = group
+        if baselines is not None:
+            baseline = baselines.filter(
+                pl.col("product").eq_missing(product) & pl.col("stage").eq_missing(stage)
+            )
+        n_lots = baseline["lot_id"].n_unique()
         if n_lots < rules.yield_limits_min_lots:
             notes.append(f"{product} {stage}: {n_lots} lot(s), fewer than the {rules.yield_limits_min_lots} "
                          "AEC-Q002 yield and bin limits need")  # fmt: skip
             continue
         limits, flags = statistical_yield_analysis(
-            group, bin_column=bin_column, min_lots=rules.yield_limits_min_lots
+            group, baseline, bin_column=bin_column, min_lots=rules.yield_limits_min_lots
         )
         limit_of = {(r["kind"], r["bin"]): r for r in limits.to_pylist()}
         for flag in flags.to_pylist():
