@@ -49,6 +49,7 @@ from silicio.yields.disposition import (
     default_recipe_path,
 )
 from silicio.yields.recipe import Recipe
+from silicio.yields.wafermap import map_json
 
 from . import models as m
 from .cache import ByteCache, default_max_bytes
@@ -122,14 +123,10 @@ def rows_of(table: pa.Table | pl.DataFrame, model: type[m.Row], **extra: Callabl
 
 
 def _map_data(wafer_map, bin_names: dict[int, str] | None = None) -> m.WaferMapData:
+    """The map as the page shows it: colours, legend and axis directions from the one wafer-map
+    module (:func:`silicio.yields.wafermap.map_json`), so the dashboard draws what the reports draw."""
     return m.WaferMapData(
-        kind=wafer_map.kind,
-        label=wafer_map.label,
-        x=wafer_map.x.tolist(),
-        y=wafer_map.y.tolist(),
-        value=[clean(float(v)) for v in wafer_map.value],
-        good=wafer_map.good.tolist() if wafer_map.good is not None else None,
-        count=wafer_map.count.tolist() if wafer_map.count is not None else None,
+        **map_json(wafer_map, bin_names=bin_names),
         bin_names={str(k): v for k, v in (bin_names or {}).items() if v},
     )
 

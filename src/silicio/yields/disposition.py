@@ -33,11 +33,11 @@ import pyarrow as pa
 from .aecq002 import statistical_yield_analysis
 from .excursion import lot_parametric_shifts
 from .recipe import Recipe, load_recipe
+from .rules import reason_codes
 from .screening import ScreeningResult, screen
 from .yield_ import consolidate_retests, yield_by
 
 __all__ = [
-    "DEFAULT_PAT_RULES",
     "DEFAULT_RECIPE",
     "Disposition",
     "Hold",
@@ -59,10 +59,6 @@ __all__ = [
 
 #: The screening recipe shipped with silicio that the hold rules run unless told another.
 DEFAULT_RECIPE = "automotive_wafer_sort.toml"
-#: Screening reason codes that count as PAT outliers for the ``pat_share`` rule. The screening
-#: rules' registry is to name them at merge (the rules of its "pat" family); until then they are
-#: the two codes :func:`silicio.yields.pat.pat_outliers` writes.
-DEFAULT_PAT_RULES: tuple[str, ...] = ("PAT_STATIC", "PAT_DYNAMIC")
 #: The stage whose lots are PAT-screened (AEC-Q001 screens at wafer sort).
 SCREENED_STAGE = "wafer_sort"
 #: Tidy columns the screening rules read (PAT, NNR, GDBN); the rest stay on disk.
@@ -343,12 +339,15 @@ def final_parts(parts: pl.DataFrame) -> pl.DataFrame:
 
 def pat_shares(
     screenings: Mapping[str | None, ScreeningResult],
-    pat_rules: Collection[str] = DEFAULT_PAT_RULES,
+    pat_rules: Collection[str] | None = None,
     stage: str = SCREENED_STAGE,
 ) -> pl.DataFrame:
     """Per screened lot: product, lot_id, stage, the screening's yield summary (n_parts,
     good_before, good_after, yield_before, yield_after), pat_parts (parts a rule of
-    ``pat_rules`` rejected) and pat_fraction."""
+    ``pat_rules`` rejected; default the reason codes of the registered rules of the "pat" family,
+    :func:`silicio.yields.rules.reason_codes`) and pat_fraction."""
+    if pat_rules is None:
+        pat_rules = reason_codes("pat")
     frames = []
     for product, result in screenings.items():
         summary = pl.from_arrow(result.yield_summary)
@@ -441,7 +440,7 @@ def judge(
     screening: LakeScreening | None,
     rules: HoldRules,
     recipe: Recipe | None = None,
-    pat_rules: Collection[str] = DEFAULT_PAT_RULES,
+    pat_rules: Collection[str] | None = None,
 ) -> Disposition:
     """:func:`lot_holds` of the lake's parts (test order), lot index and screening (None: still
     running), with the AEC-Q002 settings of ``recipe``."""
@@ -460,7 +459,7 @@ def lake_disposition(
     rules: HoldRules | None = None,
     *,
     products: Collection[str | None] | None = None,
-    pat_rules: Collection[str] = DEFAULT_PAT_RULES,
+    pat_rules: Collection[str] | None = None,
 ) -> Disposition:
     """Every hold of the lake's lots (of ``products``, when given): its parts, lot index and the
     screening of :func:`screen_lake`, judged by :func:`lot_holds`."""
