@@ -130,7 +130,9 @@ def refusal(request: Request, status: int, message: str, headers: dict[str, str]
 
 
 def _not_for_supplier(request: Request, supplier: str) -> Response:
-    return refusal(request, 403, f"a supplier account may open only /supplier/{supplier}, /transparency and /verify")
+    return refusal(
+        request, 403, f"a supplier account may open only /supplier/{supplier}, /transparency and /verify"
+    )
 
 
 def supplier_of(request: Request) -> str | None:

@@ -39,7 +39,6 @@ from .render import render
 NAV_SECTIONS = ("yield", "trace", "supply", "metrology")
 
 
-
 def dashboard(request: Request) -> Dashboard:
     return request.app.state.dashboard
 
@@ -97,7 +96,9 @@ class Page:
         hints = typing.get_type_hints(self.compute, include_extras=True)
         model = hints.get("return")
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise TypeError(f"page {self.path}: {self.compute.__name__} must be annotated to return a page model")
+            raise TypeError(
+                f"page {self.path}: {self.compute.__name__} must be annotated to return a page model"
+            )
         first, *rest = inspect.signature(self.compute).parameters.values()
         source = SOURCES.get(hints.get(first.name))
         if source is None:
@@ -105,7 +106,8 @@ class Page:
                             f"annotated with one of {', '.join(t.__name__ for t in SOURCES)}")  # fmt: skip
         # Keyword-only, so the CSV routes may add their table parameter anywhere.
         parameters = tuple(
-            p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation)) for p in rest
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
+            for p in rest
         )
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "source", source)
@@ -135,8 +137,11 @@ class Page:
 
 def _row_list(annotation: Any) -> bool:
     args = typing.get_args(annotation)
-    return typing.get_origin(annotation) is list and len(args) == 1 and isinstance(args[0], type) and (
-        issubclass(args[0], m.Row)
+    return (
+        typing.get_origin(annotation) is list
+        and len(args) == 1
+        and isinstance(args[0], type)
+        and (issubclass(args[0], m.Row))
     )
 
 
@@ -189,7 +194,9 @@ def install(app: FastAPI, pages: Iterable[Page], *, tags: list[str]) -> None:
         api.add_api_route(f"{page.api_path}/{{table}}.csv", _csv_endpoint(page), response_class=Response,
                           summary=f"A table of: {page.summary}", description=f"Tables: {tables}.",
                           name=f"{page.api_path} csv")  # fmt: skip
-        html.add_api_route(page.path, _html_endpoint(page), response_class=HTMLResponse, name=f"{page.path} html")
+        html.add_api_route(
+            page.path, _html_endpoint(page), response_class=HTMLResponse, name=f"{page.path} html"
+        )
     app.include_router(api)
     app.include_router(html)
 

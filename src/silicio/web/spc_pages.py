@@ -386,7 +386,9 @@ def study_path(data: Dashboard, name: str) -> Path:
         raise BadQuery(f"bad study name {name!r}: letters, digits, '.', '_' and '-' only")
     path = DataDir.at(data.data_dir).gage_study(name)
     if not path.is_file():
-        raise NotFound(f"no gage study {name!r}: no file {path.parent.name}/{path.name} in the data directory")
+        raise NotFound(
+            f"no gage study {name!r}: no file {path.parent.name}/{path.name} in the data directory"
+        )
     return path
 
 
@@ -430,7 +432,9 @@ def gage_index(data: Dashboard) -> GageIndexPage:
     return GageIndexPage(folder=str(folder), studies=rows, notes=notes)
 
 
-def gage_study(data: Dashboard, name: str, method: Method = "anova", tolerance: Tolerance = None) -> GageStudyPage:
+def gage_study(
+    data: Dashboard, name: str, method: Method = "anova", tolerance: Tolerance = None
+) -> GageStudyPage:
     result = gage_result(study_path(data, name), method, tolerance)
     tol = result.percent_tolerance or {}
     components = [
@@ -477,7 +481,9 @@ PAGES = (
 
 @router.get("/gage/{name}/report", response_class=HTMLResponse)
 @access("internal")
-def gage_report(data: DashboardData, name: str, method: Method = "anova", tolerance: Tolerance = None) -> Response:
+def gage_report(
+    data: DashboardData, name: str, method: Method = "anova", tolerance: Tolerance = None
+) -> Response:
     """The printable report of :mod:`silicio.metrology.report` (no scripts, no external assets)."""
     from silicio.metrology.report import gage_study_html
 
