@@ -73,6 +73,7 @@ def test_each_declaration_gives_its_html_json_and_csv_routes(client):
         assert page.path not in schema or page.path.startswith("/api"), "HTML pages stay out of the schema"
         documented = schema[api]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert documented.endswith("/" + page.model.__name__)
+        assert schema[api]["get"]["x-access"] == page.access
         assert page.tables == [name for name, f in page.model.model_fields.items()
                                if getattr(f.annotation, "__origin__", None) is list
                                and issubclass(f.annotation.__args__[0], m.Row)]  # fmt: skip

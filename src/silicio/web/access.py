@@ -105,6 +105,14 @@ class _Rule:
         return cls(route.path_regex, frozenset(methods) if methods else None, access_of(route))
 
 
+def _route_path(scope: dict) -> str:
+    """The path the router matches: the request's, less the app's mount point (``root_path``)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
 def _rule_for(rules: list[_Rule], method: str, path: str) -> tuple[_Rule | None, dict[str, str]]:
     """The rule of the route the router will pick: the first that matches path and method, else
     the first that matches the path (it answers 405, and declares its access like the rest)."""
@@ -163,7 +171,7 @@ def install(app: FastAPI, supplier_tokens: Callable[[], dict[str, str]]) -> None
             if supplier is None:
                 return refusal(request, 401, "unknown supplier token")
         request.state.supplier = supplier
-        rule, params = _rule_for(rules, request.method, request.url.path)
+        rule, params = _rule_for(rules, request.method, _route_path(request.scope))
         if rule is None:  # no such page: the router answers 404
             return await call_next(request)
         level = rule.level
@@ -175,8 +183,11 @@ def install(app: FastAPI, supplier_tokens: Callable[[], dict[str, str]]) -> None
             return _not_for_supplier(request, supplier)
         if level == "supplier":
             if supplier is None:
-                return refusal(request, 401, "the supplier portal needs the supplier's token: sign in at "
-                                             f"/supplier/login or send the {SUPPLIER_HEADER} header")  # fmt: skip
+                message = (
+                    "the supplier portal needs the supplier's token: sign in at /supplier/login "
+                    f"or send the {SUPPLIER_HEADER} header"
+                )
+                return refusal(request, 401, message)
             if params.get(OWNER_PARAMETER) == supplier:
                 return await call_next(request)
             return _not_for_supplier(request, supplier)

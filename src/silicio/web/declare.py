@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
+from . import links
 from . import models as m
 from .access import Access, access, checked
 from .api import csv_response
@@ -116,7 +117,7 @@ class Page:
     @property
     def api_path(self) -> str:
         """The JSON twin's path: the page's under ``/api`` (``/api/overview`` for ``/``)."""
-        return "/api" + (self.path if self.path != "/" else "/overview")
+        return links.api_url(self.path)
 
     @property
     def tables(self) -> list[str]:
@@ -188,12 +189,12 @@ def install(app: FastAPI, pages: Iterable[Page], *, tags: list[str]) -> None:
     api = APIRouter(tags=tags)
     html = APIRouter(include_in_schema=False)
     for page in pages:
+        documented = {"x-access": page.access}  # who may call it, in /openapi.json
         api.add_api_route(page.api_path, _json_endpoint(page), response_model=page.model, summary=page.summary,
-                          name=f"{page.api_path} json")  # fmt: skip
-        tables = ", ".join(page.tables)
+                          name=f"{page.api_path} json", openapi_extra=documented)  # fmt: skip
         api.add_api_route(f"{page.api_path}/{{table}}.csv", _csv_endpoint(page), response_class=Response,
-                          summary=f"A table of: {page.summary}", description=f"Tables: {tables}.",
-                          name=f"{page.api_path} csv")  # fmt: skip
+                          summary=f"A table of: {page.summary}", description=f"Tables: {', '.join(page.tables)}.",
+                          name=f"{page.api_path} csv", openapi_extra=documented)  # fmt: skip
         html.add_api_route(
             page.path, _html_endpoint(page), response_class=HTMLResponse, name=f"{page.path} html"
         )

@@ -17,8 +17,8 @@ location chart (individuals, X-bar); on the dispersion chart (MR, R, s) a point 
 is reported as ``beyond-limits``. Capability (Cp, Cpk, Pp, Ppk with 95 % intervals and an
 Anderson-Darling normality flag) is over every charted result, against the test's spec limits.
 
-Gage studies are CSV files in ``DATA/metrology`` (:attr:`silicio.datadir.DataDir.metrology`; columns ``part``, ``appraiser``, ``value``; one
-row per measurement, trials in row order), computed by :func:`silicio.metrology.gage_rr_anova`
+Gage studies are CSV files in ``DATA/metrology`` (:attr:`silicio.datadir.DataDir.metrology`;
+columns ``part``, ``appraiser``, ``value``; one row per measurement, trials in row order), computed by :func:`silicio.metrology.gage_rr_anova`
 or :func:`~silicio.metrology.gage_rr_average_range`; ``/gage/{name}/report`` is the printable
 report of :mod:`silicio.metrology.report`.
 """
@@ -29,7 +29,6 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 import numpy as np
 import polars as pl
@@ -40,10 +39,11 @@ from pydantic import BaseModel, Field
 from silicio.datadir import DataDir
 from silicio.lake.queries.spc import last_results
 
+from . import links
 from . import models as m
 from .access import access
 from .api import Product, TestName
-from .data import BadQuery, Dashboard, NotFound, test_url
+from .data import BadQuery, Dashboard, NotFound
 from .declare import DashboardData, Nav, Page
 
 #: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
@@ -365,7 +365,7 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
         dispersion=_chart_points(dispersion, labels, sizes, baseline, beyond),
         violations=violations, capability=summary, indices=indices,
         histogram=m.Histogram(edges=[float(e) for e in edges], counts=[int(c) for c in counts]),
-        test_page_url=test_url(test_num, product, name), notes=notes,
+        test_page_url=links.test_url(test_num, product, name), notes=notes,
     )  # fmt: skip
 
 
@@ -416,7 +416,7 @@ def gage_index(data: Dashboard) -> GageIndexPage:
     folder = DataDir.at(data.data_dir).metrology
     rows, notes = [], []
     for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
-        url = f"/gage/{quote(path.stem, safe='')}"
+        url = links.gage_url(path.stem)
         try:
             result = gage_result(path)
         except BadQuery as exc:
@@ -452,16 +452,11 @@ def gage_study(
         GageAnovaRow(source=r.source, df=r.df, ss=_clean(r.ss), ms=_clean(r.ms), f=_clean(r.f), p=_clean(r.p))
         for r in (result.anova_pooled or result.anova)
     ]
-    query = {
-        k: v
-        for k, v in {"method": method if method != "anova" else None, "tolerance": tolerance}.items()
-        if v
-    }
     return GageStudyPage(
         name=name, method=method, tolerance=tolerance, parts=result.n_parts, appraisers=result.n_appraisers,
         trials=result.n_trials, percent_grr=result.percent_grr, ndc=result.ndc_truncated,
         verdict=_verdict(result.percent_grr), pooled=bool(result.anova_pooled), components=components, anova=anova,
-        report_url=f"/gage/{quote(name, safe='')}/report" + (f"?{urlencode(query)}" if query else ""),
+        report_url=links.gage_report_url(name, method=method if method != "anova" else None, tolerance=tolerance),
     )  # fmt: skip
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from . import links
 from . import models as m
 from .access import SUPPLIER_COOKIE, access, refusal
 from .data import BadQuery, NotFound, TraceData
@@ -36,10 +37,6 @@ Name = Annotated[str | None, Query(description="the node's name")]
 Suspects = Annotated[
     list[str] | None, Query(alias="suspect", description="kind:name of a suspect, repeatable")
 ]
-
-
-def _quoted(text: str) -> str:
-    return quote(text, safe="")
 
 
 def _bad(exc: Exception) -> JSONResponse:
@@ -232,7 +229,7 @@ async def supplier_login(request: Request, data: TraceSource) -> Response:
         return request.app.state.templates.TemplateResponse(
             request, "supply_login.html", {"message": "unknown supplier token"}, status_code=401
         )
-    response = RedirectResponse(f"/supplier/{_quoted(org_id)}", status_code=303)
+    response = RedirectResponse(links.supplier_url(org_id), status_code=303)
     response.set_cookie(SUPPLIER_COOKIE, token, httponly=True, samesite="strict")
     return response
 
@@ -256,7 +253,7 @@ async def supplier_update_page(request: Request, data: TraceSource, org_id: str)
         _update_organisation(data, org_id, await _form(request))
     except BadQuery as exc:
         return refusal(request, 422, str(exc))
-    return RedirectResponse(f"/supplier/{_quoted(org_id)}", status_code=303)
+    return RedirectResponse(links.supplier_url(org_id), status_code=303)
 
 
 @pages.post("/supplier/{org_id}/requests/{request_id}")
@@ -266,4 +263,4 @@ async def supplier_answer_page(request: Request, data: TraceSource, org_id: str,
         _answer_request(data, org_id, request_id, (await _form(request)).get("status", "answered"))
     except BadQuery as exc:
         return refusal(request, 422, str(exc))
-    return RedirectResponse(f"/supplier/{_quoted(org_id)}", status_code=303)
+    return RedirectResponse(links.supplier_url(org_id), status_code=303)
