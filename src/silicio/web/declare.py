@@ -11,8 +11,17 @@ The parameters are the compute function's: its first argument is the data source
 annotation), the others are the page's path and query parameters, typed and validated by
 FastAPI from their annotations. The model is the compute function's return annotation.
 
->>> LOT = Page(path="/lot/{lot_id}", compute=lot, template="lot.html", access="internal",
-...            summary="A lot: wafer yields, stacked map, Pareto", charts=True)
+A new page is a model, a template, a compute function and one declaration in its module's
+``PAGES``::
+
+    def lot(data: Dashboard, lot_id: str, stage: Stage = None) -> m.LotPage:
+        return data.lot(lot_id, stage)
+
+    Page(path="/lot/{lot_id}", compute=lot, template="lot.html", access="internal", charts=True,
+         summary="A lot: wafer yields, stacked map, Pareto", csv_name="{lot_id}")
+
+Routes that are not "model -> template" (redirects, forms, downloads, uploads) stay hand-written
+and declare their access with :func:`silicio.web.access.access`.
 """
 
 from __future__ import annotations
