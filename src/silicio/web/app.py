@@ -81,7 +81,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
 
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["cell"] = format_cell
-    templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS)
+    templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS,
+                                 staff=lambda request: access.supplier_of(request) is None)  # fmt: skip
     app.state.templates = templates
     app.state.rendered_pages = ByteCache()
     #: The caches /api/_health reports, by name.
