@@ -50,7 +50,12 @@ def render(request: Request, template: str, page: BaseModel, api_url: str, *, ch
     never served again (an address is only unique while its object lives) and ages out.
     """
     rendered: ByteCache = request.app.state.rendered_pages
-    key = (id(page), template, str(request.url))
+    key = (
+        "html",
+        id(page),
+        template,
+        str(request.url),
+    )  # apart from the data sources' keys, should they share the cache
     hit = rendered.get(key)
     if hit is not None and hit[0]() is page:
         return HTMLResponse(hit[1])
