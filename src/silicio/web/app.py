@@ -25,7 +25,6 @@ from silicio import __version__
 
 from . import access, declare, pages, spc_pages, trace_pages
 from .access import refusal
-from .cache import ByteCache
 from .data import BadQuery, Dashboard, NotFound, Pending, Settings, TraceData
 from .format import format_cell
 
@@ -53,7 +52,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     first visitor does not wait for it.
     """
     dashboard = Dashboard(data_dir, database_url, settings)
-    trace_data = TraceData(dashboard.data_dir, dashboard.database_url)
+    # One byte bound for everything the server keeps: lake results, trace results, rendered pages.
+    trace_data = TraceData(dashboard.data_dir, dashboard.database_url, cache=dashboard.cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -84,9 +84,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS,
                                  staff=lambda request: access.supplier_of(request) is None)  # fmt: skip
     app.state.templates = templates
-    app.state.rendered_pages = ByteCache()
+    app.state.rendered_pages = dashboard.cache
     #: The caches /api/_health reports, by name.
-    app.state.caches = {"rendered_pages": app.state.rendered_pages}
+    app.state.caches = {"pages": dashboard.cache}
 
     @app.middleware("http")
     async def server_timing(request: Request, call_next):

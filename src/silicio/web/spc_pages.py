@@ -249,18 +249,15 @@ def subgroup_labels(results: pl.DataFrame) -> list[str]:
     ]
 
 
-def control_chart(kind: str, values: np.ndarray, subgroup: np.ndarray | None, in_baseline: np.ndarray):
-    """Phase I limits of chart ``kind`` (:data:`CHARTS`) from the points ``in_baseline``, and its
-    location and dispersion charts over every point (phase II: :func:`silicio.spc.apply`).
-    ``subgroup`` labels each value's subgroup (X-bar charts; None for I-MR)."""
+def _chart(test_num: int, kind: str, values: np.ndarray, **params):
+    """Phase I limits from the first ``baseline`` points (X-bar: wafers, in test order) applied to
+    every point (phase II), through the one SPC entry point :func:`silicio.spc.chart`."""
     from silicio import spc
 
-    if kind == "imr":
-        limits = spc.imr_limits(values[in_baseline])
-        return (limits, *spc.apply(limits, values))
-    make = spc.xbar_r_limits if kind == "xbar-r" else spc.xbar_s_limits
-    limits = make(values[in_baseline], subgroup=subgroup[in_baseline])
-    return (limits, *spc.apply(limits, values, subgroup=subgroup))
+    try:
+        return spc.chart(kind, values, **params)
+    except ValueError as exc:
+        raise BadQuery(f"test {test_num}: {exc}") from None
 
 
 def spc_page(db, test_num: int, product: str | None, name: str | None, chart: str, rules: str,
@@ -294,13 +291,12 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
     elif baseline > available:
         raise BadQuery(f"baseline {baseline} is more than the {available} {what} of test {test_num}")
     if chart == "imr":
-        limits, location, dispersion = control_chart(chart, values, None, np.arange(values.size) < baseline)
+        limits, (location, dispersion) = _chart(test_num, chart, values, baseline=baseline)
         sizes = np.ones(values.size, dtype=int)
         subgrouping = "one point per part: its last result, in test order"
         within = {}
     else:
-        in_baseline = np.isin(labels_all, order[:baseline])
-        limits, location, dispersion = control_chart(chart, values, labels_all, in_baseline)
+        limits, (location, dispersion) = _chart(test_num, chart, values, subgroup=labels_all, baseline=baseline)
         sizes = spc.subgroups(values, subgroup=labels_all).size
         labels = order
         subgrouping = "one subgroup per wafer (lot/wafer): its parts' last results"
