@@ -482,7 +482,6 @@ def _box(values: np.ndarray) -> dict:
 def _edges(values: np.ndarray, bins: int | str, max_bins: int) -> np.ndarray:
     edges = np.histogram_bin_edges(values, bins=bins)
     if edges.size - 1 > max_bins:
-        # A few far outliers over a narrow IQR ask Freedman-Diaconis for thousands of bins.
         edges = np.histogram_bin_edges(values, bins=max_bins)
     return edges
 
@@ -503,9 +502,11 @@ def result_distributions(
     what "last" means across files); invalid (null) results are not counted, nor, by default,
     results flagged with an alarm (TEST_FLG bit 0), which are counted in ``alarmed``.
 
-    Histogram edges: ``numpy.histogram_bin_edges(bins=...)``, by default "auto", the larger bin
-    count of Sturges' and the Freedman-Diaconis rules (Freedman & Diaconis, *Z. Wahrsch.* 57
-    (1981) 453-476), at most ``max_bins`` (equal width beyond). Box plot: Tukey (1977),
+    Histogram edges: ``numpy.histogram_bin_edges(bins=...)``; by default "auto", numpy's
+    narrower of the Sturges and Freedman-Diaconis widths (Freedman & Diaconis, *Z. Wahrsch.* 57
+    (1981) 453-476), the latter kept at least half the square-root rule's width. At most
+    ``max_bins`` bins whatever the rule (equal width beyond): a few far outliers over a narrow
+    IQR would otherwise ask for thousands. Box plot: Tukey (1977),
     NIST/SEMATECH e-Handbook 1.3.3.7; limits are the first seen for the test.
     """
     needs = [*TEST_COLUMNS, "result", "lo_limit", "hi_limit", "units", "is_last_test"]
@@ -607,13 +608,13 @@ def screened_die_map(
     if "is_last_test" in dies.columns:
         dies = dies.filter(pl.col("is_last_test").fill_null(True))
     dies = dies.select(*_PART, "x", "y", "hard_bin", "soft_bin", "passed")
-    duplicated = dies.filter(pl.struct(_PART).is_duplicated())
-    if duplicated.height:
-        row = duplicated.row(0, named=True)
+    repeated = dies.group_by(_PART, maintain_order=True).len().filter(pl.col("len") > 1)
+    if repeated.height:
+        row = repeated.row(0, named=True)
         raise ValueError(
             f"screened_die_map: final part lot {row['lot_id']!r} wafer {row['wafer_id']!r} part_index "
-            f"{row['part_index']} appears {duplicated.height} times; renumber part_index per lot when "
-            f"concatenating files"
+            f"{row['part_index']} appears {row['len']} times ({repeated.height} such parts); renumber "
+            f"part_index per lot when concatenating files"
         )
     rank = {code: i for i, code in enumerate(order)}
     ranked = (
