@@ -49,6 +49,8 @@ from .parametric import part_test_times, units_per_hour
 from .yield_ import as_frame, check_choice, with_test_order
 
 __all__ = [
+    "RECOVERY_SCHEMA",
+    "SWITCHING_SCHEMA",
     "SiteYieldTest",
     "ResultDistributions",
     "Throughput",
