@@ -91,13 +91,11 @@ def per_test_statistics(
     frame = as_frame(tidy, needs + ([_SELECTS[tests]] if tests != "all" else []), "per_test_statistics")
     if tests != "all":
         frame = frame.filter(pl.col(_SELECTS[tests]))
-    alarmed = (pl.col("test_flg") & TEST_FLG_ALARM) != 0  # null TEST_FLG: no flag, no alarm
-
-    def kept(column: str) -> pl.Expr:
-        return pl.col(column) if alarms == "include" else pl.col(column).filter(~alarmed.fill_null(False))
-
+    alarmed = ((pl.col("test_flg") & TEST_FLG_ALARM) != 0).fill_null(False)  # no TEST_FLG: no alarm
+    if alarms == "exclude":  # an alarmed result and verdict read as absent (null): not counted
+        frame = frame.with_columns(pl.when(~alarmed).then(pl.col(c)).alias(c) for c in ("result", "passed"))
     group = [*keys, *_TEST_KEYS, "pin"]
-    r = kept("result")
+    r = pl.col("result")
     stats = frame.group_by(group).agg(
         pl.col("units").drop_nulls().first(),
         pl.col("lo_limit").drop_nulls().first(),
@@ -107,7 +105,7 @@ def per_test_statistics(
         r.median().alias("median"),
         r.std(ddof=1).alias("std"),
         ((r.quantile(0.75, "linear") - r.quantile(0.25, "linear")) / IQR_PER_SIGMA).alias("robust_sigma"),
-        (kept("passed") == False).sum().cast(pl.Int64).alias("fail_count"),  # noqa: E712 (null: no verdict)
+        (pl.col("passed") == False).sum().cast(pl.Int64).alias("fail_count"),  # noqa: E712 (null: no verdict)
         alarmed.sum().cast(pl.Int64).alias("alarm_count"),
         pl.len().cast(pl.Int64).alias("executions"),
     )
