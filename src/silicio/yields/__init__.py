@@ -41,7 +41,7 @@ from .wafermap import (
     to_e142_xml,
     to_g85_xml,
 )
-from .yield_ import consolidate_retests, yield_by
+from .yield_ import consolidate_retests, consolidate_retests_tidy, yield_by
 
 __all__ = [
     "Recipe",
@@ -54,6 +54,7 @@ __all__ = [
     "bin_map",
     "bin_pareto",
     "consolidate_retests",
+    "consolidate_retests_tidy",
     "dumps_recipe",
     "dynamic_pat_limits",
     "fit_defect_density",
