@@ -49,7 +49,7 @@ from .wafermap import (
     map_svg,
     stacked_fail_map,
 )
-from .yield_ import with_test_order, yield_by
+from .yield_ import consolidate_retests_tidy, with_test_order, yield_by
 
 __all__ = [
     "DEFAULT_RECIPE",
@@ -246,21 +246,15 @@ def _assemble(lot_id, stage, chosen) -> _LotData:
     if len(chosen) > 1:
         # Retests in later files: first / last test of each die across the whole lot.
         parts = with_test_order(parts, None)
-        tidy = _last_executions_across_files(tidy, parts)
+        tidy = _last_insertions_across_files(tidy, parts)
     return _LotData(lot_id, stage, files, parts, tidy, summaries)
 
 
-def _last_executions_across_files(tidy: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
-    """``is_last_test`` of the tidy rows recomputed over the lot: the last execution of a test
-    (type, number, name) and pin on a die, dies matched on the parts' ``die_key``."""
-    keyed = tidy.with_row_index("__row").join(
-        parts.select("part_index", "die_key"), on="part_index", how="left", maintain_order="left"
-    )
-    anonymous = pl.when(pl.col("die_key").is_null()).then(pl.col("part_index")).otherwise(-1)
-    group = [pl.col("die_key"), anonymous.alias("__anon"), "test_type", "test_num", "test_name", "pin"]
-    rank = pl.int_range(pl.len()).over(group)
-    last = pl.when(pl.col("part_index").is_null()).then(None).otherwise(rank == pl.len().over(group) - 1)
-    return keyed.with_columns(last.alias("is_last_test")).sort("__row").drop("__row", "die_key")
+def _last_insertions_across_files(tidy: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
+    """``is_first_test`` / ``is_last_test`` of the tidy rows recomputed over the lot: each row
+    follows its part, final when the part is its die's last insertion (a retest supersedes the
+    whole earlier insertion; ``part_index`` is unique within the lot)."""
+    return pl.from_arrow(consolidate_retests_tidy(tidy, parts))
 
 
 # --------------------------------------------------------------------------------------------
