@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# The key files' names are silicio.datadir's; KEYS_DIR stays importable here for silicio.cli.trace.
-from silicio.datadir import KEYS_DIR, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE  # noqa: F401
+from silicio.datadir import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from silicio.extras import require
 from silicio.trace.audit import canonical_json
 
 from .content import OriginError, rvc_net_cost, rvc_transaction_value
@@ -58,14 +58,12 @@ class CertificateError(ValueError):
 
 
 def _crypto():
-    try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ed25519
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise CertificateError(
-            "signing and verifying certificates needs the 'cryptography' package (pip install cryptography)"
-        ) from None
+    """cryptography's Ed25519 pieces, imported when a key is first used (the 'lake' extra)."""
+    require("lake", "signing and verifying certificates")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     return ed25519, serialization, InvalidSignature
 
 

@@ -1,8 +1,7 @@
 """A lake of demo data for the dashboard: what ``silicio serve --demo`` (and ``make run``) serve.
 
-The demo fab of :mod:`silicio.demo` (``generate_fab``) when it is there, else a stand-in: demo
-wafer-sort lots (:func:`silicio.demo.write_demo_stdf`, one seed per lot, enough lots for the
-AEC-Q001 / Q002 limits) and one file that is not STDF, so the files page has a quarantine entry.
+The demo fab of :mod:`silicio.demo` (``generate_fab``) and one file that is not STDF, so the
+files page has a quarantine entry.
 """
 
 from __future__ import annotations
@@ -12,29 +11,16 @@ from pathlib import Path
 
 from silicio import lake
 
-#: Lots of the stand-in: AEC-Q001 static PAT limits need six.
-STAND_IN_LOTS = 8
 DEFAULT_DEMO_DIR = Path("out") / "demo-lake"
 
 
-def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0, wafers: int = 3,
-                     dies_per_side: int = 16) -> Path:  # fmt: skip
-    """STDF files of a demo fab in ``stdf_dir``: ``generate_fab`` when available, else the stand-in."""
-    stdf_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from silicio.demo import generate_fab
-    except ImportError:
-        generate_fab = None
-    if generate_fab is not None:
-        workers = max(1, min(os.cpu_count() or 1, 4))
-        generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers)
-        return stdf_dir
-    from silicio.demo import write_demo_stdf
+def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0) -> Path:
+    """STDF files of the demo fab (:func:`silicio.demo.generate_fab`) in ``stdf_dir``."""
+    from silicio.demo import generate_fab
 
-    for lot in range(lots or STAND_IN_LOTS):
-        write_demo_stdf(
-            stdf_dir / f"lot_{lot:02d}.stdf", seed=seed + lot, wafers=wafers, dies_per_side=dies_per_side
-        )
+    stdf_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(os.cpu_count() or 1, 4))
+    generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers)
     # A file the reader rejects, as a tester share always has one.
     (stdf_dir / "interrupted_transfer.stdf").write_bytes(b"\x00\x00 partial upload, not STDF\n" * 8)
     return stdf_dir
