@@ -150,6 +150,13 @@ class MapHeader:
         if self.bin_type is not None and self.bin_type not in _BIN_TYPES:
             raise ValueError(f"MapHeader bin_type must be one of {sorted(_BIN_TYPES)}, got {self.bin_type!r}")
 
+    def code_text(self, code: int) -> str:
+        """A bin code as written in the header's BinType (a header read from a file has one; the
+        writers choose one for a header without, from all the map's codes)."""
+        if self.bin_type is None:
+            raise ValueError("MapHeader.code_text needs the header's bin_type")
+        return _code_text(code, self.bin_type)
+
     @property
     def flat_location(self) -> str | None:
         """Letter "D", "L", "U" or "R" (STDF WCR WF_FLAT) for a flat at 0 / 90 / 180 / 270 degrees."""
