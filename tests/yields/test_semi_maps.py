@@ -27,6 +27,7 @@ from silicio.yields.wafermap import (
     header_from_stdf,
     read_e142,
     read_g85,
+    read_map,
     write_e142,
     write_g85,
 )
@@ -232,6 +233,16 @@ def test_reads_the_older_g85_form():
     assert (wafer_map.wafer_id, wafer_map.lot_id, header.origin) == ("1", None, None)
     again, again_header = read_g85(write_g85(wafer_map, header))
     assert dies(again) == dies(wafer_map) and again_header == header
+
+
+def test_read_map_tells_the_format_by_the_root_element():
+    kind, wafer_map, header = read_map(G85_STANDARD_FORM)
+    assert (kind, wafer_map.wafer_id, header.code_text(ord("X"))) == ("g85", "W07", "X")
+    kind, wafer_map, header = read_map(write_e142(SMALL).encode())
+    assert (kind, dies(wafer_map), header.code_text(3)) == ("e142", {(0, 0): 1, (1, 0): 2, (0, 1): 3}, "003")
+    assert read_map(G85_OLDER_FORM.replace("<Maps>", "").replace("</Maps>", ""))[0] == "g85"  # a lone Map
+    with pytest.raises(ValueError, match="^<map text>: svg: not a wafer map"):
+        read_map('<svg xmlns="http://www.w3.org/2000/svg"/>')
 
 
 # --------------------------------------------------------------------------------------------

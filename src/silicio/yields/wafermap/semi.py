@@ -4,7 +4,9 @@ A map file carries more than the bins of a :class:`~silicio.yields.wafermap.Wafe
 product, the wafer and die sizes, where the flat or notch is, which way X and Y grow, the
 reference devices and a definition (pass / fail, description) of every bin. That is a
 :class:`MapHeader`; :func:`geometry_from_wcr` and :func:`header_from_stdf` make one from the
-STDF WCR, MIR and HBR / SBR records.
+STDF WCR, MIR and HBR / SBR records. :func:`write_g85` / :func:`write_e142` write a map and its
+header, :func:`read_g85` / :func:`read_e142` read one back (a partner's map too), and
+:func:`read_map` reads either, telling them by the root element.
 
 Conventions, the same in both formats:
 
