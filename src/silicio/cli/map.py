@@ -9,6 +9,7 @@ subcommand names the STDF file.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -103,7 +104,7 @@ def _targets(
                 f"{file}: wafer {wafer!r} is in several lots ({', '.join(str(lot) for lot, _ in wafers)})"
             )
     folder = Path(out)
-    if not (out.endswith("/") or folder.is_dir()):
+    if not (out.endswith(("/", os.sep)) or folder.is_dir()):
         if len(wafers) > 1:
             raise fail(f"{file} holds {len(wafers)} wafers ({listed}): give --wafer W, or an --out folder "
                        f"(ending in /) for one file per wafer")  # fmt: skip
@@ -178,7 +179,7 @@ def export_command(
     _print_notes(header.notes)
     o = header.orientation
     for path, wafer_map in written:
-        console.print(f"{escape(str(path))}: wafer {escape(str(wafer_map.wafer_id))}, {wafer_map.x.size:,} dies, "
+        console.print(f"{escape(str(path))}: wafer {escape(wafer_map.wafer_id or '(no ID)')}, {wafer_map.x.size:,} dies, "
                       f"X grows {o.x_grows}, Y grows {o.y_grows}", soft_wrap=True, highlight=False)  # fmt: skip
 
 
@@ -225,7 +226,7 @@ def _print_summary(file: Path, summary: dict[str, Any]) -> None:
     die = (summary["die_width_um"], summary["die_height_um"])
     for label, value in (
         ("format", summary["format"]),
-        ("substrate", f"{summary['substrate_id']} ({summary['substrate_type']})"),
+        ("substrate", f"{summary['substrate_id'] or '(no ID)'} ({summary['substrate_type']})"),
         ("lot", summary["lot_id"]),
         ("product", summary["product_id"]),
         ("rows x columns", f"{summary['rows']} x {summary['columns']}"),
