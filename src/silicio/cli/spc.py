@@ -187,10 +187,10 @@ def chart(
     as_json: AsJson = False,
 ) -> None:
     """Control limits of a column and the points beyond them or breaking run rules (points from 1)."""
+    needs("lake", "silicio spc chart")
     from silicio import spc
 
     kind = kind.lower()
-    needs("lake", "silicio spc chart")
     with reported_errors():
         try:
             table = read_table(existing_file(file))

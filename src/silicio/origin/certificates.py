@@ -30,14 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The key files' names are silicio.datadir's; KEYS_DIR stays importable here for silicio.cli.trace.
+from silicio.datadir import KEYS_DIR, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE  # noqa: F401
 from silicio.trace.audit import canonical_json
 
 from .content import OriginError, rvc_net_cost, rvc_transaction_value
 
-#: Where ``silicio keys generate`` writes the key pair, inside the data directory.
-KEYS_DIR = "keys"
-PRIVATE_KEY_FILE = "signing-key.pem"
-PUBLIC_KEY_FILE = "signing-key.pub.pem"
 DEFAULT_VERIFY_BASE_URL = "http://127.0.0.1:8000/verify/"
 
 #: USMCA Annex 5-A, in order: key in ``minimum_data_elements`` -> element name.

@@ -49,7 +49,7 @@ from .wafermap import (
     write_e142,
     write_g85,
 )
-from .yield_ import consolidate_retests, yield_by
+from .yield_ import consolidate_retests, consolidate_retests_tidy, yield_by
 
 __all__ = [
     "MapHeader",
@@ -64,6 +64,7 @@ __all__ = [
     "bin_map",
     "bin_pareto",
     "consolidate_retests",
+    "consolidate_retests_tidy",
     "dumps_recipe",
     "dynamic_pat_limits",
     "fit_defect_density",
