@@ -40,6 +40,7 @@ app.add_typer(trace.audit_app, name="audit")
 app.add_typer(trace.keys_app, name="keys")
 app.command(name="verify")(trace.verify_command)
 app.add_typer(supply.app, name="supply")
+app.add_typer(__import__("silicio.cli.map", fromlist=["app"]).app, name="map")
 console = Console()
 
 #: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.
