@@ -90,3 +90,29 @@ def test_the_shipped_recipe_keeps_its_identity():
     # alarmed results excluded, GDBN edge "none") moved it on purpose from 66123c4c...
     recipe = load_recipe(RECIPES / "automotive_wafer_sort.toml")
     assert recipe.sha256 == "13730c4eea4e3172101d85bd1edcc555d66f55c45d8cadeee8f2f18ea61ede15"
+
+
+def test_nnr_floors_and_selection_read_from_the_recipe_and_back():
+    text = MINIMAL.replace("[pat]\n", "[nnr]\nresolution_floor = 2\nmin_distinct = 30\nmax_spread_ratio = \"none\"\n"
+                           "alarmed = \"include\"\n[nnr.min_sigma]\n1080 = 6.25e-4\n1400 = 1e-7\n")
+    recipe = loads_recipe(text)
+    assert recipe.nnr == NnrParams(resolution_floor=2.0, min_distinct=30, max_spread_ratio=None, alarmed="include",
+                                   min_sigma=((1080, 6.25e-4), (1400, 1e-7)))  # fmt: skip
+    assert loads_recipe(dumps_recipe(recipe)) == recipe
+
+
+@pytest.mark.parametrize(
+    "nnr, message",
+    [
+        ('iqr_zero = "resolution"', "iqr_zero was replaced by resolution_floor"),
+        ("resolution_floor = -1", r"resolution_floor must be >= 0"),
+        ("min_distinct = 0", "min_distinct must be an integer >= 1"),
+        ('max_spread_ratio = "off"', 'max_spread_ratio must be a number > 0 or "none"'),
+        ('alarmed = "keep"', "alarmed must be one of exclude, include"),
+        ("[nnr.min_sigma]\nvth = 0.1", r"\[nnr.min_sigma\] key 'vth' must be a test number"),
+        ("[nnr.min_sigma]\n1080 = 0", r"\[nnr.min_sigma\] test 1080 must have a number > 0"),
+    ],
+)
+def test_bad_nnr_parameters_raise_naming_the_key(nnr, message):
+    with pytest.raises(ValueError, match=message):
+        loads_recipe(MINIMAL.replace("[pat]\n", f"[nnr]\n{nnr}\n"))
