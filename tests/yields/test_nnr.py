@@ -107,7 +107,9 @@ def test_nnr_skips_a_wafer_whose_results_do_not_vary():
     assert lim["skipped"] and "IQR" in lim["reason"]
 
 
-def coarse_wafer(rng, outlier_at=None, step: float = 0.05, noise: float = 0.3, offset: float = 0.0) -> list[dict]:
+def coarse_wafer(
+    rng, outlier_at=None, step: float = 0.05, noise: float = 0.3, offset: float = 0.0
+) -> list[dict]:
     """A round wafer (radius 12) of a smooth parameter measured in steps of ``step`` with noise of
     ``noise`` steps; ``offset`` > 0 puts every other result on a second grid shifted by it (two
     ranges of an instrument), so that the smallest step between results is ``offset``."""
@@ -170,7 +172,9 @@ def test_nnr_leaves_a_test_without_spatial_signature_to_pat():
     rng = np.random.default_rng(3)
     rows = wafer("L", "W", rng)
     # The same dies, a result of pure noise: the neighbours predict nothing.
-    noise = pl.DataFrame([{**r, "result": 1.0 + rng.normal(0, 0.1)} for r in rows], schema=SCHEMA, orient="row")
+    noise = pl.DataFrame(
+        [{**r, "result": 1.0 + rng.normal(0, 0.1)} for r in rows], schema=SCHEMA, orient="row"
+    )
     _, limits = nnr(noise)
     (lim,) = limits.to_pylist()
     assert lim["skipped"] and "no spatial signature" in lim["reason"] and lim["spread_ratio"] > 1.0
@@ -189,7 +193,9 @@ def test_alarm_flagged_results_are_neither_neighbours_nor_judged_unless_included
     outliers, limits = nnr(table)
     assert outliers.num_rows == 0 and limits.to_pylist()[0]["n_dies"] == len(rows) - 1
     included, _ = nnr(table, alarmed="include")
-    assert [(r["x"], r["y"]) for r in included.to_pylist()] == [(7, 7)] if "x" in included.column_names else True
+    assert (
+        [(r["x"], r["y"]) for r in included.to_pylist()] == [(7, 7)] if "x" in included.column_names else True
+    )
     assert included.num_rows == 1
     with pytest.raises(ValueError, match="alarmed"):
         nnr(table, alarmed="ignore")

@@ -314,7 +314,9 @@ def test_dynamic_limits_never_lie_outside_the_static_limits():
     assert (drow["limit_lo"], drow["limit_hi"]) == (srow["pat_lo"], srow["pat_hi"])
     assert drow["clamped_static_lo"] and drow["clamped_static_hi"]
     assert (drow["static_lo"], drow["static_hi"]) == (srow["pat_lo"], srow["pat_hi"])
-    assert drow["center"] == pytest.approx(inside.mean()) and drow["sigma"] == pytest.approx(inside.std(ddof=1))
+    assert drow["center"] == pytest.approx(inside.mean()) and drow["sigma"] == pytest.approx(
+        inside.std(ddof=1)
+    )
 
     # A side clamped to the static limit is the static limit: crossing it is PAT_STATIC's reason only.
     reasons = pl.from_arrow(pat_outliers(table, static, dynamic_pat_limits(table, static, scope="lot")))

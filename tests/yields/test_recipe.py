@@ -93,8 +93,11 @@ def test_the_shipped_recipe_keeps_its_identity():
 
 
 def test_nnr_floors_and_selection_read_from_the_recipe_and_back():
-    text = MINIMAL.replace("[pat]\n", "[nnr]\nresolution_floor = 2\nmin_distinct = 30\nmax_spread_ratio = \"none\"\n"
-                           "alarmed = \"include\"\n[nnr.min_sigma]\n1080 = 6.25e-4\n1400 = 1e-7\n")
+    text = MINIMAL.replace(
+        "[pat]\n",
+        '[nnr]\nresolution_floor = 2\nmin_distinct = 30\nmax_spread_ratio = "none"\n'
+        'alarmed = "include"\n[nnr.min_sigma]\n1080 = 6.25e-4\n1400 = 1e-7\n',
+    )
     recipe = loads_recipe(text)
     assert recipe.nnr == NnrParams(resolution_floor=2.0, min_distinct=30, max_spread_ratio=None, alarmed="include",
                                    min_sigma=((1080, 6.25e-4), (1400, 1e-7)))  # fmt: skip

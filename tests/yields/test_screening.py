@@ -137,9 +137,16 @@ def test_each_planted_part_is_rebinned_by_its_rule(result, tables):
     # The wafer's dynamic high limit for vref reaches past the static one and is clamped to it
     # (AEC-Q001 Rev-D §3.1.2), so the PAT die crosses the static limit only: PAT_STATIC alone.
     static_hi = pl.from_arrow(result.static_limits).filter(pl.col("test_num") == VREF)["pat_hi"].item()
-    vref = pl.from_arrow(tables[1]).filter(
-        (pl.col("test_num") == VREF) & pl.col("part_passed") & pl.col("is_last_test") & (pl.col("result") <= static_hi)
-    )["result"].to_numpy()
+    vref = (
+        pl.from_arrow(tables[1])
+        .filter(
+            (pl.col("test_num") == VREF)
+            & pl.col("part_passed")
+            & pl.col("is_last_test")
+            & (pl.col("result") <= static_hi)
+        )["result"]
+        .to_numpy()
+    )
     assert vref.mean() + 6 * vref.std(ddof=1) > static_hi
     expected = {
         PAT_DIE: ({("PAT_STATIC", VREF)}, 90),
@@ -234,19 +241,30 @@ def test_the_shipped_recipe_on_galaxy_lot2_keeps_to_the_standards():
     static = pl.from_arrow(result.static_limits).select("test_num", "pat_lo", "pat_hi")
     dynamic = pl.from_arrow(result.dynamic_limits).filter(~pl.col("skipped")).join(static, on="test_num")
     assert dynamic.height > 0
-    assert dynamic.filter((pl.col("limit_lo") < pl.col("pat_lo")) | (pl.col("limit_hi") > pl.col("pat_hi"))).height == 0
+    assert (
+        dynamic.filter(
+            (pl.col("limit_lo") < pl.col("pat_lo")) | (pl.col("limit_hi") > pl.col("pat_hi"))
+        ).height
+        == 0
+    )
 
     good = lot.filter(
-        pl.col("part_passed") & pl.col("is_last_test") & pl.col("test_type").is_in(["P", "M"]) & pl.col("result").is_finite()
+        pl.col("part_passed")
+        & pl.col("is_last_test")
+        & pl.col("test_type").is_in(["P", "M"])
+        & pl.col("result").is_finite()
     )
     # The file's alarms (TEST_FLG 0x81) are all on failing parts: no passing result to leave out.
     alarmed = good.filter((pl.col("test_flg") & 1) == 1).height
     assert lot.filter((pl.col("test_flg") & 1) == 1).height > 0
-    assert alarmed == 0 and not any(note.startswith(("PAT:", "NNR:")) and "alarm" in note for note in result.notes)
+    assert alarmed == 0 and not any(
+        note.startswith(("PAT:", "NNR:")) and "alarm" in note for note in result.notes
+    )
     # GDBN: failing final dies whose failed results all carry the alarm are no failing neighbours.
     alarm = (pl.col("test_flg") & 1) == 1
     per_part = lot.group_by("part_index").agg(
-        alarm.any().alias("alarmed"), ((pl.col("passed") == False) & ~alarm).any().alias("clean_fail")  # noqa: E712
+        alarm.any().alias("alarmed"),
+        ((pl.col("passed") == False) & ~alarm).any().alias("clean_fail"),  # noqa: E712
     )
     final = pl.from_arrow(result.parts).filter(pl.col("part_passed") == False)  # noqa: E712
     unknown = final.join(per_part, on="part_index").filter(pl.col("alarmed") & ~pl.col("clean_fail")).height

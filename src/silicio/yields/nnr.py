@@ -160,7 +160,12 @@ def _check_min_sigma(min_sigma: Mapping[int, float] | None) -> dict[int, float]:
     for test, sigma in min_sigma.items():
         if isinstance(test, bool) or not isinstance(test, int | np.integer):
             raise ValueError(f"min_sigma keys must be test numbers, got {test!r}")
-        if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not np.isfinite(sigma) or sigma <= 0:
+        if (
+            isinstance(sigma, bool)
+            or not isinstance(sigma, int | float)
+            or not np.isfinite(sigma)
+            or sigma <= 0
+        ):
             raise ValueError(f"min_sigma of test {test} must be a number > 0, got {sigma!r}")
         out[int(test)] = float(sigma)
     return out
@@ -171,12 +176,18 @@ def _check_selection(
 ) -> None:
     if not isinstance(k, int | float) or not np.isfinite(k) or k <= 0:
         raise ValueError(f"k must be a positive number, got {k!r}")
-    if not isinstance(resolution_floor, int | float) or not np.isfinite(resolution_floor) or resolution_floor < 0:
+    if (
+        not isinstance(resolution_floor, int | float)
+        or not np.isfinite(resolution_floor)
+        or resolution_floor < 0
+    ):
         raise ValueError(f"resolution_floor must be a number >= 0, got {resolution_floor!r}")
     if isinstance(min_distinct, bool) or not isinstance(min_distinct, int) or min_distinct < 1:
         raise ValueError(f"min_distinct must be an integer >= 1, got {min_distinct!r}")
     if max_spread_ratio is not None and (
-        not isinstance(max_spread_ratio, int | float) or not np.isfinite(max_spread_ratio) or max_spread_ratio <= 0
+        not isinstance(max_spread_ratio, int | float)
+        or not np.isfinite(max_spread_ratio)
+        or max_spread_ratio <= 0
     ):
         raise ValueError(f"max_spread_ratio must be a number > 0 or None, got {max_spread_ratio!r}")
 
@@ -243,7 +254,10 @@ def nnr(
         ratio = spread_ratio(residual, result)
         step = measurement_resolution(result)
         sigma, source = sigma_iqr, "iqr"
-        for floor, name in ((resolution_floor * step, "resolution"), (floors.get(int(key[2]), np.nan), "min_sigma")):
+        for floor, name in (
+            (resolution_floor * step, "resolution"),
+            (floors.get(int(key[2]), np.nan), "min_sigma"),
+        ):
             if np.isfinite(floor) and floor > sigma:
                 sigma, source = floor, name
         reason = None
@@ -254,7 +268,8 @@ def nnr(
         elif max_spread_ratio is not None and not ratio <= max_spread_ratio:
             reason = (
                 f"no spatial signature: residual / result spread {ratio:.3g} above {max_spread_ratio:g}"
-                if np.isfinite(ratio) else "results do not vary: no spatial signature"
+                if np.isfinite(ratio)
+                else "results do not vary: no spatial signature"
             )
         elif not sigma > 0:
             reason = "IQR of the residuals = 0 and no floor (resolution, min_sigma): not screened"
@@ -296,6 +311,7 @@ def nnr(
     }  # fmt: skip
     outliers = pl.concat(flagged).cast(outliers_schema) if flagged else pl.DataFrame(schema=outliers_schema)
     limit_table = pl.DataFrame(limits, schema=limits_schema, orient="row").with_columns(
-        pl.col(c).fill_nan(None) for c in ("spread_ratio", "sigma_iqr", "resolution", "center", "limit_lo", "limit_hi")
+        pl.col(c).fill_nan(None)
+        for c in ("spread_ratio", "sigma_iqr", "resolution", "center", "limit_lo", "limit_hi")
     )
     return outliers.to_arrow(), limit_table.to_arrow()

@@ -523,7 +523,9 @@ def _inside_static(limits: pl.DataFrame, static: pl.DataFrame) -> pl.DataFrame:
     dynamic limits tighten the static limits, never widen them). A test skipped statically
     (null static limits) keeps its dynamic limits."""
     keys = list(TEST_KEY)
-    static = static.select(*keys, pl.col("_static_lo").alias("static_lo"), pl.col("_static_hi").alias("static_hi"))
+    static = static.select(
+        *keys, pl.col("_static_lo").alias("static_lo"), pl.col("_static_hi").alias("static_hi")
+    )
     joined = limits.join(static, on=keys, how="left", nulls_equal=True, maintain_order="left")
     lo, hi = pl.col("limit_lo"), pl.col("limit_hi")
     # The population lies inside the static limits, so its centre does too and the clamped
@@ -573,7 +575,9 @@ def pat_outliers(
             if f"clamped_static_{side}" in dynamic.columns else pl.col(f"limit_{side}")
             for side in ("lo", "hi")
         ]  # fmt: skip
-        dynamic = dynamic.select(*keys, tighter[0].alias("_lo"), tighter[1].alias("_hi"), "limit_lo", "limit_hi")
+        dynamic = dynamic.select(
+            *keys, tighter[0].alias("_lo"), tighter[1].alias("_hi"), "limit_lo", "limit_hi"
+        )
         found.append(_outside(good, dynamic, keys, "PAT_DYNAMIC", columns, judged=("_lo", "_hi")))
     return pl.concat(found).to_arrow().cast(_REASONS_SCHEMA)
 

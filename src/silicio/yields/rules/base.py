@@ -221,7 +221,11 @@ class RecipeTable:
         for test, value in table.items():
             if not (isinstance(test, str) and test.isdigit()):
                 raise ValueError(f"{self.source}: [{self.where}.{key}] key {test!r} must be a test number")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value > 0)
+            ):
                 raise ValueError(
                     f"{self.source}: [{self.where}.{key}] test {test} must have a number > 0, got {value!r}"
                 )

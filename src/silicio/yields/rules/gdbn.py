@@ -66,7 +66,14 @@ class GdbnRule(ScreeningRule):
 
     def parse(self, table: Any, source: str) -> GdbnParams:
         t = RecipeTable(table, self.name, source).only(
-            "rule", "threshold", "min_failing", "radius", "adjacent_weight", "diagonal_weight", "edge", "alarmed"
+            "rule",
+            "threshold",
+            "min_failing",
+            "radius",
+            "adjacent_weight",
+            "diagonal_weight",
+            "edge",
+            "alarmed",
         )
         edge = t.table.get("edge", "none")
         if not (
@@ -153,5 +160,7 @@ def failing_with_alarms_unknown(
     marked = parts.join(evidence, on=list(PART_KEY), how="left", nulls_equal=True, maintain_order="left")
     unknown = pl.col("_alarm_only").fill_null(False) & (pl.col("part_passed") == False).fill_null(False)  # noqa: E712
     n_unknown = int(marked.select(unknown.sum()).item())
-    out = marked.with_columns(pl.when(unknown).then(None).otherwise(pl.col("part_passed")).alias("part_passed"))
+    out = marked.with_columns(
+        pl.when(unknown).then(None).otherwise(pl.col("part_passed")).alias("part_passed")
+    )
     return out.drop("_alarm_only"), n_unknown

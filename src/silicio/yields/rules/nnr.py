@@ -129,7 +129,9 @@ class NnrRule(ScreeningRule):
             )
         n_floored = table.filter(~pl.col("skipped") & (pl.col("sigma_source") != "iqr")).height
         if n_floored:
-            context.note(f"NNR: residual sigma floored (resolution or min_sigma) in {n_floored} (wafer, test) group(s)")
+            context.note(
+                f"NNR: residual sigma floored (resolution or min_sigma) in {n_floored} (wafer, test) group(s)"
+            )
         return pl.from_arrow(outliers)
 
     def describe(self, params: NnrParams) -> str:

@@ -142,7 +142,9 @@ class PatRule(ScreeningRule):
                 context.note(
                     f"PAT dynamic: {n_skipped} ({d.scope}, test) group(s) not screened, see dynamic_limits.reason"
                 )
-            n_clamped = limits.select((pl.col("clamped_static_lo") | pl.col("clamped_static_hi")).sum()).item()
+            n_clamped = limits.select(
+                (pl.col("clamped_static_lo") | pl.col("clamped_static_hi")).sum()
+            ).item()
             if n_clamped:
                 context.note(
                     f"PAT dynamic: {n_clamped} ({d.scope}, test) limit pair(s) wider than the static limits, "
