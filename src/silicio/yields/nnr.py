@@ -260,7 +260,7 @@ def nnr(
         ):
             if np.isfinite(floor) and floor > sigma:
                 sigma, source = floor, name
-        reason = None
+        skipped, reason = True, None
         if n_distinct < min_distinct:
             reason = f"{n_distinct} distinct results, fewer than the {min_distinct} NNR needs (categories or coarse steps)"
         elif n == 0:
@@ -273,9 +273,10 @@ def nnr(
             )
         elif not sigma > 0:
             reason = "IQR of the residuals = 0 and no floor (resolution, min_sigma): not screened"
-        elif source != "iqr":
-            reason = f"residual sigma {sigma_iqr:g} below the {source} floor: set to {sigma:g}"
-        skipped = reason is not None and not reason.startswith("residual sigma")
+        else:
+            skipped = False
+            if source != "iqr":
+                reason = f"residual sigma {sigma_iqr:g} below the {source} floor: set to {sigma:g}"
         lo, hi = (np.nan, np.nan) if skipped else (center - k * sigma, center + k * sigma)
         limits.append(
             (*key, n, n_distinct, ratio, sigma_iqr, step, None if skipped else sigma, None if skipped else source,
