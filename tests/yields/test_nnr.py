@@ -199,3 +199,26 @@ def test_alarm_flagged_results_are_neither_neighbours_nor_judged_unless_included
     assert included.num_rows == 1
     with pytest.raises(ValueError, match="alarmed"):
         nnr(table, alarmed="ignore")
+
+
+def test_nnr_leaves_residuals_of_several_modes_unscreened():
+    rng = np.random.default_rng(9)
+    rows = wafer("L", "W", rng)
+    # A trimmed parameter: one die in seven lands on a second trim code, 0.3 higher, at random.
+    moved = {r["part_index"] for r in rows if rng.random() < 1 / 7}
+    two_modes = pl.DataFrame(
+        [{**r, "result": r["result"] + (0.3 if r["part_index"] in moved else 0.0)} for r in rows],
+        schema=SCHEMA,
+        orient="row",
+    )
+    # Unchecked, ± 6 robust sigma of the main mode rejects the second mode whole.
+    unchecked, _ = nnr(two_modes, max_tail_ratio=None)
+    assert len(set(unchecked.column("part_index").to_pylist()) & moved) > len(moved) // 2
+    outliers, limits = nnr(two_modes)
+    (lim,) = limits.to_pylist()
+    assert outliers.num_rows == 0 and lim["skipped"] and "several modes" in lim["reason"]
+    assert lim["tail_ratio"] > 3 and lim["spread_ratio"] < 1  # spatial, but not one population
+    # The one-mode wafer of the same gradient is screened: its bulk is a few robust sigmas wide.
+    _, limits = nnr(pl.DataFrame(rows, schema=SCHEMA, orient="row"))
+    (lim,) = limits.to_pylist()
+    assert not lim["skipped"] and lim["tail_ratio"] < 1.5

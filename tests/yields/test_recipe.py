@@ -89,18 +89,20 @@ def test_the_shipped_recipe_keeps_its_identity():
     # Version 1.1 (defaults reviewed against AEC-Q001 / Q002: NNR test selection and floors,
     # alarmed results excluded, GDBN edge "none") moved it on purpose from 66123c4c...
     recipe = load_recipe(RECIPES / "automotive_wafer_sort.toml")
-    assert recipe.sha256 == "13730c4eea4e3172101d85bd1edcc555d66f55c45d8cadeee8f2f18ea61ede15"
+    assert recipe.sha256 == "a3f19e0c86a7234bb146c66ac3f09e4cdaaaecba402d15e2cf20b77fd8274ca5"
 
 
 def test_nnr_floors_and_selection_read_from_the_recipe_and_back():
     text = MINIMAL.replace(
         "[pat]\n",
         '[nnr]\nresolution_floor = 2\nmin_distinct = 30\nmax_spread_ratio = "none"\n'
-        'alarmed = "include"\n[nnr.min_sigma]\n1080 = 6.25e-4\n1400 = 1e-7\n',
+        'max_tail_ratio = 4\nalarmed = "include"\n[nnr.min_sigma]\n1080 = 6.25e-4\n1400 = 1e-7\n',
     )
     recipe = loads_recipe(text)
-    assert recipe.nnr == NnrParams(resolution_floor=2.0, min_distinct=30, max_spread_ratio=None, alarmed="include",
-                                   min_sigma=((1080, 6.25e-4), (1400, 1e-7)))  # fmt: skip
+    assert recipe.nnr == NnrParams(
+        resolution_floor=2.0, min_distinct=30, max_spread_ratio=None, max_tail_ratio=4.0, alarmed="include",
+        min_sigma=((1080, 6.25e-4), (1400, 1e-7)),
+    )  # fmt: skip
     assert loads_recipe(dumps_recipe(recipe)) == recipe
 
 
@@ -111,6 +113,7 @@ def test_nnr_floors_and_selection_read_from_the_recipe_and_back():
         ("resolution_floor = -1", r"resolution_floor must be >= 0"),
         ("min_distinct = 0", "min_distinct must be an integer >= 1"),
         ('max_spread_ratio = "off"', 'max_spread_ratio must be a number > 0 or "none"'),
+        ("max_tail_ratio = 0", "max_tail_ratio must be > 0"),
         ('alarmed = "keep"', "alarmed must be one of exclude, include"),
         ("[nnr.min_sigma]\nvth = 0.1", r"\[nnr.min_sigma\] key 'vth' must be a test number"),
         ("[nnr.min_sigma]\n1080 = 0", r"\[nnr.min_sigma\] test 1080 must have a number > 0"),

@@ -21,7 +21,12 @@ among them, the data make the same choice per wafer and test: at least ``min_dis
 which leaves room for results beyond floor-limited limits of ± 6 steps) distinct results,
 and a residual spread below the result's (:func:`spread_ratio` <= ``max_spread_ratio``, 1:
 Daasch et al. select neighbours for the variance they remove; with no spatial correlation the
-residual of a die to the median of 24 neighbours spreads ~3 % *more* than the result itself).
+residual of a die to the median of 24 neighbours spreads ~3 % *more* than the result itself),
+and residuals that form one population with outliers: the standard deviation of their central
+98 % at most ``max_tail_ratio`` (3) robust sigmas. A normal distribution gives 0.94 and
+heavy-tailed ones 1-2; residuals falling into several modes (a trimmed or binned parameter)
+give more, and their IQR measures one mode, so ± 6 of it would reject the other modes whole.
+PAT tools likewise classify a distribution's shape before setting outlier limits on it.
 
 **Floors of sigma.** Results measured in steps give residuals in steps, whose IQR can be below
 one step or zero, so that every die one step off its neighbours would be rejected. The residual
@@ -58,7 +63,7 @@ from .pat import (
     measurements,
 )
 
-__all__ = ["neighbour_median", "nnr", "nnr_limits", "nnr_residuals", "spread_ratio"]
+__all__ = ["neighbour_median", "nnr", "nnr_limits", "nnr_residuals", "spread_ratio", "trimmed_std"]
 
 
 def neighbour_median(values: np.ndarray, radius: int = 2, min_neighbours: int = 1) -> np.ndarray:
@@ -131,24 +136,27 @@ def nnr_limits(
     return center, sigma, center - k * sigma, center + k * sigma
 
 
+def trimmed_std(values: np.ndarray, trim: float = 0.01) -> float:
+    """Standard deviation (ddof 0) of the values between their ``trim`` and ``1 - trim``
+    quantiles, NaN ignored: the spread of the bulk, which a few outliers do not move."""
+    a = np.asarray(values, dtype=float)
+    a = a[~np.isnan(a)]
+    if a.size < 2:
+        return float("nan")
+    lo, hi = np.quantile(a, [trim, 1 - trim])
+    return float(np.std(a[(a >= lo) & (a <= hi)]))
+
+
 def spread_ratio(residuals: np.ndarray, results: np.ndarray, trim: float = 0.01) -> float:
-    """Standard deviation of the residuals over that of the results (same dies, NaN ignored),
-    each over its central ``1 - 2 trim`` share so the outliers NNR looks for do not decide
-    whether it runs. Below 1 the neighbourhood explains part of the spread (Daasch et al.
-    2001: neighbour selection for variance reduction); NaN when the results do not vary."""
+    """:func:`trimmed_std` of the residuals over that of the results (same dies), so the
+    outliers NNR looks for do not decide whether it runs. Below 1 the neighbourhood explains
+    part of the spread (Daasch et al. 2001: neighbour selection for variance reduction); NaN
+    when the results do not vary."""
     r = np.asarray(residuals, dtype=float)
     v = np.asarray(results, dtype=float)
     keep = ~(np.isnan(r) | np.isnan(v))
-    r, v = r[keep], v[keep]
-    if r.size < 2:
-        return float("nan")
-
-    def trimmed_std(a: np.ndarray) -> float:
-        lo, hi = np.quantile(a, [trim, 1 - trim])
-        return float(np.std(a[(a >= lo) & (a <= hi)]))
-
-    spread = trimmed_std(v)
-    return trimmed_std(r) / spread if spread > 0 else float("nan")
+    spread = trimmed_std(v[keep], trim)
+    return trimmed_std(r[keep], trim) / spread if spread > 0 else float("nan")
 
 
 def _check_min_sigma(min_sigma: Mapping[int, float] | None) -> dict[int, float]:
@@ -172,7 +180,11 @@ def _check_min_sigma(min_sigma: Mapping[int, float] | None) -> dict[int, float]:
 
 
 def _check_selection(
-    k: float, resolution_floor: float, min_distinct: int, max_spread_ratio: float | None
+    k: float,
+    resolution_floor: float,
+    min_distinct: int,
+    max_spread_ratio: float | None,
+    max_tail_ratio: float | None,
 ) -> None:
     if not isinstance(k, int | float) or not np.isfinite(k) or k <= 0:
         raise ValueError(f"k must be a positive number, got {k!r}")
@@ -190,6 +202,10 @@ def _check_selection(
         or max_spread_ratio <= 0
     ):
         raise ValueError(f"max_spread_ratio must be a number > 0 or None, got {max_spread_ratio!r}")
+    if max_tail_ratio is not None and (
+        not isinstance(max_tail_ratio, int | float) or not np.isfinite(max_tail_ratio) or max_tail_ratio <= 0
+    ):
+        raise ValueError(f"max_tail_ratio must be a number > 0 or None, got {max_tail_ratio!r}")
 
 
 def nnr(
@@ -203,6 +219,7 @@ def nnr(
     min_sigma: Mapping[int, float] | None = None,
     min_distinct: int = 20,
     max_spread_ratio: float | None = 1.0,
+    max_tail_ratio: float | None = 3.0,
     quantile_method: str = "linear",
     alarmed: str = "exclude",
 ) -> tuple[pa.Table, pa.Table]:
@@ -210,9 +227,11 @@ def nnr(
 
     Which (wafer, test) groups are screened: those of ``tests`` whose good dies give at least
     ``min_distinct`` distinct results (fewer are categories or coarse steps, not a continuous
-    parameter) and whose :func:`spread_ratio` is at most ``max_spread_ratio`` (the
-    neighbourhood must explain part of the spread; None: no such condition). The others are
-    listed as skipped, with the reason.
+    parameter), whose :func:`spread_ratio` is at most ``max_spread_ratio`` (the neighbourhood
+    must explain part of the spread) and whose residuals' ``tail_ratio`` (their
+    :func:`trimmed_std` over the sigma the limits use) is at most ``max_tail_ratio`` (one
+    population with outliers, not several modes whose IQR is one mode's width); None turns a
+    condition off. The others are listed as skipped, with the reason.
 
     The residual sigma (median ± k x IQR / 1.35 of the residuals) is floored at
     ``resolution_floor`` x the measurement resolution (:func:`~silicio.yields.pat.measurement_resolution`
@@ -223,7 +242,7 @@ def nnr(
     Returns (``outliers``: one row per flagged die and test with ``lot_id, wafer_id,
     part_index, rule`` ("NNR"), ``test_num, test_name, pin, value`` (the residual),
     ``limit_lo, limit_hi, result, estimate``; ``limits``: one row per wafer and test with
-    ``n_dies, n_distinct, spread_ratio, sigma_iqr, resolution, sigma, sigma_source`` ("iqr",
+    ``n_dies, n_distinct, spread_ratio, tail_ratio, sigma_iqr, resolution, sigma, sigma_source`` ("iqr",
     "resolution" or "min_sigma"), ``center, limit_lo, limit_hi, skipped, reason``).
     """
     data = measurements(_frame(tidy, "the tidy table", ("x", "y")), alarmed).filter(
@@ -237,7 +256,7 @@ def nnr(
     elif tests != "all":
         raise ValueError(f'tests must be "all" or a list of test numbers, got {tests!r}')
     _check_method(quantile_method)
-    _check_selection(k, resolution_floor, min_distinct, max_spread_ratio)
+    _check_selection(k, resolution_floor, min_distinct, max_spread_ratio, max_tail_ratio)
     floors = _check_min_sigma(min_sigma)
     keys = ["lot_id", "wafer_id", *TEST_KEY]
     flagged, limits = [], []
@@ -260,6 +279,7 @@ def nnr(
         ):
             if np.isfinite(floor) and floor > sigma:
                 sigma, source = floor, name
+        tail = trimmed_std(residual) / sigma if sigma > 0 else np.nan
         skipped, reason = True, None
         if n_distinct < min_distinct:
             reason = f"{n_distinct} distinct results, fewer than the {min_distinct} NNR needs (categories or coarse steps)"
@@ -273,14 +293,19 @@ def nnr(
             )
         elif not sigma > 0:
             reason = "IQR of the residuals = 0 and no floor (resolution, min_sigma): not screened"
+        elif max_tail_ratio is not None and not tail <= max_tail_ratio:
+            reason = (
+                f"residuals are not one population with outliers: their bulk spreads {tail:.3g} x the "
+                f"robust sigma (above {max_tail_ratio:g}; several modes), not screened"
+            )
         else:
             skipped = False
             if source != "iqr":
                 reason = f"residual sigma {sigma_iqr:g} below the {source} floor: set to {sigma:g}"
         lo, hi = (np.nan, np.nan) if skipped else (center - k * sigma, center + k * sigma)
         limits.append(
-            (*key, n, n_distinct, ratio, sigma_iqr, step, None if skipped else sigma, None if skipped else source,
-             center, lo, hi, skipped, reason)
+            (*key, n, n_distinct, ratio, tail, sigma_iqr, step, None if skipped else sigma,
+             None if skipped else source, center, lo, hi, skipped, reason)
         )  # fmt: skip
         if skipped:
             continue
@@ -305,7 +330,7 @@ def nnr(
     }  # fmt: skip
     limits_schema = {
         "lot_id": pl.String, "wafer_id": pl.String, "test_num": pl.UInt32, "test_name": pl.String,
-        "pin": pl.UInt16, "n_dies": pl.Int64, "n_distinct": pl.Int64, "spread_ratio": pl.Float64,
+        "pin": pl.UInt16, "n_dies": pl.Int64, "n_distinct": pl.Int64, "spread_ratio": pl.Float64, "tail_ratio": pl.Float64,
         "sigma_iqr": pl.Float64, "resolution": pl.Float64, "sigma": pl.Float64, "sigma_source": pl.String,
         "center": pl.Float64, "limit_lo": pl.Float64, "limit_hi": pl.Float64, "skipped": pl.Boolean,
         "reason": pl.String,
@@ -313,6 +338,6 @@ def nnr(
     outliers = pl.concat(flagged).cast(outliers_schema) if flagged else pl.DataFrame(schema=outliers_schema)
     limit_table = pl.DataFrame(limits, schema=limits_schema, orient="row").with_columns(
         pl.col(c).fill_nan(None)
-        for c in ("spread_ratio", "sigma_iqr", "resolution", "center", "limit_lo", "limit_hi")
+        for c in ("spread_ratio", "tail_ratio", "sigma_iqr", "resolution", "center", "limit_lo", "limit_hi")
     )
     return outliers.to_arrow(), limit_table.to_arrow()

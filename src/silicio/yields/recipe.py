@@ -41,6 +41,7 @@ does. TOML is read with the standard library's ``tomllib`` (no YAML dependency):
     resolution_floor = 1.0     # residual sigma >= 1 x the measurement step (0: no floor)
     min_distinct = 20          # a wafer's test with fewer distinct results is not screened
     max_spread_ratio = 1.0     # nor one whose residuals spread as much as its results ("none": no check)
+    max_tail_ratio = 3.0       # nor one whose residuals fall into several modes ("none": no check)
     [nnr.min_sigma]            # optional floor of the residual sigma per test, in its units
     1000 = 2.0e-9
 

@@ -52,6 +52,10 @@ class NnrParams:
     #: signature), so NNR's premise (Daasch et al. 2001, variance reduction) fails; PAT judges
     #: the result itself. None: no condition.
     max_spread_ratio: float | None = 1.0
+    #: Residuals whose central 98 % spread more than 3 robust sigmas (normal: 0.94, heavy tails:
+    #: 1-2) fall into several modes: ± k robust sigma of one mode would reject the others whole,
+    #: so such a (wafer, test) is not screened. None: no condition.
+    max_tail_ratio: float | None = 3.0
     #: Hyndman-Fan type 7, numpy's and R's default.
     quantile_method: str = "linear"
     #: STDF TEST_FLG bit 0 (alarm): such a result is neither a neighbour nor judged, unless "include".
@@ -78,11 +82,14 @@ class NnrRule(ScreeningRule):
             )
         t.only(
             "tests", "radius", "k", "min_neighbours", "resolution_floor", "min_sigma", "min_distinct",
-            "max_spread_ratio", "quantile_method", "alarmed",
+            "max_spread_ratio", "max_tail_ratio", "quantile_method", "alarmed",
         )  # fmt: skip
-        ratio = t.table.get("max_spread_ratio", 1.0)
-        if isinstance(ratio, str) and ratio != "none":
-            raise t.error("max_spread_ratio", 'must be a number > 0 or "none"')
+        ratios = {}
+        for key, default in (("max_spread_ratio", 1.0), ("max_tail_ratio", 3.0)):
+            value = t.table.get(key, default)
+            if isinstance(value, str) and value != "none":
+                raise t.error(key, 'must be a number > 0 or "none"')
+            ratios[key] = None if value == "none" else t.number(key, default)
         return NnrParams(
             tests=t.tests(),
             radius=t.integer("radius", 2, 1),
@@ -91,7 +98,8 @@ class NnrRule(ScreeningRule):
             resolution_floor=t.number("resolution_floor", 1.0, minimum=0.0),
             min_sigma=t.per_test_numbers("min_sigma"),
             min_distinct=t.integer("min_distinct", 20, 1),
-            max_spread_ratio=None if ratio == "none" else t.number("max_spread_ratio", 1.0),
+            max_spread_ratio=ratios["max_spread_ratio"],
+            max_tail_ratio=ratios["max_tail_ratio"],
             quantile_method=t.choice("quantile_method", "linear", QUANTILE_METHODS),
             alarmed=t.choice("alarmed", "exclude", ALARM_POLICIES),
         )
@@ -101,8 +109,9 @@ class NnrRule(ScreeningRule):
         table["min_sigma"] = {str(test): sigma for test, sigma in params.min_sigma}
         if not table["min_sigma"]:
             del table["min_sigma"]
-        if params.max_spread_ratio is None:
-            table["max_spread_ratio"] = "none"
+        for key in ("max_spread_ratio", "max_tail_ratio"):
+            if getattr(params, key) is None:
+                table[key] = "none"
         return table
 
     def apply(self, context: ScreeningContext, params: NnrParams) -> pl.DataFrame:
@@ -117,6 +126,7 @@ class NnrRule(ScreeningRule):
             context.tidy, params.tests, radius=params.radius, k=params.k, min_neighbours=params.min_neighbours,
             resolution_floor=params.resolution_floor, min_sigma=dict(params.min_sigma),
             min_distinct=params.min_distinct, max_spread_ratio=params.max_spread_ratio,
+            max_tail_ratio=params.max_tail_ratio,
             quantile_method=params.quantile_method, alarmed=params.alarmed,
         )  # fmt: skip
         context.keep("nnr_limits", limits)
@@ -125,7 +135,7 @@ class NnrRule(ScreeningRule):
         if n_skipped:
             context.note(
                 f"NNR: {n_skipped} of {table.height} (wafer, test) group(s) not screened (too few distinct "
-                f"results or no spatial signature), see nnr_limits.reason"
+                f"results, no spatial signature or several modes), see nnr_limits.reason"
             )
         n_floored = table.filter(~pl.col("skipped") & (pl.col("sigma_source") != "iqr")).height
         if n_floored:
@@ -137,6 +147,7 @@ class NnrRule(ScreeningRule):
     def describe(self, params: NnrParams) -> str:
         side = 2 * params.radius + 1
         ratio = "any" if params.max_spread_ratio is None else f"<= {params.max_spread_ratio:g}"
+        tail = "any" if params.max_tail_ratio is None else f"<= {params.max_tail_ratio:g}"
         floors = f"sigma >= {params.resolution_floor:g} x resolution"
         if params.min_sigma:
             floors += ", min_sigma " + ", ".join(f"{t}: {s:g}" for t, s in params.min_sigma)
@@ -144,5 +155,6 @@ class NnrRule(ScreeningRule):
             f"residual to the median of the {side} x {side} neighbourhood (>= {params.min_neighbours} "
             f"neighbours) outside median ± {params.k:g} robust sigma per wafer ({floors}), tests "
             f"{_tests_text(params.tests)} with >= {params.min_distinct} distinct results and residual / result "
-            f"spread {ratio}, quantiles {params.quantile_method}, alarmed results: {params.alarmed}"
+            f"spread {ratio}, residual bulk / robust sigma {tail}, quantiles {params.quantile_method}, "
+            f"alarmed results: {params.alarmed}"
         )
