@@ -189,3 +189,34 @@ def test_gdbn_on_a_parts_table_per_wafer():
     assert set(result["threshold"]) == {4.0}
     with pytest.raises(ValueError, match="rule"):
         gdbn(parts, rule="cluster")
+
+
+def test_a_die_failing_only_on_alarmed_results_is_no_failing_neighbour():
+    from silicio.yields.rules import ScreeningContext
+    from silicio.yields.rules.gdbn import GdbnParams, GdbnRule
+
+    # A good die at (1, 1) with three failing edge neighbours: weighted sum 6, flagged.
+    parts = pl.DataFrame(
+        {
+            "lot_id": "L", "wafer_id": "W", "part_index": np.arange(9, dtype=np.int64),
+            "x": np.array([0, 1, 2] * 3, dtype=np.int16), "y": np.repeat(np.arange(3), 3).astype(np.int16),
+            "part_passed": [True, False, True, False, True, False, True, True, True],
+        }
+    )  # fmt: skip
+    # Die 1 failed its only test under a tester alarm (TEST_FLG 0x81: failed + alarm); dies 3 and
+    # 5 failed cleanly (0x80); die 4 fails no test.
+    flags = {1: 0x81, 3: 0x80, 5: 0x80}
+    tidy = pl.DataFrame(
+        {
+            "lot_id": "L", "wafer_id": "W", "part_index": np.arange(9, dtype=np.int64),
+            "test_flg": [flags.get(i, 0) for i in range(9)], "passed": [i not in flags for i in range(9)],
+        },
+        schema_overrides={"test_flg": pl.UInt8},
+    )  # fmt: skip
+    rule = GdbnRule()
+    excluded = ScreeningContext(tidy, parts)
+    assert rule.apply(excluded, GdbnParams()).height == 0  # sum 4 < 6 without die 1
+    assert any(note.startswith("GDBN: 1 die(s)") for note in excluded.notes)
+    included = ScreeningContext(tidy, parts)
+    (flag,) = rule.apply(included, GdbnParams(alarmed="include")).to_dicts()
+    assert (flag["part_index"], flag["value"]) == (4, 6.0) and included.notes == []

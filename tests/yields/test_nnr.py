@@ -94,23 +94,131 @@ def test_planted_outlier_passes_spec_and_pat_but_nnr_catches_it():
     assert lim["n_dies"] == len(rows) and not lim["skipped"]
 
 
-def test_nnr_skips_a_wafer_whose_residuals_do_not_spread():
+def test_nnr_skips_a_wafer_whose_results_do_not_vary():
     rows = wafer("L", "W", np.random.default_rng(0))
     flat = pl.DataFrame([{**r, "result": 1.0} for r in rows], schema=SCHEMA, orient="row")
     outliers, limits = nnr(flat)
     assert outliers.num_rows == 0
     (lim,) = limits.to_pylist()
+    assert lim["skipped"] and "1 distinct results" in lim["reason"]
+    # With the selection off, the residuals' IQR is 0 and there is no step to floor it at.
+    _, limits = nnr(flat, min_distinct=1, max_spread_ratio=None)
+    (lim,) = limits.to_pylist()
     assert lim["skipped"] and "IQR" in lim["reason"]
 
 
-def test_nnr_resolution_policy_floors_the_residual_sigma():
-    rows = wafer("L", "W", np.random.default_rng(0))
-    # Quantized to 0.1: most residuals are 0, IQR = 0.
-    coarse = pl.DataFrame([{**r, "result": round(r["result"], 1)} for r in rows], schema=SCHEMA, orient="row")
-    _, skipped = nnr(coarse, iqr_zero="skip")
-    assert skipped.to_pylist()[0]["skipped"]
-    _, floored = nnr(coarse, iqr_zero="resolution")
-    (lim,) = floored.to_pylist()
-    assert not lim["skipped"] and lim["sigma"] == pytest.approx(0.1) and "resolution" in lim["reason"]
-    with pytest.raises(ValueError, match="iqr_zero"):
-        nnr(coarse, iqr_zero="drop")
+def coarse_wafer(
+    rng, outlier_at=None, step: float = 0.05, noise: float = 0.3, offset: float = 0.0
+) -> list[dict]:
+    """A round wafer (radius 12) of a smooth parameter measured in steps of ``step`` with noise of
+    ``noise`` steps; ``offset`` > 0 puts every other result on a second grid shifted by it (two
+    ranges of an instrument), so that the smallest step between results is ``offset``."""
+    rows, index = [], 0
+    for yy in range(-12, 13):
+        for xx in range(-12, 13):
+            if xx * xx + yy * yy > 144:
+                continue
+            value = 1.0 + 0.04 * xx + 0.03 * yy + rng.normal(0, noise * step)
+            if (xx, yy) == outlier_at:
+                value += 20 * step
+            value = round(value / step) * step + (offset if rng.random() < 0.5 else 0.0)
+            rows.append(
+                {
+                    "lot_id": "L", "wafer_id": "W", "part_index": index, "x": xx, "y": yy, "test_num": 400,
+                    "test_name": "vth", "pin": None, "test_type": "P", "result": value,
+                    "lo_limit": 0.0, "hi_limit": 3.0, "part_passed": True, "is_last_test": True,
+                }
+            )  # fmt: skip
+            index += 1
+    return rows
+
+
+def test_the_resolution_floor_screens_a_coarse_test_and_catches_only_the_real_outlier():
+    rows = coarse_wafer(np.random.default_rng(7), outlier_at=(3, -2))
+    table = pl.DataFrame(rows, schema=SCHEMA, orient="row")
+    planted = next(r["part_index"] for r in rows if (r["x"], r["y"]) == (3, -2))
+    values = np.unique([r["result"] for r in rows])
+    assert values.size >= 20 and np.diff(values).min() == pytest.approx(0.05)  # continuous enough, in steps
+
+    # Most residuals are 0: IQR 0, and without the floor the wafer is not screened at all.
+    unfloored, limits = nnr(table, resolution_floor=0.0)
+    assert unfloored.num_rows == 0 and limits.to_pylist()[0]["skipped"]
+
+    outliers, limits = nnr(table)
+    assert outliers.column("part_index").to_pylist() == [planted]  # one step off is not an outlier
+    (lim,) = limits.to_pylist()
+    assert lim["sigma_source"] == "resolution" and lim["sigma"] == pytest.approx(0.05)
+    assert lim["sigma_iqr"] == 0.0 and "resolution floor" in lim["reason"]
+    assert (lim["limit_lo"], lim["limit_hi"]) == (pytest.approx(-6 * 0.05), pytest.approx(6 * 0.05))
+
+
+def test_a_per_test_min_sigma_floors_where_the_steps_hide_the_resolution():
+    # Two interleaved grids 0.05 apart, shifted by 0.01 (galaxy_lot2 test 1080 looks so): the
+    # smallest step between results is 0.01, not the 0.05 the results move by.
+    rows = coarse_wafer(np.random.default_rng(11), outlier_at=(3, -2), noise=0.45, offset=0.01)
+    table = pl.DataFrame(rows, schema=SCHEMA, orient="row")
+    planted = next(r["part_index"] for r in rows if (r["x"], r["y"]) == (3, -2))
+    _, limits = nnr(table)
+    assert limits.to_pylist()[0]["resolution"] == pytest.approx(0.01)
+    outliers, limits = nnr(table, min_sigma={400: 0.05})
+    (lim,) = limits.to_pylist()
+    assert lim["sigma_source"] == "min_sigma" and lim["sigma"] == 0.05
+    assert outliers.column("part_index").to_pylist() == [planted]
+    with pytest.raises(ValueError, match="min_sigma of test 400"):
+        nnr(table, min_sigma={400: 0.0})
+
+
+def test_nnr_leaves_a_test_without_spatial_signature_to_pat():
+    rng = np.random.default_rng(3)
+    rows = wafer("L", "W", rng)
+    # The same dies, a result of pure noise: the neighbours predict nothing.
+    noise = pl.DataFrame(
+        [{**r, "result": 1.0 + rng.normal(0, 0.1)} for r in rows], schema=SCHEMA, orient="row"
+    )
+    _, limits = nnr(noise)
+    (lim,) = limits.to_pylist()
+    assert lim["skipped"] and "no spatial signature" in lim["reason"] and lim["spread_ratio"] > 1.0
+    # The gradient wafer has one: its residuals spread less than its results.
+    _, limits = nnr(pl.DataFrame(rows, schema=SCHEMA, orient="row"))
+    (lim,) = limits.to_pylist()
+    assert not lim["skipped"] and lim["spread_ratio"] < 1.0
+
+
+def test_alarm_flagged_results_are_neither_neighbours_nor_judged_unless_included():
+    rows = wafer("L", "W", np.random.default_rng(5), outlier_at=(7, 7))
+    schema = {**SCHEMA, "test_flg": pl.UInt8}
+    # The outlier's result was taken under a tester alarm (TEST_FLG bit 0; bit 7 = failed is 0x80).
+    table = pl.DataFrame([{**r, "test_flg": 0x01 if (r["x"], r["y"]) == (7, 7) else 0} for r in rows],
+                         schema=schema, orient="row")  # fmt: skip
+    outliers, limits = nnr(table)
+    assert outliers.num_rows == 0 and limits.to_pylist()[0]["n_dies"] == len(rows) - 1
+    included, _ = nnr(table, alarmed="include")
+    assert (
+        [(r["x"], r["y"]) for r in included.to_pylist()] == [(7, 7)] if "x" in included.column_names else True
+    )
+    assert included.num_rows == 1
+    with pytest.raises(ValueError, match="alarmed"):
+        nnr(table, alarmed="ignore")
+
+
+def test_nnr_leaves_residuals_of_several_modes_unscreened():
+    rng = np.random.default_rng(9)
+    rows = wafer("L", "W", rng)
+    # A trimmed parameter: one die in seven lands on a second trim code, 0.3 higher, at random.
+    moved = {r["part_index"] for r in rows if rng.random() < 1 / 7}
+    two_modes = pl.DataFrame(
+        [{**r, "result": r["result"] + (0.3 if r["part_index"] in moved else 0.0)} for r in rows],
+        schema=SCHEMA,
+        orient="row",
+    )
+    # Unchecked, ± 6 robust sigma of the main mode rejects the second mode whole.
+    unchecked, _ = nnr(two_modes, max_tail_ratio=None)
+    assert len(set(unchecked.column("part_index").to_pylist()) & moved) > len(moved) // 2
+    outliers, limits = nnr(two_modes)
+    (lim,) = limits.to_pylist()
+    assert outliers.num_rows == 0 and lim["skipped"] and "several modes" in lim["reason"]
+    assert lim["tail_ratio"] > 3 and lim["spread_ratio"] < 1  # spatial, but not one population
+    # The one-mode wafer of the same gradient is screened: its bulk is a few robust sigmas wide.
+    _, limits = nnr(pl.DataFrame(rows, schema=SCHEMA, orient="row"))
+    (lim,) = limits.to_pylist()
+    assert not lim["skipped"] and lim["tail_ratio"] < 1.5

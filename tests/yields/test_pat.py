@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from silicio.yields.pat import (
+    alarmed_results,
     dynamic_pat_limits,
     measurement_resolution,
     pat_limits,
@@ -288,3 +289,76 @@ def test_resolution_policy_floors_a_spread_smaller_than_one_step():
     (floored,) = static_pat_limits(table, iqr_zero="resolution").to_pylist()
     assert floored["robust_sigma"] == pytest.approx(0.1) and floored["sigma_source"] == "resolution"
     assert "below the resolution" in floored["reason"]
+
+
+# --------------------------------------------------------------------------------------------
+# Dynamic limits inside the static ones (AEC-Q001 Rev-D §3.1.2)
+
+
+def test_dynamic_limits_never_lie_outside_the_static_limits():
+    rng = np.random.default_rng(42)
+    # History: six tight lots (sigma 0.01) around 1.00.
+    history = tidy_frame(spread_over_lots(rng.normal(1.0, 0.01, 600)))
+    static = static_pat_limits(history)
+    (srow,) = static.to_pylist()
+    # The lot screened is wider (sigma 0.02) and shifted up: mean ± 6 sigma of its parts inside
+    # the static limits reaches past them.
+    wafer = rng.normal(1.01, 0.02, 200)
+    table = tidy_frame([{"lot": "NEW", "part": i, "value": float(v)} for i, v in enumerate(wafer)])
+    inside = wafer[(wafer >= srow["pat_lo"]) & (wafer <= srow["pat_hi"])]
+    unclamped_lo = inside.mean() - 6 * inside.std(ddof=1)
+    unclamped_hi = inside.mean() + 6 * inside.std(ddof=1)
+    assert unclamped_lo < srow["pat_lo"] and unclamped_hi > srow["pat_hi"]  # the case the clamp is for
+
+    (drow,) = dynamic_pat_limits(table, static, scope="lot").to_pylist()
+    assert (drow["limit_lo"], drow["limit_hi"]) == (srow["pat_lo"], srow["pat_hi"])
+    assert drow["clamped_static_lo"] and drow["clamped_static_hi"]
+    assert (drow["static_lo"], drow["static_hi"]) == (srow["pat_lo"], srow["pat_hi"])
+    assert drow["center"] == pytest.approx(inside.mean()) and drow["sigma"] == pytest.approx(
+        inside.std(ddof=1)
+    )
+
+    # A side clamped to the static limit is the static limit: crossing it is PAT_STATIC's reason only.
+    reasons = pl.from_arrow(pat_outliers(table, static, dynamic_pat_limits(table, static, scope="lot")))
+    outside = int(np.sum((wafer < srow["pat_lo"]) | (wafer > srow["pat_hi"])))
+    assert outside > 0
+    assert reasons.filter(pl.col("rule") == "PAT_STATIC").height == outside
+    assert reasons.filter(pl.col("rule") == "PAT_DYNAMIC").height == 0
+
+
+def test_dynamic_limits_tighter_than_the_static_ones_are_kept():
+    rng = np.random.default_rng(7)
+    history = tidy_frame(spread_over_lots(rng.normal(1.0, 0.05, 600)))
+    static = static_pat_limits(history)
+    wafer = rng.normal(1.0, 0.005, 200)
+    table = tidy_frame([{"lot": "NEW", "part": i, "value": float(v)} for i, v in enumerate(wafer)])
+    (drow,) = dynamic_pat_limits(table, static, scope="lot").to_pylist()
+    assert not (drow["clamped_static_lo"] or drow["clamped_static_hi"])
+    assert drow["limit_hi"] == pytest.approx(wafer.mean() + 6 * wafer.std(ddof=1))
+
+
+# --------------------------------------------------------------------------------------------
+# Alarm-flagged results (STDF TEST_FLG bit 0)
+
+
+def test_alarm_flagged_results_stay_out_of_static_limits_and_are_not_judged_unless_included():
+    values = np.linspace(0.9, 1.1, 120)
+    rows = spread_over_lots(values)
+    rows.append({"lot": "L0", "part": 500, "value": 40.0})  # taken under an alarm
+    table = tidy_frame(rows).with_columns(
+        pl.when(pl.col("part_index") == 500).then(0x01).otherwise(0).cast(pl.UInt8).alias("test_flg")
+    )
+    (row,) = static_pat_limits(table).to_pylist()
+    assert row["n_parts"] == 120 and row["robust_mean"] == pytest.approx(statistics.median(values))
+    q1, q3 = type7_quantile(values, 0.25), type7_quantile(values, 0.75)
+    assert row["robust_sigma"] == pytest.approx((q3 - q1) / 1.35)
+    static = static_pat_limits(table)
+    assert pat_outliers(table, static).num_rows == 0  # not judged
+    assert alarmed_results(table) == 1
+
+    (included,) = static_pat_limits(table, alarmed="include").to_pylist()
+    assert included["n_parts"] == 121
+    judged = pat_outliers(table, static, alarmed="include").to_pylist()
+    assert [r["part_index"] for r in judged] == [500]
+    with pytest.raises(ValueError, match="alarmed"):
+        static_pat_limits(table, alarmed="keep")

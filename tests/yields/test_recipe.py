@@ -26,9 +26,10 @@ version = "2"
 
 def test_the_example_recipe_loads_with_every_rule():
     recipe = load_recipe(RECIPES / "automotive_wafer_sort.toml")
-    assert (recipe.name, recipe.version) == ("automotive-wafer-sort", "1.0")
+    assert (recipe.name, recipe.version) == ("automotive-wafer-sort", "1.1")
     assert recipe.pat == PatParams(dynamic=DynamicPatParams())  # the documents' defaults, stated
-    assert recipe.gdbn.rule == "weighted" and recipe.gdbn.edge == "scale"
+    # Every value the shipped recipe states is its rule's default (reviewed, each cited there).
+    assert recipe.gdbn == GdbnParams()
     assert recipe.nnr == NnrParams()
     assert recipe.yield_limits.min_lots == 6
     assert recipe.bins.soft_bin_of("pat") == 90 and recipe.bins.soft_bin_of("gdbn") == 91
@@ -84,7 +85,40 @@ def test_bad_recipes_raise_saying_what_was_expected(text, message):
 
 
 def test_the_shipped_recipe_keeps_its_identity():
-    # Results record this hash; it was computed before the rules became plugins and must not move
-    # with the code's layout, only with a parameter.
+    # Results record this hash; it must not move with the code's layout, only with a parameter.
+    # Version 1.1 (defaults reviewed against AEC-Q001 / Q002: NNR test selection and floors,
+    # alarmed results excluded, GDBN edge "none") moved it on purpose from 66123c4c...
     recipe = load_recipe(RECIPES / "automotive_wafer_sort.toml")
-    assert recipe.sha256 == "66123c4cc7e4e7b01f4fc79c3c163d4380508ca46d486304d8895a9748c93c11"
+    assert recipe.sha256 == "a3f19e0c86a7234bb146c66ac3f09e4cdaaaecba402d15e2cf20b77fd8274ca5"
+
+
+def test_nnr_floors_and_selection_read_from_the_recipe_and_back():
+    text = MINIMAL.replace(
+        "[pat]\n",
+        '[nnr]\nresolution_floor = 2\nmin_distinct = 30\nmax_spread_ratio = "none"\n'
+        'max_tail_ratio = 4\nalarmed = "include"\n[nnr.min_sigma]\n1080 = 6.25e-4\n1400 = 1e-7\n',
+    )
+    recipe = loads_recipe(text)
+    assert recipe.nnr == NnrParams(
+        resolution_floor=2.0, min_distinct=30, max_spread_ratio=None, max_tail_ratio=4.0, alarmed="include",
+        min_sigma=((1080, 6.25e-4), (1400, 1e-7)),
+    )  # fmt: skip
+    assert loads_recipe(dumps_recipe(recipe)) == recipe
+
+
+@pytest.mark.parametrize(
+    "nnr, message",
+    [
+        ('iqr_zero = "resolution"', "iqr_zero was replaced by resolution_floor"),
+        ("resolution_floor = -1", r"resolution_floor must be >= 0"),
+        ("min_distinct = 0", "min_distinct must be an integer >= 1"),
+        ('max_spread_ratio = "off"', 'max_spread_ratio must be a number > 0 or "none"'),
+        ("max_tail_ratio = 0", "max_tail_ratio must be > 0"),
+        ('alarmed = "keep"', "alarmed must be one of exclude, include"),
+        ("[nnr.min_sigma]\nvth = 0.1", r"\[nnr.min_sigma\] key 'vth' must be a test number"),
+        ("[nnr.min_sigma]\n1080 = 0", r"\[nnr.min_sigma\] test 1080 must have a number > 0"),
+    ],
+)
+def test_bad_nnr_parameters_raise_naming_the_key(nnr, message):
+    with pytest.raises(ValueError, match=message):
+        loads_recipe(MINIMAL.replace("[pat]\n", f"[nnr]\n{nnr}\n"))

@@ -11,11 +11,13 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+import silicio.yields
 from silicio.stdf import read, tidy
 from silicio.stdf.writer import StdfWriter
 from silicio.yields.pat import static_pat_limits
-from silicio.yields.recipe import loads_recipe
+from silicio.yields.recipe import load_recipe, loads_recipe
 from silicio.yields.screening import final_parts, screen
+from tests.conftest import shared_stdf
 
 SIDE = 10  # a 10 x 10 wafer
 VREF, IDDQ = 100, 200
@@ -126,14 +128,28 @@ def test_final_parts_count_a_retested_die_once(tables):
     assert part_at(parts, RETESTED)["part_passed"] is True  # the retest, not the first failure
 
 
-def test_each_planted_part_is_rebinned_by_its_rule(result):
+def test_each_planted_part_is_rebinned_by_its_rule(result, tables):
     reasons = pl.from_arrow(result.reasons)
     parts = pl.from_arrow(result.parts)
     by_part = {}
     for r in reasons.to_dicts():
         by_part.setdefault(r["part_index"], set()).add((r["rule"], r["test_num"]))
+    # The wafer's dynamic high limit for vref reaches past the static one and is clamped to it
+    # (AEC-Q001 Rev-D §3.1.2), so the PAT die crosses the static limit only: PAT_STATIC alone.
+    static_hi = pl.from_arrow(result.static_limits).filter(pl.col("test_num") == VREF)["pat_hi"].item()
+    vref = (
+        pl.from_arrow(tables[1])
+        .filter(
+            (pl.col("test_num") == VREF)
+            & pl.col("part_passed")
+            & pl.col("is_last_test")
+            & (pl.col("result") <= static_hi)
+        )["result"]
+        .to_numpy()
+    )
+    assert vref.mean() + 6 * vref.std(ddof=1) > static_hi
     expected = {
-        PAT_DIE: ({("PAT_STATIC", VREF), ("PAT_DYNAMIC", VREF)}, 90),
+        PAT_DIE: ({("PAT_STATIC", VREF)}, 90),
         NNR_DIE: ({("NNR", IDDQ)}, 92),
         GDBN_DIE: ({("GDBN_COUNT", None)}, 91),
     }
@@ -210,3 +226,53 @@ def test_screen_six_lots_computes_its_own_limits_and_lot_limits(tables):
     assert syl["limit1"] == pytest.approx(statistics.mean(yields) - 3 * statistics.stdev(yields))
     # One low lot among seven inflates sigma: 0.94 stays above SYL1 = 0.923, nothing is flagged.
     assert syl["limit1"] < 0.94 and result.lot_flags.num_rows == 0
+
+
+def test_the_shipped_recipe_on_galaxy_lot2_keeps_to_the_standards():
+    """Real data: dynamic limits inside the static ones, no NNR on tests of few distinct results,
+    alarm-flagged results counted and left out (checked against the tidy table directly)."""
+    from silicio.stdf import parts as stdf_parts
+
+    tables = read(shared_stdf("galaxy_lot2_A530_BE.stdf"))
+    lot = pl.from_arrow(tidy(tables))
+    recipe = load_recipe(Path(silicio.yields.__file__).parent / "recipes" / "automotive_wafer_sort.toml")
+    result = screen(lot, recipe, parts=stdf_parts(tables), short_history="note")
+
+    static = pl.from_arrow(result.static_limits).select("test_num", "pat_lo", "pat_hi")
+    dynamic = pl.from_arrow(result.dynamic_limits).filter(~pl.col("skipped")).join(static, on="test_num")
+    assert dynamic.height > 0
+    assert (
+        dynamic.filter(
+            (pl.col("limit_lo") < pl.col("pat_lo")) | (pl.col("limit_hi") > pl.col("pat_hi"))
+        ).height
+        == 0
+    )
+
+    good = lot.filter(
+        pl.col("part_passed")
+        & pl.col("is_last_test")
+        & pl.col("test_type").is_in(["P", "M"])
+        & pl.col("result").is_finite()
+    )
+    # The file's alarms (TEST_FLG 0x81) are all on failing parts: no passing result to leave out.
+    alarmed = good.filter((pl.col("test_flg") & 1) == 1).height
+    assert lot.filter((pl.col("test_flg") & 1) == 1).height > 0
+    assert alarmed == 0 and not any(
+        note.startswith(("PAT:", "NNR:")) and "alarm" in note for note in result.notes
+    )
+    # GDBN: failing final dies whose failed results all carry the alarm are no failing neighbours.
+    alarm = (pl.col("test_flg") & 1) == 1
+    per_part = lot.group_by("part_index").agg(
+        alarm.any().alias("alarmed"),
+        ((pl.col("passed") == False) & ~alarm).any().alias("clean_fail"),  # noqa: E712
+    )
+    final = pl.from_arrow(result.parts).filter(pl.col("part_passed") == False)  # noqa: E712
+    unknown = final.join(per_part, on="part_index").filter(pl.col("alarmed") & ~pl.col("clean_fail")).height
+    assert unknown > 0 and any(note.startswith(f"GDBN: {unknown} die(s)") for note in result.notes)
+    distinct = (
+        good.filter((pl.col("test_flg") & 1) == 0)
+        .group_by("test_num")
+        .agg(pl.col("result").n_unique().alias("distinct"))
+    )
+    screened = pl.from_arrow(result.nnr_limits).filter(~pl.col("skipped")).join(distinct, on="test_num")
+    assert screened.height > 0 and screened["distinct"].min() >= 20

@@ -11,11 +11,28 @@ residual instead of the raw value:
 * limits from the wafer's residual distribution, robustly: median ± k x IQR / 1.35;
 * good dies with a residual outside the limits are flagged.
 
-Quantiles are numpy's ``method`` (default ``"linear"``, Hyndman-Fan type 7). Results measured
-in steps (quantized) give residuals in steps, often with an IQR below one step or of zero:
-``iqr_zero="skip"`` (the default) leaves a wafer whose residual IQR is 0 unscreened,
-``"resolution"`` floors the residual sigma at the wafer's measurement resolution (smallest step
-between its results); both are reported.
+Quantiles are numpy's ``method`` (default ``"linear"``, Hyndman-Fan type 7).
+
+**Which tests.** Common practice runs NNR on a short list of continuous, spatially smooth
+parametric tests (IDDQ, leakage, thresholds, ring oscillators) chosen per product, never on
+every test: on a test without a spatial signature the neighbours predict nothing, and on a
+coarsely quantized test the residuals are steps. The recipe may list its tests (default: all);
+among them, the data make the same choice per wafer and test: at least ``min_distinct`` (20,
+which leaves room for results beyond floor-limited limits of ± 6 steps) distinct results,
+and a residual spread below the result's (:func:`spread_ratio` <= ``max_spread_ratio``, 1:
+Daasch et al. select neighbours for the variance they remove; with no spatial correlation the
+residual of a die to the median of 24 neighbours spreads ~3 % *more* than the result itself),
+and residuals that form one population with outliers: the standard deviation of their central
+98 % at most ``max_tail_ratio`` (3) robust sigmas. A normal distribution gives 0.94 and
+heavy-tailed ones 1-2; residuals falling into several modes (a trimmed or binned parameter)
+give more, and their IQR measures one mode, so ± 6 of it would reject the other modes whole.
+PAT tools likewise classify a distribution's shape before setting outlier limits on it.
+
+**Floors of sigma.** Results measured in steps give residuals in steps, whose IQR can be below
+one step or zero, so that every die one step off its neighbours would be rejected. The residual
+sigma is floored at ``resolution_floor`` (default 1) x the measurement resolution, the
+smallest non-zero step between the wafer's results (a residual within k steps is not judged),
+and at a per-test ``min_sigma`` where the recipe gives one. Both are reported.
 
 References
 ----------
@@ -28,7 +45,7 @@ screening at wafer sort", *IEEE Design & Test of Computers* 19(5), 74-81 (2002).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numba as nb
 import numpy as np
@@ -38,7 +55,6 @@ import pyarrow as pa
 from .gdbn import die_grid
 from .pat import (
     IQR_PER_SIGMA,
-    IQR_ZERO_POLICIES,
     PART_KEY,
     TEST_KEY,
     _check_method,
@@ -47,7 +63,7 @@ from .pat import (
     measurements,
 )
 
-__all__ = ["neighbour_median", "nnr", "nnr_limits", "nnr_residuals"]
+__all__ = ["neighbour_median", "nnr", "nnr_limits", "nnr_residuals", "spread_ratio", "trimmed_std"]
 
 
 def neighbour_median(values: np.ndarray, radius: int = 2, min_neighbours: int = 1) -> np.ndarray:
@@ -120,6 +136,78 @@ def nnr_limits(
     return center, sigma, center - k * sigma, center + k * sigma
 
 
+def trimmed_std(values: np.ndarray, trim: float = 0.01) -> float:
+    """Standard deviation (ddof 0) of the values between their ``trim`` and ``1 - trim``
+    quantiles, NaN ignored: the spread of the bulk, which a few outliers do not move."""
+    a = np.asarray(values, dtype=float)
+    a = a[~np.isnan(a)]
+    if a.size < 2:
+        return float("nan")
+    lo, hi = np.quantile(a, [trim, 1 - trim])
+    return float(np.std(a[(a >= lo) & (a <= hi)]))
+
+
+def spread_ratio(residuals: np.ndarray, results: np.ndarray, trim: float = 0.01) -> float:
+    """:func:`trimmed_std` of the residuals over that of the results (same dies), so the
+    outliers NNR looks for do not decide whether it runs. Below 1 the neighbourhood explains
+    part of the spread (Daasch et al. 2001: neighbour selection for variance reduction); NaN
+    when the results do not vary."""
+    r = np.asarray(residuals, dtype=float)
+    v = np.asarray(results, dtype=float)
+    keep = ~(np.isnan(r) | np.isnan(v))
+    spread = trimmed_std(v[keep], trim)
+    return trimmed_std(r[keep], trim) / spread if spread > 0 else float("nan")
+
+
+def _check_min_sigma(min_sigma: Mapping[int, float] | None) -> dict[int, float]:
+    if min_sigma is None:
+        return {}
+    if not isinstance(min_sigma, Mapping):
+        raise ValueError(f"min_sigma must map test numbers to a sigma, got {type(min_sigma).__name__}")
+    out = {}
+    for test, sigma in min_sigma.items():
+        if isinstance(test, bool) or not isinstance(test, int | np.integer):
+            raise ValueError(f"min_sigma keys must be test numbers, got {test!r}")
+        if (
+            isinstance(sigma, bool)
+            or not isinstance(sigma, int | float)
+            or not np.isfinite(sigma)
+            or sigma <= 0
+        ):
+            raise ValueError(f"min_sigma of test {test} must be a number > 0, got {sigma!r}")
+        out[int(test)] = float(sigma)
+    return out
+
+
+def _check_selection(
+    k: float,
+    resolution_floor: float,
+    min_distinct: int,
+    max_spread_ratio: float | None,
+    max_tail_ratio: float | None,
+) -> None:
+    if not isinstance(k, int | float) or not np.isfinite(k) or k <= 0:
+        raise ValueError(f"k must be a positive number, got {k!r}")
+    if (
+        not isinstance(resolution_floor, int | float)
+        or not np.isfinite(resolution_floor)
+        or resolution_floor < 0
+    ):
+        raise ValueError(f"resolution_floor must be a number >= 0, got {resolution_floor!r}")
+    if isinstance(min_distinct, bool) or not isinstance(min_distinct, int) or min_distinct < 1:
+        raise ValueError(f"min_distinct must be an integer >= 1, got {min_distinct!r}")
+    if max_spread_ratio is not None and (
+        not isinstance(max_spread_ratio, int | float)
+        or not np.isfinite(max_spread_ratio)
+        or max_spread_ratio <= 0
+    ):
+        raise ValueError(f"max_spread_ratio must be a number > 0 or None, got {max_spread_ratio!r}")
+    if max_tail_ratio is not None and (
+        not isinstance(max_tail_ratio, int | float) or not np.isfinite(max_tail_ratio) or max_tail_ratio <= 0
+    ):
+        raise ValueError(f"max_tail_ratio must be a number > 0 or None, got {max_tail_ratio!r}")
+
+
 def nnr(
     tidy: pa.Table | pl.DataFrame,
     tests: str | Sequence[int] = "all",
@@ -127,19 +215,37 @@ def nnr(
     radius: int = 2,
     k: float = 6.0,
     min_neighbours: int = 3,
-    iqr_zero: str = "skip",
+    resolution_floor: float = 1.0,
+    min_sigma: Mapping[int, float] | None = None,
+    min_distinct: int = 20,
+    max_spread_ratio: float | None = 1.0,
+    max_tail_ratio: float | None = 3.0,
     quantile_method: str = "linear",
+    alarmed: str = "exclude",
 ) -> tuple[pa.Table, pa.Table]:
     """NNR of each test on each wafer, over the good dies (``part_passed``) with a result.
 
-    ``iqr_zero="resolution"`` floors the residual sigma at the smallest step between the
-    wafer's results; ``"skip"`` leaves a wafer whose residual IQR is 0 unscreened (reported).
+    Which (wafer, test) groups are screened: those of ``tests`` whose good dies give at least
+    ``min_distinct`` distinct results (fewer are categories or coarse steps, not a continuous
+    parameter), whose :func:`spread_ratio` is at most ``max_spread_ratio`` (the neighbourhood
+    must explain part of the spread) and whose residuals' ``tail_ratio`` (their
+    :func:`trimmed_std` over the sigma the limits use) is at most ``max_tail_ratio`` (one
+    population with outliers, not several modes whose IQR is one mode's width); None turns a
+    condition off. The others are listed as skipped, with the reason.
+
+    The residual sigma (median ± k x IQR / 1.35 of the residuals) is floored at
+    ``resolution_floor`` x the measurement resolution (:func:`~silicio.yields.pat.measurement_resolution`
+    of the wafer's results; 0: no floor) and at ``min_sigma[test_num]`` (units of the result)
+    where given: a residual of a step or two is quantization, not an outlier. Alarm-flagged
+    results (TEST_FLG bit 0) are neither neighbours nor judged unless ``alarmed="include"``.
+
     Returns (``outliers``: one row per flagged die and test with ``lot_id, wafer_id,
     part_index, rule`` ("NNR"), ``test_num, test_name, pin, value`` (the residual),
     ``limit_lo, limit_hi, result, estimate``; ``limits``: one row per wafer and test with
-    ``n_dies, center, sigma, limit_lo, limit_hi, skipped, reason``).
+    ``n_dies, n_distinct, spread_ratio, tail_ratio, sigma_iqr, resolution, sigma, sigma_source`` ("iqr",
+    "resolution" or "min_sigma"), ``center, limit_lo, limit_hi, skipped, reason``).
     """
-    data = measurements(_frame(tidy, "the tidy table", ("x", "y"))).filter(
+    data = measurements(_frame(tidy, "the tidy table", ("x", "y")), alarmed).filter(
         pl.col("part_passed").fill_null(False)
         & pl.col("wafer_id").is_not_null()
         & pl.col("x").is_not_null()
@@ -150,28 +256,57 @@ def nnr(
     elif tests != "all":
         raise ValueError(f'tests must be "all" or a list of test numbers, got {tests!r}')
     _check_method(quantile_method)
-    if iqr_zero not in IQR_ZERO_POLICIES:
-        raise ValueError(f"iqr_zero must be one of {', '.join(IQR_ZERO_POLICIES)}; got {iqr_zero!r}")
+    _check_selection(k, resolution_floor, min_distinct, max_spread_ratio, max_tail_ratio)
+    floors = _check_min_sigma(min_sigma)
     keys = ["lot_id", "wafer_id", *TEST_KEY]
     flagged, limits = [], []
     for key, group in data.group_by(keys, maintain_order=True):
+        result = group["result"].to_numpy().astype(float)
         x, y = group["x"].to_numpy(), group["y"].to_numpy()
-        grid, x0, y0 = die_grid(x, y, group["result"].to_numpy().astype(float), np.nan)
+        grid, x0, y0 = die_grid(x, y, result, np.nan)
         iy, ix = y.astype(np.int64) - y0, x.astype(np.int64) - x0
         estimate = neighbour_median(grid, radius, min_neighbours)[iy, ix]
-        residual = group["result"].to_numpy() - estimate
-        center, sigma, lo, hi = nnr_limits(residual, k, quantile_method)
+        residual = result - estimate
+        center, sigma_iqr, _, _ = nnr_limits(residual, k, quantile_method)
         n = int(np.sum(~np.isnan(residual)))
-        skipped, reason = False, None
-        step = measurement_resolution(group["result"].to_numpy()) if iqr_zero == "resolution" else np.nan
-        if n == 0:
-            skipped, reason = True, f"no die with {min_neighbours} good neighbours"
-        elif step > sigma:
-            reason = f"residual sigma {sigma:g} below the resolution: set to {step:g}"
-            sigma, lo, hi = step, center - k * step, center + k * step
-        elif sigma == 0:
-            skipped, reason = True, "IQR of the residuals = 0, not screened"
-        limits.append((*key, n, center, sigma, lo, hi, skipped, reason))
+        n_distinct = int(np.unique(result).size)
+        ratio = spread_ratio(residual, result)
+        step = measurement_resolution(result)
+        sigma, source = sigma_iqr, "iqr"
+        for floor, name in (
+            (resolution_floor * step, "resolution"),
+            (floors.get(int(key[2]), np.nan), "min_sigma"),
+        ):
+            if np.isfinite(floor) and floor > sigma:
+                sigma, source = floor, name
+        tail = trimmed_std(residual) / sigma if sigma > 0 else np.nan
+        skipped, reason = True, None
+        if n_distinct < min_distinct:
+            reason = f"{n_distinct} distinct results, fewer than the {min_distinct} NNR needs (categories or coarse steps)"
+        elif n == 0:
+            reason = f"no die with {min_neighbours} good neighbours"
+        elif max_spread_ratio is not None and not ratio <= max_spread_ratio:
+            reason = (
+                f"no spatial signature: residual / result spread {ratio:.3g} above {max_spread_ratio:g}"
+                if np.isfinite(ratio)
+                else "results do not vary: no spatial signature"
+            )
+        elif not sigma > 0:
+            reason = "IQR of the residuals = 0 and no floor (resolution, min_sigma): not screened"
+        elif max_tail_ratio is not None and not tail <= max_tail_ratio:
+            reason = (
+                f"residuals are not one population with outliers: their bulk spreads {tail:.3g} x the "
+                f"robust sigma (above {max_tail_ratio:g}; several modes), not screened"
+            )
+        else:
+            skipped = False
+            if source != "iqr":
+                reason = f"residual sigma {sigma_iqr:g} below the {source} floor: set to {sigma:g}"
+        lo, hi = (np.nan, np.nan) if skipped else (center - k * sigma, center + k * sigma)
+        limits.append(
+            (*key, n, n_distinct, ratio, tail, sigma_iqr, step, None if skipped else sigma,
+             None if skipped else source, center, lo, hi, skipped, reason)
+        )  # fmt: skip
         if skipped:
             continue
         out = (residual < lo) | (residual > hi)
@@ -195,9 +330,14 @@ def nnr(
     }  # fmt: skip
     limits_schema = {
         "lot_id": pl.String, "wafer_id": pl.String, "test_num": pl.UInt32, "test_name": pl.String,
-        "pin": pl.UInt16, "n_dies": pl.Int64, "center": pl.Float64, "sigma": pl.Float64,
-        "limit_lo": pl.Float64, "limit_hi": pl.Float64, "skipped": pl.Boolean, "reason": pl.String,
+        "pin": pl.UInt16, "n_dies": pl.Int64, "n_distinct": pl.Int64, "spread_ratio": pl.Float64, "tail_ratio": pl.Float64,
+        "sigma_iqr": pl.Float64, "resolution": pl.Float64, "sigma": pl.Float64, "sigma_source": pl.String,
+        "center": pl.Float64, "limit_lo": pl.Float64, "limit_hi": pl.Float64, "skipped": pl.Boolean,
+        "reason": pl.String,
     }  # fmt: skip
     outliers = pl.concat(flagged).cast(outliers_schema) if flagged else pl.DataFrame(schema=outliers_schema)
-    limit_table = pl.DataFrame(limits, schema=limits_schema, orient="row")
+    limit_table = pl.DataFrame(limits, schema=limits_schema, orient="row").with_columns(
+        pl.col(c).fill_nan(None)
+        for c in ("spread_ratio", "tail_ratio", "sigma_iqr", "resolution", "center", "limit_lo", "limit_hi")
+    )
     return outliers.to_arrow(), limit_table.to_arrow()

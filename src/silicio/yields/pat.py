@@ -20,17 +20,28 @@ do: ``"skip"`` leaves the test unscreened and says so; ``"resolution"`` uses the
 resolution (the smallest non-zero step between distinct results) as a floor of sigma, so a
 spread of zero, or one smaller than a step, becomes one step, and says so.
 
+Dynamic limits are then clamped inside the static limits of the test: AEC-Q001 Rev-D sets
+dynamic limits from the parts that passed the static limits to *tighten* them, never to
+widen them (§3.1.2). Without the clamp, ``mean ± 6 sigma`` of a wafer wider than the history
+(or off its centre) would reach past the static limits and pass parts they reject.
+
 Tests are identified by ``(test_num, test_name, pin)`` (``pin`` null except for MPR results),
 parts by ``(lot_id, wafer_id, part_index)`` as in :func:`silicio.stdf.tidy`; only the last
 execution of a test on a die counts (``is_last_test``).
 
+A result the tester flagged with an alarm (STDF V4 PTR / MPR TEST_FLG bit 0, "alarm detected
+during testing") is not a measurement to build limits on: by default (``alarmed="exclude"``)
+it is left out of every population and is not judged; ``alarmed="include"`` keeps it.
+:func:`alarmed_results` counts them, so a screening can say how many it left out.
+
 References
 ----------
 Automotive Electronics Council, *AEC-Q001 Rev-D: Guidelines for Part Average Testing*
-(December 9, 2011): static PAT limits = robust mean ± 6 robust sigma, robust mean = median,
-robust sigma = (Q3 - Q1) / 1.35, data from at least six lots; dynamic PAT limits = mean ± 6
-sigma of the lot's parts that passed the static limits; PAT limits never wider than the
-specification limits.
+(December 9, 2011): §2.4 robust mean = median, robust sigma = (Q3 - Q1) / 1.35; §3.1.1 static
+PAT limits = robust mean ± 6 robust sigma, data from at least six lots (at least 30 parts
+each); §3.1.2 dynamic PAT limits per lot or wafer from the parts that passed the static
+limits, mean ± 6 sigma (or robust mean ± 6 robust sigma), never outside the static limits;
+PAT limits never wider than the specification limits. (Section numbers as Rev-D numbers them.)
 
 R. J. Hyndman and Y. Fan, "Sample quantiles in statistical packages", *The American
 Statistician* 50(4), 361-365 (1996).
@@ -45,10 +56,12 @@ import polars as pl
 import pyarrow as pa
 
 __all__ = [
+    "ALARM_POLICIES",
     "IQR_PER_SIGMA",
     "PART_KEY",
     "QUANTILE_METHODS",
     "TEST_KEY",
+    "alarmed_results",
     "dynamic_pat_limits",
     "measurement_resolution",
     "measurements",
@@ -72,6 +85,10 @@ QUANTILE_METHODS = (
     "lower", "higher", "midpoint", "nearest",
 )  # fmt: skip
 IQR_ZERO_POLICIES = ("skip", "resolution")
+#: What a screening does with alarm-flagged results: leave them out (default) or keep them.
+ALARM_POLICIES = ("exclude", "include")
+#: STDF V4 PTR / MPR TEST_FLG bit 0: "alarm detected during testing".
+TEST_FLG_ALARM = 0x01
 DYNAMIC_SCOPES = ("wafer", "lot")
 DYNAMIC_CENTERS = ("mean", "median")
 
@@ -173,9 +190,19 @@ def _frame(table: pa.Table | pl.DataFrame, what: str, needs: Iterable[str]) -> p
     return frame
 
 
-def measurements(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
-    """The results that count from a tidy table: parametric (PTR / MPR), last execution of the
-    test on the die, with a finite result. One row per (part, test, pin)."""
+def _check_alarmed(alarmed: str) -> None:
+    if alarmed not in ALARM_POLICIES:
+        raise ValueError(f"alarmed must be one of {', '.join(ALARM_POLICIES)}; got {alarmed!r}")
+
+
+def _alarm(frame: pl.DataFrame) -> pl.Expr:
+    """True where TEST_FLG bit 0 (alarm) is set; a table without ``test_flg`` records no alarm."""
+    if "test_flg" not in frame.columns:
+        return pl.lit(False)
+    return (pl.col("test_flg").cast(pl.UInt8) & TEST_FLG_ALARM).fill_null(0) != 0
+
+
+def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
     needs = (
         *PART_KEY,
         *TEST_KEY,
@@ -193,6 +220,26 @@ def measurements(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
         & pl.col("part_index").is_not_null()
         & pl.col("result").is_finite()
     )
+
+
+def measurements(tidy: pa.Table | pl.DataFrame, alarmed: str = "exclude") -> pl.DataFrame:
+    """The results that count from a tidy table: parametric (PTR / MPR), last execution of the
+    test on the die, with a finite result, and (``alarmed="exclude"``) no alarm (TEST_FLG bit
+    0). One row per (part, test, pin)."""
+    _check_alarmed(alarmed)
+    frame = _parametric(tidy)
+    return frame if alarmed == "include" else frame.filter(~_alarm(frame))
+
+
+def alarmed_results(
+    tidy: pa.Table | pl.DataFrame, tests: str | Sequence[int] = "all", *, passing_only: bool = True
+) -> int:
+    """How many results :func:`measurements` leaves out for their alarm (TEST_FLG bit 0): last
+    executions of the ``tests``, on passing parts unless ``passing_only=False``."""
+    frame = _tests_filter(_parametric(tidy), tests)
+    if passing_only:
+        frame = frame.filter(pl.col("part_passed").fill_null(False))
+    return int(frame.select(_alarm(frame).sum()).item()) if frame.height else 0
 
 
 def _tests_filter(frame: pl.DataFrame, tests: str | Sequence[int]) -> pl.DataFrame:
@@ -351,6 +398,7 @@ def static_pat_limits(
     tests: str | Sequence[int] = "all",
     iqr_zero: str = "skip",
     quantile_method: str = "linear",
+    alarmed: str = "exclude",
 ) -> pa.Table:
     """Static PAT limits of each test from the passing parts of ``min_lots`` or more lots.
 
@@ -358,7 +406,8 @@ def static_pat_limits(
     (Q3 - Q1) / 1.35, from at least six lots, clamped to the specification limits.
 
     ``tidy`` is a tidy table (:func:`silicio.stdf.tidy`) of one or more lots; the population
-    is the last result of each test on each passing part (``part_passed``). Fewer than
+    is the last result of each test on each passing part (``part_passed``), alarm-flagged
+    results left out unless ``alarmed="include"``. Fewer than
     ``min_lots`` lots in all raises ValueError; a test seen in fewer lots is kept, skipped,
     with the reason. LSL / USL are the tightest limits the data records for the test.
 
@@ -369,7 +418,7 @@ def static_pat_limits(
     _check_common(k, iqr_zero, quantile_method)
     if int(min_lots) < 1:
         raise ValueError(f"min_lots must be >= 1, got {min_lots!r}")
-    data = _tests_filter(measurements(tidy), tests).filter(pl.col("part_passed").fill_null(False))
+    data = _tests_filter(measurements(tidy, alarmed), tests).filter(pl.col("part_passed").fill_null(False))
     n_lots = data["lot_id"].n_unique()
     if n_lots < min_lots:
         raise ValueError(
@@ -419,11 +468,14 @@ def dynamic_pat_limits(
     min_parts: int = 30,
     iqr_zero: str = "skip",
     quantile_method: str = "linear",
+    alarmed: str = "exclude",
 ) -> pa.Table:
     """Dynamic PAT limits of each test on each wafer (``scope="wafer"``) or lot (``"lot"``).
 
-    AEC-Q001 Rev-D: dynamic limits = mean ± 6 sigma of the parts of the lot that pass the
-    specification and the static PAT limits, clamped to the specification limits.
+    AEC-Q001 Rev-D §3.1.2: dynamic limits = mean ± 6 sigma of the parts of the lot that pass the
+    specification and the static PAT limits, never outside the static limits: each limit is
+    clamped to the specification limits, then inside the static limits of its test
+    (``clamped_static_lo`` / ``clamped_static_hi`` say where the static limit won).
 
     ``n`` replaces the 6; ``center="median"`` uses the robust mean and sigma instead of the
     mean and sample standard deviation (ddof = 1). The tests are those of ``static_limits``; a
@@ -433,7 +485,8 @@ def dynamic_pat_limits(
     from the mean, so ``mean ± 6 sigma`` cannot reject anything in a group of fewer than 38.
 
     Returns one row per (lot_id[, wafer_id], test): ``n_parts, center, q1, q3, sigma,
-    sigma_source, lsl, usl, limit_lo, limit_hi, clamped_lo, clamped_hi, skipped, reason``.
+    sigma_source, lsl, usl, static_lo, static_hi, limit_lo, limit_hi, clamped_lo, clamped_hi,
+    clamped_static_lo, clamped_static_hi, skipped, reason``.
     """
     _check_common(n, iqr_zero, quantile_method)
     if scope not in DYNAMIC_SCOPES:
@@ -450,7 +503,7 @@ def dynamic_pat_limits(
     group = ["lot_id", "wafer_id"] if scope == "wafer" else ["lot_id"]
     keys = [*group, *TEST_KEY]
     data = (
-        measurements(tidy)
+        measurements(tidy, alarmed)
         .filter(pl.col("part_passed").fill_null(False))
         .join(static, on=list(TEST_KEY), nulls_equal=True)
         .filter(
@@ -462,18 +515,49 @@ def dynamic_pat_limits(
     limits = _limit_rows(
         data, keys, k=n, center=center, method=quantile_method, iqr_zero=iqr_zero, min_parts=int(min_parts)
     )
-    return limits.to_arrow()
+    return _inside_static(limits, static).to_arrow()
+
+
+def _inside_static(limits: pl.DataFrame, static: pl.DataFrame) -> pl.DataFrame:
+    """Dynamic limits clamped inside the static ones of their test (AEC-Q001 Rev-D §3.1.2: the
+    dynamic limits tighten the static limits, never widen them). A test skipped statically
+    (null static limits) keeps its dynamic limits."""
+    keys = list(TEST_KEY)
+    static = static.select(
+        *keys, pl.col("_static_lo").alias("static_lo"), pl.col("_static_hi").alias("static_hi")
+    )
+    joined = limits.join(static, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    lo, hi = pl.col("limit_lo"), pl.col("limit_hi")
+    # The population lies inside the static limits, so its centre does too and the clamped
+    # interval is never empty.
+    above = (lo < pl.col("static_lo")).fill_null(False)
+    below = (hi > pl.col("static_hi")).fill_null(False)
+    columns = [c for c in limits.columns if c not in ("skipped", "reason")]
+    at = columns.index("limit_lo")
+    return joined.with_columns(
+        pl.when(above).then(pl.col("static_lo")).otherwise(lo).alias("limit_lo"),
+        pl.when(below).then(pl.col("static_hi")).otherwise(hi).alias("limit_hi"),
+        above.alias("clamped_static_lo"),
+        below.alias("clamped_static_hi"),
+    ).select(
+        *columns[:at], "static_lo", "static_hi", *columns[at:], "clamped_static_lo", "clamped_static_hi",
+        "skipped", "reason",
+    )  # fmt: skip
 
 
 def pat_outliers(
     tidy: pa.Table | pl.DataFrame,
     static_limits: pa.Table | pl.DataFrame,
     dynamic_limits: pa.Table | pl.DataFrame | None = None,
+    *,
+    alarmed: str = "exclude",
 ) -> pa.Table:
     """Passing parts whose result lies outside the static (rule ``PAT_STATIC``) or dynamic
     (``PAT_DYNAMIC``) PAT limits of a test: one row per (part, rule, test) with the value and
-    the limits it crossed. Skipped tests screen nothing."""
-    good = measurements(tidy).filter(pl.col("part_passed").fill_null(False))
+    the limits it crossed. A dynamic limit clamped to the static one (``clamped_static_lo`` /
+    ``_hi``) gives no PAT_DYNAMIC reason: that crossing is PAT_STATIC's. Skipped tests screen nothing; an alarm-flagged result is not judged
+    unless ``alarmed="include"`` (its value is not a trustworthy measurement)."""
+    good = measurements(tidy, alarmed).filter(pl.col("part_passed").fill_null(False))
     columns = [*PART_KEY, "rule", *TEST_KEY, "value", "limit_lo", "limit_hi"]
     found = []
     static = _static_frame(static_limits).filter(~pl.col("skipped"))
@@ -485,17 +569,31 @@ def pat_outliers(
         )
         dynamic = dynamic.filter(~pl.col("skipped"))
         keys = [c for c in ("lot_id", "wafer_id") if c in dynamic.columns] + list(TEST_KEY)
-        dynamic = dynamic.select(*keys, "limit_lo", "limit_hi")
-        found.append(_outside(good, dynamic, keys, "PAT_DYNAMIC", columns))
+        # A side clamped to the static limit is the static limit: crossing it is PAT_STATIC's reason.
+        tighter = [
+            pl.when(pl.col(f"clamped_static_{side}").fill_null(False)).then(None).otherwise(pl.col(f"limit_{side}"))
+            if f"clamped_static_{side}" in dynamic.columns else pl.col(f"limit_{side}")
+            for side in ("lo", "hi")
+        ]  # fmt: skip
+        dynamic = dynamic.select(
+            *keys, tighter[0].alias("_lo"), tighter[1].alias("_hi"), "limit_lo", "limit_hi"
+        )
+        found.append(_outside(good, dynamic, keys, "PAT_DYNAMIC", columns, judged=("_lo", "_hi")))
     return pl.concat(found).to_arrow().cast(_REASONS_SCHEMA)
 
 
 def _outside(
-    good: pl.DataFrame, limits: pl.DataFrame, keys: list[str], rule: str, columns: list[str]
+    good: pl.DataFrame,
+    limits: pl.DataFrame,
+    keys: list[str],
+    rule: str,
+    columns: list[str],
+    judged: tuple[str, str] = ("limit_lo", "limit_hi"),
 ) -> pl.DataFrame:
+    """Results outside the ``judged`` limit columns, reported with ``limit_lo`` / ``limit_hi``."""
     joined = good.join(limits, on=keys, nulls_equal=True)
     return (
-        joined.filter(~_within(pl.col("result"), "limit_lo", "limit_hi"))
+        joined.filter(~_within(pl.col("result"), *judged))
         .select(
             *PART_KEY,
             pl.lit(rule).alias("rule"),

@@ -16,6 +16,7 @@ does. TOML is read with the standard library's ``tomllib`` (no YAML dependency):
     min_lots = 6
     iqr_zero = "skip"          # or "resolution"
     quantile_method = "linear"
+    alarmed = "exclude"        # or "include": results with TEST_FLG bit 0 (alarm), also in [nnr], [gdbn]
 
     [pat.dynamic]              # AEC-Q001 Rev-D dynamic PAT
     scope = "wafer"            # or "lot"
@@ -30,14 +31,19 @@ does. TOML is read with the standard library's ``tomllib`` (no YAML dependency):
     radius = 1                 # count rule window
     adjacent_weight = 2.0
     diagonal_weight = 1.0
-    edge = "scale"             # "none", "scale" or a factor
+    edge = "none"              # "none", "scale" or a factor
 
     [nnr]                      # Daasch et al.
     tests = [1000]
     radius = 2
     k = 6.0
     min_neighbours = 3
-    iqr_zero = "skip"          # or "resolution": residual sigma floored at the step
+    resolution_floor = 1.0     # residual sigma >= 1 x the measurement step (0: no floor)
+    min_distinct = 20          # a wafer's test with fewer distinct results is not screened
+    max_spread_ratio = 1.0     # nor one whose residuals spread as much as its results ("none": no check)
+    max_tail_ratio = 3.0       # nor one whose residuals fall into several modes ("none": no check)
+    [nnr.min_sigma]            # optional floor of the residual sigma per test, in its units
+    1000 = 2.0e-9
 
     [yield_limits]             # AEC-Q002 Rev-B SYL / SBL
     bin = "soft"

@@ -194,14 +194,43 @@ class RecipeTable:
             raise ValueError(f"{self.source}: [{self.where}] {key} is required")
         return self.table.get(key, default)
 
-    def number(self, key: str, default: float | None, *, positive: bool = True) -> float:
-        """A finite number (> 0 unless ``positive=False``); ``default`` None: the key is required."""
+    def number(
+        self, key: str, default: float | None, *, positive: bool = True, minimum: float | None = None
+    ) -> float:
+        """A finite number: > 0 unless ``positive=False``, >= ``minimum`` when given (instead of
+        > 0); ``default`` None: the key is required."""
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise self.error(key, "must be a number")
-        if positive and value <= 0:
+        if minimum is not None:
+            if value < minimum:
+                raise self.error(key, f"must be >= {minimum:g}")
+        elif positive and value <= 0:
             raise self.error(key, "must be > 0")
         return float(value)
+
+    def per_test_numbers(self, key: str) -> tuple[tuple[int, float], ...]:
+        """A sub-table of test number -> number > 0 (``[where.key]`` with ``1080 = 0.5e-3``),
+        as (test_num, value) pairs sorted by test; empty when the recipe leaves it out."""
+        if key not in self.table:
+            return ()
+        table = self.table[key]
+        if not isinstance(table, Mapping):
+            raise self.error(key, "must be a table of test number = value")
+        pairs = []
+        for test, value in table.items():
+            if not (isinstance(test, str) and test.isdigit()):
+                raise ValueError(f"{self.source}: [{self.where}.{key}] key {test!r} must be a test number")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value > 0)
+            ):
+                raise ValueError(
+                    f"{self.source}: [{self.where}.{key}] test {test} must have a number > 0, got {value!r}"
+                )
+            pairs.append((int(test), float(value)))
+        return tuple(sorted(pairs))
 
     def integer(self, key: str, default: int | None, minimum: int) -> int:
         """An integer >= ``minimum``; ``default`` None: the key is required."""

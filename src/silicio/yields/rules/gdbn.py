@@ -1,5 +1,8 @@
 """Good die in bad neighbourhood as a screening rule: the recipe's ``[gdbn]`` table.
 
+No standard sets GDBN: the defaults are the common weighted 3 x 3 form, chosen not to reject
+more than it does; see each field of :class:`GdbnParams`.
+
 References
 ----------
 M. J. Moreno-Lizaranzu and F. Cuesta, "Improving Electronic Sensor Reliability by Robust Outlier
@@ -14,10 +17,10 @@ from typing import Any
 import polars as pl
 
 from ..gdbn import GDBN_RULES, gdbn
-from ..pat import PART_KEY
+from ..pat import ALARM_POLICIES, PART_KEY, _alarm, _check_alarmed
 from .base import REASON_SCHEMA, RecipeTable, ScreeningContext, ScreeningRule
 
-__all__ = ["GdbnParams", "GdbnRule"]
+__all__ = ["GdbnParams", "GdbnRule", "failing_with_alarms_unknown"]
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,27 @@ class GdbnParams:
     """Good die in bad neighbourhood: count or weighted rule, edge factor (no standard form:
     the defaults are the common 3 x 3 window, adjacent 2 / diagonal 1, threshold 6)."""
 
+    #: The weighted rule: a die sharing an edge with a failing die is more exposed to its
+    #: defect cluster than one sharing a corner.
     rule: str = "weighted"
+    #: Half the full weight of the 3 x 3 window (4 x 2 + 4 x 1 = 12): three failing adjacent
+    #: dies, or two adjacent and two diagonal, as in common GDBN practice.
     threshold: float = 6.0
+    #: Count rule: 3 failing dies of the 8 around a good die, the usual "bad neighbourhood".
     min_failing: float = 3.0
+    #: The 3 x 3 window (radius 1) of the common rule.
     radius: int = 1
+    #: Edge-sharing neighbour weight, twice a corner's (common weighted GDBN).
     adjacent_weight: float = 2.0
+    #: Corner-sharing neighbour weight.
     diagonal_weight: float = 1.0
+    #: "none": a die at the wafer edge is judged on the neighbours it has; scaling its sum up
+    #: ("scale") counts absent positions as failing in proportion and rejects edge dies on
+    #: evidence that is not there.
     edge: str | float = "none"
+    #: A die that failed only on alarm-flagged results (STDF TEST_FLG bit 0) is no evidence of
+    #: a bad neighbourhood: it counts as unknown (neither failing nor flagged) unless "include".
+    alarmed: str = "exclude"
 
 
 class GdbnRule(ScreeningRule):
@@ -49,7 +66,14 @@ class GdbnRule(ScreeningRule):
 
     def parse(self, table: Any, source: str) -> GdbnParams:
         t = RecipeTable(table, self.name, source).only(
-            "rule", "threshold", "min_failing", "radius", "adjacent_weight", "diagonal_weight", "edge"
+            "rule",
+            "threshold",
+            "min_failing",
+            "radius",
+            "adjacent_weight",
+            "diagonal_weight",
+            "edge",
+            "alarmed",
         )
         edge = t.table.get("edge", "none")
         if not (
@@ -65,12 +89,21 @@ class GdbnRule(ScreeningRule):
             adjacent_weight=t.number("adjacent_weight", 2.0, positive=False),
             diagonal_weight=t.number("diagonal_weight", 1.0, positive=False),
             edge=edge if isinstance(edge, str) else float(edge),
+            alarmed=t.choice("alarmed", "exclude", ALARM_POLICIES),
         )
 
     def apply(self, context: ScreeningContext, params: GdbnParams) -> pl.DataFrame:
+        parts = context.parts
+        if params.alarmed == "exclude":
+            parts, n_unknown = failing_with_alarms_unknown(parts, context.tidy, params.alarmed)
+            if n_unknown:
+                context.note(
+                    f"GDBN: {n_unknown} die(s) failing only on alarm-flagged results (TEST_FLG bit 0) counted "
+                    f"as unknown, not as failing neighbours"
+                )
         scores = pl.from_arrow(
             gdbn(
-                context.parts, rule=params.rule, threshold=params.threshold, min_failing=params.min_failing,
+                parts, rule=params.rule, threshold=params.threshold, min_failing=params.min_failing,
                 radius=params.radius, adjacent_weight=params.adjacent_weight,
                 diagonal_weight=params.diagonal_weight, edge=params.edge,
             )
@@ -91,6 +124,9 @@ class GdbnRule(ScreeningRule):
         )
 
     def describe(self, params: GdbnParams) -> str:
+        return f"{self._rule_text(params)}, alarmed results: {params.alarmed}"
+
+    def _rule_text(self, params: GdbnParams) -> str:
         if params.rule == "count":
             side = 2 * params.radius + 1
             what = f"count: >= {params.min_failing:g} failing dies in the {side} x {side} window"
@@ -100,3 +136,31 @@ class GdbnRule(ScreeningRule):
                 f"{params.diagonal_weight:g}) sum to >= {params.threshold:g}"
             )
         return f"{what}, edge {params.edge}"
+
+
+def failing_with_alarms_unknown(
+    parts: pl.DataFrame, tidy: pl.DataFrame, alarmed: str = "exclude"
+) -> tuple[pl.DataFrame, int]:
+    """``parts`` with ``part_passed`` null for each failing part whose failure rests on
+    alarm-flagged results only (it has a result with TEST_FLG bit 0 and no failed result without
+    it), and how many there were; ``alarmed="include"`` or no ``test_flg``: unchanged."""
+    _check_alarmed(alarmed)
+    if alarmed == "include" or "test_flg" not in tidy.columns:
+        return parts, 0
+    alarm = _alarm(tidy)
+    failed = (pl.col("passed") == False).fill_null(False) if "passed" in tidy.columns else pl.lit(False)  # noqa: E712
+    clean_fail = ~alarm & failed
+    evidence = (
+        tidy.filter(pl.col("part_index").is_not_null())
+        .group_by(list(PART_KEY))
+        .agg(alarm.any().alias("_alarmed"), clean_fail.any().alias("_clean_fail"))
+        .filter(pl.col("_alarmed") & ~pl.col("_clean_fail"))
+        .select(*PART_KEY, pl.lit(True).alias("_alarm_only"))
+    )
+    marked = parts.join(evidence, on=list(PART_KEY), how="left", nulls_equal=True, maintain_order="left")
+    unknown = pl.col("_alarm_only").fill_null(False) & (pl.col("part_passed") == False).fill_null(False)  # noqa: E712
+    n_unknown = int(marked.select(unknown.sum()).item())
+    out = marked.with_columns(
+        pl.when(unknown).then(None).otherwise(pl.col("part_passed")).alias("part_passed")
+    )
+    return out.drop("_alarm_only"), n_unknown

@@ -1,10 +1,14 @@
 """Static and dynamic Part Average Testing as a screening rule: the recipe's ``[pat]`` table.
 
+Every default is the document's (AEC-Q001 Rev-D, December 9, 2011), or, where it gives none,
+the choice that rejects no more than it does: see each field of :class:`PatParams` and
+:class:`DynamicPatParams`.
+
 References
 ----------
 Automotive Electronics Council, *AEC-Q001 Rev-D: Guidelines for Part Average Testing* (2011):
-static limits robust mean ± 6 robust sigma from at least six lots, dynamic limits mean ± 6 sigma
-per lot; see :mod:`silicio.yields.pat` for the computation.
+§3.1.1 static limits robust mean ± 6 robust sigma from at least six lots, §3.1.2 dynamic limits
+mean ± 6 sigma per lot or wafer, never outside the static limits; see :mod:`silicio.yields.pat`.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from typing import Any
 import polars as pl
 
 from ..pat import (
+    ALARM_POLICIES,
     DYNAMIC_CENTERS,
     DYNAMIC_SCOPES,
     IQR_ZERO_POLICIES,
     QUANTILE_METHODS,
     TEST_KEY,
     _frame,
+    alarmed_results,
     dynamic_pat_limits,
     pat_outliers,
     static_pat_limits,
@@ -32,12 +38,19 @@ __all__ = ["DynamicPatParams", "PatParams", "PatRule"]
 
 @dataclass(frozen=True)
 class DynamicPatParams:
-    """Dynamic PAT (AEC-Q001 Rev-D): limits center ± n sigma per wafer or lot."""
+    """Dynamic PAT (AEC-Q001 Rev-D §3.1.2): limits center ± n sigma per wafer or lot, clamped
+    inside the static limits."""
 
+    #: AEC-Q001 Rev-D §3.1.2 allows a lot or a wafer; per wafer follows wafer-to-wafer shifts,
+    #: which a lot's limits would absorb as spread.
     scope: str = "wafer"
-    #: AEC-Q001 Rev-D: mean ± 6 sigma.
+    #: AEC-Q001 Rev-D §3.1.2: mean ± 6 sigma.
     n: float = 6.0
+    #: AEC-Q001 Rev-D §3.1.2: mean and sigma ("median": its robust alternative, robust mean ±
+    #: n robust sigma, which outliers cannot widen, so it rejects more: not the default).
     center: str = "mean"
+    #: AEC-Q001 Rev-D §3.1.1 samples at least 30 parts per lot; fewer is no population to set
+    #: limits on (and mean ± 6 sigma cannot reject anything below 38 parts anyway).
     min_parts: int = 30
 
 
@@ -45,14 +58,21 @@ class DynamicPatParams:
 class PatParams:
     """Static PAT (AEC-Q001 Rev-D): robust mean ± k robust sigma from >= min_lots lots."""
 
+    #: AEC-Q001 Rev-D applies PAT to the electrical (parametric) tests: all of them unless the
+    #: recipe lists some.
     tests: str | tuple[int, ...] = "all"
-    #: AEC-Q001 Rev-D: robust mean ± 6 robust sigma.
+    #: AEC-Q001 Rev-D §3.1.1: robust mean ± 6 robust sigma.
     k: float = 6.0
-    #: AEC-Q001 Rev-D: static limits from at least six lots.
+    #: AEC-Q001 Rev-D §3.1.1: static limits from at least six lots.
     min_lots: int = 6
+    #: A test whose IQR is 0 has no robust sigma (AEC-Q001 Rev-D §2.4 divides the IQR): "skip"
+    #: reports it unscreened rather than rejecting every result off the median.
     iqr_zero: str = "skip"
     #: Hyndman-Fan type 7, numpy's and R's default.
     quantile_method: str = "linear"
+    #: STDF TEST_FLG bit 0 marks a result taken while the tester raised an alarm: it is no
+    #: measurement to set limits on or to reject a part for, so left out unless "include".
+    alarmed: str = "exclude"
     dynamic: DynamicPatParams | None = None
 
 
@@ -71,7 +91,7 @@ class PatRule(ScreeningRule):
 
     def parse(self, table: Any, source: str) -> PatParams:
         t = RecipeTable(table, self.name, source).only(
-            "tests", "k", "min_lots", "iqr_zero", "quantile_method", "dynamic"
+            "tests", "k", "min_lots", "iqr_zero", "quantile_method", "alarmed", "dynamic"
         )
         dynamic = None
         d = t.sub("dynamic")
@@ -89,11 +109,19 @@ class PatRule(ScreeningRule):
             min_lots=t.integer("min_lots", 6, 1),
             iqr_zero=t.choice("iqr_zero", "skip", IQR_ZERO_POLICIES),
             quantile_method=t.choice("quantile_method", "linear", QUANTILE_METHODS),
+            alarmed=t.choice("alarmed", "exclude", ALARM_POLICIES),
             dynamic=dynamic,
         )
 
     def apply(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
         frame = context.tidy
+        if params.alarmed == "exclude":
+            n_alarmed = alarmed_results(frame, params.tests)
+            if n_alarmed:
+                context.note(
+                    f"PAT: {n_alarmed} alarm-flagged result(s) (TEST_FLG bit 0) of passing parts left out of "
+                    f"the populations and not judged"
+                )
         static = self._static_limits(context, params)
         context.keep("static_limits", static)
         for row in static.filter(pl.col("skipped")).iter_rows(named=True):
@@ -105,15 +133,24 @@ class PatRule(ScreeningRule):
             d = params.dynamic
             dynamic = dynamic_pat_limits(
                 frame, static.to_arrow(), scope=d.scope, n=d.n, center=d.center, min_parts=d.min_parts,
-                iqr_zero=params.iqr_zero, quantile_method=params.quantile_method,
+                iqr_zero=params.iqr_zero, quantile_method=params.quantile_method, alarmed=params.alarmed,
             )  # fmt: skip
             context.keep("dynamic_limits", dynamic)
-            n_skipped = pl.from_arrow(dynamic)["skipped"].sum()
+            limits = pl.from_arrow(dynamic)
+            n_skipped = limits["skipped"].sum()
             if n_skipped:
                 context.note(
                     f"PAT dynamic: {n_skipped} ({d.scope}, test) group(s) not screened, see dynamic_limits.reason"
                 )
-        return pl.from_arrow(pat_outliers(frame, static.to_arrow(), dynamic))
+            n_clamped = limits.select(
+                (pl.col("clamped_static_lo") | pl.col("clamped_static_hi")).sum()
+            ).item()
+            if n_clamped:
+                context.note(
+                    f"PAT dynamic: {n_clamped} ({d.scope}, test) limit pair(s) wider than the static limits, "
+                    f"clamped inside them (AEC-Q001 Rev-D §3.1.2)"
+                )
+        return pl.from_arrow(pat_outliers(frame, static.to_arrow(), dynamic, alarmed=params.alarmed))
 
     def _static_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
         """The caller's static limits (the lot history), else limits from the lots screened."""
@@ -137,7 +174,7 @@ class PatRule(ScreeningRule):
         try:
             static = static_pat_limits(
                 context.tidy, k=params.k, min_lots=min_lots, tests=params.tests, iqr_zero=params.iqr_zero,
-                quantile_method=params.quantile_method,
+                quantile_method=params.quantile_method, alarmed=params.alarmed,
             )  # fmt: skip
         except ValueError as exc:
             raise ValueError(f"{exc} (pass static_limits= to screen fewer lots)") from exc
@@ -146,12 +183,15 @@ class PatRule(ScreeningRule):
     def describe(self, params: PatParams) -> str:
         text = (
             f"static: robust mean ± {params.k:g} robust sigma from >= {params.min_lots} lots, "
-            f"tests {_tests_text(params.tests)}, IQR 0: {params.iqr_zero}, quantiles {params.quantile_method}"
+            f"tests {_tests_text(params.tests)}, IQR 0: {params.iqr_zero}, quantiles {params.quantile_method}, "
+            f"alarmed results: {params.alarmed}"
         )
         d = params.dynamic
         if d is None:
             return text + "; dynamic: off"
-        return text + f"; dynamic per {d.scope}: {d.center} ± {d.n:g} sigma, >= {d.min_parts} parts"
+        return text + (
+            f"; dynamic per {d.scope}: {d.center} ± {d.n:g} sigma, >= {d.min_parts} parts, inside the static limits"
+        )
 
 
 def _tests_text(tests: str | tuple[int, ...]) -> str:

@@ -24,8 +24,11 @@ __all__ = ["YieldLimitsParams", "YieldLimitsRule"]
 class YieldLimitsParams:
     """Statistical yield and bin limits (AEC-Q002 Rev-B) over the lots screened."""
 
+    #: AEC-Q002 Rev-B sets an SBL per failure bin; the soft bin names the failure, the hard bin
+    #: only groups failures for the handler, so the soft bin is the finer choice.
     bin: str = "soft"
-    #: AEC-Q002 Rev-B: limits from at least six lots.
+    #: AEC-Q002 Rev-B: limits from at least six lots (SYL1 / SBL1 at 3 sigma, SYL2 / SBL2 at 4,
+    #: fixed by the document, not parameters).
     min_lots: int = 6
 
 
