@@ -15,7 +15,7 @@ from rich.console import Console
 from silicio import __version__
 from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT, generate_fab
 
-from . import lake, metrology, report, spc, stdf, supply, trace, web
+from . import lake, limits, metrology, report, spc, stdf, supply, trace, web
 from .errors import needs, reported_errors
 from .render import print_fab
 
@@ -39,6 +39,7 @@ app.add_typer(trace.audit_app, name="audit")
 app.add_typer(trace.keys_app, name="keys")
 app.command(name="verify")(trace.verify_command)
 app.add_typer(supply.app, name="supply")
+app.add_typer(limits.app, name="limits")
 console = Console()
 
 #: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.
