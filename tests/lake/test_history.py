@@ -364,3 +364,39 @@ def test_upgrade_from_revision_0002_keeps_every_row(catalog_url):
         assert "baselines" not in names and "baseline_versions" not in names
         assert connection.execute(sa.text("SELECT count(*) FROM files")).scalar_one() == 1
     engine.dispose()
+
+
+def test_static_pat_limits_for_the_screening_come_from_the_stored_version(tmp_path, history_files):
+    from silicio.lake.queries.history import pat_history
+    from silicio.yields.history import history_static_limits, update_limits
+    from silicio.yields.pat import static_pat_limits
+
+    data = tmp_path / "data"
+    ingest(data, [history_files[lot] for lot in LOTS[:6]])
+    with silicio_lake.open(data) as lake:
+        [update] = update_limits(lake, PRODUCT, actor="alice")
+        expected = static_pat_limits(pat_history(lake, PRODUCT, "wafer_sort", LOTS[:6]))
+    ingest(data, [history_files["HX0007"]])
+    with silicio_lake.open(data) as lake:
+        got = history_static_limits(lake, PRODUCT, "wafer_sort", "HX0007")
+        # HX0001 is one of the version's lots: no stored limits were computed without it.
+        assert history_static_limits(lake, PRODUCT, "wafer_sort", "HX0001") is None
+    assert got.schema == expected.schema
+    assert got.to_pylist() == expected.to_pylist()  # float64 both ways through the catalog
+    [row] = got.to_pylist()
+    values = np.array([v for lot in LOTS[:6] for v in _passing_vref_values(lot)])
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    assert row["n_parts"] == len(values) == sum(round(lot_yield(lot) * 200) for lot in LOTS[:6])
+    assert row["robust_mean"] == pytest.approx(np.median(values))
+    assert row["pat_lo"] == pytest.approx(np.median(values) - 6 * (q3 - q1) / 1.35)
+
+
+def _passing_vref_values(lot: str) -> list[float]:
+    """The VREF results :func:`write_history_lot` draws for the passing dies of ``lot`` (each
+    wafer's last ones), as the file keeps them (float32)."""
+    rng = np.random.default_rng(LOTS.index(lot))
+    out = []
+    for fails in FAILS[lot]:
+        drawn = [float(np.float32(rng.normal(1.2, 0.01))) for _ in range(DIES_PER_WAFER)]
+        out += drawn[sum(fails.values()) :]
+    return out

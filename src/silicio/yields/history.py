@@ -689,12 +689,14 @@ def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: s
     return _pat_table(rows) if rows else None
 
 
-_PAT_TYPES = {"test_num": pa.uint32(), "pin": pa.uint16(), "n_lots": pa.uint32(), "n_parts": pa.int64(),
-              "sigma_source": pa.string(), "test_name": pa.string(), "reason": pa.string()}  # fmt: skip
+#: The columns and types of :func:`silicio.yields.pat.static_pat_limits`, as the catalog gives them back.
+_PAT_SCHEMA = {
+    "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "n_lots": pl.UInt32, "n_parts": pl.Int64,
+    "robust_mean": pl.Float64, "q1": pl.Float64, "q3": pl.Float64, "robust_sigma": pl.Float64,
+    "sigma_source": pl.String, "lsl": pl.Float64, "usl": pl.Float64, "pat_lo": pl.Float64, "pat_hi": pl.Float64,
+    "clamped_lo": pl.Boolean, "clamped_hi": pl.Boolean, "skipped": pl.Boolean, "reason": pl.String,
+}  # fmt: skip
 
 
 def _pat_table(rows: list[dict[str, Any]]) -> pa.Table:
-    table = pa.Table.from_pylist(rows)
-    return table.cast(
-        pa.schema([pa.field(n, _PAT_TYPES.get(n, table.schema.field(n).type)) for n in table.column_names])
-    )
+    return pl.DataFrame(rows, schema=_PAT_SCHEMA, orient="row").to_arrow()
