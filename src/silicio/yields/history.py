@@ -442,9 +442,7 @@ def eligible(baseline: Baseline, lot: str, started: datetime) -> bool:
 # Stored versions <-> Baseline
 
 
-def baseline_from_version(
-    key: BaselineKey, row: dict[str, Any], pat_limits: pa.Table | None = None
-) -> Baseline:
+def baseline_from_version(key: BaselineKey, row: dict[str, Any]) -> Baseline:
     """A :class:`Baseline` from a version as :meth:`silicio.lake.catalog.Catalog.baseline_versions`
     gives it."""
     yield_limits = pa.Table.from_pylist(
@@ -454,7 +452,7 @@ def baseline_from_version(
     lots = tuple(BaselineLot(r["lot"], r["started"], r["parts"], r["good_parts"]) for r in row["lots"])
     return Baseline(key=key, version=row["version"], computed_at=row["computed_at"], review_by=row["review_by"],
                     parameters=dict(row["parameters"]), lots=lots, yield_limits=yield_limits,
-                    pat_limits=pat_limits, actor=row["actor"], frozen=row["frozen"])  # fmt: skip
+                    actor=row["actor"], frozen=row["frozen"])  # fmt: skip
 
 
 def _version_rows(baseline: Baseline) -> dict[str, Any]:
@@ -532,10 +530,7 @@ def update_limits(
     settings = settings or HistorySettings()
     now = now or datetime.now(UTC)
     lots = _lot_rows(lake, product, stage)
-    frozen = {
-        BaselineKey(b["product"], b["stage"], b["program"], b["revision"]): b["frozen_version"]
-        for b in lake.catalog.baselines(product, stage)
-    }
+    frozen = {_key_of(b): b["frozen_version"] for b in lake.catalog.baselines(product, stage)}
     out = []
     for key_values, group in lots.group_by(["product", "stage", "program", "revision"], maintain_order=True):
         key = BaselineKey(*key_values)
