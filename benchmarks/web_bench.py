@@ -36,18 +36,11 @@ LAKE = HERE / "results" / "web_lake" / "data"
 TARGET_MS = 200.0
 
 
-def build_lake(lots: int, wafers: int, dies_per_side: int) -> tuple[Path, str]:
+def build_lake() -> tuple[Path, str]:
     from silicio.web.demo import demo_lake
 
-    try:
-        from silicio.demo import generate_fab  # noqa: F401
-
-        source = "demo fab (silicio.demo.generate_fab, defaults)"
-        data = demo_lake(LAKE)
-    except ImportError:
-        source = (f"stand-in: {lots} demo wafer-sort lots x {wafers} wafers, {dies_per_side} dies per side "
-                  "(silicio.demo.write_demo_stdf)")  # fmt: skip
-        data = demo_lake(LAKE, lots=lots, wafers=wafers, dies_per_side=dies_per_side)
+    source = "demo fab (silicio.demo.generate_fab, defaults)"
+    data = demo_lake(LAKE)
     return data, source
 
 
@@ -100,9 +93,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm", type=int, default=30, help="warm requests per page")
     parser.add_argument("--cold", type=int, default=3, help="cold requests per page")
-    parser.add_argument("--lots", type=int, default=12)
-    parser.add_argument("--wafers", type=int, default=5)
-    parser.add_argument("--dies-per-side", type=int, default=30)
     parser.add_argument("--data", type=Path, help="measure this lake instead of the demo lake")
     args = parser.parse_args()
 
@@ -114,7 +104,7 @@ def main() -> None:
     if args.data is not None:
         data, source = args.data, f"the lake in {args.data}"
     else:
-        data, source = build_lake(args.lots, args.wafers, args.dies_per_side)
+        data, source = build_lake()
     print(f"lake ready in {time.perf_counter() - started:.1f} s: {source}", flush=True)
     app = create_app(data)
     rows = []

@@ -28,7 +28,8 @@ def test_process_pool_builds_the_same_lake(inputs, in_process_lake, tmp_path, sn
 
 
 def test_dask_cluster_builds_the_same_lake(inputs, in_process_lake, tmp_path, snapshot, same_lake):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:

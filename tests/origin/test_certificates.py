@@ -10,9 +10,7 @@ import sys
 
 import pytest
 
-pytest.importorskip("cryptography", reason="certificates need the 'cryptography' package")
-
-from silicio.origin import (  # noqa: E402
+from silicio.origin import (
     ANNEX_5A_ELEMENTS,
     CertificateError,
     conformance_content,
@@ -26,7 +24,7 @@ from silicio.origin import (  # noqa: E402
     sign,
     verify,
 )
-from silicio.trace import demo_master_data  # noqa: E402
+from silicio.trace import demo_master_data
 
 PARTY = {"name": "Silicio Semiconductores S.A. de C.V.", "address": "El Marqués, Querétaro, MX",
          "telephone": "+52 442 000 0000", "email": "comercio@silicio.example"}  # fmt: skip

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+import stdf_convert
 
 from silicio.stdf import read, stream
 from silicio.stdf.missing import fill_omitted
 from silicio.stdf.spec import GDR_TYPE_CODES, UNKNOWN
-
-stdf_convert = pytest.importorskip("stdf_convert")
 
 STDF_DIR = Path(__file__).parents[3] / "shared" / "data" / "stdf"
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zip", ".xz")
@@ -221,7 +220,6 @@ def pystdf_counts(path: Path) -> collections.Counter:
 @pytest.mark.parametrize("name", [n for n in PEER_FILES if not n.endswith(".zip")])
 def test_record_counts_equal_pystdf(name):
     path = shared_file(name)
-    pytest.importorskip("pystdf")
     documented = manifest().get(name, {}).get("pystdf_parse", "")
     if "pystdf ERROR" in documented:
         pytest.skip(f"pystdf itself fails on {name}: {documented.split('pystdf ERROR', 1)[1].strip()}")

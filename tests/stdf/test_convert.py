@@ -19,6 +19,7 @@ from silicio.stdf import StdfError, read
 from silicio.stdf import convert as convert_module
 from silicio.stdf.convert import ConvertError, convert, flatten, sheet_names, write_xlsx
 from silicio.stdf.spec import RECORDS
+from silicio.stdf.tidy import tidy
 from tests.conftest import shared_stdf
 
 
@@ -174,16 +175,7 @@ def test_damaged_file_fails_before_anything_is_written(demo_file, demo_tables, t
     assert pa_csv.read_csv(tmp_path / "out" / "PRR.csv").num_rows == 10
 
 
-def tidy_or_skip():
-    try:
-        from silicio.stdf.tidy import tidy
-    except ImportError:
-        pytest.skip("silicio.stdf.tidy is not written yet")
-    return tidy
-
-
 def test_tidy_view_is_written_beside_the_record_tables(demo_file, demo_tables, tmp_path):
-    tidy = tidy_or_skip()
     written = convert(demo_file, tmp_path, "parquet", tidy=True)
     assert written[-1] == tmp_path / "tidy.parquet"
     view = pq.read_table(written[-1])

@@ -146,13 +146,15 @@ def test_varying_coordinates_outside_wafers_are_trusted(tmp_path):
 
 
 def test_tidy_is_last_test_follows_the_same_die_rule(tmp_path):
+    # U1's retest runs test 1 only: the whole first insertion, test 2 included, is superseded.
     tables = written(tmp_path / "t.stdf", [
-        mir(), pir(), ptr(1), prr(x=0, y=0, part_id="U1"), pir(), ptr(1), prr(x=0, y=0, part_id="U2"),
+        mir(), pir(), ptr(1), ptr(2), prr(x=0, y=0, part_id="U1"), pir(), ptr(1), prr(x=0, y=0, part_id="U2"),
         pir(), ptr(1), prr(x=0, y=0, part_id="U1"),
     ])  # fmt: skip
     per_test = tidy(tables)
-    assert col(per_test, "is_last_test") == [False, True, True]
-    assert col(per_test, "is_last_test") == col(parts(tables), "is_last_test")
+    assert col(per_test, "is_last_test") == [False, False, True, True]
+    final_part = col(parts(tables), "is_last_test")
+    assert col(per_test, "is_last_test") == [final_part[p] for p in col(per_test, "part_index")]
 
 
 def test_missing_values_are_null_and_no_verdict_parts_are_counted_apart(tmp_path):

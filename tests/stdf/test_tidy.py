@@ -156,7 +156,9 @@ def test_part_flags_bins_and_missing_soft_bin(tmp_path):
         ("good", True, 1, None), ("bad", False, 7, 70), ("unknown", None, 9, 90)]  # fmt: skip
 
 
-def test_retested_die_only_its_last_execution_is_last(tmp_path):
+def test_retested_die_only_its_last_insertion_is_last(tmp_path):
+    # The retest supersedes the whole first insertion: test 2, which it did not rerun, has no
+    # final result on (3, 4) (it was is_last_test under the old per-test rule).
     rows = tidied(tmp_path, [
         mir(), ("WIR", {"HEAD_NUM": 1, "SITE_GRP": 255, "START_T": 0, "WAFER_ID": "W01"}),
         pir(), ptr(1, 0.125), ptr(2, 0.25), prr(x=3, y=4, part_id="1", flg=0x08),
@@ -168,7 +170,7 @@ def test_retested_die_only_its_last_execution_is_last(tmp_path):
     got = [(r["x"], r["y"], r["test_num"], r["result"], r["is_last_test"]) for r in rows]
     assert got == [
         (3, 4, 1, 0.125, False),
-        (3, 4, 2, 0.25, True),
+        (3, 4, 2, 0.25, False),
         (5, 6, 1, 0.375, True),
         (3, 4, 1, 0.5, True),
     ]
@@ -339,7 +341,7 @@ def test_tables_need_not_be_in_file_order(tmp_path):
 @st.composite
 def multisite_streams(draw):
     """A stream of PIR / PTR / PRR for up to three sites, with each PTR's expected part, limits
-    and whether it is the last execution on its die (dies drawn from a few (x, y))."""
+    and whether it belongs to its die's last insertion (dies drawn from a few (x, y))."""
     n_tests = draw(st.integers(1, 4))
     limits = {t: (float(-t - 1), float(t + 1)) for t in range(n_tests)}
     written_limits: set[int] = set()
@@ -383,13 +385,14 @@ def multisite_streams(draw):
     if len(dies_written) < 2:
         for e in expected:
             e["die"] = None
-    seen = set()
-    for e in reversed(expected):
-        key = (
-            (e["die"], e["test_num"]) if e["die"] is not None else (("part", e["part_index"]), e["test_num"])
-        )
-        e["last"] = key not in seen
-        seen.add(key)
+    # A row is final when its part is the last closed part (PRR) of its die; a part left open,
+    # or one whose die is unknown, is a die of its own.
+    last_part = {}
+    for e in expected:
+        if e["die"] is not None:
+            last_part[e["die"]] = max(last_part.get(e["die"], -1), e["part_index"])
+    for e in expected:
+        e["last"] = e["die"] is None or last_part[e["die"]] == e["part_index"]
     return records, expected
 
 
@@ -462,12 +465,11 @@ def test_galaxy_lot3_one_row_per_ptr_on_the_prr_dies():
     assert out.column("hi_limit").to_pylist() == [
         None if o & 0x80 else hi for o, hi in zip(opts, his, strict=True)
     ]
-    # Retests: 163 (x, y) were tested more than once; only the last test of each is last.
+    # Retests: a die's final rows are those of its last PRR (its last insertion), whatever tests
+    # the earlier insertions ran.
+    last_prr = {(x, y): i for i, (x, y) in enumerate(zip(xs, ys, strict=True))}
     last = out.column("is_last_test").to_pylist()
-    keys = list(zip(out.column("x").to_pylist(), out.column("y").to_pylist(), out.column("test_num").to_pylist(),
-                    strict=True))  # fmt: skip
-    final = {k: i for i, k in enumerate(keys)}
-    assert last == [final[k] == i for i, k in enumerate(keys)]
+    assert last == [last_prr[(xs[i], ys[i])] == i for i in expected_part]
     assert last.count(False) > 0
 
 

@@ -69,7 +69,6 @@ def test_audit_verify_ok_then_broken(data_dir, store):
 
 
 def test_keys_generate(tmp_path):
-    pytest.importorskip("cryptography")
     r = _run("keys", "generate", "--data", str(tmp_path))
     assert r.exit_code == 0 and (tmp_path / "keys" / "signing-key.pem").exists()
     r = _run("keys", "generate", "--data", str(tmp_path))

@@ -343,17 +343,17 @@ def test_a_missing_lake_is_explained_not_an_error(tmp_path):
 
 
 def test_pages_do_not_wait_for_the_screening_when_told_not_to(data_dir, monkeypatch):
-    from silicio.web import data as web_data
+    from silicio.yields import disposition
 
     started, release = threading.Event(), threading.Event()
-    real_screen = web_data.screen
+    real_screen = disposition.screen
 
     def slow_screen(*args, **kwargs):
         started.set()
         release.wait(60)
         return real_screen(*args, **kwargs)
 
-    monkeypatch.setattr(web_data, "screen", slow_screen)
+    monkeypatch.setattr(disposition, "screen", slow_screen)
     app = create_app(data_dir, settings=Settings(hold_yield=HOLD_YIELD, wait_for_screening=False))
     with TestClient(app) as client:
         overview = client.get("/api/overview").json()
@@ -370,3 +370,61 @@ def test_pages_do_not_wait_for_the_screening_when_told_not_to(data_dir, monkeypa
             assert time.monotonic() < deadline, "the screening finished"
             time.sleep(0.1)
         assert not any("still running" in n for n in client.get("/api/overview").json()["notes"])
+
+
+def test_holds_command_lists_the_overviews_held_lots(client, data_dir, overview):
+    """`silicio holds --json` and the overview judge through the same disposition: the same lots,
+    rules and sentences, in the same order."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from silicio.cli import app
+
+    result = CliRunner().invoke(
+        app, ["holds", "--json", "--data", str(data_dir), "--hold-yield", str(HOLD_YIELD)]
+    )
+    assert result.exit_code == 0, result.output
+    holds = json.loads(result.stdout)
+    shown = [(h["product"], h["lot_id"], h["stage"], h["final_yield"], h["rules"], h["reasons"])
+             for h in overview["held_lots"]]  # fmt: skip
+    listed = [(h["product"], h["lot_id"], h["stage"], h["final_yield"], [r["rule"] for r in h["reasons"]],
+               [r["text"] for r in h["reasons"]]) for h in holds]  # fmt: skip
+    assert listed == shown and listed
+    low = sorted(lot["lot_id"] for lot in overview["lots"] if lot["final_yield"] < HOLD_YIELD)
+    assert sorted(h["lot_id"] for h in holds if "final_yield" in [r["rule"] for r in h["reasons"]]) == low
+    for hold in holds:
+        for reason in hold["reasons"]:
+            assert set(reason) == {"rule", "parameters", "evidence", "text"}
+            if reason["rule"] == "final_yield":
+                assert reason["parameters"] == {"min_final_yield": HOLD_YIELD}
+                assert reason["evidence"]["final_yield"] == hold["final_yield"] < HOLD_YIELD
+
+    one = json.loads(CliRunner().invoke(app, ["holds", "--json", "--data", str(data_dir), "--hold-yield",
+                                              str(HOLD_YIELD), "--lot", low[0]]).stdout)  # fmt: skip
+    assert [h["lot_id"] for h in one] == [low[0]]
+    missing = CliRunner().invoke(app, ["holds", "--data", str(data_dir), "--lot", "NO-SUCH-LOT"])
+    assert missing.exit_code == 2 and "no lot 'NO-SUCH-LOT'" in missing.output
+
+
+def test_lot_page_and_lot_report_say_why_a_lot_is_held(client, overview):
+    import json
+    import re
+
+    held = overview["held_lots"][0]
+    page = client.get(f"/api/lot/{held['lot_id']}", params={"stage": held["stage"]}).json()
+    assert page["holds_complete"] is True
+    assert [(h["rule"], h["reason"]) for h in page["holds"]] == list(
+        zip(held["rules"], held["reasons"], strict=True)
+    )
+    assert "On hold at" in client.get(f"/lot/{held['lot_id']}").text
+    released = next(
+        lot for lot in overview["lots"] if lot["lot_id"] not in {h["lot_id"] for h in overview["held_lots"]}
+    )
+    assert client.get(f"/api/lot/{released['lot_id']}").json()["holds"] == []
+
+    report = client.get(page["report_url"]).text
+    data = json.loads(re.search(r'id="silicio-lot-report">(.*?)</script>', report, re.S).group(1))
+    (hold,) = data["holds"]
+    assert [r["text"] for r in hold["reasons"]] == held["reasons"]
+    assert 'data-table="disposition"' in report and held["reasons"][0] in report

@@ -13,7 +13,7 @@ from urllib.request import urlopen
 import pytest
 
 from silicio.web import create_app
-from silicio.web.pages import HTML_ROWS
+from silicio.web.render import HTML_ROWS
 
 from .conftest import SCREENSHOTS_KEY, serving
 

@@ -6,12 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from silicio import lake
+from silicio import demo, lake
 from silicio.web import create_app
-
-demo = pytest.importorskip("silicio.demo")
-if not hasattr(demo, "generate_fab"):
-    pytest.skip("silicio.demo.generate_fab is not there yet", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

@@ -144,11 +144,19 @@ def test_spc_html_and_csv(spc_client):
     assert spc_client.get(f"/test/{TEST}").text.count(f'href="/spc/test/{TEST}?') == 1
 
 
-def test_spc_is_cached(spc_client):
-    first = spc_client.get(f"/api/spc/test/{TEST}", params={"chart": "xbar-s"})
-    app = spc_client.app
-    assert any(isinstance(k, tuple) and k[0] == "spc" for k in app.state.dashboard._cache)
-    assert spc_client.get(f"/api/spc/test/{TEST}", params={"chart": "xbar-s"}).json() == first.json()
+def test_spc_is_cached(spc_client, monkeypatch):
+    from silicio.web import spc_pages
+
+    computed = []
+    real = spc_pages.spc_page
+    monkeypatch.setattr(
+        spc_pages, "spc_page", lambda *args, **kwargs: computed.append(args) or real(*args, **kwargs)
+    )
+    params = {"chart": "xbar-s", "baseline": 3}
+    first = spc_client.get(f"/api/spc/test/{TEST}", params=params)
+    assert spc_client.get(f"/spc/test/{TEST}", params=params).status_code == 200
+    assert spc_client.get(f"/api/spc/test/{TEST}", params=params).json() == first.json()
+    assert len(computed) == 1, "the page's twin, its HTML and a second request share one computation"
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from silicio import supply, trace
 from silicio.web import create_app
+from silicio.web.access import SUPPLIER_COOKIE, SUPPLIER_HEADER
 from silicio.web.data import PLAN_FILE, REGISTRY_FILE, SUPPLY_DIR, TOKENS_FILE
-from silicio.web.trace_pages import SUPPLIER_COOKIE, SUPPLIER_HEADER
 
 from .test_trace_pages import trace_data_dir  # noqa: F401  (the fixture)
 

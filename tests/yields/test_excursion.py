@@ -9,11 +9,16 @@ import pytest
 
 from silicio.yields.excursion import lot_parametric_shifts
 
+#: AEC-Q001 Rev-D: robust sigma = (Q3 - Q1) / 1.35.
+AEC_Q001_IQR_PER_SIGMA = 1.35
+
 
 def lot_rows(product, test_num, medians, sigmas):
+    """One row per lot: quartiles placed so that the lot's robust sigma (Q3 - Q1) / 1.35 is ``sigma``."""
     return [
         {"product": product, "stage": "wafer_sort", "lot_id": f"L{i}", "test_num": test_num,
-         "test_name": f"T{test_num}", "median": m, "robust_sigma": s}
+         "test_name": f"T{test_num}", "q1": m - s * AEC_Q001_IQR_PER_SIGMA / 2, "median": m,
+         "q3": m + s * AEC_Q001_IQR_PER_SIGMA / 2}
         for i, (m, s) in enumerate(zip(medians, sigmas, strict=True))
     ]  # fmt: skip
 
@@ -51,7 +56,20 @@ def test_threshold_and_bad_input():
     rows = lot_rows("P", 1, [0, 0, 0, 0, 0, 1.5], [1] * 6) + lot_rows("P", 2, [0, 0, 0, 0, 0, 1.5], [1] * 6)
     assert lot_parametric_shifts(pl.DataFrame(rows))[1].is_empty()  # 1.5 sigma < 2
     assert lot_parametric_shifts(pl.DataFrame(rows), k=1.0)[1]["lot_id"].to_list() == ["L5"]
-    with pytest.raises(ValueError, match="robust_sigma"):
-        lot_parametric_shifts(pl.DataFrame(rows).drop("robust_sigma"))
+    with pytest.raises(ValueError, match="q3"):
+        lot_parametric_shifts(pl.DataFrame(rows).drop("q3"))
     with pytest.raises(ValueError, match="k > 0"):
         lot_parametric_shifts(pl.DataFrame(rows), k=0)
+
+
+def test_robust_sigma_is_the_iqr_over_1_35():
+    """The lots' sigma is (Q3 - Q1) / 1.35 (AEC-Q001), not / 1.349: a shift of exactly 2.0 such
+    sigmas plus a hair is flagged with k=2."""
+    lots = [{"product": "P", "stage": "s", "lot_id": f"L{i}", "test_num": t, "test_name": f"T{t}",
+             "q1": 0.0, "median": 0.675, "q3": 1.35} for i in range(5) for t in (1, 2)]  # fmt: skip
+    # IQR 1.35 -> sigma 1.0; the sixth lot's median 2.0 + 1e-9 above the others' 0.675.
+    lots += [{"product": "P", "stage": "s", "lot_id": "L5", "test_num": t, "test_name": f"T{t}",
+              "q1": 0.0, "median": 2.675 + 1e-9, "q3": 1.35} for t in (1, 2)]  # fmt: skip
+    shifts, flagged = lot_parametric_shifts(pl.DataFrame(lots))
+    assert shifts["shift"].to_list() == pytest.approx([2.0, 2.0], abs=1e-6)
+    assert flagged["lot_id"].to_list() == ["L5"]

@@ -4,14 +4,19 @@ and units per hour on a written multi-site file."""
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 import pytest
 
 from silicio.stdf import StdfWriter, read, tidy
 from silicio.stdf.parts import parts
 from silicio.yields.parametric import part_test_times, per_test_statistics, units_per_hour
+from silicio.yields.wafermap import parametric_map
+from silicio.yields.yield_ import consolidate_retests_tidy
 
 RESULTS = [1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 9.0]  # test 10, limits 0 .. 12, on dies 0..6
 FAIL = 0x80
@@ -112,4 +117,118 @@ def test_test_time_and_uph_for_a_quad_site_file(tmp_path):
 
 def test_bad_input(tables):
     with pytest.raises(ValueError, match="tests must be one of"):
+        per_test_statistics(tidy(tables), tests="last")
+    with pytest.raises(ValueError, match="alarms must be one of"):
+        per_test_statistics(tidy(tables), alarms="keep")
+    # One file's tidy table knows its last insertions; first ones come from consolidation.
+    with pytest.raises(ValueError, match="needs is_first_test .*consolidate_retests_tidy"):
         per_test_statistics(tidy(tables), tests="first")
+    with pytest.raises(ValueError, match="needs the tidy column test_flg"):
+        per_test_statistics(tidy(tables).drop_columns(["test_flg"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Final = each die's last insertion; alarmed results
+
+
+def wafer_file(path: Path, dies) -> dict:
+    """One file of wafer W of lot L1: ``dies`` [(x, [(test, result, flg), ...])], one part each."""
+    recs = [
+        ("MIR", {"LOT_ID": "L1"}),
+        ("WIR", {"HEAD_NUM": 1, "SITE_GRP": 255, "START_T": 0, "WAFER_ID": "W"}),
+    ]
+    for x, results in dies:
+        recs += part(x, [ptr(num, r, flg=flg, first=True) for num, r, flg in results])
+    recs.append(
+        ("WRR", {"HEAD_NUM": 1, "SITE_GRP": 255, "FINISH_T": 0, "PART_CNT": len(dies), "WAFER_ID": "W"})
+    )
+    return write(path, recs)
+
+
+def test_a_retest_in_another_file_supersedes_the_whole_first_insertion(tmp_path):
+    # First pass: 4 dies run tests 10 and 20; die 3 fails test 20. The retest file tests die 3
+    # again with test 10 only (a flow that skips the test): its test 20 result of the first
+    # insertion is superseded, so the final statistics of test 20 leave die 3 out.
+    first = wafer_file(tmp_path / "first.stdf", [(x, [(10, 1.0 + x, 0), (20, v, FAIL if v > 12 else 0)])
+                                                 for x, v in enumerate([2.0, 3.0, 5.0, 50.0])])  # fmt: skip
+    retest = wafer_file(tmp_path / "retest.stdf", [(3, [(10, 7.5, 0)])])
+    files = [("first", first), ("retest", retest)]
+    lot_parts = pa.concat_tables(
+        [parts(t).append_column("file", pa.array([f] * len(t["PRR"]))) for f, t in files]
+    )
+    lot_tidy = pa.concat_tables(
+        [tidy(t).append_column("file", pa.array([f] * len(t["PTR"]))) for f, t in files]
+    )
+    # Within the retest file, die 3 is its own last insertion, and tidy cannot see the first.
+    assert pl.from_arrow(lot_tidy).filter(pl.col("x") == 3).get_column("is_last_test").to_list() == [True] * 3
+    consolidated = consolidate_retests_tidy(lot_tidy, lot_parts, on=["file", "part_index"])
+    assert consolidated.column("is_last_test").to_pylist() == [True] * 6 + [False, False, True]
+    assert consolidated.column("is_first_test").to_pylist() == [True] * 8 + [False]
+
+    final = {r["test_num"]: r for r in per_test_statistics(consolidated).to_pylist()}
+    assert (final[20]["count"], final[20]["fail_count"]) == (3, 0)
+    assert final[20]["mean"] == pytest.approx(statistics.fmean([2.0, 3.0, 5.0]))
+    assert final[10]["count"] == 4
+    assert final[10]["mean"] == pytest.approx(statistics.fmean([1.0, 2.0, 3.0, 7.5]))
+    # The first-pass view and the all-insertions view stay available.
+    first_pass = {r["test_num"]: r for r in per_test_statistics(consolidated, tests="first").to_pylist()}
+    assert (first_pass[20]["count"], first_pass[20]["fail_count"]) == (4, 1)
+    assert first_pass[10]["mean"] == pytest.approx(statistics.fmean([1.0, 2.0, 3.0, 4.0]))
+    every = {r["test_num"]: r for r in per_test_statistics(consolidated, tests="all").to_pylist()}
+    assert (every[10]["count"], every[20]["count"]) == (5, 4)
+    # The retest's map of test 20 has no value for die 3; its first-pass map has the failure.
+    assert parametric_map(consolidated, 20).x.tolist() == [0, 1, 2]
+    assert parametric_map(consolidated, 20, tests="first").value.tolist() == [2.0, 3.0, 5.0, 50.0]
+
+
+def test_alarmed_results_are_left_out_counted_and_can_be_kept(tmp_path):
+    # TEST_FLG bit 0 "alarm detected during testing" on die 2's test 10 (with bit 7: failed).
+    values = [1.0, 2.0, 40.0, 3.0, 4.0]
+    flags = [0, 0, 0x81, 0, 0]
+    t = tidy(
+        wafer_file(
+            tmp_path / "a.stdf",
+            [(x, [(10, v, f)]) for x, (v, f) in enumerate(zip(values, flags, strict=True))],
+        )
+    )
+    (row,) = per_test_statistics(t).to_pylist()
+    kept = [1.0, 2.0, 3.0, 4.0]
+    assert (row["count"], row["alarm_count"], row["executions"], row["fail_count"]) == (4, 1, 5, 0)
+    assert row["mean"] == pytest.approx(statistics.fmean(kept))
+    assert row["std"] == pytest.approx(statistics.stdev(kept))
+    (row,) = per_test_statistics(t, alarms="include").to_pylist()
+    assert (row["count"], row["alarm_count"], row["executions"], row["fail_count"]) == (5, 1, 5, 1)
+    assert row["mean"] == pytest.approx(statistics.fmean(values))
+
+
+GALAXY_LOT3 = Path(__file__).parents[3] / "shared" / "data" / "stdf" / "galaxy_lot3_A530_BE.stdf"
+
+
+def test_galaxy_lot3_final_statistics_come_from_each_dies_last_insertion():
+    if not GALAXY_LOT3.exists():
+        pytest.skip(f"{GALAXY_LOT3} not found (the shared STDF data set is not checked out)")
+    tables = read(GALAXY_LOT3)
+    # Independently, from the raw records: the die of a PRR is its (X, Y) on the one wafer; a
+    # die's last PRR is its last insertion; a PTR belongs to the PRR that closes its part
+    # (one site: the first PRR after it).
+    prr, ptr_t = tables["PRR"], tables["PTR"]
+    xy = list(zip(prr.column("X_COORD").to_pylist(), prr.column("Y_COORD").to_pylist(), strict=True))
+    last_prr = {d: i for i, d in enumerate(xy)}
+    is_last = np.array([last_prr[d] == i for i, d in enumerate(xy)])
+    owner = np.searchsorted(prr.column("seq").to_numpy(), ptr_t.column("seq").to_numpy())
+    num, flg = ptr_t.column("TEST_NUM").to_numpy(), ptr_t.column("TEST_FLG").to_numpy()
+    final = is_last[owner] & (flg & 0x01 == 0)
+    chosen = final & (num == 1440)
+    values = ptr_t.column("RESULT").to_numpy()[chosen].astype(np.float64)
+    lo, hi = ptr_t.column("LO_LIMIT").to_numpy()[chosen][0], ptr_t.column("HI_LIMIT").to_numpy()[chosen][0]
+    mean, sd = values.mean(), values.std(ddof=1)
+    assert values.size == 703  # 719 when a test's last execution on a die counted, whatever insertion
+
+    stats = {r["test_num"]: r for r in per_test_statistics(tidy(tables)).to_pylist()}
+    assert stats[1440]["count"] == 703
+    assert stats[1440]["cpk"] == pytest.approx(min(hi - mean, mean - lo) / (3 * sd), rel=1e-6)
+    assert stats[1440]["cpk"] > 13  # it was 0.31, among the worst tests, from superseded results
+    # Alarmed results (TEST_FLG bit 0) of final insertions, counted per test.
+    alarmed = Counter(num[is_last[owner] & (flg & 0x01 != 0)].tolist())
+    assert {t: r["alarm_count"] for t, r in stats.items() if r["alarm_count"]} == dict(alarmed)
+    assert sum(alarmed.values()) > 0

@@ -278,6 +278,10 @@ def test_lake_and_cli(tmp_path, demo_tables):
             lot_report(db, "NOPE")
     from_tables = lot_report(demo_tables, LOT)
     assert from_lake.stage == "wafer_sort"
+    # One lot of its product: judged on final yield only (AEC-Q002 and PAT need six lots); not held.
+    assert from_lake.holds == () and from_tables.holds is None
+    assert "<th>disposition</th><td>not held</td>" in render_html(from_lake)
+    assert "disposition" in pdf_layout(from_lake) and "disposition" not in pdf_layout(from_tables)
     for name in ("wafer_yield", "hard_bins", "soft_bins", "hard_pareto", "soft_pareto", "worst_cpk"):
         assert getattr(from_lake, name).equals(getattr(from_tables, name)), name
 

@@ -14,21 +14,23 @@ import pytest
 
 from silicio.stdf import read
 from silicio.stdf.parts import parts
-from silicio.yields.semi_maps import (
+from silicio.yields.wafermap import (
     E142_NAMESPACE,
     G85_NAMESPACE,
     BinDefinition,
     MapHeader,
+    Orientation,
     ReferenceDevice,
-    bin_definitions,
+    WaferMap,
+    bin_map,
     geometry_from_wcr,
     header_from_stdf,
     read_e142,
     read_g85,
+    read_map,
     write_e142,
     write_g85,
 )
-from silicio.yields.wafermap import WaferMap, bin_map
 from tests.conftest import shared_stdf
 
 G85 = f"{{{G85_NAMESPACE}}}"
@@ -67,7 +69,7 @@ def e142_rows(text: str) -> list[str]:
     ],
 )
 def test_rows_follow_the_axis_directions(x_dir, y_dir, rows, g85_origin, e142_origin, e142_axes):
-    header = MapHeader(x_direction=x_dir, y_direction=y_dir)
+    header = MapHeader(orientation=Orientation.from_wcr(x_dir, y_dir))
     g85 = write_g85(SMALL, header)
     assert g85_rows(g85) == rows
     device = ET.fromstring(g85).find(f"{G85}Map/{G85}Device")
@@ -79,7 +81,7 @@ def test_rows_follow_the_axis_directions(x_dir, y_dir, rows, g85_origin, e142_or
     for text, reader, writer in ((g85, read_g85, write_g85), (e142, read_e142, write_e142)):
         back, back_header = reader(text)
         assert dies(back) == {(0, 0): 1, (1, 0): 2, (0, 1): 3}
-        assert (back_header.x_direction, back_header.y_direction, back_header.origin) == (
+        assert (back_header.orientation.pos_x, back_header.orientation.pos_y, back_header.origin) == (
             x_dir,
             y_dir,
             (0, 0),
@@ -213,10 +215,9 @@ def test_reads_the_standard_example_form():
     assert (wafer_map.lot_id, wafer_map.wafer_id) == ("L42", "W07")
     assert (header.product_id, header.wafer_size_mm, header.die_width_um, header.die_height_um) == (
         "P1", 200.0, 5000.0, 4000.0)  # fmt: skip
-    assert (header.flat_location, header.x_direction, header.y_direction, header.origin) == (
+    assert (header.flat_location, header.orientation, header.origin) == (
         "U",
-        "R",
-        "D",
+        Orientation("right", "down"),
         (1, 1),
     )
     assert header.bins == (BinDefinition(one, "Pass", "Good die", 5), BinDefinition(ink, "Fail", "Inked", 2))
@@ -232,6 +233,16 @@ def test_reads_the_older_g85_form():
     assert (wafer_map.wafer_id, wafer_map.lot_id, header.origin) == ("1", None, None)
     again, again_header = read_g85(write_g85(wafer_map, header))
     assert dies(again) == dies(wafer_map) and again_header == header
+
+
+def test_read_map_tells_the_format_by_the_root_element():
+    kind, wafer_map, header = read_map(G85_STANDARD_FORM)
+    assert (kind, wafer_map.wafer_id, header.code_text(ord("X"))) == ("g85", "W07", "X")
+    kind, wafer_map, header = read_map(write_e142(SMALL).encode())
+    assert (kind, dies(wafer_map), header.code_text(3)) == ("e142", {(0, 0): 1, (1, 0): 2, (0, 1): 3}, "003")
+    assert read_map(G85_OLDER_FORM.replace("<Maps>", "").replace("</Maps>", ""))[0] == "g85"  # a lone Map
+    with pytest.raises(ValueError, match="^<map text>: svg: not a wafer map"):
+        read_map('<svg xmlns="http://www.w3.org/2000/svg"/>')
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,7 +303,11 @@ def test_e142_count_and_good_devices_are_checked():
     ):
         read_e142(text.replace("<![CDATA[001 002]]>", "<![CDATA[001]]>"))
     with pytest.raises(ValueError, match="OriginLocation 'UpperLeft' with AxisDirection 'UpRight'"):
-        read_e142(write_e142(SMALL, MapHeader(y_direction="U")).replace("LowerLeft", "UpperLeft"))
+        read_e142(
+            write_e142(SMALL, MapHeader(orientation=Orientation(y_grows="up"))).replace(
+                "LowerLeft", "UpperLeft"
+            )
+        )
 
 
 def test_maps_a_file_cannot_hold_are_refused():
@@ -323,20 +338,15 @@ def test_geometry_from_wcr_converts_units_and_directions():
     header = geometry_from_wcr(wcr, [BinDefinition(2, "Fail"), BinDefinition(1, "Pass")], "P")
     # 8 mils = 0.2032 mm; 100 mils = 2540 um; 50 mils = 1270 um (STDF WF_UNITS 4 = mils)
     assert (header.wafer_size_mm, header.die_height_um, header.die_width_um) == (0.203, 2540.0, 1270.0)
-    assert (header.flat_orientation, header.flat_location, header.x_direction, header.y_direction) == (
-        90.0, "L", "L", "U")  # fmt: skip
+    assert (header.flat_orientation, header.flat_location, header.orientation) == (
+        90.0, "L", Orientation("left", "up"))  # fmt: skip
     assert header.reference_devices == (ReferenceDevice(10, -3, "Center"),)
     assert [b.code for b in header.bins] == [1, 2] and header.product_id == "P" and header.notes == ()
     inches = geometry_from_wcr({**wcr, "WAFR_SIZ": 12.0, "WF_UNITS": 1})
     assert inches.wafer_size_mm == 304.8
     blank = geometry_from_wcr({"WAFR_SIZ": 150.0, "WF_UNITS": 0, "WF_FLAT": " ", "CENTER_X": -32768,
                                "CENTER_Y": -32768, "POS_X": " ", "POS_Y": " "})  # fmt: skip
-    assert (blank.wafer_size_mm, blank.flat_orientation, blank.x_direction, blank.y_direction) == (
-        None,
-        None,
-        "R",
-        "D",
-    )
+    assert (blank.wafer_size_mm, blank.flat_orientation, blank.orientation) == (None, None, Orientation())
     assert blank.reference_devices == ()
     assert len(blank.notes) == 4 and any("POS_Y" in note and "'D'" in note for note in blank.notes)
 
@@ -347,10 +357,15 @@ def test_bin_definitions_prefer_the_summary_records():
         {"HEAD_NUM": 255, "SITE_NUM": 0, "HBIN_NUM": 1, "HBIN_PF": "P", "HBIN_NAM": "PASS"},
         {"HEAD_NUM": 255, "SITE_NUM": 0, "HBIN_NUM": 6, "HBIN_PF": "\x00", "HBIN_NAM": None},
     ]
-    assert bin_definitions({"HBR": hbr}) == (BinDefinition(1, "Pass", "PASS"), BinDefinition(6, None, ""))
-    clash = [{"HEAD_NUM": 1, "HBIN_NUM": 3, "HBIN_PF": "P"}, {"HEAD_NUM": 2, "HBIN_NUM": 3, "HBIN_PF": "F"}]
-    with pytest.raises(ValueError, match="HBR records disagree on bin 3"):
-        bin_definitions({"HBR": clash})
+    assert header_from_stdf({"HBR": hbr}).bins == (
+        BinDefinition(1, "Pass", "PASS"),
+        BinDefinition(6, None, ""),
+    )
+    per_site = [{"HEAD_NUM": 1, "SITE_NUM": 1, "HBIN_NUM": 3, "HBIN_PF": "F", "HBIN_NAM": "open"},
+                {"HEAD_NUM": 1, "SITE_NUM": 2, "HBIN_NUM": 3, "HBIN_PF": "F", "HBIN_NAM": "open"}]  # fmt: skip
+    assert header_from_stdf({"HBR": per_site}).bins == (BinDefinition(3, "Fail", "open"),)
+    with pytest.raises(ValueError, match="WCR POS_Y"):
+        geometry_from_wcr({"POS_X": "R", "POS_Y": "?"})
 
 
 # --------------------------------------------------------------------------------------------

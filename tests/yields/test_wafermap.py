@@ -1,5 +1,6 @@
-"""Wafer maps: bin, parametric and stacked maps of written wafers; PNG / SVG renders; SEMI E142 and
-G85 exports parsed back; one palette and orientation in PNG, SVG and JSON."""
+"""Wafer maps: bin, parametric and stacked maps of written wafers; PNG / SVG renders; one palette and
+one orientation in PNG, SVG, JSON and the SEMI G85 / E142 files (whose own tests are in
+test_semi_maps.py); the orientation read from STDF WCR."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import pytest
 from silicio.stdf import StdfWriter, read, tidy
 from silicio.stdf.parts import parts
 from silicio.yields.wafermap import (
-    E142_NAMESPACE,
     FAIL_BIN_COLOURS,
     FAIL_FRACTION_SCALE,
+    G85_NAMESPACE,
     PARAMETRIC_SCALE,
     PASS_BIN_COLOURS,
+    MapHeader,
     Orientation,
     WaferMap,
     bin_colours,
@@ -26,11 +28,14 @@ from silicio.yields.wafermap import (
     describe_map,
     map_json,
     map_svg,
+    orientation_of,
     parametric_map,
+    read_e142,
+    read_g85,
     render_wafer_map,
     stacked_fail_map,
-    to_e142_xml,
-    to_g85_xml,
+    write_e142,
+    write_g85,
 )
 
 FAIL = 0x08
@@ -119,65 +124,17 @@ def test_renders_are_valid_images(tables, tmp_path, fmt):
     assert buffer.getvalue()[:4] == b"\x89PNG"
 
 
-def parse_rows(lines, bin_type):
-    if bin_type == "Decimal":
-        return [[int(c) for c in line.split()] for line in lines]
-    return [[int(line[i : i + 4], 16) for i in range(0, len(line), 4)] for line in lines]
-
-
-def test_e142_export_parses_back(tables):
-    m = bin_map(parts(tables))
-    root = ET.fromstring(to_e142_xml(m))
-    ns = {"e": E142_NAMESPACE}
-    assert root.tag == f"{{{E142_NAMESPACE}}}MapData"
-    dim = root.find("e:Layouts/e:Layout/e:Dimension", ns)
-    assert (dim.get("X"), dim.get("Y")) == ("3", "3")
-    assert root.find("e:Substrates/e:Substrate", ns).get("SubstrateId") == "W1"
-    assert root.find("e:Substrates/e:Substrate/e:LotId", ns).text == "L1"
-    code_map = root.find("e:SubstrateMaps/e:SubstrateMap/e:Overlay/e:BinCodeMap", ns)
-    assert (code_map.get("BinType"), code_map.get("NullBin")) == ("Decimal", "255")
-    defs = {d.get("BinCode"): (d.get("BinCount"), d.get("BinQuality"))
-            for d in code_map.findall("e:BinDefinitions/e:BinDefinition", ns)}  # fmt: skip
-    assert defs == {"001": ("4", "Pass"), "007": ("1", "Fail")}
-    rows = parse_rows([r.text for r in code_map.findall("e:BinCode", ns)], "Decimal")
-    assert rows == [[255, 1, 255], [1, 1, 7], [255, 1, 255]]
-
-
-def test_g85_export_parses_back_with_wide_bins():
-    m = WaferMap(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([1, 300, 1]), "bin", "L9", "W9",
-                 good=np.array([True, False, True]))  # fmt: skip
-    root = ET.fromstring(to_g85_xml(m, product_id="P1"))
-    wafer = root.find("Map")
-    assert (wafer.get("WaferId"), wafer.get("FormatRevision")) == ("W9", "G85-0703")
-    device = wafer.find("Device")
-    assert {k: device.get(k) for k in ("LotId", "Rows", "Columns", "BinType", "NullBin", "ProductId")} == {
-        "LotId": "L9", "Rows": "2", "Columns": "2", "BinType": "Integer2", "NullBin": "FFFF", "ProductId": "P1"}  # fmt: skip
-    bins = {b.get("BinCode"): (b.get("BinCount"), b.get("BinQuality")) for b in device.findall("Bin")}
-    assert bins == {"0001": ("2", "Pass"), "012C": ("1", "Fail")}
-    rows = parse_rows([r.text for r in device.findall("Data/Row")], "Integer2")
-    assert rows == [[1, 300], [0xFFFF, 1]]
-
-
-def test_exports_reject_what_they_cannot_write():
+def test_renders_reject_what_they_cannot_draw():
     parametric = WaferMap(np.array([0]), np.array([0]), np.array([1.5]), "parametric")
-    with pytest.raises(ValueError, match="bin map"):
-        to_g85_xml(parametric)
-    with pytest.raises(ValueError, match="65534"):
-        to_e142_xml(WaferMap(np.array([0]), np.array([0]), np.array([65535]), "bin"))
     with pytest.raises(ValueError, match="fmt"):
         render_wafer_map(parametric, "map.gif")
 
 
-def test_shared_wafer_files_map_and_export(tmp_path):
+def test_shared_wafer_files_stack():
     path = Path(__file__).resolve().parents[3] / "shared" / "data" / "stdf" / "a595_Catalyst_BE.stdf"
     if not path.exists():
         pytest.skip(f"{path} not found (the shared STDF data set is not checked out)")
     p = parts(read(path))
-    for wafer_id in ("02", "03", "09"):
-        m = bin_map(p, wafer_id=wafer_id)
-        rows = ET.fromstring(to_g85_xml(m)).findall("Map/Device/Data/Row")
-        dies = sum(code != 255 for line in parse_rows([r.text for r in rows], "Decimal") for code in line)
-        assert dies == m.x.size == len({(x, y) for x, y in zip(m.x, m.y, strict=True)})
     stacked = stacked_fail_map(p)
     assert 0 <= stacked.value.min() and stacked.value.max() <= 1 and stacked.count.max() == 3
 
@@ -328,8 +285,60 @@ def test_measured_maps_use_the_scale_interpolated_between_its_stops():
 
 def test_orientation_from_wcr_and_bad_directions():
     assert Orientation.from_wcr("L", "U") == Orientation("left", "up")
-    assert Orientation.from_wcr(" ", None) == Orientation("right", "down")
-    with pytest.raises(ValueError, match="POS_X"):
+    assert (Orientation.from_wcr("L", "U").pos_x, Orientation.from_wcr("L", "U").pos_y) == ("L", "U")
+    assert Orientation.from_wcr("r", "d").notes == ()
+    blank = Orientation.from_wcr(" ", None)  # STDF: a space is unknown
+    assert blank == Orientation("right", "down")
+    assert [n.split(" is blank")[0] for n in blank.notes] == ["WCR POS_X", "WCR POS_Y"]
+    assert Orientation.from_wcr("\x00", "U") == Orientation("right", "up")
+    with pytest.raises(ValueError, match="WCR POS_X must be R or L or blank"):
         Orientation.from_wcr("X", "U")
+    with pytest.raises(ValueError, match="WCR POS_Y"):
+        Orientation.from_wcr("R", "Q")
     with pytest.raises(ValueError, match="y_grows"):
         Orientation(y_grows="sideways")
+
+
+def test_orientation_of_a_file_or_of_the_lake_rows_of_a_lot():
+    # Rows as the lake's WCR view gives them: one per file, each with its file_sha256.
+    rows = [{"file_sha256": "a1", "POS_X": "R", "POS_Y": "U", "WF_FLAT": "D"},
+            {"file_sha256": "b2", "POS_X": "R", "POS_Y": "U", "WF_FLAT": "L"}]  # fmt: skip
+    assert orientation_of({"WCR": rows}) == Orientation("right", "up")
+    assert orientation_of({"WCR": pa.Table.from_pylist(rows)}).notes == ()
+    # A blank field (unknown) beside one that says it: the one that says it.
+    said = orientation_of({"WCR": [{"POS_X": " ", "POS_Y": " "}, {"POS_X": "L", "POS_Y": " "}]})
+    assert said == Orientation("left", "down") and said.notes == (
+        "WCR POS_Y is blank: assumed 'D' (down, the prober convention)",
+    )
+    with pytest.raises(ValueError, match=r"disagree on POS_Y: \['D', 'U'\]"):
+        orientation_of({"WCR": [{"POS_X": "R", "POS_Y": "U"}, {"POS_X": "R", "POS_Y": "D"}]})
+    none = orientation_of({"PRR": []})
+    assert none == Orientation() and "no WCR record" in none.notes[0]
+
+
+@pytest.mark.parametrize(
+    "orientation", [Orientation("right", "down"), Orientation("right", "up"), Orientation("left", "up"),
+                    Orientation("left", "down")]
+)  # fmt: skip
+def test_map_files_lay_rows_out_as_the_drawings_do(orientation):
+    """A G85 / E142 file and a drawing of one map put every die in the same row and column."""
+    wafer_map = rect_map()
+    drawn = describe_map(wafer_map, orientation)
+    expected = [["255"] * drawn.columns for _ in range(drawn.rows)]
+    for r, c, b in zip(drawn.row, drawn.column, wafer_map.value, strict=True):
+        expected[r][c] = f"{b:03d}"
+    header = MapHeader(orientation=orientation)
+    g85 = write_g85(wafer_map, header)
+    rows = [row.text.split() for row in ET.fromstring(g85).iter(f"{{{G85_NAMESPACE}}}Row")]
+    assert rows == expected
+    for text, reader in ((g85, read_g85), (write_e142(wafer_map, header), read_e142)):
+        back, back_header = reader(text)
+        assert back_header.orientation == orientation
+        again = describe_map(back, back_header.orientation)
+        assert cells(again) == cells(drawn)
+
+
+def cells(drawing):
+    """(die x, die y) -> (display row, display column)."""
+    return {(int(x), int(y)): (int(r), int(c))
+            for x, y, r, c in zip(drawing.x, drawing.y, drawing.row, drawing.column, strict=True)}  # fmt: skip

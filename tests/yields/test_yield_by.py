@@ -10,7 +10,8 @@ import pytest
 
 from silicio.stdf import StdfWriter, read
 from silicio.stdf.parts import part_yield, parts
-from silicio.yields.yield_ import consolidate_retests, yield_by
+from silicio.stdf.tidy import tidy
+from silicio.yields.yield_ import consolidate_retests, consolidate_retests_tidy, yield_by
 
 FAIL = 0x08
 
@@ -76,6 +77,57 @@ def test_retest_in_another_file_is_consolidated_in_file_order(tmp_path):
                                 retest.append_column("start_t", pa.array([1]))])  # fmt: skip
     (row,) = yield_by(stamped, order_by="start_t").to_pylist()
     assert (row["first_pass_good"], row["final_good"]) == (2, 1)
+
+
+def with_results(recs, results):
+    """``recs`` with a PTR of test 1 (value ``results[i]``) in the i-th part, as the last record of
+    its PIR .. PRR bracket."""
+    out, i = [], 0
+    for name, fields in recs:
+        if name == "PRR":
+            out.append(("PTR", {"TEST_NUM": 1, "HEAD_NUM": 1, "SITE_NUM": 1, "TEST_FLG": 0, "PARM_FLG": 0,
+                                "RESULT": results[i]}))  # fmt: skip
+            i += 1
+        out.append((name, fields))
+    return out
+
+
+def test_tidy_rows_follow_their_part_across_files(tmp_path):
+    a = with_results(wafer("L1", "W1", [(0, 0, True), (1, 0, False)]), [1.0, 2.0])
+    b = with_results(wafer("L1", "W1", [(0, 0, False)]), [3.0])
+    # File b also holds a test record outside any part and a part cut off before its PRR.
+    ptr = ("PTR", {"TEST_NUM": 1, "HEAD_NUM": 1, "SITE_NUM": 1, "TEST_FLG": 0, "PARM_FLG": 0, "RESULT": 9.0})
+    b[-1:-1] = [ptr, ("PIR", {"HEAD_NUM": 1, "SITE_NUM": 1}), ptr]
+    tables = {}
+    for name, recs in (("a", a), ("b", b)):
+        with StdfWriter(tmp_path / f"{name}.stdf") as w:
+            for kind, fields in recs:
+                w.record(kind, **fields)
+        tables[name] = read(tmp_path / f"{name}.stdf")
+
+    def lot(view, start):
+        return pa.concat_tables([view(t).append_column("file", pa.array([f] * view(t).num_rows))
+                                 .append_column("start_t", pa.array([start[f]] * view(t).num_rows))
+                                 for f, t in tables.items()])  # fmt: skip
+
+    in_order = {"a": 1, "b": 2}
+    lot_tidy, lot_parts = lot(tidy, in_order), lot(parts, in_order)
+    assert lot_tidy.column("result").to_pylist() == [1.0, 2.0, 3.0, 9.0, 9.0]
+    # Each file alone: every part is its die's last insertion (b's open part is a die of its own).
+    assert lot_tidy.column("is_last_test").to_pylist() == [True, True, True, None, True]
+    got = consolidate_retests_tidy(lot_tidy, lot_parts, on=["file", "part_index"])
+    assert got.column("is_last_test").to_pylist() == [False, True, True, None, True]
+    assert got.column("is_first_test").to_pylist() == [True, True, False, None, True]
+    assert got.column("result").to_pylist() == lot_tidy.column("result").to_pylist()
+    # order_by over the parts: file b tested first makes a's insertion of (0, 0) the last.
+    swapped = {"a": 2, "b": 1}
+    got = consolidate_retests_tidy(
+        lot(tidy, swapped), lot(parts, swapped), "start_t", on=["file", "part_index"]
+    )
+    assert got.column("is_last_test").to_pylist() == [True, True, False, None, True]
+    # part_index alone repeats across the two files: the parts cannot be told apart.
+    with pytest.raises(ValueError, match="repeat a part identity"):
+        consolidate_retests_tidy(lot_tidy, lot_parts)
 
 
 def test_yield_per_site_and_tester_column(tmp_path):

@@ -15,7 +15,7 @@ from rich.console import Console
 from silicio import __version__
 from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT, generate_fab
 
-from . import lake, limits, metrology, report, spc, stdf, supply, trace, web
+from . import lake, metrology, report, spc, stdf, supply, trace, web
 from .errors import needs, reported_errors
 from .render import print_fab
 
@@ -34,12 +34,14 @@ app.command(name="ingest")(lake.ingest_command)
 app.command(name="sql")(lake.sql_command)
 app.command(name="serve")(web.serve_command)
 app.command(name="report")(report.report_command)
+app.command(name="holds")(__import__("silicio.cli.holds", fromlist=["holds_command"]).holds_command)
 app.add_typer(trace.app, name="trace")
 app.add_typer(trace.audit_app, name="audit")
 app.add_typer(trace.keys_app, name="keys")
 app.command(name="verify")(trace.verify_command)
 app.add_typer(supply.app, name="supply")
-app.add_typer(limits.app, name="limits")
+app.add_typer(__import__("silicio.cli.map", fromlist=["app"]).app, name="map")
+app.add_typer(__import__("silicio.cli.limits", fromlist=["app"]).app, name="limits")
 console = Console()
 
 #: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.

@@ -47,13 +47,15 @@ def existing_file(path: Path) -> Path:
 
 
 @contextmanager
-def reported_errors() -> Iterator[None]:
-    """Errors of the input become :func:`fail`; anything else is a bug and keeps its traceback."""
+def reported_errors(*also: type[Exception]) -> Iterator[None]:
+    """Errors of the input become :func:`fail`; anything else is a bug and keeps its traceback.
+    ``also``: more error types whose message says it all (of areas imported lazily, like the
+    lake's SourceRegistryError: a plugin registered wrongly)."""
     try:
         yield
     # Their text says it all: StdfError names the file, the byte offset and the record; MissingExtra
     # (a library function that checks its own extra, like the xlsx output) the extra to install.
-    except (StdfError, ConvertError, MissingExtra) as exc:
+    except (StdfError, ConvertError, MissingExtra, *also) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""

@@ -31,7 +31,7 @@ stderr = Console(stderr=True)
 def ingest_command(
     paths: Annotated[
         list[str] | None,
-        typer.Argument(metavar="PATH...", help="STDF files, folders or globs.", show_default=False),
+        typer.Argument(metavar="PATH...", help="Tester files (STDF, or what an installed data source reads), folders or globs.", show_default=False),
     ] = None,
     data: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -53,17 +53,21 @@ def ingest_command(
     ] = 2.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Take STDF files into the lake: partitioned Parquet plus catalog rows, each content once."""
+    """Take tester files into the lake: partitioned Parquet plus catalog rows, each content once.
+
+    STDF is read as it is; other kinds of files through the data sources installed packages
+    register (the ``silicio.sources`` entry points)."""
     if not paths and watch_dir is None:
         raise fail("give files, folders or globs to ingest, or --watch DIR")
     _needs_lake("silicio ingest", database_url, dask)
     from silicio.lake import default_data_dir, watch
+    from silicio.lake.sources import SourceRegistryError
 
     data_dir = data or default_data_dir()
     options = {"database_url": database_url, "workers": workers, "dask_address": dask}
     show_progress = not quiet and console.is_terminal
     problems = False
-    with reported_errors():
+    with reported_errors(SourceRegistryError):
         if paths:
             report = _ingest_with_progress(paths, data_dir, options, show_progress)
             print_report(report, quiet)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from silicio.lake.layout import DATA_ENV, DATABASE_URL_ENV
+from silicio.datadir import DATA_ENV, DATABASE_URL_ENV
 
 from .errors import needs
 

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from silicio.lake.layout import default_data_dir
+from silicio import datadir
+from silicio.datadir import default_data_dir
 
 from .errors import existing_file, fail, needs, reported_errors
 from .options import DataDir
@@ -209,7 +210,7 @@ def verify_command(
     from silicio.origin import certificates
 
     key_path = (
-        public_key or (data or default_data_dir()) / certificates.KEYS_DIR / certificates.PUBLIC_KEY_FILE
+        public_key or datadir.DataDir.at(data).public_key
     )
     if not key_path.exists():
         raise fail(f"{key_path}: no public key; pass --public-key KEY.pem (the issuer's)")
@@ -266,7 +267,7 @@ def keys_generate(
     needs("lake", "silicio keys generate")
     from silicio.origin import certificates
 
-    directory = (data or default_data_dir()) / certificates.KEYS_DIR
+    directory = datadir.DataDir.at(data).keys
     with reported_errors():
         try:
             private, public = certificates.generate_keys(directory, overwrite=force)

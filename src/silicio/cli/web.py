@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from silicio.lake.layout import default_data_dir
+from silicio.datadir import default_data_dir
 
 from .errors import needs, reported_errors
 from .options import DatabaseUrl, DataDir, needs_database

@@ -16,6 +16,8 @@ import sys
 import types
 from typing import Any
 
+from silicio.datadir import DATA_ENV, DATABASE_URL_ENV, default_data_dir
+
 #: Public name -> the module of this package that defines it. Names are imported on first use
 #: (PEP 562): ``silicio.lake.layout`` (paths, environment variables) stays importable without the
 #: catalog's and DuckDB's dependencies, e.g. by the CLI of a core-only install.
@@ -34,10 +36,7 @@ _EXPORTS = {
     "ingest": "ingest",
     "recover": "ingest",
     "stage_file": "ingest",
-    "DATA_ENV": "layout",
-    "DATABASE_URL_ENV": "layout",
     "LakeLayout": "layout",
-    "default_data_dir": "layout",
     "infer_stage": "layout",
     "Lake": "query",
     "open": "query",

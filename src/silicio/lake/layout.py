@@ -1,4 +1,5 @@
-"""Where the lake keeps things: Parquet partitions, staging, the lock and the default catalog.
+"""How the lake lays out its part of the data directory (:mod:`silicio.datadir` names every
+place): Parquet partitions, staging, the lock and the default catalog.
 
 ::
 
@@ -23,16 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Environment variable naming the data directory (default ``./data``).
-DATA_ENV = "SILICIO_DATA"
-#: Environment variable with a SQLAlchemy URL for the catalog (default: SQLite in the data dir).
-DATABASE_URL_ENV = "SILICIO_DATABASE_URL"
+from silicio.datadir import DataDir
 
-PARQUET_DIR = "parquet"
-STAGING_DIR = ".staging"
-LOCK_FILE = ".lake.lock"
+#: Lock file inside each staging folder, held by the ingest that owns it.
 OWNER_LOCK = "owner.lock"
-CATALOG_FILE = "catalog.sqlite"
 
 #: Derived views written beside the record types.
 TIDY_TABLE = "tidy"
@@ -56,10 +51,6 @@ _FINAL_TEST_CODES = ("FT", "FIN", "PT", "BI")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_ENV) or "data")
 
 
 def partition_value(text: str | None) -> str:
@@ -119,32 +110,36 @@ class Partition:
 
 @dataclass(frozen=True)
 class LakeLayout:
-    """Paths of a data directory."""
+    """The lake's paths in a data directory (their names: :mod:`silicio.datadir`)."""
 
     root: Path
 
     @classmethod
     def at(cls, data_dir: str | os.PathLike | None = None) -> LakeLayout:
-        return cls(Path(data_dir) if data_dir is not None else default_data_dir())
+        return cls(DataDir.at(data_dir).root)
+
+    @property
+    def _data_dir(self) -> DataDir:
+        return DataDir(self.root)
 
     @property
     def parquet(self) -> Path:
-        return self.root / PARQUET_DIR
+        return self._data_dir.parquet
 
     @property
     def staging(self) -> Path:
-        return self.root / STAGING_DIR
+        return self._data_dir.staging
 
     @property
     def lock(self) -> Path:
-        return self.root / LOCK_FILE
+        return self._data_dir.lock
 
     def default_database_url(self) -> str:
-        return f"sqlite:///{(self.root / CATALOG_FILE).resolve()}"
+        return self._data_dir.default_database_url()
 
     def database_url(self, url: str | None = None) -> str:
         """``url``, else ``SILICIO_DATABASE_URL``, else SQLite in the data directory."""
-        return url or os.environ.get(DATABASE_URL_ENV) or self.default_database_url()
+        return self._data_dir.database_url(url)
 
     def table_dir(self, table: str) -> Path:
         return self.parquet / table

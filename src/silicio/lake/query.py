@@ -8,8 +8,9 @@ Views: one per record type present (``PTR``, ``PRR``, ...), ``tidy`` (one row pe
 test, :func:`silicio.stdf.tidy`) and ``parts`` (one row per part, :func:`silicio.stdf.parts.parts`).
 Each has the file's columns plus ``product``, ``lot``, ``stage`` (the partition, sanitized, see
 :func:`silicio.lake.layout.partition_value`) and ``file_sha256`` (join to ``files.sha256``).
-The catalog tables ``files``, ``file_records``, ``wafers``, ``quarantine`` and ``lots`` are there
-too, as of when the lake was opened (:meth:`Lake.refresh` reloads them).
+The catalog tables ``files``, ``file_records``, ``wafers``, ``quarantine``, ``lots`` and the
+sources' own (``stdf_files``) are there too, as of when the lake was opened
+(:meth:`Lake.refresh` reloads them).
 """
 
 from __future__ import annotations

@@ -30,14 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from silicio.datadir import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from silicio.extras import require
 from silicio.trace.audit import canonical_json
 
 from .content import OriginError, rvc_net_cost, rvc_transaction_value
 
-#: Where ``silicio keys generate`` writes the key pair, inside the data directory.
-KEYS_DIR = "keys"
-PRIVATE_KEY_FILE = "signing-key.pem"
-PUBLIC_KEY_FILE = "signing-key.pub.pem"
 DEFAULT_VERIFY_BASE_URL = "http://127.0.0.1:8000/verify/"
 
 #: USMCA Annex 5-A, in order: key in ``minimum_data_elements`` -> element name.
@@ -60,14 +58,12 @@ class CertificateError(ValueError):
 
 
 def _crypto():
-    try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ed25519
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise CertificateError(
-            "signing and verifying certificates needs the 'cryptography' package (pip install cryptography)"
-        ) from None
+    """cryptography's Ed25519 pieces, imported when a key is first used (the 'lake' extra)."""
+    require("lake", "signing and verifying certificates")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     return ed25519, serialization, InvalidSignature
 
 

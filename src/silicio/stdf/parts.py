@@ -35,8 +35,10 @@ Columns
 ``num_tests``      uint16      PRR.NUM_TEST, tests executed on the part
 ``die_key``        int64       identity of the die (see below), equal across files for the
                                same die; null when the part has none (it is its own die)
-``is_first_test``  bool        first PRR of its die in the file (first-pass yield)
-``is_last_test``   bool        last PRR of its die in the file (final yield)
+``is_first_test``  bool        first PRR of its die in the file: its first insertion (first-pass
+                               yield)
+``is_last_test``   bool        last PRR of its die in the file: its last insertion, the one whose
+                               verdict and results are final (final yield)
 ``seq``            uint64      the PRR's position in the file
 =================  ==========  ==============================================================
 
@@ -48,6 +50,11 @@ lies inside a wafer (WIR / WRR), or when parts of its lot outside wafers have at
 distinct (X, Y): final-test handlers often write X = Y = 0 for every part, which would make
 the whole lot one die. Otherwise the die is (lot, PART_ID); a part with neither trusted
 coordinates nor a PART_ID is its own die, never a retest of another (``die_key`` null).
+
+An *insertion* is one test of a part, from its PIR to its PRR. A retest supersedes the whole
+earlier insertion of its die, not only the tests it repeats: the die's last insertion (its last
+PRR in the file) is final, also for a test the retest did not run. A part left open (no PRR) has
+neither coordinates nor PART_ID and so is a die of its own.
 
 ``die_key`` is a 64-bit hash of the identity's text and numbers (BLAKE2b of the strings, mixed
 with SplitMix64), so the parts tables of many files can be concatenated and consolidated on it.
@@ -435,6 +442,18 @@ class _PartFrame:
     die_known: np.ndarray
     die: np.ndarray  # dense die code
 
+    def insertions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first, last): True for each part that is its die's first, resp. last, insertion.
+
+        Insertions follow PRR (file) order; a part left open has no die identity, so it is both.
+        """
+        # PRR row of closed parts; parts left open after them (each its own die, any place works).
+        when = np.where(self.prr >= 0, self.prr, self.n_prr + np.arange(self.prr.size))
+        order = np.argsort(when, kind="stable")
+        first, last = np.empty(order.size, np.bool_), np.empty(order.size, np.bool_)
+        first[order], last[order] = _first_and_last(self.die[order])
+        return first, last
+
     @property
     def passed(self) -> tuple[np.ndarray, np.ndarray]:
         """PART_FLG bit 3 clear, valid unless bit 4 says there is no pass/fail indication."""
@@ -512,7 +531,7 @@ def parts(tables: Mapping[str, pa.Table]) -> pa.Table:
     row = np.empty(frame.n_prr, np.int64)
     closed = np.nonzero(frame.prr >= 0)[0]
     row[frame.prr[closed]] = closed
-    first, last = _first_and_last(frame.die[row])
+    first, last = (flags[row] for flags in frame.insertions())
     passed, passed_ok = frame.passed
     columns = {
         "lot_id": frame.lot_id.take(pa.array(row)),

@@ -41,7 +41,8 @@ Columns
 ``lo_limit``       float64     LO_LIMIT / HI_LIMIT, defaulted from the first record of the
 ``hi_limit``                   test; null when OPT_FLAG says there is no such limit
 ``res_scal``       int8        RES_SCAL, defaulted likewise
-``test_flg``       uint8       TEST_FLG as recorded
+``test_flg``       uint8       TEST_FLG as recorded; bit 0 (``TEST_FLG_ALARM``) is "alarm detected
+                               during testing": per-test statistics leave such results out
 ``parm_flg``       uint8       PARM_FLG as recorded (null for FTR, which has none)
 ``passed``         bool        not TEST_FLG bit 7; null when bit 6 (no pass/fail indication) or
                                bit 4 (test not executed) is set
@@ -49,9 +50,11 @@ Columns
 ``soft_bin``       uint16      PRR.SOFT_BIN, 65535 ("missing") as null
 ``part_passed``    bool        PRR.PART_FLG: not bit 3; null when bit 4 (no pass/fail
                                indication) is set
-``is_last_test``   bool        True for the last execution of this test (test type, TEST_NUM
-                               and name) and pin on this die; earlier results of a retested die
-                               are False; null for records outside any part
+``is_last_test``   bool        True when the row's part is its die's last insertion (the part
+                               whose PRR is the die's last in the file, as ``parts`` marks it);
+                               every row of an earlier insertion is False, even for a test the
+                               retest did not run: a retest supersedes the whole insertion. Null
+                               for records outside any part
 ``seq``            uint64      the test record's position in the file
 =================  ==========  ==============================================================
 
@@ -60,8 +63,12 @@ Rows are in file order; the results of one MPR follow each other in RTN_RSLT ord
 
 A die is identified as :mod:`silicio.stdf.parts` says (one rule for both views): (lot, wafer,
 x, y) when its coordinates are trusted, else (lot, PART_ID), else the part itself.
-Defaults are carried per TEST_NUM as the spec says, but a retest is matched on the test's
-number *and* name: Advantest 93000 files give many different tests the number 0.
+``is_last_test`` is per file; :func:`silicio.yields.consolidate_retests_tidy` recomputes it over
+the files of a lot (retests in a later file), and adds ``is_first_test`` (first-pass views).
+Why the whole insertion: the retest decides the die's bin and verdict. Keeping, for a test the
+retest did not run, the last execution of that test would put a result of the overruled
+insertion (often the very failure that caused the retest) into the final statistics.
+Defaults are carried per TEST_NUM as the spec says.
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ from .parts import (
     _Wafers,
 )
 
-__all__ = ["TIDY_SCHEMA", "tidy"]
+__all__ = ["TEST_FLG_ALARM", "TIDY_SCHEMA", "tidy"]
 
 TIDY_SCHEMA = pa.schema(
     [
@@ -117,7 +124,9 @@ TIDY_SCHEMA = pa.schema(
 _PTR, _MPR, _FTR = 0, 1, 2
 _TEST_TYPES = ("P", "M", "F")
 
-# TEST_FLG bits (spec, PTR "TEST_FLG").
+# TEST_FLG bits (spec, PTR "TEST_FLG"; MPR and FTR use the same bits).
+#: TEST_FLG bit 0: "alarm detected during testing" (the result may not be trustworthy).
+TEST_FLG_ALARM = 0x01
 _RESULT_INVALID = 0x02  # bit 1
 _NOT_EXECUTED = 0x10  # bit 4
 _NO_PASS_FAIL = 0x40  # bit 6
@@ -305,18 +314,6 @@ def _explode(order, rows_of, flg, flg_ok, result, result_ok, rslt_start, rslt_le
     return rec, res, res_ok, pin, pin_ok
 
 
-@nb.njit(cache=True, nogil=True)
-def _last_dense(die, pair, n_pair, n_die):
-    """Walking the rows backwards, the first time a (die, pair) is met is its last execution."""
-    seen = np.zeros(n_die * n_pair, np.bool_)
-    last = np.empty(die.size, np.bool_)
-    for i in range(die.size - 1, -1, -1):
-        k = die[i] * n_pair + pair[i]
-        last[i] = not seen[k]
-        seen[k] = True
-    return last
-
-
 # --------------------------------------------------------------------------------------------
 # Arrow -> numpy
 
@@ -346,25 +343,6 @@ def _file_order(seq: np.ndarray) -> np.ndarray:
         return np.arange(seq.size, dtype=np.int64)
     # Each table is sorted already: a stable sort (timsort) just merges the runs.
     return np.argsort(seq, kind="stable")
-
-
-# --------------------------------------------------------------------------------------------
-# Codes
-
-
-def _codes(arr: pa.Array) -> np.ndarray:
-    """Integer code of each string, -1 for null."""
-    enc = pc.dictionary_encode(arr)
-    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _combine(*codes: np.ndarray) -> np.ndarray:
-    """One code per distinct tuple of non-negative integer codes (each below 2^17 or below n)."""
-    out = codes[0]
-    order = np.arange(out.size, dtype=np.int64)
-    for c in codes[1:]:
-        out, _, _ = _factorize(out * (int(c.max(initial=0)) + 1) + c, order)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,32 +400,6 @@ class _Records:
             self.indx_start[at], self.indx_len[at], self.indx_vals = _lists(
                 mpr, "RTN_INDX", np.uint16, sizes[1]
             )
-
-
-def _test_identity(rec: _Records, test: np.ndarray, name_ref: np.ndarray) -> np.ndarray:
-    """Code of each record's test as (record type, TEST_NUM, test name).
-
-    The spec keys defaults on TEST_NUM alone, but Advantest 93000 files number many different
-    tests 0 and only the name tells them apart; a retest repeats the test so named.
-    """
-    name_code = _codes(rec.names)
-    return _combine(test, np.where(name_ref >= 0, name_code[np.maximum(name_ref, 0)] + 1, 0))
-
-
-def _last_executions(die: np.ndarray, test: np.ndarray, pin: np.ndarray, pin_ok: np.ndarray) -> np.ndarray:
-    """True where no later row has the same (die, test, pin)."""
-    if die.size == 0:
-        return np.zeros(0, np.bool_)
-    # (test, pin) pairs are few: number them, then mark a dense die x pair table.
-    pair, n_pair, _ = _factorize(test * 65537 + np.where(pin_ok, pin.astype(np.int64) + 1, 0),
-                                 np.arange(die.size, dtype=np.int64))  # fmt: skip
-    n_die = int(die.max()) + 1
-    if n_die * n_pair <= max(8 * die.size, 1 << 24):
-        return _last_dense(die, pair, n_pair, n_die)
-    # Dies running disjoint sets of many tests: the table would be mostly empty; hash instead.
-    key = _combine(die, pair)
-    _, _, first_back = _factorize(key, np.arange(key.size - 1, -1, -1, dtype=np.int64))
-    return first_back
 
 
 def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
@@ -519,12 +471,8 @@ def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
         sublot_id = pc.if_else(keep, sublot_id, _take(_take(lots.sublots, orphan_mir), index))
         wafer_id = pc.if_else(keep, wafer_id, _take(_take(wafers.ids, orphan_wafer), index))
 
-    # is_last_test: the part's die (one rule, in silicio.stdf.parts), test as number and name, pin.
-    ident = _test_identity(rec, test, name_ref)
-    last = np.zeros(n_rows, np.bool_)
-    with_part = np.nonzero(has_part)[0]
-    last[with_part] = _last_executions(parts.die[row_part[with_part]], per_row(ident)[with_part], pin[with_part],
-                                       pin_ok[with_part])  # fmt: skip
+    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
+    last = part_to_rows(parts.insertions()[1])[0]
     passed, passed_ok = parts.passed
 
     flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)

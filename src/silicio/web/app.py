@@ -10,7 +10,6 @@ import importlib.resources
 import os
 import threading
 import time
-from collections import OrderedDict
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,13 +23,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from silicio import __version__
 
-from . import api, pages, spc_pages, trace_pages
-from .data import Dashboard, NotFound, Pending, Settings
+from . import access, declare, pages, spc_pages, trace_pages
+from .access import refusal
+from .data import BadQuery, Dashboard, NotFound, Pending, Settings, TraceData
 from .format import format_cell
 
 HERE = Path(__file__).resolve().parent
-#: Sections of the navigation bar, in order: (title, path). Later pages add a line here.
-NAV_SECTIONS = (("Overview", "/"), ("PAT", "/pat"), ("Files", "/files"))
+#: Every declared page, in the order their routes are added.
+PAGES = (*pages.PAGES, *spc_pages.PAGES, *trace_pages.PAGES)
 # Seconds after which a page still being computed asks again (its error page reloads itself).
 _RETRY_SECONDS = 5
 # Browsers may keep the static files for a day; plotly.js is 4.8 MB.
@@ -52,6 +52,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     first visitor does not wait for it.
     """
     dashboard = Dashboard(data_dir, database_url, settings)
+    # One byte bound for everything the server keeps: lake results, trace results, rendered pages.
+    trace_data = TraceData(dashboard.data_dir, dashboard.database_url, cache=dashboard.cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -59,6 +61,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
             threading.Thread(target=dashboard.warm, name="silicio-warm", daemon=True).start()
         yield
         dashboard.close()
+        trace_data.close()
 
     app = FastAPI(
         title="silicio dashboard",
@@ -68,12 +71,22 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard
+    app.state.trace_data = trace_data
+    navigation = declare.navigation(PAGES)
+
+    def nav_sections(request: Request) -> list[tuple[str, str]]:
+        """The navigation bar's (title, path) this viewer may open."""
+        supplier = access.supplier_of(request)
+        return [(title, path) for title, path, level in navigation if access.visible(level, supplier)]
+
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["cell"] = format_cell
-    templates.env.globals.update(nav_sections=NAV_SECTIONS, version=__version__, retry_seconds=_RETRY_SECONDS)
+    templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS,
+                                 staff=lambda request: access.supplier_of(request) is None)  # fmt: skip
     app.state.templates = templates
-    app.state.rendered_pages = OrderedDict()
-    app.state.rendered_lock = threading.Lock()
+    app.state.rendered_pages = dashboard.cache
+    #: The caches /api/_health reports, by name.
+    app.state.caches = {"pages": dashboard.cache}
 
     @app.middleware("http")
     async def server_timing(request: Request, call_next):
@@ -86,6 +99,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     plotly_js = _plotly_js()
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
+    @access.access("public")
     def plotly() -> Response:
         headers = {"Cache-Control": f"public, max-age={_STATIC_MAX_AGE}"}
         if plotly_js is not None:
@@ -94,36 +108,57 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
 
         return Response(get_plotlyjs(), media_type="text/javascript", headers=headers)
 
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(api.router)
-    app.include_router(pages.router)
-    trace_pages.install(app)
-    spc_pages.install(app)
+    @app.get("/api/_health", tags=["health"], summary="Version and the caches' sizes against their bounds")
+    @access.access("internal")
+    def health() -> dict:
+        caches = {name: {"bytes": cache.bytes, "max_bytes": cache.max_bytes, "entries": len(cache),
+                         "hits": cache.hits, "misses": cache.misses}
+                  for name, cache in app.state.caches.items()}  # fmt: skip
+        return {"version": __version__, "caches": caches}
 
-    def error(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": message}, status_code=status, headers=headers)
-        return templates.TemplateResponse(request, "error.html", {"status": status, "message": message},
-                                          status_code=status, headers=headers)  # fmt: skip
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    access.declare(app.router.routes[-1], "public")
+    # Hand-written routes first: a declared page's parameter would swallow /supplier/login.
+    for router in (pages.router, spc_pages.router, trace_pages.api, trace_pages.pages):
+        app.include_router(router)
+    declare.install(app, pages.PAGES, tags=["api"])
+    declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
+    declare.install(app, trace_pages.PAGES, tags=["trace, origin, supply"])
+    # FastAPI's own documentation of the API is for the maker's staff.
+    for route in app.router.routes:
+        if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,
+                                            app.swagger_ui_oauth2_redirect_url):  # fmt: skip
+            access.declare(route.endpoint, "internal")
+    access.install(app, trace_data.supplier_tokens)
 
     @app.exception_handler(Pending)
     async def pending(request: Request, exc: Pending) -> Response:
-        return error(request, 503, str(exc), {"Retry-After": str(_RETRY_SECONDS)})
+        return refusal(request, 503, str(exc), {"Retry-After": str(_RETRY_SECONDS)})
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return error(request, 404, str(exc))
+        return refusal(request, 404, str(exc))
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(request: Request, exc: BadQuery) -> Response:
+        return refusal(request, 422, str(exc))
+
+    from silicio.supply import AccessDenied
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(request: Request, exc: AccessDenied) -> Response:
+        return refusal(request, 403, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = "no such page" if exc.status_code == 404 else str(exc.detail)
-        return error(request, exc.status_code, message)
+        return refusal(request, exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
-        return error(request, 422, problems)
+        return refusal(request, 422, problems)
 
     return app

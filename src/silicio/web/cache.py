@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 #: Environment variable with the cache's bound in megabytes.
@@ -96,6 +96,11 @@ class ByteCache:
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The keys kept now, least recently used first (a snapshot: the cache may change meanwhile)."""
+        with self._lock:
+            return iter(list(self._entries))
 
     @property
     def bytes(self) -> int:

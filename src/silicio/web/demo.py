@@ -1,8 +1,7 @@
 """A lake of demo data for the dashboard: what ``silicio serve --demo`` (and ``make run``) serve.
 
-The demo fab of :mod:`silicio.demo` (``generate_fab``) when it is there, else a stand-in: demo
-wafer-sort lots (:func:`silicio.demo.write_demo_stdf`, one seed per lot, enough lots for the
-AEC-Q001 / Q002 limits) and one file that is not STDF, so the files page has a quarantine entry.
+The demo fab of :mod:`silicio.demo` (``generate_fab``) and one file that is not STDF, so the
+files page has a quarantine entry.
 """
 
 from __future__ import annotations
@@ -12,29 +11,16 @@ from pathlib import Path
 
 from silicio import lake
 
-#: Lots of the stand-in: AEC-Q001 static PAT limits need six.
-STAND_IN_LOTS = 8
 DEFAULT_DEMO_DIR = Path("out") / "demo-lake"
 
 
-def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0, wafers: int = 3,
-                     dies_per_side: int = 16) -> Path:  # fmt: skip
-    """STDF files of a demo fab in ``stdf_dir``: ``generate_fab`` when available, else the stand-in."""
-    stdf_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from silicio.demo import generate_fab
-    except ImportError:
-        generate_fab = None
-    if generate_fab is not None:
-        workers = max(1, min(os.cpu_count() or 1, 4))
-        generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers)
-        return stdf_dir
-    from silicio.demo import write_demo_stdf
+def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0) -> Path:
+    """STDF files of the demo fab (:func:`silicio.demo.generate_fab`) in ``stdf_dir``."""
+    from silicio.demo import generate_fab
 
-    for lot in range(lots or STAND_IN_LOTS):
-        write_demo_stdf(
-            stdf_dir / f"lot_{lot:02d}.stdf", seed=seed + lot, wafers=wafers, dies_per_side=dies_per_side
-        )
+    stdf_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(os.cpu_count() or 1, 4))
+    generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers)
     # A file the reader rejects, as a tester share always has one.
     (stdf_dir / "interrupted_transfer.stdf").write_bytes(b"\x00\x00 partial upload, not STDF\n" * 8)
     return stdf_dir
@@ -74,17 +60,10 @@ DEMO_DIES_PER_WAFER = 20
 
 def _lake_lots(data_dir: Path) -> list[dict]:
     """product, lot, wafer ids, parts tested and passed of each wafer-sort lot in the lake."""
+    from silicio.lake import queries
+
     with lake.open(data_dir) as db:
-        if "parts" not in db.tables:
-            return []
-        rows = db.polars(
-            "SELECT f.product, p.lot_id AS lot, list(DISTINCT p.wafer_id ORDER BY p.wafer_id) AS wafers, "
-            "count(*) FILTER (WHERE p.is_last_test) AS tested, "
-            "count(*) FILTER (WHERE p.is_last_test AND p.passed) AS good "
-            "FROM parts p JOIN files f ON f.sha256 = p.file_sha256 "
-            "WHERE f.stage = 'wafer_sort' AND p.lot_id IS NOT NULL GROUP BY ALL ORDER BY lot"
-        )
-    return rows.to_dicts()
+        return queries.wafer_sort_lots(db)
 
 
 def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
@@ -95,11 +74,11 @@ def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
     import secrets
 
     from silicio import origin, supply, trace
+    from silicio.datadir import DataDir
     from silicio.origin import certificates
 
-    from .data import PLAN_FILE, REGISTRY_FILE, SUPPLY_DIR, TOKENS_FILE
-
     data_dir = Path(data_dir)
+    paths = DataDir.at(data_dir)
     added = {"lots": 0, "certificates": 0}
     with trace.TraceStore.at(data_dir) as store:
         md = store.load_master_data()
@@ -126,10 +105,9 @@ def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
                 wafer_ids=wafers))  # fmt: skip
             added["lots"] += 1
 
-        keys = data_dir / certificates.KEYS_DIR
-        if not (keys / certificates.PRIVATE_KEY_FILE).exists():
-            certificates.generate_keys(keys)
-        private_key = certificates.load_private_key(keys / certificates.PRIVATE_KEY_FILE)
+        if not paths.private_key.exists():
+            certificates.generate_keys(paths.keys)
+        private_key = certificates.load_private_key(paths.private_key)
         issued = {(c["kind"], c["subject"]) for c in store.certificates()}
         for pn, lot_row in sorted(first_lot.items()):
             product = md.product(pn)
@@ -152,17 +130,16 @@ def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
                     origin.issue(store, content, private_key, actor="demo")
                     added["certificates"] += 1
 
-    supply_dir = data_dir / SUPPLY_DIR
-    if not (supply_dir / REGISTRY_FILE).exists():
-        supply_dir.mkdir(parents=True, exist_ok=True)
+    if not paths.supplier_registry.exists():
+        paths.supply.mkdir(parents=True, exist_ok=True)
         eco = supply.demo_ecosystem(seed=0)
-        supply.write_json(eco.registry, supply_dir / REGISTRY_FILE)
+        supply.write_json(eco.registry, paths.supplier_registry)
         plan = {"demand": eco.demand, "inventory_weeks": eco.inventory_weeks, "as_of": eco.as_of.isoformat(),
                 "automotive": list(eco.automotive)}  # fmt: skip
-        (supply_dir / PLAN_FILE).write_text(json.dumps(plan, indent=1), encoding="utf-8")
+        paths.supply_plan.write_text(json.dumps(plan, indent=1), encoding="utf-8")
         # One random token per supplier account; whoever holds it acts as that organisation.
         tokens = {secrets.token_urlsafe(18): org for org in eco.registry.organisations["org_id"].to_list()}
-        path = supply_dir / TOKENS_FILE
+        path = paths.supplier_tokens
         path.write_text(json.dumps(tokens, indent=1), encoding="utf-8")
         path.chmod(0o600)
     return added

@@ -124,6 +124,7 @@ class HeldLot(Row):
     lot_id: str = text("Lot")
     stage: str = text("Stage")
     final_yield: float | None = percent("Final yield", None)
+    rules: list[str] = text("Rules")
     reasons: list[str] = text("Why held")
 
 
@@ -162,6 +163,11 @@ class ParetoBin(Row):
     cumulative_percent: float = number("Cumulative %")
 
 
+class HoldReasonRow(Row):
+    rule: str = text("Rule")
+    reason: str = text("Why held")
+
+
 class LotPage(BaseModel):
     lot_id: str
     product: str | None
@@ -173,6 +179,10 @@ class LotPage(BaseModel):
     bin_pareto: list[ParetoBin]
     worst_tests: list[TestStatistics]
     report_url: str | None = None
+    holds: list[HoldReasonRow] = Field(default_factory=list, description="why the lot is held at this stage")
+    holds_complete: bool = Field(
+        True, description="False while the screening runs: PAT and shift rules not judged"
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ location chart (individuals, X-bar); on the dispersion chart (MR, R, s) a point 
 is reported as ``beyond-limits``. Capability (Cp, Cpk, Pp, Ppk with 95 % intervals and an
 Anderson-Darling normality flag) is over every charted result, against the test's spec limits.
 
-Gage studies are CSV files in ``DATA/metrology`` (columns ``part``, ``appraiser``, ``value``; one
-row per measurement, trials in row order), computed by :func:`silicio.metrology.gage_rr_anova`
+Gage studies are CSV files in ``DATA/metrology`` (:attr:`silicio.datadir.DataDir.metrology`;
+columns ``part``, ``appraiser``, ``value``; one row per measurement, trials in row order), computed by :func:`silicio.metrology.gage_rr_anova`
 or :func:`~silicio.metrology.gage_rr_average_range`; ``/gage/{name}/report`` is the printable
 report of :mod:`silicio.metrology.report`.
 """
@@ -29,37 +29,30 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 import numpy as np
 import polars as pl
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from silicio.datadir import DataDir
+from silicio.lake.queries.spc import last_results
+
+from . import links
 from . import models as m
-from .api import csv_response
-from .data import BadQuery, Dashboard, NotFound, test_url
-from .pages import render
+from .access import access
+from .api import Product, TestName
+from .data import BadQuery, Dashboard, NotFound
+from .declare import DashboardData, Nav, Page
 
 #: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
 DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20}
 CHARTS = ("imr", "xbar-r", "xbar-s")
-#: Folder of the gage studies in the data directory.
-METROLOGY_DIR = "metrology"
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-api = APIRouter(prefix="/api", tags=["spc, metrology"])
-pages = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-
-def dashboard(request: Request) -> Dashboard:
-    return request.app.state.dashboard
-
-
-Data = Annotated[Dashboard, Depends(dashboard)]
-Product = Annotated[str | None, Query(description="only this product")]
-TestName = Annotated[str | None, Query(description="the test's name, when a number names several tests")]
 ChartKind = Annotated[
     str, Query(pattern="^(imr|xbar-r|xbar-s)$", description="imr (per part), xbar-r or xbar-s (per wafer)")
 ]
@@ -236,16 +229,7 @@ def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
 
 def spc_results(db, test_num: int, product: str | None, name: str | None) -> tuple[pl.DataFrame, list[str]]:
     """The test's last results per part, finite, in test order, and the names the number carries."""
-    where, params = "t.test_num = ?", [test_num]
-    if product is not None:
-        where, params = where + " AND f.product = ?", [*params, product]
-    results = db.polars(
-        "SELECT f.product, t.lot_id, t.wafer_id, t.test_name, t.units, t.result, t.lo_limit, t.hi_limit "
-        "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
-        f"WHERE {where} AND t.lot_id IS NOT NULL AND t.is_last_test AND isfinite(t.result) "
-        "ORDER BY f.started NULLS LAST, t.file_sha256, t.seq",
-        params,
-    )
+    results = last_results(db, test_num, product)
     if results.is_empty():
         raise NotFound(f"no results of test {test_num}" + (f" for product {product!r}" if product else ""))
     names = results["test_name"].drop_nulls().value_counts(sort=True)["test_name"].to_list()
@@ -263,6 +247,17 @@ def subgroup_labels(results: pl.DataFrame) -> list[str]:
         lot if wafer is None else f"{lot}/{wafer}"
         for lot, wafer in zip(results["lot_id"].to_list(), results["wafer_id"].to_list(), strict=True)
     ]
+
+
+def _chart(test_num: int, kind: str, values: np.ndarray, **params):
+    """Phase I limits from the first ``baseline`` points (X-bar: wafers, in test order) applied to
+    every point (phase II), through the one SPC entry point :func:`silicio.spc.chart`."""
+    from silicio import spc
+
+    try:
+        return spc.chart(kind, values, **params)
+    except ValueError as exc:
+        raise BadQuery(f"test {test_num}: {exc}") from None
 
 
 def spc_page(db, test_num: int, product: str | None, name: str | None, chart: str, rules: str,
@@ -296,16 +291,12 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
     elif baseline > available:
         raise BadQuery(f"baseline {baseline} is more than the {available} {what} of test {test_num}")
     if chart == "imr":
-        limits = spc.imr_limits(values[:baseline])
-        location, dispersion = spc.apply(limits, values)
+        limits, (location, dispersion) = _chart(test_num, chart, values, baseline=baseline)
         sizes = np.ones(values.size, dtype=int)
         subgrouping = "one point per part: its last result, in test order"
         within = {}
     else:
-        in_baseline = np.isin(labels_all, order[:baseline])
-        make = spc.xbar_r_limits if chart == "xbar-r" else spc.xbar_s_limits
-        limits = make(values[in_baseline], subgroup=labels_all[in_baseline])
-        location, dispersion = spc.apply(limits, values, subgroup=labels_all)
+        limits, (location, dispersion) = _chart(test_num, chart, values, subgroup=labels_all, baseline=baseline)
         sizes = spc.subgroups(values, subgroup=labels_all).size
         labels = order
         subgrouping = "one subgroup per wafer (lot/wafer): its parts' last results"
@@ -370,12 +361,12 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
         dispersion=_chart_points(dispersion, labels, sizes, baseline, beyond),
         violations=violations, capability=summary, indices=indices,
         histogram=m.Histogram(edges=[float(e) for e in edges], counts=[int(c) for c in counts]),
-        test_page_url=test_url(test_num, product, name), notes=notes,
+        test_page_url=links.test_url(test_num, product, name), notes=notes,
     )  # fmt: skip
 
 
-def spc(data: Dashboard, test_num: int, product: str | None, name: str | None, chart: str, rules: str,
-        baseline: int | None) -> SpcPage:  # fmt: skip
+def spc_test(data: Dashboard, test_num: int, product: Product = None, name: TestName = None,
+             chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> SpcPage:  # fmt: skip
     """The SPC page, cached by the dashboard until the catalog changes."""
     key = ("spc", test_num, product, name, chart, rules, baseline)
     return data._call(key, lambda db: spc_page(db, test_num, product, name, chart, rules, baseline,
@@ -386,16 +377,14 @@ def spc(data: Dashboard, test_num: int, product: str | None, name: str | None, c
 # Gage R&R
 
 
-def metrology_dir(data: Dashboard) -> Path:
-    return Path(data.data_dir) / METROLOGY_DIR
-
-
 def study_path(data: Dashboard, name: str) -> Path:
     if not _STUDY_NAME.match(name):
         raise BadQuery(f"bad study name {name!r}: letters, digits, '.', '_' and '-' only")
-    path = metrology_dir(data) / f"{name}.csv"
+    path = DataDir.at(data.data_dir).gage_study(name)
     if not path.is_file():
-        raise NotFound(f"no gage study {name!r}: no file {METROLOGY_DIR}/{name}.csv in the data directory")
+        raise NotFound(
+            f"no gage study {name!r}: no file {path.parent.name}/{path.name} in the data directory"
+        )
     return path
 
 
@@ -420,10 +409,10 @@ def gage_result(path: Path, method: str = "anova", tolerance: float | None = Non
 
 
 def gage_index(data: Dashboard) -> GageIndexPage:
-    folder = metrology_dir(data)
+    folder = DataDir.at(data.data_dir).metrology
     rows, notes = [], []
     for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
-        url = f"/gage/{quote(path.stem, safe='')}"
+        url = links.gage_url(path.stem)
         try:
             result = gage_result(path)
         except BadQuery as exc:
@@ -440,7 +429,7 @@ def gage_index(data: Dashboard) -> GageIndexPage:
 
 
 def gage_study(
-    data: Dashboard, name: str, method: str = "anova", tolerance: float | None = None
+    data: Dashboard, name: str, method: Method = "anova", tolerance: Tolerance = None
 ) -> GageStudyPage:
     result = gage_result(study_path(data, name), method, tolerance)
     tol = result.percent_tolerance or {}
@@ -459,85 +448,33 @@ def gage_study(
         GageAnovaRow(source=r.source, df=r.df, ss=_clean(r.ss), ms=_clean(r.ms), f=_clean(r.f), p=_clean(r.p))
         for r in (result.anova_pooled or result.anova)
     ]
-    query = {
-        k: v
-        for k, v in {"method": method if method != "anova" else None, "tolerance": tolerance}.items()
-        if v
-    }
     return GageStudyPage(
         name=name, method=method, tolerance=tolerance, parts=result.n_parts, appraisers=result.n_appraisers,
         trials=result.n_trials, percent_grr=result.percent_grr, ndc=result.ndc_truncated,
         verdict=_verdict(result.percent_grr), pooled=bool(result.anova_pooled), components=components, anova=anova,
-        report_url=f"/gage/{quote(name, safe='')}/report" + (f"?{urlencode(query)}" if query else ""),
+        report_url=links.gage_report_url(name, method=method if method != "anova" else None, tolerance=tolerance),
     )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
-# Routes
+# Pages
 
 
-def install(app: FastAPI) -> None:
-    """Add the SPC and gage pages and their twins to the dashboard ``app``."""
-    app.include_router(api)
-    app.include_router(pages)
+PAGES = (
+    Page(path="/spc/test/{test_num}", compute=spc_test, template="spc.html", access="internal", charts=True,
+         summary="Control chart, run rules and capability", csv_name="spc_{test_num}"),
+    Page(path="/gage", compute=gage_index, template="gage.html", access="internal",
+         summary="Gage R&R studies in DATA/metrology", nav=Nav("Gage R&R", "metrology", 1)),
+    Page(path="/gage/{name}", compute=gage_study, template="gage_study.html", access="internal",
+         summary="One gage R&R study", csv_name="{name}"),
+)  # fmt: skip
 
 
-@api.get("/spc/test/{test_num}", response_model=SpcPage, summary="Control chart, run rules and capability")
-def spc_api(data: Data, test_num: int, product: Product = None, name: TestName = None, chart: ChartKind = "imr",
-            rules: RuleSet = "we", baseline: Baseline = None) -> SpcPage:  # fmt: skip
-    return spc(data, test_num, product, name, chart, rules, baseline)
-
-
-@api.get("/spc/test/{test_num}/{table}.csv", summary="A table of the SPC page as CSV")
-def spc_csv(data: Data, test_num: int, table: str, product: Product = None, name: TestName = None,
-            chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> Response:  # fmt: skip
-    return csv_response(spc(data, test_num, product, name, chart, rules, baseline), table, f"spc_{test_num}")
-
-
-@api.get("/gage", response_model=GageIndexPage, summary="Gage R&R studies in DATA/metrology")
-def gage_index_api(data: Data) -> GageIndexPage:
-    return gage_index(data)
-
-
-@api.get("/gage/{table}.csv", summary="The studies as CSV")
-def gage_index_csv(data: Data, table: str) -> Response:
-    return csv_response(gage_index(data), table, "gage")
-
-
-@api.get("/gage/{name}", response_model=GageStudyPage, summary="One gage R&R study")
-def gage_study_api(
-    data: Data, name: str, method: Method = "anova", tolerance: Tolerance = None
-) -> GageStudyPage:
-    return gage_study(data, name, method, tolerance)
-
-
-@api.get("/gage/{name}/{table}.csv", summary="A table of a gage study as CSV")
-def gage_study_csv(data: Data, name: str, table: str, method: Method = "anova",
-                   tolerance: Tolerance = None) -> Response:  # fmt: skip
-    return csv_response(gage_study(data, name, method, tolerance), table, name)
-
-
-@pages.get("/spc/test/{test_num}", response_class=HTMLResponse)
-def spc_html(request: Request, data: Data, test_num: int, product: Product = None, name: TestName = None,
-             chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> Response:  # fmt: skip
-    page = spc(data, test_num, product, name, chart, rules, baseline)
-    return render(request, "spc.html", page, f"/api/spc/test/{test_num}", charts=True)
-
-
-@pages.get("/gage", response_class=HTMLResponse)
-def gage_index_html(request: Request, data: Data) -> Response:
-    return render(request, "gage.html", gage_index(data), "/api/gage")
-
-
-@pages.get("/gage/{name}", response_class=HTMLResponse)
-def gage_study_html(request: Request, data: Data, name: str, method: Method = "anova",
-                    tolerance: Tolerance = None) -> Response:  # fmt: skip
-    page = gage_study(data, name, method, tolerance)
-    return render(request, "gage_study.html", page, f"/api/gage/{quote(name, safe='')}")
-
-
-@pages.get("/gage/{name}/report", response_class=HTMLResponse)
-def gage_report(data: Data, name: str, method: Method = "anova", tolerance: Tolerance = None) -> Response:
+@router.get("/gage/{name}/report", response_class=HTMLResponse)
+@access("internal")
+def gage_report(
+    data: DashboardData, name: str, method: Method = "anova", tolerance: Tolerance = None
+) -> Response:
     """The printable report of :mod:`silicio.metrology.report` (no scripts, no external assets)."""
     from silicio.metrology.report import gage_study_html
 

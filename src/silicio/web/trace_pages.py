@@ -1,51 +1,34 @@
 """Pages and JSON twins of traceability (``/trace``), origin (``/origin``), certificates
 (``/certificates``, the public ``/verify/{id}``), the supplier ecosystem (``/supply``, the public
-``/transparency``) and the supplier portal (``/supplier/{org_id}``).
+``/transparency``) and the supplier portal (``/supplier/{org_id}``), declared once
+(:mod:`silicio.web.declare`); the forms, uploads and downloads are hand-written routes.
 
-Supplier identity. A supplier account is a token in ``DATA/supply/tokens.json``
-(``{"<token>": "<org_id>"}``; the demo writes one random token per organisation). A request
-carries it in the ``X-Silicio-Token`` header, or in the ``silicio_supplier`` cookie that
-``POST /supplier/login`` sets. The middleware of :func:`install` resolves it on the server for
-every request: an unknown token is refused (401); a supplier may reach only its own portal
-(``/supplier/<its org_id>`` and ``/api/supplier/<its org_id>/...``) and the public pages
-(``/transparency``, ``/verify``, static files) -- anything else, another organisation's portal
-included, is 403, with the same message whether that organisation exists or not. Requests
-without a token are the maker's own staff (the dashboard has no other login); they may not open
-a supplier's portal, which needs that supplier's token.
+Who may see what is each route's declared access (:mod:`silicio.web.access`): the verify and
+transparency pages are public, the portal a supplier's own (``supplier``: only its token opens
+``/supplier/<its org_id>``), everything else internal.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from . import links
 from . import models as m
-from .api import csv_response
+from .access import SUPPLIER_COOKIE, access, refusal
 from .data import BadQuery, NotFound, TraceData
-from .pages import render
+from .declare import Nav, Page, TraceSource
 
-SUPPLIER_HEADER = "X-Silicio-Token"
-SUPPLIER_COOKIE = "silicio_supplier"
-#: Paths a supplier identity may reach besides its own portal.
-_PUBLIC_PATHS = re.compile(r"^/(api/)?(transparency|verify)(/|\.|$)|^/static/|^/supplier/(login|logout)$")
-_PORTAL_PATH = re.compile(r"^/(?:api/)?supplier/([^/]+)(?:/|$)")
 #: The largest certificate POST /api/verify reads.
 MAX_CERTIFICATE_BYTES = 1_000_000
 
 api = APIRouter(prefix="/api", tags=["trace, origin, supply"])
 pages = APIRouter(include_in_schema=False)
 
-
-def trace_data(request: Request) -> TraceData:
-    return request.app.state.trace_data
-
-
-Data = Annotated[TraceData, Depends(trace_data)]
 Direction = Annotated[str | None, Query(description="forward (what was made from it) or backward")]
 Kind = Annotated[
     str | None, Query(description="node kind: lot, wafer, material_lot, unit, reel, shipment...")
@@ -56,148 +39,89 @@ Suspects = Annotated[
 ]
 
 
-def _quoted(text: str) -> str:
-    return quote(text, safe="")
+def _bad(exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
 # ------------------------------------------------------------------------------------------------
-# Identity
+# Declared pages
 
 
-def _refusal(request: Request, status: int, message: str) -> Response:
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": message}, status_code=status)
-    return request.app.state.templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
+def trace(data: TraceData, direction: Direction = None, kind: Kind = None, name: Name = None) -> m.TracePage:
+    return data.trace(direction, kind, name)
 
 
-def supplier_of(request: Request) -> str | None:
-    """The org id the middleware resolved for this request, None for the maker's staff."""
-    return getattr(request.state, "supplier", None)
+def recall(data: TraceData, suspects: Suspects = None) -> m.TracePage:
+    return data.recall(suspects or [])
 
 
-def install(app: FastAPI) -> None:
-    """Add these pages, their twins and the supplier-identity middleware to the dashboard ``app``."""
-    dashboard = app.state.dashboard
-    app.state.trace_data = TraceData(dashboard.data_dir, dashboard.database_url)
-    app.include_router(api)
-    app.include_router(pages)
-
-    @app.exception_handler(BadQuery)
-    async def bad_query(request: Request, exc: BadQuery) -> Response:
-        return _refusal(request, 422, str(exc))
-
-    from silicio.supply import AccessDenied
-
-    @app.exception_handler(AccessDenied)
-    async def access_denied(request: Request, exc: AccessDenied) -> Response:
-        return _refusal(request, 403, str(exc))
-
-    @app.middleware("http")
-    async def supplier_identity(request: Request, call_next):
-        token = request.headers.get(SUPPLIER_HEADER) or request.cookies.get(SUPPLIER_COOKIE)
-        path = request.url.path
-        request.state.supplier = None
-        if token:
-            org_id = app.state.trace_data.supplier_tokens().get(token)
-            if org_id is None:
-                return _refusal(request, 401, "unknown supplier token")
-            request.state.supplier = org_id
-            portal = _PORTAL_PATH.match(path)
-            own = portal is not None and portal.group(1) == org_id
-            if not own and not _PUBLIC_PATHS.match(path):
-                return _refusal(request, 403, f"a supplier account may open only /supplier/{org_id}, "
-                                              "/transparency and /verify")  # fmt: skip
-        elif (portal := _PORTAL_PATH.match(path)) and portal.group(1) not in ("login", "logout"):
-            return _refusal(request, 401, "the supplier portal needs the supplier's token: sign in at "
-                                          f"/supplier/login or send the {SUPPLIER_HEADER} header")  # fmt: skip
-        return await call_next(request)
+def origin(data: TraceData) -> m.OriginPage:
+    return data.origin()
 
 
-def _bad(exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=422)
+def origin_detail(data: TraceData, part_number: str) -> m.OriginDetail:
+    return data.origin_detail(part_number)
+
+
+def certificates(data: TraceData) -> m.CertificatesPage:
+    return data.certificates()
+
+
+def certificate(data: TraceData, cert_id: str) -> m.CertificatePage:
+    return data.certificate(cert_id)
+
+
+def verify(data: TraceData, cert_id: str) -> m.VerifyPage:
+    return data.verify_page(cert_id)
+
+
+def supply(data: TraceData) -> m.SupplyPage:
+    return data.supply()
+
+
+def transparency(data: TraceData) -> m.TransparencyPage:
+    return data.transparency()
+
+
+def supplier_portal(data: TraceData, org_id: str) -> m.SupplierPortal:
+    return data.supplier_portal(org_id)
+
+
+# Fixed paths before the parametrised paths that would swallow them (/origin/{table}.csv before
+# /origin/{part_number}).
+PAGES = (
+    Page(path="/trace", compute=trace, template="trace.html", access="internal",
+         summary="Forward or backward trace, operator flags, audit chain", nav=Nav("Trace", "trace", 1)),
+    Page(path="/trace/recall", compute=recall, template="trace.html", access="internal",
+         summary="Recall scope of suspect nodes"),
+    Page(path="/origin", compute=origin, template="origin.html", access="internal",
+         summary="National content, USMCA and Hecho en México by product", nav=Nav("Origin", "trace", 2)),
+    Page(path="/origin/{part_number}", compute=origin_detail, template="origin_product.html", access="internal",
+         summary="One product's origin", csv_name="{part_number}"),
+    Page(path="/certificates", compute=certificates, template="certificates.html", access="internal",
+         summary="Certificates issued", nav=Nav("Certificates", "trace", 3)),
+    Page(path="/certificates/{cert_id}", compute=certificate, template="certificates_detail.html",
+         access="internal", summary="A certificate and its check", csv_name="{cert_id}"),
+    Page(path="/verify/{cert_id}", compute=verify, template="verify.html", access="public",
+         summary="Public check of a stored certificate", csv_name="{cert_id}"),
+    Page(path="/supply", compute=supply, template="supply.html", access="internal",
+         summary="Supplier registry, risk and nearshoring (internal)", nav=Nav("Supply", "supply", 1)),
+    Page(path="/transparency", compute=transparency, template="transparency.html", access="public",
+         summary="Public aggregates of the ecosystem", nav=Nav("Transparency", "supply", 2)),
+    Page(path="/supplier/{org_id}", compute=supplier_portal, template="supply_portal.html", access="supplier",
+         summary="A supplier's own records (its token)", csv_name="{org_id}"),
+)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
 # JSON twins and CSVs
 
 
-@api.get(
-    "/trace", response_model=m.TracePage, summary="Forward or backward trace, operator flags, audit chain"
-)
-def trace_api(data: Data, direction: Direction = None, kind: Kind = None, name: Name = None) -> m.TracePage:
-    return data.trace(direction, kind, name)
-
-
-@api.get("/trace/recall", response_model=m.TracePage, summary="Recall scope of suspect nodes")
-def recall_api(data: Data, suspects: Suspects = None) -> m.TracePage:
-    return data.recall(suspects or [])
-
-
-@api.get("/trace/recall/{table}.csv", summary="A table of the recall scope as CSV")
-def recall_csv(data: Data, table: str, suspects: Suspects = None) -> Response:
-    return csv_response(data.recall(suspects or []), table, "recall")
-
-
-@api.get("/trace/{table}.csv", summary="A table of the trace page as CSV")
-def trace_csv(
-    data: Data, table: str, direction: Direction = None, kind: Kind = None, name: Name = None
-) -> Response:
-    return csv_response(data.trace(direction, kind, name), table, "trace")
-
-
-@api.get(
-    "/origin", response_model=m.OriginPage, summary="National content, USMCA and Hecho en México by product"
-)
-def origin_api(data: Data) -> m.OriginPage:
-    return data.origin()
-
-
-@api.get("/origin/{table}.csv", summary="A table of the origin page as CSV")
-def origin_csv(data: Data, table: str) -> Response:
-    return csv_response(data.origin(), table, "origin")
-
-
-@api.get("/origin/{part_number}", response_model=m.OriginDetail, summary="One product's origin")
-def origin_detail_api(data: Data, part_number: str) -> m.OriginDetail:
-    return data.origin_detail(part_number)
-
-
-@api.get("/origin/{part_number}/{table}.csv", summary="A table of a product's origin as CSV")
-def origin_detail_csv(data: Data, part_number: str, table: str) -> Response:
-    return csv_response(data.origin_detail(part_number), table, part_number)
-
-
-@api.get("/certificates", response_model=m.CertificatesPage, summary="Certificates issued")
-def certificates_api(data: Data) -> m.CertificatesPage:
-    return data.certificates()
-
-
-@api.get("/certificates/{table}.csv", summary="The certificates as CSV")
-def certificates_csv(data: Data, table: str) -> Response:
-    return csv_response(data.certificates(), table, "certificates")
-
-
-@api.get("/certificates/{cert_id}", response_model=m.CertificatePage, summary="A certificate and its check")
-def certificate_api(data: Data, cert_id: str) -> m.CertificatePage:
-    return data.certificate(cert_id)
-
-
-@api.get("/certificates/{cert_id}/{table}.csv", summary="A certificate's fields as CSV")
-def certificate_csv(data: Data, cert_id: str, table: str) -> Response:
-    return csv_response(data.certificate(cert_id), table, cert_id)
-
-
-@api.get("/verify/{cert_id}", response_model=m.VerifyPage, summary="Public check of a stored certificate")
-def verify_api(data: Data, cert_id: str) -> m.VerifyPage:
-    return data.verify_page(cert_id)
-
-
 @api.post(
     "/verify", response_model=m.VerifyPage, summary="Check an uploaded certificate (its JSON as the body)"
 )
-async def verify_upload_api(request: Request, data: Data) -> Response:
+@access("public")
+async def verify_upload_api(request: Request, data: TraceSource) -> Response:
     body = await request.body()
     if not body:
         return _bad(ValueError("no certificate: send the certificate's JSON document as the request body"))
@@ -212,38 +136,6 @@ async def verify_upload_api(request: Request, data: Data) -> Response:
     except BadQuery as exc:
         return _bad(exc)
     return JSONResponse(page.model_dump(mode="json"))
-
-
-@api.get("/supply", response_model=m.SupplyPage, summary="Supplier registry, risk and nearshoring (internal)")
-def supply_api(data: Data) -> m.SupplyPage:
-    return data.supply()
-
-
-@api.get("/supply/{table}.csv", summary="A table of the supply page as CSV")
-def supply_csv(data: Data, table: str) -> Response:
-    return csv_response(data.supply(), table, "supply")
-
-
-@api.get("/transparency", response_model=m.TransparencyPage, summary="Public aggregates of the ecosystem")
-def transparency_api(data: Data) -> m.TransparencyPage:
-    return data.transparency()
-
-
-@api.get("/transparency/{table}.csv", summary="The public aggregates as CSV")
-def transparency_csv(data: Data, table: str) -> Response:
-    return csv_response(data.transparency(), table, "transparency")
-
-
-@api.get(
-    "/supplier/{org_id}", response_model=m.SupplierPortal, summary="A supplier's own records (its token)"
-)
-def supplier_api(data: Data, org_id: str) -> m.SupplierPortal:
-    return data.supplier_portal(org_id)
-
-
-@api.get("/supplier/{org_id}/{table}.csv", summary="A table of the supplier's portal as CSV")
-def supplier_csv(data: Data, org_id: str, table: str) -> Response:
-    return csv_response(data.supplier_portal(org_id), table, org_id)
 
 
 def _update_organisation(data: TraceData, org_id: str, fields: dict) -> m.SupplierPortal:
@@ -289,7 +181,8 @@ async def _json_object(request: Request) -> dict:
 
 @api.post("/supplier/{org_id}/organisation", response_model=m.SupplierPortal,
           summary="Update the supplier's own organisation record")  # fmt: skip
-async def supplier_update_api(request: Request, data: Data, org_id: str) -> Response:
+@access("supplier")
+async def supplier_update_api(request: Request, data: TraceSource, org_id: str) -> Response:
     try:
         page = _update_organisation(data, org_id, await _json_object(request))
     except BadQuery as exc:
@@ -299,7 +192,8 @@ async def supplier_update_api(request: Request, data: Data, org_id: str) -> Resp
 
 @api.post("/supplier/{org_id}/requests/{request_id}", response_model=m.SupplierPortal,
           summary="Set the status of a request addressed to the supplier")  # fmt: skip
-async def supplier_answer_api(request: Request, data: Data, org_id: str, request_id: str) -> Response:
+@access("supplier")
+async def supplier_answer_api(request: Request, data: TraceSource, org_id: str, request_id: str) -> Response:
     try:
         status = (await _json_object(request)).get("status", "answered")
         page = _answer_request(data, org_id, request_id, status)
@@ -312,95 +206,40 @@ async def supplier_answer_api(request: Request, data: Data, org_id: str, request
 # Pages
 
 
-@pages.get("/trace", response_class=HTMLResponse)
-def trace_page(request: Request, data: Data, direction: Direction = None, kind: Kind = None,
-               name: Name = None) -> Response:  # fmt: skip
-    return render(request, "trace.html", data.trace(direction, kind, name), "/api/trace")
-
-
-@pages.get("/trace/recall", response_class=HTMLResponse)
-def recall_page(request: Request, data: Data, suspects: Suspects = None) -> Response:
-    return render(request, "trace.html", data.recall(suspects or []), "/api/trace/recall")
-
-
-@pages.get("/origin", response_class=HTMLResponse)
-def origin_page(request: Request, data: Data) -> Response:
-    return render(request, "origin.html", data.origin(), "/api/origin")
-
-
-@pages.get("/origin/{part_number}", response_class=HTMLResponse)
-def origin_detail_page(request: Request, data: Data, part_number: str) -> Response:
-    return render(request, "origin_product.html", data.origin_detail(part_number),
-                  f"/api/origin/{_quoted(part_number)}")  # fmt: skip
-
-
-@pages.get("/certificates", response_class=HTMLResponse)
-def certificates_page(request: Request, data: Data) -> Response:
-    return render(request, "certificates.html", data.certificates(), "/api/certificates")
-
-
-@pages.get("/certificates/{cert_id}", response_class=HTMLResponse)
-def certificate_page(request: Request, data: Data, cert_id: str) -> Response:
-    return render(
-        request,
-        "certificates_detail.html",
-        data.certificate(cert_id),
-        f"/api/certificates/{_quoted(cert_id)}",
-    )
-
-
 @pages.get("/certificates/{cert_id}/pdf")
-def certificate_pdf(data: Data, cert_id: str) -> Response:
+@access("internal")
+def certificate_pdf(data: TraceSource, cert_id: str) -> Response:
     filename = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cert_id) + ".pdf"
     return Response(data.certificate_pdf(cert_id), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
 
-@pages.get("/verify/{cert_id}", response_class=HTMLResponse)
-def verify_page(request: Request, data: Data, cert_id: str) -> Response:
-    return render(request, "verify.html", data.verify_page(cert_id), f"/api/verify/{_quoted(cert_id)}")
-
-
-@pages.get("/supply", response_class=HTMLResponse)
-def supply_page(request: Request, data: Data) -> Response:
-    return render(request, "supply.html", data.supply(), "/api/supply")
-
-
-@pages.get("/transparency", response_class=HTMLResponse)
-def transparency_page(request: Request, data: Data) -> Response:
-    return render(request, "transparency.html", data.transparency(), "/api/transparency")
-
-
 @pages.get("/supplier/login", response_class=HTMLResponse)
+@access("public")
 def supplier_login_form(request: Request) -> Response:
     return request.app.state.templates.TemplateResponse(request, "supply_login.html", {"message": None})
 
 
 @pages.post("/supplier/login")
-async def supplier_login(request: Request, data: Data) -> Response:
+@access("public")
+async def supplier_login(request: Request, data: TraceSource) -> Response:
     token = (parse_qs((await request.body()).decode("utf-8", "replace")).get("token") or [""])[0].strip()
     org_id = data.supplier_tokens().get(token)
     if org_id is None:
         return request.app.state.templates.TemplateResponse(
             request, "supply_login.html", {"message": "unknown supplier token"}, status_code=401
         )
-    response = RedirectResponse(f"/supplier/{_quoted(org_id)}", status_code=303)
+    response = RedirectResponse(links.supplier_url(org_id), status_code=303)
     response.set_cookie(SUPPLIER_COOKIE, token, httponly=True, samesite="strict")
     return response
 
 
 @pages.post("/supplier/logout")
+@access("public")
 def supplier_logout() -> Response:
     response = RedirectResponse("/supplier/login", status_code=303)
     response.delete_cookie(SUPPLIER_COOKIE)
     return response
-
-
-@pages.get("/supplier/{org_id}", response_class=HTMLResponse)
-def supplier_page(request: Request, data: Data, org_id: str) -> Response:
-    return render(
-        request, "supply_portal.html", data.supplier_portal(org_id), f"/api/supplier/{_quoted(org_id)}"
-    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -408,18 +247,20 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @pages.post("/supplier/{org_id}/organisation")
-async def supplier_update_page(request: Request, data: Data, org_id: str) -> Response:
+@access("supplier")
+async def supplier_update_page(request: Request, data: TraceSource, org_id: str) -> Response:
     try:
         _update_organisation(data, org_id, await _form(request))
     except BadQuery as exc:
-        return _refusal(request, 422, str(exc))
-    return RedirectResponse(f"/supplier/{_quoted(org_id)}", status_code=303)
+        return refusal(request, 422, str(exc))
+    return RedirectResponse(links.supplier_url(org_id), status_code=303)
 
 
 @pages.post("/supplier/{org_id}/requests/{request_id}")
-async def supplier_answer_page(request: Request, data: Data, org_id: str, request_id: str) -> Response:
+@access("supplier")
+async def supplier_answer_page(request: Request, data: TraceSource, org_id: str, request_id: str) -> Response:
     try:
         _answer_request(data, org_id, request_id, (await _form(request)).get("status", "answered"))
     except BadQuery as exc:
-        return _refusal(request, 422, str(exc))
-    return RedirectResponse(f"/supplier/{_quoted(org_id)}", status_code=303)
+        return refusal(request, 422, str(exc))
+    return RedirectResponse(links.supplier_url(org_id), status_code=303)

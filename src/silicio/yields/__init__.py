@@ -1,6 +1,7 @@
 """Yield analytics: yield and bins, wafer maps, parametric summaries, die per wafer and yield
 models, and automotive screening (PAT, GDBN, NNR, AEC-Q002 SYL/SBL, and the screening rules
-other packages register: :mod:`silicio.yields.rules`).
+other packages register: :mod:`silicio.yields.rules`). Wafer maps, their orientation and the
+SEMI G85 / E142 map files are :mod:`silicio.yields.wafermap`.
 
 Pure functions over the tables :func:`silicio.stdf.tidy` and :func:`silicio.stdf.parts` give,
 for one file or many files concatenated.
@@ -33,17 +34,26 @@ from .recipe import Recipe, dumps_recipe, load_recipe, loads_recipe
 from .rules import ScreeningRule, reason_codes, registered_rules
 from .screening import ScreeningResult, screen
 from .wafermap import (
+    MapHeader,
+    Orientation,
     WaferMap,
     bin_map,
+    header_from_stdf,
+    orientation_of,
     parametric_map,
+    read_e142,
+    read_g85,
+    read_map,
     render_wafer_map,
     stacked_fail_map,
-    to_e142_xml,
-    to_g85_xml,
+    write_e142,
+    write_g85,
 )
-from .yield_ import consolidate_retests, yield_by
+from .yield_ import consolidate_retests, consolidate_retests_tidy, yield_by
 
 __all__ = [
+    "MapHeader",
+    "Orientation",
     "Recipe",
     "ScreeningResult",
     "ScreeningRule",
@@ -54,22 +64,28 @@ __all__ = [
     "bin_map",
     "bin_pareto",
     "consolidate_retests",
+    "consolidate_retests_tidy",
     "dumps_recipe",
     "dynamic_pat_limits",
     "fit_defect_density",
     "gdbn",
     "grid_die_per_wafer",
     "gross_die_per_wafer",
+    "header_from_stdf",
     "load_recipe",
     "lot_parametric_shifts",
     "loads_recipe",
     "murphy_yield",
     "negative_binomial_yield",
     "nnr",
+    "orientation_of",
     "parametric_map",
     "pat_outliers",
     "per_test_statistics",
     "poisson_yield",
+    "read_e142",
+    "read_g85",
+    "read_map",
     "reason_codes",
     "reconcile_bins",
     "registered_rules",
@@ -82,8 +98,8 @@ __all__ = [
     "statistical_yield_analysis",
     "statistical_yield_limits",
     "static_pat_limits",
-    "to_e142_xml",
-    "to_g85_xml",
     "units_per_hour",
+    "write_e142",
+    "write_g85",
     "yield_by",
 ]

@@ -6,8 +6,8 @@ of thousands of parts has almost no sampling noise. This rule sits between: a lo
 excursion on a test when its median is more than ``k`` robust sigmas *of the parts* away from
 the median of all lots' medians — a shift that matters at the scale of the part distribution.
 
-Robust statistics as in AEC-Q001 Rev-D (median for the centre, IQR / 1.349 for sigma), taken
-over lots rather than parts; the threshold and the minimum number of lots are ours (defaults
+Robust statistics as in AEC-Q001 Rev-D (median for the centre, IQR / 1.35 for sigma,
+:data:`silicio.yields.pat.IQR_PER_SIGMA`), taken over lots rather than parts; the threshold and the minimum number of lots are ours (defaults
 2 sigma and 6 lots, AEC-Q001's minimum for static limits), so both are parameters.
 """
 
@@ -18,10 +18,12 @@ from collections.abc import Sequence
 import polars as pl
 import pyarrow as pa
 
+from .pat import IQR_PER_SIGMA
+
 __all__ = ["LOT_STATISTICS_COLUMNS", "lot_parametric_shifts"]
 
 #: What :func:`lot_parametric_shifts` needs per lot and test, beside the grouping columns.
-LOT_STATISTICS_COLUMNS = ("lot_id", "test_num", "test_name", "median", "robust_sigma")
+LOT_STATISTICS_COLUMNS = ("lot_id", "test_num", "test_name", "q1", "median", "q3")
 
 
 def lot_parametric_shifts(
@@ -36,7 +38,8 @@ def lot_parametric_shifts(
     more tests, among the lots of the same ``by`` group (product and stage).
 
     ``lot_statistics`` has one row per lot and test: the ``by`` columns, ``lot_id``, ``test_num``,
-    ``test_name``, ``median`` (of the lot's results) and ``robust_sigma`` (the lot's IQR / 1.349).
+    ``test_name`` and the quartiles of the lot's results ``q1``, ``median``, ``q3``; the lot's
+    robust sigma is (q3 - q1) / 1.35 (AEC-Q001 Rev-D, :data:`~silicio.yields.pat.IQR_PER_SIGMA`).
     A test is judged in a group of at least ``min_lots`` lots, against centre = median of the lot
     medians and sigma = median of the lots' robust sigmas (a test whose sigma is 0 is skipped).
 
@@ -52,8 +55,10 @@ def lot_parametric_shifts(
     if not k > 0 or min_lots < 2 or min_tests < 1:
         raise ValueError(f"need k > 0, min_lots >= 2 and min_tests >= 1; got {k}, {min_lots}, {min_tests}")
     group = [*keys, "test_num"]
+    robust_sigma = (pl.col("q3") - pl.col("q1")) / IQR_PER_SIGMA
     judged = (
-        frame.filter(pl.col("median").is_not_null() & pl.col("robust_sigma").is_not_null())
+        frame.with_columns(robust_sigma.alias("robust_sigma"))
+        .filter(pl.col("median").is_not_null() & pl.col("robust_sigma").is_not_null())
         .with_columns(
             pl.col("median").median().over(group).alias("center"),
             pl.col("robust_sigma").median().over(group).alias("sigma"),

@@ -6,6 +6,9 @@ AIAG, *Statistical Process Control (SPC) Reference Manual*, 2nd ed. (2005), ch. 
 Cp = (USL - LSL) / 6 sigma, Cpk = min(USL - mean, mean - LSL) / 3 sigma; with sigma the overall
 standard deviation these are the manual's Pp / Ppk.
 
+Teradyne, *STDF Specification V4* (1997), PTR / MPR / FTR TEST_FLG bit 0: "alarm detected during
+testing"; such a result is left out of the statistics unless asked for.
+
 Montgomery, D. C. *Introduction to Statistical Quality Control*, 7th ed., Wiley (2012), sec. 8.2
 (process capability ratios; one-sided Cpu / Cpl when only one limit exists).
 
@@ -22,6 +25,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from silicio.stdf.tidy import TEST_FLG_ALARM
+
 from .yield_ import as_frame, check_choice
 
 __all__ = ["IQR_PER_SIGMA", "per_test_statistics", "part_test_times", "units_per_hour"]
@@ -30,32 +35,65 @@ __all__ = ["IQR_PER_SIGMA", "per_test_statistics", "part_test_times", "units_per
 IQR_PER_SIGMA = 1.349
 
 _TEST_KEYS = ("test_type", "test_num", "test_name")
+_TESTS = ("final", "first", "all")
+#: The tidy column that selects each die's executions under ``tests``.
+_SELECTS = {"final": "is_last_test", "first": "is_first_test"}
+
+
+def _check_flags(tidy: pa.Table | pl.DataFrame, tests: str) -> None:
+    """The two columns whose absence has a fix to name: ``test_flg`` and ``is_first_test``."""
+    columns = set(tidy.column_names if isinstance(tidy, pa.Table) else getattr(tidy, "columns", ()))
+    if "test_flg" not in columns:
+        raise ValueError("per_test_statistics needs the tidy column test_flg to leave alarmed results "
+                         "(TEST_FLG bit 0) out and count them; select it with the results")  # fmt: skip
+    if tests == "first" and "is_first_test" not in columns:
+        raise ValueError("per_test_statistics(tests='first') needs is_first_test (each die's first insertion): "
+                         "add it with silicio.yields.consolidate_retests_tidy(tidy, parts)")  # fmt: skip
 
 
 def per_test_statistics(
     tidy: pa.Table | pl.DataFrame,
     by: Sequence[str] | str = (),
     tests: str = "final",
+    alarms: str = "exclude",
 ) -> pa.Table:
     """Count, location, spread, capability and fails of each test's results.
 
     ``tidy`` is a tidy table (:func:`silicio.stdf.tidy`, one file or many). A test is
     (test_type, test_num, test_name) — and pin, for MPR rows — within each group of ``by``
-    (e.g. ``("lot_id",)``). ``tests="final"`` keeps each die's last execution of the test
-    (``is_last_test``), "all" every execution. Invalid results (null) are not counted in the
-    statistics; ``fail_count`` counts executions flagged failed.
+    (e.g. ``("lot_id",)``). Which executions count, by ``tests``:
+
+    * "final" (default): those of each die's last insertion (``is_last_test``). A retest
+      supersedes the whole earlier insertion, so a die whose retest skipped the test has no
+      final result for it. Over several files, :func:`~silicio.yields.consolidate_retests_tidy`
+      sets ``is_last_test`` across them first.
+    * "first": those of each die's first insertion (first pass); needs ``is_first_test``,
+      which :func:`~silicio.yields.consolidate_retests_tidy` adds.
+    * "all": every execution of every insertion.
+
+    Results flagged "alarm detected during testing" (TEST_FLG bit 0) are not trustworthy and
+    are left out (``alarms="exclude"``, default) or kept (``alarms="include"``); either way
+    ``alarm_count`` counts them. Invalid results (null) are not counted in the statistics;
+    ``fail_count`` counts the executions kept that are flagged failed.
 
     Columns: keys, ``units``, ``lo_limit``, ``hi_limit`` (the first limits seen), ``count``,
     ``mean``, ``median``, ``std`` (sample, n - 1), ``robust_sigma`` (IQR / 1.349), ``cp``
     (needs both limits), ``cpk`` (the one-sided index when only one limit exists: Montgomery
-    8.2), ``fail_count`` and ``executions``. Capability is null when std is 0 or undefined.
+    8.2), ``fail_count``, ``alarm_count`` (alarmed executions among those ``tests`` selects) and
+    ``executions`` (executions selected, alarmed ones included). Capability is null when std
+    is 0 or undefined.
     """
     keys = [by] if isinstance(by, str) else list(by)
-    check_choice("tests", tests, ("final", "all"))
-    needs = [*_TEST_KEYS, "pin", "result", "passed", "lo_limit", "hi_limit", "units", "is_last_test", *keys]
-    frame = as_frame(tidy, needs, "per_test_statistics")
-    if tests == "final":
-        frame = frame.filter(pl.col("is_last_test"))
+    check_choice("tests", tests, _TESTS)
+    check_choice("alarms", alarms, ("exclude", "include"))
+    _check_flags(tidy, tests)
+    needs = [*_TEST_KEYS, "pin", "result", "passed", "lo_limit", "hi_limit", "units", "test_flg", *keys]
+    frame = as_frame(tidy, needs + ([_SELECTS[tests]] if tests != "all" else []), "per_test_statistics")
+    if tests != "all":
+        frame = frame.filter(pl.col(_SELECTS[tests]))
+    alarmed = ((pl.col("test_flg") & TEST_FLG_ALARM) != 0).fill_null(False)  # no TEST_FLG: no alarm
+    if alarms == "exclude":  # an alarmed result and verdict read as absent (null): not counted
+        frame = frame.with_columns(pl.when(~alarmed).then(pl.col(c)).alias(c) for c in ("result", "passed"))
     group = [*keys, *_TEST_KEYS, "pin"]
     r = pl.col("result")
     stats = frame.group_by(group).agg(
@@ -67,7 +105,8 @@ def per_test_statistics(
         r.median().alias("median"),
         r.std(ddof=1).alias("std"),
         ((r.quantile(0.75, "linear") - r.quantile(0.25, "linear")) / IQR_PER_SIGMA).alias("robust_sigma"),
-        (pl.col("passed") == False).sum().cast(pl.Int64).alias("fail_count"),  # noqa: E712 (null is no verdict)
+        (pl.col("passed") == False).sum().cast(pl.Int64).alias("fail_count"),  # noqa: E712 (null: no verdict)
+        alarmed.sum().cast(pl.Int64).alias("alarm_count"),
         pl.len().cast(pl.Int64).alias("executions"),
     )
     usl, lsl, mean, sigma = pl.col("hi_limit"), pl.col("lo_limit"), pl.col("mean"), pl.col("std")
@@ -78,7 +117,7 @@ def per_test_statistics(
         pl.when(usable).then(pl.min_horizontal(upper, lower)).alias("cpk"),  # min skips a missing side
     )
     cols = [*group, "units", "lo_limit", "hi_limit", "count", "mean", "median", "std", "robust_sigma", "cp", "cpk",
-            "fail_count", "executions"]  # fmt: skip
+            "fail_count", "alarm_count", "executions"]  # fmt: skip
     return stats.select(cols).sort(group, nulls_last=True).to_arrow()
 
 

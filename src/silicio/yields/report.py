@@ -1,5 +1,5 @@
-"""The lot report: yield, bins, bin summary reconciliation, wafer maps, worst tests and screening
-of one lot, as plain tables (:func:`lot_report`), one self-contained HTML file
+"""The lot report: yield, bins, bin summary reconciliation, wafer maps, worst tests, screening
+and disposition (why the lot is held) of one lot, as plain tables (:func:`lot_report`), one self-contained HTML file
 (:func:`render_html`) and a PDF (:func:`render_pdf`).
 
 The report composes the analyses of :mod:`silicio.yields`; it computes nothing of its own beyond
@@ -24,7 +24,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 from .bins import bin_counts, bin_definitions, bin_pareto, reconcile_bins
+from .disposition import DEFAULT_RECIPE, Disposition, Hold, HoldRules, default_recipe, lake_disposition
 from .parametric import per_test_statistics
 from .recipe import Recipe, load_recipe
 from .rules import LOTS, registered_rules
@@ -49,7 +49,7 @@ from .wafermap import (
     map_svg,
     stacked_fail_map,
 )
-from .yield_ import with_test_order, yield_by
+from .yield_ import consolidate_retests_tidy, with_test_order, yield_by
 
 __all__ = [
     "DEFAULT_RECIPE",
@@ -62,8 +62,6 @@ __all__ = [
     "report_data",
 ]
 
-#: The screening run on a wafer-sort lot when no recipe is given.
-DEFAULT_RECIPE = "automotive_wafer_sort.toml"
 #: Rows of a table on one PDF page; longer tables continue on the next page.
 PDF_TABLE_ROWS = 40
 #: Wafer bin maps on one PDF page (2 x 3).
@@ -119,6 +117,9 @@ class LotReport:
     worst_fails: pa.Table
     screening: ScreeningSummary | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The lot's holds at its stage (:mod:`silicio.yields.disposition`; empty: not held); None
+    #: when not judged (a report of STDF files, without the lake's other lots).
+    holds: tuple[Hold, ...] | None = None
 
     @property
     def is_wafer_sort(self) -> bool:
@@ -177,41 +178,27 @@ def _from_tables(files: Sequence[Mapping[str, pa.Table]], lot_id: str | None) ->
 
 
 def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
+    from silicio.lake import queries
+
     views = set(lake.tables)
     if "parts" not in views:
         raise ValueError("the lake holds no parts (ingest STDF files first)")
-    known = [r[0] for r in lake.rows("SELECT DISTINCT lot_id FROM parts")]
+    known = queries.lot_ids(lake)
     if lot_id not in known:
         raise ValueError(f"lot {lot_id!r} is not in the lake; lots present: {_known_lots_message(known)}")
-    match = "lot_id IS NOT DISTINCT FROM $lot"
-    stages = sorted(
-        r[0] for r in lake.rows(f"SELECT DISTINCT stage FROM parts WHERE {match}", {"lot": lot_id})
-    )
+    stages = queries.lot_stages(lake, lot_id)
     if stage is None and len(stages) > 1:
         raise ValueError(f"lot {lot_id!r} was tested at several stages, choose one: {', '.join(stages)}")
     if stage is not None and stage not in stages:
         raise ValueError(f"lot {lot_id!r} has no stage {stage!r}; its stages: {', '.join(stages)}")
     stage = stage or stages[0]
-    params = {"lot": lot_id, "stage": stage}
-    where = f"{match} AND stage = $stage"
-    # Files in test order: start time, then path; a file's parts in file order.
-    file_rows = lake.polars(
-        f"SELECT p.file_sha256, any_value(f.path), any_value(f.started) "
-        f"FROM (SELECT DISTINCT file_sha256 FROM parts WHERE {where}) p "
-        f"LEFT JOIN files f ON f.sha256 = p.file_sha256 GROUP BY p.file_sha256 "
-        f"ORDER BY any_value(f.started) NULLS LAST, any_value(f.path), p.file_sha256",
-        params,
-    ).rows()
-    all_parts = lake.polars(f"SELECT * FROM parts WHERE {where}", params)
-    all_tidy = lake.polars(f"SELECT * FROM tidy WHERE {where}", params) if "tidy" in views else None
-    summaries_of = {}
-    for kind in ("HBR", "SBR"):
-        if kind in views:
-            summaries_of[kind] = lake.polars(
-                f'SELECT * FROM "{kind}" WHERE file_sha256 IN (SELECT DISTINCT file_sha256 FROM parts '
-                f"WHERE {where})",
-                params,
-            )
+    # Files in test order (start time, then content hash); a file's parts in file order.
+    file_rows = queries.lot_files(lake, lot_id, stage)
+    all_parts = queries.lot_rows(lake, "parts", lot_id, stage)
+    all_tidy = queries.lot_rows(lake, "tidy", lot_id, stage) if "tidy" in views else None
+    summaries_of = {
+        kind: queries.lot_bin_summaries(lake, kind, lot_id, stage) for kind in ("HBR", "SBR") if kind in views
+    }
     chosen = []
     for sha, path, started in file_rows:
         part_rows = all_parts.filter(pl.col("file_sha256") == sha).sort("seq")
@@ -259,32 +246,19 @@ def _assemble(lot_id, stage, chosen) -> _LotData:
     if len(chosen) > 1:
         # Retests in later files: first / last test of each die across the whole lot.
         parts = with_test_order(parts, None)
-        tidy = _last_executions_across_files(tidy, parts)
+        tidy = _last_insertions_across_files(tidy, parts)
     return _LotData(lot_id, stage, files, parts, tidy, summaries)
 
 
-def _last_executions_across_files(tidy: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
-    """``is_last_test`` of the tidy rows recomputed over the lot: the last execution of a test
-    (type, number, name) and pin on a die, dies matched on the parts' ``die_key``."""
-    keyed = tidy.with_row_index("__row").join(
-        parts.select("part_index", "die_key"), on="part_index", how="left", maintain_order="left"
-    )
-    anonymous = pl.when(pl.col("die_key").is_null()).then(pl.col("part_index")).otherwise(-1)
-    group = [pl.col("die_key"), anonymous.alias("__anon"), "test_type", "test_num", "test_name", "pin"]
-    rank = pl.int_range(pl.len()).over(group)
-    last = pl.when(pl.col("part_index").is_null()).then(None).otherwise(rank == pl.len().over(group) - 1)
-    return keyed.with_columns(last.alias("is_last_test")).sort("__row").drop("__row", "die_key")
+def _last_insertions_across_files(tidy: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
+    """``is_first_test`` / ``is_last_test`` of the tidy rows recomputed over the lot: each row
+    follows its part, final when the part is its die's last insertion (a retest supersedes the
+    whole earlier insertion; ``part_index`` is unique within the lot)."""
+    return pl.from_arrow(consolidate_retests_tidy(tidy, parts))
 
 
 # --------------------------------------------------------------------------------------------
 # The report
-
-
-def _default_recipe() -> Recipe:
-    text = resources.files("silicio.yields").joinpath("recipes", DEFAULT_RECIPE).read_text(encoding="utf-8")
-    from .recipe import loads_recipe
-
-    return loads_recipe(text)
 
 
 #: What identifies a part in the screening's reasons.
@@ -417,6 +391,7 @@ def lot_report(
     static_limits: pa.Table | pl.DataFrame | None = None,
     stage: str | None = None,
     top_tests: int = WORST_TESTS,
+    disposition: Disposition | None = None,
 ) -> LotReport:
     """Yield, bins, reconciliation, wafer maps, worst tests and screening of lot ``lot_id``.
 
@@ -443,11 +418,18 @@ def lot_report(
       ``screening.rules`` lists the recipe's rules as each describes itself. Static PAT limits
       come from ``static_limits`` (the lot history) when given, else from the lot itself, with a
       note in ``screening.notes`` (AEC-Q001 asks for six lots).
+    * ``holds``: the lot's holds at its stage, every reason with its rule, parameters and evidence:
+      from ``disposition`` when given, else, for a lake, :func:`~silicio.yields.disposition.lake_disposition`
+      of the lot's product (the hold rules' defaults, ``recipe`` or the automotive wafer-sort recipe),
+      as ``silicio holds`` and the dashboard judge it. Not judged for STDF tables.
     """
     from silicio.lake.query import Lake
 
+    holds = None
     if isinstance(lake_or_tables, Lake):
         data = _from_lake(lake_or_tables, lot_id, stage)
+        if disposition is None:
+            disposition = _lake_disposition(lake_or_tables, data, recipe)
     elif isinstance(lake_or_tables, Mapping):
         data = _from_tables([lake_or_tables], lot_id)
     elif isinstance(lake_or_tables, Sequence) and not isinstance(lake_or_tables, str | bytes):
@@ -470,7 +452,7 @@ def lot_report(
 
     screening = None
     if recipe is None and maps:
-        recipe = _default_recipe()
+        recipe = default_recipe()
     if recipe is not None:
         if not isinstance(recipe, Recipe):
             recipe = load_recipe(recipe)
@@ -478,6 +460,8 @@ def lot_report(
             notes.append("no test results in the lot: screening not run")
         else:
             screening = _screening(data, recipe, static_limits)
+    if disposition is not None:
+        holds = tuple(disposition.of(data.lot_id, data.stage))
     files = pl.DataFrame(data.files, schema={"file": pl.String, "started": pl.Datetime("us", "UTC"),
                                              "parts": pl.Int64, "good": pl.Int64}, strict=False)  # fmt: skip
     return LotReport(
@@ -497,7 +481,21 @@ def lot_report(
         worst_fails=worst_fails,
         screening=screening,
         notes=tuple(notes),
+        holds=holds,
     )
+
+
+def _lake_disposition(lake, data: _LotData, recipe) -> Disposition:
+    """The holds of the lot's product, judged over the lake's lots of that product."""
+    from silicio.lake import queries
+
+    index = queries.lot_index(lake)
+    products = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))["product"]
+    if recipe is None:
+        recipe = default_recipe()
+    elif not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    return lake_disposition(lake, recipe, HoldRules(), products=products.to_list())
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,6 +562,7 @@ def report_data(report: LotReport) -> dict[str, Any]:
             "notes": list(screening.notes),
         },
         "notes": list(report.notes),
+        "holds": None if report.holds is None else [_plain(h.as_dict()) for h in report.holds],
     }
 
 
@@ -609,12 +608,24 @@ _TABLE_COLUMNS = {
     "rules": ["rule", "title", "reason_codes", "parameters", "parts"],
     "by_rule": ["rule", "parts", "reasons"],
     "by_test": ["rule", "test_num", "test_name", "pin", "parts"],
+    "disposition": ["rule", "reason"],
 }  # fmt: skip
+
+
+def _hold_reasons(report: LotReport) -> pa.Table:
+    """rule, reason: one row per reason the lot is held at its stage."""
+    rows = [(r.rule, r.text) for h in report.holds or () for r in h.reasons]
+    return pa.table({"rule": [r for r, _ in rows], "reason": [t for _, t in rows]},
+                    schema=pa.schema([("rule", pa.string()), ("reason", pa.string())]))  # fmt: skip
 
 
 def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
     """(key, title, table, columns) of the report's tables, in reading order."""
-    out = [
+    out = []
+    if report.holds is not None:
+        out.append(("disposition", "Disposition: why the lot is held", _hold_reasons(report),
+                    _TABLE_COLUMNS["disposition"]))  # fmt: skip
+    out += [
         ("files", "Files", report.files, _TABLE_COLUMNS["files"]),
         ("wafer_yield", "Yield per wafer", report.wafer_yield, _TABLE_COLUMNS["wafer_yield"]),
         ("hard_pareto", "Failing hard bins (Pareto)", report.hard_pareto, _TABLE_COLUMNS["pareto"]),
@@ -650,6 +661,9 @@ def _headline(report: LotReport) -> list[tuple[str, str]]:
         ("retests", f"{y['retests']:,}"),
         ("parts without verdict", f"{y['no_verdict']:,}"),
     ]
+    if report.holds is not None:
+        rules = [r.rule for h in report.holds for r in h.reasons]
+        lines.append(("disposition", f"held: {', '.join(dict.fromkeys(rules))}" if rules else "not held"))
     s = report.screening
     if s is not None:
         lines += [

@@ -6,6 +6,10 @@ test final yield (the die identity is ``die_key``, see :mod:`silicio.stdf.parts`
 a die of its own). "First" and "last" follow row order, or ``order_by`` columns: concatenate
 files in the order they were tested, or give a column such as the file's start time.
 
+A retest supersedes the die's whole earlier insertion (:mod:`silicio.stdf.parts`): the tidy
+rows of a lot follow their part with :func:`consolidate_retests_tidy`, so "final" per-test
+results are those of each die's last insertion.
+
 Grouping keys are any columns of the table. Tester and program are not part columns: the
 caller adds them per file before concatenating (e.g. ``MIR.NODE_NAM`` as ``tester`` and
 ``MIR.JOB_NAM`` as ``program``, with ``table.append_column``). A die whose tests fall into
@@ -24,10 +28,11 @@ from collections.abc import Sequence
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["consolidate_retests", "yield_by"]
+__all__ = ["consolidate_retests", "consolidate_retests_tidy", "yield_by"]
 
 _ROW = "__row"
 _ANON = "__anon"
+_FIRST, _LAST = "__first_insertion", "__last_insertion"
 
 
 def as_frame(table: pa.Table | pl.DataFrame, needs: Sequence[str], what: str) -> pl.DataFrame:
@@ -84,6 +89,47 @@ def consolidate_retests(
     """
     frame = as_frame(parts, ["die_key"], "consolidate_retests")
     return with_test_order(frame, order_by).to_arrow()
+
+
+def consolidate_retests_tidy(
+    tidy: pa.Table | pl.DataFrame,
+    parts: pa.Table | pl.DataFrame,
+    order_by: Sequence[str] | str | None = None,
+    on: Sequence[str] | str = "part_index",
+) -> pa.Table:
+    """The tidy table with ``is_last_test`` recomputed and ``is_first_test`` added across files.
+
+    A row is final when its part is its die's last insertion over the whole ``parts`` table,
+    first-pass when it is the die's first (:func:`consolidate_retests` on ``parts``, with
+    ``order_by``): a retest in a later file supersedes every result of the earlier insertion,
+    also of tests it did not run. ``parts`` holds the parts of the same files, and ``on`` names
+    the columns that match a tidy row to its part in both tables: ``part_index`` alone when the
+    caller numbered the parts of a lot uniquely, ``("file_sha256", "part_index")`` for lake
+    tables. Rows outside any part stay null; rows of a part the parts table lacks (left open, no
+    PRR: a die of its own) keep their file's flag, and are their die's first insertion too.
+    """
+    keys = [on] if isinstance(on, str) else list(on)
+    rows = as_frame(tidy, [*keys, "is_last_test"], "consolidate_retests_tidy")
+    ordered = with_test_order(
+        as_frame(parts, ["die_key", *keys], "consolidate_retests_tidy (parts)"), order_by
+    )
+    flags = ordered.select(*keys, pl.col("is_first_test").alias(_FIRST), pl.col("is_last_test").alias(_LAST))
+    if flags.select(keys).is_duplicated().any():
+        raise ValueError(f"consolidate_retests_tidy: parts repeat a part identity {keys}; give `on` columns "
+                         "that tell the files' parts apart (e.g. file_sha256 and part_index)")  # fmt: skip
+    without_part = pl.any_horizontal(pl.col(k).is_null() for k in keys)
+    joined = rows.drop("is_first_test", strict=False).join(flags, on=keys, how="left", maintain_order="left")
+    return (
+        joined.with_columns(
+            pl.when(without_part)
+            .then(None)
+            .otherwise(pl.coalesce(_LAST, "is_last_test"))
+            .alias("is_last_test"),
+            pl.when(without_part).then(None).otherwise(pl.col(_FIRST).fill_null(True)).alias("is_first_test"),
+        )
+        .drop(_FIRST, _LAST)
+        .to_arrow()
+    )
 
 
 def yield_by(

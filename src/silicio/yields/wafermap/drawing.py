@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from .maps import WaferMap
+from .orientation import DEFAULT_ORIENTATION, Orientation
 
 __all__ = [
-    "DEFAULT_ORIENTATION",
     "FAIL_BIN_COLOURS",
     "FAIL_FRACTION_SCALE",
     "NO_VALUE_COLOUR",
@@ -30,7 +30,6 @@ __all__ = [
     "ColourScale",
     "LegendEntry",
     "MapDrawing",
-    "Orientation",
     "bin_colours",
     "describe_map",
     "map_json",
@@ -94,47 +93,6 @@ def _rgb(colour: str) -> tuple[float, float, float]:
 
 def _hex(rgb) -> str:
     return "#" + "".join(f"{round(float(c) * 255):02x}" for c in rgb)
-
-
-@dataclass(frozen=True)
-class Orientation:
-    """Which way die coordinates grow on a drawing: X to the ``"right"`` or ``"left"``, Y
-    ``"down"`` or ``"up"``. The default is the usual prober view (X right, Y down).
-
-    STDF's WCR says it per file (POS_X / POS_Y); :meth:`from_wcr` reads those fields.
-    """
-
-    x_grows: str = "right"
-    y_grows: str = "down"
-
-    def __post_init__(self):
-        if self.x_grows not in ("right", "left"):
-            raise ValueError(f"x_grows must be 'right' or 'left'; got {self.x_grows!r}")
-        if self.y_grows not in ("down", "up"):
-            raise ValueError(f"y_grows must be 'down' or 'up'; got {self.y_grows!r}")
-
-    @classmethod
-    def from_wcr(cls, pos_x: str | None, pos_y: str | None) -> Orientation:
-        """From STDF V4 WCR POS_X ('L' / 'R', the direction of positive X) and POS_Y ('U' / 'D');
-        a blank or missing field (STDF: unknown) keeps that axis's default."""
-        directions = {"R": "right", "L": "left", "U": "up", "D": "down"}
-        default = cls()
-        x = (pos_x or " ").strip().upper()
-        y = (pos_y or " ").strip().upper()
-        if x not in ("", "R", "L") or y not in ("", "U", "D"):
-            raise ValueError(f"WCR POS_X / POS_Y must be L, R / U, D or blank; got {pos_x!r} / {pos_y!r}")
-        return cls(directions[x] if x else default.x_grows, directions[y] if y else default.y_grows)
-
-    def columns(self, x: np.ndarray, x_min: int, x_max: int) -> np.ndarray:
-        """Display column of each X (0 at the left)."""
-        return x - x_min if self.x_grows == "right" else x_max - x
-
-    def rows(self, y: np.ndarray, y_min: int, y_max: int) -> np.ndarray:
-        """Display row of each Y (0 at the top)."""
-        return y - y_min if self.y_grows == "down" else y_max - y
-
-
-DEFAULT_ORIENTATION = Orientation()
 
 
 @dataclass(frozen=True)

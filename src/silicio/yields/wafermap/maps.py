@@ -111,18 +111,21 @@ def parametric_map(
     test_name: str | None = None,
     lot_id: str | None = None,
     wafer_id: str | None = None,
+    tests: str = "final",
 ) -> WaferMap:
     """Result of one test on each die of one wafer, from a tidy table (:func:`silicio.stdf.tidy`).
 
-    The test is ``test_num`` (and ``test_name`` when numbers are shared); each die shows the
-    result of its last execution (``is_last_test``). An MPR test maps its first pin unless the
-    table is filtered to one pin first.
+    The test is ``test_num`` (and ``test_name`` when numbers are shared); each die shows its
+    result in its last insertion (``tests="final"``, ``is_last_test``: a die whose retest did
+    not run the test is not mapped) or its first ("first", ``is_first_test``, which
+    :func:`silicio.yields.consolidate_retests_tidy` adds). An MPR test maps its first pin
+    unless the table is filtered to one pin first.
     """
-    frame = as_frame(tidy, ["lot_id", "wafer_id", "x", "y", "test_num", "test_name", "result", "is_last_test"],
+    check_choice("tests", tests, ("final", "first"))
+    chosen = "is_last_test" if tests == "final" else "is_first_test"
+    frame = as_frame(tidy, ["lot_id", "wafer_id", "x", "y", "test_num", "test_name", "result", chosen],
                      "parametric_map")  # fmt: skip
-    frame = frame.filter(
-        (pl.col("test_num") == test_num) & pl.col("is_last_test") & pl.col("result").is_not_null()
-    )
+    frame = frame.filter((pl.col("test_num") == test_num) & pl.col(chosen) & pl.col("result").is_not_null())
     if test_name is not None:
         frame = frame.filter(pl.col("test_name") == test_name)
     frame = _one_wafer(frame, lot_id, wafer_id, "parametric_map")

@@ -9,8 +9,9 @@ import os
 from collections.abc import Mapping
 
 from ..yield_ import check_choice
-from .drawing import DEFAULT_ORIENTATION, MapDrawing, Orientation, describe_map
+from .drawing import MapDrawing, describe_map
 from .maps import WaferMap
+from .orientation import DEFAULT_ORIENTATION, Orientation
 
 __all__ = ["draw_on_axes", "legend_handles", "render_wafer_map"]
 
@@ -51,11 +52,13 @@ def render_wafer_map(
     title: str | None = None,
     orientation: Orientation = DEFAULT_ORIENTATION,
     colours: Mapping[int, str] | None = None,
+    bin_names: Mapping[int, str] | None = None,
 ) -> None:
-    """Draws the map to a PNG or SVG file (``fmt`` from the file's suffix unless given).
+    """Draws the map to a PNG or SVG file (``fmt`` from the file's suffix unless given), laid out
+    by ``orientation`` (:func:`silicio.yields.wafermap.orientation_of` gives a file's).
 
     Colours and legend come from :func:`describe_map` (``colours``: bin -> colour to share one
-    palette between maps); parametric and fail-fraction maps get a colour bar. Uses matplotlib's
+    palette between maps; ``bin_names``: bin -> name for the legend); parametric and fail-fraction maps get a colour bar. Uses matplotlib's
     Agg canvas: no display needed.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -70,7 +73,7 @@ def render_wafer_map(
     check_choice("fmt", fmt, ("png", "svg"))
     if wafer_map.x.size == 0:
         raise ValueError("render_wafer_map: the map has no dies")
-    drawing = describe_map(wafer_map, orientation, colours=colours, title=title)
+    drawing = describe_map(wafer_map, orientation, colours=colours, bin_names=bin_names, title=title)
     fig = Figure(figsize=(6, 6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

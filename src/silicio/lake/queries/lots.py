@@ -1,0 +1,126 @@
+"""A lake's lots: the lot index, the parts and test results of a lot at a stage, its tester bin
+summaries, and the inputs of the lake-wide screening and lot statistics.
+
+Every "in test order" here is :func:`silicio.lake.queries.test_order`; every query of one lot
+also filters the partition column (``lot = partition_value(lot_id)``) so DuckDB reads only that
+lot's folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+import pyarrow as pa
+
+from ..layout import WAFER_SORT, partition_value
+from ..query import Lake
+from . import lots_in_start_order, test_order
+
+__all__ = [
+    "LOT_INDEX_SCHEMA",
+    "all_parts",
+    "bin_records",
+    "lot_index",
+    "lot_parts",
+    "lot_statistics",
+    "lot_tidy",
+    "screening_inputs",
+]
+
+#: Columns of :func:`lot_index` (also its shape when the lake holds nothing).
+LOT_INDEX_SCHEMA = {"product": pl.String, "lot": pl.String, "stage": pl.String,
+                    "started": pl.Datetime("us", "UTC"), "files": pl.Int64}  # fmt: skip
+# Parts columns the screening needs.
+_SCREEN_PART_COLUMNS = ("lot_id", "wafer_id", "part_index", "part_id", "x", "y", "hard_bin", "soft_bin", "passed",
+                        "die_key")  # fmt: skip
+
+
+def lot_index(lake: Lake) -> pl.DataFrame:
+    """product, lot, stage, started (its first file's start), files: one row per lot and stage,
+    in the order their testing began (lots without a start time last)."""
+    return lake.polars(
+        "SELECT product, lot, stage, min(started) AS started, count(*) AS files FROM files "
+        f"WHERE lot IS NOT NULL GROUP BY ALL ORDER BY {lots_in_start_order()}"
+    )
+
+
+def all_parts(lake: Lake) -> pl.DataFrame:
+    """Every part of the lake with a lot (product, lot_id, stage and the columns yields need),
+    files in test order."""
+    return lake.polars(
+        "SELECT f.product, p.lot_id, f.stage, p.wafer_id, p.die_key, p.passed, p.soft_bin, p.hard_bin "
+        "FROM parts p JOIN files f ON f.sha256 = p.file_sha256 WHERE p.lot_id IS NOT NULL "
+        f"ORDER BY {test_order('p')}"
+    )
+
+
+def _lot_rows(lake: Lake, view: str, lot_id: str, stage: str) -> pa.Table:
+    return lake.arrow(
+        f"SELECT x.* EXCLUDE (file_sha256, product, lot, stage) FROM {view} x "
+        "JOIN files f ON f.sha256 = x.file_sha256 "
+        f"WHERE x.lot = ? AND x.lot_id = ? AND f.stage = ? ORDER BY {test_order('x')}",
+        [partition_value(lot_id), lot_id, stage],
+    )
+
+
+def lot_parts(lake: Lake, lot_id: str, stage: str) -> pa.Table:
+    """The parts of lot ``lot_id`` at ``stage`` (the parts view's own columns), files in test
+    order: a die's retest comes after its first insertion."""
+    return _lot_rows(lake, "parts", lot_id, stage)
+
+
+def lot_tidy(lake: Lake, lot_id: str, stage: str) -> pa.Table:
+    """The test results (tidy view) of lot ``lot_id`` at ``stage``, files in test order."""
+    return _lot_rows(lake, "tidy", lot_id, stage)
+
+
+def bin_records(lake: Lake, lot_id: str, stage: str, kind: str) -> pa.Table | None:
+    """The HBR (``kind="hard"``) or SBR (``"soft"``) records of a lot's files at ``stage``;
+    None when the lake holds no such record at all."""
+    if kind not in ("hard", "soft"):
+        raise ValueError(f"bin kind must be 'hard' or 'soft', got {kind!r}")
+    view = "HBR" if kind == "hard" else "SBR"
+    if view not in lake.tables:
+        return None
+    return lake.arrow(
+        f'SELECT r.* FROM "{view}" r JOIN files f ON f.sha256 = r.file_sha256 '
+        "WHERE r.lot = ? AND f.lot = ? AND f.stage = ?",
+        [partition_value(lot_id), lot_id, stage],
+    )
+
+
+def lot_statistics(lake: Lake) -> pl.DataFrame:
+    """Quartiles of each lot's last results, per parametric test: product, stage, lot_id,
+    test_num, test_name, q1, median, q3 (linear interpolation between order statistics). The
+    robust sigma is the caller's (:mod:`silicio.yields.excursion`), so its constant lives once."""
+    return lake.polars(
+        "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
+        "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
+        "quantile_cont(t.result, 0.75) AS q3 "
+        "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
+        "WHERE t.is_last_test AND t.result IS NOT NULL AND t.test_type = 'P' AND t.lot_id IS NOT NULL "
+        "GROUP BY f.product, f.stage, t.lot_id, t.test_num"
+    )
+
+
+def screening_inputs(
+    lake: Lake, product: str | None, tidy_columns: Sequence[str], stage: str = WAFER_SORT
+) -> tuple[pa.Table, pa.Table]:
+    """(tidy rows with ``tidy_columns``, parts) of a product's lots at ``stage``, files in test
+    order: what a screening of the product reads. ``product=None``: the files without one."""
+    where = "f.stage = ? AND " + ("f.product = ?" if product is not None else "f.product IS NULL")
+    params = [stage] + ([product] if product is not None else [])
+    columns = ", ".join(f"t.{c}" for c in tidy_columns)
+    tidy = lake.arrow(
+        f"SELECT {columns} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 WHERE {where} "
+        f"ORDER BY {test_order('t')}",
+        params,
+    )
+    part_columns = ", ".join(f"p.{c}" for c in _SCREEN_PART_COLUMNS)
+    parts = lake.arrow(
+        f"SELECT {part_columns} FROM parts p JOIN files f ON f.sha256 = p.file_sha256 WHERE {where} "
+        f"ORDER BY {test_order('p')}",
+        params,
+    )
+    return tidy, parts

@@ -1,0 +1,444 @@
+"""What the trace, origin, certificate and supply pages show: :mod:`silicio.trace`,
+:mod:`silicio.origin` and :mod:`silicio.supply` results turned into the page models of
+:mod:`silicio.web.models`.
+
+Their records live beside the lake, each in its place of :class:`silicio.datadir.DataDir`: the
+trace store in the catalog database, the signing keys in DATA/keys, the supplier registry and its
+plan (demand per product, inventory weeks, the date certifications are judged on) in DATA/supply.
+Results are cached (a :class:`~silicio.web.cache.ByteCache`) until one of them changes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from silicio.datadir import DataDir
+
+from . import models as m
+from .cache import ByteCache
+from .dashboard import NotFound, clean
+from .links import certificate_url, origin_url, supplier_url, verify_url
+
+#: Monte Carlo scenarios behind the supply page's VaR / CVaR (a second or so on the demo ecosystem).
+SUPPLY_SCENARIOS = 2000
+#: Node kinds a forward trace starts from, and a backward one.
+FORWARD_KINDS = ("lot", "wafer", "material_lot", "assembly_lot", "die")
+BACKWARD_KINDS = ("unit", "reel", "shipment", "die", "wafer")
+
+
+class BadQuery(ValueError):
+    """A query the pages cannot answer as asked (an unknown node kind, a malformed suspect); 422."""
+
+
+def _first_names(names: list[str], count: int, shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (" ..." if count > shown else "")
+
+
+def _trace_query(result: dict) -> m.TraceQuery:
+    counts = [m.TraceCount(kind=kind, count=n, first_names=_first_names(result["nodes"][kind], n))
+              for kind, n in result["counts"].items()]  # fmt: skip
+    shipments = [m.ShipmentUnits(shipment=s["shipment"], units=s["units"], customer=s.get("customer"),
+                                 destination=s.get("destination")) for s in result["shipments"]]  # fmt: skip
+    by_customer: dict[str, int] = {}
+    for s in result["shipments"]:
+        customer = s.get("customer", "(unknown)")
+        by_customer[customer] = by_customer.get(customer, 0) + s["units"]
+    return m.TraceQuery(
+        direction=result["direction"],
+        start=[f"{k}:{n}" for k, n in result["start"]],
+        units=result["counts"].get("unit", 0),
+        counts=counts,
+        shipments=shipments,
+        customers=[m.CustomerUnits(customer=c, units=u) for c, u in sorted(by_customer.items())],
+    )
+
+
+def _field_rows(content: dict, prefix: str = "") -> list[m.CertificateField]:
+    """A certificate's content as (dotted field, value) rows, in document order."""
+    rows = []
+    for key, value in content.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            rows += _field_rows(value, name)
+        else:
+            rows.append(m.CertificateField(field=name, value="; ".join(map(str, value))
+                                           if isinstance(value, list) else str(value)))  # fmt: skip
+    return rows
+
+
+def _date_text(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class TraceData:
+    """The trace, origin, certificate and supply pages' data over the data directory ``data_dir``.
+
+    ``cache``: where results are kept (e.g. the dashboard's, so one bound covers both); default
+    a cache of its own of the default size."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], database_url: str | None = None,
+                 cache: ByteCache | None = None):  # fmt: skip
+        self.data_dir = Path(data_dir)
+        self.paths = DataDir.at(self.data_dir)
+        self.database_url = database_url
+        self._store = None
+        self.cache = cache if cache is not None else ByteCache()
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- storage
+
+    @property
+    def supply_dir(self) -> Path:
+        return self.paths.supply
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.paths.public_key
+
+    def store(self):
+        from silicio.trace import TraceStore
+
+        with self._lock:
+            if self._store is None:
+                if not self.data_dir.is_dir():
+                    raise NotFound(f"no data directory {self.data_dir}: nothing traced yet")
+                self._store = TraceStore.at(self.data_dir, self.database_url)
+            return self._store
+
+    def _version(self) -> Hashable:
+        """Changes whenever the audit log grows or a supply file is rewritten."""
+        stamps = tuple(
+            (p.stat().st_mtime_ns if p.exists() else None)
+            for p in (self.paths.supplier_registry, self.paths.supply_plan, self.paths.public_key)
+        )
+        return self.store().audit_head()[0], stamps
+
+    def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept until the audit log or a supply or key file changes."""
+        with self._lock:
+            version = self._version()
+            hit = self.cache.get(("trace", key))
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            value = compute()
+            self.cache.put(("trace", key), (version, value))
+            return value
+
+    def master_data(self):
+        md = self._cached("master_data", lambda: self.store().load_master_data())
+        if not md.products:
+            raise NotFound("no products in the trace master data; load it with store.save_master_data")
+        return md
+
+    # -- trace
+
+    def trace(
+        self, direction: str | None = None, kind: str | None = None, name: str | None = None
+    ) -> m.TracePage:
+        """The trace page; with ``direction``, ``kind`` and ``name`` also that query's result."""
+        query = None
+        if direction or kind or name:
+            if direction not in ("forward", "backward"):
+                raise BadQuery(f"direction must be 'forward' or 'backward', got {direction!r}")
+            if not kind or not name:
+                raise BadQuery("a trace needs both kind and name, e.g. kind=wafer&name=QT0001-01")
+            query = self._cached(
+                ("trace", direction, kind, name), lambda: self._run_trace(direction, kind, name)
+            )
+        return self._trace_page(query)
+
+    def recall(self, suspects: list[str]) -> m.TracePage:
+        """Recall scope of ``suspects`` (each kind:name): units, shipments and customers affected."""
+        if not suspects:
+            raise BadQuery("a recall needs at least one suspect, e.g. ?suspect=wafer:QT0001-01")
+        nodes = []
+        for text_ in suspects:
+            kind, sep, name = text_.partition(":")
+            if not sep or not kind or not name:
+                raise BadQuery(f"suspect {text_!r}: expected kind:name, e.g. wafer:QT0001-01")
+            nodes.append((kind, name))
+        return self._trace_page(self._cached(("recall", tuple(nodes)), lambda: self._run_recall(nodes)))
+
+    def _genealogy_call(self, call: Callable[[], dict]) -> dict:
+        from silicio.trace import GenealogyError
+
+        try:
+            return call()
+        except GenealogyError as exc:
+            if str(exc).startswith("no "):
+                raise NotFound(str(exc)) from None
+            raise BadQuery(str(exc)) from None
+
+    def _run_trace(self, direction: str, kind: str, name: str) -> m.TraceQuery:
+        from silicio import trace
+
+        call = trace.forward if direction == "forward" else trace.backward
+        return _trace_query(self._genealogy_call(lambda: call(self.store(), kind, name)))
+
+    def _run_recall(self, nodes: list[tuple[str, str]]) -> m.TraceQuery:
+        from silicio import trace
+
+        result = self._genealogy_call(lambda: trace.recall_scope(self.store(), nodes))
+        return _trace_query({**result, "direction": "recall"})
+
+    def _trace_page(self, query: m.TraceQuery | None) -> m.TracePage:
+        from silicio import trace
+
+        flags = self._cached("operator_flags", lambda: trace.operator_flags(self.store()))
+        return m.TracePage(
+            forward_kinds=list(FORWARD_KINDS),
+            backward_kinds=list(BACKWARD_KINDS),
+            query=query,
+            counts=query.counts if query else [],
+            shipments=query.shipments if query else [],
+            customers=query.customers if query else [],
+            operator_flags=[
+                m.OperatorFlagRow(**{k: f[k] for k in m.OperatorFlagRow.model_fields if k != "url"})
+                for f in flags
+            ],  # fmt: skip
+            audit=self.audit(),
+        )
+
+    def audit(self) -> m.AuditStatus:
+        def compute() -> m.AuditStatus:
+            report = self.store().verify_audit().as_dict()
+            brk = report["chain_break"]
+            return m.AuditStatus(ok=report["ok"], entries=report["entries"], head_hash=report["head_hash"],
+                                 chain_break=f"entry #{brk['seq']}: {brk['reason']}" if brk else None,
+                                 mismatches=report["mismatches"])  # fmt: skip
+
+        return self._cached("audit", compute)
+
+    # -- origin
+
+    def _origin_report(self, part_number: str) -> dict:
+        from silicio.origin import origin_report
+        from silicio.trace import MasterDataError
+
+        md = self.master_data()
+        try:
+            product = md.product(part_number)
+        except (KeyError, MasterDataError):
+            known = ", ".join(sorted({p.part_number for p in md.products.values()}))
+            raise NotFound(f"no product {part_number!r} in the master data; products: {known}") from None
+        return self._cached(("origin", part_number), lambda: origin_report(product, md.sites))
+
+    def origin(self) -> m.OriginPage:
+        md = self.master_data()
+        rows = []
+        for pn in sorted({p.part_number for p in md.products.values()}):
+            r = self._origin_report(pn)
+            u, h = r["usmca"], r["hecho_en_mexico"]
+            rows.append(m.ProductOrigin(
+                url=origin_url(pn), part_number=pn, revision=r["revision"], hs_code=r["hs_code"],
+                national_content_pct=r["national_content"]["pct"], rvc_tv_pct=u["rvc_tv_pct"],
+                rvc_nc_pct=u["rvc_nc_pct"], usmca_originating=u["originating"], usmca_criterion=u["criterion"],
+                hecho_en_mexico=h["qualifies"], claim=h["claim"]))  # fmt: skip
+        return m.OriginPage(products=rows)
+
+    def origin_detail(self, part_number: str) -> m.OriginDetail:
+        r = self._origin_report(part_number)
+        nc = r["national_content"]
+        return m.OriginDetail(
+            part_number=r["part_number"], revision=r["revision"], hs_code=r["hs_code"],
+            national_content_pct=nc["pct"], domestic_value=nc["domestic_value"], total_value=nc["total_value"],
+            import_dependence=[m.ImportShare(**row) for row in nc["import_dependence"]],
+            usmca=r["usmca"], hecho_en_mexico=r["hecho_en_mexico"])  # fmt: skip
+
+    # -- certificates
+
+    def certificates(self) -> m.CertificatesPage:
+        rows = self._cached("certificates", lambda: self.store().certificates())
+        return m.CertificatesPage(
+            public_key=self.public_key_path.exists(),
+            certificates=[
+                m.CertificateRow(
+                    url=certificate_url(r["cert_id"]),
+                    **{k: str(r[k]) for k in ("cert_id", "kind", "subject", "issued_at", "sha256")},
+                )
+                for r in rows
+            ],  # fmt: skip
+        )
+
+    def certificate_document(self, cert_id: str) -> dict:
+        try:
+            return self._cached(("certificate", cert_id), lambda: self.store().certificate(cert_id))
+        except KeyError:
+            raise NotFound(f"no certificate {cert_id!r}") from None
+
+    def verify_document(self, document: Any) -> m.VerificationResult:
+        """Check ``document`` with the public key alone, as anyone holding the certificate can."""
+        from silicio.origin import CertificateError, load_public_key, verify
+        from silicio.origin.certificates import key_id
+
+        if not self.public_key_path.exists():
+            raise NotFound(f"no public key at {self.public_key_path}: run `silicio keys generate` first")
+        key = load_public_key(self.public_key_path)
+        try:
+            result = verify(document, key).as_dict()
+        except CertificateError as exc:
+            raise BadQuery(str(exc)) from None
+        return m.VerificationResult(**result, key_id=key_id(key))
+
+    def certificate(self, cert_id: str) -> m.CertificatePage:
+        document = self.certificate_document(cert_id)
+        content = document["certificate"]
+        return m.CertificatePage(
+            cert_id=cert_id, kind=content["type"], subject=str(content.get("subject", "")),
+            issued_at=content["issued_at"], verify_url=verify_url(cert_id),
+            verification=self.verify_document(document), fields=_field_rows(content), document=document)  # fmt: skip
+
+    def certificate_pdf(self, cert_id: str) -> bytes:
+        import tempfile
+
+        from silicio.origin import render_pdf
+
+        document = self.certificate_document(cert_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            return render_pdf(document, Path(tmp) / "certificate.pdf").read_bytes()
+
+    def verify_page(self, cert_id: str) -> m.VerifyPage:
+        """The public verification: the stored document checked with the public key only."""
+        document = self.certificate_document(cert_id)
+        return self.verify_upload(document)
+
+    def verify_upload(self, document: Any) -> m.VerifyPage:
+        verification = self.verify_document(document)
+        content = document["certificate"]
+        return m.VerifyPage(cert_id=verification.cert_id, kind=content.get("type"),
+                            subject=str(content.get("subject", "")), issued_at=content.get("issued_at"),
+                            verification=verification, fields=_field_rows(content))  # fmt: skip
+
+    # -- supplier ecosystem
+
+    def registry(self):
+        from silicio.supply import RegistryError, read_json
+
+        path = self.paths.supplier_registry
+        if not path.exists():
+            raise NotFound(f"no supplier registry at {path}: write one with silicio.supply.write_json")
+
+        def load():
+            try:
+                return read_json(path)
+            except RegistryError as exc:
+                raise BadQuery(str(exc)) from None
+
+        return self._cached("registry", load)
+
+    def plan(self) -> dict[str, Any]:
+        import datetime as dt
+        import json
+
+        path = self.paths.supply_plan
+        plan = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        md = self.master_data()
+        return {
+            "demand": plan.get("demand") or {p.part_number: 1.0 for p in md.products.values()},
+            "inventory_weeks": float(plan.get("inventory_weeks", 2.0)),
+            "as_of": dt.date.fromisoformat(plan["as_of"]) if plan.get("as_of") else dt.date.today(),
+            "automotive": tuple(plan.get("automotive", ())),
+        }
+
+    def save_registry(self, registry) -> None:
+        from silicio.supply import write_json
+
+        with self._lock:
+            path = self.paths.supplier_registry
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            write_json(registry, tmp)
+            tmp.replace(path)  # readers never see half a file
+            self.cache.clear(keep=lambda key: not (isinstance(key, tuple) and key[0] == "trace"))
+
+    def supplier_tokens(self) -> dict[str, str]:
+        import json
+
+        path = self.paths.supplier_tokens
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def supply(self) -> m.SupplyPage:
+        return self._cached("supply", self._supply_page)
+
+    def _supply_page(self) -> m.SupplyPage:
+        from silicio import supply
+
+        registry, md, plan = self.registry(), self.master_data(), self.plan()
+        graph = supply.build_network(md, registry, plan["demand"], plan["inventory_weeks"])
+        stress = supply.stress_test(graph, by="facility")
+        mc = supply.monte_carlo(graph, scenarios=SUPPLY_SCENARIOS, seed=0).summary()
+        conc = supply.country_concentration(md, list(plan["demand"]), plan["demand"])
+        near = supply.nearshore(
+            md, registry, plan["demand"], as_of=plan["as_of"], automotive=plan["automotive"]
+        )
+        certs = registry.valid_certifications(plan["as_of"])
+        held = {org: ", ".join(sorted(set(g["standard"].to_list())))
+                for (org,), g in certs.group_by(["org_id"])}  # fmt: skip
+        site_counts = dict(registry.sites.group_by("org_id").len().iter_rows())
+        suppliers = [m.SupplierRow(url=supplier_url(o["org_id"]), sites=site_counts.get(o["org_id"], 0),
+                                   certifications=held.get(o["org_id"], ""),
+                                   **{k: o[k] for k in ("org_id", "name", "kind", "size_class", "country", "state")})
+                     for o in registry.organisations.iter_rows(named=True)]  # fmt: skip
+        countries = [m.CountryShare(country=c, share_pct=s, import_share_pct=conc["import_share_pct"].get(c))
+                     for c, s in sorted(conc["share_pct"].items(), key=lambda kv: -kv[1])]  # fmt: skip
+        stress_rows = [m.StressRow(**{k: clean(r[k]) for k in m.StressRow.model_fields if k != "url"})
+                       for r in stress.iter_rows(named=True)]  # fmt: skip
+        return m.SupplyPage(
+            as_of=plan["as_of"].isoformat(), organisations=registry.organisations.height,
+            value_hhi=conc["hhi_all"], import_hhi=conc["hhi_imports"],
+            concentration_level=supply.concentration_level(conc["hhi_imports"]),
+            stress_flagged=int(stress["flagged"].sum()), monte_carlo={k: clean(v) for k, v in mc.items()},
+            suppliers=suppliers,
+            single_sources=[m.SingleSourceRow(**{k: s[k] for k in m.SingleSourceRow.model_fields if k != "url"})
+                            for s in supply.single_sources(graph, registry)],
+            countries=countries, stress=stress_rows,
+            nearshore_moves=[m.NearshoreMove(**{k: r[k] for k in m.NearshoreMove.model_fields if k != "url"})
+                             for r in near.moves.iter_rows(named=True)] if near.moves.height else [],
+            nearshore_gaps=[m.NearshoreGap(**{k: r[k] for k in m.NearshoreGap.model_fields if k != "url"})
+                            for r in near.gaps.iter_rows(named=True)] if near.gaps.height else [],
+        )  # fmt: skip
+
+    def transparency(self) -> m.TransparencyPage:
+        def compute() -> m.TransparencyPage:
+            from silicio.supply import public_summary
+
+            plan = self.plan()
+            s = public_summary(self.registry(), self.master_data(), plan["demand"], as_of=plan["as_of"])
+            counts = [m.CountRow(group=group, value=value, organisations=n)
+                      for group in ("organisations_by_country", "local_by_state", "local_by_kind",
+                                    "local_by_size_class", "local_by_capability", "local_with_valid_certification")
+                      for value, n in s[group].items()]  # fmt: skip
+            return m.TransparencyPage(
+                home_country=s["home_country"], as_of=s["as_of"], organisations=s["organisations"],
+                local_organisations=s["local_organisations"], local_msmes=s["local_msmes"],
+                value_hhi=s.get("value_hhi"), import_hhi=s.get("import_hhi"),
+                national_content_pct=s.get("national_content_pct", {}), counts=counts)  # fmt: skip
+
+        return self._cached("transparency", compute)
+
+    def supplier_portal(self, org_id: str) -> m.SupplierPortal:
+        """What supplier ``org_id`` sees: computed through :class:`silicio.supply.SupplierView`,
+        so nothing outside its own rows can reach the page."""
+        from silicio.supply import SupplierView
+
+        view = SupplierView(self.registry(), org_id)
+
+        def rows(table, model):
+            names = [k for k in model.model_fields if k != "url"]
+            return [model(**{k: _date_text(r[k]) for k in names}) for r in table.iter_rows(named=True)]
+
+        organisation = {k: _date_text(v) for k, v in view.organisation().items()}
+        return m.SupplierPortal(org_id=org_id, organisation=organisation, sites=rows(view.sites(), m.PortalSite),
+                                capabilities=rows(view.capabilities(), m.PortalCapability),
+                                certifications=rows(view.certifications(), m.PortalCertification),
+                                requests=rows(view.requests(), m.PortalRequest))  # fmt: skip

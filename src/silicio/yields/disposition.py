@@ -1,0 +1,476 @@
+"""Lot disposition: every reason to hold a lot at a stage, with the rule, its parameters and the
+evidence, as data (and one sentence for people).
+
+A lot (product, lot, stage) is held when any of these rules fires:
+
+* ``final_yield``: its final yield is below :attr:`HoldRules.min_final_yield`;
+* ``aec_q002_syl``: its yield is below the statistical yield limit SYL1 = mean - 3 sigma (SYL2
+  = mean - 4 sigma) of the product's lots at that stage (AEC-Q002 Rev-B);
+* ``aec_q002_sbl``: a failing bin's fallout is above its statistical bin limit SBL1 = mean + 3
+  sigma (SBL2 = mean + 4 sigma) (AEC-Q002 Rev-B);
+* ``pat_share``: the share of its parts the PAT rules rejected (AEC-Q001 screening of the
+  product's wafer-sort lots) is above :attr:`HoldRules.max_pat_share`;
+* ``parametric_shift``: its median moved by more than :attr:`HoldRules.shift_sigma` robust sigma
+  on :attr:`HoldRules.shift_min_tests` tests or more (:mod:`silicio.yields.excursion`).
+
+:func:`lot_holds` is the rule set itself: a pure function of tables. :func:`lake_disposition`
+gathers its inputs from a lake (the queries of :mod:`silicio.lake.queries`, the screening of
+:func:`screen_lake`), and is what ``silicio holds``, the lot report and the dashboard's overview
+all go through, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from .aecq002 import statistical_yield_analysis
+from .excursion import lot_parametric_shifts
+from .recipe import Recipe, load_recipe
+from .rules import reason_codes
+from .screening import ScreeningResult, screen
+from .yield_ import consolidate_retests, yield_by
+
+__all__ = [
+    "DEFAULT_RECIPE",
+    "Disposition",
+    "Hold",
+    "HoldReason",
+    "HoldRules",
+    "LakeScreening",
+    "final_parts",
+    "default_recipe",
+    "default_recipe_path",
+    "judge",
+    "lake_disposition",
+    "lot_holds",
+    "lot_yield_table",
+    "pat_shares",
+    "rules_of_recipe",
+    "screen_lake",
+    "screened_products",
+]
+
+#: The screening recipe shipped with silicio that the hold rules run unless told another.
+DEFAULT_RECIPE = "automotive_wafer_sort.toml"
+#: The stage whose lots are PAT-screened (AEC-Q001 screens at wafer sort).
+SCREENED_STAGE = "wafer_sort"
+#: Tidy columns the screening rules read (PAT, NNR, GDBN); the rest stay on disk.
+SCREEN_COLUMNS = ("lot_id", "wafer_id", "part_index", "part_id", "x", "y", "test_num", "test_name", "pin",
+                  "test_type", "result", "lo_limit", "hi_limit", "hard_bin", "soft_bin", "part_passed",
+                  "is_last_test")  # fmt: skip
+_LOT = ["product", "lot_id", "stage"]
+
+
+def default_recipe_path(recipe: str | os.PathLike[str] | None = None):
+    """``recipe``, else the automotive wafer-sort recipe shipped with silicio."""
+    from importlib import resources
+
+    return recipe or resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE
+
+
+def default_recipe() -> Recipe:
+    """The automotive wafer-sort recipe shipped with silicio."""
+    return load_recipe(default_recipe_path())
+
+
+@dataclass(frozen=True)
+class HoldRules:
+    """The thresholds of the hold rules; the defaults need no configuration."""
+
+    #: Hold below this final yield: a fifth of the dies lost is beyond the normal lot-to-lot
+    #: spread of a running product, whatever the product (the statistical limits judge finer).
+    min_final_yield: float = 0.80
+    #: Hold above this share of parts rejected by PAT: AEC-Q001 screening of a stable process
+    #: removes well under 1 % of the parts, so more says the lot, not a few parts, is abnormal.
+    max_pat_share: float = 0.01
+    #: Hold when the lot's median moved by more than this many part-level robust sigmas ...
+    shift_sigma: float = 2.0
+    #: ... on this many tests or more (one test alone is too often a fluke or a test change).
+    shift_min_tests: int = 2
+    #: Lots a test needs at the stage to be judged for shifts (AEC-Q001's minimum for limits).
+    shift_min_lots: int = 6
+    #: Lots AEC-Q002 Rev-B asks for before SYL / SBL are set (a screening recipe's
+    #: ``[yield_limits]`` overrides it, see :func:`rules_of_recipe`).
+    yield_limits_min_lots: int = 6
+    #: Bins whose fallout SBL judges: "soft" or "hard" (AEC-Q002 names no kind; soft bins
+    #: separate the failure modes finer).
+    yield_limits_bin: str = "soft"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_final_yield <= 1 or not 0 <= self.max_pat_share <= 1:
+            raise ValueError(
+                f"min_final_yield and max_pat_share are fractions 0..1; got {self.min_final_yield}, "
+                f"{self.max_pat_share}"
+            )
+        if self.yield_limits_bin not in ("soft", "hard"):
+            raise ValueError(f"yield_limits_bin must be 'soft' or 'hard', got {self.yield_limits_bin!r}")
+
+
+def rules_of_recipe(rules: HoldRules, recipe: Recipe | None) -> HoldRules:
+    """``rules`` with the AEC-Q002 lots and bin kind of ``recipe``'s ``[yield_limits]`` (if any)."""
+    limits = getattr(recipe, "yield_limits", None)
+    if limits is None:
+        return rules
+    return replace(rules, yield_limits_min_lots=limits.min_lots, yield_limits_bin=limits.bin)
+
+
+@dataclass(frozen=True)
+class HoldReason:
+    """One rule that holds a lot: ``rule`` (its id), ``parameters`` (thresholds, k, lots),
+    ``evidence`` (the lot's values and the limits they crossed) and ``text`` for people."""
+
+    rule: str
+    parameters: dict[str, Any]
+    evidence: dict[str, Any]
+    text: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A held lot at a stage and every reason it is held, in rule order."""
+
+    product: str | None
+    lot_id: str
+    stage: str
+    final_yield: float | None
+    reasons: tuple[HoldReason, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: {product, lot_id, stage, final_yield, reasons: [{rule, parameters, evidence, text}]}."""
+        return asdict(self) | {"reasons": [asdict(r) for r in self.reasons]}
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """The held lots (in the order of the lots judged) and what could not be judged, and why."""
+
+    holds: tuple[Hold, ...]
+    notes: tuple[str, ...] = ()
+
+    def of(self, lot_id: str, stage: str | None = None) -> list[Hold]:
+        """The holds of lot ``lot_id`` (at ``stage``, when given)."""
+        return [h for h in self.holds if h.lot_id == lot_id and (stage is None or h.stage == stage)]
+
+
+# ------------------------------------------------------------------------------------------------
+# The rules
+
+
+def _frame(table: pa.Table | pl.DataFrame, what: str, needs: Sequence[str]) -> pl.DataFrame:
+    frame = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
+    missing = [c for c in needs if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}")
+    return frame
+
+
+def lot_holds(
+    lot_yields: pa.Table | pl.DataFrame,
+    final_parts: pa.Table | pl.DataFrame,
+    pat_shares: pa.Table | pl.DataFrame | None,
+    lot_statistics: pa.Table | pl.DataFrame | None,
+    rules: HoldRules | None = None,
+    *,
+    history: pa.Table | pl.DataFrame | None = None,
+) -> Disposition:
+    """Every hold reason of every lot: a pure function of the tables below.
+
+    * ``lot_yields``: one row per lot judged: product, lot_id, stage, final_yield; the holds come
+      out in its row order;
+    * ``final_parts``: the final part of each die (its last test): product, stage, lot_id,
+      part_passed and the bin column of ``rules.yield_limits_bin`` (AEC-Q002 SYL / SBL per
+      product and stage with at least ``rules.yield_limits_min_lots`` lots);
+    * ``pat_shares``: one row per screened lot: product, lot_id, stage, n_parts, pat_parts
+      (:func:`pat_shares`); None: not screened (yet), the PAT rule is not judged;
+    * ``lot_statistics``: quartiles per lot and parametric test (product, stage, lot_id,
+      test_num, test_name, q1, median, q3; :func:`silicio.lake.queries.lot_statistics`); None:
+      the shift rule is not judged;
+    * ``history``: final parts (as ``final_parts``) of the baseline lots SYL / SBL are set from,
+      per product and stage; None: the lots judged are their own baseline. Among themselves n
+      lots can lie at most (n - 1) / sqrt(n) sigma from their mean, so SYL1 can fire only from 11
+      lots on: a baseline of earlier lots is what AEC-Q002 means.
+    """
+    rules = rules or HoldRules()
+    yields = _frame(lot_yields, "lot_yields", [*_LOT, "final_yield"])
+    reasons: dict[tuple, list[HoldReason]] = {}
+    notes: list[str] = []
+
+    def add(key: tuple, reason: HoldReason) -> None:
+        reasons.setdefault(key, []).append(reason)
+
+    final_yield_of = {}
+    for row in yields.iter_rows(named=True):
+        key = (row["product"], row["lot_id"], row["stage"])
+        final_yield_of[key] = value = row["final_yield"]
+        if value is not None and value < rules.min_final_yield:
+            add(key, HoldReason(
+                rule="final_yield", parameters={"min_final_yield": rules.min_final_yield},
+                evidence={"final_yield": value, "limit": rules.min_final_yield},
+                text=f"final yield {value:.2%} < {rules.min_final_yield:.2%}"))  # fmt: skip
+
+    notes += _yield_limit_holds(final_parts, history, rules, add)
+
+    if pat_shares is not None:
+        shares = _frame(pat_shares, "pat_shares", [*_LOT, "n_parts", "pat_parts"])
+        for row in shares.iter_rows(named=True):
+            share = row["pat_parts"] / row["n_parts"] if row["n_parts"] else None
+            if share is not None and share > rules.max_pat_share:
+                add((row["product"], row["lot_id"], row["stage"]), HoldReason(
+                    rule="pat_share", parameters={"max_pat_share": rules.max_pat_share},
+                    evidence={"pat_parts": row["pat_parts"], "parts": row["n_parts"], "share": share,
+                              "limit": rules.max_pat_share},
+                    text=f"PAT outliers {row['pat_parts']} ({share:.2%} of parts) > {rules.max_pat_share:.2%}"))  # fmt: skip
+
+    if lot_statistics is not None:
+        _shift_holds(lot_statistics, rules, add)
+
+    order = {key: n for n, key in enumerate(final_yield_of)}
+    held = sorted(reasons, key=lambda key: order.get(key, len(order)))
+    holds = tuple(
+        Hold(product=key[0], lot_id=key[1], stage=key[2], final_yield=final_yield_of.get(key),
+             reasons=tuple(reasons[key]))
+        for key in held
+    )  # fmt: skip
+    return Disposition(holds=holds, notes=tuple(notes))
+
+
+def _yield_limit_holds(
+    final_parts, history, rules: HoldRules, add: Callable[[tuple, HoldReason], None]
+) -> list[str]:
+    """AEC-Q002 Rev-B SYL / SBL of each product and stage whose baseline (``history``'s lots of
+    that product and stage, else the lots judged) has enough lots; notes for the others."""
+    bin_column = f"{rules.yield_limits_bin}_bin"
+    needs = ["product", "stage", "lot_id", "part_passed", bin_column]
+    frame = _frame(final_parts, "final_parts", needs)
+    baselines = _frame(history, "history", needs) if history is not None else None
+    parameters = {"min_lots": rules.yield_limits_min_lots, "bin_kind": rules.yield_limits_bin,
+                  "baseline": "history" if baselines is not None else "lots judged"}  # fmt: skip
+    notes = []
+    for (product, stage), group in frame.group_by(["product", "stage"], maintain_order=True):
+        baseline = group
+        if baselines is not None:
+            baseline = baselines.filter(
+                pl.col("product").eq_missing(product) & pl.col("stage").eq_missing(stage)
+            )
+        n_lots = baseline["lot_id"].n_unique()
+        if n_lots < rules.yield_limits_min_lots:
+            notes.append(f"{product} {stage}: {n_lots} lot(s), fewer than the {rules.yield_limits_min_lots} "
+                         "AEC-Q002 yield and bin limits need")  # fmt: skip
+            continue
+        limits, flags = statistical_yield_analysis(
+            group, baseline, bin_column=bin_column, min_lots=rules.yield_limits_min_lots
+        )
+        limit_of = {(r["kind"], r["bin"]): r for r in limits.to_pylist()}
+        for flag in flags.to_pylist():
+            kind = flag["rule"][:3]
+            basis = limit_of[(kind, flag["bin"])]
+            evidence = {"level": flag["rule"], "value": flag["value"], "limit": flag["limit"],
+                        "mean": basis["mean"], "sigma": basis["sigma"], "lots": basis["n_lots"]}  # fmt: skip
+            if kind == "SYL":
+                what = f"yield {flag['value']:.2%} < {flag['limit']:.2%}"
+            else:
+                evidence = {"bin": flag["bin"], **evidence}
+                what = f"bin {flag['bin']} fallout {flag['value']:.2%} > {flag['limit']:.2%}"
+            add((product, flag["lot_id"], stage), HoldReason(
+                rule=f"aec_q002_{kind.lower()}", parameters=parameters, evidence=evidence,
+                text=f"AEC-Q002 {flag['rule']}: {what}"))  # fmt: skip
+    return notes
+
+
+def _shift_holds(lot_statistics, rules: HoldRules, add: Callable[[tuple, HoldReason], None]) -> None:
+    shifts, lots = lot_parametric_shifts(
+        lot_statistics, k=rules.shift_sigma, min_lots=rules.shift_min_lots, min_tests=rules.shift_min_tests
+    )
+    parameters = {
+        "k": rules.shift_sigma,
+        "min_tests": rules.shift_min_tests,
+        "min_lots": rules.shift_min_lots,
+    }
+    for lot in lots.to_dicts():
+        key = (lot["product"], lot["lot_id"], lot["stage"])
+        tests = shifts.filter(
+            pl.col("product").eq_missing(key[0]) & (pl.col("lot_id") == key[1]) & (pl.col("stage") == key[2])
+        ).select("test_num", "test_name", "median", "center", "sigma", "shift")
+        add(key, HoldReason(
+            rule="parametric_shift", parameters=parameters,
+            evidence={"tests": tests.to_dicts(), "worst_test": lot["worst_test"], "worst_shift": lot["worst_shift"]},
+            text=f"parametric shift on {lot['tests']} tests beyond {rules.shift_sigma:g} robust sigma of the "
+                 f"product's lots (worst {lot['worst_test']} {lot['worst_shift']:+.1f} sigma)"))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Inputs, from the tables of a lake
+
+
+def lot_yield_table(parts: pl.DataFrame, index: pl.DataFrame) -> pl.DataFrame:
+    """One row per lot and stage with parts: product, lot_id, stage, started, wafers and the
+    columns of :func:`silicio.yields.yield_by`, in the order of ``index`` (lots by start).
+
+    ``parts``: the lake's parts in test order (:func:`silicio.lake.queries.all_parts`);
+    ``index``: :func:`silicio.lake.queries.lot_index`.
+    """
+    keys = _LOT
+    yields = pl.from_arrow(yield_by(parts, by=keys))
+    wafers = parts.group_by(keys).agg(pl.col("wafer_id").drop_nulls().n_unique().alias("wafers"))
+    lots = index.select(
+        "product", pl.col("lot").alias("lot_id"), "stage", pl.col("started").min().over(["lot", "stage"])
+    )
+    return (
+        lots.unique(keys, keep="first", maintain_order=True)
+        .join(yields, on=keys, how="inner", nulls_equal=True)
+        .join(wafers, on=keys, how="left", nulls_equal=True)
+        .with_columns(pl.col("wafers").fill_null(0))
+    )
+
+
+def final_parts(parts: pl.DataFrame) -> pl.DataFrame:
+    """The final part of each die (its last test across the files, in test order), with
+    ``part_passed``: what AEC-Q002 SYL / SBL count."""
+    final = pl.from_arrow(consolidate_retests(parts)).filter(pl.col("is_last_test"))
+    return final.rename({"passed": "part_passed"})
+
+
+def pat_shares(
+    screenings: Mapping[str | None, ScreeningResult],
+    pat_rules: Collection[str] | None = None,
+    stage: str = SCREENED_STAGE,
+) -> pl.DataFrame:
+    """Per screened lot: product, lot_id, stage, the screening's yield summary (n_parts,
+    good_before, good_after, yield_before, yield_after), pat_parts (parts a rule of
+    ``pat_rules`` rejected; default the reason codes of the registered rules of the "pat" family,
+    :func:`silicio.yields.rules.reason_codes`) and pat_fraction."""
+    if pat_rules is None:
+        pat_rules = reason_codes("pat")
+    frames = []
+    for product, result in screenings.items():
+        summary = pl.from_arrow(result.yield_summary)
+        pat = (
+            pl.from_arrow(result.reasons)
+            .filter(pl.col("rule").is_in(list(pat_rules)))
+            .group_by("lot_id")
+            .agg(pl.struct("wafer_id", "part_index").n_unique().alias("pat_parts"))
+        )
+        frames.append(
+            summary.join(pat, on="lot_id", how="left").with_columns(
+                pl.col("pat_parts").fill_null(0),
+                pl.lit(product, pl.String).alias("product"),
+                pl.lit(stage, pl.String).alias("stage"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
+                                    "n_parts": pl.Int64, "pat_parts": pl.Int64, "pat_fraction": pl.Float64})  # fmt: skip
+    out = pl.concat(frames, how="diagonal_relaxed")
+    return out.with_columns((pl.col("pat_parts") / pl.col("n_parts")).alias("pat_fraction"))
+
+
+@dataclass
+class LakeScreening:
+    """The recipe run on each product's wafer-sort lots, why other products were not screened,
+    and the lot statistics the shift rule reads."""
+
+    results: dict[str | None, ScreeningResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    lot_statistics: pl.DataFrame | None = None
+
+
+def screened_products(index: pl.DataFrame, recipe: Recipe) -> list[tuple[str | None, str | None]]:
+    """(product, None) for each product with enough wafer-sort lots for the recipe's static PAT
+    limits, (product, why not) for the others; ``index``: the lot index."""
+    needed = recipe.pat.min_lots if recipe.pat is not None else 1
+    lots = index.filter(pl.col("stage") == SCREENED_STAGE)
+    out = []
+    for (product,), group in lots.group_by("product", maintain_order=True):
+        n_lots = group["lot"].n_unique()
+        why = (f"{product}: {n_lots} wafer-sort lot(s), fewer than the {needed} static PAT limits need "
+               "(AEC-Q001): not screened")  # fmt: skip
+        out.append((product, why if n_lots < needed else None))
+    return out
+
+
+def screen_lake(
+    lake,
+    recipe: Recipe,
+    *,
+    products: Collection[str | None] | None = None,
+    reading: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> LakeScreening:
+    """``recipe`` run on each product's wafer-sort lots (all products, or ``products``), and the
+    lake's lot statistics. The lake is read inside ``reading()`` (a caller sharing the lake
+    between threads passes its lock); the screening itself runs outside it."""
+    from silicio.lake import queries
+
+    with reading():
+        tables = set(lake.tables)
+        index = queries.lot_index(lake)
+    if products is not None:
+        index = index.filter(pl.col("product").is_in(list(products), nulls_equal=True))
+    judged = screened_products(index, recipe)
+    out = LakeScreening(notes=[note for _, note in judged if note])
+    if not {"tidy", "parts"} <= tables:
+        return out
+    for product, _ in (p for p in judged if p[1] is None):
+        with reading():
+            tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
+        try:
+            result = screen(tidy, recipe, parts=consolidate_retests(parts))
+        except ValueError as exc:
+            out.notes.append(f"{product}: not screened: {exc}")
+            continue
+        out.results[product] = result
+        out.notes.extend(f"{product}: {note}" for note in result.notes)
+    with reading():
+        statistics = queries.lot_statistics(lake)
+    if products is not None:
+        statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
+    out.lot_statistics = statistics
+    return out
+
+
+def judge(
+    parts: pl.DataFrame,
+    index: pl.DataFrame,
+    screening: LakeScreening | None,
+    rules: HoldRules,
+    recipe: Recipe | None = None,
+    pat_rules: Collection[str] | None = None,
+) -> Disposition:
+    """:func:`lot_holds` of the lake's parts (test order), lot index and screening (None: still
+    running), with the AEC-Q002 settings of ``recipe``."""
+    return lot_holds(
+        lot_yield_table(parts, index),
+        final_parts(parts),
+        pat_shares(screening.results, pat_rules) if screening is not None else None,
+        screening.lot_statistics if screening is not None else None,
+        rules_of_recipe(rules, recipe),
+    )
+
+
+def lake_disposition(
+    lake,
+    recipe: Recipe,
+    rules: HoldRules | None = None,
+    *,
+    products: Collection[str | None] | None = None,
+    pat_rules: Collection[str] | None = None,
+) -> Disposition:
+    """Every hold of the lake's lots (of ``products``, when given): its parts, lot index and the
+    screening of :func:`screen_lake`, judged by :func:`lot_holds`."""
+    from silicio.lake import queries
+
+    if "parts" not in lake.tables:
+        return Disposition(holds=(), notes=("the lake holds no parts yet: ingest STDF files",))
+    index, parts = queries.lot_index(lake), queries.all_parts(lake)
+    if products is not None:
+        index = index.filter(pl.col("product").is_in(list(products), nulls_equal=True))
+        parts = parts.filter(pl.col("product").is_in(list(products), nulls_equal=True))
+    screening = screen_lake(lake, recipe, products=products)
+    disposition = judge(parts, index, screening, rules or HoldRules(), recipe, pat_rules)
+    return replace(disposition, notes=(*screening.notes, *disposition.notes))

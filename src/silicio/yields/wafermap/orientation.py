@@ -1,0 +1,126 @@
+"""Which way is up on a wafer map: the one :class:`Orientation` that the drawings (PNG, SVG, the
+dashboard's JSON, the report) and the SEMI G85 / E142 files all lay their rows and columns out by,
+and :func:`orientation_of`, the orientation an STDF file's WCR record gives.
+
+A map is laid out as the wafer is seen: display row 0 is the top, column 0 the left. When Y grows
+upward the top row is the highest Y; when X grows to the left the left column is the largest X.
+
+References
+----------
+STDF V4, WCR (Wafer Configuration Record): POS_X "L" / "R" and POS_Y "U" / "D", the directions of
+positive X and Y; a space means unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["DEFAULT_ORIENTATION", "Orientation", "orientation_of"]
+
+_GROWS = {"R": "right", "L": "left", "U": "up", "D": "down"}
+_LETTER = {v: k for k, v in _GROWS.items()}
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """Which way die coordinates grow as the map is seen: X to the ``"right"`` or ``"left"``, Y
+    ``"down"`` or ``"up"``. The default is the usual prober view (X right, Y down).
+
+    ``notes`` say what was assumed (a blank WCR field, no WCR at all); they take no part in
+    comparisons.
+    """
+
+    x_grows: str = "right"
+    y_grows: str = "down"
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self):
+        if self.x_grows not in ("right", "left"):
+            raise ValueError(f"x_grows must be 'right' or 'left'; got {self.x_grows!r}")
+        if self.y_grows not in ("down", "up"):
+            raise ValueError(f"y_grows must be 'down' or 'up'; got {self.y_grows!r}")
+
+    @classmethod
+    def from_wcr(cls, pos_x: str | None, pos_y: str | None) -> Orientation:
+        """From STDF V4 WCR POS_X ("L" / "R") and POS_Y ("U" / "D").
+
+        A blank or missing field (STDF: unknown) is taken as the prober convention (X right, Y
+        down) and said so in ``notes``; any other value is an error, since guessing would turn
+        the map over.
+        """
+        grows, notes = [], []
+        for name, value, allowed, default in (("POS_X", pos_x, "RL", "R"), ("POS_Y", pos_y, "UD", "D")):
+            letter = ("" if value is None else str(value)).strip(" \x00").upper()
+            if letter and letter not in allowed:
+                raise ValueError(
+                    f"WCR {name} must be {' or '.join(allowed)} or blank (unknown); got {value!r}"
+                )
+            if not letter:
+                notes.append(
+                    f"WCR {name} is blank: assumed {default!r} ({_GROWS[default]}, the prober convention)"
+                )
+            grows.append(_GROWS[letter or default])
+        return cls(grows[0], grows[1], tuple(notes))
+
+    @property
+    def pos_x(self) -> str:
+        """The STDF WCR POS_X letter: "R" or "L"."""
+        return _LETTER[self.x_grows]
+
+    @property
+    def pos_y(self) -> str:
+        """The STDF WCR POS_Y letter: "U" or "D"."""
+        return _LETTER[self.y_grows]
+
+    def columns(self, x: np.ndarray, x_min: int, x_max: int) -> np.ndarray:
+        """Display column of each X (0 at the left) on a map spanning ``x_min`` .. ``x_max``."""
+        return x - x_min if self.x_grows == "right" else x_max - x
+
+    def rows(self, y: np.ndarray, y_min: int, y_max: int) -> np.ndarray:
+        """Display row of each Y (0 at the top) on a map spanning ``y_min`` .. ``y_max``."""
+        return y - y_min if self.y_grows == "down" else y_max - y
+
+    def x_of_columns(self, columns: np.ndarray, x_min: int, x_max: int) -> np.ndarray:
+        """Die X of each display column: the inverse of :meth:`columns`."""
+        return x_min + columns if self.x_grows == "right" else x_max - columns
+
+    def y_of_rows(self, rows: np.ndarray, y_min: int, y_max: int) -> np.ndarray:
+        """Die Y of each display row: the inverse of :meth:`rows`."""
+        return y_min + rows if self.y_grows == "down" else y_max - rows
+
+
+DEFAULT_ORIENTATION = Orientation()
+
+
+def _records(table) -> list[dict]:
+    if table is None:
+        return []
+    return table.to_pylist() if isinstance(table, pa.Table) else [dict(r) for r in table]
+
+
+def orientation_of(tables: Mapping) -> Orientation:
+    """The orientation of an STDF file's maps: its WCR POS_X / POS_Y (:meth:`Orientation.from_wcr`).
+
+    ``tables`` maps record names to tables (``silicio.stdf.read``) or lists of dicts; only
+    ``tables["WCR"]`` is used, so the WCR rows of the lake's ``WCR`` view for the files of one
+    lot work too. No WCR record, or blank fields only: the prober convention, said so in
+    ``notes``. Records that disagree on a direction are an error; a blank one agrees with any.
+    """
+    records = _records(tables.get("WCR"))
+    if not records:
+        return Orientation(
+            notes=("no WCR record: X assumed to grow right and Y down (the prober convention)",)
+        )
+    letters = []
+    for name in ("POS_X", "POS_Y"):
+        said = {("" if r.get(name) is None else str(r.get(name))).strip(" \x00").upper() for r in records} - {
+            ""
+        }
+        if len(said) > 1:  # a map has one orientation; a blank record (unknown) agrees with any
+            raise ValueError(f"the WCR records disagree on {name}: {sorted(said)}")
+        letters.append(said.pop() if said else None)
+    return Orientation.from_wcr(*letters)
