@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ..layout import partition_value
 from ..query import Lake
-from . import test_order
+from . import _BY_START, test_order
 
 #: One row per lot of a product at a stage: :func:`history_lots`.
 LOT_COLUMNS = pa.schema(
@@ -65,8 +65,8 @@ def history_lots(lake: Lake, product: str | None = None, stage: str | None = Non
     if stage is not None:
         where.append("stage = ?")
         params.append(stage)
-    # Files of a lot in test order, started then content hash (no records to order by here).
-    first = "ORDER BY started ASC NULLS LAST, sha256"
+    # A lot's files in test order: by start, then content hash (files have no records to order by).
+    first = f"ORDER BY {_BY_START}, sha256"
     table = lake.arrow(
         f"""
             SELECT product, stage,
