@@ -41,6 +41,7 @@ app.add_typer(trace.keys_app, name="keys")
 app.command(name="verify")(trace.verify_command)
 app.add_typer(supply.app, name="supply")
 app.add_typer(__import__("silicio.cli.map", fromlist=["app"]).app, name="map")
+app.add_typer(__import__("silicio.cli.limits", fromlist=["app"]).app, name="limits")
 console = Console()
 
 #: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.

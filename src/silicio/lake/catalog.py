@@ -17,6 +17,18 @@ Tables
                  none reads such files), its first error (offset, record, reason); ``salvaged``
                  with the ``files`` row of what was kept
 ``lots``         a view: files, parts and good parts per (product, lot, stage)
+
+The lot history (:mod:`silicio.yields.history`): AEC-Q002 SYL / SBL and AEC-Q001 static PAT limits
+computed from earlier lots, versioned.
+
+``baselines``            one row per (product, stage, program, revision): the lots of a test program
+                         judged against each other; ``frozen_version`` pins a version
+``baseline_versions``    each computation: version number, when, by whom (``actor``), the
+                         parameters, and the date by which the limits are to be reviewed
+``baseline_lots``        the lots a version was computed from, with their test start and yield
+``baseline_yield_limits`` SYL (yield) and SBL (per failing bin) per lot and per wafer of a version
+``baseline_pat_limits``  static PAT limits of a version, one row per test (and pin)
+``baseline_events``      every write to the history (update, freeze, unfreeze), with its actor
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -120,6 +132,123 @@ quarantine = sa.Table(
     sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE")),
 )
 
+baselines = sa.Table(
+    "baselines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("product", sa.Text),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("program", sa.Text),
+    sa.Column("revision", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The version judgements use as-is until it is unfrozen; null when not frozen.
+    sa.Column("frozen_version", sa.Integer),
+)
+sa.Index(
+    "ix_baselines_key", baselines.c.product, baselines.c.stage, baselines.c.program, baselines.c.revision
+)
+
+baseline_versions = sa.Table(
+    "baseline_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "baseline_id",
+        sa.Integer,
+        sa.ForeignKey("baselines.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("review_by", sa.Date, nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.UniqueConstraint("baseline_id", "version", name="uq_baseline_versions_version"),
+)
+
+baseline_lots = sa.Table(
+    "baseline_lots",
+    metadata,
+    sa.Column(
+        "version_id", sa.Integer, sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("lot", sa.Text, primary_key=True),
+    sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("good_parts", sa.Integer, nullable=False),
+)
+
+baseline_yield_limits = sa.Table(
+    "baseline_yield_limits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),  # fmt: skip
+    sa.Column("scope", sa.String(8), nullable=False),  # "lot" or "wafer"
+    sa.Column("kind", sa.String(8), nullable=False),  # "SYL" or "SBL"
+    sa.Column("bin", sa.Integer),  # null for SYL
+    sa.Column("n_lots", sa.Integer, nullable=False),
+    sa.Column("n_values", sa.Integer, nullable=False),  # lots, or wafers of those lots
+    sa.Column("mean", sa.Float, nullable=False),
+    sa.Column("sigma", sa.Float, nullable=False),
+    sa.Column("limit1", sa.Float, nullable=False),
+    sa.Column("limit2", sa.Float, nullable=False),
+)
+
+baseline_pat_limits = sa.Table(
+    "baseline_pat_limits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),  # fmt: skip
+    sa.Column("test_num", sa.BigInteger, nullable=False),
+    sa.Column("test_name", sa.Text),
+    sa.Column("pin", sa.Integer),
+    sa.Column("n_lots", sa.Integer, nullable=False),
+    sa.Column("n_parts", sa.Integer, nullable=False),
+    sa.Column("robust_mean", sa.Float),
+    sa.Column("q1", sa.Float),
+    sa.Column("q3", sa.Float),
+    sa.Column("robust_sigma", sa.Float),
+    sa.Column("sigma_source", sa.String(16)),
+    sa.Column("lsl", sa.Float),
+    sa.Column("usl", sa.Float),
+    sa.Column("pat_lo", sa.Float),
+    sa.Column("pat_hi", sa.Float),
+    sa.Column("clamped_lo", sa.Boolean, nullable=False),
+    sa.Column("clamped_hi", sa.Boolean, nullable=False),
+    sa.Column("skipped", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+baseline_events = sa.Table(
+    "baseline_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "baseline_id",
+        sa.Integer,
+        sa.ForeignKey("baselines.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # "update", "freeze", "unfreeze"
+    sa.Column("version", sa.Integer),
+)
+
 #: Catalog tables and views, in the order they are shown.
 CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots")
 
@@ -163,6 +292,25 @@ class KnownFile:
     sha256: str
     path: str
     quarantined: bool
+
+
+@dataclass(frozen=True)
+class BaselineKey:
+    """Which lots form a history: a product at a stage under one test program (MIR JOB_NAM) and
+    revision (MIR JOB_REV). Any of them may be unknown (null) in the files."""
+
+    product: str | None
+    stage: str
+    program: str | None
+    revision: str | None
+
+    def __str__(self) -> str:
+        program = f"{self.program or '?'} rev {self.revision or '?'}"
+        return f"{self.product or '(no product)'} / {self.stage} / {program}"
+
+
+class BaselineFrozen(ValueError):
+    """A new version of a frozen baseline was asked for: unfreeze it first."""
 
 
 class Catalog:
@@ -274,6 +422,184 @@ class Catalog:
             return existing
         return None
 
+    # -- the lot history (silicio.yields.history computes, this stores)
+
+    def baselines(self, product: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+        """Every baseline (of ``product`` / ``stage`` when given), with its latest version number
+        (null before the first), by product, stage, program, revision."""
+        latest = (
+            sa.select(
+                baseline_versions.c.baseline_id, sa.func.max(baseline_versions.c.version).label("latest")
+            )
+            .group_by(baseline_versions.c.baseline_id)
+            .subquery()
+        )
+        query = sa.select(baselines, latest.c.latest).outerjoin(
+            latest, latest.c.baseline_id == baselines.c.id
+        )
+        if product is not None:
+            query = query.where(baselines.c.product == product)
+        if stage is not None:
+            query = query.where(baselines.c.stage == stage)
+        query = query.order_by(
+            baselines.c.product, baselines.c.stage, baselines.c.program, baselines.c.revision
+        )
+        with self.engine.connect() as connection:
+            return [_normalized(dict(row._mapping)) for row in connection.execute(query)]
+
+    def baseline_versions(self, key: BaselineKey) -> list[dict[str, Any]]:
+        """The versions of the baseline ``key``, oldest first, each with its ``lots`` (oldest first)
+        and ``yield_limits`` as lists of dicts, and ``frozen`` (this is the pinned version)."""
+        with self.engine.connect() as connection:
+            baseline = connection.execute(sa.select(baselines).where(*_key_filter(key))).first()
+            if baseline is None:
+                return []
+            versions = [
+                _normalized(dict(row._mapping))
+                for row in connection.execute(
+                    sa.select(baseline_versions)
+                    .where(baseline_versions.c.baseline_id == baseline.id)
+                    .order_by(baseline_versions.c.version)
+                )
+            ]
+            for version in versions:
+                version["frozen"] = version["version"] == baseline.frozen_version
+                version["lots"] = [
+                    _normalized(dict(row._mapping))
+                    for row in connection.execute(
+                        sa.select(baseline_lots.c.lot, baseline_lots.c.started, baseline_lots.c.parts,
+                                  baseline_lots.c.good_parts)
+                        .where(baseline_lots.c.version_id == version["id"])
+                        .order_by(baseline_lots.c.started, baseline_lots.c.lot)
+                    )
+                ]  # fmt: skip
+                version["yield_limits"] = [
+                    dict(row._mapping)
+                    for row in connection.execute(
+                        sa.select(*[c for c in baseline_yield_limits.c if c.name not in ("id", "version_id")])
+                        .where(baseline_yield_limits.c.version_id == version["id"])
+                        .order_by(baseline_yield_limits.c.id)
+                    )
+                ]
+        return versions
+
+    def baseline_pat_limits(self, version_id: int) -> list[dict[str, Any]]:
+        """The static PAT limits stored with a version (its ``id``), one dict per test, in order."""
+        columns = [c for c in baseline_pat_limits.c if c.name not in ("id", "version_id")]
+        with self.engine.connect() as connection:
+            return [
+                dict(row._mapping)
+                for row in connection.execute(
+                    sa.select(*columns)
+                    .where(baseline_pat_limits.c.version_id == version_id)
+                    .order_by(baseline_pat_limits.c.id)
+                )
+            ]
+
+    def baseline_events(self, key: BaselineKey) -> list[dict[str, Any]]:
+        """Every write to the baseline ``key``: ``at, actor, action, version``, oldest first."""
+        query = (
+            sa.select(baseline_events.c.at, baseline_events.c.actor, baseline_events.c.action,
+                      baseline_events.c.version)
+            .join(baselines, baselines.c.id == baseline_events.c.baseline_id)
+            .where(*_key_filter(key))
+            .order_by(baseline_events.c.id)
+        )  # fmt: skip
+        with self.engine.connect() as connection:
+            return [_normalized(dict(row._mapping)) for row in connection.execute(query)]
+
+    def add_baseline_version(
+        self,
+        key: BaselineKey,
+        *,
+        actor: str,
+        computed_at: datetime,
+        review_by: date,
+        parameters: dict[str, Any],
+        lots: Sequence[dict[str, Any]],
+        yield_limits: Sequence[dict[str, Any]],
+        pat_limits: Sequence[dict[str, Any]] = (),
+    ) -> int:
+        """Store a new version of the baseline ``key`` (made on first use) in one transaction, with
+        its lots (``lot, started, parts, good_parts``), yield and static PAT limits, and log the
+        write with ``actor``. Returns the version number (1, 2, ...). A frozen baseline raises
+        :class:`BaselineFrozen` and changes nothing."""
+        if not actor or not actor.strip():
+            raise ValueError("a baseline version needs the actor who computed it")
+        with self.engine.begin() as connection:
+            baseline = self._baseline_row(connection, key, create_at=computed_at)
+            if baseline.frozen_version is not None:
+                raise BaselineFrozen(
+                    f"{key}: version {baseline.frozen_version} is frozen; unfreeze it to compute a new one"
+                )
+            last = connection.scalar(
+                sa.select(sa.func.max(baseline_versions.c.version)).where(
+                    baseline_versions.c.baseline_id == baseline.id
+                )
+            )
+            version = (last or 0) + 1
+            version_id = connection.execute(
+                sa.insert(baseline_versions).returning(baseline_versions.c.id),
+                {"baseline_id": baseline.id, "version": version, "computed_at": computed_at, "actor": actor,
+                 "review_by": review_by, "parameters": parameters},
+            ).scalar_one()  # fmt: skip
+            connection.execute(sa.insert(baseline_lots), [{**lot, "version_id": version_id} for lot in lots])
+            if yield_limits:
+                connection.execute(
+                    sa.insert(baseline_yield_limits),
+                    [{**row, "version_id": version_id} for row in yield_limits],
+                )
+            if pat_limits:
+                connection.execute(
+                    sa.insert(baseline_pat_limits), [{**row, "version_id": version_id} for row in pat_limits]
+                )
+            connection.execute(sa.insert(baseline_events), {
+                "baseline_id": baseline.id, "at": computed_at, "actor": actor, "action": "update", "version": version,
+            })  # fmt: skip
+        return version
+
+    def set_baseline_frozen(self, key: BaselineKey, frozen: bool, *, actor: str) -> int:
+        """Freeze the latest version of the baseline ``key`` (judgements then use it as-is, and no
+        new version is computed), or unfreeze it; the write is logged with ``actor``. Returns the
+        version frozen or unfrozen. ValueError when the baseline has no version yet."""
+        if not actor or not actor.strip():
+            raise ValueError("freezing or unfreezing a baseline needs the actor who does it")
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            baseline = connection.execute(sa.select(baselines).where(*_key_filter(key))).first()
+            latest = None
+            if baseline is not None:
+                latest = connection.scalar(
+                    sa.select(sa.func.max(baseline_versions.c.version)).where(
+                        baseline_versions.c.baseline_id == baseline.id
+                    )
+                )
+            if latest is None:
+                raise ValueError(f"{key}: no limits computed yet (run `silicio limits update` first)")
+            version = (baseline.frozen_version or latest) if frozen else baseline.frozen_version
+            if version is None:
+                raise ValueError(f"{key}: not frozen")
+            connection.execute(
+                sa.update(baselines).where(baselines.c.id == baseline.id)
+                .values(frozen_version=version if frozen else None)
+            )  # fmt: skip
+            connection.execute(sa.insert(baseline_events), {
+                "baseline_id": baseline.id, "at": now, "actor": actor,
+                "action": "freeze" if frozen else "unfreeze", "version": version,
+            })  # fmt: skip
+        return version
+
+    @staticmethod
+    def _baseline_row(connection: Connection, key: BaselineKey, create_at: datetime):
+        row = connection.execute(sa.select(baselines).where(*_key_filter(key))).first()
+        if row is None:
+            connection.execute(sa.insert(baselines), {
+                "product": key.product, "stage": key.stage, "program": key.program, "revision": key.revision,
+                "created_at": create_at, "frozen_version": None,
+            })  # fmt: skip
+            row = connection.execute(sa.select(baselines).where(*_key_filter(key))).one()
+        return row
+
 
 def upgrade_schema(engine: Engine, script_location: str, version_table: str = "alembic_version") -> None:
     """Run the Alembic migrations at ``script_location`` up to their head (no-op when there).
@@ -339,6 +665,12 @@ def catalog_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _key_filter(key: BaselineKey) -> list:
+    # == None is IS NULL in SQLAlchemy: an unknown product or program is a key like any other.
+    return [baselines.c.product == key.product, baselines.c.stage == key.stage,
+            baselines.c.program == key.program, baselines.c.revision == key.revision]  # fmt: skip
 
 
 def _known(connection: Connection, sha256: str) -> KnownFile | None:

@@ -1,0 +1,697 @@
+"""The lot history: AEC-Q002 SYL / SBL and AEC-Q001 static PAT limits from earlier lots, versioned.
+
+Judging lots against limits computed from the same lots cannot find an abnormal one: with n lots
+no lot lies more than (n - 1) / sqrt(n) sample sigmas from their mean (2.04 at six lots), so a
+3-sigma SYL is never crossed. The limits a lot is judged against come from a *baseline*: at least
+``min_lots`` lots of the same product, stage and test program (MIR JOB_NAM and JOB_REV) that were
+tested before it (by test start), never the lot itself.
+
+A baseline has versions (:class:`Baseline`): the lots used, the parameters, when and by whom it
+was computed, and a date by which it is to be reviewed. :func:`update_limits` computes new
+versions from the lots in the lake and stores them in the catalog; a frozen baseline is used as-is
+and gets no new version until it is unfrozen. A lot is judged (:func:`judge_lot_against_history`)
+against the newest stored version computed only from lots tested before it (the frozen one when
+frozen), else against limits computed there and then from the lots tested before it (version
+null, not stored).
+
+Limits, per lot and per wafer:
+
+* SYL1 / SYL2 = mean - 3 / 4 sigma of the yields (:func:`silicio.yields.aecq002.statistical_yield_limits`);
+* SBL1 / SBL2 = mean + 3 / 4 sigma of each failing bin's fallout
+  (:func:`silicio.yields.aecq002.statistical_bin_limits`);
+* static PAT limits of each test (:func:`silicio.yields.pat.static_pat_limits`).
+
+The first half of this module is pure (tables in, tables out); the functions under "On a lake"
+read through :mod:`silicio.lake.queries.history` and write through the catalog.
+
+References
+----------
+Automotive Electronics Council, *AEC-Q002 Rev-B: Guidelines for Statistical Yield Analysis*
+(2012): SYL / SBL from the mean and sigma of at least six lots of the product's history.
+
+Automotive Electronics Council, *AEC-Q001 Rev-D: Guidelines for Part Average Testing* (2011):
+static PAT limits from at least six lots, to be reviewed and updated periodically as more data
+comes (silicio's default review interval: six months, :data:`DEFAULT_REVIEW_DAYS`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from silicio.lake.catalog import BaselineKey
+
+from .aecq002 import BIN_COLUMNS, statistical_bin_limits, statistical_yield_limits
+from .pat import IQR_ZERO_POLICIES, QUANTILE_METHODS, static_pat_limits
+
+if TYPE_CHECKING:
+    from silicio.lake.query import Lake
+
+__all__ = [
+    "DEFAULT_REVIEW_DAYS",
+    "FLAG_COLUMNS",
+    "YIELD_LIMIT_COLUMNS",
+    "Baseline",
+    "BaselineKey",
+    "BaselineLot",
+    "HistorySettings",
+    "LimitUpdate",
+    "NotEnoughHistory",
+    "compute_baseline",
+    "freeze_limits",
+    "history_static_limits",
+    "judge_lot",
+    "judge_lot_against_history",
+    "limits_overview",
+    "update_limits",
+]
+
+#: Days from a computation to the date its limits are to be reviewed: six months. AEC-Q001 Rev-D asks
+#: static limits to be reviewed and updated periodically; half a year is silicio's choice of period.
+DEFAULT_REVIEW_DAYS = 182
+
+SCOPES = ("lot", "wafer")
+
+#: SYL / SBL of a baseline, per scope: one row per limit set (``bin`` null for SYL).
+YIELD_LIMIT_COLUMNS = pa.schema(
+    [
+        ("scope", pa.string()),
+        ("kind", pa.string()),
+        ("bin", pa.uint16()),
+        ("n_lots", pa.int64()),
+        ("n_values", pa.int64()),
+        ("mean", pa.float64()),
+        ("sigma", pa.float64()),
+        ("limit1", pa.float64()),
+        ("limit2", pa.float64()),
+    ]
+)
+
+#: A lot's (and its wafers') crossings of a baseline's limits: :func:`judge_lot`.
+FLAG_COLUMNS = pa.schema(
+    [
+        ("product", pa.string()),
+        ("stage", pa.string()),
+        ("program", pa.string()),
+        ("revision", pa.string()),
+        ("lot", pa.string()),
+        ("wafer_id", pa.string()),  # null for the lot's own flags
+        ("scope", pa.string()),  # "lot" or "wafer"
+        ("rule", pa.string()),  # SYL2, SYL1, SBL2, SBL1: the most severe crossed
+        ("bin", pa.uint16()),  # null for SYL
+        ("value", pa.float64()),  # yield or the bin's fallout, a fraction
+        ("limit", pa.float64()),
+        ("mean", pa.float64()),  # of the baseline
+        ("sigma", pa.float64()),
+        ("parts", pa.int64()),  # final dies of the lot or wafer
+        ("count", pa.int64()),  # of them good (SYL) or in the bin (SBL)
+        ("baseline_version", pa.int64()),  # null: computed for this judgement, not stored
+        ("baseline_computed_at", pa.timestamp("us", tz="UTC")),
+        ("baseline_review_by", pa.date32()),
+        ("baseline_lots", pa.list_(pa.string())),
+        ("n_values", pa.int64()),  # lots, or wafers, the limit is computed from
+    ]
+)
+
+
+class NotEnoughHistory(ValueError):
+    """A lot cannot be judged: fewer than ``min_lots`` lots of its program were tested before it,
+    or it has no test start to tell which were."""
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """How baselines are computed; stored with each version as its ``parameters``."""
+
+    #: AEC-Q002 Rev-B and AEC-Q001 Rev-D: limits from at least six lots.
+    min_lots: int = 6
+    #: The most recent lots a baseline keeps (None: every earlier lot).
+    max_lots: int | None = None
+    bin_column: str = "soft_bin"
+    #: Static PAT limits (AEC-Q001 Rev-D): robust mean +- ``pat_k`` robust sigma.
+    pat_k: float = 6.0
+    iqr_zero: str = "skip"
+    quantile_method: str = "linear"
+    review_days: int = DEFAULT_REVIEW_DAYS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.min_lots, int) or self.min_lots < 2:
+            raise ValueError(
+                f"min_lots must be an integer >= 2 (a sigma needs two lots), got {self.min_lots!r}"
+            )
+        if self.max_lots is not None and (
+            not isinstance(self.max_lots, int) or self.max_lots < self.min_lots
+        ):
+            raise ValueError(f"max_lots must be None or an integer >= min_lots ({self.min_lots}), "
+                             f"got {self.max_lots!r}")  # fmt: skip
+        if self.bin_column not in BIN_COLUMNS:
+            raise ValueError(f"bin_column must be one of {', '.join(BIN_COLUMNS)}; got {self.bin_column!r}")
+        if not isinstance(self.pat_k, int | float) or not math.isfinite(self.pat_k) or self.pat_k <= 0:
+            raise ValueError(f"pat_k must be a positive number, got {self.pat_k!r}")
+        if self.iqr_zero not in IQR_ZERO_POLICIES:
+            raise ValueError(f"iqr_zero must be one of {', '.join(IQR_ZERO_POLICIES)}; got {self.iqr_zero!r}")
+        if self.quantile_method not in QUANTILE_METHODS:
+            raise ValueError(f"quantile_method must be a numpy quantile method; got {self.quantile_method!r}")
+        if not isinstance(self.review_days, int) or self.review_days < 1:
+            raise ValueError(f"review_days must be a positive integer, got {self.review_days!r}")
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "min_lots": self.min_lots,
+            "max_lots": self.max_lots,
+            "bin_column": self.bin_column,
+            "pat_k": self.pat_k,
+            "iqr_zero": self.iqr_zero,
+            "quantile_method": self.quantile_method,
+            "review_days": self.review_days,
+        }
+
+    @classmethod
+    def from_parameters(cls, parameters: dict[str, Any]) -> HistorySettings:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in parameters.items() if k in known})
+
+
+@dataclass(frozen=True)
+class BaselineLot:
+    """A lot a baseline is computed from: its test start and final dies (good of them)."""
+
+    lot: str
+    started: datetime
+    parts: int
+    good_parts: int
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One version of the limits of a product, stage and test program: see the module notes.
+
+    ``version`` is None for limits computed for one judgement and not stored; ``pat_limits`` is
+    the table of :func:`silicio.yields.pat.static_pat_limits` (None when not computed or loaded).
+    """
+
+    key: BaselineKey
+    version: int | None
+    computed_at: datetime
+    review_by: date
+    parameters: dict[str, Any]
+    lots: tuple[BaselineLot, ...]
+    yield_limits: pa.Table
+    pat_limits: pa.Table | None = None
+    actor: str | None = None
+    frozen: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def lot_ids(self) -> list[str]:
+        return [lot.lot for lot in self.lots]
+
+    @property
+    def last_started(self) -> datetime:
+        return max(lot.started for lot in self.lots)
+
+
+# --------------------------------------------------------------------------------------------
+# Yields and fallout from final dies counted per lot, wafer and bin
+# (:data:`silicio.lake.queries.history.BIN_COUNT_COLUMNS`)
+
+_COUNT_COLUMNS = ("lot", "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
+
+
+def _counts(bin_counts: pa.Table | pl.DataFrame) -> pl.DataFrame:
+    frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
+    missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
+        )
+    # A die without a verdict is not good, and counts in the fallout of its bin (as aecq002 counts it).
+    return frame.with_columns(pl.col("passed").fill_null(False), pl.col("dies").cast(pl.Int64))
+
+
+def _group(scope: str) -> list[str]:
+    return ["lot"] if scope == "lot" else ["lot", "wafer_id"]
+
+
+def _scope_rows(frame: pl.DataFrame, scope: str) -> pl.DataFrame:
+    return frame if scope == "lot" else frame.filter(pl.col("wafer_id").is_not_null())
+
+
+def scope_yields(bin_counts: pa.Table | pl.DataFrame, scope: str = "lot") -> pl.DataFrame:
+    """Final yield of each lot (``scope="lot"``) or wafer (``"wafer"``, dies outside wafers left
+    out): ``lot, [wafer_id,] parts, good, yield``, in order."""
+    keys = _group(scope)
+    return (
+        _scope_rows(_counts(bin_counts), scope)
+        .group_by(keys)
+        .agg(pl.col("dies").sum().alias("parts"), pl.col("dies").filter(pl.col("passed")).sum().alias("good"))
+        .with_columns((pl.col("good") / pl.col("parts")).alias("yield"))
+        .sort(keys)
+    )
+
+
+def scope_bin_fallout(bin_counts: pa.Table | pl.DataFrame, scope: str = "lot",
+                      bin_column: str = "soft_bin") -> pl.DataFrame:  # fmt: skip
+    """Fallout of each failing bin in each lot or wafer: ``lot, [wafer_id,] bin, parts, n_bin,
+    fallout``. Every lot (wafer) gets a row for every bin its failing dies fall in anywhere in the
+    table, zero when it has none: a zero is part of the bin's distribution (AEC-Q002)."""
+    keys = _group(scope)
+    frame = _scope_rows(_counts(bin_counts), scope)
+    sizes = frame.group_by(keys).agg(pl.col("dies").sum().alias("parts"))
+    failing = frame.filter(~pl.col("passed") & pl.col(bin_column).is_not_null())
+    counts = failing.group_by(*keys, pl.col(bin_column).cast(pl.UInt16).alias("bin")).agg(
+        pl.col("dies").sum().alias("n_bin")
+    )
+    bins = counts.select(pl.col("bin").unique())
+    return (
+        sizes.join(bins, how="cross")
+        .join(counts, on=[*keys, "bin"], how="left", nulls_equal=True)
+        .with_columns(pl.col("n_bin").fill_null(0))
+        .with_columns((pl.col("n_bin") / pl.col("parts")).alias("fallout"))
+        .sort([*keys, "bin"])
+    )
+
+
+def yield_limit_table(
+    bin_counts: pa.Table | pl.DataFrame, settings: HistorySettings | None = None
+) -> pa.Table:
+    """SYL and SBL (AEC-Q002 Rev-B) of the lots in ``bin_counts``, per lot and per wafer (columns
+    :data:`YIELD_LIMIT_COLUMNS`). Wafer limits need wafers from ``min_lots`` lots or more, else
+    there are none. Fewer than ``min_lots`` lots raises :class:`NotEnoughHistory`."""
+    settings = settings or HistorySettings()
+    rows = []
+    for scope in SCOPES:
+        yields = scope_yields(bin_counts, scope)
+        n_lots = yields["lot"].n_unique()
+        if n_lots < settings.min_lots:
+            if scope == "lot":
+                raise NotEnoughHistory(
+                    f"AEC-Q002 Rev-B limits need at least {settings.min_lots} lots; got {n_lots}"
+                )
+            continue
+        syl = statistical_yield_limits(yields["yield"].to_numpy(), settings.min_lots)
+        rows.append(
+            (scope, "SYL", None, n_lots, syl["n_lots"], syl["mean"], syl["sigma"], syl["SYL1"], syl["SYL2"])
+        )
+        fallout = scope_bin_fallout(bin_counts, scope, settings.bin_column)
+        for (bin_number,), group in fallout.group_by("bin", maintain_order=True):
+            sbl = statistical_bin_limits(group["fallout"].to_numpy(), settings.min_lots)
+            rows.append((scope, "SBL", bin_number, n_lots, sbl["n_lots"], sbl["mean"], sbl["sigma"],
+                         sbl["SBL1"], sbl["SBL2"]))  # fmt: skip
+    rows.sort(key=lambda r: (SCOPES.index(r[0]), r[1] != "SYL", r[2] or 0))
+    return pa.Table.from_pylist(
+        [dict(zip(YIELD_LIMIT_COLUMNS.names, row, strict=True)) for row in rows], schema=YIELD_LIMIT_COLUMNS
+    )
+
+
+def compute_baseline(
+    key: BaselineKey,
+    lots: Sequence[tuple[str, datetime]],
+    bin_counts: pa.Table | pl.DataFrame,
+    *,
+    tidy: pa.Table | pl.DataFrame | None = None,
+    settings: HistorySettings | None = None,
+    computed_at: datetime,
+    version: int | None = None,
+    actor: str | None = None,
+) -> Baseline:
+    """The limits of ``key`` from ``lots`` ((lot, test start), any order): SYL / SBL from their final
+    dies counted in ``bin_counts`` (other lots there are ignored), and static PAT limits from their
+    parametric results in ``tidy`` when given (its ``lot_id`` names the lot).
+
+    Raises :class:`NotEnoughHistory` with fewer than ``min_lots`` lots. A ``tidy`` the static PAT
+    limits cannot be computed from (no parametric results of enough lots) gives none, with a note.
+    """
+    settings = settings or HistorySettings()
+    if computed_at.tzinfo is None:
+        raise ValueError("computed_at must be a time with a time zone (UTC)")
+    started_of = dict(lots)
+    if len(started_of) < settings.min_lots:
+        raise NotEnoughHistory(f"{key}: {len(started_of)} lot(s), fewer than the {settings.min_lots} "
+                               "AEC-Q002 Rev-B and AEC-Q001 Rev-D need")  # fmt: skip
+    counts = _counts(bin_counts).filter(pl.col("lot").is_in(list(started_of)))
+    missing = sorted(set(started_of) - set(counts["lot"].unique().to_list()))
+    if missing:
+        raise NotEnoughHistory(f"{key}: no tested parts for lot(s) {', '.join(missing)}")
+    yields = scope_yields(counts, "lot")
+    baseline_lots = tuple(
+        sorted(
+            (BaselineLot(r["lot"], started_of[r["lot"]], int(r["parts"]), int(r["good"]))
+             for r in yields.iter_rows(named=True)),
+            key=lambda lot: (lot.started, lot.lot),
+        )
+    )  # fmt: skip
+    notes: list[str] = []
+    pat_limits = None
+    if tidy is not None:
+        frame = tidy if isinstance(tidy, pl.DataFrame) else pl.from_arrow(tidy)
+        if "lot_id" in frame.columns:
+            frame = frame.filter(pl.col("lot_id").is_in(list(started_of)))
+        try:
+            pat_limits = static_pat_limits(frame, k=settings.pat_k, min_lots=settings.min_lots,
+                                           iqr_zero=settings.iqr_zero, quantile_method=settings.quantile_method)  # fmt: skip
+        except ValueError as exc:
+            notes.append(f"no static PAT limits: {exc}")
+    return Baseline(
+        key=key,
+        version=version,
+        computed_at=computed_at,
+        review_by=computed_at.date() + timedelta(days=settings.review_days),
+        parameters=settings.parameters(),
+        lots=baseline_lots,
+        yield_limits=yield_limit_table(counts, settings),
+        pat_limits=pat_limits,
+        actor=actor,
+        notes=tuple(notes),
+    )
+
+
+def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str) -> pa.Table:
+    """The crossings of ``baseline``'s SYL / SBL by ``lot`` and its wafers (columns
+    :data:`FLAG_COLUMNS`), from the lot's final dies counted in ``bin_counts``: the lot, then its
+    wafers, yield before bins; per limit set the most severe rule crossed (SYL2 before SYL1, a
+    yield below it; SBL2 before SBL1, a fallout above it). A bin the baseline has no limits for is
+    not judged. ``lot`` in the baseline's own lots raises ValueError: never judge a lot by itself.
+    """
+    if lot in baseline.lot_ids:
+        raise ValueError(f"lot {lot} is one of the lots of baseline version {baseline.version}: "
+                         "a lot is never judged against limits computed from itself")  # fmt: skip
+    counts = _counts(bin_counts).filter(pl.col("lot") == lot)
+    if counts.is_empty():
+        raise ValueError(f"lot {lot}: no tested parts to judge")
+    limits = pl.from_arrow(baseline.yield_limits)
+    bin_column = baseline.parameters.get("bin_column", "soft_bin")
+    common = {
+        "product": baseline.key.product, "stage": baseline.key.stage, "program": baseline.key.program,
+        "revision": baseline.key.revision, "baseline_version": baseline.version,
+        "baseline_computed_at": baseline.computed_at, "baseline_review_by": baseline.review_by,
+        "baseline_lots": baseline.lot_ids,
+    }  # fmt: skip
+    flags = []
+    for scope in SCOPES:
+        scoped = limits.filter(pl.col("scope") == scope)
+        syl = scoped.filter(pl.col("kind") == "SYL")
+        if syl.is_empty():
+            continue
+        syl_row = syl.row(0, named=True)
+        for row in scope_yields(counts, scope).iter_rows(named=True):
+            rule = _crossed(row["yield"], syl_row, below=True)
+            if rule:
+                flags.append({**common, **_where(row, scope), "rule": f"SYL{rule}", "bin": None,
+                              "value": row["yield"], "limit": syl_row[f"limit{rule}"], "mean": syl_row["mean"],
+                              "sigma": syl_row["sigma"], "parts": row["parts"], "count": row["good"],
+                              "n_values": syl_row["n_values"]})  # fmt: skip
+        sbl_of = {r["bin"]: r for r in scoped.filter(pl.col("kind") == "SBL").iter_rows(named=True)}
+        for row in scope_bin_fallout(counts, scope, bin_column).iter_rows(named=True):
+            limit = sbl_of.get(row["bin"])
+            rule = limit and _crossed(row["fallout"], limit, below=False)
+            if rule:
+                flags.append({**common, **_where(row, scope), "rule": f"SBL{rule}", "bin": row["bin"],
+                              "value": row["fallout"], "limit": limit[f"limit{rule}"], "mean": limit["mean"],
+                              "sigma": limit["sigma"], "parts": row["parts"], "count": row["n_bin"],
+                              "n_values": limit["n_values"]})  # fmt: skip
+    return pa.Table.from_pylist(flags, schema=FLAG_COLUMNS)
+
+
+def _crossed(value: float, limit: dict[str, Any], *, below: bool) -> int | None:
+    """2 or 1: the most severe limit crossed, None when within."""
+    for level in (2, 1):
+        bound = limit[f"limit{level}"]
+        if (value < bound) if below else (value > bound):
+            return level
+    return None
+
+
+def _where(row: dict[str, Any], scope: str) -> dict[str, Any]:
+    return {"lot": row["lot"], "wafer_id": row.get("wafer_id") if scope == "wafer" else None, "scope": scope}
+
+
+def eligible(baseline: Baseline, lot: str, started: datetime) -> bool:
+    """Whether ``lot``, tested from ``started``, may be judged against ``baseline``: every lot of
+    the baseline was tested before it, and it is not one of them."""
+    return lot not in baseline.lot_ids and baseline.last_started < started
+
+
+# --------------------------------------------------------------------------------------------
+# Stored versions <-> Baseline
+
+
+def baseline_from_version(key: BaselineKey, row: dict[str, Any]) -> Baseline:
+    """A :class:`Baseline` from a version as :meth:`silicio.lake.catalog.Catalog.baseline_versions`
+    gives it."""
+    yield_limits = pa.Table.from_pylist(
+        [{c: r[c] for c in YIELD_LIMIT_COLUMNS.names} for r in row["yield_limits"]],
+        schema=YIELD_LIMIT_COLUMNS,
+    )
+    lots = tuple(BaselineLot(r["lot"], r["started"], r["parts"], r["good_parts"]) for r in row["lots"])
+    return Baseline(key=key, version=row["version"], computed_at=row["computed_at"], review_by=row["review_by"],
+                    parameters=dict(row["parameters"]), lots=lots, yield_limits=yield_limits,
+                    actor=row["actor"], frozen=row["frozen"])  # fmt: skip
+
+
+def _version_rows(baseline: Baseline) -> dict[str, Any]:
+    """What :meth:`silicio.lake.catalog.Catalog.add_baseline_version` stores of ``baseline``."""
+    lots = [{"lot": lot.lot, "started": lot.started, "parts": lot.parts, "good_parts": lot.good_parts}
+            for lot in baseline.lots]  # fmt: skip
+    pat_rows = []
+    if baseline.pat_limits is not None:
+        for row in baseline.pat_limits.to_pylist():
+            pat_rows.append({**row, "test_num": int(row["test_num"])})
+    return {
+        "computed_at": baseline.computed_at,
+        "review_by": baseline.review_by,
+        "parameters": baseline.parameters,
+        "lots": lots,
+        "yield_limits": baseline.yield_limits.to_pylist(),
+        "pat_limits": pat_rows,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# On a lake
+
+
+@dataclass(frozen=True)
+class LimitUpdate:
+    """What :func:`update_limits` did for one baseline: the version stored (None when none was),
+    the lots used, and why not or what was left out."""
+
+    key: BaselineKey
+    version: int | None
+    lots: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _lot_rows(lake: Lake, product: str | None, stage: str | None) -> pl.DataFrame:
+    from silicio.lake.queries.history import history_lots
+
+    return pl.from_arrow(history_lots(lake, product, stage))
+
+
+def _key_of(row: dict[str, Any]) -> BaselineKey:
+    return BaselineKey(row["product"], row["stage"], row["program"], row["revision"])
+
+
+def _same_key(frame: pl.DataFrame, key: BaselineKey) -> pl.DataFrame:
+    for column in ("product", "stage", "program", "revision"):
+        value = getattr(key, column)
+        frame = frame.filter(pl.col(column).is_null() if value is None else pl.col(column) == value)
+    return frame
+
+
+def _with_start(frame: pl.DataFrame) -> list[tuple[str, datetime]]:
+    return [
+        (r["lot"], r["started"]) for r in frame.filter(pl.col("started").is_not_null()).iter_rows(named=True)
+    ]
+
+
+def update_limits(
+    lake: Lake,
+    product: str | None = None,
+    stage: str | None = None,
+    *,
+    actor: str,
+    settings: HistorySettings | None = None,
+    now: datetime | None = None,
+) -> list[LimitUpdate]:
+    """Compute and store a new version of every baseline (of ``product`` / ``stage`` when given)
+    from the lots of the lake with a test start (the latest ``max_lots`` of them), SYL / SBL and
+    static PAT limits, logged with ``actor``. A frozen baseline, or one with fewer than
+    ``min_lots`` lots, gets no new version: its :class:`LimitUpdate` says why."""
+    from silicio.lake.catalog import BaselineFrozen
+    from silicio.lake.queries.history import final_bin_counts, pat_history
+
+    settings = settings or HistorySettings()
+    now = now or datetime.now(UTC)
+    lots = _lot_rows(lake, product, stage)
+    frozen = {_key_of(b): b["frozen_version"] for b in lake.catalog.baselines(product, stage)}
+    out = []
+    for key_values, group in lots.group_by(["product", "stage", "program", "revision"], maintain_order=True):
+        key = BaselineKey(*key_values)
+        notes = []
+        no_start = group.filter(pl.col("started").is_null())["lot"].to_list()
+        if no_start:
+            notes.append(f"left out, no test start: {', '.join(no_start)}")
+        if frozen.get(key) is not None:
+            out.append(
+                LimitUpdate(key, None, notes=(f"frozen at version {frozen[key]}: kept as it is", *notes))
+            )
+            continue
+        chosen = _with_start(group)
+        if settings.max_lots is not None:
+            chosen = chosen[-settings.max_lots :]
+        if len(chosen) < settings.min_lots:
+            out.append(LimitUpdate(key, None, tuple(lot for lot, _ in chosen), (
+                f"{len(chosen)} lot(s) with a test start, fewer than the {settings.min_lots} needed", *notes)))  # fmt: skip
+            continue
+        names = [lot for lot, _ in chosen]
+        counts = final_bin_counts(lake, key.product, key.stage, names)
+        tidy = pat_history(lake, key.product, key.stage, names)
+        baseline = compute_baseline(
+            key, chosen, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor
+        )
+        try:
+            version = lake.catalog.add_baseline_version(key, actor=actor, **_version_rows(baseline))
+        except BaselineFrozen as exc:  # frozen meanwhile, by someone else
+            out.append(LimitUpdate(key, None, tuple(names), (str(exc), *notes)))
+            continue
+        out.append(LimitUpdate(key, version, tuple(names), (*baseline.notes, *notes)))
+    return out
+
+
+def freeze_limits(lake: Lake, product: str, stage: str, *, actor: str, frozen: bool = True,
+                  program: str | None = None) -> list[tuple[BaselineKey, int]]:  # fmt: skip
+    """Freeze (or unfreeze) the latest version of each baseline of ``product`` at ``stage`` (of
+    ``program`` only, when given), logged with ``actor``: (baseline, version) of each. ValueError
+    when there is no such baseline with a version."""
+    rows = [b for b in lake.catalog.baselines(product, stage) if b["latest"] is not None]
+    if program is not None:
+        rows = [b for b in rows if b["program"] == program]
+    if not rows:
+        raise ValueError(f"no limits computed for product {product!r} at stage {stage!r}"
+                         + (f", program {program!r}" if program else "") + " (run `silicio limits update` first)")  # fmt: skip
+    out = []
+    for row in rows:
+        key = _key_of(row)
+        if (row["frozen_version"] is not None) == frozen:
+            continue  # already as asked: nothing to write
+        out.append((key, lake.catalog.set_baseline_frozen(key, frozen, actor=actor)))
+    return out
+
+
+def limits_overview(lake: Lake, product: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+    """Each stored baseline (of ``product`` / ``stage`` when given) with its versions: the latest
+    and, when frozen, the frozen one in full (lots, yield limits, number of static PAT limits), the
+    others as number, time and actor; and its log of writes."""
+    out = []
+    for row in lake.catalog.baselines(product, stage):
+        key = _key_of(row)
+        versions = lake.catalog.baseline_versions(key)
+        shown = []
+        for version in versions:
+            current = version["version"] == row["latest"] or version["frozen"]
+            entry = {k: version[k] for k in ("version", "computed_at", "actor", "review_by", "frozen")}
+            if current:
+                entry |= {
+                    "parameters": version["parameters"],
+                    "lots": version["lots"],
+                    "yield_limits": version["yield_limits"],
+                    "pat_limits": len(lake.catalog.baseline_pat_limits(version["id"])),
+                }
+            shown.append(entry)
+        out.append({"product": key.product, "stage": key.stage, "program": key.program, "revision": key.revision,
+                    "frozen_version": row["frozen_version"], "latest": row["latest"], "versions": shown,
+                    "events": lake.catalog.baseline_events(key)})  # fmt: skip
+    return out
+
+
+def _lot_key(
+    lake: Lake, product: str | None, stage: str, lot: str
+) -> tuple[BaselineKey, datetime | None, pl.DataFrame]:
+    """The baseline key and test start of ``lot``, and the lots of that key."""
+    rows = _lot_rows(lake, None, stage)
+    rows = rows.filter(pl.col("product").is_null() if product is None else pl.col("product") == product)
+    mine = rows.filter(pl.col("lot") == lot)
+    if mine.is_empty():
+        raise ValueError(f"no lot {lot!r} of product {product!r} at stage {stage!r} in the lake")
+    row = mine.row(0, named=True)
+    key = _key_of(row)
+    return key, row["started"], _same_key(rows, key)
+
+
+def history_baseline(lake: Lake, product: str | None, stage: str, lot: str,
+                     settings: HistorySettings | None = None) -> Baseline:  # fmt: skip
+    """The baseline ``lot`` is judged against: the frozen version of its program's baseline when
+    that was computed from lots tested before it, else the newest stored version that was, else
+    limits computed now from the lots tested before it (the latest ``max_lots``; version None).
+    Raises :class:`NotEnoughHistory` when there are fewer than ``min_lots`` such lots."""
+    key, started, key_lots = _lot_key(lake, product, stage, lot)
+    if started is None:
+        raise NotEnoughHistory(f"lot {lot}: no test start time, so no lots are known to be earlier")
+    stored = [baseline_from_version(key, v) for v in lake.catalog.baseline_versions(key)]
+    usable = [b for b in stored if eligible(b, lot, started)]
+    frozen = [b for b in usable if b.frozen]
+    if frozen or usable:
+        return (frozen or usable)[-1]
+    settings = settings or HistorySettings()
+    earlier = [(name, at) for name, at in _with_start(key_lots) if at < started and name != lot]
+    if settings.max_lots is not None:
+        earlier = earlier[-settings.max_lots :]
+    if len(earlier) < settings.min_lots:
+        raise NotEnoughHistory(
+            f"lot {lot} ({key}): {len(earlier)} lot(s) tested before it, fewer than the {settings.min_lots} "
+            "AEC-Q002 Rev-B needs for SYL / SBL"
+        )
+    from silicio.lake.queries.history import final_bin_counts
+
+    counts = final_bin_counts(lake, key.product, key.stage, [name for name, _ in earlier])
+    return compute_baseline(key, earlier, counts, settings=settings, computed_at=datetime.now(UTC))
+
+
+def judge_lot_against_history(lake: Lake, product: str | None, stage: str, lot_id: str, *,
+                              settings: HistorySettings | None = None) -> pa.Table:  # fmt: skip
+    """SYL / SBL flags of lot ``lot_id`` of ``product`` at ``stage`` and of its wafers against the
+    limits of the lots tested before it (:func:`history_baseline`): columns :data:`FLAG_COLUMNS`,
+    one row per limit crossed, with the baseline's version, lots and review date as evidence; no
+    rows when the lot is within every limit. Raises :class:`NotEnoughHistory` when the lot cannot
+    be judged (fewer than ``min_lots`` earlier lots), ValueError for an unknown lot."""
+    from silicio.lake.queries.history import final_bin_counts
+
+    baseline = history_baseline(lake, product, stage, lot_id, settings)
+    return judge_lot(baseline, final_bin_counts(lake, product, stage, [lot_id]), lot_id)
+
+
+def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: str) -> pa.Table | None:
+    """The static PAT limits (:func:`silicio.yields.pat.static_pat_limits`'s table) that screen lot
+    ``lot_id``: those of the stored version it is judged against (:func:`history_baseline`); None
+    when that version has none or no stored version was computed from lots tested before it."""
+    try:
+        baseline = history_baseline(lake, product, stage, lot_id)
+    except NotEnoughHistory:
+        return None
+    if baseline.version is None:
+        return None
+    version = next(
+        v for v in lake.catalog.baseline_versions(baseline.key) if v["version"] == baseline.version
+    )
+    rows = lake.catalog.baseline_pat_limits(version["id"])
+    return _pat_table(rows) if rows else None
+
+
+#: The columns and types of :func:`silicio.yields.pat.static_pat_limits`, as the catalog gives them back.
+_PAT_SCHEMA = {
+    "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "n_lots": pl.UInt32, "n_parts": pl.Int64,
+    "robust_mean": pl.Float64, "q1": pl.Float64, "q3": pl.Float64, "robust_sigma": pl.Float64,
+    "sigma_source": pl.String, "lsl": pl.Float64, "usl": pl.Float64, "pat_lo": pl.Float64, "pat_hi": pl.Float64,
+    "clamped_lo": pl.Boolean, "clamped_hi": pl.Boolean, "skipped": pl.Boolean, "reason": pl.String,
+}  # fmt: skip
+
+
+def _pat_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pl.DataFrame(rows, schema=_PAT_SCHEMA, orient="row").to_arrow()
