@@ -297,23 +297,39 @@ def test_orientation_from_wcr_and_bad_directions():
         Orientation.from_wcr("R", "Q")
     with pytest.raises(ValueError, match="y_grows"):
         Orientation(y_grows="sideways")
+    # WF_FLAT: the flat's side; blank is unknown (said so); not read (None) says nothing.
+    assert Orientation.from_wcr("R", "U", "l") == Orientation("right", "up", flat="L")
+    assert Orientation.from_wcr("R", "U", " ").flat is None
+    assert Orientation.from_wcr("R", "U", " ").notes == ("WCR WF_FLAT is blank (unknown): no flat / notch drawn",)
+    assert Orientation.from_wcr("R", "U").notes == ()
+    with pytest.raises(ValueError, match="WCR WF_FLAT must be U, D, L, R or blank"):
+        Orientation.from_wcr("R", "U", "N")
+    with pytest.raises(ValueError, match="flat must be"):
+        Orientation(flat="north")
 
 
 def test_orientation_of_a_file_or_of_the_lake_rows_of_a_lot():
     # Rows as the lake's WCR view gives them: one per file, each with its file_sha256.
     rows = [{"file_sha256": "a1", "POS_X": "R", "POS_Y": "U", "WF_FLAT": "D"},
-            {"file_sha256": "b2", "POS_X": "R", "POS_Y": "U", "WF_FLAT": "L"}]  # fmt: skip
-    assert orientation_of({"WCR": rows}) == Orientation("right", "up")
+            {"file_sha256": "b2", "POS_X": "R", "POS_Y": "U", "WF_FLAT": "D"}]  # fmt: skip
+    assert orientation_of({"WCR": rows}) == Orientation("right", "up", flat="D")
     assert orientation_of({"WCR": pa.Table.from_pylist(rows)}).notes == ()
+    # Files that disagree on the flat: the dies still go where they belong; no flat is drawn.
+    mixed = orientation_of({"WCR": [rows[0], {**rows[1], "WF_FLAT": "L"}]})
+    assert mixed == Orientation("right", "up") and mixed.flat is None
+    assert mixed.notes == ("the WCR records disagree on WF_FLAT ['D', 'L']: no flat / notch drawn",)
     # A blank field (unknown) beside one that says it: the one that says it.
-    said = orientation_of({"WCR": [{"POS_X": " ", "POS_Y": " "}, {"POS_X": "L", "POS_Y": " "}]})
-    assert said == Orientation("left", "down") and said.notes == (
+    said = orientation_of({"WCR": [{"POS_X": " ", "POS_Y": " ", "WF_FLAT": "U"}, {"POS_X": "L", "POS_Y": " "}]})
+    assert said == Orientation("left", "down", "U") and said.notes == (
         "WCR POS_Y is blank: assumed 'D' (down, the prober convention)",
     )
+    blank_flat = orientation_of({"WCR": [{"POS_X": "R", "POS_Y": "D", "WF_FLAT": " "}]})
+    assert blank_flat.flat is None
+    assert blank_flat.notes == ("WCR WF_FLAT is blank (unknown): no flat / notch drawn",)
     with pytest.raises(ValueError, match=r"disagree on POS_Y: \['D', 'U'\]"):
         orientation_of({"WCR": [{"POS_X": "R", "POS_Y": "U"}, {"POS_X": "R", "POS_Y": "D"}]})
     none = orientation_of({"PRR": []})
-    assert none == Orientation() and "no WCR record" in none.notes[0]
+    assert none == Orientation() and "no WCR record" in none.notes[0] and none.flat is None
 
 
 @pytest.mark.parametrize(

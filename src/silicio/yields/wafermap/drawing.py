@@ -4,8 +4,10 @@ report's inline SVG and PDF pages and the dashboard's JSON all draw from.
 
 A drawing places each die on a grid of display rows (row 0 at the top) and columns (column 0 at
 the left) by the map's :class:`Orientation`, gives it a colour from the palette, and lists the
-legend: one entry per bin of a bin map, or stops of the colour scale of a measured map. Nothing
-here needs matplotlib: colours are hex strings and scales are interpolated with numpy.
+legend: one entry per bin of a bin map, or stops of the colour scale of a measured map; and the
+wafer's outline (:class:`WaferOutline`): a circle round the dies, cut by the flat on the side the
+orientation's ``flat`` names (STDF WCR WF_FLAT). Nothing here needs matplotlib: colours are hex
+strings and scales are interpolated with numpy.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ __all__ = [
     "PASS_BIN_COLOURS",
     "ColourScale",
     "LegendEntry",
+    "FLAT_COLOUR",
+    "OUTLINE_COLOUR",
     "MapDrawing",
+    "WaferOutline",
     "bin_colours",
     "describe_map",
     "map_json",
@@ -43,6 +48,19 @@ FAIL_BIN_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7
                     "#1f77b4", "#aec7e8", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5")  # fmt: skip
 #: A die without a bin (-1) or without a value.
 NO_VALUE_COLOUR = "#d9d9d9"
+#: The wafer's edge: a mid grey, unlike any die colour.
+OUTLINE_COLOUR = "#8c8c8c"
+#: The flat / notch side: a strong blue that no palette or scale uses, so it reads as the wafer's mark.
+FLAT_COLOUR = "#0a3cff"
+#: Where the flat cuts the circle, as a fraction of the radius from the centre: the primary flat
+#: of a 150 mm wafer is 57.5 mm long (SEMI M1), a chord at sqrt(1 - (57.5 / 150) ** 2) = 0.92 R.
+FLAT_DEPTH = 0.92
+#: Gap between the farthest die corner and the wafer's edge, in die cells.
+OUTLINE_MARGIN = 0.5
+#: Points of the outline's polygon (renderers without arcs draw it as a polygon).
+OUTLINE_POINTS = 96
+#: Unit vector of each flat side in the drawing's frame (u to the right, v downward).
+_SIDE_VECTORS = {"U": (0.0, -1.0), "D": (0.0, 1.0), "L": (-1.0, 0.0), "R": (1.0, 0.0)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,64 @@ class LegendEntry:
 
 
 @dataclass(frozen=True)
+class WaferOutline:
+    """The wafer's edge round a drawing, in the drawing's frame: ``u`` grows to the right and ``v``
+    downward, in die cells from the upper-left corner of the grid (cell (row, column) spans u in
+    [column, column + 1], v in [row, row + 1]).
+
+    ``points`` is a closed polygon: a circle of ``radius`` about ``centre``, cut by a straight
+    chord on the ``flat`` side (None: flat unknown, the whole circle); ``flat_ends`` are the
+    chord's two ends (None without a flat). ``note`` says why no flat is drawn.
+    """
+
+    centre: tuple[float, float]
+    radius: float
+    points: tuple[tuple[float, float], ...]
+    flat: str | None = None
+    flat_ends: tuple[tuple[float, float], tuple[float, float]] | None = None
+    note: str | None = None
+
+
+def _flat_note(orientation: Orientation) -> str | None:
+    if orientation.flat is not None:
+        return None
+    said = [n for n in orientation.notes if "WF_FLAT" in n]
+    if said:
+        return said[0]
+    if any("no WCR" in n for n in orientation.notes):
+        return "no WCR record: no flat / notch drawn"
+    return "flat / notch position not known: none drawn"
+
+
+def wafer_outline(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int,
+                  orientation: Orientation) -> WaferOutline:  # fmt: skip
+    """The circle round the die cells at ``rows`` / ``columns`` of an ``n_rows`` x ``n_columns``
+    grid, centred on the grid, :data:`OUTLINE_MARGIN` beyond the farthest die corner; cut on the
+    orientation's flat side at :data:`FLAT_DEPTH` of the radius, or just beyond the outermost die
+    on that side when dies reach further (a flat never cuts a die)."""
+    cu, cv = n_columns / 2, n_rows / 2
+    du = np.maximum(np.abs(columns - cu), np.abs(columns + 1 - cu))
+    dv = np.maximum(np.abs(rows - cv), np.abs(rows + 1 - cv))
+    radius = float(np.sqrt(du**2 + dv**2).max()) + OUTLINE_MARGIN
+    side = orientation.flat
+    if side is None:
+        angles = np.linspace(0.0, 2 * np.pi, OUTLINE_POINTS, endpoint=False)
+        ends = None
+    else:
+        nu, nv = _SIDE_VECTORS[side]
+        # The farthest any die reaches towards the flat side, from the centre.
+        reach = float(max(((columns + 0.5 * (1 + nu)) - cu) * nu + ((rows + 0.5 * (1 + nv)) - cv) * nv))
+        depth = min(max(FLAT_DEPTH * radius, reach + 0.25), radius - 0.25 * OUTLINE_MARGIN)
+        half_angle = math.acos(depth / radius)
+        towards = math.atan2(nv, nu)
+        angles = np.linspace(towards + half_angle, towards + 2 * np.pi - half_angle, OUTLINE_POINTS)
+        ends = angles[[-1, 0]]
+    points = tuple((cu + radius * math.cos(a), cv + radius * math.sin(a)) for a in angles)
+    flat_ends = None if ends is None else tuple((cu + radius * math.cos(a), cv + radius * math.sin(a)) for a in ends)
+    return WaferOutline((cu, cv), radius, points, side, flat_ends, _flat_note(orientation))
+
+
+@dataclass(frozen=True)
 class MapDrawing:
     """A wafer map ready to draw: per die its coordinates, display ``row`` / ``column`` and
     ``colours``; the grid size; the legend; the colour scale of a measured map (None for bins);
@@ -139,6 +215,19 @@ class MapDrawing:
         out = np.ones((self.rows, self.columns, 3))
         out[self.row, self.column] = [_rgb(c) for c in self.colours]
         return out
+
+    def outline(self) -> WaferOutline:
+        """The wafer's edge round the dies, with the flat on the orientation's flat side."""
+        return wafer_outline(self.row, self.column, self.rows, self.columns, self.orientation)
+
+    def die_units(self, u, v) -> tuple[np.ndarray, np.ndarray]:
+        """Die coordinates (X, Y) of points (u, v) of the drawing's frame (:class:`WaferOutline`):
+        the centre of cell (row, column) is the die at that row and column."""
+        x_left, y_top = self.corner
+        x_step = 1 if self.orientation.x_grows == "right" else -1
+        y_step = 1 if self.orientation.y_grows == "down" else -1
+        return (x_left + x_step * (np.asarray(u, dtype=float) - 0.5),
+                y_top + y_step * (np.asarray(v, dtype=float) - 0.5))  # fmt: skip
 
 
 def _passing_bins(wafer_map: WaferMap) -> set[int]:
@@ -266,7 +355,10 @@ def map_json(
     ``kind``, ``label``, ``x``, ``y``, ``value`` (NaN as null), ``good``, ``count``; ``colors`` (per
     die), ``legend`` (``label``, ``color``, ``bin``, ``passing``, ``value`` each), ``colorscale``
     (plotly's (fraction, colour) pairs, measured maps), ``zmin`` / ``zmax`` and ``x_grows`` /
-    ``y_grows``. A map without dies gives empty lists."""
+    ``y_grows``; ``flat`` (the flat / notch side, "U" / "D" / "L" / "R" of the drawing, None when
+    not known) and ``outline`` (the wafer's edge in die coordinates: polygon ``x`` / ``y``, its
+    ``color``, the flat chord's ``flat_x`` / ``flat_y`` and ``flat_color``, and the ``note`` saying
+    why no flat is drawn). A map without dies gives empty lists and no outline."""
     empty = wafer_map.x.size == 0
     drawing = None if empty else describe_map(wafer_map, orientation, colours=colours, bin_names=bin_names)
     scale = drawing.scale if drawing is not None else None
@@ -288,13 +380,33 @@ def map_json(
         "zmax": scale.vmax if scale is not None else None,
         "x_grows": orientation.x_grows,
         "y_grows": orientation.y_grows,
+        "flat": orientation.flat,
+        "outline": _outline_json(drawing) if drawing is not None else None,
     }
+
+
+def _outline_json(drawing: MapDrawing) -> dict[str, Any]:
+    outline = drawing.outline()
+    x, y = drawing.die_units(*zip(*outline.points, strict=True))
+    flat_x = flat_y = None
+    if outline.flat_ends is not None:
+        fx, fy = drawing.die_units(*zip(*outline.flat_ends, strict=True))
+        flat_x, flat_y = [round(float(v), 4) for v in fx], [round(float(v), 4) for v in fy]
+    return {"x": [round(float(v), 4) for v in x], "y": [round(float(v), 4) for v in y], "color": OUTLINE_COLOUR,
+            "flat_x": flat_x, "flat_y": flat_y, "flat_color": FLAT_COLOUR, "note": outline.note}  # fmt: skip
 
 
 def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320) -> str:
     """The drawing as an inline SVG element: one square per die at its display row and column,
-    filled with its colour; each square carries its die's ``data-x`` / ``data-y``."""
-    cell = max(4, min(14, max_size // max(drawing.rows, drawing.columns, 1)))
+    filled with its colour, each carrying its die's ``data-x`` / ``data-y``; round them the wafer's
+    outline (``path`` of class ``wafer-outline``) and, when the flat's side is known, the flat
+    (``line`` of class ``wafer-flat``; the root's ``data-flat`` names the side). Without a flat a
+    ``desc`` says why."""
+    outline = drawing.outline()
+    (cu, cv), radius = outline.centre, outline.radius
+    low_u, high_u = min(0.0, cu - radius), max(float(drawing.columns), cu + radius)
+    low_v, high_v = min(0.0, cv - radius), max(float(drawing.rows), cv + radius)
+    cell = max(4, min(14, int(max_size // max(high_u - low_u, high_v - low_v, 1))))
     title = drawing.title if title is None else title
     rects = "".join(
         f'<rect x="{int(c) * cell}" y="{int(r) * cell}" width="{cell - 1}" height="{cell - 1}" fill="{colour}" '
@@ -303,10 +415,24 @@ def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320) 
             drawing.x, drawing.y, drawing.row, drawing.column, drawing.colours, strict=True
         )
     )
-    width, height = drawing.columns * cell, drawing.rows * cell
+
+    def at(u: float, v: float) -> str:  # the frame's points, in SVG units (cell c spans c * cell ..)
+        return f"{u * cell - 0.5:.2f} {v * cell - 0.5:.2f}"
+
+    path = "M " + " L ".join(at(u, v) for u, v in outline.points) + " Z"
+    edge = f'<path class="wafer-outline" d="{path}" fill="none" stroke="{OUTLINE_COLOUR}" stroke-width="1"/>'
+    if outline.flat_ends is not None:
+        (u1, v1), (u2, v2) = outline.flat_ends
+        (x1, y1), (x2, y2) = (at(u1, v1).split(), at(u2, v2).split())
+        edge += (f'<line class="wafer-flat" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{FLAT_COLOUR}" '
+                 f'stroke-width="3"/>')  # fmt: skip
+    desc = "" if outline.note is None else f"<desc>{html.escape(outline.note)}</desc>"
+    left, top = math.floor(low_u * cell) - 2, math.floor(low_v * cell) - 2
+    width, height = math.ceil(high_u * cell) + 2 - left, math.ceil(high_v * cell) + 2 - top
     o = drawing.orientation
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" data-x-grows="{o.x_grows}" data-y-grows="{o.y_grows}">'
-        f"<title>{html.escape(title)}</title>{rects}</svg>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="{left} {top} {width} {height}" role="img" data-x-grows="{o.x_grows}" '
+        f'data-y-grows="{o.y_grows}" data-flat="{o.flat or ""}">'
+        f"<title>{html.escape(title)}</title>{desc}{rects}{edge}</svg>"
     )

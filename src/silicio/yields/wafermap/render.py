@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 
 from ..yield_ import check_choice
-from .drawing import MapDrawing, describe_map
+from .drawing import FLAT_COLOUR, OUTLINE_COLOUR, MapDrawing, describe_map
 from .maps import WaferMap
 from .orientation import DEFAULT_ORIENTATION, Orientation
 
@@ -21,7 +21,8 @@ LEGEND_ENTRIES = 20
 
 def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: float = 9) -> None:
     """Draws the map's cells on matplotlib axes, the axes labelled with die X / Y growing the way
-    the drawing's orientation says."""
+    the drawing's orientation says, and round them the wafer's outline with its flat (in
+    :data:`FLAT_COLOUR`; without a flat the X label says why none is drawn)."""
     from matplotlib.ticker import MaxNLocator
 
     x_left, y_top = drawing.corner
@@ -31,8 +32,22 @@ def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: fl
     y_bottom = y_top + y_step * (drawing.rows - 1)
     extent = (x_left - 0.5 * x_step, x_right + 0.5 * x_step, y_bottom + 0.5 * y_step, y_top - 0.5 * y_step)
     ax.imshow(drawing.image(), interpolation="nearest", extent=extent)
+    outline = drawing.outline()
+    edge_x, edge_y = drawing.die_units(*zip(*outline.points, outline.points[0], strict=True))
+    ax.plot(edge_x, edge_y, color=OUTLINE_COLOUR, linewidth=1)
+    if outline.flat_ends is not None:
+        # Not antialiased: the flat's pixels are its colour exactly, so a test (or a person with a
+        # colour picker) finds them.
+        flat_x, flat_y = drawing.die_units(*zip(*outline.flat_ends, strict=True))
+        ax.plot(flat_x, flat_y, color=FLAT_COLOUR, linewidth=3, antialiased=False, solid_capstyle="butt")
+    (cu, cv), radius = outline.centre, outline.radius
+    low_u, high_u = min(0.0, cu - radius) - 0.2, max(drawing.columns, cu + radius) + 0.2
+    low_v, high_v = min(0.0, cv - radius) - 0.2, max(drawing.rows, cv + radius) + 0.2
+    x_limits, y_limits = drawing.die_units([low_u, high_u], [high_v, low_v])  # left, right; bottom, top
+    ax.set_xlim(*x_limits)
+    ax.set_ylim(*y_limits)
     ax.set_title(drawing.title if title is None else title, fontsize=fontsize)
-    ax.set_xlabel("X")
+    ax.set_xlabel("X" if outline.note is None else f"X\n{outline.note}")
     ax.set_ylabel("Y")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True))  # die coordinates are whole numbers

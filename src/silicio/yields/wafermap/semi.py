@@ -445,7 +445,7 @@ def write_g85(wafer_map: WaferMap, header: MapHeader | None = None) -> str:
         ("DeviceSizeY", None if h.die_height_um is None else _num(h.die_height_um)),
         ("Rows", h.rows), ("Columns", h.columns),
         ("Orientation", None if h.flat_orientation is None else _num(h.flat_orientation)),
-        ("OriginLocation", _G85_ORIGIN[h.orientation]),
+        ("OriginLocation", _G85_ORIGIN[h.orientation.axes]),
         ("BinType", "ASCII" if array.bin_type == "Ascii" else array.bin_type),
         ("NullBin", _code_text(array.null_code, array.bin_type)),
     ])  # fmt: skip
@@ -520,8 +520,8 @@ def write_e142(wafer_map: WaferMap, header: MapHeader | None = None) -> str:
     map_attrs = _attrs([
         ("LayoutSpecifier", "Wafer/Devices"),
         ("Orientation", None if h.flat_orientation is None else _num(h.flat_orientation)),
-        ("OriginLocation", _E142_ORIGIN[h.orientation]),
-        ("AxisDirection", _E142_AXES[h.orientation]),
+        ("OriginLocation", _E142_ORIGIN[h.orientation.axes]),
+        ("AxisDirection", _E142_AXES[h.orientation.axes]),
     ])  # fmt: skip
     lines += [
         f"      <GoodDevices>{good}</GoodDevices>",
