@@ -95,19 +95,33 @@ def test_galaxy_g85_first_row_is_the_highest_y(galaxy, exported, truth):
         x_min, y_max - bins.shape[0] + 1)  # fmt: skip
 
 
-def png_cells(path: Path, rows: int, columns: int) -> np.ndarray:
-    """RGB (0-255) at the centre of each cell of the map drawn in a PNG: the map is the first block of
-    saturated pixels from the left (frame and labels are black or white, the legend sits right of
-    the map behind a white gap)."""
-    import matplotlib.image
+#: The wafer flat's colour in the drawings (silicio.yields.wafermap.FLAT_COLOUR), drawn without
+#: antialiasing: its pixels are exactly this.
+FLAT_RGB = (0x0A, 0x3C, 0xFF)
 
-    image = matplotlib.image.imread(path)[..., :3] * 255
-    saturated = (image.max(axis=2) - image.min(axis=2)) > 40
+
+def flat_pixels(image: np.ndarray) -> np.ndarray:
+    return np.all(np.abs(image - np.array(FLAT_RGB)) <= 1, axis=2)
+
+
+def die_box(image: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) pixel bounds of the map's dies in a PNG: the first block of
+    saturated pixels from the left, the flat's pixels left out (frame, labels and the wafer outline
+    are black, grey or white; the legend sits right of the map behind a white gap)."""
+    saturated = ((image.max(axis=2) - image.min(axis=2)) > 40) & ~flat_pixels(image)
     used = np.flatnonzero(saturated.any(axis=0))
     gaps = np.flatnonzero(np.diff(used) > 1)
     left, right = used[0], used[gaps[0]] if gaps.size else used[-1]
     used_rows = np.flatnonzero(saturated[:, left : right + 1].any(axis=1))
-    top, bottom = used_rows[0], used_rows[-1]
+    return used_rows[0], used_rows[-1], left, right
+
+
+def png_cells(path: Path, rows: int, columns: int) -> np.ndarray:
+    """RGB (0-255) at the centre of each cell of the map drawn in a PNG (:func:`die_box`)."""
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)[..., :3] * 255
+    top, bottom, left, right = die_box(image)
     height, width = (bottom - top + 1) / rows, (right - left + 1) / columns
     r = (top + (np.arange(rows) + 0.5) * height).astype(int)
     c = (left + (np.arange(columns) + 0.5) * width).astype(int)
@@ -130,6 +144,26 @@ def test_galaxy_png_top_row_is_the_highest_y(exported, truth):
             assert np.abs(cells[row, column] - expected).max() <= 2, (row, column)
     # Upside down, the top row would show the lowest Y's dies: they differ from the highest's.
     assert not np.array_equal(bins[0], bins[-1])
+
+
+def test_galaxy_png_draws_the_flat_on_the_wcr_wf_flat_side(galaxy, exported, truth):
+    """WF_FLAT names a side of the tester's view (the view the drawing shows): "D" is below the
+    dies' lowest drawn row whichever way Y grows."""
+    import matplotlib.image
+
+    flat = read(galaxy)["WCR"].to_pylist()[0]["WF_FLAT"]
+    image = matplotlib.image.imread(exported["png"])[..., :3] * 255
+    top, bottom, left, right = die_box(image)
+    rows, columns = np.nonzero(flat_pixels(image))
+    assert rows.size > 20, "no flat drawn"
+    beyond = {"D": rows > bottom, "U": rows < top, "L": columns < left, "R": columns > right}[flat]
+    assert beyond.all()
+    # Beside the dies, not off in a corner: the flat's middle faces the dies' middle.
+    middle = {"D": columns, "U": columns, "L": rows, "R": rows}[flat].mean()
+    lo, hi = (left, right) if flat in "UD" else (top, bottom)
+    assert abs(middle - (lo + hi) / 2) < 0.1 * (hi - lo)
+    result = silicio("map", galaxy, "--format", "png", "--out", exported["png"].parent / "again.png")
+    assert {"D": "flat bottom", "U": "flat top", "L": "flat left", "R": "flat right"}[flat] in result.stdout
 
 
 @pytest.mark.parametrize("fmt", ["g85", "e142"])

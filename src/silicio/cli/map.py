@@ -1,6 +1,7 @@
 """``silicio map``: the bin maps of an STDF file as PNG, SVG, SEMI G85 or SEMI E142 files, laid out
-the way the file's WCR says (POS_X / POS_Y: which way X and Y grow); ``silicio map import``: a
-partner's G85 or E142 map read back, summarised and optionally converted.
+the way the file's WCR says (POS_X / POS_Y: which way X and Y grow; PNG and SVG draw the wafer's
+flat on the WF_FLAT side); ``silicio map import``: a partner's G85 or E142 map read back,
+summarised and optionally converted.
 
 ``silicio map FILE ...`` is ``silicio map export FILE ...``: a first argument that is not a
 subcommand names the STDF file.
@@ -74,7 +75,15 @@ def _write(wafer_map, header, fmt: str, path: Path) -> None:
         path.write_bytes(text.encode("utf-8"))
     else:
         names = {b.code: b.description for b in header.bins if b.description}
-        render_wafer_map(wafer_map, path, fmt=fmt, orientation=header.orientation, bin_names=names)
+        render_wafer_map(wafer_map, path, fmt=fmt, orientation=_drawn_orientation(header), bin_names=names)
+
+
+def _drawn_orientation(header):
+    """The header's axes with its flat: from the STDF WCR WF_FLAT, or a map file's Orientation
+    angle when it names a side (0 / 90 / 180 / 270 degrees); any other angle is not drawn."""
+    from dataclasses import replace
+
+    return replace(header.orientation, flat=header.flat_location)
 
 
 def _print_notes(notes) -> None:
@@ -146,7 +155,8 @@ def export_command(
     """Bin map of each wafer of an STDF file, oriented by its WCR.
 
     Rows are laid out as the file's WCR POS_X / POS_Y say (the top row is the highest Y when Y
-    grows upward); G85 and E142 carry the HBR / SBR bin names and the WCR sizes.
+    grows upward); PNG and SVG draw the wafer's outline with the flat on the WCR WF_FLAT side;
+    G85 and E142 carry the HBR / SBR bin names, the WCR sizes and the flat's angle.
     """
     if _checked_format(fmt) is None or out is None:
         raise fail(f"silicio map needs --format ({'|'.join(FORMATS)}) and --out PATH")
@@ -159,6 +169,7 @@ def export_command(
     from silicio.stdf import read
     from silicio.stdf.parts import parts
     from silicio.yields.wafermap import bin_map, header_from_stdf
+    from silicio.yields.wafermap.orientation import FLAT_SIDES
 
     written = []
     with reported_errors():
@@ -177,10 +188,11 @@ def export_command(
         except ValueError as exc:
             raise fail(f"{file}: {exc}") from None
     _print_notes(header.notes)
-    o = header.orientation
+    o = _drawn_orientation(header)
+    flat = "flat unknown" if o.flat is None else f"flat {FLAT_SIDES[o.flat]}"
     for path, wafer_map in written:
         console.print(f"{escape(str(path))}: wafer {escape(wafer_map.wafer_id or '(no ID)')}, {wafer_map.x.size:,} dies, "
-                      f"X grows {o.x_grows}, Y grows {o.y_grows}", soft_wrap=True, highlight=False)  # fmt: skip
+                      f"X grows {o.x_grows}, Y grows {o.y_grows}, {flat}", soft_wrap=True, highlight=False)  # fmt: skip
 
 
 def _summary(fmt: str, wafer_map, header) -> dict[str, Any]:
