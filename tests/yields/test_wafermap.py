@@ -358,3 +358,118 @@ def cells(drawing):
     """(die x, die y) -> (display row, display column)."""
     return {(int(x), int(y)): (int(r), int(c))
             for x, y, r, c in zip(drawing.x, drawing.y, drawing.row, drawing.column, strict=True)}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# The wafer's flat: WF_FLAT names a side of the tester's view, which the drawing shows whatever
+# way the axes grow; so "D" is below the drawn dies whether Y grows up or down.
+
+FLAT_RGB = (0x0A, 0x3C, 0xFF)  # FLAT_COLOUR, drawn without antialiasing
+SIDES = ("U", "D", "L", "R")
+AXES = [("right", "down"), ("right", "up"), ("left", "up")]
+
+
+def beyond_the_dies(side, top, bottom, left, right, xs, ys):
+    """Whether points (xs, ys) of a frame with y downward lie wholly past the dies' box on ``side``."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    return bool({"U": ys < top, "D": ys > bottom, "L": xs < left, "R": xs > right}[side].all())
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(("x_grows", "y_grows"), AXES)
+def test_svg_draws_the_flat_on_its_side_of_the_view(side, x_grows, y_grows):
+    svg = map_svg(describe_map(rect_map(), Orientation(x_grows, y_grows, side)))
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    rects = root.findall(f"{ns}rect")
+    left = min(float(r.get("x")) for r in rects)
+    top = min(float(r.get("y")) for r in rects)
+    right = max(float(r.get("x")) + float(r.get("width")) for r in rects)
+    bottom = max(float(r.get("y")) + float(r.get("height")) for r in rects)
+    (flat,) = [e for e in root.iter(f"{ns}line") if e.get("class") == "wafer-flat"]
+    xs = [float(flat.get("x1")), float(flat.get("x2"))]
+    ys = [float(flat.get("y1")), float(flat.get("y2"))]
+    assert root.get("data-flat") == side
+    assert beyond_the_dies(side, top, bottom, left, right, xs, ys)
+    # A chord across that side: parallel to it, its middle facing the dies' middle.
+    along, across = (xs, ys) if side in "UD" else (ys, xs)
+    assert across[0] == pytest.approx(across[1]) and abs(along[0] - along[1]) > 1
+    middle = (left + right) / 2 if side in "UD" else (top + bottom) / 2
+    assert sum(along) / 2 == pytest.approx(middle, abs=0.5)
+    # The dies next to the flat are those of the view's bottom row: the lowest Y when Y grows up.
+    nearest = min(rects, key=lambda r: abs(float(r.get("y")) - ys[0]) + abs(float(r.get("x")) - xs[0]))
+    if side == "D":
+        assert int(nearest.get("data-y")) == (0 if y_grows == "up" else 2)
+    if side == "L":
+        assert int(nearest.get("data-x")) == (10 if x_grows == "right" else 13)
+    # The outline goes round every die.
+    (outline,) = [e for e in root.iter(f"{ns}path") if e.get("class") == "wafer-outline"]
+    points = np.array([p.split() for p in outline.get("d").strip("MZ ").split(" L ")], float)
+    centre = ((left + right) / 2, (top + bottom) / 2)
+    radius = np.hypot(points[:, 0] - centre[0], points[:, 1] - centre[1]).max()
+    assert radius > np.hypot(right - centre[0], bottom - centre[1])
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(("x_grows", "y_grows"), AXES)
+def test_png_draws_the_flat_on_its_side_of_the_view(tmp_path, side, x_grows, y_grows):
+    import matplotlib.image
+
+    path = tmp_path / "flat.png"
+    render_wafer_map(rect_map(), path, orientation=Orientation(x_grows, y_grows, side))
+    image = matplotlib.image.imread(path)[..., :3] * 255
+    flat = np.all(np.abs(image - np.array(FLAT_RGB)) <= 1, axis=2)
+    # The dies: the first block of saturated pixels from the left (the legend is behind a gap).
+    saturated = ((image.max(axis=2) - image.min(axis=2)) > 40) & ~flat
+    used = np.flatnonzero(saturated.any(axis=0))
+    gaps = np.flatnonzero(np.diff(used) > 1)
+    left, right = used[0], used[gaps[0]] if gaps.size else used[-1]
+    used_rows = np.flatnonzero(saturated[:, left : right + 1].any(axis=1))
+    top, bottom = used_rows[0], used_rows[-1]
+    rows, columns = np.nonzero(flat)
+    assert rows.size > 20, "no flat drawn"
+    assert beyond_the_dies(side, top, bottom, left, right, columns, rows)
+    # The dies' block is the 3 x 4 map itself: nothing else saturated crept into it.
+    assert (right - left + 1) / (bottom - top + 1) == pytest.approx(4 / 3, rel=0.05)
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(("x_grows", "y_grows"), AXES)
+def test_json_gives_the_flat_in_die_coordinates(side, x_grows, y_grows):
+    """The dashboard draws in die coordinates with the axes turned as the JSON says: the flat's
+    side of the view is at the lowest Y when Y grows up ("D"), the highest X when X grows left ("L")."""
+    wafer_map = rect_map()  # X 10..13, Y 0..2
+    data = map_json(wafer_map, Orientation(x_grows, y_grows, side))
+    outline = data["outline"]
+    assert data["flat"] == side and outline["flat_color"] == "#%02x%02x%02x" % FLAT_RGB
+    fx, fy = np.array(outline["flat_x"]), np.array(outline["flat_y"])
+    below, above = (fy < -0.5).all(), (fy > 2.5).all()
+    left_of, right_of = (fx < 9.5).all(), (fx > 13.5).all()
+    expected = {
+        "D": below if y_grows == "up" else above,
+        "U": above if y_grows == "up" else below,
+        "L": left_of if x_grows == "right" else right_of,
+        "R": right_of if x_grows == "right" else left_of,
+    }
+    assert expected[side]
+    # The outline encloses every die's cell.
+    ox, oy = np.array(outline["x"]), np.array(outline["y"])
+    assert ox.min() < 9.5 and ox.max() > 13.5 and oy.min() < -0.5 and oy.max() > 2.5
+
+
+def test_unknown_flat_draws_the_outline_alone_and_says_why(tmp_path):
+    orientation = orientation_of({"WCR": [{"POS_X": "R", "POS_Y": "U", "WF_FLAT": " "}]})
+    svg = ET.fromstring(map_svg(describe_map(rect_map(), orientation)))
+    ns = "{http://www.w3.org/2000/svg}"
+    assert [e for e in svg.iter(f"{ns}line")] == [] and svg.get("data-flat") == ""
+    assert "WF_FLAT is blank" in svg.find(f"{ns}desc").text
+    assert len([e for e in svg.iter(f"{ns}path") if e.get("class") == "wafer-outline"]) == 1
+    data = map_json(rect_map(), orientation)
+    assert data["flat"] is None and data["outline"]["flat_x"] is None
+    assert data["outline"]["note"] == "WCR WF_FLAT is blank (unknown): no flat / notch drawn"
+    path = tmp_path / "none.png"
+    render_wafer_map(rect_map(), path, orientation=orientation)
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)[..., :3] * 255
+    assert not np.all(np.abs(image - np.array(FLAT_RGB)) <= 1, axis=2).any()
