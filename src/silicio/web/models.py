@@ -66,6 +66,19 @@ class MapLegendEntry(BaseModel):
     value: float | None = None
 
 
+class MapOutline(BaseModel):
+    """The wafer's edge round a map, in die coordinates (silicio.yields.wafermap.map_json): a closed
+    polygon and, when the flat's side is known, the flat's chord."""
+
+    x: list[float]
+    y: list[float]
+    color: str
+    flat_x: list[float] | None = Field(default=None, description="the flat's two ends, X")
+    flat_y: list[float] | None = Field(default=None, description="the flat's two ends, Y")
+    flat_color: str
+    note: str | None = Field(default=None, description="why no flat is drawn")
+
+
 class WaferMapData(BaseModel):
     """Die coordinates and one value per die (``kind``: bin, parametric or fail_fraction)."""
 
@@ -85,6 +98,10 @@ class WaferMapData(BaseModel):
     zmax: float | None = Field(default=None, description="measured maps: value at the scale's end")
     x_grows: Literal["right", "left"] = Field(default="right", description="way X grows on the drawing")
     y_grows: Literal["down", "up"] = Field(default="down", description="way Y grows on the drawing")
+    flat: Literal["U", "D", "L", "R"] | None = Field(
+        default=None, description="side of the drawing the wafer flat / notch is on (STDF WCR WF_FLAT)"
+    )
+    outline: MapOutline | None = Field(default=None, description="the wafer's edge and flat, in die units")
 
 
 class TestStatistics(Row):

@@ -44,13 +44,32 @@
     return { z: z, text: text, x: xs, y: ys };
   }
 
+  // The wafer's edge round the dies and its flat (map_json's outline, in die coordinates): plotly
+  // path shapes have no arcs, so the edge comes as a polygon. Without a flat, its note is shown.
+  function outlineShapes(map) {
+    const o = map.outline;
+    if (!o) return [];
+    const path = o.x.map(function (x, i) { return (i ? "L" : "M") + x + "," + o.y[i]; }).join(" ") + " Z";
+    const shapes = [{ type: "path", path: path, line: { color: o.color, width: 1 } }];
+    if (o.flat_x) {
+      shapes.push({ type: "line", x0: o.flat_x[0], y0: o.flat_y[0], x1: o.flat_x[1], y1: o.flat_y[1],
+                    line: { color: o.flat_color, width: 4 } });
+    }
+    return shapes;
+  }
+
   function mapLayout(map) {
+    const note = map.outline && map.outline.note;
     return {
       xaxis: { title: "X", autorange: map.x_grows === "left" ? "reversed" : true, constrain: "domain",
                showgrid: false, zeroline: false },
       yaxis: { title: "Y", autorange: map.y_grows === "up" ? true : "reversed", scaleanchor: "x",
                showgrid: false, zeroline: false },
       plot_bgcolor: "#ffffff",
+      shapes: outlineShapes(map),
+      annotations: note ? [{ text: note, xref: "paper", yref: "paper", x: 0, y: 1, xanchor: "left",
+                             yanchor: "bottom", showarrow: false, font: { size: 10, color: "#666" } }] : [],
+      margin: { l: 60, r: 20, t: note ? 28 : 10, b: 50 },
     };
   }
 
