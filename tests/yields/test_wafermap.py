@@ -300,7 +300,9 @@ def test_orientation_from_wcr_and_bad_directions():
     # WF_FLAT: the flat's side; blank is unknown (said so); not read (None) says nothing.
     assert Orientation.from_wcr("R", "U", "l") == Orientation("right", "up", flat="L")
     assert Orientation.from_wcr("R", "U", " ").flat is None
-    assert Orientation.from_wcr("R", "U", " ").notes == ("WCR WF_FLAT is blank (unknown): no flat / notch drawn",)
+    assert Orientation.from_wcr("R", "U", " ").notes == (
+        "WCR WF_FLAT is blank (unknown): no flat / notch drawn",
+    )
     assert Orientation.from_wcr("R", "U").notes == ()
     with pytest.raises(ValueError, match="WCR WF_FLAT must be U, D, L, R or blank"):
         Orientation.from_wcr("R", "U", "N")
@@ -319,7 +321,9 @@ def test_orientation_of_a_file_or_of_the_lake_rows_of_a_lot():
     assert mixed == Orientation("right", "up") and mixed.flat is None
     assert mixed.notes == ("the WCR records disagree on WF_FLAT ['D', 'L']: no flat / notch drawn",)
     # A blank field (unknown) beside one that says it: the one that says it.
-    said = orientation_of({"WCR": [{"POS_X": " ", "POS_Y": " ", "WF_FLAT": "U"}, {"POS_X": "L", "POS_Y": " "}]})
+    said = orientation_of(
+        {"WCR": [{"POS_X": " ", "POS_Y": " ", "WF_FLAT": "U"}, {"POS_X": "L", "POS_Y": " "}]}
+    )
     assert said == Orientation("left", "down", "U") and said.notes == (
         "WCR POS_Y is blank: assumed 'D' (down, the prober convention)",
     )
@@ -441,7 +445,7 @@ def test_json_gives_the_flat_in_die_coordinates(side, x_grows, y_grows):
     wafer_map = rect_map()  # X 10..13, Y 0..2
     data = map_json(wafer_map, Orientation(x_grows, y_grows, side))
     outline = data["outline"]
-    assert data["flat"] == side and outline["flat_color"] == "#%02x%02x%02x" % FLAT_RGB
+    assert data["flat"] == side and outline["flat_color"] == "#" + "".join(f"{c:02x}" for c in FLAT_RGB)
     fx, fy = np.array(outline["flat_x"]), np.array(outline["flat_y"])
     below, above = (fy < -0.5).all(), (fy > 2.5).all()
     left_of, right_of = (fx < 9.5).all(), (fx > 13.5).all()

@@ -26,13 +26,13 @@ from .orientation import DEFAULT_ORIENTATION, Orientation
 __all__ = [
     "FAIL_BIN_COLOURS",
     "FAIL_FRACTION_SCALE",
+    "FLAT_COLOUR",
     "NO_VALUE_COLOUR",
+    "OUTLINE_COLOUR",
     "PARAMETRIC_SCALE",
     "PASS_BIN_COLOURS",
     "ColourScale",
     "LegendEntry",
-    "FLAT_COLOUR",
-    "OUTLINE_COLOUR",
     "MapDrawing",
     "WaferOutline",
     "bin_colours",
@@ -155,7 +155,7 @@ def _flat_note(orientation: Orientation) -> str | None:
     return "flat / notch position not known: none drawn"
 
 
-def wafer_outline(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int,
+def _wafer_outline(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int,
                   orientation: Orientation) -> WaferOutline:  # fmt: skip
     """The circle round the die cells at ``rows`` / ``columns`` of an ``n_rows`` x ``n_columns``
     grid, centred on the grid, :data:`OUTLINE_MARGIN` beyond the farthest die corner; cut on the
@@ -179,7 +179,9 @@ def wafer_outline(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns:
         angles = np.linspace(towards + half_angle, towards + 2 * np.pi - half_angle, OUTLINE_POINTS)
         ends = angles[[-1, 0]]
     points = tuple((cu + radius * math.cos(a), cv + radius * math.sin(a)) for a in angles)
-    flat_ends = None if ends is None else tuple((cu + radius * math.cos(a), cv + radius * math.sin(a)) for a in ends)
+    flat_ends = (
+        None if ends is None else tuple((cu + radius * math.cos(a), cv + radius * math.sin(a)) for a in ends)
+    )
     return WaferOutline((cu, cv), radius, points, side, flat_ends, _flat_note(orientation))
 
 
@@ -218,7 +220,7 @@ class MapDrawing:
 
     def outline(self) -> WaferOutline:
         """The wafer's edge round the dies, with the flat on the orientation's flat side."""
-        return wafer_outline(self.row, self.column, self.rows, self.columns, self.orientation)
+        return _wafer_outline(self.row, self.column, self.rows, self.columns, self.orientation)
 
     def die_units(self, u, v) -> tuple[np.ndarray, np.ndarray]:
         """Die coordinates (X, Y) of points (u, v) of the drawing's frame (:class:`WaferOutline`):

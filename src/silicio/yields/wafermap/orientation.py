@@ -147,7 +147,9 @@ def orientation_of(tables: Mapping) -> Orientation:
             notes=("no WCR record: X assumed to grow right and Y down (the prober convention), "
                    "no flat / notch drawn",)
         )  # fmt: skip
-    said = {name: sorted({_letter(r.get(name)) for r in records} - {""}) for name in ("POS_X", "POS_Y", "WF_FLAT")}
+    said = {
+        name: sorted({_letter(r.get(name)) for r in records} - {""}) for name in ("POS_X", "POS_Y", "WF_FLAT")
+    }
     for name in ("POS_X", "POS_Y"):
         if len(said[name]) > 1:  # a map has one orientation; a blank record (unknown) agrees with any
             raise ValueError(f"the WCR records disagree on {name}: {said[name]}")

@@ -22,7 +22,7 @@ LEGEND_ENTRIES = 20
 def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: float = 9) -> None:
     """Draws the map's cells on matplotlib axes, the axes labelled with die X / Y growing the way
     the drawing's orientation says, and round them the wafer's outline with its flat (in
-    :data:`FLAT_COLOUR`; without a flat the X label says why none is drawn)."""
+    :data:`FLAT_COLOUR`; without a flat the X label says it is not known)."""
     from matplotlib.ticker import MaxNLocator
 
     x_left, y_top = drawing.corner
@@ -47,7 +47,8 @@ def draw_on_axes(ax, drawing: MapDrawing, title: str | None = None, fontsize: fl
     ax.set_xlim(*x_limits)
     ax.set_ylim(*y_limits)
     ax.set_title(drawing.title if title is None else title, fontsize=fontsize)
-    ax.set_xlabel("X" if outline.note is None else f"X\n{outline.note}")
+    # The reason (WCR WF_FLAT blank, no WCR) is in the orientation's notes; small maps get a short caption.
+    ax.set_xlabel("X" if outline.flat is not None else "X (flat / notch not known)")
     ax.set_ylabel("Y")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True))  # die coordinates are whole numbers
