@@ -172,7 +172,7 @@ def _wafer_outline(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns
     else:
         nu, nv = _SIDE_VECTORS[side]
         # The farthest any die reaches towards the flat side, from the centre.
-        reach = float(max(((columns + 0.5 * (1 + nu)) - cu) * nu + ((rows + 0.5 * (1 + nv)) - cv) * nv))
+        reach = float(np.max((columns + 0.5 * (1 + nu) - cu) * nu + (rows + 0.5 * (1 + nv) - cv) * nv))
         depth = min(max(FLAT_DEPTH * radius, reach + 0.25), radius - 0.25 * OUTLINE_MARGIN)
         half_angle = math.acos(depth / radius)
         towards = math.atan2(nv, nu)
@@ -189,7 +189,8 @@ def _wafer_outline(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns
 class MapDrawing:
     """A wafer map ready to draw: per die its coordinates, display ``row`` / ``column`` and
     ``colours``; the grid size; the legend; the colour scale of a measured map (None for bins);
-    the orientation and a title."""
+    the orientation (with the flat's side) and a title. :meth:`outline` is the wafer's edge round
+    the dies, cut by the flat."""
 
     kind: str
     x: np.ndarray
