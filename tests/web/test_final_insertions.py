@@ -44,7 +44,9 @@ class Insertion:
 
 # First file: eight dies, (1, 0) fails SKIPPED; (2, 1) passes but is re-probed all the same.
 FIRST = [
-    Insertion(x, y, {BOTH: 1.0 + 0.1 * (4 * y + x), SKIPPED: 12.0 if (x, y) == (1, 0) else 2.0 + 0.3 * (4 * y + x)})
+    Insertion(
+        x, y, {BOTH: 1.0 + 0.1 * (4 * y + x), SKIPPED: 12.0 if (x, y) == (1, 0) else 2.0 + 0.3 * (4 * y + x)}
+    )
     for y in range(2)
     for x in range(4)
 ]
@@ -158,7 +160,9 @@ def test_the_lot_pages_worst_tests_are_of_the_last_insertions(retest_client):
 
 def test_the_spc_chart_plots_the_last_insertions(retest_client, retest_lake):
     values = final_values(BOTH)
-    page = retest_client.get(f"/api/spc/test/{BOTH}", params={"product": retest_lake[1], "baseline": 4}).json()
+    page = retest_client.get(
+        f"/api/spc/test/{BOTH}", params={"product": retest_lake[1], "baseline": 4}
+    ).json()
     assert [p["value"] for p in page["points"]] == pytest.approx(values)
     skipped = retest_client.get(f"/api/spc/test/{SKIPPED}", params={"product": retest_lake[1], "baseline": 4})
     assert [p["value"] for p in skipped.json()["points"]] == pytest.approx(final_values(SKIPPED))
@@ -176,7 +180,9 @@ def test_holds_screening_and_lot_statistics_read_the_last_insertions(retest_lake
     summary = pl.from_arrow(result.yield_summary).filter(pl.col("lot_id") == LOT).row(0, named=True)
     assert (summary["n_parts"], summary["good_before"]) == (len(FIRST), len(FIRST))
 
-    (row,) = screening.lot_statistics.filter((pl.col("lot_id") == LOT) & (pl.col("test_num") == SKIPPED)).to_dicts()
+    (row,) = screening.lot_statistics.filter(
+        (pl.col("lot_id") == LOT) & (pl.col("test_num") == SKIPPED)
+    ).to_dicts()
     values = final_values(SKIPPED)
     assert (row["q1"], row["median"], row["q3"]) == pytest.approx(
         (np.percentile(values, 25), np.median(values), np.percentile(values, 75)))  # fmt: skip
