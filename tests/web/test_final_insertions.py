@@ -53,6 +53,9 @@ FIRST = [
 # Retest file: both dies again, only BOTH run, both pass.
 RETEST = [Insertion(1, 0, {BOTH: 1.55}), Insertion(2, 1, {BOTH: 1.65})]
 RETESTED = {(i.x, i.y) for i in RETEST}
+# Another product's lot in two files whose parts have no die identity: none supersedes another.
+ANONYMOUS_LOT, ANONYMOUS_PRODUCT = "NOIDLOT1", "NOID-DEV"
+ANONYMOUS = ([2.1, 2.2], [2.3, 2.4])
 
 
 def final_insertions() -> list[Insertion]:
@@ -100,8 +103,27 @@ def retest_lake(tmp_path_factory, data_dir) -> tuple[Path, str]:
     # the retest file is written (and so listed) first: test order is by start time
     write_file(folder / "a_retest.stdf", product, RETEST_START, RETEST)
     write_file(folder / "b_first.stdf", product, FIRST_START, FIRST)
+    write_anonymous_parts(folder / "c_anonymous_1.stdf", FIRST_START, ANONYMOUS[0])
+    write_anonymous_parts(folder / "d_anonymous_2.stdf", RETEST_START, ANONYMOUS[1])
     lake.ingest([folder], copy, workers=1)
     return copy, product
+
+
+def write_anonymous_parts(path: Path, started: int, results: list[float]) -> Path:
+    """Parts outside any wafer with neither coordinates nor PART_ID: each is a die of its own."""
+    with StdfWriter(path) as out:
+        out.record("MIR", SETUP_T=started - 60, START_T=started, STAT_NUM=1, LOT_ID=ANONYMOUS_LOT,
+                   PART_TYP=ANONYMOUS_PRODUCT, TEST_COD="WS1")  # fmt: skip
+        lo, hi = LIMITS[BOTH]
+        for value in results:
+            out.record("PIR", HEAD_NUM=1, SITE_NUM=1)
+            out.record("PTR", TEST_NUM=BOTH, HEAD_NUM=1, SITE_NUM=1, TEST_FLG=0, PARM_FLG=0xC0, RESULT=value,
+                       TEST_TXT=f"T{BOTH}", ALARM_ID="", OPT_FLAG=0x0E, RES_SCAL=0, LLM_SCAL=0, HLM_SCAL=0,
+                       LO_LIMIT=lo, HI_LIMIT=hi, UNITS="V")  # fmt: skip
+            out.record("PRR", HEAD_NUM=1, SITE_NUM=1, PART_FLG=0, NUM_TEST=1, HARD_BIN=1, SOFT_BIN=1,
+                       X_COORD=-32768, Y_COORD=-32768, PART_ID="")  # fmt: skip
+        out.record("MRR", FINISH_T=started + 600)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +208,16 @@ def test_holds_screening_and_lot_statistics_read_the_last_insertions(retest_lake
     values = final_values(SKIPPED)
     assert (row["q1"], row["median"], row["q3"]) == pytest.approx(
         (np.percentile(values, 25), np.median(values), np.percentile(values, 75)))  # fmt: skip
+
+
+def test_parts_without_a_die_identity_are_dies_of_their_own(retest_lake):
+    data = retest_lake[0]
+    with lake.open(data) as db:
+        keys = db.rows("SELECT die_key FROM parts WHERE lot_id = ?", [ANONYMOUS_LOT])
+        assert keys == [(None,)] * sum(map(len, ANONYMOUS))
+        results = queries.test_results(db, BOTH, ANONYMOUS_PRODUCT)
+        statistics_rows = queries.lot_statistics(db).filter(pl.col("lot_id") == ANONYMOUS_LOT).to_dicts()
+    expected = [float(np.float32(v)) for values in ANONYMOUS for v in values]
+    assert results.filter(pl.col("is_last_test"))["result"].to_list() == pytest.approx(expected)
+    (row,) = statistics_rows
+    assert row["median"] == pytest.approx(np.median(expected))
