@@ -141,6 +141,11 @@ def test_the_lot_is_two_files_of_the_product(retest_lake):
         per_file = db.rows("SELECT count(*) FROM tidy WHERE lot_id = ? AND test_num = ? AND is_last_test",
                            [LOT, SKIPPED])  # fmt: skip
         assert per_file == [(len(FIRST),)]
+        # across the lot's files: the first file's insertions of the retested dies are superseded
+        parts = queries.lot_parts(db, LOT, SCREENED_STAGE).to_pylist()
+    assert [((p["x"], p["y"]), p["is_first_test"], p["is_last_test"]) for p in parts] == [
+        ((i.x, i.y), True, (i.x, i.y) not in RETESTED) for i in FIRST
+    ] + [((i.x, i.y), False, True) for i in RETEST]
 
 
 def test_the_test_page_counts_the_last_insertions_only(retest_client, retest_lake):

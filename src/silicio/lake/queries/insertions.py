@@ -33,15 +33,15 @@ def retested_insertions(where: str) -> str:
     ``where`` must hold every insertion of the dies it selects (a lot at a stage, a product at a
     stage, or the whole lake): a retest it leaves out cannot supersede anything. It appears twice
     in the subquery, so its parameters are named (``$lot``), not positional."""
-    parts = f"parts p JOIN files f ON f.sha256 = p.file_sha256 WHERE {where}"
+    parts = "parts p JOIN files f ON f.sha256 = p.file_sha256"
     die = f"PARTITION BY p.stage, p.die_key ORDER BY {test_order('p')}"
     return (
-        f"WITH retested AS (SELECT p.stage, p.die_key FROM {parts} AND p.die_key IS NOT NULL "
+        f"WITH retested AS (SELECT p.stage, p.die_key FROM {parts} WHERE ({where}) AND p.die_key IS NOT NULL "
         "GROUP BY ALL HAVING count(DISTINCT p.file_sha256) > 1) "
         "SELECT p.file_sha256, p.part_index, "
         f"lag(p.seq) OVER ({die}) IS NULL AS is_first_insertion, "
         f"lead(p.seq) OVER ({die}) IS NULL AS is_last_insertion "
-        f"FROM {parts.replace(' WHERE ', ' SEMI JOIN retested r ON r.stage = p.stage AND r.die_key = p.die_key WHERE ')}"
+        f"FROM {parts} SEMI JOIN retested r ON r.stage = p.stage AND r.die_key = p.die_key WHERE {where}"
     )
 
 

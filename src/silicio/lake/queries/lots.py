@@ -60,10 +60,13 @@ def all_parts(lake: Lake) -> pl.DataFrame:
 
 def lot_parts(lake: Lake, lot_id: str, stage: str) -> pa.Table:
     """The parts of lot ``lot_id`` at ``stage`` (the parts view's own columns), files in test
-    order: a die's retest comes after its first insertion."""
+    order: a die's retest comes after its first insertion. ``is_first_test`` / ``is_last_test``
+    are of each die across the lot's files."""
     return lake.arrow(
-        "SELECT x.* EXCLUDE (file_sha256, product, lot, stage) FROM parts x "
-        "JOIN files f ON f.sha256 = x.file_sha256 "
+        "SELECT x.* EXCLUDE (file_sha256, product, lot, stage) "
+        f"REPLACE ({first_insertion('x')} AS is_first_test, {last_insertion('x')} AS is_last_test) "
+        "FROM parts x JOIN files f ON f.sha256 = x.file_sha256 "
+        f"{join_insertions('x', _ONE_LOT.format(x='p'))} "
         f"WHERE {_ONE_LOT.format(x='x')} ORDER BY {test_order('x')}",
         _lot_params(lot_id, stage),
     )
