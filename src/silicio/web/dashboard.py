@@ -399,7 +399,8 @@ class Dashboard:
                          holds=holds, holds_complete=screenings is not None)  # fmt: skip
 
     def _worst_tests(self, tidy: pa.Table, product: str | None) -> list[m.TestStatistics]:
-        """Tests with the most fails, then the lowest Cpk."""
+        """Tests with the most fails, then the lowest Cpk, of the dies' final results (``tidy`` of
+        :func:`silicio.lake.queries.lot_tidy`: last insertions across the lot's files)."""
         if tidy.num_rows == 0:
             return []
         stats = pl.from_arrow(per_test_statistics(tidy)).filter(pl.col("test_type").is_in(["P", "M"]))
@@ -507,6 +508,7 @@ class Dashboard:
         by_lot = by_lot.sort("started", nulls_last=True, maintain_order=True)
         lots = rows_of(by_lot, m.LotTestStatistics, url=lambda r: lot_url(r["lot_id"], r["stage"]))
 
+        # is_last_test of the query: the die's last insertion across its lot's files (a retest's)
         final = results.filter(pl.col("is_last_test") & pl.col("result").is_finite())["result"].to_numpy()
         counts, edges = np.histogram(final, bins=self.settings.histogram_bins) if final.size else ([], [])
         products = sorted({p for p in results["product"].unique().to_list() if p is not None})

@@ -3,10 +3,11 @@
 
 What is charted (the choice is the page's, stated on it):
 
-* ``chart=imr`` (default): one point per part, its last execution's result, in test order (files
-  by start time, then the order in the file). Within sigma: moving range.
+* ``chart=imr`` (default): one point per die, its final result (its last insertion across the
+  lot's files; none when that retest did not run the test), in test order (files by start time,
+  then the order in the file). Within sigma: moving range.
 * ``chart=xbar-r`` / ``xbar-s``: one subgroup per wafer (lot and wafer; per lot for parts outside
-  wafers), its parts' last results; the X-bar chart plots the wafer means, the R or s chart
+  wafers), its dies' final results; the X-bar chart plots the wafer means, the R or s chart
   their spread. Subgroups of fewer than 2 results are left out (a note says so). Within sigma of
   the capability: R-bar/d2 for X-bar-R, s-bar/c4 for X-bar-s, as the chart estimates it.
 
@@ -228,7 +229,8 @@ def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
 
 
 def spc_results(db, test_num: int, product: str | None, name: str | None) -> tuple[pl.DataFrame, list[str]]:
-    """The test's last results per part, finite, in test order, and the names the number carries."""
+    """The test's final results per die (last insertions), finite, in test order, and the names the
+    number carries."""
     results = last_results(db, test_num, product)
     if results.is_empty():
         raise NotFound(f"no results of test {test_num}" + (f" for product {product!r}" if product else ""))
@@ -293,13 +295,13 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
     if chart == "imr":
         limits, (location, dispersion) = _chart(test_num, chart, values, baseline=baseline)
         sizes = np.ones(values.size, dtype=int)
-        subgrouping = "one point per part: its last result, in test order"
+        subgrouping = "one point per die: its final result, in test order"
         within = {}
     else:
         limits, (location, dispersion) = _chart(test_num, chart, values, subgroup=labels_all, baseline=baseline)
         sizes = spc.subgroups(values, subgroup=labels_all).size
         labels = order
-        subgrouping = "one subgroup per wafer (lot/wafer): its parts' last results"
+        subgrouping = "one subgroup per wafer (lot/wafer): its dies' final results"
         within = {"subgroup": labels_all, "within_method": "range" if chart == "xbar-r" else "sd"}
     codes = spc.select_rules(rules)
     found = location.rules(codes)

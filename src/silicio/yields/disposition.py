@@ -420,7 +420,8 @@ def screen_lake(
         with reading():
             tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
         try:
-            result = screen(tidy, recipe, parts=consolidate_retests(parts))
+            # final = each die's last insertion across its lot's files, marked by the query layer
+            result = screen(tidy, recipe, parts=parts)
         except ValueError as exc:
             out.notes.append(f"{product}: not screened: {exc}")
             continue

@@ -3,7 +3,9 @@ summaries, and the inputs of the lake-wide screening and lot statistics.
 
 Every "in test order" here is :func:`silicio.lake.queries.test_order`; every query of one lot
 also filters the partition column (``lot = partition_value(lot_id)``) so DuckDB reads only that
-lot's folders.
+lot's folders. Every "final" / "last" result is of its die's last insertion across the lot's files
+(:mod:`silicio.lake.queries.insertions`): a retest in a later file supersedes the whole earlier
+insertion, also the tests it did not run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pyarrow as pa
 from ..layout import WAFER_SORT, partition_value
 from ..query import Lake
 from . import lots_in_start_order, test_order
+from .insertions import first_insertion, join_insertions, last_insertion
 
 __all__ = [
     "LOT_INDEX_SCHEMA",
@@ -55,24 +58,40 @@ def all_parts(lake: Lake) -> pl.DataFrame:
     )
 
 
-def _lot_rows(lake: Lake, view: str, lot_id: str, stage: str) -> pa.Table:
+def lot_parts(lake: Lake, lot_id: str, stage: str) -> pa.Table:
+    """The parts of lot ``lot_id`` at ``stage`` (the parts view's own columns), files in test
+    order: a die's retest comes after its first insertion. ``is_first_test`` / ``is_last_test``
+    are of each die across the lot's files."""
     return lake.arrow(
-        f"SELECT x.* EXCLUDE (file_sha256, product, lot, stage) FROM {view} x "
-        "JOIN files f ON f.sha256 = x.file_sha256 "
-        f"WHERE x.lot = ? AND x.lot_id = ? AND f.stage = ? ORDER BY {test_order('x')}",
-        [partition_value(lot_id), lot_id, stage],
+        "SELECT x.* EXCLUDE (file_sha256, product, lot, stage) "
+        f"REPLACE ({first_insertion('x')} AS is_first_test, {last_insertion('x')} AS is_last_test) "
+        "FROM parts x JOIN files f ON f.sha256 = x.file_sha256 "
+        f"{join_insertions('x', _ONE_LOT.format(x='p'))} "
+        f"WHERE {_ONE_LOT.format(x='x')} ORDER BY {test_order('x')}",
+        _lot_params(lot_id, stage),
     )
 
 
-def lot_parts(lake: Lake, lot_id: str, stage: str) -> pa.Table:
-    """The parts of lot ``lot_id`` at ``stage`` (the parts view's own columns), files in test
-    order: a die's retest comes after its first insertion."""
-    return _lot_rows(lake, "parts", lot_id, stage)
-
-
 def lot_tidy(lake: Lake, lot_id: str, stage: str) -> pa.Table:
-    """The test results (tidy view) of lot ``lot_id`` at ``stage``, files in test order."""
-    return _lot_rows(lake, "tidy", lot_id, stage)
+    """The test results (tidy view) of lot ``lot_id`` at ``stage``, files in test order, with
+    ``is_last_test`` (final) of each row's die across the lot's files: the results of a die's
+    superseded insertion are not final, also of tests its retest did not run."""
+    return lake.arrow(
+        "SELECT x.* EXCLUDE (file_sha256, product, lot, stage) "
+        f"REPLACE ({last_insertion('x')} AS is_last_test) "
+        "FROM tidy x JOIN files f ON f.sha256 = x.file_sha256 "
+        f"{join_insertions('x', _ONE_LOT.format(x='p'))} "
+        f"WHERE {_ONE_LOT.format(x='x')} ORDER BY {test_order('x')}",
+        _lot_params(lot_id, stage),
+    )
+
+
+# One lot at one stage, for rows of view {x} joined to ``files f``: the partition first.
+_ONE_LOT = "{x}.lot = $partition AND {x}.lot_id = $lot AND f.stage = $stage"
+
+
+def _lot_params(lot_id: str, stage: str) -> dict:
+    return {"partition": partition_value(lot_id), "lot": lot_id, "stage": stage}
 
 
 def bin_records(lake: Lake, lot_id: str, stage: str, kind: str) -> pa.Table | None:
@@ -91,15 +110,17 @@ def bin_records(lake: Lake, lot_id: str, stage: str, kind: str) -> pa.Table | No
 
 
 def lot_statistics(lake: Lake) -> pl.DataFrame:
-    """Quartiles of each lot's last results, per parametric test: product, stage, lot_id,
-    test_num, test_name, q1, median, q3 (linear interpolation between order statistics). The
-    robust sigma is the caller's (:mod:`silicio.yields.excursion`), so its constant lives once."""
+    """Quartiles of each lot's final results (its dies' last insertions across the lot's files),
+    per parametric test: product, stage, lot_id, test_num, test_name, q1, median, q3 (linear
+    interpolation between order statistics). The robust sigma is the caller's
+    (:mod:`silicio.yields.excursion`), so its constant lives once."""
     return lake.polars(
         "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
         "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
         "quantile_cont(t.result, 0.75) AS q3 "
         "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
-        "WHERE t.is_last_test AND t.result IS NOT NULL AND t.test_type = 'P' AND t.lot_id IS NOT NULL "
+        f"{join_insertions('t', 'p.lot_id IS NOT NULL')} "
+        f"WHERE {last_insertion('t')} AND t.result IS NOT NULL AND t.test_type = 'P' AND t.lot_id IS NOT NULL "
         "GROUP BY f.product, f.stage, t.lot_id, t.test_num"
     )
 
@@ -108,19 +129,26 @@ def screening_inputs(
     lake: Lake, product: str | None, tidy_columns: Sequence[str], stage: str = WAFER_SORT
 ) -> tuple[pa.Table, pa.Table]:
     """(tidy rows with ``tidy_columns``, parts) of a product's lots at ``stage``, files in test
-    order: what a screening of the product reads. ``product=None``: the files without one."""
-    where = "f.stage = ? AND " + ("f.product = ?" if product is not None else "f.product IS NULL")
-    params = [stage] + ([product] if product is not None else [])
-    columns = ", ".join(f"t.{c}" for c in tidy_columns)
+    order: what a screening of the product reads. ``product=None``: the files without one.
+
+    ``is_last_test`` (of the tidy rows, when asked for) and the parts' ``is_first_test`` /
+    ``is_last_test`` are of each die across the lot's files: a retest in a later file
+    supersedes the whole earlier insertion."""
+    where = "f.stage = $stage AND " + ("f.product = $product" if product is not None else "f.product IS NULL")
+    params = {"stage": stage} | ({"product": product} if product is not None else {})
+    columns = ", ".join(
+        f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in tidy_columns
+    )
     tidy = lake.arrow(
-        f"SELECT {columns} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 WHERE {where} "
-        f"ORDER BY {test_order('t')}",
+        f"SELECT {columns} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 {join_insertions('t', where)} "
+        f"WHERE {where} ORDER BY {test_order('t')}",
         params,
     )
     part_columns = ", ".join(f"p.{c}" for c in _SCREEN_PART_COLUMNS)
     parts = lake.arrow(
-        f"SELECT {part_columns} FROM parts p JOIN files f ON f.sha256 = p.file_sha256 WHERE {where} "
-        f"ORDER BY {test_order('p')}",
+        f"SELECT {part_columns}, {first_insertion('p')} AS is_first_test, {last_insertion('p')} AS is_last_test "
+        f"FROM parts p JOIN files f ON f.sha256 = p.file_sha256 {join_insertions('p', where)} "
+        f"WHERE {where} ORDER BY {test_order('p')}",
         params,
     )
     return tidy, parts
