@@ -18,6 +18,7 @@ import pyarrow as pa
 from ..layout import partition_value
 from ..query import Lake
 from . import _BY_START, test_order
+from .insertions import join_insertions, last_insertion
 
 #: One row per lot of a product at a stage: :func:`history_lots`.
 LOT_COLUMNS = pa.schema(
@@ -49,11 +50,6 @@ PAT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin
                "lo_limit", "hi_limit", "part_passed", "is_last_test")  # fmt: skip
 
 
-def _same(column: str) -> str:
-    # A null product or program is a value like any other here: null matches null.
-    return f"{column} IS NOT DISTINCT FROM ?"
-
-
 def history_lots(lake: Lake, product: str | None = None, stage: str | None = None) -> pa.Table:
     """The lots of the lake (columns :data:`LOT_COLUMNS`), each with the program and revision of its
     first file and its test start, by product, stage, program, revision, then test start (lots
@@ -81,39 +77,38 @@ def history_lots(lake: Lake, product: str | None = None, stage: str | None = Non
                           ("revision", "ascending"), ("started", "ascending"), ("lot", "ascending")])  # fmt: skip
 
 
-def _lot_filter(product: str | None, stage: str, lots: Sequence[str], alias: str) -> tuple[str, list]:
+def _lot_filter(product: str | None, stage: str, lots: Sequence[str]) -> tuple[str, dict]:
+    """WHERE terms (on ``{x}``, the view's alias, and ``files f``) for ``lots`` of ``product`` at
+    ``stage``, with named parameters: :func:`~silicio.lake.queries.insertions.join_insertions`
+    repeats them."""
     if not lots:
         raise ValueError("no lots given")
-    marks = ", ".join("?" for _ in lots)
-    # The partition columns first, so DuckDB reads only these lots' folders.
-    where = (f"{alias}.lot IN ({marks}) AND f.lot IN ({marks}) AND f.stage = ? AND "
-             f"{_same('f.product')}")  # fmt: skip
-    return where, [*(partition_value(lot) for lot in lots), *lots, stage, product]
+    parts = ", ".join(f"$part{i}" for i in range(len(lots)))
+    names = ", ".join(f"$lot{i}" for i in range(len(lots)))
+    # The partition columns first, so DuckDB reads only these lots' folders; a null product
+    # matches null.
+    where = (f"{{x}}.lot IN ({parts}) AND f.lot IN ({names}) AND f.stage = $stage AND "
+             "f.product IS NOT DISTINCT FROM $product")  # fmt: skip
+    params = {"stage": stage, "product": product}
+    params |= {f"part{i}": partition_value(lot) for i, lot in enumerate(lots)}
+    params |= {f"lot{i}": lot for i, lot in enumerate(lots)}
+    return where, params
 
 
 def final_bin_counts(lake: Lake, product: str | None, stage: str, lots: Sequence[str]) -> pa.Table:
     """Final dies of ``lots`` of ``product`` at ``stage``, counted per lot, wafer, hard and soft bin
     and verdict (columns :data:`BIN_COUNT_COLUMNS`): the last insertion of each die over the lot's
-    files at the stage. A part without a die identity is a die of its own. Empty when the lake
-    has no parts yet."""
+    files at the stage (:mod:`silicio.lake.queries.insertions`). A part without a die identity is
+    a die of its own. Empty when the lake has no parts yet."""
     if "parts" not in lake.layout.tables():
         return BIN_COUNT_COLUMNS.empty_table()
-    where, params = _lot_filter(product, stage, lots, "p")
+    where, params = _lot_filter(product, stage, lots)
     table = lake.arrow(
         f"""
-            WITH ordered AS (
-                SELECT f.lot, p.wafer_id, p.die_key, p.hard_bin, p.soft_bin, p.passed,
-                       row_number() OVER (ORDER BY {test_order("p")}) AS test_position
-                FROM parts p JOIN files f ON f.sha256 = p.file_sha256
-                WHERE {where}
-            ), final AS (
-                SELECT * FROM ordered
-                QUALIFY row_number() OVER (
-                    PARTITION BY lot, die_key, CASE WHEN die_key IS NULL THEN test_position END
-                    ORDER BY test_position DESC) = 1
-            )
-            SELECT lot, wafer_id, hard_bin, soft_bin, passed, count(*) AS dies
-            FROM final GROUP BY ALL""",
+            SELECT f.lot, x.wafer_id, x.hard_bin, x.soft_bin, x.passed, count(*) AS dies
+            FROM parts x JOIN files f ON f.sha256 = x.file_sha256 {join_insertions("x", where.format(x="p"))}
+            WHERE {where.format(x="x")} AND {last_insertion("x")}
+            GROUP BY ALL""",
         params,
     )
     table = table.cast(BIN_COUNT_COLUMNS)
@@ -122,16 +117,17 @@ def final_bin_counts(lake: Lake, product: str | None, stage: str, lots: Sequence
 
 def pat_history(lake: Lake, product: str | None, stage: str, lots: Sequence[str]) -> pa.Table:
     """The parametric results of ``lots`` that static PAT limits are computed from: tidy rows
-    (columns :data:`PAT_COLUMNS`) of PTR and MPR results, last execution of each test on each part,
-    files in test order. Empty (no rows, those columns) when the lake has no tidy view."""
+    (columns :data:`PAT_COLUMNS`) of PTR and MPR results of each die's last insertion over the
+    lot's files, files in test order. Empty (no rows, those columns) when the lake has no tidy view."""
     if "tidy" not in lake.layout.tables():
         return pa.table({c: pa.array([], pa.null()) for c in PAT_COLUMNS})
-    where, params = _lot_filter(product, stage, lots, "t")
+    where, params = _lot_filter(product, stage, lots)
     columns = ", ".join(f"t.{c}" for c in PAT_COLUMNS)
     return lake.arrow(
         f"""
             SELECT {columns} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256
-            WHERE {where} AND t.is_last_test AND t.test_type IN ('P', 'M')
+            {join_insertions("t", where.format(x="p"))}
+            WHERE {where.format(x="t")} AND {last_insertion("t")} AND t.test_type IN ('P', 'M')
             ORDER BY {test_order("t")}""",
         params,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ..query import Lake
+from .insertions import join_insertions, last_insertion
 
 #: The tester's verdict on a die or unit: columns taken from the lake's ``parts`` view, with their types
 #: there (:mod:`silicio.stdf.parts`).
@@ -40,8 +41,8 @@ TESTER_KEYS = pa.schema(
 
 
 def last_test_results(lake: Lake, tester_keys: pa.Table) -> pa.Table:
-    """Each tester key (columns of :data:`TESTER_KEYS`) with the verdict of the last test of its die
-    or unit (columns of :data:`RESULT_COLUMNS`), from the lake's ``parts`` view.
+    """Each tester key (columns of :data:`TESTER_KEYS`) with the verdict of the last insertion of its
+    die or unit across its lot's files (columns of :data:`RESULT_COLUMNS`), from the lake's ``parts`` view.
 
     Dies match at wafer sort on (lot_id, wafer_id, x, y), units at final test on (lot_id, part_id).
     A key with no tester data gets null results. Rows in order of kind, name, stage; when the lake has
@@ -57,9 +58,18 @@ def last_test_results(lake: Lake, tester_keys: pa.Table) -> pa.Table:
     con = lake.duckdb.cursor()  # its own cursor: the lake's views, none of its pending results
     try:
         con.register("_tester_keys", keys)
+        # The catalog's tables are registered per connection: the test order needs ``files``.
+        con.register("files", lake.catalog.arrow("files"))
+        # A die's final verdict is its last insertion across its lot's files (a retest in a later
+        # file supersedes the earlier one), the rule of silicio.lake.queries.insertions.
+        lots = "p.lot_id IN (SELECT DISTINCT lot_id FROM _tester_keys)"
         return con.sql(f"""
+            WITH final AS (
+                SELECT p.* FROM parts p {join_insertions("p", lots)}
+                WHERE {lots} AND {last_insertion("p")}
+            )
             SELECT k.*, {results} FROM _tester_keys k
-            LEFT JOIN parts p ON p.stage = k.stage AND p.is_last_test AND p.lot_id = k.lot_id AND (
+            LEFT JOIN final p ON p.stage = k.stage AND p.lot_id = k.lot_id AND (
                 (k.stage = 'wafer_sort' AND p.wafer_id = k.wafer_id AND p.x = k.x AND p.y = k.y)
                 OR (k.stage = 'final_test' AND p.part_id = k.part_id))
             ORDER BY k.kind, k.name, k.stage""").to_arrow_table()
