@@ -27,6 +27,7 @@ from silicio.yields.report import (
     pdf_layout,
     render_html,
     render_pdf,
+    switching_matrix,
 )
 
 SEED, WAFERS, SIDE = 3, 3, 14
@@ -169,7 +170,9 @@ def test_html_numbers_are_the_apis(report, demo_tables):
     parsed = _Cells()
     parsed.feed(page)
     assert parsed.external == [] and "<link" not in page and "https://" not in page
-    assert page.count("<svg") == WAFERS + 1
+    # The stacked map and a bin map per wafer, a chart per worst test, a screened-die map per wafer.
+    charts = report.distributions.boxes.num_rows
+    assert page.count("<svg") == (WAFERS + 1) + charts + WAFERS
     data = json.loads(parsed.json_text)
     part_rows, tidy_rows = parts(demo_tables), tidy(demo_tables)
 
@@ -226,11 +229,15 @@ def test_pdf_has_the_pages_its_layout_lists(report, tmp_path):
     assert re.search(rb"/Type\s*/Pages.*?/Count\s+(\d+)", raw, re.S).group(1) == str(pages).encode()
     # The layout rule, counted from the report's tables: a summary page; each table 40 rows a
     # page; the Pareto charts; the stacked map and the wafer maps 6 a page.
-    tables = [report.files, report.wafer_yield, report.hard_pareto, report.soft_pareto, report.hard_bins,
-              report.soft_bins, report.reconciliation, report.worst_cpk, report.worst_fails,
-              report.screening.rules, report.screening.by_rule, report.screening.by_test]  # fmt: skip
+    tables = [report.files, report.wafer_yield, report.site_yield.sites, report.hard_pareto, report.soft_pareto,
+              report.hard_bins, report.soft_bins, report.reconciliation, report.retest_recovery,
+              switching_matrix(report.bin_switching), report.throughput.per_site, report.worst_cpk,
+              report.worst_fails, report.screening.rules, report.screening.by_rule, report.screening.by_test]  # fmt: skip
     expected = 1 + sum(max(1, math.ceil(t.num_rows / PDF_TABLE_ROWS)) for t in tables) + 1
     expected += 1 + math.ceil(WAFERS / PDF_MAPS_PER_PAGE)
+    # The worst tests' distributions and the screened-die maps, six a page.
+    expected += math.ceil(report.distributions.boxes.num_rows / PDF_MAPS_PER_PAGE)
+    expected += math.ceil(WAFERS / PDF_MAPS_PER_PAGE)
     assert pages == expected == len(pdf_layout(report))
 
 

@@ -27,6 +27,9 @@ __all__ = [
     "NO_VALUE_COLOUR",
     "PARAMETRIC_SCALE",
     "PASS_BIN_COLOURS",
+    "RULE_COLOURS",
+    "SCREEN_FAILED_COLOUR",
+    "SCREEN_KEPT_COLOUR",
     "ColourScale",
     "LegendEntry",
     "MapDrawing",
@@ -35,6 +38,7 @@ __all__ = [
     "describe_map",
     "map_json",
     "map_svg",
+    "rule_colours",
 ]
 
 #: Passing bins: greens, so good dies read as good on every map.
@@ -44,6 +48,14 @@ FAIL_BIN_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7
                     "#1f77b4", "#aec7e8", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5")  # fmt: skip
 #: A die without a bin (-1) or without a value.
 NO_VALUE_COLOUR = "#d9d9d9"
+#: Screening rules on a map of the dies screening removed, one colour per rule in precedence
+#: order: Okabe & Ito's colour-blind-safe qualitative palette ("Color Universal Design", 2008),
+#: its greens last so a rule does not read as a good die.
+RULE_COLOURS = ("#d55e00", "#0072b2", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442", "#009e73")
+#: On the same map: a die screening kept (passed, no rule hit it) ...
+SCREEN_KEPT_COLOUR = "#eeeeee"
+#: ... and a die that had already failed at test (screening judges only passing dies).
+SCREEN_FAILED_COLOUR = "#9e9e9e"
 
 
 @dataclass(frozen=True)
@@ -352,3 +364,14 @@ def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320) 
         f'role="img" data-x-grows="{o.x_grows}" data-y-grows="{o.y_grows}">'
         f"<title>{html.escape(title)}</title>{rects}</svg>"
     )
+
+
+def rule_colours(codes: Iterable[str]) -> dict[str, str]:
+    """One colour per screening reason code, in the order given (the recipe's precedence), from
+    :data:`RULE_COLOURS`; past its eight colours they repeat, so keep the codes shown to those
+    that removed dies."""
+    out: dict[str, str] = {}
+    for code in codes:
+        if code not in out:
+            out[code] = RULE_COLOURS[len(out) % len(RULE_COLOURS)]
+    return out
