@@ -226,7 +226,14 @@ def _from_tables(files: Sequence[Mapping[str, pa.Table]], lot_id: str | None) ->
             summaries = {kind: tables.get(kind) for kind in ("HBR", "SBR")}
             times = (_first_value(tables, "MIR", "START_T"), _first_value(tables, "MRR", "FINISH_T"))
             chosen.append(
-                (name, None, part_rows.filter(pl.col("lot_id").eq_missing(lot_id)), tidy_rows, summaries, times)
+                (
+                    name,
+                    None,
+                    part_rows.filter(pl.col("lot_id").eq_missing(lot_id)),
+                    tidy_rows,
+                    summaries,
+                    times,
+                )
             )
     if not chosen:
         raise ValueError(
@@ -342,9 +349,7 @@ def _lot_parts(data: _LotData) -> pl.DataFrame:
 
 def _screen_lot(data: _LotData, recipe: Recipe, static_limits) -> ScreeningResult:
     # One lot is no history: a rule that needs more lots uses this one and says so in a note.
-    return screen(
-        data.tidy.drop(_FILE), recipe, static_limits, parts=_lot_parts(data), short_history="note"
-    )
+    return screen(data.tidy.drop(_FILE), recipe, static_limits, parts=_lot_parts(data), short_history="note")
 
 
 def _precedence(recipe: Recipe) -> tuple[str, ...]:
@@ -618,7 +623,9 @@ def _throughput(data: _LotData) -> Throughput:
     if bad:
         found = throughput(parts, file_column=_FILE_NUMBER)
         notes = tuple(n for n in found.notes if "START_T" not in n)
-        return replace(found, notes=(*notes, f"MRR.FINISH_T before MIR.START_T in {', '.join(bad)}: no wall-clock UPH"))
+        return replace(
+            found, notes=(*notes, f"MRR.FINISH_T before MIR.START_T in {', '.join(bad)}: no wall-clock UPH")
+        )
     return throughput(parts, file_column=_FILE_NUMBER, start_t=starts, finish_t=finishes)
 
 
@@ -735,7 +742,10 @@ def switching_matrix(switching: pa.Table) -> pa.Table:
         return pl.DataFrame(schema={"first_bin": pl.Int64, "dies": pl.Int64}).to_arrow()
     finals = sorted({b for b in frame.get_column("final_bin").to_list()}, key=lambda b: (b is None, b))
     columns = [
-        pl.col("dies").filter(pl.col("final_bin").eq_missing(b)).sum().alias(f"to {'none' if b is None else b}")
+        pl.col("dies")
+        .filter(pl.col("final_bin").eq_missing(b))
+        .sum()
+        .alias(f"to {'none' if b is None else b}")
         for b in finals
     ]
     out = (
@@ -874,7 +884,10 @@ def report_data(report: LotReport) -> dict[str, Any]:
         "throughput": _throughput_data(report.throughput),
         "distributions": None
         if report.distributions is None
-        else {"histograms": _rows(report.distributions.histograms), "boxes": _rows(report.distributions.boxes)},
+        else {
+            "histograms": _rows(report.distributions.histograms),
+            "boxes": _rows(report.distributions.boxes),
+        },
         "history": _rows(report.history) if report.history is not None else None,
     }
 
@@ -915,7 +928,11 @@ def _cell_text(column: str, value: Any) -> str:
             return f"{value:.2f}%"
         return f"{value:.4g}"
     if isinstance(value, int):
-        return f"{value:,}" if column not in ("bin", "test_num", "head", "site", "pin", "first_bin") else str(value)
+        return (
+            f"{value:,}"
+            if column not in ("bin", "test_num", "head", "site", "pin", "first_bin")
+            else str(value)
+        )
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M:%S}"
     if isinstance(value, list):
@@ -1226,7 +1243,9 @@ def _html_distributions(report: LotReport) -> str:
     grouped = _grouped_bins(report)
     charts = []
     for box in report.distributions.boxes.to_pylist():
-        caption = f"{_test_label(box)}: n {box['n']:,}" + (f", {box['alarmed']:,} alarmed left out" if box["alarmed"] else "")
+        caption = f"{_test_label(box)}: n {box['n']:,}" + (
+            f", {box['alarmed']:,} alarmed left out" if box["alarmed"] else ""
+        )
         svg = _distribution_svg(box, grouped.get(tuple(box[k] for k in keys), []))
         charts.append(f'<div class="map">{svg}<div>{html.escape(caption)}</div></div>')
     return ('<h2>Distributions of the worst tests (final results; limits dashed)</h2>'
@@ -1293,11 +1312,18 @@ def _html_after(key: str, report: LotReport) -> str:
     if key == "site_yield" and report.site_yield is not None:
         facts = " ".join(v for _, v in _site_facts(report))
         note = report.site_yield.note
-        return f"<p>{html.escape(facts)}</p>" + (f'<p class="note">{html.escape(note)}</p>' if note and note != facts else "")
+        return f"<p>{html.escape(facts)}</p>" + (
+            f'<p class="note">{html.escape(note)}</p>' if note and note != facts else ""
+        )
     if key == "test_time" and report.throughput is not None:
-        facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _throughput_facts(report))
+        facts = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in _throughput_facts(report)
+        )
         notes = "".join(f'<li class="note">{html.escape(n)}</li>' for n in report.throughput.notes)
-        return f'<table class="facts" data-table="throughput">{facts}</table>' + (f"<ul>{notes}</ul>" if notes else "")
+        return f'<table class="facts" data-table="throughput">{facts}</table>' + (
+            f"<ul>{notes}</ul>" if notes else ""
+        )
     if key == "worst_fails":
         return _html_distributions(report)
     if key == "screening_by_test":

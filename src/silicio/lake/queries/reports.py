@@ -126,6 +126,10 @@ def product_results(lake: Lake, product: str | None, stage: str, columns: Sequen
         f"SELECT {chosen} FROM tidy t WHERE t.product = $partition AND t.stage = $stage_partition "
         "AND t.file_sha256 IN (SELECT sha256 FROM files WHERE product IS NOT DISTINCT FROM $product "
         "AND stage = $stage)",
-        {"product": product, "stage": stage, "partition": partition_value(product),
-         "stage_partition": partition_value(stage)},
+        {
+            "product": product,
+            "stage": stage,
+            "partition": partition_value(product),
+            "stage_partition": partition_value(stage),
+        },
     )
