@@ -291,6 +291,9 @@ def test_lake_and_cli(tmp_path, demo_tables):
     assert "disposition" in pdf_layout(from_lake) and "disposition" not in pdf_layout(from_tables)
     for name in ("wafer_yield", "hard_bins", "soft_bins", "hard_pareto", "soft_pareto", "worst_cpk"):
         assert getattr(from_lake, name).equals(getattr(from_tables, name)), name
+    # MIR.START_T / MRR.FINISH_T read from the lake's views are the file's.
+    assert from_lake.throughput.wall_clock_s == from_tables.throughput.wall_clock_s is not None
+    assert from_lake.throughput.wall_clock_uph == from_tables.throughput.wall_clock_uph
 
     runner = CliRunner()
     out, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
@@ -479,3 +482,41 @@ def test_history_hook_draws_yield_per_lot_and_the_syl(report, demo_tables):
     assert "history_chart" in pdf_layout(with_history) and "history_chart" not in pdf_layout(report)
     with pytest.raises(ValueError, match="history lacks column"):
         lot_report(demo_tables, LOT, history=history.drop("syl"))
+
+
+@pytest.fixture(scope="module")
+def six_lot_lake(tmp_path_factory):
+    """Six wafer-sort lots of one product of the demo fab (planted PAT outliers and a parametric
+    shift): enough for static PAT limits, SYL / SBL and the shift rule."""
+    from silicio import lake
+    from silicio.demo import generate_fab
+
+    folder = tmp_path_factory.mktemp("six")
+    fab = generate_fab(folder / "stdf", lots=6, wafers_per_lot=1, die_scale=2.0, products=["SLC-MC200"])
+    files = [fab.out_dir / f.path for f in fab.files if f.stage == "WS"]
+    assert lake.ingest(files, folder / "data", workers=1).ok
+    return folder / "data"
+
+
+def test_report_holds_are_those_of_the_whole_product(six_lot_lake):
+    """The report screens only its lot (with the product's static PAT limits) and judges its holds
+    with the rules of silicio holds: the same holds and PAT rejects as screening every lot."""
+    from silicio import lake
+    from silicio.yields.disposition import default_recipe, lake_disposition, pat_shares, screen_lake
+
+    recipe = default_recipe()
+    with lake.open(six_lot_lake) as db:
+        whole = lake_disposition(db, recipe)
+        screened = screen_lake(db, recipe)
+        shares = {r["lot_id"]: r["pat_parts"] for r in pat_shares(screened.results).to_dicts()}
+        assert len(shares) == 6 and sum(shares.values()) > 0
+        assert {r.rule for h in whole.holds for r in h.reasons} >= {"pat_share", "parametric_shift"}
+        for lot in shares:
+            report = lot_report(db, lot)
+            assert [h.as_dict() for h in report.holds] == [h.as_dict() for h in whole.of(lot, "wafer_sort")]
+            pat = {r["rule"]: r["parts"] for r in report.screening.rules.to_pylist()}["pat"]
+            assert pat == shares[lot]
+            # The product's limits, not the lot's own: no note that the lot screened itself.
+            assert not any("this lot alone" in n for n in report.screening.notes)
+            # Test times from the lake's MIR / MRR equal those of the file.
+            assert report.throughput.wall_clock_uph is not None
