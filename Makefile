@@ -30,7 +30,7 @@ test: $(STAMP)
 
 # One script an area, each writing its table under benchmarks/results/ (ratios against peers
 # measured in the same run). Never part of `make test`.
-BENCHMARKS := run.py lake_bench.py yields_bench.py spc_bench.py trace_bench.py web_bench.py supply_bench.py
+BENCHMARKS := run.py lake_bench.py yields_bench.py report_bench.py spc_bench.py trace_bench.py web_bench.py supply_bench.py
 
 bench: $(STAMP)
 	@for script in $(BENCHMARKS); do \

@@ -27,6 +27,7 @@ from silicio.yields.report import (
     pdf_layout,
     render_html,
     render_pdf,
+    switching_matrix,
 )
 
 SEED, WAFERS, SIDE = 3, 3, 14
@@ -169,7 +170,9 @@ def test_html_numbers_are_the_apis(report, demo_tables):
     parsed = _Cells()
     parsed.feed(page)
     assert parsed.external == [] and "<link" not in page and "https://" not in page
-    assert page.count("<svg") == WAFERS + 1
+    # The stacked map and a bin map per wafer, a chart per worst test, a screened-die map per wafer.
+    charts = report.distributions.boxes.num_rows
+    assert page.count("<svg") == (WAFERS + 1) + charts + WAFERS
     data = json.loads(parsed.json_text)
     part_rows, tidy_rows = parts(demo_tables), tidy(demo_tables)
 
@@ -226,11 +229,15 @@ def test_pdf_has_the_pages_its_layout_lists(report, tmp_path):
     assert re.search(rb"/Type\s*/Pages.*?/Count\s+(\d+)", raw, re.S).group(1) == str(pages).encode()
     # The layout rule, counted from the report's tables: a summary page; each table 40 rows a
     # page; the Pareto charts; the stacked map and the wafer maps 6 a page.
-    tables = [report.files, report.wafer_yield, report.hard_pareto, report.soft_pareto, report.hard_bins,
-              report.soft_bins, report.reconciliation, report.worst_cpk, report.worst_fails,
-              report.screening.rules, report.screening.by_rule, report.screening.by_test]  # fmt: skip
+    tables = [report.files, report.wafer_yield, report.site_yield.sites, report.hard_pareto, report.soft_pareto,
+              report.hard_bins, report.soft_bins, report.reconciliation, report.retest_recovery,
+              switching_matrix(report.bin_switching), report.throughput.per_site, report.worst_cpk,
+              report.worst_fails, report.screening.rules, report.screening.by_rule, report.screening.by_test]  # fmt: skip
     expected = 1 + sum(max(1, math.ceil(t.num_rows / PDF_TABLE_ROWS)) for t in tables) + 1
     expected += 1 + math.ceil(WAFERS / PDF_MAPS_PER_PAGE)
+    # The worst tests' distributions and the screened-die maps, six a page.
+    expected += math.ceil(report.distributions.boxes.num_rows / PDF_MAPS_PER_PAGE)
+    expected += math.ceil(WAFERS / PDF_MAPS_PER_PAGE)
     assert pages == expected == len(pdf_layout(report))
 
 
@@ -284,6 +291,9 @@ def test_lake_and_cli(tmp_path, demo_tables):
     assert "disposition" in pdf_layout(from_lake) and "disposition" not in pdf_layout(from_tables)
     for name in ("wafer_yield", "hard_bins", "soft_bins", "hard_pareto", "soft_pareto", "worst_cpk"):
         assert getattr(from_lake, name).equals(getattr(from_tables, name)), name
+    # MIR.START_T / MRR.FINISH_T read from the lake's views are the file's.
+    assert from_lake.throughput.wall_clock_s == from_tables.throughput.wall_clock_s is not None
+    assert from_lake.throughput.wall_clock_uph == from_tables.throughput.wall_clock_uph
 
     runner = CliRunner()
     out, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
@@ -294,3 +304,219 @@ def test_lake_and_cli(tmp_path, demo_tables):
     assert out.read_text().startswith("<!DOCTYPE html>") and pdf.read_bytes().startswith(b"%PDF-")
     result = runner.invoke(app, ["report", "NOPE", "--data", str(data_dir), "--out", str(out)])
     assert result.exit_code == 2 and LOT in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# The product engineer's sections, each against an independent computation
+
+
+def test_site_yield_is_the_first_tests_per_site(report, demo_tables):
+    rows = pl.from_arrow(parts(demo_tables)).filter(pl.col("passed").is_not_null())
+    first = rows.filter(pl.struct("die_key").is_first_distinct())
+    expected = (
+        first.group_by("head", "site")
+        .agg(pl.len().alias("tested"), pl.col("passed").sum().alias("good"))
+        .sort("head", "site")
+    )
+    got = pl.from_arrow(report.site_yield.sites).sort("head", "site")
+    assert got["tested"].to_list() == expected["tested"].to_list()
+    assert got["good"].to_list() == expected["good"].to_list()
+    # Pearson's X^2 of the sites x (pass, fail) table, written out.
+    tested = np.array(expected["tested"].to_list(), float)
+    good = np.array(expected["good"].to_list(), float)
+    pooled = good.sum() / tested.sum()
+    observed = np.stack([good, tested - good], axis=1)
+    expected_counts = np.stack([tested * pooled, tested * (1 - pooled)], axis=1)
+    chi2 = float(((observed - expected_counts) ** 2 / expected_counts).sum())
+    assert report.site_yield.chi2 == pytest.approx(chi2, rel=1e-12)
+    assert report.site_yield.dof == len(tested) - 1
+    page = render_html(report)
+    assert f"chi2 {chi2:.4g}, dof {len(tested) - 1}" in page
+    data = json.loads(_json_of(page))
+    assert [r["good"] for r in data["site_yield"]["sites"]] == good.astype(int).tolist()
+
+
+def _json_of(page: str) -> str:
+    parsed = _Cells()
+    parsed.feed(page)
+    return parsed.json_text
+
+
+def test_retests_recovery_and_bin_switching_by_die(tmp_path, demo_tables):
+    retest_lot = f"TK{41870 + RETEST_SEED}"
+    path = write_demo_stdf(tmp_path / "retest.stdf", seed=RETEST_SEED, wafers=WAFERS, dies_per_side=SIDE)
+    retest = _renamed_lot(read(path), retest_lot, LOT)
+    combined = lot_report([demo_tables, retest], LOT, recipe=None)
+    # Each die's first and last hard bin and verdict, by a loop over the two files in test order.
+    history: dict[tuple, list[tuple[int, bool]]] = {}
+    for tables in (demo_tables, retest):
+        for row in parts(tables).to_pylist():
+            history.setdefault((row["wafer_id"], row["x"], row["y"]), []).append(
+                (row["hard_bin"], row["passed"])
+            )
+    switching: dict[tuple[int, int], int] = {}
+    recovery: dict[int, list[int]] = {}
+    for tests in history.values():
+        (first_bin, first_passed), (final_bin, final_passed) = tests[0], tests[-1]
+        switching[(first_bin, final_bin)] = switching.get((first_bin, final_bin), 0) + 1
+        if not first_passed:
+            counts = recovery.setdefault(first_bin, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += len(tests) > 1
+            counts[2] += len(tests) > 1 and final_passed
+    got = {(r["first_bin"], r["final_bin"]): r["dies"] for r in combined.bin_switching.to_pylist()}
+    assert got == switching
+    assert {r["first_bin"]: [r["failing_dies"], r["retested_dies"], r["recovered_dies"]]
+            for r in combined.retest_recovery.to_pylist()} == recovery  # fmt: skip
+    # The displayed matrix: a row per first bin, a column per final bin.
+    matrix = switching_matrix(combined.bin_switching).to_pylist()
+    for row in matrix:
+        for (first_bin, final_bin), dies in switching.items():
+            if first_bin == row["first_bin"]:
+                assert row[f"to {final_bin}"] == dies
+        assert row["dies"] == sum(d for (f, _), d in switching.items() if f == row["first_bin"])
+    data = json.loads(_json_of(render_html(combined)))
+    assert data["bin_switching_matrix"] == matrix
+
+
+def test_test_time_and_units_per_hour_from_the_records(report, demo_tables):
+    prr = pl.from_arrow(parts(demo_tables))
+    per_site = (
+        prr.filter(pl.col("test_t") > 0)
+        .group_by("head", "site")
+        .agg(pl.col("test_t").mean())
+        .sort("head", "site")
+    )
+    got = pl.from_arrow(report.throughput.per_site).sort("head", "site")
+    assert got["mean_ms"].to_list() == pytest.approx(per_site["test_t"].to_list(), rel=1e-12)
+    # Wall clock: MIR.START_T to MRR.FINISH_T of the file.
+    start = demo_tables["MIR"].column("START_T")[0].as_py()
+    finish = demo_tables["MRR"].column("FINISH_T")[0].as_py()
+    assert report.throughput.wall_clock_uph == pytest.approx(3600 * prr.height / (finish - start), rel=1e-12)
+    # Tester UPH: touchdowns in PRR order, one ending when a site reports again; each lasts as
+    # long as its slowest part.
+    touchdown_ms, seen, slowest, timed = 0.0, set(), 0, 0
+    for row in prr.sort("seq").iter_rows(named=True):
+        if (row["head"], row["site"]) in seen:
+            touchdown_ms += slowest
+            seen, slowest = set(), 0
+        seen.add((row["head"], row["site"]))
+        slowest = max(slowest, row["test_t"])
+        timed += 1
+    touchdown_ms += slowest
+    assert report.throughput.tester_uph == pytest.approx(3.6e6 * timed / touchdown_ms, rel=1e-12)
+
+
+def test_worst_tests_distributions_count_the_final_results(report, demo_tables):
+    final = pl.from_arrow(tidy(demo_tables)).filter(pl.col("is_last_test") & pl.col("result").is_not_null())
+    worst = {r["test_num"] for r in report.worst_cpk.to_pylist()} | {
+        r["test_num"] for r in report.worst_fails.to_pylist()
+    }
+    boxes = report.distributions.boxes.to_pylist()
+    assert {b["test_num"] for b in boxes} == worst
+    histograms = pl.from_arrow(report.distributions.histograms)
+    page = render_html(report)
+    for box in boxes:
+        rows = final.filter(pl.col("test_num") == box["test_num"])
+        kept = rows.filter((pl.col("test_flg") & 1) == 0)
+        assert box["n"] == kept.height and box["alarmed"] == rows.height - kept.height
+        assert box["median"] == pytest.approx(float(np.median(kept["result"].to_numpy())), rel=1e-12)
+        assert histograms.filter(pl.col("test_num") == box["test_num"])["count"].sum() == box["n"]
+        assert (
+            box["lo_limit"] == rows["lo_limit"].drop_nulls()[0]
+            and box["hi_limit"] == rows["hi_limit"].drop_nulls()[0]
+        )
+        # The chart draws both limits.
+        svg = re.search(rf'<svg[^>]*data-test-num="{box["test_num"]}".*?</svg>', page).group(0)
+        drawn = dict(re.findall(r'data-limit="(LSL|USL)" data-value="([^"]+)"', svg))
+        assert float(drawn["LSL"]) == box["lo_limit"] and float(drawn["USL"]) == box["hi_limit"]
+
+
+def test_screened_map_colours_each_die_by_its_first_rule(report, demo_tables):
+    from silicio.yields import load_recipe
+    from silicio.yields.pat import static_pat_limits
+    from silicio.yields.report import DEFAULT_RECIPE
+    from silicio.yields.rules import registered_rules
+    from silicio.yields.wafermap.drawing import SCREEN_FAILED_COLOUR, SCREEN_KEPT_COLOUR, rule_colours
+
+    recipe = load_recipe(resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE)
+    tidy_rows = tidy(demo_tables)
+    direct = screen(tidy_rows, recipe, static_pat_limits(tidy_rows, min_lots=1), parts=parts(demo_tables))
+    precedence = [code for name, _ in recipe.rules for code in registered_rules()[name].reason_codes]
+    first_rule: dict[tuple, str] = {}
+    for row in direct.reasons.to_pylist():
+        key = (row["wafer_id"], row["part_index"])
+        if key not in first_rule or precedence.index(row["rule"]) < precedence.index(first_rule[key]):
+            first_rule[key] = row["rule"]
+    assert first_rule, "the demo lot has screened dies"
+    colours = rule_colours(precedence)
+    expected = {}
+    for row in parts(demo_tables).to_pylist():
+        rule = first_rule.get((row["wafer_id"], row["part_index"]))
+        colour = colours[rule] if rule else SCREEN_KEPT_COLOUR if row["passed"] else SCREEN_FAILED_COLOUR
+        expected[(row["wafer_id"], row["x"], row["y"])] = colour
+    page = render_html(report)
+    maps = re.search(r'data-chart="screened-maps">(.*?)</div><p class="legend">', page, re.S).group(1)
+    got = {}
+    for wafer, svg in re.findall(r'<div class="map" data-wafer="([^"]+)">(<svg.*?</svg>)', maps, re.S):
+        for fill, x, y in re.findall(r'fill="([^"]+)" data-x="(-?\d+)" data-y="(-?\d+)"', svg):
+            got[(wafer, int(x), int(y))] = fill
+    assert got == expected
+    data = json.loads(_json_of(page))
+    assert {
+        (r["wafer_id"], r["part_index"]): r["rule"] for r in data["screening"]["dies"] if r["rule"]
+    } == first_rule
+
+
+def test_history_hook_draws_yield_per_lot_and_the_syl(report, demo_tables):
+    history = pl.DataFrame({"lot": [f"L{i}" for i in range(6)], "yield": [0.9, 0.92, 0.91, 0.93, 0.9, 0.92],
+                            "syl": [None, None, 0.85, 0.86, 0.86, 0.87]})  # fmt: skip
+    with_history = lot_report(demo_tables, LOT, history=history)
+    rows = with_history.history.to_pylist()
+    assert [r["lot"] for r in rows] == [*history["lot"].to_list(), LOT]
+    assert rows[-1]["this_lot"] and rows[-1]["yield"] == with_history.lot_yield["final_yield"]
+    page = render_html(with_history)
+    chart = re.search(r'<svg[^>]*data-chart="history".*?</svg>', page).group(0)
+    assert [float(v) for v in re.findall(r'data-yield="([^"]+)"', chart)] == [r["yield"] for r in rows]
+    assert chart.count('data-line="syl"') == 1  # one line over the lots with an SYL
+    assert "history_chart" in pdf_layout(with_history) and "history_chart" not in pdf_layout(report)
+    with pytest.raises(ValueError, match="history lacks column"):
+        lot_report(demo_tables, LOT, history=history.drop("syl"))
+
+
+@pytest.fixture(scope="module")
+def six_lot_lake(tmp_path_factory):
+    """Six wafer-sort lots of one product of the demo fab (planted PAT outliers and a parametric
+    shift): enough for static PAT limits, SYL / SBL and the shift rule."""
+    from silicio import lake
+    from silicio.demo import generate_fab
+
+    folder = tmp_path_factory.mktemp("six")
+    fab = generate_fab(folder / "stdf", lots=6, wafers_per_lot=1, die_scale=2.0, products=["SLC-MC200"])
+    files = [fab.out_dir / f.path for f in fab.files if f.stage == "WS"]
+    assert lake.ingest(files, folder / "data", workers=1).ok
+    return folder / "data"
+
+
+def test_report_holds_are_those_of_the_whole_product(six_lot_lake):
+    """The report screens only its lot (with the product's static PAT limits) and judges its holds
+    with the rules of silicio holds: the same holds and PAT rejects as screening every lot."""
+    from silicio import lake
+    from silicio.yields.disposition import default_recipe, lake_disposition, pat_shares, screen_lake
+
+    recipe = default_recipe()
+    with lake.open(six_lot_lake) as db:
+        whole = lake_disposition(db, recipe)
+        screened = screen_lake(db, recipe)
+        shares = {r["lot_id"]: r["pat_parts"] for r in pat_shares(screened.results).to_dicts()}
+        assert len(shares) == 6 and sum(shares.values()) > 0
+        assert {r.rule for h in whole.holds for r in h.reasons} >= {"pat_share", "parametric_shift"}
+        for lot in shares:
+            report = lot_report(db, lot)
+            assert [h.as_dict() for h in report.holds] == [h.as_dict() for h in whole.of(lot, "wafer_sort")]
+            pat = {r["rule"]: r["parts"] for r in report.screening.rules.to_pylist()}["pat"]
+            assert pat == shares[lot]
+            # The product's limits, not the lot's own: no note that the lot screened itself.
+            assert not any("this lot alone" in n for n in report.screening.notes)
+            # Test times from the lake's MIR / MRR equal those of the file.
+            assert report.throughput.wall_clock_uph is not None

@@ -1,9 +1,12 @@
-"""The lot report: yield, bins, bin summary reconciliation, wafer maps, worst tests, screening
-and disposition (why the lot is held) of one lot, as plain tables (:func:`lot_report`), one self-contained HTML file
-(:func:`render_html`) and a PDF (:func:`render_pdf`).
+"""The lot report: yield, bins, bin summary reconciliation, wafer maps, per-site yield, retest
+recovery and bin switching, test time and units per hour, worst tests with their distributions,
+screening (and a map of the dies it removed, by rule), disposition (why the lot is held) and,
+when given, the lot against its history, as plain tables (:func:`lot_report`), one
+self-contained HTML file (:func:`render_html`) and a PDF (:func:`render_pdf`).
 
-The report composes the analyses of :mod:`silicio.yields`; it computes nothing of its own beyond
-choosing rows (the worst tests) and counting the screening's reasons. Its input is a lake
+The report composes the analyses of :mod:`silicio.yields` (:mod:`silicio.yields.lot_analysis`
+for the product engineer's sections); it computes nothing of its own beyond choosing rows (the
+worst tests), counting the screening's reasons and pivoting tables for display. Its input is a lake
 (:func:`silicio.lake.open`) or the tables of STDF files (:func:`silicio.stdf.read`), one file or
 a list of files in the order they were tested (first pass, then retests): dies are matched on
 ``die_key`` across the files, so first-pass yield is each die's first test and final yield its
@@ -22,7 +25,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +35,33 @@ import polars as pl
 import pyarrow as pa
 
 from .bins import bin_counts, bin_definitions, bin_pareto, reconcile_bins
-from .disposition import DEFAULT_RECIPE, Disposition, Hold, HoldRules, default_recipe, lake_disposition
+from .disposition import (
+    DEFAULT_RECIPE,
+    SCREENED_STAGE,
+    Disposition,
+    Hold,
+    HoldRules,
+    LakeScreening,
+    default_recipe,
+    judge,
+    screened_products,
+)
+from .lot_analysis import (
+    ResultDistributions,
+    SiteYieldTest,
+    Throughput,
+    bin_switching,
+    result_distributions,
+    retest_recovery,
+    screened_die_map,
+    site_yield_test,
+    throughput,
+)
 from .parametric import per_test_statistics
+from .pat import static_pat_limits
 from .recipe import Recipe, load_recipe
 from .rules import LOTS, registered_rules
-from .screening import screen
+from .screening import ScreeningResult, screen
 from .wafermap import (
     MapDrawing,
     WaferMap,
@@ -49,10 +74,18 @@ from .wafermap import (
     map_svg,
     stacked_fail_map,
 )
+from .wafermap.drawing import (
+    NO_VALUE_COLOUR,
+    SCREEN_FAILED_COLOUR,
+    SCREEN_KEPT_COLOUR,
+    LegendEntry,
+    rule_colours,
+)
 from .yield_ import consolidate_retests_tidy, with_test_order, yield_by
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "HISTORY_COLUMNS",
     "LotReport",
     "ScreeningSummary",
     "lot_report",
@@ -70,6 +103,11 @@ PDF_MAPS_PER_PAGE = 6
 WORST_TESTS = 15
 
 _FILE = "__file"
+#: The file's number in test order: what tells the lot's files apart for the test times.
+_FILE_NUMBER = "__file_number"
+#: Columns a lot history passed to :func:`lot_report` must have: the lot, its final yield and
+#: the statistical yield limit (AEC-Q002 SYL1) in force for it (null where none was set).
+HISTORY_COLUMNS = ("lot", "yield", "syl")
 _JSON_ID = "silicio-lot-report"
 
 
@@ -83,6 +121,10 @@ class ScreeningSummary:
     ``by_rule``: rule (reason code), parts (distinct parts it rejected), reasons (part-test rows).
     ``by_test``: rule, test_num, test_name, pin, parts; the tests that rejected most parts first.
     ``yield_summary``: the screening's per-lot yield before and after.
+    ``dies``: one row per final die (:func:`silicio.yields.lot_analysis.screened_die_map`):
+    lot_id, wafer_id, part_index, x, y, bins, passed (before screening), ``rule`` (the first
+    reason code in the recipe's precedence that removed the die; null when kept) and ``rules``.
+    ``precedence``: the recipe's reason codes in precedence order.
     """
 
     recipe: dict[str, str]
@@ -95,6 +137,8 @@ class ScreeningSummary:
     by_test: pa.Table
     yield_summary: pa.Table
     notes: tuple[str, ...]
+    dies: pa.Table | None = None
+    precedence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +164,18 @@ class LotReport:
     #: The lot's holds at its stage (:mod:`silicio.yields.disposition`; empty: not held); None
     #: when not judged (a report of STDF files, without the lake's other lots).
     holds: tuple[Hold, ...] | None = None
+    #: First-pass yield per test site and whether the sites differ (None without parts).
+    site_yield: SiteYieldTest | None = None
+    #: Per first-pass hard bin: dies failing first pass, retested, recovered (empty: no retests).
+    retest_recovery: pa.Table | None = None
+    #: Dies per (first-pass hard bin, final hard bin), long form; :func:`switching_matrix` pivots it.
+    bin_switching: pa.Table | None = None
+    #: Test time per site and units per hour, tester-bound and wall-clock.
+    throughput: Throughput | None = None
+    #: Histogram and box-plot numbers of the final results of the worst tests, with their limits.
+    distributions: ResultDistributions | None = None
+    #: The lot history given to :func:`lot_report` (lot, yield, syl, this_lot); None when not given.
+    history: pa.Table | None = None
 
     @property
     def is_wafer_sort(self) -> bool:
@@ -133,7 +189,8 @@ class LotReport:
 @dataclass
 class _LotData:
     """Parts and tidy rows of a lot over all its files, part_index renumbered to be unique in
-    the lot (file order), and each file's HBR / SBR with the file's own parts."""
+    the lot (file order), and each file's HBR / SBR with the file's own parts. ``files``: per
+    file its name, start, parts, good and MIR.START_T / MRR.FINISH_T (seconds, None if absent)."""
 
     lot_id: str | None
     stage: str | None
@@ -167,8 +224,16 @@ def _from_tables(files: Sequence[Mapping[str, pa.Table]], lot_id: str | None) ->
             name = f"file {number + 1}"
             tidy_rows = pl.from_arrow(tidy_of(tables)).filter(pl.col("lot_id").eq_missing(lot_id))
             summaries = {kind: tables.get(kind) for kind in ("HBR", "SBR")}
+            times = (_first_value(tables, "MIR", "START_T"), _first_value(tables, "MRR", "FINISH_T"))
             chosen.append(
-                (name, None, part_rows.filter(pl.col("lot_id").eq_missing(lot_id)), tidy_rows, summaries)
+                (
+                    name,
+                    None,
+                    part_rows.filter(pl.col("lot_id").eq_missing(lot_id)),
+                    tidy_rows,
+                    summaries,
+                    times,
+                )
             )
     if not chosen:
         raise ValueError(
@@ -177,8 +242,17 @@ def _from_tables(files: Sequence[Mapping[str, pa.Table]], lot_id: str | None) ->
     return _assemble(lot_id, None, chosen)
 
 
+def _first_value(tables: Mapping[str, pa.Table], record: str, field_name: str) -> int | None:
+    """A field of a file's first ``record`` (MIR.START_T, MRR.FINISH_T); None when absent."""
+    table = tables.get(record)
+    if table is None or table.num_rows == 0 or field_name not in table.column_names:
+        return None
+    return table.column(field_name)[0].as_py()
+
+
 def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     from silicio.lake import queries
+    from silicio.lake.queries.reports import lot_file_times
 
     views = set(lake.tables)
     if "parts" not in views:
@@ -199,6 +273,7 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     summaries_of = {
         kind: queries.lot_bin_summaries(lake, kind, lot_id, stage) for kind in ("HBR", "SBR") if kind in views
     }
+    times_of = {row[0]: (row[1], row[2]) for row in lot_file_times(lake, lot_id, stage).iter_rows()}
     chosen = []
     for sha, path, started in file_rows:
         part_rows = all_parts.filter(pl.col("file_sha256") == sha).sort("seq")
@@ -213,19 +288,19 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
             for kind, frame in summaries_of.items()
         }  # fmt: skip
         name = Path(path).name if path else sha[:12]
-        chosen.append((name, started, part_rows, tidy_rows, summaries))
+        chosen.append((name, started, part_rows, tidy_rows, summaries, times_of.get(sha, (None, None))))
     return _assemble(lot_id, stage, chosen)
 
 
 def _assemble(lot_id, stage, chosen) -> _LotData:
-    """One lot from its files (name, start, parts, tidy, {HBR, SBR}) in test order."""
+    """One lot from its files (name, start, parts, tidy, {HBR, SBR}, (START_T, FINISH_T)) in test order."""
     from silicio.stdf.parts import PARTS_SCHEMA
     from silicio.stdf.tidy import TIDY_SCHEMA
 
     part_columns, tidy_columns = PARTS_SCHEMA.names, TIDY_SCHEMA.names
     parts_list, tidy_list, files, summaries = [], [], [], []
     offset = 0
-    for name, started, part_rows, tidy_rows, kinds in chosen:
+    for number, (name, started, part_rows, tidy_rows, kinds, (start_t, finish_t)) in enumerate(chosen):
         part_rows = part_rows.select(part_columns)
         if tidy_rows is None:
             tidy_rows = pl.from_arrow(TIDY_SCHEMA.empty_table())
@@ -236,10 +311,12 @@ def _assemble(lot_id, stage, chosen) -> _LotData:
         )
         summaries.append((name, part_rows, kinds.get("HBR"), kinds.get("SBR")))
         shift = pl.col("part_index") + offset
-        parts_list.append(part_rows.with_columns(shift, pl.lit(name).alias(_FILE)))
+        parts_list.append(part_rows.with_columns(shift, pl.lit(name).alias(_FILE),
+                                                 pl.lit(number, pl.Int64).alias(_FILE_NUMBER)))  # fmt: skip
         tidy_list.append(tidy_rows.with_columns(shift, pl.lit(name).alias(_FILE)))
         files.append({"file": name, "started": started, "parts": part_rows.height,
-                      "good": int(part_rows.get_column("passed").fill_null(False).sum())})  # fmt: skip
+                      "good": int(part_rows.get_column("passed").fill_null(False).sum()),
+                      "start_t": start_t, "finish_t": finish_t})  # fmt: skip
         offset += top + 1
     parts = pl.concat(parts_list, how="vertical_relaxed")
     tidy = pl.concat(tidy_list, how="vertical_relaxed")
@@ -265,11 +342,23 @@ def _last_insertions_across_files(tidy: pl.DataFrame, parts: pl.DataFrame) -> pl
 _PART_ID = ["lot_id", "wafer_id", "part_index"]
 
 
-def _screening(data: _LotData, recipe: Recipe, static_limits) -> ScreeningSummary:
+def _lot_parts(data: _LotData) -> pl.DataFrame:
+    """The lot's parts (every insertion, test order) without the report's own columns."""
+    return data.parts.drop(_FILE, _FILE_NUMBER)
+
+
+def _screen_lot(data: _LotData, recipe: Recipe, static_limits) -> ScreeningResult:
     # One lot is no history: a rule that needs more lots uses this one and says so in a note.
-    result = screen(
-        data.tidy.drop(_FILE), recipe, static_limits, parts=data.parts.drop(_FILE), short_history="note"
-    )
+    return screen(data.tidy.drop(_FILE), recipe, static_limits, parts=_lot_parts(data), short_history="note")
+
+
+def _precedence(recipe: Recipe) -> tuple[str, ...]:
+    """The recipe's reason codes, its rules in precedence order and each rule's codes in turn."""
+    registered = registered_rules()
+    return tuple(code for name, _ in recipe.rules for code in registered[name].reason_codes)
+
+
+def _screening(data: _LotData, recipe: Recipe, result: ScreeningResult) -> ScreeningSummary:
     reasons = pl.from_arrow(result.reasons)
     by_rule = (
         reasons.group_by("rule")
@@ -301,6 +390,8 @@ def _screening(data: _LotData, recipe: Recipe, static_limits) -> ScreeningSummar
         by_test=by_test.to_arrow(),
         yield_summary=result.yield_summary,
         notes=result.notes,
+        dies=screened_die_map(result.reasons, _lot_parts(data), _precedence(recipe)),
+        precedence=_precedence(recipe),
     )
 
 
@@ -392,8 +483,10 @@ def lot_report(
     stage: str | None = None,
     top_tests: int = WORST_TESTS,
     disposition: Disposition | None = None,
+    history: pa.Table | pl.DataFrame | None = None,
 ) -> LotReport:
-    """Yield, bins, reconciliation, wafer maps, worst tests and screening of lot ``lot_id``.
+    """Yield, bins, reconciliation, wafer maps, sites, retests, throughput, worst tests,
+    screening and disposition of lot ``lot_id``.
 
     ``lake_or_tables``: a :class:`silicio.lake.Lake` (the lot's files at ``stage``, which must be
     given when the lot was tested at several), the tables of one STDF file
@@ -411,25 +504,37 @@ def lot_report(
       the file's parts (columns ``file``, ``kind``, then reconcile_bins'), every row kept;
     * ``stacked_map`` and ``wafer_maps``: :func:`~silicio.yields.stacked_fail_map` and a hard
       :func:`~silicio.yields.bin_map` per wafer (wafer sort only);
+    * ``site_yield``: :func:`~silicio.yields.lot_analysis.site_yield_test` (first-pass yield per
+      site, chi-square over the sites, each site against the rest, Holm-adjusted);
+    * ``retest_recovery`` / ``bin_switching``: :func:`~silicio.yields.lot_analysis.retest_recovery`
+      and :func:`~silicio.yields.lot_analysis.bin_switching` of the hard bins over all files;
+    * ``throughput``: :func:`~silicio.yields.lot_analysis.throughput`, the wall clock from each
+      file's MIR.START_T to its MRR.FINISH_T;
     * ``worst_cpk`` / ``worst_fails``: the ``top_tests`` rows of
       :func:`~silicio.yields.per_test_statistics` with the lowest Cpk / the most fails;
+      ``distributions``: :func:`~silicio.yields.lot_analysis.result_distributions` of those tests;
     * ``screening``: :func:`~silicio.yields.screen` with ``recipe`` (a Recipe or TOML path), or
       for a wafer-sort lot without one the automotive wafer-sort recipe shipped with silicio;
-      ``screening.rules`` lists the recipe's rules as each describes itself. Static PAT limits
-      come from ``static_limits`` (the lot history) when given, else from the lot itself, with a
+      ``screening.rules`` lists the recipe's rules as each describes itself, ``screening.dies``
+      the rule that removed each die. Static PAT limits come from ``static_limits`` (the lot
+      history) when given; else, from a lake, from the product's wafer-sort lots when they are
+      enough for the recipe (as ``silicio holds`` screens them); else from the lot itself, with a
       note in ``screening.notes`` (AEC-Q001 asks for six lots).
     * ``holds``: the lot's holds at its stage, every reason with its rule, parameters and evidence:
-      from ``disposition`` when given, else, for a lake, :func:`~silicio.yields.disposition.lake_disposition`
-      of the lot's product (the hold rules' defaults, ``recipe`` or the automotive wafer-sort recipe),
-      as ``silicio holds`` and the dashboard judge it. Not judged for STDF tables.
+      from ``disposition`` when given (the dashboard's); else, for a lake, the hold rules of
+      :func:`~silicio.yields.disposition.judge` over the lot's product, as ``silicio holds`` judges
+      them, but with only this lot screened (see :func:`_lot_disposition`). Not judged for STDF tables.
+    * ``history``: ``history`` as given (columns :data:`HISTORY_COLUMNS`: lot, yield, syl; one
+      row per lot in the order to draw them, e.g. :mod:`silicio.yields.history`'s baseline),
+      with ``this_lot`` marking the lot reported (added with its final yield when missing): the
+      report draws yield per lot with the SYL line. None: no history section.
     """
     from silicio.lake.query import Lake
 
-    holds = None
+    lake = None
     if isinstance(lake_or_tables, Lake):
-        data = _from_lake(lake_or_tables, lot_id, stage)
-        if disposition is None:
-            disposition = _lake_disposition(lake_or_tables, data, recipe)
+        lake = lake_or_tables
+        data = _from_lake(lake, lot_id, stage)
     elif isinstance(lake_or_tables, Mapping):
         data = _from_tables([lake_or_tables], lot_id)
     elif isinstance(lake_or_tables, Sequence) and not isinstance(lake_or_tables, str | bytes):
@@ -441,7 +546,7 @@ def lot_report(
         )
     if top_tests < 1:
         raise ValueError(f"top_tests must be >= 1, got {top_tests!r}")
-    parts = data.parts.drop(_FILE)
+    parts = _lot_parts(data)
     notes: list[str] = []
     overall = yield_by(parts, by=()).to_pylist()[0]
     hbrs = [h for _, _, h, _ in data.summaries]
@@ -450,20 +555,32 @@ def lot_report(
     stacked, maps = _wafer_maps(parts)
     worst_cpk, worst_fails = _worst_tests(data.tidy, top_tests)
 
-    screening = None
-    if recipe is None and maps:
-        recipe = default_recipe()
-    if recipe is not None:
-        if not isinstance(recipe, Recipe):
-            recipe = load_recipe(recipe)
+    if recipe is not None and not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    # The holds are judged with the recipe given, else the automotive one (as silicio holds);
+    # the report screens with it when given, or for a wafer-sort lot (maps).
+    judging_recipe = recipe if recipe is not None else default_recipe()
+    screened_recipe = judging_recipe if recipe is not None or maps else None
+    product = None
+    if lake is not None and disposition is None:
+        product = _ProductContext.of(lake, data, judging_recipe)
+    result = None
+    if screened_recipe is not None:
         if data.tidy.height == 0:
             notes.append("no test results in the lot: screening not run")
         else:
-            screening = _screening(data, recipe, static_limits)
-    if disposition is not None:
-        holds = tuple(disposition.of(data.lot_id, data.stage))
-    files = pl.DataFrame(data.files, schema={"file": pl.String, "started": pl.Datetime("us", "UTC"),
-                                             "parts": pl.Int64, "good": pl.Int64}, strict=False)  # fmt: skip
+            limits = static_limits
+            if limits is None and product is not None and product.recipe is screened_recipe:
+                limits = product.static_limits
+            result = _screen_lot(data, screened_recipe, limits)
+    if product is not None:
+        disposition = _lot_disposition(product, data, result if static_limits is None else None)
+    holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
+    files = pl.DataFrame(
+        [{k: f[k] for k in ("file", "started", "parts", "good")} for f in data.files],
+        schema={"file": pl.String, "started": pl.Datetime("us", "UTC"), "parts": pl.Int64, "good": pl.Int64},
+        strict=False,
+    )
     return LotReport(
         lot_id=data.lot_id,
         stage=data.stage,
@@ -479,23 +596,215 @@ def lot_report(
         wafer_maps=maps,
         worst_cpk=worst_cpk,
         worst_fails=worst_fails,
-        screening=screening,
+        screening=_screening(data, screened_recipe, result) if result is not None else None,
         notes=tuple(notes),
         holds=holds,
+        site_yield=site_yield_test(parts),
+        retest_recovery=retest_recovery(parts, "hard"),
+        bin_switching=bin_switching(parts, "hard"),
+        throughput=_throughput(data),
+        distributions=_distributions(data.tidy, worst_cpk, worst_fails),
+        history=_history(history, data.lot_id, overall["final_yield"]),
     )
 
 
-def _lake_disposition(lake, data: _LotData, recipe) -> Disposition:
-    """The holds of the lot's product, judged over the lake's lots of that product."""
-    from silicio.lake import queries
+def _throughput(data: _LotData) -> Throughput:
+    """Test times of the lot's files; the wall clock when every file has its MIR and MRR times."""
+    starts = [f["start_t"] for f in data.files]
+    finishes = [f["finish_t"] for f in data.files]
+    parts = data.parts.select("head", "site", "test_t", "seq", _FILE_NUMBER)
+    if any(t is None for t in (*starts, *finishes)):
+        missing = [f["file"] for f in data.files if f["start_t"] is None or f["finish_t"] is None]
+        found = throughput(parts, file_column=_FILE_NUMBER)
+        note = f"no MIR.START_T / MRR.FINISH_T in {', '.join(missing)}: no wall-clock UPH"
+        notes = tuple(n for n in found.notes if "START_T" not in n)
+        return replace(found, notes=(*notes, note))
+    bad = [f["file"] for f in data.files if f["finish_t"] < f["start_t"]]
+    if bad:
+        found = throughput(parts, file_column=_FILE_NUMBER)
+        notes = tuple(n for n in found.notes if "START_T" not in n)
+        return replace(
+            found, notes=(*notes, f"MRR.FINISH_T before MIR.START_T in {', '.join(bad)}: no wall-clock UPH")
+        )
+    return throughput(parts, file_column=_FILE_NUMBER, start_t=starts, finish_t=finishes)
 
-    index = queries.lot_index(lake)
-    products = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))["product"]
-    if recipe is None:
-        recipe = default_recipe()
-    elif not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe)
-    return lake_disposition(lake, recipe, HoldRules(), products=products.to_list())
+
+def _distributions(tidy: pl.DataFrame, worst_cpk: pa.Table, worst_fails: pa.Table) -> ResultDistributions:
+    """Histograms and boxes of the worst tests' final results (by Cpk, then by fails), once each."""
+    keys = ["test_type", "test_num", "test_name", "pin"]
+    tests = pl.concat([pl.from_arrow(worst_cpk).select(keys), pl.from_arrow(worst_fails).select(keys)])
+    return result_distributions(tidy.drop(_FILE), tests.unique(maintain_order=True))
+
+
+def _history(history, lot_id: str | None, final_yield: float | None) -> pa.Table | None:
+    """The lot history as given, checked, with ``this_lot``; the lot appended when missing."""
+    if history is None:
+        return None
+    frame = history if isinstance(history, pl.DataFrame) else pl.from_arrow(history)
+    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"history lacks column(s) {', '.join(missing)}; expected {', '.join(HISTORY_COLUMNS)} (one row per lot)"
+        )
+    frame = frame.select(pl.col("lot").cast(pl.String), pl.col("yield").cast(pl.Float64),
+                         pl.col("syl").cast(pl.Float64))  # fmt: skip
+    for column in ("yield", "syl"):
+        outside = frame.filter(~pl.col(column).is_between(0, 1) & pl.col(column).is_not_null())
+        if outside.height:
+            row = outside.row(0, named=True)
+            raise ValueError(
+                f"history: lot {row['lot']!r} has {column} {row[column]!r}; expected a fraction from 0 to 1"
+            )
+    if lot_id not in frame.get_column("lot").to_list():
+        frame = pl.concat([frame, pl.DataFrame({"lot": [lot_id], "yield": [final_yield], "syl": [None]},
+                                               schema=frame.schema)])  # fmt: skip
+    return frame.with_columns((pl.col("lot") == lot_id).alias("this_lot")).to_arrow()
+
+
+@dataclass
+class _ProductContext:
+    """What judging one lot's holds needs of its product, read once: the lot index and parts of
+    the product, the quartiles of its lots at the lot's stage, and, when the product is screened
+    (wafer sort, enough lots for the recipe's static PAT limits), those limits."""
+
+    name: str | None
+    recipe: Recipe
+    index: pl.DataFrame
+    parts: pl.DataFrame
+    statistics: pl.DataFrame | None
+    screened: bool
+    static_limits: pa.Table | None
+    notes: list[str]
+
+    @classmethod
+    def of(cls, lake, data: _LotData, recipe: Recipe) -> _ProductContext:
+        from silicio.lake import queries
+        from silicio.lake.queries.reports import product_lot_statistics, product_results
+
+        index = queries.lot_index(lake)
+        products = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))["product"]
+        name = products[0] if products.len() else None
+        mine = pl.col("product").eq_missing(name)
+        index = index.filter(mine)
+        parts = queries.all_parts(lake).filter(mine)
+        statistics = product_lot_statistics(lake, name, data.stage) if "tidy" in lake.tables else None
+        judged = dict(screened_products(index, recipe))
+        screened = data.stage == SCREENED_STAGE and name in judged and judged[name] is None
+        notes = [why for why in judged.values() if why]
+        static = None
+        pat = recipe.pat
+        if screened and pat is not None and {"tidy", "parts"} <= set(lake.tables):
+            # The PAT rule's own static limits over the product's lots, as screen_lake computes
+            # them: the limits the lot's PAT share is judged with.
+            columns = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result",
+                       "lo_limit", "hi_limit", "part_passed", "is_last_test")  # fmt: skip
+            tidy = product_results(lake, name, SCREENED_STAGE, columns)
+            try:
+                static = static_pat_limits(tidy, k=pat.k, min_lots=pat.min_lots, tests=pat.tests,
+                                           iqr_zero=pat.iqr_zero, quantile_method=pat.quantile_method)  # fmt: skip
+            except ValueError as exc:
+                notes.append(f"{name}: not screened: {exc}")
+                screened = False
+        return cls(name, recipe, index, parts, statistics, screened, static, notes)
+
+
+def _lot_disposition(product: _ProductContext, data: _LotData, result: ScreeningResult | None) -> Disposition:
+    """The lot's holds by the rules ``silicio holds`` applies (:func:`~silicio.yields.disposition.judge`
+    over the product's lots), without screening the whole product: the PAT share of a lot comes
+    from its own parts, and PAT, NNR and GDBN judge each wafer or part apart, so the lot
+    screened alone with the product's static PAT limits has the reasons the product's screening
+    gives it. ``result``: the report's screening of the lot when it ran with those limits and
+    the same recipe; else the lot is screened here."""
+    results = {}
+    if product.screened:
+        if result is None or result.recipe != product.recipe.identity():
+            try:
+                result = _screen_lot(data, product.recipe, product.static_limits)
+            except ValueError as exc:
+                product.notes.append(f"{product.name}: not screened: {exc}")
+                result = None
+        if result is not None:
+            results[product.name] = result
+    screening = LakeScreening(results=results, notes=product.notes, lot_statistics=product.statistics)
+    return judge(product.parts, product.index, screening, HoldRules(), product.recipe)
+
+
+# --------------------------------------------------------------------------------------------
+# Tables and maps for display
+
+
+def switching_matrix(switching: pa.Table) -> pa.Table:
+    """The long bin switching table (:func:`~silicio.yields.lot_analysis.bin_switching`) as a
+    matrix: one row per first-pass bin, one column ``to <bin>`` of dies per final bin (``to
+    none``: no final bin), then ``dies``; zeros where no die switched that way."""
+    frame = pl.from_arrow(switching)
+    if frame.height == 0:
+        return pl.DataFrame(schema={"first_bin": pl.Int64, "dies": pl.Int64}).to_arrow()
+    finals = sorted({b for b in frame.get_column("final_bin").to_list()}, key=lambda b: (b is None, b))
+    columns = [
+        pl.col("dies")
+        .filter(pl.col("final_bin").eq_missing(b))
+        .sum()
+        .alias(f"to {'none' if b is None else b}")
+        for b in finals
+    ]
+    out = (
+        frame.with_columns(pl.col("first_bin").cast(pl.Int64), pl.col("final_bin").cast(pl.Int64))
+        .group_by("first_bin")
+        .agg(*columns, pl.col("dies").sum())
+        .sort("first_bin", nulls_last=True)
+    )
+    return out.cast({c: pl.Int64 for c in out.columns}).to_arrow()
+
+
+#: Categories of the map of the dies screening removed, beside one per reason code.
+_KEPT, _FAILED, _NO_VERDICT, _FIRST_RULE = 0, 1, 2, 10
+
+
+def screened_colours(screening: ScreeningSummary) -> dict[str, str]:
+    """One colour per reason code of the recipe (its precedence order; the codes past the palette
+    repeat), the same in HTML, PDF and JSON (:func:`silicio.yields.wafermap.drawing.rule_colours`)."""
+    return rule_colours(screening.precedence)
+
+
+def _screened_maps(report: LotReport) -> tuple[list[tuple[str | None, MapDrawing]], list[LegendEntry]]:
+    """Per wafer the drawing of its final dies coloured by what screening did to them (kept,
+    failed at test, no verdict, or the first rule that removed them), and the lot's legend."""
+    screening = report.screening
+    if screening is None or screening.dies is None:
+        return [], []
+    dies = pl.from_arrow(screening.dies).filter(
+        pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()
+    )
+    if dies.height == 0:
+        return [], []
+    codes = {code: _FIRST_RULE + i for i, code in enumerate(screening.precedence)}
+    colours = screened_colours(screening)
+    palette = {_KEPT: SCREEN_KEPT_COLOUR, _FAILED: SCREEN_FAILED_COLOUR, _NO_VERDICT: NO_VALUE_COLOUR}
+    palette |= {codes[c]: colours[c] for c in codes}
+    category = (
+        pl.when(pl.col("rule").is_not_null()).then(pl.col("rule").replace_strict(codes, default=None))
+        .when(pl.col("passed").is_null()).then(pl.lit(_NO_VERDICT))
+        .when(pl.col("passed")).then(pl.lit(_KEPT))
+        .otherwise(pl.lit(_FAILED))
+    )  # fmt: skip
+    dies = dies.with_columns(category.cast(pl.Int64).alias("category"))
+    counts = dict(dies.group_by("category").len().iter_rows())
+    labels = {_KEPT: "kept", _FAILED: "failed at test", _NO_VERDICT: "no verdict"}
+    labels |= {codes[c]: c for c in codes}
+    legend = [LegendEntry(f"{labels[k]} ({counts[k]:,} dies)", palette[k], bin=k) for k in sorted(counts)]
+    drawings = []
+    for (wafer,), rows in dies.group_by("wafer_id", maintain_order=True):
+        rows = rows.unique(["x", "y"], keep="last", maintain_order=True)
+        wafer_map = WaferMap(
+            rows.get_column("x").to_numpy().astype(np.int64), rows.get_column("y").to_numpy().astype(np.int64),
+            rows.get_column("category").to_numpy(), "bin", report.lot_id, wafer, "screening",
+        )  # fmt: skip
+        drawing = describe_map(wafer_map, colours=palette, title=f"wafer {wafer}")
+        present = set(rows.get_column("category").to_list())
+        drawings.append((wafer, replace(drawing, legend=tuple(e for e in legend if e.bin in present))))
+    drawings.sort(key=lambda pair: str(pair[0]))
+    return drawings, legend
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,16 +869,48 @@ def report_data(report: LotReport) -> dict[str, Any]:
             "by_test": _rows(screening.by_test),
             "yield_summary": _rows(screening.yield_summary),
             "notes": list(screening.notes),
+            "precedence": list(screening.precedence),
+            "rule_colours": screened_colours(screening),
+            "dies": _rows(screening.dies) if screening.dies is not None else None,
         },
         "notes": list(report.notes),
         "holds": None if report.holds is None else [_plain(h.as_dict()) for h in report.holds],
+        "site_yield": _site_yield_data(report.site_yield),
+        "retest_recovery": _rows(report.retest_recovery) if report.retest_recovery is not None else None,
+        "bin_switching": _rows(report.bin_switching) if report.bin_switching is not None else None,
+        "bin_switching_matrix": _rows(switching_matrix(report.bin_switching))
+        if report.bin_switching is not None
+        else None,
+        "throughput": _throughput_data(report.throughput),
+        "distributions": None
+        if report.distributions is None
+        else {
+            "histograms": _rows(report.distributions.histograms),
+            "boxes": _rows(report.distributions.boxes),
+        },
+        "history": _rows(report.history) if report.history is not None else None,
     }
+
+
+def _site_yield_data(test: SiteYieldTest | None) -> dict[str, Any] | None:
+    if test is None:
+        return None
+    scalars = {k: _plain(v) for k, v in vars(test).items() if k != "sites"}
+    return scalars | {"sites": _rows(test.sites)}
+
+
+def _throughput_data(found: Throughput | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    scalars = {k: _plain(v) for k, v in vars(found).items() if k != "per_site"}
+    return scalars | {"per_site": _rows(found.per_site)}
 
 
 # --------------------------------------------------------------------------------------------
 # Formatting shared by HTML and PDF
 
-_PERCENT_COLUMNS = {"first_pass_yield", "final_yield", "yield_before", "yield_after"}
+_PERCENT_COLUMNS = {"first_pass_yield", "final_yield", "yield_before", "yield_after", "yield", "syl",
+                    "recovery_rate", "deviation"}  # fmt: skip
 _PERCENT_POINTS = {"percent", "percent_of_tested", "percent_of_fails", "cumulative_percent"}
 
 
@@ -587,7 +928,11 @@ def _cell_text(column: str, value: Any) -> str:
             return f"{value:.2f}%"
         return f"{value:.4g}"
     if isinstance(value, int):
-        return f"{value:,}" if column not in ("bin", "test_num", "head", "site", "pin") else str(value)
+        return (
+            f"{value:,}"
+            if column not in ("bin", "test_num", "head", "site", "pin", "first_bin")
+            else str(value)
+        )
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M:%S}"
     if isinstance(value, list):
@@ -609,6 +954,11 @@ _TABLE_COLUMNS = {
     "by_rule": ["rule", "parts", "reasons"],
     "by_test": ["rule", "test_num", "test_name", "pin", "parts"],
     "disposition": ["rule", "reason"],
+    "site_yield": ["head", "site", "tested", "good", "yield", "deviation", "adjusted_residual", "p_vs_rest",
+                   "p_adjusted", "differs"],
+    "retest_recovery": ["first_bin", "failing_dies", "retested_dies", "recovered_dies", "recovery_rate"],
+    "test_time": ["head", "site", "parts", "mean_ms", "median_ms", "min_ms", "max_ms"],
+    "history": ["lot", "yield", "syl", "this_lot"],
 }  # fmt: skip
 
 
@@ -628,12 +978,29 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
     out += [
         ("files", "Files", report.files, _TABLE_COLUMNS["files"]),
         ("wafer_yield", "Yield per wafer", report.wafer_yield, _TABLE_COLUMNS["wafer_yield"]),
+    ]  # fmt: skip
+    if report.site_yield is not None:
+        out.append(("site_yield", "First-pass yield per test site", report.site_yield.sites,
+                    _TABLE_COLUMNS["site_yield"]))  # fmt: skip
+    out += [
         ("hard_pareto", "Failing hard bins (Pareto)", report.hard_pareto, _TABLE_COLUMNS["pareto"]),
         ("soft_pareto", "Failing soft bins (Pareto)", report.soft_pareto, _TABLE_COLUMNS["pareto"]),
         ("hard_bins", "Hard bins (final test of each die)", report.hard_bins, _TABLE_COLUMNS["bins"]),
         ("soft_bins", "Soft bins (final test of each die)", report.soft_bins, _TABLE_COLUMNS["bins"]),
         ("reconciliation", "Tester bin summary (HBR / SBR) against the parts", report.reconciliation,
          _TABLE_COLUMNS["reconciliation"]),
+    ]  # fmt: skip
+    if report.retest_recovery is not None:
+        out.append(("retest_recovery", "Retest recovery: dies failing first pass, per first-pass hard bin",
+                    report.retest_recovery, _TABLE_COLUMNS["retest_recovery"]))  # fmt: skip
+    if report.bin_switching is not None:
+        matrix = switching_matrix(report.bin_switching)
+        out.append(("bin_switching", "Bin switching: dies per first-pass hard bin (rows) and final hard bin",
+                    matrix, matrix.column_names))  # fmt: skip
+    if report.throughput is not None:
+        out.append(("test_time", "Test time per site (PRR TEST_T, ms)", report.throughput.per_site,
+                    _TABLE_COLUMNS["test_time"]))  # fmt: skip
+    out += [
         ("worst_cpk", "Worst tests by Cpk", report.worst_cpk, _TABLE_COLUMNS["tests"]),
         ("worst_fails", "Worst tests by fails", report.worst_fails, _TABLE_COLUMNS["tests"]),
     ]  # fmt: skip
@@ -645,6 +1012,9 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
             ("screening_by_test", "Screening: parts rejected per test", report.screening.by_test,
              _TABLE_COLUMNS["by_test"]),
         ]  # fmt: skip
+    if report.history is not None:
+        out.append(("history", "The lot against its history (yield per lot, AEC-Q002 SYL)", report.history,
+                    _TABLE_COLUMNS["history"]))  # fmt: skip
     return out
 
 
@@ -661,6 +1031,7 @@ def _headline(report: LotReport) -> list[tuple[str, str]]:
         ("retests", f"{y['retests']:,}"),
         ("parts without verdict", f"{y['no_verdict']:,}"),
     ]
+    lines += _site_facts(report) + _throughput_facts(report)
     if report.holds is not None:
         rules = [r.rule for h in report.holds for r in h.reasons]
         lines.append(("disposition", f"held: {', '.join(dict.fromkeys(rules))}" if rules else "not held"))
@@ -673,6 +1044,35 @@ def _headline(report: LotReport) -> list[tuple[str, str]]:
              f"{_cell_text('yield_before', s.yield_before)} / {_cell_text('yield_after', s.yield_after)}"),
         ]  # fmt: skip
     return lines
+
+
+def _site_facts(report: LotReport) -> list[tuple[str, str]]:
+    test = report.site_yield
+    if test is None:
+        return []
+    if test.p_value is None:
+        return [("test sites", test.note or "")]
+    worst = f"worst site {test.worst_head}/{test.worst_site} at {_cell_text('yield', test.worst_yield)}"
+    differ = [f"{r['head']}/{r['site']}" for r in test.sites.to_pylist() if r["differs"]]
+    verdict = f"sites differing ({test.correction}, alpha {test.alpha:g}): {', '.join(differ) or 'none'}"
+    return [("test sites", f"chi2 {test.chi2:.4g}, dof {test.dof}, p {test.p_value:.3g}; {worst}; {verdict}")]
+
+
+def _throughput_facts(report: LotReport) -> list[tuple[str, str]]:
+    found = report.throughput
+    if found is None:
+        return []
+
+    def number(value, unit=""):
+        return "n/a" if value is None else f"{value:,.0f}{unit}"
+
+    return [
+        ("test time", f"mean {number(found.mean_ms, ' ms')}, median {number(found.median_ms, ' ms')} "
+                      f"over {found.timed_parts:,} of {found.parts:,} parts"),
+        ("units per hour", f"tester {number(found.tester_uph)} ({found.touchdowns:,} touchdowns, "
+                           f"{'n/a' if found.parts_per_touchdown is None else f'{found.parts_per_touchdown:.2f}'} "
+                           f"parts each); wall clock {number(found.wall_clock_uph)}"),
+    ]  # fmt: skip
 
 
 def _bin_colours(report: LotReport) -> dict[int, str]:
@@ -768,6 +1168,171 @@ def _html_maps(report: LotReport) -> str:
     return "".join(parts)
 
 
+def _svg_number(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _test_label(box: Mapping[str, Any]) -> str:
+    name = box.get("test_name") or ""
+    pin = f" pin {box['pin']}" if box.get("pin") is not None else ""
+    units = f" [{box['units']}]" if box.get("units") else ""
+    return f"{box['test_num']} {name}{pin}{units}".strip()
+
+
+def _distribution_svg(box: Mapping[str, Any], bins: Sequence[Mapping[str, Any]], width: int = 300) -> str:
+    """A test's histogram of final results, its box plot (Tukey) under it and its limits as red
+    dashed lines, on one value axis that spans data and limits."""
+    height, left, right, top, hist_bottom, box_top, box_bottom = 150, 8, width - 8, 14, 100, 108, 128
+    limits = [v for v in (box.get("lo_limit"), box.get("hi_limit")) if v is not None and math.isfinite(v)]
+    values = [b["lower"] for b in bins] + [b["upper"] for b in bins] + limits
+    values += [v for v in (box.get("min"), box.get("max")) if v is not None]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    span = (high - low) or (abs(high) or 1.0)
+    low, high = low - 0.04 * span, high + 0.04 * span
+
+    def x_of(v: float) -> float:
+        return left + (v - low) / (high - low) * (right - left)
+
+    parts = []
+    tallest = max((b["count"] for b in bins), default=0) or 1
+    for b in bins:
+        h = (hist_bottom - top) * b["count"] / tallest
+        x0, x1 = x_of(b["lower"]), x_of(b["upper"])
+        parts.append(f'<rect x="{_svg_number(x0)}" y="{_svg_number(hist_bottom - h)}" width="{_svg_number(max(x1 - x0, 0.5))}" '
+                     f'height="{_svg_number(h)}" fill="#4c72b0" data-count="{b["count"]}"/>')  # fmt: skip
+    if box.get("q1") is not None:
+        mid = (box_top + box_bottom) / 2
+        q1, q3, med = x_of(box["q1"]), x_of(box["q3"]), x_of(box["median"])
+        wl, wh = x_of(box["whisker_low"]), x_of(box["whisker_high"])
+        parts.append(f'<line x1="{_svg_number(wl)}" y1="{mid}" x2="{_svg_number(q1)}" y2="{mid}" stroke="#333"/>'
+                     f'<line x1="{_svg_number(q3)}" y1="{mid}" x2="{_svg_number(wh)}" y2="{mid}" stroke="#333"/>'
+                     f'<rect x="{_svg_number(q1)}" y="{box_top}" width="{_svg_number(max(q3 - q1, 0.5))}" '
+                     f'height="{box_bottom - box_top}" fill="#dde6f3" stroke="#333" data-box="q1-q3"/>'
+                     f'<line x1="{_svg_number(med)}" y1="{box_top}" x2="{_svg_number(med)}" y2="{box_bottom}" '
+                     f'stroke="#333" stroke-width="2"/>')  # fmt: skip
+        parts += [f'<circle cx="{_svg_number(x_of(v))}" cy="{mid}" r="1.5" fill="#c44e52"/>'
+                  for v in (box.get("outliers") or [])[:200]]  # fmt: skip
+    for name, v in (("LSL", box.get("lo_limit")), ("USL", box.get("hi_limit"))):
+        if v is None or not math.isfinite(v):
+            continue
+        x = _svg_number(x_of(v))
+        parts.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{box_bottom}" stroke="#d62728" '
+                     f'stroke-dasharray="4 2" data-limit="{name}" data-value="{_plain(v)}"/>'
+                     f'<text x="{x}" y="{top - 5}" font-size="9" text-anchor="middle" fill="#d62728">{name}</text>')  # fmt: skip
+    parts.append(f'<text x="{left}" y="{height - 6}" font-size="9">{html.escape(f"{low:.4g}")}</text>'
+                 f'<text x="{right}" y="{height - 6}" font-size="9" text-anchor="end">{html.escape(f"{high:.4g}")}</text>')  # fmt: skip
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" data-test-num="{box["test_num"]}" data-n="{box["n"]}"><title>{html.escape(_test_label(box))}'
+        f"</title>{''.join(parts)}</svg>"
+    )
+
+
+def _grouped_bins(report: LotReport) -> dict[tuple, list[dict[str, Any]]]:
+    keys = ("test_type", "test_num", "test_name", "pin")
+    grouped: dict[tuple, list[dict[str, Any]]] = {}
+    for row in report.distributions.histograms.to_pylist():
+        grouped.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return grouped
+
+
+def _html_distributions(report: LotReport) -> str:
+    if report.distributions is None or report.distributions.boxes.num_rows == 0:
+        return '<p class="empty">no final results of the worst tests to draw</p>'
+    keys = ("test_type", "test_num", "test_name", "pin")
+    grouped = _grouped_bins(report)
+    charts = []
+    for box in report.distributions.boxes.to_pylist():
+        caption = f"{_test_label(box)}: n {box['n']:,}" + (
+            f", {box['alarmed']:,} alarmed left out" if box["alarmed"] else ""
+        )
+        svg = _distribution_svg(box, grouped.get(tuple(box[k] for k in keys), []))
+        charts.append(f'<div class="map">{svg}<div>{html.escape(caption)}</div></div>')
+    return ('<h2>Distributions of the worst tests (final results; limits dashed)</h2>'
+            f'<div class="maps" data-chart="distributions">{"".join(charts)}</div>')  # fmt: skip
+
+
+def _html_screened_maps(report: LotReport) -> str:
+    drawings, legend = _screened_maps(report)
+    if not drawings:
+        return ""
+    maps = "".join(_svg_map(d, wafer, d.title) for wafer, d in drawings)
+    return ("<h2>Dies screening removed, coloured by the first rule that removed each (recipe precedence)</h2>"
+            f'<div class="maps" data-chart="screened-maps">{maps}</div>{_html_legend(legend)}')  # fmt: skip
+
+
+def _history_svg(history: pa.Table, width: int = 560, height: int = 220) -> str:
+    """Final yield per lot (points, the lot reported in red) and the SYL in force for each lot
+    (dashed line), lots in the history's order."""
+    rows = history.to_pylist()
+    left, right, top, bottom = 44, width - 10, 10, height - 40
+    values = [v for r in rows for v in (r["yield"], r["syl"]) if v is not None]
+    low = max(0.0, min(values, default=0.0) - 0.02)
+    high = min(1.0, max(values, default=1.0) + 0.02)
+    if high <= low:
+        low, high = max(0.0, high - 0.1), min(1.0, low + 0.1)
+    step = (right - left) / max(len(rows) - 1, 1)
+
+    def y_of(v: float) -> float:
+        return bottom - (v - low) / (high - low) * (bottom - top)
+
+    parts = [f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#999"/>',
+             f'<text x="{left - 4}" y="{_svg_number(y_of(high))}" font-size="9" text-anchor="end">{100 * high:.0f}%</text>',
+             f'<text x="{left - 4}" y="{_svg_number(y_of(low))}" font-size="9" text-anchor="end">{100 * low:.0f}%</text>']  # fmt: skip
+    segment: list[str] = []
+    segments = []
+    for i, r in enumerate(rows):
+        if r["syl"] is None:
+            segments.append(segment)
+            segment = []
+            continue
+        segment.append(f"{_svg_number(left + i * step)},{_svg_number(y_of(r['syl']))}")
+    segments.append(segment)
+    parts += [f'<polyline points="{" ".join(seg)}" fill="none" stroke="#d62728" stroke-dasharray="5 3" data-line="syl"/>'
+              for seg in segments if seg]  # fmt: skip
+    for i, r in enumerate(rows):
+        x = _svg_number(left + i * step)
+        if r["yield"] is not None:
+            colour, radius = ("#d62728", 5) if r["this_lot"] else ("#4c72b0", 3.5)
+            parts.append(f'<circle cx="{x}" cy="{_svg_number(y_of(r["yield"]))}" r="{radius}" fill="{colour}" '
+                         f'data-lot="{html.escape(str(r["lot"]))}" data-yield="{_plain(r["yield"])}"/>')  # fmt: skip
+        if len(rows) <= 30 or r["this_lot"]:
+            parts.append(f'<text x="{x}" y="{bottom + 12}" font-size="8" text-anchor="end" '
+                         f'transform="rotate(-40 {x} {bottom + 12})">{html.escape(str(r["lot"]))}</text>')  # fmt: skip
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" data-chart="history"><title>final yield per lot and SYL</title>{"".join(parts)}</svg>'
+    )
+
+
+def _html_after(key: str, report: LotReport) -> str:
+    """What the HTML shows after the table ``key``: maps, charts and the sections' notes."""
+    if key == "wafer_yield":
+        return "<h2>Wafer maps</h2>" + _html_maps(report)
+    if key == "site_yield" and report.site_yield is not None:
+        facts = " ".join(v for _, v in _site_facts(report))
+        note = report.site_yield.note
+        return f"<p>{html.escape(facts)}</p>" + (
+            f'<p class="note">{html.escape(note)}</p>' if note and note != facts else ""
+        )
+    if key == "test_time" and report.throughput is not None:
+        facts = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in _throughput_facts(report)
+        )
+        notes = "".join(f'<li class="note">{html.escape(n)}</li>' for n in report.throughput.notes)
+        return f'<table class="facts" data-table="throughput">{facts}</table>' + (
+            f"<ul>{notes}</ul>" if notes else ""
+        )
+    if key == "worst_fails":
+        return _html_distributions(report)
+    if key == "screening_by_test":
+        return _html_screened_maps(report)
+    if key == "history" and report.history is not None:
+        return f'<div class="map">{_history_svg(report.history)}</div>'
+    return ""
+
+
 def render_html(report: LotReport) -> str:
     """The report as one self-contained HTML page (inline CSS and SVG, no external asset)."""
     title = f"Lot {report.lot_id}" + (f" - {report.stage}" if report.stage else "")
@@ -781,8 +1346,7 @@ def render_html(report: LotReport) -> str:
     for key, heading, table, columns in _sections(report):
         body.append(f"<h2>{html.escape(heading)}</h2>")
         body.append(_html_table(key, table, columns))
-        if key == "wafer_yield":
-            body.append("<h2>Wafer maps</h2>" + _html_maps(report))
+        body.append(_html_after(key, report))
     # "</" would end the script element early; JSON allows "<\/" for the same text.
     data = json.dumps(report_data(report), allow_nan=False).replace("</", "<\\/")
     return (
@@ -805,7 +1369,9 @@ def pdf_layout(report: LotReport) -> list[str]:
     """What each page of :func:`render_pdf` shows, in order: a summary page; per table of the
     report one page per :data:`PDF_TABLE_ROWS` rows (one page when empty); the Pareto charts
     after the Pareto tables; the stacked fail map and then :data:`PDF_MAPS_PER_PAGE` wafer maps
-    a page (wafer sort)."""
+    a page (wafer sort); after the worst tests their distributions, :data:`PDF_MAPS_PER_PAGE` a
+    page; after the screening its map of removed dies per wafer, as many a page; after the lot
+    history its chart."""
     pages = ["summary"]
     for key, _, table, _ in _sections(report):
         pages += [key] * _table_page_count(table)
@@ -814,6 +1380,12 @@ def pdf_layout(report: LotReport) -> list[str]:
         if key == "wafer_yield" and report.stacked_map is not None:
             pages.append("stacked_map")
             pages += ["wafer_maps"] * math.ceil(len(report.wafer_maps) / PDF_MAPS_PER_PAGE)
+        if key == "worst_fails" and report.distributions is not None:
+            pages += ["distributions"] * math.ceil(report.distributions.boxes.num_rows / PDF_MAPS_PER_PAGE)
+        if key == "screening_by_test":
+            pages += ["screened_maps"] * math.ceil(len(_screened_maps(report)[0]) / PDF_MAPS_PER_PAGE)
+        if key == "history":
+            pages.append("history_chart")
     return pages
 
 
@@ -857,6 +1429,14 @@ def render_pdf(report: LotReport, path: str | os.PathLike[str]) -> int:
             if key == "wafer_yield" and report.stacked_map is not None:
                 for fig in _map_pages(page, title_prefix, report):
                     save(fig)
+            if key == "worst_fails":
+                for fig in _distribution_pages(page, title_prefix, report):
+                    save(fig)
+            if key == "screening_by_test":
+                for fig in _screened_map_pages(page, title_prefix, report):
+                    save(fig)
+            if key == "history":
+                save(_history_page(page(f"{title_prefix}: the lot against its history"), report))
     return pages
 
 
@@ -911,3 +1491,62 @@ def _map_pages(page, title_prefix: str, report: LotReport):
             ax.tick_params(labelsize=6)
         fig.legend(handles=handles, loc="lower center", ncol=10, fontsize=7)
         yield fig
+
+
+def _distribution_pages(page, title_prefix: str, report: LotReport):
+    """Histogram of each worst test's final results, its box plot above the bars, limits dashed."""
+    if report.distributions is None:
+        return
+    keys = ("test_type", "test_num", "test_name", "pin")
+    grouped = _grouped_bins(report)
+    boxes = report.distributions.boxes.to_pylist()
+    for start in range(0, len(boxes), PDF_MAPS_PER_PAGE):
+        fig = page(f"{title_prefix}: distributions of the worst tests")
+        for i, box in enumerate(boxes[start : start + PDF_MAPS_PER_PAGE]):
+            ax = fig.add_subplot(2, 3, i + 1)
+            bins = grouped.get(tuple(box[k] for k in keys), [])
+            tallest = max((b["count"] for b in bins), default=1) or 1
+            ax.bar([b["lower"] for b in bins], [b["count"] for b in bins], align="edge",
+                   width=[b["upper"] - b["lower"] for b in bins], color="#4c72b0")  # fmt: skip
+            if box["q1"] is not None:
+                ax.bxp([{"med": box["median"], "q1": box["q1"], "q3": box["q3"], "whislo": box["whisker_low"],
+                         "whishi": box["whisker_high"], "fliers": box["outliers"]}],
+                       positions=[tallest * 1.15], widths=tallest * 0.1, orientation="horizontal", manage_ticks=False)  # fmt: skip
+            for name, value in (("LSL", box["lo_limit"]), ("USL", box["hi_limit"])):
+                if value is not None and math.isfinite(value):
+                    ax.axvline(value, color="#d62728", linestyle="--", linewidth=1)
+                    ax.text(value, tallest * 1.3, name, color="#d62728", fontsize=7, ha="center")
+            ax.set_ylim(0, tallest * 1.4)
+            ax.set_title(f"{_test_label(box)} (n {box['n']:,})"[:60], fontsize=8)
+            ax.tick_params(labelsize=6)
+        yield fig
+
+
+def _screened_map_pages(page, title_prefix: str, report: LotReport):
+    from matplotlib.patches import Patch
+
+    drawings, legend = _screened_maps(report)
+    handles = [Patch(color=e.colour, label=e.label) for e in legend]
+    for start in range(0, len(drawings), PDF_MAPS_PER_PAGE):
+        fig = page(f"{title_prefix}: dies screening removed, by rule")
+        for i, (_, drawing) in enumerate(drawings[start : start + PDF_MAPS_PER_PAGE]):
+            ax = fig.add_subplot(2, 3, i + 1)
+            draw_on_axes(ax, drawing)
+            ax.tick_params(labelsize=6)
+        fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=7)
+        yield fig
+
+
+def _history_page(fig, report: LotReport):
+    rows = report.history.to_pylist()
+    ax = fig.add_subplot(1, 1, 1)
+    positions = list(range(len(rows)))
+    ax.plot(positions, [r["yield"] for r in rows], "o", color="#4c72b0", label="final yield")
+    ax.plot(positions, [r["syl"] if r["syl"] is not None else float("nan") for r in rows], "--", color="#d62728",
+            label="SYL (AEC-Q002)")  # fmt: skip
+    mine = [i for i, r in enumerate(rows) if r["this_lot"]]
+    ax.plot(mine, [rows[i]["yield"] for i in mine], "o", color="#d62728", markersize=9, label="this lot")
+    ax.set_xticks(positions, [str(r["lot"]) for r in rows], rotation=60, fontsize=6)
+    ax.set_ylabel("yield")
+    ax.legend(fontsize=8)
+    return fig

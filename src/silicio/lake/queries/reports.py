@@ -1,5 +1,7 @@
 """What the lot report (:func:`silicio.yields.report.lot_report`) reads of one lot at one stage:
-its files in test order, its parts and test results, and each file's tester bin summaries.
+its files in test order, its parts and test results, each file's tester bin summaries and test
+session times; and, to judge the lot's holds without screening its whole product, the quartiles
+of the product's lots.
 
 A lot here is matched on the parts' ``lot_id`` (None matches parts without one) and the stage on
 the partition column; the partition filter on ``lot`` lets DuckDB read only the lot's folders.
@@ -7,13 +9,24 @@ the partition column; the partition filter on ``lot`` lets DuckDB read only the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from ..layout import partition_value
 from ..query import Lake
 from . import test_order
 
-__all__ = ["lot_bin_summaries", "lot_files", "lot_ids", "lot_rows", "lot_stages"]
+__all__ = [
+    "lot_bin_summaries",
+    "lot_file_times",
+    "lot_files",
+    "lot_ids",
+    "lot_rows",
+    "lot_stages",
+    "product_lot_statistics",
+    "product_results",
+]
 
 _LOT = "lot = $partition AND lot_id IS NOT DISTINCT FROM $lot"
 
@@ -62,4 +75,61 @@ def lot_bin_summaries(lake: Lake, view: str, lot_id: str | None, stage: str) -> 
         f'SELECT * FROM "{view}" WHERE lot = $partition AND file_sha256 IN '
         f"(SELECT DISTINCT file_sha256 FROM parts WHERE {_LOT} AND stage = $stage)",
         _params(lot_id, stage=stage),
+    )
+
+
+def lot_file_times(lake: Lake, lot_id: str | None, stage: str) -> pl.DataFrame:
+    """file_sha256, start_t (MIR.START_T), finish_t (MRR.FINISH_T) of each file holding the lot's
+    parts at ``stage``, seconds since 1970 as the tester wrote them; null where the file has no
+    MIR / MRR (MRR is optional: a file cut short has none)."""
+    tables = set(lake.tables)
+    start = 'mir."START_T"' if "MIR" in tables else "NULL"
+    finish = 'mrr."FINISH_T"' if "MRR" in tables else "NULL"
+    joins = "".join(
+        f' LEFT JOIN (SELECT file_sha256, any_value("{column}") AS "{column}" FROM "{view}" '
+        f"WHERE lot = $partition GROUP BY file_sha256) {alias} ON {alias}.file_sha256 = p.file_sha256"
+        for view, column, alias in (("MIR", "START_T", "mir"), ("MRR", "FINISH_T", "mrr"))
+        if view in tables
+    )
+    return lake.polars(
+        f"SELECT p.file_sha256, CAST({start} AS BIGINT) AS start_t, CAST({finish} AS BIGINT) AS finish_t "
+        f"FROM (SELECT DISTINCT file_sha256 FROM parts WHERE {_LOT} AND stage = $stage) p{joins}",
+        _params(lot_id, stage=stage),
+    )
+
+
+def product_lot_statistics(lake: Lake, product: str | None, stage: str) -> pl.DataFrame:
+    """:func:`silicio.lake.queries.lot_statistics` of one product's lots at one stage (same
+    columns and quartiles): what the shift rule reads to judge one lot of the product, read from
+    the product's partitions only."""
+    where = "f.product IS NOT DISTINCT FROM $product AND f.stage = $stage AND t.product = $partition"
+    return lake.polars(
+        "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
+        "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
+        "quantile_cont(t.result, 0.75) AS q3 "
+        "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
+        f"WHERE {where} AND t.is_last_test AND t.result IS NOT NULL AND t.test_type = 'P' "
+        "AND t.lot_id IS NOT NULL GROUP BY f.product, f.stage, t.lot_id, t.test_num",
+        {"product": product, "stage": stage, "partition": partition_value(product)},
+    )
+
+
+def product_results(lake: Lake, product: str | None, stage: str, columns: Sequence[str]) -> pl.DataFrame:
+    """``columns`` of the tidy rows of a product's lots at ``stage``, in no particular order (the
+    order costs a sort of every row): what the product's static PAT limits are computed from.
+    ``is_last_test`` is as each file marks it, as in :func:`silicio.lake.queries.screening_inputs`."""
+    unknown = [c for c in columns if not c.isidentifier()]
+    if unknown:
+        raise ValueError(f"product_results: not column names: {unknown}")
+    chosen = ", ".join(f"t.{c}" for c in columns)
+    return lake.polars(
+        f"SELECT {chosen} FROM tidy t WHERE t.product = $partition AND t.stage = $stage_partition "
+        "AND t.file_sha256 IN (SELECT sha256 FROM files WHERE product IS NOT DISTINCT FROM $product "
+        "AND stage = $stage)",
+        {
+            "product": product,
+            "stage": stage,
+            "partition": partition_value(product),
+            "stage_partition": partition_value(stage),
+        },
     )

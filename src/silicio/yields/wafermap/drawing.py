@@ -31,6 +31,9 @@ __all__ = [
     "OUTLINE_COLOUR",
     "PARAMETRIC_SCALE",
     "PASS_BIN_COLOURS",
+    "RULE_COLOURS",
+    "SCREEN_FAILED_COLOUR",
+    "SCREEN_KEPT_COLOUR",
     "ColourScale",
     "LegendEntry",
     "MapDrawing",
@@ -39,6 +42,7 @@ __all__ = [
     "describe_map",
     "map_json",
     "map_svg",
+    "rule_colours",
 ]
 
 #: Passing bins: greens, so good dies read as good on every map.
@@ -61,6 +65,14 @@ OUTLINE_MARGIN = 0.5
 OUTLINE_POINTS = 96
 #: Unit vector of each flat side in the drawing's frame (u to the right, v downward).
 _SIDE_VECTORS = {"U": (0.0, -1.0), "D": (0.0, 1.0), "L": (-1.0, 0.0), "R": (1.0, 0.0)}
+#: Screening rules on a map of the dies screening removed, one colour per rule in precedence
+#: order: Okabe & Ito's colour-blind-safe qualitative palette ("Color Universal Design", 2008),
+#: its greens last so a rule does not read as a good die.
+RULE_COLOURS = ("#d55e00", "#0072b2", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442", "#009e73")
+#: On the same map: a die screening kept (passed, no rule hit it) ...
+SCREEN_KEPT_COLOUR = "#eeeeee"
+#: ... and a die that had already failed at test (screening judges only passing dies).
+SCREEN_FAILED_COLOUR = "#9e9e9e"
 
 
 @dataclass(frozen=True)
@@ -439,3 +451,14 @@ def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320) 
         f'data-y-grows="{o.y_grows}" data-flat="{o.flat or ""}">'
         f"<title>{html.escape(title)}</title>{desc}{rects}{edge}</svg>"
     )
+
+
+def rule_colours(codes: Iterable[str]) -> dict[str, str]:
+    """One colour per screening reason code, in the order given (the recipe's precedence), from
+    :data:`RULE_COLOURS`; past its eight colours they repeat, so keep the codes shown to those
+    that removed dies."""
+    out: dict[str, str] = {}
+    for code in codes:
+        if code not in out:
+            out[code] = RULE_COLOURS[len(out) % len(RULE_COLOURS)]
+    return out

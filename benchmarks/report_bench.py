@@ -1,0 +1,182 @@
+"""The screening of the whole demo fab and the lot report of one of its lots, timed.
+
+    .venv/bin/python benchmarks/report_bench.py [--lots 20] [--wafers 6] [--repeat 2] [--lake DIR]
+
+The data: the demo fab of :func:`silicio.demo.generate_fab` (three products, ``--lots`` lots of
+``--wafers`` wafers, wafer sort and final test) written and ingested into a lake in a temporary
+directory (``--lake DIR`` keeps it there and reuses it on the next run). The default fab has
+about 12.7 million wafer-sort part-test results, the rows the screening reads.
+
+Timed, best of ``--repeat``:
+
+1. the whole screening of the demo: :func:`silicio.yields.disposition.screen_lake` with the
+   automotive wafer-sort recipe, every product's wafer-sort lots (reading them from the lake
+   included), and the same screenings on the inputs already in memory (:func:`silicio.yields.screen`);
+2. the report of the largest wafer-sort lot, :func:`silicio.yields.report.lot_report`: as the CLI
+   asks it (the report judges the lot's holds itself) and as the dashboard asks it (holds and
+   static PAT limits from the screening it already has), and :func:`render_html`.
+
+Targets (issue 14): the screening of 10 M part-test results under 10 s on 2 cores, scaled
+linearly from the rows screened; one lot report under 5 s. The machine's load average
+(``os.getloadavg``) is written beside the times: on a shared machine the times grow with it.
+Writes ``benchmarks/results/report.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SCREENING_TARGET_S, SCREENING_TARGET_ROWS = 10.0, 10_000_000
+REPORT_TARGET_S = 5.0
+
+
+def build_lake(root: Path, lots: int, wafers: int) -> tuple[Path, float, float]:
+    """The demo fab's STDF files and their lake under ``root``; seconds to write and to ingest
+    (the generator and the ingest skip what is already there)."""
+    from silicio import lake
+    from silicio.demo import generate_fab
+
+    start = time.perf_counter()
+    generate_fab(root / "stdf", lots=lots, wafers_per_lot=wafers, workers=max(1, min(os.cpu_count() or 1, 4)))
+    written = time.perf_counter() - start
+    start = time.perf_counter()
+    result = lake.ingest([root / "stdf"], root / "lake")
+    if not result.ok:
+        raise SystemExit(f"ingest of the demo fab failed: {result}")
+    return root / "lake", written, time.perf_counter() - start
+
+
+def best_of(repeat: int, fn) -> tuple[float, object]:
+    best, result = math.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lots", type=int, default=20)
+    parser.add_argument("--wafers", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--lake", type=Path, help="keep the demo (STDF files and lake) here and reuse it")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="silicio-report-bench-") as scratch:
+        root = args.lake or Path(scratch)
+        root.mkdir(parents=True, exist_ok=True)
+        run(root, args)
+
+
+def run(root: Path, args) -> None:
+    from silicio import lake
+    from silicio.lake import queries
+    from silicio.yields import screen
+    from silicio.yields.disposition import (
+        SCREEN_COLUMNS,
+        SCREENED_STAGE,
+        HoldRules,
+        default_recipe,
+        judge,
+        screen_lake,
+        screened_products,
+    )
+    from silicio.yields.report import lot_report, render_html
+    from silicio.yields.yield_ import consolidate_retests
+
+    load_before = os.getloadavg()
+    data_dir, written, ingested = build_lake(root, args.lots, args.wafers)
+    print(f"demo fab: written in {written:.1f} s, ingested in {ingested:.1f} s")
+    recipe = default_recipe()
+    with lake.open(data_dir) as db:
+        index = queries.lot_index(db)
+        products = [p for p, why in screened_products(index, recipe) if why is None]
+        inputs = {p: queries.screening_inputs(db, p, SCREEN_COLUMNS, SCREENED_STAGE) for p in products}
+        rows = sum(tidy.num_rows for tidy, _ in inputs.values())
+        per_lot = pl.concat([pl.from_arrow(tidy.select(["lot_id"])) for tidy, _ in inputs.values()])
+        lot = per_lot.group_by("lot_id").len().sort(["len", "lot_id"], descending=[True, False])["lot_id"][0]
+        lot_rows = int(per_lot.filter(pl.col("lot_id") == lot).height)
+        print(f"{rows:,} wafer-sort part-test results in {len(products)} products; report of lot {lot} "
+              f"({lot_rows:,} results)")  # fmt: skip
+
+        screening_s, screened = best_of(args.repeat, lambda: screen_lake(db, recipe))
+        print(f"screen_lake (lake reads included): {screening_s:.2f} s")
+        compute_s, _ = best_of(
+            args.repeat,
+            lambda: [
+                screen(tidy, recipe, parts=consolidate_retests(parts)) for tidy, parts in inputs.values()
+            ],
+        )
+        print(f"screen on the inputs in memory: {compute_s:.2f} s")
+
+        # The dashboard's way: holds and static limits from the screening it already holds.
+        disposition = judge(queries.all_parts(db), index, screened, HoldRules(), recipe)
+        product = index.filter(pl.col("lot") == lot)["product"][0]
+        limits = screened.results[product].static_limits
+        lot_report(
+            db, lot, stage=SCREENED_STAGE, disposition=disposition, static_limits=limits
+        )  # imports, warm
+        given_s, _ = best_of(args.repeat, lambda: lot_report(db, lot, stage=SCREENED_STAGE, disposition=disposition,
+                                                             static_limits=limits))  # fmt: skip
+        print(f"lot_report, holds given (dashboard): {given_s:.2f} s")
+        alone_s, report = best_of(args.repeat, lambda: lot_report(db, lot, stage=SCREENED_STAGE))
+        print(f"lot_report, holds judged by the report (CLI): {alone_s:.2f} s")
+        html_s, page = best_of(args.repeat, lambda: render_html(report))
+        print(f"render_html: {html_s:.2f} s ({len(page) / 1e6:.1f} MB)")
+        same = [h.as_dict() for h in report.holds] == [
+            h.as_dict() for h in disposition.of(lot, SCREENED_STAGE)
+        ]
+    load_after = os.getloadavg()
+
+    per_10m = screening_s * SCREENING_TARGET_ROWS / rows
+    compute_10m = compute_s * SCREENING_TARGET_ROWS / rows
+
+    def ok(seconds: float, target: float) -> str:
+        return "yes" if seconds < target else "NO"
+
+    table = "\n".join([
+        f"| whole screening, lake reads included (`screen_lake`) | {rows:,} | {screening_s:.2f} | {per_10m:.2f} | "
+        f"{ok(per_10m, SCREENING_TARGET_S)} |",
+        f"| whole screening, inputs in memory (`screen` per product) | {rows:,} | {compute_s:.2f} | "
+        f"{compute_10m:.2f} | {ok(compute_10m, SCREENING_TARGET_S)} |",
+        f"| lot report, holds judged by the report (CLI) | {lot_rows:,} | {alone_s:.2f} | | "
+        f"{ok(alone_s, REPORT_TARGET_S)} |",
+        f"| lot report, holds and static limits given (dashboard) | {lot_rows:,} | {given_s:.2f} | | "
+        f"{ok(given_s, REPORT_TARGET_S)} |",
+        f"| `render_html` of that report | | {html_s:.2f} | | |",
+    ])  # fmt: skip
+    text = f"""# Lot report benchmark: the demo's screening and one lot's report
+
+- data: the demo fab (`silicio.demo.generate_fab`, {args.lots} lots x {args.wafers} wafers, three
+  products), written in {written:.1f} s and ingested in {ingested:.1f} s (not counted);
+  {rows:,} wafer-sort part-test results screened; report of lot {lot} ({lot_rows:,} results)
+- machine: {platform.machine()}, {os.cpu_count()} CPU(s), {platform.platform()}; Python
+  {platform.python_version()}, polars {pl.__version__}
+- load average (1, 5, 15 min): before {", ".join(f"{v:.2f}" for v in load_before)}; after
+  {", ".join(f"{v:.2f}" for v in load_after)}. Times grow with the load of a shared machine.
+- timing: best of {args.repeat} runs, same process; the report's imports paid by an untimed run
+- screening per 10 M: the time scaled linearly from the rows screened (targets: {SCREENING_TARGET_S:g} s
+  per 10 M part-test results, {REPORT_TARGET_S:g} s per lot report, on 2 cores)
+- the report's own holds equal those of the whole product's screening: {"yes" if same else "NO"}
+
+| what | part-test results | seconds | seconds per 10 M | under target |
+|---|---:|---:|---:|---|
+{table}
+"""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "report.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
