@@ -432,16 +432,21 @@ def test_worst_tests_distributions_count_the_final_results(report, demo_tables):
         assert float(drawn["LSL"]) == box["lo_limit"] and float(drawn["USL"]) == box["hi_limit"]
 
 
-def test_screened_map_colours_each_die_by_its_first_rule(report, demo_tables):
-    from silicio.yields import load_recipe
+def test_screened_map_colours_each_die_by_its_first_rule(demo_tables):
     from silicio.yields.pat import static_pat_limits
+    from silicio.yields.recipe import loads_recipe
     from silicio.yields.report import DEFAULT_RECIPE
     from silicio.yields.rules import registered_rules
     from silicio.yields.wafermap.drawing import SCREEN_FAILED_COLOUR, SCREEN_KEPT_COLOUR, rule_colours
 
-    recipe = load_recipe(resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE)
+    # The shipped recipe at PAT k = 3 instead of 6, so that a lot this small has screened dies.
+    text = (resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE).read_text(encoding="utf-8")
+    assert "\nk = 6.0" in text
+    recipe = loads_recipe(text.replace("\nk = 6.0", "\nk = 3.0", 1))
+    report = lot_report(demo_tables, LOT, recipe=recipe)
     tidy_rows = tidy(demo_tables)
-    direct = screen(tidy_rows, recipe, static_pat_limits(tidy_rows, min_lots=1), parts=parts(demo_tables))
+    limits = static_pat_limits(tidy_rows, k=recipe.pat.k, min_lots=1, iqr_zero=recipe.pat.iqr_zero)
+    direct = screen(tidy_rows, recipe, limits, parts=parts(demo_tables))
     precedence = [code for name, _ in recipe.rules for code in registered_rules()[name].reason_codes]
     first_rule: dict[tuple, str] = {}
     for row in direct.reasons.to_pylist():
