@@ -324,8 +324,12 @@ class Dashboard:
     def _disposition(self, db, screenings: LakeScreening | None) -> Disposition:
         if db is None or not self._has("parts"):
             return Disposition(holds=())
-        return hold_rules.judge(self._all_parts(db), self._lot_index(db), screenings, self.settings.hold_rules,
-                                self.recipe)  # fmt: skip
+        index = self._lot_index(db)
+        # The AEC-Q002 limits of each lot come from the lots tested before it (the lot history).
+        history = self._cached("lot_history", lambda: hold_rules.lake_history(db, index, self.settings.hold_rules,
+                                                                             self.recipe))  # fmt: skip
+        return hold_rules.judge(self._all_parts(db), index, screenings, self.settings.hold_rules, self.recipe,
+                                history=history)  # fmt: skip
 
     # -- pages
 

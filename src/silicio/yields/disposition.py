@@ -48,6 +48,7 @@ __all__ = [
     "default_recipe",
     "default_recipe_path",
     "judge",
+    "lake_history",
     "lake_disposition",
     "lot_holds",
     "lot_yield_table",
@@ -179,6 +180,7 @@ def lot_holds(
     rules: HoldRules | None = None,
     *,
     history: pa.Table | pl.DataFrame | None = None,
+    yield_limit_flags: pa.Table | pl.DataFrame | None = None,
 ) -> Disposition:
     """Every hold reason of every lot: a pure function of the tables below.
 
@@ -196,6 +198,10 @@ def lot_holds(
       per product and stage; None: the lots judged are their own baseline. Among themselves n
       lots can lie at most (n - 1) / sqrt(n) sigma from their mean, so SYL1 can fire only from 11
       lots on: a baseline of earlier lots is what AEC-Q002 means.
+    * ``yield_limit_flags``: each judged lot's crossings of the SYL / SBL of the lots tested
+      before it (:func:`silicio.yields.history.judge_lots_against_history`, columns
+      :data:`silicio.yields.history.FLAG_COLUMNS`, lot and wafer rows). When given, the SYL / SBL
+      holds are these (``final_parts`` and ``history`` are not used for them): the lake's way.
     """
     rules = rules or HoldRules()
     yields = _frame(lot_yields, "lot_yields", [*_LOT, "final_yield"])
@@ -215,7 +221,10 @@ def lot_holds(
                 evidence={"final_yield": value, "limit": rules.min_final_yield},
                 text=f"final yield {value:.2%} < {rules.min_final_yield:.2%}"))  # fmt: skip
 
-    notes += _yield_limit_holds(final_parts, history, rules, add)
+    if yield_limit_flags is not None:
+        _history_holds(yield_limit_flags, add)
+    else:
+        notes += _yield_limit_holds(final_parts, history, rules, add)
 
     if pat_shares is not None:
         shares = _frame(pat_shares, "pat_shares", [*_LOT, "n_parts", "pat_parts"])
@@ -282,6 +291,39 @@ def _yield_limit_holds(
                 rule=f"aec_q002_{kind.lower()}", parameters=parameters, evidence=evidence,
                 text=f"AEC-Q002 {flag['rule']}: {what}"))  # fmt: skip
     return notes
+
+
+def _history_holds(flags, add: Callable[[tuple, HoldReason], None]) -> None:
+    """AEC-Q002 Rev-B SYL / SBL crossings of lots and their wafers against the limits of the lots
+    tested before them (the lot history), each a hold reason of its lot."""
+    frame = flags if isinstance(flags, pl.DataFrame) else pl.from_arrow(flags)
+    for flag in frame.iter_rows(named=True):
+        kind = flag["rule"][:3]
+        version = flag["baseline_version"]
+        review_by = flag["baseline_review_by"]
+        parameters = {
+            "baseline": "history",
+            "baseline_version": version,
+            "baseline_lots": list(flag["baseline_lots"] or []),
+            "review_by": review_by.isoformat() if review_by is not None else None,
+            "scope": flag["scope"],
+        }
+        evidence = {"level": flag["rule"], "value": flag["value"], "limit": flag["limit"], "mean": flag["mean"],
+                    "sigma": flag["sigma"], "lots": flag["n_values"], "parts": flag["parts"],
+                    "count": flag["count"]}  # fmt: skip
+        where = "" if flag["wafer_id"] is None else f" on wafer {flag['wafer_id']}"
+        if flag["scope"] == "wafer":
+            evidence = {"wafer_id": flag["wafer_id"], **evidence}
+        if kind == "SYL":
+            what = f"yield{where} {flag['value']:.2%} < {flag['limit']:.2%}"
+        else:
+            evidence = {"bin": flag["bin"], **evidence}
+            what = f"bin {flag['bin']} fallout{where} {flag['value']:.2%} > {flag['limit']:.2%}"
+        basis = f"version {version}" if version is not None else "computed now"
+        count = len(parameters["baseline_lots"])
+        add((flag["product"], flag["lot"], flag["stage"]), HoldReason(
+            rule=f"aec_q002_{kind.lower()}", parameters=parameters, evidence=evidence,
+            text=f"AEC-Q002 {flag['rule']}: {what} (limits of the {count} lots tested before it, {basis})"))  # fmt: skip
 
 
 def _shift_holds(lot_statistics, rules: HoldRules, add: Callable[[tuple, HoldReason], None]) -> None:
@@ -442,16 +484,35 @@ def judge(
     rules: HoldRules,
     recipe: Recipe | None = None,
     pat_rules: Collection[str] | None = None,
+    history: tuple[pa.Table, Sequence[str]] | None = None,
 ) -> Disposition:
     """:func:`lot_holds` of the lake's parts (test order), lot index and screening (None: still
-    running), with the AEC-Q002 settings of ``recipe``."""
-    return lot_holds(
+    running), with the AEC-Q002 settings of ``recipe``; ``history``: the lot history's SYL / SBL
+    flags and notes (:func:`lake_history`), which then set the AEC-Q002 holds."""
+    flags, history_notes = history if history is not None else (None, ())
+    disposition = lot_holds(
         lot_yield_table(parts, index),
         final_parts(parts),
         pat_shares(screening.results, pat_rules) if screening is not None else None,
         screening.lot_statistics if screening is not None else None,
         rules_of_recipe(rules, recipe),
+        yield_limit_flags=flags,
     )
+    return replace(disposition, notes=(*disposition.notes, *history_notes))
+
+
+def lake_history(lake, index: pl.DataFrame, rules: HoldRules | None = None,
+                 recipe: Recipe | None = None) -> tuple[pa.Table, tuple[str, ...]]:  # fmt: skip
+    """The AEC-Q002 SYL / SBL flags of the lots of ``index`` (:func:`silicio.lake.queries.lot_index`)
+    against the lots of the same program tested before each (the lot history in the catalog:
+    a frozen or stored version, else limits computed from the earlier lots), and a note for each
+    lot with too few earlier lots. The hold rules' ``yield_limits_min_lots`` and bin kind apply."""
+    from .history import HistorySettings, judge_lots_against_history
+
+    judged = rules_of_recipe(rules or HoldRules(), recipe)
+    settings = HistorySettings(min_lots=judged.yield_limits_min_lots, bin_column=f"{judged.yield_limits_bin}_bin")
+    lots = {(r["product"], r["stage"], r["lot"]) for r in index.iter_rows(named=True)}
+    return judge_lots_against_history(lake, lots, settings=settings)
 
 
 def lake_disposition(
@@ -473,5 +534,6 @@ def lake_disposition(
         index = index.filter(pl.col("product").is_in(list(products), nulls_equal=True))
         parts = parts.filter(pl.col("product").is_in(list(products), nulls_equal=True))
     screening = screen_lake(lake, recipe, products=products)
-    disposition = judge(parts, index, screening, rules or HoldRules(), recipe, pat_rules)
+    history = lake_history(lake, index, rules, recipe)
+    disposition = judge(parts, index, screening, rules or HoldRules(), recipe, pat_rules, history)
     return replace(disposition, notes=(*screening.notes, *disposition.notes))

@@ -37,7 +37,7 @@ comes (silicio's default review interval: six months, :data:`DEFAULT_REVIEW_DAYS
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,7 @@ __all__ = [
     "history_static_limits",
     "judge_lot",
     "judge_lot_against_history",
+    "judge_lots_against_history",
     "limits_overview",
     "update_limits",
 ]
@@ -665,6 +666,61 @@ def judge_lot_against_history(lake: Lake, product: str | None, stage: str, lot_i
 
     baseline = history_baseline(lake, product, stage, lot_id, settings)
     return judge_lot(baseline, final_bin_counts(lake, product, stage, [lot_id]), lot_id)
+
+
+def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started: datetime | None,
+                     key_lots: pl.DataFrame, counts: pl.DataFrame, settings: HistorySettings) -> Baseline:  # fmt: skip
+    """:func:`history_baseline`'s choice, from the key's stored versions and its lots' final bin
+    counts already read (one query a key instead of one a lot)."""
+    if started is None:
+        raise NotEnoughHistory(f"lot {lot}: no test start time, so no lots are known to be earlier")
+    usable = [b for b in stored if eligible(b, lot, started)]
+    frozen = [b for b in usable if b.frozen]
+    if frozen or usable:
+        return (frozen or usable)[-1]
+    earlier = [(name, at) for name, at in _with_start(key_lots) if at < started and name != lot]
+    if settings.max_lots is not None:
+        earlier = earlier[-settings.max_lots :]
+    if len(earlier) < settings.min_lots:
+        raise NotEnoughHistory(
+            f"lot {lot} ({key}): {len(earlier)} lot(s) tested before it, fewer than the {settings.min_lots} "
+            "AEC-Q002 Rev-B needs for SYL / SBL"
+        )
+    return compute_baseline(key, earlier, counts, settings=settings, computed_at=datetime.now(UTC))
+
+
+def judge_lots_against_history(
+    lake: Lake, lots: Iterable[tuple[str | None, str, str]] | None = None, *,
+    settings: HistorySettings | None = None,
+) -> tuple[pa.Table, tuple[str, ...]]:  # fmt: skip
+    """:func:`judge_lot_against_history` of many lots ((product, stage, lot); every lot of the lake
+    when None) at once: the SYL / SBL flags of each (columns :data:`FLAG_COLUMNS`) and a note for
+    each lot that cannot be judged (fewer than ``min_lots`` earlier lots). Each program's lots
+    are read once, so a lake's every lot costs a query per baseline key, not per lot."""
+    from silicio.lake.queries.history import final_bin_counts
+
+    settings = settings or HistorySettings()
+    rows = _lot_rows(lake, None, None)
+    wanted = None if lots is None else {(p, st, lot) for p, st, lot in lots}
+    flags: list[pa.Table] = []
+    notes: list[str] = []
+    for _, group in rows.group_by(["product", "stage", "program", "revision"], maintain_order=True):
+        key = _key_of(group.row(0, named=True))
+        judged = [r for r in group.iter_rows(named=True)
+                  if wanted is None or (r["product"], r["stage"], r["lot"]) in wanted]  # fmt: skip
+        if not judged:
+            continue
+        stored = [baseline_from_version(key, v) for v in lake.catalog.baseline_versions(key)]
+        counts = pl.from_arrow(final_bin_counts(lake, key.product, key.stage, group["lot"].to_list()))
+        for row in judged:
+            try:
+                baseline = _choose_baseline(key, stored, row["lot"], row["started"], group, counts, settings)
+            except NotEnoughHistory as exc:
+                notes.append(str(exc))
+                continue
+            flags.append(judge_lot(baseline, counts.filter(pl.col("lot") == row["lot"]), row["lot"]))
+    table = pa.concat_tables(flags) if flags else FLAG_COLUMNS.empty_table()
+    return table, tuple(notes)
 
 
 def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: str) -> pa.Table | None:

@@ -44,6 +44,7 @@ from .disposition import (
     LakeScreening,
     default_recipe,
     judge,
+    lake_history,
     screened_products,
 )
 from .lot_analysis import (
@@ -576,6 +577,8 @@ def lot_report(
     if product is not None:
         disposition = _lot_disposition(product, data, result if static_limits is None else None)
     holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
+    if history is None and lake is not None:
+        history = _lake_history(lake, data, overall["final_yield"], notes)
     files = pl.DataFrame(
         [{k: f[k] for k in ("file", "started", "parts", "good")} for f in data.files],
         schema={"file": pl.String, "started": pl.Datetime("us", "UTC"), "parts": pl.Int64, "good": pl.Int64},
@@ -636,6 +639,32 @@ def _distributions(tidy: pl.DataFrame, worst_cpk: pa.Table, worst_fails: pa.Tabl
     return result_distributions(tidy.drop(_FILE), tests.unique(maintain_order=True))
 
 
+def _lake_history(lake, data: _LotData, final_yield: float | None, notes: list[str]) -> pl.DataFrame | None:
+    """The lot against the lots of its program tested before it (the baseline it is judged
+    against, :func:`silicio.yields.history.history_baseline`): each lot's final yield, and the
+    AEC-Q002 SYL1 of that baseline on every row (the line the lot is held below). None, with a
+    note, when the lot has too few earlier lots."""
+    from silicio.lake import queries
+
+    from .history import NotEnoughHistory, history_baseline
+
+    index = queries.lot_index(lake)
+    mine = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))
+    if mine.is_empty():
+        return None
+    try:
+        baseline = history_baseline(lake, mine["product"][0], data.stage, data.lot_id)
+    except NotEnoughHistory as exc:
+        notes.append(f"no lot history to compare with: {exc}")
+        return None
+    limits = pl.from_arrow(baseline.yield_limits).filter((pl.col("scope") == "lot") & (pl.col("kind") == "SYL"))
+    syl = limits["limit1"][0] if limits.height else None
+    rows = [{"lot": lot.lot, "yield": lot.good_parts / lot.parts if lot.parts else None, "syl": syl}
+            for lot in baseline.lots]  # fmt: skip
+    rows.append({"lot": data.lot_id, "yield": final_yield, "syl": syl})
+    return pl.DataFrame(rows, schema={"lot": pl.String, "yield": pl.Float64, "syl": pl.Float64})
+
+
 def _history(history, lot_id: str | None, final_yield: float | None) -> pa.Table | None:
     """The lot history as given, checked, with ``this_lot``; the lot appended when missing."""
     if history is None:
@@ -675,6 +704,8 @@ class _ProductContext:
     screened: bool
     static_limits: pa.Table | None
     notes: list[str]
+    #: The lot's AEC-Q002 flags against its lot history, and notes (:func:`lake_history`).
+    history: tuple[pa.Table, tuple[str, ...]] | None = None
 
     @classmethod
     def of(cls, lake, data: _LotData, recipe: Recipe) -> _ProductContext:
@@ -705,7 +736,9 @@ class _ProductContext:
             except ValueError as exc:
                 notes.append(f"{name}: not screened: {exc}")
                 screened = False
-        return cls(name, recipe, index, parts, statistics, screened, static, notes)
+        this_lot = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))
+        history = lake_history(lake, this_lot, HoldRules(), recipe)
+        return cls(name, recipe, index, parts, statistics, screened, static, notes, history)
 
 
 def _lot_disposition(product: _ProductContext, data: _LotData, result: ScreeningResult | None) -> Disposition:
@@ -726,7 +759,7 @@ def _lot_disposition(product: _ProductContext, data: _LotData, result: Screening
         if result is not None:
             results[product.name] = result
     screening = LakeScreening(results=results, notes=product.notes, lot_statistics=product.statistics)
-    return judge(product.parts, product.index, screening, HoldRules(), product.recipe)
+    return judge(product.parts, product.index, screening, HoldRules(), product.recipe, history=product.history)
 
 
 # --------------------------------------------------------------------------------------------
