@@ -31,9 +31,15 @@ def shared_stdf(name: str) -> Path:
     for folder in candidates:
         if (folder / name).is_file():
             return folder / name
-    pytest.skip(
-        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
-    )
+    missing_shared(f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)")
+
+
+def missing_shared(message: str) -> None:
+    """Skip a test whose shared data is absent; under CI (``SILICIO_REQUIRE_SHARED=1``, where
+    shared/ must be there) fail it instead, so a missing corpus cannot pass as green."""
+    if os.environ.get("SILICIO_REQUIRE_SHARED") == "1":
+        pytest.fail(f"SILICIO_REQUIRE_SHARED=1: {message}")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +47,7 @@ def shared_stdf_files() -> list[Path]:
     """All the shared STDF files; skips the test when there are none."""
     paths = shared_stdf_paths()
     if not paths:
-        pytest.skip(_NO_SHARED_STDF)
+        missing_shared(_NO_SHARED_STDF)
     return paths
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_shared
+
 QUALITY_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "quality"
 
 
@@ -16,9 +18,7 @@ def quality_file():
     def find(name: str) -> Path:
         path = QUALITY_DIR / name
         if not path.is_file():
-            pytest.skip(
-                f"reference file {name} not found in {QUALITY_DIR} (shared/ sits beside the repository)"
-            )
+            missing_shared(f"reference file {name} not found in {QUALITY_DIR} (shared/ sits beside the repository)")
         return path
 
     return find

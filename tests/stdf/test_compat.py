@@ -24,6 +24,7 @@ import stdf_convert
 from silicio.stdf import read, stream
 from silicio.stdf.missing import fill_omitted
 from silicio.stdf.spec import GDR_TYPE_CODES, UNKNOWN
+from tests.conftest import missing_shared
 
 STDF_DIR = Path(__file__).parents[3] / "shared" / "data" / "stdf"
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zip", ".xz")
@@ -42,9 +43,7 @@ def shared_file_names() -> tuple[str, ...]:
 
 def shared_file(name: str) -> Path:
     if name == NO_DATA:
-        pytest.skip(
-            f"shared STDF data not found at {STDF_DIR}: these tests compare real files with peer readers"
-        )
+        missing_shared(f"shared STDF data not found at {STDF_DIR}: these tests compare real files with peer readers")
     return STDF_DIR / name
 
 
@@ -254,7 +253,7 @@ def test_every_field_equals_stdf_convert_after_filling_omitted(name):
 def test_the_core_tables_were_compared_on_real_data():
     """Guard against the field comparison passing vacuously: the shared set has thousands of each."""
     if NO_DATA in PEER_FILES:
-        pytest.skip(f"shared STDF data not found at {STDF_DIR}")
+        missing_shared(f"shared STDF data not found at {STDF_DIR}")
     rows = collections.Counter()
     for name in PEER_FILES:
         for record_type in ("PTR", "FTR", "PRR", "MPR", "TSR", "GDR"):

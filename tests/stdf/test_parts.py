@@ -12,6 +12,7 @@ from silicio.stdf import read
 from silicio.stdf.parts import PARTS_SCHEMA, PartYield, part_yield, parts
 from silicio.stdf.tidy import tidy
 from silicio.stdf.writer import StdfWriter
+from tests.conftest import shared_stdf
 
 NO_XY = -32768
 
@@ -220,10 +221,7 @@ def test_every_shared_file_one_row_per_prr(shared_stdf_file):
 
 
 def test_galaxy_lot3_retests_on_the_wafer():
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "stdf" / "galaxy_lot3_A530_BE.stdf"
-    if not path.exists():
-        pytest.skip(f"{path} not found (the shared STDF data set is not checked out)")
-    tables = read(path)
+    tables = read(shared_stdf("galaxy_lot3_A530_BE.stdf"))
     t = parts(tables)
     xy = list(zip(col(t, "x"), col(t, "y"), strict=True))
     # Independently: dies are the distinct (x, y) of this one-wafer file; the last PRR of each wins.

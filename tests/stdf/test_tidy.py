@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from silicio.stdf import read
 from silicio.stdf.tidy import TIDY_SCHEMA, tidy
 from silicio.stdf.writer import StdfWriter
+from tests.conftest import missing_shared
 
 DATA = Path(__file__).parents[3] / "shared" / "data" / "stdf"
 NO_XY = -32768
@@ -350,6 +351,7 @@ def multisite_streams(draw):
     opened: dict[int, int] = {}  # site -> when its open part's PIR was written
     parts_closed = 0
     dies_written = set()
+    last_part: dict[tuple[int, int], int] = {}  # die -> its last closed part
     for step in draw(st.lists(st.tuples(st.integers(1, 3), st.integers(0, 3), st.integers(0, n_tests - 1),
                                         st.booleans()), max_size=40)):  # fmt: skip
         site, action, t, full = step
@@ -360,6 +362,8 @@ def multisite_streams(draw):
             die = draw(st.sampled_from([(0, 0), (0, 1), (1, 0)]))
             records.append(prr(site, x=die[0], y=die[1], part_id=str(parts_closed)))
             dies_written.add(die)
+            # Every closed part counts for its die, with test results or without.
+            last_part[die] = parts_closed
             for e in open_parts.pop(site):
                 e["part_index"], e["die"] = parts_closed, die
             parts_closed += 1
@@ -387,10 +391,6 @@ def multisite_streams(draw):
             e["die"] = None
     # A row is final when its part is the last closed part (PRR) of its die; a part left open,
     # or one whose die is unknown, is a die of its own.
-    last_part = {}
-    for e in expected:
-        if e["die"] is not None:
-            last_part[e["die"]] = max(last_part.get(e["die"], -1), e["part_index"])
     for e in expected:
         e["last"] = e["die"] is None or last_part[e["die"]] == e["part_index"]
     return records, expected
@@ -415,9 +415,7 @@ def test_random_multisite_streams(tmp_path, stream):
 def sample(name: str):
     path = DATA / name
     if not path.exists():
-        pytest.skip(
-            f"sample file {name} not found under {DATA} (the shared STDF data set is not checked out)"
-        )
+        missing_shared(f"sample file {name} not found under {DATA} (the shared STDF data set is not checked out)")
     return read(path)
 
 

@@ -10,14 +10,13 @@ import os
 import shutil
 from urllib.request import urlopen
 
+import playwright.sync_api as playwright_api
 import pytest
 
 from silicio.web import create_app
 from silicio.web.render import HTML_ROWS
 
 from .conftest import SCREENSHOTS_KEY, serving
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and os.path.exists(p)), None)
 pytestmark = pytest.mark.skipif(

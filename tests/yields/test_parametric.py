@@ -17,6 +17,7 @@ from silicio.stdf.parts import parts
 from silicio.yields.parametric import part_test_times, per_test_statistics, units_per_hour
 from silicio.yields.wafermap import parametric_map
 from silicio.yields.yield_ import consolidate_retests_tidy
+from tests.conftest import shared_stdf
 
 RESULTS = [1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 9.0]  # test 10, limits 0 .. 12, on dies 0..6
 FAIL = 0x80
@@ -201,13 +202,11 @@ def test_alarmed_results_are_left_out_counted_and_can_be_kept(tmp_path):
     assert row["mean"] == pytest.approx(statistics.fmean(values))
 
 
-GALAXY_LOT3 = Path(__file__).parents[3] / "shared" / "data" / "stdf" / "galaxy_lot3_A530_BE.stdf"
+GALAXY_LOT3 = "galaxy_lot3_A530_BE.stdf"
 
 
 def test_galaxy_lot3_final_statistics_come_from_each_dies_last_insertion():
-    if not GALAXY_LOT3.exists():
-        pytest.skip(f"{GALAXY_LOT3} not found (the shared STDF data set is not checked out)")
-    tables = read(GALAXY_LOT3)
+    tables = read(shared_stdf(GALAXY_LOT3))
     # Independently, from the raw records: the die of a PRR is its (X, Y) on the one wafer; a
     # die's last PRR is its last insertion; a PTR belongs to the PRR that closes its part
     # (one site: the first PRR after it).

@@ -525,3 +525,26 @@ def test_report_holds_are_those_of_the_whole_product(six_lot_lake):
             assert not any("this lot alone" in n for n in report.screening.notes)
             # Test times from the lake's MIR / MRR equal those of the file.
             assert report.throughput.wall_clock_uph is not None
+
+
+def test_galaxy_maps_in_the_report_have_the_highest_y_on_top():
+    """galaxy_lot2's WCR says Y grows upward (POS_Y "U"): every map of its report, SVG and JSON,
+    puts the highest Y in the top row. Checked from the raw PRR records, not through silicio.yields."""
+    from tests.conftest import shared_stdf
+
+    tables = read(shared_stdf("galaxy_lot2_A530_BE.stdf"))
+    assert tables["WCR"].column("POS_Y")[0].as_py() == "U"
+    prr = tables["PRR"].to_pydict()
+    ys = [y for y in prr["Y_COORD"] if y is not None and y != -32768]
+    lot = tables["MIR"].column("LOT_ID")[0].as_py()
+    report = lot_report(tables, lot)
+    assert report.orientation.y_grows == "up"
+    page = render_html(report)
+    maps = re.findall(r'<div class="map" data-wafer="[^"]+">(<svg.*?</svg>)', page, re.S)
+    assert maps
+    for svg in maps:
+        cells = [(int(y_px), int(y)) for y_px, y in re.findall(r'<rect x="-?\d+" y="(-?\d+)"[^>]*data-y="(-?\d+)"', svg)]
+        top = min(y_px for y_px, _ in cells)
+        assert {y for y_px, y in cells if y_px == top} == {max(ys)}
+    data = json.loads(_json_of(page))
+    assert all(m["y_grows"] == "up" for m in data["wafer_maps"])

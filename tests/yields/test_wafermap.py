@@ -37,6 +37,7 @@ from silicio.yields.wafermap import (
     write_e142,
     write_g85,
 )
+from tests.conftest import shared_stdf
 
 FAIL = 0x08
 # A plus-shaped wafer: (x, y, hard bin, result of test 7); bin 1 passes. (0, 1) fails then passes.
@@ -131,9 +132,7 @@ def test_renders_reject_what_they_cannot_draw():
 
 
 def test_shared_wafer_files_stack():
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "stdf" / "a595_Catalyst_BE.stdf"
-    if not path.exists():
-        pytest.skip(f"{path} not found (the shared STDF data set is not checked out)")
+    path = shared_stdf("a595_Catalyst_BE.stdf")
     p = parts(read(path))
     stacked = stacked_fail_map(p)
     assert 0 <= stacked.value.min() and stacked.value.max() <= 1 and stacked.count.max() == 3

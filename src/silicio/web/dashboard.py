@@ -49,7 +49,7 @@ from silicio.yields.disposition import (
     default_recipe_path,
 )
 from silicio.yields.recipe import Recipe
-from silicio.yields.wafermap import map_json
+from silicio.yields.wafermap import Orientation, map_json, orientation_of
 
 from . import models as m
 from .cache import ByteCache, default_max_bytes
@@ -122,12 +122,14 @@ def rows_of(table: pa.Table | pl.DataFrame, model: type[m.Row], **extra: Callabl
     return out
 
 
-def _map_data(wafer_map, bin_names: dict[int, str] | None = None) -> m.WaferMapData:
-    """The map as the page shows it: colours, legend and axis directions from the one wafer-map
-    module (:func:`silicio.yields.wafermap.map_json`), so the dashboard draws what the reports draw."""
+def _map_data(wafer_map, orientation: Orientation, bin_names: dict[int, str] | None = None) -> m.WaferMapData:
+    """The map as the page shows it: colours, legend, axis directions and the flat from the one
+    wafer-map module (:func:`silicio.yields.wafermap.map_json`), oriented as the lot's STDF WCR
+    says, so the dashboard draws what the reports and exports draw."""
     return m.WaferMapData(
-        **map_json(wafer_map, bin_names=bin_names),
+        **map_json(wafer_map, orientation, bin_names=bin_names),
         bin_names={str(k): v for k, v in (bin_names or {}).items() if v},
+        orientation_notes=list(orientation.notes),
     )
 
 
@@ -276,6 +278,19 @@ class Dashboard:
 
         return self._cached(("bin_names", lot_id, stage, kind), compute)
 
+    def _orientation(self, db, lot_id: str, stage: str) -> Orientation:
+        """How the lot's maps are drawn: its files' STDF WCR (which way X and Y grow, the flat);
+        records that disagree are shown as a note, the map drawn the prober's way."""
+
+        def compute() -> Orientation:
+            records = queries.wafer_configurations(db, lot_id, stage)
+            try:
+                return orientation_of({"WCR": records} if records is not None else {})
+            except ValueError as exc:
+                return Orientation(notes=(f"{exc}: drawn with X growing right and Y down",))
+
+        return self._cached(("orientation", lot_id, stage), compute)
+
     # -- screening and disposition
 
     def _screenings(self, *, wait: bool = True) -> LakeScreening | None:
@@ -384,7 +399,7 @@ class Dashboard:
         stacked = None
         if parts.num_rows and parts["x"].null_count < parts.num_rows:
             try:
-                stacked = _map_data(stacked_fail_map(parts, lot_id))
+                stacked = _map_data(stacked_fail_map(parts, lot_id), self._orientation(db, lot_id, stage))
             except ValueError:  # no die with coordinates and a verdict
                 stacked = None
         pareto = rows_of(bin_pareto(parts, kind="soft", names=self._bin_names(db, lot_id, stage, "soft")),
@@ -449,7 +464,8 @@ class Dashboard:
         definitions = self._bin_names(db, lot_id, stage, kind)
         names = {r["bin"]: r["name"] for r in definitions.to_pylist()} if definitions is not None else {}
         try:
-            the_map = _map_data(bin_map(parts, kind=kind, lot_id=lot_id, wafer_id=wafer_id), names)
+            the_map = _map_data(bin_map(parts, kind=kind, lot_id=lot_id, wafer_id=wafer_id),
+                                 self._orientation(db, lot_id, stage), names)
         except ValueError:  # dies without coordinates
             the_map = m.WaferMapData(kind="bin", x=[], y=[], value=[])
         counts = pl.from_arrow(bin_counts(parts, kind=kind)).with_columns(
@@ -476,7 +492,8 @@ class Dashboard:
         if test_num is not None:
             one_test = measured.filter(pl.col("test_num") == test_num)
             try:
-                parametric = _map_data(parametric_map(one_test, test_num, lot_id=lot_id, wafer_id=wafer_id))
+                parametric = _map_data(parametric_map(one_test, test_num, lot_id=lot_id, wafer_id=wafer_id),
+                                       self._orientation(db, lot_id, stage))
             except ValueError:
                 parametric = None
             statistics = rows_of(per_test_statistics(one_test), m.TestStatistics,

@@ -102,6 +102,9 @@ class WaferMapData(BaseModel):
         default=None, description="side of the drawing the wafer flat / notch is on (STDF WCR WF_FLAT)"
     )
     outline: MapOutline | None = Field(default=None, description="the wafer's edge and flat, in die units")
+    orientation_notes: list[str] = Field(
+        default_factory=list, description="what the orientation assumed (blank or missing STDF WCR fields)"
+    )
 
 
 class TestStatistics(Row):

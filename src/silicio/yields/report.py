@@ -64,7 +64,9 @@ from .recipe import Recipe, load_recipe
 from .rules import LOTS, registered_rules
 from .screening import ScreeningResult, screen
 from .wafermap import (
+    DEFAULT_ORIENTATION,
     MapDrawing,
+    Orientation,
     WaferMap,
     bin_colours,
     bin_map,
@@ -73,6 +75,7 @@ from .wafermap import (
     legend_handles,
     map_json,
     map_svg,
+    orientation_of,
     stacked_fail_map,
 )
 from .wafermap.drawing import (
@@ -177,6 +180,8 @@ class LotReport:
     distributions: ResultDistributions | None = None
     #: The lot history given to :func:`lot_report` (lot, yield, syl, this_lot); None when not given.
     history: pa.Table | None = None
+    #: How the maps are drawn: the files' STDF WCR (which way X and Y grow, the flat).
+    orientation: Orientation = DEFAULT_ORIENTATION
 
     @property
     def is_wafer_sort(self) -> bool:
@@ -199,6 +204,8 @@ class _LotData:
     parts: pl.DataFrame
     tidy: pl.DataFrame
     summaries: list[tuple[str, pl.DataFrame, pa.Table | None, pa.Table | None]]
+    #: The files' WCR records (which way X and Y grow, the flat), as dicts.
+    wcr: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _known_lots_message(lots: Sequence[Any]) -> str:
@@ -240,7 +247,8 @@ def _from_tables(files: Sequence[Mapping[str, pa.Table]], lot_id: str | None) ->
         raise ValueError(
             f"lot {lot_id!r} is not in the data; lots present: {_known_lots_message(list(known))}"
         )
-    return _assemble(lot_id, None, chosen)
+    wcr = [row for tables in files if tables.get("WCR") is not None for row in tables["WCR"].to_pylist()]
+    return replace(_assemble(lot_id, None, chosen), wcr=wcr)
 
 
 def _first_value(tables: Mapping[str, pa.Table], record: str, field_name: str) -> int | None:
@@ -290,7 +298,8 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
         }  # fmt: skip
         name = Path(path).name if path else sha[:12]
         chosen.append((name, started, part_rows, tidy_rows, summaries, times_of.get(sha, (None, None))))
-    return _assemble(lot_id, stage, chosen)
+    wcr = queries.wafer_configurations(lake, lot_id, stage)
+    return replace(_assemble(lot_id, stage, chosen), wcr=wcr.to_pylist() if wcr is not None else [])
 
 
 def _assemble(lot_id, stage, chosen) -> _LotData:
@@ -579,6 +588,7 @@ def lot_report(
     holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
     if history is None and lake is not None:
         history = _lake_history(lake, data, overall["final_yield"], notes)
+    orientation = _orientation(data, notes) if maps else DEFAULT_ORIENTATION
     files = pl.DataFrame(
         [{k: f[k] for k in ("file", "started", "parts", "good")} for f in data.files],
         schema={"file": pl.String, "started": pl.Datetime("us", "UTC"), "parts": pl.Int64, "good": pl.Int64},
@@ -608,7 +618,19 @@ def lot_report(
         throughput=_throughput(data),
         distributions=_distributions(data.tidy, worst_cpk, worst_fails),
         history=_history(history, data.lot_id, overall["final_yield"]),
+        orientation=orientation,
     )
+
+
+def _orientation(data: _LotData, notes: list[str]) -> Orientation:
+    """The maps' orientation from the lot's WCR records (:func:`silicio.yields.wafermap.orientation_of`);
+    what it assumed, or records that disagree, said in ``notes``."""
+    try:
+        orientation = orientation_of({"WCR": data.wcr})
+    except ValueError as exc:
+        orientation = Orientation(notes=(f"{exc}: maps drawn with X growing right and Y down",))
+    notes.extend(orientation.notes)
+    return orientation
 
 
 def _throughput(data: _LotData) -> Throughput:
@@ -710,7 +732,6 @@ class _ProductContext:
     @classmethod
     def of(cls, lake, data: _LotData, recipe: Recipe) -> _ProductContext:
         from silicio.lake import queries
-        from silicio.lake.queries.reports import product_lot_statistics, product_results
 
         index = queries.lot_index(lake)
         products = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))["product"]
@@ -718,7 +739,7 @@ class _ProductContext:
         mine = pl.col("product").eq_missing(name)
         index = index.filter(mine)
         parts = queries.all_parts(lake).filter(mine)
-        statistics = product_lot_statistics(lake, name, data.stage) if "tidy" in lake.tables else None
+        statistics = queries.lot_statistics(lake, (name, data.stage)) if "tidy" in lake.tables else None
         judged = dict(screened_products(index, recipe))
         screened = data.stage == SCREENED_STAGE and name in judged and judged[name] is None
         notes = [why for why in judged.values() if why]
@@ -729,7 +750,7 @@ class _ProductContext:
             # them: the limits the lot's PAT share is judged with.
             columns = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result",
                        "lo_limit", "hi_limit", "part_passed", "is_last_test")  # fmt: skip
-            tidy = product_results(lake, name, SCREENED_STAGE, columns)
+            tidy = queries.product_results(lake, name, SCREENED_STAGE, columns)
             try:
                 static = static_pat_limits(tidy, k=pat.k, min_lots=pat.min_lots, tests=pat.tests,
                                            iqr_zero=pat.iqr_zero, quantile_method=pat.quantile_method)  # fmt: skip
@@ -833,7 +854,7 @@ def _screened_maps(report: LotReport) -> tuple[list[tuple[str | None, MapDrawing
             rows.get_column("x").to_numpy().astype(np.int64), rows.get_column("y").to_numpy().astype(np.int64),
             rows.get_column("category").to_numpy(), "bin", report.lot_id, wafer, "screening",
         )  # fmt: skip
-        drawing = describe_map(wafer_map, colours=palette, title=f"wafer {wafer}")
+        drawing = describe_map(wafer_map, report.orientation, colours=palette, title=f"wafer {wafer}")
         present = set(rows.get_column("category").to_list())
         drawings.append((wafer, replace(drawing, legend=tuple(e for e in legend if e.bin in present))))
     drawings.sort(key=lambda pair: str(pair[0]))
@@ -865,9 +886,11 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return _plain(table.to_pylist())
 
 
-def _map_data(wafer_map: WaferMap, colours: dict[int, str] | None = None) -> dict[str, Any]:
-    """A map's dies, values and drawing (colours, legend, axis directions) as in the dashboard."""
-    return {"lot_id": wafer_map.lot_id, "wafer_id": wafer_map.wafer_id} | map_json(wafer_map, colours=colours)
+def _map_data(wafer_map: WaferMap, orientation: Orientation, colours: dict[int, str] | None = None) -> dict[str, Any]:
+    """A map's dies, values and drawing (colours, legend, axis directions, flat) as in the dashboard."""
+    return {"lot_id": wafer_map.lot_id, "wafer_id": wafer_map.wafer_id} | map_json(
+        wafer_map, orientation, colours=colours
+    )
 
 
 def report_data(report: LotReport) -> dict[str, Any]:
@@ -885,8 +908,8 @@ def report_data(report: LotReport) -> dict[str, Any]:
         "hard_pareto": _rows(report.hard_pareto),
         "soft_pareto": _rows(report.soft_pareto),
         "reconciliation": _rows(report.reconciliation),
-        "stacked_map": _map_data(report.stacked_map) if report.stacked_map is not None else None,
-        "wafer_maps": [_map_data(m, colours) for m in report.wafer_maps],
+        "stacked_map": _map_data(report.stacked_map, report.orientation) if report.stacked_map is not None else None,
+        "wafer_maps": [_map_data(m, report.orientation, colours) for m in report.wafer_maps],
         "worst_cpk": _rows(report.worst_cpk),
         "worst_fails": _rows(report.worst_fails),
         "screening": None
@@ -1117,9 +1140,11 @@ def _drawings(report: LotReport) -> tuple[MapDrawing | None, list[MapDrawing]]:
     """The stacked map's and each wafer map's drawing, the wafers sharing one bin palette."""
     stacked = None
     if report.stacked_map is not None:
-        stacked = describe_map(report.stacked_map, title="fraction of wafers failing at each position")
+        stacked = describe_map(report.stacked_map, report.orientation,
+                               title="fraction of wafers failing at each position")  # fmt: skip
     colours = _bin_colours(report)
-    return stacked, [describe_map(m, colours=colours, title=f"wafer {m.wafer_id}") for m in report.wafer_maps]
+    return stacked, [describe_map(m, report.orientation, colours=colours, title=f"wafer {m.wafer_id}")
+                     for m in report.wafer_maps]  # fmt: skip
 
 
 def _lot_legend(drawings: Sequence[MapDrawing]):

@@ -29,6 +29,7 @@ def lots_in_start_order() -> str:
 
 # The query modules use the order rules above, so they are imported after them.
 from .demo import wafer_sort_lots  # noqa: E402
+from .history import final_bin_counts, history_lots, pat_history  # noqa: E402
 from .lots import (  # noqa: E402
     LOT_INDEX_SCHEMA,
     all_parts,
@@ -38,15 +39,34 @@ from .lots import (  # noqa: E402
     lot_statistics,
     lot_tidy,
     screening_inputs,
+    wafer_configurations,
 )
-from .reports import lot_bin_summaries, lot_files, lot_ids, lot_rows, lot_stages  # noqa: E402
+from .reports import (  # noqa: E402
+    lot_bin_summaries,
+    lot_file_times,
+    lot_files,
+    lot_ids,
+    lot_rows,
+    lot_stages,
+    product_results,
+)
 from .search import parts_with_id, wafers_matching  # noqa: E402
+from .spc import last_results  # noqa: E402
 from .tests import test_results  # noqa: E402
+from .trace import last_test_results  # noqa: E402
 
 __all__ = [
     "LOT_INDEX_SCHEMA",
     "all_parts",
     "bin_records",
+    "final_bin_counts",
+    "history_lots",
+    "last_results",
+    "last_test_results",
+    "lot_file_times",
+    "pat_history",
+    "product_results",
+    "wafer_configurations",
     "lot_bin_summaries",
     "lot_files",
     "lot_ids",

@@ -99,7 +99,16 @@ def bin_records(lake: Lake, lot_id: str, stage: str, kind: str) -> pa.Table | No
     None when the lake holds no such record at all."""
     if kind not in ("hard", "soft"):
         raise ValueError(f"bin kind must be 'hard' or 'soft', got {kind!r}")
-    view = "HBR" if kind == "hard" else "SBR"
+    return _lot_records(lake, "HBR" if kind == "hard" else "SBR", lot_id, stage)
+
+
+def wafer_configurations(lake: Lake, lot_id: str, stage: str) -> pa.Table | None:
+    """The WCR records (wafer size, die size, flat, which way X and Y grow) of a lot's files at
+    ``stage``; None when the lake holds no WCR at all."""
+    return _lot_records(lake, "WCR", lot_id, stage)
+
+
+def _lot_records(lake: Lake, view: str, lot_id: str, stage: str) -> pa.Table | None:
     if view not in lake.tables:
         return None
     return lake.arrow(
@@ -109,19 +118,26 @@ def bin_records(lake: Lake, lot_id: str, stage: str, kind: str) -> pa.Table | No
     )
 
 
-def lot_statistics(lake: Lake) -> pl.DataFrame:
+def lot_statistics(lake: Lake, product_stage: tuple[str | None, str] | None = None) -> pl.DataFrame:
     """Quartiles of each lot's final results (its dies' last insertions across the lot's files),
     per parametric test: product, stage, lot_id, test_num, test_name, q1, median, q3 (linear
     interpolation between order statistics). The robust sigma is the caller's
-    (:mod:`silicio.yields.excursion`), so its constant lives once."""
+    (:mod:`silicio.yields.excursion`), so its constant lives once. ``product_stage``: only that
+    product's lots at that stage, read from its partitions alone."""
+    where, params = "{x}.lot_id IS NOT NULL", {}
+    if product_stage is not None:
+        product, stage = product_stage
+        where += " AND {x}.product = $partition AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage"
+        params = {"product": product, "stage": stage, "partition": partition_value(product)}
     return lake.polars(
         "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
         "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
         "quantile_cont(t.result, 0.75) AS q3 "
         "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
-        f"{join_insertions('t', 'p.lot_id IS NOT NULL')} "
-        f"WHERE {last_insertion('t')} AND t.result IS NOT NULL AND t.test_type = 'P' AND t.lot_id IS NOT NULL "
-        "GROUP BY f.product, f.stage, t.lot_id, t.test_num"
+        f"{join_insertions('t', where.format(x='p'))} "
+        f"WHERE {where.format(x='t')} AND {last_insertion('t')} AND t.result IS NOT NULL AND t.test_type = 'P' "
+        "GROUP BY f.product, f.stage, t.lot_id, t.test_num",
+        params or None,
     )
 
 

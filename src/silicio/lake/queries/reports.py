@@ -16,6 +16,7 @@ import polars as pl
 from ..layout import partition_value
 from ..query import Lake
 from . import test_order
+from .insertions import join_insertions, last_insertion
 
 __all__ = [
     "lot_bin_summaries",
@@ -24,7 +25,6 @@ __all__ = [
     "lot_ids",
     "lot_rows",
     "lot_stages",
-    "product_lot_statistics",
     "product_results",
 ]
 
@@ -98,34 +98,20 @@ def lot_file_times(lake: Lake, lot_id: str | None, stage: str) -> pl.DataFrame:
     )
 
 
-def product_lot_statistics(lake: Lake, product: str | None, stage: str) -> pl.DataFrame:
-    """:func:`silicio.lake.queries.lot_statistics` of one product's lots at one stage (same
-    columns and quartiles): what the shift rule reads to judge one lot of the product, read from
-    the product's partitions only."""
-    where = "f.product IS NOT DISTINCT FROM $product AND f.stage = $stage AND t.product = $partition"
-    return lake.polars(
-        "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
-        "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
-        "quantile_cont(t.result, 0.75) AS q3 "
-        "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
-        f"WHERE {where} AND t.is_last_test AND t.result IS NOT NULL AND t.test_type = 'P' "
-        "AND t.lot_id IS NOT NULL GROUP BY f.product, f.stage, t.lot_id, t.test_num",
-        {"product": product, "stage": stage, "partition": partition_value(product)},
-    )
-
-
 def product_results(lake: Lake, product: str | None, stage: str, columns: Sequence[str]) -> pl.DataFrame:
     """``columns`` of the tidy rows of a product's lots at ``stage``, in no particular order (the
     order costs a sort of every row): what the product's static PAT limits are computed from.
-    ``is_last_test`` is as each file marks it, as in :func:`silicio.lake.queries.screening_inputs`."""
+    ``is_last_test`` is each die's last insertion across its lot's files
+    (:mod:`silicio.lake.queries.insertions`), as in :func:`silicio.lake.queries.screening_inputs`."""
     unknown = [c for c in columns if not c.isidentifier()]
     if unknown:
         raise ValueError(f"product_results: not column names: {unknown}")
-    chosen = ", ".join(f"t.{c}" for c in columns)
+    chosen = ", ".join(f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in columns)
+    where = ("{x}.product = $partition AND {x}.stage = $stage_partition "
+             "AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage")  # fmt: skip
     return lake.polars(
-        f"SELECT {chosen} FROM tidy t WHERE t.product = $partition AND t.stage = $stage_partition "
-        "AND t.file_sha256 IN (SELECT sha256 FROM files WHERE product IS NOT DISTINCT FROM $product "
-        "AND stage = $stage)",
+        f"SELECT {chosen} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
+        f"{join_insertions('t', where.format(x='p'))} WHERE {where.format(x='t')}",
         {
             "product": product,
             "stage": stage,
