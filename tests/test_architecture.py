@@ -21,7 +21,7 @@ _SQL_CLAUSE = re.compile(r"\b(FROM\s+\w+\s+\w+\s+JOIN|JOIN\s+\w+\s+\w+\s+ON|GROU
 
 # Packages that sit below the areas, and the modules at the top level every package may use.
 _BOTTOM = {"stdf": set(), "lake": {"stdf"}}
-_SHARED = {"datadir", "extras", "__init__", "__main__"}
+_SHARED = {"datadir", "extras", "_lazy", "__init__", "__main__"}
 _TOP = {"web", "cli"}
 
 

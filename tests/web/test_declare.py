@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from silicio.web import access, create_app
 from silicio.web import models as m
 from silicio.web.app import PAGES
-from silicio.web.data import Dashboard
+from silicio.web.dashboard import Dashboard
 from silicio.web.declare import Nav, Page
 
 #: The navigation bar as it was before the declarations (app.py's NAV_SECTIONS + base.html's list).

@@ -14,9 +14,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from silicio import supply, trace
+from silicio.datadir import DataDir
 from silicio.web import create_app
 from silicio.web.access import SUPPLIER_COOKIE, SUPPLIER_HEADER
-from silicio.web.data import PLAN_FILE, REGISTRY_FILE, SUPPLY_DIR, TOKENS_FILE
 
 from .test_trace_pages import trace_data_dir  # noqa: F401  (the fixture)
 
@@ -42,18 +42,18 @@ def client(supply_dir):
 
 @pytest.fixture(scope="module")
 def registry(supply_dir):
-    return supply.read_json(supply_dir / SUPPLY_DIR / REGISTRY_FILE)
+    return supply.read_json(DataDir(supply_dir).supplier_registry)
 
 
 @pytest.fixture(scope="module")
 def token(supply_dir):
-    tokens = json.loads((supply_dir / SUPPLY_DIR / TOKENS_FILE).read_text())
+    tokens = json.loads(DataDir(supply_dir).supplier_tokens.read_text())
     return next(t for t, org in tokens.items() if org == SUPPLIER)
 
 
 def test_supply_page_numbers_are_silicio_supply_s(client, supply_dir, registry):
     page = client.get("/api/supply").json()
-    plan = json.loads((supply_dir / SUPPLY_DIR / PLAN_FILE).read_text())
+    plan = json.loads(DataDir(supply_dir).supply_plan.read_text())
     with trace.TraceStore.at(supply_dir) as store:
         md = store.load_master_data()
     graph = supply.build_network(md, registry, plan["demand"], plan["inventory_weeks"])
@@ -134,7 +134,7 @@ def test_a_supplier_never_sees_another_organisations_records(client, registry, t
                     assert not leaks(response.text), (method, url, leaks(response.text))
     assert sum(isinstance(r, APIRoute) for r in routes) > 40 and checked > 120
     # Nothing was changed on anyone's behalf.
-    after = supply.read_json(client.app.state.trace_data.supply_dir / REGISTRY_FILE)
+    after = supply.read_json(DataDir(client.app.state.trace_data.data_dir).supplier_registry)
     assert after.requests.filter(pl.col("to_org") != SUPPLIER).equals(
         registry.requests.filter(pl.col("to_org") != SUPPLIER)
     )

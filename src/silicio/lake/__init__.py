@@ -11,11 +11,11 @@ migrations), :mod:`.sources` (data sources: STDF built in, plugins through the
 (DuckDB views), :mod:`.watch` (ingest a folder as files land).
 """
 
-import importlib
 import sys
 import types
 from typing import Any
 
+from silicio._lazy import lazy_exports
 from silicio.datadir import DATA_ENV, DATABASE_URL_ENV, default_data_dir
 
 #: Public name -> the module of this package that defines it. Names are imported on first use
@@ -69,16 +69,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 class _Package(types.ModuleType):

@@ -179,17 +179,17 @@ baseline_lots = sa.Table(
     sa.Column("good_parts", sa.Integer, nullable=False),
 )
 
+def _version_id() -> sa.Column:
+    """The column tying a baseline's limits to their version (deleted with it)."""
+    return sa.Column("version_id", sa.Integer, sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),
+                     nullable=False, index=True)  # fmt: skip
+
+
 baseline_yield_limits = sa.Table(
     "baseline_yield_limits",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "version_id",
-        sa.Integer,
-        sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),  # fmt: skip
+    _version_id(),
     sa.Column("scope", sa.String(8), nullable=False),  # "lot" or "wafer"
     sa.Column("kind", sa.String(8), nullable=False),  # "SYL" or "SBL"
     sa.Column("bin", sa.Integer),  # null for SYL
@@ -205,13 +205,7 @@ baseline_pat_limits = sa.Table(
     "baseline_pat_limits",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "version_id",
-        sa.Integer,
-        sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),  # fmt: skip
+    _version_id(),
     sa.Column("test_num", sa.BigInteger, nullable=False),
     sa.Column("test_name", sa.Text),
     sa.Column("pin", sa.Integer),

@@ -9,6 +9,6 @@ that; :mod:`.access` enforces who may see each route; :mod:`.render` draws the H
 """
 
 from .app import create_app
-from .data import Dashboard, NotFound, Settings
+from .dashboard import Dashboard, NotFound, Settings
 
 __all__ = ["Dashboard", "NotFound", "Settings", "create_app"]

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from . import models as m
-from .data import NotFound
+from .dashboard import NotFound
 
 Stage = Annotated[
     str | None, Query(description="test stage: wafer_sort, final_test, ...; default wafer sort")

@@ -25,8 +25,9 @@ from silicio import __version__
 
 from . import access, declare, pages, spc_pages, trace_pages
 from .access import refusal
-from .data import BadQuery, Dashboard, NotFound, Pending, Settings, TraceData
+from .dashboard import Dashboard, NotFound, Pending, Settings
 from .format import format_cell
+from .tracedata import BadQuery, TraceData
 
 HERE = Path(__file__).resolve().parent
 #: Every declared page, in the order their routes are added.

@@ -122,6 +122,21 @@ def rows_of(table: pa.Table | pl.DataFrame, model: type[m.Row], **extra: Callabl
     return out
 
 
+def one_test(results: pl.DataFrame, test_num: int, product: str | None,
+             name: str | None) -> tuple[pl.DataFrame, list[str]]:  # fmt: skip
+    """The results of test ``test_num`` under one name, and every name the number carries (most
+    results first): ``name`` when given, else the commonest. NotFound when there is none."""
+    if results.is_empty():
+        raise NotFound(f"no results of test {test_num}" + (f" for product {product!r}" if product else ""))
+    names = results["test_name"].drop_nulls().value_counts(sort=True)["test_name"].to_list()
+    if name is not None and name not in names:
+        raise NotFound(f"test {test_num} has no results named {name!r}; names: {', '.join(names)}")
+    chosen = name or (names[0] if names else None)
+    if chosen is not None:
+        results = results.filter(pl.col("test_name") == chosen)
+    return results, names
+
+
 def _map_data(wafer_map, orientation: Orientation, bin_names: dict[int, str] | None = None) -> m.WaferMapData:
     """The map as the page shows it: colours, legend, axis directions and the flat from the one
     wafer-map module (:func:`silicio.yields.wafermap.map_json`), oriented as the lot's STDF WCR
@@ -511,17 +526,8 @@ class Dashboard:
     def _test_page(self, db, test_num: int, product: str | None, name: str | None) -> m.TestPage:
         if db is None or not self._has("tidy"):
             raise NotFound(f"no test {test_num}: the lake holds no test results")
-        results = queries.test_results(db, test_num, product)
-        if results.is_empty():
-            raise NotFound(
-                f"no results of test {test_num}" + (f" for product {product!r}" if product else "")
-            )
-        names = results["test_name"].drop_nulls().value_counts(sort=True)["test_name"].to_list()
-        if name is not None and name not in names:
-            raise NotFound(f"test {test_num} has no results named {name!r}; names: {', '.join(names)}")
+        results, names = one_test(queries.test_results(db, test_num, product), test_num, product, name)
         chosen = name or (names[0] if names else None)
-        if chosen is not None:
-            results = results.filter(pl.col("test_name") == chosen)
         overall = pl.from_arrow(per_test_statistics(results)).row(0, named=True)
         by_lot = pl.from_arrow(per_test_statistics(results, by=["product", "lot_id", "stage"]))
         starts = self._lot_index(db).select("product", pl.col("lot").alias("lot_id"), "stage", "started")

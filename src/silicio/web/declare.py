@@ -7,7 +7,7 @@ how it is drawn and who may see it; :func:`install` turns each into its routes:
 * ``/api<path>/{table}.csv``: each of the page's tables (the list fields of row models) as CSV.
 
 The parameters are the compute function's: its first argument is the data source (a
-:class:`~silicio.web.data.Dashboard` or a :class:`~silicio.web.data.TraceData`, told apart by the
+:class:`~silicio.web.dashboard.Dashboard` or a :class:`~silicio.web.tracedata.TraceData`, told apart by the
 annotation), the others are the page's path and query parameters, typed and validated by
 FastAPI from their annotations. The model is the compute function's return annotation.
 
@@ -42,8 +42,9 @@ from . import links
 from . import models as m
 from .access import Access, access, checked
 from .api import csv_response
-from .data import Dashboard, TraceData
+from .dashboard import Dashboard
 from .render import render
+from .tracedata import TraceData
 
 #: Sections of the navigation bar, in order.
 NAV_SECTIONS = ("yield", "trace", "supply", "metrology")

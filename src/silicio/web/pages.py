@@ -1,5 +1,5 @@
 """The yield pages: overview, lot, wafer, test, PAT, files and search, declared once
-(:mod:`silicio.web.declare`); each asks :class:`~silicio.web.data.Dashboard` for its model, which
+(:mod:`silicio.web.declare`); each asks :class:`~silicio.web.dashboard.Dashboard` for its model, which
 the JSON twin returns and the HTML page renders (charts drawn in the browser from the same model).
 The lot report, one self-contained HTML document, is a hand-written route."""
 
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from . import models as m
 from .access import access
 from .api import BinKind, Product, Stage, TestName, TestNumber, die_of
-from .data import Dashboard
+from .dashboard import Dashboard
 from .declare import DashboardData, Nav, Page
 
 router = APIRouter(include_in_schema=False)

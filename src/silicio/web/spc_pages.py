@@ -44,8 +44,9 @@ from . import links
 from . import models as m
 from .access import access
 from .api import Product, TestName
-from .data import BadQuery, Dashboard, NotFound
+from .dashboard import Dashboard, NotFound, one_test
 from .declare import DashboardData, Nav, Page
+from .tracedata import BadQuery
 
 #: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
 DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20}
@@ -231,16 +232,7 @@ def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
 def spc_results(db, test_num: int, product: str | None, name: str | None) -> tuple[pl.DataFrame, list[str]]:
     """The test's final results per die (last insertions), finite, in test order, and the names the
     number carries."""
-    results = last_results(db, test_num, product)
-    if results.is_empty():
-        raise NotFound(f"no results of test {test_num}" + (f" for product {product!r}" if product else ""))
-    names = results["test_name"].drop_nulls().value_counts(sort=True)["test_name"].to_list()
-    if name is not None and name not in names:
-        raise NotFound(f"test {test_num} has no results named {name!r}; names: {', '.join(names)}")
-    chosen = name or (names[0] if names else None)
-    if chosen is not None:
-        results = results.filter(pl.col("test_name") == chosen)
-    return results, names
+    return one_test(last_results(db, test_num, product), test_num, product, name)
 
 
 def subgroup_labels(results: pl.DataFrame) -> list[str]:

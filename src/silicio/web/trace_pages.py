@@ -20,8 +20,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from . import links
 from . import models as m
 from .access import SUPPLIER_COOKIE, access, refusal
-from .data import BadQuery, NotFound, TraceData
+from .dashboard import NotFound
 from .declare import Nav, Page, TraceSource
+from .tracedata import BadQuery, TraceData
 
 #: The largest certificate POST /api/verify reads.
 MAX_CERTIFICATE_BYTES = 1_000_000

@@ -37,7 +37,7 @@ comes (silicio's default review interval: six months, :data:`DEFAULT_REVIEW_DAYS
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -632,27 +632,12 @@ def history_baseline(lake: Lake, product: str | None, stage: str, lot: str,
     that was computed from lots tested before it, else the newest stored version that was, else
     limits computed now from the lots tested before it (the latest ``max_lots``; version None).
     Raises :class:`NotEnoughHistory` when there are fewer than ``min_lots`` such lots."""
-    key, started, key_lots = _lot_key(lake, product, stage, lot)
-    if started is None:
-        raise NotEnoughHistory(f"lot {lot}: no test start time, so no lots are known to be earlier")
-    stored = [baseline_from_version(key, v) for v in lake.catalog.baseline_versions(key)]
-    usable = [b for b in stored if eligible(b, lot, started)]
-    frozen = [b for b in usable if b.frozen]
-    if frozen or usable:
-        return (frozen or usable)[-1]
-    settings = settings or HistorySettings()
-    earlier = [(name, at) for name, at in _with_start(key_lots) if at < started and name != lot]
-    if settings.max_lots is not None:
-        earlier = earlier[-settings.max_lots :]
-    if len(earlier) < settings.min_lots:
-        raise NotEnoughHistory(
-            f"lot {lot} ({key}): {len(earlier)} lot(s) tested before it, fewer than the {settings.min_lots} "
-            "AEC-Q002 Rev-B needs for SYL / SBL"
-        )
     from silicio.lake.queries.history import final_bin_counts
 
-    counts = final_bin_counts(lake, key.product, key.stage, [name for name, _ in earlier])
-    return compute_baseline(key, earlier, counts, settings=settings, computed_at=datetime.now(UTC))
+    key, started, key_lots = _lot_key(lake, product, stage, lot)
+    stored = [baseline_from_version(key, v) for v in lake.catalog.baseline_versions(key)]
+    return _choose_baseline(key, stored, lot, started, key_lots, settings or HistorySettings(),
+                            lambda lots: final_bin_counts(lake, key.product, key.stage, lots))  # fmt: skip
 
 
 def judge_lot_against_history(lake: Lake, product: str | None, stage: str, lot_id: str, *,
@@ -669,9 +654,11 @@ def judge_lot_against_history(lake: Lake, product: str | None, stage: str, lot_i
 
 
 def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started: datetime | None,
-                     key_lots: pl.DataFrame, counts: pl.DataFrame, settings: HistorySettings) -> Baseline:  # fmt: skip
-    """:func:`history_baseline`'s choice, from the key's stored versions and its lots' final bin
-    counts already read (one query a key instead of one a lot)."""
+                     key_lots: pl.DataFrame, settings: HistorySettings,
+                     counts_of: Callable[[list[str]], pa.Table | pl.DataFrame]) -> Baseline:  # fmt: skip
+    """The baseline ``lot`` is judged against (:func:`history_baseline`'s rule), from the key's
+    stored versions and lots; ``counts_of(lots)`` gives the final bin counts of lots when the
+    limits must be computed now."""
     if started is None:
         raise NotEnoughHistory(f"lot {lot}: no test start time, so no lots are known to be earlier")
     usable = [b for b in stored if eligible(b, lot, started)]
@@ -686,6 +673,7 @@ def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started
             f"lot {lot} ({key}): {len(earlier)} lot(s) tested before it, fewer than the {settings.min_lots} "
             "AEC-Q002 Rev-B needs for SYL / SBL"
         )
+    counts = counts_of([name for name, _ in earlier])
     return compute_baseline(key, earlier, counts, settings=settings, computed_at=datetime.now(UTC))
 
 
@@ -714,7 +702,8 @@ def judge_lots_against_history(
         counts = pl.from_arrow(final_bin_counts(lake, key.product, key.stage, group["lot"].to_list()))
         for row in judged:
             try:
-                baseline = _choose_baseline(key, stored, row["lot"], row["started"], group, counts, settings)
+                baseline = _choose_baseline(key, stored, row["lot"], row["started"], group, settings,
+                                            lambda _lots, counts=counts: counts)  # fmt: skip
             except NotEnoughHistory as exc:
                 notes.append(str(exc))
                 continue
