@@ -59,7 +59,7 @@ from .pat import (
     _check_method,
     _frame,
     measurement_resolution,
-    measurements,
+    passing_measurements,
 )
 
 __all__ = ["neighbour_median", "nnr", "nnr_limits", "nnr_residuals", "spread_ratio", "trimmed_std"]
@@ -244,11 +244,31 @@ def nnr(
     ``n_dies, n_distinct, spread_ratio, tail_ratio, sigma_iqr, resolution, sigma, sigma_source`` ("iqr",
     "resolution" or "min_sigma"), ``center, limit_lo, limit_hi, skipped, reason``).
     """
-    data = measurements(_frame(tidy, "the tidy table", ("x", "y")), alarmed).filter(
-        pl.col("part_passed").fill_null(False)
-        & pl.col("wafer_id").is_not_null()
-        & pl.col("x").is_not_null()
-        & pl.col("y").is_not_null()
+    passing = passing_measurements(_frame(tidy, "the tidy table", ("x", "y")), alarmed)
+    return _nnr(
+        passing, tests, radius=radius, k=k, min_neighbours=min_neighbours, resolution_floor=resolution_floor,
+        min_sigma=min_sigma, min_distinct=min_distinct, max_spread_ratio=max_spread_ratio,
+        max_tail_ratio=max_tail_ratio, quantile_method=quantile_method,
+    )  # fmt: skip
+
+
+def _nnr(
+    passing: pl.DataFrame,
+    tests: str | Sequence[int],
+    *,
+    radius: int,
+    k: float,
+    min_neighbours: int,
+    resolution_floor: float,
+    min_sigma: Mapping[int, float] | None,
+    min_distinct: int,
+    max_spread_ratio: float | None,
+    max_tail_ratio: float | None,
+    quantile_method: str,
+) -> tuple[pa.Table, pa.Table]:
+    """:func:`nnr` of :func:`~silicio.yields.pat.passing_measurements` already taken."""
+    data = passing.filter(
+        pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()
     )
     if not isinstance(tests, str):
         data = data.filter(pl.col("test_num").is_in([int(t) for t in tests]))
@@ -262,15 +282,15 @@ def nnr(
     # appearance, rows in table order within each), neighbour medians and statistics compiled.
     order = data.with_row_index("_row").group_by(keys, maintain_order=True).agg(pl.col("_row"))
     sizes = order["_row"].list.len().to_numpy().astype(np.int64)
-    data = data[order["_row"].explode().to_numpy()]
+    rows = order["_row"].explode().to_numpy() if sizes.size else np.zeros(0, np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     if int(radius) != radius or radius < 1:
         raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
     if int(min_neighbours) < 1:
         raise ValueError(f"min_neighbours must be >= 1, got {min_neighbours!r}")
-    result = data["result"].to_numpy().astype(float)
+    result = data["result"].to_numpy().astype(float)[rows]
     estimate, duplicate = _neighbour_estimates(
-        data["x"].to_numpy().astype(np.int64), data["y"].to_numpy().astype(np.int64), result, offsets,
+        data["x"].to_numpy().astype(np.int64)[rows], data["y"].to_numpy().astype(np.int64)[rows], result, offsets,
         int(radius), int(min_neighbours),
     )  # fmt: skip
     if duplicate.any():
@@ -321,7 +341,7 @@ def nnr(
     row_lo, row_hi = np.repeat(row_lo, sizes), np.repeat(row_hi, sizes)
     # NaN limits (skipped groups) compare False: nothing flagged there.
     out = (residual < row_lo) | (residual > row_hi)
-    flagged = data.filter(pl.Series(out)).select(
+    flagged = data[rows[out]].select(
         *PART_KEY,
         pl.lit("NNR").alias("rule"),
         *TEST_KEY,
