@@ -267,7 +267,7 @@ def _nnr(
     quantile_method: str,
 ) -> tuple[pa.Table, pa.Table]:
     """:func:`nnr` of :func:`~silicio.yields.pat.passing_measurements` already taken."""
-    data = passing.filter(
+    data = passing.select(*PART_KEY, *TEST_KEY, "x", "y", "result").filter(
         pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()
     )
     if not isinstance(tests, str):

@@ -540,8 +540,10 @@ def _dynamic_limits(
     )
     group = ["lot_id", "wafer_id"] if scope == "wafer" else ["lot_id"]
     keys = [*group, *TEST_KEY]
+    # Only the columns used go through the join: it copies every row of every column it keeps.
     data = (
-        passing.join(static, on=list(TEST_KEY), nulls_equal=True)
+        passing.select(*keys, "result", "lo_limit", "hi_limit")
+        .join(static, on=list(TEST_KEY), nulls_equal=True)
         .filter(
             _within(pl.col("result"), "lo_limit", "hi_limit")
             & _within(pl.col("result"), "_static_lo", "_static_hi")
@@ -635,7 +637,8 @@ def _outside(
     judged: tuple[str, str] = ("limit_lo", "limit_hi"),
 ) -> pl.DataFrame:
     """Results outside the ``judged`` limit columns, reported with ``limit_lo`` / ``limit_hi``."""
-    joined = good.join(limits, on=keys, nulls_equal=True)
+    # Only the columns reported go through the join: it copies every row of every column it keeps.
+    joined = good.select(*dict.fromkeys((*PART_KEY, *keys, "result"))).join(limits, on=keys, nulls_equal=True)
     return (
         joined.filter(~_within(pl.col("result"), *judged))
         .select(
