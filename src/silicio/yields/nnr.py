@@ -288,9 +288,9 @@ def _nnr(
         raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
     if int(min_neighbours) < 1:
         raise ValueError(f"min_neighbours must be >= 1, got {min_neighbours!r}")
-    result = data["result"].to_numpy().astype(float)[rows]
+    result = data["result"].to_numpy()[rows].astype(float)
     estimate, duplicate = _neighbour_estimates(
-        data["x"].to_numpy().astype(np.int64)[rows], data["y"].to_numpy().astype(np.int64)[rows], result, offsets,
+        data["x"].to_numpy()[rows].astype(np.int64), data["y"].to_numpy()[rows].astype(np.int64), result, offsets,
         int(radius), int(min_neighbours),
     )  # fmt: skip
     if duplicate.any():

@@ -162,8 +162,9 @@ class PatRule(ScreeningRule):
                 static = static.filter(pl.col("test_num").is_in(list(params.tests)))
             return static
         min_lots = params.min_lots
-        n_lots = context.tidy.get_column("lot_id").n_unique()
-        if n_lots < min_lots and context.short_history == "note":
+        # Lots are counted only where a short history may be noted: a pass over every row.
+        n_lots = context.tidy.get_column("lot_id").n_unique() if context.short_history == "note" else min_lots
+        if n_lots < min_lots:
             # Too few lots is no history: limits from the lots screened, said plainly.
             these = "this lot" if n_lots == 1 else f"these {n_lots} lots"
             context.note(
