@@ -519,7 +519,11 @@ def _linear_statistics(residual, result, offsets):
     n_groups = offsets.size - 1
     center, sigma_iqr = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
     n_dies, n_distinct = np.zeros(n_groups), np.zeros(n_groups)
-    bulk_result, bulk_residual, step = np.full(n_groups, np.nan), np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    bulk_result, bulk_residual, step = (
+        np.full(n_groups, np.nan),
+        np.full(n_groups, np.nan),
+        np.full(n_groups, np.nan),
+    )
     for g in nb.prange(n_groups):
         r, v = residual[offsets[g] : offsets[g + 1]], result[offsets[g] : offsets[g + 1]]
         keep = ~np.isnan(r)

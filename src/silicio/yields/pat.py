@@ -435,7 +435,13 @@ def static_pat_limits(
 
 
 def _static_limits(
-    passing: pl.DataFrame, *, k: float, min_lots: int, tests: str | Sequence[int], iqr_zero: str, quantile_method: str
+    passing: pl.DataFrame,
+    *,
+    k: float,
+    min_lots: int,
+    tests: str | Sequence[int],
+    iqr_zero: str,
+    quantile_method: str,
 ) -> pl.DataFrame:
     """:func:`static_pat_limits` of :func:`passing_measurements` already taken."""
     data = _tests_filter(passing, tests)

@@ -138,7 +138,10 @@ def screening_inputs(
     params = {"stage": stage} | ({"product": product} if product is not None else {})
     # The partition columns too, so DuckDB reads only the product's folders at that stage.
     folders = "{alias}.product = $product_folder AND {alias}.stage = $stage_folder"
-    folder_params = params | {"product_folder": partition_value(product), "stage_folder": partition_value(stage)}
+    folder_params = params | {
+        "product_folder": partition_value(product),
+        "stage_folder": partition_value(stage),
+    }
     columns = ", ".join(
         f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in tidy_columns
     )
