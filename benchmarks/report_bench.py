@@ -20,7 +20,7 @@ Targets (issue 14): the screening of 10 M part-test results under 10 s on 2 core
 linearly from the rows screened; one lot report under 5 s. The machine's 1-minute load average
 (``os.getloadavg``) is written beside each time, and the CPU seconds the process spent (all its
 threads): on a shared machine the wall times grow with the load, the CPU seconds much less. The
-thread pools used (polars, numba, DuckDB) are written too; ``POLARS_MAX_THREADS=1
+thread pools used (polars, numba) are written too; ``POLARS_MAX_THREADS=1
 NUMBA_NUM_THREADS=1`` measures single-threaded. Writes ``benchmarks/results/report.md``.
 """
 
@@ -149,7 +149,6 @@ def run(root: Path, args) -> None:
         print(f"lot_report, holds judged by the report (CLI): {alone.wall:.2f} s")
         html, page = best_of(args.repeat, lambda: render_html(report))
         print(f"render_html: {html.wall:.2f} s ({len(page) / 1e6:.1f} MB)")
-        duckdb_threads = db.sql("SELECT current_setting('threads')").fetchone()[0]
         same = [h.as_dict() for h in report.holds] == [
             h.as_dict() for h in disposition.of(lot, SCREENED_STAGE)
         ]
@@ -197,7 +196,7 @@ def run(root: Path, args) -> None:
   {platform.python_version()}, polars {pl.__version__}
 - load average (1, 5, 15 min): before {", ".join(f"{v:.2f}" for v in load_before)}; after
   {", ".join(f"{v:.2f}" for v in load_after)}. Times grow with the load of a shared machine.
-- threads: polars {pl.thread_pool_size()}, numba {numba.get_num_threads()}, DuckDB {duckdb_threads}
+- threads: polars {pl.thread_pool_size()}, numba {numba.get_num_threads()}, DuckDB its default (one per CPU)
 - timing: best of {args.repeat} runs, same process; imports and compiled kernels paid by an untimed
   run; "CPU s" is the process's CPU time in that run (all threads), "load" the 1-minute load
   average just after it: another user's load slows the wall time, not the CPU time
