@@ -203,18 +203,21 @@ def _alarm(frame: pl.DataFrame) -> pl.Expr:
     return (pl.col("test_flg").cast(pl.UInt8) & TEST_FLG_ALARM).fill_null(0) != 0
 
 
+#: The tidy columns :func:`measurements` reads.
+_PARAMETRIC_COLUMNS = (
+    *PART_KEY,
+    *TEST_KEY,
+    "test_type",
+    "result",
+    "lo_limit",
+    "hi_limit",
+    "part_passed",
+    "is_last_test",
+)
+
+
 def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
-    needs = (
-        *PART_KEY,
-        *TEST_KEY,
-        "test_type",
-        "result",
-        "lo_limit",
-        "hi_limit",
-        "part_passed",
-        "is_last_test",
-    )
-    frame = _frame(tidy, "the tidy table", needs)
+    frame = _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS)
     return frame.filter(
         pl.col("is_last_test").fill_null(False)
         & pl.col("test_type").is_in(["P", "M"])
@@ -243,7 +246,7 @@ def alarmed_results(
 ) -> int:
     """How many results :func:`measurements` leaves out for their alarm (TEST_FLG bit 0): last
     executions of the ``tests``, on passing parts unless ``passing_only=False``."""
-    if "test_flg" not in _frame(tidy, "the tidy table", ()).columns:
+    if "test_flg" not in _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS).columns:
         _tests_filter(pl.DataFrame(), tests)  # the same check of ``tests``; no column, no alarm
         return 0
     frame = _tests_filter(_parametric(tidy), tests)
