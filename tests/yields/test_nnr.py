@@ -222,3 +222,44 @@ def test_nnr_leaves_residuals_of_several_modes_unscreened():
     _, limits = nnr(pl.DataFrame(rows, schema=SCHEMA, orient="row"))
     (lim,) = limits.to_pylist()
     assert not lim["skipped"] and lim["tail_ratio"] < 1.5
+
+
+def test_limits_of_many_wafers_equal_numpy_per_wafer_bit_for_bit():
+    """The compiled pass over all (wafer, test) groups gives what numpy gives per group: the
+    neighbour medians, np.median / np.quantile of the residuals, np.std of their central 98 %."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for w in range(4):
+        # Two tests on a 15 x 15 wafer and one on a 25 x 25 (over 128 dies: numpy sums those
+        # in blocks), rows shuffled below.
+        for r in wafer("L1", f"W{w}", rng, start=1000 * w):
+            for test, scale in ((300, 1.0), (301, 1e-6)):
+                rows.append(r | {"test_num": test, "test_name": f"t{test}", "result": r["result"] * scale})
+        base = rows[-1] | {"test_num": 302, "test_name": "t302"}
+        for xx in range(25):
+            for yy in range(25):
+                value = 2.0 + 0.01 * xx - 0.03 * yy + rng.standard_normal() * 0.05
+                rows.append(base | {"x": xx, "y": yy, "result": value, "part_index": 1000 * w + 25 * xx + yy})
+    order = rng.permutation(len(rows))
+    table = pl.DataFrame([rows[i] for i in order], schema=SCHEMA, orient="row")
+    _, limits = nnr(table, radius=2, k=6, min_distinct=1, max_spread_ratio=None, max_tail_ratio=None)
+    found = pl.from_arrow(limits)
+    assert found.height == 4 * 3
+    for (wafer_id, test), group in table.group_by(["wafer_id", "test_num"], maintain_order=True):
+        x, y, v = (group[c].to_numpy() for c in ("x", "y", "result"))
+        grid = np.full((y.max() + 1, x.max() + 1), np.nan)
+        grid[y, x] = v
+        residual = v - neighbour_median(grid, 2, 3)[y, x]
+        keep = ~np.isnan(residual)
+        q1, q3 = np.quantile(residual[keep], [0.25, 0.75])
+
+        def bulk(a):
+            lo, hi = np.quantile(a, [0.01, 0.99])
+            return np.std(a[(a >= lo) & (a <= hi)])
+
+        row = found.filter((pl.col("wafer_id") == wafer_id) & (pl.col("test_num") == test)).row(0, named=True)
+        assert row["n_dies"] == keep.sum()
+        assert row["center"] == np.median(residual[keep])
+        assert row["sigma_iqr"] == (q3 - q1) / 1.35
+        assert row["spread_ratio"] == bulk(residual[keep]) / bulk(v[keep])
+        assert row["resolution"] == np.diff(np.unique(v)).min()

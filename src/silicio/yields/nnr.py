@@ -52,7 +52,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .gdbn import die_grid
 from .pat import (
     IQR_PER_SIGMA,
     PART_KEY,
@@ -60,7 +59,7 @@ from .pat import (
     _check_method,
     _frame,
     measurement_resolution,
-    measurements,
+    passing_measurements,
 )
 
 __all__ = ["neighbour_median", "nnr", "nnr_limits", "nnr_residuals", "spread_ratio", "trimmed_std"]
@@ -245,11 +244,31 @@ def nnr(
     ``n_dies, n_distinct, spread_ratio, tail_ratio, sigma_iqr, resolution, sigma, sigma_source`` ("iqr",
     "resolution" or "min_sigma"), ``center, limit_lo, limit_hi, skipped, reason``).
     """
-    data = measurements(_frame(tidy, "the tidy table", ("x", "y")), alarmed).filter(
-        pl.col("part_passed").fill_null(False)
-        & pl.col("wafer_id").is_not_null()
-        & pl.col("x").is_not_null()
-        & pl.col("y").is_not_null()
+    passing = passing_measurements(_frame(tidy, "the tidy table", ("x", "y")), alarmed)
+    return _nnr(
+        passing, tests, radius=radius, k=k, min_neighbours=min_neighbours, resolution_floor=resolution_floor,
+        min_sigma=min_sigma, min_distinct=min_distinct, max_spread_ratio=max_spread_ratio,
+        max_tail_ratio=max_tail_ratio, quantile_method=quantile_method,
+    )  # fmt: skip
+
+
+def _nnr(
+    passing: pl.DataFrame,
+    tests: str | Sequence[int],
+    *,
+    radius: int,
+    k: float,
+    min_neighbours: int,
+    resolution_floor: float,
+    min_sigma: Mapping[int, float] | None,
+    min_distinct: int,
+    max_spread_ratio: float | None,
+    max_tail_ratio: float | None,
+    quantile_method: str,
+) -> tuple[pa.Table, pa.Table]:
+    """:func:`nnr` of :func:`~silicio.yields.pat.passing_measurements` already taken."""
+    data = passing.select(*PART_KEY, *TEST_KEY, "x", "y", "result").filter(
+        pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()
     )
     if not isinstance(tests, str):
         data = data.filter(pl.col("test_num").is_in([int(t) for t in tests]))
@@ -259,19 +278,30 @@ def nnr(
     _check_selection(k, resolution_floor, min_distinct, max_spread_ratio, max_tail_ratio)
     floors = _check_min_sigma(min_sigma)
     keys = ["lot_id", "wafer_id", *TEST_KEY]
-    flagged, limits = [], []
-    for key, group in data.group_by(keys, maintain_order=True):
-        result = group["result"].to_numpy().astype(float)
-        x, y = group["x"].to_numpy(), group["y"].to_numpy()
-        grid, x0, y0 = die_grid(x, y, result, np.nan)
-        iy, ix = y.astype(np.int64) - y0, x.astype(np.int64) - x0
-        estimate = neighbour_median(grid, radius, min_neighbours)[iy, ix]
-        residual = result - estimate
-        center, sigma_iqr, _, _ = nnr_limits(residual, k, quantile_method)
-        n = int(np.sum(~np.isnan(residual)))
-        n_distinct = int(np.unique(result).size)
-        ratio = spread_ratio(residual, result)
-        step = measurement_resolution(result)
+    # One pass over all (wafer, test) groups: rows in group order (groups in order of first
+    # appearance, rows in table order within each), neighbour medians and statistics compiled.
+    order = data.with_row_index("_row").group_by(keys, maintain_order=True).agg(pl.col("_row"))
+    sizes = order["_row"].list.len().to_numpy().astype(np.int64)
+    rows = order["_row"].explode().to_numpy() if sizes.size else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    if int(radius) != radius or radius < 1:
+        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
+    if int(min_neighbours) < 1:
+        raise ValueError(f"min_neighbours must be >= 1, got {min_neighbours!r}")
+    result = data["result"].to_numpy()[rows].astype(float)
+    estimate, duplicate = _neighbour_estimates(
+        data["x"].to_numpy()[rows].astype(np.int64), data["y"].to_numpy()[rows].astype(np.int64), result, offsets,
+        int(radius), int(min_neighbours),
+    )  # fmt: skip
+    if duplicate.any():
+        raise ValueError("two dies at the same (x, y): give one (final) part per die")
+    residual = result - estimate
+    stats = _group_statistics(residual, result, offsets, k, quantile_method)
+    limits, row_lo, row_hi = [], np.full(offsets.size - 1, np.nan), np.full(offsets.size - 1, np.nan)
+    for g, key in enumerate(order.select(keys).iter_rows()):
+        center, sigma_iqr, n, n_distinct, bulk_result, bulk_residual, step = (s[g] for s in stats)
+        n, n_distinct = int(n), int(n_distinct)
+        ratio = bulk_residual / bulk_result if bulk_result > 0 else float("nan")
         sigma, source = sigma_iqr, "iqr"
         for floor, name in (
             (resolution_floor * step, "resolution"),
@@ -279,7 +309,7 @@ def nnr(
         ):
             if np.isfinite(floor) and floor > sigma:
                 sigma, source = floor, name
-        tail = trimmed_std(residual) / sigma if sigma > 0 else np.nan
+        tail = bulk_residual / sigma if sigma > 0 else np.nan
         skipped, reason = True, None
         if n_distinct < min_distinct:
             reason = f"{n_distinct} distinct results, fewer than the {min_distinct} NNR needs (categories or coarse steps)"
@@ -303,26 +333,24 @@ def nnr(
             if source != "iqr":
                 reason = f"residual sigma {sigma_iqr:g} below the {source} floor: set to {sigma:g}"
         lo, hi = (np.nan, np.nan) if skipped else (center - k * sigma, center + k * sigma)
+        row_lo[g], row_hi[g] = lo, hi
         limits.append(
             (*key, n, n_distinct, ratio, tail, sigma_iqr, step, None if skipped else sigma,
              None if skipped else source, center, lo, hi, skipped, reason)
         )  # fmt: skip
-        if skipped:
-            continue
-        out = (residual < lo) | (residual > hi)
-        if np.any(out):
-            flagged.append(
-                group.filter(pl.Series(out)).select(
-                    *PART_KEY,
-                    pl.lit("NNR").alias("rule"),
-                    *TEST_KEY,
-                    pl.Series("value", residual[out]),
-                    pl.lit(lo).alias("limit_lo"),
-                    pl.lit(hi).alias("limit_hi"),
-                    "result",
-                    pl.Series("estimate", estimate[out]),
-                )
-            )
+    row_lo, row_hi = np.repeat(row_lo, sizes), np.repeat(row_hi, sizes)
+    # NaN limits (skipped groups) compare False: nothing flagged there.
+    out = (residual < row_lo) | (residual > row_hi)
+    flagged = data[rows[out]].select(
+        *PART_KEY,
+        pl.lit("NNR").alias("rule"),
+        *TEST_KEY,
+        pl.Series("value", residual[out]),
+        pl.Series("limit_lo", row_lo[out]),
+        pl.Series("limit_hi", row_hi[out]),
+        "result",
+        pl.Series("estimate", estimate[out]),
+    )
     outliers_schema = {
         "lot_id": pl.String, "wafer_id": pl.String, "part_index": pl.Int64, "rule": pl.String,
         "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "value": pl.Float64,
@@ -335,9 +363,186 @@ def nnr(
         "center": pl.Float64, "limit_lo": pl.Float64, "limit_hi": pl.Float64, "skipped": pl.Boolean,
         "reason": pl.String,
     }  # fmt: skip
-    outliers = pl.concat(flagged).cast(outliers_schema) if flagged else pl.DataFrame(schema=outliers_schema)
+    outliers = flagged.cast(outliers_schema)
     limit_table = pl.DataFrame(limits, schema=limits_schema, orient="row").with_columns(
         pl.col(c).fill_nan(None)
         for c in ("spread_ratio", "tail_ratio", "sigma_iqr", "resolution", "center", "limit_lo", "limit_hi")
     )
     return outliers.to_arrow(), limit_table.to_arrow()
+
+
+def _group_statistics(
+    residual: np.ndarray, result: np.ndarray, offsets: np.ndarray, k: float, method: str
+) -> tuple[np.ndarray, ...]:
+    """Per group ``[offsets[g]:offsets[g + 1]]``: (centre and robust sigma of :func:`nnr_limits`,
+    dies with a residual, distinct results, :func:`trimmed_std` of the results of those dies and
+    of their residuals, :func:`~silicio.yields.pat.measurement_resolution`), equal bit for bit
+    to the numpy functions, which other quantile methods than "linear" use per group."""
+    if method == "linear":
+        return _linear_statistics(residual, result, offsets)
+    n_groups = offsets.size - 1
+    stats = tuple(np.full(n_groups, np.nan) for _ in range(7))
+    for g in range(n_groups):
+        r, v = residual[offsets[g] : offsets[g + 1]], result[offsets[g] : offsets[g + 1]]
+        keep = ~np.isnan(r)
+        center, sigma_iqr, _, _ = nnr_limits(r, k, method)
+        found = (center, sigma_iqr, keep.sum(), np.unique(v).size, trimmed_std(v[keep]), trimmed_std(r[keep]),
+                 measurement_resolution(v))  # fmt: skip
+        for column, value in zip(stats, found, strict=True):
+            column[g] = value
+    return stats
+
+
+@nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _neighbour_estimates(x, y, result, offsets, radius, min_neighbours):
+    """:func:`neighbour_median` of each die of each group, computed at the dies only; and per
+    group whether two of its dies share a position."""
+    estimate = np.full(result.size, np.nan)
+    duplicate = np.zeros(offsets.size - 1, np.bool_)
+    for g in nb.prange(offsets.size - 1):
+        lo, hi = offsets[g], offsets[g + 1]
+        x0, y0, x1, y1 = x[lo:hi].min(), y[lo:hi].min(), x[lo:hi].max(), y[lo:hi].max()
+        rows, cols = y1 - y0 + 1, x1 - x0 + 1
+        grid = np.full((rows, cols), np.nan)
+        taken = np.zeros((rows, cols), np.bool_)
+        for d in range(lo, hi):
+            if taken[y[d] - y0, x[d] - x0]:
+                duplicate[g] = True
+            taken[y[d] - y0, x[d] - x0] = True
+            grid[y[d] - y0, x[d] - x0] = result[d]
+        window = np.empty((2 * radius + 1) ** 2, np.float64)
+        for d in range(lo, hi):
+            i, j = y[d] - y0, x[d] - x0
+            n = 0
+            for a in range(max(i - radius, 0), min(i + radius + 1, rows)):
+                for b in range(max(j - radius, 0), min(j + radius + 1, cols)):
+                    v = grid[a, b]
+                    if (a == i and b == j) or np.isnan(v):
+                        continue
+                    m = n
+                    while m > 0 and window[m - 1] > v:
+                        window[m] = window[m - 1]
+                        m -= 1
+                    window[m] = v
+                    n += 1
+            if n >= min_neighbours:
+                half = n // 2
+                estimate[d] = window[half] if n % 2 else 0.5 * (window[half - 1] + window[half])
+    return estimate, duplicate
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _block_sum(a, start, n):
+    # numpy's pairwise_sum of at most 128 values: 8 accumulators, then the remainder.
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += a[i]
+        return total
+    r = a[start : start + 8].copy()
+    i = 8
+    while i < n - (n % 8):
+        for j in range(8):
+            r[j] += a[start + i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += a[start + i]
+        i += 1
+    return total
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pairwise_sum(a, start, n):
+    # numpy's pairwise summation (blocks of 128, halves split at multiples of 8), so that a mean
+    # or a standard deviation equals numpy's bit for bit; its recursion kept on an explicit
+    # stack (numba's cache does not keep recursive functions reliably).
+    first, size = np.empty(64, np.int64), np.empty(64, np.int64)
+    stage, left = np.zeros(64, np.int64), np.empty(64)
+    top = 0
+    first[0], size[0], stage[0] = start, n, 0
+    while True:
+        if size[top] > 128:
+            half = size[top] // 2
+            half -= half % 8
+            stage[top] = 1
+            top += 1
+            first[top], size[top], stage[top] = first[top - 1], half, 0
+            continue
+        value = _block_sum(a, first[top], size[top])
+        while True:  # hand the finished sum up to the halves waiting for it
+            if top == 0:
+                return value
+            top -= 1
+            if stage[top] == 1:
+                left[top], stage[top] = value, 2
+                half = size[top] // 2
+                half -= half % 8
+                top += 1
+                first[top], size[top], stage[top] = first[top - 1] + half, size[top - 1] - half, 0
+                break
+            value = left[top] + value
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _linear_quantile(ordered, q):
+    # numpy.quantile, method "linear" (Hyndman-Fan type 7), on sorted values, its interpolation
+    # operation for operation.
+    n = ordered.size
+    virtual = (n - 1) * q
+    if virtual >= n - 1:
+        return ordered[n - 1]
+    below = int(np.floor(virtual))
+    t = virtual - below
+    a, b = ordered[below], ordered[below + 1]
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _trimmed_std(values):
+    # trimmed_std, NaN-free input, as numpy computes it: quantiles, then np.std of the values
+    # kept in their order (mean and squares summed pairwise).
+    if values.size < 2:
+        return np.nan
+    ordered = np.sort(values)
+    lo, hi = _linear_quantile(ordered, 0.01), _linear_quantile(ordered, 0.99)
+    kept = values[(values >= lo) & (values <= hi)]
+    mean = _pairwise_sum(kept, 0, kept.size) / kept.size
+    deviations = kept - mean
+    squares = deviations * deviations
+    return np.sqrt(_pairwise_sum(squares, 0, squares.size) / squares.size)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _linear_statistics(residual, result, offsets):
+    n_groups = offsets.size - 1
+    center, sigma_iqr = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    n_dies, n_distinct = np.zeros(n_groups), np.zeros(n_groups)
+    bulk_result, bulk_residual, step = (
+        np.full(n_groups, np.nan),
+        np.full(n_groups, np.nan),
+        np.full(n_groups, np.nan),
+    )
+    for g in nb.prange(n_groups):
+        r, v = residual[offsets[g] : offsets[g + 1]], result[offsets[g] : offsets[g + 1]]
+        keep = ~np.isnan(r)
+        r, v_kept = r[keep], v[keep]
+        n_dies[g] = r.size
+        if r.size:
+            ordered = np.sort(r)
+            q1, q3 = _linear_quantile(ordered, 0.25), _linear_quantile(ordered, 0.75)
+            half = r.size // 2
+            center[g] = ordered[half] if r.size % 2 else (ordered[half - 1] + ordered[half]) / 2
+            sigma_iqr[g] = (q3 - q1) / IQR_PER_SIGMA
+        distinct = np.sort(v)
+        count, smallest = 1, np.inf
+        for i in range(1, distinct.size):
+            if distinct[i] != distinct[i - 1]:
+                count += 1
+                smallest = min(smallest, distinct[i] - distinct[i - 1])
+        n_distinct[g] = count
+        if count > 1:
+            step[g] = smallest
+        bulk_result[g], bulk_residual[g] = _trimmed_std(v_kept), _trimmed_std(r)
+    return center, sigma_iqr, n_dies, n_distinct, bulk_result, bulk_residual, step

@@ -65,6 +65,7 @@ __all__ = [
     "dynamic_pat_limits",
     "measurement_resolution",
     "measurements",
+    "passing_measurements",
     "pat_limits",
     "pat_outliers",
     "robust_mean",
@@ -202,18 +203,21 @@ def _alarm(frame: pl.DataFrame) -> pl.Expr:
     return (pl.col("test_flg").cast(pl.UInt8) & TEST_FLG_ALARM).fill_null(0) != 0
 
 
+#: The tidy columns :func:`measurements` reads.
+_PARAMETRIC_COLUMNS = (
+    *PART_KEY,
+    *TEST_KEY,
+    "test_type",
+    "result",
+    "lo_limit",
+    "hi_limit",
+    "part_passed",
+    "is_last_test",
+)
+
+
 def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
-    needs = (
-        *PART_KEY,
-        *TEST_KEY,
-        "test_type",
-        "result",
-        "lo_limit",
-        "hi_limit",
-        "part_passed",
-        "is_last_test",
-    )
-    frame = _frame(tidy, "the tidy table", needs)
+    frame = _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS)
     return frame.filter(
         pl.col("is_last_test").fill_null(False)
         & pl.col("test_type").is_in(["P", "M"])
@@ -231,11 +235,20 @@ def measurements(tidy: pa.Table | pl.DataFrame, alarmed: str = "exclude") -> pl.
     return frame if alarmed == "include" else frame.filter(~_alarm(frame))
 
 
+def passing_measurements(tidy: pa.Table | pl.DataFrame, alarmed: str = "exclude") -> pl.DataFrame:
+    """:func:`measurements` of the passing parts (``part_passed``): the population static and
+    dynamic PAT set limits on, the results PAT judges and those NNR compares."""
+    return measurements(tidy, alarmed).filter(pl.col("part_passed").fill_null(False))
+
+
 def alarmed_results(
     tidy: pa.Table | pl.DataFrame, tests: str | Sequence[int] = "all", *, passing_only: bool = True
 ) -> int:
     """How many results :func:`measurements` leaves out for their alarm (TEST_FLG bit 0): last
     executions of the ``tests``, on passing parts unless ``passing_only=False``."""
+    if "test_flg" not in _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS).columns:
+        _tests_filter(pl.DataFrame(), tests)  # the same check of ``tests``; no column, no alarm
+        return 0
     frame = _tests_filter(_parametric(tidy), tests)
     if passing_only:
         frame = frame.filter(pl.col("part_passed").fill_null(False))
@@ -418,7 +431,23 @@ def static_pat_limits(
     _check_common(k, iqr_zero, quantile_method)
     if int(min_lots) < 1:
         raise ValueError(f"min_lots must be >= 1, got {min_lots!r}")
-    data = _tests_filter(measurements(tidy, alarmed), tests).filter(pl.col("part_passed").fill_null(False))
+    return _static_limits(
+        passing_measurements(tidy, alarmed), k=k, min_lots=min_lots, tests=tests, iqr_zero=iqr_zero,
+        quantile_method=quantile_method,
+    ).to_arrow()  # fmt: skip
+
+
+def _static_limits(
+    passing: pl.DataFrame,
+    *,
+    k: float,
+    min_lots: int,
+    tests: str | Sequence[int],
+    iqr_zero: str,
+    quantile_method: str,
+) -> pl.DataFrame:
+    """:func:`static_pat_limits` of :func:`passing_measurements` already taken."""
+    data = _tests_filter(passing, tests)
     n_lots = data["lot_id"].n_unique()
     if n_lots < min_lots:
         raise ValueError(
@@ -446,7 +475,7 @@ def static_pat_limits(
         pl.col("sigma").alias("robust_sigma"), "sigma_source", "lsl", "usl",
         pl.col("limit_lo").alias("pat_lo"), pl.col("limit_hi").alias("pat_hi"),
         "clamped_lo", "clamped_hi", "skipped", "reason",
-    ).to_arrow()  # fmt: skip
+    )  # fmt: skip
 
 
 def _static_frame(static_limits: pa.Table | pl.DataFrame) -> pl.DataFrame:
@@ -495,6 +524,24 @@ def dynamic_pat_limits(
         raise ValueError(f"center must be one of {', '.join(DYNAMIC_CENTERS)}; got {center!r}")
     if int(min_parts) < 2:
         raise ValueError(f"min_parts must be >= 2, got {min_parts!r}")
+    return _dynamic_limits(
+        passing_measurements(tidy, alarmed), static_limits, scope=scope, n=n, center=center,
+        min_parts=min_parts, iqr_zero=iqr_zero, quantile_method=quantile_method,
+    ).to_arrow()  # fmt: skip
+
+
+def _dynamic_limits(
+    passing: pl.DataFrame,
+    static_limits: pa.Table | pl.DataFrame,
+    *,
+    scope: str,
+    n: float,
+    center: str,
+    min_parts: int,
+    iqr_zero: str,
+    quantile_method: str,
+) -> pl.DataFrame:
+    """:func:`dynamic_pat_limits` of :func:`passing_measurements` already taken."""
     static = _static_frame(static_limits).select(
         *TEST_KEY,
         pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_lo")).alias("_static_lo"),
@@ -502,9 +549,9 @@ def dynamic_pat_limits(
     )
     group = ["lot_id", "wafer_id"] if scope == "wafer" else ["lot_id"]
     keys = [*group, *TEST_KEY]
+    # Only the columns used go through the join: it copies every row of every column it keeps.
     data = (
-        measurements(tidy, alarmed)
-        .filter(pl.col("part_passed").fill_null(False))
+        passing.select(*keys, "result", "lo_limit", "hi_limit")
         .join(static, on=list(TEST_KEY), nulls_equal=True)
         .filter(
             _within(pl.col("result"), "lo_limit", "hi_limit")
@@ -515,7 +562,7 @@ def dynamic_pat_limits(
     limits = _limit_rows(
         data, keys, k=n, center=center, method=quantile_method, iqr_zero=iqr_zero, min_parts=int(min_parts)
     )
-    return _inside_static(limits, static).to_arrow()
+    return _inside_static(limits, static)
 
 
 def _inside_static(limits: pl.DataFrame, static: pl.DataFrame) -> pl.DataFrame:
@@ -557,7 +604,15 @@ def pat_outliers(
     the limits it crossed. A dynamic limit clamped to the static one (``clamped_static_lo`` /
     ``_hi``) gives no PAT_DYNAMIC reason: that crossing is PAT_STATIC's. Skipped tests screen nothing; an alarm-flagged result is not judged
     unless ``alarmed="include"`` (its value is not a trustworthy measurement)."""
-    good = measurements(tidy, alarmed).filter(pl.col("part_passed").fill_null(False))
+    return _outliers(passing_measurements(tidy, alarmed), static_limits, dynamic_limits).to_arrow()
+
+
+def _outliers(
+    good: pl.DataFrame,
+    static_limits: pa.Table | pl.DataFrame,
+    dynamic_limits: pa.Table | pl.DataFrame | None,
+) -> pl.DataFrame:
+    """:func:`pat_outliers` of :func:`passing_measurements` already taken."""
     columns = [*PART_KEY, "rule", *TEST_KEY, "value", "limit_lo", "limit_hi"]
     found = []
     static = _static_frame(static_limits).filter(~pl.col("skipped"))
@@ -579,7 +634,7 @@ def pat_outliers(
             *keys, tighter[0].alias("_lo"), tighter[1].alias("_hi"), "limit_lo", "limit_hi"
         )
         found.append(_outside(good, dynamic, keys, "PAT_DYNAMIC", columns, judged=("_lo", "_hi")))
-    return pl.concat(found).to_arrow().cast(_REASONS_SCHEMA)
+    return pl.from_arrow(pl.concat(found).to_arrow().cast(_REASONS_SCHEMA))
 
 
 def _outside(
@@ -591,7 +646,8 @@ def _outside(
     judged: tuple[str, str] = ("limit_lo", "limit_hi"),
 ) -> pl.DataFrame:
     """Results outside the ``judged`` limit columns, reported with ``limit_lo`` / ``limit_hi``."""
-    joined = good.join(limits, on=keys, nulls_equal=True)
+    # Only the columns reported go through the join: it copies every row of every column it keeps.
+    joined = good.select(*dict.fromkeys((*PART_KEY, *keys, "result"))).join(limits, on=keys, nulls_equal=True)
     return (
         joined.filter(~_within(pl.col("result"), *judged))
         .select(

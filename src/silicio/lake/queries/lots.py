@@ -152,19 +152,25 @@ def screening_inputs(
     supersedes the whole earlier insertion."""
     where = "f.stage = $stage AND " + ("f.product = $product" if product is not None else "f.product IS NULL")
     params = {"stage": stage} | ({"product": product} if product is not None else {})
+    # The partition columns too, so DuckDB reads only the product's folders at that stage.
+    folders = "{alias}.product = $product_folder AND {alias}.stage = $stage_folder"
+    folder_params = params | {
+        "product_folder": partition_value(product),
+        "stage_folder": partition_value(stage),
+    }
     columns = ", ".join(
         f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in tidy_columns
     )
     tidy = lake.arrow(
         f"SELECT {columns} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 {join_insertions('t', where)} "
-        f"WHERE {where} ORDER BY {test_order('t')}",
-        params,
+        f"WHERE {where} AND {folders.format(alias='t')} ORDER BY {test_order('t')}",
+        folder_params,
     )
     part_columns = ", ".join(f"p.{c}" for c in _SCREEN_PART_COLUMNS)
     parts = lake.arrow(
         f"SELECT {part_columns}, {first_insertion('p')} AS is_first_test, {last_insertion('p')} AS is_last_test "
         f"FROM parts p JOIN files f ON f.sha256 = p.file_sha256 {join_insertions('p', where)} "
-        f"WHERE {where} ORDER BY {test_order('p')}",
-        params,
+        f"WHERE {where} AND {folders.format(alias='p')} ORDER BY {test_order('p')}",
+        folder_params,
     )
     return tidy, parts

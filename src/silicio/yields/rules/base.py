@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import polars as pl
 import pyarrow as pa
 
-from ..pat import PART_KEY, TEST_KEY
+from ..pat import PART_KEY, TEST_KEY, passing_measurements
 
 __all__ = [
     "LOTS",
@@ -75,6 +75,14 @@ class ScreeningContext:
     rebinned: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    _passing: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    def passing_measurements(self, alarmed: str) -> pl.DataFrame:
+        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy``, taken once per alarm
+        policy: PAT and NNR judge the same results, and the filter is a pass over every row."""
+        if alarmed not in self._passing:
+            self._passing[alarmed] = passing_measurements(self.tidy, alarmed)
+        return self._passing[alarmed]
 
     def note(self, text: str) -> None:
         """Adds a line to the screening's notes (what was not screened, and why)."""

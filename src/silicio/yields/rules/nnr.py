@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from ..nnr import nnr
+from ..nnr import _nnr
 from ..pat import ALARM_POLICIES, QUANTILE_METHODS, alarmed_results
 from .base import RecipeTable, ScreeningContext, ScreeningRule
 from .pat import _tests_text
@@ -122,12 +122,12 @@ class NnrRule(ScreeningRule):
                     f"NNR: {n_alarmed} alarm-flagged result(s) (TEST_FLG bit 0) of passing parts neither "
                     f"neighbours nor judged"
                 )
-        outliers, limits = nnr(
-            context.tidy, params.tests, radius=params.radius, k=params.k, min_neighbours=params.min_neighbours,
-            resolution_floor=params.resolution_floor, min_sigma=dict(params.min_sigma),
-            min_distinct=params.min_distinct, max_spread_ratio=params.max_spread_ratio,
-            max_tail_ratio=params.max_tail_ratio,
-            quantile_method=params.quantile_method, alarmed=params.alarmed,
+        outliers, limits = _nnr(
+            context.passing_measurements(params.alarmed), params.tests, radius=params.radius, k=params.k,
+            min_neighbours=params.min_neighbours, resolution_floor=params.resolution_floor,
+            min_sigma=dict(params.min_sigma), min_distinct=params.min_distinct,
+            max_spread_ratio=params.max_spread_ratio, max_tail_ratio=params.max_tail_ratio,
+            quantile_method=params.quantile_method,
         )  # fmt: skip
         context.keep("nnr_limits", limits)
         table = pl.from_arrow(limits)

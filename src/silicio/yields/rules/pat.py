@@ -25,12 +25,12 @@ from ..pat import (
     IQR_ZERO_POLICIES,
     QUANTILE_METHODS,
     TEST_KEY,
+    _dynamic_limits,
     _frame,
+    _outliers,
     alarmed_results,
-    dynamic_pat_limits,
-    pat_outliers,
-    static_pat_limits,
 )
+from ..pat import _static_limits as _static_limits_of_passing
 from .base import RecipeTable, ScreeningContext, ScreeningRule
 
 __all__ = ["DynamicPatParams", "PatParams", "PatRule"]
@@ -131,12 +131,12 @@ class PatRule(ScreeningRule):
         dynamic = None
         if params.dynamic is not None:
             d = params.dynamic
-            dynamic = dynamic_pat_limits(
-                frame, static.to_arrow(), scope=d.scope, n=d.n, center=d.center, min_parts=d.min_parts,
-                iqr_zero=params.iqr_zero, quantile_method=params.quantile_method, alarmed=params.alarmed,
+            limits = _dynamic_limits(
+                context.passing_measurements(params.alarmed), static, scope=d.scope, n=d.n, center=d.center,
+                min_parts=d.min_parts, iqr_zero=params.iqr_zero, quantile_method=params.quantile_method,
             )  # fmt: skip
-            context.keep("dynamic_limits", dynamic)
-            limits = pl.from_arrow(dynamic)
+            context.keep("dynamic_limits", limits)
+            dynamic = limits
             n_skipped = limits["skipped"].sum()
             if n_skipped:
                 context.note(
@@ -150,7 +150,7 @@ class PatRule(ScreeningRule):
                     f"PAT dynamic: {n_clamped} ({d.scope}, test) limit pair(s) wider than the static limits, "
                     f"clamped inside them (AEC-Q001 Rev-D §3.1.2)"
                 )
-        return pl.from_arrow(pat_outliers(frame, static.to_arrow(), dynamic, alarmed=params.alarmed))
+        return _outliers(context.passing_measurements(params.alarmed), static, dynamic)
 
     def _static_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
         """The caller's static limits (the lot history), else limits from the lots screened."""
@@ -162,8 +162,9 @@ class PatRule(ScreeningRule):
                 static = static.filter(pl.col("test_num").is_in(list(params.tests)))
             return static
         min_lots = params.min_lots
-        n_lots = context.tidy.get_column("lot_id").n_unique()
-        if n_lots < min_lots and context.short_history == "note":
+        # Lots are counted only where a short history may be noted: a pass over every row.
+        n_lots = context.tidy.get_column("lot_id").n_unique() if context.short_history == "note" else min_lots
+        if n_lots < min_lots:
             # Too few lots is no history: limits from the lots screened, said plainly.
             these = "this lot" if n_lots == 1 else f"these {n_lots} lots"
             context.note(
@@ -172,13 +173,12 @@ class PatRule(ScreeningRule):
             )
             min_lots = 1
         try:
-            static = static_pat_limits(
-                context.tidy, k=params.k, min_lots=min_lots, tests=params.tests, iqr_zero=params.iqr_zero,
-                quantile_method=params.quantile_method, alarmed=params.alarmed,
+            return _static_limits_of_passing(
+                context.passing_measurements(params.alarmed), k=params.k, min_lots=min_lots, tests=params.tests,
+                iqr_zero=params.iqr_zero, quantile_method=params.quantile_method,
             )  # fmt: skip
         except ValueError as exc:
             raise ValueError(f"{exc} (pass static_limits= to screen fewer lots)") from exc
-        return pl.from_arrow(static)
 
     def describe(self, params: PatParams) -> str:
         text = (
