@@ -121,6 +121,8 @@ class TestStatistics(Row):
     cpk: float | None = number("Cpk", None)
     fail_count: int = integer("Fails")
     executions: int = integer("Executions")
+    #: Results flagged with an alarm (STDF TEST_FLG bit 0): counted here, left out of the statistics.
+    alarm_count: int = integer("Alarmed (left out)", 0)
 
 
 # ------------------------------------------------------------------------------------------------

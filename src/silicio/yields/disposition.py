@@ -65,7 +65,7 @@ SCREENED_STAGE = "wafer_sort"
 #: Tidy columns the screening rules read (PAT, NNR, GDBN); the rest stay on disk.
 SCREEN_COLUMNS = ("lot_id", "wafer_id", "part_index", "part_id", "x", "y", "test_num", "test_name", "pin",
                   "test_type", "result", "lo_limit", "hi_limit", "hard_bin", "soft_bin", "part_passed",
-                  "is_last_test")  # fmt: skip
+                  "is_last_test", "test_flg")  # fmt: skip
 _LOT = ["product", "lot_id", "stage"]
 
 
