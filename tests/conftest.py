@@ -31,7 +31,9 @@ def shared_stdf(name: str) -> Path:
     for folder in candidates:
         if (folder / name).is_file():
             return folder / name
-    missing_shared(f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)")
+    missing_shared(
+        f"real STDF file {name} not found in {', '.join(map(str, candidates))} (set SILICIO_STDF_DATA)"
+    )
 
 
 def missing_shared(message: str) -> None:

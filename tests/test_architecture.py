@@ -17,7 +17,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "silicio"
 _SQL_START = re.compile(r"^\s*(SELECT\s|INSERT\s+INTO\s|UPDATE\s+\S+\s+SET\s|DELETE\s+FROM\s|WITH\s+\w+\s+AS\s*\(|"
                         r"CREATE\s+(TABLE|VIEW|INDEX|OR)\s|DROP\s+(TABLE|VIEW)\s|ALTER\s+TABLE\s)")  # fmt: skip
 # ... or holds a clause no English sentence has.
-_SQL_CLAUSE = re.compile(r"\b(FROM\s+\w+\s+\w+\s+JOIN|JOIN\s+\w+\s+\w+\s+ON|GROUP\s+BY|ORDER\s+BY|NULLS\s+LAST)\b")
+_SQL_CLAUSE = re.compile(
+    r"\b(FROM\s+\w+\s+\w+\s+JOIN|JOIN\s+\w+\s+\w+\s+ON|GROUP\s+BY|ORDER\s+BY|NULLS\s+LAST)\b"
+)
 
 # Packages that sit below the areas, and the modules at the top level every package may use.
 _BOTTOM = {"stdf": set(), "lake": {"stdf"}}

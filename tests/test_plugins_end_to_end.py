@@ -96,16 +96,17 @@ def test_a_plugin_source_and_a_plugin_rule_end_to_end(monkeypatch, tmp_path):
     assert [(o.status, o.source) for o in report.outcomes] == [(INGESTED, "csv-log")]
 
     # what the rule must find, worked out from the parts written, not through silicio
-    expected = {
-        (p.wafer, p.x, p.y)
-        for p in PARTS
-        if p.bin == 1 and abs(p.vref - TARGET) > WINDOW
-    }
+    expected = {(p.wafer, p.x, p.y) for p in PARTS if p.bin == 1 and abs(p.vref - TARGET) > WINDOW}
     assert len(expected) == 2
 
     with silicio.open(data) as lake:
         (row,) = lake.catalog.rows("files")
-        assert (row["source"], row["product"], row["lot"], row["stage"]) == ("csv-log", PRODUCT, LOT, "wafer_sort")
+        assert (row["source"], row["product"], row["lot"], row["stage"]) == (
+            "csv-log",
+            PRODUCT,
+            LOT,
+            "wafer_sort",
+        )
 
         # screen -> report
         recipe = loads_recipe(RECIPE)

@@ -198,6 +198,7 @@ def test_import_prints_the_summary_and_converts_to_png(exported, tmp_path):
 
 def test_the_g85_package_reads_the_cli_g85_with_the_same_bin_counts(exported, truth):
     import g85
+
     bins, passed, _, _ = truth
     (their_map,) = g85.read(io.StringIO(exported["g85"].read_text(encoding="utf-8")))
     (device,) = their_map.devices

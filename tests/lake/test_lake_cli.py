@@ -83,7 +83,9 @@ def test_watch_takes_files_once_they_settle(tmp_path, small_files):
 
 def test_a_broken_data_source_plugin_is_one_line(tmp_path, small_files, entry_point):
     entry_point("silicio.sources", "csv-log", "silicio_no_such_module:Source")
-    result = runner.invoke(app, ["ingest", str(small_files(71)), "--data", str(tmp_path / "lake"), "--workers", "1"])
+    result = runner.invoke(
+        app, ["ingest", str(small_files(71)), "--data", str(tmp_path / "lake"), "--workers", "1"]
+    )
     assert result.exit_code == 2, result.output
     assert "entry point csv-log = 'silicio_no_such_module:Source'" in result.output
     assert "cannot load: ModuleNotFoundError" in result.output

@@ -18,7 +18,9 @@ def quality_file():
     def find(name: str) -> Path:
         path = QUALITY_DIR / name
         if not path.is_file():
-            missing_shared(f"reference file {name} not found in {QUALITY_DIR} (shared/ sits beside the repository)")
+            missing_shared(
+                f"reference file {name} not found in {QUALITY_DIR} (shared/ sits beside the repository)"
+            )
         return path
 
     return find

@@ -20,7 +20,9 @@ def quality():
     def read(name: str, **column_types: pa.DataType) -> pa.Table:
         path = QUALITY_DIR / name
         if not path.is_file():
-            missing_shared(f"reference file {name} not found in {QUALITY_DIR} (shared/ sits beside the repository)")
+            missing_shared(
+                f"reference file {name} not found in {QUALITY_DIR} (shared/ sits beside the repository)"
+            )
         options = pa_csv.ConvertOptions(column_types=column_types) if column_types else None
         return pa_csv.read_csv(path, convert_options=options)
 

@@ -31,7 +31,21 @@ def test_shared_file_same_either_way(shared_stdf_file, monkeypatch):
 
 def test_messages_cover_the_common_record_types():
     covered = {name for name in reader.RECORDS if reader._ipc_plan_of(name) is not None}
-    assert {"FAR", "MIR", "PIR", "PTR", "MPR", "FTR", "PRR", "HBR", "SBR", "TSR", "SDR", "WIR", "WRR"} <= covered
+    assert {
+        "FAR",
+        "MIR",
+        "PIR",
+        "PTR",
+        "MPR",
+        "FTR",
+        "PRR",
+        "HBR",
+        "SBR",
+        "TSR",
+        "SDR",
+        "WIR",
+        "WRR",
+    } <= covered
     assert "GDR" not in covered  # generic data stays column by column
 
 
@@ -64,7 +78,12 @@ def test_left_out_fields_bad_records_and_latin1_text_same_either_way(monkeypatch
     data = bytearray(out.getvalue())
     # one more PTR whose TEST_TXT claims 200 bytes the record does not hold
     endian = "little" if byteorder == "<" else "big"
-    data += (13).to_bytes(2, endian) + bytes([15, 10]) + (9).to_bytes(4, endian) + bytes([1, 1, 0, 0, 0, 0, 0, 0, 200])
+    data += (
+        (13).to_bytes(2, endian)
+        + bytes([15, 10])
+        + (9).to_bytes(4, endian)
+        + bytes([1, 1, 0, 0, 0, 0, 0, 0, 200])
+    )
     by_message, by_column = read_both(bytes(data), monkeypatch, strict=False)
     assert_same_tables(by_message, by_column)
     assert by_message["PTR"].column("RESULT").to_pylist() == [1.5, 1.25, None, 0.0]

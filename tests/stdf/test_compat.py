@@ -43,7 +43,9 @@ def shared_file_names() -> tuple[str, ...]:
 
 def shared_file(name: str) -> Path:
     if name == NO_DATA:
-        missing_shared(f"shared STDF data not found at {STDF_DIR}: these tests compare real files with peer readers")
+        missing_shared(
+            f"shared STDF data not found at {STDF_DIR}: these tests compare real files with peer readers"
+        )
     return STDF_DIR / name
 
 

@@ -415,7 +415,9 @@ def test_random_multisite_streams(tmp_path, stream):
 def sample(name: str):
     path = DATA / name
     if not path.exists():
-        missing_shared(f"sample file {name} not found under {DATA} (the shared STDF data set is not checked out)")
+        missing_shared(
+            f"sample file {name} not found under {DATA} (the shared STDF data set is not checked out)"
+        )
     return read(path)
 
 

@@ -543,7 +543,10 @@ def test_galaxy_maps_in_the_report_have_the_highest_y_on_top():
     maps = re.findall(r'<div class="map" data-wafer="[^"]+">(<svg.*?</svg>)', page, re.S)
     assert maps
     for svg in maps:
-        cells = [(int(y_px), int(y)) for y_px, y in re.findall(r'<rect x="-?\d+" y="(-?\d+)"[^>]*data-y="(-?\d+)"', svg)]
+        cells = [
+            (int(y_px), int(y))
+            for y_px, y in re.findall(r'<rect x="-?\d+" y="(-?\d+)"[^>]*data-y="(-?\d+)"', svg)
+        ]
         top = min(y_px for y_px, _ in cells)
         assert {y for y_px, y in cells if y_px == top} == {max(ys)}
     data = json.loads(_json_of(page))

@@ -470,6 +470,7 @@ def test_a595_soft_bins_carry_the_sbr_names_and_sizes():
 @pytest.mark.parametrize(("name", "wafer_id", "kind"), CASES)
 def test_g85_package_reads_our_maps(name, wafer_id, kind):
     import g85
+
     tables = read(shared_file(name))
     wafer_map = bin_map(parts(tables), kind=kind, wafer_id=wafer_id)
     header = header_from_stdf(tables, kind)
@@ -490,6 +491,7 @@ def test_g85_package_reads_our_maps(name, wafer_id, kind):
 
 def test_we_read_maps_the_g85_package_writes():
     import g85
+
     device = g85.Device(BinType="Decimal", NullBin=255, LotId="L5", OriginLocation=3, WaferSize=150.0,
                         DeviceSizeX=800.0, DeviceSizeY=900.0, reference_xy=(10, 20))  # fmt: skip
     device.map = [[255, 1, 255], [1, 2, 1]]

@@ -31,7 +31,11 @@ stderr = Console(stderr=True)
 def ingest_command(
     paths: Annotated[
         list[str] | None,
-        typer.Argument(metavar="PATH...", help="Tester files (STDF, or what an installed data source reads), folders or globs.", show_default=False),
+        typer.Argument(
+            metavar="PATH...",
+            help="Tester files (STDF, or what an installed data source reads), folders or globs.",
+            show_default=False,
+        ),
     ] = None,
     data: DataDir = None,
     database_url: DatabaseUrl = None,

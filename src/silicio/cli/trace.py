@@ -209,9 +209,7 @@ def verify_command(
     needs("lake", "silicio verify")
     from silicio.origin import certificates
 
-    key_path = (
-        public_key or datadir.DataDir.at(data).public_key
-    )
+    key_path = public_key or datadir.DataDir.at(data).public_key
     if not key_path.exists():
         raise fail(f"{key_path}: no public key; pass --public-key KEY.pem (the issuer's)")
     with reported_errors():

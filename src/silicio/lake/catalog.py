@@ -179,6 +179,7 @@ baseline_lots = sa.Table(
     sa.Column("good_parts", sa.Integer, nullable=False),
 )
 
+
 def _version_id() -> sa.Column:
     """The column tying a baseline's limits to their version (deleted with it)."""
     return sa.Column("version_id", sa.Integer, sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),

@@ -94,8 +94,9 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
 PARALLEL_MIN_ITEMS = 16384
 
 
-def decode_fields(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot,
-                  width, n_var):
+def decode_fields(
+    buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var
+):
     """Decode every record of one type, starting at header offsets ``rec_pos``.
 
     Fixed-size fields go to ``fixed``, column-major: field f's column is the bytes
@@ -161,23 +162,27 @@ def _decode_outputs(n, nf, width, n_var, col_off, var_slot):
 
 
 @nb.njit(cache=True, nogil=True)
-def _decode_chunks(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var,
-                   n_chunks):
+def _decode_chunks(
+    buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, n_chunks
+):
     n, nf = rec_pos.shape[0], kinds.shape[0]
     fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
-        n, nf, width, n_var, col_off, var_slot)
+        n, nf, width, n_var, col_off, var_slot
+    )
     _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, 0, n, fixed,
                   var_start, var_len, present, bad_field)  # fmt: skip
     return fixed, var_start, var_len, present, bad_field
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _decode_chunks_parallel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width,
-                            n_var, n_chunks):
+def _decode_chunks_parallel(
+    buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, n_chunks
+):
     # records are independent: decode them in chunks, one per thread at a time
     n, nf = rec_pos.shape[0], kinds.shape[0]
     fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
-        n, nf, width, n_var, col_off, var_slot)
+        n, nf, width, n_var, col_off, var_slot
+    )
     for c in nb.prange(n_chunks):
         _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base,
                       c * n // n_chunks, (c + 1) * n // n_chunks, fixed, var_start, var_len, present, bad_field)  # fmt: skip
@@ -185,8 +190,25 @@ def _decode_chunks_parallel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref
 
 
 @nb.njit(cache=True, nogil=True)
-def _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, lo, hi,
-                  fixed, var_start, var_len, present, bad_field):
+def _decode_range(
+    buf,
+    rec_pos,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    size_ref,
+    is_ref,
+    col_base,
+    slot_base,
+    lo,
+    hi,
+    fixed,
+    var_start,
+    var_len,
+    present,
+    bad_field,
+):
     # One call decodes a range of records: a call per record, passing all these arrays, would
     # cost more than the decoding itself (numba does not inline it).
     nf = kinds.shape[0]
@@ -449,7 +471,9 @@ def _copy_ranges_parallel(buf, base, rel, lengths, offsets, data, n_chunks):
     n = lengths.shape[0]
     high_in_chunk = np.zeros(n_chunks, np.bool_)
     for c in nb.prange(n_chunks):
-        high_in_chunk[c] = _copy_ranges(buf, base, rel, lengths, offsets, data, c * n // n_chunks, (c + 1) * n // n_chunks)
+        high_in_chunk[c] = _copy_ranges(
+            buf, base, rel, lengths, offsets, data, c * n // n_chunks, (c + 1) * n // n_chunks
+        )
     return high_in_chunk.any()
 
 
@@ -643,8 +667,29 @@ def _count_value(fixed, n, col_off, sizes, f, r):
     return _unsigned_at(fixed, n * col_off[f] + r * sizes[f], sizes[f])
 
 
-def batch_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot,
-                  width, n_var, ipc_kind, text_check, template, at_length, at_nodes, at_buffers, at_body_length):
+def batch_message(
+    buf,
+    rec_pos,
+    seq,
+    base,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    size_ref,
+    is_ref,
+    col_off,
+    var_slot,
+    width,
+    n_var,
+    ipc_kind,
+    text_check,
+    template,
+    at_length,
+    at_nodes,
+    at_buffers,
+    at_body_length,
+):
     """One record type's batch as an Arrow IPC message: see :func:`decode_fields` for the
     decoding and ``reader._ipc_plan`` for the template. Returns the message (uint8), the
     per-record ``bad_field``, how many records overran, and whether a text field holds a byte
@@ -655,26 +700,82 @@ def batch_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_re
                                   var_slot, width, n_var, ipc_kind, text_check, template, at_length, at_nodes,
                                   at_buffers, at_body_length)  # fmt: skip
     fixed, var_start, var_len, present, bad_field = _decode_chunks_parallel(
-        buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, n_chunks)
+        buf,
+        rec_pos,
+        big,
+        kinds,
+        sizes,
+        count_ref,
+        size_ref,
+        is_ref,
+        col_off,
+        var_slot,
+        width,
+        n_var,
+        n_chunks,
+    )
     return _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, text_check,
                     template, at_length, at_nodes, at_buffers, at_body_length, fixed, var_start, var_len, present,
                     bad_field)  # fmt: skip
 
 
 @nb.njit(cache=True, nogil=True)
-def _decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot,
-                       width, n_var, ipc_kind, text_check, template, at_length, at_nodes, at_buffers, at_body_length):
+def _decode_to_message(
+    buf,
+    rec_pos,
+    seq,
+    base,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    size_ref,
+    is_ref,
+    col_off,
+    var_slot,
+    width,
+    n_var,
+    ipc_kind,
+    text_check,
+    template,
+    at_length,
+    at_nodes,
+    at_buffers,
+    at_body_length,
+):
     fixed, var_start, var_len, present, bad_field = _decode_chunks(
-        buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, 1)
+        buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, 1
+    )
     return _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, text_check,
                     template, at_length, at_nodes, at_buffers, at_body_length, fixed, var_start, var_len, present,
                     bad_field)  # fmt: skip
 
 
 @nb.njit(cache=True, nogil=True)
-def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, text_check,
-             template, at_length, at_nodes, at_buffers, at_body_length, fixed, var_start, var_len, present,
-             bad_field):
+def _message(
+    buf,
+    rec_pos,
+    seq,
+    base,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    col_off,
+    var_slot,
+    ipc_kind,
+    text_check,
+    template,
+    at_length,
+    at_nodes,
+    at_buffers,
+    at_body_length,
+    fixed,
+    var_start,
+    var_len,
+    present,
+    bad_field,
+):
     n = rec_pos.shape[0]
     nf = kinds.shape[0]
     fewest, most, n_bad = _presence(present, bad_field)
@@ -798,7 +899,11 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
                 for r in range(n):
                     if present[r] > f:
                         at = rec_pos[r] + 4 + var_start[s + r] - 2
-                        bits_count = (np.int64(buf[at]) << 8 | buf[at + 1]) if big else (buf[at] | np.int64(buf[at + 1]) << 8)
+                        bits_count = (
+                            (np.int64(buf[at]) << 8 | buf[at + 1])
+                            if big
+                            else (buf[at] | np.int64(buf[at + 1]) << 8)
+                        )
                         out[pb + 2 * r] = bits_count & 0xFF
                         out[pb + 2 * r + 1] = bits_count >> 8
                 _put_node(out, at_nodes, node, n, 0)
@@ -843,7 +948,9 @@ def _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var
                             out[pd + acc + j] = (v >> 4) if j % 2 else (v & 0x0F)
                     elif big:
                         for j in range(count):
-                            _copy_scalar(out, pd + (acc + j) * itemsize, buf, src + j * itemsize, itemsize, True)
+                            _copy_scalar(
+                                out, pd + (acc + j) * itemsize, buf, src + j * itemsize, itemsize, True
+                            )
                     else:
                         for i in range(count * itemsize):
                             out[pd + acc * itemsize + i] = buf[src + i]

@@ -261,7 +261,9 @@ def _make_plan(rt: RecordType) -> _Plan:
             build.append(_AS_NIBBLES)
         else:
             build.append(_AS_PYTHON)
-    list_fields = tuple(i for i, b in enumerate(build) if b in (_AS_GEN_DATA, _AS_ITEMS, _AS_NIBBLES, _AS_PYTHON))
+    list_fields = tuple(
+        i for i, b in enumerate(build) if b in (_AS_GEN_DATA, _AS_ITEMS, _AS_NIBBLES, _AS_PYTHON)
+    )
     return _Plan(rt, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, schema(rt.name),
                  tuple(arrow_type(f) for f in rt.fields), tuple(byte_field), np.array(byte_slots, np.int64),
                  tuple(build), tuple(dtypes), tuple(fixed_blocks), byte_fields, list_fields)  # fmt: skip
@@ -317,7 +319,9 @@ def _ipc_plan(plan: _Plan) -> _IpcPlan | None:
     # One row, every field null but the positions: a template whose every value is present
     # (flatbuffers leave out fields equal to their default, such as a length of 0).
     one = _numeric(np.ones(1, np.uint64), _UINT64)
-    sample = pa.RecordBatch.from_arrays([one, one] + [pa.nulls(1, t) for t in plan.arrow_types], schema=plan.schema)
+    sample = pa.RecordBatch.from_arrays(
+        [one, one] + [pa.nulls(1, t) for t in plan.arrow_types], schema=plan.schema
+    )
     message = sample.serialize().to_pybytes()
     if message[:4] != b"\xff\xff\xff\xff":
         return None
@@ -401,7 +405,9 @@ def _numeric(values: np.ndarray, typ: pa.DataType) -> pa.Array:
 
 
 def _mask(flags: np.ndarray) -> pa.Array:
-    return pa.Array.from_buffers(pa.bool_(), flags.size, [None, pa.py_buffer(np.packbits(flags, bitorder="little"))], 0)
+    return pa.Array.from_buffers(
+        pa.bool_(), flags.size, [None, pa.py_buffer(np.packbits(flags, bitorder="little"))], 0
+    )
 
 
 def _list_array(item_type, offsets, values: pa.Array, valid) -> pa.Array:
@@ -534,13 +540,17 @@ def _dn_array(buf, base, rel, offsets, data, valid, big: bool) -> pa.Array:
         valid = np.ones(n, np.bool_)
     bits[~valid] = 0
     payload = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    return pa.StructArray.from_arrays([_numeric(bits, pa.uint16()), payload], fields=list(DN_TYPE), mask=_mask(~valid))
+    return pa.StructArray.from_arrays(
+        [_numeric(bits, pa.uint16()), payload], fields=list(DN_TYPE), mask=_mask(~valid)
+    )
 
 
 def _gen_data_array(buf, base, rel, counts, valid, big: bool) -> pa.Array:
     """GDR generic data as a list of structs: TYPE, then one column per data type, set only
     in the column of the item's own type."""
-    offsets, codes, value_pos, value_len, bits = K.gather_gen_data(buf, base, rel, counts.astype(np.int64), big)
+    offsets, codes, value_pos, value_len, bits = K.gather_gen_data(
+        buf, base, rel, counts.astype(np.int64), big
+    )
     children = [_numeric(codes, pa.uint8())]
     for child in list(GDR_ITEM_TYPE)[1:]:
         code = _GDR_CODE[child.name]
@@ -603,7 +613,9 @@ def _python_field(plan: _Plan, i: int, win: _Window, base, rel, counts, valid, f
     return pa.array(values, type=arrow_type(f))
 
 
-def _vur_batch(state: _FileState, win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int) -> pa.RecordBatch:
+def _vur_batch(
+    state: _FileState, win: _Window, rec_pos: np.ndarray, seq: np.ndarray, base: int
+) -> pa.RecordBatch:
     """VUR is written in two layouts: the V4-2007 spec's single Cn UPD_NAM, and the later
     UPD_CNT + KxCn UPD_NAM. A payload that is exactly one Cn is the first. Names running past
     the record's end are damage, like any field overrunning its record: UPD_NAM is then null."""
@@ -706,11 +718,14 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     unknown: list[tuple[int, int, int, int, bytes]] = []
     while pos < end and not state.stopped:
         n, stop, status, counts, starts, rec_pos, rec_seq = K.index_records(
-            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq))
+            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq)
+        )
         if n:
             for t, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
                 if count:
-                    groups.setdefault(t, []).append((rec_pos[start : start + count], rec_seq[start : start + count]))
+                    groups.setdefault(t, []).append(
+                        (rec_pos[start : start + count], rec_seq[start : start + count])
+                    )
             state.seq += n
         pos = stop
         if status == K.INDEX_OK:
@@ -725,7 +740,9 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
             else:
                 rec_len, typ, sub = _header_at(buf, pos, state.big)
                 record = BY_CODE[(typ, sub)].name
-                reason = f"file is truncated: REC_LEN is {rec_len} but only {left - 4} bytes follow the header"
+                reason = (
+                    f"file is truncated: REC_LEN is {rec_len} but only {left - 4} bytes follow the header"
+                )
             state.problem(base + pos, record, reason)
             pos = _resync(state, buf, pos, end, base, reason)
             if pos < end:
@@ -756,8 +773,9 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     return merged, unknown, pos
 
 
-def _report_bad_fields(state: _FileState, plan: _Plan, win: _Window, rec_pos: np.ndarray, bad: np.ndarray,
-                       base: int) -> None:
+def _report_bad_fields(
+    state: _FileState, plan: _Plan, win: _Window, rec_pos: np.ndarray, bad: np.ndarray, base: int
+) -> None:
     for r in np.nonzero(bad >= 0)[0]:
         f = plan.record.fields[bad[r]]
         rec_len, _, _ = _header_at(win.buf, int(rec_pos[r]), win.big)
@@ -766,8 +784,15 @@ def _report_bad_fields(state: _FileState, plan: _Plan, win: _Window, rec_pos: np
                       f"fields from {f.name} on are left empty")  # fmt: skip
 
 
-def _ipc_batch(state: _FileState, plan: _Plan, ipc: _IpcPlan | None, win: _Window, rec_pos: np.ndarray,
-               seq: np.ndarray, base: int) -> pa.RecordBatch | None:
+def _ipc_batch(
+    state: _FileState,
+    plan: _Plan,
+    ipc: _IpcPlan | None,
+    win: _Window,
+    rec_pos: np.ndarray,
+    seq: np.ndarray,
+    base: int,
+) -> pa.RecordBatch | None:
     """The record type's batch from one IPC message; None when it must be built column by
     column (a field the message does not cover, or text that is not plain ASCII)."""
     if ipc is None:
@@ -783,7 +808,9 @@ def _ipc_batch(state: _FileState, plan: _Plan, ipc: _IpcPlan | None, win: _Windo
     return pa.ipc.read_record_batch(pa.py_buffer(message), plan.schema)
 
 
-def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> tuple[dict[str, pa.RecordBatch], int]:
+def _decode_window(
+    state: _FileState, win: _Window, base: int, final: bool
+) -> tuple[dict[str, pa.RecordBatch], int]:
     groups, unknown, consumed = _index_window(state, win.buf, base, final)
     batches: dict[str, pa.RecordBatch] = {}
     for t in sorted(groups):
@@ -806,7 +833,11 @@ def _decode_window(state: _FileState, win: _Window, base: int, final: bool) -> t
             _report_bad_fields(state, plan, win, rec_pos, bad, base)
         n = rec_pos.size
         position_columns = _numeric(positions, _UINT64)
-        columns = [position_columns.slice(0, n), position_columns.slice(n, n), *_columns(plan, win, rec_pos, out)]
+        columns = [
+            position_columns.slice(0, n),
+            position_columns.slice(n, n),
+            *_columns(plan, win, rec_pos, out),
+        ]
         batches[name] = pa.RecordBatch.from_arrays(columns, schema=plan.schema)
     if unknown and (state.wanted is None or UNKNOWN in state.wanted):
         seqs, offs, typs, subs, datas = zip(*unknown, strict=True)
@@ -825,7 +856,11 @@ def _check_far(path: str, head: bytes) -> bool:
                                        "expected a FAR (0, 10)")  # fmt: skip
     cpu, ver = head[4], head[5]
     if cpu not in (1, 2):
-        kind = "DEC VAX (PDP-11) byte order is not supported" if cpu == 0 else "expected 1 (big-endian) or 2 (little-endian)"
+        kind = (
+            "DEC VAX (PDP-11) byte order is not supported"
+            if cpu == 0
+            else "expected 1 (big-endian) or 2 (little-endian)"
+        )
         raise StdfError(path, 4, "FAR", f"bad CPU_TYPE {cpu}: {kind}")
     big = cpu == 1
     rec_len = struct.unpack(">H" if big else "<H", head[:2])[0]

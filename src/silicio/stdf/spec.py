@@ -238,7 +238,11 @@ DN_TYPE = pa.struct([("bit_count", pa.uint16()), ("bit_data", pa.binary())])
 #: One GDR generic-data item: its type code and the value in the column of that type.
 GDR_ITEM_TYPE = pa.struct(
     [("TYPE", pa.uint8())]
-    + [(code, DN_TYPE if code == "Dn" else _ARROW_SCALAR[code]) for code in GDR_TYPE_CODES.values() if code != "B0"]
+    + [
+        (code, DN_TYPE if code == "Dn" else _ARROW_SCALAR[code])
+        for code in GDR_TYPE_CODES.values()
+        if code != "B0"
+    ]
 )
 
 
@@ -254,7 +258,10 @@ def arrow_type(field: Field) -> pa.DataType:
 
 
 #: Columns every table starts with: position of the record in the file and its header offset.
-POSITION_COLUMNS = [pa.field("seq", pa.uint64(), nullable=False), pa.field("offset", pa.uint64(), nullable=False)]
+POSITION_COLUMNS = [
+    pa.field("seq", pa.uint64(), nullable=False),
+    pa.field("offset", pa.uint64(), nullable=False),
+]
 
 UNKNOWN_SCHEMA = pa.schema(
     POSITION_COLUMNS

@@ -479,8 +479,11 @@ class Dashboard:
         definitions = self._bin_names(db, lot_id, stage, kind)
         names = {r["bin"]: r["name"] for r in definitions.to_pylist()} if definitions is not None else {}
         try:
-            the_map = _map_data(bin_map(parts, kind=kind, lot_id=lot_id, wafer_id=wafer_id),
-                                 self._orientation(db, lot_id, stage), names)
+            the_map = _map_data(
+                bin_map(parts, kind=kind, lot_id=lot_id, wafer_id=wafer_id),
+                self._orientation(db, lot_id, stage),
+                names,
+            )
         except ValueError:  # dies without coordinates
             the_map = m.WaferMapData(kind="bin", x=[], y=[], value=[])
         counts = pl.from_arrow(bin_counts(parts, kind=kind)).with_columns(
@@ -507,8 +510,10 @@ class Dashboard:
         if test_num is not None:
             one_test = measured.filter(pl.col("test_num") == test_num)
             try:
-                parametric = _map_data(parametric_map(one_test, test_num, lot_id=lot_id, wafer_id=wafer_id),
-                                       self._orientation(db, lot_id, stage))
+                parametric = _map_data(
+                    parametric_map(one_test, test_num, lot_id=lot_id, wafer_id=wafer_id),
+                    self._orientation(db, lot_id, stage),
+                )
             except ValueError:
                 parametric = None
             statistics = rows_of(per_test_statistics(one_test), m.TestStatistics,

@@ -271,7 +271,9 @@ class TestPage(BaseModel):
     units: str | None
     product: str | None = Field(description="the product filter, if any")
     products: list[str]
-    count: int = Field(description="results in the histogram (each die's last insertion across its lot's files)")
+    count: int = Field(
+        description="results in the histogram (each die's last insertion across its lot's files)"
+    )
     mean: float | None
     std: float | None
     cpk: float | None

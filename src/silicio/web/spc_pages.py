@@ -290,7 +290,9 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
         subgrouping = "one point per die: its final result, in test order"
         within = {}
     else:
-        limits, (location, dispersion) = _chart(test_num, chart, values, subgroup=labels_all, baseline=baseline)
+        limits, (location, dispersion) = _chart(
+            test_num, chart, values, subgroup=labels_all, baseline=baseline
+        )
         sizes = spc.subgroups(values, subgroup=labels_all).size
         labels = order
         subgrouping = "one subgroup per wafer (lot/wafer): its dies' final results"

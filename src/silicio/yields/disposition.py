@@ -510,7 +510,9 @@ def lake_history(lake, index: pl.DataFrame, rules: HoldRules | None = None,
     from .history import HistorySettings, judge_lots_against_history
 
     judged = rules_of_recipe(rules or HoldRules(), recipe)
-    settings = HistorySettings(min_lots=judged.yield_limits_min_lots, bin_column=f"{judged.yield_limits_bin}_bin")
+    settings = HistorySettings(
+        min_lots=judged.yield_limits_min_lots, bin_column=f"{judged.yield_limits_bin}_bin"
+    )
     lots = {(r["product"], r["stage"], r["lot"]) for r in index.iter_rows(named=True)}
     return judge_lots_against_history(lake, lots, settings=settings)
 

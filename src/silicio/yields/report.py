@@ -679,7 +679,9 @@ def _lake_history(lake, data: _LotData, final_yield: float | None, notes: list[s
     except NotEnoughHistory as exc:
         notes.append(f"no lot history to compare with: {exc}")
         return None
-    limits = pl.from_arrow(baseline.yield_limits).filter((pl.col("scope") == "lot") & (pl.col("kind") == "SYL"))
+    limits = pl.from_arrow(baseline.yield_limits).filter(
+        (pl.col("scope") == "lot") & (pl.col("kind") == "SYL")
+    )
     syl = limits["limit1"][0] if limits.height else None
     rows = [{"lot": lot.lot, "yield": lot.good_parts / lot.parts if lot.parts else None, "syl": syl}
             for lot in baseline.lots]  # fmt: skip
@@ -780,7 +782,9 @@ def _lot_disposition(product: _ProductContext, data: _LotData, result: Screening
         if result is not None:
             results[product.name] = result
     screening = LakeScreening(results=results, notes=product.notes, lot_statistics=product.statistics)
-    return judge(product.parts, product.index, screening, HoldRules(), product.recipe, history=product.history)
+    return judge(
+        product.parts, product.index, screening, HoldRules(), product.recipe, history=product.history
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -886,7 +890,9 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return _plain(table.to_pylist())
 
 
-def _map_data(wafer_map: WaferMap, orientation: Orientation, colours: dict[int, str] | None = None) -> dict[str, Any]:
+def _map_data(
+    wafer_map: WaferMap, orientation: Orientation, colours: dict[int, str] | None = None
+) -> dict[str, Any]:
     """A map's dies, values and drawing (colours, legend, axis directions, flat) as in the dashboard."""
     return {"lot_id": wafer_map.lot_id, "wafer_id": wafer_map.wafer_id} | map_json(
         wafer_map, orientation, colours=colours
@@ -908,7 +914,9 @@ def report_data(report: LotReport) -> dict[str, Any]:
         "hard_pareto": _rows(report.hard_pareto),
         "soft_pareto": _rows(report.soft_pareto),
         "reconciliation": _rows(report.reconciliation),
-        "stacked_map": _map_data(report.stacked_map, report.orientation) if report.stacked_map is not None else None,
+        "stacked_map": _map_data(report.stacked_map, report.orientation)
+        if report.stacked_map is not None
+        else None,
         "wafer_maps": [_map_data(m, report.orientation, colours) for m in report.wafer_maps],
         "worst_cpk": _rows(report.worst_cpk),
         "worst_fails": _rows(report.worst_fails),

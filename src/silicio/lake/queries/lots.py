@@ -127,7 +127,9 @@ def lot_statistics(lake: Lake, product_stage: tuple[str | None, str] | None = No
     where, params = "{x}.lot_id IS NOT NULL", {}
     if product_stage is not None:
         product, stage = product_stage
-        where += " AND {x}.product = $partition AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage"
+        where += (
+            " AND {x}.product = $partition AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage"
+        )
         params = {"product": product, "stage": stage, "partition": partition_value(product)}
     return lake.polars(
         "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "

@@ -106,7 +106,9 @@ def product_results(lake: Lake, product: str | None, stage: str, columns: Sequen
     unknown = [c for c in columns if not c.isidentifier()]
     if unknown:
         raise ValueError(f"product_results: not column names: {unknown}")
-    chosen = ", ".join(f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in columns)
+    chosen = ", ".join(
+        f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in columns
+    )
     where = ("{x}.product = $partition AND {x}.stage = $stage_partition "
              "AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage")  # fmt: skip
     return lake.polars(
