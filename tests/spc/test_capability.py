@@ -90,3 +90,15 @@ def test_bad_specification():
         spc.capability([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="must be below usl"):
         spc.capability([1.0, 2.0, 3.0], 5, 4)
+
+
+def test_anderson_darling_far_from_normal_is_rejected_not_an_overflow():
+    """Quantized results (three values) over 20,000 parts give A*^2 in the hundreds, past the
+    vertex of D'Agostino and Stephens' parabola: p stays near 0 instead of climbing back to 1 or
+    overflowing (a dashboard control-chart page once answered 500 on such a test)."""
+    values = np.repeat([1.0, 1.5, 9.0], [9_000, 9_000, 2_000])
+    a2, p = anderson_darling(values)
+    assert a2 == pytest.approx(scipy_anderson(values).statistic, rel=1e-10)
+    assert a2 * (1 + 0.75 / values.size + 2.25 / values.size**2) > 5.709 / (2 * 0.0186)
+    assert 0 <= p < 1e-100
+    assert spc.capability(values, 0, 10).non_normal

@@ -108,6 +108,10 @@ class NormalityTest:
         return not self.p_value < self.alpha
 
 
+#: Vertex of D'Agostino and Stephens' upper-tail parabola, exp(1.2937 - 5.709 A + 0.0186 A^2).
+_AD_VERTEX = 5.709 / (2 * 0.0186)
+
+
 def anderson_darling(x) -> tuple[float, float]:
     """Anderson-Darling statistic A^2 for normality (mean and sd estimated) and its p-value from
     A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) (D'Agostino and Stephens 1986, Table 4.9)."""
@@ -118,6 +122,9 @@ def anderson_darling(x) -> tuple[float, float]:
     a2 = -n - np.sum((2 * i - 1) * (log_ndtr(z) + log_ndtr(-z[::-1]))) / n
     a = a2 * (1 + 0.75 / n + 2.25 / n**2)
     if a >= 0.6:
+        # The fitted parabola turns upward past its vertex (A* = 153.5), where it would give p
+        # rising back to 1 (and overflow past 380): beyond it p stays at the vertex's, about 1e-190.
+        a = min(a, _AD_VERTEX)
         p = math.exp(1.2937 - 5.709 * a + 0.0186 * a * a)
     elif a >= 0.34:
         p = math.exp(0.9177 - 4.279 * a - 1.38 * a * a)
