@@ -90,22 +90,31 @@ def _neighbour_median(values, radius, min_neighbours):
     window = np.empty((2 * radius + 1) ** 2, np.float64)
     for i in range(rows):
         for j in range(cols):
-            n = 0
-            for a in range(max(i - radius, 0), min(i + radius + 1, rows)):
-                for b in range(max(j - radius, 0), min(j + radius + 1, cols)):
-                    v = values[a, b]
-                    if (a == i and b == j) or np.isnan(v):
-                        continue
-                    k = n
-                    while k > 0 and window[k - 1] > v:
-                        window[k] = window[k - 1]
-                        k -= 1
-                    window[k] = v
-                    n += 1
-            if n >= min_neighbours:
-                half = n // 2
-                out[i, j] = window[half] if n % 2 else 0.5 * (window[half - 1] + window[half])
+            out[i, j] = _window_median(values, i, j, radius, min_neighbours, window)
     return out
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _window_median(grid, i, j, radius, min_neighbours, window):
+    """Median of the non-NaN neighbours of cell (i, j) within ``radius`` (itself left out); NaN
+    with fewer than ``min_neighbours``. ``window`` is scratch space of (2 radius + 1)^2 values."""
+    rows, cols = grid.shape
+    n = 0
+    for a in range(max(i - radius, 0), min(i + radius + 1, rows)):
+        for b in range(max(j - radius, 0), min(j + radius + 1, cols)):
+            v = grid[a, b]
+            if (a == i and b == j) or np.isnan(v):
+                continue
+            k = n
+            while k > 0 and window[k - 1] > v:
+                window[k] = window[k - 1]
+                k -= 1
+            window[k] = v
+            n += 1
+    if n < min_neighbours:
+        return np.nan
+    half = n // 2
+    return window[half] if n % 2 else 0.5 * (window[half - 1] + window[half])
 
 
 def nnr_residuals(values: np.ndarray, radius: int = 2, min_neighbours: int = 1) -> np.ndarray:
@@ -412,22 +421,7 @@ def _neighbour_estimates(x, y, result, offsets, radius, min_neighbours):
             grid[y[d] - y0, x[d] - x0] = result[d]
         window = np.empty((2 * radius + 1) ** 2, np.float64)
         for d in range(lo, hi):
-            i, j = y[d] - y0, x[d] - x0
-            n = 0
-            for a in range(max(i - radius, 0), min(i + radius + 1, rows)):
-                for b in range(max(j - radius, 0), min(j + radius + 1, cols)):
-                    v = grid[a, b]
-                    if (a == i and b == j) or np.isnan(v):
-                        continue
-                    m = n
-                    while m > 0 and window[m - 1] > v:
-                        window[m] = window[m - 1]
-                        m -= 1
-                    window[m] = v
-                    n += 1
-            if n >= min_neighbours:
-                half = n // 2
-                estimate[d] = window[half] if n % 2 else 0.5 * (window[half - 1] + window[half])
+            estimate[d] = _window_median(grid, y[d] - y0, x[d] - x0, radius, min_neighbours, window)
     return estimate, duplicate
 
 
