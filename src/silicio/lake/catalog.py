@@ -148,17 +148,17 @@ sa.Index(
     "ix_baselines_key", baselines.c.product, baselines.c.stage, baselines.c.program, baselines.c.revision
 )
 
+
+def _parent_id(name: str, parent: str) -> sa.Column:
+    """A lot-history row's link to the row it belongs to (deleted with it), indexed."""
+    return sa.Column(name, sa.Integer, sa.ForeignKey(parent, ondelete="CASCADE"), nullable=False, index=True)
+
+
 baseline_versions = sa.Table(
     "baseline_versions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "baseline_id",
-        sa.Integer,
-        sa.ForeignKey("baselines.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _parent_id("baseline_id", "baselines.id"),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
@@ -180,17 +180,11 @@ baseline_lots = sa.Table(
 )
 
 
-def _version_id() -> sa.Column:
-    """The column tying a baseline's limits to their version (deleted with it)."""
-    return sa.Column("version_id", sa.Integer, sa.ForeignKey("baseline_versions.id", ondelete="CASCADE"),
-                     nullable=False, index=True)  # fmt: skip
-
-
 baseline_yield_limits = sa.Table(
     "baseline_yield_limits",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    _version_id(),
+    _parent_id("version_id", "baseline_versions.id"),
     sa.Column("scope", sa.String(8), nullable=False),  # "lot" or "wafer"
     sa.Column("kind", sa.String(8), nullable=False),  # "SYL" or "SBL"
     sa.Column("bin", sa.Integer),  # null for SYL
@@ -206,7 +200,7 @@ baseline_pat_limits = sa.Table(
     "baseline_pat_limits",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    _version_id(),
+    _parent_id("version_id", "baseline_versions.id"),
     sa.Column("test_num", sa.BigInteger, nullable=False),
     sa.Column("test_name", sa.Text),
     sa.Column("pin", sa.Integer),
@@ -231,13 +225,7 @@ baseline_events = sa.Table(
     "baseline_events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "baseline_id",
-        sa.Integer,
-        sa.ForeignKey("baselines.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _parent_id("baseline_id", "baselines.id"),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("action", sa.String(16), nullable=False),  # "update", "freeze", "unfreeze"
