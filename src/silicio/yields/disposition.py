@@ -48,6 +48,7 @@ __all__ = [
     "default_recipe",
     "default_recipe_path",
     "judge",
+    "history_settings",
     "lake_history",
     "lake_disposition",
     "lot_holds",
@@ -507,14 +508,19 @@ def lake_history(lake, index: pl.DataFrame, rules: HoldRules | None = None,
     against the lots of the same program tested before each (the lot history in the catalog:
     a frozen or stored version, else limits computed from the earlier lots), and a note for each
     lot with too few earlier lots. The hold rules' ``yield_limits_min_lots`` and bin kind apply."""
-    from .history import HistorySettings, judge_lots_against_history
+    from .history import judge_lots_against_history
+
+    lots = {(r["product"], r["stage"], r["lot"]) for r in index.iter_rows(named=True)}
+    return judge_lots_against_history(lake, lots, settings=history_settings(rules, recipe))
+
+
+def history_settings(rules: HoldRules | None = None, recipe: Recipe | None = None):
+    """The lot history's settings the hold rules judge with: the AEC-Q002 minimum lots and bin
+    kind of ``rules`` as ``recipe`` sets them (:func:`rules_of_recipe`)."""
+    from .history import HistorySettings
 
     judged = rules_of_recipe(rules or HoldRules(), recipe)
-    settings = HistorySettings(
-        min_lots=judged.yield_limits_min_lots, bin_column=f"{judged.yield_limits_bin}_bin"
-    )
-    lots = {(r["product"], r["stage"], r["lot"]) for r in index.iter_rows(named=True)}
-    return judge_lots_against_history(lake, lots, settings=settings)
+    return HistorySettings(min_lots=judged.yield_limits_min_lots, bin_column=f"{judged.yield_limits_bin}_bin")
 
 
 def lake_disposition(

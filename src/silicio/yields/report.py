@@ -43,6 +43,7 @@ from .disposition import (
     HoldRules,
     LakeScreening,
     default_recipe,
+    history_settings,
     judge,
     lake_history,
     screened_products,
@@ -587,7 +588,8 @@ def lot_report(
         disposition = _lot_disposition(product, data, result if static_limits is None else None)
     holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
     if history is None and lake is not None:
-        history = _lake_history(lake, data, overall["final_yield"], notes)
+        history = _lake_history(lake, data, overall["final_yield"], history_settings(HoldRules(), judging_recipe),
+                                notes)  # fmt: skip
     orientation = _orientation(data, notes) if maps else DEFAULT_ORIENTATION
     files = pl.DataFrame(
         [{k: f[k] for k in ("file", "started", "parts", "good")} for f in data.files],
@@ -661,11 +663,12 @@ def _distributions(tidy: pl.DataFrame, worst_cpk: pa.Table, worst_fails: pa.Tabl
     return result_distributions(tidy.drop(_FILE), tests.unique(maintain_order=True))
 
 
-def _lake_history(lake, data: _LotData, final_yield: float | None, notes: list[str]) -> pl.DataFrame | None:
+def _lake_history(lake, data: _LotData, final_yield: float | None, settings,
+                  notes: list[str]) -> pl.DataFrame | None:  # fmt: skip
     """The lot against the lots of its program tested before it (the baseline it is judged
-    against, :func:`silicio.yields.history.history_baseline`): each lot's final yield, and the
-    AEC-Q002 SYL1 of that baseline on every row (the line the lot is held below). None, with a
-    note, when the lot has too few earlier lots."""
+    against with the hold rules' ``settings``, :func:`silicio.yields.history.history_baseline`):
+    each lot's final yield, and the AEC-Q002 SYL1 of that baseline on every row (the line the
+    lot is held below). None, with a note, when the lot has too few earlier lots."""
     from silicio.lake import queries
 
     from .history import NotEnoughHistory, history_baseline
@@ -675,7 +678,7 @@ def _lake_history(lake, data: _LotData, final_yield: float | None, notes: list[s
     if mine.is_empty():
         return None
     try:
-        baseline = history_baseline(lake, mine["product"][0], data.stage, data.lot_id)
+        baseline = history_baseline(lake, mine["product"][0], data.stage, data.lot_id, settings)
     except NotEnoughHistory as exc:
         notes.append(f"no lot history to compare with: {exc}")
         return None
