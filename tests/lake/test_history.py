@@ -400,3 +400,64 @@ def _passing_vref_values(lot: str) -> list[float]:
         drawn = [float(np.float32(rng.normal(1.2, 0.01))) for _ in range(DIES_PER_WAFER)]
         out += drawn[sum(fails.values()) :]
     return out
+
+
+# --- static PAT limits of the screening: each lot's from its own earlier lots ----------------------
+
+
+def _robust_limits(values: list[float], k: float = 6.0) -> tuple[float, float]:
+    """AEC-Q001 Rev-D static limits computed here: median ± k (Q3 - Q1) / 1.35, clamped to the
+    specification limits the files record."""
+    q1, median, q3 = np.quantile(np.array(values), [0.25, 0.5, 0.75])
+    sigma = (q3 - q1) / 1.35
+    return max(median - k * sigma, LOW), min(median + k * sigma, HIGH)
+
+
+def _static_of(result, lot: str) -> dict:
+    import polars as pl
+
+    rows = pl.from_arrow(result.static_limits).filter(pl.col("lot_id") == lot).to_dicts()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_screening_limits_of_the_seventh_lot_come_from_the_six_before_it(seven_lots):
+    from silicio.yields.disposition import default_recipe, screen_lake
+
+    with silicio_lake.open(seven_lots) as lake:
+        result = screen_lake(lake, default_recipe()).results[PRODUCT]
+    seventh = _static_of(result, "HX0007")
+    assert seventh["baseline_lots"] == LOTS[:6]
+    earlier = [v for lot in LOTS[:6] for v in _passing_vref_values(lot)]
+    assert seventh["n_parts"] == len(earlier)
+    assert (seventh["pat_lo"], seventh["pat_hi"]) == pytest.approx(_robust_limits(earlier), rel=1e-12)
+    # The first six have fewer than six earlier lots: preliminary limits from all seven, said.
+    every = earlier + _passing_vref_values("HX0007")
+    for lot in LOTS[:6]:
+        first = _static_of(result, lot)
+        assert first["baseline_lots"] == LOTS
+        assert (first["pat_lo"], first["pat_hi"]) == pytest.approx(_robust_limits(every), rel=1e-12)
+    (note,) = [n for n in result.notes if n.startswith("static PAT limits of lot(s)")]
+    assert ", ".join(LOTS[:6]) in note and "preliminary" in note and "HX0007" not in note.split(":")[0]
+
+
+def test_screening_limits_come_from_the_stored_version_when_there_is_one(tmp_path, history_files):
+    from silicio.yields.disposition import default_recipe, screen_lake
+    from silicio.yields.history import update_limits
+
+    data = tmp_path / "data"
+    ingest(data, [history_files[lot] for lot in LOTS[:6]])
+    with silicio_lake.open(data) as lake:
+        [update] = update_limits(lake, PRODUCT, actor="alice")
+        assert update.version == 1
+    eighth = write_history_lot(tmp_path / "HX0008.stdf", "HX0002", name="HX0008",
+                               started=lot_start("HX0007") + timedelta(days=1))  # fmt: skip
+    ingest(data, [history_files["HX0007"], eighth])
+    with silicio_lake.open(data) as lake:
+        result = screen_lake(lake, default_recipe()).results[PRODUCT]
+    # HX0008 has seven earlier lots, but the stored version (the first six) is its baseline.
+    limits = _robust_limits([v for lot in LOTS[:6] for v in _passing_vref_values(lot)])
+    for lot in ("HX0007", "HX0008"):
+        row = _static_of(result, lot)
+        assert row["baseline_lots"] == LOTS[:6]
+        assert (row["pat_lo"], row["pat_hi"]) == pytest.approx(limits, rel=1e-12)

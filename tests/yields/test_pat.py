@@ -362,3 +362,74 @@ def test_alarm_flagged_results_stay_out_of_static_limits_and_are_not_judged_unle
     assert [r["part_index"] for r in judged] == [500]
     with pytest.raises(ValueError, match="alarmed"):
         static_pat_limits(table, alarmed="keep")
+
+
+# --------------------------------------------------------------------------------------------
+# Static limits per lot, each from its own baseline lots
+
+
+def _lots_of_values(n_lots: int, per_lot: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [
+        {"lot": f"L{lot}", "part": lot * per_lot + i, "value": float(v)}
+        for lot in range(n_lots)
+        for i, v in enumerate(rng.normal(lot * 0.1, 1.0 + lot * 0.05, per_lot))
+    ]
+    return tidy_frame(rows)
+
+
+def test_each_lot_gets_the_limits_of_its_own_baseline_and_never_its_own_results():
+    from silicio.yields.pat import passing_measurements, static_limits_per_lot
+
+    tidy = _lots_of_values(9, 40, seed=7)
+    lots = [f"L{i}" for i in range(9)]
+    baselines = {lots[i]: lots[i - 6 : i] for i in range(6, 9)}
+    got = static_limits_per_lot(passing_measurements(tidy), baselines, k=6.0, min_lots=6, tests="all",
+                                iqr_zero="skip", quantile_method="linear")  # fmt: skip
+    assert got["lot_id"].to_list() == ["L6", "L7", "L8"]
+    for row in got.iter_rows(named=True):
+        base = baselines[row["lot_id"]]
+        assert row["baseline_lots"] == base
+        values = tidy.filter(pl.col("lot_id").is_in(base))["result"].to_list()
+        q1, q3 = type7_quantile(values, 0.25), type7_quantile(values, 0.75)
+        median = statistics.median(values)
+        assert row["n_parts"] == len(values) == 240 and row["n_lots"] == 6
+        assert row["pat_lo"] == pytest.approx(median - 6 * (q3 - q1) / 1.35, rel=1e-12)
+        assert row["pat_hi"] == pytest.approx(median + 6 * (q3 - q1) / 1.35, rel=1e-12)
+    with pytest.raises(ValueError, match="baseline of lot L6 holds the lot itself"):
+        static_limits_per_lot(passing_measurements(tidy), {"L6": lots[1:7]}, k=6.0, min_lots=6, tests="all",
+                              iqr_zero="skip", quantile_method="linear")  # fmt: skip
+    with pytest.raises(ValueError, match="lot\\(s\\) L8: .*at least 6 lots"):
+        static_limits_per_lot(passing_measurements(tidy), {"L8": lots[3:8:2]}, k=6.0, min_lots=6, tests="all",
+                              iqr_zero="skip", quantile_method="linear")  # fmt: skip
+
+
+def test_an_outlier_lot_is_screened_by_its_history_where_its_own_results_would_hide_it():
+    """A seventh lot shifted by 3 sigma: against the six lots before it most of its parts are PAT
+    outliers; limits that include it (the old pooled computation) are wider and pass more."""
+    from silicio.yields import screen
+    from silicio.yields.recipe import loads_recipe
+
+    rng = np.random.default_rng(3)
+    rows = [{"lot": f"L{lot}", "part": lot * 100 + i, "value": float(v)}
+            for lot in range(6) for i, v in enumerate(rng.normal(0.0, 1.0, 100))]  # fmt: skip
+    rows += [
+        {"lot": "L6", "part": 600 + i, "value": float(v)} for i, v in enumerate(rng.normal(8.0, 0.5, 100))
+    ]
+    tidy = tidy_frame(rows).with_columns(
+        pl.col("part_index").cast(pl.String).alias("part_id"),
+        pl.lit(1, pl.UInt16).alias("hard_bin"),
+        pl.lit(1, pl.UInt16).alias("soft_bin"),
+    )
+    recipe = loads_recipe('[recipe]\nname = "t"\nversion = "1"\n[pat]\nk = 6.0\n')
+    history = {"L6": [f"L{i}" for i in range(6)]}
+    with_history = screen(tidy, recipe, history=history)
+    pooled = screen(tidy, recipe)
+    outliers = {name: pl.from_arrow(r.reasons).filter(pl.col("lot_id") == "L6").height
+                for name, r in (("history", with_history), ("pooled", pooled))}  # fmt: skip
+    earlier = tidy.filter(pl.col("lot_id") != "L6")["result"].to_list()
+    q1, q3 = type7_quantile(earlier, 0.25), type7_quantile(earlier, 0.75)
+    hi = statistics.median(earlier) + 6 * (q3 - q1) / 1.35
+    assert outliers["history"] == sum(r["value"] > hi for r in rows if r["lot"] == "L6") > 0
+    assert outliers["pooled"] < outliers["history"]
+    assert any("L0, L1, L2, L3, L4, L5: fewer than 6 earlier lots" in n for n in with_history.notes)

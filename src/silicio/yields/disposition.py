@@ -462,9 +462,11 @@ def screen_lake(
     for product, _ in (p for p in judged if p[1] is None):
         with reading():
             tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
+            history = pat_history_of(lake, product, recipe)
         try:
-            # final = each die's last insertion across its lot's files, marked by the query layer
-            result = screen(tidy, recipe, parts=parts)
+            # final = each die's last insertion across its lot's files, marked by the query layer;
+            # each lot's static PAT limits from its own earlier lots
+            result = screen(tidy, recipe, parts=parts, history=history)
         except ValueError as exc:
             out.notes.append(f"{product}: not screened: {exc}")
             continue
@@ -476,6 +478,19 @@ def screen_lake(
         statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
     out.lot_statistics = statistics
     return out
+
+
+def pat_history_of(lake, product: str | None, recipe: Recipe) -> dict[str, tuple[str, ...]] | None:
+    """The baseline lots of each wafer-sort lot of ``product`` for the recipe's static PAT limits
+    (:func:`silicio.yields.history.pat_baseline_lots` with the recipe's ``min_lots``); None when
+    the recipe has no PAT rule."""
+    from .history import HistorySettings, pat_baseline_lots
+
+    if recipe.pat is None:
+        return None
+    return pat_baseline_lots(
+        lake, product, SCREENED_STAGE, HistorySettings(min_lots=max(2, recipe.pat.min_lots))
+    )
 
 
 def judge(

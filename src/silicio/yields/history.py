@@ -70,6 +70,7 @@ __all__ = [
     "judge_lot_against_history",
     "judge_lots_against_history",
     "limits_overview",
+    "pat_baseline_lots",
     "update_limits",
 ]
 
@@ -653,6 +654,20 @@ def judge_lot_against_history(lake: Lake, product: str | None, stage: str, lot_i
     return judge_lot(baseline, final_bin_counts(lake, product, stage, [lot_id]), lot_id)
 
 
+def _stored_choice(stored: list[Baseline], lot: str, started: datetime) -> Baseline | None:
+    """The frozen version computed from lots tested before ``lot``, else the newest such version."""
+    usable = [b for b in stored if eligible(b, lot, started)]
+    frozen = [b for b in usable if b.frozen]
+    return (frozen or usable)[-1] if usable else None
+
+
+def _earlier_lots(key_lots: pl.DataFrame, lot: str, started: datetime,
+                  settings: HistorySettings) -> list[tuple[str, datetime]]:  # fmt: skip
+    """The lots of the key tested before ``lot`` (the latest ``max_lots``), in test order."""
+    earlier = [(name, at) for name, at in _with_start(key_lots) if at < started and name != lot]
+    return earlier[-settings.max_lots :] if settings.max_lots is not None else earlier
+
+
 def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started: datetime | None,
                      key_lots: pl.DataFrame, settings: HistorySettings,
                      counts_of: Callable[[list[str]], pa.Table | pl.DataFrame]) -> Baseline:  # fmt: skip
@@ -661,13 +676,10 @@ def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started
     limits must be computed now."""
     if started is None:
         raise NotEnoughHistory(f"lot {lot}: no test start time, so no lots are known to be earlier")
-    usable = [b for b in stored if eligible(b, lot, started)]
-    frozen = [b for b in usable if b.frozen]
-    if frozen or usable:
-        return (frozen or usable)[-1]
-    earlier = [(name, at) for name, at in _with_start(key_lots) if at < started and name != lot]
-    if settings.max_lots is not None:
-        earlier = earlier[-settings.max_lots :]
+    chosen = _stored_choice(stored, lot, started)
+    if chosen is not None:
+        return chosen
+    earlier = _earlier_lots(key_lots, lot, started, settings)
     if len(earlier) < settings.min_lots:
         raise NotEnoughHistory(
             f"lot {lot} ({key}): {len(earlier)} lot(s) tested before it, fewer than the {settings.min_lots} "
@@ -710,6 +722,34 @@ def judge_lots_against_history(
             flags.append(judge_lot(baseline, counts.filter(pl.col("lot") == row["lot"]), row["lot"]))
     table = pa.concat_tables(flags) if flags else FLAG_COLUMNS.empty_table()
     return table, tuple(notes)
+
+
+def pat_baseline_lots(
+    lake: Lake, product: str | None, stage: str, settings: HistorySettings | None = None
+) -> dict[str, tuple[str, ...]]:
+    """For each lot of ``product`` at ``stage`` that has a baseline, the lots its static PAT
+    limits come from (AEC-Q001 Rev-D §3.1.1: at least six earlier lots, never the lot itself),
+    by :func:`history_baseline`'s rule: the lots of the frozen, else the newest, stored version
+    computed from lots tested before it, else the ``min_lots`` or more lots of its test program
+    tested before it (the latest ``max_lots``). A lot with too few earlier lots, or no test
+    start, has none and is left out. The screening computes the limits from these lots with its
+    recipe's PAT parameters (:func:`silicio.yields.screen`'s ``history``)."""
+    settings = settings or HistorySettings()
+    rows = _lot_rows(lake, None, stage)
+    rows = rows.filter(pl.col("product").is_null() if product is None else pl.col("product") == product)
+    out: dict[str, tuple[str, ...]] = {}
+    for _, group in rows.group_by(["product", "stage", "program", "revision"], maintain_order=True):
+        key = _key_of(group.row(0, named=True))
+        stored = [baseline_from_version(key, v) for v in lake.catalog.baseline_versions(key)]
+        for row in group.filter(pl.col("started").is_not_null()).iter_rows(named=True):
+            chosen = _stored_choice(stored, row["lot"], row["started"])
+            if chosen is not None:
+                out[row["lot"]] = tuple(chosen.lot_ids)
+                continue
+            earlier = _earlier_lots(group, row["lot"], row["started"], settings)
+            if len(earlier) >= settings.min_lots:
+                out[row["lot"]] = tuple(name for name, _ in earlier)
+    return out
 
 
 def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: str) -> pa.Table | None:

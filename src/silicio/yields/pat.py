@@ -70,6 +70,7 @@ __all__ = [
     "pat_outliers",
     "robust_mean",
     "robust_sigma",
+    "static_limits_per_lot",
     "static_pat_limits",
 ]
 
@@ -478,8 +479,74 @@ def _static_limits(
     )  # fmt: skip
 
 
+def static_limits_per_lot(
+    passing: pl.DataFrame,
+    baselines: dict[str, Sequence[str]],
+    *,
+    k: float,
+    min_lots: int,
+    tests: str | Sequence[int],
+    iqr_zero: str,
+    quantile_method: str,
+) -> pl.DataFrame:
+    """Static PAT limits of each lot from its own baseline: ``baselines`` maps a lot to the lots
+    its limits come from (AEC-Q001 Rev-D §3.1.1: at least six earlier lots, never the lot
+    judged); ``passing`` (:func:`passing_measurements`) holds the results of all of them.
+
+    One row per (lot, test): ``lot_id``, the columns of :func:`static_pat_limits`, and
+    ``baseline_lots`` (the lots the limits come from, sorted). Lots sharing a baseline (every lot
+    judged against one stored version) share one computation. A lot whose baseline has fewer than
+    ``min_lots`` lots of results raises ValueError naming it.
+    """
+    shared: dict[tuple[str, ...], list[str]] = {}
+    for lot, baseline in baselines.items():
+        if lot in baseline:
+            raise ValueError(f"the baseline of lot {lot} holds the lot itself: static PAT limits come from "
+                             "earlier lots only (AEC-Q001 Rev-D)")  # fmt: skip
+        shared.setdefault(tuple(sorted(set(baseline))), []).append(lot)
+    pieces = []
+    for baseline, lots in shared.items():
+        population = passing.filter(pl.col("lot_id").is_in(list(baseline)))
+        try:
+            limits = _static_limits(population, k=k, min_lots=min_lots, tests=tests, iqr_zero=iqr_zero,
+                                    quantile_method=quantile_method)  # fmt: skip
+        except ValueError as exc:
+            raise ValueError(f"lot(s) {', '.join(sorted(lots))}: {exc}") from exc
+        pieces.append(limits_of_lots(limits, lots, baseline))
+    if not pieces:
+        return pl.DataFrame(
+            schema={"lot_id": pl.String, **_STATIC_SCHEMA, "baseline_lots": pl.List(pl.String)}
+        )
+    return pl.concat(pieces).sort("lot_id", maintain_order=True)
+
+
+def limits_of_lots(limits: pl.DataFrame, lots: Sequence[str], baseline: Sequence[str]) -> pl.DataFrame:
+    """Static limits (:func:`static_pat_limits`' columns) as the limits of each of ``lots``: the
+    rows of :func:`static_limits_per_lot`, with the ``baseline`` lots they come from."""
+    judged = pl.DataFrame({"lot_id": sorted(lots)}, schema={"lot_id": pl.String})
+    from_lots = pl.Series("baseline_lots", [sorted(baseline)], dtype=pl.List(pl.String))
+    return judged.join(limits.cast(_STATIC_SCHEMA), how="cross").with_columns(
+        pl.lit(from_lots).first().alias("baseline_lots")
+    )
+
+
+#: The columns of :func:`static_pat_limits`.
+_STATIC_SCHEMA = {
+    "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "n_lots": pl.UInt32, "n_parts": pl.Int64,
+    "robust_mean": pl.Float64, "q1": pl.Float64, "q3": pl.Float64, "robust_sigma": pl.Float64,
+    "sigma_source": pl.String, "lsl": pl.Float64, "usl": pl.Float64, "pat_lo": pl.Float64, "pat_hi": pl.Float64,
+    "clamped_lo": pl.Boolean, "clamped_hi": pl.Boolean, "skipped": pl.Boolean, "reason": pl.String,
+}  # fmt: skip
+
+
 def _static_frame(static_limits: pa.Table | pl.DataFrame) -> pl.DataFrame:
     return _frame(static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped"))
+
+
+def static_keys(static: pl.DataFrame) -> list[str]:
+    """How static limits are joined to results: per test, or per (lot, test) when they carry a
+    ``lot_id`` (each lot's limits from its own history, :func:`static_limits_per_lot`)."""
+    return ["lot_id", *TEST_KEY] if "lot_id" in static.columns else list(TEST_KEY)
 
 
 def _within(value: pl.Expr, lo: str, hi: str) -> pl.Expr:
@@ -542,8 +609,10 @@ def _dynamic_limits(
     quantile_method: str,
 ) -> pl.DataFrame:
     """:func:`dynamic_pat_limits` of :func:`passing_measurements` already taken."""
-    static = _static_frame(static_limits).select(
-        *TEST_KEY,
+    static = _static_frame(static_limits)
+    joined_on = static_keys(static)
+    static = static.select(
+        *joined_on,
         pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_lo")).alias("_static_lo"),
         pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_hi")).alias("_static_hi"),
     )
@@ -552,7 +621,7 @@ def _dynamic_limits(
     # Only the columns used go through the join: it copies every row of every column it keeps.
     data = (
         passing.select(*keys, "result", "lo_limit", "hi_limit")
-        .join(static, on=list(TEST_KEY), nulls_equal=True)
+        .join(static, on=joined_on, nulls_equal=True)
         .filter(
             _within(pl.col("result"), "lo_limit", "hi_limit")
             & _within(pl.col("result"), "_static_lo", "_static_hi")
@@ -569,7 +638,7 @@ def _inside_static(limits: pl.DataFrame, static: pl.DataFrame) -> pl.DataFrame:
     """Dynamic limits clamped inside the static ones of their test (AEC-Q001 Rev-D §3.1.2: the
     dynamic limits tighten the static limits, never widen them). A test skipped statically
     (null static limits) keeps its dynamic limits."""
-    keys = list(TEST_KEY)
+    keys = static_keys(static)
     static = static.select(
         *keys, pl.col("_static_lo").alias("static_lo"), pl.col("_static_hi").alias("static_hi")
     )
@@ -616,8 +685,9 @@ def _outliers(
     columns = [*PART_KEY, "rule", *TEST_KEY, "value", "limit_lo", "limit_hi"]
     found = []
     static = _static_frame(static_limits).filter(~pl.col("skipped"))
-    static = static.select(*TEST_KEY, pl.col("pat_lo").alias("limit_lo"), pl.col("pat_hi").alias("limit_hi"))
-    found.append(_outside(good, static, list(TEST_KEY), "PAT_STATIC", columns))
+    keys = static_keys(static)
+    static = static.select(*keys, pl.col("pat_lo").alias("limit_lo"), pl.col("pat_hi").alias("limit_hi"))
+    found.append(_outside(good, static, keys, "PAT_STATIC", columns))
     if dynamic_limits is not None:
         dynamic = _frame(
             dynamic_limits, "dynamic_limits", ("lot_id", *TEST_KEY, "limit_lo", "limit_hi", "skipped")

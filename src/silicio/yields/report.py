@@ -46,6 +46,7 @@ from .disposition import (
     history_settings,
     judge,
     lake_history,
+    pat_history_of,
     screened_products,
 )
 from .lot_analysis import (
@@ -756,6 +757,16 @@ class _ProductContext:
             columns = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result",
                        "lo_limit", "hi_limit", "part_passed", "is_last_test")  # fmt: skip
             tidy = queries.product_results(lake, name, SCREENED_STAGE, columns)
+            # The lot's own baseline (earlier lots), as screen_lake gives it; else preliminary
+            # limits from the product's lots, as screen_lake's note says.
+            baseline = (pat_history_of(lake, name, recipe) or {}).get(data.lot_id)
+            if baseline is not None:
+                tidy = tidy.filter(pl.col("lot_id").is_in(list(baseline)))
+            else:
+                notes.append(
+                    f"static PAT limits of lot {data.lot_id}: fewer than {pat.min_lots} earlier lots of its test "
+                    "program (AEC-Q001 Rev-D), so preliminary limits from the product's wafer-sort lots, it included"
+                )
             try:
                 static = static_pat_limits(tidy, k=pat.k, min_lots=pat.min_lots, tests=pat.tests,
                                            iqr_zero=pat.iqr_zero, quantile_method=pat.quantile_method)  # fmt: skip

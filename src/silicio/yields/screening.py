@@ -22,7 +22,7 @@ AEC-Q001 Rev-D (PAT), AEC-Q002 Rev-B (SYL / SBL), Daasch et al. 2001 (NNR): see
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -151,13 +151,17 @@ def screen(
     *,
     parts: pa.Table | pl.DataFrame | None = None,
     short_history: str = "raise",
+    history: Mapping[str, Sequence[str]] | None = None,
 ) -> ScreeningResult:
     """Screens the parts of ``tidy`` with the rules of ``recipe`` (a Recipe or a TOML path).
 
     ``static_limits`` (from :func:`~silicio.yields.pat.static_pat_limits` over the lot history)
     are computed from ``tidy`` when not given, which then needs the recipe's ``min_lots`` lots
     (AEC-Q001 Rev-D): with fewer, ``short_history="raise"`` raises ValueError and ``"note"``
-    computes them from the lots screened and says so in a note. ``parts`` (from
+    computes them from the lots screened and says so in a note. ``history`` (lot -> the lots
+    of its baseline, :func:`silicio.yields.history.pat_baseline_lots`) gives each lot its own
+    static limits from those lots, never from itself (AEC-Q001 Rev-D); the lots it does not name
+    get limits from the lots screened, said in a note. ``parts`` (from
     :func:`silicio.stdf.parts`) replaces the parts derived from ``tidy``, so parts without test
     records count in the yield. The rules that reject parts run first, in precedence order, on
     the original verdicts; the rules that judge lots (AEC-Q002 limits over the screened lots)
@@ -175,7 +179,7 @@ def screen(
         tidy, "the tidy table", (*PART_KEY, *TEST_KEY, "x", "y", "result", "part_passed", "is_last_test")
     )
     final = pl.from_arrow(final_parts(frame)) if parts is None else _parts_frame(parts)
-    context = ScreeningContext(frame, final, static_limits, short_history)
+    context = ScreeningContext(frame, final, static_limits, short_history, history)
     registered = registered_rules()
     chosen = [(registered[name], params) for name, params in recipe.rules]
     found: list[pl.DataFrame] = [pl.DataFrame(schema=REASON_SCHEMA)]

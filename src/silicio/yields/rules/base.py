@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,6 +62,9 @@ class ScreeningContext:
     ``tidy``: the tidy rows screened (:func:`silicio.stdf.tidy` columns). ``parts``: one final
     part per die with ``hard_bin, soft_bin, part_passed`` before screening. ``static_limits``:
     limits from the lot history the caller gave (AEC-Q001 static PAT), or None.
+    ``history``: for each lot screened that has one, the lots of its baseline (AEC-Q001 static
+    limits from earlier lots, :func:`silicio.yields.history.pat_baseline_lots`), all present in
+    ``tidy``; a lot without one gets limits from the lots screened, said in a note.
     ``short_history``: "raise" (ValueError) or "note" (use the lots screened, say so) when a rule
     needs more lots of history than the data holds and no limits were given. ``rebinned``: the
     parts after the part rules re-binned them (``passed_after, new_hard_bin, new_soft_bin``);
@@ -72,6 +75,7 @@ class ScreeningContext:
     parts: pl.DataFrame
     static_limits: pa.Table | pl.DataFrame | None = None
     short_history: str = "raise"
+    history: Mapping[str, Sequence[str]] | None = None
     rebinned: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     tables: dict[str, pa.Table] = field(default_factory=dict)

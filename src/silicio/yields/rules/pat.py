@@ -29,6 +29,8 @@ from ..pat import (
     _frame,
     _outliers,
     alarmed_results,
+    limits_of_lots,
+    static_limits_per_lot,
 )
 from ..pat import _static_limits as _static_limits_of_passing
 from .base import RecipeTable, ScreeningContext, ScreeningRule
@@ -124,7 +126,8 @@ class PatRule(ScreeningRule):
                 )
         static = self._static_limits(context, params)
         context.keep("static_limits", static)
-        for row in static.filter(pl.col("skipped")).iter_rows(named=True):
+        skipped = static.filter(pl.col("skipped")).unique([*TEST_KEY, "reason"], maintain_order=True)
+        for row in skipped.iter_rows(named=True):
             context.note(
                 f"PAT static: test {row['test_num']} {row['test_name'] or ''} not screened: {row['reason']}"
             )
@@ -153,7 +156,8 @@ class PatRule(ScreeningRule):
         return _outliers(context.passing_measurements(params.alarmed), static, dynamic)
 
     def _static_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
-        """The caller's static limits (the lot history), else limits from the lots screened."""
+        """The caller's static limits, else each lot's from its history, else limits from the
+        lots screened."""
         if context.static_limits is not None:
             static = _frame(
                 context.static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped")
@@ -161,6 +165,49 @@ class PatRule(ScreeningRule):
             if not isinstance(params.tests, str):
                 static = static.filter(pl.col("test_num").is_in(list(params.tests)))
             return static
+        if context.history is not None:
+            return self._history_limits(context, params)
+        return self._pooled_limits(context, params)
+
+    def _history_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
+        """Each lot's static limits from the lots of its baseline (AEC-Q001 Rev-D §3.1.1: at least
+        six earlier lots, never the lot judged); the lots with no baseline (too few earlier lots)
+        get preliminary limits from the lots screened, said in a note."""
+        assert context.history is not None
+        screened = sorted(
+            lot for lot in context.parts.get_column("lot_id").unique().to_list() if lot is not None
+        )
+        with_history = {lot: tuple(context.history[lot]) for lot in screened if lot in context.history}
+        passing = context.passing_measurements(params.alarmed)
+        incomplete = sorted(lot for lot, base in with_history.items() if not set(base) <= set(screened))
+        if incomplete:
+            context.note(f"the baseline of lot(s) {', '.join(incomplete)} names lots not in the data screened: "
+                         "they are screened with the preliminary limits")  # fmt: skip
+            for lot in incomplete:
+                del with_history[lot]
+        pieces = [
+            static_limits_per_lot(
+                passing,
+                with_history,
+                k=params.k,
+                min_lots=params.min_lots,
+                tests=params.tests,
+                iqr_zero=params.iqr_zero,
+                quantile_method=params.quantile_method,
+            )  # fmt: skip
+        ]
+        rest = [lot for lot in screened if lot not in with_history]
+        if rest:
+            context.note(
+                f"static PAT limits of lot(s) {', '.join(rest)}: fewer than {params.min_lots} earlier lots of "
+                f"their test program (AEC-Q001 Rev-D), so preliminary limits from the {len(screened)} lot(s) "
+                "screened, these included"
+            )
+            pieces.append(limits_of_lots(self._pooled_limits(context, params), rest, screened))
+        return pl.concat(pieces).sort("lot_id", maintain_order=True)
+
+    def _pooled_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
+        """Limits from all the lots screened (AEC-Q001's six, or fewer with a note)."""
         min_lots = params.min_lots
         # Lots are counted only where a short history may be noted: a pass over every row.
         n_lots = context.tidy.get_column("lot_id").n_unique() if context.short_history == "note" else min_lots
