@@ -103,6 +103,7 @@ def run(root: Path, args) -> None:
         HoldRules,
         default_recipe,
         judge,
+        lake_history,
         screen_lake,
         screened_products,
     )
@@ -136,7 +137,8 @@ def run(root: Path, args) -> None:
         print(f"screen on the inputs in memory: {compute.wall:.2f} s")
 
         # The dashboard's way: holds and static limits from the screening it already holds.
-        disposition = judge(queries.all_parts(db), index, screened, HoldRules(), recipe)
+        history = lake_history(db, index, HoldRules(), recipe)
+        disposition = judge(queries.all_parts(db), index, screened, HoldRules(), recipe, history=history)
         product = index.filter(pl.col("lot") == lot)["product"][0]
         limits = screened.results[product].static_limits
         lot_report(

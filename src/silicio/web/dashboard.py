@@ -560,8 +560,9 @@ class Dashboard:
         )  # fmt: skip
 
     def _static_pat_limits(self, results: pl.DataFrame, product: str, test_num: int, notes: list[str]):
-        """Static PAT limits (AEC-Q001) of one test over the product's wafer-sort lots, with the
-        recipe's parameters: per test, so the same limits the product's screening uses."""
+        """Static PAT limits (AEC-Q001) of one test over all the product's wafer-sort lots, with the
+        recipe's parameters: the baseline a next lot would get (each lot screened is judged
+        against its own earlier lots, :func:`silicio.yields.history.pat_baseline_lots`)."""
         rule = self.recipe.pat
         if rule is None:
             notes.append("no PAT limits: the screening recipe has no PAT rule")

@@ -279,7 +279,10 @@ class TestPage(BaseModel):
     cpk: float | None
     lo_limit: float | None
     hi_limit: float | None
-    pat_lo: float | None = Field(description="static PAT limits of the product's screening")
+    pat_lo: float | None = Field(
+        description="static PAT limits (AEC-Q001) from all the product's wafer-sort lots: the baseline a next "
+        "lot would get; each lot is screened with the limits of its own earlier lots (its report shows them)"
+    )
     pat_hi: float | None
     histogram: Histogram
     lots: list[LotTestStatistics]

@@ -504,8 +504,14 @@ def judge(
 ) -> Disposition:
     """:func:`lot_holds` of the lake's parts (test order), lot index and screening (None: still
     running), with the AEC-Q002 settings of ``recipe``; ``history``: the lot history's SYL / SBL
-    flags and notes (:func:`lake_history`), which then set the AEC-Q002 holds."""
-    flags, history_notes = history if history is not None else (None, ())
+    flags and notes (:func:`lake_history`), which set the AEC-Q002 holds (None: none, with a note)."""
+    if history is None:
+        # Judged among themselves, n lots lie at most (n - 1) / sqrt(n) sigma from their mean: no
+        # SYL / SBL from the lots judged, only from the lots tested before each.
+        from .history import FLAG_COLUMNS
+
+        history = (FLAG_COLUMNS.empty_table(), ("AEC-Q002 SYL / SBL not judged: no lot history given",))
+    flags, history_notes = history
     disposition = lot_holds(
         lot_yield_table(parts, index),
         final_parts(parts),
