@@ -9,6 +9,8 @@
       parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>.parquet
       keys/signing-key.pem      Ed25519 private key that signs certificates (never served)
       keys/signing-key.pub.pem  its public key, which anyone verifying a certificate needs
+      keys/keyring.json         every public key that signed certificates, current and retired
+      keys/revocations.json     the signed list of revoked certificates
       supply/registry.json      the supplier registry
       supply/plan.json          demand per product, inventory weeks, the date certifications are judged on
       supply/tokens.json        supplier-portal accounts: {token: org_id}
@@ -36,6 +38,8 @@ PARQUET_DIR = "parquet"
 KEYS_DIR = "keys"
 PRIVATE_KEY_FILE = "signing-key.pem"
 PUBLIC_KEY_FILE = "signing-key.pub.pem"
+KEYRING_FILE = "keyring.json"
+REVOCATIONS_FILE = "revocations.json"
 SUPPLY_DIR = "supply"
 REGISTRY_FILE = "registry.json"
 PLAN_FILE = "plan.json"
@@ -96,6 +100,14 @@ class DataDir:
     @property
     def public_key(self) -> Path:
         return self.keys / PUBLIC_KEY_FILE
+
+    @property
+    def keyring(self) -> Path:
+        return self.keys / KEYRING_FILE
+
+    @property
+    def revocations(self) -> Path:
+        return self.keys / REVOCATIONS_FILE
 
     # -- supplier ecosystem
 

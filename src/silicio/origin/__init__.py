@@ -6,7 +6,9 @@ the 'Hecho en México' criteria, and signed certificates of conformance and orig
 >>> origin.origin_report(md.product("SLC-TV100"), md.sites)["usmca"]["originating"]
 
 Modules: :mod:`.rules` (rule sets as TOML data), :mod:`.content` (national content, RVC, de
-minimis, tariff shift, origin), :mod:`.certificates` (JSON + PDF, Ed25519 signatures, keys).
+minimis, tariff shift, origin), :mod:`.schema` (what a certificate may say), :mod:`.keyring`
+(signing keys, rotation), :mod:`.revocation` (the signed revocation list), :mod:`.certificates`
+(JSON + PDF, Ed25519 signatures, verification).
 """
 
 from .certificates import (
@@ -19,9 +21,11 @@ from .certificates import (
     load_private_key,
     load_public_key,
     origin_content,
+    qr_text,
     render_pdf,
     sign,
     verify,
+    verify_bytes,
 )
 from .content import (
     HechoEnMexico,
@@ -37,6 +41,8 @@ from .content import (
     usmca_origin,
     within_de_minimis,
 )
+from .keyring import Keyring
+from .revocation import RevocationList, load_revocations, revoke
 from .rules import (
     HechoEnMexicoRules,
     RuleError,
@@ -45,6 +51,7 @@ from .rules import (
     load_hecho_en_mexico_rules,
     load_usmca_rules,
 )
+from .schema import parse_document
 
 __all__ = [
     "ANNEX_5A_ELEMENTS",
@@ -56,9 +63,16 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "origin_content",
+    "qr_text",
     "render_pdf",
     "sign",
     "verify",
+    "verify_bytes",
+    "Keyring",
+    "RevocationList",
+    "load_revocations",
+    "parse_document",
+    "revoke",
     "HechoEnMexico",
     "HechoEnMexicoRules",
     "NationalContent",

@@ -1,125 +1,89 @@
 """Certificates of conformance and of origin: canonical JSON signed with Ed25519, rendered as PDF.
 
-A certificate document is ``{"certificate": {...}, "signature": {...}}``. The signature is
-Ed25519 (RFC 8032) over the canonical JSON of ``certificate`` (sorted keys, UTF-8, no
-insignificant whitespace); the signature block carries the key id (first 16 hex digits of the
-SHA-256 of the raw public key) and, to name what changed when a check fails, the SHA-256 of
-every field at signing time. :func:`verify` needs only the document and the public key: it
-checks the key id, the signature, and that the figures agree with each other (an RVC that
-follows from TV and VNM, the nine data elements of a certification of origin present).
+A certificate document is ``{"certificate": {...}, "signature": {...}}``, and nothing else.
+The signature (format 2) is Ed25519 (RFC 8032) over the canonical JSON (sorted keys, UTF-8, no
+insignificant whitespace) of the whole document but the signature value itself: the content,
+and the signature block's format, algorithm, key id, ``content_sha256`` (the SHA-256 of the
+content's canonical JSON) and ``field_sha256`` (the SHA-256 of every field, which names what
+changed when a check fails). Every byte a reader or a program looks at is signed, and the two
+digests are recomputed and compared.
+
+The content follows :mod:`.schema`, checked when signing (a certificate that breaks it is never
+issued) and when verifying (one made by other means is refused with the reason). :func:`verify`
+needs only the document and a :class:`~.keyring.Keyring` (or one public key); with a
+:class:`~.revocation.RevocationList` it also refuses revoked certificates.
 
 References
 ----------
 RFC 8032, Edwards-Curve Digital Signature Algorithm (EdDSA), section 5.1 (Ed25519).
-USMCA Article 5.2 and Annex 5-A, minimum data elements of a certification of origin:
+USMCA Article 5.2 (certification of origin: single shipment or a blanket period of at most 12
+months; valid four years) and Annex 5-A, minimum data elements of a certification of origin:
 1 importer, exporter or producer certification (who certifies); 2 certifier; 3 exporter;
 4 producer; 5 importer; 6 description and HS tariff classification of the good; 7 origin
 criterion; 8 blanket period; 9 authorized signature and date.
+USMCA Article 4.5: regional value content (the figures a certificate repeats are checked).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import math
 import os
 import textwrap
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from silicio.datadir import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
-from silicio.extras import require
 from silicio.trace.audit import canonical_json
 
-from .content import OriginError, rvc_net_cost, rvc_transaction_value
+from .keyring import (
+    Keyring,
+    crypto,
+    generate_keys,
+    is_encrypted,
+    key_id,
+    load_private_key,
+    load_public_key,
+)
+from .revocation import RevocationList
+from .schema import (
+    ANNEX_5A_ELEMENTS,
+    CONFORMANCE_MAX_VALIDITY_YEARS,
+    ORIGIN_CRITERIA,
+    ORIGIN_MAX_VALIDITY_YEARS,
+    SIGNATURE_FORMAT,
+    CertificateError,
+    add_months,
+    check_base_url,
+    check_content,
+    check_envelope,
+    check_signature_block,
+    content_sha256,
+    field_digests,
+    parse_date,
+    parse_document,
+    parse_timestamp,
+)
 
-DEFAULT_VERIFY_BASE_URL = "http://127.0.0.1:8000/verify/"
+__all__ = [
+    "ANNEX_5A_ELEMENTS", "BASE_URL_ENV", "DEFAULT_VERIFY_BASE_URL", "ORIGIN_CRITERIA", "CertificateError",
+    "Keyring", "Verification", "check_content", "conformance_content", "content_sha256", "default_base_url",
+    "field_digests", "generate_keys", "is_encrypted", "issue", "key_id", "load_private_key", "load_public_key",
+    "origin_content", "qr_text", "render_pdf", "sign", "verify", "verify_bytes", "verify_url",
+]  # fmt: skip
 
-#: USMCA Annex 5-A, in order: key in ``minimum_data_elements`` -> element name.
-ANNEX_5A_ELEMENTS = {
-    "certifier_role": "1. Importer, exporter or producer certification of origin",
-    "certifier": "2. Certifier",
-    "exporter": "3. Exporter",
-    "producer": "4. Producer",
-    "importer": "5. Importer",
-    "description_and_hs": "6. Description and HS tariff classification of the good",
-    "origin_criterion": "7. Origin criterion",
-    "blanket_period": "8. Blanket period",
-    "authorized_signature_and_date": "9. Authorized signature and date",
-}
-ORIGIN_CRITERIA = ("A", "B", "C", "D")
+#: Environment variable with the public https address certificates point at (their QR code).
+BASE_URL_ENV = "SILICIO_VERIFY_BASE_URL"
+#: Used when neither the caller nor ``$SILICIO_VERIFY_BASE_URL`` gives one (a reserved name:
+#: a deployment sets its own).
+DEFAULT_VERIFY_BASE_URL = "https://verify.silicio.example/verify/"
 
-
-class CertificateError(ValueError):
-    """A certificate or key that cannot be made, read or checked; the message says which and why."""
-
-
-def _crypto():
-    """cryptography's Ed25519 pieces, imported when a key is first used (the 'lake' extra)."""
-    require("lake", "signing and verifying certificates")
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    return ed25519, serialization, InvalidSignature
-
-
-# -- keys ---------------------------------------------------------------------------------------
-
-
-def key_id(public_key) -> str:
-    """First 16 hex digits of the SHA-256 of the raw 32-byte Ed25519 public key."""
-    _, serialization, _ = _crypto()
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def generate_keys(directory: str | os.PathLike, overwrite: bool = False) -> tuple[Path, Path]:
-    """Write a new Ed25519 key pair into ``directory``: the private key (PKCS#8 PEM, mode 0600)
-    and the public key (SubjectPublicKeyInfo PEM). Refuses to replace an existing private key."""
-    ed25519, serialization, _ = _crypto()
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    private_path, public_path = d / PRIVATE_KEY_FILE, d / PUBLIC_KEY_FILE
-    if private_path.exists() and not overwrite:
-        raise CertificateError(f"{private_path}: a signing key is already there; refusing to replace it")
-    key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())  # fmt: skip
-    if private_path.exists():
-        private_path.unlink()
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    os.chmod(private_path, 0o600)
-    public_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                          serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
-    return private_path, public_path
+_crypto = crypto  # the name older callers import
 
 
-def load_private_key(path: str | os.PathLike):
-    ed25519, serialization, _ = _crypto()
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except ValueError as exc:
-        raise CertificateError(f"{path}: not a PEM private key ({exc})") from None
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise CertificateError(f"{path}: not an Ed25519 private key")
-    return key
-
-
-def load_public_key(path: str | os.PathLike):
-    ed25519, serialization, _ = _crypto()
-    try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except ValueError as exc:
-        raise CertificateError(f"{path}: not a PEM public key ({exc})") from None
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise CertificateError(f"{path}: not an Ed25519 public key")
-    return key
+def default_base_url() -> str:
+    return os.environ.get(BASE_URL_ENV) or DEFAULT_VERIFY_BASE_URL
 
 
 # -- building and signing -----------------------------------------------------------------------
@@ -130,39 +94,55 @@ def new_certificate_id(kind: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16].upper()}"
 
 
-def verify_url(cert_id: str, base_url: str = DEFAULT_VERIFY_BASE_URL) -> str:
-    return base_url.rstrip("/") + "/" + cert_id
+def verify_url(cert_id: str, base_url: str | None = None) -> str:
+    """Where the public check of ``cert_id`` is: ``base_url`` (https, public) and the id."""
+    return check_base_url(base_url or default_base_url()).rstrip("/") + "/" + cert_id
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _valid_until(issued: str, valid_until: str | date | None, years: int) -> str:
+    if valid_until is None:
+        return add_months(date.fromisoformat(issued[:10]), 12 * years).isoformat()
+    return valid_until.isoformat() if isinstance(valid_until, date) else str(valid_until)
+
+
 def conformance_content(*, lot: str, part_number: str, revision: str, quantity: int, test_summary: dict[str, Any],
                         pat_status: str, spc_status: str, standards: list[str], issuer: str,
                         shipment: str = "", audit_head: dict[str, Any] | None = None,
-                        base_url: str = DEFAULT_VERIFY_BASE_URL, cert_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """The content of a certificate of conformance: what was shipped, how it tested, what it meets."""
-    if not isinstance(quantity, int) or quantity <= 0:
+                        base_url: str | None = None, cert_id: str | None = None,
+                        valid_until: str | date | None = None) -> dict[str, Any]:  # fmt: skip
+    """The content of a certificate of conformance: what was shipped, how it tested, what it meets.
+    ``valid_until`` defaults to ten years after the issue date (the longest signed)."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise CertificateError(f"quantity must be a positive whole number of units, got {quantity!r}")
     cid = cert_id or new_certificate_id("conformance")
+    issued = _now()
     return {
-        "type": "conformance", "id": cid, "issued_at": _now(), "issuer": issuer, "subject": lot,
-        "lot": lot, "shipment": shipment, "part_number": part_number, "revision": revision, "quantity": quantity,
-        "test_summary": test_summary, "pat_status": pat_status, "spc_status": spc_status,
-        "standards": list(standards), "audit_head": audit_head or {}, "verify_url": verify_url(cid, base_url),
+        "type": "conformance", "id": cid, "issued_at": issued,
+        "valid_until": _valid_until(issued, valid_until, CONFORMANCE_MAX_VALIDITY_YEARS),
+        "issuer": issuer, "subject": lot, "lot": lot, "shipment": shipment, "part_number": part_number,
+        "revision": revision, "quantity": quantity, "test_summary": test_summary, "pat_status": pat_status,
+        "spc_status": spc_status, "standards": list(standards), "caveats": [], "audit_head": audit_head or {},
+        "verify_url": verify_url(cid, base_url),
     }  # fmt: skip
 
 
 def origin_content(*, report: dict[str, Any], parties: dict[str, Any], blanket_period: dict[str, str] | None,
                    signer: dict[str, str], issuer: str, subject: str = "", audit_head: dict[str, Any] | None = None,
-                   base_url: str = DEFAULT_VERIFY_BASE_URL, cert_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """The content of a certificate of origin from an :func:`silicio.origin.origin_report`.
+                   base_url: str | None = None, cert_id: str | None = None,
+                   valid_until: str | date | None = None) -> dict[str, Any]:  # fmt: skip
+    """The content of a certification of origin (USMCA Article 5.2, Annex 5-A) from an
+    :func:`silicio.origin.origin_report`.
 
     ``parties``: ``certifier_role`` ("exporter", "producer" or "importer") and ``certifier``,
-    ``exporter``, ``producer``, ``importer`` (each name, address, telephone, email).
-    ``blanket_period``: ``{"from": "2025-01-01", "to": "2025-12-31"}`` for repeated shipments
-    of identical goods (up to 12 months), None for a single shipment. ``signer``: name, title.
+    ``exporter``, ``producer``, ``importer`` (each name, address and, where known, title,
+    telephone, email), and ``description``. ``blanket_period``: ``{"from": "2026-01-01", "to":
+    "2026-12-31"}`` for multiple shipments of identical goods (at most 12 months), None for a
+    single shipment. ``signer``: name, title. ``valid_until``: default four years after the issue
+    date (Article 5.2). The rule's caveats (an unverified rule text) are carried into the content.
     """
     usmca = report["usmca"]
     if parties.get("certifier_role") not in ("exporter", "producer", "importer"):
@@ -186,7 +166,7 @@ def origin_content(*, report: dict[str, Any], parties: dict[str, Any], blanket_p
                                               f"{parties.get('description', 'integrated circuit')}",
                                "hs_code": report["hs_code"]},
         "origin_criterion": usmca["criterion"],
-        "blanket_period": blanket_period or {},
+        "blanket_period": dict(blanket_period or {}),
         "authorized_signature_and_date": {**signer, "date": issued[:10],
                                           "statement": "I certify that the goods described in this document "
                                           "qualify as originating and the information contained in this "
@@ -195,7 +175,9 @@ def origin_content(*, report: dict[str, Any], parties: dict[str, Any], blanket_p
     nc = report["national_content"]
     hem = report["hecho_en_mexico"]
     return {
-        "type": "origin", "id": cid, "issued_at": issued, "issuer": issuer, "subject": subject or report["part_number"],
+        "type": "origin", "id": cid, "issued_at": issued,
+        "valid_until": _valid_until(issued, valid_until, ORIGIN_MAX_VALIDITY_YEARS),
+        "issuer": issuer, "subject": subject or report["part_number"],
         "part_number": report["part_number"], "revision": report["revision"],
         "minimum_data_elements": elements,
         "usmca": {"rule": usmca["rule_id"], "tv": usmca["tv"], "nc": usmca["nc"], "vnm": usmca["vnm"],
@@ -204,40 +186,33 @@ def origin_content(*, report: dict[str, Any], parties: dict[str, Any], blanket_p
         "national_content": {"country": nc["country"], "domestic_value": nc["domestic_value"],
                              "total_value": nc["total_value"], "pct": nc["pct"]},
         "hecho_en_mexico": {"qualifies": hem["qualifies"], "claim": hem["claim"]},
+        "caveats": list(usmca.get("caveats", [])),
         "audit_head": audit_head or {}, "verify_url": verify_url(cid, base_url),
     }  # fmt: skip
 
 
-def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, dict) and obj:
-        out = {}
-        for k, v in obj.items():
-            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: obj}
-
-
-def field_digests(content: dict[str, Any]) -> dict[str, str]:
-    """SHA-256 (hex, first 16 digits) of every leaf field, by dotted path."""
-    return {
-        path: hashlib.sha256(canonical_json(v)).hexdigest()[:16]
-        for path, v in sorted(_leaves(content).items())
-    }
+def _message(content: dict[str, Any], sig: dict[str, Any]) -> bytes:
+    """The signed bytes: the whole document but the signature value."""
+    return canonical_json(
+        {"certificate": content, "signature": {k: v for k, v in sig.items() if k != "value"}}
+    )
 
 
 def sign(content: dict[str, Any], private_key) -> dict[str, Any]:
-    """The signed document: ``content`` and an Ed25519 signature over its canonical JSON."""
-    message = canonical_json(content)
-    return {
-        "certificate": content,
-        "signature": {
-            "algorithm": "Ed25519",
-            "key_id": key_id(private_key.public_key()),
-            "content_sha256": hashlib.sha256(message).hexdigest(),
-            "field_sha256": field_digests(content),
-            "value": base64.b64encode(private_key.sign(message)).decode("ascii"),
-        },
+    """The signed document: ``content`` and an Ed25519 signature (format 2). Refuses content that
+    breaks the schema (:func:`~.schema.check_content`), naming every problem."""
+    problems = check_content(content)
+    if problems:
+        raise CertificateError("refusing to sign the certificate: " + "; ".join(problems))
+    sig = {
+        "format": SIGNATURE_FORMAT,
+        "algorithm": "Ed25519",
+        "key_id": key_id(private_key.public_key()),
+        "content_sha256": content_sha256(content),
+        "field_sha256": field_digests(content),
     }
+    sig["value"] = base64.b64encode(private_key.sign(_message(content, sig))).decode("ascii")
+    return {"certificate": content, "signature": sig}
 
 
 def issue(store, content: dict[str, Any], private_key, actor: str) -> dict[str, Any]:
@@ -255,11 +230,16 @@ def issue(store, content: dict[str, Any], private_key, actor: str) -> dict[str, 
 
 @dataclass
 class Verification:
-    """Outcome of :func:`verify`: ``ok`` when the signature holds and the content is consistent."""
+    """Outcome of :func:`verify`: ``ok`` when the signature holds, the content is valid, the
+    certificate is within its validity and not revoked. ``notes``: what was not checked, and
+    the caveats the certificate carries."""
 
     cert_id: str
     signature_ok: bool
     problems: list[str] = field(default_factory=list)
+    key_id: str | None = None
+    revoked: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -271,111 +251,135 @@ class Verification:
             "ok": self.ok,
             "signature_ok": self.signature_ok,
             "problems": self.problems,
+            "revoked": self.revoked,
+            "notes": self.notes,
         }
 
 
-def verify(document: Any, public_key) -> Verification:
-    """Check a certificate document against ``public_key``: key id, signature, then content."""
-    _, _, InvalidSignature = _crypto()
+def _keyring(keys: Any) -> Keyring:
+    if isinstance(keys, Keyring):
+        return keys
+    ed25519, _, _ = crypto()
+    if isinstance(keys, ed25519.Ed25519PublicKey):
+        return Keyring.of(keys)
+    raise CertificateError("verify needs a Keyring or an Ed25519 public key")
+
+
+def verify(document: Any, keys: Any, *, revocations: RevocationList | None = None,
+           now: datetime | None = None) -> Verification:  # fmt: skip
+    """Check a certificate document against ``keys`` (a :class:`Keyring` or one public key):
+    envelope, signature block, key, signature, the signed digests, the content schema, validity
+    at ``now`` (default: now), the key's retirement and, when given, the revocation list.
+
+    Give the document as parsed by :func:`~.schema.parse_document` (or use :func:`verify_bytes`):
+    ``json.loads`` keeps the last of two equal keys and so hides a duplicated one.
+    """
+    _, _, InvalidSignature = crypto()
+    ring = _keyring(keys)
+    now = now or datetime.now(UTC)
     if not isinstance(document, dict) or not isinstance(document.get("certificate"), dict) or not isinstance(
             document.get("signature"), dict):  # fmt: skip
         raise CertificateError(
             "not a silicio certificate: expected an object with 'certificate' and 'signature'"
         )
     content, sig = document["certificate"], document["signature"]
-    result = Verification(str(content.get("id", "?")), False)
-    if sig.get("algorithm") != "Ed25519":
-        result.problems.append(f"signature algorithm is {sig.get('algorithm')!r}, expected 'Ed25519'")
-        return result
-    expected_kid = key_id(public_key)
-    if sig.get("key_id") != expected_kid:
-        result.problems.append(
-            f"signed with key {sig.get('key_id')!r}, but the public key given is {expected_kid!r}"
-        )
-        return result
+    result = Verification(str(content.get("id", "?"))[:64], False)
     try:
-        value = base64.b64decode(str(sig.get("value", "")), validate=True)
-    except ValueError:
-        value = b""
-    message = canonical_json(content)
-    try:
-        public_key.verify(value, message)
-        result.signature_ok = True
-    except InvalidSignature:
-        recorded = sig.get("field_sha256") if isinstance(sig.get("field_sha256"), dict) else {}
-        now = field_digests(content)
-        changed = sorted(p for p in set(recorded) | set(now) if recorded.get(p) != now.get(p))
-        if changed:
-            result.problems.append("signature does not match the content; fields changed since signing: "
-                                   + ", ".join(changed))  # fmt: skip
+        check_envelope(document)
+    except CertificateError as exc:
+        result.problems.append(str(exc).removeprefix("certificate: "))
+    sig_problems = check_signature_block(sig)
+    result.problems.extend(sig_problems)
+    entry = None
+    if not sig_problems:
+        result.key_id = sig["key_id"]
+        entry = ring.get(sig["key_id"])
+        if entry is None:
+            known = ", ".join(sorted(ring.entries)) or "none"
+            result.problems.append(f"signed with key {sig['key_id']!r}, which is not in {ring.source} "
+                                   f"(keys: {known})")  # fmt: skip
+    if entry is not None:
+        try:
+            value = base64.b64decode(sig["value"], validate=True)
+        except ValueError:
+            value = b""
+        try:
+            message = _message(content, sig)
+        except ValueError as exc:  # NaN or infinity in the content
+            result.problems.append(f"the content cannot be written as canonical JSON ({exc})")
         else:
-            result.problems.append("signature does not match the content: the signature value was altered, "
-                                   "or the document was signed by another key with the same id")  # fmt: skip
-    result.problems.extend(check_content(content))
+            try:
+                entry.public_key.verify(value, message)
+                result.signature_ok = True
+            except InvalidSignature:
+                recorded = sig["field_sha256"]
+                now_digests = field_digests(content)
+                changed = sorted(
+                    p for p in set(recorded) | set(now_digests) if recorded.get(p) != now_digests.get(p)
+                )
+                if changed:
+                    result.problems.append("signature does not match the content; fields changed since signing: "
+                                           + ", ".join(changed))  # fmt: skip
+                else:
+                    result.problems.append("signature does not match the document: the signature value or its "
+                                           "block was altered")  # fmt: skip
+    if not sig_problems:
+        try:
+            if sig["content_sha256"] != content_sha256(content):
+                result.problems.append("signature.content_sha256 is not the SHA-256 of the content")
+            if sig["field_sha256"] != field_digests(content):
+                result.problems.append("signature.field_sha256 does not match the content's fields")
+        except ValueError:
+            pass  # reported above
+    content_problems = check_content(content, now=now)
+    result.problems.extend(content_problems)
+    _check_validity(result, content, now)
+    if entry is not None and entry.retired_at is not None:
+        try:
+            issued = parse_timestamp(content.get("issued_at"), "issued_at")
+        except CertificateError:
+            pass  # reported by the content check
+        else:
+            if issued > parse_timestamp(entry.retired_at, "retired_at"):
+                result.problems.append(f"issued {content['issued_at']}, after its key {entry.key_id} was retired "
+                                       f"({entry.retired_at})")  # fmt: skip
+    if revocations is None:
+        result.notes.append("revocation not checked: no revocation list given")
+    else:
+        revoked = revocations.get(result.cert_id)
+        if revoked is not None:
+            result.revoked = True
+            result.problems.append(f"revoked on {revoked.revoked_at}: {revoked.reason}")
+    caveats = content.get("caveats")
+    if isinstance(caveats, list):
+        result.notes.extend(f"caveat: {c}" for c in caveats if isinstance(c, str))
     return result
 
 
-def _close(a: Any, b: float, tol: float = 0.01) -> bool:
-    return isinstance(a, int | float) and math.isfinite(a) and abs(a - b) <= tol
-
-
-def check_content(content: dict[str, Any]) -> list[str]:
-    """Problems in the certificate's own figures, whatever the signature says."""
-    problems = []
-    kind = content.get("type")
-    if kind not in ("conformance", "origin"):
-        return [f"type is {kind!r}, expected 'conformance' or 'origin'"]
-    for key in ("id", "issued_at", "issuer", "part_number", "revision", "verify_url"):
-        if not content.get(key):
-            problems.append(f"{key} is missing")
-    if content.get("id") and not str(content.get("verify_url", "")).endswith("/" + str(content["id"])):
-        problems.append("verify_url does not point at this certificate's id")
-    if kind == "conformance":
-        q = content.get("quantity")
-        if not isinstance(q, int) or isinstance(q, bool) or q <= 0:
-            problems.append(f"quantity must be a positive whole number, got {q!r}")
-        ts = content.get("test_summary") or {}
-        for stage, s in ts.items() if isinstance(ts, dict) else []:
-            if isinstance(s, dict) and {"tested", "good"} <= set(s):
-                if not (0 <= s["good"] <= s["tested"]):
-                    problems.append(
-                        f"test_summary.{stage}: good ({s['good']}) must be between 0 and tested ({s['tested']})"
-                    )
-                elif "yield" in s and s["tested"] and not _close(s["yield"], s["good"] / s["tested"], 1e-4):
-                    problems.append(f"test_summary.{stage}.yield {s['yield']} is not good / tested")
-        return problems
-    elements = content.get("minimum_data_elements") or {}
-    missing = [
-        name for key, name in ANNEX_5A_ELEMENTS.items() if key != "blanket_period" and not elements.get(key)
-    ]
-    if "blanket_period" not in elements:
-        missing.append(ANNEX_5A_ELEMENTS["blanket_period"])
-    if missing:
-        problems.append("USMCA Annex 5-A data elements missing: " + "; ".join(missing))
-    if elements.get("origin_criterion") not in ORIGIN_CRITERIA:
-        problems.append(
-            f"origin criterion {elements.get('origin_criterion')!r} is not one of A, B, C, D (Article 4.2)"
-        )
-    u = content.get("usmca") or {}
+def _check_validity(result: Verification, content: dict[str, Any], now: datetime) -> None:
     try:
-        tv_pct = rvc_transaction_value(u["tv"], u["vnm"])
-        nc_pct = rvc_net_cost(u["nc"], u["vnm"])
-    except (KeyError, TypeError, OriginError) as exc:
-        problems.append(f"usmca figures are incomplete or invalid ({exc})")
-    else:
-        if not _close(u.get("rvc_tv_pct"), tv_pct):
-            problems.append(f"usmca.rvc_tv_pct {u.get('rvc_tv_pct')} does not follow from TV and VNM "
-                            f"((TV - VNM) / TV x 100 = {tv_pct:.2f}, Article 4.5.2)")  # fmt: skip
-        if not _close(u.get("rvc_nc_pct"), nc_pct):
-            problems.append(f"usmca.rvc_nc_pct {u.get('rvc_nc_pct')} does not follow from NC and VNM "
-                            f"((NC - VNM) / NC x 100 = {nc_pct:.2f}, Article 4.5.3)")  # fmt: skip
-    if u.get("originating") is not True:
-        problems.append("usmca.originating is not true: a certification of origin needs an originating good")
-    n = content.get("national_content") or {}
-    if isinstance(n.get("total_value"), int | float) and n["total_value"] > 0:
-        if not _close(n.get("pct"), n.get("domestic_value", float("nan")) / n["total_value"] * 100):
-            problems.append("national_content.pct does not follow from domestic_value / total_value")
-    return problems
+        until = parse_date(content.get("valid_until"), "valid_until")
+    except CertificateError:
+        return  # reported by the content check
+    if now.date() > until:
+        result.problems.append(f"expired: valid until {until}, checked on {now.date()}")
+
+
+def verify_bytes(data: bytes | str, keys: Any, *, revocations: RevocationList | None = None,
+                 now: datetime | None = None, source: str = "certificate") -> Verification:  # fmt: skip
+    """:func:`verify` of a document given as its bytes, read strictly (:func:`~.schema.parse_document`):
+    a key given twice, extra top-level fields or a body that is no certificate fail with the reason."""
+    try:
+        document = parse_document(data, source)
+    except CertificateError as exc:
+        return Verification("?", False, [str(exc)])
+    return verify(document, keys, revocations=revocations, now=now)
+
+
+def qr_text(document: dict[str, Any]) -> str:
+    """What the QR code says: the public verify URL with the content's SHA-256, so that the page
+    it opens can show whether the printed certificate is the one it holds."""
+    return f"{document['certificate']['verify_url']}?sha256={document['signature']['content_sha256']}"
 
 
 # -- PDF ----------------------------------------------------------------------------------------
@@ -384,7 +388,8 @@ def check_content(content: dict[str, Any]) -> list[str]:
 def _pdf_lines(document: dict[str, Any]) -> list[str]:
     c, sig = document["certificate"], document["signature"]
     title = "CERTIFICATE OF CONFORMANCE" if c["type"] == "conformance" else "CERTIFICATION OF ORIGIN (USMCA)"
-    lines = [title, "", f"Certificate {c['id']}    issued {c['issued_at']}", f"Issuer: {c['issuer']}",
+    lines = [title, "", f"Certificate {c['id']}    issued {c['issued_at']}    valid until {c['valid_until']}",
+             f"Issuer: {c['issuer']}",
              f"Part number: {c['part_number']} rev {c['revision']}", ""]  # fmt: skip
     if c["type"] == "conformance":
         lines += [f"Lot: {c['lot']}    Shipment: {c.get('shipment', '')}    Quantity: {c['quantity']}", "",
@@ -410,16 +415,19 @@ def _pdf_lines(document: dict[str, Any]) -> list[str]:
                   f"{u['rvc_tv_pct']:.1f} %   (NC - VNM)/NC = {u['rvc_nc_pct']:.1f} %",
                   f"National content ({n['country']}): {n['pct']:.1f} %    Hecho en México: "
                   f"{'yes, ' + str(h['claim']) if h['qualifies'] else 'no'}"]  # fmt: skip
+    for caveat in c.get("caveats") or []:
+        lines += ["", f"CAVEAT: {caveat}"]
     lines += ["", f"Audit log head: #{c.get('audit_head', {}).get('seq', '-')} "
               f"{str(c.get('audit_head', {}).get('hash', ''))[:32]}",
               f"Content SHA-256: {sig['content_sha256']}", f"Signature (Ed25519, key {sig['key_id']}):",
               sig["value"][:64], sig["value"][64:], "", f"Verify: {c['verify_url']}",
-              "or offline: silicio verify CERT.json --public-key signing-key.pub.pem"]  # fmt: skip
+              "or offline: silicio verify CERT.json --public-key keyring.json --revocations revocations.json"]  # fmt: skip
     return lines
 
 
 def render_pdf(document: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write the certificate as a one-page A4 PDF with a QR code of its verify URL."""
+    """Write the certificate as a one-page A4 PDF with a QR code of its verify URL and content
+    hash (:func:`qr_text`)."""
     import numpy as np
     import segno
     from matplotlib.figure import Figure
@@ -434,7 +442,7 @@ def render_pdf(document: dict[str, Any], path: str | os.PathLike) -> Path:
         fig.text(0.07, y, line, fontsize=13 if i == 0 else 8.5, family="monospace",
                  weight="bold" if i == 0 else "normal", va="top")  # fmt: skip
         y -= 0.03 if i == 0 else 0.018
-    qr = segno.make(content["verify_url"], error="m")
+    qr = segno.make(qr_text(document), error="m")
     matrix = np.array([[bool(v) for v in row] for row in qr.matrix], dtype=float)
     matrix = np.pad(matrix, qr.default_border_size)
     ax = fig.add_axes((0.72, 0.04, 0.2, 0.2 * 8.27 / 11.69))  # square on an A4 page

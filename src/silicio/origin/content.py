@@ -159,6 +159,8 @@ class OriginDetermination:
     originating: bool
     criterion: str | None
     reasons: list[str] = field(default_factory=list)
+    #: What the rule applied cannot promise (USMCA Annex 4-B text not verified): shown with the result.
+    caveats: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,8 +217,14 @@ def usmca_origin(
     """
     rules = rules or load_usmca_rules()
     rule = rules.rule_for(product.hs_code)
+    tv = float(product.price)
+    if not math.isfinite(tv) or tv <= 0:
+        # Article 4.5.2 divides by TV; a good given away has no transaction value to judge.
+        raise OriginError(f"product {product.key}: price {product.price!r} USD is not a transaction value "
+                          "(USMCA Article 4.5.2 needs a positive one); set the product's price "
+                          "in the master data before determining its origin")  # fmt: skip
     inputs, producer = origin_inputs(product, sites, rules.region)
-    tv, nc = float(product.price), math.fsum(line.per_unit for line in cost_rollup(product, sites))
+    nc = math.fsum(line.per_unit for line in cost_rollup(product, sites))
     good_mounted = product.routing[-1].output_form == "package"
     reasons: list[str] = []
     for m in inputs:
@@ -241,13 +249,13 @@ def usmca_origin(
         reasons.append(f"non-shifting materials {not_shifting:.4f} USD {'within' if de_minimis else 'exceed'} "
                        f"de minimis {rules.de_minimis_pct:g} % of {rules.de_minimis_basis.replace('_', ' ')} "
                        f"({limit:.4f} USD; Article 4.12)")  # fmt: skip
-    rvc_tv = rvc_transaction_value(tv, vnm) if tv > 0 else float("nan")
+    rvc_tv = rvc_transaction_value(tv, vnm)
     rvc_nc = rvc_net_cost(nc, vnm)
     tv_min = rule.rvc_transaction_value_min_pct or rules.rvc_transaction_value_min_pct
     nc_min = rule.rvc_net_cost_min_pct or rules.rvc_net_cost_min_pct
     rvc_met = None
     if "rvc" in rule.requirement:
-        rvc_met = (tv > 0 and rvc_tv >= tv_min) or rvc_nc >= nc_min
+        rvc_met = rvc_tv >= tv_min or rvc_nc >= nc_min
         reasons.append(f"RVC {rvc_tv:.1f} % (TV method, min {tv_min:g} %) / {rvc_nc:.1f} % (NC method, "
                        f"min {nc_min:g} %): {'met' if rvc_met else 'not met'} (Article 4.5)")  # fmt: skip
     originating = {
@@ -264,7 +272,7 @@ def usmca_origin(
         criterion = "C" if vnm == 0 else "B"
     return OriginDetermination(product.part_number, product.hs_code, producer, tv, nc, vnm, rvc_tv, rvc_nc, rule.id,
                                rule.requirement, inputs, not_shifting, limit, de_minimis, shift_met, rvc_met,
-                               originating, criterion, reasons)  # fmt: skip
+                               originating, criterion, reasons, [rule.caveat] if rule.caveat else [])  # fmt: skip
 
 
 # -- Hecho en México ----------------------------------------------------------------------------

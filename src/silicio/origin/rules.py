@@ -78,6 +78,8 @@ class ProductRule:
     alternatives: tuple[TariffShift, ...]
     rvc_transaction_value_min_pct: float | None = None
     rvc_net_cost_min_pct: float | None = None
+    #: What a reader of a result or certificate under this rule must know (an unverified text).
+    caveat: str = ""
 
     def applies(self, good_hs: str) -> bool:
         return any(in_range(good_hs, r) for r in self.applies_to)
@@ -175,8 +177,12 @@ def load_usmca_rules(path: str | Path | None = None) -> UsmcaRules:
                 raise RuleError(f"{source}: {where} alternative #{j}: unknown requires {a.get('requires')!r}")
             alts.append(TariffShift(a.get("text", ""), level, _ranges(a.get("from_ranges", []), source, where),
                                     _ranges(a.get("except_from", []), source, where), a.get("requires")))  # fmt: skip
+        caveat = r.get("caveat", "")
+        if not isinstance(caveat, str):
+            raise RuleError(f"{source}: {where}: caveat must be text, got {caveat!r}")
         rules.append(ProductRule(r.get("id", where), _ranges(r.get("applies_to", []), source, where), req,
-                                 tuple(alts), r.get("rvc_transaction_value_min_pct"), r.get("rvc_net_cost_min_pct")))  # fmt: skip
+                                 tuple(alts), r.get("rvc_transaction_value_min_pct"), r.get("rvc_net_cost_min_pct"),
+                                 " ".join(caveat.split())))  # fmt: skip
     return UsmcaRules(_get(data, source, "agreement.name", str), region,
                       _pct(data, source, "rvc.transaction_value_min_pct"), _pct(data, source, "rvc.net_cost_min_pct"),
                       _pct(data, source, "de_minimis.max_pct"), basis, tuple(rules), source)  # fmt: skip
