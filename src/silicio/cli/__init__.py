@@ -15,7 +15,7 @@ from rich.console import Console
 from silicio import __version__
 from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT, generate_fab
 
-from . import lake, metrology, report, spc, stdf, supply, trace, web
+from . import certificate, lake, metrology, report, spc, stdf, supply, trace, web
 from .errors import needs, reported_errors
 from .render import print_fab
 
@@ -37,8 +37,9 @@ app.command(name="report")(report.report_command)
 app.command(name="holds")(__import__("silicio.cli.holds", fromlist=["holds_command"]).holds_command)
 app.add_typer(trace.app, name="trace")
 app.add_typer(trace.audit_app, name="audit")
-app.add_typer(trace.keys_app, name="keys")
-app.command(name="verify")(trace.verify_command)
+app.add_typer(certificate.keys_app, name="keys")
+app.add_typer(certificate.app, name="certificate")
+app.command(name="verify")(certificate.verify_command)
 app.add_typer(supply.app, name="supply")
 app.add_typer(__import__("silicio.cli.map", fromlist=["app"]).app, name="map")
 app.add_typer(__import__("silicio.cli.limits", fromlist=["app"]).app, name="limits")

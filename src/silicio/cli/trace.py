@@ -1,5 +1,6 @@
-"""``silicio trace ...`` (forward, backward, recall, operator flags, master data), ``silicio verify``,
-``silicio audit verify`` and ``silicio keys generate``. Parses arguments, calls the core, prints."""
+"""``silicio trace ...`` (forward, backward, recall, operator flags, master data) and ``silicio audit
+verify``. Parses arguments, calls the core, prints. (``silicio verify`` and ``silicio keys`` are in
+:mod:`.certificate`.)"""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from silicio import datadir
 from silicio.datadir import default_data_dir
 
-from .errors import existing_file, fail, needs, reported_errors
+from .errors import fail, needs, reported_errors
 from .options import DataDir
 from .render import print_table
 
@@ -27,7 +27,6 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The hash-chained audit log of master data, genealogy and certificates.",
                         no_args_is_help=True)  # fmt: skip
-keys_app = typer.Typer(help="The Ed25519 key pair that signs certificates.", no_args_is_help=True)
 console = Console()
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -188,48 +187,7 @@ def products(data: DataDir = None, as_json: AsJson = False) -> None:
     print_table(console, table)
 
 
-# -- top level: verify, audit verify, keys generate
-
-
-def verify_command(
-    cert: Annotated[Path, typer.Argument(metavar="CERT.json", help="A certificate document (JSON).")],
-    public_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--public-key",
-            metavar="KEY.pem",
-            help="The issuer's Ed25519 public key (default: DATA/keys/signing-key.pub.pem).",
-            show_default=False,
-        ),
-    ] = None,  # fmt: skip
-    data: DataDir = None,
-) -> None:
-    """Check a certificate offline: signature, key and content. Exit 1 when it does not verify."""
-    existing_file(cert)
-    needs("lake", "silicio verify")
-    from silicio.origin import certificates
-
-    key_path = public_key or datadir.DataDir.at(data).public_key
-    if not key_path.exists():
-        raise fail(f"{key_path}: no public key; pass --public-key KEY.pem (the issuer's)")
-    with reported_errors():
-        try:
-            document = json.loads(cert.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise fail(f"{cert}: not a JSON certificate ({exc})") from None
-        try:
-            result = certificates.verify(document, certificates.load_public_key(key_path))
-        except certificates.CertificateError as exc:
-            raise fail(f"{cert}: {exc}") from None
-    if result.ok:
-        c = document["certificate"]
-        console.print(f"[green]OK[/green] {escape(result.cert_id)}: {c['type']} certificate for "
-                      f"{escape(str(c.get('subject', '')))}, signed by key {document['signature']['key_id']}")  # fmt: skip
-        return
-    console.print(f"[bold red]FAILED[/bold red] {escape(result.cert_id)}")
-    for p in result.problems:
-        console.print(f"  - {escape(p)}", soft_wrap=True)
-    raise typer.Exit(1)
+# -- top level: audit verify
 
 
 @audit_app.command("verify")
@@ -254,22 +212,3 @@ def audit_verify(data: DataDir = None, as_json: AsJson = False) -> None:
             console.print(f"  - {escape(m)}", soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
-
-
-@keys_app.command("generate")
-def keys_generate(
-    data: DataDir = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing key pair.")] = False,
-) -> None:
-    """Write a new Ed25519 signing key (mode 0600) and its public key into DATA/keys/."""
-    needs("lake", "silicio keys generate")
-    from silicio.origin import certificates
-
-    directory = datadir.DataDir.at(data).keys
-    with reported_errors():
-        try:
-            private, public = certificates.generate_keys(directory, overwrite=force)
-        except certificates.CertificateError as exc:
-            raise fail(str(exc)) from None
-    console.print(f"wrote {escape(str(private))} (private, keep it secret) and {escape(str(public))} (public)",
-                  soft_wrap=True, highlight=False)  # fmt: skip

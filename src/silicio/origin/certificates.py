@@ -299,38 +299,7 @@ def verify(document: Any, keys: Any, *, revocations: RevocationList | None = Non
             result.problems.append(f"signed with key {sig['key_id']!r}, which is not in {ring.source} "
                                    f"(keys: {known})")  # fmt: skip
     if entry is not None:
-        try:
-            value = base64.b64decode(sig["value"], validate=True)
-        except ValueError:
-            value = b""
-        try:
-            message = _message(content, sig)
-        except ValueError as exc:  # NaN or infinity in the content
-            result.problems.append(f"the content cannot be written as canonical JSON ({exc})")
-        else:
-            try:
-                entry.public_key.verify(value, message)
-                result.signature_ok = True
-            except InvalidSignature:
-                recorded = sig["field_sha256"]
-                now_digests = field_digests(content)
-                changed = sorted(
-                    p for p in set(recorded) | set(now_digests) if recorded.get(p) != now_digests.get(p)
-                )
-                if changed:
-                    result.problems.append("signature does not match the content; fields changed since signing: "
-                                           + ", ".join(changed))  # fmt: skip
-                else:
-                    result.problems.append("signature does not match the document: the signature value or its "
-                                           "block was altered")  # fmt: skip
-    if not sig_problems:
-        try:
-            if sig["content_sha256"] != content_sha256(content):
-                result.problems.append("signature.content_sha256 is not the SHA-256 of the content")
-            if sig["field_sha256"] != field_digests(content):
-                result.problems.append("signature.field_sha256 does not match the content's fields")
-        except ValueError:
-            pass  # reported above
+        _check_signature(result, entry, content, sig, InvalidSignature)
     content_problems = check_content(content, now=now)
     result.problems.extend(content_problems)
     _check_validity(result, content, now)
@@ -354,6 +323,45 @@ def verify(document: Any, keys: Any, *, revocations: RevocationList | None = Non
     if isinstance(caveats, list):
         result.notes.extend(f"caveat: {c}" for c in caveats if isinstance(c, str))
     return result
+
+
+def _digest_problems(content: dict[str, Any], sig: dict[str, Any]) -> list[str]:
+    problems = []
+    if sig["content_sha256"] != content_sha256(content):
+        problems.append("signature.content_sha256 is not the SHA-256 of the content")
+    if sig["field_sha256"] != field_digests(content):
+        problems.append("signature.field_sha256 does not match the content's fields")
+    return problems
+
+
+def _check_signature(result: Verification, entry, content: dict[str, Any], sig: dict[str, Any],
+                     InvalidSignature: type[Exception]) -> None:  # fmt: skip
+    """The signature over the document, then the digests it signs (a signer may sign wrong ones).
+    When it fails, the recorded field digests name the fields changed since signing."""
+    try:
+        value = base64.b64decode(sig["value"], validate=True)
+    except ValueError:
+        value = b""
+    try:
+        message = _message(content, sig)
+    except ValueError as exc:  # NaN or infinity in the content
+        result.problems.append(f"the content cannot be written as canonical JSON ({exc})")
+        return
+    try:
+        entry.public_key.verify(value, message)
+    except InvalidSignature:
+        recorded = sig["field_sha256"]
+        now_digests = field_digests(content)
+        changed = sorted(p for p in set(recorded) | set(now_digests) if recorded.get(p) != now_digests.get(p))
+        if changed:
+            result.problems.append("signature does not match the content; fields changed since signing: "
+                                   + ", ".join(changed))  # fmt: skip
+        else:
+            result.problems.extend(_digest_problems(content, sig) or [
+                "signature does not match the document: the signature value or its block was altered"])  # fmt: skip
+        return
+    result.signature_ok = True
+    result.problems.extend(_digest_problems(content, sig))
 
 
 def _check_validity(result: Verification, content: dict[str, Any], now: datetime) -> None:
