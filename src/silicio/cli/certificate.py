@@ -76,8 +76,9 @@ def verify_command(
     revocations: RevocationsOption = None,
     data: DataDir = None,
 ) -> None:
-    """Check a certificate offline: signature, key, content, validity and revocation. Exit 1 when it
-    does not verify."""
+    """Check a certificate offline: signature, key, content, validity, revocation (exit 1 if not).
+
+    Reads the keyring and revocation list of DATA/keys, or those given."""
     existing_file(cert)
     needs("lake", "silicio verify")
     from silicio.origin import CertificateError, Keyring, load_revocations, verify_bytes
@@ -98,11 +99,10 @@ def verify_command(
             raise fail(str(exc)) from None
         result = verify_bytes(cert.read_bytes(), ring, revocations=rl, source=str(cert))
     if result.ok:
-        console.print(
-            f"[green]OK[/green] {escape(result.cert_id)}: signed by key {result.key_id}", highlight=False
-        )
+        ok = f"[green]OK[/green] {escape(result.cert_id)}: signed by key {result.key_id}"
+        console.print(ok, highlight=False, soft_wrap=True)
     else:
-        console.print(f"[bold red]FAILED[/bold red] {escape(result.cert_id)}")
+        console.print(f"[bold red]FAILED[/bold red] {escape(result.cert_id)}", soft_wrap=True)
         for p in result.problems:
             console.print(f"  - {escape(p)}", soft_wrap=True, highlight=False)
     for note in result.notes:
@@ -131,8 +131,9 @@ def keys_generate(
         ),
     ] = False,  # fmt: skip
 ) -> None:
-    """Write a new Ed25519 signing key (mode 0600) and its public key into DATA/keys/, and add it to
-    the keyring. Certificates signed by earlier keys keep verifying."""
+    """Write a new Ed25519 signing key (mode 0600) into DATA/keys/ and add it to the keyring.
+
+    With --force the current key is retired, not forgotten: its certificates keep verifying."""
     needs("lake", "silicio keys generate")
     from silicio.origin import CertificateError, generate_keys
     from silicio.origin.keyring import PASSPHRASE_ENV
@@ -165,10 +166,10 @@ def keys_list(data: DataDir = None) -> None:
         except CertificateError as exc:
             raise fail(str(exc)) from None
     if not len(ring):
-        console.print("no keys; run `silicio keys generate`")
+        console.print("no keys; run `silicio keys generate`", soft_wrap=True)
     for e in ring.entries.values():
         state = f"retired {e.retired_at}" if e.retired_at else "current"
-        console.print(f"{e.key_id}  made {e.created_at or '?'}  {state}", highlight=False)
+        console.print(f"{e.key_id}  made {e.created_at or '?'}  {state}", highlight=False, soft_wrap=True)
 
 
 # -- issue and revoke
@@ -223,8 +224,10 @@ def issue_command(
     actor: ActorOption = None,
     data: DataDir = None,
 ) -> None:  # fmt: skip
-    """Issue a signed certificate, kept in the store and anchored in its audit log. Refused, with every
-    reason, when any field breaks the schema (dates, blanket period, parties, HS code, figures)."""
+    """Issue a signed certificate, kept in the store and anchored in its audit log.
+
+    Refused, with every reason, when a field breaks the schema (dates, blanket period, parties,
+    HS code, figures)."""
     import json
 
     if kind not in ("origin", "conformance"):
@@ -272,7 +275,7 @@ def issue_command(
         origin.render_pdf(document, pdf)
     c = document["certificate"]
     console.print(f"issued {c['id']} ({c['type']}, {escape(c['subject'])}), valid until {c['valid_until']}, "
-                  f"key {document['signature']['key_id']}", highlight=False)  # fmt: skip
+                  f"key {document['signature']['key_id']}", highlight=False, soft_wrap=True)  # fmt: skip
     console.print(f"verify at {escape(c['verify_url'])}", highlight=False, soft_wrap=True)
     for caveat in c["caveats"]:
         console.print(f"[yellow]caveat:[/yellow] {escape(caveat)}", soft_wrap=True, highlight=False)
@@ -285,8 +288,9 @@ def revoke_command(
     issuer: Annotated[str, typer.Option("--issuer", help="Who revokes, as the list names it.")] = "silicio",
     data: DataDir = None,
 ) -> None:
-    """Add a certificate to the signed revocation list (DATA/keys/revocations.json): from now on it
-    fails verification with this reason."""
+    """Revoke a certificate: it fails verification from now on, with this reason.
+
+    The signed revocation list is DATA/keys/revocations.json."""
     needs("lake", "silicio certificate revoke")
     from silicio.origin import CertificateError, Keyring, revoke
     from silicio.trace.store import TraceStore
@@ -306,4 +310,4 @@ def revoke_command(
         except CertificateError as exc:
             raise fail(str(exc)) from None
     console.print(f"revoked {escape(cert_id)} (revocation list #{rl.sequence}, {len(rl.entries)} revoked, "
-                  f"signed by key {rl.key_id})", highlight=False)  # fmt: skip
+                  f"signed by key {rl.key_id})", highlight=False, soft_wrap=True)  # fmt: skip
