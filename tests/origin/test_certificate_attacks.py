@@ -334,3 +334,78 @@ def test_the_annex_4b_caveat_is_on_results_and_certificates(report, keys):
     dropped = copy.deepcopy(doc)
     dropped["certificate"]["caveats"] = []
     assert not verify(dropped, keys[1]).signature_ok
+
+
+def test_a_keyring_entry_whose_id_is_not_its_key_is_refused(tmp_path):
+    generate_keys(tmp_path)
+    ring = json.loads((tmp_path / "keyring.json").read_text())
+    ring["keys"][0]["key_id"] = "0" * 16
+    (tmp_path / "keyring.json").write_text(json.dumps(ring))
+    with pytest.raises(CertificateError, match="key_id '0000000000000000' is not the id of its public key"):
+        Keyring.load(tmp_path)
+
+
+def test_a_revocation_list_signed_by_another_key_is_refused(report, tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    generate_keys(ours)
+    their_key = load_private_key(generate_keys(theirs)[0])
+    revoke(
+        theirs / "revocations.json", "COO-0123456789ABCDEF", "forged", their_key, Keyring.load(theirs), "x"
+    )
+    with pytest.raises(CertificateError, match="which is not in"):
+        load_revocations(theirs / "revocations.json", Keyring.load(ours))
+
+
+def test_the_pdf_qr_code_holds_the_url_and_hash(report, keys, tmp_path, monkeypatch):
+    import segno
+
+    from silicio.origin import render_pdf
+
+    made = []
+    real = segno.make
+    monkeypatch.setattr(segno, "make", lambda text, **kw: made.append(text) or real(text, **kw))
+    doc = sign(_content(report), keys[0])
+    assert render_pdf(doc, tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
+    assert made == [f"{doc['certificate']['verify_url']}?sha256={doc['signature']['content_sha256']}"]
+
+
+REPLACEMENTS = (None, True, 0, -1, 1e308, "", "x", [], {}, [1], {"a": 1})
+
+
+def _paths(obj, prefix=()):
+    if isinstance(obj, dict) and obj:
+        for k, v in obj.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(obj, list) and obj:
+        for i, v in enumerate(obj):
+            yield from _paths(v, (*prefix, i))
+    else:
+        yield prefix
+
+
+@pytest.mark.parametrize("kind", ["origin", "conformance"])
+def test_changing_any_field_to_anything_fails_verification_and_never_raises(report, keys, kind):
+    from silicio.origin import conformance_content
+
+    if kind == "origin":
+        content = _content(report, {"from": "2026-01-01", "to": "2026-12-31"})
+    else:
+        content = conformance_content(lot="QT0001", part_number="SLC-PM300A", revision="A", quantity=2500,
+                                      test_summary={"final_test": {"tested": 2540, "good": 2500,
+                                                                   "yield": round(2500 / 2540, 6)}},
+                                      pat_status="DPAT", spc_status="in control", standards=["AEC-Q100"],
+                                      issuer="Silicio QA", base_url=BASE)  # fmt: skip
+    good = sign(content, keys[0])
+    paths = list(_paths(good))
+    assert len(paths) > 40
+    for path in paths:
+        for value in REPLACEMENTS:
+            doc = copy.deepcopy(good)
+            node = doc
+            for p in path[:-1]:
+                node = node[p]
+            if node[path[-1]] == value and type(node[path[-1]]) is type(value):
+                continue
+            node[path[-1]] = value
+            result = verify(doc, keys[1])
+            assert not result.ok and result.problems, (path, value)

@@ -70,7 +70,7 @@ __all__ = [
     "ANNEX_5A_ELEMENTS", "BASE_URL_ENV", "DEFAULT_VERIFY_BASE_URL", "ORIGIN_CRITERIA", "CertificateError",
     "Keyring", "Verification", "check_content", "conformance_content", "content_sha256", "default_base_url",
     "field_digests", "generate_keys", "is_encrypted", "issue", "key_id", "load_private_key", "load_public_key",
-    "origin_content", "qr_text", "render_pdf", "sign", "verify", "verify_bytes", "verify_url",
+    "load_trust", "origin_content", "qr_text", "render_pdf", "sign", "verify", "verify_bytes", "verify_url",
 ]  # fmt: skip
 
 #: Environment variable with the public https address certificates point at (their QR code).
@@ -382,6 +382,18 @@ def verify_bytes(data: bytes | str, keys: Any, *, revocations: RevocationList | 
     except CertificateError as exc:
         return Verification("?", False, [str(exc)])
     return verify(document, keys, revocations=revocations, now=now)
+
+
+def load_trust(keys_dir: str | os.PathLike) -> tuple[Keyring, RevocationList | None]:
+    """What a verifier of this issuer needs, from its key directory (``DATA/keys``): the keyring
+    (current and retired public keys) and the revocation list, checked against the keyring
+    (raises :class:`CertificateError` when the list was altered)."""
+    from silicio.datadir import REVOCATIONS_FILE
+
+    from .revocation import load_revocations
+
+    ring = Keyring.load(keys_dir)
+    return ring, load_revocations(Path(keys_dir) / REVOCATIONS_FILE, ring)
 
 
 def qr_text(document: dict[str, Any]) -> str:

@@ -353,7 +353,7 @@ def check_content(content: Any, *, now: datetime | None = None) -> list[str]:
     if not isinstance(content, dict):
         return ["certificate must be an object"]
     kind = content.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         return [f"type is {kind!r}, expected 'conformance' or 'origin'"]
     c.fields(content, "certificate", FIELDS[kind], FIELDS[kind])
     cert_id = c.text(content, "id", "")
@@ -541,7 +541,7 @@ def _check_elements(c: _Checker, e: dict, issued: date | None, valid_until: date
     ):
         c.text(d, "description", where)
         hs = d.get("hs_code")
-        if hs not in HS_SUBHEADINGS:
+        if not isinstance(hs, str) or hs not in HS_SUBHEADINGS:
             c.add(f"{where}.hs_code {hs!r} is not a six-digit HS 2022 subheading of heading 8541 or 8542 "
                   "(written NNNN.NN, Annex 5-A element 6)")  # fmt: skip
     if "origin_criterion" in e and e["origin_criterion"] not in ORIGIN_CRITERIA:
