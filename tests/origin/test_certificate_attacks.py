@@ -409,3 +409,14 @@ def test_changing_any_field_to_anything_fails_verification_and_never_raises(repo
             node[path[-1]] = value
             result = verify(doc, keys[1])
             assert not result.ok and result.problems, (path, value)
+
+
+def test_a_key_directory_from_before_keyrings_rotates_without_orphaning(report, tmp_path):
+    private, _ = generate_keys(tmp_path)
+    (tmp_path / "keyring.json").unlink()  # as `keys generate` left it before keyrings
+    old_doc = sign(_content(report), load_private_key(private))
+    assert verify(old_doc, Keyring.load(tmp_path)).ok  # its one public key is the keyring
+    generate_keys(tmp_path, overwrite=True)
+    ring = Keyring.load(tmp_path)
+    assert len(ring) == 2 and ring.get(old_doc["signature"]["key_id"]).retired_at is not None
+    assert verify(old_doc, ring).ok
