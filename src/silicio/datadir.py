@@ -11,6 +11,7 @@
       keys/signing-key.pub.pem  its public key, which anyone verifying a certificate needs
       keys/keyring.json         every public key that signed certificates, current and retired
       keys/revocations.json     the signed list of revoked certificates
+      keys/session.key          HMAC key that signs the dashboard's session cookies (never served)
       supply/registry.json      the supplier registry
       supply/plan.json          demand per product, inventory weeks, the date certifications are judged on
       supply/tokens.json        supplier-portal accounts: {token: org_id}
@@ -40,6 +41,7 @@ PRIVATE_KEY_FILE = "signing-key.pem"
 PUBLIC_KEY_FILE = "signing-key.pub.pem"
 KEYRING_FILE = "keyring.json"
 REVOCATIONS_FILE = "revocations.json"
+SESSION_KEY_FILE = "session.key"
 SUPPLY_DIR = "supply"
 REGISTRY_FILE = "registry.json"
 PLAN_FILE = "plan.json"
@@ -108,6 +110,10 @@ class DataDir:
     @property
     def revocations(self) -> Path:
         return self.keys / REVOCATIONS_FILE
+
+    @property
+    def session_key(self) -> Path:
+        return self.keys / SESSION_KEY_FILE
 
     # -- supplier ecosystem
 

@@ -23,10 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from silicio import __version__
 
-from . import access, declare, pages, spc_pages, trace_pages
+from . import access, declare, login, pages, spc_pages, trace_pages
 from .access import refusal
 from .dashboard import Dashboard, NotFound, Pending, Settings
 from .format import format_cell
+from .login import Authority
 from .tracedata import BadQuery, TraceData
 
 HERE = Path(__file__).resolve().parent
@@ -45,14 +46,21 @@ def _plotly_js() -> Path | None:
 
 
 def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str | None = None,
-               settings: Settings | None = None, *, warm: bool = False) -> FastAPI:  # fmt: skip
+               settings: Settings | None = None, *, warm: bool = False, public_only: bool = False,
+               authority: Authority | None = None) -> FastAPI:  # fmt: skip
     """The dashboard over the lake in ``data_dir`` (default ``$SILICIO_DATA`` or ``./data``).
 
     ``database_url`` names the catalog when it is not the SQLite file in the data directory.
     ``warm`` computes the overview (and the screening behind it) in a thread at start, so the
-    first visitor does not wait for it.
+    first visitor does not wait for it. ``public_only`` serves the public pages alone (the rest
+    answer 404, nobody signs in). ``authority`` holds the accounts (default: those of the
+    catalog; tests pass one with their own clock).
     """
     dashboard = Dashboard(data_dir, database_url, settings)
+    if not public_only and authority is None:
+        authority = Authority(dashboard.data_dir, database_url)
+    elif public_only:
+        authority = None
     # One byte bound for everything the server keeps: lake results, trace results, rendered pages.
     trace_data = TraceData(dashboard.data_dir, dashboard.database_url, cache=dashboard.cache)
 
@@ -63,6 +71,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         yield
         dashboard.close()
         trace_data.close()
+        if authority is not None:
+            authority.close()
 
     app = FastAPI(
         title="silicio dashboard",
@@ -73,17 +83,20 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     )
     app.state.dashboard = dashboard
     app.state.trace_data = trace_data
+    app.state.authority = authority
     navigation = declare.navigation(PAGES)
 
     def nav_sections(request: Request) -> list[tuple[str, str]]:
         """The navigation bar's (title, path) this viewer may open."""
-        supplier = access.supplier_of(request)
-        return [(title, path) for title, path, level in navigation if access.visible(level, supplier)]
+        principal = access.principal_of(request)
+        return [(title, path) for title, path, level in navigation if access.visible(level, principal)]
 
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["cell"] = format_cell
     templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS,
-                                 staff=lambda request: access.supplier_of(request) is None)  # fmt: skip
+                                 staff=lambda request: access.principal_of(request).staff,
+                                 principal=access.principal_of, csrf_field=access.csrf_field,
+                                 accounts=authority is not None)  # fmt: skip
     app.state.templates = templates
     app.state.rendered_pages = dashboard.cache
     #: The caches /api/_health reports, by name.
@@ -109,7 +122,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
 
         return Response(get_plotlyjs(), media_type="text/javascript", headers=headers)
 
-    @app.get("/api/_health", tags=["health"], summary="Version and the caches' sizes against their bounds")
+    @app.get("/api/_health", tags=["health"], summary="Version and the caches' sizes against their bounds",
+             openapi_extra={"x-access": "internal"})  # fmt: skip
     @access.access("internal")
     def health() -> dict:
         caches = {name: {"bytes": cache.bytes, "max_bytes": cache.max_bytes, "entries": len(cache),
@@ -120,7 +134,14 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     access.declare(app.router.routes[-1], "public")
     # Hand-written routes first: a declared page's parameter would swallow /supplier/login.
-    for router in (pages.router, spc_pages.router, trace_pages.api, trace_pages.pages):
+    for router in (
+        login.router,
+        login.api,
+        pages.router,
+        spc_pages.router,
+        trace_pages.api,
+        trace_pages.pages,
+    ):
         app.include_router(router)
     declare.install(app, pages.PAGES, tags=["api"])
     declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
@@ -130,7 +151,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,
                                             app.swagger_ui_oauth2_redirect_url):  # fmt: skip
             access.declare(route.endpoint, "internal")
-    access.install(app, trace_data.supplier_tokens)
+    access.install(app, trace_data.supplier_tokens, authority, public_only=public_only)
 
     @app.exception_handler(Pending)
     async def pending(request: Request, exc: Pending) -> Response:

@@ -40,7 +40,7 @@ from pydantic import BaseModel
 
 from . import links
 from . import models as m
-from .access import Access, access, checked
+from .access import LEVEL_ROLES, Access, access, checked
 from .api import csv_response
 from .dashboard import Dashboard
 from .render import render
@@ -199,7 +199,8 @@ def install(app: FastAPI, pages: Iterable[Page], *, tags: list[str]) -> None:
     api = APIRouter(tags=tags)
     html = APIRouter(include_in_schema=False)
     for page in pages:
-        documented = {"x-access": page.access}  # who may call it, in /openapi.json
+        # Who may call it, in /openapi.json: the access level and the roles it lets in.
+        documented = {"x-access": page.access, "x-roles": sorted(LEVEL_ROLES[page.access])}
         api.add_api_route(page.api_path, _json_endpoint(page), response_model=page.model, summary=page.summary,
                           name=f"{page.api_path} json", openapi_extra=documented)  # fmt: skip
         api.add_api_route(f"{page.api_path}/{{table}}.csv", _csv_endpoint(page), response_class=Response,

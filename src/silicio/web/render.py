@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from . import models as m
+from .access import viewer_key
 from .cache import ByteCache
 from .format import format_cell
 
@@ -55,6 +56,7 @@ def render(request: Request, template: str, page: BaseModel, api_url: str, *, ch
         id(page),
         template,
         str(request.url),
+        viewer_key(request),  # the header names who is signed in and holds their form token
     )  # apart from the data sources' keys, should they share the cache
     hit = rendered.get(key)
     if hit is not None and hit[0]() is page:

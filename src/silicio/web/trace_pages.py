@@ -4,8 +4,9 @@
 (:mod:`silicio.web.declare`); the forms, uploads and downloads are hand-written routes.
 
 Who may see what is each route's declared access (:mod:`silicio.web.access`): the verify and
-transparency pages are public, the portal a supplier's own (``supplier``: only its token opens
-``/supplier/<its org_id>``), everything else internal.
+transparency pages are public, the portal a supplier's own (``supplier``: only that
+organisation's supplier opens ``/supplier/<its org_id>``), origin, certificates and the supplier
+registry (prices, costs, suppliers) ``quality``, trace ``internal``.
 """
 
 from __future__ import annotations
@@ -95,17 +96,17 @@ PAGES = (
          summary="Forward or backward trace, operator flags, audit chain", nav=Nav("Trace", "trace", 1)),
     Page(path="/trace/recall", compute=recall, template="trace.html", access="internal",
          summary="Recall scope of suspect nodes"),
-    Page(path="/origin", compute=origin, template="origin.html", access="internal",
+    Page(path="/origin", compute=origin, template="origin.html", access="quality",
          summary="National content, USMCA and Hecho en México by product", nav=Nav("Origin", "trace", 2)),
-    Page(path="/origin/{part_number}", compute=origin_detail, template="origin_product.html", access="internal",
+    Page(path="/origin/{part_number}", compute=origin_detail, template="origin_product.html", access="quality",
          summary="One product's origin", csv_name="{part_number}"),
-    Page(path="/certificates", compute=certificates, template="certificates.html", access="internal",
+    Page(path="/certificates", compute=certificates, template="certificates.html", access="quality",
          summary="Certificates issued", nav=Nav("Certificates", "trace", 3)),
     Page(path="/certificates/{cert_id}", compute=certificate, template="certificates_detail.html",
-         access="internal", summary="A certificate and its check", csv_name="{cert_id}"),
+         access="quality", summary="A certificate and its check", csv_name="{cert_id}"),
     Page(path="/verify/{cert_id}", compute=verify, template="verify.html", access="public",
          summary="Public check of a stored certificate", csv_name="{cert_id}"),
-    Page(path="/supply", compute=supply, template="supply.html", access="internal",
+    Page(path="/supply", compute=supply, template="supply.html", access="quality",
          summary="Supplier registry, risk and nearshoring (internal)", nav=Nav("Supply", "supply", 1)),
     Page(path="/transparency", compute=transparency, template="transparency.html", access="public",
          summary="Public aggregates of the ecosystem", nav=Nav("Transparency", "supply", 2)),
@@ -208,7 +209,7 @@ async def supplier_answer_api(request: Request, data: TraceSource, org_id: str, 
 
 
 @pages.get("/certificates/{cert_id}/pdf")
-@access("internal")
+@access("quality")
 def certificate_pdf(data: TraceSource, cert_id: str) -> Response:
     filename = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cert_id) + ".pdf"
     return Response(data.certificate_pdf(cert_id), media_type="application/pdf",
@@ -216,13 +217,13 @@ def certificate_pdf(data: TraceSource, cert_id: str) -> Response:
 
 
 @pages.get("/supplier/login", response_class=HTMLResponse)
-@access("public")
+@access("signin")
 def supplier_login_form(request: Request) -> Response:
     return request.app.state.templates.TemplateResponse(request, "supply_login.html", {"message": None})
 
 
 @pages.post("/supplier/login")
-@access("public")
+@access("signin")
 async def supplier_login(request: Request, data: TraceSource) -> Response:
     token = (parse_qs((await request.body()).decode("utf-8", "replace")).get("token") or [""])[0].strip()
     org_id = data.supplier_tokens().get(token)
@@ -236,7 +237,7 @@ async def supplier_login(request: Request, data: TraceSource) -> Response:
 
 
 @pages.post("/supplier/logout")
-@access("public")
+@access("signin")
 def supplier_logout() -> Response:
     response = RedirectResponse("/supplier/login", status_code=303)
     response.delete_cookie(SUPPLIER_COOKIE)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the account tables (version table ``alembic_version_auth``)."""
