@@ -43,6 +43,7 @@ app.command(name="verify")(certificate.verify_command)
 app.add_typer(supply.app, name="supply")
 app.add_typer(__import__("silicio.cli.map", fromlist=["app"]).app, name="map")
 app.add_typer(__import__("silicio.cli.limits", fromlist=["app"]).app, name="limits")
+app.add_typer(__import__("silicio.cli.users", fromlist=["app"]).app, name="users")
 console = Console()
 
 #: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.

@@ -27,24 +27,53 @@ def serve_command(
             "--demo", help="Serve the demo lake (out/demo-lake, generated and ingested on first use)."
         ),
     ] = False,
+    public_only: Annotated[
+        bool,
+        typer.Option(
+            "--public-only",
+            help="Serve only the public pages (transparency, certificate "
+            "verification); every other page answers 404 and nobody signs in.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the dashboard: yields, wafer maps, tests, PAT and files, with a JSON API under /api."""
+    """Serve the dashboard: yields, wafer maps, tests, PAT and files, with a JSON API under /api.
+    Every page but the public ones needs a signed-in account (`silicio users add`)."""
     needs("web", "silicio serve")
     needs_database("silicio serve", database_url)
     import uvicorn
 
+    from silicio.auth import AuthError
     from silicio.web import Settings, create_app
-    from silicio.web.demo import DEFAULT_DEMO_DIR, demo_lake
+    from silicio.web.demo import DEFAULT_DEMO_DIR, demo_lake, demo_users
 
-    with reported_errors():
+    with reported_errors(AuthError):
         if demo:
             data = data or DEFAULT_DEMO_DIR
             console.print(f"preparing the demo lake in [bold]{escape(str(data))}[/bold] ...", highlight=False)
             demo_lake(data)
+            if not public_only:
+                _print_demo_accounts(demo_users(data), data)
         data_dir = data or default_data_dir()
         # Pages never wait for the screening: it starts now and the overview adds its holds when done.
-        app = create_app(data_dir, database_url, Settings(wait_for_screening=False), warm=True)
+        app = create_app(data_dir, database_url, Settings(wait_for_screening=False), warm=True,
+                         public_only=public_only)  # fmt: skip
+    if public_only:
+        console.print("public pages only: /transparency and /verify", highlight=False)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     console.print(f"silicio dashboard of [bold]{escape(str(data_dir))}[/bold] at http://{shown_host}:{port}/ "
                   "(Ctrl-C stops)", highlight=False, soft_wrap=True)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _print_demo_accounts(made: dict[str, tuple[str, str]], data) -> None:
+    """The demo accounts' passwords, once: on the console only, never in a file."""
+    from silicio.web.demo import DEMO_USERS
+
+    if made:
+        console.print("demo accounts (passwords shown once, now):", highlight=False)
+        for name, (role, password) in made.items():
+            console.print(f"  [bold]{escape(name)}[/bold] ({role}): {escape(password)}", highlight=False)
+    else:
+        console.print(f"demo accounts: {', '.join(DEMO_USERS)} (their passwords were shown when made; "
+                      f"`silicio users password NAME --data {escape(str(data))}` makes a new one)",
+                      highlight=False, soft_wrap=True)  # fmt: skip

@@ -1,7 +1,8 @@
 """A lake of demo data for the dashboard: what ``silicio serve --demo`` (and ``make run``) serve.
 
 The demo fab of :mod:`silicio.demo` (``generate_fab``) and one file that is not STDF, so the
-files page has a quarantine entry.
+files page has a quarantine entry; and one account per role (:func:`demo_users`), whose random
+passwords ``silicio serve --demo`` prints once, when they are made.
 """
 
 from __future__ import annotations
@@ -143,3 +144,38 @@ def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
         path.write_text(json.dumps(tokens, indent=1), encoding="utf-8")
         path.chmod(0o600)
     return added
+
+
+# ------------------------------------------------------------------------------------------------
+# Accounts of the demo
+
+#: The organisation the demo's supplier account acts for (an outside assembly and test house).
+DEMO_SUPPLIER_ORG = "eeo"
+#: Demo account name -> (role, organisation).
+DEMO_USERS = {
+    "admin": ("admin", None),
+    "engineer": ("engineer", None),
+    "quality": ("quality", None),
+    "auditor": ("auditor", None),
+    DEMO_SUPPLIER_ORG: ("supplier", DEMO_SUPPLIER_ORG),
+}
+
+
+def demo_users(data_dir: str | os.PathLike[str], **store_options) -> dict[str, tuple[str, str]]:
+    """One account per role in ``data_dir`` (:data:`DEMO_USERS`), each with a random password.
+    Returns ``{name: (role, password)}`` of the accounts made now: those already there are kept
+    as they are (their passwords were shown when they were made, and are stored only hashed)."""
+    import secrets
+
+    from silicio.auth import AuthStore
+
+    made = {}
+    with AuthStore.at(data_dir, **store_options) as store:
+        existing = {user.username for user in store.users()}
+        for name, (role, organisation) in DEMO_USERS.items():
+            if name in existing:
+                continue
+            password = secrets.token_urlsafe(12)  # 96 random bits, 16 characters
+            store.add_user(name, role, password, actor="demo", organisation=organisation)
+            made[name] = (role, password)
+    return made
