@@ -56,10 +56,20 @@ def settings() -> Settings:
     return Settings(hold_yield=HOLD_YIELD)
 
 
+def signed_in(client: TestClient, role: str = "admin", organisation: str | None = None) -> TestClient:
+    """``client`` acting as a new API token of ``role``: every page but the public ones needs an
+    account (the access matrix itself is tests/web/test_access_matrix.py)."""
+    _, secret = client.app.state.authority.store.issue_token(
+        actor="tests", role=role, organisation=organisation
+    )
+    client.headers["Authorization"] = f"Bearer {secret}"
+    return client
+
+
 @pytest.fixture(scope="session")
 def client(data_dir, settings):
     with TestClient(create_app(data_dir, settings=settings)) as test_client:
-        yield test_client
+        yield signed_in(test_client)
 
 
 @pytest.fixture(scope="session")
@@ -86,9 +96,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"dashboard screenshots: {folder}")
 
 
+#: The Authorization header of each app :func:`serving` runs now, by URL: the browser tests sign in with it.
+SERVED_HEADERS: dict[str, dict[str, str]] = {}
+
+
+def served_headers() -> dict[str, str]:
+    """The Authorization header of the app served last (the browser tests' module-scoped server)."""
+    return next(reversed(SERVED_HEADERS.values()), {})
+
+
 @contextmanager
 def serving(app) -> Iterator[str]:
-    """``app`` served by uvicorn on a free loopback port in a thread, for the browser tests: its URL."""
+    """``app`` served by uvicorn on a free loopback port in a thread, for the browser tests: its URL
+    (an admin API token for it in :data:`SERVED_HEADERS`)."""
     import uvicorn
 
     with socket.socket() as s:
@@ -101,8 +121,12 @@ def serving(app) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    _, secret = app.state.authority.store.issue_token(actor="tests", role="admin")
+    SERVED_HEADERS[url] = {"Authorization": f"Bearer {secret}"}
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
+        SERVED_HEADERS.pop(url, None)
         server.should_exit = True
         thread.join(timeout=10)

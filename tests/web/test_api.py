@@ -19,6 +19,7 @@ from markupsafe import escape
 from silicio import lake
 from silicio.demo import write_demo_stdf
 from silicio.web import Settings, create_app
+from silicio.web.login import Authority
 from silicio.yields import (
     bin_map,
     bin_pareto,
@@ -31,7 +32,7 @@ from silicio.yields import (
 )
 from silicio.yields.screening import ScreeningResult
 
-from .conftest import DIES_PER_SIDE, HOLD_YIELD, LOTS, WAFERS
+from .conftest import DIES_PER_SIDE, HOLD_YIELD, LOTS, WAFERS, signed_in
 
 ORDER = "ORDER BY f.started, x.file_sha256, x.seq"
 
@@ -323,6 +324,7 @@ def test_lot_report_is_linked_when_available(client, first_lot):
 def test_new_files_show_up_without_a_restart(lake_copy, tmp_path):
     app = create_app(lake_copy, settings=Settings(catalog_check_seconds=0))
     with TestClient(app) as client:
+        signed_in(client)
         before = {lot["lot_id"] for lot in client.get("/api/overview").json()["lots"]}
         new = write_demo_stdf(tmp_path / "new.stdf", seed=40, wafers=1, dies_per_side=DIES_PER_SIDE)
         lake.ingest([new], lake_copy, workers=1)
@@ -332,7 +334,10 @@ def test_new_files_show_up_without_a_restart(lake_copy, tmp_path):
 
 
 def test_a_missing_lake_is_explained_not_an_error(tmp_path):
-    with TestClient(create_app(tmp_path / "nothing-here")) as client:
+    # The accounts live elsewhere: signing in must not make a catalog where there is no lake.
+    accounts = Authority(tmp_path / "accounts")
+    with TestClient(create_app(tmp_path / "nothing-here", authority=accounts)) as client:
+        signed_in(client)
         page = client.get("/api/overview").json()
         assert page["lots"] == [] and "silicio ingest" in page["notes"][0]
         assert client.get("/").status_code == 200
@@ -354,6 +359,7 @@ def test_pages_do_not_wait_for_the_screening_when_told_not_to(data_dir, monkeypa
     monkeypatch.setattr(disposition, "screen", slow_screen)
     app = create_app(data_dir, settings=Settings(hold_yield=HOLD_YIELD, wait_for_screening=False))
     with TestClient(app) as client:
+        signed_in(client)
         overview = client.get("/api/overview").json()
         assert started.wait(30), "the overview starts the screening in the background"
         assert any("still running" in note for note in overview["notes"])

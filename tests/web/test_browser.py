@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import playwright.sync_api as playwright_api
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from silicio.web import create_app
 from silicio.web.render import HTML_ROWS
 
-from .conftest import SCREENSHOTS_KEY, serving
+from .conftest import SCREENSHOTS_KEY, served_headers, serving
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and os.path.exists(p)), None)
 pytestmark = pytest.mark.skipif(
@@ -54,7 +54,9 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A page that records console errors and uncaught exceptions in ``page.errors``."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, extra_http_headers=served_headers()
+    )
     tab = context.new_page()
     tab.errors = []
     tab.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
@@ -72,7 +74,7 @@ def screenshots(tmp_path_factory, request):
 
 def api(base_url: str, path: str) -> dict:
     """The JSON twin of a page: the same path and query under /api."""
-    with urlopen(f"{base_url}/api{path}") as response:
+    with urlopen(Request(f"{base_url}/api{path}", headers=served_headers())) as response:
         return json.load(response)
 
 

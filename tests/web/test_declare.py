@@ -15,6 +15,8 @@ from silicio.web.app import PAGES
 from silicio.web.dashboard import Dashboard
 from silicio.web.declare import Nav, Page
 
+from .conftest import signed_in
+
 #: The navigation bar as it was before the declarations (app.py's NAV_SECTIONS + base.html's list).
 NAV_BEFORE = [
     "Overview",
@@ -46,7 +48,9 @@ def test_every_route_declares_who_may_see_it(client):
 def test_a_page_that_forgets_its_access_fails_at_declaration():
     with pytest.raises(TypeError, match="access"):
         Page(path="/x", compute=overview, template="overview.html", summary="x")  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="expected one of public, internal, supplier"):
+    with pytest.raises(
+        ValueError, match="expected one of public, signin, internal, quality, admin, supplier"
+    ):
         Page(path="/x", compute=overview, template="overview.html", summary="x", access="everyone")
     with pytest.raises(ValueError, match="nav section"):
         Nav("X", "elsewhere", 1)
@@ -133,7 +137,7 @@ def gated() -> TestClient:
         ("/api/open", None, 200),
         ("/api/open", "t-acme", 200),
         ("/api/open", "forged", 401),
-        ("/api/staff", None, 200),
+        ("/api/staff", None, 401),  # anonymous: sign in first
         ("/api/staff", "t-acme", 403),
         ("/api/portal/acme", "t-acme", 200),
         ("/api/portal/other", "t-acme", 403),
@@ -162,7 +166,7 @@ def test_a_supplier_is_refused_every_internal_page(tmp_path):
             url = re.sub(r"\{(\w+)\}", lambda m_: "acme" if m_.group(1) == "org_id" else "1", page.path)
             for path in (url, "/api/overview" if url == "/" else "/api" + url):
                 status = client.get(path, headers=headers).status_code
-                if page.access == "internal":
+                if page.access in ("internal", "quality"):
                     assert status == 403, (path, status)
                 else:
                     assert status != 403 and status != 401, (path, status)
@@ -170,4 +174,5 @@ def test_a_supplier_is_refused_every_internal_page(tmp_path):
         assert client.get("/docs", headers=headers).status_code == 403
         public = client.get("/transparency", headers=headers).text
         assert nav_titles(public) == ["Transparency"] and 'action="/search"' not in public
+        signed_in(client)
         assert 'action="/search"' in client.get("/transparency").text

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from silicio import demo, lake
 from silicio.web import create_app
 
+from .conftest import signed_in
+
 
 @pytest.fixture(scope="module")
 def fab(tmp_path_factory):
@@ -17,6 +19,7 @@ def fab(tmp_path_factory):
                                  products=["SLC-TV100", "SLC-MC200"])  # fmt: skip
     lake.ingest([folder / "stdf"], folder / "data", workers=1)
     with TestClient(create_app(folder / "data")) as client:
+        signed_in(client)
         yield manifest, client
 
 

@@ -23,6 +23,8 @@ from silicio.web import create_app
 from silicio.yields.disposition import SCREENED_STAGE, default_recipe_path, screen_lake
 from silicio.yields.recipe import load_recipe
 
+from .conftest import signed_in
+
 LOT, WAFER = "RTLOT1", "RT-W1"
 BOTH, SKIPPED = 9101, 9102  # the retest runs BOTH, not SKIPPED
 LIMITS = {BOTH: (0.0, 5.0), SKIPPED: (0.0, 10.0)}
@@ -129,6 +131,7 @@ def write_anonymous_parts(path: Path, started: int, results: list[float]) -> Pat
 @pytest.fixture(scope="module")
 def retest_client(retest_lake, settings):
     with TestClient(create_app(retest_lake[0], settings=settings)) as client:
+        signed_in(client)
         yield client
 
 

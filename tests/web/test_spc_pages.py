@@ -19,6 +19,8 @@ from silicio.metrology import gage_rr_anova, gage_rr_average_range
 from silicio.metrology.report import gage_study_html
 from silicio.web import create_app
 
+from .conftest import signed_in
+
 TEST = 2010  # IDD_ACTIVE_VDDC of the demo: two-sided limits
 STUDY = "caliper_synthetic"
 
@@ -53,6 +55,7 @@ def spc_data_dir(tmp_path_factory, data_dir) -> Path:
 @pytest.fixture(scope="module")
 def spc_client(spc_data_dir):
     with TestClient(create_app(spc_data_dir)) as client:
+        signed_in(client)
         yield client
 
 

@@ -41,6 +41,13 @@ def client(supply_dir):
 
 
 @pytest.fixture(scope="module")
+def staff(client) -> dict[str, str]:
+    """Headers of an admin's API token (the client itself stays anonymous: the supplier tests add theirs)."""
+    _, secret = client.app.state.authority.store.issue_token(actor="tests", role="admin")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture(scope="module")
 def registry(supply_dir):
     return supply.read_json(DataDir(supply_dir).supplier_registry)
 
@@ -51,8 +58,8 @@ def token(supply_dir):
     return next(t for t, org in tokens.items() if org == SUPPLIER)
 
 
-def test_supply_page_numbers_are_silicio_supply_s(client, supply_dir, registry):
-    page = client.get("/api/supply").json()
+def test_supply_page_numbers_are_silicio_supply_s(client, staff, supply_dir, registry):
+    page = client.get("/api/supply", headers=staff).json()
     plan = json.loads(DataDir(supply_dir).supply_plan.read_text())
     with trace.TraceStore.at(supply_dir) as store:
         md = store.load_master_data()
@@ -67,9 +74,9 @@ def test_supply_page_numbers_are_silicio_supply_s(client, supply_dir, registry):
     assert page["monte_carlo"]["lost_profit_cvar_0.95"] >= page["monte_carlo"]["lost_profit_var_0.95"]
     assert page["organisations"] == len(page["suppliers"]) == registry.organisations.height
     assert page["nearshore_gaps"] and all(g["reason"] for g in page["nearshore_gaps"])
-    html = client.get("/supply").text
+    html = client.get("/supply", headers=staff).text
     assert f'data-stat="stress_flagged">{page["stress_flagged"]}<' in html
-    assert client.get("/api/supply/stress.csv").text.count("\n") == len(page["stress"]) + 1
+    assert client.get("/api/supply/stress.csv", headers=staff).text.count("\n") == len(page["stress"]) + 1
 
 
 def test_transparency_has_no_confidential_numbers(client, registry):
@@ -164,8 +171,10 @@ def test_the_portal_shows_and_updates_only_the_supplier_s_own_records(client, re
     foreign = registry.requests.filter(pl.col("to_org") != SUPPLIER)["request_id"][0]
     answer = client.post(f"/api/supplier/{SUPPLIER}/requests/{foreign}", headers=headers, content=b"{}")
     assert answer.status_code == 404
-    # The browser's way in: the token in a form, then a cookie.
-    login = client.post("/supplier/login", content=f"token={token}", follow_redirects=False,
+    # The browser's way in: the token in a form (with the form's CSRF token), then a cookie.
+    form = client.get("/supplier/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    login = client.post("/supplier/login", content=f"token={token}&csrf_token={csrf}", follow_redirects=False,
                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert login.status_code == 303 and login.headers["location"] == f"/supplier/{SUPPLIER}"
     client.cookies.set(SUPPLIER_COOKIE, token)

@@ -17,6 +17,8 @@ from silicio import origin, trace
 from silicio.web import create_app
 from silicio.web.demo import load_trace_demo
 
+from .conftest import signed_in
+
 
 @pytest.fixture(scope="session")
 def trace_data_dir(tmp_path_factory, data_dir) -> Path:
@@ -30,6 +32,7 @@ def trace_data_dir(tmp_path_factory, data_dir) -> Path:
 @pytest.fixture(scope="module")
 def trace_client(trace_data_dir):
     with TestClient(create_app(trace_data_dir)) as client:
+        signed_in(client)
         yield client
 
 
