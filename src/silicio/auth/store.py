@@ -311,9 +311,11 @@ class AuthStore:
             until = max((t for t in locked if t is not None and t > now), default=None)
             if until is not None:
                 self._log(connection, f"anonymous@{address}", "login-locked", username[:200], address=address)
-                wait = int((until - now).total_seconds()) + 1
-                raise LoginRefused(f"too many failed sign-ins: try again in {(wait + 59) // 60} min",
-                                   status=429, retry_after=wait)  # fmt: skip
+        # Raised once the transaction is committed: an exception inside it would roll the log back.
+        if until is not None:
+            wait = int((until - now).total_seconds()) + 1
+            raise LoginRefused(f"too many failed sign-ins: try again in {(wait + 59) // 60} min",
+                               status=429, retry_after=wait)  # fmt: skip
         row = None
         if _USERNAME.match(username or ""):
             with self.engine.connect() as connection:
@@ -328,12 +330,13 @@ class AuthStore:
             good = False
         else:
             good = verify_password(password, row["password_hash"]) and row["disabled_at"] is None
-        with self._writing() as connection:
-            if not good:
+        if not good:
+            with self._writing() as connection:
                 self._count_failure(connection, keys[0], self.policy.max_failures, now)
                 self._count_failure(connection, keys[1], self.policy.max_address_failures, now)
                 self._log(connection, f"anonymous@{address}", "login-failed", username[:200], address=address)
-                raise LoginRefused("wrong user name or password, or the account is disabled")
+            raise LoginRefused("wrong user name or password, or the account is disabled")
+        with self._writing() as connection:
             connection.execute(sa.delete(throttle).where(throttle.c.key == keys[0]))
             session_id = secrets.token_urlsafe(32)
             connection.execute(sa.insert(sessions), {"id_sha256": digest(session_id), "username": username,
