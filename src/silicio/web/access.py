@@ -340,9 +340,10 @@ def install(app: FastAPI, supplier_tokens: Callable[[], dict[str, str]], authori
         if isinstance(identified, Response):
             return identified
         state.principal = identified
-        refused = await csrf_refusal(request)
-        if refused is None and rule is not None:
-            refused = _refusal_by_rule(request, rule.level, identified, params)
+        # Who may come in first (anonymous: 401, another role: 403), then whether the form is genuine.
+        refused = _refusal_by_rule(request, rule.level, identified, params) if rule is not None else None
+        if refused is None:
+            refused = await csrf_refusal(request)
         response = refused or await call_next(request)
         if authority is not None:
             _session_cookie(request, response, now)
