@@ -245,7 +245,9 @@ def supplier_logout() -> Response:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    fields.pop("csrf_token", None)  # the access gate checked it (silicio.web.access)
+    return fields
 
 
 @pages.post("/supplier/{org_id}/organisation")
