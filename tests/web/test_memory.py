@@ -21,6 +21,7 @@ import pytest
 
 import silicio
 from silicio import lake
+from silicio.auth import AuthStore
 from silicio.demo import write_demo_stdf
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/<pid>/status")
@@ -33,6 +34,8 @@ CACHE_MB = 16
 PEAK_LIMIT_BYTES = 1.5 * 2**30
 START_SECONDS = 120
 REQUEST_SECONDS = 120
+#: Headers of every request (the API token memory_lake issues).
+_HEADERS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,10 @@ def memory_lake(tmp_path_factory) -> Path:
             folder / "stdf" / f"lot_{seed}.stdf", seed=100 + seed, wafers=1, dies_per_side=DIES_PER_SIDE
         )
     lake.ingest([folder / "stdf"], folder / "data", workers=1)
+    # Every page but the public ones needs an account: the requests carry an admin's API token.
+    with AuthStore.at(folder / "data") as store:
+        _, secret = store.issue_token(actor="tests", role="admin")
+    _HEADERS["Authorization"] = f"Bearer {secret}"
     return folder / "data"
 
 
@@ -54,7 +61,9 @@ def _free_port() -> int:
 
 def _get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=REQUEST_SECONDS) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=_HEADERS), timeout=REQUEST_SECONDS
+        ) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
