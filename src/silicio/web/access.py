@@ -251,7 +251,11 @@ async def _submitted_csrf(request: Request) -> str | None:
         fields = parse_qs((await request.body()).decode("utf-8", "replace"))
         return (fields.get("csrf_token") or [None])[0]
     if content_type.startswith("multipart/form-data"):
-        value = (await request.form()).get("csrf_token")
+        await request.body()  # read (and kept) first, so the route can still parse the form itself
+        try:
+            value = (await request.form()).get("csrf_token")
+        except Exception:  # a malformed body, or no python-multipart installed: no token (403, not 500)
+            return None
         return value if isinstance(value, str) else None
     return None
 
