@@ -21,3 +21,19 @@ def test_one_account_per_role_made_once(tmp_path):
             assert principal.role == role
             assert principal.organisation == (DEMO_SUPPLIER_ORG if role == "supplier" else None)
         assert {e.actor for e in store.events() if e.action == "user-added"} == {"demo"}
+
+
+def test_serve_demo_prints_the_passwords_once_on_the_console(tmp_path, capsys):
+    from silicio.cli.web import _print_demo_accounts
+
+    data = tmp_path / "data"
+    made = demo_users(data, password_cost=CHEAP)
+    _print_demo_accounts(made, data)
+    first = capsys.readouterr().out
+    assert all(f"{name} ({role}): {password}" in first for name, (role, password) in made.items())
+    _print_demo_accounts(demo_users(data, password_cost=CHEAP), data)
+    again = capsys.readouterr().out
+    assert not any(password in again for _, password in made.values())
+    assert "silicio users password NAME" in again
+    assert not any(password in p.read_text(errors="replace") for p in data.rglob("*") if p.is_file()
+                   for _, password in made.values())  # fmt: skip
