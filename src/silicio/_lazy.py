@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,3 +28,21 @@ def lazy_exports(
         return sorted(set(namespace) | set(exports))
 
     return __getattr__, __dir__
+
+
+def lazy_package(package: str, exports: Mapping[str, str]) -> None:
+    """Make ``package`` import its public names on first use (:func:`lazy_exports`), and keep a
+    public function named like the module that defines it (``silicio.stdf.tidy`` in
+    ``silicio/stdf/tidy.py``) the function, as eager imports did: importing that submodule binds
+    the package attribute of its name, which must not become the module."""
+    module = sys.modules[package]
+    module.__getattr__, module.__dir__ = lazy_exports(package, exports)
+    module.__class__ = _FunctionsOverModules
+    module._same_name_exports = frozenset(name for name, where in exports.items() if name == where)
+
+
+class _FunctionsOverModules(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in self.__dict__.get("_same_name_exports", ()):
+            value = getattr(value, name)
+        super().__setattr__(name, value)

@@ -1,53 +1,108 @@
 """The ``silicio`` command. Each module here parses arguments and calls the core, nothing more.
 
-The modules import the areas they call inside their commands, after :func:`.errors.needs` has
-checked the extra: ``silicio --help`` and ``silicio stdf ...`` run on a core-only install.
+A command's module is imported when the command runs (or shows its own help), and imports the
+areas it calls inside its commands (after :func:`.errors.needs` has checked the extra): ``silicio
+--help`` loads typer and rich alone, ``silicio stdf ...`` the reader alone, and both run on a
+core-only install (tests/test_cold_start.py checks which modules each loads).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from silicio import __version__
-from silicio.demo.fab import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT, generate_fab
 
-from . import certificate, lake, metrology, report, spc, stdf, supply, trace, web
-from .errors import needs, reported_errors
-from .render import print_fab
+#: The commands in the order ``silicio --help`` lists them: name -> (module of this package,
+#: its attribute: a Typer app for a group of subcommands, a function for one command; and the
+#: one-line help the listing shows, the first paragraph of the command's own help, which
+#: tests/cli checks).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ingest": ("lake", "ingest_command",
+               "Take tester files into the lake: partitioned Parquet plus catalog rows, each content once."),
+    "sql": ("lake", "sql_command",
+            "Run SQL over the lake: a view per record type, tidy, parts, and the catalog tables."),
+    "serve": ("web", "serve_command",
+              "Serve the dashboard: yields, wafer maps, tests, PAT and files, with a JSON API under /api."),
+    "report": ("report", "report_command",
+               "Yield, bins, HBR/SBR reconciliation, wafer maps, worst tests and screening of one lot."),
+    "holds": ("holds", "holds_command",
+              "Which lots are held and why: final yield, AEC-Q002 SYL / SBL, PAT share, parametric shift,\n"
+              "each reason with its rule, parameters and evidence."),
+    "verify": ("certificate", "verify_command",
+               "Check a certificate offline: signature, key, content, validity, revocation (exit 1 if not)."),
+    "demo": ("demo", "demo_command",
+             "Generate the demo fab (Querétaro IDM, three products) as STDF files; `silicio serve --demo`\n"
+             "also ingests and serves it."),
+    "stdf": ("stdf", "app", "Read, inspect and convert STDF tester data."),
+    "lake": ("lake", "app", "Look into the data lake: files, quarantine, recovery."),
+    "spc": ("spc", "app", "Statistical process control: control charts, run rules, capability."),
+    "metrology": ("metrology", "app", "Gage R&R, measurement uncertainty and measurement checks."),
+    "trace": ("trace", "app", "Trace genealogy: forward, backward, recall scope, operator flags."),
+    "audit": ("trace", "audit_app", "The hash-chained audit log of master data, genealogy and certificates."),
+    "keys": ("certificate", "keys_app", "The Ed25519 keys that sign certificates, and the keyring of retired ones."),
+    "certificate": ("certificate", "app", "Certificates of conformance and origin: issue, revoke, verify."),
+    "supply": ("supply", "app", "Supplier ecosystem: network risk, stress tests, Monte Carlo, nearshoring."),
+    "map": ("map", "app",
+            "Wafer maps of an STDF file as PNG, SVG, SEMI G85 or E142 (`silicio map FILE --format g85 --out "
+            "PATH`), oriented by the file's WCR; `silicio map import` reads a partner's G85 or E142 map."),
+    "limits": ("limits", "app",
+               "Lot history: SYL/SBL (AEC-Q002) and static PAT limits (AEC-Q001) from earlier lots, versioned."),
+    "users": ("users", "app",
+              "Dashboard accounts (roles admin, engineer, quality, auditor, supplier) and API tokens."),
+}  # fmt: skip
+
+
+class LazyCommands(TyperGroup):
+    """The top-level group: a command's module is imported when the command is resolved (to run
+    it or show its help), not to list it, so ``silicio --help`` imports none of them."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        # Listed, not run: what the listing shows, without importing the command's module.
+        return TyperCommand(cmd_name, short_help=COMMANDS[cmd_name][2])
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        if args:
+            self.load(args[0])
+        return super().resolve_command(ctx, args)
+
+    def load(self, cmd_name: str) -> None:
+        """Import the command ``cmd_name`` (when it is one not loaded yet) and register it."""
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return
+        module, attribute, _ = COMMANDS[cmd_name]
+        target = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            target.rich_markup_mode = self.rich_markup_mode  # one help style for every command
+            command = typer.main.get_group(target)
+        else:
+            single = typer.Typer(rich_markup_mode=self.rich_markup_mode)
+            single.command(name=cmd_name)(target)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        command.short_help = COMMANDS[cmd_name][2]  # listed the same, loaded or not
+        self.add_command(command, cmd_name)
+
 
 app = typer.Typer(
+    cls=LazyCommands,
     help="silicio: semiconductor quality and supply data, from STDF tester files to origin certificates.",
     no_args_is_help=True,
     add_completion=False,
+    # Help and usage errors as click prints them: typer's rich panels import rich's Markdown and
+    # markdown-it, 0.1 s of CPU, a third of what `silicio --help` may take.
+    rich_markup_mode=None,
     # Unexpected errors are bugs: show the traceback, but never local variables (file contents).
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(stdf.app, name="stdf")
-app.add_typer(lake.app, name="lake")
-app.add_typer(spc.app, name="spc")
-app.add_typer(metrology.app, name="metrology")
-app.command(name="ingest")(lake.ingest_command)
-app.command(name="sql")(lake.sql_command)
-app.command(name="serve")(web.serve_command)
-app.command(name="report")(report.report_command)
-app.command(name="holds")(__import__("silicio.cli.holds", fromlist=["holds_command"]).holds_command)
-app.add_typer(trace.app, name="trace")
-app.add_typer(trace.audit_app, name="audit")
-app.add_typer(certificate.keys_app, name="keys")
-app.add_typer(certificate.app, name="certificate")
-app.command(name="verify")(certificate.verify_command)
-app.add_typer(supply.app, name="supply")
-app.add_typer(__import__("silicio.cli.map", fromlist=["app"]).app, name="map")
-app.add_typer(__import__("silicio.cli.limits", fromlist=["app"]).app, name="limits")
-app.add_typer(__import__("silicio.cli.users", fromlist=["app"]).app, name="users")
-console = Console()
-
-#: Where `silicio demo` writes the fab; `silicio serve --demo` keeps its own copy beside its lake.
-DEFAULT_FAB_DIR = Path("out") / "fab"
 
 
 def _print_version(value: bool) -> None:
@@ -64,35 +119,6 @@ def main_options(
     ] = False,
 ) -> None:
     """silicio: semiconductor quality and supply data, from STDF tester files to origin certificates."""
-
-
-@app.command()
-def demo(
-    out: Annotated[
-        Path, typer.Option("--out", help="Directory for the demo fab's STDF files.")
-    ] = DEFAULT_FAB_DIR,
-    lots: Annotated[
-        int, typer.Option("--lots", min=1, help="Lots, spread over the three products.")
-    ] = DEFAULT_LOTS,
-    wafers: Annotated[int, typer.Option("--wafers", min=1, help="Wafers per lot.")] = DEFAULT_WAFERS_PER_LOT,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the generated data.")] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes writing lots.")] = 2,
-) -> None:
-    """Generate the demo fab (Querétaro IDM, three products) as STDF files; `silicio serve --demo`
-    also ingests and serves it."""
-    needs("lake", "silicio demo")  # the dies on the wafer grid come from the yields area
-    from rich.progress import Progress
-
-    with reported_errors(), Progress(console=console, transient=True) as progress:
-        task = progress.add_task("writing lots", total=lots)
-
-        def advance(message: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, description=message)
-
-        fab = generate_fab(
-            out, lots=lots, wafers_per_lot=wafers, seed=seed, workers=workers, progress=advance
-        )
-    print_fab(console, fab, out)
 
 
 def main() -> None:

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from silicio import datadir
 
 from .errors import existing_file, fail, needs, reported_errors
 from .options import DataDir
+from .render import console
 
-console = Console()
 keys_app = typer.Typer(help="The Ed25519 keys that sign certificates, and the keyring of retired ones.",
                        no_args_is_help=True)  # fmt: skip
 app = typer.Typer(help="Certificates of conformance and origin: issue, revoke, verify.", no_args_is_help=True)

@@ -7,17 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from silicio.extras import MissingExtra, require
-from silicio.stdf.convert import ConvertError
 from silicio.stdf.errors import StdfError
+
+from .render import stderr
 
 #: Exit code of bad input (a file that is missing or not valid, a bad option value).
 BAD_INPUT = 2
-
-stderr = Console(stderr=True)
 
 
 def fail(message: str) -> typer.Exit:
@@ -49,13 +47,14 @@ def existing_file(path: Path) -> Path:
 @contextmanager
 def reported_errors(*also: type[Exception]) -> Iterator[None]:
     """Errors of the input become :func:`fail`; anything else is a bug and keeps its traceback.
-    ``also``: more error types whose message says it all (of areas imported lazily, like the
-    lake's SourceRegistryError: a plugin registered wrongly)."""
+    ``also``: more error types whose message says it all, of the areas a command imports inside
+    itself (the lake's SourceRegistryError: a plugin registered wrongly; the STDF converter's
+    ConvertError)."""
     try:
         yield
     # Their text says it all: StdfError names the file, the byte offset and the record; MissingExtra
     # (a library function that checks its own extra, like the xlsx output) the extra to install.
-    except (StdfError, ConvertError, MissingExtra, *also) as exc:
+    except (StdfError, MissingExtra, *also) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .errors import existing_file, fail, reported_errors
 from .options import DatabaseUrl, DataDir
-
-console = Console()
+from .render import console, print_table
 
 
 def _json_ready(value: Any) -> Any:
@@ -128,6 +126,6 @@ def holds_command(
             table.add_row(escape(str(hold.product or "")) if first else "", escape(hold.lot_id) if first else "",
                           escape(hold.stage) if first else "", shown if first else "", escape(reason.rule),
                           escape(reason.text))  # fmt: skip
-    console.print(table)
+    print_table(console, table)
     for note in disposition.notes:
         console.print(escape(note), style="dim", highlight=False, soft_wrap=True)

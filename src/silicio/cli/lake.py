@@ -10,22 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .errors import fail, needs, reported_errors
 from .options import DatabaseUrl, DataDir, needs_database
-from .render import print_problems, print_table
+from .render import console, print_problems, print_table, stderr
 
 if TYPE_CHECKING:
     from silicio.lake import IngestReport
     from silicio.lake.query import Lake
 
 app = typer.Typer(help="Look into the data lake: files, quarantine, recovery.", no_args_is_help=True)
-console = Console()
-stderr = Console(stderr=True)
 
 
 def ingest_command(

@@ -15,19 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .errors import fail, needs, reported_errors
 from .options import DatabaseUrl, DataDir, needs_database
-from .render import print_table
+from .render import console, print_table
 
 app = typer.Typer(
     help="Lot history: SYL/SBL (AEC-Q002) and static PAT limits (AEC-Q001) from earlier lots, versioned.",
     no_args_is_help=True,
 )
-console = Console()
 
 Product = Annotated[
     str | None, typer.Option("--product", help="Only this product (MIR PART_TYP).", show_default=False)

@@ -16,19 +16,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from .errors import existing_file, fail, needs, reported_errors
+from .render import console, print_table, stderr
 
 #: Output formats, and the suffix of each file written into an --out folder.
 FORMATS = {"png": ".png", "svg": ".svg", "g85": ".g85.xml", "e142": ".e142.xml"}
 KINDS = ("hard", "soft")
-
-console = Console()
-stderr = Console(stderr=True)
 
 
 class _ExportByDefault(TyperGroup):
@@ -248,7 +245,7 @@ def _print_summary(file: Path, summary: dict[str, Any]) -> None:
         ("die size", None if None in die else f"{die[0]:g} x {die[1]:g} µm"),
     ):  # fmt: skip
         facts.add_row(label, escape(str(value)) if value is not None else "[dim]-[/dim]")
-    console.print(facts)
+    print_table(console, facts)
     bins = Table(title="bins", title_justify="left")
     for name, justify in (
         ("bin", "right"),
@@ -261,7 +258,7 @@ def _print_summary(file: Path, summary: dict[str, Any]) -> None:
         bins.add_row(
             escape(b["written"]), f"{b['count'] or 0:,}", b["quality"] or "?", escape(b["description"] or "")
         )
-    console.print(bins)
+    print_table(console, bins)
 
 
 @app.command("import")

@@ -9,22 +9,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .errors import existing_file, fail, needs, reported_errors
-from .render import print_table
+from .render import console, print_table, stderr
 
 if TYPE_CHECKING:
     from silicio.metrology.msa import GageRR
 
 app = typer.Typer(help="Gage R&R, measurement uncertainty and measurement checks.", no_args_is_help=True)
-console = Console()
-stderr = Console(stderr=True)
 
 METHODS = ("anova", "average-range")
 
@@ -260,8 +255,12 @@ def check(
         lots = affected_lots(flags)
         if out is not None:
             if out.suffix.lower() == ".parquet":
+                import pyarrow.parquet as pq
+
                 pq.write_table(flags, out)
             elif out.suffix.lower() == ".csv":
+                import pyarrow.csv as pa_csv
+
                 pa_csv.write_csv(flags, out)
             else:
                 raise MetrologyError(f"--out {out}: expected a .csv or .parquet file")

@@ -3,24 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
 
 from silicio.stdf.errors import StdfIssue
-from silicio.stdf.spec import RECORDS
-from silicio.stdf.summary import FileSummary
+
+if TYPE_CHECKING:
+    from silicio.stdf.summary import FileSummary
 
 # Issues beyond this many are counted, not listed: a badly damaged file can have thousands.
 MAX_ISSUES_SHOWN = 20
 
+#: Width of output that goes to a file or a pipe: wide enough that nothing is wrapped.
+UNWRAPPED_WIDTH = 10_000
+
+
+class OutputConsole(Console):
+    """A console that wraps at the terminal's width, and not at all when the output is a file or
+    a pipe: rich would wrap there at 80 columns (or ``$COLUMNS``), breaking the paths and values
+    a script or a test reads out of a table."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        real = Console.size.fget(self)
+        return real if self.is_terminal else ConsoleDimensions(UNWRAPPED_WIDTH, real.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+#: Where every command prints: results on stdout, problems and notes on stderr.
+console = OutputConsole()
+stderr = OutputConsole(stderr=True)
+
 
 def print_table(console: Console, table: Table) -> None:
     """Print ``table`` with every cell that is too wide folded onto more lines, never cut with "…"
-    (rich's default): what the user reads must be all there, whatever the terminal's width."""
+    (rich's default): what the user reads must be all there, whatever the terminal's width.
+
+    The title is printed as its own line, soft-wrapped (the terminal wraps it, rich inserts no
+    line break): rich would wrap it to the table's width, cutting a path in a title into pieces.
+    """
     for column in table.columns:
         column.overflow = "fold"
+    if table.title:
+        console.print(table.title, style="bold", soft_wrap=True, highlight=False)
+        table.title = None
     console.print(table)
 
 
@@ -52,6 +84,8 @@ def summary_tables(summary: FileSummary) -> tuple[Table, Table]:
     ]
     for label, value in rows:
         facts.add_row(label, escape(value) if value and label != "errors" else (value or "[dim]-[/dim]"))
+
+    from silicio.stdf.spec import RECORDS
 
     records = Table(title="records per type", title_justify="left")
     records.add_column("type", style="bold")

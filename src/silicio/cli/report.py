@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from silicio.datadir import default_data_dir
 
 from .errors import existing_file, fail, needs, reported_errors
 from .options import DataDir
-
-console = Console()
+from .render import console
 
 
 def report_command(

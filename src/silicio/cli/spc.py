@@ -9,23 +9,22 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .errors import existing_file, fail, needs, reported_errors
-from .render import print_table
+from .render import console, print_table
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
 
 app = typer.Typer(
     help="Statistical process control: control charts, run rules, capability.", no_args_is_help=True
 )
-console = Console()
 
 
 DataFile = Annotated[
@@ -51,6 +50,8 @@ class InputError(ValueError):
 
 def read_table(path: Path) -> pa.Table:
     """A CSV or Parquet file as an Arrow table."""
+    import pyarrow as pa
+
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
@@ -76,6 +77,10 @@ def column(table: pa.Table, name: str, path: Path) -> pa.ChunkedArray:
 
 def numeric_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
     """A column as float64; an empty or non-numeric cell is an error naming its row."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     col = column(table, name, path)
     if col.null_count:
         row = int(pc.index(pc.is_null(col), True).as_py())
@@ -105,6 +110,8 @@ def numeric_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
 
 
 def _scalar_or_list(a: np.ndarray):
+    import numpy as np
+
     finite = a[np.isfinite(a)]
     if finite.size == 0:
         return None

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,14 +22,13 @@ from rich.table import Table
 from silicio import supply
 
 from .errors import fail, needs, reported_errors
-from .render import print_table
+from .render import console, print_table
 
 if TYPE_CHECKING:
     import polars as pl
 
 app = typer.Typer(help="Supplier ecosystem: network risk, stress tests, Monte Carlo, nearshoring.",
                   no_args_is_help=True)  # fmt: skip
-console = Console()
 
 RegistryPath = Annotated[
     Path | None,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,7 +16,7 @@ from silicio.datadir import default_data_dir
 
 from .errors import fail, needs, reported_errors
 from .options import DataDir
-from .render import print_table
+from .render import console, print_table
 
 if TYPE_CHECKING:
     from silicio.trace.store import TraceStore
@@ -27,7 +26,6 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The hash-chained audit log of master data, genealogy and certificates.",
                         no_args_is_help=True)  # fmt: skip
-console = Console()
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 

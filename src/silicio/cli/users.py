@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,6 +22,7 @@ from silicio.datadir import default_data_dir
 
 from .errors import fail, needs, reported_errors
 from .options import DatabaseUrl, DataDir, needs_database
+from .render import console
 
 if TYPE_CHECKING:
     from silicio.auth import AuthStore
@@ -31,7 +31,6 @@ app = typer.Typer(help="Dashboard accounts (roles admin, engineer, quality, audi
                   no_args_is_help=True)  # fmt: skip
 token_app = typer.Typer(help="API tokens for scripts (Authorization: Bearer ...).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-console = Console()
 
 Role = Annotated[str, typer.Option("--role", help="admin, engineer, quality, auditor or supplier.")]
 Organisation = Annotated[

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from silicio.datadir import default_data_dir
 
 from .errors import needs, reported_errors
 from .options import DatabaseUrl, DataDir, needs_database
-
-console = Console()
+from .render import console
 
 
 def serve_command(

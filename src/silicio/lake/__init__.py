@@ -11,16 +11,13 @@ migrations), :mod:`.sources` (data sources: STDF built in, plugins through the
 (DuckDB views), :mod:`.watch` (ingest a folder as files land).
 """
 
-import sys
-import types
-from typing import Any
-
-from silicio._lazy import lazy_exports
+from silicio._lazy import lazy_package
 from silicio.datadir import DATA_ENV, DATABASE_URL_ENV, default_data_dir
 
 #: Public name -> the module of this package that defines it. Names are imported on first use
 #: (PEP 562): ``silicio.lake.layout`` (paths, environment variables) stays importable without the
-#: catalog's and DuckDB's dependencies, e.g. by the CLI of a core-only install.
+#: catalog's and DuckDB's dependencies, e.g. by the CLI of a core-only install. ``lake.ingest``
+#: and ``lake.watch`` are the functions, not their modules.
 _EXPORTS = {
     "Catalog": "catalog",
     "CatalogEntry": "catalog",
@@ -69,17 +66,4 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-
-
-class _Package(types.ModuleType):
-    """``lake.ingest`` and ``lake.watch`` are the functions, as with eager imports: importing the
-    submodule of the same name binds the package attribute, and must not bind the module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+lazy_package(__name__, _EXPORTS)

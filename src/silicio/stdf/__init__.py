@@ -8,13 +8,30 @@
 >>> stdf.write("copy.stdf", tables)            # valid V4 back out
 """
 
-from .errors import StdfError, StdfIssue
-from .missing import fill_omitted
-from .parts import PartYield, part_yield, parts
-from .reader import StdfStream, StdfTables, read, stream
-from .spec import RECORDS, schema
-from .tidy import TIDY_SCHEMA, tidy
-from .writer import StdfWriter, to_bytes, write
+from silicio._lazy import lazy_package
+
+#: Public name -> the module of this package that defines it. Names are imported on first use
+#: (PEP 562): ``silicio.stdf.errors`` (StdfError) loads neither numba nor pyarrow, so the CLI can
+#: catch it without paying for the reader's kernels in ``silicio --help``.
+_EXPORTS = {
+    "StdfError": "errors",
+    "StdfIssue": "errors",
+    "fill_omitted": "missing",
+    "PartYield": "parts",
+    "part_yield": "parts",
+    "parts": "parts",
+    "StdfStream": "reader",
+    "StdfTables": "reader",
+    "read": "reader",
+    "stream": "reader",
+    "RECORDS": "spec",
+    "schema": "spec",
+    "TIDY_SCHEMA": "tidy",
+    "tidy": "tidy",
+    "StdfWriter": "writer",
+    "to_bytes": "writer",
+    "write": "writer",
+}
 
 __all__ = [
     "RECORDS",
@@ -35,3 +52,5 @@ __all__ = [
     "to_bytes",
     "write",
 ]
+
+lazy_package(__name__, _EXPORTS)

@@ -203,10 +203,11 @@ def _heads_and_sites(tables: Mapping[str, pa.Table]) -> tuple[int, int]:
         table = tables.get(name)
         if table is None or table.num_rows == 0:
             continue
-        combos = table.select(["HEAD_NUM", "SITE_NUM"]).group_by(["HEAD_NUM", "SITE_NUM"]).aggregate([])
-        pairs.update(
-            zip(combos.column("HEAD_NUM").to_pylist(), combos.column("SITE_NUM").to_pylist(), strict=True)
-        )
+        # One number per (head, site), both U*1: pc.unique over it, not group_by, which imports
+        # pyarrow's Acero and dataset modules (and pandas through them), a second of `stdf info`.
+        head, site = (table.column(name).cast(pa.uint16()) for name in ("HEAD_NUM", "SITE_NUM"))
+        keys = pc.unique(pc.add(pc.shift_left(head, 8), site)).drop_null().to_pylist()
+        pairs.update((key >> 8, key & 0xFF) for key in keys)
     if not pairs and "SDR" in tables:
         for row in tables["SDR"].select(["HEAD_NUM", "SITE_NUM"]).to_pylist():
             pairs.update((row["HEAD_NUM"], site) for site in row["SITE_NUM"] or [])
