@@ -54,13 +54,20 @@ def shared_stdf_files() -> list[Path]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test asking for ``shared_stdf_file`` runs once per shared STDF file."""
+    """A test asking for ``shared_stdf_file`` runs once per shared STDF file; once, to skip (or
+    fail, under ``SILICIO_REQUIRE_SHARED=1``), when there are none."""
     if "shared_stdf_file" in metafunc.fixturenames:
         paths = shared_stdf_paths()
-        params = [pytest.param(p, id=p.name) for p in paths] or [
-            pytest.param(None, id="no-shared-data", marks=pytest.mark.skip(reason=_NO_SHARED_STDF))
-        ]
-        metafunc.parametrize("shared_stdf_file", params)
+        params = [pytest.param(p, id=p.name) for p in paths] or [pytest.param(None, id="no-shared-data")]
+        metafunc.parametrize("shared_stdf_file", params, indirect=True)
+
+
+@pytest.fixture
+def shared_stdf_file(request: pytest.FixtureRequest) -> Path:
+    """One shared STDF file (see :func:`pytest_generate_tests`)."""
+    if request.param is None:
+        missing_shared(_NO_SHARED_STDF)
+    return request.param
 
 
 def canonical(value):

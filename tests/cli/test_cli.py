@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +14,15 @@ import openpyxl
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+import typer
 from rich.console import Console
 from rich.table import Table
 from typer.testing import CliRunner
 
 from silicio import __version__
 from silicio import extras as silicio_extras
-from silicio.cli import app
-from silicio.cli.render import print_table
+from silicio.cli import COMMANDS, app
+from silicio.cli.render import OutputConsole, print_table
 from silicio.demo import load_manifest
 from silicio.demo.stdf_demo import simulate_lot, write_demo_stdf
 from silicio.stdf import read, tidy
@@ -28,9 +31,10 @@ from tests.conftest import shared_stdf
 runner = CliRunner()
 
 
-def silicio(*args: str | Path):
-    # Wide terminal so rich does not wrap the paths and values asserted on.
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+def silicio(*args: str | Path, columns: int = 80):
+    # Output that is not a terminal is never wrapped (render.OutputConsole): the result is the same
+    # whatever $COLUMNS says (test_output_does_not_depend_on_the_terminal_width).
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": str(columns), "NO_COLOR": "1"})
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
@@ -124,7 +128,8 @@ def test_convert_salvages_a_damaged_file_when_asked(demo_file, tmp_path):
     damaged = tmp_path / "cut.stdf"
     damaged.write_bytes(demo_file.read_bytes()[: offset + 7])
     strict = silicio("stdf", "convert", damaged, "--to", "csv", tmp_path / "strict")
-    assert_one_line_error(strict, str(damaged), f"at byte {offset} (PTR)")
+    assert_one_line_error(strict, str(damaged), f"at byte {offset} (PTR)", "--salvage")
+    assert not (tmp_path / "strict").exists()
     salvaged = silicio("stdf", "convert", damaged, "--to", "csv", tmp_path / "salvaged", "--salvage")
     assert salvaged.exit_code == 0, salvaged.output
     assert f"at byte {offset} (PTR)" in salvaged.stderr and "salvaged" in salvaged.stderr
@@ -136,7 +141,7 @@ def test_truncated_file_is_one_line_naming_the_offset(demo_file, tmp_path):
     damaged = tmp_path / "truncated.stdf"
     damaged.write_bytes(demo_file.read_bytes()[: offset + 9])
     result = silicio("stdf", "info", damaged)
-    assert_one_line_error(result, str(damaged), f"at byte {offset} (PRR)", "truncated")
+    assert_one_line_error(result, str(damaged), f"at byte {offset} (PRR)", "truncated", "--salvage")
     salvaged = silicio("stdf", "info", damaged, "--salvage", "--json")
     assert salvaged.exit_code == 0
     assert json.loads(salvaged.stdout)["issues"][0]["offset"] == offset
@@ -151,7 +156,34 @@ def test_not_an_stdf_file(tmp_path):
 def test_missing_file(tmp_path):
     missing = tmp_path / "nope.stdf"
     assert_one_line_error(silicio("stdf", "info", missing), f"{missing}: no such file")
-    assert_one_line_error(silicio("stdf", "convert", missing, "--to", "csv", tmp_path), "no such file")
+    assert_one_line_error(
+        silicio("stdf", "convert", missing, "--to", "csv", tmp_path / "out"), "no such file"
+    )
+
+
+def test_convert_refuses_a_folder_in_use_unless_forced(demo_file, tmp_path):
+    # A folder holding another file's tables: converting into it would mix two files' records.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "PIR.parquet").write_bytes(b"another lot's parts")
+    (out / "notes.txt").write_text("mine")
+    refused = silicio("stdf", "convert", demo_file, "--to", "parquet", out)
+    assert_one_line_error(refused, str(out), "not empty", "2 entries", "PIR.parquet", "--force")
+    assert sorted(p.name for p in out.iterdir()) == ["PIR.parquet", "notes.txt"]  # nothing written
+    assert (out / "PIR.parquet").read_bytes() == b"another lot's parts"
+
+    forced = silicio("stdf", "convert", demo_file, "--to", "parquet", out, "--force")
+    assert forced.exit_code == 0, forced.output
+    tables = read(demo_file)
+    assert pq.read_table(out / "PIR.parquet").num_rows == tables["PIR"].num_rows  # replaced
+    assert (out / "notes.txt").read_text() == "mine"  # kept
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert silicio("stdf", "convert", demo_file, "--to", "csv", empty).exit_code == 0
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert silicio("stdf", "convert", demo_file, "--to", "csv", a_file).exit_code == 2
 
 
 def test_unknown_output_format(demo_file, tmp_path):
@@ -228,9 +260,64 @@ def test_tables_fold_a_long_value_never_cut_it():
     assert "…" not in text and "".join(first_cells) == value
 
 
+def test_a_long_path_is_shown_whole_in_table_titles(tmp_path):
+    # The file's path is the table's title: whole on one line, however long, at any width.
+    long_dir = tmp_path / ("a-folder-with-a-long-name-" * 6)
+    long_dir.mkdir()
+    source = write_demo_stdf(long_dir / "demo.stdf", seed=0)
+    assert len(str(source)) > 150
+    result = silicio("stdf", "info", source, columns=40)
+    assert result.exit_code == 0, result.output
+    assert str(source) in result.stdout.splitlines()
+
+    # On a terminal 40 columns wide too: the title is a soft-wrapped line, which the terminal
+    # wraps, not a title rich cuts into pieces the table's width.
+    table = Table(title=str(source))
+    table.add_column("field")
+    table.add_row("lot")
+    terminal = OutputConsole(width=40, force_terminal=True, no_color=True, file=io.StringIO(), record=True)
+    print_table(terminal, table)
+    assert terminal.export_text().splitlines()[0] == str(source)
+
+
+def test_output_does_not_depend_on_the_terminal_width(demo_file):
+    narrow, wide = (
+        silicio("stdf", "info", demo_file, columns=20),
+        silicio("stdf", "info", demo_file, columns=500),
+    )
+    assert narrow.exit_code == wide.exit_code == 0
+    assert narrow.stdout == wide.stdout
+    assert "│ wafers           │ 2: TK41870-01, TK41870-02 │" in narrow.stdout  # one row, not folded
+
+
 def test_no_arguments_shows_help():
     result = silicio()
     assert "stdf" in result.output and "demo" in result.output
+
+
+def test_the_listing_shows_each_commands_own_help():
+    # `silicio --help` lists the commands without importing them (COMMANDS holds their one-line
+    # help); loaded, each must have the help listed for it, and run its own --help.
+    group = typer.main.get_command(app)
+    context = group.make_context("silicio", [], resilient_parsing=True, terminal_width=100)
+    listing = group.get_help(context)
+    assert re.findall(r"^  (\S+)", listing.split("Commands:")[1], re.MULTILINE) == list(COMMANDS)
+    for name, (_module, _attribute, listed) in COMMANDS.items():
+        group.load(name)
+        assert inspect.cleandoc(group.commands[name].help).split("\n\n")[0] == listed, name
+        own = runner.invoke(app, [name, "--help"])
+        assert own.exit_code == 0 and own.stdout.startswith("Usage: "), (name, own.output)
+    assert group.get_help(context) == listing  # loaded, listed the same
+
+
+def test_values_kept_here_to_stay_light_agree_with_their_sources():
+    from silicio.cli.demo import DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT
+    from silicio.cli.stdf import OUTPUT_FORMATS
+    from silicio.demo import fab
+    from silicio.stdf.convert import FORMATS
+
+    assert (DEFAULT_LOTS, DEFAULT_WAFERS_PER_LOT) == (fab.DEFAULT_LOTS, fab.DEFAULT_WAFERS_PER_LOT)
+    assert OUTPUT_FORMATS == FORMATS
 
 
 def test_installed_command_in_a_real_process(tmp_path):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from silicio.stdf import StdfError, read
 from silicio.stdf.spec import GDR_TYPE_CODES, RECORDS, Field, RecordType, schema
 from silicio.stdf.writer import StdfWriter, to_bytes
-from tests.conftest import SHARED_STDF_DIR, assert_same_tables, canonical
+from tests.conftest import SHARED_STDF_DIR, assert_same_tables, canonical, missing_shared
 
 # --------------------------------------------------------------------------------------------
 # Strategies from the spec's field types
@@ -317,6 +317,16 @@ def seed_files() -> dict[str, bytes]:
 
 
 SEEDS = seed_files()
+
+
+def test_the_small_shared_samples_are_among_the_seeds():
+    """Without them (shared/ absent) the damage tests cover the synthetic files alone: a skip here,
+    a failure under SILICIO_REQUIRE_SHARED=1."""
+    missing = [name for name in SMALL_SHARED_FILES if name not in SEEDS]
+    if missing:
+        missing_shared(
+            f"{', '.join(missing)} not in {SHARED_STDF_DIR}: damage tests on synthetic files alone"
+        )
 
 
 def header_offsets(data: bytes) -> list[int]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from silicio.supply import concentration_level, hhi, hhi_of_values, share_from, shares_pct
+from tests.conftest import missing_shared
 
 ETO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "supply" / "eto_chip_explorer"
 
@@ -44,10 +45,11 @@ def test_shares_of_zero_total():
         shares_pct({"a": 0.0})
 
 
-@pytest.mark.skipif(not ETO.is_dir(), reason=f"{ETO} is absent (shared/ sits beside the repository)")
 def test_eto_country_hhi_recomputed_from_provision():
     """hhi_by_country_demo.tsv (MANIFEST: country-level HHI per input, latest year, shares in %,
     'Various countries' kept) recomputed from provision.csv and providers.csv."""
+    if not ETO.is_dir():
+        missing_shared(f"{ETO} is absent (shared/ sits beside the repository)")
     with open(ETO / "providers.csv", newline="", encoding="utf-8") as f:
         countries = {r["provider_id"] for r in csv.DictReader(f) if r["provider_type"] == "country"}
     rows = defaultdict(list)  # input -> [(year, provider, share)]
