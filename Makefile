@@ -10,6 +10,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WARM := $(VENV)/.kernels-cached
 
 # System packages areas need beyond Python: postgresql (the lake's catalog tests run against a
 # throwaway server) and chromium (the dashboard's browser tests). `make system` installs the
@@ -22,17 +23,17 @@ PIP_QUIET := $(if $(CI),,--quiet)
 .PHONY: run test bench lint clean distclean system
 
 # The demo fab generated and ingested on first use (a few minutes), then the dashboard.
-run: $(STAMP)
+run: $(WARM)
 	@$(BIN)/silicio serve --demo
 
-test: $(STAMP)
+test: $(WARM)
 	@$(BIN)/python -m pytest -q
 
 # One script an area, each writing its table under benchmarks/results/ (ratios against peers
 # measured in the same run). Never part of `make test`.
 BENCHMARKS := run.py lake_bench.py yields_bench.py report_bench.py spc_bench.py trace_bench.py web_bench.py supply_bench.py
 
-bench: $(STAMP)
+bench: $(WARM)
 	@for script in $(BENCHMARKS); do \
 		[ -f benchmarks/$$script ] || continue; \
 		echo "== benchmarks/$$script"; \
@@ -64,8 +65,47 @@ $(STAMP): pyproject.toml | system
 	@$(BIN)/python -m pip install $(PIP_QUIET) --disable-pip-version-check -e '.[all,dev]'
 	@touch $@
 
+# numba compiles the STDF kernels the first time a process reads a file (25 s of CPU) and keeps
+# them in its cache beside their sources (src/silicio/stdf/__pycache__: the package is installed
+# editable; numba's user cache where that is not writable). One small read here compiles them,
+# after installing and again when a kernel's source changes, so no command pays for it.
+KERNEL_SOURCES := $(shell grep -rl --include='*.py' 'njit' src/silicio 2>/dev/null)
+
+define WARM_KERNELS
+import tempfile
+from pathlib import Path
+
+from silicio import stdf
+from silicio.demo.stdf_demo import write_demo_stdf
+from silicio.stdf.summary import summarize
+
+# Files that take each of the reader's ways: small and large (threaded), both byte orders, and
+# the shared samples (V4-2007, GDR, damaged files: salvaged) where they sit beside the checkout.
+with tempfile.TemporaryDirectory() as folder:
+    small = write_demo_stdf(Path(folder) / "small.stdf")
+    large = write_demo_stdf(Path(folder) / "large.stdf", dies_per_side=64)
+    big_endian = stdf.write(Path(folder) / "large_be.stdf", stdf.read(large), byteorder=">")
+    shared = Path("../shared/data/stdf")
+    samples = sorted(p for p in shared.glob("*") if p.suffix != ".tsv") if shared.is_dir() else []
+    for path in [small, large, big_endian, *samples]:
+        for strict in (True, False):
+            try:
+                tables = stdf.read(path, strict=strict)
+            except stdf.StdfError:
+                continue
+            summarize(tables)
+            stdf.parts(tables)
+            stdf.tidy(tables)
+endef
+export WARM_KERNELS
+
+$(WARM): $(STAMP) $(KERNEL_SOURCES)
+	@echo "compiling silicio's numba kernels into their cache (once, a minute or so)"
+	@$(BIN)/python -c "$$WARM_KERNELS"
+	@touch $@
+
 clean:
-	@rm -rf out build dist .pytest_cache .ruff_cache .hypothesis benchmarks/results
+	@rm -rf out build dist .pytest_cache .ruff_cache .hypothesis benchmarks/results $(WARM)
 	@find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
