@@ -2,7 +2,7 @@
 
 A command's module is imported when the command runs (or shows its own help), and imports the
 areas it calls inside its commands (after :func:`.errors.needs` has checked the extra): ``silicio
---help`` loads typer and rich alone, ``silicio stdf ...`` the reader alone, and both run on a
+--help`` loads typer alone, ``silicio stdf ...`` its module and the reader, and both run on a
 core-only install (tests/test_cold_start.py checks which modules each loads).
 """
 
