@@ -26,7 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sql": ("lake", "sql_command",
             "Run SQL over the lake: a view per record type, tidy, parts, and the catalog tables."),
     "serve": ("web", "serve_command",
-              "Serve the dashboard: yields, wafer maps, tests, PAT and files, with a JSON API under /api."),
+              "Serve the dashboard: yields, wafer maps, tests, PAT and files, with a JSON API under /api.\n"
+              "Every page but the public ones needs a signed-in account (`silicio users add`)."),
     "report": ("report", "report_command",
                "Yield, bins, HBR/SBR reconciliation, wafer maps, worst tests and screening of one lot."),
     "holds": ("holds", "holds_command",
