@@ -116,3 +116,18 @@ def test_thread_setting(monkeypatch):
     monkeypatch.setenv(reader.THREADS_ENV, "many")
     with pytest.raises(ValueError, match="SILICIO_STDF_THREADS='many'"):
         reader._decode_threads()
+
+
+def test_reads_on_several_threads_at_once(monkeypatch):
+    """Reads sharing the decoding threads, while the pool grows, each get their own tables."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data, results, _ = _ptr_file(False)
+    monkeypatch.setattr(K, "_pool", None)
+    monkeypatch.setattr(K, "_pool_threads", 0)
+    counts = iter([2, 3, 4, 2, 3, 4, 2, 3])
+    monkeypatch.setattr(reader, "_decode_threads", lambda: next(counts, 2))
+    with ThreadPoolExecutor(4) as callers:
+        tables = list(callers.map(lambda _: read(data), range(4)))
+    for t in tables:
+        np.testing.assert_array_equal(t["PTR"]["RESULT"].to_numpy(), results)

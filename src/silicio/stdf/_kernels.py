@@ -125,9 +125,9 @@ def _run_chunks(function, n_chunks: int, threads: int) -> None:
         return
     global _pool, _pool_threads
     with _pool_lock:
+        # A pool too small is replaced, not shut down: a read on another thread may still be
+        # handing it work; its threads end once it is no longer referenced.
         if _pool is None or _pool_threads < threads:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
             _pool, _pool_threads = ThreadPoolExecutor(threads, thread_name_prefix="silicio-stdf"), threads
         pool = _pool
     for _ in pool.map(function, range(n_chunks)):
