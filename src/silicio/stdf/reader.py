@@ -446,7 +446,9 @@ def _thread_limit() -> int:
     try:
         return max(1, int(setting))
     except ValueError:
-        raise ValueError(f"{THREADS_ENV}={setting!r}: expected a whole number of threads, 1 or more") from None
+        raise ValueError(
+            f"{THREADS_ENV}={setting!r}: expected a whole number of threads, 1 or more"
+        ) from None
 
 
 def _decode_threads() -> int:
@@ -500,7 +502,9 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
                 bitmap, nulls = _validity(valid)
                 columns[i] = pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(column)], nulls)
     if plan.byte_fields and plan.byte_fields[0] < none_from:
-        offsets, data, high = K.gather_byte_fields(buf, rec_pos, var_start, var_len, plan.byte_slots, win.threads)
+        offsets, data, high = K.gather_byte_fields(
+            buf, rec_pos, var_start, var_len, plan.byte_slots, win.threads
+        )
         buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
         whole_of_type: dict = {}
         for i in plan.byte_fields:
