@@ -15,6 +15,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -54,30 +55,37 @@ def inputs(total_mb: float, files: int, seed: int) -> list[Path]:
     return paths
 
 
-def read_alone(paths: list[Path]) -> tuple[float, int]:
-    """Seconds and records to read every file with the reader (one warm-up read first)."""
+def cpu_seconds() -> float:
+    """CPU seconds of this process (all its threads) and of its finished worker processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def read_alone(paths: list[Path]) -> tuple[float, float, int]:
+    """Seconds, CPU seconds and records to read every file with the reader (one warm-up read
+    first)."""
     from silicio.stdf import read
 
     read(paths[0])  # numba kernels loaded, file in the page cache
     records = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     for path in paths:
         tables = read(path)
         records += sum(t.num_rows for t in tables.values())
         del tables
-    return time.perf_counter() - started, records
+    return time.perf_counter() - started, cpu_seconds() - cpu, records
 
 
-def ingest_into(data: Path, paths: list[Path], workers: int) -> tuple[float, int]:
+def ingest_into(data: Path, paths: list[Path], workers: int) -> tuple[float, float, int]:
     from silicio.lake import INGESTED, ingest
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = ingest(paths, data, workers=workers)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     bad = [o for o in report.outcomes if o.status != INGESTED]
     if bad:
         raise SystemExit(f"ingest failed: {bad}")
-    return seconds, report.records
+    return seconds, cpu, report.records
 
 
 def query_times(data: Path, rounds: int = 5) -> tuple[float, float, int]:
@@ -104,26 +112,29 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=5, help="number of input files (default 5)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="ingest runs (default: 1 2)")
     args = parser.parse_args()
 
     paths = inputs(args.mb, args.files, args.seed)
     size = sum(p.stat().st_size for p in paths)
     print(f"{len(paths)} files, {size / 1e6:,.0f} MB", flush=True)
-    read_s, records = read_alone(paths)
-    print(f"reader alone: {read_s:.1f} s", flush=True)
-    rows = [("reader alone (`silicio.stdf.read`)", read_s, records)]
-    query = None
-    for workers in (1, 2):
+    load_before = os.getloadavg()[0]
+    read_s, read_cpu, records = read_alone(paths)
+    print(f"reader alone: {read_s:.1f} s, {read_cpu:.1f} s CPU", flush=True)
+    rows = [("reader alone (`silicio.stdf.read`)", read_s, read_cpu, records)]
+    query, lake_mb = None, 0.0
+    for workers in args.workers:
         data = Path(tempfile.mkdtemp(prefix=f"lake_bench_{workers}w_"))
         try:
-            seconds, ingested = ingest_into(data, paths, workers)
-            print(f"ingest, {workers} worker(s): {seconds:.1f} s", flush=True)
-            rows.append((f"ingest, {workers} worker{'s' if workers > 1 else ''}", seconds, ingested))
+            seconds, cpu, ingested = ingest_into(data, paths, workers)
+            print(f"ingest, {workers} worker(s): {seconds:.1f} s, {cpu:.1f} s CPU", flush=True)
+            rows.append((f"ingest, {workers} worker{'s' if workers > 1 else ''}", seconds, cpu, ingested))
             if workers == 1:
                 query = query_times(data)
                 lake_mb = sum(p.stat().st_size for p in data.rglob("*.parquet")) / 1e6
         finally:
             shutil.rmtree(data, ignore_errors=True)
+    load_after = os.getloadavg()[0]
 
     lines = [
         "# Lake ingest benchmark",
@@ -131,14 +142,16 @@ def main() -> None:
         f"{datetime.date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}. Input: {len(paths)} synthetic wafer-sort files "
         f"(`benchmarks/synthetic.py`), {size / 1e6:,.0f} MB, {records:,} records. Lake: {lake_mb:,.0f} MB of Parquet.",
+        f"Load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} on {os.cpu_count()} CPUs: on a "
+        "busy machine wall times are mostly waiting for a CPU, and the CPU-second ratio is the fair one.",
         "",
-        "| run | seconds | MB/s | records/s | vs reader alone |",
-        "|---|---:|---:|---:|---:|",
+        "| run | seconds | CPU seconds | MB/s | records/s | vs reader alone | in CPU seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, seconds, count in rows:
-        lines.append(f"| {label} | {seconds:.2f} | {size / 1e6 / seconds:,.1f} | {count / seconds:,.0f} | "
-                     f"{read_s / seconds:.2f}x |")  # fmt: skip
-    first, best, groups = query
+    for label, seconds, cpu, count in rows:
+        lines.append(f"| {label} | {seconds:.2f} | {cpu:.2f} | {size / 1e6 / seconds:,.1f} | {count / seconds:,.0f} | "
+                     f"{read_s / seconds:.2f}x | {read_cpu / cpu:.2f}x |")  # fmt: skip
+    first, best, groups = query if query is not None else (float("nan"), float("nan"), 0)
     lines += [
         "",
         f"DuckDB yield by wafer over the lake's `parts` view ({groups} wafers): first run {first * 1000:.0f} ms, "

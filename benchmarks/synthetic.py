@@ -10,7 +10,10 @@ Every touchdown after the first has the same byte layout, so the bulk of the fil
 template block tiled with numpy and its value fields written column-wise; the generic writer
 would take minutes for the ~2.7 million records. Deterministic for a given seed and size.
 
-    python benchmarks/synthetic.py [--mb 80] [--seed 7]     # builds and verifies the file
+With ``--full`` every PTR carries all its fields (limits, units, formats): the heavier shape some
+testers write, where strings dominate the bytes.
+
+    python benchmarks/synthetic.py [--mb 80] [--seed 7] [--full]     # builds and verifies the file
 """
 
 from __future__ import annotations
@@ -102,13 +105,14 @@ def prr(
 class TouchdownLayout:
     """Byte offsets of the value fields in one touchdown block of the tiled layout."""
 
-    def __init__(self, plan: TestPlan):
+    def __init__(self, plan: TestPlan, full: bool = False):
         parts = [record(5, 10, bytes([HEAD, s])) for s in range(SITES)]
         pos = sum(map(len, parts))
         self.result = np.zeros((TESTS, SITES), np.int64)
+        make_ptr = full_ptr if full else short_ptr
         for t in range(TESTS):
             for s in range(SITES):
-                rec = short_ptr(t, s, plan, 0.0, 0)
+                rec = make_ptr(t, s, plan, 0.0, 0)
                 self.result[t, s] = pos + 4 + 8  # header, TEST_NUM..PARM_FLG
                 parts.append(rec)
                 pos += len(rec)
@@ -129,11 +133,13 @@ def put(blocks: np.ndarray, offsets: np.ndarray, values: np.ndarray) -> None:
     blocks[:, columns] = np.ascontiguousarray(values).view(np.uint8).reshape(len(blocks), -1)
 
 
-def build(path: Path, target_bytes: int, seed: int) -> dict:
-    """Write the file; return the record counts per type and the PTR results in file order."""
+def build(path: Path, target_bytes: int, seed: int, full: bool = False) -> dict:
+    """Write the file; return the record counts per type and the PTR results in file order.
+    ``full``: every PTR carries all its fields (limits, units, formats), not only the first of
+    each test."""
     rng = np.random.default_rng(seed)
     plan = make_tests(rng)
-    layout = TouchdownLayout(plan)
+    layout = TouchdownLayout(plan, full)
     dies = wafer_dies()
     per_wafer = len(dies) // SITES
     wafers = max(1, round(target_bytes / (per_wafer * layout.template.size)))
@@ -172,7 +178,7 @@ def build(path: Path, target_bytes: int, seed: int) -> dict:
     first = [record(5, 10, bytes([HEAD, s])) for s in range(SITES)]
     for t in range(TESTS):
         for s in range(SITES):
-            make = full_ptr if s == 0 else short_ptr
+            make = full_ptr if s == 0 or full else short_ptr
             first.append(make(t, s, plan, float(results[0, t, s]), int(test_flags[0, t, s])))
     for s in range(SITES):
         first.append(prr(s, int(part_flag[0, s]), int(hard_bin[0, s]), int(soft_bin[0, s]), int(xy[0, s, 0]),
@@ -234,7 +240,7 @@ def build(path: Path, target_bytes: int, seed: int) -> dict:
         tail.append(record(1, 20, struct.pack("<Ic", start, b" ")))
         counts["MRR"] += 1
         out.write(b"".join(tail))
-    return {"counts": dict(counts), "results": results.reshape(-1)}
+    return {"counts": dict(counts), "results": results.reshape(-1), "full": full}
 
 
 def verify(path: Path, expected: dict) -> None:
@@ -249,20 +255,23 @@ def verify(path: Path, expected: dict) -> None:
     if not np.array_equal(results, expected["results"]):
         raise AssertionError(f"{path}: PTR RESULT values differ from those built")
     ptr = tables["PTR"]
-    if ptr["LO_LIMIT"].null_count != ptr.num_rows - TESTS:
+    expected_nulls = 0 if expected.get("full") else ptr.num_rows - TESTS
+    if ptr["LO_LIMIT"].null_count != expected_nulls:
         raise AssertionError(f"{path}: expected limits on exactly the first PTR of each of the {TESTS} tests")
 
 
-def ensure(mb: float = 80, seed: int = 7) -> tuple[Path, dict]:
-    """The cached synthetic file (built and verified on first use) and its record counts."""
+def ensure(mb: float = 80, seed: int = 7, full: bool = False) -> tuple[Path, dict]:
+    """The cached synthetic file (built and verified on first use) and its record counts;
+    ``full``: every PTR with all its fields."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"synthetic_wafer_sort_{mb:g}MB_seed{seed}.stdf"
+    kind = "full_ptr_" if full else ""
+    path = RESULTS_DIR / f"synthetic_wafer_sort_{kind}{mb:g}MB_seed{seed}.stdf"
     sidecar = path.with_suffix(".json")
     if path.exists() and sidecar.exists():
         meta = json.loads(sidecar.read_text())
         if meta.get("bytes") == path.stat().st_size:
             return path, meta["counts"]
-    built = build(path, int(mb * 1e6), seed)
+    built = build(path, int(mb * 1e6), seed, full)
     verify(path, built)
     meta = {"bytes": path.stat().st_size, "seed": seed, "counts": built["counts"]}
     sidecar.write_text(json.dumps(meta, indent=1))
@@ -273,8 +282,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=80, help="approximate size in MB (default 80)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--full", action="store_true", help="every PTR with all its fields")
     args = parser.parse_args()
-    path, counts = ensure(args.mb, args.seed)
+    path, counts = ensure(args.mb, args.seed, args.full)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {sum(counts.values())} records {counts}")
 
 

@@ -188,3 +188,33 @@ def test_yield_by_wafer_over_the_lake(tmp_path, synthetic_files):
         (catalog_wafer,) = lake.catalog.rows("wafers")
         assert (catalog_wafer["parts"], catalog_wafer["good_parts"]) == (parts, good)
         assert isinstance(lake.arrow("SELECT 1 AS one"), pa.Table)
+
+
+def test_staged_tables_write_row_groups_of_duckdbs_size(tmp_path):
+    """Batches of any size become row groups of ROW_GROUP_ROWS rows (the last one shorter), in
+    order; numbers get min / max statistics, text none."""
+    import pyarrow.parquet as pq
+
+    from silicio.lake.ingest import ROW_GROUP_ROWS, _ParquetWrites, _StagedTables
+
+    sizes = [50_000, 1, 70_000, 123_456, 7, 3 * ROW_GROUP_ROWS + 5]
+    total = sum(sizes)
+    values = np.arange(total, dtype=np.int64)
+    writes = _ParquetWrites()
+    staged = _StagedTables("test", tmp_path, writes)
+    start = 0
+    for size in sizes:
+        chunk = values[start : start + size]
+        staged.write("T", pa.record_batch({"n": chunk, "text": pa.array([f"t{v % 3}" for v in chunk])}))
+        start += size
+    staged.close()
+    writes.finish()
+    meta = pq.ParquetFile(staged.staged["T"]).metadata
+    rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert rows == [ROW_GROUP_ROWS] * (total // ROW_GROUP_ROWS) + [total % ROW_GROUP_ROWS]
+    back = pq.read_table(staged.staged["T"])
+    np.testing.assert_array_equal(back["n"].to_numpy(), values)
+    assert back["text"].to_pylist()[:4] == ["t0", "t1", "t2", "t0"]
+    first = meta.row_group(0)
+    assert first.column(0).statistics.min == 0 and first.column(0).statistics.max == ROW_GROUP_ROWS - 1
+    assert first.column(1).statistics is None

@@ -5,6 +5,10 @@ arrays; reader.py turns their output into Arrow.
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numba as nb
 import numpy as np
 
@@ -90,13 +94,61 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
     return n, pos, status, counts, starts, rec_pos, rec_seq
 
 
-#: Below this many records (or bytes, for gathers) a parallel launch costs more than it saves.
+#: Below this many records a second thread costs more than it saves.
 PARALLEL_MIN_ITEMS = 16384
+#: Chunks per thread: a thread that other work on the machine slows down takes fewer of them,
+#: so the others are not left waiting for it.
+CHUNKS_PER_THREAD = 4
+
+# Threads: the kernels release the GIL (nogil), so plain Python threads run them side by side.
+# Idle workers block on a queue (no spinning, unlike numba's OpenMP layer, whose waiting threads
+# burnt as much CPU as the work on a busy machine), and the choice stays ours per call instead of
+# a process-wide threading layer. Made on first use; a forked child makes its own.
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    global _pool, _pool_threads
+    _pool, _pool_threads = None, 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _run_chunks(function, n_chunks: int, threads: int) -> None:
+    """``function(c)`` for each chunk c, on up to ``threads`` threads (this one if 1)."""
+    if threads <= 1 or n_chunks <= 1:
+        for c in range(n_chunks):
+            function(c)
+        return
+    global _pool, _pool_threads
+    with _pool_lock:
+        # A pool too small is replaced, not shut down: a read on another thread may still be
+        # handing it work; its threads end once it is no longer referenced.
+        if _pool is None or _pool_threads < threads:
+            _pool, _pool_threads = ThreadPoolExecutor(threads, thread_name_prefix="silicio-stdf"), threads
+        pool = _pool
+    for _ in pool.map(function, range(n_chunks)):
+        pass
+
+
+def chunk_bounds(n: int, threads: int) -> list[int]:
+    """Bounds of the record ranges that ``threads`` threads decode: one range when a single
+    thread or few records; else about ``CHUNKS_PER_THREAD`` per thread, each starting at a
+    multiple of 64 records (a validity bitmap's byte, or word, never spans two ranges)."""
+    if threads <= 1 or n < PARALLEL_MIN_ITEMS:
+        return [0, n]
+    n_chunks = min(threads * CHUNKS_PER_THREAD, n // 4096)
+    step = ((n + n_chunks - 1) // n_chunks + 63) & ~63
+    return [*range(0, n, step), n]
 
 
 def decode_fields(
-    buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var
-):
+    buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var,
+    threads=1,
+):  # fmt: skip
     """Decode every record of one type, starting at header offsets ``rec_pos``.
 
     Fixed-size fields go to ``fixed``, column-major: field f's column is the bytes
@@ -109,20 +161,26 @@ def decode_fields(
     ``bad_field[r]`` is the field that overran the record, or -1. ``positions`` holds the
     records' ``seq`` then their byte offsets (``rec_pos + base``): the two leading columns.
     Returns (positions, fixed, var_start, var_len, present, bad_field, the fewest and the most
-    fields any record holds, how many records overran).
+    fields any record holds, how many records overran). ``threads``: see :func:`chunk_bounds`.
     """
-    n_chunks = _decode_chunks_of(rec_pos.shape[0])
-    kernel = _decode_chunks_parallel if n_chunks > 1 else _decode_chunks
-    fixed, var_start, var_len, present, bad_field = kernel(buf, rec_pos, big, kinds, sizes, count_ref, size_ref,
-                                                           is_ref, col_off, var_slot, width, n_var, n_chunks)  # fmt: skip
+    bounds = chunk_bounds(rec_pos.shape[0], threads)
+    if len(bounds) == 2:
+        fixed, var_start, var_len, present, bad_field = _decode_chunks(
+            buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, 1
+        )
+    else:
+        fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_alloc(
+            rec_pos.shape[0], kinds.shape[0], width, n_var, col_off, var_slot
+        )
+
+        def decode(c):
+            _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base,
+                          bounds[c], bounds[c + 1], fixed, var_start, var_len, present, bad_field)  # fmt: skip
+
+        _run_chunks(decode, len(bounds) - 1, threads)
     positions = _positions(rec_pos, seq, base)
     fewest, most, n_bad = _presence(present, bad_field)
     return positions, fixed, var_start, var_len, present, bad_field, fewest, most, n_bad
-
-
-def _decode_chunks_of(n):
-    """How many chunks to decode ``n`` records in (1: the serial kernel)."""
-    return max(1, min(n // 2048, 256)) if n >= PARALLEL_MIN_ITEMS else 1
 
 
 @nb.njit(cache=True, nogil=True)
@@ -174,19 +232,9 @@ def _decode_chunks(
     return fixed, var_start, var_len, present, bad_field
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _decode_chunks_parallel(
-    buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, n_chunks
-):
-    # records are independent: decode them in chunks, one per thread at a time
-    n, nf = rec_pos.shape[0], kinds.shape[0]
-    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
-        n, nf, width, n_var, col_off, var_slot
-    )
-    for c in nb.prange(n_chunks):
-        _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base,
-                      c * n // n_chunks, (c + 1) * n // n_chunks, fixed, var_start, var_len, present, bad_field)  # fmt: skip
-    return fixed, var_start, var_len, present, bad_field
+@nb.njit(cache=True, nogil=True)
+def _decode_alloc(n, nf, width, n_var, col_off, var_slot):
+    return _decode_outputs(n, nf, width, n_var, col_off, var_slot)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -351,7 +399,7 @@ def _walk_items(buf, p, end, kind, count, big):
     return q - p
 
 
-def gather_bytes(buf, base, rel, lengths):
+def gather_bytes(buf, base, rel, lengths, threads=1):
     """Concatenate byte ranges, the i-th starting at ``base[i] + rel[i]``: Arrow offsets (int32)
     and data, and whether any byte is >= 0x80 (then the strings need a UTF-8 check)."""
     offsets, total = _offsets(lengths)
@@ -359,25 +407,31 @@ def gather_bytes(buf, base, rel, lengths):
         return offsets, np.empty(0, np.uint8), False
     data = np.empty(total, np.uint8)
     n = lengths.shape[0]
-    if total >= PARALLEL_MIN_ITEMS * 16 and n >= 64:
-        return offsets, data, _copy_ranges_parallel(buf, base, rel, lengths, offsets, data, min(n // 32, 64))
-    return offsets, data, _copy_ranges(buf, base, rel, lengths, offsets, data, 0, n)
+    bounds = chunk_bounds(n, threads) if total >= PARALLEL_MIN_ITEMS * 16 else [0, n]
+    high = np.zeros(len(bounds) - 1, np.bool_)
+
+    def copy(c):
+        high[c] = _copy_ranges(buf, base, rel, lengths, offsets, data, bounds[c], bounds[c + 1])
+
+    _run_chunks(copy, len(bounds) - 1, threads)
+    return offsets, data, bool(high.any())
 
 
-def gather_byte_fields(buf, rec_pos, var_start, var_len, slots):
+def gather_byte_fields(buf, rec_pos, var_start, var_len, slots, threads=1):
     """The bytes of several variable-length fields of one record type (Cn, Sn, Bn, Dn), in one
     pass: field k's value in record i is ``data[offsets[k * n + i] : offsets[k * n + i + 1]]``,
     so one Arrow array of ``k * n`` items holds them all and each field is a slice of it.
     ``high[k]`` says whether any byte of field k is >= 0x80 (its text then needs a UTF-8 check)."""
-    if rec_pos.shape[0] < PARALLEL_MIN_ITEMS:
+    if threads <= 1 or rec_pos.shape[0] < PARALLEL_MIN_ITEMS:
         return _gather_fields(buf, rec_pos, var_start, var_len, slots)  # one launch: small types are many
     offsets, total = _field_offsets(rec_pos.shape[0], var_len, slots)
     data = np.empty(total, np.uint8)
-    n_chunks = min(total // (PARALLEL_MIN_ITEMS * 16), 64)
-    if n_chunks > 1:
-        _copy_fields_parallel(buf, rec_pos, var_start, var_len, slots, offsets, data, n_chunks)
-    else:
-        _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, 0, offsets.shape[0] - 1)
+    bounds = chunk_bounds(offsets.shape[0] - 1, threads)
+
+    def copy(c):
+        _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, bounds[c], bounds[c + 1])
+
+    _run_chunks(copy, len(bounds) - 1, threads)
     return offsets, data, _high_fields(offsets, data, rec_pos.shape[0], slots.shape[0])
 
 
@@ -413,14 +467,6 @@ def _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, lo, hi)
         slot = slots[k] * n + i
         src = rec_pos[i] + 4 + var_start[slot]
         _copy_bytes(data, offsets[j], buf, src, var_len[slot])
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _copy_fields_parallel(buf, rec_pos, var_start, var_len, slots, offsets, data, n_chunks):
-    items = offsets.shape[0] - 1
-    for c in nb.prange(n_chunks):
-        _copy_fields(buf, rec_pos, var_start, var_len, slots, offsets, data, c * items // n_chunks,
-                     (c + 1) * items // n_chunks)  # fmt: skip
 
 
 @nb.njit(cache=True, nogil=True)
@@ -464,17 +510,6 @@ def _copy_ranges(buf, base, rel, lengths, offsets, data, lo, hi):
             data[j + b] = v
             high |= v >= 0x80
     return high
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _copy_ranges_parallel(buf, base, rel, lengths, offsets, data, n_chunks):
-    n = lengths.shape[0]
-    high_in_chunk = np.zeros(n_chunks, np.bool_)
-    for c in nb.prange(n_chunks):
-        high_in_chunk[c] = _copy_ranges(
-            buf, base, rel, lengths, offsets, data, c * n // n_chunks, (c + 1) * n // n_chunks
-        )
-    return high_in_chunk.any()
 
 
 @nb.njit(cache=True, nogil=True)
@@ -689,34 +724,44 @@ def batch_message(
     at_nodes,
     at_buffers,
     at_body_length,
+    threads=1,
 ):
     """One record type's batch as an Arrow IPC message: see :func:`decode_fields` for the
     decoding and ``reader._ipc_plan`` for the template. Returns the message (uint8), the
     per-record ``bad_field``, how many records overran, and whether a text field holds a byte
-    >= 0x80 (then its text needs checking as UTF-8, and the caller builds the batch otherwise)."""
-    n_chunks = _decode_chunks_of(rec_pos.shape[0])
-    if n_chunks == 1:
+    >= 0x80 (then its text needs checking as UTF-8, and the caller builds the batch otherwise).
+
+    With ``threads`` > 1 (and records enough, :func:`chunk_bounds`) ranges of records are
+    decoded on several threads, then, once the buffers are laid out from what each range holds,
+    written into the message side by side; the message is the same byte for byte."""
+    bounds = chunk_bounds(rec_pos.shape[0], threads)
+    if len(bounds) == 2:
         return _decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off,
                                   var_slot, width, n_var, ipc_kind, text_check, template, at_length, at_nodes,
                                   at_buffers, at_body_length)  # fmt: skip
-    fixed, var_start, var_len, present, bad_field = _decode_chunks_parallel(
-        buf,
-        rec_pos,
-        big,
-        kinds,
-        sizes,
-        count_ref,
-        size_ref,
-        is_ref,
-        col_off,
-        var_slot,
-        width,
-        n_var,
-        n_chunks,
+    n, n_chunks = rec_pos.shape[0], len(bounds) - 1
+    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_alloc(
+        n, kinds.shape[0], width, n_var, col_off, var_slot
     )
-    return _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, text_check,
-                    template, at_length, at_nodes, at_buffers, at_body_length, fixed, var_start, var_len, present,
-                    bad_field)  # fmt: skip
+    totals = np.zeros((n_chunks, kinds.shape[0]), np.int64)
+
+    def decode(c):
+        _decode_chunk(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, bounds[c],
+                      bounds[c + 1], fixed, var_start, var_len, present, bad_field, col_off, var_slot, ipc_kind,
+                      totals, c)  # fmt: skip
+
+    _run_chunks(decode, n_chunks, threads)
+    words, where, starts, fewest, most, n_bad = _layout(sizes, ipc_kind, template, at_length, at_nodes, at_buffers,
+                                                        at_body_length, present, bad_field, totals)  # fmt: skip
+    meta = template.shape[0]
+
+    def fill(c):
+        _fill(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, meta, words, where,
+              starts, fewest, most, fixed, var_start, var_len, present, bounds[c], bounds[c + 1], c)  # fmt: skip
+
+    _run_chunks(fill, n_chunks, threads)
+    high = _text_high(words, meta, where, ipc_kind, text_check, most, n)
+    return words.view(np.uint8), bad_field, n_bad, high
 
 
 @nb.njit(cache=True, nogil=True)
@@ -743,16 +788,157 @@ def _decode_to_message(
     at_buffers,
     at_body_length,
 ):
-    fixed, var_start, var_len, present, bad_field = _decode_chunks(
-        buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, 1
+    # batch_message on one thread, in one launch: small types are many
+    n, nf = rec_pos.shape[0], kinds.shape[0]
+    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
+        n, nf, width, n_var, col_off, var_slot
     )
-    return _message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, text_check,
-                    template, at_length, at_nodes, at_buffers, at_body_length, fixed, var_start, var_len, present,
-                    bad_field)  # fmt: skip
+    totals = np.zeros((1, nf), np.int64)
+    _decode_chunk(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, 0, n, fixed,
+                  var_start, var_len, present, bad_field, col_off, var_slot, ipc_kind, totals, 0)  # fmt: skip
+    words, where, starts, fewest, most, n_bad = _layout(sizes, ipc_kind, template, at_length, at_nodes, at_buffers,
+                                                        at_body_length, present, bad_field, totals)  # fmt: skip
+    meta = template.shape[0]
+    _fill(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, meta, words, where,
+          starts, fewest, most, fixed, var_start, var_len, present, 0, n, 0)  # fmt: skip
+    high = _text_high(words, meta, where, ipc_kind, text_check, most, n)
+    return words.view(np.uint8), bad_field, n_bad, high
 
 
 @nb.njit(cache=True, nogil=True)
-def _message(
+def _decode_chunk(
+    buf,
+    rec_pos,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    size_ref,
+    is_ref,
+    col_base,
+    slot_base,
+    lo,
+    hi,
+    fixed,
+    var_start,
+    var_len,
+    present,
+    bad_field,
+    col_off,
+    var_slot,
+    ipc_kind,
+    totals,
+    c,
+):
+    """Decode records lo..hi and note in ``totals[c]`` the bytes (text, Dn) or items (lists)
+    each field of theirs takes in the message."""
+    _decode_range(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, lo, hi, fixed,
+                  var_start, var_len, present, bad_field)  # fmt: skip
+    n = rec_pos.shape[0]
+    for f in range(ipc_kind.shape[0]):
+        k = ipc_kind[f]
+        total = 0
+        if k == IPC_BYTES or k == IPC_DN:
+            s = var_slot[f] * n
+            for r in range(lo, hi):
+                total += var_len[s + r]  # omitted fields: 0
+        elif k == IPC_LIST:
+            for r in range(lo, hi):
+                if present[r] > f:
+                    total += _count_value(fixed, n, col_off, sizes, count_ref[f], r)
+        totals[c, f] = total
+
+
+@nb.njit(cache=True, nogil=True)
+def _layout(
+    sizes, ipc_kind, template, at_length, at_nodes, at_buffers, at_body_length, present, bad_field, totals
+):
+    """The message's metadata and the place of every buffer, from what each range of records
+    takes (``totals``). Returns the message (int64 words, buffers zeroed), each buffer's offset
+    in the body (and the body's length last), where each range's bytes or items start in each
+    field (``starts[c, f]``; ``starts[-1, f]`` the field's total), and _presence's results."""
+    n = present.shape[0]
+    nf = ipc_kind.shape[0]
+    n_chunks = totals.shape[0]
+    fewest, most, n_bad = _presence(present, bad_field)
+    bitmap_len = _align8((n + 7) // 8)
+    offsets_len = _align8(4 * (n + 1))
+    starts = np.zeros((n_chunks + 1, nf), np.int64)
+    for c in range(n_chunks):
+        for f in range(nf):
+            starts[c + 1, f] = starts[c, f] + totals[c, f]
+    items = starts[n_chunks]
+
+    # The length of every buffer, in message order (seq, offset, then each field).
+    n_buffers = 4
+    for f in range(nf):
+        n_buffers += IPC_BUFFERS[ipc_kind[f]]
+    length = np.zeros(n_buffers, np.int64)
+    length[1] = 8 * n
+    length[3] = 8 * n
+    b = 4
+    for f in range(nf):
+        k = ipc_kind[f]
+        if f >= fewest:
+            length[b] = bitmap_len
+        if k == IPC_FIXED:
+            length[b + 1] = n * sizes[f]
+        elif k == IPC_CHAR:
+            length[b + 1] = offsets_len
+            length[b + 2] = n
+        elif k == IPC_BYTES:
+            length[b + 1] = offsets_len
+            length[b + 2] = items[f]
+        elif k == IPC_LIST:
+            length[b + 1] = offsets_len
+            length[b + 3] = items[f] * max(sizes[f], 1)
+        else:  # IPC_DN
+            length[b + 2] = 2 * n
+            length[b + 4] = offsets_len
+            length[b + 5] = items[f]
+        b += IPC_BUFFERS[k]
+    where = np.zeros(n_buffers + 1, np.int64)
+    body = 0
+    for i in range(n_buffers):
+        where[i] = body
+        body += _align8(length[i])
+    where[n_buffers] = body
+
+    meta = template.shape[0]  # a multiple of 8, as every buffer's length and offset
+    words = np.zeros((meta + body) // 8, np.int64)
+    out = words.view(np.uint8)
+    out[:meta] = template
+    _put_i64(out, at_length, n)
+    _put_i64(out, at_body_length, body)
+    for i in range(n_buffers):
+        _put_i64(out, at_buffers + 16 * i, where[i])
+        _put_i64(out, at_buffers + 16 * i + 8, length[i])
+
+    # Field nodes: a field is null in the records that hold fewer fields than its position.
+    holding = np.zeros(nf + 1, np.int64)
+    for r in range(n):
+        holding[present[r]] += 1
+    _put_node(out, at_nodes, 0, n, 0)
+    _put_node(out, at_nodes, 1, n, 0)
+    node = 2
+    nulls = 0
+    for f in range(nf):
+        k = ipc_kind[f]
+        nulls += holding[f]
+        _put_node(out, at_nodes, node, n, nulls)
+        node += 1
+        if k == IPC_LIST:
+            _put_node(out, at_nodes, node, items[f], 0)
+            node += 1
+        elif k == IPC_DN:
+            _put_node(out, at_nodes, node, n, 0)
+            _put_node(out, at_nodes, node + 1, n, 0)
+            node += 2
+    return words, where, starts, fewest, most, n_bad
+
+
+@nb.njit(cache=True, nogil=True)
+def _fill(
     buf,
     rec_pos,
     seq,
@@ -764,139 +950,59 @@ def _message(
     col_off,
     var_slot,
     ipc_kind,
-    text_check,
-    template,
-    at_length,
-    at_nodes,
-    at_buffers,
-    at_body_length,
+    meta,
+    words,
+    where,
+    starts,
+    fewest,
+    most,
     fixed,
     var_start,
     var_len,
     present,
-    bad_field,
+    lo,
+    hi,
+    c,
 ):
+    """Write records lo..hi (range c of :func:`_layout`) into every buffer of the message.
+    Ranges write disjoint bytes, so they may run on several threads at once."""
     n = rec_pos.shape[0]
     nf = kinds.shape[0]
-    fewest, most, n_bad = _presence(present, bad_field)
-    bitmap_len = _align8((n + 7) // 8)
-    offsets_len = _align8(4 * (n + 1))
-
-    # Pass 1: the length of every buffer, in message order (seq, offset, then each field).
-    n_buffers = 4
-    for f in range(nf):
-        n_buffers += IPC_BUFFERS[ipc_kind[f]]
-    length = np.zeros(n_buffers, np.int64)
-    items = np.zeros(nf, np.int64)  # bytes (text, Dn) or items (lists) of each field
-    length[1] = 8 * n
-    length[3] = 8 * n
-    b = 4
-    for f in range(nf):
-        k = ipc_kind[f]
-        partial = f >= fewest
-        if partial:
-            length[b] = bitmap_len
-        if k == IPC_FIXED:
-            length[b + 1] = n * sizes[f]
-        elif k == IPC_CHAR:
-            length[b + 1] = offsets_len
-            length[b + 2] = n
-        elif k == IPC_BYTES:
-            total = 0
-            s = var_slot[f] * n
-            for r in range(n):
-                total += var_len[s + r]
-            items[f] = total
-            length[b + 1] = offsets_len
-            length[b + 2] = total
-        elif k == IPC_LIST:
-            total = 0
-            if f < most:
-                for r in range(n):
-                    if present[r] > f:
-                        total += _count_value(fixed, n, col_off, sizes, count_ref[f], r)
-            items[f] = total
-            length[b + 1] = offsets_len
-            length[b + 3] = total * max(sizes[f], 1)
-        else:  # IPC_DN
-            total = 0
-            s = var_slot[f] * n
-            for r in range(n):
-                total += var_len[s + r]
-            items[f] = total
-            length[b + 2] = 2 * n
-            length[b + 4] = offsets_len
-            length[b + 5] = total
-        b += IPC_BUFFERS[k]
-    where = np.zeros(n_buffers, np.int64)
-    body = 0
-    for i in range(n_buffers):
-        where[i] = body
-        body += _align8(length[i])
-
-    meta = template.shape[0]  # a multiple of 8, as every buffer's length and offset
-    words = np.zeros((meta + body) // 8, np.int64)
+    last = hi == n
     out = words.view(np.uint8)
     half_words = words.view(np.int32)
-    out[:meta] = template
-    _put_i64(out, at_length, n)
-    _put_i64(out, at_body_length, body)
-    for i in range(n_buffers):
-        _put_i64(out, at_buffers + 16 * i, where[i])
-        _put_i64(out, at_buffers + 16 * i + 8, length[i])
-
-    # Pass 2: nodes and buffer contents.
-    _put_node(out, at_nodes, 0, n, 0)
-    _put_node(out, at_nodes, 1, n, 0)
     w_seq, w_off = (meta + where[1]) // 8, (meta + where[3]) // 8
-    for r in range(n):
+    for r in range(lo, hi):
         words[w_seq + r] = np.int64(seq[r])
         words[w_off + r] = rec_pos[r] + base
-    high = False
     b = 4
-    node = 2
     for f in range(nf):
         k = ipc_kind[f]
-        nulls = 0
         if f >= fewest:
             p = meta + where[b]
-            for r in range(n):
+            for r in range(lo, hi):
                 if present[r] > f:
                     out[p + (r >> 3)] |= np.uint8(1 << (r & 7))
-                else:
-                    nulls += 1
-        _put_node(out, at_nodes, node, n, nulls)
-        node += 1
         if f >= most:  # omitted by every record: all null, its buffers zero
-            if k == IPC_LIST:
-                _put_node(out, at_nodes, node, 0, 0)
-                node += 1
-            elif k == IPC_DN:
-                _put_node(out, at_nodes, node, n, 0)
-                _put_node(out, at_nodes, node + 1, n, 0)
-                node += 2
             b += IPC_BUFFERS[k]
             continue
         if k == IPC_FIXED:
-            src = n * col_off[f]
-            p = meta + where[b + 1]
-            _copy_bytes(out, p, fixed, src, n * sizes[f])
+            size = sizes[f]
+            _copy_bytes(
+                out, meta + where[b + 1] + lo * size, fixed, n * col_off[f] + lo * size, (hi - lo) * size
+            )
         elif k == IPC_CHAR:
             src = n * col_off[f]
             po, pd = meta + where[b + 1], meta + where[b + 2]
-            bits = np.uint8(0)
-            for r in range(n + 1):
+            for r in range(lo + 1, hi + 1):
                 half_words[po // 4 + r] = r
-            for r in range(n):
-                v = fixed[src + r]
-                out[pd + r] = v
-                bits |= v
-            high |= text_check[f] and bits >= 0x80
+            for r in range(lo, hi):
+                out[pd + r] = fixed[src + r]
         elif k == IPC_BYTES or k == IPC_DN:
             s = var_slot[f] * n
             if k == IPC_DN:
                 pb = meta + where[b + 2]
-                for r in range(n):
+                for r in range(lo, hi):
                     if present[r] > f:
                         at = rec_pos[r] + 4 + var_start[s + r] - 2
                         bits_count = (
@@ -906,18 +1012,16 @@ def _message(
                         )
                         out[pb + 2 * r] = bits_count & 0xFF
                         out[pb + 2 * r + 1] = bits_count >> 8
-                _put_node(out, at_nodes, node, n, 0)
-                _put_node(out, at_nodes, node + 1, n, 0)
-                node += 2
                 po, pd = meta + where[b + 4], meta + where[b + 5]
             else:
                 po, pd = meta + where[b + 1], meta + where[b + 2]
-            acc = 0
+            acc = starts[c, f]
             # Copy 8 bytes at a time (a loop of constant count: one load and one store); the
-            # bytes past a value are overwritten by the next, and stay inside this buffer's
-            # 8-byte padding at its end.
-            room = pd + _align8(items[f])
-            for r in range(n):
+            # bytes past a value are overwritten by the next. They stay inside this range's bytes
+            # (another range may be writing the next ones), or for the last range inside the
+            # buffer's 8-byte padding, zeroed after.
+            room = pd + (_align8(starts[c + 1, f]) if last else starts[c + 1, f])
+            for r in range(lo, hi):
                 size = np.int64(var_len[s + r])
                 src = rec_pos[r] + 4 + np.int64(var_start[s + r])
                 dst = pd + acc
@@ -928,17 +1032,14 @@ def _message(
                     _copy_bytes(out, dst, buf, src, size)
                 acc += size
                 half_words[po // 4 + r + 1] = acc
-            out[pd + acc : room] = 0  # the padding may hold bytes copied past the last value
-            if text_check[f]:
-                high |= _any_high(words, pd // 8, room // 8)
+            if last:
+                out[pd + acc : room] = 0
         else:  # IPC_LIST
             s = var_slot[f] * n
             itemsize = sizes[f]
             po, pd = meta + where[b + 1], meta + where[b + 3]
-            _put_node(out, at_nodes, node, items[f], 0)
-            node += 1
-            acc = 0
-            for r in range(n):
+            acc = starts[c, f]
+            for r in range(lo, hi):
                 if present[r] > f:
                     count = _count_value(fixed, n, col_off, sizes, count_ref[f], r)
                     src = rec_pos[r] + 4 + var_start[s + r]
@@ -957,4 +1058,24 @@ def _message(
                     acc += count
                 half_words[po // 4 + r + 1] = acc
         b += IPC_BUFFERS[k]
-    return out, bad_field, n_bad, high
+
+
+@nb.njit(cache=True, nogil=True)
+def _text_high(words, meta, where, ipc_kind, text_check, most, n):
+    """Whether a text field of the message holds a byte >= 0x80."""
+    out = words.view(np.uint8)
+    high = False
+    b = 4
+    for f in range(ipc_kind.shape[0]):
+        k = ipc_kind[f]
+        if f < most and text_check[f]:
+            pd = meta + where[b + 2]
+            if k == IPC_CHAR:
+                bits = np.uint8(0)
+                for r in range(n):
+                    bits |= out[pd + r]
+                high |= bits >= 0x80
+            elif k == IPC_BYTES:
+                high |= _any_high(words, pd // 8, (meta + where[b + 3]) // 8)
+        b += IPC_BUFFERS[k]
+    return high

@@ -526,7 +526,11 @@ def parts(tables: Mapping[str, pa.Table]) -> pa.Table:
                                _values(pir, "SITE_NUM", np.uint8, n_pir)[0], _seq(prr),
                                _values(prr, "HEAD_NUM", np.uint8, prr.num_rows)[0],
                                _values(prr, "SITE_NUM", np.uint8, prr.num_rows)[0])  # fmt: skip
-    frame = _part_frame(tables, pir_prr)
+    return _parts_of(_part_frame(tables, pir_prr), prr)
+
+
+def _parts_of(frame: _PartFrame, prr: pa.Table) -> pa.Table:
+    """The ``parts`` table of a part frame; ``prr`` the PRR table sorted by seq."""
     # Rows in PRR order: the part each PRR closes.
     row = np.empty(frame.n_prr, np.int64)
     closed = np.nonzero(frame.prr >= 0)[0]

@@ -22,6 +22,7 @@ import pyarrow as pa
 from silicio.stdf import StdfError, StdfIssue, stream, tidy
 from silicio.stdf.parts import parts
 from silicio.stdf.summary import summarize
+from silicio.stdf.tidy import parts_and_tidy
 
 from ..layout import PARTS_TABLE, TIDY_TABLE, infer_stage
 from . import DataSource, FileFacts, SourceData, TableWriter
@@ -76,8 +77,11 @@ def _described(path: str, tables: dict[str, pa.Table], counts: Counter[str], iss
                out: TableWriter) -> SourceData:  # fmt: skip
     """The views written and the facts of a file that could be read."""
     summary = summarize(tables, path)
-    parts_table = _derived(parts, tables, "parts", path, issues)
-    tidy_table = _derived(tidy, tables, "tidy", path, issues)
+    try:  # the part frame found once for both views
+        parts_table, tidy_table = parts_and_tidy(tables)
+    except Exception:  # say which view failed, and keep the other
+        parts_table = _derived(parts, tables, "parts", path, issues)
+        tidy_table = _derived(tidy, tables, "tidy", path, issues)
     for name, table in ((PARTS_TABLE, parts_table), (TIDY_TABLE, tidy_table)):
         if table is not None and table.num_rows:
             out.write(name, table)
