@@ -7,7 +7,6 @@ import bz2
 import gzip
 import io
 import struct
-import time
 import zipfile
 from pathlib import Path
 
@@ -546,18 +545,3 @@ def test_read_write_read_is_the_identity_on_every_shared_file(shared_stdf_file, 
 def test_shared_files_fixture_lists_the_samples(shared_stdf_files):
     assert all(p.is_file() for p in shared_stdf_files)
     assert any(p.suffix == ".gz" for p in shared_stdf_files)
-
-
-def test_ptr_records_are_written_quickly():
-    """The benchmark files hold about 1.5M PTR; the target is under 10 µs a record."""
-    writer = StdfWriter(io.BytesIO())
-    fields = dict(TEST_NUM=1, HEAD_NUM=1, SITE_NUM=1, TEST_FLG=0, PARM_FLG=0, RESULT=0.5, TEST_TXT="IDD quiescent",
-                  ALARM_ID="", OPT_FLAG=0x0E, RES_SCAL=0, LLM_SCAL=0, HLM_SCAL=0, LO_LIMIT=0.0, HI_LIMIT=1.0,
-                  UNITS="A", C_RESFMT="%7.3f", C_LLMFMT="%7.3f", C_HLMFMT="%7.3f", LO_SPEC=0.0, HI_SPEC=2.0)  # fmt: skip
-    n = 20_000
-    start = time.perf_counter()
-    for i in range(n):
-        fields["TEST_NUM"] = i
-        writer.record("PTR", **fields)
-    per_record = (time.perf_counter() - start) / n
-    assert per_record < 50e-6, f"{per_record * 1e6:.1f} µs per PTR"  # generous: shared CI machines vary
