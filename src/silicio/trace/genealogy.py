@@ -116,7 +116,9 @@ def _a_cycle(up: tuple[np.ndarray, np.ndarray], stuck: np.ndarray) -> list[int]:
         path.append(node)
         parents = indices[indptr[node] : indptr[node + 1]]
         node = int(parents[stuck[parents]][0])
-    return path[where[node] :][::-1]
+    cycle = path[where[node] :][::-1]
+    first = cycle.index(min(cycle))  # start at the earliest node, so the message is the same every time
+    return cycle[first:] + cycle[:first]
 
 
 def _listed(problems: list[str]) -> str:

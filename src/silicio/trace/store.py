@@ -550,7 +550,7 @@ class TraceStore:
 
     # -- genealogy
 
-    def add_genealogy(self, edges: Iterable[tuple[tuple[str, str], tuple[str, str]]], actor: str,
+    def add_genealogy(self, edges: Iterable[tuple[tuple[str, str], tuple[str, str]]] = (), actor: str = "",
                       nodes: Iterable[tuple[str, str]] = (), attrs: dict[tuple[str, str], dict] | None = None,
                       tester_keys: Sequence[dict[str, Any]] = (), action: str = "link") -> int:  # fmt: skip
         """Add nodes and edges (parent (kind, name) -> child (kind, name)) as one audited batch.
