@@ -160,8 +160,8 @@ def check_anchors(log: list[AuditEntry], anchors: list[Anchor]) -> list[str]:
             if a.hash != GENESIS:
                 problems.append(f"{a.source} signs entry #0 with a hash other than the genesis hash")
         elif a.seq > last:
-            problems.append(f"{a.source} signs entry #{a.seq}, but the log ends at #{last}: "
-                            f"entries #{last + 1}..#{a.seq} were deleted")  # fmt: skip
+            gone = f"entry #{a.seq} was" if a.seq == last + 1 else f"entries #{last + 1}..#{a.seq} were"
+            problems.append(f"{a.source} signs entry #{a.seq}, but the log ends at #{last}: {gone} deleted")
         elif a.seq not in by_seq:
             problems.append(f"{a.source} signs entry #{a.seq}, which is missing from the log")
         elif by_seq[a.seq].hash != a.hash:

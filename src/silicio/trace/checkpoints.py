@@ -142,9 +142,11 @@ def read_checkpoints(path: str | os.PathLike[str]) -> list[tuple[str, Any]]:
         whole = None
     else:
         items = whole if isinstance(whole, list) else [whole]
-        return [
-            (f"{path} item {i}" if isinstance(whole, list) else str(path), d) for i, d in enumerate(items, 1)
-        ]
+        one_line = len([line for line in text.splitlines() if line.strip()]) == 1 and not isinstance(
+            whole, list
+        )
+        where = f"{path} line 1" if one_line else str(path)
+        return [(f"{path} item {i}" if isinstance(whole, list) else where, d) for i, d in enumerate(items, 1)]
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
