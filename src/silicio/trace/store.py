@@ -356,7 +356,8 @@ class TraceStore:
         self.engine = catalog_engine(url)
         #: The data directory whose checkpoints :meth:`verify_audit` holds the log to (None: none).
         self.data_dir = Path(data_dir) if data_dir is not None else None
-        self._graph: tuple[int, Genealogy] | None = None
+        # (audit head, graph, database id of each node index): kept while the head stays put.
+        self._graph: tuple[int, Genealogy, np.ndarray] | None = None
         if migrate:
             self.upgrade()
 
@@ -591,12 +592,13 @@ class TraceStore:
         with self.engine.begin() as conn:
             seq, _ = audit.head(conn, AUDIT)
             batch = seq + 1
-            graph, node_ids = self._load_graph(conn)
+            graph, node_ids = self._graph_at(conn, seq)
             ids = self._node_ids(conn, wanted)
             new = [n for n in wanted if n not in ids]
             problems = self._existing_attr_problems(graph, node_ids, ids, attrs)
             problems += self._tester_key_problems(conn, tester_keys)
-            problems += self._link_problems(graph, node_ids, ids, new, edges, attrs)
+            link_trouble, combined = self._link_problems(graph, node_ids, ids, new, edges, attrs)
+            problems += link_trouble
             if problems:
                 raise GenealogyError(f"genealogy batch refused, nothing written: {_listed(problems)}")
             if new:
@@ -618,7 +620,14 @@ class TraceStore:
             audit.append(conn, AUDIT, actor=actor, action=action, entity="genealogy", key=f"batch {batch}",
                          payload={"nodes": len(new), "edges": len(edges), "tester_keys": len(key_rows),
                                   "sha256": digest})  # fmt: skip
-        self._graph = None
+            new_ids = np.array([ids[n] for n in new], dtype=np.int64)
+            # The graph just checked is the one now stored when the new rows got ascending ids
+            # (SQLite's rowids do): keep it, so the next batch need not read the genealogy again.
+            ascending = new_ids.size == 0 or (
+                (node_ids.size == 0 or new_ids[0] > node_ids[-1]) and bool(np.all(np.diff(new_ids) > 0))
+            )
+            cache = (batch, combined, np.concatenate([node_ids, new_ids])) if ascending and combined else None
+        self._graph = cache
         return batch
 
     @staticmethod
@@ -700,11 +709,12 @@ class TraceStore:
 
     @staticmethod
     def _link_problems(graph: Genealogy, node_ids: np.ndarray, ids: dict[tuple[str, str], int],
-                       new: list[tuple[str, str]], edges: list, attrs: dict) -> list[str]:  # fmt: skip
-        """:func:`~silicio.trace.genealogy.link_problems` of the batch over the whole genealogy."""
+                       new: list[tuple[str, str]], edges: list, attrs: dict) -> tuple[list[str], Genealogy | None]:  # fmt: skip
+        """:func:`~silicio.trace.genealogy.link_problems` of the batch over the whole genealogy, and
+        the genealogy with the batch in it."""
         for kind, name in new:
             if len(name) > MAX_NAME:
-                return [f"{kind} {name[:40]}...: names are at most {MAX_NAME} characters"]
+                return [f"{kind} {name[:40]}...: names are at most {MAX_NAME} characters"], None
         kind_names = list(graph.kind_names)
         index = {key: int(np.searchsorted(node_ids, i)) for key, i in ids.items()}
         for key in new:
@@ -716,7 +726,12 @@ class TraceStore:
         all_attrs = dict(graph.attrs)
         all_attrs.update({index[k]: v for k, v in attrs.items()})
         touched = np.array([index[k] for k in ids.keys() | set(new)], dtype=np.int64)
-        return link_problems(kind_names, kinds, names, parent, child, graph.parent.size, all_attrs, touched)
+        problems = link_problems(
+            kind_names, kinds, names, parent, child, graph.parent.size, all_attrs, touched
+        )
+        if problems:
+            return problems, None
+        return [], Genealogy(kind_names, kinds, names, parent, child, all_attrs)
 
     @staticmethod
     def _node_ids(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -770,9 +785,10 @@ class TraceStore:
             ids.append(r.id)
             kinds.append(kind_names.index(r.kind))
             names.append(r.name)
-        edge_rows = conn.execute(sa.select(EDGES.c.parent, EDGES.c.child)).all()
+        # Plain tuples: numpy probing SQLAlchemy rows for array attributes costs seconds per 100k edges.
+        edge_rows = [(p, c) for p, c in conn.execute(sa.select(EDGES.c.parent, EDGES.c.child))]
         id_arr = np.asarray(ids, dtype=np.int64)
-        e = np.asarray(edge_rows, dtype=np.int64).reshape(-1, 2)
+        e = np.array(edge_rows, dtype=np.int64).reshape(-1, 2)
         at = np.searchsorted(id_arr, e)
         found = id_arr[np.minimum(at, id_arr.size - 1)] == e if id_arr.size else np.zeros(e.shape, dtype=bool)
         if not found.all():
@@ -786,11 +802,15 @@ class TraceStore:
         """The genealogy graph, loaded once and kept until the audit log moves on."""
         with self.engine.connect() as conn:
             seq, _ = audit.head(conn, AUDIT)
-            if self._graph is not None and self._graph[0] == seq:
-                return self._graph[1]
-            graph, _ = self._load_graph(conn)
-        self._graph = (seq, graph)
+            graph, _ = self._graph_at(conn, seq)
         return graph
+
+    def _graph_at(self, conn: Connection, seq: int) -> tuple[Genealogy, np.ndarray]:
+        """The graph (and node ids) at audit head ``seq``: the kept one, or read anew."""
+        if self._graph is None or self._graph[0] != seq:
+            graph, node_ids = self._load_graph(conn)
+            self._graph = (seq, graph, node_ids)
+        return self._graph[1], self._graph[2]
 
     def tester_keys(self, nodes: Sequence[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
         """Tester keys of the given dies/units (all when None), as dicts with ``kind`` and ``name``."""
