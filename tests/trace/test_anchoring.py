@@ -58,7 +58,9 @@ def _attacker_rehash(store) -> None:
 
 
 def test_clean_log_with_a_checkpoint_verifies(store, data_dir):
-    _checkpoint(store, data_dir)
+    assert cp.latest_checkpoint(data_dir) is None
+    doc = _checkpoint(store, data_dir)
+    assert cp.latest_checkpoint(data_dir) == doc
     report = store.verify_audit()
     assert report.ok, report.as_dict()
     assert report.anchors == 1 and report.anchored_seq == report.entries == 22

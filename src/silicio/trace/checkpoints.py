@@ -222,4 +222,14 @@ def data_dir_checkpoints(
 
 
 __all__ = ["CheckpointError", "CheckpointPaths", "CheckedCheckpoints", "append_checkpoint", "check_checkpoints",
-           "data_dir_checkpoints", "load_public_key", "read_checkpoints", "sign_checkpoint", "signing_key"]  # fmt: skip
+           "data_dir_checkpoints", "latest_checkpoint", "load_public_key", "read_checkpoints", "sign_checkpoint", "signing_key"]  # fmt: skip
+
+
+def latest_checkpoint(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The newest checkpoint document of ``data_dir`` as stored (for publishing; verify it with
+    :func:`check_checkpoints`), or None when there is none."""
+    paths = CheckpointPaths.at(data_dir)
+    if not paths.log.exists():
+        return None
+    documents = [d for _, d in read_checkpoints(paths.log) if isinstance(d, dict) and "checkpoint" in d]
+    return documents[-1] if documents else None

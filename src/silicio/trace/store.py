@@ -8,7 +8,13 @@ Every write goes through one transaction that also appends to the hash-chained a
 (:mod:`silicio.trace.audit`): master data (one entry per record, holding the record), genealogy
 (one entry per batch, holding the SHA-256 of the batch's nodes, edges and tester keys) and
 certificates (one entry each, holding the document's SHA-256). :meth:`TraceStore.verify_audit`
-walks the chain, then checks the tables against what the log says they hold.
+walks the chain, holds it to its anchors (signed checkpoints, the heads signed into
+certificates), then checks the tables against what the log says they hold: every node, edge and
+tester key carries the batch that wrote it, so rows added under a batch no entry logged show.
+
+Every write names its actor (:func:`check_actor`); the web layer passes the signed-in user.
+Genealogy batches are checked whole before anything is written
+(:func:`silicio.trace.genealogy.link_problems`).
 """
 
 from __future__ import annotations
@@ -996,4 +1002,5 @@ def _step_payload(rec: StepRecord) -> dict[str, Any]:
     return out
 
 
-__all__ = ["AuditReport", "Base", "MasterDataError", "StepRecord", "TraceStore", "qualification_flag"]
+__all__ = ["AuditReport", "Base", "MasterDataError", "StepRecord", "TraceStore", "TraceStoreMissing", "check_actor",
+           "qualification_flag"]  # fmt: skip
