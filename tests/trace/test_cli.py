@@ -189,7 +189,8 @@ def test_verify_holds_the_log_to_a_certificate_kept_outside(data_dir, store, tmp
 
     private, _ = certificates.generate_keys(tmp_path / "data" / "keys")
     content = origin.conformance_content(lot="QM0007", part_number="SLC-MC200", revision="A", quantity=40,
-                                         test_summary={}, pat_status="screened", spc_status="in control",
+                                         test_summary={"final_test": {"tested": 41, "good": 40, "yield": round(40 / 41, 6)}},
+                                         pat_status="screened", spc_status="in control",
                                          standards=["AEC-Q100"], issuer="Silicio")  # fmt: skip
     document = origin.issue(store, content, certificates.load_private_key(private), actor="quality")
     held = tmp_path / "customer-copy.json"
