@@ -73,3 +73,134 @@ def test_keys_generate(tmp_path):
     assert r.exit_code == 0 and (tmp_path / "keys" / "signing-key.pem").exists()
     r = _run("keys", "generate", "--data", str(tmp_path))
     assert r.exit_code == 2 and "refusing to replace it" in r.output
+
+
+# -- issue 16: trace load, audit checkpoint, audit verify against anchors
+
+
+def _sql(store, statement):
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(statement))
+
+
+def test_trace_load_takes_a_clean_csv_as_one_batch(store, tmp_path):
+    data = str(tmp_path / "data")
+    csv_file = tmp_path / "g.csv"
+    csv_file.write_text("parent_kind,parent_name,child_kind,child_name,quantity,customer\n"
+                        "lot,L9,wafer,L9-01,,\nwafer,L9-01,die,L9-01/0,,\ndie,L9-01/0,unit,U1,,\n"
+                        "unit,U1,reel,R9,1,\nreel,R9,shipment,S9,1,ACME\n", encoding="utf-8")  # fmt: skip
+    r = _run("trace", "load", str(csv_file), "--data", data, "--actor", "jlopez")
+    assert r.exit_code == 0, r.output
+    assert "loaded 5 edges" in r.output and "by jlopez" in r.output
+    result = json.loads(_run("trace", "recall", "lot:L9", "--data", data, "--json").output)
+    assert result["units"] == 1 and result["customers"] == [{"customer": "ACME", "units": 1}]
+    assert store.audit_entries()[-1].actor == "jlopez"
+
+
+def test_trace_load_names_file_row_and_column_of_each_bad_row(store, tmp_path):
+    data = str(tmp_path / "data")
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("parent_kind,parent_name,child_kind,child_name,quantity\n"
+                        "lot,L9,wafr,L9-01,\nreel,R1,reel,R1,\nunit,U1,wafer,W1,\nunit,U1,reel,R2,ten\n"
+                        "lot,L9,wafer,L9-02,\nlot,L9,wafer,L9-02,\n", encoding="utf-8")  # fmt: skip
+    head = store.audit_head()
+    r = _run("trace", "load", str(csv_file), "--data", data, "--actor", "jlopez")
+    assert r.exit_code == 2
+    out = " ".join(r.output.split())
+    assert "5 bad row(s), nothing loaded" in out
+    for expected in ("bad.csv, row 2, column child_kind: expected one of material_lot", "got 'wafr'",
+                     "bad.csv, row 3, column child_name: reel R1 cannot be made from itself",
+                     "bad.csv, row 4, column child_kind: a wafer cannot be made from a unit",
+                     "bad.csv, row 5, column quantity: expected a whole number of units > 0, got 'ten'",
+                     "bad.csv, row 7: repeats the edge of row 6"):  # fmt: skip
+        assert expected in out, expected
+    assert store.audit_head() == head
+    csv_file.write_text("parent,child\nlot,L9\n", encoding="utf-8")
+    r = _run("trace", "load", str(csv_file), "--data", data)
+    assert r.exit_code == 2 and "row 1 (header): missing column(s) parent_kind" in " ".join(r.output.split())
+    csv_file.write_bytes(b"parent_kind,parent_name,child_kind,child_name\nlot,L\xff,wafer,W\n")
+    r = _run("trace", "load", str(csv_file), "--data", data)
+    assert r.exit_code == 2 and "not UTF-8 text (byte offset 51)" in " ".join(r.output.split())
+
+
+def test_a_graph_level_problem_refuses_the_whole_file(data_dir, tmp_path):
+    csv_file = tmp_path / "two-dies.csv"
+    csv_file.write_text("parent_kind,parent_name,child_kind,child_name\n"
+                        "wafer,QM0007-01,die,QM0007-01/9,9\n".replace(",9\n", "\n")
+                        + "die,QM0007-01/9,unit,SLC-MC200-QM0007-01-000000\n", encoding="utf-8")  # fmt: skip
+    r = _run("trace", "load", str(csv_file), "--data", data_dir, "--actor", "x")
+    assert r.exit_code == 2 and "but a unit is made from one die" in " ".join(r.output.split())
+
+
+def test_forward_over_a_self_loop_written_around_the_store_ends_with_an_error(data_dir, store):
+    _sql(store, "INSERT INTO trace_edges (parent, child, batch) SELECT id, id, 999 FROM trace_nodes "
+                "WHERE kind = 'reel' AND name = 'QM0007-R001'")  # fmt: skip
+    r = _run("trace", "forward", "wafer:QM0007-01", "--data", data_dir)
+    assert r.exit_code == 2 and "the genealogy has a cycle (reel QM0007-R001 -> reel QM0007-R001)" in r.output
+    r = _run("audit", "verify", "--data", data_dir)
+    assert r.exit_code == 1 and "genealogy batch 999" in r.output
+
+
+def test_audit_verify_of_a_deleted_database_is_an_error_and_creates_nothing(data_dir, store, tmp_path):
+    store.close()
+    (tmp_path / "data" / "catalog.sqlite").unlink()
+    r = _run("audit", "verify", "--data", data_dir)
+    assert r.exit_code == 2 and "no such database" in r.output and "OK" not in r.output
+    assert not (tmp_path / "data" / "catalog.sqlite").exists()
+
+
+def test_checkpoint_then_a_rewritten_tail_fails_verify_even_with_local_copies_gone(data_dir, store, tmp_path):
+    exported = tmp_path / "exported.json"
+    r = _run("audit", "checkpoint", "--data", data_dir, "--out", str(exported), "--actor", "auditor")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(exported.read_text(encoding="utf-8"))
+    seq = doc["checkpoint"]["seq"]
+    assert doc["checkpoint"]["signed_by"] == "auditor" and seq == store.audit_head()[0]
+    trusted_key = tmp_path / "checkpoint.pub.pem"
+    trusted_key.write_bytes((tmp_path / "data" / "keys" / "audit-checkpoint.pub.pem").read_bytes())
+    assert _run("audit", "verify", "--data", data_dir).exit_code == 0
+    # Delete the newest entry with its step record, and every local trace of the checkpoint.
+    _sql(store, f"DELETE FROM trace_audit_log WHERE seq = {seq}")
+    _sql(store, "DELETE FROM trace_step_records")
+    for f in ("audit/checkpoints.jsonl", "keys/audit-checkpoint.pem", "keys/audit-checkpoint.pub.pem"):
+        (tmp_path / "data" / f).unlink()
+    assert _run("audit", "verify", "--data", data_dir).exit_code == 0  # locally, nothing is left to tell
+    r = _run(
+        "audit", "verify", "--data", data_dir, "--checkpoint", str(exported), "--public-key", str(trusted_key)
+    )
+    assert r.exit_code == 1
+    assert f"signs entry #{seq}, but the log ends at #{seq - 1}: entry #{seq} was deleted" in " ".join(
+        r.output.split()
+    )
+
+
+def test_checkpoint_is_refused_on_a_log_that_does_not_verify(data_dir, store, tmp_path):
+    _sql(store, "UPDATE trace_sites SET country = 'US' WHERE code = 'PEN-OSAT'")
+    r = _run("audit", "checkpoint", "--data", data_dir, "--actor", "auditor")
+    assert r.exit_code == 2 and "does not verify" in r.output
+    assert not (tmp_path / "data" / "audit" / "checkpoints.jsonl").exists()
+
+
+def test_verify_holds_the_log_to_a_certificate_kept_outside(data_dir, store, tmp_path):
+    from silicio import origin
+    from silicio.origin import certificates
+
+    private, _ = certificates.generate_keys(tmp_path / "data" / "keys")
+    content = origin.conformance_content(lot="QM0007", part_number="SLC-MC200", revision="A", quantity=40,
+                                         test_summary={"final_test": {"tested": 41, "good": 40, "yield": round(40 / 41, 6)}},
+                                         pat_status="screened", spc_status="in control",
+                                         standards=["AEC-Q100"], issuer="Silicio")  # fmt: skip
+    document = origin.issue(store, content, certificates.load_private_key(private), actor="quality")
+    held = tmp_path / "customer-copy.json"
+    held.write_text(json.dumps(document), encoding="utf-8")
+    assert _run("audit", "verify", "--data", data_dir, "--certificate", str(held)).exit_code == 0
+    head = document["certificate"]["audit_head"]["seq"]
+    # Wipe everything, certificates included: the customer's copy still says the log reached #head.
+    for t in ("trace_tester_keys", "trace_edges", "trace_nodes", "trace_step_records", "trace_certificates",
+              "trace_qualifications", "trace_operators", "trace_bom_lines", "trace_routing_steps", "trace_products",
+              "trace_sites", "trace_audit_log"):  # fmt: skip
+        _sql(store, f"DELETE FROM {t}")
+    r = _run("audit", "verify", "--data", data_dir, "--certificate", str(held))
+    assert r.exit_code == 1 and f"entries #1..#{head} were deleted" in " ".join(r.output.split())

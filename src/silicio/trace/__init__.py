@@ -6,9 +6,11 @@ and their qualifications, and an audit log no edit escapes.
 >>> store.save_master_data(trace.demo_master_data(), actor="jlopez")
 >>> trace.forward(store, "wafer", "L001-01")["counts"]
 
-Modules: :mod:`.model` (products, routings, BOMs, cost roll-up), :mod:`.genealogy` (the graph and
-its traversal), :mod:`.store` (database, migrations), :mod:`.audit` (the hash chain),
-:mod:`.demo` (master data of the demo fab), :mod:`.api` (plain-data queries for the CLI and web).
+Modules: :mod:`.model` (products, routings, BOMs, cost roll-up), :mod:`.genealogy` (the graph,
+its integrity rules and its traversal), :mod:`.store` (database, migrations), :mod:`.audit` (the
+hash chain and its anchors), :mod:`.checkpoints` (signed checkpoints of the log head),
+:mod:`.loading` (genealogy from CSV), :mod:`.demo` (master data of the demo fab), :mod:`.api`
+(plain-data queries for the CLI and web).
 """
 
 from .api import backward, forward, lake_test_results, master_data_summary, operator_flags, recall_scope
@@ -27,7 +29,7 @@ from .model import (
     cost_rollup,
     unit_cost,
 )
-from .store import AuditReport, StepRecord, TraceStore, qualification_flag
+from .store import AuditReport, StepRecord, TraceStore, TraceStoreMissing, qualification_flag
 
 __all__ = [
     "NODE_KINDS",
@@ -45,6 +47,7 @@ __all__ = [
     "StepRecord",
     "TraceResult",
     "TraceStore",
+    "TraceStoreMissing",
     "backward",
     "canonical_json",
     "cost_rollup",

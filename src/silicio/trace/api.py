@@ -32,16 +32,16 @@ def recall_scope(
     store: TraceStore, suspects: Sequence[tuple[str, str]], list_limit: int = 1000
 ) -> dict[str, Any]:
     """Scope of a recall of everything made from ``suspects`` (wafers, lots, material lots...):
-    units affected, reels and shipments holding them, units per shipment and per customer."""
+    units affected, reels and shipments holding them, units per shipment and per customer.
+
+    ``units`` counts each unit once; ``customers`` counts, per customer, the distinct units that
+    may have reached them (a unit on a reel split over two shipments is counted once for a
+    customer who got both). ``shipments`` gives the units each shipment may hold, so where
+    reels were split their sum can exceed ``units``."""
     if not suspects:
         raise GenealogyError("a recall needs at least one suspect (kind, name)")
     result = store.genealogy().trace(list(suspects), "forward", list_limit).as_dict()
-    by_customer: dict[str, int] = {}
-    for s in result["shipments"]:
-        customer = s.get("customer", "(unknown)")
-        by_customer[customer] = by_customer.get(customer, 0) + s["units"]
     result["units"] = result["counts"].get("unit", 0)
-    result["customers"] = [{"customer": c, "units": u} for c, u in sorted(by_customer.items())]
     return result
 
 

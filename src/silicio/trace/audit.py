@@ -4,8 +4,12 @@ Entry ``n`` stores ``hash_n = sha256(hash_{n-1} || canonical_json(entry_n))`` (t
 chains to 64 zeros), where ``entry_n`` holds its sequence number, time, actor, action, entity,
 key and payload. Editing any stored field of any entry changes its hash, which no longer
 matches the stored one; deleting an entry breaks the sequence and the next entry's link.
-Deleting the newest entries leaves a shorter valid chain: the certificates record the chain's
-head when issued (``audit_head``), which anchors it from outside the database.
+Deleting the newest entries leaves a shorter valid chain, and whoever can write the database can
+also recompute every hash after an entry they changed. So the chain is anchored from outside
+the database: signed checkpoints of its head (:mod:`silicio.trace.checkpoints`, kept in the
+data directory and exported) and the head signed into each certificate (``audit_head``).
+:func:`check_anchors` holds the chain to them: an anchor past the end of the log means its tail
+was deleted, an anchor whose hash differs from the entry's means the chain was rewritten.
 
 Every write of master data, genealogy and certificates goes through :func:`append` in the
 same transaction as the write itself (:mod:`silicio.trace.store`).
@@ -135,3 +139,32 @@ def verify_chain(log: list[AuditEntry]) -> ChainBreak | None:
                                      f"hashes to {recomputed[:12]}..., the log says {e.hash[:12]}...")  # fmt: skip
         prev = e.hash
     return None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A (sequence number, hash) of the log recorded outside it, and where: a checkpoint or a certificate."""
+
+    seq: int
+    hash: str
+    source: str
+
+
+def check_anchors(log: list[AuditEntry], anchors: list[Anchor]) -> list[str]:
+    """What each anchor says is wrong with ``log`` (empty when the log agrees with every anchor)."""
+    problems = []
+    by_seq = {e.seq: e for e in log}
+    last = log[-1].seq if log else 0
+    for a in sorted(anchors, key=lambda a: (a.seq, a.source)):
+        if a.seq == 0:
+            if a.hash != GENESIS:
+                problems.append(f"{a.source} signs entry #0 with a hash other than the genesis hash")
+        elif a.seq > last:
+            gone = f"entry #{a.seq} was" if a.seq == last + 1 else f"entries #{last + 1}..#{a.seq} were"
+            problems.append(f"{a.source} signs entry #{a.seq}, but the log ends at #{last}: {gone} deleted")
+        elif a.seq not in by_seq:
+            problems.append(f"{a.source} signs entry #{a.seq}, which is missing from the log")
+        elif by_seq[a.seq].hash != a.hash:
+            problems.append(f"{a.source} signs entry #{a.seq} as {a.hash[:12]}..., but the log's entry "
+                            f"#{a.seq} hashes to {by_seq[a.seq].hash[:12]}...: the chain up to it was rewritten")  # fmt: skip
+    return problems

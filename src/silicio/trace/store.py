@@ -8,7 +8,13 @@ Every write goes through one transaction that also appends to the hash-chained a
 (:mod:`silicio.trace.audit`): master data (one entry per record, holding the record), genealogy
 (one entry per batch, holding the SHA-256 of the batch's nodes, edges and tester keys) and
 certificates (one entry each, holding the document's SHA-256). :meth:`TraceStore.verify_audit`
-walks the chain, then checks the tables against what the log says they hold.
+walks the chain, holds it to its anchors (signed checkpoints, the heads signed into
+certificates), then checks the tables against what the log says they hold: every node, edge and
+tester key carries the batch that wrote it, so rows added under a batch no entry logged show.
+
+Every write names its actor (:func:`check_actor`); the web layer passes the signed-in user.
+Genealogy batches are checked whole before anything is written
+(:func:`silicio.trace.genealogy.link_problems`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from silicio.lake.catalog import catalog_engine, upgrade_schema
 from silicio.lake.layout import LakeLayout
 
 from . import audit
-from .genealogy import NODE_KINDS, Genealogy, GenealogyError
+from .genealogy import NODE_KINDS, Genealogy, GenealogyError, _listed, check_kind, link_problems
 from .model import (
     BomLine,
     MasterData,
@@ -49,6 +55,33 @@ VERSION_TABLE = "alembic_version_trace"
 
 class Base(DeclarativeBase):
     pass
+
+
+class TraceStoreMissing(LookupError):
+    """The database or its trace tables are not there (and were not to be made)."""
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without a password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "the database"
+
+
+#: Longest actor text kept in the log.
+MAX_ACTOR = 200
+
+
+def check_actor(actor: Any) -> str:
+    """``actor`` when it names someone: every write is logged with who made it, never anonymously."""
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValueError(f"every write names its actor (the user making it); got {actor!r}")
+    if len(actor) > MAX_ACTOR or not actor.isprintable():
+        raise ValueError(
+            f"actor must be printable text of at most {MAX_ACTOR} characters, got {actor[:40]!r}"
+        )
+    return actor.strip()
 
 
 class SiteRow(Base):
@@ -232,29 +265,72 @@ class StepRecord:
 @dataclass
 class AuditReport:
     """Outcome of :meth:`TraceStore.verify_audit`: ``ok``, the entries walked, the chain's first
-    break (if any) and tables whose content differs from what the log recorded."""
+    break (if any), what its anchors (checkpoints, certificates) say against it, and tables
+    whose content differs from what the log recorded. ``anchored_seq``: the newest entry an
+    anchor vouches for; entries after it could still be removed unseen."""
 
     entries: int
     head_hash: str
     chain_break: audit.ChainBreak | None = None
     mismatches: list[str] = field(default_factory=list)
+    anchor_problems: list[str] = field(default_factory=list)
+    anchors: int = 0
+    anchored_seq: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.chain_break is None and not self.mismatches
+        return self.chain_break is None and not self.mismatches and not self.anchor_problems
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries, "head_hash": self.head_hash,
                 "chain_break": None if self.chain_break is None else
                 {"seq": self.chain_break.seq, "reason": self.chain_break.reason},
-                "mismatches": self.mismatches}  # fmt: skip
+                "mismatches": self.mismatches, "anchor_problems": self.anchor_problems,
+                "anchors": self.anchors, "anchored_seq": self.anchored_seq}  # fmt: skip
+
+
+def _none_last(row: tuple) -> tuple:
+    # Sorts as the tuples themselves do when nothing is None (as every batch written by the store);
+    # a row written around it may hold None (an edge to a node that is not there).
+    return tuple("" if v is None else v for v in row)
 
 
 def _batch_digest(nodes: list[tuple], edges: list[tuple], keys: list[tuple]) -> str:
     """SHA-256 of a genealogy batch: nodes (kind, name, attrs), edges ((kind, name) -> (kind, name))
     and tester keys, each sorted, as canonical JSON."""
-    return audit.sha256_hex(audit.canonical_json({"nodes": sorted(nodes), "edges": sorted(edges),
+    return audit.sha256_hex(audit.canonical_json({"nodes": sorted(nodes, key=_none_last),
+                                                  "edges": sorted(edges, key=_none_last),
                                                   "tester_keys": sorted(keys, key=repr)}))  # fmt: skip
+
+
+#: Longest node name (the column's width).
+MAX_NAME = 200
+#: Tester key stage -> (the node kind it identifies, its fields).
+TESTER_KEY_FIELDS = {
+    "wafer_sort": ("die", ("lot_id", "wafer_id", "x", "y")),
+    "final_test": ("unit", ("lot_id", "part_id")),
+}
+
+
+def _key_value_ok(name: str, value: Any) -> bool:
+    if name in ("x", "y"):
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _key_text(value: tuple) -> str:
+    return f"{value[0]} (" + ", ".join(map(str, value[1:])) + ")"
+
+
+def _node_key(node: Any) -> tuple[str, str]:
+    """(kind, name) of a node given as a pair; kind one of NODE_KINDS, name non-empty text."""
+    if not isinstance(node, tuple | list) or len(node) != 2:
+        raise GenealogyError(f"a node is a (kind, name) pair, got {node!r}")
+    kind, name = node
+    check_kind(kind, f"node {name!r}: ")
+    if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        raise GenealogyError(f"a {kind} needs a name (printable text), got {name!r}")
+    return kind, name
 
 
 def qualification_flag(quals: Iterable[Qualification], badge: str, step_kind: str, on: date,
@@ -281,21 +357,50 @@ class TraceStore:
     >>> store.genealogy().trace(("wafer", "L001-W03"), "forward").counts
     """
 
-    def __init__(self, url: str, *, migrate: bool = True):
+    def __init__(self, url: str, *, migrate: bool = True, data_dir: str | os.PathLike | None = None):
         self.url = url
         self.engine = catalog_engine(url)
-        self._graph: tuple[int, Genealogy] | None = None
+        #: The data directory whose checkpoints :meth:`verify_audit` holds the log to (None: none).
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        # (audit head, graph, database id of each node index): kept while the head stays put.
+        self._graph: tuple[int, Genealogy, np.ndarray] | None = None
         if migrate:
             self.upgrade()
 
     @classmethod
-    def at(cls, data_dir: str | os.PathLike | None = None, url: str | None = None) -> TraceStore:
-        """The store of a data directory: ``url``, else ``SILICIO_DATABASE_URL``, else ``DATA/catalog.sqlite``."""
+    def at(cls, data_dir: str | os.PathLike | None = None, url: str | None = None, *,
+           create: bool = True) -> TraceStore:  # fmt: skip
+        """The store of a data directory: ``url``, else ``SILICIO_DATABASE_URL``, else ``DATA/catalog.sqlite``.
+
+        ``create=False`` opens only a database that is there and holds the trace tables (a
+        :class:`TraceStoreMissing` otherwise), without migrating it: what ``audit verify`` needs,
+        which must never answer "OK" about a database it has just made."""
         layout = LakeLayout.at(data_dir)
         resolved = layout.database_url(url)
+        if not create:
+            return cls._existing(resolved, layout.root)
         if resolved.startswith("sqlite:///") and resolved == layout.default_database_url():
             Path(layout.root).mkdir(parents=True, exist_ok=True)
-        return cls(resolved)
+        return cls(resolved, data_dir=layout.root)
+
+    @classmethod
+    def _existing(cls, url: str, data_dir: Path) -> TraceStore:
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+            if not path.is_file():
+                raise TraceStoreMissing(f"{path}: no such database; nothing to verify (it was never made, "
+                                        "or it was deleted)")  # fmt: skip
+            # Read-write but never create: SQLite makes a missing file on connect otherwise.
+            url = f"sqlite:///file:{path}?mode=rw&uri=true"
+        store = cls(url, migrate=False, data_dir=data_dir)
+        missing = [
+            t for t in (VERSION_TABLE, AuditRow.__tablename__) if not sa.inspect(store.engine).has_table(t)
+        ]
+        if missing:
+            store.close()
+            raise TraceStoreMissing(f"{_safe_url(url)}: no trace tables ({', '.join(missing)} missing); "
+                                    "nothing was traced there, or the tables were dropped")  # fmt: skip
+        return store
 
     def close(self) -> None:
         self.engine.dispose()
@@ -315,6 +420,7 @@ class TraceStore:
     def save_master_data(self, master: MasterData, actor: str) -> int:
         """Insert or replace sites, products (with routing and BOM), operators and qualifications.
         Returns the number of records written (unchanged records are skipped, not logged)."""
+        actor = check_actor(actor)
         current = self.load_master_data()
         written = 0
         with self.engine.begin() as conn:
@@ -413,7 +519,17 @@ class TraceStore:
     def record_step(self, node: tuple[str, str], part_number: str, step: str, badge: str, on: date, actor: str,
                     quantity_in: int | None = None, quantity_out: int | None = None) -> StepRecord:  # fmt: skip
         """Record that ``badge`` ran ``step`` of ``part_number`` on ``node`` (a lot, say) on ``on``.
-        The record is kept either way; an operator without a valid qualification is flagged."""
+        The record is kept either way; an operator without a valid qualification is flagged.
+        Quantities are whole numbers, none negative, and a step puts out no more than it took in."""
+        actor = check_actor(actor)
+        check_kind(node[0], "step record: ")
+        for name, q in (("quantity_in", quantity_in), ("quantity_out", quantity_out)):
+            if q is not None and (not isinstance(q, int) or isinstance(q, bool) or q < 0):
+                raise GenealogyError(f"step {step} on {node[0]} {node[1]}: {name} must be a whole number >= 0, "
+                                     f"got {q!r}")  # fmt: skip
+        if quantity_in is not None and quantity_out is not None and quantity_out > quantity_in:
+            raise GenealogyError(f"step {step} on {node[0]} {node[1]}: quantity_out ({quantity_out}) is more "
+                                 f"than quantity_in ({quantity_in}); a step cannot add units")  # fmt: skip
         md = self.load_master_data()
         product = md.product(part_number)
         step_kind = product.step(step).kind
@@ -441,28 +557,56 @@ class TraceStore:
 
     # -- genealogy
 
-    def add_genealogy(self, edges: Iterable[tuple[tuple[str, str], tuple[str, str]]], actor: str,
+    def add_genealogy(self, edges: Iterable[tuple[tuple[str, str], tuple[str, str]]] = (), actor: str = "",
                       nodes: Iterable[tuple[str, str]] = (), attrs: dict[tuple[str, str], dict] | None = None,
                       tester_keys: Sequence[dict[str, Any]] = (), action: str = "link") -> int:  # fmt: skip
         """Add nodes and edges (parent (kind, name) -> child (kind, name)) as one audited batch.
 
-        Nodes already present are reused (their attrs are left as they are); new ones are created.
+        Nodes already present are reused; attributes given for one must be the ones it has.
         ``tester_keys`` rows link a die or unit to the tester data: ``{"node": (kind, name),
         "stage": "wafer_sort", "lot_id", "wafer_id", "x", "y"}`` or ``{..., "stage": "final_test",
         "lot_id", "part_id"}``. Returns the audit sequence number of the batch.
+
+        The batch is refused whole (:class:`GenealogyError`, every problem named) when a node kind
+        is unknown, an edge repeats, loops, runs against the flow of kinds or closes a cycle, a
+        unit would come from two dies or sit in two reels, a reel or shipment would hold more
+        units than its ``quantity``, or a tester key is malformed or already someone else's.
         """
-        edges = [(tuple(p), tuple(c)) for p, c in edges]
-        wanted = dict.fromkeys([tuple(n) for n in nodes] + [n for e in edges for n in e]
-                               + [tuple(k["node"]) for k in tester_keys])  # fmt: skip
-        for kind, name in wanted:
-            if not kind or not isinstance(name, str) or not name:
-                raise GenealogyError(f"a node needs a kind and a name, got ({kind!r}, {name!r})")
-        attrs = {tuple(k): v for k, v in (attrs or {}).items()}
+        actor = check_actor(actor)
+        edges = [(_node_key(p), _node_key(c)) for p, c in edges]
+        tester_keys = [dict(k) for k in tester_keys]
+        for k in tester_keys:
+            k["node"] = _node_key(k.get("node"))
+        wanted = dict.fromkeys([_node_key(n) for n in nodes] + [n for e in edges for n in e]
+                               + [k["node"] for k in tester_keys])  # fmt: skip
+        attrs = {_node_key(k): v for k, v in (attrs or {}).items()}
+        for node, a in attrs.items():
+            if not isinstance(a, dict):
+                raise GenealogyError(
+                    f"attributes of {node[0]} {node[1]} must be a mapping, got {type(a).__name__}"
+                )
+            if node not in wanted:
+                raise GenealogyError(
+                    f"attributes given for {node[0]} {node[1]}, which the batch does not name"
+                )
+            try:
+                audit.canonical_json(a)
+            except (TypeError, ValueError) as exc:
+                raise GenealogyError(
+                    f"attributes of {node[0]} {node[1]} are not plain JSON ({exc})"
+                ) from None
         with self.engine.begin() as conn:
             seq, _ = audit.head(conn, AUDIT)
             batch = seq + 1
+            graph, node_ids = self._graph_at(conn, seq)
             ids = self._node_ids(conn, wanted)
             new = [n for n in wanted if n not in ids]
+            problems = self._existing_attr_problems(graph, node_ids, ids, attrs)
+            problems += self._tester_key_problems(conn, tester_keys)
+            link_trouble, combined = self._link_problems(graph, node_ids, ids, new, edges, attrs)
+            problems += link_trouble
+            if problems:
+                raise GenealogyError(f"genealogy batch refused, nothing written: {_listed(problems)}")
             if new:
                 conn.execute(sa.insert(NODES), [
                     {"kind": k, "name": n, "batch": batch,
@@ -473,24 +617,127 @@ class TraceStore:
                 conn.execute(
                     sa.insert(EDGES), [{"parent": ids[p], "child": ids[c], "batch": batch} for p, c in edges]
                 )
-            key_rows = []
-            for k in tester_keys:
-                stage = k.get("stage")
-                if stage not in ("wafer_sort", "final_test"):
-                    raise GenealogyError(
-                        f"tester key of {k['node']}: stage must be wafer_sort or final_test, got {stage!r}"
-                    )
-                key_rows.append({"node": ids[tuple(k["node"])], "stage": stage, "lot_id": k.get("lot_id"),
-                                 "wafer_id": k.get("wafer_id"), "x": k.get("x"), "y": k.get("y"),
-                                 "part_id": k.get("part_id"), "batch": batch})  # fmt: skip
+            key_rows = [{"node": ids[k["node"]], "stage": k["stage"], "lot_id": k.get("lot_id"),
+                         "wafer_id": k.get("wafer_id"), "x": k.get("x"), "y": k.get("y"),
+                         "part_id": k.get("part_id"), "batch": batch} for k in tester_keys]  # fmt: skip
             if key_rows:
                 conn.execute(sa.insert(TESTER_KEYS), key_rows)
-            digest = self._batch_digest(conn, batch)
+            digest = self._genealogy_digests(conn, batch)[batch]
             audit.append(conn, AUDIT, actor=actor, action=action, entity="genealogy", key=f"batch {batch}",
                          payload={"nodes": len(new), "edges": len(edges), "tester_keys": len(key_rows),
                                   "sha256": digest})  # fmt: skip
-        self._graph = None
+            new_ids = np.array([ids[n] for n in new], dtype=np.int64)
+            # The graph just checked is the one now stored when the new rows got ascending ids
+            # (SQLite's rowids do): keep it, so the next batch need not read the genealogy again.
+            ascending = new_ids.size == 0 or (
+                (node_ids.size == 0 or new_ids[0] > node_ids[-1]) and bool(np.all(np.diff(new_ids) > 0))
+            )
+            cache = (batch, combined, np.concatenate([node_ids, new_ids])) if ascending and combined else None
+        self._graph = cache
         return batch
+
+    @staticmethod
+    def _existing_attr_problems(graph: Genealogy, node_ids: np.ndarray, ids: dict[tuple[str, str], int],
+                                attrs: dict[tuple[str, str], dict]) -> list[str]:  # fmt: skip
+        problems = []
+        for node, a in attrs.items():
+            if node in ids:
+                held = graph.attrs.get(int(np.searchsorted(node_ids, ids[node])), {})
+                if json.loads(audit.canonical_json(a)) != held:
+                    problems.append(f"{node[0]} {node[1]} already exists with other attributes ({held})")
+        return problems
+
+    @staticmethod
+    def _tester_key_problems(conn: Connection, keys: list[dict[str, Any]]) -> list[str]:
+        """Malformed keys, keys on the wrong kind of node, and keys given twice or already held."""
+        problems: list[str] = []
+        seen: dict[tuple, str] = {}
+        for k in keys:
+            node, stage = k["node"], k.get("stage")
+            who = f"tester key of {node[0]} {node[1]}"
+            if stage not in TESTER_KEY_FIELDS:
+                problems.append(f"{who}: stage must be wafer_sort or final_test, got {stage!r}")
+                continue
+            kind, fields = TESTER_KEY_FIELDS[stage]
+            unknown = sorted(set(k) - {"node", "stage", *fields})
+            if node[0] != kind:
+                problems.append(f"{who}: a {stage} key belongs to a {kind}, not a {node[0]}")
+            elif unknown:
+                problems.append(
+                    f"{who}: unknown field(s) {', '.join(unknown)} for {stage}; expected {', '.join(fields)}"
+                )
+            else:
+                bad = [f for f in fields if not _key_value_ok(f, k.get(f))]
+                if bad:
+                    problems.append(f"{who}: {', '.join(bad)} missing or not valid (x, y whole numbers; "
+                                    "ids non-empty text)")  # fmt: skip
+            if problems and problems[-1].startswith(who):
+                continue
+            value = (stage, *(k.get(f) for f in fields))
+            for dup in (("node", stage, node), value):
+                if dup in seen:
+                    problems.append(f"{who}: {_key_text(value)} is given twice in the batch ({seen[dup]})")
+                seen[dup] = f"{node[0]} {node[1]}"
+        # Against what the store holds: the same node and stage, or the same key on another node.
+        lots = sorted({k.get("lot_id") for k in keys if isinstance(k.get("lot_id"), str)})
+        if lots and not problems:
+            held: dict[tuple, str] = {}
+            for i in range(0, len(lots), 500):
+                q = sa.select(NODES.c.kind, NODES.c.name, TESTER_KEYS).select_from(
+                    TESTER_KEYS.join(NODES, TESTER_KEYS.c.node == NODES.c.id)).where(
+                    TESTER_KEYS.c.lot_id.in_(lots[i : i + 500]))  # fmt: skip
+                for r in conn.execute(q):
+                    fields = TESTER_KEY_FIELDS[r.stage][1] if r.stage in TESTER_KEY_FIELDS else ()
+                    held[(r.stage, *(getattr(r, f) for f in fields))] = f"{r.kind} {r.name}"
+            for k in keys:
+                fields = TESTER_KEY_FIELDS[k["stage"]][1]
+                value = (k["stage"], *(k.get(f) for f in fields))
+                if value in held:
+                    problems.append(f"tester key {_key_text(value)} of {k['node'][0]} {k['node'][1]} already "
+                                    f"belongs to {held[value]}")  # fmt: skip
+        nodes_with = [k["node"] for k in keys]
+        if nodes_with and not problems:
+            ids = TraceStore._node_ids(conn, nodes_with)
+            if ids:
+                by_id = {v: k for k, v in ids.items()}
+                held_stage = set()
+                id_list = sorted(by_id)
+                for i in range(0, len(id_list), 500):
+                    q = sa.select(TESTER_KEYS.c.node, TESTER_KEYS.c.stage).where(
+                        TESTER_KEYS.c.node.in_(id_list[i : i + 500]))  # fmt: skip
+                    held_stage.update((by_id[r.node], r.stage) for r in conn.execute(q))
+                for k in keys:
+                    if (k["node"], k["stage"]) in held_stage:
+                        problems.append(
+                            f"{k['node'][0]} {k['node'][1]} already has a {k['stage']} tester key"
+                        )
+        return problems
+
+    @staticmethod
+    def _link_problems(graph: Genealogy, node_ids: np.ndarray, ids: dict[tuple[str, str], int],
+                       new: list[tuple[str, str]], edges: list, attrs: dict) -> tuple[list[str], Genealogy | None]:  # fmt: skip
+        """:func:`~silicio.trace.genealogy.link_problems` of the batch over the whole genealogy, and
+        the genealogy with the batch in it."""
+        for kind, name in new:
+            if len(name) > MAX_NAME:
+                return [f"{kind} {name[:40]}...: names are at most {MAX_NAME} characters"], None
+        kind_names = list(graph.kind_names)
+        index = {key: int(np.searchsorted(node_ids, i)) for key, i in ids.items()}
+        for key in new:
+            index[key] = graph.n + len(index) - len(ids)
+        kinds = np.concatenate([graph.kinds, np.array([kind_names.index(k) for k, _ in new], dtype=np.int16)])
+        names = np.concatenate([graph.names, np.array([n for _, n in new], dtype=object)])
+        parent = np.concatenate([graph.parent, np.array([index[p] for p, _ in edges], dtype=np.int64)])
+        child = np.concatenate([graph.child, np.array([index[c] for _, c in edges], dtype=np.int64)])
+        all_attrs = dict(graph.attrs)
+        all_attrs.update({index[k]: v for k, v in attrs.items()})
+        touched = np.array([index[k] for k in ids.keys() | set(new)], dtype=np.int64)
+        problems = link_problems(
+            kind_names, kinds, names, parent, child, graph.parent.size, all_attrs, touched
+        )
+        if problems:
+            return problems, None
+        return [], Genealogy(kind_names, kinds, names, parent, child, all_attrs)
 
     @staticmethod
     def _node_ids(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -506,44 +753,70 @@ class TraceStore:
         return out
 
     @staticmethod
-    def _batch_digest(conn: Connection, batch: int) -> str:
-        nodes = [(r.kind, r.name, r.attrs) for r in conn.execute(
-            sa.select(NODES.c.kind, NODES.c.name, NODES.c.attrs).where(NODES.c.batch == batch))]  # fmt: skip
+    def _genealogy_digests(conn: Connection, batch: int | None = None) -> dict[int, str]:
+        """SHA-256 of each genealogy batch's rows (of ``batch`` only, when given): every node,
+        edge and tester key holds the batch that wrote it, so a row written around the log lands
+        in a batch that is either not logged or hashes to something else."""
+        nodes: dict[int, list] = {}
+        edges: dict[int, list] = {}
+        keys: dict[int, list] = {}
+        where = (lambda t: t.c.batch == batch) if batch is not None else (lambda t: sa.true())
+        for r in conn.execute(
+            sa.select(NODES.c.kind, NODES.c.name, NODES.c.attrs, NODES.c.batch).where(where(NODES))
+        ):
+            nodes.setdefault(r.batch, []).append((r.kind, r.name, r.attrs))
         p, c = NODES.alias("p"), NODES.alias("c")
-        edges = [(r[0], r[1], r[2], r[3]) for r in conn.execute(
-            sa.select(p.c.kind, p.c.name, c.c.kind, c.c.name).select_from(
-                EDGES.join(p, EDGES.c.parent == p.c.id).join(c, EDGES.c.child == c.c.id)).where(EDGES.c.batch == batch))]  # fmt: skip
-        keys = [(r.kind, r.name, r.stage, r.lot_id, r.wafer_id, r.x, r.y, r.part_id) for r in conn.execute(
+        for r in conn.execute(sa.select(p.c.kind, p.c.name, c.c.kind, c.c.name, EDGES.c.batch).select_from(
+                EDGES.outerjoin(p, EDGES.c.parent == p.c.id).outerjoin(c, EDGES.c.child == c.c.id)).where(where(EDGES))):  # fmt: skip
+            edges.setdefault(r[4], []).append(tuple(r[:4]))
+        for r in conn.execute(
             sa.select(NODES.c.kind, NODES.c.name, TESTER_KEYS.c.stage, TESTER_KEYS.c.lot_id, TESTER_KEYS.c.wafer_id,
-                      TESTER_KEYS.c.x, TESTER_KEYS.c.y, TESTER_KEYS.c.part_id).select_from(
-                TESTER_KEYS.join(NODES, TESTER_KEYS.c.node == NODES.c.id)).where(TESTER_KEYS.c.batch == batch))]  # fmt: skip
-        return _batch_digest(nodes, edges, keys)
+                      TESTER_KEYS.c.x, TESTER_KEYS.c.y, TESTER_KEYS.c.part_id, TESTER_KEYS.c.batch).select_from(
+                TESTER_KEYS.outerjoin(NODES, TESTER_KEYS.c.node == NODES.c.id)).where(where(TESTER_KEYS))):  # fmt: skip
+            keys.setdefault(r.batch, []).append(tuple(r[:8]))
+        batches = set(nodes) | set(edges) | set(keys) | ({batch} if batch is not None else set())
+        return {b: _batch_digest(nodes.get(b, []), edges.get(b, []), keys.get(b, [])) for b in batches}
+
+    def _load_graph(self, conn: Connection) -> tuple[Genealogy, np.ndarray]:
+        """The genealogy graph and the database id of each node index (ascending)."""
+        ids, kinds, names, attrs = [], [], [], {}
+        kind_names = list(NODE_KINDS)
+        for r in conn.execute(
+            sa.select(NODES.c.id, NODES.c.kind, NODES.c.name, NODES.c.attrs).order_by(NODES.c.id)
+        ):
+            if r.kind not in kind_names:  # only written around the store; audit verify names it
+                kind_names.append(r.kind)
+            if r.attrs:
+                attrs[len(ids)] = json.loads(r.attrs)
+            ids.append(r.id)
+            kinds.append(kind_names.index(r.kind))
+            names.append(r.name)
+        # Plain tuples: numpy probing SQLAlchemy rows for array attributes costs seconds per 100k edges.
+        edge_rows = [(p, c) for p, c in conn.execute(sa.select(EDGES.c.parent, EDGES.c.child))]
+        id_arr = np.asarray(ids, dtype=np.int64)
+        e = np.array(edge_rows, dtype=np.int64).reshape(-1, 2)
+        at = np.searchsorted(id_arr, e)
+        found = id_arr[np.minimum(at, id_arr.size - 1)] == e if id_arr.size else np.zeros(e.shape, dtype=bool)
+        if not found.all():
+            raise GenealogyError(f"an edge names node id {int(e[~found][0])}, which is not in the genealogy: "
+                                 "it was written around the store; run silicio audit verify")  # fmt: skip
+        graph = Genealogy(kind_names, np.asarray(kinds, dtype=np.int16), np.asarray(names, dtype=object),
+                          at[:, 0], at[:, 1], attrs)  # fmt: skip
+        return graph, id_arr
 
     def genealogy(self) -> Genealogy:
-        """The genealogy graph, loaded once and kept until the next write through this store."""
+        """The genealogy graph, loaded once and kept until the audit log moves on."""
         with self.engine.connect() as conn:
             seq, _ = audit.head(conn, AUDIT)
-            if self._graph is not None and self._graph[0] == seq:
-                return self._graph[1]
-            ids, kinds, names, attrs = [], [], [], {}
-            kind_names = list(NODE_KINDS)
-            for r in conn.execute(
-                sa.select(NODES.c.id, NODES.c.kind, NODES.c.name, NODES.c.attrs).order_by(NODES.c.id)
-            ):
-                if r.kind not in kind_names:
-                    kind_names.append(r.kind)
-                if r.attrs:
-                    attrs[len(ids)] = json.loads(r.attrs)
-                ids.append(r.id)
-                kinds.append(kind_names.index(r.kind))
-                names.append(r.name)
-            edge_rows = conn.execute(sa.select(EDGES.c.parent, EDGES.c.child)).all()
-        id_arr = np.asarray(ids, dtype=np.int64)
-        e = np.asarray(edge_rows, dtype=np.int64).reshape(-1, 2)
-        graph = Genealogy(kind_names, np.asarray(kinds, dtype=np.int16), np.asarray(names, dtype=object),
-                          np.searchsorted(id_arr, e[:, 0]), np.searchsorted(id_arr, e[:, 1]), attrs)  # fmt: skip
-        self._graph = (seq, graph)
+            graph, _ = self._graph_at(conn, seq)
         return graph
+
+    def _graph_at(self, conn: Connection, seq: int) -> tuple[Genealogy, np.ndarray]:
+        """The graph (and node ids) at audit head ``seq``: the kept one, or read anew."""
+        if self._graph is None or self._graph[0] != seq:
+            graph, node_ids = self._load_graph(conn)
+            self._graph = (seq, graph, node_ids)
+        return self._graph[1], self._graph[2]
 
     def tester_keys(self, nodes: Sequence[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
         """Tester keys of the given dies/units (all when None), as dicts with ``kind`` and ``name``."""
@@ -562,12 +835,20 @@ class TraceStore:
     # -- certificates
 
     def save_certificate(self, document: dict[str, Any], actor: str) -> str:
-        """Keep a signed certificate (see :mod:`silicio.origin.certificates`); returns its id."""
-        cert = document["certificate"]
+        """Keep a signed certificate (see :mod:`silicio.origin.certificates`); returns its id.
+        Its ``audit_head`` (the log head it signs) must be a head this log has had."""
+        actor = check_actor(actor)
+        cert = document.get("certificate") if isinstance(document, dict) else None
+        if not isinstance(cert, dict) or not all(isinstance(cert.get(k), str) and cert.get(k)
+                                                 for k in ("id", "type", "issued_at")):  # fmt: skip
+            raise ValueError("a certificate document holds 'certificate' with text id, type and issued_at")
         text = audit.canonical_json(document).decode()
         digest = audit.sha256_hex(text.encode())
+        t = CertificateRow.__table__
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(CertificateRow.__table__).values(
+            if conn.scalar(sa.select(t.c.cert_id).where(t.c.cert_id == cert["id"])) is not None:
+                raise ValueError(f"certificate {cert['id']} is already kept; a certificate id is issued once")
+            conn.execute(sa.insert(t).values(
                 cert_id=cert["id"], kind=cert["type"], subject=cert.get("subject", ""), issued_at=cert["issued_at"],
                 document=text, sha256=digest))  # fmt: skip
             audit.append(conn, AUDIT, actor=actor, action="issue", entity="certificate", key=cert["id"],
@@ -598,23 +879,73 @@ class TraceStore:
         with self.engine.connect() as conn:
             return audit.entries(conn, AUDIT)
 
-    def verify_audit(self) -> AuditReport:
-        """Walk the chain (first broken entry), then check that every table holds what the log says."""
+    def verify_audit(self, anchors: Iterable[audit.Anchor] = (), problems: Iterable[str] = (),
+                     checkpoints: bool = True) -> AuditReport:  # fmt: skip
+        """Walk the chain (first broken entry), hold it to its anchors, then check that every table
+        holds what the log says.
+
+        Anchors: ``anchors`` given (exported checkpoints, certificates held elsewhere), the
+        checkpoints of the store's data directory (``checkpoints=True``) and the head signed
+        into every stored certificate. ``problems``: what the caller found wrong with anchors it
+        could not use (a checkpoint whose signature fails); they fail the report too."""
+        anchors = list(anchors)
+        report = AuditReport(0, audit.GENESIS, anchor_problems=list(problems))
+        if checkpoints and self.data_dir is not None:
+            from .checkpoints import data_dir_checkpoints
+
+            checked = data_dir_checkpoints(self.data_dir)
+            anchors += checked.anchors
+            report.anchor_problems += checked.problems
         with self.engine.connect() as conn:
             log = audit.entries(conn, AUDIT)
-            report = AuditReport(len(log), log[-1].hash if log else audit.GENESIS, audit.verify_chain(log))
-            if report.chain_break is not None:
-                return report
+            report.entries = len(log)
+            report.head_hash = log[-1].hash if log else audit.GENESIS
+            report.chain_break = audit.verify_chain(log)
             last: dict[tuple[str, str], audit.AuditEntry] = {}
             for e in log:
                 last[(e.entity, e.key)] = e
-            self._check_tables(conn, last, report)
+            cert_anchors, cert_problems = self._certificate_anchors(conn, last)
+            anchors += cert_anchors
+            report.anchor_problems += cert_problems
+            report.anchor_problems += audit.check_anchors(log, anchors)
+            good = [a.seq for a in anchors]
+            report.anchors = len(anchors)
+            report.anchored_seq = max(good, default=0)
+            if report.chain_break is None:
+                self._check_tables(conn, last, report)
         return report
+
+    @staticmethod
+    def _certificate_anchors(conn: Connection, last: dict[tuple[str, str], audit.AuditEntry]
+                             ) -> tuple[list[audit.Anchor], list[str]]:  # fmt: skip
+        """The log head each stored certificate signs; each must come before the certificate's own entry."""
+        t = CertificateRow.__table__
+        anchors, problems = [], []
+        for r in conn.execute(sa.select(t.c.cert_id, t.c.document).order_by(t.c.cert_id)):
+            try:
+                head = json.loads(r.document)["certificate"].get("audit_head") or {}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                problems.append(f"certificate {r.cert_id}: its stored document is not readable")
+                continue
+            seq, digest = head.get("seq"), head.get("hash")
+            if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(digest, str):
+                continue  # a certificate issued without a head anchors nothing
+            anchors.append(audit.Anchor(seq, digest, f"certificate {r.cert_id}"))
+            entry = last.get(("certificate", r.cert_id))
+            if entry is not None and seq >= entry.seq:
+                problems.append(f"certificate {r.cert_id} signs log head #{seq}, but was itself logged at "
+                                f"#{entry.seq}: a head from after its issue cannot be")  # fmt: skip
+        return anchors, problems
 
     def _check_tables(
         self, conn: Connection, last: dict[tuple[str, str], audit.AuditEntry], report: AuditReport
     ) -> None:
-        md = self.load_master_data()
+        try:
+            md = self.load_master_data()
+        except MasterDataError as exc:
+            report.mismatches.append(f"the master data tables hold a record the store never writes ({exc}): "
+                                     "written around the log")  # fmt: skip
+            md = MasterData()
         held: dict[tuple[str, str], dict] = {}
         held.update({("site", k): to_record(v) for k, v in md.sites.items()})
         held.update({("product", k): to_record(v) for k, v in md.products.items()})
@@ -647,12 +978,18 @@ class TraceStore:
                 report.mismatches.append(
                     f"{entity} {key}: logged in entry #{entry.seq} but missing from the tables"
                 )
-        for (entity, key), entry in last.items():
-            if entity == "genealogy":
-                batch = int(key.split()[-1])
-                if self._batch_digest(conn, batch) != entry.payload.get("sha256"):
-                    report.mismatches.append(f"genealogy batch {batch}: nodes, edges or tester keys differ from "
-                                             f"what audit entry #{entry.seq} recorded")  # fmt: skip
+        logged = {int(key.split()[-1]): entry for (entity, key), entry in last.items()
+                  if entity == "genealogy" and key.split()[-1].isdigit()}  # fmt: skip
+        held_batches = self._genealogy_digests(conn)
+        empty = _batch_digest([], [], [])  # a logged batch whose rows were all deleted
+        for batch in sorted(held_batches.keys() | logged.keys()):
+            entry = logged.get(batch)
+            if entry is None:
+                report.mismatches.append(f"genealogy batch {batch}: nodes, edges or tester keys in the tables that "
+                                         "no audit entry logged (written around the log)")  # fmt: skip
+            elif held_batches.get(batch, empty) != entry.payload.get("sha256"):
+                report.mismatches.append(f"genealogy batch {batch}: nodes, edges or tester keys differ from "
+                                         f"what audit entry #{entry.seq} recorded")  # fmt: skip
 
 
 def _qual_key(q: Qualification) -> str:
@@ -665,4 +1002,5 @@ def _step_payload(rec: StepRecord) -> dict[str, Any]:
     return out
 
 
-__all__ = ["AuditReport", "Base", "MasterDataError", "StepRecord", "TraceStore", "qualification_flag"]
+__all__ = ["AuditReport", "Base", "MasterDataError", "StepRecord", "TraceStore", "TraceStoreMissing", "check_actor",
+           "qualification_flag"]  # fmt: skip
