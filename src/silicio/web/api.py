@@ -9,18 +9,30 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from . import models as m
 from .dashboard import NotFound
 
+#: STDF's TEST_NUM is an unsigned 4-byte integer (STDF V4, PTR/FTR/MPR); X_COORD and Y_COORD of a die
+#: are signed 2-byte ones (PRR). A number outside them names nothing: 422, before any query runs
+#: (a 40-digit test number overflowed the lake's 64-bit integers: a 500).
+TEST_NUM_MAX = 2**32 - 1
+COORDINATE_MIN, COORDINATE_MAX = -(2**15), 2**15 - 1
+
+TestNumberPath = Annotated[int, Path(ge=0, le=TEST_NUM_MAX, description="STDF test number (0 to 4294967295)")]
 Stage = Annotated[
     str | None, Query(description="test stage: wafer_sort, final_test, ...; default wafer sort")
 ]
 BinKind = Annotated[str, Query(pattern="^(hard|soft)$", description="bins of the map: hard or soft")]
-TestNumber = Annotated[int | None, Query(alias="test", description="test of the parametric map")]
+TestNumber = Annotated[
+    int | None, Query(alias="test", ge=0, le=TEST_NUM_MAX, description="test of the parametric map")
+]
+DieCoordinate = Annotated[
+    int | None, Query(ge=COORDINATE_MIN, le=COORDINATE_MAX, description="die X or Y on the wafer (STDF I*2)")
+]
 Product = Annotated[str | None, Query(description="only this product")]
 TestName = Annotated[str | None, Query(description="the test's name, when a number names several tests")]
 

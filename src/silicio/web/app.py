@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from silicio import __version__
 
-from . import access, declare, login, pages, spc_pages, trace_pages
+from . import access, declare, login, pages, security, spc_pages, trace_pages
 from .access import refusal
 from .dashboard import Dashboard, NotFound, Pending, Settings
 from .format import format_cell
@@ -183,4 +183,5 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
         return refusal(request, 422, problems)
 
+    security.install(app)  # outside every middleware: its headers and body limits cover every answer
     return app

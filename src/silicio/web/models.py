@@ -679,13 +679,14 @@ class TransparencyPage(BaseModel):
 
     home_country: str
     as_of: str
-    organisations: int
-    local_organisations: int
-    local_msmes: int
+    organisations: int | None = Field(description="None when fewer than 3 (not shown)")
+    local_organisations: int | None = Field(description="None when fewer than 3 (not shown)")
+    local_msmes: int | None = Field(description="None when fewer than 3 (not shown)")
     value_hhi: float | None = None
     import_hhi: float | None = None
     national_content_pct: dict[str, float] = Field(default_factory=dict)
-    counts: list[CountRow]
+    counts: list[CountRow] = Field(description="groups of 3 organisations or more only")
+    notes: list[str] = Field(default_factory=list)
 
 
 class PortalSite(Row):

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from . import models as m
 from .access import access
-from .api import BinKind, Product, Stage, TestName, TestNumber, die_of
+from .api import BinKind, DieCoordinate, Product, Stage, TestName, TestNumber, TestNumberPath, die_of
 from .dashboard import Dashboard
 from .declare import DashboardData, Nav, Page
 
@@ -26,11 +26,13 @@ def lot(data: Dashboard, lot_id: str, stage: Stage = None) -> m.LotPage:
 
 
 def wafer(data: Dashboard, lot_id: str, wafer_id: str, stage: Stage = None, kind: BinKind = "hard",
-          test_num: TestNumber = None, x: int | None = None, y: int | None = None) -> m.WaferPage:  # fmt: skip
+          test_num: TestNumber = None, x: DieCoordinate = None, y: DieCoordinate = None) -> m.WaferPage:  # fmt: skip
     return data.wafer(lot_id, wafer_id, stage, kind, test_num, die_of(x, y))
 
 
-def test(data: Dashboard, test_num: int, product: Product = None, name: TestName = None) -> m.TestPage:
+def test(
+    data: Dashboard, test_num: TestNumberPath, product: Product = None, name: TestName = None
+) -> m.TestPage:
     return data.test(test_num, product, name)
 
 

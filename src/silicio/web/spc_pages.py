@@ -43,11 +43,16 @@ from silicio.lake.queries.spc import last_results
 from . import links
 from . import models as m
 from .access import access
-from .api import Product, TestName
+from .api import Product, TestName, TestNumberPath
 from .dashboard import Dashboard, NotFound, one_test
 from .declare import DashboardData, Nav, Page
 from .tracedata import BadQuery
 
+#: Points a control chart draws at most, and violations a page lists at most: one demo test has
+#: 87,565 dies, and its I-MR page drawn point by point was 40 MB of HTML (65,031 Nelson violations
+#: on another: 14 MB more). Limits, rules and capability still use every point.
+MAX_CHART_POINTS = 4000
+MAX_LISTED_VIOLATIONS = 1000
 #: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
 DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20}
 CHARTS = ("imr", "xbar-r", "xbar-s")
@@ -62,10 +67,14 @@ RuleSet = Annotated[
     str, Query(pattern="^(we|nelson)$", description="run rules: we (Western Electric) or nelson")
 ]
 Baseline = Annotated[
-    int | None, Query(ge=2, description="phase I points (I-MR) or subgroups (X-bar); default 100 / 20")
+    int | None,
+    Query(ge=2, le=2**31 - 1, description="phase I points (I-MR) or subgroups (X-bar); default 100 / 20"),
 ]
 Method = Annotated[str, Query(pattern="^(anova|average-range)$", description="anova or average-range")]
-Tolerance = Annotated[float | None, Query(gt=0, description="USL - LSL, for % tolerance")]
+# Finite: "inf" and "nan" parse as floats but are no tolerance.
+Tolerance = Annotated[
+    float | None, Query(gt=0, allow_inf_nan=False, description="USL - LSL, for % tolerance (finite, > 0)")
+]
 
 
 def _clean(value: Any) -> float | None:
@@ -139,9 +148,14 @@ class SpcPage(BaseModel):
     dispersion_chart: str
     center: float = Field(description="phase I process mean")
     sigma: float = Field(description="phase I process sigma (within)")
-    points: list[ChartPoint] = Field(description="the location chart (individuals or X-bar)")
-    dispersion: list[ChartPoint] = Field(description="the dispersion chart (MR, R or s)")
-    violations: list[Violation]
+    points: list[ChartPoint] = Field(
+        description=f"the location chart (individuals or X-bar); past {MAX_CHART_POINTS:,} points a sample "
+        "that keeps each run's lowest and highest (see notes)"
+    )
+    dispersion: list[ChartPoint] = Field(description="the dispersion chart (MR, R or s), sampled alike")
+    charted_points: int = Field(description="points of each chart, all used by limits, rules and capability")
+    violations: list[Violation] = Field(description=f"the first {MAX_LISTED_VIOLATIONS:,} by point")
+    violation_counts: dict[str, int] = Field(description="violations of each chart and rule, all of them")
     capability: CapabilitySummary | None
     indices: list[CapabilityIndex]
     histogram: m.Histogram
@@ -211,8 +225,31 @@ def _spec_limit(column: pl.Series) -> float | None:
     return float(values.mode().sort()[0])
 
 
+def chart_sample(values: np.ndarray, flagged: np.ndarray, limit: int = MAX_CHART_POINTS) -> np.ndarray:
+    """Indices (sorted) of the points a chart of ``values`` draws: all of them when they are at most
+    ``limit``; else, of each run of consecutive points, its lowest and its highest (the chart's
+    envelope: no excursion disappears), the first and the last point, and of the ``flagged``
+    indices (rule violations) at most a quarter of ``limit``, evenly spread. At most ``limit`` + 2."""
+    n = values.size
+    if n <= limit:
+        return np.arange(n)
+    runs = max(1, (limit * 3) // 8)  # two points a run: three quarters of the limit
+    run = -(-n // runs)
+    padded = np.full(runs * run, np.nan)
+    padded[:n] = values
+    padded = padded.reshape(runs, run)
+    starts = np.arange(runs) * run
+    lowest = starts + np.argmin(np.where(np.isnan(padded), np.inf, padded), axis=1)
+    highest = starts + np.argmax(np.where(np.isnan(padded), -np.inf, padded), axis=1)
+    shown_flags = flagged
+    if flagged.size > limit // 4:
+        shown_flags = flagged[np.linspace(0, flagged.size - 1, limit // 4).round().astype(np.int64)]
+    kept = np.unique(np.concatenate([lowest, highest, shown_flags, [0, n - 1]]).astype(np.int64))
+    return kept[kept < n]
+
+
 def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
-                  flagged: dict[int, list[str]]) -> list[ChartPoint]:  # fmt: skip
+                  flagged: dict[int, list[str]], shown: np.ndarray) -> list[ChartPoint]:  # fmt: skip
     return [
         ChartPoint(
             point=i,
@@ -225,7 +262,7 @@ def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
             ucl=_clean(chart.ucl[i]),
             rules=flagged.get(i, []),
         )  # fmt: skip
-        for i in range(chart.statistic.size)
+        for i in shown.tolist()
     ]
 
 
@@ -300,25 +337,36 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
     codes = spc.select_rules(rules)
     found = location.rules(codes)
     flagged: dict[int, list[str]] = {}
-    violations: list[Violation] = []
+    # (point, chart, rule) of every violation; the page lists the first MAX_LISTED_VIOLATIONS.
+    broken: list[tuple[int, str, str]] = []
     for code, where in found.points.items():
         for i in where.tolist():
             flagged.setdefault(i, []).append(code)
-            violations.append(Violation(chart=location.name, rule=code, description=spc.RULES[code].description,
-                                        point=i, subgroup=labels[i], value=_clean(location.statistic[i])))  # fmt: skip
+            broken.append((i, location.name, code))
     beyond = {i: ["beyond-limits"] for i in dispersion.out_of_control.tolist()}
-    violations += [
-        Violation(
-            chart=dispersion.name,
-            rule="beyond-limits",
-            description="one point beyond its control limits",
-            point=i,
-            subgroup=labels[i],
-            value=_clean(dispersion.statistic[i]),
-        )  # fmt: skip
-        for i in beyond
-    ]
-    violations.sort(key=lambda v: (v.point, v.chart, v.rule))
+    broken += [(i, dispersion.name, "beyond-limits") for i in beyond]
+    broken.sort()
+    violation_counts: dict[str, int] = {}
+    for _, chart_name, code in broken:
+        violation_counts[f"{chart_name} {code}"] = violation_counts.get(f"{chart_name} {code}", 0) + 1
+    statistic = {location.name: location.statistic, dispersion.name: dispersion.statistic}
+    violations = [
+        Violation(chart=chart_name, rule=code, point=i, subgroup=labels[i], value=_clean(statistic[chart_name][i]),
+                  description=spc.RULES[code].description if code in spc.RULES else "one point beyond its control limits")
+        for i, chart_name, code in broken[:MAX_LISTED_VIOLATIONS]
+    ]  # fmt: skip
+    if len(broken) > MAX_LISTED_VIOLATIONS:
+        notes.append(f"{len(broken):,} violations: the first {MAX_LISTED_VIOLATIONS:,} (by point) are listed, "
+                     "the count of each rule is of all of them")  # fmt: skip
+    shown_location = chart_sample(location.statistic, np.array(sorted(flagged), dtype=np.int64))
+    shown_dispersion = chart_sample(dispersion.statistic, np.array(sorted(beyond), dtype=np.int64))
+    if shown_location.size < location.statistic.size:
+        notes.append(
+            f"the charts draw {shown_location.size:,} and {shown_dispersion.size:,} of their "
+            f"{location.statistic.size:,} points: of each run of consecutive points the lowest and the highest, "
+            f"and flagged points; the limits, the rules and the capability use every point "
+            f"(chart=xbar-r draws one point per wafer)"
+        )
 
     lsl, usl = _spec_limit(results["lo_limit"]), _spec_limit(results["hi_limit"])
     if lsl is not None and usl is not None and not lsl < usl:
@@ -353,15 +401,16 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
         test_num=test_num, test_name=chosen, names=names, units=units[0] if len(units) else None, product=product,
         products=products, chart=chart, rules=rules, rule_codes=codes, baseline=baseline, subgrouping=subgrouping,
         location_chart=location.name, dispersion_chart=dispersion.name, center=limits.mean, sigma=limits.sigma,
-        points=_chart_points(location, labels, sizes, baseline, flagged),
-        dispersion=_chart_points(dispersion, labels, sizes, baseline, beyond),
-        violations=violations, capability=summary, indices=indices,
+        points=_chart_points(location, labels, sizes, baseline, flagged, shown_location),
+        dispersion=_chart_points(dispersion, labels, sizes, baseline, beyond, shown_dispersion),
+        charted_points=int(location.statistic.size), violations=violations, violation_counts=violation_counts,
+        capability=summary, indices=indices,
         histogram=m.Histogram(edges=[float(e) for e in edges], counts=[int(c) for c in counts]),
         test_page_url=links.test_url(test_num, product, name), notes=notes,
     )  # fmt: skip
 
 
-def spc_test(data: Dashboard, test_num: int, product: Product = None, name: TestName = None,
+def spc_test(data: Dashboard, test_num: TestNumberPath, product: Product = None, name: TestName = None,
              chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> SpcPage:  # fmt: skip
     """The SPC page, cached by the dashboard until the catalog changes."""
     key = ("spc", test_num, product, name, chart, rules, baseline)

@@ -131,7 +131,7 @@ async def verify_upload_api(request: Request, data: TraceSource) -> Response:
         return _bad(ValueError(f"certificate larger than {MAX_CERTIFICATE_BYTES:,} bytes"))
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a 5,000-digit number, bad UTF-8
         return _bad(ValueError(f"the body is not a JSON certificate ({exc})"))
     try:
         page = data.verify_upload(document)
@@ -140,17 +140,46 @@ async def verify_upload_api(request: Request, data: TraceSource) -> Response:
     return JSONResponse(page.model_dump(mode="json"))
 
 
+#: The organisation fields a supplier edits, and the most characters a text field may have.
+EDITABLE_FIELDS = ("name", "state", "employees")
+MAX_FIELD_CHARS = 200
+#: More employees than any company has: a number above it is a typing error (or 1e30), not a size.
+MAX_EMPLOYEES = 10_000_000
+
+
+def _organisation_field(name: str, value: object) -> str | int | None:
+    """A supplier's edit of field ``name`` as the registry stores it, or BadQuery saying what was expected."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if name == "employees":
+        text = str(value).strip()
+        if isinstance(value, bool) or not (isinstance(value, int) or (text.isascii() and text.isdigit())):
+            raise BadQuery(
+                f"employees: expected a whole number from 0 to {MAX_EMPLOYEES:,}, got {text[:40]!r}"
+            )
+        number = int(text) if len(text) <= 12 else MAX_EMPLOYEES + 1  # no 5,000-digit int() to parse
+        if not 0 <= number <= MAX_EMPLOYEES:
+            raise BadQuery(
+                f"employees: expected a whole number from 0 to {MAX_EMPLOYEES:,}, got {text[:40]!r}"
+            )
+        return number
+    if not isinstance(value, str):
+        raise BadQuery(f"{name}: expected text, got {type(value).__name__}")
+    if len(value) > MAX_FIELD_CHARS or not value.isprintable():
+        raise BadQuery(f"{name}: expected at most {MAX_FIELD_CHARS} printable characters")
+    return value
+
+
 def _update_organisation(data: TraceData, org_id: str, fields: dict) -> m.SupplierPortal:
     from silicio.supply import AccessDenied, RegistryError, SupplierView
 
-    editable = ("name", "state", "employees")
-    unknown = sorted(set(fields) - set(editable))
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
-        raise BadQuery(f"field {unknown[0]!r} cannot be changed here; editable: {', '.join(editable)}")
+        raise BadQuery(
+            f"field {str(unknown[0])[:40]!r} cannot be changed here; editable: {', '.join(EDITABLE_FIELDS)}"
+        )
     view = SupplierView(data.registry(), org_id)
-    row = {**view.organisation(), **{k: v for k, v in fields.items()}}
-    if row.get("employees") in ("", None):
-        row["employees"] = None
+    row = {**view.organisation(), **{k: _organisation_field(k, v) for k, v in fields.items()}}
     try:
         data.save_registry(view.update("organisations", [row]))
     except (AccessDenied, RegistryError) as exc:
@@ -174,7 +203,7 @@ def _answer_request(data: TraceData, org_id: str, request_id: str, status: str) 
 async def _json_object(request: Request) -> dict:
     try:
         body = json.loads(await request.body())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a 5,000-digit number, bad UTF-8
         raise BadQuery(f"the body is not JSON ({exc})") from None
     if not isinstance(body, dict):
         raise BadQuery("the body must be a JSON object")

@@ -30,6 +30,33 @@ FORWARD_KINDS = ("lot", "wafer", "material_lot", "assembly_lot", "die")
 BACKWARD_KINDS = ("unit", "reel", "shipment", "die", "wafer")
 
 
+#: Public counts below this are left out: a count of 1 or 2 points at one or two firms
+#: (k-anonymity with k = 3, the threshold of the "rule of three" in statistical disclosure control).
+MIN_PUBLIC_COUNT = 3
+#: The public page's words for the groups of :func:`silicio.supply.public_summary` (its keys are
+#: the program's, not the reader's), in the order shown.
+PUBLIC_GROUPS = {
+    "organisations_by_country": "Organisations by country",
+    "local_by_state": "Local organisations by state",
+    "local_by_kind": "Local organisations by kind",
+    "local_by_size_class": "Local organisations by size",
+    "local_by_capability": "Local organisations by capability",
+    "local_with_valid_certification": "Local organisations with a valid certification",
+}
+_PUBLIC_KINDS = {"idm": "integrated device maker", "atp_osat": "assembly and test (OSAT)"}
+_PUBLIC_CAPABILITY_TYPES = {"process": "process", "material": "material", "hs_code": "HS code"}
+
+
+def _public_value(group: str, value: str) -> str:
+    """A value of a public group in words: kinds and capabilities without the registry's codes."""
+    if group == "local_by_kind":
+        return _PUBLIC_KINDS.get(value, value.replace("_", " "))
+    if group == "local_by_capability":
+        kind, _, name = value.partition(":")
+        return f"{_PUBLIC_CAPABILITY_TYPES.get(kind, kind.replace('_', ' '))}: {name.replace('_', ' ')}"
+    return value
+
+
 class BadQuery(ValueError):
     """A query the pages cannot answer as asked (an unknown node kind, a malformed suspect); 422."""
 
@@ -68,6 +95,32 @@ def _field_rows(content: dict, prefix: str = "") -> list[m.CertificateField]:
             rows.append(m.CertificateField(field=name, value="; ".join(map(str, value))
                                            if isinstance(value, list) else str(value)))  # fmt: skip
     return rows
+
+
+#: What the public verify page shows of a certificate's content, as dotted fields (a field under
+#: one listed is shown too): what is certified, by whom and when, and the claim's conclusion.
+#: Prices and costs (USMCA TV, NC, VNM; national content values), quantities, yields, the importer
+#: (the customer) and the parties' contacts are left out; so is any field not listed here (a new
+#: field stays off the public page until someone decides it is public).
+PUBLIC_CERTIFICATE_FIELDS = (
+    "type", "id", "issued_at", "issuer", "subject", "part_number", "revision", "lot", "shipment",
+    "standards", "pat_status", "spc_status", "verify_url", "content_sha256", "valid_from", "valid_until",
+    "minimum_data_elements.certifier_role", "minimum_data_elements.certifier.name",
+    "minimum_data_elements.exporter.name", "minimum_data_elements.producer.name",
+    "minimum_data_elements.description_and_hs", "minimum_data_elements.origin_criterion",
+    "minimum_data_elements.blanket_period", "minimum_data_elements.authorized_signature_and_date.date",
+    "usmca.rule", "usmca.originating", "usmca.de_minimis_applied", "usmca.rvc_tv_pct", "usmca.rvc_nc_pct",
+    "national_content.country", "national_content.pct", "hecho_en_mexico",
+)  # fmt: skip
+
+
+def public_certificate_field(name: str) -> bool:
+    """Whether the dotted content field ``name`` is shown on the public verify page."""
+    return any(name == public or name.startswith(public + ".") for public in PUBLIC_CERTIFICATE_FIELDS)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _date_text(value: Any) -> str | None:
@@ -313,11 +366,17 @@ class TraceData:
         return self.verify_upload(document)
 
     def verify_upload(self, document: Any) -> m.VerifyPage:
+        """The public check of ``document``: its verification, and of its content only the
+        :data:`PUBLIC_CERTIFICATE_FIELDS` (no price, cost, quantity, yield or customer)."""
+        if not isinstance(document, dict) or not isinstance(document.get("certificate"), dict):
+            raise BadQuery("not a silicio certificate: expected a JSON object with a 'certificate' object "
+                           "and its 'signature'")  # fmt: skip
         verification = self.verify_document(document)
         content = document["certificate"]
-        return m.VerifyPage(cert_id=verification.cert_id, kind=content.get("type"),
-                            subject=str(content.get("subject", "")), issued_at=content.get("issued_at"),
-                            verification=verification, fields=_field_rows(content))  # fmt: skip
+        fields = [row for row in _field_rows(content) if public_certificate_field(row.field)]
+        return m.VerifyPage(cert_id=verification.cert_id, kind=_text(content.get("type")),
+                            subject=_text(content.get("subject")) or "", issued_at=_text(content.get("issued_at")),
+                            verification=verification, fields=fields)  # fmt: skip
 
     # -- supplier ecosystem
 
@@ -414,15 +473,22 @@ class TraceData:
 
             plan = self.plan()
             s = public_summary(self.registry(), self.master_data(), plan["demand"], as_of=plan["as_of"])
-            counts = [m.CountRow(group=group, value=value, organisations=n)
-                      for group in ("organisations_by_country", "local_by_state", "local_by_kind",
-                                    "local_by_size_class", "local_by_capability", "local_with_valid_certification")
-                      for value, n in s[group].items()]  # fmt: skip
+            counts, notes = [], []
+            for group, title in PUBLIC_GROUPS.items():
+                shown = {value: n for value, n in s[group].items() if n >= MIN_PUBLIC_COUNT}
+                counts += [m.CountRow(group=title, value=_public_value(group, value), organisations=n)
+                           for value, n in shown.items()]  # fmt: skip
+                if len(shown) < len(s[group]):
+                    notes.append(f"{title}: {len(s[group]) - len(shown)} value(s) with fewer than "
+                                 f"{MIN_PUBLIC_COUNT} organisations not shown")  # fmt: skip
+            totals = {key: s[key] if s[key] >= MIN_PUBLIC_COUNT else None
+                      for key in ("organisations", "local_organisations", "local_msmes")}  # fmt: skip
+            if None in totals.values():
+                notes.append(f"a total below {MIN_PUBLIC_COUNT} organisations is not shown")
             return m.TransparencyPage(
-                home_country=s["home_country"], as_of=s["as_of"], organisations=s["organisations"],
-                local_organisations=s["local_organisations"], local_msmes=s["local_msmes"],
+                home_country=s["home_country"], as_of=s["as_of"], **totals,
                 value_hhi=s.get("value_hhi"), import_hhi=s.get("import_hhi"),
-                national_content_pct=s.get("national_content_pct", {}), counts=counts)  # fmt: skip
+                national_content_pct=s.get("national_content_pct", {}), counts=counts, notes=notes)  # fmt: skip
 
         return self._cached("transparency", compute)
 
