@@ -56,7 +56,8 @@ MAX_LISTED_VIOLATIONS = 1000
 #: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
 DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20}
 CHARTS = ("imr", "xbar-r", "xbar-s")
-_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A file name of the metrology folder: no path, at most 100 characters (a longer one was an OSError).
+_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 router = APIRouter(include_in_schema=False)
 
@@ -225,11 +226,13 @@ def _spec_limit(column: pl.Series) -> float | None:
     return float(values.mode().sort()[0])
 
 
-def chart_sample(values: np.ndarray, flagged: np.ndarray, limit: int = MAX_CHART_POINTS) -> np.ndarray:
+def chart_sample(values: np.ndarray, flagged: np.ndarray, limit: int | None = None) -> np.ndarray:
     """Indices (sorted) of the points a chart of ``values`` draws: all of them when they are at most
     ``limit``; else, of each run of consecutive points, its lowest and its highest (the chart's
     envelope: no excursion disappears), the first and the last point, and of the ``flagged``
-    indices (rule violations) at most a quarter of ``limit``, evenly spread. At most ``limit`` + 2."""
+    indices (rule violations) at most a quarter of ``limit``, evenly spread. At most ``limit`` + 2
+    (``limit``: default :data:`MAX_CHART_POINTS`)."""
+    limit = MAX_CHART_POINTS if limit is None else limit
     n = values.size
     if n <= limit:
         return np.arange(n)
@@ -424,7 +427,7 @@ def spc_test(data: Dashboard, test_num: TestNumberPath, product: Product = None,
 
 def study_path(data: Dashboard, name: str) -> Path:
     if not _STUDY_NAME.match(name):
-        raise BadQuery(f"bad study name {name!r}: letters, digits, '.', '_' and '-' only")
+        raise BadQuery(f"bad study name {name[:40]!r}: up to 100 letters, digits, '.', '_' and '-'")
     path = DataDir.at(data.data_dir).gage_study(name)
     if not path.is_file():
         raise NotFound(
