@@ -184,12 +184,22 @@ def _status_kib(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is the answer (a 303 after a form), not something to follow."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def send(base: str, case: Case) -> Answer:
     request = urllib.request.Request(
         base + case.url, data=case.body, method=case.method, headers=dict(case.headers)
     )
     try:
-        with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as response:
+        with _OPENER.open(request, timeout=REQUEST_SECONDS) as response:
             return Answer(
                 case, response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
             )
@@ -313,15 +323,17 @@ def fuzzed(server, fuzz_lake) -> list[Answer]:
     values, token = real_values(fuzz_lake)
     cases = fuzz_cases(create_app(fuzz_lake), values, token)
     started = time.process_time()
-    answers = []
+    answers, seconds = [], {}
     for case in cases:
+        began = time.perf_counter()
         try:
             answers.append(send(base, case))
         except OSError as exc:  # the server closed on a refused body before reading it all
             answers.append(Answer(case, 0, {}, repr(exc).encode()))
-    print(
-        f"{len(cases)} cases, {time.process_time() - started:.1f} s CPU here; load {os.getloadavg()[0]:.1f}"
-    )
+        seconds[case.route] = seconds.get(case.route, 0.0) + time.perf_counter() - began
+    slowest = sorted(seconds.items(), key=lambda kv: -kv[1])[:5]
+    print(f"{len(cases)} cases, {time.process_time() - started:.1f} s CPU here; load {os.getloadavg()[0]:.1f}; "
+          f"slowest routes (wall s): {', '.join(f'{r} {t:.1f}' for r, t in slowest)}")  # fmt: skip
     return answers
 
 
