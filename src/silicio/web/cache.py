@@ -66,7 +66,14 @@ def weigh(value: Any, _seen: set[int] | None = None) -> int:
         return sys.getsizeof(value) + sum(weigh(item, seen) for item in value)
     fields = getattr(type(value), "model_fields", None)  # pydantic models
     if isinstance(fields, dict):
-        return sys.getsizeof(value) + sum(weigh(getattr(value, name, None), seen) for name in fields)
+        # A model also holds the dict of its values and the set of the fields given: counted
+        # alone, its values were a fifth of what 20,000 chart points take (tracemalloc).
+        holders = sys.getsizeof(getattr(value, "__dict__", None)) + sys.getsizeof(
+            getattr(value, "__pydantic_fields_set__", None)
+        )
+        return (
+            sys.getsizeof(value) + holders + sum(weigh(getattr(value, name, None), seen) for name in fields)
+        )
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return sys.getsizeof(value) + sum(
             weigh(getattr(value, f.name, None), seen) for f in dataclasses.fields(value)
