@@ -13,6 +13,7 @@ from silicio import spc
 from silicio.web import create_app, spc_pages
 from silicio.web.spc_pages import chart_sample
 
+from .conftest import signed_in
 from .test_spc_pages import TEST, last_results
 
 
@@ -52,7 +53,7 @@ def small_pages(monkeypatch, data_dir):
     monkeypatch.setattr(spc_pages, "MAX_CHART_POINTS", 200)
     monkeypatch.setattr(spc_pages, "MAX_LISTED_VIOLATIONS", 5)
     with TestClient(create_app(data_dir)) as client:
-        yield client
+        yield signed_in(client)
 
 
 def test_the_spc_page_samples_its_chart_but_judges_every_point(small_pages, db):

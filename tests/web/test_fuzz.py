@@ -31,6 +31,8 @@ from fastapi.routing import APIRoute
 
 import silicio
 from silicio import lake, trace
+from silicio.auth import AuthStore
+from silicio.auth.sessions import SESSION_COOKIE
 from silicio.datadir import DataDir
 from silicio.web import access, create_app
 from silicio.web.declare import Page
@@ -42,6 +44,8 @@ from .test_spc_pages import STUDY, write_gage_study
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/<pid>/status")
 
 SEED = 16
+#: The password of the account the sign-in form's benign case signs in with.
+FUZZ_PASSWORD = "fuzz-correct-horse-battery"
 PEAK_LIMIT_BYTES = 1.5 * 2**30
 CACHE_MB = 64
 START_SECONDS = 120
@@ -155,6 +159,7 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: bytes
+    all_headers: tuple[tuple[str, str], ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -168,6 +173,10 @@ def fuzz_lake(tmp_path_factory, data_dir) -> Path:
     shutil.copytree(data_dir, copy)
     load_trace_demo(copy)
     write_gage_study(copy / "metrology")
+    with AuthStore.at(copy) as store:  # the staff's requests carry an admin's API token
+        _, secret = store.issue_token(actor="tests", role="admin")
+        store.add_user("fuzz", "engineer", FUZZ_PASSWORD, actor="tests")
+    (copy / "fuzz-admin-token").write_text(secret)
     return copy
 
 
@@ -200,11 +209,11 @@ def send(base: str, case: Case) -> Answer:
     )
     try:
         with _OPENER.open(request, timeout=REQUEST_SECONDS) as response:
-            return Answer(
-                case, response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-            )
+            status, headers, body = response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return Answer(case, exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+        status, headers, body = exc.code, exc.headers, exc.read()
+    pairs = tuple((k.lower(), v) for k, v in headers.items())
+    return Answer(case, status, dict(pairs), body, pairs)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +235,10 @@ def server(fuzz_lake, tmp_path_factory):
             assert process.poll() is None, log.read_text(errors="replace")[-2000:]
             assert time.monotonic() < deadline, "the server did not start"
             try:
-                if send(base, Case("GET", "/api/_health")).status == 200:
+                if (
+                    send(base, Case("GET", "/api/_health", tuple(staff_headers(fuzz_lake).items()))).status
+                    == 200
+                ):
                     break
             except OSError:
                 time.sleep(0.2)
@@ -244,13 +256,22 @@ def server(fuzz_lake, tmp_path_factory):
 # The cases
 
 
-def staff_headers() -> dict[str, str]:
-    """What makes a request the maker's staff: nothing while the dashboard has no login."""
-    return {}
+def staff_headers(lake_dir: Path) -> dict[str, str]:
+    """What makes a request the maker's staff: an admin's API token."""
+    return {"Authorization": "Bearer " + (lake_dir / "fuzz-admin-token").read_text()}
 
 
-def real_values(lake_dir: Path) -> tuple[dict[str, str], str]:
-    """A real value of each path parameter name of the app, and the supplier token of org_id's."""
+def signin_headers(base: str) -> dict[str, str]:
+    """An anonymous visitor's session cookie and its CSRF token, as the sign-in forms want them."""
+    form = send(base, Case("GET", "/login"))
+    cookie = next(part.split(";")[0] for name, part in form.all_headers if name == "set-cookie"
+                  and part.startswith(SESSION_COOKIE + "="))  # fmt: skip
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', form.body).group(1).decode()
+    return {"Cookie": cookie, "X-CSRF-Token": token}
+
+
+def real_values(lake_dir: Path) -> dict[str, str]:
+    """A real value of each path parameter name of the app, and the portal token of org_id's."""
     with lake.open(lake_dir) as db:
         lot_id, wafer_id = db.polars(
             "SELECT lot_id, wafer_id FROM parts ORDER BY lot_id, wafer_id LIMIT 1"
@@ -263,8 +284,17 @@ def real_values(lake_dir: Path) -> tuple[dict[str, str], str]:
         cert_id = store.certificates()[0]["cert_id"]
         part_number = sorted({p.part_number for p in store.load_master_data().products.values()})[0]
     values = {"lot_id": lot_id, "wafer_id": wafer_id, "test_num": "2010", "name": STUDY, "cert_id": cert_id,
-              "part_number": part_number, "org_id": org_id, "request_id": requests[0] if requests else "RQ-1"}  # fmt: skip
-    return values, token
+              "part_number": part_number, "org_id": org_id, "request_id": requests[0] if requests else "RQ-1",
+              "portal_token": token}  # fmt: skip
+    return values
+
+
+def credentials(base: str, lake_dir: Path, values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The headers of each access level's requests: staff pages an admin's, the portal its
+    organisation's token, sign-in forms a visitor's session and CSRF token, public pages none."""
+    staff = staff_headers(lake_dir)
+    return {"internal": staff, "quality": staff, "admin": staff, "signin": signin_headers(base),
+            "supplier": {"X-Silicio-Token": values["portal_token"]}}  # fmt: skip
 
 
 def _tables_of(app) -> dict[str, str]:
@@ -283,16 +313,18 @@ def _url(path: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m_: _encoded(values[m_.group(1)]), path)
 
 
-def fuzz_cases(app, values: dict[str, str], token: str, seed: int = SEED) -> list[Case]:
-    """Every route x parameter x (core values + a sample of the rest), and every POST route x body."""
+def fuzz_cases(
+    app, values: dict[str, str], credentials: dict[str, dict[str, str]], seed: int = SEED
+) -> list[Case]:
+    """Every route x parameter x (core values + a sample of the rest), and every POST route x body,
+    each sent with the ``credentials`` of its route's access level (none for public pages)."""
     rng = random.Random(seed)
     tables = _tables_of(app)
     cases: list[Case] = []
     for route in access.routes(app):
         if not isinstance(route, APIRoute):
             continue
-        level = access.access_of(route)
-        headers = {"X-Silicio-Token": token} if level == "supplier" else staff_headers()
+        headers = credentials.get(access.access_of(route), {})
         benign = {**values, "table": tables.get(route.path, "x")}
         path_params = [p.name for p in route.dependant.path_params]
         query_params = [p.alias for p in route.dependant.query_params]
@@ -300,7 +332,9 @@ def fuzz_cases(app, values: dict[str, str], token: str, seed: int = SEED) -> lis
             body = b"{}" if method == "POST" else None
             kind = {"Content-Type": JSON} if method == "POST" else {}
             if route.path == "/supplier/login" and method == "POST":  # its form, the token the benign case
-                body, kind = f"token={quote(token)}".encode(), {"Content-Type": FORM}
+                body, kind = f"token={quote(values['portal_token'])}".encode(), {"Content-Type": FORM}
+            if route.path == "/login" and method == "POST":
+                body, kind = f"username=fuzz&password={FUZZ_PASSWORD}".encode(), {"Content-Type": FORM}
             sent = tuple({**headers, **kind}.items())
             cases.append(Case(method, _url(route.path, benign), sent, body, route.path))
             for name in path_params + query_params:
@@ -320,8 +354,8 @@ def fuzz_cases(app, values: dict[str, str], token: str, seed: int = SEED) -> lis
 @pytest.fixture(scope="module")
 def fuzzed(server, fuzz_lake) -> list[Answer]:
     base, _, _ = server
-    values, token = real_values(fuzz_lake)
-    cases = fuzz_cases(create_app(fuzz_lake), values, token)
+    values = real_values(fuzz_lake)
+    cases = fuzz_cases(create_app(fuzz_lake), values, credentials(base, fuzz_lake, values))
     started = time.process_time()
     answers, seconds = [], {}
     for case in cases:
@@ -352,10 +386,10 @@ def _errors(log: Path) -> str:
 
 
 def test_the_cases_are_fixed_and_bounded(fuzz_lake):
-    values, token = real_values(fuzz_lake)
+    values = real_values(fuzz_lake)
     app = create_app(fuzz_lake)
-    cases = fuzz_cases(app, values, token)
-    assert cases == fuzz_cases(app, values, token), "a fixed seed: the same cases every run"
+    cases = fuzz_cases(app, values, {})
+    assert cases == fuzz_cases(app, values, {}), "a fixed seed: the same cases every run"
     assert 1000 < len(cases) < 4000, len(cases)
     fuzzed_routes = {re.sub(r"\?.*", "", c.url) for c in cases}
     for route in access.routes(app):
@@ -392,10 +426,11 @@ def test_the_fuzz_reached_every_route(fuzzed):
     assert not gated, gated[:20]
 
 
-def test_server_memory_stays_under_1_5_gb(fuzzed, server):
+def test_server_memory_stays_under_1_5_gb(fuzzed, server, fuzz_lake):
     base, pid, _ = server
     peak = _status_kib(pid, "VmHWM") * 1024
-    caches = json.loads(send(base, Case("GET", "/api/_health")).body)["caches"]
+    health = send(base, Case("GET", "/api/_health", tuple(staff_headers(fuzz_lake).items())))
+    caches = json.loads(health.body)["caches"]
     ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]  # utime, stime
     cpu = sum(map(int, ticks)) / os.sysconf("SC_CLK_TCK")
     print(f"peak RSS {peak / 2**20:.0f} MB, server CPU {cpu:.1f} s over {len(fuzzed)} fuzz requests "

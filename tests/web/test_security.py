@@ -142,7 +142,8 @@ def test_a_number_past_python_s_digits_limit_is_a_422(client):
         ("/static/silicio.css", {}, 200),
         ("/no/such/page", {}, 404),
         (f"/api/spc/test/{TEST}?chart=pareto", {}, 422),
-        ("/files", {"X-Silicio-Token": "not-a-token"}, 401),  # the access gate's own refusal
+        ("/files", {"Authorization": "Bearer slc_not_a_token"}, 401),  # the access gate's own refusal
+        ("/api/files", {"Authorization": ""}, 401),  # anonymous on an internal page
     ],
 )
 def test_every_answer_carries_the_security_headers(client, url, headers, status):
