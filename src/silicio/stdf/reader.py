@@ -437,8 +437,13 @@ def _open_zip(archive: BinaryIO, name: str) -> tuple[_Decompressing, str]:
     except Exception:  # no usable central directory: probing it may fail in many ways
         header, listed = 0, None
     while True:
-        archive.seek(header)
-        fixed = archive.read(30)
+        fixed = b""
+        if header >= 0:
+            archive.seek(header)
+            fixed = archive.read(30)
+        if (len(fixed) < 30 or not fixed.startswith(_ZIP_MAGIC)) and listed is not None:
+            header, listed = 0, None  # the directory is wrong: go by the local headers
+            continue
         if len(fixed) < 30 or not fixed.startswith(_ZIP_MAGIC):
             raise StdfError(name, 0, None, f"no zip local header at compressed byte {header}: the archive "
                                            "is damaged", header)  # fmt: skip
@@ -1201,7 +1206,9 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
                       "defined type follows: damage")  # fmt: skip
         compressed = None
         if state.cut is not None and status != K.INDEX_UNKNOWN_TYPE:
-            reason = f"{state.cut}; the record at byte {base + pos} is cut short ({reason})"
+            came = {K.INDEX_PARTIAL_RECORD: f"{end - pos} of its {4 + rec_len} bytes came out",
+                    K.INDEX_PARTIAL_HEADER: f"{end - pos} of its 4 header bytes came out"}.get(status, reason)  # fmt: skip
+            reason = f"{state.cut}; the record at byte {base + pos} is cut short ({came})"
             compressed, state.cut_reported = state.cut.compressed_offset, True
         state.problem(base + pos, record, reason, compressed)
         pos = _resync(state, buf, pos + 1, end, base, final)
@@ -1470,7 +1477,15 @@ class StdfStream:
                     if damage is not None and buf.size < 6:  # not even a FAR came out
                         raise StdfError(self.path, damage.decompressed_offset, None, str(damage),
                                         damage.compressed_offset)  # fmt: skip
-                    big = _check_far(self.path, buf[:6].tobytes())
+                    try:
+                        big = _check_far(self.path, buf[:6].tobytes())
+                    except StdfError as exc:
+                        if damage is None:
+                            raise
+                        # a damaged compressed block may come out as garbage before its check fails
+                        raise StdfError(self.path, damage.decompressed_offset, None,
+                                        f"{damage}; the {buf.size} bytes that came out before are not STDF either "
+                                        f"({exc.reason})", damage.compressed_offset) from None  # fmt: skip
                     self.byteorder = ">" if big else "<"
                     state = _FileState(self.path, self.strict, big, self.wanted, self.issues, self.warnings)
                 final = got < window or (size is not None and base + buf.size >= size) or damage is not None
