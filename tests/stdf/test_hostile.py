@@ -542,19 +542,22 @@ def test_zeros_where_the_mrr_should_be_are_damage():
     assert_kept(tables, RECORDS_WRITTEN, before_mrr, exactly=True)
 
 
-def test_damage_in_a_window_is_looked_past_in_the_next_ones():
-    """A long stretch of garbage in the middle of a file read in small windows: reading
-    resumes after it and every record after it is read."""
+def test_damage_longer_than_the_resync_lookahead_is_looked_past_in_the_next_windows():
+    """Garbage longer than the bytes a resync looks ahead (once: the rest of the file lost),
+    read in small windows: reading resumes after it and every record after it is read."""
     garbage_at = RECORDS_WRITTEN[len(RECORDS_WRITTEN) // 3].offset
     resume_at = RECORDS_WRITTEN[2 * len(RECORDS_WRITTEN) // 3].offset
-    rng = np.random.default_rng(3)
-    noise = rng.integers(1, 256, resume_at - garbage_at).astype(np.uint8).tobytes()
+    noise = np.random.default_rng(3).integers(1, 256, 700_000).astype(np.uint8).tobytes()
+    shift = garbage_at + len(noise) - resume_at
     tables = read(PLAIN[:garbage_at] + noise + PLAIN[resume_at:], strict=False, window_bytes=1 << 16)
     rows = rows_by_place(tables)
     for w in RECORDS_WRITTEN:
-        if w.end <= garbage_at or w.offset >= resume_at:
-            assert {k: rows[(w.name, w.offset)][k] for k in w.fields} == w.fields
-    assert any(f"reading resumed at byte {resume_at}" in i.reason for i in tables.issues)
+        at = w.offset if w.end <= garbage_at else w.offset + shift if w.offset >= resume_at else None
+        if at is not None:
+            assert {k: rows[(w.name, at)][k] for k in w.fields} == w.fields, (w.name, w.offset)
+    assert [i.reason.split(": ")[-1] for i in tables.issues] == [
+        f"{len(noise)} bytes skipped, reading resumed at byte {resume_at + shift} where well-formed records start again"
+    ]
 
 
 # --------------------------------------------------------------------------------------------

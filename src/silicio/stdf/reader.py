@@ -1178,7 +1178,7 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
         pos = stop
         if status == K.INDEX_OK:
             break
-        if not buf[pos:end].any():  # zeros to the end of the data
+        if _zeros_to_end(buf, pos, end):
             if not final and end - pos < RESYNC_LOOKAHEAD:
                 break  # where they end is in the next window
             if final:
@@ -1217,6 +1217,18 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
         for t, parts in groups.items()
     }  # fmt: skip
     return merged, pos
+
+
+def _zeros_to_end(buf: np.ndarray, pos: int, end: int) -> bool:
+    """Are the bytes from ``pos`` to the end all zero? Looked at in growing steps, so that a
+    check costs what the zeros it finds do, not the rest of the window."""
+    step = 4
+    while pos < end:
+        if buf[pos : pos + step].any():
+            return False
+        pos += step
+        step *= 4
+    return True
 
 
 def _zeros_at_end(state: _FileState, offset: int, count: int) -> None:
