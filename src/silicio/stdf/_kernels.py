@@ -43,15 +43,17 @@ def _u2(buf, p, big):
 
 
 @nb.njit(cache=True, nogil=True)
-def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
+def index_records(buf, pos, end, big, type_lut, n_types, seq_base, chain):
     """Walk the record headers from ``pos`` and group the records by type (a counting sort that
     keeps file order within a type). Stops at the end of the data, at a damaged tail or at a
     record of undefined type that does not look like one.
 
     Records of types the specification does not define (vendor records, the types it reserves)
     are grouped as type ``n_types`` when the run of them they belong to ends on a record of a
-    defined type or exactly at the end of the data (:func:`_unknown_run`); each run is walked
-    once, so this stays linear in the records.
+    defined type or exactly at the end of the data (:func:`_unknown_run`), and no ``chain`` of
+    well-formed records (see :func:`find_resync`) starts inside the run: a damaged header whose
+    length jumps over records must not take them for its payload. Each run is walked once, so
+    this stays linear in the file's size.
 
     Returns (records walked, position where the walk stopped, status, records per type (``n_types
     + 1`` of them), where each type's group starts, header offsets grouped by type, their sequence
@@ -77,6 +79,8 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
         if t < 0:
             if pos >= trusted_until:
                 run_end = _unknown_run(buf, pos, end, big, type_lut)
+                if run_end >= 0 and find_resync(buf, pos + 1, run_end, end, big, type_lut, chain) >= 0:
+                    run_end = -1
                 if run_end < 0:
                     status = INDEX_UNKNOWN_CUT if run_end == -2 else INDEX_UNKNOWN_TYPE
                     break

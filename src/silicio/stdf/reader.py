@@ -1165,7 +1165,7 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
         pos = _resync(state, buf, 0, end, base, final)
     while pos < end and not state.stopped and state.searching is None:
         n, stop, status, counts, starts, rec_pos, rec_seq, last = K.index_records(
-            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq)
+            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq), RESYNC_CHAIN
         )
         if n:
             for t, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
