@@ -212,6 +212,7 @@ class _Decompressing(io.RawIOBase):
         self._unread = b""  # bytes read from ``raw`` but not yet decompressed, from ``_pos``
         self._chunk_at = at  # the last chunk given to the decompressor, and output before it
         self._out_at_chunk = 0
+        self._snapshot = None
         self._out = 0  # decompressed bytes made
         self._pending = memoryview(b"")
         self._read_error: OSError | None = None
@@ -272,6 +273,8 @@ class _Decompressing(io.RawIOBase):
                     self._input_ended()
                     return
                 self._chunk_at, self._out_at_chunk = self._pos - len(data), self._out
+                # zlib's state can be copied: the replay then needs neither a seek nor the stream again
+                self._snapshot = (codec.obj.copy(), data) if codec.zlib else None
                 out = codec.feed(data)
         except _DECOMPRESS_ERRORS as exc:
             self._failed(exc)
@@ -334,8 +337,12 @@ class _Decompressing(io.RawIOBase):
         self._stop(what, at)
 
     def _replay(self) -> tuple[int, bytes] | None:
-        """Decompress the stream again up to the last chunk given, then that chunk a byte at a
-        time: the byte the error is at, and the output made from the chunk before it."""
+        """Decompress the stream again up to the last chunk given (zlib: from a copy of its state
+        then), then that chunk a byte at a time: the byte the error is at, and the output made
+        from the chunk before it."""
+        if self._snapshot is not None:
+            codec, chunk = _Codec(self._snapshot[0]), self._snapshot[1]
+            return self._replay_chunk(codec, chunk)
         if self._origin is None:
             return None
         try:
@@ -353,6 +360,9 @@ class _Decompressing(io.RawIOBase):
             chunk = self._raw.read(self._pos - self._chunk_at)
         except _DECOMPRESS_ERRORS:
             return None
+        return self._replay_chunk(codec, chunk)
+
+    def _replay_chunk(self, codec: _Codec, chunk: bytes) -> tuple[int, bytes] | None:
         out = []
         for i in range(len(chunk)):
             try:
