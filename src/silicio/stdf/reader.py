@@ -1195,9 +1195,12 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
                 _zeros_at_end(state, base + pos, end - pos)
                 pos = end
                 break
+        # records of undefined type running on past the window for this long: garbage, most likely
+        # (carrying them on would hold ever more bytes)
+        long_run = status == K.INDEX_UNKNOWN_CUT and not final and end - pos >= RESYNC_LOOKAHEAD
         if status == K.INDEX_UNKNOWN_TYPE and not final and end - pos < RESYNC_LOOKAHEAD:
             break  # look for the next record boundary with more data in hand
-        if status != K.INDEX_UNKNOWN_TYPE and not final:
+        if status != K.INDEX_UNKNOWN_TYPE and not long_run and not final:
             break  # the rest of the record comes with the next window
         rec_len, typ, sub = _header_at(buf, pos, state.big) if end - pos >= 4 else (0, 0, 0)
         known = BY_CODE.get((typ, sub))
@@ -1208,14 +1211,18 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
             reason = (
                 f"file is truncated: REC_LEN is {rec_len} but only {end - pos - 4} bytes follow the header"
             )
+        elif long_run:
+            reason = (f"record of undefined type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}), and those after "
+                      f"it, run on for over {end - pos} bytes without leading to a record of a defined type: "
+                      "damage")  # fmt: skip
         elif status == K.INDEX_UNKNOWN_CUT:
             reason = (f"file is truncated inside records of undefined type: REC_TYP={typ} REC_SUB={sub} "
                       f"(REC_LEN={rec_len}) and those after it run past the end")  # fmt: skip
         else:
-            reason = (f"unknown record type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}) where no record of a "
-                      "defined type follows: damage")  # fmt: skip
+            reason = (f"record of undefined type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}) that does not lead "
+                      "to well-formed records of defined types: damage")  # fmt: skip
         compressed = None
-        if state.cut is not None and status != K.INDEX_UNKNOWN_TYPE:
+        if state.cut is not None and status != K.INDEX_UNKNOWN_TYPE and not long_run:
             came = {K.INDEX_PARTIAL_RECORD: f"{end - pos} of its {4 + rec_len} bytes came out",
                     K.INDEX_PARTIAL_HEADER: f"{end - pos} of its 4 header bytes came out"}.get(status, reason)  # fmt: skip
             reason = f"{state.cut}; the record at byte {base + pos} is cut short ({came})"
