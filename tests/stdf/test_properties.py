@@ -404,7 +404,9 @@ def test_seed_files_are_read_without_issues(seed_name):
     assert not tables.issues
     if seed_name.startswith("synthetic"):  # its two vendor records are kept, with one warning
         assert tables["UNKNOWN"].column("REC_TYP").to_pylist() == [220, 220]
-        assert [w.reason.split(" (")[0] for w in tables.warnings] == ["2 records of type REC_TYP=220 REC_SUB=1"]
+        assert [w.reason.split(" (")[0] for w in tables.warnings] == [
+            "2 records of type REC_TYP=220 REC_SUB=1"
+        ]
 
 
 @pytest.mark.parametrize("seed_name", list(SEEDS))
