@@ -28,7 +28,8 @@ KIND_GEN_DATA = 9  # GDR items: a type byte, then the value
 INDEX_OK = 0
 INDEX_PARTIAL_HEADER = 1  # fewer than 4 bytes left: the file ends inside a record header
 INDEX_PARTIAL_RECORD = 2  # REC_LEN runs past the end of the data
-INDEX_UNKNOWN_TYPE = 3  # (REC_TYP, REC_SUB) not in the specification
+INDEX_UNKNOWN_TYPE = 3  # a record of a type the specification does not define, not followed by known ones
+INDEX_UNKNOWN_CUT = 4  # records of undefined types running past the end of the data: decide with more
 
 # Bytes of each GDR item type's value, -1 for the variable-length ones; -2 for undefined codes.
 GDR_VALUE_SIZE = np.array([0, 1, 2, 4, 1, 2, 4, 4, 8, -2, -1, -1, -1, 1], dtype=np.int64)
@@ -42,14 +43,21 @@ def _u2(buf, p, big):
 
 
 @nb.njit(cache=True, nogil=True)
-def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
+def index_records(buf, pos, end, big, type_lut, n_types, seq_base, chain):
     """Walk the record headers from ``pos`` and group the records by type (a counting sort that
-    keeps file order within a type). Stops at the end of the data, at a damaged tail or at the
-    first record of unknown type.
+    keeps file order within a type). Stops at the end of the data, at a damaged tail or at a
+    record of undefined type that does not look like one.
 
-    Returns (records walked, position where the walk stopped, status, records per type, where
-    each type's group starts, header offsets grouped by type, their sequence numbers from
-    ``seq_base``).
+    Records of types the specification does not define (vendor records, the types it reserves)
+    are grouped as type ``n_types`` when the run of them they belong to ends on a record of a
+    defined type or exactly at the end of the data (:func:`_unknown_run`), and no ``chain`` of
+    well-formed records (see :func:`find_resync`) starts inside the run: a damaged header whose
+    length jumps over records must not take them for its payload. Each run is walked once, so
+    this stays linear in the file's size.
+
+    Returns (records walked, position where the walk stopped, status, records per type (``n_types
+    + 1`` of them), where each type's group starts, header offsets grouped by type, their sequence
+    numbers from ``seq_base``, the type of the last record walked or -1).
     """
     # Room for the most records the bytes can hold (4 each): pages never written cost nothing,
     # and arrays grown inside the loop made it ten times slower. Offsets fit 32 bits: a window
@@ -57,9 +65,11 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
     capacity = (end - pos) // 4 + 1
     where = np.empty(capacity, np.uint32)
     kind = np.empty(capacity, np.int16)
-    counts = np.zeros(n_types, np.int64)
+    counts = np.zeros(n_types + 1, np.int64)
     n = 0
     status = INDEX_OK
+    trusted_until = pos  # undefined types before here belong to a run already found well-formed
+    last = -1
     while pos < end:
         if end - pos < 4:
             status = INDEX_PARTIAL_HEADER
@@ -67,8 +77,15 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
         rec_len = _u2(buf, pos, big)
         t = type_lut[buf[pos + 2] * 256 + buf[pos + 3]]
         if t < 0:
-            status = INDEX_UNKNOWN_TYPE
-            break
+            if pos >= trusted_until:
+                run_end = _unknown_run(buf, pos, end, big, type_lut)
+                if run_end >= 0 and find_resync(buf, pos + 1, run_end, end, big, type_lut, chain) >= 0:
+                    run_end = -1
+                if run_end < 0:
+                    status = INDEX_UNKNOWN_CUT if run_end == -2 else INDEX_UNKNOWN_TYPE
+                    break
+                trusted_until = run_end
+            t = n_types
         if pos + 4 + rec_len > end:
             status = INDEX_PARTIAL_RECORD
             break
@@ -76,10 +93,11 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
         kind[n] = t
         counts[t] += 1
         n += 1
+        last = t
         pos += 4 + rec_len
-    starts = np.empty(n_types, np.int64)
+    starts = np.empty(n_types + 1, np.int64)
     total = 0
-    for t in range(n_types):
+    for t in range(n_types + 1):
         starts[t] = total
         total += counts[t]
     fill = starts.copy()
@@ -91,7 +109,25 @@ def index_records(buf, pos, end, big, type_lut, n_types, seq_base):
         rec_pos[j] = np.int64(where[i])
         rec_seq[j] = seq_base + np.uint64(i)
         fill[t] = j + 1
-    return n, pos, status, counts, starts, rec_pos, rec_seq
+    return n, pos, status, counts, starts, rec_pos, rec_seq, last
+
+
+@nb.njit(cache=True, nogil=True)
+def _unknown_run(buf, pos, end, big, type_lut):
+    """Follow the records of undefined type from ``pos``: where the run ends on a header of a
+    defined type (or exactly at the end of the data), -1 when it does not (a header of four zero
+    bytes, padding or lost data, ends it too), -2 when it runs past the end of the data."""
+    q = pos
+    while True:
+        if buf[q] == 0 and buf[q + 1] == 0 and buf[q + 2] == 0 and buf[q + 3] == 0:
+            return -1
+        q += 4 + _u2(buf, q, big)
+        if q == end:
+            return q
+        if q > end or end - q < 4:
+            return -2
+        if type_lut[buf[q + 2] * 256 + buf[q + 3]] >= 0:
+            return q
 
 
 #: Below this many records a second thread costs more than it saves.
@@ -608,11 +644,11 @@ def gather_values(buf, positions, lengths, itemsize, big):
 
 
 @nb.njit(cache=True, nogil=True)
-def find_resync(buf, start, end, big, type_lut, chain):
-    """First offset at or after ``start`` where ``chain`` consecutive record headers of known
+def find_resync(buf, start, scan_end, end, big, type_lut, chain):
+    """First offset in ``[start, scan_end)`` where ``chain`` consecutive record headers of known
     types follow one another exactly (or the chain reaches the end of the data): where reading
     can resume after damage. -1 when there is none."""
-    for q in range(start, end - 3):
+    for q in range(start, min(scan_end, end - 3)):
         pos = q
         ok = True
         for _ in range(chain):

@@ -11,7 +11,6 @@ size for streaming, salvage of damaged files, and the Arrow side.
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import lzma
 import os
@@ -20,7 +19,7 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -36,6 +35,8 @@ from .spec import (
     GDR_TYPE_CODES,
     NUMPY_CODE,
     RECORDS,
+    RESERVED_REC_TYP,
+    UF_WIDTHS,
     UNKNOWN,
     UNKNOWN_SCHEMA,
     RecordType,
@@ -94,6 +95,296 @@ def _name_of(source) -> str:
     return getattr(source, "name", None) or f"<{type(source).__name__}>"
 
 
+#: Compressed bytes given to a decompressor at once, and the most output taken from one call (so a
+#: chunk that decompresses to much more cannot take unbounded memory).
+_CHUNK = 256 * 1024
+_OUTPUT_LIMIT = 4 * 1024 * 1024
+#: What decompressors raise on bad data: zlib.error, lzma.LZMAError, OSError (bz2), EOFError.
+#: (MemoryError: an lzma dictionary size in a damaged header can ask for gigabytes.)
+_DECOMPRESS_ERRORS = (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, MemoryError)
+_MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAKERS = {
+    "gzip": lambda: zlib.decompressobj(31),  # 31: gzip header and trailer, CRC-32 and size checked
+    "bzip2": bz2.BZ2Decompressor,
+    "xz": lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+}
+#: Zip compression methods read (APPNOTE 4.4.5), and names of some others for the error.
+_ZIP_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
+_OTHER_ZIP_METHODS = {1: "shrink", 6: "implode", 9: "deflate64", 93: "zstandard", 95: "xz", 98: "ppmd",
+                      99: "AES encryption"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Damage:
+    """Where the data stopped short: why, at which byte of the (compressed) file, and how many
+    decompressed bytes came out before it."""
+
+    reason: str
+    compressed_offset: int | None
+    decompressed_offset: int
+
+    def __str__(self) -> str:
+        if self.compressed_offset is None:
+            return f"{self.reason} (at byte {self.decompressed_offset})"
+        return (f"{self.reason}: cannot decompress beyond compressed byte {self.compressed_offset} "
+                f"(decompressed byte {self.decompressed_offset})")  # fmt: skip
+
+
+class _Codec:
+    """One compressed stream's decompressor (zlib, bz2 or lzma) behind one face: ``feed`` it
+    input, ``drain`` the output it held back for the output limit."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.zlib = isinstance(obj, _ZLIB_DECOMPRESS)
+
+    def feed(self, data: bytes) -> bytes:
+        return self.obj.decompress(data, _OUTPUT_LIMIT)
+
+    def drain(self) -> bytes:
+        return self.obj.decompress(self.obj.unconsumed_tail if self.zlib else b"", _OUTPUT_LIMIT)
+
+    @property
+    def eof(self) -> bool:
+        return self.obj.eof
+
+    @property
+    def wants_input(self) -> bool:
+        if self.obj.eof:
+            return False
+        return not self.obj.unconsumed_tail if self.zlib else self.obj.needs_input
+
+    @property
+    def unused(self) -> bytes:
+        return self.obj.unused_data
+
+    def finish(self) -> bytes:
+        """Output left when the input ends."""
+        return self.obj.flush() if self.zlib else b""
+
+
+_ZLIB_DECOMPRESS = type(zlib.decompressobj())
+
+
+class _Stored(_Codec):
+    """A zip member stored as is: its ``size`` bytes."""
+
+    def __init__(self, size: int):
+        self.left = size
+        self.zlib = False
+
+    def feed(self, data: bytes) -> bytes:
+        data = data[: self.left]
+        self.left -= len(data)
+        return data
+
+    def finish(self) -> bytes:
+        return b""
+
+    eof = property(lambda self: self.left == 0)
+    wants_input = property(lambda self: self.left > 0)
+    unused = b""
+
+
+class _Decompressing(io.RawIOBase):
+    """The decompressed bytes of a gzip, bzip2 or xz file (every member or stream of it, one
+    after the other) or of a zip member, made as they are read. Damage never raises: the data end
+    there and ``damage`` says why, at which compressed byte, after how many decompressed bytes;
+    so every byte decompressed before it is kept. A decompressor raising drops the output of its
+    last call: the call is replayed a byte at a time to find the byte at fault and recover that
+    output (when the file can be read again: a seekable one)."""
+
+    def __init__(self, raw: BinaryIO, origin: int | None, fmt: str, make, *, at: int = 0,
+                 end: int | None = None, check: tuple[int | None, int | None] = (None, None),
+                 end_is_eof: bool = False):  # fmt: skip
+        self._raw = raw
+        self._origin = origin  # where the file starts in ``raw``; None: not seekable
+        self._fmt = fmt
+        self._make = make
+        self._codec = self._new_codec()
+        self._stream_at = at  # compressed offset of the current stream's first byte
+        self._pos = at  # compressed offset of the next byte to decompress
+        self._end = end  # zip member: where its compressed data end
+        self._check = check  # zip member: its CRC-32 and size, where known
+        self._end_is_eof = end_is_eof  # zip member whose stream may lack an end marker
+        self._crc = 0
+        self._unread = b""  # bytes read from ``raw`` but not yet decompressed, from ``_pos``
+        self._chunk_at = at  # the last chunk given to the decompressor, and output before it
+        self._out_at_chunk = 0
+        self._snapshot = None
+        self._out = 0  # decompressed bytes made
+        self._pending = memoryview(b"")
+        self._read_error: OSError | None = None
+        self._done = False
+        self.damage: _Damage | None = None
+
+    def _new_codec(self) -> _Codec:
+        made = self._make()
+        return made if isinstance(made, _Codec) else _Codec(made)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._pending and not self._done:
+            self._step()
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _made(self, out: bytes) -> None:
+        if out:
+            if self._fmt.startswith("zip"):
+                self._crc = zlib.crc32(out, self._crc)
+            self._out += len(out)
+            self._pending = memoryview(out) if not self._pending else memoryview(bytes(self._pending) + out)
+
+    def _read(self) -> bytes:
+        """The next compressed bytes, from ``_pos`` (which moves past them)."""
+        if self._unread:
+            data, self._unread = self._unread, b""
+        else:
+            n = _CHUNK if self._end is None else min(_CHUNK, self._end - self._pos)
+            try:
+                data = self._raw.read(n) if n > 0 else b""
+            except OSError as exc:
+                self._read_error, data = exc, b""
+        self._pos += len(data)
+        return data
+
+    def _stop(self, reason: str, at: int) -> None:
+        self.damage = _Damage(reason, at, self._out)
+        self._done = True
+
+    def _step(self) -> None:
+        codec = self._codec
+        try:
+            if codec.eof:
+                self._stream_ended()
+                return
+            if not codec.wants_input:
+                out = codec.drain()
+            else:
+                data = self._read()
+                if not data:
+                    self._made(codec.finish())
+                    self._input_ended()
+                    return
+                self._chunk_at, self._out_at_chunk = self._pos - len(data), self._out
+                # zlib's state can be copied: the replay then needs neither a seek nor the stream again
+                self._snapshot = (codec.obj.copy(), data) if codec.zlib else None
+                out = codec.feed(data)
+        except _DECOMPRESS_ERRORS as exc:
+            self._failed(exc)
+            return
+        self._made(out)
+
+    def _input_ended(self) -> None:
+        if self._end_is_eof and self._pos == self._end:
+            self._stream_ended()
+        elif self._read_error is not None:
+            self._stop(f"cannot read the file: {self._read_error.strerror or self._read_error}", self._pos)
+        elif self._end is not None and self._pos == self._end:
+            self._stop(f"the zip member's {self._fmt.split()[1]} data end with its compressed size, "
+                       "before their stream does", self._pos)  # fmt: skip
+        else:
+            self._stop(f"the {self._fmt.split()[0]} file is cut short: its data end before the compressed "
+                       "stream does", self._pos)  # fmt: skip
+
+    def _stream_ended(self) -> None:
+        if self._fmt.startswith("zip"):
+            crc, size = self._check
+            if size is not None and self._out != size:
+                self._stop(f"the zip member holds {self._out} bytes, its header says {size}", self._pos)
+            elif crc is not None and self._crc != crc:
+                self._stop(f"the zip member's CRC-32 is {self._crc:08x}, its header says {crc:08x}: some of its "
+                           "bytes are wrong", self._pos)  # fmt: skip
+            self._done = True
+            return
+        # Another member (gzip) or stream (bzip2, xz) may follow, after zero padding. The bytes
+        # held in ``data`` always end at ``_pos``.
+        data = self._codec.unused
+        magic = _MAGIC[self._fmt]
+        while True:
+            stripped = data.lstrip(b"\0")
+            if len(stripped) >= len(magic):
+                break
+            more = self._read()
+            if not more:
+                break
+            data = stripped + more
+        at = self._pos - len(stripped)
+        if not stripped:
+            self._done = True
+        elif not stripped.startswith(magic):
+            self._stop(f"the bytes after the end of the {self._fmt} data are not {self._fmt} data (a damaged "
+                       "member, or garbage)", at)  # fmt: skip
+        else:
+            self._codec = self._new_codec()
+            self._stream_at = self._pos = at
+            self._unread = stripped
+
+    def _failed(self, exc: Exception) -> None:
+        what = _decompress_error(self._fmt, exc)
+        found = self._replay()
+        if found is None:
+            self._stop(f"{what} (in compressed bytes {self._chunk_at} to {self._pos})", self._chunk_at)
+            return
+        at, out = found
+        self._made(out[self._out - self._out_at_chunk :])
+        self._stop(what, at)
+
+    def _replay(self) -> tuple[int, bytes] | None:
+        """Decompress the stream again up to the last chunk given (zlib: from a copy of its state
+        then), then that chunk a byte at a time: the byte the error is at, and the output made
+        from the chunk before it."""
+        if self._snapshot is not None:
+            codec, chunk = _Codec(self._snapshot[0]), self._snapshot[1]
+            return self._replay_chunk(codec, chunk)
+        if self._origin is None:
+            return None
+        try:
+            self._raw.seek(self._origin + self._stream_at)
+            codec = self._new_codec()
+            pos = self._stream_at
+            while pos < self._chunk_at:
+                data = self._raw.read(min(_CHUNK, self._chunk_at - pos))
+                if not data:
+                    return None
+                pos += len(data)
+                codec.feed(data)
+                while not codec.wants_input and not codec.eof:
+                    codec.drain()
+            chunk = self._raw.read(self._pos - self._chunk_at)
+        except _DECOMPRESS_ERRORS:
+            return None
+        return self._replay_chunk(codec, chunk)
+
+    def _replay_chunk(self, codec: _Codec, chunk: bytes) -> tuple[int, bytes] | None:
+        out = []
+        for i in range(len(chunk)):
+            try:
+                out.append(codec.feed(chunk[i : i + 1]))
+                while not codec.wants_input and not codec.eof:
+                    out.append(codec.drain())
+            except _DECOMPRESS_ERRORS:
+                return self._chunk_at + i, b"".join(out)
+            if codec.eof:
+                break
+        return None
+
+
+def _decompress_error(fmt: str, exc: Exception) -> str:
+    text = str(exc)
+    if fmt == "gzip" and "incorrect data check" in text:
+        return "the CRC-32 in the gzip trailer does not match the data: some bytes are wrong"
+    if fmt == "gzip" and "incorrect length check" in text:
+        return "the size in the gzip trailer does not match the data"
+    return f"the {fmt.split()[-1]} data are corrupt ({text or type(exc).__name__})"
+
+
 def _open(source: Source) -> tuple[BinaryIO, str, list, int | None]:
     """The decompressed byte stream of ``source``, its name, what to close afterwards, and its
     size when known (a plain file)."""
@@ -111,9 +402,12 @@ def _open(source: Source) -> tuple[BinaryIO, str, list, int | None]:
         raw = source
     else:
         raise TypeError(f"cannot read STDF from {type(source).__name__}: give a path, bytes or a binary file")
-    seekable = getattr(raw, "seekable", lambda: False)()
-    start = raw.tell() if seekable else 0
-    head = raw.read(6)
+    try:
+        seekable = bool(getattr(raw, "seekable", lambda: False)())
+        start = raw.tell() if seekable else 0
+        head = raw.read(6)
+    except OSError as exc:
+        raise StdfError(name, 0, None, f"cannot read: {exc.strerror or exc}") from None
     if not isinstance(head, bytes):
         raise TypeError(f"{name}: file object must be opened in binary mode")
     if seekable:
@@ -121,40 +415,122 @@ def _open(source: Source) -> tuple[BinaryIO, str, list, int | None]:
         stream: BinaryIO = raw
     else:
         stream = io.BufferedReader(_Prepended(head, raw))
-    size = None
-    try:
-        if head.startswith(b"\x1f\x8b"):
-            stream = gzip.GzipFile(fileobj=stream, mode="rb")
-        elif head.startswith(b"BZh"):
-            stream = bz2.BZ2File(stream, mode="rb")
-        elif head.startswith(b"\xfd7zXZ\x00"):
-            stream = lzma.LZMAFile(stream, mode="rb")
-        elif head.startswith(b"PK\x03\x04"):
-            archive = zipfile.ZipFile(stream if seekable else io.BytesIO(stream.read()))
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if not members:
-                raise StdfError(name, 0, None, "zip archive holds no file")
-            stream = archive.open(members[0])
-            name = f"{name}!{members[0].filename}"
-            closers.append(archive)
-        elif seekable:
-            size = raw.seek(0, os.SEEK_END) - start
+    fmt = next((f for f, magic in _MAGIC.items() if head.startswith(magic)), None)
+    if fmt is not None:
+        stream = _Decompressing(stream, start if seekable else None, fmt, _MAKERS[fmt])
+    elif head.startswith(_ZIP_MAGIC):
+        if not seekable or start:
+            stream = io.BytesIO(stream.read())
+        stream, name = _open_zip(stream, name)
+    else:
+        size = raw.seek(0, os.SEEK_END) - start if seekable else None
+        if seekable:
             raw.seek(start)
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise StdfError(name, 0, None, f"cannot decompress: {exc}") from None
+        return stream, name, closers, size
     closers.insert(0, stream)
-    return stream, name, closers, size
+    return stream, name, closers, None
 
 
-def _read_into(stream: BinaryIO, view: memoryview) -> int:
-    """Fill ``view`` from ``stream``; fewer bytes only at the end of the data."""
-    got = 0
-    while got < len(view):
-        n = stream.readinto(view[got:])
-        if not n:
+def _open_zip(archive: BinaryIO, name: str) -> tuple[_Decompressing, str]:
+    """The first file of a zip archive, decompressed as it is read. Its place, method and checks
+    come from the central directory; when that cannot be read (a truncated archive), from the
+    local headers that open the archive, so what is there is still read."""
+    try:
+        members = [m for m in zipfile.ZipFile(archive).infolist() if not m.is_dir()]
+        if not members:
+            raise StdfError(name, 0, None, "the zip archive holds no file")
+        first = members[0]
+        header: int = first.header_offset
+        listed = (first.flag_bits, first.compress_type, first.compress_size, first.file_size, first.CRC)
+    except StdfError:
+        raise
+    except Exception:  # no usable central directory: probing it may fail in many ways
+        header, listed = 0, None
+    while True:
+        fixed = b""
+        if header >= 0:
+            archive.seek(header)
+            fixed = archive.read(30)
+        if (len(fixed) < 30 or not fixed.startswith(_ZIP_MAGIC)) and listed is not None:
+            header, listed = 0, None  # the directory is wrong: go by the local headers
+            continue
+        if len(fixed) < 30 or not fixed.startswith(_ZIP_MAGIC):
+            raise StdfError(name, 0, None, f"no zip local header at compressed byte {header}: the archive "
+                                           "is damaged", header)  # fmt: skip
+        flags, method, crc, csize, usize, name_len, extra_len = struct.unpack_from("<2xHH4xIIIHH", fixed, 4)
+        member_name = archive.read(name_len).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        extra = archive.read(extra_len)
+        data_at = header + 30 + name_len + extra_len
+        if listed is not None or not member_name.endswith("/"):
             break
-        got += n
-    return got
+        header = data_at + csize  # a folder, when the central directory is gone: the next header
+    name = f"{name}!{member_name}"
+    if listed is not None:
+        flags, method, csize, usize, crc = listed
+    else:
+        if flags & 0x08:  # sizes and CRC in a data descriptor after the data
+            csize = usize = crc = None
+        if 0xFFFFFFFF in (csize, usize):
+            csize, usize = _zip64_sizes(extra, csize, usize)
+    if flags & 0x41:
+        raise StdfError(name, 0, None, "the zip member is encrypted: decrypt it first, silicio does not read "
+                                       "encrypted archives", header)  # fmt: skip
+    if method not in _ZIP_METHODS:
+        known = _OTHER_ZIP_METHODS.get(method, "unknown")
+        raise StdfError(name, 0, None, f"the zip member is compressed with method {method} ({known}): only "
+                                       "stored, deflate, bzip2 and lzma members are read", header)  # fmt: skip
+    end = None if csize is None else data_at + csize
+    check = (crc, usize)
+    kind = f"zip {_ZIP_METHODS[method]}"
+    if method == 0:
+        if csize is None:
+            raise StdfError(name, 0, None, "the zip member is stored with its size after its data and the "
+                                           "central directory is damaged: its end cannot be found", header)  # fmt: skip
+        return _Decompressing(
+            archive, 0, kind, lambda: _Stored(csize), at=data_at, end=end, check=check
+        ), name
+    if method == 8:
+        make = lambda: zlib.decompressobj(-15)  # noqa: E731 - raw deflate
+    elif method == 12:
+        make = bz2.BZ2Decompressor
+    else:  # lzma: a 4-byte header (version, properties size), the LZMA1 properties, then the stream
+        archive.seek(data_at)
+        head = archive.read(4)
+        props = archive.read(struct.unpack_from("<H", head, 2)[0]) if len(head) == 4 else b""
+        if len(props) < 5:
+            raise StdfError(name, 0, None, "the zip member's lzma properties are cut short", data_at)
+        lc_lp_pb, dict_size = props[0], struct.unpack_from("<I", props, 1)[0]
+        lzma1 = {"id": lzma.FILTER_LZMA1, "lc": lc_lp_pb % 9, "lp": lc_lp_pb // 9 % 5, "pb": lc_lp_pb // 45,
+                 "dict_size": dict_size}  # fmt: skip
+        make = lambda: lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[lzma1])  # noqa: E731
+        data_at += 4 + len(props)
+    archive.seek(data_at)
+    try:
+        stream = _Decompressing(archive, 0, kind, make, at=data_at, end=end, check=check,
+                                end_is_eof=method == 14 and not flags & 0x02)  # fmt: skip
+    except _DECOMPRESS_ERRORS as exc:
+        raise StdfError(
+            name, 0, None, f"the zip member's {kind} settings cannot be used: {exc}", data_at
+        ) from None
+    return stream, name
+
+
+def _zip64_sizes(extra: bytes, csize: int, usize: int) -> tuple[int | None, int | None]:
+    """Sizes of a zip64 local header from its extra field (APPNOTE 4.5.3): the original size,
+    then the compressed one, each only where the header's field is 0xFFFFFFFF."""
+    at = 0
+    while at + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, at)
+        if tag == 1:
+            values = extra[at + 4 : at + 4 + size]
+            if usize == 0xFFFFFFFF:
+                usize = struct.unpack_from("<Q", values, 0)[0] if len(values) >= 8 else None
+                values = values[8:]
+            if csize == 0xFFFFFFFF:
+                csize = struct.unpack_from("<Q", values, 0)[0] if len(values) >= 8 else None
+            return csize, usize
+        at += 4 + size
+    return (None if csize == 0xFFFFFFFF else csize), (None if usize == 0xFFFFFFFF else usize)
 
 
 # --------------------------------------------------------------------------------------------
@@ -635,6 +1011,9 @@ def _python_field(plan: _Plan, i: int, win: _Window, base, rel, counts, valid, f
         if not valid[r]:
             values.append(None)
             continue
+        if f.item_type == "Uf" and counts[r] and int(width[r]) > 8:
+            values.append(None)  # reported by _report_bad_widths
+            continue
         p, items = int(base[r] + rel[r]), []
         for _ in range(int(counts[r])):
             if f.item_type == "Cn":
@@ -704,13 +1083,45 @@ class _FileState:
     big: bool
     wanted: frozenset[str] | None
     issues: list[StdfIssue]
+    warnings: list[StdfIssue]
     seq: int = 0
     stopped: bool = False
+    #: Why the data end early (a decompression error, a read error), once it is known; reported
+    #: where the records stop, then ``cut_reported``.
+    cut: _Damage | None = None
+    cut_reported: bool = False
+    #: Damage whose next record boundary is still being looked for (in the next window).
+    searching: StdfIssue | None = None
+    searching_from: int = 0
+    #: Type index of the last record read (-1: none yet), to tell padding after the MRR.
+    last_type: int = -1
+    #: Records of undefined types: (REC_TYP, REC_SUB) -> [count, first offset].
+    raw_kinds: dict = field(default_factory=dict)
+    #: KxUf widths outside the specification read as given: (record, width field, array field,
+    #: width) -> [count, first offset].
+    odd_widths: dict = field(default_factory=dict)
 
-    def problem(self, offset: int, record: str | None, reason: str) -> None:
+    def problem(
+        self, offset: int, record: str | None, reason: str, compressed_offset: int | None = None
+    ) -> None:
         if self.strict:
-            raise StdfError(self.path, offset, record, reason)
-        self.issues.append(StdfIssue(self.path, offset, record, reason))
+            raise StdfError(self.path, offset, record, reason, compressed_offset)
+        self.issues.append(StdfIssue(self.path, offset, record, reason, compressed_offset))
+
+    def end_warnings(self) -> list[StdfIssue]:
+        """Warnings gathered over the whole file, one per kind."""
+        out = []
+        for (typ, sub), (count, first) in sorted(self.raw_kinds.items(), key=lambda item: item[1][1]):
+            what = RESERVED_REC_TYP.get(typ, "not defined by STDF V4")
+            records = "a record" if count == 1 else f"{count} records"
+            out.append(StdfIssue(self.path, first, None, f"{records} of type REC_TYP={typ} REC_SUB={sub} "
+                                                         f"({what}): kept as raw bytes in table {UNKNOWN}"))  # fmt: skip
+        for (record, size, name, width), (count, first) in self.odd_widths.items():
+            records = "a record" if count == 1 else f"{count} records"
+            out.append(StdfIssue(self.path, first, record, f"{size} is {width} in {records}: the specification "
+                                                           f"gives 1, 2, 4 or 8 bytes; {name} read as {width}-byte "
+                                                           "integers"))  # fmt: skip
+        return out
 
 
 def _header_at(buf: np.ndarray, pos: int, big: bool) -> tuple[int, int, int]:
@@ -719,50 +1130,52 @@ def _header_at(buf: np.ndarray, pos: int, big: bool) -> tuple[int, int, int]:
     return rec_len, b[2], b[3]
 
 
-def _plausible_unknown(buf: np.ndarray, pos: int, end: int, big: bool) -> bool | None:
-    """Is the unknown record at ``pos`` a genuine vendor record rather than damage? It is when
-    the next header is a known record type (or the file ends right after it). None: the next
-    header is beyond this window."""
-    rec_len, _, _ = _header_at(buf, pos, big)
-    nxt = pos + 4 + rec_len
-    if nxt > end or end - nxt < 4:
-        return None if nxt != end else True
-    _, typ, sub = _header_at(buf, nxt, big)
-    return (typ, sub) in BY_CODE
-
-
 #: Consecutive well-formed record headers that mark a record boundary after damage.
 RESYNC_CHAIN = 8
-#: Bytes wanted in hand before looking for that boundary (beyond it, records are in a later window).
-RESYNC_LOOKAHEAD = 8 * (65535 + 4)
+#: Bytes wanted in hand beyond a place before taking it for that boundary: a chain of the longest
+#: records (beyond it, records are in a later window).
+RESYNC_LOOKAHEAD = RESYNC_CHAIN * (65535 + 4)
 
 
-def _resync(state: _FileState, buf: np.ndarray, pos: int, end: int, base: int, reason: str) -> int:
-    """After damage at ``pos``, find the next record boundary and say what was skipped. Returns
-    where to resume (``end`` when nothing further can be read)."""
-    resume = K.find_resync(buf, pos + 1, end, state.big, _TYPE_LUT, RESYNC_CHAIN)
-    last = state.issues[-1]
+def _resync(state: _FileState, buf: np.ndarray, pos: int, end: int, base: int, final: bool) -> int:
+    """Damage (the last issue, or the one being looked past) ends somewhere after ``pos``: find
+    the next record boundary and say what was skipped. Returns where to go on: the boundary, the
+    end of the window when none is left to read, or, when the window is not the last, the first
+    place that needs more data to be judged (the search goes on in the next window). Each byte
+    is judged once, so salvage stays linear in the file's size."""
+    issue = state.searching or state.issues[-1]
+    damaged_at = state.searching_from if state.searching else base + pos - 1
+    scan_end = end if final else end - RESYNC_LOOKAHEAD
+    resume = (
+        K.find_resync(buf, pos, scan_end, end, state.big, _TYPE_LUT, RESYNC_CHAIN) if scan_end > pos else -1
+    )
+    at = state.issues.index(issue)
+    if resume < 0 and not final:
+        state.searching, state.searching_from = issue, damaged_at
+        return max(pos, scan_end)
+    state.searching = None
     if resume < 0:
-        state.issues[-1] = StdfIssue(last.path, last.offset, last.record,
-                                     f"{reason}: the {end - pos} bytes from here to the end are not read")  # fmt: skip
+        state.issues[at] = replace(issue, reason=f"{issue.reason}: the {base + end - damaged_at} bytes from here "
+                                                 "to the end are not read")  # fmt: skip
         state.stopped = True
         return end
-    state.issues[-1] = StdfIssue(last.path, last.offset, last.record,
-                                 f"{reason}: {resume - pos} bytes skipped, reading resumed at byte {base + resume} "
-                                 "where well-formed records start again")  # fmt: skip
+    state.issues[at] = replace(issue, reason=f"{issue.reason}: {base + resume - damaged_at} bytes skipped, reading "
+                                             f"resumed at byte {base + resume} where well-formed records start again")  # fmt: skip
     return resume
 
 
 def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     """Group the complete records of ``buf`` by type. Returns the per-type (header position,
-    seq) arrays, the unknown records, and how many bytes were consumed."""
+    seq) arrays (records of undefined types under ``len(_TYPE_NAMES)``) and how many bytes were
+    consumed."""
     end = buf.size
     pos = 0
     groups: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    unknown: list[tuple[int, int, int, int, bytes]] = []
-    while pos < end and not state.stopped:
-        n, stop, status, counts, starts, rec_pos, rec_seq = K.index_records(
-            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq)
+    if state.searching is not None:
+        pos = _resync(state, buf, 0, end, base, final)
+    while pos < end and not state.stopped and state.searching is None:
+        n, stop, status, counts, starts, rec_pos, rec_seq, last = K.index_records(
+            buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq), RESYNC_CHAIN
         )
         if n:
             for t, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
@@ -771,50 +1184,146 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
                         (rec_pos[start : start + count], rec_seq[start : start + count])
                     )
             state.seq += n
+            state.last_type = last
         pos = stop
         if status == K.INDEX_OK:
             break
-        if status in (K.INDEX_PARTIAL_HEADER, K.INDEX_PARTIAL_RECORD):
-            if not final:
-                break  # the rest of the record comes with the next window
-            left = end - pos
-            if status == K.INDEX_PARTIAL_HEADER:
-                reason = f"file ends inside a record header ({left} of 4 bytes)"
-                record = None
-            else:
-                rec_len, typ, sub = _header_at(buf, pos, state.big)
-                record = BY_CODE[(typ, sub)].name
-                reason = (
-                    f"file is truncated: REC_LEN is {rec_len} but only {left - 4} bytes follow the header"
-                )
-            state.problem(base + pos, record, reason)
-            pos = _resync(state, buf, pos, end, base, reason)
-            if pos < end:
-                continue
-            break
-        # unknown record type
-        rec_len, typ, sub = _header_at(buf, pos, state.big)
-        reason = f"unknown record type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len})"
-        if state.strict:
-            state.problem(base + pos, None, reason)
-        plausible = _plausible_unknown(buf, pos, end, state.big)
-        if plausible is None and not final:
-            break  # decide with the next window
-        if plausible:
-            state.issues.append(StdfIssue(state.path, base + pos, None, reason + ": kept in table UNKNOWN"))
-            unknown.append((state.seq, base + pos, typ, sub, buf[pos + 4 : pos + 4 + rec_len].tobytes()))
-            state.seq += 1
-            pos += 4 + rec_len
-            continue
-        if not final and end - pos < RESYNC_LOOKAHEAD:
+        if _zeros_to_end(buf, pos, end):
+            if not final and end - pos < RESYNC_LOOKAHEAD:
+                break  # where they end is in the next window
+            if final:
+                _zeros_at_end(state, base + pos, end - pos)
+                pos = end
+                break
+        # records of undefined type running on past the window for this long: garbage, most likely
+        # (carrying them on would hold ever more bytes)
+        long_run = status == K.INDEX_UNKNOWN_CUT and not final and end - pos >= RESYNC_LOOKAHEAD
+        if status == K.INDEX_UNKNOWN_TYPE and not final and end - pos < RESYNC_LOOKAHEAD:
             break  # look for the next record boundary with more data in hand
-        state.problem(base + pos, None, reason)
-        pos = _resync(state, buf, pos, end, base, reason)
+        if status != K.INDEX_UNKNOWN_TYPE and not long_run and not final:
+            break  # the rest of the record comes with the next window
+        rec_len, typ, sub = _header_at(buf, pos, state.big) if end - pos >= 4 else (0, 0, 0)
+        known = BY_CODE.get((typ, sub))
+        record = known.name if known is not None and status == K.INDEX_PARTIAL_RECORD else None
+        if status == K.INDEX_PARTIAL_HEADER:
+            reason = f"file ends inside a record header ({end - pos} of 4 bytes)"
+        elif status == K.INDEX_PARTIAL_RECORD:
+            reason = (
+                f"file is truncated: REC_LEN is {rec_len} but only {end - pos - 4} bytes follow the header"
+            )
+        elif long_run:
+            reason = (f"record of undefined type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}), and those after "
+                      f"it, run on for over {end - pos} bytes without leading to a record of a defined type: "
+                      "damage")  # fmt: skip
+        elif status == K.INDEX_UNKNOWN_CUT:
+            reason = (f"file is truncated inside records of undefined type: REC_TYP={typ} REC_SUB={sub} "
+                      f"(REC_LEN={rec_len}) and those after it run past the end")  # fmt: skip
+        else:
+            reason = (f"record of undefined type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}) that does not lead "
+                      "to well-formed records of defined types: damage")  # fmt: skip
+        compressed = None
+        if state.cut is not None and status != K.INDEX_UNKNOWN_TYPE and not long_run:
+            came = {K.INDEX_PARTIAL_RECORD: f"{end - pos} of its {4 + rec_len} bytes came out",
+                    K.INDEX_PARTIAL_HEADER: f"{end - pos} of its 4 header bytes came out"}.get(status, reason)  # fmt: skip
+            reason = f"{state.cut}; the record at byte {base + pos} is cut short ({came})"
+            compressed, state.cut_reported = state.cut.compressed_offset, True
+        state.problem(base + pos, record, reason, compressed)
+        pos = _resync(state, buf, pos + 1, end, base, final)
     merged = {
         t: parts[0] if len(parts) == 1 else (np.concatenate([g[0] for g in parts]), np.concatenate([g[1] for g in parts]))
         for t, parts in groups.items()
     }  # fmt: skip
-    return merged, unknown, pos
+    return merged, pos
+
+
+def _zeros_to_end(buf: np.ndarray, pos: int, end: int) -> bool:
+    """Are the bytes from ``pos`` to the end all zero? Looked at in growing steps, so that a
+    check costs what the zeros it finds do, not the rest of the window."""
+    step = 4
+    while pos < end:
+        if buf[pos : pos + step].any():
+            return False
+        pos += step
+        step *= 4
+    return True
+
+
+def _zeros_at_end(state: _FileState, offset: int, count: int) -> None:
+    """Zero bytes that end the data: padding some testers write after the MRR (a warning), else
+    records lost (damage)."""
+    if state.last_type == _MRR:
+        state.warnings.append(StdfIssue(state.path, offset, None,
+                                        f"{count} bytes of zero padding after the MRR: ignored"))  # fmt: skip
+        return
+    after = (
+        f"after the last {_TYPE_NAMES[state.last_type]}" if 0 <= state.last_type < len(_TYPE_NAMES) else ""
+    )
+    state.problem(offset, None, f"the data end with {count} zero bytes {after} where records were expected "
+                                "(padding comes after an MRR): records lost?")  # fmt: skip
+    state.stopped = True
+
+
+_MRR = _TYPE_NAMES.index("MRR")
+
+
+def _note_raw(state: _FileState, buf: np.ndarray, rec_pos: np.ndarray, base: int) -> None:
+    """Count the records of undefined types by (REC_TYP, REC_SUB), for one warning each."""
+    codes = buf[rec_pos + 2].astype(np.int32) * 256 + buf[rec_pos + 3]
+    kinds, first, count = np.unique(codes, return_index=True, return_counts=True)
+    for code, i, k in zip(kinds.tolist(), first.tolist(), count.tolist(), strict=True):
+        seen = state.raw_kinds.setdefault((code >> 8, code & 0xFF), [0, base + int(rec_pos[i])])
+        seen[0] += k
+
+
+def _raw_batch(
+    state: _FileState, buf: np.ndarray, rec_pos: np.ndarray, seq: np.ndarray, base: int
+) -> pa.RecordBatch:
+    """Records of undefined types as they are: REC_TYP, REC_SUB and their bytes after the header."""
+    hi, lo = (buf[rec_pos], buf[rec_pos + 1]) if state.big else (buf[rec_pos + 1], buf[rec_pos])
+    lengths = (hi.astype(np.int32) << 8) | lo
+    typ, sub = buf[rec_pos + 2], buf[rec_pos + 3]
+    offsets = np.zeros(rec_pos.size + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    # each byte of the payloads: its record's first payload byte, plus its place in the payload
+    data = buf[np.repeat(rec_pos + 4 - offsets[:-1], lengths) + np.arange(offsets[-1])]
+    payloads = pa.Array.from_buffers(
+        pa.binary(), rec_pos.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    columns = [_numeric(seq, _UINT64), _numeric((rec_pos + base).view(np.uint64), _UINT64),
+               _numeric(typ, pa.uint8()), _numeric(sub, pa.uint8()), payloads]  # fmt: skip
+    return pa.RecordBatch.from_arrays(columns, schema=UNKNOWN_SCHEMA)
+
+
+#: Per record type, its KxUf fields: (field, its count field, its width field).
+_UF_FIELDS = {
+    name: [(i, rt.fields.index(rt.field(f.count)), rt.fields.index(rt.field(f.size)))
+           for i, f in enumerate(rt.fields) if f.item_type == "Uf"]
+    for name, rt in RECORDS.items()
+}  # fmt: skip
+
+
+def _report_bad_widths(state: _FileState, plan: _Plan, rec_pos: np.ndarray, out, base: int) -> None:
+    """KxUf items of a width the specification does not give (1, 2, 4 or 8 bytes): wider than 8,
+    no 64-bit column holds them, which is damage (the array read as missing); narrower, they
+    are read as they are, with a warning."""
+    fixed, present = out[1], out[4]
+    n = rec_pos.size
+    for i, count_at, size_at in _UF_FIELDS[plan.record.name]:
+        widths = _fixed_column(plan, fixed, n, size_at)
+        odd = (present > i) & (_fixed_column(plan, fixed, n, count_at) > 0) & ~np.isin(widths, UF_WIDTHS)
+        if not odd.any():
+            continue
+        f = plan.record.fields[i]
+        for r in np.nonzero(odd)[0].tolist():
+            width = int(widths[r])
+            if width > 8:
+                state.problem(base + int(rec_pos[r]), plan.record.name,
+                              f"{f.size} is {width}, but a KxUf item is 1, 2, 4 or 8 bytes wide: {f.name} read as "
+                              "missing")  # fmt: skip
+            else:
+                seen = state.odd_widths.setdefault((plan.record.name, f.size, f.name, width),
+                                                   [0, base + int(rec_pos[r])])  # fmt: skip
+                seen[0] += 1
 
 
 def _report_bad_fields(
@@ -855,7 +1364,8 @@ def _ipc_batch(
 def _decode_window(
     state: _FileState, win: _Window, base: int, final: bool
 ) -> tuple[dict[str, pa.RecordBatch], int]:
-    groups, unknown, consumed = _index_window(state, win.buf, base, final)
+    groups, consumed = _index_window(state, win.buf, base, final)
+    raw = groups.pop(len(_TYPE_NAMES), None)
     win.threads = _decode_threads()
     batches: dict[str, pa.RecordBatch] = {}
     for t in sorted(groups):
@@ -877,6 +1387,8 @@ def _decode_window(
         positions, bad, n_bad = out[0], out[5], out[8]
         if n_bad:
             _report_bad_fields(state, plan, win, rec_pos, bad, base)
+        if _UF_FIELDS[name]:
+            _report_bad_widths(state, plan, rec_pos, out, base)
         n = rec_pos.size
         position_columns = _numeric(positions, _UINT64)
         columns = [
@@ -885,11 +1397,10 @@ def _decode_window(
             *_columns(plan, win, rec_pos, out),
         ]
         batches[name] = pa.RecordBatch.from_arrays(columns, schema=plan.schema)
-    if unknown and (state.wanted is None or UNKNOWN in state.wanted):
-        seqs, offs, typs, subs, datas = zip(*unknown, strict=True)
-        batches[UNKNOWN] = pa.RecordBatch.from_arrays(
-            [pa.array(seqs, pa.uint64()), pa.array(offs, pa.uint64()), pa.array(typs, pa.uint8()),
-             pa.array(subs, pa.uint8()), pa.array(datas, pa.binary())], schema=UNKNOWN_SCHEMA)  # fmt: skip
+    if raw is not None:
+        _note_raw(state, win.buf, raw[0], base)
+        if state.wanted is None or UNKNOWN in state.wanted:
+            batches[UNKNOWN] = _raw_batch(state, win.buf, *raw, base)
     return batches, consumed
 
 
@@ -922,8 +1433,13 @@ class StdfStream:
     """Record batches of an STDF file, a window of decompressed bytes at a time, so memory stays
     bounded whatever the file's size. Iterate to get ``(record type, pyarrow.RecordBatch)`` pairs
     in file order of the windows; ``seq`` orders records across types. After iteration,
-    ``issues`` lists what was wrong with the file (strict=False) and ``records`` how many
-    records were read.
+    ``issues`` lists what was wrong with the file (strict=False), ``warnings`` what is unusual
+    but read in full (records of undefined types kept in table ``UNKNOWN``, zero padding after
+    the MRR; in both modes) and ``records`` how many records were read.
+
+    Damage anywhere, in the records or in the compressed data of a gzip, bzip2, xz or zip file,
+    ends in :class:`StdfError` (strict) or in an issue (strict=False) with every record before it
+    kept; no other exception comes out of a bad file.
     """
 
     def __init__(self, source: Source, *, record_types: Iterable[str] | None = None, strict: bool = True,
@@ -933,6 +1449,7 @@ class StdfStream:
         self.strict = strict
         self.window_bytes = min(max(int(window_bytes), 1 << 16), MAX_WINDOW_BYTES)
         self.issues: list[StdfIssue] = []
+        self.warnings: list[StdfIssue] = []
         self.records = 0
         self.byteorder: str | None = None
         wanted = None
@@ -956,10 +1473,20 @@ class StdfStream:
                     pass
 
     def _fill(self, stream: BinaryIO, view: memoryview, offset: int) -> int:
+        """Fill ``view`` from ``stream``; fewer bytes only where the data end, early or not (then
+        ``_damage`` says why)."""
+        got = 0
         try:
-            return _read_into(stream, view)
-        except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
-            raise StdfError(self.path, offset, None, f"cannot decompress beyond this offset: {exc}") from None
+            while got < len(view):
+                n = stream.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        except OSError as exc:  # a plain file; compressed ones report damage instead of raising
+            self._damage = _Damage(f"cannot read the file: {exc.strerror or exc}", None, offset + got)
+        if got < len(view) and self._damage is None:
+            self._damage = getattr(stream, "damage", None)
+        return got
 
     def _batches(self, stream: BinaryIO, size: int | None) -> Iterator[tuple[str, pa.RecordBatch]]:
         # A plain file that fits one window is read in one go into a buffer of its exact size.
@@ -967,33 +1494,53 @@ class StdfStream:
         state: _FileState | None = None
         base = 0  # offset in the decompressed stream of the window's first byte
         carry = np.empty(0, np.uint8)  # bytes of a record cut by the end of the last window
-        while True:
-            buf = np.empty(carry.size + window, np.uint8)
-            buf[: carry.size] = carry
-            got = self._fill(stream, memoryview(buf)[carry.size :], base + carry.size)
-            buf = buf[: carry.size + got]
-            if state is None:
-                big = _check_far(self.path, buf[:6].tobytes())
-                self.byteorder = ">" if big else "<"
-                state = _FileState(self.path, self.strict, big, self.wanted, self.issues)
-            final = got < window or (size is not None and base + buf.size >= size)
-            if buf.size == 0:
-                break
-            known = len(self.issues)
-            try:
-                batches, consumed = _decode_window(state, _Window(buf, state.big), base, final)
-            finally:
-                self.records = state.seq
-                # A window's problems are found record type by type: list them in file order, so
-                # that the window size never changes what ``issues`` says.
-                self.issues[known:] = sorted(self.issues[known:], key=lambda issue: issue.offset)
-            yield from batches.items()
-            carry = buf[consumed:].copy()
-            base += consumed
-            if final or state.stopped:
-                if carry.size and not state.stopped:
-                    state.problem(base, None, f"{carry.size} bytes at the end could not be read")
-                break
+        self._damage = None
+        try:
+            while True:
+                buf = np.empty(carry.size + window, np.uint8)
+                buf[: carry.size] = carry
+                got = self._fill(stream, memoryview(buf)[carry.size :], base + carry.size)
+                buf = buf[: carry.size + got]
+                damage = self._damage
+                if state is None:
+                    if damage is not None and buf.size < 6:  # not even a FAR came out
+                        raise StdfError(self.path, damage.decompressed_offset, None, str(damage),
+                                        damage.compressed_offset)  # fmt: skip
+                    try:
+                        big = _check_far(self.path, buf[:6].tobytes())
+                    except StdfError as exc:
+                        if damage is None:
+                            raise
+                        # a damaged compressed block may come out as garbage before its check fails
+                        raise StdfError(self.path, damage.decompressed_offset, None,
+                                        f"{damage}; the {buf.size} bytes that came out before are not STDF either "
+                                        f"({exc.reason})", damage.compressed_offset) from None  # fmt: skip
+                    self.byteorder = ">" if big else "<"
+                    state = _FileState(self.path, self.strict, big, self.wanted, self.issues, self.warnings)
+                final = got < window or (size is not None and base + buf.size >= size) or damage is not None
+                state.cut = damage
+                if buf.size == 0:
+                    break
+                known = len(self.issues)
+                try:
+                    batches, consumed = _decode_window(state, _Window(buf, state.big), base, final)
+                finally:
+                    self.records = state.seq
+                    # A window's problems are found record type by type: list them in file order, so
+                    # that the window size never changes what ``issues`` says.
+                    self.issues[known:] = sorted(self.issues[known:], key=lambda issue: issue.offset)
+                yield from batches.items()
+                carry = buf[consumed:].copy()
+                base += consumed
+                if final or state.stopped:
+                    if carry.size and not state.stopped:
+                        state.problem(base, None, f"{carry.size} bytes at the end could not be read")
+                    break
+            if damage is not None and not state.cut_reported:
+                state.problem(damage.decompressed_offset, None, str(damage), damage.compressed_offset)
+        finally:
+            if state is not None:
+                self.warnings[:] = sorted([*self.warnings, *state.end_warnings()], key=lambda w: w.offset)
 
 
 class StdfTables(dict):
@@ -1001,6 +1548,7 @@ class StdfTables(dict):
 
     path: str
     issues: list[StdfIssue]
+    warnings: list[StdfIssue]
     byteorder: str | None
     records: int
 
@@ -1027,7 +1575,9 @@ def read(source: Source, *, record_types: Iterable[str] | None = None, strict: b
     record_types : names such as ``["PIR", "PTR", "PRR"]``; only these tables are built.
     strict : when True (default) any damage raises :class:`StdfError` naming the file, the byte
         offset and the record. When False, everything that can be salvaged is kept and each
-        problem is listed in the result's ``issues``.
+        problem is listed in the result's ``issues``. Either way, records of undefined types
+        (vendor records, reserved types) are kept in table ``UNKNOWN`` and listed, with zero
+        padding after the MRR, in ``warnings``.
 
     Returns
     -------
@@ -1046,6 +1596,7 @@ def read(source: Source, *, record_types: Iterable[str] | None = None, strict: b
         out[name] = pa.Table.from_batches(parts[name])
     out.path = s.path
     out.issues = s.issues
+    out.warnings = s.warnings
     out.byteorder = s.byteorder
     out.records = s.records
     return out

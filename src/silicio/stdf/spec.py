@@ -221,8 +221,16 @@ RECORDS: dict[str, RecordType] = {r.name: r for r in _RECORDS}
 #: Record types by (REC_TYP, REC_SUB).
 BY_CODE: dict[tuple[int, int], RecordType] = {r.code: r for r in _RECORDS}
 
-#: Table name for records whose (REC_TYP, REC_SUB) the specification does not define.
+#: Table name for records whose (REC_TYP, REC_SUB) the specification does not define: vendor
+#: records, and the record types it reserves. The reader keeps them as they are.
 UNKNOWN = "UNKNOWN"
+
+#: REC_TYP codes the specification reserves (V4, "Record Types and Subtypes").
+RESERVED_REC_TYP = {180: "reserved for use by Image software", 181: "reserved for use by IG900 software"}
+
+#: Widths in bytes a KxUf item may take: those of the unsigned integers U*1, U*2, U*4 and U*8
+#: (V4-2007, STR: each ``*_SIZE`` field gives one of them).
+UF_WIDTHS = (1, 2, 4, 8)
 
 _ARROW_SCALAR = {
     "U1": pa.uint8(), "U2": pa.uint16(), "U4": pa.uint32(), "U8": pa.uint64(),
