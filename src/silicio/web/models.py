@@ -471,6 +471,10 @@ class AuditStatus(BaseModel):
     head_hash: str
     chain_break: str | None = None
     mismatches: list[str] = Field(default_factory=list)
+    anchor_problems: list[str] = Field(default_factory=list, description="what the signed checkpoints and the "
+                                       "heads signed into certificates say against the log")  # fmt: skip
+    anchors: int = 0
+    anchored_seq: int = Field(0, description="the newest entry an anchor vouches for")
 
 
 class TraceQuery(BaseModel):
@@ -564,6 +568,8 @@ class VerificationResult(BaseModel):
     signature_ok: bool
     problems: list[str]
     key_id: str | None = None
+    revoked: bool = False
+    notes: list[str] = Field(default_factory=list, description="what was not checked, and the rules' caveats")
 
 
 class CertificatePage(BaseModel):

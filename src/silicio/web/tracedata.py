@@ -70,10 +70,8 @@ def _trace_query(result: dict) -> m.TraceQuery:
               for kind, n in result["counts"].items()]  # fmt: skip
     shipments = [m.ShipmentUnits(shipment=s["shipment"], units=s["units"], customer=s.get("customer"),
                                  destination=s.get("destination")) for s in result["shipments"]]  # fmt: skip
-    by_customer: dict[str, int] = {}
-    for s in result["shipments"]:
-        customer = s.get("customer", "(unknown)")
-        by_customer[customer] = by_customer.get(customer, 0) + s["units"]
+    # Each unit once per customer (a reel split over two shipments to one customer is not counted twice).
+    by_customer = {c.get("customer") or "(unknown)": c["units"] for c in result.get("customers", [])}
     return m.TraceQuery(
         direction=result["direction"],
         start=[f"{k}:{n}" for k, n in result["start"]],
@@ -169,11 +167,11 @@ class TraceData:
             return self._store
 
     def _version(self) -> Hashable:
-        """Changes whenever the audit log grows or a supply file is rewritten."""
-        stamps = tuple(
-            (p.stat().st_mtime_ns if p.exists() else None)
-            for p in (self.paths.supplier_registry, self.paths.supply_plan, self.paths.public_key)
-        )
+        """Changes whenever the audit log grows or a supply or key file (the keyring, the
+        revocation list) is rewritten."""
+        files = (self.paths.supplier_registry, self.paths.supply_plan, self.paths.public_key, self.paths.keyring,
+                 self.paths.revocations)  # fmt: skip
+        stamps = tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in files)
         return self.store().audit_head()[0], stamps
 
     def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
@@ -268,14 +266,15 @@ class TraceData:
             brk = report["chain_break"]
             return m.AuditStatus(ok=report["ok"], entries=report["entries"], head_hash=report["head_hash"],
                                  chain_break=f"entry #{brk['seq']}: {brk['reason']}" if brk else None,
-                                 mismatches=report["mismatches"])  # fmt: skip
+                                 mismatches=report["mismatches"], anchor_problems=report["anchor_problems"],
+                                 anchors=report["anchors"], anchored_seq=report["anchored_seq"])  # fmt: skip
 
         return self._cached("audit", compute)
 
     # -- origin
 
     def _origin_report(self, part_number: str) -> dict:
-        from silicio.origin import origin_report
+        from silicio.origin import OriginError, origin_report
         from silicio.trace import MasterDataError
 
         md = self.master_data()
@@ -284,7 +283,14 @@ class TraceData:
         except (KeyError, MasterDataError):
             known = ", ".join(sorted({p.part_number for p in md.products.values()}))
             raise NotFound(f"no product {part_number!r} in the master data; products: {known}") from None
-        return self._cached(("origin", part_number), lambda: origin_report(product, md.sites))
+
+        def report() -> dict:
+            try:
+                return origin_report(product, md.sites)
+            except OriginError as exc:  # e.g. a price of 0: no transaction value (USMCA Art. 4.5)
+                raise BadQuery(f"{part_number}: {exc}") from None
+
+        return self._cached(("origin", part_number), report)
 
     def origin(self) -> m.OriginPage:
         md = self.master_data()
@@ -330,18 +336,19 @@ class TraceData:
             raise NotFound(f"no certificate {cert_id!r}") from None
 
     def verify_document(self, document: Any) -> m.VerificationResult:
-        """Check ``document`` with the public key alone, as anyone holding the certificate can."""
-        from silicio.origin import CertificateError, load_public_key, verify
-        from silicio.origin.certificates import key_id
+        """Check ``document`` with the issuer's public keys alone (the keyring: current and retired
+        keys) and its signed revocation list, as anyone holding the certificate can."""
+        from silicio.origin import CertificateError, verify
+        from silicio.origin.certificates import load_trust
 
         if not self.public_key_path.exists():
             raise NotFound(f"no public key at {self.public_key_path}: run `silicio keys generate` first")
-        key = load_public_key(self.public_key_path)
         try:
-            result = verify(document, key).as_dict()
+            ring, revocations = self._cached("trust", lambda: load_trust(self.paths.keys))
+            verification = verify(document, ring, revocations=revocations)
         except CertificateError as exc:
             raise BadQuery(str(exc)) from None
-        return m.VerificationResult(**result, key_id=key_id(key))
+        return m.VerificationResult(**verification.as_dict(), key_id=verification.key_id)
 
     def certificate(self, cert_id: str) -> m.CertificatePage:
         document = self.certificate_document(cert_id)
