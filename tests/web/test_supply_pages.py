@@ -4,6 +4,7 @@ reaches nothing of another organisation through any route of the app."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -147,7 +148,7 @@ def test_a_supplier_never_sees_another_organisations_records(client, registry, t
     )
 
 
-def test_the_portal_shows_and_updates_only_the_supplier_s_own_records(client, registry, token):
+def test_the_portal_shows_and_updates_only_the_supplier_s_own_records(client, registry, token, supply_dir):
     headers = {SUPPLIER_HEADER: token}
     assert client.get(f"/api/supplier/{SUPPLIER}").status_code == 401  # no token: not the supplier
     assert client.get(f"/api/supplier/{SUPPLIER}", headers={SUPPLIER_HEADER: "forged"}).status_code == 401
@@ -161,6 +162,14 @@ def test_the_portal_shows_and_updates_only_the_supplier_s_own_records(client, re
     updated = client.post(f"/api/supplier/{SUPPLIER}/organisation", headers=headers,
                           content=json.dumps({"state": "Sonora", "employees": 240}))  # fmt: skip
     assert updated.status_code == 200 and updated.json()["organisation"]["state"] == "Sonora"
+    # The write is in the audit chain, with its actor and the SHA-256 of the registry it wrote.
+    with trace.TraceStore.at(supply_dir) as store:
+        entry = store.audit_entries()[-1]
+        assert store.verify_audit().ok
+    written = hashlib.sha256(DataDir(supply_dir).supplier_registry.read_bytes()).hexdigest()
+    assert (entry.actor, entry.entity, entry.payload["organisation"]) == (f"supplier:{SUPPLIER}",
+                                                                          "supplier_registry", SUPPLIER)  # fmt: skip
+    assert entry.payload["sha256"] == written and entry.payload["fields"] == ["employees", "state"]
     refused = client.post(f"/api/supplier/{SUPPLIER}/organisation", headers=headers,
                           content=json.dumps({"org_id": "mpz"}))  # fmt: skip
     assert refused.status_code == 422 and "cannot be changed" in refused.json()["detail"]

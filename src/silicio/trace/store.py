@@ -855,6 +855,18 @@ class TraceStore:
                          payload={"sha256": digest, "type": cert["type"], "subject": cert.get("subject", "")})  # fmt: skip
         return cert["id"]
 
+    def log_change(self, actor: str, action: str, entity: str, key: str, payload: dict[str, Any]) -> int:
+        """Log a write kept outside the store's tables (the supplier registry file) in the audit
+        chain, with its actor and what it wrote (e.g. the new file's SHA-256); returns the entry's
+        sequence number. The chain and its checkpoints then vouch for when and by whom."""
+        actor = check_actor(actor)
+        for name, value in (("action", action), ("entity", entity), ("key", key)):
+            if not isinstance(value, str) or not value or len(value) > 200:
+                raise ValueError(f"a logged change needs a {name} of 1 to 200 characters, got {value!r}")
+        with self.engine.begin() as conn:
+            return audit.append(conn, AUDIT, actor=actor, action=action, entity=entity, key=key,
+                                payload=payload).seq  # fmt: skip
+
     def certificate(self, cert_id: str) -> dict[str, Any]:
         t = CertificateRow.__table__
         with self.engine.connect() as conn:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from . import links
 from . import models as m
-from .access import SUPPLIER_COOKIE, access, refusal
+from .access import SUPPLIER_COOKIE, access, principal_of, refusal
 from .dashboard import NotFound
 from .declare import Nav, Page, TraceSource
 from .tracedata import BadQuery, TraceData
@@ -175,7 +175,7 @@ def _organisation_field(name: str, value: object) -> str | int | None:
     return value
 
 
-def _update_organisation(data: TraceData, org_id: str, fields: dict) -> m.SupplierPortal:
+def _update_organisation(data: TraceData, org_id: str, fields: dict, actor: str) -> m.SupplierPortal:
     from silicio.supply import AccessDenied, RegistryError, SupplierView
 
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
@@ -186,18 +186,22 @@ def _update_organisation(data: TraceData, org_id: str, fields: dict) -> m.Suppli
     view = SupplierView(data.registry(), org_id)
     row = {**view.organisation(), **{k: _organisation_field(k, v) for k, v in fields.items()}}
     try:
-        data.save_registry(view.update("organisations", [row]))
+        data.save_registry(view.update("organisations", [row]), actor=actor,
+                           change={"organisation": org_id, "fields": sorted(fields)})  # fmt: skip
     except (AccessDenied, RegistryError) as exc:
         raise BadQuery(str(exc)) from None
     return data.supplier_portal(org_id)
 
 
-def _answer_request(data: TraceData, org_id: str, request_id: str, status: str) -> m.SupplierPortal:
+def _answer_request(
+    data: TraceData, org_id: str, request_id: str, status: str, actor: str
+) -> m.SupplierPortal:
     from silicio.supply import AccessDenied, RegistryError, SupplierView
 
     view = SupplierView(data.registry(), org_id)
     try:
-        data.save_registry(view.answer(request_id, status))
+        data.save_registry(view.answer(request_id, status), actor=actor,
+                           change={"organisation": org_id, "request": request_id, "status": str(status)[:40]})  # fmt: skip
     except AccessDenied as exc:
         raise NotFound(str(exc)) from None
     except RegistryError as exc:
@@ -220,7 +224,7 @@ async def _json_object(request: Request) -> dict:
 @access("supplier")
 async def supplier_update_api(request: Request, data: TraceSource, org_id: str) -> Response:
     try:
-        page = _update_organisation(data, org_id, await _json_object(request))
+        page = _update_organisation(data, org_id, await _json_object(request), principal_of(request).actor)
     except BadQuery as exc:
         return _bad(exc)
     return JSONResponse(page.model_dump(mode="json"))
@@ -232,7 +236,7 @@ async def supplier_update_api(request: Request, data: TraceSource, org_id: str) 
 async def supplier_answer_api(request: Request, data: TraceSource, org_id: str, request_id: str) -> Response:
     try:
         status = (await _json_object(request)).get("status", "answered")
-        page = _answer_request(data, org_id, request_id, status)
+        page = _answer_request(data, org_id, request_id, status, principal_of(request).actor)
     except BadQuery as exc:
         return _bad(exc)
     return JSONResponse(page.model_dump(mode="json"))
@@ -288,7 +292,7 @@ async def _form(request: Request) -> dict[str, str]:
 @access("supplier")
 async def supplier_update_page(request: Request, data: TraceSource, org_id: str) -> Response:
     try:
-        _update_organisation(data, org_id, await _form(request))
+        _update_organisation(data, org_id, await _form(request), principal_of(request).actor)
     except BadQuery as exc:
         return refusal(request, 422, str(exc))
     return RedirectResponse(links.supplier_url(org_id), status_code=303)
@@ -298,7 +302,8 @@ async def supplier_update_page(request: Request, data: TraceSource, org_id: str)
 @access("supplier")
 async def supplier_answer_page(request: Request, data: TraceSource, org_id: str, request_id: str) -> Response:
     try:
-        _answer_request(data, org_id, request_id, (await _form(request)).get("status", "answered"))
+        status = (await _form(request)).get("status", "answered")
+        _answer_request(data, org_id, request_id, status, principal_of(request).actor)
     except BadQuery as exc:
         return refusal(request, 422, str(exc))
     return RedirectResponse(links.supplier_url(org_id), status_code=303)

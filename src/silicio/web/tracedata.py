@@ -416,7 +416,11 @@ class TraceData:
             "automotive": tuple(plan.get("automotive", ())),
         }
 
-    def save_registry(self, registry) -> None:
+    def save_registry(self, registry, *, actor: str, change: dict[str, Any]) -> None:
+        """Write the supplier registry, and log the write (its actor, ``change`` and the new file's
+        SHA-256) in the audit chain."""
+        import hashlib
+
         from silicio.supply import write_json
 
         with self._lock:
@@ -424,7 +428,11 @@ class TraceData:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
             write_json(registry, tmp)
+            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
             tmp.replace(path)  # readers never see half a file
+            self.store().log_change(
+                actor, "update", "supplier_registry", path.name, {"sha256": digest, **change}
+            )
             self.cache.clear(keep=lambda key: not (isinstance(key, tuple) and key[0] == "trace"))
 
     def supplier_tokens(self) -> dict[str, str]:
