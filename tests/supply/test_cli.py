@@ -47,6 +47,18 @@ def test_nearshore_and_public():
     result = run("public")
     assert result.exit_code == 0, result.output
     assert "capacity_per_week" not in result.stdout
+    published = json.loads(result.stdout)
+    groups = [k for k, v in published.items() if isinstance(v, dict) and k != "suppressed" and
+              all(isinstance(n, int) for n in v.values()) and k != "national_content_pct"]  # fmt: skip
+    assert groups and all(n >= 3 for g in groups for n in published[g].values())  # k-anonymity, k = 3
+    # What was left out, counted from the unpublished summary.
+    from silicio import supply
+    from silicio.supply.demo import demo_ecosystem
+
+    eco = demo_ecosystem(seed=0)
+    raw = supply.public_summary(eco.registry, eco.master, eco.demand, as_of=eco.as_of)
+    small = {g: sum(1 for n in raw[g].values() if n < 3) for g in groups}
+    assert published["suppressed"]["values"] == {g: k for g, k in small.items() if k}
 
 
 def test_export_import_round_trip(tmp_path):

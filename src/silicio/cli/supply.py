@@ -222,10 +222,13 @@ def nearshore(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = F
 
 @app.command("public")
 def public_command(registry: RegistryPath = None, seed: Seed = 0) -> None:
-    """The public transparency figures (JSON): counts and aggregates, no company's numbers."""
+    """The public transparency figures (JSON): counts and aggregates, no company's numbers, no count
+    below 3 (k-anonymity: `suppressed` says what was left out)."""
     with _errors("silicio supply public"):
         eco = _ecosystem(registry, seed)
-        _echo_json(supply.public_summary(eco.registry, eco.master, eco.demand, as_of=eco.as_of))
+        _echo_json(
+            supply.publishable(supply.public_summary(eco.registry, eco.master, eco.demand, as_of=eco.as_of))
+        )
 
 
 @app.command("export")

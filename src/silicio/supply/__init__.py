@@ -59,6 +59,7 @@ _EXPORTS = {
     "network_table": "network",
     "product_nodes": "network",
     "public_summary": "transparency",
+    "publishable": "transparency",
     "read_csv_dir": "registry",
     "read_json": "registry",
     "share_from": "concentration",

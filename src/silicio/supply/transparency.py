@@ -66,3 +66,31 @@ def public_summary(registry: Registry, master: MasterData | None = None, demand:
         out["import_hhi"] = conc["hhi_imports"]
         out["import_share_pct"] = conc["import_share_pct"]
     return out
+
+
+#: Published counts below this are left out: a count of 1 or 2 points at one or two firms
+#: (k-anonymity with k = 3, the threshold of the "rule of three" in statistical disclosure control).
+MIN_PUBLIC_COUNT = 3
+#: The count groups and totals of :func:`public_summary`.
+COUNT_GROUPS = ("organisations_by_country", "local_by_state", "local_by_kind", "local_by_size_class",
+                "local_by_capability", "local_with_valid_certification")  # fmt: skip
+COUNT_TOTALS = ("organisations", "local_organisations", "local_msmes")
+
+
+def publishable(summary: Mapping[str, Any], min_count: int = MIN_PUBLIC_COUNT) -> dict[str, Any]:
+    """:func:`public_summary` as it may be published: each group's values counted fewer than
+    ``min_count`` times left out and a total below it null (k-anonymity, k = ``min_count``);
+    ``suppressed`` says how many values of each group, and which totals, were left out."""
+    out = dict(summary)
+    suppressed: dict[str, Any] = {"below": min_count, "values": {}, "totals": []}
+    for group in COUNT_GROUPS:
+        counts = summary.get(group, {})
+        out[group] = {value: n for value, n in counts.items() if n >= min_count}
+        if len(out[group]) < len(counts):
+            suppressed["values"][group] = len(counts) - len(out[group])
+    for key in COUNT_TOTALS:
+        if key in summary and summary[key] < min_count:
+            out[key] = None
+            suppressed["totals"].append(key)
+    out["suppressed"] = suppressed
+    return out

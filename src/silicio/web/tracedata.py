@@ -30,8 +30,7 @@ FORWARD_KINDS = ("lot", "wafer", "material_lot", "assembly_lot", "die")
 BACKWARD_KINDS = ("unit", "reel", "shipment", "die", "wafer")
 
 
-#: Public counts below this are left out: a count of 1 or 2 points at one or two firms
-#: (k-anonymity with k = 3, the threshold of the "rule of three" in statistical disclosure control).
+#: Public counts below this are left out (:func:`silicio.supply.publishable`).
 MIN_PUBLIC_COUNT = 3
 #: The public page's words for the groups of :func:`silicio.supply.public_summary` (its keys are
 #: the program's, not the reader's), in the order shown.
@@ -484,21 +483,20 @@ class TraceData:
 
     def transparency(self) -> m.TransparencyPage:
         def compute() -> m.TransparencyPage:
-            from silicio.supply import public_summary
+            from silicio.supply import public_summary, publishable
 
             plan = self.plan()
-            s = public_summary(self.registry(), self.master_data(), plan["demand"], as_of=plan["as_of"])
+            summary = public_summary(self.registry(), self.master_data(), plan["demand"], as_of=plan["as_of"])
+            s = publishable(summary, MIN_PUBLIC_COUNT)
             counts, notes = [], []
             for group, title in PUBLIC_GROUPS.items():
-                shown = {value: n for value, n in s[group].items() if n >= MIN_PUBLIC_COUNT}
                 counts += [m.CountRow(group=title, value=_public_value(group, value), organisations=n)
-                           for value, n in shown.items()]  # fmt: skip
-                if len(shown) < len(s[group]):
-                    notes.append(f"{title}: {len(s[group]) - len(shown)} value(s) with fewer than "
+                           for value, n in s[group].items()]  # fmt: skip
+                if group in s["suppressed"]["values"]:
+                    notes.append(f"{title}: {s['suppressed']['values'][group]} value(s) with fewer than "
                                  f"{MIN_PUBLIC_COUNT} organisations not shown")  # fmt: skip
-            totals = {key: s[key] if s[key] >= MIN_PUBLIC_COUNT else None
-                      for key in ("organisations", "local_organisations", "local_msmes")}  # fmt: skip
-            if None in totals.values():
+            totals = {key: s[key] for key in ("organisations", "local_organisations", "local_msmes")}
+            if s["suppressed"]["totals"]:
                 notes.append(f"a total below {MIN_PUBLIC_COUNT} organisations is not shown")
             return m.TransparencyPage(
                 home_country=s["home_country"], as_of=s["as_of"], **totals,
