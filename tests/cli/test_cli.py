@@ -329,3 +329,22 @@ def test_installed_command_in_a_real_process(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip() == f"error: {missing}: no such file"
+
+
+def test_info_shows_vendor_records_as_warnings_not_errors(tmp_path):
+    """Records of types the specification reserves or leaves to vendors are kept and said, in
+    both modes; the file reads strictly."""
+    from silicio.stdf.writer import StdfWriter
+
+    path = tmp_path / "vendor.stdf"
+    with StdfWriter(path) as out:
+        out.record("MIR", SETUP_T=0, START_T=0, STAT_NUM=1, LOT_ID="V1", PART_TYP="P", JOB_NAM="J")
+        for _ in range(3):
+            out.raw_record(50, 7, b"vendor bytes")
+        out.record("MRR", FINISH_T=1)
+    for mode in ((), ("--salvage",)):
+        result = silicio("stdf", "info", path, *mode)
+        assert result.exit_code == 0, result.output
+        assert "warning:" in result.stdout and "3 records of type REC_TYP=50 REC_SUB=7" in result.stdout
+    doc = json.loads(silicio("stdf", "info", path, "--json").stdout)
+    assert doc["issues"] == [] and len(doc["warnings"]) == 1 and doc["records"]["UNKNOWN"] == 3

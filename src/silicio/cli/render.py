@@ -100,6 +100,10 @@ def summary_tables(summary: FileSummary) -> tuple[Table, Table]:
 def print_summary(console: Console, summary: FileSummary) -> None:
     for table in summary_tables(summary):
         print_table(console, table)
+    for warning in summary.warnings[:MAX_ISSUES_SHOWN]:
+        console.print(f"[yellow]warning: {escape(str(warning))}[/yellow]", soft_wrap=True)
+    if len(summary.warnings) > MAX_ISSUES_SHOWN:
+        console.print(f"[yellow]... and {len(summary.warnings) - MAX_ISSUES_SHOWN} more warnings[/yellow]")
     print_issues(console, summary.issues)
 
 

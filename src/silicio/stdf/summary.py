@@ -56,6 +56,8 @@ class FileSummary:
     heads: int = 0
     sites: int = 0
     issues: list[StdfIssue] = field(default_factory=list)
+    #: What is unusual but not damage (reserved or vendor record types kept raw, zero padding).
+    warnings: list[StdfIssue] = field(default_factory=list)
 
     @property
     def total_records(self) -> int:
@@ -110,6 +112,7 @@ def summarize(tables: Mapping[str, pa.Table], path: str | None = None) -> FileSu
         heads=heads,
         sites=sites,
         issues=list(getattr(tables, "issues", None) or []),
+        warnings=list(getattr(tables, "warnings", None) or []),
     )
 
 
