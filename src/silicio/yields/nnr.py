@@ -56,8 +56,11 @@ from .pat import (
     IQR_PER_SIGMA,
     PART_KEY,
     TEST_KEY,
+    Measurements,
     _check_method,
     _frame,
+    _groups_by_first_row,
+    _measurements,
     measurement_resolution,
     passing_measurements,
 )
@@ -262,7 +265,7 @@ def nnr(
 
 
 def _nnr(
-    passing: pl.DataFrame,
+    passing: pl.DataFrame | Measurements,
     tests: str | Sequence[int],
     *,
     radius: int,
@@ -276,23 +279,31 @@ def _nnr(
     quantile_method: str,
 ) -> tuple[pa.Table, pa.Table]:
     """:func:`nnr` of :func:`~silicio.yields.pat.passing_measurements` already taken."""
-    data = passing.select(*PART_KEY, *TEST_KEY, "x", "y", "result").filter(
-        pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()
-    )
-    if not isinstance(tests, str):
-        data = data.filter(pl.col("test_num").is_in([int(t) for t in tests]))
-    elif tests != "all":
+    if isinstance(tests, str) and tests != "all":
         raise ValueError(f'tests must be "all" or a list of test numbers, got {tests!r}')
+    measured = _measurements(passing)
+    data = measured.frame
+    on_map = data.select(
+        (pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()).alias(
+            "_on"
+        )
+    )["_on"].to_numpy()
+    chosen = measured.tests_mask(tests)
+    if chosen is not None:
+        on_map &= chosen
     _check_method(quantile_method)
     _check_selection(k, resolution_floor, min_distinct, max_spread_ratio, max_tail_ratio)
     floors = _check_min_sigma(min_sigma)
-    keys = ["lot_id", "wafer_id", *TEST_KEY]
     # One pass over all (wafer, test) groups: rows in group order (groups in order of first
     # appearance, rows in table order within each), neighbour medians and statistics compiled.
-    order = data.with_row_index("_row").group_by(keys, maintain_order=True).agg(pl.col("_row"))
-    sizes = order["_row"].list.len().to_numpy().astype(np.int64)
-    rows = order["_row"].explode().to_numpy() if sizes.size else np.zeros(0, np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    judged = np.flatnonzero(on_map)
+    n_tests = measured.tests.height
+    offsets, in_group, group_code = _groups_by_first_row(
+        (measured.wafer * n_tests + measured.test)[judged], measured.wafers.height * n_tests
+    )
+    rows = judged[in_group]
+    sizes = np.diff(offsets)
+    group_keys = measured.key_columns(["lot_id", "wafer_id"], group_code)
     if int(radius) != radius or radius < 1:
         raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
     if int(min_neighbours) < 1:
@@ -307,7 +318,7 @@ def _nnr(
     residual = result - estimate
     stats = _group_statistics(residual, result, offsets, k, quantile_method)
     limits, row_lo, row_hi = [], np.full(offsets.size - 1, np.nan), np.full(offsets.size - 1, np.nan)
-    for g, key in enumerate(order.select(keys).iter_rows()):
+    for g, key in enumerate(group_keys.iter_rows()):
         center, sigma_iqr, n, n_distinct, bulk_result, bulk_residual, step = (s[g] for s in stats)
         n, n_distinct = int(n), int(n_distinct)
         ratio = bulk_residual / bulk_result if bulk_result > 0 else float("nan")

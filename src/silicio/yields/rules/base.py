@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import polars as pl
 import pyarrow as pa
 
-from ..pat import PART_KEY, TEST_KEY, passing_measurements
+from ..pat import PART_KEY, TEST_KEY, Measurements, _alarm, _check_alarmed, _parametric, _tests_filter
 
 __all__ = [
     "LOTS",
@@ -79,14 +79,39 @@ class ScreeningContext:
     rebinned: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     tables: dict[str, pa.Table] = field(default_factory=dict)
-    _passing: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    _passing: dict[str, Measurements] = field(default_factory=dict, repr=False)
+    _parametric_passing: pl.DataFrame | None = field(default=None, repr=False)
+
+    def _parametric_of_passing(self) -> pl.DataFrame:
+        """The parametric last results of passing parts, alarm-flagged ones included: one filter
+        pass over every row, shared by the populations and the alarm counts."""
+        if self._parametric_passing is None:
+            self._parametric_passing = _parametric(self.tidy).filter(pl.col("part_passed").fill_null(False))
+        return self._parametric_passing
+
+    def measurements(self, alarmed: str) -> Measurements:
+        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy`` with their keys as integer
+        codes (:class:`~silicio.yields.pat.Measurements`), taken once per alarm policy: PAT and NNR
+        judge the same results."""
+        _check_alarmed(alarmed)
+        if alarmed not in self._passing:
+            frame = self._parametric_of_passing()
+            if alarmed == "exclude":
+                frame = frame.filter(~_alarm(frame))
+            self._passing[alarmed] = Measurements(frame)
+        return self._passing[alarmed]
 
     def passing_measurements(self, alarmed: str) -> pl.DataFrame:
-        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy``, taken once per alarm
-        policy: PAT and NNR judge the same results, and the filter is a pass over every row."""
-        if alarmed not in self._passing:
-            self._passing[alarmed] = passing_measurements(self.tidy, alarmed)
-        return self._passing[alarmed]
+        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy``, taken once per alarm policy."""
+        return self.measurements(alarmed).frame
+
+    def alarmed_results(self, tests: str | Sequence[int] = "all") -> int:
+        """:func:`~silicio.yields.pat.alarmed_results` of ``tidy`` (passing parts), from the
+        results filtered once."""
+        frame = _tests_filter(self._parametric_of_passing(), tests)
+        if "test_flg" not in frame.columns or not frame.height:
+            return 0
+        return int(frame.select(_alarm(frame).sum()).item())
 
     def note(self, text: str) -> None:
         """Adds a line to the screening's notes (what was not screened, and why)."""
