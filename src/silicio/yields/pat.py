@@ -219,14 +219,18 @@ _PARAMETRIC_COLUMNS = (
 )
 
 
-def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
-    frame = _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS)
-    return frame.filter(
+def _counts() -> pl.Expr:
+    """True for the tidy rows :func:`measurements` keeps, alarms aside."""
+    return (
         pl.col("is_last_test").fill_null(False)
         & pl.col("test_type").is_in(["P", "M"])
         & pl.col("part_index").is_not_null()
         & pl.col("result").is_finite()
     )
+
+
+def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
+    return _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS).filter(_counts())
 
 
 def measurements(tidy: pa.Table | pl.DataFrame, alarmed: str = "exclude") -> pl.DataFrame:
@@ -272,13 +276,24 @@ def _tests_filter(frame: pl.DataFrame, tests: str | Sequence[int]) -> pl.DataFra
 # wafer and lot; on one integer code per key that is array indexing, not hashing strings.
 
 
-def key_codes(frame: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
+def key_codes(
+    frame: pl.DataFrame, keys: Sequence[str], *, in_runs: bool = False
+) -> tuple[np.ndarray, pl.DataFrame]:
     """The key (columns ``keys``) of each row of ``frame`` as an integer code, and the keys by
     code (one row each): codes 0..n-1 follow the keys' sort order (nulls last), so a table in
-    code order is sorted by its keys."""
+    code order is sorted by its keys. ``in_runs``: the rows come in long runs of one key (the
+    wafers of a lot's results), so only the first row of each run is looked at."""
     keys = list(keys)
     if not frame.height:
         return np.zeros(0, np.int64), frame.select(keys).clear()
+    if in_runs:
+        changed = frame.select(
+            pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift()) for c in keys).alias("_new")
+        )["_new"].to_numpy()
+        changed[0] = True
+        heads = np.flatnonzero(changed)
+        head_codes, table = key_codes(frame.select(keys)[heads], keys)
+        return head_codes[np.cumsum(changed) - 1], table
     hashed = frame.select(pl.struct(keys).hash().alias("_hash"))
     firsts = hashed.with_row_index("_row").unique("_hash", keep="first")
     table = frame.select(keys)[firsts["_row"].to_numpy()]
@@ -368,11 +383,12 @@ class Measurements:
 
     @functools.cached_property
     def _lot_codes(self) -> tuple[np.ndarray, pl.DataFrame]:
-        return key_codes(self.frame, ["lot_id"])
+        lot_of_wafer, lots = key_codes(self.wafers, ["lot_id"])
+        return lot_of_wafer[self.wafer], lots
 
     @functools.cached_property
     def _wafer_codes(self) -> tuple[np.ndarray, pl.DataFrame]:
-        return key_codes(self.frame, ["lot_id", "wafer_id"])
+        return key_codes(self.frame, ["lot_id", "wafer_id"], in_runs=True)
 
     @property
     def test(self) -> np.ndarray:
