@@ -505,12 +505,11 @@ def _linear_quantile(ordered, q):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _trimmed_std(values):
-    # trimmed_std, NaN-free input, as numpy computes it: quantiles, then np.std of the values
-    # kept in their order (mean and squares summed pairwise).
+def _trimmed_std(values, ordered):
+    # trimmed_std, NaN-free input (``ordered``: the same values sorted), as numpy computes it:
+    # quantiles, then np.std of the values kept in their order (mean and squares summed pairwise).
     if values.size < 2:
         return np.nan
-    ordered = np.sort(values)
     lo, hi = _linear_quantile(ordered, 0.01), _linear_quantile(ordered, 0.99)
     kept = values[(values >= lo) & (values <= hi)]
     mean = _pairwise_sum(kept, 0, kept.size) / kept.size
@@ -534,8 +533,8 @@ def _linear_statistics(residual, result, offsets):
         keep = ~np.isnan(r)
         r, v_kept = r[keep], v[keep]
         n_dies[g] = r.size
+        ordered = np.sort(r)
         if r.size:
-            ordered = np.sort(r)
             q1, q3 = _linear_quantile(ordered, 0.25), _linear_quantile(ordered, 0.75)
             half = r.size // 2
             center[g] = ordered[half] if r.size % 2 else (ordered[half - 1] + ordered[half]) / 2
@@ -549,5 +548,7 @@ def _linear_statistics(residual, result, offsets):
         n_distinct[g] = count
         if count > 1:
             step[g] = smallest
-        bulk_result[g], bulk_residual[g] = _trimmed_std(v_kept), _trimmed_std(r)
+        # Each population sorted once, for its quantiles and its trimmed spread.
+        kept_sorted = distinct if v_kept.size == v.size else np.sort(v_kept)
+        bulk_result[g], bulk_residual[g] = _trimmed_std(v_kept, kept_sorted), _trimmed_std(r, ordered)
     return center, sigma_iqr, n_dies, n_distinct, bulk_result, bulk_residual, step
