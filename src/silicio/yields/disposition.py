@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -459,25 +460,73 @@ def screen_lake(
     out = LakeScreening(notes=[note for _, note in judged if note])
     if not {"tidy", "parts"} <= tables:
         return out
+    in_memory = []
     for product, _ in (p for p in judged if p[1] is None):
         with reading():
             tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
             history = pat_history_of(lake, product, recipe)
+        frame = pl.from_arrow(tidy)
+        # The lot statistics of these rows are taken here, not read from the lake a second time.
+        in_memory.append(_lot_quartiles(frame, product, SCREENED_STAGE))
         try:
             # final = each die's last insertion across its lot's files, marked by the query layer;
             # each lot's static PAT limits from its own earlier lots
-            result = screen(tidy, recipe, parts=parts, history=history)
+            result = screen(frame, recipe, parts=parts, history=history)
         except ValueError as exc:
             out.notes.append(f"{product}: not screened: {exc}")
             continue
         out.results[product] = result
         out.notes.extend(f"{product}: {note}" for note in result.notes)
     with reading():
-        statistics = queries.lot_statistics(lake)
+        statistics = queries.lot_statistics(
+            lake, leaving_out=[(product, SCREENED_STAGE) for product, why in judged if why is None]
+        )
+    statistics = pl.concat([statistics, *in_memory])
     if products is not None:
         statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
     out.lot_statistics = statistics
     return out
+
+
+def _lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.DataFrame:
+    """:func:`silicio.lake.queries.lot_statistics` of one product's rows at ``stage`` (the tidy
+    rows of :func:`silicio.lake.queries.screening_inputs`, ``is_last_test`` of each die across
+    its lot's files): the quartiles of each lot's final results per parametric test, interpolated
+    as the query's ``quantile_cont``, lo + (hi - lo) x fraction, so that they equal it bit for bit."""
+    from .pat import _group_rows, _sorted_groups, key_codes
+
+    rows = (
+        tidy.lazy()
+        .filter(
+            pl.col("is_last_test").fill_null(False)
+            & pl.col("result").is_not_null()
+            & (pl.col("test_type") == "P")
+            & pl.col("lot_id").is_not_null()
+        )
+        .select("lot_id", "test_num", "test_name", "result")
+        .collect()
+    )
+    codes, groups = key_codes(rows, ["lot_id", "test_num"])
+    offsets, order = _group_rows(codes, groups.height)
+    ordered = _sorted_groups(rows["result"].to_numpy().astype(np.float64, copy=False)[order], offsets)
+    n, start = np.diff(offsets), offsets[:-1]
+
+    def quantile(q: float) -> np.ndarray:
+        at = (n - 1) * q
+        below, above = np.floor(at), np.ceil(at)
+        lo, hi = ordered[start + below.astype(np.int64)], ordered[start + above.astype(np.int64)]
+        return np.where(below == above, lo, lo + (hi - lo) * (at - below))
+
+    return groups.select(
+        pl.lit(product, pl.String).alias("product"),
+        pl.lit(stage, pl.String).alias("stage"),
+        "lot_id",
+        "test_num",
+        pl.Series("test_name", rows["test_name"].gather(order[start]), dtype=pl.String),
+        pl.Series("q1", quantile(0.25)),
+        pl.Series("median", quantile(0.5)),
+        pl.Series("q3", quantile(0.75)),
+    )
 
 
 def pat_history_of(lake, product: str | None, recipe: Recipe) -> dict[str, tuple[str, ...]] | None:

@@ -56,8 +56,11 @@ from .pat import (
     IQR_PER_SIGMA,
     PART_KEY,
     TEST_KEY,
+    Measurements,
     _check_method,
     _frame,
+    _groups_by_first_row,
+    _measurements,
     measurement_resolution,
     passing_measurements,
 )
@@ -262,7 +265,7 @@ def nnr(
 
 
 def _nnr(
-    passing: pl.DataFrame,
+    passing: pl.DataFrame | Measurements,
     tests: str | Sequence[int],
     *,
     radius: int,
@@ -276,23 +279,31 @@ def _nnr(
     quantile_method: str,
 ) -> tuple[pa.Table, pa.Table]:
     """:func:`nnr` of :func:`~silicio.yields.pat.passing_measurements` already taken."""
-    data = passing.select(*PART_KEY, *TEST_KEY, "x", "y", "result").filter(
-        pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()
-    )
-    if not isinstance(tests, str):
-        data = data.filter(pl.col("test_num").is_in([int(t) for t in tests]))
-    elif tests != "all":
+    if isinstance(tests, str) and tests != "all":
         raise ValueError(f'tests must be "all" or a list of test numbers, got {tests!r}')
+    measured = _measurements(passing)
+    data = measured.frame
+    on_map = data.select(
+        (pl.col("wafer_id").is_not_null() & pl.col("x").is_not_null() & pl.col("y").is_not_null()).alias(
+            "_on"
+        )
+    )["_on"].to_numpy()
+    chosen = measured.tests_mask(tests)
+    if chosen is not None:
+        on_map &= chosen
     _check_method(quantile_method)
     _check_selection(k, resolution_floor, min_distinct, max_spread_ratio, max_tail_ratio)
     floors = _check_min_sigma(min_sigma)
-    keys = ["lot_id", "wafer_id", *TEST_KEY]
     # One pass over all (wafer, test) groups: rows in group order (groups in order of first
     # appearance, rows in table order within each), neighbour medians and statistics compiled.
-    order = data.with_row_index("_row").group_by(keys, maintain_order=True).agg(pl.col("_row"))
-    sizes = order["_row"].list.len().to_numpy().astype(np.int64)
-    rows = order["_row"].explode().to_numpy() if sizes.size else np.zeros(0, np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    judged = np.flatnonzero(on_map)
+    n_tests = measured.tests.height
+    offsets, in_group, group_code = _groups_by_first_row(
+        (measured.wafer * n_tests + measured.test)[judged], measured.wafers.height * n_tests
+    )
+    rows = judged[in_group]
+    sizes = np.diff(offsets)
+    group_keys = measured.key_columns(["lot_id", "wafer_id"], group_code)
     if int(radius) != radius or radius < 1:
         raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
     if int(min_neighbours) < 1:
@@ -307,7 +318,7 @@ def _nnr(
     residual = result - estimate
     stats = _group_statistics(residual, result, offsets, k, quantile_method)
     limits, row_lo, row_hi = [], np.full(offsets.size - 1, np.nan), np.full(offsets.size - 1, np.nan)
-    for g, key in enumerate(order.select(keys).iter_rows()):
+    for g, key in enumerate(group_keys.iter_rows()):
         center, sigma_iqr, n, n_distinct, bulk_result, bulk_residual, step = (s[g] for s in stats)
         n, n_distinct = int(n), int(n_distinct)
         ratio = bulk_residual / bulk_result if bulk_result > 0 else float("nan")
@@ -494,12 +505,11 @@ def _linear_quantile(ordered, q):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _trimmed_std(values):
-    # trimmed_std, NaN-free input, as numpy computes it: quantiles, then np.std of the values
-    # kept in their order (mean and squares summed pairwise).
+def _trimmed_std(values, ordered):
+    # trimmed_std, NaN-free input (``ordered``: the same values sorted), as numpy computes it:
+    # quantiles, then np.std of the values kept in their order (mean and squares summed pairwise).
     if values.size < 2:
         return np.nan
-    ordered = np.sort(values)
     lo, hi = _linear_quantile(ordered, 0.01), _linear_quantile(ordered, 0.99)
     kept = values[(values >= lo) & (values <= hi)]
     mean = _pairwise_sum(kept, 0, kept.size) / kept.size
@@ -523,8 +533,8 @@ def _linear_statistics(residual, result, offsets):
         keep = ~np.isnan(r)
         r, v_kept = r[keep], v[keep]
         n_dies[g] = r.size
+        ordered = np.sort(r)
         if r.size:
-            ordered = np.sort(r)
             q1, q3 = _linear_quantile(ordered, 0.25), _linear_quantile(ordered, 0.75)
             half = r.size // 2
             center[g] = ordered[half] if r.size % 2 else (ordered[half - 1] + ordered[half]) / 2
@@ -538,5 +548,7 @@ def _linear_statistics(residual, result, offsets):
         n_distinct[g] = count
         if count > 1:
             step[g] = smallest
-        bulk_result[g], bulk_residual[g] = _trimmed_std(v_kept), _trimmed_std(r)
+        # Each population sorted once, for its quantiles and its trimmed spread.
+        kept_sorted = distinct if v_kept.size == v.size else np.sort(v_kept)
+        bulk_result[g], bulk_residual[g] = _trimmed_std(v_kept, kept_sorted), _trimmed_std(r, ordered)
     return center, sigma_iqr, n_dies, n_distinct, bulk_result, bulk_residual, step

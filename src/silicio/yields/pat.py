@@ -49,8 +49,10 @@ Statistician* 50(4), 361-365 (1996).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 
+import numba as nb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -217,14 +219,18 @@ _PARAMETRIC_COLUMNS = (
 )
 
 
-def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
-    frame = _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS)
-    return frame.filter(
+def _counts() -> pl.Expr:
+    """True for the tidy rows :func:`measurements` keeps, alarms aside."""
+    return (
         pl.col("is_last_test").fill_null(False)
         & pl.col("test_type").is_in(["P", "M"])
         & pl.col("part_index").is_not_null()
         & pl.col("result").is_finite()
     )
+
+
+def _parametric(tidy: pa.Table | pl.DataFrame) -> pl.DataFrame:
+    return _frame(tidy, "the tidy table", _PARAMETRIC_COLUMNS).filter(_counts())
 
 
 def measurements(tidy: pa.Table | pl.DataFrame, alarmed: str = "exclude") -> pl.DataFrame:
@@ -263,6 +269,211 @@ def _tests_filter(frame: pl.DataFrame, tests: str | Sequence[int]) -> pl.DataFra
         return frame
     numbers = [int(t) for t in tests]
     return frame.filter(pl.col("test_num").is_in(numbers))
+
+
+# --------------------------------------------------------------------------------------------
+# Keys as integers: a screening groups, joins and looks up millions of results by their test,
+# wafer and lot; on one integer code per key that is array indexing, not hashing strings.
+
+
+def key_codes(
+    frame: pl.DataFrame, keys: Sequence[str], *, in_runs: bool = False
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """The key (columns ``keys``) of each row of ``frame`` as an integer code, and the keys by
+    code (one row each): codes 0..n-1 follow the keys' sort order (nulls last), so a table in
+    code order is sorted by its keys. ``in_runs``: the rows come in long runs of one key (the
+    wafers of a lot's results), so only the first row of each run is looked at."""
+    keys = list(keys)
+    if not frame.height:
+        return np.zeros(0, np.int64), frame.select(keys).clear()
+    if in_runs:
+        changed = frame.select(
+            pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift()) for c in keys).alias("_new")
+        )["_new"].to_numpy()
+        changed[0] = True
+        heads = np.flatnonzero(changed)
+        head_codes, table = key_codes(frame.select(keys)[heads], keys)
+        return head_codes[np.cumsum(changed) - 1], table
+    hashed = frame.select(pl.struct(keys).hash().alias("_hash"))
+    firsts = hashed.with_row_index("_row").unique("_hash", keep="first")
+    table = frame.select(keys)[firsts["_row"].to_numpy()]
+    order = table.with_row_index("_i").sort(keys, nulls_last=True)["_i"].to_numpy()
+    table = table[order]
+    hashes = firsts["_hash"].to_numpy()[order]
+    by_hash = np.argsort(hashes)
+    codes = by_hash[np.searchsorted(hashes[by_hash], hashed["_hash"].to_numpy())].astype(np.int64)
+    # Two keys sharing a hash would share a code: checked, and keyed by a join instead.
+    if all(frame[c].eq_missing(table[c].gather(codes)).all() for c in keys):
+        return codes, table
+    table = frame.select(keys).unique().sort(keys, nulls_last=True)
+    coded = frame.select(keys).join(
+        table.with_row_index("_code"), on=keys, nulls_equal=True, maintain_order="left"
+    )
+    return coded["_code"].to_numpy().astype(np.int64), table
+
+
+@nb.njit(cache=True, nogil=True)
+def _group_rows(codes, n_codes):
+    """Rows grouped by code (a stable counting sort): group c is ``rows[offsets[c]:offsets[c + 1]]``,
+    its rows in table order."""
+    offsets = np.zeros(n_codes + 1, np.int64)
+    for c in codes:
+        offsets[c + 1] += 1
+    offsets = np.cumsum(offsets)
+    fill = offsets[:-1].copy()
+    rows = np.empty(codes.size, np.int64)
+    for i in range(codes.size):
+        rows[fill[codes[i]]] = i
+        fill[codes[i]] += 1
+    return offsets, rows
+
+
+@nb.njit(cache=True, nogil=True)
+def _groups_by_first_row(codes, n_codes):
+    """Rows grouped by code, groups in the order of their first row, rows in table order:
+    (offsets, rows, the code of each group)."""
+    rank = np.full(n_codes, -1, np.int64)
+    n_groups = 0
+    for c in codes:
+        if rank[c] < 0:
+            rank[c] = n_groups
+            n_groups += 1
+    offsets = np.zeros(n_groups + 1, np.int64)
+    for c in codes:
+        offsets[rank[c] + 1] += 1
+    offsets = np.cumsum(offsets)
+    fill = offsets[:-1].copy()
+    rows = np.empty(codes.size, np.int64)
+    for i in range(codes.size):
+        g = rank[codes[i]]
+        rows[fill[g]] = i
+        fill[g] += 1
+    group_code = np.empty(n_groups, np.int64)
+    for c in range(n_codes):
+        if rank[c] >= 0:
+            group_code[rank[c]] = c
+    return offsets, rows, group_code
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _sorted_groups(values, offsets):
+    """``values`` (grouped as ``offsets`` says) with each group sorted."""
+    out = values.copy()
+    for g in nb.prange(offsets.size - 1):
+        out[offsets[g] : offsets[g + 1]] = np.sort(out[offsets[g] : offsets[g + 1]])
+    return out
+
+
+def _within_limits(value: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_within` on arrays: NaN is a missing limit (a comparison with NaN is False)."""
+    return ~((value < lo) | (value > hi))
+
+
+class Measurements:
+    """:func:`passing_measurements` (``frame``) with their test, lot and wafer as integer codes
+    (:func:`key_codes`), taken when first asked for: what the PAT and NNR rules group, join and
+    look up by. ``tests``, ``lots``, ``wafers`` are the keys by code."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
+
+    @functools.cached_property
+    def _test_codes(self) -> tuple[np.ndarray, pl.DataFrame]:
+        return key_codes(self.frame, TEST_KEY)
+
+    @functools.cached_property
+    def _lot_codes(self) -> tuple[np.ndarray, pl.DataFrame]:
+        lot_of_wafer, lots = key_codes(self.wafers, ["lot_id"])
+        return lot_of_wafer[self.wafer], lots
+
+    @functools.cached_property
+    def _wafer_codes(self) -> tuple[np.ndarray, pl.DataFrame]:
+        return key_codes(self.frame, ["lot_id", "wafer_id"], in_runs=True)
+
+    @property
+    def test(self) -> np.ndarray:
+        return self._test_codes[0]
+
+    @property
+    def tests(self) -> pl.DataFrame:
+        return self._test_codes[1]
+
+    @property
+    def lot(self) -> np.ndarray:
+        return self._lot_codes[0]
+
+    @property
+    def lots(self) -> pl.DataFrame:
+        return self._lot_codes[1]
+
+    @property
+    def wafer(self) -> np.ndarray:
+        return self._wafer_codes[0]
+
+    @property
+    def wafers(self) -> pl.DataFrame:
+        return self._wafer_codes[1]
+
+    @functools.cached_property
+    def value(self) -> np.ndarray:
+        return self.frame["result"].to_numpy().astype(np.float64, copy=False)
+
+    def limit(self, column: str) -> np.ndarray:
+        """A specification limit column as floats, NaN where there is none."""
+        return self.frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    def tests_mask(self, tests: str | Sequence[int]) -> np.ndarray | None:
+        """True for the results of ``tests`` ("all": None, every result)."""
+        if isinstance(tests, str):
+            _tests_filter(pl.DataFrame(), tests)  # the one check of ``tests``
+            return None
+        chosen = self.tests["test_num"].is_in([int(t) for t in tests]).to_numpy()
+        return chosen[self.test]
+
+    def owner(self, keys: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame, list[str]]:
+        """What a table keyed by ``keys`` (TEST_KEY, after ``lot_id`` or ``lot_id, wafer_id``)
+        is per: the code of each result's wafer, lot, or 0 for all, with its table and columns."""
+        if "wafer_id" in keys:
+            return self.wafer, self.wafers, ["lot_id", "wafer_id"]
+        if "lot_id" in keys:
+            return self.lot, self.lots, ["lot_id"]
+        return np.zeros(self.frame.height, np.int64), pl.DataFrame({"_all": [0]}), []
+
+    def rows_of(self, table: pl.DataFrame, keys: Sequence[str], what: str) -> np.ndarray:
+        """For each result, the row of ``table`` with its key (columns ``keys``), -1 where there is
+        none: the left join of the results to a table of limits. A key twice in ``table`` is an
+        error naming it (which limits would apply?)."""
+        owner, owners, owner_keys = self.owner(keys)
+        n_tests = self.tests.height
+        found = (
+            table.select(*keys)
+            .with_row_index("_row")
+            .join(self.tests.with_row_index("_test"), on=list(TEST_KEY), nulls_equal=True)
+        )
+        if owner_keys:
+            found = found.join(owners.with_row_index("_owner"), on=owner_keys, nulls_equal=True)
+        else:
+            found = found.with_columns(pl.lit(0, pl.UInt32).alias("_owner"))
+        slot = found["_owner"].to_numpy().astype(np.int64) * n_tests + found["_test"].to_numpy()
+        if np.unique(slot).size != slot.size:
+            twice = found.filter(pl.struct("_owner", "_test").is_duplicated()).row(0, named=True)
+            raise ValueError(f"{what} hold the key {', '.join(f'{c} {twice[c]}' for c in keys)} twice")
+        lookup = np.full(owners.height * n_tests, -1, np.int64)
+        lookup[slot] = found["_row"].to_numpy()
+        return lookup[owner * n_tests + self.test]
+
+    def key_columns(self, owner_keys: Sequence[str], group_codes: np.ndarray) -> pl.DataFrame:
+        """The key columns (``owner_keys`` then TEST_KEY) of group codes owner x n_tests + test."""
+        n_tests = self.tests.height
+        tests = self.tests[group_codes % n_tests]
+        if not owner_keys:
+            return tests
+        owners = self.wafers if "wafer_id" in owner_keys else self.lots
+        return pl.concat([owners[group_codes // n_tests], tests], how="horizontal")
+
+
+def _measurements(passing: pl.DataFrame | Measurements) -> Measurements:
+    return passing if isinstance(passing, Measurements) else Measurements(passing)
 
 
 def _spread(values: np.ndarray, center: str, method: str) -> tuple[float, float, float, float]:
@@ -304,32 +515,66 @@ def _limit_rows(
     min_parts: int,
 ) -> pl.DataFrame:
     """One row of limits per group of ``keys`` in ``groups`` (columns ``value``, ``lo_limit``,
-    ``hi_limit``), sorted by ``keys``; LSL / USL are the group's tightest limits.
+    ``hi_limit``), sorted by ``keys``; LSL / USL are the group's tightest limits."""
+    codes, table = key_codes(groups, keys)
+    return _group_limits(
+        codes, table.height, lambda present: table[present], groups["value"], groups["lo_limit"],
+        groups["hi_limit"], k=k, center=center, method=method, iqr_zero=iqr_zero, min_parts=min_parts,
+    )[0]  # fmt: skip
 
-    One hash group-by collects each group's values sorted (parallel, no sort of the whole
-    table); quartiles of method "linear" are then read for all groups at once, other methods
-    are numpy's per group, so every quantile method is available.
+
+def _group_limits(
+    codes: np.ndarray,
+    n_codes: int,
+    keys_of: Callable[[np.ndarray], pl.DataFrame],
+    value: pl.Series,
+    lo_limit: pl.Series,
+    hi_limit: pl.Series,
+    *,
+    k: float,
+    center: str,
+    method: str,
+    iqr_zero: str,
+    min_parts: int,
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """:func:`_limit_rows` of groups given as integer codes (0..``n_codes`` - 1, in the order of
+    their keys); ``keys_of(codes)``: the key columns of those codes. Returns the limits of the
+    codes that have values, in code order, and those codes.
+
+    The values are grouped by a counting sort on the codes and each group sorted apart (compiled,
+    parallel): no sort of the whole table. Quartiles of method "linear" are then read for all
+    groups at once, other methods are numpy's per group, so every quantile method is available;
+    mean, sample sigma and the tightest specification limits are polars' own aggregations.
     """
-    value = pl.col("value")
-    per_group = (
-        groups.group_by(keys)
-        .agg(
-            pl.len().alias("_n"),
-            value.sort().alias("_sorted"),
-            value.mean().alias("_mean"),
-            value.std(ddof=1).alias("_std"),
-            pl.col("lo_limit").max().alias("lsl"),
-            pl.col("hi_limit").min().alias("usl"),
-        )
-        .sort(keys, nulls_last=True)
-    )
-    key_frame = per_group.select(keys)
-    n = per_group["_n"].to_numpy().astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) if n.size else n
+    offsets, rows = _group_rows(codes, n_codes)
+    present = np.flatnonzero(np.diff(offsets))
+    n = np.diff(offsets)[present]
+    start = offsets[:-1][present]
     stop = start + n
-    ordered = per_group["_sorted"].explode().to_numpy() if n.size else np.zeros(0)
-    lsl = per_group["lsl"].fill_null(np.nan).to_numpy().astype(float)
-    usl = per_group["usl"].fill_null(np.nan).to_numpy().astype(float)
+    ordered = _sorted_groups(value.to_numpy().astype(np.float64, copy=False)[rows], offsets)
+    aggregations = [pl.col("lo_limit").max().alias("lsl"), pl.col("hi_limit").min().alias("usl")]
+    if center != "median":
+        aggregations += [pl.col("value").mean().alias("_mean"), pl.col("value").std(ddof=1).alias("_std")]
+    per_code = (
+        pl.DataFrame(
+            [
+                pl.Series("_code", codes),
+                value.alias("value"),
+                lo_limit.alias("lo_limit"),
+                hi_limit.alias("hi_limit"),
+            ]
+        )  # fmt: skip
+        .group_by("_code")
+        .agg(aggregations)
+    )
+    position = np.searchsorted(present, per_code["_code"].to_numpy())
+
+    def by_group(column: str, null: float = np.nan) -> np.ndarray:
+        out = np.full(present.size, np.nan)
+        out[position] = per_code[column].cast(pl.Float64).fill_null(null).to_numpy()
+        return out
+
+    lsl, usl = by_group("lsl"), by_group("usl")
     n_rows = n.size
     out_center = np.full(n_rows, np.nan)
     out_sigma = np.full(n_rows, np.nan)
@@ -346,8 +591,8 @@ def _limit_rows(
             found_center = np.where(n % 2 == 1, middle_lo, (middle_lo + middle_hi) / 2)  # as np.median
             found_sigma = (third_quartile - first_quartile) / IQR_PER_SIGMA
         else:
-            found_center = per_group["_mean"].to_numpy()
-            found_sigma = np.where(n > 1, per_group["_std"].fill_null(0.0).to_numpy(), 0.0)
+            found_center = by_group("_mean")
+            found_sigma = np.where(n > 1, by_group("_std", 0.0), 0.0)
         for column, found in zip((out_center, out_sigma, q1, q3),
                                  (found_center, found_sigma, first_quartile, third_quartile), strict=True):  # fmt: skip
             column[enough] = found[enough]
@@ -378,7 +623,7 @@ def _limit_rows(
         out_sigma[i], source[i] = np.nan, None
     skipped = np.isnan(out_sigma)
     lo, hi, clamped_lo, clamped_hi = pat_limits(out_center, np.where(skipped, 0.0, out_sigma), k, lsl, usl)
-    return key_frame.with_columns(
+    limits = keys_of(present).with_columns(
         pl.Series("n_parts", n, dtype=pl.Int64),
         pl.Series("center", out_center).fill_nan(None),
         pl.Series("q1", q1).fill_nan(None),
@@ -394,6 +639,7 @@ def _limit_rows(
         pl.Series("skipped", skipped),
         pl.Series("reason", reason.tolist(), dtype=pl.String),
     )
+    return limits, present
 
 
 def _check_common(k: float, iqr_zero: str, quantile_method: str) -> None:
@@ -439,29 +685,44 @@ def static_pat_limits(
 
 
 def _static_limits(
-    passing: pl.DataFrame,
+    passing: pl.DataFrame | Measurements,
     *,
     k: float,
     min_lots: int,
     tests: str | Sequence[int],
     iqr_zero: str,
     quantile_method: str,
+    lots: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """:func:`static_pat_limits` of :func:`passing_measurements` already taken."""
-    data = _tests_filter(passing, tests)
-    n_lots = data["lot_id"].n_unique()
+    """:func:`static_pat_limits` of :func:`passing_measurements` already taken (``lots``: of the
+    lots with these codes only)."""
+    data = _measurements(passing)
+    chosen = data.tests_mask(tests)
+    if lots is not None:
+        of_lots = np.isin(data.lot, lots)
+        chosen = of_lots if chosen is None else chosen & of_lots
+    test, lot = (data.test, data.lot) if chosen is None else (data.test[chosen], data.lot[chosen])
+    n_tests, seen_lots = data.tests.height, max(data.lots.height, 1)
+    # The lots of each test: one flag per (test, lot) seen.
+    seen = np.zeros(n_tests * seen_lots, np.bool_)
+    seen[test * seen_lots + lot] = True
+    seen = seen.reshape(n_tests, seen_lots)
+    n_lots = int(seen.any(axis=0).sum())
     if n_lots < min_lots:
         raise ValueError(
             f"static PAT limits need passing parts of at least {min_lots} lots (AEC-Q001 Rev-D); "
             f"got {n_lots}. Give static limits computed from the lot history instead."
         )
     keys = list(TEST_KEY)
-    spec = data.group_by(keys).agg(pl.col("lot_id").n_unique().alias("n_lots"))
-    data = data.select(*keys, pl.col("result").alias("value"), "lo_limit", "hi_limit")
-    limits = _limit_rows(
-        data, keys, k=k, center="median", method=quantile_method, iqr_zero=iqr_zero, min_parts=1
-    )
-    limits = limits.join(spec.select(*keys, "n_lots"), on=keys, nulls_equal=True, maintain_order="left")
+    columns = [data.frame["result"], data.frame["lo_limit"], data.frame["hi_limit"]]
+    if chosen is not None:
+        mask = pl.Series(chosen)
+        columns = [c.filter(mask) for c in columns]
+    limits, present = _group_limits(
+        test, n_tests, lambda codes: data.tests[codes], *columns, k=k, center="median",
+        method=quantile_method, iqr_zero=iqr_zero, min_parts=1,
+    )  # fmt: skip
+    limits = limits.with_columns(pl.Series("n_lots", seen.sum(axis=1)[present], dtype=pl.UInt32))
     few = pl.col("n_lots") < min_lots
     limits = limits.with_columns(
         pl.when(few).then(pl.lit(f"fewer than {min_lots} lots (AEC-Q001 Rev-D), not screened"))
@@ -480,7 +741,7 @@ def _static_limits(
 
 
 def static_limits_per_lot(
-    passing: pl.DataFrame,
+    passing: pl.DataFrame | Measurements,
     baselines: dict[str, Sequence[str]],
     *,
     k: float,
@@ -505,11 +766,12 @@ def static_limits_per_lot(
                              "earlier lots only (AEC-Q001 Rev-D)")  # fmt: skip
         shared.setdefault(tuple(sorted(set(baseline))), []).append(lot)
     pieces = []
+    data = _measurements(passing)
     for baseline, lots in shared.items():
-        population = passing.filter(pl.col("lot_id").is_in(list(baseline)))
+        population = np.flatnonzero(data.lots["lot_id"].is_in(list(baseline)).to_numpy())
         try:
-            limits = _static_limits(population, k=k, min_lots=min_lots, tests=tests, iqr_zero=iqr_zero,
-                                    quantile_method=quantile_method)  # fmt: skip
+            limits = _static_limits(data, k=k, min_lots=min_lots, tests=tests, iqr_zero=iqr_zero,
+                                    quantile_method=quantile_method, lots=population)  # fmt: skip
         except ValueError as exc:
             raise ValueError(f"lot(s) {', '.join(sorted(lots))}: {exc}") from exc
         pieces.append(limits_of_lots(limits, lots, baseline))
@@ -598,7 +860,7 @@ def dynamic_pat_limits(
 
 
 def _dynamic_limits(
-    passing: pl.DataFrame,
+    passing: pl.DataFrame | Measurements,
     static_limits: pa.Table | pl.DataFrame,
     *,
     scope: str,
@@ -616,21 +878,31 @@ def _dynamic_limits(
         pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_lo")).alias("_static_lo"),
         pl.when(pl.col("skipped")).then(None).otherwise(pl.col("pat_hi")).alias("_static_hi"),
     )
-    group = ["lot_id", "wafer_id"] if scope == "wafer" else ["lot_id"]
-    keys = [*group, *TEST_KEY]
-    # Only the columns used go through the join: it copies every row of every column it keeps.
-    data = (
-        passing.select(*keys, "result", "lo_limit", "hi_limit")
-        .join(static, on=joined_on, nulls_equal=True)
-        .filter(
-            _within(pl.col("result"), "lo_limit", "hi_limit")
-            & _within(pl.col("result"), "_static_lo", "_static_hi")
-        )
-        .select(*keys, pl.col("result").alias("value"), "lo_limit", "hi_limit")
-    )
-    limits = _limit_rows(
-        data, keys, k=n, center=center, method=quantile_method, iqr_zero=iqr_zero, min_parts=int(min_parts)
-    )
+    data = _measurements(passing)
+    # The population: results with static limits of their (lot and) test, inside them and inside
+    # the specification (a null limit is no limit).
+    row = data.rows_of(static, joined_on, "static_limits")
+    has = row >= 0
+    value = data.value
+    static_lo = static["_static_lo"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    static_hi = static["_static_hi"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    at = np.where(has, row, 0)
+    chosen = (
+        has
+        & _within_limits(value, data.limit("lo_limit"), data.limit("hi_limit"))
+        & _within_limits(value, np.where(has, static_lo[at] if static_lo.size else np.nan, np.nan),
+                         np.where(has, static_hi[at] if static_hi.size else np.nan, np.nan))
+    )  # fmt: skip
+    owner_keys = ["lot_id", "wafer_id"] if scope == "wafer" else ["lot_id"]
+    owner, owners, _ = data.owner(owner_keys)
+    n_tests = data.tests.height
+    mask = pl.Series(chosen)
+    limits, _ = _group_limits(
+        (owner * n_tests + data.test)[chosen], owners.height * n_tests,
+        lambda codes: data.key_columns(owner_keys, codes),
+        *(data.frame[c].filter(mask) for c in ("result", "lo_limit", "hi_limit")),
+        k=n, center=center, method=quantile_method, iqr_zero=iqr_zero, min_parts=int(min_parts),
+    )  # fmt: skip
     return _inside_static(limits, static)
 
 
@@ -677,17 +949,17 @@ def pat_outliers(
 
 
 def _outliers(
-    good: pl.DataFrame,
+    good: pl.DataFrame | Measurements,
     static_limits: pa.Table | pl.DataFrame,
     dynamic_limits: pa.Table | pl.DataFrame | None,
 ) -> pl.DataFrame:
     """:func:`pat_outliers` of :func:`passing_measurements` already taken."""
-    columns = [*PART_KEY, "rule", *TEST_KEY, "value", "limit_lo", "limit_hi"]
+    data = _measurements(good)
     found = []
     static = _static_frame(static_limits).filter(~pl.col("skipped"))
     keys = static_keys(static)
     static = static.select(*keys, pl.col("pat_lo").alias("limit_lo"), pl.col("pat_hi").alias("limit_hi"))
-    found.append(_outside(good, static, keys, "PAT_STATIC", columns))
+    found.append(_outside(data, static, keys, "PAT_STATIC", "static_limits"))
     if dynamic_limits is not None:
         dynamic = _frame(
             dynamic_limits, "dynamic_limits", ("lot_id", *TEST_KEY, "limit_lo", "limit_hi", "skipped")
@@ -703,30 +975,35 @@ def _outliers(
         dynamic = dynamic.select(
             *keys, tighter[0].alias("_lo"), tighter[1].alias("_hi"), "limit_lo", "limit_hi"
         )
-        found.append(_outside(good, dynamic, keys, "PAT_DYNAMIC", columns, judged=("_lo", "_hi")))
+        found.append(_outside(data, dynamic, keys, "PAT_DYNAMIC", "dynamic_limits", judged=("_lo", "_hi")))
     return pl.from_arrow(pl.concat(found).to_arrow().cast(_REASONS_SCHEMA))
 
 
 def _outside(
-    good: pl.DataFrame,
+    data: Measurements,
     limits: pl.DataFrame,
     keys: list[str],
     rule: str,
-    columns: list[str],
+    what: str,
     judged: tuple[str, str] = ("limit_lo", "limit_hi"),
 ) -> pl.DataFrame:
-    """Results outside the ``judged`` limit columns, reported with ``limit_lo`` / ``limit_hi``."""
-    # Only the columns reported go through the join: it copies every row of every column it keeps.
-    joined = good.select(*dict.fromkeys((*PART_KEY, *keys, "result"))).join(limits, on=keys, nulls_equal=True)
-    return (
-        joined.filter(~_within(pl.col("result"), *judged))
-        .select(
-            *PART_KEY,
-            pl.lit(rule).alias("rule"),
-            *TEST_KEY,
-            pl.col("result").alias("value"),
-            "limit_lo",
-            "limit_hi",
-        )
-        .select(columns)
+    """Results outside the ``judged`` limit columns of their row of ``limits`` (keyed by ``keys``),
+    in the order of the results, reported with ``limit_lo`` / ``limit_hi``."""
+    row = data.rows_of(limits, keys, what)
+    has = row >= 0
+    at = np.where(has, row, 0)
+
+    def bound(column: str) -> np.ndarray:
+        values = limits[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return np.where(has, values[at], np.nan) if values.size else np.full(row.size, np.nan)
+
+    out = np.flatnonzero(has & ~_within_limits(data.value, bound(judged[0]), bound(judged[1])))
+    of_row = limits[row[out]]
+    return data.frame[out].select(
+        *PART_KEY,
+        pl.lit(rule).alias("rule"),
+        *TEST_KEY,
+        pl.col("result").alias("value"),
+        of_row["limit_lo"].alias("limit_lo"),
+        of_row["limit_hi"].alias("limit_hi"),
     )

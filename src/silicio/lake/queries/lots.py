@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ..layout import WAFER_SORT, partition_value
 from ..query import Lake
-from . import lots_in_start_order, test_order
+from . import _BY_START, lots_in_start_order, test_order
 from .insertions import first_insertion, join_insertions, last_insertion
 
 __all__ = [
@@ -118,12 +118,18 @@ def _lot_records(lake: Lake, view: str, lot_id: str, stage: str) -> pa.Table | N
     )
 
 
-def lot_statistics(lake: Lake, product_stage: tuple[str | None, str] | None = None) -> pl.DataFrame:
+def lot_statistics(
+    lake: Lake,
+    product_stage: tuple[str | None, str] | None = None,
+    *,
+    leaving_out: Sequence[tuple[str | None, str]] = (),
+) -> pl.DataFrame:
     """Quartiles of each lot's final results (its dies' last insertions across the lot's files),
     per parametric test: product, stage, lot_id, test_num, test_name, q1, median, q3 (linear
     interpolation between order statistics). The robust sigma is the caller's
     (:mod:`silicio.yields.excursion`), so its constant lives once. ``product_stage``: only that
-    product's lots at that stage, read from its partitions alone."""
+    product's lots at that stage, read from its partitions alone. ``leaving_out``: (product,
+    stage) pairs not read (a caller that holds their rows already), their folders skipped."""
     where, params = "{x}.lot_id IS NOT NULL", {}
     if product_stage is not None:
         product, stage = product_stage
@@ -131,6 +137,13 @@ def lot_statistics(lake: Lake, product_stage: tuple[str | None, str] | None = No
             " AND {x}.product = $partition AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage"
         )
         params = {"product": product, "stage": stage, "partition": partition_value(product)}
+    for i, (product, stage) in enumerate(leaving_out):
+        where += (
+            f" AND NOT ({{x}}.product = $out_folder_{i} AND {{x}}.stage = $out_stage_folder_{i}"
+            f" AND f.product IS NOT DISTINCT FROM $out_product_{i} AND f.stage = $out_stage_{i})"
+        )
+        params |= {f"out_folder_{i}": partition_value(product), f"out_stage_folder_{i}": partition_value(stage),
+                   f"out_product_{i}": product, f"out_stage_{i}": stage}  # fmt: skip
     return lake.polars(
         "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
         "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
@@ -164,15 +177,26 @@ def screening_inputs(
         f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in tidy_columns
     )
     tidy = lake.arrow(
-        f"SELECT {columns} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 {join_insertions('t', where)} "
-        f"WHERE {where} AND {folders.format(alias='t')} ORDER BY {test_order('t')}",
+        f"SELECT {columns} FROM tidy t JOIN {_FILES_RANKED} f ON f.sha256 = t.file_sha256 "
+        f"{join_insertions('t', where)} WHERE {where} AND {folders.format(alias='t')} ORDER BY {_ranked_order('t')}",
         folder_params,
     )
     part_columns = ", ".join(f"p.{c}" for c in _SCREEN_PART_COLUMNS)
     parts = lake.arrow(
         f"SELECT {part_columns}, {first_insertion('p')} AS is_first_test, {last_insertion('p')} AS is_last_test "
-        f"FROM parts p JOIN files f ON f.sha256 = p.file_sha256 {join_insertions('p', where)} "
-        f"WHERE {where} AND {folders.format(alias='p')} ORDER BY {test_order('p')}",
+        f"FROM parts p JOIN {_FILES_RANKED} f ON f.sha256 = p.file_sha256 {join_insertions('p', where)} "
+        f"WHERE {where} AND {folders.format(alias='p')} ORDER BY {_ranked_order('p')}",
         folder_params,
     )
     return tidy, parts
+
+
+# The files with their place in test order (the file terms of :func:`test_order`), so that millions
+# of rows are sorted by two integers (file_rank, seq), the same order as test_order's, not by the
+# files' 64-character content hash.
+_FILES_RANKED = f"(SELECT *, row_number() OVER (ORDER BY {_BY_START}, sha256) AS file_rank FROM files)"
+
+
+def _ranked_order(alias: str) -> str:
+    """ORDER BY terms, rows of view ``alias`` joined to :data:`_FILES_RANKED` as ``f``: test order."""
+    return f"f.file_rank, {alias}.seq"

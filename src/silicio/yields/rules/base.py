@@ -20,7 +20,17 @@ from typing import Any, ClassVar
 import polars as pl
 import pyarrow as pa
 
-from ..pat import PART_KEY, TEST_KEY, passing_measurements
+from ..pat import (
+    _PARAMETRIC_COLUMNS,
+    PART_KEY,
+    TEST_KEY,
+    Measurements,
+    _alarm,
+    _check_alarmed,
+    _counts,
+    _frame,
+    _tests_filter,
+)
 
 __all__ = [
     "LOTS",
@@ -79,14 +89,46 @@ class ScreeningContext:
     rebinned: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    _measured: dict[str, Measurements] = field(default_factory=dict, repr=False)
     _passing: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
+    def _judged(self, alarmed: str) -> pl.Expr:
+        """True for the rows of :func:`~silicio.yields.pat.passing_measurements`."""
+        _check_alarmed(alarmed)
+        _frame(self.tidy, "the tidy table", _PARAMETRIC_COLUMNS)
+        keep = _counts() & pl.col("part_passed").fill_null(False)
+        return keep & ~_alarm(self.tidy) if alarmed == "exclude" else keep
+
+    def measurements(self, alarmed: str) -> Measurements:
+        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy`` with their keys as integer
+        codes (:class:`~silicio.yields.pat.Measurements`), the columns PAT and NNR read only,
+        taken once per alarm policy: one filter of every row, shared by the rules."""
+        if alarmed not in self._measured:
+            columns = [c for c in (*PART_KEY, *TEST_KEY, "x", "y", "result", "lo_limit", "hi_limit")
+                       if c in self.tidy.columns]  # fmt: skip
+            self._measured[alarmed] = Measurements(
+                self.tidy.lazy().filter(self._judged(alarmed)).select(columns).collect()
+            )
+        return self._measured[alarmed]
+
     def passing_measurements(self, alarmed: str) -> pl.DataFrame:
-        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy``, taken once per alarm
-        policy: PAT and NNR judge the same results, and the filter is a pass over every row."""
+        """:func:`~silicio.yields.pat.passing_measurements` of ``tidy`` (every column), taken once
+        per alarm policy."""
         if alarmed not in self._passing:
-            self._passing[alarmed] = passing_measurements(self.tidy, alarmed)
+            self._passing[alarmed] = self.tidy.filter(self._judged(alarmed))
         return self._passing[alarmed]
+
+    def alarmed_results(self, tests: str | Sequence[int] = "all") -> int:
+        """:func:`~silicio.yields.pat.alarmed_results` of ``tidy`` (passing parts), counted in one
+        pass without copying a row."""
+        if isinstance(tests, str):
+            _tests_filter(pl.DataFrame(), tests)  # the one check of ``tests``
+        if "test_flg" not in self.tidy.columns:
+            return 0
+        counted = self._judged("include") & _alarm(self.tidy)
+        if not isinstance(tests, str):
+            counted &= pl.col("test_num").is_in([int(t) for t in tests])
+        return int(self.tidy.select(counted.sum()).item())
 
     def note(self, text: str) -> None:
         """Adds a line to the screening's notes (what was not screened, and why)."""

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from ..nnr import _nnr
-from ..pat import ALARM_POLICIES, QUANTILE_METHODS, alarmed_results
+from ..pat import ALARM_POLICIES, QUANTILE_METHODS
 from .base import RecipeTable, ScreeningContext, ScreeningRule
 from .pat import _tests_text
 
@@ -116,14 +116,14 @@ class NnrRule(ScreeningRule):
 
     def apply(self, context: ScreeningContext, params: NnrParams) -> pl.DataFrame:
         if params.alarmed == "exclude":
-            n_alarmed = alarmed_results(context.tidy, params.tests)
+            n_alarmed = context.alarmed_results(params.tests)
             if n_alarmed:
                 context.note(
                     f"NNR: {n_alarmed} alarm-flagged result(s) (TEST_FLG bit 0) of passing parts neither "
                     f"neighbours nor judged"
                 )
         outliers, limits = _nnr(
-            context.passing_measurements(params.alarmed), params.tests, radius=params.radius, k=params.k,
+            context.measurements(params.alarmed), params.tests, radius=params.radius, k=params.k,
             min_neighbours=params.min_neighbours, resolution_floor=params.resolution_floor,
             min_sigma=dict(params.min_sigma), min_distinct=params.min_distinct,
             max_spread_ratio=params.max_spread_ratio, max_tail_ratio=params.max_tail_ratio,

@@ -28,7 +28,6 @@ from ..pat import (
     _dynamic_limits,
     _frame,
     _outliers,
-    alarmed_results,
     limits_of_lots,
     static_limits_per_lot,
 )
@@ -116,9 +115,8 @@ class PatRule(ScreeningRule):
         )
 
     def apply(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
-        frame = context.tidy
         if params.alarmed == "exclude":
-            n_alarmed = alarmed_results(frame, params.tests)
+            n_alarmed = context.alarmed_results(params.tests)
             if n_alarmed:
                 context.note(
                     f"PAT: {n_alarmed} alarm-flagged result(s) (TEST_FLG bit 0) of passing parts left out of "
@@ -135,7 +133,7 @@ class PatRule(ScreeningRule):
         if params.dynamic is not None:
             d = params.dynamic
             limits = _dynamic_limits(
-                context.passing_measurements(params.alarmed), static, scope=d.scope, n=d.n, center=d.center,
+                context.measurements(params.alarmed), static, scope=d.scope, n=d.n, center=d.center,
                 min_parts=d.min_parts, iqr_zero=params.iqr_zero, quantile_method=params.quantile_method,
             )  # fmt: skip
             context.keep("dynamic_limits", limits)
@@ -153,7 +151,7 @@ class PatRule(ScreeningRule):
                     f"PAT dynamic: {n_clamped} ({d.scope}, test) limit pair(s) wider than the static limits, "
                     f"clamped inside them (AEC-Q001 Rev-D §3.1.2)"
                 )
-        return _outliers(context.passing_measurements(params.alarmed), static, dynamic)
+        return _outliers(context.measurements(params.alarmed), static, dynamic)
 
     def _static_limits(self, context: ScreeningContext, params: PatParams) -> pl.DataFrame:
         """The caller's static limits, else each lot's from its history, else limits from the
@@ -178,7 +176,7 @@ class PatRule(ScreeningRule):
             lot for lot in context.parts.get_column("lot_id").unique().to_list() if lot is not None
         )
         with_history = {lot: tuple(context.history[lot]) for lot in screened if lot in context.history}
-        passing = context.passing_measurements(params.alarmed)
+        passing = context.measurements(params.alarmed)
         incomplete = sorted(lot for lot, base in with_history.items() if not set(base) <= set(screened))
         if incomplete:
             context.note(f"the baseline of lot(s) {', '.join(incomplete)} names lots not in the data screened: "
@@ -221,7 +219,7 @@ class PatRule(ScreeningRule):
             min_lots = 1
         try:
             return _static_limits_of_passing(
-                context.passing_measurements(params.alarmed), k=params.k, min_lots=min_lots, tests=params.tests,
+                context.measurements(params.alarmed), k=params.k, min_lots=min_lots, tests=params.tests,
                 iqr_zero=params.iqr_zero, quantile_method=params.quantile_method,
             )  # fmt: skip
         except ValueError as exc:
