@@ -48,7 +48,7 @@ import pyarrow as pa
 from silicio.lake.catalog import BaselineKey
 
 from .aecq002 import BIN_COLUMNS, statistical_bin_limits, statistical_yield_limits
-from .pat import IQR_ZERO_POLICIES, QUANTILE_METHODS, static_pat_limits
+from .pat import IQR_ZERO_POLICIES, QUANTILE_METHODS, STATIC_SCHEMA, static_pat_limits
 
 if TYPE_CHECKING:
     from silicio.lake.query import Lake
@@ -769,14 +769,5 @@ def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: s
     return _pat_table(rows) if rows else None
 
 
-#: The columns and types of :func:`silicio.yields.pat.static_pat_limits`, as the catalog gives them back.
-_PAT_SCHEMA = {
-    "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "n_lots": pl.UInt32, "n_parts": pl.Int64,
-    "robust_mean": pl.Float64, "q1": pl.Float64, "q3": pl.Float64, "robust_sigma": pl.Float64,
-    "sigma_source": pl.String, "lsl": pl.Float64, "usl": pl.Float64, "pat_lo": pl.Float64, "pat_hi": pl.Float64,
-    "clamped_lo": pl.Boolean, "clamped_hi": pl.Boolean, "skipped": pl.Boolean, "reason": pl.String,
-}  # fmt: skip
-
-
 def _pat_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pl.DataFrame(rows, schema=_PAT_SCHEMA, orient="row").to_arrow()
+    return pl.DataFrame(rows, schema=STATIC_SCHEMA, orient="row").to_arrow()

@@ -777,7 +777,7 @@ def static_limits_per_lot(
         pieces.append(limits_of_lots(limits, lots, baseline))
     if not pieces:
         return pl.DataFrame(
-            schema={"lot_id": pl.String, **_STATIC_SCHEMA, "baseline_lots": pl.List(pl.String)}
+            schema={"lot_id": pl.String, **STATIC_SCHEMA, "baseline_lots": pl.List(pl.String)}
         )
     return pl.concat(pieces).sort("lot_id", maintain_order=True)
 
@@ -787,13 +787,13 @@ def limits_of_lots(limits: pl.DataFrame, lots: Sequence[str], baseline: Sequence
     rows of :func:`static_limits_per_lot`, with the ``baseline`` lots they come from."""
     judged = pl.DataFrame({"lot_id": sorted(lots)}, schema={"lot_id": pl.String})
     from_lots = pl.Series("baseline_lots", [sorted(baseline)], dtype=pl.List(pl.String))
-    return judged.join(limits.cast(_STATIC_SCHEMA), how="cross").with_columns(
+    return judged.join(limits.cast(STATIC_SCHEMA), how="cross").with_columns(
         pl.lit(from_lots).first().alias("baseline_lots")
     )
 
 
 #: The columns of :func:`static_pat_limits`.
-_STATIC_SCHEMA = {
+STATIC_SCHEMA = {
     "test_num": pl.UInt32, "test_name": pl.String, "pin": pl.UInt16, "n_lots": pl.UInt32, "n_parts": pl.Int64,
     "robust_mean": pl.Float64, "q1": pl.Float64, "q3": pl.Float64, "robust_sigma": pl.Float64,
     "sigma_source": pl.String, "lsl": pl.Float64, "usl": pl.Float64, "pat_lo": pl.Float64, "pat_hi": pl.Float64,
