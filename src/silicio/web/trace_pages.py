@@ -137,7 +137,7 @@ async def verify_upload_api(request: Request, data: TraceSource) -> Response:
         # other) or a field outside the envelope is refused, not verified.
         document = parse_document(body, "the uploaded certificate")
     except (CertificateError, ValueError, RecursionError) as exc:
-        return _bad(ValueError(f"the body is not a certificate document ({exc})"))
+        return _bad(ValueError(f"the body is not a JSON certificate ({exc})"))
     try:
         page = data.verify_upload(document)
     except BadQuery as exc:
