@@ -14,7 +14,6 @@ section 5.1.5 encoding).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from silicio import _ed25519
 from silicio.datadir import KEYRING_FILE, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
-from silicio.extras import require
 
 from .schema import CertificateError, parse_json, parse_timestamp
 
@@ -35,22 +34,11 @@ MIN_PASSPHRASE = 12
 
 def crypto():
     """cryptography's Ed25519 pieces, imported when a key is first used (the 'lake' extra)."""
-    require("lake", "signing and verifying certificates")
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    return ed25519, serialization, InvalidSignature
+    return _ed25519.crypto("signing and verifying certificates")
 
 
-def raw_public(public_key) -> bytes:
-    _, serialization, _ = crypto()
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_id(public_key) -> str:
-    """First 16 hex digits of the SHA-256 of the raw 32-byte Ed25519 public key."""
-    return hashlib.sha256(raw_public(public_key)).hexdigest()[:16]
+raw_public = _ed25519.raw_public
+key_id = _ed25519.key_id
 
 
 def _now() -> str:
@@ -217,11 +205,4 @@ def load_private_key(path: str | os.PathLike, passphrase: str | None = None):
 
 
 def load_public_key(path: str | os.PathLike):
-    ed25519, serialization, _ = crypto()
-    try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except ValueError as exc:
-        raise CertificateError(f"{path}: not a PEM public key ({exc})") from None
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise CertificateError(f"{path}: not an Ed25519 public key")
-    return key
+    return _ed25519.load_public_key(path, CertificateError)

@@ -21,7 +21,6 @@ RFC 8032, Edwards-Curve Digital Signature Algorithm (EdDSA), section 5.1 (Ed2551
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from silicio import _ed25519
 from silicio.datadir import DataDir
 
 from .audit import Anchor, canonical_json
@@ -45,14 +45,7 @@ class CheckpointError(ValueError):
 
 
 def _crypto():
-    from silicio.extras import require
-
-    require("lake", "signing and verifying audit checkpoints")
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    return ed25519, serialization, InvalidSignature
+    return _ed25519.crypto("signing and verifying audit checkpoints")
 
 
 @dataclass(frozen=True)
@@ -70,11 +63,7 @@ class CheckpointPaths:
                    d.root / AUDIT_DIR / CHECKPOINTS_FILE)  # fmt: skip
 
 
-def key_id(public_key) -> str:
-    """First 16 hex digits of the SHA-256 of the raw 32-byte Ed25519 public key."""
-    _, serialization, _ = _crypto()
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+key_id = _ed25519.key_id
 
 
 def signing_key(paths: CheckpointPaths):
@@ -101,14 +90,7 @@ def signing_key(paths: CheckpointPaths):
 
 
 def load_public_key(path: str | os.PathLike[str]):
-    ed25519, serialization, _ = _crypto()
-    try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: not a PEM public key ({exc})") from None
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise CheckpointError(f"{path}: not an Ed25519 public key")
-    return key
+    return _ed25519.load_public_key(path, CheckpointError)
 
 
 def sign_checkpoint(seq: int, head_hash: str, private_key, signed_by: str) -> dict[str, Any]:
