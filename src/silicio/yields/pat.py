@@ -768,10 +768,10 @@ def static_limits_per_lot(
     pieces = []
     data = _measurements(passing)
     for baseline, lots in shared.items():
-        population = np.flatnonzero(data.lots["lot_id"].is_in(list(baseline)).to_numpy())
+        lot_codes = np.flatnonzero(data.lots["lot_id"].is_in(list(baseline)).to_numpy())
         try:
             limits = _static_limits(data, k=k, min_lots=min_lots, tests=tests, iqr_zero=iqr_zero,
-                                    quantile_method=quantile_method, lots=population)  # fmt: skip
+                                    quantile_method=quantile_method, lots=lot_codes)  # fmt: skip
         except ValueError as exc:
             raise ValueError(f"lot(s) {', '.join(sorted(lots))}: {exc}") from exc
         pieces.append(limits_of_lots(limits, lots, baseline))

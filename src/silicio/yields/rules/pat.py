@@ -26,8 +26,8 @@ from ..pat import (
     QUANTILE_METHODS,
     TEST_KEY,
     _dynamic_limits,
-    _frame,
     _outliers,
+    _static_frame,
     limits_of_lots,
     static_limits_per_lot,
 )
@@ -157,9 +157,7 @@ class PatRule(ScreeningRule):
         """The caller's static limits, else each lot's from its history, else limits from the
         lots screened."""
         if context.static_limits is not None:
-            static = _frame(
-                context.static_limits, "static_limits", (*TEST_KEY, "pat_lo", "pat_hi", "skipped")
-            )
+            static = _static_frame(context.static_limits)
             if not isinstance(params.tests, str):
                 static = static.filter(pl.col("test_num").is_in(list(params.tests)))
             return static
