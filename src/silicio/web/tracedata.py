@@ -56,6 +56,15 @@ def _public_value(group: str, value: str) -> str:
     return value
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, one stat; None when there is none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
 class BadQuery(ValueError):
     """A query the pages cannot answer as asked (an unknown node kind, a malformed suspect); 422."""
 
@@ -170,8 +179,7 @@ class TraceData:
         revocation list) is rewritten."""
         files = (self.paths.supplier_registry, self.paths.supply_plan, self.paths.public_key, self.paths.keyring,
                  self.paths.revocations)  # fmt: skip
-        stamps = tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in files)
-        return self.store().audit_head()[0], stamps
+        return self.store().audit_head()[0], tuple(_stamp(p) for p in files)
 
     def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """``compute()``, kept until the audit log or a supply or key file changes."""
