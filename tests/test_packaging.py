@@ -74,7 +74,8 @@ def _module_names(requirement: str) -> tuple[str, ...]:
     """Import names a requirement of pyproject.toml installs (``dask[distributed]>=...``: two)."""
     name = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
     base, _, extras = name.partition("[")
-    modules = (base.lower().replace("-", "_"),)
+    # a distribution whose import name is not its own: scikit-learn is imported as sklearn
+    modules = ({"scikit-learn": "sklearn"}.get(base, base.lower().replace("-", "_")),)
     return modules + (("distributed",) if base == "dask" and "distributed" in extras else ())
 
 

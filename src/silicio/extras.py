@@ -33,6 +33,7 @@ EXTRAS: dict[str, Extra] = {
     "postgres": Extra(("psycopg",)),
     "pdf": Extra(("matplotlib", "segno")),
     "xlsx": Extra(("xlsxwriter",)),
+    "spatial": Extra(("sklearn",)),
 }
 
 

@@ -1,0 +1,162 @@
+"""The wafer-map signature classifier: the committed model scored on maps it never saw (a fresh
+seed of its own generator, and a second generator written apart, tests/spatial/other_maps.py),
+turned maps, hand-drawn maps, bad input, the model file, and training's reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from silicio.spatial import CLASSES, FEATURE_NAMES, classify, features, generate, load_model
+from silicio.spatial.model import MODEL_PATH
+from silicio.spatial.train import TrainingSettings, train
+
+from .other_maps import other_maps
+
+#: Seeds the committed model was not trained (0) or reported (1) on.
+FRESH_SEED = 20_261_202
+
+
+def _labels(maps) -> np.ndarray:
+    return np.array(classify(maps).column("label").to_pylist())
+
+
+def _disc(across: int) -> tuple[np.ndarray, np.ndarray]:
+    """A round wafer of ``across`` dies: the map (all pass) and each die's radius (1 at the edge)."""
+    centres = (np.arange(across) + 0.5) / across * 2 - 1
+    radius = np.hypot(*np.meshgrid(centres, centres))
+    return np.where(radius <= 1, 0, -1).astype(np.int8), radius
+
+
+def test_held_out_maps_of_a_fresh_seed_score_the_must_show_f1():
+    maps, truth = generate(1_800, seed=FRESH_SEED)
+    predicted = _labels(maps)
+    per_class = f1_score(truth, predicted, labels=list(CLASSES), average=None)
+    assert per_class.mean() >= 0.95, dict(zip(CLASSES, per_class.round(3), strict=True))
+    assert per_class.min() >= 0.9, dict(zip(CLASSES, per_class.round(3), strict=True))
+
+
+def test_maps_of_an_independent_generator_are_classified_nearly_as_well():
+    maps, truth = other_maps(1_350, seed=FRESH_SEED)
+    predicted = _labels(maps)
+    per_class = f1_score(truth, predicted, labels=list(CLASSES), average=None)
+    scores = dict(zip(CLASSES, per_class.round(3), strict=True))
+    assert per_class.mean() >= 0.92, scores
+    assert per_class.min() >= 0.8, scores
+
+
+def test_a_map_turned_or_mirrored_keeps_its_signature():
+    maps, _ = generate(270, seed=FRESH_SEED + 1)
+    base = _labels(maps)
+    for turn in (lambda m: np.rot90(m, 1), lambda m: np.rot90(m, 2), lambda m: m[:, ::-1], lambda m: m.T):
+        turned = _labels([np.ascontiguousarray(turn(m)) for m in maps])
+        assert (turned == base).mean() >= 0.97
+
+
+def test_hand_drawn_maps_get_the_obvious_signature():
+    wafer, radius = _disc(45)
+    on = wafer >= 0
+    ring = np.where(on & (radius > 0.88), 1, wafer).astype(np.int8)
+    blob = np.where(on & (radius < 0.3), 1, wafer).astype(np.int8)
+    full = np.where(on, 1, wafer).astype(np.int8)
+    line = wafer.copy()
+    line[22, 5:40] = 1  # a horizontal scratch through the middle
+    arc = np.where(on & (radius > 0.88) & (np.arange(45)[None, :] > 33), 1, wafer).astype(np.int8)
+    assert _labels([ring, blob, full, wafer, line, arc]).tolist() == [
+        "edge_ring", "center", "near_full", "none", "scratch", "edge_loc"
+    ]  # fmt: skip
+
+
+def test_table_has_a_label_confidence_and_every_class_probability():
+    maps, _ = generate(36, seed=5)
+    table = classify(maps)
+    assert table.column_names == ["label", "confidence", *(f"p_{c}" for c in CLASSES)]
+    p = np.column_stack([table.column(f"p_{c}").to_numpy() for c in CLASSES])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-3)
+    assert table.column("label").to_pylist() == [CLASSES[i] for i in p.argmax(axis=1)]
+    np.testing.assert_allclose(table.column("confidence").to_numpy(), p.max(axis=1))
+
+
+def test_a_list_of_sizes_and_a_padded_stack_give_the_same_signatures():
+    maps, _ = generate(18, seed=6)
+    rows = max(m.shape[0] for m in maps) + 3
+    cols = max(m.shape[1] for m in maps) + 2
+    stack = np.full((len(maps), rows, cols), -1, dtype=np.int8)
+    for i, m in enumerate(maps):
+        stack[i, 1 : 1 + m.shape[0], 2 : 2 + m.shape[1]] = m  # off the corner: position does not matter
+    listed, stacked = classify(maps), classify(stack)
+    assert listed.column("label").equals(stacked.column("label"))
+    np.testing.assert_allclose(listed.column("confidence").to_numpy(), stacked.column("confidence").to_numpy(),
+                               atol=1e-3)  # fmt: skip
+
+
+def test_bad_maps_are_refused_with_where_and_what():
+    good, _ = _disc(20)
+    bad = good.copy()
+    bad[10, 7] = 2
+    with pytest.raises(ValueError, match=r"map 1: value 2 at index \(10, 7\); expected -1 \(no die\), 0"):
+        classify([good, bad])
+    with pytest.raises(ValueError, match="map 1 has no dies"):
+        classify([good, np.full((5, 5), -1, np.int8)])
+    with pytest.raises(ValueError, match=r"\(n, rows, cols\) array"):
+        classify(good)
+    with pytest.raises(ValueError, match="map 0 must be 2-D"):
+        classify([good.reshape(-1)])
+    with pytest.raises(ValueError, match="expected integers"):
+        classify([good.astype(float)])
+    assert classify(np.zeros((0, 4, 4), np.int8)).num_rows == 0
+
+
+def test_the_committed_model_is_small_and_says_what_it_was_trained_on(tmp_path):
+    model = load_model()
+    assert MODEL_PATH.stat().st_size < 1_000_000
+    assert model.classes == CLASSES
+    assert model.metadata["features"] == list(FEATURE_NAMES)
+    assert model.metadata["seed"] == 0
+    # A model made for other features is refused, not silently misread.
+    stale = tmp_path / "stale.npz"
+    model.__class__(**{**model.__dict__, "metadata": {**model.metadata, "feature_version": -1}}).save(stale)
+    with pytest.raises(ValueError, match="feature version -1.*retrain"):
+        load_model(stale)
+    with pytest.raises(ValueError, match="not a readable signature model"):
+        load_model(tmp_path / "missing.npz")
+
+
+def test_training_is_reproducible_from_its_seed():
+    small = TrainingSettings(maps=180, trees=4, max_leaf_nodes=16)
+    first, again, other = train(3, small), train(3, small), train(4, small)
+    for name, array in first.arrays().items():
+        np.testing.assert_array_equal(array, again.arrays()[name], err_msg=name)
+    assert not np.array_equal(first.threshold[:50], other.threshold[:50])
+
+
+def test_the_exported_forest_predicts_what_scikit_learn_does():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from silicio.spatial.model import from_sklearn
+
+    maps, labels = generate(270, seed=8)
+    x = features(maps)
+    estimator = RandomForestClassifier(n_estimators=6, max_leaf_nodes=40, random_state=0, n_jobs=1).fit(
+        x, labels
+    )
+    forest = from_sklearn(estimator, CLASSES, {})
+    test_maps, _ = generate(180, seed=9)
+    x_test = features(test_maps)
+    expected = estimator.predict_proba(x_test)[:, [list(estimator.classes_).index(c) for c in CLASSES]]
+    np.testing.assert_allclose(forest.predict_proba(x_test), expected, atol=2e-3)
+
+
+def test_the_generator_is_seeded_balanced_and_in_range():
+    maps, labels = generate(90, seed=11)
+    again, labels_again = generate(90, seed=11)
+    assert labels.tolist() == labels_again.tolist()
+    assert all(np.array_equal(a, b) for a, b in zip(maps, again, strict=True))
+    assert sorted(set(labels)) == sorted(CLASSES)
+    assert all((labels == c).sum() == 10 for c in CLASSES)
+    for m in maps:
+        assert m.dtype == np.int8 and set(np.unique(m)) <= {-1, 0, 1}
+        assert 15 <= m.shape[1] <= 80
+    with pytest.raises(ValueError, match="unknown signature class"):
+        generate(3, seed=1, classes=("blob",))
