@@ -5,7 +5,9 @@ as probability fields of their own (Gaussian blobs and rings, distance to the ed
 dies, scratches as random walks with momentum), other densities and another background (single
 fails and small two-to-three-die specks).
 
-    python tests/spatial/other_maps.py        # scores the committed model, markdown on stdout
+    python tests/spatial/other_maps.py 4500 > src/silicio/spatial/models/ROBUSTNESS.md
+
+scores the committed model on 4,500 of these maps (markdown on stdout).
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def other_map(label: str, rng: np.random.Generator) -> np.ndarray:
         i, j = rng.integers(mask.shape[0]), rng.integers(mask.shape[1])
         fails[i : i + rng.integers(1, 3), j : j + rng.integers(1, 3)] = True
     out = np.where(mask, fails.astype(np.int8), np.int8(-1)).astype(np.int8)
-    if label not in ("none", "random", "near_full") and ((p > 0.5) & mask).sum() < 5:
+    if label not in ("none", "random", "near_full") and ((p > 0.5) & mask).sum() < 8:
         return other_map(label, rng)
     return out
 
@@ -148,6 +150,8 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 4500
     maps, labels = other_maps(n, seed=2026)
     predicted = np.array(classify(maps).column("label").to_pylist())
-    print(f"## Second generator (tests/spatial/other_maps.py): {n:,} maps, seed 2026, "
-          f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+    print("# Wafer-map signature model: robustness on maps made differently\n")
+    print(f"Written by `python tests/spatial/other_maps.py {n}`: {n:,} maps of the second generator "
+          f"(tests/spatial/other_maps.py, seed 2026), classified by the committed model; load "
+          f"{os.getloadavg()[0]:.1f}.\n")  # fmt: skip
     print(scores_markdown(evaluate(labels, predicted)))

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "PATH`), oriented by the file's WCR; `silicio map import` reads a partner's G85 or E142 map."),
     "limits": ("limits", "app",
                "Lot history: SYL/SBL (AEC-Q002) and static PAT limits (AEC-Q001) from earlier lots, versioned."),
+    "spatial": ("spatial", "app", "Wafer-map signatures: which shape a wafer's loss has, where, and how it clusters."),
     "users": ("users", "app",
               "Dashboard accounts (roles admin, engineer, quality, auditor, supplier) and API tokens."),
 }  # fmt: skip
