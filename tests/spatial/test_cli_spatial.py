@@ -37,3 +37,32 @@ def test_classify_refuses_a_missing_file_in_one_line(tmp_path):
     result = runner.invoke(app, ["spatial", "classify", str(tmp_path / "none.stdf")])
     assert result.exit_code == 2
     assert "no such file" in result.output and "Traceback" not in result.output
+
+
+def test_classify_without_files_stores_each_wafer_of_the_lake_with_its_actor(tmp_path):
+    from silicio import lake as silicio_lake
+    from silicio.lake.query import Lake
+
+    source = write_demo_stdf(tmp_path / "lot.stdf", seed=5, wafers=3, dies_per_side=20)
+    data = tmp_path / "data"
+    assert silicio_lake.ingest([str(source)], data, workers=1).ok
+    shown = runner.invoke(app, ["spatial", "classify", str(source), "--json"])
+    stored = runner.invoke(app, ["spatial", "classify", "--data", str(data), "--actor", "alice", "--json"])
+    assert stored.exit_code == 0, stored.output
+    # classified again: replaced, not added
+    again = runner.invoke(app, ["spatial", "classify", "--data", str(data), "--actor", "bob", "--json"])
+    assert again.exit_code == 0, again.output
+    with Lake(data) as lake:
+        rows = lake.catalog.rows("wafer_signatures", order_by=["wafer_id"])
+        as_sql = lake.polars("SELECT wafer_id, label FROM wafer_signatures ORDER BY wafer_id").rows()
+    from_file = sorted(
+        (r["wafer_id"], r["signature"], r["dies"]) for r in map(json.loads, shown.stdout.splitlines())
+    )
+    assert [(r["wafer_id"], r["label"], r["dies"]) for r in rows] == from_file
+    assert as_sql == [(w, label) for w, label, _ in from_file]
+    assert {r["actor"] for r in rows} == {"bob"} and {r["stage"] for r in rows} == {"wafer_sort"}
+    for r in rows:
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-3
+        assert r["confidence"] == max(r["probabilities"].values())
+    missing = runner.invoke(app, ["spatial", "classify", "--data", str(data), "--lot", "NOPE"])
+    assert missing.exit_code == 2 and "no wafer-sort lot 'NOPE'" in missing.output

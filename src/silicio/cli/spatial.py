@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import existing_file, fail, needs, reported_errors
+from .options import DatabaseUrl, DataDir, needs_database
 from .render import console, print_table
 
 app = typer.Typer(help="Wafer-map signatures: which shape a wafer's loss has, where, and how it clusters.",
@@ -39,52 +40,157 @@ def _wafers(file: Path, kind: str):
         yield lot, wafer, from_wafer_map(bin_map(table, kind=kind, lot_id=lot, wafer_id=wafer), orientation)
 
 
+def _lake_wafers(lake, lot: str | None, kind: str):
+    """(product, lot, stage, wafer, int8 map) of every wafer of the lake's wafer-sort lots (or of
+    ``lot``), each laid out by its files' WCR."""
+    import polars as pl
+
+    from silicio.lake.layout import WAFER_SORT
+    from silicio.lake.queries import lot_index, lot_parts, wafer_configurations
+    from silicio.spatial import from_wafer_map
+    from silicio.yields.wafermap import bin_map, orientation_of
+
+    index = lot_index(lake).filter(pl.col("stage") == WAFER_SORT)
+    if lot is not None:
+        index = index.filter(index.get_column("lot") == lot)
+        if index.height == 0:
+            raise fail(f"no wafer-sort lot {lot!r} in the lake")
+    for product, lot_id, stage in index.select("product", "lot", "stage").rows():
+        table = lot_parts(lake, lot_id, stage)
+        orientation = orientation_of({"WCR": wafer_configurations(lake, lot_id, stage)})
+        wafer_ids = sorted({w for w in table.column("wafer_id").to_pylist() if w is not None})
+        for wafer in wafer_ids:
+            yield (
+                product,
+                lot_id,
+                stage,
+                wafer,
+                from_wafer_map(bin_map(table, kind=kind, lot_id=lot_id, wafer_id=wafer), orientation),
+            )
+
+
+def _actor(actor: str | None) -> str:
+    """``--actor``, else the operating-system user; neither is an error, never an anonymous write."""
+    import getpass
+
+    if actor is not None:
+        if not actor.strip():
+            raise fail("--actor is empty: name who classifies")
+        return actor.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        raise fail("no user name in the environment: name who classifies with --actor") from None
+
+
+def _describe(maps) -> list[dict]:
+    """Signature, zonal yields and largest cluster of each map, as one dict per map."""
+    from silicio.spatial import classify, fail_clusters, zonal_yield
+
+    signatures = classify(maps).to_pylist()
+    zones = zonal_yield(maps).to_pylist()
+    largest: dict[int, dict] = {}
+    for cluster in fail_clusters(maps).to_pylist():
+        largest.setdefault(cluster["map"], cluster)  # the largest comes first
+    out = []
+    for i, signature in enumerate(signatures):
+        cluster = largest.get(i)
+        out.append({
+            "dies": zones[i]["dies"], "yield": zones[i]["yield"], "signature": signature["label"],
+            "confidence": signature["confidence"],
+            "probabilities": {k[2:]: v for k, v in signature.items() if k.startswith("p_")},
+            **{f"{z}_yield": zones[i][f"{z}_yield"] for z in ("centre", "middle", "edge")},
+            "largest_cluster_dies": cluster["dies"] if cluster else 0,
+            "largest_cluster_radius": cluster["radius"] if cluster else None,
+        })  # fmt: skip
+    return out
+
+
 @app.command("classify")
 def classify_command(
     files: Annotated[
-        list[Path], typer.Argument(metavar="FILE...", help="STDF files of wafer sort.", show_default=False)
-    ],
+        list[Path] | None,
+        typer.Argument(
+            metavar="[FILE]...",
+            help="STDF files of wafer sort (none: the lake's wafers).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per wafer instead of a table.")
     ] = False,
     kind: Annotated[str, typer.Option("--kind", metavar="hard|soft", help="Hard or soft bins.")] = "hard",
+    lot: Annotated[
+        str | None, typer.Option("--lot", help="Only this lot (of the lake).", show_default=False)
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            help="Who classifies, stored with the signatures (default: the user running this).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Signature of each wafer (the most probable WM-811K class and its probability), its yield in
     the centre, middle and edge rings (equal areas), and its largest cluster of fails (DBSCAN).
 
-    The map of each wafer is laid out as its file's WCR says, as `silicio map` draws it.
+    Given FILEs, their wafers are classified and shown. Without, every wafer of the lake's
+    wafer-sort lots (--data, --lot) is, and its signature is stored in the catalog
+    (wafer_signatures, with --actor), replacing an earlier one. Each map is laid out as its
+    file's WCR says, as `silicio map` draws it.
     """
     if kind not in ("hard", "soft"):
         raise fail(f"--kind {kind}: expected hard or soft")
-    for file in files:
+    for file in files or []:
         existing_file(file)
     needs("lake", "silicio spatial classify")  # wafer maps are polars frames of the yields area
     needs("spatial", "silicio spatial classify")  # DBSCAN
-    from silicio.spatial import classify, fail_clusters, zonal_yield
-
     rows = []
     with reported_errors():
-        for file in files:
+        if files:
+            for file in files:
+                try:
+                    found = list(_wafers(file, kind))
+                except ValueError as exc:
+                    raise fail(f"{file}: {exc}") from None
+                described = _describe([m for *_, m in found])
+                rows += [{"file": str(file), "lot_id": lot_id, "wafer_id": wafer, **d}
+                         for (lot_id, wafer, _), d in zip(found, described, strict=True)]  # fmt: skip
+        else:
+            needs_database("silicio spatial classify", database_url)
+            from silicio.lake.query import Lake
+            from silicio.spatial import load_model
+
+            who = _actor(actor)
             try:
-                found = list(_wafers(file, kind))
-            except ValueError as exc:
-                raise fail(f"{file}: {exc}") from None
-            maps = [m for _, _, m in found]
-            signatures = classify(maps).to_pylist()
-            zones = zonal_yield(maps).to_pylist()
-            largest: dict[int, dict] = {}
-            for cluster in fail_clusters(maps).to_pylist():
-                largest.setdefault(cluster["map"], cluster)
-            for i, (lot, wafer, _map) in enumerate(found):
-                cluster = largest.get(i)
-                rows.append({
-                    "file": str(file), "lot_id": lot, "wafer_id": wafer, "dies": zones[i]["dies"],
-                    "yield": zones[i]["yield"], "signature": signatures[i]["label"],
-                    "confidence": signatures[i]["confidence"],
-                    **{f"{z}_yield": zones[i][f"{z}_yield"] for z in ("centre", "middle", "edge")},
-                    "largest_cluster_dies": cluster["dies"] if cluster else 0,
-                    "largest_cluster_radius": cluster["radius"] if cluster else None,
-                })  # fmt: skip
+                lake = Lake(data, database_url)
+            except FileNotFoundError as exc:
+                raise fail(str(exc)) from None
+            with lake:
+                try:
+                    found = list(_lake_wafers(lake, lot, kind))
+                except ValueError as exc:
+                    raise fail(str(exc)) from None
+                described = _describe([m for *_, m in found]) if found else []
+                meta = load_model().metadata
+                model = (f"signatures.npz format {meta['format']} seed {meta['seed']} features "
+                         f"{meta['feature_version']} generator {meta['generator_version']}")  # fmt: skip
+                stored = []
+                for (product, lot_id, stage, wafer, _), d in zip(found, described, strict=True):
+                    rows.append({"file": None, "lot_id": lot_id, "wafer_id": wafer, **d})
+                    stored.append({
+                        "product": product, "lot": lot_id, "stage": stage, "wafer_id": wafer,
+                        "label": d["signature"], "confidence": d["confidence"],
+                        "probabilities": d["probabilities"], "model": model, "dies": d["dies"],
+                        "wafer_yield": d["yield"], "centre_yield": d["centre_yield"],
+                        "middle_yield": d["middle_yield"], "edge_yield": d["edge_yield"],
+                        "largest_cluster_dies": d["largest_cluster_dies"],
+                        "largest_cluster_radius": d["largest_cluster_radius"],
+                    })  # fmt: skip
+                lake.catalog.store_signatures(stored, actor=who)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
@@ -110,11 +216,16 @@ def classify_command(
 
     for row in rows:
         cluster = row["largest_cluster_dies"]
-        table.add_row(escape(Path(row["file"]).name), escape(str(row["lot_id"])), escape(str(row["wafer_id"])),
-                      f"{row['dies']:,}", percent(row["yield"]), row["signature"], f"{row['confidence']:.2f}",
-                      percent(row["centre_yield"]), percent(row["middle_yield"]), percent(row["edge_yield"]),
+        table.add_row(escape(Path(row["file"]).name if row["file"] else "lake"), escape(str(row["lot_id"])),
+                      escape(str(row["wafer_id"])), f"{row['dies']:,}", percent(row["yield"]), row["signature"],
+                      f"{row['confidence']:.2f}", percent(row["centre_yield"]), percent(row["middle_yield"]),
+                      percent(row["edge_yield"]),
                       f"{cluster} dies at r {row['largest_cluster_radius']:.2f}" if cluster else "-")  # fmt: skip
     print_table(console, table)
+    if not files:
+        console.print(
+            f"{len(rows)} wafer signature(s) stored in the catalog (wafer_signatures)", highlight=False
+        )
 
 
 @app.command("train")

@@ -29,6 +29,12 @@ computed from earlier lots, versioned.
 ``baseline_yield_limits`` SYL (yield) and SBL (per failing bin) per lot and per wafer of a version
 ``baseline_pat_limits``  static PAT limits of a version, one row per test (and pin)
 ``baseline_events``      every write to the history (update, freeze, unfreeze), with its actor
+
+Wafer-map signatures (:mod:`silicio.spatial`, ``silicio spatial classify --data``):
+
+``wafer_signatures``     one row per (lot, stage, wafer): the WM-811K class of its map, with its
+                         probability and every class's (JSON), the model that said so, the zonal
+                         yields, the largest cluster of fails, when and by whom (``actor``)
 """
 
 from __future__ import annotations
@@ -232,8 +238,32 @@ baseline_events = sa.Table(
     sa.Column("version", sa.Integer),
 )
 
+wafer_signatures = sa.Table(
+    "wafer_signatures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("product", sa.Text),
+    sa.Column("lot", sa.Text, nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("wafer_id", sa.Text, nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("probabilities", sa.JSON, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("dies", sa.Integer, nullable=False),
+    sa.Column("wafer_yield", sa.Float),
+    sa.Column("centre_yield", sa.Float),
+    sa.Column("middle_yield", sa.Float),
+    sa.Column("edge_yield", sa.Float),
+    sa.Column("largest_cluster_dies", sa.Integer, nullable=False),
+    sa.Column("largest_cluster_radius", sa.Float),
+    sa.Column("classified_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.UniqueConstraint("lot", "stage", "wafer_id", name="uq_wafer_signatures_wafer"),
+)
+
 #: Catalog tables and views, in the order they are shown.
-CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots")
+CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots", "wafer_signatures")
 
 #: Data source kind -> its table of the facts only its files have (``SourceData.details``).
 DETAIL_TABLES: dict[str, sa.Table] = {"stdf": stdf_files}
@@ -353,6 +383,8 @@ class Catalog:
         for row in rows:
             if "issues" in row and not isinstance(row["issues"], int | None):
                 row["issues"] = json.dumps(row["issues"])
+            if "probabilities" in row:
+                row["probabilities"] = json.dumps(row["probabilities"])
         if rows:
             return pa.Table.from_pylist(rows)
         return _empty_arrow(name)
@@ -365,6 +397,23 @@ class Catalog:
             }
 
     # -- writing
+
+    def store_signatures(self, rows: Sequence[dict[str, Any]], *, actor: str) -> int:
+        """Store the wafer-map signature of each wafer (``wafer_signatures``' columns but the
+        time and the actor), replacing any earlier one of the same (lot, stage, wafer), in one
+        transaction; each row records when and by whom (``actor``). Returns the rows stored."""
+        if not actor or not actor.strip():
+            raise ValueError("storing signatures needs an actor: who classified the wafers")
+        now = datetime.now(UTC)
+        stored = [{**row, "classified_at": now, "actor": actor} for row in rows]
+        with self.engine.begin() as connection:
+            for row in stored:
+                connection.execute(sa.delete(wafer_signatures).where(
+                    (wafer_signatures.c.lot == row["lot"]) & (wafer_signatures.c.stage == row["stage"])
+                    & (wafer_signatures.c.wafer_id == row["wafer_id"])))  # fmt: skip
+            if stored:
+                connection.execute(sa.insert(wafer_signatures), stored)
+        return len(stored)
 
     def add(self, entry: CatalogEntry) -> KnownFile | None:
         """Record one file in one transaction. Returns None when recorded, or the entry that
