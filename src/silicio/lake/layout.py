@@ -42,6 +42,8 @@ MAX_PARTITION_CHARS = 100
 WAFER_SORT = "wafer_sort"
 FINAL_TEST = "final_test"
 QA = "qa"
+#: Inline inspection between process steps (KLARF defect files), before any test.
+INLINE = "inline"
 
 # MIR.TEST_COD is free text (spec, MIR: "test phase or step code"); these prefixes are the
 # usual ones. QA first: a QA sample is retested at final test and may carry "FT" as well.

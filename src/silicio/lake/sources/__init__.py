@@ -28,8 +28,9 @@ files by content (a FAR first) as well as by name, and so is the fallback for na
 source claims. A file no source matches is quarantined, saying which kinds were tried. A folder
 is searched for the names any source lists in :attr:`~DataSource.suffixes`.
 
-The built-in STDF source is there even when the installed package metadata predates the entry
-point (an editable install made earlier): a registry without ``stdf`` gets it added.
+The built-in sources (STDF, and KLARF inspection results: :mod:`.klarf`) are there even when the
+installed package metadata predates their entry points (an editable install made earlier): a
+registry without them gets them added.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from ..catalog import DETAIL_TABLES
-from ..layout import FINAL_TEST, QA, UNKNOWN_PARTITION, WAFER_SORT
+from ..layout import FINAL_TEST, INLINE, QA, UNKNOWN_PARTITION, WAFER_SORT
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -68,7 +69,7 @@ ENTRY_POINT_GROUP = "silicio.sources"
 #: Kind of the built-in STDF source, tried last.
 STDF_KIND = "stdf"
 #: Test stages a file may be at (the lake partitions by them).
-STAGES = (WAFER_SORT, FINAL_TEST, QA, UNKNOWN_PARTITION)
+STAGES = (WAFER_SORT, FINAL_TEST, QA, INLINE, UNKNOWN_PARTITION)
 
 # A kind is stored in the catalog (32 characters) and named in entry points.
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -176,6 +177,7 @@ class DataSource(ABC):
 
 def available_sources() -> tuple[DataSource, ...]:
     """The registered data sources, in the order files are matched (see the module notes)."""
+    from .klarf import KlarfSource
     from .stdf import StdfSource
 
     found: dict[str, DataSource] = {}
@@ -188,7 +190,9 @@ def available_sources() -> tuple[DataSource, ...]:
                 f"{entry_point.value}; uninstall one of them"
             )
         found[source.kind] = source
-    found.setdefault(STDF_KIND, StdfSource())  # package metadata older than the entry point
+    # package metadata older than the entry points of the built-in sources
+    found.setdefault(STDF_KIND, StdfSource())
+    found.setdefault(KlarfSource.kind, KlarfSource())
     return (*(found[k] for k in sorted(found) if k != STDF_KIND), found[STDF_KIND])
 
 
