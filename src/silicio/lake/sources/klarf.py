@@ -24,10 +24,10 @@ Tables written (every one with the file's ``lot_id``; names of declared columns 
 ``klarf_defects``      one row per defect: ``lot_id``, ``wafer_id``, ``step_id`` and every column the
                        file declares, typed (1.8: int32 / float / string as declared; flat files:
                        int64 when every value is an integer, float64 when a number, else string)
-``klarf_sample_plan``  the dies inspected: ``wafer_id``, ``test``, ``xindex``, ``yindex``
+``klarf_sample_plan``  the dies inspected: ``wafer_id``, ``step_id``, ``test``, ``xindex``, ``yindex``
 ``klarf_tests``        per wafer and test: ``area_per_test``, dies planned (listed and declared)
 ``klarf_classes``      the class lookup: ``classnumber``, ``classname`` (and any declared column)
-``klarf_summary``      the summary list as declared (``testno``, ``ndefect``, ``defdensity``, ...)
+``klarf_summary``      per wafer (and step), the summary list as declared (``testno``, ``ndefect``, ``defdensity``, ...)
 ``klarf_fields``       every field and statement as written, known or not (name, values as text,
                        line), so nothing in the file is lost
 
@@ -682,7 +682,7 @@ def _tables(path: str, parsed: Parsed, unit: str) -> KlarfRead:
         for wafer in lot.wafers:
             chain = [wafer.fields, lot.fields, parsed.fields]
             step = _text(_find(chain, "StepID"))
-            context = {_LOT: lot_id, _WAFER: wafer.wafer_id}
+            context = {_LOT: lot_id, _WAFER: wafer.wafer_id, _STEP: step}
             keep_fields(wafer.fields, "wafer", lot_id, wafer.wafer_id, None)
             for lst in wafer.other_lists:
                 keep_fields([Field(lst.name, row, row[0].line if row else lst.line) for row in lst.rows], "wafer",
@@ -690,7 +690,7 @@ def _tables(path: str, parsed: Parsed, unit: str) -> KlarfRead:
             listed = declared = None
             if wafer.defects is not None:
                 _check_rows(wafer.defects, path, issues, wafer.wafer_id)
-                defect_tables.append(_typed(wafer.defects, {**context, _STEP: step}, path, issues))
+                defect_tables.append(_typed(wafer.defects, context, path, issues))
                 listed, declared = len(wafer.defects.rows), wafer.defects.declared_rows
             if wafer.summary is not None:
                 _check_rows(wafer.summary, path, issues, wafer.wafer_id)
@@ -930,9 +930,9 @@ _WAFERS_SCHEMA = pa.schema([
     ("length_unit", pa.string()), ("result_timestamp", pa.timestamp("us")), ("line", pa.int64()),
     ("defects", pa.int64()), ("defects_declared", pa.int64()), ("defect_columns", pa.list_(pa.string())),
 ])  # fmt: skip
-_PLAN_SCHEMA = pa.schema([(_LOT, pa.string()), (_WAFER, pa.string()), ("test", pa.int64()),
+_PLAN_SCHEMA = pa.schema([(_LOT, pa.string()), (_WAFER, pa.string()), (_STEP, pa.string()), ("test", pa.int64()),
                           ("xindex", pa.int64()), ("yindex", pa.int64())])  # fmt: skip
-_TESTS_SCHEMA = pa.schema([(_LOT, pa.string()), (_WAFER, pa.string()), ("test", pa.int64()),
+_TESTS_SCHEMA = pa.schema([(_LOT, pa.string()), (_WAFER, pa.string()), (_STEP, pa.string()), ("test", pa.int64()),
                            ("area_per_test", pa.float64()), ("area_unit", pa.string()),
                            ("sample_dies", pa.int64()), ("sample_dies_declared", pa.int64())])  # fmt: skip
 _FIELDS_SCHEMA = pa.schema([(_LOT, pa.string()), (_WAFER, pa.string()), ("test", pa.int64()),
