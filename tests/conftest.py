@@ -36,6 +36,21 @@ def shared_stdf(name: str) -> Path:
     )
 
 
+#: KLARF inspection results kept in ``shared/`` (MANIFEST.tsv says where each comes from).
+SHARED_KLARF_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "klarf"
+
+
+def shared_klarf(name: str) -> Path:
+    """A KLARF file of ``shared/data/klarf``, or a skip (a failure under
+    ``SILICIO_REQUIRE_SHARED=1``) saying where it was looked for."""
+    path = SHARED_KLARF_DIR / name
+    if not path.is_file():
+        missing_shared(
+            f"KLARF sample file {name} not found in {SHARED_KLARF_DIR} (shared/ sits beside the repository)"
+        )
+    return path
+
+
 def missing_shared(message: str) -> None:
     """Skip a test whose shared data is absent; under CI (``SILICIO_REQUIRE_SHARED=1``, where
     shared/ must be there) fail it instead, so a missing corpus cannot pass as green."""

@@ -147,13 +147,15 @@ def print_report(report: IngestReport, quiet: bool = False) -> None:
         reason = outcome.message or (issue.reason if issue else "")
         if len(outcome.issues) > 1:
             reason += f" (+{len(outcome.issues) - 1} more)"
-        where = _where(issue.offset, issue.record) if issue else ""
+        where = _where(issue.offset, issue.record, outcome.source) if issue else ""
         problems.append((outcome.path, f"{outcome.status}{where}: {reason}"))
     print_problems(stderr, "files with problems", problems)
 
 
-def _where(offset: int | None, record: str | None) -> str:
-    return (f" at byte {offset:,}" if offset is not None else "") + (f" in {record}" if record else "")
+def _where(offset: int | None, record: str | None, source: str | None = None) -> str:
+    # An issue's offset is a byte of a binary file (STDF) or a line of a text source (KLARF, ...).
+    unit = "byte" if source in (None, "stdf") else "line"
+    return (f" at {unit} {offset:,}" if offset is not None else "") + (f" in {record}" if record else "")
 
 
 def sql_command(
@@ -220,7 +222,7 @@ def status(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
     console.print(f"{counts['files']:,} files, {counts['wafers']:,} wafers, {counts['quarantine']:,} in quarantine",
                   highlight=False, soft_wrap=True)  # fmt: skip
     print_problems(console, "quarantine", [
-        (row["path"], f"{'salvaged' if row['salvaged'] else 'not salvaged'}{_where(row['offset'], row['record'])}: "
+        (row["path"], f"{'salvaged' if row['salvaged'] else 'not salvaged'}{_where(row['offset'], row['record'], row['source'])}: "
                       f"{row['reason']} ({row['issues']} issue(s))")
         for row in rows
     ])  # fmt: skip

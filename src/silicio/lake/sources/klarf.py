@@ -76,13 +76,19 @@ _TYPES_18 = {"int32": pa.int32(), "int16": pa.int32(), "int8": pa.int32(), "int6
 _SQUARE_CM = {"um": 1e8, "nm": 1e14}  # square length units per cm^2
 
 
+def _issue(path: str, line: int, statement: str | None, reason: str) -> SourceIssue:
+    """An issue at ``line``; the statement is named in the reason (the catalog's record column
+    holds an STDF record type, 8 characters at most)."""
+    return SourceIssue(path, line, None, f"{statement}: {reason}" if statement else reason)
+
+
 class KlarfError(ValueError):
     """A file whose structure cannot be followed: ``line`` (1-based, 0 for the whole file) and
     the statement concerned."""
 
     def __init__(self, path: str, line: int, record: str | None, reason: str):
-        super().__init__(f"{path}: line {line}" + (f" ({record})" if record else "") + f": {reason}")
-        self.issue = SourceIssue(path, line, record, reason)
+        self.issue = _issue(path, line, record, reason)
+        super().__init__(f"{path}: line {line}: {self.issue.reason}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +227,7 @@ def _statements(tokens: list[Token], path: str, issues: list[SourceIssue]) -> It
         else:
             current.append(token)
     if current:
-        issues.append(SourceIssue(path, current[0].line, current[0].text,
+        issues.append(_issue(path, current[0].line, current[0].text,
                                   "the file ends inside this statement (no closing ';'): truncated; "
                                   "what it holds is read"))  # fmt: skip
         yield current
@@ -271,7 +277,7 @@ def _parse_flat(tokens: list[Token], path: str) -> Parsed:
     def current_wafer(statement: list[Token]) -> Wafer:
         nonlocal wafer
         if wafer is None:
-            issues.append(SourceIssue(path, statement[0].line, statement[0].text,
+            issues.append(_issue(path, statement[0].line, statement[0].text,
                                       "list before any WaferID: read as a wafer without an id"))  # fmt: skip
             wafer = Wafer(None, statement[0].line)
             lot.wafers.append(wafer)
@@ -286,7 +292,7 @@ def _parse_flat(tokens: list[Token], path: str) -> Parsed:
         key = head.text.lower()
         rest = statement[1:]
         if ended:
-            issues.append(SourceIssue(path, head.line, head.text, "statement after EndOfFile: read"))
+            issues.append(_issue(path, head.line, head.text, "statement after EndOfFile: read"))
             ended = False
         if key == "endoffile":
             ended = True
@@ -327,7 +333,7 @@ def _parse_flat(tokens: list[Token], path: str) -> Parsed:
             count = _declared_count(statement, path)
             names = [t.text for t in rest[1:]]
             if len(names) != count:
-                issues.append(SourceIssue(path, head.line, head.text,
+                issues.append(_issue(path, head.line, head.text,
                                           f"declares {count} columns and names {len(names)}: the names "
                                           "are read as they stand"))  # fmt: skip
             if key == "defectrecordspec":
@@ -355,7 +361,7 @@ def _parse_flat(tokens: list[Token], path: str) -> Parsed:
             target_fields().append(Field(head.text, rest, head.line))
     if not ended:
         last_line = tokens[-1].line if tokens else 0
-        issues.append(SourceIssue(path, last_line, None, "no EndOfFile statement: the file may be truncated"))
+        issues.append(_issue(path, last_line, None, "no EndOfFile statement: the file may be truncated"))
     lots = [lot] if lot.wafers or lot.lot_id is not None else []
     return Parsed(version, file_fields, lots, issues)
 
@@ -427,7 +433,7 @@ def _record_body(cursor: _Cursor, record: _Record, issues: list[SourceIssue]) ->
                 if token.kind != ",":
                     values.append(token)
             if declared is not None and declared != len(values):
-                issues.append(SourceIssue(cursor.path, keyword.line, name,
+                issues.append(_issue(cursor.path, keyword.line, name,
                                           f"declares {declared} values and holds {len(values)}: read as they "
                                           "stand"))  # fmt: skip
             record.fields.append(Field(name, values, keyword.line, declared))
@@ -465,7 +471,7 @@ def _list_body(cursor: _Cursor, keyword: Token, issues: list[SourceIssue]) -> De
                 types.append(parts[0].text)
                 columns.append(parts[1].text)
             if _INT.match(count.text) and int(count.text) != len(columns):
-                issues.append(SourceIssue(cursor.path, count.line, name,
+                issues.append(_issue(cursor.path, count.line, name,
                                           f"declares {count.text} columns and names {len(columns)}: "
                                           "the names are read as they stand"))  # fmt: skip
             seen_columns = True
@@ -485,16 +491,14 @@ def _list_body(cursor: _Cursor, keyword: Token, issues: list[SourceIssue]) -> De
                 elif t.kind != ",":
                     row.append(t)
             if row:
-                issues.append(
-                    SourceIssue(cursor.path, row[0].line, name, "last row has no closing ';': read")
-                )
+                issues.append(_issue(cursor.path, row[0].line, name, "last row has no closing ';': read"))
                 rows.append(row)
         else:
             raise KlarfError(
                 cursor.path,
                 token.line,
                 name,
-                f"expected Columns or Data in list {name}, found {token.text!r}",
+                f"expected Columns or Data, found {token.text!r}",
             )
     return DeclaredList(name, columns, types, rows, keyword.line, declared_rows)
 
@@ -515,14 +519,14 @@ def _parse_18(tokens: list[Token], path: str) -> Parsed:
     _record_body(cursor, root, issues)
     trailing = cursor.peek()
     if trailing is None or trailing.text != "EndOfFile":
-        issues.append(SourceIssue(path, trailing.line if trailing else tokens[-1].line, None,
+        issues.append(_issue(path, trailing.line if trailing else tokens[-1].line, None,
                                   "no EndOfFile after the FileRecord: the file may be truncated"))  # fmt: skip
     else:
         cursor.take()
         if cursor.peek() is not None and cursor.peek().kind == ";":
             cursor.take()
         if cursor.peek() is not None:
-            issues.append(SourceIssue(path, cursor.peek().line, None, "text after EndOfFile: ignored"))
+            issues.append(_issue(path, cursor.peek().line, None, "text after EndOfFile: ignored"))
     lots: list[Lot] = []
     file_fields = list(root.fields)
     for record in root.records:
@@ -610,7 +614,7 @@ def is_klarf(path: str | Path) -> bool:
     except OSError:
         return False
     text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
-    return text.startswith("FileVersion") or bool(re.match(r"Record\s+FileRecord\b", text))
+    return bool(re.match(r"FileVersion\s|Record\s+FileRecord\b", text))
 
 
 def _read_bytes(path: Path, limit: int | None = None) -> bytes:
@@ -704,7 +708,7 @@ def _tables(path: str, parsed: Parsed, unit: str) -> KlarfRead:
                     for row in plan.rows:
                         values = [t.value() for t in row]
                         if len(values) != 2 or not all(isinstance(v, int) for v in values):
-                            issues.append(SourceIssue(path, row[0].line if row else plan.line, plan.name,
+                            issues.append(_issue(path, row[0].line if row else plan.line, plan.name,
                                                       f"a die of the sample plan is {[t.text for t in row]}, "
                                                       "expected two integers: left out"))  # fmt: skip
                             continue
@@ -722,7 +726,7 @@ def _tables(path: str, parsed: Parsed, unit: str) -> KlarfRead:
                 facts_lot = {"chain": chain, "row": row}
     lots = sorted({str(lot.lot_id) for lot in parsed.lots if lot.lot_id is not None})
     if len(lots) > 1:
-        issues.append(SourceIssue(path, 0, "LotRecord", f"holds {len(lots)} lots {lots}: the catalog files it "
+        issues.append(_issue(path, 0, "LotRecord", f"holds {len(lots)} lots {lots}: the catalog files it "
                                                         f"under the first, {lots[0]}"))  # fmt: skip
     tables = {
         "klarf_wafers": pa.Table.from_pylist(wafers_rows, _WAFERS_SCHEMA),
@@ -765,9 +769,9 @@ def _concat(tables: list[pa.Table]) -> pa.Table | None:
 def _check_rows(lst: DeclaredList, path: str, issues: list[SourceIssue], wafer_id: str | None = None) -> None:
     if lst.declared_rows is not None and lst.declared_rows != len(lst.rows):
         where = f" of wafer {wafer_id}" if wafer_id is not None else ""
-        issues.append(SourceIssue(path, lst.line, lst.name,
-                                  f"{lst.name}{where} declares {lst.declared_rows} rows and lists {len(lst.rows)}: "
-                                  "read as it stands"))  # fmt: skip
+        issues.append(_issue(path, lst.line, None,
+                             f"{lst.name}{where} declares {lst.declared_rows} rows and lists {len(lst.rows)}: "
+                             "read as it stands"))  # fmt: skip
 
 
 def _text(f: Field | None, index: int = 0) -> str | None:
@@ -783,7 +787,7 @@ def _float(f: Field | None, index: int, path: str, issues: list[SourceIssue]) ->
     if isinstance(value, int | float):
         return float(value)
     issues.append(
-        SourceIssue(path, f.line, f.name, f"value {index + 1} is {f.values[index].text!r}, expected a number")
+        _issue(path, f.line, f.name, f"value {index + 1} is {f.values[index].text!r}, expected a number")
     )
     return None
 
@@ -798,7 +802,7 @@ def _timestamp(chain: list[list[Field]], path: str, issues: list[SourceIssue]) -
             return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    issues.append(SourceIssue(path, f.line, f.name, f"{text!r} is not a date MM-DD-YY HH:MM:SS: left empty"))
+    issues.append(_issue(path, f.line, f.name, f"{text!r} is not a date MM-DD-YY HH:MM:SS: left empty"))
     return None
 
 
@@ -846,7 +850,7 @@ def _typed(lst: DeclaredList, context: dict[str, Any], path: str, issues: list[S
     for row in lst.rows:
         line = row[0].line if row else lst.line
         if len(row) != width and not (image_list and len(row) > width):
-            issues.append(SourceIssue(path, line, lst.name,
+            issues.append(_issue(path, line, lst.name,
                                       f"a row has {len(row)} values, {width} columns are declared: "
                                       + ("missing ones left empty" if len(row) < width else
                                          "the values beyond the last column are left out")))  # fmt: skip
@@ -867,7 +871,7 @@ def _typed(lst: DeclaredList, context: dict[str, Any], path: str, issues: list[S
             columns[i], declared, name, path, issues, lst.name, image_list and i == width - 1
         )
         if name in seen:
-            issues.append(SourceIssue(path, lst.line, lst.name, f"column {lst.columns[i]} named twice (or like a "
+            issues.append(_issue(path, lst.line, lst.name, f"column {lst.columns[i]} named twice (or like a "
                                                                 f"context column): kept as {name}_{i + 1}"))  # fmt: skip
             name = f"{name}_{i + 1}"
         seen.add(name)
@@ -881,7 +885,7 @@ def _column(tokens: list[Token | None], declared: str | None, name: str, path: s
     if declared is not None:
         arrow_type = _TYPES_18.get(declared.lower())
         if arrow_type is None:
-            issues.append(SourceIssue(path, 0, list_name, f"column {name} has type {declared!r}, not one of "
+            issues.append(_issue(path, 0, list_name, f"column {name} has type {declared!r}, not one of "
                                                           f"{', '.join(_TYPES_18)}: kept as text"))  # fmt: skip
             arrow_type = pa.string()
     elif text_only:
@@ -913,7 +917,7 @@ def _column(tokens: list[Token | None], declared: str | None, name: str, path: s
             elif pa.types.is_floating(arrow_type) and isinstance(v, int | float):
                 values.append(float(v))
             else:
-                issues.append(SourceIssue(path, t.line, list_name, f"column {name}: {t.text!r} is not "
+                issues.append(_issue(path, t.line, list_name, f"column {name}: {t.text!r} is not "
                                                                    f"{arrow_type}: left empty"))  # fmt: skip
                 values.append(None)
     return arrow_type, values
