@@ -54,6 +54,7 @@ from silicio.yields.wafermap import DEFAULT_ORIENTATION, Orientation
 
 __all__ = [
     "DiePlacement",
+    "PlacedDefects",
     "WaferMatch",
     "defect_density",
     "defect_yield",
