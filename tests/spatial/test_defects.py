@@ -230,3 +230,54 @@ def test_wafer_matching_rules():
         ("LOT3", "01"): None,  # "1" and "A1" both wafer 1: ambiguous, no guess
         ("LOT9", "1"): None,
     }
+
+
+def test_demo_fab_inspection_end_to_end(tmp_path):
+    """The demo fab's inline inspection: STDF unchanged, KLARF ingested beside it, the planted
+    signature's defect class kills, the nuisance class does not, the density is the file's."""
+    import hashlib
+
+    import silicio.lake as lake
+    from silicio.demo import generate_fab
+    from silicio.demo.inspection import CLASSES, SIGNATURE_CLASS
+    from silicio.yields.wafermap import orientation_of
+
+    options = {"lots": 1, "wafers_per_lot": 4, "die_scale": 2.0, "products": ["SLC-TV100"]}
+    with_inspection = generate_fab(tmp_path / "fab", inspection=True, **options)
+    without = generate_fab(tmp_path / "plain", **options)
+    assert [f.path for f in with_inspection.files] == [f.path for f in without.files]
+    for f in without.files:
+        digest = [
+            hashlib.sha256((m.out_dir / f.path).read_bytes()).hexdigest() for m in (with_inspection, without)
+        ]
+        assert digest[0] == digest[1], f.path
+    assert not without.inspections
+    assert [f.wafer_id for f in with_inspection.inspections] == ["QRO24A0012-01", "QRO24A0012-04"]
+    patterns = {p.wafer_id: p.detail for p in with_inspection.planted_of("signature")}
+
+    report = lake.ingest([tmp_path / "fab"], tmp_path / "lake", workers=1)
+    assert {o.status for o in report.outcomes} == {"ingested"}
+    with lake.open(tmp_path / "lake") as db:
+        tables = {name: db.arrow(f"SELECT * EXCLUDE (product, lot, stage, file_sha256) FROM {name}")
+                  for name in ("klarf_defects", "klarf_wafers", "klarf_sample_plan", "klarf_tests", "klarf_classes",
+                               "klarf_summary", "parts")}  # fmt: skip
+        orientation = orientation_of({"WCR": db.arrow("SELECT * FROM WCR")})
+    placed = place_defects(tables["klarf_defects"], tables["klarf_wafers"], tables["parts"],
+                           tables["klarf_sample_plan"], orientation=orientation)  # fmt: skip
+    assert placed.notes == []  # matched exactly, orientations known
+    rows = {r["classname"]: r for r in defect_yield(placed, tables["parts"], tables["klarf_tests"],
+                                                     tables["klarf_classes"]).to_pylist()}  # fmt: skip
+    planted_classes = {CLASSES[SIGNATURE_CLASS[patterns[w]]] for w in ("QRO24A0012-01", "QRO24A0012-04")}
+    assert planted_classes <= set(rows)
+    for name in planted_classes:
+        assert rows[name]["kill_ratio"] > 0.5, rows[name]
+    assert rows["nuisance"]["kill_ratio"] < 0.3, rows["nuisance"]
+    # every inspected die was tested: the sample plan is the wafer's die grid
+    summary = inspection_summary(tables["klarf_defects"], tables["klarf_sample_plan"], tables["klarf_tests"])
+    stated = {r["wafer_id"]: r for r in tables["klarf_summary"].to_pylist()}
+    for row in summary.to_pylist():
+        expected = stated[row["wafer_id"]]
+        assert (row["defects"], row["inspected_dies"], row["defective_dies"]) == (
+            expected["ndefect"], expected["ndie"], expected["ndefdie"])  # fmt: skip
+        assert round(row["defect_density"], 6) == expected["defdensity"]
+    assert rows["all"]["inspected_dies"] == sum(r["inspected_dies"] for r in summary.to_pylist())

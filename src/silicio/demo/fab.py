@@ -34,6 +34,11 @@ What is planted, in :attr:`FabManifest.planted` (:class:`Planted`):
   final test (``ft_part_id`` names the part);
 * ``signature``: each wafer's spatial pattern (random, edge_ring, center, scratch, cluster);
 * ``probe_site``: SLC-MC200's probe card has a worn needle on site 3 (more opens).
+
+With ``inspection=True``, wafers 1, 4, 7, ... of each lot also get an inline inspection before
+sort, ``<lot>_W<nn>_M2_CMP.klarf`` (KLARF 1.1, :mod:`silicio.demo.inspection`): defects on most
+dies the wafer's signature killed, of the signature's class, and harmless nuisance defects
+everywhere; listed in :attr:`FabManifest.inspections`. The STDF files are the same either way.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import pyarrow as pa
 
 from silicio.stdf.writer import StdfWriter
 
+from .inspection import INSPECTION_STEP, write_inspection
 from .physics import (
     MODES,
     SIGNATURE_POOL,
@@ -122,7 +128,7 @@ class FabFile:
     path: str
     product: str
     lot_id: str
-    stage: str  # "WS" or "FT"
+    stage: str  # "WS" or "FT"; "INLINE" for an inspection
     wafer_id: str | None
     retest: int  # 0 first pass, 1 retest
     parts: int
@@ -179,10 +185,13 @@ class FabManifest:
     planted: tuple[Planted, ...]
     seconds: float = 0.0
     cached: bool = False
+    #: KLARF inline inspection files (stage "INLINE"), when made with ``inspection=True``.
+    inspections: tuple[FabFile, ...] = ()
 
     @property
     def parameters(self) -> dict:
-        return _parameters(self.seed, self.lots, self.wafers_per_lot, self.die_scale, self.products)
+        return _parameters(self.seed, self.lots, self.wafers_per_lot, self.die_scale, self.products,
+                           bool(self.inspections))  # fmt: skip
 
     @property
     def total_bytes(self) -> int:
@@ -225,6 +234,8 @@ class FabManifest:
         data = asdict(self)
         data["out_dir"] = None  # the manifest stays valid when the directory moves
         data.pop("cached")
+        if not data["inspections"]:  # a fab without inspections keeps its manifest as it was
+            data.pop("inspections")
         return json.dumps(data, ensure_ascii=False, indent=1)
 
     @classmethod
@@ -247,11 +258,13 @@ class FabManifest:
                 for row in data["planted"]
             ),
             seconds=data.get("seconds", 0.0),
+            inspections=tuple(FabFile(**row) for row in data.get("inspections", ())),
         )
 
 
-def _parameters(seed, lots, wafers_per_lot, die_scale, products) -> dict:
+def _parameters(seed, lots, wafers_per_lot, die_scale, products, inspection: bool = False) -> dict:
     return {
+        **({"inspection": True} if inspection else {}),
         "version": GENERATOR_VERSION,
         "seed": int(seed),
         "lots": int(lots),
@@ -284,9 +297,11 @@ class _LotPlan:
     seed: int
     wafers: int
     die_scale: float
+    inspection: bool = False
 
 
-def _plan(lots: int, seed: int, wafers: int, die_scale: float, products: Sequence[str]) -> list[_LotPlan]:
+def _plan(lots: int, seed: int, wafers: int, die_scale: float, products: Sequence[str],
+          inspection: bool = False) -> list[_LotPlan]:  # fmt: skip
     """Lots go to products in turn. Each product's lots drift as a random walk of its process;
     the excursion lot is the one two thirds along (when the product has three lots or more)."""
     per_product = {p: [i for i in range(lots) if products[i % len(products)] == p] for p in products}
@@ -302,6 +317,7 @@ def _plan(lots: int, seed: int, wafers: int, die_scale: float, products: Sequenc
                 index=i, lot_id=f"QRO24A{12 + i:04d}", part_type=part_type, product_lot=k,
                 excursion=k == excursion_at, lot_effect=tuple(float(v) for v in effect[k]),
                 ws_start=FIRST_LOT_START + i * LOT_INTERVAL, seed=seed, wafers=wafers, die_scale=die_scale,
+                inspection=inspection,
             )  # fmt: skip
     return [plans[i] for i in range(lots)]
 
@@ -316,6 +332,7 @@ def generate_fab(
     products: Sequence[str] | None = None,
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
+    inspection: bool = False,
 ) -> FabManifest:
     """Writes the demo fab's STDF files under ``out_dir`` and its ``manifest.json``.
 
@@ -324,7 +341,8 @@ def generate_fab(
     is written and that manifest is returned (``cached`` True). ``die_scale`` multiplies the
     die size (2 gives a quarter of the dies: small fabs for tests); ``products`` restricts the
     fab to some of :data:`~silicio.demo.products.PRODUCTS`. ``workers`` > 1 writes lots in that
-    many processes. ``progress(message, done, total)`` is called after each lot.
+    many processes. ``progress(message, done, total)`` is called after each lot. ``inspection``
+    adds the inline inspection KLARF files (see the module notes).
     """
     if lots < 1 or wafers_per_lot < 1:
         raise ValueError(f"need at least one lot and one wafer per lot, got {lots} and {wafers_per_lot}")
@@ -332,18 +350,18 @@ def generate_fab(
         raise ValueError(f"die_scale must be from 0.5 to 4, got {die_scale}")
     products = tuple(PRODUCTS) if products is None else tuple(product(p).part_type for p in products)
     out = Path(out_dir)
-    wanted = _parameters(seed, lots, wafers_per_lot, die_scale, products)
+    wanted = _parameters(seed, lots, wafers_per_lot, die_scale, products, inspection)
     cached = load_manifest(out)
     if cached is not None and cached.parameters == wanted and _files_intact(cached):
         return replace(cached, cached=True)
     if cached is not None:  # stale: remove what it made, so no old file is ingested with the new
         (out / MANIFEST_NAME).unlink()
-        for f in cached.files:
+        for f in (*cached.files, *cached.inspections):
             (out / f.path).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
-    plans = _plan(lots, seed, wafers_per_lot, die_scale, products)
+    plans = _plan(lots, seed, wafers_per_lot, die_scale, products, inspection)
     results = []
     if workers > 1 and len(plans) > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -364,7 +382,7 @@ def generate_fab(
         out_dir=out, version=GENERATOR_VERSION, seed=int(seed), lots=int(lots), wafers_per_lot=int(wafers_per_lot),
         die_scale=float(die_scale), products=products, lot_table=tuple(r[0] for r in results),
         files=tuple(f for r in results for f in r[1]), planted=tuple(planted + [p for r in results for p in r[2]]),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(time.perf_counter() - started, 3), inspections=tuple(f for r in results for f in r[3]),
     )  # fmt: skip
     # Written last, through a rename: an interrupted run leaves no manifest and is redone.
     scratch = out / (MANIFEST_NAME + ".tmp")
@@ -374,7 +392,7 @@ def generate_fab(
 
 
 def _files_intact(manifest: FabManifest) -> bool:
-    for f in manifest.files:
+    for f in (*manifest.files, *manifest.inspections):
         path = manifest.out_dir / f.path
         if not path.is_file() or path.stat().st_size != f.size:
             return False
@@ -417,7 +435,7 @@ def _scaled(p: Product, die_scale: float) -> Product:
     return replace(p, die_width=p.die_width * die_scale, die_height=p.die_height * die_scale)
 
 
-def _make_lot(out: Path, plan: _LotPlan) -> tuple[FabLot, list[FabFile], list[Planted]]:
+def _make_lot(out: Path, plan: _LotPlan) -> tuple[FabLot, list[FabFile], list[Planted], list[FabFile]]:
     prod = _scaled(product(plan.part_type), plan.die_scale)
     rng = np.random.default_rng([plan.seed, plan.index, 7])
     lot_dir = out / prod.part_type / plan.lot_id
@@ -444,6 +462,7 @@ def _make_lot(out: Path, plan: _LotPlan) -> tuple[FabLot, list[FabFile], list[Pl
     leakage = program.indices(lambda t: t.pat_candidate)
 
     files: list[FabFile] = []
+    inspections: list[FabFile] = []
     survivors: list[_SortedDie] = []
     clock = plan.ws_start
     dies_total = good_total = 0
@@ -466,6 +485,7 @@ def _make_lot(out: Path, plan: _LotPlan) -> tuple[FabLot, list[FabFile], list[Pl
         )
         values = program.values(z)
         killed = rng.random(n) < kill
+        signature_killed = killed.copy()
         modes = rng.choice(len(MODES), n, p=signature.modes)
         if prod.bad_site is not None:
             worn = (site == prod.bad_site) & (rng.random(n) < BAD_SITE_OPENS)
@@ -520,6 +540,16 @@ def _make_lot(out: Path, plan: _LotPlan) -> tuple[FabLot, list[FabFile], list[Pl
         )
         planted.append(Planted(kind="signature", product=prod.part_type, lot_id=plan.lot_id, wafer_id=wafer_id,
                                detail=pattern))  # fmt: skip
+        if plan.inspection and w % 3 == 0:
+            klarf = lot_dir / f"{plan.lot_id}_W{w + 1:02d}_{INSPECTION_STEP}.klarf"
+            counts = write_inspection(
+                klarf, seed=(plan.seed, plan.index, w, 29), lot_id=plan.lot_id, wafer_id=wafer_id, slot=w + 1,
+                part_type=prod.part_type, family=prod.family, pattern=pattern, x=x, y=y, killed=signature_killed,
+                die_width_mm=prod.die_width, die_height_mm=prod.die_height, sort_start=clock,
+            )  # fmt: skip
+            inspections.append(FabFile(_rel(out, klarf), prod.part_type, plan.lot_id, "INLINE", wafer_id, 0,
+                                       counts["dies"], counts["dies"] - counts["defective_dies"],
+                                       klarf.stat().st_size))  # fmt: skip
         dies_total += n
         good_total += good
         keep = dies.passed
@@ -542,7 +572,7 @@ def _make_lot(out: Path, plan: _LotPlan) -> tuple[FabLot, list[FabFile], list[Pl
     ]  # fmt: skip
     lot = FabLot(plan.lot_id, prod.part_type, plan.wafers, dies_total, good_total, ft_parts, ft_good,
                  plan.ws_start, ft_start, plan.excursion)  # fmt: skip
-    return lot, files, planted
+    return lot, files, planted, inspections
 
 
 def _rel(out: Path, path: Path) -> str:
