@@ -221,7 +221,7 @@ def test_a_csv_log_and_stdf_files_make_one_lake(monkeypatch, tmp_path, small_fil
             "W01": (5, 3, 4, 3), "W02": (2, 1, 2, 1)}  # fmt: skip
         (q,) = lake.catalog.rows("quarantine")
         assert (q["path"], q["source"], q["salvaged"]) == (str(notes), None, False)
-        assert "no data source reads this file" in q["reason"] and "csv-log, stdf" in q["reason"]
+        assert "no data source reads this file" in q["reason"] and "csv-log, klarf, stdf" in q["reason"]
 
         sha = csv_row["sha256"]
         got_parts = lake.arrow("SELECT * FROM parts WHERE file_sha256 = ? ORDER BY part_index", [sha])
@@ -297,11 +297,12 @@ def test_a_source_that_fails_quarantines_the_file_with_its_message(monkeypatch, 
 
 
 def test_matching_order_is_kind_name_then_stdf(entry_point, tmp_path, small_files):
-    assert [s.kind for s in available_sources()] == ["stdf"]  # built in, whatever the metadata says
+    # built in, whatever the metadata says
+    assert [s.kind for s in available_sources()] == ["klarf", "stdf"]
     entry_point(ENTRY_POINT_GROUP, "zz-log", f"{__name__}:LateCsvLogSource")
     entry_point(ENTRY_POINT_GROUP, "csv-log", f"{__name__}:CsvLogSource")
     sources = available_sources()
-    assert [s.kind for s in sources] == ["csv-log", "zz-log", "stdf"]
+    assert [s.kind for s in sources] == ["csv-log", "klarf", "zz-log", "stdf"]
     log = write_csv_log(tmp_path / "log.csv")
     assert source_for(log, sources).kind == "csv-log"
     other_csv = tmp_path / "other.csv"

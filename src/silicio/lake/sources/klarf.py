@@ -44,9 +44,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..layout import INLINE
 from . import DataSource, FileFacts, SourceData, SourceIssue, TableWriter
@@ -69,6 +70,7 @@ _LOT, _WAFER, _STEP = "lot_id", "wafer_id", "step_id"
 _SNIFF_BYTES = 4096
 _TOKEN = re.compile(r'"([^"\n]*)"|([;{},])|([^\s;{},"]+)|(")')
 _INT = re.compile(r"^[+-]?\d+$")
+_PUNCTUATION = re.compile(r'[;{},"]')
 _TIMESTAMP_FORMATS = ("%m-%d-%y %H:%M:%S", "%m-%d-%Y %H:%M:%S")
 # 1.8 column types -> Arrow; a decimal "float" is kept as float64 so its text is not rounded.
 _TYPES_18 = {"int32": pa.int32(), "int16": pa.int32(), "int8": pa.int32(), "int64": pa.int64(),
@@ -95,8 +97,7 @@ class KlarfError(ValueError):
 # Tokens
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: a file holds millions of them
     text: str
     line: int
     #: "word" (unquoted), "string" (quoted) or the punctuation itself (";", "{", "}", ",").
@@ -122,6 +123,9 @@ def _number(text: str) -> Any:
 def _tokens(text: str, path: str) -> list[Token]:
     out: list[Token] = []
     for number, line in enumerate(text.splitlines(), start=1):
+        if not _PUNCTUATION.search(line):  # most lines: rows of plain values
+            out.extend(Token(word, number, "word") for word in line.split())
+            continue
         for match in _TOKEN.finditer(line):
             quoted, punct, word, stray = match.groups()
             if stray is not None:
@@ -867,60 +871,64 @@ def _typed(lst: DeclaredList, context: dict[str, Any], path: str, issues: list[S
     seen = set(context)
     for i, name in enumerate(names):
         declared = lst.types[i]
-        arrow_type, values = _column(
-            columns[i], declared, name, path, issues, lst.name, image_list and i == width - 1
-        )
+        values = _column(columns[i], declared, name, path, issues, lst.name, image_list and i == width - 1)
         if name in seen:
             issues.append(_issue(path, lst.line, lst.name, f"column {lst.columns[i]} named twice (or like a "
                                                                 f"context column): kept as {name}_{i + 1}"))  # fmt: skip
             name = f"{name}_{i + 1}"
         seen.add(name)
-        arrays.append(pa.array(values, arrow_type))
-        fields.append(pa.field(name, arrow_type))
+        arrays.append(values)
+        fields.append(pa.field(name, values.type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _column(tokens: list[Token | None], declared: str | None, name: str, path: str, issues, list_name: str,
-            text_only: bool) -> tuple[pa.DataType, list]:  # fmt: skip
+            text_only: bool) -> pa.Array:  # fmt: skip
+    """A column of tokens as an Arrow array: of its declared type (1.8), else int64 when every value
+    is an integer, float64 when a number, text otherwise (a quoted value is text)."""
+    raw = pa.array([None if t is None else t.text for t in tokens], pa.string())
+    quoted = any(t is not None and t.kind == "string" for t in tokens)
     if declared is not None:
-        arrow_type = _TYPES_18.get(declared.lower())
-        if arrow_type is None:
+        target = _TYPES_18.get(declared.lower())
+        if target is None:
             issues.append(_issue(path, 0, list_name, f"column {name} has type {declared!r}, not one of "
-                                                          f"{', '.join(_TYPES_18)}: kept as text"))  # fmt: skip
-            arrow_type = pa.string()
-    elif text_only:
-        arrow_type = pa.string()
+                                                     f"{', '.join(_TYPES_18)}: kept as text"))  # fmt: skip
+            return raw
+    elif text_only or quoted:
+        return raw
     else:
-        present = [t for t in tokens if t is not None]
-        if present and all(t.kind == "word" and _INT.match(t.text) for t in present):
-            arrow_type = pa.int64()
-        elif present and all(t.kind == "word" and isinstance(_number(t.text), int | float) for t in present):
-            arrow_type = pa.float64()
-        elif present:
-            arrow_type = pa.string()
-        else:
-            arrow_type = pa.int64()
-    values: list[Any] = []
+        for target in (pa.int64(), pa.float64()):
+            try:
+                return pc.cast(raw, target)  # Arrow's parse is strict: "1.5" is no int64, "x" no float
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        return raw
+    if pa.types.is_string(target):
+        return raw
+    if not quoted:
+        try:
+            return pc.cast(raw, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    values: list[Any] = []  # some value is not of the declared type: say which, keep the others
     for t in tokens:
-        if t is None:
+        v = None if t is None else _number(t.text) if t.kind == "word" else t.text
+        if v is None:
             values.append(None)
-        elif pa.types.is_string(arrow_type):
-            values.append(t.text)
+        elif (
+            pa.types.is_integer(target)
+            and isinstance(v, int)
+            and (target == pa.int64() or -(2**31) <= v < 2**31)
+        ):
+            values.append(v)
+        elif pa.types.is_floating(target) and isinstance(v, int | float):
+            values.append(float(v))
         else:
-            v = _number(t.text) if t.kind == "word" else t.text
-            if (
-                pa.types.is_integer(arrow_type)
-                and isinstance(v, int)
-                and (arrow_type == pa.int64() or -(2**31) <= v < 2**31)
-            ):
-                values.append(v)
-            elif pa.types.is_floating(arrow_type) and isinstance(v, int | float):
-                values.append(float(v))
-            else:
-                issues.append(_issue(path, t.line, list_name, f"column {name}: {t.text!r} is not "
-                                                                   f"{arrow_type}: left empty"))  # fmt: skip
-                values.append(None)
-    return arrow_type, values
+            issues.append(
+                _issue(path, t.line, list_name, f"column {name}: {t.text!r} is not {target}: left empty")
+            )
+            values.append(None)
+    return pa.array(values, target)
 
 
 _WAFERS_SCHEMA = pa.schema([
