@@ -281,6 +281,11 @@ def test_source_is_registered_and_chosen_by_content(tmp_path):
     packed.write_bytes(gzip.compress(renamed.read_bytes()))
     assert isinstance(source_for(packed), KlarfSource)
     assert read_klarf(packed).tables["klarf_defects"].num_rows == 16
+    cut = tmp_path / "cut.klarf.gz"
+    cut.write_bytes(packed.read_bytes()[:3000])
+    assert isinstance(source_for(cut), KlarfSource)  # its first bytes are KLARF
+    with pytest.raises(KlarfError, match="line 0: cannot be read: Compressed file ended"):
+        read_klarf(cut)
     not_klarf = tmp_path / "x.klarf"
     not_klarf.write_text("FileVersionless\n")
     assert not KlarfSource().matches(not_klarf)

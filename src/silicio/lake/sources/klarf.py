@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -615,7 +616,7 @@ def is_klarf(path: str | Path) -> bool:
     """Whether the file's content opens as KLARF (``FileVersion`` or ``Record FileRecord``)."""
     try:
         head = _read_bytes(Path(path), _SNIFF_BYTES)
-    except OSError:
+    except Exception:  # unreadable, or a damaged gzip stream: not a file this source takes
         return False
     text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
     return bool(re.match(r"FileVersion\s|Record\s+FileRecord\b", text))
@@ -639,7 +640,7 @@ def read_klarf(path: str | Path) -> KlarfRead:
     name = str(path)
     try:
         raw = _read_bytes(path)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise KlarfError(name, 0, None, f"cannot be read: {exc}") from None
     text = raw.decode("latin-1").lstrip("\ufeff").replace("ï»¿", "", 1)
     tokens = _tokens(text, name)
