@@ -320,3 +320,53 @@ def test_ingest_takes_klarf_beside_stdf(tmp_path, small_files):
         assert db.rows("SELECT count(*) FROM klarf_sample_plan WHERE lot = 'HJU008'") == [(4988,)]
         quarantined = db.rows("SELECT source, \"offset\" FROM quarantine WHERE path LIKE '%broken.klarf'")
         assert quarantined == [("klarf", 8)]
+
+
+def test_mangled_files_are_read_or_refused_with_a_line_never_a_traceback(tmp_path):
+    """Seeded edits of the sample files (cuts, deletions, stray braces, quotes, keywords, copied
+    spans): each is read, or refused with KlarfError naming a line; nothing else is raised."""
+    import random
+
+    sources = [shared_klarf(n).read_text(encoding="latin-1") for n in (TEST_12, TEST_18)]
+    real = shared_klarf(REAL_11).read_text(encoding="latin-1")
+    sources.append(real[:2000] + real[-3000:])
+    junk = ["{", "}", ";", ",", '"', "Record", "Field", "List", "Data", "Columns", "-1", "1e5", "x", "\n",
+            "DefectList", "WaferID", "Data 2", "Columns 2 {int32 A, float B}", "InspectionTest 2;"]  # fmt: skip
+    rng = random.Random(20261202)
+    path = tmp_path / "mangled.klarf"
+    refused = 0
+    for _ in range(300):
+        chars = list(rng.choice(sources))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(chars))
+            edit = rng.random()
+            if edit < 0.3:
+                del chars[at : at + rng.randint(1, 40)]
+            elif edit < 0.6:
+                chars[at:at] = list(rng.choice(junk))
+            elif edit < 0.8:
+                chars = chars[: max(at, 1)]
+            else:
+                start = rng.randrange(len(chars))
+                chars[at:at] = chars[start : start + rng.randint(1, 60)]
+        path.write_text("".join(chars), encoding="latin-1")
+        try:
+            result = read_klarf(path)
+        except KlarfError as exc:
+            refused += 1
+            assert exc.issue.offset >= 0 and exc.issue.reason
+            continue
+        assert result.facts.stage == "inline" and "klarf_wafers" in result.tables
+    assert 0 < refused < 300  # some edits are fatal, some are not
+
+
+def test_a_column_typed_differently_by_two_wafers_is_text_in_both(tmp_path):
+    text = shared_klarf(TEST_18).read_text(encoding="latin-1")
+    second = text.index('Record WaferRecord "SecondWaferId"')
+    text = text[:second] + text[second:].replace("int32 FACLASS", "string FACLASS", 1)
+    path = tmp_path / "retyped.klarf"
+    path.write_text(text, encoding="latin-1")
+    defects = read_klarf(path).tables["klarf_defects"]
+    assert defects.schema.field("faclass").type == pa.string()
+    assert defects["faclass"].to_pylist() == ["0"] * 5
+    assert defects.schema.field("intensity").type == pa.int32()  # the others keep their types

@@ -766,8 +766,15 @@ def _tables(path: str, parsed: Parsed, unit: str) -> KlarfRead:
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    """The lists of several wafers as one table: a column missing from a wafer is null there,
+    numbers of different widths widen, and a column that is text in one wafer is text in all."""
     if not tables:
         return None
+    text = {f.name for t in tables for f in t.schema if pa.types.is_string(f.type)}
+    mixed = {f.name for t in tables for f in t.schema if f.name in text and not pa.types.is_string(f.type)}
+    if mixed:
+        tables = [t.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in mixed else f for f in t.schema]))
+                  for t in tables]  # fmt: skip
     return pa.concat_tables(tables, promote_options="permissive")
 
 
