@@ -12,8 +12,10 @@ the frame of die (0, 0) (KLARF: positions relative to the die origin, ``DieOrigi
 ``DiePitch``); its die is then ``floor((rel - origin) / pitch)`` on each axis.
 
 KLARF die indices grow X to the right and Y upwards, the wafer seen with its orientation mark
-(notch or flat) on the side ``OrientationMarkLocation`` names (DOWN, UP, LEFT, RIGHT; 1.8 files
-write 0 for DOWN and 180 for UP). The STDF map has its own way up (:class:`Orientation`, from the
+(notch or flat) on the side ``OrientationMarkLocation`` names (DOWN, UP, LEFT, RIGHT; a 1.8 file
+may write an angle: 0 is read as DOWN and 180 as UP, while 90 and 270 are refused, since which way
+they turn is not known; ``mark=`` then says the side). ``CoordinatesMirrored`` and
+``InspectionOrientation`` (1.2) are not applied: they stay in ``klarf_fields``. The STDF map has its own way up (:class:`Orientation`, from the
 WCR: POS_X, POS_Y and the flat's side WF_FLAT). :class:`DiePlacement` turns the KLARF view by
 quarter turns until its mark sits where the STDF flat is, mirrors the axes that grow the other
 way in STDF, then shifts by an offset (none by default; ``align=True`` picks the shift that lays

@@ -13,9 +13,13 @@ Two syntaxes are read, told apart by the first statement, not by the file's name
   FileRecord > LotRecord > WaferRecord > DefectList, TestRecord > SampleTestPlanList,
   SummaryRecord > TestSummaryList; the lot's fields and ClassLookupList may follow its wafers.
 
-Lengths are micrometres in the flat files (SampleSize in millimetres: ``1 200`` is a 200 mm wafer)
-and nanometres in 1.8 files (``SampleSize 2 {300000000, 0}`` is 300 mm); ``length_unit`` in
-``klarf_wafers`` says which, and areas (AreaPerTest) are in its square.
+Lengths are taken as micrometres in the flat files (SampleSize in millimetres: ``1 200`` is a
+200 mm wafer, and the real 1.1 sample's DEFDENSITY is NDEFECT per AreaPerTest in um^2 made cm^2)
+and as nanometres in 1.8 files (the 1.8 sample's ``SampleSize 2 {300000000, 0}`` is 300 mm);
+``length_unit`` in ``klarf_wafers`` says which, and areas (AreaPerTest) are in its square.
+
+Flat list rows are read a line at a time: a row takes following lines until it has as many
+values as its columns; an ``IMAGELIST`` last column keeps the rest of the row's line as text.
 
 Tables written (every one with the file's ``lot_id``; names of declared columns lower-cased):
 
