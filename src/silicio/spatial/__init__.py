@@ -6,6 +6,8 @@ wafer it sits (zonal yield by rings and quadrants) and how its fails cluster (DB
   as the int8 map the classifier reads (-1 no die, 0 pass, 1 fail), laid out by its orientation;
 * :func:`generate`: labelled synthetic maps of every class, seeded (:data:`CLASSES`);
 * :func:`zonal_yield` and :func:`fail_clusters`: yield by zone, clusters of fails per wafer;
+* :mod:`.defects`: inline inspection (KLARF) defects placed on the test dies, and per step and
+  defect class the kill ratio, capture rate, defect-limited yield and density;
 * :mod:`.train`: ``python -m silicio.spatial.train --seed 0`` rebuilds the committed model and
   its report (models/TRAINING.md).
 
@@ -27,19 +29,32 @@ __all__ = [
     "RING_EDGES",
     "ZONES",
     "classify",
+    "defect_yield",
     "fail_clusters",
     "features",
     "from_wafer_map",
     "generate",
+    "inspection_summary",
     "load_model",
+    "match_wafers",
+    "place_defects",
+    "placement_for",
     "zonal_yield",
 ]
 
 
+_DEFECTS = frozenset({"defect_yield", "inspection_summary", "match_wafers", "place_defects", "placement_for"})
+
+
 def __getattr__(name: str):
-    # from_wafer_map imports silicio.yields (polars): loaded when asked for, not with classify.
+    # from_wafer_map and the defects import silicio.yields (polars): loaded when asked for, not
+    # with classify.
     if name == "from_wafer_map":
         from .convert import from_wafer_map
 
         return from_wafer_map
+    if name in _DEFECTS:
+        from . import defects
+
+        return getattr(defects, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
