@@ -1,0 +1,321 @@
+"""Tester-to-tester, site-to-site and file-to-file correlation: the same units tested twice.
+
+Side ``a`` is the reference (the golden tester, the first file), side ``b`` the one compared
+with it. A *correlation unit* is a part both sides tested, matched on its die coordinates
+(``wafer_id, x, y``) or its ``part_id``; each side's final result of a unit counts (its last
+insertion: a retest supersedes the first pass). A test is matched on its number, type and pin,
+and by default its name too.
+
+Per test: :mod:`silicio.correlate.agreement` (bias, Bland-Altman limits, slope, R^2, paired t)
+and the units whose verdict on the test flips; per part: the units whose pass / fail changes.
+A :class:`Tolerance` says which biases are too large; those tests make the report's list of
+disagreeing tests.
+
+For a study with repeats (parts x testers or sites x trials), the measurement system answer is
+gage R&R: :func:`tester_gage_study` hands the results to :func:`silicio.metrology.gage_rr_anova`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from silicio.metrology import gage_rr_anova
+from silicio.metrology.msa import GageRR
+from silicio.yields.yield_ import as_frame, check_choice
+
+from .agreement import AGREEMENT_COLUMNS, agreement_by
+
+__all__ = [
+    "CorrelationReport",
+    "Tolerance",
+    "correlate",
+    "correlate_tables",
+    "label_sides",
+    "tester_gage_study",
+    "unit_key",
+]
+
+#: How units are matched: die coordinates, part id, or whichever both sides have ("auto").
+UNIT_KEYS = {"xy": ("wafer_id", "x", "y"), "part_id": ("part_id",)}
+#: How tests are matched between the sides.
+TEST_MATCH = {"number_and_name": ("test_type", "test_num", "test_name", "pin"), "number": ("test_type", "test_num", "pin")}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The largest |bias| a test may show: ``absolute`` (in the test's units), ``relative`` (% of
+    |mean| of side a) or ``limits`` (% of the limit window hi - lo; a test without both limits
+    cannot be judged and is said so)."""
+
+    value: float
+    kind: str = "absolute"
+
+    def __post_init__(self) -> None:
+        check_choice("tolerance kind", self.kind, ("absolute", "relative", "limits"))
+        if not (math.isfinite(self.value) and self.value >= 0):
+            raise ValueError(f"a tolerance is a number >= 0, got {self.value!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Tolerance:
+        """``0.002`` (absolute), ``2%`` (relative to side a's mean), ``5%limits`` (of the limit window)."""
+        match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(%\s*(limits?)?)?\s*", text)
+        try:
+            value = float(match.group(1)) if match else math.nan
+        except ValueError:
+            value = math.nan
+        if not match or not math.isfinite(value):
+            raise ValueError(
+                f"tolerance {text!r}: expected a number (absolute, e.g. 0.002), a percentage of the mean "
+                "(2%) or of the limit window (5%limits)"
+            )
+        if match.group(3):
+            return cls(value, "limits")
+        return cls(value, "relative" if match.group(2) else "absolute")
+
+    def describe(self) -> str:
+        return {"absolute": f"|bias| <= {self.value:g}", "relative": f"|bias| <= {self.value:g} % of |mean a|",
+                "limits": f"|bias| <= {self.value:g} % of the limit window"}[self.kind]  # fmt: skip
+
+    def allowed(self) -> pl.Expr:
+        """The allowed |bias| of each test row (null where it cannot be judged)."""
+        if self.kind == "absolute":
+            return pl.lit(self.value, pl.Float64)
+        if self.kind == "relative":
+            return self.value / 100.0 * pl.col("mean_a").abs()
+        return self.value / 100.0 * (pl.col("hi_limit") - pl.col("lo_limit"))
+
+
+@dataclass(frozen=True)
+class CorrelationReport:
+    """Side a against side b: see the module notes.
+
+    ``tests``: one row per test both sides ran on matched units: the test keys, ``units``,
+    ``lo_limit``, ``hi_limit`` (side a's), the :data:`~silicio.correlate.agreement.AGREEMENT_COLUMNS`
+    (flips: units whose verdict on the test differs), ``allowed_bias`` and ``disagrees`` (with a
+    tolerance). ``disagreeing``: the tests whose |bias| exceeds the tolerance, worst (largest
+    |bias| / allowed) first. ``part_flips``: matched units whose part pass / fail differs.
+    """
+
+    unit_key: tuple[str, ...]
+    units_a: int
+    units_b: int
+    units_matched: int
+    part_verdicts: int
+    part_flips: int
+    tests: pa.Table
+    disagreeing: pa.Table
+    tolerance: Tolerance | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def part_flip_share(self) -> float | None:
+        return self.part_flips / self.part_verdicts if self.part_verdicts else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit_key": list(self.unit_key),
+            "units_a": self.units_a,
+            "units_b": self.units_b,
+            "units_matched": self.units_matched,
+            "part_verdicts": self.part_verdicts,
+            "part_flips": self.part_flips,
+            "part_flip_share": self.part_flip_share,
+            "tolerance": None if self.tolerance is None else {"value": self.tolerance.value, "kind": self.tolerance.kind},
+            "tests": _json_rows(self.tests),
+            "disagreeing": _json_rows(self.disagreeing),
+            "notes": list(self.notes),
+        }
+
+
+def _json_rows(table: pa.Table) -> list[dict[str, Any]]:
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+            for row in table.to_pylist()]  # fmt: skip
+
+
+def unit_key(parts_a: pl.DataFrame, parts_b: pl.DataFrame, on: str = "auto") -> tuple[str, ...]:
+    """The columns that match units: ``on`` "xy" or "part_id"; "auto" takes die coordinates when
+    every part of both sides has them, else the part id when every part has one."""
+    check_choice("on", on, ("auto", *UNIT_KEYS))
+    if on != "auto":
+        return UNIT_KEYS[on]
+    for name, columns in (("xy", ("x", "y")), ("part_id", ("part_id",))):
+        if all(parts.height and parts.select(pl.col(list(columns)).is_null().any()).row(0) == (False,) * len(columns)
+               for parts in (parts_a, parts_b)):  # fmt: skip
+            return UNIT_KEYS[name]
+    raise ValueError(
+        "correlate: the parts cannot be matched: not every part has die coordinates (X_COORD / Y_COORD) "
+        "nor a PART_ID on both sides; name the key with on='xy' or on='part_id'"
+    )
+
+
+def _final_units(parts: pl.DataFrame, key: Sequence[str], side: str) -> pl.DataFrame:
+    """Each unit's last insertion, one row per unit; a key repeated by different dies is refused
+    (it would pair the wrong parts)."""
+    final = parts.filter(pl.col("is_last_test")) if "is_last_test" in parts.columns else parts
+    final = final.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in key if c != "wafer_id"))
+    repeated = final.group_by(list(key)).agg(pl.len().alias("n")).filter(pl.col("n") > 1)
+    if repeated.height:
+        example = repeated.row(0, named=True)
+        raise ValueError(
+            f"correlate: side {side} has {repeated.height} units whose final result is not unique on "
+            f"{list(key)} (e.g. {({k: example[k] for k in key})}, {example['n']} final parts): these columns "
+            "do not identify a unit there; match on the other key (on='xy' / on='part_id')"
+        )
+    return final
+
+
+def correlate_tables(
+    parts_a: pa.Table | pl.DataFrame,
+    tidy_a: pa.Table | pl.DataFrame,
+    parts_b: pa.Table | pl.DataFrame,
+    tidy_b: pa.Table | pl.DataFrame,
+    *,
+    on: str = "auto",
+    match: str = "number_and_name",
+    tolerance: Tolerance | None = None,
+) -> CorrelationReport:
+    """Correlate side b with side a from their :func:`silicio.stdf.parts.parts` and
+    :func:`silicio.stdf.tidy` tables (one file each, or each side's files concatenated with
+    ``is_last_test`` consolidated). See the module notes and :class:`CorrelationReport`."""
+    check_choice("match", match, tuple(TEST_MATCH))
+    needs_parts = ["x", "y", "wafer_id", "part_id", "passed", "is_last_test", "part_index"]
+    pa_, pb = as_frame(parts_a, needs_parts, "correlate (parts a)"), as_frame(parts_b, needs_parts, "correlate (parts b)")
+    key = unit_key(pa_, pb, on)
+    units_a, units_b = _final_units(pa_, key, "a"), _final_units(pb, key, "b")
+    matched = units_a.select(*key, pl.col("passed").alias("passed_a"), pl.col("part_index").alias("_index_a")).join(
+        units_b.select(*key, pl.col("passed").alias("passed_b"), pl.col("part_index").alias("_index_b")),
+        on=list(key), how="inner", nulls_equal=True,
+    )  # fmt: skip
+    both = matched.filter(pl.col("passed_a").is_not_null() & pl.col("passed_b").is_not_null())
+    part_flips = both.filter(pl.col("passed_a") != pl.col("passed_b")).height
+
+    test_key = list(TEST_MATCH[match])
+    needs_tidy = [*test_key, "test_name", "part_index", "result", "passed", "lo_limit", "hi_limit", "units"]
+    ta, tb = as_frame(tidy_a, needs_tidy, "correlate (tidy a)"), as_frame(tidy_b, needs_tidy, "correlate (tidy b)")
+    side_a = ta.join(matched.select("_index_a", "_index_b"), left_on="part_index", right_on="_index_a", how="inner")
+    side_a = side_a.select(*dict.fromkeys([*test_key, "test_name"]), "_index_b", pl.col("result").alias("a"),
+                           pl.col("passed").alias("passed_a"), "lo_limit", "hi_limit", "units")  # fmt: skip
+    side_b = tb.select(*test_key, pl.col("part_index").alias("_index_b"), pl.col("result").alias("b"),
+                       pl.col("passed").alias("passed_b"))  # fmt: skip
+    paired = side_a.join(side_b, on=[*test_key, "_index_b"], how="inner", nulls_equal=True)
+    group = list(dict.fromkeys([*test_key, "test_name"])) if match == "number_and_name" else test_key
+    stats = pl.from_arrow(agreement_by(paired, group))
+    labels = paired.group_by(test_key).agg(
+        *([pl.col("test_name").drop_nulls().first()] if match == "number" else []),
+        pl.col("units").drop_nulls().first(),
+        pl.col("lo_limit").drop_nulls().first(),
+        pl.col("hi_limit").drop_nulls().first(),
+    )
+    tests = stats.join(labels, on=test_key, how="left", nulls_equal=True)
+    order = [*dict.fromkeys([*test_key, "test_name"]), "units", "lo_limit", "hi_limit", *AGREEMENT_COLUMNS]
+    notes = []
+    if tolerance is not None:
+        allowed = tolerance.allowed()
+        tests = tests.with_columns(allowed.alias("allowed_bias")).with_columns(
+            (pl.col("bias").abs() > pl.col("allowed_bias")).alias("disagrees")
+        )
+        order += ["allowed_bias", "disagrees"]
+        unjudged = tests.filter(pl.col("disagrees").is_null()).height
+        if unjudged:
+            notes.append(f"{unjudged} tests could not be judged against {tolerance.describe()} "
+                         "(no limit window, no mean, or fewer than one pair)")  # fmt: skip
+        disagreeing = (
+            tests.filter(pl.col("disagrees").fill_null(False))
+            .with_columns((pl.col("bias").abs() / pl.col("allowed_bias")).alias("_excess"))
+            .sort("_excess", descending=True, nulls_last=False)
+            .drop("_excess")
+        )
+    else:
+        disagreeing = tests.clear()
+    tests = tests.select(order).sort([c for c in ("test_num", "test_type", "pin") if c in order], nulls_last=True)
+    if matched.height == 0:
+        notes.append(f"no unit is in both sides (matched on {list(key)})")
+    return CorrelationReport(
+        unit_key=key,
+        units_a=units_a.height,
+        units_b=units_b.height,
+        units_matched=matched.height,
+        part_verdicts=both.height,
+        part_flips=part_flips,
+        tests=tests.to_arrow(),
+        disagreeing=disagreeing.select(order).to_arrow(),
+        tolerance=tolerance,
+        notes=tuple(notes),
+    )
+
+
+def correlate(
+    tables_a: Mapping[str, pa.Table],
+    tables_b: Mapping[str, pa.Table],
+    *,
+    on: str = "auto",
+    match: str = "number_and_name",
+    tolerance: Tolerance | None = None,
+) -> CorrelationReport:
+    """Correlate two STDF files as :func:`silicio.stdf.read` returns them (file a the reference)."""
+    from silicio.stdf import parts, tidy
+
+    return correlate_tables(parts(tables_a), tidy(tables_a), parts(tables_b), tidy(tables_b),
+                            on=on, match=match, tolerance=tolerance)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Gage R&R of the tester: parts x testers (or sites) x repeats
+
+
+def label_sides(sides: Mapping[str, pa.Table | pl.DataFrame], column: str = "tester") -> pl.DataFrame:
+    """The tidy tables of several testers (or files) stacked, each row labelled with its side's
+    name in ``column``: the input of :func:`tester_gage_study` across testers."""
+    frames = [as_frame(t, [], "label_sides").with_columns(pl.lit(name).alias(column)) for name, t in sides.items()]
+    if not frames:
+        raise ValueError("label_sides needs at least one table")
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def tester_gage_study(
+    tidy: pa.Table | pl.DataFrame,
+    test_num: int,
+    *,
+    appraiser: str = "tester",
+    unit: Sequence[str] = ("part_id",),
+    tolerance: float | str | None = "limits",
+    pin: int | None = None,
+) -> GageRR:
+    """Gage R&R of one test on ATE data: every part (``unit`` columns) tested the same number of
+    times on every tester or site (``appraiser`` column: "tester" from :func:`label_sides`, or
+    "site"); each execution is a trial, retests included. The study itself is
+    :func:`silicio.metrology.gage_rr_anova` (AIAG MSA 4th ed.); ``tolerance`` "limits" takes the
+    test's limit window (hi - lo) when both limits are there, a number is the tolerance itself,
+    None gives no %tolerance."""
+    frame = as_frame(tidy, [*unit, appraiser, "test_num", "pin", "result", "lo_limit", "hi_limit"], "tester_gage_study")
+    rows = frame.filter(pl.col("test_num") == test_num)
+    if pin is not None:
+        rows = rows.filter(pl.col("pin") == pin)
+    elif rows.get_column("pin").drop_nulls().n_unique() > 1:
+        raise ValueError(f"tester_gage_study: test {test_num} is measured on several pins; choose one with pin=")
+    if rows.height == 0:
+        raise ValueError(f"tester_gage_study: no result of test {test_num} in the table")
+    missing = rows.filter(pl.col("result").is_null() | pl.any_horizontal(pl.col(c).is_null() for c in unit))
+    if missing.height:
+        raise ValueError(
+            f"tester_gage_study: {missing.height} executions of test {test_num} have no result or no "
+            f"{'/'.join(unit)}; a gage study needs every trial"
+        )
+    if tolerance == "limits":
+        lo, hi = rows.get_column("lo_limit").drop_nulls(), rows.get_column("hi_limit").drop_nulls()
+        tolerance = float(hi[0] - lo[0]) if lo.len() and hi.len() and hi[0] > lo[0] else None
+    elif isinstance(tolerance, str):
+        raise ValueError(f"tolerance must be 'limits', a number or None; got {tolerance!r}")
+    study = rows.select(
+        pl.concat_str([pl.col(c).cast(pl.String) for c in unit], separator="/").alias("part"),
+        pl.col(appraiser).cast(pl.String).alias("appraiser"),
+        pl.col("result").alias("value"),
+    )
+    return gage_rr_anova(study.to_arrow(), tolerance=tolerance)
