@@ -122,7 +122,13 @@ def test_identical_readings_agree_perfectly():
 
 def test_undefined_statistics_are_none():
     one = agreement([1.0], [2.0])
-    assert one.n == 1 and one.bias == 1.0 and one.sd_diff is None and one.loa_lower is None and one.p_value is None
+    assert (
+        one.n == 1
+        and one.bias == 1.0
+        and one.sd_diff is None
+        and one.loa_lower is None
+        and one.p_value is None
+    )
     flat = agreement([2.0, 2.0, 2.0], [1.0, 2.0, 3.0])
     assert flat.slope is None and flat.r is None and flat.bias == pytest.approx(0.0)
     assert agreement([], []).n == 0

@@ -5,7 +5,7 @@
 * :mod:`~silicio.correlate.paired`: tester-to-tester, site-to-site and file-to-file correlation of
   the same units, with a tolerance; gage R&R of a test across testers or sites (through
   :mod:`silicio.metrology`).
-* :mod:`~silicio.correlate.tests_matrix`: test-to-test correlation within a stage and redundant
+* :mod:`~silicio.correlate.matrix`: test-to-test correlation within a stage and redundant
   tests with the time they cost.
 * :mod:`~silicio.correlate.stages`: wafer sort against final test, die by die through the genealogy.
 * :mod:`~silicio.correlate.retest`: bin switching, recovery, retest rates, units per hour,
@@ -13,15 +13,15 @@
 """
 
 from .agreement import Agreement, agreement, agreement_by
-from .paired import CorrelationReport, Tolerance, correlate, correlate_tables, label_sides, tester_gage_study
+from .matrix import CorrelationMatrix, correlation_matrix, redundant_tests, tsr_test_times
+from .paired import CorrelationReport, Tolerance, ate_gage_study, correlate, correlate_tables, label_sides
 from .retest import RetestReport, multi_site_efficiency, retest_analysis
-from .tests_matrix import TestCorrelation, redundant_tests, test_correlation, test_times
 
 __all__ = [
     "Agreement",
     "CorrelationReport",
     "RetestReport",
-    "TestCorrelation",
+    "CorrelationMatrix",
     "Tolerance",
     "agreement",
     "agreement_by",
@@ -31,7 +31,7 @@ __all__ = [
     "multi_site_efficiency",
     "redundant_tests",
     "retest_analysis",
-    "test_correlation",
-    "test_times",
-    "tester_gage_study",
+    "correlation_matrix",
+    "tsr_test_times",
+    "ate_gage_study",
 ]

@@ -78,13 +78,17 @@ def agreement(
     a_values = np.asarray(a, dtype=float)
     b_values = np.asarray(b, dtype=float)
     if a_values.shape != b_values.shape or a_values.ndim != 1:
-        raise ValueError(f"agreement needs two series of the same length; got {a_values.shape} and {b_values.shape}")
+        raise ValueError(
+            f"agreement needs two series of the same length; got {a_values.shape} and {b_values.shape}"
+        )
     columns = {"a": a_values, "b": b_values}
     if (passed_a is None) != (passed_b is None):
         raise ValueError("agreement needs the verdicts of both sides (passed_a and passed_b), or neither")
     if passed_a is not None:
         if not (len(passed_a) == len(passed_b) == a_values.size):
-            raise ValueError("agreement: passed_a and passed_b must pair up with a and b, one verdict per reading")
+            raise ValueError(
+                "agreement: passed_a and passed_b must pair up with a and b, one verdict per reading"
+            )
         columns["passed_a"] = pl.Series(list(passed_a), dtype=pl.Boolean)
         columns["passed_b"] = pl.Series(list(passed_b), dtype=pl.Boolean)
     frame = pl.DataFrame(columns).with_columns(pl.lit(0).alias("_all"))
@@ -126,7 +130,9 @@ def agreement_by(frame: pl.DataFrame, keys: Sequence[str], a: str = "a", b: str 
         ]
     grouped = frame.group_by(keys).agg(aggs).sort(keys, nulls_last=True)
     if not has_verdicts:
-        grouped = grouped.with_columns(pl.lit(0, pl.Int64).alias("verdicts"), pl.lit(0, pl.Int64).alias("flips"))
+        grouped = grouped.with_columns(
+            pl.lit(0, pl.Int64).alias("verdicts"), pl.lit(0, pl.Int64).alias("flips")
+        )
     n = grouped.get_column("n").to_numpy().astype(float)
     bias = _floats(grouped, "bias")
     sd = _floats(grouped, "sd_diff")

@@ -12,7 +12,7 @@ A :class:`Tolerance` says which biases are too large; those tests make the repor
 disagreeing tests.
 
 For a study with repeats (parts x testers or sites x trials), the measurement system answer is
-gage R&R: :func:`tester_gage_study` hands the results to :func:`silicio.metrology.gage_rr_anova`.
+gage R&R: :func:`ate_gage_study` hands the results to :func:`silicio.metrology.gage_rr_anova`.
 """
 
 from __future__ import annotations
@@ -38,14 +38,17 @@ __all__ = [
     "correlate",
     "correlate_tables",
     "label_sides",
-    "tester_gage_study",
+    "ate_gage_study",
     "unit_key",
 ]
 
 #: How units are matched: die coordinates, part id, or whichever both sides have ("auto").
 UNIT_KEYS = {"xy": ("wafer_id", "x", "y"), "part_id": ("part_id",)}
 #: How tests are matched between the sides.
-TEST_MATCH = {"number_and_name": ("test_type", "test_num", "test_name", "pin"), "number": ("test_type", "test_num", "pin")}
+TEST_MATCH = {
+    "number_and_name": ("test_type", "test_num", "test_name", "pin"),
+    "number": ("test_type", "test_num", "pin"),
+}
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,9 @@ class CorrelationReport:
             "part_verdicts": self.part_verdicts,
             "part_flips": self.part_flips,
             "part_flip_share": self.part_flip_share,
-            "tolerance": None if self.tolerance is None else {"value": self.tolerance.value, "kind": self.tolerance.kind},
+            "tolerance": None
+            if self.tolerance is None
+            else {"value": self.tolerance.value, "kind": self.tolerance.kind},
             "tests": _json_rows(self.tests),
             "disagreeing": _json_rows(self.disagreeing),
             "notes": list(self.notes),
@@ -155,17 +160,21 @@ def unit_key(parts_a: pl.DataFrame, parts_b: pl.DataFrame, on: str = "auto") -> 
     )
 
 
-def _final_units(parts: pl.DataFrame, key: Sequence[str], side: str) -> pl.DataFrame:
+def _final_units(parts: pl.DataFrame, key: Sequence[str], side: str, notes: list[str]) -> pl.DataFrame:
     """Each unit's last insertion, one row per unit; a key repeated by different dies is refused
-    (it would pair the wrong parts)."""
+    (it would pair the wrong parts). Parts without the key are left out, and said so."""
     final = parts.filter(pl.col("is_last_test")) if "is_last_test" in parts.columns else parts
-    final = final.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in key if c != "wafer_id"))
+    keyed = final.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in key if c != "wafer_id"))
+    if keyed.height < final.height:
+        notes.append(f"side {side}: {final.height - keyed.height} of {final.height} parts have no "
+                     f"{'/'.join(c for c in key if c != 'wafer_id')} and are left out")  # fmt: skip
+    final = keyed
     repeated = final.group_by(list(key)).agg(pl.len().alias("n")).filter(pl.col("n") > 1)
     if repeated.height:
         example = repeated.row(0, named=True)
         raise ValueError(
             f"correlate: side {side} has {repeated.height} units whose final result is not unique on "
-            f"{list(key)} (e.g. {({k: example[k] for k in key})}, {example['n']} final parts): these columns "
+            f"{list(key)} (e.g. { ({k: example[k] for k in key}) }, {example['n']} final parts): these columns "
             "do not identify a unit there; match on the other key (on='xy' / on='part_id')"
         )
     return final
@@ -186,9 +195,13 @@ def correlate_tables(
     ``is_last_test`` consolidated). See the module notes and :class:`CorrelationReport`."""
     check_choice("match", match, tuple(TEST_MATCH))
     needs_parts = ["x", "y", "wafer_id", "part_id", "passed", "is_last_test", "part_index"]
-    pa_, pb = as_frame(parts_a, needs_parts, "correlate (parts a)"), as_frame(parts_b, needs_parts, "correlate (parts b)")
+    pa_, pb = (
+        as_frame(parts_a, needs_parts, "correlate (parts a)"),
+        as_frame(parts_b, needs_parts, "correlate (parts b)"),
+    )
     key = unit_key(pa_, pb, on)
-    units_a, units_b = _final_units(pa_, key, "a"), _final_units(pb, key, "b")
+    notes: list[str] = []
+    units_a, units_b = _final_units(pa_, key, "a", notes), _final_units(pb, key, "b", notes)
     matched = units_a.select(*key, pl.col("passed").alias("passed_a"), pl.col("part_index").alias("_index_a")).join(
         units_b.select(*key, pl.col("passed").alias("passed_b"), pl.col("part_index").alias("_index_b")),
         on=list(key), how="inner", nulls_equal=True,
@@ -198,8 +211,13 @@ def correlate_tables(
 
     test_key = list(TEST_MATCH[match])
     needs_tidy = [*test_key, "test_name", "part_index", "result", "passed", "lo_limit", "hi_limit", "units"]
-    ta, tb = as_frame(tidy_a, needs_tidy, "correlate (tidy a)"), as_frame(tidy_b, needs_tidy, "correlate (tidy b)")
-    side_a = ta.join(matched.select("_index_a", "_index_b"), left_on="part_index", right_on="_index_a", how="inner")
+    ta, tb = (
+        as_frame(tidy_a, needs_tidy, "correlate (tidy a)"),
+        as_frame(tidy_b, needs_tidy, "correlate (tidy b)"),
+    )
+    side_a = ta.join(
+        matched.select("_index_a", "_index_b"), left_on="part_index", right_on="_index_a", how="inner"
+    )
     side_a = side_a.select(*dict.fromkeys([*test_key, "test_name"]), "_index_b", pl.col("result").alias("a"),
                            pl.col("passed").alias("passed_a"), "lo_limit", "hi_limit", "units")  # fmt: skip
     side_b = tb.select(*test_key, pl.col("part_index").alias("_index_b"), pl.col("result").alias("b"),
@@ -215,7 +233,6 @@ def correlate_tables(
     )
     tests = stats.join(labels, on=test_key, how="left", nulls_equal=True)
     order = [*dict.fromkeys([*test_key, "test_name"]), "units", "lo_limit", "hi_limit", *AGREEMENT_COLUMNS]
-    notes = []
     if tolerance is not None:
         allowed = tolerance.allowed()
         tests = tests.with_columns(allowed.alias("allowed_bias")).with_columns(
@@ -234,7 +251,9 @@ def correlate_tables(
         )
     else:
         disagreeing = tests.clear()
-    tests = tests.select(order).sort([c for c in ("test_num", "test_type", "pin") if c in order], nulls_last=True)
+    tests = tests.select(order).sort(
+        [c for c in ("test_num", "test_type", "pin") if c in order], nulls_last=True
+    )
     if matched.height == 0:
         notes.append(f"no unit is in both sides (matched on {list(key)})")
     return CorrelationReport(
@@ -272,14 +291,16 @@ def correlate(
 
 def label_sides(sides: Mapping[str, pa.Table | pl.DataFrame], column: str = "tester") -> pl.DataFrame:
     """The tidy tables of several testers (or files) stacked, each row labelled with its side's
-    name in ``column``: the input of :func:`tester_gage_study` across testers."""
-    frames = [as_frame(t, [], "label_sides").with_columns(pl.lit(name).alias(column)) for name, t in sides.items()]
+    name in ``column``: the input of :func:`ate_gage_study` across testers."""
+    frames = [
+        as_frame(t, [], "label_sides").with_columns(pl.lit(name).alias(column)) for name, t in sides.items()
+    ]
     if not frames:
         raise ValueError("label_sides needs at least one table")
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def tester_gage_study(
+def ate_gage_study(
     tidy: pa.Table | pl.DataFrame,
     test_num: int,
     *,
@@ -294,18 +315,20 @@ def tester_gage_study(
     :func:`silicio.metrology.gage_rr_anova` (AIAG MSA 4th ed.); ``tolerance`` "limits" takes the
     test's limit window (hi - lo) when both limits are there, a number is the tolerance itself,
     None gives no %tolerance."""
-    frame = as_frame(tidy, [*unit, appraiser, "test_num", "pin", "result", "lo_limit", "hi_limit"], "tester_gage_study")
+    frame = as_frame(
+        tidy, [*unit, appraiser, "test_num", "pin", "result", "lo_limit", "hi_limit"], "ate_gage_study"
+    )
     rows = frame.filter(pl.col("test_num") == test_num)
     if pin is not None:
         rows = rows.filter(pl.col("pin") == pin)
     elif rows.get_column("pin").drop_nulls().n_unique() > 1:
-        raise ValueError(f"tester_gage_study: test {test_num} is measured on several pins; choose one with pin=")
+        raise ValueError(f"ate_gage_study: test {test_num} is measured on several pins; choose one with pin=")
     if rows.height == 0:
-        raise ValueError(f"tester_gage_study: no result of test {test_num} in the table")
+        raise ValueError(f"ate_gage_study: no result of test {test_num} in the table")
     missing = rows.filter(pl.col("result").is_null() | pl.any_horizontal(pl.col(c).is_null() for c in unit))
     if missing.height:
         raise ValueError(
-            f"tester_gage_study: {missing.height} executions of test {test_num} have no result or no "
+            f"ate_gage_study: {missing.height} executions of test {test_num} have no result or no "
             f"{'/'.join(unit)}; a gage study needs every trial"
         )
     if tolerance == "limits":

@@ -122,10 +122,24 @@ def retest_analysis(
     dies retested more than this many times."""
     if not isinstance(over, int) or over < 0:
         raise ValueError(f"over is a number of retests >= 0, got {over!r}")
-    needs = ["die_key", "passed", "hard_bin", "head", "site", "test_t", "lot_id", "wafer_id", "x", "y", "part_id"]
+    needs = [
+        "die_key",
+        "passed",
+        "hard_bin",
+        "head",
+        "site",
+        "test_t",
+        "lot_id",
+        "wafer_id",
+        "x",
+        "y",
+        "part_id",
+    ]
     frame = as_frame(parts, needs, "retest_analysis")
     notes: list[str] = []
-    frame = with_test_order(frame.drop("is_first_test", "is_last_test", strict=False), None).with_row_index("_row")
+    frame = with_test_order(frame.drop("is_first_test", "is_last_test", strict=False), None).with_row_index(
+        "_row"
+    )
     frame = frame.with_columns(_die_ids(frame).alias("_die"))
     frame = frame.with_columns(pl.len().over("_die").alias("_tests"))
     dies = frame.filter(pl.col("is_first_test"))
@@ -133,7 +147,9 @@ def retest_analysis(
 
     rates = {}
     for group in RATE_GROUPS:
-        if group not in frame.columns or (group != "site" and frame.get_column(group).null_count() == frame.height):
+        if group not in frame.columns or (
+            group != "site" and frame.get_column(group).null_count() == frame.height
+        ):
             continue
         keys = ["head", "site"] if group == "site" else [group]
         rates[group] = (
@@ -142,10 +158,15 @@ def retest_analysis(
                 pl.len().cast(pl.Int64).alias("insertions"),
                 (~pl.col("is_first_test")).sum().cast(pl.Int64).alias("retest_insertions"),
                 pl.col("is_first_test").sum().cast(pl.Int64).alias("first_tests"),
-                (pl.col("is_first_test") & (pl.col("_tests") > 1)).sum().cast(pl.Int64).alias("first_tests_retested"),
+                (pl.col("is_first_test") & (pl.col("_tests") > 1))
+                .sum()
+                .cast(pl.Int64)
+                .alias("first_tests_retested"),
             )
             .with_columns((pl.col("retest_insertions") / pl.col("insertions")).alias("retest_rate"))
-            .select(*keys, "insertions", "retest_insertions", "retest_rate", "first_tests", "first_tests_retested")
+            .select(
+                *keys, "insertions", "retest_insertions", "retest_rate", "first_tests", "first_tests_retested"
+            )
             .sort(keys, nulls_last=True)
             .to_arrow()
         )
@@ -196,19 +217,31 @@ def _touchdowns(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _test_time(frame: pl.DataFrame, notes: list[str]) -> tuple[pa.Table, pa.Table]:
-    frame = frame if "tester" in frame.columns else frame.with_columns(pl.lit(None, pl.String).alias("tester"))
+    frame = (
+        frame if "tester" in frame.columns else frame.with_columns(pl.lit(None, pl.String).alias("tester"))
+    )
     timed = frame.filter(pl.col("test_t").is_not_null())
     if timed.height == 0:
-        notes.append("no part has a TEST_T (PRR TEST_T 0 means not recorded): no test time, UPH or multi-site efficiency")
+        notes.append(
+            "no part has a TEST_T (PRR TEST_T 0 means not recorded): no test time, UPH or multi-site efficiency"
+        )
     elif timed.height < frame.height:
-        notes.append(f"{frame.height - timed.height} of {frame.height} insertions have no TEST_T and are left out")
+        notes.append(
+            f"{frame.height - timed.height} of {frame.height} insertions have no TEST_T and are left out"
+        )
     frame = _touchdowns(frame)
     touchdowns = (
         frame.group_by("_touchdown")
-        .agg(pl.col("tester").first(), pl.len().alias("units"), pl.col("test_t").max().cast(pl.Float64).alias("ms"))
+        .agg(
+            pl.col("tester").first(),
+            pl.len().alias("units"),
+            pl.col("test_t").max().cast(pl.Float64).alias("ms"),
+        )
         .filter(pl.col("ms").is_not_null())
     )
-    per_site = frame.filter(pl.col("test_t").is_not_null()).join(touchdowns.select("_touchdown", "ms"), on="_touchdown")
+    per_site = frame.filter(pl.col("test_t").is_not_null()).join(
+        touchdowns.select("_touchdown", "ms"), on="_touchdown"
+    )
     site_times = (
         per_site.group_by(["tester", "head", "site"])
         .agg(
@@ -222,7 +255,9 @@ def _test_time(frame: pl.DataFrame, notes: list[str]) -> tuple[pa.Table, pa.Tabl
     rows = []
     for (tester,), group in frame.group_by(["tester"], maintain_order=True):
         # Rows are in test order, each file's parts in PRR order: the throughput reads them so.
-        steps = throughput(group.drop("seq", strict=False), file_column="file" if "file" in group.columns else None)
+        steps = throughput(
+            group.drop("seq", strict=False), file_column="file" if "file" in group.columns else None
+        )
         times = touchdowns.filter(pl.col("tester").eq_missing(tester))
         sites = int(times.get_column("units").max()) if times.height else 0
         t1 = times.filter(pl.col("units") == 1).get_column("ms")
@@ -231,7 +266,9 @@ def _test_time(frame: pl.DataFrame, notes: list[str]) -> tuple[pa.Table, pa.Tabl
         tn_ms = float(tn.mean()) if tn.len() else None
         mse = multi_site_efficiency(t1_ms, tn_ms, sites) if t1_ms is not None and tn_ms is not None else None
         if sites > 1 and t1_ms is None:
-            notes.append(f"tester {tester}: no touchdown tested a single unit, so no T_1: multi-site efficiency unknown")
+            notes.append(
+                f"tester {tester}: no touchdown tested a single unit, so no T_1: multi-site efficiency unknown"
+            )
         rows.append({"tester": tester, "parts": group.height, "timed_parts": steps.timed_parts,
                      "touchdowns": steps.touchdowns, "parts_per_touchdown": steps.parts_per_touchdown,
                      "mean_touchdown_ms": steps.mean_touchdown_ms, "tester_uph": steps.tester_uph,
@@ -242,4 +279,3 @@ def _test_time(frame: pl.DataFrame, notes: list[str]) -> tuple[pa.Table, pa.Tabl
               "sites": pl.Int64, "single_site_ms": pl.Float64, "multi_site_ms": pl.Float64,
               "multi_site_efficiency": pl.Float64}  # fmt: skip
     return site_times.to_arrow(), pl.DataFrame(rows, schema=schema).to_arrow()
-

@@ -45,7 +45,9 @@ def lot_insertions(lake: Lake, lot_id: str, stage: str) -> pl.DataFrame:
                 f'LEFT JOIN (SELECT file_sha256, first("{column}" ORDER BY seq) AS {name} FROM "{view}" '
                 f"WHERE lot = $partition GROUP BY file_sha256) {alias} ON {alias}.file_sha256 = x.file_sha256"
             )
-            extra.append(f"{alias}.{name}" if name == "handler" else f"CAST({alias}.{name} AS BIGINT) AS {name}")
+            extra.append(
+                f"{alias}.{name}" if name == "handler" else f"CAST({alias}.{name} AS BIGINT) AS {name}"
+            )
         else:
             extra.append(f"CAST(NULL AS {'VARCHAR' if name == 'handler' else 'BIGINT'}) AS {name}")
     return lake.polars(

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from silicio.yields.yield_ import as_frame
 
-__all__ = ["TestCorrelation", "redundant_tests", "test_correlation", "test_times"]
+__all__ = ["CorrelationMatrix", "redundant_tests", "correlation_matrix", "tsr_test_times"]
 
 #: TSR OPT_FLAG bit 2: TEST_TIM invalid.
 _TEST_TIM_INVALID = 0x04
@@ -38,7 +38,7 @@ _TEST = ["test_type", "test_num", "test_name", "pin"]
 
 
 @dataclass(frozen=True)
-class TestCorrelation:
+class CorrelationMatrix:
     """``tests``: the tests (test_type, test_num, test_name, pin, units with a result, fails), in
     matrix order; ``r``: Pearson's r (NaN where fewer than 3 common units or no spread);
     ``n``: units with both results; ``same_fails``: True where both tests fail the same units."""
@@ -55,13 +55,19 @@ def _unit_columns(frame: pl.DataFrame) -> list[str]:
     return ["part_index"] if "file" not in frame.columns else ["file", "part_index"]
 
 
-def test_correlation(tidy: pa.Table | pl.DataFrame, tests: Sequence[int] | None = None) -> TestCorrelation:
+def correlation_matrix(
+    tidy: pa.Table | pl.DataFrame, tests: Sequence[int] | None = None
+) -> CorrelationMatrix:
     """Pearson's r between every pair of parametric tests (PTR results, or ``tests`` by number),
     on each unit's final results (``is_last_test``; rows without it all count)."""
-    frame = as_frame(tidy, [*_TEST, "part_index", "result", "passed"], "test_correlation")
+    frame = as_frame(tidy, [*_TEST, "part_index", "result", "passed"], "correlation_matrix")
     if "is_last_test" in frame.columns:
         frame = frame.filter(pl.col("is_last_test").fill_null(False))
-    frame = frame.filter(pl.col("test_type") == "P") if tests is None else frame.filter(pl.col("test_num").is_in(list(tests)))
+    frame = (
+        frame.filter(pl.col("test_type") == "P")
+        if tests is None
+        else frame.filter(pl.col("test_num").is_in(list(tests)))
+    )
     units = _unit_columns(frame)
     frame = frame.with_columns(pl.struct(_TEST).rank("dense").cast(pl.Int64).alias("_test") - 1,
                                pl.struct(units).rank("dense").cast(pl.Int64).alias("_unit") - 1)  # fmt: skip
@@ -97,10 +103,10 @@ def test_correlation(tidy: pa.Table | pl.DataFrame, tests: Sequence[int] | None 
         r = np.where((n >= 3) & (den > 0), num / den, np.nan)
     r = np.clip(r, -1.0, 1.0)
     mismatched = failed.T @ (1.0 - failed) + (1.0 - failed).T @ failed
-    return TestCorrelation(catalog.drop("_test").to_arrow(), r, n.astype(np.int64), mismatched == 0)
+    return CorrelationMatrix(catalog.drop("_test").to_arrow(), r, n.astype(np.int64), mismatched == 0)
 
 
-def test_times(tables: Mapping[str, pa.Table]) -> pl.DataFrame:
+def tsr_test_times(tables: Mapping[str, pa.Table]) -> pl.DataFrame:
     """test_num, test_name, test_time_s: each test's average execution time from the file's TSR
     records (TEST_TIM, seconds), averaged over heads and sites weighted by executions; tests
     whose TSR has no valid time are left out."""
@@ -126,12 +132,12 @@ def test_times(tables: Mapping[str, pa.Table]) -> pl.DataFrame:
 
 
 def redundant_tests(
-    correlation: TestCorrelation, threshold: float = 0.95, times: pl.DataFrame | None = None
+    correlation: CorrelationMatrix, threshold: float = 0.95, times: pl.DataFrame | None = None
 ) -> pa.Table:
     """Pairs of tests with |r| > ``threshold`` that fail the same units (both fail none counts
     as the same: neither screens anything in the sample). Columns: test_num_a, test_name_a,
     test_num_b, test_name_b, r, units (with both results), fails, time_s_a, time_s_b (TSR
-    TEST_TIM of each, from ``times`` (:func:`test_times`); null when not recorded); the pairs
+    TEST_TIM of each, from ``times`` (:func:`tsr_test_times`); null when not recorded); the pairs
     sorted by the longer of the two times (what removing that one would save), then by |r|."""
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold is an |r| between 0 and 1, got {threshold!r}")
