@@ -45,11 +45,11 @@ def write_file(
     test_cod: str = "WS1",
     start: int = T0,
     tests: Mapping[int, tuple[str, float, float, str]] = TESTS,
-    tsr_test_times: Mapping[int, float] | None = None,
+    test_times: Mapping[int, float] | None = None,
 ) -> Path:
     """One STDF file: MIR (lot, tester ``node``, test code), SDR (``handler``), parts inside a wafer
     (``wafer``) or outside any, PIR / PTR / PRR per part in the order given, TSR per test with
-    ``tsr_test_times`` (seconds) when given, MRR."""
+    ``test_times`` (seconds) when given, MRR."""
     sites = sorted({p.site for p in parts}) or [1]
     with StdfWriter(path) as out:
         out.record("MIR", SETUP_T=start - 60, START_T=start, STAT_NUM=1, MODE_COD="P", RTST_COD=" ", PROT_COD=" ",
@@ -92,7 +92,7 @@ def write_file(
             out.record("WRR", HEAD_NUM=1, SITE_GRP=255, FINISH_T=start + 600, PART_CNT=len(parts), RTST_CNT=0,
                        ABRT_CNT=0, GOOD_CNT=good, FUNC_CNT=0, WAFER_ID=wafer)  # fmt: skip
         for num, (name, *_rest) in tests.items():
-            seconds = None if tsr_test_times is None else tsr_test_times.get(num)
+            seconds = None if test_times is None else test_times.get(num)
             out.record("TSR", HEAD_NUM=255, SITE_NUM=0, TEST_TYP="P", TEST_NUM=num, EXEC_CNT=len(parts),
                        FAIL_CNT=0, ALRM_CNT=0, TEST_NAM=name, SEQ_NAME="", TEST_LBL="",
                        OPT_FLAG=0xF3 if seconds is not None else 0xF7, TEST_TIM=seconds or 0.0)  # fmt: skip

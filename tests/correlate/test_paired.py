@@ -140,11 +140,17 @@ def test_gage_study_across_testers_is_metrologys(tmp_path):
     )
     assert study.grr == pytest.approx(expected.grr) and study.ev == pytest.approx(expected.ev)
     assert study.tolerance == 2.0 and study.n_parts == 3 and study.n_appraisers == 2 and study.n_trials == 2
-    # Repeatability by hand: the pooled within-cell variance of 12 readings in 6 cells (df 6).
-    cells = [readings[t][u] for t in readings for u in readings[t]]
-    pooled = sum((x - sum(c) / 2) ** 2 for c in cells for x in c) / 6
-    if not study.statistics.get("pooled"):
-        assert study.ev == pytest.approx(math.sqrt(pooled))
+    # Repeatability by hand: the interaction is not significant (p > 0.25), so it is pooled with the
+    # within-cell variation (AIAG MSA 4th ed., ANOVA method): EV = sqrt((SS_int + SS_e) / (2 + 6)).
+    assert study.statistics["pooled"] is True
+    testers, units = list(readings), list(readings["T1"])
+    cell = {(t, u): sum(readings[t][u]) / 2 for t in testers for u in units}
+    grand = sum(cell.values()) / 6
+    by_tester = {t: sum(cell[(t, u)] for u in units) / 3 for t in testers}
+    by_unit = {u: sum(cell[(t, u)] for t in testers) / 2 for u in units}
+    ss_error = sum((x - cell[(t, u)]) ** 2 for t in testers for u in units for x in readings[t][u])
+    ss_interaction = 2 * sum((cell[(t, u)] - by_tester[t] - by_unit[u] + grand) ** 2 for t in testers for u in units)
+    assert study.ev == pytest.approx(math.sqrt((ss_interaction + ss_error) / 8))
 
 
 def test_gage_study_needs_every_trial(tmp_path):
