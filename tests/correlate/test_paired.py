@@ -149,7 +149,9 @@ def test_gage_study_across_testers_is_metrologys(tmp_path):
     by_tester = {t: sum(cell[(t, u)] for u in units) / 3 for t in testers}
     by_unit = {u: sum(cell[(t, u)] for t in testers) / 2 for u in units}
     ss_error = sum((x - cell[(t, u)]) ** 2 for t in testers for u in units for x in readings[t][u])
-    ss_interaction = 2 * sum((cell[(t, u)] - by_tester[t] - by_unit[u] + grand) ** 2 for t in testers for u in units)
+    ss_interaction = 2 * sum(
+        (cell[(t, u)] - by_tester[t] - by_unit[u] + grand) ** 2 for t in testers for u in units
+    )
     assert study.ev == pytest.approx(math.sqrt((ss_interaction + ss_error) / 8))
 
 

@@ -15,7 +15,7 @@
 from .agreement import Agreement, agreement, agreement_by
 from .matrix import CorrelationMatrix, correlation_matrix, redundant_tests, tsr_test_times
 from .paired import CorrelationReport, Tolerance, ate_gage_study, correlate, correlate_tables, label_sides
-from .retest import RetestReport, multi_site_efficiency, retest_analysis
+from .retest import RetestReport, lot_retest, multi_site_efficiency, retest_analysis
 
 __all__ = [
     "Agreement",
@@ -28,6 +28,7 @@ __all__ = [
     "correlate",
     "correlate_tables",
     "label_sides",
+    "lot_retest",
     "multi_site_efficiency",
     "redundant_tests",
     "retest_analysis",

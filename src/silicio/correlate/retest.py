@@ -37,7 +37,7 @@ from silicio.yields.lot_analysis import bin_switching, retest_recovery, throughp
 from silicio.yields.parametric import _touchdown_ids
 from silicio.yields.yield_ import as_frame, with_test_order
 
-__all__ = ["RetestReport", "multi_site_efficiency", "retest_analysis"]
+__all__ = ["RetestReport", "lot_retest", "multi_site_efficiency", "retest_analysis"]
 
 #: Groups a retest rate is given for, when the parts have the column.
 RATE_GROUPS = ("site", "tester", "handler")
@@ -279,3 +279,24 @@ def _test_time(frame: pl.DataFrame, notes: list[str]) -> tuple[pa.Table, pa.Tabl
               "sites": pl.Int64, "single_site_ms": pl.Float64, "multi_site_ms": pl.Float64,
               "multi_site_efficiency": pl.Float64}  # fmt: skip
     return site_times.to_arrow(), pl.DataFrame(rows, schema=schema).to_arrow()
+
+
+def lot_retest(lake, lot_id: str, stage: str | None = None, over: int = 1) -> RetestReport:
+    """:func:`retest_analysis` of lot ``lot_id`` in the lake (a :class:`silicio.lake.query.Lake`),
+    every file of the lot at ``stage`` (needed only when the lot was tested at several)."""
+    from silicio.lake import queries
+    from silicio.lake.queries.correlate import lot_insertions
+
+    if "parts" not in lake.layout.tables():
+        raise ValueError(f"{lake.layout.root}: the lake holds no parts yet (run `silicio ingest` first)")
+    stages = queries.lot_stages(lake, lot_id)
+    if not stages:
+        raise ValueError(f"no lot {lot_id!r} in the lake at {lake.layout.root}")
+    if stage is None:
+        if len(stages) > 1:
+            raise ValueError(f"lot {lot_id!r} was tested at {', '.join(stages)}; choose one with --stage")
+        stage = stages[0]
+    elif stage not in stages:
+        raise ValueError(f"lot {lot_id!r} was not tested at stage {stage!r}; stages: {', '.join(stages)}")
+    insertions = lot_insertions(lake, lot_id, stage)
+    return retest_analysis(insertions, over=over, lot_id=lot_id, stage=stage)
