@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "spatial": ("spatial", "app", "Wafer-map signatures: which shape a wafer's loss has, where, and how it clusters."),
     "users": ("users", "app",
               "Dashboard accounts (roles admin, engineer, quality, auditor, supplier) and API tokens."),
+    "correlate": ("correlate", "app", "Correlation: the same units tested twice, and tests within a stage."),
+    "retest": ("correlate", "retest_command",
+               "Retests and test time of a lot: bin switching, recovery per bin, retest rate per site, tester\n"
+               "and handler, dies retested more than N times, UPH and multi-site efficiency."),
 }  # fmt: skip
 
 

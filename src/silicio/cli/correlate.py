@@ -1,0 +1,215 @@
+"""``silicio correlate ...`` (two files of the same units, the tests of one file) and ``silicio
+retest LOT`` (the lake's retests and test time of a lot): arguments in, the areas' answers out."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .errors import existing_file, fail, needs, reported_errors
+from .options import DatabaseUrl, DataDir
+from .render import console, print_table
+
+app = typer.Typer(
+    no_args_is_help=True, help="Correlation: the same units tested twice, and tests within a stage."
+)
+
+
+def _json(value: Any) -> str:
+    def ready(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: ready(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [ready(x) for x in v]
+        return v
+
+    return json.dumps(ready(value), indent=1, allow_nan=False, default=str)
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+@app.command("files")
+def files_command(
+    reference: Annotated[
+        Path, typer.Argument(metavar="A", help="STDF file of the reference tester (side a).")
+    ],
+    other: Annotated[
+        Path, typer.Argument(metavar="B", help="STDF file of the same units on the other tester.")
+    ],
+    tolerance: Annotated[
+        str | None,
+        typer.Option(
+            "--tolerance",
+            help="Largest |bias|: 0.002 (absolute), 2% (of the mean) or 5%limits (of the limit window).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    on: Annotated[
+        str, typer.Option("--on", help="Match units on auto, xy (die coordinates) or part_id.")
+    ] = "auto",
+    by_number: Annotated[
+        bool, typer.Option("--by-number", help="Match tests on number alone (names differ between programs).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+) -> None:
+    """Correlate two files of the same units: per test bias, Bland-Altman limits, slope, R^2, paired
+    t-test and verdict flips; the tests beyond the tolerance."""
+    existing_file(reference)
+    existing_file(other)
+    from silicio.correlate import Tolerance, correlate
+    from silicio.stdf import read
+
+    with reported_errors():
+        try:
+            limit = Tolerance.parse(tolerance) if tolerance is not None else None
+            report = correlate(read(reference), read(other), on=on, match="number" if by_number else "number_and_name",
+                               tolerance=limit)  # fmt: skip
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(_json(report.to_dict()))
+        return
+    share = report.part_flip_share
+    console.print(
+        escape(f"{report.units_matched} units in both files (a {report.units_a}, b {report.units_b}), matched on "
+               f"{'/'.join(report.unit_key)}; pass/fail changed on {report.part_flips}"
+               + (f" ({100 * share:.2f}%)" if share is not None else "")),
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    shown = report.disagreeing if report.tolerance is not None else report.tests
+    title = (f"{shown.num_rows} tests beyond {report.tolerance.describe()}" if report.tolerance is not None
+             else f"{shown.num_rows} tests")  # fmt: skip
+    table = Table(title=title, title_justify="left")
+    columns = [
+        "test_num",
+        "test_name",
+        "n",
+        "bias",
+        "loa_lower",
+        "loa_upper",
+        "slope",
+        "r_squared",
+        "p_value",
+        "flips",
+    ]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "test_name" else "right", overflow="fold")
+    for row in shown.to_pylist():
+        table.add_row(*(escape(_number(row[c])) for c in columns))
+    print_table(console, table)
+    for note in report.notes:
+        console.print(escape(note), style="dim", highlight=False, soft_wrap=True)
+
+
+@app.command("tests")
+def tests_command(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="STDF file of one stage.")],
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=0.999999,
+            help="|r| above which two tests failing the same units are redundant.",
+        ),
+    ] = 0.95,  # fmt: skip
+    as_json: Annotated[bool, typer.Option("--json", help="Redundant pairs as JSON.")] = False,
+) -> None:
+    """Redundant tests of a file: pairs with |r| above the threshold that fail the same units, with the
+    test time each costs (TSR)."""
+    existing_file(path)
+    from silicio.correlate import correlation_matrix, redundant_tests, tsr_test_times
+    from silicio.stdf import read, tidy
+
+    with reported_errors():
+        try:
+            tables = read(path)
+            pairs = redundant_tests(correlation_matrix(tidy(tables)), threshold, tsr_test_times(tables))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(_json(pairs.to_pylist()))
+        return
+    table = Table(
+        title=f"{pairs.num_rows} redundant test pairs (|r| > {threshold:g}, same fails)", title_justify="left"
+    )
+    columns = pairs.column_names
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column.startswith("test_name") else "right", overflow="fold"
+        )
+    for row in pairs.to_pylist():
+        table.add_row(*(escape(_number(row[c])) for c in columns))
+    print_table(console, table)
+
+
+def retest_command(
+    lot: Annotated[str, typer.Argument(metavar="LOT", help="Lot ID (MIR.LOT_ID) as the lake holds it.")],
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", help="Test stage, when the lot was tested at several.", show_default=False),
+    ] = None,
+    over: Annotated[
+        int, typer.Option("--over", min=0, help="List the dies retested more than this many times.")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+) -> None:
+    """Retests and test time of a lot: bin switching, recovery per bin, retest rate per site, tester
+    and handler, dies retested more than N times, UPH and multi-site efficiency."""
+    needs("lake", "silicio retest")
+    from silicio.correlate import lot_retest
+    from silicio.lake.query import Lake
+
+    with reported_errors():
+        try:
+            with Lake(data, database_url) as lake:
+                report = lot_retest(lake, lot, stage=stage, over=over)
+        except (ValueError, FileNotFoundError) as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(_json(report.to_dict()))
+        return
+    console.print(
+        escape(f"lot {lot} at {report.stage}: {report.insertions} insertions of {report.dies} dies, "
+               f"{report.retested_dies} retested"),
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    _print_rows(
+        "Bin switching: dies per first-pass hard bin (rows) and final hard bin", report.switching_matrix
+    )
+    _print_rows("Retest recovery per first-pass hard bin", report.recovery)
+    for group, rates in report.retest_rates.items():
+        _print_rows(f"Retest rate per {group}", rates)
+    _print_rows(f"Dies retested more than {report.over} times", report.repeated)
+    _print_rows("Test time and UPH per tester and site", report.site_times)
+    _print_rows("Testers: UPH and multi-site efficiency", report.testers)
+    for note in report.notes:
+        console.print(escape(note), style="dim", highlight=False, soft_wrap=True)
+
+
+def _print_rows(title: str, rows) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in rows.column_names:
+        table.add_column(column, overflow="fold")
+    for row in rows.to_pylist():
+        table.add_row(
+            *(
+                escape(_number(v) if not isinstance(v, list) else " > ".join(map(str, v)))
+                for v in row.values()
+            )
+        )
+    print_table(console, table)
