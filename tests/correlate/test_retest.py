@@ -145,3 +145,14 @@ def test_a_lot_the_lake_does_not_hold(lake_dir):
             lot_retest(lake, "NOPE")
         with pytest.raises(ValueError, match="not tested at stage 'final_test'"):
             lot_retest(lake, "L1", stage="final_test")
+
+
+def test_silicio_retest_prints_the_lot(lake_dir):
+    from typer.testing import CliRunner
+
+    from silicio.cli import app
+
+    result = CliRunner().invoke(app, ["retest", "L1", "--data", str(lake_dir)], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    assert "lot L1 at wafer_sort: 9 insertions of 5 dies, 3 retested" in result.stdout
+    assert "Dies retested more than 1 times" in result.stdout and "4 > 4 > 1" in result.stdout
