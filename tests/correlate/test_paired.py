@@ -167,3 +167,40 @@ def test_gage_study_needs_every_trial(tmp_path):
     with pytest.raises(ValueError, match="no result of test 99"):
         ate_gage_study(frame, 99)
     assert parts(read(path)).num_rows == 2
+
+
+def brute_force(cells_a, cells_b, tests):
+    """Pairs by dictionary: the last reading of each (unit, test) cell on each side."""
+    side = [{}, {}]
+    for k, (cells, values, verdicts) in enumerate((cells_a, cells_b)):
+        for cell, value, verdict in zip(cells.tolist(), values.tolist(), verdicts.tolist(), strict=True):
+            side[k][cell] = (value, verdict)
+    out = {}
+    for cell, (a, _) in side[0].items():
+        if cell in side[1]:
+            out.setdefault(cell % tests, ([], []))
+            out[cell % tests][0].append(a)
+            out[cell % tests][1].append(side[1][cell][0])
+    return out
+
+
+@pytest.mark.parametrize("units, tests", [(4, 3), (40, 30)])  # dense cells, then sparse ones
+def test_dense_and_sparse_pairing_agree_with_a_dictionary(units, tests):
+    import numpy as np
+
+    from silicio.correlate.paired import _paired_statistics
+
+    rng = np.random.default_rng(units)
+    size = 30
+    pool = rng.choice(units * tests, 12, replace=False)  # cells both sides draw from: repeats and pairs
+    cells_a = (rng.choice(pool, size), rng.normal(size=size), rng.integers(-1, 2, size).astype(np.int8))
+    cells_b = (rng.choice(pool, size), rng.normal(size=size), rng.integers(-1, 2, size).astype(np.int8))
+    got = _paired_statistics(cells_a, cells_b, units, tests).to_pylist()
+    expected = brute_force(cells_a, cells_b, tests)
+    assert sum(row["n"] for row in got) == sum(len(a) for a, _ in expected.values()) > 0
+    for test, (a, b) in expected.items():
+        row = got[test]
+        assert row["n"] == len(a)
+        assert row["bias"] == pytest.approx(sum(y - x for x, y in zip(a, b, strict=True)) / len(a))
+        if len(a) > 2:
+            assert row["slope"] == pytest.approx(hand_agreement(a, b)["slope"])

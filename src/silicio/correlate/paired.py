@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -30,7 +31,7 @@ from silicio.metrology import gage_rr_anova
 from silicio.metrology.msa import GageRR
 from silicio.yields.yield_ import as_frame, check_choice
 
-from .agreement import AGREEMENT_COLUMNS, agreement_by
+from .agreement import AGREEMENT_COLUMNS, agreement_of_columns, agreement_of_groups
 
 __all__ = [
     "CorrelationReport",
@@ -144,6 +145,76 @@ def _json_rows(table: pa.Table) -> list[dict[str, Any]]:
             for row in table.to_pylist()]  # fmt: skip
 
 
+def _columns(table: pa.Table | pl.DataFrame, needs: Sequence[str], what: str) -> pl.DataFrame:
+    """Only the columns ``needs`` of ``table`` as a polars frame: a tidy table's other columns are
+    never converted."""
+    if isinstance(table, pa.Table):
+        missing = [c for c in needs if c not in table.column_names]
+        if missing:
+            raise ValueError(f"{what} needs columns {list(needs)}; missing {missing}")
+        return pl.from_arrow(table.select(list(needs)))
+    return as_frame(table, needs, what).select(needs)
+
+
+def _test_id(test_key: Sequence[str]) -> pl.Expr:
+    """One 64-bit number per test: the hash of its keys, cast to one type whatever each side's
+    table made of them (numbers as 64-bit integers, text as text)."""
+    cast = {"test_num": pl.Int64, "pin": pl.Int64, "test_type": pl.String, "test_name": pl.String}
+    return pl.struct([pl.col(c).cast(cast[c]) for c in test_key]).hash(seed=0).alias("_test")
+
+
+def _cells(tidy: pl.DataFrame, test_ids: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(cell, result, verdict) of the tidy rows of matched units and known tests: cell = unit
+    number x tests + test number (the test's place in the sorted ``test_ids``), verdict as int8
+    (1 passed, 0 failed, -1 none)."""
+    tests = test_ids.size
+    row_ids = tidy.get_column("_test").to_numpy()
+    k = np.minimum(np.searchsorted(test_ids, row_ids), tests - 1)
+    part = tidy.get_column("part_index").fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    lookup = np.full(max(int(part.max(initial=-1)), int(units.max(initial=-1))) + 2, -1, dtype=np.int64)
+    lookup[units] = np.arange(units.size)
+    unit = lookup[part]  # -1 (the lookup's last slot) for a part outside the matched units
+    keep = (unit >= 0) & (test_ids[k] == row_ids)  # a test side a does not have is left out
+    cell = unit[keep] * tests + k[keep]
+    result = tidy.get_column("result").cast(pl.Float64).to_numpy()[keep]  # null reads as NaN
+    verdict = tidy.get_column("passed").cast(pl.Int8).fill_null(-1).to_numpy()[keep]
+    return cell, result, verdict
+
+
+def _paired_statistics(cells_a, cells_b, units: int, tests: int) -> pa.Table:
+    """Pair each cell (unit, test) of side a with the same cell of side b, then the agreement of
+    each test. A cell read twice on a side (a test looped within one insertion) counts its last
+    reading. Dense cells are paired by scattering side b into an array of every cell; sparse ones
+    (many tests, few units each) by a sorted search, without that array."""
+    cell_a, a, verdict_a = cells_a
+    cell_b, b, verdict_b = cells_b
+    if units * tests <= 4 * max(cell_a.size, cell_b.size, 1):
+        # Every cell in one array per side, units by tests: scattering keeps the last reading.
+        columns = []
+        for cell, values, verdict in ((cell_a, a, verdict_a), (cell_b, b, verdict_b)):
+            readings = np.full(units * tests, np.nan)
+            readings[cell] = values
+            verdicts = np.full(units * tests, -1, dtype=np.int8)
+            verdicts[cell] = verdict
+            columns.append((readings.reshape(units, tests), verdicts.reshape(units, tests)))
+        (a_cells, a_verdicts), (b_cells, b_verdicts) = columns
+        return agreement_of_columns(a_cells, b_cells, a_verdicts, b_verdicts)
+    order = np.argsort(cell_b, kind="stable")
+    sorted_b = cell_b[order]
+    found = np.searchsorted(sorted_b, cell_a, side="right") - 1  # the last of repeated cells
+    hit = (found >= 0) & (sorted_b[np.maximum(found, 0)] == cell_a)
+    where = np.where(hit, order[np.maximum(found, 0)], -1)
+    order_a = np.argsort(cell_a, kind="stable")
+    sorted_a = cell_a[order_a]
+    last = np.ones(cell_a.size, dtype=bool)
+    last[order_a[:-1][sorted_a[:-1] == sorted_a[1:]]] = False
+    paired = (where >= 0) & last
+    where = where[paired]
+    return agreement_of_groups(
+        cell_a[paired] % tests, a[paired], b[where], tests, verdict_a[paired], verdict_b[where]
+    )
+
+
 def unit_key(parts_a: pl.DataFrame, parts_b: pl.DataFrame, on: str = "auto") -> tuple[str, ...]:
     """The columns that match units: ``on`` "xy" or "part_id"; "auto" takes die coordinates when
     every part of both sides has them, else the part id when every part has one."""
@@ -210,28 +281,33 @@ def correlate_tables(
     part_flips = both.filter(pl.col("passed_a") != pl.col("passed_b")).height
 
     test_key = list(TEST_MATCH[match])
-    needs_tidy = [*test_key, "test_name", "part_index", "result", "passed", "lo_limit", "hi_limit", "units"]
-    ta, tb = (
-        as_frame(tidy_a, needs_tidy, "correlate (tidy a)"),
-        as_frame(tidy_b, needs_tidy, "correlate (tidy b)"),
+    shown = list(dict.fromkeys([*test_key, "test_name"]))
+    ta = _columns(
+        tidy_a,
+        [*shown, "part_index", "result", "passed", "lo_limit", "hi_limit", "units"],
+        "correlate (tidy a)",
     )
-    side_a = ta.join(
-        matched.select("_index_a", "_index_b"), left_on="part_index", right_on="_index_a", how="inner"
-    )
-    side_a = side_a.select(*dict.fromkeys([*test_key, "test_name"]), "_index_b", pl.col("result").alias("a"),
-                           pl.col("passed").alias("passed_a"), "lo_limit", "hi_limit", "units")  # fmt: skip
-    side_b = tb.select(*test_key, pl.col("part_index").alias("_index_b"), pl.col("result").alias("b"),
-                       pl.col("passed").alias("passed_b"))  # fmt: skip
-    paired = side_a.join(side_b, on=[*test_key, "_index_b"], how="inner", nulls_equal=True)
-    group = list(dict.fromkeys([*test_key, "test_name"])) if match == "number_and_name" else test_key
-    stats = pl.from_arrow(agreement_by(paired, group))
-    labels = paired.group_by(test_key).agg(
-        *([pl.col("test_name").drop_nulls().first()] if match == "number" else []),
-        pl.col("units").drop_nulls().first(),
-        pl.col("lo_limit").drop_nulls().first(),
-        pl.col("hi_limit").drop_nulls().first(),
-    )
-    tests = stats.join(labels, on=test_key, how="left", nulls_equal=True)
+    tb = _columns(tidy_b, [*test_key, "part_index", "result", "passed"], "correlate (tidy b)")
+    # A test is one 64-bit hash of its keys on both sides: the joins of millions of rows then run
+    # on two integers, not on the test name's text.
+    ta, tb = ta.with_columns(_test_id(test_key)), tb.with_columns(_test_id(test_key))
+    labels = (
+        ta.group_by("_test")
+        .agg(*(pl.col(c).first() for c in shown),
+             *(pl.col(c).drop_nulls().first() for c in ("units", "lo_limit", "hi_limit")))
+        .sort("_test")
+    )  # fmt: skip
+    test_ids = labels.get_column("_test").to_numpy()
+    unit_a, unit_b = (matched.get_column(c).to_numpy() for c in ("_index_a", "_index_b"))
+    if test_ids.size and unit_a.size:
+        stats = _paired_statistics(
+            _cells(ta, test_ids, unit_a), _cells(tb, test_ids, unit_b), unit_a.size, test_ids.size
+        )
+    else:
+        stats = agreement_of_groups(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), test_ids.size)
+    tests = pl.concat([labels.drop("_test"), pl.from_arrow(stats)], how="horizontal")
+    tests = tests.filter(pl.col("n") > 0)
+    test_key = shown
     order = [*dict.fromkeys([*test_key, "test_name"]), "units", "lo_limit", "hi_limit", *AGREEMENT_COLUMNS]
     if tolerance is not None:
         allowed = tolerance.allowed()
