@@ -40,6 +40,7 @@ __all__ = [
     "correlate_tables",
     "label_sides",
     "ate_gage_study",
+    "per_test_agreement",
     "unit_key",
 ]
 
@@ -171,9 +172,18 @@ def _cells(tidy: pl.DataFrame, test_ids: np.ndarray, units: np.ndarray) -> tuple
     row_ids = tidy.get_column("_test").to_numpy()
     k = np.minimum(np.searchsorted(test_ids, row_ids), tests - 1)
     part = tidy.get_column("part_index").fill_null(-1).to_numpy().astype(np.int64, copy=False)
-    lookup = np.full(max(int(part.max(initial=-1)), int(units.max(initial=-1))) + 2, -1, dtype=np.int64)
-    lookup[units] = np.arange(units.size)
-    unit = lookup[part]  # -1 (the lookup's last slot) for a part outside the matched units
+    top = max(int(part.max(initial=-1)), int(units.max(initial=-1)))
+    if top < 4 * (part.size + units.size):  # part numbers of one file: a lookup array
+        lookup = np.full(top + 2, -1, dtype=np.int64)
+        lookup[units] = np.arange(units.size)
+        unit = lookup[part]  # -1 (the lookup's last slot) for a part outside the matched units
+    elif units.size:  # sparse part numbers (files of a lot numbered apart): a sorted search
+        order = np.argsort(units, kind="stable")
+        ranked = units[order]
+        at = np.minimum(np.searchsorted(ranked, part), units.size - 1)
+        unit = np.where(ranked[at] == part, order[at], -1)
+    else:
+        unit = np.full(part.size, -1, dtype=np.int64)
     keep = (unit >= 0) & (test_ids[k] == row_ids)  # a test side a does not have is left out
     cell = unit[keep] * tests + k[keep]
     result = tidy.get_column("result").cast(pl.Float64).to_numpy()[keep]  # null reads as NaN
@@ -251,43 +261,31 @@ def _final_units(parts: pl.DataFrame, key: Sequence[str], side: str, notes: list
     return final
 
 
-def correlate_tables(
-    parts_a: pa.Table | pl.DataFrame,
+def per_test_agreement(
     tidy_a: pa.Table | pl.DataFrame,
-    parts_b: pa.Table | pl.DataFrame,
     tidy_b: pa.Table | pl.DataFrame,
-    *,
-    on: str = "auto",
+    unit_a: np.ndarray,
+    unit_b: np.ndarray,
     match: str = "number_and_name",
     tolerance: Tolerance | None = None,
-) -> CorrelationReport:
-    """Correlate side b with side a from their :func:`silicio.stdf.parts.parts` and
-    :func:`silicio.stdf.tidy` tables (one file each, or each side's files concatenated with
-    ``is_last_test`` consolidated). See the module notes and :class:`CorrelationReport`."""
+    notes: list[str] | None = None,
+    what: str = "correlate",
+) -> tuple[pa.Table, pa.Table]:
+    """The ``tests`` and ``disagreeing`` tables of :class:`CorrelationReport`: the results of
+    ``tidy_a`` rows of parts ``unit_a[i]`` paired with those of ``tidy_b`` rows of parts
+    ``unit_b[i]`` (``part_index`` values, one pair of parts per unit), test by test."""
     check_choice("match", match, tuple(TEST_MATCH))
-    needs_parts = ["x", "y", "wafer_id", "part_id", "passed", "is_last_test", "part_index"]
-    pa_, pb = (
-        as_frame(parts_a, needs_parts, "correlate (parts a)"),
-        as_frame(parts_b, needs_parts, "correlate (parts b)"),
-    )
-    key = unit_key(pa_, pb, on)
-    notes: list[str] = []
-    units_a, units_b = _final_units(pa_, key, "a", notes), _final_units(pb, key, "b", notes)
-    matched = units_a.select(*key, pl.col("passed").alias("passed_a"), pl.col("part_index").alias("_index_a")).join(
-        units_b.select(*key, pl.col("passed").alias("passed_b"), pl.col("part_index").alias("_index_b")),
-        on=list(key), how="inner", nulls_equal=True,
-    )  # fmt: skip
-    both = matched.filter(pl.col("passed_a").is_not_null() & pl.col("passed_b").is_not_null())
-    part_flips = both.filter(pl.col("passed_a") != pl.col("passed_b")).height
-
+    notes = [] if notes is None else notes
+    unit_a = np.asarray(unit_a, dtype=np.int64)
+    unit_b = np.asarray(unit_b, dtype=np.int64)
     test_key = list(TEST_MATCH[match])
     shown = list(dict.fromkeys([*test_key, "test_name"]))
     ta = _columns(
         tidy_a,
         [*shown, "part_index", "result", "passed", "lo_limit", "hi_limit", "units"],
-        "correlate (tidy a)",
+        f"{what} (tidy a)",
     )
-    tb = _columns(tidy_b, [*test_key, "part_index", "result", "passed"], "correlate (tidy b)")
+    tb = _columns(tidy_b, [*test_key, "part_index", "result", "passed"], f"{what} (tidy b)")
     # A test is one 64-bit hash of its keys on both sides: the joins of millions of rows then run
     # on two integers, not on the test name's text.
     ta, tb = ta.with_columns(_test_id(test_key)), tb.with_columns(_test_id(test_key))
@@ -298,7 +296,6 @@ def correlate_tables(
         .sort("_test")
     )  # fmt: skip
     test_ids = labels.get_column("_test").to_numpy()
-    unit_a, unit_b = (matched.get_column(c).to_numpy() for c in ("_index_a", "_index_b"))
     if test_ids.size and unit_a.size:
         stats = _paired_statistics(
             _cells(ta, test_ids, unit_a), _cells(tb, test_ids, unit_b), unit_a.size, test_ids.size
@@ -330,6 +327,40 @@ def correlate_tables(
     tests = tests.select(order).sort(
         [c for c in ("test_num", "test_type", "pin") if c in order], nulls_last=True
     )
+    return tests.to_arrow(), disagreeing.select(order).to_arrow()
+
+
+def correlate_tables(
+    parts_a: pa.Table | pl.DataFrame,
+    tidy_a: pa.Table | pl.DataFrame,
+    parts_b: pa.Table | pl.DataFrame,
+    tidy_b: pa.Table | pl.DataFrame,
+    *,
+    on: str = "auto",
+    match: str = "number_and_name",
+    tolerance: Tolerance | None = None,
+) -> CorrelationReport:
+    """Correlate side b with side a from their :func:`silicio.stdf.parts.parts` and
+    :func:`silicio.stdf.tidy` tables (one file each, or each side's files concatenated with
+    ``is_last_test`` consolidated). See the module notes and :class:`CorrelationReport`."""
+    check_choice("match", match, tuple(TEST_MATCH))
+    needs_parts = ["x", "y", "wafer_id", "part_id", "passed", "is_last_test", "part_index"]
+    pa_, pb = (
+        as_frame(parts_a, needs_parts, "correlate (parts a)"),
+        as_frame(parts_b, needs_parts, "correlate (parts b)"),
+    )
+    key = unit_key(pa_, pb, on)
+    notes: list[str] = []
+    units_a, units_b = _final_units(pa_, key, "a", notes), _final_units(pb, key, "b", notes)
+    matched = units_a.select(*key, pl.col("passed").alias("passed_a"), pl.col("part_index").alias("_index_a")).join(
+        units_b.select(*key, pl.col("passed").alias("passed_b"), pl.col("part_index").alias("_index_b")),
+        on=list(key), how="inner", nulls_equal=True,
+    )  # fmt: skip
+    both = matched.filter(pl.col("passed_a").is_not_null() & pl.col("passed_b").is_not_null())
+    part_flips = both.filter(pl.col("passed_a") != pl.col("passed_b")).height
+
+    unit_a, unit_b = (matched.get_column(c).to_numpy() for c in ("_index_a", "_index_b"))
+    tests, disagreeing = per_test_agreement(tidy_a, tidy_b, unit_a, unit_b, match, tolerance, notes)
     if matched.height == 0:
         notes.append(f"no unit is in both sides (matched on {list(key)})")
     return CorrelationReport(
@@ -339,8 +370,8 @@ def correlate_tables(
         units_matched=matched.height,
         part_verdicts=both.height,
         part_flips=part_flips,
-        tests=tests.to_arrow(),
-        disagreeing=disagreeing.select(order).to_arrow(),
+        tests=tests,
+        disagreeing=disagreeing,
         tolerance=tolerance,
         notes=tuple(notes),
     )

@@ -15,7 +15,7 @@ from ..query import Lake
 from . import test_order
 from .insertions import first_insertion, join_insertions, last_insertion
 
-__all__ = ["RETEST_PART_COLUMNS", "lot_insertions"]
+__all__ = ["RESULT_COLUMNS", "RETEST_PART_COLUMNS", "lot_final_results", "lot_insertions"]
 
 #: The parts columns :func:`lot_insertions` reads, as the ``parts`` view names them.
 RETEST_PART_COLUMNS = ("lot_id", "wafer_id", "head", "site", "part_index", "part_id", "x", "y", "hard_bin",
@@ -56,5 +56,26 @@ def lot_insertions(lake: Lake, lot_id: str, stage: str) -> pl.DataFrame:
         "FROM parts x JOIN files f ON f.sha256 = x.file_sha256 "
         f"{join_insertions('x', _ONE_LOT.format(x='p'))} {' '.join(joins)} "
         f"WHERE {_ONE_LOT.format(x='x')} ORDER BY {test_order('x')}",
+        {"partition": partition_value(lot_id), "lot": lot_id, "stage": stage},
+    )
+
+
+#: The tidy columns :func:`lot_final_results` reads.
+RESULT_COLUMNS = ("part_index", "test_num", "test_name", "test_type", "pin", "result", "units", "lo_limit",
+                  "hi_limit", "passed", "file_sha256")  # fmt: skip
+
+
+def lot_final_results(lake: Lake, lot_id: str, stage: str) -> pl.DataFrame:
+    """The final test results of lot ``lot_id`` at ``stage``: the tidy rows of each die's last
+    insertion across the lot's files (:mod:`silicio.lake.queries.insertions`), columns
+    :data:`RESULT_COLUMNS`, in no particular order. ``part_index`` is the part's row in its file:
+    with ``file_sha256`` it names the part :func:`lot_insertions` lists."""
+    if "tidy" not in lake.layout.tables():
+        raise ValueError(f"{lake.layout.root}: the lake holds no test results (tidy) yet")
+    chosen = ", ".join(f"x.{c}" for c in RESULT_COLUMNS)
+    return lake.polars(
+        f"SELECT {chosen} FROM tidy x JOIN files f ON f.sha256 = x.file_sha256 "
+        f"{join_insertions('x', _ONE_LOT.format(x='p'))} "
+        f"WHERE {_ONE_LOT.format(x='x')} AND {last_insertion('x')}",
         {"partition": partition_value(lot_id), "lot": lot_id, "stage": stage},
     )
