@@ -155,6 +155,61 @@ def tests_command(
     print_table(console, table)
 
 
+@app.command("stages")
+def stages_command(
+    sort_lot: Annotated[str, typer.Argument(metavar="SORT_LOT", help="Lot ID at wafer sort.")],
+    final_lot: Annotated[str, typer.Argument(metavar="FINAL_LOT", help="Lot ID at final test.")],
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
+    pairs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pair",
+            metavar="SORT:FINAL",
+            help="A sort test number and the final test number that "
+            "measures the same (repeat); default: the tests of the same number and name.",
+        ),
+    ] = None,  # fmt: skip
+    tolerance: Annotated[
+        str | None,
+        typer.Option("--tolerance", help="Largest |bias|, as for `correlate files`.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+) -> None:
+    """Wafer sort against final test, die by die through the genealogy: per test pair agreement,
+    sort bins against final bins, escapes (passed sort, failed final) by wafer position."""
+    needs("lake", "silicio correlate stages")
+    from silicio.correlate import Tolerance, lot_stage_correlation
+    from silicio.lake.query import Lake
+    from silicio.trace.store import TraceStore
+
+    test_pairs = {}
+    for text in pairs or ():
+        sort_num, _, final_num = text.partition(":")
+        if not (sort_num.strip().isdigit() and final_num.strip().isdigit()):
+            raise fail(f"--pair {text!r}: expected SORT:FINAL test numbers, e.g. 1010:2010")
+        test_pairs[int(sort_num)] = int(final_num)
+    with reported_errors():
+        try:
+            limit = Tolerance.parse(tolerance) if tolerance is not None else None
+            with Lake(data, database_url) as lake, TraceStore.at(data, database_url) as store:
+                report = lot_stage_correlation(lake, store, sort_lot, final_lot, test_pairs or None, limit)
+        except (ValueError, FileNotFoundError) as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(_json(report.to_dict()))
+        return
+    console.print(escape(f"{report.tested_both} of {report.pairs} die -> unit links tested at both stages; "
+                         f"{report.escapes.num_rows} escapes"), highlight=False, soft_wrap=True)  # fmt: skip
+    _print_rows("Sort hard bin against final hard bin", report.bins)
+    _print_rows(
+        "Tests", report.tests.select(["test_num", "test_name", "n", "bias", "slope", "r_squared", "flips"])
+    )
+    _print_rows("Escapes: passed sort, failed final", report.escapes)
+    for note in report.notes:
+        console.print(escape(note), style="dim", highlight=False, soft_wrap=True)
+
+
 def retest_command(
     lot: Annotated[str, typer.Argument(metavar="LOT", help="Lot ID (MIR.LOT_ID) as the lake holds it.")],
     data: DataDir = None,

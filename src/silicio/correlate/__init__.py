@@ -16,22 +16,27 @@ from .agreement import Agreement, agreement, agreement_by
 from .matrix import CorrelationMatrix, correlation_matrix, redundant_tests, tsr_test_times
 from .paired import CorrelationReport, Tolerance, ate_gage_study, correlate, correlate_tables, label_sides
 from .retest import RetestReport, lot_retest, multi_site_efficiency, retest_analysis
+from .stages import StageCorrelation, die_unit_pairs, lot_stage_correlation, stage_correlation
 
 __all__ = [
     "Agreement",
     "CorrelationReport",
     "RetestReport",
+    "StageCorrelation",
     "CorrelationMatrix",
     "Tolerance",
     "agreement",
     "agreement_by",
     "correlate",
     "correlate_tables",
+    "die_unit_pairs",
     "label_sides",
     "lot_retest",
+    "lot_stage_correlation",
     "multi_site_efficiency",
     "redundant_tests",
     "retest_analysis",
+    "stage_correlation",
     "correlation_matrix",
     "tsr_test_times",
     "ate_gage_study",
