@@ -204,3 +204,19 @@ def test_dense_and_sparse_pairing_agree_with_a_dictionary(units, tests):
         assert row["bias"] == pytest.approx(sum(y - x for x, y in zip(a, b, strict=True)) / len(a))
         if len(a) > 2:
             assert row["slope"] == pytest.approx(hand_agreement(a, b)["slope"])
+
+
+def test_site_to_site_within_one_file(tmp_path):
+    from silicio.correlate import correlate_within
+
+    # Each die visits both sites; die (1, 0) is tested twice on site 1, the later reading counts.
+    order = [(1, 0, 1.0), (2, 1, 2.3), (1, 2, 3.0), (2, 0, 1.1), (1, 1, 2.0), (2, 2, 3.05), (1, 1, 2.1)]
+    rows = [Part(site=site, results={10: v}, x=die, y=0) for site, die, v in order]
+    tables = read(write_file(tmp_path / "sites.stdf", rows))
+    report = correlate_within(parts(tables), tidy(tables), "site", 1, 2)
+    assert report.units_matched == 3
+    row = report.tests.to_pylist()[0]
+    for name, value in hand_agreement([1.0, 2.1, 3.0], [1.1, 2.3, 3.05]).items():
+        assert row[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    with pytest.raises(ValueError, match="no part has site = 3; the site values are 1, 2"):
+        correlate_within(parts(tables), tidy(tables), "site", 1, 3)

@@ -14,7 +14,15 @@
 
 from .agreement import Agreement, agreement, agreement_by
 from .matrix import CorrelationMatrix, correlation_matrix, redundant_tests, tsr_test_times
-from .paired import CorrelationReport, Tolerance, ate_gage_study, correlate, correlate_tables, label_sides
+from .paired import (
+    CorrelationReport,
+    Tolerance,
+    ate_gage_study,
+    correlate,
+    correlate_tables,
+    correlate_within,
+    label_sides,
+)
 from .retest import RetestReport, lot_retest, multi_site_efficiency, retest_analysis
 from .stages import StageCorrelation, die_unit_pairs, lot_stage_correlation, stage_correlation
 
@@ -29,6 +37,7 @@ __all__ = [
     "agreement_by",
     "correlate",
     "correlate_tables",
+    "correlate_within",
     "die_unit_pairs",
     "label_sides",
     "lot_retest",

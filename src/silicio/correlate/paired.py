@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from silicio.metrology import gage_rr_anova
 from silicio.metrology.msa import GageRR
-from silicio.yields.yield_ import as_frame, check_choice
+from silicio.yields.yield_ import as_frame, check_choice, with_test_order
 
 from .agreement import AGREEMENT_COLUMNS, agreement_of_columns, agreement_of_groups
 
@@ -38,6 +38,7 @@ __all__ = [
     "Tolerance",
     "correlate",
     "correlate_tables",
+    "correlate_within",
     "label_sides",
     "ate_gage_study",
     "per_test_agreement",
@@ -375,6 +376,35 @@ def correlate_tables(
         tolerance=tolerance,
         notes=tuple(notes),
     )
+
+
+def correlate_within(
+    parts: pa.Table | pl.DataFrame,
+    tidy: pa.Table | pl.DataFrame,
+    by: str,
+    a: Any,
+    b: Any,
+    *,
+    on: str = "auto",
+    match: str = "number_and_name",
+    tolerance: Tolerance | None = None,
+) -> CorrelationReport:
+    """Site-to-site (``by="site"``) or tester-to-tester (``by="tester"``) correlation inside one
+    table: side a is the insertions whose ``by`` column is ``a``, side b those where it is ``b``;
+    each unit's last insertion *within its side* counts. ``parts`` / ``tidy``: one file, or the
+    files of a lot with ``part_index`` unique across them. This is how a correlation lot that
+    went through every site (or two testers) is read."""
+    frame = as_frame(parts, [by, "part_index", "die_key"], "correlate_within (parts)")
+    results = as_frame(tidy, ["part_index"], "correlate_within (tidy)")
+    sides = []
+    for value in (a, b):
+        side = frame.filter(pl.col(by) == value).drop("is_first_test", "is_last_test", strict=False)
+        if side.height == 0:
+            present = ", ".join(map(str, frame.get_column(by).unique().sort().to_list()))
+            raise ValueError(f"correlate_within: no part has {by} = {value!r}; the {by} values are {present}")
+        side = with_test_order(side, None)
+        sides += [side, results.filter(pl.col("part_index").is_in(side.get_column("part_index").implode()))]
+    return correlate_tables(*sides, on=on, match=match, tolerance=tolerance)
 
 
 def correlate(
