@@ -81,9 +81,13 @@ def files_command(
     if as_json:
         typer.echo(_json(report.to_dict()))
         return
+    _print_report(report)
+
+
+def _print_report(report) -> None:
     share = report.part_flip_share
     console.print(
-        escape(f"{report.units_matched} units in both files (a {report.units_a}, b {report.units_b}), matched on "
+        escape(f"{report.units_matched} units on both sides (a {report.units_a}, b {report.units_b}), matched on "
                f"{'/'.join(report.unit_key)}; pass/fail changed on {report.part_flips}"
                + (f" ({100 * share:.2f}%)" if share is not None else "")),
         highlight=False, soft_wrap=True,
@@ -111,6 +115,80 @@ def files_command(
     print_table(console, table)
     for note in report.notes:
         console.print(escape(note), style="dim", highlight=False, soft_wrap=True)
+
+
+@app.command("sites")
+def sites_command(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="STDF file whose units visited both sites.")],
+    site_a: Annotated[int, typer.Argument(metavar="SITE_A", help="Reference site (SITE_NUM).")],
+    site_b: Annotated[int, typer.Argument(metavar="SITE_B", help="Site compared with it.")],
+    tolerance: Annotated[
+        str | None,
+        typer.Option("--tolerance", help="Largest |bias|, as for `correlate files`.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON.")] = False,
+) -> None:
+    """Site-to-site correlation inside one file: the units tested on both sites, each unit's last
+    reading on each site."""
+    existing_file(path)
+    from silicio.correlate import Tolerance, correlate_within
+    from silicio.stdf import parts, read, tidy
+
+    with reported_errors():
+        try:
+            limit = Tolerance.parse(tolerance) if tolerance is not None else None
+            tables = read(path)
+            report = correlate_within(parts(tables), tidy(tables), "site", site_a, site_b, tolerance=limit)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(_json(report.to_dict()))
+        return
+    _print_report(report)
+
+
+@app.command("grr")
+def grr_command(
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="STDF files, one per tester (MIR.NODE_NAM).")
+    ],
+    test: Annotated[int, typer.Option("--test", help="Test number to study.")],
+    by_site: Annotated[
+        bool, typer.Option("--by-site", help="Sites are the appraisers (one file or several), not testers.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The study as JSON.")] = False,
+) -> None:
+    """Gage R&R of one test on tester data: parts x testers (or sites) x repeats, by ANOVA
+    (silicio.metrology, AIAG MSA 4th ed.); the tolerance is the test's limit window."""
+    for path in paths:
+        existing_file(path)
+    from silicio.correlate import ate_gage_study, label_sides
+    from silicio.stdf import read, tidy
+
+    with reported_errors():
+        try:
+            sides = {}
+            for path in paths:
+                tables = read(path)
+                mir = tables.get("MIR")
+                node = mir.column("NODE_NAM")[0].as_py() if mir is not None and mir.num_rows else None
+                sides[f"{node or path.name} ({path.name})" if len(paths) > 1 else str(node or path.name)] = (
+                    tidy(tables)
+                )
+            study = ate_gage_study(label_sides(sides), test, appraiser="site" if by_site else "tester")
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(_json(study.to_dict()))
+        return
+    tolerance = study.percent_tolerance
+    console.print(
+        escape(f"test {test}: {study.n_parts} parts x {study.n_appraisers} "
+               f"{'sites' if by_site else 'testers'} x {study.n_trials} trials; %GRR {study.percent_grr:.2f} "
+               f"of total variation" + (f", {tolerance['GRR']:.2f} of tolerance" if tolerance else "")
+               + f"; ndc {study.ndc_truncated}"),
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 @app.command("tests")
