@@ -220,3 +220,12 @@ def test_site_to_site_within_one_file(tmp_path):
         assert row[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
     with pytest.raises(ValueError, match="no part has site = 3; the site values are 1, 2"):
         correlate_within(parts(tables), tidy(tables), "site", 1, 3)
+
+
+def test_tests_on_one_side_only_are_said_so(tmp_path):
+    a = write_file(tmp_path / "a.stdf", [Part(site=1, results={10: 0.1, 20: 2.0}, x=0, y=0)])
+    b = write_file(tmp_path / "b.stdf", [Part(site=1, results={10: 0.2, 30: 1.0}, x=0, y=0)])
+    report = correlate(read(a), read(b))
+    assert report.tests.column("test_num").to_pylist() == [10]
+    assert any("1 of side a without a reading" in n and "1 of side b that side a does not have" in n
+               for n in report.notes)  # fmt: skip

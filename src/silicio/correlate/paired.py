@@ -287,8 +287,8 @@ def per_test_agreement(
         f"{what} (tidy a)",
     )
     tb = _columns(tidy_b, [*test_key, "part_index", "result", "passed"], f"{what} (tidy b)")
-    # A test is one 64-bit hash of its keys on both sides: the joins of millions of rows then run
-    # on two integers, not on the test name's text.
+    # A test is one 64-bit hash of its keys on both sides: the pairing of millions of results then
+    # works on integers, never on the test name's text.
     ta, tb = ta.with_columns(_test_id(test_key)), tb.with_columns(_test_id(test_key))
     labels = (
         ta.group_by("_test")
@@ -304,9 +304,13 @@ def per_test_agreement(
     else:
         stats = agreement_of_groups(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), test_ids.size)
     tests = pl.concat([labels.drop("_test"), pl.from_arrow(stats)], how="horizontal")
+    only_b = tb.select(pl.col("_test").unique()).filter(~pl.col("_test").is_in(test_ids.tolist())).height
+    unpaired = tests.filter(pl.col("n") == 0).height
+    if only_b or unpaired:
+        notes.append(f"tests left out: {unpaired} of side a without a reading of the same test on side b, "
+                     f"{only_b} of side b that side a does not have (matched on {', '.join(test_key)})")  # fmt: skip
     tests = tests.filter(pl.col("n") > 0)
-    test_key = shown
-    order = [*dict.fromkeys([*test_key, "test_name"]), "units", "lo_limit", "hi_limit", *AGREEMENT_COLUMNS]
+    order = [*shown, "units", "lo_limit", "hi_limit", *AGREEMENT_COLUMNS]
     if tolerance is not None:
         allowed = tolerance.allowed()
         tests = tests.with_columns(allowed.alias("allowed_bias")).with_columns(
