@@ -54,16 +54,15 @@ def check_the_hand_computed_lot(report):
         and matrix[4]["to 1"] == 1
         and matrix[1]["dies"] == 2
     )
-    # Site 1: A, C, E (f1), B, E (f2), C (f3): 6 insertions, 3 retests; first tests A, C, E, of
-    # which C and E were retested. Site 2: B, D (f1), C (f2): 3, 1 retest; first B, D, B retested.
-    sites = {r["site"]: r for r in report.retest_rates["site"].to_pylist()}
-    assert (sites[1]["insertions"], sites[1]["retest_insertions"], sites[1]["retest_rate"]) == (6, 3, 0.5)
-    assert (sites[1]["first_tests"], sites[1]["first_tests_retested"]) == (3, 2)
-    assert (sites[2]["insertions"], sites[2]["retest_insertions"], sites[2]["first_tests_retested"]) == (
-        3,
-        1,
-        1,
-    )
+    # Per tester and site. T1 site 1: A, C, E, no retest, first tests of all three, C and E
+    # retested later; T1 site 2: B, D, B retested. T2 site 1: B, E (f2), C (f3), all retests;
+    # T2 site 2: C (f2).
+    sites = {(r["tester"], r["site"]): r for r in report.retest_rates["site"].to_pylist()}
+    columns = ("insertions", "retest_insertions", "retest_rate", "first_tests", "first_tests_retested")
+    assert {k: tuple(r[c] for c in columns) for k, r in sites.items()} == {
+        ("T1", 1): (3, 0, 0.0, 3, 2), ("T1", 2): (2, 0, 0.0, 2, 1),
+        ("T2", 1): (3, 3, 1.0, 0, 0), ("T2", 2): (1, 1, 1.0, 0, 0),
+    }  # fmt: skip
     testers = {r["tester"]: r for r in report.retest_rates["tester"].to_pylist()}
     assert (
         testers["T1"]["insertions"],

@@ -56,7 +56,8 @@ class RetestReport:
 
     ``recovery`` / ``switching``: of :func:`silicio.yields.lot_analysis.retest_recovery` and
     ``bin_switching`` (hard bins); ``switching_matrix`` the same pivoted (first bin rows, ``to <bin>``
-    columns). ``retest_rates``: per group name ("site", "tester", "handler" when known) a table of
+    columns). ``retest_rates``: per group name ("site": tester, head and site; "tester";
+    "handler" when known) a table of
     the group's ``insertions``, ``retest_insertions`` (not a die's first), ``retest_rate``,
     ``first_tests`` (dies first tested there) and ``first_tests_retested``. ``repeated``: dies
     retested more than ``over`` times with their bins in test order. ``site_times``: per tester,
@@ -151,7 +152,9 @@ def retest_analysis(
             group != "site" and frame.get_column(group).null_count() == frame.height
         ):
             continue
-        keys = ["head", "site"] if group == "site" else [group]
+        # Site numbers are a tester's own: site 1 of two testers are two sites.
+        tester = ["tester"] if "tester" in frame.columns else []
+        keys = [*tester, "head", "site"] if group == "site" else [group]
         rates[group] = (
             frame.group_by(keys)
             .agg(
