@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..layout import WAFER_SORT, partition_value
 from ..query import Lake
@@ -164,7 +166,12 @@ def screening_inputs(
 
     ``is_last_test`` (of the tidy rows, when asked for) and the parts' ``is_first_test`` /
     ``is_last_test`` are of each die across the lot's files: a retest in a later file
-    supersedes the whole earlier insertion."""
+    supersedes the whole earlier insertion.
+
+    Millions of tidy rows, thousands of parts: the tidy view is read for its per-result columns
+    alone, unsorted and not joined to the retests; a row's part columns (lot, wafer, place, bins,
+    verdict, last insertion) are taken from the parts read here, by (file, part_index), and the
+    rows put in test order by their (file, seq), in numpy."""
     where = "f.stage = $stage AND " + ("f.product = $product" if product is not None else "f.product IS NULL")
     params = {"stage": stage} | ({"product": product} if product is not None else {})
     # The partition columns too, so DuckDB reads only the product's folders at that stage.
@@ -173,22 +180,124 @@ def screening_inputs(
         "product_folder": partition_value(product),
         "stage_folder": partition_value(stage),
     }
-    columns = ", ".join(
-        f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in tidy_columns
-    )
-    tidy = lake.arrow(
-        f"SELECT {columns} FROM tidy t JOIN {_FILES_RANKED} f ON f.sha256 = t.file_sha256 "
-        f"{join_insertions('t', where)} WHERE {where} AND {folders.format(alias='t')} ORDER BY {_ranked_order('t')}",
-        folder_params,
-    )
     part_columns = ", ".join(f"p.{c}" for c in _SCREEN_PART_COLUMNS)
-    parts = lake.arrow(
-        f"SELECT {part_columns}, {first_insertion('p')} AS is_first_test, {last_insertion('p')} AS is_last_test "
+    ranked_parts = lake.arrow(
+        f"SELECT f.file_rank, {part_columns}, {first_insertion('p')} AS is_first_test, "
+        f"{last_insertion('p')} AS is_last_test "
         f"FROM parts p JOIN {_FILES_RANKED} f ON f.sha256 = p.file_sha256 {join_insertions('p', where)} "
         f"WHERE {where} AND {folders.format(alias='p')} ORDER BY {_ranked_order('p')}",
         folder_params,
     )
-    return tidy, parts
+    parts = ranked_parts.drop_columns(["file_rank"])
+    of_part = [c for c in tidy_columns if c in _TIDY_PART_COLUMNS]
+    of_row = [c for c in tidy_columns if c not in _TIDY_PART_COLUMNS]
+    read = ", ".join(f"t.{c}" for c in dict.fromkeys(["part_index", "seq", *of_row]))
+    rows = lake.arrow(
+        f"SELECT f.file_rank AS _file_rank, {read} FROM tidy t JOIN {_FILES_RANKED} f ON f.sha256 = t.file_sha256 "
+        f"WHERE {where} AND {folders.format(alias='t')}",
+        folder_params,
+    )
+    rows, rank = _in_test_order(rows)
+    found = _part_of_row(ranked_parts, rank, rows["part_index"])
+    if found is None:  # a part in the tidy view that the parts view lacks: the rows' own columns
+        return _screening_inputs_joined(lake, tidy_columns, where, folders, folder_params), parts
+    part_of_row, outside = found
+    frame = pl.from_arrow(rows)
+    per_part = pl.from_arrow(ranked_parts).rename({"passed": "part_passed"}).select(of_part)
+    assert isinstance(frame, pl.DataFrame) and isinstance(per_part, pl.DataFrame)
+    at = pl.Series(part_of_row)
+    if outside.any():
+        at = at.scatter(np.flatnonzero(outside), None)  # null: a row outside any part
+    gathered = per_part.select(pl.all().gather(at))
+    own = [c for c in ("lot_id", "wafer_id") if c in of_part]
+    if outside.any() and own:
+        # Results outside any part carry their file's lot and wafer (and nothing of a part): in
+        # test order, as the rows; results of one record share them, so ties need no order.
+        orphans = lake.arrow(
+            f"SELECT {', '.join(f't.{c}' for c in own)} FROM tidy t JOIN {_FILES_RANKED} f "
+            f"ON f.sha256 = t.file_sha256 WHERE {where} AND {folders.format(alias='t')} AND t.part_index IS NULL "
+            f"ORDER BY {_ranked_order('t')}",
+            folder_params,
+        )
+        where_outside = np.flatnonzero(outside)
+        if orphans.num_rows != where_outside.size:
+            return _screening_inputs_joined(lake, tidy_columns, where, folders, folder_params), parts
+        gathered = gathered.with_columns(
+            gathered[c].scatter(where_outside, pl.Series(orphans[c].combine_chunks())) for c in own
+        )
+    table = pl.concat([frame, gathered], how="horizontal").select(tidy_columns)
+    # Strings as views, as polars holds them: no copy out, none back in for a polars reader.
+    return table.to_arrow(compat_level=pl.CompatLevel.newest()), parts
+
+
+# The tidy columns that are the part's (equal on every row of it, null on rows outside any
+# part but for the lot and wafer): read from the parts view once per part.
+_TIDY_PART_COLUMNS = frozenset(
+    {"lot_id", "wafer_id", "part_id", "x", "y", "hard_bin", "soft_bin", "part_passed", "is_last_test"}
+)
+
+
+def _in_test_order(rows: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """``rows`` (with ``_file_rank`` and ``seq``) sorted by (file rank, seq), ties (the results of
+    one record) in the order read, and their file ranks. A parallel scan comes as runs of rows in
+    seq order, each of one file: then the runs are put in order (slices, no row copied)."""
+    rank = rows["_file_rank"].to_numpy().astype(np.int64)
+    seq = rows["seq"].to_numpy().astype(np.int64)
+    if rank.size < 2:
+        return rows, rank
+    # A run ends where the file changes or seq steps back.
+    same = rank[1:] == rank[:-1]
+    ends_run = ~same | (seq[1:] < seq[:-1])
+    if not ends_run.any() or (np.all(rank[1:][ends_run] > rank[:-1][ends_run])):
+        return rows, rank
+    starts = np.flatnonzero(np.concatenate(([True], ends_run)))
+    lengths = np.diff(np.append(starts, rank.size))
+    runs = np.lexsort((seq[starts], rank[starts]))
+    first, last = starts[runs], (starts + lengths - 1)[runs]
+    # In that order, a run of the same file as the one before starts after it ended.
+    if np.all((rank[first[1:]] > rank[last[:-1]]) | (seq[first[1:]] > seq[last[:-1]])):
+        ordered = pa.concat_tables([rows.slice(int(starts[r]), int(lengths[r])) for r in runs])
+        return ordered, np.repeat(rank[first], lengths[runs])
+    order = np.lexsort((seq, rank))  # stable
+    return rows.take(order), rank[order]
+
+
+def _part_of_row(
+    parts: pa.Table, rank: np.ndarray, part_index: pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each tidy row its row in ``parts`` (by file rank and part_index; 0 for a row outside
+    any part) and whether it is outside any part; None when a row names a part ``parts`` lacks."""
+    outside = part_index.is_null().to_numpy(zero_copy_only=False)
+    index = pc.fill_null(part_index, 0).to_numpy().astype(np.int64)
+    part_rank = parts["file_rank"].to_numpy().astype(np.int64)
+    index_of_part = parts["part_index"].to_numpy(zero_copy_only=False).astype(np.int64)
+    if not part_rank.size:
+        return (np.zeros(rank.size, np.int64), outside) if outside.all() else None
+    if index_of_part.min() < 0 or index.min(initial=0) < 0:
+        return None
+    width = int(max(index_of_part.max(), index.max(initial=0))) + 1
+    n_ranks = int(max(part_rank.max(), rank.max(initial=0))) + 1
+    # (file rank, part_index) -> row of parts: a table as large as the ranks x the widest file.
+    row_of_key = np.full(n_ranks * width, -1, np.int64)
+    row_of_key[part_rank * width + index_of_part] = np.arange(part_rank.size)
+    at = row_of_key[rank * width + index]
+    if np.any((at < 0) & ~outside):
+        return None
+    return np.where(outside, 0, at), outside
+
+
+def _screening_inputs_joined(lake: Lake, tidy_columns: Sequence[str], where: str, folders: str,
+                             folder_params: dict) -> pa.Table:  # fmt: skip
+    """The tidy rows of :func:`screening_inputs` read with every column from the tidy view,
+    joined to the retests and sorted in DuckDB: for a lake whose tidy and parts views disagree."""
+    columns = ", ".join(
+        f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in tidy_columns
+    )
+    return lake.arrow(
+        f"SELECT {columns} FROM tidy t JOIN {_FILES_RANKED} f ON f.sha256 = t.file_sha256 "
+        f"{join_insertions('t', where)} WHERE {where} AND {folders.format(alias='t')} ORDER BY {_ranked_order('t')}",
+        folder_params,
+    )
 
 
 # The files with their place in test order (the file terms of :func:`test_order`), so that millions
