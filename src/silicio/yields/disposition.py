@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -448,7 +449,9 @@ def screen_lake(
 ) -> LakeScreening:
     """``recipe`` run on each product's wafer-sort lots (all products, or ``products``), and the
     lake's lot statistics. The lake is read inside ``reading()`` (a caller sharing the lake
-    between threads passes its lock); the screening itself runs outside it."""
+    between threads passes its lock); the screening itself runs outside it. The reads run in a
+    reader thread, the next product's while this one is screened: the caller must not hold the
+    lock ``reading()`` takes while it calls this."""
     from silicio.lake import queries
 
     with reading():
@@ -460,27 +463,45 @@ def screen_lake(
     out = LakeScreening(notes=[note for _, note in judged if note])
     if not {"tidy", "parts"} <= tables:
         return out
-    in_memory = []
-    for product, _ in (p for p in judged if p[1] is None):
+    screened = [product for product, why in judged if why is None]
+
+    def read(product: str | None):
         with reading():
             tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
-            history = pat_history_of(lake, product, recipe)
-        frame = pl.from_arrow(tidy)
-        # The lot statistics of these rows are taken here, not read from the lake a second time.
-        in_memory.append(_lot_quartiles(frame, product, SCREENED_STAGE))
-        try:
-            # final = each die's last insertion across its lot's files, marked by the query layer;
-            # each lot's static PAT limits from its own earlier lots
-            result = screen(frame, recipe, parts=parts, history=history)
-        except ValueError as exc:
-            out.notes.append(f"{product}: not screened: {exc}")
-            continue
-        out.results[product] = result
-        out.notes.extend(f"{product}: {note}" for note in result.notes)
-    with reading():
-        statistics = queries.lot_statistics(
-            lake, leaving_out=[(product, SCREENED_STAGE) for product, why in judged if why is None]
-        )
+            return tidy, parts, pat_history_of(lake, product, recipe)
+
+    def read_statistics() -> pl.DataFrame:
+        with reading():
+            return queries.lot_statistics(
+                lake, leaving_out=[(product, SCREENED_STAGE) for product in screened]
+            )
+
+    in_memory = []
+    # One reader thread reads the next product (then the other lots' statistics) while this one
+    # screens: DuckDB's reading and the screening's single-threaded stretches share the cores.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silicio-screen-read") as reader:
+        ahead = reader.submit(read, screened[0]) if screened else reader.submit(read_statistics)
+        for n, product in enumerate(screened):
+            tidy, parts, history = ahead.result()
+            ahead = (
+                reader.submit(read, screened[n + 1])
+                if n + 1 < len(screened)
+                else reader.submit(read_statistics)
+            )
+            frame = pl.from_arrow(tidy)
+            # The lot statistics of these rows are taken here, not read from the lake a second time.
+            in_memory.append(_lot_quartiles(frame, product, SCREENED_STAGE))
+            try:
+                # final = each die's last insertion across its lot's files, marked by the query layer;
+                # each lot's static PAT limits from its own earlier lots
+                result = screen(frame, recipe, parts=parts, history=history)
+            except ValueError as exc:
+                out.notes.append(f"{product}: not screened: {exc}")
+                continue
+            out.results[product] = result
+            out.notes.extend(f"{product}: {note}" for note in result.notes)
+            del tidy, parts, frame
+        statistics = ahead.result()
     statistics = pl.concat([statistics, *in_memory])
     if products is not None:
         statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
@@ -506,7 +527,16 @@ def _lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.Da
         .select("lot_id", "test_num", "test_name", "result")
         .collect()
     )
-    codes, groups = key_codes(rows, ["lot_id", "test_num"])
+    # (lot, test) coded as lot x tests + test: a lot's rows come in runs, test numbers are
+    # integers; both codes follow their sort order, so the pairs' codes follow (lot_id, test_num).
+    lot, lots = key_codes(rows, ["lot_id"], in_runs=True)
+    test, tests = key_codes(rows, ["test_num"])
+    pair = lot * tests.height + test
+    present = np.zeros(lots.height * tests.height, np.bool_)
+    present[pair] = True
+    pairs = np.flatnonzero(present)
+    codes = (np.cumsum(present) - 1)[pair]
+    groups = pl.concat([lots[pairs // tests.height], tests[pairs % tests.height]], how="horizontal")
     offsets, order = _group_rows(codes, groups.height)
     ordered = _sorted_groups(rows["result"].to_numpy().astype(np.float64, copy=False)[order], offsets)
     n, start = np.diff(offsets), offsets[:-1]

@@ -294,6 +294,9 @@ def key_codes(
         heads = np.flatnonzero(changed)
         head_codes, table = key_codes(frame.select(keys)[heads], keys)
         return head_codes[np.cumsum(changed) - 1], table
+    found = _integer_key_codes(frame, keys)
+    if found is not None:
+        return found
     hashed = frame.select(pl.struct(keys).hash().alias("_hash"))
     firsts = hashed.with_row_index("_row").unique("_hash", keep="first")
     table = frame.select(keys)[firsts["_row"].to_numpy()]
@@ -310,6 +313,53 @@ def key_codes(
         table.with_row_index("_code"), on=keys, nulls_equal=True, maintain_order="left"
     )
     return coded["_code"].to_numpy().astype(np.int64), table
+
+
+# Dense code tables of integer keys up to this many slots (a byte each): test numbers, pins.
+_DENSE_SLOTS = 1 << 24
+
+
+def _integer_key_codes(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.DataFrame] | None:
+    """:func:`key_codes` when the key's integer columns alone tell the keys apart (a test's name
+    follows its number and pin): their values coded through a dense table, no hashing of rows;
+    the string columns are checked to follow them. None when that does not hold, or the integer
+    values spread too wide for a dense table."""
+    integers = [c for c in keys if frame.schema[c].is_integer()]
+    if not integers:
+        return None
+    combined, slots = np.zeros(frame.height, np.int64), 1
+    for column in integers:
+        series = frame[column]
+        low, high = series.min(), series.max()
+        if low is None:  # all null
+            low = high = 0
+        radix = int(high) - int(low) + 2  # the values, then null
+        slots *= radix
+        if slots > _DENSE_SLOTS:
+            return None
+        values = (series.cast(pl.Int64) - int(low)).fill_null(radix - 1).to_numpy()
+        combined = combined * radix + values
+    present = np.zeros(slots, np.bool_)
+    present[combined] = True
+    code_of_slot = np.cumsum(present) - 1
+    first_codes = code_of_slot[combined]
+    some_row = np.empty(int(present.sum()), np.int64)
+    some_row[first_codes] = np.arange(frame.height)
+    others = [c for c in keys if c not in integers]
+    if others:
+        at = some_row[first_codes]
+        # Rows spread over the table first: a key whose strings vary on their own shows it there.
+        sample = np.arange(0, frame.height, max(1, frame.height // 4096))
+        for rows in (sample, None):
+            chosen = frame[others] if rows is None else frame[others][rows]
+            same_as = frame[others][at if rows is None else at[rows]]
+            if not all(chosen[c].eq_missing(same_as[c]).all() for c in others):
+                return None
+    table = frame.select(keys)[some_row]
+    order = table.with_row_index("_i").sort(keys, nulls_last=True)["_i"].to_numpy()
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return rank[first_codes], table[order]
 
 
 @nb.njit(cache=True, nogil=True)
