@@ -36,6 +36,7 @@ from silicio.lake.catalog import catalog_engine, upgrade_schema
 from silicio.lake.layout import LakeLayout
 
 from . import audit
+from .disposition import shipment_problems, signature_problems
 from .genealogy import NODE_KINDS, Genealogy, GenealogyError, _listed, check_kind, link_problems
 from .model import (
     BomLine,
@@ -276,6 +277,8 @@ class AuditReport:
     anchor_problems: list[str] = field(default_factory=list)
     anchors: int = 0
     anchored_seq: int = 0
+    #: Signed lot disposition steps whose signatures verify (:mod:`silicio.trace.disposition`).
+    signed_decisions: int = 0
 
     @property
     def ok(self) -> bool:
@@ -286,7 +289,8 @@ class AuditReport:
                 "chain_break": None if self.chain_break is None else
                 {"seq": self.chain_break.seq, "reason": self.chain_break.reason},
                 "mismatches": self.mismatches, "anchor_problems": self.anchor_problems,
-                "anchors": self.anchors, "anchored_seq": self.anchored_seq}  # fmt: skip
+                "anchors": self.anchors, "anchored_seq": self.anchored_seq,
+                "signed_decisions": self.signed_decisions}  # fmt: skip
 
 
 def _none_last(row: tuple) -> tuple:
@@ -605,6 +609,8 @@ class TraceStore:
             problems += self._tester_key_problems(conn, tester_keys)
             link_trouble, combined = self._link_problems(graph, node_ids, ids, new, edges, attrs)
             problems += link_trouble
+            if combined is not None:  # nothing ships from a lot held and not released
+                problems += shipment_problems(conn, combined, edges)
             if problems:
                 raise GenealogyError(f"genealogy batch refused, nothing written: {_listed(problems)}")
             if new:
@@ -923,6 +929,8 @@ class TraceStore:
             good = [a.seq for a in anchors]
             report.anchors = len(anchors)
             report.anchored_seq = max(good, default=0)
+            report.signed_decisions, unsigned = signature_problems(log)
+            report.mismatches += unsigned
             if report.chain_break is None:
                 self._check_tables(conn, last, report)
         return report

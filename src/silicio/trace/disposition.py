@@ -1,0 +1,325 @@
+"""Lot disposition with electronic signatures: a held lot moves hold -> review -> release, release
+with deviation, re-screen, scrap or return to supplier, each step signed by a quality (or admin)
+user with a reason.
+
+The record *is* the audit log (:mod:`silicio.trace.audit`): each step is one entry (entity
+``lot_disposition``, key the lot id) in the same hash chain as every other trace write, so a
+decision cannot be edited, removed or reordered without ``audit verify`` seeing it. The state of
+a lot is the replay of its entries; nothing else holds it.
+
+The signature follows 21 CFR Part 11: it shows the signer's printed name, the date and time and
+the meaning of the signing (§11.50(a)), and is bound to its record (§11.70) by signing the SHA-256
+of the lot's hold record (the holds the rules of :mod:`silicio.yields.disposition` found), the
+decision, and the digest of the lot's previous signature: copied onto another lot or moved to
+another step, it no longer verifies. Who signs is checked by the caller through
+:mod:`silicio.auth` (password or API token of a named account: §11.200(a)); this module takes the
+:class:`~silicio.auth.Principal` that check gave and refuses a role other than quality or admin.
+
+Shipments: :func:`shipment_problems` is what :meth:`TraceStore.add_genealogy` asks before linking
+anything into a shipment; a lot whose disposition record is open or ended other than released is
+refused. A lot the rules hold but for which no hold was signed here has no record in the trace
+store, so it is not refused (the trace store does not run the lake's rules).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from silicio.auth.roles import Principal
+
+from . import audit
+
+#: The audit log entity of a disposition step.
+ENTITY = "lot_disposition"
+#: Roles that may sign a disposition step.
+SIGNING_ROLES = ("quality", "admin")
+
+#: step -> (states it may follow (None: no record yet), the state it leads to, its meaning as signed).
+STEPS: dict[str, tuple[tuple[str | None, ...], str, str]] = {
+    "hold": ((None, "rescreen"), "held", "I place this lot on hold for disposition"),
+    "review": (("held",), "review", "I have reviewed the hold record of this lot and open its disposition"),
+    "release": (("review",), "released", "I approve the release of this lot"),
+    "release_with_deviation": (
+        ("review",),
+        "released_with_deviation",
+        "I approve the release of this lot under the deviation stated in the reason",
+    ),
+    "rescreen": (("review",), "rescreen", "I order this lot re-screened before a new disposition"),
+    "scrap": (("review",), "scrapped", "I order this lot scrapped"),
+    "return_to_supplier": (("review",), "returned_to_supplier", "I order this lot returned to its supplier"),
+}
+#: States in which a lot may ship.
+RELEASED = ("released", "released_with_deviation")
+#: Longest reason, corrective-action id and text kept.
+MAX_REASON, MAX_CAPA_ID, MAX_CAPA_TEXT = 2000, 64, 10000
+
+
+class DispositionError(ValueError):
+    """A disposition step that cannot be taken; the message says why."""
+
+
+class SignatureRefused(DispositionError):
+    """The signer may not sign disposition steps."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One signed step of a lot's disposition, as the audit log holds it."""
+
+    seq: int
+    lot_id: str
+    step: str
+    state: str
+    signature: dict[str, Any]
+    signature_sha256: str
+    record_sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "lot_id": self.lot_id, "step": self.step, "state": self.state,
+                "signature": self.signature, "signature_sha256": self.signature_sha256,
+                "record_sha256": self.record_sha256}  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """NaN and infinities as null (canonical JSON has none), tuples as lists, containers walked."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def hold_record(lot_id: str, holds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record a lot's signatures are bound to: the lot and every hold the rules found for it
+    (:meth:`silicio.yields.disposition.Hold.as_dict`), as plain JSON."""
+    if not holds:
+        raise DispositionError(f"lot {lot_id}: no hold to sign; the disposition rules do not hold it")
+    for h in holds:
+        if h.get("lot_id") != lot_id:
+            raise DispositionError(
+                f"lot {lot_id}: a hold of lot {h.get('lot_id')!r} is not part of its record"
+            )
+    return {"lot_id": lot_id, "holds": _plain(holds)}
+
+
+def signature_digest(signature: dict[str, Any]) -> str:
+    """SHA-256 of the signature manifest's canonical JSON: what binds name, time, meaning, reason,
+    record and previous signature together."""
+    return audit.sha256_hex(audit.canonical_json(signature))
+
+
+def _steps_of(log: list[audit.AuditEntry], lot_id: str | None = None) -> dict[str, list[audit.AuditEntry]]:
+    out: dict[str, list[audit.AuditEntry]] = {}
+    for e in log:
+        if e.entity == ENTITY and (lot_id is None or e.key == lot_id):
+            out.setdefault(e.key, []).append(e)
+    return out
+
+
+def _entries(conn: Connection, lot_ids: list[str] | None = None) -> list[audit.AuditEntry]:
+    from .store import AUDIT
+
+    query = sa.select(AUDIT).where(AUDIT.c.entity == ENTITY)
+    if lot_ids is not None:
+        query = query.where(AUDIT.c.key.in_(lot_ids))
+    out = []
+    for r in conn.execute(query.order_by(AUDIT.c.seq)):
+        payload = audit.json.loads(r.payload)
+        out.append(audit.AuditEntry(int(r.seq), r.at, r.actor, r.action, r.entity, r.key, payload, r.prev_hash,
+                                    r.hash))  # fmt: skip
+    return out
+
+
+def _step(e: audit.AuditEntry) -> Step:
+    sig = e.payload.get("signature", {})
+    return Step(e.seq, e.key, sig.get("step", ""), STEPS.get(sig.get("step"), ((), "?", ""))[1], sig,
+                e.payload.get("signature_sha256", ""), sig.get("record_sha256", ""))  # fmt: skip
+
+
+def history(store, lot_id: str) -> list[Step]:
+    """Every signed step of ``lot_id``, oldest first (empty when it has no disposition record)."""
+    with store.engine.connect() as conn:
+        return [_step(e) for e in _entries(conn, [lot_id])]
+
+
+def state(store, lot_id: str) -> str | None:
+    """The lot's disposition state (None: no record)."""
+    steps = history(store, lot_id)
+    return steps[-1].state if steps else None
+
+
+def queue(store) -> list[dict[str, Any]]:
+    """Lots whose disposition is open (held, in review or being re-screened), oldest first:
+    lot, state, the last step's signer and time."""
+    with store.engine.connect() as conn:
+        by_lot = _steps_of(_entries(conn))
+    rows = []
+    for lot_id, entries in by_lot.items():
+        last = _step(entries[-1])
+        if last.state not in RELEASED and last.state not in ("scrapped", "returned_to_supplier"):
+            rows.append({"lot_id": lot_id, "state": last.state, "since": last.signature.get("signed_at"),
+                         "by": last.signature.get("printed_name"), "opened_seq": entries[0].seq})  # fmt: skip
+    return sorted(rows, key=lambda r: r["opened_seq"])
+
+
+def decide(store, lot_id: str, step: str, signer: Principal, reason: str, *,
+           record: dict[str, Any] | None = None, capa: dict[str, str] | None = None) -> Step:  # fmt: skip
+    """Sign ``step`` of ``lot_id``'s disposition as ``signer`` (a quality or admin account, as
+    :mod:`silicio.auth` recognised it) with ``reason``; the step is appended to the audit log.
+
+    ``record`` (from :func:`hold_record`) is needed by ``hold`` and only there: later steps sign
+    the record the hold signed. ``capa``: an optional 8D / corrective-action record ``{"id",
+    "text"}`` linked to the lot by this step's signature. Refused (:class:`DispositionError`)
+    when the step does not follow the lot's state, and (:class:`SignatureRefused`) when the
+    signer is not a named quality or admin account."""
+    if not isinstance(signer, Principal) or not signer.username:
+        raise SignatureRefused("a disposition is signed by a named account (password or its API token); "
+                               "a token of no account cannot sign")  # fmt: skip
+    if signer.role not in SIGNING_ROLES:
+        raise SignatureRefused(f"{signer.username} (role {signer.role}) may not sign a disposition: "
+                               f"it needs role {' or '.join(SIGNING_ROLES)}")  # fmt: skip
+    if step not in STEPS:
+        raise DispositionError(f"step {step!r}: expected one of {', '.join(STEPS)}")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise DispositionError(f"every step is signed with a reason (1 to {MAX_REASON} characters)")
+    if not isinstance(lot_id, str) or not lot_id.strip() or len(lot_id) > 200 or not lot_id.isprintable():
+        raise DispositionError(f"lot id must be printable text of 1 to 200 characters, got {lot_id!r}")
+    if capa is not None:
+        capa = _checked_capa(capa)
+    follows, leads_to, meaning = STEPS[step]
+    if (record is not None) != (step == "hold"):
+        raise DispositionError("the hold step signs the lot's hold record (give it); later steps sign the "
+                               "record the hold signed (give none)")  # fmt: skip
+    from .store import AUDIT
+
+    with store.engine.begin() as conn:
+        entries = _entries(conn, [lot_id])
+        now_state = _step(entries[-1]).state if entries else None
+        if now_state not in follows:
+            shown = now_state or "no disposition record"
+            allowed = [s for s, (f, _, _) in STEPS.items() if now_state in f]
+            raise DispositionError(f"lot {lot_id} is {shown}: step {step} cannot follow it; allowed: "
+                                   f"{', '.join(allowed) or 'none (the disposition is closed)'}")  # fmt: skip
+        if record is not None:
+            if record.get("lot_id") != lot_id:
+                raise DispositionError(
+                    f"the hold record given is of lot {record.get('lot_id')!r}, not {lot_id}"
+                )
+            record_sha = audit.sha256_hex(audit.canonical_json(record))
+        else:
+            record_sha = _step(entries[-1]).record_sha256
+            # A re-screen that ends in a new review still signs the record the last hold signed.
+        previous = _step(entries[-1]).signature_sha256 if entries else audit.GENESIS
+        signature = {
+            "printed_name": signer.username,
+            "role": signer.role,
+            "signed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "meaning": meaning,
+            "step": step,
+            "lot_id": lot_id,
+            "reason": reason.strip(),
+            "record_sha256": record_sha,
+            "previous_signature_sha256": previous,
+            "authenticated_by": signer.via,
+            "capa": capa,
+        }
+        digest = signature_digest(signature)
+        payload = {"signature": signature, "signature_sha256": digest}
+        if record is not None:
+            payload["hold_record"] = record
+        entry = audit.append(conn, AUDIT, actor=signer.username, action=f"sign {step}"[:32], entity=ENTITY,
+                             key=lot_id, payload=payload)  # fmt: skip
+    return Step(entry.seq, lot_id, step, leads_to, signature, digest, record_sha)
+
+
+def _checked_capa(capa: Any) -> dict[str, str]:
+    if not isinstance(capa, dict) or set(capa) != {"id", "text"}:
+        raise DispositionError("a corrective-action (8D) record holds exactly an id and a text")
+    cid, text = capa["id"], capa["text"]
+    if not isinstance(cid, str) or not cid.strip() or len(cid) > MAX_CAPA_ID or not cid.isprintable():
+        raise DispositionError(
+            f"corrective-action id: printable text of 1 to {MAX_CAPA_ID} characters, got {cid!r}"
+        )
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_CAPA_TEXT:
+        raise DispositionError(f"corrective-action text: 1 to {MAX_CAPA_TEXT} characters")
+    return {"id": cid.strip(), "text": text.strip()}
+
+
+def signature_problems(log: list[audit.AuditEntry]) -> tuple[int, list[str]]:
+    """(signed steps that verify, what is wrong with the others): each signature's digest
+    recomputed, its record digest against the hold record it signs, its link to the lot's
+    previous signature, its signer against the entry's actor, and each step against the state
+    it follows."""
+    good, problems = 0, []
+    for lot_id, entries in _steps_of(log).items():
+        previous, now_state, record_sha = audit.GENESIS, None, None
+        for e in entries:
+            where = f"disposition of lot {lot_id}, entry #{e.seq}"
+            sig = e.payload.get("signature")
+            if not isinstance(sig, dict):
+                problems.append(f"{where}: no signature")
+                continue
+            bad = []
+            if signature_digest(sig) != e.payload.get("signature_sha256"):
+                bad.append("its signature digest does not match the signed content")
+            if sig.get("printed_name") != e.actor or sig.get("lot_id") != lot_id:
+                bad.append("signer or lot differs from the entry's")
+            if sig.get("previous_signature_sha256") != previous:
+                bad.append("it does not link to the lot's previous signature")
+            step = sig.get("step")
+            if step not in STEPS or now_state not in STEPS[step][0]:
+                bad.append(f"step {step!r} cannot follow state {now_state or 'none'}")
+            if step == "hold":
+                record_sha = audit.sha256_hex(audit.canonical_json(e.payload.get("hold_record")))
+            if sig.get("record_sha256") != record_sha:
+                bad.append("it signs another hold record than the lot's")
+            if bad:
+                problems.append(f"{where}: " + "; ".join(bad))
+            else:
+                good += 1
+            previous = e.payload.get("signature_sha256")
+            now_state = STEPS[step][1] if step in STEPS else now_state
+    return good, problems
+
+
+def shipment_problems(
+    conn: Connection, graph, edges: list[tuple[tuple[str, str], tuple[str, str]]]
+) -> list[str]:
+    """Why the shipments this genealogy batch links into may not take what it puts in them: a
+    lot upstream of them (in ``graph``, the genealogy with the batch in it) whose disposition is
+    open or ended other than released."""
+    shipments = sorted(
+        {c for _, c in edges if c[0] == "shipment"} | {p for p, _ in edges if p[0] == "shipment"}
+    )
+    if not shipments:
+        return []
+    blocked = {}
+    for lot_id, entries in _steps_of(_entries(conn)).items():
+        last = _step(entries[-1]).state
+        if last not in RELEASED:
+            blocked[lot_id] = last
+    if not blocked:
+        return []
+    problems = []
+    lot_kind = graph.kind_code("lot")
+    for kind, name in shipments:
+        reached = graph.reach([graph.index_of(kind, name)], "backward")
+        lots = [str(graph.names[i]) for i in np.asarray(reached) if graph.kinds[i] == lot_kind]
+        for lot in sorted(set(lots) & blocked.keys()):
+            problems.append(f"shipment {name} would hold lot {lot}, which is {blocked[lot]} and not released: "
+                            "a quality user signs its release first (silicio disposition)")  # fmt: skip
+    return problems
+
+
+__all__ = ["ENTITY", "RELEASED", "SIGNING_ROLES", "STEPS", "DispositionError", "SignatureRefused", "Step",
+           "decide", "history", "hold_record", "queue", "shipment_problems", "signature_digest",
+           "signature_problems", "state"]  # fmt: skip
