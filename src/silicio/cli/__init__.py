@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "limits": ("limits", "app",
                "Lot history: SYL/SBL (AEC-Q002) and static PAT limits (AEC-Q001) from earlier lots, versioned."),
     "spatial": ("spatial", "app", "Wafer-map signatures: which shape a wafer's loss has, where, and how it clusters."),
+    "disposition": ("disposition", "app",
+                    "Lot disposition: held lots reviewed and released, scrapped or returned, each step signed."),
     "users": ("users", "app",
               "Dashboard accounts (roles admin, engineer, quality, auditor, supplier) and API tokens."),
     "correlate": ("correlate", "app", "Correlation: the same units tested twice, and tests within a stage."),

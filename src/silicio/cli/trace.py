@@ -323,6 +323,10 @@ def audit_verify(
         typer.echo(json.dumps(report.as_dict(), indent=2))
     elif report.ok:
         console.print(f"[green]OK[/green] {report.entries} entries, head {report.head_hash[:16]}...")
+        if report.signed_decisions:
+            console.print(
+                f"  {report.signed_decisions} signed lot disposition step(s), every signature verified"
+            )
         if report.anchored_seq < report.entries:
             console.print(f"  entries #{report.anchored_seq + 1}..#{report.entries} are not yet anchored by a "
                           "checkpoint or certificate: run silicio audit checkpoint", soft_wrap=True)  # fmt: skip
