@@ -151,6 +151,12 @@ def history(store, lot_id: str) -> list[Step]:
         return [_step(e) for e in _entries(conn, [lot_id])]
 
 
+def all_steps(store) -> list[Step]:
+    """Every signed step of every lot, oldest first."""
+    with store.engine.connect() as conn:
+        return [_step(e) for e in _entries(conn)]
+
+
 def state(store, lot_id: str) -> str | None:
     """The lot's disposition state (None: no record)."""
     steps = history(store, lot_id)
@@ -321,5 +327,5 @@ def shipment_problems(
 
 
 __all__ = ["ENTITY", "RELEASED", "SIGNING_ROLES", "STEPS", "DispositionError", "SignatureRefused", "Step",
-           "decide", "history", "hold_record", "queue", "shipment_problems", "signature_digest",
+           "all_steps", "decide", "history", "hold_record", "queue", "shipment_problems", "signature_digest",
            "signature_problems", "state"]  # fmt: skip

@@ -548,6 +548,34 @@ class CertificateRow(Row):
     sha256: str = text("SHA-256")
 
 
+class DispositionQueueRow(Row):
+    lot_id: str = text("Lot")
+    state: str = text("State")
+    since: str = text("Since (UTC)")
+    by: str = text("Last signed by")
+
+
+class DispositionStepRow(Row):
+    seq: int = ident("Audit entry")
+    lot_id: str = text("Lot")
+    step: str = text("Step")
+    signed_by: str = text("Signed by")
+    role: str = text("Role")
+    signed_at: str = text("Signed at (UTC)")
+    meaning: str = text("Meaning")
+    reason: str = text("Reason")
+    capa: str = text("8D / corrective action")
+    signature_sha256: str = text("Signature SHA-256")
+
+
+class DispositionPage(BaseModel):
+    """Lots awaiting disposition, and every signed disposition step, newest first (21 CFR Part 11
+    signatures: printed name, date and time, meaning, reason; bound to the lot's hold record)."""
+
+    queue: list[DispositionQueueRow]
+    steps: list[DispositionStepRow]
+
+
 class CertificatesPage(BaseModel):
     """The signed certificates of conformance and origin the store holds."""
 

@@ -65,6 +65,10 @@ def origin_detail(data: TraceData, part_number: str) -> m.OriginDetail:
     return data.origin_detail(part_number)
 
 
+def disposition(data: TraceData) -> m.DispositionPage:
+    return data.disposition()
+
+
 def certificates(data: TraceData) -> m.CertificatesPage:
     return data.certificates()
 
@@ -100,6 +104,8 @@ PAGES = (
          summary="National content, USMCA and Hecho en México by product", nav=Nav("Origin", "trace", 2)),
     Page(path="/origin/{part_number}", compute=origin_detail, template="origin_product.html", access="quality",
          summary="One product's origin", csv_name="{part_number}"),
+    Page(path="/disposition", compute=disposition, template="disposition.html", access="quality",
+         summary="Lots awaiting disposition and every signed step", nav=Nav("Disposition", "trace", 4)),
     Page(path="/certificates", compute=certificates, template="certificates.html", access="quality",
          summary="Certificates issued", nav=Nav("Certificates", "trace", 3)),
     Page(path="/certificates/{cert_id}", compute=certificate, template="certificates_detail.html",

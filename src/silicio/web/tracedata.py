@@ -323,6 +323,26 @@ class TraceData:
 
     # -- certificates
 
+    def disposition(self) -> m.DispositionPage:
+        from silicio.trace import disposition
+
+        def compute() -> m.DispositionPage:
+            store = self.store()
+            queue = disposition.queue(store)
+            steps = disposition.all_steps(store)
+            return m.DispositionPage(
+                queue=[m.DispositionQueueRow(lot_id=r["lot_id"], state=r["state"], since=r["since"] or "",
+                                             by=r["by"] or "") for r in queue],
+                steps=[m.DispositionStepRow(
+                    seq=s.seq, lot_id=s.lot_id, step=s.step, signed_by=s.signature.get("printed_name", ""),
+                    role=s.signature.get("role", ""), signed_at=s.signature.get("signed_at", ""),
+                    meaning=s.signature.get("meaning", ""), reason=s.signature.get("reason", ""),
+                    capa=": ".join((s.signature.get("capa") or {}).values()),
+                    signature_sha256=s.signature_sha256) for s in reversed(steps)],
+            )  # fmt: skip
+
+        return self._cached("disposition", compute)
+
     def certificates(self) -> m.CertificatesPage:
         rows = self._cached("certificates", lambda: self.store().certificates())
         return m.CertificatesPage(
