@@ -201,12 +201,22 @@ def decide(store, lot_id: str, step: str, signer: Principal, reason: str, *,
         raise DispositionError(f"lot id must be printable text of 1 to 200 characters, got {lot_id!r}")
     if capa is not None:
         capa = _checked_capa(capa)
-    follows, leads_to, meaning = STEPS[step]
     if (record is not None) != (step == "hold"):
         raise DispositionError("the hold step signs the lot's hold record (give it); later steps sign the "
                                "record the hold signed (give none)")  # fmt: skip
+    try:
+        return _append_step(store, lot_id, step, signer, reason, record, capa)
+    except sa.exc.IntegrityError:  # another write took the log's next entry first: nothing was signed
+        raise DispositionError(f"lot {lot_id}: the audit log moved on while signing (another write at the "
+                               "same moment); nothing was signed, sign again") from None  # fmt: skip
+
+
+def _append_step(store, lot_id: str, step: str, signer: Principal, reason: str, record: dict[str, Any] | None,
+                 capa: dict[str, str] | None) -> Step:  # fmt: skip
+    """Check ``step`` against the lot's state and append its signature, in one transaction."""
     from .store import AUDIT
 
+    follows, leads_to, meaning = STEPS[step]
     with store.engine.begin() as conn:
         entries = _entries(conn, [lot_id])
         now_state = _step(entries[-1]).state if entries else None
