@@ -2,8 +2,9 @@
 long (tests do not time things; the timings are in the commit log and the issue).
 
 ``import silicio.cli`` and ``silicio --help`` load typer and click alone; a command loads its own
-CLI module and what it calls (``silicio stdf info``: the reader, numba, pyarrow), never the areas
-and extras of the others; the reader's numba kernels come from numba's on-disk cache.
+CLI module and what it calls (``silicio stdf info``: the reader, pyarrow, and numba for a file
+above a couple of megabytes), never the areas and extras of the others; the reader's numba
+kernels come from numba's on-disk cache.
 """
 
 from __future__ import annotations
@@ -88,8 +89,34 @@ def test_a_commands_help_loads_its_own_module_alone(tmp_path, command, module):
     assert sorted(_top_level(run["modules"]) & set(HEAVY)) == []
 
 
-def test_stdf_info_loads_the_reader_and_no_extra_and_its_kernels_come_from_the_cache(tmp_path):
+#: What ``silicio stdf info`` on a small file never loads: numba (which imports scipy), pandas
+#: (which pyarrow imports for ``to_numpy``, ``pa.scalar``, ``pa.array`` of Python objects),
+#: pyarrow.compute and numpy.ma. Together, over two seconds of CPU of a one-second command.
+NOT_FOR_A_SMALL_FILE = ("numba", "scipy", "pandas", "llvmlite", "pyarrow.compute", "numpy.ma")
+
+
+def test_stdf_info_on_a_small_file_loads_neither_numba_nor_pandas(tmp_path):
+    from silicio.stdf.reader import PYTHON_KERNELS_MAX_BYTES
+
     source = write_demo_stdf(tmp_path / "lot.stdf", seed=0)
+    assert source.stat().st_size < PYTHON_KERNELS_MAX_BYTES  # read by the Python kernels
+    run, out = _silicio(tmp_path, "stdf", "info", source, "--json")
+    assert run["returncode"] == 0, run["stderr"]
+    summary = json.loads(out)
+    assert summary["lot_id"] == "TK41870" and summary["issues"] == [] and summary["parts"] > 0
+    assert {"silicio.stdf.reader", "silicio.stdf._python_kernels", "pyarrow"} <= run["modules"]
+    assert sorted(m for m in NOT_FOR_A_SMALL_FILE if m in run["modules"]) == []
+    assert sorted(_top_level(run["modules"]) & set(EXTRAS)) == []
+    assert "silicio.stdf._kernels" not in run["modules"]
+
+
+def test_stdf_info_on_a_bigger_file_loads_the_reader_and_no_extra_and_its_kernels_come_from_the_cache(
+    tmp_path,
+):
+    from silicio.stdf.reader import PYTHON_KERNELS_MAX_BYTES
+
+    source = write_demo_stdf(tmp_path / "lot.stdf", seed=0, wafers=8, dies_per_side=32)
+    assert source.stat().st_size > PYTHON_KERNELS_MAX_BYTES  # read by numba's kernels
     # Once, so that the kernels are in numba's cache whatever ran before; then, from the cache.
     first, _ = _silicio(tmp_path, "stdf", "info", source, "--json")
     assert first["returncode"] == 0, first["stderr"]
@@ -98,7 +125,7 @@ def test_stdf_info_loads_the_reader_and_no_extra_and_its_kernels_come_from_the_c
     summary = json.loads("\n".join(line for line in out.splitlines() if not line.startswith("[cache]")))
     assert summary["lot_id"] == "TK41870" and summary["issues"] == []
 
-    assert {"silicio.stdf.reader", "numba", "pyarrow"} <= run["modules"]
+    assert {"silicio.stdf.reader", "silicio.stdf._kernels", "numba", "pyarrow"} <= run["modules"]
     assert sorted(_top_level(run["modules"]) & set(EXTRAS)) == []
     assert sorted(run["modules"] & COMMAND_MODULES) == ["silicio.cli.stdf"]
     areas = {m.split(".")[1] for m in run["modules"] if m.startswith("silicio.") and m.count(".") >= 1}

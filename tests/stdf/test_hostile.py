@@ -27,9 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from silicio.stdf import StdfError, read, stream
-from silicio.stdf import _kernels as kernels
 from silicio.stdf.spec import RECORDS
 from silicio.stdf.writer import StdfWriter
+
+# Every test twice: numba's kernels, then the Python ones (tests/stdf/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernels")
 
 # --------------------------------------------------------------------------------------------
 # A lot written record by record, with where each record lies
@@ -498,7 +500,7 @@ def test_reserved_and_vendor_records_are_kept_raw_with_a_warning(kind, strict):
     ]
 
 
-def test_runs_of_vendor_records_are_indexed_in_one_pass(monkeypatch):
+def test_runs_of_vendor_records_are_indexed_in_one_pass(monkeypatch, kernels):
     """82,800 vendor records between the others once cost a kernel call each; the index walks
     them in the same call as the records around them."""
     buffer = io.BytesIO()

@@ -22,6 +22,9 @@ from silicio.stdf.spec import GDR_TYPE_CODES, RECORDS, Field, RecordType, schema
 from silicio.stdf.writer import StdfWriter, to_bytes
 from tests.conftest import SHARED_STDF_DIR, assert_same_tables, canonical, missing_shared
 
+# Every test twice: numba's kernels, then the Python ones (tests/stdf/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernels")
+
 # --------------------------------------------------------------------------------------------
 # Strategies from the spec's field types
 

@@ -12,27 +12,31 @@ from concurrent.futures import ThreadPoolExecutor
 import numba as nb
 import numpy as np
 
-# How a field is laid out in the record (reader._plan maps spec types onto these).
-KIND_FIXED = 0  # scalar of sizes[f] bytes
-KIND_CN = 1  # 1-byte length, then bytes (Cn, Bn)
-KIND_SN = 2  # 2-byte length, then bytes
-KIND_DN = 3  # 2-byte bit count, then ceil(bits / 8) bytes
-KIND_ARRAY = 4  # count x sizes[f] bytes
-KIND_NIBBLES = 5  # count nibbles, two per byte
-KIND_ARRAY_CN = 6  # count x Cn
-KIND_ARRAY_SN = 7  # count x Sn
-KIND_ARRAY_SIZED = 8  # count x (value of the size field) bytes: KxUf, KxCf
-KIND_GEN_DATA = 9  # GDR items: a type byte, then the value
-
-# Index status codes.
-INDEX_OK = 0
-INDEX_PARTIAL_HEADER = 1  # fewer than 4 bytes left: the file ends inside a record header
-INDEX_PARTIAL_RECORD = 2  # REC_LEN runs past the end of the data
-INDEX_UNKNOWN_TYPE = 3  # a record of a type the specification does not define, not followed by known ones
-INDEX_UNKNOWN_CUT = 4  # records of undefined types running past the end of the data: decide with more
-
-# Bytes of each GDR item type's value, -1 for the variable-length ones; -2 for undefined codes.
-GDR_VALUE_SIZE = np.array([0, 1, 2, 4, 1, 2, 4, 4, 8, -2, -1, -1, -1, 1], dtype=np.int64)
+from ._layout import (  # noqa: F401 - the kernels' codes, used as compile-time constants
+    GDR_VALUE_SIZE,
+    INDEX_OK,
+    INDEX_PARTIAL_HEADER,
+    INDEX_PARTIAL_RECORD,
+    INDEX_UNKNOWN_CUT,
+    INDEX_UNKNOWN_TYPE,
+    IPC_BUFFERS,
+    IPC_BYTES,
+    IPC_CHAR,
+    IPC_DN,
+    IPC_FIXED,
+    IPC_LIST,
+    IPC_NODES,
+    KIND_ARRAY,
+    KIND_ARRAY_CN,
+    KIND_ARRAY_SIZED,
+    KIND_ARRAY_SN,
+    KIND_CN,
+    KIND_DN,
+    KIND_FIXED,
+    KIND_GEN_DATA,
+    KIND_NIBBLES,
+    KIND_SN,
+)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -673,17 +677,6 @@ def find_resync(buf, start, scan_end, end, big, type_lut, chain):
 # from a per-schema template, then the body with every buffer), which pyarrow reads back with a
 # single call, zero-copy. Building each column with its own pyarrow calls costs a few
 # microseconds per column, and that was most of a small file's reading time.
-
-# How a field's column is laid out in the message (reader._ipc_plan maps fields onto these).
-IPC_FIXED = 0  # validity, values (already little-endian in ``fixed``)
-IPC_CHAR = 1  # C1 as a string: validity, offsets, one byte each
-IPC_BYTES = 2  # Cn, Sn, Bn: validity, offsets, bytes
-IPC_LIST = 3  # KxTYPE of fixed-size items, and N1 nibbles one per byte: validity, offsets; items
-IPC_DN = 4  # struct: validity; bit_count (uint16); bit_data (binary)
-
-# Buffers and field nodes each column takes in the message.
-IPC_BUFFERS = np.array([2, 3, 3, 4, 6], np.int64)
-IPC_NODES = np.array([1, 1, 1, 2, 3], np.int64)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

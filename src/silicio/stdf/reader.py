@@ -3,9 +3,11 @@
 The hot loops are numba kernels (``_kernels.py``): one walk over the record headers groups the
 records by type, then one pass per type decodes all its fields column by column and lays the
 whole batch out as one Arrow IPC message, which pyarrow reads back zero-copy in a single call
-(a few types with nested or variable-width items are built column by column instead). Everything
-here is the plumbing around them: opening (plain, gzip, bzip2, xz, zip), windows of bounded
-size for streaming, salvage of damaged files, and the Arrow side.
+(a few types with nested or variable-width items are built column by column instead). A small
+file is decoded by the same kernels written in plain Python (``_python_kernels.py``, column by
+column), which spares it loading numba (:func:`_kernels_for`). Everything here is the plumbing
+around them: opening (plain, gzip, bzip2, xz, zip), windows of bounded size for streaming,
+salvage of damaged files, and the Arrow side.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
-from . import _kernels as K
+from . import _layout as L
+from . import _python_kernels
 from .errors import StdfError, StdfIssue
 from .spec import (
     BY_CODE,
@@ -536,9 +539,9 @@ def _zip64_sizes(extra: bytes, csize: int, usize: int) -> tuple[int | None, int 
 # --------------------------------------------------------------------------------------------
 # Decoding plans: how the kernel lays out each record type's fields
 
-_KIND = {"Cn": K.KIND_CN, "Bn": K.KIND_CN, "Sn": K.KIND_SN, "Dn": K.KIND_DN, "Vn": K.KIND_GEN_DATA}
-_ARRAY_KIND = {"Cn": K.KIND_ARRAY_CN, "Sn": K.KIND_ARRAY_SN, "N1": K.KIND_NIBBLES, "Uf": K.KIND_ARRAY_SIZED,
-               "Cf": K.KIND_ARRAY_SIZED}  # fmt: skip
+_KIND = {"Cn": L.KIND_CN, "Bn": L.KIND_CN, "Sn": L.KIND_SN, "Dn": L.KIND_DN, "Vn": L.KIND_GEN_DATA}
+_ARRAY_KIND = {"Cn": L.KIND_ARRAY_CN, "Sn": L.KIND_ARRAY_SN, "N1": L.KIND_NIBBLES, "Uf": L.KIND_ARRAY_SIZED,
+               "Cf": L.KIND_ARRAY_SIZED}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -596,7 +599,7 @@ def _make_plan(rt: RecordType) -> _Plan:
             width += itemsize
     for i, f in enumerate(rt.fields):
         if f.type in FIXED_SIZE:
-            kinds[i] = K.KIND_FIXED
+            kinds[i] = L.KIND_FIXED
             sizes[i] = FIXED_SIZE[f.type]
             continue
         var_slot[i] = n_var
@@ -608,7 +611,7 @@ def _make_plan(rt: RecordType) -> _Plan:
                 count_ref[i] = index["FLD_CNT"]
                 is_ref[count_ref[i]] = True
             continue
-        kinds[i] = _ARRAY_KIND.get(item, K.KIND_ARRAY)
+        kinds[i] = _ARRAY_KIND.get(item, L.KIND_ARRAY)
         sizes[i] = FIXED_SIZE.get(item, 0)
         count_ref[i] = index[f.count]
         is_ref[count_ref[i]] = True
@@ -670,8 +673,8 @@ class _IpcPlan:
     at_body_length: int
 
 
-_IPC_KIND = {_AS_FIXED: K.IPC_FIXED, _AS_TEXT_CHAR: K.IPC_CHAR, _AS_BYTES: K.IPC_BYTES, _AS_ITEMS: K.IPC_LIST,
-             _AS_NIBBLES: K.IPC_LIST, _AS_BITS: K.IPC_DN}  # fmt: skip
+_IPC_KIND = {_AS_FIXED: L.IPC_FIXED, _AS_TEXT_CHAR: L.IPC_CHAR, _AS_BYTES: L.IPC_BYTES, _AS_ITEMS: L.IPC_LIST,
+             _AS_NIBBLES: L.IPC_LIST, _AS_BITS: L.IPC_DN}  # fmt: skip
 
 
 def _flatbuffer_field(meta: bytes, table: int, index: int) -> int | None:
@@ -716,7 +719,7 @@ def _ipc_plan(plan: _Plan) -> _IpcPlan | None:
         return None
     nodes, buffers = _follow(meta, nodes_at), _follow(meta, buffers_at)
     n_nodes, n_buffers = struct.unpack_from("<I", meta, nodes)[0], struct.unpack_from("<I", meta, buffers)[0]
-    if n_nodes != 2 + int(K.IPC_NODES[ipc_kind].sum()) or n_buffers != 4 + int(K.IPC_BUFFERS[ipc_kind].sum()):
+    if n_nodes != 2 + int(L.IPC_NODES[ipc_kind].sum()) or n_buffers != 4 + int(L.IPC_BUFFERS[ipc_kind].sum()):
         return None  # a layout this reader does not expect: build the batch column by column
     template = np.frombuffer(message[: 8 + meta_size], np.uint8).copy()
     return _IpcPlan(ipc_kind, text_check, template, 8 + length_at, 8 + nodes + 4, 8 + buffers + 4,
@@ -775,7 +778,34 @@ def _string_array(offsets, data, high: bool, valid, typ=_STRING, n: int | None =
     if valid is _ALL:
         valid = np.ones(n, np.bool_)
     values = [_decode_text(raw[offsets[i] : offsets[i + 1]]) if valid[i] else None for i in range(n)]
-    return pa.array(values, type=typ)
+    return _text_array(values, typ)
+
+
+# Python values into Arrow by buffers too: pa.array() of Python objects imports pandas first
+# (0.8 s of CPU, in a command that takes less).
+
+
+def _text_array(values: list, typ=_STRING) -> pa.Array:
+    """Python strings (None: null) as an Arrow string array."""
+    encoded = [b"" if v is None else v.encode() for v in values]
+    offsets = np.zeros(len(values) + 1, np.int32)
+    np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=offsets[1:])
+    bitmap, nulls = _validity(np.fromiter((v is not None for v in values), np.bool_, len(values)))
+    data = np.frombuffer(b"".join(encoded), np.uint8)
+    return pa.Array.from_buffers(typ, len(values), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], nulls)
+
+
+def _lists_array(values: list, typ: pa.ListType) -> pa.Array:
+    """Python lists (None: null) of strings or unsigned integers as an Arrow list array."""
+    items = [item for value in values if value is not None for item in value]
+    if typ.value_type == _STRING:
+        children = _text_array(items)
+    else:
+        children = _numeric(np.array(items, np.uint64), typ.value_type)
+    offsets = np.zeros(len(values) + 1, np.int32)
+    np.cumsum(np.fromiter((len(v or ()) for v in values), np.int64, len(values)), out=offsets[1:])
+    valid = np.fromiter((v is not None for v in values), np.bool_, len(values))
+    return _list_array(typ.value_type, offsets, children, valid)
 
 
 # From numpy arrays by their buffers: pa.array() would import pandas to check its argument.
@@ -783,9 +813,12 @@ def _numeric(values: np.ndarray, typ: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(typ, values.size, [None, pa.py_buffer(np.ascontiguousarray(values))], 0)
 
 
-def _mask(flags: np.ndarray) -> pa.Array:
+def _dn_struct(bits: np.ndarray, payload: pa.Array, valid: np.ndarray) -> pa.Array:
+    """Dn values: bit counts and bytes, null where not ``valid``. (From buffers: StructArray's
+    ``from_arrays`` with a mask loads pyarrow.compute, a quarter second.)"""
+    bitmap, nulls = _validity(valid)
     return pa.Array.from_buffers(
-        pa.bool_(), flags.size, [None, pa.py_buffer(np.packbits(flags, bitorder="little"))], 0
+        DN_TYPE, bits.size, [bitmap], nulls, children=[_numeric(bits, pa.uint16()), payload]
     )
 
 
@@ -795,12 +828,40 @@ def _list_array(item_type, offsets, values: pa.Array, valid) -> pa.Array:
                                  children=[values])  # fmt: skip
 
 
+#: Files of at most this many (decompressed) bytes are decoded by the Python kernels while numba's
+#: are not loaded, until a process has decoded ``PYTHON_KERNELS_BUDGET_BYTES`` that way: importing
+#: numba and loading its cached kernels takes 1.5-2 s of CPU, about what Python takes to decode
+#: 5 MB (0.02 s for 50 kB; 0.3-0.7 s for 1-2 MB), while numba's kernels, once loaded, decode a
+#: megabyte in 5-10 ms. So one small file (``silicio stdf info``) never loads numba, and a process
+#: reading many (an ingest) loads it after a few.
+PYTHON_KERNELS_MAX_BYTES = 2 * 1024 * 1024
+PYTHON_KERNELS_BUDGET_BYTES = 4 * 1024 * 1024
+_python_kernel_bytes = 0  # decoded by the Python kernels in this process
+
+
+def _kernels_for(size: int | None):
+    """The kernels for a file of ``size`` decompressed bytes (None: more than one window)."""
+    global _python_kernel_bytes
+    if (
+        size is not None
+        and size <= PYTHON_KERNELS_MAX_BYTES
+        and _python_kernel_bytes + size <= PYTHON_KERNELS_BUDGET_BYTES
+        and "silicio.stdf._kernels" not in sys.modules
+    ):
+        _python_kernel_bytes += size
+        return _python_kernels
+    from . import _kernels
+
+    return _kernels
+
+
 class _Window:
     """One window of decompressed bytes and what the kernels made of it."""
 
-    def __init__(self, buf: np.ndarray, big: bool):
+    def __init__(self, buf: np.ndarray, big: bool, kernels):
         self.buf = buf
         self.big = big
+        self.kernels = kernels
         self.threads = 1  # set by _decode_window
         self.raw = memoryview(buf)  # for struct.unpack_from in the Python paths, without a copy
 
@@ -878,7 +939,7 @@ def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Arr
                 bitmap, nulls = _validity(valid)
                 columns[i] = pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(column)], nulls)
     if plan.byte_fields and plan.byte_fields[0] < none_from:
-        offsets, data, high = K.gather_byte_fields(
+        offsets, data, high = win.kernels.gather_byte_fields(
             buf, rec_pos, var_start, var_len, plan.byte_slots, win.threads
         )
         buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
@@ -936,16 +997,16 @@ def _list_column(plan: _Plan, i: int, win: _Window, first, var_start, valid, fix
     counts = np.where(valid, fixed_column(plan.count_ref[i]), 0)
     build = plan.build[i]
     if build == _AS_GEN_DATA:
-        return _gen_data_array(win.buf, first, rel, counts, valid, win.big)
+        return _gen_data_array(win, first, rel, counts, valid)
     counts = counts.astype(np.int64)
     if build == _AS_PYTHON:
         return _python_field(plan, i, win, first, rel, counts, valid, fixed_column)
     item = plan.record.fields[i].item_type
     item_type = plan.arrow_types[i].value_type
     if build == _AS_ITEMS:
-        offsets, data = K.gather_items(win.buf, first, rel, counts, FIXED_SIZE[item], win.big)
+        offsets, data = win.kernels.gather_items(win.buf, first, rel, counts, FIXED_SIZE[item], win.big)
     else:
-        offsets, data = K.gather_nibbles(win.buf, first, rel, counts)
+        offsets, data = win.kernels.gather_nibbles(win.buf, first, rel, counts)
     values = pa.Array.from_buffers(item_type, int(offsets[-1]), [None, pa.py_buffer(data)])
     return _list_array(item_type, offsets, values, valid)
 
@@ -960,15 +1021,14 @@ def _dn_array(buf, base, rel, offsets, data, valid, big: bool) -> pa.Array:
         valid = np.ones(n, np.bool_)
     bits[~valid] = 0
     payload = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    return pa.StructArray.from_arrays(
-        [_numeric(bits, pa.uint16()), payload], fields=list(DN_TYPE), mask=_mask(~valid)
-    )
+    return _dn_struct(bits, payload, valid)
 
 
-def _gen_data_array(buf, base, rel, counts, valid, big: bool) -> pa.Array:
+def _gen_data_array(win: _Window, base, rel, counts, valid) -> pa.Array:
     """GDR generic data as a list of structs: TYPE, then one column per data type, set only
     in the column of the item's own type."""
-    offsets, codes, value_pos, value_len, bits = K.gather_gen_data(
+    buf, big, kernels = win.buf, win.big, win.kernels
+    offsets, codes, value_pos, value_len, bits = kernels.gather_gen_data(
         buf, base, rel, counts.astype(np.int64), big
     )
     children = [_numeric(codes, pa.uint8())]
@@ -978,15 +1038,18 @@ def _gen_data_array(buf, base, rel, counts, valid, big: bool) -> pa.Array:
         lens = np.where(mine, value_len, 0).astype(np.int32)
         if child.name in ("Cn", "Bn", "Dn"):
             zeros = np.zeros(codes.size, np.int32)
-            data_offsets, data, high = K.gather_bytes(buf, value_pos, zeros, lens)
+            data_offsets, data, high = kernels.gather_bytes(buf, value_pos, zeros, lens)
             typ = pa.binary() if child.name != "Cn" else pa.string()
             arr = _string_array(data_offsets, data, high, mine, typ)
             if child.name == "Dn":
-                arr = pa.StructArray.from_arrays([_numeric(bits, pa.uint16()), arr.cast(pa.binary())],
-                                                 fields=list(DN_TYPE), mask=_mask(~mine))  # fmt: skip
+                # the same buffers as binary (a cast loads pyarrow.compute)
+                payload = pa.Array.from_buffers(
+                    pa.binary(), len(arr), arr.buffers(), arr.null_count, arr.offset
+                )
+                arr = _dn_struct(bits, payload, mine)
         else:
             size = 1 if child.name == "N1" else FIXED_SIZE[child.name]
-            data = K.gather_values(buf, value_pos, lens, size, big)
+            data = kernels.gather_values(buf, value_pos, lens, size, big)
             if child.name == "N1":
                 data &= 0x0F
             bitmap, nulls = _validity(mine)
@@ -1033,7 +1096,14 @@ def _python_field(plan: _Plan, i: int, win: _Window, base, rel, counts, valid, f
                 items.append(int.from_bytes(bytes(raw[p : p + size]), "big" if win.big else "little"))
                 p += size
         values.append(items)
-    return pa.array(values, type=arrow_type(f))
+    return _lists_array(values, arrow_type(f))
+
+
+def _small_counts(counts: list) -> pa.Array:
+    """U1 counts (None: null) as a uint8 array."""
+    bitmap, nulls = _validity(np.fromiter((c is not None for c in counts), np.bool_, len(counts)))
+    values = np.fromiter((c or 0 for c in counts), np.uint8, len(counts))
+    return pa.Array.from_buffers(pa.uint8(), len(counts), [bitmap, pa.py_buffer(values)], nulls)
 
 
 def _vur_batch(
@@ -1068,7 +1138,7 @@ def _vur_batch(
                 p += 1 + payload[p]
             names.append(items)
     columns = [_numeric(seq, _UINT64), _numeric((rec_pos + base).view(np.uint64), _UINT64),
-               pa.array(counts, pa.uint8()), pa.array(names, pa.list_(pa.string()))]  # fmt: skip
+               _small_counts(counts), _lists_array(names, pa.list_(pa.string()))]  # fmt: skip
     return pa.RecordBatch.from_arrays(columns, schema=schema("VUR"))
 
 
@@ -1100,6 +1170,8 @@ class _FileState:
     #: KxUf widths outside the specification read as given: (record, width field, array field,
     #: width) -> [count, first offset].
     odd_widths: dict = field(default_factory=dict)
+    #: The kernels that decode this file (:func:`_kernels_for`), chosen with its first window.
+    kernels: object = None
 
     def problem(
         self, offset: int, record: str | None, reason: str, compressed_offset: int | None = None
@@ -1147,7 +1219,9 @@ def _resync(state: _FileState, buf: np.ndarray, pos: int, end: int, base: int, f
     damaged_at = state.searching_from if state.searching else base + pos - 1
     scan_end = end if final else end - RESYNC_LOOKAHEAD
     resume = (
-        K.find_resync(buf, pos, scan_end, end, state.big, _TYPE_LUT, RESYNC_CHAIN) if scan_end > pos else -1
+        state.kernels.find_resync(buf, pos, scan_end, end, state.big, _TYPE_LUT, RESYNC_CHAIN)
+        if scan_end > pos
+        else -1
     )
     at = state.issues.index(issue)
     if resume < 0 and not final:
@@ -1174,7 +1248,7 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
     if state.searching is not None:
         pos = _resync(state, buf, 0, end, base, final)
     while pos < end and not state.stopped and state.searching is None:
-        n, stop, status, counts, starts, rec_pos, rec_seq, last = K.index_records(
+        n, stop, status, counts, starts, rec_pos, rec_seq, last = state.kernels.index_records(
             buf, pos, end, state.big, _TYPE_LUT, len(_TYPE_NAMES), np.uint64(state.seq), RESYNC_CHAIN
         )
         if n:
@@ -1186,7 +1260,7 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
             state.seq += n
             state.last_type = last
         pos = stop
-        if status == K.INDEX_OK:
+        if status == L.INDEX_OK:
             break
         if _zeros_to_end(buf, pos, end):
             if not final and end - pos < RESYNC_LOOKAHEAD:
@@ -1197,17 +1271,17 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
                 break
         # records of undefined type running on past the window for this long: garbage, most likely
         # (carrying them on would hold ever more bytes)
-        long_run = status == K.INDEX_UNKNOWN_CUT and not final and end - pos >= RESYNC_LOOKAHEAD
-        if status == K.INDEX_UNKNOWN_TYPE and not final and end - pos < RESYNC_LOOKAHEAD:
+        long_run = status == L.INDEX_UNKNOWN_CUT and not final and end - pos >= RESYNC_LOOKAHEAD
+        if status == L.INDEX_UNKNOWN_TYPE and not final and end - pos < RESYNC_LOOKAHEAD:
             break  # look for the next record boundary with more data in hand
-        if status != K.INDEX_UNKNOWN_TYPE and not long_run and not final:
+        if status != L.INDEX_UNKNOWN_TYPE and not long_run and not final:
             break  # the rest of the record comes with the next window
         rec_len, typ, sub = _header_at(buf, pos, state.big) if end - pos >= 4 else (0, 0, 0)
         known = BY_CODE.get((typ, sub))
-        record = known.name if known is not None and status == K.INDEX_PARTIAL_RECORD else None
-        if status == K.INDEX_PARTIAL_HEADER:
+        record = known.name if known is not None and status == L.INDEX_PARTIAL_RECORD else None
+        if status == L.INDEX_PARTIAL_HEADER:
             reason = f"file ends inside a record header ({end - pos} of 4 bytes)"
-        elif status == K.INDEX_PARTIAL_RECORD:
+        elif status == L.INDEX_PARTIAL_RECORD:
             reason = (
                 f"file is truncated: REC_LEN is {rec_len} but only {end - pos - 4} bytes follow the header"
             )
@@ -1215,16 +1289,16 @@ def _index_window(state: _FileState, buf: np.ndarray, base: int, final: bool):
             reason = (f"record of undefined type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}), and those after "
                       f"it, run on for over {end - pos} bytes without leading to a record of a defined type: "
                       "damage")  # fmt: skip
-        elif status == K.INDEX_UNKNOWN_CUT:
+        elif status == L.INDEX_UNKNOWN_CUT:
             reason = (f"file is truncated inside records of undefined type: REC_TYP={typ} REC_SUB={sub} "
                       f"(REC_LEN={rec_len}) and those after it run past the end")  # fmt: skip
         else:
             reason = (f"record of undefined type REC_TYP={typ} REC_SUB={sub} (REC_LEN={rec_len}) that does not lead "
                       "to well-formed records of defined types: damage")  # fmt: skip
         compressed = None
-        if state.cut is not None and status != K.INDEX_UNKNOWN_TYPE and not long_run:
-            came = {K.INDEX_PARTIAL_RECORD: f"{end - pos} of its {4 + rec_len} bytes came out",
-                    K.INDEX_PARTIAL_HEADER: f"{end - pos} of its 4 header bytes came out"}.get(status, reason)  # fmt: skip
+        if state.cut is not None and status != L.INDEX_UNKNOWN_TYPE and not long_run:
+            came = {L.INDEX_PARTIAL_RECORD: f"{end - pos} of its {4 + rec_len} bytes came out",
+                    L.INDEX_PARTIAL_HEADER: f"{end - pos} of its 4 header bytes came out"}.get(status, reason)  # fmt: skip
             reason = f"{state.cut}; the record at byte {base + pos} is cut short ({came})"
             compressed, state.cut_reported = state.cut.compressed_offset, True
         state.problem(base + pos, record, reason, compressed)
@@ -1348,9 +1422,9 @@ def _ipc_batch(
 ) -> pa.RecordBatch | None:
     """The record type's batch from one IPC message; None when it must be built column by
     column (a field the message does not cover, or text that is not plain ASCII)."""
-    if ipc is None:
-        return None
-    message, bad, n_bad, high = K.batch_message(
+    if ipc is None or state.kernels is _python_kernels:
+        return None  # (the Python kernels write no messages)
+    message, bad, n_bad, high = state.kernels.batch_message(
         win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref, plan.is_ref,
         plan.col_off, plan.var_slot, plan.width, plan.n_var, ipc.ipc_kind, ipc.text_check, ipc.template,
         ipc.at_length, ipc.at_nodes, ipc.at_buffers, ipc.at_body_length, win.threads)  # fmt: skip
@@ -1381,7 +1455,7 @@ def _decode_window(
         if batch is not None:
             batches[name] = batch
             continue
-        out = K.decode_fields(win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref,
+        out = state.kernels.decode_fields(win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref,
                               plan.size_ref, plan.is_ref, plan.col_off, plan.var_slot, plan.width, plan.n_var,
                               win.threads)  # fmt: skip
         positions, bad, n_bad = out[0], out[5], out[8]
@@ -1518,12 +1592,16 @@ class StdfStream:
                     self.byteorder = ">" if big else "<"
                     state = _FileState(self.path, self.strict, big, self.wanted, self.issues, self.warnings)
                 final = got < window or (size is not None and base + buf.size >= size) or damage is not None
+                if state.kernels is None:
+                    state.kernels = _kernels_for(buf.size if final else None)
                 state.cut = damage
                 if buf.size == 0:
                     break
                 known = len(self.issues)
                 try:
-                    batches, consumed = _decode_window(state, _Window(buf, state.big), base, final)
+                    batches, consumed = _decode_window(
+                        state, _Window(buf, state.big, state.kernels), base, final
+                    )
                 finally:
                     self.records = state.seq
                     # A window's problems are found record type by type: list them in file order, so
