@@ -40,6 +40,10 @@ def peak_rss_mb() -> float:
 
 
 def silicio_reader():
+    # numba's kernels loaded, as in a process that has read a few files: a small file would
+    # otherwise be decoded by the Python kernels, which spare one cold read numba's load, not
+    # the reads measured here (silicio.stdf.reader._kernels_for).
+    import silicio.stdf._kernels  # noqa: F401
     from silicio.stdf import read
 
     def run(path: Path) -> int:

@@ -204,12 +204,12 @@ def decode_fields(
     fields any record holds, how many records overran). ``threads``: see :func:`chunk_bounds`.
     """
     bounds = chunk_bounds(rec_pos.shape[0], threads)
-    if len(bounds) == 2:
+    if len(bounds) == 2 and rec_pos.shape[0] < LARGE_BATCH:
         fixed, var_start, var_len, present, bad_field = _decode_chunks(
             buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off, var_slot, width, n_var, 1
         )
     else:
-        fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_alloc(
+        fixed, var_start, var_len, present, bad_field, col_base, slot_base = _scratch(
             rec_pos.shape[0], kinds.shape[0], width, n_var, col_off, var_slot
         )
 
@@ -272,9 +272,18 @@ def _decode_chunks(
     return fixed, var_start, var_len, present, bad_field
 
 
-@nb.njit(cache=True, nogil=True)
-def _decode_alloc(n, nf, width, n_var, col_off, var_slot):
-    return _decode_outputs(n, nf, width, n_var, col_off, var_slot)
+#: Records from which a batch's arrays are allocated by numpy, outside the kernels: numpy asks
+#: Linux for huge pages for large arrays (madvise), numba's allocator does not, and the page
+#: faults then took a quarter of a large batch's decoding (a message of 50 MB: 30 ms of 136).
+LARGE_BATCH = 16384
+
+
+def _scratch(n, nf, width, n_var, col_off, var_slot):
+    """:func:`_decode_outputs`, by numpy."""
+    col_base = n * col_off.astype(np.int64)
+    slot_base = n * var_slot.astype(np.int64)
+    return (np.empty(n * width, np.uint8), np.zeros(n * n_var, np.uint16), np.zeros(n * n_var, np.uint16),
+            np.empty(n, np.int16), np.full(n, -1, np.int16), col_base, slot_base)  # fmt: skip
 
 
 @nb.njit(cache=True, nogil=True)
@@ -764,12 +773,12 @@ def batch_message(
     decoded on several threads, then, once the buffers are laid out from what each range holds,
     written into the message side by side; the message is the same byte for byte."""
     bounds = chunk_bounds(rec_pos.shape[0], threads)
-    if len(bounds) == 2:
+    if len(bounds) == 2 and rec_pos.shape[0] < LARGE_BATCH:
         return _decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off,
                                   var_slot, width, n_var, ipc_kind, text_check, template, at_length, at_nodes,
                                   at_buffers, at_body_length)  # fmt: skip
     n, n_chunks = rec_pos.shape[0], len(bounds) - 1
-    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_alloc(
+    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _scratch(
         n, kinds.shape[0], width, n_var, col_off, var_slot
     )
     totals = np.zeros((n_chunks, kinds.shape[0]), np.int64)
@@ -780,9 +789,11 @@ def batch_message(
                       totals, c)  # fmt: skip
 
     _run_chunks(decode, n_chunks, threads)
-    words, where, starts, fewest, most, n_bad = _layout(sizes, ipc_kind, template, at_length, at_nodes, at_buffers,
-                                                        at_body_length, present, bad_field, totals)  # fmt: skip
+    length, where, starts, fewest, most, n_bad = _buffer_layout(sizes, ipc_kind, present, bad_field, totals)
     meta = template.shape[0]
+    words = np.zeros((meta + int(where[-1])) // 8, np.int64)  # numpy's: see _scratch
+    _write_metadata(words, template, at_length, at_nodes, at_buffers, at_body_length, ipc_kind, present, length,
+                    where, starts)  # fmt: skip
 
     def fill(c):
         _fill(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, meta, words, where,
@@ -882,10 +893,22 @@ def _decode_chunk(
 def _layout(
     sizes, ipc_kind, template, at_length, at_nodes, at_buffers, at_body_length, present, bad_field, totals
 ):
-    """The message's metadata and the place of every buffer, from what each range of records
-    takes (``totals``). Returns the message (int64 words, buffers zeroed), each buffer's offset
-    in the body (and the body's length last), where each range's bytes or items start in each
-    field (``starts[c, f]``; ``starts[-1, f]`` the field's total), and _presence's results."""
+    """The message, its buffers zeroed, with its metadata written (:func:`_buffer_layout`,
+    :func:`_write_metadata`). Returns it (int64 words), then _buffer_layout's results but the
+    buffers' lengths."""
+    length, where, starts, fewest, most, n_bad = _buffer_layout(sizes, ipc_kind, present, bad_field, totals)
+    words = np.zeros((template.shape[0] + where[-1]) // 8, np.int64)
+    _write_metadata(words, template, at_length, at_nodes, at_buffers, at_body_length, ipc_kind, present, length,
+                    where, starts)  # fmt: skip
+    return words, where, starts, fewest, most, n_bad
+
+
+@nb.njit(cache=True, nogil=True)
+def _buffer_layout(sizes, ipc_kind, present, bad_field, totals):
+    """The place of every buffer of the message, from what each range of records takes
+    (``totals``). Returns each buffer's length, its offset in the body (and the body's length
+    last), where each range's bytes or items start in each field (``starts[c, f]``;
+    ``starts[-1, f]`` the field's total), and _presence's results."""
     n = present.shape[0]
     nf = ipc_kind.shape[0]
     n_chunks = totals.shape[0]
@@ -932,13 +955,24 @@ def _layout(
         where[i] = body
         body += _align8(length[i])
     where[n_buffers] = body
+    return length, where, starts, fewest, most, n_bad
 
-    meta = template.shape[0]  # a multiple of 8, as every buffer's length and offset
-    words = np.zeros((meta + body) // 8, np.int64)
+
+@nb.njit(cache=True, nogil=True)
+def _write_metadata(
+    words, template, at_length, at_nodes, at_buffers, at_body_length, ipc_kind, present, length, where, starts
+):
+    """Write the message's metadata into ``words`` (zeroed): the template, the record count,
+    every buffer's place and length, and the field nodes."""
+    n = present.shape[0]
+    nf = ipc_kind.shape[0]
+    n_buffers = length.shape[0]
+    items = starts[starts.shape[0] - 1]
     out = words.view(np.uint8)
+    meta = template.shape[0]  # a multiple of 8, as every buffer's length and offset
     out[:meta] = template
     _put_i64(out, at_length, n)
-    _put_i64(out, at_body_length, body)
+    _put_i64(out, at_body_length, where[n_buffers])
     for i in range(n_buffers):
         _put_i64(out, at_buffers + 16 * i, where[i])
         _put_i64(out, at_buffers + 16 * i + 8, length[i])
@@ -963,7 +997,6 @@ def _layout(
             _put_node(out, at_nodes, node, n, 0)
             _put_node(out, at_nodes, node + 1, n, 0)
             node += 2
-    return words, where, starts, fewest, most, n_bad
 
 
 @nb.njit(cache=True, nogil=True)
