@@ -45,9 +45,10 @@ def _data(buf) -> bytes:
     global _bytes_of_last
     if isinstance(buf, bytes):
         return buf
-    if _bytes_of_last is None or _bytes_of_last[0] is not buf or len(_bytes_of_last[1]) != buf.size:
-        _bytes_of_last = (buf, buf.tobytes())
-    return _bytes_of_last[1]
+    held = _bytes_of_last  # once: another thread may replace it meanwhile
+    if held is None or held[0] is not buf:
+        held = _bytes_of_last = (buf, buf.tobytes())
+    return held[1]
 
 
 def _as_list(array: np.ndarray) -> list:
