@@ -83,12 +83,22 @@ _COMPRESSION = "lz4"
 ROW_GROUP_ROWS = 122_880
 
 
+#: Columns that grow with the file (record sequence, byte offset): delta-encoded they take 1% of
+#: the bytes of plain 8-byte integers and write faster (measured: seq of 2.76 M PTRs, 11 MB ->
+#: 0.1 MB, 0.08 -> 0.05 s CPU).
+_ASCENDING = frozenset({"seq", "offset"})
+
+
 def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
     # Min / max statistics of the numbers only: text statistics took a third of the tidy view's
     # writing time and prune nothing inside a file (the lake's folders already part by lot).
     numbers = [f.name for f in schema if f.name not in text and not pa.types.is_nested(f.type)]
-    return {"compression": _COMPRESSION, "use_dictionary": text, "write_statistics": numbers}
+    ascending = {
+        f.name: "DELTA_BINARY_PACKED" for f in schema if f.name in _ASCENDING and pa.types.is_integer(f.type)
+    }
+    return {"compression": _COMPRESSION, "use_dictionary": text, "write_statistics": numbers,
+            "column_encoding": ascending or None}  # fmt: skip
 
 
 # Outcome of a file.

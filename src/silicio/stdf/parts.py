@@ -368,11 +368,16 @@ def _trusted_coordinates(lot_hash: np.ndarray, xy_ok: np.ndarray, in_wafer: np.n
 
 
 def _die_keys(
-    lot_hash, wafer_hash, x, y, xy_ok, in_wafer, part_id_hash, part_id_ok
+    lot_hash, wafer_hash, x, y, xy_ok, in_wafer, part_id: pa.Array
 ) -> tuple[np.ndarray, np.ndarray]:
     """(die key, known) of each part by the rule in the module notes."""
     by_xy = _trusted_coordinates(lot_hash, xy_ok, in_wafer, x, y)
-    by_id = ~by_xy & part_id_ok
+    by_id = ~by_xy & part_id.is_valid().to_numpy(zero_copy_only=False)
+    # PART_ID hashed only where the coordinates do not decide (at wafer sort, hardly anywhere).
+    part_id_hash = np.zeros(x.size, np.uint64)
+    needed = np.nonzero(by_id)[0]
+    if needed.size:
+        part_id_hash[needed] = _string_hashes(part_id.take(pa.array(needed)))
     xy = (x.astype(np.int64) + 32768) << 16 | (y.astype(np.int64) + 32768)
     lot = _fold(
         np.full(x.size, 0, np.uint64) + np.where(by_xy, _BY_XY, _BY_PART_ID).astype(np.uint64), lot_hash
@@ -498,8 +503,9 @@ def _part_frame(tables: Mapping[str, pa.Table], pir_prr: np.ndarray) -> _PartFra
     part_wafer, in_wafer = wafers.refs(anchor_seq, head)
     lot_id = _take(lots.lots, part_mir)
     wafer_id = _take(wafers.ids, part_wafer)
-    key, known = _die_keys(_string_hashes(lot_id), _string_hashes(wafer_id), x, y, x_ok & y_ok, in_wafer,
-                           _string_hashes(part_id), part_id.is_valid().to_numpy(zero_copy_only=False))  # fmt: skip
+    key, known = _die_keys(
+        _string_hashes(lot_id), _string_hashes(wafer_id), x, y, x_ok & y_ok, in_wafer, part_id
+    )
     return _PartFrame(
         n_pir, n_prr, part_prr, anchor_seq, head, site, x, x_ok, y, y_ok,
         *field("HARD_BIN", np.uint16), *field("SOFT_BIN", np.uint16, MISSING_SOFT_BIN),
