@@ -150,6 +150,10 @@ def print_report(report: IngestReport, quiet: bool = False) -> None:
         where = _where(issue.offset, issue.record, outcome.source) if issue else ""
         problems.append((outcome.path, f"{outcome.status}{where}: {reason}"))
     print_problems(stderr, "files with problems", problems)
+    print_problems(stderr, "read in full, with warnings", [
+        (outcome.path, f"{_where(w.offset, w.record).strip()}: {w.reason}")
+        for outcome in report.outcomes for w in outcome.warnings
+    ])  # fmt: skip
 
 
 def _where(offset: int | None, record: str | None, source: str | None = None) -> str:
@@ -219,8 +223,13 @@ def status(data: DataDir = None, database_url: DatabaseUrl = None) -> None:
     with reported_errors(), _open_lake(data, database_url) as lake:
         counts = lake.catalog.counts()
         rows = lake.catalog.rows("quarantine", order_by=["id"])
+        warned = [row for row in lake.catalog.rows("files", order_by=["id"]) if row.get("warnings")]
     console.print(f"{counts['files']:,} files, {counts['wafers']:,} wafers, {counts['quarantine']:,} in quarantine",
                   highlight=False, soft_wrap=True)  # fmt: skip
+    print_problems(console, "read in full, with warnings", [
+        (row["path"], f"{_where(w['offset'], w['record']).strip()}: {w['reason']}")
+        for row in warned for w in row["warnings"]
+    ])  # fmt: skip
     print_problems(console, "quarantine", [
         (row["path"], f"{'salvaged' if row['salvaged'] else 'not salvaged'}{_where(row['offset'], row['record'], row['source'])}: "
                       f"{row['reason']} ({row['issues']} issue(s))")

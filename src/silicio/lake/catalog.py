@@ -9,7 +9,9 @@ Tables
 ``files``        one row per file taken in, by SHA-256 of its bytes: the data source that read
                  it (``source``: ``stdf``, or a plugin's kind, see :mod:`silicio.lake.sources`),
                  tester, program, lot, stage, times, parts, yields, ``partial`` when salvaged
-                 from damage and ``issues`` (the reader's problems: offset, record, reason) as JSON
+                 from damage and ``issues`` (the reader's problems: offset, record, reason) as JSON,
+                 ``warnings`` likewise: what is unusual but was read in full (STDF: records of
+                 undefined types kept, zero padding after the MRR, odd array widths)
 ``stdf_files``   what only STDF files have (version, byte order), one row per STDF file
 ``file_records`` records per type of each file, as its source counts them
 ``wafers``       parts, good parts and yields per wafer of each file
@@ -85,6 +87,7 @@ files = sa.Table(
     sa.Column("final_yield", sa.Float),
     sa.Column("partial", sa.Boolean, nullable=False),
     sa.Column("issues", sa.JSON, nullable=False),
+    sa.Column("warnings", sa.JSON, nullable=False, server_default="[]"),
 )
 sa.Index("ix_files_lot", files.c.product, files.c.lot, files.c.stage)
 
@@ -381,8 +384,9 @@ class Catalog:
         """A catalog table as Arrow (JSON columns as text), for DuckDB and polars."""
         rows = self.rows(name)
         for row in rows:
-            if "issues" in row and not isinstance(row["issues"], int | None):
-                row["issues"] = json.dumps(row["issues"])
+            for key in _JSON_LISTS:
+                if key in row and not isinstance(row[key], int | None):
+                    row[key] = json.dumps(row[key])
             if "probabilities" in row:
                 row["probabilities"] = json.dumps(row["probabilities"])
         if rows:
@@ -715,6 +719,10 @@ def _known(connection: Connection, sha256: str) -> KnownFile | None:
     return None
 
 
+# JSON columns of lists (quarantine's ``issues`` is a count).
+_JSON_LISTS = ("issues", "warnings")
+
+
 def _normalized(row: dict[str, Any]) -> dict[str, Any]:
     # SQLite keeps no time zone: the catalog writes UTC, so read naive times back as UTC.
     for key, value in row.items():
@@ -722,7 +730,7 @@ def _normalized(row: dict[str, Any]) -> dict[str, Any]:
             row[key] = value.replace(tzinfo=UTC)
         elif isinstance(value, str) and key in ("started", "finished", "ingested_at", "at") and value:
             row[key] = datetime.fromisoformat(value).replace(tzinfo=UTC)
-        elif key == "issues" and isinstance(value, str):
+        elif key in _JSON_LISTS and isinstance(value, str):
             row[key] = json.loads(value)
     return row
 

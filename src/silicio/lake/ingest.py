@@ -232,6 +232,8 @@ class StagedFile:
     partition: Partition | None = None
     entry: CatalogEntry | None = None
     issues: list[SourceIssue] = field(default_factory=list)
+    #: What the source found unusual but read in full (kept in the catalog with the file).
+    warnings: list[SourceIssue] = field(default_factory=list)
     #: Set instead of the rest when the catalog already held this content.
     known: KnownFile | None = None
     seconds: float = 0.0
@@ -314,6 +316,7 @@ def _read_with(source: DataSource, staged: StagedFile, out_dir: Path, window_byt
         writes.finish()
     if data is not None:
         staged.issues = list(data.issues)
+        staged.warnings = list(data.warnings)
     if data is None or data.facts is None:
         if not staged.issues:
             staged.issues = [SourceIssue(staged.path, 0, None, f"data source {source.kind!r} read nothing")]
@@ -340,6 +343,7 @@ def _describe(staged: StagedFile, kind: str, data: SourceData, parts_table: pa.T
         **_yield_columns(parts_table),
         "partial": bool(staged.issues),
         "issues": [_issue_dict(i) for i in staged.issues],
+        "warnings": [_issue_dict(w) for w in staged.warnings],
     }
     wafer_rows = _wafer_rows(parts_table) if facts["wafers"] else []
     staged.entry = CatalogEntry(
@@ -405,6 +409,8 @@ class FileOutcome:
     #: Kind of the data source that read the file (None when none reads it, or not read).
     source: str | None = None
     issues: list[SourceIssue] = field(default_factory=list)
+    #: What the source found unusual but read in full (the catalog's ``files.warnings``).
+    warnings: list[SourceIssue] = field(default_factory=list)
     #: For SKIPPED: the path under which the same content came in before.
     duplicate_of: str | None = None
     #: For FAILED: why (the file could not be opened, a worker died, ...).
@@ -635,7 +641,8 @@ def _run_dask(args: list[tuple], address: str) -> Iterator[tuple[int, StagedFile
 def _commit(layout: LakeLayout, catalog: Catalog, staged: StagedFile) -> FileOutcome:
     """Rename the staged Parquet into place and record the file, under the lake lock."""
     outcome = FileOutcome(staged.path, SKIPPED, sha256=staged.sha256, size=staged.size, records=staged.records,
-                          source=staged.source, issues=staged.issues, seconds=staged.seconds)  # fmt: skip
+                          source=staged.source, issues=staged.issues, warnings=staged.warnings,
+                          seconds=staged.seconds)  # fmt: skip
     try:
         if staged.known is not None:
             outcome.duplicate_of = staged.known.path

@@ -139,6 +139,9 @@ class SourceData:
     facts: FileFacts | None
     issues: list[SourceIssue] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    #: What is unusual in the file but was read in full (not damage: the file is not partial);
+    #: the catalog keeps them with the file.
+    warnings: list[SourceIssue] = field(default_factory=list)
 
 
 class TableWriter(Protocol):

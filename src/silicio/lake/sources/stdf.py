@@ -67,10 +67,12 @@ class StdfSource(DataSource):
             fatal = StdfIssue(reader.path, 0, None, f"reader failed: {type(exc).__name__}: {exc}")
         issues: list[StdfIssue] = [*reader.issues, *([fatal] if fatal is not None else [])]
         if reader.byteorder is None:  # not even the FAR could be read
-            return SourceData(None, issues)
+            return SourceData(None, issues, warnings=list(reader.warnings))
         tables = {name: pa.Table.from_batches(batches) for name, batches in kept.items()}
         del kept
-        return _described(str(path), tables, counts, issues, out)
+        data = _described(str(path), tables, counts, issues, out)
+        data.warnings = list(reader.warnings)
+        return data
 
 
 def _described(path: str, tables: dict[str, pa.Table], counts: Counter[str], issues: list[StdfIssue],
