@@ -24,5 +24,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("files") as batch:
-        batch.drop_column("warnings")
+    op.drop_column("files", "warnings")
