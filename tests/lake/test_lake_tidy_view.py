@@ -35,8 +35,9 @@ def lake_dir(shared_stdf_files, tmp_path_factory):
 
 def _expected_tidy(path) -> pa.Table:
     """The reader's tidy table of ``path``, in the order the queries ask for."""
-    rows = tidy(read(path, strict=False))
-    return duckdb.sql(f"SELECT * FROM rows {ORDER}").to_arrow_table()
+    connection = duckdb.connect()
+    connection.register("expected", tidy(read(path, strict=False)))
+    return connection.sql(f"SELECT * FROM expected {ORDER}").to_arrow_table()
 
 
 def _assert_same_rows(got: pa.Table, expected: pa.Table, what: str) -> None:
