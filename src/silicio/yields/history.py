@@ -62,6 +62,7 @@ __all__ = [
     "BaselineLot",
     "HistorySettings",
     "LimitUpdate",
+    "LotJudgement",
     "NotEnoughHistory",
     "compute_baseline",
     "freeze_limits",
@@ -69,6 +70,7 @@ __all__ = [
     "judge_lot",
     "judge_lot_against_history",
     "judge_lots_against_history",
+    "judge_one_lot",
     "limits_overview",
     "pat_baseline_lots",
     "update_limits",
@@ -652,6 +654,34 @@ def judge_lot_against_history(lake: Lake, product: str | None, stage: str, lot_i
 
     baseline = history_baseline(lake, product, stage, lot_id, settings)
     return judge_lot(baseline, final_bin_counts(lake, product, stage, [lot_id]), lot_id)
+
+
+@dataclass(frozen=True)
+class LotJudgement:
+    """One lot against its history (:func:`judge_one_lot`): the baseline it is judged against and
+    its flags (columns :data:`FLAG_COLUMNS`), or, when it cannot be judged, no baseline, no flags
+    and ``why`` (the :class:`NotEnoughHistory` message)."""
+
+    baseline: Baseline | None
+    flags: pa.Table
+    why: str | None = None
+
+
+def judge_one_lot(lake: Lake, product: str | None, stage: str, lot_id: str, *,
+                  settings: HistorySettings | None = None) -> LotJudgement:  # fmt: skip
+    """:func:`judge_lot_against_history` of one lot, keeping the baseline (a report draws it): the
+    flags :func:`judge_lots_against_history` gives the lot, or, for a lot with too few earlier
+    lots, the note it gives as ``why``. Reads the final dies of the lot and, when its limits are
+    computed now, of the lots tested before it, not those of every lot of its program."""
+    from silicio.lake.queries.history import final_bin_counts
+
+    try:
+        baseline = history_baseline(lake, product, stage, lot_id, settings)
+    except NotEnoughHistory as exc:
+        return LotJudgement(None, FLAG_COLUMNS.empty_table(), str(exc))
+    return LotJudgement(
+        baseline, judge_lot(baseline, final_bin_counts(lake, product, stage, [lot_id]), lot_id)
+    )
 
 
 def _stored_choice(stored: list[Baseline], lot: str, started: datetime) -> Baseline | None:

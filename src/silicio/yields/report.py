@@ -42,13 +42,14 @@ from .disposition import (
     Hold,
     HoldRules,
     LakeScreening,
+    _lot_quartiles,
     default_recipe,
     history_settings,
     judge,
-    lake_history,
     pat_history_of,
     screened_products,
 )
+from .history import Baseline
 from .lot_analysis import (
     ResultDistributions,
     SiteYieldTest,
@@ -208,6 +209,8 @@ class _LotData:
     summaries: list[tuple[str, pl.DataFrame, pa.Table | None, pa.Table | None]]
     #: The files' WCR records (which way X and Y grow, the flat), as dicts.
     wcr: list[dict[str, Any]] = field(default_factory=list)
+    #: The files' content hashes in the lake, in test order (none for STDF tables).
+    file_hashes: list[str] = field(default_factory=list)
 
 
 def _known_lots_message(lots: Sequence[Any]) -> str:
@@ -268,10 +271,10 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     views = set(lake.tables)
     if "parts" not in views:
         raise ValueError("the lake holds no parts (ingest STDF files first)")
-    known = queries.lot_ids(lake)
-    if lot_id not in known:
-        raise ValueError(f"lot {lot_id!r} is not in the lake; lots present: {_known_lots_message(known)}")
     stages = queries.lot_stages(lake, lot_id)
+    if not stages:  # no parts of the lot: the lots present, to say so (a scan of every part)
+        known = queries.lot_ids(lake)
+        raise ValueError(f"lot {lot_id!r} is not in the lake; lots present: {_known_lots_message(known)}")
     if stage is None and len(stages) > 1:
         raise ValueError(f"lot {lot_id!r} was tested at several stages, choose one: {', '.join(stages)}")
     if stage is not None and stage not in stages:
@@ -279,12 +282,17 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     stage = stage or stages[0]
     # Files in test order (start time, then content hash); a file's parts in file order.
     file_rows = queries.lot_files(lake, lot_id, stage)
+    hashes = [sha for sha, _, _ in file_rows]
     all_parts = queries.lot_rows(lake, "parts", lot_id, stage)
     all_tidy = queries.lot_rows(lake, "tidy", lot_id, stage) if "tidy" in views else None
     summaries_of = {
-        kind: queries.lot_bin_summaries(lake, kind, lot_id, stage) for kind in ("HBR", "SBR") if kind in views
+        kind: queries.lot_bin_summaries(lake, kind, lot_id, stage, files=hashes)
+        for kind in ("HBR", "SBR")
+        if kind in views
     }
-    times_of = {row[0]: (row[1], row[2]) for row in lot_file_times(lake, lot_id, stage).iter_rows()}
+    times_of = {
+        row[0]: (row[1], row[2]) for row in lot_file_times(lake, lot_id, stage, files=hashes).iter_rows()
+    }
     chosen = []
     for sha, path, started in file_rows:
         part_rows = all_parts.filter(pl.col("file_sha256") == sha).sort("seq")
@@ -301,7 +309,8 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
         name = Path(path).name if path else sha[:12]
         chosen.append((name, started, part_rows, tidy_rows, summaries, times_of.get(sha, (None, None))))
     wcr = queries.wafer_configurations(lake, lot_id, stage)
-    return replace(_assemble(lot_id, stage, chosen), wcr=wcr.to_pylist() if wcr is not None else [])
+    return replace(_assemble(lot_id, stage, chosen), wcr=wcr.to_pylist() if wcr is not None else [],
+                   file_hashes=hashes)  # fmt: skip
 
 
 def _assemble(lot_id, stage, chosen) -> _LotData:
@@ -589,8 +598,10 @@ def lot_report(
         disposition = _lot_disposition(product, data, result if static_limits is None else None)
     holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
     if history is None and lake is not None:
-        history = _lake_history(lake, data, overall["final_yield"], history_settings(HoldRules(), judging_recipe),
-                                notes)  # fmt: skip
+        # The baseline the holds were judged against, when judged here; else found for the chart.
+        settings = history_settings(HoldRules(), judging_recipe)
+        baseline = product.baseline if product is not None else _lot_baseline(lake, data, settings)
+        history = _lake_history(baseline, data, overall["final_yield"], notes)
     orientation = _orientation(data, notes) if maps else DEFAULT_ORIENTATION
     files = pl.DataFrame(
         [{k: f[k] for k in ("file", "started", "parts", "good")} for f in data.files],
@@ -664,12 +675,10 @@ def _distributions(tidy: pl.DataFrame, worst_cpk: pa.Table, worst_fails: pa.Tabl
     return result_distributions(tidy.drop(_FILE), tests.unique(maintain_order=True))
 
 
-def _lake_history(lake, data: _LotData, final_yield: float | None, settings,
-                  notes: list[str]) -> pl.DataFrame | None:  # fmt: skip
-    """The lot against the lots of its program tested before it (the baseline it is judged
-    against with the hold rules' ``settings``, :func:`silicio.yields.history.history_baseline`):
-    each lot's final yield, and the AEC-Q002 SYL1 of that baseline on every row (the line the
-    lot is held below). None, with a note, when the lot has too few earlier lots."""
+def _lot_baseline(lake, data: _LotData, settings) -> Baseline | str | None:
+    """The baseline the lot is judged against with the hold rules' ``settings`` (the lots of its
+    program tested before it, :func:`silicio.yields.history.history_baseline`); why there is
+    none when the lot has too few earlier lots; None when the lake's lot index lacks the lot."""
     from silicio.lake import queries
 
     from .history import NotEnoughHistory, history_baseline
@@ -679,9 +688,21 @@ def _lake_history(lake, data: _LotData, final_yield: float | None, settings,
     if mine.is_empty():
         return None
     try:
-        baseline = history_baseline(lake, mine["product"][0], data.stage, data.lot_id, settings)
+        return history_baseline(lake, mine["product"][0], data.stage, data.lot_id, settings)
     except NotEnoughHistory as exc:
-        notes.append(f"no lot history to compare with: {exc}")
+        return str(exc)
+
+
+def _lake_history(baseline: Baseline | str | None, data: _LotData, final_yield: float | None,
+                  notes: list[str]) -> pl.DataFrame | None:  # fmt: skip
+    """The lot against the lots of its program tested before it (``baseline``, :func:`_lot_baseline`):
+    each lot's final yield, and the AEC-Q002 SYL1 of that baseline on every row (the line the
+    lot is held below). None, with a note, when the lot has too few earlier lots (``baseline``
+    says why)."""
+    if baseline is None:
+        return None
+    if isinstance(baseline, str):
+        notes.append(f"no lot history to compare with: {baseline}")
         return None
     limits = pl.from_arrow(baseline.yield_limits).filter(
         (pl.col("scope") == "lot") & (pl.col("kind") == "SYL")
@@ -718,11 +739,19 @@ def _history(history, lot_id: str | None, final_yield: float | None) -> pa.Table
     return frame.with_columns((pl.col("lot") == lot_id).alias("this_lot")).to_arrow()
 
 
+#: Columns of the product's final parametric results: what its static PAT limits
+#: (:func:`silicio.yields.pat.static_pat_limits`, alarms left out by ``test_flg``) and its lots'
+#: quartiles are computed from.
+_PRODUCT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result",
+                    "lo_limit", "hi_limit", "part_passed", "is_last_test", "test_flg")  # fmt: skip
+
+
 @dataclass
 class _ProductContext:
-    """What judging one lot's holds needs of its product, read once: the lot index and parts of
-    the product, the quartiles of its lots at the lot's stage, and, when the product is screened
-    (wafer sort, enough lots for the recipe's static PAT limits), those limits."""
+    """What judging one lot's holds needs of its product, read once: the lot index of the
+    product, the lot's parts, the quartiles of the product's lots at the lot's stage, when the
+    product is screened (wafer sort, enough lots for the recipe's static PAT limits) the limits
+    the lot is screened with, and the lot against its history."""
 
     name: str | None
     recipe: Recipe
@@ -732,33 +761,38 @@ class _ProductContext:
     screened: bool
     static_limits: pa.Table | None
     notes: list[str]
-    #: The lot's AEC-Q002 flags against its lot history, and notes (:func:`lake_history`).
+    #: The lot's AEC-Q002 flags against its lot history, and notes (as :func:`~silicio.yields.disposition.lake_history`).
     history: tuple[pa.Table, tuple[str, ...]] | None = None
+    #: The baseline those flags are judged against, or why there is none (:func:`_lot_baseline`).
+    baseline: Baseline | str | None = None
 
     @classmethod
     def of(cls, lake, data: _LotData, recipe: Recipe) -> _ProductContext:
         from silicio.lake import queries
 
         index = queries.lot_index(lake)
-        products = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))["product"]
-        name = products[0] if products.len() else None
-        mine = pl.col("product").eq_missing(name)
-        index = index.filter(mine)
-        parts = queries.all_parts(lake).filter(mine)
-        statistics = queries.lot_statistics(lake, (name, data.stage)) if "tidy" in lake.tables else None
+        this_lot = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))
+        name = this_lot["product"][0] if this_lot.height else None
+        index = index.filter(pl.col("product").eq_missing(name))
+        # Every file of the lot of this one product: the lot's rows read for the report are the
+        # rows the product's judgement reads of it, and are not read again.
+        own_rows = this_lot.height == 1 and _files_of_product(lake, data, name)
+        parts = _judged_parts(data, name) if own_rows else queries.all_parts(lake).filter(
+            pl.col("product").eq_missing(name)
+        )  # fmt: skip
         judged = dict(screened_products(index, recipe))
         screened = data.stage == SCREENED_STAGE and name in judged and judged[name] is None
         notes = [why for why in judged.values() if why]
-        static = None
+        statistics = static = None
         pat = recipe.pat
         if screened and pat is not None and {"tidy", "parts"} <= set(lake.tables):
-            # The PAT rule's own static limits over the product's lots, as screen_lake computes
-            # them: the limits the lot's PAT share is judged with.
-            columns = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result",
-                       "lo_limit", "hi_limit", "part_passed", "is_last_test")  # fmt: skip
-            tidy = queries.product_results(lake, name, SCREENED_STAGE, columns)
-            # The lot's own baseline (earlier lots), as screen_lake gives it; else preliminary
-            # limits from the product's lots, as screen_lake's note says.
+            tidy = _product_results(lake, data, name, own_rows)
+            # The quartiles of the product's lots from these rows, as screen_lake takes them
+            # (equal to the lake's lot_statistics), not read a second time.
+            statistics = _lot_quartiles(tidy, name, SCREENED_STAGE)
+            # The PAT rule's own static limits, as screen_lake computes them: from the lot's own
+            # baseline (earlier lots); else preliminary limits from the product's lots, as
+            # screen_lake's note says.
             baseline = (pat_history_of(lake, name, recipe) or {}).get(data.lot_id)
             if baseline is not None:
                 tidy = tidy.filter(pl.col("lot_id").is_in(list(baseline)))
@@ -773,9 +807,66 @@ class _ProductContext:
             except ValueError as exc:
                 notes.append(f"{name}: not screened: {exc}")
                 screened = False
-        this_lot = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))
-        history = lake_history(lake, this_lot, HoldRules(), recipe)
-        return cls(name, recipe, index, parts, statistics, screened, static, notes, history)
+        elif "tidy" in lake.tables:
+            statistics = queries.lot_statistics(lake, (name, data.stage))
+        history, chart_baseline = _judged_history(lake, this_lot, history_settings(HoldRules(), recipe))
+        return cls(name, recipe, index, parts, statistics, screened, static, notes, history, chart_baseline)
+
+
+def _files_of_product(lake, data: _LotData, product: str | None) -> bool:
+    """Whether every file of the lot at its stage is of ``product`` (the lake's files table)."""
+    from silicio.lake.queries.reports import file_products
+
+    products = file_products(lake, data.file_hashes)
+    return bool(data.file_hashes) and all(products.get(sha, _MISSING) == product for sha in data.file_hashes)
+
+
+_MISSING = object()
+
+
+def _judged_parts(data: _LotData, product: str | None) -> pl.DataFrame:
+    """The lot's parts (every insertion, test order) with the columns of
+    :func:`silicio.lake.queries.all_parts`: what the hold rules read of the lot."""
+    return _lot_parts(data).select(
+        pl.lit(product, pl.String).alias("product"), "lot_id", pl.lit(data.stage, pl.String).alias("stage"),
+        "wafer_id", "die_key", "passed", "soft_bin", "hard_bin",
+    )  # fmt: skip
+
+
+def _product_results(lake, data: _LotData, product: str | None, own_rows: bool) -> pl.DataFrame:
+    """The product's final parametric results at the screened stage (:data:`_PRODUCT_COLUMNS`),
+    the lot's own taken from the report's rows of it when ``own_rows`` (its last insertions
+    across its files are the same)."""
+    from silicio.lake.queries.reports import product_final_parametric_results
+
+    if not own_rows:
+        return product_final_parametric_results(lake, product, SCREENED_STAGE, _PRODUCT_COLUMNS)
+    others = product_final_parametric_results(
+        lake, product, SCREENED_STAGE, _PRODUCT_COLUMNS, leaving_out=(data.lot_id, data.file_hashes)
+    )
+    mine = data.tidy.filter(
+        pl.col("is_last_test").fill_null(False)
+        & pl.col("test_type").is_in(["P", "M"])
+        & pl.col("result").is_not_null()
+    ).select(pl.col(c).cast(others.schema[c]) for c in _PRODUCT_COLUMNS)
+    return pl.concat([others, mine])
+
+
+def _judged_history(
+    lake, this_lot: pl.DataFrame, settings
+) -> tuple[tuple[pa.Table, tuple[str, ...]], Baseline | str | None]:
+    """The AEC-Q002 flags of the lot (``this_lot``: its rows of the lot index) against its
+    history and the notes for what could not be judged, as :func:`~silicio.yields.disposition.lake_history` gives them for
+    the lot, and the baseline of its first row, or why there is none (the report's chart)."""
+    from .history import FLAG_COLUMNS, judge_one_lot
+
+    judgements = [judge_one_lot(lake, row["product"], row["stage"], row["lot"], settings=settings)
+                  for row in this_lot.iter_rows(named=True)]  # fmt: skip
+    flags = pa.concat_tables([j.flags for j in judgements]) if judgements else FLAG_COLUMNS.empty_table()
+    notes = tuple(j.why for j in judgements if j.why is not None)
+    first = judgements[0] if judgements else None
+    baseline = None if first is None else first.baseline if first.baseline is not None else first.why
+    return (flags, notes), baseline
 
 
 def _lot_disposition(product: _ProductContext, data: _LotData, result: ScreeningResult | None) -> Disposition:

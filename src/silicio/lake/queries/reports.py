@@ -19,12 +19,14 @@ from . import test_order
 from .insertions import join_insertions, last_insertion
 
 __all__ = [
+    "file_products",
     "lot_bin_summaries",
     "lot_file_times",
     "lot_files",
     "lot_ids",
     "lot_rows",
     "lot_stages",
+    "product_final_parametric_results",
     "product_results",
 ]
 
@@ -59,6 +61,18 @@ def lot_files(lake: Lake, lot_id: str | None, stage: str) -> list[tuple[str, str
     )
 
 
+def file_products(lake: Lake, files: Sequence[str]) -> dict[str, str | None]:
+    """The product of each of ``files`` (content hashes) in the lake's files table."""
+    if not files:
+        return {}
+    names = ", ".join(f"$file{i}" for i in range(len(files)))
+    rows = lake.rows(
+        f"SELECT sha256, product FROM files WHERE sha256 IN ({names})",
+        {f"file{i}": sha for i, sha in enumerate(files)},
+    )
+    return dict(rows)
+
+
 def lot_rows(lake: Lake, view: str, lot_id: str | None, stage: str) -> pl.DataFrame:
     """Every row (all columns, ``file_sha256`` and ``seq`` included) of view ``parts`` or
     ``tidy`` for the lot at ``stage``, in no particular order."""
@@ -67,21 +81,39 @@ def lot_rows(lake: Lake, view: str, lot_id: str | None, stage: str) -> pl.DataFr
     return lake.polars(f"SELECT * FROM {view} WHERE {_LOT} AND stage = $stage", _params(lot_id, stage=stage))
 
 
-def lot_bin_summaries(lake: Lake, view: str, lot_id: str | None, stage: str) -> pl.DataFrame:
-    """The ``HBR`` or ``SBR`` records of the files holding the lot's parts at ``stage``."""
+def lot_bin_summaries(
+    lake: Lake, view: str, lot_id: str | None, stage: str, *, files: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The ``HBR`` or ``SBR`` records of the files holding the lot's parts at ``stage``
+    (``files``: their content hashes, when the caller has them: the parts are not read again)."""
     if view not in ("HBR", "SBR"):
         raise ValueError(f"lot_bin_summaries reads HBR or SBR, not {view!r}")
-    return lake.polars(
-        f'SELECT * FROM "{view}" WHERE lot = $partition AND file_sha256 IN '
-        f"(SELECT DISTINCT file_sha256 FROM parts WHERE {_LOT} AND stage = $stage)",
-        _params(lot_id, stage=stage),
-    )
+    chosen, params = _lot_file_set(lot_id, stage, files)
+    return lake.polars(f'SELECT * FROM "{view}" WHERE lot = $partition AND file_sha256 IN ({chosen})', params)
 
 
-def lot_file_times(lake: Lake, lot_id: str | None, stage: str) -> pl.DataFrame:
+def _lot_file_set(lot_id: str | None, stage: str, files: Sequence[str] | None) -> tuple[str, dict]:
+    """SQL for the set of the lot's files at ``stage`` (a subquery of its parts, or the hashes
+    given), and its parameters."""
+    if files is None:
+        return f"SELECT DISTINCT file_sha256 FROM parts WHERE {_LOT} AND stage = $stage", _params(
+            lot_id, stage=stage
+        )
+    partition = {"partition": partition_value(lot_id)}
+    if not files:
+        return "SELECT CAST(NULL AS VARCHAR) WHERE false", partition
+    names = ", ".join(f"$file{i}" for i in range(len(files)))
+    return f"SELECT unnest([{names}])", partition | {f"file{i}": sha for i, sha in enumerate(files)}
+
+
+def lot_file_times(
+    lake: Lake, lot_id: str | None, stage: str, *, files: Sequence[str] | None = None
+) -> pl.DataFrame:
     """file_sha256, start_t (MIR.START_T), finish_t (MRR.FINISH_T) of each file holding the lot's
-    parts at ``stage``, seconds since 1970 as the tester wrote them; null where the file has no
-    MIR / MRR (MRR is optional: a file cut short has none)."""
+    parts at ``stage`` (``files``: their content hashes, when the caller has them), seconds since
+    1970 as the tester wrote them; null where the file has no MIR / MRR (MRR is optional: a file
+    cut short has none)."""
+    chosen, params = _lot_file_set(lot_id, stage, files)
     tables = set(lake.tables)
     start = 'mir."START_T"' if "MIR" in tables else "NULL"
     finish = 'mrr."FINISH_T"' if "MRR" in tables else "NULL"
@@ -93,8 +125,8 @@ def lot_file_times(lake: Lake, lot_id: str | None, stage: str) -> pl.DataFrame:
     )
     return lake.polars(
         f"SELECT p.file_sha256, CAST({start} AS BIGINT) AS start_t, CAST({finish} AS BIGINT) AS finish_t "
-        f"FROM (SELECT DISTINCT file_sha256 FROM parts WHERE {_LOT} AND stage = $stage) p{joins}",
-        _params(lot_id, stage=stage),
+        f"FROM ({chosen}) p(file_sha256){joins}",
+        params,
     )
 
 
@@ -120,4 +152,45 @@ def product_results(lake: Lake, product: str | None, stage: str, columns: Sequen
             "partition": partition_value(product),
             "stage_partition": partition_value(stage),
         },
+    )
+
+
+def product_final_parametric_results(
+    lake: Lake,
+    product: str | None,
+    stage: str,
+    columns: Sequence[str],
+    *,
+    leaving_out: tuple[str | None, Sequence[str]] | None = None,
+) -> pl.DataFrame:
+    """:func:`product_results` narrowed to the rows a product's static PAT limits and its lots'
+    quartiles are computed from: parametric results (PTR / MPR) that are not null, of each die's
+    last insertion across its lot's files (so ``is_last_test``, when asked for, is true on every
+    row); in no particular order. ``leaving_out``: (lot id, file hashes) whose rows, the lot's
+    in those files, are not read (a caller that holds them already)."""
+    unknown = [c for c in columns if not c.isidentifier()]
+    if unknown:
+        raise ValueError(f"product_final_parametric_results: not column names: {unknown}")
+    chosen = ", ".join(
+        f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in columns
+    )
+    where = ("{x}.product = $partition AND {x}.stage = $stage_partition "
+             "AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage")  # fmt: skip
+    params = {
+        "product": product,
+        "stage": stage,
+        "partition": partition_value(product),
+        "stage_partition": partition_value(stage),
+    }
+    skipped = ""
+    if leaving_out is not None and leaving_out[1]:
+        lot_id, files = leaving_out
+        names = ", ".join(f"$skip_file{i}" for i in range(len(files)))
+        skipped = f" AND NOT (t.lot_id IS NOT DISTINCT FROM $skip_lot AND t.file_sha256 IN ({names}))"
+        params |= {"skip_lot": lot_id} | {f"skip_file{i}": sha for i, sha in enumerate(files)}
+    return lake.polars(
+        f"SELECT {chosen} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
+        f"{join_insertions('t', where.format(x='p'))} WHERE {where.format(x='t')} AND {last_insertion('t')} "
+        f"AND t.test_type IN ('P', 'M') AND t.result IS NOT NULL{skipped}",
+        params,
     )
