@@ -461,3 +461,66 @@ def test_screening_limits_come_from_the_stored_version_when_there_is_one(tmp_pat
         row = _static_of(result, lot)
         assert row["baseline_lots"] == LOTS[:6]
         assert (row["pat_lo"], row["pat_hi"]) == pytest.approx(limits, rel=1e-12)
+
+
+# --- one lot judged alone (the lot report's way) ----------------------------------------------------
+
+
+def test_one_lot_judged_alone_gets_the_flags_and_notes_of_the_lakes_judgement(seven_lots):
+    from silicio.yields.history import judge_lots_against_history, judge_one_lot
+
+    with silicio_lake.open(seven_lots) as lake:
+        flags, notes = judge_lots_against_history(
+            lake, [(PRODUCT, "wafer_sort", "HX0007"), (PRODUCT, "wafer_sort", "HX0006")]
+        )
+        seventh = judge_one_lot(lake, PRODUCT, "wafer_sort", "HX0007")
+        sixth = judge_one_lot(lake, PRODUCT, "wafer_sort", "HX0006")
+    # The baseline is computed at each call: its time is the one column that differs.
+    assert (
+        seventh.flags.drop(["baseline_computed_at"]).to_pylist()
+        == flags.drop(["baseline_computed_at"]).to_pylist()
+    )
+    assert seventh.baseline.lot_ids == LOTS[:6] and seventh.why is None
+    assert {(f["scope"], f["rule"]) for f in seventh.flags.to_pylist()} >= {("lot", "SYL2"), ("lot", "SBL2")}
+    assert sixth.baseline is None and sixth.flags.num_rows == 0
+    assert notes == (sixth.why,) and "5 lot(s) tested before it" in sixth.why
+
+
+def test_product_final_parametric_results_leave_out_the_lots_folder(seven_lots):
+    import polars as pl
+
+    from silicio.lake.queries.reports import lot_partition_files, product_final_parametric_results
+
+    columns = ("lot_id", "part_index", "test_num", "result", "part_passed", "is_last_test")
+    with silicio_lake.open(seven_lots) as lake:
+        every = product_final_parametric_results(lake, PRODUCT, "wafer_sort", columns)
+        others = product_final_parametric_results(lake, PRODUCT, "wafer_sort", columns, leaving_out="HX0007")
+        folder = lot_partition_files(lake, PRODUCT, "wafer_sort", "HX0007")
+        [(sha,)] = lake.rows("SELECT sha256 FROM files WHERE lot = 'HX0007'")
+    # One VREF result per die, 200 dies a lot, all final (no retest in this lake).
+    assert every.height == 200 * len(LOTS) and every["is_last_test"].all()
+    assert sorted(every["lot_id"].unique().to_list()) == LOTS
+    passing = every.filter(pl.col("lot_id") == "HX0003", pl.col("part_passed"))["result"].sort().to_list()
+    assert passing == pytest.approx(sorted(_passing_vref_values("HX0003")), rel=1e-6)
+    assert others.height == 200 * 6 and "HX0007" not in others["lot_id"].to_list()
+    assert folder == [(sha, "HX0007")]
+
+
+def test_the_lot_reports_holds_are_those_of_the_lakes_disposition(seven_lots):
+    from silicio.yields.disposition import default_recipe, lake_disposition
+    from silicio.yields.report import lot_report
+
+    with silicio_lake.open(seven_lots) as lake:
+        disposition = lake_disposition(lake, default_recipe())
+        reports = {lot: lot_report(lake, lot, stage="wafer_sort") for lot in ("HX0006", "HX0007")}
+    for lot, report in reports.items():
+        assert [h.as_dict() for h in report.holds] == [h.as_dict() for h in disposition.of(lot, "wafer_sort")]
+    [held] = reports["HX0007"].holds
+    assert {r.rule for r in held.reasons} >= {"aec_q002_syl", "aec_q002_sbl"}
+    # The history chart: the six lots before it and the lot itself, below the SYL1 of those six.
+    history = reports["HX0007"].history.to_pylist()
+    assert [r["lot"] for r in history] == LOTS
+    yields = np.array([lot_yield(lot) for lot in LOTS[:6]])
+    assert history[0]["syl"] == pytest.approx(yields.mean() - 3 * yields.std(ddof=1))
+    assert reports["HX0006"].history is None
+    assert any("no lot history to compare with" in n for n in reports["HX0006"].notes)

@@ -25,6 +25,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -293,12 +294,15 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     times_of = {
         row[0]: (row[1], row[2]) for row in lot_file_times(lake, lot_id, stage, files=hashes).iter_rows()
     }
+    # Each file's rows, split in one pass over the lot's rows.
+    parts_of = all_parts.partition_by("file_sha256", as_dict=True)
+    tidy_of = all_tidy.partition_by("file_sha256", as_dict=True) if all_tidy is not None else None
     chosen = []
     for sha, path, started in file_rows:
-        part_rows = all_parts.filter(pl.col("file_sha256") == sha).sort("seq")
+        part_rows = parts_of.get((sha,), all_parts.clear()).sort("seq")
         tidy_rows = (
-            all_tidy.filter(pl.col("file_sha256") == sha).sort("seq", nulls_last=True)
-            if all_tidy is not None
+            tidy_of.get((sha,), all_tidy.clear()).sort("seq", nulls_last=True)
+            if tidy_of is not None
             else None
         )
         summaries = {
@@ -567,24 +571,25 @@ def lot_report(
         )
     if top_tests < 1:
         raise ValueError(f"top_tests must be >= 1, got {top_tests!r}")
-    parts = _lot_parts(data)
-    notes: list[str] = []
-    overall = yield_by(parts, by=()).to_pylist()[0]
-    hbrs = [h for _, _, h, _ in data.summaries]
-    sbrs = [s for _, _, _, s in data.summaries]
-    hard_names, soft_names = _definitions(hbrs, "hard"), _definitions(sbrs, "soft")
-    stacked, maps = _wafer_maps(parts)
-    worst_cpk, worst_fails = _worst_tests(data.tidy, top_tests)
-
     if recipe is not None and not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    # The holds are judged with the recipe given, else the automotive one (as silicio holds);
-    # the report screens with it when given, or for a wafer-sort lot (maps).
+    # The holds are judged with the recipe given, else the automotive one (as silicio holds).
     judging_recipe = recipe if recipe is not None else default_recipe()
-    screened_recipe = judging_recipe if recipe is not None or maps else None
-    product = None
     if lake is not None and disposition is None:
-        product = _ProductContext.of(lake, data, judging_recipe)
+        # What the holds need of the lot's product (lake reads, its static PAT limits and lot
+        # quartiles) is taken in a second thread while this one computes the lot's own tables:
+        # the lake is used by that thread alone meanwhile, and the polars, numba and DuckDB work
+        # of both releases the GIL, so the two share the cores.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lot-report-product") as pool:
+            context = pool.submit(_ProductContext.of, lake, data, judging_recipe)
+            tables = _lot_tables(data, top_tests)
+            product = context.result()
+    else:
+        tables, product = _lot_tables(data, top_tests), None
+    notes: list[str] = []
+    overall = tables.overall
+    # The report screens with the recipe when given, or for a wafer-sort lot (maps).
+    screened_recipe = judging_recipe if recipe is not None or tables.maps else None
     result = None
     if screened_recipe is not None:
         if data.tidy.height == 0:
@@ -602,7 +607,7 @@ def lot_report(
         settings = history_settings(HoldRules(), judging_recipe)
         baseline = product.baseline if product is not None else _lot_baseline(lake, data, settings)
         history = _lake_history(baseline, data, overall["final_yield"], notes)
-    orientation = _orientation(data, notes) if maps else DEFAULT_ORIENTATION
+    orientation = _orientation(data, notes) if tables.maps else DEFAULT_ORIENTATION
     files = pl.DataFrame(
         [{k: f[k] for k in ("file", "started", "parts", "good")} for f in data.files],
         schema={"file": pl.String, "started": pl.Datetime("us", "UTC"), "parts": pl.Int64, "good": pl.Int64},
@@ -613,6 +618,60 @@ def lot_report(
         stage=data.stage,
         files=files.to_arrow(),
         lot_yield=overall,
+        wafer_yield=tables.wafer_yield,
+        hard_bins=tables.hard_bins,
+        soft_bins=tables.soft_bins,
+        hard_pareto=tables.hard_pareto,
+        soft_pareto=tables.soft_pareto,
+        reconciliation=tables.reconciliation,
+        stacked_map=tables.stacked_map,
+        wafer_maps=tables.maps,
+        worst_cpk=tables.worst_cpk,
+        worst_fails=tables.worst_fails,
+        screening=_screening(data, screened_recipe, result) if result is not None else None,
+        notes=tuple(notes),
+        holds=holds,
+        site_yield=tables.site_yield,
+        retest_recovery=tables.retest_recovery,
+        bin_switching=tables.bin_switching,
+        throughput=tables.throughput,
+        distributions=tables.distributions,
+        history=_history(history, data.lot_id, overall["final_yield"]),
+        orientation=orientation,
+    )
+
+
+@dataclass(frozen=True)
+class _LotTables:
+    """The report's tables of the lot alone (no screening, holds or history): see :func:`lot_report`."""
+
+    overall: dict[str, Any]
+    wafer_yield: pa.Table
+    hard_bins: pa.Table
+    soft_bins: pa.Table
+    hard_pareto: pa.Table
+    soft_pareto: pa.Table
+    reconciliation: pa.Table
+    stacked_map: WaferMap | None
+    maps: tuple[WaferMap, ...]
+    worst_cpk: pa.Table
+    worst_fails: pa.Table
+    site_yield: SiteYieldTest | None
+    retest_recovery: pa.Table | None
+    bin_switching: pa.Table | None
+    throughput: Throughput | None
+    distributions: ResultDistributions | None
+
+
+def _lot_tables(data: _LotData, top_tests: int) -> _LotTables:
+    parts = _lot_parts(data)
+    hbrs = [h for _, _, h, _ in data.summaries]
+    sbrs = [s for _, _, _, s in data.summaries]
+    hard_names, soft_names = _definitions(hbrs, "hard"), _definitions(sbrs, "soft")
+    stacked, maps = _wafer_maps(parts)
+    worst_cpk, worst_fails = _worst_tests(data.tidy, top_tests)
+    return _LotTables(
+        overall=yield_by(parts, by=()).to_pylist()[0],
         wafer_yield=yield_by(parts, by="wafer_id"),
         hard_bins=_with_names(bin_counts(parts, "hard"), hard_names),
         soft_bins=_with_names(bin_counts(parts, "soft"), soft_names),
@@ -620,19 +679,14 @@ def lot_report(
         soft_pareto=bin_pareto(parts, "soft", names=soft_names.to_arrow()),
         reconciliation=_reconciliation(data),
         stacked_map=stacked,
-        wafer_maps=maps,
+        maps=maps,
         worst_cpk=worst_cpk,
         worst_fails=worst_fails,
-        screening=_screening(data, screened_recipe, result) if result is not None else None,
-        notes=tuple(notes),
-        holds=holds,
         site_yield=site_yield_test(parts),
         retest_recovery=retest_recovery(parts, "hard"),
         bin_switching=bin_switching(parts, "hard"),
         throughput=_throughput(data),
         distributions=_distributions(data.tidy, worst_cpk, worst_fails),
-        history=_history(history, data.lot_id, overall["final_yield"]),
-        orientation=orientation,
     )
 
 
@@ -774,9 +828,9 @@ class _ProductContext:
         this_lot = index.filter((pl.col("lot") == data.lot_id) & (pl.col("stage") == data.stage))
         name = this_lot["product"][0] if this_lot.height else None
         index = index.filter(pl.col("product").eq_missing(name))
-        # Every file of the lot of this one product: the lot's rows read for the report are the
-        # rows the product's judgement reads of it, and are not read again.
-        own_rows = this_lot.height == 1 and _files_of_product(lake, data, name)
+        # The lake's folder of the lot holds its files alone, of this one product: the lot's
+        # rows read for the report are the rows the product's judgement reads of it, not read again.
+        own_rows = this_lot.height == 1 and _folder_of_lot(lake, data, name)
         parts = _judged_parts(data, name) if own_rows else queries.all_parts(lake).filter(
             pl.col("product").eq_missing(name)
         )  # fmt: skip
@@ -813,15 +867,17 @@ class _ProductContext:
         return cls(name, recipe, index, parts, statistics, screened, static, notes, history, chart_baseline)
 
 
-def _files_of_product(lake, data: _LotData, product: str | None) -> bool:
-    """Whether every file of the lot at its stage is of ``product`` (the lake's files table)."""
-    from silicio.lake.queries.reports import file_products
+def _folder_of_lot(lake, data: _LotData, product: str | None) -> bool:
+    """Whether the lake's folder of the lot (``product`` at its stage) holds the files the report
+    read of it, and only its parts."""
+    from silicio.lake.queries.reports import lot_partition_files
 
-    products = file_products(lake, data.file_hashes)
-    return bool(data.file_hashes) and all(products.get(sha, _MISSING) == product for sha in data.file_hashes)
-
-
-_MISSING = object()
+    found = lot_partition_files(lake, product, data.stage, data.lot_id)
+    return (
+        bool(data.file_hashes)
+        and {sha for sha, _ in found} == set(data.file_hashes)
+        and all(lot == data.lot_id for _, lot in found)
+    )
 
 
 def _judged_parts(data: _LotData, product: str | None) -> pl.DataFrame:
@@ -842,7 +898,7 @@ def _product_results(lake, data: _LotData, product: str | None, own_rows: bool) 
     if not own_rows:
         return product_final_parametric_results(lake, product, SCREENED_STAGE, _PRODUCT_COLUMNS)
     others = product_final_parametric_results(
-        lake, product, SCREENED_STAGE, _PRODUCT_COLUMNS, leaving_out=(data.lot_id, data.file_hashes)
+        lake, product, SCREENED_STAGE, _PRODUCT_COLUMNS, leaving_out=data.lot_id
     )
     mine = data.tidy.filter(
         pl.col("is_last_test").fill_null(False)

@@ -19,11 +19,11 @@ from . import test_order
 from .insertions import join_insertions, last_insertion
 
 __all__ = [
-    "file_products",
     "lot_bin_summaries",
     "lot_file_times",
     "lot_files",
     "lot_ids",
+    "lot_partition_files",
     "lot_rows",
     "lot_stages",
     "product_final_parametric_results",
@@ -61,16 +61,24 @@ def lot_files(lake: Lake, lot_id: str | None, stage: str) -> list[tuple[str, str
     )
 
 
-def file_products(lake: Lake, files: Sequence[str]) -> dict[str, str | None]:
-    """The product of each of ``files`` (content hashes) in the lake's files table."""
-    if not files:
-        return {}
-    names = ", ".join(f"$file{i}" for i in range(len(files)))
-    rows = lake.rows(
-        f"SELECT sha256, product FROM files WHERE sha256 IN ({names})",
-        {f"file{i}": sha for i, sha in enumerate(files)},
+def lot_partition_files(
+    lake: Lake, product: str | None, stage: str, lot_id: str | None
+) -> list[tuple[str, str | None]]:
+    """(content hash, lot id) of the parts in the lake's folder of lot ``lot_id`` of ``product``
+    at ``stage``, one row per pair: whether that folder holds this lot's files alone, and only
+    its parts (:func:`product_final_parametric_results` can then leave it out)."""
+    return lake.rows(
+        "SELECT DISTINCT p.file_sha256, p.lot_id FROM parts p JOIN files f ON f.sha256 = p.file_sha256 "
+        "WHERE p.product = $product_partition AND p.stage = $stage_partition AND p.lot = $partition "
+        "AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage",
+        {
+            "product": product,
+            "stage": stage,
+            "partition": partition_value(lot_id),
+            "product_partition": partition_value(product),
+            "stage_partition": partition_value(stage),
+        },
     )
-    return dict(rows)
 
 
 def lot_rows(lake: Lake, view: str, lot_id: str | None, stage: str) -> pl.DataFrame:
@@ -161,13 +169,13 @@ def product_final_parametric_results(
     stage: str,
     columns: Sequence[str],
     *,
-    leaving_out: tuple[str | None, Sequence[str]] | None = None,
+    leaving_out: str | None = None,
 ) -> pl.DataFrame:
     """:func:`product_results` narrowed to the rows a product's static PAT limits and its lots'
     quartiles are computed from: parametric results (PTR / MPR) that are not null, of each die's
     last insertion across its lot's files (so ``is_last_test``, when asked for, is true on every
-    row); in no particular order. ``leaving_out``: (lot id, file hashes) whose rows, the lot's
-    in those files, are not read (a caller that holds them already)."""
+    row); in no particular order. ``leaving_out``: a lot id whose folder is not read (a caller
+    that holds its rows already, and knows the folder holds them alone: :func:`lot_partition_files`)."""
     unknown = [c for c in columns if not c.isidentifier()]
     if unknown:
         raise ValueError(f"product_final_parametric_results: not column names: {unknown}")
@@ -183,11 +191,10 @@ def product_final_parametric_results(
         "stage_partition": partition_value(stage),
     }
     skipped = ""
-    if leaving_out is not None and leaving_out[1]:
-        lot_id, files = leaving_out
-        names = ", ".join(f"$skip_file{i}" for i in range(len(files)))
-        skipped = f" AND NOT (t.lot_id IS NOT DISTINCT FROM $skip_lot AND t.file_sha256 IN ({names}))"
-        params |= {"skip_lot": lot_id} | {f"skip_file{i}": sha for i, sha in enumerate(files)}
+    if leaving_out is not None:
+        # On the partition column: DuckDB does not open the folder's files.
+        skipped = " AND t.lot <> $skip_partition"
+        params["skip_partition"] = partition_value(leaving_out)
     return lake.polars(
         f"SELECT {chosen} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
         f"{join_insertions('t', where.format(x='p'))} WHERE {where.format(x='t')} AND {last_insertion('t')} "
