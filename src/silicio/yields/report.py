@@ -815,7 +815,8 @@ class _ProductContext:
     screened: bool
     static_limits: pa.Table | None
     notes: list[str]
-    #: The lot's AEC-Q002 flags against its lot history, and notes (as :func:`~silicio.yields.disposition.lake_history`).
+    #: The lot's AEC-Q002 flags against its lot history, and notes (as
+    #: :func:`~silicio.yields.disposition.lake_history` gives them).
     history: tuple[pa.Table, tuple[str, ...]] | None = None
     #: The baseline those flags are judged against, or why there is none (:func:`_lot_baseline`).
     baseline: Baseline | str | None = None
@@ -891,8 +892,9 @@ def _judged_parts(data: _LotData, product: str | None) -> pl.DataFrame:
 
 def _product_results(lake, data: _LotData, product: str | None, own_rows: bool) -> pl.DataFrame:
     """The product's final parametric results at the screened stage (:data:`_PRODUCT_COLUMNS`),
-    the lot's own taken from the report's rows of it when ``own_rows`` (its last insertions
-    across its files are the same)."""
+    the lot's own taken from the report's rows of it when ``own_rows``: its last insertions
+    across its files are the same (their ``part_index`` renumbered within the lot, which the
+    limits and quartiles do not read beyond its being there)."""
     from silicio.lake.queries.reports import product_final_parametric_results
 
     if not own_rows:
@@ -912,8 +914,9 @@ def _judged_history(
     lake, this_lot: pl.DataFrame, settings
 ) -> tuple[tuple[pa.Table, tuple[str, ...]], Baseline | str | None]:
     """The AEC-Q002 flags of the lot (``this_lot``: its rows of the lot index) against its
-    history and the notes for what could not be judged, as :func:`~silicio.yields.disposition.lake_history` gives them for
-    the lot, and the baseline of its first row, or why there is none (the report's chart)."""
+    history and the notes for what could not be judged, as
+    :func:`~silicio.yields.disposition.lake_history` gives them for the lot, and the baseline of
+    its first row, or why there is none (the report's chart)."""
     from .history import FLAG_COLUMNS, judge_one_lot
 
     judgements = [judge_one_lot(lake, row["product"], row["stage"], row["lot"], settings=settings)
