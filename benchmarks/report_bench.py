@@ -1,6 +1,7 @@
 """The screening of the whole demo fab and the lot report of one of its lots, timed.
 
-    .venv/bin/python benchmarks/report_bench.py [--lots 20] [--wafers 6] [--repeat 2] [--lake DIR] [--report-only]
+    .venv/bin/python benchmarks/report_bench.py [--lots 20] [--wafers 6] [--repeat 2] [--lake DIR]
+        [--report-only]
 
 The data: the demo fab of :func:`silicio.demo.generate_fab` (three products, ``--lots`` lots of
 ``--wafers`` wafers, wafer sort and final test) written and ingested into a lake in a temporary
