@@ -268,6 +268,8 @@ def _first_value(tables: Mapping[str, pa.Table], record: str, field_name: str) -
 def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     from silicio.lake import queries
     from silicio.lake.queries.reports import lot_file_times
+    from silicio.stdf.parts import PARTS_SCHEMA
+    from silicio.stdf.tidy import TIDY_SCHEMA
 
     views = set(lake.tables)
     if "parts" not in views:
@@ -284,8 +286,13 @@ def _from_lake(lake, lot_id: str | None, stage: str | None) -> _LotData:
     # Files in test order (start time, then content hash); a file's parts in file order.
     file_rows = queries.lot_files(lake, lot_id, stage)
     hashes = [sha for sha, _, _ in file_rows]
-    all_parts = queries.lot_rows(lake, "parts", lot_id, stage)
-    all_tidy = queries.lot_rows(lake, "tidy", lot_id, stage) if "tidy" in views else None
+    # The columns the report keeps (not the folder's product, lot and stage, a string a row each).
+    all_parts = queries.lot_rows(lake, "parts", lot_id, stage, columns=[*PARTS_SCHEMA.names, "file_sha256"])
+    all_tidy = (
+        queries.lot_rows(lake, "tidy", lot_id, stage, columns=[*TIDY_SCHEMA.names, "file_sha256"])
+        if "tidy" in views
+        else None
+    )
     summaries_of = {
         kind: queries.lot_bin_summaries(lake, kind, lot_id, stage, files=hashes)
         for kind in ("HBR", "SBR")

@@ -81,12 +81,22 @@ def lot_partition_files(
     )
 
 
-def lot_rows(lake: Lake, view: str, lot_id: str | None, stage: str) -> pl.DataFrame:
-    """Every row (all columns, ``file_sha256`` and ``seq`` included) of view ``parts`` or
-    ``tidy`` for the lot at ``stage``, in no particular order."""
+def lot_rows(
+    lake: Lake, view: str, lot_id: str | None, stage: str, *, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Every row (all columns, ``file_sha256`` and ``seq`` included; ``columns`` only, when
+    given) of view ``parts`` or ``tidy`` for the lot at ``stage``, in no particular order."""
     if view not in ("parts", "tidy"):
         raise ValueError(f"lot_rows reads the parts or tidy view, not {view!r}")
-    return lake.polars(f"SELECT * FROM {view} WHERE {_LOT} AND stage = $stage", _params(lot_id, stage=stage))
+    chosen = "*"
+    if columns is not None:
+        unknown = [c for c in columns if not c.isidentifier()]
+        if unknown:
+            raise ValueError(f"lot_rows: not column names: {unknown}")
+        chosen = ", ".join(columns)
+    return lake.polars(
+        f"SELECT {chosen} FROM {view} WHERE {_LOT} AND stage = $stage", _params(lot_id, stage=stage)
+    )
 
 
 def lot_bin_summaries(
