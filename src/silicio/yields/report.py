@@ -25,7 +25,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -582,33 +582,22 @@ def lot_report(
         recipe = load_recipe(recipe)
     # The holds are judged with the recipe given, else the automotive one (as silicio holds).
     judging_recipe = recipe if recipe is not None else default_recipe()
-    if lake is not None and disposition is None:
-        # What the holds need of the lot's product (lake reads, its static PAT limits and lot
-        # quartiles) is taken in a second thread while this one computes the lot's own tables:
-        # the lake is used by that thread alone meanwhile, and the polars, numba and DuckDB work
-        # of both releases the GIL, so the two share the cores.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lot-report-product") as pool:
+    # What the holds need of the lot's product (lake reads, its static PAT limits) is taken in a
+    # second thread while this one computes the lot's own tables, and the product's lot
+    # quartiles there while this one screens the lot: the lake is used by that thread alone
+    # meanwhile, and the polars, numba and DuckDB work of both releases the GIL.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lot-report-product") as pool:
+        context = None
+        if lake is not None and disposition is None:
             context = pool.submit(_ProductContext.of, lake, data, judging_recipe)
-            tables = _lot_tables(data, top_tests)
-            product = context.result()
-    else:
-        tables, product = _lot_tables(data, top_tests), None
-    notes: list[str] = []
+        tables = _lot_tables(data, top_tests)
+        product = context.result() if context is not None else None
+        quartiles = pool.submit(product.take_statistics) if product is not None else None
+        holds, result, notes = _judged(
+            data, tables, recipe, judging_recipe, static_limits, disposition, product, quartiles
+        )
     overall = tables.overall
-    # The report screens with the recipe when given, or for a wafer-sort lot (maps).
     screened_recipe = judging_recipe if recipe is not None or tables.maps else None
-    result = None
-    if screened_recipe is not None:
-        if data.tidy.height == 0:
-            notes.append("no test results in the lot: screening not run")
-        else:
-            limits = static_limits
-            if limits is None and product is not None and product.recipe is screened_recipe:
-                limits = product.static_limits
-            result = _screen_lot(data, screened_recipe, limits)
-    if product is not None:
-        disposition = _lot_disposition(product, data, result if static_limits is None else None)
-    holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
     if history is None and lake is not None:
         # The baseline the holds were judged against, when judged here; else found for the chart.
         settings = history_settings(HoldRules(), judging_recipe)
@@ -646,6 +635,31 @@ def lot_report(
         history=_history(history, data.lot_id, overall["final_yield"]),
         orientation=orientation,
     )
+
+
+def _judged(data: _LotData, tables: _LotTables, recipe: Recipe | None, judging_recipe: Recipe, static_limits,
+            disposition: Disposition | None, product: _ProductContext | None,
+            quartiles: Future | None) -> tuple[tuple[Hold, ...] | None, ScreeningResult | None, list[str]]:  # fmt: skip
+    """The lot's screening and holds (see :func:`lot_report`), and the notes they leave;
+    ``quartiles``: the product's lot quartiles being taken (:meth:`_ProductContext.take_statistics`)."""
+    notes: list[str] = []
+    # The report screens with the recipe when given, or for a wafer-sort lot (maps).
+    screened_recipe = judging_recipe if recipe is not None or tables.maps else None
+    result = None
+    if screened_recipe is not None:
+        if data.tidy.height == 0:
+            notes.append("no test results in the lot: screening not run")
+        else:
+            limits = static_limits
+            if limits is None and product is not None and product.recipe is screened_recipe:
+                limits = product.static_limits
+            result = _screen_lot(data, screened_recipe, limits)
+    if product is not None:
+        if quartiles is not None:
+            quartiles.result()
+        disposition = _lot_disposition(product, data, result if static_limits is None else None)
+    holds = tuple(disposition.of(data.lot_id, data.stage)) if disposition is not None else None
+    return holds, result, notes
 
 
 @dataclass(frozen=True)
@@ -827,6 +841,15 @@ class _ProductContext:
     history: tuple[pa.Table, tuple[str, ...]] | None = None
     #: The baseline those flags are judged against, or why there is none (:func:`_lot_baseline`).
     baseline: Baseline | str | None = None
+    #: The product's final parametric results, until :meth:`take_statistics` takes their quartiles.
+    results: pl.DataFrame | None = None
+
+    def take_statistics(self) -> None:
+        """The quartiles of the product's lots from :attr:`results`, as screen_lake takes them
+        (equal to the lake's lot_statistics, not read a second time)."""
+        if self.results is not None:
+            self.statistics = _lot_quartiles(self.results, self.name, SCREENED_STAGE)
+            self.results = None
 
     @classmethod
     def of(cls, lake, data: _LotData, recipe: Recipe) -> _ProductContext:
@@ -845,13 +868,10 @@ class _ProductContext:
         judged = dict(screened_products(index, recipe))
         screened = data.stage == SCREENED_STAGE and name in judged and judged[name] is None
         notes = [why for why in judged.values() if why]
-        statistics = static = None
+        statistics = static = results = None
         pat = recipe.pat
         if screened and pat is not None and {"tidy", "parts"} <= set(lake.tables):
-            tidy = _product_results(lake, data, name, own_rows)
-            # The quartiles of the product's lots from these rows, as screen_lake takes them
-            # (equal to the lake's lot_statistics), not read a second time.
-            statistics = _lot_quartiles(tidy, name, SCREENED_STAGE)
+            tidy = results = _product_results(lake, data, name, own_rows)
             # The PAT rule's own static limits, as screen_lake computes them: from the lot's own
             # baseline (earlier lots); else preliminary limits from the product's lots, as
             # screen_lake's note says.
@@ -872,7 +892,8 @@ class _ProductContext:
         elif "tidy" in lake.tables:
             statistics = queries.lot_statistics(lake, (name, data.stage))
         history, chart_baseline = _judged_history(lake, this_lot, history_settings(HoldRules(), recipe))
-        return cls(name, recipe, index, parts, statistics, screened, static, notes, history, chart_baseline)
+        return cls(name, recipe, index, parts, statistics, screened, static, notes, history, chart_baseline,
+                   results)  # fmt: skip
 
 
 def _folder_of_lot(lake, data: _LotData, product: str | None) -> bool:
@@ -942,6 +963,7 @@ def _lot_disposition(product: _ProductContext, data: _LotData, result: Screening
     screened alone with the product's static PAT limits has the reasons the product's screening
     gives it. ``result``: the report's screening of the lot when it ran with those limits and
     the same recipe; else the lot is screened here."""
+    product.take_statistics()  # when not taken already, in the report's second thread
     results = {}
     if product.screened:
         if result is None or result.recipe != product.recipe.identity():
