@@ -229,3 +229,21 @@ def test_parts_without_a_die_identity_are_dies_of_their_own(retest_lake):
     assert results.filter(pl.col("is_last_test"))["result"].to_list() == pytest.approx(expected)
     (row,) = statistics_rows
     assert row["median"] == pytest.approx(np.median(expected))
+
+
+def test_lot_statistics_come_in_key_order(retest_lake):
+    """Lot statistics of the whole lake, from the query and from a screening (the screened
+    product's rows taken in memory, the others read), come by product (none last), stage,
+    lot and test, as Python sorts those keys: the same order every run."""
+    data = retest_lake[0]
+    with lake.open(data) as db:
+        screened = screen_lake(db, load_recipe(default_recipe_path())).lot_statistics
+        queried = queries.lot_statistics(db)
+    for frame in (screened, queried):
+        keys = frame.select("product", "stage", "lot_id", "test_num").rows()
+        assert {k[2] for k in keys} >= {LOT, ANONYMOUS_LOT}
+        assert keys == sorted(keys, key=lambda k: (k[0] is None, k[0] or "", *k[1:]))
+    assert (
+        screened.select("product", "stage", "lot_id", "test_num").rows()
+        == queried.select("product", "stage", "lot_id", "test_num").rows()
+    )

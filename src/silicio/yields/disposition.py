@@ -502,7 +502,10 @@ def screen_lake(
             out.notes.extend(f"{product}: {note}" for note in result.notes)
             del tidy, parts, frame
         statistics = ahead.result()
-    statistics = pl.concat([statistics, *in_memory])
+    # One order from run to run, whichever thread's rows came first: the query's key order.
+    statistics = pl.concat([statistics, *in_memory]).sort(
+        ["product", "stage", "lot_id", "test_num"], nulls_last=True, maintain_order=True
+    )
     if products is not None:
         statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
     out.lot_statistics = statistics

@@ -128,7 +128,7 @@ def lot_statistics(
 ) -> pl.DataFrame:
     """Quartiles of each lot's final results (its dies' last insertions across the lot's files),
     per parametric test: product, stage, lot_id, test_num, test_name, q1, median, q3 (linear
-    interpolation between order statistics). The robust sigma is the caller's
+    interpolation between order statistics), in that key order (no product last). The robust sigma is the caller's
     (:mod:`silicio.yields.excursion`), so its constant lives once. ``product_stage``: only that
     product's lots at that stage, read from its partitions alone. ``leaving_out``: (product,
     stage) pairs not read (a caller that holds their rows already), their folders skipped."""
@@ -153,7 +153,9 @@ def lot_statistics(
         "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
         f"{join_insertions('t', where.format(x='p'))} "
         f"WHERE {where.format(x='t')} AND {last_insertion('t')} AND t.result IS NOT NULL AND t.test_type = 'P' "
-        "GROUP BY f.product, f.stage, t.lot_id, t.test_num",
+        "GROUP BY f.product, f.stage, t.lot_id, t.test_num "
+        # A GROUP BY alone gives its rows in any order: this one is the same from run to run.
+        "ORDER BY f.product NULLS LAST, f.stage, t.lot_id, t.test_num",
         params or None,
     )
 
