@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from silicio.yields import pat
 from silicio.yields.pat import (
     alarmed_results,
     dynamic_pat_limits,
@@ -433,3 +434,24 @@ def test_an_outlier_lot_is_screened_by_its_history_where_its_own_results_would_h
     assert outliers["history"] == sum(r["value"] > hi for r in rows if r["lot"] == "L6") > 0
     assert outliers["pooled"] < outliers["history"]
     assert any("L0, L1, L2, L3, L4, L5: fewer than 6 earlier lots" in n for n in with_history.notes)
+
+
+def test_quartile_groups_place_the_order_statistics_a_sort_would():
+    """The ranks the linear quartiles and median read (floor((n - 1) q) and the next, q = 0.25,
+    0.5, 0.75) hold the values np.sort puts there, in groups of 0 to 300 values with ties and
+    NaN; every group keeps its own values."""
+    rng = np.random.default_rng(7)
+    sizes = np.concatenate([np.arange(0, 40), rng.integers(0, 300, 60)])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    values = rng.normal(size=offsets[-1]).round(1)  # rounded: many ties
+    values[rng.random(values.size) < 0.05] = np.nan
+    selected = pat._quartile_groups(values, offsets)
+    for start, stop in zip(offsets[:-1], offsets[1:], strict=True):
+        n = stop - start
+        group, expected = selected[start:stop], np.sort(values[start:stop])
+        np.testing.assert_array_equal(np.sort(group), expected)
+        ranks = {
+            r for q in (0.25, 0.5, 0.75) for b in [int(np.floor((n - 1) * q))] for r in (b, min(b + 1, n - 1))
+        }
+        for rank in sorted(r for r in ranks if r >= 0):
+            assert group[rank] == expected[rank] or (np.isnan(group[rank]) and np.isnan(expected[rank]))

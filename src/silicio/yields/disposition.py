@@ -517,7 +517,7 @@ def _lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.Da
     rows of :func:`silicio.lake.queries.screening_inputs`, ``is_last_test`` of each die across
     its lot's files): the quartiles of each lot's final results per parametric test, interpolated
     as the query's ``quantile_cont``, lo + (hi - lo) x fraction, so that they equal it bit for bit."""
-    from .pat import _group_rows, _sorted_groups, key_codes
+    from .pat import _group_rows, _quartile_groups, key_codes
 
     rows = (
         tidy.lazy()
@@ -541,7 +541,7 @@ def _lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.Da
     codes = (np.cumsum(present) - 1)[pair]
     groups = pl.concat([lots[pairs // tests.height], tests[pairs % tests.height]], how="horizontal")
     offsets, order = _group_rows(codes, groups.height)
-    ordered = _sorted_groups(rows["result"].to_numpy().astype(np.float64, copy=False)[order], offsets)
+    ordered = _quartile_groups(rows["result"].to_numpy().astype(np.float64, copy=False)[order], offsets)
     n, start = np.diff(offsets), offsets[:-1]
 
     def quantile(q: float) -> np.ndarray:
