@@ -455,3 +455,19 @@ def test_quartile_groups_place_the_order_statistics_a_sort_would():
         }
         for rank in sorted(r for r in ranks if r >= 0):
             assert group[rank] == expected[rank] or (np.isnan(group[rank]) and np.isnan(expected[rank]))
+
+
+def test_selection_that_runs_out_of_rounds_sorts_the_rest():
+    """The guard against orders that defeat the pivot: with no partition rounds left the
+    selection sorts what remains, and every rank holds what np.sort puts there."""
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=500).round(1)
+    values[rng.random(values.size) < 0.05] = np.nan
+    expected = np.sort(values)
+    for rounds in (0, 1, 3):
+        for rank in (0, 124, 249, 250, 374, 499):
+            work = values.copy()
+            pat._select(work, 0, work.size - 1, rank, rounds)
+            assert work[rank] == expected[rank] or (np.isnan(work[rank]) and np.isnan(expected[rank]))
+            np.testing.assert_array_equal(np.sort(work), expected)
+            assert all(not (work[i] > work[rank]) for i in range(rank))  # nothing greater before it

@@ -425,10 +425,16 @@ def _before(a, b):
 
 
 @nb.njit(cache=True, nogil=True)
-def _select(v, lo, hi, k):
+def _select(v, lo, hi, k, rounds):
     """Puts into ``v[k]`` the value a sort of ``v[lo:hi + 1]`` would put there, smaller or equal
-    values before it and greater or equal ones after (Hoare's FIND, median-of-three pivot)."""
+    values before it and greater or equal ones after (Hoare's FIND, median-of-three pivot).
+    After ``rounds`` partitions the rest is sorted: an order of values that defeats the pivot
+    choice costs n log n, never n squared (introselect's guard)."""
     while hi - lo > 16:
+        if rounds <= 0:
+            v[lo : hi + 1] = np.sort(v[lo : hi + 1])
+            return
+        rounds -= 1
         mid = (lo + hi) >> 1
         if _before(v[mid], v[lo]):
             v[mid], v[lo] = v[lo], v[mid]
@@ -473,11 +479,12 @@ def _quartile_groups(values, offsets):
     for g in nb.prange(offsets.size - 1):
         start, n = offsets[g], offsets[g + 1] - offsets[g]
         done = -1  # ranks up to here are in place: the next selection starts after them
+        rounds = 2 * int(np.log2(max(n, 2))) + 8
         for q in _LINEAR_QUANTILES:
             below = int(np.floor((n - 1) * q))
             for rank in (below, min(below + 1, n - 1)):
                 if rank > done:
-                    _select(out, start + done + 1, start + n - 1, start + rank)
+                    _select(out, start + done + 1, start + n - 1, start + rank, rounds)
                     done = rank
     return out
 
