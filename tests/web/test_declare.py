@@ -25,6 +25,7 @@ NAV_BEFORE = [
     "Trace",
     "Origin",
     "Certificates",
+    "Disposition",
     "Supply",
     "Transparency",
     "Gage R&R",

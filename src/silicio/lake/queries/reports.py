@@ -141,11 +141,14 @@ def lot_file_times(
         for view, column, alias in (("MIR", "START_T", "mir"), ("MRR", "FINISH_T", "mrr"))
         if view in tables
     )
-    return lake.polars(
+    query = (
         f"SELECT p.file_sha256, CAST({start} AS BIGINT) AS start_t, CAST({finish} AS BIGINT) AS finish_t "
-        f"FROM ({chosen}) p(file_sha256){joins}",
-        params,
+        f"FROM ({chosen}) p(file_sha256){joins}"
     )
+    # A lake without MIR / MRR (another source's files) joins nothing: the lot's partition is
+    # then not a parameter of the query, and DuckDB refuses a value it has no place for.
+    used = {name: value for name, value in params.items() if f"${name}" in query}
+    return lake.polars(query, used or None)
 
 
 def product_results(lake: Lake, product: str | None, stage: str, columns: Sequence[str]) -> pl.DataFrame:
