@@ -34,7 +34,7 @@ import polars as pl
 import pyarrow as pa
 
 from silicio.yields.lot_analysis import bin_switching, retest_recovery, throughput
-from silicio.yields.parametric import _touchdown_ids
+from silicio.yields.parametric import touchdown_ids
 from silicio.yields.yield_ import as_frame, with_test_order
 
 __all__ = ["RetestReport", "lot_retest", "multi_site_efficiency", "retest_analysis"]
@@ -213,7 +213,7 @@ def _touchdowns(frame: pl.DataFrame) -> pl.DataFrame:
     files = frame.partition_by("file", maintain_order=True) if "file" in frame.columns else [frame]
     out, offset = [], 0
     for rows in files:
-        ids = _touchdown_ids(rows.get_column("head").to_numpy(), rows.get_column("site").to_numpy()) + offset
+        ids = touchdown_ids(rows.get_column("head").to_numpy(), rows.get_column("site").to_numpy()) + offset
         offset = int(ids.max()) + 1 if ids.size else offset
         out.append(rows.with_columns(pl.Series("_touchdown", ids)))
     return pl.concat(out) if out else frame.with_columns(pl.lit(0, pl.Int64).alias("_touchdown"))

@@ -54,6 +54,7 @@ __all__ = [
     "lake_history",
     "lake_disposition",
     "lot_holds",
+    "lot_quartiles",
     "lot_yield_table",
     "pat_shares",
     "rules_of_recipe",
@@ -490,7 +491,7 @@ def screen_lake(
             )
             frame = pl.from_arrow(tidy)
             # The lot statistics of these rows are taken here, not read from the lake a second time.
-            in_memory.append(_lot_quartiles(frame, product, SCREENED_STAGE))
+            in_memory.append(lot_quartiles(frame, product, SCREENED_STAGE))
             try:
                 # final = each die's last insertion across its lot's files, marked by the query layer;
                 # each lot's static PAT limits from its own earlier lots
@@ -512,7 +513,7 @@ def screen_lake(
     return out
 
 
-def _lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.DataFrame:
+def lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.DataFrame:
     """:func:`silicio.lake.queries.lot_statistics` of one product's rows at ``stage`` (the tidy
     rows of :func:`silicio.lake.queries.screening_inputs`, ``is_last_test`` of each die across
     its lot's files): the quartiles of each lot's final results per parametric test, interpolated

@@ -29,7 +29,7 @@ from silicio.stdf.tidy import TEST_FLG_ALARM
 
 from .yield_ import as_frame, check_choice
 
-__all__ = ["IQR_PER_SIGMA", "per_test_statistics", "part_test_times", "units_per_hour"]
+__all__ = ["IQR_PER_SIGMA", "per_test_statistics", "part_test_times", "touchdown_ids", "units_per_hour"]
 
 #: Interquartile range of a normal distribution in standard deviations (2 * 0.67449).
 IQR_PER_SIGMA = 1.349
@@ -133,7 +133,7 @@ def part_test_times(parts: pa.Table | pl.DataFrame, by: Sequence[str] | str = ()
     return frame.group_by(keys).agg(aggs).sort(keys, nulls_last=True).to_arrow()
 
 
-def _touchdown_ids(head: np.ndarray, site: np.ndarray) -> np.ndarray:
+def touchdown_ids(head: np.ndarray, site: np.ndarray) -> np.ndarray:
     """Touchdown number of each PRR, in file order: a new touchdown starts when a (head, site)
     already seen in the current one reports again."""
     ids = np.empty(head.size, np.int64)
@@ -163,7 +163,7 @@ def units_per_hour(parts: pa.Table | pl.DataFrame) -> dict[str, float | int | No
     frame = as_frame(parts, ["head", "site", "test_t"], "units_per_hour")
     if "seq" in frame.columns:
         frame = frame.sort("seq", maintain_order=True)
-    ids = _touchdown_ids(frame.get_column("head").to_numpy(), frame.get_column("site").to_numpy())
+    ids = touchdown_ids(frame.get_column("head").to_numpy(), frame.get_column("site").to_numpy())
     timed = (
         frame.with_columns(pl.Series("touchdown", ids))
         .group_by("touchdown")

@@ -43,10 +43,10 @@ from .disposition import (
     Hold,
     HoldRules,
     LakeScreening,
-    _lot_quartiles,
     default_recipe,
     history_settings,
     judge,
+    lot_quartiles,
     pat_history_of,
     screened_products,
 )
@@ -848,7 +848,7 @@ class _ProductContext:
         """The quartiles of the product's lots from :attr:`results`, as screen_lake takes them
         (equal to the lake's lot_statistics, not read a second time)."""
         if self.results is not None:
-            self.statistics = _lot_quartiles(self.results, self.name, SCREENED_STAGE)
+            self.statistics = lot_quartiles(self.results, self.name, SCREENED_STAGE)
             self.results = None
 
     @classmethod
