@@ -8,7 +8,6 @@ user running the command). See :mod:`silicio.yields.history`.
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import fail, needs, reported_errors
-from .options import DatabaseUrl, DataDir, needs_database
+from .options import DatabaseUrl, DataDir, acting_user, needs_database
 from .render import console, print_table
 
 app = typer.Typer(
@@ -53,18 +52,6 @@ Actor = Annotated[
 def _start(command: str, database_url: str | None) -> None:
     needs("lake", command)
     needs_database(command, database_url)
-
-
-def _actor(actor: str | None) -> str:
-    """``--actor``, else the operating-system user; neither is an error, never an anonymous write."""
-    if actor is not None:
-        if not actor.strip():
-            raise fail("--actor is empty: name who makes the change")
-        return actor.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        raise fail("no user name in the environment: name who makes the change with --actor") from None
 
 
 def _open(data: Path | None, database_url: str | None):
@@ -147,7 +134,7 @@ def update(
 ) -> None:
     """Compute a new version of each baseline from the lots in the lake (frozen ones are kept)."""
     _start("silicio limits update", database_url)
-    who = _actor(actor)
+    who = acting_user(actor, "makes the change")
     from silicio.yields.history import DEFAULT_REVIEW_DAYS, HistorySettings, update_limits
 
     try:
@@ -176,7 +163,7 @@ def update(
 def _set_frozen(command: str, frozen: bool, product: str, stage: str, program: str | None, actor: str | None,
                 data: Path | None, database_url: str | None) -> None:  # fmt: skip
     _start(command, database_url)
-    who = _actor(actor)
+    who = acting_user(actor, "makes the change")
     from silicio.yields.history import freeze_limits
 
     with reported_errors(), _open(data, database_url) as lake:

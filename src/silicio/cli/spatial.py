@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import existing_file, fail, needs, reported_errors
-from .options import DatabaseUrl, DataDir, needs_database
+from .options import DatabaseUrl, DataDir, acting_user, needs_database
 from .render import console, print_table
 
 app = typer.Typer(help="Wafer-map signatures: which shape a wafer's loss has, where, and how it clusters.",
@@ -67,20 +67,6 @@ def _lake_wafers(lake, lot: str | None, kind: str):
                 wafer,
                 from_wafer_map(bin_map(table, kind=kind, lot_id=lot_id, wafer_id=wafer), orientation),
             )
-
-
-def _actor(actor: str | None) -> str:
-    """``--actor``, else the operating-system user; neither is an error, never an anonymous write."""
-    import getpass
-
-    if actor is not None:
-        if not actor.strip():
-            raise fail("--actor is empty: name who classifies")
-        return actor.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        raise fail("no user name in the environment: name who classifies with --actor") from None
 
 
 def _describe(maps) -> list[dict]:
@@ -164,7 +150,7 @@ def classify_command(
             from silicio.lake.query import Lake
             from silicio.spatial import load_model
 
-            who = _actor(actor)
+            who = acting_user(actor, "classifies")
             try:
                 lake = Lake(data, database_url)
             except FileNotFoundError as exc:
