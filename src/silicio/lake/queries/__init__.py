@@ -48,7 +48,6 @@ from .reports import (  # noqa: E402
     lot_ids,
     lot_rows,
     lot_stages,
-    product_results,
 )
 from .search import parts_with_id, wafers_matching  # noqa: E402
 from .spc import last_results  # noqa: E402
@@ -65,7 +64,6 @@ __all__ = [
     "last_test_results",
     "lot_file_times",
     "pat_history",
-    "product_results",
     "wafer_configurations",
     "lot_bin_summaries",
     "lot_files",

@@ -27,7 +27,6 @@ __all__ = [
     "lot_rows",
     "lot_stages",
     "product_final_parametric_results",
-    "product_results",
 ]
 
 _LOT = "lot = $partition AND lot_id IS NOT DISTINCT FROM $lot"
@@ -151,31 +150,6 @@ def lot_file_times(
     return lake.polars(query, used or None)
 
 
-def product_results(lake: Lake, product: str | None, stage: str, columns: Sequence[str]) -> pl.DataFrame:
-    """``columns`` of the tidy rows of a product's lots at ``stage``, in no particular order (the
-    order costs a sort of every row): what the product's static PAT limits are computed from.
-    ``is_last_test`` is each die's last insertion across its lot's files
-    (:mod:`silicio.lake.queries.insertions`), as in :func:`silicio.lake.queries.screening_inputs`."""
-    unknown = [c for c in columns if not c.isidentifier()]
-    if unknown:
-        raise ValueError(f"product_results: not column names: {unknown}")
-    chosen = ", ".join(
-        f"{last_insertion('t')} AS is_last_test" if c == "is_last_test" else f"t.{c}" for c in columns
-    )
-    where = ("{x}.product = $partition AND {x}.stage = $stage_partition "
-             "AND f.product IS NOT DISTINCT FROM $product AND f.stage = $stage")  # fmt: skip
-    return lake.polars(
-        f"SELECT {chosen} FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
-        f"{join_insertions('t', where.format(x='p'))} WHERE {where.format(x='t')}",
-        {
-            "product": product,
-            "stage": stage,
-            "partition": partition_value(product),
-            "stage_partition": partition_value(stage),
-        },
-    )
-
-
 def product_final_parametric_results(
     lake: Lake,
     product: str | None,
@@ -184,8 +158,8 @@ def product_final_parametric_results(
     *,
     leaving_out: str | None = None,
 ) -> pl.DataFrame:
-    """:func:`product_results` narrowed to the rows a product's static PAT limits and its lots'
-    quartiles are computed from: parametric results (PTR / MPR) that are not null, of each die's
+    """``columns`` of the tidy rows a product's static PAT limits and its lots' quartiles at
+    ``stage`` are computed from: parametric results (PTR / MPR) that are not null, of each die's
     last insertion across its lot's files (so ``is_last_test``, when asked for, is true on every
     row); in no particular order. ``leaving_out``: a lot id whose folder is not read (a caller
     that holds its rows already, and knows the folder holds them alone: :func:`lot_partition_files`)."""
