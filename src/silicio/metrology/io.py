@@ -76,6 +76,11 @@ class BudgetFile:
     unit: str = ""
     estimate: float | None = None
     coverage: float | None = None
+    #: Each input's distribution as the file states it (normal, rectangular, triangular, arcsine),
+    #: for the Monte Carlo method (JCGM 101), which needs the distribution and not only u.
+    distributions: dict[str, str] = field(default_factory=dict)
+    #: The measurement model as an expression of the inputs' names (TOML ``model``), if given.
+    model: str | None = None
 
 
 _BUDGET_COLUMNS = (
@@ -124,8 +129,13 @@ def read_budget(path: str | Path) -> BudgetFile:
             if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, str) for n in pair)):
                 raise MetrologyError(f'{where}: inputs must name two inputs, as inputs = ["a", "b"]')
             correlation[(pair[0], pair[1])] = _number(c.get("r"), where, "r")
+        model = doc.get("model")
+        if model is not None and not (isinstance(model, str) and model.strip()):
+            raise MetrologyError(f'{path}: model must be an expression of the inputs, as model = "a * b"')
         return BudgetFile(
             inputs=inputs,
+            model=model,
+            distributions=_distributions(entries),
             correlation=correlation,
             measurand=str(doc.get("measurand", "")),
             unit=str(doc.get("unit", "")),
@@ -142,8 +152,24 @@ def read_budget(path: str | Path) -> BudgetFile:
         rows = table.to_pylist()
         if not rows:
             raise MetrologyError(f"{path}: no inputs")
-        return BudgetFile(inputs=tuple(_budget_input(r, f"{path}: row {i + 1}") for i, r in enumerate(rows)))
+        return BudgetFile(
+            inputs=tuple(_budget_input(r, f"{path}: row {i + 1}") for i, r in enumerate(rows)),
+            distributions=_distributions(rows),
+        )
     raise MetrologyError(f"{path}: unknown budget file type {suffix or '(none)'}; expected .csv or .toml")
+
+
+def _distributions(entries: list[Mapping[str, Any]]) -> dict[str, str]:
+    """name -> distribution: the stated one with a half width, else normal (a standard or an
+    expanded uncertainty)."""
+    out = {}
+    for entry in entries:
+        half_width = entry.get("half_width")
+        if half_width is not None and not (isinstance(half_width, str) and not half_width.strip()):
+            out[str(entry["name"])] = str(entry.get("distribution") or "rectangular").strip().lower()
+        else:
+            out[str(entry["name"])] = "normal"
+    return out
 
 
 def _number(value: Any, where: str, name: str, default: float | None = None) -> float:
