@@ -115,3 +115,32 @@ def test_due_cli(tmp_path):
     assert out["lots_measured_out_of_calibration"] == [{"lot_id": "LOT-7", "measurements": 1}]
     bad = metrology("due", "--calibrations", tmp_path / "cal.csv", "--on", "2.12.2026")
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_grr_wide_layout_hint_and_reading(quality_file, tmp_path):
+    import csv
+
+    with open(quality_file("aiag_msa4_grr_10x3x3.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        cells.setdefault((row["part"], row["appraiser"]), {})[row["trial"]] = row["value"]
+    trials = sorted({row["trial"] for row in rows}, key=int)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("part,appraiser," + ",".join(f"Trial{t}" for t in trials) + "\n"
+                    + "".join(f"{p},{a}," + ",".join(v[t] for t in trials) + "\n" for (p, a), v in cells.items()))  # fmt: skip
+    hint = metrology("grr", wide)
+    assert hint.exit_code == 2 and "--wide Trial" in hint.stderr and "Trial1" in hint.stderr
+    long_result = json.loads(metrology("grr", quality_file("aiag_msa4_grr_10x3x3.csv"), "--json").stdout)
+    wide_result = metrology("grr", wide, "--wide", "Trial", "--json")
+    assert wide_result.exit_code == 0, wide_result.output
+    assert json.loads(wide_result.stdout)["components"] == long_result["components"]
+    assert round(long_result["components"]["GRR"], 5) == 0.30237  # AIAG MSA 4th ed., pooled ANOVA
+
+
+def test_uncertainty_shows_values_as_written(tmp_path):
+    budget = tmp_path / "b.csv"
+    budget.write_text("name,value,standard_uncertainty,sensitivity\nL,10000.005,0.002,1\nT,20.1,0.1,0.5\n")
+    result = metrology("uncertainty", budget)
+    assert result.exit_code == 0, result.output
+    assert "10000.005" in result.stdout

@@ -133,6 +133,15 @@ def grr(
         float,
         typer.Option("--alpha-interaction", help="ANOVA: pool the interaction when its p exceeds this."),
     ] = 0.25,
+    wide: Annotated[
+        str | None,
+        typer.Option(
+            "--wide",
+            metavar="PREFIX",
+            help="Trials written one per column (PREFIX1, PREFIX2 ...).",
+            show_default=False,
+        ),  # fmt: skip
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="Write a printable HTML report here.")] = None,
 ) -> None:
@@ -141,10 +150,12 @@ def grr(
         raise fail(f"--method {method}: unknown method, expected one of {', '.join(METHODS)}")
     with _errors("silicio metrology grr"):
         from silicio.metrology.io import read_table
-        from silicio.metrology.msa import gage_rr_anova, gage_rr_average_range
+        from silicio.metrology.msa import gage_rr_anova, gage_rr_average_range, wide_to_long
         from silicio.metrology.report import gage_study_html
 
         table = read_table(existing_file(file))
+        if wide is not None:
+            table = wide_to_long(table, wide, value=value)
         columns = {"part": part, "appraiser": appraiser, "value": value}
         if method == "anova":
             result = gage_rr_anova(table, tolerance, alpha_interaction, **columns)
@@ -208,7 +219,7 @@ def uncertainty(
     for x, c, u in zip(budget.inputs, budget.sensitivities, budget.contributions, strict=True):
         table.add_row(
             x.name,
-            f"{x.value:g}",
+            f"{x.value:.15g}",  # as written: 10000.005 is not 10000
             f"{x.standard_uncertainty:.4g}",
             x.kind,
             f"{x.dof:g}",

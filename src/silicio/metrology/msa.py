@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,43 @@ def _as_table(data: Any) -> pa.Table:
     )
 
 
+_WIDE = re.compile(r"^(?P<prefix>[^\d]*?)[ _-]?(?P<number>\d+)$")
+
+
+def wide_columns(names: Sequence[str]) -> tuple[str, list[str]] | None:
+    """(prefix, columns) when at least two columns are a name followed by a number (Trial1,
+    Trial2 ...; Ensayo 1, Ensayo 2 ...): a study written one trial per column."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        match = _WIDE.match(name.strip())
+        if match and match["prefix"].strip():
+            groups.setdefault(match["prefix"].strip(), []).append(name)
+    best = max(groups.items(), key=lambda item: len(item[1]), default=None)
+    return best if best is not None and len(best[1]) >= 2 else None
+
+
+def wide_to_long(data: Any, prefix: str, *, value: str = "value", trial: str = "trial") -> pa.Table:
+    """A study written one trial per column (``prefix`` 1, ``prefix`` 2 ...) as one row per
+    measurement: the other columns repeated, ``trial`` the column's number, ``value`` its cell."""
+    table = _as_table(data)
+    columns = [
+        n for n in table.column_names if (m := _WIDE.match(n.strip())) and m["prefix"].strip() == prefix
+    ]
+    if len(columns) < 2:
+        raise MetrologyError(f"gage study: no columns {prefix}1, {prefix}2 ... to read as trials; "
+                             f"columns are {', '.join(table.column_names)}")  # fmt: skip
+    keep = [n for n in table.column_names if n not in columns]
+    pieces = []
+    for name in columns:
+        number = int(_WIDE.match(name.strip())["number"])
+        piece = table.select(keep).append_column(trial, pa.array([number] * table.num_rows, pa.int64()))
+        pieces.append(piece.append_column(value, pc.cast(table.column(name), pa.float64())))
+    long = pa.concat_tables(pieces)
+    # Measurements of a cell in trial order, as the long layout writes them.
+    order = sorted(range(long.num_rows), key=lambda i: (i % table.num_rows, i // table.num_rows))
+    return long.take(pa.array(order))
+
+
 def gage_study_array(
     data: Any, *, part: str = "part", appraiser: str = "appraiser", value: str = "value"
 ) -> tuple[np.ndarray, list, list]:
@@ -168,8 +206,15 @@ def gage_study_array(
     table = _as_table(data)
     missing = [c for c in (part, appraiser, value) if c not in table.column_names]
     if missing:
+        hint = ""
+        wide = wide_columns(table.column_names)
+        if value in missing and wide:
+            prefix, names = wide
+            hint = (f". Columns {', '.join(names)} look like one trial per column (a wide layout): give "
+                    f"--wide {prefix} (wide_to_long(table, {prefix!r}) in Python) to read them as trials")  # fmt: skip
         raise MetrologyError(
             f"gage study: no column {', '.join(map(repr, missing))}; columns are {', '.join(table.column_names)}"
+            + hint
         )
     try:
         values = pc.cast(table.column(value), pa.float64()).to_numpy(zero_copy_only=False)
