@@ -144,3 +144,23 @@ def test_uncertainty_shows_values_as_written(tmp_path):
     result = metrology("uncertainty", budget)
     assert result.exit_code == 0, result.output
     assert "10000.005" in result.stdout
+
+
+def test_measurement_times_with_utc_offsets_keep_their_local_day(tmp_path):
+    from silicio.metrology import MetrologyError
+    from silicio.metrology.io import read_records
+
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "characteristic,value,measured_at\nvth,0.5,2026-02-01T22:30:00-06:00\nvth,0.6,2026-02-01 08:00Z\n"
+    )
+    times = read_records(path, "measurements").column("measured_at").to_pylist()
+    # 22:30 in Mexico City is still February 1st there (04:30 on the 2nd in UTC): the lab's day counts.
+    assert [t.isoformat() for t in times] == ["2026-02-01T22:30:00", "2026-02-01T08:00:00"]
+    path.write_text("characteristic,value,measured_at\nvth,0.5,yesterday\n")
+    try:
+        read_records(path, "measurements")
+    except MetrologyError as exc:
+        assert "row 1: measured_at = 'yesterday'" in str(exc)
+    else:
+        raise AssertionError("a time that is not one was read")

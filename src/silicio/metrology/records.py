@@ -170,6 +170,8 @@ def _cast(col: pa.ChunkedArray, f: pa.Field, source: str) -> pa.ChunkedArray:
         return col
     if pa.types.is_date32(f.type) and pa.types.is_timestamp(col.type):
         return pc.cast(col, f.type)
+    if pa.types.is_timestamp(f.type) and pa.types.is_string(col.type):
+        return _local_times(col, f, source)
     try:
         return pc.cast(col, f.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -185,11 +187,31 @@ def _cast(col: pa.ChunkedArray, f: pa.Field, source: str) -> pa.ChunkedArray:
     raise MetrologyError(f"{source}: column {f.name} ({col.type}) cannot be read as {_type_name(f.type)}")
 
 
+def _local_times(col: pa.ChunkedArray, f: pa.Field, source: str) -> pa.Array:
+    """Times as written, ISO 8601 with or without a UTC offset ("2026-02-01T10:00:00-06:00",
+    "...Z"). A time with an offset is kept as the local clock reading it states: calibration
+    and qualification dates are the lab's local days, and a measurement taken at 22:00 in
+    Guadalajara belongs to that day there, not to the next day in UTC."""
+    out = []
+    for row, value in enumerate(col.to_pylist()):
+        if value is None or not value.strip():
+            out.append(None)
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise MetrologyError(
+                f"{source}: row {row + 1}: {f.name} = {value!r} is not {_type_name(f.type)}"
+            ) from None
+        out.append(moment.replace(tzinfo=None))
+    return pa.array(out, f.type)
+
+
 def _type_name(t: pa.DataType) -> str:
     if pa.types.is_date(t):
         return "a date (YYYY-MM-DD)"
     if pa.types.is_timestamp(t):
-        return "a date and time (YYYY-MM-DD HH:MM:SS)"
+        return "a date and time (YYYY-MM-DD HH:MM:SS, optionally with a UTC offset as +HH:MM)"
     if pa.types.is_integer(t):
         return f"an integer ({t})"
     if pa.types.is_floating(t):
