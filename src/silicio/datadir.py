@@ -16,6 +16,7 @@
       supply/plan.json          demand per product, inventory weeks, the date certifications are judged on
       supply/tokens.json        supplier-portal accounts: {token: org_id}
       metrology/<study>.csv     gage R&R studies the dashboard lists
+      screening/<key>/          the lake's last PAT screening, kept across restarts (silicio.yields.stored)
 
 Modules ask :class:`DataDir` for a path instead of joining names themselves, so moving a file is
 a change here only. Nothing here imports another silicio module: every area may use it.
@@ -36,6 +37,7 @@ CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = ".lake.lock"
 STAGING_DIR = ".staging"
 PARQUET_DIR = "parquet"
+SCREENING_DIR = "screening"
 KEYS_DIR = "keys"
 PRIVATE_KEY_FILE = "signing-key.pem"
 PUBLIC_KEY_FILE = "signing-key.pub.pem"
@@ -88,6 +90,10 @@ class DataDir:
     @property
     def parquet(self) -> Path:
         return self.root / PARQUET_DIR
+
+    @property
+    def screening(self) -> Path:
+        return self.root / SCREENING_DIR
 
     # -- certificates
 

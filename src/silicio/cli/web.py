@@ -42,19 +42,30 @@ def serve_command(
 
     from silicio.auth import AuthError
     from silicio.web import Settings, create_app
-    from silicio.web.demo import DEFAULT_DEMO_DIR, demo_lake, demo_users
+    from silicio.web.demo import DEFAULT_DEMO_DIR, demo_users, prepare_demo
 
     with reported_errors(AuthError):
+        preparation = None
         if demo:
+            from silicio.web.demo import DEMO_STEPS
+            from silicio.web.preparing import Preparation
+
             data = data or DEFAULT_DEMO_DIR
-            console.print(f"preparing the demo lake in [bold]{escape(str(data))}[/bold] ...", highlight=False)
-            demo_lake(data)
+            console.print(f"preparing the demo lake in [bold]{escape(str(data))}[/bold]: the dashboard answers "
+                          "at once and shows the progress", highlight=False, soft_wrap=True)  # fmt: skip
             if not public_only:
                 _print_demo_accounts(demo_users(data), data)
+            preparation = Preparation(DEMO_STEPS, background=("screening",))
         data_dir = data or default_data_dir()
         # Pages never wait for the screening: it starts now and the overview adds its holds when done.
-        app = create_app(data_dir, database_url, Settings(wait_for_screening=False), warm=True,
-                         public_only=public_only)  # fmt: skip
+        app = create_app(data_dir, database_url, Settings(wait_for_screening=False), warm=not demo,
+                         public_only=public_only, preparation=preparation)  # fmt: skip
+    if preparation is not None:
+        import threading
+
+        say = lambda line: console.print(line, highlight=False, soft_wrap=True)  # noqa: E731
+        threading.Thread(target=prepare_demo, args=(data_dir, preparation), daemon=True, name="silicio-demo",
+                         kwargs={"warm": app.state.dashboard.warm, "say": say}).start()  # fmt: skip
     if public_only:
         console.print("public pages only: /transparency and /verify", highlight=False)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host

@@ -322,6 +322,16 @@ def _plan(lots: int, seed: int, wafers: int, die_scale: float, products: Sequenc
     return [plans[i] for i in range(lots)]
 
 
+def _default_signals() -> None:
+    """A worker process stops on SIGTERM and SIGINT like any process: forked from a server
+    (``silicio serve --demo``) it would otherwise inherit the server's handlers, which only ask
+    the server loop it does not run to stop, and outlive the server."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def generate_fab(
     out_dir: str | os.PathLike[str],
     *,
@@ -366,7 +376,7 @@ def generate_fab(
     if workers > 1 and len(plans) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_default_signals) as pool:
             futures = [pool.submit(_make_lot, out, plan) for plan in plans]
             for done, future in enumerate(futures, 1):
                 results.append(future.result())

@@ -23,11 +23,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from silicio import __version__
 
-from . import access, declare, login, pages, security, spc_pages, trace_pages
+from . import access, declare, login, pages, preparing, security, spc_pages, trace_pages
 from .access import refusal
 from .dashboard import Dashboard, NotFound, Pending, Settings
 from .format import format_cell
 from .login import Authority
+from .preparing import Preparation
 from .tracedata import BadQuery, TraceData
 
 HERE = Path(__file__).resolve().parent
@@ -47,14 +48,16 @@ def _plotly_js() -> Path | None:
 
 def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str | None = None,
                settings: Settings | None = None, *, warm: bool = False, public_only: bool = False,
-               authority: Authority | None = None) -> FastAPI:  # fmt: skip
+               authority: Authority | None = None, preparation: Preparation | None = None) -> FastAPI:  # fmt: skip
     """The dashboard over the lake in ``data_dir`` (default ``$SILICIO_DATA`` or ``./data``).
 
     ``database_url`` names the catalog when it is not the SQLite file in the data directory.
     ``warm`` computes the overview (and the screening behind it) in a thread at start, so the
     first visitor does not wait for it. ``public_only`` serves the public pages alone (the rest
     answer 404, nobody signs in). ``authority`` holds the accounts (default: those of the
-    catalog; tests pass one with their own clock).
+    catalog; tests pass one with their own clock). ``preparation``: the data is still being
+    written (the demo's first run): pages show its progress until it is ready
+    (:mod:`silicio.web.preparing`).
     """
     dashboard = Dashboard(data_dir, database_url, settings)
     if not public_only and authority is None:
@@ -151,6 +154,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,
                                             app.swagger_ui_oauth2_redirect_url):  # fmt: skip
             access.declare(route.endpoint, "internal")
+    if preparation is not None:
+        preparing.install(app, preparation)
     access.install(app, trace_data.supplier_tokens, authority, public_only=public_only)
 
     @app.exception_handler(Pending)

@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 
 from silicio import lake as silicio_lake
+from silicio.datadir import DataDir
 from silicio.lake import queries
 from silicio.lake.layout import WAFER_SORT
 from silicio.yields import (
@@ -39,6 +40,7 @@ from silicio.yields import (
     per_test_statistics,
     stacked_fail_map,
     static_pat_limits,
+    stored,
     yield_by,
 )
 from silicio.yields import disposition as hold_rules
@@ -331,11 +333,24 @@ class Dashboard:
                 if (done := self.cache.get("screenings")) is not None:
                     return done
                 token = self._token
-            out = hold_rules.screen_lake(db, self.recipe, reading=lambda: self._lock)
+                key = self._screening_key(db)
+            out = stored.load_screening(DataDir.at(self.data_dir).screening, key)
+            if out is None:
+                out = hold_rules.screen_lake(db, self.recipe, reading=lambda: self._lock)
+                try:  # kept for the next start; a data directory we may not write only costs the time
+                    stored.save_screening(out, DataDir.at(self.data_dir).screening, key)
+                except OSError:
+                    pass
             with self._lock:
                 if self._token == token:  # not when files came in meanwhile: the next call redoes it
                     self.cache.put("screenings", out)
             return out
+
+    def _screening_key(self, db: silicio_lake.Lake) -> str:
+        """What the screening is computed from: the lake's files and the recipe's text."""
+        files = db.catalog.arrow("files")
+        recipe_text = Path(default_recipe_path(self.settings.recipe)).read_text(encoding="utf-8")
+        return stored.screening_key(files.column("sha256").to_pylist(), recipe_text)
 
     def _screenings_or_pending(self) -> LakeScreening:
         screenings = self._screenings(wait=self.settings.wait_for_screening)

@@ -8,20 +8,28 @@ passwords ``silicio serve --demo`` prints once, when they are made.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from silicio import lake
+
+if TYPE_CHECKING:
+    from .preparing import Preparation
 
 DEFAULT_DEMO_DIR = Path("out") / "demo-lake"
 
 
-def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0) -> Path:
-    """STDF files of the demo fab (:func:`silicio.demo.generate_fab`) in ``stdf_dir``."""
+def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0,
+                     progress: Callable[[str, int, int], None] | None = None) -> Path:  # fmt: skip
+    """STDF files of the demo fab (:func:`silicio.demo.generate_fab`) in ``stdf_dir``;
+    ``progress(message, done, total)`` after each lot."""
     from silicio.demo import generate_fab
 
     stdf_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(os.cpu_count() or 1, 4))
-    generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers)
+    generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers,
+                 progress=progress)  # fmt: skip
     # A file the reader rejects, as a tester share always has one.
     (stdf_dir / "interrupted_transfer.stdf").write_bytes(b"\x00\x00 partial upload, not STDF\n" * 8)
     return stdf_dir
@@ -36,6 +44,72 @@ def demo_lake(data_dir: str | os.PathLike[str] = DEFAULT_DEMO_DIR, **files) -> P
     lake.ingest([stdf_dir], data_dir)
     load_trace_demo(data_dir)
     return data_dir
+
+
+#: The steps of preparing the demo for the dashboard (:func:`prepare_demo`); the screening runs
+#: while pages are already served.
+DEMO_STEPS = (
+    ("generate", "Writing the demo fab's STDF files"),
+    ("ingest", "Ingesting them into the lake"),
+    ("trace", "Traceability, certificates and suppliers"),
+    ("screening", "PAT screening of every lot (pages are open meanwhile)"),
+)
+
+
+def prepare_demo(data_dir: str | os.PathLike[str], preparation: Preparation, *, warm: Callable[[], Any] | None = None,
+                 say: Callable[[str], None] = lambda line: None, **files) -> bool:  # fmt: skip
+    """:func:`demo_lake` step by step, each reported to ``preparation`` (what the browser shows)
+    and, a line per step and every few lots, to ``say`` (the console); then ``warm()`` (the
+    dashboard's screening) as the last step. False when a step failed (its message is in
+    ``preparation.error`` and said)."""
+    data_dir = Path(data_dir)
+    step = "generate"
+    try:
+        preparation.start(step)
+        say("writing the demo fab's STDF files ...")
+
+        def generated(message: str, done: int, total: int) -> None:
+            preparation.advance("generate", done, total, message)
+            if done == total or done % 5 == 0:
+                say(f"  {done}/{total} lots written")
+
+        stdf_dir = write_demo_files(data_dir.parent / f"{data_dir.name}-stdf", progress=generated, **files)
+        preparation.finish(step)
+        step = "ingest"
+        preparation.start(step)
+        say("ingesting them into the lake ...")
+        counts = {"files": 0, "total": 0}
+
+        def started(files: int, _bytes: int) -> None:
+            counts["total"] = files
+            preparation.advance("ingest", 0, files)
+
+        def ingested(outcome) -> None:
+            counts["files"] += 1
+            preparation.advance("ingest", counts["files"], counts["total"], Path(outcome.path).name)
+            if counts["files"] == counts["total"] or counts["files"] % 20 == 0:
+                say(f"  {counts['files']}/{counts['total']} files ingested")
+
+        lake.ingest([stdf_dir], data_dir, on_start=started, on_file=ingested)
+        preparation.finish(step)
+        step = "trace"
+        preparation.start(step)
+        say("traceability, certificates and suppliers ...")
+        load_trace_demo(data_dir)
+        preparation.finish(step)
+        say("the dashboard's pages are open; the PAT screening runs now")
+        step = "screening"
+        preparation.start(step)
+        if warm is not None:
+            warm()
+        preparation.finish(step)
+        say("PAT screening done")
+        return True
+    except Exception as exc:  # shown in the browser and on the console instead of a dead thread
+        message = f"{step}: {type(exc).__name__}: {exc}"
+        preparation.fail(step, message)
+        say(f"error: {message}")
+        return False
 
 
 # ------------------------------------------------------------------------------------------------
