@@ -205,6 +205,7 @@ def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
                     origin.issue(store, content, private_key, actor="demo")
                     added["certificates"] += 1
 
+    _demo_gage_studies(paths)
     if not paths.supplier_registry.exists():
         paths.supply.mkdir(parents=True, exist_ok=True)
         eco = supply.demo_ecosystem(seed=0)
@@ -218,6 +219,37 @@ def load_trace_demo(data_dir: str | os.PathLike[str]) -> dict[str, int]:
         path.write_text(json.dumps(tokens, indent=1), encoding="utf-8")
         path.chmod(0o600)
     return added
+
+
+#: Gage R&R studies the demo lab ran: name -> (characteristic's part-to-part sd, repeatability sd,
+#: reproducibility sd, nominal): the gage page opens on a marginal gage (%GRR 10-30) and an unacceptable one.
+DEMO_GAGE_STUDIES = {
+    "vth_probe_card_PC-07": (0.020, 0.0030, 0.0020, 0.450),
+    "idd_standby_handler_HDL-07": (0.50, 0.12, 0.09, 12.0),
+}
+
+
+def _demo_gage_studies(paths) -> None:
+    """10 parts x 3 appraisers x 3 trials per study in DATA/metrology (the gage page lists the
+    folder); a study already there is kept."""
+    import numpy as np
+
+    paths.metrology.mkdir(parents=True, exist_ok=True)
+    for n, (name, (part_sd, repeat_sd, appraiser_sd, nominal)) in enumerate(
+        sorted(DEMO_GAGE_STUDIES.items())
+    ):
+        path = paths.gage_study(name)
+        if path.exists():
+            continue
+        rng = np.random.default_rng(100 + n)
+        parts = nominal + rng.normal(0, part_sd, 10)
+        appraisers = rng.normal(0, appraiser_sd, 3)
+        lines = ["part,appraiser,value"]
+        for _trial in range(3):
+            for a, offset in zip("ABC", appraisers, strict=True):
+                for p, true_value in enumerate(parts, 1):
+                    lines.append(f"{p},{a},{true_value + offset + rng.normal(0, repeat_sd):.5f}")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------------------
