@@ -15,7 +15,7 @@ from ..query import Lake
 from . import test_order
 from .insertions import first_insertion, join_insertions, last_insertion
 
-__all__ = ["RESULT_COLUMNS", "RETEST_PART_COLUMNS", "lot_final_results", "lot_insertions"]
+__all__ = ["RESULT_COLUMNS", "RETEST_PART_COLUMNS", "lot_final_results", "lot_insertions", "lot_test_times"]
 
 #: The parts columns :func:`lot_insertions` reads, as the ``parts`` view names them.
 RETEST_PART_COLUMNS = ("lot_id", "wafer_id", "head", "site", "part_index", "part_id", "x", "y", "hard_bin",
@@ -77,5 +77,26 @@ def lot_final_results(lake: Lake, lot_id: str, stage: str) -> pl.DataFrame:
         f"SELECT {chosen} FROM tidy x JOIN files f ON f.sha256 = x.file_sha256 "
         f"{join_insertions('x', _ONE_LOT.format(x='p'))} "
         f"WHERE {_ONE_LOT.format(x='x')} AND {last_insertion('x')}",
+        {"partition": partition_value(lot_id), "lot": lot_id, "stage": stage},
+    )
+
+
+def lot_test_times(lake: Lake, lot_id: str, stage: str):
+    """The TSR rows (TEST_NUM, EXEC_CNT, OPT_FLAG, TEST_TIM) of the files of lot ``lot_id`` at
+    ``stage``, as an Arrow table (empty when the lake holds no TSR with test times)."""
+    import pyarrow as pa
+
+    empty = pa.table({"TEST_NUM": pa.array([], pa.uint32()), "EXEC_CNT": pa.array([], pa.uint32()),
+                      "OPT_FLAG": pa.array([], pa.uint8()), "TEST_TIM": pa.array([], pa.float32())})  # fmt: skip
+    if "TSR" not in lake.layout.tables() or "parts" not in lake.layout.tables():
+        return empty
+    columns = {c.upper() for c in lake.arrow('SELECT * FROM "TSR" LIMIT 0').column_names}
+    if not {"TEST_NUM", "EXEC_CNT", "OPT_FLAG", "TEST_TIM"} <= columns:
+        return empty
+    return lake.arrow(
+        'SELECT t."TEST_NUM", t."EXEC_CNT", t."OPT_FLAG", t."TEST_TIM" FROM "TSR" t '
+        "JOIN files f ON f.sha256 = t.file_sha256 "
+        "WHERE t.lot = $partition AND f.stage = $stage AND t.file_sha256 IN "
+        "(SELECT DISTINCT file_sha256 FROM parts WHERE lot = $partition AND lot_id = $lot)",
         {"partition": partition_value(lot_id), "lot": lot_id, "stage": stage},
     )

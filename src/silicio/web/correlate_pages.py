@@ -1,15 +1,24 @@
-"""The retest page of a lot: what its retests recovered, how bins switched from first to final
-test, which sites, testers and handlers retest most, and the test time and units per hour
-(:func:`silicio.correlate.lot_retest`); declared once (:mod:`silicio.web.declare`)."""
+"""Correlation and retest pages of a lot, declared once (:mod:`silicio.web.declare`):
+
+* retests: what its retests recovered, how bins switched from first to final test, which sites,
+  testers and handlers retest most, test time and units per hour (:func:`silicio.correlate.lot_retest`);
+* redundant tests: pairs of tests whose final results correlate beyond a threshold and fail the
+  same units, with the test time each costs (TSR): candidates for test-time reduction
+  (:func:`silicio.correlate.redundant_tests`).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
+import polars as pl
+from fastapi import Query
 from pydantic import BaseModel, Field
 
-from silicio.correlate import lot_retest
+from silicio.correlate import correlation_matrix, lot_retest, redundant_tests, tsr_test_times
+from silicio.lake.queries import lot_stages
+from silicio.lake.queries.correlate import lot_final_results, lot_test_times
 
 from . import models as m
 from .api import Stage
@@ -149,13 +158,68 @@ def retest(data: Dashboard, lot_id: str, stage: Stage = None) -> RetestPage:
     return data._call(("retest", lot_id, stage), compute)
 
 
+class RedundantPair(m.Row):
+    test_num_a: int = m.ident("Test A")
+    test_name_a: str | None = m.text("Name A", None)
+    test_num_b: int = m.ident("Test B")
+    test_name_b: str | None = m.text("Name B", None)
+    r: float = m.number("r")
+    units: int = m.integer("Units with both")
+    fails: int = m.integer("Units failing")
+    time_s_a: float | None = m.number("Time A (s)", None)
+    time_s_b: float | None = m.number("Time B (s)", None)
+
+
+class RedundantTestsPage(BaseModel):
+    lot_id: str
+    stage: str
+    lot_url: str
+    threshold: float = Field(
+        description="|r| above which a pair is listed (when it also fails the same units)"
+    )
+    tests: int = Field(description="parametric tests correlated")
+    units: int = Field(description="units (final results of each die) they were correlated on")
+    timed_tests: int = Field(description="tests with a test time in the lot's TSR records")
+    pairs: list[RedundantPair]
+
+
+Threshold = Annotated[float, Query(ge=0.5, lt=1.0, description="|r| above which two tests are redundant")]
+
+
+def redundant(
+    data: Dashboard, lot_id: str, stage: Stage = None, threshold: Threshold = 0.95
+) -> RedundantTestsPage:
+    def compute(db) -> RedundantTestsPage:
+        if db is None:
+            raise NotFound("the lake is empty")
+        stages = lot_stages(db, lot_id)
+        if not stages:
+            raise NotFound(f"no lot {lot_id!r} in the lake")
+        chosen = stage or stages[0]
+        if chosen not in stages:
+            raise NotFound(f"lot {lot_id!r} was not tested at stage {chosen!r}; stages: {', '.join(stages)}")
+        try:
+            final = lot_final_results(db, lot_id, chosen).rename({"file_sha256": "file"})
+        except ValueError as exc:
+            raise NotFound(str(exc)) from None
+        matrix = correlation_matrix(final)
+        times = tsr_test_times({"TSR": lot_test_times(db, lot_id, chosen)})
+        pairs = redundant_tests(matrix, threshold, times)
+        units = final.filter(pl.col("test_type") == "P").select("file", "part_index").unique().height
+        return RedundantTestsPage(
+            lot_id=lot_id, stage=chosen, lot_url=lot_url(lot_id, chosen), threshold=threshold,
+            tests=matrix.tests.num_rows, units=units, timed_tests=times.height,
+            pairs=_rows(pairs, RedundantPair),
+        )  # fmt: skip
+
+    return data._call(("redundant", lot_id, stage, threshold), compute)
+
+
 PAGES = (
-    Page(
-        path="/lot/{lot_id}/retest",
-        compute=retest,
-        template="retest.html",
-        access="internal",
-        summary="A lot's retests: recovery per bin, first-to-final bin switching, retest rates, test time",
-        csv_name="{lot_id}-retest",
-    ),  # fmt: skip
-)
+    Page(path="/lot/{lot_id}/retest", compute=retest, template="retest.html", access="internal",
+         summary="A lot's retests: recovery per bin, first-to-final bin switching, retest rates, test time",
+         csv_name="{lot_id}-retest"),
+    Page(path="/lot/{lot_id}/redundant-tests", compute=redundant, template="redundant_tests.html",
+         access="internal", summary="Redundant tests of a lot: correlated pairs failing the same units, with their test time",
+         csv_name="{lot_id}-redundant-tests"),
+)  # fmt: skip
