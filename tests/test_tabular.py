@@ -115,3 +115,10 @@ def test_bool_and_date_columns(tmp_path):
     table = read_table(write(tmp_path, raw), types={"activo": "bool"})
     assert table.data.column("activo").to_pylist() == [True, False]
     assert str(table.data.column("fecha")[0]) == "2026-01-31"
+
+
+def test_one_column_of_decimal_commas(tmp_path):
+    table = read_table(write(tmp_path, b"valor\n1,5\n2,25\n"))
+    assert table.data.column_names == ["valor"]
+    assert table.data.column("valor").to_pylist() == [1.5, 2.25]
+    assert table.dialect.decimal == ","

@@ -138,9 +138,11 @@ def decode(raw: bytes, path: str | Path, encoding: str | None = None) -> tuple[s
 
 def sniff_separator(text: str) -> str:
     """The separator that splits the first lines into the same number of fields (most fields
-    wins; ties broken in :data:`SEPARATORS` order); ``,`` for a one-column file."""
+    wins; ties broken in :data:`SEPARATORS` order). A one-column file gets the first separator
+    none of its lines holds: its cells stay whole (``1,5`` in a column of decimal commas)."""
     lines = [line for line in text.splitlines()[:_SAMPLE_LINES] if line.strip()]
-    best, best_fields = ",", 1
+    best = next((s for s in SEPARATORS if not any(s in line for line in lines)), ",")
+    best_fields = 1
     for separator in SEPARATORS:
         counts = [len(row) for row in csv.reader(lines, delimiter=separator)]
         if not counts or counts[0] < 2:
