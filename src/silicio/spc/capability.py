@@ -252,3 +252,62 @@ def capability(
         confidence,
         normality(flat, alpha),
     )
+
+
+@dataclass(frozen=True)
+class BetweenWithin:
+    """Between/within capability: sigma_B/W = sqrt(sigma_between^2 + sigma_within^2) for processes
+    whose subgroups (wafers, lots) differ by more than their within spread explains."""
+
+    n: int
+    subgroups: int
+    mean: float
+    sigma_within: float
+    sigma_between: float
+    sigma_bw: float
+    sigma_overall: float
+    lsl: float | None
+    usl: float | None
+    cp: float
+    cpk: float
+    pp: float
+    ppk: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def between_within(values, lsl: float | None = None, usl: float | None = None, *, subgroup=None,
+                   size: int | None = None) -> BetweenWithin:  # fmt: skip
+    """Minitab's Between/Within Capability: sigma_within the pooled sd / c4(d + 1), d = sum(n_i - 1);
+    sigma_between^2 = max(0, (MR-bar of the subgroup means / d2(2))^2 - sigma_within^2 / n-bar), n-bar
+    the harmonic mean of the sizes (the mean of sigma_w^2/n_i); Cp, Cpk with sigma_B/W, Pp, Ppk with
+    the overall sd (Minitab, Methods and formulas for Between/Within Capability Analysis;
+    Montgomery section 8.3 for the indices)."""
+    from .constants import c4, d2
+
+    if lsl is None and usl is None:
+        raise ValueError("give at least one specification limit (lsl or usl)")
+    if lsl is not None and usl is not None and not lsl < usl:
+        raise ValueError(f"lsl ({lsl}) must be below usl ({usl})")
+    g = subgroups(values, subgroup, size)
+    if g.size.size < 2:
+        raise ValueError(f"between/within capability needs at least 2 subgroups, got {g.size.size}")
+    if np.any(g.size < 2):
+        raise ValueError("every subgroup needs at least 2 values for the within sigma")
+    dof = int(np.sum(g.size - 1))
+    pooled = math.sqrt(float(np.sum((g.size - 1) * g.sd**2)) / dof)
+    sigma_w = pooled / float(c4(dof + 1))
+    sigma_means = float(np.mean(np.abs(np.diff(g.mean)))) / float(d2(2))
+    n_bar = g.size.size / float(np.sum(1.0 / g.size))
+    sigma_b = math.sqrt(max(0.0, sigma_means**2 - sigma_w**2 / n_bar))
+    sigma_bw = math.hypot(sigma_b, sigma_w)
+    flat = _finite(values).ravel()
+    mean = float(np.sum(g.size * g.mean) / np.sum(g.size))
+    so = describe(flat).sd
+    two_sided = lsl is not None and usl is not None
+    return BetweenWithin(
+        int(flat.size), int(g.size.size), mean, sigma_w, sigma_b, sigma_bw, so, lsl, usl,
+        cp(lsl, usl, sigma_bw) if two_sided else math.nan, cpk(mean, sigma_bw, lsl, usl),
+        cp(lsl, usl, so) if two_sided else math.nan, cpk(mean, so, lsl, usl),
+    )  # fmt: skip
