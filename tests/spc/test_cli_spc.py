@@ -95,6 +95,6 @@ def test_unknown_chart_type_lists_the_kinds(tmp_path):
     result = silicio("spc", "chart", path, "-c", "value", "-t", "pareto")
     assert result.exit_code != 0
     assert (
-        "unknown chart kind 'pareto'; the kinds are imr, xbar_r, xbar_s, p, np, c, u, ewma, cusum"
+        "unknown chart kind 'pareto'; the kinds are imr, xbar_r, xbar_s, p, np, c, u, ewma, cusum, laney_p"
         in result.output
     )

@@ -79,7 +79,7 @@ def read_csv(text: str) -> list[dict]:
 
 
 def test_imr_chart_rules_and_capability_are_silicio_spc(spc_client, db):
-    page = spc_client.get(f"/api/spc/test/{TEST}", params={"baseline": 50}).json()
+    page = spc_client.get(f"/api/spc/test/{TEST}", params={"chart": "imr", "baseline": 50}).json()
     values, _, (lsl, usl) = last_results(db, TEST)
     limits = spc.imr_limits(values[:50])
     individuals, moving = spc.apply(limits, values)
