@@ -78,7 +78,9 @@ def test_time_weighted_charts():
 
 
 def test_unknown_kind_lists_the_kinds():
-    with pytest.raises(ValueError, match=r"unknown chart kind 'xbar'; the kinds are imr, xbar_r, .*, cusum, .*, mewma$"):
+    with pytest.raises(
+        ValueError, match=r"unknown chart kind 'xbar'; the kinds are imr, xbar_r, .*, cusum, .*, mewma$"
+    ):
         spc.chart("xbar", [1.0, 2.0])
 
 
