@@ -184,3 +184,21 @@ def test_default_chart_of_subgroups_is_one_point_per_subgroup(tmp_path):
     small = json.loads(silicio("spc", "chart", path, "-c", "thickness", "--size", 4, "--json").output)
     assert small["type"] == "imr-r" and small["charts"][2]["name"] == "range"
     assert json.loads(silicio("spc", "chart", path, "-c", "thickness", "--json").output)["type"] == "imr"
+
+
+def test_semicolon_and_decimal_comma_files_as_excel_writes_them(tmp_path):
+    values = [10.25, 10.5, 9.75, 10.0, 10.125, 9.875, 10.375, 9.625]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("grosor\n" + "".join(f"{v}\n" for v in values))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(
+        ("grosor\n" + "".join(f"{v}".replace(".", ",") + "\n" for v in values)).encode("cp1252")
+    )
+    semicolon = tmp_path / "semi.csv"
+    semicolon.write_text("lote;grosor\n" + "".join(f"L1;{v}".replace(".", ",") + "\n" for v in values))
+    outs = [json.loads(silicio("spc", "chart", p, "-c", "grosor", "--json").output)["charts"]
+            for p in (plain, semicolon)]  # fmt: skip
+    assert outs[0] == outs[1]
+    # One column: nothing tells a decimal comma from a separator, so both are given.
+    forced = silicio("spc", "chart", latin, "-c", "grosor", "--sep", ";", "--decimal", ",", "--json")
+    assert json.loads(forced.output)["charts"] == outs[0]

@@ -39,6 +39,15 @@ Subgroup = Annotated[
 ]
 Size = Annotated[int | None, typer.Option("--size", min=1, help="Subgroups of this many consecutive rows.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Separator = Annotated[
+    str | None,
+    typer.Option("--sep", help="CSV field separator (default: told from the file).", show_default=False),
+]
+DecimalMark = Annotated[
+    str | None,
+    typer.Option("--decimal", help="CSV decimal separator, ',' or '.' (default: told from the file).",
+                 show_default=False),
+]  # fmt: skip
 
 
 class InputError(ValueError):
@@ -48,25 +57,37 @@ class InputError(ValueError):
 # -- reading ----------------------------------------------------------------------------------------
 
 
-def read_table(path: Path) -> pa.Table:
-    """A CSV or Parquet file as an Arrow table."""
+#: The file lines of the rows of the CSV files read (their first data line is 2, after the
+#: header; blank lines skipped), for messages naming rows as the user counts them.
+_LINES: dict[str, tuple[int, ...]] = {}
+
+
+def read_table(path: Path, sep: str | None = None, decimal: str | None = None) -> pa.Table:
+    """A Parquet file, or a CSV file as people and spreadsheets write it (separator and decimal
+    comma told from the file or given, UTF-8 with BOM or Windows-1252: :mod:`silicio.tabular`),
+    as an Arrow table."""
     import pyarrow as pa
 
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
 
+        try:
             return pq.read_table(path)
-        import pyarrow.csv as pa_csv
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
+    from silicio.tabular import read_table as read_csv
 
-        return pa_csv.read_csv(path)
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: not a readable CSV or Parquet file: {exc}") from None
+    table = read_csv(path, sep=sep, decimal=decimal)
+    _LINES[str(path)] = table.lines
+    return table.data
 
 
 def _where(path: Path, row: int) -> str:
-    line = f" (line {row + 2})" if path.suffix.lower() not in (".parquet", ".pq") else ""
-    return f"{path}, row {row + 1}{line}"
+    """Row ``row`` (from 0) as the user counts it: data row from 1, and its line in the file."""
+    lines = _LINES.get(str(path))
+    if path.suffix.lower() in (".parquet", ".pq") or lines is None or row >= len(lines):
+        return f"{path}, row {row + 1}"
+    return f"{path}, row {row + 1} (line {lines[row]})"
 
 
 def column(table: pa.Table, name: str, path: Path) -> pa.ChunkedArray:
@@ -242,6 +263,8 @@ def chart(
     asymptotic: Annotated[
         bool, typer.Option("--asymptotic", help="EWMA: constant asymptotic limits instead of the exact ones.")
     ] = False,
+    sep: Separator = None,
+    decimal: DecimalMark = None,
     as_json: AsJson = False,
 ) -> None:
     """Control limits of a column and the points beyond them or breaking run rules (points from 1).
@@ -252,9 +275,11 @@ def chart(
 
     column_of = {"value": col, "defectives": col, "count": col, "sample size": n_column or "",
                  "inspection units": n_column or ""}  # fmt: skip
-    with reported_errors():
+    from silicio.tabular import TableError
+
+    with reported_errors(TableError):
         try:
-            table = read_table(existing_file(file))
+            table = read_table(existing_file(file), sep, decimal)
             if kind is None:
                 kind = "imr"
                 if subgroup is not None or size is not None:
@@ -373,6 +398,8 @@ def capability_command(
             "lognormal, lognormal3, weibull, weibull3, boxcox, johnson or percentile.",
         ),
     ] = "auto",
+    sep: Separator = None,
+    decimal: DecimalMark = None,
     as_json: AsJson = False,
 ) -> None:
     """Cp, Cpk (within sigma), Pp, Ppk (overall sigma) with confidence intervals; the distribution
@@ -380,13 +407,14 @@ def capability_command(
     the data have subgroups."""
     needs("lake", "silicio spc capability")
     from silicio import spc
+    from silicio.tabular import TableError
 
     method = method.lower()
-    with reported_errors():
+    with reported_errors(TableError):
         try:
             if method not in spc.CAPABILITY_METHODS:
                 raise InputError(f"--method {method!r}: expected one of {', '.join(spc.CAPABILITY_METHODS)}")
-            table = read_table(existing_file(file))
+            table = read_table(existing_file(file), sep, decimal)
             x = numeric_column(table, col, file)
             labels = column(table, subgroup, file).to_numpy(zero_copy_only=False) if subgroup else None
             result = spc.capability(x, lsl, usl, subgroup=labels, size=size, confidence=confidence)
