@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -57,55 +58,58 @@ class InputError(ValueError):
 # -- reading ----------------------------------------------------------------------------------------
 
 
-#: The file lines of the rows of the CSV files read (their first data line is 2, after the
-#: header; blank lines skipped), for messages naming rows as the user counts them.
-_LINES: dict[str, tuple[int, ...]] = {}
+@dataclass(frozen=True)
+class Input:
+    """A file read: its table and, for CSV, the file line each row starts on (header line 1,
+    blank lines skipped), to name rows as the user counts them."""
+
+    path: Path
+    data: pa.Table
+    lines: tuple[int, ...] | None = None
+
+    def where(self, row: int) -> str:
+        """Row ``row`` (from 0): data row from 1, and its line in a CSV file."""
+        if self.lines is None or row >= len(self.lines):
+            return f"{self.path}, row {row + 1}"
+        return f"{self.path}, row {row + 1} (line {self.lines[row]})"
 
 
-def read_table(path: Path, sep: str | None = None, decimal: str | None = None) -> pa.Table:
+def read_table(path: Path, sep: str | None = None, decimal: str | None = None) -> Input:
     """A Parquet file, or a CSV file as people and spreadsheets write it (separator and decimal
-    comma told from the file or given, UTF-8 with BOM or Windows-1252: :mod:`silicio.tabular`),
-    as an Arrow table."""
+    comma told from the file or given, UTF-8 with BOM or Windows-1252: :mod:`silicio.tabular`)."""
     import pyarrow as pa
 
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_table(path)
+            return Input(path, pq.read_table(path))
         except pa.ArrowInvalid as exc:
             raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
     from silicio.tabular import read_table as read_csv
 
     table = read_csv(path, sep=sep, decimal=decimal)
-    _LINES[str(path)] = table.lines
-    return table.data
+    return Input(path, table.data, table.lines)
 
 
-def _where(path: Path, row: int) -> str:
-    """Row ``row`` (from 0) as the user counts it: data row from 1, and its line in the file."""
-    lines = _LINES.get(str(path))
-    if path.suffix.lower() in (".parquet", ".pq") or lines is None or row >= len(lines):
-        return f"{path}, row {row + 1}"
-    return f"{path}, row {row + 1} (line {lines[row]})"
+def column(source: Input, name: str) -> pa.ChunkedArray:
+    if name not in source.data.column_names:
+        raise InputError(
+            f"{source.path}: no column {name!r}; columns are {', '.join(source.data.column_names)}"
+        )
+    return source.data.column(name)
 
 
-def column(table: pa.Table, name: str, path: Path) -> pa.ChunkedArray:
-    if name not in table.column_names:
-        raise InputError(f"{path}: no column {name!r}; columns are {', '.join(table.column_names)}")
-    return table.column(name)
-
-
-def numeric_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
+def numeric_column(source: Input, name: str) -> np.ndarray:
     """A column as float64; an empty or non-numeric cell is an error naming its row."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    col = column(table, name, path)
+    col = column(source, name)
     if col.null_count:
         row = int(pc.index(pc.is_null(col), True).as_py())
-        raise InputError(f"{_where(path, row)}: column {name!r} is empty, expected a number")
+        raise InputError(f"{source.where(row)}: column {name!r} is empty, expected a number")
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
         values = col.to_numpy().astype(np.float64)
     else:
@@ -116,13 +120,13 @@ def numeric_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
                 values[row] = float(cell)
             except (TypeError, ValueError):
                 raise InputError(
-                    f"{_where(path, row)}: column {name!r} holds {cell!r}, expected a number"
+                    f"{source.where(row)}: column {name!r} holds {cell!r}, expected a number"
                 ) from None
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
         raise InputError(
-            f"{_where(path, row)}: column {name!r} holds {values[row]}, expected a finite number"
+            f"{source.where(row)}: column {name!r} holds {values[row]}, expected a finite number"
         )
     return values
 
@@ -156,18 +160,18 @@ def default_kind(sizes) -> str:
     return "imr-s" if float(np.mean(sizes)) > MAX_SUBGROUP_FOR_RANGE else "imr-r"
 
 
-def _labels(table, name: str, path: Path):
-    return column(table, name, path).to_numpy(zero_copy_only=False)
+def _labels(source: Input, name: str):
+    return column(source, name).to_numpy(zero_copy_only=False)
 
 
-def _chart_params(kind, table, path, *, subgroup, size, n, n_column, part, k, lam, target, sigma, cusum_k, h,
+def _chart_params(kind, source: Input, *, subgroup, size, n, n_column, part, k, lam, target, sigma, cusum_k, h,
                   asymptotic, alpha, arl0, sigma_by_part) -> dict:  # fmt: skip
     """The options that ``kind`` uses, as :func:`silicio.spc.chart` parameters (columns read)."""
     if kind in ("xbar-r", "xbar-s", "imr-r", "imr-s"):
         if (subgroup is None) == (size is None):
             raise InputError(f"--type {kind} needs subgroups: give --subgroup COLUMN or --size N")
         if subgroup is not None:
-            return {"subgroup": _labels(table, subgroup, path), "k": k}
+            return {"subgroup": _labels(source, subgroup), "k": k}
         return {"size": size, "k": k}
     if kind in ("p", "np", "u", "laney-p", "laney-u"):
         if (n is None) == (n_column is None):
@@ -176,7 +180,7 @@ def _chart_params(kind, table, path, *, subgroup, size, n, n_column, part, k, la
             if n is None:
                 raise InputError("--type np needs one sample size --n N (use --type p when it varies)")
             return {"size": n, "k": k}
-        sizes = float(n) if n is not None else numeric_column(table, n_column, path)
+        sizes = float(n) if n is not None else numeric_column(source, n_column)
         return {"sizes" if kind in ("p", "laney-p") else "units": sizes, "k": k}
     if kind == "c":
         return {"k": k}
@@ -189,7 +193,7 @@ def _chart_params(kind, table, path, *, subgroup, size, n, n_column, part, k, la
         if part is None:
             raise InputError("--type zmr needs the part of each row: give --part COLUMN")
         return {
-            "part": _labels(table, part, path),
+            "part": _labels(source, part),
             "sigma": "by-part" if sigma_by_part else "constant",
             "k": k,
         }
@@ -200,12 +204,12 @@ def _chart_params(kind, table, path, *, subgroup, size, n, n_column, part, k, la
     return {"k": cusum_k, "h": h, "target": target, "sigma": sigma}  # cusum
 
 
-def _where_point(path: Path, exc, column_of: dict[str, str]) -> str:
+def _where_point(source: Input, exc, column_of: dict[str, str]) -> str:
     """A library PointError as the row the user counts, and the column it is about."""
     index = exc.index if isinstance(exc.index, int) else exc.index[0]
     name = column_of.get(exc.what)
     column_name = f", column {name!r}" if name else ""
-    return f"{_where(path, index)}{column_name}: {exc.what} {exc.reason}"
+    return f"{source.where(index)}{column_name}: {exc.what} {exc.reason}"
 
 
 @app.command()
@@ -284,7 +288,7 @@ def chart(
                 kind = "imr"
                 if subgroup is not None or size is not None:
                     sizes = [size] if size is not None else spc.subgroups(
-                        [0.0] * table.num_rows, _labels(table, subgroup, file)).size  # fmt: skip
+                        [0.0] * table.data.num_rows, _labels(table, subgroup)).size  # fmt: skip
                     kind = default_kind(sizes)
             kind = kind.lower()
             if kind.replace("-", "_") in spc.MULTIVARIATE_KINDS:
@@ -293,10 +297,10 @@ def chart(
                 names = [c.strip() for c in col.split(",") if c.strip()]
                 if len(names) < 2:
                     raise InputError(f"--type {kind} charts several columns: give --column A,B (2 or more)")
-                values = np.column_stack([numeric_column(table, c, file) for c in names])
+                values = np.column_stack([numeric_column(table, c) for c in names])
             else:
-                values = numeric_column(table, col, file)
-            params = _chart_params(kind, table, file, subgroup=subgroup, size=size, n=n, n_column=n_column,
+                values = numeric_column(table, col)
+            params = _chart_params(kind, table, subgroup=subgroup, size=size, n=n, n_column=n_column,
                                    part=part, k=k, lam=lam, target=target, sigma=sigma, cusum_k=cusum_k, h=h,
                                    asymptotic=asymptotic, alpha=alpha, arl0=arl0,
                                    sigma_by_part=sigma_by_part)  # fmt: skip
@@ -307,7 +311,7 @@ def chart(
                     raise InputError("--rules applies to Shewhart charts, not to EWMA, CUSUM, T^2 or MEWMA")
                 violations = charts[0].rules(rules)
         except spc.PointError as exc:
-            raise fail(_where_point(file, exc, column_of)) from None
+            raise fail(_where_point(table, exc, column_of)) from None
         except ValueError as exc:  # InputError, and the library's own checks of its arguments
             raise fail(str(exc)) from None
     result = {
@@ -415,8 +419,8 @@ def capability_command(
             if method not in spc.CAPABILITY_METHODS:
                 raise InputError(f"--method {method!r}: expected one of {', '.join(spc.CAPABILITY_METHODS)}")
             table = read_table(existing_file(file), sep, decimal)
-            x = numeric_column(table, col, file)
-            labels = column(table, subgroup, file).to_numpy(zero_copy_only=False) if subgroup else None
+            x = numeric_column(table, col)
+            labels = _labels(table, subgroup) if subgroup else None
             result = spc.capability(x, lsl, usl, subgroup=labels, size=size, confidence=confidence)
             fitted, note = None, None
             if x.size >= 8 or method != "auto":

@@ -31,6 +31,7 @@ from scipy.special import log_ndtr
 
 from .charts import _finite, imr_limits, subgroups, xbar_r_limits, xbar_s_limits
 from .descriptive import Anova, Description, describe, one_way_anova  # noqa: F401  (re-exported)
+from .nonnormal import ad_statistic, normal_ad_p_value
 
 #: Largest subgroup size for which R-bar/d2 estimates the within sigma; s-bar/c4 above it
 #: (the range loses efficiency as n grows, Montgomery section 6.3).
@@ -108,31 +109,15 @@ class NormalityTest:
         return not self.p_value < self.alpha
 
 
-#: Vertex of D'Agostino and Stephens' upper-tail parabola, exp(1.2937 - 5.709 A + 0.0186 A^2).
-_AD_VERTEX = 5.709 / (2 * 0.0186)
-
-
 def anderson_darling(x) -> tuple[float, float]:
     """Anderson-Darling statistic A^2 for normality (mean and sd estimated) and its p-value from
-    A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) (D'Agostino and Stephens 1986, Table 4.9)."""
+    A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) (D'Agostino and Stephens 1986, Table 4.9;
+    :func:`silicio.spc.nonnormal.normal_ad_p_value`)."""
     x = np.sort(np.asarray(x, dtype=np.float64))
     n = x.size
     z = (x - x.mean()) / x.std(ddof=1)
-    i = np.arange(1, n + 1)
-    a2 = -n - np.sum((2 * i - 1) * (log_ndtr(z) + log_ndtr(-z[::-1]))) / n
-    a = a2 * (1 + 0.75 / n + 2.25 / n**2)
-    if a >= 0.6:
-        # The fitted parabola turns upward past its vertex (A* = 153.5), where it would give p
-        # rising back to 1 (and overflow past 380): beyond it p stays at the vertex's, about 1e-190.
-        a = min(a, _AD_VERTEX)
-        p = math.exp(1.2937 - 5.709 * a + 0.0186 * a * a)
-    elif a >= 0.34:
-        p = math.exp(0.9177 - 4.279 * a - 1.38 * a * a)
-    elif a >= 0.2:
-        p = 1 - math.exp(-8.318 + 42.796 * a - 59.938 * a * a)
-    else:
-        p = 1 - math.exp(-13.436 + 101.14 * a - 223.73 * a * a)
-    return float(a2), float(min(max(p, 0.0), 1.0))
+    a2 = ad_statistic(log_ndtr(z), log_ndtr(-z))
+    return float(a2), normal_ad_p_value(a2, n)
 
 
 def normality(x, alpha: float = 0.05) -> NormalityTest | None:
