@@ -145,21 +145,6 @@ def _scalar_or_list(a: np.ndarray):
     return [None if not math.isfinite(v) else float(v) for v in a]
 
 
-#: The chart of subgrouped data when --type is not given: one point per subgroup (wafer, lot),
-#: the between/within chart, with s within above this many values a subgroup (R up to it).
-MAX_SUBGROUP_FOR_RANGE = 10
-
-
-def default_kind(sizes) -> str:
-    """The chart for subgroups of these sizes when none is named: I-MR-S (one point per subgroup,
-    sds within) when they average more than 10 values, I-MR-R up to 10. The between/within chart,
-    because X-bar limits (sigma_within / sqrt(n)) flag nearly every wafer of a process whose wafers
-    differ by more than their dies' spread explains (Minitab, I-MR-R/S chart)."""
-    import numpy as np
-
-    return "imr-s" if float(np.mean(sizes)) > MAX_SUBGROUP_FOR_RANGE else "imr-r"
-
-
 def _labels(source: Input, name: str):
     return column(source, name).to_numpy(zero_copy_only=False)
 
@@ -289,7 +274,7 @@ def chart(
                 if subgroup is not None or size is not None:
                     sizes = [size] if size is not None else spc.subgroups(
                         [0.0] * table.data.num_rows, _labels(table, subgroup)).size  # fmt: skip
-                    kind = default_kind(sizes)
+                    kind = spc.default_subgroup_chart(sizes).replace("_", "-")
             kind = kind.lower()
             if kind.replace("-", "_") in spc.MULTIVARIATE_KINDS:
                 import numpy as np

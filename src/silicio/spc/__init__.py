@@ -47,7 +47,14 @@ from .charts import (
 )
 from .constants import c4, chart_constants, d2, d3
 from .descriptive import Anova, Description, describe, one_way_anova
-from .dispatch import CHART_KINDS, MULTIVARIATE_KINDS, SUBGROUP_KINDS, ChartResult, chart
+from .dispatch import (
+    CHART_KINDS,
+    MULTIVARIATE_KINDS,
+    SUBGROUP_KINDS,
+    ChartResult,
+    chart,
+    default_subgroup_chart,
+)
 from .laney import LaneyProportionLimits, LaneyRateLimits, laney_p_limits, laney_u_limits
 from .multivariate import HotellingLimits, MewmaLimits, hotelling_limits, mewma_arl, mewma_h, mewma_limits
 from .nonnormal import METHODS as CAPABILITY_METHODS
@@ -71,6 +78,7 @@ __all__ = [
     "PointError",
     "ShortRunLimits",
     "between_within",
+    "default_subgroup_chart",
     "distribution_capability",
     "hotelling_limits",
     "identify",

@@ -4,7 +4,7 @@
 What is charted (the choice is the page's, stated on it):
 
 * default: one point per wafer, the between/within chart ``imr-s`` (``imr-r`` when wafers average
-  10 results or fewer), as :func:`silicio.cli.spc.default_kind` picks it for the CLI; ``imr`` when
+  10 results or fewer), as :func:`silicio.spc.default_subgroup_chart` picks it (the CLI too); ``imr`` when
   no wafer has 2 results. A chart of every die flagged 15,038 of 84,842 points of a stable demo
   test: its moving-range sigma leaves out the wafer-to-wafer spread.
 * ``chart=imr-r`` / ``imr-s``: the wafer means as individuals (I-MR limits: the wafer-to-wafer
@@ -281,13 +281,15 @@ def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
 
 
 def _default_chart(labels: list[str]) -> str:
-    """One point per wafer with the between/within chart of its size (:func:`silicio.cli.spc.default_kind`'s
-    rule: s within above 10 results a wafer); per die when no wafer has 2 results."""
+    """One point per wafer with :func:`silicio.spc.default_subgroup_chart`; per die when fewer
+    than 2 wafers have 2 results."""
+    from silicio import spc
+
     counts = pl.Series("subgroup", labels).value_counts()["count"]
     counts = counts.filter(counts >= 2)
-    if counts.is_empty() or counts.len() < 2:
+    if counts.len() < 2:
         return "imr"
-    return "imr-s" if float(counts.mean()) > 10 else "imr-r"
+    return spc.default_subgroup_chart(counts.to_numpy()).replace("_", "-")
 
 
 def spc_results(db, test_num: int, product: str | None, name: str | None) -> tuple[pl.DataFrame, list[str]]:
