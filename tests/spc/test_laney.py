@@ -79,8 +79,8 @@ def test_nist_wafer_p_chart_widened_by_sigma_z(quality):
 def test_laney_u_prime_limits_written_out():
     rng = np.random.default_rng(4)
     units = rng.integers(80, 120, 40).astype(float)
-    rate = rng.gamma(20, 0.02 / 20, 40)  # over-dispersed defect rate around 0.02 per unit... times 100
-    counts = rng.poisson(rate * units * 100)
+    rate = rng.gamma(20, 2.0 / 20, 40)  # defects per unit around 2, varying from lot to lot
+    counts = rng.poisson(rate * units)
     limits, (chart,) = spc.chart("laney_u", counts, units=units)
     u = counts / units
     u_bar = counts.sum() / units.sum()

@@ -220,6 +220,8 @@ def test_bad_input_is_refused_clearly():
         nonnormal.fit([-1.0, 2, 3, 4, 5, 6, 7, 8], "lognormal")
     with pytest.raises(ValueError, match="at least 8 values"):
         spc.distribution_capability([1.0, 2, 3], usl=5)
+    with pytest.raises(ValueError, match="all 9 values are 3: no distribution can be fitted"):
+        spc.distribution_capability(np.full(9, 3.0), usl=5)
     with pytest.raises(ValueError, match="unknown capability method 'gamma'"):
         spc.distribution_capability(np.arange(1.0, 20), usl=5, method="gamma")
     cap = spc.distribution_capability(np.random.default_rng(2).normal(size=50), usl=5)

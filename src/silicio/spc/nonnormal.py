@@ -534,7 +534,12 @@ def _sorted_finite(values) -> np.ndarray:
         raise ValueError(f"value at index {i} is {x[i]}, expected a finite number")
     if x.size < 8:
         raise ValueError(f"a distribution fit needs at least 8 values, got {x.size}")
-    return np.sort(x)
+    xs = np.sort(x)
+    if xs[0] == xs[-1]:
+        raise ValueError(
+            f"all {x.size} values are {xs[0]:g}: no distribution can be fitted to values that do not vary"
+        )
+    return xs
 
 
 #: p-value above which a candidate is taken as fitting (the Weibull table ends there).
