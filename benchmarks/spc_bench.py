@@ -1,6 +1,8 @@
-"""Control limits and run rules over 10 million points: silicio against a plain pandas version.
+"""Control limits and run rules over 10 million points: silicio against a plain pandas version;
+then the non-normal capability fits and the newer charts, in CPU seconds, beside scipy's fits.
 
     .venv/bin/python benchmarks/spc_bench.py [--points 10000000] [--repeat 3] [--seed 0]
+                                             [--fit-values 100000]
 
 Both sides compute the same thing from the same series: I-MR limits (mean, MR-bar/d2(2), UCL and
 LCL of both charts), then all eight Nelson rules on the individuals chart. The pandas version is
@@ -108,11 +110,83 @@ def best_times(x: np.ndarray, repeat: int) -> tuple[float, tuple, float, tuple]:
     return best["silicio"], results["silicio"], best["pandas"], results["pandas"]
 
 
+def cpu_seconds(fn, repeat: int) -> tuple[float, object]:
+    """Best CPU time (time.process_time, every thread) of ``repeat`` calls, and the last result."""
+    best, result = math.inf, None
+    for _ in range(repeat):
+        start = time.process_time()
+        result = fn()
+        best = min(best, time.process_time() - start)
+    return best, result
+
+
+def fits_and_charts(values: int, repeat: int, seed: int) -> str:
+    """CPU seconds of every capability method on ``values`` lognormal values (3-parameter fits on
+    the same values + 10), scipy.stats' maximum likelihood fits of the same models beside them, and
+    the new charts on large inputs."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(0.07, 0.48, values)
+    shifted = x + 10.0
+    rows = []
+    for method in ("normal", "lognormal", "weibull", "boxcox", "johnson", "percentile", "auto"):
+        t, cap = cpu_seconds(lambda m=method: spc.distribution_capability(x, usl=5.0, method=m), repeat)
+        rows.append(
+            (
+                f"capability `{method}`",
+                t,
+                f"{cap.method}: Ppk {cap.ppk:.3f}, {cap.expected_ppm_above:.0f} ppm",
+            )
+        )
+    for method in ("lognormal3", "weibull3"):
+        t, cap = cpu_seconds(lambda m=method: spc.distribution_capability(shifted, usl=15.0, method=m), 1)
+        rows.append(
+            (f"capability `{method}` (x + 10)", t, f"threshold {cap.fit.parameters['threshold']:.4f}")
+        )
+    scipy_fits = {
+        "scipy lognorm.fit(floc=0)": lambda: stats.lognorm.fit(x, floc=0),
+        "scipy weibull_min.fit(floc=0)": lambda: stats.weibull_min.fit(x, floc=0),
+        "scipy boxcox_normmax(mle)": lambda: stats.boxcox_normmax(x, method="mle"),
+        "scipy lognorm.fit (3 parameters, x + 10)": lambda: stats.lognorm.fit(shifted),
+        "scipy weibull_min.fit (3 parameters, x + 10)": lambda: stats.weibull_min.fit(shifted),
+    }
+    for name, fn in scipy_fits.items():
+        t, _ = cpu_seconds(fn, 1 if "3 parameters" in name else repeat)
+        rows.append((name, t, ""))
+    wafers, dies = 50_000, 5000
+    defectives = rng.binomial(dies, np.clip(rng.normal(0.05, 0.015, wafers), 0, 1))
+    t, (_, (laney,)) = cpu_seconds(lambda: spc.chart("laney_p", defectives, sizes=dies), repeat)
+    rows.append((f"Laney p' of {wafers:,} wafers", t, f"{laney.out_of_control.size} beyond"))
+    sites = (rng.normal(0, 1, 10_000)[:, None] + rng.normal(0, 0.3, (10_000, 100))).ravel()
+    labels = np.repeat(np.arange(10_000), 100)
+    t, _ = cpu_seconds(lambda: spc.chart("imr_s", sites, subgroup=labels), repeat)
+    rows.append(("I-MR-S of 10,000 wafers x 100 sites", t, ""))
+    multi = rng.multivariate_normal(np.zeros(5), np.eye(5) * 0.5 + 0.5, values)
+    t, _ = cpu_seconds(lambda: spc.chart("t2", multi, baseline=1000), repeat)
+    rows.append((f"T^2 of {values:,} rows x 5", t, ""))
+    spc.mewma_h.cache_clear()
+    t, _ = cpu_seconds(lambda: spc.chart("mewma", multi, baseline=1000), 1)
+    rows.append((f"MEWMA of {values:,} rows x 5 (h computed)", t, ""))
+    table = "\n".join(f"| {name} | {t:.4f} | {note} |" for name, t, note in rows)
+    return f"""
+## Non-normal capability fits and the newer charts
+
+- {values:,} lognormal values (mu 0.07, sigma 0.48; USL 5), best CPU seconds (time.process_time) of {repeat}
+  (3-parameter fits: one run); load average at the start {os.getloadavg()[0]:.2f}
+
+| what | CPU s | result |
+|---|---:|---|
+{table}
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fit-values", type=int, default=100_000)
     args = parser.parse_args()
 
     x = synthetic_series(args.points, args.seed)
@@ -145,6 +219,7 @@ def main() -> None:
 Limits: mean {lim_s["mean"]:.6f}, UCL {lim_s["ucl"]:.6f}, LCL {lim_s["lcl"]:.6f}, MR UCL {lim_s["mr_ucl"]:.6f}.
 Points flagged: {counts}.
 """
+    report += fits_and_charts(args.fit_values, args.repeat, args.seed)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "spc.md").write_text(report)
     print(report)

@@ -14,8 +14,9 @@ D2_2, D2_4 = 1.128, 2.059  # Montgomery appendix table VI
 C4_4 = 0.9213
 
 
-def test_kinds_are_the_nine_charts():
-    assert spc.CHART_KINDS == ("imr", "xbar_r", "xbar_s", "p", "np", "c", "u", "ewma", "cusum")
+def test_kinds_are_the_sixteen_charts():
+    assert spc.CHART_KINDS == ("imr", "xbar_r", "xbar_s", "p", "np", "c", "u", "ewma", "cusum", "laney_p",
+                               "laney_u", "imr_r", "imr_s", "zmr", "t2", "mewma")  # fmt: skip
 
 
 def test_imr_limits_come_from_the_baseline_only():
@@ -77,7 +78,9 @@ def test_time_weighted_charts():
 
 
 def test_unknown_kind_lists_the_kinds():
-    with pytest.raises(ValueError, match=r"unknown chart kind 'xbar'; the kinds are imr, xbar_r, .*, cusum$"):
+    with pytest.raises(
+        ValueError, match=r"unknown chart kind 'xbar'; the kinds are imr, xbar_r, .*, cusum, .*, mewma$"
+    ):
         spc.chart("xbar", [1.0, 2.0])
 
 

@@ -130,5 +130,5 @@ def test_tabular_cusum_signals_after_h():
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="index 2 is nan"):
         spc.imr_limits([1.0, 2.0, float("nan")])
-    with pytest.raises(ValueError, match="exceed the sample size at index 1"):
+    with pytest.raises(ValueError, match="defectives at index 1 are 60, more than the sample size 50"):
         spc.p_limits([1, 60], 50)

@@ -59,7 +59,9 @@ def small_pages(monkeypatch, data_dir):
 def test_the_spc_page_samples_its_chart_but_judges_every_point(small_pages, db):
     values, _, _ = last_results(db, TEST)
     assert values.size > 400, "the test lake's chart must be longer than the limit"
-    page = small_pages.get(f"/api/spc/test/{TEST}", params={"rules": "nelson", "baseline": 50}).json()
+    page = small_pages.get(
+        f"/api/spc/test/{TEST}", params={"chart": "imr", "rules": "nelson", "baseline": 50}
+    ).json()
     assert page["charted_points"] == values.size
     points = page["points"]
     assert len(points) <= 202 and len(page["dispersion"]) <= 202
@@ -81,5 +83,7 @@ def test_the_spc_page_samples_its_chart_but_judges_every_point(small_pages, db):
     assert [(v["point"], v["chart"], v["rule"]) for v in page["violations"]] == every[:5]
     assert any(f"{len(every):,} violations: the first 5" in note for note in page["notes"])
     assert any("the limits, the rules and the capability use every point" in note for note in page["notes"])
-    html = small_pages.get(f"/spc/test/{TEST}", params={"rules": "nelson", "baseline": 50}).text
+    html = small_pages.get(
+        f"/spc/test/{TEST}", params={"chart": "imr", "rules": "nelson", "baseline": 50}
+    ).text
     assert f'data-stat="violations">{len(every)}<' in html

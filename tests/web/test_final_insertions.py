@@ -191,10 +191,12 @@ def test_the_lot_pages_worst_tests_are_of_the_last_insertions(retest_client):
 def test_the_spc_chart_plots_the_last_insertions(retest_client, retest_lake):
     values = final_values(BOTH)
     page = retest_client.get(
-        f"/api/spc/test/{BOTH}", params={"product": retest_lake[1], "baseline": 4}
+        f"/api/spc/test/{BOTH}", params={"chart": "imr", "product": retest_lake[1], "baseline": 4}
     ).json()
     assert [p["value"] for p in page["points"]] == pytest.approx(values)
-    skipped = retest_client.get(f"/api/spc/test/{SKIPPED}", params={"product": retest_lake[1], "baseline": 4})
+    skipped = retest_client.get(
+        f"/api/spc/test/{SKIPPED}", params={"chart": "imr", "product": retest_lake[1], "baseline": 4}
+    )
     assert [p["value"] for p in skipped.json()["points"]] == pytest.approx(final_values(SKIPPED))
 
 

@@ -79,7 +79,7 @@ def read_csv(text: str) -> list[dict]:
 
 
 def test_imr_chart_rules_and_capability_are_silicio_spc(spc_client, db):
-    page = spc_client.get(f"/api/spc/test/{TEST}", params={"baseline": 50}).json()
+    page = spc_client.get(f"/api/spc/test/{TEST}", params={"chart": "imr", "baseline": 50}).json()
     values, _, (lsl, usl) = last_results(db, TEST)
     limits = spc.imr_limits(values[:50])
     individuals, moving = spc.apply(limits, values)
@@ -224,3 +224,19 @@ def test_gage_page_explains_how_to_add_a_study(client, data_dir):
     page = client.get("/api/gage").json()
     assert page["studies"] == [] and "part, appraiser, value" in page["notes"][0]
     assert "add a CSV file" in client.get("/gage").text
+
+
+def test_default_chart_is_one_point_per_wafer_between_within(spc_client, db):
+    page = spc_client.get(f"/api/spc/test/{TEST}").json()
+    values, labels, _ = last_results(db, TEST)
+    wafers = list(dict.fromkeys(labels))
+    sizes = [int(np.sum(labels == w)) for w in wafers]
+    expected = "imr-s" if np.mean(sizes) > 10 else "imr-r"
+    assert page["chart"] == expected and page["location_chart"] == "subgroup mean"
+    assert [p["subgroup"] for p in page["points"]] == wafers
+    means = np.array([values[labels == w].mean() for w in wafers])
+    baseline = min(20, len(wafers))
+    mr_bar = np.mean(np.abs(np.diff(means[:baseline])))
+    assert page["sigma"] == pytest.approx(mr_bar / (2 / np.sqrt(np.pi)))  # MR-bar / d2(2) of the wafer means
+    assert [p["value"] for p in page["points"]] == pytest.approx(means.tolist())
+    assert page["dispersion_chart"] == ("s" if expected == "imr-s" else "range")

@@ -31,6 +31,7 @@ from scipy.special import log_ndtr
 
 from .charts import _finite, imr_limits, subgroups, xbar_r_limits, xbar_s_limits
 from .descriptive import Anova, Description, describe, one_way_anova  # noqa: F401  (re-exported)
+from .nonnormal import ad_statistic, normal_ad_p_value
 
 #: Largest subgroup size for which R-bar/d2 estimates the within sigma; s-bar/c4 above it
 #: (the range loses efficiency as n grows, Montgomery section 6.3).
@@ -108,31 +109,15 @@ class NormalityTest:
         return not self.p_value < self.alpha
 
 
-#: Vertex of D'Agostino and Stephens' upper-tail parabola, exp(1.2937 - 5.709 A + 0.0186 A^2).
-_AD_VERTEX = 5.709 / (2 * 0.0186)
-
-
 def anderson_darling(x) -> tuple[float, float]:
     """Anderson-Darling statistic A^2 for normality (mean and sd estimated) and its p-value from
-    A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) (D'Agostino and Stephens 1986, Table 4.9)."""
+    A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) (D'Agostino and Stephens 1986, Table 4.9;
+    :func:`silicio.spc.nonnormal.normal_ad_p_value`)."""
     x = np.sort(np.asarray(x, dtype=np.float64))
     n = x.size
     z = (x - x.mean()) / x.std(ddof=1)
-    i = np.arange(1, n + 1)
-    a2 = -n - np.sum((2 * i - 1) * (log_ndtr(z) + log_ndtr(-z[::-1]))) / n
-    a = a2 * (1 + 0.75 / n + 2.25 / n**2)
-    if a >= 0.6:
-        # The fitted parabola turns upward past its vertex (A* = 153.5), where it would give p
-        # rising back to 1 (and overflow past 380): beyond it p stays at the vertex's, about 1e-190.
-        a = min(a, _AD_VERTEX)
-        p = math.exp(1.2937 - 5.709 * a + 0.0186 * a * a)
-    elif a >= 0.34:
-        p = math.exp(0.9177 - 4.279 * a - 1.38 * a * a)
-    elif a >= 0.2:
-        p = 1 - math.exp(-8.318 + 42.796 * a - 59.938 * a * a)
-    else:
-        p = 1 - math.exp(-13.436 + 101.14 * a - 223.73 * a * a)
-    return float(a2), float(min(max(p, 0.0), 1.0))
+    a2 = ad_statistic(log_ndtr(z), log_ndtr(-z))
+    return float(a2), normal_ad_p_value(a2, n)
 
 
 def normality(x, alpha: float = 0.05) -> NormalityTest | None:
@@ -252,3 +237,62 @@ def capability(
         confidence,
         normality(flat, alpha),
     )
+
+
+@dataclass(frozen=True)
+class BetweenWithin:
+    """Between/within capability: sigma_B/W = sqrt(sigma_between^2 + sigma_within^2) for processes
+    whose subgroups (wafers, lots) differ by more than their within spread explains."""
+
+    n: int
+    subgroups: int
+    mean: float
+    sigma_within: float
+    sigma_between: float
+    sigma_bw: float
+    sigma_overall: float
+    lsl: float | None
+    usl: float | None
+    cp: float
+    cpk: float
+    pp: float
+    ppk: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def between_within(values, lsl: float | None = None, usl: float | None = None, *, subgroup=None,
+                   size: int | None = None) -> BetweenWithin:  # fmt: skip
+    """Minitab's Between/Within Capability: sigma_within the pooled sd / c4(d + 1), d = sum(n_i - 1);
+    sigma_between^2 = max(0, (MR-bar of the subgroup means / d2(2))^2 - sigma_within^2 / n-bar), n-bar
+    the harmonic mean of the sizes (the mean of sigma_w^2/n_i); Cp, Cpk with sigma_B/W, Pp, Ppk with
+    the overall sd (Minitab, Methods and formulas for Between/Within Capability Analysis;
+    Montgomery section 8.3 for the indices)."""
+    from .constants import c4, d2
+
+    if lsl is None and usl is None:
+        raise ValueError("give at least one specification limit (lsl or usl)")
+    if lsl is not None and usl is not None and not lsl < usl:
+        raise ValueError(f"lsl ({lsl}) must be below usl ({usl})")
+    g = subgroups(values, subgroup, size)
+    if g.size.size < 2:
+        raise ValueError(f"between/within capability needs at least 2 subgroups, got {g.size.size}")
+    if np.any(g.size < 2):
+        raise ValueError("every subgroup needs at least 2 values for the within sigma")
+    dof = int(np.sum(g.size - 1))
+    pooled = math.sqrt(float(np.sum((g.size - 1) * g.sd**2)) / dof)
+    sigma_w = pooled / float(c4(dof + 1))
+    sigma_means = float(np.mean(np.abs(np.diff(g.mean)))) / float(d2(2))
+    n_bar = g.size.size / float(np.sum(1.0 / g.size))
+    sigma_b = math.sqrt(max(0.0, sigma_means**2 - sigma_w**2 / n_bar))
+    sigma_bw = math.hypot(sigma_b, sigma_w)
+    flat = _finite(values).ravel()
+    mean = float(np.sum(g.size * g.mean) / np.sum(g.size))
+    so = describe(flat).sd
+    two_sided = lsl is not None and usl is not None
+    return BetweenWithin(
+        int(flat.size), int(g.size.size), mean, sigma_w, sigma_b, sigma_bw, so, lsl, usl,
+        cp(lsl, usl, sigma_bw) if two_sided else math.nan, cpk(mean, sigma_bw, lsl, usl),
+        cp(lsl, usl, so) if two_sided else math.nan, cpk(mean, so, lsl, usl),
+    )  # fmt: skip

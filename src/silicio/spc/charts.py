@@ -100,13 +100,22 @@ def apply(limits, *data, **options):
     return limits.apply(*data, **options)
 
 
+class PointError(ValueError):
+    """Bad input at one point: ``index`` (from 0, the library's count) and ``reason``, so that a
+    caller can name the row as its user counts it."""
+
+    def __init__(self, what: str, index, reason: str):
+        self.what, self.index, self.reason = what, index, reason
+        super().__init__(f"{what} at index {index} {reason}")
+
+
 def _finite(x, what: str = "value") -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = np.argwhere(bad)[0]
         where = int(idx[0]) if idx.size == 1 else tuple(int(i) for i in idx)
-        raise ValueError(f"{what} at index {where} is {arr[tuple(idx)]}, expected a finite number")
+        raise PointError(what, where, f"is {arr[tuple(idx)]}, expected a finite number")
     return arr
 
 
@@ -302,14 +311,14 @@ def xbar_s_limits(values, subgroup=None, size: int | None = None, k: float = 3.0
 def _counts(counts, what: str) -> np.ndarray:
     arr = _finite(counts, what)
     if np.any(arr < 0):
-        raise ValueError(f"{what} at index {int(np.argmax(arr < 0))} is negative")
+        raise PointError(what, int(np.argmax(arr < 0)), "is negative")
     return arr
 
 
 def _sizes(sizes, shape, what: str = "sample size") -> np.ndarray:
     arr = np.broadcast_to(_finite(sizes, what), shape)
     if np.any(arr <= 0):
-        raise ValueError(f"{what} at index {int(np.argmax(arr <= 0))} is not positive")
+        raise PointError(what, int(np.argmax(arr <= 0)), "is not positive")
     return arr
 
 
@@ -317,7 +326,8 @@ def _defectives(defectives, sizes) -> tuple[np.ndarray, np.ndarray]:
     d = _counts(defectives, "defectives")
     n = _sizes(sizes, d.shape)
     if np.any(d > n):
-        raise ValueError(f"defectives exceed the sample size at index {int(np.argmax(d > n))}")
+        i = int(np.argmax(d > n))
+        raise PointError("defectives", i, f"are {d[i]:g}, more than the sample size {n[i]:g}")
     return d, n
 
 
@@ -413,3 +423,105 @@ def u_limits(counts, units, k: float = 3.0) -> RateLimits:
     c = _counts(counts, "count")
     n = _sizes(units, c.shape, "inspection units")
     return RateLimits(float(c.sum() / n.sum()), k)
+
+
+# -- between/within: I-MR-R/S -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BetweenWithinLimits:
+    """Limits of an I-MR-R/S chart: an I-MR chart of the subgroup means (between) and an R or s
+    chart of the values within each subgroup (within)."""
+
+    between: IndividualsLimits
+    within: SubgroupLimits
+
+    @property
+    def mean(self) -> float:
+        return self.between.mean
+
+    @property
+    def sigma(self) -> float:
+        """Sigma of a subgroup mean (between and within together), MR-bar/d2(2) of the means."""
+        return self.between.sigma
+
+    def apply(self, values, subgroup=None, size: int | None = None) -> tuple[Chart, Chart, Chart]:
+        """Individuals chart of the subgroup means (mean +- k MR-bar/d2), their moving range chart,
+        and the R or s chart of each subgroup (Minitab, I-MR-R/S chart methods and formulas;
+        Montgomery section 6.4 for I-MR, 6.2-6.3 for R and s)."""
+        g = subgroups(values, subgroup, size)
+        individuals, mr = self.between.apply(g.mean)
+        _, dispersion = self.within.apply(values, subgroup, size)
+        return (Chart("subgroup mean", *(getattr(individuals, f) for f in ("statistic", "center", "lcl", "ucl", "sigma"))),
+                mr, dispersion)  # fmt: skip
+
+
+def imr_rs_limits(values, subgroup=None, size: int | None = None, dispersion: str = "sd",
+                  k: float = 3.0) -> BetweenWithinLimits:  # fmt: skip
+    """Phase I limits of an I-MR-R (``dispersion="range"``) or I-MR-S (``"sd"``) chart: the I-MR
+    limits of the subgroup means and the R-bar/d2 or s-bar/c4 limits within subgroups. For wafers
+    whose means differ by more than their dies' spread explains, where X-bar limits (sigma_w/sqrt(n))
+    would flag nearly every wafer (Minitab, I-MR-R/S (Between/Within) chart)."""
+    g = subgroups(values, subgroup, size)
+    if g.size.size < 2:
+        raise ValueError(f"an I-MR-R/S chart needs at least 2 subgroups, got {g.size.size}")
+    return BetweenWithinLimits(imr_limits(g.mean, k), _subgroup_limits(values, subgroup, size, k, dispersion))
+
+
+# -- short runs: Z-MR ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShortRunLimits:
+    """Limits of a Z-MR chart: per part (product, recipe) its mean and sigma."""
+
+    parts: np.ndarray
+    means: np.ndarray
+    sigmas: np.ndarray
+    k: float = 3.0
+
+    def apply(self, x, part) -> tuple[Chart, Chart]:
+        """z_i = (x_i - mean_part) / sigma_part against 0 +- k; moving range of z against
+        (d2 +- k d3)(2) (Minitab, Z-MR chart methods and formulas; Montgomery section 10.1.1)."""
+        x = _finite(x)
+        part = np.asarray(part)
+        if part.shape != x.shape:
+            raise ValueError(f"{part.size} part labels for {x.size} values")
+        lookup = {p: i for i, p in enumerate(self.parts.tolist())}
+        try:
+            idx = np.array([lookup[p] for p in part.tolist()], dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(f"part {exc.args[0]!r} has no mean and sigma in the limits") from None
+        z = (x - self.means[idx]) / self.sigmas[idx]
+        return IndividualsLimits(0.0, 1.0, self.k).apply(z)
+
+
+def zmr_limits(x, part, sigma: str = "constant", k: float = 3.0) -> ShortRunLimits:
+    """Phase I limits of a Z-MR chart: each part's mean; sigma ``"constant"`` (one for all parts:
+    MR-bar/d2(2) of the deviations from the part means, consecutive points) or ``"by-part"``
+    (MR-bar/d2(2) of each part's own consecutive values) (Minitab, Z-MR chart; Montgomery 10.1.1)."""
+    x = _finite(x)
+    part = np.asarray(part)
+    if part.shape != x.shape:
+        raise ValueError(f"{part.size} part labels for {x.size} values")
+    g = subgroups(x, part)
+    lookup = {p: i for i, p in enumerate(g.label.tolist())}
+    codes = np.array([lookup[p] for p in part.tolist()], dtype=np.int64)
+    d2_2 = float(d2(2))
+    if sigma == "constant":
+        dev = x - g.mean[codes]
+        if dev.size < 2:
+            raise ValueError("a Z-MR chart needs at least 2 points")
+        sigmas = np.full(g.label.size, float(np.mean(np.abs(np.diff(dev)))) / d2_2)
+    elif sigma == "by-part":
+        sigmas = np.empty(g.label.size)
+        for i in range(g.label.size):
+            own = x[codes == i]
+            if own.size < 2:
+                raise ValueError(f"part {g.label[i]!r} has {own.size} value: sigma by part needs 2 or more")
+            sigmas[i] = float(np.mean(np.abs(np.diff(own)))) / d2_2
+    else:
+        raise ValueError(f"sigma must be 'constant' or 'by-part', got {sigma!r}")
+    if np.any(~(sigmas > 0)):
+        raise ValueError("a part's sigma is 0: its values do not vary")
+    return ShortRunLimits(g.label, g.mean, sigmas, k)

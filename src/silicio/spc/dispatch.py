@@ -19,16 +19,27 @@ from .charts import (
     IndividualsLimits,
     c_limits,
     imr_limits,
+    imr_rs_limits,
     np_limits,
     p_limits,
     subgroups,
     u_limits,
     xbar_r_limits,
     xbar_s_limits,
+    zmr_limits,
 )
+from .laney import laney_p_limits, laney_u_limits
+from .multivariate import DEFAULT_ALPHA, hotelling_limits, mewma_limits
 from .timeweighted import cusum_limits, ewma_limits
 
-__all__ = ["CHART_KINDS", "ChartResult", "chart"]
+__all__ = [
+    "CHART_KINDS",
+    "MULTIVARIATE_KINDS",
+    "SUBGROUP_KINDS",
+    "ChartResult",
+    "chart",
+    "default_subgroup_chart",
+]
 
 
 class ChartResult(NamedTuple):
@@ -76,6 +87,47 @@ def _xbar(estimate: Callable, kind: str):
         return limits, limits.apply(data, subgroup, size)
 
     return run
+
+
+def _imr_rs(dispersion: str):
+    def estimate(values, subgroup=None, size=None, k=3.0):
+        return imr_rs_limits(values, subgroup, size, dispersion=dispersion, k=k)
+
+    return _xbar(estimate, f"imr_{'r' if dispersion == 'range' else 's'}")
+
+
+def _laney_p(data, baseline, sizes=None, k=3.0):
+    if sizes is None:
+        raise ValueError("the Laney p' chart needs the sample sizes (sizes=, one number or one per point)")
+    limits = laney_p_limits(_first(data, baseline), _per_point(sizes, baseline), k=k)
+    return limits, (limits.apply(data, sizes),)
+
+
+def _laney_u(data, baseline, units=None, k=3.0):
+    if units is None:
+        raise ValueError(
+            "the Laney u' chart needs the inspection units (units=, one number or one per point)"
+        )
+    limits = laney_u_limits(_first(data, baseline), _per_point(units, baseline), k=k)
+    return limits, (limits.apply(data, units),)
+
+
+def _zmr(data, baseline, part=None, sigma="constant", k=3.0):
+    if part is None:
+        raise ValueError("the Z-MR chart needs the part of each point (part=, one label per point)")
+    part = np.asarray(part)
+    limits = zmr_limits(_first(data, baseline), _first(part, baseline), sigma=sigma, k=k)
+    return limits, limits.apply(data, part)
+
+
+def _t2(data, baseline, alpha=DEFAULT_ALPHA):
+    limits = hotelling_limits(_first(data, baseline), alpha=alpha)
+    return limits, (limits.apply(data, baseline_rows=len(data) if baseline is None else baseline),)
+
+
+def _mewma(data, baseline, lam=0.1, arl0=200.0, h=None):
+    limits = mewma_limits(_first(data, baseline), lam=lam, arl0=arl0, h=h)
+    return limits, (limits.apply(data),)
 
 
 def _p(data, baseline, sizes=None, k=3.0):
@@ -131,9 +183,35 @@ _KINDS = {
     "u": _Kind(_u, ("units", "k"), "defects per unit"),
     "ewma": _Kind(_ewma, ("lam", "k", "target", "sigma", "exact"), "exponentially weighted moving average"),
     "cusum": _Kind(_cusum, ("k", "h", "target", "sigma"), "tabular CUSUM (k, h in sigmas)"),
+    "laney_p": _Kind(_laney_p, ("sizes", "k"), "fraction defective, over-dispersion allowed (Laney p')"),
+    "laney_u": _Kind(_laney_u, ("units", "k"), "defects per unit, over-dispersion allowed (Laney u')"),
+    "imr_r": _Kind(
+        _imr_rs("range"), ("subgroup", "size", "k"), "subgroup means as individuals, ranges within"
+    ),
+    "imr_s": _Kind(_imr_rs("sd"), ("subgroup", "size", "k"), "subgroup means as individuals, sds within"),
+    "zmr": _Kind(_zmr, ("part", "sigma", "k"), "short runs: z-scores by part and their moving range"),
+    "t2": _Kind(_t2, ("alpha",), "Hotelling T^2 of several columns (individual observations)"),
+    "mewma": _Kind(_mewma, ("lam", "arl0", "h"), "multivariate EWMA of several columns"),
 }
+#: Kinds whose baseline counts subgroups, and kinds that chart several columns (2-D data).
+SUBGROUP_KINDS = ("xbar_r", "xbar_s", "imr_r", "imr_s")
+MULTIVARIATE_KINDS = ("t2", "mewma")
 #: The chart kinds :func:`chart` draws.
 CHART_KINDS = tuple(_KINDS)
+
+
+#: Mean subgroup size above which the default subgroup chart has s within instead of R (the range
+#: loses efficiency as n grows, Montgomery section 6.3).
+MAX_SUBGROUP_FOR_RANGE = 10
+
+
+def default_subgroup_chart(sizes) -> str:
+    """The chart of subgrouped data (wafers, lots) when none is named: one point per subgroup, the
+    between/within chart, ``imr_s`` when subgroups average more than 10 values, ``imr_r`` up to 10.
+    Between/within rather than X-bar: X-bar limits (sigma_within / sqrt(n)) flag nearly every wafer
+    of a process whose wafers differ by more than their dies' spread explains (Minitab, I-MR-R/S
+    chart; on the bench lake's test 1000, X-bar-S flags 15 of 49 wafers, I-MR-S 2)."""
+    return "imr_s" if float(np.mean(sizes)) > MAX_SUBGROUP_FOR_RANGE else "imr_r"
 
 
 def _kind(kind: str) -> str:
@@ -157,7 +235,13 @@ def chart(kind: str, data, *, baseline: int | None = None, **params) -> ChartRes
       (inspection units, one or per point); ``c``; each with ``k``;
     * ``ewma``: ``lam`` (0.2), ``k`` (3), ``target``, ``sigma``, ``exact`` (True);
     * ``cusum``: reference value ``k`` (0.5) and decision interval ``h`` (5), in sigmas;
-      ``target``, ``sigma``.
+      ``target``, ``sigma``;
+    * ``laney_p`` (``sizes``), ``laney_u`` (``units``): Laney's p' and u' charts, ``k``;
+    * ``imr_r``, ``imr_s``: I-MR of the subgroup means with R or s within (as ``xbar_*``);
+    * ``zmr``: ``part`` (one label per point), ``sigma`` ("constant" or "by-part"), ``k``;
+    * ``t2``: ``data`` 2-D (rows, one column per characteristic), ``alpha`` (0.0027): phase I
+      beta limit on the baseline rows, phase II F limit on the rest;
+    * ``mewma``: 2-D ``data``, ``lam`` (0.1), ``arl0`` (200) or a given limit ``h``.
 
     An unknown kind, a parameter the kind does not take, or a ``baseline`` below 2 or beyond the
     data raises ValueError saying what is expected.
@@ -174,7 +258,7 @@ def chart(kind: str, data, *, baseline: int | None = None, **params) -> ChartRes
             raise ValueError(f"baseline must be a whole number of at least 2 points, got {baseline!r}")
         available = _points(name, values, params)
         if baseline > available:
-            unit = "subgroups" if name.startswith("xbar") else "points"
+            unit = "subgroups" if name in SUBGROUP_KINDS and values.ndim == 1 else "points"
             raise ValueError(f"baseline {baseline} is more than the {available} {unit} of the data")
         baseline = int(baseline)
     limits, charts = spec.run(values, baseline, **params)
@@ -183,7 +267,7 @@ def chart(kind: str, data, *, baseline: int | None = None, **params) -> ChartRes
 
 def _points(name: str, values: np.ndarray, params: dict) -> int:
     """Points (X-bar: subgroups) a baseline can count."""
-    if not name.startswith("xbar") or values.ndim == 2:
+    if name not in SUBGROUP_KINDS or values.ndim == 2:
         return len(values)
     if params.get("subgroup") is not None:
         return len(subgroups(values, params["subgroup"]).label)

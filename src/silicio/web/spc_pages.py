@@ -3,7 +3,14 @@
 
 What is charted (the choice is the page's, stated on it):
 
-* ``chart=imr`` (default): one point per die, its final result (its last insertion across the
+* default: one point per wafer, the between/within chart ``imr-s`` (``imr-r`` when wafers average
+  10 results or fewer), as :func:`silicio.spc.default_subgroup_chart` picks it (the CLI too); ``imr`` when
+  no wafer has 2 results. A chart of every die flagged 15,038 of 84,842 points of a stable demo
+  test: its moving-range sigma leaves out the wafer-to-wafer spread.
+* ``chart=imr-r`` / ``imr-s``: the wafer means as individuals (I-MR limits: the wafer-to-wafer
+  spread included) with the R or s chart of each wafer's dies; the page shows the means and the
+  within chart, and lists the moving-range points beyond their limits among the violations.
+* ``chart=imr``: one point per die, its final result (its last insertion across the
   lot's files; none when that retest did not run the test), in test order (files by start time,
   then the order in the file). Within sigma: moving range.
 * ``chart=xbar-r`` / ``xbar-s``: one subgroup per wafer (lot and wafer; per lot for parts outside
@@ -54,15 +61,19 @@ from .tracedata import BadQuery
 MAX_CHART_POINTS = 4000
 MAX_LISTED_VIOLATIONS = 1000
 #: Phase I points (I-MR) or subgroups (X-bar) when the request names no baseline.
-DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20}
-CHARTS = ("imr", "xbar-r", "xbar-s")
+DEFAULT_BASELINE = {"imr": 100, "xbar-r": 20, "xbar-s": 20, "imr-r": 20, "imr-s": 20}
+CHARTS = ("imr", "xbar-r", "xbar-s", "imr-r", "imr-s")
 # A file name of the metrology folder: no path, at most 100 characters (a longer one was an OSError).
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 router = APIRouter(include_in_schema=False)
 
 ChartKind = Annotated[
-    str, Query(pattern="^(imr|xbar-r|xbar-s)$", description="imr (per part), xbar-r or xbar-s (per wafer)")
+    str | None,
+    Query(
+        pattern="^(imr|xbar-r|xbar-s|imr-r|imr-s)$",
+        description="imr (per part), xbar-r, xbar-s, imr-r or imr-s (per wafer); default: imr-s or imr-r per wafer",
+    ),
 ]
 RuleSet = Annotated[
     str, Query(pattern="^(we|nelson)$", description="run rules: we (Western Electric) or nelson")
@@ -140,7 +151,7 @@ class SpcPage(BaseModel):
     units: str | None
     product: str | None
     products: list[str]
-    chart: str = Field(description="imr, xbar-r or xbar-s")
+    chart: str = Field(description="imr, xbar-r, xbar-s, imr-r or imr-s")
     rules: str = Field(description="we or nelson")
     rule_codes: list[str]
     baseline: int = Field(description="phase I points or subgroups")
@@ -269,6 +280,18 @@ def _chart_points(chart, labels: list[str], sizes: np.ndarray, baseline: int,
     ]
 
 
+def _default_chart(labels: list[str]) -> str:
+    """One point per wafer with :func:`silicio.spc.default_subgroup_chart`; per die when fewer
+    than 2 wafers have 2 results."""
+    from silicio import spc
+
+    counts = pl.Series("subgroup", labels).value_counts()["count"]
+    counts = counts.filter(counts >= 2)
+    if counts.len() < 2:
+        return "imr"
+    return spc.default_subgroup_chart(counts.to_numpy()).replace("_", "-")
+
+
 def spc_results(db, test_num: int, product: str | None, name: str | None) -> tuple[pl.DataFrame, list[str]]:
     """The test's final results per die (last insertions), finite, in test order, and the names the
     number carries."""
@@ -303,6 +326,8 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
     results, names = spc_results(db, test_num, product, name)
     values = results["result"].to_numpy().astype(np.float64)
     notes: list[str] = []
+    if chart is None:
+        chart = _default_chart(subgroup_labels(results))
     if chart == "imr":
         labels = [f"{lab} #{i + 1}" for i, lab in enumerate(subgroup_labels(results))]
         available, what = values.size, "results"
@@ -330,13 +355,16 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
         subgrouping = "one point per die: its final result, in test order"
         within = {}
     else:
-        limits, (location, dispersion) = _chart(
-            test_num, chart, values, subgroup=labels_all, baseline=baseline
-        )
+        limits, charts = _chart(test_num, chart, values, subgroup=labels_all, baseline=baseline)
+        # I-MR-R/S: the wafer means and the within chart; the means' MR chart joins the violations.
+        location, dispersion = charts[0], charts[-1]
+        between_mr = charts[1] if len(charts) == 3 else None
         sizes = spc.subgroups(values, subgroup=labels_all).size
         labels = order
         subgrouping = "one subgroup per wafer (lot/wafer): its dies' final results"
-        within = {"subgroup": labels_all, "within_method": "range" if chart == "xbar-r" else "sd"}
+        if between_mr is not None:
+            subgrouping = "one point per wafer (lot/wafer): the mean of its dies' final results, limits from the wafer-to-wafer moving range"
+        within = {"subgroup": labels_all, "within_method": "range" if chart.endswith("-r") else "sd"}
     codes = spc.select_rules(rules)
     found = location.rules(codes)
     flagged: dict[int, list[str]] = {}
@@ -348,11 +376,15 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
             broken.append((i, location.name, code))
     beyond = {i: ["beyond-limits"] for i in dispersion.out_of_control.tolist()}
     broken += [(i, dispersion.name, "beyond-limits") for i in beyond]
+    if chart in ("imr-r", "imr-s"):
+        broken += [(i, between_mr.name, "beyond-limits") for i in between_mr.out_of_control.tolist()]
     broken.sort()
     violation_counts: dict[str, int] = {}
     for _, chart_name, code in broken:
         violation_counts[f"{chart_name} {code}"] = violation_counts.get(f"{chart_name} {code}", 0) + 1
     statistic = {location.name: location.statistic, dispersion.name: dispersion.statistic}
+    if chart in ("imr-r", "imr-s"):
+        statistic[between_mr.name] = between_mr.statistic
     violations = [
         Violation(chart=chart_name, rule=code, point=i, subgroup=labels[i], value=_clean(statistic[chart_name][i]),
                   description=spc.RULES[code].description if code in spc.RULES else "one point beyond its control limits")
@@ -414,7 +446,7 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
 
 
 def spc_test(data: Dashboard, test_num: TestNumberPath, product: Product = None, name: TestName = None,
-             chart: ChartKind = "imr", rules: RuleSet = "we", baseline: Baseline = None) -> SpcPage:  # fmt: skip
+             chart: ChartKind = None, rules: RuleSet = "we", baseline: Baseline = None) -> SpcPage:  # fmt: skip
     """The SPC page, cached by the dashboard until the catalog changes."""
     key = ("spc", test_num, product, name, chart, rules, baseline)
     return data._call(key, lambda db: spc_page(db, test_num, product, name, chart, rules, baseline,
