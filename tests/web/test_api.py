@@ -7,6 +7,7 @@ import csv
 import importlib.resources
 import io
 import math
+import shutil
 import threading
 import time
 
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from silicio import lake
+from silicio.datadir import DataDir
 from silicio.demo import write_demo_stdf
 from silicio.web import Settings, create_app
 from silicio.web.login import Authority
@@ -357,6 +359,8 @@ def test_pages_do_not_wait_for_the_screening_when_told_not_to(data_dir, monkeypa
         return real_screen(*args, **kwargs)
 
     monkeypatch.setattr(disposition, "screen", slow_screen)
+    # A screening kept from an earlier start would be read, not computed (tests/web/test_first_run.py).
+    shutil.rmtree(DataDir.at(data_dir).screening, ignore_errors=True)
     app = create_app(data_dir, settings=Settings(hold_yield=HOLD_YIELD, wait_for_screening=False))
     with TestClient(app) as client:
         signed_in(client)
