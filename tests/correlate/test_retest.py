@@ -119,9 +119,8 @@ def test_untimed_parts_are_said_so():
         retest_analysis(lot_frame(), over=-1)
 
 
-@pytest.fixture(scope="module")
-def lake_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("retest")
+def write_lake(folder):
+    """The lot's three files written in ``folder`` and ingested into ``folder/data``."""
     for number, (file, tester, handler, touchdowns) in enumerate(FILES):
         parts = [Part(site=site, results={10: 0.5}, hard_bin=hard_bin, x=DIES[die], y=0, test_t=ms, touchdown=i == 0)
                  for touchdown in touchdowns for i, (die, site, hard_bin, ms) in enumerate(touchdown)]  # fmt: skip
@@ -129,6 +128,11 @@ def lake_dir(tmp_path_factory):
     data = folder / "data"
     silicio_lake.ingest([folder], data, workers=1)
     return data
+
+
+@pytest.fixture(scope="module")
+def lake_dir(tmp_path_factory):
+    return write_lake(tmp_path_factory.mktemp("retest"))
 
 
 def test_the_same_lot_through_the_lake(lake_dir):

@@ -6,24 +6,15 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from silicio import lake as silicio_lake
 from silicio.web import create_app
-from tests.correlate.stdf_files import T0, Part, write_file
-from tests.correlate.test_retest import DIES, FILES
+from tests.correlate.test_retest import write_lake
 
 from .conftest import signed_in
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("retest_page")
-    for number, (file, tester, handler, touchdowns) in enumerate(FILES):
-        parts = [Part(site=site, results={10: 0.5}, hard_bin=hard_bin, x=DIES[die], y=0, test_t=ms, touchdown=i == 0)
-                 for touchdown in touchdowns for i, (die, site, hard_bin, ms) in enumerate(touchdown)]  # fmt: skip
-        write_file(folder / f"{file}.stdf", parts, node=tester, handler=handler, start=T0 + 3600 * number)
-    data = folder / "data"
-    silicio_lake.ingest([folder], data, workers=1)
-    with TestClient(create_app(data)) as test_client:
+    with TestClient(create_app(write_lake(tmp_path_factory.mktemp("retest_page")))) as test_client:
         yield signed_in(test_client)
 
 
