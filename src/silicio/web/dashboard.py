@@ -472,7 +472,10 @@ class Dashboard:
             product, chosen, _ = self._lot(db, lot_id, stage)
             screened = screenings.results.get(product) if chosen == WAFER_SORT else None
             limits = screened.static_limits if screened is not None else None
-            report = lot_report(db, lot_id, stage=chosen, static_limits=limits, disposition=disposition)
+            from silicio.spatial import report_section
+
+            report = lot_report(db, lot_id, stage=chosen, static_limits=limits, disposition=disposition,
+                                spatial=report_section(db, lot_id, chosen))  # fmt: skip
             return render_html(report)
 
         return self._call(("lot_report", lot_id, stage), compute)
