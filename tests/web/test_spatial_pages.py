@@ -128,3 +128,26 @@ def test_signatures_page_pareto_filter_and_equipment(fab):
     lots = {r["lot_id"] for r in page["by_lot"]}
     assert lots == {lot.lot_id for lot in manifest.lot_table}
     assert client.get("/api/signatures", params={"signature": "NOT A CLASS"}).status_code == 422
+
+
+def test_a_wafer_without_a_stored_signature_is_classified_for_the_page(client, stdf_dir):
+    """The shared test lake was ingested without signatures: the wafer page classifies the wafer
+    itself (as its STDF file classified directly says), the signatures page says none is stored."""
+    import polars as pl
+
+    from silicio.spatial import classify, from_wafer_map
+    from silicio.stdf.parts import parts
+    from silicio.yields.wafermap import bin_map, orientation_of
+
+    tables = stdf.read(stdf_dir / "lot_0.stdf")
+    table = pl.from_arrow(parts(tables))
+    lot_id, wafer_id = table.filter(pl.col("wafer_id").is_not_null()).select("lot_id", "wafer_id").row(0)
+    grid = from_wafer_map(bin_map(table, kind="hard", wafer_id=wafer_id), orientation_of(tables))
+    expected = classify([grid]).to_pylist()[0]
+    spatial = client.get(f"/api/lot/{lot_id}/wafer/{wafer_id}").json()["spatial"]
+    assert not spatial["stored"] and spatial["signature"] == expected["label"]
+    assert spatial["confidence"] == pytest.approx(expected["confidence"])
+    assert "no signature stored" in spatial["notes"][0] and spatial["defects"] == []
+    page = client.get("/api/signatures").json()
+    assert page["wafers"] == [] and "no wafer signatures stored" in page["notes"][0]
+    assert "no inline inspection" in client.get("/api/inline").json()["notes"][0]
