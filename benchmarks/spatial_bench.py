@@ -76,9 +76,9 @@ def main() -> None:
     for name, n, dies, threads, wall, cpu, load in rows:
         lines.append(f"| {name} | {n:,} | {dies:,.0f} | {threads} | {wall:,.0f} | {cpu:,.0f} | {2 * cpu:,.0f} | "
                      f"{load:.1f} |")  # fmt: skip
-    best_2 = max(2 * cpu for _, _, _, threads, _, cpu, _ in rows if threads == 1)
-    lines += ["", f"Best 2-core rate {best_2:,.0f} maps/s: target {TARGET:,} "
-              f"{'met' if best_2 >= TARGET else 'NOT met'}."]  # fmt: skip
+    slowest = min(2 * cpu for _, _, _, threads, _, cpu, _ in rows if threads == 1)
+    lines += ["", f"2 cores on the slower set (one thread's CPU rate x 2): {slowest:,.0f} maps/s: target "
+              f"{TARGET:,} {'met' if slowest >= TARGET else 'NOT met'}."]  # fmt: skip
     from silicio.spatial.signatures import describe
 
     numba.set_num_threads(1)
