@@ -487,18 +487,21 @@ class Catalog:
 
     def wafers_of(self, sha256s: Sequence[str]) -> list[dict[str, Any]]:
         """product, lot, stage, wafer_id of the wafers the files with these contents hold
-        (wafers with an id), each once."""
-        if not sha256s:
-            return []
-        query = (
-            sa.select(files.c.product, files.c.lot, files.c.stage, wafers.c.wafer_id)
-            .join(wafers, wafers.c.file_id == files.c.id)
-            .where(files.c.sha256.in_(list(sha256s)) & wafers.c.wafer_id.is_not(None) & files.c.lot.is_not(None))
-            .distinct()
-            .order_by(files.c.lot, files.c.stage, wafers.c.wafer_id)
-        )  # fmt: skip
+        (wafers with an id), each once, by lot, stage and wafer."""
+        found: set[tuple] = set()
+        wanted = list(dict.fromkeys(sha256s))
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            for start in range(0, len(wanted), 500):  # SQLite bounds the parameters of a statement
+                query = (
+                    sa.select(files.c.product, files.c.lot, files.c.stage, wafers.c.wafer_id)
+                    .join(wafers, wafers.c.file_id == files.c.id)
+                    .where(files.c.sha256.in_(wanted[start : start + 500]) & wafers.c.wafer_id.is_not(None)
+                           & files.c.lot.is_not(None))
+                    .distinct()
+                )  # fmt: skip
+                found.update(tuple(row) for row in connection.execute(query))
+        keys = ("product", "lot", "stage", "wafer_id")
+        return [dict(zip(keys, row, strict=True)) for row in sorted(found, key=lambda r: (r[1], r[2], r[3]))]
 
     def add(self, entry: CatalogEntry) -> KnownFile | None:
         """Record one file in one transaction. Returns None when recorded, or the entry that
