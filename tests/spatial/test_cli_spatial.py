@@ -49,8 +49,8 @@ def test_classify_without_files_stores_each_wafer_of_the_lake_with_its_actor(tmp
     shown = runner.invoke(app, ["spatial", "classify", str(source), "--json"])
     stored = runner.invoke(app, ["spatial", "classify", "--data", str(data), "--actor", "alice", "--json"])
     assert stored.exit_code == 0, stored.output
-    # classified again: replaced, not added
-    again = runner.invoke(app, ["spatial", "classify", "--data", str(data), "--actor", "bob", "--json"])
+    # classified again with the same model and data: the signatures stored first are kept
+    again = runner.invoke(app, ["spatial", "classify", "--data", str(data), "--actor", "bob"])
     assert again.exit_code == 0, again.output
     with Lake(data) as lake:
         rows = lake.catalog.rows("wafer_signatures", order_by=["wafer_id"])
@@ -60,7 +60,8 @@ def test_classify_without_files_stores_each_wafer_of_the_lake_with_its_actor(tmp
     )
     assert [(r["wafer_id"], r["label"], r["dies"]) for r in rows] == from_file
     assert as_sql == [(w, label) for w, label, _ in from_file]
-    assert {r["actor"] for r in rows} == {"bob"} and {r["stage"] for r in rows} == {"wafer_sort"}
+    assert {r["actor"] for r in rows} == {"alice"} and {r["stage"] for r in rows} == {"wafer_sort"}
+    assert "3 unchanged" in again.output
     for r in rows:
         assert abs(sum(r["probabilities"].values()) - 1) < 1e-3
         assert r["confidence"] == max(r["probabilities"].values())

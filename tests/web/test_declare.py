@@ -22,6 +22,8 @@ NAV_BEFORE = [
     "Overview",
     "PAT",
     "Files",
+    "Signatures",
+    "Inline defects",
     "Trace",
     "Origin",
     "Certificates",

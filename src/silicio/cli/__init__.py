@@ -36,8 +36,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("certificate", "verify_command",
                "Check a certificate offline: signature, key, content, validity, revocation (exit 1 if not)."),
     "demo": ("demo", "demo_command",
-             "Generate the demo fab (Querétaro IDM, three products) as STDF files; `silicio serve --demo`\n"
-             "also ingests and serves it."),
+             "Generate the demo fab (Querétaro IDM, three products) as STDF files, with its inline\n"
+             "inspection as KLARF files; `silicio serve --demo` also ingests and serves it."),
     "stdf": ("stdf", "app", "Read, inspect and convert STDF tester data."),
     "lake": ("lake", "app", "Look into the data lake: files, quarantine, recovery."),
     "spc": ("spc", "app", "Statistical process control: control charts, run rules, capability."),

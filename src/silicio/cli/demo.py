@@ -28,9 +28,17 @@ def demo_command(
     wafers: Annotated[int, typer.Option("--wafers", min=1, help="Wafers per lot.")] = DEFAULT_WAFERS_PER_LOT,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the generated data.")] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes writing lots.")] = 2,
+    inspection: Annotated[
+        bool,
+        typer.Option(
+            "--inspection/--no-inspection",
+            help="Also the inline inspection before sort: KLARF files whose defects follow the "
+            "wafers' signatures (wafers 1, 4, ... of each lot).",
+        ),
+    ] = True,  # fmt: skip
 ) -> None:
-    """Generate the demo fab (Querétaro IDM, three products) as STDF files; `silicio serve --demo`
-    also ingests and serves it."""
+    """Generate the demo fab (Querétaro IDM, three products) as STDF files, with its inline
+    inspection as KLARF files; `silicio serve --demo` also ingests and serves it."""
     needs("lake", "silicio demo")  # the dies on the wafer grid come from the yields area
     from rich.progress import Progress
 
@@ -43,6 +51,12 @@ def demo_command(
             progress.update(task, completed=done, total=total, description=message)
 
         fab = generate_fab(
-            out, lots=lots, wafers_per_lot=wafers, seed=seed, workers=workers, progress=advance
+            out,
+            lots=lots,
+            wafers_per_lot=wafers,
+            seed=seed,
+            workers=workers,
+            progress=advance,
+            inspection=inspection,
         )
     print_fab(console, fab, out)

@@ -53,11 +53,20 @@ def ingest_command(
         float, typer.Option("--interval", min=0.1, help="Seconds between polls of --watch.")
     ] = 2.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    no_signatures: Annotated[
+        bool,
+        typer.Option(
+            "--no-signatures", help="Do not classify the wafer-sort wafers' maps (silicio spatial)."
+        ),
+    ] = False,
 ) -> None:
     """Take tester files into the lake: partitioned Parquet plus catalog rows, each content once.
 
     STDF is read as it is; other kinds of files through the data sources installed packages
-    register (the ``silicio.sources`` entry points)."""
+    register (the ``silicio.sources`` entry points). The wafer-sort wafers of the files taken in
+    get their wafer-map signature, zonal yield and largest fail cluster stored in the catalog
+    (wafer_signatures; a wafer whose signature changes keeps the old one in
+    wafer_signature_history), unless --no-signatures."""
     if not paths and watch_dir is None:
         raise fail("give files, folders or globs to ingest, or --watch DIR")
     _needs_lake("silicio ingest", database_url, dask)
@@ -67,11 +76,14 @@ def ingest_command(
     data_dir = data or default_data_dir()
     options = {"database_url": database_url, "workers": workers, "dask_address": dask}
     show_progress = not quiet and console.is_terminal
+    signatures = None if no_signatures else _signature_step(data_dir, database_url, quiet)
     problems = False
     with reported_errors(SourceRegistryError):
         if paths:
             report = _ingest_with_progress(paths, data_dir, options, show_progress)
             print_report(report, quiet)
+            if signatures is not None:
+                signatures(report)
             problems = not report.ok
         if watch_dir is not None:
             console.print(
@@ -82,13 +94,46 @@ def ingest_command(
                     watch_dir,
                     data_dir,
                     interval=interval,
-                    on_report=lambda r: print_report(r, quiet),
+                    on_report=lambda r: (print_report(r, quiet), signatures and signatures(r)),
                     **options,
                 )
             except KeyboardInterrupt:
                 console.print("stopped")
     if problems:
         raise typer.Exit(1)
+
+
+def _signature_step(data_dir: Path, database_url: str | None, quiet: bool):
+    """What stores the signatures of an ingest's wafers (a function of its report); None, with a
+    note, when the spatial extra is missing. Who ingests is the signatures' actor."""
+    from silicio.extras import missing_modules
+
+    from .options import acting_user
+
+    if missing_modules("spatial"):
+        if not quiet:
+            stderr.print("wafer-map signatures not stored: install silicio[spatial] (scikit-learn), or pass "
+                         "--no-signatures", highlight=False, soft_wrap=True)  # fmt: skip
+        return None
+    actor = acting_user(None, "ingests")
+
+    def store(report: IngestReport) -> None:
+        from silicio.lake import INGESTED, PARTIAL
+        from silicio.lake.query import Lake
+        from silicio.spatial.signatures import classify_ingested
+
+        taken = [o.sha256 for o in report.with_status(INGESTED, PARTIAL) if o.sha256]
+        if not taken:
+            return
+        with Lake(data_dir, database_url) as lake:
+            update = classify_ingested(lake, taken, actor=actor)
+        if update.wafers and not quiet:
+            c = update.counts
+            console.print(f"signatures: {update.wafers} wafer(s) classified ({c['added']} added, {c['replaced']} "
+                          f"replaced, {c['unchanged']} unchanged) in {update.cpu_seconds:.1f} CPU s",
+                          highlight=False, soft_wrap=True)  # fmt: skip
+
+    return store
 
 
 def _needs_lake(command: str, database_url: str | None, dask_address: str | None = None) -> None:

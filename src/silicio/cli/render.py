@@ -157,7 +157,8 @@ def print_fab(console: Console, fab, out_dir) -> None:
                       _percent(lot.ws_good, lot.dies), f"{lot.ft_parts:,}", _percent(lot.ft_good, lot.ft_parts),
                       "yes" if lot.excursion else "")  # fmt: skip
     print_table(console, table)
-    console.print(f"{len(fab.files):,} STDF files, {fab.total_bytes / 1e6:,.1f} MB; "
+    inspections = f", {len(fab.inspections):,} KLARF inspection files" if fab.inspections else ""
+    console.print(f"{len(fab.files):,} STDF files{inspections}, {fab.total_bytes / 1e6:,.1f} MB; "
                   "`silicio serve --demo` ingests and serves the demo", highlight=False)  # fmt: skip
 
 

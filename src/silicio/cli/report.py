@@ -49,7 +49,10 @@ def report_command(
     with reported_errors():
         try:
             with Lake(data or default_data_dir()) as lake:
-                report = lot_report(lake, lot, recipe=recipe, stage=stage)
+                from silicio.spatial import report_section
+
+                spatial = report_section(lake, lot, stage)
+                report = lot_report(lake, lot, recipe=recipe, stage=stage, spatial=spatial)
         except (ValueError, FileNotFoundError) as exc:
             raise fail(str(exc)) from None
         out.write_text(render_html(report), encoding="utf-8")

@@ -40,56 +40,10 @@ def _wafers(file: Path, kind: str):
         yield lot, wafer, from_wafer_map(bin_map(table, kind=kind, lot_id=lot, wafer_id=wafer), orientation)
 
 
-def _lake_wafers(lake, lot: str | None, kind: str):
-    """(product, lot, stage, wafer, int8 map) of every wafer of the lake's wafer-sort lots (or of
-    ``lot``), each laid out by its files' WCR."""
-    import polars as pl
-
-    from silicio.lake.layout import WAFER_SORT
-    from silicio.lake.queries import lot_index, lot_parts, wafer_configurations
-    from silicio.spatial import from_wafer_map
-    from silicio.yields.wafermap import bin_map, orientation_of
-
-    index = lot_index(lake).filter(pl.col("stage") == WAFER_SORT)
-    if lot is not None:
-        index = index.filter(index.get_column("lot") == lot)
-        if index.height == 0:
-            raise fail(f"no wafer-sort lot {lot!r} in the lake")
-    for product, lot_id, stage in index.select("product", "lot", "stage").rows():
-        table = lot_parts(lake, lot_id, stage)
-        orientation = orientation_of({"WCR": wafer_configurations(lake, lot_id, stage)})
-        wafer_ids = sorted({w for w in table.column("wafer_id").to_pylist() if w is not None})
-        for wafer in wafer_ids:
-            yield (
-                product,
-                lot_id,
-                stage,
-                wafer,
-                from_wafer_map(bin_map(table, kind=kind, lot_id=lot_id, wafer_id=wafer), orientation),
-            )
-
-
 def _describe(maps) -> list[dict]:
-    """Signature, zonal yields and largest cluster of each map, as one dict per map."""
-    from silicio.spatial import classify, fail_clusters, zonal_yield
+    from silicio.spatial.signatures import describe
 
-    signatures = classify(maps).to_pylist()
-    zones = zonal_yield(maps).to_pylist()
-    largest: dict[int, dict] = {}
-    for cluster in fail_clusters(maps).to_pylist():
-        largest.setdefault(cluster["map"], cluster)  # the largest comes first
-    out = []
-    for i, signature in enumerate(signatures):
-        cluster = largest.get(i)
-        out.append({
-            "dies": zones[i]["dies"], "yield": zones[i]["yield"], "signature": signature["label"],
-            "confidence": signature["confidence"],
-            "probabilities": {k[2:]: v for k, v in signature.items() if k.startswith("p_")},
-            **{f"{z}_yield": zones[i][f"{z}_yield"] for z in ("centre", "middle", "edge")},
-            "largest_cluster_dies": cluster["dies"] if cluster else 0,
-            "largest_cluster_radius": cluster["radius"] if cluster else None,
-        })  # fmt: skip
-    return out
+    return describe(maps)
 
 
 @app.command("classify")
@@ -125,7 +79,8 @@ def classify_command(
 
     Given FILEs, their wafers are classified and shown. Without, every wafer of the lake's
     wafer-sort lots (--data, --lot) is, and its signature is stored in the catalog
-    (wafer_signatures, with --actor), replacing an earlier one. Each map is laid out as its
+    (wafer_signatures, with --actor); an earlier different one is kept in
+    wafer_signature_history. Each map is laid out as its
     file's WCR says, as `silicio map` draws it.
     """
     if kind not in ("hard", "soft"):
@@ -148,7 +103,7 @@ def classify_command(
         else:
             needs_database("silicio spatial classify", database_url)
             from silicio.lake.query import Lake
-            from silicio.spatial import load_model
+            from silicio.spatial.signatures import classify_lake
 
             who = acting_user(actor, "classifies")
             try:
@@ -157,26 +112,12 @@ def classify_command(
                 raise fail(str(exc)) from None
             with lake:
                 try:
-                    found = list(_lake_wafers(lake, lot, kind))
+                    update = classify_lake(lake, actor=who, lots=None if lot is None else [lot], kind=kind)
                 except ValueError as exc:
                     raise fail(str(exc)) from None
-                described = _describe([m for *_, m in found]) if found else []
-                meta = load_model().metadata
-                model = (f"signatures.npz format {meta['format']} seed {meta['seed']} features "
-                         f"{meta['feature_version']} generator {meta['generator_version']}")  # fmt: skip
-                stored = []
-                for (product, lot_id, stage, wafer, _), d in zip(found, described, strict=True):
-                    rows.append({"file": None, "lot_id": lot_id, "wafer_id": wafer, **d})
-                    stored.append({
-                        "product": product, "lot": lot_id, "stage": stage, "wafer_id": wafer,
-                        "label": d["signature"], "confidence": d["confidence"],
-                        "probabilities": d["probabilities"], "model": model, "dies": d["dies"],
-                        "wafer_yield": d["yield"], "centre_yield": d["centre_yield"],
-                        "middle_yield": d["middle_yield"], "edge_yield": d["edge_yield"],
-                        "largest_cluster_dies": d["largest_cluster_dies"],
-                        "largest_cluster_radius": d["largest_cluster_radius"],
-                    })  # fmt: skip
-                lake.catalog.store_signatures(stored, actor=who)
+            rows = [{"file": None, "lot_id": r["lot_id"], "wafer_id": r["wafer_id"],
+                     **{k: v for k, v in r.items() if k not in ("lot_id", "wafer_id", "stage", "product")}}
+                    for r in update.rows]  # fmt: skip
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
@@ -209,8 +150,12 @@ def classify_command(
                       f"{cluster} dies at r {row['largest_cluster_radius']:.2f}" if cluster else "-")  # fmt: skip
     print_table(console, table)
     if not files:
+        counts = update.counts
         console.print(
-            f"{len(rows)} wafer signature(s) stored in the catalog (wafer_signatures)", highlight=False
+            f"{len(rows)} wafer signature(s) in the catalog (wafer_signatures): {counts['added']} added, "
+            f"{counts['replaced']} replaced (the old kept in wafer_signature_history), "
+            f"{counts['unchanged']} unchanged",
+            highlight=False,
         )
 
 

@@ -37,6 +37,9 @@ Wafer-map signatures (:mod:`silicio.spatial`, ``silicio spatial classify --data`
 ``wafer_signatures``     one row per (lot, stage, wafer): the WM-811K class of its map, with its
                          probability and every class's (JSON), the model that said so, the zonal
                          yields, the largest cluster of fails, when and by whom (``actor``)
+``wafer_signature_history`` each signature replaced by a different one (new data ingested for the
+                         wafer, another model): the row as it was, when and by whom it was
+                         superseded; nothing is overwritten unrecorded
 """
 
 from __future__ import annotations
@@ -241,32 +244,62 @@ baseline_events = sa.Table(
     sa.Column("version", sa.Integer),
 )
 
+
+def _signature_columns() -> list[sa.Column]:
+    """The columns of a wafer's signature (fresh objects: a column belongs to one table)."""
+    return [
+        sa.Column("product", sa.Text),
+        sa.Column("lot", sa.Text, nullable=False),
+        sa.Column("stage", sa.String(16), nullable=False),
+        sa.Column("wafer_id", sa.Text, nullable=False),
+        sa.Column("label", sa.String(16), nullable=False),
+        sa.Column("confidence", sa.Float, nullable=False),
+        sa.Column("probabilities", sa.JSON, nullable=False),
+        sa.Column("model", sa.Text, nullable=False),
+        sa.Column("dies", sa.Integer, nullable=False),
+        sa.Column("wafer_yield", sa.Float),
+        sa.Column("centre_yield", sa.Float),
+        sa.Column("middle_yield", sa.Float),
+        sa.Column("edge_yield", sa.Float),
+        sa.Column("largest_cluster_dies", sa.Integer, nullable=False),
+        sa.Column("largest_cluster_radius", sa.Float),
+        sa.Column("classified_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+    ]
+
+
 wafer_signatures = sa.Table(
     "wafer_signatures",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("product", sa.Text),
-    sa.Column("lot", sa.Text, nullable=False),
-    sa.Column("stage", sa.String(16), nullable=False),
-    sa.Column("wafer_id", sa.Text, nullable=False),
-    sa.Column("label", sa.String(16), nullable=False),
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("probabilities", sa.JSON, nullable=False),
-    sa.Column("model", sa.Text, nullable=False),
-    sa.Column("dies", sa.Integer, nullable=False),
-    sa.Column("wafer_yield", sa.Float),
-    sa.Column("centre_yield", sa.Float),
-    sa.Column("middle_yield", sa.Float),
-    sa.Column("edge_yield", sa.Float),
-    sa.Column("largest_cluster_dies", sa.Integer, nullable=False),
-    sa.Column("largest_cluster_radius", sa.Float),
-    sa.Column("classified_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.Text, nullable=False),
+    *_signature_columns(),
     sa.UniqueConstraint("lot", "stage", "wafer_id", name="uq_wafer_signatures_wafer"),
 )
 
+wafer_signature_history = sa.Table(
+    "wafer_signature_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("signature_id", sa.Integer, nullable=False),
+    *_signature_columns(),
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("superseded_by", sa.Text, nullable=False),
+)
+sa.Index(
+    "ix_wafer_signature_history_wafer",
+    wafer_signature_history.c.lot,
+    wafer_signature_history.c.stage,
+    wafer_signature_history.c.wafer_id,
+)
+
+#: What a signature says: a stored row equal in these is the same signature (not superseded).
+_SIGNATURE_CONTENT = ("product", "label", "confidence", "probabilities", "model", "dies", "wafer_yield",
+                      "centre_yield", "middle_yield", "edge_yield", "largest_cluster_dies",
+                      "largest_cluster_radius")  # fmt: skip
+
 #: Catalog tables and views, in the order they are shown.
-CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots", "wafer_signatures")
+CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots", "wafer_signatures",
+                  "wafer_signature_history")  # fmt: skip
 
 #: Data source kind -> its table of the facts only its files have (``SourceData.details``).
 DETAIL_TABLES: dict[str, sa.Table] = {"stdf": stdf_files}
@@ -397,27 +430,78 @@ class Catalog:
         with self.engine.connect() as connection:
             return {
                 name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                for name, table in (("files", files), ("quarantine", quarantine), ("wafers", wafers))
+                for name, table in (
+                    ("files", files),
+                    ("quarantine", quarantine),
+                    ("wafers", wafers),
+                    ("wafer_signatures", wafer_signatures),
+                    ("wafer_signature_history", wafer_signature_history),
+                )
             }
 
     # -- writing
 
-    def store_signatures(self, rows: Sequence[dict[str, Any]], *, actor: str) -> int:
+    def store_signatures(self, rows: Sequence[dict[str, Any]], *, actor: str) -> dict[str, int]:
         """Store the wafer-map signature of each wafer (``wafer_signatures``' columns but the
-        time and the actor), replacing any earlier one of the same (lot, stage, wafer), in one
-        transaction; each row records when and by whom (``actor``). Returns the rows stored."""
+        time and the actor), in one transaction; each row records when and by whom (``actor``).
+
+        A wafer without a signature gets one (``added``). A wafer whose stored signature says the
+        same (class, probabilities, model, zonal yields, cluster) keeps it (``unchanged``). One
+        whose signature differs has its old row moved to ``wafer_signature_history`` with when
+        and by whom it was superseded, and the new one stored (``replaced``). Returns the counts.
+        """
         if not actor or not actor.strip():
             raise ValueError("storing signatures needs an actor: who classified the wafers")
         now = datetime.now(UTC)
-        stored = [{**row, "classified_at": now, "actor": actor} for row in rows]
+        counts = {"added": 0, "replaced": 0, "unchanged": 0}
         with self.engine.begin() as connection:
-            for row in stored:
-                connection.execute(sa.delete(wafer_signatures).where(
-                    (wafer_signatures.c.lot == row["lot"]) & (wafer_signatures.c.stage == row["stage"])
-                    & (wafer_signatures.c.wafer_id == row["wafer_id"])))  # fmt: skip
-            if stored:
-                connection.execute(sa.insert(wafer_signatures), stored)
-        return len(stored)
+            for row in rows:
+                where = ((wafer_signatures.c.lot == row["lot"]) & (wafer_signatures.c.stage == row["stage"])
+                         & (wafer_signatures.c.wafer_id == row["wafer_id"]))  # fmt: skip
+                old = connection.execute(sa.select(wafer_signatures).where(where)).first()
+                if old is not None:
+                    old = dict(old._mapping)
+                    if all(_same(old[k], row.get(k)) for k in _SIGNATURE_CONTENT):
+                        counts["unchanged"] += 1
+                        continue
+                    history = {k: v for k, v in old.items() if k != "id"}
+                    connection.execute(sa.insert(wafer_signature_history), {
+                        **history, "signature_id": old["id"], "superseded_at": now, "superseded_by": actor,
+                    })  # fmt: skip
+                    connection.execute(sa.delete(wafer_signatures).where(wafer_signatures.c.id == old["id"]))
+                connection.execute(sa.insert(wafer_signatures), {**row, "classified_at": now, "actor": actor})
+                counts["replaced" if old is not None else "added"] += 1
+        return counts
+
+    def signature_history(self, lot: str, stage: str, wafer_id: str) -> list[dict[str, Any]]:
+        """The signatures a wafer had before its current one, oldest first (with
+        ``superseded_at`` and ``superseded_by``)."""
+        query = (
+            sa.select(wafer_signature_history)
+            .where((wafer_signature_history.c.lot == lot) & (wafer_signature_history.c.stage == stage)
+                   & (wafer_signature_history.c.wafer_id == wafer_id))
+            .order_by(wafer_signature_history.c.id)
+        )  # fmt: skip
+        with self.engine.connect() as connection:
+            return [_normalized(dict(row._mapping)) for row in connection.execute(query)]
+
+    def wafers_of(self, sha256s: Sequence[str]) -> list[dict[str, Any]]:
+        """product, lot, stage, wafer_id of the wafers the files with these contents hold
+        (wafers with an id), each once, by lot, stage and wafer."""
+        found: set[tuple] = set()
+        wanted = list(dict.fromkeys(sha256s))
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):  # SQLite bounds the parameters of a statement
+                query = (
+                    sa.select(files.c.product, files.c.lot, files.c.stage, wafers.c.wafer_id)
+                    .join(wafers, wafers.c.file_id == files.c.id)
+                    .where(files.c.sha256.in_(wanted[start : start + 500]) & wafers.c.wafer_id.is_not(None)
+                           & files.c.lot.is_not(None))
+                    .distinct()
+                )  # fmt: skip
+                found.update(tuple(row) for row in connection.execute(query))
+        keys = ("product", "lot", "stage", "wafer_id")
+        return [dict(zip(keys, row, strict=True)) for row in sorted(found, key=lambda r: (r[1], r[2], r[3]))]
 
     def add(self, entry: CatalogEntry) -> KnownFile | None:
         """Record one file in one transaction. Returns None when recorded, or the entry that
@@ -701,6 +785,13 @@ def catalog_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _same(stored: Any, new: Any) -> bool:
+    """A stored signature value against a new one: JSON read back as text on some databases."""
+    if isinstance(stored, str) and isinstance(new, dict):
+        stored = json.loads(stored)
+    return stored == new
 
 
 def _key_filter(key: BaselineKey) -> list:

@@ -8,6 +8,9 @@ wafer it sits (zonal yield by rings and quadrants) and how its fails cluster (DB
 * :func:`zonal_yield` and :func:`fail_clusters`: yield by zone, clusters of fails per wafer;
 * :mod:`.defects`: inline inspection (KLARF) defects placed on the test dies, and per step and
   defect class the kill ratio, capture rate, defect-limited yield and density;
+* :mod:`.signatures`: the lake's wafers classified and stored (``silicio ingest``, ``silicio
+  spatial classify --data``); :mod:`.inline`: the lake's inspections against wafer sort;
+  :func:`report_section`: the lot report's spatial section;
 * :mod:`.train`: ``python -m silicio.spatial.train --seed 0`` rebuilds the committed model and
   its report (models/TRAINING.md).
 
@@ -39,6 +42,7 @@ __all__ = [
     "match_wafers",
     "place_defects",
     "placement_for",
+    "report_section",
     "zonal_yield",
 ]
 
@@ -53,6 +57,10 @@ def __getattr__(name: str):
         from .convert import from_wafer_map
 
         return from_wafer_map
+    if name == "report_section":
+        from .report import report_section
+
+        return report_section
     if name in _DEFECTS:
         from . import defects
 

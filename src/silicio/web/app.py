@@ -23,7 +23,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from silicio import __version__
 
-from . import access, declare, login, pages, preparing, correlate_pages, security, spc_pages, trace_pages
+from . import (
+    access,
+    correlate_pages,
+    declare,
+    login,
+    pages,
+    preparing,
+    security,
+    spatial_pages,
+    spc_pages,
+    trace_pages,
+)
 from .access import refusal
 from .dashboard import Dashboard, NotFound, Pending, Settings
 from .format import format_cell
@@ -33,7 +44,7 @@ from .tracedata import BadQuery, TraceData
 
 HERE = Path(__file__).resolve().parent
 #: Every declared page, in the order their routes are added.
-PAGES = (*pages.PAGES, *correlate_pages.PAGES, *spc_pages.PAGES, *trace_pages.PAGES)
+PAGES = (*pages.PAGES, *correlate_pages.PAGES, *spc_pages.PAGES, *trace_pages.PAGES, *spatial_pages.PAGES)
 # Seconds after which a page still being computed asks again (its error page reloads itself).
 _RETRY_SECONDS = 5
 # Browsers may keep the static files for a day; plotly.js is 4.8 MB.
@@ -150,6 +161,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     declare.install(app, correlate_pages.PAGES, tags=["correlation, retest"])
     declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
     declare.install(app, trace_pages.PAGES, tags=["trace, origin, supply"])
+    declare.install(app, spatial_pages.PAGES, tags=["spatial"])
     # FastAPI's own documentation of the API is for the maker's staff.
     for route in app.router.routes:
         if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,

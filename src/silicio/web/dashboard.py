@@ -56,6 +56,7 @@ from silicio.yields.wafermap import Orientation, map_json, orientation_of
 from . import models as m
 from .cache import ByteCache, default_max_bytes
 from .links import die_url, lot_url, report_url, test_url, wafer_url
+from .spatialdata import wafer_spatial
 
 _DEFAULT_HOLDS = HoldRules()
 
@@ -471,7 +472,10 @@ class Dashboard:
             product, chosen, _ = self._lot(db, lot_id, stage)
             screened = screenings.results.get(product) if chosen == WAFER_SORT else None
             limits = screened.static_limits if screened is not None else None
-            report = lot_report(db, lot_id, stage=chosen, static_limits=limits, disposition=disposition)
+            from silicio.spatial import report_section
+
+            report = lot_report(db, lot_id, stage=chosen, static_limits=limits, disposition=disposition,
+                                spatial=report_section(db, lot_id, chosen))  # fmt: skip
             return render_html(report)
 
         return self._call(("lot_report", lot_id, stage), compute)
@@ -533,10 +537,13 @@ class Dashboard:
                 parametric = None
             statistics = rows_of(per_test_statistics(one_test), m.TestStatistics,
                                  url=lambda r: test_url(r["test_num"], product))  # fmt: skip
+        spatial = wafer_spatial(
+            self, db, lot_id, wafer_id, stage, parts, self._orientation(db, lot_id, stage)
+        )
         return m.WaferPage(lot_id=lot_id, wafer_id=wafer_id, product=product, stage=stage, bin_kind=kind,
                            total=_total(yield_by(parts, by=())), bin_map=the_map, bins=rows_of(counts, m.BinCount),
                            tests=tests, test_num=test_num, parametric_map=parametric,
-                           test_statistics=statistics)  # fmt: skip
+                           test_statistics=statistics, spatial=spatial)  # fmt: skip
 
     def test(self, test_num: int, product: str | None = None, name: str | None = None) -> m.TestPage:
         return self._call(

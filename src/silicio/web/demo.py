@@ -1,8 +1,10 @@
 """A lake of demo data for the dashboard: what ``silicio serve --demo`` (and ``make run``) serve.
 
-The demo fab of :mod:`silicio.demo` (``generate_fab``) and one file that is not STDF, so the
-files page has a quarantine entry; and one account per role (:func:`demo_users`), whose random
-passwords ``silicio serve --demo`` prints once, when they are made.
+The demo fab of :mod:`silicio.demo` (``generate_fab``) with its inline inspection (KLARF files
+whose defects follow the wafers' planted signatures: the dashboard's defect overlay and kill
+ratios), each wafer's map signature stored as ``silicio ingest`` stores it, and one file that is
+not STDF, so the files page has a quarantine entry; and one account per role (:func:`demo_users`),
+whose random passwords ``silicio serve --demo`` prints once, when they are made.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ DEFAULT_DEMO_DIR = Path("out") / "demo-lake"
 
 
 def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0,
-                     progress: Callable[[str, int, int], None] | None = None) -> Path:  # fmt: skip
-    """STDF files of the demo fab (:func:`silicio.demo.generate_fab`) in ``stdf_dir``;
-    ``progress(message, done, total)`` after each lot."""
+                     progress: Callable[[str, int, int], None] | None = None, inspection: bool = True) -> Path:  # fmt: skip
+    """STDF files of the demo fab (:func:`silicio.demo.generate_fab`) in ``stdf_dir``, with its
+    inline inspection's KLARF files unless ``inspection`` is False; ``progress(message, done,
+    total)`` after each lot."""
     from silicio.demo import generate_fab
 
     stdf_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(os.cpu_count() or 1, 4))
     generate_fab(stdf_dir, **({"lots": lots} if lots is not None else {}), seed=seed, workers=workers,
-                 progress=progress)  # fmt: skip
+                 progress=progress, inspection=inspection)  # fmt: skip
     # A file the reader rejects, as a tester share always has one.
     (stdf_dir / "interrupted_transfer.stdf").write_bytes(b"\x00\x00 partial upload, not STDF\n" * 8)
     return stdf_dir
@@ -41,9 +44,20 @@ def demo_lake(data_dir: str | os.PathLike[str] = DEFAULT_DEMO_DIR, **files) -> P
     and a finished lake costs only the hashing of its files."""
     data_dir = Path(data_dir)
     stdf_dir = write_demo_files(data_dir.parent / f"{data_dir.name}-stdf", **files)
-    lake.ingest([stdf_dir], data_dir)
+    _store_new_signatures(data_dir, lake.ingest([stdf_dir], data_dir))
     load_trace_demo(data_dir)
     return data_dir
+
+
+def _store_new_signatures(data_dir: Path, report) -> int:
+    """The signatures of the wafers an ingest took in; of every wafer when the lake has none yet
+    (a lake made before signatures were stored at ingest gets them once)."""
+    taken = [o.sha256 for o in report.with_status(lake.INGESTED, lake.PARTIAL)]
+    if not taken:
+        with lake.open(data_dir) as db:
+            if db.catalog.counts()["wafer_signatures"] == 0:
+                taken = [o.sha256 for o in report.outcomes if o.sha256]
+    return store_demo_signatures(data_dir, taken)
 
 
 #: The steps of preparing the demo for the dashboard (:func:`prepare_demo`); the screening runs
@@ -52,7 +66,7 @@ DEMO_STEPS = (
     ("generate", "Writing the demo fab's STDF files"),
     ("ingest", "Ingesting them into the lake"),
     ("trace", "Traceability, certificates and suppliers"),
-    ("screening", "PAT screening of every lot (pages are open meanwhile)"),
+    ("screening", "Wafer signatures and the PAT screening of every lot (pages are open meanwhile)"),
 )
 
 
@@ -90,7 +104,7 @@ def prepare_demo(data_dir: str | os.PathLike[str], preparation: Preparation, *, 
             if counts["files"] == counts["total"] or counts["files"] % 20 == 0:
                 say(f"  {counts['files']}/{counts['total']} files ingested")
 
-        lake.ingest([stdf_dir], data_dir, on_start=started, on_file=ingested)
+        report = lake.ingest([stdf_dir], data_dir, on_start=started, on_file=ingested)
         preparation.finish(step)
         step = "trace"
         preparation.start(step)
@@ -100,6 +114,9 @@ def prepare_demo(data_dir: str | os.PathLike[str], preparation: Preparation, *, 
         say("the dashboard's pages are open; the PAT screening runs now")
         step = "screening"
         preparation.start(step)
+        # The wafer signatures too, while pages are served: the wafer page classifies a wafer
+        # itself until its signature is stored (9 CPU s for the demo's 120 wafers, measured).
+        _store_new_signatures(data_dir, report)
         if warm is not None:
             warm()
         preparation.finish(step)
@@ -110,6 +127,20 @@ def prepare_demo(data_dir: str | os.PathLike[str], preparation: Preparation, *, 
         preparation.fail(step, message)
         say(f"error: {message}")
         return False
+
+
+def store_demo_signatures(data_dir: str | os.PathLike[str], sha256s: list[str]) -> int:
+    """The wafer-map signature of each wafer-sort wafer of these files, stored as ``silicio
+    ingest`` stores it (actor ``demo``); wafers already classified alike are left as they are.
+    Returns the wafers classified (none without the spatial extra: the pages then say so)."""
+    from silicio.extras import missing_modules
+
+    if missing_modules("spatial"):
+        return 0
+    from silicio.spatial.signatures import classify_ingested
+
+    with lake.open(data_dir) as db:
+        return classify_ingested(db, sha256s, actor="demo").wafers
 
 
 # ------------------------------------------------------------------------------------------------

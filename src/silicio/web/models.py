@@ -239,6 +239,9 @@ class WaferPage(BaseModel):
     parametric_map: WaferMapData | None = None
     test_statistics: list[TestStatistics] = Field(default_factory=list)
     highlight: list[int] | None = Field(default=None, description="x, y of a die to mark")
+    spatial: WaferSpatial | None = Field(
+        default=None, description="wafer sort: signature, zonal yield, fail clusters, inline defects"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -765,3 +768,9 @@ class SupplierPortal(BaseModel):
     capabilities: list[PortalCapability]
     certifications: list[PortalCertification]
     requests: list[PortalRequest]
+
+
+# The wafer page's spatial part lives with the spatial pages' models, which build on this module.
+from .spatial_models import WaferSpatial  # noqa: E402
+
+WaferPage.model_rebuild()

@@ -93,6 +93,7 @@ from .yield_ import consolidate_retests_tidy, with_test_order, yield_by
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "SpatialSection",
     "HISTORY_COLUMNS",
     "LotReport",
     "ScreeningSummary",
@@ -150,6 +151,25 @@ class ScreeningSummary:
 
 
 @dataclass(frozen=True)
+class SpatialSection:
+    """The lot's spatial yield, computed by :mod:`silicio.spatial` (which builds on this module)
+    and handed to :func:`lot_report`.
+
+    ``wafers``: per wafer its map signature (WM-811K class), confidence, dies, wafer / centre /
+    middle / edge yield, largest fail cluster (dies) and ``stored`` (as stored in the catalog, or
+    classified for the report). ``defect_yield``: per inline inspection step and defect class the
+    measures of :func:`silicio.spatial.defects.defect_yield` (None: the lot was not inspected).
+    ``defects``: the inspections' defects placed on the lot's dies (wafer_id, x, y, step_id,
+    classname). ``notes``: what was assumed.
+    """
+
+    wafers: pa.Table
+    defect_yield: pa.Table | None = None
+    defects: pa.Table | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LotReport:
     """The numbers of one lot. Tables are pyarrow; see :func:`lot_report` for each one's source."""
 
@@ -186,6 +206,8 @@ class LotReport:
     history: pa.Table | None = None
     #: How the maps are drawn: the files' STDF WCR (which way X and Y grow, the flat).
     orientation: Orientation = DEFAULT_ORIENTATION
+    #: Signatures, zonal yield and inline defects (wafer sort; None when not given).
+    spatial: SpatialSection | None = None
 
     @property
     def is_wafer_sort(self) -> bool:
@@ -516,6 +538,7 @@ def lot_report(
     top_tests: int = WORST_TESTS,
     disposition: Disposition | None = None,
     history: pa.Table | pl.DataFrame | None = None,
+    spatial: SpatialSection | None = None,
 ) -> LotReport:
     """Yield, bins, reconciliation, wafer maps, sites, retests, throughput, worst tests,
     screening and disposition of lot ``lot_id``.
@@ -560,6 +583,9 @@ def lot_report(
       row per lot in the order to draw them, e.g. :mod:`silicio.yields.history`'s baseline),
       with ``this_lot`` marking the lot reported (added with its final yield when missing): the
       report draws yield per lot with the SYL line. None: no history section.
+    * ``spatial``: as given (:class:`SpatialSection`, from :func:`silicio.spatial.report_section`):
+      each wafer's signature and zonal yield, and the inline defects and their kill ratios when
+      the lot was inspected; their maps with the defects drawn on the bin maps.
     """
     from silicio.lake.query import Lake
 
@@ -634,6 +660,7 @@ def lot_report(
         distributions=tables.distributions,
         history=_history(history, data.lot_id, overall["final_yield"]),
         orientation=orientation,
+        spatial=spatial,
     )
 
 
@@ -1146,6 +1173,16 @@ def report_data(report: LotReport) -> dict[str, Any]:
             "boxes": _rows(report.distributions.boxes),
         },
         "history": _rows(report.history) if report.history is not None else None,
+        "spatial": None
+        if report.spatial is None
+        else {
+            "wafers": _rows(report.spatial.wafers),
+            "defect_yield": _rows(report.spatial.defect_yield)
+            if report.spatial.defect_yield is not None
+            else None,
+            "defects": _rows(report.spatial.defects) if report.spatial.defects is not None else None,
+            "notes": list(report.spatial.notes),
+        },
     }
 
 
@@ -1167,7 +1204,8 @@ def _throughput_data(found: Throughput | None) -> dict[str, Any] | None:
 # Formatting shared by HTML and PDF
 
 _PERCENT_COLUMNS = {"first_pass_yield", "final_yield", "yield_before", "yield_after", "yield", "syl",
-                    "recovery_rate", "deviation"}  # fmt: skip
+                    "recovery_rate", "deviation", "wafer_yield", "centre_yield", "middle_yield", "edge_yield",
+                    "capture_rate", "defect_limited_yield"}  # fmt: skip
 _PERCENT_POINTS = {"percent", "percent_of_tested", "percent_of_fails", "cumulative_percent"}
 
 
@@ -1216,6 +1254,11 @@ _TABLE_COLUMNS = {
     "retest_recovery": ["first_bin", "failing_dies", "retested_dies", "recovered_dies", "recovery_rate"],
     "test_time": ["head", "site", "parts", "mean_ms", "median_ms", "min_ms", "max_ms"],
     "history": ["lot", "yield", "syl", "this_lot"],
+    "signatures": ["wafer_id", "signature", "confidence", "dies", "wafer_yield", "centre_yield", "middle_yield",
+                   "edge_yield", "largest_cluster_dies", "stored"],
+    "inline_defects": ["step_id", "classnumber", "classname", "wafers", "defects", "inspected_dies", "defective_dies",
+                       "defective_failed", "failed_dies", "kill_ratio", "capture_rate", "defect_limited_yield",
+                       "defect_density"],
 }  # fmt: skip
 
 
@@ -1236,6 +1279,12 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
         ("files", "Files", report.files, _TABLE_COLUMNS["files"]),
         ("wafer_yield", "Yield per wafer", report.wafer_yield, _TABLE_COLUMNS["wafer_yield"]),
     ]  # fmt: skip
+    if report.spatial is not None:
+        out.append(("signatures", "Wafer-map signature and zonal yield per wafer (rings of equal area)",
+                    report.spatial.wafers, _TABLE_COLUMNS["signatures"]))  # fmt: skip
+        if report.spatial.defect_yield is not None:
+            out.append(("inline_defects", "Inline defects on the wafer-sort dies: kill ratio per step and class",
+                        report.spatial.defect_yield, _TABLE_COLUMNS["inline_defects"]))  # fmt: skip
     if report.site_yield is not None:
         out.append(("site_yield", "First-pass yield per test site", report.site_yield.sites,
                     _TABLE_COLUMNS["site_yield"]))  # fmt: skip
@@ -1589,7 +1638,52 @@ def _html_after(key: str, report: LotReport) -> str:
         return _html_screened_maps(report)
     if key == "history" and report.history is not None:
         return f'<div class="map">{_history_svg(report.history)}</div>'
+    if key == "signatures" and report.spatial is not None and report.spatial.notes:
+        return (
+            "<ul>"
+            + "".join(f'<li class="note">{html.escape(n)}</li>' for n in report.spatial.notes)
+            + "</ul>"
+        )
+    if key == "inline_defects":
+        return _html_defect_maps(report)
     return ""
+
+
+def defect_colours(defects: pa.Table) -> dict[str, str]:
+    """One colour per defect class (step and name) of the placed defects, in order of first sight."""
+    keys = dict.fromkeys(_defect_key(r) for r in defects.to_pylist())
+    return dict(zip(keys, rule_colours([str(i) for i in range(len(keys))]).values(), strict=True))
+
+
+def _defect_key(row: Mapping[str, Any]) -> str:
+    return f"{row.get('step_id') or ''} {row.get('classname') or row.get('classnumber')}".strip()
+
+
+def _html_defect_maps(report: LotReport) -> str:
+    """The hard bin map of each inspected wafer with its inline defects drawn on it (crosses,
+    coloured by step and class)."""
+    spatial = report.spatial
+    if spatial is None or spatial.defects is None or spatial.defects.num_rows == 0:
+        return ""
+    rows = [r for r in spatial.defects.to_pylist() if r["x"] is not None]
+    colours = defect_colours(spatial.defects)
+    by_wafer: dict[str, list[dict]] = {}
+    for r in rows:
+        by_wafer.setdefault(r["wafer_id"], []).append(r)
+    _, drawings = _drawings(report)
+    maps = []
+    for drawing, wafer_map in zip(drawings, report.wafer_maps, strict=True):
+        defects = by_wafer.get(wafer_map.wafer_id)
+        if not defects:
+            continue
+        markers = [(r["x"], r["y"], colours[_defect_key(r)], _defect_key(r)) for r in defects]
+        svg = map_svg(drawing, markers=markers)
+        caption = f"{wafer_map.wafer_id}: {len(defects)} defects"
+        maps.append(f'<div class="map" data-wafer="{html.escape(str(wafer_map.wafer_id))}" data-defects="{len(defects)}">'
+                    f"{svg}<div>{html.escape(caption)}</div></div>")  # fmt: skip
+    legend = _html_legend([LegendEntry(label, colour) for label, colour in colours.items()])
+    return ("<h3>Inline defects on the hard bin maps (crosses, by step and class)</h3>"
+            f'<div class="maps" data-chart="defect-maps">{"".join(maps)}</div>{legend}')  # fmt: skip
 
 
 def render_html(report: LotReport) -> str:

@@ -50,6 +50,7 @@ from .reports import (  # noqa: E402
     lot_stages,
 )
 from .search import parts_with_id, wafers_matching  # noqa: E402
+from .spatial import klarf_lots, klarf_tables, wafer_equipment  # noqa: E402
 from .spc import last_results  # noqa: E402
 from .tests import test_results  # noqa: E402
 from .trace import last_test_results  # noqa: E402
@@ -60,11 +61,14 @@ __all__ = [
     "bin_records",
     "final_bin_counts",
     "history_lots",
+    "klarf_lots",
+    "klarf_tables",
     "last_results",
     "last_test_results",
     "lot_file_times",
     "pat_history",
     "wafer_configurations",
+    "wafer_equipment",
     "lot_bin_summaries",
     "lot_files",
     "lot_ids",

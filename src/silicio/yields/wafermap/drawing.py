@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -411,12 +411,14 @@ def _outline_json(drawing: MapDrawing) -> dict[str, Any]:
             "flat_x": flat_x, "flat_y": flat_y, "flat_color": FLAT_COLOUR, "note": outline.note}  # fmt: skip
 
 
-def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320) -> str:
+def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320,
+            markers: Sequence[tuple[int, int, str, str]] = ()) -> str:  # fmt: skip
     """The drawing as an inline SVG element: one square per die at its display row and column,
     filled with its colour, each carrying its die's ``data-x`` / ``data-y``; round them the wafer's
     outline (``path`` of class ``wafer-outline``) and, when the flat's side is known, the flat
     (``line`` of class ``wafer-flat``; the root's ``data-flat`` names the side). Without a flat a
-    ``desc`` says why."""
+    ``desc`` says why. ``markers``: (x, y, colour, label) drawn as a cross on die (x, y) of the
+    map (class ``marker``, e.g. inline defects); markers off the map's dies are left out."""
     outline = drawing.outline()
     (cu, cv), radius = outline.centre, outline.radius
     low_u, high_u = min(0.0, cu - radius), max(float(drawing.columns), cu + radius)
@@ -441,6 +443,15 @@ def map_svg(drawing: MapDrawing, title: str | None = None, max_size: int = 320) 
         (x1, y1), (x2, y2) = (at(u1, v1).split(), at(u2, v2).split())
         edge += (f'<line class="wafer-flat" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{FLAT_COLOUR}" '
                  f'stroke-width="3"/>')  # fmt: skip
+    cells = {(int(x), int(y)): (int(r), int(c)) for x, y, r, c in zip(drawing.x, drawing.y, drawing.row,
+                                                                       drawing.column, strict=True)}  # fmt: skip
+    for x, y, colour, label in markers:
+        if (int(x), int(y)) not in cells:
+            continue
+        r, c = cells[(int(x), int(y))]
+        x0, y0, x1, y1 = c * cell + 1, r * cell + 1, (c + 1) * cell - 2, (r + 1) * cell - 2
+        edge += (f'<path class="marker" d="M {x0} {y0} L {x1} {y1} M {x0} {y1} L {x1} {y0}" stroke="{colour}" '
+                 f'stroke-width="1.5" data-x="{int(x)}" data-y="{int(y)}"><title>{html.escape(label)}</title></path>')  # fmt: skip
     desc = "" if outline.note is None else f"<desc>{html.escape(outline.note)}</desc>"
     left, top = math.floor(low_u * cell) - 2, math.floor(low_v * cell) - 2
     width, height = math.ceil(high_u * cell) + 2 - left, math.ceil(high_v * cell) + 2 - top
