@@ -92,6 +92,52 @@ def ingest_into(data: Path, paths: list[Path], workers: int) -> tuple[float, flo
     return seconds, cpu, report.records
 
 
+def ingest_phases(path: Path, rounds: int = 2) -> list[tuple[str, float]]:
+    """CPU seconds of what an ingest does with one file, step by step, done here one after the
+    other on a single thread (best of ``rounds``): where an ingest's time goes beyond reading."""
+    import pyarrow.parquet as pq
+
+    from silicio.lake.ingest import ROW_GROUP_ROWS, _parquet_options, file_sha256, ingest
+    from silicio.stdf import read
+    from silicio.stdf.tidy import parts_and_tidy
+
+    def write_all(folder: Path, tables) -> None:
+        for name, table in tables.items():
+            pq.write_table(table, folder / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS,
+                           **_parquet_options(table.schema))  # fmt: skip
+
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="lake_phases_") as scratch:
+        folder = Path(scratch)
+        for round_ in range(rounds):
+            steps = {}
+            cpu = time.process_time()
+            tables = read(path)
+            steps["read (silicio.stdf.read)"] = time.process_time() - cpu
+            cpu = time.process_time()
+            file_sha256(path)
+            steps["SHA-256 of the file"] = time.process_time() - cpu
+            cpu = time.process_time()
+            write_all(folder, tables)
+            steps["Parquet of every record type"] = time.process_time() - cpu
+            cpu = time.process_time()
+            parts_table, tidy_table = parts_and_tidy(tables)
+            steps["parts and tidy views built"] = time.process_time() - cpu
+            cpu = time.process_time()
+            write_all(folder, {"parts": parts_table, "tidy": tidy_table})
+            steps["Parquet of the parts and tidy views"] = time.process_time() - cpu
+            del tables, parts_table, tidy_table
+            cpu = time.process_time()
+            ingest([path], folder / f"lake{round_}", workers=1)
+            steps["whole ingest (1 worker)"] = time.process_time() - cpu
+            for step, seconds in steps.items():
+                best[step] = min(best.get(step, float("inf")), seconds)
+    steps_total = sum(v for k, v in best.items() if not k.startswith("whole"))
+    rows = list(best.items())
+    rows.insert(-1, ("rest (catalog and its creation, yields, wafer rows)", best[rows[-1][0]] - steps_total))
+    return rows
+
+
 def query_times(data: Path, rounds: int = 5) -> tuple[float, float, int]:
     """First (cold) and best later time of the yield-by-wafer query, and its rows."""
     from silicio.lake import open as open_lake
@@ -117,6 +163,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5, help="number of input files (default 5)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="ingest runs (default: 1 2)")
+    parser.add_argument("--no-phases", dest="phases", action="store_false",
+                        help="skip the step-by-step CPU seconds of one file's ingest")  # fmt: skip
     parser.add_argument("--delete-inputs", action="store_true", help="delete the input files at the end")
     parser.add_argument(
         "--report", type=Path, default=REPORT, help=f"where the table goes (default {REPORT})"
@@ -126,6 +174,8 @@ def main() -> None:
     paths = inputs(args.mb, args.files, args.seed)
     size = sum(p.stat().st_size for p in paths)
     print(f"{len(paths)} files, {size / 1e6:,.0f} MB", flush=True)
+    phases = ingest_phases(paths[0]) if args.phases else []
+    phases_load = os.getloadavg()[0]
     load_before = os.getloadavg()[0]
     read_s, read_cpu, records = read_alone(paths)
     print(f"reader alone: {read_s:.1f} s, {read_cpu:.1f} s CPU (load {os.getloadavg()[0]:.2f})", flush=True)
@@ -176,6 +226,12 @@ def main() -> None:
     if one is not None:
         lines += ["", f"Ingest with 1 worker: {read_s / one[1]:.2f}x the reader's throughput (wall), "
                       f"{read_cpu / one[2]:.2f}x in CPU seconds; target 0.4x."]  # fmt: skip
+    if phases:
+        read_step = phases[0][1]
+        lines += ["", f"Where an ingest's CPU goes, step by step on one file ({paths[0].name}, "
+                      f"{paths[0].stat().st_size / 1e6:,.0f} MB; best of 2; load {phases_load:.2f}):", "",
+                  "| step | CPU seconds | x the read |", "|---|---:|---:|"]  # fmt: skip
+        lines += [f"| {step} | {seconds:.2f} | {seconds / read_step:.2f}x |" for step, seconds in phases]
     first, best, groups = query if query is not None else (float("nan"), float("nan"), 0)
     lines += [
         "",
