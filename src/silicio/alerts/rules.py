@@ -108,7 +108,13 @@ class BinAboveSbl(_HoldReasonRule):
 class PatOutlierRate(AlertRule):
     """The share of a wafer-sort lot's parts that PAT rejected (AEC-Q001) above ``max_share``;
     the screening recipe is ``recipe`` (a TOML path; empty: the automotive wafer-sort recipe
-    shipped with silicio). Screens the products of the ingested wafer-sort lots."""
+    shipped with silicio).
+
+    A lot judged against a stored version of its lot history (``silicio limits update``) is
+    screened alone, with that version's static PAT limits: the cost of reading one lot. A lot
+    without one is screened with its product's lots, its static limits from the lots tested before
+    it (what ``silicio holds`` does): the cost grows with the product's history, so a line that
+    evaluates this rule at every ingest keeps its limits stored."""
 
     name = "pat_outlier_rate"
     title = "PAT outlier rate above its limit (AEC-Q001)"
@@ -126,17 +132,16 @@ class PatOutlierRate(AlertRule):
         if not keys:
             return []
         recipe = load_recipe(params["recipe"] or rules.default_recipe_path())
-        screening = rules.screen_lake(context.lake, recipe, products={k[0] for k in keys})
-        shares = rules.pat_shares(screening.results)
-        wanted = {(p, lot) for p, lot, _ in keys}
+        shares, unscreened = _stored_limit_shares(context, keys, recipe)
+        if unscreened:
+            screening = rules.screen_lake(context.lake, recipe, products={k[0] for k in unscreened})
+            wanted = {(p, lot) for p, lot, _ in unscreened}
+            shares += [r for r in rules.pat_shares(screening.results).iter_rows(named=True)
+                       if (r["product"], r["lot_id"]) in wanted]  # fmt: skip
         out = []
-        for row in shares.iter_rows(named=True):
+        for row in shares:
             share = row["pat_fraction"]
-            if (
-                (row["product"], row["lot_id"]) in wanted
-                and share is not None
-                and share > params["max_share"]
-            ):
+            if share is not None and share > params["max_share"]:
                 out.append(Finding(
                     subject=_lot_subject(row["product"], row["lot_id"], row["stage"]),
                     title=f"lot {row['lot_id']}: PAT outliers {row['pat_parts']} ({share:.2%} of parts) > "
@@ -145,6 +150,33 @@ class PatOutlierRate(AlertRule):
                             "limit": params["max_share"], "recipe": recipe.name},
                     product=row["product"], lot=row["lot_id"], stage=row["stage"]))  # fmt: skip
         return out
+
+
+def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict], list[tuple]]:
+    """PAT shares of the lots with stored static limits, screened alone; and the other lots."""
+    from silicio.lake import queries
+    from silicio.yields import disposition as rules
+    from silicio.yields.history import history_static_limits
+    from silicio.yields.screening import screen
+
+    shares, rest = [], []
+    for product, lot, stage in keys:
+        static = history_static_limits(context.lake, product, stage, lot) if recipe.pat is not None else None
+        if static is None:
+            rest.append((product, lot, stage))
+            continue
+        tidy = pl.from_arrow(queries.lot_tidy(context.lake, lot, stage)).with_columns(
+            pl.lit(lot).alias("lot_id")
+        )
+        parts = context.lot_parts(lot, stage)
+        try:
+            result = screen(tidy.select(rules.SCREEN_COLUMNS), recipe, static, parts=parts)
+        except ValueError:
+            rest.append((product, lot, stage))
+            continue
+        for row in rules.pat_shares({product: result}, stage=stage).iter_rows(named=True):
+            shares.append(row)
+    return shares, rest
 
 
 class SpcViolation(AlertRule):

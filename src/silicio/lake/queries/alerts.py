@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from ..catalog import alert_acks, alert_deliveries, alerts
 from ..query import Lake
-from . import lots_in_start_order
+from . import _BY_START, lots_in_start_order
 
 __all__ = [
     "acknowledge",
@@ -68,7 +68,7 @@ def wafer_yield_series(lake: Lake, product: str | None, stage: str) -> pl.DataFr
         "w.final_good / nullif(w.dies, 0) AS final_yield "
         "FROM wafers w JOIN files f ON f.id = w.file_id "
         "WHERE f.product IS NOT DISTINCT FROM $product AND f.stage = $stage AND f.lot IS NOT NULL "
-        "ORDER BY f.started NULLS LAST, f.lot, w.wafer_id",
+        f"ORDER BY f.{_BY_START}, f.lot, w.wafer_id",
         {"product": product, "stage": stage},
     )
 

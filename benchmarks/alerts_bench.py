@@ -1,0 +1,115 @@
+"""What the alert rules evaluated at ingest add to ingest time.
+
+    .venv/bin/python benchmarks/alerts_bench.py [--history 6] [--lots 4] [--wafers 6] [--side 64]
+
+Demo wafer-sort lots (:func:`silicio.demo.stdf_demo.write_demo_stdf`, one product, ``--wafers``
+wafers of about side x side dies, 25 tests a die). Each of three fresh lakes first gets
+``--history`` lots and their lot-history limits stored (``silicio limits update``: how a line
+runs, and what the SYL / SBL and PAT rules judge against), untimed; then ``--lots`` more lots are
+ingested one lot per ingest, as a line's files arrive, and timed: into one lake with every
+built-in rule configured (recipients the dashboard inbox only, so the time is the rules' and the
+catalog's, not a network's), into the two others without rules (before and after, averaged). ``silicio.lake.ingest`` runs in this
+process (``workers=1``), so CPU seconds (``time.process_time``) count both. The ratio
+(with rules / without) is the number: target < 1.10. The load average is noted with it (the
+machine is shared); results go to ``benchmarks/results/alerts.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from silicio import lake as silicio_lake
+from silicio.alerts import context_of_ingest, evaluate, loads_config
+from silicio.demo.stdf_demo import write_demo_stdf
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_RATIO = 1.10
+KINDS = ("yield_below_syl", "bin_above_sbl", "pat_outlier_rate", "spc_violation", "spatial_signature",
+         "quarantined_file", "site_drift")  # fmt: skip
+RULES = "\n".join(f'[[rule]]\nname = "{kind}"\nkind = "{kind}"\nroles = ["quality"]\n' for kind in KINDS)
+
+
+def prepare(history: list[Path], data: Path) -> None:
+    from silicio.yields.history import update_limits
+
+    assert silicio_lake.ingest([str(p) for p in history], data, workers=1).ok
+    with silicio_lake.open(data) as lake:
+        update_limits(lake, actor="bench")
+
+
+def run(files: list[Path], data: Path, with_rules: bool) -> tuple[float, float, int]:
+    """(ingest CPU seconds, of them the rules', alerts raised) for ingesting ``files`` one by one."""
+    config = loads_config(RULES, "benchmark rules") if with_rules else None
+    cpu = rules_cpu = 0.0
+    raised = 0
+    for path in files:
+        start = time.process_time()
+        report = silicio_lake.ingest([str(path)], data, workers=1)
+        assert report.ok, report.outcomes
+        if config is not None:
+            middle = time.process_time()
+            with silicio_lake.open(data) as lake:
+                raised += len(evaluate(lake, config, context_of_ingest(lake, report), actor="bench").raised)
+            rules_cpu += time.process_time() - middle
+        cpu += time.process_time() - start
+    return cpu, rules_cpu, raised
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", type=int, default=6)
+    parser.add_argument("--lots", type=int, default=4)
+    parser.add_argument("--wafers", type=int, default=6)
+    parser.add_argument("--side", type=int, default=64)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        files = [write_demo_stdf(root / f"lot{seed}.stdf", seed=seed, wafers=args.wafers, dies_per_side=args.side)
+                 for seed in range(args.history + args.lots)]  # fmt: skip
+        history, timed = files[: args.history], files[args.history :]
+        size = sum(p.stat().st_size for p in timed)
+        for name in ("a", "b", "c", "warm"):
+            prepare(history, root / name)
+        run(timed[:1], root / "warm", True)  # imports, kernels and the classifier's model warm for every run
+        # alternate the order so a slower stretch of a shared machine does not fall on one side only
+        without = run(timed, root / "a", False)[0]
+        with_rules, rules_cpu, raised = run(timed, root / "b", True)
+        without_again = run(timed, root / "c", False)[0]
+    base = (without + without_again) / 2
+    ratio = with_rules / base
+    load_after = os.getloadavg()
+    lines = [
+        "# Alert rules at ingest",
+        "",
+        f"{args.lots} lots x {args.wafers} wafers (~{args.side}x{args.side} dies), {size / 1e6:.1f} MB of STDF, one "
+        f"ingest per lot, after {args.history} lots of history with stored limits; every built-in rule "
+        f"({', '.join(KINDS)}); {raised} alert(s) raised.",
+        "",
+        "| | CPU s |",
+        "|---|---:|",
+        f"| ingest without rules (mean of 2 runs: {without:.2f}, {without_again:.2f}) | {base:.2f} |",
+        f"| ingest with rules | {with_rules:.2f} |",
+        f"| of it, the rules | {rules_cpu:.2f} |",
+        f"| ratio with / without | {ratio:.3f} (target < {TARGET_RATIO:.2f}) |",
+        "",
+        f"Load average before {load_before[0]:.1f}, after {load_after[0]:.1f} ({os.cpu_count()} CPUs); "
+        f"{platform.python_implementation()} {platform.python_version()}.",
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "alerts.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if ratio >= TARGET_RATIO:
+        print(f"alert rules add {ratio - 1:.1%} to ingest CPU time: over the {TARGET_RATIO - 1:.0%} target",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
