@@ -42,6 +42,8 @@ class Evaluation:
     deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rule_holds: list[str] = field(default_factory=list)
+    #: CPU seconds of each rule (the shared facts count to the first rule that asks for them)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def fingerprint(detail: dict[str, Any]) -> str:
@@ -54,12 +56,11 @@ def fingerprint(detail: dict[str, Any]) -> str:
 
 def context_of_ingest(lake, report) -> AlertContext:
     """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
-    it quarantined."""
+    it quarantined. ``lake`` is opened after the ingest (its catalog views are read when opened)."""
     from silicio.lake import INGESTED, PARTIAL, QUARANTINED
     from silicio.lake.queries import alerts as queries
 
     taken = [o.sha256 for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
-    lake.refresh()  # the catalog views as the ingest left them
     lots = queries.ingested_lots(lake, taken)
     quarantined = [QuarantinedFile(o.path, o.sha256, str(o.issues[0]) if o.issues else (o.message or "unreadable"))
                    for o in report.outcomes if o.status == QUARANTINED]  # fmt: skip
@@ -78,11 +79,14 @@ def evaluate(lake, config: AlertConfig, context: AlertContext, *, actor: str = "
     engine = lake.catalog.engine
     out = Evaluation()
     for rule in config.rules:
+        start = time.process_time()
         try:
             findings = rule.rule.evaluate(context, rule.params)
         except Exception as exc:  # a plugin's failure is reported with its name; the other rules still run
             out.errors.append(f"rule {rule.name} ({rule.kind}): {type(exc).__name__}: {exc}")
             continue
+        finally:
+            out.cpu_seconds[rule.name] = time.process_time() - start
         for finding in findings:
             stored = _store(engine, queries, rule, finding, actor, now, out)
             if stored is not None and send:

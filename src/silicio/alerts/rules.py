@@ -154,11 +154,18 @@ class PatOutlierRate(AlertRule):
 
 def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict], list[tuple]]:
     """PAT shares of the lots with stored static limits, screened alone; and the other lots."""
+    from dataclasses import replace
+
     from silicio.lake import queries
     from silicio.yields import disposition as rules
     from silicio.yields.history import history_static_limits
+    from silicio.yields.rules import registered_rules
     from silicio.yields.screening import screen
 
+    # Only the PAT family: the other rules (NNR, GDBN, AEC-Q002) judge the original verdicts too,
+    # so leaving them out changes no PAT verdict and spares their cost.
+    registered = registered_rules()
+    recipe = replace(recipe, rules=tuple((n, p) for n, p in recipe.rules if registered[n].kind == "pat"))
     shares, rest = [], []
     for product, lot, stage in keys:
         static = history_static_limits(context.lake, product, stage, lot) if recipe.pat is not None else None
