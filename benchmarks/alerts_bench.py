@@ -10,7 +10,9 @@ ingested one lot per ingest, as a line's files arrive, and timed: into one lake 
 built-in rule configured (recipients the dashboard inbox only, so the time is the rules' and the
 catalog's, not a network's), into the two others without rules (before and after, averaged). ``silicio.lake.ingest`` runs in this
 process (``workers=1``), so CPU seconds (``time.process_time``) count both. The ratio
-(with rules / without) is the number: target < 1.10. The load average is noted with it (the
+(with rules / without) is the number: target < 1.10. The same lots are also ingested by the
+command, ``silicio ingest FILE [--alerts RULES]`` in a child process each (its CPU seconds from
+``getrusage``: interpreter start and imports included, as a user or cron runs it). The load average is noted with it (the
 machine is shared); results go to ``benchmarks/results/alerts.md``.
 """
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +73,19 @@ def run(files: list[Path], data: Path, with_rules: bool) -> tuple[float, float, 
     return cpu, rules_cpu, raised
 
 
+def command_cpu(files: list[Path], data: Path, rules: Path | None) -> float:
+    """Children CPU seconds of ``silicio ingest FILE`` (``--alerts rules``) for each file in turn."""
+    total = 0.0
+    for path in files:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        command = [sys.executable, "-m", "silicio.cli", "ingest", str(path), "--data", str(data), "--workers", "1",
+                   "--quiet", *(["--alerts", str(rules)] if rules else [])]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=6)
@@ -83,7 +100,7 @@ def main() -> None:
                  for seed in range(args.history + args.lots)]  # fmt: skip
         history, timed = files[: args.history], files[args.history :]
         size = sum(p.stat().st_size for p in timed)
-        for name in ("a", "b", "c", "warm"):
+        for name in ("a", "b", "c", "warm", "cmd_a", "cmd_b"):
             prepare(history, root / name)
         run(timed[:1], root / "warm", True)  # imports, kernels and the classifier's model warm for every run
         # alternate the order so a slower stretch of a shared machine does not fall on one side only
@@ -91,6 +108,10 @@ def main() -> None:
         with_rules, rules_cpu, raised = run(timed, root / "b", True)
         per_rule = dict(PER_RULE)
         without_again = run(timed, root / "c", False)[0]
+        rules_file = root / "rules.toml"
+        rules_file.write_text(RULES)
+        command_without = command_cpu(timed, root / "cmd_a", None)
+        command_with = command_cpu(timed, root / "cmd_b", rules_file)
     base = (without + without_again) / 2
     ratio = with_rules / base
     load_after = os.getloadavg()
@@ -107,6 +128,9 @@ def main() -> None:
         f"| ingest with rules | {with_rules:.2f} |",
         f"| of it, the rules | {rules_cpu:.2f} |",
         f"| ratio with / without | {ratio:.3f} (target < {TARGET_RATIO:.2f}) |",
+        f"| `silicio ingest FILE`, a process a lot | {command_without:.2f} |",
+        f"| `silicio ingest FILE --alerts RULES` | {command_with:.2f} |",
+        f"| ratio of the commands | {command_with / command_without:.3f} |",
         "",
         "Per rule, CPU s over the timed lots (the shared facts, the lot's parts and the disposition "
         "rules' holds, count to the first rule that reads them; the rest of the rules' time is opening "
