@@ -31,7 +31,7 @@ test: $(WARM)
 
 # One script an area, each writing its table under benchmarks/results/ (ratios against peers
 # measured in the same run). Never part of `make test`.
-BENCHMARKS := run.py lake_bench.py yields_bench.py report_bench.py spc_bench.py trace_bench.py web_bench.py supply_bench.py spatial_bench.py correlate_bench.py first_run_bench.py
+BENCHMARKS := run.py lake_bench.py yields_bench.py report_bench.py spc_bench.py trace_bench.py web_bench.py supply_bench.py spatial_bench.py correlate_bench.py first_run_bench.py alerts_bench.py
 
 bench: $(WARM)
 	@for script in $(BENCHMARKS); do \

@@ -17,6 +17,7 @@
       supply/tokens.json        supplier-portal accounts: {token: org_id}
       metrology/<study>.csv     gage R&R studies the dashboard lists
       screening/<key>/          the lake's last PAT screening, kept across restarts (silicio.yields.stored)
+      alerts.toml               the alert rules every ingest into this directory evaluates (optional)
 
 Modules ask :class:`DataDir` for a path instead of joining names themselves, so moving a file is
 a change here only. Nothing here imports another silicio module: every area may use it.
@@ -49,6 +50,7 @@ REGISTRY_FILE = "registry.json"
 PLAN_FILE = "plan.json"
 TOKENS_FILE = "tokens.json"
 METROLOGY_DIR = "metrology"
+ALERT_RULES_FILE = "alerts.toml"
 
 
 def default_data_dir() -> Path:
@@ -94,6 +96,11 @@ class DataDir:
     @property
     def screening(self) -> Path:
         return self.root / SCREENING_DIR
+
+    @property
+    def alert_rules(self) -> Path:
+        """The alert rules file ingests into this directory evaluate when it exists."""
+        return self.root / ALERT_RULES_FILE
 
     # -- certificates
 

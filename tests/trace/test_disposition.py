@@ -193,3 +193,27 @@ def test_scrapped_lot_cannot_ship(store, people):
     disposition.decide(store, LOT, "scrap", q, "scrap")
     with pytest.raises(GenealogyError, match="which is scrapped"):
         store.add_genealogy(_ship_batch(LOT), actor="test")
+
+
+def test_a_lot_the_rules_hold_cannot_ship_until_a_release_is_signed(store, people):
+    q = people["qmaria"]
+    holds = [_record()["holds"][0] | {"final_yield": 0.61}]
+    assert disposition.record_rule_holds(store, holds, actor="ingest") == [LOT]
+    assert disposition.record_rule_holds(store, holds, actor="ingest") == []  # the same record: once
+    (entry,) = [e for e in store.audit_entries() if e.entity == "lot_rule_hold"]
+    assert entry.actor == "ingest" and entry.key == LOT
+    assert entry.payload["record_sha256"] == _sha({"lot_id": LOT, "holds": holds})
+    assert disposition.rule_held(store) == [LOT]
+    assert [(r["lot_id"], r["state"]) for r in disposition.queue(store)] == [(LOT, "held_by_rules")]
+    head = store.audit_head()
+    with pytest.raises(GenealogyError, match=f"shipment SH-{LOT} would hold lot {LOT}, which is held by the "
+                                             "disposition rules and not released: a quality user signs"):  # fmt: skip
+        store.add_genealogy(_ship_batch(LOT), actor="test")
+    assert store.audit_head() == head  # nothing written
+    _to_review(store, q)
+    with pytest.raises(GenealogyError, match="which is review"):
+        store.add_genealogy(_ship_batch(LOT), actor="test")
+    disposition.decide(store, LOT, "release", q, "contained")
+    assert disposition.rule_held(store) == [] and disposition.queue(store) == []
+    store.add_genealogy(_ship_batch(LOT), actor="test")
+    assert store.verify_audit().ok

@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                     "Lot disposition: held lots reviewed and released, scrapped or returned, each step signed."),
     "users": ("users", "app",
               "Dashboard accounts (roles admin, engineer, quality, auditor, supplier) and API tokens."),
+    "alerts": ("alerts", "app", "Alerts on ingested data: rules, the alerts raised, scheduled reports."),
     "correlate": ("correlate", "app", "Correlation: the same units tested twice, and tests within a stage."),
     "retest": ("correlate", "retest_command",
                "Retests and test time of a lot: bin switching, recovery per bin, retest rate per site, tester\n"

@@ -59,6 +59,14 @@ def ingest_command(
             "--no-signatures", help="Do not classify the wafer-sort wafers' maps (silicio spatial)."
         ),
     ] = False,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts",
+            metavar="FILE",
+            help="Evaluate these alert rules on what was ingested (default DATA/alerts.toml when there).",
+        ),
+    ] = None,  # fmt: skip
 ) -> None:
     """Take tester files into the lake: partitioned Parquet plus catalog rows, each content once.
 
@@ -73,18 +81,27 @@ def ingest_command(
     from silicio.lake import default_data_dir, watch
     from silicio.lake.sources import SourceRegistryError
 
+    from .alerts import after_ingest, load_rules, rules_file
+
     data_dir = data or default_data_dir()
+    rules_path = rules_file(alerts, data_dir)
+    rules = load_rules(rules_path) if rules_path is not None else None  # a wrong file stops before ingesting
     options = {"database_url": database_url, "workers": workers, "dask_address": dask}
     show_progress = not quiet and console.is_terminal
     signatures = None if no_signatures else _signature_step(data_dir, database_url, quiet)
     problems = False
+
+    def reported(report: IngestReport) -> bool:
+        print_report(report, quiet)
+        if signatures is not None:
+            signatures(report)
+        alerted = rules is None or after_ingest(report, data_dir, database_url, rules, quiet)
+        return report.ok and alerted
+
     with reported_errors(SourceRegistryError):
         if paths:
             report = _ingest_with_progress(paths, data_dir, options, show_progress)
-            print_report(report, quiet)
-            if signatures is not None:
-                signatures(report)
-            problems = not report.ok
+            problems = not reported(report)
         if watch_dir is not None:
             console.print(
                 f"watching {escape(str(watch_dir))} (Ctrl-C stops)", highlight=False, soft_wrap=True
@@ -94,7 +111,7 @@ def ingest_command(
                     watch_dir,
                     data_dir,
                     interval=interval,
-                    on_report=lambda r: (print_report(r, quiet), signatures and signatures(r)),
+                    on_report=reported,
                     **options,
                 )
             except KeyboardInterrupt:

@@ -297,6 +297,50 @@ _SIGNATURE_CONTENT = ("product", "label", "confidence", "probabilities", "model"
                       "centre_yield", "middle_yield", "edge_yield", "largest_cluster_dies",
                       "largest_cluster_radius")  # fmt: skip
 
+# Alerts (silicio.alerts): each alert raised, once per rule and subject (migration 0007); who it
+# was sent to and how that went; who acknowledged it. Written through silicio.lake.queries.alerts.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("product", sa.Text),
+    sa.Column("lot", sa.Text),
+    sa.Column("stage", sa.String(16)),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+)
+sa.Index("ix_alerts_rule_subject", alerts.c.rule, alerts.c.subject)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _parent_id("alert_id", "alerts.id"),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+alert_acks = sa.Table(
+    "alert_acks",
+    metadata,
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("username", sa.Text, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text),
+)
+
 #: Catalog tables and views, in the order they are shown.
 CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots", "wafer_signatures",
                   "wafer_signature_history")  # fmt: skip

@@ -17,8 +17,10 @@ another step, it no longer verifies. Who signs is checked by the caller through
 
 Shipments: :func:`shipment_problems` is what :meth:`TraceStore.add_genealogy` asks before linking
 anything into a shipment; a lot whose disposition record is open or ended other than released is
-refused. A lot the rules hold but for which no hold was signed here has no record in the trace
-store, so it is not refused (the trace store does not run the lake's rules).
+refused, and so is a lot the disposition rules hold (recorded by :func:`record_rule_holds`, which
+the alerts evaluated at ingest call: entity ``lot_rule_hold`` in the same audit chain) until a
+release of it is signed. The trace store does not run the lake's rules itself: a lot held by
+them is known here once an ingest with alerts (or a caller of :func:`record_rule_holds`) saw it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from . import audit
 
 #: The audit log entity of a disposition step.
 ENTITY = "lot_disposition"
+#: The audit log entity of a hold the disposition rules found (unsigned: the rules' finding).
+RULE_HOLD_ENTITY = "lot_rule_hold"
+#: Queue state of a lot the rules hold and no one has signed a step of yet.
+HELD_BY_RULES = "held_by_rules"
 #: Roles that may sign a disposition step.
 SIGNING_ROLES = ("quality", "admin")
 
@@ -163,18 +169,77 @@ def state(store, lot_id: str) -> str | None:
     return steps[-1].state if steps else None
 
 
+def record_rule_holds(store, holds: list[dict[str, Any]], actor: str) -> list[str]:
+    """Record in the audit log (entity :data:`RULE_HOLD_ENTITY`, ``actor``: ``ingest`` or a user)
+    that the disposition rules hold these lots (:meth:`silicio.yields.disposition.Hold.as_dict`
+    rows, each lot's made into its :func:`hold_record`); a lot whose latest recorded rule hold has
+    the same record is not recorded again. Returns the lots recorded now. From then on a
+    shipment of the lot is refused until a release of it is signed (:func:`shipment_problems`)."""
+    from .store import AUDIT, check_actor
+
+    actor = check_actor(actor)
+    by_lot: dict[str, list[dict[str, Any]]] = {}
+    for h in holds:
+        by_lot.setdefault(h["lot_id"], []).append(h)
+    recorded = []
+    with store.engine.begin() as conn:
+        latest = _latest_rule_holds(conn, list(by_lot))
+        for lot_id, lot_holds in by_lot.items():
+            record = hold_record(lot_id, lot_holds)
+            digest = audit.sha256_hex(audit.canonical_json(record))
+            if latest.get(lot_id, (None, None))[1] == digest:
+                continue
+            audit.append(conn, AUDIT, actor=actor, action="rules hold", entity=RULE_HOLD_ENTITY, key=lot_id,
+                         payload={"hold_record": record, "record_sha256": digest})  # fmt: skip
+            recorded.append(lot_id)
+    return recorded
+
+
+def _latest_rule_holds(conn: Connection, lot_ids: list[str] | None = None) -> dict[str, tuple[int, str]]:
+    """lot -> (audit seq, record digest) of its latest recorded rule hold."""
+    from .store import AUDIT
+
+    query = sa.select(AUDIT.c.seq, AUDIT.c.key, AUDIT.c.payload).where(AUDIT.c.entity == RULE_HOLD_ENTITY)
+    if lot_ids is not None:
+        query = query.where(AUDIT.c.key.in_(lot_ids))
+    out = {}
+    for r in conn.execute(query.order_by(AUDIT.c.seq)):
+        out[r.key] = (int(r.seq), audit.json.loads(r.payload).get("record_sha256"))
+    return out
+
+
+def rule_held(store) -> list[str]:
+    """Lots the disposition rules hold (as recorded) that have no signed release: what shipments refuse."""
+    with store.engine.connect() as conn:
+        return sorted(_rule_blocked(conn))
+
+
+def _rule_blocked(conn: Connection) -> dict[str, str]:
+    """lot -> its state, for the lots the rules hold whose disposition is not released."""
+    held = _latest_rule_holds(conn)
+    if not held:
+        return {}
+    states = {lot: _step(entries[-1]).state for lot, entries in _steps_of(_entries(conn, list(held))).items()}
+    return {lot: states.get(lot, HELD_BY_RULES) for lot in held if states.get(lot) not in RELEASED}
+
+
 def queue(store) -> list[dict[str, Any]]:
     """Lots whose disposition is open (held, in review or being re-screened), oldest first:
-    lot, state, the last step's signer and time."""
+    lot, state, the last step's signer and time; first the lots the rules hold (recorded by
+    :func:`record_rule_holds`) of which no step is signed yet, state :data:`HELD_BY_RULES`."""
     with store.engine.connect() as conn:
         by_lot = _steps_of(_entries(conn))
-    rows = []
+        rule_holds = _latest_rule_holds(conn)
+    rows = [{"lot_id": lot_id, "state": HELD_BY_RULES, "since": None, "by": None, "opened_seq": seq}
+            for lot_id, (seq, _) in rule_holds.items() if lot_id not in by_lot]  # fmt: skip
+    rows = sorted(rows, key=lambda r: r["opened_seq"])
+    signed = []
     for lot_id, entries in by_lot.items():
         last = _step(entries[-1])
         if last.state not in RELEASED and last.state not in ("scrapped", "returned_to_supplier"):
-            rows.append({"lot_id": lot_id, "state": last.state, "since": last.signature.get("signed_at"),
-                         "by": last.signature.get("printed_name"), "opened_seq": entries[0].seq})  # fmt: skip
-    return sorted(rows, key=lambda r: r["opened_seq"])
+            signed.append({"lot_id": lot_id, "state": last.state, "since": last.signature.get("signed_at"),
+                           "by": last.signature.get("printed_name"), "opened_seq": entries[0].seq})  # fmt: skip
+    return rows + sorted(signed, key=lambda r: r["opened_seq"])
 
 
 def decide(store, lot_id: str, step: str, signer: Principal, reason: str, *,
@@ -323,6 +388,8 @@ def shipment_problems(
         last = _step(entries[-1]).state
         if last not in RELEASED:
             blocked[lot_id] = last
+    # held by the disposition rules, as recorded, and no release signed
+    blocked.update({lot: state for lot, state in _rule_blocked(conn).items() if lot not in blocked})
     if not blocked:
         return []
     problems = []
@@ -331,11 +398,13 @@ def shipment_problems(
         reached = graph.reach([graph.index_of(kind, name)], "backward")
         lots = [str(graph.names[i]) for i in np.asarray(reached) if graph.kinds[i] == lot_kind]
         for lot in sorted(set(lots) & blocked.keys()):
-            problems.append(f"shipment {name} would hold lot {lot}, which is {blocked[lot]} and not released: "
+            state = "held by the disposition rules" if blocked[lot] == HELD_BY_RULES else blocked[lot]
+            problems.append(f"shipment {name} would hold lot {lot}, which is {state} and not released: "
                             "a quality user signs its release first (silicio disposition)")  # fmt: skip
     return problems
 
 
-__all__ = ["ENTITY", "RELEASED", "SIGNING_ROLES", "STEPS", "DispositionError", "SignatureRefused", "Step",
-           "all_steps", "decide", "history", "hold_record", "queue", "shipment_problems", "signature_digest",
-           "signature_problems", "state"]  # fmt: skip
+__all__ = ["ENTITY", "HELD_BY_RULES", "RELEASED", "RULE_HOLD_ENTITY", "SIGNING_ROLES", "STEPS", "DispositionError",
+           "SignatureRefused", "Step", "all_steps", "decide", "history", "hold_record", "queue",
+           "record_rule_holds", "rule_held", "shipment_problems", "signature_digest", "signature_problems",
+           "state"]  # fmt: skip

@@ -25,6 +25,7 @@ from silicio import __version__
 
 from . import (
     access,
+    alert_pages,
     correlate_pages,
     declare,
     login,
@@ -44,7 +45,14 @@ from .tracedata import BadQuery, TraceData
 
 HERE = Path(__file__).resolve().parent
 #: Every declared page, in the order their routes are added.
-PAGES = (*pages.PAGES, *correlate_pages.PAGES, *spc_pages.PAGES, *trace_pages.PAGES, *spatial_pages.PAGES)
+PAGES = (
+    *pages.PAGES,
+    *correlate_pages.PAGES,
+    *spc_pages.PAGES,
+    *trace_pages.PAGES,
+    *spatial_pages.PAGES,
+    *alert_pages.PAGES,
+)
 # Seconds after which a page still being computed asks again (its error page reloads itself).
 _RETRY_SECONDS = 5
 # Browsers may keep the static files for a day; plotly.js is 4.8 MB.
@@ -155,6 +163,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         spc_pages.router,
         trace_pages.api,
         trace_pages.pages,
+        alert_pages.api,
+        alert_pages.pages,
     ):
         app.include_router(router)
     declare.install(app, pages.PAGES, tags=["api"])
@@ -162,6 +172,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
     declare.install(app, trace_pages.PAGES, tags=["trace, origin, supply"])
     declare.install(app, spatial_pages.PAGES, tags=["spatial"])
+    declare.install(app, alert_pages.PAGES, tags=["alerts"])
     # FastAPI's own documentation of the API is for the maker's staff.
     for route in app.router.routes:
         if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,

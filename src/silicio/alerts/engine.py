@@ -1,0 +1,181 @@
+"""Evaluating the configured rules on what an ingest brought in, and sending what fires.
+
+For each rule of the file and each :class:`~silicio.alerts.base.Finding` it makes, the alert is
+deduplicated against the catalog (the ``alerts`` table): the same rule and subject fire once; they
+fire again only after the rule's quiet period and with changed evidence (the fingerprint: SHA-256 of
+the finding's detail as canonical JSON). A new alert is stored with its actor (``ingest``, or the
+user who ran the evaluation), then sent: it is in its users' and roles' dashboard inboxes from
+being stored, and each webhook and e-mail is recorded as sent or failed in
+``alert_deliveries`` (a failure never stops the ingest).
+
+The lots the disposition rules hold are also recorded in the trace store's audit log
+(:func:`silicio.trace.disposition.record_rule_holds`), so a shipment of one is refused until a
+release is signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from .base import AlertContext, Finding, QuarantinedFile, plain
+from .channels import Delivery, send_email, send_webhook
+from .config import AlertConfig, RuleConfig
+
+__all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint"]
+
+
+@dataclass
+class Evaluation:
+    """What an evaluation did: the alerts stored (rows of ``alerts``), the findings left out and
+    why, the deliveries, and the rules that could not be evaluated (rule name: error)."""
+
+    raised: list[dict[str, Any]] = field(default_factory=list)
+    suppressed: list[tuple[str, str, str]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rule_holds: list[str] = field(default_factory=list)
+    #: CPU seconds of each rule (the shared facts count to the first rule that asks for them)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def fingerprint(detail: dict[str, Any]) -> str:
+    """SHA-256 of the detail as canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(
+        plain(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def context_of_ingest(lake, report) -> AlertContext:
+    """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
+    it quarantined. ``lake`` is opened after the ingest (its catalog views are read when opened)."""
+    from silicio.lake import INGESTED, PARTIAL, QUARANTINED
+    from silicio.lake.queries import alerts as queries
+
+    taken = [o.sha256 for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
+    lots = queries.ingested_lots(lake, taken)
+    quarantined = [QuarantinedFile(o.path, o.sha256, str(o.issues[0]) if o.issues else (o.message or "unreadable"))
+                   for o in report.outcomes if o.status == QUARANTINED]  # fmt: skip
+    return AlertContext(lake, lots, quarantined)
+
+
+def evaluate(lake, config: AlertConfig, context: AlertContext, *, actor: str = "ingest", send: bool = True,
+             now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
+             record_holds: bool = True) -> Evaluation:  # fmt: skip
+    """Run every rule of ``config`` on ``context``, store and send what fires (see the module notes)."""
+    from silicio.lake.queries import alerts as queries
+
+    if not actor or not actor.strip():
+        raise ValueError("an alert evaluation names its actor ('ingest' or the user)")
+    now = now or datetime.now(UTC)
+    engine = lake.catalog.engine
+    out = Evaluation()
+    for rule in config.rules:
+        start = time.process_time()
+        try:
+            findings = rule.rule.evaluate(context, rule.params)
+        except Exception as exc:  # a plugin's failure is reported with its name; the other rules still run
+            out.errors.append(f"rule {rule.name} ({rule.kind}): {type(exc).__name__}: {exc}")
+            continue
+        finally:
+            out.cpu_seconds[rule.name] = time.process_time() - start
+        for finding in findings:
+            stored = _store(engine, queries, rule, finding, actor, now, out)
+            if stored is not None and send:
+                out.deliveries += deliver(lake, config, rule, stored, sleep=sleep)
+    if record_holds and context.lot_keys():
+        try:
+            out.rule_holds = _record_holds(lake, context, actor)
+        except Exception as exc:  # the alerts are stored and sent; say what was not recorded
+            out.errors.append(f"rule holds not recorded in the trace store: {type(exc).__name__}: {exc}")
+    return out
+
+
+def _store(engine, queries, rule: RuleConfig, finding: Finding, actor: str, now: datetime,
+           out: Evaluation) -> dict[str, Any] | None:  # fmt: skip
+    detail = plain(finding.detail)
+    digest = fingerprint(detail)
+    last = queries.last_alert(engine, rule.name, finding.subject)
+    if last is not None:
+        if now - last["raised_at"] < rule.quiet_period:
+            out.suppressed.append((rule.name, finding.subject, f"quiet period (alert #{last['id']})"))
+            return None
+        if last["fingerprint"] == digest:
+            out.suppressed.append((rule.name, finding.subject, f"same evidence as alert #{last['id']}"))
+            return None
+    row = {"rule": rule.name, "kind": rule.kind, "subject": finding.subject, "severity": rule.severity,
+           "title": finding.title, "detail": detail, "fingerprint": digest, "product": finding.product,
+           "lot": finding.lot, "stage": finding.stage, "recipients": rule.recipients.as_dict(), "raised_at": now,
+           "actor": actor.strip()}  # fmt: skip
+    row["id"] = queries.insert_alert(engine, row)
+    out.raised.append(row)
+    return row
+
+
+def alert_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON a webhook receives for an alert."""
+    keys = (
+        "id",
+        "rule",
+        "kind",
+        "severity",
+        "subject",
+        "title",
+        "detail",
+        "product",
+        "lot",
+        "stage",
+        "actor",
+    )
+    return {"source": "silicio", "type": "alert",
+            "alert": {**{k: row.get(k) for k in keys}, "raised_at": row["raised_at"].isoformat()}}  # fmt: skip
+
+
+def deliver(lake, config: AlertConfig, rule: RuleConfig, row: dict[str, Any], *,
+            sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:  # fmt: skip
+    """Send stored alert ``row`` to the rule's webhooks and e-mail addresses; record each outcome."""
+    from silicio.lake.queries import alerts as queries
+
+    done = []
+    for hook in rule.recipients.webhooks:
+        done.append(send_webhook(config.webhooks[hook], alert_payload(row), sleep=sleep))
+    if rule.recipients.emails and config.smtp is not None:
+        text = (f"{row['title']}\n\nrule {row['rule']} ({row['kind']}), severity {row['severity']}\n"
+                f"subject {row['subject']}\nraised {row['raised_at'].isoformat()} by {row['actor']}\n\n"
+                f"{json.dumps(row['detail'], indent=1, sort_keys=True)}\n")  # fmt: skip
+        done.append(send_email(config.smtp, list(rule.recipients.emails),
+                               f"[silicio {row['severity']}] {row['title']}", text, sleep=sleep))  # fmt: skip
+    for d in done:
+        queries.insert_delivery(
+            lake.catalog.engine, row["id"], d.channel, d.target, d.status, d.attempts, d.error
+        )
+    return done
+
+
+def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
+    from silicio.trace import disposition
+    from silicio.trace.store import TraceStore
+
+    holds = [h.as_dict() for h in context.holds().holds]
+    if not holds:
+        return []
+    store = TraceStore(lake.catalog.url, data_dir=lake.layout.root)
+    try:
+        return disposition.record_rule_holds(store, holds, actor)
+    finally:
+        store.close()
+
+
+def lots_frame(keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
+    """An :class:`AlertContext`'s ``lots`` from (product, lot, stage) keys (tests and re-evaluations)."""
+    return pl.DataFrame(
+        keys, schema={"product": pl.String, "lot": pl.String, "stage": pl.String}, orient="row"
+    )

@@ -1,0 +1,384 @@
+"""silicio's own alert rules, each registered in ``silicio.alert_rules`` (:mod:`.registry`).
+
+* ``yield_below_syl`` / ``bin_above_sbl``: a lot (or one of its wafers) below the statistical
+  yield limit or a bin above its statistical bin limit of the lots tested before it (AEC-Q002
+  Rev-B, as the disposition rules judge it: :mod:`silicio.yields.disposition`);
+* ``pat_outlier_rate``: the share of a wafer-sort lot's parts PAT rejected (AEC-Q001) above a limit;
+* ``spc_violation``: a run rule (Western Electric / Nelson) broken by a lot's or wafer's yield on
+  the individuals chart of the product's earlier lots (:mod:`silicio.spc`);
+* ``spatial_signature``: a wafer of the lot whose map has a signature (WM-811K class,
+  :mod:`silicio.spatial`) the product's classified wafers never had;
+* ``quarantined_file``: a file the ingest quarantined;
+* ``site_drift``: a test site whose first-pass yield differs from the other sites of the lot
+  beyond chance (two-proportion z test) and beyond a gap: the sites no longer agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .base import AlertContext, AlertRule, Finding, plain
+
+__all__ = [
+    "BinAboveSbl",
+    "NewSpatialSignature",
+    "PatOutlierRate",
+    "QuarantinedFileRule",
+    "SiteDrift",
+    "SpcViolation",
+    "YieldBelowSyl",
+    "two_proportion_z",
+]
+
+_LEVELS = ("SYL1", "SYL2", "SBL1", "SBL2")
+
+
+def _lot_subject(product: str | None, lot: str, stage: str) -> str:
+    return f"{product or '-'}/{lot}/{stage}"
+
+
+class _HoldReasonRule(AlertRule):
+    """A rule that fires on the disposition rules' hold reasons of one kind."""
+
+    reason = ""
+    kind = ""  # "SYL" or "SBL"
+
+    def check(self, params: dict[str, Any]) -> None:
+        allowed = tuple(level for level in _LEVELS if level.startswith(self.kind))
+        if params["level"] not in allowed:
+            raise ValueError(f"level must be one of {', '.join(allowed)}, got {params['level']!r}")
+
+    def _wanted(self, evidence: dict[str, Any], params: dict[str, Any]) -> bool:
+        # Level 2 (4 sigma) is beyond level 1 (3 sigma): asking for level 1 takes both.
+        return params["level"].endswith("1") or evidence.get("level", "").endswith("2")
+
+    def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
+        out = []
+        for hold in context.holds().holds:
+            reasons = [r for r in hold.reasons if r.rule == self.reason and self._wanted(r.evidence, params)]
+            reasons += [
+                r for r in hold.reasons if r.rule == "final_yield" and params.get("include_final_yield")
+            ]
+            if not reasons:
+                continue
+            texts = [r.text for r in reasons]
+            out.append(Finding(
+                subject=_lot_subject(hold.product, hold.lot_id, hold.stage),
+                title=f"lot {hold.lot_id} ({hold.stage}): {texts[0]}" + (f" (+{len(texts) - 1} more)" if len(texts) > 1 else ""),
+                detail={"reasons": plain([{"rule": r.rule, "text": r.text, "evidence": r.evidence} for r in reasons]),
+                        "final_yield": plain(hold.final_yield)},
+                product=hold.product, lot=hold.lot_id, stage=hold.stage))  # fmt: skip
+        return out
+
+
+class YieldBelowSyl(_HoldReasonRule):
+    """A lot or wafer yield below SYL1 (or SYL2) of the lots tested before it (AEC-Q002 Rev-B);
+    ``include_final_yield`` adds the disposition rules' minimum final yield."""
+
+    name = "yield_below_syl"
+    title = "Yield below the statistical yield limit (AEC-Q002 SYL)"
+    parameters = {"level": "SYL1", "include_final_yield": False}
+    reason, kind = "aec_q002_syl", "SYL"
+
+
+class BinAboveSbl(_HoldReasonRule):
+    """A bin's fallout above SBL1 (or SBL2) of the lots tested before it (AEC-Q002 Rev-B);
+    ``bins`` limits it to those bins (empty: any)."""
+
+    name = "bin_above_sbl"
+    title = "Bin fallout above the statistical bin limit (AEC-Q002 SBL)"
+    parameters = {"level": "SBL1", "bins": []}
+    reason, kind = "aec_q002_sbl", "SBL"
+
+    def check(self, params: dict[str, Any]) -> None:
+        super().check(params)
+        if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in params["bins"]):
+            raise ValueError(f"bins must be a list of bin numbers (integers >= 0), got {params['bins']!r}")
+
+    def _wanted(self, evidence: dict[str, Any], params: dict[str, Any]) -> bool:
+        return super()._wanted(evidence, params) and (
+            not params["bins"] or evidence.get("bin") in params["bins"]
+        )
+
+
+class PatOutlierRate(AlertRule):
+    """The share of a wafer-sort lot's parts that PAT rejected (AEC-Q001) above ``max_share``;
+    the screening recipe is ``recipe`` (a TOML path; empty: the automotive wafer-sort recipe
+    shipped with silicio).
+
+    A lot judged against a stored version of its lot history (``silicio limits update``) is
+    screened alone, with that version's static PAT limits: the cost of reading one lot. A lot
+    without one is screened with its product's lots, its static limits from the lots tested before
+    it (what ``silicio holds`` does): the cost grows with the product's history, so a line that
+    evaluates this rule at every ingest keeps its limits stored."""
+
+    name = "pat_outlier_rate"
+    title = "PAT outlier rate above its limit (AEC-Q001)"
+    parameters = {"max_share": 0.01, "recipe": ""}
+
+    def check(self, params: dict[str, Any]) -> None:
+        if not 0 <= params["max_share"] <= 1:
+            raise ValueError(f"max_share is a fraction 0..1, got {params['max_share']}")
+
+    def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
+        from silicio.yields import disposition as rules
+        from silicio.yields.recipe import load_recipe
+
+        keys = context.lot_keys(rules.SCREENED_STAGE)
+        if not keys:
+            return []
+        recipe = load_recipe(params["recipe"] or rules.default_recipe_path())
+        shares, unscreened = _stored_limit_shares(context, keys, recipe)
+        if unscreened:
+            screening = rules.screen_lake(context.lake, recipe, products={k[0] for k in unscreened})
+            wanted = {(p, lot) for p, lot, _ in unscreened}
+            shares += [r for r in rules.pat_shares(screening.results).iter_rows(named=True)
+                       if (r["product"], r["lot_id"]) in wanted]  # fmt: skip
+        out = []
+        for row in shares:
+            share = row["pat_fraction"]
+            if share is not None and share > params["max_share"]:
+                out.append(Finding(
+                    subject=_lot_subject(row["product"], row["lot_id"], row["stage"]),
+                    title=f"lot {row['lot_id']}: PAT outliers {row['pat_parts']} ({share:.2%} of parts) > "
+                          f"{params['max_share']:.2%}",
+                    detail={"pat_parts": row["pat_parts"], "parts": row["n_parts"], "share": share,
+                            "limit": params["max_share"], "recipe": recipe.name},
+                    product=row["product"], lot=row["lot_id"], stage=row["stage"]))  # fmt: skip
+        return out
+
+
+def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict], list[tuple]]:
+    """PAT shares of the lots with stored static limits, screened alone; and the other lots."""
+    from dataclasses import replace
+
+    from silicio.lake import queries
+    from silicio.yields import disposition as rules
+    from silicio.yields.history import history_static_limits
+    from silicio.yields.rules import registered_rules
+    from silicio.yields.screening import screen
+
+    # Only the PAT family: the other rules (NNR, GDBN, AEC-Q002) judge the original verdicts too,
+    # so leaving them out changes no PAT verdict and spares their cost.
+    registered = registered_rules()
+    recipe = replace(recipe, rules=tuple((n, p) for n, p in recipe.rules if registered[n].kind == "pat"))
+    shares, rest = [], []
+    for product, lot, stage in keys:
+        static = history_static_limits(context.lake, product, stage, lot) if recipe.pat is not None else None
+        if static is None:
+            rest.append((product, lot, stage))
+            continue
+        tidy = pl.from_arrow(queries.lot_tidy(context.lake, lot, stage)).with_columns(
+            pl.lit(lot).alias("lot_id")
+        )
+        parts = context.lot_parts(lot, stage)
+        try:
+            result = screen(tidy.select(rules.SCREEN_COLUMNS), recipe, static, parts=parts)
+        except ValueError:
+            rest.append((product, lot, stage))
+            continue
+        for row in rules.pat_shares({product: result}, stage=stage).iter_rows(named=True):
+            shares.append(row)
+    return shares, rest
+
+
+class SpcViolation(AlertRule):
+    """A run rule broken by an ingested lot's yield (``statistic = "lot_yield"``) or one of its
+    wafers' (``"wafer_yield"``) on the individuals chart of the product's yields at the stage:
+    centre and sigma (MR-bar / d2, Montgomery 8th ed. eq. 6.33) from the points before the
+    ingested lots, at least ``min_points`` of them; ``rules`` selects the run rules
+    (:func:`silicio.spc.rules.select_rules`: "we", "nelson", codes)."""
+
+    name = "spc_violation"
+    title = "SPC run rule broken by a lot or wafer statistic"
+    parameters = {"statistic": "lot_yield", "rules": "we", "min_points": 8}
+
+    def check(self, params: dict[str, Any]) -> None:
+        from silicio.spc.rules import select_rules
+
+        if params["statistic"] not in ("lot_yield", "wafer_yield"):
+            raise ValueError(f"statistic must be lot_yield or wafer_yield, got {params['statistic']!r}")
+        if params["min_points"] < 2:
+            raise ValueError(
+                f"min_points must be 2 or more (an I-MR chart needs two), got {params['min_points']}"
+            )
+        select_rules(params["rules"])
+
+    def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
+        from silicio.lake.queries import alerts as queries
+        from silicio.spc.charts import imr_limits
+        from silicio.spc.rules import RULES, run_rules
+
+        out = []
+        by_series: dict[tuple, set[str]] = {}
+        for product, lot, stage in context.lot_keys():
+            by_series.setdefault((product, stage), set()).add(lot)
+        for (product, stage), lots in by_series.items():
+            wafer = params["statistic"] == "wafer_yield"
+            series = (queries.wafer_yield_series if wafer else queries.lot_yield_series)(
+                context.lake, product, stage
+            )
+            series = series.filter(pl.col("final_yield").is_not_null())
+            new = series["lot"].is_in(list(lots)).to_numpy()
+            baseline = series["final_yield"].to_numpy()[~new]
+            if baseline.size < params["min_points"]:
+                continue
+            limits = imr_limits(baseline)
+            if not limits.sigma > 0:
+                continue
+            violations = run_rules(
+                series["final_yield"].to_numpy(), limits.mean, limits.sigma, params["rules"]
+            )
+            hits: dict[str, list[dict]] = {}
+            for code, points in violations.points.items():
+                for point in points.tolist():
+                    if new[point]:
+                        row = series.row(point, named=True)
+                        hits.setdefault(row["lot"], []).append({
+                            "rule": code, "description": RULES[code].description, "point": point,
+                            "wafer_id": row.get("wafer_id"), "value": row["final_yield"]})  # fmt: skip
+            for lot, found in hits.items():
+                codes = sorted({h["rule"] for h in found})
+                out.append(Finding(
+                    subject=f"{_lot_subject(product, lot, stage)}/{params['statistic']}",
+                    title=f"lot {lot} ({stage}): {params['statistic'].replace('_', ' ')} breaks {', '.join(codes)}",
+                    detail={"statistic": params["statistic"], "mean": limits.mean, "sigma": limits.sigma,
+                            "baseline_points": int(baseline.size), "violations": plain(found)},
+                    product=product, lot=lot, stage=stage))  # fmt: skip
+        return out
+
+
+class NewSpatialSignature(AlertRule):
+    """A wafer of an ingested lot (at ``stage``) whose map signature (WM-811K class, silicio's
+    classifier) has at least ``min_confidence`` and is a class the product's classified wafers
+    (the catalog's ``wafer_signatures``, other lots) never had; classes in ``ignore`` never fire."""
+
+    name = "spatial_signature"
+    title = "New spatial signature on a wafer map"
+    parameters = {"stage": "wafer_sort", "min_confidence": 0.6, "ignore": ["none"]}
+
+    def check(self, params: dict[str, Any]) -> None:
+        from silicio.spatial import CLASSES
+
+        if not 0 <= params["min_confidence"] <= 1:
+            raise ValueError(f"min_confidence is a probability 0..1, got {params['min_confidence']}")
+        unknown = [c for c in params["ignore"] if c not in CLASSES]
+        if unknown:
+            raise ValueError(f"ignore: unknown class(es) {unknown}; known: {', '.join(CLASSES)}")
+
+    def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
+        from silicio.spatial import classify
+
+        keys = context.lot_keys(params["stage"])
+        if not keys:
+            return []
+        seen: dict[str | None, set[str]] = {}
+        ingested = {lot for _, lot, _ in keys}
+        for row in context.lake.catalog.rows("wafer_signatures"):
+            if row["stage"] == params["stage"] and row["lot"] not in ingested:
+                seen.setdefault(row["product"], set()).add(row["label"])
+        out = []
+        for product, lot, stage in keys:
+            wafers, maps = _wafer_maps(context.lot_parts(lot, stage))
+            if not maps:
+                continue
+            found = []
+            for wafer, signature in zip(wafers, classify(maps).to_pylist(), strict=True):
+                label = signature["label"]
+                if (label not in params["ignore"] and signature["confidence"] >= params["min_confidence"]
+                        and label not in seen.get(product, set())):  # fmt: skip
+                    found.append({"wafer_id": wafer, "label": label, "confidence": signature["confidence"]})
+            if found:
+                labels = sorted({f["label"] for f in found})
+                out.append(Finding(
+                    subject=f"{_lot_subject(product, lot, stage)}/{'+'.join(labels)}",
+                    title=f"lot {lot}: new wafer-map signature {', '.join(labels)} on {len(found)} wafer(s)",
+                    detail={"wafers": plain(found), "known": sorted(seen.get(product, set()))},
+                    product=product, lot=lot, stage=stage))  # fmt: skip
+        return out
+
+
+def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
+    """Each wafer's final dies as the classifier's int8 map (-1 no die, 0 pass, 1 fail), x to
+    columns and y to rows as tested (the classifier's features do not depend on the turn)."""
+    final = parts.filter(pl.col("is_last_test") & pl.col("x").is_not_null() & pl.col("y").is_not_null())
+    wafers, maps = [], []
+    for (wafer,), group in final.group_by("wafer_id", maintain_order=True):
+        x, y = group["x"].to_numpy().astype(np.int64), group["y"].to_numpy().astype(np.int64)
+        grid = np.full((y.max() - y.min() + 1, x.max() - x.min() + 1), -1, dtype=np.int8)
+        grid[y - y.min(), x - x.min()] = np.where(group["passed"].to_numpy(), 0, 1)
+        wafers.append(wafer)
+        maps.append(grid)
+    return wafers, maps
+
+
+class QuarantinedFileRule(AlertRule):
+    """A file the ingest quarantined (nothing of it could be read)."""
+
+    name = "quarantined_file"
+    title = "File quarantined at ingest"
+    parameters: dict[str, Any] = {}
+
+    def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
+        return [Finding(subject=f.sha256 or f.path, title=f"quarantined {f.path}: {f.reason}",
+                        detail={"path": f.path, "sha256": f.sha256, "reason": f.reason})
+                for f in context.quarantined]  # fmt: skip
+
+
+def two_proportion_z(good_a: int, n_a: int, good_b: int, n_b: int) -> float:
+    """z of the difference of two proportions with the pooled proportion (NIST/SEMATECH
+    e-Handbook of Statistical Methods, 7.3.3): (p_a - p_b) / sqrt(p (1 - p) (1/n_a + 1/n_b))."""
+    p_a, p_b = good_a / n_a, good_b / n_b
+    pooled = (good_a + good_b) / (n_a + n_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if spread == 0:
+        return 0.0
+    return (p_a - p_b) / spread
+
+
+class SiteDrift(AlertRule):
+    """A test site of an ingested lot whose first-pass yield differs from the lot's other sites
+    by more than ``max_gap`` and by more than ``z`` (two-proportion z test), each side with at
+    least ``min_parts`` parts: the sites no longer correlate (a probe-card needle, a socket)."""
+
+    name = "site_drift"
+    title = "Test site drifting from the other sites"
+    parameters = {"min_parts": 30, "max_gap": 0.10, "z": 4.0}
+
+    def check(self, params: dict[str, Any]) -> None:
+        if params["min_parts"] < 1 or not 0 < params["max_gap"] <= 1 or params["z"] <= 0:
+            raise ValueError("site_drift: min_parts >= 1, max_gap in (0, 1] and z > 0 expected, got "
+                             f"{params['min_parts']}, {params['max_gap']}, {params['z']}")  # fmt: skip
+
+    def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
+        out = []
+        for product, lot, stage in context.lot_keys():
+            first = context.lot_parts(lot, stage).filter(pl.col("is_first_test"))
+            if first.is_empty():
+                continue
+            sites = first.group_by("head", "site").agg(
+                pl.len().alias("n"), pl.col("passed").sum().alias("good")
+            )
+            total_n, total_good = int(sites["n"].sum()), int(sites["good"].sum())
+            drifting = []
+            for row in sites.sort("head", "site").iter_rows(named=True):
+                n, good = int(row["n"]), int(row["good"])
+                rest_n, rest_good = total_n - n, total_good - good
+                if n < params["min_parts"] or rest_n < params["min_parts"]:
+                    continue
+                z = two_proportion_z(good, n, rest_good, rest_n)
+                gap = good / n - rest_good / rest_n
+                if abs(z) > params["z"] and abs(gap) > params["max_gap"]:
+                    drifting.append({"head": row["head"], "site": row["site"], "parts": n, "yield": good / n,
+                                     "others_yield": rest_good / rest_n, "gap": gap, "z": z})  # fmt: skip
+            for d in drifting:
+                out.append(Finding(
+                    subject=f"{_lot_subject(product, lot, stage)}/site {d['head']}.{d['site']}",
+                    title=f"lot {lot} ({stage}): site {d['site']} first-pass yield {d['yield']:.2%} vs "
+                          f"{d['others_yield']:.2%} on the other sites (z {d['z']:.1f})",
+                    detail=plain(d), product=product, lot=lot, stage=stage))  # fmt: skip
+        return out

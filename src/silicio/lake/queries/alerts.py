@@ -1,0 +1,172 @@
+"""Queries of the alerts (:mod:`silicio.alerts`): what an ingest brought in, the yield series the
+SPC rule charts, and the catalog's ``alerts``, ``alert_deliveries`` and ``alert_acks`` tables
+(written here only: every write names its actor or user).
+
+Reads of the lake go through DuckDB (the catalog tables are views there); the alert tables are
+read and written through SQLAlchemy on the catalog's engine, so a PostgreSQL catalog works too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..catalog import alert_acks, alert_deliveries, alerts
+from ..query import Lake
+from . import _BY_START, lots_in_start_order
+
+__all__ = [
+    "acknowledge",
+    "acknowledgements",
+    "alert_rows",
+    "deliveries",
+    "ingested_lots",
+    "insert_alert",
+    "insert_delivery",
+    "last_alert",
+    "lot_yield_series",
+    "lots_tested_between",
+    "wafer_yield_series",
+]
+
+
+def ingested_lots(lake: Lake, sha256s: Sequence[str]) -> pl.DataFrame:
+    """product, lot, stage of the files with these SHA-256 (one row per lot and stage), in the
+    order the lots' testing began."""
+    if not sha256s:
+        return pl.DataFrame(schema={"product": pl.String, "lot": pl.String, "stage": pl.String})
+    return lake.polars(
+        "SELECT product, lot, stage, min(started) AS started FROM files "
+        "WHERE lot IS NOT NULL AND list_contains($shas, sha256) GROUP BY ALL "
+        f"ORDER BY {lots_in_start_order()}",
+        {"shas": list(sha256s)},
+    ).select("product", "lot", "stage")
+
+
+def lot_yield_series(lake: Lake, product: str | None, stage: str) -> pl.DataFrame:
+    """lot, started, dies, final_good, final_yield of each lot of ``product`` at ``stage``, in
+    the order their testing began (the catalog's ``lots`` view: dies and final good summed over
+    the lot's files)."""
+    return lake.polars(
+        "SELECT lot, started, dies, final_good, final_good / nullif(dies, 0) AS final_yield FROM lots "
+        "WHERE product IS NOT DISTINCT FROM $product AND stage = $stage AND lot IS NOT NULL "
+        f"ORDER BY {lots_in_start_order()}",
+        {"product": product, "stage": stage},
+    )
+
+
+def wafer_yield_series(lake: Lake, product: str | None, stage: str) -> pl.DataFrame:
+    """lot, wafer_id, started, dies, final_good, final_yield of each wafer of ``product`` at
+    ``stage`` (the catalog's ``wafers`` rows of each file), files in the order they were tested."""
+    return lake.polars(
+        "SELECT f.lot, w.wafer_id, f.started, w.dies, w.final_good, "
+        "w.final_good / nullif(w.dies, 0) AS final_yield "
+        "FROM wafers w JOIN files f ON f.id = w.file_id "
+        "WHERE f.product IS NOT DISTINCT FROM $product AND f.stage = $stage AND f.lot IS NOT NULL "
+        f"ORDER BY f.{_BY_START}, f.lot, w.wafer_id",
+        {"product": product, "stage": stage},
+    )
+
+
+def lots_tested_between(lake: Lake, since: datetime, until: datetime) -> pl.DataFrame:
+    """product, lot, stage, files, dies, final_good, final_yield, first_pass_good, started of
+    each lot with a file ingested in [since, until), in the order their testing began."""
+    return lake.polars(
+        "SELECT product, lot, stage, count(*) AS files, sum(dies) AS dies, sum(final_good) AS final_good, "
+        "sum(final_good) / nullif(sum(dies), 0) AS final_yield, sum(first_pass_good) AS first_pass_good, "
+        "min(started) AS started FROM files "
+        "WHERE lot IS NOT NULL AND lot IN (SELECT lot FROM files WHERE ingested_at >= $since "
+        "AND ingested_at < $until) GROUP BY ALL "
+        f"ORDER BY {lots_in_start_order()}",
+        {"since": since, "until": until},
+    )
+
+
+# -- the alert tables
+
+
+def last_alert(engine: Engine, rule: str, subject: str) -> dict[str, Any] | None:
+    """The newest alert of ``rule`` about ``subject`` (None: it never fired)."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(alerts).where((alerts.c.rule == rule) & (alerts.c.subject == subject))
+            .order_by(alerts.c.id.desc()).limit(1)
+        ).first()  # fmt: skip
+    return _aware(dict(row._mapping)) if row is not None else None
+
+
+def insert_alert(engine: Engine, row: dict[str, Any]) -> int:
+    """Store one alert (the ``alerts`` columns but ``id``); returns its id."""
+    with engine.begin() as connection:
+        return int(connection.execute(sa.insert(alerts).values(**row)).inserted_primary_key[0])
+
+
+def insert_delivery(engine: Engine, alert_id: int, channel: str, target: str, status: str, attempts: int,
+                    error: str | None) -> None:  # fmt: skip
+    """Record how sending alert ``alert_id`` through ``channel`` to ``target`` went."""
+    with engine.begin() as connection:
+        connection.execute(sa.insert(alert_deliveries).values(
+            alert_id=alert_id, channel=channel, target=target, status=status, attempts=attempts,
+            error=error, at=datetime.now(UTC)))  # fmt: skip
+
+
+def alert_rows(engine: Engine, *, since: datetime | None = None, until: datetime | None = None,
+               ids: Sequence[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Alerts, newest first (raised in [since, until) and of ``ids`` when given)."""
+    query = sa.select(alerts).order_by(alerts.c.id.desc())
+    if since is not None:
+        query = query.where(alerts.c.raised_at >= since)
+    if until is not None:
+        query = query.where(alerts.c.raised_at < until)
+    if ids is not None:
+        query = query.where(alerts.c.id.in_(list(ids)))
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as connection:
+        return [_aware(dict(r._mapping)) for r in connection.execute(query)]
+
+
+def deliveries(engine: Engine, alert_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Delivery records (of ``alert_ids`` when given), oldest first."""
+    query = sa.select(alert_deliveries).order_by(alert_deliveries.c.id)
+    if alert_ids is not None:
+        query = query.where(alert_deliveries.c.alert_id.in_(list(alert_ids)))
+    with engine.connect() as connection:
+        return [_aware(dict(r._mapping)) for r in connection.execute(query)]
+
+
+def acknowledge(engine: Engine, alert_id: int, username: str, note: str | None = None) -> bool:
+    """Record that ``username`` acknowledged alert ``alert_id``; False when it already had (the
+    first acknowledgement stays), LookupError when there is no such alert."""
+    with engine.begin() as connection:
+        if connection.scalar(sa.select(alerts.c.id).where(alerts.c.id == alert_id)) is None:
+            raise LookupError(f"no alert #{alert_id}")
+        done = connection.scalar(sa.select(alert_acks.c.alert_id).where(
+            (alert_acks.c.alert_id == alert_id) & (alert_acks.c.username == username)))  # fmt: skip
+        if done is not None:
+            return False
+        connection.execute(sa.insert(alert_acks).values(alert_id=alert_id, username=username,
+                                                        at=datetime.now(UTC), note=note))  # fmt: skip
+    return True
+
+
+def acknowledgements(engine: Engine, username: str | None = None) -> list[dict[str, Any]]:
+    """Acknowledgements (of ``username`` when given), oldest first."""
+    query = sa.select(alert_acks).order_by(alert_acks.c.at)
+    if username is not None:
+        query = query.where(alert_acks.c.username == username)
+    with engine.connect() as connection:
+        return [_aware(dict(r._mapping)) for r in connection.execute(query)]
+
+
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    # SQLite keeps no time zone: the catalog writes UTC.
+    for key, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[key] = value.replace(tzinfo=UTC)
+    return row
