@@ -24,6 +24,7 @@ NAV_BEFORE = [
     "Files",
     "Signatures",
     "Inline defects",
+    "Alerts",
     "Trace",
     "Origin",
     "Certificates",

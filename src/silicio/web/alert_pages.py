@@ -17,7 +17,7 @@ from silicio.auth.roles import Principal
 
 from . import models as m
 from .access import access, principal_of, refusal
-from .declare import SOURCES, Page
+from .declare import SOURCES, Nav, Page
 
 api = APIRouter(prefix="/api", tags=["alerts"])
 pages = APIRouter(include_in_schema=False)
@@ -88,7 +88,7 @@ def inbox(data: AlertInbox) -> AlertInboxPage:
 
 PAGES = (
     Page(path="/alerts", compute=inbox, template="alerts.html", access="internal",
-         summary="Your alert inbox: the alerts sent to you or your role"),
+         summary="Your alert inbox: the alerts sent to you or your role", nav=Nav("Alerts", "yield", 6)),
 )  # fmt: skip
 
 
