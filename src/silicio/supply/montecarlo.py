@@ -293,10 +293,17 @@ def _run(
             outage, delay = draw_outages(net, model, np.random.default_rng(s), k)
             yield c, propagate(net, prep, outage, delay, model.horizon_weeks)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # Threads, not processes: numpy's array work runs without the global lock, and a script
+    # calling this needs no ``if __name__ == "__main__"`` guard (spawned processes re-run it).
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_simulate_chunk, net, model, s, k): c for c, (s, k) in enumerate(jobs)}
+    prep = _prepare(net)
+
+    def simulate(s: np.random.SeedSequence, k: int) -> tuple[np.ndarray, np.ndarray]:
+        outage, delay = draw_outages(net, model, np.random.default_rng(s), k)
+        return propagate(net, prep, outage, delay, model.horizon_weeks)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(simulate, s, k): c for c, (s, k) in enumerate(jobs)}
         for future in as_completed(futures):
             yield futures[future], future.result()
