@@ -270,8 +270,8 @@ def country_concentration(master: MasterData, products: Sequence[str] | None = N
     values = country_values(master, products, demand)
     imports = {c: v for c, v in values.items() if c != home and v > 0}
     return {
-        "hhi_all": hhi(shares_pct(values)),
-        "hhi_imports": hhi(shares_pct(imports)) if imports else 0.0,
+        "hhi_all": hhi(shares_pct(values), unit="percent"),
+        "hhi_imports": hhi(shares_pct(imports), unit="percent") if imports else 0.0,
         "share_pct": shares_pct(values),
         "import_share_pct": shares_pct(imports) if imports else {},
         "home_share_pct": shares_pct(values).get(home, 0.0),
