@@ -50,6 +50,9 @@ class Disruption:
     name: str
     nodes: tuple[int, ...]
     ttr: float
+    #: Edges (indices into the compiled network's edges) that carry nothing meanwhile: a closed
+    #: border crossing or port.
+    edges: tuple[int, ...] = ()
 
 
 def node_disruptions(net: CompiledNetwork) -> list[Disruption]:
@@ -214,11 +217,15 @@ class _Model:
         lower = net.demand[p] * t - net.inventory[p]
         rows = (self.n_shared + np.arange(v)).astype(np.int32)
         h.changeRowsBounds(v, rows, lower, np.full(v, self.inf))
-        h.run()
-        if not self._status_ok(h, "TTR", d.name):  # cannot happen: l is bounded below by 0, cost >= 0
-            raise NetworkError(f"TTR LP of disruption {d.name!r} is unbounded")
-        lost = np.asarray(h.getSolution().col_value)[n + self.m :]
-        return float(h.getInfo().objective_function_value), float(lost.sum())
+        self._block(h, d.edges, True)
+        try:
+            h.run()
+            if not self._status_ok(h, "TTR", d.name):  # cannot happen: l is bounded below by 0, cost >= 0
+                raise NetworkError(f"TTR LP of disruption {d.name!r} is unbounded")
+            lost = np.asarray(h.getSolution().col_value)[n + self.m :]
+            return float(h.getInfo().objective_function_value), float(lost.sum())
+        finally:
+            self._block(h, d.edges, False)
 
     def time_to_survive(self, d: Disruption) -> float:
         """max t; ``inf`` when the network lasts the whole horizon (t is bounded by it so that an
@@ -226,12 +233,22 @@ class _Model:
         h = self.tts_lp
         idx = np.array(d.nodes, dtype=np.int32)
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.zeros(len(idx)))
+        self._block(h, d.edges, True)
         try:
             h.run()
             t = float(h.getInfo().objective_function_value) if self._status_ok(h, "TTS", d.name) else math.inf
             return math.inf if t >= self.horizon * (1 - 1e-12) else t
         finally:
             h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.full(len(idx), self.inf))
+            self._block(h, d.edges, False)
+
+    def _block(self, h, edges: tuple[int, ...], closed: bool) -> None:
+        """Flows ``y`` of ``edges`` held at 0 (``closed``) or freed again."""
+        if not edges:
+            return
+        cols = (self.n + np.asarray(edges)).astype(np.int32)
+        upper = np.zeros(len(cols)) if closed else np.full(len(cols), self.inf)
+        h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), upper)
 
     def solve(self, disruptions: Sequence[Disruption]) -> list[tuple[float, float, float]]:
         """(P(n), lost units, TTS) of each disruption."""
