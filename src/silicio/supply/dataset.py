@@ -159,7 +159,9 @@ def _read(directory: Path, name: str) -> _Rows | None:
                                           f"{'a number' if kind == 'number' else 'a value'}")  # fmt: skip
                 continue
             if kind == "number" and not (math.isfinite(value) and value >= 0):
-                raise SupplyDataError(f"{out.where(i, column)}: expected a non-negative number, got {value!r}")
+                raise SupplyDataError(
+                    f"{out.where(i, column)}: expected a non-negative number, got {value!r}"
+                )
             if kind == "text":
                 row[column] = value = str(value).strip()
         if name == "sites" and not _COUNTRY.match(row["country"]):
@@ -179,7 +181,9 @@ def _unique(rows: _Rows, keys: tuple[str, ...]) -> dict[tuple, int]:
     return seen
 
 
-def read_supply_dir(directory: str | Path, missing: str = "refuse", inventory_weeks: float | None = None) -> SupplyData:
+def read_supply_dir(
+    directory: str | Path, missing: str = "refuse", inventory_weeks: float | None = None
+) -> SupplyData:
     """The supply model in ``directory`` (:data:`FILES`), missing figures refused or filled (module text)."""
     if missing not in MISSING_POLICIES:
         raise SupplyDataError(f"missing must be 'refuse' or 'default', got {missing!r}")
@@ -195,7 +199,9 @@ def read_supply_dir(directory: str | Path, missing: str = "refuse", inventory_we
     demand_of = {k[0]: demand.rows[i]["demand_per_week"] for k, i in _unique(demand, ("product",)).items()}
     price_row = {k[0]: i for k, i in _unique(prices, ("product",)).items()}
     caps = {k: i for k, i in _unique(t["capacities"], ("site_id", "item")).items()} if t["capacities"] else {}
-    leads = {k: i for k, i in _unique(t["lead_times"], ("site_id", "item")).items()} if t["lead_times"] else {}
+    leads = (
+        {k: i for k, i in _unique(t["lead_times"], ("site_id", "item")).items()} if t["lead_times"] else {}
+    )
 
     defaults: list[dict[str, Any]] = []
     figures = 0
@@ -253,7 +259,9 @@ def read_supply_dir(directory: str | Path, missing: str = "refuse", inventory_we
     for i, row in enumerate(routings.rows):
         s = site(routings, i, "site_id")
         product, node_id = row["product"], f"{row['product']}/{row['step']}"
-        node(node_id, "step", s, row["operation"], f"{product} {row['operation']}", step_kind=row["operation"])
+        node(
+            node_id, "step", s, row["operation"], f"{product} {row['operation']}", step_kind=row["operation"]
+        )
         step_node[(product, row["step"])] = node_id
         if product in last:
             per = row.get("input_per_output")
@@ -263,7 +271,9 @@ def read_supply_dir(directory: str | Path, missing: str = "refuse", inventory_we
     for i, row in enumerate(bom.rows):
         s = site(bom, i, "supplier_site")
         if row["quantity"] <= 0:
-            raise SupplyDataError(f"{bom.where(i, 'quantity')}: expected a positive number, got {row['quantity']!r}")
+            raise SupplyDataError(
+                f"{bom.where(i, 'quantity')}: expected a positive number, got {row['quantity']!r}"
+            )
         if (row.get("step") is None) == (row.get("parent_site") is None):
             raise SupplyDataError(f"{bom.path}, line {bom.lines[i]}: give either 'step' (the parent is a product) "
                                   f"or 'parent_site' (the parent is a component made there), not both or neither")  # fmt: skip
@@ -279,7 +289,13 @@ def read_supply_dir(directory: str | Path, missing: str = "refuse", inventory_we
                                       f"{row['parent_site']!r} is supplied by no earlier line of bom.csv")  # fmt: skip
         source = f"{s['site_id']}/{row['component']}"
         if source not in g:
-            node(source, "material", s, row["component"], f"{row['component']} ({s.get('company') or s['site_id']})")
+            node(
+                source,
+                "material",
+                s,
+                row["component"],
+                f"{row['component']} ({s.get('company') or s['site_id']})",
+            )
         if g.has_edge(source, consumer):
             raise SupplyDataError(f"{bom.path}, line {bom.lines[i]}: {row['component']} from {s['site_id']} "
                                   f"into {consumer} is given twice")  # fmt: skip
@@ -299,7 +315,7 @@ def read_supply_dir(directory: str | Path, missing: str = "refuse", inventory_we
         cost = figure(prices, p, "unit_cost", f"product {product}", "prices")
         g.nodes[node_id].update(demand=float(demand_of[product]), profit=prices.rows[p]["price"] - cost,
                                 product=product)  # fmt: skip
-    for rows, what in ((demand, "demand"), (prices, "prices")):
+    for rows in (demand, prices):
         for i, row in enumerate(rows.rows):
             if row["product"] not in last:
                 raise SupplyDataError(f"{rows.where(i, 'product')}: product {row['product']!r} has no routing "

@@ -95,7 +95,9 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 def scenario_from_mapping(spec: Mapping[str, Any], where: str) -> Scenario:
     unknown = sorted(set(spec) - _KEYS)
     if unknown:
-        raise NetworkError(f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(_KEYS))}")
+        raise NetworkError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(_KEYS))}"
+        )
     if "weeks" not in spec:
         raise NetworkError(f"{where}: 'weeks' (how long it lasts) is required")
     name = spec.get("name", where)
@@ -111,7 +113,9 @@ def scenario_from_mapping(spec: Mapping[str, Any], where: str) -> Scenario:
         weeks=numbers["weeks"],
         regions=_strings(spec["region"], f"{where}.region") if "region" in spec else (),
         sites=_strings(spec["site"], f"{where}.site") if "site" in spec else (),
-        crossings=tuple(parse_crossing(c, f"{where}.crossing") for c in _strings(spec.get("crossing", []), where)),
+        crossings=tuple(
+            parse_crossing(c, f"{where}.crossing") for c in _strings(spec.get("crossing", []), where)
+        ),
         demand_factor=numbers.get("demand_factor", 1.0),
         capacity_factor=numbers.get("capacity_factor", 1.0),
     )
@@ -129,21 +133,33 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
     unknown = sorted(set(doc) - {"scenario"})
     specs = doc.get("scenario")
     if unknown or not isinstance(specs, list) or not specs:
-        raise NetworkError(f"{path}: expected [[scenario]] tables (and nothing else), got {', '.join(doc) or 'none'}")
+        raise NetworkError(
+            f"{path}: expected [[scenario]] tables (and nothing else), got {', '.join(doc) or 'none'}"
+        )
     return [scenario_from_mapping(s, f"{path}: scenario {i}") for i, s in enumerate(specs, start=1)]
 
 
 def _resolve(g: nx.DiGraph, net: CompiledNetwork, s: Scenario) -> tuple[list[int], list[int]]:
     nodes: set[int] = set()
     for region in s.regions:
-        hit = [i for i, n in enumerate(net.nodes) if region in (g.nodes[n].get("region"), g.nodes[n].get("country"))]
+        hit = [
+            i
+            for i, n in enumerate(net.nodes)
+            if region in (g.nodes[n].get("region"), g.nodes[n].get("country"))
+        ]
         if not hit:
             known = sorted({str(a.get("country")) for _, a in g.nodes(data=True)}
                            | {str(a.get("region")) for _, a in g.nodes(data=True)})  # fmt: skip
-            raise NetworkError(f"scenario {s.name!r}: no site in region {region!r}; the network has {', '.join(known)}")
+            raise NetworkError(
+                f"scenario {s.name!r}: no site in region {region!r}; the network has {', '.join(known)}"
+            )
         nodes.update(hit)
     for site in s.sites:
-        hit = [i for i, n in enumerate(net.nodes) if site in (g.nodes[n].get("facility"), g.nodes[n].get("org_id"))]
+        hit = [
+            i
+            for i, n in enumerate(net.nodes)
+            if site in (g.nodes[n].get("facility"), g.nodes[n].get("org_id"))
+        ]
         if not hit:
             raise NetworkError(f"scenario {s.name!r}: no site or company {site!r} in the network")
         nodes.update(hit)
@@ -166,7 +182,7 @@ def run_scenarios(g: nx.DiGraph, scenarios: Sequence[Scenario], horizon_weeks: f
         net = dataclasses.replace(base, demand=base.demand * s.demand_factor, capacity=base.capacity * s.capacity_factor,
                                   inventory=base.inventory.copy())  # fmt: skip
         model = _Model(net, horizon_weeks)
-        (impact, lost, tts), = model.solve([Disruption(s.name, tuple(nodes), float(s.weeks), tuple(edges))])
+        ((impact, lost, tts),) = model.solve([Disruption(s.name, tuple(nodes), float(s.weeks), tuple(edges))])
         p = net.products
         rows.append({"scenario": s.name, "weeks": float(s.weeks), "nodes_stopped": len(nodes),
                      "crossing_edges_closed": len(edges), "demand_factor": s.demand_factor,

@@ -368,7 +368,9 @@ def _run_on_dask(net: CompiledNetwork, chunks: list[list[Disruption]], dask_addr
 
     with Client(dask_address, set_as_default=False) as client:
         shared = client.scatter(net, broadcast=True)
-        futures = {client.submit(_solve_chunk, shared, c, horizon, pure=False): i for i, c in enumerate(chunks)}
+        futures = {
+            client.submit(_solve_chunk, shared, c, horizon, pure=False): i for i, c in enumerate(chunks)
+        }
         for future in as_completed(list(futures), loop=client.loop):
             yield futures[future], future.result()
 
