@@ -127,8 +127,8 @@ def test_removing_the_capacity_column_is_refused_or_reported(tmp_path):
     folder = tmp_path / "m"
     write_template(folder)
     lines = (folder / "capacities.csv").read_text().splitlines()
-    (folder / "capacities.csv").write_text("\n".join(",".join(c for i, c in enumerate(l.split(",")) if i != 2)
-                                                      for l in lines) + "\n")  # fmt: skip
+    (folder / "capacities.csv").write_text("\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 2)
+                                                      for line in lines) + "\n")  # fmt: skip
     result = run("stress-test", "--data", str(folder))
     assert result.exit_code == 2
     text = one_line(result)

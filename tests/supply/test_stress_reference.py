@@ -30,7 +30,7 @@ def reference(g, node: str, horizon: float = 520.0) -> tuple[float, float]:
     inv = np.array([g.nodes[x]["inventory"] for x in nodes], dtype=float)
     # BOM rows: u_j - y_ij / r_ij <= 0 for each (j, material); flow rows: sum_j y_ij - u_i <= s_i.
     groups: dict[tuple[str, str], list[int]] = {}
-    for e, (a, b, d) in enumerate(edges):
+    for e, (_, b, d) in enumerate(edges):
         groups.setdefault((b, d["material"]), []).append(e)
     rows, rhs = [], []
     for (j, _), es in groups.items():
