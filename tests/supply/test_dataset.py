@@ -107,7 +107,7 @@ def test_template_edit_import_and_run_everything(tmp_path):
     assert result.exit_code == 0, result.output
     stress = json.loads(result.stdout)
     assert {r["disruption"] for r in stress["rows"]} == {
-        l.split(",")[0] for l in EXAMPLE["sites.csv"].splitlines()[1:]
+        line.split(",")[0] for line in EXAMPLE["sites.csv"].splitlines()[1:]
     }
     assert max(r["rei"] for r in stress["rows"]) == 1.0 and stress["data"]["defaults"] == []
 
