@@ -247,3 +247,10 @@ def test_demo_seed_and_draw_seed_are_separate():
     assert mc("--seed", "0", "--demo-seed", "0") == base
     assert mc("--seed", "5") != base  # other draws, same demo data
     assert math.isfinite(mc("--demo-seed", "5"))
+
+
+def test_docs_page_is_the_template_readme():
+    from silicio.supply.template import FORMAT_GUIDE
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "supply-data.md"
+    assert docs.read_text(encoding="utf-8") == FORMAT_GUIDE

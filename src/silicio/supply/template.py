@@ -160,6 +160,38 @@ unit_cost: an empty cell, a missing row or a missing column) are refused. With
 recover, unit cost 0) and every result lists them with a data completeness score (the share of
 needed figures that came from the files). Demand and price are never filled.
 
-scenarios.toml: what-if scenarios for `silicio supply scenario --file` (region, crossing, site,
-demand_factor, capacity_factor, weeks).
+## Scenarios
+
+`silicio supply scenario --data DIR --file scenarios.toml` evaluates named what-if scenarios,
+each a `[[scenario]]` table; kinds combine within one scenario:
+
+```toml
+[[scenario]]
+name = "Taiwan earthquake"
+region = ["TW"]                 # countries (ISO alpha-2) or regions of sites.csv: their sites stop
+weeks = 12
+
+[[scenario]]
+name = "Laredo crossing closed (US into MX)"
+crossing = ["US-MX"]            # FROM-TO: nothing shipped from the first country into the second
+weeks = 2
+
+[[scenario]]
+name = "Mold compound supplier fails"
+site = ["OSK-MOLD"]             # site ids or company names
+weeks = 10
+
+[[scenario]]
+name = "Pandemic: demand up 30 %, sites at 80 %"
+demand_factor = 1.3
+capacity_factor = 0.8
+weeks = 16
+```
+
+The same from the command line: `--region TW --weeks 12`, `--crossing US-MX --weeks 2`,
+`--site OSK-MOLD --weeks 10`, `--demand-factor 1.3 --capacity-factor 0.8 --weeks 16` (with
+`--name`). Each scenario gives the units and margin lost over its weeks (the time-to-recover LP)
+and how long the network's stock lasts (the time-to-survive LP; flagged when shorter).
+
+Seeds: `--demo-seed` sets the demo data and synthetic networks, `--seed` the Monte Carlo draws.
 """
