@@ -233,7 +233,7 @@ def test_registry_of_organisations_only_is_not_a_model(tmp_path):
 def test_demo_is_the_fallback_and_said(tmp_path):
     result = run("stress-test", "--json")
     assert result.exit_code == 0, result.output
-    assert "no --data given: running on the demo supply model" in result.stderr
+    assert "running on the demo supply model (demo seed 0)" in result.stderr
     assert json.loads(result.stdout)["data"]["source"].startswith("demo")
 
 

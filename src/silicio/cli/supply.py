@@ -108,8 +108,8 @@ def _ecosystem(registry: Path | None, demo_seed: int) -> supply.Ecosystem:
 
 
 def _demo_said(demo_seed: int) -> None:
-    typer.echo(f"no --data given: running on the demo supply model (demo seed {demo_seed}); "
-               "`silicio supply template DIR` writes a folder of CSV files to start your own", err=True)  # fmt: skip
+    typer.echo(f"running on the demo supply model (demo seed {demo_seed}); for your own, "
+               "`silicio supply template DIR` writes a folder of CSV files to edit and pass as --data DIR", err=True)  # fmt: skip
 
 
 class _Model:
@@ -361,6 +361,8 @@ def template_command(directory: Annotated[Path, typer.Argument(help="A new or em
 def nearshore(registry: RegistryPath = None, demo_seed: DemoSeed = 0, as_json: AsJson = False) -> None:
     """Local suppliers for each imported input, ranked; national-content change; the gap list."""
     with _errors("silicio supply nearshore"):
+        if registry is None:
+            _demo_said(demo_seed)
         eco = _ecosystem(registry, demo_seed)
         report = supply.nearshore(
             eco.master, eco.registry, eco.demand, as_of=eco.as_of, automotive=eco.automotive
@@ -382,6 +384,8 @@ def public_command(registry: RegistryPath = None, demo_seed: DemoSeed = 0) -> No
     """The public transparency figures (JSON): counts and aggregates, no company's numbers, no count
     below 3 (k-anonymity: `suppressed` says what was left out)."""
     with _errors("silicio supply public"):
+        if registry is None:
+            _demo_said(demo_seed)
         eco = _ecosystem(registry, demo_seed)
         _echo_json(
             supply.publishable(supply.public_summary(eco.registry, eco.master, eco.demand, as_of=eco.as_of))
@@ -396,6 +400,8 @@ def export_command(
 ) -> None:
     """Write the registry (the demo's by default) as CSV files or one JSON file."""
     with _errors("silicio supply export"):
+        if registry is None:
+            _demo_said(demo_seed)
         reg = _ecosystem(registry, demo_seed).registry
         written = (
             [supply.write_json(reg, out)] if out.suffix.lower() == ".json" else supply.write_csv_dir(reg, out)
