@@ -135,6 +135,9 @@ class MonteCarloResult:
     lost_profit: np.ndarray
     seed: int
     model: DisruptionModel
+    #: How complete the data of the network was (``graph["data_quality"]``: completeness and
+    #: the defaults used, :mod:`.dataset`), when the network recorded it.
+    data_quality: dict | None = None
 
     @property
     def n(self) -> int:
@@ -267,7 +270,8 @@ def monte_carlo(network: nx.DiGraph | CompiledNetwork, scenarios: int = 10_000, 
     profit: list[np.ndarray | None] = [None] * len(sizes)
     for c, (u, p) in _run(net, model, seeds, sizes, workers, dask_address):
         units[c], profit[c] = u, p
-    return MonteCarloResult(np.concatenate(units), np.concatenate(profit), seed, model)
+    quality = network.graph.get("data_quality") if isinstance(network, nx.DiGraph) else None
+    return MonteCarloResult(np.concatenate(units), np.concatenate(profit), seed, model, quality)
 
 
 def _run(
