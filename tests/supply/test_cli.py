@@ -20,14 +20,16 @@ def test_risk_json():
     result = run("risk", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert set(doc) == {"single_sources", "concentration", "critical_paths"}
+    assert set(doc) == {"data", "single_sources", "concentration", "critical_paths"}
     assert 0 < doc["concentration"]["hhi_all"] <= 10_000
 
 
 def test_stress_test_json_and_table():
     result = run("stress-test", "--json")
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    assert doc["data"]["completeness"] == 1.0 and doc["data"]["defaults"] == []
+    rows = doc["rows"]
     assert max(r["rei"] for r in rows) == 1.0
     assert all(r["flagged"] == (float(r["tts_weeks"]) < r["ttr_weeks"]) for r in rows)
     assert run("stress-test", "--synthetic", "40", "--by", "node").exit_code == 0
@@ -65,7 +67,7 @@ def test_export_import_round_trip(tmp_path):
     assert run("export", str(tmp_path / "csv")).exit_code == 0
     result = run("import", str(tmp_path / "csv"), "--out", str(tmp_path / "registry.json"))
     assert result.exit_code == 0, result.output
-    assert "42 organisations" in result.output
+    assert "42 organisations" in result.output and "registry checked" in result.output
     assert run("risk", "--registry", str(tmp_path / "registry.json"), "--json").exit_code == 0
 
 

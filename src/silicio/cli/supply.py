@@ -1,8 +1,11 @@
 """``silicio supply ...``: network risk, TTR/TTS stress test, Monte Carlo, nearshoring, public
 figures, and registry import/export. Parses arguments, calls :mod:`silicio.supply`, prints.
 
-With no ``--registry`` every command runs on the demo ecosystem (the demo fab's master data
-and suppliers); ``--registry`` swaps in a registry exported as CSV files or JSON.
+The model comes from ``--data DIR`` (the user's CSV files: :mod:`silicio.supply.dataset`;
+``supply template DIR`` writes an example, ``supply import DIR`` checks one), or from the demo
+fab's master data with ``--registry`` (a registry as CSV files or JSON), or, with neither, from
+the demo ecosystem, which is then said on the standard error. Missing figures are refused
+unless ``--missing default``; every result carries the data completeness and defaults used.
 """
 
 from __future__ import annotations
@@ -32,12 +35,28 @@ app = typer.Typer(help="Supplier ecosystem: network risk, stress tests, Monte Ca
 
 RegistryPath = Annotated[
     Path | None,
-    typer.Option("--registry", metavar="PATH", help="Registry: a directory of CSV files or a .json file "
-                 "(default: the demo ecosystem's).", show_default=False),
+    typer.Option("--registry", metavar="PATH", help="Registry (a directory of CSV files or a .json file) "
+                 "with the demo fab's bill of materials, routing and demand.", show_default=False),
+]  # fmt: skip
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data", metavar="DIR", help="Your supply model: a folder of CSV files (see `supply "
+                 "template`). Without it (and --registry) the demo model is used, and said.", show_default=False),
+]  # fmt: skip
+Missing = Annotated[
+    str,
+    typer.Option("--missing", metavar="refuse|default", help="Missing capacity, lead time, recovery time, "
+                 "inventory or unit cost: refuse (default), or fill with the documented defaults and report them."),
 ]  # fmt: skip
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the demo data (and of the scenarios).")]
-Workers = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
+DemoSeed = Annotated[
+    int, typer.Option("--demo-seed", min=0, help="Seed of the demo data and synthetic networks.")
+]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the Monte Carlo draws.")]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Worker threads (default: the cores, for large runs).", show_default=False),
+]  # fmt: skip
 Dask = Annotated[
     str | None, typer.Option("--dask", metavar="ADDRESS", help="Run on a Dask scheduler instead.")
 ]
@@ -61,6 +80,7 @@ def _errors(command: str, dask_address: str | None = None) -> Iterator[None]:
         try:
             yield
         except (
+            supply.SupplyDataError,
             supply.RegistryError,
             supply.NetworkError,
             MasterDataError,
@@ -80,17 +100,62 @@ def _read_registry(path: Path) -> supply.Registry:
     raise fail(f"{path}: expected a directory of CSV files or a .json file")
 
 
-def _ecosystem(registry: Path | None, seed: int) -> supply.Ecosystem:
-    eco = supply.demo_ecosystem(seed)
+def _ecosystem(registry: Path | None, demo_seed: int) -> supply.Ecosystem:
+    eco = supply.demo_ecosystem(demo_seed)
     if registry is not None:
         eco.registry = _read_registry(registry)
     return eco
 
 
-def _network(registry: Path | None, seed: int, synthetic: int | None):
-    if synthetic:
-        return supply.synthetic_network(synthetic, products=max(1, min(10, synthetic // 10)), seed=seed)
-    return _ecosystem(registry, seed).network()
+def _demo_said(demo_seed: int) -> None:
+    typer.echo(f"running on the demo supply model (demo seed {demo_seed}); for your own, "
+               "`silicio supply template DIR` writes a folder of CSV files to edit and pass as --data DIR", err=True)  # fmt: skip
+
+
+class _Model:
+    """The network a command runs on, where it came from, and how complete its data is."""
+
+    def __init__(self, data: Path | None, registry: Path | None, demo_seed: int, missing: str,
+                 synthetic: int | None = None) -> None:  # fmt: skip
+        if missing not in ("refuse", "default"):
+            raise fail(f"--missing must be 'refuse' or 'default', got {missing!r}")
+        if data is not None and registry is not None:
+            raise fail("give --data (your supply model) or --registry (with the demo's BOM), not both")
+        self.eco: supply.Ecosystem | None = None
+        self.data: supply.SupplyData | None = None
+        if synthetic:
+            self.graph = supply.synthetic_network(
+                synthetic, products=max(1, min(10, synthetic // 10)), seed=demo_seed
+            )
+            self.quality = {"source": f"synthetic network of {synthetic} nodes (demo seed {demo_seed})",
+                            "completeness": 1.0, "defaults_used": 0, "defaults": []}  # fmt: skip
+            return
+        if data is not None:
+            self.data = supply.read_supply_dir(data, missing=missing)
+            self.graph = self.data.network
+            self.quality = self.data.quality()
+            return
+        if registry is None:
+            _demo_said(demo_seed)
+        self.eco = _ecosystem(registry, demo_seed)
+        self.graph = self.eco.network()
+        self.quality = dict(self.graph.graph["data_quality"])
+        self.quality["source"] = str(registry) if registry is not None else f"demo (demo seed {demo_seed})"
+        if registry is not None and self.quality["defaults"] and missing == "refuse":
+            shown = "; ".join(f"{d['column']} of {d['for']}" for d in self.quality["defaults"][:5])
+            raise fail(f"{registry}: {self.quality['defaults_used']} of {self.quality['figures']} figures missing "
+                       f"from the registry, refused: {shown}. Add them (capabilities, sites), or run with "
+                       f"--missing default to use unlimited capacity, no lead time and "
+                       f"{supply.network.DEFAULT_TTR_WEEKS:g} weeks to recover, reported")  # fmt: skip
+
+
+def _say_quality(quality: dict) -> None:
+    line = f"data: {quality['source']}; completeness {100 * quality['completeness']:.1f} %"
+    if quality["defaults"]:
+        line += f"; {quality['defaults_used']} default(s) used, e.g. " + "; ".join(
+            f"{d['column']} of {d['for']} = {d['meaning']}" for d in quality["defaults"][:3]
+        )
+    console.print(escape(line), soft_wrap=True, highlight=False)
 
 
 def _plain(value: Any) -> Any:
@@ -120,24 +185,36 @@ def _print_frame(frame: pl.DataFrame, title: str, limit: int = 30) -> None:
 
 
 @app.command()
-def risk(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = False) -> None:
-    """Single-source materials and steps, country concentration (HHI) and critical paths."""
+def risk(data: DataDir = None, registry: RegistryPath = None, missing: Missing = "refuse",
+         demo_seed: DemoSeed = 0, as_json: AsJson = False) -> None:  # fmt: skip
+    """Single-source materials and steps, concentration (HHI) and critical (lead-time) paths."""
     with _errors("silicio supply risk"):
-        eco = _ecosystem(registry, seed)
-        g = eco.network()
-        singles = supply.single_sources(g, eco.registry)
-        conc = supply.country_concentration(eco.master, demand=eco.demand)
+        model = _Model(data, registry, demo_seed, missing)
+        g = model.graph
+        singles = supply.single_sources(g, model.eco.registry if model.eco else None)
+        if model.eco is not None:
+            conc = supply.country_concentration(model.eco.master, demand=model.eco.demand)
+        else:
+            conc = {"by_component": supply.component_concentration(g)}
         paths = supply.critical_paths(g)
     if as_json:
-        _echo_json({"single_sources": singles, "concentration": conc, "critical_paths": paths})
+        _echo_json({"data": model.quality, "single_sources": singles, "concentration": conc,
+                    "critical_paths": paths})  # fmt: skip
         return
     import polars as pl
 
+    _say_quality(model.quality)
     _print_frame(pl.DataFrame(singles), "single sources")
-    console.print(f"value HHI {conc['hhi_all']:,.0f} ({supply.concentration_level(conc['hhi_all'])}); imports HHI "
-                  f"{conc['hhi_imports']:,.0f}; home share {conc['home_share_pct']:.1f} %")  # fmt: skip
-    for country, pct in sorted(conc["import_share_pct"].items(), key=lambda kv: -kv[1]):
-        console.print(f"  imports from {country}: {pct:.1f} %")
+    if "hhi_all" in conc:
+        console.print(f"value HHI {conc['hhi_all']:,.0f} ({supply.concentration_level(conc['hhi_all'])}); imports "
+                      f"HHI {conc['hhi_imports']:,.0f}; home share {conc['home_share_pct']:.1f} %")  # fmt: skip
+        for country, pct in sorted(conc["import_share_pct"].items(), key=lambda kv: -kv[1]):
+            console.print(f"  imports from {country}: {pct:.1f} %")
+    else:
+        for c in conc["by_component"]:
+            shares = ", ".join(f"{k} {v:.0f} %" for k, v in c["share_pct"].items())
+            console.print(escape(f"{c['component']}: HHI {c['hhi']:,.0f} ({c['level']}; by {c['basis']}): {shares}"),
+                          soft_wrap=True, highlight=False)  # fmt: skip
     for product, p in paths.items():
         console.print(f"critical path to {escape(product)}: {p['lead_time_weeks']:.1f} weeks: "
                       f"{escape(' -> '.join(p['path']))}", soft_wrap=True)  # fmt: skip
@@ -145,11 +222,13 @@ def risk(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = False)
 
 @app.command("stress-test")
 def stress_test_command(
+    data: DataDir = None,
     registry: RegistryPath = None,
-    seed: Seed = 0,
+    missing: Missing = "refuse",
+    demo_seed: DemoSeed = 0,
     by: Annotated[str, typer.Option("--by", help="Disrupt each 'node' or each 'facility'.")] = "facility",
     synthetic: Synthetic = None,
-    workers: Workers = 1,
+    workers: Workers = None,
     dask: Dask = None,
     as_json: AsJson = False,
 ) -> None:
@@ -157,24 +236,27 @@ def stress_test_command(
     if by not in ("node", "facility"):
         raise fail(f"--by must be 'node' or 'facility', got {by!r}")
     with _errors("silicio supply stress-test", dask):
-        table = supply.stress_test(
-            _network(registry, seed, synthetic), by=by, workers=workers, dask_address=dask
-        )
+        model = _Model(data, registry, demo_seed, missing, synthetic)
+        table = supply.stress_test(model.graph, by=by, workers=workers, dask_address=dask)
     if as_json:
-        _echo_json(table.to_dicts())
+        _echo_json({"data": model.quality, "rows": table.to_dicts()})
         return
+    _say_quality(model.quality)
     _print_frame(table.drop("nodes"), f"stress test by {by}: {int(table['flagged'].sum())} of {table.height} "
                  "with TTS < TTR")  # fmt: skip
 
 
 @app.command("monte-carlo")
 def monte_carlo_command(
+    data: DataDir = None,
     registry: RegistryPath = None,
+    missing: Missing = "refuse",
+    demo_seed: DemoSeed = 0,
     seed: Seed = 0,
     scenarios: Annotated[int, typer.Option("--scenarios", "-n", min=1, help="Scenario count.")] = 10_000,
     levels: Annotated[str, typer.Option("--levels", help="VaR/CVaR levels, comma-separated.")] = "0.95,0.99",
     synthetic: Synthetic = None,
-    workers: Workers = 1,
+    workers: Workers = None,
     dask: Dask = None,
     as_json: AsJson = False,
 ) -> None:
@@ -186,12 +268,14 @@ def monte_carlo_command(
     if not alphas or any(not 0 < a < 1 for a in alphas):
         raise fail(f"--levels: every level must be in (0, 1), got {levels!r}")
     with _errors("silicio supply monte-carlo", dask):
-        result = supply.monte_carlo(_network(registry, seed, synthetic), scenarios, seed=seed, workers=workers,
+        model = _Model(data, registry, demo_seed, missing, synthetic)
+        result = supply.monte_carlo(model.graph, scenarios, seed=seed, workers=workers or 1,
                                     dask_address=dask)  # fmt: skip
         summary = result.summary(alphas)
     if as_json:
-        _echo_json(summary)
+        _echo_json({**summary, "seed": seed, "data": model.quality})
         return
+    _say_quality(model.quality)
     table = Table(title=f"{scenarios:,} scenarios, seed {seed}", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -200,11 +284,86 @@ def monte_carlo_command(
     print_table(console, table)
 
 
+@app.command("scenario")
+def scenario_command(
+    data: DataDir = None,
+    registry: RegistryPath = None,
+    missing: Missing = "refuse",
+    demo_seed: DemoSeed = 0,
+    file: Annotated[
+        Path | None, typer.Option("--file", metavar="TOML", help="Scenarios as [[scenario]] tables.")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Name of the scenario given by options.")] = "scenario",
+    weeks: Annotated[
+        float | None, typer.Option("--weeks", help="How long it lasts.", show_default=False)
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="A country or region that stops (repeatable).")
+    ] = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="A site or company that fails (repeatable).")
+    ] = None,
+    crossing: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--crossing",
+            metavar="FROM-TO",
+            help="A border crossing or port that closes, e.g. MX-US (repeatable).",
+        ),
+    ] = None,
+    demand_factor: Annotated[
+        float, typer.Option("--demand-factor", help="Demand multiplied (pandemic-like shock).")
+    ] = 1.0,
+    capacity_factor: Annotated[
+        float, typer.Option("--capacity-factor", help="Every site's capacity multiplied.")
+    ] = 1.0,
+    as_json: AsJson = False,
+) -> None:
+    """What-if scenarios: a region, a crossing, a supplier, a demand shock; lost output and time to survive."""
+    from silicio.supply import scenarios as sc
+
+    with _errors("silicio supply scenario"):
+        chosen = sc.read_scenarios(file) if file is not None else []
+        given = region or site or crossing or demand_factor != 1.0 or capacity_factor != 1.0
+        if given or weeks is not None:
+            if weeks is None:
+                raise fail("--weeks is required with --region, --site, --crossing or a factor")
+            chosen.append(sc.Scenario(name, weeks, tuple(region or ()), tuple(site or ()),
+                                      tuple(sc.parse_crossing(c, "--crossing") for c in crossing or ()),
+                                      demand_factor, capacity_factor))  # fmt: skip
+        if not chosen:
+            raise fail(
+                "no scenario: give --file TOML, or --weeks with --region, --site, --crossing or a factor"
+            )
+        model = _Model(data, registry, demo_seed, missing)
+        table = sc.run_scenarios(model.graph, chosen)
+    if as_json:
+        _echo_json({"data": model.quality, "rows": table.to_dicts()})
+        return
+    _say_quality(model.quality)
+    _print_frame(
+        table, f"{table.height} scenario(s): {int(table['flagged'].sum())} outlast the network's stock"
+    )
+
+
+@app.command("template")
+def template_command(directory: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> None:
+    """Write an example supply model (CSV files, scenarios.toml, README.md) to copy and edit."""
+    with _errors("silicio supply template"):
+        written = supply.write_template(directory)
+    for path in written:
+        console.print(f"wrote [bold]{escape(str(path))}[/bold]", soft_wrap=True, highlight=False)
+    console.print(escape(f"next: edit them, then `silicio supply import {directory}` and "
+                         f"`silicio supply risk --data {directory}`"), soft_wrap=True, highlight=False)  # fmt: skip
+
+
 @app.command()
-def nearshore(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = False) -> None:
+def nearshore(registry: RegistryPath = None, demo_seed: DemoSeed = 0, as_json: AsJson = False) -> None:
     """Local suppliers for each imported input, ranked; national-content change; the gap list."""
     with _errors("silicio supply nearshore"):
-        eco = _ecosystem(registry, seed)
+        if registry is None:
+            _demo_said(demo_seed)
+        eco = _ecosystem(registry, demo_seed)
         report = supply.nearshore(
             eco.master, eco.registry, eco.demand, as_of=eco.as_of, automotive=eco.automotive
         )
@@ -221,11 +380,13 @@ def nearshore(registry: RegistryPath = None, seed: Seed = 0, as_json: AsJson = F
 
 
 @app.command("public")
-def public_command(registry: RegistryPath = None, seed: Seed = 0) -> None:
+def public_command(registry: RegistryPath = None, demo_seed: DemoSeed = 0) -> None:
     """The public transparency figures (JSON): counts and aggregates, no company's numbers, no count
     below 3 (k-anonymity: `suppressed` says what was left out)."""
     with _errors("silicio supply public"):
-        eco = _ecosystem(registry, seed)
+        if registry is None:
+            _demo_said(demo_seed)
+        eco = _ecosystem(registry, demo_seed)
         _echo_json(
             supply.publishable(supply.public_summary(eco.registry, eco.master, eco.demand, as_of=eco.as_of))
         )
@@ -235,11 +396,13 @@ def public_command(registry: RegistryPath = None, seed: Seed = 0) -> None:
 def export_command(
     out: Annotated[Path, typer.Argument(help="A .json file, or a directory for CSV files.")],
     registry: RegistryPath = None,
-    seed: Seed = 0,
+    demo_seed: DemoSeed = 0,
 ) -> None:
     """Write the registry (the demo's by default) as CSV files or one JSON file."""
     with _errors("silicio supply export"):
-        reg = _ecosystem(registry, seed).registry
+        if registry is None:
+            _demo_said(demo_seed)
+        reg = _ecosystem(registry, demo_seed).registry
         written = (
             [supply.write_json(reg, out)] if out.suffix.lower() == ".json" else supply.write_csv_dir(reg, out)
         )
@@ -249,13 +412,34 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    source: Annotated[Path, typer.Argument(help="A directory of CSV files or a .json file.")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Your supply model (a folder with routings.csv, bom.csv ...), or "
+            "a registry (a folder of CSV files or a .json file)."
+        ),
+    ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the checked registry here (.json or a directory).")
+        Path | None, typer.Option("--out", help="Registry only: write it here (.json or a directory).")
     ] = None,
+    missing: Missing = "refuse",
+    as_json: AsJson = False,
 ) -> None:
-    """Check a registry (every row and reference); with --out, convert it between CSV and JSON."""
+    """Check a supply model (every row, reference and figure) or a registry; say what it holds and lacks."""
+    from silicio.supply import dataset
+
     with _errors("silicio supply import"):
+        if source.is_dir() and any((source / f"{n}.csv").exists() for n in ("routings", "bom", "demand")):
+            model = supply.read_supply_dir(source, missing=missing)
+            if as_json:
+                _echo_json({"kind": "supply model", "rows": model.counts, "nodes": model.network.number_of_nodes(),
+                            "edges": model.network.number_of_edges(), "data": model.quality()})  # fmt: skip
+                return
+            counts = ", ".join(f"{n} {name}" for name, n in model.counts.items())
+            console.print(escape(f"{source}: valid supply model ({counts}; {model.network.number_of_nodes()} nodes, "
+                                 f"{len(model.products)} products)"), soft_wrap=True, highlight=False)  # fmt: skip
+            _say_quality(model.quality())
+            return
         reg = _read_registry(source)
         if out is not None:
             _ = (
@@ -264,4 +448,10 @@ def import_command(
                 else supply.write_csv_dir(reg, out)
             )
     counts = ", ".join(f"{t.height} {name}" for name, t in reg.tables().items())
-    console.print(f"{escape(str(source))}: valid registry ({counts})", soft_wrap=True, highlight=False)
+    empty = [name for name in ("sites", "capabilities") if reg.tables()[name].is_empty()]
+    console.print(f"{escape(str(source))}: registry checked ({counts})", soft_wrap=True, highlight=False)
+    if empty:
+        console.print(escape(f"incomplete: no {' and no '.join(empty)}: capacities, lead times and recovery times are "
+                             f"unknown; supply commands refuse it unless --missing default (then reported). A supply "
+                             f"model of your own BOM and routings: {', '.join(f + '.csv' for f in dataset.REQUIRED_FILES)}"
+                             f" (silicio supply template DIR)"), soft_wrap=True, highlight=False)  # fmt: skip

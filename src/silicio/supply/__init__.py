@@ -9,7 +9,9 @@ Monte Carlo scenarios, nearshoring to local suppliers, and a public transparency
 Modules: :mod:`.registry` (tables, CSV/JSON, role separation), :mod:`.concentration` (HHI),
 :mod:`.network` (the graph, single sources, critical paths), :mod:`.stress` (TTR/TTS LPs),
 :mod:`.montecarlo` (scenarios, VaR, CVaR), :mod:`.nearshore` (local matches, gaps),
-:mod:`.transparency` (public aggregates), :mod:`.demo` (demo ecosystem, synthetic networks).
+:mod:`.transparency` (public aggregates), :mod:`.demo` (demo ecosystem, synthetic networks),
+:mod:`.dataset` (a model from the user's CSV files), :mod:`.template` (an example folder),
+:mod:`.scenarios` (named what-if scenarios from the CLI or TOML).
 
 Names are imported on first use (PEP 562), so that worker processes which need only the LP or
 the Monte Carlo start without loading the trace and origin packages.
@@ -22,6 +24,14 @@ from silicio._lazy import lazy_exports
 #: Public name -> the module of this package that defines it.
 _EXPORTS = {
     "AccessDenied": "registry",
+    "Scenario": "scenarios",
+    "SupplyData": "dataset",
+    "SupplyDataError": "dataset",
+    "component_concentration": "dataset",
+    "read_scenarios": "scenarios",
+    "read_supply_dir": "dataset",
+    "run_scenarios": "scenarios",
+    "write_template": "template",
     "Alternate": "network",
     "BorderDelay": "montecarlo",
     "CERTIFICATIONS": "registry",

@@ -135,6 +135,9 @@ class MonteCarloResult:
     lost_profit: np.ndarray
     seed: int
     model: DisruptionModel
+    #: How complete the data of the network was (``graph["data_quality"]``: completeness and
+    #: the defaults used, :mod:`.dataset`), when the network recorded it.
+    data_quality: dict | None = None
 
     @property
     def n(self) -> int:
@@ -267,7 +270,8 @@ def monte_carlo(network: nx.DiGraph | CompiledNetwork, scenarios: int = 10_000, 
     profit: list[np.ndarray | None] = [None] * len(sizes)
     for c, (u, p) in _run(net, model, seeds, sizes, workers, dask_address):
         units[c], profit[c] = u, p
-    return MonteCarloResult(np.concatenate(units), np.concatenate(profit), seed, model)
+    quality = network.graph.get("data_quality") if isinstance(network, nx.DiGraph) else None
+    return MonteCarloResult(np.concatenate(units), np.concatenate(profit), seed, model, quality)
 
 
 def _run(
@@ -293,10 +297,17 @@ def _run(
             outage, delay = draw_outages(net, model, np.random.default_rng(s), k)
             yield c, propagate(net, prep, outage, delay, model.horizon_weeks)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # Threads, not processes: numpy's array work runs without the global lock, and a script
+    # calling this needs no ``if __name__ == "__main__"`` guard (spawned processes re-run it).
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_simulate_chunk, net, model, s, k): c for c, (s, k) in enumerate(jobs)}
+    prep = _prepare(net)
+
+    def simulate(s: np.random.SeedSequence, k: int) -> tuple[np.ndarray, np.ndarray]:
+        outage, delay = draw_outages(net, model, np.random.default_rng(s), k)
+        return propagate(net, prep, outage, delay, model.horizon_weeks)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(simulate, s, k): c for c, (s, k) in enumerate(jobs)}
         for future in as_completed(futures):
             yield futures[future], future.result()

@@ -82,7 +82,7 @@ def _moved_lines(product: Product, master: MasterData, item: dict[str, Any], hom
 
 def _import_hhi(by_country: Mapping[str, float], home: str) -> float:
     imports = {c: v for c, v in by_country.items() if c != home and v > 0}
-    return hhi(shares_pct(imports)) if imports else 0.0
+    return hhi(shares_pct(imports), unit="percent") if imports else 0.0
 
 
 def nearshore(master: MasterData, registry: Registry, demand: Mapping[str, float], home: str = "MX",

@@ -78,8 +78,28 @@ def _site_row(registry: Registry, site_id: str | None) -> dict | None:
     return rows.row(0, named=True) if len(rows) else None
 
 
-def _or(value: Any, default: float) -> float:
-    return default if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+def _figure(g: nx.DiGraph, value: Any, default: float, column: str, what: str) -> float:
+    """A registry figure, or ``default`` recorded in ``g.graph["data_quality"]`` (never silently)."""
+    quality = g.graph.setdefault("data_quality", {"source": "registry", "figures": 0, "defaults": []})
+    quality["figures"] += 1
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        quality["defaults"].append({"file": "capabilities" if column != "ttr_weeks" else "sites", "column": column,
+                                    "for": what, "value": default, "meaning": _MEANING[column],
+                                    "why": "the registry has no value"})  # fmt: skip
+        return default
+    return float(value)
+
+
+_MEANING = {"capacity_per_week": "unlimited capacity", "lead_time_weeks": "no lead time",
+            "ttr_weeks": f"{DEFAULT_TTR_WEEKS:g} weeks to recover"}  # fmt: skip
+
+
+def _finish_quality(g: nx.DiGraph) -> None:
+    quality = g.graph.setdefault("data_quality", {"source": "registry", "figures": 0, "defaults": []})
+    quality["defaults_used"] = len(quality["defaults"])
+    quality["completeness"] = (
+        1.0 - len(quality["defaults"]) / quality["figures"] if quality["figures"] else 1.0
+    )
 
 
 def build_network(master: MasterData, registry: Registry, demand: Mapping[str, float],
@@ -110,6 +130,7 @@ def build_network(master: MasterData, registry: Registry, demand: Mapping[str, f
             g, registry, step_id, lines[0], alt.org_id, org["name"], org["country"], org.get("state")
         )
     set_inventory(g, inventory_weeks)
+    _finish_quality(g)
     return g
 
 
@@ -127,10 +148,10 @@ def _add_product(
         g.add_node(node, kind="step", label=f"{pn} {step.name or step.kind}", step_kind=step.kind,
                    basis=step.cost_basis, facility=step.site, org_id=site_row["org_id"] if site_row else None,
                    country=site.country, state=site.state, region=site.country,
-                   capacity=_or(cap and cap["capacity_per_week"], math.inf),
-                   lead_time=_or(cap and cap["lead_time_weeks"], 0.0),
-                   ttr=_or(site_row and site_row["ttr_weeks"], DEFAULT_TTR_WEEKS), inventory=0.0,
-                   demand=0.0, profit=0.0, material=node)  # fmt: skip
+                   capacity=_figure(g, cap and cap["capacity_per_week"], math.inf, "capacity_per_week", node),
+                   lead_time=_figure(g, cap and cap["lead_time_weeks"], 0.0, "lead_time_weeks", node),
+                   ttr=_figure(g, site_row and site_row["ttr_weeks"], DEFAULT_TTR_WEEKS, "ttr_weeks", node),
+                   inventory=0.0, demand=0.0, profit=0.0, material=node)  # fmt: skip
         if previous is not None:
             prev_basis = g.nodes[previous]["basis"]
             units = 1.0 / good if (prev_basis, step.cost_basis) == ("wafer", "unit") else 1.0
@@ -161,10 +182,10 @@ def _add_material(g: nx.DiGraph, registry: Registry, step_node: str, line, org_i
         g.add_node(node, kind="material", label=f"{line.material} ({name})", facility=cap["site_id"] if cap else org_id,
                    org_id=org_id, country=site_row["country"] if site_row else country,
                    state=(site_row["state"] if site_row else state) or "", region=site_row["country"] if site_row else country,
-                   capacity=_or(cap and cap["capacity_per_week"], math.inf),
-                   lead_time=_or(cap and cap["lead_time_weeks"], 0.0),
-                   ttr=_or(site_row and site_row["ttr_weeks"], DEFAULT_TTR_WEEKS), inventory=0.0, demand=0.0,
-                   profit=0.0, material=line.material, hs_code=line.hs_code)  # fmt: skip
+                   capacity=_figure(g, cap and cap["capacity_per_week"], math.inf, "capacity_per_week", node),
+                   lead_time=_figure(g, cap and cap["lead_time_weeks"], 0.0, "lead_time_weeks", node),
+                   ttr=_figure(g, site_row and site_row["ttr_weeks"], DEFAULT_TTR_WEEKS, "ttr_weeks", node),
+                   inventory=0.0, demand=0.0, profit=0.0, material=line.material, hs_code=line.hs_code)  # fmt: skip
     basis = g.nodes[step_node]["basis"]
     units = line.quantity
     if (line.basis, basis) == ("wafer", "unit"):
@@ -270,8 +291,8 @@ def country_concentration(master: MasterData, products: Sequence[str] | None = N
     values = country_values(master, products, demand)
     imports = {c: v for c, v in values.items() if c != home and v > 0}
     return {
-        "hhi_all": hhi(shares_pct(values)),
-        "hhi_imports": hhi(shares_pct(imports)) if imports else 0.0,
+        "hhi_all": hhi(shares_pct(values), unit="percent"),
+        "hhi_imports": hhi(shares_pct(imports), unit="percent") if imports else 0.0,
         "share_pct": shares_pct(values),
         "import_share_pct": shares_pct(imports) if imports else {},
         "home_share_pct": shares_pct(values).get(home, 0.0),
