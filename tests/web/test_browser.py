@@ -6,6 +6,7 @@ saves a screenshot of each page (the folder is printed at the end of the run).""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from urllib.request import Request, urlopen
@@ -28,8 +29,26 @@ def percent(value) -> str:
     return "—" if value is None else f"{value * 100:.2f}%"
 
 
-def number(value) -> str:
-    return "—" if value is None else f"{value:.4g}"
+def number(value, digits: int = 4) -> str:
+    """A measured value as the pages write it: ``digits`` significant digits (Python's own "g"
+    rounding), grouped, in plain notation (never 5.519e+04), trailing zeros dropped."""
+    if value is None:
+        return "—"
+    rounded = float(f"{value:.{digits}g}")
+    if rounded == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
+    text = f"{rounded:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def capability(value) -> str:
+    """Cp, Cpk: three significant digits."""
+    return number(value, 3)
+
+
+def money(value) -> str:
+    return "—" if value is None else f"{value:,.0f} USD" if abs(value) >= 1000 else f"{value:,.2f} USD"
 
 
 def integer(value) -> str:
@@ -124,7 +143,7 @@ def test_click_from_overview_to_lot_wafer_and_test(page, base_url, screenshots):
     assert cells(page, "wafers", "wafer_id") == [w["wafer_id"] for w in lot["wafers"]]
     assert cells(page, "wafers", "final_yield") == [percent(w["final_yield"]) for w in lot["wafers"]]
     assert cells(page, "bin_pareto", "count") == [integer(b["count"]) for b in lot["bin_pareto"]]
-    assert cells(page, "worst_tests", "cpk") == [number(t["cpk"]) for t in lot["worst_tests"]]
+    assert cells(page, "worst_tests", "cpk") == [capability(t["cpk"]) for t in lot["worst_tests"]]
     assert chart_data(page, "pareto")[0]["y"] == [b["count"] for b in lot["bin_pareto"]]
     stacked = chart_data(page, "stacked-map")[0]["z"]
     assert sum(v is not None for row in stacked for v in row) == len(lot["stacked_fail_map"]["x"])
@@ -161,8 +180,8 @@ def test_click_from_overview_to_lot_wafer_and_test(page, base_url, screenshots):
     assert stat(page, "test_num") == str(other)
     assert stat(page, "count") == integer(test["count"])
     assert stat(page, "mean") == number(test["mean"])
-    assert stat(page, "cpk") == number(test["cpk"])
-    assert cells(page, "lots", "cpk") == [number(row["cpk"]) for row in test["lots"]]
+    assert stat(page, "cpk") == capability(test["cpk"])
+    assert cells(page, "lots", "cpk") == [capability(row["cpk"]) for row in test["lots"]]
     assert chart_data(page, "histogram")[0]["y"] == test["histogram"]["counts"]
     assert chart_data(page, "cpk")[0]["y"] == pytest.approx([row["cpk"] for row in test["lots"]])
     page.screenshot(path=screenshots / "4_test.png", full_page=True)

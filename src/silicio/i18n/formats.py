@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from . import DEFAULT_LANGUAGE, translation
@@ -47,12 +47,14 @@ def _not_finite(value: float) -> str:
 
 
 def _fixed(value: float | int | Decimal, decimals: int) -> str:
-    """``value`` rounded half-even to ``decimals`` places, grouped, never in exponent form (Decimal
+    """``value`` rounded half up (as people round) to ``decimals`` places, grouped, never in exponent form (Decimal
     of the float's repr: 0.125 stays 0.125, not 0.12499...)."""
     number = (
         value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
     )
-    rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    with localcontext() as context:
+        context.prec = max(28, number.adjusted() + decimals + 3)  # every digit of 1e30 kept
+        rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     text = f"{rounded:,.{decimals}f}"
     return "0" + text[2:] if text.startswith("-0") and not rounded else text  # no "-0"
 
@@ -117,7 +119,7 @@ def format_share(percent: Any, decimals: int = 1, language: str = DEFAULT_LANGUA
 
 def format_money(value: Any, currency: str = "USD", language: str = DEFAULT_LANGUAGE) -> str:
     """An amount with its currency after it: whole units from 1,000 up (55,190 USD), cents below
-    (12.35 USD), three significant digits under one unit (0.0123 USD)."""
+    (12.35 USD, 0.50 USD), three significant digits under ten cents (0.0123 USD)."""
     if value is None:
         return MISSING
     value = float(value)
@@ -126,7 +128,7 @@ def format_money(value: Any, currency: str = "USD", language: str = DEFAULT_LANG
     size = abs(value)
     if size >= 1000 or value == 0:
         text = _fixed(value, 0)
-    elif size >= 1:
+    elif size >= 0.1:
         text = _fixed(value, 2)
     else:
         text = _fixed(value, min(MAX_DECIMALS, max(2, 2 - math.floor(math.log10(size)))))

@@ -201,9 +201,11 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     declare.install(app, spatial_pages.PAGES, tags=["spatial"])
     declare.install(app, alert_pages.PAGES, tags=["alerts"])
     # FastAPI's own documentation of the API is for the maker's staff.
+    documentation = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {
+        None
+    }
     for route in app.router.routes:
-        if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,
-                                            app.swagger_ui_oauth2_redirect_url):  # fmt: skip
+        if getattr(route, "path", None) in documentation:
             access.declare(route.endpoint, "internal")
     if preparation is not None:
         preparing.install(app, preparation)

@@ -124,9 +124,9 @@ class Violation(m.Row):
 class CapabilityIndex(m.Row):
     index: str = m.text("Index")
     sigma: str = m.text("Sigma")
-    estimate: float | None = m.number("Estimate", None)
-    lower: float | None = m.number("Lower 95%", None)
-    upper: float | None = m.number("Upper 95%", None)
+    estimate: float | None = m.capability("Estimate", None)
+    lower: float | None = m.capability("Lower 95%", None)
+    upper: float | None = m.capability("Upper 95%", None)
 
 
 class CapabilitySummary(BaseModel):
