@@ -165,21 +165,22 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
                   for name, cache in app.state.caches.items()}  # fmt: skip
         return {"version": __version__, "caches": caches}
 
-    @app.get("/docs", include_in_schema=False)
-    @access.access("internal")
-    def swagger_ui() -> Response:
+    # Plain routes, as FastAPI's own documentation routes are (its docs_url and redoc_url, set to
+    # None above, would load the assets from a CDN).
+    async def swagger_ui(request: Request) -> Response:
         return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
                                    swagger_js_url=DOCS_ASSETS["swagger_js_url"],
                                    swagger_css_url=DOCS_ASSETS["swagger_css_url"], swagger_favicon_url="data:,")  # fmt: skip
 
-    @app.get("/redoc", include_in_schema=False)
-    @access.access("internal")
-    def redoc() -> Response:
+    async def redoc(request: Request) -> Response:
         return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
                               redoc_js_url=DOCS_ASSETS["redoc_js_url"], redoc_favicon_url="data:,",
                               with_google_fonts=False)  # fmt: skip
 
     app.state.docs_paths = ("/docs", "/redoc")
+    for path, endpoint in zip(app.state.docs_paths, (swagger_ui, redoc), strict=True):
+        access.declare(endpoint, "internal")  # the maker's staff, as /openapi.json
+        app.add_route(path, endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     access.declare(app.router.routes[-1], "public")
     # Hand-written routes first: a declared page's parameter would swallow /supplier/login.
