@@ -221,3 +221,35 @@ def test_pat_files_search_and_missing_pages(page, base_url, screenshots):
     page.screenshot(path=screenshots / "8_not_found.png", full_page=True)
     # The only error is the document's own 404 status.
     assert all("404" in error for error in page.errors)
+
+
+def test_pages_in_spanish_and_api_docs_render_with_no_other_site(page, base_url, screenshots):
+    # Everything not served by the dashboard is refused: the pages must not need it.
+    outside = []
+
+    def local_only(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", local_only)
+    page.goto(base_url + "/?lang=es")
+    assert page.locator("html").get_attribute("lang") == "es-MX"
+    assert page.locator("h1").inner_text() == "Resumen"
+    trend = chart_data(page, "yield-trend")
+    assert trend and page.locator("#yield-trend .g-ytitle").text_content() == "rendimiento final (%)"
+    page.screenshot(path=screenshots / "es_overview.png", full_page=True)
+    page.get_by_role("link", name="English", exact=True).click()
+    page.wait_for_url("**/?lang=en")
+    assert page.locator("h1").inner_text() == "Overview"
+
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)  # Swagger UI listed the operations
+    assert page.locator(".opblock").count() > 20
+    page.goto(base_url + "/redoc")
+    page.wait_for_selector("[role=menuitem], .menu-content li", timeout=30_000)  # ReDoc drew its menu
+    # ReDoc's "powered by" badge is an image on redocly's site: the policy blocks it, nothing else.
+    errors = [e for e in page.errors if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in e]
+    assert outside == [] and errors == []

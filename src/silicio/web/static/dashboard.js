@@ -12,10 +12,14 @@
   function t(s) { return text[s] || s; }
   const config = { displaylogo: false, responsive: true };
   const margin = { l: 60, r: 20, t: 10, b: 50 };
-  // Axes make room for their tick labels and titles (long bin names were cut off at the bottom).
+  // Axes make room for their tick labels and titles (long bin names were cut off at the bottom),
+  // and a title given as text becomes {text: ...}: plotly.js 3 and later ignore the bare string.
   function roomy(layout) {
     Object.keys(layout).forEach(function (key) {
-      if (/^[xy]axis\d*$/.test(key)) layout[key] = Object.assign({ automargin: true }, layout[key]);
+      if (!/^[xy]axis\d*$/.test(key)) return;
+      const axis = Object.assign({ automargin: true }, layout[key]);
+      if (typeof axis.title === "string") axis.title = { text: axis.title };
+      layout[key] = axis;
     });
     ["xaxis", "yaxis"].forEach(function (key) { if (!layout[key]) layout[key] = { automargin: true }; });
     return layout;

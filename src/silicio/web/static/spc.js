@@ -40,7 +40,8 @@ document.addEventListener("DOMContentLoaded", function () {
                     label: { text: t("phase II →"), textposition: "end", font: { size: 10, color: "#555" } } });
     }
     Plotly.newPlot(id, traces, { margin: margin, hovermode: "closest", shapes: shapes, legend: { orientation: "h" },
-                                 xaxis: { title: t("point"), automargin: true }, yaxis: { title: title, automargin: true } }, config);
+                                 xaxis: { title: { text: t("point") }, automargin: true },
+                                 yaxis: { title: { text: title }, automargin: true } }, config);
   }
 
   controlChart("control-chart", page.points, page.location_chart);
@@ -58,6 +59,6 @@ document.addEventListener("DOMContentLoaded", function () {
   if (page.capability) { limit(page.capability.lsl, "LSL"); limit(page.capability.usl, "USL"); }
   Plotly.newPlot("capability-histogram", [{ type: "bar", x: centres, y: h.counts, width: widths,
     marker: { color: "#0f5fa8" }, hovertemplate: "%{x:,.4~g}: %{y}<extra></extra>" }],
-    { margin: { l: 60, r: 20, t: 28, b: 50 }, shapes: shapes, bargap: 0, xaxis: { title: page.units || "", automargin: true },
-      yaxis: { title: t("results"), automargin: true } }, config);
+    { margin: { l: 60, r: 20, t: 28, b: 50 }, shapes: shapes, bargap: 0, xaxis: { title: { text: page.units || "" }, automargin: true },
+      yaxis: { title: { text: t("results") }, automargin: true } }, config);
 });
