@@ -34,13 +34,9 @@ CHART_TEXT = (
     "final yield (%)", "lot start", "final yield", "fail share", "parts", "cumulative %", "dies", "mean",
     "bin", "part", "point", "results", "phase II →", "rules", "phase",
 )  # fmt: skip
-#: Values the pages compute and the templates show through ``_()``: the SPC page's subgrouping
-#: and sigma kinds, the gage verdicts, the supply page's import concentration.
-SHOWN_VALUES = (
-    "one point per die: its final result, in test order",
-    "one subgroup per wafer (lot/wafer): its dies' final results",
-    "within", "overall", "acceptable", "marginal", "unacceptable", "highly concentrated", "not highly concentrated",
-)  # fmt: skip
+#: Values an area computes that the templates show through ``_()``: the supply page's import
+#: concentration (the web's own such values are marked with :func:`silicio.i18n.N_` where made).
+SHOWN_VALUES = ("highly concentrated", "not highly concentrated")
 
 
 def language_of(request: Request) -> str:
