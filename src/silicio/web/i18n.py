@@ -21,7 +21,14 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from jinja2 import Environment, pass_context
 
-from silicio.i18n import LANGUAGES, NATIVE_NAMES, choose_language, language_code, translation
+from silicio.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    NATIVE_NAMES,
+    choose_language,
+    language_code,
+    translation,
+)
 
 from . import format as fmt
 
@@ -73,12 +80,10 @@ def chart_text(request: Request) -> dict[str, str]:
     return {text: translated.gettext(text) for text in CHART_TEXT}
 
 
-def _request(context) -> Request:
-    return context["request"]
-
-
 def _language(context) -> str:
-    return language_of(_request(context))
+    # A template that imports the macros without context has no request: English, not an error.
+    request = context.get("request")
+    return language_of(request) if request is not None else DEFAULT_LANGUAGE
 
 
 @pass_context
