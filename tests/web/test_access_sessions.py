@@ -51,8 +51,9 @@ def sign_in(client, username: str = "jlopez", password: str = PASSWORD, next_url
 
 def test_sign_in_sets_a_strict_http_only_session_and_goes_back(client):
     assert client.get("/files", follow_redirects=False).headers["location"] == "/login?next=/files"
-    form = client.get("/login?next=/files")
-    assert 'name="next" value="/files"' in form.text and "Contraseña" in form.text
+    form = client.get("/login?next=/files", headers={"Accept-Language": "en"})
+    assert 'name="next" value="/files"' in form.text and "Password" in form.text
+    assert "Contraseña" in client.get("/login?next=/files", headers={"Accept-Language": "es-MX"}).text
     response = sign_in(client, next_url="/files")
     assert response.status_code == 303 and response.headers["location"] == "/files"
     header = response.headers["set-cookie"].lower()

@@ -6,6 +6,7 @@ saves a screenshot of each page (the folder is printed at the end of the run).""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from urllib.request import Request, urlopen
@@ -28,8 +29,26 @@ def percent(value) -> str:
     return "—" if value is None else f"{value * 100:.2f}%"
 
 
-def number(value) -> str:
-    return "—" if value is None else f"{value:.4g}"
+def number(value, digits: int = 4) -> str:
+    """A measured value as the pages write it: ``digits`` significant digits (Python's own "g"
+    rounding), grouped, in plain notation (never 5.519e+04), trailing zeros dropped."""
+    if value is None:
+        return "—"
+    rounded = float(f"{value:.{digits}g}")
+    if rounded == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
+    text = f"{rounded:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def capability(value) -> str:
+    """Cp, Cpk: three significant digits."""
+    return number(value, 3)
+
+
+def money(value) -> str:
+    return "—" if value is None else f"{value:,.0f} USD" if abs(value) >= 1000 else f"{value:,.2f} USD"
 
 
 def integer(value) -> str:
@@ -124,7 +143,7 @@ def test_click_from_overview_to_lot_wafer_and_test(page, base_url, screenshots):
     assert cells(page, "wafers", "wafer_id") == [w["wafer_id"] for w in lot["wafers"]]
     assert cells(page, "wafers", "final_yield") == [percent(w["final_yield"]) for w in lot["wafers"]]
     assert cells(page, "bin_pareto", "count") == [integer(b["count"]) for b in lot["bin_pareto"]]
-    assert cells(page, "worst_tests", "cpk") == [number(t["cpk"]) for t in lot["worst_tests"]]
+    assert cells(page, "worst_tests", "cpk") == [capability(t["cpk"]) for t in lot["worst_tests"]]
     assert chart_data(page, "pareto")[0]["y"] == [b["count"] for b in lot["bin_pareto"]]
     stacked = chart_data(page, "stacked-map")[0]["z"]
     assert sum(v is not None for row in stacked for v in row) == len(lot["stacked_fail_map"]["x"])
@@ -161,8 +180,8 @@ def test_click_from_overview_to_lot_wafer_and_test(page, base_url, screenshots):
     assert stat(page, "test_num") == str(other)
     assert stat(page, "count") == integer(test["count"])
     assert stat(page, "mean") == number(test["mean"])
-    assert stat(page, "cpk") == number(test["cpk"])
-    assert cells(page, "lots", "cpk") == [number(row["cpk"]) for row in test["lots"]]
+    assert stat(page, "cpk") == capability(test["cpk"])
+    assert cells(page, "lots", "cpk") == [capability(row["cpk"]) for row in test["lots"]]
     assert chart_data(page, "histogram")[0]["y"] == test["histogram"]["counts"]
     assert chart_data(page, "cpk")[0]["y"] == pytest.approx([row["cpk"] for row in test["lots"]])
     page.screenshot(path=screenshots / "4_test.png", full_page=True)
@@ -202,3 +221,35 @@ def test_pat_files_search_and_missing_pages(page, base_url, screenshots):
     page.screenshot(path=screenshots / "8_not_found.png", full_page=True)
     # The only error is the document's own 404 status.
     assert all("404" in error for error in page.errors)
+
+
+def test_pages_in_spanish_and_api_docs_render_with_no_other_site(page, base_url, screenshots):
+    # Everything not served by the dashboard is refused: the pages must not need it.
+    outside = []
+
+    def local_only(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", local_only)
+    page.goto(base_url + "/?lang=es")
+    assert page.locator("html").get_attribute("lang") == "es-MX"
+    assert page.locator("h1").inner_text() == "Resumen"
+    trend = chart_data(page, "yield-trend")
+    assert trend and page.locator("#yield-trend .g-ytitle").text_content() == "rendimiento final (%)"
+    page.screenshot(path=screenshots / "es_overview.png", full_page=True)
+    page.get_by_role("link", name="English", exact=True).click()
+    page.wait_for_url("**/?lang=en")
+    assert page.locator("h1").inner_text() == "Overview"
+
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)  # Swagger UI listed the operations
+    assert page.locator(".opblock").count() > 20
+    page.goto(base_url + "/redoc")
+    page.wait_for_selector("[role=menuitem], .menu-content li", timeout=30_000)  # ReDoc drew its menu
+    # ReDoc's "powered by" badge is an image on redocly's site: the policy blocks it, nothing else.
+    errors = [e for e in page.errors if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in e]
+    assert outside == [] and errors == []

@@ -7,7 +7,18 @@ from __future__ import annotations
 import pytest
 
 from .conftest import serving
-from .test_browser import CHROMIUM, api, browser, cells, chart_data, number, page, screenshots, stat  # noqa: F401
+from .test_browser import (  # noqa: F401
+    CHROMIUM,
+    api,
+    browser,
+    capability,
+    cells,
+    chart_data,
+    number,
+    page,
+    screenshots,
+    stat,
+)
 from .test_spc_pages import STUDY, TEST, spc_data_dir  # noqa: F401
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
@@ -31,7 +42,9 @@ def test_spc_page_shows_the_api_numbers(page, spc_url, screenshots, chart):  # n
     assert stat(page, "violations") == str(len(model["violations"]))
     for row in model["indices"]:
         shown = stat(page, row["index"].lower())
-        assert shown == f"{number(row['estimate'])} [{number(row['lower'])}, {number(row['upper'])}]"
+        assert (
+            shown == f"{capability(row['estimate'])} [{capability(row['lower'])}, {capability(row['upper'])}]"
+        )
     assert cells(page, "violations", "rule")[:300] == [v["rule"] for v in model["violations"]][:300]
     traces = chart_data(page, "control-chart")
     assert traces[0]["y"] == pytest.approx([p["value"] for p in model["points"]])

@@ -12,7 +12,7 @@ import pytest
 from silicio import trace
 
 from .conftest import serving
-from .test_browser import CHROMIUM, api, browser, cells, number, page, screenshots, stat  # noqa: F401
+from .test_browser import CHROMIUM, api, browser, cells, money, number, page, screenshots, stat  # noqa: F401
 from .test_trace_pages import trace_data_dir  # noqa: F401
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
@@ -63,7 +63,7 @@ def test_trace_origin_and_certificates(page, trace_url, screenshots):  # noqa: F
     page.get_by_role("link", name=part, exact=True).click()
     page.wait_for_url(f"**/origin/{part}")
     detail = api(trace_url, f"/origin/{part}")
-    assert stat(page, "rvc_nc_pct") == number(detail["usmca"]["rvc_nc_pct"]) + " %"
+    assert stat(page, "rvc_nc_pct") == f"{detail['usmca']['rvc_nc_pct']:.1f} %"
     page.screenshot(path=screenshots / "t3_origin_product.png", full_page=True)
 
     page.get_by_role("link", name="Certificates", exact=True).click()
@@ -92,7 +92,7 @@ def test_supply_and_transparency(page, trace_url, screenshots):  # noqa: F811
     page.goto(trace_url + "/supply")
     supply = api(trace_url, "/supply")
     assert stat(page, "stress_flagged") == str(supply["stress_flagged"])
-    assert stat(page, "mc_cvar_95") == number(supply["monte_carlo"]["lost_profit_cvar_0.95"])
+    assert stat(page, "mc_cvar_95") == money(supply["monte_carlo"]["lost_profit_cvar_0.95"])
     assert cells(page, "stress", "flagged") == ["yes" if r["flagged"] else "no" for r in supply["stress"]]
     assert cells(page, "nearshore_gaps", "input") == [g["input"] for g in supply["nearshore_gaps"]]
     page.screenshot(path=screenshots / "t7_supply.png", full_page=True)

@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from silicio.i18n import DEFAULT_LANGUAGE, translation
 from silicio.trace.audit import canonical_json
 
 from .keyring import (
@@ -405,12 +406,21 @@ def qr_text(document: dict[str, Any]) -> str:
 # -- PDF ----------------------------------------------------------------------------------------
 
 
-def _pdf_lines(document: dict[str, Any]) -> list[str]:
+def _pdf_lines(document: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The certificate's printed lines; the title and the labels of its header in ``language``
+    (:mod:`silicio.i18n`), the signed content as it is."""
     c, sig = document["certificate"], document["signature"]
-    title = "CERTIFICATE OF CONFORMANCE" if c["type"] == "conformance" else "CERTIFICATION OF ORIGIN (USMCA)"
-    lines = [title, "", f"Certificate {c['id']}    issued {c['issued_at']}    valid until {c['valid_until']}",
-             f"Issuer: {c['issuer']}",
-             f"Part number: {c['part_number']} rev {c['revision']}", ""]  # fmt: skip
+    _ = translation(language).gettext
+    title = (
+        _("CERTIFICATE OF CONFORMANCE")
+        if c["type"] == "conformance"
+        else _("CERTIFICATION OF ORIGIN (USMCA)")
+    )
+    lines = [title, "", _("Certificate %(id)s    issued %(issued)s    valid until %(until)s")
+             % {"id": c["id"], "issued": c["issued_at"], "until": c["valid_until"]},
+             _("Issuer: %(issuer)s") % {"issuer": c["issuer"]},
+             _("Part number: %(part)s rev %(revision)s") % {"part": c["part_number"], "revision": c["revision"]},
+             ""]  # fmt: skip
     if c["type"] == "conformance":
         lines += [f"Lot: {c['lot']}    Shipment: {c.get('shipment', '')}    Quantity: {c['quantity']}", "",
                   "Test results:"]  # fmt: skip
@@ -445,9 +455,9 @@ def _pdf_lines(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_pdf(document: dict[str, Any], path: str | os.PathLike) -> Path:
+def render_pdf(document: dict[str, Any], path: str | os.PathLike, language: str = DEFAULT_LANGUAGE) -> Path:
     """Write the certificate as a one-page A4 PDF with a QR code of its verify URL and content
-    hash (:func:`qr_text`)."""
+    hash (:func:`qr_text`), its title and header labels in ``language`` (``en`` or ``es``)."""
     import numpy as np
     import segno
     from matplotlib.figure import Figure
@@ -455,7 +465,7 @@ def render_pdf(document: dict[str, Any], path: str | os.PathLike) -> Path:
     content = document["certificate"]
     fig = Figure(figsize=(8.27, 11.69))
     y = 0.95
-    lines = _pdf_lines(document)
+    lines = _pdf_lines(document, language)
     wrapped = [lines[0]] + [part for line in lines[1:]
                             for part in (textwrap.wrap(line, 96, subsequent_indent="     ") or [""])]  # fmt: skip
     for i, line in enumerate(wrapped):

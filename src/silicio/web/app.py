@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -28,6 +29,7 @@ from . import (
     alert_pages,
     correlate_pages,
     declare,
+    i18n,
     login,
     pages,
     preparing,
@@ -38,7 +40,6 @@ from . import (
 )
 from .access import refusal
 from .dashboard import Dashboard, NotFound, Pending, Settings
-from .format import format_cell
 from .login import Authority
 from .preparing import Preparation
 from .tracedata import BadQuery, TraceData
@@ -57,6 +58,14 @@ PAGES = (
 _RETRY_SECONDS = 5
 # Browsers may keep the static files for a day; plotly.js is 4.8 MB.
 _STATIC_MAX_AGE = 86_400
+#: Swagger UI and ReDoc for /docs and /redoc, served from static/vendor (no CDN: machines may have
+#: no internet). The minified releases of swagger-ui-dist (Apache-2.0) and redoc (MIT) with their
+#: licence files, kept as they are published; static/vendor/README.md says which and how to update.
+DOCS_ASSETS = {
+    "swagger_js_url": "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+    "swagger_css_url": "/static/vendor/swagger-ui/swagger-ui.css",
+    "redoc_js_url": "/static/vendor/redoc/redoc.standalone.js",
+}
 
 
 def _plotly_js() -> Path | None:
@@ -102,6 +111,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         description="Yield, bins, wafer maps, tests and screening of the STDF files in a silicio lake. "
         "Every page has a JSON twin under /api at the same path, and every table a CSV.",
         lifespan=lifespan,
+        docs_url=None,  # served below, with local assets
+        redoc_url=None,
     )
     app.state.dashboard = dashboard
     app.state.trace_data = trace_data
@@ -109,12 +120,13 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     navigation = declare.navigation(PAGES)
 
     def nav_sections(request: Request) -> list[tuple[str, str]]:
-        """The navigation bar's (title, path) this viewer may open."""
+        """The navigation bar's (title, path) this viewer may open, titles in the viewer's language."""
         principal = access.principal_of(request)
-        return [(title, path) for title, path, level in navigation if access.visible(level, principal)]
+        return [(i18n.gettext(request, title), path) for title, path, level in navigation
+                if access.visible(level, principal)]  # fmt: skip
 
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.filters["cell"] = format_cell
+    i18n.install_templates(templates.env)
     templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS,
                                  staff=lambda request: access.principal_of(request).staff,
                                  principal=access.principal_of, csrf_field=access.csrf_field,
@@ -153,6 +165,22 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
                   for name, cache in app.state.caches.items()}  # fmt: skip
         return {"version": __version__, "caches": caches}
 
+    # Plain routes, as FastAPI's own documentation routes are (its docs_url and redoc_url, set to
+    # None above, would load the assets from a CDN).
+    async def swagger_ui(request: Request) -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=DOCS_ASSETS["swagger_js_url"],
+                                   swagger_css_url=DOCS_ASSETS["swagger_css_url"], swagger_favicon_url="data:,")  # fmt: skip
+
+    async def redoc(request: Request) -> Response:
+        return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=DOCS_ASSETS["redoc_js_url"], redoc_favicon_url="data:,",
+                              with_google_fonts=False)  # fmt: skip
+
+    app.state.docs_paths = ("/docs", "/redoc")
+    for path, endpoint in zip(app.state.docs_paths, (swagger_ui, redoc), strict=True):
+        access.declare(endpoint, "internal")  # the maker's staff, as /openapi.json
+        app.add_route(path, endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     access.declare(app.router.routes[-1], "public")
     # Hand-written routes first: a declared page's parameter would swallow /supplier/login.
@@ -174,9 +202,11 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     declare.install(app, spatial_pages.PAGES, tags=["spatial"])
     declare.install(app, alert_pages.PAGES, tags=["alerts"])
     # FastAPI's own documentation of the API is for the maker's staff.
+    documentation = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {
+        None
+    }
     for route in app.router.routes:
-        if getattr(route, "path", None) in (app.openapi_url, app.docs_url, app.redoc_url,
-                                            app.swagger_ui_oauth2_redirect_url):  # fmt: skip
+        if getattr(route, "path", None) in documentation:
             access.declare(route.endpoint, "internal")
     if preparation is not None:
         preparing.install(app, preparation)
@@ -212,5 +242,6 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
         return refusal(request, 422, problems)
 
+    i18n.install(app)
     security.install(app)  # outside every middleware: its headers and body limits cover every answer
     return app

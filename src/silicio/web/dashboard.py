@@ -458,9 +458,10 @@ class Dashboard:
         return rows_of(stats.head(self.settings.worst_tests), m.TestStatistics,
                        url=lambda r: test_url(r["test_num"], product))  # fmt: skip
 
-    def lot_report_html(self, lot_id: str, stage: str | None = None) -> str:
+    def lot_report_html(self, lot_id: str, stage: str | None = None, language: str = "en") -> str:
         """The lot report of :mod:`silicio.yields.report` as one HTML page, with the static PAT
-        limits of the product's screening (the PAT page's) and the lot's holds (the overview's)."""
+        limits of the product's screening (the PAT page's) and the lot's holds (the overview's),
+        its headings in ``language``."""
         from silicio.yields.report import lot_report, render_html
 
         screenings = self._screenings_or_pending()
@@ -476,9 +477,9 @@ class Dashboard:
 
             report = lot_report(db, lot_id, stage=chosen, static_limits=limits, disposition=disposition,
                                 spatial=report_section(db, lot_id, chosen))  # fmt: skip
-            return render_html(report)
+            return render_html(report, language)
 
-        return self._call(("lot_report", lot_id, stage), compute)
+        return self._call(("lot_report", lot_id, stage, language), compute)
 
     def wafer(self, lot_id: str, wafer_id: str, stage: str | None = None, kind: str = "hard",
               test_num: int | None = None, highlight: tuple[int, int] | None = None) -> m.WaferPage:  # fmt: skip

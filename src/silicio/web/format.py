@@ -1,25 +1,55 @@
-"""How a page shows a value: one function for tables, headline figures and the tests that read them."""
+"""How a page shows a value: one function for tables, headline figures and the tests that read them,
+in the reader's language (:mod:`silicio.i18n.formats`); the templates call them as filters."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Any
 
+from silicio.i18n import DEFAULT_LANGUAGE
+from silicio.i18n.formats import (
+    MISSING,
+    format_bool,
+    format_date,
+    format_datetime,
+    format_integer,
+    format_money,
+    format_number,
+    format_percent,
+    format_share,
+)
 
-def format_cell(value: Any, display: str = "text") -> str:
+__all__ = [
+    "format_bool", "format_cell", "format_date", "format_datetime", "format_integer", "format_money",
+    "format_number", "format_percent", "format_share", "CAPABILITY_DIGITS",
+]  # fmt: skip
+
+#: Significant digits of a capability index (Cpk 1.53): more would claim a precision a few hundred
+#: results do not give.
+CAPABILITY_DIGITS = 3
+
+
+def format_cell(value: Any, display: str = "text", language: str = DEFAULT_LANGUAGE) -> str:
     """How a table cell shows a value of a column's display kind (see :mod:`silicio.web.models`)."""
     if value is None:
-        return "—"
+        return MISSING
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return "; ".join(map(str, value))
+        return format_bool(value, language)
+    if isinstance(value, list | tuple):
+        return "; ".join(format_cell(v, display, language) for v in value)
     if display == "percent":
-        return f"{value * 100:.2f}%"
-    if display == "number" and isinstance(value, int | float):
-        return f"{value:.4g}"
-    if display == "integer" and isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return format_percent(value, language=language)
+    if display == "capability" and isinstance(value, int | float):
+        return format_number(value, CAPABILITY_DIGITS, language)
+    if display == "money" and isinstance(value, int | float):
+        return format_money(value, language=language)
+    if display == "integer" and isinstance(value, int | float):
+        return format_integer(value, language)
+    if isinstance(value, date):
+        return format_datetime(value, language)
+    if isinstance(value, float):
+        # A "number" column, or a measured value in a text column: never 16 digits or 5.519e+04.
+        return format_number(value, language=language)
+    if display == "number" and isinstance(value, int):
+        return format_integer(value, language)
     return str(value)

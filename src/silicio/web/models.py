@@ -3,7 +3,8 @@ pages render them, and ``/openapi.json`` documents them.
 
 A page is one model; its tables are fields holding a list of row models. A row field's
 ``title`` is its column header, and ``json_schema_extra={"display": ...}`` says how a cell
-shows it: ``percent`` (a fraction shown as 95.03%), ``number`` (4 significant digits),
+shows it (:func:`silicio.web.format.format_cell`): ``percent`` (a fraction shown as 95.03%),
+``number`` (4 significant digits), ``capability`` (an index such as Cpk: 3 significant digits),
 ``integer``, ``id`` (a number naming a test, bin or die, shown as is), ``datetime`` or ``text`` (the default). A row's ``url`` links its first cell and is
 left out of tables and CSV.
 """
@@ -27,6 +28,11 @@ def percent(title: str, default: Any = ...) -> Any:
 
 def number(title: str, default: Any = ...) -> Any:
     return _column(title, "number", default)
+
+
+def capability(title: str, default: Any = ...) -> Any:
+    """A capability index (Cp, Cpk): three significant digits."""
+    return _column(title, "capability", default)
 
 
 def integer(title: str, default: Any = ...) -> Any:
@@ -118,7 +124,7 @@ class TestStatistics(Row):
     count: int = integer("Results")
     mean: float | None = number("Mean", None)
     std: float | None = number("Sigma", None)
-    cpk: float | None = number("Cpk", None)
+    cpk: float | None = capability("Cpk", None)
     fail_count: int = integer("Fails")
     executions: int = integer("Executions")
     #: Results flagged with an alarm (STDF TEST_FLG bit 0): counted here, left out of the statistics.
@@ -262,8 +268,8 @@ class LotTestStatistics(Row):
     mean: float | None = number("Mean", None)
     median: float | None = number("Median", None)
     std: float | None = number("Sigma", None)
-    cp: float | None = number("Cp", None)
-    cpk: float | None = number("Cpk", None)
+    cp: float | None = capability("Cp", None)
+    cpk: float | None = capability("Cpk", None)
     fail_count: int = integer("Fails")
 
 

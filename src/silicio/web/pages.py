@@ -5,7 +5,7 @@ The lot report, one self-contained HTML document, is a hand-written route."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from . import models as m
@@ -13,6 +13,7 @@ from .access import access
 from .api import BinKind, DieCoordinate, Product, Stage, TestName, TestNumber, TestNumberPath, die_of
 from .dashboard import Dashboard
 from .declare import DashboardData, Nav, Page
+from .i18n import language_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,6 +75,7 @@ PAGES = (
 
 @router.get("/lot/{lot_id}/report", response_class=HTMLResponse)
 @access("internal")
-def lot_report(data: DashboardData, lot_id: str, stage: Stage = None) -> Response:
-    """The lot report (:mod:`silicio.yields.report`): one self-contained page to save or print."""
-    return HTMLResponse(data.lot_report_html(lot_id, stage))
+def lot_report(request: Request, data: DashboardData, lot_id: str, stage: Stage = None) -> Response:
+    """The lot report (:mod:`silicio.yields.report`): one self-contained page to save or print, in
+    the reader's language."""
+    return HTMLResponse(data.lot_report_html(lot_id, stage, language_of(request)))

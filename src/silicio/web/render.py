@@ -11,10 +11,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from silicio.i18n import DEFAULT_LANGUAGE, translation
+
 from . import models as m
 from .access import viewer_key
 from .cache import ByteCache
 from .format import format_cell
+from .i18n import language_of
 
 #: Rows of a table an HTML page shows; the CSV and the API have them all.
 HTML_ROWS = 300
@@ -29,12 +32,18 @@ class TableView:
     total: int
 
 
-def table_view(page: BaseModel, name: str) -> TableView:
-    columns = m.columns_of(m.row_model_of(page, name))
+def table_view(page: BaseModel, name: str, language: str = DEFAULT_LANGUAGE) -> TableView:
+    """The table ``name`` of ``page``, titles and cells in ``language``."""
+    translated = translation(language)
+    columns = [
+        m.Column(key=c.key, title=translated.gettext(c.title), display=c.display)
+        for c in m.columns_of(m.row_model_of(page, name))
+    ]
     rows = getattr(page, name)
     # Formatted here rather than in the template: attribute lookups in Jinja cost ~10x more.
     shown = [
-        (row.url, [format_cell(getattr(row, c.key), c.display) for c in columns]) for row in rows[:HTML_ROWS]
+        (row.url, [format_cell(getattr(row, c.key), c.display, language) for c in columns])
+        for row in rows[:HTML_ROWS]
     ]
     return TableView(columns, shown, len(rows))
 
@@ -57,6 +66,7 @@ def render(request: Request, template: str, page: BaseModel, api_url: str, *, ch
         template,
         str(request.url),
         viewer_key(request),  # the header names who is signed in and holds their form token
+        language_of(request),  # the same URL in another language (cookie, Accept-Language)
     )  # apart from the data sources' keys, should they share the cache
     hit = rendered.get(key)
     if hit is not None and hit[0]() is page:
@@ -68,7 +78,8 @@ def render(request: Request, template: str, page: BaseModel, api_url: str, *, ch
 
 def _render(request: Request, template: str, page: BaseModel, api_url: str, *, charts: bool,
             **context) -> Response:  # fmt: skip
-    tables = {name: table_view(page, name) for name in m.table_names(page)}
+    language = language_of(request)
+    tables = {name: table_view(page, name, language) for name in m.table_names(page)}
     query = request.url.query
     return request.app.state.templates.TemplateResponse(
         request,

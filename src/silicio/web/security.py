@@ -11,9 +11,9 @@ It wraps the whole app, outside every middleware added with ``app.add_middleware
 ``@app.middleware`` and outside Starlette's error middleware, so a refusal of the access gate or
 an error page carries the headers too (:func:`install`).
 
-FastAPI's own API documentation (``/docs``, ``/redoc``) loads Swagger UI / ReDoc from their CDN
-and starts them with an inline script: those two pages get a policy that allows the CDN and
-exactly their inline scripts (by hash), never inline script in general.
+FastAPI's own API documentation (``/docs``, ``/redoc``) loads Swagger UI / ReDoc from the
+dashboard's static files and starts them with an inline script: those two pages get a policy that
+allows exactly their inline scripts (by hash), never inline script in general.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "form-action 'self'",
     "frame-ancestors 'none'",
 ))  # fmt: skip
-#: Where FastAPI's documentation pages load Swagger UI and ReDoc from.
-_DOCS_CDN = "https://cdn.jsdelivr.net"
+#: The documentation pages' policy: Swagger UI and ReDoc from the dashboard's static files (ReDoc
+#: starts a worker from a blob), their inline start-up scripts by hash.
 _DOCS_POLICY = "; ".join((
     "default-src 'self'",
-    "script-src 'self' {hashes} " + _DOCS_CDN,
-    "style-src 'self' 'unsafe-inline' " + _DOCS_CDN + " https://fonts.googleapis.com",
-    "img-src 'self' data: https://fastapi.tiangolo.com",
-    "font-src 'self' data: https://fonts.gstatic.com",
+    "script-src 'self' {hashes}",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
     "worker-src 'self' blob:",
     "connect-src 'self'",
     "object-src 'none'",
@@ -251,7 +251,7 @@ def install(app: FastAPI) -> None:
         return
     app.state.security_installed = True
     build_stack = app.build_middleware_stack
-    docs = [path for path in (app.docs_url, app.redoc_url) if path]
+    docs = [path for path in (app.docs_url, app.redoc_url, *getattr(app.state, "docs_paths", ())) if path]
 
     def build_secured_stack() -> ASGIApp:
         return SecurityMiddleware(build_stack(), docs_paths=docs)

@@ -45,6 +45,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from silicio.datadir import DataDir
+from silicio.i18n import N_
 from silicio.lake.queries.spc import last_results
 
 from . import links
@@ -124,9 +125,9 @@ class Violation(m.Row):
 class CapabilityIndex(m.Row):
     index: str = m.text("Index")
     sigma: str = m.text("Sigma")
-    estimate: float | None = m.number("Estimate", None)
-    lower: float | None = m.number("Lower 95%", None)
-    upper: float | None = m.number("Upper 95%", None)
+    estimate: float | None = m.capability("Estimate", None)
+    lower: float | None = m.capability("Lower 95%", None)
+    upper: float | None = m.capability("Upper 95%", None)
 
 
 class CapabilitySummary(BaseModel):
@@ -352,7 +353,7 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
     if chart == "imr":
         limits, (location, dispersion) = _chart(test_num, chart, values, baseline=baseline)
         sizes = np.ones(values.size, dtype=int)
-        subgrouping = "one point per die: its final result, in test order"
+        subgrouping = N_("one point per die: its final result, in test order")
         within = {}
     else:
         limits, charts = _chart(test_num, chart, values, subgroup=labels_all, baseline=baseline)
@@ -361,9 +362,11 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
         between_mr = charts[1] if len(charts) == 3 else None
         sizes = spc.subgroups(values, subgroup=labels_all).size
         labels = order
-        subgrouping = "one subgroup per wafer (lot/wafer): its dies' final results"
+        subgrouping = N_("one subgroup per wafer (lot/wafer): its dies' final results")
         if between_mr is not None:
-            subgrouping = "one point per wafer (lot/wafer): the mean of its dies' final results, limits from the wafer-to-wafer moving range"
+            subgrouping = N_(
+                "one point per wafer (lot/wafer): the mean of its dies' final results, limits from the wafer-to-wafer moving range"
+            )
         within = {"subgroup": labels_all, "within_method": "range" if chart.endswith("-r") else "sd"}
     codes = spc.select_rules(rules)
     found = location.rules(codes)
@@ -421,8 +424,8 @@ def spc_page(db, test_num: int, product: str | None, name: str | None, chart: st
             normality_p_value=_clean(test.p_value) if test else None, normal=test.normal if test else None,
         )  # fmt: skip
         for index, sigma, estimate, (low, high) in (
-            ("Cp", "within", cap.cp, cap.cp_interval), ("Cpk", "within", cap.cpk, cap.cpk_interval),
-            ("Pp", "overall", cap.pp, cap.pp_interval), ("Ppk", "overall", cap.ppk, cap.ppk_interval),
+            ("Cp", N_("within"), cap.cp, cap.cp_interval), ("Cpk", N_("within"), cap.cpk, cap.cpk_interval),
+            ("Pp", N_("overall"), cap.pp, cap.pp_interval), ("Ppk", N_("overall"), cap.ppk, cap.ppk_interval),
         ):  # fmt: skip
             indices.append(CapabilityIndex(index=index, sigma=sigma, estimate=_clean(estimate), lower=_clean(low),
                                            upper=_clean(high)))  # fmt: skip
@@ -470,8 +473,8 @@ def study_path(data: Dashboard, name: str) -> Path:
 
 def _verdict(percent_grr: float) -> str:
     if percent_grr < 10:
-        return "acceptable"
-    return "marginal" if percent_grr <= 30 else "unacceptable"
+        return N_("acceptable")
+    return N_("marginal") if percent_grr <= 30 else N_("unacceptable")
 
 
 def gage_result(path: Path, method: str = "anova", tolerance: float | None = None):

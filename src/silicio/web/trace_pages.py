@@ -23,6 +23,7 @@ from . import models as m
 from .access import SUPPLIER_COOKIE, access, principal_of, refusal
 from .dashboard import NotFound
 from .declare import Nav, Page, TraceSource
+from .i18n import language_of
 from .tracedata import BadQuery, TraceData
 
 #: The largest certificate POST /api/verify reads.
@@ -254,9 +255,9 @@ async def supplier_answer_api(request: Request, data: TraceSource, org_id: str, 
 
 @pages.get("/certificates/{cert_id}/pdf")
 @access("quality")
-def certificate_pdf(data: TraceSource, cert_id: str) -> Response:
+def certificate_pdf(request: Request, data: TraceSource, cert_id: str) -> Response:
     filename = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in cert_id) + ".pdf"
-    return Response(data.certificate_pdf(cert_id), media_type="application/pdf",
+    return Response(data.certificate_pdf(cert_id, language_of(request)), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
 

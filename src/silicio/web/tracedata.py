@@ -385,14 +385,15 @@ class TraceData:
             issued_at=content["issued_at"], verify_url=verify_url(cert_id),
             verification=self.verify_document(document), fields=_field_rows(content), document=document)  # fmt: skip
 
-    def certificate_pdf(self, cert_id: str) -> bytes:
+    def certificate_pdf(self, cert_id: str, language: str = "en") -> bytes:
+        """The certificate as PDF, its title and header labels in ``language``."""
         import tempfile
 
         from silicio.origin import render_pdf
 
         document = self.certificate_document(cert_id)
         with tempfile.TemporaryDirectory() as tmp:
-            return render_pdf(document, Path(tmp) / "certificate.pdf").read_bytes()
+            return render_pdf(document, Path(tmp) / "certificate.pdf", language).read_bytes()
 
     def verify_page(self, cert_id: str) -> m.VerifyPage:
         """The public verification: the stored document checked with the public key only."""

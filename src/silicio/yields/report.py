@@ -35,6 +35,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from silicio.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translation
+from silicio.i18n.formats import format_number
+
 from .bins import bin_counts, bin_definitions, bin_pareto, reconcile_bins
 from .disposition import (
     DEFAULT_RECIPE,
@@ -1221,7 +1224,7 @@ def _cell_text(column: str, value: Any) -> str:
             return f"{100 * value:.2f}%"
         if column in _PERCENT_POINTS:
             return f"{value:.2f}%"
-        return f"{value:.4g}"
+        return format_number(value)  # 4 significant digits, never 5.519e+04
     if isinstance(value, int):
         return (
             f"{value:,}"
@@ -1273,11 +1276,11 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
     """(key, title, table, columns) of the report's tables, in reading order."""
     out = []
     if report.holds is not None:
-        out.append(("disposition", "Disposition: why the lot is held", _hold_reasons(report),
+        out.append(("disposition", N_("Disposition: why the lot is held"), _hold_reasons(report),
                     _TABLE_COLUMNS["disposition"]))  # fmt: skip
     out += [
-        ("files", "Files", report.files, _TABLE_COLUMNS["files"]),
-        ("wafer_yield", "Yield per wafer", report.wafer_yield, _TABLE_COLUMNS["wafer_yield"]),
+        ("files", N_("Files"), report.files, _TABLE_COLUMNS["files"]),
+        ("wafer_yield", N_("Yield per wafer"), report.wafer_yield, _TABLE_COLUMNS["wafer_yield"]),
     ]  # fmt: skip
     if report.spatial is not None:
         out.append(("signatures", "Wafer-map signature and zonal yield per wafer (rings of equal area)",
@@ -1286,40 +1289,40 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
             out.append(("inline_defects", "Inline defects on the wafer-sort dies: kill ratio per step and class",
                         report.spatial.defect_yield, _TABLE_COLUMNS["inline_defects"]))  # fmt: skip
     if report.site_yield is not None:
-        out.append(("site_yield", "First-pass yield per test site", report.site_yield.sites,
+        out.append(("site_yield", N_("First-pass yield per test site"), report.site_yield.sites,
                     _TABLE_COLUMNS["site_yield"]))  # fmt: skip
     out += [
-        ("hard_pareto", "Failing hard bins (Pareto)", report.hard_pareto, _TABLE_COLUMNS["pareto"]),
-        ("soft_pareto", "Failing soft bins (Pareto)", report.soft_pareto, _TABLE_COLUMNS["pareto"]),
-        ("hard_bins", "Hard bins (final test of each die)", report.hard_bins, _TABLE_COLUMNS["bins"]),
-        ("soft_bins", "Soft bins (final test of each die)", report.soft_bins, _TABLE_COLUMNS["bins"]),
-        ("reconciliation", "Tester bin summary (HBR / SBR) against the parts", report.reconciliation,
+        ("hard_pareto", N_("Failing hard bins (Pareto)"), report.hard_pareto, _TABLE_COLUMNS["pareto"]),
+        ("soft_pareto", N_("Failing soft bins (Pareto)"), report.soft_pareto, _TABLE_COLUMNS["pareto"]),
+        ("hard_bins", N_("Hard bins (final test of each die)"), report.hard_bins, _TABLE_COLUMNS["bins"]),
+        ("soft_bins", N_("Soft bins (final test of each die)"), report.soft_bins, _TABLE_COLUMNS["bins"]),
+        ("reconciliation", N_("Tester bin summary (HBR / SBR) against the parts"), report.reconciliation,
          _TABLE_COLUMNS["reconciliation"]),
     ]  # fmt: skip
     if report.retest_recovery is not None:
-        out.append(("retest_recovery", "Retest recovery: dies failing first pass, per first-pass hard bin",
+        out.append(("retest_recovery", N_("Retest recovery: dies failing first pass, per first-pass hard bin"),
                     report.retest_recovery, _TABLE_COLUMNS["retest_recovery"]))  # fmt: skip
     if report.bin_switching is not None:
         matrix = switching_matrix(report.bin_switching)
-        out.append(("bin_switching", "Bin switching: dies per first-pass hard bin (rows) and final hard bin",
+        out.append(("bin_switching", N_("Bin switching: dies per first-pass hard bin (rows) and final hard bin"),
                     matrix, matrix.column_names))  # fmt: skip
     if report.throughput is not None:
-        out.append(("test_time", "Test time per site (PRR TEST_T, ms)", report.throughput.per_site,
+        out.append(("test_time", N_("Test time per site (PRR TEST_T, ms)"), report.throughput.per_site,
                     _TABLE_COLUMNS["test_time"]))  # fmt: skip
     out += [
-        ("worst_cpk", "Worst tests by Cpk", report.worst_cpk, _TABLE_COLUMNS["tests"]),
-        ("worst_fails", "Worst tests by fails", report.worst_fails, _TABLE_COLUMNS["tests"]),
+        ("worst_cpk", N_("Worst tests by Cpk"), report.worst_cpk, _TABLE_COLUMNS["tests"]),
+        ("worst_fails", N_("Worst tests by fails"), report.worst_fails, _TABLE_COLUMNS["tests"]),
     ]  # fmt: skip
     if report.screening is not None:
         out += [
-            ("screening_rules", "Screening: the recipe's rules", report.screening.rules, _TABLE_COLUMNS["rules"]),
-            ("screening_by_rule", "Screening: parts rejected per rule", report.screening.by_rule,
+            ("screening_rules", N_("Screening: the recipe's rules"), report.screening.rules, _TABLE_COLUMNS["rules"]),
+            ("screening_by_rule", N_("Screening: parts rejected per rule"), report.screening.by_rule,
              _TABLE_COLUMNS["by_rule"]),
-            ("screening_by_test", "Screening: parts rejected per test", report.screening.by_test,
+            ("screening_by_test", N_("Screening: parts rejected per test"), report.screening.by_test,
              _TABLE_COLUMNS["by_test"]),
         ]  # fmt: skip
     if report.history is not None:
-        out.append(("history", "The lot against its history (yield per lot, AEC-Q002 SYL)", report.history,
+        out.append(("history", N_("The lot against its history (yield per lot, AEC-Q002 SYL)"), report.history,
                     _TABLE_COLUMNS["history"]))  # fmt: skip
     return out
 
@@ -1327,26 +1330,26 @@ def _sections(report: LotReport) -> list[tuple[str, str, pa.Table, list[str]]]:
 def _headline(report: LotReport) -> list[tuple[str, str]]:
     y = report.lot_yield
     lines = [
-        ("lot", str(report.lot_id)),
-        ("stage", report.stage or ""),
-        ("files", str(report.files.num_rows)),
-        ("wafers", str(len(report.wafer_maps)) if report.wafer_maps else "none (no die coordinates)"),
-        ("dies", f"{y['first_pass_dies']:,}"),
-        ("first-pass yield", _cell_text("first_pass_yield", y["first_pass_yield"])),
-        ("final yield", _cell_text("final_yield", y["final_yield"])),
-        ("retests", f"{y['retests']:,}"),
-        ("parts without verdict", f"{y['no_verdict']:,}"),
+        (N_("lot"), str(report.lot_id)),
+        (N_("stage"), report.stage or ""),
+        (N_("files"), str(report.files.num_rows)),
+        (N_("wafers"), str(len(report.wafer_maps)) if report.wafer_maps else "none (no die coordinates)"),
+        (N_("dies"), f"{y['first_pass_dies']:,}"),
+        (N_("first-pass yield"), _cell_text("first_pass_yield", y["first_pass_yield"])),
+        (N_("final yield"), _cell_text("final_yield", y["final_yield"])),
+        (N_("retests"), f"{y['retests']:,}"),
+        (N_("parts without verdict"), f"{y['no_verdict']:,}"),
     ]
     lines += _site_facts(report) + _throughput_facts(report)
     if report.holds is not None:
         rules = [r.rule for h in report.holds for r in h.reasons]
-        lines.append(("disposition", f"held: {', '.join(dict.fromkeys(rules))}" if rules else "not held"))
+        lines.append((N_("disposition"), f"held: {', '.join(dict.fromkeys(rules))}" if rules else "not held"))
     s = report.screening
     if s is not None:
         lines += [
-            ("screening recipe", f"{s.recipe.get('name')} {s.recipe.get('version')} (sha256 {s.recipe.get('sha256', '')[:12]})"),
-            ("screened parts", f"{s.screened_parts:,} of {s.parts:,}"),
-            ("yield before / after screening",
+            (N_("screening recipe"), f"{s.recipe.get('name')} {s.recipe.get('version')} (sha256 {s.recipe.get('sha256', '')[:12]})"),
+            (N_("screened parts"), f"{s.screened_parts:,} of {s.parts:,}"),
+            (N_("yield before / after screening"),
              f"{_cell_text('yield_before', s.yield_before)} / {_cell_text('yield_after', s.yield_after)}"),
         ]  # fmt: skip
     return lines
@@ -1357,11 +1360,16 @@ def _site_facts(report: LotReport) -> list[tuple[str, str]]:
     if test is None:
         return []
     if test.p_value is None:
-        return [("test sites", test.note or "")]
+        return [(N_("test sites"), test.note or "")]
     worst = f"worst site {test.worst_head}/{test.worst_site} at {_cell_text('yield', test.worst_yield)}"
     differ = [f"{r['head']}/{r['site']}" for r in test.sites.to_pylist() if r["differs"]]
-    verdict = f"sites differing ({test.correction}, alpha {test.alpha:g}): {', '.join(differ) or 'none'}"
-    return [("test sites", f"chi2 {test.chi2:.4g}, dof {test.dof}, p {test.p_value:.3g}; {worst}; {verdict}")]
+    verdict = f"sites differing ({test.correction}, alpha {format_number(test.alpha)}): {', '.join(differ) or 'none'}"
+    return [
+        (
+            N_("test sites"),
+            f"chi2 {format_number(test.chi2)}, dof {test.dof}, p {format_number(test.p_value, 3)}; {worst}; {verdict}",
+        )
+    ]
 
 
 def _throughput_facts(report: LotReport) -> list[tuple[str, str]]:
@@ -1373,9 +1381,9 @@ def _throughput_facts(report: LotReport) -> list[tuple[str, str]]:
         return "n/a" if value is None else f"{value:,.0f}{unit}"
 
     return [
-        ("test time", f"mean {number(found.mean_ms, ' ms')}, median {number(found.median_ms, ' ms')} "
+        (N_("test time"), f"mean {number(found.mean_ms, ' ms')}, median {number(found.median_ms, ' ms')} "
                       f"over {found.timed_parts:,} of {found.parts:,} parts"),
-        ("units per hour", f"tester {number(found.tester_uph)} ({found.touchdowns:,} touchdowns, "
+        (N_("units per hour"), f"tester {number(found.tester_uph)} ({found.touchdowns:,} touchdowns, "
                            f"{'n/a' if found.parts_per_touchdown is None else f'{found.parts_per_touchdown:.2f}'} "
                            f"parts each); wall clock {number(found.wall_clock_uph)}"),
     ]  # fmt: skip
@@ -1527,8 +1535,8 @@ def _distribution_svg(box: Mapping[str, Any], bins: Sequence[Mapping[str, Any]],
         parts.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{box_bottom}" stroke="#d62728" '
                      f'stroke-dasharray="4 2" data-limit="{name}" data-value="{_plain(v)}"/>'
                      f'<text x="{x}" y="{top - 5}" font-size="9" text-anchor="middle" fill="#d62728">{name}</text>')  # fmt: skip
-    parts.append(f'<text x="{left}" y="{height - 6}" font-size="9">{html.escape(f"{low:.4g}")}</text>'
-                 f'<text x="{right}" y="{height - 6}" font-size="9" text-anchor="end">{html.escape(f"{high:.4g}")}</text>')  # fmt: skip
+    parts.append(f'<text x="{left}" y="{height - 6}" font-size="9">{html.escape(format_number(low))}</text>'
+                 f'<text x="{right}" y="{height - 6}" font-size="9" text-anchor="end">{html.escape(format_number(high))}</text>')  # fmt: skip
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" data-test-num="{box["test_num"]}" data-n="{box["n"]}"><title>{html.escape(_test_label(box))}'
@@ -1686,24 +1694,26 @@ def _html_defect_maps(report: LotReport) -> str:
             f'<div class="maps" data-chart="defect-maps">{"".join(maps)}</div>{legend}')  # fmt: skip
 
 
-def render_html(report: LotReport) -> str:
-    """The report as one self-contained HTML page (inline CSS and SVG, no external asset)."""
-    title = f"Lot {report.lot_id}" + (f" - {report.stage}" if report.stage else "")
+def render_html(report: LotReport, language: str = DEFAULT_LANGUAGE) -> str:
+    """The report as one self-contained HTML page (inline CSS and SVG, no external asset); its
+    title, headings and headline labels in ``language`` (:mod:`silicio.i18n`)."""
+    _ = translation(language).gettext
+    title = _("Lot %(lot)s") % {"lot": report.lot_id} + (f" - {report.stage}" if report.stage else "")
     facts = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _headline(report)
+        f"<tr><th>{html.escape(_(k))}</th><td>{html.escape(v)}</td></tr>" for k, v in _headline(report)
     )
     notes = [*report.notes, *(report.screening.notes if report.screening else ())]
     body = [f"<h1>{html.escape(title)}</h1>", f'<table class="facts" data-table="headline">{facts}</table>']
     if notes:
         body.append("<ul>" + "".join(f'<li class="note">{html.escape(n)}</li>' for n in notes) + "</ul>")
     for key, heading, table, columns in _sections(report):
-        body.append(f"<h2>{html.escape(heading)}</h2>")
+        body.append(f"<h2>{html.escape(_(heading))}</h2>")
         body.append(_html_table(key, table, columns))
         body.append(_html_after(key, report))
     # "</" would end the script element early; JSON allows "<\/" for the same text.
     data = json.dumps(report_data(report), allow_nan=False).replace("</", "<\\/")
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{LANGUAGES[language]}"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         + "".join(body)
         + f'<script type="application/json" id="{_JSON_ID}">{data}</script></body></html>\n'

@@ -6,12 +6,28 @@
   const source = document.getElementById("page-data");
   if (!source || typeof Plotly === "undefined") return;
   const page = JSON.parse(source.textContent);
+  // The charts' words in the page's language (#page-text: silicio.web.i18n.CHART_TEXT translated).
+  const words = document.getElementById("page-text");
+  const text = words ? JSON.parse(words.textContent) : {};
+  function t(s) { return text[s] || s; }
   const config = { displaylogo: false, responsive: true };
   const margin = { l: 60, r: 20, t: 10, b: 50 };
+  // Axes make room for their tick labels and titles (long bin names were cut off at the bottom),
+  // and a title given as text becomes {text: ...}: plotly.js 3 and later ignore the bare string.
+  function roomy(layout) {
+    Object.keys(layout).forEach(function (key) {
+      if (!/^[xy]axis\d*$/.test(key)) return;
+      const axis = Object.assign({ automargin: true }, layout[key]);
+      if (typeof axis.title === "string") axis.title = { text: axis.title };
+      layout[key] = axis;
+    });
+    ["xaxis", "yaxis"].forEach(function (key) { if (!layout[key]) layout[key] = { automargin: true }; });
+    return layout;
+  }
   function draw(id, traces, layout) {
     const element = document.getElementById(id);
     if (!element) return null;
-    Plotly.newPlot(element, traces, Object.assign({ margin: margin, hovermode: "closest" }, layout), config);
+    Plotly.newPlot(element, traces, roomy(Object.assign({ margin: margin, hovermode: "closest" }, layout)), config);
     return element;
   }
 
@@ -77,7 +93,7 @@
     if (!map || !map.x.length) return;
     const g = grid(map, map.value);
     draw(id, [{ type: "heatmap", x: g.x, y: g.y, z: g.z, text: g.text, colorscale: map.colorscale,
-                zmin: map.zmin, zmax: map.zmax, hovertemplate: "%{text}<br>" + title + " %{z:.4g}<extra></extra>",
+                zmin: map.zmin, zmax: map.zmax, hovertemplate: "%{text}<br>" + title + " %{z:,.4~g}<extra></extra>",
                 colorbar: { title: { text: title } } }], mapLayout(map));
   }
 
@@ -95,9 +111,9 @@
     const label = g.z.map(function (row) { return row.map(function (v) { return v === null ? "" : names[v]; }); });
     const traces = [{ type: "heatmap", x: g.x, y: g.y, z: g.z, customdata: label, text: g.text,
       colorscale: colorscale, zmin: -0.5, zmax: n - 0.5, hovertemplate: "%{text}<br>%{customdata}<extra></extra>",
-      colorbar: { tickvals: names.map(function (b, i) { return i; }), ticktext: names, title: { text: "bin" } } }];
+      colorbar: { tickvals: names.map(function (b, i) { return i; }), ticktext: names, title: { text: t("bin") } } }];
     if (highlight) {
-      traces.push({ type: "scatter", mode: "markers", x: [highlight[0]], y: [highlight[1]], name: "part",
+      traces.push({ type: "scatter", mode: "markers", x: [highlight[0]], y: [highlight[1]], name: t("part"),
         marker: { symbol: "square-open", size: 16, color: "#000", line: { width: 3 } }, hoverinfo: "skip",
         showlegend: false });
     }
@@ -120,11 +136,11 @@
           y: lots.map(function (l) { return percent(l.final_yield); }),
           text: lots.map(function (l) { return l.lot_id; }),
           customdata: lots.map(function (l) { return l.url; }),
-          hovertemplate: "%{text}<br>final yield %{y:.2f}%<extra>%{fullData.name}</extra>" };
+          hovertemplate: "%{text}<br>" + t("final yield") + " %{y:.2f}%<extra>%{fullData.name}</extra>" };
       });
       const hold = 100 * page.hold_yield;
       linkPoints(draw("yield-trend", traces, {
-        yaxis: { title: "final yield (%)" }, xaxis: { title: "lot start" }, legend: { orientation: "h" },
+        yaxis: { title: t("final yield (%)") }, xaxis: { title: t("lot start") }, legend: { orientation: "h" },
         shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: hold, y1: hold,
                    line: { dash: "dash", color: "#a8430f", width: 1 } }],
       }));
@@ -136,18 +152,20 @@
         x: wafers.map(function (w) { return w.wafer_id || "none"; }),
         y: wafers.map(function (w) { return percent(w.final_yield); }),
         customdata: wafers.map(function (w) { return w.url; }), marker: { color: "#0f5fa8", size: 9 },
-        hovertemplate: "%{x}<br>final yield %{y:.2f}%<extra></extra>" }],
-        { yaxis: { title: "final yield (%)" }, xaxis: { type: "category" } }));
-      continuousMap("stacked-map", page.stacked_fail_map, "fail share");
+        hovertemplate: "%{x}<br>" + t("final yield") + " %{y:.2f}%<extra></extra>" }],
+        { yaxis: { title: t("final yield (%)") }, xaxis: { type: "category" } }));
+      continuousMap("stacked-map", page.stacked_fail_map, t("fail share"));
       const bins = page.bin_pareto;
       draw("pareto", [
-        { type: "bar", name: "parts", x: bins.map(function (b) { return String(b.bin) + (b.name ? " " + b.name : ""); }),
+        { type: "bar", name: t("parts"), x: bins.map(function (b) { return String(b.bin) + (b.name ? " " + b.name : ""); }),
           y: bins.map(function (b) { return b.count; }), marker: { color: "#d62728" } },
-        { type: "scatter", mode: "lines+markers", name: "cumulative %", yaxis: "y2",
+        { type: "scatter", mode: "lines+markers", name: t("cumulative %"), yaxis: "y2",
           x: bins.map(function (b) { return String(b.bin) + (b.name ? " " + b.name : ""); }),
           y: bins.map(function (b) { return b.cumulative_percent; }), marker: { color: "#444" } },
-      ], { xaxis: { type: "category" }, yaxis: { title: "parts" },
-           yaxis2: { overlaying: "y", side: "right", range: [0, 105], title: "cumulative %" },
+      ], { xaxis: { type: "category" }, yaxis: { title: t("parts") },
+           // Cumulative ticks at round numbers, 0 to 100 (auto ticks fell at 19.9, 39.9 ...).
+           yaxis2: { overlaying: "y", side: "right", range: [0, 105], title: t("cumulative %"),
+                     tickmode: "array", tickvals: [0, 20, 40, 60, 80, 100], ticksuffix: " %" },
            legend: { orientation: "h" }, margin: { l: 60, r: 60, t: 10, b: 80 } });
     },
 
@@ -174,16 +192,16 @@
       line(page.pat_lo, "#ff7f0e", "dash", "PAT lo");
       line(page.pat_hi, "#ff7f0e", "dash", "PAT hi");
       draw("histogram", [{ type: "bar", x: centres, y: h.counts, width: widths, marker: { color: "#0f5fa8" },
-        hovertemplate: "%{x:.4g}: %{y} dies<extra></extra>" }],
-        { shapes: lines, bargap: 0, xaxis: { title: page.units || "" }, yaxis: { title: "dies" },
+        hovertemplate: "%{x:,.4~g}: %{y} " + t("dies") + "<extra></extra>" }],
+        { shapes: lines, bargap: 0, xaxis: { title: page.units || "" }, yaxis: { title: t("dies") },
           margin: { l: 60, r: 20, t: 28, b: 50 } });
       const lots = page.lots;
       const names = lots.map(function (l) { return l.lot_id + (page.products.length > 1 ? " " + (l.product || "") : ""); });
       const urls = lots.map(function (l) { return l.url; });
       linkPoints(draw("trend", [{ type: "scatter", mode: "lines+markers", x: names, y: lots.map(function (l) { return l.mean; }),
         customdata: urls, error_y: { type: "data", array: lots.map(function (l) { return l.std; }), visible: true },
-        hovertemplate: "%{x}<br>mean %{y:.4g}<extra></extra>" }],
-        { xaxis: { type: "category" }, yaxis: { title: "mean " + (page.units || "") } }));
+        hovertemplate: "%{x}<br>" + t("mean") + " %{y:,.4~g}<extra></extra>" }],
+        { xaxis: { type: "category" }, yaxis: { title: t("mean") + " " + (page.units || "") } }));
       linkPoints(draw("cpk", [{ type: "bar", x: names, y: lots.map(function (l) { return l.cpk; }), customdata: urls,
         marker: { color: lots.map(function (l) { return l.cpk !== null && l.cpk < 1.33 ? "#d62728" : "#2ca02c"; }) },
         hovertemplate: "%{x}<br>Cpk %{y:.3f}<extra></extra>" }],
