@@ -43,6 +43,7 @@ from . import models as m
 from .access import LEVEL_ROLES, Access, access, checked
 from .api import csv_response
 from .dashboard import Dashboard
+from .drill import Drill
 from .render import render
 from .tracedata import TraceData
 
@@ -58,8 +59,12 @@ def trace_data(request: Request) -> TraceData:
     return request.app.state.trace_data
 
 
+def drill(request: Request) -> Drill:
+    return Drill(request.app.state.dashboard, request.app.state.trace_data)
+
+
 #: Where a compute function's data source comes from, by the type its first argument declares.
-SOURCES: dict[type, Callable[[Request], Any]] = {Dashboard: dashboard, TraceData: trace_data}
+SOURCES: dict[type, Callable[[Request], Any]] = {Dashboard: dashboard, TraceData: trace_data, Drill: drill}
 #: The data sources as arguments of hand-written routes.
 DashboardData = Annotated[Dashboard, Depends(dashboard)]
 TraceSource = Annotated[TraceData, Depends(trace_data)]
