@@ -81,7 +81,7 @@ def _coverage(counts: dict[str, int]) -> str | None:
     if not dies:
         return None
     per_wafer = f" ({dies / wafers:,.0f} a wafer)" if wafers else ""
-    return (f"The genealogy holds {dies:,} dies on these paths{per_wafer}: units reached counts their units only, "
+    return (f"The genealogy holds {dies:,} {'die' if dies == 1 else 'dies'} on these paths{per_wafer}: units reached counts their units only, "
             f"not every good die the tester passed (the demo traces {DEMO_DIES_PER_WAFER} dies a wafer).")  # fmt: skip
 
 
