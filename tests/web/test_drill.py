@@ -461,7 +461,7 @@ def test_sort_and_filter_a_table_in_the_browser(tab, base_url):
     tab.wait_for_url("**lots.sort=final_yield*")
     tab.locator('table[data-table="lots"] th[data-column="final_yield"] a').click()
     tab.wait_for_url("**lots.sort=-final_yield*")
-    assert tab.locator('th[data-column="final_yield"]').get_attribute("aria-sort") == "descending"
+    assert tab.locator('table[data-table="lots"] th[data-column="final_yield"]').get_attribute("aria-sort") == "descending"
     tab.fill('input[name="lots.q"]', "tk4187")
     tab.locator('form[data-table-form="lots"] button').click()
     tab.wait_for_url("**lots.q=tk4187*")

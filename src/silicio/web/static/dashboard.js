@@ -86,7 +86,8 @@
     if (!element || !dieUrl) return;
     element.on("plotly_click", function (event) {
       const point = event.points.length && event.points[0];
-      if (!point || point.z === null || point.z === undefined) return;
+      // A map cell without a die says nothing; a marker of the screening layer is a die.
+      if (!point || (point.data.type === "heatmap" && (point.z === null || point.z === undefined))) return;
       window.location.href = dieUrl.replace("{x}", String(point.x)).replace("{y}", String(point.y));
     });
   }
