@@ -135,20 +135,29 @@ def test_a_retested_die_shows_both_insertions_and_every_result(client, drill_lak
         (2, "retest 1", True, "a_retest.stdf"),
     ]
     assert [(i["hard_bin"], i["passed"]) for i in page["insertions"]] == [(5, False), (1, True)]
-    assert (page["insertion_count"], page["retests"], page["final_hard_bin"], page["final_passed"]) == (2, 1, 1, True)
+    assert (page["insertion_count"], page["retests"], page["final_hard_bin"], page["final_passed"]) == (
+        2,
+        1,
+        1,
+        True,
+    )
     written = [(1, n, v) for n, v in first.results.items()] + [(2, n, v) for n, v in retest.results.items()]
     shown = [(r["insertion"], r["test_num"], r["result"]) for r in page["results"]]
     assert [(i, n) for i, n, _ in shown] == [(i, n) for i, n, _ in written]
     assert [v for *_, v in shown] == pytest.approx([float(np.float32(v)) for *_, v in written])
     verdicts = {(r["insertion"], r["test_num"]): r["verdict"] for r in page["results"]}
     assert verdicts == {(1, BOTH): "pass", (1, SKIPPED): "fail", (2, BOTH): "pass"}
-    assert {(r["lo_limit"], r["hi_limit"]) for r in page["results"] if r["test_num"] == SKIPPED} == {LIMITS[SKIPPED]}
+    assert {(r["lo_limit"], r["hi_limit"]) for r in page["results"] if r["test_num"] == SKIPPED} == {
+        LIMITS[SKIPPED]
+    }
     # the failure was of the superseded insertion: the final one failed nothing
     assert page["failed_tests"] == 0 and page["alarmed_results"] == 0
     assert all(r["url"].startswith(f"/test/{r['test_num']}") for r in page["results"])
     assert page["wafer_url"] == f"/lot/{LOT}/wafer/{WAFER}?stage=wafer_sort&x={x}&y={y}"
     # its CSV: the same results
-    rows = list(csv.DictReader(io.StringIO(client.get("/api" + die_path(x, y).replace("?", "/results.csv?")).text)))
+    rows = list(
+        csv.DictReader(io.StringIO(client.get("/api" + die_path(x, y).replace("?", "/results.csv?")).text))
+    )
     assert [(int(r["insertion"]), int(r["test_num"])) for r in rows] == [(i, n) for i, n, _ in written]
 
 
@@ -173,7 +182,9 @@ def test_screening_verdict_of_a_die_is_the_pat_pages(client):
     assert page["new_hard_bin"] == part["new_hard_bin"]
     reasons = [r for r in pat["reasons"] if (r["lot_id"], r["wafer_id"], r["part_index"])
                == (part["lot_id"], part["wafer_id"], part["part_index"])]  # fmt: skip
-    assert [(r["rule"], r["test_num"]) for r in page["screening"]] == [(r["rule"], r["test_num"]) for r in reasons]
+    assert [(r["rule"], r["test_num"]) for r in page["screening"]] == [
+        (r["rule"], r["test_num"]) for r in reasons
+    ]
     # ... and the wafer's map layer has it, coloured by its first rule
     wafer = client.get("/api" + page["wafer_url"]).json()
     layer = wafer["screening_layer"]
@@ -181,7 +192,9 @@ def test_screening_verdict_of_a_die_is_the_pat_pages(client):
     assert layer["rule"][at] == part["rules"][0]
     on_wafer = [p for p in removed if (p["lot_id"], p["wafer_id"]) == (part["lot_id"], part["wafer_id"])]
     assert sum(layer["counts"].values()) == len(layer["x"]) == len(on_wafer)
-    assert wafer["die_url"] == f"/lot/{part['lot_id']}/wafer/{part['wafer_id']}/die/{{x}}/{{y}}?stage=wafer_sort"
+    assert (
+        wafer["die_url"] == f"/lot/{part['lot_id']}/wafer/{part['wafer_id']}/die/{{x}}/{{y}}?stage=wafer_sort"
+    )
 
 
 @pytest.mark.parametrize(
@@ -244,7 +257,9 @@ def test_compare_two_wafers(client, drill_lake):
     overview = client.get("/api/overview").json()
     lot_a, lot_b = [r["lot_id"] for r in overview["lots"] if r["lot_id"].startswith("TK")][:2]
     wafers = [client.get(f"/api/lot/{lot}").json()["wafers"][0]["wafer_id"] for lot in (lot_a, lot_b)]
-    page = client.get("/api/compare", params={"a": f"{lot_a}/{wafers[0]}", "b": f"{lot_b}/{wafers[1]}"}).json()
+    page = client.get(
+        "/api/compare", params={"a": f"{lot_a}/{wafers[0]}", "b": f"{lot_b}/{wafers[1]}"}
+    ).json()
     for side, lot, wafer in (("a", lot_a, wafers[0]), ("b", lot_b, wafers[1])):
         shown = client.get(f"/api/lot/{lot}/wafer/{wafer}").json()
         assert page[side]["total"] == shown["total"]
@@ -264,6 +279,11 @@ def test_compare_two_wafers(client, drill_lake):
     assert sum(page["histogram_a"]) == len(values["a"]) and sum(page["histogram_b"]) == len(values["b"])
     shifts = [abs(t["shift_sigma"]) for t in page["tests"] if t["shift_sigma"] is not None]
     assert shifts == sorted(shifts, reverse=True) and abs(row["shift_sigma"]) == shifts[0]
+    # the wafer page's link compares it with the lot's next wafer
+    link = client.get(f"/api/lot/{lot_a}/wafer/{wafers[0]}").json()["compare_url"]
+    beside = client.get("/api" + link).json()
+    assert (beside["a"]["wafer_id"], beside["b"]["lot_id"]) == (wafers[0], lot_a)
+    assert beside["b"]["wafer_id"] != wafers[0]
     lots = client.get("/api/compare", params={"a": lot_a, "b": lot_b}).json()
     assert lots["a"]["total"] == client.get(f"/api/lot/{lot_a}").json()["total"]
     assert lots["a"]["bin_map"]["kind"] == "fail_fraction"
@@ -280,7 +300,9 @@ def test_tables_sort_filter_and_their_csv_and_workbook_hold_the_rows_shown(clien
     expected = [r for r in everything if "tk4187" in r["lot_id"].lower() and r["final_yield"] >= 0.94]
     expected.sort(key=lambda r: r["lot_id"])
     expected.sort(key=lambda r: r["final_yield"], reverse=True)
-    assert [r["lot_id"] for r in shown] == [r["lot_id"] for r in expected] and 0 < len(shown) < len(everything)
+    assert [r["lot_id"] for r in shown] == [r["lot_id"] for r in expected] and 0 < len(shown) < len(
+        everything
+    )
     rows = list(csv.DictReader(io.StringIO(client.get("/api/overview/lots.csv", params=query).text)))
     assert [r["lot_id"] for r in rows] == [r["lot_id"] for r in shown]
     assert [float(r["final_yield"]) for r in rows] == [r["final_yield"] for r in shown]
@@ -340,7 +362,9 @@ def browser():
 
 @pytest.fixture
 def tab(browser, base_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=served_headers())
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, extra_http_headers=served_headers()
+    )
     page = context.new_page()
     page.errors = []
     page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
@@ -447,7 +471,9 @@ def test_the_screening_layer_and_a_traced_die(tab, base_url):
     click_die(tab, "bin-map", part["x"], part["y"])
     tab.wait_for_url(f"**/die/{part['x']}/{part['y']}?*")
     assert tab.locator("[data-screening]").get_attribute("data-screening") == "removed"
-    assert cells(tab, "screening", "rule") == [r["rule"] for r in api(base_url, path_of(tab, base_url))["screening"]]
+    assert cells(tab, "screening", "rule") == [
+        r["rule"] for r in api(base_url, path_of(tab, base_url))["screening"]
+    ]
     tab.goto(base_url + die_path(*TRACED_DIE))
     assert stat(tab, "units_reached") == "1"
     assert cells(tab, "shipments", "shipment") == ["SH1"]
@@ -461,7 +487,10 @@ def test_sort_and_filter_a_table_in_the_browser(tab, base_url):
     tab.wait_for_url("**lots.sort=final_yield*")
     tab.locator('table[data-table="lots"] th[data-column="final_yield"] a').click()
     tab.wait_for_url("**lots.sort=-final_yield*")
-    assert tab.locator('table[data-table="lots"] th[data-column="final_yield"]').get_attribute("aria-sort") == "descending"
+    assert (
+        tab.locator('table[data-table="lots"] th[data-column="final_yield"]').get_attribute("aria-sort")
+        == "descending"
+    )
     tab.fill('input[name="lots.q"]', "tk4187")
     tab.locator('form[data-table-form="lots"] button').click()
     tab.wait_for_url("**lots.q=tk4187*")

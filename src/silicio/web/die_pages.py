@@ -26,7 +26,7 @@ from .dashboard import Dashboard, NotFound, clean
 from .declare import Page
 from .demo import DEMO_DIES_PER_WAFER
 from .drill import Drill
-from .links import die_page_url, lot_url, on_map_url, test_url, wafer_url
+from .links import compare_url, die_page_url, lot_url, on_map_url, test_url, wafer_url
 from .tracedata import BadQuery
 
 DieCoordinatePath = Annotated[
@@ -211,9 +211,17 @@ def layered_wafer(dashboard: Dashboard, page: m.WaferPage) -> m.WaferPage:
     wafer view and screening state, so its rendered HTML is kept too)."""
     done = dashboard.screenings_done() is not None
     key = ("wafer_layers", page.lot_id, page.wafer_id, page.stage, page.bin_kind, page.test_num, done)
-    return dashboard.computed(key, lambda db: page.model_copy(update={
-        "die_url": die_page_url(page.lot_id, page.wafer_id, "{x}", "{y}", page.stage),
-        **screening_layer(dashboard, page)}))  # fmt: skip
+
+    def compute(db) -> m.WaferPage:
+        wafers = [w for w in dict.fromkeys(dashboard.lot_parts(db, page.lot_id, page.stage)["wafer_id"].to_pylist())
+                  if w is not None]  # fmt: skip
+        after = wafers[(wafers.index(page.wafer_id) + 1) % len(wafers)] if page.wafer_id in wafers else None
+        other = (compare_url(f"{page.lot_id}/{page.wafer_id}", f"{page.lot_id}/{after}", stage=page.stage)
+                 if after is not None and after != page.wafer_id else None)  # fmt: skip
+        return page.model_copy(update={"die_url": die_page_url(page.lot_id, page.wafer_id, "{x}", "{y}", page.stage),
+                                       "compare_url": other, **screening_layer(dashboard, page)})  # fmt: skip
+
+    return dashboard.computed(key, compute)
 
 
 # ------------------------------------------------------------------------------------------------

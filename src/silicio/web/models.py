@@ -248,6 +248,7 @@ class WaferPage(BaseModel):
         default=None, description="wafer sort: signature, zonal yield, fail clusters, inline defects"
     )
     die_url: str | None = Field(default=None, description="a die's page, with {x} and {y} to fill in")
+    compare_url: str | None = Field(default=None, description="this wafer beside the lot's next one")
     screening_layer: ScreeningLayer | None = Field(default=None, description="dies the screening removed")
     screening_note: str | None = Field(default=None, description="why there is no screening layer")
 
