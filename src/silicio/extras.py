@@ -28,7 +28,7 @@ EXTRAS: dict[str, Extra] = {
     "lake": Extra(
         ("duckdb", "pytz", "polars", "sqlalchemy", "alembic", "scipy", "networkx", "highspy", "cryptography")
     ),
-    "web": Extra(("fastapi", "uvicorn", "jinja2", "plotly"), includes=("lake", "pdf")),
+    "web": Extra(("fastapi", "uvicorn", "jinja2", "plotly"), includes=("lake", "pdf", "xlsx")),
     "dask": Extra(("dask", "distributed")),
     "postgres": Extra(("psycopg",)),
     "pdf": Extra(("matplotlib", "segno")),

@@ -48,8 +48,8 @@ GATE_MESSAGES = ("sign in first", "may not open", "may open only", "declares no 
 #: Anonymous visitors see these and nothing else (the issue's list: transparency, certificate
 #: verification, sign-in; plus the static files every page needs).
 ANONYMOUS_PATHS = {
-    "/transparency", "/api/transparency", "/api/transparency/{table}.csv",
-    "/verify/{cert_id}", "/api/verify/{cert_id}", "/api/verify/{cert_id}/{table}.csv", "/api/verify",
+    "/transparency", "/api/transparency", "/api/transparency/{table}.csv", "/api/transparency/{table}.xlsx",
+    "/verify/{cert_id}", "/api/verify/{cert_id}", "/api/verify/{cert_id}/{table}.csv", "/api/verify/{cert_id}/{table}.xlsx", "/api/verify",
     "/login", "/logout", "/supplier/login", "/supplier/logout", "/static/plotly.min.js", "/static",
 }  # fmt: skip
 
@@ -122,9 +122,13 @@ def samples(client, headers) -> dict[str, str]:
     lot_page = client.get(f"/api/lot/{lot}", headers=admin).json()
     registry = supply.read_json(DataDir(client.app.state.trace_data.data_dir).supplier_registry)
     own_requests = registry.requests.filter(pl.col("to_org") == SUPPLIER)["request_id"]
+    wafer_id = first(lot_page, "wafer_id")
+    bin_map = client.get(f"/api/lot/{lot}/wafer/{wafer_id}", headers=admin).json()["bin_map"]
     values = {
         "lot_id": lot,
-        "wafer_id": first(lot_page, "wafer_id"),
+        "wafer_id": wafer_id,
+        "x": str(bin_map["x"][0]),
+        "y": str(bin_map["y"][0]),
         "test_num": str(TEST),
         "cert_id": first(client.get("/api/certificates", headers=admin).json(), "cert_id"),
         "part_number": first(client.get("/api/origin", headers=admin).json(), "part_number"),
@@ -140,7 +144,7 @@ def samples(client, headers) -> dict[str, str]:
 
 def table_of(path: str) -> str:
     """The first table of the page whose CSV route ``path`` is."""
-    page = next(p for p in PAGES if f"{p.api_path}/{{table}}.csv" == path)
+    page = next(p for p in PAGES if path in (f"{p.api_path}/{{table}}.csv", f"{p.api_path}/{{table}}.xlsx"))
     return page.tables[0] if page.tables else "no-such-table"
 
 
@@ -149,7 +153,9 @@ def url_of(route, values: dict[str, str]) -> str:
         return f"{route.path}/{values['path']}"
     filled = {**values, "table": table_of(route.path)} if "{table}" in route.path else values
     url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: filled[m.group(1)], route.path)
-    # A recall needs a suspect (else 422, whoever asks).
+    # A recall needs a suspect, a comparison two sides (else 422, whoever asks).
+    if "/compare" in route.path:
+        return url + f"?a={values['lot_id']}&b={values['lot_id']}"
     return url + f"?suspect=lot:{values['lot_id']}" if "/trace/recall" in route.path else url
 
 

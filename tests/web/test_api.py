@@ -227,7 +227,10 @@ def test_search_finds_lots_wafers_and_parts(client, first_lot):
     assert kinds.count("lot") == 1 and kinds.count("wafer") == WAFERS
     part = [h for h in client.get("/api/search", params={"q": "7"}).json()["hits"] if h["kind"] == "part"]
     assert len(part) == LOTS + 1, "part 7 of each lot (ids run across the wafers), and of the truncated lot"
-    assert all("x=" in h["url"] for h in part)
+    # A part found opens its die's page, which shows that part.
+    assert all("/die/" in h["url"] for h in part)
+    die = client.get("/api" + part[0]["url"]).json()
+    assert "7" in [i["part_id"] for i in die["insertions"]]
     assert client.get("/api/search", params={"q": "no-such-thing"}).json()["hits"] == []
     # A lot typed in full opens it; an ambiguous text lists the matches.
     response = client.get("/search", params={"q": first_lot}, follow_redirects=False)

@@ -273,8 +273,8 @@ def signin_headers(base: str) -> dict[str, str]:
 def real_values(lake_dir: Path) -> dict[str, str]:
     """A real value of each path parameter name of the app, and the portal token of org_id's."""
     with lake.open(lake_dir) as db:
-        lot_id, wafer_id = db.polars(
-            "SELECT lot_id, wafer_id FROM parts ORDER BY lot_id, wafer_id LIMIT 1"
+        lot_id, wafer_id, x, y = db.polars(
+            "SELECT lot_id, wafer_id, x, y FROM parts ORDER BY lot_id, wafer_id, x, y LIMIT 1"
         ).row(0)
     paths = DataDir(lake_dir)
     token, org_id = next(iter(json.loads(paths.supplier_tokens.read_text()).items()))
@@ -283,7 +283,7 @@ def real_values(lake_dir: Path) -> dict[str, str]:
     with trace.TraceStore.at(lake_dir) as store:
         cert_id = store.certificates()[0]["cert_id"]
         part_number = sorted({p.part_number for p in store.load_master_data().products.values()})[0]
-    values = {"lot_id": lot_id, "wafer_id": wafer_id, "test_num": "2010", "name": STUDY, "cert_id": cert_id,
+    values = {"lot_id": lot_id, "wafer_id": wafer_id, "x": str(x), "y": str(y), "test_num": "2010", "name": STUDY, "cert_id": cert_id,
               "part_number": part_number, "org_id": org_id, "request_id": requests[0] if requests else "RQ-1",
               "portal_token": token}  # fmt: skip
     return values

@@ -53,12 +53,13 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def csv_response(page: BaseModel, table: str, name: str) -> Response:
-    """One table of a page as CSV (every row, link left out); 404 for a name that is no table."""
+def csv_response(page: BaseModel, table: str, name: str, columns: list[m.Column] | None = None) -> Response:
+    """One table of a page as CSV (every row, link left out; ``columns``: those only, in their
+    order); 404 for a name that is no table."""
     model = m.row_model_of(page, table)
     if model is None:
         raise NotFound(f"no table {table!r} on this page; tables: {', '.join(m.table_names(page))}")
-    columns = [c.key for c in m.columns_of(model)]
+    columns = [c.key for c in (columns if columns is not None else m.columns_of(model))]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

@@ -29,6 +29,7 @@ from . import (
     alert_pages,
     correlate_pages,
     declare,
+    die_pages,
     i18n,
     login,
     pages,
@@ -48,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 #: Every declared page, in the order their routes are added.
 PAGES = (
     *pages.PAGES,
+    *die_pages.PAGES,
     *correlate_pages.PAGES,
     *spc_pages.PAGES,
     *trace_pages.PAGES,
@@ -197,6 +199,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         app.include_router(router)
     declare.install(app, pages.PAGES, tags=["api"])
     declare.install(app, correlate_pages.PAGES, tags=["correlation, retest"])
+    declare.install(app, die_pages.PAGES, tags=["api"])
     declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
     declare.install(app, trace_pages.PAGES, tags=["trace, origin, supply"])
     declare.install(app, spatial_pages.PAGES, tags=["spatial"])

@@ -404,8 +404,12 @@ class Dashboard:
         if screenings is None:
             notes.append("the PAT screening is still running: lots it would hold show once it is done")
         products = sorted({lot.product for lot in lots if lot.product is not None})
+        held = held_lot_rows(disposition)
+        # Lots are counted by their id: a lot tested at wafer sort and final test is one lot, two rows.
         return m.Overview(hold_yield=settings.hold_yield, pat_hold_fraction=settings.pat_hold_fraction,
-                          products=products, lots=lots, held_lots=held_lot_rows(disposition), notes=notes)  # fmt: skip
+                          products=products, lot_count=len({lot.lot_id for lot in lots}),
+                          held_lot_count=len({h.lot_id for h in held}), lots=lots, held_lots=held,
+                          notes=notes)  # fmt: skip
 
     def lot(self, lot_id: str, stage: str | None = None) -> m.LotPage:
         # The page does not wait for the screening: until it is done its holds lack PAT and shifts.
@@ -444,7 +448,7 @@ class Dashboard:
             for r in h.reasons
         ]
         return m.LotPage(lot_id=lot_id, product=product, stage=stage, stages=stages,
-                         total=_total(yield_by(parts, by=())), wafers=wafers, stacked_fail_map=stacked,
+                         wafer_count=sum(w.wafer_id is not None for w in wafers), total=_total(yield_by(parts, by=())), wafers=wafers, stacked_fail_map=stacked,
                          bin_pareto=pareto, worst_tests=worst, report_url=report_url(lot_id, stage),
                          holds=holds, holds_complete=screenings is not None)  # fmt: skip
 
@@ -683,6 +687,35 @@ class Dashboard:
                                         lot_id=lot_id, wafer_id=wafer_id,
                                         url=die_url(lot_id, wafer_id, stage, x, y)))  # fmt: skip
         return m.SearchPage(q=q, hits=hits[:limit])
+
+    # -- for the drill-down pages (silicio.web.drill): the same lake, lock and cache
+
+    def computed(self, key: Hashable, compute: Callable[[silicio_lake.Lake | None], Any]) -> Any:
+        """``compute(lake)`` under the lock, cached under ``key`` until the catalog changes."""
+        return self._call(key, compute)
+
+    def lot_stage(self, db, lot_id: str, stage: str | None) -> tuple[str | None, str, list[str]]:
+        """(product, stage, all stages) of a lot (wafer sort when ``stage`` is None); NotFound
+        for an unknown lot or stage."""
+        return self._lot(db, lot_id, stage)
+
+    def lot_parts(self, db, lot_id: str, stage: str) -> pa.Table:
+        """The lot's parts at ``stage`` (:func:`silicio.lake.queries.lot_parts`), cached."""
+        return self._lot_parts(db, lot_id, stage)
+
+    def lot_tidy(self, db, lot_id: str, stage: str) -> pa.Table:
+        """The lot's test results at ``stage`` (:func:`silicio.lake.queries.lot_tidy`), cached."""
+        return self._lot_tidy(db, lot_id, stage)
+
+    def map_of(self, db, wafer_map, lot_id: str, stage: str, bin_names: dict[int, str] | None = None):
+        """A wafer map as the pages draw it, oriented as the lot's STDF WCR says."""
+        return _map_data(wafer_map, self._orientation(db, lot_id, stage), bin_names)
+
+    def screenings_done(self) -> LakeScreening | None:
+        """The lake's screening when it has run (None while it runs or before it started)."""
+        with self._lock:
+            self._sync()
+            return self.cache.get("screenings")
 
     def warm(self) -> None:
         """Compute the screening and the overview, e.g. in a thread at start."""

@@ -38,11 +38,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from . import links
+from . import links, tables
 from . import models as m
 from .access import LEVEL_ROLES, Access, access, checked
 from .api import csv_response
-from .dashboard import Dashboard
+from .dashboard import Dashboard, NotFound
+from .drill import Drill
 from .render import render
 from .tracedata import TraceData
 
@@ -58,8 +59,12 @@ def trace_data(request: Request) -> TraceData:
     return request.app.state.trace_data
 
 
+def drill(request: Request) -> Drill:
+    return Drill(request.app.state.dashboard, request.app.state.trace_data)
+
+
 #: Where a compute function's data source comes from, by the type its first argument declares.
-SOURCES: dict[type, Callable[[Request], Any]] = {Dashboard: dashboard, TraceData: trace_data}
+SOURCES: dict[type, Callable[[Request], Any]] = {Dashboard: dashboard, TraceData: trace_data, Drill: drill}
 #: The data sources as arguments of hand-written routes.
 DashboardData = Annotated[Dashboard, Depends(dashboard)]
 TraceSource = Annotated[TraceData, Depends(trace_data)]
@@ -167,30 +172,71 @@ def _with_signature(endpoint: Callable, parameters: Iterable[inspect.Parameter])
     return endpoint
 
 
+def _shown(page: Page, request: Request, params: dict[str, Any]) -> tuple[BaseModel, BaseModel, dict]:
+    """(the page's model, its tables filtered and sorted as the URL asks, the URL's table queries):
+    the HTML page, its JSON twin and its CSV read the URL's table parameters the same way."""
+    model = page.page_of(request, params)
+    queries = tables.parse(request.query_params, model)
+    return model, tables.apply(model, queries), queries
+
+
 def _json_endpoint(page: Page) -> Callable:
     def endpoint(request: Request, **params: Any) -> BaseModel:
-        return page.page_of(request, params)
+        return _shown(page, request, params)[1]
 
     return _with_signature(access(page.access)(endpoint), page.parameters)
 
 
 def _csv_endpoint(page: Page) -> Callable:
     def endpoint(request: Request, table: str, **params: Any) -> Response:
-        return csv_response(page.page_of(request, params), table, page.file_stem(params))
+        _, shown, queries = _shown(page, request, params)
+        model = m.row_model_of(shown, table)
+        columns = tables.shown_columns(model, queries.get(table)) if model is not None else None
+        return csv_response(shown, table, page.file_stem(params), columns)
 
     table = inspect.Parameter("table", inspect.Parameter.KEYWORD_ONLY, annotation=str)
     return _with_signature(access(page.access)(endpoint), (table, *page.parameters))
 
 
+def _xlsx_endpoint(page: Page) -> Callable:
+    def endpoint(request: Request, table: str, **params: Any) -> Response:
+        _, shown, queries = _shown(page, request, params)
+        model = m.row_model_of(shown, table)
+        if model is None:
+            raise NotFound(f"no table {table!r} on this page; tables: {', '.join(m.table_names(shown))}")
+        if not tables.xlsx_available():
+            raise NotFound(
+                "workbooks need the xlsx extra (pip install 'silicio[xlsx]'); the CSV has the same rows"
+            )
+        content = tables.xlsx_bytes(shown, table, tables.shown_columns(model, queries.get(table)))
+        filename = "".join(
+            ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{page.file_stem(params)}_{table}"
+        )
+        return Response(content, media_type=XLSX_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})  # fmt: skip
+
+    table = inspect.Parameter("table", inspect.Parameter.KEYWORD_ONLY, annotation=str)
+    return _with_signature(access(page.access)(endpoint), (table, *page.parameters))
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _html_endpoint(page: Page) -> Callable:
     def endpoint(request: Request, **params: Any) -> Response:
-        model = page.page_of(request, params)
+        model, shown, queries = _shown(page, request, params)
         target = page.redirect(model) if page.redirect is not None else None
         if target is not None:
             return RedirectResponse(target, status_code=303)
-        return render(request, page.template, model, page.api_url(params), charts=page.charts)
+        return render(request, page.template, shown, page.api_url(params), charts=page.charts,
+                      table_queries=queries)  # fmt: skip
 
     return _with_signature(access(page.access)(endpoint), page.parameters)
+
+
+#: How a table's rows are chosen, for /openapi.json (silicio.web.tables).
+TABLE_PARAMETERS = ("Rows as the page shows them: TABLE.sort=-col,col, TABLE.q=text, TABLE.COLUMN=value, "
+                    "TABLE.COLUMN.min / .max=number, TABLE.from / .to=YYYY-MM-DD, TABLE.cols=col,col.")  # fmt: skip
 
 
 def install(app: FastAPI, pages: Iterable[Page], *, tags: list[str]) -> None:
@@ -204,8 +250,12 @@ def install(app: FastAPI, pages: Iterable[Page], *, tags: list[str]) -> None:
         api.add_api_route(page.api_path, _json_endpoint(page), response_model=page.model, summary=page.summary,
                           name=f"{page.api_path} json", openapi_extra=documented)  # fmt: skip
         api.add_api_route(f"{page.api_path}/{{table}}.csv", _csv_endpoint(page), response_class=Response,
-                          summary=f"A table of: {page.summary}", description=f"Tables: {', '.join(page.tables)}.",
-                          name=f"{page.api_path} csv", openapi_extra=documented)  # fmt: skip
+                          summary=f"A table of: {page.summary}", description=f"Tables: {', '.join(page.tables)}. "
+                          + TABLE_PARAMETERS, name=f"{page.api_path} csv", openapi_extra=documented)  # fmt: skip
+        api.add_api_route(f"{page.api_path}/{{table}}.xlsx", _xlsx_endpoint(page), response_class=Response,
+                          summary=f"A table of: {page.summary}, as a workbook",
+                          description=f"Tables: {', '.join(page.tables)}. " + TABLE_PARAMETERS,
+                          name=f"{page.api_path} xlsx", openapi_extra=documented)  # fmt: skip
         html.add_api_route(
             page.path, _html_endpoint(page), response_class=HTMLResponse, name=f"{page.path} html"
         )

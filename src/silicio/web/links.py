@@ -26,10 +26,28 @@ def wafer_url(lot_id: str, wafer_id: str, stage: str | None = None, **query: Any
 
 
 def die_url(lot_id: str, wafer_id: str | None, stage: str, x: int | None, y: int | None) -> str:
-    """A die on its wafer map, highlighted; its lot for a part outside wafers."""
+    """A die's own page (its insertions, results, screening, genealogy); its wafer map for a die
+    without coordinates, its lot for a part outside wafers."""
     if wafer_id is None:
         return lot_url(lot_id, stage)
+    if x is None or y is None:
+        return wafer_url(lot_id, wafer_id, stage)
+    return die_page_url(lot_id, wafer_id, x, y, stage)
+
+
+def die_page_url(lot_id: str, wafer_id: str, x: int | str, y: int | str, stage: str | None = None) -> str:
+    """The die page; ``x`` and ``y`` may be the placeholders ``"{x}"`` and ``"{y}"`` (kept as they
+    are) for the wafer map's script to fill in."""
+    return f"/lot/{_part(lot_id)}/wafer/{_part(wafer_id)}/die/{x}/{y}" + _query({"stage": stage})
+
+
+def on_map_url(lot_id: str, wafer_id: str, stage: str, x: int, y: int) -> str:
+    """A die on its wafer map, highlighted."""
     return wafer_url(lot_id, wafer_id, stage, x=x, y=y)
+
+
+def compare_url(a: str, b: str, **query: Any) -> str:
+    return "/compare" + _query({"a": a, "b": b, **query})
 
 
 def report_url(lot_id: str, stage: str) -> str:

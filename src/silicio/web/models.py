@@ -162,6 +162,8 @@ class Overview(BaseModel):
     hold_yield: float = Field(description="lots with a lower final yield are held")
     pat_hold_fraction: float = Field(description="lots with a larger share of PAT outliers are held")
     products: list[str]
+    lot_count: int = Field(0, description="lots (distinct lot ids); ``lots`` has a row per lot and stage")
+    held_lot_count: int = Field(0, description="lots held at one stage or more (distinct lot ids)")
     lots: list[LotYield]
     held_lots: list[HeldLot]
     notes: list[str] = Field(default_factory=list)
@@ -201,6 +203,9 @@ class LotPage(BaseModel):
     product: str | None
     stage: str
     stages: list[str] = Field(description="stages the lot was tested at")
+    wafer_count: int = Field(
+        0, description="wafers with an id at this stage (0 at final test: packaged units)"
+    )
     total: WaferYield = Field(description="the whole lot")
     wafers: list[WaferYield]
     stacked_fail_map: WaferMapData | None = None
@@ -248,6 +253,10 @@ class WaferPage(BaseModel):
     spatial: WaferSpatial | None = Field(
         default=None, description="wafer sort: signature, zonal yield, fail clusters, inline defects"
     )
+    die_url: str | None = Field(default=None, description="a die's page, with {x} and {y} to fill in")
+    compare_url: str | None = Field(default=None, description="this wafer beside the lot's next one")
+    screening_layer: ScreeningLayer | None = Field(default=None, description="dies the screening removed")
+    screening_note: str | None = Field(default=None, description="why there is no screening layer")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -492,6 +501,9 @@ class TraceQuery(BaseModel):
     direction: str
     start: list[str] = Field(description="kind:name of each starting node")
     units: int = Field(description="units reached")
+    coverage: str | None = Field(
+        None, description="which dies the genealogy holds: units reached counts theirs only"
+    )
     counts: list[TraceCount]
     shipments: list[ShipmentUnits]
     customers: list[CustomerUnits]
@@ -776,7 +788,151 @@ class SupplierPortal(BaseModel):
     requests: list[PortalRequest]
 
 
-# The wafer page's spatial part lives with the spatial pages' models, which build on this module.
+# ------------------------------------------------------------------------------------------------
+# Drill-down: one die, two wafers or lots side by side (silicio.web.die_pages)
+
+
+class DieInsertion(Row):
+    insertion: int = ident("#")
+    kind: str = text("Insertion")
+    final: bool = text("Final")
+    file: str = text("File")
+    started: datetime | None = moment("File started", None)
+    part_index: int = ident("Part")
+    part_id: str | None = text("Part id", None)
+    site: int | None = ident("Site", None)
+    hard_bin: int | None = ident("Hard bin", None)
+    soft_bin: int | None = ident("Soft bin", None)
+    passed: bool | None = text("Passed", None)
+    test_time_ms: int | None = integer("Test time (ms)", None)
+    tests: int | None = integer("Tests", None)
+
+
+class DieResult(Row):
+    insertion: int = ident("#")
+    final: bool = text("Final")
+    test_num: int = ident("Test")
+    test_name: str | None = text("Name", None)
+    test_type: str | None = text("Type", None)
+    pin: int | None = ident("Pin", None)
+    units: str | None = text("Units", None)
+    lo_limit: float | None = number("Low limit", None)
+    result: float | None = number("Result", None)
+    hi_limit: float | None = number("High limit", None)
+    verdict: str = text("Verdict")
+    flags: list[str] = text("Flags")
+
+
+class DieScreeningReason(Row):
+    rule: str = text("Rule")
+    test_num: int | None = ident("Test", None)
+    test_name: str | None = text("Test name", None)
+    value: float | None = number("Value", None)
+    limit_lo: float | None = number("Low limit", None)
+    limit_hi: float | None = number("High limit", None)
+
+
+class DiePage(BaseModel):
+    """One die: every insertion at the stage (first pass, retests), each result against its
+    limits, the bins, why the screening removed it and where it went (the genealogy)."""
+
+    lot_id: str
+    wafer_id: str
+    x: int
+    y: int
+    product: str | None
+    stage: str
+    wafer_url: str = Field(description="the die on its wafer map")
+    lot_url: str
+    insertion_count: int
+    retests: int
+    final_hard_bin: int | None
+    final_soft_bin: int | None
+    final_passed: bool | None
+    insertions: list[DieInsertion]
+    results: list[DieResult]
+    failed_tests: int = Field(description="results of the final insertion that failed their limits")
+    alarmed_results: int = Field(description="results of any insertion with an alarm or error flag")
+    screened: bool | None = Field(
+        description="the screening removed it (None: not judged, see screening_note)"
+    )
+    screening_rules: list[str] = Field(default_factory=list)
+    new_hard_bin: int | None = None
+    new_soft_bin: int | None = None
+    screening_note: str | None = None
+    screening: list[DieScreeningReason] = Field(default_factory=list)
+    traced: bool = Field(description="the genealogy holds this die")
+    trace_node: str | None = None
+    trace_note: str
+    units_reached: int | None = None
+    reached: list[TraceCount] = Field(default_factory=list)
+    shipments: list[ShipmentUnits] = Field(default_factory=list)
+
+
+class ScreeningLayer(BaseModel):
+    """The dies the screening removed on a wafer, by the first rule that hit each (the recipe's
+    precedence), for the wafer map's layer."""
+
+    x: list[int]
+    y: list[int]
+    rule: list[str]
+    colors: dict[str, str] = Field(description="rule -> colour (silicio.yields.wafermap.rule_colours)")
+    counts: dict[str, int] = Field(description="dies removed, by first rule")
+
+
+class CompareSide(BaseModel):
+    """One side of a comparison: a wafer or a whole lot at a stage."""
+
+    label: str
+    lot_id: str
+    wafer_id: str | None
+    stage: str
+    product: str | None
+    url: str
+    total: WaferYield
+    bin_map: WaferMapData | None = Field(description="a wafer's bin map, a lot's stacked fail map")
+
+
+class CompareTest(Row):
+    test_num: int = ident("Test")
+    test_name: str | None = text("Name", None)
+    units: str | None = text("Units", None)
+    count_a: int = integer("Results A")
+    mean_a: float | None = number("Mean A", None)
+    std_a: float | None = number("Sigma A", None)
+    count_b: int = integer("Results B")
+    mean_b: float | None = number("Mean B", None)
+    std_b: float | None = number("Sigma B", None)
+    shift_sigma: float | None = number("Shift (sigma)", None)
+
+
+class CompareBin(Row):
+    bin: int | None = ident("Soft bin", None)
+    name: str | None = text("Name", None)
+    count_a: int = integer("Dies A")
+    percent_a: float = number("% A")
+    count_b: int = integer("Dies B")
+    percent_b: float = number("% B")
+
+
+class ComparePage(BaseModel):
+    """Two wafers or two lots side by side: maps, yields, bins and per-test distributions."""
+
+    a: CompareSide
+    b: CompareSide
+    test_num: int | None = Field(description="test whose distributions are drawn")
+    histogram_edges: list[float] = Field(
+        default_factory=list, description="shared bin edges of both histograms"
+    )
+    histogram_a: list[int] = Field(default_factory=list)
+    histogram_b: list[int] = Field(default_factory=list)
+    tests: list[CompareTest]
+    bins: list[CompareBin]
+    notes: list[str] = Field(default_factory=list)
+
+
+# The wafer page's spatial part lives with the spatial pages' models, which build on this module;
+# its screening layer is defined above, after it.
 from .spatial_models import WaferSpatial  # noqa: E402
 
 WaferPage.model_rebuild()

@@ -13,6 +13,7 @@ from .access import access
 from .api import BinKind, DieCoordinate, Product, Stage, TestName, TestNumber, TestNumberPath, die_of
 from .dashboard import Dashboard
 from .declare import DashboardData, Nav, Page
+from .die_pages import layered_wafer
 from .i18n import language_of
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,9 @@ def lot(data: Dashboard, lot_id: str, stage: Stage = None) -> m.LotPage:
 
 def wafer(data: Dashboard, lot_id: str, wafer_id: str, stage: Stage = None, kind: BinKind = "hard",
           test_num: TestNumber = None, x: DieCoordinate = None, y: DieCoordinate = None) -> m.WaferPage:  # fmt: skip
-    return data.wafer(lot_id, wafer_id, stage, kind, test_num, die_of(x, y))
+    page = layered_wafer(data, data.wafer(lot_id, wafer_id, stage, kind, test_num))
+    highlight = die_of(x, y)
+    return page.model_copy(update={"highlight": list(highlight)}) if highlight else page
 
 
 def test(

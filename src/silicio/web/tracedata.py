@@ -21,6 +21,7 @@ from silicio.datadir import DataDir
 from . import models as m
 from .cache import ByteCache
 from .dashboard import NotFound, clean
+from .demo import DEMO_DIES_PER_WAFER
 from .links import certificate_url, origin_url, supplier_url, verify_url
 
 #: Monte Carlo scenarios behind the supply page's VaR / CVaR (a second or so on the demo ecosystem).
@@ -73,6 +74,17 @@ def _first_names(names: list[str], count: int, shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (" ..." if count > shown else "")
 
 
+def _coverage(counts: dict[str, int]) -> str | None:
+    """What "units reached" covers: the units of the dies the genealogy holds, which may be a few
+    dies a wafer (the demo loads :data:`~silicio.web.demo.DEMO_DIES_PER_WAFER`), not every good die."""
+    dies, wafers = counts.get("die", 0), counts.get("wafer", 0)
+    if not dies:
+        return None
+    per_wafer = f" ({dies / wafers:,.0f} a wafer)" if wafers else ""
+    return (f"The genealogy holds {dies:,} {'die' if dies == 1 else 'dies'} on these paths{per_wafer}: units reached counts their units only, "
+            f"not every good die the tester passed (the demo traces {DEMO_DIES_PER_WAFER} dies a wafer).")  # fmt: skip
+
+
 def _trace_query(result: dict) -> m.TraceQuery:
     counts = [m.TraceCount(kind=kind, count=n, first_names=_first_names(result["nodes"][kind], n))
               for kind, n in result["counts"].items()]  # fmt: skip
@@ -84,6 +96,7 @@ def _trace_query(result: dict) -> m.TraceQuery:
         direction=result["direction"],
         start=[f"{k}:{n}" for k, n in result["start"]],
         units=result["counts"].get("unit", 0),
+        coverage=_coverage(result["counts"]) if result["direction"] != "backward" else None,
         counts=counts,
         shipments=shipments,
         customers=[m.CustomerUnits(customer=c, units=u) for c, u in sorted(by_customer.items())],
@@ -248,6 +261,22 @@ class TraceData:
 
         result = self._genealogy_call(lambda: trace.recall_scope(self.store(), nodes))
         return _trace_query({**result, "direction": "recall"})
+
+    def die_node(self, lot_id: str, wafer_id: str, x: int, y: int) -> str | None:
+        """The name of the genealogy's die whose wafer-sort tester key is (lot, wafer, X, Y); None
+        when the genealogy does not hold it (or nothing is traced)."""
+        if not self.data_dir.is_dir():
+            return None
+
+        def index() -> dict[tuple, str]:
+            return {(k["lot_id"], k["wafer_id"], k["x"], k["y"]): k["name"] for k in self.store().tester_keys()
+                    if k["stage"] == "wafer_sort" and k["kind"] == "die"}  # fmt: skip
+
+        return self._cached("die_keys", index).get((lot_id, wafer_id, x, y))
+
+    def forward_from(self, kind: str, name: str) -> m.TraceQuery:
+        """What (kind, name) went into: units, reels, shipments, customers (cached)."""
+        return self._cached(("trace", "forward", kind, name), lambda: self._run_trace("forward", kind, name))
 
     def _trace_page(self, query: m.TraceQuery | None) -> m.TracePage:
         from silicio import trace

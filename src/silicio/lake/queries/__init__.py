@@ -29,6 +29,7 @@ def lots_in_start_order() -> str:
 
 # The query modules use the order rules above, so they are imported after them.
 from .demo import wafer_sort_lots  # noqa: E402
+from .dies import die_insertions, die_results  # noqa: E402
 from .history import final_bin_counts, history_lots, pat_history  # noqa: E402
 from .lots import (  # noqa: E402
     LOT_INDEX_SCHEMA,
@@ -59,6 +60,8 @@ __all__ = [
     "LOT_INDEX_SCHEMA",
     "all_parts",
     "bin_records",
+    "die_insertions",
+    "die_results",
     "final_bin_counts",
     "history_lots",
     "klarf_lots",

@@ -92,13 +92,38 @@
   function continuousMap(id, map, title) {
     if (!map || !map.x.length) return;
     const g = grid(map, map.value);
-    draw(id, [{ type: "heatmap", x: g.x, y: g.y, z: g.z, text: g.text, colorscale: map.colorscale,
+    return draw(id, [{ type: "heatmap", x: g.x, y: g.y, z: g.z, text: g.text, colorscale: map.colorscale,
                 zmin: map.zmin, zmax: map.zmax, hovertemplate: "%{text}<br>" + title + " %{z:,.4~g}<extra></extra>",
                 colorbar: { title: { text: title } } }], mapLayout(map));
   }
 
+  // Clicking a die on a map opens its page (dieUrl: the page's URL with {x} and {y} to fill in).
+  function linkDies(element, dieUrl) {
+    if (!element || !dieUrl) return;
+    element.on("plotly_click", function (event) {
+      const point = event.points.length && event.points[0];
+      // A map cell without a die says nothing; a marker of the screening layer is a die.
+      if (!point || (point.data.type === "heatmap" && (point.z === null || point.z === undefined))) return;
+      window.location.href = dieUrl.replace("{x}", String(point.x)).replace("{y}", String(point.y));
+    });
+  }
+
+  // The dies the screening removed, as markers over the map, one legend entry (and colour) per rule:
+  // clicking an entry hides or shows that rule's dies.
+  function screeningTraces(layer) {
+    if (!layer || !layer.x.length) return [];
+    return Object.keys(layer.colors).map(function (rule) {
+      const xs = [], ys = [];
+      layer.rule.forEach(function (r, i) { if (r === rule) { xs.push(layer.x[i]); ys.push(layer.y[i]); } });
+      return { type: "scatter", mode: "markers", x: xs, y: ys, name: rule + " (" + layer.counts[rule] + ")",
+        legendgroup: "screening", legendgrouptitle: { text: "screened out" },
+        marker: { symbol: "x-thin-open", size: 10, color: layer.colors[rule], line: { width: 2, color: layer.colors[rule] } },
+        hovertemplate: "x %{x}, y %{y}<br>" + rule + "<extra></extra>" };
+    });
+  }
+
   // Bins drawn as categories: cell value = index of the bin's legend entry, one colour band each.
-  function binMap(id, map, highlight) {
+  function binMap(id, map, highlight, extra) {
     if (!map || !map.x.length) return;
     const entries = map.legend;
     const n = entries.length;
@@ -117,7 +142,10 @@
         marker: { symbol: "square-open", size: 16, color: "#000", line: { width: 3 } }, hoverinfo: "skip",
         showlegend: false });
     }
-    draw(id, traces, mapLayout(map));
+    (extra || []).forEach(function (t) { traces.push(t); });
+    const layout = mapLayout(map);
+    if (extra && extra.length) layout.legend = { orientation: "h", y: -0.15 };
+    return draw(id, traces, layout);
   }
 
   function percent(v) { return v === null ? null : 100 * v; }
@@ -170,8 +198,9 @@
     },
 
     wafer: function () {
-      binMap("bin-map", page.bin_map, page.highlight);
-      continuousMap("parametric-map", page.parametric_map, page.parametric_map ? page.parametric_map.label : "");
+      linkDies(binMap("bin-map", page.bin_map, page.highlight, screeningTraces(page.screening_layer)), page.die_url);
+      linkDies(continuousMap("parametric-map", page.parametric_map, page.parametric_map ? page.parametric_map.label : ""),
+               page.die_url);
       const picker = document.getElementById("test-picker");
       if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
     },
@@ -195,18 +224,58 @@
         hovertemplate: "%{x:,.4~g}: %{y} " + t("dies") + "<extra></extra>" }],
         { shapes: lines, bargap: 0, xaxis: { title: page.units || "" }, yaxis: { title: t("dies") },
           margin: { l: 60, r: 20, t: 28, b: 50 } });
-      const lots = page.lots;
-      const names = lots.map(function (l) { return l.lot_id + (page.products.length > 1 ? " " + (l.product || "") : ""); });
-      const urls = lots.map(function (l) { return l.url; });
-      linkPoints(draw("trend", [{ type: "scatter", mode: "lines+markers", x: names, y: lots.map(function (l) { return l.mean; }),
-        customdata: urls, error_y: { type: "data", array: lots.map(function (l) { return l.std; }), visible: true },
-        hovertemplate: "%{x}<br>" + t("mean") + " %{y:,.4~g}<extra></extra>" }],
-        { xaxis: { type: "category" }, yaxis: { title: t("mean") + " " + (page.units || "") } }));
-      linkPoints(draw("cpk", [{ type: "bar", x: names, y: lots.map(function (l) { return l.cpk; }), customdata: urls,
-        marker: { color: lots.map(function (l) { return l.cpk !== null && l.cpk < 1.33 ? "#d62728" : "#2ca02c"; }) },
-        hovertemplate: "%{x}<br>Cpk %{y:.3f}<extra></extra>" }],
-        { xaxis: { type: "category" }, yaxis: { title: "Cpk" },
-          shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 1.33, y1: 1.33, line: { dash: "dot", color: "#888" } }] }));
+      // One trace per stage: a lot tested at wafer sort and final test has a bar (and a mean) for
+      // each, side by side, never stacked on one another.
+      const byStage = {};
+      page.lots.forEach(function (l) { (byStage[l.stage] = byStage[l.stage] || []).push(l); });
+      const stages = Object.keys(byStage);
+      const stageColours = ["#0f5fa8", "#e69f00", "#009e73", "#cc79a7"];
+      function lotName(l) { return l.lot_id + (page.products.length > 1 ? " " + (l.product || "") : ""); }
+      const categories = [];
+      page.lots.forEach(function (l) { if (categories.indexOf(lotName(l)) < 0) categories.push(lotName(l)); });
+      const axis = { type: "category", categoryorder: "array", categoryarray: categories };
+      linkPoints(draw("trend", stages.map(function (stage, s) {
+        const lots = byStage[stage];
+        return { type: "scatter", mode: "lines+markers", name: stage, x: lots.map(lotName),
+          y: lots.map(function (l) { return l.mean; }), customdata: lots.map(function (l) { return l.url; }),
+          marker: { color: stageColours[s % stageColours.length] },
+          error_y: { type: "data", array: lots.map(function (l) { return l.std; }), visible: true },
+          hovertemplate: "%{x}<br>" + t("mean") + " %{y:,.4~g}<extra>" + stage + "</extra>" };
+      }), { xaxis: axis, yaxis: { title: t("mean") + " " + (page.units || "") }, legend: { orientation: "h" } }));
+      linkPoints(draw("cpk", stages.map(function (stage, s) {
+        const lots = byStage[stage];
+        return { type: "bar", name: stage, x: lots.map(lotName), y: lots.map(function (l) { return l.cpk; }),
+          customdata: lots.map(function (l) { return l.url; }), marker: { color: stageColours[s % stageColours.length] },
+          hovertemplate: "%{x}<br>Cpk %{y:.3f}<extra>" + stage + "</extra>" };
+      }), { barmode: "group", xaxis: axis, yaxis: { title: "Cpk" }, legend: { orientation: "h" },
+            shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 1.33, y1: 1.33, line: { dash: "dot", color: "#888" } }] }));
+    },
+
+    compare: function () {
+      ["a", "b"].forEach(function (key) {
+        const side = page[key];
+        if (!side.bin_map) return;
+        if (side.wafer_id) {
+          linkDies(binMap("map-" + key, side.bin_map, null),
+                   "/lot/" + encodeURIComponent(side.lot_id) + "/wafer/" + encodeURIComponent(side.wafer_id) +
+                   "/die/{x}/{y}?stage=" + encodeURIComponent(side.stage));
+        } else {
+          continuousMap("map-" + key, side.bin_map, "fail share");
+        }
+      });
+      const edges = page.histogram_edges;
+      if (edges.length) {
+        const centres = page.histogram_a.map(function (c, i) { return (edges[i] + edges[i + 1]) / 2; });
+        const widths = page.histogram_a.map(function (c, i) { return edges[i + 1] - edges[i]; });
+        draw("compare-histogram", [
+          { type: "bar", name: "A " + page.a.label, x: centres, y: page.histogram_a, width: widths, opacity: 0.6,
+            marker: { color: "#0f5fa8" }, hovertemplate: "%{x:.4g}: %{y} dies<extra>A</extra>" },
+          { type: "bar", name: "B " + page.b.label, x: centres, y: page.histogram_b, width: widths, opacity: 0.6,
+            marker: { color: "#e69f00" }, hovertemplate: "%{x:.4g}: %{y} dies<extra>B</extra>" },
+        ], { barmode: "overlay", bargap: 0, yaxis: { title: "dies" }, legend: { orientation: "h" } });
+      }
+      const picker = document.getElementById("compare-test");
+      if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
     },
   };
 
