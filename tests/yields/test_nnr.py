@@ -263,3 +263,57 @@ def test_limits_of_many_wafers_equal_numpy_per_wafer_bit_for_bit():
         assert row["sigma_iqr"] == (q3 - q1) / 1.35
         assert row["spread_ratio"] == bulk(residual[keep]) / bulk(v[keep])
         assert row["resolution"] == np.diff(np.unique(v)).min()
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_neighbour_estimates_of_many_groups_equal_numpy_medians_of_each_window(radius):
+    """The median network over the dies of many (wafer, test) groups gives np.median of each
+    die's neighbours present: holes (odd and even counts missing), ties of a quantized test,
+    wafer edges, too few neighbours; and 0.0 beside -0.0 as the insertion sort orders them."""
+    from silicio.yields.nnr import _median_network, _neighbour_estimates
+
+    rng = np.random.default_rng(11 + radius)
+    xs, ys, values, offsets = [], [], [], [0]
+    kinds = ("continuous", "quantized", "signed zeros", "sparse")
+    for kind in kinds * 3:
+        side = int(rng.integers(3, 23))
+        y, x = np.divmod(rng.permutation(side * side), side)
+        keep = rng.random(x.size) < (0.35 if kind == "sparse" else 0.9)
+        x, y = x[keep] + int(rng.integers(-5, 5)), y[keep] + int(rng.integers(-5, 5))
+        v = rng.standard_normal(x.size)
+        if kind == "quantized":
+            v = np.round(v * 3) / 3
+        elif kind == "signed zeros":
+            v = np.where(rng.random(x.size) < 0.5, 0.0, -0.0) * (rng.random(x.size) < 0.8) + (
+                rng.random(x.size) < 0.2
+            )
+        xs.append(x), ys.append(y), values.append(v), offsets.append(offsets[-1] + x.size)
+    x, y, v = (np.concatenate(a) for a in (xs, ys, values))
+    min_neighbours = 3
+    estimate, duplicate = _neighbour_estimates(
+        x.astype(np.int64),
+        y.astype(np.int64),
+        v,
+        np.array(offsets),
+        radius,
+        min_neighbours,
+        *_median_network(radius),
+    )
+    assert not duplicate.any()
+    for g in range(len(offsets) - 1):
+        lo, hi = offsets[g], offsets[g + 1]
+        gx, gy, gv = x[lo:hi], y[lo:hi], v[lo:hi]
+        for d in range(gx.size):
+            near = (np.abs(gx - gx[d]) <= radius) & (np.abs(gy - gy[d]) <= radius)
+            near[d] = False
+            got = estimate[lo + d]
+            if near.sum() < min_neighbours:
+                assert np.isnan(got)
+            else:
+                assert got == np.median(gv[near])
+        if kinds[g % len(kinds)] == "signed zeros":
+            # The bits too, 0.0 or -0.0, as the insertion sort of neighbour_median gives them.
+            grid = np.full((gy.max() - gy.min() + 1, gx.max() - gx.min() + 1), np.nan)
+            grid[gy - gy.min(), gx - gx.min()] = gv
+            expected = neighbour_median(grid, radius, min_neighbours)[gy - gy.min(), gx - gx.min()]
+            assert np.array_equal(estimate[lo:hi].view(np.int64), expected.view(np.int64))

@@ -45,6 +45,7 @@ screening at wafer sort", *IEEE Design & Test of Computers* 19(5), 74-81 (2002).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numba as nb
@@ -311,7 +312,7 @@ def _nnr(
     result = data["result"].to_numpy()[rows].astype(float)
     estimate, duplicate = _neighbour_estimates(
         data["x"].to_numpy()[rows].astype(np.int64), data["y"].to_numpy()[rows].astype(np.int64), result, offsets,
-        int(radius), int(min_neighbours),
+        int(radius), int(min_neighbours), *_median_network(int(radius)),
     )  # fmt: skip
     if duplicate.any():
         raise ValueError("two dies at the same (x, y): give one (final) part per die")
@@ -413,26 +414,118 @@ def _group_statistics(
     return stats
 
 
+def _merge_exchange(n: int) -> list[tuple[int, int]]:
+    """Batcher's merge exchange sorting network of ``n`` inputs (Knuth, TAOCP vol. 3, 5.2.2,
+    Algorithm M): the compare-exchanges (i, j), i < j, that sort any ``n`` values in turn."""
+    comparators = []
+    t = (n - 1).bit_length()
+    p = 1 << (t - 1)
+    while p > 0:
+        q, r, d = 1 << (t - 1), 0, p
+        while True:
+            comparators += [(i, i + d) for i in range(n - d) if i & p == r]
+            if q == p:
+                break
+            d, q, r = q - p, q >> 1, p
+        p >>= 1
+    return comparators
+
+
+@functools.lru_cache(maxsize=8)
+def _median_network(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The merge exchange network of a window's (2 r + 1)^2 - 1 neighbours, cut to the
+    compare-exchanges its two middle outputs depend on: (lower wires, upper wires)."""
+    n = (2 * radius + 1) ** 2 - 1
+    needed, kept = {n // 2 - 1, n // 2}, []
+    for i, j in reversed(_merge_exchange(n)):
+        if i in needed or j in needed:
+            kept.append((i, j))
+            needed |= {i, j}
+    pairs = np.array(kept[::-1], dtype=np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+
+#: Dies whose windows go through the median network together (their neighbours, wire-major,
+#: stay in the first-level cache).
+_NETWORK_DIES = 128
+
+
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _neighbour_estimates(x, y, result, offsets, radius, min_neighbours):
+def _neighbour_estimates(x, y, result, offsets, radius, min_neighbours, lower_wires, upper_wires):
     """:func:`neighbour_median` of each die of each group, computed at the dies only; and per
-    group whether two of its dies share a position."""
+    group whether two of its dies share a position.
+
+    The windows of a few dozen dies go through a sorting network cut to the median
+    (``lower_wires`` / ``upper_wires``, :func:`_median_network`) side by side, without a branch
+    on the data: an insertion sort per die mispredicts a branch at every value. A missing
+    neighbour enters as +inf and -inf in turn, which leaves the median of the values present
+    where the network reads it: with m missing (m + 1) // 2 lie above them all and m // 2 below,
+    so the middle pair of the window (m even) or its lower one (m odd) is their median. Equal
+    values have equal bits, so which one comes out does not matter, but for 0.0 and -0.0: a
+    group holding both takes the insertion sort of :func:`_window_median`."""
     estimate = np.full(result.size, np.nan)
     duplicate = np.zeros(offsets.size - 1, np.bool_)
+    side = 2 * radius + 1
+    width = side * side - 1
+    low = width // 2 - 1
     for g in nb.prange(offsets.size - 1):
         lo, hi = offsets[g], offsets[g + 1]
         x0, y0, x1, y1 = x[lo:hi].min(), y[lo:hi].min(), x[lo:hi].max(), y[lo:hi].max()
-        rows, cols = y1 - y0 + 1, x1 - x0 + 1
+        # A margin of ``radius`` empty cells: every window lies inside the grid.
+        rows, cols = y1 - y0 + 1 + 2 * radius, x1 - x0 + 1 + 2 * radius
         grid = np.full((rows, cols), np.nan)
         taken = np.zeros((rows, cols), np.bool_)
+        positive_zero, negative_zero = False, False
         for d in range(lo, hi):
-            if taken[y[d] - y0, x[d] - x0]:
+            i, j = y[d] - y0 + radius, x[d] - x0 + radius
+            if taken[i, j]:
                 duplicate[g] = True
-            taken[y[d] - y0, x[d] - x0] = True
-            grid[y[d] - y0, x[d] - x0] = result[d]
-        window = np.empty((2 * radius + 1) ** 2, np.float64)
-        for d in range(lo, hi):
-            estimate[d] = _window_median(grid, y[d] - y0, x[d] - x0, radius, min_neighbours, window)
+            taken[i, j] = True
+            grid[i, j] = result[d]
+            if result[d] == 0.0:
+                if np.signbit(result[d]):
+                    negative_zero = True
+                else:
+                    positive_zero = True
+        if positive_zero and negative_zero:
+            scratch = np.empty(side * side, np.float64)
+            for d in range(lo, hi):
+                estimate[d] = _window_median(
+                    grid, y[d] - y0 + radius, x[d] - x0 + radius, radius, min_neighbours, scratch
+                )
+            continue
+        window = np.empty((width, _NETWORK_DIES))
+        missing = np.empty(_NETWORK_DIES, np.int64)
+        die = np.empty(_NETWORK_DIES, np.int64)
+        for first in range(lo, hi, _NETWORK_DIES):
+            count = 0
+            for d in range(first, min(first + _NETWORK_DIES, hi)):
+                i, j = y[d] - y0 + radius, x[d] - x0 + radius
+                wire, m = 0, 0
+                for a in range(i - radius, i + radius + 1):
+                    for b in range(j - radius, j + radius + 1):
+                        if a == i and b == j:
+                            continue
+                        v = grid[a, b]
+                        if np.isnan(v):
+                            v = np.inf if m % 2 == 0 else -np.inf
+                            m += 1
+                        window[wire, count] = v
+                        wire += 1
+                if width - m >= min_neighbours:
+                    missing[count], die[count] = m, d
+                    count += 1
+            for c in range(lower_wires.size):
+                p, q = lower_wires[c], upper_wires[c]
+                for t in range(count):
+                    u, v = window[p, t], window[q, t]
+                    window[p, t] = v if v < u else u
+                    window[q, t] = u if v < u else v
+            for t in range(count):
+                if missing[t] % 2:
+                    estimate[die[t]] = window[low, t]
+                else:
+                    estimate[die[t]] = 0.5 * (window[low, t] + window[low + 1, t])
     return estimate, duplicate
 
 
