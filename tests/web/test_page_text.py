@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from silicio import lake
 from silicio.web import create_app
 from silicio.web.app import PAGES
 
@@ -80,9 +81,16 @@ def samples(scan_client) -> dict[str, str]:
                     if isinstance(row, dict) and row.get(key))  # fmt: skip
 
     lot = first("/api/overview", "lot_id")
+    wafer = first(f"/api/lot/{lot}", "wafer_id")
+    with lake.open(scan_client.app.state.dashboard.data_dir) as db:
+        x, y = db.polars(
+            "SELECT x, y FROM parts WHERE lot_id = $1 AND wafer_id = $2 LIMIT 1", [lot, wafer]
+        ).row(0)
     return {
         "lot_id": lot,
-        "wafer_id": first(f"/api/lot/{lot}", "wafer_id"),
+        "wafer_id": wafer,
+        "x": str(x),
+        "y": str(y),
         "test_num": str(TEST),
         "cert_id": first("/api/certificates", "cert_id"),
         "part_number": first("/api/origin", "part_number"),
@@ -97,6 +105,8 @@ def page_urls(samples: dict[str, str]) -> list[tuple[str, str]]:
     needs = {"/trace/recall": f"?suspect=lot:{lot}"}  # a recall needs a suspect (else 422)
     urls = []
     for page in PAGES:
+        if page.path == "/compare":  # needs its two sides: below
+            continue
         url = re.sub(r"\{(\w+)\}", lambda m: samples[m.group(1)], page.path)
         urls.append((page.path, url + needs.get(page.path, "")))
     urls += [
@@ -104,6 +114,7 @@ def page_urls(samples: dict[str, str]) -> list[tuple[str, str]]:
         ("/search", f"/search?q={lot[:3]}"),
         ("/spc/test/{test_num}", f"/spc/test/{test}?chart=xbar-s&rules=nelson"),
         ("/lot/{lot_id}/report", f"/lot/{lot}/report"),
+        ("/compare", f"/compare?a={lot}/{samples['wafer_id']}&b={lot}/{samples['wafer_id']}"),
     ]
     return urls
 
