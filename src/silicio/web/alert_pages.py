@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -103,9 +105,13 @@ def _acknowledge(request: Request, alert_id: int) -> bool | Response:
         return queries.acknowledge(catalog.engine, alert_id, data.principal.actor)
 
 
+#: An alert's number: the catalog's ids are 64-bit (a larger one is a 422, not a database error).
+AlertId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="the alert's number")]
+
+
 @api.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert of your inbox (recorded with your name)")
 @access("internal")
-def acknowledge_api(request: Request, alert_id: int) -> Response:
+def acknowledge_api(request: Request, alert_id: AlertId) -> Response:
     done = _acknowledge(request, alert_id)
     if isinstance(done, Response):
         return done
@@ -114,7 +120,7 @@ def acknowledge_api(request: Request, alert_id: int) -> Response:
 
 @pages.post("/alerts/{alert_id}/ack")
 @access("internal")
-def acknowledge_form(request: Request, alert_id: int) -> Response:
+def acknowledge_form(request: Request, alert_id: AlertId) -> Response:
     done = _acknowledge(request, alert_id)
     if isinstance(done, Response):
         return done
