@@ -40,6 +40,9 @@ _COOKIE_SECONDS = 365 * 86_400
 CHART_TEXT = (
     "final yield (%)", "lot start", "final yield", "fail share", "parts", "cumulative %", "dies", "mean",
     "bin", "part", "point", "results", "phase II →", "rules", "phase",
+    # static/spatial.js
+    "share of wafers (%)", "wafers", "kill ratio", "capture rate", "fraction", "class", "defect", "die failed",
+    "die passed",
 )  # fmt: skip
 #: Values an area computes that the templates show through ``_()``: the supply page's import
 #: concentration (the web's own such values are marked with :func:`silicio.i18n.N_` where made).

@@ -7,6 +7,10 @@ document.addEventListener("DOMContentLoaded", function () {
   const source = document.getElementById("page-data");
   if (!source || typeof Plotly === "undefined") return;
   const page = JSON.parse(source.textContent);
+  // The charts' words in the page's language (#page-text: silicio.web.i18n.CHART_TEXT translated).
+  const words = document.getElementById("page-text");
+  const text = words ? JSON.parse(words.textContent) : {};
+  function t(s) { return text[s] || s; }
   const config = { displaylogo: false, responsive: true };
   const margin = { l: 60, r: 20, t: 10, b: 80 };
   const palette = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
@@ -38,7 +42,7 @@ document.addEventListener("DOMContentLoaded", function () {
       });
       return { type: "bar", name: sig, x: categories, y: y, marker: { color: palette[i % palette.length] } };
     });
-    draw(id, traces, { barmode: "stack", xaxis: { type: "category" }, yaxis: { title: "share of wafers (%)" },
+    draw(id, traces, { barmode: "stack", xaxis: { type: "category" }, yaxis: { title: t("share of wafers (%)") },
                        legend: { orientation: "h" } });
   }
 
@@ -49,15 +53,15 @@ document.addEventListener("DOMContentLoaded", function () {
     if (!spatial || !spatial.defects || !spatial.defects.length || !element) return;
     const groups = {};
     spatial.defects.forEach(function (d) {
-      const key = (d.step_id ? d.step_id + " " : "") + (d.classname || ("class " + d.classnumber));
+      const key = (d.step_id ? d.step_id + " " : "") + (d.classname || (t("class") + " " + d.classnumber));
       (groups[key] = groups[key] || []).push(d);
     });
     const traces = Object.keys(groups).sort().map(function (key, i) {
       const points = groups[key];
       return { type: "scatter", mode: "markers", name: key, x: points.map(function (d) { return d.x; }),
         y: points.map(function (d) { return d.y; }),
-        text: points.map(function (d) { return "defect " + (d.defectid === null ? "" : d.defectid) + " · " + key +
-          (d.failed === null ? "" : d.failed ? " · die failed" : " · die passed"); }),
+        text: points.map(function (d) { return t("defect") + " " + (d.defectid === null ? "" : d.defectid) + " · " + key +
+          (d.failed === null ? "" : " · " + (d.failed ? t("die failed") : t("die passed"))); }),
         hovertemplate: "x %{x}, y %{y}<br>%{text}<extra></extra>",
         marker: { symbol: "x", size: 9, color: palette[i % palette.length], line: { width: 1, color: "#000" } } };
     });
@@ -74,14 +78,14 @@ document.addEventListener("DOMContentLoaded", function () {
     signatures: function () {
       const bins = page.pareto;
       linkPoints(draw("signature-pareto", [
-        { type: "bar", name: "wafers", x: bins.map(function (b) { return b.signature; }),
+        { type: "bar", name: t("wafers"), x: bins.map(function (b) { return b.signature; }),
           y: bins.map(function (b) { return b.wafers; }), customdata: bins.map(function (b) { return b.url; }),
           marker: { color: "#0f5fa8" } },
-        { type: "scatter", mode: "lines+markers", name: "cumulative %", yaxis: "y2",
+        { type: "scatter", mode: "lines+markers", name: t("cumulative %"), yaxis: "y2",
           x: bins.map(function (b) { return b.signature; }), y: bins.map(function (b) { return b.cumulative_percent; }),
           marker: { color: "#444" } },
-      ], { xaxis: { type: "category" }, yaxis: { title: "wafers" },
-           yaxis2: { overlaying: "y", side: "right", range: [0, 105], title: "cumulative %" },
+      ], { xaxis: { type: "category" }, yaxis: { title: t("wafers") },
+           yaxis2: { overlaying: "y", side: "right", range: [0, 105], title: t("cumulative %") },
            legend: { orientation: "h" }, margin: { l: 60, r: 60, t: 10, b: 80 } }));
       stacked("signature-trend", page.by_lot, function (r) { return r.lot_id; }, function (r) { return 100 * r.share; });
       stacked("signature-equipment", page.by_equipment, function (r) { return r.equipment + " " + r.name; },
@@ -91,11 +95,11 @@ document.addEventListener("DOMContentLoaded", function () {
       const rows = page.classes.filter(function (r) { return r.classname !== "all"; });
       const names = rows.map(function (r) { return (r.step_id ? r.step_id + " " : "") + (r.classname || r.classnumber); });
       draw("kill-ratios", [
-        { type: "bar", name: "kill ratio", x: names, y: rows.map(function (r) { return r.kill_ratio; }),
+        { type: "bar", name: t("kill ratio"), x: names, y: rows.map(function (r) { return r.kill_ratio; }),
           marker: { color: "#d62728" } },
-        { type: "bar", name: "capture rate", x: names, y: rows.map(function (r) { return r.capture_rate; }),
+        { type: "bar", name: t("capture rate"), x: names, y: rows.map(function (r) { return r.capture_rate; }),
           marker: { color: "#0f5fa8" } },
-      ], { barmode: "group", xaxis: { type: "category" }, yaxis: { title: "fraction" }, legend: { orientation: "h" } });
+      ], { barmode: "group", xaxis: { type: "category" }, yaxis: { title: t("fraction") }, legend: { orientation: "h" } });
     },
   };
   const kind = document.body.dataset.page;
