@@ -23,7 +23,7 @@ _SQL_CLAUSE = re.compile(
 
 # Packages that sit below the areas, and the modules at the top level every package may use.
 _BOTTOM = {"stdf": set(), "lake": {"stdf"}}
-_SHARED = {"datadir", "extras", "tabular", "_lazy", "__init__", "__main__"}
+_SHARED = {"datadir", "extras", "plugins", "tabular", "_lazy", "__init__", "__main__"}
 _TOP = {"web", "cli"}
 
 

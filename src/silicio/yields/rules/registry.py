@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import functools
 import sys
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
+
+from silicio.plugins import chosen_entry_points, load_plugin
 
 from .base import LOTS, PARTS, ScreeningRule
 
@@ -33,7 +35,6 @@ BUILTIN_RULES = {
     "gdbn": "silicio.yields.rules.gdbn:GdbnRule",
     "yield_limits": "silicio.yields.rules.yield_limits:YieldLimitsRule",
 }
-_OWN_DISTRIBUTION = "silicio"
 
 
 def registered_rules() -> dict[str, ScreeningRule]:
@@ -62,25 +63,7 @@ def reason_codes(kind: str | None = None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _rules_on(path: tuple[str, ...]) -> tuple[tuple[str, ScreeningRule], ...]:
-    chosen: dict[str, EntryPoint] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        builtin = BUILTIN_RULES.get(point.name)
-        if builtin is not None and point.value != builtin:
-            if _distribution(point) == _OWN_DISTRIBUTION:
-                continue  # silicio's own metadata, older than its code
-            raise ValueError(
-                f"package {_distribution(point)} registers a screening rule {point.name!r} ({point.value}), "
-                f"the name of silicio's built-in rule ({builtin}); choose another name"
-            )
-        known = chosen.get(point.name)
-        if known is not None and known.value != point.value:
-            raise ValueError(
-                f"two screening rules are registered as {point.name!r}: {known.value} "
-                f"({_distribution(known)}) and {point.value} ({_distribution(point)})"
-            )
-        chosen[point.name] = point
-    for name, value in BUILTIN_RULES.items():
-        chosen.setdefault(name, EntryPoint(name, value, ENTRY_POINT_GROUP))
+    chosen = chosen_entry_points(ENTRY_POINT_GROUP, BUILTIN_RULES, "a screening rule")
     rules = [_load(point) for point in chosen.values()]
     codes: dict[str, str] = {}
     for rule in rules:
@@ -94,22 +77,9 @@ def _rules_on(path: tuple[str, ...]) -> tuple[tuple[str, ScreeningRule], ...]:
     return tuple((rule.name, rule) for rule in rules)
 
 
-def _distribution(point: EntryPoint) -> str:
-    dist = getattr(point, "dist", None)
-    return dist.name if dist is not None else "silicio"
-
-
 def _load(point: EntryPoint) -> ScreeningRule:
+    rule = load_plugin(point, ScreeningRule, "screening rule")
     where = f"screening rule {point.name!r} ({point.value}, group {ENTRY_POINT_GROUP})"
-    try:
-        found = point.load()
-    except Exception as exc:  # any import failure of a plugin: name it, do not hide it
-        raise ValueError(f"{where} cannot be loaded: {type(exc).__name__}: {exc}") from exc
-    if not (isinstance(found, type) and issubclass(found, ScreeningRule)):
-        raise ValueError(f"{where} is not a silicio.yields.rules.ScreeningRule subclass")
-    rule = found()
-    if rule.name != point.name:
-        raise ValueError(f"{where} names itself {rule.name!r}; the entry point and the rule must agree")
     if rule.judges not in (PARTS, LOTS):
         raise ValueError(f"{where}: judges must be {PARTS!r} or {LOTS!r}, got {rule.judges!r}")
     if not rule.reason_codes:
