@@ -147,3 +147,21 @@ def _group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_failing_demo_step_is_named_in_the_progress(tmp_path, monkeypatch):
+    from silicio.web import demo
+    from silicio.web.demo import DEMO_STEPS, prepare_demo
+
+    def full_disk(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(demo, "load_trace_demo", full_disk)
+    monkeypatch.setattr(demo, "write_demo_files", lambda stdf_dir, **_: stdf_dir)
+    monkeypatch.setattr(demo.lake, "ingest", lambda *args, **kwargs: None)
+    said = []
+    preparation = Preparation(DEMO_STEPS, background=("screening",))
+    assert prepare_demo(tmp_path / "lake", preparation, say=said.append) is False
+    assert preparation.error == "trace: OSError: disk full"
+    assert [s["state"] for s in preparation.snapshot()["steps"]] == ["done", "done", "failed", "waiting"]
+    assert said[-1] == "error: trace: OSError: disk full"

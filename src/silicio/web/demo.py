@@ -40,12 +40,13 @@ def write_demo_files(stdf_dir: Path, *, lots: int | None = None, seed: int = 0,
 
 def demo_lake(data_dir: str | os.PathLike[str] = DEFAULT_DEMO_DIR, **files) -> Path:
     """The demo lake in ``data_dir``: its STDF files written (the demo fab reuses files already
-    there) and ingested. Ingest skips content the lake holds, so a run cut short is completed
+    there), ingested, traced and its wafers' signatures stored, as :func:`prepare_demo` does it
+    (without the screening). Ingest skips content the lake holds, so a run cut short is completed
     and a finished lake costs only the hashing of its files."""
+    from .preparing import Preparation
+
     data_dir = Path(data_dir)
-    stdf_dir = write_demo_files(data_dir.parent / f"{data_dir.name}-stdf", **files)
-    _store_new_signatures(data_dir, lake.ingest([stdf_dir], data_dir))
-    load_trace_demo(data_dir)
+    _prepare(data_dir, Preparation(DEMO_STEPS), **files)
     return data_dir
 
 
@@ -76,57 +77,60 @@ def prepare_demo(data_dir: str | os.PathLike[str], preparation: Preparation, *, 
     and, a line per step and every few lots, to ``say`` (the console); then ``warm()`` (the
     dashboard's screening) as the last step. False when a step failed (its message is in
     ``preparation.error`` and said)."""
-    data_dir = Path(data_dir)
-    step = "generate"
     try:
-        preparation.start(step)
-        say("writing the demo fab's STDF files ...")
-
-        def generated(message: str, done: int, total: int) -> None:
-            preparation.advance("generate", done, total, message)
-            if done == total or done % 5 == 0:
-                say(f"  {done}/{total} lots written")
-
-        stdf_dir = write_demo_files(data_dir.parent / f"{data_dir.name}-stdf", progress=generated, **files)
-        preparation.finish(step)
-        step = "ingest"
-        preparation.start(step)
-        say("ingesting them into the lake ...")
-        counts = {"files": 0, "total": 0}
-
-        def started(files: int, _bytes: int) -> None:
-            counts["total"] = files
-            preparation.advance("ingest", 0, files)
-
-        def ingested(outcome) -> None:
-            counts["files"] += 1
-            preparation.advance("ingest", counts["files"], counts["total"], Path(outcome.path).name)
-            if counts["files"] == counts["total"] or counts["files"] % 20 == 0:
-                say(f"  {counts['files']}/{counts['total']} files ingested")
-
-        report = lake.ingest([stdf_dir], data_dir, on_start=started, on_file=ingested)
-        preparation.finish(step)
-        step = "trace"
-        preparation.start(step)
-        say("traceability, certificates and suppliers ...")
-        load_trace_demo(data_dir)
-        preparation.finish(step)
-        say("the dashboard's pages are open; the PAT screening runs now")
-        step = "screening"
-        preparation.start(step)
-        # The wafer signatures too, while pages are served: the wafer page classifies a wafer
-        # itself until its signature is stored (9 CPU s for the demo's 120 wafers, measured).
-        _store_new_signatures(data_dir, report)
-        if warm is not None:
-            warm()
-        preparation.finish(step)
-        say("PAT screening done")
+        _prepare(Path(data_dir), preparation, warm=warm, say=say, **files)
         return True
     except Exception as exc:  # shown in the browser and on the console instead of a dead thread
+        step = next((s.name for s in preparation.steps.values() if s.state == "running"), "demo")
         message = f"{step}: {type(exc).__name__}: {exc}"
         preparation.fail(step, message)
         say(f"error: {message}")
         return False
+
+
+def _prepare(data_dir: Path, preparation: Preparation, *, warm: Callable[[], Any] | None = None,
+             say: Callable[[str], None] = lambda line: None, **files) -> None:  # fmt: skip
+    """The demo's steps (:data:`DEMO_STEPS`), each reported to ``preparation`` and ``say``; an
+    error is raised as it comes."""
+    preparation.start("generate")
+    say("writing the demo fab's STDF files ...")
+
+    def generated(message: str, done: int, total: int) -> None:
+        preparation.advance("generate", done, total, message)
+        if done == total or done % 5 == 0:
+            say(f"  {done}/{total} lots written")
+
+    stdf_dir = write_demo_files(data_dir.parent / f"{data_dir.name}-stdf", progress=generated, **files)
+    preparation.finish("generate")
+    preparation.start("ingest")
+    say("ingesting them into the lake ...")
+    counts = {"files": 0, "total": 0}
+
+    def started(files: int, _bytes: int) -> None:
+        counts["total"] = files
+        preparation.advance("ingest", 0, files)
+
+    def ingested(outcome) -> None:
+        counts["files"] += 1
+        preparation.advance("ingest", counts["files"], counts["total"], Path(outcome.path).name)
+        if counts["files"] == counts["total"] or counts["files"] % 20 == 0:
+            say(f"  {counts['files']}/{counts['total']} files ingested")
+
+    report = lake.ingest([stdf_dir], data_dir, on_start=started, on_file=ingested)
+    preparation.finish("ingest")
+    preparation.start("trace")
+    say("traceability, certificates and suppliers ...")
+    load_trace_demo(data_dir)
+    preparation.finish("trace")
+    say("the dashboard's pages are open; the PAT screening runs now")
+    preparation.start("screening")
+    # The wafer signatures too, while pages are served: the wafer page classifies a wafer
+    # itself until its signature is stored (9 CPU s for the demo's 120 wafers, measured).
+    _store_new_signatures(data_dir, report)
+    if warm is not None:
+        warm()
+    preparation.finish("screening")
+    say("PAT screening done")
 
 
 def store_demo_signatures(data_dir: str | os.PathLike[str], sha256s: list[str]) -> int:
