@@ -624,7 +624,6 @@ def due(
     except ValueError:
         raise fail(f"--on {on}: expected a date written YYYY-MM-DD") from None
     with _errors("silicio metrology due"):
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         from silicio.metrology.calibration import calibration_schedule
@@ -638,10 +637,10 @@ def due(
         if measurements is not None:
             flags = flag_measurements(read_records(existing_file(measurements), "measurements"), known, certificates,
                                       SCHEMAS["qualifications"].empty_table())  # fmt: skip
-            lapsed = flags.filter(pc.equal(flags.column("instrument_out_of_calibration"), True))
-            lots = sorted({lot for lot in lapsed.column("lot_id").to_pylist() if lot is not None})
-            lapsed = pa.table({"lot_id": lots, "measurements": [
-                int(pc.sum(pc.equal(lapsed.column("lot_id"), lot)).as_py()) for lot in lots]})  # fmt: skip
+            out_of_calibration = pc.and_(flags.column("instrument_out_of_calibration"),
+                                         pc.is_valid(flags.column("lot_id")))  # fmt: skip
+            lapsed = (flags.filter(out_of_calibration).group_by("lot_id").aggregate([("lot_id", "count")])
+                      .rename_columns(["lot_id", "measurements"]).sort_by("lot_id"))  # fmt: skip
     if as_json:
         _dump({"on": day.isoformat(), "within_days": within, "schedule": schedule.to_pylist(),
                "lots_measured_out_of_calibration": None if lapsed is None else lapsed.to_pylist()})  # fmt: skip

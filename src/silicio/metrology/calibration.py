@@ -110,7 +110,7 @@ def calibration_schedule(instruments: pa.Table | None, calibrations: pa.Table, o
         if held is None or (row["due_on"], row["calibrated_on"]) > (held["due_on"], held["calibrated_on"]):
             latest[row["instrument_id"]] = row
     known = [] if instruments is None else instruments.column("instrument_id").to_pylist()
-    ids = sorted(set(known) | set(latest) | set(calibrations.column("instrument_id").to_pylist()))
+    ids = sorted(set(known) | set(calibrations.column("instrument_id").to_pylist()))
     rows = []
     for instrument in ids:
         certificate = latest.get(instrument)
