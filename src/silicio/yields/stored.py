@@ -105,8 +105,7 @@ def load_screening(directory: str | os.PathLike[str], key: str) -> LakeScreening
         if manifest.get("format") != FORMAT or manifest.get("key") != key:
             return None
         results: dict[str | None, ScreeningResult] = {}
-        for entry in manifest["products"]:
-            n = manifest["products"].index(entry)
+        for n, entry in enumerate(manifest["products"]):
             values: dict[str, Any] = {}
             for name, stored in entry["fields"].items():
                 if "table" in stored:
