@@ -17,6 +17,33 @@ from silicio.trace.model import MasterData
 
 from .registry import MSME_CLASSES, Registry
 
+#: Employee ceilings of the micro, small and medium classes by sector, from Mexico's MSME
+#: stratification (DOF 30-06-2009, "Acuerdo por el que se establece la estratificación de las micro,
+#: pequeñas y medianas empresas", art. 3; the strata INEGI's ENAPROCE and economic censuses use):
+#: micro up to 10 in every sector; small up to 50 in industry and services, 30 in commerce; medium
+#: up to 250 in industry, 100 in services and commerce; large above. (The Acuerdo also weighs
+#: annual sales; the registry holds employees only, so the class here is by employees alone.)
+EMPLOYEE_CEILINGS: dict[str, tuple[int, int, int]] = {
+    "industry": (10, 50, 250),
+    "commerce": (10, 30, 100),
+    "services": (10, 50, 100),
+}
+#: The DOF sector of each kind of organisation (:data:`~.registry.ORG_KINDS`): those that make
+#: something are industry; carriers and customs brokers sell a service.
+SECTOR_OF_KIND = {"logistics": "services", "customs_broker": "services"}
+
+
+def size_class_by_employees(employees: int, kind: str) -> str:
+    """micro, small, medium or large for a company of ``employees`` of organisation ``kind``, by the
+    DOF 30-06-2009 employee strata of its sector (:data:`EMPLOYEE_CEILINGS`)."""
+    if employees is None or employees < 0:
+        raise ValueError(f"employees: expected a whole number of 0 or more, got {employees!r}")
+    ceilings = EMPLOYEE_CEILINGS[SECTOR_OF_KIND.get(kind, "industry")]
+    for size, ceiling in zip(("micro", "small", "medium"), ceilings, strict=True):
+        if employees <= ceiling:
+            return size
+    return "large"
+
 
 def _counts(frame: pl.DataFrame, by: str) -> dict[str, int]:
     if frame.is_empty():

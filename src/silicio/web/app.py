@@ -34,6 +34,7 @@ from . import (
     login,
     pages,
     preparing,
+    public_pages,
     security,
     spatial_pages,
     spc_pages,
@@ -53,6 +54,7 @@ PAGES = (
     *correlate_pages.PAGES,
     *spc_pages.PAGES,
     *trace_pages.PAGES,
+    *public_pages.PAGES,
     *spatial_pages.PAGES,
     *alert_pages.PAGES,
 )
@@ -193,6 +195,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         spc_pages.router,
         trace_pages.api,
         trace_pages.pages,
+        public_pages.api,
         alert_pages.api,
         alert_pages.pages,
     ):
@@ -202,6 +205,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     declare.install(app, die_pages.PAGES, tags=["api"])
     declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
     declare.install(app, trace_pages.PAGES, tags=["trace, origin, supply"])
+    declare.install(app, public_pages.PAGES, tags=["transparency"])
     declare.install(app, spatial_pages.PAGES, tags=["spatial"])
     declare.install(app, alert_pages.PAGES, tags=["alerts"])
     # FastAPI's own documentation of the API is for the maker's staff.

@@ -729,21 +729,6 @@ class CountRow(Row):
     organisations: int = integer("Organisations")
 
 
-class TransparencyPage(BaseModel):
-    """Public aggregates of the ecosystem: counts only, no company's figures."""
-
-    home_country: str
-    as_of: str
-    organisations: int | None = Field(description="None when fewer than 3 (not shown)")
-    local_organisations: int | None = Field(description="None when fewer than 3 (not shown)")
-    local_msmes: int | None = Field(description="None when fewer than 3 (not shown)")
-    value_hhi: float | None = None
-    import_hhi: float | None = None
-    national_content_pct: dict[str, float] = Field(default_factory=dict)
-    counts: list[CountRow] = Field(description="groups of 3 organisations or more only")
-    notes: list[str] = Field(default_factory=list)
-
-
 class PortalSite(Row):
     site_id: str = text("Site")
     name: str | None = text("Name", None)

@@ -1,10 +1,11 @@
 """Pages and JSON twins of traceability (``/trace``), origin (``/origin``), certificates
-(``/certificates``, the public ``/verify/{id}``), the supplier ecosystem (``/supply``, the public
-``/transparency``) and the supplier portal (``/supplier/{org_id}``), declared once
+(``/certificates``, the public ``/verify/{id}``), the supplier registry (``/supply``; the public
+``/transparency`` is in :mod:`silicio.web.public_pages`) and the supplier portal
+(``/supplier/{org_id}``), declared once
 (:mod:`silicio.web.declare`); the forms, uploads and downloads are hand-written routes.
 
-Who may see what is each route's declared access (:mod:`silicio.web.access`): the verify and
-transparency pages are public, the portal a supplier's own (``supplier``: only that
+Who may see what is each route's declared access (:mod:`silicio.web.access`): the verify page
+is public, the portal a supplier's own (``supplier``: only that
 organisation's supplier opens ``/supplier/<its org_id>``), origin, certificates and the supplier
 registry (prices, costs, suppliers) ``quality``, trace ``internal``.
 """
@@ -86,10 +87,6 @@ def supply(data: TraceData) -> m.SupplyPage:
     return data.supply()
 
 
-def transparency(data: TraceData) -> m.TransparencyPage:
-    return data.transparency()
-
-
 def supplier_portal(data: TraceData, org_id: str) -> m.SupplierPortal:
     return data.supplier_portal(org_id)
 
@@ -115,8 +112,6 @@ PAGES = (
          summary="Public check of a stored certificate", csv_name="{cert_id}"),
     Page(path="/supply", compute=supply, template="supply.html", access="quality",
          summary="Supplier registry, risk and nearshoring (internal)", nav=Nav("Supply", "supply", 1)),
-    Page(path="/transparency", compute=transparency, template="transparency.html", access="public",
-         summary="Public aggregates of the ecosystem", nav=Nav("Transparency", "supply", 2)),
     Page(path="/supplier/{org_id}", compute=supplier_portal, template="supply_portal.html", access="supplier",
          summary="A supplier's own records (its token)", csv_name="{org_id}"),
 )  # fmt: skip

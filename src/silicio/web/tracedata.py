@@ -1,4 +1,5 @@
-"""What the trace, origin, certificate and supply pages show: :mod:`silicio.trace`,
+"""What the trace, origin, certificate and supply pages show (the public transparency page's
+model is built by :mod:`silicio.web.publicdata`): :mod:`silicio.trace`,
 :mod:`silicio.origin` and :mod:`silicio.supply` results turned into the page models of
 :mod:`silicio.web.models`.
 
@@ -19,6 +20,7 @@ from typing import Any
 from silicio.datadir import DataDir
 
 from . import models as m
+from . import public_models as pm
 from .cache import ByteCache
 from .dashboard import NotFound, clean
 from .demo import DEMO_DIES_PER_WAFER
@@ -29,32 +31,6 @@ SUPPLY_SCENARIOS = 2000
 #: Node kinds a forward trace starts from, and a backward one.
 FORWARD_KINDS = ("lot", "wafer", "material_lot", "assembly_lot", "die")
 BACKWARD_KINDS = ("unit", "reel", "shipment", "die", "wafer")
-
-
-#: Public counts below this are left out (:func:`silicio.supply.publishable`).
-MIN_PUBLIC_COUNT = 3
-#: The public page's words for the groups of :func:`silicio.supply.public_summary` (its keys are
-#: the program's, not the reader's), in the order shown.
-PUBLIC_GROUPS = {
-    "organisations_by_country": "Organisations by country",
-    "local_by_state": "Local organisations by state",
-    "local_by_kind": "Local organisations by kind",
-    "local_by_size_class": "Local organisations by size",
-    "local_by_capability": "Local organisations by capability",
-    "local_with_valid_certification": "Local organisations with a valid certification",
-}
-_PUBLIC_KINDS = {"idm": "integrated device maker", "atp_osat": "assembly and test (OSAT)"}
-_PUBLIC_CAPABILITY_TYPES = {"process": "process", "material": "material", "hs_code": "HS code"}
-
-
-def _public_value(group: str, value: str) -> str:
-    """A value of a public group in words: kinds and capabilities without the registry's codes."""
-    if group == "local_by_kind":
-        return _PUBLIC_KINDS.get(value, value.replace("_", " "))
-    if group == "local_by_capability":
-        kind, _, name = value.partition(":")
-        return f"{_PUBLIC_CAPABILITY_TYPES.get(kind, kind.replace('_', ' '))}: {name.replace('_', ' ')}"
-    return value
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -539,29 +515,14 @@ class TraceData:
                             for r in near.gaps.iter_rows(named=True)] if near.gaps.height else [],
         )  # fmt: skip
 
-    def transparency(self) -> m.TransparencyPage:
-        def compute() -> m.TransparencyPage:
-            from silicio.supply import public_summary, publishable
+    def transparency(self) -> pm.TransparencyPage:
+        """The public transparency page (:mod:`silicio.web.publicdata`), a
+        :class:`~silicio.web.public_models.TransparencyPage`."""
+        from .publicdata import transparency_page
 
-            plan = self.plan()
-            summary = public_summary(self.registry(), self.master_data(), plan["demand"], as_of=plan["as_of"])
-            s = publishable(summary, MIN_PUBLIC_COUNT)
-            counts, notes = [], []
-            for group, title in PUBLIC_GROUPS.items():
-                counts += [m.CountRow(group=title, value=_public_value(group, value), organisations=n)
-                           for value, n in s[group].items()]  # fmt: skip
-                if group in s["suppressed"]["values"]:
-                    notes.append(f"{title}: {s['suppressed']['values'][group]} value(s) with fewer than "
-                                 f"{MIN_PUBLIC_COUNT} organisations not shown")  # fmt: skip
-            totals = {key: s[key] for key in ("organisations", "local_organisations", "local_msmes")}
-            if s["suppressed"]["totals"]:
-                notes.append(f"a total below {MIN_PUBLIC_COUNT} organisations is not shown")
-            return m.TransparencyPage(
-                home_country=s["home_country"], as_of=s["as_of"], **totals,
-                value_hhi=s.get("value_hhi"), import_hhi=s.get("import_hhi"),
-                national_content_pct=s.get("national_content_pct", {}), counts=counts, notes=notes)  # fmt: skip
-
-        return self._cached("transparency", compute)
+        return self._cached(
+            "transparency", lambda: transparency_page(self.registry(), self.master_data(), self.plan())
+        )
 
     def supplier_portal(self, org_id: str) -> m.SupplierPortal:
         """What supplier ``org_id`` sees: computed through :class:`silicio.supply.SupplierView`,
