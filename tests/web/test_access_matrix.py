@@ -49,6 +49,7 @@ GATE_MESSAGES = ("sign in first", "may not open", "may open only", "declares no 
 #: verification, sign-in; plus the static files every page needs).
 ANONYMOUS_PATHS = {
     "/transparency", "/api/transparency", "/api/transparency/{table}.csv", "/api/transparency/{table}.xlsx",
+    "/api/transparency/{table}.json",
     "/verify/{cert_id}", "/api/verify/{cert_id}", "/api/verify/{cert_id}/{table}.csv", "/api/verify/{cert_id}/{table}.xlsx", "/api/verify",
     "/login", "/logout", "/supplier/login", "/supplier/logout", "/static/plotly.min.js", "/static",
 }  # fmt: skip
@@ -144,7 +145,9 @@ def samples(client, headers) -> dict[str, str]:
 
 def table_of(path: str) -> str:
     """The first table of the page whose CSV route ``path`` is."""
-    page = next(p for p in PAGES if path in (f"{p.api_path}/{{table}}.csv", f"{p.api_path}/{{table}}.xlsx"))
+    page = next(
+        p for p in PAGES if path in (f"{p.api_path}/{{table}}.{kind}" for kind in ("csv", "xlsx", "json"))
+    )
     return page.tables[0] if page.tables else "no-such-table"
 
 

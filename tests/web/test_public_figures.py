@@ -13,13 +13,15 @@ from fastapi.testclient import TestClient
 
 from silicio import supply, trace
 from silicio.datadir import DataDir
+from silicio.supply.transparency import COUNT_GROUPS
 from silicio.web import create_app
-from silicio.web.tracedata import PUBLIC_GROUPS
 
 from .test_trace_pages import trace_data_dir  # noqa: F401  (the fixture)
 
 #: The registry's group keys and codes, none of which the public page may show.
 CODES = ("organisations_by_country", "local_by_", "local_with_valid_certification", "atp_osat", "hs_code:")
+#: The transparency page's count data sets.
+COUNT_SETS = ("by_state", "by_size", "by_capability", "by_kind")
 #: Signed figures of an origin certificate that are prices, costs or amounts.
 PRICE_FIELDS = ("usmca.tv", "usmca.nc", "usmca.vnm", "national_content.domestic_value",
                 "national_content.total_value")  # fmt: skip
@@ -61,25 +63,24 @@ def summary(public_dir):
 
 def test_transparency_shows_no_count_below_three(public_client, summary):
     page = public_client.get("/api/transparency").json()
-    small = sum(1 for group in PUBLIC_GROUPS for n in summary[group].values() if n < 3)
+    small = sum(1 for group in COUNT_GROUPS for n in summary[group].values() if n < 3)
     assert small >= 10, "the demo ecosystem has many groups of one or two firms: the test needs them"
-    assert page["counts"] and all(row["organisations"] >= 3 for row in page["counts"])
-    expected = sorted((PUBLIC_GROUPS[g], n) for g in PUBLIC_GROUPS for n in summary[g].values() if n >= 3)
-    assert sorted((row["group"], row["organisations"]) for row in page["counts"]) == expected
-    for group, title in PUBLIC_GROUPS.items():
-        hidden = sum(1 for n in summary[group].values() if n < 3)
-        if hidden:
-            assert f"{title}: {hidden} value(s) with fewer than 3 organisations not shown" in page["notes"]
+    rows = [row for name in COUNT_SETS for row in page[name]]
+    assert rows and all(row["organisations"] >= 3 for row in rows), (
+        "a group, or a pool of groups, of 3 or more"
+    )
+    assert any(row["pooled"] for row in rows) and page["left_out"], "small groups pooled, or left out"
     assert page["organisations"] == summary["organisations"] >= 3
-    assert page["local_msmes"] == summary["local_msmes"]
-    rows = public_client.get("/api/transparency/counts.csv").text.splitlines()[1:]
-    assert len(rows) == len(page["counts"])
+    for name in COUNT_SETS:
+        lines = public_client.get(f"/api/transparency/{name}.csv").text.splitlines()[1:]
+        assert len(lines) == len(page[name]), name
     html = public_client.get("/transparency").text
-    assert "fewer than 3 organisations not shown" in html
+    assert "of fewer than 3 organisations are not shown" in html
 
 
 def test_transparency_shows_no_internal_key(public_client):
-    for url in ("/transparency", "/api/transparency", "/api/transparency/counts.csv"):
+    urls = ["/transparency", "/api/transparency"] + [f"/api/transparency/{name}.csv" for name in COUNT_SETS]
+    for url in urls:
         body = public_client.get(url).text
         for code in CODES:
             assert code not in body, (url, code)

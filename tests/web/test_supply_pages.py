@@ -81,7 +81,12 @@ def test_supply_page_numbers_are_silicio_supply_s(client, staff, supply_dir, reg
 
 
 def test_transparency_has_no_confidential_numbers(client, registry):
-    for url in ("/transparency", "/api/transparency", "/api/transparency/counts.csv"):
+    for url in (
+        "/transparency",
+        "/api/transparency",
+        "/api/transparency/by_capability.csv",
+        "/api/transparency/by_capability.json",
+    ):
         body = client.get(url).text
         assert client.get(url).status_code == 200
         header = body.splitlines()[0].split(",") if url.endswith(".csv") else []

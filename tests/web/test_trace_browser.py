@@ -100,6 +100,6 @@ def test_supply_and_transparency(page, trace_url, screenshots):  # noqa: F811
     page.wait_for_url("**/transparency")
     public = api(trace_url, "/transparency")
     assert stat(page, "local_msmes") == str(public["local_msmes"])
-    assert cells(page, "counts", "organisations") == [str(c["organisations"]) for c in public["counts"]]
+    assert cells(page, "by_state", "organisations") == [str(c["organisations"]) for c in public["by_state"]]
     page.screenshot(path=screenshots / "t8_transparency.png", full_page=True)
     assert page.errors == []

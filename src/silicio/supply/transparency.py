@@ -20,14 +20,11 @@ from .registry import MSME_CLASSES, Registry
 #: Employee ceilings of the micro, small and medium classes by sector, from Mexico's MSME
 #: stratification (DOF 30-06-2009, "Acuerdo por el que se establece la estratificación de las micro,
 #: pequeñas y medianas empresas", art. 3; the strata INEGI's ENAPROCE and economic censuses use):
-#: micro up to 10 in every sector; small up to 50 in industry and services, 30 in commerce; medium
-#: up to 250 in industry, 100 in services and commerce; large above. (The Acuerdo also weighs
-#: annual sales; the registry holds employees only, so the class here is by employees alone.)
-EMPLOYEE_CEILINGS: dict[str, tuple[int, int, int]] = {
-    "industry": (10, 50, 250),
-    "commerce": (10, 30, 100),
-    "services": (10, 50, 100),
-}
+#: micro up to 10 in every sector; small up to 50 in industry and services (30 in commerce, which
+#: no kind of organisation here is); medium up to 250 in industry, 100 in services; large above.
+#: (The Acuerdo also weighs annual sales; the registry holds employees only, so the class here is
+#: by employees alone.)
+EMPLOYEE_CEILINGS: dict[str, tuple[int, int, int]] = {"industry": (10, 50, 250), "services": (10, 50, 100)}
 #: The DOF sector of each kind of organisation (:data:`~.registry.ORG_KINDS`): those that make
 #: something are industry; carriers and customs brokers sell a service.
 SECTOR_OF_KIND = {"logistics": "services", "customs_broker": "services"}
