@@ -103,3 +103,22 @@ def test_supply_and_transparency(page, trace_url, screenshots):  # noqa: F811
     assert cells(page, "by_state", "organisations") == [str(c["organisations"]) for c in public["by_state"]]
     page.screenshot(path=screenshots / "t8_transparency.png", full_page=True)
     assert page.errors == []
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_transparency_charts_draw_the_twins_numbers(page, trace_url, screenshots, language):  # noqa: F811
+    page.goto(f"{trace_url}/transparency?lang={language}")
+    public = api(trace_url, "/transparency")
+    label = "name_es" if language == "es" else "name"
+    for name in ("by_state", "by_size", "by_capability", "by_kind"):
+        page.wait_for_selector(f"#chart-{name} .main-svg")
+        drawn = page.evaluate(f"document.getElementById('chart-{name}').data[0]")
+        labels, values = (drawn["x"], drawn["y"]) if drawn["orientation"] == "v" else (drawn["y"], drawn["x"])
+        assert labels == [row[label] for row in public[name]], name
+        assert values == [row["organisations"] for row in public[name]], name
+    page.wait_for_selector("#chart-national_content .main-svg")
+    drawn = page.evaluate("document.getElementById('chart-national_content').data[0]")
+    assert drawn["x"] == [row["part_number"] for row in public["national_content"]]
+    assert drawn["y"] == [row["national_content_pct"] for row in public["national_content"]]
+    page.screenshot(path=screenshots / f"t9_transparency_{language}.png", full_page=True)
+    assert page.errors == []

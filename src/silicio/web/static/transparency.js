@@ -23,8 +23,11 @@
     const axis = { title: { text: element.dataset.axis }, tickformat: ",d", rangemode: "tozero", automargin: true };
     const categories = { automargin: true, type: "category" };
     if (!vertical) categories.autorange = "reversed";  // the largest group on top, as in the table
+    // As tall as its bars need (the stylesheet's plot height leaves a short chart half empty).
+    const height = vertical ? 320 : Math.max(200, 90 + 40 * rows.length);
+    element.style.height = height + "px";
     Plotly.newPlot(element, [trace], {
-      margin: { l: 20, r: 20, t: 10, b: 50 }, height: Math.max(260, 60 + 34 * rows.length),
+      margin: { l: 20, r: 20, t: 10, b: 50 }, height: height,
       xaxis: vertical ? categories : axis, yaxis: vertical ? axis : categories,
     }, config);
   }
@@ -34,12 +37,16 @@
     const trace = { type: "bar", x: rows.map(function (r) { return r.part_number; }),
       y: rows.map(function (r) { return r.national_content_pct; }), marker: { color: colour },
       hovertemplate: "%{x}: %{y:.1f} %<extra></extra>" };
+    // The minimum as a dashed line across the plot, named above it (a label on the line would
+    // sit on the bars).
+    const line = { dash: "dash", color: "#a8430f", width: 2 };
     const shapes = threshold === null ? [] : [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: threshold, y1: threshold,
-      line: { dash: "dash", color: "#a8430f", width: 2 },
-      label: { text: element.dataset.thresholdLabel + " " + threshold.toFixed(1) + " %", textposition: "end",
-               font: { size: 11, color: "#a8430f" } } }];
+                                                 line: line }];
+    const annotations = threshold === null ? [] : [{ xref: "paper", yref: "paper", x: 0, y: 1, xanchor: "left",
+      yanchor: "bottom", showarrow: false, font: { size: 12, color: line.color },
+      text: "- - " + element.dataset.thresholdLabel + " " + threshold.toFixed(1) + " %" }];
     Plotly.newPlot(element, [trace], {
-      margin: { l: 60, r: 20, t: 10, b: 50 }, shapes: shapes,
+      margin: { l: 60, r: 20, t: 30, b: 50 }, shapes: shapes, annotations: annotations,
       xaxis: { type: "category", automargin: true },
       yaxis: { title: { text: element.dataset.axis }, range: [0, 100], ticksuffix: " %", automargin: true },
     }, config);
