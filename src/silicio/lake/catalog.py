@@ -341,6 +341,28 @@ alert_acks = sa.Table(
     sa.Column("note", sa.Text),
 )
 
+# The supplier portal (migration 0008): each change a supplier proposes, pending until the maker's
+# quality staff approve or reject it. Written through silicio.lake.queries.supplier_portal.
+supplier_proposals = sa.Table(
+    "supplier_proposals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("proposed_by", sa.Text, nullable=False),
+    sa.Column("proposed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reviewed_by", sa.Text),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True)),
+    sa.Column("reason", sa.Text),
+    sa.Column("file_sha256", sa.String(64)),
+    sa.Column("file_name", sa.Text),
+    sa.Column("file_type", sa.String(64)),
+    sa.Column("file_bytes", sa.Integer),
+)
+sa.Index("ix_supplier_proposals_org_status", supplier_proposals.c.org_id, supplier_proposals.c.status)
+
 #: Catalog tables and views, in the order they are shown.
 CATALOG_TABLES = ("files", "stdf_files", "file_records", "wafers", "quarantine", "lots", "wafer_signatures",
                   "wafer_signature_history")  # fmt: skip

@@ -52,6 +52,7 @@ from starlette.routing import BaseRoute
 
 from silicio.auth.roles import ANONYMOUS, ROLES, STAFF_ROLES, Principal
 from silicio.auth.sessions import SESSION_COOKIE
+from silicio.i18n import N_
 
 if TYPE_CHECKING:
     from .login import Authority
@@ -200,6 +201,22 @@ def visible(level: str, principal: Principal) -> bool:
     return level != "supplier" and principal.role in LEVEL_ROLES.get(level, ())
 
 
+#: The navigation entry of a supplier's own portal (translated where the bar is drawn).
+SUPPLIER_NAV_TITLE = N_("Your records")
+
+
+def navigation_for(principal: Principal, entries: Iterable[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """The navigation bar's (title, path) for ``principal``, from the declared (title, path, access)
+    entries: the staff see the pages their role opens; a supplier its own portal and the pages
+    opened to suppliers in particular (not the public ones: its bar is its portal's); everyone
+    else the public pages."""
+    if principal.role == "supplier":
+        own = [(SUPPLIER_NAV_TITLE, f"/supplier/{quote(principal.organisation or '', safe='')}")]
+        return own + [(title, path) for title, path, level in entries
+                      if level not in ("public", "signin") and visible(level, principal)]  # fmt: skip
+    return [(title, path) for title, path, level in entries if visible(level, principal)]
+
+
 def viewer_key(request: Request) -> tuple:
     """What a rendered page may differ by between viewers: who they are and their session (the
     header names the account and forms carry the session's token; a visitor without a session gets
@@ -251,12 +268,12 @@ async def _submitted_csrf(request: Request) -> str | None:
         fields = parse_qs((await request.body()).decode("utf-8", "replace"))
         return (fields.get("csrf_token") or [None])[0]
     if content_type.startswith("multipart/form-data"):
-        await request.body()  # read (and kept) first, so the route can still parse the form itself
-        try:
-            value = (await request.form()).get("csrf_token")
-        except Exception:  # a malformed body, or no python-multipart installed: no token (403, not 500)
+        from .formdata import FormError, read_form
+
+        try:  # the body is kept: the route reads the form again
+            return read_form(content_type, await request.body()).fields.get("csrf_token")
+        except FormError:  # a malformed body: no token (403, not 500)
             return None
-        return value if isinstance(value, str) else None
     return None
 
 

@@ -38,6 +38,7 @@ from . import (
     security,
     spatial_pages,
     spc_pages,
+    supplier_pages,
     trace_pages,
 )
 from .access import refusal
@@ -55,6 +56,7 @@ PAGES = (
     *spc_pages.PAGES,
     *trace_pages.PAGES,
     *public_pages.PAGES,
+    *supplier_pages.PAGES,
     *spatial_pages.PAGES,
     *alert_pages.PAGES,
 )
@@ -126,13 +128,21 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     def nav_sections(request: Request) -> list[tuple[str, str]]:
         """The navigation bar's (title, path) this viewer may open, titles in the viewer's language."""
         principal = access.principal_of(request)
-        return [(i18n.gettext(request, title), path) for title, path, level in navigation
-                if access.visible(level, principal)]  # fmt: skip
+        return [(i18n.gettext(request, title), path)
+                for title, path in access.navigation_for(principal, navigation)]  # fmt: skip
+
+    def home_path(request: Request) -> str:
+        """Where the brand link leads: the overview for the staff, else the viewer's first page."""
+        principal = access.principal_of(request)
+        if principal.staff:
+            return "/"
+        first = access.navigation_for(principal, navigation)
+        return first[0][1] if first else "/"
 
     templates = Jinja2Templates(directory=HERE / "templates")
     i18n.install_templates(templates.env)
-    templates.env.globals.update(nav_sections=nav_sections, version=__version__, retry_seconds=_RETRY_SECONDS,
-                                 staff=lambda request: access.principal_of(request).staff,
+    templates.env.globals.update(nav_sections=nav_sections, home_path=home_path, version=__version__,
+                                 retry_seconds=_RETRY_SECONDS, staff=lambda request: access.principal_of(request).staff,
                                  principal=access.principal_of, csrf_field=access.csrf_field,
                                  accounts=authority is not None)  # fmt: skip
     app.state.templates = templates
@@ -196,6 +206,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
         trace_pages.api,
         trace_pages.pages,
         public_pages.api,
+        supplier_pages.api,
+        supplier_pages.pages,
         alert_pages.api,
         alert_pages.pages,
     ):
@@ -206,6 +218,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, database_url: str
     declare.install(app, spc_pages.PAGES, tags=["spc, metrology"])
     declare.install(app, trace_pages.PAGES, tags=["trace, origin, supply"])
     declare.install(app, public_pages.PAGES, tags=["transparency"])
+    declare.install(app, supplier_pages.PAGES, tags=["supplier portal"])
     declare.install(app, spatial_pages.PAGES, tags=["spatial"])
     declare.install(app, alert_pages.PAGES, tags=["alerts"])
     # FastAPI's own documentation of the API is for the maker's staff.
