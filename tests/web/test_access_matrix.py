@@ -50,7 +50,7 @@ GATE_MESSAGES = ("sign in first", "may not open", "may open only", "declares no 
 ANONYMOUS_PATHS = {
     "/transparency", "/api/transparency", "/api/transparency/{table}.csv", "/api/transparency/{table}.xlsx",
     "/api/transparency/{table}.json",
-    "/verify/{cert_id}", "/api/verify/{cert_id}", "/api/verify/{cert_id}/{table}.csv", "/api/verify/{cert_id}/{table}.xlsx", "/api/verify",
+    "/verify", "/verify/{cert_id}", "/api/verify/{cert_id}", "/api/verify/{cert_id}/{table}.csv", "/api/verify/{cert_id}/{table}.xlsx", "/api/verify",
     "/login", "/logout", "/supplier/login", "/supplier/logout", "/static/plotly.min.js", "/static",
 }  # fmt: skip
 
@@ -138,9 +138,22 @@ def samples(client, headers) -> dict[str, str]:
         "name": STUDY,
         "path": "silicio.css",
         "alert_id": "1",  # an alert that may not exist: the gate answers before the page looks
+        "kind": "capacity",
+        "decision": "approve",
+        "proposal_id": str(_certificate_proposal(client, headers["supplier"])),
     }
     assert all(values.values()), values
     return values
+
+
+def _certificate_proposal(client, supplier: dict[str, str]) -> int:
+    """A certification the supplier proposed, with its file (the file routes then have one to serve)."""
+    fields = {"standard": "ISO 9001", "issuer": "tests", "certificate": "T-1", "issued": "2025-01-01",
+              "expires": "2027-01-01"}  # fmt: skip
+    sent = client.post(f"/api/supplier/{SUPPLIER}/proposals/certification", headers=supplier, data=fields,
+                       files={"file": ("t.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    return sent.json()["id"]
 
 
 def table_of(path: str) -> str:
@@ -312,9 +325,13 @@ def test_a_supplier_form_needs_its_session_s_token(client):
         assert refused.status_code == 403 and "security token" in refused.text
     assert registry_path.read_bytes() == before
     token = session["X-CSRF-Token"]
+    proposals = len(client.get(f"/api/supplier/{SUPPLIER}", headers=ways["portal token"]).json()["proposals"])
     sent = client.post(url, headers={"Cookie": session["Cookie"], **form},
                        content=f"state=Sonora&csrf_token={token}".encode(), follow_redirects=False)  # fmt: skip
-    assert sent.status_code == 303 and registry_path.read_bytes() != before
+    # Sent: a proposal for the quality staff to review (the registry changes once they approve it).
+    assert sent.status_code == 303 and registry_path.read_bytes() == before
+    after = client.get(f"/api/supplier/{SUPPLIER}", headers=ways["portal token"]).json()["proposals"]
+    assert len(after) == proposals + 1 and after[0]["summary"] == "state = Sonora"
 
 
 def test_a_public_only_server_serves_the_public_routes_alone(matrix_dir, client, headers, samples):
@@ -335,4 +352,4 @@ def test_a_public_only_server_serves_the_public_routes_alone(matrix_dir, client,
                     assert response.status_code == 404, (method, url, who, response.status_code)
         assert served == ANONYMOUS_PATHS - {"/login", "/logout", "/supplier/login", "/supplier/logout"}
         html = public.get("/transparency").text
-        assert re.findall(r"<nav>.*?</nav>", html, re.S)[0].count("<a ") == 1 and "/login" not in html
+        assert re.findall(r"<nav>.*?</nav>", html, re.S)[0].count("<a ") == 2 and "/login" not in html

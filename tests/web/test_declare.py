@@ -31,6 +31,7 @@ NAV_BEFORE = [
     "Disposition",
     "Supply",
     "Transparency",
+    "Supplier changes",
     "Gage R&R",
 ]
 
@@ -177,6 +178,8 @@ def test_a_supplier_is_refused_every_internal_page(tmp_path):
         assert client.get("/api/_health", headers=headers).status_code == 403
         assert client.get("/docs", headers=headers).status_code == 403
         public = client.get("/transparency", headers=headers).text
-        assert nav_titles(public) == ["Transparency"] and 'action="/search"' not in public
+        # A supplier's bar is its portal: no public or internal page listed.
+        assert nav_titles(public) == ["Your records"] and 'action="/search"' not in public
+        assert 'href="/supplier/acme"' in public
         signed_in(client)
         assert 'action="/search"' in client.get("/transparency").text

@@ -285,7 +285,8 @@ def real_values(lake_dir: Path) -> dict[str, str]:
         part_number = sorted({p.part_number for p in store.load_master_data().products.values()})[0]
     values = {"lot_id": lot_id, "wafer_id": wafer_id, "x": str(x), "y": str(y), "test_num": "2010", "name": STUDY, "cert_id": cert_id,
               "part_number": part_number, "org_id": org_id, "request_id": requests[0] if requests else "RQ-1",
-              "portal_token": token, "alert_id": "1"}  # fmt: skip
+              "portal_token": token, "alert_id": "1", "kind": "capacity", "decision": "approve",
+              "proposal_id": "1"}  # fmt: skip
     return values
 
 

@@ -268,9 +268,12 @@ def test_each_viewer_sees_its_own_navigation(client, portal_dir):
     # Anonymous: the public pages only, each of which opens without signing in.
     public = client.get("/transparency").text
     links = nav_links(public)
+    assert [title for _, title in links] == ["Transparency", "Verify a certificate"]
     assert links and all(client.get(path, follow_redirects=False).status_code == 200 for path, _ in links)
     assert 'href="/login"' in public and 'href="/docs"' not in public
     assert 'class="brand" href="/transparency"' in public
+    asked = client.get("/verify?cert_id=CERT 1", follow_redirects=False)
+    assert asked.status_code == 303 and asked.headers["location"] == "/verify/CERT%201"
     # A supplier: its portal, then sign-out (no public or internal page listed).
     mine = {SUPPLIER_HEADER: _portal_token(portal_dir, SUPPLIER)}
     portal = client.get(f"/supplier/{SUPPLIER}", headers=mine).text

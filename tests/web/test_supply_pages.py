@@ -164,20 +164,31 @@ def test_the_portal_shows_and_updates_only_the_supplier_s_own_records(client, re
     assert {s["site_id"] for s in page["sites"]} == set(
         registry.sites.filter(pl.col("org_id") == SUPPLIER)["site_id"].to_list()
     )
-    updated = client.post(f"/api/supplier/{SUPPLIER}/organisation", headers=headers,
-                          content=json.dumps({"state": "Sonora", "employees": 240}))  # fmt: skip
-    assert updated.status_code == 200 and updated.json()["organisation"]["state"] == "Sonora"
+    # An edit of the organisation is a proposal: the registry changes once the quality staff approve it.
+    proposed = client.post(f"/api/supplier/{SUPPLIER}/organisation", headers=headers,
+                           content=json.dumps({"state": "Sonora", "employees": 240}))  # fmt: skip
+    assert proposed.status_code == 201 and proposed.json()["payload"] == {"state": "Sonora", "employees": 240}
+    assert (
+        client.get(f"/api/supplier/{SUPPLIER}", headers=headers).json()["organisation"]["state"] != "Sonora"
+    )
+    _, secret = client.app.state.authority.store.issue_token(actor="tests", role="quality")
+    approved = client.post(f"/api/supply/review/{proposed.json()['id']}/approve",
+                           headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert (
+        client.get(f"/api/supplier/{SUPPLIER}", headers=headers).json()["organisation"]["state"] == "Sonora"
+    )
     # The write is in the audit chain, with its actor and the SHA-256 of the registry it wrote.
     with trace.TraceStore.at(supply_dir) as store:
-        entry = store.audit_entries()[-1]
+        written_entry, approve_entry = store.audit_entries()[-2:]
         assert store.verify_audit().ok
     written = hashlib.sha256(DataDir(supply_dir).supplier_registry.read_bytes()).hexdigest()
-    assert (entry.actor, entry.entity, entry.payload["organisation"]) == (f"supplier:{SUPPLIER}",
-                                                                          "supplier_registry", SUPPLIER)  # fmt: skip
-    assert entry.payload["sha256"] == written and entry.payload["fields"] == ["employees", "state"]
+    assert (written_entry.entity, written_entry.payload["organisation"]) == ("supplier_registry", SUPPLIER)
+    assert written_entry.payload["sha256"] == written and written_entry.payload["kind"] == "organisation"
+    assert (approve_entry.action, approve_entry.key) == ("approve", str(proposed.json()["id"]))
     refused = client.post(f"/api/supplier/{SUPPLIER}/organisation", headers=headers,
                           content=json.dumps({"org_id": "mpz"}))  # fmt: skip
-    assert refused.status_code == 422 and "cannot be changed" in refused.json()["detail"]
+    assert refused.status_code == 422 and "'org_id' is not part of" in refused.json()["detail"]
     if own_requests:
         answered = client.post(f"/api/supplier/{SUPPLIER}/requests/{own_requests[0]}", headers=headers,
                                content=json.dumps({"status": "answered"}))  # fmt: skip

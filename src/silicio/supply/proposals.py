@@ -6,6 +6,7 @@ Kinds of proposal, and what an approved one changes (always through :class:`Supp
 only the proposing organisation's rows):
 
 =============  ===================================================================================
+organisation   the organisation's name, state and employees
 capacity       a capability's ``capacity_per_week`` and ``unit`` (the row of that site, type and
                value; a new capability row when the site has none)
 lead_time      a capability's ``lead_time_weeks`` (the same row, or a new one)
@@ -31,7 +32,9 @@ from silicio.i18n import N_
 
 from .registry import CAPABILITY_TYPES, CERTIFICATIONS, Registry, RegistryError, SupplierView
 
-PROPOSAL_KINDS = ("capacity", "lead_time", "certification", "survey")
+PROPOSAL_KINDS = ("organisation", "capacity", "lead_time", "certification", "survey")
+#: The organisation fields a supplier changes (its kind, size class and country are the maker's to set).
+ORGANISATION_FIELDS = ("name", "state", "employees")
 #: The most characters a text field of a proposal may have.
 MAX_TEXT_CHARS = 200
 #: Above these a figure is a typing error, not a capacity or a lead time.
@@ -144,7 +147,16 @@ def checked_proposal(view: SupplierView, kind: str, fields: Mapping[str, Any]) -
     each value checked; unknown fields are refused rather than dropped."""
     if kind not in PROPOSAL_KINDS:
         raise RegistryError(f"kind of change {kind[:40]!r}: expected one of {', '.join(PROPOSAL_KINDS)}")
-    if kind == "capacity":
+    if kind == "organisation":
+        known = ORGANISATION_FIELDS
+        payload = {name: _text(fields, name) for name in ("name", "state") if name in fields}
+        if "employees" in fields:
+            payload["employees"] = _number(fields, "employees", MAX_EMPLOYEES, whole=True)
+        current = view.organisation()
+        payload = {name: value for name, value in payload.items() if value != current.get(name)}
+        if not payload and not set(fields) - set(known):
+            raise RegistryError(f"no change: {', '.join(ORGANISATION_FIELDS)} are as the registry has them")
+    elif kind == "capacity":
         known = ("site_id", "type", "value", "capacity_per_week", "unit")
         payload = {**_capability_key(view, fields), "unit": _text(fields, "unit"),
                    "capacity_per_week": _number(fields, "capacity_per_week", MAX_CAPACITY_PER_WEEK)}  # fmt: skip
@@ -208,6 +220,8 @@ def apply_proposal(registry: Registry, org_id: str, kind: str, payload: Mapping[
     """The registry with the approved ``kind`` proposal of ``org_id`` applied (checked again: the
     registry may have changed since it was proposed)."""
     view = SupplierView(registry, org_id)
+    if kind == "organisation":
+        return view.update("organisations", [{**view.organisation(), **payload}])
     if kind in ("capacity", "lead_time"):
         key = {k: payload[k] for k in ("site_id", "type", "value")}
         view.site(key["site_id"])

@@ -203,18 +203,22 @@ def visible(level: str, principal: Principal) -> bool:
 
 #: The navigation entry of a supplier's own portal (translated where the bar is drawn).
 SUPPLIER_NAV_TITLE = N_("Your records")
+#: What the public's bar lists besides the public pages declared with a nav entry: where a
+#: certificate is checked (its page is per certificate; /verify asks which).
+PUBLIC_NAV_EXTRA = ((N_("Verify a certificate"), "/verify"),)
 
 
 def navigation_for(principal: Principal, entries: Iterable[tuple[str, str, str]]) -> list[tuple[str, str]]:
     """The navigation bar's (title, path) for ``principal``, from the declared (title, path, access)
     entries: the staff see the pages their role opens; a supplier its own portal and the pages
-    opened to suppliers in particular (not the public ones: its bar is its portal's); everyone
-    else the public pages."""
+    opened to suppliers in particular (not the public ones: its bar is its portal's); anonymous
+    visitors the public pages and the certificate check (signing in is beside the bar)."""
     if principal.role == "supplier":
         own = [(SUPPLIER_NAV_TITLE, f"/supplier/{quote(principal.organisation or '', safe='')}")]
         return own + [(title, path) for title, path, level in entries
                       if level not in ("public", "signin") and visible(level, principal)]  # fmt: skip
-    return [(title, path) for title, path, level in entries if visible(level, principal)]
+    listed = [(title, path) for title, path, level in entries if visible(level, principal)]
+    return listed + list(PUBLIC_NAV_EXTRA) if principal.role == "public" else listed
 
 
 def viewer_key(request: Request) -> tuple:

@@ -3,8 +3,8 @@
 downloads are hand-written routes.
 
 A supplier (role ``supplier``, bound to its organisation) sees its own records and proposes
-changes to them: a capacity, a certification with its file (PDF or image), a lead time, survey
-answers (:mod:`silicio.supply.proposals`). Each proposal is stored pending with who proposed it
+changes to them: its organisation's name, state and employees, a capacity, a certification with
+its file (PDF or image), a lead time, survey answers (:mod:`silicio.supply.proposals`). Each proposal is stored pending with who proposed it
 and when (the catalog's ``supplier_proposals``); the maker's quality staff approve or reject it
 (a rejection with its reason) on the review page, and only an approved one is written to the
 supplier registry the supply models read. Every step (proposed, approved, rejected, and the
@@ -40,7 +40,7 @@ api = APIRouter(prefix="/api", tags=["supplier portal"])
 pages = APIRouter(include_in_schema=False)
 
 #: The kinds of change a supplier proposes (silicio.supply.proposals.PROPOSAL_KINDS).
-Kind = Literal["capacity", "lead_time", "certification", "survey"]
+Kind = Literal["organisation", "capacity", "lead_time", "certification", "survey"]
 #: A proposal's number: the catalog's ids are 64-bit (a larger one is a 422, not a database error).
 ProposalId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="the proposal's number")]
 #: Who approves or rejects a proposal (an auditor reads the queue, it does not decide).
@@ -118,6 +118,8 @@ def _catalog(data: TraceData):
 
 def _summary(kind: str, payload: dict[str, Any]) -> str:
     """A proposal in a line (the codes and figures as the supplier typed them)."""
+    if kind == "organisation":
+        return "; ".join(f"{name} = {value}" for name, value in payload.items())
     if kind == "capacity":
         return (f"{payload['site_id']} · {payload['type']} {payload['value']}: "
                 f"{payload['capacity_per_week']:g} {payload['unit']} / week")  # fmt: skip
@@ -318,58 +320,11 @@ PAGES = (
 
 
 # ------------------------------------------------------------------------------------------------
-# The organisation record and the requests (changed at once, as before the review existed)
-
-#: The organisation fields a supplier edits, and the most characters a text field may have.
-EDITABLE_FIELDS = ("name", "state", "employees")
-MAX_FIELD_CHARS = 200
-#: More employees than any company has: a number above it is a typing error (or 1e30), not a size.
-MAX_EMPLOYEES = 10_000_000
+# The requests addressed to the supplier (their status is set at once: an answer, not a record)
 
 
 def _bad(exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
-
-
-def _organisation_field(name: str, value: object) -> str | int | None:
-    """A supplier's edit of field ``name`` as the registry stores it, or BadQuery saying what was expected."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if name == "employees":
-        text = str(value).strip()
-        if isinstance(value, bool) or not (isinstance(value, int) or (text.isascii() and text.isdigit())):
-            raise BadQuery(
-                f"employees: expected a whole number from 0 to {MAX_EMPLOYEES:,}, got {text[:40]!r}"
-            )
-        number = int(text) if len(text) <= 12 else MAX_EMPLOYEES + 1  # no 5,000-digit int() to parse
-        if not 0 <= number <= MAX_EMPLOYEES:
-            raise BadQuery(
-                f"employees: expected a whole number from 0 to {MAX_EMPLOYEES:,}, got {text[:40]!r}"
-            )
-        return number
-    if not isinstance(value, str):
-        raise BadQuery(f"{name}: expected text, got {type(value).__name__}")
-    if len(value) > MAX_FIELD_CHARS or not value.isprintable():
-        raise BadQuery(f"{name}: expected at most {MAX_FIELD_CHARS} printable characters")
-    return value
-
-
-def _update_organisation(data: TraceData, org_id: str, fields: dict, actor: str) -> m.SupplierPortal:
-    from silicio.supply import AccessDenied, RegistryError, SupplierView
-
-    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
-    if unknown:
-        raise BadQuery(
-            f"field {str(unknown[0])[:40]!r} cannot be changed here; editable: {', '.join(EDITABLE_FIELDS)}"
-        )
-    view = SupplierView(data.registry(), org_id)
-    row = {**view.organisation(), **{k: _organisation_field(k, v) for k, v in fields.items()}}
-    try:
-        data.save_registry(view.update("organisations", [row]), actor=actor,
-                           change={"organisation": org_id, "fields": sorted(fields)})  # fmt: skip
-    except (AccessDenied, RegistryError) as exc:
-        raise BadQuery(str(exc)) from None
-    return data.supplier_portal(org_id)
 
 
 def _answer_request(
@@ -418,17 +373,6 @@ async def _fields(request: Request) -> tuple[dict[str, Any], UploadedFile | None
     return fields, upload
 
 
-@api.post("/supplier/{org_id}/organisation", response_model=m.SupplierPortal,
-          summary="Update the supplier's own organisation record")  # fmt: skip
-@access("supplier")
-async def supplier_update_api(request: Request, data: TraceSource, org_id: str) -> Response:
-    try:
-        page = _update_organisation(data, org_id, await _json_object(request), principal_of(request).actor)
-    except BadQuery as exc:
-        return _bad(exc)
-    return JSONResponse(page.model_dump(mode="json"))
-
-
 @api.post("/supplier/{org_id}/requests/{request_id}", response_model=m.SupplierPortal,
           summary="Set the status of a request addressed to the supplier")  # fmt: skip
 @access("supplier")
@@ -450,6 +394,13 @@ def _proposal_json(record: dict[str, Any], status_code: int = 200) -> JSONRespon
     for key in ("proposed_at", "reviewed_at"):
         shown[key] = shown[key].isoformat() if shown[key] is not None else None
     return JSONResponse(shown, status_code=status_code)
+
+
+@api.post("/supplier/{org_id}/organisation", status_code=201,
+          summary="Propose a change of the supplier's organisation record (name, state, employees)")  # fmt: skip
+@access("supplier")
+async def supplier_update_api(request: Request, data: TraceSource, org_id: str) -> Response:
+    return await supplier_propose_api(request, data, org_id, "organisation")
 
 
 @api.post("/supplier/{org_id}/proposals/{kind}", status_code=201,
@@ -527,11 +478,7 @@ async def _form(request: Request) -> dict[str, Any]:
 @pages.post("/supplier/{org_id}/organisation")
 @access("supplier")
 async def supplier_update_page(request: Request, data: TraceSource, org_id: str) -> Response:
-    try:
-        _update_organisation(data, org_id, await _form(request), principal_of(request).actor)
-    except BadQuery as exc:
-        return refusal(request, 422, str(exc))
-    return RedirectResponse(links.supplier_url(org_id), status_code=303)
+    return await supplier_propose_page(request, data, org_id, "organisation")
 
 
 @pages.post("/supplier/{org_id}/requests/{request_id}")

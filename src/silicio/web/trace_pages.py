@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from . import links
 from . import models as m
 from .access import access
 from .declare import Nav, Page, TraceSource
@@ -138,6 +139,18 @@ async def verify_upload_api(request: Request, data: TraceSource) -> Response:
 
 # ------------------------------------------------------------------------------------------------
 # Pages
+
+
+@pages.get("/verify", response_class=HTMLResponse)
+@access("public")
+def verify_start(
+    request: Request,
+    cert_id: Annotated[str | None, Query(max_length=200, description="the certificate's id")] = None,
+) -> Response:
+    """Where the public starts a certificate check: the id typed in leads to its page."""
+    if cert_id and cert_id.strip():
+        return RedirectResponse(links.verify_url(cert_id.strip()), status_code=303)
+    return request.app.state.templates.TemplateResponse(request, "verify_start.html", {})
 
 
 @pages.get("/certificates/{cert_id}/pdf")
