@@ -183,7 +183,7 @@ def checked_proposal(view: SupplierView, kind: str, fields: Mapping[str, Any]) -
         known, payload = _survey_answers(view, fields)
     unknown = sorted(set(fields) - set(known))
     if unknown:
-        raise RegistryError(f"field {str(unknown[0])[:40]!r} is not part of a {kind} change; "
+        raise RegistryError(f"field {str(unknown[0])[:40]!r} is not part of {kind} changes; "
                             f"expected: {', '.join(known) if known else 'the survey questions'}")  # fmt: skip
     return payload
 
