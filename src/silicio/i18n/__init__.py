@@ -191,10 +191,13 @@ def negotiate(accept_language: str | None) -> str | None:
     return best[2] if best else None
 
 
-def choose_language(asked: str | None, remembered: str | None, accept_language: str | None) -> str:
-    """The language of a request: the one asked for (``?lang=``), else the one remembered (the
-    cookie a past ``?lang=`` set), else the browser's preference, else English."""
-    return language_code(asked) or language_code(remembered) or negotiate(accept_language) or DEFAULT_LANGUAGE
+def choose_language(asked: str | None, remembered: str | None, accept_language: str | None,
+                    account: str | None = None) -> str:  # fmt: skip
+    """The language of a request: the one asked for (``?lang=``), else the signed-in account's
+    preference, else the one remembered (the cookie a past ``?lang=`` set), else the browser's
+    preference, else English."""
+    return (language_code(asked) or language_code(account) or language_code(remembered)
+            or negotiate(accept_language) or DEFAULT_LANGUAGE)  # fmt: skip
 
 
 def N_(message: str) -> str:
