@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from fastapi import Path, Query
 
+from silicio.i18n import C_
 from silicio.lake import queries
 from silicio.lake.layout import WAFER_SORT
 from silicio.yields import bin_counts, bin_map, stacked_fail_map, yield_by
@@ -127,14 +128,14 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
                    x: int, y: int) -> dict:  # fmt: skip
     """The die page's screening fields: whether a rule removed the die, which, and why."""
     if stage != WAFER_SORT:
-        return {"screening_note": f"the screening judges wafer-sort dies; this is {stage}"}
+        return {"screening_note": C_("the screening judges wafer-sort dies; this is %(stage)s") % {"stage": stage}}
     screenings = dashboard.screenings_done()
     if screenings is None:
-        return {"screening_note": "the PAT screening of the lake is still running: reload to see its verdict"}
+        return {"screening_note": C_("the PAT screening of the lake is still running: reload to see its verdict")}
     result = screenings.results.get(product)
     if result is None:
         why = [n for n in screenings.notes if product is not None and n.startswith(f"{product}:")]
-        return {"screening_note": why[0] if why else f"product {product} was not screened"}
+        return {"screening_note": why[0] if why else C_("product %(product)s was not screened") % {"product": product}}
     parts = pl.from_arrow(result.parts).filter(
         (pl.col("lot_id") == lot_id)
         & (pl.col("wafer_id") == wafer_id)
@@ -142,7 +143,7 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
         & (pl.col("y") == y)
     )
     if parts.is_empty():
-        return {"screening_note": "the screening did not judge this die (no final part at these coordinates)"}
+        return {"screening_note": C_("the screening did not judge this die (no final part at these coordinates)")}
     row = parts.row(parts.height - 1, named=True)
     reasons = pl.from_arrow(result.reasons).filter(
         (pl.col("lot_id") == lot_id)
@@ -162,14 +163,14 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
 def _with_genealogy(data: Drill, page: m.DiePage) -> m.DiePage:
     """The die page with where the die went, from the genealogy (cached there)."""
     if page.stage != WAFER_SORT:
-        return page.model_copy(update={"trace_note": "the genealogy knows dies by their wafer-sort place"})
+        return page.model_copy(update={"trace_note": C_("the genealogy knows dies by their wafer-sort place")})
     node = data.trace.die_node(page.lot_id, page.wafer_id, page.x, page.y)
     if node is None:
-        note = (f"This die is not in the genealogy: only dies loaded into it are traced (the demo traces "
-                f"{DEMO_DIES_PER_WAFER} dies a wafer).")  # fmt: skip
+        note = C_("This die is not in the genealogy: only dies loaded into it are traced (the demo traces "
+                  "%(count)s dies a wafer).") % {"count": DEMO_DIES_PER_WAFER}  # fmt: skip
         return page.model_copy(update={"trace_note": note})
     query = data.trace.forward_from("die", node)
-    note = f"Die {node} of the genealogy: what it went into, forward."
+    note = C_("Die %(node)s of the genealogy: what it went into, forward.") % {"node": node}
     return page.model_copy(update={"traced": True, "trace_node": node, "trace_note": note, "units_reached": query.units,
                                    "reached": query.counts, "shipments": query.shipments})  # fmt: skip
 
@@ -182,13 +183,13 @@ def screening_layer(dashboard: Dashboard, page: m.WaferPage) -> dict:
     """The wafer page's screening fields: the dies the screening removed, by their first rule
     (the recipe's precedence), or why there is no layer."""
     if page.stage != WAFER_SORT:
-        return {"screening_note": "the screening judges wafer-sort dies only"}
+        return {"screening_note": C_("the screening judges wafer-sort dies only")}
     screenings = dashboard.screenings_done()
     if screenings is None:
-        return {"screening_note": "the PAT screening is still running: its layer shows once it is done"}
+        return {"screening_note": C_("the PAT screening is still running: its layer shows once it is done")}
     result = screenings.results.get(page.product)
     if result is None:
-        return {"screening_note": f"product {page.product} was not screened (see the PAT page)"}
+        return {"screening_note": C_("product %(product)s was not screened (see the PAT page)") % {"product": page.product}}
     removed = pl.from_arrow(result.parts).filter(
         (pl.col("lot_id") == page.lot_id) & (pl.col("wafer_id") == page.wafer_id) & pl.col("screened")
         & pl.col("x").is_not_null() & pl.col("y").is_not_null()
@@ -202,7 +203,7 @@ def screening_layer(dashboard: Dashboard, page: m.WaferPage) -> dict:
                              colors=used, counts=counts)  # fmt: skip
     return {
         "screening_layer": layer,
-        "screening_note": None if first else "the screening removed no die here",
+        "screening_note": None if first else C_("the screening removed no die here"),
     }
 
 

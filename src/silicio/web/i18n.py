@@ -30,6 +30,7 @@ from silicio.i18n import (
     language_code,
     translation,
 )
+from silicio.i18n.computed import translate_computed
 
 from . import format as fmt
 from .access import principal_of
@@ -109,10 +110,15 @@ def _filter(function):
     return apply
 
 
+def _computed(value: Any, language: str) -> Any:
+    return translate_computed(value, language) if isinstance(value, str) else value
+
+
 def install_templates(env: Environment) -> None:
     """``_``, ``gettext`` and ``ngettext`` in the templates, in the request's language, and the
     formatting filters: ``cell(display)``, ``number(digits)``, ``integer``, ``percent``,
-    ``share``, ``money``, ``date``, ``datetime``, ``yesno``."""
+    ``share``, ``money``, ``date``, ``datetime``, ``yesno``, and ``computed`` (text the code
+    computed in English, :mod:`silicio.i18n.computed`)."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)  # type: ignore[attr-defined]
 
@@ -131,6 +137,7 @@ def install_templates(env: Environment) -> None:
         long_date=long_date,
         datetime=_filter(fmt.format_datetime),
         yesno=_filter(fmt.format_bool),
+        computed=_filter(_computed),
     )
     env.globals.update(
         language_of=language_of,
