@@ -364,7 +364,9 @@ class AuthStore:
                                                      "created_at": now, "expires_at": now + SESSION_LIFETIME,
                                                      "ended_at": None})  # fmt: skip
             self._log(connection, username, "login", username, address=address)
-        principal = Principal(row["role"], username, row["organisation"], via="session", language=row["language"])
+        principal = Principal(
+            row["role"], username, row["organisation"], via="session", language=row["language"]
+        )
         return principal, session_id
 
     def _count_failure(self, connection: Connection, key: str, limit: int, now: datetime) -> None:

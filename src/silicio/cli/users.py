@@ -156,7 +156,8 @@ def password_command(
 def language_command(
     username: Annotated[str, typer.Argument(help="The account.")],
     language: Annotated[
-        str, typer.Argument(help="en, es (or es-MX), or none: the browser's language, as without a preference.")
+        str,
+        typer.Argument(help="en, es (or es-MX), or none: the browser's language, as without a preference."),
     ],
     data: DataDir = None,
     database_url: DatabaseUrl = None,

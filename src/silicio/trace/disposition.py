@@ -52,7 +52,11 @@ SIGNING_ROLES = ("quality", "admin")
 STEPS: dict[str, tuple[tuple[str | None, ...], str, str]] = {
     # The meanings are signed as this English; C_ marks them for the catalog, shown translated.
     "hold": ((None, "rescreen"), "held", C_("I place this lot on hold for disposition")),
-    "review": (("held",), "review", C_("I have reviewed the hold record of this lot and open its disposition")),
+    "review": (
+        ("held",),
+        "review",
+        C_("I have reviewed the hold record of this lot and open its disposition"),
+    ),
     "release": (("review",), "released", C_("I approve the release of this lot")),
     "release_with_deviation": (
         ("review",),
@@ -61,7 +65,11 @@ STEPS: dict[str, tuple[tuple[str | None, ...], str, str]] = {
     ),
     "rescreen": (("review",), "rescreen", C_("I order this lot re-screened before a new disposition")),
     "scrap": (("review",), "scrapped", C_("I order this lot scrapped")),
-    "return_to_supplier": (("review",), "returned_to_supplier", C_("I order this lot returned to its supplier")),
+    "return_to_supplier": (
+        ("review",),
+        "returned_to_supplier",
+        C_("I order this lot returned to its supplier"),
+    ),
 }
 #: States in which a lot may ship.
 RELEASED = ("released", "released_with_deviation")

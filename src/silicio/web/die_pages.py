@@ -128,14 +128,19 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
                    x: int, y: int) -> dict:  # fmt: skip
     """The die page's screening fields: whether a rule removed the die, which, and why."""
     if stage != WAFER_SORT:
-        return {"screening_note": C_("the screening judges wafer-sort dies; this is %(stage)s") % {"stage": stage}}
+        return {
+            "screening_note": C_("the screening judges wafer-sort dies; this is %(stage)s") % {"stage": stage}
+        }
     screenings = dashboard.screenings_done()
     if screenings is None:
-        return {"screening_note": C_("the PAT screening of the lake is still running: reload to see its verdict")}
+        return {
+            "screening_note": C_("the PAT screening of the lake is still running: reload to see its verdict")
+        }
     result = screenings.results.get(product)
     if result is None:
         why = [n for n in screenings.notes if product is not None and n.startswith(f"{product}:")]
-        return {"screening_note": why[0] if why else C_("product %(product)s was not screened") % {"product": product}}
+        note = why[0] if why else C_("product %(product)s was not screened") % {"product": product}
+        return {"screening_note": note}
     parts = pl.from_arrow(result.parts).filter(
         (pl.col("lot_id") == lot_id)
         & (pl.col("wafer_id") == wafer_id)
@@ -143,7 +148,9 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
         & (pl.col("y") == y)
     )
     if parts.is_empty():
-        return {"screening_note": C_("the screening did not judge this die (no final part at these coordinates)")}
+        return {
+            "screening_note": C_("the screening did not judge this die (no final part at these coordinates)")
+        }
     row = parts.row(parts.height - 1, named=True)
     reasons = pl.from_arrow(result.reasons).filter(
         (pl.col("lot_id") == lot_id)
@@ -163,7 +170,9 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
 def _with_genealogy(data: Drill, page: m.DiePage) -> m.DiePage:
     """The die page with where the die went, from the genealogy (cached there)."""
     if page.stage != WAFER_SORT:
-        return page.model_copy(update={"trace_note": C_("the genealogy knows dies by their wafer-sort place")})
+        return page.model_copy(
+            update={"trace_note": C_("the genealogy knows dies by their wafer-sort place")}
+        )
     node = data.trace.die_node(page.lot_id, page.wafer_id, page.x, page.y)
     if node is None:
         note = C_("This die is not in the genealogy: only dies loaded into it are traced (the demo traces "
@@ -189,7 +198,10 @@ def screening_layer(dashboard: Dashboard, page: m.WaferPage) -> dict:
         return {"screening_note": C_("the PAT screening is still running: its layer shows once it is done")}
     result = screenings.results.get(page.product)
     if result is None:
-        return {"screening_note": C_("product %(product)s was not screened (see the PAT page)") % {"product": page.product}}
+        return {
+            "screening_note": C_("product %(product)s was not screened (see the PAT page)")
+            % {"product": page.product}
+        }
     removed = pl.from_arrow(result.parts).filter(
         (pl.col("lot_id") == page.lot_id) & (pl.col("wafer_id") == page.wafer_id) & pl.col("screened")
         & pl.col("x").is_not_null() & pl.col("y").is_not_null()

@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from silicio.auth import AuthStore, CookieSigner, LoginPolicy, LoginRefused, load_or_create_key
 from silicio.auth.passwords import DEFAULT_COST, PasswordCost
+from silicio.auth.roles import AuthError
 from silicio.auth.sessions import SESSION_COOKIE
 from silicio.auth.store import DEFAULT_POLICY, SESSION_LIFETIME
-from silicio.auth.roles import AuthError
 from silicio.datadir import DataDir
 from silicio.i18n import LANGUAGES, NATIVE_NAMES
 
@@ -190,7 +190,9 @@ async def account_language(request: Request) -> Response:
         return refusal(request, 403, "this credential belongs to no account: there is no language to set")
     raw = await request.body()
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return refusal(request, 400, "expected a form (application/x-www-form-urlencoded) with a language field")
+        return refusal(
+            request, 400, "expected a form (application/x-www-form-urlencoded) with a language field"
+        )
     fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
     if "language" not in fields:
         return refusal(request, 400, "the form has no language field")

@@ -333,7 +333,9 @@ def _history_holds(flags, add: Callable[[tuple, HoldReason], None]) -> None:
             evidence = {"bin": flag["bin"], **evidence}
             what = (C_("bin %(bin)s fallout on wafer %(wafer)s %(value)s > %(limit)s") if on_wafer
                     else C_("bin %(bin)s fallout %(value)s > %(limit)s")) % shown  # fmt: skip
-        basis = C_("version %(version)s") % {"version": version} if version is not None else C_("computed now")
+        basis = (
+            C_("version %(version)s") % {"version": version} if version is not None else C_("computed now")
+        )
         count = len(parameters["baseline_lots"])
         add((flag["product"], flag["lot"], flag["stage"]), HoldReason(
             rule=f"aec_q002_{kind.lower()}", parameters=parameters, evidence=evidence,
@@ -510,10 +512,14 @@ def screen_lake(
                 # each lot's static PAT limits from its own earlier lots
                 result = screen(frame, recipe, parts=parts, history=history)
             except ValueError as exc:
-                out.notes.append(C_("%(product)s: not screened: %(reason)s") % {"product": product, "reason": exc})
+                out.notes.append(
+                    C_("%(product)s: not screened: %(reason)s") % {"product": product, "reason": exc}
+                )
                 continue
             out.results[product] = result
-            out.notes.extend(C_("%(product)s: %(note)s") % {"product": product, "note": n} for n in result.notes)
+            out.notes.extend(
+                C_("%(product)s: %(note)s") % {"product": product, "note": n} for n in result.notes
+            )
             del tidy, parts, frame
         statistics = ahead.result()
     # One order from run to run, whichever thread's rows came first: the query's key order.

@@ -713,8 +713,10 @@ def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started
     earlier = _earlier_lots(key_lots, lot, started, settings)
     if len(earlier) < settings.min_lots:
         raise NotEnoughHistory(
-            C_("lot %(lot)s (%(program)s): %(lots)s lot(s) tested before it, fewer than the %(needed)s "
-               "AEC-Q002 Rev-B needs for SYL / SBL")
+            C_(
+                "lot %(lot)s (%(program)s): %(lots)s lot(s) tested before it, fewer than the %(needed)s "
+                "AEC-Q002 Rev-B needs for SYL / SBL"
+            )
             % {"lot": lot, "program": key, "lots": len(earlier), "needed": settings.min_lots}
         )
     counts = counts_of([name for name, _ in earlier])

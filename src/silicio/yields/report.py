@@ -761,7 +761,9 @@ def _throughput(data: _LotData) -> Throughput:
     if any(t is None for t in (*starts, *finishes)):
         missing = [f["file"] for f in data.files if f["start_t"] is None or f["finish_t"] is None]
         found = throughput(parts, file_column=_FILE_NUMBER)
-        note = C_("no MIR.START_T / MRR.FINISH_T in %(files)s: no wall-clock UPH") % {"files": ", ".join(missing)}
+        note = C_("no MIR.START_T / MRR.FINISH_T in %(files)s: no wall-clock UPH") % {
+            "files": ", ".join(missing)
+        }
         notes = tuple(n for n in found.notes if "START_T" not in n)
         return replace(found, notes=(*notes, note))
     bad = [f["file"] for f in data.files if f["finish_t"] < f["start_t"]]
@@ -770,7 +772,11 @@ def _throughput(data: _LotData) -> Throughput:
         notes = tuple(n for n in found.notes if "START_T" not in n)
         return replace(
             found,
-            notes=(*notes, C_("MRR.FINISH_T before MIR.START_T in %(files)s: no wall-clock UPH") % {"files": ", ".join(bad)}),
+            notes=(
+                *notes,
+                C_("MRR.FINISH_T before MIR.START_T in %(files)s: no wall-clock UPH")
+                % {"files": ", ".join(bad)},
+            ),
         )
     return throughput(parts, file_column=_FILE_NUMBER, start_t=starts, finish_t=finishes)
 
@@ -1431,7 +1437,7 @@ tr.mismatch td{background:#fde2e2}
 """
 
 
-def _html_table(key: str, table: pa.Table, columns: list[str]) -> str:
+def _html_table(key: str, table: pa.Table, columns: list[str], language: str = DEFAULT_LANGUAGE) -> str:
     if table.num_rows == 0:
         return f'<p class="empty" data-table="{key}">none</p>'
     columns = [c for c in columns if c in table.column_names]
@@ -1441,7 +1447,9 @@ def _html_table(key: str, table: pa.Table, columns: list[str]) -> str:
         cells = []
         for c in columns:
             value = row[c]
-            text = html.escape(_cell_text(c, value))
+            shown = _cell_text(c, value)
+            # A hold reason or a note in the reader's language (the JSON below keeps the English).
+            text = html.escape(translate_computed(shown, language) if isinstance(value, str) else shown)
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             if numeric:
                 exact = _plain(value)
@@ -1711,7 +1719,7 @@ def render_html(report: LotReport, language: str = DEFAULT_LANGUAGE) -> str:
         body.append("<ul>" + "".join(f'<li class="note">{html.escape(n)}</li>' for n in shown) + "</ul>")
     for key, heading, table, columns in _sections(report):
         body.append(f"<h2>{html.escape(_(heading))}</h2>")
-        body.append(_html_table(key, table, columns))
+        body.append(_html_table(key, table, columns, language))
         body.append(_html_after(key, report))
     # "</" would end the script element early; JSON allows "<\/" for the same text.
     data = json.dumps(report_data(report), allow_nan=False).replace("</", "<\\/")

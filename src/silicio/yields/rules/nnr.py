@@ -136,8 +136,10 @@ class NnrRule(ScreeningRule):
         n_skipped = int(table["skipped"].sum())
         if n_skipped:
             context.note(
-                C_("NNR: %(count)s of %(groups)s (wafer, test) group(s) not screened (too few distinct results, "
-                   "no spatial signature or several modes), see nnr_limits.reason")
+                C_(
+                    "NNR: %(count)s of %(groups)s (wafer, test) group(s) not screened (too few distinct results, "
+                    "no spatial signature or several modes), see nnr_limits.reason"
+                )
                 % {"count": n_skipped, "groups": table.height}
             )
         n_floored = table.filter(~pl.col("skipped") & (pl.col("sigma_source") != "iqr")).height

@@ -143,7 +143,9 @@ class PatRule(ScreeningRule):
             n_skipped = limits["skipped"].sum()
             if n_skipped:
                 context.note(
-                    C_("PAT dynamic: %(count)s (%(scope)s, test) group(s) not screened, see dynamic_limits.reason")
+                    C_(
+                        "PAT dynamic: %(count)s (%(scope)s, test) group(s) not screened, see dynamic_limits.reason"
+                    )
                     % {"count": n_skipped, "scope": d.scope}
                 )
             n_clamped = limits.select(
@@ -151,8 +153,10 @@ class PatRule(ScreeningRule):
             ).item()
             if n_clamped:
                 context.note(
-                    C_("PAT dynamic: %(count)s (%(scope)s, test) limit pair(s) wider than the static limits, "
-                       "clamped inside them (AEC-Q001 Rev-D §3.1.2)")
+                    C_(
+                        "PAT dynamic: %(count)s (%(scope)s, test) limit pair(s) wider than the static limits, "
+                        "clamped inside them (AEC-Q001 Rev-D §3.1.2)"
+                    )
                     % {"count": n_clamped, "scope": d.scope}
                 )
         return _outliers(context.measurements(params.alarmed), static, dynamic)
@@ -199,8 +203,10 @@ class PatRule(ScreeningRule):
         rest = [lot for lot in screened if lot not in with_history]
         if rest:
             context.note(
-                C_("static PAT limits of lot(s) %(lots)s: fewer than %(needed)s earlier lots of their test program "
-                   "(AEC-Q001 Rev-D), so preliminary limits from the %(screened)s lot(s) screened, these included")
+                C_(
+                    "static PAT limits of lot(s) %(lots)s: fewer than %(needed)s earlier lots of their test program "
+                    "(AEC-Q001 Rev-D), so preliminary limits from the %(screened)s lot(s) screened, these included"
+                )
                 % {"lots": ", ".join(rest), "needed": params.min_lots, "screened": len(screened)}
             )
             pieces.append(limits_of_lots(self._pooled_limits(context, params), rest, screened))
