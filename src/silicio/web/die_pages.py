@@ -1,6 +1,7 @@
 """The drill-down below the wafer: a die's own page (every insertion, every result against its
-limits, bins, why the screening removed it, where it went), the screening as a wafer-map layer,
-and two wafers or two lots side by side. Declared once (:mod:`silicio.web.declare`) like the
+limits, bins, why the screening removed it, where it went), a packaged unit's page (the same for a
+final-test part, found by its part id, and the wafer die it came from), the screening as a
+wafer-map layer, and two wafers or two lots side by side. Declared once (:mod:`silicio.web.declare`) like the
 other pages; the data come from the lake through :class:`~silicio.web.dashboard.Dashboard` and
 from the genealogy through :class:`~silicio.web.tracedata.TraceData`."""
 
@@ -16,7 +17,7 @@ from fastapi import Path, Query
 
 from silicio.i18n import C_
 from silicio.lake import queries
-from silicio.lake.layout import WAFER_SORT
+from silicio.lake.layout import FINAL_TEST, WAFER_SORT
 from silicio.yields import bin_counts, bin_map, stacked_fail_map, yield_by
 from silicio.yields.rules import reason_codes
 from silicio.yields.wafermap.drawing import rule_colours
@@ -32,6 +33,11 @@ from .tracedata import BadQuery
 
 DieCoordinatePath = Annotated[
     int, Path(ge=COORDINATE_MIN, le=COORDINATE_MAX, description="die X or Y on the wafer (STDF I*2)")
+]
+#: Longest part id looked up (STDF PRR PART_ID is C*n: up to 255 characters).
+MAX_PART_ID = 255
+UnitPartPath = Annotated[
+    str, Path(min_length=1, max_length=MAX_PART_ID, description="the unit's part id (STDF PRR PART_ID)")
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -182,6 +188,99 @@ def _with_genealogy(data: Drill, page: m.DiePage) -> m.DiePage:
     note = C_("Die %(node)s of the genealogy: what it went into, forward.") % {"node": node}
     return page.model_copy(update={"traced": True, "trace_node": node, "trace_note": note, "units_reached": query.units,
                                    "reached": query.counts, "shipments": query.shipments})  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# A packaged unit's page (final test: no wafer coordinates, a part id)
+
+
+def unit(data: Drill, lot_id: str, part_id: UnitPartPath, stage: Stage = None) -> m.UnitPage:
+    dashboard = data.dashboard
+    page = dashboard.computed(("unit", lot_id, part_id, stage),
+                              lambda db: _unit_page(dashboard, db, lot_id, part_id, stage))  # fmt: skip
+    return _with_unit_genealogy(data, page)
+
+
+def _unit_page(dashboard: Dashboard, db, lot_id: str, part_id: str, stage: str | None) -> m.UnitPage:
+    if db is None:
+        raise NotFound(f"no lake at {dashboard.data_dir}")
+    product, chosen, stages = dashboard.lot_stage(db, lot_id, stage)
+    if stage is None and FINAL_TEST in stages:  # a unit's page: the lot's final test, not its wafer sort
+        product, chosen, _ = dashboard.lot_stage(db, lot_id, FINAL_TEST)
+    stage = chosen
+    parts = queries.unit_insertions(db, lot_id, stage, part_id)
+    if parts.is_empty():
+        raise NotFound(f"no part {part_id!r} in lot {lot_id!r} at {stage}")
+    last = parts.height - 1
+    number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
+    insertions = [
+        m.DieInsertion(
+            insertion=i + 1, kind="first pass" if i == 0 else f"retest {i}", final=i == last,
+            file=PurePath(r["path"]).name, started=r["started"], part_index=r["part_index"], part_id=r["part_id"],
+            site=r["site"], hard_bin=r["hard_bin"], soft_bin=r["soft_bin"], passed=r["passed"],
+            test_time_ms=r["test_t"], tests=r["num_tests"],
+        )
+        for i, r in enumerate(parts.iter_rows(named=True))
+    ]  # fmt: skip
+    results = []
+    for r in queries.unit_results(db, lot_id, stage, part_id).iter_rows(named=True):
+        n = number.get((r["file_sha256"], r["part_index"]))
+        if n is None:
+            continue
+        results.append(m.DieResult(
+            insertion=n, final=n == last + 1, test_num=r["test_num"], test_name=r["test_name"],
+            test_type=r["test_type"], pin=r["pin"], units=r["units"], lo_limit=clean(r["lo_limit"]),
+            result=clean(r["result"]), hi_limit=clean(r["hi_limit"]), verdict=verdict(r["passed"], r["test_flg"]),
+            flags=result_flags(r["test_flg"], r["parm_flg"]), url=test_url(r["test_num"], product),
+        ))  # fmt: skip
+    final = insertions[-1]
+    return m.UnitPage(
+        lot_id=lot_id, part_id=part_id, product=product, stage=stage, lot_url=lot_url(lot_id, stage),
+        insertion_count=len(insertions), retests=len(insertions) - 1, final_hard_bin=final.hard_bin,
+        final_soft_bin=final.soft_bin, final_passed=final.passed, insertions=insertions, results=results,
+        failed_tests=sum(r.final and r.verdict == "fail" for r in results),
+        alarmed_results=sum(bool(r.flags) for r in results), traced=False,
+    )  # fmt: skip
+
+
+def _with_unit_genealogy(data: Drill, page: m.UnitPage) -> m.UnitPage:
+    """The unit page with the die it came from (the genealogy's die -> unit edge), that die's page
+    and its screening verdict at wafer sort."""
+    origin = data.trace.unit_origin(page.lot_id, page.part_id)
+    if origin is None:
+        note = C_("This unit is not in the genealogy: only units loaded into it with a final-test key "
+                  "(lot and part id) are traced.")  # fmt: skip
+        return page.model_copy(update={"trace_note": note, "screening_note": C_(
+            "the screening judges wafer-sort dies; the genealogy does not say which die this unit was")})  # fmt: skip
+    update: dict = {"traced": True, "trace_node": origin["unit"], "die_node": origin["die"],
+                    "came_from": origin["query"].counts}  # fmt: skip
+    key = origin["die_key"]
+    if key is None:
+        update["trace_note"] = C_("Unit %(node)s of the genealogy; the die it came from has no wafer-sort key.") % {
+            "node": origin["unit"]}  # fmt: skip
+        update["screening_note"] = C_("the screening judges wafer-sort dies; the genealogy does not say which die "
+                                      "this unit was")  # fmt: skip
+        return page.model_copy(update=update)
+    update.update(die_lot_id=key["lot_id"], die_wafer_id=key["wafer_id"], die_x=key["x"], die_y=key["y"],
+                  die_url=die_page_url(key["lot_id"], key["wafer_id"], key["x"], key["y"], WAFER_SORT),
+                  trace_note=C_("Unit %(node)s of the genealogy, made from die %(die)s.")
+                  % {"node": origin["unit"], "die": origin["die"]})  # fmt: skip
+    dashboard = data.dashboard
+    try:
+        die_product = dashboard.computed(("lot_product", key["lot_id"], WAFER_SORT),
+                                         lambda db: _product_at(dashboard, db, key["lot_id"], WAFER_SORT))  # fmt: skip
+    except NotFound:  # the die's wafer-sort lot is not in the lake
+        update["screening_note"] = C_("the wafer-sort data of its die are not in the lake")
+        return page.model_copy(update=update)
+    screening = _die_screening(dashboard, die_product, WAFER_SORT, key["lot_id"], key["wafer_id"], key["x"],
+                               key["y"])  # fmt: skip
+    return page.model_copy(update={**update, **screening})
+
+
+def _product_at(dashboard: Dashboard, db, lot_id: str, stage: str) -> str | None:
+    if db is None:
+        raise NotFound(f"no lake at {dashboard.data_dir}")
+    return dashboard.lot_stage(db, lot_id, stage)[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -384,6 +483,9 @@ PAGES = (
     Page(path="/lot/{lot_id}/wafer/{wafer_id}/die/{x}/{y}", compute=die, template="die.html", access="internal",
          summary="A die: every insertion, each result against its limits, bins, screening, genealogy",
          csv_name="{wafer_id}_{x}_{y}"),
+    Page(path="/lot/{lot_id}/unit/{part_id}", compute=unit, template="unit.html", access="internal",
+         summary="A packaged unit by part id: every insertion, each result against its limits, bins, its die",
+         csv_name="{part_id}"),
     Page(path="/compare", compute=compare, template="compare.html", access="internal", charts=True,
          summary="Two wafers (a=LOT/WAFER) or two lots (a=LOT) side by side: maps, yields, bins, tests",
          csv_name="compare"),
