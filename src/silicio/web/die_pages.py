@@ -46,16 +46,16 @@ UnitPartPath = Annotated[
 #: STDF V4 PTR / MPR TEST_FLG bits a user must see beside a result (bit 6, "no pass/fail
 #: indication", and bit 7, "test failed", are the verdict column's).
 TEST_FLG_BITS = (
-    (0, "alarm"),
-    (1, "invalid result"),
-    (2, "unreliable result"),
-    (3, "timeout"),
-    (4, "not executed"),
-    (5, "aborted"),
+    (0, C_("alarm")),
+    (1, C_("invalid result")),
+    (2, C_("unreliable result")),
+    (3, C_("timeout")),
+    (4, C_("not executed")),
+    (5, C_("aborted")),
 )
 #: STDF V4 PTR / MPR PARM_FLG bits 0-2: the measurement's own errors (bits 3-4 say which limit
 #: failed, the verdict's; 5-7 how the limits were applied).
-PARM_FLG_BITS = ((0, "scale error"), (1, "drift error"), (2, "oscillation"))
+PARM_FLG_BITS = ((0, C_("scale error")), (1, C_("drift error")), (2, C_("oscillation")))
 #: TEST_FLG bit 6: the tester gave no pass/fail indication.
 NO_VERDICT_BIT = 6
 
@@ -66,10 +66,15 @@ def result_flags(test_flg: int | None, parm_flg: int | None) -> list[str]:
     return flags + [name for bit, name in PARM_FLG_BITS if parm_flg is not None and parm_flg >> bit & 1]
 
 
+def _insertion_kind(index: int) -> str:
+    """What the ``index``-th insertion of a die or unit is (0: the first pass)."""
+    return C_("first pass") if index == 0 else C_("retest %(n)s") % {"n": index}
+
+
 def verdict(passed: bool | None, test_flg: int | None) -> str:
     if passed is None or (test_flg is not None and test_flg >> NO_VERDICT_BIT & 1):
-        return "no verdict"
-    return "pass" if passed else "fail"
+        return C_("no verdict")
+    return C_("pass") if passed else C_("fail")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -99,7 +104,7 @@ def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: i
     number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
     insertions = [
         m.DieInsertion(
-            insertion=i + 1, kind="first pass" if i == 0 else f"retest {i}", final=i == last,
+            insertion=i + 1, kind=_insertion_kind(i), final=i == last,
             file=PurePath(r["path"]).name, started=r["started"], part_index=r["part_index"], part_id=r["part_id"],
             site=r["site"], hard_bin=r["hard_bin"], soft_bin=r["soft_bin"], passed=r["passed"],
             test_time_ms=r["test_t"], tests=r["num_tests"],
@@ -215,7 +220,7 @@ def _unit_page(dashboard: Dashboard, db, lot_id: str, part_id: str, stage: str |
     number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
     insertions = [
         m.DieInsertion(
-            insertion=i + 1, kind="first pass" if i == 0 else f"retest {i}", final=i == last,
+            insertion=i + 1, kind=_insertion_kind(i), final=i == last,
             file=PurePath(r["path"]).name, started=r["started"], part_index=r["part_index"], part_id=r["part_id"],
             site=r["site"], hard_bin=r["hard_bin"], soft_bin=r["soft_bin"], passed=r["passed"],
             test_time_ms=r["test_t"], tests=r["num_tests"],
