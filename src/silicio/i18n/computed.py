@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from . import DEFAULT_LANGUAGE, translation
 
@@ -75,13 +75,21 @@ def parse_computed(text: str, language: str) -> tuple[str, dict[str, str]] | Non
     return None
 
 
-def translate_computed(text: str, language: str = DEFAULT_LANGUAGE, depth: int = 0) -> str:
+def translate_computed(text: str, language: str = DEFAULT_LANGUAGE) -> str:
     """``text`` (computed English) in ``language``; unchanged when no template matches it."""
-    if language == DEFAULT_LANGUAGE or not text or depth > MAX_DEPTH:
+    if language == DEFAULT_LANGUAGE or not text:
+        return text
+    return _translated(text, language, 0)
+
+
+# A table repeats its texts (verdicts, insertion kinds, a lot's reasons): each is matched once.
+@lru_cache(maxsize=8192)
+def _translated(text: str, language: str, depth: int) -> str:
+    if depth > MAX_DEPTH:
         return text
     parsed = parse_computed(text, language)
     if parsed is None:
         return text
     msgid, params = parsed
-    filled = {k: translate_computed(v, language, depth + 1) if k in NESTED else v for k, v in params.items()}
+    filled = {k: _translated(v, language, depth + 1) if k in NESTED else v for k, v in params.items()}
     return translation(language).gettext(msgid) % filled
