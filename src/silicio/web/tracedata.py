@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from silicio.datadir import DataDir
+from silicio.i18n import C_
 
 from . import models as m
 from . import public_models as pm
@@ -56,9 +57,20 @@ def _coverage(counts: dict[str, int]) -> str | None:
     dies, wafers = counts.get("die", 0), counts.get("wafer", 0)
     if not dies:
         return None
-    per_wafer = f" ({dies / wafers:,.0f} a wafer)" if wafers else ""
-    return (f"The genealogy holds {dies:,} {'die' if dies == 1 else 'dies'} on these paths{per_wafer}: units reached counts their units only, "
-            f"not every good die the tester passed (the demo traces {DEMO_DIES_PER_WAFER} dies a wafer).")  # fmt: skip
+    shown = {
+        "dies": f"{dies:,}",
+        "per_wafer": f"{dies / wafers:,.0f}" if wafers else "",
+        "demo": DEMO_DIES_PER_WAFER,
+    }
+    if dies == 1:
+        return C_("The genealogy holds 1 die on these paths: units reached counts its units only, not every good "
+                  "die the tester passed (the demo traces %(demo)s dies a wafer).") % shown  # fmt: skip
+    if wafers:
+        return C_("The genealogy holds %(dies)s dies on these paths (%(per_wafer)s a wafer): units reached counts "
+                  "their units only, not every good die the tester passed (the demo traces %(demo)s dies a "
+                  "wafer).") % shown  # fmt: skip
+    return C_("The genealogy holds %(dies)s dies on these paths: units reached counts their units only, not every "
+              "good die the tester passed (the demo traces %(demo)s dies a wafer).") % shown  # fmt: skip
 
 
 def _trace_query(result: dict) -> m.TraceQuery:
