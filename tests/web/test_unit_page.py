@@ -56,6 +56,12 @@ def test_the_lot_lists_its_units_and_links_each(client, final_lake):
         assert row["url"] == f"/lot/{written.lot_id}/unit/{part_id}?stage=final_test"
     html = client.get(f"/lot/{written.lot_id}").text
     assert f'<a href="/lot/{written.lot_id}/unit/{written.first[FAILING].part_id}?stage=final_test">' in html
+    # The search finds a unit by its part id and goes to its page.
+    part_id = written.first[0].part_id
+    hits = [h for h in client.get(f"/api/search?q={part_id}").json()["hits"] if h["kind"] == "part"]
+    assert [h["url"] for h in hits if h["lot_id"] == written.lot_id] == [
+        f"/lot/{written.lot_id}/unit/{part_id}?stage=final_test"
+    ]
 
 
 def test_every_insertion_and_result_as_written(client, final_lake):

@@ -683,9 +683,11 @@ class Dashboard:
         if self._has("parts"):
             for product, lot_id, stage, wafer_id, part_id, x, y in queries.parts_with_id(db, q, limit):
                 where = f"{lot_id} / {wafer_id} ({x}, {y})" if wafer_id is not None else lot_id
+                # A part outside wafers (a packaged unit) has its own page by part id.
+                url = die_url(lot_id, wafer_id, stage, x, y) if wafer_id is not None or not part_id \
+                    else unit_page_url(lot_id, part_id, stage)  # fmt: skip
                 hits.append(m.SearchHit(kind="part", label=f"part {part_id}: {where}", product=product,
-                                        lot_id=lot_id, wafer_id=wafer_id,
-                                        url=die_url(lot_id, wafer_id, stage, x, y)))  # fmt: skip
+                                        lot_id=lot_id, wafer_id=wafer_id, url=url))  # fmt: skip
         return m.SearchPage(q=q, hits=hits[:limit])
 
     # -- for the drill-down pages (silicio.web.drill): the same lake, lock and cache
