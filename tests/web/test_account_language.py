@@ -93,7 +93,7 @@ def test_a_token_of_no_account_has_no_language_to_set(client):
     page = client.get("/account", headers=bearer)
     assert page.status_code == 200 and "API token of no account" in page.text
     refused = client.post("/account/language", headers={**bearer, **FORM}, content=b"language=es")
-    assert refused.status_code == 403 and "belongs to no account" in refused.text
+    assert refused.status_code == 422 and "belongs to no account" in refused.text
     # A token of the account acts as the account: its language too.
     client.app.state.authority.store.set_language("jlopez", "es", actor="tests")
     _, own = client.app.state.authority.store.issue_token(actor="tests", username="jlopez")

@@ -187,7 +187,8 @@ async def account_language(request: Request) -> Response:
     switch, or empty for none); logged in the account log with the account as its actor."""
     principal = principal_of(request)
     if principal.username is None:
-        return refusal(request, 403, "this credential belongs to no account: there is no language to set")
+        # 422, not 403: the gate let the role in; the request names nothing this credential has.
+        return refusal(request, 422, "this credential belongs to no account: there is no language to set")
     raw = await request.body()
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return refusal(
