@@ -103,3 +103,19 @@ def test_bad_requests_are_one_line(data, args, message):
 def test_a_missing_data_directory_is_named(tmp_path):
     result = run("users", "list", "--data", str(tmp_path / "nowhere"))
     assert result.exit_code == 2 and "no such data directory" in result.output
+
+
+def test_an_account_s_language(data):
+    run("users", "add", "jlopez", "--role", "engineer", "--data", str(data))
+    assert run("users", "language", "jlopez", "es-MX", "--data", str(data), "--actor", "root").exit_code == 0
+    rows = __import__("json").loads(run("users", "list", "--json", "--data", str(data)).output)
+    assert [(r["username"], r["language"]) for r in rows] == [("jlopez", "es")]
+    cleared = run("users", "language", "jlopez", "none", "--data", str(data))
+    assert cleared.exit_code == 0 and "none" in cleared.output
+    refused = run("users", "language", "jlopez", "klingon", "--data", str(data))
+    assert refused.exit_code == 2 and "language 'klingon': expected one of en, es" in refused.output
+    with AuthStore.at(data) as store:
+        assert store.user("jlopez").language is None
+        logged = [(e.actor, e.detail) for e in store.events() if e.action == "language-set"]
+    assert logged[0] == ("root", "language=es") and logged[1][1] == "language=none"
+    assert logged[1][0].startswith("cli")

@@ -208,3 +208,49 @@ def test_every_change_is_logged_with_its_actor(store, clock):
     events = store.events()
     assert (events[1].at - events[0].at).total_seconds() == 1
     assert "role=engineer" in events[0].detail
+
+
+def test_an_account_s_language_is_set_cleared_checked_and_logged(store):
+    store.add_user("jlopez", "engineer", PASSWORD, actor="cli:root")
+    assert store.user("jlopez").language is None
+    assert store.set_language("jlopez", "es-MX", actor="jlopez", address="10.0.0.8").language == "es"
+    principal, session_id = store.login("jlopez", PASSWORD)
+    assert principal.language == "es" and store.session(session_id).language == "es"
+    _, secret = store.issue_token(actor="jlopez", username="jlopez")
+    assert store.authenticate_token(secret).language == "es"
+    assert store.set_language("jlopez", "", actor="admin").language is None
+    assert store.session(session_id).language is None
+    with pytest.raises(AuthError, match=r"language 'fr': expected one of en, es"):
+        store.set_language("jlopez", "fr", actor="admin")
+    with pytest.raises(AuthError, match="no user 'nobody'"):
+        store.set_language("nobody", "es", actor="admin")
+    logged = [(e.actor, e.action, e.subject, e.address, e.detail) for e in store.events()
+              if e.action == "language-set"]  # fmt: skip
+    assert logged == [("jlopez", "language-set", "jlopez", "10.0.0.8", "language=es"),
+                      ("admin", "language-set", "jlopez", "", "language=none")]  # fmt: skip
+
+
+def test_accounts_made_before_the_language_column_keep_no_preference(tmp_path):
+    # A catalog at the first account migration, with an account in it, then opened by today's store.
+    from alembic import command
+    from alembic.config import Config
+
+    from silicio.auth.store import VERSION_TABLE
+    from silicio.lake.catalog import catalog_engine
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    engine = catalog_engine(url)
+    config = Config()
+    config.set_main_option("script_location", "silicio.auth:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "auth_0001")
+        connection.exec_driver_sql(
+            "INSERT INTO auth_users (username, role, organisation, password_hash, created_at, created_by) "
+            "VALUES ('old', 'engineer', NULL, 'x', '2026-01-01 00:00:00', 'tests')"
+        )
+        assert connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "auth_0001"
+    engine.dispose()
+    with AuthStore(url, password_cost=CHEAP) as store:
+        assert store.user("old").language is None
+        assert store.set_language("old", "es", actor="admin").language == "es"

@@ -25,6 +25,7 @@ from silicio.web.app import PAGES
 from silicio.web.login import Authority
 from tests.auth.conftest import CHEAP, PASSWORD, Clock
 
+from .final_test_data import add_final_test
 from .test_spc_pages import STUDY, TEST, write_gage_study
 from .test_trace_pages import trace_data_dir  # noqa: F401  (the fixture)
 
@@ -57,10 +58,12 @@ ANONYMOUS_PATHS = {
 
 @pytest.fixture(scope="module")
 def matrix_dir(tmp_path_factory, trace_data_dir) -> Path:  # noqa: F811
-    """The trace lake (lots, certificates, suppliers) with a gage study: every route has data."""
+    """The trace lake (lots, certificates, suppliers) with a gage study and a final-test lot of
+    traced units: every route has data."""
     copy = tmp_path_factory.mktemp("matrix-lake") / "data"
     shutil.copytree(trace_data_dir, copy)
     write_gage_study(copy / "metrology")
+    add_final_test(copy, tmp_path_factory.mktemp("matrix-final-test"))
     return copy
 
 
@@ -119,12 +122,15 @@ def first(value: Any, key: str) -> Any:
 def samples(client, headers) -> dict[str, str]:
     """A value of each path parameter that names something in the lake."""
     admin = headers["admin"]
-    lot = client.get("/api/overview", headers=admin).json()["lots"][0]["lot_id"]
+    lots = client.get("/api/overview", headers=admin).json()["lots"]
+    lot = next(row["lot_id"] for row in lots if row["stage"] == "wafer_sort")
     lot_page = client.get(f"/api/lot/{lot}", headers=admin).json()
     registry = supply.read_json(DataDir(client.app.state.trace_data.data_dir).supplier_registry)
     own_requests = registry.requests.filter(pl.col("to_org") == SUPPLIER)["request_id"]
     wafer_id = first(lot_page, "wafer_id")
     bin_map = client.get(f"/api/lot/{lot}/wafer/{wafer_id}", headers=admin).json()["bin_map"]
+    final_lot = next(row["lot_id"] for row in lots if row["stage"] == "final_test")
+    unit = client.get(f"/api/lot/{final_lot}", headers=admin).json()["units"][0]["part_id"]
     values = {
         "lot_id": lot,
         "wafer_id": wafer_id,
@@ -141,6 +147,8 @@ def samples(client, headers) -> dict[str, str]:
         "kind": "capacity",
         "decision": "approve",
         "proposal_id": str(_certificate_proposal(client, headers["supplier"])),
+        "part_id": unit,
+        "unit_lot_id": final_lot,
     }
     assert all(values.values()), values
     return values
@@ -168,6 +176,8 @@ def url_of(route, values: dict[str, str]) -> str:
     if not hasattr(route, "methods"):  # a mount: the static files
         return f"{route.path}/{values['path']}"
     filled = {**values, "table": table_of(route.path)} if "{table}" in route.path else values
+    if "{part_id}" in route.path:  # a unit's page: the final-test lot that holds the unit
+        filled = {**filled, "lot_id": values["unit_lot_id"]}
     url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: filled[m.group(1)], route.path)
     # A recall needs a suspect, a comparison two sides (else 422, whoever asks).
     if "/compare" in route.path:

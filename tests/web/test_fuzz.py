@@ -39,6 +39,7 @@ from silicio.web.declare import Page
 from silicio.web.demo import load_trace_demo
 from silicio.web.security import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
+from .final_test_data import add_final_test
 from .test_spc_pages import STUDY, write_gage_study
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/<pid>/status")
@@ -173,6 +174,7 @@ def fuzz_lake(tmp_path_factory, data_dir) -> Path:
     shutil.copytree(data_dir, copy)
     load_trace_demo(copy)
     write_gage_study(copy / "metrology")
+    add_final_test(copy, tmp_path_factory.mktemp("fuzz-final-test"))  # a final-test lot: the unit page
     with AuthStore.at(copy) as store:  # the staff's requests carry an admin's API token
         _, secret = store.issue_token(actor="tests", role="admin")
         store.add_user("fuzz", "engineer", FUZZ_PASSWORD, actor="tests")
@@ -274,7 +276,11 @@ def real_values(lake_dir: Path) -> dict[str, str]:
     """A real value of each path parameter name of the app, and the portal token of org_id's."""
     with lake.open(lake_dir) as db:
         lot_id, wafer_id, x, y = db.polars(
-            "SELECT lot_id, wafer_id, x, y FROM parts ORDER BY lot_id, wafer_id, x, y LIMIT 1"
+            "SELECT lot_id, wafer_id, x, y FROM parts WHERE x IS NOT NULL ORDER BY lot_id, wafer_id, x, y LIMIT 1"
+        ).row(0)
+        # A unit of the final-test lot (no coordinates, a part id), and that lot for the unit page.
+        unit_lot_id, part_id = db.polars(
+            "SELECT lot_id, part_id FROM parts WHERE x IS NULL AND part_id <> '' ORDER BY part_id LIMIT 1"
         ).row(0)
     paths = DataDir(lake_dir)
     token, org_id = next(iter(json.loads(paths.supplier_tokens.read_text()).items()))
@@ -286,7 +292,7 @@ def real_values(lake_dir: Path) -> dict[str, str]:
     values = {"lot_id": lot_id, "wafer_id": wafer_id, "x": str(x), "y": str(y), "test_num": "2010", "name": STUDY, "cert_id": cert_id,
               "part_number": part_number, "org_id": org_id, "request_id": requests[0] if requests else "RQ-1",
               "portal_token": token, "alert_id": "1", "kind": "capacity", "decision": "approve",
-              "proposal_id": "1"}  # fmt: skip
+              "proposal_id": "1", "part_id": part_id, "unit_lot_id": unit_lot_id}  # fmt: skip
     return values
 
 
@@ -327,6 +333,8 @@ def fuzz_cases(
             continue
         headers = credentials.get(access.access_of(route), {})
         benign = {**values, "table": tables.get(route.path, "x")}
+        if "{part_id}" in route.path:  # a unit's page: the final-test lot that holds the unit
+            benign["lot_id"] = values["unit_lot_id"]
         path_params = [p.name for p in route.dependant.path_params]
         query_params = [p.alias for p in route.dependant.query_params]
         for method in sorted(route.methods - {"HEAD"}):

@@ -23,8 +23,9 @@ TEMPLATES = SOURCE / "web" / "templates"
 _LITERAL = r"""(?:"([^"]*)"|'([^']*)')"""
 _GETTEXT = re.compile(r"\b_\(\s*" + _LITERAL)
 _NGETTEXT = re.compile(r"\bngettext\(\s*" + _LITERAL + r"\s*,\s*" + _LITERAL)
-#: Python calls whose string arguments are messages: gettext itself, and N_ (marked, translated later).
-_PYTHON_MARKERS = {"_", "gettext", "ngettext", "N_"}
+#: Python calls whose string arguments are messages: gettext itself, N_ (marked, translated later)
+#: and C_ (templates of computed text, translated where shown: silicio.i18n.computed).
+_PYTHON_MARKERS = {"_", "gettext", "ngettext", "N_", "C_"}
 
 
 def _literal(match: re.Match, first: int) -> str:
@@ -44,8 +45,8 @@ def template_messages() -> dict[str, set[str]]:
     return found
 
 
-def python_messages() -> dict[str, set[str]]:
-    """msgid -> modules: the string constants in the arguments of gettext calls and N_ marks."""
+def python_messages(markers: set[str] = _PYTHON_MARKERS) -> dict[str, set[str]]:
+    """msgid -> modules: the string constants in the arguments of gettext calls and N_ / C_ marks."""
     found: dict[str, set[str]] = {}
     for path in sorted(SOURCE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -53,7 +54,7 @@ def python_messages() -> dict[str, set[str]]:
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
-            if name not in _PYTHON_MARKERS:
+            if name not in markers:
                 continue
             for argument in node.args:
                 for inner in ast.walk(argument):
@@ -116,6 +117,14 @@ def test_the_catalog_has_no_stale_entries(catalog):
     used = used_messages()
     stale = sorted(msgid for msgid in catalog.msgids() if msgid not in used)
     assert stale == [], "es_MX.po has messages nothing uses (remove them):\n" + "\n".join(map(repr, stale))
+
+
+def test_the_computed_text_templates_are_flagged_computed_and_only_they(catalog):
+    # translate_computed matches the English against the flagged entries only: a C_ template
+    # without the flag would stay English, a flag on anything else would rewrite unrelated text.
+    marked = set(python_messages({"C_"}))
+    assert len(marked) > 40
+    assert sorted(marked - catalog.computed) == [] and sorted(catalog.computed - marked) == []
 
 
 def test_translations_keep_their_placeholders(catalog):

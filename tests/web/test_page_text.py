@@ -18,6 +18,7 @@ from silicio.web import create_app
 from silicio.web.app import PAGES
 
 from .conftest import signed_in
+from .final_test_data import add_final_test
 from .test_spc_pages import STUDY, TEST, write_gage_study
 from .test_trace_pages import trace_data_dir  # noqa: F401  (the fixture)
 
@@ -62,6 +63,7 @@ def scan_dir(tmp_path_factory, trace_data_dir) -> Path:  # noqa: F811
     copy = tmp_path_factory.mktemp("scan-lake") / "data"
     shutil.copytree(trace_data_dir, copy)
     write_gage_study(copy / "metrology")
+    add_final_test(copy, tmp_path_factory.mktemp("scan-final-test"))  # a final-test lot: the unit page
     return copy
 
 
@@ -80,7 +82,9 @@ def samples(scan_client) -> dict[str, str]:
         return next(row[key] for table in rows.values() if isinstance(table, list) for row in table
                     if isinstance(row, dict) and row.get(key))  # fmt: skip
 
-    lot = first("/api/overview", "lot_id")
+    lots = scan_client.get("/api/overview").json()["lots"]
+    lot = next(row["lot_id"] for row in lots if row["stage"] == "wafer_sort")
+    final_lot = next(row["lot_id"] for row in lots if row["stage"] == "final_test")
     wafer = first(f"/api/lot/{lot}", "wafer_id")
     with lake.open(scan_client.app.state.dashboard.data_dir) as db:
         x, y = db.polars(
@@ -96,6 +100,8 @@ def samples(scan_client) -> dict[str, str]:
         "part_number": first("/api/origin", "part_number"),
         "org_id": SUPPLIER,
         "name": STUDY,
+        "part_id": first(f"/api/lot/{final_lot}", "part_id"),
+        "unit_lot_id": final_lot,
     }
 
 
@@ -107,7 +113,8 @@ def page_urls(samples: dict[str, str]) -> list[tuple[str, str]]:
     for page in PAGES:
         if page.path == "/compare":  # needs its two sides: below
             continue
-        url = re.sub(r"\{(\w+)\}", lambda m: samples[m.group(1)], page.path)
+        values = {**samples, "lot_id": samples["unit_lot_id"]} if "{part_id}" in page.path else samples
+        url = re.sub(r"\{(\w+)\}", lambda m, values=values: values[m.group(1)], page.path)
         urls.append((page.path, url + needs.get(page.path, "")))
     urls += [
         ("/trace", f"/trace?direction=forward&kind=lot&name={lot}"),
@@ -115,6 +122,8 @@ def page_urls(samples: dict[str, str]) -> list[tuple[str, str]]:
         ("/spc/test/{test_num}", f"/spc/test/{test}?chart=xbar-s&rules=nelson"),
         ("/lot/{lot_id}/report", f"/lot/{lot}/report"),
         ("/compare", f"/compare?a={lot}/{samples['wafer_id']}&b={lot}/{samples['wafer_id']}"),
+        ("/lot/{lot_id}", f"/lot/{samples['unit_lot_id']}"),  # a final-test lot: its units table
+        ("/account", "/account"),
     ]
     return urls
 

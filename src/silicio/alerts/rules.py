@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from silicio.i18n import C_
+
 from .base import AlertContext, AlertRule, Finding, plain
 
 __all__ = [
@@ -68,7 +70,9 @@ class _HoldReasonRule(AlertRule):
             texts = [r.text for r in reasons]
             out.append(Finding(
                 subject=_lot_subject(hold.product, hold.lot_id, hold.stage),
-                title=f"lot {hold.lot_id} ({hold.stage}): {texts[0]}" + (f" (+{len(texts) - 1} more)" if len(texts) > 1 else ""),
+                title=(C_("lot %(lot)s (%(stage)s): %(reason)s (+%(more)s more)") if len(texts) > 1
+                       else C_("lot %(lot)s (%(stage)s): %(reason)s"))
+                % {"lot": hold.lot_id, "stage": hold.stage, "reason": texts[0], "more": len(texts) - 1},
                 detail={"reasons": plain([{"rule": r.rule, "text": r.text, "evidence": r.evidence} for r in reasons]),
                         "final_yield": plain(hold.final_yield)},
                 product=hold.product, lot=hold.lot_id, stage=hold.stage))  # fmt: skip
@@ -144,8 +148,9 @@ class PatOutlierRate(AlertRule):
             if share is not None and share > params["max_share"]:
                 out.append(Finding(
                     subject=_lot_subject(row["product"], row["lot_id"], row["stage"]),
-                    title=f"lot {row['lot_id']}: PAT outliers {row['pat_parts']} ({share:.2%} of parts) > "
-                          f"{params['max_share']:.2%}",
+                    title=C_("lot %(lot)s: PAT outliers %(parts)s (%(share)s of parts) > %(limit)s")
+                    % {"lot": row["lot_id"], "parts": row["pat_parts"], "share": f"{share:.2%}",
+                       "limit": f"{params['max_share']:.2%}"},
                     detail={"pat_parts": row["pat_parts"], "parts": row["n_parts"], "share": share,
                             "limit": params["max_share"], "recipe": recipe.name},
                     product=row["product"], lot=row["lot_id"], stage=row["stage"]))  # fmt: skip
@@ -245,7 +250,9 @@ class SpcViolation(AlertRule):
                 codes = sorted({h["rule"] for h in found})
                 out.append(Finding(
                     subject=f"{_lot_subject(product, lot, stage)}/{params['statistic']}",
-                    title=f"lot {lot} ({stage}): {params['statistic'].replace('_', ' ')} breaks {', '.join(codes)}",
+                    title=C_("lot %(lot)s (%(stage)s): %(statistic)s breaks %(rules)s")
+                    % {"lot": lot, "stage": stage, "statistic": params["statistic"].replace("_", " "),
+                       "rules": ", ".join(codes)},
                     detail={"statistic": params["statistic"], "mean": limits.mean, "sigma": limits.sigma,
                             "baseline_points": int(baseline.size), "violations": plain(found)},
                     product=product, lot=lot, stage=stage))  # fmt: skip
@@ -296,7 +303,8 @@ class NewSpatialSignature(AlertRule):
                 labels = sorted({f["label"] for f in found})
                 out.append(Finding(
                     subject=f"{_lot_subject(product, lot, stage)}/{'+'.join(labels)}",
-                    title=f"lot {lot}: new wafer-map signature {', '.join(labels)} on {len(found)} wafer(s)",
+                    title=C_("lot %(lot)s: new wafer-map signature %(labels)s on %(count)s wafer(s)")
+                    % {"lot": lot, "labels": ", ".join(labels), "count": len(found)},
                     detail={"wafers": plain(found), "known": sorted(seen.get(product, set()))},
                     product=product, lot=lot, stage=stage))  # fmt: skip
         return out
@@ -324,7 +332,7 @@ class QuarantinedFileRule(AlertRule):
     parameters: dict[str, Any] = {}
 
     def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
-        return [Finding(subject=f.sha256 or f.path, title=f"quarantined {f.path}: {f.reason}",
+        return [Finding(subject=f.sha256 or f.path, title=C_("quarantined %(path)s: %(reason)s") % {"path": f.path, "reason": f.reason},
                         detail={"path": f.path, "sha256": f.sha256, "reason": f.reason})
                 for f in context.quarantined]  # fmt: skip
 
@@ -378,7 +386,9 @@ class SiteDrift(AlertRule):
             for d in drifting:
                 out.append(Finding(
                     subject=f"{_lot_subject(product, lot, stage)}/site {d['head']}.{d['site']}",
-                    title=f"lot {lot} ({stage}): site {d['site']} first-pass yield {d['yield']:.2%} vs "
-                          f"{d['others_yield']:.2%} on the other sites (z {d['z']:.1f})",
+                    title=C_("lot %(lot)s (%(stage)s): site %(site)s first-pass yield %(yield)s vs %(others)s on the "
+                             "other sites (z %(z)s)")
+                    % {"lot": lot, "stage": stage, "site": d["site"], "yield": f"{d['yield']:.2%}",
+                       "others": f"{d['others_yield']:.2%}", "z": f"{d['z']:.1f}"},
                     detail=plain(d), product=product, lot=lot, stage=stage))  # fmt: skip
         return out

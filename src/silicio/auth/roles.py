@@ -41,13 +41,15 @@ def account_role(role: str, organisation: str | None) -> tuple[str, str | None]:
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as. ``via`` says how it was recognised: ``session`` (signed in),
-    ``token`` (an API token), ``supplier-token`` (an organisation's portal token) or ``anonymous``."""
+    ``token`` (an API token), ``supplier-token`` (an organisation's portal token) or ``anonymous``.
+    ``language``: the dashboard language its account prefers (None: none, or no account)."""
 
     role: str
     username: str | None = None
     organisation: str | None = None
     via: str = "anonymous"
     token_id: str | None = None
+    language: str | None = None
 
     @property
     def staff(self) -> bool:

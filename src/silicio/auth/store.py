@@ -6,8 +6,8 @@ The tables live in the lake's catalog database (``DATA/catalog.sqlite`` or
 Argon2id hashes (:mod:`.passwords`), API tokens and session ids as SHA-256 digests (they are 256
 random bits, so a fast hash is enough: there is nothing to guess).
 
-Every change (an account added, disabled or given a new password, a token issued or revoked, a
-sign-in, a refused sign-in) is a row of ``auth_events`` with the actor who did it.
+Every change (an account added, disabled, given a new password or a language, a token issued or
+revoked, a sign-in, a refused sign-in) is a row of ``auth_events`` with the actor who did it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from silicio.datadir import DataDir
+from silicio.i18n import LANGUAGES, language_code
 from silicio.lake.catalog import catalog_engine, upgrade_schema
 
 from .passwords import DEFAULT_COST, PasswordCost, check_new_password, hash_password, verify_password
@@ -57,6 +58,8 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(sa.String(200))
     disabled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # The dashboard language the account prefers (a key of silicio.i18n.LANGUAGES); None: the browser's.
+    language: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
 
 
 class TokenRow(Base):
@@ -129,6 +132,8 @@ class User:
     created_at: datetime
     created_by: str
     disabled_at: datetime | None
+    #: The dashboard language the account prefers (``en``, ``es``); None: no preference.
+    language: str | None = None
 
     @property
     def active(self) -> bool:
@@ -297,6 +302,22 @@ class AuthStore:
                                                          sessions.c.ended_at.is_(None)).values(ended_at=self.clock()))  # fmt: skip
             self._log(connection, actor, "password-set", username)
 
+    def set_language(self, username: str, language: str | None, *, actor: str, address: str = "") -> User:
+        """The dashboard language ``username`` prefers: a code or tag of :data:`silicio.i18n.LANGUAGES`
+        (``es``, ``es-MX``, ``en``), or None / ``""`` for none (the browser's choice then)."""
+        self.user(username)
+        code = None
+        if language is not None and language.strip():
+            code = language_code(language)
+            if code is None:
+                raise AuthError(f"language {language!r}: expected one of {', '.join(LANGUAGES)} "
+                                "(or none for the browser's)")  # fmt: skip
+        with self._writing() as connection:
+            connection.execute(sa.update(users).where(users.c.username == username).values(language=code))
+            self._log(connection, actor, "language-set", username, address=address,
+                      detail=f"language={code or 'none'}")  # fmt: skip
+        return self.user(username)
+
     # -- sign-in
 
     def login(self, username: str, password: str, *, address: str = "") -> tuple[Principal, str]:
@@ -343,7 +364,10 @@ class AuthStore:
                                                      "created_at": now, "expires_at": now + SESSION_LIFETIME,
                                                      "ended_at": None})  # fmt: skip
             self._log(connection, username, "login", username, address=address)
-        return Principal(row["role"], username, row["organisation"], via="session"), session_id
+        principal = Principal(
+            row["role"], username, row["organisation"], via="session", language=row["language"]
+        )
+        return principal, session_id
 
     def _count_failure(self, connection: Connection, key: str, limit: int, now: datetime) -> None:
         row = connection.execute(sa.select(throttle).where(throttle.c.key == key)).mappings().first()
@@ -365,7 +389,7 @@ class AuthStore:
         """The principal of a live session: not ended, not expired, its account not disabled."""
         now = self.clock()
         query = (sa.select(sessions.c.expires_at, sessions.c.ended_at, users.c.role, users.c.organisation,
-                           users.c.username, users.c.disabled_at)
+                           users.c.username, users.c.disabled_at, users.c.language)
                  .join(users, users.c.username == sessions.c.username)
                  .where(sessions.c.id_sha256 == digest(session_id)))  # fmt: skip
         with self.engine.connect() as connection:
@@ -374,7 +398,8 @@ class AuthStore:
             return None
         if _utc(row["expires_at"]) <= now:
             return None
-        return Principal(row["role"], row["username"], row["organisation"], via="session")
+        return Principal(row["role"], row["username"], row["organisation"], via="session",
+                         language=row["language"])  # fmt: skip
 
     def end_session(self, session_id: str, *, actor: str, address: str = "") -> None:
         with self._writing() as connection:
@@ -443,7 +468,7 @@ class AuthStore:
         """The principal of a live API token; None when unknown, revoked, expired, or its user disabled."""
         if not secret.startswith(TOKEN_PREFIX):
             return None
-        query = (sa.select(tokens, users.c.disabled_at)
+        query = (sa.select(tokens, users.c.disabled_at, users.c.language)
                  .outerjoin(users, users.c.username == tokens.c.username)
                  .where(tokens.c.secret_sha256 == digest(secret)))  # fmt: skip
         with self.engine.connect() as connection:
@@ -454,9 +479,8 @@ class AuthStore:
             return None
         if row["username"] is not None and row["disabled_at"] is not None:
             return None
-        return Principal(
-            row["role"], row["username"], row["organisation"], via="token", token_id=row["token_id"]
-        )
+        return Principal(row["role"], row["username"], row["organisation"], via="token", token_id=row["token_id"],
+                         language=row["language"])  # fmt: skip
 
     # -- the account log
 
@@ -471,7 +495,7 @@ class AuthStore:
 
 def _user(row) -> User:
     return User(row["username"], row["role"], row["organisation"], _utc(row["created_at"]), row["created_by"],
-                _utc(row["disabled_at"]))  # fmt: skip
+                _utc(row["disabled_at"]), row["language"])  # fmt: skip
 
 
 def _token(row) -> Token:

@@ -1,5 +1,5 @@
-"""``silicio users ...``: the dashboard's accounts (add, list, disable, a new password) and API
-tokens for scripts (issue, list, revoke). Passwords and token secrets are printed once, when made,
+"""``silicio users ...``: the dashboard's accounts (add, list, disable, a new password, the
+language an account prefers) and API tokens for scripts (issue, list, revoke). Passwords and token secrets are printed once, when made,
 and never stored as given (:mod:`silicio.auth`).
 
 Every change is logged with its actor: ``--actor``, else ``cli:<the operating-system user>``.
@@ -106,12 +106,12 @@ def list_command(data: DataDir = None, database_url: DatabaseUrl = None, as_json
     with reported_errors(AuthError), _store(data, database_url, "silicio users list") as store:
         users = store.users()
     rows = [{"username": u.username, "role": u.role, "organisation": u.organisation, "active": u.active,
-             "created_at": u.created_at.isoformat(timespec="seconds"), "created_by": u.created_by} for u in users]  # fmt: skip
+             "language": u.language, "created_at": u.created_at.isoformat(timespec="seconds"), "created_by": u.created_by} for u in users]  # fmt: skip
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="accounts", title_justify="left")
-    for column in ("username", "role", "organisation", "active", "created_at", "created_by"):
+    for column in ("username", "role", "organisation", "active", "language", "created_at", "created_by"):
         table.add_column(column)
     for row in rows:
         table.add_row(*(escape(str(v if v is not None else "")) for v in row.values()))
@@ -150,6 +150,27 @@ def password_command(
     console.print(f"new password for [bold]{escape(username)}[/bold]", highlight=False)
     if made:
         console.print(f"password (shown once): [bold]{escape(password)}[/bold]", highlight=False)
+
+
+@app.command("language")
+def language_command(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    language: Annotated[
+        str,
+        typer.Argument(help="en, es (or es-MX), or none: the browser's language, as without a preference."),
+    ],
+    data: DataDir = None,
+    database_url: DatabaseUrl = None,
+    actor: Actor = None,
+) -> None:
+    """Set the dashboard language an account opens in (before its cookie and browser; ?lang= still wins)."""
+    from silicio.auth import AuthError
+
+    wanted = None if language.strip().lower() == "none" else language
+    with reported_errors(AuthError), _store(data, database_url, "silicio users language") as store:
+        user = store.set_language(username, wanted, actor=_actor(actor))
+    shown = user.language or "none (the browser's)"
+    console.print(f"language of [bold]{escape(user.username)}[/bold]: {shown}", highlight=False)
 
 
 @token_app.command("issue")

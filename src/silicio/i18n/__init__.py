@@ -42,6 +42,8 @@ class Catalog:
 
     messages: dict[str, str] = field(default_factory=dict)
     plurals: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    #: Messages flagged ``#, computed``: templates of text the code computes (:mod:`.computed`).
+    computed: set[str] = field(default_factory=set)
 
     def msgids(self) -> set[str]:
         """Every message it translates, the plural forms' English included."""
@@ -61,15 +63,20 @@ def _po_string(text: str, source: str, line: int) -> str:
 def read_po(text: str, source: str = "catalog") -> Catalog:
     """The messages of a PO file's text: ``msgid``, ``msgid_plural``, ``msgstr`` and ``msgstr[n]``,
     strings continued on the following lines, ``#`` comments. The header entry (empty msgid) is
-    left out. A keyword it does not know (``msgctxt``), a message twice or a string outside an
-    entry is a ValueError naming ``source`` and the line."""
+    left out. A ``#, computed`` flag marks a template of computed text (:mod:`.computed`). A
+    keyword it does not know (``msgctxt``), a message twice or a string outside an entry is a
+    ValueError naming ``source`` and the line."""
     catalog = Catalog()
     entry: dict[str, str] = {}
     current: str | None = None
     start = 0
+    flagged = False
 
     def close() -> None:
-        nonlocal entry, current
+        nonlocal entry, current, flagged
+        if entry and flagged and entry.get("msgid"):
+            catalog.computed.add(entry["msgid"])
+        flagged = False
         if entry:
             msgid = entry.get("msgid")
             if msgid is None:
@@ -91,6 +98,10 @@ def read_po(text: str, source: str = "catalog") -> Catalog:
             close()
             continue
         if line.startswith("#"):
+            if line.startswith("#,") and "computed" in (f.strip() for f in line[2:].split(",")):
+                if entry:  # a flag opens the next entry
+                    close()
+                flagged = True
             continue
         if line.startswith('"'):
             if current is None:
@@ -191,12 +202,23 @@ def negotiate(accept_language: str | None) -> str | None:
     return best[2] if best else None
 
 
-def choose_language(asked: str | None, remembered: str | None, accept_language: str | None) -> str:
-    """The language of a request: the one asked for (``?lang=``), else the one remembered (the
-    cookie a past ``?lang=`` set), else the browser's preference, else English."""
-    return language_code(asked) or language_code(remembered) or negotiate(accept_language) or DEFAULT_LANGUAGE
+def choose_language(asked: str | None, remembered: str | None, accept_language: str | None,
+                    account: str | None = None) -> str:  # fmt: skip
+    """The language of a request: the one asked for (``?lang=``), else the signed-in account's
+    preference, else the one remembered (the cookie a past ``?lang=`` set), else the browser's
+    preference, else English."""
+    return (language_code(asked) or language_code(account) or language_code(remembered)
+            or negotiate(accept_language) or DEFAULT_LANGUAGE)  # fmt: skip
 
 
 def N_(message: str) -> str:
     """Marks ``message`` for the catalog where it is written; it is translated where it is shown."""
     return message
+
+
+def C_(template: str) -> str:
+    """Marks a template of computed text (a hold reason, a note, an alert title): the English is
+    ``C_("final yield %(value)s < %(limit)s") % params``; where it is shown,
+    :func:`silicio.i18n.computed.translate_computed` reads the parameters back out of the English
+    and fills the translated template. Its catalog entry is flagged ``#, computed``."""
+    return template

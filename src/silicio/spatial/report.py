@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from silicio.i18n import C_
 from silicio.yields.report import SpatialSection
 
 __all__ = ["report_section"]
@@ -46,8 +47,8 @@ def report_section(lake, lot_id: str, stage: str | None = None) -> SpatialSectio
             "edge_yield": d["edge_yield"], "largest_cluster_dies": d["largest_cluster_dies"], "stored": kept is not None,
         })  # fmt: skip
     if any(not r["stored"] for r in rows):
-        notes.append("wafers without a stored signature were classified for this report (`silicio spatial "
-                     "classify --data` stores them)")  # fmt: skip
+        notes.append(C_("wafers without a stored signature were classified for this report (`silicio spatial "
+                        "classify --data` stores them)"))  # fmt: skip
     inspections = lake_inspections(lake, [lot_id])
     defect_yield = defects = None
     if inspections is not None:

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from silicio.auth.roles import Principal
+from silicio.i18n import C_
 
 from . import audit
 
@@ -49,17 +50,26 @@ SIGNING_ROLES = ("quality", "admin")
 
 #: step -> (states it may follow (None: no record yet), the state it leads to, its meaning as signed).
 STEPS: dict[str, tuple[tuple[str | None, ...], str, str]] = {
-    "hold": ((None, "rescreen"), "held", "I place this lot on hold for disposition"),
-    "review": (("held",), "review", "I have reviewed the hold record of this lot and open its disposition"),
-    "release": (("review",), "released", "I approve the release of this lot"),
+    # The meanings are signed as this English; C_ marks them for the catalog, shown translated.
+    "hold": ((None, "rescreen"), "held", C_("I place this lot on hold for disposition")),
+    "review": (
+        ("held",),
+        "review",
+        C_("I have reviewed the hold record of this lot and open its disposition"),
+    ),
+    "release": (("review",), "released", C_("I approve the release of this lot")),
     "release_with_deviation": (
         ("review",),
         "released_with_deviation",
-        "I approve the release of this lot under the deviation stated in the reason",
+        C_("I approve the release of this lot under the deviation stated in the reason"),
     ),
-    "rescreen": (("review",), "rescreen", "I order this lot re-screened before a new disposition"),
-    "scrap": (("review",), "scrapped", "I order this lot scrapped"),
-    "return_to_supplier": (("review",), "returned_to_supplier", "I order this lot returned to its supplier"),
+    "rescreen": (("review",), "rescreen", C_("I order this lot re-screened before a new disposition")),
+    "scrap": (("review",), "scrapped", C_("I order this lot scrapped")),
+    "return_to_supplier": (
+        ("review",),
+        "returned_to_supplier",
+        C_("I order this lot returned to its supplier"),
+    ),
 }
 #: States in which a lot may ship.
 RELEASED = ("released", "released_with_deviation")

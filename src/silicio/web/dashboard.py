@@ -55,7 +55,7 @@ from silicio.yields.wafermap import Orientation, map_json, orientation_of
 
 from . import models as m
 from .cache import ByteCache, default_max_bytes
-from .links import die_url, lot_url, report_url, test_url, wafer_url
+from .links import die_url, lot_url, report_url, test_url, unit_page_url, wafer_url
 from .spatialdata import wafer_spatial
 
 _DEFAULT_HOLDS = HoldRules()
@@ -450,7 +450,7 @@ class Dashboard:
         return m.LotPage(lot_id=lot_id, product=product, stage=stage, stages=stages,
                          wafer_count=sum(w.wafer_id is not None for w in wafers), total=_total(yield_by(parts, by=())), wafers=wafers, stacked_fail_map=stacked,
                          bin_pareto=pareto, worst_tests=worst, report_url=report_url(lot_id, stage),
-                         holds=holds, holds_complete=screenings is not None)  # fmt: skip
+                         holds=holds, holds_complete=screenings is not None, units=_units(parts, lot_id, stage))  # fmt: skip
 
     def _worst_tests(self, tidy: pa.Table, product: str | None) -> list[m.TestStatistics]:
         """Tests with the most fails, then the lowest Cpk, of the dies' final results (``tidy`` of
@@ -683,9 +683,11 @@ class Dashboard:
         if self._has("parts"):
             for product, lot_id, stage, wafer_id, part_id, x, y in queries.parts_with_id(db, q, limit):
                 where = f"{lot_id} / {wafer_id} ({x}, {y})" if wafer_id is not None else lot_id
+                # A part outside wafers (a packaged unit) has its own page by part id.
+                url = die_url(lot_id, wafer_id, stage, x, y) if wafer_id is not None or not part_id \
+                    else unit_page_url(lot_id, part_id, stage)  # fmt: skip
                 hits.append(m.SearchHit(kind="part", label=f"part {part_id}: {where}", product=product,
-                                        lot_id=lot_id, wafer_id=wafer_id,
-                                        url=die_url(lot_id, wafer_id, stage, x, y)))  # fmt: skip
+                                        lot_id=lot_id, wafer_id=wafer_id, url=url))  # fmt: skip
         return m.SearchPage(q=q, hits=hits[:limit])
 
     # -- for the drill-down pages (silicio.web.drill): the same lake, lock and cache
@@ -721,3 +723,24 @@ class Dashboard:
         """Compute the screening and the overview, e.g. in a thread at start."""
         self._screenings()
         self.overview()
+
+
+def _units(parts: pa.Table, lot_id: str, stage: str) -> list[m.UnitRow]:
+    """The lot's packaged units at ``stage``, by part id, in test order, each with its last
+    insertion's bins and verdict: for a stage without wafer coordinates (final test), whose parts
+    have no die page; none otherwise."""
+    if parts.num_rows == 0 or parts["x"].null_count < parts.num_rows:
+        return []
+    frame = pl.from_arrow(parts.select(["part_id", "hard_bin", "soft_bin", "passed"])).filter(
+        pl.col("part_id").is_not_null() & (pl.col("part_id") != "")
+    )
+    units = frame.group_by("part_id", maintain_order=True).agg(
+        pl.len().alias("insertions"),
+        pl.col("hard_bin").last(),
+        pl.col("soft_bin").last(),
+        pl.col("passed").last(),
+    )
+    return [
+        m.UnitRow(**row, url=unit_page_url(lot_id, row["part_id"], stage))
+        for row in units.iter_rows(named=True)
+    ]

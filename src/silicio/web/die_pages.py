@@ -1,6 +1,7 @@
 """The drill-down below the wafer: a die's own page (every insertion, every result against its
-limits, bins, why the screening removed it, where it went), the screening as a wafer-map layer,
-and two wafers or two lots side by side. Declared once (:mod:`silicio.web.declare`) like the
+limits, bins, why the screening removed it, where it went), a packaged unit's page (the same for a
+final-test part, found by its part id, and the wafer die it came from), the screening as a
+wafer-map layer, and two wafers or two lots side by side. Declared once (:mod:`silicio.web.declare`) like the
 other pages; the data come from the lake through :class:`~silicio.web.dashboard.Dashboard` and
 from the genealogy through :class:`~silicio.web.tracedata.TraceData`."""
 
@@ -14,8 +15,9 @@ import numpy as np
 import polars as pl
 from fastapi import Path, Query
 
+from silicio.i18n import C_
 from silicio.lake import queries
-from silicio.lake.layout import WAFER_SORT
+from silicio.lake.layout import FINAL_TEST, WAFER_SORT
 from silicio.yields import bin_counts, bin_map, stacked_fail_map, yield_by
 from silicio.yields.rules import reason_codes
 from silicio.yields.wafermap.drawing import rule_colours
@@ -32,6 +34,11 @@ from .tracedata import BadQuery
 DieCoordinatePath = Annotated[
     int, Path(ge=COORDINATE_MIN, le=COORDINATE_MAX, description="die X or Y on the wafer (STDF I*2)")
 ]
+#: Longest part id looked up (STDF PRR PART_ID is C*n: up to 255 characters).
+MAX_PART_ID = 255
+UnitPartPath = Annotated[
+    str, Path(min_length=1, max_length=MAX_PART_ID, description="the unit's part id (STDF PRR PART_ID)")
+]
 
 # ------------------------------------------------------------------------------------------------
 # Flags of a result
@@ -39,16 +46,16 @@ DieCoordinatePath = Annotated[
 #: STDF V4 PTR / MPR TEST_FLG bits a user must see beside a result (bit 6, "no pass/fail
 #: indication", and bit 7, "test failed", are the verdict column's).
 TEST_FLG_BITS = (
-    (0, "alarm"),
-    (1, "invalid result"),
-    (2, "unreliable result"),
-    (3, "timeout"),
-    (4, "not executed"),
-    (5, "aborted"),
+    (0, C_("alarm")),
+    (1, C_("invalid result")),
+    (2, C_("unreliable result")),
+    (3, C_("timeout")),
+    (4, C_("not executed")),
+    (5, C_("aborted")),
 )
 #: STDF V4 PTR / MPR PARM_FLG bits 0-2: the measurement's own errors (bits 3-4 say which limit
 #: failed, the verdict's; 5-7 how the limits were applied).
-PARM_FLG_BITS = ((0, "scale error"), (1, "drift error"), (2, "oscillation"))
+PARM_FLG_BITS = ((0, C_("scale error")), (1, C_("drift error")), (2, C_("oscillation")))
 #: TEST_FLG bit 6: the tester gave no pass/fail indication.
 NO_VERDICT_BIT = 6
 
@@ -59,10 +66,15 @@ def result_flags(test_flg: int | None, parm_flg: int | None) -> list[str]:
     return flags + [name for bit, name in PARM_FLG_BITS if parm_flg is not None and parm_flg >> bit & 1]
 
 
+def _insertion_kind(index: int) -> str:
+    """What the ``index``-th insertion of a die or unit is (0: the first pass)."""
+    return C_("first pass") if index == 0 else C_("retest %(n)s") % {"n": index}
+
+
 def verdict(passed: bool | None, test_flg: int | None) -> str:
     if passed is None or (test_flg is not None and test_flg >> NO_VERDICT_BIT & 1):
-        return "no verdict"
-    return "pass" if passed else "fail"
+        return C_("no verdict")
+    return C_("pass") if passed else C_("fail")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -92,7 +104,7 @@ def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: i
     number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
     insertions = [
         m.DieInsertion(
-            insertion=i + 1, kind="first pass" if i == 0 else f"retest {i}", final=i == last,
+            insertion=i + 1, kind=_insertion_kind(i), final=i == last,
             file=PurePath(r["path"]).name, started=r["started"], part_index=r["part_index"], part_id=r["part_id"],
             site=r["site"], hard_bin=r["hard_bin"], soft_bin=r["soft_bin"], passed=r["passed"],
             test_time_ms=r["test_t"], tests=r["num_tests"],
@@ -127,14 +139,19 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
                    x: int, y: int) -> dict:  # fmt: skip
     """The die page's screening fields: whether a rule removed the die, which, and why."""
     if stage != WAFER_SORT:
-        return {"screening_note": f"the screening judges wafer-sort dies; this is {stage}"}
+        return {
+            "screening_note": C_("the screening judges wafer-sort dies; this is %(stage)s") % {"stage": stage}
+        }
     screenings = dashboard.screenings_done()
     if screenings is None:
-        return {"screening_note": "the PAT screening of the lake is still running: reload to see its verdict"}
+        return {
+            "screening_note": C_("the PAT screening of the lake is still running: reload to see its verdict")
+        }
     result = screenings.results.get(product)
     if result is None:
         why = [n for n in screenings.notes if product is not None and n.startswith(f"{product}:")]
-        return {"screening_note": why[0] if why else f"product {product} was not screened"}
+        note = why[0] if why else C_("product %(product)s was not screened") % {"product": product}
+        return {"screening_note": note}
     parts = pl.from_arrow(result.parts).filter(
         (pl.col("lot_id") == lot_id)
         & (pl.col("wafer_id") == wafer_id)
@@ -142,7 +159,9 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
         & (pl.col("y") == y)
     )
     if parts.is_empty():
-        return {"screening_note": "the screening did not judge this die (no final part at these coordinates)"}
+        return {
+            "screening_note": C_("the screening did not judge this die (no final part at these coordinates)")
+        }
     row = parts.row(parts.height - 1, named=True)
     reasons = pl.from_arrow(result.reasons).filter(
         (pl.col("lot_id") == lot_id)
@@ -162,16 +181,111 @@ def _die_screening(dashboard: Dashboard, product: str | None, stage: str, lot_id
 def _with_genealogy(data: Drill, page: m.DiePage) -> m.DiePage:
     """The die page with where the die went, from the genealogy (cached there)."""
     if page.stage != WAFER_SORT:
-        return page.model_copy(update={"trace_note": "the genealogy knows dies by their wafer-sort place"})
+        return page.model_copy(
+            update={"trace_note": C_("the genealogy knows dies by their wafer-sort place")}
+        )
     node = data.trace.die_node(page.lot_id, page.wafer_id, page.x, page.y)
     if node is None:
-        note = (f"This die is not in the genealogy: only dies loaded into it are traced (the demo traces "
-                f"{DEMO_DIES_PER_WAFER} dies a wafer).")  # fmt: skip
+        note = C_("This die is not in the genealogy: only dies loaded into it are traced (the demo traces "
+                  "%(count)s dies a wafer).") % {"count": DEMO_DIES_PER_WAFER}  # fmt: skip
         return page.model_copy(update={"trace_note": note})
     query = data.trace.forward_from("die", node)
-    note = f"Die {node} of the genealogy: what it went into, forward."
+    note = C_("Die %(node)s of the genealogy: what it went into, forward.") % {"node": node}
     return page.model_copy(update={"traced": True, "trace_node": node, "trace_note": note, "units_reached": query.units,
                                    "reached": query.counts, "shipments": query.shipments})  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# A packaged unit's page (final test: no wafer coordinates, a part id)
+
+
+def unit(data: Drill, lot_id: str, part_id: UnitPartPath, stage: Stage = None) -> m.UnitPage:
+    dashboard = data.dashboard
+    page = dashboard.computed(("unit", lot_id, part_id, stage),
+                              lambda db: _unit_page(dashboard, db, lot_id, part_id, stage))  # fmt: skip
+    return _with_unit_genealogy(data, page)
+
+
+def _unit_page(dashboard: Dashboard, db, lot_id: str, part_id: str, stage: str | None) -> m.UnitPage:
+    if db is None:
+        raise NotFound(f"no lake at {dashboard.data_dir}")
+    product, chosen, stages = dashboard.lot_stage(db, lot_id, stage)
+    if stage is None and FINAL_TEST in stages:  # a unit's page: the lot's final test, not its wafer sort
+        product, chosen, _ = dashboard.lot_stage(db, lot_id, FINAL_TEST)
+    stage = chosen
+    parts = queries.unit_insertions(db, lot_id, stage, part_id)
+    if parts.is_empty():
+        raise NotFound(f"no part {part_id!r} in lot {lot_id!r} at {stage}")
+    last = parts.height - 1
+    number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
+    insertions = [
+        m.DieInsertion(
+            insertion=i + 1, kind=_insertion_kind(i), final=i == last,
+            file=PurePath(r["path"]).name, started=r["started"], part_index=r["part_index"], part_id=r["part_id"],
+            site=r["site"], hard_bin=r["hard_bin"], soft_bin=r["soft_bin"], passed=r["passed"],
+            test_time_ms=r["test_t"], tests=r["num_tests"],
+        )
+        for i, r in enumerate(parts.iter_rows(named=True))
+    ]  # fmt: skip
+    results = []
+    for r in queries.unit_results(db, lot_id, stage, part_id).iter_rows(named=True):
+        n = number.get((r["file_sha256"], r["part_index"]))
+        if n is None:
+            continue
+        results.append(m.DieResult(
+            insertion=n, final=n == last + 1, test_num=r["test_num"], test_name=r["test_name"],
+            test_type=r["test_type"], pin=r["pin"], units=r["units"], lo_limit=clean(r["lo_limit"]),
+            result=clean(r["result"]), hi_limit=clean(r["hi_limit"]), verdict=verdict(r["passed"], r["test_flg"]),
+            flags=result_flags(r["test_flg"], r["parm_flg"]), url=test_url(r["test_num"], product),
+        ))  # fmt: skip
+    final = insertions[-1]
+    return m.UnitPage(
+        lot_id=lot_id, part_id=part_id, product=product, stage=stage, lot_url=lot_url(lot_id, stage),
+        insertion_count=len(insertions), retests=len(insertions) - 1, final_hard_bin=final.hard_bin,
+        final_soft_bin=final.soft_bin, final_passed=final.passed, insertions=insertions, results=results,
+        failed_tests=sum(r.final and r.verdict == "fail" for r in results),
+        alarmed_results=sum(bool(r.flags) for r in results), traced=False,
+    )  # fmt: skip
+
+
+def _with_unit_genealogy(data: Drill, page: m.UnitPage) -> m.UnitPage:
+    """The unit page with the die it came from (the genealogy's die -> unit edge), that die's page
+    and its screening verdict at wafer sort."""
+    origin = data.trace.unit_origin(page.lot_id, page.part_id)
+    if origin is None:
+        note = C_("This unit is not in the genealogy: only units loaded into it with a final-test key "
+                  "(lot and part id) are traced.")  # fmt: skip
+        return page.model_copy(update={"trace_note": note, "screening_note": C_(
+            "the screening judges wafer-sort dies; the genealogy does not say which die this unit was")})  # fmt: skip
+    update: dict = {"traced": True, "trace_node": origin["unit"], "die_node": origin["die"],
+                    "came_from": origin["query"].counts}  # fmt: skip
+    key = origin["die_key"]
+    if key is None:
+        update["trace_note"] = C_("Unit %(node)s of the genealogy; the die it came from has no wafer-sort key.") % {
+            "node": origin["unit"]}  # fmt: skip
+        update["screening_note"] = C_("the screening judges wafer-sort dies; the genealogy does not say which die "
+                                      "this unit was")  # fmt: skip
+        return page.model_copy(update=update)
+    update.update(die_lot_id=key["lot_id"], die_wafer_id=key["wafer_id"], die_x=key["x"], die_y=key["y"],
+                  die_url=die_page_url(key["lot_id"], key["wafer_id"], key["x"], key["y"], WAFER_SORT),
+                  trace_note=C_("Unit %(node)s of the genealogy, made from die %(die)s.")
+                  % {"node": origin["unit"], "die": origin["die"]})  # fmt: skip
+    dashboard = data.dashboard
+    try:
+        die_product = dashboard.computed(("lot_product", key["lot_id"], WAFER_SORT),
+                                         lambda db: _product_at(dashboard, db, key["lot_id"], WAFER_SORT))  # fmt: skip
+    except NotFound:  # the die's wafer-sort lot is not in the lake
+        update["screening_note"] = C_("the wafer-sort data of its die are not in the lake")
+        return page.model_copy(update=update)
+    screening = _die_screening(dashboard, die_product, WAFER_SORT, key["lot_id"], key["wafer_id"], key["x"],
+                               key["y"])  # fmt: skip
+    return page.model_copy(update={**update, **screening})
+
+
+def _product_at(dashboard: Dashboard, db, lot_id: str, stage: str) -> str | None:
+    if db is None:
+        raise NotFound(f"no lake at {dashboard.data_dir}")
+    return dashboard.lot_stage(db, lot_id, stage)[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,13 +296,16 @@ def screening_layer(dashboard: Dashboard, page: m.WaferPage) -> dict:
     """The wafer page's screening fields: the dies the screening removed, by their first rule
     (the recipe's precedence), or why there is no layer."""
     if page.stage != WAFER_SORT:
-        return {"screening_note": "the screening judges wafer-sort dies only"}
+        return {"screening_note": C_("the screening judges wafer-sort dies only")}
     screenings = dashboard.screenings_done()
     if screenings is None:
-        return {"screening_note": "the PAT screening is still running: its layer shows once it is done"}
+        return {"screening_note": C_("the PAT screening is still running: its layer shows once it is done")}
     result = screenings.results.get(page.product)
     if result is None:
-        return {"screening_note": f"product {page.product} was not screened (see the PAT page)"}
+        return {
+            "screening_note": C_("product %(product)s was not screened (see the PAT page)")
+            % {"product": page.product}
+        }
     removed = pl.from_arrow(result.parts).filter(
         (pl.col("lot_id") == page.lot_id) & (pl.col("wafer_id") == page.wafer_id) & pl.col("screened")
         & pl.col("x").is_not_null() & pl.col("y").is_not_null()
@@ -202,7 +319,7 @@ def screening_layer(dashboard: Dashboard, page: m.WaferPage) -> dict:
                              colors=used, counts=counts)  # fmt: skip
     return {
         "screening_layer": layer,
-        "screening_note": None if first else "the screening removed no die here",
+        "screening_note": None if first else C_("the screening removed no die here"),
     }
 
 
@@ -371,6 +488,9 @@ PAGES = (
     Page(path="/lot/{lot_id}/wafer/{wafer_id}/die/{x}/{y}", compute=die, template="die.html", access="internal",
          summary="A die: every insertion, each result against its limits, bins, screening, genealogy",
          csv_name="{wafer_id}_{x}_{y}"),
+    Page(path="/lot/{lot_id}/unit/{part_id}", compute=unit, template="unit.html", access="internal",
+         summary="A packaged unit by part id: every insertion, each result against its limits, bins, its die",
+         csv_name="{part_id}"),
     Page(path="/compare", compute=compare, template="compare.html", access="internal", charts=True,
          summary="Two wafers (a=LOT/WAFER) or two lots (a=LOT) side by side: maps, yields, bins, tests",
          csv_name="compare"),

@@ -1,5 +1,7 @@
 """How a page shows a value: one function for tables, headline figures and the tests that read them,
-in the reader's language (:mod:`silicio.i18n.formats`); the templates call them as filters."""
+in the reader's language (:mod:`silicio.i18n.formats`); the templates call them as filters. Text
+the code computed in English (a hold reason, a note) is shown translated
+(:mod:`silicio.i18n.computed`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from silicio.i18n import DEFAULT_LANGUAGE
+from silicio.i18n.computed import translate_computed
 from silicio.i18n.formats import (
     MISSING,
     format_bool,
@@ -52,4 +55,6 @@ def format_cell(value: Any, display: str = "text", language: str = DEFAULT_LANGU
         return format_number(value, language=language)
     if display == "number" and isinstance(value, int):
         return format_integer(value, language)
+    if isinstance(value, str):
+        return translate_computed(value, language)  # a hold reason, a note: computed English
     return str(value)

@@ -2,9 +2,10 @@
 the language switch, and the templates' ``_()`` / ``ngettext()`` and formatting filters.
 
 A request's language is the one its ``?lang=es|en`` asks for, which a cookie then remembers
-(the switch in the navigation bar is such a link); else the one remembered; else the browser's
-``Accept-Language``; else English. Accounts have no language of their own: the cookie follows
-the browser, which is where the choice was made.
+(the switch in the navigation bar is such a link); else the signed-in account's preference (set
+on ``/account`` or with ``silicio users language``); else the one the cookie remembers; else the
+browser's ``Accept-Language``; else English. The account's preference comes before the cookie: it
+follows the person to another browser, and ``?lang=`` still switches one page.
 
 Templates mark text with ``{{ _("Final yield") }}`` (a ``%`` in the text is written ``%%``: the
 messages are Python format strings, so ``_("%(n)s lots", n=3)`` fills them) and plurals with
@@ -29,8 +30,10 @@ from silicio.i18n import (
     language_code,
     translation,
 )
+from silicio.i18n.computed import translate_computed
 
 from . import format as fmt
+from .access import principal_of
 
 #: The cookie that remembers a ``?lang=`` choice, and for how long (a year).
 LANGUAGE_COOKIE = "silicio_lang"
@@ -54,7 +57,7 @@ def language_of(request: Request) -> str:
     known = getattr(request.state, "language", None)
     if known is None:
         known = choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
-                                request.headers.get("accept-language"))  # fmt: skip
+                                request.headers.get("accept-language"), principal_of(request).language)  # fmt: skip
         request.state.language = known
     return known
 
@@ -107,10 +110,15 @@ def _filter(function):
     return apply
 
 
+def _computed(value: Any, language: str) -> Any:
+    return translate_computed(value, language) if isinstance(value, str) else value
+
+
 def install_templates(env: Environment) -> None:
     """``_``, ``gettext`` and ``ngettext`` in the templates, in the request's language, and the
     formatting filters: ``cell(display)``, ``number(digits)``, ``integer``, ``percent``,
-    ``share``, ``money``, ``date``, ``datetime``, ``yesno``."""
+    ``share``, ``money``, ``date``, ``datetime``, ``yesno``, and ``computed`` (text the code
+    computed in English, :mod:`silicio.i18n.computed`)."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)  # type: ignore[attr-defined]
 
@@ -129,6 +137,7 @@ def install_templates(env: Environment) -> None:
         long_date=long_date,
         datetime=_filter(fmt.format_datetime),
         yesno=_filter(fmt.format_bool),
+        computed=_filter(_computed),
     )
     env.globals.update(
         language_of=language_of,

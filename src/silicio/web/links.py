@@ -41,6 +41,11 @@ def die_page_url(lot_id: str, wafer_id: str, x: int | str, y: int | str, stage: 
     return f"/lot/{_part(lot_id)}/wafer/{_part(wafer_id)}/die/{x}/{y}" + _query({"stage": stage})
 
 
+def unit_page_url(lot_id: str, part_id: str, stage: str | None = None) -> str:
+    """The page of a packaged unit (final test) of a lot, by its part id."""
+    return f"/lot/{_part(lot_id)}/unit/{_part(part_id)}" + _query({"stage": stage})
+
+
 def on_map_url(lot_id: str, wafer_id: str, stage: str, x: int, y: int) -> str:
     """A die on its wafer map, highlighted."""
     return wafer_url(lot_id, wafer_id, stage, x=x, y=y)

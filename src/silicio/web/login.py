@@ -1,5 +1,6 @@
-"""Signing in and out of the dashboard (``/login``, ``/logout``) and the accounts page
-(``/admin/users``), over the accounts of :mod:`silicio.auth`.
+"""Signing in and out of the dashboard (``/login``, ``/logout``), the accounts page
+(``/admin/users``) and one's own account (``/account``: the language it prefers), over the
+accounts of :mod:`silicio.auth`.
 
 :class:`Authority` is what the access gate (:mod:`silicio.web.access`) asks who a request is: the
 account store and the key that signs session cookies, both opened on first use.
@@ -20,12 +21,14 @@ from starlette.concurrency import run_in_threadpool
 
 from silicio.auth import AuthStore, CookieSigner, LoginPolicy, LoginRefused, load_or_create_key
 from silicio.auth.passwords import DEFAULT_COST, PasswordCost
+from silicio.auth.roles import AuthError
 from silicio.auth.sessions import SESSION_COOKIE
 from silicio.auth.store import DEFAULT_POLICY, SESSION_LIFETIME
 from silicio.datadir import DataDir
+from silicio.i18n import LANGUAGES, NATIVE_NAMES
 
 from . import links
-from .access import LOGIN_PATH, access, principal_of, safe_next
+from .access import LOGIN_PATH, access, principal_of, refusal, safe_next
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["accounts"])
@@ -127,7 +130,8 @@ def _accounts(authority: Authority) -> dict:
     store = authority.store
     now = authority.clock()
     users = [{"username": u.username, "role": u.role, "organisation": u.organisation, "active": u.active,
-              "created_at": u.created_at.isoformat(), "created_by": u.created_by} for u in store.users()]  # fmt: skip
+              "language": u.language, "created_at": u.created_at.isoformat(), "created_by": u.created_by}
+             for u in store.users()]  # fmt: skip
     tokens = [{"token_id": t.token_id, "role": t.role, "organisation": t.organisation, "username": t.username,
                "label": t.label, "expires_at": t.expires_at.isoformat(), "active": t.active(now),
                "revoked": t.revoked_at is not None} for t in store.tokens()]  # fmt: skip
@@ -148,3 +152,56 @@ def accounts_api(request: Request) -> Response:
 def accounts_page(request: Request) -> Response:
     context = {**_accounts(request.app.state.authority), "api_url": "/api/admin/users"}
     return request.app.state.templates.TemplateResponse(request, "accounts.html", context)
+
+
+# ------------------------------------------------------------------------------------------------
+# One's own account: the language it prefers
+
+ACCOUNT_PATH = "/account"
+
+
+def _account_page(request: Request, message: str | None = None, status: int = 200) -> Response:
+    principal = principal_of(request)
+    user = None
+    if principal.username is not None:
+        try:
+            user = request.app.state.authority.store.user(principal.username)
+        except AuthError:  # the account went while its token or session still worked: none to show
+            user = None
+    choices = [(code, NATIVE_NAMES[code]) for code in LANGUAGES]
+    context = {"account": user, "choices": choices, "message": message}
+    return request.app.state.templates.TemplateResponse(request, "account.html", context, status_code=status)
+
+
+@router.get(ACCOUNT_PATH, response_class=HTMLResponse)
+@access("internal")
+def account_page(request: Request) -> Response:
+    """One's own account: name, role and the dashboard language it prefers (a form to change it)."""
+    return _account_page(request)
+
+
+@router.post(f"{ACCOUNT_PATH}/language")
+@access("internal")
+async def account_language(request: Request) -> Response:
+    """Set the signed-in account's language (form field ``language``: a code of the language
+    switch, or empty for none); logged in the account log with the account as its actor."""
+    principal = principal_of(request)
+    if principal.username is None:
+        # 422, not 403: the gate let the role in; the request names nothing this credential has.
+        return refusal(request, 422, "this credential belongs to no account: there is no language to set")
+    raw = await request.body()
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return refusal(
+            request, 400, "expected a form (application/x-www-form-urlencoded) with a language field"
+        )
+    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    if "language" not in fields:
+        return refusal(request, 400, "the form has no language field")
+    store = request.app.state.authority.store
+    try:
+        await run_in_threadpool(store.set_language, principal.username, fields["language"][0],
+                                actor=principal.actor, address=_client_address(request))  # fmt: skip
+    except AuthError as exc:
+        return _account_page(request, str(exc), 400)
+    # The page is drawn afresh in the new language: the request's own language was worked out before.
+    return RedirectResponse(ACCOUNT_PATH, status_code=303)

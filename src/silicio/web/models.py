@@ -198,6 +198,17 @@ class HoldReasonRow(Row):
     reason: str = text("Why held")
 
 
+class UnitRow(Row):
+    """A packaged unit of a lot (final test: no wafer coordinates), by its PRR PART_ID; its page
+    is :class:`UnitPage`."""
+
+    part_id: str = text("Part id")
+    insertions: int = integer("Insertions")
+    hard_bin: int | None = ident("Final hard bin", None)
+    soft_bin: int | None = ident("Final soft bin", None)
+    passed: bool | None = text("Passed", None)
+
+
 class LotPage(BaseModel):
     lot_id: str
     product: str | None
@@ -215,6 +226,9 @@ class LotPage(BaseModel):
     holds: list[HoldReasonRow] = Field(default_factory=list, description="why the lot is held at this stage")
     holds_complete: bool = Field(
         True, description="False while the screening runs: PAT and shift rules not judged"
+    )
+    units: list[UnitRow] = Field(
+        default_factory=list, description="packaged units by part id (a stage without wafer coordinates)"
     )
 
 
@@ -852,6 +866,45 @@ class DiePage(BaseModel):
     units_reached: int | None = None
     reached: list[TraceCount] = Field(default_factory=list)
     shipments: list[ShipmentUnits] = Field(default_factory=list)
+
+
+class UnitPage(BaseModel):
+    """One packaged unit of a final-test lot, found by its part id: every insertion, each result
+    against its limits, the bins, and, when the genealogy holds it, the wafer die it came from with
+    that die's screening verdict."""
+
+    lot_id: str
+    part_id: str
+    product: str | None
+    stage: str
+    lot_url: str
+    insertion_count: int
+    retests: int
+    final_hard_bin: int | None
+    final_soft_bin: int | None
+    final_passed: bool | None
+    insertions: list[DieInsertion]
+    results: list[DieResult]
+    failed_tests: int = Field(description="results of the final insertion that failed their limits")
+    alarmed_results: int = Field(description="results of any insertion with an alarm or error flag")
+    traced: bool = Field(description="the genealogy holds this unit")
+    trace_node: str | None = None
+    trace_note: str = ""
+    die_node: str | None = Field(None, description="the genealogy's die the unit was made from")
+    die_lot_id: str | None = None
+    die_wafer_id: str | None = None
+    die_x: int | None = None
+    die_y: int | None = None
+    die_url: str | None = Field(None, description="the die's own page (wafer sort)")
+    came_from: list[TraceCount] = Field(default_factory=list, description="the genealogy backward, by kind")
+    screened: bool | None = Field(
+        None, description="the screening removed its die at wafer sort (None: not judged, see screening_note)"
+    )
+    screening_rules: list[str] = Field(default_factory=list)
+    new_hard_bin: int | None = None
+    new_soft_bin: int | None = None
+    screening_note: str | None = None
+    screening: list[DieScreeningReason] = Field(default_factory=list)
 
 
 class ScreeningLayer(BaseModel):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from silicio.datadir import DataDir
+from silicio.i18n import C_
 
 from . import models as m
 from . import public_models as pm
@@ -56,9 +57,20 @@ def _coverage(counts: dict[str, int]) -> str | None:
     dies, wafers = counts.get("die", 0), counts.get("wafer", 0)
     if not dies:
         return None
-    per_wafer = f" ({dies / wafers:,.0f} a wafer)" if wafers else ""
-    return (f"The genealogy holds {dies:,} {'die' if dies == 1 else 'dies'} on these paths{per_wafer}: units reached counts their units only, "
-            f"not every good die the tester passed (the demo traces {DEMO_DIES_PER_WAFER} dies a wafer).")  # fmt: skip
+    shown = {
+        "dies": f"{dies:,}",
+        "per_wafer": f"{dies / wafers:,.0f}" if wafers else "",
+        "demo": DEMO_DIES_PER_WAFER,
+    }
+    if dies == 1:
+        return C_("The genealogy holds 1 die on these paths: units reached counts its units only, not every good "
+                  "die the tester passed (the demo traces %(demo)s dies a wafer).") % shown  # fmt: skip
+    if wafers:
+        return C_("The genealogy holds %(dies)s dies on these paths (%(per_wafer)s a wafer): units reached counts "
+                  "their units only, not every good die the tester passed (the demo traces %(demo)s dies a "
+                  "wafer).") % shown  # fmt: skip
+    return C_("The genealogy holds %(dies)s dies on these paths: units reached counts their units only, not every "
+              "good die the tester passed (the demo traces %(demo)s dies a wafer).") % shown  # fmt: skip
 
 
 def _trace_query(result: dict) -> m.TraceQuery:
@@ -249,6 +261,39 @@ class TraceData:
                     if k["stage"] == "wafer_sort" and k["kind"] == "die"}  # fmt: skip
 
         return self._cached("die_keys", index).get((lot_id, wafer_id, x, y))
+
+    def unit_origin(self, lot_id: str, part_id: str) -> dict[str, Any] | None:
+        """Where the unit whose final-test tester key is (lot, part id) came from: ``unit`` (its
+        genealogy name), ``die`` (the die it was made from, or None), ``die_key`` (that die's
+        wafer-sort tester key: lot_id, wafer_id, x, y; or None) and ``query`` (the backward trace,
+        a :class:`~silicio.web.models.TraceQuery`). None when the genealogy does not hold the unit."""
+        if not self.data_dir.is_dir():
+            return None
+
+        def index() -> tuple[dict[tuple[str, str], str], dict[str, dict]]:
+            # (lot, part id) -> unit name of the final-test keys; die name -> its wafer-sort key
+            keys = self.store().tester_keys()
+            units = {(k["lot_id"], k["part_id"]): k["name"] for k in keys
+                     if k["stage"] == "final_test" and k["kind"] == "unit"}  # fmt: skip
+            dies = {k["name"]: k for k in keys if k["stage"] == "wafer_sort" and k["kind"] == "die"}
+            return units, dies
+
+        units, die_keys = self._cached("unit_keys", index)
+        name = units.get((lot_id, part_id))
+        if name is None:
+            return None
+
+        def backward() -> tuple[m.TraceQuery, list[str]]:
+            from silicio import trace
+
+            result = self._genealogy_call(lambda: trace.backward(self.store(), "unit", name))
+            return _trace_query(result), list(result["nodes"].get("die", []))
+
+        query, dies = self._cached(("trace", "backward", "unit", name), backward)
+        die = dies[0] if len(dies) == 1 else None  # a unit comes from one die (the store refuses two)
+        die_key = die_keys.get(die) if die is not None else None
+        return {"unit": name, "die": die, "query": query,
+                "die_key": {f: die_key[f] for f in ("lot_id", "wafer_id", "x", "y")} if die_key else None}  # fmt: skip
 
     def forward_from(self, kind: str, name: str) -> m.TraceQuery:
         """What (kind, name) went into: units, reels, shipments, customers (cached)."""

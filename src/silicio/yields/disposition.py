@@ -32,6 +32,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from silicio.i18n import C_
+
 from .aecq002 import statistical_yield_analysis
 from .excursion import lot_parametric_shifts
 from .recipe import Recipe, load_recipe
@@ -223,7 +225,8 @@ def lot_holds(
             add(key, HoldReason(
                 rule="final_yield", parameters={"min_final_yield": rules.min_final_yield},
                 evidence={"final_yield": value, "limit": rules.min_final_yield},
-                text=f"final yield {value:.2%} < {rules.min_final_yield:.2%}"))  # fmt: skip
+                text=C_("final yield %(value)s < %(limit)s")
+                % {"value": f"{value:.2%}", "limit": f"{rules.min_final_yield:.2%}"}))  # fmt: skip
 
     if yield_limit_flags is not None:
         _history_holds(yield_limit_flags, add)
@@ -239,7 +242,8 @@ def lot_holds(
                     rule="pat_share", parameters={"max_pat_share": rules.max_pat_share},
                     evidence={"pat_parts": row["pat_parts"], "parts": row["n_parts"], "share": share,
                               "limit": rules.max_pat_share},
-                    text=f"PAT outliers {row['pat_parts']} ({share:.2%} of parts) > {rules.max_pat_share:.2%}"))  # fmt: skip
+                    text=C_("PAT outliers %(parts)s (%(share)s of parts) > %(limit)s")
+                    % {"parts": row["pat_parts"], "share": f"{share:.2%}", "limit": f"{rules.max_pat_share:.2%}"}))  # fmt: skip
 
     if lot_statistics is not None:
         _shift_holds(lot_statistics, rules, add)
@@ -274,8 +278,9 @@ def _yield_limit_holds(
             )
         n_lots = baseline["lot_id"].n_unique()
         if n_lots < rules.yield_limits_min_lots:
-            notes.append(f"{product} {stage}: {n_lots} lot(s), fewer than the {rules.yield_limits_min_lots} "
-                         "AEC-Q002 yield and bin limits need")  # fmt: skip
+            notes.append(C_("%(product)s %(stage)s: %(lots)s lot(s), fewer than the %(needed)s AEC-Q002 yield "
+                            "and bin limits need")
+                         % {"product": product, "stage": stage, "lots": n_lots, "needed": rules.yield_limits_min_lots})  # fmt: skip
             continue
         limits, flags = statistical_yield_analysis(
             group, baseline, bin_column=bin_column, min_lots=rules.yield_limits_min_lots
@@ -286,14 +291,15 @@ def _yield_limit_holds(
             basis = limit_of[(kind, flag["bin"])]
             evidence = {"level": flag["rule"], "value": flag["value"], "limit": flag["limit"],
                         "mean": basis["mean"], "sigma": basis["sigma"], "lots": basis["n_lots"]}  # fmt: skip
+            shown = {"bin": flag["bin"], "value": f"{flag['value']:.2%}", "limit": f"{flag['limit']:.2%}"}
             if kind == "SYL":
-                what = f"yield {flag['value']:.2%} < {flag['limit']:.2%}"
+                what = C_("yield %(value)s < %(limit)s") % shown
             else:
                 evidence = {"bin": flag["bin"], **evidence}
-                what = f"bin {flag['bin']} fallout {flag['value']:.2%} > {flag['limit']:.2%}"
+                what = C_("bin %(bin)s fallout %(value)s > %(limit)s") % shown
             add((product, flag["lot_id"], stage), HoldReason(
                 rule=f"aec_q002_{kind.lower()}", parameters=parameters, evidence=evidence,
-                text=f"AEC-Q002 {flag['rule']}: {what}"))  # fmt: skip
+                text=C_("AEC-Q002 %(level)s: %(what)s") % {"level": flag["rule"], "what": what}))  # fmt: skip
     return notes
 
 
@@ -315,19 +321,26 @@ def _history_holds(flags, add: Callable[[tuple, HoldReason], None]) -> None:
         evidence = {"level": flag["rule"], "value": flag["value"], "limit": flag["limit"], "mean": flag["mean"],
                     "sigma": flag["sigma"], "lots": flag["n_values"], "parts": flag["parts"],
                     "count": flag["count"]}  # fmt: skip
-        where = "" if flag["wafer_id"] is None else f" on wafer {flag['wafer_id']}"
+        shown = {"bin": flag["bin"], "wafer": flag["wafer_id"], "value": f"{flag['value']:.2%}",
+                 "limit": f"{flag['limit']:.2%}"}  # fmt: skip
         if flag["scope"] == "wafer":
             evidence = {"wafer_id": flag["wafer_id"], **evidence}
+        on_wafer = flag["wafer_id"] is not None
         if kind == "SYL":
-            what = f"yield{where} {flag['value']:.2%} < {flag['limit']:.2%}"
+            what = (C_("yield on wafer %(wafer)s %(value)s < %(limit)s") if on_wafer
+                    else C_("yield %(value)s < %(limit)s")) % shown  # fmt: skip
         else:
             evidence = {"bin": flag["bin"], **evidence}
-            what = f"bin {flag['bin']} fallout{where} {flag['value']:.2%} > {flag['limit']:.2%}"
-        basis = f"version {version}" if version is not None else "computed now"
+            what = (C_("bin %(bin)s fallout on wafer %(wafer)s %(value)s > %(limit)s") if on_wafer
+                    else C_("bin %(bin)s fallout %(value)s > %(limit)s")) % shown  # fmt: skip
+        basis = (
+            C_("version %(version)s") % {"version": version} if version is not None else C_("computed now")
+        )
         count = len(parameters["baseline_lots"])
         add((flag["product"], flag["lot"], flag["stage"]), HoldReason(
             rule=f"aec_q002_{kind.lower()}", parameters=parameters, evidence=evidence,
-            text=f"AEC-Q002 {flag['rule']}: {what} (limits of the {count} lots tested before it, {basis})"))  # fmt: skip
+            text=C_("AEC-Q002 %(level)s: %(what)s (limits of the %(count)s lots tested before it, %(basis)s)")
+            % {"level": flag["rule"], "what": what, "count": count, "basis": basis}))  # fmt: skip
 
 
 def _shift_holds(lot_statistics, rules: HoldRules, add: Callable[[tuple, HoldReason], None]) -> None:
@@ -347,8 +360,10 @@ def _shift_holds(lot_statistics, rules: HoldRules, add: Callable[[tuple, HoldRea
         add(key, HoldReason(
             rule="parametric_shift", parameters=parameters,
             evidence={"tests": tests.to_dicts(), "worst_test": lot["worst_test"], "worst_shift": lot["worst_shift"]},
-            text=f"parametric shift on {lot['tests']} tests beyond {rules.shift_sigma:g} robust sigma of the "
-                 f"product's lots (worst {lot['worst_test']} {lot['worst_shift']:+.1f} sigma)"))  # fmt: skip
+            text=C_("parametric shift on %(tests)s tests beyond %(k)s robust sigma of the product's lots "
+                    "(worst %(test)s %(shift)s sigma)")
+            % {"tests": lot["tests"], "k": f"{rules.shift_sigma:g}", "test": lot["worst_test"],
+               "shift": f"{lot['worst_shift']:+.1f}"}))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
@@ -435,8 +450,8 @@ def screened_products(index: pl.DataFrame, recipe: Recipe) -> list[tuple[str | N
     out = []
     for (product,), group in lots.group_by("product", maintain_order=True):
         n_lots = group["lot"].n_unique()
-        why = (f"{product}: {n_lots} wafer-sort lot(s), fewer than the {needed} static PAT limits need "
-               "(AEC-Q001): not screened")  # fmt: skip
+        why = (C_("%(product)s: %(lots)s wafer-sort lot(s), fewer than the %(needed)s static PAT limits need "
+                  "(AEC-Q001): not screened") % {"product": product, "lots": n_lots, "needed": needed})  # fmt: skip
         out.append((product, why if n_lots < needed else None))
     return out
 
@@ -497,10 +512,14 @@ def screen_lake(
                 # each lot's static PAT limits from its own earlier lots
                 result = screen(frame, recipe, parts=parts, history=history)
             except ValueError as exc:
-                out.notes.append(f"{product}: not screened: {exc}")
+                out.notes.append(
+                    C_("%(product)s: not screened: %(reason)s") % {"product": product, "reason": exc}
+                )
                 continue
             out.results[product] = result
-            out.notes.extend(f"{product}: {note}" for note in result.notes)
+            out.notes.extend(
+                C_("%(product)s: %(note)s") % {"product": product, "note": n} for n in result.notes
+            )
             del tidy, parts, frame
         statistics = ahead.result()
     # One order from run to run, whichever thread's rows came first: the query's key order.

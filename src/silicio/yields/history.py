@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from silicio.i18n import C_
 from silicio.lake.catalog import BaselineKey
 
 from .aecq002 import BIN_COLUMNS, statistical_bin_limits, statistical_yield_limits
@@ -712,8 +713,11 @@ def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started
     earlier = _earlier_lots(key_lots, lot, started, settings)
     if len(earlier) < settings.min_lots:
         raise NotEnoughHistory(
-            f"lot {lot} ({key}): {len(earlier)} lot(s) tested before it, fewer than the {settings.min_lots} "
-            "AEC-Q002 Rev-B needs for SYL / SBL"
+            C_(
+                "lot %(lot)s (%(program)s): %(lots)s lot(s) tested before it, fewer than the %(needed)s "
+                "AEC-Q002 Rev-B needs for SYL / SBL"
+            )
+            % {"lot": lot, "program": key, "lots": len(earlier), "needed": settings.min_lots}
         )
     counts = counts_of([name for name, _ in earlier])
     return compute_baseline(key, earlier, counts, settings=settings, computed_at=datetime.now(UTC))

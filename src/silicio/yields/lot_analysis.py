@@ -44,6 +44,8 @@ import polars as pl
 import pyarrow as pa
 from scipy import stats
 
+from silicio.i18n import C_
+
 from .bins import site_yield_comparison
 from .parametric import part_test_times, units_per_hour
 from .yield_ import as_frame, check_choice, with_test_order
@@ -162,10 +164,10 @@ def site_yield_test(
         pooled = comparison.pooled_yield
         min_expected = float(min((tested * pooled).min(), (tested * (1 - pooled)).min()))
         if min_expected < MIN_EXPECTED_COUNT:
-            note = (
-                f"smallest expected count {min_expected:.2g} < {MIN_EXPECTED_COUNT:g} (Cochran): the chi-square "
-                f"p-value is approximate; read the exact per-site tests"
-            )
+            note = C_(
+                "smallest expected count %(expected)s < %(minimum)s (Cochran): the chi-square p-value is "
+                "approximate; read the exact per-site tests"
+            ) % {"expected": f"{min_expected:.2g}", "minimum": f"{MIN_EXPECTED_COUNT:g}"}
         fails = tested - good
         for i in range(k):
             table = [[good[i], fails[i]], [good.sum() - good[i], fails.sum() - fails[i]]]

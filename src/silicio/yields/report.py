@@ -35,7 +35,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from silicio.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translation
+from silicio.i18n import C_, DEFAULT_LANGUAGE, LANGUAGES, N_, translation
+from silicio.i18n.computed import translate_computed
 from silicio.i18n.formats import format_number
 
 from .bins import bin_counts, bin_definitions, bin_pareto, reconcile_bins
@@ -678,7 +679,7 @@ def _judged(data: _LotData, tables: _LotTables, recipe: Recipe | None, judging_r
     result = None
     if screened_recipe is not None:
         if data.tidy.height == 0:
-            notes.append("no test results in the lot: screening not run")
+            notes.append(C_("no test results in the lot: screening not run"))
         else:
             limits = static_limits
             if limits is None and product is not None and product.recipe is screened_recipe:
@@ -760,7 +761,9 @@ def _throughput(data: _LotData) -> Throughput:
     if any(t is None for t in (*starts, *finishes)):
         missing = [f["file"] for f in data.files if f["start_t"] is None or f["finish_t"] is None]
         found = throughput(parts, file_column=_FILE_NUMBER)
-        note = f"no MIR.START_T / MRR.FINISH_T in {', '.join(missing)}: no wall-clock UPH"
+        note = C_("no MIR.START_T / MRR.FINISH_T in %(files)s: no wall-clock UPH") % {
+            "files": ", ".join(missing)
+        }
         notes = tuple(n for n in found.notes if "START_T" not in n)
         return replace(found, notes=(*notes, note))
     bad = [f["file"] for f in data.files if f["finish_t"] < f["start_t"]]
@@ -768,7 +771,12 @@ def _throughput(data: _LotData) -> Throughput:
         found = throughput(parts, file_column=_FILE_NUMBER)
         notes = tuple(n for n in found.notes if "START_T" not in n)
         return replace(
-            found, notes=(*notes, f"MRR.FINISH_T before MIR.START_T in {', '.join(bad)}: no wall-clock UPH")
+            found,
+            notes=(
+                *notes,
+                C_("MRR.FINISH_T before MIR.START_T in %(files)s: no wall-clock UPH")
+                % {"files": ", ".join(bad)},
+            ),
         )
     return throughput(parts, file_column=_FILE_NUMBER, start_t=starts, finish_t=finishes)
 
@@ -807,7 +815,7 @@ def _lake_history(baseline: Baseline | str | None, data: _LotData, final_yield: 
     if baseline is None:
         return None
     if isinstance(baseline, str):
-        notes.append(f"no lot history to compare with: {baseline}")
+        notes.append(C_("no lot history to compare with: %(why)s") % {"why": baseline})
         return None
     limits = pl.from_arrow(baseline.yield_limits).filter(
         (pl.col("scope") == "lot") & (pl.col("kind") == "SYL")
@@ -1429,7 +1437,7 @@ tr.mismatch td{background:#fde2e2}
 """
 
 
-def _html_table(key: str, table: pa.Table, columns: list[str]) -> str:
+def _html_table(key: str, table: pa.Table, columns: list[str], language: str = DEFAULT_LANGUAGE) -> str:
     if table.num_rows == 0:
         return f'<p class="empty" data-table="{key}">none</p>'
     columns = [c for c in columns if c in table.column_names]
@@ -1439,7 +1447,9 @@ def _html_table(key: str, table: pa.Table, columns: list[str]) -> str:
         cells = []
         for c in columns:
             value = row[c]
-            text = html.escape(_cell_text(c, value))
+            shown = _cell_text(c, value)
+            # A hold reason or a note in the reader's language (the JSON below keeps the English).
+            text = html.escape(translate_computed(shown, language) if isinstance(value, str) else shown)
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             if numeric:
                 exact = _plain(value)
@@ -1705,10 +1715,11 @@ def render_html(report: LotReport, language: str = DEFAULT_LANGUAGE) -> str:
     notes = [*report.notes, *(report.screening.notes if report.screening else ())]
     body = [f"<h1>{html.escape(title)}</h1>", f'<table class="facts" data-table="headline">{facts}</table>']
     if notes:
-        body.append("<ul>" + "".join(f'<li class="note">{html.escape(n)}</li>' for n in notes) + "</ul>")
+        shown = (translate_computed(n, language) for n in notes)
+        body.append("<ul>" + "".join(f'<li class="note">{html.escape(n)}</li>' for n in shown) + "</ul>")
     for key, heading, table, columns in _sections(report):
         body.append(f"<h2>{html.escape(_(heading))}</h2>")
-        body.append(_html_table(key, table, columns))
+        body.append(_html_table(key, table, columns, language))
         body.append(_html_after(key, report))
     # "</" would end the script element early; JSON allows "<\/" for the same text.
     data = json.dumps(report_data(report), allow_nan=False).replace("</", "<\\/")

@@ -29,7 +29,7 @@ def lots_in_start_order() -> str:
 
 # The query modules use the order rules above, so they are imported after them.
 from .demo import wafer_sort_lots  # noqa: E402
-from .dies import die_insertions, die_results  # noqa: E402
+from .dies import die_insertions, die_results, unit_insertions, unit_results  # noqa: E402
 from .history import final_bin_counts, history_lots, pat_history  # noqa: E402
 from .lots import (  # noqa: E402
     LOT_INDEX_SCHEMA,
@@ -61,6 +61,8 @@ __all__ = [
     "all_parts",
     "bin_records",
     "die_insertions",
+    "unit_insertions",
+    "unit_results",
     "die_results",
     "final_bin_counts",
     "history_lots",

@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from silicio.i18n import C_
+
 from ..nnr import _nnr
 from ..pat import ALARM_POLICIES, QUANTILE_METHODS
 from .base import RecipeTable, ScreeningContext, ScreeningRule
@@ -134,8 +136,11 @@ class NnrRule(ScreeningRule):
         n_skipped = int(table["skipped"].sum())
         if n_skipped:
             context.note(
-                f"NNR: {n_skipped} of {table.height} (wafer, test) group(s) not screened (too few distinct "
-                f"results, no spatial signature or several modes), see nnr_limits.reason"
+                C_(
+                    "NNR: %(count)s of %(groups)s (wafer, test) group(s) not screened (too few distinct results, "
+                    "no spatial signature or several modes), see nnr_limits.reason"
+                )
+                % {"count": n_skipped, "groups": table.height}
             )
         n_floored = table.filter(~pl.col("skipped") & (pl.col("sigma_source") != "iqr")).height
         if n_floored:

@@ -18,6 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from silicio.i18n import C_
+
 from ..pat import (
     ALARM_POLICIES,
     DYNAMIC_CENTERS,
@@ -141,15 +143,21 @@ class PatRule(ScreeningRule):
             n_skipped = limits["skipped"].sum()
             if n_skipped:
                 context.note(
-                    f"PAT dynamic: {n_skipped} ({d.scope}, test) group(s) not screened, see dynamic_limits.reason"
+                    C_(
+                        "PAT dynamic: %(count)s (%(scope)s, test) group(s) not screened, see dynamic_limits.reason"
+                    )
+                    % {"count": n_skipped, "scope": d.scope}
                 )
             n_clamped = limits.select(
                 (pl.col("clamped_static_lo") | pl.col("clamped_static_hi")).sum()
             ).item()
             if n_clamped:
                 context.note(
-                    f"PAT dynamic: {n_clamped} ({d.scope}, test) limit pair(s) wider than the static limits, "
-                    f"clamped inside them (AEC-Q001 Rev-D §3.1.2)"
+                    C_(
+                        "PAT dynamic: %(count)s (%(scope)s, test) limit pair(s) wider than the static limits, "
+                        "clamped inside them (AEC-Q001 Rev-D §3.1.2)"
+                    )
+                    % {"count": n_clamped, "scope": d.scope}
                 )
         return _outliers(context.measurements(params.alarmed), static, dynamic)
 
@@ -195,9 +203,11 @@ class PatRule(ScreeningRule):
         rest = [lot for lot in screened if lot not in with_history]
         if rest:
             context.note(
-                f"static PAT limits of lot(s) {', '.join(rest)}: fewer than {params.min_lots} earlier lots of "
-                f"their test program (AEC-Q001 Rev-D), so preliminary limits from the {len(screened)} lot(s) "
-                "screened, these included"
+                C_(
+                    "static PAT limits of lot(s) %(lots)s: fewer than %(needed)s earlier lots of their test program "
+                    "(AEC-Q001 Rev-D), so preliminary limits from the %(screened)s lot(s) screened, these included"
+                )
+                % {"lots": ", ".join(rest), "needed": params.min_lots, "screened": len(screened)}
             )
             pieces.append(limits_of_lots(self._pooled_limits(context, params), rest, screened))
         return pl.concat(pieces).sort("lot_id", maintain_order=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from silicio.i18n import C_
+
 from ..aecq002 import statistical_yield_analysis
 from .base import LOTS, RecipeTable, ScreeningContext, ScreeningRule, empty_reasons
 
@@ -59,7 +61,8 @@ class YieldLimitsRule(ScreeningRule):
         n_lots = parts["lot_id"].n_unique()
         if n_lots < params.min_lots:
             context.note(
-                f"AEC-Q002: {n_lots} lot(s), fewer than the {params.min_lots} SYL / SBL need: not computed"
+                C_("AEC-Q002: %(lots)s lot(s), fewer than the %(needed)s SYL / SBL need: not computed")
+                % {"lots": n_lots, "needed": params.min_lots}
             )
             return empty_reasons()
         after = parts.select(
