@@ -219,7 +219,7 @@ def pat_share_of_lot(
     (AEC-Q001 Rev-D §3.1.1 static limits given, §3.1.2 dynamic limits mean ± n sigma per wafer or
     lot, clamped inside the static ones). None when the recipe is one the screening must run
     (see the module notes) or the limits name a test twice (the screening refuses them)."""
-    from silicio.yields.pat import PART_KEY, TEST_KEY, _alarm, _counts, _static_frame, key_codes, pat_limits
+    from silicio.yields.pat import PART_KEY, TEST_KEY, _alarm, _counts, _static_frame, pat_limits
     from silicio.yields.rules import registered_rules
 
     registered = registered_rules()
@@ -285,8 +285,8 @@ def pat_share_of_lot(
         spec_lo = data["lo_limit"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         spec_hi = data["hi_limit"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         population = has & _within(value, spec_lo, spec_hi) & _within(value, result_lo, result_hi)
-        owners = ["lot_id", "wafer_id"] if dynamic.scope == "wafer" else ["lot_id"]
-        owner, _ = key_codes(data, owners, in_runs=True)  # a lot's results come wafer by wafer
+        # the results are of one lot (lot_id filtered): per wafer, or all one population
+        owner = _run_codes(data["wafer_id"]) if dynamic.scope == "wafer" else np.zeros(data.height, np.int64)
         group = owner * tests.height + test
         chosen = pl.Series(population)
         per_group = (
@@ -340,6 +340,28 @@ def _test_codes(data: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame] | None:
     if not (names == names[first[code]]).all():
         return None
     return code, data.select("test_num", "test_name", "pin")[first]
+
+
+def _run_codes(column: pl.Series) -> np.ndarray:
+    """Each value's code 0..n-1 (null one of them), looking only at the first row of each run of
+    equal values: a lot's results come wafer by wafer."""
+    run = column.rle_id().to_numpy()
+    heads = np.flatnonzero(np.diff(run, prepend=-1))
+    head_values = column.gather(heads)
+    distinct = head_values.unique(maintain_order=True)
+    codes = (
+        pl.DataFrame({"v": head_values})
+        .join(
+            pl.DataFrame({"v": distinct}).with_row_index("c"),
+            on="v",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )["c"]  # fmt: skip
+        .to_numpy()
+        .astype(np.int64)
+    )
+    return codes[run]
 
 
 def _within(value: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
