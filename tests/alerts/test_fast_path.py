@@ -48,6 +48,10 @@ def ingests(tmp_path_factory):
     assert silicio_lake.ingest([str(p) for p in demo[:6] + history[:6]], data, workers=1).ok
     with Lake(data) as lake:
         update_limits(lake, actor="test")
+        # a class the demo product has had (an earlier lot's wafer): the signature rule leaves it out
+        lake.catalog.store_signatures([{"product": "TCX4417-Q1", "lot": "OLDER", "stage": "wafer_sort",
+                                        "wafer_id": "W9", "label": "none", "confidence": 0.9, "probabilities": {},
+                                        "model": "m", "dies": 1, "largest_cluster_dies": 0}], actor="test")  # fmt: skip
     garbage = folder / "garbage.stdf"
     garbage.write_bytes(b"no STDF here, only text " * 8)
     reports = [silicio_lake.ingest([str(demo[9])], data, workers=1),
@@ -73,6 +77,8 @@ def test_the_ingest_facts_and_the_lake_queries_find_the_same_alerts(ingests):
                 if found:
                     fired.add(rule.kind)
             assert fast.holds() == lake_way.holds()
+            assert fast.known_signatures("wafer_sort") == lake_way.known_signatures("wafer_sort")
+    assert lake_way.known_signatures("wafer_sort") == {"TCX4417-Q1": {"none"}}
     assert fired == set(PARAMS)  # every built-in rule found something, so no comparison was of nothing
 
 

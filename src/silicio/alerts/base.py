@@ -130,6 +130,24 @@ class AlertContext:
                 self._cache[key] = history_static_limits(self.lake, product, stage, lot)
         return self._cache[key]
 
+    def known_signatures(self, stage: str) -> dict[str | None, set[str]]:
+        """product -> the wafer-map signature classes its classified wafers at ``stage`` have had,
+        the ingested lots' wafers not counted (the catalog's ``wafer_signatures``)."""
+        key = ("signatures", stage)
+        if key not in self._cache:
+            ingested = {lot for _, lot, _ in self.lot_keys(stage)}
+            if self.ingested is not None:  # only those rows, through SQLAlchemy
+                from silicio.lake.queries.alerts import known_signatures
+
+                self._cache[key] = known_signatures(self.lake.catalog.engine, stage, sorted(ingested))
+            else:
+                seen: dict[str | None, set[str]] = {}
+                for row in self.lake.catalog.rows("wafer_signatures"):
+                    if row["stage"] == stage and row["lot"] not in ingested:
+                        seen.setdefault(row["product"], set()).add(row["label"])
+                self._cache[key] = seen
+        return self._cache[key]
+
     def yield_series(self, product: str | None, stage: str, wafers: bool) -> pl.DataFrame:
         """The yield of each lot (``wafers``: each wafer) of ``product`` at ``stage`` in test order
         (:func:`silicio.lake.queries.alerts.lot_yield_series` / ``wafer_yield_series``)."""

@@ -287,11 +287,7 @@ class NewSpatialSignature(AlertRule):
         keys = context.lot_keys(params["stage"])
         if not keys:
             return []
-        seen: dict[str | None, set[str]] = {}
-        ingested = {lot for _, lot, _ in keys}
-        for row in context.lake.catalog.rows("wafer_signatures"):
-            if row["stage"] == params["stage"] and row["lot"] not in ingested:
-                seen.setdefault(row["product"], set()).add(row["label"])
+        seen = context.known_signatures(params["stage"])
         out = []
         for product, lot, stage in keys:
             wafers, maps = _wafer_maps(context.lot_parts(lot, stage))

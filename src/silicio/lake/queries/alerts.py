@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..catalog import alert_acks, alert_deliveries, alerts, files, wafers
+from ..catalog import alert_acks, alert_deliveries, alerts, files, wafer_signatures, wafers
 from ..layout import LakeLayout, Partition
 from ..query import Lake
 from . import _BY_START, lots_in_start_order
@@ -37,6 +37,7 @@ __all__ = [
     "file_table",
     "ingested_files",
     "ingested_lots",
+    "known_signatures",
     "insert_alert",
     "insert_delivery",
     "last_alert",
@@ -171,6 +172,21 @@ def catalog_wafer_yields(engine: Engine, product: str | None, stage: str) -> pl.
                                        "dies": pl.Int32, "final_good": pl.Int32, "final_yield": pl.Float64},
                          orient="row")  # fmt: skip
     return frame.sort(["started", "lot", "wafer_id"], nulls_last=True, maintain_order=True)
+
+
+def known_signatures(engine: Engine, stage: str, leaving_out: Sequence[str]) -> dict[str | None, set[str]]:
+    """product -> the signature classes (``wafer_signatures.label``) its wafers at ``stage``
+    have had, the wafers of the lots ``leaving_out`` not counted."""
+    query = sa.select(wafer_signatures.c.product, wafer_signatures.c.label).where(
+        wafer_signatures.c.stage == stage
+    )
+    if leaving_out:
+        query = query.where(wafer_signatures.c.lot.not_in(list(leaving_out)))
+    out: dict[str | None, set[str]] = {}
+    with engine.connect() as connection:
+        for product, label in connection.execute(query.distinct()):
+            out.setdefault(product, set()).add(label)
+    return out
 
 
 def file_table(layout: LakeLayout, table: str, product: str | None, lot: str | None, stage: str, sha256: str,
