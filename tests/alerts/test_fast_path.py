@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from silicio import lake as silicio_lake
-from silicio.alerts import AlertContext, context_of_ingest, loads_config
+from silicio.alerts import AlertContext, AlertRule, Finding, context_of_ingest, evaluate, loads_config
 from silicio.demo.stdf_demo import write_demo_stdf
 from silicio.lake.query import Lake
 from tests.lake.test_history import LOTS, write_history_lot
@@ -108,3 +108,37 @@ def test_the_pat_count_equals_the_screening_of_the_lot(ingests):
     (row,) = rules.pat_shares({product: screened}, stage=stage).iter_rows(named=True)
     assert counted == (row["pat_parts"], row["n_parts"])
     assert counted[0] >= 1  # TK41879 has a PAT outlier: not a comparison of zeros
+
+
+class PartCountRule(AlertRule):
+    """A plugin rule written for the first interface: it reads the lake through DuckDB itself."""
+
+    name = "part_count"
+    title = "parts of each lot"
+    parameters: dict = {}
+
+    def evaluate(self, context, params):
+        from silicio.lake import queries
+
+        return [Finding(subject=f"{lot}/{stage}", title=f"lot {lot}",
+                        detail={"parts": queries.lot_parts(context.lake, lot, stage).num_rows,
+                                "parts_of_the_context": context.lot_parts(lot, stage).height})
+                for _, lot, stage in context.lot_keys()]  # fmt: skip
+
+
+def test_a_plugin_rule_of_the_first_interface_runs_beside_the_builtin_ones_at_ingest(
+    ingests, tmp_path, monkeypatch
+):
+    from tests.lake.conftest import register_entry_point
+
+    register_entry_point(monkeypatch, tmp_path / "plugins", "silicio.alert_rules", "part_count",
+                         f"{__name__}:PartCountRule")  # fmt: skip
+    data, reports = ingests
+    text = '[[rule]]\nname = "parts"\nkind = "part_count"\n' + RULES
+    with Lake(data) as lake:
+        result = evaluate(lake, loads_config(text, "plugin and built-in rules"), context_of_ingest(lake, reports[0]),
+                          actor="test", record_holds=False)  # fmt: skip
+    assert result.errors == []
+    (plugin,) = [r for r in result.raised if r["rule"] == "parts"]
+    assert plugin["detail"]["parts"] == plugin["detail"]["parts_of_the_context"] > 0
+    assert any(r["rule"] == "pat_outlier_rate" for r in result.raised)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -197,12 +197,15 @@ def _holds_of(context: AlertContext):
     if not frames:
         return rules.Disposition(holds=())
     parts = pl.concat(frames, how="vertical_relaxed")
-    if ingested is not None:
-        judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
-        history = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
-    else:
+    if ingested is None:
         history = rules.lake_history(context.lake, index, rules.HoldRules(), recipe)
-    return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
+        return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
+    judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
+    flags, notes = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
+    # rules.judge's holds without its final parts, which the SYL / SBL flags given leave unread
+    disposition = rules.lot_holds(rules.lot_yield_table(parts, index), None, None, None,
+                                  rules.rules_of_recipe(rules.HoldRules(), recipe), yield_limit_flags=flags)  # fmt: skip
+    return replace(disposition, notes=(*disposition.notes, *notes))
 
 
 def plain(value: Any) -> Any:

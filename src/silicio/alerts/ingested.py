@@ -245,17 +245,19 @@ def pat_share_of_lot(
     judged = _counts() & pl.col("part_passed").fill_null(False)
     if params.alarmed == "exclude":
         judged &= ~_alarm(tidy)
-    columns = [*PART_KEY, *TEST_KEY, "result", "lo_limit", "hi_limit"]
-    data = tidy.lazy().filter(judged).select(columns).collect()
-    if data.is_empty():
+    # The results judged (passing parts' last parametric results) as row numbers of ``tidy``:
+    # their columns are taken as arrays, the text columns coded over all rows, never copied.
+    taken = np.flatnonzero(tidy.select(judged.fill_null(False))[:, 0].to_numpy())
+    if not taken.size:
         return 0, final.height
 
     # each result's test as an integer code (a test's name follows its number and pin), its row
     # of the static limits (-1: its test has none)
-    found = _test_codes(data)
+    found = _test_codes(tidy)
     if found is None:
         return None
-    test, tests = found
+    all_tests, tests = found
+    test = all_tests[taken]
     row_of_test = (
         tests.join(
             static.select(*TEST_KEY).with_row_index("_row"),
@@ -271,7 +273,7 @@ def pat_share_of_lot(
     row = row_of_test[test]
     has = row >= 0
     at = np.where(has, row, 0)
-    value = data["result"].to_numpy().astype(np.float64, copy=False)
+    value = tidy["result"].to_numpy().astype(np.float64, copy=False)[taken]
     skipped = static["skipped"].to_numpy()
     pat_lo = static["pat_lo"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     pat_hi = static["pat_hi"].cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -282,16 +284,21 @@ def pat_share_of_lot(
     rejected = has & ~_within(value, result_lo, result_hi)
 
     if dynamic is not None and has.any():
-        spec_lo = data["lo_limit"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        spec_hi = data["hi_limit"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        lo_limit, hi_limit = tidy["lo_limit"].gather(taken), tidy["hi_limit"].gather(taken)
+        spec_lo = lo_limit.cast(pl.Float64).fill_null(np.nan).to_numpy()
+        spec_hi = hi_limit.cast(pl.Float64).fill_null(np.nan).to_numpy()
         population = has & _within(value, spec_lo, spec_hi) & _within(value, result_lo, result_hi)
         # the results are of one lot (lot_id filtered): per wafer, or all one population
-        owner = _run_codes(data["wafer_id"]) if dynamic.scope == "wafer" else np.zeros(data.height, np.int64)
+        owner = (
+            _run_codes(tidy["wafer_id"])[taken]
+            if dynamic.scope == "wafer"
+            else np.zeros(taken.size, np.int64)
+        )
         group = owner * tests.height + test
         chosen = pl.Series(population)
         per_group = (
-            pl.DataFrame([pl.Series("_code", group).filter(chosen), data["result"].filter(chosen).alias("value"),
-                          data["lo_limit"].filter(chosen), data["hi_limit"].filter(chosen)])
+            pl.DataFrame([pl.Series("_code", group).filter(chosen), pl.Series("value", value).filter(chosen),
+                          lo_limit.filter(chosen), hi_limit.filter(chosen)])
             .group_by("_code")
             .agg(pl.len().alias("n"), pl.col("lo_limit").max().alias("lsl"), pl.col("hi_limit").min().alias("usl"),
                  pl.col("value").mean().alias("mean"), pl.col("value").std(ddof=1).alias("std"))
@@ -319,7 +326,7 @@ def pat_share_of_lot(
             dyn_hi = np.where(judged_here & usable[where], hi[where], np.nan)
             rejected |= judged_here & usable[where] & ~_within(value, dyn_lo, dyn_hi)
 
-    hit = data.filter(pl.Series(rejected)).select(PART_KEY).unique()
+    hit = tidy[taken[rejected]].select(PART_KEY).unique()
     good = final.filter(pl.col("passed").fill_null(False)).select(PART_KEY)
     pat_parts = hit.join(good, on=list(PART_KEY), how="semi", nulls_equal=True).height
     return pat_parts, final.height
