@@ -69,8 +69,8 @@ class AlertContext:
 
     ``lots``: product, lot, stage of each lot a file of the ingest belongs to; ``quarantined``:
     the files it quarantined. The shared facts (:meth:`holds`, :meth:`lot_parts`,
-    :meth:`lot_tidy`, :meth:`static_pat_limits`, :meth:`yield_series`) are computed on first use
-    and kept, so rules that read the same thing pay once.
+    :meth:`lot_tidy`, :meth:`static_pat_limits`) are computed on first use and kept, so rules that
+    read the same thing pay once.
 
     ``ingested`` (:class:`~silicio.alerts.ingested.IngestedLots`, what :func:`~silicio.alerts.engine.context_of_ingest`
     gives): the facts come from the catalog and the files the ingest wrote, the lake's queries
@@ -132,36 +132,30 @@ class AlertContext:
 
     def known_signatures(self, stage: str) -> dict[str | None, set[str]]:
         """product -> the wafer-map signature classes its classified wafers at ``stage`` have had,
-        the ingested lots' wafers not counted (the catalog's ``wafer_signatures``)."""
-        key = ("signatures", stage)
-        if key not in self._cache:
-            ingested = {lot for _, lot, _ in self.lot_keys(stage)}
-            if self.ingested is not None:  # only those rows, through SQLAlchemy
-                from silicio.lake.queries.alerts import known_signatures
+        the ingested lots' wafers not counted (the catalog's ``wafer_signatures``, read at each
+        call: signatures are stored between evaluations)."""
+        ingested = {lot for _, lot, _ in self.lot_keys(stage)}
+        if self.ingested is not None:  # only those rows, through SQLAlchemy
+            from silicio.lake.queries.alerts import known_signatures
 
-                self._cache[key] = known_signatures(self.lake.catalog.engine, stage, sorted(ingested))
-            else:
-                seen: dict[str | None, set[str]] = {}
-                for row in self.lake.catalog.rows("wafer_signatures"):
-                    if row["stage"] == stage and row["lot"] not in ingested:
-                        seen.setdefault(row["product"], set()).add(row["label"])
-                self._cache[key] = seen
-        return self._cache[key]
+            return known_signatures(self.lake.catalog.engine, stage, sorted(ingested))
+        seen: dict[str | None, set[str]] = {}
+        for row in self.lake.catalog.rows("wafer_signatures"):
+            if row["stage"] == stage and row["lot"] not in ingested:
+                seen.setdefault(row["product"], set()).add(row["label"])
+        return seen
 
     def yield_series(self, product: str | None, stage: str, wafers: bool) -> pl.DataFrame:
         """The yield of each lot (``wafers``: each wafer) of ``product`` at ``stage`` in test order
-        (:func:`silicio.lake.queries.alerts.lot_yield_series` / ``wafer_yield_series``)."""
-        key = ("series", product, stage, wafers)
-        if key not in self._cache:
-            from silicio.lake.queries import alerts as queries
+        (:func:`silicio.lake.queries.alerts.lot_yield_series` / ``wafer_yield_series``), read at
+        each call."""
+        from silicio.lake.queries import alerts as queries
 
-            if self.ingested is not None:  # the catalog's own rows, through SQLAlchemy
-                of = queries.catalog_wafer_yields if wafers else queries.catalog_lot_yields
-                self._cache[key] = of(self.lake.catalog.engine, product, stage)
-            else:
-                of = queries.wafer_yield_series if wafers else queries.lot_yield_series
-                self._cache[key] = of(self.lake, product, stage)
-        return self._cache[key]
+        if self.ingested is not None:  # the catalog's own rows, through SQLAlchemy
+            of = queries.catalog_wafer_yields if wafers else queries.catalog_lot_yields
+            return of(self.lake.catalog.engine, product, stage)
+        of = queries.wafer_yield_series if wafers else queries.lot_yield_series
+        return of(self.lake, product, stage)
 
     def holds(self):
         """The disposition rules' holds of the ingested lots (:mod:`silicio.yields.disposition`:
