@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -68,13 +68,20 @@ class AlertContext:
     """What one ingest brought in, and the lake it went into.
 
     ``lots``: product, lot, stage of each lot a file of the ingest belongs to; ``quarantined``:
-    the files it quarantined. The shared facts (:meth:`holds`, :meth:`lot_parts`) are computed
-    on first use and kept, so rules that read the same thing pay once.
+    the files it quarantined. The shared facts (:meth:`holds`, :meth:`lot_parts`,
+    :meth:`lot_tidy`, :meth:`static_pat_limits`) are computed on first use and kept, so rules that
+    read the same thing pay once.
+
+    ``ingested`` (:class:`~silicio.alerts.ingested.IngestedLots`, what :func:`~silicio.alerts.engine.context_of_ingest`
+    gives): the facts come from the catalog and the files the ingest wrote, the lake's queries
+    only where those cannot give the same; None: from the lake's queries (a re-evaluation, a
+    test). Either way the same facts. A rule may also query ``lake`` itself.
     """
 
     lake: Any
     lots: pl.DataFrame
     quarantined: list[QuarantinedFile] = field(default_factory=list)
+    ingested: Any = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def lot_keys(self, stage: str | None = None) -> list[tuple[str | None, str, str]]:
@@ -88,8 +95,67 @@ class AlertContext:
         if key not in self._cache:
             from silicio.lake import queries
 
-            self._cache[key] = pl.from_arrow(queries.lot_parts(self.lake, lot, stage))
+            found = self.ingested.lot_frame("parts", lot, stage) if self.ingested is not None else None
+            self._cache[key] = (
+                found if found is not None else pl.from_arrow(queries.lot_parts(self.lake, lot, stage))
+            )
         return self._cache[key]
+
+    def lot_tidy(self, lot: str, stage: str, columns: tuple[str, ...]) -> pl.DataFrame:
+        """``columns`` of the test results of ``lot`` at ``stage`` in test order, ``is_last_test``
+        across the lot's files (:func:`silicio.lake.queries.lot_tidy`)."""
+        key = ("tidy", lot, stage, columns)
+        if key not in self._cache:
+            from silicio.lake import queries
+
+            found = (
+                self.ingested.lot_frame("tidy", lot, stage, columns) if self.ingested is not None else None
+            )
+            if found is None:
+                found = pl.from_arrow(queries.lot_tidy(self.lake, lot, stage))
+                found = found.select([c for c in columns if c in found.columns])
+            self._cache[key] = found
+        return self._cache[key]
+
+    def static_pat_limits(self, product: str | None, stage: str, lot: str):
+        """The static PAT limits of the stored lot-history version ``lot`` is judged against
+        (:func:`silicio.yields.history.history_static_limits`); None when there is none."""
+        key = ("static", product, stage, lot)
+        if key not in self._cache:
+            from silicio.yields.history import history_static_limits
+
+            if self.ingested is not None and self.ingested.knows([(product, lot, stage)]):
+                self._cache[key] = self.ingested.static_limits(product, stage, lot)
+            else:
+                self._cache[key] = history_static_limits(self.lake, product, stage, lot)
+        return self._cache[key]
+
+    def known_signatures(self, stage: str) -> dict[str | None, set[str]]:
+        """product -> the wafer-map signature classes its classified wafers at ``stage`` have had,
+        the ingested lots' wafers not counted (the catalog's ``wafer_signatures``, read at each
+        call: signatures are stored between evaluations)."""
+        ingested = {lot for _, lot, _ in self.lot_keys(stage)}
+        if self.ingested is not None:  # only those rows, through SQLAlchemy
+            from silicio.lake.queries.alerts import known_signatures
+
+            return known_signatures(self.lake.catalog.engine, stage, sorted(ingested))
+        seen: dict[str | None, set[str]] = {}
+        for row in self.lake.catalog.rows("wafer_signatures"):
+            if row["stage"] == stage and row["lot"] not in ingested:
+                seen.setdefault(row["product"], set()).add(row["label"])
+        return seen
+
+    def yield_series(self, product: str | None, stage: str, wafers: bool) -> pl.DataFrame:
+        """The yield of each lot (``wafers``: each wafer) of ``product`` at ``stage`` in test order
+        (:func:`silicio.lake.queries.alerts.lot_yield_series` / ``wafer_yield_series``), read at
+        each call."""
+        from silicio.lake.queries import alerts as queries
+
+        if self.ingested is not None:  # the catalog's own rows, through SQLAlchemy
+            of = queries.catalog_wafer_yields if wafers else queries.catalog_lot_yields
+            return of(self.lake.catalog.engine, product, stage)
+        of = queries.wafer_yield_series if wafers else queries.lot_yield_series
+        return of(self.lake, product, stage)
 
     def holds(self):
         """The disposition rules' holds of the ingested lots (:mod:`silicio.yields.disposition`:
@@ -108,8 +174,13 @@ def _holds_of(context: AlertContext):
     if not keys:
         return rules.Disposition(holds=())
     recipe = rules.default_recipe()
-    wanted = pl.DataFrame(keys, schema=["product", "lot", "stage"], orient="row")
-    index = queries.lot_index(context.lake).join(wanted, on=["product", "lot", "stage"], nulls_equal=True)
+    # the ingest's facts when they hold every lot (a caller may add lots of its own)
+    ingested = context.ingested if context.ingested is not None and context.ingested.knows(keys) else None
+    if ingested is not None:
+        index = ingested.lot_index(keys)
+    else:
+        wanted = pl.DataFrame(keys, schema=["product", "lot", "stage"], orient="row")
+        index = queries.lot_index(context.lake).join(wanted, on=["product", "lot", "stage"], nulls_equal=True)
     frames = []
     for product, lot, stage in keys:
         parts = context.lot_parts(lot, stage)
@@ -120,8 +191,15 @@ def _holds_of(context: AlertContext):
     if not frames:
         return rules.Disposition(holds=())
     parts = pl.concat(frames, how="vertical_relaxed")
-    history = rules.lake_history(context.lake, index, rules.HoldRules(), recipe)
-    return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
+    if ingested is None:
+        history = rules.lake_history(context.lake, index, rules.HoldRules(), recipe)
+        return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
+    judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
+    flags, notes = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
+    # rules.judge's holds without its final parts, which the SYL / SBL flags given leave unread
+    disposition = rules.lot_holds(rules.lot_yield_table(parts, index), None, None, None,
+                                  rules.rules_of_recipe(rules.HoldRules(), recipe), yield_limit_flags=flags)  # fmt: skip
+    return replace(disposition, notes=(*disposition.notes, *notes))
 
 
 def plain(value: Any) -> Any:

@@ -56,15 +56,18 @@ def fingerprint(detail: dict[str, Any]) -> str:
 
 def context_of_ingest(lake, report) -> AlertContext:
     """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
-    it quarantined. ``lake`` is opened after the ingest (its catalog views are read when opened)."""
+    it quarantined; the rules read the catalog and the files the ingest wrote
+    (:class:`~silicio.alerts.ingested.IngestedLots`), not the whole lake. ``lake`` is opened
+    after the ingest."""
     from silicio.lake import INGESTED, PARTIAL, QUARANTINED
-    from silicio.lake.queries import alerts as queries
+
+    from .ingested import IngestedLots
 
     taken = [o.sha256 for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
-    lots = queries.ingested_lots(lake, taken)
+    ingested = IngestedLots.of(lake, taken)
     quarantined = [QuarantinedFile(o.path, o.sha256, str(o.issues[0]) if o.issues else (o.message or "unreadable"))
                    for o in report.outcomes if o.status == QUARANTINED]  # fmt: skip
-    return AlertContext(lake, lots, quarantined)
+    return AlertContext(lake, ingested.lots(), quarantined, ingested)
 
 
 def evaluate(lake, config: AlertConfig, context: AlertContext, *, actor: str = "ingest", send: bool = True,

@@ -158,14 +158,19 @@ class PatOutlierRate(AlertRule):
 
 
 def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict], list[tuple]]:
-    """PAT shares of the lots with stored static limits, screened alone; and the other lots."""
+    """PAT shares of the lots with stored static limits, each lot alone; and the other lots.
+
+    At ingest (``context.ingested``) a lot of one new file is counted against those limits by
+    :func:`silicio.alerts.ingested.pat_share_of_lot`: a comparison with the static limits and
+    each wafer's dynamic ones; otherwise, and for a recipe that function leaves to the
+    screening, the lot is screened (:func:`silicio.yields.screen`): the same counts."""
     from dataclasses import replace
 
-    from silicio.lake import queries
     from silicio.yields import disposition as rules
-    from silicio.yields.history import history_static_limits
     from silicio.yields.rules import registered_rules
     from silicio.yields.screening import screen
+
+    from .ingested import PAT_COLUMNS, pat_share_of_lot
 
     # Only the PAT family: the other rules (NNR, GDBN, AEC-Q002) judge the original verdicts too,
     # so leaving them out changes no PAT verdict and spares their cost.
@@ -173,16 +178,26 @@ def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict
     recipe = replace(recipe, rules=tuple((n, p) for n, p in recipe.rules if registered[n].kind == "pat"))
     shares, rest = [], []
     for product, lot, stage in keys:
-        static = history_static_limits(context.lake, product, stage, lot) if recipe.pat is not None else None
+        static = context.static_pat_limits(product, stage, lot) if recipe.pat is not None else None
         if static is None:
             rest.append((product, lot, stage))
             continue
-        tidy = pl.from_arrow(queries.lot_tidy(context.lake, lot, stage)).with_columns(
-            pl.lit(lot).alias("lot_id")
-        )
         parts = context.lot_parts(lot, stage)
+        counted = None
+        if context.ingested is not None:
+            try:
+                counted = pat_share_of_lot(context.lot_tidy(lot, stage, PAT_COLUMNS), parts, static, recipe)
+            except ValueError:
+                counted = None
+        if counted is not None:
+            pat_parts, n_parts = counted
+            if n_parts:
+                shares.append({"product": product, "lot_id": lot, "stage": stage, "n_parts": n_parts,
+                               "pat_parts": pat_parts, "pat_fraction": pat_parts / n_parts})  # fmt: skip
+            continue
+        tidy = context.lot_tidy(lot, stage, rules.SCREEN_COLUMNS)
         try:
-            result = screen(tidy.select(rules.SCREEN_COLUMNS), recipe, static, parts=parts)
+            result = screen(tidy.with_columns(pl.lit(lot).alias("lot_id")), recipe, static, parts=parts)
         except ValueError:
             rest.append((product, lot, stage))
             continue
@@ -214,7 +229,6 @@ class SpcViolation(AlertRule):
         select_rules(params["rules"])
 
     def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
-        from silicio.lake.queries import alerts as queries
         from silicio.spc.charts import imr_limits
         from silicio.spc.rules import RULES, run_rules
 
@@ -224,10 +238,7 @@ class SpcViolation(AlertRule):
             by_series.setdefault((product, stage), set()).add(lot)
         for (product, stage), lots in by_series.items():
             wafer = params["statistic"] == "wafer_yield"
-            series = (queries.wafer_yield_series if wafer else queries.lot_yield_series)(
-                context.lake, product, stage
-            )
-            series = series.filter(pl.col("final_yield").is_not_null())
+            series = context.yield_series(product, stage, wafer).filter(pl.col("final_yield").is_not_null())
             new = series["lot"].is_in(list(lots)).to_numpy()
             baseline = series["final_yield"].to_numpy()[~new]
             if baseline.size < params["min_points"]:
@@ -283,11 +294,7 @@ class NewSpatialSignature(AlertRule):
         keys = context.lot_keys(params["stage"])
         if not keys:
             return []
-        seen: dict[str | None, set[str]] = {}
-        ingested = {lot for _, lot, _ in keys}
-        for row in context.lake.catalog.rows("wafer_signatures"):
-            if row["stage"] == params["stage"] and row["lot"] not in ingested:
-                seen.setdefault(row["product"], set()).add(row["label"])
+        seen = context.known_signatures(params["stage"])
         out = []
         for product, lot, stage in keys:
             wafers, maps = _wafer_maps(context.lot_parts(lot, stage))

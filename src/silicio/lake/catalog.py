@@ -44,6 +44,7 @@ Wafer-map signatures (:mod:`silicio.spatial`, ``silicio spatial classify --data`
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -793,17 +794,28 @@ def upgrade_schema(engine: Engine, script_location: str, version_table: str = "a
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", script_location)
-    head = ScriptDirectory.from_config(config).get_current_head()
+    head = _migrations_head(script_location)
     with engine.begin() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table})
         if context.get_current_revision() == head:
             return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@functools.lru_cache(maxsize=16)
+def _migrations_head(script_location: str) -> str | None:
+    """The head revision of the migration scripts at ``script_location``: parsed once a process
+    (the scripts ship with the package), not at every opening of a catalog."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def run_migration_environment(metadata: sa.MetaData, version_table: str = "alembic_version",

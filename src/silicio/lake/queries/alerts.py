@@ -2,8 +2,13 @@
 SPC rule charts, and the catalog's ``alerts``, ``alert_deliveries`` and ``alert_acks`` tables
 (written here only: every write names its actor or user).
 
-Reads of the lake go through DuckDB (the catalog tables are views there); the alert tables are
-read and written through SQLAlchemy on the catalog's engine, so a PostgreSQL catalog works too.
+Two ways to the same facts. Reads of the lake go through DuckDB (the catalog tables are views
+there): what a re-evaluation of any lot uses. The evaluation at ingest reads the catalog through
+SQLAlchemy on its engine and the Parquet an ingest just wrote, one file at a time, with pyarrow
+(:func:`ingested_files`, :func:`catalog_lot_yields`, :func:`catalog_wafer_yields`,
+:func:`file_table`): a DuckDB connection binds its views over every file of the lake first, which
+costs more than a small lot's rules. The alert tables are read and written through SQLAlchemy,
+so a PostgreSQL catalog works too.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..catalog import alert_acks, alert_deliveries, alerts
+from ..catalog import alert_acks, alert_deliveries, alerts, files, wafer_signatures, wafers
+from ..layout import LakeLayout, Partition
 from ..query import Lake
 from . import _BY_START, lots_in_start_order
 
@@ -24,8 +31,13 @@ __all__ = [
     "acknowledge",
     "acknowledgements",
     "alert_rows",
+    "catalog_lot_yields",
+    "catalog_wafer_yields",
     "deliveries",
+    "file_table",
+    "ingested_files",
     "ingested_lots",
+    "known_signatures",
     "insert_alert",
     "insert_delivery",
     "last_alert",
@@ -85,6 +97,123 @@ def lots_tested_between(lake: Lake, since: datetime, until: datetime) -> pl.Data
         f"ORDER BY {lots_in_start_order()}",
         {"since": since, "until": until},
     )
+
+
+# -- the same facts from the catalog and the ingested files, without DuckDB
+
+#: Columns of :func:`ingested_files`.
+INGESTED_FILE_COLUMNS = {"sha256": pl.String, "product": pl.String, "lot": pl.String, "stage": pl.String,
+                         "program": pl.String, "revision": pl.String, "started": pl.Datetime("us", "UTC"),
+                         "ingested": pl.Boolean}  # fmt: skip
+
+
+def ingested_files(engine: Engine, sha256s: Sequence[str]) -> pl.DataFrame:
+    """Every file of the lots (lot and stage, any product) that the files with these SHA-256
+    belong to, whether this ingest brought it or an earlier one: columns
+    :data:`INGESTED_FILE_COLUMNS` (``ingested``: one of ``sha256s``), files in test order (start,
+    files without one last, then content hash)."""
+    wanted = list(dict.fromkeys(sha256s))
+    rows: list[dict[str, Any]] = []
+    columns = [files.c[name] for name in INGESTED_FILE_COLUMNS if name != "ingested"]
+    with engine.connect() as connection:
+        for start in range(0, len(wanted), 500):  # SQLite bounds the parameters of a statement
+            chunk = wanted[start : start + 500]
+            ours = (
+                sa.select(files.c.lot, files.c.stage)
+                .where(files.c.sha256.in_(chunk) & files.c.lot.is_not(None))
+                .subquery()
+            )
+            query = sa.select(*columns).join(
+                ours, (ours.c.lot == files.c.lot) & (ours.c.stage == files.c.stage)
+            )
+            rows += [dict(r._mapping) for r in connection.execute(query.distinct())]
+    taken = set(wanted)
+    for row in rows:
+        row["ingested"] = row["sha256"] in taken
+        if row["started"] is not None and row["started"].tzinfo is None:  # SQLite keeps no zone: UTC
+            row["started"] = row["started"].replace(tzinfo=UTC)
+    frame = pl.DataFrame(rows, schema=INGESTED_FILE_COLUMNS, orient="row")
+    return frame.unique("sha256", maintain_order=True).sort(["started", "sha256"], nulls_last=True)
+
+
+def catalog_lot_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
+    """:func:`lot_yield_series` from the catalog's ``files`` through SQLAlchemy: the same rows,
+    columns and order (lots with the same start by lot)."""
+    dies, good = sa.func.sum(files.c.dies), sa.func.sum(files.c.final_good)
+    query = (
+        sa.select(files.c.lot, sa.func.min(files.c.started), dies, good)
+        .where(_same_product(product) & (files.c.stage == stage) & files.c.lot.is_not(None))
+        .group_by(files.c.product, files.c.lot, files.c.stage)
+    )
+    with engine.connect() as connection:
+        rows = [
+            (lot, _utc(started), int(d), int(g), _ratio(g, d))
+            for lot, started, d, g in connection.execute(query)
+        ]
+    frame = pl.DataFrame(rows, schema={"lot": pl.String, "started": pl.Datetime("us", "UTC"), "dies": pl.Int64,
+                                       "final_good": pl.Int64, "final_yield": pl.Float64}, orient="row")  # fmt: skip
+    return frame.sort(["started", "lot"], nulls_last=True)
+
+
+def catalog_wafer_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
+    """:func:`wafer_yield_series` from the catalog's ``wafers`` and ``files`` through SQLAlchemy:
+    the same rows, columns and order."""
+    query = (
+        sa.select(files.c.lot, wafers.c.wafer_id, files.c.started, wafers.c.dies, wafers.c.final_good)
+        .join(files, files.c.id == wafers.c.file_id)
+        .where(_same_product(product) & (files.c.stage == stage) & files.c.lot.is_not(None))
+    )
+    with engine.connect() as connection:
+        rows = [
+            (lot, wafer, _utc(started), d, g, _ratio(g, d))
+            for lot, wafer, started, d, g in connection.execute(query)
+        ]
+    frame = pl.DataFrame(rows, schema={"lot": pl.String, "wafer_id": pl.String, "started": pl.Datetime("us", "UTC"),
+                                       "dies": pl.Int32, "final_good": pl.Int32, "final_yield": pl.Float64},
+                         orient="row")  # fmt: skip
+    return frame.sort(["started", "lot", "wafer_id"], nulls_last=True, maintain_order=True)
+
+
+def known_signatures(engine: Engine, stage: str, leaving_out: Sequence[str]) -> dict[str | None, set[str]]:
+    """product -> the signature classes (``wafer_signatures.label``) its wafers at ``stage``
+    have had, the wafers of the lots ``leaving_out`` not counted."""
+    query = sa.select(wafer_signatures.c.product, wafer_signatures.c.label).where(
+        wafer_signatures.c.stage == stage
+    )
+    if leaving_out:
+        query = query.where(wafer_signatures.c.lot.not_in(list(leaving_out)))
+    out: dict[str | None, set[str]] = {}
+    with engine.connect() as connection:
+        for product, label in connection.execute(query.distinct()):
+            out.setdefault(product, set()).add(label)
+    return out
+
+
+def file_table(layout: LakeLayout, table: str, product: str | None, lot: str | None, stage: str, sha256: str,
+               columns: Sequence[str] | None = None) -> pl.DataFrame | None:  # fmt: skip
+    """Table ``table`` (``parts``, ``tidy``, a record type) of one file as the ingest wrote it
+    (``columns``: those only, the ones the file has); None when the file wrote no such table.
+    The rows of a view's file, without the partition and ``file_sha256`` columns."""
+    path = layout.parquet_path(table, Partition.of(product, lot, stage), sha256)
+    if not path.is_file():
+        return None
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    return pl.read_parquet(path, columns=columns, hive_partitioning=False)
+
+
+def _same_product(product: str | None):
+    return files.c.product.is_(None) if product is None else files.c.product == product
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _ratio(good: int | None, dies: int | None) -> float | None:
+    # as the SQL final_good / nullif(dies, 0)
+    return None if good is None or not dies else good / dies
 
 
 # -- the alert tables
