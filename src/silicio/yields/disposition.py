@@ -25,7 +25,7 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -473,10 +473,10 @@ def screen_lake(
         with reading():
             tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
             history = pat_history_of(lake, product, recipe)
-        frame = pl.from_arrow(tidy)
-        # The lot statistics of these rows are taken here, not read from the lake a second time;
-        # in the reader, outside the lock, so they too overlap the screening of another product.
-        return frame, parts, history, lot_quartiles(frame, product, SCREENED_STAGE)
+        return pl.from_arrow(tidy), parts, history
+
+    def quartiles_of(inputs: Future, product: str | None) -> pl.DataFrame:
+        return lot_quartiles(inputs.result()[0], product, SCREENED_STAGE)
 
     def read_statistics() -> pl.DataFrame:
         with reading():
@@ -496,15 +496,18 @@ def screen_lake(
         def read_ahead() -> None:
             nonlocal statistics_read
             while to_read and len(queued) < READ_AHEAD:
-                queued.append(reader.submit(read, to_read.popleft()))
+                ahead = to_read.popleft()
+                queued.append(reader.submit(read, ahead))
+                # The lot statistics of these rows are taken from them, not read from the lake a
+                # second time: by the reader, right after the read, while a product is screened.
+                in_memory.append(reader.submit(quartiles_of, queued[-1], ahead))
             if not to_read and statistics_read is None:
                 statistics_read = reader.submit(read_statistics)
 
         read_ahead()
         for product in screened:
-            frame, parts, history, quartiles = queued.popleft().result()
+            frame, parts, history = queued.popleft().result()
             read_ahead()
-            in_memory.append(quartiles)
             try:
                 # final = each die's last insertion across its lot's files, marked by the query layer;
                 # each lot's static PAT limits from its own earlier lots
@@ -518,7 +521,7 @@ def screen_lake(
         assert statistics_read is not None
         statistics = statistics_read.result()
     # One order from run to run, whichever thread's rows came first: the query's key order.
-    statistics = pl.concat([statistics, *in_memory]).sort(
+    statistics = pl.concat([statistics, *(taken.result() for taken in in_memory)]).sort(
         ["product", "stage", "lot_id", "test_num"], nulls_last=True, maintain_order=True
     )
     if products is not None:
