@@ -22,6 +22,7 @@ all go through, so they cannot disagree.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -484,7 +485,8 @@ def screen_lake(
                 lake, leaving_out=[(product, SCREENED_STAGE) for product in screened]
             )
 
-    in_memory = []
+    in_memory: list[Future] = []
+    quartiles_in_reader = _parallel_kernels_threadsafe()
     # One reader thread reads the products ahead of the screening (READ_AHEAD of them at most,
     # read or being read), then the other lots' statistics: DuckDB's reading and the screening's
     # single-threaded stretches share the cores, and the reader does not wait for each screening
@@ -500,7 +502,8 @@ def screen_lake(
                 queued.append(reader.submit(read, ahead))
                 # The lot statistics of these rows are taken from them, not read from the lake a
                 # second time: by the reader, right after the read, while a product is screened.
-                in_memory.append(reader.submit(quartiles_of, queued[-1], ahead))
+                if quartiles_in_reader:
+                    in_memory.append(reader.submit(quartiles_of, queued[-1], ahead))
             if not to_read and statistics_read is None:
                 statistics_read = reader.submit(read_statistics)
 
@@ -508,6 +511,9 @@ def screen_lake(
         for product in screened:
             frame, parts, history = queued.popleft().result()
             read_ahead()
+            if not quartiles_in_reader:
+                in_memory.append(Future())
+                in_memory[-1].set_result(lot_quartiles(frame, product, SCREENED_STAGE))
             try:
                 # final = each die's last insertion across its lot's files, marked by the query layer;
                 # each lot's static PAT limits from its own earlier lots
@@ -528,6 +534,18 @@ def screen_lake(
         statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
     out.lot_statistics = statistics
     return out
+
+
+@functools.cache
+def _parallel_kernels_threadsafe() -> bool:
+    """Whether two threads may run numba's parallel kernels at once: not on its "workqueue"
+    threading layer (the one left where neither TBB nor OpenMP is installed), which aborts."""
+    import numba
+
+    from .pat import _quartile_groups
+
+    _quartile_groups(np.zeros(0), np.zeros(1, np.int64))  # numba starts its threading layer
+    return numba.threading_layer() != "workqueue"
 
 
 def lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.DataFrame:
