@@ -233,10 +233,15 @@ def test_parts_without_a_die_identity_are_dies_of_their_own(retest_lake):
     assert row["median"] == pytest.approx(np.median(expected))
 
 
-def test_lot_statistics_come_in_key_order(retest_lake):
+@pytest.mark.parametrize("quartiles_in_reader", [True, False])
+def test_lot_statistics_come_in_key_order(retest_lake, monkeypatch, quartiles_in_reader):
     """Lot statistics of the whole lake, from the query and from a screening (the screened
     product's rows taken in memory, the others read), come by product (none last), stage,
-    lot and test, as Python sorts those keys: the same order every run."""
+    lot and test, as Python sorts those keys: the same order every run, and the same values;
+    whether the screening's reader thread or its screening thread takes the in-memory ones."""
+    from silicio.yields import disposition
+
+    monkeypatch.setattr(disposition, "_parallel_kernels_threadsafe", lambda: quartiles_in_reader)
     data = retest_lake[0]
     with lake.open(data) as db:
         screened = screen_lake(db, load_recipe(default_recipe_path())).lot_statistics
@@ -249,3 +254,4 @@ def test_lot_statistics_come_in_key_order(retest_lake):
         screened.select("product", "stage", "lot_id", "test_num").rows()
         == queried.select("product", "stage", "lot_id", "test_num").rows()
     )
+    assert screened.equals(queried)

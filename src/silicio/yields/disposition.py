@@ -22,9 +22,11 @@ all go through, so they cannot disagree.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -73,6 +75,8 @@ SCREEN_COLUMNS = ("lot_id", "wafer_id", "part_index", "part_id", "x", "y", "test
                   "test_type", "result", "lo_limit", "hi_limit", "hard_bin", "soft_bin", "part_passed",
                   "is_last_test", "test_flg")  # fmt: skip
 _LOT = ["product", "lot_id", "stage"]
+#: Products :func:`screen_lake` reads ahead of the one it screens (their inputs wait in memory).
+READ_AHEAD = 2
 
 
 def default_recipe_path(recipe: str | os.PathLike[str] | None = None):
@@ -466,8 +470,8 @@ def screen_lake(
     """``recipe`` run on each product's wafer-sort lots (all products, or ``products``), and the
     lake's lot statistics. The lake is read inside ``reading()`` (a caller sharing the lake
     between threads passes its lock); the screening itself runs outside it. The reads run in a
-    reader thread, the next product's while this one is screened: the caller must not hold the
-    lock ``reading()`` takes while it calls this."""
+    reader thread, up to :data:`READ_AHEAD` products ahead of the one screened: the caller must
+    not hold the lock ``reading()`` takes while it calls this."""
     from silicio.lake import queries
 
     with reading():
@@ -484,7 +488,11 @@ def screen_lake(
     def read(product: str | None):
         with reading():
             tidy, parts = queries.screening_inputs(lake, product, SCREEN_COLUMNS, SCREENED_STAGE)
-            return tidy, parts, pat_history_of(lake, product, recipe)
+            history = pat_history_of(lake, product, recipe)
+        return pl.from_arrow(tidy), parts, history
+
+    def quartiles_of(inputs: Future, product: str | None) -> pl.DataFrame:
+        return lot_quartiles(inputs.result()[0], product, SCREENED_STAGE)
 
     def read_statistics() -> pl.DataFrame:
         with reading():
@@ -492,21 +500,35 @@ def screen_lake(
                 lake, leaving_out=[(product, SCREENED_STAGE) for product in screened]
             )
 
-    in_memory = []
-    # One reader thread reads the next product (then the other lots' statistics) while this one
-    # screens: DuckDB's reading and the screening's single-threaded stretches share the cores.
+    in_memory: list[Future] = []
+    quartiles_in_reader = _parallel_kernels_threadsafe()
+    # One reader thread reads the products ahead of the screening (READ_AHEAD of them at most,
+    # read or being read), then the other lots' statistics: DuckDB's reading and the screening's
+    # single-threaded stretches share the cores, and the reader does not wait for each screening
+    # to end before it starts the next read.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silicio-screen-read") as reader:
-        ahead = reader.submit(read, screened[0]) if screened else reader.submit(read_statistics)
-        for n, product in enumerate(screened):
-            tidy, parts, history = ahead.result()
-            ahead = (
-                reader.submit(read, screened[n + 1])
-                if n + 1 < len(screened)
-                else reader.submit(read_statistics)
-            )
-            frame = pl.from_arrow(tidy)
-            # The lot statistics of these rows are taken here, not read from the lake a second time.
-            in_memory.append(lot_quartiles(frame, product, SCREENED_STAGE))
+        to_read, queued = deque(screened), deque()
+        statistics_read = None
+
+        def read_ahead() -> None:
+            nonlocal statistics_read
+            while to_read and len(queued) < READ_AHEAD:
+                ahead = to_read.popleft()
+                queued.append(reader.submit(read, ahead))
+                # The lot statistics of these rows are taken from them, not read from the lake a
+                # second time: by the reader, right after the read, while a product is screened.
+                if quartiles_in_reader:
+                    in_memory.append(reader.submit(quartiles_of, queued[-1], ahead))
+            if not to_read and statistics_read is None:
+                statistics_read = reader.submit(read_statistics)
+
+        read_ahead()
+        for product in screened:
+            frame, parts, history = queued.popleft().result()
+            read_ahead()
+            if not quartiles_in_reader:
+                in_memory.append(Future())
+                in_memory[-1].set_result(lot_quartiles(frame, product, SCREENED_STAGE))
             try:
                 # final = each die's last insertion across its lot's files, marked by the query layer;
                 # each lot's static PAT limits from its own earlier lots
@@ -520,16 +542,29 @@ def screen_lake(
             out.notes.extend(
                 C_("%(product)s: %(note)s") % {"product": product, "note": n} for n in result.notes
             )
-            del tidy, parts, frame
-        statistics = ahead.result()
+            del parts, frame
+        assert statistics_read is not None
+        statistics = statistics_read.result()
     # One order from run to run, whichever thread's rows came first: the query's key order.
-    statistics = pl.concat([statistics, *in_memory]).sort(
+    statistics = pl.concat([statistics, *(taken.result() for taken in in_memory)]).sort(
         ["product", "stage", "lot_id", "test_num"], nulls_last=True, maintain_order=True
     )
     if products is not None:
         statistics = statistics.filter(pl.col("product").is_in(list(products), nulls_equal=True))
     out.lot_statistics = statistics
     return out
+
+
+@functools.cache
+def _parallel_kernels_threadsafe() -> bool:
+    """Whether two threads may run numba's parallel kernels at once: not on its "workqueue"
+    threading layer (the one left where neither TBB nor OpenMP is installed), which aborts."""
+    import numba
+
+    from .pat import _quartile_groups
+
+    _quartile_groups(np.zeros(0), np.zeros(1, np.int64))  # numba starts its threading layer
+    return numba.threading_layer() != "workqueue"
 
 
 def lot_quartiles(tidy: pl.DataFrame, product: str | None, stage: str) -> pl.DataFrame:

@@ -147,15 +147,18 @@ def lot_statistics(
         params |= {f"out_folder_{i}": partition_value(product), f"out_stage_folder_{i}": partition_value(stage),
                    f"out_product_{i}": product, f"out_stage_{i}": stage}  # fmt: skip
     return lake.polars(
+        # The three quartiles as one aggregate: each group's results are gathered and sorted once
+        # (three holistic aggregates did it three times), the same interpolated values.
+        "SELECT product, stage, lot_id, test_num, test_name, quartiles[1] AS q1, quartiles[2] AS median, "
+        "quartiles[3] AS q3 FROM ("
         "SELECT f.product, f.stage, t.lot_id, t.test_num, any_value(t.test_name) AS test_name, "
-        "quantile_cont(t.result, 0.25) AS q1, median(t.result) AS median, "
-        "quantile_cont(t.result, 0.75) AS q3 "
+        "quantile_cont(t.result, [0.25, 0.5, 0.75]) AS quartiles "
         "FROM tidy t JOIN files f ON f.sha256 = t.file_sha256 "
         f"{join_insertions('t', where.format(x='p'))} "
         f"WHERE {where.format(x='t')} AND {last_insertion('t')} AND t.result IS NOT NULL AND t.test_type = 'P' "
-        "GROUP BY f.product, f.stage, t.lot_id, t.test_num "
+        "GROUP BY f.product, f.stage, t.lot_id, t.test_num) "
         # A GROUP BY alone gives its rows in any order: this one is the same from run to run.
-        "ORDER BY f.product NULLS LAST, f.stage, t.lot_id, t.test_num",
+        "ORDER BY product NULLS LAST, stage, lot_id, test_num",
         params or None,
     )
 
@@ -183,10 +186,12 @@ def screening_inputs(
         "stage_folder": partition_value(stage),
     }
     part_columns = ", ".join(f"p.{c}" for c in _SCREEN_PART_COLUMNS)
+    # The retests too are looked for in the product's folders alone, not in every parts file.
+    retests = f"{where} AND {folders.format(alias='p')}"
     ranked_parts = lake.arrow(
         f"SELECT f.file_rank, {part_columns}, {first_insertion('p')} AS is_first_test, "
         f"{last_insertion('p')} AS is_last_test "
-        f"FROM parts p JOIN {_FILES_RANKED} f ON f.sha256 = p.file_sha256 {join_insertions('p', where)} "
+        f"FROM parts p JOIN {_FILES_RANKED} f ON f.sha256 = p.file_sha256 {join_insertions('p', retests)} "
         f"WHERE {where} AND {folders.format(alias='p')} ORDER BY {_ranked_order('p')}",
         folder_params,
     )
