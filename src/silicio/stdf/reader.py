@@ -5,9 +5,11 @@ records by type, then one pass per type decodes all its fields column by column 
 whole batch out as one Arrow IPC message, which pyarrow reads back zero-copy in a single call
 (a few types with nested or variable-width items are built column by column instead). A small
 file is decoded by the same kernels written in plain Python (``_python_kernels.py``, column by
-column), which spares it loading numba (:func:`_kernels_for`). Everything here is the plumbing
-around them: opening (plain, gzip, bzip2, xz, zip), windows of bounded size for streaming,
-salvage of damaged files, and the Arrow side.
+column), which spares it loading numba (:func:`_kernels_for`). Where the numba kernels are also
+compiled ahead of time (``_aot.py``, by ``make``), those are used for every file: they load in a
+millisecond, without numba or LLVM (130 MB less at a large read's peak). Everything here is the
+plumbing around them: opening (plain, gzip, bzip2, xz, zip), windows of bounded size for
+streaming, salvage of damaged files, and the Arrow side.
 """
 
 from __future__ import annotations
