@@ -122,7 +122,7 @@ def main() -> None:
     else:
         run = silicio_reader() if args.tool == "silicio" else stdf_convert_reader()
         baseline = current_rss_mb()
-        if args.tool == "silicio":  # numba's runtime (LLVM, NRT) starts at the first kernel call
+        if args.tool == "silicio":  # with numba's kernels, its runtime (LLVM, NRT) starts at the first call
             from silicio.stdf import read
 
             read(b"\x02\x00\x00\x0a\x02\x04")  # a lone FAR

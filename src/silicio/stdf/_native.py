@@ -3,7 +3,12 @@
 Importing this module loads neither numba nor LLVM: a large file's read then peaks about 130 MB
 lower than with numba's JIT kernels. It raises ImportError when the extension module was not
 built, or was built from other kernel sources or for another CPU (``_aot.build_digest``): the
-reader then uses numba's kernels (``reader._compiled_kernels``).
+reader then uses numba's kernels (``reader._kernels_for``).
+
+CPU: the same as numba's on large files (in one process, 80 MB files: 1 % more on the full-PTR
+one, 7 % less on the lean one); 1-4 % more on the small shared files, whose reads are many short
+calls: pycc's wrappers box a returned array about 2 microseconds slower than numba's dispatcher
+(``_gather_fields``, three arrays: 12 us a call against 5).
 """
 
 from __future__ import annotations
