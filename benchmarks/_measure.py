@@ -40,11 +40,13 @@ def peak_rss_mb() -> float:
 
 
 def silicio_reader():
-    # numba's kernels loaded, as in a process that has read a few files: a small file would
-    # otherwise be decoded by the Python kernels, which spare one cold read numba's load, not
-    # the reads measured here (silicio.stdf.reader._kernels_for).
-    import silicio.stdf._kernels  # noqa: F401
-    from silicio.stdf import read
+    # The compiled kernels loaded (those compiled ahead of time where built, else numba's), as in
+    # a process that has read a few files: a small file would otherwise be decoded by the Python
+    # kernels, which spare one cold read numba's load, not the reads measured here
+    # (silicio.stdf.reader._kernels_for).
+    from silicio.stdf import read, reader
+
+    reader._kernels_for(None)
 
     def run(path: Path) -> int:
         tables = read(path)
@@ -61,6 +63,13 @@ def stdf_convert_reader():
         return sum(t.num_rows for t in tables.values())
 
     return run
+
+
+def silicio_kernels() -> str:
+    """Which compiled kernels silicio read with: ``native`` (ahead of time) or ``jit`` (numba)."""
+    import sys
+
+    return "native" if "silicio.stdf._native" in sys.modules else "jit"
 
 
 class _TimeUp(Exception):
@@ -113,7 +122,7 @@ def main() -> None:
     else:
         run = silicio_reader() if args.tool == "silicio" else stdf_convert_reader()
         baseline = current_rss_mb()
-        if args.tool == "silicio":  # numba's runtime (LLVM, NRT) starts at the first kernel call
+        if args.tool == "silicio":  # with numba's kernels, its runtime (LLVM, NRT) starts at the first call
             from silicio.stdf import read
 
             read(b"\x02\x00\x00\x0a\x02\x04")  # a lone FAR
@@ -140,6 +149,7 @@ def main() -> None:
         "peak_rss_mb": peak_rss_mb(),
         "baseline_rss_mb": baseline,
         "runtime_rss_mb": runtime if args.tool != "pystdf" else baseline,  # after the first kernel call
+        "kernels": silicio_kernels() if args.tool == "silicio" else None,
     }))  # fmt: skip
 
 

@@ -43,6 +43,9 @@ TARGET_SINGLE_THREAD = 2.0  # silicio on one thread vs stdf-convert
 TARGET_THREADS_IDLE = 3.0  # silicio with threads vs stdf-convert, on an idle machine
 TARGET_VS_PYSTDF = 80.0
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zip", ".xz")
+#: What the first kernel call starts, by silicio's compiled kernels (_measure.py says which).
+KERNELS_RUNTIME = {"native": "kernels compiled ahead of time: no numba or LLVM",
+                   "jit": "numba's JIT kernels: numba's runtime and LLVM start"}  # fmt: skip
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Measure:
     cpu_seconds: float = 0.0
     load: float = 0.0
     runtime_rss_mb: float = 0.0  # after the first call into the kernels (numba's runtime started)
+    kernels: str | None = None  # silicio's compiled kernels: native (ahead of time) or jit (numba)
 
     def mb_per_s(self, size: int) -> float:
         return size / 1e6 / self.seconds
@@ -100,7 +104,8 @@ def measure(tool: str, path: Path, pystdf_limit: float) -> Measure | str:
         return f"error: {last[:80]}"
     out = json.loads(done.stdout.strip().splitlines()[-1])
     return Measure(out["records"], out["best_s"], out["complete"], out["peak_rss_mb"], out["baseline_rss_mb"],
-                   out["best_cpu_s"], out["load"], out.get("runtime_rss_mb", out["baseline_rss_mb"]))  # fmt: skip
+                   out["best_cpu_s"], out["load"], out.get("runtime_rss_mb", out["baseline_rss_mb"]),
+                   out.get("kernels"))  # fmt: skip
 
 
 def best(found: list[Measure | str]) -> Measure | str:
@@ -324,9 +329,9 @@ def main() -> None:
                      f"(+{ours.peak_rss_mb - ours.baseline_rss_mb:,.0f} above its imports) vs stdf-convert "
                      f"{peer.peak_rss_mb:,.0f} MB (+{peer.peak_rss_mb - peer.baseline_rss_mb:,.0f}): {met}; of silicio's, "
                      f"{ours.baseline_rss_mb:,.0f} MB after its imports (stdf-convert {peer.baseline_rss_mb:,.0f}), "
-                     f"+{ours.runtime_rss_mb - ours.baseline_rss_mb:,.0f} MB when numba's runtime starts (LLVM, NRT) "
-                     f"at the first kernel call, +{ours.peak_rss_mb - ours.runtime_rss_mb:,.0f} MB the read "
-                     f"itself")  # fmt: skip
+                     f"+{ours.runtime_rss_mb - ours.baseline_rss_mb:,.0f} MB at the first kernel call "
+                     f"({KERNELS_RUNTIME.get(ours.kernels, 'kernels')}), +{ours.peak_rss_mb - ours.runtime_rss_mb:,.0f} "
+                     f"MB the read itself")  # fmt: skip
     lines += [
         "",
         "## How this was measured",
@@ -338,6 +343,8 @@ def main() -> None:
         "- silicio: `silicio.stdf.read(path)`, all record types into Arrow tables. stdf-convert: "
         "`stdf_convert.tables(path)`, the same. pystdf: `pystdf.IO.Parser` over the whole file into a sink that "
         "only counts records (it builds no tables, so it does less work than the other two).",
+        f"- silicio's kernels: {KERNELS_RUNTIME.get(getattr(full_row['silicio_1'], 'kernels', None), 'unknown')} "
+        "(`SILICIO_STDF_KERNELS=jit` measures numba's; `python -m silicio.stdf._aot` builds the others).",
         "- silicio and stdf-convert: one untimed warm-up read first (numba compiles or loads its cached kernels there, "
         "so compilation is excluded), then the best of 20 (files < 1 MB), 10 (< 10 MB) or 3 timed reads.",
         f"- pystdf: one read per file, stopped after {args.pystdf_limit:g} s; a rate marked * is from an "

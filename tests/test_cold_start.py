@@ -4,7 +4,9 @@ long (tests do not time things; the timings are in the commit log and the issue)
 ``import silicio.cli`` and ``silicio --help`` load typer and click alone; a command loads its own
 CLI module and what it calls (``silicio stdf info``: the reader, pyarrow, and numba for a file
 above a couple of megabytes), never the areas and extras of the others; the reader's numba
-kernels come from numba's on-disk cache.
+kernels come from numba's on-disk cache. Where the reader's kernels are compiled ahead of time
+(``python -m silicio.stdf._aot``), a file of any size loads them, and neither numba nor LLVM; the
+tests of numba's ways choose those (``SILICIO_STDF_KERNELS=jit``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ HEAVY = (
 #: The extras' modules, which reading one STDF file never needs.
 EXTRAS = ("duckdb", "sqlalchemy", "polars", "plotly", "fastapi", "jinja2", "matplotlib", "networkx",
           "highspy", "cryptography", "dask", "uvicorn", "alembic")  # fmt: skip
+#: The reader on numba's kernels (and Python ones for small files), whether or not the kernels
+#: compiled ahead of time are built.
+JIT = {"SILICIO_STDF_KERNELS": "jit"}
 #: The CLI's modules of commands (silicio.cli.stdf, ...), each loaded only by its own commands.
 COMMAND_MODULES = {f"silicio.cli.{module}" for module, _, _ in COMMANDS.values()}
 
@@ -100,7 +105,7 @@ def test_stdf_info_on_a_small_file_loads_neither_numba_nor_pandas(tmp_path):
 
     source = write_demo_stdf(tmp_path / "lot.stdf", seed=0)
     assert source.stat().st_size < PYTHON_KERNELS_MAX_BYTES  # read by the Python kernels
-    run, out = _silicio(tmp_path, "stdf", "info", source, "--json")
+    run, out = _silicio(tmp_path, "stdf", "info", source, "--json", env=JIT)
     assert run["returncode"] == 0, run["stderr"]
     summary = json.loads(out)
     assert summary["lot_id"] == "TK41870" and summary["issues"] == [] and summary["parts"] > 0
@@ -118,9 +123,9 @@ def test_stdf_info_on_a_bigger_file_loads_the_reader_and_no_extra_and_its_kernel
     source = write_demo_stdf(tmp_path / "lot.stdf", seed=0, wafers=8, dies_per_side=32)
     assert source.stat().st_size > PYTHON_KERNELS_MAX_BYTES  # read by numba's kernels
     # Once, so that the kernels are in numba's cache whatever ran before; then, from the cache.
-    first, _ = _silicio(tmp_path, "stdf", "info", source, "--json")
+    first, _ = _silicio(tmp_path, "stdf", "info", source, "--json", env=JIT)
     assert first["returncode"] == 0, first["stderr"]
-    run, out = _silicio(tmp_path, "stdf", "info", source, "--json", env={"NUMBA_DEBUG_CACHE": "1"})
+    run, out = _silicio(tmp_path, "stdf", "info", source, "--json", env={"NUMBA_DEBUG_CACHE": "1", **JIT})
     assert run["returncode"] == 0, run["stderr"]
     summary = json.loads("\n".join(line for line in out.splitlines() if not line.startswith("[cache]")))
     assert summary["lot_id"] == "TK41870" and summary["issues"] == []
@@ -163,10 +168,17 @@ def _jit_uses(tree: ast.AST):
                     yield decorator.lineno, None
 
 
+#: Modules that compile with numba only when silicio is built, never in a command: the wrappers
+#: that export the STDF kernels ahead of time (``python -m silicio.stdf._aot``).
+BUILD_ONLY = ("silicio/stdf/_aot.py",)
+
+
 def test_every_kernel_is_compiled_once_into_the_cache():
     # Without cache=True numba compiles a kernel in every process that calls it: seconds per command.
     uncached = []
     for path in sorted((SOURCE / "silicio").rglob("*.py")):
+        if path.relative_to(SOURCE).as_posix() in BUILD_ONLY:
+            continue
         for line, cache in _jit_uses(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(cache, ast.Constant) and cache.value is True):
                 uncached.append(f"{path.relative_to(SOURCE)}:{line}")
@@ -175,3 +187,21 @@ def test_every_kernel_is_compiled_once_into_the_cache():
     ]
     assert len(kernels) > 30  # the check finds the kernels (stdf, yields, spc)
     assert uncached == []
+
+
+def test_stdf_info_with_the_kernels_compiled_ahead_of_time_loads_neither_numba_nor_llvm(tmp_path):
+    try:
+        import silicio.stdf._native  # noqa: F401
+    except ImportError:
+        pytest.skip("the STDF kernels compiled ahead of time are not built (python -m silicio.stdf._aot)")
+    from silicio.stdf.reader import PYTHON_KERNELS_MAX_BYTES
+
+    source = write_demo_stdf(tmp_path / "lot.stdf", seed=0, wafers=8, dies_per_side=32)
+    assert source.stat().st_size > PYTHON_KERNELS_MAX_BYTES  # beyond the Python kernels
+    run, out = _silicio(tmp_path, "stdf", "info", source, "--json", env={"SILICIO_STDF_KERNELS": "native"})
+    assert run["returncode"] == 0, run["stderr"]
+    summary = json.loads(out)
+    assert summary["lot_id"] == "TK41870" and summary["issues"] == []
+    assert {"silicio.stdf.reader", "silicio.stdf._native", "silicio.stdf._kernels_aot"} <= run["modules"]
+    assert sorted(m for m in NOT_FOR_A_SMALL_FILE if m in run["modules"]) == []
+    assert "silicio.stdf._kernels" not in run["modules"]

@@ -83,7 +83,9 @@ def test_damaged_files_same_either_way(seed_name, strict):
 
 
 def test_small_files_get_the_python_kernels_until_the_budget_is_spent(monkeypatch):
-    # as in a fresh process: numba's kernels not loaded, nothing decoded in Python yet
+    # as in a fresh process without the ahead-of-time kernels: numba's kernels not loaded,
+    # nothing decoded in Python yet
+    monkeypatch.setattr(reader, "_native_kernels", lambda: None)
     monkeypatch.delitem(sys.modules, "silicio.stdf._kernels")
     monkeypatch.setattr(reader, "_python_kernel_bytes", 0)
     small = reader.PYTHON_KERNELS_MAX_BYTES

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import silicio.stdf.reader as reader
+from silicio.stdf import _driver, read
 from silicio.stdf import _kernels as K
-from silicio.stdf import read
 
 N_PTR = 3 * K.PARALLEL_MIN_ITEMS + 123  # enough records for several ranges, not a multiple of 64
 
@@ -123,8 +123,8 @@ def test_reads_on_several_threads_at_once(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     data, results, _ = _ptr_file(False)
-    monkeypatch.setattr(K, "_pool", None)
-    monkeypatch.setattr(K, "_pool_threads", 0)
+    monkeypatch.setattr(_driver, "_pool", None)
+    monkeypatch.setattr(_driver, "_pool_threads", 0)
     counts = iter([2, 3, 4, 2, 3, 4, 2, 3])
     monkeypatch.setattr(reader, "_decode_threads", lambda: next(counts, 2))
     with ThreadPoolExecutor(4) as callers:
