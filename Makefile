@@ -13,9 +13,9 @@ STAMP := $(VENV)/.installed
 WARM := $(VENV)/.kernels-cached
 
 # System packages areas need beyond Python: postgresql (the lake's catalog tests run against a
-# throwaway server) and chromium (the dashboard's browser tests). `make system` installs the
-# missing ones, and every target runs it.
-APT_PACKAGES := postgresql chromium
+# throwaway server), chromium (the dashboard's browser tests) and gcc (the STDF kernels compiled
+# ahead of time). `make system` installs the missing ones, and every target runs it.
+APT_PACKAGES := postgresql chromium gcc
 
 # pip stays quiet unless something goes wrong; CI shows its output to debug bootstrap failures.
 PIP_QUIET := $(if $(CI),,--quiet)
