@@ -5,8 +5,8 @@
 On synthetic multi-tier networks (``silicio.supply.synthetic_network``: 10 products, 5 supplier
 tiers, each node needing 1-3 materials from 1-3 sources of the next tier):
 
-- the TTR/TTS stress test of every node, two HiGHS LPs per node (``stress_test(by="node")``),
-  for each ``--nodes`` size;
+- the TTR/TTS stress test of every node (``stress_test(by="node")``: the TTR and TTS of each
+  node, from far fewer HiGHS LPs than two a node), for each ``--nodes`` size;
 - ``--scenarios`` Monte Carlo disruption scenarios (regional site outages, pandemic, customs
   delay) on the first size.
 
@@ -14,7 +14,9 @@ Each with 1, 2, ... worker threads (``--workers``); results are asserted equal a
 counts (the LP answers to 1e-7, the Monte Carlo bit for bit, by its SeedSequence chunks). Both
 wall and CPU seconds (all threads of the process) are written, with the load average before
 and after: on a shared machine the wall time of a run says little, its CPU time more. The
-target of issue 19 is 2,000 nodes in under 60 s of wall time on 2 free cores. Writes
+target of issue 19 is 2,000 nodes in under 60 s of wall time on 2 free cores; it is judged on
+the CPU seconds of the 1-worker run (on a free core its wall time; the script exits 1 when
+they are over 60), or on CPU seconds / workers when no 1-worker run was asked for. Writes
 ``benchmarks/results/supply.md``.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +35,7 @@ import numpy as np
 from silicio.supply import compile_network, monte_carlo, stress_test, synthetic_network
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_NODES, TARGET_SECONDS = 2000, 60.0
 
 
 def timed(fn):
@@ -67,12 +71,13 @@ def main() -> None:
         f"Python {platform.python_version()}, {versions}",
         "- workers are threads (HiGHS and numpy run without the GIL); CPU seconds are of all threads",
         "",
-        "## Stress test of every node (2 LPs each)",
+        "## Stress test of every node (its TTR and TTS)",
         "",
-        "| nodes | edges | workers | wall s | CPU s | LPs per CPU s | load before / after |",
+        "| nodes | edges | workers | wall s | CPU s | nodes per CPU s | load before / after |",
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
     first_net = None
+    judged: float | None = None
     for n in sizes:
         g = synthetic_network(n, products=10, tiers=5, seed=args.seed)
         net = compile_network(g)
@@ -82,12 +87,14 @@ def main() -> None:
             print(f"  stress test, {n:,} nodes, {w} worker(s) ...", flush=True)
             load = os.getloadavg()[0]
             table, wall, cpu = timed(lambda w=w, net=net: stress_test(net, by="node", workers=w))
+            if n == TARGET_NODES and (judged is None or w == 1):
+                judged = cpu / w
             if reference is None:
                 reference = table
             else:
                 same_stress(reference, table)
             lines.append(f"| {n:,} | {g.number_of_edges():,} | {w} | {wall:.1f} | {cpu:.1f} | "
-                         f"{2 * table.height / cpu:,.0f} | {load:.1f} / {os.getloadavg()[0]:.1f} |")  # fmt: skip
+                         f"{table.height / cpu:,.0f} | {load:.1f} / {os.getloadavg()[0]:.1f} |")  # fmt: skip
             print(lines[-1], flush=True)
         lines.append("")
         lines.append(f"{n:,} nodes: {int(reference['flagged'].sum())} of {reference.height} have TTS < TTR; worst "
@@ -122,10 +129,16 @@ def main() -> None:
         f"{s['lost_profit_var_0.95']:,.0f}, CVaR 95 % {s['lost_profit_cvar_0.95']:,.0f}; P(any loss) "
         f"{s['p_any_loss']:.3f}.",
     ]
+    if judged is not None:
+        verdict = "met" if judged < TARGET_SECONDS else "NOT met"
+        lines += ["", f"Target (issue 19): {TARGET_NODES:,} nodes in < {TARGET_SECONDS:g} s on 2 free cores; "
+                      f"judged on CPU seconds: {judged:.1f} s, {verdict}."]  # fmt: skip
     report = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "supply.md").write_text(report)
     print(report)
+    if judged is not None and judged >= TARGET_SECONDS:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

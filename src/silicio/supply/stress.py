@@ -32,7 +32,9 @@ import ctypes
 import math
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import networkx as nx
@@ -96,6 +98,31 @@ def _quiet_highs():
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     return h
+
+
+#: A rate at most this far from zero counts as zero in a survival witness (HiGHS's feasibility
+#: tolerance is 1e-7: the witness stays feasible with it set to exactly zero).
+_ZERO = 1e-12
+
+
+class _Columns:
+    """The columns (u of each node, then y of each edge) each disruption holds at zero, as CSR."""
+
+    def __init__(self, n: int, disruptions: Sequence[Disruption]) -> None:
+        self.lengths = np.array([len(d.nodes) + len(d.edges) for d in disruptions], dtype=np.int64)
+        self.start = np.concatenate([[0], np.cumsum(self.lengths)])
+        self.columns = np.array([c for d in disruptions for c in (*d.nodes, *(n + e for e in d.edges))],
+                                dtype=np.int64)  # fmt: skip
+        self.count = len(disruptions)
+
+    def covered_by(self, zero: np.ndarray) -> np.ndarray:
+        """Disruptions all of whose columns are zero in ``zero`` (a mask over the columns)."""
+        zeros_before = np.concatenate([[0], np.cumsum(zero[self.columns])])
+        return zeros_before[self.start[1:]] - zeros_before[self.start[:-1]] == self.lengths
+
+    def of(self, which: np.ndarray) -> np.ndarray:
+        """The columns of the disruptions selected by the mask ``which``."""
+        return self.columns[np.repeat(which, self.lengths)]
 
 
 class _Model:
@@ -231,6 +258,11 @@ class _Model:
         """max t = 1 / min tau; ``inf`` when the network lasts the whole horizon (tau at its
         bound 1/horizon), 0 when no stock on hand covers the demand even for an instant (no
         tau is feasible)."""
+        return self._survive(d)[0]
+
+    def _survive(self, d: Disruption) -> tuple[float, np.ndarray | None]:
+        """The TTS and, when it is ``inf``, the columns u', y' the solution leaves at zero (a
+        witness: any disruption stopping only those survives the horizon too)."""
         h = self.tts_lp
         idx = np.array(d.nodes, dtype=np.int32)
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.zeros(len(idx)))
@@ -239,16 +271,67 @@ class _Model:
             h.run()
             status = h.getModelStatus()
             if status == self.hs.HighsModelStatus.kInfeasible:
-                return 0.0
+                return 0.0, None
             if status != self.hs.HighsModelStatus.kOptimal:
                 raise NetworkError(
                     f"TTS LP of disruption {d.name!r}: HiGHS ended with {h.modelStatusToString(status)}"
                 )
             tau = float(h.getInfo().objective_function_value)
-            return math.inf if tau <= (1 + 1e-12) / self.horizon else 1.0 / tau
+            if tau > (1 + 1e-12) / self.horizon:
+                return 1.0 / tau, None
+            return math.inf, self._zero_columns()
         finally:
             h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), self.rate_upper[idx])
             self._block(h, d.edges, False)
+
+    def _zero_columns(self) -> np.ndarray:
+        rates = np.asarray(self.tts_lp.getSolution().col_value)[: self.n + self.m]
+        return np.abs(rates) <= _ZERO
+
+    def survival_witnesses(self, columns: _Columns, max_rounds: int = 50) -> np.ndarray:
+        """Which disruptions (``columns``) provably survive the whole horizon, found by a few
+        LPs instead of one each. With tau fixed at 1/horizon (the network must last it), each
+        round minimises the production and shipment rates of the disruptions not yet covered,
+        weighted by their scale; a vertex of that LP leaves many of them at zero, and a
+        feasible solution with every node and edge of a disruption at zero proves its TTS is
+        ``inf`` (its LP is that one with those columns held at zero). Rounds stop when one
+        covers nothing new; the rest are solved one by one."""
+        covered = np.zeros(columns.count, dtype=bool)
+        if columns.count == 0:
+            return covered
+        h, n, m = self.tts_lp, self.n, self.m
+        tau = np.array([n + m], dtype=np.int32)
+        h.run()  # the undisrupted network: if it does not last the horizon, no disruption does
+        if h.getModelStatus() != self.hs.HighsModelStatus.kOptimal:
+            return covered
+        if float(h.getInfo().objective_function_value) > (1 + 1e-12) / self.horizon:
+            return covered
+        covered |= columns.covered_by(self._zero_columns())
+        net = self.net
+        scale = np.where(np.isfinite(net.capacity), net.capacity, net.rate)
+        weight = 1.0 / np.maximum(np.concatenate([scale, scale[net.edge_src]]), 1.0)
+        every = np.arange(n + m + 1, dtype=np.int32)
+        h.changeColsBounds(1, tau, np.array([1.0 / self.horizon]), np.array([1.0 / self.horizon]))
+        try:
+            for _ in range(max_rounds):
+                if covered.all():
+                    break
+                wanted = np.zeros(n + m, dtype=bool)
+                wanted[columns.of(~covered)] = True
+                h.changeColsCost(n + m + 1, every, np.append(np.where(wanted, weight, 0.0), 0.0))
+                h.run()
+                if h.getModelStatus() != self.hs.HighsModelStatus.kOptimal:
+                    break
+                new = columns.covered_by(self._zero_columns()) & ~covered
+                if not new.any():
+                    break
+                covered |= new
+        finally:
+            cost = np.zeros(n + m + 1)
+            cost[-1] = 1.0
+            h.changeColsCost(n + m + 1, every, cost)
+            h.changeColsBounds(1, tau, np.array([1.0 / self.horizon]), np.array([self.inf]))
+        return covered
 
     def _block(self, h, edges: tuple[int, ...], closed: bool) -> None:
         """Flows ``y`` of ``edges`` held at 0 (``closed``) or freed again."""
@@ -266,7 +349,7 @@ class _Model:
 def _solve_chunk(
     net: CompiledNetwork, disruptions: Sequence[Disruption], horizon: float
 ) -> list[tuple[float, float, float]]:
-    return _Model(net, horizon).solve(disruptions)
+    return _solve_local(net, list(disruptions), 1, horizon)
 
 
 #: Below this many disruptions a second worker costs more (its own model) than it saves.
@@ -297,10 +380,13 @@ def stress_test(network: nx.DiGraph | CompiledNetwork, by: str = "node",
     (``inf`` when the network survives the whole ``horizon_weeks``, ten years by default), ``lost_units``, ``performance_impact``
     (lost profit ``P(n)``), ``rei`` and ``flagged`` (TTS < TTR), worst first.
 
-    Speed: each worker builds both LPs once and changes only bounds between disruptions, which
-    it takes in order of their time to recover, so that HiGHS's dual simplex starts from a basis
-    of a nearly equal LP (sorting cut the simplex iterations four-fold on an 800-node network).
-    ``workers`` (default: :func:`default_workers`) are threads, each with its own HiGHS
+    Speed: far fewer LPs than two per disruption, with the same answers (see
+    :func:`_solve_local`): a few covering LPs prove most disruptions outlast the horizon, and a
+    disruption outlasting its time to recover loses nothing, so only the flagged ones get a TTR
+    LP (on a 2,000-node network 530 LPs instead of 4,000, a quarter of the CPU time). Each
+    worker builds both LPs once and changes only bounds between disruptions, so HiGHS's dual
+    simplex starts from the basis of a nearly equal LP; TTR LPs are taken in order of time to
+    recover. ``workers`` (default: :func:`default_workers`) are threads, each with its own HiGHS
     instance: HiGHS runs without Python's global lock, and threads need no ``if __name__ ==
     "__main__"`` guard in the calling script, as spawned processes would.
     """
@@ -340,34 +426,81 @@ def stress_test(network: nx.DiGraph | CompiledNetwork, by: str = "node",
 def _solve_all(net: CompiledNetwork, disruptions: list[Disruption], workers: int, dask_address: str | None,
                chunk_size: int, horizon: float) -> list[tuple[float, float, float]]:  # fmt: skip
     """(P(n), lost units, TTS) of each disruption, in the order given."""
+    if not dask_address:
+        return _solve_local(net, disruptions, workers, horizon)
     order = sorted(range(len(disruptions)), key=lambda i: disruptions[i].ttr)
     results: list[tuple[float, float, float] | None] = [None] * len(disruptions)
-    if dask_address:
-        chunks = [order[i : i + chunk_size] for i in range(0, len(order), chunk_size)]
-        for index, chunk_result in _run_on_dask(net, [[disruptions[i] for i in c] for c in chunks],
-                                                dask_address, horizon):  # fmt: skip
-            for i, r in zip(chunks[index], chunk_result, strict=True):
-                results[i] = r
-        return results  # type: ignore[return-value]
-    workers = max(1, min(workers, len(order)))
-    # Contiguous runs of the sorted order: each worker's consecutive LPs stay alike.
-    bounds = np.linspace(0, len(order), workers + 1).round().astype(int)
-    parts = [order[bounds[w] : bounds[w + 1]] for w in range(workers)]
-    models = [_Model(net, horizon) for _ in parts]  # built here: the first prints HiGHS's banner
-
-    def solve(w: int) -> None:
-        for i, r in zip(parts[w], models[w].solve([disruptions[i] for i in parts[w]]), strict=True):
+    chunks = [order[i : i + chunk_size] for i in range(0, len(order), chunk_size)]
+    for index, chunk_result in _run_on_dask(net, [[disruptions[i] for i in c] for c in chunks],
+                                            dask_address, horizon):  # fmt: skip
+        for i, r in zip(chunks[index], chunk_result, strict=True):
             results[i] = r
-
-    if workers == 1:
-        solve(0)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(solve, w) for w in range(workers)]:
-                future.result()
     return results  # type: ignore[return-value]
+
+
+def _solve_local(net: CompiledNetwork, disruptions: list[Disruption], workers: int,
+                 horizon: float) -> list[tuple[float, float, float]]:  # fmt: skip
+    """(P(n), lost units, TTS) of each disruption, in the order given, on ``workers`` threads.
+
+    1. TTS: the disruptions that provably last the horizon are found by a few covering LPs
+       (:meth:`_Model.survival_witnesses`); the others get their own LP, and each of those that
+       lasts the horizon covers further ones with its solution.
+    2. TTR: a disruption that the network survives for its whole time to recover loses nothing
+       (``P(n) = 0``): with ``l = 0`` the TTR constraints at ``t`` are the TTS constraints at
+       ``t``, whose feasible ``t`` form the interval ``[0, TTS]`` (the set is convex and holds
+       ``t = 0``). Only the others, the flagged ones (TTS < TTR), get a TTR LP, in order of
+       their time to recover so that consecutive LPs are alike.
+    """
+    count = len(disruptions)
+    if count == 0:
+        return []
+    workers = max(1, min(workers, count))
+    models = [_Model(net, horizon) for _ in range(workers)]  # built here: the first prints HiGHS's banner
+    columns = _Columns(net.n, disruptions)
+    covered = models[0].survival_witnesses(columns)
+    tts = np.where(covered, math.inf, math.nan)
+    lock = threading.Lock()
+
+    def survive(model: _Model, part: Sequence[int]) -> None:
+        for i in part:
+            if covered[i]:
+                continue
+            tts[i], zero = model._survive(disruptions[i])
+            if zero is not None:
+                more = columns.covered_by(zero)
+                with lock:
+                    covered[more] = True
+                    tts[more] = math.inf
+
+    _in_parallel(models, [i for i in range(count) if not covered[i]], survive)
+    ttr = np.array([d.ttr for d in disruptions])
+    # Lossless for sure when the network outlasts the TTR; the margin keeps borderline cases
+    # (TTS equal to TTR up to rounding) with their LP.
+    lossless = (ttr == 0) | ((ttr <= tts * (1 - 1e-9)) & (ttr <= horizon))
+    impact, lost = np.zeros(count), np.zeros(count)
+
+    def recover(model: _Model, part: Sequence[int]) -> None:
+        for i in part:
+            impact[i], lost[i] = model.time_to_recover_impact(disruptions[i])
+
+    _in_parallel(models, sorted(np.flatnonzero(~lossless).tolist(), key=lambda i: ttr[i]), recover)
+    return [(float(impact[i]), float(lost[i]), float(tts[i])) for i in range(count)]
+
+
+def _in_parallel(models: list[_Model], items: list[int], work) -> None:
+    """``work(model, part)`` on contiguous parts of ``items``, one per model, each in a thread:
+    consecutive LPs of one model stay alike."""
+    if not items:
+        return
+    workers = min(len(models), len(items))
+    bounds = np.linspace(0, len(items), workers + 1).round().astype(int)
+    parts = [items[bounds[w] : bounds[w + 1]] for w in range(workers)]
+    if workers == 1:
+        work(models[0], parts[0])
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(work, models[w], parts[w]) for w in range(workers)]:
+            future.result()
 
 
 def _run_on_dask(net: CompiledNetwork, chunks: list[list[Disruption]], dask_address: str,
