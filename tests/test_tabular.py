@@ -3,12 +3,12 @@ times with offsets, line numbers as an editor counts them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
 
-from silicio.tabular import TableError, read_table
+from silicio.tabular import TableError, read_sheet, read_table, sheet_names
 
 
 def write(tmp_path, raw: bytes, name: str = "t.csv"):
@@ -122,3 +122,66 @@ def test_one_column_of_decimal_commas(tmp_path):
     assert table.data.column_names == ["valor"]
     assert table.data.column("valor").to_pylist() == [1.5, 2.25]
     assert table.dialect.decimal == ","
+
+
+def _workbook(path, sheets: dict) -> None:
+    """A workbook written by xlsxwriter: each value written as its own cell type."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        for (r, c), value in rows.items():
+            if isinstance(value, datetime):
+                sheet.write_datetime(r, c, value, stamp)
+            elif isinstance(value, bool):
+                sheet.write_boolean(r, c, value)
+            elif isinstance(value, int | float):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write_string(r, c, value)
+    book.close()
+
+
+def test_sheet_cells_keep_their_types_and_excel_row_numbers(tmp_path):
+    path = tmp_path / "lab.xlsx"
+    # header on Excel row 2 (row 1 empty), data on rows 3 and 5 (row 4 empty)
+    cells = {(1, 0): "gage", (1, 1): "reading", (1, 2): "count", (1, 3): "due", (1, 4): "ok", (1, 5): "at",
+             (2, 0): "G-1", (2, 1): 1.25, (2, 2): 3, (2, 3): datetime(2025, 3, 1), (2, 4): True,
+             (2, 5): datetime(2025, 3, 1, 14, 30),
+             (4, 0): "G-2", (4, 1): 0.1, (4, 2): 4, (4, 3): datetime(2025, 4, 2), (4, 4): False,
+             (4, 5): datetime(2025, 4, 2, 8, 0)}  # fmt: skip
+    _workbook(path, {"Readings": cells, "Other": {(0, 0): "x"}})
+    assert sheet_names(path) == ["Readings", "Other"]
+    table = read_sheet(path, types={"ok": "bool"})
+    assert (
+        table.sheet == "Readings" and table.lines == (3, 5) and table.dialect.describe() == "Excel workbook"
+    )
+    data = table.data
+    assert data["reading"].to_pylist() == [1.25, 0.1] and data.schema.field("reading").type == pa.float64()
+    assert data["count"].to_pylist() == [3, 4] and data.schema.field("count").type == pa.int64()
+    assert data["due"].to_pylist() == [date(2025, 3, 1), date(2025, 4, 2)]  # midnight date-times: dates
+    assert data["ok"].to_pylist() == [True, False]
+    assert data["at"].to_pylist() == [datetime(2025, 3, 1, 14, 30), datetime(2025, 4, 2, 8, 0)]
+    assert table.decimals("reading") == 2
+
+
+def test_sheet_errors_name_file_sheet_row_and_column(tmp_path):
+    path = tmp_path / "lab.xlsx"
+    _workbook(path, {"S": {(0, 0): "gage", (0, 1): "reading", (1, 0): "G-1", (1, 1): 2.5, (2, 0): "G-2",
+                           (2, 1): "2,5"}})  # fmt: skip
+    with pytest.raises(TableError, match=r"lab.xlsx, sheet 'S', row 3, column 'reading': expected a number"):
+        read_sheet(path, types={"reading": "number"})
+    with pytest.raises(TableError, match=r"lab.xlsx: no sheet 'T'; the workbook has 'S'"):
+        read_sheet(path, "T")
+    with pytest.raises(TableError, match=r"sheet 'S', row 1: missing column\(s\) count"):
+        read_sheet(path, required=["count"])
+    _workbook(path, {"S": {(0, 0): "gage", (1, 0): "G-1", (1, 2): 7.0}})
+    with pytest.raises(
+        TableError, match=r"sheet 'S', row 2: a value in column C, right of the header's 1 columns"
+    ):
+        read_sheet(path)
+    (tmp_path / "not.xlsx").write_text("gage,reading\n")
+    with pytest.raises(TableError, match=r"not.xlsx: not an Excel workbook"):
+        read_sheet(tmp_path / "not.xlsx")

@@ -24,7 +24,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,6 +36,8 @@ TYPES = ("int", "number", "date", "time", "text", "bool")
 #: Cells that mean "no value" in a column of numbers, dates or times (case does not matter).
 #: In a text column only the empty cell is missing: "none" may be a value there.
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
+#: :attr:`Dialect.encoding` of a table read from a workbook's sheet (:func:`read_sheet`).
+WORKBOOK = "xlsx"
 #: Key of the field metadata holding the most decimals written in a number column.
 DECIMALS_KEY = b"silicio.decimals"
 
@@ -59,16 +61,21 @@ _EITHER = re.compile(r"^[+-]?\d{1,3}[.,]\d{3}$")
 
 class TableError(ValueError):
     """A table that cannot be read as written: names the file, the line (as counted in an
-    editor, header = 1) and the column where known, and what was expected."""
+    editor, header = 1) and the column where known, and what was expected. For a sheet of a
+    workbook, the sheet and the row as Excel numbers it (``line`` holds that number)."""
 
-    def __init__(self, path: str | Path, reason: str, *, line: int | None = None, column: str | None = None):
+    def __init__(self, path: str | Path, reason: str, *, line: int | None = None, column: str | None = None,
+                 sheet: str | None = None):  # fmt: skip
         self.path = str(path)
         self.line = line
         self.column = column
         self.reason = reason
+        self.sheet = sheet
         where = [self.path]
+        if sheet is not None:
+            where.append(f"sheet {sheet!r}")
         if line is not None:
-            where.append(f"line {line}")
+            where.append(f"{'row' if sheet is not None else 'line'} {line}")
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {reason}")
@@ -83,6 +90,8 @@ class Dialect:
     encoding: str
 
     def describe(self) -> str:
+        if self.encoding == WORKBOOK:
+            return "Excel workbook"
         separator = {"\t": "tab"}.get(self.separator, repr(self.separator))
         decimal = "decimal comma" if self.decimal == "," else "decimal point"
         return f"{separator}-separated, {decimal}, {self.encoding}"
@@ -96,9 +105,12 @@ class Table:
     data: pa.Table
     lines: tuple[int, ...]
     dialect: Dialect
+    #: The sheet of a workbook the table was read from (its ``lines`` are Excel's row numbers).
+    sheet: str | None = None
 
     def line_of(self, row: int) -> int:
-        """The file line of the row at index ``row`` (0-based), as the user counts lines."""
+        """The file line of the row at index ``row`` (0-based), as the user counts lines (for a
+        sheet: its row number in Excel)."""
         return self.lines[row]
 
     def decimals(self, column: str) -> int | None:
@@ -110,7 +122,8 @@ class Table:
 
     def error(self, reason: str, *, row: int | None = None, column: str | None = None) -> TableError:
         """An error about row ``row`` (0-based index into :attr:`data`) naming its file line."""
-        return TableError(self.path, reason, line=None if row is None else self.line_of(row), column=column)
+        return TableError(self.path, reason, line=None if row is None else self.line_of(row), column=column,
+                          sheet=self.sheet)  # fmt: skip
 
 
 def decode(raw: bytes, path: str | Path, encoding: str | None = None) -> tuple[str, str]:
@@ -223,8 +236,10 @@ def _decimals(text: str, decimal: str) -> int:
 class _Column:
     """One column's cells converted to a type, with the error for the first cell that is not."""
 
-    def __init__(self, path: Path, name: str, cells: list[str], lines: Sequence[int], decimal: str):
+    def __init__(self, path: Path, name: str, cells: list[str], lines: Sequence[int], decimal: str,
+                 sheet: str | None = None):  # fmt: skip
         self.path, self.name, self.cells, self.lines, self.decimal = path, name, cells, lines, decimal
+        self.sheet = sheet
 
     def infer(self) -> str:
         present = [cell for cell in self.cells if cell.strip().lower() not in MISSING]
@@ -242,7 +257,7 @@ class _Column:
 
     def _fail(self, row: int, expected: str) -> TableError:
         return TableError(self.path, f"expected {expected}, got {self.cells[row]!r}", line=self.lines[row],
-                          column=self.name)  # fmt: skip
+                          column=self.name, sheet=self.sheet)  # fmt: skip
 
     def convert(self, kind: str) -> tuple[pa.Array, dict[bytes, bytes] | None]:
         if kind == "text":
@@ -346,31 +361,156 @@ def read_table(path: str | Path, *, sep: str | None = None, decimal: str | None 
         raise TableError(path, f"not a readable table: {exc}", line=start) from None
     if header is None:
         raise TableError(path, "empty: expected a header line naming the columns")
-    for index, name in enumerate(header):
-        if not name:
-            raise TableError(path, f"column {index + 1} of the header has no name", line=header_line)
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise TableError(
-            path, f"columns named twice in the header: {', '.join(duplicates)}", line=header_line
-        )
-    missing = [name for name in required if name not in header]
-    if missing:
-        raise TableError(path, f"missing column(s) {', '.join(missing)}; the header has {', '.join(header)}",
-                         line=header_line)  # fmt: skip
+    _check_header(path, header, header_line, required, None)
     if decimal is None:
         cells = ((lines[r], header[c], row[c]) for r, row in enumerate(rows) for c in range(len(header)))
         decimal = sniff_decimal(path, cells, separator)
+    data = _typed(path, header, header_line, rows, lines, decimal, types, None)
+    return Table(path, data, tuple(lines), Dialect(separator, decimal, used_encoding))
+
+
+def _check_header(path: Path, header: list[str], header_line: int, required: Iterable[str],
+                  sheet: str | None) -> None:  # fmt: skip
+    for index, name in enumerate(header):
+        if not name:
+            raise TableError(
+                path, f"column {index + 1} of the header has no name", line=header_line, sheet=sheet
+            )
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise TableError(path, f"columns named twice in the header: {', '.join(duplicates)}", line=header_line,
+                         sheet=sheet)  # fmt: skip
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise TableError(path, f"missing column(s) {', '.join(missing)}; the header has {', '.join(header)}",
+                         line=header_line, sheet=sheet)  # fmt: skip
+
+
+def _typed(path: Path, header: list[str], header_line: int, rows: list[list[str]], lines: list[int], decimal: str,
+           types: Mapping[str, str] | None, sheet: str | None) -> pa.Table:  # fmt: skip
     types = dict(types or {})
     unknown = sorted(set(types) - set(header))
     if unknown:
         raise TableError(path, f"no column(s) {', '.join(unknown)}; the header has {', '.join(header)}",
-                         line=header_line)  # fmt: skip
+                         line=header_line, sheet=sheet)  # fmt: skip
     arrays, fields = [], []
     for index, name in enumerate(header):
-        column = _Column(path, name, [row[index] for row in rows], lines, decimal)
+        column = _Column(path, name, [row[index] for row in rows], lines, decimal, sheet)
         array, metadata = column.convert(types.get(name) or column.infer())
         arrays.append(array)
         fields.append(pa.field(name, array.type, metadata=metadata))
-    data = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    return Table(path, data, tuple(lines), Dialect(separator, decimal, used_encoding))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def sheet_names(path: str | Path) -> list[str]:
+    """The sheets of an Excel workbook (.xlsx), in their order."""
+    return list(_open_workbook(Path(path)).sheetnames)
+
+
+def _open_workbook(path: Path):
+    try:
+        import openpyxl
+    except ImportError:
+        raise TableError(
+            path, "reading Excel workbooks needs openpyxl: pip install 'silicio[xlsx]'"
+        ) from None
+    try:
+        # read-only: streamed, not the whole workbook's object model; data_only: a formula's
+        # value as Excel last computed it, not its text
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise TableError(path, "cannot read: no such file") from None
+    except OSError as exc:
+        raise TableError(path, f"cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:  # a zip that is not a workbook, a corrupt part: openpyxl raises many kinds
+        raise TableError(path, f"not an Excel workbook (.xlsx): {exc}") from None
+
+
+def read_sheet(path: str | Path, sheet: str | None = None, *, types: Mapping[str, str] | None = None,
+               required: Iterable[str] = ()) -> Table:  # fmt: skip
+    """Read one sheet of an Excel workbook (.xlsx; the first sheet when ``sheet`` is None) as
+    :func:`read_table` reads a CSV file: the first non-empty row is the header, empty rows are
+    skipped, columns are typed the same way (``types``, ``required``), and errors name the
+    file, the sheet, the row as Excel numbers it and the column.
+
+    Cells keep the type Excel stored: a number cell is a number whatever the locale showed
+    (decimal comma or point), a date cell a date (a column of dates at midnight is a date
+    column), a formula its last computed value. A number typed as text is read as written,
+    with a decimal point.
+    """
+    path = Path(path)
+    book = _open_workbook(path)
+    try:
+        name = sheet if sheet is not None else (book.sheetnames[0] if book.sheetnames else None)
+        if name is None or name not in book.sheetnames:
+            raise TableError(
+                path, f"no sheet {name!r}; the workbook has {', '.join(map(repr, book.sheetnames))}"
+            )
+        header: list[str] | None = None
+        values: list[tuple] = []
+        lines: list[int] = []
+        header_line = 0
+        for number, cells in enumerate(book[name].iter_rows(values_only=True), start=1):
+            if not any(cell is not None and str(cell).strip() for cell in cells):
+                continue
+            if header is None:
+                header = [str(cell).strip() if cell is not None else "" for cell in cells]
+                while header and not header[-1]:
+                    header.pop()
+                header_line = number
+                continue
+            extra = [
+                i
+                for i, cell in enumerate(cells)
+                if i >= len(header) and cell is not None and str(cell).strip()
+            ]
+            if extra:
+                raise TableError(path, f"a value in column {_column_letter(extra[0])}, right of the header's "
+                                       f"{len(header)} columns", line=number, sheet=name)  # fmt: skip
+            values.append(tuple(cells[: len(header)]) + (None,) * (len(header) - len(cells)))
+            lines.append(number)
+    finally:
+        book.close()
+    if header is None:
+        raise TableError(path, "empty: expected a header row naming the columns", sheet=name)
+    _check_header(path, header, header_line, required, name)
+    types = dict(types or {})
+    columns = [_sheet_texts([row[c] for row in values], types.get(header[c])) for c in range(len(header))]
+    rows = [[column[r] for column in columns] for r in range(len(values))]
+    data = _typed(path, header, header_line, rows, lines, ".", types, name)
+    return Table(path, data, tuple(lines), Dialect("", ".", WORKBOOK), sheet=name)
+
+
+def _column_letter(index: int) -> str:
+    """Excel's name of the 0-based column ``index`` (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _sheet_texts(cells: list, kind: str | None) -> list[str]:
+    """A column's cells as the text :class:`_Column` types: numbers in full precision with a
+    decimal point, booleans as true/false, dates ISO; date-times at midnight as dates when the
+    column is a date column (told, or every date-time in it is at midnight)."""
+    stamps = [cell for cell in cells if isinstance(cell, datetime)]
+    as_dates = kind == "date" or (kind is None and bool(stamps) and all(s.time() == time() for s in stamps))
+    out = []
+    for cell in cells:
+        if cell is None:
+            out.append("")
+        elif isinstance(cell, bool):
+            out.append("true" if cell else "false")
+        elif isinstance(cell, float):
+            out.append(str(int(cell)) if cell.is_integer() and abs(cell) < 2**53 else repr(cell))
+        elif isinstance(cell, int):
+            out.append(str(cell))
+        elif isinstance(cell, datetime):
+            out.append(cell.date().isoformat() if as_dates else cell.isoformat(sep=" "))
+        elif isinstance(cell, date):
+            out.append(cell.isoformat())
+        else:
+            out.append(str(cell))
+    return out

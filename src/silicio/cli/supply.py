@@ -40,8 +40,8 @@ RegistryPath = Annotated[
 ]  # fmt: skip
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data", metavar="DIR", help="Your supply model: a folder of CSV files (see `supply "
-                 "template`). Without it (and --registry) the demo model is used, and said.", show_default=False),
+    typer.Option("--data", metavar="DIR", help="Your supply model: a folder of CSV files or an .xlsx workbook "
+                 "(see `supply template`). Without it (and --registry) the demo model is used, and said.", show_default=False),
 ]  # fmt: skip
 Missing = Annotated[
     str,
@@ -347,14 +347,22 @@ def scenario_command(
 
 
 @app.command("template")
-def template_command(directory: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> None:
-    """Write an example supply model (CSV files, scenarios.toml, README.md) to copy and edit."""
+def template_command(
+    directory: Annotated[Path, typer.Argument(help="A new or empty folder.")],
+    xlsx: Annotated[
+        bool, typer.Option("--xlsx", help="The tables as one Excel workbook, a sheet a table.")
+    ] = False,
+) -> None:
+    """Write an example supply model (CSV files or a workbook, scenarios.toml, README.md) to copy and edit."""
+    from silicio.supply.template import WORKBOOK
+
     with _errors("silicio supply template"):
-        written = supply.write_template(directory)
+        written = supply.write_template(directory, xlsx=xlsx)
     for path in written:
         console.print(f"wrote [bold]{escape(str(path))}[/bold]", soft_wrap=True, highlight=False)
-    console.print(escape(f"next: edit them, then `silicio supply import {directory}` and "
-                         f"`silicio supply risk --data {directory}`"), soft_wrap=True, highlight=False)  # fmt: skip
+    model = directory / WORKBOOK if xlsx else directory
+    console.print(escape(f"next: edit them, then `silicio supply import {model}` and "
+                         f"`silicio supply risk --data {model}`"), soft_wrap=True, highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -415,8 +423,8 @@ def import_command(
     source: Annotated[
         Path,
         typer.Argument(
-            help="Your supply model (a folder with routings.csv, bom.csv ...), or "
-            "a registry (a folder of CSV files or a .json file)."
+            help="Your supply model (a folder with routings.csv, bom.csv ... or .xlsx files, or one .xlsx "
+            "workbook with a sheet a table), or a registry (a folder of CSV files or a .json file)."
         ),
     ],
     out: Annotated[
@@ -429,7 +437,9 @@ def import_command(
     from silicio.supply import dataset
 
     with _errors("silicio supply import"):
-        if source.is_dir() and any((source / f"{n}.csv").exists() for n in ("routings", "bom", "demand")):
+        is_model = source.suffix.lower() in (".xlsx", ".xls") or (source.is_dir() and any(
+            (source / f"{n}.{ext}").exists() for n in ("routings", "bom", "demand") for ext in ("csv", "xlsx")))  # fmt: skip
+        if is_model:
             model = supply.read_supply_dir(source, missing=missing)
             if as_json:
                 _echo_json({"kind": "supply model", "rows": model.counts, "nodes": model.network.number_of_nodes(),

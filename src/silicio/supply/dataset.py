@@ -1,12 +1,15 @@
-"""A supply model from the user's own CSV files: sites, routings, bill of materials, capacities,
-lead times, recovery times, demand and prices; checked row by row, turned into the network
-:mod:`.stress`, :mod:`.montecarlo` and the risk views work on.
+"""A supply model from the user's own CSV files or Excel workbooks: sites, routings, bill of
+materials, capacities, lead times, recovery times, demand and prices; checked row by row, turned
+into the network :mod:`.stress`, :mod:`.montecarlo` and the risk views work on.
 
-The files and their columns are :data:`FILES` (``docs/supply-data.md`` explains them, and
-``silicio supply template DIR`` writes a folder to start from). Files are read with
-:func:`silicio.tabular.read_table`: ``,`` or ``;`` separators, decimal point or comma, UTF-8
-(with or without BOM) or Latin-1; errors name the file, the line as an editor counts it (the
-header is line 1), the column and what was expected.
+The tables and their columns are :data:`FILES` (``docs/supply-data.md`` explains them, and
+``silicio supply template DIR`` writes a folder to start from). A model is a folder with one
+file a table (``bom.csv`` or ``bom.xlsx``), or one workbook with a sheet a table (sheet
+``bom``). CSV files are read with :func:`silicio.tabular.read_table`: ``,`` or ``;``
+separators, decimal point or comma, UTF-8 (with or without BOM) or Latin-1; errors name the
+file, the line as an editor counts it (the header is line 1), the column and what was expected.
+Sheets are read with :func:`silicio.tabular.read_sheet`; their errors name the file, the sheet
+and the row as Excel numbers it.
 
 Missing figures (a capacity, a lead time, a recovery time, weeks of inventory, a unit cost) are
 refused by default (``missing="refuse"``). With ``missing="default"`` each is filled by the
@@ -26,7 +29,7 @@ from typing import Any
 
 import networkx as nx
 
-from silicio.tabular import TableError, read_table
+from silicio.tabular import TableError, read_sheet, read_table, sheet_names
 
 from .network import NetworkError, set_inventory
 
@@ -120,36 +123,86 @@ class _Rows:
     rows: list[dict[str, Any]]
     lines: list[int]
     columns: set[str]
+    #: The workbook's sheet the rows come from (``lines`` are then Excel's row numbers).
+    sheet: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The file (and sheet) as errors name it."""
+        return f"{self.path}, sheet {self.sheet!r}" if self.sheet else str(self.path)
+
+    @property
+    def short(self) -> str:
+        """The file name (and sheet), for messages that list many."""
+        return f"{self.path.name} sheet {self.sheet!r}" if self.sheet else self.path.name
+
+    @property
+    def unit(self) -> str:
+        return "row" if self.sheet else "line"
+
+    def at(self, index: int) -> str:
+        return f"{self.label}, {self.unit} {self.lines[index]}"
 
     def where(self, index: int, column: str) -> str:
-        return f"{self.path}, line {self.lines[index]}, column {column!r}"
+        return f"{self.at(index)}, column {column!r}"
 
 
-def _read(directory: Path, name: str) -> _Rows | None:
-    path = directory / f"{name}.csv"
-    if not path.exists():
-        if (directory / f"{name}.xlsx").exists():
-            raise SupplyDataError(f"{directory / f'{name}.xlsx'}: Excel workbooks are not read; save the sheet "
-                                  f"as CSV ({name}.csv; ';' and decimal comma are fine)")  # fmt: skip
-        if name in REQUIRED_FILES:
-            raise SupplyDataError(f"{path}: missing; a supply model needs {', '.join(f + '.csv' for f in REQUIRED_FILES)}"
-                                  f" (silicio supply template DIR writes an example)")  # fmt: skip
+def _locate(source: Path, name: str) -> tuple[Path, str | None] | None:
+    """Where table ``name`` is in ``source`` (a folder or a workbook): (file, sheet), sheet None
+    for a CSV file; None if it is absent."""
+    if source.is_file():
+        return (source, name) if name in sheet_names(source) else None
+    csv_path, book = source / f"{name}.csv", source / f"{name}.xlsx"
+    if csv_path.exists() and book.exists():
+        raise SupplyDataError(f"{csv_path}: {book.name} is there too; keep one of them")
+    if csv_path.exists():
+        return csv_path, None
+    if not book.exists():
         return None
-    spec = FILES[name]
+    sheets = sheet_names(book)
+    if name in sheets:
+        return book, name
+    if len(sheets) == 1:
+        return book, sheets[0]
+    raise SupplyDataError(f"{book}: {len(sheets)} sheets and none named {name!r}: name the sheet {name!r}, or "
+                          f"keep one sheet")  # fmt: skip
+
+
+def _read(source: Path, name: str) -> _Rows | None:
     try:
-        head = read_table(path)  # the header first: unknown columns are refused by name
+        found = _locate(source, name)
+    except TableError as exc:
+        raise SupplyDataError(str(exc)) from None
+    if found is None:
+        if name in REQUIRED_FILES:
+            if source.is_file():
+                raise SupplyDataError(f"{source}: no sheet {name!r}; a supply model needs the sheets "
+                                      f"{', '.join(REQUIRED_FILES)} (silicio supply template DIR --xlsx writes "
+                                      f"an example)")  # fmt: skip
+            raise SupplyDataError(f"{source / (name + '.csv')}: missing; a supply model needs "
+                                  f"{', '.join(f + '.csv' for f in REQUIRED_FILES)} (or .xlsx; silicio supply "
+                                  f"template DIR writes an example)")  # fmt: skip
+        return None
+    path, sheet = found
+    spec = FILES[name]
+
+    def read(**kwargs: Any):
+        return read_table(path, **kwargs) if sheet is None else read_sheet(path, sheet, **kwargs)
+
+    where = f"{path}, sheet {sheet!r}" if sheet else str(path)
+    try:
+        head = read()  # the header first: unknown columns are refused by name
         header = set(head.data.column_names)
         unknown = sorted(header - set(spec))
         if unknown:
-            raise SupplyDataError(f"{path}: unknown column(s) {', '.join(unknown)}; expected columns "
+            raise SupplyDataError(f"{where}: unknown column(s) {', '.join(unknown)}; expected columns "
                                   f"{', '.join(spec)}")  # fmt: skip
         keys = [c for c, (_, role) in spec.items() if role in ("key", "value")]
-        table = read_table(path, types={c: t for c, (t, _) in spec.items() if c in header},
-                           required=keys)  # fmt: skip
+        table = read(types={c: t for c, (t, _) in spec.items() if c in header}, required=keys)
     except TableError as exc:
         raise SupplyDataError(str(exc)) from None
     rows = table.data.to_pylist()
-    out = _Rows(path, rows, list(table.lines), header)
+    out = _Rows(path, rows, list(table.lines), header, sheet)
     for i, row in enumerate(rows):
         for column, (kind, role) in spec.items():
             value = row.get(column)
@@ -175,8 +228,8 @@ def _unique(rows: _Rows, keys: tuple[str, ...]) -> dict[tuple, int]:
     for i, row in enumerate(rows.rows):
         key = tuple(row[k] for k in keys)
         if key in seen:
-            raise SupplyDataError(f"{rows.path}, line {rows.lines[i]}: {'/'.join(map(str, key))} is given twice "
-                                  f"(also line {rows.lines[seen[key]]})")  # fmt: skip
+            raise SupplyDataError(f"{rows.at(i)}: {'/'.join(map(str, key))} is given twice "
+                                  f"(also {rows.unit} {rows.lines[seen[key]]})")  # fmt: skip
         seen[key] = i
     return seen
 
@@ -184,12 +237,26 @@ def _unique(rows: _Rows, keys: tuple[str, ...]) -> dict[tuple, int]:
 def read_supply_dir(
     directory: str | Path, missing: str = "refuse", inventory_weeks: float | None = None
 ) -> SupplyData:
-    """The supply model in ``directory`` (:data:`FILES`), missing figures refused or filled (module text)."""
+    """The supply model in ``directory`` (:data:`FILES`: a folder of CSV files or workbooks, or
+    one .xlsx workbook with a sheet a table), missing figures refused or filled (module text)."""
     if missing not in MISSING_POLICIES:
         raise SupplyDataError(f"missing must be 'refuse' or 'default', got {missing!r}")
     directory = Path(directory)
-    if not directory.is_dir():
-        raise SupplyDataError(f"{directory}: no such directory")
+    if directory.is_file():
+        if directory.suffix.lower() != ".xlsx":
+            raise SupplyDataError(
+                f"{directory}: expected a folder of CSV files or an Excel workbook (.xlsx)"
+                + ("; save an .xls workbook as .xlsx" if directory.suffix.lower() == ".xls" else "")
+            )
+        try:
+            unknown = sorted(set(sheet_names(directory)) - set(FILES))
+        except TableError as exc:
+            raise SupplyDataError(str(exc)) from None
+        if unknown:
+            raise SupplyDataError(f"{directory}: unknown sheet(s) {', '.join(map(repr, unknown))}; expected sheets "
+                                  f"{', '.join(FILES)}")  # fmt: skip
+    elif not directory.is_dir():
+        raise SupplyDataError(f"{directory}: no such folder or workbook")
     t = {name: _read(directory, name) for name in FILES}
     sites, routings, bom, demand, prices = (t[n] for n in REQUIRED_FILES)
     assert sites and routings and bom and demand and prices
@@ -215,13 +282,13 @@ def read_supply_dir(
         if value is not None:
             return float(value)
         if rows is None:
-            why = f"{file}.csv is absent"
+            why = f"sheet {file!r} is absent" if directory.is_file() else f"{file}.csv is absent"
         elif column not in rows.columns:
-            why = f"{rows.path.name} has no column {column!r}"
+            why = f"{rows.short} has no column {column!r}"
         elif index is None:
-            why = f"{rows.path.name} has no row for it"
+            why = f"{rows.short} has no row for it"
         else:
-            why = f"{rows.path.name} line {rows.lines[index]} leaves {column!r} empty"
+            why = f"{rows.short} {rows.unit} {rows.lines[index]} leaves {column!r} empty"
         if missing == "refuse":
             refused.append(f"{column} of {what}: {why}")
             return math.nan
@@ -275,7 +342,7 @@ def read_supply_dir(
                 f"{bom.where(i, 'quantity')}: expected a positive number, got {row['quantity']!r}"
             )
         if (row.get("step") is None) == (row.get("parent_site") is None):
-            raise SupplyDataError(f"{bom.path}, line {bom.lines[i]}: give either 'step' (the parent is a product) "
+            raise SupplyDataError(f"{bom.at(i)}: give either 'step' (the parent is a product) "
                                   f"or 'parent_site' (the parent is a component made there), not both or neither")  # fmt: skip
         if row.get("step") is not None:
             consumer = step_node.get((row["parent"], row["step"]))
@@ -286,7 +353,7 @@ def read_supply_dir(
             consumer = f"{row['parent_site']}/{row['parent']}"
             if consumer not in g:
                 raise SupplyDataError(f"{bom.where(i, 'parent_site')}: component {row['parent']!r} from site "
-                                      f"{row['parent_site']!r} is supplied by no earlier line of bom.csv")  # fmt: skip
+                                      f"{row['parent_site']!r} is supplied by no earlier {bom.unit} of {bom.short}")  # fmt: skip
         source = f"{s['site_id']}/{row['component']}"
         if source not in g:
             node(
@@ -297,17 +364,17 @@ def read_supply_dir(
                 f"{row['component']} ({s.get('company') or s['site_id']})",
             )
         if g.has_edge(source, consumer):
-            raise SupplyDataError(f"{bom.path}, line {bom.lines[i]}: {row['component']} from {s['site_id']} "
+            raise SupplyDataError(f"{bom.at(i)}: {row['component']} from {s['site_id']} "
                                   f"into {consumer} is given twice")  # fmt: skip
         g.add_edge(source, consumer, material=row["component"], units=float(row["quantity"]))
     if not nx.is_directed_acyclic_graph(g):
-        raise SupplyDataError(f"{bom.path}: components go into each other in a loop: {nx.find_cycle(g)}")
+        raise SupplyDataError(f"{bom.label}: components go into each other in a loop: {nx.find_cycle(g)}")
     # Products: demand and margin at the last step.
     for product, node_id in last.items():
         if product not in demand_of:
-            raise SupplyDataError(f"{demand.path}: no demand for product {product!r} (routings.csv has it)")
+            raise SupplyDataError(f"{demand.label}: no demand for product {product!r} (routings.csv has it)")
         if product not in price_row:
-            raise SupplyDataError(f"{prices.path}: no price for product {product!r} (routings.csv has it)")
+            raise SupplyDataError(f"{prices.label}: no price for product {product!r} (routings.csv has it)")
         if demand_of[product] <= 0:
             i = next(i for i, r in enumerate(demand.rows) if r["product"] == product)
             raise SupplyDataError(f"{demand.where(i, 'demand_per_week')}: expected a positive number")

@@ -1,5 +1,6 @@
 """``silicio supply template DIR``: an example supply model a user copies and edits, one CSV
-file a table (:data:`silicio.supply.dataset.FILES`), a scenario file and a README."""
+file a table (:data:`silicio.supply.dataset.FILES`) or one workbook with a sheet a table
+(``--xlsx``), a scenario file and a README."""
 
 from __future__ import annotations
 
@@ -103,19 +104,25 @@ weeks = 16
 }
 
 
-def write_template(directory: str | Path) -> list[Path]:
+def write_template(directory: str | Path, xlsx: bool = False) -> list[Path]:
     """Write :data:`EXAMPLE` and the format description (``README.md``) into ``directory``;
-    existing files are not overwritten (an error names the first)."""
+    with ``xlsx``, the tables as one workbook (:data:`WORKBOOK`, a sheet a table) instead of CSV
+    files. Existing files are not overwritten (an error names the first)."""
     from .dataset import SupplyDataError
 
     directory = Path(directory)
-    names = [*EXAMPLE, "README.md"]
+    tables = {name: text for name, text in EXAMPLE.items() if name.endswith(".csv")}
+    others = {name: text for name, text in EXAMPLE.items() if name not in tables}
+    names = [*([WORKBOOK] if xlsx else tables), *others, "README.md"]
     clash = [n for n in names if (directory / n).exists()]
     if clash:
         raise SupplyDataError(f"{directory / clash[0]}: exists; the template writes only into new files")
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in EXAMPLE.items():
+    if xlsx:
+        _write_workbook(directory / WORKBOOK, tables)
+        written.append(directory / WORKBOOK)
+    for name, text in (others if xlsx else EXAMPLE).items():
         (directory / name).write_text(text, encoding="utf-8")
         written.append(directory / name)
     (directory / "README.md").write_text(FORMAT_GUIDE, encoding="utf-8")
@@ -123,13 +130,54 @@ def write_template(directory: str | Path) -> list[Path]:
     return written
 
 
-FORMAT_GUIDE = """# A supply model in CSV files
+#: The workbook ``write_template(..., xlsx=True)`` writes.
+WORKBOOK = "supply-model.xlsx"
+
+
+def _write_workbook(path: Path, tables: dict[str, str]) -> None:
+    """The CSV tables as sheets named after them; number columns as numbers."""
+    import csv
+    import io
+
+    import xlsxwriter
+
+    from .dataset import FILES
+
+    book = xlsxwriter.Workbook(str(path))
+    try:
+        bold = book.add_format({"bold": True})
+        for file_name, text in tables.items():
+            name = file_name.removesuffix(".csv")
+            sheet = book.add_worksheet(name)
+            rows = list(csv.reader(io.StringIO(text)))
+            header = rows[0]
+            sheet.write_row(0, 0, header, bold)
+            for r, row in enumerate(rows[1:], start=1):
+                for c, cell in enumerate(row):
+                    if cell == "":
+                        continue
+                    if FILES[name][header[c]][0] == "number":
+                        sheet.write_number(r, c, float(cell))
+                    else:
+                        sheet.write_string(r, c, cell)
+            sheet.set_column(0, len(header) - 1, 16)
+    finally:
+        book.close()
+
+
+FORMAT_GUIDE = """# A supply model in CSV files or an Excel workbook
 
 `silicio supply import DIR` checks a folder of these files; every supply command reads it with
 `--data DIR`. Files may be `,`- or `;`-separated, with a decimal point or a decimal comma (as Excel
-writes them in Mexico), UTF-8 (with or without BOM) or Latin-1. Excel workbooks are not read:
-save each sheet as CSV. Errors name the file, the line (the header is line 1), the column and
-what was expected.
+writes them in Mexico), UTF-8 (with or without BOM) or Latin-1. Errors name the file, the line
+(the header is line 1), the column and what was expected.
+
+Excel workbooks (.xlsx) are read too: a table's file may be a workbook (`bom.xlsx`, its sheet
+`bom` or its only sheet), or the whole model one workbook with a sheet a table, named as the
+files below without `.csv` (`silicio supply import model.xlsx`, `--data model.xlsx`;
+`silicio supply template DIR --xlsx` writes one). Cells keep the type Excel stored, so a number
+is read the same whatever decimal separator Excel showed; a formula counts with its last
+computed value. Errors name the file, the sheet, the row as Excel numbers it and the column.
 
 | file | one row per | columns (**required**) |
 |---|---|---|
