@@ -196,6 +196,12 @@ def sniff_decimal(path: str | Path, cells: Iterable[tuple[int, str, str]], separ
     return "."
 
 
+def parse_number(text: str, decimal: str) -> float | int | None:
+    """The number a cell writes with the decimal separator ``decimal`` (``,`` or ``.``;
+    grouping allowed: ``1.234,5``), None if it is not one."""
+    return _number(text.strip(), decimal)
+
+
 def _number(text: str, decimal: str) -> float | int | None:
     """The number a cell writes, None if it is not one; grouping separators allowed."""
     pattern = _COMMA_NUMBER if decimal == "," else _POINT_NUMBER
@@ -318,10 +324,12 @@ class _Column:
 
 def read_table(path: str | Path, *, sep: str | None = None, decimal: str | None = None,
                encoding: str | None = None, types: Mapping[str, str] | None = None,
-               required: Iterable[str] = ()) -> Table:  # fmt: skip
+               required: Iterable[str] = (), infer: bool = True) -> Table:  # fmt: skip
     """Read a CSV file written by a person or a spreadsheet (module docstring).
 
-    ``types`` names a type from :data:`TYPES` for some columns (the rest are inferred);
+    ``types`` names a type from :data:`TYPES` for some columns (the rest are inferred, or text
+    with ``infer=False``: ids such as ``007`` stay as written, for a caller converting them
+    itself; :attr:`Table.dialect` still tells the decimal separator the numbers use);
     ``required`` lists columns that must be there. Empty lines (or lines of separators only,
     as spreadsheets pad) are skipped; a row with more or fewer fields than the header is an
     error naming its line.
@@ -365,6 +373,8 @@ def read_table(path: str | Path, *, sep: str | None = None, decimal: str | None 
     if decimal is None:
         cells = ((lines[r], header[c], row[c]) for r, row in enumerate(rows) for c in range(len(header)))
         decimal = sniff_decimal(path, cells, separator)
+    if not infer:
+        types = {**{name: "text" for name in header}, **(types or {})}
     data = _typed(path, header, header_line, rows, lines, decimal, types, None)
     return Table(path, data, tuple(lines), Dialect(separator, decimal, used_encoding))
 

@@ -8,6 +8,7 @@ flags follow from the dates by construction.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -346,3 +347,30 @@ def test_measurements_from_tidy():
     assert len(measurements_from_tidy(_tidy(), last_test_only=False)) == 5
     with pytest.raises(MetrologyError, match="lacks column"):
         measurements_from_tidy(_tidy().drop_columns(["units"]))
+
+
+def test_read_records_and_budget_from_a_semicolon_decimal_comma_windows_file(tmp_path):
+    """As Excel saves a CSV on Spanish Windows: ';', decimal commas, Windows-1252 ("Peña")."""
+    from silicio.metrology.io import read_budget
+
+    path = tmp_path / "m.csv"
+    path.write_bytes("characteristic;value;operator;x;measured_at\n"
+                     "espesor;1,25;Peña;3;2026-02-01T22:30:00-06:00\n"
+                     "espesor;1.234,5;Ana;-2;2026-02-02 08:00\n".encode("cp1252"))  # fmt: skip
+    t = read_records(path, "measurements")
+    assert t.schema.equals(SCHEMAS["measurements"])
+    assert t.column("value").to_pylist() == [1.25, 1234.5]
+    assert t.column("operator").to_pylist() == ["Peña", "Ana"]
+    assert t.column("x").to_pylist() == [3, -2]
+    # the lab's local clock, as read_records keeps it
+    assert [m.isoformat() for m in t.column("measured_at").to_pylist()] == ["2026-02-01T22:30:00",
+                                                                            "2026-02-02T08:00:00"]  # fmt: skip
+    path.write_bytes(b"characteristic;value\nespesor;1,25\nespesor;uno\n")
+    with pytest.raises(MetrologyError, match=r"m.csv: row 2: value = 'uno' is not a number"):
+        read_records(path, "measurements")
+    budget = tmp_path / "b.csv"
+    budget.write_text("name;value;standard_uncertainty;sensitivity;dof\nL;10,5;0,002;1;inf\nT;20,1;0,1;0,5;9\n",
+                      encoding="utf-8-sig")  # fmt: skip
+    inputs = {i.name: i for i in read_budget(budget).inputs}
+    assert (inputs["L"].value, inputs["L"].standard_uncertainty, inputs["L"].dof) == (10.5, 0.002, math.inf)
+    assert (inputs["T"].value, inputs["T"].sensitivity, inputs["T"].dof) == (20.1, 0.5, 9.0)

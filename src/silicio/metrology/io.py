@@ -1,12 +1,13 @@
 """Reading metrology files: record tables (CSV or Parquet), gage studies and uncertainty budgets.
 
-Errors are :class:`~silicio.metrology.errors.MetrologyError` naming the file, the row (1 is the
-first row after the header) and the column at fault.
+CSV files are read by :func:`silicio.tabular.read_table`: ``,`` or ``;`` separated, decimal
+point or comma, UTF-8 (with or without BOM) or Windows-1252, as a spreadsheet saved them.
+Errors are :class:`~silicio.metrology.errors.MetrologyError` naming the file and the row (1 is
+the first row after the header) or the line (the header is line 1) and the column at fault.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import tomllib
 from collections.abc import Mapping
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from silicio import tabular
 
 from .errors import MetrologyError
 from .records import SCHEMAS, conform
@@ -36,30 +38,49 @@ def read_table(path: str | Path, *, infer_types: bool = True) -> pa.Table:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    try:
-        if suffix in _PARQUET:
+    if suffix in _PARQUET:
+        try:
             return pq.read_table(path)
-        if suffix in _CSV:
-            options = pa_csv.ConvertOptions(strings_can_be_null=True)
-            if not infer_types:
-                with path.open(newline="", encoding="utf-8-sig") as f:
-                    header = next(csv.reader(f), None)
-                if not header:
-                    raise MetrologyError(f"{path}: empty file, expected a header row")
-                options = pa_csv.ConvertOptions(
-                    column_types={name: pa.string() for name in header}, strings_can_be_null=True
-                )
-            return pa_csv.read_csv(path, convert_options=options)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise MetrologyError(f"{path}: not a readable {suffix[1:]} file ({exc})") from None
-    raise MetrologyError(f"{path}: unknown file type {suffix or '(none)'}; expected .csv or .parquet")
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise MetrologyError(f"{path}: not a readable parquet file ({exc})") from None
+    return _read_csv(path, infer=infer_types).data
+
+
+def _read_csv(path: Path, *, infer: bool) -> tabular.Table:
+    if path.suffix.lower() not in _CSV:
+        raise MetrologyError(
+            f"{path}: unknown file type {path.suffix.lower() or '(none)'}; expected .csv or .parquet"
+        )
+    try:
+        return tabular.read_table(path, infer=infer)
+    except tabular.TableError as exc:
+        raise MetrologyError(str(exc)) from None
 
 
 def read_records(path: str | Path, kind: str) -> pa.Table:
     """Records of ``kind`` (see :data:`silicio.metrology.records.SCHEMAS`) from a CSV or Parquet file."""
     if kind not in SCHEMAS:
         raise MetrologyError(f"unknown kind of record {kind!r}: expected one of {', '.join(SCHEMAS)}")
-    return conform(read_table(path, infer_types=False), kind, source=str(path))
+    path = Path(path)
+    if path.suffix.lower() in _PARQUET:
+        return conform(read_table(path), kind, source=str(path))
+    read = _read_csv(path, infer=False)
+    table = read.data
+    if read.dialect.decimal == ",":
+        # Numbers written with a decimal comma ("1,5", "1.234,5"), as conform's cast reads them;
+        # a cell that is no number stays as written, for conform's error to quote.
+        for f in SCHEMAS[kind]:
+            if f.name in table.column_names and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)):
+                texts = [_point_decimal(v) for v in table.column(f.name).to_pylist()]
+                table = table.set_column(
+                    table.column_names.index(f.name), f.name, pa.array(texts, pa.string())
+                )
+    return conform(table, kind, source=str(path))
+
+
+def _point_decimal(text: str | None) -> str | None:
+    number = None if text is None else tabular.parse_number(text, ",")
+    return text if number is None else str(number)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +164,8 @@ def read_budget(path: str | Path) -> BudgetFile:
             coverage=None if doc.get("coverage") is None else _number(doc["coverage"], str(path), "coverage"),
         )
     if suffix in _CSV:
-        table = read_table(path, infer_types=False)
+        read = _read_csv(path, infer=False)
+        table, decimal = read.data, read.dialect.decimal
         unknown = [c for c in table.column_names if c not in _BUDGET_COLUMNS]
         if unknown:
             raise MetrologyError(
@@ -153,7 +175,7 @@ def read_budget(path: str | Path) -> BudgetFile:
         if not rows:
             raise MetrologyError(f"{path}: no inputs")
         return BudgetFile(
-            inputs=tuple(_budget_input(r, f"{path}: row {i + 1}") for i, r in enumerate(rows)),
+            inputs=tuple(_budget_input(r, f"{path}: row {i + 1}", decimal) for i, r in enumerate(rows)),
             distributions=_distributions(rows),
         )
     raise MetrologyError(f"{path}: unknown budget file type {suffix or '(none)'}; expected .csv or .toml")
@@ -172,13 +194,16 @@ def _distributions(entries: list[Mapping[str, Any]]) -> dict[str, str]:
     return out
 
 
-def _number(value: Any, where: str, name: str, default: float | None = None) -> float:
+def _number(value: Any, where: str, name: str, default: float | None = None, decimal: str = ".") -> float:
     if value is None or (isinstance(value, str) and not value.strip()):
         if default is None:
             raise MetrologyError(f"{where}: {name} is missing")
         return default
     if isinstance(value, str) and value.strip().lower() in ("inf", "infinity", "∞"):
         return math.inf
+    if isinstance(value, str) and decimal == ",":
+        parsed = tabular.parse_number(value, decimal)
+        value = value if parsed is None else parsed
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -188,7 +213,7 @@ def _number(value: Any, where: str, name: str, default: float | None = None) -> 
     return number
 
 
-def _budget_input(entry: Mapping[str, Any], where: str) -> Input:
+def _budget_input(entry: Mapping[str, Any], where: str, decimal: str = ".") -> Input:
     if not isinstance(entry, Mapping):
         raise MetrologyError(f"{where}: expected a table of name, value, ...")
     name = entry.get("name")
@@ -200,15 +225,15 @@ def _budget_input(entry: Mapping[str, Any], where: str) -> Input:
         v = entry.get(key)
         return v is not None and not (isinstance(v, str) and not v.strip())
 
-    value = _number(entry.get("value"), where, "value")
-    sensitivity = _number(entry.get("sensitivity"), where, "sensitivity")
-    dof = _number(entry.get("dof"), where, "dof", default=math.inf)
+    value = _number(entry.get("value"), where, "value", decimal=decimal)
+    sensitivity = _number(entry.get("sensitivity"), where, "sensitivity", decimal=decimal)
+    dof = _number(entry.get("dof"), where, "dof", default=math.inf, decimal=decimal)
     kind = str(entry.get("kind") or "B").strip().upper()
     unit = str(entry.get("unit") or "")
     description = str(entry.get("description") or "")
     try:
         if given("standard_uncertainty"):
-            u = _number(entry["standard_uncertainty"], where, "standard_uncertainty")
+            u = _number(entry["standard_uncertainty"], where, "standard_uncertainty", decimal=decimal)
             return Input(
                 name,
                 value,
@@ -223,18 +248,22 @@ def _budget_input(entry: Mapping[str, Any], where: str) -> Input:
             distribution, half_width = "normal", None
         elif given("half_width"):
             distribution = str(entry.get("distribution") or "rectangular").strip().lower()
-            half_width = _number(entry["half_width"], where, "half_width")
+            half_width = _number(entry["half_width"], where, "half_width", decimal=decimal)
         else:
             raise MetrologyError(
                 f"{where}: give standard_uncertainty, half_width (with distribution) or "
                 "expanded_uncertainty (with coverage_factor)"
             )
         expanded = (
-            _number(entry["expanded_uncertainty"], where, "expanded_uncertainty")
+            _number(entry["expanded_uncertainty"], where, "expanded_uncertainty", decimal=decimal)
             if given("expanded_uncertainty")
             else None
         )
-        k = _number(entry.get("coverage_factor"), where, "coverage_factor") if expanded is not None else None
+        k = (
+            _number(entry.get("coverage_factor"), where, "coverage_factor", decimal=decimal)
+            if expanded is not None
+            else None
+        )
         inp = type_b(
             name,
             value,
