@@ -158,3 +158,34 @@ def test_workers_from_a_script_without_main_guard(tmp_path: Path):
                           env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["40", "400"]
+
+
+def test_joint_disruptions_with_closed_edges_equal_one_lp_pair_each():
+    """Disruptions of several nodes and closed edges (facilities, regions, border crossings):
+    the shortcuts (covering LPs, no TTR LP when TTS >= TTR) give what a TTR and a TTS LP solved
+    for each disruption give (the plain path, checked against the cold LPs above)."""
+    from silicio.supply import compile_network
+    from silicio.supply.stress import Disruption, _Model
+
+    net = compile_network(synthetic_network(200, products=6, tiers=4, seed=23))
+    rng = np.random.default_rng(5)
+    disruptions = []
+    for k in range(120):
+        nodes = tuple(int(i) for i in rng.choice(net.n, size=int(rng.integers(1, 4)), replace=False))
+        edges = tuple(
+            int(e) for e in rng.choice(len(net.edge_src), size=int(rng.integers(0, 3)), replace=False)
+        )
+        disruptions.append(Disruption(f"d{k}", nodes, float(rng.uniform(0.5, 12)), edges))
+    table = stress_test(net, disruptions=disruptions, workers=2).sort("disruption")
+    plain = _Model(net).solve(disruptions)
+    expected = dict(zip([d.name for d in disruptions], plain, strict=True))
+    tts = table["tts_weeks"].to_numpy()
+    assert (
+        np.isinf(tts).sum() > 20 and table["flagged"].sum() > 10 and (~table["flagged"].to_numpy()).sum() > 10
+    )
+    for row in table.iter_rows(named=True):
+        impact, lost, survive = expected[row["disruption"]]
+        assert row["performance_impact"] == pytest.approx(impact, rel=1e-7, abs=1e-6), row["disruption"]
+        assert row["tts_weeks"] == pytest.approx(survive, rel=1e-7, abs=1e-7), row["disruption"]
+        if impact > 0:
+            assert row["lost_units"] == pytest.approx(lost, rel=1e-6, abs=1e-6)
