@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import silicio.stdf.reader as reader
 from silicio.stdf import _driver, read
 from silicio.stdf import _kernels as K
+from silicio.stdf._cpus import OtherWork, machine_busy_seconds
 
 N_PTR = 3 * K.PARALLEL_MIN_ITEMS + 123  # enough records for several ranges, not a multiple of 64
 
@@ -96,19 +98,69 @@ def test_chunk_bounds_cover_every_record_once(n, threads):
         assert 2 <= len(bounds) - 1 <= threads * K.CHUNKS_PER_THREAD
 
 
+class _Others:
+    def __init__(self, cpus):
+        self.cpus = cpus
+
+    def others(self):
+        return self.cpus
+
+
 def test_busy_machine_gets_one_thread(monkeypatch):
     monkeypatch.delenv(reader.THREADS_ENV, raising=False)
     monkeypatch.setattr(reader.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(reader.os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # not read: /proc/stat says
+    for others, threads in ((4.0, 1), (3.6, 1), (0.0, 4), (0.4, 4), (0.6, 3), (1.5, 3), (2.6, 1)):
+        monkeypatch.setattr(reader, "_other_work", _Others(others))
+        assert reader._decode_threads() == threads, others
+
+
+def test_without_proc_stat_the_load_average_less_this_reader(monkeypatch):
+    monkeypatch.delenv(reader.THREADS_ENV, raising=False)
+    monkeypatch.setattr(reader.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(reader, "_other_work", _Others(None))
     monkeypatch.setattr(reader.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
     assert reader._decode_threads() == 1
     monkeypatch.setattr(reader.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # this reader alone
     assert reader._decode_threads() == 4
     monkeypatch.setattr(reader.os, "getloadavg", lambda: (2.5, 1.0, 1.0))  # 1.5 CPUs taken by others
-    assert reader._decode_threads() == 2
+    assert reader._decode_threads() == 3
+
+
+def test_others_work_is_the_machines_busy_time_less_this_process():
+    """Readings fed by hand: machine busy seconds, own CPU seconds, clock."""
+    readings = iter(
+        [(0.0, 100.0, 10.0), (0.1, 100.1, 10.1), (1.0, 101.5, 10.5), (2.0, 103.0, 12.0), (3.0, 103.0, 13.0)]
+    )
+    current = {}
+
+    def step():
+        current["now"] = next(readings)
+
+    step()
+    work = OtherWork(
+        busy=lambda: current["now"][1], own=lambda: current["now"][2], clock=lambda: current["now"][0]
+    )
+    step()
+    assert work.others() is None  # 0.1 s: too short for a first figure
+    step()
+    assert work.others() == pytest.approx((1.5 - 0.5) / 1.0)  # 1.5 busy, 0.5 of it ours
+    step()
+    assert work.others() == pytest.approx(0.0)  # all the busy time was ours
+    step()
+    assert work.others() == 0.0  # own time above the machine's (tick rounding): never below 0
+
+
+def test_others_work_without_proc_stat(tmp_path):
+    assert machine_busy_seconds(str(tmp_path / "missing")) is None
+    (tmp_path / "stat").write_text("cpu  100 0 50 1000 20 0 5 0 0 0\ncpu0 1 2 3\n")
+    assert machine_busy_seconds(str(tmp_path / "stat")) == pytest.approx(155 / os.sysconf("SC_CLK_TCK"))
+    work = OtherWork(busy=lambda: None)
+    assert work.others() is None
 
 
 def test_thread_setting(monkeypatch):
-    monkeypatch.setattr(reader.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(reader, "_other_work", _Others(0.0))
     monkeypatch.setenv(reader.THREADS_ENV, "1")
     assert reader._decode_threads() == 1
     monkeypatch.setenv(reader.THREADS_ENV, "3")

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from . import _layout as L
 from . import _python_kernels
+from ._cpus import OtherWork
 from .errors import StdfError, StdfIssue
 from .spec import (
     BY_CODE,
@@ -926,19 +927,26 @@ def _thread_limit() -> int:
 
 
 def _decode_threads() -> int:
-    """Threads for the next window: the CPUs not kept busy by other work (the 1-minute load
-    average, less this reader's own thread), at most :func:`_thread_limit`. A busy machine
-    gets one thread: a second would only queue behind the other work, and wait at the end of
-    each record type for the slowest range. Types of few records are decoded on one thread
-    whatever this says (``_kernels.chunk_bounds``)."""
+    """Threads for the next window: one for each CPU at least half free of other work (others'
+    CPU time since the previous window, :mod:`._cpus`; the 1-minute load average less this
+    reader's own thread where /proc/stat is missing), at most :func:`_thread_limit`. A busy
+    machine gets one thread: a second would only queue behind the other work, and wait at the
+    end of each record type for the slowest range. Types of few records are decoded on one
+    thread whatever this says (``_kernels.chunk_bounds``)."""
     limit = _thread_limit()
     if limit == 1:
         return 1
-    try:
-        busy = max(os.getloadavg()[0] - 1.0, 0.0)
-    except OSError:
-        busy = 0.0
-    return max(1, min(limit, int(limit - busy)))
+    others = _other_work.others()
+    if others is None:
+        try:
+            others = max(os.getloadavg()[0] - 1.0, 0.0)
+        except OSError:
+            others = 0.0
+    return max(1, min(limit, int(limit - others + 0.5)))
+
+
+#: Others' work on the machine, read at each window (its first interval starts at import).
+_other_work = OtherWork()
 
 
 def _columns(plan: _Plan, win: _Window, rec_pos: np.ndarray, out) -> list[pa.Array]:
