@@ -92,14 +92,9 @@ def die(data: Drill, lot_id: str, wafer_id: str, x: DieCoordinatePath, y: DieCoo
     return _with_genealogy(data, page)
 
 
-def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: int,
-              stage: str | None) -> m.DiePage:  # fmt: skip
-    if db is None:
-        raise NotFound(f"no lake at {dashboard.data_dir}")
-    product, stage, _ = dashboard.lot_stage(db, lot_id, stage)
-    parts = queries.die_insertions(db, lot_id, stage, wafer_id, x, y)
-    if parts.is_empty():
-        raise NotFound(f"no die at x {x}, y {y} on wafer {wafer_id!r} of lot {lot_id!r} at {stage}")
+def _insertions_and_results(parts, rows, product: str | None) -> tuple[list, list]:
+    """One die's or unit's insertions (its parts rows, oldest first) and its results, each
+    numbered by its insertion; a result outside those parts rows is not this part's."""
     last = parts.height - 1
     number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
     insertions = [
@@ -112,9 +107,9 @@ def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: i
         for i, r in enumerate(parts.iter_rows(named=True))
     ]  # fmt: skip
     results = []
-    for r in queries.die_results(db, lot_id, stage, wafer_id, x, y).iter_rows(named=True):
+    for r in rows.iter_rows(named=True):
         n = number.get((r["file_sha256"], r["part_index"]))
-        if n is None:  # a result outside the die's parts rows: not this die's
+        if n is None:
             continue
         results.append(m.DieResult(
             insertion=n, final=n == last + 1, test_num=r["test_num"], test_name=r["test_name"],
@@ -122,6 +117,20 @@ def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: i
             result=clean(r["result"]), hi_limit=clean(r["hi_limit"]), verdict=verdict(r["passed"], r["test_flg"]),
             flags=result_flags(r["test_flg"], r["parm_flg"]), url=test_url(r["test_num"], product),
         ))  # fmt: skip
+    return insertions, results
+
+
+def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: int,
+              stage: str | None) -> m.DiePage:  # fmt: skip
+    if db is None:
+        raise NotFound(f"no lake at {dashboard.data_dir}")
+    product, stage, _ = dashboard.lot_stage(db, lot_id, stage)
+    parts = queries.die_insertions(db, lot_id, stage, wafer_id, x, y)
+    if parts.is_empty():
+        raise NotFound(f"no die at x {x}, y {y} on wafer {wafer_id!r} of lot {lot_id!r} at {stage}")
+    insertions, results = _insertions_and_results(
+        parts, queries.die_results(db, lot_id, stage, wafer_id, x, y), product
+    )
     final = insertions[-1]
     page = m.DiePage(
         lot_id=lot_id, wafer_id=wafer_id, x=x, y=y, product=product, stage=stage,
@@ -216,28 +225,9 @@ def _unit_page(dashboard: Dashboard, db, lot_id: str, part_id: str, stage: str |
     parts = queries.unit_insertions(db, lot_id, stage, part_id)
     if parts.is_empty():
         raise NotFound(f"no part {part_id!r} in lot {lot_id!r} at {stage}")
-    last = parts.height - 1
-    number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
-    insertions = [
-        m.DieInsertion(
-            insertion=i + 1, kind=_insertion_kind(i), final=i == last,
-            file=PurePath(r["path"]).name, started=r["started"], part_index=r["part_index"], part_id=r["part_id"],
-            site=r["site"], hard_bin=r["hard_bin"], soft_bin=r["soft_bin"], passed=r["passed"],
-            test_time_ms=r["test_t"], tests=r["num_tests"],
-        )
-        for i, r in enumerate(parts.iter_rows(named=True))
-    ]  # fmt: skip
-    results = []
-    for r in queries.unit_results(db, lot_id, stage, part_id).iter_rows(named=True):
-        n = number.get((r["file_sha256"], r["part_index"]))
-        if n is None:
-            continue
-        results.append(m.DieResult(
-            insertion=n, final=n == last + 1, test_num=r["test_num"], test_name=r["test_name"],
-            test_type=r["test_type"], pin=r["pin"], units=r["units"], lo_limit=clean(r["lo_limit"]),
-            result=clean(r["result"]), hi_limit=clean(r["hi_limit"]), verdict=verdict(r["passed"], r["test_flg"]),
-            flags=result_flags(r["test_flg"], r["parm_flg"]), url=test_url(r["test_num"], product),
-        ))  # fmt: skip
+    insertions, results = _insertions_and_results(
+        parts, queries.unit_results(db, lot_id, stage, part_id), product
+    )
     final = insertions[-1]
     return m.UnitPage(
         lot_id=lot_id, part_id=part_id, product=product, stage=stage, lot_url=lot_url(lot_id, stage),
