@@ -220,3 +220,43 @@ def test_a_die_failing_only_on_alarmed_results_is_no_failing_neighbour():
     included = ScreeningContext(tidy, parts)
     (flag,) = rule.apply(included, GdbnParams(alarmed="include")).to_dicts()
     assert (flag["part_index"], flag["value"]) == (4, 6.0) and included.notes == []
+
+
+@pytest.mark.parametrize("with_passed", [True, False])
+def test_a_die_with_a_clean_failure_stays_failing_whatever_its_alarms(with_passed):
+    """screen_lake's inputs carry TEST_FLG but no per-result ``passed``: a failure is then read
+    from TEST_FLG bit 7 (STDF V4 PTR), and a die that failed cleanly stays a failing neighbour
+    though another of its results is alarmed."""
+    from silicio.yields.rules import ScreeningContext
+    from silicio.yields.rules.gdbn import GdbnParams, GdbnRule
+
+    parts = pl.DataFrame(
+        {
+            "lot_id": "L", "wafer_id": "W", "part_index": np.arange(9, dtype=np.int64),
+            "x": np.array([0, 1, 2] * 3, dtype=np.int16), "y": np.repeat(np.arange(3), 3).astype(np.int16),
+            "part_passed": [True, False, True, False, True, False, True, True, True],
+        }
+    )  # fmt: skip
+    # Dies 1, 3 and 5 failed a test cleanly (0x80); die 3 also has a passing alarmed result
+    # (0x01), and die 5 a failure whose pass/fail flag is void (0xC0: not a failure).
+    rows = [(i, 0) for i in range(9) if i not in (1, 3, 5)]
+    rows += [(1, 0x80), (3, 0x80), (3, 0x01), (5, 0x80), (5, 0xC0)]
+    tidy = pl.DataFrame(
+        {
+            "lot_id": "L",
+            "wafer_id": "W",
+            "part_index": [r[0] for r in rows],
+            "test_flg": [r[1] for r in rows],
+        },
+        schema_overrides={"test_flg": pl.UInt8, "part_index": pl.Int64},
+    )
+    if with_passed:  # the tidy view's definition, written out
+        tidy = tidy.with_columns(
+            passed=pl.when((pl.col("test_flg") & 0x50) != 0)
+            .then(None)
+            .otherwise((pl.col("test_flg") & 0x80) == 0)
+        )
+    context = ScreeningContext(tidy, parts)
+    (flag,) = GdbnRule().apply(context, GdbnParams()).to_dicts()
+    assert (flag["part_index"], flag["value"]) == (4, 6.0)  # dies 1, 3, 5 all failing neighbours
+    assert not any(note.startswith("GDBN:") for note in context.notes)

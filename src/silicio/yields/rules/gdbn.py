@@ -150,7 +150,11 @@ def failing_with_alarms_unknown(
     alarm = _alarm(tidy)
     if not tidy.select(alarm.any()).item():
         return parts, 0  # no alarm at all: one pass, not a group-by of every result by part
-    failed = (pl.col("passed") == False).fill_null(False) if "passed" in tidy.columns else pl.lit(False)  # noqa: E712
+    if "passed" in tidy.columns:
+        failed = (pl.col("passed") == False).fill_null(False)  # noqa: E712
+    else:  # as the tidy view's passed: STDF V4 TEST_FLG bit 7 failed, unless bit 4 or 6 voids it
+        flg = pl.col("test_flg")
+        failed = (((flg & 0x80) != 0) & ((flg & 0x50) == 0)).fill_null(False)
     clean_fail = ~alarm & failed
     evidence = (
         tidy.filter(pl.col("part_index").is_not_null())
