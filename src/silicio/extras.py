@@ -32,7 +32,7 @@ EXTRAS: dict[str, Extra] = {
     "dask": Extra(("dask", "distributed")),
     "postgres": Extra(("psycopg",)),
     "pdf": Extra(("matplotlib", "segno")),
-    "xlsx": Extra(("xlsxwriter",)),
+    "xlsx": Extra(("xlsxwriter", "openpyxl")),
     "spatial": Extra(("sklearn",)),
 }
 
