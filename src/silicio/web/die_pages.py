@@ -92,9 +92,10 @@ def die(data: Drill, lot_id: str, wafer_id: str, x: DieCoordinatePath, y: DieCoo
     return _with_genealogy(data, page)
 
 
-def _insertions_and_results(parts, rows, product: str | None) -> tuple[list, list]:
-    """One die's or unit's insertions (its parts rows, oldest first) and its results, each
-    numbered by its insertion; a result outside those parts rows is not this part's."""
+def _test_history(parts, rows, product: str | None) -> dict:
+    """The fields the die and unit pages share: one part's insertions (its parts rows, oldest
+    first), its results, each numbered by its insertion (a result outside those parts rows is not
+    this part's), and what the last insertion and the results add up to."""
     last = parts.height - 1
     number = {(r["file_sha256"], r["part_index"]): i + 1 for i, r in enumerate(parts.iter_rows(named=True))}
     insertions = [
@@ -117,7 +118,13 @@ def _insertions_and_results(parts, rows, product: str | None) -> tuple[list, lis
             result=clean(r["result"]), hi_limit=clean(r["hi_limit"]), verdict=verdict(r["passed"], r["test_flg"]),
             flags=result_flags(r["test_flg"], r["parm_flg"]), url=test_url(r["test_num"], product),
         ))  # fmt: skip
-    return insertions, results
+    final = insertions[-1]
+    return dict(
+        insertion_count=len(insertions), retests=len(insertions) - 1, final_hard_bin=final.hard_bin,
+        final_soft_bin=final.soft_bin, final_passed=final.passed, insertions=insertions, results=results,
+        failed_tests=sum(r.final and r.verdict == "fail" for r in results),
+        alarmed_results=sum(bool(r.flags) for r in results),
+    )  # fmt: skip
 
 
 def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: int,
@@ -128,17 +135,11 @@ def _die_page(dashboard: Dashboard, db, lot_id: str, wafer_id: str, x: int, y: i
     parts = queries.die_insertions(db, lot_id, stage, wafer_id, x, y)
     if parts.is_empty():
         raise NotFound(f"no die at x {x}, y {y} on wafer {wafer_id!r} of lot {lot_id!r} at {stage}")
-    insertions, results = _insertions_and_results(
-        parts, queries.die_results(db, lot_id, stage, wafer_id, x, y), product
-    )
-    final = insertions[-1]
+    history = _test_history(parts, queries.die_results(db, lot_id, stage, wafer_id, x, y), product)
     page = m.DiePage(
         lot_id=lot_id, wafer_id=wafer_id, x=x, y=y, product=product, stage=stage,
         wafer_url=on_map_url(lot_id, wafer_id, stage, x, y), lot_url=lot_url(lot_id, stage),
-        insertion_count=len(insertions), retests=len(insertions) - 1, final_hard_bin=final.hard_bin,
-        final_soft_bin=final.soft_bin, final_passed=final.passed, insertions=insertions, results=results,
-        failed_tests=sum(r.final and r.verdict == "fail" for r in results),
-        alarmed_results=sum(bool(r.flags) for r in results), screened=None,
+        **history, screened=None,
         traced=False, trace_note="",
     )  # fmt: skip
     return page.model_copy(update=_die_screening(dashboard, product, stage, lot_id, wafer_id, x, y))
@@ -225,16 +226,10 @@ def _unit_page(dashboard: Dashboard, db, lot_id: str, part_id: str, stage: str |
     parts = queries.unit_insertions(db, lot_id, stage, part_id)
     if parts.is_empty():
         raise NotFound(f"no part {part_id!r} in lot {lot_id!r} at {stage}")
-    insertions, results = _insertions_and_results(
-        parts, queries.unit_results(db, lot_id, stage, part_id), product
-    )
-    final = insertions[-1]
+    history = _test_history(parts, queries.unit_results(db, lot_id, stage, part_id), product)
     return m.UnitPage(
         lot_id=lot_id, part_id=part_id, product=product, stage=stage, lot_url=lot_url(lot_id, stage),
-        insertion_count=len(insertions), retests=len(insertions) - 1, final_hard_bin=final.hard_bin,
-        final_soft_bin=final.soft_bin, final_passed=final.passed, insertions=insertions, results=results,
-        failed_tests=sum(r.final and r.verdict == "fail" for r in results),
-        alarmed_results=sum(bool(r.flags) for r in results), traced=False,
+        **history, traced=False,
     )  # fmt: skip
 
 
