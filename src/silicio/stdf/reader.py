@@ -32,6 +32,7 @@ import pyarrow as pa
 from . import _layout as L
 from . import _python_kernels
 from ._cpus import OtherWork
+from ._driver import PARALLEL_MIN_ITEMS
 from .errors import StdfError, StdfIssue
 from .spec import (
     BY_CODE,
@@ -1485,7 +1486,9 @@ def _decode_window(
 ) -> tuple[dict[str, pa.RecordBatch], int]:
     groups, consumed = _index_window(state, win.buf, base, final)
     raw = groups.pop(len(_TYPE_NAMES), None)
-    win.threads = _decode_threads()
+    # Threads only ever split a type of many records: a window without one does not ask the machine.
+    many = any(rec_pos.shape[0] >= PARALLEL_MIN_ITEMS for rec_pos, _ in groups.values())
+    win.threads = _decode_threads() if many else 1
     batches: dict[str, pa.RecordBatch] = {}
     for t in sorted(groups):
         name = _TYPE_NAMES[t]
