@@ -213,19 +213,27 @@ class Kernels:
     ):
         """One record type's batch as an Arrow IPC message: see :func:`decode_fields` for the
         decoding and ``reader._ipc_plan`` for the template. Returns the message (uint8), the
-        per-record ``bad_field``, how many records overran, and whether a text field holds a byte
-        >= 0x80 (then its text needs checking as UTF-8, and the caller builds the batch otherwise).
+        per-record ``bad_field`` (None when no record overran), how many records overran, and
+        whether a text field holds a byte >= 0x80 (then its text needs checking as UTF-8, and the
+        caller builds the batch otherwise).
 
         With ``threads`` > 1 (and records enough, :func:`chunk_bounds`) ranges of records are
         decoded on several threads, then, once the buffers are laid out from what each range holds,
         written into the message side by side; the message is the same byte for byte."""
         k = self.compiled
-        bounds = chunk_bounds(rec_pos.shape[0], threads)
-        if len(bounds) == 2 and rec_pos.shape[0] < LARGE_BATCH:
-            return k._decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref, is_ref, col_off,
-                                      var_slot, width, n_var, ipc_kind, text_check, template, at_length, at_nodes,
-                                      at_buffers, at_body_length)  # fmt: skip
-        n, n_chunks = rec_pos.shape[0], len(bounds) - 1
+        n = rec_pos.shape[0]
+        # one range (chunk_bounds), in one launch: small types are many
+        if n < LARGE_BATCH and (threads <= 1 or n < PARALLEL_MIN_ITEMS):
+            message, n_bad, high = k._decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref,
+                                                        is_ref, col_off, var_slot, width, n_var, ipc_kind, text_check,
+                                                        template, at_length, at_nodes, at_buffers, at_body_length)  # fmt: skip
+            bad_field = None
+            if n_bad:  # records overran theirs: decoded again for which field (rare)
+                bad_field = k._decode_chunks(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off,
+                                             var_slot, width, n_var, 1)[4]  # fmt: skip
+            return message, bad_field, n_bad, high
+        bounds = chunk_bounds(n, threads)
+        n_chunks = len(bounds) - 1
         fixed, var_start, var_len, present, bad_field, col_base, slot_base = _scratch(
             n, kinds.shape[0], width, n_var, col_off, var_slot
         )

@@ -205,9 +205,10 @@ def _decode_range(
     bad_field,
 ):
     # One call decodes a range of records: a call per record, passing all these arrays, would
-    # cost more than the decoding itself (numba does not inline it).
+    # cost more than the decoding itself (numba does not inline it). An array's count and width
+    # are read from the record's decoded columns where the array needs them (_field_value), not
+    # noted as each field flagged ``is_ref`` is decoded: a test per fixed-size field per record.
     nf = kinds.shape[0]
-    ref_value = np.zeros(nf, np.int64)
     for r in range(lo, hi):
         first = rec_pos[r] + 4
         p = first
@@ -223,17 +224,22 @@ def _decode_range(
                     bad_field[r] = f
                     break
                 base = col_base[f] + r * s
-                # loops of a constant count compile to single loads and stores
+                # constant sizes: each copy compiles to one load (and byte swap) and one store
                 if s == 1:
                     fixed[base] = buf[p]
+                elif big:
+                    if s == 2:
+                        _store_le(fixed, base, _load_be(buf, p, 2), 2)
+                    elif s == 4:
+                        _store_le(fixed, base, _load_be(buf, p, 4), 4)
+                    else:
+                        _store_le(fixed, base, _load_be(buf, p, 8), 8)
                 elif s == 2:
-                    _copy_scalar(fixed, base, buf, p, 2, big)
+                    _store_le(fixed, base, _load_le(buf, p, 2), 2)
                 elif s == 4:
-                    _copy_scalar(fixed, base, buf, p, 4, big)
+                    _store_le(fixed, base, _load_le(buf, p, 4), 4)
                 else:
-                    _copy_scalar(fixed, base, buf, p, 8, big)
-                if is_ref[f]:
-                    ref_value[f] = _unsigned_at(fixed, base, s)
+                    _store_le(fixed, base, _load_le(buf, p, 8), 8)
                 p += s
                 f += 1
                 continue
@@ -256,13 +262,13 @@ def _decode_range(
             else:
                 # arrays: their count (and item width) fields precede them, so were read. An array
                 # taking no bytes (no items, or items of width 0) is present even at the record's end.
-                count = ref_value[count_ref[f]]
+                count = _field_value(fixed, col_base, sizes, count_ref[f], r)
                 if k == KIND_ARRAY:
                     nbytes = count * sizes[f]
                 elif k == KIND_NIBBLES:
                     nbytes = (count + 1) // 2
                 elif k == KIND_ARRAY_SIZED:
-                    nbytes = count * ref_value[size_ref[f]]
+                    nbytes = count * _field_value(fixed, col_base, sizes, size_ref[f], r)
                 elif count == 0:
                     nbytes = 0
                 else:
@@ -291,12 +297,50 @@ def _decode_range(
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _field_value(fixed, col_base, sizes, f, r):
+    """The unsigned value of fixed-size field ``f`` (a count or a width) in record ``r``,
+    already decoded: read where an array needs it, not noted as each record is decoded."""
+    return _unsigned_at(fixed, col_base[f] + r * sizes[f], sizes[f])
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _unsigned_at(fixed, p, size):
     """The unsigned little-endian value of ``size`` bytes at ``fixed[p]``."""
     v = np.int64(0)
     for i in range(size):
         v |= np.int64(fixed[p + i]) << (8 * i)
     return v
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load_le(buf, p, size):
+    """The unsigned little-endian integer of ``size`` bytes at ``buf[p]``: one load for a
+    constant ``size``."""
+    p = np.uint64(p)
+    v = np.uint64(0)
+    for i in range(np.uint64(size)):
+        v |= np.uint64(buf[p + i]) << (np.uint64(8) * i)
+    return v
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load_be(buf, p, size):
+    """The unsigned big-endian integer of ``size`` bytes at ``buf[p]``: one load and a byte
+    swap for a constant ``size``."""
+    p = np.uint64(p)
+    v = np.uint64(0)
+    for i in range(np.uint64(size)):
+        v |= np.uint64(buf[p + i]) << (np.uint64(8) * (np.uint64(size) - np.uint64(1) - i))
+    return v
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _store_le(out, at, v, size):
+    """Store ``v`` as ``size`` little-endian bytes at ``out[at]``: one store for a constant
+    ``size``."""
+    at = np.uint64(at)
+    for i in range(np.uint64(size)):
+        out[at + i] = np.uint8((v >> (np.uint64(8) * i)) & np.uint64(0xFF))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -574,12 +618,29 @@ def _copy_bytes(out, at, src, start, count):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _load_word(src, i):
+    """The 8 bytes at ``src[i]`` as one little-endian integer: LLVM makes this one load."""
+    v = np.uint64(0)
+    for j in range(np.uint64(8)):
+        v |= np.uint64(src[i + j]) << (np.uint64(8) * j)
+    return v
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _store_word(out, i, v):
+    """Store ``v`` little-endian as the 8 bytes at ``out[i]``: LLVM makes this one store."""
+    for j in range(np.uint64(8)):
+        out[i + j] = np.uint8((v >> (np.uint64(8) * j)) & np.uint64(0xFF))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _copy_words(out, at, src, start, count):
-    """Copy ``count`` bytes, a multiple of 8, 8 at a time."""
+    """Copy ``count`` bytes, a multiple of 8, 8 at a time. Each word is loaded whole before it
+    is stored: a byte loop of the same count kept byte loads and stores (``out`` and ``src``
+    might overlap, as far as LLVM knows)."""
     at, start = np.uint64(at), np.uint64(start)
     for i in range(np.uint64(0), np.uint64(count), np.uint64(8)):
-        for j in range(np.uint64(8)):
-            out[at + i + j] = src[start + i + j]
+        _store_word(out, at + i, _load_word(src, start + i))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -596,7 +657,7 @@ def _align8(x):
     return (x + 7) & ~np.int64(7)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _count_value(fixed, n, col_off, sizes, f, r):
     """Value of the unsigned count field f in record r, from the decoded fixed columns."""
     return _unsigned_at(fixed, n * col_off[f] + r * sizes[f], sizes[f])
@@ -640,7 +701,9 @@ def _decode_to_message(
     _fill(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, meta, words, where,
           starts, fewest, most, fixed, var_start, var_len, present, 0, n, 0)  # fmt: skip
     high = _text_high(words, meta, where, ipc_kind, text_check, most, n)
-    return words.view(np.uint8), bad_field, n_bad, high
+    # bad_field stays here: every array returned costs the call microseconds (the ahead-of-time
+    # module's wrappers box it slowly), and records overrun are rare (Kernels.batch_message)
+    return words.view(np.uint8), n_bad, high
 
 
 @nb.njit(cache=True, nogil=True)
@@ -797,6 +860,10 @@ def _write_metadata(
             node += 2
 
 
+#: Records :func:`_fill` writes field by field at a time (a multiple of 8: whole bitmap bytes).
+FILL_BLOCK = 1024
+
+
 @nb.njit(cache=True, nogil=True)
 def _fill(
     buf,
@@ -830,19 +897,75 @@ def _fill(
     nf = kinds.shape[0]
     last = hi == n
     out = words.view(np.uint8)
-    half_words = words.view(np.int32)
     w_seq, w_off = (meta + where[1]) // 8, (meta + where[3]) // 8
     for r in range(lo, hi):
         words[w_seq + r] = np.int64(seq[r])
         words[w_off + r] = rec_pos[r] + base
+    # Blocks of records, each written field by field: a block's records stay in the CPU's cache
+    # while every field of theirs is copied (field by field over the whole range read them from
+    # memory again for each field).
+    acc = np.empty(nf, np.int64)
+    for f in range(nf):
+        acc[f] = starts[c, f]
+    for blo in range(lo, hi, FILL_BLOCK):
+        _fill_block(buf, rec_pos, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, meta, words, where,
+                    starts, fewest, most, fixed, var_start, var_len, present, blo, min(blo + FILL_BLOCK, hi), c,
+                    last, acc)  # fmt: skip
+    if last:  # the padding after the last value of each byte field: its copies may have run into it
+        b = 4
+        for f in range(min(most, nf)):
+            k = ipc_kind[f]
+            if k == IPC_BYTES or k == IPC_DN:
+                pd = meta + where[b + 5] if k == IPC_DN else meta + where[b + 2]
+                out[pd + acc[f] : pd + _align8(starts[c + 1, f])] = 0
+            b += IPC_BUFFERS[k]
+
+
+@nb.njit(cache=True, nogil=True)
+def _fill_block(
+    buf,
+    rec_pos,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    col_off,
+    var_slot,
+    ipc_kind,
+    meta,
+    words,
+    where,
+    starts,
+    fewest,
+    most,
+    fixed,
+    var_start,
+    var_len,
+    present,
+    lo,
+    hi,
+    c,
+    last,
+    acc,
+):
+    """:func:`_fill` for records lo..hi (lo a multiple of 8), every field; ``acc[f]``: where
+    field f's next bytes or items go, carried from block to block."""
+    n = rec_pos.shape[0]
+    nf = kinds.shape[0]
+    out = words.view(np.uint8)
+    half_words = words.view(np.int32)
     b = 4
     for f in range(nf):
         k = ipc_kind[f]
         if f >= fewest:
+            # a byte of the bitmap at a time: lo is a multiple of 64 (chunk_bounds), so ranges
+            # write whole bytes of their own
             p = meta + where[b]
-            for r in range(lo, hi):
-                if present[r] > f:
-                    out[p + (r >> 3)] |= np.uint8(1 << (r & 7))
+            for r8 in range(lo, hi, 8):
+                bits = 0
+                for j in range(min(8, hi - r8)):
+                    bits |= (present[r8 + j] > f) << j
+                out[p + (r8 >> 3)] = bits
         if f >= most:  # omitted by every record: all null, its buffers zero
             b += IPC_BUFFERS[k]
             continue
@@ -875,7 +998,7 @@ def _fill(
                 po, pd = meta + where[b + 4], meta + where[b + 5]
             else:
                 po, pd = meta + where[b + 1], meta + where[b + 2]
-            acc = starts[c, f]
+            a = acc[f]
             # Copy 8 bytes at a time (a loop of constant count: one load and one store); the
             # bytes past a value are overwritten by the next. They stay inside this range's bytes
             # (another range may be writing the next ones), or for the last range inside the
@@ -884,21 +1007,20 @@ def _fill(
             for r in range(lo, hi):
                 size = np.int64(var_len[s + r])
                 src = rec_pos[r] + 4 + np.int64(var_start[s + r])
-                dst = pd + acc
+                dst = pd + a
                 span = _align8(size)
                 if dst + span <= room and src + span <= buf.shape[0]:
                     _copy_words(out, dst, buf, src, span)
                 else:
                     _copy_bytes(out, dst, buf, src, size)
-                acc += size
-                half_words[po // 4 + r + 1] = acc
-            if last:
-                out[pd + acc : room] = 0
+                a += size
+                half_words[po // 4 + r + 1] = a
+            acc[f] = a
         else:  # IPC_LIST
             s = var_slot[f] * n
             itemsize = sizes[f]
             po, pd = meta + where[b + 1], meta + where[b + 3]
-            acc = starts[c, f]
+            a = acc[f]
             for r in range(lo, hi):
                 if present[r] > f:
                     count = _count_value(fixed, n, col_off, sizes, count_ref[f], r)
@@ -906,17 +1028,17 @@ def _fill(
                     if kinds[f] == KIND_NIBBLES:
                         for j in range(count):
                             v = buf[src + j // 2]
-                            out[pd + acc + j] = (v >> 4) if j % 2 else (v & 0x0F)
+                            out[pd + a + j] = (v >> 4) if j % 2 else (v & 0x0F)
                     elif big:
                         for j in range(count):
                             _copy_scalar(
-                                out, pd + (acc + j) * itemsize, buf, src + j * itemsize, itemsize, True
+                                out, pd + (a + j) * itemsize, buf, src + j * itemsize, itemsize, True
                             )
                     else:
-                        for i in range(count * itemsize):
-                            out[pd + acc * itemsize + i] = buf[src + i]
-                    acc += count
-                half_words[po // 4 + r + 1] = acc
+                        _copy_bytes(out, pd + a * itemsize, buf, src, count * itemsize)
+                    a += count
+                half_words[po // 4 + r + 1] = a
+            acc[f] = a
         b += IPC_BUFFERS[k]
 
 

@@ -6,9 +6,11 @@ built, or was built from other kernel sources or for another CPU (``_aot.build_d
 reader then uses numba's kernels (``reader._kernels_for``).
 
 CPU: the same as numba's on large files (in one process, 80 MB files: 1 % more on the full-PTR
-one, 7 % less on the lean one); 1-4 % more on the small shared files, whose reads are many short
-calls: pycc's wrappers box a returned array about 2 microseconds slower than numba's dispatcher
-(``_gather_fields``, three arrays: 12 us a call against 5).
+one, 7 % less on the lean one); a little more on the small shared files, whose reads are many
+short calls: pycc's wrappers box a returned array about 2 microseconds slower than numba's
+dispatcher (each one unpickles ``numpy.ndarray``: ``_gather_fields``, three arrays, 12 us a call
+against 5), so the call made for every record type of a file, ``_decode_to_message``, returns
+one array only.
 """
 
 from __future__ import annotations

@@ -675,6 +675,9 @@ class _IpcPlan:
     at_nodes: int
     at_buffers: int
     at_body_length: int
+    #: What ``batch_message`` takes after the window's arguments, in its order (gathered once:
+    #: a small file's read makes this call for every record type it holds).
+    kernel_args: tuple = ()
 
 
 _IPC_KIND = {_AS_FIXED: L.IPC_FIXED, _AS_TEXT_CHAR: L.IPC_CHAR, _AS_BYTES: L.IPC_BYTES, _AS_ITEMS: L.IPC_LIST,
@@ -726,8 +729,10 @@ def _ipc_plan(plan: _Plan) -> _IpcPlan | None:
     if n_nodes != 2 + int(L.IPC_NODES[ipc_kind].sum()) or n_buffers != 4 + int(L.IPC_BUFFERS[ipc_kind].sum()):
         return None  # a layout this reader does not expect: build the batch column by column
     template = np.frombuffer(message[: 8 + meta_size], np.uint8).copy()
-    return _IpcPlan(ipc_kind, text_check, template, 8 + length_at, 8 + nodes + 4, 8 + buffers + 4,
-                    8 + body_length_at)  # fmt: skip
+    at = (8 + length_at, 8 + nodes + 4, 8 + buffers + 4, 8 + body_length_at)
+    kernel_args = (plan.kinds, plan.sizes, plan.count_ref, plan.size_ref, plan.is_ref, plan.col_off, plan.var_slot,
+                   plan.width, plan.n_var, ipc_kind, text_check, template, *at)  # fmt: skip
+    return _IpcPlan(ipc_kind, text_check, template, *at, kernel_args=kernel_args)
 
 
 #: Message templates, made the first time a record type is read.
@@ -1471,9 +1476,8 @@ def _ipc_batch(
     if ipc is None or state.kernels is _python_kernels:
         return None  # (the Python kernels write no messages)
     message, bad, n_bad, high = state.kernels.batch_message(
-        win.buf, rec_pos, seq, base, win.big, plan.kinds, plan.sizes, plan.count_ref, plan.size_ref, plan.is_ref,
-        plan.col_off, plan.var_slot, plan.width, plan.n_var, ipc.ipc_kind, ipc.text_check, ipc.template,
-        ipc.at_length, ipc.at_nodes, ipc.at_buffers, ipc.at_body_length, win.threads)  # fmt: skip
+        win.buf, rec_pos, seq, base, win.big, *ipc.kernel_args, win.threads
+    )
     if high:
         return None  # the column path decodes (and reports) this type again
     if n_bad:
@@ -1690,6 +1694,10 @@ def stream(source: Source, *, record_types: Iterable[str] | None = None, strict:
     return StdfStream(source, record_types=record_types, strict=strict, window_bytes=window_bytes)
 
 
+#: Tables in the order of the specification's record types, then UNKNOWN.
+_TABLE_ORDER = {name: i for i, name in enumerate([*RECORDS, UNKNOWN])}
+
+
 def read(source: Source, *, record_types: Iterable[str] | None = None, strict: bool = True,
          window_bytes: int = DEFAULT_WINDOW_BYTES) -> StdfTables:  # fmt: skip
     """Read an STDF V4 / V4-2007 file into one ``pyarrow.Table`` per record type present.
@@ -1715,10 +1723,12 @@ def read(source: Source, *, record_types: Iterable[str] | None = None, strict: b
     s = stream(source, record_types=record_types, strict=strict, window_bytes=window_bytes)
     parts: dict[str, list[pa.RecordBatch]] = {}
     for name, batch in s:
-        parts.setdefault(name, []).append(batch)
-    order = {name: i for i, name in enumerate([*RECORDS, UNKNOWN])}
+        if name in parts:
+            parts[name].append(batch)
+        else:
+            parts[name] = [batch]
     out = StdfTables()
-    for name in sorted(parts, key=order.__getitem__):
+    for name in sorted(parts, key=_TABLE_ORDER.__getitem__):
         out[name] = pa.Table.from_batches(parts[name])
     out.path = s.path
     out.issues = s.issues
