@@ -130,12 +130,13 @@ class PatOutlierRate(AlertRule):
 
     def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
         from silicio.yields import disposition as rules
-        from silicio.yields.recipe import load_recipe
+
+        from .base import load_recipe_once
 
         keys = context.lot_keys(rules.SCREENED_STAGE)
         if not keys:
             return []
-        recipe = load_recipe(params["recipe"] or rules.default_recipe_path())
+        recipe = load_recipe_once(params["recipe"] or rules.default_recipe_path())
         shares, unscreened = _stored_limit_shares(context, keys, recipe)
         if unscreened:
             screening = rules.screen_lake(context.lake, recipe, products={k[0] for k in unscreened})
@@ -185,8 +186,9 @@ def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict
         parts = context.lot_parts(lot, stage)
         counted = None
         if context.ingested is not None:
+            results = context.ingested_results(lot, stage, PAT_COLUMNS)
             try:
-                counted = pat_share_of_lot(context.lot_tidy(lot, stage, PAT_COLUMNS), parts, static, recipe)
+                counted = None if results is None else pat_share_of_lot(results, parts, static, recipe)
             except ValueError:
                 counted = None
         if counted is not None:
