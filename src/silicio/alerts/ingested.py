@@ -189,9 +189,9 @@ class IngestedLots:
             .agg(pl.len().cast(pl.Int64).alias("dies"))
             .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
         )
-        table = counts.to_arrow().cast(BIN_COUNT_COLUMNS)
-        return pl.from_arrow(
-            table.sort_by([(c, "ascending") for c in ("lot", "wafer_id", "hard_bin", "soft_bin", "passed")])
+        schema = pl.from_arrow(BIN_COUNT_COLUMNS.empty_table()).schema
+        return counts.cast(dict(schema)).sort(
+            "lot", "wafer_id", "hard_bin", "soft_bin", "passed", nulls_last=True
         )
 
     def history_flags(
