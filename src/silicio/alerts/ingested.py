@@ -266,29 +266,22 @@ def pat_share_of_lot(
         return 0, n_final
     # The results judged (passing parts' last parametric results, alarms aside) and each one's
     # test, wafer and limits as arrays; strings only hashed (64-bit: equal strings, equal hashes).
-    alarm = (
-        (pl.col("test_flg").cast(pl.UInt8) & TEST_FLG_ALARM).fill_null(0) != 0
-        if params.alarmed == "exclude" and "test_flg" in tidy.columns
-        else pl.lit(False)
+    value = _array(tidy["result"].cast(pl.Float64), np.nan)
+    judged = (
+        _array(tidy["is_last_test"], False)
+        & _array(tidy["part_passed"], False)
+        & np.isfinite(value)
+        & np.isin(tidy["test_type"].hash().to_numpy(), pl.Series(["P", "M"]).hash().to_numpy())
     )
-    columns = tidy.select(
-        (pl.col("is_last_test").fill_null(False) & pl.col("part_passed").fill_null(False)
-         & pl.col("part_index").is_not_null() & pl.col("result").is_finite() & ~alarm
-         & pl.col("test_type").is_in(["P", "M"])).alias("judged"),
-        pl.col("test_num").cast(pl.Int64).fill_null(-1),
-        pl.col("pin").cast(pl.Int64).fill_null(-1),
-        pl.col("test_name").hash().alias("name_hash"),
-        pl.col("wafer_id").hash().alias("wafer_hash"),
-        pl.col("result").cast(pl.Float64),
-        pl.col("lo_limit").cast(pl.Float64).fill_null(np.nan),
-        pl.col("hi_limit").cast(pl.Float64).fill_null(np.nan),
-    )  # fmt: skip
-    judged = columns["judged"].to_numpy()
+    if tidy["part_index"].null_count():
+        judged &= tidy["part_index"].is_not_null().to_numpy()
+    if params.alarmed == "exclude" and "test_flg" in tidy.columns:
+        judged &= (_array(tidy["test_flg"], 0) & TEST_FLG_ALARM) == 0
     if not judged.any():
         return 0, n_final
-    coded = _test_codes(
-        columns["test_num"].to_numpy(), columns["pin"].to_numpy(), columns["name_hash"].to_numpy()
-    )
+    number = _array(tidy["test_num"], -1).astype(np.int64)
+    pin = _array(tidy["pin"], -1).astype(np.int64)
+    coded = _test_codes(number, pin, tidy["test_name"].hash().to_numpy())
     if coded is None:
         return None
     test, first_rows = coded
@@ -298,11 +291,11 @@ def pat_share_of_lot(
                                             tests["pin"].to_list(), strict=True)], np.int64)  # fmt: skip
     static_lo, static_hi = static["_lo"], static["_hi"]
     if dynamic is not None and dynamic.scope == "wafer":
-        owner, n_owners = _codes_in_order(columns["wafer_hash"].to_numpy())
+        owner, n_owners = _codes_in_order(tidy["wafer_id"].hash().to_numpy())
     else:  # the results are of one lot (lot_id filtered): all one population
         owner, n_owners = np.zeros(tidy.height, np.int64), 1
-    value = columns["result"].to_numpy()
-    spec_lo, spec_hi = columns["lo_limit"].to_numpy(), columns["hi_limit"].to_numpy()
+    spec_lo = _array(tidy["lo_limit"].cast(pl.Float64), np.nan)
+    spec_hi = _array(tidy["hi_limit"].cast(pl.Float64), np.nan)
     rejected, n, mean, sigma, lsl, usl = _static_pass(
         judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
         first_rows.size, dynamic is not None,
@@ -332,6 +325,13 @@ def pat_share_of_lot(
         & pl.col("part_index").is_in([part for _, part in hits])
     ).select("wafer_id", "part_index")  # fmt: skip
     return sum(1 for key in set(good.iter_rows()) if key in hits), n_final
+
+
+def _array(series: pl.Series, null: Any) -> np.ndarray:
+    """``series`` as a numpy array, ``null`` for its nulls (a copy only where there are nulls)."""
+    if series.null_count() == series.len():
+        return np.full(series.len(), null)
+    return (series.fill_null(null) if series.null_count() else series).to_numpy()
 
 
 def _static_rows(static_limits: pa.Table, tests) -> dict | None:
