@@ -46,6 +46,7 @@ class IngestedLots:
     _tables: dict[tuple, pl.DataFrame | None] = field(default_factory=dict, repr=False)
     _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
+    _file_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, lake, sha256s: list[str]) -> IngestedLots:
@@ -53,28 +54,48 @@ class IngestedLots:
 
         return cls(lake, queries.ingested_files(lake.catalog.engine, sha256s))
 
+    @property
+    def _rows(self) -> list[dict[str, Any]]:
+        """The files as rows (a few per lot): the lots are grouped and sorted in Python."""
+        if self._file_rows is None:
+            self._file_rows = self.files.rows(named=True)
+        return self._file_rows
+
+    def _lot_groups(self, rows) -> dict[tuple, dict[str, Any]]:
+        """(product, lot, stage) -> earliest start (None: none known) and files, of ``rows``."""
+        groups: dict[tuple, dict[str, Any]] = {}
+        for row in rows:
+            key = (row["product"], row["lot"], row["stage"])
+            group = groups.setdefault(key, {"started": None, "files": 0})
+            group["files"] += 1
+            if row["started"] is not None and (group["started"] is None or row["started"] < group["started"]):
+                group["started"] = row["started"]
+        return groups
+
+    @staticmethod
+    def _in_test_order(groups: dict[tuple, dict[str, Any]]) -> list[tuple]:
+        # as a sort on started, lot, stage with nulls last
+        return sorted(groups, key=lambda k: (groups[k]["started"] is None, groups[k]["started"] or 0, k[1],
+                                             k[2] is None, k[2] or ""))  # fmt: skip
+
     def lots(self) -> pl.DataFrame:
         """product, lot, stage of the ingested files (one row per lot and stage), in the order
         their testing began (:func:`silicio.lake.queries.alerts.ingested_lots`)."""
-        return (
-            self.files.filter(pl.col("ingested") & pl.col("lot").is_not_null())
-            .group_by("product", "lot", "stage")
-            .agg(pl.col("started").min())
-            .sort(["started", "lot", "stage"], nulls_last=True)
-            .select("product", "lot", "stage")
-        )
+        groups = self._lot_groups(r for r in self._rows if r["ingested"] and r["lot"] is not None)
+        return pl.DataFrame(self._in_test_order(groups), schema={"product": pl.String, "lot": pl.String,
+                                                                 "stage": pl.String}, orient="row")  # fmt: skip
 
     def knows(self, keys: list[tuple[str | None, str, str]]) -> bool:
         """Whether these (product, lot, stage) are all lots of the files read."""
-        held = set(self.files.select("product", "lot", "stage").iter_rows())
+        held = {(r["product"], r["lot"], r["stage"]) for r in self._rows}
         return all(key in held for key in keys)
 
     def _only_file(self, lot: str, stage: str) -> dict[str, Any] | None:
         """The lot's one file at ``stage`` when this ingest brought it and the lake holds no other."""
-        rows = self.files.filter((pl.col("lot") == lot) & (pl.col("stage") == stage))
-        if rows.height != 1 or not rows["ingested"][0]:
+        rows = [r for r in self._rows if r["lot"] == lot and r["stage"] == stage]
+        if len(rows) != 1 or not rows[0]["ingested"]:
             return None
-        return rows.row(0, named=True)
+        return rows[0]
 
     def file_table(
         self,
@@ -128,28 +149,25 @@ class IngestedLots:
         """:func:`silicio.lake.queries.lot_index` of the lots of ``keys``, in its order."""
         from silicio.lake.queries import LOT_INDEX_SCHEMA
 
-        wanted = pl.DataFrame(keys, schema=["product", "lot", "stage"], orient="row")
-        index = (
-            self.files.filter(pl.col("lot").is_not_null())
-            .group_by("product", "lot", "stage")
-            .agg(pl.col("started").min(), pl.len().cast(pl.Int64).alias("files"))
-            .join(wanted, on=["product", "lot", "stage"], nulls_equal=True)
-            .sort(["started", "lot", "stage"], nulls_last=True)
-        )
-        return index.select(list(LOT_INDEX_SCHEMA)).cast(LOT_INDEX_SCHEMA)
+        groups = self._lot_groups(r for r in self._rows if r["lot"] is not None)
+        wanted = set(keys)
+        rows = [(*key, groups[key]["started"], groups[key]["files"])
+                for key in self._in_test_order(groups) for _ in range(keys.count(key)) if key in wanted]  # fmt: skip
+        return pl.DataFrame(rows, schema=LOT_INDEX_SCHEMA, orient="row")
 
     def history_key(self, product: str | None, stage: str, lot: str):
         """(baseline key, test start) of a lot as :func:`silicio.lake.queries.history_lots`
         gives them: the program and revision of its first file in test order, its earliest start."""
         from silicio.lake.catalog import BaselineKey
 
-        rows = self.files.filter(
-            pl.col("product").eq_missing(product) & (pl.col("stage") == stage) & (pl.col("lot") == lot)
-        )
-        if rows.is_empty():
+        rows = [r for r in self._rows if r["product"] == product and r["stage"] == stage and r["lot"] == lot]
+        if not rows:
             raise ValueError(f"no lot {lot!r} of product {product!r} at stage {stage!r} in the lake")
-        first = rows.row(0, named=True)  # the files are in test order
-        return BaselineKey(product, stage, first["program"], first["revision"]), rows["started"].min()
+        first = rows[0]  # the files are in test order
+        starts = [r["started"] for r in rows if r["started"] is not None]
+        return BaselineKey(product, stage, first["program"], first["revision"]), min(
+            starts
+        ) if starts else None
 
     def stored_versions(self, key) -> list[dict[str, Any]]:
         """The catalog's versions of baseline ``key`` (read once)."""
