@@ -118,9 +118,11 @@ class IngestedLots:
             found = None
             if row is not None:
                 wanted = None if columns is None else (*columns, "seq") if ordered else columns
-                found = queries.file_table(
-                    self.lake.layout, table, row["product"], lot, stage, row["sha256"], wanted
-                )
+                found = _read_table(self.lake.layout, table, row, lot, stage, wanted)
+                if found is None:  # columns the file lacks: the query leaves them out
+                    found = queries.file_table(
+                        self.lake.layout, table, row["product"], lot, stage, row["sha256"], wanted
+                    )
                 if found is not None and ordered and "seq" in found.columns:
                     if not found["seq"].is_sorted():  # written in order: no sort
                         found = found.sort("seq", maintain_order=True)
@@ -196,8 +198,6 @@ class IngestedLots:
     def final_bin_counts(self, lot: str, stage: str) -> pl.DataFrame | None:
         """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file: its final dies
         (every part of the file, as the query reads the lot's files) per wafer, bins and verdict."""
-        from silicio.lake.queries.history import BIN_COUNT_COLUMNS
-
         parts = self.file_table("parts", lot, stage)
         if parts is None:
             return None
@@ -207,10 +207,7 @@ class IngestedLots:
             .agg(pl.len().cast(pl.Int64).alias("dies"))
             .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
         )
-        schema = pl.from_arrow(BIN_COUNT_COLUMNS.empty_table()).schema
-        return counts.cast(dict(schema)).sort(
-            "lot", "wafer_id", "hard_bin", "soft_bin", "passed", nulls_last=True
-        )
+        return counts  # in no order: judge_lot sums them
 
     def history_flags(
         self, keys: list[tuple[str | None, str, str]], settings
@@ -243,6 +240,22 @@ class IngestedLots:
             return None
         rows = self.lake.catalog.baseline_pat_limits(version["id"])
         return _pat_table(rows) if rows else None
+
+
+def _read_table(
+    layout, table: str, row: dict[str, Any], lot: str, stage: str, columns
+) -> pl.DataFrame | None:
+    """:func:`silicio.lake.queries.alerts.file_table` of a file that has every column asked for,
+    read on this thread (a file of one lot is small: threads cost more CPU than they save); None
+    when the file or a column is not there (the query then says which)."""
+    from silicio.lake.layout import Partition
+
+    path = layout.parquet_path(table, Partition.of(row["product"], lot, stage), row["sha256"])
+    try:
+        return pl.read_parquet(path, columns=None if columns is None else list(columns), hive_partitioning=False,
+                               parallel="none")  # fmt: skip
+    except (OSError, pl.exceptions.ColumnNotFoundError):
+        return None
 
 
 # -- PAT counted against static limits: a comparison, and each wafer's dynamic limits
@@ -352,25 +365,28 @@ def _array(series: pl.Series, null: Any) -> np.ndarray:
     return (series.fill_null(null) if series.null_count() else series).to_numpy()
 
 
-def _static_rows(static_limits: pa.Table, tests) -> dict | None:
-    """(test_num, test_name, pin) -> row of the static limits, and their limits as ``_lo`` /
-    ``_hi`` arrays (NaN: none, a skipped test has none); None when the limits are per lot or
-    name a test twice (the screening refuses them)."""
-    from silicio.yields.pat import TEST_KEY, _static_frame
+def _static_rows(static_limits: pa.Table | pl.DataFrame, tests) -> dict | None:
+    """(test_num, test_name, pin) -> row of the static limits (of ``tests``), and their limits as
+    ``_lo`` / ``_hi`` arrays (NaN: none, a skipped test has none); None when the limits are per
+    lot or name a test twice (the screening refuses them). A few rows: read in Python."""
+    from silicio.yields.pat import TEST_KEY
 
-    frame = _static_frame(static_limits)
-    if "lot_id" in frame.columns:
+    table = static_limits if isinstance(static_limits, pa.Table) else static_limits.to_arrow()
+    needed = (*TEST_KEY, "pat_lo", "pat_hi", "skipped")
+    missing = [c for c in needed if c not in table.column_names]
+    if missing:
+        raise ValueError(f"static_limits lacks the column(s) {', '.join(missing)}")
+    if "lot_id" in table.column_names:
         return None
-    if not isinstance(tests, str):
-        frame = frame.filter(pl.col("test_num").is_in(list(tests)))
-    keys = list(zip(*(frame[c].to_list() for c in TEST_KEY), strict=True))
-    rows: dict[Any, Any] = {key: row for row, key in enumerate(keys)}
-    if len(rows) != len(keys):
+    wanted = None if isinstance(tests, str) else set(tests)
+    limits = [r for r in table.select(list(needed)).to_pylist() if wanted is None or r["test_num"] in wanted]
+    rows: dict[Any, Any] = {(r["test_num"], r["test_name"], r["pin"]): row for row, r in enumerate(limits)}
+    if len(rows) != len(limits):
         return None
-    skipped = frame["skipped"].fill_null(False).to_numpy()
     for side, column in (("_lo", "pat_lo"), ("_hi", "pat_hi")):
-        limit = frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        rows[side] = np.where(skipped, np.nan, limit)
+        rows[side] = np.array(
+            [np.nan if r["skipped"] or r[column] is None else r[column] for r in limits], np.float64
+        )
     return rows
 
 
