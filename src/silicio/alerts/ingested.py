@@ -5,6 +5,12 @@ versions its SYL / SBL and static PAT limits come from (read once per program, s
 rules). No DuckDB connection is opened, which binds every file of the lake before its first
 query and costs more than a small lot's rules.
 
+The rules run at every ingest, so their cost is measured against the ingest's
+(``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
+order stored, and taken as numpy arrays; the PAT count is two compiled passes over them (static
+limits and each group's dynamic population, then the dynamic limits), strings only hashed; the
+few catalog rows (files, lots, limits) are grouped in Python, not in frames.
+
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
 ways on lots where every built-in rule fires); where this way cannot give the same one it says
 so by returning None and the caller takes the lake's way:
@@ -288,6 +294,7 @@ def pat_share_of_lot(
     static = _static_rows(static_limits, params.tests)
     if static is None:
         return None
+    row_of_key, static_lo, static_hi = static
 
     final = parts["is_last_test"].fill_null(True).to_numpy()
     n_final = int(np.count_nonzero(final))
@@ -297,36 +304,35 @@ def pat_share_of_lot(
         return 0, n_final
     # The results judged (passing parts' last parametric results, alarms aside) and each one's
     # test, wafer and limits as arrays; strings only hashed (64-bit: equal strings, equal hashes).
-    value = _array(tidy["result"].cast(pl.Float64), np.nan)
+    value = as_array(tidy["result"].cast(pl.Float64), np.nan)
     judged = (
-        _array(tidy["is_last_test"], False)
-        & _array(tidy["part_passed"], False)
+        as_array(tidy["is_last_test"], False)
+        & as_array(tidy["part_passed"], False)
         & np.isfinite(value)
         & np.isin(tidy["test_type"].hash().to_numpy(), pl.Series(["P", "M"]).hash().to_numpy())
     )
     if tidy["part_index"].null_count():
         judged &= tidy["part_index"].is_not_null().to_numpy()
     if params.alarmed == "exclude" and "test_flg" in tidy.columns:
-        judged &= (_array(tidy["test_flg"], 0) & TEST_FLG_ALARM) == 0
+        judged &= (as_array(tidy["test_flg"], 0) & TEST_FLG_ALARM) == 0
     if not judged.any():
         return 0, n_final
-    number = _array(tidy["test_num"], -1).astype(np.int64)
-    pin = _array(tidy["pin"], -1).astype(np.int64)
+    number = as_array(tidy["test_num"], -1).astype(np.int64)
+    pin = as_array(tidy["pin"], -1).astype(np.int64)
     coded = _test_codes(number, pin, tidy["test_name"].hash().to_numpy())
     if coded is None:
         return None
     test, first_rows = coded
     tests = tidy.select("test_num", "test_name", "pin")[first_rows]
     row_of_test = np.array(
-        [static.get(key, -1) for key in zip(tests["test_num"].to_list(), tests["test_name"].to_list(),
+        [row_of_key.get(key, -1) for key in zip(tests["test_num"].to_list(), tests["test_name"].to_list(),
                                             tests["pin"].to_list(), strict=True)], np.int64)  # fmt: skip
-    static_lo, static_hi = static["_lo"], static["_hi"]
     if dynamic is not None and dynamic.scope == "wafer":
-        owner, n_owners = _codes_in_order(tidy["wafer_id"].hash().to_numpy())
+        owner, n_owners = codes_in_order(tidy["wafer_id"].hash().to_numpy())
     else:  # the results are of one lot (lot_id filtered): all one population
         owner, n_owners = np.zeros(tidy.height, np.int64), 1
-    spec_lo = _array(tidy["lo_limit"].cast(pl.Float64), np.nan)
-    spec_hi = _array(tidy["hi_limit"].cast(pl.Float64), np.nan)
+    spec_lo = as_array(tidy["lo_limit"].cast(pl.Float64), np.nan)
+    spec_hi = as_array(tidy["hi_limit"].cast(pl.Float64), np.nan)
     rejected, n, mean, sigma, lsl, usl = _static_pass(
         judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
         first_rows.size, dynamic is not None,
@@ -358,17 +364,19 @@ def pat_share_of_lot(
     return sum(1 for key in set(good.iter_rows()) if key in hits), n_final
 
 
-def _array(series: pl.Series, null: Any) -> np.ndarray:
+def as_array(series: pl.Series, null: Any) -> np.ndarray:
     """``series`` as a numpy array, ``null`` for its nulls (a copy only where there are nulls)."""
     if series.null_count() == series.len():
         return np.full(series.len(), null)
     return (series.fill_null(null) if series.null_count() else series).to_numpy()
 
 
-def _static_rows(static_limits: pa.Table | pl.DataFrame, tests) -> dict | None:
-    """(test_num, test_name, pin) -> row of the static limits (of ``tests``), and their limits as
-    ``_lo`` / ``_hi`` arrays (NaN: none, a skipped test has none); None when the limits are per
-    lot or name a test twice (the screening refuses them). A few rows: read in Python."""
+def _static_rows(
+    static_limits: pa.Table | pl.DataFrame, tests
+) -> tuple[dict[tuple, int], np.ndarray, np.ndarray] | None:
+    """(test_num, test_name, pin) -> row of the static limits (of ``tests``), and the rows' low and
+    high limits (NaN: none, a skipped test has none); None when the limits are per lot or name a
+    test twice (the screening refuses them). A few rows: read in Python."""
     from silicio.yields.pat import TEST_KEY
 
     table = static_limits if isinstance(static_limits, pa.Table) else static_limits.to_arrow()
@@ -380,14 +388,14 @@ def _static_rows(static_limits: pa.Table | pl.DataFrame, tests) -> dict | None:
         return None
     wanted = None if isinstance(tests, str) else set(tests)
     limits = [r for r in table.select(list(needed)).to_pylist() if wanted is None or r["test_num"] in wanted]
-    rows: dict[Any, Any] = {(r["test_num"], r["test_name"], r["pin"]): row for row, r in enumerate(limits)}
+    rows = {(r["test_num"], r["test_name"], r["pin"]): row for row, r in enumerate(limits)}
     if len(rows) != len(limits):
         return None
-    for side, column in (("_lo", "pat_lo"), ("_hi", "pat_hi")):
-        rows[side] = np.array(
-            [np.nan if r["skipped"] or r[column] is None else r[column] for r in limits], np.float64
-        )
-    return rows
+    lo, hi = (
+        np.array([np.nan if r["skipped"] or r[column] is None else r[column] for r in limits], np.float64)
+        for column in ("pat_lo", "pat_hi")
+    )
+    return rows, lo, hi
 
 
 #: Test numbers and pins coded through a dense table up to this many slots (a few MB).
@@ -437,7 +445,7 @@ def _codes_by_slot(slot, n_slots, name_hash):
 
 
 @nb.njit(cache=True, nogil=True)
-def _codes_in_order(values):
+def codes_in_order(values):
     """Each value's code 0..n-1 in order of first appearance, and n; the values come in long
     runs (a lot's results wafer by wafer), so the last code is tried first."""
     code = np.empty(values.size, np.int64)

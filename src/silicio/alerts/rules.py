@@ -24,7 +24,7 @@ import polars as pl
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import _array, _codes_in_order
+from .ingested import as_array, codes_in_order
 
 __all__ = [
     "BinAboveSbl",
@@ -325,19 +325,19 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     columns and y to rows as tested (the classifier's features do not depend on the turn); the
     wafers in the order they were first tested."""
     final = (
-        _array(parts["is_last_test"], False)
+        as_array(parts["is_last_test"], False)
         & parts["x"].is_not_null().to_numpy()
         & parts["y"].is_not_null().to_numpy()
     )
     rows = np.flatnonzero(final)
     if not rows.size:
         return [], []
-    wafer, n_wafers = _codes_in_order(
+    wafer, n_wafers = codes_in_order(
         parts["wafer_id"].hash().to_numpy()[rows]
     )  # 64-bit: equal ids, equal hashes
     x = parts["x"].to_numpy()[rows].astype(np.int64)
     y = parts["y"].to_numpy()[rows].astype(np.int64)
-    failed = np.where(_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)
+    failed = np.where(as_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)
     order = np.argsort(wafer, kind="stable")
     bounds = np.searchsorted(wafer[order], np.arange(n_wafers + 1))
     ids = parts["wafer_id"].gather(rows[order[bounds[:-1]]]).to_list()
@@ -378,7 +378,7 @@ def two_proportion_z(good_a: int, n_a: int, good_b: int, n_b: int) -> float:
 def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
     """((head, site), first-pass parts, good of them) of each site, in (head, site) order (a null
     head or site first)."""
-    first = _array(parts["is_first_test"], False)
+    first = as_array(parts["is_first_test"], False)
     if parts["head"].null_count() or parts["site"].null_count():
         sites = (
             parts.filter(pl.Series(first))
@@ -391,7 +391,7 @@ def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
         parts["head"].to_numpy().astype(np.int64)[first] * 65536
         + parts["site"].to_numpy().astype(np.int64)[first]
     )
-    good = _array(parts["passed"], False)[first]
+    good = as_array(parts["passed"], False)[first]
     sites, n = np.unique(key, return_counts=True)
     good_of = np.bincount(np.searchsorted(sites, key), weights=good, minlength=sites.size)
     return [
