@@ -117,6 +117,17 @@ class AlertContext:
             self._cache[key] = found
         return self._cache[key]
 
+    def ingested_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pl.DataFrame | None:
+        """``columns`` of the test results of ``lot`` at ``stage`` from the lot's one new file,
+        in no particular order (for a count that does not depend on it); None when not at
+        ingest or the lot has other files (:meth:`lot_tidy` then)."""
+        if self.ingested is None:
+            return None
+        key = ("results", lot, stage, columns)
+        if key not in self._cache:
+            self._cache[key] = self.ingested.lot_frame("tidy", lot, stage, columns, ordered=False)
+        return self._cache[key]
+
     def static_pat_limits(self, product: str | None, stage: str, lot: str):
         """The static PAT limits of the stored lot-history version ``lot`` is judged against
         (:func:`silicio.yields.history.history_static_limits`); None when there is none."""
@@ -173,14 +184,23 @@ def _holds_of(context: AlertContext):
     keys = context.lot_keys()
     if not keys:
         return rules.Disposition(holds=())
-    recipe = rules.default_recipe()
+    recipe = load_recipe_once(rules.default_recipe_path())
     # the ingest's facts when they hold every lot (a caller may add lots of its own)
     ingested = context.ingested if context.ingested is not None and context.ingested.knows(keys) else None
     if ingested is not None:
         index = ingested.lot_index(keys)
-    else:
-        wanted = pl.DataFrame(keys, schema=["product", "lot", "stage"], orient="row")
-        index = queries.lot_index(context.lake).join(wanted, on=["product", "lot", "stage"], nulls_equal=True)
+        # rules.judge's holds without its final parts, which the SYL / SBL flags given leave
+        # unread; of the lot yields (rules.lot_yield_table) only the final yield is read
+        yields = _final_yields(context, index)
+        if not yields.height:
+            return rules.Disposition(holds=())
+        judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
+        flags, notes = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
+        disposition = rules.lot_holds(yields, None, None, None, rules.rules_of_recipe(rules.HoldRules(), recipe),
+                                      yield_limit_flags=flags)  # fmt: skip
+        return replace(disposition, notes=(*disposition.notes, *notes))
+    wanted = pl.DataFrame(keys, schema=["product", "lot", "stage"], orient="row")
+    index = queries.lot_index(context.lake).join(wanted, on=["product", "lot", "stage"], nulls_equal=True)
     frames = []
     for product, lot, stage in keys:
         parts = context.lot_parts(lot, stage)
@@ -191,15 +211,55 @@ def _holds_of(context: AlertContext):
     if not frames:
         return rules.Disposition(holds=())
     parts = pl.concat(frames, how="vertical_relaxed")
-    if ingested is None:
-        history = rules.lake_history(context.lake, index, rules.HoldRules(), recipe)
-        return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
-    judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
-    flags, notes = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
-    # rules.judge's holds without its final parts, which the SYL / SBL flags given leave unread
-    disposition = rules.lot_holds(rules.lot_yield_table(parts, index), None, None, None,
-                                  rules.rules_of_recipe(rules.HoldRules(), recipe), yield_limit_flags=flags)  # fmt: skip
-    return replace(disposition, notes=(*disposition.notes, *notes))
+    history = rules.lake_history(context.lake, index, rules.HoldRules(), recipe)
+    return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
+
+
+def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
+    """product, lot_id, stage, final_yield of the lots of ``index`` that have parts, in its order:
+    the final yield of :func:`silicio.yields.yield_by` (parts with a verdict; each die's last
+    of them, a null ``die_key`` a die of its own; good / dies, null without dies), counted per lot
+    (a die's key names its lot)."""
+    import numpy as np
+
+    rows = []
+    seen = set()
+    for product, lot, stage in index.select("product", "lot", "stage").iter_rows():
+        if (product, lot, stage) in seen:
+            continue
+        seen.add((product, lot, stage))
+        parts = context.lot_parts(lot, stage)
+        if not parts.height:
+            continue
+        verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
+        key = verdict["die_key"]
+        passed = verdict["passed"].to_numpy()
+        last = key.is_last_distinct().to_numpy()
+        if key.null_count():  # each a die of its own
+            last |= key.is_null().to_numpy()
+        dies = int(np.count_nonzero(last))
+        good = int(np.count_nonzero(last & passed))
+        rows.append((product, lot, stage, good / dies if dies else None))
+    return pl.DataFrame(rows, schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
+                                      "final_yield": pl.Float64}, orient="row")  # fmt: skip
+
+
+_RECIPES: dict[Any, Any] = {}
+
+
+def load_recipe_once(path) -> Any:
+    """:func:`silicio.yields.recipe.load_recipe` of ``path``, parsed again only when the file
+    changed (its size or modification time)."""
+    import os
+
+    from silicio.yields.recipe import load_recipe
+
+    stat = os.stat(path)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _RECIPES:
+        _RECIPES.clear()
+        _RECIPES[key] = load_recipe(path)
+    return _RECIPES[key]
 
 
 def plain(value: Any) -> Any:

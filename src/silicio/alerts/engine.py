@@ -164,12 +164,14 @@ def deliver(lake, config: AlertConfig, rule: RuleConfig, row: dict[str, Any], *,
 
 
 def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
-    from silicio.trace import disposition
-    from silicio.trace.store import TraceStore
-
     holds = [h.as_dict() for h in context.holds().holds]
     if not holds:
         return []
+    # the trace store (its ORM models, users and roles) loads only when a lot is held: most
+    # ingests hold none, and in a `silicio ingest` process the import costs more than the rules
+    from silicio.trace import disposition
+    from silicio.trace.store import TraceStore
+
     store = TraceStore(lake.catalog.url, data_dir=lake.layout.root)
     try:
         return disposition.record_rule_holds(store, holds, actor)

@@ -5,6 +5,12 @@ versions its SYL / SBL and static PAT limits come from (read once per program, s
 rules). No DuckDB connection is opened, which binds every file of the lake before its first
 query and costs more than a small lot's rules.
 
+The rules run at every ingest, so their cost is measured against the ingest's
+(``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
+order stored, and taken as numpy arrays; the PAT count is two compiled passes over them (static
+limits and each group's dynamic population, then the dynamic limits), strings only hashed; the
+few catalog rows (files, lots, limits) are grouped in Python, not in frames.
+
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
 ways on lots where every built-in rule fires); where this way cannot give the same one it says
 so by returning None and the caller takes the lake's way:
@@ -24,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba as nb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -44,6 +51,8 @@ class IngestedLots:
     files: pl.DataFrame
     _tables: dict[tuple, pl.DataFrame | None] = field(default_factory=dict, repr=False)
     _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
+    _file_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, lake, sha256s: list[str]) -> IngestedLots:
@@ -51,47 +60,76 @@ class IngestedLots:
 
         return cls(lake, queries.ingested_files(lake.catalog.engine, sha256s))
 
+    @property
+    def _rows(self) -> list[dict[str, Any]]:
+        """The files as rows (a few per lot): the lots are grouped and sorted in Python."""
+        if self._file_rows is None:
+            self._file_rows = self.files.rows(named=True)
+        return self._file_rows
+
+    def _lot_groups(self, rows) -> dict[tuple, dict[str, Any]]:
+        """(product, lot, stage) -> earliest start (None: none known) and files, of ``rows``."""
+        groups: dict[tuple, dict[str, Any]] = {}
+        for row in rows:
+            key = (row["product"], row["lot"], row["stage"])
+            group = groups.setdefault(key, {"started": None, "files": 0})
+            group["files"] += 1
+            if row["started"] is not None and (group["started"] is None or row["started"] < group["started"]):
+                group["started"] = row["started"]
+        return groups
+
+    @staticmethod
+    def _in_test_order(groups: dict[tuple, dict[str, Any]]) -> list[tuple]:
+        # as a sort on started, lot, stage with nulls last
+        return sorted(groups, key=lambda k: (groups[k]["started"] is None, groups[k]["started"] or 0, k[1],
+                                             k[2] is None, k[2] or ""))  # fmt: skip
+
     def lots(self) -> pl.DataFrame:
         """product, lot, stage of the ingested files (one row per lot and stage), in the order
         their testing began (:func:`silicio.lake.queries.alerts.ingested_lots`)."""
-        return (
-            self.files.filter(pl.col("ingested") & pl.col("lot").is_not_null())
-            .group_by("product", "lot", "stage")
-            .agg(pl.col("started").min())
-            .sort(["started", "lot", "stage"], nulls_last=True)
-            .select("product", "lot", "stage")
-        )
+        groups = self._lot_groups(r for r in self._rows if r["ingested"] and r["lot"] is not None)
+        return pl.DataFrame(self._in_test_order(groups), schema={"product": pl.String, "lot": pl.String,
+                                                                 "stage": pl.String}, orient="row")  # fmt: skip
 
     def knows(self, keys: list[tuple[str | None, str, str]]) -> bool:
         """Whether these (product, lot, stage) are all lots of the files read."""
-        held = set(self.files.select("product", "lot", "stage").iter_rows())
+        held = {(r["product"], r["lot"], r["stage"]) for r in self._rows}
         return all(key in held for key in keys)
 
     def _only_file(self, lot: str, stage: str) -> dict[str, Any] | None:
         """The lot's one file at ``stage`` when this ingest brought it and the lake holds no other."""
-        rows = self.files.filter((pl.col("lot") == lot) & (pl.col("stage") == stage))
-        if rows.height != 1 or not rows["ingested"][0]:
+        rows = [r for r in self._rows if r["lot"] == lot and r["stage"] == stage]
+        if len(rows) != 1 or not rows[0]["ingested"]:
             return None
-        return rows.row(0, named=True)
+        return rows[0]
 
     def file_table(
-        self, table: str, lot: str, stage: str, columns: tuple[str, ...] | None = None
+        self,
+        table: str,
+        lot: str,
+        stage: str,
+        columns: tuple[str, ...] | None = None,
+        *,
+        ordered: bool = True,
     ) -> pl.DataFrame | None:
         """Table ``table`` of the lot's one file (``columns``: those it has of them), rows in
-        the order the tester wrote them; None when the lot has other files (or the file wrote no
+        the order the tester wrote them (``ordered=False``: as stored, for a caller whose result
+        does not depend on the order); None when the lot has other files (or the file wrote no
         such table)."""
-        key = (table, lot, stage, columns)
+        key = (table, lot, stage, columns, ordered)
         if key not in self._tables:
             from silicio.lake.queries import alerts as queries
 
             row = self._only_file(lot, stage)
             found = None
             if row is not None:
-                wanted = None if columns is None else (*columns, "seq")
-                found = queries.file_table(
-                    self.lake.layout, table, row["product"], lot, stage, row["sha256"], wanted
-                )
-                if found is not None and "seq" in found.columns:
+                wanted = None if columns is None else (*columns, "seq") if ordered else columns
+                found = _read_table(self.lake.layout, table, row, lot, stage, wanted)
+                if found is None:  # columns the file lacks: the query leaves them out
+                    found = queries.file_table(
+                        self.lake.layout, table, row["product"], lot, stage, row["sha256"], wanted
+                    )
+                if found is not None and ordered and "seq" in found.columns:
                     if not found["seq"].is_sorted():  # written in order: no sort
                         found = found.sort("seq", maintain_order=True)
                     if columns is not None:
@@ -100,40 +138,44 @@ class IngestedLots:
         return self._tables[key]
 
     def lot_frame(
-        self, table: str, lot: str, stage: str, columns: tuple[str, ...] | None = None
+        self,
+        table: str,
+        lot: str,
+        stage: str,
+        columns: tuple[str, ...] | None = None,
+        *,
+        ordered: bool = True,
     ) -> pl.DataFrame | None:
         """:func:`file_table` rows of lot ``lot`` (``lot_id``), as the lake's one-lot queries filter."""
-        found = self.file_table(table, lot, stage, columns)
+        found = self.file_table(table, lot, stage, columns, ordered=ordered)
         if found is None:
             return None
-        return found.filter(pl.col("lot_id") == lot)
+        of_lot = found["lot_id"] == lot
+        return found if of_lot.all() else found.filter(of_lot)  # a file is mostly of one lot: no copy
 
     def lot_index(self, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
         """:func:`silicio.lake.queries.lot_index` of the lots of ``keys``, in its order."""
         from silicio.lake.queries import LOT_INDEX_SCHEMA
 
-        wanted = pl.DataFrame(keys, schema=["product", "lot", "stage"], orient="row")
-        index = (
-            self.files.filter(pl.col("lot").is_not_null())
-            .group_by("product", "lot", "stage")
-            .agg(pl.col("started").min(), pl.len().cast(pl.Int64).alias("files"))
-            .join(wanted, on=["product", "lot", "stage"], nulls_equal=True)
-            .sort(["started", "lot", "stage"], nulls_last=True)
-        )
-        return index.select(list(LOT_INDEX_SCHEMA)).cast(LOT_INDEX_SCHEMA)
+        groups = self._lot_groups(r for r in self._rows if r["lot"] is not None)
+        wanted = set(keys)
+        rows = [(*key, groups[key]["started"], groups[key]["files"])
+                for key in self._in_test_order(groups) for _ in range(keys.count(key)) if key in wanted]  # fmt: skip
+        return pl.DataFrame(rows, schema=LOT_INDEX_SCHEMA, orient="row")
 
     def history_key(self, product: str | None, stage: str, lot: str):
         """(baseline key, test start) of a lot as :func:`silicio.lake.queries.history_lots`
         gives them: the program and revision of its first file in test order, its earliest start."""
         from silicio.lake.catalog import BaselineKey
 
-        rows = self.files.filter(
-            pl.col("product").eq_missing(product) & (pl.col("stage") == stage) & (pl.col("lot") == lot)
-        )
-        if rows.is_empty():
+        rows = [r for r in self._rows if r["product"] == product and r["stage"] == stage and r["lot"] == lot]
+        if not rows:
             raise ValueError(f"no lot {lot!r} of product {product!r} at stage {stage!r} in the lake")
-        first = rows.row(0, named=True)  # the files are in test order
-        return BaselineKey(product, stage, first["program"], first["revision"]), rows["started"].min()
+        first = rows[0]  # the files are in test order
+        starts = [r["started"] for r in rows if r["started"] is not None]
+        return BaselineKey(product, stage, first["program"], first["revision"]), min(
+            starts
+        ) if starts else None
 
     def stored_versions(self, key) -> list[dict[str, Any]]:
         """The catalog's versions of baseline ``key`` (read once)."""
@@ -147,20 +189,21 @@ class IngestedLots:
         catalog row; (None, None) when no stored version qualifies."""
         from silicio.yields.history import _stored_choice, baseline_from_version
 
+        if (product, stage, lot) in self._baselines:
+            return self._baselines[product, stage, lot]
         key, started = self.history_key(product, stage, lot)
         versions = self.stored_versions(key)
-        if started is None:
-            return None, None
-        chosen = _stored_choice([baseline_from_version(key, v) for v in versions], lot, started)
-        if chosen is None:
-            return None, None
-        return chosen, next(v for v in versions if v["version"] == chosen.version)
+        found = None, None
+        if started is not None:
+            chosen = _stored_choice([baseline_from_version(key, v) for v in versions], lot, started)
+            if chosen is not None:
+                found = chosen, next(v for v in versions if v["version"] == chosen.version)
+        self._baselines[product, stage, lot] = found
+        return found
 
     def final_bin_counts(self, lot: str, stage: str) -> pl.DataFrame | None:
         """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file: its final dies
         (every part of the file, as the query reads the lot's files) per wafer, bins and verdict."""
-        from silicio.lake.queries.history import BIN_COUNT_COLUMNS
-
         parts = self.file_table("parts", lot, stage)
         if parts is None:
             return None
@@ -170,10 +213,7 @@ class IngestedLots:
             .agg(pl.len().cast(pl.Int64).alias("dies"))
             .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
         )
-        table = counts.to_arrow().cast(BIN_COUNT_COLUMNS)
-        return pl.from_arrow(
-            table.sort_by([(c, "ascending") for c in ("lot", "wafer_id", "hard_bin", "soft_bin", "passed")])
-        )
+        return counts  # in no order: judge_lot sums them
 
     def history_flags(
         self, keys: list[tuple[str | None, str, str]], settings
@@ -208,6 +248,22 @@ class IngestedLots:
         return _pat_table(rows) if rows else None
 
 
+def _read_table(
+    layout, table: str, row: dict[str, Any], lot: str, stage: str, columns
+) -> pl.DataFrame | None:
+    """:func:`silicio.lake.queries.alerts.file_table` of a file that has every column asked for,
+    read on this thread (a file of one lot is small: threads cost more CPU than they save); None
+    when the file or a column is not there (the query then says which)."""
+    from silicio.lake.layout import Partition
+
+    path = layout.parquet_path(table, Partition.of(row["product"], lot, stage), row["sha256"])
+    try:
+        return pl.read_parquet(path, columns=None if columns is None else list(columns), hive_partitioning=False,
+                               parallel="none")  # fmt: skip
+    except (OSError, pl.exceptions.ColumnNotFoundError):
+        return None
+
+
 # -- PAT counted against static limits: a comparison, and each wafer's dynamic limits
 
 
@@ -218,8 +274,12 @@ def pat_share_of_lot(
     counts after :func:`silicio.yields.screen` with the recipe's PAT rule and these static limits
     (AEC-Q001 Rev-D §3.1.1 static limits given, §3.1.2 dynamic limits mean ± n sigma per wafer or
     lot, clamped inside the static ones). None when the recipe is one the screening must run
-    (see the module notes) or the limits name a test twice (the screening refuses them)."""
-    from silicio.yields.pat import PART_KEY, TEST_KEY, _alarm, _counts, _static_frame, pat_limits
+    (see the module notes) or the limits name a test twice (the screening refuses them).
+
+    ``tidy``: the lot's results in any row order (the count does not depend on it). The results
+    are taken once as arrays and judged in two compiled passes (:func:`_static_pass`,
+    :func:`_dynamic_pass`): no frame of the judged results is built."""
+    from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
     from silicio.yields.rules import registered_rules
 
     registered = registered_rules()
@@ -231,146 +291,246 @@ def pat_share_of_lot(
     if dynamic is not None and (dynamic.center != "mean" or params.quantile_method != "linear"
                                 or params.iqr_zero != "skip"):  # fmt: skip
         return None
-    static = _static_frame(static_limits)
-    if "lot_id" in static.columns:
+    static = _static_rows(static_limits, params.tests)
+    if static is None:
         return None
-    if not isinstance(params.tests, str):
-        static = static.filter(pl.col("test_num").is_in(list(params.tests)))
-    if static.select(pl.struct(*TEST_KEY).is_duplicated().any()).item():
-        return None
+    row_of_key, static_lo, static_hi = static
 
-    final = parts.filter(pl.col("is_last_test").fill_null(True))
-    if final.is_empty():
+    final = parts["is_last_test"].fill_null(True).to_numpy()
+    n_final = int(np.count_nonzero(final))
+    if not n_final:
         return 0, 0
-    judged = _counts() & pl.col("part_passed").fill_null(False)
-    if params.alarmed == "exclude":
-        judged &= ~_alarm(tidy)
-    # The results judged (passing parts' last parametric results) as row numbers of ``tidy``:
-    # their columns are taken as arrays, the text columns coded over all rows, never copied.
-    taken = np.flatnonzero(tidy.select(judged.fill_null(False))[:, 0].to_numpy())
-    if not taken.size:
-        return 0, final.height
-
-    # each result's test as an integer code (a test's name follows its number and pin), its row
-    # of the static limits (-1: its test has none)
-    found = _test_codes(tidy)
-    if found is None:
-        return None
-    all_tests, tests = found
-    test = all_tests[taken]
-    row_of_test = (
-        tests.join(
-            static.select(*TEST_KEY).with_row_index("_row"),
-            on=list(TEST_KEY),
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )["_row"]  # fmt: skip
-        .fill_null(-1)
-        .cast(pl.Int64)
-        .to_numpy()
+    if not tidy.height:
+        return 0, n_final
+    # The results judged (passing parts' last parametric results, alarms aside) and each one's
+    # test, wafer and limits as arrays; strings only hashed (64-bit: equal strings, equal hashes).
+    value = as_array(tidy["result"].cast(pl.Float64), np.nan)
+    judged = (
+        as_array(tidy["is_last_test"], False)
+        & as_array(tidy["part_passed"], False)
+        & np.isfinite(value)
+        & np.isin(tidy["test_type"].hash().to_numpy(), pl.Series(["P", "M"]).hash().to_numpy())
     )
-    row = row_of_test[test]
-    has = row >= 0
-    at = np.where(has, row, 0)
-    value = tidy["result"].to_numpy().astype(np.float64, copy=False)[taken]
-    skipped = static["skipped"].to_numpy()
-    pat_lo = static["pat_lo"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    pat_hi = static["pat_hi"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    static_lo = np.where(skipped, np.nan, pat_lo)  # a skipped test has no limits
-    static_hi = np.where(skipped, np.nan, pat_hi)
-    result_lo = np.where(has, static_lo[at], np.nan) if static.height else np.full(value.size, np.nan)
-    result_hi = np.where(has, static_hi[at], np.nan) if static.height else np.full(value.size, np.nan)
-    rejected = has & ~_within(value, result_lo, result_hi)
-
-    if dynamic is not None and has.any():
-        lo_limit, hi_limit = tidy["lo_limit"].gather(taken), tidy["hi_limit"].gather(taken)
-        spec_lo = lo_limit.cast(pl.Float64).fill_null(np.nan).to_numpy()
-        spec_hi = hi_limit.cast(pl.Float64).fill_null(np.nan).to_numpy()
-        population = has & _within(value, spec_lo, spec_hi) & _within(value, result_lo, result_hi)
-        # the results are of one lot (lot_id filtered): per wafer, or all one population
-        owner = (
-            _run_codes(tidy["wafer_id"])[taken]
-            if dynamic.scope == "wafer"
-            else np.zeros(taken.size, np.int64)
+    if tidy["part_index"].null_count():
+        judged &= tidy["part_index"].is_not_null().to_numpy()
+    if params.alarmed == "exclude" and "test_flg" in tidy.columns:
+        judged &= (as_array(tidy["test_flg"], 0) & TEST_FLG_ALARM) == 0
+    if not judged.any():
+        return 0, n_final
+    number = as_array(tidy["test_num"], -1).astype(np.int64)
+    pin = as_array(tidy["pin"], -1).astype(np.int64)
+    coded = _test_codes(number, pin, tidy["test_name"].hash().to_numpy())
+    if coded is None:
+        return None
+    test, first_rows = coded
+    tests = tidy.select("test_num", "test_name", "pin")[first_rows]
+    row_of_test = np.array(
+        [row_of_key.get(key, -1) for key in zip(tests["test_num"].to_list(), tests["test_name"].to_list(),
+                                            tests["pin"].to_list(), strict=True)], np.int64)  # fmt: skip
+    if dynamic is not None and dynamic.scope == "wafer":
+        owner, n_owners = codes_in_order(tidy["wafer_id"].hash().to_numpy())
+    else:  # the results are of one lot (lot_id filtered): all one population
+        owner, n_owners = np.zeros(tidy.height, np.int64), 1
+    spec_lo = as_array(tidy["lo_limit"].cast(pl.Float64), np.nan)
+    spec_hi = as_array(tidy["hi_limit"].cast(pl.Float64), np.nan)
+    rejected, n, mean, sigma, lsl, usl = _static_pass(
+        judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
+        first_rows.size, dynamic is not None,
+    )  # fmt: skip
+    if dynamic is not None:
+        usable = (n >= dynamic.min_parts) & (sigma > 0)  # else: too few parts, or sigma 0: not screened
+        lo, hi, _, _ = pat_limits(
+            np.where(usable, mean, np.nan), np.where(usable, sigma, 0.0), dynamic.n, lsl, usl
         )
-        group = owner * tests.height + test
-        chosen = pl.Series(population)
-        per_group = (
-            pl.DataFrame([pl.Series("_code", group).filter(chosen), pl.Series("value", value).filter(chosen),
-                          lo_limit.filter(chosen), hi_limit.filter(chosen)])
-            .group_by("_code")
-            .agg(pl.len().alias("n"), pl.col("lo_limit").max().alias("lsl"), pl.col("hi_limit").min().alias("usl"),
-                 pl.col("value").mean().alias("mean"), pl.col("value").std(ddof=1).alias("std"))
-        )  # fmt: skip
-        if per_group.height:
-            code = per_group["_code"].to_numpy()
-            n = per_group["n"].to_numpy()
-            sigma = np.where(n > 1, per_group["std"].cast(pl.Float64).fill_null(0.0).to_numpy(), 0.0)
-            usable = (n >= dynamic.min_parts) & (sigma > 0)  # else: too few parts, or sigma 0: not screened
-            mean = per_group["mean"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            lsl = per_group["lsl"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            usl = per_group["usl"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            lo, hi, _, _ = pat_limits(np.where(usable, mean, np.nan), np.where(usable, sigma, 0.0), dynamic.n,
-                                      lsl, usl)  # fmt: skip
-            test_of = row_of_test[code % tests.height]
-            # a side clamped to the static limit is the static limit: crossing it is PAT_STATIC's
-            lo = np.where(usable & ~(lo < static_lo[test_of]), lo, np.nan)
-            hi = np.where(usable & ~(hi > static_hi[test_of]), hi, np.nan)
-            slot = np.full(int(group.max()) + 1, -1, np.int64)
-            slot[code] = np.arange(code.size)
-            mine = np.where(has, slot[np.where(has, group, 0)], -1)
-            judged_here = mine >= 0
-            where = np.where(judged_here, mine, 0)
-            dyn_lo = np.where(judged_here & usable[where], lo[where], np.nan)
-            dyn_hi = np.where(judged_here & usable[where], hi[where], np.nan)
-            rejected |= judged_here & usable[where] & ~_within(value, dyn_lo, dyn_hi)
-
-    hit = tidy[taken[rejected]].select(PART_KEY).unique()
-    good = final.filter(pl.col("passed").fill_null(False)).select(PART_KEY)
-    pat_parts = hit.join(good, on=list(PART_KEY), how="semi", nulls_equal=True).height
-    return pat_parts, final.height
+        group_test = np.tile(row_of_test, n_owners)
+        at = np.where(group_test >= 0, group_test, 0)
+        has = group_test >= 0
+        own_lo = np.where(has, static_lo[at] if static_lo.size else np.nan, np.nan)
+        own_hi = np.where(has, static_hi[at] if static_hi.size else np.nan, np.nan)
+        # a side clamped to the static limit is the static limit: crossing it is PAT_STATIC's
+        dynamic_lo = np.where(usable & ~(lo < own_lo), lo, np.nan)
+        dynamic_hi = np.where(usable & ~(hi > own_hi), hi, np.nan)
+        _dynamic_pass(
+            judged, test, owner, value, row_of_test, first_rows.size, dynamic_lo, dynamic_hi, rejected
+        )
+    hit_rows = np.flatnonzero(rejected)
+    if not hit_rows.size:
+        return 0, n_final
+    hits = set(tidy.select("wafer_id", "part_index")[hit_rows].iter_rows())
+    good = parts.filter(
+        pl.col("is_last_test").fill_null(True) & pl.col("passed").fill_null(False)
+        & pl.col("part_index").is_in([part for _, part in hits])
+    ).select("wafer_id", "part_index")  # fmt: skip
+    return sum(1 for key in set(good.iter_rows()) if key in hits), n_final
 
 
-def _test_codes(data: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame] | None:
-    """Each row's test (:data:`silicio.yields.pat.TEST_KEY`) as a code 0..n-1 and the tests by
-    code, coded on the number and pin (integers) alone; None when a test's name does not follow
-    them (two names under one number and pin: the screening keys them apart)."""
-    number = data["test_num"].cast(pl.Int64).to_numpy()
-    pin = data["pin"].cast(pl.Int64).fill_null(-1).to_numpy()
-    combined = number * 65538 + (pin + 1)  # pins are 16-bit, null below them
-    distinct = np.sort(pl.Series(combined).unique().to_numpy())
-    code = np.searchsorted(distinct, combined)
-    first = np.empty(distinct.size, np.int64)
-    first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # each code's first row
-    names = data["test_name"].hash().to_numpy()  # 64-bit: equal names, equal hashes
-    if not (names == names[first[code]]).all():
+def as_array(series: pl.Series, null: Any) -> np.ndarray:
+    """``series`` as a numpy array, ``null`` for its nulls (a copy only where there are nulls)."""
+    if series.null_count() == series.len():
+        return np.full(series.len(), null)
+    return (series.fill_null(null) if series.null_count() else series).to_numpy()
+
+
+def _static_rows(
+    static_limits: pa.Table | pl.DataFrame, tests
+) -> tuple[dict[tuple, int], np.ndarray, np.ndarray] | None:
+    """(test_num, test_name, pin) -> row of the static limits (of ``tests``), and the rows' low and
+    high limits (NaN: none, a skipped test has none); None when the limits are per lot or name a
+    test twice (the screening refuses them). A few rows: read in Python."""
+    from silicio.yields.pat import TEST_KEY
+
+    table = static_limits if isinstance(static_limits, pa.Table) else static_limits.to_arrow()
+    needed = (*TEST_KEY, "pat_lo", "pat_hi", "skipped")
+    missing = [c for c in needed if c not in table.column_names]
+    if missing:
+        raise ValueError(f"static_limits lacks the column(s) {', '.join(missing)}")
+    if "lot_id" in table.column_names:
         return None
-    return code, data.select("test_num", "test_name", "pin")[first]
-
-
-def _run_codes(column: pl.Series) -> np.ndarray:
-    """Each value's code 0..n-1 (null one of them), looking only at the first row of each run of
-    equal values: a lot's results come wafer by wafer."""
-    run = column.rle_id().to_numpy()
-    heads = np.flatnonzero(np.diff(run, prepend=-1))
-    head_values = column.gather(heads)
-    distinct = head_values.unique(maintain_order=True)
-    codes = (
-        pl.DataFrame({"v": head_values})
-        .join(
-            pl.DataFrame({"v": distinct}).with_row_index("c"),
-            on="v",
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )["c"]  # fmt: skip
-        .to_numpy()
-        .astype(np.int64)
+    wanted = None if isinstance(tests, str) else set(tests)
+    limits = [r for r in table.select(list(needed)).to_pylist() if wanted is None or r["test_num"] in wanted]
+    rows = {(r["test_num"], r["test_name"], r["pin"]): row for row, r in enumerate(limits)}
+    if len(rows) != len(limits):
+        return None
+    lo, hi = (
+        np.array([np.nan if r["skipped"] or r[column] is None else r[column] for r in limits], np.float64)
+        for column in ("pat_lo", "pat_hi")
     )
-    return codes[run]
+    return rows, lo, hi
 
 
-def _within(value: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    # NaN is no limit: a comparison with NaN is False
-    return ~((value < lo) | (value > hi))
+#: Test numbers and pins coded through a dense table up to this many slots (a few MB).
+_DENSE_TEST_SLOTS = 1 << 22
+
+
+def _test_codes(
+    number: np.ndarray, pin: np.ndarray, name_hash: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's test as a code 0..n-1 (in the order tests first appear) from its number and pin
+    (-1: null), and each code's first row; None when a test's name does not follow its number
+    and pin (two names under one number and pin: the screening keys them apart)."""
+    low, high = int(number.min()), int(number.max())
+    pin_low, pin_high = int(pin.min()), int(pin.max())
+    radix = pin_high - pin_low + 1
+    if (high - low + 1) * radix <= _DENSE_TEST_SLOTS:
+        slot = (number - low) * radix + (pin - pin_low)
+        slots = (high - low + 1) * radix
+    else:  # sparse numbers: ranked among the distinct ones
+        combined = number * 65538 + (pin + 1)  # pins are 16-bit, null below them
+        distinct = np.unique(combined)
+        slot, slots = np.searchsorted(distinct, combined), distinct.size
+    code, first_rows, names_follow = _codes_by_slot(slot, slots, name_hash)
+    return (code, first_rows) if names_follow else None
+
+
+@nb.njit(cache=True, nogil=True)
+def _codes_by_slot(slot, n_slots, name_hash):
+    """Codes of the slots in order of first appearance, each code's first row, and whether every
+    row's name hash equals its code's first row's."""
+    code_of_slot = np.full(n_slots, -1, np.int64)
+    code = np.empty(slot.size, np.int64)
+    first = np.empty(slot.size, np.int64)
+    n = 0
+    names_follow = True
+    for i in range(slot.size):
+        c = code_of_slot[slot[i]]
+        if c < 0:
+            c = n
+            code_of_slot[slot[i]] = c
+            first[c] = i
+            n += 1
+        elif name_hash[i] != name_hash[first[c]]:
+            names_follow = False
+        code[i] = c
+    return code, first[:n].copy(), names_follow
+
+
+@nb.njit(cache=True, nogil=True)
+def codes_in_order(values):
+    """Each value's code 0..n-1 in order of first appearance, and n; the values come in long
+    runs (a lot's results wafer by wafer), so the last code is tried first."""
+    code = np.empty(values.size, np.int64)
+    seen = np.empty(values.size, values.dtype)
+    n = 0
+    last = -1
+    for i in range(values.size):
+        v = values[i]
+        if last >= 0 and seen[last] == v:
+            code[i] = last
+            continue
+        last = -1
+        for j in range(n):
+            if seen[j] == v:
+                last = j
+                break
+        if last < 0:
+            seen[n] = v
+            last = n
+            n += 1
+        code[i] = last
+    return code, n
+
+
+@nb.njit(cache=True, nogil=True)
+def _static_pass(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
+                 n_tests, dynamic):  # fmt: skip
+    """The judged results outside the static limits of their test, and per (owner, test) group the
+    dynamic population (results with static limits, inside them and inside the specification,
+    NaN no limit): its size, mean and sample sigma (ddof 1, two passes: sums, then squared
+    deviations from the mean) and tightest specification limits (NaN: none)."""
+    n_groups = n_owners * n_tests
+    rejected = np.zeros(value.size, np.bool_)
+    count = np.zeros(n_groups, np.int64)
+    total = np.zeros(n_groups)
+    lsl = np.full(n_groups, np.nan)
+    usl = np.full(n_groups, np.nan)
+    for i in range(value.size):
+        if not judged[i]:
+            continue
+        row = row_of_test[test[i]]
+        if row < 0:
+            continue
+        v = value[i]
+        if v < static_lo[row] or v > static_hi[row]:
+            rejected[i] = True
+            continue
+        if not dynamic or v < spec_lo[i] or v > spec_hi[i]:
+            continue
+        g = owner[i] * n_tests + test[i]
+        count[g] += 1
+        total[g] += v
+        if not np.isnan(spec_lo[i]) and not spec_lo[i] <= lsl[g]:
+            lsl[g] = spec_lo[i]
+        if not np.isnan(spec_hi[i]) and not spec_hi[i] >= usl[g]:
+            usl[g] = spec_hi[i]
+    mean = np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        if count[g]:
+            mean[g] = total[g] / count[g]
+    squares = np.zeros(n_groups)
+    if dynamic:
+        for i in range(value.size):
+            if not judged[i] or rejected[i]:
+                continue
+            row = row_of_test[test[i]]
+            v = value[i]
+            if row < 0 or v < spec_lo[i] or v > spec_hi[i]:
+                continue
+            g = owner[i] * n_tests + test[i]
+            squares[g] += (v - mean[g]) ** 2
+    sigma = np.zeros(n_groups)
+    for g in range(n_groups):
+        if count[g] > 1:
+            sigma[g] = np.sqrt(squares[g] / (count[g] - 1))
+    return rejected, count, mean, sigma, lsl, usl
+
+
+@nb.njit(cache=True, nogil=True)
+def _dynamic_pass(judged, test, owner, value, row_of_test, n_tests, dynamic_lo, dynamic_hi, rejected):
+    """Marks in ``rejected`` the judged results with static limits outside their group's dynamic
+    limits (NaN: none)."""
+    for i in range(value.size):
+        if not judged[i] or rejected[i] or row_of_test[test[i]] < 0:
+            continue
+        g = owner[i] * n_tests + test[i]
+        if value[i] < dynamic_lo[g] or value[i] > dynamic_hi[g]:
+            rejected[i] = True

@@ -24,6 +24,7 @@ import polars as pl
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
+from .ingested import as_array, codes_in_order
 
 __all__ = [
     "BinAboveSbl",
@@ -130,12 +131,13 @@ class PatOutlierRate(AlertRule):
 
     def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
         from silicio.yields import disposition as rules
-        from silicio.yields.recipe import load_recipe
+
+        from .base import load_recipe_once
 
         keys = context.lot_keys(rules.SCREENED_STAGE)
         if not keys:
             return []
-        recipe = load_recipe(params["recipe"] or rules.default_recipe_path())
+        recipe = load_recipe_once(params["recipe"] or rules.default_recipe_path())
         shares, unscreened = _stored_limit_shares(context, keys, recipe)
         if unscreened:
             screening = rules.screen_lake(context.lake, recipe, products={k[0] for k in unscreened})
@@ -185,8 +187,9 @@ def _stored_limit_shares(context: AlertContext, keys, recipe) -> tuple[list[dict
         parts = context.lot_parts(lot, stage)
         counted = None
         if context.ingested is not None:
+            results = context.ingested_results(lot, stage, PAT_COLUMNS)
             try:
-                counted = pat_share_of_lot(context.lot_tidy(lot, stage, PAT_COLUMNS), parts, static, recipe)
+                counted = None if results is None else pat_share_of_lot(results, parts, static, recipe)
             except ValueError:
                 counted = None
         if counted is not None:
@@ -319,16 +322,33 @@ class NewSpatialSignature(AlertRule):
 
 def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     """Each wafer's final dies as the classifier's int8 map (-1 no die, 0 pass, 1 fail), x to
-    columns and y to rows as tested (the classifier's features do not depend on the turn)."""
-    final = parts.filter(pl.col("is_last_test") & pl.col("x").is_not_null() & pl.col("y").is_not_null())
-    wafers, maps = [], []
-    for (wafer,), group in final.group_by("wafer_id", maintain_order=True):
-        x, y = group["x"].to_numpy().astype(np.int64), group["y"].to_numpy().astype(np.int64)
-        grid = np.full((y.max() - y.min() + 1, x.max() - x.min() + 1), -1, dtype=np.int8)
-        grid[y - y.min(), x - x.min()] = np.where(group["passed"].to_numpy(), 0, 1)
-        wafers.append(wafer)
+    columns and y to rows as tested (the classifier's features do not depend on the turn); the
+    wafers in the order they were first tested."""
+    final = (
+        as_array(parts["is_last_test"], False)
+        & parts["x"].is_not_null().to_numpy()
+        & parts["y"].is_not_null().to_numpy()
+    )
+    rows = np.flatnonzero(final)
+    if not rows.size:
+        return [], []
+    wafer, n_wafers = codes_in_order(
+        parts["wafer_id"].hash().to_numpy()[rows]
+    )  # 64-bit: equal ids, equal hashes
+    x = parts["x"].to_numpy()[rows].astype(np.int64)
+    y = parts["y"].to_numpy()[rows].astype(np.int64)
+    failed = np.where(as_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)
+    order = np.argsort(wafer, kind="stable")
+    bounds = np.searchsorted(wafer[order], np.arange(n_wafers + 1))
+    ids = parts["wafer_id"].gather(rows[order[bounds[:-1]]]).to_list()
+    maps = []
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        at = order[start:stop]
+        wx, wy = x[at], y[at]
+        grid = np.full((wy.max() - wy.min() + 1, wx.max() - wx.min() + 1), -1, dtype=np.int8)
+        grid[wy - wy.min(), wx - wx.min()] = failed[at]
         maps.append(grid)
-    return wafers, maps
+    return ids, maps
 
 
 class QuarantinedFileRule(AlertRule):
@@ -355,6 +375,30 @@ def two_proportion_z(good_a: int, n_a: int, good_b: int, n_b: int) -> float:
     return (p_a - p_b) / spread
 
 
+def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
+    """((head, site), first-pass parts, good of them) of each site, in (head, site) order (a null
+    head or site first)."""
+    first = as_array(parts["is_first_test"], False)
+    if parts["head"].null_count() or parts["site"].null_count():
+        sites = (
+            parts.filter(pl.Series(first))
+            .group_by("head", "site")
+            .agg(pl.len().alias("n"), pl.col("passed").sum().alias("good"))
+        )
+        return [((r["head"], r["site"]), int(r["n"]), int(r["good"]))
+                for r in sites.sort("head", "site").iter_rows(named=True)]  # fmt: skip
+    key = (
+        parts["head"].to_numpy().astype(np.int64)[first] * 65536
+        + parts["site"].to_numpy().astype(np.int64)[first]
+    )
+    good = as_array(parts["passed"], False)[first]
+    sites, n = np.unique(key, return_counts=True)
+    good_of = np.bincount(np.searchsorted(sites, key), weights=good, minlength=sites.size)
+    return [
+        ((int(k) // 65536, int(k) % 65536), int(c), int(g)) for k, c, g in zip(sites, n, good_of, strict=True)
+    ]
+
+
 class SiteDrift(AlertRule):
     """A test site of an ingested lot whose first-pass yield differs from the lot's other sites
     by more than ``max_gap`` and by more than ``z`` (two-proportion z test), each side with at
@@ -372,23 +416,19 @@ class SiteDrift(AlertRule):
     def evaluate(self, context: AlertContext, params: dict[str, Any]) -> list[Finding]:
         out = []
         for product, lot, stage in context.lot_keys():
-            first = context.lot_parts(lot, stage).filter(pl.col("is_first_test"))
-            if first.is_empty():
+            sites = _site_counts(context.lot_parts(lot, stage))
+            if not sites:
                 continue
-            sites = first.group_by("head", "site").agg(
-                pl.len().alias("n"), pl.col("passed").sum().alias("good")
-            )
-            total_n, total_good = int(sites["n"].sum()), int(sites["good"].sum())
+            total_n, total_good = sum(n for _, n, _ in sites), sum(good for _, _, good in sites)
             drifting = []
-            for row in sites.sort("head", "site").iter_rows(named=True):
-                n, good = int(row["n"]), int(row["good"])
+            for (head, site), n, good in sites:
                 rest_n, rest_good = total_n - n, total_good - good
                 if n < params["min_parts"] or rest_n < params["min_parts"]:
                     continue
                 z = two_proportion_z(good, n, rest_good, rest_n)
                 gap = good / n - rest_good / rest_n
                 if abs(z) > params["z"] and abs(gap) > params["max_gap"]:
-                    drifting.append({"head": row["head"], "site": row["site"], "parts": n, "yield": good / n,
+                    drifting.append({"head": head, "site": site, "parts": n, "yield": good / n,
                                      "others_yield": rest_good / rest_n, "gap": gap, "z": z})  # fmt: skip
             for d in drifting:
                 out.append(Finding(

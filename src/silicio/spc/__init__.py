@@ -9,58 +9,82 @@ new data (phase II) with :func:`apply`. :func:`chart` does both for any chart ki
 (:data:`CHART_KINDS`).
 """
 
-from .capability import (
-    BetweenWithin,
-    Capability,
-    between_within,
-    capability,
-    cp,
-    cp_interval,
-    cpk,
-    cpk_interval,
-    normality,
-    within_sigma,
-)
-from .charts import (
-    BetweenWithinLimits,
-    Chart,
-    CountLimits,
-    IndividualsLimits,
-    NumberDefectiveLimits,
-    PointError,
-    ProportionLimits,
-    RateLimits,
-    ShortRunLimits,
-    SubgroupLimits,
-    apply,
-    c_limits,
-    imr_limits,
-    imr_rs_limits,
-    moving_range,
-    np_limits,
-    p_limits,
-    subgroups,
-    u_limits,
-    xbar_r_limits,
-    xbar_s_limits,
-    zmr_limits,
-)
-from .constants import c4, chart_constants, d2, d3
-from .descriptive import Anova, Description, describe, one_way_anova
-from .dispatch import (
-    CHART_KINDS,
-    MULTIVARIATE_KINDS,
-    SUBGROUP_KINDS,
-    ChartResult,
-    chart,
-    default_subgroup_chart,
-)
-from .laney import LaneyProportionLimits, LaneyRateLimits, laney_p_limits, laney_u_limits
-from .multivariate import HotellingLimits, MewmaLimits, hotelling_limits, mewma_arl, mewma_h, mewma_limits
-from .nonnormal import METHODS as CAPABILITY_METHODS
-from .nonnormal import DistributionCapability, Fit, distribution_capability, identify
-from .rules import RULES, Violations, run_rules, select_rules
-from .timeweighted import CusumLimits, EwmaLimits, cusum_limits, ewma, ewma_limits
+from silicio._lazy import lazy_package
+
+#: Public name -> the module of this package that defines it, imported on first use (PEP 562):
+#: the run rules and charts load without scipy's statistics, signal and optimisation modules
+#: that capability, the non-normal fits and the time-weighted charts need.
+_EXPORTS = {
+    "BetweenWithin": "capability",
+    "Capability": "capability",
+    "between_within": "capability",
+    "capability": "capability",
+    "cp": "capability",
+    "cp_interval": "capability",
+    "cpk": "capability",
+    "cpk_interval": "capability",
+    "normality": "capability",
+    "within_sigma": "capability",
+    "BetweenWithinLimits": "charts",
+    "Chart": "charts",
+    "CountLimits": "charts",
+    "IndividualsLimits": "charts",
+    "NumberDefectiveLimits": "charts",
+    "PointError": "charts",
+    "ProportionLimits": "charts",
+    "RateLimits": "charts",
+    "ShortRunLimits": "charts",
+    "SubgroupLimits": "charts",
+    "apply": "charts",
+    "c_limits": "charts",
+    "imr_limits": "charts",
+    "imr_rs_limits": "charts",
+    "moving_range": "charts",
+    "np_limits": "charts",
+    "p_limits": "charts",
+    "subgroups": "charts",
+    "u_limits": "charts",
+    "xbar_r_limits": "charts",
+    "xbar_s_limits": "charts",
+    "zmr_limits": "charts",
+    "c4": "constants",
+    "chart_constants": "constants",
+    "d2": "constants",
+    "d3": "constants",
+    "Anova": "descriptive",
+    "Description": "descriptive",
+    "describe": "descriptive",
+    "one_way_anova": "descriptive",
+    "CHART_KINDS": "dispatch",
+    "MULTIVARIATE_KINDS": "dispatch",
+    "SUBGROUP_KINDS": "dispatch",
+    "ChartResult": "dispatch",
+    "chart": "dispatch",
+    "default_subgroup_chart": "dispatch",
+    "LaneyProportionLimits": "laney",
+    "LaneyRateLimits": "laney",
+    "laney_p_limits": "laney",
+    "laney_u_limits": "laney",
+    "HotellingLimits": "multivariate",
+    "MewmaLimits": "multivariate",
+    "hotelling_limits": "multivariate",
+    "mewma_arl": "multivariate",
+    "mewma_h": "multivariate",
+    "mewma_limits": "multivariate",
+    "DistributionCapability": "nonnormal",
+    "Fit": "nonnormal",
+    "distribution_capability": "nonnormal",
+    "identify": "nonnormal",
+    "RULES": "rules",
+    "Violations": "rules",
+    "run_rules": "rules",
+    "select_rules": "rules",
+    "CusumLimits": "timeweighted",
+    "EwmaLimits": "timeweighted",
+    "cusum_limits": "timeweighted",
+    "ewma": "timeweighted",
+    "ewma_limits": "timeweighted",
+}
 
 __all__ = [
     "CAPABILITY_METHODS",
@@ -134,3 +158,15 @@ __all__ = [
     "xbar_r_limits",
     "xbar_s_limits",
 ]
+
+lazy_package(__name__, _EXPORTS)
+_exported = __getattr__  # noqa: F821 - set by lazy_package
+
+
+def __getattr__(name: str):
+    if name == "CAPABILITY_METHODS":  # nonnormal.METHODS under the package's name for it
+        from .nonnormal import METHODS
+
+        globals()[name] = METHODS
+        return METHODS
+    return _exported(name)

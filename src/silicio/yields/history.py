@@ -387,10 +387,10 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
     if lot in baseline.lot_ids:
         raise ValueError(f"lot {lot} is one of the lots of baseline version {baseline.version}: "
                          "a lot is never judged against limits computed from itself")  # fmt: skip
-    counts = _counts(bin_counts).filter(pl.col("lot") == lot)
-    if counts.is_empty():
+    rows = _count_rows(bin_counts, lot)
+    if not rows:
         raise ValueError(f"lot {lot}: no tested parts to judge")
-    limits = pl.from_arrow(baseline.yield_limits)
+    limits = baseline.yield_limits.to_pylist()
     bin_column = baseline.parameters.get("bin_column", "soft_bin")
     common = {
         "product": baseline.key.product, "stage": baseline.key.stage, "program": baseline.key.program,
@@ -400,20 +400,20 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
     }  # fmt: skip
     flags = []
     for scope in SCOPES:
-        scoped = limits.filter(pl.col("scope") == scope)
-        syl = scoped.filter(pl.col("kind") == "SYL")
-        if syl.is_empty():
+        scoped = [r for r in limits if r["scope"] == scope]
+        syl = [r for r in scoped if r["kind"] == "SYL"]
+        if not syl:
             continue
-        syl_row = syl.row(0, named=True)
-        for row in scope_yields(counts, scope).iter_rows(named=True):
+        syl_row = syl[0]
+        for row in _yield_rows(rows, scope):
             rule = _crossed(row["yield"], syl_row, below=True)
             if rule:
                 flags.append({**common, **_where(row, scope), "rule": f"SYL{rule}", "bin": None,
                               "value": row["yield"], "limit": syl_row[f"limit{rule}"], "mean": syl_row["mean"],
                               "sigma": syl_row["sigma"], "parts": row["parts"], "count": row["good"],
                               "n_values": syl_row["n_values"]})  # fmt: skip
-        sbl_of = {r["bin"]: r for r in scoped.filter(pl.col("kind") == "SBL").iter_rows(named=True)}
-        for row in scope_bin_fallout(counts, scope, bin_column).iter_rows(named=True):
+        sbl_of = {r["bin"]: r for r in scoped if r["kind"] == "SBL"}
+        for row in _fallout_rows(rows, scope, bin_column):
             limit = sbl_of.get(row["bin"])
             rule = limit and _crossed(row["fallout"], limit, below=False)
             if rule:
@@ -422,6 +422,66 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
                               "sigma": limit["sigma"], "parts": row["parts"], "count": row["n_bin"],
                               "n_values": limit["n_values"]})  # fmt: skip
     return pa.Table.from_pylist(flags, schema=FLAG_COLUMNS)
+
+
+# One lot's bin counts are a few rows per wafer: :func:`judge_lot` counts them in plain Python, as
+# :func:`scope_yields` and :func:`scope_bin_fallout` do on frames (the same rows, the same order).
+
+
+def _count_rows(bin_counts: pa.Table | pl.DataFrame, lot: str) -> list[dict[str, Any]]:
+    """The rows of ``lot`` in ``bin_counts``, ``passed`` null as False (as :func:`_counts`)."""
+    frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
+    missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
+        )
+    rows = []
+    for row in frame.select(_COUNT_COLUMNS).iter_rows(named=True):
+        if row["lot"] == lot:
+            rows.append({**row, "passed": bool(row["passed"]), "dies": int(row["dies"])})
+    return rows
+
+
+def _unit(row: dict[str, Any], scope: str) -> tuple:
+    return (row["lot"],) if scope == "lot" else (row["lot"], row["wafer_id"])
+
+
+def _in_scope(rows: list[dict[str, Any]], scope: str) -> list[dict[str, Any]]:
+    return rows if scope == "lot" else [r for r in rows if r["wafer_id"] is not None]
+
+
+def _unit_row(unit: tuple, scope: str) -> dict[str, Any]:
+    return {"lot": unit[0]} if scope == "lot" else {"lot": unit[0], "wafer_id": unit[1]}
+
+
+def _yield_rows(rows: list[dict[str, Any]], scope: str) -> list[dict[str, Any]]:
+    """:func:`scope_yields` of one lot's count rows."""
+    parts: dict[tuple, int] = {}
+    good: dict[tuple, int] = {}
+    for row in _in_scope(rows, scope):
+        unit = _unit(row, scope)
+        parts[unit] = parts.get(unit, 0) + row["dies"]
+        good[unit] = good.get(unit, 0) + (row["dies"] if row["passed"] else 0)
+    return [{**_unit_row(unit, scope), "parts": parts[unit], "good": good[unit],
+             "yield": good[unit] / parts[unit] if parts[unit] else math.nan}
+            for unit in sorted(parts)]  # fmt: skip
+
+
+def _fallout_rows(rows: list[dict[str, Any]], scope: str, bin_column: str) -> list[dict[str, Any]]:
+    """:func:`scope_bin_fallout` of one lot's count rows: every unit a row for every failing bin."""
+    parts: dict[tuple, int] = {}
+    fails: dict[tuple, int] = {}
+    for row in _in_scope(rows, scope):
+        unit = _unit(row, scope)
+        parts[unit] = parts.get(unit, 0) + row["dies"]
+        if not row["passed"] and row[bin_column] is not None:
+            key = (unit, int(row[bin_column]))
+            fails[key] = fails.get(key, 0) + row["dies"]
+    bins = sorted({b for _, b in fails})
+    return [{**_unit_row(unit, scope), "bin": b, "parts": parts[unit], "n_bin": fails.get((unit, b), 0),
+             "fallout": fails.get((unit, b), 0) / parts[unit] if parts[unit] else math.nan}
+            for unit in sorted(parts) for b in bins]  # fmt: skip
 
 
 def _crossed(value: float, limit: dict[str, Any], *, below: bool) -> int | None:
