@@ -87,6 +87,9 @@ _COMPRESSION = "lz4"
 _ASCENDING = frozenset({"seq", "offset"})
 
 
+_WRITE_BATCH_ROWS = 1 << 16
+
+
 def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
     coded = [f.name for f in schema if pa.types.is_dictionary(f.type)]
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
@@ -99,8 +102,11 @@ def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
     # Dictionary arrays are written as they are, codes and dictionary, without hashing a string
     # (tidy text of 7 M rows: 0.17 -> 0.01 s a column). Without the Arrow schema in the file,
     # pyarrow and polars read them back as plain text, as DuckDB does.
+    # Values handed to the column encoders 64 Ki at a time, not 1 Ki: fewer rounds through each
+    # column's levels and pages (7 M rows of the PTR table 1.56 -> 1.47 s, of the tidy 1.18 -> 1.08).
     return {"compression": _COMPRESSION, "use_dictionary": text + coded, "write_statistics": numbers,
-            "column_encoding": ascending or None, "store_schema": not coded}  # fmt: skip
+            "column_encoding": ascending or None, "store_schema": not coded,
+            "write_batch_size": _WRITE_BATCH_ROWS}  # fmt: skip
 
 
 # Outcome of a file.

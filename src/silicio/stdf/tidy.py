@@ -253,9 +253,9 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
     hi_has = np.zeros(n, np.bool_)
     scal_out = np.zeros(n, np.int8)
     scal_has = np.zeros(n, np.bool_)
-    name_ref = np.full(n, -1, np.int64)
-    units_ref = np.full(n, -1, np.int64)
-    pins_ref = np.full(n, -1, np.int64)
+    name_ref = np.full(n, -1, np.int32)
+    units_ref = np.full(n, -1, np.int32)
+    pins_ref = np.full(n, -1, np.int32)
     # Per test: 0 no default yet, 1 a limit, 2 "no limit".
     lo_state = np.zeros(n_tests, np.int8)
     hi_state = np.zeros(n_tests, np.int8)
@@ -393,10 +393,19 @@ def _text_codes(order, ref, test, n_tests, offsets, data, max_variants):
 # Arrow -> numpy
 
 
+def _text_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array: text i is bytes[offsets[i]:offsets[i + 1]]. No copy."""
+    _, offsets, data = texts.buffers()
+    offsets = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1]
+    return offsets, np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
+
+
 def _nonempty(arr: pa.Array | None, n: int) -> np.ndarray:
-    if arr is None:
+    if arr is None or len(arr) == 0:
         return np.zeros(n, np.bool_)
-    return pc.greater(pc.binary_length(arr), 0).fill_null(False).to_numpy(zero_copy_only=False)
+    offsets, _ = _text_buffers(arr)
+    nonempty = offsets[1:] != offsets[:-1]
+    return nonempty & arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else nonempty
 
 
 def _lists(table: pa.Table | None, name: str, dtype, n: int):
@@ -411,6 +420,20 @@ def _lists(table: pa.Table | None, name: str, dtype, n: int):
         lengths = np.where(arr.is_valid().to_numpy(zero_copy_only=False), lengths, 0)
     items = arr.values.fill_null(0).to_numpy().astype(dtype, copy=False)
     return starts, lengths, items
+
+
+def _unfilled(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as (values, valid), like :func:`~silicio.stdf.parts._values` but without
+    filling nulls: what lies under a null is any number, for callers that read only valid ones."""
+    arr = _array(table, name)
+    if (
+        arr is None
+        or arr.null_count == 0
+        or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type))
+    ):
+        return _values(table, name, dtype, n)
+    values = np.frombuffer(arr.buffers()[1], arr.type.to_pandas_dtype())[arr.offset : arr.offset + len(arr)]
+    return values.astype(dtype, copy=False), arr.is_valid().to_numpy(zero_copy_only=False)
 
 
 def _concat(arrays: list[pa.Array]) -> pa.Array:
@@ -428,9 +451,7 @@ def _text_dictionary(texts: pa.Array, order: np.ndarray, ref: np.ndarray, test: 
     the dictionary, distinct texts in the order the file shows them first)."""
     if not (ref >= 0).any():
         return np.full(ref.size, -1, np.int32), pa.array([], pa.string())
-    _, offsets, data = texts.buffers()  # a string array: 32-bit offsets into the data
-    offsets = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
-    data = np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
+    offsets, data = _text_buffers(texts)
     codes, text_of, found = _text_codes(order, ref, test, n_tests, offsets, data, _MAX_TEXT_VARIANTS)
     if not found:
         encoded = pc.dictionary_encode(_take(texts, ref))
@@ -438,6 +459,8 @@ def _text_dictionary(texts: pa.Array, order: np.ndarray, ref: np.ndarray, test: 
     # Several tests may show the same text: the dictionary holds each text once.
     encoded = pc.dictionary_encode(texts.take(pa.array(text_of)))
     once = encoded.indices.to_numpy().astype(np.int32)
+    if np.array_equal(once, np.arange(once.size)):  # no two tests show the same text
+        return codes, encoded.dictionary
     return np.where(codes >= 0, once[np.maximum(codes, 0)], -1).astype(np.int32), encoded.dictionary
 
 
@@ -449,11 +472,12 @@ def _dictionary(codes: np.ndarray, dictionary: pa.Array, stored: bool) -> pa.Arr
     return column if stored else column.dictionary_decode()
 
 
-def _file_order(seq: np.ndarray) -> np.ndarray:
+def _file_order(seq: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(the records in file order, whether that is their order already)."""
     if seq.size < 2 or bool(np.all(seq[1:] > seq[:-1])):
-        return np.arange(seq.size, dtype=np.int64)
+        return np.arange(seq.size, dtype=np.int64), True
     # Each table is sorted already: a stable sort (timsort) just merges the runs.
-    return np.argsort(seq, kind="stable")
+    return np.argsort(seq, kind="stable"), False
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,25 +493,28 @@ class _Records:
         sizes = [0 if t is None else t.num_rows for t in srcs]
         self.n = n = sum(sizes)
 
-        def cat(name, dtype, kinds=(_PTR, _MPR, _FTR)):
-            parts = [_values(t, name, dtype, size) if k in kinds else (np.zeros(size, dtype), np.zeros(size, np.bool_))
+        def cat(name, dtype, kinds=(_PTR, _MPR, _FTR), read=_values):
+            parts = [read(t, name, dtype, size) if k in kinds else (np.zeros(size, dtype), np.zeros(size, np.bool_))
                      for k, (t, size) in enumerate(zip(srcs, sizes, strict=True))]  # fmt: skip
             if sizes.count(0) == 2:  # one kind of test record (the usual file): no copy
                 return next(p for p, size in zip(parts, sizes, strict=True) if size)
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-        self.seq = np.concatenate([_seq(t) for t in srcs])
+        self.one_kind = sizes.count(0) == 2
+        self.seq = _seq(srcs[sizes.index(n)]) if self.one_kind else np.concatenate([_seq(t) for t in srcs])
         self.kind = np.repeat(np.array([_PTR, _MPR, _FTR], np.int8), sizes)
         self.head = cat("HEAD_NUM", np.uint8)[0]
         self.site = cat("SITE_NUM", np.uint8)[0]
-        self.test_num = cat("TEST_NUM", np.int64)[0]
-        self.flg, self.flg_ok = cat("TEST_FLG", np.uint8)
-        self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR))
-        self.result, self.result_ok = cat("RESULT", np.float64, (_PTR,))
-        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR))
-        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR))
-        self.lo, self.lo_ok = cat("LO_LIMIT", np.float64, (_PTR, _MPR))
-        self.hi, self.hi_ok = cat("HI_LIMIT", np.float64, (_PTR, _MPR))
+        self.test_num = cat("TEST_NUM", np.uint32)[0]
+        # Read only where valid (the kernels check): the columns as the records hold them, R*4 as
+        # float32, with no copy that fills nulls (most are null: fields a test's first record sets).
+        self.flg, self.flg_ok = cat("TEST_FLG", np.uint8, read=_unfilled)
+        self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR), _unfilled)
+        self.result, self.result_ok = cat("RESULT", np.float32, (_PTR,), _unfilled)
+        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR), _unfilled)
+        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR), _unfilled)
+        self.lo, self.lo_ok = cat("LO_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
+        self.hi, self.hi_ok = cat("HI_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
         names = [_strings(t, "TEST_TXT", size) for t, size in zip(srcs, sizes, strict=True)]
         units = [
             _strings(ptr, "UNITS", sizes[0]),
@@ -496,8 +523,10 @@ class _Records:
         ]
         self.names = _concat(names)
         self.units = _concat(units)
-        self.name_ok = np.concatenate([_nonempty(a, len(a)) for a in names])
-        self.units_ok = np.concatenate([_nonempty(a, len(a)) for a in units])
+        self.name_ok, self.units_ok = (
+            _nonempty(texts, n) if self.one_kind else np.concatenate([_nonempty(a, len(a)) for a in pieces])
+            for texts, pieces in ((self.names, names), (self.units, units))
+        )
         # MPR results and pins, placed at the MPRs' positions in the concatenation.
         self.rslt_start = self.rslt_len = self.indx_start = self.indx_len = np.zeros(n, np.int64)
         self.rslt_vals = np.zeros(0, np.float64)
@@ -559,18 +588,24 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     rec = _Records(tables)
     if rec.n == 0:
         return schema, iter([schema.empty_table()] if piece_rows is None else []), None
-    order = _file_order(rec.seq)
-    test, n_tests, _ = _factorize(rec.kind.astype(np.int64) << 32 | rec.test_num, order)
+    order, in_order = _file_order(rec.seq)
+    keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
+    test, n_tests, _ = _factorize(keys, order)
+    del keys
     (lo, lo_has, hi, hi_has, scal, scal_has, name_ref, units_ref, pins_ref) = _resolve(
         order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
         rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len)  # fmt: skip
-    rows_of = np.maximum(rec.rslt_len, 1)
-    n_rows = int(rows_of.sum())
-    row_rec, result, result_ok, pin, pin_ok = _explode(
-        order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rec.rslt_start, rec.rslt_len, rec.rslt_vals,
-        pins_ref, rec.indx_start, rec.indx_len, rec.indx_vals, n_rows)  # fmt: skip
-    # Files of PTRs alone come out in table order: skip the gathers.
-    in_place = n_rows == rec.n and bool(np.all(row_rec == np.arange(n_rows)))
+    # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
+    in_place = in_order and not rec.rslt_len.any()
+    if in_place:
+        n_rows, row_rec, result, pin, pin_ok = rec.n, None, rec.result, None, None
+        result_ok = rec.result_ok & rec.flg_ok & ((rec.flg & _RESULT_INVALID) == 0)
+    else:
+        rows_of = np.maximum(rec.rslt_len, 1)
+        n_rows = int(rows_of.sum())
+        row_rec, result, result_ok, pin, pin_ok = _explode(
+            order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rec.rslt_start, rec.rslt_len,
+            rec.rslt_vals, pins_ref, rec.indx_start, rec.indx_len, rec.indx_vals, n_rows)  # fmt: skip
 
     def per_row(values: np.ndarray) -> np.ndarray:
         return values if in_place else values[row_rec]
@@ -617,7 +652,8 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             "wafer_id": lone or any((codes < 0).any() for codes, _ in part_texts[2:]),
             "part_index": lone, "part_id": lone or parts.part_id.null_count > 0,
             "x": lone or not parts.x_ok.all(), "y": lone or not parts.y_ok.all(),
-            "test_name": bool((name_codes < 0).any()), "pin": not pin_ok.all(), "result": not result_ok.all(),
+            "test_name": bool((name_codes < 0).any()), "pin": pin is None or not pin_ok.all(),
+            "result": not result_ok.all(),
             "units": bool((units_codes < 0).any()), "lo_limit": not lo_has.all(), "hi_limit": not hi_has.all(),
             "res_scal": not scal_has.all(), "test_flg": not flg_ok.all(), "parm_flg": not rec.parm_ok.all(),
             "passed": not test_passed_ok.all(), "hard_bin": lone or not parts.hard_ok.all(),
@@ -634,15 +670,17 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
 
         row_part_here = row_part[a:b]
         has_part = row_part_here >= 0
-        at = np.maximum(row_part_here, 0)
+        at = np.maximum(row_part_here, 0).astype(
+            np.intp
+        )  # an index of numpy's own type: no conversion per use
 
         def part_to_rows(values, ok=None):
             if n_pir == 0:
                 return np.zeros(b - a, values.dtype), np.zeros(b - a, np.bool_)
-            return values[at], has_part & (True if ok is None else ok[at])
+            return values.take(at), has_part & (True if ok is None else ok.take(at))
 
         if row_texts is None:
-            lot_id, sublot_id, wafer_id = (_dictionary(codes[at], dictionary, stored)
+            lot_id, sublot_id, wafer_id = (_dictionary(part_to_rows(codes)[0], dictionary, stored)
                                            for codes, dictionary in part_texts)  # fmt: skip
         else:
             lot_id, sublot_id, wafer_id = (texts.slice(a, b - a) for texts in row_texts)
@@ -657,10 +695,12 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             "part_id": _take(parts.part_id, np.where(has_part, row_part_here, -1)),
             "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
             "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
-            "test_num": pa.array(here(rec.test_num).astype(np.uint32)),
+            "test_num": pa.array(here(rec.test_num), pa.uint32()),
             "test_name": _dictionary(here(name_codes), names, stored),
             "test_type": _dictionary(here(rec.kind).astype(np.int32), test_types, stored),
-            "pin": _masked(pin[a:b], pin_ok[a:b], pa.uint16()),
+            "pin": pa.nulls(b - a, pa.uint16())
+            if pin is None
+            else _masked(pin[a:b], pin_ok[a:b], pa.uint16()),
             "result": _masked(
                 result[a:b].astype(result_type.to_pandas_dtype(), copy=False), result_ok[a:b], result_type
             ),  # fmt: skip
