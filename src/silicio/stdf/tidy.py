@@ -132,12 +132,13 @@ TIDY_SCHEMA = pa.schema(
 
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 #: Text columns of few distinct values, stored as dictionaries.
-STORED_AS_DICTIONARY = ("lot_id", "sublot_id", "wafer_id", "test_name", "test_type", "units")
+STORED_AS_DICTIONARY = ("lot_id", "sublot_id", "wafer_id", "part_id", "test_name", "test_type", "units")
 
 #: The tidy view as the lake stores it (:func:`stored_parts_and_tidy`): the same rows
-#: and values; the text columns of few distinct values as dictionaries whose codes come from the
-#: records (no string copied or hashed per row), ``result`` as the R*4 (float32) it was recorded
-#: in (spec: PTR RESULT and MPR RTN_RSLT are R*4, so nothing is lost; the lake reads it as double).
+#: and values; the text columns as dictionaries whose codes come from the records and parts (no
+#: string copied or hashed per row; ``part_id``'s dictionary is the parts of the piece only, a
+#: piece being a row group), ``result`` as the R*4 (float32) it was recorded in (spec: PTR RESULT
+#: and MPR RTN_RSLT are R*4, so nothing is lost; the lake reads it as double).
 TIDY_STORED_SCHEMA = pa.schema(
     [
         pa.field(f.name, _TEXT) if f.name in STORED_AS_DICTIONARY
@@ -632,6 +633,8 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     orphans = np.nonzero(row_part < 0)[0]
     if orphans.size == 0:  # every record in a part: a part's lot, sublot and wafer are its rows'
         part_texts = [_text_codes_of(values) for values in (parts.lot_id, parts.sublot_id, parts.wafer_id)]
+        if stored:
+            part_ids = _text_codes_of(parts.part_id)
         row_texts = None
     else:
         row_texts = _orphan_texts(tables, parts, row_part, row_seq, row_head, orphans, stored)
@@ -692,7 +695,9 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             "head": pa.array(np.where(has_part, part_to_rows(parts.head)[0], row_head[a:b]), pa.uint8()),
             "site": pa.array(np.where(has_part, part_to_rows(parts.site)[0], row_site[a:b]), pa.uint8()),
             "part_index": _masked(*part_to_rows(part_index), pa.int64()),
-            "part_id": _take(parts.part_id, np.where(has_part, row_part_here, -1)),
+            "part_id": _part_ids(*part_ids, part_to_rows(part_ids[0])[0])
+            if stored and row_texts is None
+            else _orphan_part_ids(parts.part_id, np.where(has_part, row_part_here, -1), stored),
             "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
             "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
             "test_num": pa.array(here(rec.test_num), pa.uint32()),
@@ -721,6 +726,33 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
 
     step = max(n_rows if piece_rows is None else piece_rows, 1)
     return schema, (piece(a, min(a + step, n_rows)) for a in range(0, n_rows, step)), parts
+
+
+# A piece's part_id dictionary is the range of codes its rows use when that range holds at most
+# this many (parts in file order have codes in file order); else only the codes used.
+_PART_ID_RANGE = 1 << 16
+
+
+def _part_ids(_, dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The ``part_id`` of rows of one piece from their codes in ``dictionary`` (-1 null), as a
+    dictionary array of the part ids of this piece only."""
+    valid = codes >= 0
+    if not valid.any():
+        return pa.DictionaryArray.from_arrays(pa.nulls(codes.size, pa.int32()), dictionary.slice(0, 0))
+    low, high = int(codes[valid].min()), int(codes[valid].max())
+    if high - low < _PART_ID_RANGE:
+        return _dictionary(
+            np.where(valid, codes - low, -1).astype(np.int32), dictionary.slice(low, high - low + 1), True
+        )
+    used, local = np.unique(codes[valid], return_inverse=True)
+    indices = np.full(codes.size, -1, np.int32)
+    indices[valid] = local
+    return _dictionary(indices, dictionary.take(pa.array(used)), True)
+
+
+def _orphan_part_ids(part_ids: pa.Array, rows_part: np.ndarray, stored: bool) -> pa.Array:
+    texts = _take(part_ids, rows_part)
+    return pc.dictionary_encode(texts) if stored else texts
 
 
 def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:

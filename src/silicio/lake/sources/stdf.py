@@ -33,9 +33,10 @@ STDF_NAMES = (".stdf", ".std")
 
 # Record types the views and the summary need whole; every other type only streams through.
 _KEPT_TYPES = frozenset({"FAR", "MIR", "MRR", "SDR", "VUR", "WIR", "WRR", "PIR", "PRR", "PTR", "MPR", "FTR"})
-# Rows of the tidy view built at a time: each piece is written (on the ingest's writing thread)
-# while the next is built, and the view is never in memory whole.
-_TIDY_PIECE_ROWS = 4 * ROW_GROUP_ROWS
+# Rows of the tidy view built at a time, one row group (its part_id dictionary is its own):
+# each piece is written on the ingest's writing thread while the next is built, and the view
+# is never in memory whole.
+_TIDY_PIECE_ROWS = ROW_GROUP_ROWS
 # The reader's smallest window: enough to check the FAR that opens every STDF file.
 _SNIFF_WINDOW = 1 << 16
 
