@@ -102,6 +102,8 @@ def test_a_lake_with_tidy_files_of_both_layouts_reads_them_alike(tmp_path, small
             lake.rows("SELECT product, lot, stage FROM files WHERE sha256 = ?", [o.sha256])[0]
             for o in report.outcomes
         ]
+        # Every file of the stored layout: the view still shows double results.
+        assert dict(lake.rows("SELECT column_name, column_type FROM (DESCRIBE tidy)"))["result"] == "DOUBLE"
     old_file = layout.parquet_path("tidy", Partition.of(*partitions[0]), report.outcomes[0].sha256)
     stored = pq.read_schema(old_file)
     assert stored.field("result").type == pa.float32() and stored.field("test_name").type == pa.string()
