@@ -98,13 +98,19 @@ def ingest_phases(path: Path, rounds: int = 2) -> list[tuple[str, float]]:
     import pyarrow.parquet as pq
 
     from silicio.lake.ingest import ROW_GROUP_ROWS, _parquet_options, file_sha256, ingest
+    from silicio.lake.sources.stdf import _TIDY_PIECE_ROWS
     from silicio.stdf import read
-    from silicio.stdf.tidy import parts_and_tidy
+    from silicio.stdf.tidy import stored_parts_and_tidy
 
     def write_all(folder: Path, tables) -> None:
         for name, table in tables.items():
             pq.write_table(table, folder / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS,
                            **_parquet_options(table.schema))  # fmt: skip
+
+    def write_pieces(path: Path, schema, pieces) -> None:
+        with pq.ParquetWriter(path, schema, **_parquet_options(schema)) as writer:
+            for piece in pieces:
+                writer.write_table(piece, row_group_size=ROW_GROUP_ROWS)
 
     best: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lake_phases_") as scratch:
@@ -121,12 +127,15 @@ def ingest_phases(path: Path, rounds: int = 2) -> list[tuple[str, float]]:
             write_all(folder, tables)
             steps["Parquet of every record type"] = time.process_time() - cpu
             cpu = time.process_time()
-            parts_table, tidy_table = parts_and_tidy(tables)
+            # As the ingest stores them: the tidy view in pieces (built here first, then written).
+            parts_table, tidy_schema, pieces = stored_parts_and_tidy(tables, _TIDY_PIECE_ROWS)
+            tidy_pieces = list(pieces)
             steps["parts and tidy views built"] = time.process_time() - cpu
             cpu = time.process_time()
-            write_all(folder, {"parts": parts_table, "tidy": tidy_table})
+            write_all(folder, {"parts": parts_table})
+            write_pieces(folder / "tidy.parquet", tidy_schema, tidy_pieces)
             steps["Parquet of the parts and tidy views"] = time.process_time() - cpu
-            del tables, parts_table, tidy_table
+            del tables, parts_table, tidy_pieces
             cpu = time.process_time()
             ingest([path], folder / f"lake{round_}", workers=1)
             steps["whole ingest (1 worker)"] = time.process_time() - cpu

@@ -81,3 +81,42 @@ def test_reader_warnings_are_kept_in_the_catalog_and_shown(tmp_path, small_files
     ingest([small_files(82)], data, workers=1)
     with silicio.open(data) as lake:
         assert [r["warnings"] for r in lake.catalog.rows("files", order_by=["id"])][1] == []
+
+
+def test_a_lake_with_tidy_files_of_both_layouts_reads_them_alike(tmp_path, small_files):
+    """Lakes written before the stored layout hold tidy files of plain text and float64 results;
+    beside new ones (dictionaries, float32) the view and the per-file reads show both alike."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from silicio.lake.layout import LakeLayout, Partition
+    from silicio.lake.queries.alerts import file_table
+
+    old, new = small_files(91), small_files(92)
+    data = tmp_path / "lake"
+    report = ingest([old, new], data, workers=1)
+    assert [o.status for o in report.outcomes] == [INGESTED, INGESTED]
+    layout = LakeLayout.at(data)
+    with silicio.open(data) as lake:
+        partitions = [
+            lake.rows("SELECT product, lot, stage FROM files WHERE sha256 = ?", [o.sha256])[0]
+            for o in report.outcomes
+        ]
+        # Every file of the stored layout: the view still shows double results.
+        assert dict(lake.rows("SELECT column_name, column_type FROM (DESCRIBE tidy)"))["result"] == "DOUBLE"
+    old_file = layout.parquet_path("tidy", Partition.of(*partitions[0]), report.outcomes[0].sha256)
+    stored = pq.read_schema(old_file)
+    assert stored.field("result").type == pa.float32() and stored.field("test_name").type == pa.string()
+    # The old layout, as the lake wrote it before: the reader's tidy table as it is.
+    pq.write_table(tidy(read(old)), old_file)
+    assert pq.read_schema(old_file).field("result").type == pa.float64()
+    names = ", ".join(f'"{n}"' for n in TIDY_SCHEMA.names)
+    with silicio.open(data) as lake:
+        kinds = dict(lake.rows("SELECT column_name, column_type FROM (DESCRIBE tidy)"))
+        assert kinds["result"] == "DOUBLE" and kinds["test_name"] == "VARCHAR"
+        for outcome, path, partition in zip(report.outcomes, (old, new), partitions, strict=True):
+            got = lake.arrow(f"SELECT {names} FROM tidy WHERE file_sha256 = ? {ORDER}", [outcome.sha256])
+            _assert_same_rows(got, _expected_tidy(path), str(path))
+            frame = file_table(layout, "tidy", *partition, outcome.sha256)
+            assert frame.schema["result"] == pl.Float64 and frame.schema["test_name"] == pl.String
+            assert frame.sort("seq")["result"].to_list() == tidy(read(path))["result"].to_pylist()

@@ -33,6 +33,11 @@ OWNER_LOCK = "owner.lock"
 TIDY_TABLE = "tidy"
 PARTS_TABLE = "parts"
 
+#: Rows per Parquet row group. DuckDB scans a file's row groups in parallel, one per thread, and
+#: writes 122,880 rows to a group itself; the reader's windows give groups of any size (a few
+#: thousand PIRs), so each table's batches are gathered up to this many rows first.
+ROW_GROUP_ROWS = 122_880
+
 #: Partition value of a field the file leaves empty.
 UNKNOWN_PARTITION = "_unknown"
 #: Longest partition value kept (file systems limit a name to 255 bytes).

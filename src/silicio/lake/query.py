@@ -22,7 +22,12 @@ import duckdb
 import pyarrow as pa
 
 from .catalog import CATALOG_TABLES, Catalog
-from .layout import LakeLayout
+from .layout import TIDY_TABLE, LakeLayout
+
+#: Columns a table may store narrower than its view shows them: the tidy view's result is stored
+#: as the float32 it was recorded in (:data:`silicio.stdf.tidy.TIDY_STORED_SCHEMA`), older
+#: lakes' files hold float64; the view shows double either way.
+STORED_NARROW = {TIDY_TABLE: {"result": "DOUBLE"}}
 
 # The file's SHA-256 from its name, .../<sha256>.parquet.
 _SHA_FROM_FILENAME = r"regexp_extract(filename, '([0-9a-f]{64})\.parquet$', 1)"
@@ -63,9 +68,11 @@ class Lake:
         con = self.duckdb
         for table in self.layout.tables():
             pattern = str(self.layout.table_dir(table) / "**" / "*.parquet").replace("'", "''")
+            widened = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in STORED_NARROW.get(table, {}).items())
             con.execute(
                 f'CREATE OR REPLACE VIEW "{table}" AS '
-                f"SELECT * EXCLUDE (filename), {_SHA_FROM_FILENAME} AS file_sha256 "
+                f"SELECT * EXCLUDE (filename) {f'REPLACE ({widened})' if widened else ''}, "
+                f"{_SHA_FROM_FILENAME} AS file_sha256 "
                 f"FROM read_parquet('{pattern}', hive_partitioning = true, hive_types_autocast = false, "
                 f"union_by_name = true, filename = true)"
             )

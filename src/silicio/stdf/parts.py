@@ -144,7 +144,9 @@ def _strings(table: pa.Table | None, name: str, n: int) -> pa.Array:
 def _seq(table: pa.Table | None) -> np.ndarray:
     if table is None or table.num_rows == 0:
         return np.zeros(0, np.int64)
-    return _array(table, "seq").to_numpy().astype(np.int64, copy=False)
+    seq = _array(table, "seq").to_numpy()
+    # uint64 positions, far below 2**63: seen as int64 without a copy
+    return seq.view(np.int64) if seq.dtype == np.uint64 else seq.astype(np.int64, copy=False)
 
 
 def _sorted_table(table: pa.Table | None) -> pa.Table | None:
@@ -190,7 +192,7 @@ def _assign_parts(order, seq, head, site, pir_seq, pir_head, pir_site, prr_seq, 
     Returns (PIR index of each record's part or -1, PRR index closing each PIR or -1).
     """
     n_rec, n_pir, n_prr = order.size, pir_seq.size, prr_seq.size
-    rec_part = np.full(seq.size, -1, np.int64)
+    rec_part = np.full(seq.size, -1, np.int32)
     pir_prr = np.full(n_pir, -1, np.int64)
     open_part = np.full(65536, -1, np.int64)
     # Slots with an open part, for the 255 wildcard: a handful at a time, one per site.

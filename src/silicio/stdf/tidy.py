@@ -73,7 +73,7 @@ Defaults are carried per TEST_NUM as the spec says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numba as nb
 import numpy as np
@@ -98,7 +98,14 @@ from .parts import (
     parts,
 )
 
-__all__ = ["TEST_FLG_ALARM", "TIDY_SCHEMA", "parts_and_tidy", "tidy"]
+__all__ = [
+    "TEST_FLG_ALARM",
+    "TIDY_SCHEMA",
+    "TIDY_STORED_SCHEMA",
+    "parts_and_tidy",
+    "stored_parts_and_tidy",
+    "tidy",
+]
 
 TIDY_SCHEMA = pa.schema(
     [
@@ -122,6 +129,23 @@ TIDY_SCHEMA = pa.schema(
         ("seq", pa.uint64()),
     ]
 )
+
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+#: Text columns of few distinct values, stored as dictionaries.
+STORED_AS_DICTIONARY = ("lot_id", "sublot_id", "wafer_id", "part_id", "test_name", "test_type", "units")
+
+#: The tidy view as the lake stores it (:func:`stored_parts_and_tidy`): the same rows
+#: and values; the text columns as dictionaries whose codes come from the records and parts (no
+#: string copied or hashed per row; ``part_id``'s dictionary is the parts of the piece only, a
+#: piece being a row group), ``result`` as the R*4 (float32) it was recorded in (spec: PTR RESULT
+#: and MPR RTN_RSLT are R*4, so nothing is lost; the lake reads it as double).
+TIDY_STORED_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, _TEXT) if f.name in STORED_AS_DICTIONARY
+        else pa.field(f.name, pa.float32()) if f.name == "result" else f
+        for f in TIDY_SCHEMA
+    ]
+)  # fmt: skip
 
 # Record kinds, in the order their records are concatenated below.
 _PTR, _MPR, _FTR = 0, 1, 2
@@ -230,9 +254,9 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
     hi_has = np.zeros(n, np.bool_)
     scal_out = np.zeros(n, np.int8)
     scal_has = np.zeros(n, np.bool_)
-    name_ref = np.full(n, -1, np.int64)
-    units_ref = np.full(n, -1, np.int64)
-    pins_ref = np.full(n, -1, np.int64)
+    name_ref = np.full(n, -1, np.int32)
+    units_ref = np.full(n, -1, np.int32)
+    pins_ref = np.full(n, -1, np.int32)
     # Per test: 0 no default yet, 1 a limit, 2 "no limit".
     lo_state = np.zeros(n_tests, np.int8)
     hi_state = np.zeros(n_tests, np.int8)
@@ -317,14 +341,72 @@ def _explode(order, rows_of, flg, flg_ok, result, result_ok, rslt_start, rslt_le
     return rec, res, res_ok, pin, pin_ok
 
 
+@nb.njit(cache=True, nogil=True)
+def _text_codes(order, ref, test, n_tests, offsets, data, max_variants):
+    """Dictionary codes of the text each record shows (record ``ref[r]``'s, -1 for none): equal
+    texts get one code, compared byte for byte with the texts seen before for the same test (a
+    test's text hardly ever varies, so each record costs one comparison). Returns (code of each
+    record, record of each code's text, False when a test showed more than ``max_variants``
+    texts: then the caller hashes them instead)."""
+    codes = np.full(ref.size, -1, np.int32)
+    # Sized for the most codes there can be: arrays grown inside the loop cost a reference count
+    # update per record (measured: 0.3 s for 7 M records, against 0.03).
+    cap = min(ref.size, n_tests * max_variants)
+    text_of = np.empty(cap, np.int32)
+    next_of = np.empty(cap, np.int32)  # the test's previous code, -1 after its first
+    newest = np.full(n_tests, -1, np.int32)
+    variants = np.zeros(n_tests, np.int32)
+    n = 0
+    for k in range(order.size):
+        r = order[k]
+        s = ref[r]
+        if s < 0:
+            continue
+        t = test[r]
+        start, stop = offsets[s], offsets[s + 1]
+        c = newest[t]
+        while c >= 0:
+            q = text_of[c]
+            if q == s:
+                break
+            if offsets[q + 1] - offsets[q] == stop - start:
+                i = 0
+                base = offsets[q] - start
+                while i < stop - start and data[start + i] == data[base + start + i]:
+                    i += 1
+                if i == stop - start:
+                    break
+            c = next_of[c]
+        if c < 0:
+            variants[t] += 1
+            if variants[t] > max_variants:
+                return codes, text_of[:n], False
+            c = n
+            text_of[c] = s
+            next_of[c] = newest[t]
+            newest[t] = c
+            n += 1
+        codes[r] = c
+    return codes, text_of[:n], True
+
+
 # --------------------------------------------------------------------------------------------
 # Arrow -> numpy
 
 
+def _text_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array: text i is bytes[offsets[i]:offsets[i + 1]]. No copy."""
+    _, offsets, data = texts.buffers()
+    offsets = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1]
+    return offsets, np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
+
+
 def _nonempty(arr: pa.Array | None, n: int) -> np.ndarray:
-    if arr is None:
+    if arr is None or len(arr) == 0:
         return np.zeros(n, np.bool_)
-    return pc.greater(pc.binary_length(arr), 0).fill_null(False).to_numpy(zero_copy_only=False)
+    offsets, _ = _text_buffers(arr)
+    nonempty = offsets[1:] != offsets[:-1]
+    return nonempty & arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else nonempty
 
 
 def _lists(table: pa.Table | None, name: str, dtype, n: int):
@@ -341,16 +423,62 @@ def _lists(table: pa.Table | None, name: str, dtype, n: int):
     return starts, lengths, items
 
 
+def _unfilled(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as (values, valid), like :func:`~silicio.stdf.parts._values` but without
+    filling nulls: what lies under a null is any number, for callers that read only valid ones."""
+    arr = _array(table, name)
+    if (
+        arr is None
+        or arr.null_count == 0
+        or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type))
+    ):
+        return _values(table, name, dtype, n)
+    values = np.frombuffer(arr.buffers()[1], arr.type.to_pandas_dtype())[arr.offset : arr.offset + len(arr)]
+    return values.astype(dtype, copy=False), arr.is_valid().to_numpy(zero_copy_only=False)
+
+
 def _concat(arrays: list[pa.Array]) -> pa.Array:
     nonempty = [a for a in arrays if len(a)]
     return nonempty[0] if len(nonempty) == 1 else pa.concat_arrays(arrays)
 
 
-def _file_order(seq: np.ndarray) -> np.ndarray:
+# A test showing more distinct texts than this (hardly a real file) has its texts hashed instead.
+_MAX_TEXT_VARIANTS = 16
+
+
+def _text_dictionary(texts: pa.Array, order: np.ndarray, ref: np.ndarray, test: np.ndarray,
+                     n_tests: int) -> tuple[np.ndarray, pa.Array]:  # fmt: skip
+    """(dictionary code of the text each record shows: that of record ``ref``, -1 for none;
+    the dictionary, distinct texts in the order the file shows them first)."""
+    if not (ref >= 0).any():
+        return np.full(ref.size, -1, np.int32), pa.array([], pa.string())
+    offsets, data = _text_buffers(texts)
+    codes, text_of, found = _text_codes(order, ref, test, n_tests, offsets, data, _MAX_TEXT_VARIANTS)
+    if not found:
+        encoded = pc.dictionary_encode(_take(texts, ref))
+        return encoded.indices.fill_null(-1).to_numpy(), encoded.dictionary
+    # Several tests may show the same text: the dictionary holds each text once.
+    encoded = pc.dictionary_encode(texts.take(pa.array(text_of)))
+    once = encoded.indices.to_numpy().astype(np.int32)
+    if np.array_equal(once, np.arange(once.size)):  # no two tests show the same text
+        return codes, encoded.dictionary
+    return np.where(codes >= 0, once[np.maximum(codes, 0)], -1).astype(np.int32), encoded.dictionary
+
+
+def _dictionary(codes: np.ndarray, dictionary: pa.Array, stored: bool) -> pa.Array:
+    """A text column from its codes (-1 null): a dictionary array when ``stored``, else text."""
+    missing = codes < 0
+    indices = pa.array(codes, pa.int32(), mask=missing) if missing.any() else pa.array(codes, pa.int32())
+    column = pa.DictionaryArray.from_arrays(indices, dictionary)
+    return column if stored else column.dictionary_decode()
+
+
+def _file_order(seq: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(the records in file order, whether that is their order already)."""
     if seq.size < 2 or bool(np.all(seq[1:] > seq[:-1])):
-        return np.arange(seq.size, dtype=np.int64)
+        return np.arange(seq.size, dtype=np.int64), True
     # Each table is sorted already: a stable sort (timsort) just merges the runs.
-    return np.argsort(seq, kind="stable")
+    return np.argsort(seq, kind="stable"), False
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,25 +494,28 @@ class _Records:
         sizes = [0 if t is None else t.num_rows for t in srcs]
         self.n = n = sum(sizes)
 
-        def cat(name, dtype, kinds=(_PTR, _MPR, _FTR)):
-            parts = [_values(t, name, dtype, size) if k in kinds else (np.zeros(size, dtype), np.zeros(size, np.bool_))
+        def cat(name, dtype, kinds=(_PTR, _MPR, _FTR), read=_values):
+            parts = [read(t, name, dtype, size) if k in kinds else (np.zeros(size, dtype), np.zeros(size, np.bool_))
                      for k, (t, size) in enumerate(zip(srcs, sizes, strict=True))]  # fmt: skip
             if sizes.count(0) == 2:  # one kind of test record (the usual file): no copy
                 return next(p for p, size in zip(parts, sizes, strict=True) if size)
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-        self.seq = np.concatenate([_seq(t) for t in srcs])
+        self.one_kind = sizes.count(0) == 2
+        self.seq = _seq(srcs[sizes.index(n)]) if self.one_kind else np.concatenate([_seq(t) for t in srcs])
         self.kind = np.repeat(np.array([_PTR, _MPR, _FTR], np.int8), sizes)
         self.head = cat("HEAD_NUM", np.uint8)[0]
         self.site = cat("SITE_NUM", np.uint8)[0]
-        self.test_num = cat("TEST_NUM", np.int64)[0]
-        self.flg, self.flg_ok = cat("TEST_FLG", np.uint8)
-        self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR))
-        self.result, self.result_ok = cat("RESULT", np.float64, (_PTR,))
-        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR))
-        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR))
-        self.lo, self.lo_ok = cat("LO_LIMIT", np.float64, (_PTR, _MPR))
-        self.hi, self.hi_ok = cat("HI_LIMIT", np.float64, (_PTR, _MPR))
+        self.test_num = cat("TEST_NUM", np.uint32)[0]
+        # Read only where valid (the kernels check): the columns as the records hold them, R*4 as
+        # float32, with no copy that fills nulls (most are null: fields a test's first record sets).
+        self.flg, self.flg_ok = cat("TEST_FLG", np.uint8, read=_unfilled)
+        self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR), _unfilled)
+        self.result, self.result_ok = cat("RESULT", np.float32, (_PTR,), _unfilled)
+        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR), _unfilled)
+        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR), _unfilled)
+        self.lo, self.lo_ok = cat("LO_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
+        self.hi, self.hi_ok = cat("HI_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
         names = [_strings(t, "TEST_TXT", size) for t, size in zip(srcs, sizes, strict=True)]
         units = [
             _strings(ptr, "UNITS", sizes[0]),
@@ -393,8 +524,10 @@ class _Records:
         ]
         self.names = _concat(names)
         self.units = _concat(units)
-        self.name_ok = np.concatenate([_nonempty(a, len(a)) for a in names])
-        self.units_ok = np.concatenate([_nonempty(a, len(a)) for a in units])
+        self.name_ok, self.units_ok = (
+            _nonempty(texts, n) if self.one_kind else np.concatenate([_nonempty(a, len(a)) for a in pieces])
+            for texts, pieces in ((self.names, names), (self.units, units))
+        )
         # MPR results and pins, placed at the MPRs' positions in the concatenation.
         self.rslt_start = self.rslt_len = self.indx_start = self.indx_len = np.zeros(n, np.int64)
         self.rslt_vals = np.zeros(0, np.float64)
@@ -419,36 +552,61 @@ def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
     WIR and WRR when present. Columns and their meaning are listed in :mod:`silicio.stdf.tidy`.
     A test record outside any PIR / PRR pair is kept with the part's columns null.
     """
-    return _tidy(tables)[0]
+    return next(_tidy(tables)[1])
 
 
 def parts_and_tidy(tables: Mapping[str, pa.Table]) -> tuple[pa.Table, pa.Table]:
     """``(parts(tables), tidy(tables))``, the parts of the file found once for both views (their
     brackets, lots, wafers and die identities: a third of the two views' time on wafer sort)."""
-    tidy_table, frame = _tidy(tables)
+    _, pieces, frame = _tidy(tables)
+    return _parts_with(tables, frame), next(pieces)
+
+
+def stored_parts_and_tidy(tables: Mapping[str, pa.Table], piece_rows: int,
+                          ) -> tuple[pa.Table, pa.Schema, Iterator[pa.Table]]:  # fmt: skip
+    """What the lake stores of a file's views: ``parts(tables)``, and the tidy view as
+    :data:`TIDY_STORED_SCHEMA` (its fields not nullable where no row is null: that schema is
+    returned) in pieces of ``piece_rows`` rows, each built as it is asked for (a piece can be
+    written while the next is built, and the view is never in memory whole)."""
+    schema, pieces, frame = _tidy(tables, stored=True, piece_rows=piece_rows)
+    return _parts_with(tables, frame), schema, pieces
+
+
+def _parts_with(tables: Mapping[str, pa.Table], frame: _PartFrame | None) -> pa.Table:
     prr = tables.get("PRR")
     if frame is None or prr is None or prr.num_rows == 0:
-        return parts(tables), tidy_table
-    return _parts_of(frame, _sorted_table(prr)), tidy_table
+        return parts(tables)
+    return _parts_of(frame, _sorted_table(prr))
 
 
-def _tidy(tables: Mapping[str, pa.Table]) -> tuple[pa.Table, _PartFrame | None]:
-    """The tidy view and the part frame it was built on (None when the file has no tests)."""
+def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int | None = None,
+          ) -> tuple[pa.Schema, Iterator[pa.Table], _PartFrame | None]:  # fmt: skip
+    """The tidy view: its schema (:data:`TIDY_STORED_SCHEMA` when ``stored``, its fields not
+    nullable where no row is null), its rows in pieces of ``piece_rows`` (all in one by default;
+    each built when asked for, so that a piece can be written while the next is built), and
+    the part frame it was built on (None when the file has no tests)."""
+    schema = TIDY_STORED_SCHEMA if stored else TIDY_SCHEMA
     rec = _Records(tables)
     if rec.n == 0:
-        return TIDY_SCHEMA.empty_table(), None
-    order = _file_order(rec.seq)
-    test, n_tests, _ = _factorize(rec.kind.astype(np.int64) << 32 | rec.test_num, order)
+        return schema, iter([schema.empty_table()] if piece_rows is None else []), None
+    order, in_order = _file_order(rec.seq)
+    keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
+    test, n_tests, _ = _factorize(keys, order)
+    del keys
     (lo, lo_has, hi, hi_has, scal, scal_has, name_ref, units_ref, pins_ref) = _resolve(
         order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
         rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len)  # fmt: skip
-    rows_of = np.maximum(rec.rslt_len, 1)
-    n_rows = int(rows_of.sum())
-    row_rec, result, result_ok, pin, pin_ok = _explode(
-        order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rec.rslt_start, rec.rslt_len, rec.rslt_vals,
-        pins_ref, rec.indx_start, rec.indx_len, rec.indx_vals, n_rows)  # fmt: skip
-    # Files of PTRs alone come out in table order: skip the gathers.
-    in_place = n_rows == rec.n and bool(np.all(row_rec == np.arange(n_rows)))
+    # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
+    in_place = in_order and not rec.rslt_len.any()
+    if in_place:
+        n_rows, row_rec, result, pin, pin_ok = rec.n, None, rec.result, None, None
+        result_ok = rec.result_ok & rec.flg_ok & ((rec.flg & _RESULT_INVALID) == 0)
+    else:
+        rows_of = np.maximum(rec.rslt_len, 1)
+        n_rows = int(rows_of.sum())
+        row_rec, result, result_ok, pin, pin_ok = _explode(
+            order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rec.rslt_start, rec.rslt_len,
+            rec.rslt_vals, pins_ref, rec.indx_start, rec.indx_len, rec.indx_vals, n_rows)  # fmt: skip
 
     def per_row(values: np.ndarray) -> np.ndarray:
         return values if in_place else values[row_rec]
@@ -470,66 +628,155 @@ def _tidy(tables: Mapping[str, pa.Table]) -> tuple[pa.Table, _PartFrame | None]:
     # Rows: part columns through the record's part (a PIR); records outside any part get their
     # own head, site, lot and wafer and nothing of a part.
     row_part = per_row(rec_part)
-    has_part = row_part >= 0
-    at = np.maximum(row_part, 0)
     row_seq = per_row(rec.seq)
-    part_rows = np.where(has_part, row_part, -1)
+    row_head, row_site = per_row(rec.head), per_row(rec.site)
+    orphans = np.nonzero(row_part < 0)[0]
+    if orphans.size == 0:  # every record in a part: a part's lot, sublot and wafer are its rows'
+        part_texts = [_text_codes_of(values) for values in (parts.lot_id, parts.sublot_id, parts.wafer_id)]
+        if stored:
+            part_ids = _text_codes_of(parts.part_id)
+        row_texts = None
+    else:
+        row_texts = _orphan_texts(tables, parts, row_part, row_seq, row_head, orphans, stored)
+    name_codes, names = _text_dictionary(rec.names, order, name_ref, test, n_tests)
+    units_codes, units = _text_dictionary(rec.units, order, units_ref, test, n_tests)
+    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
+    last = parts.insertions()[1]
+    passed, passed_ok = parts.passed
+    flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)
+    test_passed_ok = flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0)
+    test_types = pa.array(_TEST_TYPES)  # built here, not at import: pa.array of str imports pandas
+    result_type = pa.float32() if stored else pa.float64()
+    if stored:  # a column without nulls is stored as required: Parquet then writes no levels for it
+        lone = orphans.size > 0
+        nullable = {
+            "lot_id": lone or any((codes < 0).any() for codes, _ in part_texts[:1]),
+            "sublot_id": lone or any((codes < 0).any() for codes, _ in part_texts[1:2]),
+            "wafer_id": lone or any((codes < 0).any() for codes, _ in part_texts[2:]),
+            "part_index": lone, "part_id": lone or parts.part_id.null_count > 0,
+            "x": lone or not parts.x_ok.all(), "y": lone or not parts.y_ok.all(),
+            "test_name": bool((name_codes < 0).any()), "pin": pin is None or not pin_ok.all(),
+            "result": not result_ok.all(),
+            "units": bool((units_codes < 0).any()), "lo_limit": not lo_has.all(), "hi_limit": not hi_has.all(),
+            "res_scal": not scal_has.all(), "test_flg": not flg_ok.all(), "parm_flg": not rec.parm_ok.all(),
+            "passed": not test_passed_ok.all(), "hard_bin": lone or not parts.hard_ok.all(),
+            "soft_bin": lone or not parts.soft_ok.all(), "part_passed": lone or not passed_ok.all(),
+            "is_last_test": lone, "head": False, "site": False, "test_num": False, "test_type": False, "seq": False,
+        }  # fmt: skip
+        schema = pa.schema([f.with_nullable(nullable[f.name]) for f in schema])
 
-    def part_to_rows(values, ok=None):
-        if n_pir == 0:
-            return np.zeros(n_rows, values.dtype), np.zeros(n_rows, np.bool_)
-        return values[at], has_part & (True if ok is None else ok[at])
+    def piece(a: int, b: int) -> pa.Table:
+        """Rows a..b of the view."""
 
-    head = np.where(has_part, part_to_rows(parts.head)[0], per_row(rec.head))
-    site = np.where(has_part, part_to_rows(parts.site)[0], per_row(rec.site))
+        def here(values: np.ndarray) -> np.ndarray:  # per record -> these rows
+            return values[a:b] if in_place else values[row_rec[a:b]]
+
+        row_part_here = row_part[a:b]
+        has_part = row_part_here >= 0
+        at = np.maximum(row_part_here, 0).astype(
+            np.intp
+        )  # an index of numpy's own type: no conversion per use
+
+        def part_to_rows(values, ok=None):
+            if n_pir == 0:
+                return np.zeros(b - a, values.dtype), np.zeros(b - a, np.bool_)
+            return values.take(at), has_part & (True if ok is None else ok.take(at))
+
+        if row_texts is None:
+            lot_id, sublot_id, wafer_id = (_dictionary(part_to_rows(codes)[0], dictionary, stored)
+                                           for codes, dictionary in part_texts)  # fmt: skip
+        else:
+            lot_id, sublot_id, wafer_id = (texts.slice(a, b - a) for texts in row_texts)
+        flg_here = flg[a:b]
+        columns = {
+            "lot_id": lot_id,
+            "sublot_id": sublot_id,
+            "wafer_id": wafer_id,
+            "head": pa.array(np.where(has_part, part_to_rows(parts.head)[0], row_head[a:b]), pa.uint8()),
+            "site": pa.array(np.where(has_part, part_to_rows(parts.site)[0], row_site[a:b]), pa.uint8()),
+            "part_index": _masked(*part_to_rows(part_index), pa.int64()),
+            "part_id": _part_ids(*part_ids, part_to_rows(part_ids[0])[0])
+            if stored and row_texts is None
+            else _orphan_part_ids(parts.part_id, np.where(has_part, row_part_here, -1), stored),
+            "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
+            "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
+            "test_num": pa.array(here(rec.test_num), pa.uint32()),
+            "test_name": _dictionary(here(name_codes), names, stored),
+            "test_type": _dictionary(here(rec.kind).astype(np.int32), test_types, stored),
+            "pin": pa.nulls(b - a, pa.uint16())
+            if pin is None
+            else _masked(pin[a:b], pin_ok[a:b], pa.uint16()),
+            "result": _masked(
+                result[a:b].astype(result_type.to_pandas_dtype(), copy=False), result_ok[a:b], result_type
+            ),  # fmt: skip
+            "units": _dictionary(here(units_codes), units, stored),
+            "lo_limit": _masked(here(lo), here(lo_has), pa.float64()),
+            "hi_limit": _masked(here(hi), here(hi_has), pa.float64()),
+            "res_scal": _masked(here(scal), here(scal_has), pa.int8()),
+            "test_flg": _masked(flg_here, flg_ok[a:b], pa.uint8()),
+            "parm_flg": _masked(here(rec.parm), here(rec.parm_ok), pa.uint8()),
+            "passed": _masked((flg_here & _FAILED) == 0, test_passed_ok[a:b], pa.bool_()),
+            "hard_bin": _masked(*part_to_rows(parts.hard, parts.hard_ok), pa.uint16()),
+            "soft_bin": _masked(*part_to_rows(parts.soft, parts.soft_ok), pa.uint16()),
+            "part_passed": _masked(*part_to_rows(passed, passed_ok), pa.bool_()),
+            "is_last_test": _masked(part_to_rows(last)[0], has_part, pa.bool_()),
+            "seq": pa.array(row_seq[a:b].astype(np.uint64)),
+        }
+        return pa.Table.from_pydict(columns, schema=schema)
+
+    step = max(n_rows if piece_rows is None else piece_rows, 1)
+    return schema, (piece(a, min(a + step, n_rows)) for a in range(0, n_rows, step)), parts
+
+
+# A piece's part_id dictionary is the range of codes its rows use when that range holds at most
+# this many (parts in file order have codes in file order); else only the codes used.
+_PART_ID_RANGE = 1 << 16
+
+
+def _part_ids(_, dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The ``part_id`` of rows of one piece from their codes in ``dictionary`` (-1 null), as a
+    dictionary array of the part ids of this piece only."""
+    valid = codes >= 0
+    if not valid.any():
+        return pa.DictionaryArray.from_arrays(pa.nulls(codes.size, pa.int32()), dictionary.slice(0, 0))
+    low, high = int(codes[valid].min()), int(codes[valid].max())
+    if high - low < _PART_ID_RANGE:
+        return _dictionary(
+            np.where(valid, codes - low, -1).astype(np.int32), dictionary.slice(low, high - low + 1), True
+        )
+    used, local = np.unique(codes[valid], return_inverse=True)
+    indices = np.full(codes.size, -1, np.int32)
+    indices[valid] = local
+    return _dictionary(indices, dictionary.take(pa.array(used)), True)
+
+
+def _orphan_part_ids(part_ids: pa.Array, rows_part: np.ndarray, stored: bool) -> pa.Array:
+    texts = _take(part_ids, rows_part)
+    return pc.dictionary_encode(texts) if stored else texts
+
+
+def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(code of each value, -1 for null; the distinct values)."""
+    encoded = pc.dictionary_encode(values)
+    return encoded.indices.fill_null(-1).to_numpy(), encoded.dictionary
+
+
+def _orphan_texts(tables: Mapping[str, pa.Table], parts: _PartFrame, row_part: np.ndarray, row_seq: np.ndarray,
+                  row_head: np.ndarray, orphans: np.ndarray, stored: bool) -> list[pa.Array]:  # fmt: skip
+    """Lot, sublot and wafer of every row when some rows lie outside any part: those take the
+    MIR and wafer in force where they are."""
+    part_rows = np.where(row_part >= 0, row_part, -1)
     lot_id, sublot_id = _take(parts.lot_id, part_rows), _take(parts.sublot_id, part_rows)
     wafer_id = _take(parts.wafer_id, part_rows)
-    orphans = np.nonzero(~has_part)[0]
-    if orphans.size:
-        lots, wafers = _Lots(tables), _Wafers(tables)
-        orphan_mir = lots.refs(row_seq[orphans])
-        orphan_wafer = wafers.refs(row_seq[orphans], head[orphans])[0]
-        index = np.zeros(n_rows, np.int64)
-        index[orphans] = np.arange(orphans.size)
-        keep = pa.array(has_part)
-        lot_id = pc.if_else(keep, lot_id, _take(_take(lots.lots, orphan_mir), index))
-        sublot_id = pc.if_else(keep, sublot_id, _take(_take(lots.sublots, orphan_mir), index))
-        wafer_id = pc.if_else(keep, wafer_id, _take(_take(wafers.ids, orphan_wafer), index))
-
-    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
-    last = part_to_rows(parts.insertions()[1])[0]
-    passed, passed_ok = parts.passed
-
-    flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)
-    columns = {
-        "lot_id": lot_id,
-        "sublot_id": sublot_id,
-        "wafer_id": wafer_id,
-        "head": pa.array(head, pa.uint8()),
-        "site": pa.array(site, pa.uint8()),
-        "part_index": _masked(*part_to_rows(part_index), pa.int64()),
-        "part_id": _take(parts.part_id, part_rows),
-        "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
-        "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
-        "test_num": pa.array(per_row(rec.test_num).astype(np.uint32)),
-        "test_name": _take(rec.names, per_row(name_ref)),
-        # built here, not at import: pa.array from Python values makes pyarrow import pandas
-        "test_type": pa.array(_TEST_TYPES).take(pa.array(per_row(rec.kind))),
-        "pin": _masked(pin, pin_ok, pa.uint16()),
-        "result": _masked(result, result_ok, pa.float64()),
-        "units": _take(rec.units, per_row(units_ref)),
-        "lo_limit": _masked(per_row(lo), per_row(lo_has), pa.float64()),
-        "hi_limit": _masked(per_row(hi), per_row(hi_has), pa.float64()),
-        "res_scal": _masked(per_row(scal), per_row(scal_has), pa.int8()),
-        "test_flg": _masked(flg, flg_ok, pa.uint8()),
-        "parm_flg": _masked(per_row(rec.parm), per_row(rec.parm_ok), pa.uint8()),
-        "passed": _masked(
-            (flg & _FAILED) == 0, flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0), pa.bool_()
-        ),
-        "hard_bin": _masked(*part_to_rows(parts.hard, parts.hard_ok), pa.uint16()),
-        "soft_bin": _masked(*part_to_rows(parts.soft, parts.soft_ok), pa.uint16()),
-        "part_passed": _masked(*part_to_rows(passed, passed_ok), pa.bool_()),
-        "is_last_test": _masked(last, has_part, pa.bool_()),
-        "seq": pa.array(row_seq.astype(np.uint64)),
-    }
-    return pa.Table.from_pydict(columns, schema=TIDY_SCHEMA), parts
+    lots, wafers = _Lots(tables), _Wafers(tables)
+    orphan_mir = lots.refs(row_seq[orphans])
+    orphan_wafer = wafers.refs(row_seq[orphans], row_head[orphans])[0]
+    index = np.zeros(row_part.size, np.int64)
+    index[orphans] = np.arange(orphans.size)
+    keep = pa.array(row_part >= 0)
+    texts = [
+        pc.if_else(keep, lot_id, _take(_take(lots.lots, orphan_mir), index)),
+        pc.if_else(keep, sublot_id, _take(_take(lots.sublots, orphan_mir), index)),
+        pc.if_else(keep, wafer_id, _take(_take(wafers.ids, orphan_wafer), index)),
+    ]
+    return [pc.dictionary_encode(t) for t in texts] if stored else texts

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from ..catalog import alert_acks, alert_deliveries, alerts, files, wafer_signatures, wafers
 from ..layout import LakeLayout, Partition
-from ..query import Lake
+from ..query import STORED_NARROW, Lake
 from . import _BY_START, lots_in_start_order
 
 __all__ = [
@@ -200,7 +200,10 @@ def file_table(layout: LakeLayout, table: str, product: str | None, lot: str | N
     if columns is not None:
         present = set(pq.read_schema(path).names)
         columns = [c for c in columns if c in present]
-    return pl.read_parquet(path, columns=columns, hive_partitioning=False)
+    frame = pl.read_parquet(path, columns=columns, hive_partitioning=False)
+    # Columns stored narrower than the lake's views show them (the tidy view's float32 result).
+    widened = {c: pl.Float64 for c in STORED_NARROW.get(table, {}) if c in frame.columns}
+    return frame.cast(widened) if widened else frame
 
 
 def _same_product(product: str | None):

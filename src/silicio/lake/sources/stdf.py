@@ -22,9 +22,9 @@ import pyarrow as pa
 from silicio.stdf import StdfError, StdfIssue, stream, tidy
 from silicio.stdf.parts import parts
 from silicio.stdf.summary import summarize
-from silicio.stdf.tidy import parts_and_tidy
+from silicio.stdf.tidy import stored_parts_and_tidy
 
-from ..layout import PARTS_TABLE, TIDY_TABLE, infer_stage
+from ..layout import PARTS_TABLE, ROW_GROUP_ROWS, TIDY_TABLE, infer_stage
 from . import DataSource, FileFacts, SourceData, TableWriter
 
 #: Compressed forms the reader opens, recognised by content (see :func:`silicio.stdf.stream`).
@@ -33,6 +33,10 @@ STDF_NAMES = (".stdf", ".std")
 
 # Record types the views and the summary need whole; every other type only streams through.
 _KEPT_TYPES = frozenset({"FAR", "MIR", "MRR", "SDR", "VUR", "WIR", "WRR", "PIR", "PRR", "PTR", "MPR", "FTR"})
+# Rows of the tidy view built at a time, one row group (its part_id dictionary is its own):
+# each piece is written on the ingest's writing thread while the next is built, and the view
+# is never in memory whole.
+_TIDY_PIECE_ROWS = ROW_GROUP_ROWS
 # The reader's smallest window: enough to check the FAR that opens every STDF file.
 _SNIFF_WINDOW = 1 << 16
 
@@ -80,13 +84,19 @@ def _described(path: str, tables: dict[str, pa.Table], counts: Counter[str], iss
     """The views written and the facts of a file that could be read."""
     summary = summarize(tables, path)
     try:  # the part frame found once for both views
-        parts_table, tidy_table = parts_and_tidy(tables)
+        parts_table, _, tidy_pieces = stored_parts_and_tidy(tables, _TIDY_PIECE_ROWS)
     except Exception:  # say which view failed, and keep the other
         parts_table = _derived(parts, tables, "parts", path, issues)
         tidy_table = _derived(tidy, tables, "tidy", path, issues)
-    for name, table in ((PARTS_TABLE, parts_table), (TIDY_TABLE, tidy_table)):
-        if table is not None and table.num_rows:
-            out.write(name, table)
+        tidy_pieces = iter([] if tidy_table is None else [tidy_table])
+    if parts_table is not None and parts_table.num_rows:
+        out.write(PARTS_TABLE, parts_table)
+    try:
+        for piece in tidy_pieces:
+            if piece.num_rows:
+                out.write(TIDY_TABLE, piece)
+    except Exception as exc:  # pieces written so far stay; the file is marked partial, with why
+        issues.append(StdfIssue(path, 0, None, f"tidy view not built in full: {type(exc).__name__}: {exc}"))
     has_wafer_records = bool(counts.get("WIR") or counts.get("WRR"))
     has_coordinates = (
         parts_table is not None
