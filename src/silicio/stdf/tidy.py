@@ -371,8 +371,7 @@ def _text_codes(order, ref, test, n_tests, offsets, data, max_variants):
                 break
             if offsets[q + 1] - offsets[q] == stop - start:
                 i = 0
-                base = offsets[q] - start
-                while i < stop - start and data[start + i] == data[base + start + i]:
+                while i < stop - start and data[start + i] == data[offsets[q] + i]:
                     i += 1
                 if i == stop - start:
                     break
@@ -650,9 +649,9 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     if stored:  # a column without nulls is stored as required: Parquet then writes no levels for it
         lone = orphans.size > 0
         nullable = {
-            "lot_id": lone or any((codes < 0).any() for codes, _ in part_texts[:1]),
-            "sublot_id": lone or any((codes < 0).any() for codes, _ in part_texts[1:2]),
-            "wafer_id": lone or any((codes < 0).any() for codes, _ in part_texts[2:]),
+            "lot_id": lone or bool((part_texts[0][0] < 0).any()),
+            "sublot_id": lone or bool((part_texts[1][0] < 0).any()),
+            "wafer_id": lone or bool((part_texts[2][0] < 0).any()),
             "part_index": lone, "part_id": lone or parts.part_id.null_count > 0,
             "x": lone or not parts.x_ok.all(), "y": lone or not parts.y_ok.all(),
             "test_name": bool((name_codes < 0).any()), "pin": pin is None or not pin_ok.all(),
@@ -673,9 +672,8 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
 
         row_part_here = row_part[a:b]
         has_part = row_part_here >= 0
-        at = np.maximum(row_part_here, 0).astype(
-            np.intp
-        )  # an index of numpy's own type: no conversion per use
+        # an index of numpy's own type: no conversion per use
+        at = np.maximum(row_part_here, 0).astype(np.intp)
 
         def part_to_rows(values, ok=None):
             if n_pir == 0:
