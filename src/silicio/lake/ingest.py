@@ -3,11 +3,13 @@
 Any file a data source reads (:mod:`silicio.lake.sources`: STDF built in, others registered as
 plugins) goes through two steps:
 
-1. :func:`stage_file` (a worker: in this process, a process pool or a Dask cluster) hashes the
-   file, finds the source that reads it, and has it write its tables as Parquet into the
-   ingest's staging directory (a streaming source such as STDF keeps memory bounded by its
-   window); from the ``parts`` table it computes the catalog's part counts, yields and wafer
-   rows, and returns the catalog facts. It never touches ``parquet/`` or the catalog.
+1. :func:`stage_file` (a worker: in this process, a process pool or a Dask cluster) finds the
+   source that reads the file and has it write its tables as Parquet into the ingest's staging
+   directory (a streaming source such as STDF keeps memory bounded by its window; each output
+   file is encoded on a thread of its own), while a thread hashes the file (a file the catalog
+   holds stops its source as soon as the hash says so); from the ``parts`` table it computes
+   the catalog's part counts, yields and wafer rows, and returns the catalog facts. It only
+   reads the catalog, and never touches ``parquet/``.
 2. The coordinator (this process, one at a time under the lake lock) skips content the catalog
    already holds, renames the staged files into ``parquet/`` and records the file in the catalog
    in one transaction.
@@ -127,41 +129,57 @@ FAILED = "failed"
 # Worker step
 
 
+#: Bytes of Arrow data the writes of one file may hold waiting. Bounded by bytes, not by writes:
+#: the source's kept tables (STDF keeps its test records for the views) cost nothing more while
+#: their writes wait, so the reading never waits for a slower PTR writer (200 MB file: PTR
+#: written in 1.2 s CPU, read in 1.0 s); a table only streamed through is held at most this much.
+_PENDING_BYTES = 256 << 20
+
+
 class _ParquetWrites:
     """Parquet writes of one file on threads of their own, one thread per output file (in the
     order given within a file), so that encoding and compressing the tables overlaps the
     source's reading and the tables are encoded side by side: the raw PTR table and the tidy
     pieces no longer wait for each other (pyarrow writes without the GIL). At most
-    ``max_pending`` writes wait per output file, which bounds the batches held."""
+    ``max_pending_bytes`` of data wait to be written (past that, the oldest writes are waited
+    for), which bounds the batches held."""
 
-    def __init__(self, max_pending: int = 8):
+    def __init__(self, max_pending_bytes: int = _PENDING_BYTES):
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._pending: dict[str, deque[Future]] = {}
-        self._max_pending = max_pending
+        #: (key, write, bytes it holds) in the order submitted.
+        self._pending: deque[tuple[str, Future, int]] = deque()
+        self._pending_bytes = 0
+        self._max_pending_bytes = max_pending_bytes
 
-    def submit(self, key: str, function: Callable, *args, **kwargs) -> None:
-        """Run ``function`` after the writes submitted before under the same ``key``."""
+    def submit(self, key: str, nbytes: int, function: Callable, *args, **kwargs) -> None:
+        """Run ``function`` after the writes submitted before under the same ``key``; ``nbytes``
+        is what its arguments hold."""
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix=f"silicio-parquet-{key}"
             )
-        pending = self._pending.setdefault(key, deque())
-        pending.append(pool.submit(function, *args, **kwargs))
-        while len(pending) > self._max_pending:
-            pending.popleft().result()
+        self._pending.append((key, pool.submit(function, *args, **kwargs), nbytes))
+        self._pending_bytes += nbytes
+        while self._pending and (self._pending[0][1].done() or self._pending_bytes > self._max_pending_bytes):
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        _, write, nbytes = self._pending.popleft()
+        self._pending_bytes -= nbytes
+        write.result()
 
     def wait(self, key: str) -> None:
         """Wait for the writes of ``key``; the first that failed raises here."""
-        pending = self._pending.get(key, deque())
-        while pending:
-            pending.popleft().result()
+        for pending_key, write, _ in list(self._pending):
+            if pending_key == key:
+                write.result()
 
     def finish(self) -> None:
         """Wait for every write; the first that failed raises here."""
         try:
-            for key in list(self._pending):
-                self.wait(key)
+            while self._pending:
+                self._wait_oldest()
         finally:
             for pool in self._pools.values():
                 pool.shutdown(wait=True)
@@ -230,7 +248,7 @@ class _StagedTables:
             chunk = table.slice(0, whole)
             writer = self._writer(name, chunk)
             chunk = pa.Table.from_arrays(chunk.columns, schema=writer.schema)  # nullability as stored
-            self.writes.submit(name, writer.write_table, chunk, row_group_size=ROW_GROUP_ROWS)
+            self.writes.submit(name, chunk.nbytes, writer.write_table, chunk, row_group_size=ROW_GROUP_ROWS)
         rest = table.slice(whole)
         self._pending[name] = rest.to_batches()
         self._pending_rows[name] = rest.num_rows
@@ -282,7 +300,7 @@ class _StagedTables:
                 self._flush(name, final=True)
             writer = self._writers.get(name)
             if writer is not None:
-                self.writes.submit(name, writer.close)
+                self.writes.submit(name, 0, writer.close)
 
     def parts_table(self) -> pa.Table | None:
         return pa.concat_tables(self.parts) if self.parts else None
@@ -436,9 +454,11 @@ def _worker_catalog(url: str) -> Catalog:
 def stage_file(path: str, staging_dir: str, database_url: str | None = None,
                window_bytes: int = DEFAULT_WINDOW_BYTES,
                sources: Sequence[DataSource] | None = None) -> StagedFile:  # fmt: skip
-    """Hash ``path``, and unless the catalog at ``database_url`` holds it already, have the first
-    of ``sources`` (default: the registered ones, :mod:`silicio.lake.sources`) that matches it
-    write its tables as Parquet under ``staging_dir``, and gather its catalog facts.
+    """Have the first of ``sources`` (default: the registered ones, :mod:`silicio.lake.sources`)
+    that matches ``path`` write its tables as Parquet under ``staging_dir`` and gather its catalog
+    facts, while a thread hashes the file: when the catalog at ``database_url`` holds the same
+    content, the source is stopped at its next write, what it staged is removed and
+    ``known`` says which file it was.
 
     A damaged file is salvaged by its source: what could be read is kept, with the issues. A
     file no source reads, or whose source read nothing (or failed), gets a quarantine entry and
@@ -472,8 +492,13 @@ def _stage_file(path: str, staging_dir: str, database_url: str | None, window_by
         else:
             staged.source = source.kind
             read = _read_with(source, staged, Path(staging_dir) / uuid.uuid4().hex, window_bytes, content)
-        staged.sha256, staged.size = content.sha256_and_size()
-        staged.known = content.known()
+        try:
+            staged.sha256, staged.size = content.sha256_and_size()
+            staged.known = content.known()
+        except BaseException:  # the file could not be hashed: nothing of it stays staged
+            if staged.staging_dir is not None:
+                shutil.rmtree(staged.staging_dir, ignore_errors=True)
+            raise
     finally:
         content.close()
     if staged.known is not None:  # read in vain (or stopped early): the lake holds it already
