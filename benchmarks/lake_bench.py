@@ -94,23 +94,28 @@ def ingest_into(data: Path, paths: list[Path], workers: int) -> tuple[float, flo
 
 def ingest_phases(path: Path, rounds: int = 2) -> list[tuple[str, float]]:
     """CPU seconds of what an ingest does with one file, step by step, done here one after the
-    other on a single thread (best of ``rounds``): where an ingest's time goes beyond reading."""
-    import pyarrow.parquet as pq
-
-    from silicio.lake.ingest import ROW_GROUP_ROWS, _parquet_options, file_sha256, ingest
+    other (best of ``rounds``): where an ingest's time goes beyond reading."""
+    from silicio.lake.ingest import _ParquetWrites, _StagedTables, file_sha256, ingest
     from silicio.lake.sources.stdf import _TIDY_PIECE_ROWS
     from silicio.stdf import read
     from silicio.stdf.tidy import stored_parts_and_tidy
 
     def write_all(folder: Path, tables) -> None:
+        """As the ingest writes them (one thread per table, row groups gathered): every thread's CPU counts."""
+        writes = _ParquetWrites()
+        staged = _StagedTables("stdf", folder, writes)
         for name, table in tables.items():
-            pq.write_table(table, folder / f"{name}.parquet", row_group_size=ROW_GROUP_ROWS,
-                           **_parquet_options(table.schema))  # fmt: skip
+            staged.write(name, table)
+        staged.close()
+        writes.finish()
 
-    def write_pieces(path: Path, schema, pieces) -> None:
-        with pq.ParquetWriter(path, schema, **_parquet_options(schema)) as writer:
-            for piece in pieces:
-                writer.write_table(piece, row_group_size=ROW_GROUP_ROWS)
+    def write_pieces(folder: Path, pieces) -> None:
+        writes = _ParquetWrites()
+        staged = _StagedTables("stdf", folder, writes)
+        for piece in pieces:
+            staged.write("tidy", piece)
+        staged.close()
+        writes.finish()
 
     best: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lake_phases_") as scratch:
@@ -128,12 +133,12 @@ def ingest_phases(path: Path, rounds: int = 2) -> list[tuple[str, float]]:
             steps["Parquet of every record type"] = time.process_time() - cpu
             cpu = time.process_time()
             # As the ingest stores them: the tidy view in pieces (built here first, then written).
-            parts_table, tidy_schema, pieces = stored_parts_and_tidy(tables, _TIDY_PIECE_ROWS)
+            parts_table, _, pieces = stored_parts_and_tidy(tables, _TIDY_PIECE_ROWS)
             tidy_pieces = list(pieces)
             steps["parts and tidy views built"] = time.process_time() - cpu
             cpu = time.process_time()
             write_all(folder, {"parts": parts_table})
-            write_pieces(folder / "tidy.parquet", tidy_schema, tidy_pieces)
+            write_pieces(folder, tidy_pieces)
             steps["Parquet of the parts and tidy views"] = time.process_time() - cpu
             del tables, parts_table, tidy_pieces
             cpu = time.process_time()

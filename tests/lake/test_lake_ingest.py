@@ -218,3 +218,199 @@ def test_staged_tables_write_row_groups_of_duckdbs_size(tmp_path):
     first = meta.row_group(0)
     assert first.column(0).statistics.min == 0 and first.column(0).statistics.max == ROW_GROUP_ROWS - 1
     assert first.column(1).statistics is None
+
+
+def test_every_record_field_round_trips(shared_lake, shared_stdf_files):
+    """Every table and column the reader returns is in the lake, value for value, whether read by
+    pyarrow, polars or the DuckDB views (columns without nulls are stored as required, text of
+    record tables without a dictionary: how a column is stored never changes what comes back)."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    data, report = shared_lake
+    sha_of = {o.path: o.sha256 for o in report.outcomes}
+    layout = LakeLayout.at(data)
+    with silicio.open(data) as lake:
+        for path in shared_stdf_files:
+            tables = read(path, strict=False)
+            sha = sha_of[str(path)]
+            for name, table in tables.items():
+                files = list(layout.table_dir(name).rglob(f"{sha}.parquet"))
+                assert len(files) == (1 if table.num_rows else 0), f"{path.name} {name}: {files}"
+                if not files:
+                    continue
+                stored = pq.read_table(files[0])
+                assert stored.column_names == table.column_names, f"{path.name} {name}"
+                for got_field, field in zip(stored.schema, table.schema, strict=True):
+                    assert (got_field.type, got_field.metadata) == (field.type, field.metadata), (
+                        f"{path.name} {name}.{field.name}"
+                    )
+                    assert got_field.nullable or table[field.name].null_count == 0
+                for column in table.column_names:
+                    _same_column(stored[column], table[column], f"{path.name} {name}.{column} (pyarrow)")
+                frame = pl.read_parquet(files[0])
+                assert frame.columns == table.column_names and frame.height == table.num_rows
+                for column in table.column_names:
+                    _same_column(
+                        pa.chunked_array([frame[column].to_arrow()]),
+                        table[column],
+                        f"{path.name} {name}.{column} (polars)",
+                    )
+                viewed = lake.arrow(
+                    f'SELECT * EXCLUDE (product, lot, stage, file_sha256) FROM "{name}" '
+                    f"WHERE file_sha256 = ? ORDER BY seq",
+                    [sha],
+                )
+                for column in table.column_names:
+                    if not pa.types.is_nested(table.schema.field(column).type):  # DuckDB lists: another type
+                        _same_column(viewed[column], table[column], f"{path.name} {name}.{column} (DuckDB)")
+
+
+def test_columns_stored_required_until_a_null_comes(tmp_path):
+    """A record table's columns without a null in its first row group are stored as required;
+    a null later rewrites what was written with that column optional, values and order kept."""
+    import pyarrow.parquet as pq
+
+    from silicio.lake.ingest import ROW_GROUP_ROWS, _ParquetWrites, _StagedTables
+
+    schema = pa.schema(
+        [pa.field("seq", pa.uint64(), nullable=False), pa.field("RESULT", pa.float32(), metadata={"stdf_type": "R4"}),
+         pa.field("TEST_TXT", pa.string()), pa.field("UNITS", pa.string())],
+        metadata={"record_type": "PTR"},
+    )  # fmt: skip
+    first = ROW_GROUP_ROWS + 10
+    total = 3 * ROW_GROUP_ROWS + 7
+    seq = np.arange(total, dtype=np.uint64)
+    result = (seq % 1000).astype(np.float32)
+    text = [f"test {i % 7}" for i in range(total)]
+    units = ["V" if i == 0 else None for i in range(total)]  # a test's first PTR only
+    # The first batch has no null in RESULT or TEST_TXT; the second batch a null in RESULT.
+    result_null = np.zeros(total, np.bool_)
+    result_null[2 * ROW_GROUP_ROWS + 3] = True
+
+    def batch(lo: int, hi: int) -> pa.RecordBatch:
+        return pa.record_batch(
+            [pa.array(seq[lo:hi]), pa.array(result[lo:hi], mask=result_null[lo:hi]),
+             pa.array(text[lo:hi]), pa.array(units[lo:hi], pa.string())],
+            schema=schema,
+        )  # fmt: skip
+
+    def stage(cuts: list[int]) -> pa.Table:
+        folder = tmp_path / str(len(cuts))
+        folder.mkdir()
+        writes = _ParquetWrites()
+        staged = _StagedTables("test", folder, writes)
+        for lo, hi in zip([0, *cuts], [*cuts, total], strict=True):
+            staged.write("PTR", batch(lo, hi))
+        staged.close()
+        writes.finish()
+        assert sorted(p.name for p in folder.iterdir()) == ["PTR.parquet"]  # nothing left behind
+        meta = pq.ParquetFile(staged.staged["PTR"]).metadata
+        assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP_ROWS] * 3 + [7]
+        return pq.read_table(staged.staged["PTR"])
+
+    expected = pa.Table.from_batches([batch(0, total)])
+    # a null after the first row group was written: RESULT rewritten optional
+    back = stage([first, 2 * ROW_GROUP_ROWS + 1])
+    assert all(back[n].equals(expected[n]) for n in schema.names) and back.schema.metadata == schema.metadata
+    assert [back.schema.field(n).nullable for n in schema.names] == [False, True, False, True]
+    assert back.schema.field("RESULT").metadata == {b"stdf_type": b"R4"}
+    assert back["RESULT"].null_count == 1 and back["RESULT"][2 * ROW_GROUP_ROWS + 3].as_py() is None
+    # without the null: RESULT stays required
+    result_null[:] = False
+    expected = pa.Table.from_batches([batch(0, total)])
+    back = stage([first])
+    assert all(back[n].equals(expected[n]) for n in schema.names)
+    assert [back.schema.field(n).nullable for n in schema.names] == [False, False, False, True]
+
+
+def test_record_table_text_is_stored_plain_view_text_as_dictionary(shared_lake):
+    """Record tables' text is stored without a dictionary (hashing each string cost more than
+    it saved); the views' text keeps its dictionary pages. Numbers get statistics, text none."""
+    import pyarrow.parquet as pq
+
+    data, _ = shared_lake
+    layout = LakeLayout.at(data)
+    ptr = pq.ParquetFile(next(layout.table_dir("PTR").rglob("*.parquet"))).metadata
+    columns = {ptr.schema.column(i).name: i for i in range(ptr.num_columns)}
+    text, number = ptr.row_group(0).column(columns["TEST_TXT"]), ptr.row_group(0).column(columns["RESULT"])
+    assert not text.has_dictionary_page and text.statistics is None
+    assert number.statistics is not None and number.statistics.has_min_max
+    tidy = pq.ParquetFile(next(layout.table_dir("tidy").rglob("*.parquet"))).metadata
+    names = {tidy.schema.column(i).name: i for i in range(tidy.num_columns)}
+    assert tidy.row_group(0).column(names["test_name"]).has_dictionary_page
+
+
+def test_a_file_the_lake_holds_stops_its_source(tmp_path, small_files):
+    """The hash runs beside the source's reading: once it shows the catalog holds the content,
+    the source is stopped at its next write and nothing is staged."""
+    from pathlib import Path
+
+    from silicio.lake.ingest import stage_file
+    from silicio.lake.sources import DataSource, FileFacts, SourceData
+
+    original = small_files(101)
+    data = tmp_path / "lake"
+    assert ingest([original], data, workers=1).ok
+    copy = tmp_path / "copy.log"
+    shutil.copyfile(original, copy)
+    writes_done = []
+
+    class Endless(DataSource):
+        kind = "endless"
+        suffixes = (".log",)
+
+        def matches(self, path: Path) -> bool:
+            return True
+
+        def read(self, path: Path, out, *, window_bytes: int) -> SourceData:
+            for i in range(100_000):  # far more than the hash of a 6 kB file takes
+                try:
+                    out.write("T", pa.record_batch({"n": [i]}))
+                except Exception:  # a source that swallows every error still gets stopped
+                    pass
+                writes_done.append(i)
+            return SourceData(FileFacts(stage=UNKNOWN_PARTITION))
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    layout = LakeLayout.at(data)
+    staged = stage_file(str(copy), str(staging), layout.database_url(), sources=[Endless()])
+    assert staged.known is not None and staged.known.path == str(original)
+    assert len(writes_done) < 100_000
+    assert staged.staged == {} and staged.staging_dir is None and staged.entry is None
+    assert list(staging.iterdir()) == []
+    # without a catalog that holds it, the same source runs to its end
+    writes_done.clear()
+    staged = stage_file(str(copy), str(staging), None, sources=[Endless()])
+    assert len(writes_done) == 100_000 and staged.known is None and staged.entry is not None
+
+
+def test_catalog_wafer_rows_follow_file_order(tmp_path):
+    """Parts, good parts and yields per wafer id, wafers in order of first appearance, parts
+    without a wafer id as a wafer of their own (counted here row by row)."""
+    from silicio.lake.ingest import _wafer_rows
+    from silicio.stdf.parts import PARTS_SCHEMA
+
+    rng = np.random.default_rng(5)
+    n = 500
+    wafer = [None if w == 3 else f"W{w}" for w in rng.integers(0, 4, n)]
+    wafer[0] = "W2"
+    passed = [None if p == 2 else bool(p) for p in rng.integers(0, 3, n)]
+    die = rng.integers(0, 60, n)
+    columns = {f.name: pa.nulls(n, f.type) for f in PARTS_SCHEMA}
+    columns.update(wafer_id=pa.array(wafer, pa.string()), passed=pa.array(passed, pa.bool_()),
+                   die_key=pa.array(die, pa.int64()))  # fmt: skip
+    table = pa.table(columns, schema=PARTS_SCHEMA)
+    rows = _wafer_rows(table)
+    assert [r["wafer_id"] for r in rows] == list(dict.fromkeys(wafer))
+    for row in rows:
+        mine = [i for i in range(n) if wafer[i] == row["wafer_id"]]
+        assert row["parts"] == len(mine) and row["good_parts"] == sum(passed[i] is True for i in mine)
+        first, last = {}, {}
+        for i in mine:
+            if passed[i] is not None:
+                first.setdefault(die[i], passed[i])
+                last[die[i]] = passed[i]
+        assert row["dies"] == len(first)
+        assert row["first_pass_good"] == sum(first.values()) and row["final_good"] == sum(last.values())

@@ -3,11 +3,13 @@
 Any file a data source reads (:mod:`silicio.lake.sources`: STDF built in, others registered as
 plugins) goes through two steps:
 
-1. :func:`stage_file` (a worker: in this process, a process pool or a Dask cluster) hashes the
-   file, finds the source that reads it, and has it write its tables as Parquet into the
-   ingest's staging directory (a streaming source such as STDF keeps memory bounded by its
-   window); from the ``parts`` table it computes the catalog's part counts, yields and wafer
-   rows, and returns the catalog facts. It never touches ``parquet/`` or the catalog.
+1. :func:`stage_file` (a worker: in this process, a process pool or a Dask cluster) finds the
+   source that reads the file and has it write its tables as Parquet into the ingest's staging
+   directory (a streaming source such as STDF keeps memory bounded by its window; each output
+   file is encoded on a thread of its own), while a thread hashes the file (a file the catalog
+   holds stops its source as soon as the hash says so); from the ``parts`` table it computes
+   the catalog's part counts, yields and wafer rows, and returns the catalog facts. It only
+   reads the catalog, and never touches ``parquet/``.
 2. The coordinator (this process, one at a time under the lake lock) skips content the catalog
    already holds, renames the staged files into ``parquet/`` and records the file in the catalog
    in one transaction.
@@ -36,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -90,9 +93,14 @@ _ASCENDING = frozenset({"seq", "offset"})
 _WRITE_BATCH_ROWS = 1 << 16
 
 
-def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
+def _parquet_options(schema: pa.Schema, record_table: bool = False) -> dict[str, Any]:
+    """Writer options of a table; ``record_table`` for a source's own tables (STDF record types),
+    whose text is stored plain: a dictionary saves little there (test names repeat, but part ids
+    do not) and hashing every string cost more than the column's other writing (PTR.TEST_TXT of
+    7 M rows 0.17 -> 0.10 s, ALARM_ID 0.10 -> 0.06 s; 0.4 MB more before compression)."""
     coded = [f.name for f in schema if pa.types.is_dictionary(f.type)]
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+    dictionary = coded if record_table else text + coded
     # Min / max statistics of the numbers only: text statistics took a third of the tidy view's
     # writing time and prune nothing inside a file (the lake's folders already part by lot).
     numbers = [f.name for f in schema if f.name not in text + coded and not pa.types.is_nested(f.type)]
@@ -104,7 +112,7 @@ def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
     # pyarrow and polars read them back as plain text, as DuckDB does.
     # Values handed to the column encoders 64 Ki at a time, not 1 Ki: fewer rounds through each
     # column's levels and pages (7 M rows of the PTR table 1.56 -> 1.47 s, of the tidy 1.18 -> 1.08).
-    return {"compression": _COMPRESSION, "use_dictionary": text + coded, "write_statistics": numbers,
+    return {"compression": _COMPRESSION, "use_dictionary": dictionary, "write_statistics": numbers,
             "column_encoding": ascending or None, "store_schema": not coded,
             "write_batch_size": _WRITE_BATCH_ROWS}  # fmt: skip
 
@@ -121,41 +129,83 @@ FAILED = "failed"
 # Worker step
 
 
+#: Bytes of Arrow data the writes of one file may hold waiting. Bounded by bytes, not by writes:
+#: the source's kept tables (STDF keeps its test records for the views) cost nothing more while
+#: their writes wait, so the reading never waits for a slower PTR writer (200 MB file: PTR
+#: written in 1.2 s CPU, read in 1.0 s); a table only streamed through is held at most this much.
+_PENDING_BYTES = 256 << 20
+
+
 class _ParquetWrites:
-    """Parquet writes of one file on a thread of their own, in the order given, so that encoding
-    and compressing the tables overlaps the source's reading (pyarrow writes without the GIL).
-    At most ``max_pending`` writes wait, which bounds the batches held."""
+    """Parquet writes of one file on threads of their own, one thread per output file (in the
+    order given within a file), so that encoding and compressing the tables overlaps the
+    source's reading and the tables are encoded side by side: the raw PTR table and the tidy
+    pieces no longer wait for each other (pyarrow writes without the GIL). At most
+    ``max_pending_bytes`` of data wait to be written (past that, the oldest writes are waited
+    for), which bounds the batches held."""
 
-    def __init__(self, max_pending: int = 8):
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silicio-parquet")
-        self._pending: deque[Future] = deque()
-        self._max_pending = max_pending
+    def __init__(self, max_pending_bytes: int = _PENDING_BYTES):
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        #: (key, write, bytes it holds) in the order submitted.
+        self._pending: deque[tuple[str, Future, int]] = deque()
+        self._pending_bytes = 0
+        self._max_pending_bytes = max_pending_bytes
 
-    def submit(self, function: Callable, *args, **kwargs) -> None:
-        self._pending.append(self._pool.submit(function, *args, **kwargs))
-        while len(self._pending) > self._max_pending:
-            self._pending.popleft().result()
+    def submit(self, key: str, nbytes: int, function: Callable, *args, **kwargs) -> None:
+        """Run ``function`` after the writes submitted before under the same ``key``; ``nbytes``
+        is what its arguments hold."""
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"silicio-parquet-{key}"
+            )
+        self._pending.append((key, pool.submit(function, *args, **kwargs), nbytes))
+        self._pending_bytes += nbytes
+        while self._pending and (self._pending[0][1].done() or self._pending_bytes > self._max_pending_bytes):
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        _, write, nbytes = self._pending.popleft()
+        self._pending_bytes -= nbytes
+        write.result()
+
+    def wait(self, key: str) -> None:
+        """Wait for the writes of ``key``; the first that failed raises here."""
+        for pending_key, write, _ in list(self._pending):
+            if pending_key == key:
+                write.result()
 
     def finish(self) -> None:
         """Wait for every write; the first that failed raises here."""
         try:
             while self._pending:
-                self._pending.popleft().result()
+                self._wait_oldest()
         finally:
-            self._pool.shutdown(wait=True)
+            for pool in self._pools.values():
+                pool.shutdown(wait=True)
 
 
 class _StagedTables:
     """The :class:`~silicio.lake.sources.TableWriter` a source writes one file's tables to: one
     Parquet file per table in the file's staging folder. Keeps the ``parts`` table, from which
-    the catalog's counts and yields are computed."""
+    the catalog's counts and yields are computed.
 
-    def __init__(self, kind: str, out_dir: Path, writes: _ParquetWrites):
+    A record table's columns that have no null in its first row group are stored as required
+    (Parquet keeps no definition level for them: 4 ns a value less, 0.03 s per column of 7 M
+    PTRs); a null later on rewrites what was written with the column optional, before going
+    on. ``on_write`` is called before each table write (the ingest stops a file there once it
+    knows the lake holds it)."""
+
+    def __init__(self, kind: str, out_dir: Path, writes: _ParquetWrites,
+                 on_write: Callable[[], None] | None = None):  # fmt: skip
         self.kind = kind
         self.out_dir = out_dir
         self.writes = writes
+        self.on_write = on_write
         self.staged: dict[str, str] = {}
         self.parts: list[pa.Table] = []
+        #: Schema each table is written in, as the source gives it.
+        self._schemas: dict[str, pa.Schema] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
         # Batches of each table not yet written: fewer rows than a row group.
         self._pending: dict[str, list[pa.RecordBatch]] = {}
@@ -172,18 +222,17 @@ class _StagedTables:
         if expected is not None and not any(_same_columns(data.schema, e) for e in expected):
             raise ValueError(f"data source {self.kind!r} wrote table {name!r} in another schema than the "
                              f"lake's: {_schema_difference(data.schema, expected[0])}")  # fmt: skip
+        if self.on_write is not None:
+            self.on_write()
         if data.num_rows == 0:
             return
-        writer = self._writers.get(name)
-        if writer is None:
-            target = self.out_dir / f"{name}.parquet"
-            writer = self._writers[name] = pq.ParquetWriter(
-                target, data.schema, **_parquet_options(data.schema)
-            )
-            self.staged[name] = str(target)
-        elif not data.schema.equals(writer.schema):
+        schema = self._schemas.get(name)
+        if schema is None:
+            self._schemas[name] = data.schema
+            self.staged[name] = str(self.out_dir / f"{name}.parquet")
+        elif not data.schema.equals(schema):
             raise ValueError(f"data source {self.kind!r} wrote table {name!r} in two schemas: "
-                             f"{_schema_difference(data.schema, writer.schema)}")  # fmt: skip
+                             f"{_schema_difference(data.schema, schema)}")  # fmt: skip
         self._pending.setdefault(name, []).extend(data.to_batches() if isinstance(data, pa.Table) else [data])
         self._pending_rows[name] = self._pending_rows.get(name, 0) + data.num_rows
         if self._pending_rows[name] >= ROW_GROUP_ROWS:
@@ -193,23 +242,76 @@ class _StagedTables:
 
     def _flush(self, name: str, final: bool) -> None:
         """Write the whole row groups gathered for ``name`` (every row when ``final``)."""
-        writer = self._writers[name]
-        table = pa.Table.from_batches(self._pending.pop(name, []), schema=writer.schema)
+        table = pa.Table.from_batches(self._pending.pop(name, []), schema=self._schemas[name])
         whole = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_ROWS
         if whole:
-            self.writes.submit(writer.write_table, table.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+            chunk = table.slice(0, whole)
+            writer = self._writer(name, chunk)
+            chunk = pa.Table.from_arrays(chunk.columns, schema=writer.schema)  # nullability as stored
+            self.writes.submit(name, chunk.nbytes, writer.write_table, chunk, row_group_size=ROW_GROUP_ROWS)
         rest = table.slice(whole)
         self._pending[name] = rest.to_batches()
         self._pending_rows[name] = rest.num_rows
 
+    def _writer(self, name: str, chunk: pa.Table) -> pq.ParquetWriter:
+        """The writer of ``name``, opened for the first rows written; reopened with the columns
+        ``chunk`` has nulls in optional, when they were stored as required."""
+        writer = self._writers.get(name)
+        if writer is None:
+            schema = self._schemas[name]
+            if name not in SHARED_SCHEMAS:  # the views' schemas are the lake's, as they are
+                schema = _required_where_no_nulls(schema, chunk)
+            writer = self._writers[name] = pq.ParquetWriter(
+                self.staged[name], schema, **_parquet_options(schema, record_table=name not in SHARED_SCHEMAS)
+            )
+            return writer
+        broken = [f.name for f in writer.schema if not f.nullable and chunk[f.name].null_count]
+        if broken:
+            writer = self._reopened(name, broken)
+        return writer
+
+    def _reopened(self, name: str, optional: list[str]) -> pq.ParquetWriter:
+        """Rewrite what was written of ``name`` with the columns ``optional`` optional (a null
+        came after rows without any): row group by row group, from the file written so far."""
+        self.writes.wait(name)
+        old = self._writers.pop(name)
+        old.close()
+        target = Path(self.staged[name])
+        earlier = target.with_name(f".{target.name}.required")
+        os.replace(target, earlier)
+        schema = pa.schema([f.with_nullable(True) if f.name in optional else f for f in old.schema],
+                           metadata=old.schema.metadata)  # fmt: skip
+        writer = self._writers[name] = pq.ParquetWriter(
+            target, schema, **_parquet_options(schema, record_table=True)
+        )
+        written = pq.ParquetFile(earlier)
+        for group in range(written.metadata.num_row_groups):
+            rows = written.read_row_group(group)
+            writer.write_table(
+                pa.Table.from_arrays(rows.columns, schema=schema), row_group_size=ROW_GROUP_ROWS
+            )
+        written.close()
+        earlier.unlink()
+        return writer
+
     def close(self) -> None:
-        for name, writer in self._writers.items():
+        for name in self._schemas:
             if self._pending_rows.get(name):
                 self._flush(name, final=True)
-            self.writes.submit(writer.close)
+            writer = self._writers.get(name)
+            if writer is not None:
+                self.writes.submit(name, 0, writer.close)
 
     def parts_table(self) -> pa.Table | None:
         return pa.concat_tables(self.parts) if self.parts else None
+
+
+def _required_where_no_nulls(schema: pa.Schema, first_rows: pa.Table) -> pa.Schema:
+    """``schema`` with the columns that have no null in ``first_rows`` not nullable."""
+    return pa.schema(
+        [f.with_nullable(False) if f.nullable and first_rows[f.name].null_count == 0 else f for f in schema],
+        metadata=schema.metadata,
+    )
 
 
 def _same_columns(got: pa.Schema, expected: pa.Schema) -> bool:
@@ -254,14 +356,58 @@ class StagedFile:
 
 
 def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file's bytes, read in chunks."""
+    """SHA-256 (hex) and size of a file's bytes, read in chunks into one buffer."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    buffer = bytearray(_HASH_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while got := f.readinto(buffer):
+            digest.update(view[:got])  # hashlib lets go of the GIL on buffers this large
+            size += got
     return digest.hexdigest(), size
+
+
+class _AlreadyInLake(BaseException):
+    """Stops a source's reading once the file's hash shows that the catalog holds its content:
+    a BaseException, so that no source's ``except Exception`` takes it for damage."""
+
+
+class _Content:
+    """A file's SHA-256 and size, computed on a thread of their own while the source reads the
+    file (the hash costs 0.18 s CPU on 200 MB, off the reading's path now), and whether the
+    catalog at ``database_url`` holds that content, asked once the hash is known."""
+
+    def __init__(self, path: str, database_url: str | None):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silicio-sha256")
+        self._digest = self._pool.submit(file_sha256, path)
+        self._database_url = database_url
+        self._asked = False
+        self._known: KnownFile | None = None
+
+    def sha256_and_size(self) -> tuple[str, int]:
+        """Waits for the hash; ``OSError`` when the file cannot be read."""
+        return self._digest.result()
+
+    def known(self) -> KnownFile | None:
+        """The catalog's file of the same content (None when it has none); waits for the hash."""
+        if not self._asked:
+            sha256, _ = self.sha256_and_size()
+            self._asked = True
+            if self._database_url is not None:
+                self._known = _worker_catalog(self._database_url).known(sha256)
+        return self._known
+
+    def stop_if_known(self) -> None:
+        """Raise :class:`_AlreadyInLake` when the hash is done and the catalog holds the file;
+        never waits (a failed hash is raised later, by :meth:`sha256_and_size`)."""
+        if self._asked or not self._digest.done() or self._digest.exception() is not None:
+            return
+        if self.known() is not None:
+            raise _AlreadyInLake
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 _catalogs: dict[str, Catalog] = {}
@@ -308,9 +454,11 @@ def _worker_catalog(url: str) -> Catalog:
 def stage_file(path: str, staging_dir: str, database_url: str | None = None,
                window_bytes: int = DEFAULT_WINDOW_BYTES,
                sources: Sequence[DataSource] | None = None) -> StagedFile:  # fmt: skip
-    """Hash ``path``, and unless the catalog at ``database_url`` holds it already, have the first
-    of ``sources`` (default: the registered ones, :mod:`silicio.lake.sources`) that matches it
-    write its tables as Parquet under ``staging_dir``, and gather its catalog facts.
+    """Have the first of ``sources`` (default: the registered ones, :mod:`silicio.lake.sources`)
+    that matches ``path`` write its tables as Parquet under ``staging_dir`` and gather its catalog
+    facts, while a thread hashes the file: when the catalog at ``database_url`` holds the same
+    content, the source is stopped at its next write, what it staged is removed and
+    ``known`` says which file it was.
 
     A damaged file is salvaged by its source: what could be read is kept, with the issues. A
     file no source reads, or whose source read nothing (or failed), gets a quarantine entry and
@@ -331,40 +479,65 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
 
 def _stage_file(path: str, staging_dir: str, database_url: str | None, window_bytes: int,
                 sources: Sequence[DataSource] | None, started: float) -> StagedFile:  # fmt: skip
-    sha256, size = file_sha256(path)
-    staged = StagedFile(path=path, sha256=sha256, size=size)
-    if database_url is not None:
-        staged.known = _worker_catalog(database_url).known(sha256)
-        if staged.known is not None:
-            staged.seconds = time.perf_counter() - started
-            return staged
-    sources = available_sources() if sources is None else tuple(sources)
-    source = source_for(path, sources)
-    if source is None:
-        kinds = ", ".join(s.kind for s in sources)
-        staged.issues = [SourceIssue(path, 0, None, f"no data source reads this file: neither its name nor its "
-                                                    f"content is one of {kinds}")]  # fmt: skip
-    else:
-        staged.source = source.kind
-        _read_with(source, staged, Path(staging_dir) / uuid.uuid4().hex, window_bytes)
-    if staged.entry is None:  # nothing readable: quarantined, no Parquet
-        staged.entry = CatalogEntry(sha256, path, size, staged.source, file=None,
+    content = _Content(path, database_url)
+    try:
+        staged = StagedFile(path=path, sha256="", size=0)
+        sources = available_sources() if sources is None else tuple(sources)
+        source = source_for(path, sources)
+        read: tuple[SourceData, _StagedTables] | None = None
+        if source is None:
+            kinds = ", ".join(s.kind for s in sources)
+            staged.issues = [SourceIssue(path, 0, None, f"no data source reads this file: neither its name nor "
+                                                        f"its content is one of {kinds}")]  # fmt: skip
+        else:
+            staged.source = source.kind
+            read = _read_with(source, staged, Path(staging_dir) / uuid.uuid4().hex, window_bytes, content)
+        try:
+            staged.sha256, staged.size = content.sha256_and_size()
+            staged.known = content.known()
+        except BaseException:  # the file could not be hashed: nothing of it stays staged
+            if staged.staging_dir is not None:
+                shutil.rmtree(staged.staging_dir, ignore_errors=True)
+            raise
+    finally:
+        content.close()
+    if staged.known is not None:  # read in vain (or stopped early): the lake holds it already
+        if staged.staging_dir is not None:
+            shutil.rmtree(staged.staging_dir, ignore_errors=True)
+        staged.staging_dir, staged.staged, staged.source, staged.issues, staged.warnings = (
+            None,
+            {},
+            None,
+            [],
+            [],
+        )
+    elif read is not None:
+        data, tables = read
+        staged.staged = tables.staged
+        _describe(staged, source.kind, data, tables.parts_table())
+    if staged.known is None and staged.entry is None:  # nothing readable: quarantined, no Parquet
+        staged.entry = CatalogEntry(staged.sha256, path, staged.size, staged.source, file=None,
                                     quarantine=_quarantine_row(staged.issues))  # fmt: skip
     staged.seconds = time.perf_counter() - started
     return staged
 
 
-def _read_with(source: DataSource, staged: StagedFile, out_dir: Path, window_bytes: int) -> None:
-    """Have ``source`` read the file into ``out_dir``; on success set ``staged.entry``."""
+def _read_with(source: DataSource, staged: StagedFile, out_dir: Path, window_bytes: int,
+               content: _Content) -> tuple[SourceData, _StagedTables] | None:  # fmt: skip
+    """Have ``source`` read the file into ``out_dir``: its data and tables when it read something
+    (the staged Parquet is then in ``out_dir``), else None with ``staged.issues`` saying why.
+    Stops early, returning None, once ``content`` knows the catalog holds the file."""
     out_dir.mkdir(parents=True)
     staged.staging_dir = str(out_dir)
     writes = _ParquetWrites()
-    tables = _StagedTables(source.kind, out_dir, writes)
+    tables = _StagedTables(source.kind, out_dir, writes, on_write=content.stop_if_known)
     data: SourceData | None = None
     try:
         try:
             data = source.read(Path(staged.path), tables, window_bytes=window_bytes)
             check_source_data(source, data)
+        except _AlreadyInLake:
+            data = None
         except Exception as exc:  # a source's bug must not lose the file: quarantine it, say why
             staged.issues = [SourceIssue(staged.path, 0, None,
                                          f"data source {source.kind!r} failed: {type(exc).__name__}: {exc}")]  # fmt: skip
@@ -381,9 +554,8 @@ def _read_with(source: DataSource, staged: StagedFile, out_dir: Path, window_byt
             staged.issues = [SourceIssue(staged.path, 0, None, f"data source {source.kind!r} read nothing")]
         shutil.rmtree(out_dir, ignore_errors=True)
         staged.staging_dir = None
-        return
-    staged.staged = tables.staged
-    _describe(staged, source.kind, data, tables.parts_table())
+        return None
+    return data, tables
 
 
 def _describe(staged: StagedFile, kind: str, data: SourceData, parts_table: pa.Table | None) -> None:
@@ -433,11 +605,19 @@ def _wafer_rows(parts_table: pa.Table | None) -> list[dict[str, Any]]:
     """Parts, good parts and yields per wafer id (null for parts of wafers without an id)."""
     if parts_table is None or parts_table.num_rows == 0:
         return []
-    ids = parts_table["wafer_id"]
+    # Only the columns the counts read, grouped once by a stable sort of the wafer codes (a null
+    # id is a wafer of its own; codes follow first appearance, so wafers come in file order and
+    # each wafer's parts in table order): one filter of the whole table per wafer took 0.2 s
+    # CPU for 66 wafers of 140 k parts.
+    table = parts_table.select(["wafer_id", "passed", "die_key"])
+    coded = pc.dictionary_encode(table["wafer_id"], null_encoding="encode").combine_chunks()
+    codes = coded.indices.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(coded.dictionary) + 1))
+    grouped = table.take(order)
     rows = []
-    for wafer_id in dict.fromkeys(ids.to_pylist()):  # file order
-        mask = pc.is_null(ids) if wafer_id is None else pc.fill_null(pc.equal(ids, wafer_id), False)
-        wafer_parts = parts_table.filter(mask)
+    for code, wafer_id in enumerate(coded.dictionary.to_pylist()):
+        wafer_parts = grouped.slice(starts[code], starts[code + 1] - starts[code])
         rows.append({"wafer_id": wafer_id, "parts": wafer_parts.num_rows, "good_parts": _good(wafer_parts),
                      **_yield_columns(wafer_parts)})  # fmt: skip
     return rows
