@@ -74,6 +74,7 @@ Defaults are carried per TEST_NUM as the spec says.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
@@ -314,7 +315,7 @@ def _explode(order, rows_of, flg, flg_ok, result, result_ok, rslt_start, rslt_le
     """Rows in file order: one per PTR / FTR, one per RTN_RSLT item of an MPR (one row with a
     null result when it has none). Returns each row's record, result and pin."""
     rec = np.empty(n_rows, np.int64)
-    res = np.zeros(n_rows, np.float64)
+    res = np.zeros(n_rows, np.float32)  # R*4 (spec: RESULT, RTN_RSLT): float32 loses nothing
     res_ok = np.zeros(n_rows, np.bool_)
     pin = np.zeros(n_rows, np.uint16)
     pin_ok = np.zeros(n_rows, np.bool_)
@@ -387,6 +388,85 @@ def _text_codes(order, ref, test, n_tests, offsets, data, max_variants):
             n += 1
         codes[r] = c
     return codes, text_of[:n], True
+
+
+# Bits of a slot's flags (:class:`_Slots`): which of its part's columns it has, and their values;
+# bit k is row k of the bitmaps :func:`_part_rows` returns.
+_SLOT_X, _SLOT_Y, _SLOT_HARD, _SLOT_SOFT = 0, 1, 2, 3
+_SLOT_PASSED, _SLOT_VERDICT, _SLOT_LAST, _SLOT_PART = 4, 5, 6, 7
+_SLOT_LOT, _SLOT_SUBLOT, _SLOT_WAFER, _SLOT_PART_ID = 8, 9, 10, 11
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.int64)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _transpose_bits(x):
+    """Bit j of byte k of the result is bit k of byte j of ``x`` (an 8 x 8 bit matrix turned;
+    Warren, *Hacker's Delight*, 2nd ed., 7-3): eight rows' flag bytes become one bitmap byte of
+    each flag."""
+    t = (x ^ (x >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
+    x = x ^ t ^ (t << np.uint64(7))
+    t = (x ^ (x >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
+    x = x ^ t ^ (t << np.uint64(14))
+    t = (x ^ (x >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
+    return x ^ t ^ (t << np.uint64(28))
+
+
+@nb.njit(cache=True, nogil=True)
+def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_site, slot_index, slot_x, slot_y,
+               slot_hard, slot_soft, slot_flags, kind):  # fmt: skip
+    """The columns rows a..b take from their part (their record's slot), and the test type, in
+    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``). Returns the slot
+    flags as Arrow bitmaps (row k of ``bits`` is flag bit k) with the rows each has set, the
+    lowest and highest part id code, and the columns (text as codes: lot, sublot, wafer, part id
+    less that lowest code; 0 where null)."""
+    m = b - a
+    low, high = np.int32(2**31 - 1), np.int32(-1)
+    for i in range(m):
+        r = a + i if in_place else row_rec[a + i]
+        c = slot_text[rec_slot[r], 3]
+        if c >= 0:
+            low = min(low, c)
+            high = max(high, c)
+    if high < 0:
+        low = 0
+    n_bytes = (m + 7) // 8
+    # The 16 bitmaps written side by side: a stride off a multiple of 4 KiB keeps them in
+    # different cache sets (a 2-D array of 4 KiB-multiple rows written so ran 40x slower).
+    bits = np.zeros((16, (n_bytes + 63) // 64 * 64 + 64), np.uint8)
+    ones = np.zeros(16, np.int64)
+    lots, sublots, wafers, part_ids = (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int32),
+                                       np.empty(m, np.int32))  # fmt: skip
+    head, site = np.empty(m, np.uint8), np.empty(m, np.uint8)
+    index = np.empty(m, np.int64)
+    x, y = np.empty(m, np.int16), np.empty(m, np.int16)
+    hard, soft = np.empty(m, np.uint16), np.empty(m, np.uint16)
+    types = np.empty(m, np.int32)
+    for byte in range(n_bytes):
+        low_flags, high_flags = np.uint64(0), np.uint64(0)
+        for j in range(min(8, m - 8 * byte)):
+            i = 8 * byte + j
+            r = a + i if in_place else row_rec[a + i]
+            s = rec_slot[r]
+            f = np.uint64(slot_flags[s])
+            low_flags |= (f & np.uint64(0xFF)) << np.uint64(8 * j)
+            high_flags |= (f >> np.uint64(8)) << np.uint64(8 * j)
+            lots[i], sublots[i] = max(slot_text[s, 0], 0), max(slot_text[s, 1], 0)
+            wafers[i] = max(slot_text[s, 2], 0)
+            c = slot_text[s, 3]
+            part_ids[i] = c - low if c >= 0 else 0
+            head[i], site[i], index[i] = slot_head[s], slot_site[s], slot_index[s]
+            x[i], y[i], hard[i], soft[i] = slot_x[s], slot_y[s], slot_hard[s], slot_soft[s]
+            types[i] = kind[r]
+        low_flags, high_flags = _transpose_bits(low_flags), _transpose_bits(high_flags)
+        for k in range(8):
+            v = (low_flags >> np.uint64(8 * k)) & np.uint64(0xFF)
+            bits[k, byte] = v
+            ones[k] += _POPCOUNT[v]
+            v = (high_flags >> np.uint64(8 * k)) & np.uint64(0xFF)
+            bits[8 + k, byte] = v
+            ones[8 + k] += _POPCOUNT[v]
+    return (bits[:, :n_bytes], ones, low, high, lots, sublots, wafers, part_ids, head, site, index, x, y, hard, soft,
+            types)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -624,6 +704,16 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     # part_index is the PRR's row, so the view joins back to tables["PRR"]; unclosed parts after.
     part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
 
+    name_codes, names = _text_dictionary(rec.names, order, name_ref, test, n_tests)
+    units_codes, units = _text_dictionary(rec.units, order, units_ref, test, n_tests)
+    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
+    last = parts.insertions()[1]
+    if stored:
+        resolved = _Resolved(row_rec, result, result_ok, pin, pin_ok, name_codes, names, units_codes, units, lo,
+                             lo_has, hi, hi_has, scal, scal_has)  # fmt: skip
+        slots = _Slots(tables, rec, rec_part, parts, part_index, last)
+        return *_stored_pieces(schema, rec, resolved, slots, n_rows, piece_rows or n_rows), parts
+
     # Rows: part columns through the record's part (a PIR); records outside any part get their
     # own head, site, lot and wafer and nothing of a part.
     row_part = per_row(rec_part)
@@ -632,37 +722,13 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     orphans = np.nonzero(row_part < 0)[0]
     if orphans.size == 0:  # every record in a part: a part's lot, sublot and wafer are its rows'
         part_texts = [_text_codes_of(values) for values in (parts.lot_id, parts.sublot_id, parts.wafer_id)]
-        if stored:
-            part_ids = _text_codes_of(parts.part_id)
         row_texts = None
     else:
-        row_texts = _orphan_texts(tables, parts, row_part, row_seq, row_head, orphans, stored)
-    name_codes, names = _text_dictionary(rec.names, order, name_ref, test, n_tests)
-    units_codes, units = _text_dictionary(rec.units, order, units_ref, test, n_tests)
-    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
-    last = parts.insertions()[1]
+        row_texts = _orphan_texts(tables, parts, row_part, row_seq, row_head, orphans)
     passed, passed_ok = parts.passed
     flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)
     test_passed_ok = flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0)
     test_types = pa.array(_TEST_TYPES)  # built here, not at import: pa.array of str imports pandas
-    result_type = pa.float32() if stored else pa.float64()
-    if stored:  # a column without nulls is stored as required: Parquet then writes no levels for it
-        lone = orphans.size > 0
-        nullable = {
-            "lot_id": lone or bool((part_texts[0][0] < 0).any()),
-            "sublot_id": lone or bool((part_texts[1][0] < 0).any()),
-            "wafer_id": lone or bool((part_texts[2][0] < 0).any()),
-            "part_index": lone, "part_id": lone or parts.part_id.null_count > 0,
-            "x": lone or not parts.x_ok.all(), "y": lone or not parts.y_ok.all(),
-            "test_name": bool((name_codes < 0).any()), "pin": pin is None or not pin_ok.all(),
-            "result": not result_ok.all(),
-            "units": bool((units_codes < 0).any()), "lo_limit": not lo_has.all(), "hi_limit": not hi_has.all(),
-            "res_scal": not scal_has.all(), "test_flg": not flg_ok.all(), "parm_flg": not rec.parm_ok.all(),
-            "passed": not test_passed_ok.all(), "hard_bin": lone or not parts.hard_ok.all(),
-            "soft_bin": lone or not parts.soft_ok.all(), "part_passed": lone or not passed_ok.all(),
-            "is_last_test": lone, "head": False, "site": False, "test_num": False, "test_type": False, "seq": False,
-        }  # fmt: skip
-        schema = pa.schema([f.with_nullable(nullable[f.name]) for f in schema])
 
     def piece(a: int, b: int) -> pa.Table:
         """Rows a..b of the view."""
@@ -681,7 +747,7 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             return values.take(at), has_part & (True if ok is None else ok.take(at))
 
         if row_texts is None:
-            lot_id, sublot_id, wafer_id = (_dictionary(part_to_rows(codes)[0], dictionary, stored)
+            lot_id, sublot_id, wafer_id = (_dictionary(part_to_rows(codes)[0], dictionary, False)
                                            for codes, dictionary in part_texts)  # fmt: skip
         else:
             lot_id, sublot_id, wafer_id = (texts.slice(a, b - a) for texts in row_texts)
@@ -693,21 +759,17 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             "head": pa.array(np.where(has_part, part_to_rows(parts.head)[0], row_head[a:b]), pa.uint8()),
             "site": pa.array(np.where(has_part, part_to_rows(parts.site)[0], row_site[a:b]), pa.uint8()),
             "part_index": _masked(*part_to_rows(part_index), pa.int64()),
-            "part_id": _part_ids(*part_ids, part_to_rows(part_ids[0])[0])
-            if stored and row_texts is None
-            else _orphan_part_ids(parts.part_id, np.where(has_part, row_part_here, -1), stored),
+            "part_id": _take(parts.part_id, np.where(has_part, row_part_here, -1)),
             "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
             "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
             "test_num": pa.array(here(rec.test_num), pa.uint32()),
-            "test_name": _dictionary(here(name_codes), names, stored),
-            "test_type": _dictionary(here(rec.kind).astype(np.int32), test_types, stored),
+            "test_name": _dictionary(here(name_codes), names, False),
+            "test_type": _dictionary(here(rec.kind).astype(np.int32), test_types, False),
             "pin": pa.nulls(b - a, pa.uint16())
             if pin is None
             else _masked(pin[a:b], pin_ok[a:b], pa.uint16()),
-            "result": _masked(
-                result[a:b].astype(result_type.to_pandas_dtype(), copy=False), result_ok[a:b], result_type
-            ),  # fmt: skip
-            "units": _dictionary(here(units_codes), units, stored),
+            "result": _masked(result[a:b].astype(np.float64), result_ok[a:b], pa.float64()),
+            "units": _dictionary(here(units_codes), units, False),
             "lo_limit": _masked(here(lo), here(lo_has), pa.float64()),
             "hi_limit": _masked(here(hi), here(hi_has), pa.float64()),
             "res_scal": _masked(here(scal), here(scal_has), pa.int8()),
@@ -726,33 +788,6 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     return schema, (piece(a, min(a + step, n_rows)) for a in range(0, n_rows, step)), parts
 
 
-# A piece's part_id dictionary is the range of codes its rows use when that range holds at most
-# this many (parts in file order have codes in file order); else only the codes used.
-_PART_ID_RANGE = 1 << 16
-
-
-def _part_ids(_, dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
-    """The ``part_id`` of rows of one piece from their codes in ``dictionary`` (-1 null), as a
-    dictionary array of the part ids of this piece only."""
-    valid = codes >= 0
-    if not valid.any():
-        return pa.DictionaryArray.from_arrays(pa.nulls(codes.size, pa.int32()), dictionary.slice(0, 0))
-    low, high = int(codes[valid].min()), int(codes[valid].max())
-    if high - low < _PART_ID_RANGE:
-        return _dictionary(
-            np.where(valid, codes - low, -1).astype(np.int32), dictionary.slice(low, high - low + 1), True
-        )
-    used, local = np.unique(codes[valid], return_inverse=True)
-    indices = np.full(codes.size, -1, np.int32)
-    indices[valid] = local
-    return _dictionary(indices, dictionary.take(pa.array(used)), True)
-
-
-def _orphan_part_ids(part_ids: pa.Array, rows_part: np.ndarray, stored: bool) -> pa.Array:
-    texts = _take(part_ids, rows_part)
-    return pc.dictionary_encode(texts) if stored else texts
-
-
 def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(code of each value, -1 for null; the distinct values)."""
     encoded = pc.dictionary_encode(values)
@@ -760,7 +795,7 @@ def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 
 def _orphan_texts(tables: Mapping[str, pa.Table], parts: _PartFrame, row_part: np.ndarray, row_seq: np.ndarray,
-                  row_head: np.ndarray, orphans: np.ndarray, stored: bool) -> list[pa.Array]:  # fmt: skip
+                  row_head: np.ndarray, orphans: np.ndarray) -> list[pa.Array]:  # fmt: skip
     """Lot, sublot and wafer of every row when some rows lie outside any part: those take the
     MIR and wafer in force where they are."""
     part_rows = np.where(row_part >= 0, row_part, -1)
@@ -772,9 +807,192 @@ def _orphan_texts(tables: Mapping[str, pa.Table], parts: _PartFrame, row_part: n
     index = np.zeros(row_part.size, np.int64)
     index[orphans] = np.arange(orphans.size)
     keep = pa.array(row_part >= 0)
-    texts = [
+    return [
         pc.if_else(keep, lot_id, _take(_take(lots.lots, orphan_mir), index)),
         pc.if_else(keep, sublot_id, _take(_take(lots.sublots, orphan_mir), index)),
         pc.if_else(keep, wafer_id, _take(_take(wafers.ids, orphan_wafer), index)),
     ]
-    return [pc.dictionary_encode(t) for t in texts] if stored else texts
+
+
+# --------------------------------------------------------------------------------------------
+# The stored view: each piece's columns written by one kernel pass (:func:`_stored_rows`)
+
+
+# A piece's part_id dictionary is the range of codes its rows use when that range holds at most
+# this many (parts in file order have codes in file order); else only the codes used.
+_PART_ID_RANGE = 1 << 16
+
+
+class _Slots:
+    """What a row takes from the part it belongs to, one slot a part: the file's PIRs first (a
+    record's slot is its part), then one slot for each (MIR, wafer, head, site) of the test
+    records outside any part, which take the lot and wafer in force where they are, their own
+    head and site, and nothing of a part. Text as codes (-1 null) into ``dictionaries``."""
+
+    def __init__(self, tables: Mapping[str, pa.Table], rec: _Records, rec_part: np.ndarray, parts: _PartFrame,
+                 part_index: np.ndarray, last: np.ndarray):  # fmt: skip
+        n_pir = part_index.size
+        texts = [
+            part.slice(0, n_pir) for part in (parts.lot_id, parts.sublot_id, parts.wafer_id, parts.part_id)
+        ]
+        self.head, self.site = parts.head[:n_pir], parts.site[:n_pir]
+        self.rec_slot = rec_part
+        lone = np.nonzero(rec_part < 0)[0]
+        self.lone = lone.size > 0
+        n_lone = 0
+        if self.lone:
+            lots, wafers = _Lots(tables), _Wafers(tables)
+            seq, head, site = rec.seq[lone], rec.head[lone], rec.site[lone]
+            mir, wafer = lots.refs(seq), wafers.refs(seq, head)[0]
+            key = (mir + 1) << 40 | (wafer + 1) << 16 | head.astype(np.int64) << 8 | site
+            slot, n_lone, first = _factorize(key, np.arange(lone.size))
+            first = np.nonzero(first)[0]  # the records that opened each slot, in slot order
+            self.rec_slot = rec_part.copy()
+            self.rec_slot[lone] = n_pir + slot
+            texts[0] = pa.concat_arrays([texts[0], _take(lots.lots, mir[first])])
+            texts[1] = pa.concat_arrays([texts[1], _take(lots.sublots, mir[first])])
+            texts[2] = pa.concat_arrays([texts[2], _take(wafers.ids, wafer[first])])
+            self.head = np.concatenate([self.head, head[first]])
+            self.site = np.concatenate([self.site, site[first]])
+
+        def of_parts(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([values[:n_pir], np.zeros(n_lone, values.dtype)])
+
+        self.text = np.full((n_pir + n_lone, 4), -1, np.int32)
+        self.dictionaries = []
+        for k, values in enumerate(texts):
+            codes, dictionary = _text_codes_of(values)
+            self.text[: codes.size, k] = codes
+            self.dictionaries.append(dictionary)
+        self.index = np.concatenate([part_index, np.full(n_lone, -1, np.int64)])
+        self.x, self.y = of_parts(parts.x), of_parts(parts.y)
+        self.hard, self.soft = of_parts(parts.hard), of_parts(parts.soft)
+        passed, verdict = parts.passed
+        known = [(parts.x_ok, _SLOT_X), (parts.y_ok, _SLOT_Y), (parts.hard_ok, _SLOT_HARD),
+                 (parts.soft_ok, _SLOT_SOFT), (passed, _SLOT_PASSED), (verdict, _SLOT_VERDICT), (last, _SLOT_LAST)]  # fmt: skip
+        flags = np.full(n_pir + n_lone, 1 << _SLOT_PART, np.uint16)
+        flags[n_pir:] = 0
+        for values, bit in known:
+            flags[:n_pir] |= values[:n_pir].astype(np.uint16) << bit
+        for k, bit in enumerate((_SLOT_LOT, _SLOT_SUBLOT, _SLOT_WAFER, _SLOT_PART_ID)):
+            flags |= (self.text[:, k] >= 0).astype(np.uint16) << bit
+        self.flags = flags
+        self.x_ok, self.y_ok = parts.x_ok[:n_pir], parts.y_ok[:n_pir]
+        self.hard_ok, self.soft_ok = parts.hard_ok[:n_pir], parts.soft_ok[:n_pir]
+        self.verdict = verdict[:n_pir]
+
+
+@dataclass
+class _Resolved:
+    """Per record: the spec's default data applied (:func:`_resolve`) and the text codes; per
+    row: its record (None when rows are the records, in order), result and pin (None: no MPR)."""
+
+    row_rec: np.ndarray | None
+    result: np.ndarray
+    result_ok: np.ndarray
+    pin: np.ndarray | None
+    pin_ok: np.ndarray | None
+    name_codes: np.ndarray
+    names: pa.Array
+    units_codes: np.ndarray
+    units: pa.Array
+    lo: np.ndarray
+    lo_has: np.ndarray
+    hi: np.ndarray
+    hi_has: np.ndarray
+    scal: np.ndarray
+    scal_has: np.ndarray
+
+
+def _stored_pieces(schema: pa.Schema, rec: _Records, res: _Resolved, slots: _Slots, n_rows: int,
+                   piece_rows: int) -> tuple[pa.Schema, Iterator[pa.Table]]:  # fmt: skip
+    """The stored view's schema, its fields not nullable where no row can be null, and its
+    pieces, each built when asked for."""
+    lone = slots.lone
+    valid_codes = [bool((slots.text[:, k] >= 0).all()) for k in range(4)]
+    nullable = {
+        "lot_id": not valid_codes[0], "sublot_id": not valid_codes[1], "wafer_id": not valid_codes[2],
+        "part_index": lone, "part_id": lone or not valid_codes[3],
+        "x": lone or not slots.x_ok.all(), "y": lone or not slots.y_ok.all(),
+        "test_name": bool((res.name_codes < 0).any()), "pin": res.pin is None or not res.pin_ok.all(),
+        "result": not res.result_ok.all(), "units": bool((res.units_codes < 0).any()),
+        "lo_limit": not res.lo_has.all(), "hi_limit": not res.hi_has.all(), "res_scal": not res.scal_has.all(),
+        "test_flg": not rec.flg_ok.all(), "parm_flg": not rec.parm_ok.all(),
+        "passed": not (rec.flg_ok & ((rec.flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0)).all(),
+        "hard_bin": lone or not slots.hard_ok.all(), "soft_bin": lone or not slots.soft_ok.all(),
+        "part_passed": lone or not slots.verdict.all(), "is_last_test": lone,
+        "head": False, "site": False, "test_num": False, "test_type": False, "seq": False,
+    }  # fmt: skip
+    schema = pa.schema([f.with_nullable(nullable[f.name]) for f in schema])
+    in_place = res.row_rec is None
+    row_rec = np.zeros(0, np.int64) if in_place else res.row_rec
+    test_types = pa.array(_TEST_TYPES)
+    lot_ids, sublot_ids, wafer_ids, part_ids = slots.dictionaries
+
+    def piece(a: int, b: int) -> pa.Table:
+        m = b - a
+        (bits, ones, low, high, lots, sublots, wafers, part_id_codes, head, site, index, x, y, hard, soft,
+         types) = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.text, slots.head, slots.site,
+                             slots.index, slots.x, slots.y, slots.hard, slots.soft, slots.flags, rec.kind)  # fmt: skip
+        rows = None if in_place else row_rec[a:b]
+
+        def here(values: np.ndarray) -> np.ndarray:  # per record -> these rows (in place: no copy)
+            return values[a:b] if rows is None else values.take(rows)
+
+        def array(typ: pa.DataType, values: np.ndarray, valid: np.ndarray | int | None) -> pa.Array:
+            """An Arrow array on ``values`` without a copy; a validity bitmap only where a row is
+            null (``valid``: a flag a row, or the row of a part flag in ``bits``)."""
+            if valid is None:
+                bitmap, nulls = None, 0
+            elif isinstance(valid, int):
+                nulls = m - int(ones[valid])
+                bitmap = pa.py_buffer(bits[valid]) if nulls else None
+            else:
+                nulls = m - int(np.count_nonzero(valid))
+                bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+            return pa.Array.from_buffers(typ, m, [bitmap, pa.py_buffer(values)], null_count=nulls)
+
+        def record(name: str, typ: pa.DataType, values: np.ndarray, valid: np.ndarray) -> pa.Array:
+            return array(typ, here(values), here(valid) if nullable[name] else None)
+
+        def coded(codes: np.ndarray, valid: np.ndarray | int | None, dictionary: pa.Array) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(array(pa.int32(), codes, valid), dictionary, safe=False)
+
+        def boolean(values: np.ndarray | int, valid: np.ndarray | int | None) -> pa.Array:
+            packed = bits[values] if isinstance(values, int) else np.packbits(values, bitorder="little")
+            return array(pa.bool_(), packed, valid)
+
+        part_id_dictionary = part_ids.slice(low, max(high - low + 1, 0))
+        if high - low >= _PART_ID_RANGE:  # parts far apart (a retest reusing an id): the codes used only
+            used, local = np.unique(part_id_codes + low, return_inverse=True)
+            part_id_codes, part_id_dictionary = local.astype(np.int32), part_ids.take(pa.array(used))
+        names, units = here(res.name_codes), here(res.units_codes)
+        flg = here(rec.flg)
+        flg_ok = here(rec.flg_ok) if nullable["test_flg"] or nullable["passed"] else None
+        passed_ok = flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0) if nullable["passed"] else None
+        results = res.result[a:b]
+        columns = [
+            coded(lots, _SLOT_LOT, lot_ids), coded(sublots, _SLOT_SUBLOT, sublot_ids),
+            coded(wafers, _SLOT_WAFER, wafer_ids), array(pa.uint8(), head, None), array(pa.uint8(), site, None),
+            array(pa.int64(), index, _SLOT_PART), coded(part_id_codes, _SLOT_PART_ID, part_id_dictionary),
+            array(pa.int16(), x, _SLOT_X), array(pa.int16(), y, _SLOT_Y),
+            array(pa.uint32(), here(rec.test_num), None),
+            coded(names, names >= 0 if nullable["test_name"] else None, res.names),
+            coded(types, None, test_types),
+            pa.nulls(m, pa.uint16()) if res.pin is None
+            else array(pa.uint16(), res.pin[a:b], res.pin_ok[a:b] if nullable["pin"] else None),
+            array(pa.float32(), results, res.result_ok[a:b] if nullable["result"] else None),
+            coded(units, units >= 0 if nullable["units"] else None, res.units),
+            record("lo_limit", pa.float64(), res.lo, res.lo_has), record("hi_limit", pa.float64(), res.hi, res.hi_has),
+            record("res_scal", pa.int8(), res.scal, res.scal_has),
+            array(pa.uint8(), flg, flg_ok if nullable["test_flg"] else None),
+            record("parm_flg", pa.uint8(), rec.parm, rec.parm_ok),
+            boolean((flg & _FAILED) == 0, passed_ok),
+            array(pa.uint16(), hard, _SLOT_HARD), array(pa.uint16(), soft, _SLOT_SOFT),
+            boolean(_SLOT_PASSED, _SLOT_VERDICT), boolean(_SLOT_LAST, _SLOT_PART),
+            array(pa.uint64(), here(rec.seq).view(np.uint64), None),
+        ]  # fmt: skip
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    step = max(piece_rows, 1)
+    return schema, (piece(a, min(a + step, n_rows)) for a in range(0, n_rows, step))
