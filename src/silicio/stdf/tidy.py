@@ -599,12 +599,11 @@ def _text_buffers_of(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return _text_buffers(texts)
 
 
-def _dictionary(codes: np.ndarray, dictionary: pa.Array, stored: bool) -> pa.Array:
-    """A text column from its codes (-1 null): a dictionary array when ``stored``, else text."""
+def _decoded(codes: np.ndarray, dictionary: pa.Array) -> pa.Array:
+    """A text column from its codes (-1 null) in ``dictionary``."""
     missing = codes < 0
     indices = pa.array(codes, pa.int32(), mask=missing) if missing.any() else pa.array(codes, pa.int32())
-    column = pa.DictionaryArray.from_arrays(indices, dictionary)
-    return column if stored else column.dictionary_decode()
+    return pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
 
 
 def _file_order(seq: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -803,7 +802,7 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             return values.take(at), has_part & (True if ok is None else ok.take(at))
 
         if row_texts is None:
-            lot_id, sublot_id, wafer_id = (_dictionary(part_to_rows(codes)[0], dictionary, False)
+            lot_id, sublot_id, wafer_id = (_decoded(part_to_rows(codes)[0], dictionary)
                                            for codes, dictionary in part_texts)  # fmt: skip
         else:
             lot_id, sublot_id, wafer_id = (texts.slice(a, b - a) for texts in row_texts)
@@ -819,13 +818,13 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
             "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
             "test_num": pa.array(here(rec.test_num), pa.uint32()),
-            "test_name": _dictionary(here(name_codes), names, False),
-            "test_type": _dictionary(here(rec.kind).astype(np.int32), test_types, False),
+            "test_name": _decoded(here(name_codes), names),
+            "test_type": _decoded(here(rec.kind).astype(np.int32), test_types),
             "pin": pa.nulls(b - a, pa.uint16())
             if pin is None
             else _masked(pin[a:b], pin_ok[a:b], pa.uint16()),
             "result": _masked(result[a:b].astype(np.float64), result_ok[a:b], pa.float64()),
-            "units": _dictionary(here(units_codes), units, False),
+            "units": _decoded(here(units_codes), units),
             "lo_limit": _masked(here(lo), here(lo_has), pa.float64()),
             "hi_limit": _masked(here(hi), here(hi_has), pa.float64()),
             "res_scal": _masked(here(scal), here(scal_has), pa.int8()),
