@@ -320,7 +320,8 @@ def _latest_text_code(r, t, offsets, data, text_rec, recent, seen):
 
 @nb.njit(cache=True, nogil=True)
 def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, hi, hi_ok, txt_ok, units_ok,
-             indx_len, name_offsets, name_data, units_offsets, units_data, max_variants):  # fmt: skip
+             indx_len, name_offsets, name_data, units_offsets, units_data, max_variants, lo_out, lo_has, hi_out,
+             hi_has, scal_out, scal_has, name_codes, units_codes):  # fmt: skip
     """Apply the spec's default data, in file order, so a record sees the defaults set before it.
 
     Per record: its low and high limit (value, and whether there is one), RES_SCAL, the
@@ -329,17 +330,11 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
     RTN_INDX it uses. Equal texts get one code, numbered in the order the file shows them
     first; the record whose text each code is is returned with the codes. A test's latest
     ``max_variants`` texts are compared byte for byte before all the file's texts by hash.
+    Writes every record's entry of the arrays after ``max_variants`` (allocated by numpy, which
+    asks for huge pages: see :func:`_part_row_buffers`); returns the record of each text code
+    and of each MPR's RTN_INDX.
     """
     n = test.size
-    # Every record's entry is written below: no pass that fills them first (224 MB at 7 M).
-    lo_out = np.empty(n, np.float64)
-    lo_has = np.empty(n, np.bool_)
-    hi_out = np.empty(n, np.float64)
-    hi_has = np.empty(n, np.bool_)
-    scal_out = np.empty(n, np.int8)
-    scal_has = np.empty(n, np.bool_)
-    name_codes = np.empty(n, np.int32)
-    units_codes = np.empty(n, np.int32)
     # RTN_INDX of MPRs only (none: an empty array)
     pins_ref = np.full(n if (kind == _MPR).any() else 0, -1, np.int32)
     # Per test: 0 no default yet, 1 a limit, 2 "no limit".
@@ -419,8 +414,7 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
                     pins_def[t] = r
             else:
                 pins_ref[r] = pins_def[t]
-    return (lo_out, lo_has, hi_out, hi_has, scal_out, scal_has, name_codes, name_rec[:n_names].copy(), units_codes,
-            units_rec[:n_units].copy(), pins_ref)  # fmt: skip
+    return name_rec[:n_names].copy(), units_rec[:n_units].copy(), pins_ref
 
 
 @nb.njit(cache=True, nogil=True)
@@ -479,12 +473,13 @@ def _transpose_bits(x):
 
 @nb.njit(cache=True, nogil=True)
 def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_site, slot_index, slot_x, slot_y,
-               slot_hard, slot_soft, slot_flags, kind):  # fmt: skip
+               slot_hard, slot_soft, slot_flags, kind, bits, lots, sublots, wafers, part_ids, head, site, index, x, y,
+               hard, soft, types):  # fmt: skip
     """The columns rows a..b take from their part (their record's slot), and the test type, in
-    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``). Returns the slot
-    flags as Arrow bitmaps (row k of ``bits`` is flag bit k) with the rows each has set, the
-    lowest and highest part id code, and the columns (text as codes: lot, sublot, wafer, part id
-    less that lowest code; 0 where null)."""
+    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``). Writes the slot flags
+    as Arrow bitmaps (row k of ``bits`` is flag bit k, zeroed here) and the columns (text as
+    codes: lot, sublot, wafer, part id less the lowest part id code of these rows; 0 where
+    null). Returns the rows each flag is set in, and the lowest and highest part id code."""
     m = b - a
     low, high = np.int32(2**31 - 1), np.int32(-1)
     for i in range(m):
@@ -496,17 +491,8 @@ def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_sit
     if high < 0:
         low = 0
     n_bytes = (m + 7) // 8
-    # The 16 bitmaps written side by side: a stride off a multiple of 4 KiB keeps them in
-    # different cache sets (a 2-D array of 4 KiB-multiple rows written so ran 40x slower).
-    bits = np.zeros((16, (n_bytes + 63) // 64 * 64 + 64), np.uint8)
+    bits[:, :n_bytes] = 0
     ones = np.zeros(16, np.int64)
-    lots, sublots, wafers, part_ids = (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int32),
-                                       np.empty(m, np.int32))  # fmt: skip
-    head, site = np.empty(m, np.uint8), np.empty(m, np.uint8)
-    index = np.empty(m, np.int64)
-    x, y = np.empty(m, np.int16), np.empty(m, np.int16)
-    hard, soft = np.empty(m, np.uint16), np.empty(m, np.uint16)
-    types = np.empty(m, np.int32)
     for byte in range(n_bytes):
         low_flags, high_flags = np.uint64(0), np.uint64(0)
         for j in range(min(8, m - 8 * byte)):
@@ -531,8 +517,29 @@ def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_sit
             v = (high_flags >> np.uint64(8 * k)) & np.uint64(0xFF)
             bits[8 + k, byte] = v
             ones[8 + k] += _POPCOUNT[v]
-    return (bits[:, :n_bytes], ones, low, high, lots, sublots, wafers, part_ids, head, site, index, x, y, hard, soft,
-            types)  # fmt: skip
+    return ones, low, high
+
+
+# The columns :func:`_part_rows` writes, after the 16 bitmaps of its slot flags.
+_PART_ROW_TYPES = (np.int32, np.int32, np.int32, np.int32, np.uint8, np.uint8, np.int64, np.int16, np.int16,
+                   np.uint16, np.uint16, np.int32)  # fmt: skip
+
+
+def _part_row_buffers(m: int) -> tuple[np.ndarray, ...]:
+    """The arrays :func:`_part_rows` writes for ``m`` rows (bitmaps, then columns), carved from
+    one numpy allocation: numpy asks the kernel for huge pages for allocations this size, where
+    the kernel's own arrays would fault a page each 4 KiB (measured 35x the page faults, twice
+    the time). Each array starts on its own cache line and a different line of a 4 KiB page:
+    arrays written side by side from 4 KiB-aligned starts share cache sets (40x slower, seen)."""
+    stride = (m + 7) // 8 // 64 * 64 + 64 + 16  # bitmap rows off a multiple of 4 KiB likewise
+    sizes = [16 * stride] + [m * np.dtype(t).itemsize for t in _PART_ROW_TYPES]
+    buffer = np.empty(sum(sizes) + 320 * len(sizes), np.uint8)  # room for the gaps below
+    arrays, at = [], 0
+    for k, (size, typ) in enumerate(zip(sizes, (np.uint8, *_PART_ROW_TYPES), strict=True)):
+        arrays.append(buffer[at : at + size].view(typ))
+        at = (at + size + 63) // 64 * 64 + 64 * (k % 4 + 1)
+    arrays[0] = arrays[0].reshape(16, stride)
+    return tuple(arrays)
 
 
 # --------------------------------------------------------------------------------------------
@@ -726,10 +733,15 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
     test, n_tests, _ = _factorize(keys, order)
     del keys
-    (lo, lo_has, hi, hi_has, scal, scal_has, name_codes, name_rec, units_codes, units_rec, pins_ref) = _resolve(
+    n = rec.n
+    lo, hi, scal = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int8)
+    lo_has, hi_has, scal_has = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
+    name_codes, units_codes = np.empty(n, np.int32), np.empty(n, np.int32)
+    name_rec, units_rec, pins_ref = _resolve(
         order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
         rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len, *_text_buffers_of(rec.names),
-        *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS)  # fmt: skip
+        *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has, name_codes,
+        units_codes)  # fmt: skip
     # the dictionaries: each code's text, taken from the record that showed it first
     names, units = rec.names.take(pa.array(name_rec)), rec.units.take(pa.array(units_rec))
     # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
@@ -986,9 +998,14 @@ def _stored_pieces(schema: pa.Schema, rec: _Records, res: _Resolved, slots: _Slo
 
     def piece(a: int, b: int) -> pa.Table:
         m = b - a
-        (bits, ones, low, high, lots, sublots, wafers, part_id_codes, head, site, index, x, y, hard, soft,
-         types) = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.text, slots.head, slots.site,
-                             slots.index, slots.x, slots.y, slots.hard, slots.soft, slots.flags, rec.kind)  # fmt: skip
+        columns = _part_row_buffers(m)
+        ones, low, high = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.text, slots.head, slots.site,
+                                     slots.index, slots.x, slots.y, slots.hard, slots.soft, slots.flags, rec.kind,
+                                     *columns)  # fmt: skip
+        bits, (lots, sublots, wafers, part_id_codes, head, site, index, x, y, hard, soft, types) = (
+            columns[0][:, : (m + 7) // 8],
+            columns[1:],
+        )
         rows = None if in_place else row_rec[a:b]
 
         def here(values: np.ndarray) -> np.ndarray:  # per record -> these rows (in place: no copy)
