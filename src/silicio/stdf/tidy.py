@@ -74,11 +74,14 @@ Defaults are carried per TEST_NUM as the spec says.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from llvmlite import ir
+from numba.extending import intrinsic
 
 from .parts import (
     PART_IDENTITY,
@@ -238,25 +241,102 @@ def _limit_of(o, no_limit_bit, default_bit, value, value_ok, state, default):
     return own == 1, value, state, default
 
 
+@intrinsic
+def _load_u64(typingctx, data, at):
+    """The 8 bytes of uint8 array ``data`` from ``at`` as one integer (at any alignment)."""
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        pointer = builder.bitcast(builder.gep(array.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(pointer, align=1)
+
+    return nb.types.uint64(data, at), codegen
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _same_text(offsets, data, p, q):
+    """Whether texts p and q hold the same bytes (compared 8 at a time: test names of ~10
+    bytes, 7 M records, 0.13 -> 0.06 s)."""
+    start, other = offsets[p], offsets[q]
+    size = offsets[p + 1] - start
+    if offsets[q + 1] - other != size:
+        return False
+    i = 0
+    while i + 8 <= size:
+        if _load_u64(data, start + i) != _load_u64(data, other + i):
+            return False
+        i += 8
+    while i < size:
+        if data[start + i] != data[other + i]:
+            return False
+        i += 1
+    return True
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _text_hash(offsets, data, p):
+    """FNV-1a (Fowler, Noll, Vo) of text p's bytes, 64 bits."""
+    h = np.uint64(0xCBF29CE484222325)
+    for i in range(offsets[p], offsets[p + 1]):
+        h = (h ^ np.uint64(data[i])) * np.uint64(0x100000001B3)
+    return h
+
+
+@nb.njit(cache=True, nogil=True)
+def _file_text_code(r, offsets, data, text_rec, n_codes, table):
+    """The code of text r among the file's texts so far (``table``: an open-addressing hash
+    table of codes, -1 empty; ``text_rec``: the text of each code), a new one when it is new.
+    Returns (code, number of codes, the table, doubled when it was half full)."""
+    mask = np.uint64(table.size - 1)
+    h = _text_hash(offsets, data, r) & mask
+    while table[h] >= 0:
+        if _same_text(offsets, data, text_rec[table[h]], r):
+            return table[h], n_codes, table
+        h = (h + np.uint64(1)) & mask
+    table[h] = n_codes
+    text_rec[n_codes] = r
+    n_codes += 1
+    if 2 * n_codes > table.size:
+        table = np.full(2 * table.size, -1, np.int32)
+        mask = np.uint64(table.size - 1)
+        for c in range(n_codes):
+            h = _text_hash(offsets, data, text_rec[c]) & mask
+            while table[h] >= 0:
+                h = (h + np.uint64(1)) & mask
+            table[h] = c
+    return n_codes - 1, n_codes, table
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _latest_text_code(r, t, offsets, data, text_rec, recent, seen):
+    """The code of text r when it is one of the latest texts of test t (a test's text hardly
+    ever varies: one comparison), else -1."""
+    for v in range(min(seen[t], recent.shape[1])):
+        c = recent[t, v]
+        if _same_text(offsets, data, text_rec[c], r):
+            return c
+    return -1
+
+
 @nb.njit(cache=True, nogil=True)
 def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, hi, hi_ok, txt_ok, units_ok,
-             indx_len):  # fmt: skip
+             indx_len, name_offsets, name_data, units_offsets, units_data, max_variants, lo_out, lo_has, hi_out,
+             hi_has, scal_out, scal_has, name_codes, units_codes):  # fmt: skip
     """Apply the spec's default data, in file order, so a record sees the defaults set before it.
 
-    Per record: its low and high limit (value, and whether there is one), RES_SCAL, the record
-    whose TEST_TXT / UNITS / RTN_INDX it shows (itself when it has them, else the first record
-    of its test that had them, -1 when none did).
+    Per record: its low and high limit (value, and whether there is one), RES_SCAL, the
+    dictionary codes of the TEST_TXT and UNITS it shows (its own when it has them, else those
+    of the first record of its test that had them, -1 when none did), and the record whose
+    RTN_INDX it uses. Equal texts get one code, numbered in the order the file shows them
+    first; the record whose text each code is is returned with the codes. A test's latest
+    ``max_variants`` texts are compared byte for byte before all the file's texts by hash.
+    Writes every record's entry of the arrays after ``max_variants`` (allocated by numpy, which
+    asks for huge pages: see :func:`_part_row_buffers`); returns the record of each text code
+    and of each MPR's RTN_INDX.
     """
     n = test.size
-    lo_out = np.zeros(n, np.float64)
-    lo_has = np.zeros(n, np.bool_)
-    hi_out = np.zeros(n, np.float64)
-    hi_has = np.zeros(n, np.bool_)
-    scal_out = np.zeros(n, np.int8)
-    scal_has = np.zeros(n, np.bool_)
-    name_ref = np.full(n, -1, np.int32)
-    units_ref = np.full(n, -1, np.int32)
-    pins_ref = np.full(n, -1, np.int32)
+    # RTN_INDX of MPRs only (none: an empty array)
+    pins_ref = np.full(n if (kind == _MPR).any() else 0, -1, np.int32)
     # Per test: 0 no default yet, 1 a limit, 2 "no limit".
     lo_state = np.zeros(n_tests, np.int8)
     hi_state = np.zeros(n_tests, np.int8)
@@ -264,26 +344,55 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
     hi_def = np.zeros(n_tests, np.float64)
     scal_set = np.zeros(n_tests, np.bool_)
     scal_def = np.zeros(n_tests, np.int8)
-    name_def = np.full(n_tests, -1, np.int64)
-    units_def = np.full(n_tests, -1, np.int64)
+    name_def = np.full(n_tests, -1, np.int32)
+    units_def = np.full(n_tests, -1, np.int32)
     pins_def = np.full(n_tests, -1, np.int64)
+    # Texts: the record of each code (sized for the most there can be: untouched pages cost
+    # nothing), a hash table of the codes, and each test's latest codes.
+    name_rec, units_rec = np.empty(n, np.int32), np.empty(n, np.int32)
+    name_table, units_table = np.full(1024, -1, np.int32), np.full(1024, -1, np.int32)
+    name_recent, units_recent = (
+        np.empty((n_tests, max_variants), np.int32),
+        np.empty((n_tests, max_variants), np.int32),
+    )
+    name_seen, units_seen = np.zeros(n_tests, np.int64), np.zeros(n_tests, np.int64)
+    n_names = n_units = 0
     for k in range(order.size):
         r = order[k]
         t = test[r]
         if txt_ok[r]:
-            name_ref[r] = r
+            # The hash table is passed only on a miss: an array handed to and from a function
+            # every record costs reference counting (measured: 3x the whole loop).
+            c = _latest_text_code(r, t, name_offsets, name_data, name_rec, name_recent, name_seen)
+            if c < 0:
+                c, n_names, name_table = _file_text_code(
+                    r, name_offsets, name_data, name_rec, n_names, name_table
+                )
+                name_recent[t, name_seen[t] % max_variants] = c
+                name_seen[t] += 1
+            name_codes[r] = c
             if name_def[t] < 0:
-                name_def[t] = r
+                name_def[t] = c
         else:
-            name_ref[r] = name_def[t]
+            name_codes[r] = name_def[t]
         if kind[r] == _FTR:  # no limits, units or scale
+            lo_out[r] = hi_out[r] = 0.0
+            lo_has[r] = hi_has[r] = scal_has[r] = False
+            scal_out[r] = 0
+            units_codes[r] = -1
             continue
         if units_ok[r]:
-            units_ref[r] = r
+            c = _latest_text_code(r, t, units_offsets, units_data, units_rec, units_recent, units_seen)
+            if c < 0:
+                c, n_units, units_table = _file_text_code(r, units_offsets, units_data, units_rec, n_units,
+                                                          units_table)  # fmt: skip
+                units_recent[t, units_seen[t] % max_variants] = c
+                units_seen[t] += 1
+            units_codes[r] = c
             if units_def[t] < 0:
-                units_def[t] = r
+                units_def[t] = c
         else:
-            units_ref[r] = units_def[t]
+            units_codes[r] = units_def[t]
         o = np.int64(opt[r]) if opt_ok[r] else np.int64(-1)
         lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r], lo_ok[r],
                                                                   lo_state[t], lo_def[t])  # fmt: skip
@@ -305,7 +414,7 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
                     pins_def[t] = r
             else:
                 pins_ref[r] = pins_def[t]
-    return lo_out, lo_has, hi_out, hi_has, scal_out, scal_has, name_ref, units_ref, pins_ref
+    return name_rec[:n_names].copy(), units_rec[:n_units].copy(), pins_ref
 
 
 @nb.njit(cache=True, nogil=True)
@@ -314,7 +423,7 @@ def _explode(order, rows_of, flg, flg_ok, result, result_ok, rslt_start, rslt_le
     """Rows in file order: one per PTR / FTR, one per RTN_RSLT item of an MPR (one row with a
     null result when it has none). Returns each row's record, result and pin."""
     rec = np.empty(n_rows, np.int64)
-    res = np.zeros(n_rows, np.float64)
+    res = np.zeros(n_rows, np.float32)  # R*4 (spec: RESULT, RTN_RSLT): float32 loses nothing
     res_ok = np.zeros(n_rows, np.bool_)
     pin = np.zeros(n_rows, np.uint16)
     pin_ok = np.zeros(n_rows, np.bool_)
@@ -341,52 +450,96 @@ def _explode(order, rows_of, flg, flg_ok, result, result_ok, rslt_start, rslt_le
     return rec, res, res_ok, pin, pin_ok
 
 
+# Bits of a slot's flags (:class:`_Slots`): which of its part's columns it has, and their values;
+# bit k is row k of the bitmaps :func:`_part_rows` returns.
+_SLOT_X, _SLOT_Y, _SLOT_HARD, _SLOT_SOFT = 0, 1, 2, 3
+_SLOT_PASSED, _SLOT_VERDICT, _SLOT_LAST, _SLOT_PART = 4, 5, 6, 7
+_SLOT_LOT, _SLOT_SUBLOT, _SLOT_WAFER, _SLOT_PART_ID = 8, 9, 10, 11
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.int64)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _transpose_bits(x):
+    """Bit j of byte k of the result is bit k of byte j of ``x`` (an 8 x 8 bit matrix turned;
+    Warren, *Hacker's Delight*, 2nd ed., 7-3): eight rows' flag bytes become one bitmap byte of
+    each flag."""
+    t = (x ^ (x >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
+    x = x ^ t ^ (t << np.uint64(7))
+    t = (x ^ (x >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
+    x = x ^ t ^ (t << np.uint64(14))
+    t = (x ^ (x >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
+    return x ^ t ^ (t << np.uint64(28))
+
+
 @nb.njit(cache=True, nogil=True)
-def _text_codes(order, ref, test, n_tests, offsets, data, max_variants):
-    """Dictionary codes of the text each record shows (record ``ref[r]``'s, -1 for none): equal
-    texts get one code, compared byte for byte with the texts seen before for the same test (a
-    test's text hardly ever varies, so each record costs one comparison). Returns (code of each
-    record, record of each code's text, False when a test showed more than ``max_variants``
-    texts: then the caller hashes them instead)."""
-    codes = np.full(ref.size, -1, np.int32)
-    # Sized for the most codes there can be: arrays grown inside the loop cost a reference count
-    # update per record (measured: 0.3 s for 7 M records, against 0.03).
-    cap = min(ref.size, n_tests * max_variants)
-    text_of = np.empty(cap, np.int32)
-    next_of = np.empty(cap, np.int32)  # the test's previous code, -1 after its first
-    newest = np.full(n_tests, -1, np.int32)
-    variants = np.zeros(n_tests, np.int32)
-    n = 0
-    for k in range(order.size):
-        r = order[k]
-        s = ref[r]
-        if s < 0:
-            continue
-        t = test[r]
-        start, stop = offsets[s], offsets[s + 1]
-        c = newest[t]
-        while c >= 0:
-            q = text_of[c]
-            if q == s:
-                break
-            if offsets[q + 1] - offsets[q] == stop - start:
-                i = 0
-                while i < stop - start and data[start + i] == data[offsets[q] + i]:
-                    i += 1
-                if i == stop - start:
-                    break
-            c = next_of[c]
-        if c < 0:
-            variants[t] += 1
-            if variants[t] > max_variants:
-                return codes, text_of[:n], False
-            c = n
-            text_of[c] = s
-            next_of[c] = newest[t]
-            newest[t] = c
-            n += 1
-        codes[r] = c
-    return codes, text_of[:n], True
+def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_site, slot_index, slot_x, slot_y,
+               slot_hard, slot_soft, slot_flags, kind, bits, lots, sublots, wafers, part_ids, head, site, index, x, y,
+               hard, soft, types):  # fmt: skip
+    """The columns rows a..b take from their part (their record's slot), and the test type, in
+    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``). Writes the slot flags
+    as Arrow bitmaps (row k of ``bits`` is flag bit k, zeroed here) and the columns (text as
+    codes: lot, sublot, wafer, part id less the lowest part id code of these rows; 0 where
+    null). Returns the rows each flag is set in, and the lowest and highest part id code."""
+    m = b - a
+    low, high = np.int32(2**31 - 1), np.int32(-1)
+    for i in range(m):
+        r = a + i if in_place else row_rec[a + i]
+        c = slot_text[rec_slot[r], 3]
+        if c >= 0:
+            low = min(low, c)
+            high = max(high, c)
+    if high < 0:
+        low = 0
+    n_bytes = (m + 7) // 8
+    bits[:, :n_bytes] = 0
+    ones = np.zeros(16, np.int64)
+    for byte in range(n_bytes):
+        low_flags, high_flags = np.uint64(0), np.uint64(0)
+        for j in range(min(8, m - 8 * byte)):
+            i = 8 * byte + j
+            r = a + i if in_place else row_rec[a + i]
+            s = rec_slot[r]
+            f = np.uint64(slot_flags[s])
+            low_flags |= (f & np.uint64(0xFF)) << np.uint64(8 * j)
+            high_flags |= (f >> np.uint64(8)) << np.uint64(8 * j)
+            lots[i], sublots[i] = max(slot_text[s, 0], 0), max(slot_text[s, 1], 0)
+            wafers[i] = max(slot_text[s, 2], 0)
+            c = slot_text[s, 3]
+            part_ids[i] = c - low if c >= 0 else 0
+            head[i], site[i], index[i] = slot_head[s], slot_site[s], slot_index[s]
+            x[i], y[i], hard[i], soft[i] = slot_x[s], slot_y[s], slot_hard[s], slot_soft[s]
+            types[i] = kind[r]
+        low_flags, high_flags = _transpose_bits(low_flags), _transpose_bits(high_flags)
+        for k in range(8):
+            v = (low_flags >> np.uint64(8 * k)) & np.uint64(0xFF)
+            bits[k, byte] = v
+            ones[k] += _POPCOUNT[v]
+            v = (high_flags >> np.uint64(8 * k)) & np.uint64(0xFF)
+            bits[8 + k, byte] = v
+            ones[8 + k] += _POPCOUNT[v]
+    return ones, low, high
+
+
+# The columns :func:`_part_rows` writes, after the 16 bitmaps of its slot flags.
+_PART_ROW_TYPES = (np.int32, np.int32, np.int32, np.int32, np.uint8, np.uint8, np.int64, np.int16, np.int16,
+                   np.uint16, np.uint16, np.int32)  # fmt: skip
+
+
+def _part_row_buffers(m: int) -> tuple[np.ndarray, ...]:
+    """The arrays :func:`_part_rows` writes for ``m`` rows (bitmaps, then columns), carved from
+    one numpy allocation: numpy asks the kernel for huge pages for allocations this size, where
+    the kernel's own arrays would fault a page each 4 KiB (measured 35x the page faults, twice
+    the time). Each array starts on its own cache line and a different line of a 4 KiB page:
+    arrays written side by side from 4 KiB-aligned starts share cache sets (40x slower, seen)."""
+    stride = (m + 7) // 8 // 64 * 64 + 64 + 16  # bitmap rows off a multiple of 4 KiB likewise
+    sizes = [16 * stride] + [m * np.dtype(t).itemsize for t in _PART_ROW_TYPES]
+    buffer = np.empty(sum(sizes) + 320 * len(sizes), np.uint8)  # room for the gaps below
+    arrays, at = [], 0
+    for k, (size, typ) in enumerate(zip(sizes, (np.uint8, *_PART_ROW_TYPES), strict=True)):
+        arrays.append(buffer[at : at + size].view(typ))
+        at = (at + size + 63) // 64 * 64 + 64 * (k % 4 + 1)
+    arrays[0] = arrays[0].reshape(16, stride)
+    return tuple(arrays)
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,35 +594,23 @@ def _concat(arrays: list[pa.Array]) -> pa.Array:
     return nonempty[0] if len(nonempty) == 1 else pa.concat_arrays(arrays)
 
 
-# A test showing more distinct texts than this (hardly a real file) has its texts hashed instead.
+# A record's text is compared byte for byte with this many of its test's latest texts (a test
+# showing more, hardly a real file, finds the others by hash among all the file's texts).
 _MAX_TEXT_VARIANTS = 16
 
 
-def _text_dictionary(texts: pa.Array, order: np.ndarray, ref: np.ndarray, test: np.ndarray,
-                     n_tests: int) -> tuple[np.ndarray, pa.Array]:  # fmt: skip
-    """(dictionary code of the text each record shows: that of record ``ref``, -1 for none;
-    the dictionary, distinct texts in the order the file shows them first)."""
-    if not (ref >= 0).any():
-        return np.full(ref.size, -1, np.int32), pa.array([], pa.string())
-    offsets, data = _text_buffers(texts)
-    codes, text_of, found = _text_codes(order, ref, test, n_tests, offsets, data, _MAX_TEXT_VARIANTS)
-    if not found:
-        encoded = pc.dictionary_encode(_take(texts, ref))
-        return encoded.indices.fill_null(-1).to_numpy(), encoded.dictionary
-    # Several tests may show the same text: the dictionary holds each text once.
-    encoded = pc.dictionary_encode(texts.take(pa.array(text_of)))
-    once = encoded.indices.to_numpy().astype(np.int32)
-    if np.array_equal(once, np.arange(once.size)):  # no two tests show the same text
-        return codes, encoded.dictionary
-    return np.where(codes >= 0, once[np.maximum(codes, 0)], -1).astype(np.int32), encoded.dictionary
+def _text_buffers_of(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_text_buffers` of ``texts``, or of an empty text when it is all null (no buffers)."""
+    if texts.null_count == len(texts):
+        return np.zeros(len(texts) + 1, np.int32), np.zeros(0, np.uint8)
+    return _text_buffers(texts)
 
 
-def _dictionary(codes: np.ndarray, dictionary: pa.Array, stored: bool) -> pa.Array:
-    """A text column from its codes (-1 null): a dictionary array when ``stored``, else text."""
+def _decoded(codes: np.ndarray, dictionary: pa.Array) -> pa.Array:
+    """A text column from its codes (-1 null) in ``dictionary``."""
     missing = codes < 0
     indices = pa.array(codes, pa.int32(), mask=missing) if missing.any() else pa.array(codes, pa.int32())
-    column = pa.DictionaryArray.from_arrays(indices, dictionary)
-    return column if stored else column.dictionary_decode()
+    return pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
 
 
 def _file_order(seq: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -592,9 +733,17 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
     test, n_tests, _ = _factorize(keys, order)
     del keys
-    (lo, lo_has, hi, hi_has, scal, scal_has, name_ref, units_ref, pins_ref) = _resolve(
+    n = rec.n
+    lo, hi, scal = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int8)
+    lo_has, hi_has, scal_has = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
+    name_codes, units_codes = np.empty(n, np.int32), np.empty(n, np.int32)
+    name_rec, units_rec, pins_ref = _resolve(
         order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
-        rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len)  # fmt: skip
+        rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len, *_text_buffers_of(rec.names),
+        *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has, name_codes,
+        units_codes)  # fmt: skip
+    # the dictionaries: each code's text, taken from the record that showed it first
+    names, units = rec.names.take(pa.array(name_rec)), rec.units.take(pa.array(units_rec))
     # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
     in_place = in_order and not rec.rslt_len.any()
     if in_place:
@@ -624,6 +773,14 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     # part_index is the PRR's row, so the view joins back to tables["PRR"]; unclosed parts after.
     part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
 
+    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
+    last = parts.insertions()[1]
+    if stored:
+        resolved = _Resolved(row_rec, result, result_ok, pin, pin_ok, name_codes, names, units_codes, units, lo,
+                             lo_has, hi, hi_has, scal, scal_has)  # fmt: skip
+        slots = _Slots(tables, rec, rec_part, parts, part_index, last)
+        return *_stored_pieces(schema, rec, resolved, slots, n_rows, piece_rows or n_rows), parts
+
     # Rows: part columns through the record's part (a PIR); records outside any part get their
     # own head, site, lot and wafer and nothing of a part.
     row_part = per_row(rec_part)
@@ -632,37 +789,13 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     orphans = np.nonzero(row_part < 0)[0]
     if orphans.size == 0:  # every record in a part: a part's lot, sublot and wafer are its rows'
         part_texts = [_text_codes_of(values) for values in (parts.lot_id, parts.sublot_id, parts.wafer_id)]
-        if stored:
-            part_ids = _text_codes_of(parts.part_id)
         row_texts = None
     else:
-        row_texts = _orphan_texts(tables, parts, row_part, row_seq, row_head, orphans, stored)
-    name_codes, names = _text_dictionary(rec.names, order, name_ref, test, n_tests)
-    units_codes, units = _text_dictionary(rec.units, order, units_ref, test, n_tests)
-    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
-    last = parts.insertions()[1]
+        row_texts = _orphan_texts(tables, parts, row_part, row_seq, row_head, orphans)
     passed, passed_ok = parts.passed
     flg, flg_ok = per_row(rec.flg), per_row(rec.flg_ok)
     test_passed_ok = flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0)
     test_types = pa.array(_TEST_TYPES)  # built here, not at import: pa.array of str imports pandas
-    result_type = pa.float32() if stored else pa.float64()
-    if stored:  # a column without nulls is stored as required: Parquet then writes no levels for it
-        lone = orphans.size > 0
-        nullable = {
-            "lot_id": lone or bool((part_texts[0][0] < 0).any()),
-            "sublot_id": lone or bool((part_texts[1][0] < 0).any()),
-            "wafer_id": lone or bool((part_texts[2][0] < 0).any()),
-            "part_index": lone, "part_id": lone or parts.part_id.null_count > 0,
-            "x": lone or not parts.x_ok.all(), "y": lone or not parts.y_ok.all(),
-            "test_name": bool((name_codes < 0).any()), "pin": pin is None or not pin_ok.all(),
-            "result": not result_ok.all(),
-            "units": bool((units_codes < 0).any()), "lo_limit": not lo_has.all(), "hi_limit": not hi_has.all(),
-            "res_scal": not scal_has.all(), "test_flg": not flg_ok.all(), "parm_flg": not rec.parm_ok.all(),
-            "passed": not test_passed_ok.all(), "hard_bin": lone or not parts.hard_ok.all(),
-            "soft_bin": lone or not parts.soft_ok.all(), "part_passed": lone or not passed_ok.all(),
-            "is_last_test": lone, "head": False, "site": False, "test_num": False, "test_type": False, "seq": False,
-        }  # fmt: skip
-        schema = pa.schema([f.with_nullable(nullable[f.name]) for f in schema])
 
     def piece(a: int, b: int) -> pa.Table:
         """Rows a..b of the view."""
@@ -681,7 +814,7 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             return values.take(at), has_part & (True if ok is None else ok.take(at))
 
         if row_texts is None:
-            lot_id, sublot_id, wafer_id = (_dictionary(part_to_rows(codes)[0], dictionary, stored)
+            lot_id, sublot_id, wafer_id = (_decoded(part_to_rows(codes)[0], dictionary)
                                            for codes, dictionary in part_texts)  # fmt: skip
         else:
             lot_id, sublot_id, wafer_id = (texts.slice(a, b - a) for texts in row_texts)
@@ -693,21 +826,17 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
             "head": pa.array(np.where(has_part, part_to_rows(parts.head)[0], row_head[a:b]), pa.uint8()),
             "site": pa.array(np.where(has_part, part_to_rows(parts.site)[0], row_site[a:b]), pa.uint8()),
             "part_index": _masked(*part_to_rows(part_index), pa.int64()),
-            "part_id": _part_ids(*part_ids, part_to_rows(part_ids[0])[0])
-            if stored and row_texts is None
-            else _orphan_part_ids(parts.part_id, np.where(has_part, row_part_here, -1), stored),
+            "part_id": _take(parts.part_id, np.where(has_part, row_part_here, -1)),
             "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
             "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
             "test_num": pa.array(here(rec.test_num), pa.uint32()),
-            "test_name": _dictionary(here(name_codes), names, stored),
-            "test_type": _dictionary(here(rec.kind).astype(np.int32), test_types, stored),
+            "test_name": _decoded(here(name_codes), names),
+            "test_type": _decoded(here(rec.kind).astype(np.int32), test_types),
             "pin": pa.nulls(b - a, pa.uint16())
             if pin is None
             else _masked(pin[a:b], pin_ok[a:b], pa.uint16()),
-            "result": _masked(
-                result[a:b].astype(result_type.to_pandas_dtype(), copy=False), result_ok[a:b], result_type
-            ),  # fmt: skip
-            "units": _dictionary(here(units_codes), units, stored),
+            "result": _masked(result[a:b].astype(np.float64), result_ok[a:b], pa.float64()),
+            "units": _decoded(here(units_codes), units),
             "lo_limit": _masked(here(lo), here(lo_has), pa.float64()),
             "hi_limit": _masked(here(hi), here(hi_has), pa.float64()),
             "res_scal": _masked(here(scal), here(scal_has), pa.int8()),
@@ -726,33 +855,6 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     return schema, (piece(a, min(a + step, n_rows)) for a in range(0, n_rows, step)), parts
 
 
-# A piece's part_id dictionary is the range of codes its rows use when that range holds at most
-# this many (parts in file order have codes in file order); else only the codes used.
-_PART_ID_RANGE = 1 << 16
-
-
-def _part_ids(_, dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
-    """The ``part_id`` of rows of one piece from their codes in ``dictionary`` (-1 null), as a
-    dictionary array of the part ids of this piece only."""
-    valid = codes >= 0
-    if not valid.any():
-        return pa.DictionaryArray.from_arrays(pa.nulls(codes.size, pa.int32()), dictionary.slice(0, 0))
-    low, high = int(codes[valid].min()), int(codes[valid].max())
-    if high - low < _PART_ID_RANGE:
-        return _dictionary(
-            np.where(valid, codes - low, -1).astype(np.int32), dictionary.slice(low, high - low + 1), True
-        )
-    used, local = np.unique(codes[valid], return_inverse=True)
-    indices = np.full(codes.size, -1, np.int32)
-    indices[valid] = local
-    return _dictionary(indices, dictionary.take(pa.array(used)), True)
-
-
-def _orphan_part_ids(part_ids: pa.Array, rows_part: np.ndarray, stored: bool) -> pa.Array:
-    texts = _take(part_ids, rows_part)
-    return pc.dictionary_encode(texts) if stored else texts
-
-
 def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(code of each value, -1 for null; the distinct values)."""
     encoded = pc.dictionary_encode(values)
@@ -760,7 +862,7 @@ def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 
 def _orphan_texts(tables: Mapping[str, pa.Table], parts: _PartFrame, row_part: np.ndarray, row_seq: np.ndarray,
-                  row_head: np.ndarray, orphans: np.ndarray, stored: bool) -> list[pa.Array]:  # fmt: skip
+                  row_head: np.ndarray, orphans: np.ndarray) -> list[pa.Array]:  # fmt: skip
     """Lot, sublot and wafer of every row when some rows lie outside any part: those take the
     MIR and wafer in force where they are."""
     part_rows = np.where(row_part >= 0, row_part, -1)
@@ -772,9 +874,197 @@ def _orphan_texts(tables: Mapping[str, pa.Table], parts: _PartFrame, row_part: n
     index = np.zeros(row_part.size, np.int64)
     index[orphans] = np.arange(orphans.size)
     keep = pa.array(row_part >= 0)
-    texts = [
+    return [
         pc.if_else(keep, lot_id, _take(_take(lots.lots, orphan_mir), index)),
         pc.if_else(keep, sublot_id, _take(_take(lots.sublots, orphan_mir), index)),
         pc.if_else(keep, wafer_id, _take(_take(wafers.ids, orphan_wafer), index)),
     ]
-    return [pc.dictionary_encode(t) for t in texts] if stored else texts
+
+
+# --------------------------------------------------------------------------------------------
+# The stored view: each piece's columns written by one kernel pass (:func:`_stored_rows`)
+
+
+# A piece's part_id dictionary is the range of codes its rows use when that range holds at most
+# this many (parts in file order have codes in file order); else only the codes used.
+_PART_ID_RANGE = 1 << 16
+
+
+class _Slots:
+    """What a row takes from the part it belongs to, one slot a part: the file's PIRs first (a
+    record's slot is its part), then one slot for each (MIR, wafer, head, site) of the test
+    records outside any part, which take the lot and wafer in force where they are, their own
+    head and site, and nothing of a part. Text as codes (-1 null) into ``dictionaries``."""
+
+    def __init__(self, tables: Mapping[str, pa.Table], rec: _Records, rec_part: np.ndarray, parts: _PartFrame,
+                 part_index: np.ndarray, last: np.ndarray):  # fmt: skip
+        n_pir = part_index.size
+        texts = [
+            part.slice(0, n_pir) for part in (parts.lot_id, parts.sublot_id, parts.wafer_id, parts.part_id)
+        ]
+        self.head, self.site = parts.head[:n_pir], parts.site[:n_pir]
+        self.rec_slot = rec_part
+        lone = np.nonzero(rec_part < 0)[0]
+        self.lone = lone.size > 0
+        n_lone = 0
+        if self.lone:
+            lots, wafers = _Lots(tables), _Wafers(tables)
+            seq, head, site = rec.seq[lone], rec.head[lone], rec.site[lone]
+            mir, wafer = lots.refs(seq), wafers.refs(seq, head)[0]
+            key = (mir + 1) << 40 | (wafer + 1) << 16 | head.astype(np.int64) << 8 | site
+            slot, n_lone, first = _factorize(key, np.arange(lone.size))
+            first = np.nonzero(first)[0]  # the records that opened each slot, in slot order
+            self.rec_slot = rec_part.copy()
+            self.rec_slot[lone] = n_pir + slot
+            texts[0] = pa.concat_arrays([texts[0], _take(lots.lots, mir[first])])
+            texts[1] = pa.concat_arrays([texts[1], _take(lots.sublots, mir[first])])
+            texts[2] = pa.concat_arrays([texts[2], _take(wafers.ids, wafer[first])])
+            self.head = np.concatenate([self.head, head[first]])
+            self.site = np.concatenate([self.site, site[first]])
+
+        def of_parts(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([values[:n_pir], np.zeros(n_lone, values.dtype)])
+
+        self.text = np.full((n_pir + n_lone, 4), -1, np.int32)
+        self.dictionaries = []
+        for k, values in enumerate(texts):
+            codes, dictionary = _text_codes_of(values)
+            self.text[: codes.size, k] = codes
+            self.dictionaries.append(dictionary)
+        self.index = np.concatenate([part_index, np.full(n_lone, -1, np.int64)])
+        self.x, self.y = of_parts(parts.x), of_parts(parts.y)
+        self.hard, self.soft = of_parts(parts.hard), of_parts(parts.soft)
+        passed, verdict = parts.passed
+        known = [(parts.x_ok, _SLOT_X), (parts.y_ok, _SLOT_Y), (parts.hard_ok, _SLOT_HARD),
+                 (parts.soft_ok, _SLOT_SOFT), (passed, _SLOT_PASSED), (verdict, _SLOT_VERDICT), (last, _SLOT_LAST)]  # fmt: skip
+        flags = np.full(n_pir + n_lone, 1 << _SLOT_PART, np.uint16)
+        flags[n_pir:] = 0
+        for values, bit in known:
+            flags[:n_pir] |= values[:n_pir].astype(np.uint16) << bit
+        for k, bit in enumerate((_SLOT_LOT, _SLOT_SUBLOT, _SLOT_WAFER, _SLOT_PART_ID)):
+            flags |= (self.text[:, k] >= 0).astype(np.uint16) << bit
+        self.flags = flags
+        self.x_ok, self.y_ok = parts.x_ok[:n_pir], parts.y_ok[:n_pir]
+        self.hard_ok, self.soft_ok = parts.hard_ok[:n_pir], parts.soft_ok[:n_pir]
+        self.verdict = verdict[:n_pir]
+
+
+@dataclass
+class _Resolved:
+    """Per record: the spec's default data applied (:func:`_resolve`) and the text codes; per
+    row: its record (None when rows are the records, in order), result and pin (None: no MPR)."""
+
+    row_rec: np.ndarray | None
+    result: np.ndarray
+    result_ok: np.ndarray
+    pin: np.ndarray | None
+    pin_ok: np.ndarray | None
+    name_codes: np.ndarray
+    names: pa.Array
+    units_codes: np.ndarray
+    units: pa.Array
+    lo: np.ndarray
+    lo_has: np.ndarray
+    hi: np.ndarray
+    hi_has: np.ndarray
+    scal: np.ndarray
+    scal_has: np.ndarray
+
+
+def _stored_pieces(schema: pa.Schema, rec: _Records, res: _Resolved, slots: _Slots, n_rows: int,
+                   piece_rows: int) -> tuple[pa.Schema, Iterator[pa.Table]]:  # fmt: skip
+    """The stored view's schema, its fields not nullable where no row can be null, and its
+    pieces, each built when asked for."""
+    lone = slots.lone
+    valid_codes = [bool((slots.text[:, k] >= 0).all()) for k in range(4)]
+    nullable = {
+        "lot_id": not valid_codes[0], "sublot_id": not valid_codes[1], "wafer_id": not valid_codes[2],
+        "part_index": lone, "part_id": lone or not valid_codes[3],
+        "x": lone or not slots.x_ok.all(), "y": lone or not slots.y_ok.all(),
+        "test_name": bool((res.name_codes < 0).any()), "pin": res.pin is None or not res.pin_ok.all(),
+        "result": not res.result_ok.all(), "units": bool((res.units_codes < 0).any()),
+        "lo_limit": not res.lo_has.all(), "hi_limit": not res.hi_has.all(), "res_scal": not res.scal_has.all(),
+        "test_flg": not rec.flg_ok.all(), "parm_flg": not rec.parm_ok.all(),
+        "passed": not (rec.flg_ok & ((rec.flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0)).all(),
+        "hard_bin": lone or not slots.hard_ok.all(), "soft_bin": lone or not slots.soft_ok.all(),
+        "part_passed": lone or not slots.verdict.all(), "is_last_test": lone,
+        "head": False, "site": False, "test_num": False, "test_type": False, "seq": False,
+    }  # fmt: skip
+    schema = pa.schema([f.with_nullable(nullable[f.name]) for f in schema])
+    in_place = res.row_rec is None
+    row_rec = np.zeros(0, np.int64) if in_place else res.row_rec
+    test_types = pa.array(_TEST_TYPES)
+    lot_ids, sublot_ids, wafer_ids, part_ids = slots.dictionaries
+
+    def piece(a: int, b: int) -> pa.Table:
+        m = b - a
+        columns = _part_row_buffers(m)
+        ones, low, high = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.text, slots.head, slots.site,
+                                     slots.index, slots.x, slots.y, slots.hard, slots.soft, slots.flags, rec.kind,
+                                     *columns)  # fmt: skip
+        bits, (lots, sublots, wafers, part_id_codes, head, site, index, x, y, hard, soft, types) = (
+            columns[0][:, : (m + 7) // 8],
+            columns[1:],
+        )
+        rows = None if in_place else row_rec[a:b]
+
+        def here(values: np.ndarray) -> np.ndarray:  # per record -> these rows (in place: no copy)
+            return values[a:b] if rows is None else values.take(rows)
+
+        def array(typ: pa.DataType, values: np.ndarray, valid: np.ndarray | int | None) -> pa.Array:
+            """An Arrow array on ``values`` without a copy; a validity bitmap only where a row is
+            null (``valid``: a flag a row, or the row of a part flag in ``bits``)."""
+            if valid is None:
+                bitmap, nulls = None, 0
+            elif isinstance(valid, int):
+                nulls = m - int(ones[valid])
+                bitmap = pa.py_buffer(bits[valid]) if nulls else None
+            else:
+                nulls = m - int(np.count_nonzero(valid))
+                bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+            return pa.Array.from_buffers(typ, m, [bitmap, pa.py_buffer(values)], null_count=nulls)
+
+        def record(name: str, typ: pa.DataType, values: np.ndarray, valid: np.ndarray) -> pa.Array:
+            return array(typ, here(values), here(valid) if nullable[name] else None)
+
+        def coded(codes: np.ndarray, valid: np.ndarray | int | None, dictionary: pa.Array) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(array(pa.int32(), codes, valid), dictionary, safe=False)
+
+        def boolean(values: np.ndarray | int, valid: np.ndarray | int | None) -> pa.Array:
+            packed = bits[values] if isinstance(values, int) else np.packbits(values, bitorder="little")
+            return array(pa.bool_(), packed, valid)
+
+        part_id_dictionary = part_ids.slice(low, max(high - low + 1, 0))
+        if high - low >= _PART_ID_RANGE:  # parts far apart (a retest reusing an id): the codes used only
+            used, local = np.unique(part_id_codes + low, return_inverse=True)
+            part_id_codes, part_id_dictionary = local.astype(np.int32), part_ids.take(pa.array(used))
+        names, units = here(res.name_codes), here(res.units_codes)
+        flg = here(rec.flg)
+        flg_ok = here(rec.flg_ok) if nullable["test_flg"] or nullable["passed"] else None
+        passed_ok = flg_ok & ((flg & (_NO_PASS_FAIL | _NOT_EXECUTED)) == 0) if nullable["passed"] else None
+        results = res.result[a:b]
+        columns = [
+            coded(lots, _SLOT_LOT, lot_ids), coded(sublots, _SLOT_SUBLOT, sublot_ids),
+            coded(wafers, _SLOT_WAFER, wafer_ids), array(pa.uint8(), head, None), array(pa.uint8(), site, None),
+            array(pa.int64(), index, _SLOT_PART), coded(part_id_codes, _SLOT_PART_ID, part_id_dictionary),
+            array(pa.int16(), x, _SLOT_X), array(pa.int16(), y, _SLOT_Y),
+            array(pa.uint32(), here(rec.test_num), None),
+            coded(names, names >= 0 if nullable["test_name"] else None, res.names),
+            coded(types, None, test_types),
+            pa.nulls(m, pa.uint16()) if res.pin is None
+            else array(pa.uint16(), res.pin[a:b], res.pin_ok[a:b] if nullable["pin"] else None),
+            array(pa.float32(), results, res.result_ok[a:b] if nullable["result"] else None),
+            coded(units, units >= 0 if nullable["units"] else None, res.units),
+            record("lo_limit", pa.float64(), res.lo, res.lo_has), record("hi_limit", pa.float64(), res.hi, res.hi_has),
+            record("res_scal", pa.int8(), res.scal, res.scal_has),
+            array(pa.uint8(), flg, flg_ok if nullable["test_flg"] else None),
+            record("parm_flg", pa.uint8(), rec.parm, rec.parm_ok),
+            boolean((flg & _FAILED) == 0, passed_ok),
+            array(pa.uint16(), hard, _SLOT_HARD), array(pa.uint16(), soft, _SLOT_SOFT),
+            boolean(_SLOT_PASSED, _SLOT_VERDICT), boolean(_SLOT_LAST, _SLOT_PART),
+            array(pa.uint64(), here(rec.seq).view(np.uint64), None),
+        ]  # fmt: skip
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    step = max(piece_rows, 1)
+    return schema, (piece(a, min(a + step, n_rows)) for a in range(0, n_rows, step))
