@@ -70,6 +70,7 @@ def _argument_types() -> dict:
         "gather_items": (u1, i8, u2, i8, n, flag),
         "gather_nibbles": (u1, i8, u2, i8),
         "gather_gen_data": (u1, i8, u2, i8, flag),
+        "gen_data_columns": (u1, i8, u2, i8, flag),
         "gather_values": (u1, i8, i4, n, flag),
         "_offsets": (i4,),
         "_copy_ranges": (u1, i8, i4, i4, i4, u1, n, n),

@@ -85,6 +85,7 @@ DIRECT = (
     "gather_items",
     "gather_nibbles",
     "gather_gen_data",
+    "gen_data_columns",
     "gather_values",
 )
 
