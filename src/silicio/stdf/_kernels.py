@@ -209,18 +209,37 @@ def _decode_range(
     # are read from the record's decoded columns where the array needs them (_field_value), not
     # noted as each field flagged ``is_ref`` is decoded: a test per fixed-size field per record.
     nf = kinds.shape[0]
-    # The leading fixed-size fields stand at the same place in every record that holds them all:
-    # copied a field at a time over the whole range (a loop of one size and byte order, without
-    # the per-field dispatch below: a third of PTR's decoding), the loop below goes on after them.
+    # Runs of fixed-size fields are copied a field at a time over the whole range, by a loop of
+    # one size and byte order, without the per-field dispatch below (PTR: 12 of its 20 fields).
+    # The leading run stands at the same place in every record that holds it whole: copied
+    # first, as it may hold the counts of arrays the loop below walks. A later run without such
+    # counts is only noted where it starts in each record that holds it whole, and copied after.
+    m = hi - lo
     n_lead, lead_bytes = 0, 0
     while n_lead < nf and kinds[n_lead] == KIND_FIXED:
         lead_bytes += sizes[n_lead]
         n_lead += 1
+    run_of = np.full(nf, -1, np.int64)  # the run a field starts (-1: none, or not deferred)
+    run_end = np.zeros(nf, np.int64)
+    run_bytes = np.zeros(nf, np.int64)
+    n_runs = 0
+    f = n_lead
+    while f < nf:
+        g, nbytes, counts = f, 0, False
+        while g < nf and kinds[g] == KIND_FIXED:
+            nbytes += sizes[g]
+            counts |= is_ref[g]
+            g += 1
+        if g - f > 1 and not counts:
+            run_of[f], run_end[f], run_bytes[f] = n_runs, g, nbytes
+            n_runs += 1
+        f = max(g, f + 1)
+    run_at = np.full(max(n_runs, 1) * m, -1, np.int64)  # per run and record: where it starts
     if n_lead:
-        at = 0
-        for f in range(n_lead):
-            _copy_lead_field(buf, rec_pos, big, lo, hi, lead_bytes, at, sizes[f], col_base[f], fixed)
-            at += sizes[f]
+        lead_at = np.empty(m, np.int64)
+        for r in range(lo, hi):
+            lead_at[r - lo] = rec_pos[r] + 4 if _u2(buf, rec_pos[r], big) >= lead_bytes else -1
+        _copy_run(buf, lead_at, big, lo, hi, 0, n_lead, sizes, col_base, fixed)
     for r in range(lo, hi):
         first = rec_pos[r] + 4
         p = first
@@ -232,6 +251,12 @@ def _decode_range(
         while f < nf:
             k = kinds[f]
             if k == KIND_FIXED:
+                run = run_of[f]
+                if run >= 0 and p + run_bytes[f] <= end:
+                    run_at[run * m + r - lo] = p
+                    p += run_bytes[f]
+                    f = run_end[f]
+                    continue
                 if p >= end:
                     break
                 s = sizes[f]
@@ -309,51 +334,65 @@ def _decode_range(
             f += 1
         present[r] = f
         # omitted variable-length fields take no bytes: var_start and var_len start as zeros
+    for f in range(n_lead, nf):
+        if run_of[f] >= 0:
+            run = run_of[f]
+            _copy_run(
+                buf, run_at[run * m : (run + 1) * m], big, lo, hi, f, run_end[f], sizes, col_base, fixed
+            )
 
 
 @nb.njit(cache=True, nogil=True)
-def _copy_lead_field(buf, rec_pos, big, lo, hi, lead_bytes, at, size, col_base, fixed):
-    """One of the leading fixed-size fields (``size`` bytes, ``at`` bytes into the record) of
-    the records lo..hi that hold all ``lead_bytes`` of them, into its column of ``fixed``; the
-    shorter records are left to the record-by-record loop."""
+def _copy_run(buf, run_at, big, lo, hi, f_lo, f_hi, sizes, col_base, fixed):
+    """Fixed-size fields f_lo..f_hi, side by side in the records lo..hi from ``run_at[r - lo]``
+    (-1: the record does not hold them all, its loop copies those it holds), into their columns
+    of ``fixed``, a field at a time."""
+    at = 0
+    for f in range(f_lo, f_hi):
+        _copy_run_field(buf, run_at, big, lo, hi, at, sizes[f], col_base[f], fixed)
+        at += sizes[f]
+
+
+@nb.njit(cache=True, nogil=True)
+def _copy_run_field(buf, run_at, big, lo, hi, at, size, col_base, fixed):
     # a loop per size and byte order: each copy compiles to one load (and byte swap) and one store
     if size == 1:
         for r in range(lo, hi):
-            q = rec_pos[r]
-            if _u2(buf, q, big) >= lead_bytes:
-                fixed[col_base + r] = buf[q + 4 + at]
+            q = run_at[r - lo]
+            if q >= 0:
+                fixed[col_base + r] = buf[q + at]
     elif size == 2:
         if big:
             for r in range(lo, hi):
-                q = rec_pos[r]
-                if _u2(buf, q, big) >= lead_bytes:
-                    _store_le(fixed, col_base + r * 2, _load_be(buf, q + 4 + at, 2), 2)
+                q = run_at[r - lo]
+                if q >= 0:
+                    _store_le(fixed, col_base + r * 2, _load_be(buf, q + at, 2), 2)
         else:
             for r in range(lo, hi):
-                q = rec_pos[r]
-                if _u2(buf, q, big) >= lead_bytes:
-                    _store_le(fixed, col_base + r * 2, _load_le(buf, q + 4 + at, 2), 2)
+                q = run_at[r - lo]
+                if q >= 0:
+                    _store_le(fixed, col_base + r * 2, _load_le(buf, q + at, 2), 2)
     elif size == 4:
         if big:
             for r in range(lo, hi):
-                q = rec_pos[r]
-                if _u2(buf, q, big) >= lead_bytes:
-                    _store_le(fixed, col_base + r * 4, _load_be(buf, q + 4 + at, 4), 4)
+                q = run_at[r - lo]
+                if q >= 0:
+                    _store_le(fixed, col_base + r * 4, _load_be(buf, q + at, 4), 4)
         else:
             for r in range(lo, hi):
-                q = rec_pos[r]
-                if _u2(buf, q, big) >= lead_bytes:
-                    _store_le(fixed, col_base + r * 4, _load_le(buf, q + 4 + at, 4), 4)
+                q = run_at[r - lo]
+                if q >= 0:
+                    _store_le(fixed, col_base + r * 4, _load_le(buf, q + at, 4), 4)
     elif big:
         for r in range(lo, hi):
-            q = rec_pos[r]
-            if _u2(buf, q, big) >= lead_bytes:
-                _store_le(fixed, col_base + r * 8, _load_be(buf, q + 4 + at, 8), 8)
+            q = run_at[r - lo]
+            if q >= 0:
+                _store_le(fixed, col_base + r * 8, _load_be(buf, q + at, 8), 8)
     else:
         for r in range(lo, hi):
-            q = rec_pos[r]
-            if _u2(buf, q, big) >= lead_bytes:
-                _store_le(fixed, col_base + r * 8, _load_le(buf, q + 4 + at, 8), 8)
+            q = run_at[r - lo]
+            if q >= 0:
+                _store_le(fixed, col_base + r * 8, _load_le(buf, q + at, 8), 8)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -678,37 +717,47 @@ def gen_data_columns(buf, base, rel, counts, big):
             at += _align8(total * GDR_VALUE_SIZE[c])
     body = np.zeros(at, np.uint8)
     half_words = body.view(np.int32)  # every part starts at a multiple of 8
-    filled = np.zeros(14, np.int64)  # bytes of Cn, Bn, Dn data written so far
     high = np.uint8(0)
-    for j in range(total):
-        c = codes[j]
-        q = value_pos[j]
-        size = np.int64(value_len[j])
-        if c == 0:  # B0, padding: a null in every column
-            pass
-        elif c == 10 or c == 11 or c == 12:
-            d = layout[c, GDR_AT_DATA] + filled[c]
-            for b in range(size):
-                body[d + b] = buf[q + b]
-                if c == 10:
-                    high |= buf[q + b]
-            filled[c] += size
-            if c == 12:
-                v = layout[c, GDR_AT_VALUES] + 2 * j
-                bits = _u2(buf, q - 2, big)
-                body[v] = bits & 0xFF
-                body[v + 1] = bits >> 8
+    # A pass over the items per column laid out (few: a GDR's items hold three or four types),
+    # each a loop without the per-item choice of column
+    for c in GDR_COLUMN_CODES:
+        if layout[c, GDR_HELD] < 0:
+            continue
+        at = layout[c, GDR_AT_BITMAP]
+        for j8 in range(0, total, 8):
+            bits = 0
+            for j in range(j8, min(j8 + 8, total)):
+                bits |= (codes[j] == c) << (j - j8)
+            body[at + (j8 >> 3)] = bits
+        if held[c] == 0:
+            continue
+        if c == 10 or c == 11 or c == 12:
+            d, o, a = layout[c, GDR_AT_DATA], layout[c, GDR_AT_OFFSETS] >> 2, 0
+            for j in range(total):
+                if codes[j] == c:
+                    _copy_bytes(body, d + a, buf, value_pos[j], value_len[j])
+                    a += value_len[j]
+                half_words[o + j + 1] = a
+            if c == 10:
+                for b in range(d, d + a):
+                    high |= body[b]
+            elif c == 12:
+                v = layout[c, GDR_AT_VALUES]
+                for j in range(total):
+                    if codes[j] == c:
+                        bits = _u2(buf, value_pos[j] - 2, big)
+                        body[v + 2 * j] = bits & 0xFF
+                        body[v + 2 * j + 1] = bits >> 8
         elif c == 13:
-            body[layout[c, GDR_AT_VALUES] + j] = buf[q] & 0x0F
+            v = layout[c, GDR_AT_VALUES]
+            for j in range(total):
+                if codes[j] == c:
+                    body[v + j] = buf[value_pos[j]] & 0x0F
         else:
-            v = layout[c, GDR_AT_VALUES] + j * size
-            for b in range(size):
-                body[v + b] = buf[q + size - 1 - b] if big else buf[q + b]
-        if c != 0:
-            body[layout[c, GDR_AT_BITMAP] + (j >> 3)] |= np.uint8(1 << (j & 7))
-        for t in range(10, 13):  # every item has an offset in each byte column
-            if layout[t, GDR_AT_OFFSETS] >= 0:
-                half_words[(layout[t, GDR_AT_OFFSETS] >> 2) + j + 1] = filled[t]
+            v, size = layout[c, GDR_AT_VALUES], GDR_VALUE_SIZE[c]
+            for j in range(total):
+                if codes[j] == c:
+                    _copy_scalar(body, v + j * size, buf, value_pos[j], size, big)
     return offsets, codes, body, layout, high >= 0x80
 
 
