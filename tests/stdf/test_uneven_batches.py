@@ -153,3 +153,30 @@ def test_generic_data_of_every_type_reads_as_written(kernels, order, shape):
                 assert a["R4"] == pytest.approx(b["R4"]), (row, k)
                 a, b = {**a, "R4": None}, {**b, "R4": None}
             assert a == b, (row, k)
+
+
+@pytest.mark.parametrize("texts", [40, 250])
+def test_small_record_types_beyond_one_arena_read_as_written(kernels, texts):
+    # Types of few records write their messages one after the other into a window's arena
+    # (_driver.Arena, 64 KiB); those that no longer fit take a message of their own.
+    order = "<"
+    parts, expected = [_far(order)], {}
+    for k in range(20):  # DTRs, then PMRs, then DTRs...: 200 of each, texts of ``texts`` bytes
+        name = "DTR" if k % 2 == 0 else "PMR"
+        for i in range(20):
+            text = (f"{name}{k}-{i}-" + "x" * texts)[:texts]
+            if name == "DTR":
+                parts.append(_record(order, 50, 30, _cn(text.encode())))
+            else:
+                index = 100 * k + i
+                payload = (
+                    struct.pack(order + "HH", index, 1)
+                    + _cn(text.encode())
+                    + _cn(b"p") * 2
+                    + bytes([1, i % 4])
+                )
+                parts.append(_record(order, 1, 60, payload))
+            expected.setdefault(name, []).append(text)
+    tables = read(b"".join(parts))
+    assert tables["DTR"]["TEXT_DAT"].to_pylist() == expected["DTR"]
+    assert tables["PMR"]["CHAN_NAM"].to_pylist() == expected["PMR"]

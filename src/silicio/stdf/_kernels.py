@@ -920,6 +920,57 @@ def _decode_to_message(
 
 
 @nb.njit(cache=True, nogil=True)
+def _decode_into(
+    arena,
+    used,
+    buf,
+    rec_pos,
+    seq,
+    base,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    size_ref,
+    is_ref,
+    col_off,
+    var_slot,
+    width,
+    n_var,
+    ipc_kind,
+    text_check,
+    template,
+    at_length,
+    at_nodes,
+    at_buffers,
+    at_body_length,
+):
+    """:func:`_decode_to_message` writing the message into ``arena`` (int64 words, zeroed, never
+    written before) from word ``used`` where it fits. Returns the message's bytes (a multiple of
+    8), whether it was written, how many records overran, and whether a text holds a byte >=
+    0x80. (No array is returned: pycc's wrappers box each one in microseconds, more than a small
+    record type takes to decode.)"""
+    n, nf = rec_pos.shape[0], kinds.shape[0]
+    fixed, var_start, var_len, present, bad_field, col_base, slot_base = _decode_outputs(
+        n, nf, width, n_var, col_off, var_slot
+    )
+    totals = np.zeros((1, nf), np.int64)
+    _decode_chunk(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_base, slot_base, 0, n, fixed,
+                  var_start, var_len, present, bad_field, col_off, var_slot, ipc_kind, totals, 0)  # fmt: skip
+    length, where, starts, fewest, most, n_bad = _buffer_layout(sizes, ipc_kind, present, bad_field, totals)
+    meta = template.shape[0]
+    size = meta + where[-1]
+    if used + size // 8 > arena.shape[0]:
+        return size, False, n_bad, False
+    words = arena[used : used + size // 8]
+    _write_metadata(words, template, at_length, at_nodes, at_buffers, at_body_length, ipc_kind, present, length,
+                    where, starts)  # fmt: skip
+    _fill(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, col_off, var_slot, ipc_kind, meta, words, where,
+          starts, fewest, most, fixed, var_start, var_len, present, 0, n, 0)  # fmt: skip
+    return size, True, n_bad, _text_high(words, meta, where, ipc_kind, text_check, most, n)
+
+
+@nb.njit(cache=True, nogil=True)
 def _decode_chunk(
     buf,
     rec_pos,

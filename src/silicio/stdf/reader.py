@@ -32,7 +32,7 @@ import pyarrow as pa
 from . import _layout as L
 from . import _python_kernels
 from ._cpus import OtherWork
-from ._driver import PARALLEL_MIN_ITEMS
+from ._driver import PARALLEL_MIN_ITEMS, Arena
 from .errors import StdfError, StdfIssue
 from .spec import (
     BY_CODE,
@@ -908,6 +908,14 @@ class _Window:
         self.kernels = kernels
         self.threads = 1  # set by _decode_window
         self.raw = memoryview(buf)  # for struct.unpack_from in the Python paths, without a copy
+        self._arena = None
+
+    @property
+    def arena(self) -> Arena:
+        """Where the window's small record types write their messages (made on first use)."""
+        if self._arena is None:
+            self._arena = Arena()
+        return self._arena
 
 
 #: Environment variable capping the threads that decode a window (1: single-threaded).
@@ -1519,7 +1527,7 @@ def _ipc_batch(
     if ipc is None or state.kernels is _python_kernels:
         return None  # (the Python kernels write no messages)
     message, bad, n_bad, high = state.kernels.batch_message(
-        win.buf, rec_pos, seq, base, win.big, *ipc.kernel_args, win.threads
+        win.buf, rec_pos, seq, base, win.big, *ipc.kernel_args, win.threads, win.arena
     )
     if high:
         return None  # the column path decodes (and reports) this type again
