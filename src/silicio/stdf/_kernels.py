@@ -214,7 +214,6 @@ def _decode_range(
     # The leading run stands at the same place in every record that holds it whole: copied
     # first, as it may hold the counts of arrays the loop below walks. A later run without such
     # counts is only noted where it starts in each record that holds it whole, and copied after.
-    m = hi - lo
     n_lead, lead_bytes = 0, 0
     while n_lead < nf and kinds[n_lead] == KIND_FIXED:
         lead_bytes += sizes[n_lead]
@@ -234,9 +233,52 @@ def _decode_range(
             run_of[f], run_end[f], run_bytes[f] = n_runs, g, nbytes
             n_runs += 1
         f = max(g, f + 1)
-    run_at = np.full(max(n_runs, 1) * m, -1, np.int64)  # per run and record: where it starts
+    # Blocks of records: a block's bytes stay in the CPU's cache while each field of the runs is
+    # copied (a field at a time over the whole range read the window from memory again for each)
+    block = max(min(DECODE_BLOCK, hi - lo), 1)
+    run_at = np.empty(max(n_runs, 1) * block, np.int64)  # per run and record: where it starts
+    lead_at = np.empty(block, np.int64)
+    for blo in range(lo, hi, block):
+        _decode_block(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, col_base, slot_base, blo,
+                      min(blo + block, hi), fixed, var_start, var_len, present, bad_field, n_lead, lead_bytes,
+                      run_of, run_end, run_bytes, run_at, lead_at)  # fmt: skip
+
+
+#: Records :func:`_decode_range` decodes at a time.
+DECODE_BLOCK = 512
+
+
+@nb.njit(cache=True, nogil=True)
+def _decode_block(
+    buf,
+    rec_pos,
+    big,
+    kinds,
+    sizes,
+    count_ref,
+    size_ref,
+    col_base,
+    slot_base,
+    lo,
+    hi,
+    fixed,
+    var_start,
+    var_len,
+    present,
+    bad_field,
+    n_lead,
+    lead_bytes,
+    run_of,
+    run_end,
+    run_bytes,
+    run_at,
+    lead_at,
+):
+    """:func:`_decode_range` for records lo..hi, at most ``lead_at``'s length (the block)."""
+    nf = kinds.shape[0]
+    block = lead_at.shape[0]
+    run_at[:] = -1
     if n_lead:
-        lead_at = np.empty(m, np.int64)
         for r in range(lo, hi):
             lead_at[r - lo] = rec_pos[r] + 4 if _u2(buf, rec_pos[r], big) >= lead_bytes else -1
         _copy_run(buf, lead_at, big, lo, hi, 0, n_lead, sizes, col_base, fixed)
@@ -253,7 +295,7 @@ def _decode_range(
             if k == KIND_FIXED:
                 run = run_of[f]
                 if run >= 0 and p + run_bytes[f] <= end:
-                    run_at[run * m + r - lo] = p
+                    run_at[run * block + r - lo] = p
                     p += run_bytes[f]
                     f = run_end[f]
                     continue
@@ -337,9 +379,8 @@ def _decode_range(
     for f in range(n_lead, nf):
         if run_of[f] >= 0:
             run = run_of[f]
-            _copy_run(
-                buf, run_at[run * m : (run + 1) * m], big, lo, hi, f, run_end[f], sizes, col_base, fixed
-            )
+            at = run * block
+            _copy_run(buf, run_at[at : at + hi - lo], big, lo, hi, f, run_end[f], sizes, col_base, fixed)
 
 
 @nb.njit(cache=True, nogil=True)
