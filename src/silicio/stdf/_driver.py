@@ -78,6 +78,22 @@ def _scratch(n, nf, width, n_var, col_off, var_slot):
             np.empty(n, np.int16), np.full(n, -1, np.int16), col_base, slot_base)  # fmt: skip
 
 
+#: Records of a type that writes its message into a window's :class:`Arena`, and the arena's size.
+ARENA_MAX_ITEMS = 256
+ARENA_BYTES = 64 * 1024
+
+
+class Arena:
+    """A zeroed block that the small record types of a window write their messages into, one
+    after the other: a call that returns an array costs ~10 us more (pycc's wrappers box it
+    slowly), more than such a type takes to decode. Each message stays where it was written
+    (the batches read from it hold it), so the block is never written twice."""
+
+    def __init__(self):
+        self.words = np.zeros(ARENA_BYTES // 8, np.int64)
+        self.used = 0  # words
+
+
 #: The kernels the reader calls directly, the same in every set.
 DIRECT = (
     "index_records",
@@ -85,6 +101,7 @@ DIRECT = (
     "gather_items",
     "gather_nibbles",
     "gather_gen_data",
+    "gen_data_columns",
     "gather_values",
 )
 
@@ -210,6 +227,7 @@ class Kernels:
         at_buffers,
         at_body_length,
         threads=1,
+        arena=None,
     ):
         """One record type's batch as an Arrow IPC message: see :func:`decode_fields` for the
         decoding and ``reader._ipc_plan`` for the template. Returns the message (uint8), the
@@ -219,9 +237,23 @@ class Kernels:
 
         With ``threads`` > 1 (and records enough, :func:`chunk_bounds`) ranges of records are
         decoded on several threads, then, once the buffers are laid out from what each range holds,
-        written into the message side by side; the message is the same byte for byte."""
+        written into the message side by side; the message is the same byte for byte. A type of
+        few records writes its message into ``arena`` (an :class:`Arena`) where it fits."""
         k = self.compiled
         n = rec_pos.shape[0]
+        if arena is not None and n <= ARENA_MAX_ITEMS:
+            size, written, n_bad, high = k._decode_into(arena.words, arena.used, buf, rec_pos, seq, base, big, kinds,
+                                                        sizes, count_ref, size_ref, is_ref, col_off, var_slot, width,
+                                                        n_var, ipc_kind, text_check, template, at_length, at_nodes,
+                                                        at_buffers, at_body_length)  # fmt: skip
+            if written:
+                message = arena.words[arena.used : arena.used + size // 8].view(np.uint8)
+                arena.used += size // 8
+                bad_field = None
+                if n_bad:  # records overran theirs: decoded again for which field (rare)
+                    bad_field = k._decode_chunks(buf, rec_pos, big, kinds, sizes, count_ref, size_ref, is_ref, col_off,
+                                                 var_slot, width, n_var, 1)[4]  # fmt: skip
+                return message, bad_field, n_bad, high
         # one range (chunk_bounds), in one launch: small types are many
         if n < LARGE_BATCH and (threads <= 1 or n < PARALLEL_MIN_ITEMS):
             message, n_bad, high = k._decode_to_message(buf, rec_pos, seq, base, big, kinds, sizes, count_ref, size_ref,

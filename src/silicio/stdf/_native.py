@@ -38,6 +38,7 @@ find_resync = NATIVE.find_resync
 gather_items = NATIVE.gather_items
 gather_nibbles = NATIVE.gather_nibbles
 gather_gen_data = NATIVE.gather_gen_data
+gen_data_columns = NATIVE.gen_data_columns
 gather_values = NATIVE.gather_values
 decode_fields = NATIVE.decode_fields
 batch_message = NATIVE.batch_message

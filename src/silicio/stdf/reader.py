@@ -32,7 +32,7 @@ import pyarrow as pa
 from . import _layout as L
 from . import _python_kernels
 from ._cpus import OtherWork
-from ._driver import PARALLEL_MIN_ITEMS
+from ._driver import PARALLEL_MIN_ITEMS, Arena
 from .errors import StdfError, StdfIssue
 from .spec import (
     BY_CODE,
@@ -908,6 +908,14 @@ class _Window:
         self.kernels = kernels
         self.threads = 1  # set by _decode_window
         self.raw = memoryview(buf)  # for struct.unpack_from in the Python paths, without a copy
+        self._arena = None
+
+    @property
+    def arena(self) -> Arena:
+        """Where the window's small record types write their messages (made on first use)."""
+        if self._arena is None:
+            self._arena = Arena()
+        return self._arena
 
 
 #: Environment variable capping the threads that decode a window (1: single-threaded).
@@ -1079,6 +1087,13 @@ def _gen_data_array(win: _Window, base, rel, counts, valid) -> pa.Array:
     """GDR generic data as a list of structs: TYPE, then one column per data type, set only
     in the column of the item's own type."""
     buf, big, kernels = win.buf, win.big, win.kernels
+    if kernels is not _python_kernels:
+        offsets, codes, body, layout, high = kernels.gen_data_columns(
+            buf, base, rel, counts.astype(np.int64), big
+        )
+        if not high:  # (Cn text that is not plain ASCII: checked item by item below)
+            items = _gen_data_items(codes, pa.py_buffer(body), layout.tolist())
+            return _list_array(GDR_ITEM_TYPE, offsets, items, valid)
     offsets, codes, value_pos, value_len, bits = kernels.gather_gen_data(
         buf, base, rel, counts.astype(np.int64), big
     )
@@ -1117,6 +1132,36 @@ def _gen_data_array(win: _Window, base, rel, counts, valid) -> pa.Array:
 
 
 _GDR_CODE = {name: code for code, name in GDR_TYPE_CODES.items()}
+#: Where gen_data_columns's layout says a code's parts start (_kernels.GDR_AT_*), and how many items hold it.
+_AT_BITMAP, _AT_VALUES, _AT_OFFSETS, _AT_DATA, _HELD = range(5)
+
+
+def _gen_data_items(codes: np.ndarray, body: pa.Buffer, layout: list) -> pa.Array:
+    """The items of GDR generic data from :func:`_kernels.gen_data_columns`'s columns: each a
+    slice of its body (see there), all null where no item holds its type."""
+    n = codes.size
+    bitmap_len, offsets_len = (n + 7) // 8, 4 * (n + 1)
+    children = [_numeric(codes, pa.uint8())]
+    for child in list(GDR_ITEM_TYPE)[1:]:
+        at = layout[_GDR_CODE[child.name]]
+        held = at[_HELD]
+        if held <= 0 and child.name != "Dn":
+            children.append(pa.nulls(n, child.type))
+            continue
+        bitmap, nulls = body.slice(at[_AT_BITMAP], bitmap_len), n - held
+        if child.name in ("Cn", "Bn", "Dn"):
+            offsets = body.slice(at[_AT_OFFSETS], offsets_len)
+            data_len = int(np.frombuffer(offsets, np.int32)[-1])
+            typ = _STRING if child.name == "Cn" else _BINARY
+            arr = pa.Array.from_buffers(typ, n, [bitmap, offsets, body.slice(at[_AT_DATA], data_len)], nulls)
+            if child.name == "Dn":
+                bits = pa.Array.from_buffers(pa.uint16(), n, [None, body.slice(at[_AT_VALUES], 2 * n)], 0)
+                arr = pa.Array.from_buffers(DN_TYPE, n, [bitmap], nulls, children=[bits, arr])
+        else:
+            size = 1 if child.name == "N1" else FIXED_SIZE[child.name]
+            arr = pa.Array.from_buffers(child.type, n, [bitmap, body.slice(at[_AT_VALUES], size * n)], nulls)
+        children.append(arr)
+    return pa.StructArray.from_arrays(children, fields=list(GDR_ITEM_TYPE))
 
 
 def _python_field(plan: _Plan, i: int, win: _Window, base, rel, counts, valid, fixed_column) -> pa.Array:
@@ -1482,7 +1527,7 @@ def _ipc_batch(
     if ipc is None or state.kernels is _python_kernels:
         return None  # (the Python kernels write no messages)
     message, bad, n_bad, high = state.kernels.batch_message(
-        win.buf, rec_pos, seq, base, win.big, *ipc.kernel_args, win.threads
+        win.buf, rec_pos, seq, base, win.big, *ipc.kernel_args, win.threads, win.arena
     )
     if high:
         return None  # the column path decodes (and reports) this type again
