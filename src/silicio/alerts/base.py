@@ -149,7 +149,7 @@ class AlertContext:
         if self.ingested is not None:  # only those rows, through SQLAlchemy
             from silicio.lake.queries.alerts import known_signatures
 
-            return known_signatures(self.lake.catalog.engine, stage, sorted(ingested))
+            return known_signatures(self.ingested.catalog.engine, stage, sorted(ingested))
         seen: dict[str | None, set[str]] = {}
         for row in self.lake.catalog.rows("wafer_signatures"):
             if row["stage"] == stage and row["lot"] not in ingested:
@@ -164,7 +164,7 @@ class AlertContext:
 
         if self.ingested is not None:  # the catalog's own rows, through SQLAlchemy
             of = queries.catalog_wafer_yields if wafers else queries.catalog_lot_yields
-            return of(self.lake.catalog.engine, product, stage)
+            return of(self.ingested.catalog.engine, product, stage)
         of = queries.wafer_yield_series if wafers else queries.lot_yield_series
         return of(self.lake, product, stage)
 

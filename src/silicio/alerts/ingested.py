@@ -42,13 +42,44 @@ PAT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin
                "hi_limit", "part_passed", "is_last_test", "test_flg")  # fmt: skip
 
 
+#: Catalogs kept for the process, by URL (the newest few): see :func:`kept_catalog`.
+_KEPT_CATALOGS: dict[str, Any] = {}
+_KEPT_MAX = 4
+
+
+def kept_catalog(lake) -> Any:
+    """A :class:`~silicio.lake.catalog.Catalog` on ``lake``'s catalog database kept for the
+    process: the next evaluation on the same database (``silicio ingest --watch``, the bench's
+    lots, the web app) reuses its engine, so its statements are compiled once a process, not once
+    a lot (SQLAlchemy keeps compiled statements per engine: ~1 ms a statement on SQLite). Not
+    migrated again: ``lake`` opened it migrated. :func:`release_connections` closes its pooled
+    connections after each evaluation (a SQLite file is not held open between lots)."""
+    from silicio.lake.catalog import Catalog
+
+    url = lake.catalog.url
+    catalog = _KEPT_CATALOGS.pop(url, None)
+    if catalog is None:
+        catalog = Catalog(url, migrate=False)
+    _KEPT_CATALOGS[url] = catalog  # the newest last
+    while len(_KEPT_CATALOGS) > _KEPT_MAX:
+        _KEPT_CATALOGS.pop(next(iter(_KEPT_CATALOGS))).close()
+    return catalog
+
+
+def release_connections(catalog) -> None:
+    """Close the pooled connections of a kept catalog (its compiled statements stay)."""
+    catalog.engine.dispose()
+
+
 @dataclass
 class IngestedLots:
     """The catalog's files of the lots an ingest touched (:func:`silicio.lake.queries.alerts.ingested_files`),
-    and what is read from them once: each lot's file tables and each program's stored versions."""
+    and what is read from them once: each lot's file tables and each program's stored versions.
+    ``catalog``: the process's kept catalog on the lake's database (:func:`kept_catalog`)."""
 
     lake: Any
     files: pl.DataFrame
+    catalog: Any = None
     _tables: dict[tuple, pl.DataFrame | None] = field(default_factory=dict, repr=False)
     _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
@@ -58,7 +89,8 @@ class IngestedLots:
     def of(cls, lake, sha256s: list[str]) -> IngestedLots:
         from silicio.lake.queries import alerts as queries
 
-        return cls(lake, queries.ingested_files(lake.catalog.engine, sha256s))
+        catalog = kept_catalog(lake)
+        return cls(lake, queries.ingested_files(catalog.engine, sha256s), catalog)
 
     @property
     def _rows(self) -> list[dict[str, Any]]:
@@ -180,7 +212,7 @@ class IngestedLots:
     def stored_versions(self, key) -> list[dict[str, Any]]:
         """The catalog's versions of baseline ``key`` (read once)."""
         if key not in self._versions:
-            self._versions[key] = self.lake.catalog.baseline_versions(key)
+            self._versions[key] = self.catalog.baseline_versions(key)
         return self._versions[key]
 
     def stored_baseline(self, product: str | None, stage: str, lot: str):
@@ -244,7 +276,7 @@ class IngestedLots:
         baseline, version = self.stored_baseline(product, stage, lot)
         if baseline is None or baseline.version is None:
             return None
-        rows = self.lake.catalog.baseline_pat_limits(version["id"])
+        rows = self.catalog.baseline_pat_limits(version["id"])
         return _pat_table(rows) if rows else None
 
 
