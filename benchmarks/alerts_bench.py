@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from silicio import lake as silicio_lake
-from silicio.alerts import context_of_ingest, evaluate, loads_config
+from silicio.alerts import context_of_ingest, evaluate, loads_config, open_lake
 from silicio.demo.stdf_demo import write_demo_stdf
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -84,7 +84,7 @@ def run(files: list[Path], data: Path, with_rules: bool) -> tuple[float, float, 
         assert report.ok, report.outcomes
         middle = time.process_time()
         if config is not None:
-            with silicio_lake.open(data) as lake:
+            with open_lake(data) as lake:  # as `silicio ingest --alerts` opens it
                 result = evaluate(lake, config, context_of_ingest(lake, report), actor="bench")
                 assert not result.errors, result.errors
                 raised += len(result.raised)

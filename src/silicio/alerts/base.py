@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 __all__ = ["AlertContext", "AlertRule", "Finding", "QuarantinedFile"]
 
@@ -117,16 +118,14 @@ class AlertContext:
             self._cache[key] = found
         return self._cache[key]
 
-    def ingested_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pl.DataFrame | None:
+    def ingested_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pa.Table | None:
         """``columns`` of the test results of ``lot`` at ``stage`` from the lot's one new file,
-        in no particular order (for a count that does not depend on it); None when not at
-        ingest or the lot has other files (:meth:`lot_tidy` then)."""
+        in no particular order (for a count that does not depend on it), texts dictionary-encoded
+        (:meth:`silicio.alerts.ingested.IngestedLots.lot_results`); None when not at ingest or
+        the lot has other files (:meth:`lot_tidy` then)."""
         if self.ingested is None:
             return None
-        key = ("results", lot, stage, columns)
-        if key not in self._cache:
-            self._cache[key] = self.ingested.lot_frame("tidy", lot, stage, columns, ordered=False)
-        return self._cache[key]
+        return self.ingested.lot_results(lot, stage, columns)
 
     def static_pat_limits(self, product: str | None, stage: str, lot: str):
         """The static PAT limits of the stored lot-history version ``lot`` is judged against

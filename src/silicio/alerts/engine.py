@@ -30,7 +30,7 @@ from .channels import Delivery, send_email, send_webhook
 from .config import AlertConfig, RuleConfig
 from .ingested import release_connections
 
-__all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint"]
+__all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint", "open_lake"]
 
 
 @dataclass
@@ -53,6 +53,21 @@ def fingerprint(detail: dict[str, Any]) -> str:
         plain(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def open_lake(data_dir=None, database_url: str | None = None):
+    """The lake to evaluate the rules on after an ingest (:class:`silicio.lake.query.Lake`), its
+    catalog the process's kept one (:func:`silicio.alerts.ingested.kept_catalog`): a process that
+    evaluates lot after lot creates no engine, checks no migrations and compiles no statement
+    again. Close it as any lake (its catalog's connections are closed, the catalog kept)."""
+    from silicio.lake.layout import LakeLayout
+    from silicio.lake.query import Lake
+
+    from .ingested import kept_catalog
+
+    return Lake(
+        data_dir, database_url, catalog=kept_catalog(LakeLayout.at(data_dir).database_url(database_url))
+    )
 
 
 def context_of_ingest(lake, report) -> AlertContext:

@@ -47,19 +47,18 @@ _KEPT_CATALOGS: dict[str, Any] = {}
 _KEPT_MAX = 4
 
 
-def kept_catalog(lake) -> Any:
-    """A :class:`~silicio.lake.catalog.Catalog` on ``lake``'s catalog database kept for the
+def kept_catalog(url: str) -> Any:
+    """A :class:`~silicio.lake.catalog.Catalog` on the catalog database at ``url`` kept for the
     process: the next evaluation on the same database (``silicio ingest --watch``, the bench's
     lots, the web app) reuses its engine, so its statements are compiled once a process, not once
-    a lot (SQLAlchemy keeps compiled statements per engine: ~1 ms a statement on SQLite). Not
-    migrated again: ``lake`` opened it migrated. :func:`release_connections` closes its pooled
+    a lot (SQLAlchemy keeps compiled statements per engine: ~1 ms a statement on SQLite), and the
+    schema is migrated (checked) once a process. :func:`release_connections` closes its pooled
     connections after each evaluation (a SQLite file is not held open between lots)."""
     from silicio.lake.catalog import Catalog
 
-    url = lake.catalog.url
     catalog = _KEPT_CATALOGS.pop(url, None)
     if catalog is None:
-        catalog = Catalog(url, migrate=False)
+        catalog = Catalog(url)
     _KEPT_CATALOGS[url] = catalog  # the newest last
     while len(_KEPT_CATALOGS) > _KEPT_MAX:
         _KEPT_CATALOGS.pop(next(iter(_KEPT_CATALOGS))).close()
@@ -78,26 +77,26 @@ class IngestedLots:
     ``catalog``: the process's kept catalog on the lake's database (:func:`kept_catalog`)."""
 
     lake: Any
-    files: pl.DataFrame
+    #: the files as rows (a few per lot: the lots are grouped and sorted in Python)
+    _rows: list[dict[str, Any]]
     catalog: Any = None
-    _tables: dict[tuple, pl.DataFrame | None] = field(default_factory=dict, repr=False)
+    _tables: dict[tuple, Any] = field(default_factory=dict, repr=False)
     _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
-    _file_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, lake, sha256s: list[str]) -> IngestedLots:
         from silicio.lake.queries import alerts as queries
 
-        catalog = kept_catalog(lake)
-        return cls(lake, queries.ingested_files(catalog.engine, sha256s), catalog)
+        catalog = kept_catalog(lake.catalog.url)
+        return cls(lake, queries.ingested_file_rows(catalog.engine, sha256s), catalog)
 
     @property
-    def _rows(self) -> list[dict[str, Any]]:
-        """The files as rows (a few per lot): the lots are grouped and sorted in Python."""
-        if self._file_rows is None:
-            self._file_rows = self.files.rows(named=True)
-        return self._file_rows
+    def files(self) -> pl.DataFrame:
+        """The files read (:func:`silicio.lake.queries.alerts.ingested_files`)."""
+        from silicio.lake.queries.alerts import INGESTED_FILE_COLUMNS
+
+        return pl.DataFrame(self._rows, schema=INGESTED_FILE_COLUMNS, orient="row")
 
     def _lot_groups(self, rows) -> dict[tuple, dict[str, Any]]:
         """(product, lot, stage) -> earliest start (None: none known) and files, of ``rows``."""
@@ -184,6 +183,20 @@ class IngestedLots:
             return None
         of_lot = found["lot_id"] == lot
         return found if of_lot.all() else found.filter(of_lot)  # a file is mostly of one lot: no copy
+
+    def lot_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pa.Table | None:
+        """``columns`` of the test results of lot ``lot`` (``lot_id``) in the lot's one file, rows
+        as stored (for a count that does not depend on their order), read by pyarrow with the
+        text columns dictionary-encoded (each distinct text once: a count compares codes, not
+        texts); None when the lot has other files, or the file lacks one of ``columns`` but
+        ``test_flg`` (the lake's way then)."""
+        key = ("results", lot, stage, columns)
+        if key not in self._tables:
+            row = self._only_file(lot, stage)
+            self._tables[key] = (
+                None if row is None else _read_results(self.lake.layout, row, lot, stage, columns)
+            )
+        return self._tables[key]
 
     def lot_index(self, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
         """:func:`silicio.lake.queries.lot_index` of the lots of ``keys``, in its order."""
@@ -296,11 +309,73 @@ def _read_table(
         return None
 
 
+#: Text columns of the results read dictionary-encoded (:func:`_read_results`).
+_TEXT_COLUMNS = ("lot_id", "wafer_id", "test_name", "test_type")
+
+
+def _read_results(layout, row: dict[str, Any], lot: str, stage: str, columns) -> pa.Table | None:
+    """:meth:`IngestedLots.lot_results` of the file of catalog row ``row``: memory-mapped, on
+    this thread, text columns as dictionaries; rows of other lots (``lot_id``) left out."""
+    import pyarrow.parquet as pq
+
+    from silicio.lake.layout import Partition
+
+    path = layout.parquet_path("tidy", Partition.of(row["product"], lot, stage), row["sha256"])
+    try:
+        parquet = pq.ParquetFile(
+            path, memory_map=True, read_dictionary=[c for c in _TEXT_COLUMNS if c in columns]
+        )
+    except OSError:
+        return None
+    present = set(parquet.schema_arrow.names)
+    if any(c not in present for c in columns if c != "test_flg"):
+        return None
+    table = parquet.read(columns=[c for c in columns if c in present], use_threads=False)
+    if "lot_id" in table.column_names:
+        codes, values = value_codes(table["lot_id"])
+        if values != [lot]:  # a file is mostly of one lot: no copy then
+            table = table.filter(pa.array(np.isin(codes, [i for i, v in enumerate(values) if v == lot])))
+    return table.unify_dictionaries() if table.num_rows else table
+
+
+def value_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
+    """Each row's code 0..n-1 of its value (equal values, equal codes; null a value of its own;
+    an integer array, int32 or int64) and the n values by code. A dictionary column is coded through its dictionary (each distinct
+    text looked at once), another is dictionary-encoded first."""
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(column.type):
+        if pa.types.is_string_view(column.type):
+            column = column.cast(pa.large_string())
+        column = pc.dictionary_encode(column)
+    # a dictionary may hold a text twice (one read from several pages): coded by value
+    dictionary = column.dictionary.to_pylist()
+    code_of: dict[Any, int] = {}
+    remap = np.array([code_of.setdefault(v, len(code_of)) for v in dictionary], np.int64)
+    indices = column.indices
+    if not column.null_count and len(code_of) == len(dictionary):  # the indices are the codes
+        return indices.to_numpy(), list(code_of)
+    codes = remap[indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(len(column), np.int64)
+    if column.null_count:
+        codes[indices.is_null().to_numpy(zero_copy_only=False)] = code_of.setdefault(None, len(code_of))
+    return codes, list(code_of)
+
+
+def _numbers(table: pa.Table, name: str, null, dtype) -> np.ndarray:
+    """Column ``name`` as a numpy array of ``dtype`` (``null`` for its nulls)."""
+    column = table[name].cast(dtype)
+    if column.null_count:
+        column = column.fill_null(pa.scalar(null, dtype))
+    return column.to_numpy()
+
+
 # -- PAT counted against static limits: a comparison, and each wafer's dynamic limits
 
 
 def pat_share_of_lot(
-    tidy: pl.DataFrame, parts: pl.DataFrame, static_limits: pa.Table, recipe
+    tidy: pa.Table | pl.DataFrame, parts: pl.DataFrame, static_limits: pa.Table, recipe
 ) -> tuple[int, int] | None:
     """(PAT parts, final parts) of one lot: what :func:`silicio.yields.disposition.pat_shares`
     counts after :func:`silicio.yields.screen` with the recipe's PAT rule and these static limits
@@ -308,9 +383,11 @@ def pat_share_of_lot(
     lot, clamped inside the static ones). None when the recipe is one the screening must run
     (see the module notes) or the limits name a test twice (the screening refuses them).
 
-    ``tidy``: the lot's results in any row order (the count does not depend on it). The results
-    are taken once as arrays and judged in two compiled passes (:func:`_static_pass`,
-    :func:`_dynamic_pass`): no frame of the judged results is built."""
+    ``tidy``: the lot's results in any row order (the count does not depend on it), a pyarrow
+    table (:meth:`IngestedLots.lot_results`: texts dictionary-encoded) or a polars frame. The
+    results are taken once as arrays, texts as codes of their distinct values, and judged in two
+    compiled passes (:func:`_static_pass`, :func:`_dynamic_pass`): no frame of the judged results
+    is built."""
     from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
     from silicio.yields.rules import registered_rules
 
@@ -332,39 +409,46 @@ def pat_share_of_lot(
     n_final = int(np.count_nonzero(final))
     if not n_final:
         return 0, 0
-    if not tidy.height:
+    table = tidy if isinstance(tidy, pa.Table) else tidy.to_arrow()
+    if not table.num_rows:
         return 0, n_final
     # The results judged (passing parts' last parametric results, alarms aside) and each one's
-    # test, wafer and limits as arrays; strings only hashed (64-bit: equal strings, equal hashes).
-    value = as_array(tidy["result"].cast(pl.Float64), np.nan)
+    # test, wafer and limits as arrays; texts as codes of their distinct values.
+    value = _numbers(table, "result", np.nan, pa.float64())
+    test_type, types = value_codes(table["test_type"])
     judged = (
-        as_array(tidy["is_last_test"], False)
-        & as_array(tidy["part_passed"], False)
+        _numbers(table, "is_last_test", False, pa.bool_())
+        & _numbers(table, "part_passed", False, pa.bool_())
         & np.isfinite(value)
-        & np.isin(tidy["test_type"].hash().to_numpy(), pl.Series(["P", "M"]).hash().to_numpy())
+        & np.array([t in ("P", "M") for t in types], np.bool_)[test_type]
     )
-    if tidy["part_index"].null_count():
-        judged &= tidy["part_index"].is_not_null().to_numpy()
-    if params.alarmed == "exclude" and "test_flg" in tidy.columns:
-        judged &= (as_array(tidy["test_flg"], 0) & TEST_FLG_ALARM) == 0
+    if table["part_index"].null_count:
+        judged &= table["part_index"].is_valid().to_numpy(zero_copy_only=False)
+    if params.alarmed == "exclude" and "test_flg" in table.column_names:
+        judged &= (_numbers(table, "test_flg", 0, pa.int64()) & TEST_FLG_ALARM) == 0
     if not judged.any():
         return 0, n_final
-    number = as_array(tidy["test_num"], -1).astype(np.int64)
-    pin = as_array(tidy["pin"], -1).astype(np.int64)
-    coded = _test_codes(number, pin, tidy["test_name"].hash().to_numpy())
+    number = _numbers(table, "test_num", -1, pa.int64())
+    pin = _numbers(table, "pin", -1, pa.int64())
+    coded = _test_codes(number, pin, value_codes(table["test_name"])[0])
     if coded is None:
         return None
     test, first_rows = coded
-    tests = tidy.select("test_num", "test_name", "pin")[first_rows]
+    tests = table.select(["test_num", "test_name", "pin"]).take(pa.array(first_rows)).to_pydict()
     row_of_test = np.array(
-        [row_of_key.get(key, -1) for key in zip(tests["test_num"].to_list(), tests["test_name"].to_list(),
-                                            tests["pin"].to_list(), strict=True)], np.int64)  # fmt: skip
+        [
+            row_of_key.get(key, -1)
+            for key in zip(tests["test_num"], tests["test_name"], tests["pin"], strict=True)
+        ],
+        np.int64,
+    )
     if dynamic is not None and dynamic.scope == "wafer":
-        owner, n_owners = codes_in_order(tidy["wafer_id"].hash().to_numpy())
+        owner, wafers = value_codes(table["wafer_id"])
+        n_owners = len(wafers)
     else:  # the results are of one lot (lot_id filtered): all one population
-        owner, n_owners = np.zeros(tidy.height, np.int64), 1
-    spec_lo = as_array(tidy["lo_limit"].cast(pl.Float64), np.nan)
-    spec_hi = as_array(tidy["hi_limit"].cast(pl.Float64), np.nan)
+        owner, n_owners = np.zeros(table.num_rows, np.int64), 1
+    spec_lo = _numbers(table, "lo_limit", np.nan, pa.float64())
+    spec_hi = _numbers(table, "hi_limit", np.nan, pa.float64())
     rejected, n, mean, sigma, lsl, usl = _static_pass(
         judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
         first_rows.size, dynamic is not None,
@@ -388,7 +472,8 @@ def pat_share_of_lot(
     hit_rows = np.flatnonzero(rejected)
     if not hit_rows.size:
         return 0, n_final
-    hits = set(tidy.select("wafer_id", "part_index")[hit_rows].iter_rows())
+    hit = table.select(["wafer_id", "part_index"]).take(pa.array(hit_rows)).to_pydict()
+    hits = set(zip(hit["wafer_id"], hit["part_index"], strict=True))
     good = parts.filter(
         pl.col("is_last_test").fill_null(True) & pl.col("passed").fill_null(False)
         & pl.col("part_index").is_in([part for _, part in hits])
