@@ -39,7 +39,12 @@ import time
 from pathlib import Path
 
 from silicio import lake as silicio_lake
-from silicio.alerts import context_of_ingest, evaluate, loads_config, open_lake
+from silicio.alerts import context_of_ingest, evaluate, loads_config
+
+try:
+    from silicio.alerts import open_lake
+except ImportError:  # a silicio before it (a comparison of before and after): the lake opened anew
+    open_lake = silicio_lake.open
 from silicio.demo.stdf_demo import write_demo_stdf
 
 RESULTS = Path(__file__).resolve().parent / "results"

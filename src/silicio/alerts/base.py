@@ -223,24 +223,40 @@ def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
 
     rows = []
     seen = set()
-    for product, lot, stage in index.select("product", "lot", "stage").iter_rows():
+    for product, lot, stage in zip(index["product"].to_list(), index["lot"].to_list(), index["stage"].to_list(),
+                                   strict=True):  # fmt: skip
         if (product, lot, stage) in seen:
             continue
         seen.add((product, lot, stage))
         parts = context.lot_parts(lot, stage)
         if not parts.height:
             continue
-        verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
-        key = verdict["die_key"]
-        passed = verdict["passed"].to_numpy()
-        last = key.is_last_distinct().to_numpy()
-        if key.null_count():  # each a die of its own
-            last |= key.is_null().to_numpy()
+        if parts["passed"].null_count() or parts["die_key"].null_count():
+            verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
+            key = verdict["die_key"]
+            passed = verdict["passed"].to_numpy()
+            last = key.is_last_distinct().to_numpy()
+            if key.null_count():  # each a die of its own
+                last |= key.is_null().to_numpy()
+        else:  # numpy: a polars operation wakes its threads, which cost more CPU than a lot's count
+            passed = parts["passed"].to_numpy()
+            last = last_of_each(parts["die_key"].to_numpy())
         dies = int(np.count_nonzero(last))
         good = int(np.count_nonzero(last & passed))
         rows.append((product, lot, stage, good / dies if dies else None))
     return pl.DataFrame(rows, schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
                                       "final_yield": pl.Float64}, orient="row")  # fmt: skip
+
+
+def last_of_each(values):
+    """Whether each value is the last of its value (polars' ``is_last_distinct``)."""
+    import numpy as np
+
+    last = np.zeros(values.size, np.bool_)
+    if values.size:
+        _, first_from_end = np.unique(values[::-1], return_index=True)
+        last[values.size - 1 - first_from_end] = True
+    return last
 
 
 _RECIPES: dict[Any, Any] = {}

@@ -246,19 +246,14 @@ class IngestedLots:
         self._baselines[product, stage, lot] = found
         return found
 
-    def final_bin_counts(self, lot: str, stage: str) -> pl.DataFrame | None:
+    def final_bin_counts(self, lot: str, stage: str) -> list[dict[str, Any]] | pl.DataFrame | None:
         """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file: its final dies
-        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict."""
+        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict,
+        as rows (a frame where a column has nulls)."""
         parts = self.file_table("parts", lot, stage)
         if parts is None:
             return None
-        counts = (
-            parts.filter(pl.col("is_last_test"))
-            .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
-            .agg(pl.len().cast(pl.Int64).alias("dies"))
-            .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
-        )
-        return counts  # in no order: judge_lot sums them
+        return final_bin_rows(parts, lot)
 
     def history_flags(
         self, keys: list[tuple[str | None, str, str]], settings
@@ -363,6 +358,15 @@ def value_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
     return codes, list(code_of)
 
 
+def _as_stored(table: pa.Table, name: str, null, dtype) -> np.ndarray:
+    """Column ``name`` as a numpy array of its own type when it has no nulls (no copy of a column
+    of one chunk; the compiled passes take any number type), else as :func:`_numbers`."""
+    column = table[name]
+    if column.null_count:
+        return _numbers(table, name, null, dtype)
+    return column.chunk(0).to_numpy(zero_copy_only=False) if column.num_chunks == 1 else column.to_numpy()
+
+
 def _numbers(table: pa.Table, name: str, null, dtype) -> np.ndarray:
     """Column ``name`` as a numpy array of ``dtype`` (``null`` for its nulls)."""
     column = table[name].cast(dtype)
@@ -405,7 +409,7 @@ def pat_share_of_lot(
         return None
     row_of_key, static_lo, static_hi = static
 
-    final = parts["is_last_test"].fill_null(True).to_numpy()
+    final = as_array(parts["is_last_test"], True)
     n_final = int(np.count_nonzero(final))
     if not n_final:
         return 0, 0
@@ -414,22 +418,24 @@ def pat_share_of_lot(
         return 0, n_final
     # The results judged (passing parts' last parametric results, alarms aside) and each one's
     # test, wafer and limits as arrays; texts as codes of their distinct values.
-    value = _numbers(table, "result", np.nan, pa.float64())
+    value = _as_stored(table, "result", np.nan, pa.float64())
     test_type, types = value_codes(table["test_type"])
-    judged = (
-        _numbers(table, "is_last_test", False, pa.bool_())
-        & _numbers(table, "part_passed", False, pa.bool_())
-        & np.isfinite(value)
-        & np.array([t in ("P", "M") for t in types], np.bool_)[test_type]
+    excluding = params.alarmed == "exclude" and "test_flg" in table.column_names
+    judged = _judged_rows(
+        _as_stored(table, "is_last_test", False, pa.bool_()),
+        _as_stored(table, "part_passed", False, pa.bool_()),
+        value,
+        test_type,
+        np.array([t in ("P", "M") for t in types], np.bool_),
+        _as_stored(table, "test_flg", 0, pa.int64()) if excluding else np.zeros(0, np.uint8),
+        TEST_FLG_ALARM if excluding else 0,
     )
     if table["part_index"].null_count:
         judged &= table["part_index"].is_valid().to_numpy(zero_copy_only=False)
-    if params.alarmed == "exclude" and "test_flg" in table.column_names:
-        judged &= (_numbers(table, "test_flg", 0, pa.int64()) & TEST_FLG_ALARM) == 0
     if not judged.any():
         return 0, n_final
-    number = _numbers(table, "test_num", -1, pa.int64())
-    pin = _numbers(table, "pin", -1, pa.int64())
+    number = _as_stored(table, "test_num", -1, pa.int64())
+    pin = _as_stored(table, "pin", -1, pa.int64())
     coded = _test_codes(number, pin, value_codes(table["test_name"])[0])
     if coded is None:
         return None
@@ -474,18 +480,56 @@ def pat_share_of_lot(
         return 0, n_final
     hit = table.select(["wafer_id", "part_index"]).take(pa.array(hit_rows)).to_pydict()
     hits = set(zip(hit["wafer_id"], hit["part_index"], strict=True))
-    good = parts.filter(
-        pl.col("is_last_test").fill_null(True) & pl.col("passed").fill_null(False)
-        & pl.col("part_index").is_in([part for _, part in hits])
-    ).select("wafer_id", "part_index")  # fmt: skip
-    return sum(1 for key in set(good.iter_rows()) if key in hits), n_final
+    # the final passing parts among the hit ones (numpy: see final_bin_rows)
+    part_index = as_array(parts["part_index"], -1)
+    candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [part for _, part in hits])
+    if parts["part_index"].null_count():
+        candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(candidates)
+    good = zip(
+        parts["wafer_id"].to_arrow().take(pa.array(rows)).to_pylist(), part_index[rows].tolist(), strict=True
+    )
+    return sum(1 for key in set(good) if key in hits), n_final
+
+
+_BIN_COUNT_COLUMNS = ("wafer_id", "hard_bin", "soft_bin", "passed", "is_last_test")
+
+
+def final_bin_rows(parts: pl.DataFrame, lot: str) -> list[dict[str, Any]] | pl.DataFrame:
+    """lot, wafer_id, hard_bin, soft_bin, passed, dies of the final parts (``is_last_test``) of
+    ``parts``, in no order (:func:`silicio.yields.history.judge_lot` sums them): counted with numpy
+    over a key of the four (a few polars operations cost more CPU than a lot's count, in the
+    threads they wake); a frame grouped by polars where a column has nulls (a group of their own)."""
+    bins = [parts[c].to_numpy() for c in ("hard_bin", "soft_bin")]
+    if any(parts[c].null_count() for c in _BIN_COUNT_COLUMNS) or any(
+        b.size and (b.min() < 0 or b.max() > 0xFFFF) for b in bins
+    ):
+        return (
+            parts.filter(pl.col("is_last_test"))
+            .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
+            .agg(pl.len().cast(pl.Int64).alias("dies"))
+            .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
+        )
+    final = parts["is_last_test"].to_numpy()
+    wafer, wafers = value_codes(parts["wafer_id"].to_arrow())
+    hard, soft = (b[final].astype(np.int64) for b in bins)
+    key = ((wafer[final].astype(np.int64) * 65536 + hard) * 65536 + soft) * 2 + parts["passed"].to_numpy()[
+        final
+    ]
+    keys, dies = np.unique(key, return_counts=True)
+    return [{"lot": lot, "wafer_id": wafers[k >> 33], "hard_bin": (k >> 17) & 0xFFFF, "soft_bin": (k >> 1) & 0xFFFF,
+             "passed": bool(k & 1), "dies": n} for k, n in zip(keys.tolist(), dies.tolist(), strict=True)]  # fmt: skip
 
 
 def as_array(series: pl.Series, null: Any) -> np.ndarray:
     """``series`` as a numpy array, ``null`` for its nulls (a copy only where there are nulls)."""
     if series.null_count() == series.len():
         return np.full(series.len(), null)
-    return (series.fill_null(null) if series.null_count() else series).to_numpy()
+    if not series.null_count():
+        return series.to_numpy()
+    # through Arrow: a polars operation wakes its threads, which cost more CPU than a lot's column
+    column = series.to_arrow()
+    return column.fill_null(pa.scalar(null, column.type)).to_numpy(zero_copy_only=False)
 
 
 def _static_rows(
@@ -525,18 +569,65 @@ def _test_codes(
     """Each row's test as a code 0..n-1 (in the order tests first appear) from its number and pin
     (-1: null), and each code's first row; None when a test's name does not follow its number
     and pin (two names under one number and pin: the screening keys them apart)."""
-    low, high = int(number.min()), int(number.max())
-    pin_low, pin_high = int(pin.min()), int(pin.max())
+    low, high, pin_low, pin_high = _ranges(number, pin)
     radix = pin_high - pin_low + 1
     if (high - low + 1) * radix <= _DENSE_TEST_SLOTS:
-        slot = (number - low) * radix + (pin - pin_low)
-        slots = (high - low + 1) * radix
+        code, first_rows, names_follow = _codes_dense(number, pin, low, pin_low, radix, (high - low + 1) * radix,
+                                                      name_hash)  # fmt: skip
     else:  # sparse numbers: ranked among the distinct ones
-        combined = number * 65538 + (pin + 1)  # pins are 16-bit, null below them
+        combined = number.astype(np.int64) * 65538 + (pin.astype(np.int64) + 1)  # pins are 16-bit, null below
         distinct = np.unique(combined)
         slot, slots = np.searchsorted(distinct, combined), distinct.size
-    code, first_rows, names_follow = _codes_by_slot(slot, slots, name_hash)
+        code, first_rows, names_follow = _codes_by_slot(slot, slots, name_hash)
     return (code, first_rows) if names_follow else None
+
+
+@nb.njit(cache=True, nogil=True)
+def _ranges(number, pin):
+    """(lowest, highest) test number and pin."""
+    low, high = np.int64(number[0]), np.int64(number[0])
+    pin_low, pin_high = np.int64(pin[0]), np.int64(pin[0])
+    for i in range(number.size):
+        n, p = np.int64(number[i]), np.int64(pin[i])
+        low, high = min(low, n), max(high, n)
+        pin_low, pin_high = min(pin_low, p), max(pin_high, p)
+    return low, high, pin_low, pin_high
+
+
+@nb.njit(cache=True, nogil=True)
+def _codes_dense(number, pin, low, pin_low, radix, n_slots, name_hash):
+    """:func:`_codes_by_slot` of the slots (number - low) * radix + (pin - pin_low), computed
+    row by row (no array of them)."""
+    code_of_slot = np.full(n_slots, -1, np.int64)
+    code = np.empty(number.size, np.int64)
+    first = np.empty(number.size, np.int64)
+    n = 0
+    names_follow = True
+    for i in range(number.size):
+        slot = (np.int64(number[i]) - low) * radix + (np.int64(pin[i]) - pin_low)
+        c = code_of_slot[slot]
+        if c < 0:
+            c = n
+            code_of_slot[slot] = c
+            first[c] = i
+            n += 1
+        elif name_hash[i] != name_hash[first[c]]:
+            names_follow = False
+        code[i] = c
+    return code, first[:n].copy(), names_follow
+
+
+@nb.njit(cache=True, nogil=True)
+def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm):
+    """The results judged: a part's last test, the part passing, a finite result of a judged test
+    type, and (``alarm`` not 0, ``flags`` given) no alarm flag set; one pass, no temporaries."""
+    judged = np.empty(value.size, np.bool_)
+    for i in range(value.size):
+        judged[i] = (
+            last[i] and passed[i] and np.isfinite(value[i]) and type_ok[type_code[i]]
+            and (alarm == 0 or (flags[i] & alarm) == 0)
+        )  # fmt: skip
+    return judged
 
 
 @nb.njit(cache=True, nogil=True)

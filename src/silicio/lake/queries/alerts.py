@@ -158,9 +158,9 @@ def catalog_lot_yields(engine: Engine, product: str | None, stage: str) -> pl.Da
             (lot, _utc(started), int(d), int(g), _ratio(g, d))
             for lot, started, d, g in connection.execute(query)
         ]
-    frame = pl.DataFrame(rows, schema={"lot": pl.String, "started": pl.Datetime("us", "UTC"), "dies": pl.Int64,
-                                       "final_good": pl.Int64, "final_yield": pl.Float64}, orient="row")  # fmt: skip
-    return frame.sort(["started", "lot"], nulls_last=True)
+    rows.sort(key=lambda r: (r[1] is None, r[1] or 0, r[0]))  # by start (none last), lot: a few rows
+    return pl.DataFrame(rows, schema={"lot": pl.String, "started": pl.Datetime("us", "UTC"), "dies": pl.Int64,
+                                      "final_good": pl.Int64, "final_yield": pl.Float64}, orient="row")  # fmt: skip
 
 
 def catalog_wafer_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
