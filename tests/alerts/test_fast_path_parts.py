@@ -107,3 +107,33 @@ def test_judged_rows_are_the_conditions_of_the_pat_count():
     np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, flags, 0x40),
                                   expected & (flags & 0x40 == 0))  # fmt: skip
     assert expected.sum() > 1000 and (expected & (flags & 0x40 != 0)).sum() > 100
+
+
+def test_stored_static_limits_make_the_table_polars_makes_of_them():
+    from silicio.yields.history import _pat_table
+    from silicio.yields.pat import STATIC_SCHEMA
+
+    rows = [{"test_num": 1000, "test_name": "VDD", "pin": None, "n_lots": 6, "n_parts": 12000, "robust_mean": 1.5,
+             "q1": 1.4, "q3": 1.6, "robust_sigma": 0.07, "sigma_source": "iqr", "lsl": 1.0, "usl": None,
+             "pat_lo": 1.29, "pat_hi": 1.71, "clamped_lo": False, "clamped_hi": True, "skipped": False,
+             "reason": None},
+            {"test_num": 4_000_000_000, "test_name": "ÎDDQ", "pin": 65535, "n_lots": 0, "n_parts": 0,
+             "robust_mean": None, "q1": None, "q3": None, "robust_sigma": None, "sigma_source": None, "lsl": None,
+             "usl": None, "pat_lo": None, "pat_hi": None, "clamped_lo": False, "clamped_hi": False, "skipped": True,
+             "reason": "too few lots"}]  # fmt: skip
+    expected = pl.DataFrame(rows, schema=STATIC_SCHEMA, orient="row").to_arrow()
+    made = _pat_table(rows)
+    assert made.schema == expected.schema and made.equals(expected)
+    assert _pat_table([]).equals(pl.DataFrame([], schema=STATIC_SCHEMA, orient="row").to_arrow())
+
+
+def test_wafer_codes_are_kept_for_the_frame_asked_about_only():
+    from silicio.alerts.ingested import wafer_codes
+
+    first = pl.DataFrame({"wafer_id": ["W2", "W1", "W2"]})
+    second = pl.DataFrame({"wafer_id": ["W9", "W9", "W1"]})
+    codes, values = wafer_codes(first)
+    assert [values[c] for c in codes] == ["W2", "W1", "W2"]
+    assert wafer_codes(first)[0] is codes  # the same frame: not coded again
+    codes, values = wafer_codes(second)
+    assert [values[c] for c in codes] == ["W9", "W9", "W1"]

@@ -25,7 +25,7 @@ import pyarrow as pa
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import as_array, codes_in_order, value_codes
+from .ingested import as_array, codes_in_order, wafer_codes
 
 __all__ = [
     "BinAboveSbl",
@@ -335,7 +335,7 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     rows = np.flatnonzero(final)
     if not rows.size:
         return [], []
-    wafer, n_wafers = codes_in_order(value_codes(parts["wafer_id"].to_arrow())[0][rows])
+    wafer, n_wafers = codes_in_order(wafer_codes(parts)[0][rows])
     x = as_array(parts["x"], 0)[rows].astype(np.int64)
     y = as_array(parts["y"], 0)[rows].astype(np.int64)
     failed = np.where(as_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)

@@ -36,6 +36,7 @@ comes (silicio's default review interval: six months, :data:`DEFAULT_REVIEW_DAYS
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -876,4 +877,16 @@ def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: s
 
 
 def _pat_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pl.DataFrame(rows, schema=STATIC_SCHEMA, orient="row").to_arrow()
+    """The stored static PAT limits' rows as the table polars makes of them (:data:`STATIC_SCHEMA`),
+    built by Arrow: a few rows, and a polars frame wakes polars' threads (~ms of CPU at ingest)."""
+    try:
+        return pa.Table.from_pylist(
+            [{c: r.get(c) for c in STATIC_SCHEMA} for r in rows], schema=_static_arrow_schema()
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value Arrow will not convert as polars does
+        return pl.DataFrame(rows, schema=STATIC_SCHEMA, orient="row").to_arrow()
+
+
+@functools.cache
+def _static_arrow_schema() -> pa.Schema:
+    return pl.DataFrame(schema=STATIC_SCHEMA).to_arrow().schema
