@@ -137,3 +137,12 @@ def test_wafer_codes_are_kept_for_the_frame_asked_about_only():
     assert wafer_codes(first)[0] is codes  # the same frame: not coded again
     codes, values = wafer_codes(second)
     assert [values[c] for c in codes] == ["W9", "W9", "W1"]
+
+
+def test_as_array_fills_nulls_even_with_a_value_outside_the_type():
+    from silicio.alerts.ingested import as_array
+
+    assert as_array(pl.Series([True, None, False]), False).tolist() == [True, False, False]
+    assert as_array(pl.Series([3, None], dtype=pl.UInt16), -1).tolist() == [3, -1]
+    assert as_array(pl.Series([None, None], dtype=pl.Int64), 0).tolist() == [0, 0]
+    assert as_array(pl.Series([1.5, 2.0]), np.nan).tolist() == [1.5, 2.0]

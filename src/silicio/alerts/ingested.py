@@ -7,9 +7,13 @@ query and costs more than a small lot's rules.
 
 The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
-order stored, and taken as numpy arrays; the PAT count is two compiled passes over them (static
-limits and each group's dynamic population, then the dynamic limits), strings only hashed; the
-few catalog rows (files, lots, limits) are grouped in Python, not in frames.
+order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
+and taken as numpy arrays as stored; the PAT count is compiled passes over them (the results
+judged, the tests coded, static limits and each group's dynamic population, then the dynamic
+limits). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
+not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
+count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
+a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
 
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
 ways on lots where every built-in rule fires); where this way cannot give the same one it says
@@ -545,7 +549,10 @@ def as_array(series: pl.Series, null: Any) -> np.ndarray:
         return series.to_numpy()
     # through Arrow: a polars operation wakes its threads, which cost more CPU than a lot's column
     column = series.to_arrow()
-    return column.fill_null(pa.scalar(null, column.type)).to_numpy(zero_copy_only=False)
+    try:
+        return column.fill_null(pa.scalar(null, column.type)).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # ``null`` outside the type: widened
+        return series.fill_null(null).to_numpy()
 
 
 def _static_rows(
