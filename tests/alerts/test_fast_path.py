@@ -255,3 +255,28 @@ def test_a_plugin_rule_of_the_first_interface_runs_beside_the_builtin_ones_at_in
     (plugin,) = [r for r in result.raised if r["rule"] == "parts"]
     assert plugin["detail"]["parts"] == plugin["detail"]["parts_of_the_context"] > 0
     assert any(r["rule"] == "pat_outlier_rate" for r in result.raised)
+
+
+def test_evaluations_at_ingest_share_the_process_catalog_and_keep_no_connection_open(ingests):
+    """silicio.alerts.open_lake: the lake of each evaluation after an ingest is opened on one
+    catalog kept for the process (its engine's compiled statements reused), whose connections
+    are closed after each evaluation; a lake opened plainly has its own."""
+    from silicio.alerts import open_lake
+
+    data, reports = ingests
+    config = loads_config('[[rule]]\nname = "files"\nkind = "quarantined_file"\n', "one rule")
+    with open_lake(data) as first:
+        catalog = first.catalog
+        context = context_of_ingest(first, reports[0])
+        assert context.ingested.catalog is catalog
+        assert evaluate(first, config, context, actor="test", record_holds=False).errors == []
+        assert catalog.engine.pool.checkedout() == 0 and catalog.engine.pool.checkedin() == 0
+    with open_lake(data) as second, Lake(data) as plain:
+        assert second.catalog is catalog
+        assert plain.catalog is not catalog
+        assert context_of_ingest(plain, reports[0]).ingested.catalog is catalog
+        assert (
+            second.rows("SELECT count(*) FROM files")[0][0]
+            == plain.rows("SELECT count(*) FROM files")[0][0]
+            > 0
+        )

@@ -4,6 +4,8 @@ turned maps, hand-drawn maps, bad input, the model file, and training's reproduc
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
@@ -160,3 +162,31 @@ def test_the_generator_is_seeded_balanced_and_in_range():
         assert 15 <= m.shape[1] <= 80
     with pytest.raises(ValueError, match="unknown signature class"):
         generate(3, seed=1, classes=("blob",))
+
+
+def test_a_few_maps_on_one_thread_get_what_the_parallel_pass_gives():
+    # a lot's wafers are computed on the calling thread, a batch in parallel: the same numbers
+    feature_module = importlib.import_module("silicio.spatial.features")  # the package's name is the function
+    model_module = importlib.import_module("silicio.spatial.model")
+
+    maps, _ = generate(2 * feature_module.PARALLEL_MIN_MAPS, seed=FRESH_SEED + 2)
+    batch = features(maps)
+    assert batch.shape[0] >= feature_module.PARALLEL_MIN_MAPS  # the parallel pass
+    few = [maps[i : i + 5] for i in range(0, len(maps), 5)]
+    one_by_one = np.concatenate([features(group) for group in few])
+    np.testing.assert_array_equal(one_by_one, batch)
+    forest = load_model()
+    together = forest.predict_proba(batch)
+    apart = np.concatenate([forest.predict_proba(batch[i : i + 5]) for i in range(0, len(batch), 5)])
+    np.testing.assert_array_equal(apart, together)
+    # and either is the trees' mean leaf probability, walked here in plain Python for a few maps
+    for m in (0, 7, 40):
+        expected = np.zeros(len(forest.classes))
+        for root in forest.roots:
+            node = root
+            while forest.left[node] >= 0:
+                go_left = batch[m, forest.feature[node]] <= forest.threshold[node]
+                node = forest.left[node] if go_left else forest.right[node]
+            expected += forest.leaf_probability[forest.leaf[node]]
+        np.testing.assert_allclose(together[m], expected / len(forest.roots), rtol=1e-12, atol=1e-12)
+    assert model_module.PARALLEL_MIN_MAPS == feature_module.PARALLEL_MIN_MAPS

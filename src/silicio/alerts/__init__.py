@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .base import AlertContext, AlertRule, Finding, QuarantinedFile
 from .config import AlertConfig, AlertConfigError, example_path, load_config, loads_config
-from .engine import Evaluation, context_of_ingest, evaluate
+from .engine import Evaluation, context_of_ingest, evaluate, open_lake
 from .registry import BUILTIN_RULES, ENTRY_POINT_GROUP, registered_rules
 
 __all__ = [
@@ -33,5 +33,6 @@ __all__ = [
     "example_path",
     "load_config",
     "loads_config",
+    "open_lake",
     "registered_rules",
 ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 __all__ = ["AlertContext", "AlertRule", "Finding", "QuarantinedFile"]
 
@@ -117,16 +118,14 @@ class AlertContext:
             self._cache[key] = found
         return self._cache[key]
 
-    def ingested_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pl.DataFrame | None:
+    def ingested_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pa.Table | None:
         """``columns`` of the test results of ``lot`` at ``stage`` from the lot's one new file,
-        in no particular order (for a count that does not depend on it); None when not at
-        ingest or the lot has other files (:meth:`lot_tidy` then)."""
+        in no particular order (for a count that does not depend on it), texts dictionary-encoded
+        (:meth:`silicio.alerts.ingested.IngestedLots.lot_results`); None when not at ingest or
+        the lot has other files (:meth:`lot_tidy` then)."""
         if self.ingested is None:
             return None
-        key = ("results", lot, stage, columns)
-        if key not in self._cache:
-            self._cache[key] = self.ingested.lot_frame("tidy", lot, stage, columns, ordered=False)
-        return self._cache[key]
+        return self.ingested.lot_results(lot, stage, columns)
 
     def static_pat_limits(self, product: str | None, stage: str, lot: str):
         """The static PAT limits of the stored lot-history version ``lot`` is judged against
@@ -149,7 +148,7 @@ class AlertContext:
         if self.ingested is not None:  # only those rows, through SQLAlchemy
             from silicio.lake.queries.alerts import known_signatures
 
-            return known_signatures(self.lake.catalog.engine, stage, sorted(ingested))
+            return known_signatures(self.ingested.catalog.engine, stage, sorted(ingested))
         seen: dict[str | None, set[str]] = {}
         for row in self.lake.catalog.rows("wafer_signatures"):
             if row["stage"] == stage and row["lot"] not in ingested:
@@ -164,7 +163,7 @@ class AlertContext:
 
         if self.ingested is not None:  # the catalog's own rows, through SQLAlchemy
             of = queries.catalog_wafer_yields if wafers else queries.catalog_lot_yields
-            return of(self.lake.catalog.engine, product, stage)
+            return of(self.ingested.catalog.engine, product, stage)
         of = queries.wafer_yield_series if wafers else queries.lot_yield_series
         return of(self.lake, product, stage)
 
@@ -224,24 +223,40 @@ def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
 
     rows = []
     seen = set()
-    for product, lot, stage in index.select("product", "lot", "stage").iter_rows():
+    for product, lot, stage in zip(index["product"].to_list(), index["lot"].to_list(), index["stage"].to_list(),
+                                   strict=True):  # fmt: skip
         if (product, lot, stage) in seen:
             continue
         seen.add((product, lot, stage))
         parts = context.lot_parts(lot, stage)
         if not parts.height:
             continue
-        verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
-        key = verdict["die_key"]
-        passed = verdict["passed"].to_numpy()
-        last = key.is_last_distinct().to_numpy()
-        if key.null_count():  # each a die of its own
-            last |= key.is_null().to_numpy()
+        if parts["passed"].null_count() or parts["die_key"].null_count():
+            verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
+            key = verdict["die_key"]
+            passed = verdict["passed"].to_numpy()
+            last = key.is_last_distinct().to_numpy()
+            if key.null_count():  # each a die of its own
+                last |= key.is_null().to_numpy()
+        else:  # numpy: a polars operation wakes its threads, which cost more CPU than a lot's count
+            passed = parts["passed"].to_numpy()
+            last = last_of_each(parts["die_key"].to_numpy())
         dies = int(np.count_nonzero(last))
         good = int(np.count_nonzero(last & passed))
         rows.append((product, lot, stage, good / dies if dies else None))
     return pl.DataFrame(rows, schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
                                       "final_yield": pl.Float64}, orient="row")  # fmt: skip
+
+
+def last_of_each(values):
+    """Whether each value is the last of its value (polars' ``is_last_distinct``)."""
+    import numpy as np
+
+    last = np.zeros(values.size, np.bool_)
+    if values.size:
+        _, first_from_end = np.unique(values[::-1], return_index=True)
+        last[values.size - 1 - first_from_end] = True
+    return last
 
 
 _RECIPES: dict[Any, Any] = {}

@@ -28,8 +28,9 @@ import polars as pl
 from .base import AlertContext, Finding, QuarantinedFile, plain
 from .channels import Delivery, send_email, send_webhook
 from .config import AlertConfig, RuleConfig
+from .ingested import release_connections
 
-__all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint"]
+__all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint", "open_lake"]
 
 
 @dataclass
@@ -54,6 +55,21 @@ def fingerprint(detail: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def open_lake(data_dir=None, database_url: str | None = None):
+    """The lake to evaluate the rules on after an ingest (:class:`silicio.lake.query.Lake`), its
+    catalog the process's kept one (:func:`silicio.alerts.ingested.kept_catalog`): a process that
+    evaluates lot after lot creates no engine, checks no migrations and compiles no statement
+    again. Close it as any lake (its catalog's connections are closed, the catalog kept)."""
+    from silicio.lake.layout import LakeLayout
+    from silicio.lake.query import Lake
+
+    from .ingested import kept_catalog
+
+    return Lake(
+        data_dir, database_url, catalog=kept_catalog(LakeLayout.at(data_dir).database_url(database_url))
+    )
+
+
 def context_of_ingest(lake, report) -> AlertContext:
     """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
     it quarantined; the rules read the catalog and the files the ingest wrote
@@ -74,12 +90,23 @@ def evaluate(lake, config: AlertConfig, context: AlertContext, *, actor: str = "
              now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
              record_holds: bool = True) -> Evaluation:  # fmt: skip
     """Run every rule of ``config`` on ``context``, store and send what fires (see the module notes)."""
-    from silicio.lake.queries import alerts as queries
-
     if not actor or not actor.strip():
         raise ValueError("an alert evaluation names its actor ('ingest' or the user)")
     now = now or datetime.now(UTC)
-    engine = lake.catalog.engine
+    # at ingest the process's kept catalog (its statements compiled once a process), else the lake's
+    catalog = context.ingested.catalog if context.ingested is not None else lake.catalog
+    try:
+        return _evaluate(lake, catalog, config, context, actor, send, now, sleep, record_holds)
+    finally:
+        if context.ingested is not None:
+            release_connections(catalog)
+
+
+def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: str, send: bool, now: datetime,
+              sleep: Callable[[float], None], record_holds: bool) -> Evaluation:  # fmt: skip
+    from silicio.lake.queries import alerts as queries
+
+    engine = catalog.engine
     out = Evaluation()
     for rule in config.rules:
         start = time.process_time()
@@ -93,7 +120,7 @@ def evaluate(lake, config: AlertConfig, context: AlertContext, *, actor: str = "
         for finding in findings:
             stored = _store(engine, queries, rule, finding, actor, now, out)
             if stored is not None and send:
-                out.deliveries += deliver(lake, config, rule, stored, sleep=sleep)
+                out.deliveries += deliver(lake, config, rule, stored, sleep=sleep, catalog=catalog)
     if record_holds and context.lot_keys():
         try:
             out.rule_holds = _record_holds(lake, context, actor)
@@ -143,8 +170,9 @@ def alert_payload(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def deliver(lake, config: AlertConfig, rule: RuleConfig, row: dict[str, Any], *,
-            sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:  # fmt: skip
-    """Send stored alert ``row`` to the rule's webhooks and e-mail addresses; record each outcome."""
+            sleep: Callable[[float], None] = time.sleep, catalog=None) -> list[Delivery]:  # fmt: skip
+    """Send stored alert ``row`` to the rule's webhooks and e-mail addresses; record each outcome
+    (in ``catalog``, default the lake's)."""
     from silicio.lake.queries import alerts as queries
 
     done = []
@@ -156,11 +184,13 @@ def deliver(lake, config: AlertConfig, rule: RuleConfig, row: dict[str, Any], *,
                 f"{json.dumps(row['detail'], indent=1, sort_keys=True)}\n")  # fmt: skip
         done.append(send_email(config.smtp, list(rule.recipients.emails),
                                f"[silicio {row['severity']}] {row['title']}", text, sleep=sleep))  # fmt: skip
+    engine = (catalog or lake.catalog).engine
     for d in done:
-        queries.insert_delivery(
-            lake.catalog.engine, row["id"], d.channel, d.target, d.status, d.attempts, d.error
-        )
+        queries.insert_delivery(engine, row["id"], d.channel, d.target, d.status, d.attempts, d.error)
     return done
+
+
+_TRACE_STORES_MIGRATED: set[str] = set()
 
 
 def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
@@ -169,12 +199,24 @@ def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
         return []
     # the trace store (its ORM models, users and roles) loads only when a lot is held: most
     # ingests hold none, and in a `silicio ingest` process the import costs more than the rules
+    import sqlalchemy as sa
+
     from silicio.trace import disposition
     from silicio.trace.store import TraceStore
 
-    store = TraceStore(lake.catalog.url, data_dir=lake.layout.root)
+    url = lake.catalog.url
+    # migrated (its tables made or checked) once a process and database, not at every held lot
+    store = TraceStore(url, data_dir=lake.layout.root, migrate=url not in _TRACE_STORES_MIGRATED)
     try:
-        return disposition.record_rule_holds(store, holds, actor)
+        try:
+            recorded = disposition.record_rule_holds(store, holds, actor)
+        except sa.exc.DBAPIError:
+            if url not in _TRACE_STORES_MIGRATED:
+                raise
+            store.upgrade()  # its tables gone since (a database made again): make them, once more
+            recorded = disposition.record_rule_holds(store, holds, actor)
+        _TRACE_STORES_MIGRATED.add(url)
+        return recorded
     finally:
         store.close()
 

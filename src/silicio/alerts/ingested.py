@@ -7,9 +7,13 @@ query and costs more than a small lot's rules.
 
 The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
-order stored, and taken as numpy arrays; the PAT count is two compiled passes over them (static
-limits and each group's dynamic population, then the dynamic limits), strings only hashed; the
-few catalog rows (files, lots, limits) are grouped in Python, not in frames.
+order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
+and taken as numpy arrays as stored; the PAT count is compiled passes over them (the results
+judged, the tests coded, static limits and each group's dynamic population, then the dynamic
+limits). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
+not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
+count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
+a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
 
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
 ways on lots where every built-in rule fires); where this way cannot give the same one it says
@@ -42,30 +46,61 @@ PAT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin
                "hi_limit", "part_passed", "is_last_test", "test_flg")  # fmt: skip
 
 
+#: Catalogs kept for the process, by URL (the newest few): see :func:`kept_catalog`.
+_KEPT_CATALOGS: dict[str, Any] = {}
+_KEPT_MAX = 4
+
+
+def kept_catalog(url: str) -> Any:
+    """A :class:`~silicio.lake.catalog.Catalog` on the catalog database at ``url`` kept for the
+    process: the next evaluation on the same database (``silicio ingest --watch``, the bench's
+    lots, the web app) reuses its engine, so its statements are compiled once a process, not once
+    a lot (SQLAlchemy keeps compiled statements per engine: ~1 ms a statement on SQLite), and the
+    schema is migrated (checked) once a process. :func:`release_connections` closes its pooled
+    connections after each evaluation (a SQLite file is not held open between lots)."""
+    from silicio.lake.catalog import Catalog
+
+    catalog = _KEPT_CATALOGS.pop(url, None)
+    if catalog is None:
+        catalog = Catalog(url)
+    _KEPT_CATALOGS[url] = catalog  # the newest last
+    while len(_KEPT_CATALOGS) > _KEPT_MAX:
+        _KEPT_CATALOGS.pop(next(iter(_KEPT_CATALOGS))).close()
+    return catalog
+
+
+def release_connections(catalog) -> None:
+    """Close the pooled connections of a kept catalog (its compiled statements stay)."""
+    catalog.engine.dispose()
+
+
 @dataclass
 class IngestedLots:
     """The catalog's files of the lots an ingest touched (:func:`silicio.lake.queries.alerts.ingested_files`),
-    and what is read from them once: each lot's file tables and each program's stored versions."""
+    and what is read from them once: each lot's file tables and each program's stored versions.
+    ``catalog``: the process's kept catalog on the lake's database (:func:`kept_catalog`)."""
 
     lake: Any
-    files: pl.DataFrame
-    _tables: dict[tuple, pl.DataFrame | None] = field(default_factory=dict, repr=False)
+    #: the files as rows (a few per lot: the lots are grouped and sorted in Python)
+    _rows: list[dict[str, Any]]
+    catalog: Any = None
+    _tables: dict[tuple, Any] = field(default_factory=dict, repr=False)
     _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
-    _file_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, lake, sha256s: list[str]) -> IngestedLots:
         from silicio.lake.queries import alerts as queries
 
-        return cls(lake, queries.ingested_files(lake.catalog.engine, sha256s))
+        catalog = kept_catalog(lake.catalog.url)
+        return cls(lake, queries.ingested_file_rows(catalog.engine, sha256s), catalog)
 
     @property
-    def _rows(self) -> list[dict[str, Any]]:
-        """The files as rows (a few per lot): the lots are grouped and sorted in Python."""
-        if self._file_rows is None:
-            self._file_rows = self.files.rows(named=True)
-        return self._file_rows
+    def files(self) -> pl.DataFrame:
+        """The files read (:func:`silicio.lake.queries.alerts.ingested_files`)."""
+        from silicio.lake.queries.alerts import INGESTED_FILE_COLUMNS
+
+        return pl.DataFrame(self._rows, schema=INGESTED_FILE_COLUMNS, orient="row")
 
     def _lot_groups(self, rows) -> dict[tuple, dict[str, Any]]:
         """(product, lot, stage) -> earliest start (None: none known) and files, of ``rows``."""
@@ -153,6 +188,20 @@ class IngestedLots:
         of_lot = found["lot_id"] == lot
         return found if of_lot.all() else found.filter(of_lot)  # a file is mostly of one lot: no copy
 
+    def lot_results(self, lot: str, stage: str, columns: tuple[str, ...]) -> pa.Table | None:
+        """``columns`` of the test results of lot ``lot`` (``lot_id``) in the lot's one file, rows
+        as stored (for a count that does not depend on their order), read by pyarrow with the
+        text columns dictionary-encoded (each distinct text once: a count compares codes, not
+        texts); None when the lot has other files, or the file lacks one of ``columns`` but
+        ``test_flg`` (the lake's way then)."""
+        key = ("results", lot, stage, columns)
+        if key not in self._tables:
+            row = self._only_file(lot, stage)
+            self._tables[key] = (
+                None if row is None else _read_results(self.lake.layout, row, lot, stage, columns)
+            )
+        return self._tables[key]
+
     def lot_index(self, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
         """:func:`silicio.lake.queries.lot_index` of the lots of ``keys``, in its order."""
         from silicio.lake.queries import LOT_INDEX_SCHEMA
@@ -180,7 +229,7 @@ class IngestedLots:
     def stored_versions(self, key) -> list[dict[str, Any]]:
         """The catalog's versions of baseline ``key`` (read once)."""
         if key not in self._versions:
-            self._versions[key] = self.lake.catalog.baseline_versions(key)
+            self._versions[key] = self.catalog.baseline_versions(key)
         return self._versions[key]
 
     def stored_baseline(self, product: str | None, stage: str, lot: str):
@@ -201,19 +250,14 @@ class IngestedLots:
         self._baselines[product, stage, lot] = found
         return found
 
-    def final_bin_counts(self, lot: str, stage: str) -> pl.DataFrame | None:
+    def final_bin_counts(self, lot: str, stage: str) -> list[dict[str, Any]] | pl.DataFrame | None:
         """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file: its final dies
-        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict."""
+        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict,
+        as rows (a frame where a column has nulls)."""
         parts = self.file_table("parts", lot, stage)
         if parts is None:
             return None
-        counts = (
-            parts.filter(pl.col("is_last_test"))
-            .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
-            .agg(pl.len().cast(pl.Int64).alias("dies"))
-            .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
-        )
-        return counts  # in no order: judge_lot sums them
+        return final_bin_rows(parts, lot)
 
     def history_flags(
         self, keys: list[tuple[str | None, str, str]], settings
@@ -244,7 +288,7 @@ class IngestedLots:
         baseline, version = self.stored_baseline(product, stage, lot)
         if baseline is None or baseline.version is None:
             return None
-        rows = self.lake.catalog.baseline_pat_limits(version["id"])
+        rows = self.catalog.baseline_pat_limits(version["id"])
         return _pat_table(rows) if rows else None
 
 
@@ -264,11 +308,82 @@ def _read_table(
         return None
 
 
+#: Text columns of the results read dictionary-encoded (:func:`_read_results`).
+_TEXT_COLUMNS = ("lot_id", "wafer_id", "test_name", "test_type")
+
+
+def _read_results(layout, row: dict[str, Any], lot: str, stage: str, columns) -> pa.Table | None:
+    """:meth:`IngestedLots.lot_results` of the file of catalog row ``row``: memory-mapped, on
+    this thread, text columns as dictionaries; rows of other lots (``lot_id``) left out."""
+    import pyarrow.parquet as pq
+
+    from silicio.lake.layout import Partition
+
+    path = layout.parquet_path("tidy", Partition.of(row["product"], lot, stage), row["sha256"])
+    try:
+        parquet = pq.ParquetFile(
+            path, memory_map=True, read_dictionary=[c for c in _TEXT_COLUMNS if c in columns]
+        )
+    except OSError:
+        return None
+    present = set(parquet.schema_arrow.names)
+    if any(c not in present for c in columns if c != "test_flg"):
+        return None
+    table = parquet.read(columns=[c for c in columns if c in present], use_threads=False)
+    if "lot_id" in table.column_names:
+        codes, values = value_codes(table["lot_id"])
+        if values != [lot]:  # a file is mostly of one lot: no copy then
+            table = table.filter(pa.array(np.isin(codes, [i for i, v in enumerate(values) if v == lot])))
+    return table.unify_dictionaries() if table.num_rows else table
+
+
+def value_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
+    """Each row's code 0..n-1 of its value (equal values, equal codes; null a value of its own;
+    an integer array, int32 or int64) and the n values by code. A dictionary column is coded through its dictionary (each distinct
+    text looked at once), another is dictionary-encoded first."""
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(column.type):
+        if pa.types.is_string_view(column.type):
+            column = column.cast(pa.large_string())
+        column = pc.dictionary_encode(column)
+    # a dictionary may hold a text twice (one read from several pages): coded by value
+    dictionary = column.dictionary.to_pylist()
+    code_of: dict[Any, int] = {}
+    remap = np.array([code_of.setdefault(v, len(code_of)) for v in dictionary], np.int64)
+    indices = column.indices
+    if not column.null_count and len(code_of) == len(dictionary):  # the indices are the codes
+        return indices.to_numpy(), list(code_of)
+    codes = remap[indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(len(column), np.int64)
+    if column.null_count:
+        codes[indices.is_null().to_numpy(zero_copy_only=False)] = code_of.setdefault(None, len(code_of))
+    return codes, list(code_of)
+
+
+def _as_stored(table: pa.Table, name: str, null, dtype) -> np.ndarray:
+    """Column ``name`` as a numpy array of its own type when it has no nulls (no copy of a column
+    of one chunk; the compiled passes take any number type), else as :func:`_numbers`."""
+    column = table[name]
+    if column.null_count:
+        return _numbers(table, name, null, dtype)
+    return column.chunk(0).to_numpy(zero_copy_only=False) if column.num_chunks == 1 else column.to_numpy()
+
+
+def _numbers(table: pa.Table, name: str, null, dtype) -> np.ndarray:
+    """Column ``name`` as a numpy array of ``dtype`` (``null`` for its nulls)."""
+    column = table[name].cast(dtype)
+    if column.null_count:
+        column = column.fill_null(pa.scalar(null, dtype))
+    return column.to_numpy()
+
+
 # -- PAT counted against static limits: a comparison, and each wafer's dynamic limits
 
 
 def pat_share_of_lot(
-    tidy: pl.DataFrame, parts: pl.DataFrame, static_limits: pa.Table, recipe
+    tidy: pa.Table | pl.DataFrame, parts: pl.DataFrame, static_limits: pa.Table, recipe
 ) -> tuple[int, int] | None:
     """(PAT parts, final parts) of one lot: what :func:`silicio.yields.disposition.pat_shares`
     counts after :func:`silicio.yields.screen` with the recipe's PAT rule and these static limits
@@ -276,9 +391,11 @@ def pat_share_of_lot(
     lot, clamped inside the static ones). None when the recipe is one the screening must run
     (see the module notes) or the limits name a test twice (the screening refuses them).
 
-    ``tidy``: the lot's results in any row order (the count does not depend on it). The results
-    are taken once as arrays and judged in two compiled passes (:func:`_static_pass`,
-    :func:`_dynamic_pass`): no frame of the judged results is built."""
+    ``tidy``: the lot's results in any row order (the count does not depend on it), a pyarrow
+    table (:meth:`IngestedLots.lot_results`: texts dictionary-encoded) or a polars frame. The
+    results are taken once as arrays, texts as codes of their distinct values, and judged in two
+    compiled passes (:func:`_static_pass`, :func:`_dynamic_pass`): no frame of the judged results
+    is built."""
     from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
     from silicio.yields.rules import registered_rules
 
@@ -296,43 +413,52 @@ def pat_share_of_lot(
         return None
     row_of_key, static_lo, static_hi = static
 
-    final = parts["is_last_test"].fill_null(True).to_numpy()
+    final = as_array(parts["is_last_test"], True)
     n_final = int(np.count_nonzero(final))
     if not n_final:
         return 0, 0
-    if not tidy.height:
+    table = tidy if isinstance(tidy, pa.Table) else tidy.to_arrow()
+    if not table.num_rows:
         return 0, n_final
     # The results judged (passing parts' last parametric results, alarms aside) and each one's
-    # test, wafer and limits as arrays; strings only hashed (64-bit: equal strings, equal hashes).
-    value = as_array(tidy["result"].cast(pl.Float64), np.nan)
-    judged = (
-        as_array(tidy["is_last_test"], False)
-        & as_array(tidy["part_passed"], False)
-        & np.isfinite(value)
-        & np.isin(tidy["test_type"].hash().to_numpy(), pl.Series(["P", "M"]).hash().to_numpy())
+    # test, wafer and limits as arrays; texts as codes of their distinct values.
+    value = _as_stored(table, "result", np.nan, pa.float64())
+    test_type, types = value_codes(table["test_type"])
+    excluding = params.alarmed == "exclude" and "test_flg" in table.column_names
+    judged = _judged_rows(
+        _as_stored(table, "is_last_test", False, pa.bool_()),
+        _as_stored(table, "part_passed", False, pa.bool_()),
+        value,
+        test_type,
+        np.array([t in ("P", "M") for t in types], np.bool_),
+        _as_stored(table, "test_flg", 0, pa.int64()) if excluding else np.zeros(0, np.uint8),
+        TEST_FLG_ALARM if excluding else 0,
     )
-    if tidy["part_index"].null_count():
-        judged &= tidy["part_index"].is_not_null().to_numpy()
-    if params.alarmed == "exclude" and "test_flg" in tidy.columns:
-        judged &= (as_array(tidy["test_flg"], 0) & TEST_FLG_ALARM) == 0
+    if table["part_index"].null_count:
+        judged &= table["part_index"].is_valid().to_numpy(zero_copy_only=False)
     if not judged.any():
         return 0, n_final
-    number = as_array(tidy["test_num"], -1).astype(np.int64)
-    pin = as_array(tidy["pin"], -1).astype(np.int64)
-    coded = _test_codes(number, pin, tidy["test_name"].hash().to_numpy())
+    number = _as_stored(table, "test_num", -1, pa.int64())
+    pin = _as_stored(table, "pin", -1, pa.int64())
+    coded = _test_codes(number, pin, value_codes(table["test_name"])[0])
     if coded is None:
         return None
     test, first_rows = coded
-    tests = tidy.select("test_num", "test_name", "pin")[first_rows]
+    tests = table.select(["test_num", "test_name", "pin"]).take(pa.array(first_rows)).to_pydict()
     row_of_test = np.array(
-        [row_of_key.get(key, -1) for key in zip(tests["test_num"].to_list(), tests["test_name"].to_list(),
-                                            tests["pin"].to_list(), strict=True)], np.int64)  # fmt: skip
+        [
+            row_of_key.get(key, -1)
+            for key in zip(tests["test_num"], tests["test_name"], tests["pin"], strict=True)
+        ],
+        np.int64,
+    )
     if dynamic is not None and dynamic.scope == "wafer":
-        owner, n_owners = codes_in_order(tidy["wafer_id"].hash().to_numpy())
+        owner, wafers = value_codes(table["wafer_id"])
+        n_owners = len(wafers)
     else:  # the results are of one lot (lot_id filtered): all one population
-        owner, n_owners = np.zeros(tidy.height, np.int64), 1
-    spec_lo = as_array(tidy["lo_limit"].cast(pl.Float64), np.nan)
-    spec_hi = as_array(tidy["hi_limit"].cast(pl.Float64), np.nan)
+        owner, n_owners = np.zeros(table.num_rows, np.int64), 1
+    spec_lo = _numbers(table, "lo_limit", np.nan, pa.float64())
+    spec_hi = _numbers(table, "hi_limit", np.nan, pa.float64())
     rejected, n, mean, sigma, lsl, usl = _static_pass(
         judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
         first_rows.size, dynamic is not None,
@@ -356,19 +482,77 @@ def pat_share_of_lot(
     hit_rows = np.flatnonzero(rejected)
     if not hit_rows.size:
         return 0, n_final
-    hits = set(tidy.select("wafer_id", "part_index")[hit_rows].iter_rows())
-    good = parts.filter(
-        pl.col("is_last_test").fill_null(True) & pl.col("passed").fill_null(False)
-        & pl.col("part_index").is_in([part for _, part in hits])
-    ).select("wafer_id", "part_index")  # fmt: skip
-    return sum(1 for key in set(good.iter_rows()) if key in hits), n_final
+    hit = table.select(["wafer_id", "part_index"]).take(pa.array(hit_rows)).to_pydict()
+    hits = set(zip(hit["wafer_id"], hit["part_index"], strict=True))
+    # the final passing parts among the hit ones (numpy: see final_bin_rows)
+    part_index = as_array(parts["part_index"], -1)
+    candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [part for _, part in hits])
+    if parts["part_index"].null_count():
+        candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(candidates)
+    good = zip(
+        parts["wafer_id"].to_arrow().take(pa.array(rows)).to_pylist(), part_index[rows].tolist(), strict=True
+    )
+    return sum(1 for key in set(good) if key in hits), n_final
+
+
+#: The wafer codes of the last lot's parts frame (the frame kept, so its id stays its own).
+_WAFER_CODES: dict[int, tuple[pl.DataFrame, tuple[np.ndarray, list]]] = {}
+
+
+def wafer_codes(parts: pl.DataFrame) -> tuple[np.ndarray, list]:
+    """:func:`value_codes` of ``parts["wafer_id"]``, kept for the last frame asked about: the
+    wafer maps and the bin counts of a lot code the same frame (~2 ms CPU a 6-wafer lot)."""
+    kept = _WAFER_CODES.get(id(parts))
+    if kept is not None and kept[0] is parts:
+        return kept[1]
+    codes = value_codes(parts["wafer_id"].to_arrow())
+    _WAFER_CODES.clear()
+    _WAFER_CODES[id(parts)] = (parts, codes)
+    return codes
+
+
+_BIN_COUNT_COLUMNS = ("wafer_id", "hard_bin", "soft_bin", "passed", "is_last_test")
+
+
+def final_bin_rows(parts: pl.DataFrame, lot: str) -> list[dict[str, Any]] | pl.DataFrame:
+    """lot, wafer_id, hard_bin, soft_bin, passed, dies of the final parts (``is_last_test``) of
+    ``parts``, in no order (:func:`silicio.yields.history.judge_lot` sums them): counted with numpy
+    over a key of the four (a few polars operations cost more CPU than a lot's count, in the
+    threads they wake); a frame grouped by polars where a column has nulls (a group of their own)."""
+    bins = [parts[c].to_numpy() for c in ("hard_bin", "soft_bin")]
+    if any(parts[c].null_count() for c in _BIN_COUNT_COLUMNS) or any(
+        b.size and (b.min() < 0 or b.max() > 0xFFFF) for b in bins
+    ):
+        return (
+            parts.filter(pl.col("is_last_test"))
+            .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
+            .agg(pl.len().cast(pl.Int64).alias("dies"))
+            .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
+        )
+    final = parts["is_last_test"].to_numpy()
+    wafer, wafers = wafer_codes(parts)
+    hard, soft = (b[final].astype(np.int64) for b in bins)
+    key = ((wafer[final].astype(np.int64) * 65536 + hard) * 65536 + soft) * 2 + parts["passed"].to_numpy()[
+        final
+    ]
+    keys, dies = np.unique(key, return_counts=True)
+    return [{"lot": lot, "wafer_id": wafers[k >> 33], "hard_bin": (k >> 17) & 0xFFFF, "soft_bin": (k >> 1) & 0xFFFF,
+             "passed": bool(k & 1), "dies": n} for k, n in zip(keys.tolist(), dies.tolist(), strict=True)]  # fmt: skip
 
 
 def as_array(series: pl.Series, null: Any) -> np.ndarray:
     """``series`` as a numpy array, ``null`` for its nulls (a copy only where there are nulls)."""
     if series.null_count() == series.len():
         return np.full(series.len(), null)
-    return (series.fill_null(null) if series.null_count() else series).to_numpy()
+    if not series.null_count():
+        return series.to_numpy()
+    # through Arrow: a polars operation wakes its threads, which cost more CPU than a lot's column
+    column = series.to_arrow()
+    try:
+        return column.fill_null(pa.scalar(null, column.type)).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # ``null`` outside the type: widened
+        return series.fill_null(null).to_numpy()
 
 
 def _static_rows(
@@ -408,18 +592,65 @@ def _test_codes(
     """Each row's test as a code 0..n-1 (in the order tests first appear) from its number and pin
     (-1: null), and each code's first row; None when a test's name does not follow its number
     and pin (two names under one number and pin: the screening keys them apart)."""
-    low, high = int(number.min()), int(number.max())
-    pin_low, pin_high = int(pin.min()), int(pin.max())
+    low, high, pin_low, pin_high = _ranges(number, pin)
     radix = pin_high - pin_low + 1
     if (high - low + 1) * radix <= _DENSE_TEST_SLOTS:
-        slot = (number - low) * radix + (pin - pin_low)
-        slots = (high - low + 1) * radix
+        code, first_rows, names_follow = _codes_dense(number, pin, low, pin_low, radix, (high - low + 1) * radix,
+                                                      name_hash)  # fmt: skip
     else:  # sparse numbers: ranked among the distinct ones
-        combined = number * 65538 + (pin + 1)  # pins are 16-bit, null below them
+        combined = number.astype(np.int64) * 65538 + (pin.astype(np.int64) + 1)  # pins are 16-bit, null below
         distinct = np.unique(combined)
         slot, slots = np.searchsorted(distinct, combined), distinct.size
-    code, first_rows, names_follow = _codes_by_slot(slot, slots, name_hash)
+        code, first_rows, names_follow = _codes_by_slot(slot, slots, name_hash)
     return (code, first_rows) if names_follow else None
+
+
+@nb.njit(cache=True, nogil=True)
+def _ranges(number, pin):
+    """(lowest, highest) test number and pin."""
+    low, high = np.int64(number[0]), np.int64(number[0])
+    pin_low, pin_high = np.int64(pin[0]), np.int64(pin[0])
+    for i in range(number.size):
+        n, p = np.int64(number[i]), np.int64(pin[i])
+        low, high = min(low, n), max(high, n)
+        pin_low, pin_high = min(pin_low, p), max(pin_high, p)
+    return low, high, pin_low, pin_high
+
+
+@nb.njit(cache=True, nogil=True)
+def _codes_dense(number, pin, low, pin_low, radix, n_slots, name_hash):
+    """:func:`_codes_by_slot` of the slots (number - low) * radix + (pin - pin_low), computed
+    row by row (no array of them)."""
+    code_of_slot = np.full(n_slots, -1, np.int64)
+    code = np.empty(number.size, np.int64)
+    first = np.empty(number.size, np.int64)
+    n = 0
+    names_follow = True
+    for i in range(number.size):
+        slot = (np.int64(number[i]) - low) * radix + (np.int64(pin[i]) - pin_low)
+        c = code_of_slot[slot]
+        if c < 0:
+            c = n
+            code_of_slot[slot] = c
+            first[c] = i
+            n += 1
+        elif name_hash[i] != name_hash[first[c]]:
+            names_follow = False
+        code[i] = c
+    return code, first[:n].copy(), names_follow
+
+
+@nb.njit(cache=True, nogil=True)
+def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm):
+    """The results judged: a part's last test, the part passing, a finite result of a judged test
+    type, and (``alarm`` not 0, ``flags`` given) no alarm flag set; one pass, no temporaries."""
+    judged = np.empty(value.size, np.bool_)
+    for i in range(value.size):
+        judged[i] = (
+            last[i] and passed[i] and np.isfinite(value[i]) and type_ok[type_code[i]]
+            and (alarm == 0 or (flags[i] & alarm) == 0)
+        )  # fmt: skip
+    return judged
 
 
 @nb.njit(cache=True, nogil=True)

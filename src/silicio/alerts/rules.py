@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import as_array, codes_in_order
+from .ingested import as_array, codes_in_order, wafer_codes
 
 __all__ = [
     "BinAboveSbl",
@@ -241,8 +242,10 @@ class SpcViolation(AlertRule):
             by_series.setdefault((product, stage), set()).add(lot)
         for (product, stage), lots in by_series.items():
             wafer = params["statistic"] == "wafer_yield"
-            series = context.yield_series(product, stage, wafer).filter(pl.col("final_yield").is_not_null())
-            new = series["lot"].is_in(list(lots)).to_numpy()
+            series = context.yield_series(product, stage, wafer)
+            if series["final_yield"].null_count():
+                series = series.filter(pl.col("final_yield").is_not_null())
+            new = np.array([lot in lots for lot in series["lot"].to_list()], np.bool_)
             baseline = series["final_yield"].to_numpy()[~new]
             if baseline.size < params["min_points"]:
                 continue
@@ -324,23 +327,21 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     """Each wafer's final dies as the classifier's int8 map (-1 no die, 0 pass, 1 fail), x to
     columns and y to rows as tested (the classifier's features do not depend on the turn); the
     wafers in the order they were first tested."""
-    final = (
-        as_array(parts["is_last_test"], False)
-        & parts["x"].is_not_null().to_numpy()
-        & parts["y"].is_not_null().to_numpy()
-    )
+    # numpy and Arrow: a polars operation wakes its threads, which cost more CPU than a lot's maps
+    final = as_array(parts["is_last_test"], False)
+    for axis in ("x", "y"):
+        if parts[axis].null_count():
+            final &= parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(final)
     if not rows.size:
         return [], []
-    wafer, n_wafers = codes_in_order(
-        parts["wafer_id"].hash().to_numpy()[rows]
-    )  # 64-bit: equal ids, equal hashes
-    x = parts["x"].to_numpy()[rows].astype(np.int64)
-    y = parts["y"].to_numpy()[rows].astype(np.int64)
+    wafer, n_wafers = codes_in_order(wafer_codes(parts)[0][rows])
+    x = as_array(parts["x"], 0)[rows].astype(np.int64)
+    y = as_array(parts["y"], 0)[rows].astype(np.int64)
     failed = np.where(as_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)
     order = np.argsort(wafer, kind="stable")
     bounds = np.searchsorted(wafer[order], np.arange(n_wafers + 1))
-    ids = parts["wafer_id"].gather(rows[order[bounds[:-1]]]).to_list()
+    ids = parts["wafer_id"].to_arrow().take(pa.array(rows[order[bounds[:-1]]])).to_pylist()
     maps = []
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         at = order[start:stop]

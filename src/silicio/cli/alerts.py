@@ -67,10 +67,9 @@ def after_ingest(
 ) -> bool:
     """Evaluate ``config`` on what ``report`` took in (actor ``ingest``) and print what fired;
     False when a rule could not be evaluated or a delivery failed (recorded either way)."""
-    from silicio.alerts import context_of_ingest, evaluate
-    from silicio.lake.query import Lake
+    from silicio.alerts import context_of_ingest, evaluate, open_lake
 
-    with Lake(data_dir, database_url) as lake:
+    with open_lake(data_dir, database_url) as lake:
         result = evaluate(lake, config, context_of_ingest(lake, report), actor="ingest")
     for row in result.raised:
         console.print(f"alert #{row['id']} \\[{escape(row['severity'])}] {escape(row['title'])}",

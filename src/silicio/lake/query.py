@@ -36,13 +36,16 @@ _SHA_FROM_FILENAME = r"regexp_extract(filename, '([0-9a-f]{64})\.parquet$', 1)"
 class Lake:
     """A data directory opened for queries; see the module notes. Close it, or use ``with``."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, database_url: str | None = None):
+    def __init__(self, data_dir: str | os.PathLike | None = None, database_url: str | None = None, *,
+                 catalog: Catalog | None = None):  # fmt: skip
+        """``catalog``: one already open on the data directory's database (closed with the lake);
+        default: opened and migrated here."""
         self.layout = LakeLayout.at(data_dir)
         if not self.layout.root.is_dir():
             raise FileNotFoundError(
                 f"{self.layout.root}: no such data directory (run `silicio ingest` first)"
             )
-        self.catalog = Catalog(self.layout.database_url(database_url))
+        self.catalog = catalog if catalog is not None else Catalog(self.layout.database_url(database_url))
         self._connection: duckdb.DuckDBPyConnection | None = None
 
     @property

@@ -16,7 +16,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
-from .features import FEATURE_NAMES, FEATURE_VERSION
+from .features import FEATURE_NAMES, FEATURE_VERSION, PARALLEL_MIN_MAPS
 
 __all__ = ["MODEL_FORMAT", "MODEL_PATH", "Forest", "load_model"]
 
@@ -48,8 +48,10 @@ class Forest:
         if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES):
             raise ValueError(f"features must be (n, {len(FEATURE_NAMES)}); got shape {features.shape}")
         out = np.zeros((features.shape[0], len(self.classes)), dtype=np.float64)
-        _predict(features, self.roots, self.left, self.right, self.feature, self.threshold, self.leaf,
-                 self.leaf_probability, out)  # fmt: skip
+        # a lot's few wafers on the calling thread: waking the parallel pass's threads costs more
+        predict = _predict if features.shape[0] >= PARALLEL_MIN_MAPS else _predict_serial
+        predict(features, self.roots, self.left, self.right, self.feature, self.threshold, self.leaf,
+                self.leaf_probability, out)  # fmt: skip
         return out
 
     def save(self, path: str | Path) -> Path:
@@ -147,18 +149,29 @@ def load_model(path: str | Path | None = None) -> Forest:
     return forest
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _predict(features, roots, left, right, feature, threshold, leaf, leaf_probability, out):
+@nb.njit(cache=True, nogil=True)
+def _predict_row(features, roots, left, right, feature, threshold, leaf, leaf_probability, out, m):
     n_trees = len(roots)
     n_classes = out.shape[1]
-    for m in nb.prange(features.shape[0]):
-        row = features[m]
-        for t in range(n_trees):
-            node = roots[t]
-            while left[node] >= 0:
-                node = left[node] if row[feature[node]] <= threshold[node] else right[node]
-            probabilities = leaf_probability[leaf[node]]
-            for c in range(n_classes):
-                out[m, c] += probabilities[c]
+    row = features[m]
+    for t in range(n_trees):
+        node = roots[t]
+        while left[node] >= 0:
+            node = left[node] if row[feature[node]] <= threshold[node] else right[node]
+        probabilities = leaf_probability[leaf[node]]
         for c in range(n_classes):
-            out[m, c] /= n_trees
+            out[m, c] += probabilities[c]
+    for c in range(n_classes):
+        out[m, c] /= n_trees
+
+
+@nb.njit(cache=True, nogil=True)
+def _predict_serial(features, roots, left, right, feature, threshold, leaf, leaf_probability, out):
+    for m in range(features.shape[0]):
+        _predict_row(features, roots, left, right, feature, threshold, leaf, leaf_probability, out, m)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _predict(features, roots, left, right, feature, threshold, leaf, leaf_probability, out):
+    for m in nb.prange(features.shape[0]):
+        _predict_row(features, roots, left, right, feature, threshold, leaf, leaf_probability, out, m)

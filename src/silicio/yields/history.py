@@ -36,6 +36,7 @@ comes (silicio's default review interval: six months, :data:`DEFAULT_REVIEW_DAYS
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -377,9 +378,12 @@ def compute_baseline(
     )
 
 
-def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str) -> pa.Table:
+def judge_lot(
+    baseline: Baseline, bin_counts: pa.Table | pl.DataFrame | list[dict[str, Any]], lot: str
+) -> pa.Table:
     """The crossings of ``baseline``'s SYL / SBL by ``lot`` and its wafers (columns
-    :data:`FLAG_COLUMNS`), from the lot's final dies counted in ``bin_counts``: the lot, then its
+    :data:`FLAG_COLUMNS`), from the lot's final dies counted in ``bin_counts`` (a table of
+    :data:`_COUNT_COLUMNS`, or its rows as dicts): the lot, then its
     wafers, yield before bins; per limit set the most severe rule crossed (SYL2 before SYL1, a
     yield below it; SBL2 before SBL1, a fallout above it). A bin the baseline has no limits for is
     not judged. ``lot`` in the baseline's own lots raises ValueError: never judge a lot by itself.
@@ -428,8 +432,17 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
 # :func:`scope_yields` and :func:`scope_bin_fallout` do on frames (the same rows, the same order).
 
 
-def _count_rows(bin_counts: pa.Table | pl.DataFrame, lot: str) -> list[dict[str, Any]]:
-    """The rows of ``lot`` in ``bin_counts``, ``passed`` null as False (as :func:`_counts`)."""
+def _count_rows(bin_counts: pa.Table | pl.DataFrame | list[dict[str, Any]], lot: str) -> list[dict[str, Any]]:
+    """The rows of ``lot`` in ``bin_counts`` (a table, or its rows as dicts), ``passed`` null as
+    False (as :func:`_counts`)."""
+    if isinstance(bin_counts, list):
+        missing = sorted({c for r in bin_counts for c in _COUNT_COLUMNS if c not in r})
+        if missing:
+            raise ValueError(
+                f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
+            )
+        return [{**{c: r[c] for c in _COUNT_COLUMNS}, "passed": bool(r["passed"]), "dies": int(r["dies"])}
+                for r in bin_counts if r["lot"] == lot]  # fmt: skip
     frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
     missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]
     if missing:
@@ -864,4 +877,16 @@ def history_static_limits(lake: Lake, product: str | None, stage: str, lot_id: s
 
 
 def _pat_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pl.DataFrame(rows, schema=STATIC_SCHEMA, orient="row").to_arrow()
+    """The stored static PAT limits' rows as the table polars makes of them (:data:`STATIC_SCHEMA`),
+    built by Arrow: a few rows, and a polars frame wakes polars' threads (~ms of CPU at ingest)."""
+    try:
+        return pa.Table.from_pylist(
+            [{c: r.get(c) for c in STATIC_SCHEMA} for r in rows], schema=_static_arrow_schema()
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value Arrow will not convert as polars does
+        return pl.DataFrame(rows, schema=STATIC_SCHEMA, orient="row").to_arrow()
+
+
+@functools.cache
+def _static_arrow_schema() -> pa.Schema:
+    return pl.DataFrame(schema=STATIC_SCHEMA).to_arrow().schema

@@ -35,6 +35,7 @@ __all__ = [
     "catalog_wafer_yields",
     "deliveries",
     "file_table",
+    "ingested_file_rows",
     "ingested_files",
     "ingested_lots",
     "known_signatures",
@@ -112,6 +113,11 @@ def ingested_files(engine: Engine, sha256s: Sequence[str]) -> pl.DataFrame:
     belong to, whether this ingest brought it or an earlier one: columns
     :data:`INGESTED_FILE_COLUMNS` (``ingested``: one of ``sha256s``), files in test order (start,
     files without one last, then content hash)."""
+    return pl.DataFrame(ingested_file_rows(engine, sha256s), schema=INGESTED_FILE_COLUMNS, orient="row")
+
+
+def ingested_file_rows(engine: Engine, sha256s: Sequence[str]) -> list[dict[str, Any]]:
+    """:func:`ingested_files` as dicts (a few rows a lot: no frame built)."""
     wanted = list(dict.fromkeys(sha256s))
     rows: list[dict[str, Any]] = []
     columns = [files.c[name] for name in INGESTED_FILE_COLUMNS if name != "ingested"]
@@ -128,12 +134,14 @@ def ingested_files(engine: Engine, sha256s: Sequence[str]) -> pl.DataFrame:
             )
             rows += [dict(r._mapping) for r in connection.execute(query.distinct())]
     taken = set(wanted)
+    by_sha: dict[str, dict[str, Any]] = {}
     for row in rows:
         row["ingested"] = row["sha256"] in taken
         if row["started"] is not None and row["started"].tzinfo is None:  # SQLite keeps no zone: UTC
             row["started"] = row["started"].replace(tzinfo=UTC)
-    frame = pl.DataFrame(rows, schema=INGESTED_FILE_COLUMNS, orient="row")
-    return frame.unique("sha256", maintain_order=True).sort(["started", "sha256"], nulls_last=True)
+        by_sha.setdefault(row["sha256"], row)
+    # by start, files without one last, then content hash
+    return sorted(by_sha.values(), key=lambda r: (r["started"] is None, r["started"] or 0, r["sha256"]))
 
 
 def catalog_lot_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
@@ -150,9 +158,9 @@ def catalog_lot_yields(engine: Engine, product: str | None, stage: str) -> pl.Da
             (lot, _utc(started), int(d), int(g), _ratio(g, d))
             for lot, started, d, g in connection.execute(query)
         ]
-    frame = pl.DataFrame(rows, schema={"lot": pl.String, "started": pl.Datetime("us", "UTC"), "dies": pl.Int64,
-                                       "final_good": pl.Int64, "final_yield": pl.Float64}, orient="row")  # fmt: skip
-    return frame.sort(["started", "lot"], nulls_last=True)
+    rows.sort(key=lambda r: (r[1] is None, r[1] or 0, r[0]))  # by start (none last), lot: a few rows
+    return pl.DataFrame(rows, schema={"lot": pl.String, "started": pl.Datetime("us", "UTC"), "dies": pl.Int64,
+                                      "final_good": pl.Int64, "final_yield": pl.Float64}, orient="row")  # fmt: skip
 
 
 def catalog_wafer_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
