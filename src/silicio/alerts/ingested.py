@@ -595,13 +595,14 @@ def _test_codes(
     low, high, pin_low, pin_high = _ranges(number, pin)
     radix = pin_high - pin_low + 1
     if (high - low + 1) * radix <= _DENSE_TEST_SLOTS:
-        code, first_rows, names_follow = _codes_dense(number, pin, low, pin_low, radix, (high - low + 1) * radix,
-                                                      name_hash)  # fmt: skip
+        code, first_rows, names_follow = _codes_by_slot(number, pin, low, pin_low, radix, (high - low + 1) * radix,
+                                                        name_hash)  # fmt: skip
     else:  # sparse numbers: ranked among the distinct ones
         combined = number.astype(np.int64) * 65538 + (pin.astype(np.int64) + 1)  # pins are 16-bit, null below
         distinct = np.unique(combined)
         slot, slots = np.searchsorted(distinct, combined), distinct.size
-        code, first_rows, names_follow = _codes_by_slot(slot, slots, name_hash)
+        # the rank is the slot: passed as the minor key, with no major part (radix 0)
+        code, first_rows, names_follow = _codes_by_slot(slot, slot, 0, 0, 0, slots, name_hash)
     return (code, first_rows) if names_follow else None
 
 
@@ -618,29 +619,6 @@ def _ranges(number, pin):
 
 
 @nb.njit(cache=True, nogil=True)
-def _codes_dense(number, pin, low, pin_low, radix, n_slots, name_hash):
-    """:func:`_codes_by_slot` of the slots (number - low) * radix + (pin - pin_low), computed
-    row by row (no array of them)."""
-    code_of_slot = np.full(n_slots, -1, np.int64)
-    code = np.empty(number.size, np.int64)
-    first = np.empty(number.size, np.int64)
-    n = 0
-    names_follow = True
-    for i in range(number.size):
-        slot = (np.int64(number[i]) - low) * radix + (np.int64(pin[i]) - pin_low)
-        c = code_of_slot[slot]
-        if c < 0:
-            c = n
-            code_of_slot[slot] = c
-            first[c] = i
-            n += 1
-        elif name_hash[i] != name_hash[first[c]]:
-            names_follow = False
-        code[i] = c
-    return code, first[:n].copy(), names_follow
-
-
-@nb.njit(cache=True, nogil=True)
 def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm):
     """The results judged: a part's last test, the part passing, a finite result of a judged test
     type, and (``alarm`` not 0, ``flags`` given) no alarm flag set; one pass, no temporaries."""
@@ -654,19 +632,21 @@ def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm):
 
 
 @nb.njit(cache=True, nogil=True)
-def _codes_by_slot(slot, n_slots, name_hash):
-    """Codes of the slots in order of first appearance, each code's first row, and whether every
-    row's name hash equals its code's first row's."""
+def _codes_by_slot(major, minor, major_low, minor_low, radix, n_slots, name_hash):
+    """Codes of the rows' slots (major - major_low) * radix + (minor - minor_low), computed row by
+    row (no array of them), in order of first appearance; each code's first row, and whether
+    every row's name hash equals its code's first row's."""
     code_of_slot = np.full(n_slots, -1, np.int64)
-    code = np.empty(slot.size, np.int64)
-    first = np.empty(slot.size, np.int64)
+    code = np.empty(minor.size, np.int64)
+    first = np.empty(minor.size, np.int64)
     n = 0
     names_follow = True
-    for i in range(slot.size):
-        c = code_of_slot[slot[i]]
+    for i in range(minor.size):
+        slot = (np.int64(major[i]) - major_low) * radix + (np.int64(minor[i]) - minor_low)
+        c = code_of_slot[slot]
         if c < 0:
             c = n
-            code_of_slot[slot[i]] = c
+            code_of_slot[slot] = c
             first[c] = i
             n += 1
         elif name_hash[i] != name_hash[first[c]]:
