@@ -38,6 +38,10 @@ PARTS_TABLE = "parts"
 #: thousand PIRs), so each table's batches are gathered up to this many rows first.
 ROW_GROUP_ROWS = 122_880
 
+#: Name ending of a table's lean file (``<sha256>_lean.parquet``): the source file's rows
+#: without a value in the table's sparse columns, without those columns (see the module notes).
+LEAN_SUFFIX = "_lean.parquet"
+
 #: Partition value of a field the file leaves empty.
 UNKNOWN_PARTITION = "_unknown"
 #: Longest partition value kept (file systems limit a name to 255 bytes).
@@ -151,8 +155,19 @@ class LakeLayout:
     def table_dir(self, table: str) -> Path:
         return self.parquet / table
 
-    def parquet_path(self, table: str, partition: Partition, sha256: str) -> Path:
-        return self.table_dir(table) / partition.directory() / f"{sha256}.parquet"
+    def parquet_path(self, table: str, partition: Partition, sha256: str, *, lean: bool = False) -> Path:
+        """A table's file of the source file ``sha256``: the full one, or the ``lean`` one."""
+        return (
+            self.table_dir(table) / partition.directory() / f"{sha256}{LEAN_SUFFIX if lean else '.parquet'}"
+        )
+
+    def parquet_paths(self, table: str, partition: Partition, sha256: str) -> list[Path]:
+        """The files of ``table`` the source file ``sha256`` has: none, the full one, or both."""
+        return [
+            p
+            for lean in (False, True)
+            if (p := self.parquet_path(table, partition, sha256, lean=lean)).is_file()
+        ]
 
     def parquet_files(self) -> Iterator[Path]:
         """Every ``*.parquet`` under ``parquet/``, whatever its name."""
@@ -167,8 +182,13 @@ class LakeLayout:
 
 
 def sha256_of_parquet(path: Path) -> str | None:
-    """The STDF file's SHA-256 a lake Parquet file is named by; None for a foreign name."""
-    stem = path.name.removesuffix(".parquet")
+    """The STDF file's SHA-256 a lake Parquet file (full or lean) is named by; None for a
+    foreign name."""
+    stem = (
+        path.name.removesuffix(LEAN_SUFFIX)
+        if path.name.endswith(LEAN_SUFFIX)
+        else path.name.removesuffix(".parquet")
+    )
     return stem if _SHA256.match(stem) else None
 
 
