@@ -8,10 +8,37 @@ place): Parquet partitions, staging, the lock and the default catalog.
       .lake.lock                          held while committing and while recovering
       .staging/<uuid>/                    one per running ingest, with its owner.lock
       parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>.parquet
+      parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>_lean.parquet   (some record tables)
 
 ``TABLE`` is a record type (``PTR``, ``PRR``, ...) or a derived view (``tidy``, ``parts``).
 Each Parquet file is named by the SHA-256 of the STDF file it comes from, so the catalog knows
 every file the lake should hold and anything else under ``parquet/`` is an orphan.
+
+A record table with sparse columns (null on nearly every row, e.g. a PTR's limits, units and
+formats, which only a test's first PTR carries) spreads one source file's rows over two files:
+``<sha256>.parquet`` holds the rows with a value in a sparse column, with every column (it is
+written even without a row: the table's full schema is always in the lake), and
+``<sha256>_lean.parquet`` the other rows without the sparse columns (Parquet costs as much
+for a null as for a value; :class:`silicio.lake.ingest._StagedTables` decides which columns).
+Each file keeps the source's order; ``seq`` orders the rows of both. The name sorts the full
+file first, so readers that take the schema of the first file see every column. Read a table
+as the union of its files by column name, the lean rows' sparse columns null::
+
+    -- DuckDB (the lake's views do this)
+    SELECT * FROM read_parquet('DATA/parquet/PTR/**/*.parquet', hive_partitioning = true,
+                               union_by_name = true)
+
+    # polars: the schema of the first file (a full one), missing columns inserted as nulls
+    pl.scan_parquet("DATA/parquet/PTR/**/*.parquet", hive_partitioning=True, missing_columns="insert")
+
+    # pyarrow: give the full schema (a full file's, with the partition fields)
+    folder = ds.dataset("DATA/parquet/PTR", format="parquet", partitioning="hive")
+    full = pq.read_schema(next(f for f in folder.files if not f.endswith(LEAN_SUFFIX)))
+    schema = pa.unify_schemas([full, folder.partitioning.schema])
+    table = ds.dataset("DATA/parquet/PTR", format="parquet", partitioning="hive", schema=schema).to_table()
+
+A table smaller than a row group, a table without sparse columns, and the ``tidy`` and
+``parts`` views are one file each.
 """
 
 from __future__ import annotations
