@@ -224,7 +224,7 @@ def test_staged_tables_write_row_groups_of_duckdbs_size(tmp_path):
 def split_shared_lake(shared_stdf_files, tmp_path_factory):
     """Every shared STDF file ingested with every record table of more than 64 rows written as
     two files, its columns null on at least 3/4 of its first rows sparse (the lake splits a
-    table of a row group at least, by 1 %: the shared files are smaller)."""
+    table of a row group at least, by 10 %: the shared files are smaller)."""
     import importlib
     from unittest import mock
 

@@ -103,7 +103,7 @@ def test_sparse_columns_are_fixed_by_the_first_row_group(tmp_path):
     total = 2 * ROW_GROUP_ROWS
     columns = _columns(total)
     columns["S2"] = [None] * ROW_GROUP_ROWS + [0.5] * ROW_GROUP_ROWS  # dense from the second group on
-    columns["S3"] = [row % 3 if row < 5000 else None for row in range(total)]  # 2 % of the first group
+    columns["S3"] = [row % 3 if row < 20_000 else None for row in range(total)]  # 16 % of the first group
     staged = _stage(tmp_path, _batches(columns, [ROW_GROUP_ROWS]))
     full = pq.read_table(staged.staged["T"])
     lean = pq.read_table(staged.lean["T"])
