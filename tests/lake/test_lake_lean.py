@@ -99,17 +99,27 @@ def test_rows_with_a_sparse_value_go_to_the_full_file_the_others_to_the_lean_one
 
 def test_sparse_columns_are_fixed_by_the_first_row_group(tmp_path):
     """A column with values on many rows of later batches stays sparse (its rows go to the full
-    file); one with values on many rows of the first row group is never sparse."""
+    file); one with values on many rows of the first row group is never sparse. A null in the
+    full file after a row group of none rewrites it with the column optional (the lean file
+    keeps the column required)."""
     total = 2 * ROW_GROUP_ROWS
     columns = _columns(total)
     columns["S2"] = [None] * ROW_GROUP_ROWS + [0.5] * ROW_GROUP_ROWS  # dense from the second group on
     columns["S3"] = [row % 3 if row < 20_000 else None for row in range(total)]  # 16 % of the first group
+    columns["A"][total - 1] = None  # in the full file's last rows, written after its first row group
     staged = _stage(tmp_path, _batches(columns, [ROW_GROUP_ROWS]))
     full = pq.read_table(staged.staged["T"])
     lean = pq.read_table(staged.lean["T"])
     assert lean.column_names == ["seq", "A", "D", "S3"]
-    assert full.num_rows == 3 + ROW_GROUP_ROWS and full["S2"].null_count == 3
+    full_rows = [0, 3, 7, *range(ROW_GROUP_ROWS, total)]
+    assert full["seq"].to_pylist() == full_rows and full["S2"].null_count == 3
+    assert full["A"].to_pylist() == [columns["A"][row] for row in full_rows]
+    assert full.schema.field("A").nullable and not lean.schema.field("A").nullable
+    assert [f.name for f in full.schema if not f.nullable] == ["seq"]  # a null in each other column
+    meta = pq.ParquetFile(staged.staged["T"]).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP_ROWS, 3]
     assert lean.num_rows == ROW_GROUP_ROWS - 3 and lean["S3"].to_pylist()[:4] == [1, 2, 1, 2]
+    assert not list(tmp_path.rglob(".*"))  # the file written before the rewrite is gone
 
 
 def test_a_table_without_sparse_columns_is_one_file(tmp_path):
