@@ -190,7 +190,10 @@ class _ParquetWrites:
 #: column, the others without the sparse ones (see :class:`_StagedTables`). A test's first PTRs
 #: of a program of 12 k tests are 10 % of a row group. Measured on 7 M PTRs whose 12 optional
 #: fields hold values on evenly spread rows (the worst case: every batch filtered), one file ->
-#: two: 0.1 % of the rows 1.65 -> 0.90 s CPU, 1 % 1.70 -> 0.96 s, 10 % 2.21 -> 1.10 s.
+#: two: 0.1 % of the rows 1.65 -> 0.90 s CPU, 1 % 1.70 -> 0.96 s, 10 % 2.21 -> 1.10 s. Filtering
+#: a batch costs ~0.035 s a kept column of 7 M rows: a table with one or two sparse columns
+#: among many, their values spread over every batch, would lose (values together, as a test's
+#: first PTRs come, are cut out of a batch without a copy, :func:`_split`).
 _SPARSE_SHARE = 0.1
 #: Rows a record table must have for its sparse columns to be decided (from these rows): a
 #: smaller table is one file, as it comes (its nulls cost little; a file more costs each query).
