@@ -6,7 +6,7 @@
       catalog.sqlite            the catalog and the trace store (unless SILICIO_DATABASE_URL names another)
       .lake.lock                held while the lake commits or recovers
       .staging/<uuid>/          one per running ingest
-      parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>.parquet
+      parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>.parquet (and <sha256>_lean.parquet: silicio.lake.layout)
       keys/signing-key.pem      Ed25519 private key that signs certificates (never served)
       keys/signing-key.pub.pem  its public key, which anyone verifying a certificate needs
       keys/keyring.json         every public key that signed certificates, current and retired

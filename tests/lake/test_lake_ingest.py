@@ -220,16 +220,39 @@ def test_staged_tables_write_row_groups_of_duckdbs_size(tmp_path):
     assert first.column(1).statistics is None
 
 
-def test_every_record_field_round_trips(shared_lake, shared_stdf_files):
+@pytest.fixture(scope="module")
+def split_shared_lake(shared_stdf_files, tmp_path_factory):
+    """Every shared STDF file ingested with every record table of more than 64 rows written as
+    two files, its columns null on at least 3/4 of its first rows sparse (the lake splits a
+    table of a row group at least, by 10 %: the shared files are smaller)."""
+    import importlib
+    from unittest import mock
+
+    ingest_module = importlib.import_module("silicio.lake.ingest")  # the package's `ingest` is the function
+
+    data = tmp_path_factory.mktemp("split_shared_lake")
+    with (
+        mock.patch.object(ingest_module, "_SPLIT_MIN_ROWS", 64),
+        mock.patch.object(ingest_module, "_SPARSE_SHARE", 0.25),
+    ):
+        report = ingest(shared_stdf_files, data, workers=1)
+    return data, report
+
+
+@pytest.mark.parametrize("lake_fixture", ["shared_lake", "split_shared_lake"])
+def test_every_record_field_round_trips(lake_fixture, shared_stdf_files, request):
     """Every table and column the reader returns is in the lake, value for value, whether read by
     pyarrow, polars or the DuckDB views (columns without nulls are stored as required, text of
-    record tables without a dictionary: how a column is stored never changes what comes back)."""
+    record tables without a dictionary, a table's rows in two files, the lean one without the
+    sparse columns: how a column is stored never changes what comes back)."""
     import polars as pl
+    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    data, report = shared_lake
+    data, report = request.getfixturevalue(lake_fixture)
     sha_of = {o.path: o.sha256 for o in report.outcomes}
     layout = LakeLayout.at(data)
+    split_tables = mixed_tables = 0
     with silicio.open(data) as lake:
         for path in shared_stdf_files:
             tables = read(path, strict=False)
@@ -239,16 +262,35 @@ def test_every_record_field_round_trips(shared_lake, shared_stdf_files):
                 assert len(files) == (1 if table.num_rows else 0), f"{path.name} {name}: {files}"
                 if not files:
                     continue
-                stored = pq.read_table(files[0])
+                lean = list(layout.table_dir(name).rglob(f"{sha}_lean.parquet"))
+                split_tables += bool(lean)
+                if lake_fixture == "shared_lake":  # every table of the shared files under a row group
+                    assert lean == []
+                # the full file has every column; both files read with its schema, rows by seq
+                schema = pq.read_schema(files[0])
+                stored = (
+                    ds.dataset([*files, *lean], schema=schema, format="parquet").to_table().sort_by("seq")
+                )
                 assert stored.column_names == table.column_names, f"{path.name} {name}"
                 for got_field, field in zip(stored.schema, table.schema, strict=True):
                     assert (got_field.type, got_field.metadata) == (field.type, field.metadata), (
                         f"{path.name} {name}.{field.name}"
                     )
-                    assert got_field.nullable or table[field.name].null_count == 0
+                if lean:
+                    lean_schema = pq.read_schema(lean[0])
+                    mixed_tables += pq.ParquetFile(files[0]).metadata.num_rows > 0
+                    assert set(lean_schema.names) < set(schema.names)
+                    for part in (files[0], lean[0]):
+                        in_file = pq.read_table(part)
+                        assert in_file["seq"].equals(in_file["seq"].sort()), f"{part.name}: rows out of order"
+                        for f in in_file.schema:
+                            assert f.nullable or in_file[f.name].null_count == 0, f"{part.name} {f.name}"
+                else:
+                    for got_field in stored.schema:
+                        assert got_field.nullable or table[got_field.name].null_count == 0
                 for column in table.column_names:
                     _same_column(stored[column], table[column], f"{path.name} {name}.{column} (pyarrow)")
-                frame = pl.read_parquet(files[0])
+                frame = pl.read_parquet([*files, *lean], missing_columns="insert").sort("seq")
                 assert frame.columns == table.column_names and frame.height == table.num_rows
                 for column in table.column_names:
                     _same_column(
@@ -261,14 +303,21 @@ def test_every_record_field_round_trips(shared_lake, shared_stdf_files):
                     f"WHERE file_sha256 = ? ORDER BY seq",
                     [sha],
                 )
+                assert viewed.column_names == table.column_names, f"{path.name} {name} (DuckDB)"
                 for column in table.column_names:
                     if not pa.types.is_nested(table.schema.field(column).type):  # DuckDB lists: another type
                         _same_column(viewed[column], table[column], f"{path.name} {name}.{column} (DuckDB)")
+    if lake_fixture == "split_shared_lake":
+        # the split is what this lake tests: some tables hold rows in both files (MPR and PTR
+        # of files with a test's limits on its first record only)
+        assert split_tables >= 10 and mixed_tables >= 3
 
 
 def test_columns_stored_required_until_a_null_comes(tmp_path):
-    """A record table's columns without a null in its first row group are stored as required;
-    a null later rewrites what was written with that column optional, values and order kept."""
+    """A record table's columns without a null in its first row group are stored as required,
+    in each of its two files (UNITS, on the first row only, is sparse: that row goes to the
+    full file, the others to the lean one); a null later rewrites what was written of its file
+    with that column optional, values and order kept."""
     import pyarrow.parquet as pq
 
     from silicio.lake.ingest import ROW_GROUP_ROWS, _ParquetWrites, _StagedTables
@@ -279,7 +328,7 @@ def test_columns_stored_required_until_a_null_comes(tmp_path):
         metadata={"record_type": "PTR"},
     )  # fmt: skip
     first = ROW_GROUP_ROWS + 10
-    total = 3 * ROW_GROUP_ROWS + 7
+    total = 3 * ROW_GROUP_ROWS + 8
     seq = np.arange(total, dtype=np.uint64)
     result = (seq % 1000).astype(np.float32)
     text = [f"test {i % 7}" for i in range(total)]
@@ -295,7 +344,7 @@ def test_columns_stored_required_until_a_null_comes(tmp_path):
             schema=schema,
         )  # fmt: skip
 
-    def stage(cuts: list[int]) -> pa.Table:
+    def stage(cuts: list[int]) -> tuple[pa.Table, pa.Table]:
         folder = tmp_path / str(len(cuts))
         folder.mkdir()
         writes = _ParquetWrites()
@@ -304,24 +353,28 @@ def test_columns_stored_required_until_a_null_comes(tmp_path):
             staged.write("PTR", batch(lo, hi))
         staged.close()
         writes.finish()
-        assert sorted(p.name for p in folder.iterdir()) == ["PTR.parquet"]  # nothing left behind
-        meta = pq.ParquetFile(staged.staged["PTR"]).metadata
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        assert files == ["PTR.parquet", "lean/PTR.parquet"]  # nothing left behind
+        meta = pq.ParquetFile(staged.lean["PTR"]).metadata
         assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP_ROWS] * 3 + [7]
-        return pq.read_table(staged.staged["PTR"])
+        return pq.read_table(staged.staged["PTR"]), pq.read_table(staged.lean["PTR"])
 
     expected = pa.Table.from_batches([batch(0, total)])
-    # a null after the first row group was written: RESULT rewritten optional
-    back = stage([first, 2 * ROW_GROUP_ROWS + 1])
-    assert all(back[n].equals(expected[n]) for n in schema.names) and back.schema.metadata == schema.metadata
-    assert [back.schema.field(n).nullable for n in schema.names] == [False, True, False, True]
-    assert back.schema.field("RESULT").metadata == {b"stdf_type": b"R4"}
-    assert back["RESULT"].null_count == 1 and back["RESULT"][2 * ROW_GROUP_ROWS + 3].as_py() is None
+    # a null after the first row group was written: RESULT rewritten optional in the lean file
+    full, lean = stage([first, 2 * ROW_GROUP_ROWS + 1])
+    assert full.equals(expected.slice(0, 1).cast(full.schema)) and full.column_names == schema.names
+    assert lean.column_names == ["seq", "RESULT", "TEST_TXT"] and lean.schema.metadata == schema.metadata
+    assert all(lean[n].equals(expected[n].slice(1)) for n in lean.column_names)
+    assert [full.schema.field(n).nullable for n in schema.names] == [False, False, False, False]
+    assert [lean.schema.field(n).nullable for n in lean.column_names] == [False, True, False]
+    assert lean.schema.field("RESULT").metadata == {b"stdf_type": b"R4"}
+    assert lean["RESULT"].null_count == 1 and lean["RESULT"][2 * ROW_GROUP_ROWS + 2].as_py() is None
     # without the null: RESULT stays required
     result_null[:] = False
     expected = pa.Table.from_batches([batch(0, total)])
-    back = stage([first])
-    assert all(back[n].equals(expected[n]) for n in schema.names)
-    assert [back.schema.field(n).nullable for n in schema.names] == [False, False, False, True]
+    full, lean = stage([first])
+    assert all(lean[n].equals(expected[n].slice(1)) for n in lean.column_names)
+    assert [lean.schema.field(n).nullable for n in lean.column_names] == [False, False, False]
 
 
 def test_record_table_text_is_stored_plain_view_text_as_dictionary(shared_lake):

@@ -14,6 +14,7 @@ import pytest
 
 from silicio.lake import INGESTED, SKIPPED, Catalog, LakeLayout, ingest, recover
 from silicio.lake.ingest import PAUSE_BEFORE_COMMIT_ENV
+from silicio.lake.layout import LEAN_SUFFIX
 
 #: Small decode windows, so the worker writes Parquet long before the end of the file.
 WINDOW = 1 << 20
@@ -85,6 +86,7 @@ def test_sigkill_between_rename_and_commit_leaves_orphans_that_are_removed(big_f
     layout = LakeLayout.at(data)
     renamed = sorted(layout.parquet_files())
     assert sorted(str(p.relative_to(layout.parquet)) for p in renamed) == sorted(clean_lake["parquet"])
+    assert any(p.name.endswith(LEAN_SUFFIX) for p in renamed)  # both files of a table in two are orphans
     with Catalog(layout.database_url()) as catalog:
         assert catalog.rows("files") == []
 

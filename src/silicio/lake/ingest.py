@@ -185,16 +185,66 @@ class _ParquetWrites:
                 pool.shutdown(wait=True)
 
 
+#: A record table's column is sparse when at most this share of its first row group's rows
+#: hold a value in it (or in any other sparse column): those rows are written with every
+#: column, the others without the sparse ones (see :class:`_StagedTables`). A test's first PTRs
+#: of a program of 12 k tests are 10 % of a row group. Measured on 7 M PTRs whose 12 optional
+#: fields hold values on evenly spread rows (the worst case: every batch filtered), one file ->
+#: two: 0.1 % of the rows 1.65 -> 0.90 s CPU, 1 % 1.70 -> 0.96 s, 10 % 2.21 -> 1.10 s. Filtering
+#: a batch costs ~0.035 s a kept column of 7 M rows: a table with one or two sparse columns
+#: among many, their values spread over every batch, would lose (values together, as a test's
+#: first PTRs come, are cut out of a batch without a copy, :func:`_split`).
+_SPARSE_SHARE = 0.1
+#: Rows a record table must have for its sparse columns to be decided (from these rows): a
+#: smaller table is one file, as it comes (its nulls cost little; a file more costs each query).
+_SPLIT_MIN_ROWS = ROW_GROUP_ROWS
+#: Sparse rows of a batch up to which its lean rows are slices between them; more are filtered.
+_SLICED_SPARSE_ROWS = 16
+#: Staging subfolder of the lean files (a table's name may end in ``.lean``).
+_LEAN_FOLDER = "lean"
+
+
+class _ParquetSink:
+    """One Parquet file being written: its rows gathered into row groups, its writer."""
+
+    def __init__(self, key: str, path: Path, schema: pa.Schema, record_table: bool):
+        #: Key of its writes in :class:`_ParquetWrites` (one thread per file).
+        self.key = key
+        self.path = path
+        #: Schema of the rows given (the writer's may store columns without nulls as required).
+        self.schema = schema
+        self.record_table = record_table
+        self.writer: pq.ParquetWriter | None = None
+        #: Batches not yet written: fewer rows than a row group.
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_rows = 0
+
+    def add(self, batches: Iterable[pa.RecordBatch]) -> None:
+        for batch in batches:
+            self.pending.append(batch)
+            self.pending_rows += batch.num_rows
+
+
 class _StagedTables:
     """The :class:`~silicio.lake.sources.TableWriter` a source writes one file's tables to: one
-    Parquet file per table in the file's staging folder. Keeps the ``parts`` table, from which
-    the catalog's counts and yields are computed.
+    Parquet file per table in the file's staging folder, two for a record table with sparse
+    columns. Keeps the ``parts`` table, from which the catalog's counts and yields are computed.
+
+    Sparse columns (a record table's columns null on nearly every row, such as a PTR's limits,
+    units and formats, which only a test's first PTR carries) are found in the table's first
+    row group (:func:`_sparse_columns`) and fixed from then on. Parquet spends as much on a null
+    as on a value (a definition level each: 0.05 s per column of 7 M PTRs), so a table that has
+    them is written as two files: the full file (``staged``: every column) takes the rows that
+    hold a value in any sparse column, the lean file (``lean``: without the sparse columns) the
+    other rows. Both keep the source's row order; the full file is written even without a row,
+    so that the lake holds every column of the table. A table smaller than a row group is one
+    file, as it comes. The lake's views read both (:data:`~silicio.lake.layout.LEAN_SUFFIX`).
 
     A record table's columns that have no null in its first row group are stored as required
     (Parquet keeps no definition level for them: 4 ns a value less, 0.03 s per column of 7 M
-    PTRs); a null later on rewrites what was written with the column optional, before going
-    on. ``on_write`` is called before each table write (the ingest stops a file there once it
-    knows the lake holds it)."""
+    PTRs), in each file on its own; a null later on rewrites what was written of that file with
+    the column optional, before going on. ``on_write`` is called before each table write (the
+    ingest stops a file there once it knows the lake holds it)."""
 
     def __init__(self, kind: str, out_dir: Path, writes: _ParquetWrites,
                  on_write: Callable[[], None] | None = None):  # fmt: skip
@@ -202,14 +252,17 @@ class _StagedTables:
         self.out_dir = out_dir
         self.writes = writes
         self.on_write = on_write
+        #: Table -> its (full) Parquet file.
         self.staged: dict[str, str] = {}
+        #: Table -> its lean Parquet file, for the tables written as two files that have lean rows.
+        self.lean: dict[str, str] = {}
         self.parts: list[pa.Table] = []
         #: Schema each table is written in, as the source gives it.
         self._schemas: dict[str, pa.Schema] = {}
-        self._writers: dict[str, pq.ParquetWriter] = {}
-        # Batches of each table not yet written: fewer rows than a row group.
-        self._pending: dict[str, list[pa.RecordBatch]] = {}
-        self._pending_rows: dict[str, int] = {}
+        self._full: dict[str, _ParquetSink] = {}
+        self._lean: dict[str, _ParquetSink] = {}
+        #: A table's sparse columns; None while not yet decided (before its first row group).
+        self._sparse: dict[str, list[str] | None] = {}
 
     def write(self, name: str, data: pa.Table | pa.RecordBatch) -> None:
         if not isinstance(name, str) or partition_value(name) != name or name.startswith("."):
@@ -230,59 +283,91 @@ class _StagedTables:
         if schema is None:
             self._schemas[name] = data.schema
             self.staged[name] = str(self.out_dir / f"{name}.parquet")
+            record_table = name not in SHARED_SCHEMAS  # the views' schemas are the lake's, as they are
+            self._full[name] = _ParquetSink(name, self.out_dir / f"{name}.parquet", data.schema, record_table)
+            self._sparse[name] = None if record_table else []
         elif not data.schema.equals(schema):
             raise ValueError(f"data source {self.kind!r} wrote table {name!r} in two schemas: "
                              f"{_schema_difference(data.schema, schema)}")  # fmt: skip
-        self._pending.setdefault(name, []).extend(data.to_batches() if isinstance(data, pa.Table) else [data])
-        self._pending_rows[name] = self._pending_rows.get(name, 0) + data.num_rows
-        if self._pending_rows[name] >= ROW_GROUP_ROWS:
-            self._flush(name, final=False)
         if name == PARTS_TABLE:
             self.parts.append(data if isinstance(data, pa.Table) else pa.Table.from_batches([data]))
+        batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+        if self._sparse[name] is not None:
+            self._route(name, batches)
+            return
+        full = self._full[name]
+        full.add(batches)
+        if full.pending_rows >= _SPLIT_MIN_ROWS:  # the first row group is there: which columns are sparse
+            gathered = pa.Table.from_batches(full.pending, schema=full.schema)
+            full.pending, full.pending_rows = [], 0
+            self._sparse[name] = sparse = _sparse_columns(gathered)
+            if sparse:
+                lean_folder = self.out_dir / _LEAN_FOLDER
+                lean_folder.mkdir(exist_ok=True)
+                table_schema = self._schemas[name]
+                lean_schema = pa.schema([f for f in table_schema if f.name not in sparse],
+                                        metadata=table_schema.metadata)  # fmt: skip
+                self._lean[name] = _ParquetSink(
+                    f"{name}/lean", lean_folder / f"{name}.parquet", lean_schema, True
+                )
+            self._route(name, gathered.to_batches())
 
-    def _flush(self, name: str, final: bool) -> None:
-        """Write the whole row groups gathered for ``name`` (every row when ``final``)."""
-        table = pa.Table.from_batches(self._pending.pop(name, []), schema=self._schemas[name])
+    def _route(self, name: str, batches: list[pa.RecordBatch]) -> None:
+        """Add ``batches`` to the files of ``name`` (split by their sparse values) and write
+        the whole row groups gathered."""
+        full = self._full[name]
+        lean = self._lean.get(name)
+        if lean is None:
+            full.add(batches)
+        else:
+            sparse = self._sparse[name]
+            for batch in batches:
+                full_rows, lean_rows = _split(batch, sparse, lean.schema.names)
+                full.add(full_rows)
+                lean.add(lean_rows)
+        for sink in (full, lean):
+            if sink is not None and sink.pending_rows >= ROW_GROUP_ROWS:
+                self._flush(sink, final=False)
+
+    def _flush(self, sink: _ParquetSink, final: bool) -> None:
+        """Write the whole row groups gathered for ``sink`` (every row when ``final``)."""
+        table = pa.Table.from_batches(sink.pending, schema=sink.schema)
         whole = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_ROWS
         if whole:
             chunk = table.slice(0, whole)
-            writer = self._writer(name, chunk)
+            writer = self._writer(sink, chunk)
             chunk = pa.Table.from_arrays(chunk.columns, schema=writer.schema)  # nullability as stored
-            self.writes.submit(name, chunk.nbytes, writer.write_table, chunk, row_group_size=ROW_GROUP_ROWS)
-        rest = table.slice(whole)
-        self._pending[name] = rest.to_batches()
-        self._pending_rows[name] = rest.num_rows
-
-    def _writer(self, name: str, chunk: pa.Table) -> pq.ParquetWriter:
-        """The writer of ``name``, opened for the first rows written; reopened with the columns
-        ``chunk`` has nulls in optional, when they were stored as required."""
-        writer = self._writers.get(name)
-        if writer is None:
-            schema = self._schemas[name]
-            if name not in SHARED_SCHEMAS:  # the views' schemas are the lake's, as they are
-                schema = _required_where_no_nulls(schema, chunk)
-            writer = self._writers[name] = pq.ParquetWriter(
-                self.staged[name], schema, **_parquet_options(schema, record_table=name not in SHARED_SCHEMAS)
+            self.writes.submit(
+                sink.key, chunk.nbytes, writer.write_table, chunk, row_group_size=ROW_GROUP_ROWS
             )
-            return writer
-        broken = [f.name for f in writer.schema if not f.nullable and chunk[f.name].null_count]
-        if broken:
-            writer = self._reopened(name, broken)
-        return writer
+        rest = table.slice(whole)
+        sink.pending = rest.to_batches()
+        sink.pending_rows = rest.num_rows
 
-    def _reopened(self, name: str, optional: list[str]) -> pq.ParquetWriter:
-        """Rewrite what was written of ``name`` with the columns ``optional`` optional (a null
+    def _writer(self, sink: _ParquetSink, chunk: pa.Table) -> pq.ParquetWriter:
+        """The writer of ``sink``, opened for the first rows written; reopened with the columns
+        ``chunk`` has nulls in optional, when they were stored as required."""
+        if sink.writer is None:
+            schema = _required_where_no_nulls(sink.schema, chunk) if sink.record_table else sink.schema
+            sink.writer = pq.ParquetWriter(sink.path, schema, **_parquet_options(schema, sink.record_table))
+            return sink.writer
+        broken = [f.name for f in sink.writer.schema if not f.nullable and chunk[f.name].null_count]
+        if broken:
+            self._reopen(sink, broken)
+        return sink.writer
+
+    def _reopen(self, sink: _ParquetSink, optional: list[str]) -> None:
+        """Rewrite what was written of ``sink`` with the columns ``optional`` optional (a null
         came after rows without any): row group by row group, from the file written so far."""
-        self.writes.wait(name)
-        old = self._writers.pop(name)
+        self.writes.wait(sink.key)
+        old = sink.writer
         old.close()
-        target = Path(self.staged[name])
-        earlier = target.with_name(f".{target.name}.required")
-        os.replace(target, earlier)
+        earlier = sink.path.with_name(f".{sink.path.name}.required")
+        os.replace(sink.path, earlier)
         schema = pa.schema([f.with_nullable(True) if f.name in optional else f for f in old.schema],
                            metadata=old.schema.metadata)  # fmt: skip
-        writer = self._writers[name] = pq.ParquetWriter(
-            target, schema, **_parquet_options(schema, record_table=True)
+        writer = sink.writer = pq.ParquetWriter(
+            sink.path, schema, **_parquet_options(schema, record_table=True)
         )
         written = pq.ParquetFile(earlier)
         for group in range(written.metadata.num_row_groups):
@@ -292,18 +377,76 @@ class _StagedTables:
             )
         written.close()
         earlier.unlink()
-        return writer
 
     def close(self) -> None:
-        for name in self._schemas:
-            if self._pending_rows.get(name):
-                self._flush(name, final=True)
-            writer = self._writers.get(name)
-            if writer is not None:
-                self.writes.submit(name, 0, writer.close)
+        for name, full in self._full.items():
+            lean = self._lean.get(name)
+            for sink in (full, lean):
+                if sink is None:
+                    continue
+                if sink.pending_rows:
+                    self._flush(sink, final=True)
+                if sink.writer is None and sink is full:  # no row held a sparse value: the schema still
+                    sink.writer = pq.ParquetWriter(sink.path, sink.schema,
+                                                   **_parquet_options(sink.schema, sink.record_table))  # fmt: skip
+                if sink.writer is not None:
+                    self.writes.submit(sink.key, 0, sink.writer.close)
+            if lean is not None and lean.writer is not None:
+                self.lean[name] = str(lean.path)
 
     def parts_table(self) -> pa.Table | None:
         return pa.concat_tables(self.parts) if self.parts else None
+
+
+def _sparse_columns(rows: pa.Table) -> list[str]:
+    """Columns of a record table written apart from its other rows (see :class:`_StagedTables`),
+    from ``rows``, its first row group: taken sparsest first while the rows holding a value in
+    any of them stay at most :data:`_SPARSE_SHARE` of ``rows``; in schema order. none when
+    every column would be sparse (a lean file without a column could not count its rows)."""
+    limit = int(rows.num_rows * _SPARSE_SHARE)
+    values = {name: rows.num_rows - rows[name].null_count for name in rows.column_names}
+    holding = np.zeros(rows.num_rows, np.bool_)
+    chosen: set[str] = set()
+    for name in sorted((n for n, v in values.items() if v <= limit), key=values.get):
+        if values[name]:
+            more = holding | pc.is_valid(rows[name]).to_numpy()
+            if np.count_nonzero(more) > limit:
+                continue
+            holding = more
+        chosen.add(name)
+    if len(chosen) == rows.num_columns:
+        return []
+    return [name for name in rows.column_names if name in chosen]
+
+
+def _split(batch: pa.RecordBatch, sparse: list[str], lean_columns: list[str],
+           ) -> tuple[list[pa.RecordBatch], list[pa.RecordBatch]]:  # fmt: skip
+    """``batch``'s rows that hold a value in a ``sparse`` column (every column), and the others
+    (``lean_columns``), each in the batch's order. The lean rows are slices of ``batch`` (no
+    copy) around up to :data:`_SLICED_SPARSE_ROWS` sparse rows; more are filtered out of the
+    span they cover (a test's first PTRs come together, at the file's start)."""
+    holding = None
+    for name in sparse:
+        column = batch.column(name)
+        if column.null_count < len(column):
+            valid = pc.is_valid(column)
+            holding = valid if holding is None else pc.or_(holding, valid)
+    lean = batch.select(lean_columns)
+    if holding is None:
+        return [], [lean]
+    rows = np.flatnonzero(holding.to_numpy(zero_copy_only=False))
+    if len(rows) == batch.num_rows:
+        return [batch], []
+    full = [batch.take(pa.array(rows))]
+    if len(rows) <= _SLICED_SPARSE_ROWS:
+        starts = np.concatenate([[0], rows + 1])
+        stops = np.concatenate([rows, [batch.num_rows]])
+        pieces = [lean.slice(a, b - a) for a, b in zip(starts.tolist(), stops.tolist(), strict=True) if b > a]
+    else:
+        first, last = int(rows[0]), int(rows[-1]) + 1
+        span = lean.slice(first, last - first).filter(pc.invert(holding.slice(first, last - first)))
+        pieces = [p for p in (lean.slice(0, first), span, lean.slice(last)) if p.num_rows]
+    return full, pieces
 
 
 def _required_where_no_nulls(schema: pa.Schema, first_rows: pa.Table) -> pa.Schema:
@@ -342,8 +485,10 @@ class StagedFile:
     #: Kind of the data source that read the file (None when none reads it).
     source: str | None = None
     records: int = 0
-    #: Table name -> Parquet file in the staging directory.
+    #: Table name -> Parquet file in the staging directory (the full file of a table in two).
     staged: dict[str, str] = field(default_factory=dict)
+    #: Table name -> lean Parquet file in the staging directory, of the tables in two files.
+    lean: dict[str, str] = field(default_factory=dict)
     staging_dir: str | None = None
     partition: Partition | None = None
     entry: CatalogEntry | None = None
@@ -504,16 +649,11 @@ def _stage_file(path: str, staging_dir: str, database_url: str | None, window_by
     if staged.known is not None:  # read in vain (or stopped early): the lake holds it already
         if staged.staging_dir is not None:
             shutil.rmtree(staged.staging_dir, ignore_errors=True)
-        staged.staging_dir, staged.staged, staged.source, staged.issues, staged.warnings = (
-            None,
-            {},
-            None,
-            [],
-            [],
-        )
+        staged.staging_dir, staged.staged, staged.lean, staged.source = None, {}, {}, None
+        staged.issues, staged.warnings = [], []
     elif read is not None:
         data, tables = read
-        staged.staged = tables.staged
+        staged.staged, staged.lean = tables.staged, tables.lean
         _describe(staged, source.kind, data, tables.parts_table())
     if staged.known is None and staged.entry is None:  # nothing readable: quarantined, no Parquet
         staged.entry = CatalogEntry(staged.sha256, path, staged.size, staged.source, file=None,
@@ -896,11 +1036,12 @@ def _commit(layout: LakeLayout, catalog: Catalog, staged: StagedFile) -> FileOut
                 return outcome
             placed = []
             try:
-                for table, staged_path in staged.staged.items():
-                    target = layout.parquet_path(table, staged.partition, staged.sha256)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staged_path, target)
-                    placed.append(target)
+                for lean, files in ((False, staged.staged), (True, staged.lean)):
+                    for table, staged_path in files.items():
+                        target = layout.parquet_path(table, staged.partition, staged.sha256, lean=lean)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(staged_path, target)
+                        placed.append(target)
                 _pause_for_tests()
                 existing = catalog.add(staged.entry)
             except BaseException:

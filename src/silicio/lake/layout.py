@@ -8,10 +8,37 @@ place): Parquet partitions, staging, the lock and the default catalog.
       .lake.lock                          held while committing and while recovering
       .staging/<uuid>/                    one per running ingest, with its owner.lock
       parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>.parquet
+      parquet/<TABLE>/product=<p>/lot=<l>/stage=<s>/<sha256>_lean.parquet   (some record tables)
 
 ``TABLE`` is a record type (``PTR``, ``PRR``, ...) or a derived view (``tidy``, ``parts``).
 Each Parquet file is named by the SHA-256 of the STDF file it comes from, so the catalog knows
 every file the lake should hold and anything else under ``parquet/`` is an orphan.
+
+A record table with sparse columns (null on nearly every row, e.g. a PTR's limits, units and
+formats, which only a test's first PTR carries) spreads one source file's rows over two files:
+``<sha256>.parquet`` holds the rows with a value in a sparse column, with every column (it is
+written even without a row: the table's full schema is always in the lake), and
+``<sha256>_lean.parquet`` the other rows without the sparse columns (Parquet costs as much
+for a null as for a value; :class:`silicio.lake.ingest._StagedTables` decides which columns).
+Each file keeps the source's order; ``seq`` orders the rows of both. The name sorts the full
+file first, so readers that take the schema of the first file see every column. Read a table
+as the union of its files by column name, the lean rows' sparse columns null::
+
+    -- DuckDB (the lake's views do this)
+    SELECT * FROM read_parquet('DATA/parquet/PTR/**/*.parquet', hive_partitioning = true,
+                               union_by_name = true)
+
+    # polars: the schema of the first file (a full one), missing columns inserted as nulls
+    pl.scan_parquet("DATA/parquet/PTR/**/*.parquet", hive_partitioning=True, missing_columns="insert")
+
+    # pyarrow: give the full schema (a full file's, with the partition fields)
+    folder = ds.dataset("DATA/parquet/PTR", format="parquet", partitioning="hive")
+    full = pq.read_schema(next(f for f in folder.files if not f.endswith(LEAN_SUFFIX)))
+    schema = pa.unify_schemas([full, folder.partitioning.schema])
+    table = ds.dataset("DATA/parquet/PTR", format="parquet", partitioning="hive", schema=schema).to_table()
+
+A table smaller than a row group, a table without sparse columns, and the ``tidy`` and
+``parts`` views are one file each.
 """
 
 from __future__ import annotations
@@ -37,6 +64,10 @@ PARTS_TABLE = "parts"
 #: writes 122,880 rows to a group itself; the reader's windows give groups of any size (a few
 #: thousand PIRs), so each table's batches are gathered up to this many rows first.
 ROW_GROUP_ROWS = 122_880
+
+#: Name ending of a table's lean file (``<sha256>_lean.parquet``): the source file's rows
+#: without a value in the table's sparse columns, without those columns (see the module notes).
+LEAN_SUFFIX = "_lean.parquet"
 
 #: Partition value of a field the file leaves empty.
 UNKNOWN_PARTITION = "_unknown"
@@ -151,8 +182,19 @@ class LakeLayout:
     def table_dir(self, table: str) -> Path:
         return self.parquet / table
 
-    def parquet_path(self, table: str, partition: Partition, sha256: str) -> Path:
-        return self.table_dir(table) / partition.directory() / f"{sha256}.parquet"
+    def parquet_path(self, table: str, partition: Partition, sha256: str, *, lean: bool = False) -> Path:
+        """A table's file of the source file ``sha256``: the full one, or the ``lean`` one."""
+        return (
+            self.table_dir(table) / partition.directory() / f"{sha256}{LEAN_SUFFIX if lean else '.parquet'}"
+        )
+
+    def parquet_paths(self, table: str, partition: Partition, sha256: str) -> list[Path]:
+        """The files of ``table`` the source file ``sha256`` has: none, the full one, or both."""
+        return [
+            p
+            for lean in (False, True)
+            if (p := self.parquet_path(table, partition, sha256, lean=lean)).is_file()
+        ]
 
     def parquet_files(self) -> Iterator[Path]:
         """Every ``*.parquet`` under ``parquet/``, whatever its name."""
@@ -167,8 +209,13 @@ class LakeLayout:
 
 
 def sha256_of_parquet(path: Path) -> str | None:
-    """The STDF file's SHA-256 a lake Parquet file is named by; None for a foreign name."""
-    stem = path.name.removesuffix(".parquet")
+    """The STDF file's SHA-256 a lake Parquet file (full or lean) is named by; None for a
+    foreign name."""
+    stem = (
+        path.name.removesuffix(LEAN_SUFFIX)
+        if path.name.endswith(LEAN_SUFFIX)
+        else path.name.removesuffix(".parquet")
+    )
     return stem if _SHA256.match(stem) else None
 
 

@@ -29,8 +29,8 @@ from .layout import TIDY_TABLE, LakeLayout
 #: lakes' files hold float64; the view shows double either way.
 STORED_NARROW = {TIDY_TABLE: {"result": "DOUBLE"}}
 
-# The file's SHA-256 from its name, .../<sha256>.parquet.
-_SHA_FROM_FILENAME = r"regexp_extract(filename, '([0-9a-f]{64})\.parquet$', 1)"
+# The file's SHA-256 from its name, .../<sha256>.parquet or .../<sha256>_lean.parquet.
+_SHA_FROM_FILENAME = r"regexp_extract(filename, '([0-9a-f]{64})(_lean)?\.parquet$', 1)"
 
 
 class Lake:

@@ -201,14 +201,21 @@ def file_table(layout: LakeLayout, table: str, product: str | None, lot: str | N
                columns: Sequence[str] | None = None) -> pl.DataFrame | None:  # fmt: skip
     """Table ``table`` (``parts``, ``tidy``, a record type) of one file as the ingest wrote it
     (``columns``: those only, the ones the file has); None when the file wrote no such table.
-    The rows of a view's file, without the partition and ``file_sha256`` columns."""
-    path = layout.parquet_path(table, Partition.of(product, lot, stage), sha256)
-    if not path.is_file():
+    The rows of a view's file, without the partition and ``file_sha256`` columns; a record
+    table written as two files (full and lean, :data:`~silicio.lake.layout.LEAN_SUFFIX`) comes
+    whole, ordered by ``seq``, the lean rows' sparse columns null."""
+    paths = layout.parquet_paths(table, Partition.of(product, lot, stage), sha256)
+    if not paths:
         return None
+    present = pq.read_schema(paths[0]).names  # the full file's: every column
     if columns is not None:
-        present = set(pq.read_schema(path).names)
         columns = [c for c in columns if c in present]
-    frame = pl.read_parquet(path, columns=columns, hive_partitioning=False)
+    in_seq_order = len(paths) > 1 and "seq" in present  # the two files' rows interleave
+    read = columns if columns is None or not in_seq_order or "seq" in columns else [*columns, "seq"]
+    # The first file's schema, the full file's: the lean file's rows get nulls in the sparse columns.
+    frame = pl.read_parquet(paths, columns=read, hive_partitioning=False, missing_columns="insert")
+    if in_seq_order:
+        frame = frame.sort("seq").select(present if columns is None else columns)
     # Columns stored narrower than the lake's views show them (the tidy view's float32 result).
     widened = {c: pl.Float64 for c in STORED_NARROW.get(table, {}) if c in frame.columns}
     return frame.cast(widened) if widened else frame
