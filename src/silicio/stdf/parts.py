@@ -399,14 +399,29 @@ def _die_codes(key: np.ndarray, known: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _first_and_last(die: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """True where a row is the first, resp. last, of its die in row order."""
+@nb.njit(cache=True, nogil=True)
+def _first_and_last_rows(die, order):
+    """Rows visited in ``order``: True where a row is the first, resp. last, of its die (dense
+    codes 0..n-1 from :func:`_die_codes`). One pass, where two sorts of the codes took 40 ms on
+    140 K parts."""
     first = np.zeros(die.size, np.bool_)
     last = np.zeros(die.size, np.bool_)
-    if die.size:
-        first[np.unique(die, return_index=True)[1]] = True
-        last[die.size - 1 - np.unique(die[::-1], return_index=True)[1]] = True
+    last_row = np.full(die.size, -1, np.int64)  # at most one die a row
+    for k in range(order.size):
+        r = order[k]
+        d = die[r]
+        if last_row[d] < 0:
+            first[r] = True
+        last_row[d] = r
+    for d in range(die.size):
+        if last_row[d] >= 0:
+            last[last_row[d]] = True
     return first, last
+
+
+def _first_and_last(die: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True where a row is the first, resp. last, of its die (dense codes) in row order."""
+    return _first_and_last_rows(die, np.arange(die.size, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,18 +463,22 @@ class _PartFrame:
     die_key: np.ndarray
     die_known: np.ndarray
     die: np.ndarray  # dense die code
+    _insertions: tuple[np.ndarray, np.ndarray] | None = None
 
     def insertions(self) -> tuple[np.ndarray, np.ndarray]:
         """(first, last): True for each part that is its die's first, resp. last, insertion.
 
         Insertions follow PRR (file) order; a part left open has no die identity, so it is both.
+        Found once (both views ask).
         """
-        # PRR row of closed parts; parts left open after them (each its own die, any place works).
-        when = np.where(self.prr >= 0, self.prr, self.n_prr + np.arange(self.prr.size))
-        order = np.argsort(when, kind="stable")
-        first, last = np.empty(order.size, np.bool_), np.empty(order.size, np.bool_)
-        first[order], last[order] = _first_and_last(self.die[order])
-        return first, last
+        if self._insertions is None:
+            # PRR row of closed parts; parts left open after them (each its own die, any place
+            # works). Distinct numbers below prr.size + n_prr: placed, not sorted.
+            when = np.where(self.prr >= 0, self.prr, self.n_prr + np.arange(self.prr.size))
+            at = np.full(self.prr.size + self.n_prr, -1, np.int64)
+            at[when] = np.arange(self.prr.size)
+            self._insertions = _first_and_last_rows(self.die, at[at >= 0])
+        return self._insertions
 
     @property
     def passed(self) -> tuple[np.ndarray, np.ndarray]:

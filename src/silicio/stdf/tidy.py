@@ -261,16 +261,18 @@ def _same_text(offsets, data, p, q):
     size = offsets[p + 1] - start
     if offsets[q + 1] - other != size:
         return False
+    if size < 8:
+        for i in range(size):
+            if data[start + i] != data[other + i]:
+                return False
+        return True
     i = 0
-    while i + 8 <= size:
+    while i + 8 < size:
         if _load_u64(data, start + i) != _load_u64(data, other + i):
             return False
         i += 8
-    while i < size:
-        if data[start + i] != data[other + i]:
-            return False
-        i += 1
-    return True
+    # the last 8 bytes, overlapping those compared (a 10-byte name: two loads, no byte loop)
+    return _load_u64(data, start + size - 8) == _load_u64(data, other + size - 8)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -283,34 +285,36 @@ def _text_hash(offsets, data, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def _file_text_code(r, offsets, data, text_rec, n_codes, table):
-    """The code of text r among the file's texts so far (``table``: an open-addressing hash
-    table of codes, -1 empty; ``text_rec``: the text of each code), a new one when it is new.
-    Returns (code, number of codes, the table, doubled when it was half full)."""
-    mask = np.uint64(table.size - 1)
+def _file_text_code(r, offsets, data, text_rec, n_codes, table, size):
+    """The code of text r among the file's texts so far, a new one when it is new. ``table``:
+    an open-addressing hash table of codes in its first ``size`` entries (-1 empty), allocated
+    for the most codes there can be so that it grows in place (a table returned to the loop of
+    every record costs reference counting there: 2.5x, measured); ``text_rec``: the record of
+    each code. Returns (code, number of codes, the table's size, doubled when half full)."""
+    mask = np.uint64(size - 1)
     h = _text_hash(offsets, data, r) & mask
     while table[h] >= 0:
         if _same_text(offsets, data, text_rec[table[h]], r):
-            return table[h], n_codes, table
+            return table[h], n_codes, size
         h = (h + np.uint64(1)) & mask
     table[h] = n_codes
     text_rec[n_codes] = r
     n_codes += 1
-    if 2 * n_codes > table.size:
-        table = np.full(2 * table.size, -1, np.int32)
-        mask = np.uint64(table.size - 1)
+    if 2 * n_codes > size:
+        size *= 2
+        table[:size] = -1
+        mask = np.uint64(size - 1)
         for c in range(n_codes):
             h = _text_hash(offsets, data, text_rec[c]) & mask
             while table[h] >= 0:
                 h = (h + np.uint64(1)) & mask
             table[h] = c
-    return n_codes - 1, n_codes, table
+    return n_codes - 1, n_codes, size
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _latest_text_code(r, t, offsets, data, text_rec, recent, seen):
-    """The code of text r when it is one of the latest texts of test t (a test's text hardly
-    ever varies: one comparison), else -1."""
+    """The code of text r when it is one of the latest texts of test t, else -1."""
     for v in range(min(seen[t], recent.shape[1])):
         c = recent[t, v]
         if _same_text(offsets, data, text_rec[c], r):
@@ -319,20 +323,46 @@ def _latest_text_code(r, t, offsets, data, text_rec, recent, seen):
 
 
 @nb.njit(cache=True, nogil=True)
-def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, hi, hi_ok, txt_ok, units_ok,
-             indx_len, name_offsets, name_data, units_offsets, units_data, max_variants, lo_out, lo_has, hi_out,
-             hi_has, scal_out, scal_has, name_codes, units_codes):  # fmt: skip
+def _new_text_code(r, t, offsets, data, text_rec, recent, seen, n_codes, table, size):
+    """The code of text r of a record of test t, none of the test's latest texts: its code among
+    the file's texts (:func:`_file_text_code`), made one of the test's latest. Returns (code,
+    number of codes, table size). A miss: the loop calls it rarely (a helper doing the whole
+    lookup, called or inlined every record, made the loop 3x slower: measured)."""
+    c, n_codes, size = _file_text_code(r, offsets, data, text_rec, n_codes, table, size)
+    recent[t, seen[t] % recent.shape[1]] = c
+    seen[t] += 1
+    return c, n_codes, size
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bit(bitmap, r):
+    """Bit r of an Arrow (LSB first) bitmap."""
+    return (bitmap[r >> 3] >> (r & 7)) & 1 != 0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _has_text(valid, offsets, r):
+    """Whether text r is there: not null (bit r of ``valid``) and not empty (spec: missing)."""
+    return _bit(valid, r) and offsets[r + 1] > offsets[r]
+
+
+@nb.njit(cache=True, nogil=True)
+def _resolve(order, in_order, test, n_tests, kind, opt, opt_valid, scal, scal_valid, lo, lo_valid, hi, hi_valid,
+             indx_len, name_valid, name_offsets, name_data, units_valid, units_offsets, units_data, max_variants,
+             lo_out, lo_has, hi_out, hi_has, scal_out, scal_has, name_codes, units_codes):  # fmt: skip
     """Apply the spec's default data, in file order, so a record sees the defaults set before it.
 
     Per record: its low and high limit (value, and whether there is one), RES_SCAL, the
     dictionary codes of the TEST_TXT and UNITS it shows (its own when it has them, else those
     of the first record of its test that had them, -1 when none did), and the record whose
     RTN_INDX it uses. Equal texts get one code, numbered in the order the file shows them
-    first; the record whose text each code is is returned with the codes. A test's latest
-    ``max_variants`` texts are compared byte for byte before all the file's texts by hash.
-    Writes every record's entry of the arrays after ``max_variants`` (allocated by numpy, which
-    asks for huge pages: see :func:`_part_row_buffers`); returns the record of each text code
-    and of each MPR's RTN_INDX.
+    first; the record whose text each code is is returned with the codes. A record's text is
+    compared byte for byte with its test's last text, then with its ``max_variants`` latest,
+    then with all the file's texts by hash. Records are visited in ``order`` (in their own
+    order when ``in_order``: no reads of ``order``); which fields are there comes as Arrow
+    validity bitmaps (``*_valid``: a bit a record, no byte). Writes every record's entry of the
+    arrays after ``max_variants`` (allocated by numpy, which asks for huge pages: see
+    :func:`_part_row_buffers`); returns the record of each text code and of each MPR's RTN_INDX.
     """
     n = test.size
     # RTN_INDX of MPRs only (none: an empty array)
@@ -348,28 +378,26 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
     units_def = np.full(n_tests, -1, np.int32)
     pins_def = np.full(n_tests, -1, np.int64)
     # Texts: the record of each code (sized for the most there can be: untouched pages cost
-    # nothing), a hash table of the codes, and each test's latest codes.
+    # nothing), each test's latest codes, its last record and code; a hash table of the codes.
     name_rec, units_rec = np.empty(n, np.int32), np.empty(n, np.int32)
-    name_table, units_table = np.full(1024, -1, np.int32), np.full(1024, -1, np.int32)
     name_recent, units_recent = (
         np.empty((n_tests, max_variants), np.int32),
         np.empty((n_tests, max_variants), np.int32),
     )
     name_seen, units_seen = np.zeros(n_tests, np.int64), np.zeros(n_tests, np.int64)
+    # hash tables of the codes, for the most there can be (see _file_text_code)
+    name_table, units_table = np.empty(2 * n + 1024, np.int32), np.empty(2 * n + 1024, np.int32)
+    name_table[:1024] = units_table[:1024] = -1
     n_names = n_units = 0
-    for k in range(order.size):
-        r = order[k]
+    name_size = units_size = 1024
+    for k in range(n):
+        r = k if in_order else order[k]
         t = test[r]
-        if txt_ok[r]:
-            # The hash table is passed only on a miss: an array handed to and from a function
-            # every record costs reference counting (measured: 3x the whole loop).
+        if _has_text(name_valid, name_offsets, r):
             c = _latest_text_code(r, t, name_offsets, name_data, name_rec, name_recent, name_seen)
             if c < 0:
-                c, n_names, name_table = _file_text_code(
-                    r, name_offsets, name_data, name_rec, n_names, name_table
-                )
-                name_recent[t, name_seen[t] % max_variants] = c
-                name_seen[t] += 1
+                c, n_names, name_size = _new_text_code(r, t, name_offsets, name_data, name_rec, name_recent,
+                                                       name_seen, n_names, name_table, name_size)  # fmt: skip
             name_codes[r] = c
             if name_def[t] < 0:
                 name_def[t] = c
@@ -381,24 +409,22 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
             scal_out[r] = 0
             units_codes[r] = -1
             continue
-        if units_ok[r]:
+        if _has_text(units_valid, units_offsets, r):
             c = _latest_text_code(r, t, units_offsets, units_data, units_rec, units_recent, units_seen)
             if c < 0:
-                c, n_units, units_table = _file_text_code(r, units_offsets, units_data, units_rec, n_units,
-                                                          units_table)  # fmt: skip
-                units_recent[t, units_seen[t] % max_variants] = c
-                units_seen[t] += 1
+                c, n_units, units_size = _new_text_code(r, t, units_offsets, units_data, units_rec, units_recent,
+                                                        units_seen, n_units, units_table, units_size)  # fmt: skip
             units_codes[r] = c
             if units_def[t] < 0:
                 units_def[t] = c
         else:
             units_codes[r] = units_def[t]
-        o = np.int64(opt[r]) if opt_ok[r] else np.int64(-1)
-        lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r], lo_ok[r],
-                                                                  lo_state[t], lo_def[t])  # fmt: skip
-        hi_has[r], hi_out[r], hi_state[t], hi_def[t] = _limit_of(o, _NO_HI_LIMIT, _HI_DEFAULT, hi[r], hi_ok[r],
-                                                                  hi_state[t], hi_def[t])  # fmt: skip
-        if o >= 0 and not (o & _SCAL_INVALID) and scal_ok[r]:
+        o = np.int64(opt[r]) if _bit(opt_valid, r) else np.int64(-1)
+        lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r],
+                                                                  _bit(lo_valid, r), lo_state[t], lo_def[t])  # fmt: skip
+        hi_has[r], hi_out[r], hi_state[t], hi_def[t] = _limit_of(o, _NO_HI_LIMIT, _HI_DEFAULT, hi[r],
+                                                                  _bit(hi_valid, r), hi_state[t], hi_def[t])  # fmt: skip
+        if o >= 0 and not (o & _SCAL_INVALID) and _bit(scal_valid, r):
             scal_has[r] = True
             scal_out[r] = scal[r]
             if not scal_set[t]:
@@ -553,12 +579,18 @@ def _text_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
 
 
-def _nonempty(arr: pa.Array | None, n: int) -> np.ndarray:
-    if arr is None or len(arr) == 0:
-        return np.zeros(n, np.bool_)
-    offsets, _ = _text_buffers(arr)
-    nonempty = offsets[1:] != offsets[:-1]
-    return nonempty & arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else nonempty
+def _bitmap(arr: pa.Array | None, n: int) -> np.ndarray:
+    """The validity of ``arr``'s n rows as an Arrow bitmap from bit 0 (bit i set: row i is not
+    null), in place where it can be: a kernel reads a bit a record, not a byte (7 M records,
+    mostly null fields: no bool array of each)."""
+    size = (n + 7) // 8
+    if arr is None or arr.null_count == len(arr):
+        return np.zeros(size, np.uint8)
+    if arr.null_count == 0:
+        return np.full(size, 0xFF, np.uint8)
+    if arr.offset % 8 == 0:
+        return np.frombuffer(arr.buffers()[0], np.uint8)[arr.offset // 8 : arr.offset // 8 + size]
+    return np.packbits(arr.is_valid().to_numpy(zero_copy_only=False), bitorder="little")
 
 
 def _lists(table: pa.Table | None, name: str, dtype, n: int):
@@ -573,6 +605,18 @@ def _lists(table: pa.Table | None, name: str, dtype, n: int):
         lengths = np.where(arr.is_valid().to_numpy(zero_copy_only=False), lengths, 0)
     items = arr.values.fill_null(0).to_numpy().astype(dtype, copy=False)
     return starts, lengths, items
+
+
+def _unfilled_bits(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as (values, validity bitmap, :func:`_bitmap`); what lies under a null is
+    any number, for callers that read only valid ones."""
+    arr = _array(table, name)
+    if arr is None:
+        return np.zeros(n, dtype), _bitmap(None, n)
+    if arr.null_count == len(arr) or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+        return _values(table, name, dtype, n)[0], _bitmap(arr, n)
+    values = np.frombuffer(arr.buffers()[1], arr.type.to_pandas_dtype())[arr.offset : arr.offset + len(arr)]
+    return values.astype(dtype, copy=False), _bitmap(arr, n)
 
 
 def _unfilled(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -641,6 +685,20 @@ class _Records:
                 return next(p for p, size in zip(parts, sizes, strict=True) if size)
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+        def cat_bits(name, dtype):  # a field of PTR and MPR: (values, validity bitmap)
+            if sizes.count(0) == 2 and not sizes[_FTR]:
+                t, size = (ptr, sizes[_PTR]) if sizes[_PTR] else (mpr, sizes[_MPR])
+                return _unfilled_bits(t, name, dtype, size)
+            parts = [
+                _unfilled_bits(t, name, dtype, size) for t, size in zip(srcs[:2], sizes[:2], strict=True)
+            ]
+            valid = [
+                np.unpackbits(p[1], count=size, bitorder="little")
+                for p, size in zip(parts, sizes[:2], strict=True)
+            ]
+            return (np.concatenate([p[0] for p in parts] + [np.zeros(sizes[_FTR], dtype)]),
+                    np.packbits(np.concatenate([*valid, np.zeros(sizes[_FTR], np.uint8)]), bitorder="little"))  # fmt: skip
+
         self.one_kind = sizes.count(0) == 2
         self.seq = _seq(srcs[sizes.index(n)]) if self.one_kind else np.concatenate([_seq(t) for t in srcs])
         self.kind = np.repeat(np.array([_PTR, _MPR, _FTR], np.int8), sizes)
@@ -652,10 +710,11 @@ class _Records:
         self.flg, self.flg_ok = cat("TEST_FLG", np.uint8, read=_unfilled)
         self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR), _unfilled)
         self.result, self.result_ok = cat("RESULT", np.float32, (_PTR,), _unfilled)
-        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR), _unfilled)
-        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR), _unfilled)
-        self.lo, self.lo_ok = cat("LO_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
-        self.hi, self.hi_ok = cat("HI_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
+        # Fields mostly null (the defaults a test's first record sets): validity as bitmaps.
+        self.opt, self.opt_valid = cat_bits("OPT_FLAG", np.uint8)
+        self.scal, self.scal_valid = cat_bits("RES_SCAL", np.int8)
+        self.lo, self.lo_valid = cat_bits("LO_LIMIT", np.float32)
+        self.hi, self.hi_valid = cat_bits("HI_LIMIT", np.float32)
         names = [_strings(t, "TEST_TXT", size) for t, size in zip(srcs, sizes, strict=True)]
         units = [
             _strings(ptr, "UNITS", sizes[0]),
@@ -664,10 +723,7 @@ class _Records:
         ]
         self.names = _concat(names)
         self.units = _concat(units)
-        self.name_ok, self.units_ok = (
-            _nonempty(texts, n) if self.one_kind else np.concatenate([_nonempty(a, len(a)) for a in pieces])
-            for texts, pieces in ((self.names, names), (self.units, units))
-        )
+        self.name_valid, self.units_valid = _bitmap(self.names, n), _bitmap(self.units, n)
         # MPR results and pins, placed at the MPRs' positions in the concatenation.
         self.rslt_start = self.rslt_len = self.indx_start = self.indx_len = np.zeros(n, np.int64)
         self.rslt_vals = np.zeros(0, np.float64)
@@ -738,10 +794,10 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     lo_has, hi_has, scal_has = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
     name_codes, units_codes = np.empty(n, np.int32), np.empty(n, np.int32)
     name_rec, units_rec, pins_ref = _resolve(
-        order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
-        rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len, *_text_buffers_of(rec.names),
-        *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has, name_codes,
-        units_codes)  # fmt: skip
+        order, in_order, test, n_tests, rec.kind, rec.opt, rec.opt_valid, rec.scal, rec.scal_valid, rec.lo,
+        rec.lo_valid, rec.hi, rec.hi_valid, rec.indx_len, rec.name_valid, *_text_buffers_of(rec.names),
+        rec.units_valid, *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has,
+        name_codes, units_codes)  # fmt: skip
     # the dictionaries: each code's text, taken from the record that showed it first
     names, units = rec.names.take(pa.array(name_rec)), rec.units.take(pa.array(units_rec))
     # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
