@@ -441,20 +441,25 @@ def _resolve(order, in_order, test, n_tests, kind, opt, opt_valid, scal, scal_va
                 units_def[t] = c
         else:
             units_codes[r] = units_def[t]
-        o = np.int64(opt[r]) if _bit(opt_valid, r) else np.int64(-1)
-        lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r],
-                                                                  _bit(lo_valid, r), lo_state[t], lo_def[t])  # fmt: skip
-        hi_has[r], hi_out[r], hi_state[t], hi_def[t] = _limit_of(o, _NO_HI_LIMIT, _HI_DEFAULT, hi[r],
-                                                                  _bit(hi_valid, r), hi_state[t], hi_def[t])  # fmt: skip
-        if o >= 0 and not (o & _SCAL_INVALID) and _bit(scal_valid, r):
-            scal_has[r] = True
-            scal_out[r] = scal[r]
-            if not scal_set[t]:
-                scal_set[t] = True
-                scal_def[t] = scal[r]
+        if not _bit(opt_valid, r):  # no OPT_FLAG (most records): the test's defaults, unchanged
+            lo_has[r], lo_out[r] = lo_state[t] == 1, lo_def[t]
+            hi_has[r], hi_out[r] = hi_state[t] == 1, hi_def[t]
+            scal_has[r], scal_out[r] = scal_set[t], scal_def[t]
         else:
-            scal_has[r] = scal_set[t]
-            scal_out[r] = scal_def[t]
+            o = np.int64(opt[r])
+            lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r],
+                                                                      _bit(lo_valid, r), lo_state[t], lo_def[t])  # fmt: skip
+            hi_has[r], hi_out[r], hi_state[t], hi_def[t] = _limit_of(o, _NO_HI_LIMIT, _HI_DEFAULT, hi[r],
+                                                                      _bit(hi_valid, r), hi_state[t], hi_def[t])  # fmt: skip
+            if not (o & _SCAL_INVALID) and _bit(scal_valid, r):
+                scal_has[r] = True
+                scal_out[r] = scal[r]
+                if not scal_set[t]:
+                    scal_set[t] = True
+                    scal_def[t] = scal[r]
+            else:
+                scal_has[r] = scal_set[t]
+                scal_out[r] = scal_def[t]
         if kind[r] == _MPR:
             if indx_len[r] > 0:
                 pins_ref[r] = r
@@ -977,16 +982,18 @@ class _Slots:
     def __init__(self, tables: Mapping[str, pa.Table], rec: _Records, rec_part: np.ndarray, parts: _PartFrame,
                  part_index: np.ndarray, last: np.ndarray):  # fmt: skip
         n_pir = part_index.size
-        texts = [
-            part.slice(0, n_pir) for part in (parts.lot_id, parts.sublot_id, parts.wafer_id, parts.part_id)
-        ]
+        lots, wafers = parts.lots, parts.wafers
+        # Lot, sublot and wafer coded through the records they come from (the MIRs, the wafer
+        # records): a few texts, not one a part; the part ids are the parts'.
+        sources = [(lots.lots, parts.mir), (lots.sublots, parts.mir), (wafers.ids, parts.wafer)]
+        coded = [_text_codes_of(values) for values, _ in sources]
         self.head, self.site = parts.head[:n_pir], parts.site[:n_pir]
         self.rec_slot = rec_part
         lone = np.nonzero(rec_part < 0)[0]
         self.lone = lone.size > 0
         n_lone = 0
+        refs = [index[:n_pir] for _, index in sources]
         if self.lone:
-            lots, wafers = _Lots(tables), _Wafers(tables)
             seq, head, site = rec.seq[lone], rec.head[lone], rec.site[lone]
             mir, wafer = lots.refs(seq), wafers.refs(seq, head)[0]
             key = (mir + 1) << 40 | (wafer + 1) << 16 | head.astype(np.int64) << 8 | site
@@ -994,9 +1001,10 @@ class _Slots:
             first = np.nonzero(first)[0]  # the records that opened each slot, in slot order
             self.rec_slot = rec_part.copy()
             self.rec_slot[lone] = n_pir + slot
-            texts[0] = pa.concat_arrays([texts[0], _take(lots.lots, mir[first])])
-            texts[1] = pa.concat_arrays([texts[1], _take(lots.sublots, mir[first])])
-            texts[2] = pa.concat_arrays([texts[2], _take(wafers.ids, wafer[first])])
+            refs = [
+                np.concatenate([ref, lone_ref[first]])
+                for ref, lone_ref in zip(refs, (mir, mir, wafer), strict=True)
+            ]
             self.head = np.concatenate([self.head, head[first]])
             self.site = np.concatenate([self.site, site[first]])
 
@@ -1005,10 +1013,12 @@ class _Slots:
 
         self.text = np.full((n_pir + n_lone, 4), -1, np.int32)
         self.dictionaries = []
-        for k, values in enumerate(texts):
-            codes, dictionary = _text_codes_of(values)
-            self.text[: codes.size, k] = codes
+        for k, ((codes, dictionary), ref) in enumerate(zip(coded, refs, strict=True)):
+            self.text[:, k] = np.append(codes, -1)[np.where(ref >= 0, ref, codes.size)]
             self.dictionaries.append(dictionary)
+        codes, dictionary = _text_codes_of(parts.part_id.slice(0, n_pir))
+        self.text[:n_pir, 3] = codes
+        self.dictionaries.append(dictionary)
         self.index = np.concatenate([part_index, np.full(n_lone, -1, np.int64)])
         self.x, self.y = of_parts(parts.x), of_parts(parts.y)
         self.hard, self.soft = of_parts(parts.hard), of_parts(parts.soft)
