@@ -525,19 +525,20 @@ def _transpose_bits(x):
 
 
 @nb.njit(cache=True, nogil=True)
-def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_site, slot_index, slot_x, slot_y,
-               slot_hard, slot_soft, slot_flags, kind, bits, lots, sublots, wafers, part_ids, head, site, index, x, y,
-               hard, soft, types):  # fmt: skip
+def _part_rows(a, b, in_place, row_rec, rec_slot, slot_words, kind, bits, lots, sublots, wafers, part_ids, head, site,
+               index, x, y, hard, soft, types):  # fmt: skip
     """The columns rows a..b take from their part (their record's slot), and the test type, in
-    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``). Writes the slot flags
-    as Arrow bitmaps (row k of ``bits`` is flag bit k, zeroed here) and the columns (text as
-    codes: lot, sublot, wafer, part id less the lowest part id code of these rows; 0 where
-    null). Returns the rows each flag is set in, and the lowest and highest part id code."""
+    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``); a slot's columns are
+    its row of ``slot_words`` (:meth:`_Slots.words`: one cache line a slot, where ten arrays
+    were ten: 0.16 -> 0.13 s on 7 M rows). Writes the slot flags as Arrow bitmaps (row k of
+    ``bits`` is flag bit k) and the columns (text as codes: lot, sublot, wafer, part id less the
+    lowest part id code of these rows; 0 where null). Returns the rows each flag is set in, and
+    the lowest and highest part id code."""
     m = b - a
     low, high = np.int32(2**31 - 1), np.int32(-1)
     for i in range(m):
         r = a + i if in_place else row_rec[a + i]
-        c = slot_text[rec_slot[r], 3]
+        c = np.int32(slot_words[rec_slot[r], 1] >> 32)
         if c >= 0:
             low = min(low, c)
             high = max(high, c)
@@ -552,15 +553,18 @@ def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_sit
             i = 8 * byte + j
             r = a + i if in_place else row_rec[a + i]
             s = rec_slot[r]
-            f = np.uint64(slot_flags[s])
+            texts, more, at, place, bins = (slot_words[s, 0], slot_words[s, 1], slot_words[s, 2], slot_words[s, 3],
+                                            slot_words[s, 4])  # fmt: skip
+            f = np.uint64(place) >> np.uint64(48)
             low_flags |= (f & np.uint64(0xFF)) << np.uint64(8 * j)
             high_flags |= (f >> np.uint64(8)) << np.uint64(8 * j)
-            lots[i], sublots[i] = max(slot_text[s, 0], 0), max(slot_text[s, 1], 0)
-            wafers[i] = max(slot_text[s, 2], 0)
-            c = slot_text[s, 3]
+            lots[i], sublots[i] = np.int32(texts & 0xFFFFFFFF), np.int32(texts >> 32)
+            wafers[i] = np.int32(more & 0xFFFFFFFF)
+            c = np.int32(more >> 32)
             part_ids[i] = c - low if c >= 0 else 0
-            head[i], site[i], index[i] = slot_head[s], slot_site[s], slot_index[s]
-            x[i], y[i], hard[i], soft[i] = slot_x[s], slot_y[s], slot_hard[s], slot_soft[s]
+            head[i], site[i], index[i] = np.uint8(place & 0xFF), np.uint8((place >> 8) & 0xFF), at
+            x[i], y[i] = np.int16((place >> 16) & 0xFFFF), np.int16((place >> 32) & 0xFFFF)
+            hard[i], soft[i] = np.uint16(bins & 0xFFFF), np.uint16((bins >> 16) & 0xFFFF)
             types[i] = kind[r]
         low_flags, high_flags = _transpose_bits(low_flags), _transpose_bits(high_flags)
         for k in range(8):
@@ -1032,9 +1036,25 @@ class _Slots:
         for k, bit in enumerate((_SLOT_LOT, _SLOT_SUBLOT, _SLOT_WAFER, _SLOT_PART_ID)):
             flags |= (self.text[:, k] >= 0).astype(np.uint16) << bit
         self.flags = flags
+        self.words = self._words()
         self.x_ok, self.y_ok = parts.x_ok[:n_pir], parts.y_ok[:n_pir]
         self.hard_ok, self.soft_ok = parts.hard_ok[:n_pir], parts.soft_ok[:n_pir]
         self.verdict = verdict[:n_pir]
+
+    def _words(self) -> np.ndarray:
+        """The slots' columns packed for :func:`_part_rows`, 64 bytes a slot: lot and sublot
+        codes (0 where null), wafer code and part id code (-1 null), part index, head, site, x,
+        y and flags, hard and soft bin."""
+        words = np.zeros((self.text.shape[0], 8), np.int64)
+        text = self.text.astype(np.int64)
+        words[:, 0] = np.maximum(text[:, 0], 0) | np.maximum(text[:, 1], 0) << 32
+        words[:, 1] = np.maximum(text[:, 2], 0) | text[:, 3] << 32
+        words[:, 2] = self.index
+        words[:, 3] = (self.head.astype(np.int64) | self.site.astype(np.int64) << 8
+                       | self.x.astype(np.int64) << 16 & 0xFFFF0000 | (self.y.astype(np.int64) & 0xFFFF) << 32
+                       | self.flags.astype(np.int64) << 48)  # fmt: skip
+        words[:, 4] = self.hard.astype(np.int64) | self.soft.astype(np.int64) << 16
+        return words
 
 
 @dataclass
@@ -1087,8 +1107,7 @@ def _stored_pieces(schema: pa.Schema, rec: _Records, res: _Resolved, slots: _Slo
     def piece(a: int, b: int) -> pa.Table:
         m = b - a
         columns = _part_row_buffers(m)
-        ones, low, high = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.text, slots.head, slots.site,
-                                     slots.index, slots.x, slots.y, slots.hard, slots.soft, slots.flags, rec.kind,
+        ones, low, high = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.words, rec.kind,
                                      *columns)  # fmt: skip
         bits, (lots, sublots, wafers, part_id_codes, head, site, index, x, y, hard, soft, types) = (
             columns[0][:, : (m + 7) // 8],
