@@ -179,22 +179,44 @@ def _bucket(key, shift):
     return np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(shift))
 
 
-@nb.njit(cache=True, nogil=True)
-def _factorize(keys, order):
-    """Codes 0, 1, ... for the distinct ``keys``, numbered in the order ``order`` visits them.
+# Keys spanning fewer values than this are coded through a table indexed by the key.
+_DENSE_KEYS = 1 << 20
 
-    Returns (code of each key, number of codes, True where ``order`` meets a key first).
-    An open-addressing hash table, doubled when half full: linear in the number of keys.
+
+@nb.njit(cache=True, nogil=True)
+def _factorize(keys, order, in_order):
+    """Codes 0, 1, ... for the distinct (non-negative) ``keys``, numbered in the order ``order``
+    visits them (the keys' own order when ``in_order``: ``order`` is not read).
+
+    Returns (code of each key, number of codes, True where ``order`` meets a key first). Keys
+    of a narrow range (test numbers) through a table indexed by the key (7 M PTRs: 45 -> 15 ms),
+    others through an open-addressing hash table, doubled when half full: linear in the number
+    of keys.
     """
+    codes = np.empty(keys.size, np.int32)
+    first = np.zeros(keys.size, np.bool_)
+    n = 0
+    if keys.size == 0:
+        return codes, n, first
+    lowest, highest = np.int64(keys.min()), np.int64(keys.max())
+    if highest - lowest < _DENSE_KEYS:
+        code_of = np.full(highest - lowest + 1, -1, np.int32)
+        for k in range(keys.size):
+            r = k if in_order else order[k]
+            j = np.int64(keys[r]) - lowest
+            c = code_of[j]
+            if c < 0:
+                c = code_of[j] = n
+                first[r] = True
+                n += 1
+            codes[r] = c
+        return codes, n, first
     bits = 10
     cap = 1 << bits
     table_keys = np.empty(cap, np.int64)
     table_codes = np.full(cap, -1, np.int64)
-    codes = np.empty(keys.size, np.int64)
-    first = np.zeros(keys.size, np.bool_)
-    n = 0
-    for k in range(order.size):
-        r = order[k]
+    for k in range(keys.size):
+        r = k if in_order else order[k]
         key = keys[r]
         h = _bucket(key, 64 - bits)
         while table_codes[h] >= 0 and table_keys[h] != key:
@@ -261,16 +283,18 @@ def _same_text(offsets, data, p, q):
     size = offsets[p + 1] - start
     if offsets[q + 1] - other != size:
         return False
+    if size < 8:
+        for i in range(size):
+            if data[start + i] != data[other + i]:
+                return False
+        return True
     i = 0
-    while i + 8 <= size:
+    while i + 8 < size:
         if _load_u64(data, start + i) != _load_u64(data, other + i):
             return False
         i += 8
-    while i < size:
-        if data[start + i] != data[other + i]:
-            return False
-        i += 1
-    return True
+    # the last 8 bytes, overlapping those compared (a 10-byte name: two loads, no byte loop)
+    return _load_u64(data, start + size - 8) == _load_u64(data, other + size - 8)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -283,34 +307,36 @@ def _text_hash(offsets, data, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def _file_text_code(r, offsets, data, text_rec, n_codes, table):
-    """The code of text r among the file's texts so far (``table``: an open-addressing hash
-    table of codes, -1 empty; ``text_rec``: the text of each code), a new one when it is new.
-    Returns (code, number of codes, the table, doubled when it was half full)."""
-    mask = np.uint64(table.size - 1)
+def _file_text_code(r, offsets, data, text_rec, n_codes, table, size):
+    """The code of text r among the file's texts so far, a new one when it is new. ``table``:
+    an open-addressing hash table of codes in its first ``size`` entries (-1 empty), allocated
+    for the most codes there can be so that it grows in place (a table returned to the loop of
+    every record costs reference counting there: 2.5x, measured); ``text_rec``: the record of
+    each code. Returns (code, number of codes, the table's size, doubled when half full)."""
+    mask = np.uint64(size - 1)
     h = _text_hash(offsets, data, r) & mask
     while table[h] >= 0:
         if _same_text(offsets, data, text_rec[table[h]], r):
-            return table[h], n_codes, table
+            return table[h], n_codes, size
         h = (h + np.uint64(1)) & mask
     table[h] = n_codes
     text_rec[n_codes] = r
     n_codes += 1
-    if 2 * n_codes > table.size:
-        table = np.full(2 * table.size, -1, np.int32)
-        mask = np.uint64(table.size - 1)
+    if 2 * n_codes > size:
+        size *= 2
+        table[:size] = -1
+        mask = np.uint64(size - 1)
         for c in range(n_codes):
             h = _text_hash(offsets, data, text_rec[c]) & mask
             while table[h] >= 0:
                 h = (h + np.uint64(1)) & mask
             table[h] = c
-    return n_codes - 1, n_codes, table
+    return n_codes - 1, n_codes, size
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _latest_text_code(r, t, offsets, data, text_rec, recent, seen):
-    """The code of text r when it is one of the latest texts of test t (a test's text hardly
-    ever varies: one comparison), else -1."""
+    """The code of text r when it is one of the latest texts of test t, else -1."""
     for v in range(min(seen[t], recent.shape[1])):
         c = recent[t, v]
         if _same_text(offsets, data, text_rec[c], r):
@@ -319,20 +345,46 @@ def _latest_text_code(r, t, offsets, data, text_rec, recent, seen):
 
 
 @nb.njit(cache=True, nogil=True)
-def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, hi, hi_ok, txt_ok, units_ok,
-             indx_len, name_offsets, name_data, units_offsets, units_data, max_variants, lo_out, lo_has, hi_out,
-             hi_has, scal_out, scal_has, name_codes, units_codes):  # fmt: skip
+def _new_text_code(r, t, offsets, data, text_rec, recent, seen, n_codes, table, size):
+    """The code of text r of a record of test t, none of the test's latest texts: its code among
+    the file's texts (:func:`_file_text_code`), made one of the test's latest. Returns (code,
+    number of codes, table size). A miss: the loop calls it rarely (a helper doing the whole
+    lookup, called or inlined every record, made the loop 3x slower: measured)."""
+    c, n_codes, size = _file_text_code(r, offsets, data, text_rec, n_codes, table, size)
+    recent[t, seen[t] % recent.shape[1]] = c
+    seen[t] += 1
+    return c, n_codes, size
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bit(bitmap, r):
+    """Bit r of an Arrow (LSB first) bitmap."""
+    return (bitmap[r >> 3] >> (r & 7)) & 1 != 0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _has_text(valid, offsets, r):
+    """Whether text r is there: not null (bit r of ``valid``) and not empty (spec: missing)."""
+    return _bit(valid, r) and offsets[r + 1] > offsets[r]
+
+
+@nb.njit(cache=True, nogil=True)
+def _resolve(order, in_order, test, n_tests, kind, opt, opt_valid, scal, scal_valid, lo, lo_valid, hi, hi_valid,
+             indx_len, name_valid, name_offsets, name_data, units_valid, units_offsets, units_data, max_variants,
+             lo_out, lo_has, hi_out, hi_has, scal_out, scal_has, name_codes, units_codes):  # fmt: skip
     """Apply the spec's default data, in file order, so a record sees the defaults set before it.
 
     Per record: its low and high limit (value, and whether there is one), RES_SCAL, the
     dictionary codes of the TEST_TXT and UNITS it shows (its own when it has them, else those
     of the first record of its test that had them, -1 when none did), and the record whose
     RTN_INDX it uses. Equal texts get one code, numbered in the order the file shows them
-    first; the record whose text each code is is returned with the codes. A test's latest
-    ``max_variants`` texts are compared byte for byte before all the file's texts by hash.
-    Writes every record's entry of the arrays after ``max_variants`` (allocated by numpy, which
-    asks for huge pages: see :func:`_part_row_buffers`); returns the record of each text code
-    and of each MPR's RTN_INDX.
+    first; the record whose text each code is is returned with the codes. A record's text is
+    compared byte for byte with its test's last text, then with its ``max_variants`` latest,
+    then with all the file's texts by hash. Records are visited in ``order`` (in their own
+    order when ``in_order``: no reads of ``order``); which fields are there comes as Arrow
+    validity bitmaps (``*_valid``: a bit a record, no byte). Writes every record's entry of the
+    arrays after ``max_variants`` (allocated by numpy, which asks for huge pages: see
+    :func:`_part_row_buffers`); returns the record of each text code and of each MPR's RTN_INDX.
     """
     n = test.size
     # RTN_INDX of MPRs only (none: an empty array)
@@ -348,28 +400,26 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
     units_def = np.full(n_tests, -1, np.int32)
     pins_def = np.full(n_tests, -1, np.int64)
     # Texts: the record of each code (sized for the most there can be: untouched pages cost
-    # nothing), a hash table of the codes, and each test's latest codes.
+    # nothing), each test's latest codes, its last record and code; a hash table of the codes.
     name_rec, units_rec = np.empty(n, np.int32), np.empty(n, np.int32)
-    name_table, units_table = np.full(1024, -1, np.int32), np.full(1024, -1, np.int32)
     name_recent, units_recent = (
         np.empty((n_tests, max_variants), np.int32),
         np.empty((n_tests, max_variants), np.int32),
     )
     name_seen, units_seen = np.zeros(n_tests, np.int64), np.zeros(n_tests, np.int64)
+    # hash tables of the codes, for the most there can be (see _file_text_code)
+    name_table, units_table = np.empty(2 * n + 1024, np.int32), np.empty(2 * n + 1024, np.int32)
+    name_table[:1024] = units_table[:1024] = -1
     n_names = n_units = 0
-    for k in range(order.size):
-        r = order[k]
+    name_size = units_size = 1024
+    for k in range(n):
+        r = k if in_order else order[k]
         t = test[r]
-        if txt_ok[r]:
-            # The hash table is passed only on a miss: an array handed to and from a function
-            # every record costs reference counting (measured: 3x the whole loop).
+        if _has_text(name_valid, name_offsets, r):
             c = _latest_text_code(r, t, name_offsets, name_data, name_rec, name_recent, name_seen)
             if c < 0:
-                c, n_names, name_table = _file_text_code(
-                    r, name_offsets, name_data, name_rec, n_names, name_table
-                )
-                name_recent[t, name_seen[t] % max_variants] = c
-                name_seen[t] += 1
+                c, n_names, name_size = _new_text_code(r, t, name_offsets, name_data, name_rec, name_recent,
+                                                       name_seen, n_names, name_table, name_size)  # fmt: skip
             name_codes[r] = c
             if name_def[t] < 0:
                 name_def[t] = c
@@ -381,32 +431,35 @@ def _resolve(order, test, n_tests, kind, opt, opt_ok, scal, scal_ok, lo, lo_ok, 
             scal_out[r] = 0
             units_codes[r] = -1
             continue
-        if units_ok[r]:
+        if _has_text(units_valid, units_offsets, r):
             c = _latest_text_code(r, t, units_offsets, units_data, units_rec, units_recent, units_seen)
             if c < 0:
-                c, n_units, units_table = _file_text_code(r, units_offsets, units_data, units_rec, n_units,
-                                                          units_table)  # fmt: skip
-                units_recent[t, units_seen[t] % max_variants] = c
-                units_seen[t] += 1
+                c, n_units, units_size = _new_text_code(r, t, units_offsets, units_data, units_rec, units_recent,
+                                                        units_seen, n_units, units_table, units_size)  # fmt: skip
             units_codes[r] = c
             if units_def[t] < 0:
                 units_def[t] = c
         else:
             units_codes[r] = units_def[t]
-        o = np.int64(opt[r]) if opt_ok[r] else np.int64(-1)
-        lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r], lo_ok[r],
-                                                                  lo_state[t], lo_def[t])  # fmt: skip
-        hi_has[r], hi_out[r], hi_state[t], hi_def[t] = _limit_of(o, _NO_HI_LIMIT, _HI_DEFAULT, hi[r], hi_ok[r],
-                                                                  hi_state[t], hi_def[t])  # fmt: skip
-        if o >= 0 and not (o & _SCAL_INVALID) and scal_ok[r]:
-            scal_has[r] = True
-            scal_out[r] = scal[r]
-            if not scal_set[t]:
-                scal_set[t] = True
-                scal_def[t] = scal[r]
+        if not _bit(opt_valid, r):  # no OPT_FLAG (most records): the test's defaults, unchanged
+            lo_has[r], lo_out[r] = lo_state[t] == 1, lo_def[t]
+            hi_has[r], hi_out[r] = hi_state[t] == 1, hi_def[t]
+            scal_has[r], scal_out[r] = scal_set[t], scal_def[t]
         else:
-            scal_has[r] = scal_set[t]
-            scal_out[r] = scal_def[t]
+            o = np.int64(opt[r])
+            lo_has[r], lo_out[r], lo_state[t], lo_def[t] = _limit_of(o, _NO_LO_LIMIT, _LO_DEFAULT, lo[r],
+                                                                      _bit(lo_valid, r), lo_state[t], lo_def[t])  # fmt: skip
+            hi_has[r], hi_out[r], hi_state[t], hi_def[t] = _limit_of(o, _NO_HI_LIMIT, _HI_DEFAULT, hi[r],
+                                                                      _bit(hi_valid, r), hi_state[t], hi_def[t])  # fmt: skip
+            if not (o & _SCAL_INVALID) and _bit(scal_valid, r):
+                scal_has[r] = True
+                scal_out[r] = scal[r]
+                if not scal_set[t]:
+                    scal_set[t] = True
+                    scal_def[t] = scal[r]
+            else:
+                scal_has[r] = scal_set[t]
+                scal_out[r] = scal_def[t]
         if kind[r] == _MPR:
             if indx_len[r] > 0:
                 pins_ref[r] = r
@@ -472,19 +525,20 @@ def _transpose_bits(x):
 
 
 @nb.njit(cache=True, nogil=True)
-def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_site, slot_index, slot_x, slot_y,
-               slot_hard, slot_soft, slot_flags, kind, bits, lots, sublots, wafers, part_ids, head, site, index, x, y,
-               hard, soft, types):  # fmt: skip
+def _part_rows(a, b, in_place, row_rec, rec_slot, slot_words, kind, bits, lots, sublots, wafers, part_ids, head, site,
+               index, x, y, hard, soft, types):  # fmt: skip
     """The columns rows a..b take from their part (their record's slot), and the test type, in
-    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``). Writes the slot flags
-    as Arrow bitmaps (row k of ``bits`` is flag bit k, zeroed here) and the columns (text as
-    codes: lot, sublot, wafer, part id less the lowest part id code of these rows; 0 where
-    null). Returns the rows each flag is set in, and the lowest and highest part id code."""
+    one pass: row i is record ``row_rec[i]`` (record i when ``in_place``); a slot's columns are
+    its row of ``slot_words`` (:meth:`_Slots.words`: one cache line a slot, where ten arrays
+    were ten: 0.16 -> 0.13 s on 7 M rows). Writes the slot flags as Arrow bitmaps (row k of
+    ``bits`` is flag bit k) and the columns (text as codes: lot, sublot, wafer, part id less the
+    lowest part id code of these rows; 0 where null). Returns the rows each flag is set in, and
+    the lowest and highest part id code."""
     m = b - a
     low, high = np.int32(2**31 - 1), np.int32(-1)
     for i in range(m):
         r = a + i if in_place else row_rec[a + i]
-        c = slot_text[rec_slot[r], 3]
+        c = np.int32(slot_words[rec_slot[r], 1] >> 32)
         if c >= 0:
             low = min(low, c)
             high = max(high, c)
@@ -499,15 +553,18 @@ def _part_rows(a, b, in_place, row_rec, rec_slot, slot_text, slot_head, slot_sit
             i = 8 * byte + j
             r = a + i if in_place else row_rec[a + i]
             s = rec_slot[r]
-            f = np.uint64(slot_flags[s])
+            texts, more, at, place, bins = (slot_words[s, 0], slot_words[s, 1], slot_words[s, 2], slot_words[s, 3],
+                                            slot_words[s, 4])  # fmt: skip
+            f = np.uint64(place) >> np.uint64(48)
             low_flags |= (f & np.uint64(0xFF)) << np.uint64(8 * j)
             high_flags |= (f >> np.uint64(8)) << np.uint64(8 * j)
-            lots[i], sublots[i] = max(slot_text[s, 0], 0), max(slot_text[s, 1], 0)
-            wafers[i] = max(slot_text[s, 2], 0)
-            c = slot_text[s, 3]
+            lots[i], sublots[i] = np.int32(texts & 0xFFFFFFFF), np.int32(texts >> 32)
+            wafers[i] = np.int32(more & 0xFFFFFFFF)
+            c = np.int32(more >> 32)
             part_ids[i] = c - low if c >= 0 else 0
-            head[i], site[i], index[i] = slot_head[s], slot_site[s], slot_index[s]
-            x[i], y[i], hard[i], soft[i] = slot_x[s], slot_y[s], slot_hard[s], slot_soft[s]
+            head[i], site[i], index[i] = np.uint8(place & 0xFF), np.uint8((place >> 8) & 0xFF), at
+            x[i], y[i] = np.int16((place >> 16) & 0xFFFF), np.int16((place >> 32) & 0xFFFF)
+            hard[i], soft[i] = np.uint16(bins & 0xFFFF), np.uint16((bins >> 16) & 0xFFFF)
             types[i] = kind[r]
         low_flags, high_flags = _transpose_bits(low_flags), _transpose_bits(high_flags)
         for k in range(8):
@@ -553,12 +610,18 @@ def _text_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
 
 
-def _nonempty(arr: pa.Array | None, n: int) -> np.ndarray:
-    if arr is None or len(arr) == 0:
-        return np.zeros(n, np.bool_)
-    offsets, _ = _text_buffers(arr)
-    nonempty = offsets[1:] != offsets[:-1]
-    return nonempty & arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else nonempty
+def _bitmap(arr: pa.Array | None, n: int) -> np.ndarray:
+    """The validity of ``arr``'s n rows as an Arrow bitmap from bit 0 (bit i set: row i is not
+    null), in place where it can be: a kernel reads a bit a record, not a byte (7 M records,
+    mostly null fields: no bool array of each)."""
+    size = (n + 7) // 8
+    if arr is None or arr.null_count == len(arr):
+        return np.zeros(size, np.uint8)
+    if arr.null_count == 0:
+        return np.full(size, 0xFF, np.uint8)
+    if arr.offset % 8 == 0:
+        return np.frombuffer(arr.buffers()[0], np.uint8)[arr.offset // 8 : arr.offset // 8 + size]
+    return np.packbits(arr.is_valid().to_numpy(zero_copy_only=False), bitorder="little")
 
 
 def _lists(table: pa.Table | None, name: str, dtype, n: int):
@@ -573,6 +636,18 @@ def _lists(table: pa.Table | None, name: str, dtype, n: int):
         lengths = np.where(arr.is_valid().to_numpy(zero_copy_only=False), lengths, 0)
     items = arr.values.fill_null(0).to_numpy().astype(dtype, copy=False)
     return starts, lengths, items
+
+
+def _unfilled_bits(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column as (values, validity bitmap, :func:`_bitmap`); what lies under a null is
+    any number, for callers that read only valid ones."""
+    arr = _array(table, name)
+    if arr is None:
+        return np.zeros(n, dtype), _bitmap(None, n)
+    if arr.null_count == len(arr) or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+        return _values(table, name, dtype, n)[0], _bitmap(arr, n)
+    values = np.frombuffer(arr.buffers()[1], arr.type.to_pandas_dtype())[arr.offset : arr.offset + len(arr)]
+    return values.astype(dtype, copy=False), _bitmap(arr, n)
 
 
 def _unfilled(table: pa.Table | None, name: str, dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -641,6 +716,20 @@ class _Records:
                 return next(p for p, size in zip(parts, sizes, strict=True) if size)
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+        def cat_bits(name, dtype):  # a field of PTR and MPR: (values, validity bitmap)
+            if sizes.count(0) == 2 and not sizes[_FTR]:
+                t, size = (ptr, sizes[_PTR]) if sizes[_PTR] else (mpr, sizes[_MPR])
+                return _unfilled_bits(t, name, dtype, size)
+            parts = [
+                _unfilled_bits(t, name, dtype, size) for t, size in zip(srcs[:2], sizes[:2], strict=True)
+            ]
+            valid = [
+                np.unpackbits(p[1], count=size, bitorder="little")
+                for p, size in zip(parts, sizes[:2], strict=True)
+            ]
+            return (np.concatenate([p[0] for p in parts] + [np.zeros(sizes[_FTR], dtype)]),
+                    np.packbits(np.concatenate([*valid, np.zeros(sizes[_FTR], np.uint8)]), bitorder="little"))  # fmt: skip
+
         self.one_kind = sizes.count(0) == 2
         self.seq = _seq(srcs[sizes.index(n)]) if self.one_kind else np.concatenate([_seq(t) for t in srcs])
         self.kind = np.repeat(np.array([_PTR, _MPR, _FTR], np.int8), sizes)
@@ -652,10 +741,11 @@ class _Records:
         self.flg, self.flg_ok = cat("TEST_FLG", np.uint8, read=_unfilled)
         self.parm, self.parm_ok = cat("PARM_FLG", np.uint8, (_PTR, _MPR), _unfilled)
         self.result, self.result_ok = cat("RESULT", np.float32, (_PTR,), _unfilled)
-        self.opt, self.opt_ok = cat("OPT_FLAG", np.uint8, (_PTR, _MPR), _unfilled)
-        self.scal, self.scal_ok = cat("RES_SCAL", np.int8, (_PTR, _MPR), _unfilled)
-        self.lo, self.lo_ok = cat("LO_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
-        self.hi, self.hi_ok = cat("HI_LIMIT", np.float32, (_PTR, _MPR), _unfilled)
+        # Fields mostly null (the defaults a test's first record sets): validity as bitmaps.
+        self.opt, self.opt_valid = cat_bits("OPT_FLAG", np.uint8)
+        self.scal, self.scal_valid = cat_bits("RES_SCAL", np.int8)
+        self.lo, self.lo_valid = cat_bits("LO_LIMIT", np.float32)
+        self.hi, self.hi_valid = cat_bits("HI_LIMIT", np.float32)
         names = [_strings(t, "TEST_TXT", size) for t, size in zip(srcs, sizes, strict=True)]
         units = [
             _strings(ptr, "UNITS", sizes[0]),
@@ -664,12 +754,12 @@ class _Records:
         ]
         self.names = _concat(names)
         self.units = _concat(units)
-        self.name_ok, self.units_ok = (
-            _nonempty(texts, n) if self.one_kind else np.concatenate([_nonempty(a, len(a)) for a in pieces])
-            for texts, pieces in ((self.names, names), (self.units, units))
-        )
-        # MPR results and pins, placed at the MPRs' positions in the concatenation.
-        self.rslt_start = self.rslt_len = self.indx_start = self.indx_len = np.zeros(n, np.int64)
+        self.name_valid, self.units_valid = _bitmap(self.names, n), _bitmap(self.units, n)
+        # MPR results and pins, placed at the MPRs' positions in the concatenation; without MPRs
+        # empty (read at MPRs only; :meth:`lists` gives a zero a record where every record is read):
+        # four zeroed arrays of 7 M records cost 35 ms for nothing.
+        self.has_lists = bool(sizes[1])
+        self.rslt_start = self.rslt_len = self.indx_start = self.indx_len = np.zeros(0, np.int64)
         self.rslt_vals = np.zeros(0, np.float64)
         self.indx_vals = np.zeros(0, np.uint16)
         if sizes[1]:
@@ -683,6 +773,13 @@ class _Records:
             self.indx_start[at], self.indx_len[at], self.indx_vals = _lists(
                 mpr, "RTN_INDX", np.uint16, sizes[1]
             )
+
+    def lists(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(RTN_RSLT start, its length, RTN_INDX start, its length) of every record, 0 but at MPRs."""
+        if self.has_lists:
+            return self.rslt_start, self.rslt_len, self.indx_start, self.indx_len
+        zeros = np.zeros(self.n, np.int64)
+        return zeros, zeros, zeros, zeros
 
 
 def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
@@ -731,30 +828,31 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
         return schema, iter([schema.empty_table()] if piece_rows is None else []), None
     order, in_order = _file_order(rec.seq)
     keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
-    test, n_tests, _ = _factorize(keys, order)
+    test, n_tests, _ = _factorize(keys, order, in_order)
     del keys
     n = rec.n
     lo, hi, scal = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int8)
     lo_has, hi_has, scal_has = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
     name_codes, units_codes = np.empty(n, np.int32), np.empty(n, np.int32)
     name_rec, units_rec, pins_ref = _resolve(
-        order, test, n_tests, rec.kind, rec.opt, rec.opt_ok, rec.scal, rec.scal_ok, rec.lo, rec.lo_ok, rec.hi,
-        rec.hi_ok, rec.name_ok, rec.units_ok, rec.indx_len, *_text_buffers_of(rec.names),
-        *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has, name_codes,
-        units_codes)  # fmt: skip
+        order, in_order, test, n_tests, rec.kind, rec.opt, rec.opt_valid, rec.scal, rec.scal_valid, rec.lo,
+        rec.lo_valid, rec.hi, rec.hi_valid, rec.indx_len, rec.name_valid, *_text_buffers_of(rec.names),
+        rec.units_valid, *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has,
+        name_codes, units_codes)  # fmt: skip
     # the dictionaries: each code's text, taken from the record that showed it first
     names, units = rec.names.take(pa.array(name_rec)), rec.units.take(pa.array(units_rec))
     # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
-    in_place = in_order and not rec.rslt_len.any()
+    in_place = in_order and not (rec.has_lists and rec.rslt_len.any())
     if in_place:
         n_rows, row_rec, result, pin, pin_ok = rec.n, None, rec.result, None, None
         result_ok = rec.result_ok & rec.flg_ok & ((rec.flg & _RESULT_INVALID) == 0)
     else:
-        rows_of = np.maximum(rec.rslt_len, 1)
+        rslt_start, rslt_len, indx_start, indx_len = rec.lists()
+        rows_of = np.maximum(rslt_len, 1)
         n_rows = int(rows_of.sum())
         row_rec, result, result_ok, pin, pin_ok = _explode(
-            order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rec.rslt_start, rec.rslt_len,
-            rec.rslt_vals, pins_ref, rec.indx_start, rec.indx_len, rec.indx_vals, n_rows)  # fmt: skip
+            order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rslt_start, rslt_len, rec.rslt_vals,
+            pins_ref, indx_start, indx_len, rec.indx_vals, n_rows)  # fmt: skip
 
     def per_row(values: np.ndarray) -> np.ndarray:
         return values if in_place else values[row_rec]
@@ -763,7 +861,7 @@ def _tidy(tables: Mapping[str, pa.Table], stored: bool = False, piece_rows: int 
     pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
     n_pir = 0 if pir is None else pir.num_rows
     n_prr = 0 if prr is None else prr.num_rows
-    rec_part, pir_prr = _assign_parts(order, rec.seq, rec.head, rec.site, _seq(pir),
+    rec_part, pir_prr = _assign_parts(order, in_order, rec.seq, rec.head, rec.site, _seq(pir),
                                       _values(pir, "HEAD_NUM", np.uint8, n_pir)[0],
                                       _values(pir, "SITE_NUM", np.uint8, n_pir)[0], _seq(prr),
                                       _values(prr, "HEAD_NUM", np.uint8, n_prr)[0],
@@ -899,26 +997,29 @@ class _Slots:
     def __init__(self, tables: Mapping[str, pa.Table], rec: _Records, rec_part: np.ndarray, parts: _PartFrame,
                  part_index: np.ndarray, last: np.ndarray):  # fmt: skip
         n_pir = part_index.size
-        texts = [
-            part.slice(0, n_pir) for part in (parts.lot_id, parts.sublot_id, parts.wafer_id, parts.part_id)
-        ]
+        lots, wafers = parts.lots, parts.wafers
+        # Lot, sublot and wafer coded through the records they come from (the MIRs, the wafer
+        # records): a few texts, not one a part; the part ids are the parts'.
+        sources = [(lots.lots, parts.mir), (lots.sublots, parts.mir), (wafers.ids, parts.wafer)]
+        coded = [_text_codes_of(values) for values, _ in sources]
         self.head, self.site = parts.head[:n_pir], parts.site[:n_pir]
         self.rec_slot = rec_part
         lone = np.nonzero(rec_part < 0)[0]
         self.lone = lone.size > 0
         n_lone = 0
+        refs = [index[:n_pir] for _, index in sources]
         if self.lone:
-            lots, wafers = _Lots(tables), _Wafers(tables)
             seq, head, site = rec.seq[lone], rec.head[lone], rec.site[lone]
             mir, wafer = lots.refs(seq), wafers.refs(seq, head)[0]
             key = (mir + 1) << 40 | (wafer + 1) << 16 | head.astype(np.int64) << 8 | site
-            slot, n_lone, first = _factorize(key, np.arange(lone.size))
+            slot, n_lone, first = _factorize(key, np.zeros(0, np.int64), True)
             first = np.nonzero(first)[0]  # the records that opened each slot, in slot order
             self.rec_slot = rec_part.copy()
             self.rec_slot[lone] = n_pir + slot
-            texts[0] = pa.concat_arrays([texts[0], _take(lots.lots, mir[first])])
-            texts[1] = pa.concat_arrays([texts[1], _take(lots.sublots, mir[first])])
-            texts[2] = pa.concat_arrays([texts[2], _take(wafers.ids, wafer[first])])
+            refs = [
+                np.concatenate([ref, lone_ref[first]])
+                for ref, lone_ref in zip(refs, (mir, mir, wafer), strict=True)
+            ]
             self.head = np.concatenate([self.head, head[first]])
             self.site = np.concatenate([self.site, site[first]])
 
@@ -927,10 +1028,12 @@ class _Slots:
 
         self.text = np.full((n_pir + n_lone, 4), -1, np.int32)
         self.dictionaries = []
-        for k, values in enumerate(texts):
-            codes, dictionary = _text_codes_of(values)
-            self.text[: codes.size, k] = codes
+        for k, ((codes, dictionary), ref) in enumerate(zip(coded, refs, strict=True)):
+            self.text[:, k] = np.append(codes, -1)[np.where(ref >= 0, ref, codes.size)]
             self.dictionaries.append(dictionary)
+        codes, dictionary = _text_codes_of(parts.part_id.slice(0, n_pir))
+        self.text[:n_pir, 3] = codes
+        self.dictionaries.append(dictionary)
         self.index = np.concatenate([part_index, np.full(n_lone, -1, np.int64)])
         self.x, self.y = of_parts(parts.x), of_parts(parts.y)
         self.hard, self.soft = of_parts(parts.hard), of_parts(parts.soft)
@@ -944,9 +1047,25 @@ class _Slots:
         for k, bit in enumerate((_SLOT_LOT, _SLOT_SUBLOT, _SLOT_WAFER, _SLOT_PART_ID)):
             flags |= (self.text[:, k] >= 0).astype(np.uint16) << bit
         self.flags = flags
+        self.words = self._words()
         self.x_ok, self.y_ok = parts.x_ok[:n_pir], parts.y_ok[:n_pir]
         self.hard_ok, self.soft_ok = parts.hard_ok[:n_pir], parts.soft_ok[:n_pir]
         self.verdict = verdict[:n_pir]
+
+    def _words(self) -> np.ndarray:
+        """The slots' columns packed for :func:`_part_rows`, 64 bytes a slot: lot and sublot
+        codes (0 where null), wafer code and part id code (-1 null), part index, head, site, x,
+        y and flags, hard and soft bin."""
+        words = np.zeros((self.text.shape[0], 8), np.int64)
+        text = self.text.astype(np.int64)
+        words[:, 0] = np.maximum(text[:, 0], 0) | np.maximum(text[:, 1], 0) << 32
+        words[:, 1] = np.maximum(text[:, 2], 0) | text[:, 3] << 32
+        words[:, 2] = self.index
+        words[:, 3] = (self.head.astype(np.int64) | self.site.astype(np.int64) << 8
+                       | self.x.astype(np.int64) << 16 & 0xFFFF0000 | (self.y.astype(np.int64) & 0xFFFF) << 32
+                       | self.flags.astype(np.int64) << 48)  # fmt: skip
+        words[:, 4] = self.hard.astype(np.int64) | self.soft.astype(np.int64) << 16
+        return words
 
 
 @dataclass
@@ -999,8 +1118,7 @@ def _stored_pieces(schema: pa.Schema, rec: _Records, res: _Resolved, slots: _Slo
     def piece(a: int, b: int) -> pa.Table:
         m = b - a
         columns = _part_row_buffers(m)
-        ones, low, high = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.text, slots.head, slots.site,
-                                     slots.index, slots.x, slots.y, slots.hard, slots.soft, slots.flags, rec.kind,
+        ones, low, high = _part_rows(a, b, in_place, row_rec, slots.rec_slot, slots.words, rec.kind,
                                      *columns)  # fmt: skip
         bits, (lots, sublots, wafers, part_id_codes, head, site, index, x, y, hard, soft, types) = (
             columns[0][:, : (m + 7) // 8],
