@@ -73,14 +73,17 @@ def open_lake(data_dir=None, database_url: str | None = None):
 def context_of_ingest(lake, report) -> AlertContext:
     """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
     it quarantined; the rules read the catalog and the files the ingest wrote
-    (:class:`~silicio.alerts.ingested.IngestedLots`), not the whole lake. ``lake`` is opened
-    after the ingest."""
+    (:class:`~silicio.alerts.ingested.IngestedLots`), not the whole lake: the tables the ingest
+    kept in memory (``silicio.lake.ingest(..., keep=KEPT_AT_INGEST)``) as they are, the others
+    from the files. ``lake`` is opened after the ingest."""
     from silicio.lake import INGESTED, PARTIAL, QUARANTINED
 
     from .ingested import IngestedLots
 
-    taken = [o.sha256 for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
-    ingested = IngestedLots.of(lake, taken)
+    taken = [o for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
+    # the tables the ingest kept in memory (``keep=KEPT_AT_INGEST``): not read again
+    kept = {o.sha256: o.tables for o in taken if getattr(o, "tables", None)}
+    ingested = IngestedLots.of(lake, [o.sha256 for o in taken], kept)
     quarantined = [QuarantinedFile(o.path, o.sha256, str(o.issues[0]) if o.issues else (o.message or "unreadable"))
                    for o in report.outcomes if o.status == QUARANTINED]  # fmt: skip
     return AlertContext(lake, ingested.lots(), quarantined, ingested)
