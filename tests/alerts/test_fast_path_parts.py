@@ -146,3 +146,44 @@ def test_as_array_fills_nulls_even_with_a_value_outside_the_type():
     assert as_array(pl.Series([3, None], dtype=pl.UInt16), -1).tolist() == [3, -1]
     assert as_array(pl.Series([None, None], dtype=pl.Int64), 0).tolist() == [0, 0]
     assert as_array(pl.Series([1.5, 2.0]), np.nan).tolist() == [1.5, 2.0]
+
+
+def test_final_yield_of_a_file_with_retests_inside_it(tmp_path):
+    """A lot of one file whose dies are tested again further on in it (not in order): the final
+    yield at ingest (the file's is_last_test) is each die's last verdict, counted here by
+    coordinates, and what the retest rule over the parts' die keys gives."""
+    from silicio import lake as silicio_lake
+    from silicio.alerts import context_of_ingest
+    from silicio.alerts.base import _final_yields
+    from silicio.lake.query import Lake
+    from silicio.stdf.writer import StdfWriter
+
+    rng = np.random.default_rng(11)
+    dies = [(x, y) for x in range(6) for y in range(5)]
+    order = dies + [dies[i] for i in rng.choice(len(dies), 12, replace=False)]  # 12 retests, shuffled
+    verdicts = [bool(v) for v in rng.integers(0, 2, len(order))]
+    path = tmp_path / "retested.stdf"
+    with StdfWriter(path) as out:
+        out.record("MIR", SETUP_T=1_700_000_000, START_T=1_700_000_000, STAT_NUM=1, MODE_COD="P", RTST_COD="N",
+                   LOT_ID="RT01", PART_TYP="P1", NODE_NAM="t", TSTR_TYP="x", JOB_NAM="J", JOB_REV="1",
+                   TEST_COD="WS1")  # fmt: skip
+        out.record("WIR", HEAD_NUM=1, SITE_GRP=255, START_T=1_700_000_000, WAFER_ID="W1")
+        for (x, y), good in zip(order, verdicts, strict=True):
+            out.record("PIR", HEAD_NUM=1, SITE_NUM=1)
+            out.record("PRR", HEAD_NUM=1, SITE_NUM=1, PART_FLG=0 if good else 0x08, NUM_TEST=0, HARD_BIN=1,
+                       SOFT_BIN=1 if good else 2, X_COORD=x, Y_COORD=y, TEST_T=1, PART_ID="")  # fmt: skip
+        out.record("WRR", HEAD_NUM=1, SITE_GRP=255, FINISH_T=1_700_000_100, PART_CNT=len(order), GOOD_CNT=0,
+                   WAFER_ID="W1")  # fmt: skip
+        out.record("MRR", FINISH_T=1_700_000_200)
+    final = dict(zip(order, verdicts, strict=True))  # the last verdict of each die
+    report = silicio_lake.ingest([str(path)], tmp_path / "data", workers=1)
+    assert report.ok
+    with Lake(tmp_path / "data") as lake:
+        context = context_of_ingest(lake, report)
+        ((product, lot, stage),) = context.lot_keys()
+        index = context.ingested.lot_index([(product, lot, stage)])
+        parts = context.lot_parts(lot, stage)
+        assert parts.height == len(order)
+        assert (last_of_each(parts["die_key"].to_numpy()) == parts["is_last_test"].to_numpy()).all()
+        yields = _final_yields(context, index)
+    assert yields["final_yield"].to_list() == [sum(final.values()) / len(final)]
