@@ -68,6 +68,44 @@ def test_judge_lot_gives_the_same_flags_from_rows_as_from_a_table():
     assert _count_rows(rows, "other") == []
     with pytest.raises(ValueError, match="dies"):
         _count_rows([{k: v for k, v in rows[0].items() if k != "dies"}], "L1")
+    with pytest.raises(ValueError, match="lack the column.s. dies; expected"):  # a frame, said alike
+        _count_rows(table.drop("dies"), "L1")
+
+
+def test_judge_lots_python_count_is_the_baselines_polars_count():
+    """judge_lot's yields and fallout of one lot (plain Python over its rows) and the baselines'
+    (scope_yields, scope_bin_fallout: polars): the same rows in the same order, a die without a
+    verdict not good and in its bin's fallout, dies outside wafers out of the wafer scope."""
+    from silicio.yields.history import (
+        _count_rows,
+        _fallout_rows,
+        _yield_rows,
+        scope_bin_fallout,
+        scope_yields,
+    )
+
+    rng = np.random.default_rng(8)
+    n = 300
+    frame = pl.DataFrame({
+        "lot": ["L1"] * n,
+        "wafer_id": [None if w == 3 else f"W{w}" for w in rng.integers(0, 4, n)],
+        "hard_bin": rng.integers(1, 4, n), "soft_bin": [None if b == 9 else int(b) for b in rng.integers(1, 10, n)],
+        "passed": [None if p == 2 else bool(p) for p in rng.integers(0, 3, n)], "dies": rng.integers(0, 5, n),
+    })  # fmt: skip
+    rows = _count_rows(frame, "L1")
+    for scope in ("lot", "wafer"):
+        assert _yield_rows(rows, scope) == scope_yields(frame, scope).to_dicts()
+        fallout = scope_bin_fallout(frame, scope, "soft_bin")
+        assert fallout.height > 0
+        counted = _fallout_rows(rows, scope, "soft_bin")
+        # the counts equal; the fallout within an ulp (polars' integer division is not always
+        # Python's correctly rounded one: 35 / 601 ends ...577 in Python, ...578 in polars)
+        assert [{**r, "fallout": None} for r in counted] == [
+            {**r, "fallout": None} for r in fallout.to_dicts()
+        ]
+        assert [r["fallout"] for r in counted] == pytest.approx(
+            fallout["fallout"].to_list(), rel=1e-15, abs=0
+        )
 
 
 def test_last_of_each_is_polars_is_last_distinct():
