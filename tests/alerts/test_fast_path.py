@@ -336,3 +336,32 @@ def test_evaluations_at_ingest_share_the_process_catalog_and_keep_no_connection_
             == plain.rows("SELECT count(*) FROM files")[0][0]
             > 0
         )
+
+
+def test_the_holds_at_ingest_are_recorded_through_the_kept_catalogs_engine(ingests, tmp_path, monkeypatch):
+    """The lots the rules hold are recorded in the trace store's audit log through the engine of
+    the catalog kept for the process (no engine made a lot, its statements compiled once), which
+    closing the store leaves to its owner; the hold is in the log, where a store of its own reads it."""
+    import shutil as shell
+
+    import silicio.trace.store as trace_store
+    from silicio.alerts import open_lake
+    from silicio.trace.disposition import rule_held
+
+    data, reports = ingests
+    copy = tmp_path / "data"
+    shell.copytree(data, copy)
+    config = loads_config('[[rule]]\nname = "files"\nkind = "quarantined_file"\n', "one rule")
+
+    def no_new_engine(url):
+        raise AssertionError(f"an engine made for the trace store on {url}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trace_store, "catalog_engine", no_new_engine)
+        with open_lake(copy) as lake:
+            result = evaluate(lake, config, context_of_ingest(lake, reports[1]), actor="test")
+            engine = lake.catalog.engine
+    assert result.errors == [] and result.rule_holds == ["HX0007"]
+    assert engine.pool.checkedout() == 0
+    with trace_store.TraceStore.at(copy) as store:
+        assert "HX0007" in rule_held(store)

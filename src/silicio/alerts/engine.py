@@ -126,7 +126,7 @@ def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: 
                 out.deliveries += deliver(lake, config, rule, stored, sleep=sleep, catalog=catalog)
     if record_holds and context.lot_keys():
         try:
-            out.rule_holds = _record_holds(lake, context, actor)
+            out.rule_holds = _record_holds(lake, catalog, context, actor)
         except Exception as exc:  # the alerts are stored and sent; say what was not recorded
             out.errors.append(f"rule holds not recorded in the trace store: {type(exc).__name__}: {exc}")
     return out
@@ -196,7 +196,7 @@ def deliver(lake, config: AlertConfig, rule: RuleConfig, row: dict[str, Any], *,
 _TRACE_STORES_MIGRATED: set[str] = set()
 
 
-def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
+def _record_holds(lake, catalog, context: AlertContext, actor: str) -> list[str]:
     holds = [h.as_dict() for h in context.holds().holds]
     if not holds:
         return []
@@ -208,8 +208,10 @@ def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
     from silicio.trace.store import TraceStore
 
     url = lake.catalog.url
-    # migrated (its tables made or checked) once a process and database, not at every held lot
-    store = TraceStore(url, data_dir=lake.layout.root, migrate=url not in _TRACE_STORES_MIGRATED)
+    # migrated (its tables made or checked) once a process and database, not at every held lot;
+    # on the evaluation's catalog's engine (at ingest the kept one: its statements compiled once)
+    store = TraceStore(url, data_dir=lake.layout.root, migrate=url not in _TRACE_STORES_MIGRATED,
+                       engine=catalog.engine if catalog.url == url else None)  # fmt: skip
     try:
         try:
             recorded = disposition.record_rule_holds(store, holds, actor)
