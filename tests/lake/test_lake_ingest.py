@@ -499,3 +499,6 @@ def test_kept_tables_are_what_the_files_hold(tmp_path, small_files, monkeypatch)
     assert bounded.outcomes[0].status == INGESTED and set(bounded.outcomes[0].tables) == {"parts"}
     plain = ingest([str(small_files(3))], layout.root, workers=1)
     assert plain.outcomes[0].status == INGESTED and plain.outcomes[0].tables is None
+    # a pool of workers keeps nothing (a worker's tables would have to travel back): read the files
+    pooled = ingest([str(small_files(4)), str(small_files(5))], layout.root, workers=2, keep=keep)
+    assert [(o.status, o.tables) for o in pooled.outcomes] == [(INGESTED, None), (INGESTED, None)]
