@@ -95,6 +95,7 @@ def test_the_tables_the_ingest_kept_are_the_files_and_find_the_same_alerts(inges
             assert all(o.tables is None for o in files_report.outcomes)  # not asked for: none kept
             fast = context_of_ingest(lake, report)
             assert set(fast.ingested.kept) == {o.sha256 for o in taken}
+            assert all(o.tables is None for o in report.outcomes)  # taken over by the context
             from_files = IngestedLots.of(lake, [o.sha256 for o in taken])  # the same files, read
             lake_way = AlertContext(lake, fast.lots, fast.quarantined)
             files_way = context_of_ingest(files_lake, files_report)

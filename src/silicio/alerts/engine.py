@@ -74,15 +74,20 @@ def context_of_ingest(lake, report) -> AlertContext:
     """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
     it quarantined; the rules read the catalog and the files the ingest wrote
     (:class:`~silicio.alerts.ingested.IngestedLots`), not the whole lake: the tables the ingest
-    kept in memory (``silicio.lake.ingest(..., keep=KEPT_AT_INGEST)``) as they are, the others
-    from the files. ``lake`` is opened after the ingest."""
+    kept in memory (``silicio.lake.ingest(..., keep=KEPT_AT_INGEST)``) as they are (taken over:
+    the report's ``tables`` are None after), the others from the files. ``lake`` is opened after
+    the ingest."""
     from silicio.lake import INGESTED, PARTIAL, QUARANTINED
 
     from .ingested import IngestedLots
 
     taken = [o for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
-    # the tables the ingest kept in memory (``keep=KEPT_AT_INGEST``): not read again
-    kept = {o.sha256: o.tables for o in taken if getattr(o, "tables", None)}
+    # the tables the ingest kept in memory (``keep=KEPT_AT_INGEST``): not read again, and taken
+    # over from the report (freed with the context, not held while the next file is ingested)
+    holding = [o for o in taken if getattr(o, "tables", None)]
+    kept = {o.sha256: o.tables for o in holding}
+    for o in holding:
+        o.tables = None
     ingested = IngestedLots.of(lake, [o.sha256 for o in taken], kept)
     quarantined = [QuarantinedFile(o.path, o.sha256, str(o.issues[0]) if o.issues else (o.message or "unreadable"))
                    for o in report.outcomes if o.status == QUARANTINED]  # fmt: skip
