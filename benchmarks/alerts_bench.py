@@ -45,6 +45,12 @@ try:
     from silicio.alerts import open_lake
 except ImportError:  # a silicio before it (a comparison of before and after): the lake opened anew
     open_lake = silicio_lake.open
+try:  # the tables the rules read, kept in memory by the ingest (as `silicio ingest --alerts` asks)
+    from silicio.alerts import KEPT_AT_INGEST
+
+    KEEP = {"keep": KEPT_AT_INGEST}
+except ImportError:  # a silicio before it: the rules read the files
+    KEEP = {}
 from silicio.demo.stdf_demo import write_demo_stdf
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -85,7 +91,7 @@ def run(files: list[Path], data: Path, with_rules: bool) -> tuple[float, float, 
     PER_LOT.clear()
     for path in files:
         start = time.process_time()
-        report = silicio_lake.ingest([str(path)], data, workers=1)
+        report = silicio_lake.ingest([str(path)], data, workers=1, **(KEEP if config is not None else {}))
         assert report.ok, report.outcomes
         middle = time.process_time()
         if config is not None:

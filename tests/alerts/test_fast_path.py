@@ -11,10 +11,21 @@ the SBL of bin 20. Then one ingest brings TK41879, another HX0007 and a file tha
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from silicio import lake as silicio_lake
-from silicio.alerts import AlertContext, AlertRule, Finding, context_of_ingest, evaluate, loads_config
+from silicio.alerts import (
+    KEPT_AT_INGEST,
+    AlertContext,
+    AlertRule,
+    Finding,
+    context_of_ingest,
+    evaluate,
+    loads_config,
+)
+from silicio.alerts.ingested import PAT_COLUMNS
 from silicio.demo.stdf_demo import write_demo_stdf
 from silicio.lake.query import Lake
 from tests.lake.test_history import LOTS, write_history_lot
@@ -54,9 +65,55 @@ def ingests(tmp_path_factory):
                                         "model": "m", "dies": 1, "largest_cluster_dies": 0}], actor="test")  # fmt: skip
     garbage = folder / "garbage.stdf"
     garbage.write_bytes(b"no STDF here, only text " * 8)
+    shutil.copytree(data, folder / "kept")
     reports = [silicio_lake.ingest([str(demo[9])], data, workers=1),
                silicio_lake.ingest([str(history[6]), str(garbage)], data, workers=1)]  # fmt: skip
+    # the same ingests into a copy, the tables the rules read kept in memory by the ingest
+    KEPT_REPORTS[:] = [silicio_lake.ingest([str(demo[9])], folder / "kept", workers=1, keep=KEPT_AT_INGEST),
+                       silicio_lake.ingest([str(history[6]), str(garbage)], folder / "kept", workers=1,
+                                           keep=KEPT_AT_INGEST)]  # fmt: skip
     return data, reports
+
+
+#: The reports of :func:`ingests`' ingests into its lake's copy ``kept`` with ``keep=KEPT_AT_INGEST``.
+KEPT_REPORTS: list = []
+
+
+def test_the_tables_the_ingest_kept_are_the_files_and_find_the_same_alerts(ingests):
+    """The rules at ingest read the parts and results the ingest kept in memory, instead of its
+    files: the same frames and tables as read from the files, and the same findings as the
+    lake's queries (and as the rules reading the files) in every rule."""
+    from silicio.alerts.ingested import IngestedLots
+
+    data, reports = ingests
+    kept_data = data.parent / "kept"
+    config = loads_config(RULES, "test rules")
+    with Lake(kept_data) as lake, Lake(data) as files_lake:
+        for report, files_report in zip(KEPT_REPORTS, reports, strict=True):
+            taken = [o for o in report.outcomes if o.status == "ingested"]
+            assert taken and all(set(o.tables) == {"parts", "tidy"} for o in taken)
+            assert all(o.tables is None for o in files_report.outcomes)  # not asked for: none kept
+            fast = context_of_ingest(lake, report)
+            assert set(fast.ingested.kept) == {o.sha256 for o in taken}
+            assert all(o.tables is None for o in report.outcomes)  # taken over by the context
+            from_files = IngestedLots.of(lake, [o.sha256 for o in taken])  # the same files, read
+            lake_way = AlertContext(lake, fast.lots, fast.quarantined)
+            files_way = context_of_ingest(files_lake, files_report)
+            for _product, lot, stage in fast.lot_keys():
+                kept_parts = fast.ingested.lot_frame("parts", lot, stage)
+                assert kept_parts is not None and kept_parts.height
+                assert kept_parts.equals(from_files.lot_frame("parts", lot, stage))
+                assert kept_parts.schema == from_files.lot_frame("parts", lot, stage).schema
+                kept_results = fast.ingested.lot_results(lot, stage, PAT_COLUMNS)
+                read_results = from_files.lot_results(lot, stage, PAT_COLUMNS)
+                assert kept_results.num_rows == read_results.num_rows > 0
+                for column in PAT_COLUMNS:  # the values as read (dictionaries may differ in order)
+                    assert kept_results[column].to_pylist() == read_results[column].to_pylist(), column
+            for rule in config.rules:
+                found = rule.rule.evaluate(fast, rule.params)
+                assert found == rule.rule.evaluate(lake_way, rule.params), rule.name
+                assert found == rule.rule.evaluate(files_way, rule.params), rule.name
+            assert fast.holds() == lake_way.holds()
 
 
 def test_the_ingest_facts_and_the_lake_queries_find_the_same_alerts(ingests):
@@ -280,3 +337,32 @@ def test_evaluations_at_ingest_share_the_process_catalog_and_keep_no_connection_
             == plain.rows("SELECT count(*) FROM files")[0][0]
             > 0
         )
+
+
+def test_the_holds_at_ingest_are_recorded_through_the_kept_catalogs_engine(ingests, tmp_path, monkeypatch):
+    """The lots the rules hold are recorded in the trace store's audit log through the engine of
+    the catalog kept for the process (no engine made a lot, its statements compiled once), which
+    closing the store leaves to its owner; the hold is in the log, where a store of its own reads it."""
+    import shutil as shell
+
+    import silicio.trace.store as trace_store
+    from silicio.alerts import open_lake
+    from silicio.trace.disposition import rule_held
+
+    data, reports = ingests
+    copy = tmp_path / "data"
+    shell.copytree(data, copy)
+    config = loads_config('[[rule]]\nname = "files"\nkind = "quarantined_file"\n', "one rule")
+
+    def no_new_engine(url):
+        raise AssertionError(f"an engine made for the trace store on {url}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trace_store, "catalog_engine", no_new_engine)
+        with open_lake(copy) as lake:
+            result = evaluate(lake, config, context_of_ingest(lake, reports[1]), actor="test")
+            engine = lake.catalog.engine
+    assert result.errors == [] and result.rule_holds == ["HX0007"]
+    assert engine.pool.checkedout() == 0
+    with trace_store.TraceStore.at(copy) as store:
+        assert "HX0007" in rule_held(store)

@@ -68,6 +68,44 @@ def test_judge_lot_gives_the_same_flags_from_rows_as_from_a_table():
     assert _count_rows(rows, "other") == []
     with pytest.raises(ValueError, match="dies"):
         _count_rows([{k: v for k, v in rows[0].items() if k != "dies"}], "L1")
+    with pytest.raises(ValueError, match="lack the column.s. dies; expected"):  # a frame, said alike
+        _count_rows(table.drop("dies"), "L1")
+
+
+def test_judge_lots_python_count_is_the_baselines_polars_count():
+    """judge_lot's yields and fallout of one lot (plain Python over its rows) and the baselines'
+    (scope_yields, scope_bin_fallout: polars): the same rows in the same order, a die without a
+    verdict not good and in its bin's fallout, dies outside wafers out of the wafer scope."""
+    from silicio.yields.history import (
+        _count_rows,
+        _fallout_rows,
+        _yield_rows,
+        scope_bin_fallout,
+        scope_yields,
+    )
+
+    rng = np.random.default_rng(8)
+    n = 300
+    frame = pl.DataFrame({
+        "lot": ["L1"] * n,
+        "wafer_id": [None if w == 3 else f"W{w}" for w in rng.integers(0, 4, n)],
+        "hard_bin": rng.integers(1, 4, n), "soft_bin": [None if b == 9 else int(b) for b in rng.integers(1, 10, n)],
+        "passed": [None if p == 2 else bool(p) for p in rng.integers(0, 3, n)], "dies": rng.integers(0, 5, n),
+    })  # fmt: skip
+    rows = _count_rows(frame, "L1")
+    for scope in ("lot", "wafer"):
+        assert _yield_rows(rows, scope) == scope_yields(frame, scope).to_dicts()
+        fallout = scope_bin_fallout(frame, scope, "soft_bin")
+        assert fallout.height > 0
+        counted = _fallout_rows(rows, scope, "soft_bin")
+        # the counts equal; the fallout within an ulp (polars' integer division is not always
+        # Python's correctly rounded one: 35 / 601 ends ...577 in Python, ...578 in polars)
+        assert [{**r, "fallout": None} for r in counted] == [
+            {**r, "fallout": None} for r in fallout.to_dicts()
+        ]
+        assert [r["fallout"] for r in counted] == pytest.approx(
+            fallout["fallout"].to_list(), rel=1e-15, abs=0
+        )
 
 
 def test_last_of_each_is_polars_is_last_distinct():
@@ -146,3 +184,44 @@ def test_as_array_fills_nulls_even_with_a_value_outside_the_type():
     assert as_array(pl.Series([3, None], dtype=pl.UInt16), -1).tolist() == [3, -1]
     assert as_array(pl.Series([None, None], dtype=pl.Int64), 0).tolist() == [0, 0]
     assert as_array(pl.Series([1.5, 2.0]), np.nan).tolist() == [1.5, 2.0]
+
+
+def test_final_yield_of_a_file_with_retests_inside_it(tmp_path):
+    """A lot of one file whose dies are tested again further on in it (not in order): the final
+    yield at ingest (the file's is_last_test) is each die's last verdict, counted here by
+    coordinates, and what the retest rule over the parts' die keys gives."""
+    from silicio import lake as silicio_lake
+    from silicio.alerts import context_of_ingest
+    from silicio.alerts.base import _final_yields
+    from silicio.lake.query import Lake
+    from silicio.stdf.writer import StdfWriter
+
+    rng = np.random.default_rng(11)
+    dies = [(x, y) for x in range(6) for y in range(5)]
+    order = dies + [dies[i] for i in rng.choice(len(dies), 12, replace=False)]  # 12 retests, shuffled
+    verdicts = [bool(v) for v in rng.integers(0, 2, len(order))]
+    path = tmp_path / "retested.stdf"
+    with StdfWriter(path) as out:
+        out.record("MIR", SETUP_T=1_700_000_000, START_T=1_700_000_000, STAT_NUM=1, MODE_COD="P", RTST_COD="N",
+                   LOT_ID="RT01", PART_TYP="P1", NODE_NAM="t", TSTR_TYP="x", JOB_NAM="J", JOB_REV="1",
+                   TEST_COD="WS1")  # fmt: skip
+        out.record("WIR", HEAD_NUM=1, SITE_GRP=255, START_T=1_700_000_000, WAFER_ID="W1")
+        for (x, y), good in zip(order, verdicts, strict=True):
+            out.record("PIR", HEAD_NUM=1, SITE_NUM=1)
+            out.record("PRR", HEAD_NUM=1, SITE_NUM=1, PART_FLG=0 if good else 0x08, NUM_TEST=0, HARD_BIN=1,
+                       SOFT_BIN=1 if good else 2, X_COORD=x, Y_COORD=y, TEST_T=1, PART_ID="")  # fmt: skip
+        out.record("WRR", HEAD_NUM=1, SITE_GRP=255, FINISH_T=1_700_000_100, PART_CNT=len(order), GOOD_CNT=0,
+                   WAFER_ID="W1")  # fmt: skip
+        out.record("MRR", FINISH_T=1_700_000_200)
+    final = dict(zip(order, verdicts, strict=True))  # the last verdict of each die
+    report = silicio_lake.ingest([str(path)], tmp_path / "data", workers=1)
+    assert report.ok
+    with Lake(tmp_path / "data") as lake:
+        context = context_of_ingest(lake, report)
+        ((product, lot, stage),) = context.lot_keys()
+        index = context.ingested.lot_index([(product, lot, stage)])
+        parts = context.lot_parts(lot, stage)
+        assert parts.height == len(order)
+        assert (last_of_each(parts["die_key"].to_numpy()) == parts["is_last_test"].to_numpy()).all()
+        yields = _final_yields(context, index)
+    assert yields["final_yield"].to_list() == [sum(final.values()) / len(final)]

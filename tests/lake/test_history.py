@@ -298,6 +298,27 @@ def test_update_twice_gives_versions_one_and_two_and_freeze_keeps_the_version(tm
         # Version 3 holds the seventh lot: the seventh is still judged against version 2, never itself.
         flags = judge_lot_against_history(lake, PRODUCT, "wafer_sort", "HX0007").to_pylist()
         assert {f["baseline_version"] for f in flags} == {2}
+        # the versions as read in one statement: each version's own lots and limits, read here table by table
+        from silicio.lake.catalog import baseline_lots, baseline_yield_limits
+
+        versions = lake.catalog.baseline_versions(KEY)
+        assert [(v["version"], v["frozen"]) for v in versions] == [(1, False), (2, False), (3, False)]
+        with lake.catalog.engine.connect() as connection:
+            for v in versions:
+                lots = connection.execute(sa.select(baseline_lots.c.lot, baseline_lots.c.parts)
+                                          .where(baseline_lots.c.version_id == v["id"])).all()  # fmt: skip
+                assert [(r["lot"], r["parts"]) for r in v["lots"]] == sorted(
+                    lots, key=lambda r: LOTS.index(r[0])
+                )
+                limits = connection.execute(
+                    sa.select(baseline_yield_limits.c.kind, baseline_yield_limits.c.bin, baseline_yield_limits.c.limit1)
+                    .where(baseline_yield_limits.c.version_id == v["id"]).order_by(baseline_yield_limits.c.id)
+                ).all()  # fmt: skip
+                assert [(r["kind"], r["bin"], r["limit1"]) for r in v["yield_limits"]] == [
+                    tuple(r) for r in limits
+                ]
+                assert limits and all(isinstance(r["started"], datetime) for r in v["lots"])
+        assert [len(v["lots"]) for v in versions] == [6, 6, 7]
 
 
 def test_baselines_in_postgresql(catalog_url, tmp_path, history_files):

@@ -467,3 +467,38 @@ def test_catalog_wafer_rows_follow_file_order(tmp_path):
                 last[die[i]] = passed[i]
         assert row["dies"] == len(first)
         assert row["first_pass_good"] == sum(first.values()) and row["final_good"] == sum(last.values())
+
+
+def test_kept_tables_are_what_the_files_hold(tmp_path, small_files, monkeypatch):
+    """``keep``: the tables (of their columns asked for) each ingested file wrote, in memory in
+    its outcome, equal to the lake's Parquet read back; none without ``keep``, none for a file
+    the lake holds already, and a table over the bound left out (the files are read then)."""
+    import importlib
+
+    import pyarrow.parquet as pq
+
+    layout = LakeLayout.at(tmp_path / "data")
+    keep = {"parts": None, "tidy": ("lot_id", "part_index", "test_num", "result")}
+    first, second = small_files(1), small_files(2)
+    report = ingest([str(first)], layout.root, workers=1, keep=keep)
+    (outcome,) = report.outcomes
+    assert outcome.status == INGESTED and set(outcome.tables) == {"parts", "tidy"}
+    for table, columns in keep.items():
+        (path,) = layout.root.joinpath("parquet", table).rglob(f"{outcome.sha256}.parquet")
+        stored = pq.read_table(path, columns=None if columns is None else list(columns))
+        kept = outcome.tables[table]
+        assert kept.column_names == stored.column_names
+        for name in kept.column_names:  # values as read back (texts kept as dictionaries)
+            assert kept[name].to_pylist() == stored[name].to_pylist(), (table, name)
+    assert outcome.tables["tidy"].num_rows > 0
+    again = ingest([str(first)], layout.root, workers=1, keep=keep)
+    assert again.outcomes[0].status == SKIPPED and again.outcomes[0].tables is None
+    ingest_module = importlib.import_module("silicio.lake.ingest")  # the module, not the function
+    monkeypatch.setattr(ingest_module, "_KEPT_BYTES", outcome.tables["parts"].nbytes + 1)
+    bounded = ingest([str(second)], layout.root, workers=1, keep=keep)
+    assert bounded.outcomes[0].status == INGESTED and set(bounded.outcomes[0].tables) == {"parts"}
+    plain = ingest([str(small_files(3))], layout.root, workers=1)
+    assert plain.outcomes[0].status == INGESTED and plain.outcomes[0].tables is None
+    # a pool of workers keeps nothing (a worker's tables would have to travel back): read the files
+    pooled = ingest([str(small_files(4)), str(small_files(5))], layout.root, workers=2, keep=keep)
+    assert [(o.status, o.tables) for o in pooled.outcomes] == [(INGESTED, None), (INGESTED, None)]

@@ -16,11 +16,13 @@ from __future__ import annotations
 from .base import AlertContext, AlertRule, Finding, QuarantinedFile
 from .config import AlertConfig, AlertConfigError, example_path, load_config, loads_config
 from .engine import Evaluation, context_of_ingest, evaluate, open_lake
+from .ingested import KEPT_AT_INGEST
 from .registry import BUILTIN_RULES, ENTRY_POINT_GROUP, registered_rules
 
 __all__ = [
     "BUILTIN_RULES",
     "ENTRY_POINT_GROUP",
+    "KEPT_AT_INGEST",
     "AlertConfig",
     "AlertConfigError",
     "AlertContext",

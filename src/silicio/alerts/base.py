@@ -240,7 +240,15 @@ def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
                 last |= key.is_null().to_numpy()
         else:  # numpy: a polars operation wakes its threads, which cost more CPU than a lot's count
             passed = parts["passed"].to_numpy()
-            last = last_of_each(parts["die_key"].to_numpy())
+            if (
+                context.ingested.file_table("parts", lot, stage) is not None
+                and not parts["is_last_test"].null_count()
+            ):
+                # the parts of the lot's one file, every key known: its is_last_test is each
+                # die's last part in the file's order, the parts' order here (no sort)
+                last = parts["is_last_test"].to_numpy()
+            else:
+                last = last_of_each(parts["die_key"].to_numpy())
         dies = int(np.count_nonzero(last))
         good = int(np.count_nonzero(last & passed))
         rows.append((product, lot, stage, good / dies if dies else None))

@@ -73,14 +73,22 @@ def open_lake(data_dir=None, database_url: str | None = None):
 def context_of_ingest(lake, report) -> AlertContext:
     """The lots of the files an ingest (:class:`silicio.lake.IngestReport`) took in, and the files
     it quarantined; the rules read the catalog and the files the ingest wrote
-    (:class:`~silicio.alerts.ingested.IngestedLots`), not the whole lake. ``lake`` is opened
-    after the ingest."""
+    (:class:`~silicio.alerts.ingested.IngestedLots`), not the whole lake: the tables the ingest
+    kept in memory (``silicio.lake.ingest(..., keep=KEPT_AT_INGEST)``) as they are (taken over:
+    the report's ``tables`` are None after), the others from the files. ``lake`` is opened after
+    the ingest."""
     from silicio.lake import INGESTED, PARTIAL, QUARANTINED
 
     from .ingested import IngestedLots
 
-    taken = [o.sha256 for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
-    ingested = IngestedLots.of(lake, taken)
+    taken = [o for o in report.outcomes if o.status in (INGESTED, PARTIAL) and o.sha256]
+    # the tables the ingest kept in memory (``keep=KEPT_AT_INGEST``): not read again, and taken
+    # over from the report (freed with the context, not held while the next file is ingested)
+    holding = [o for o in taken if getattr(o, "tables", None)]
+    kept = {o.sha256: o.tables for o in holding}
+    for o in holding:
+        o.tables = None
+    ingested = IngestedLots.of(lake, [o.sha256 for o in taken], kept)
     quarantined = [QuarantinedFile(o.path, o.sha256, str(o.issues[0]) if o.issues else (o.message or "unreadable"))
                    for o in report.outcomes if o.status == QUARANTINED]  # fmt: skip
     return AlertContext(lake, ingested.lots(), quarantined, ingested)
@@ -123,7 +131,7 @@ def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: 
                 out.deliveries += deliver(lake, config, rule, stored, sleep=sleep, catalog=catalog)
     if record_holds and context.lot_keys():
         try:
-            out.rule_holds = _record_holds(lake, context, actor)
+            out.rule_holds = _record_holds(lake, catalog, context, actor)
         except Exception as exc:  # the alerts are stored and sent; say what was not recorded
             out.errors.append(f"rule holds not recorded in the trace store: {type(exc).__name__}: {exc}")
     return out
@@ -193,7 +201,7 @@ def deliver(lake, config: AlertConfig, rule: RuleConfig, row: dict[str, Any], *,
 _TRACE_STORES_MIGRATED: set[str] = set()
 
 
-def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
+def _record_holds(lake, catalog, context: AlertContext, actor: str) -> list[str]:
     holds = [h.as_dict() for h in context.holds().holds]
     if not holds:
         return []
@@ -205,8 +213,10 @@ def _record_holds(lake, context: AlertContext, actor: str) -> list[str]:
     from silicio.trace.store import TraceStore
 
     url = lake.catalog.url
-    # migrated (its tables made or checked) once a process and database, not at every held lot
-    store = TraceStore(url, data_dir=lake.layout.root, migrate=url not in _TRACE_STORES_MIGRATED)
+    # migrated (its tables made or checked) once a process and database, not at every held lot;
+    # on the evaluation's catalog's engine (at ingest the kept one: its statements compiled once)
+    store = TraceStore(url, data_dir=lake.layout.root, migrate=url not in _TRACE_STORES_MIGRATED,
+                       engine=catalog.engine if catalog.url == url else None)  # fmt: skip
     try:
         try:
             recorded = disposition.record_rule_holds(store, holds, actor)

@@ -39,11 +39,15 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["PAT_COLUMNS", "IngestedLots", "pat_share_of_lot"]
+__all__ = ["KEPT_AT_INGEST", "PAT_COLUMNS", "IngestedLots", "pat_share_of_lot"]
 
 #: The tidy columns :func:`pat_share_of_lot` reads.
 PAT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result", "lo_limit",
                "hi_limit", "part_passed", "is_last_test", "test_flg")  # fmt: skip
+
+#: What the rules read of an ingest's files, for :func:`silicio.lake.ingest`'s ``keep``: the
+#: ingest hands them over in memory (``FileOutcome.tables``) and the rules read no file again.
+KEPT_AT_INGEST = {"parts": None, "tidy": PAT_COLUMNS}
 
 
 #: Catalogs kept for the process, by URL (the newest few): see :func:`kept_catalog`.
@@ -84,16 +88,23 @@ class IngestedLots:
     #: the files as rows (a few per lot: the lots are grouped and sorted in Python)
     _rows: list[dict[str, Any]]
     catalog: Any = None
+    #: SHA-256 -> the tables the ingest kept in memory of that file (``FileOutcome.tables``)
+    kept: dict[str, dict[str, pa.Table]] = field(default_factory=dict, repr=False)
     _tables: dict[tuple, Any] = field(default_factory=dict, repr=False)
     _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, lake, sha256s: list[str]) -> IngestedLots:
+    def of(cls, lake, sha256s: list[str], kept: dict[str, dict[str, pa.Table]] | None = None) -> IngestedLots:
+        """The files of the lots of files ``sha256s``; ``kept``: the tables the ingest kept of
+        them in memory, by SHA-256 (read from the files otherwise)."""
         from silicio.lake.queries import alerts as queries
 
         catalog = kept_catalog(lake.catalog.url)
-        return cls(lake, queries.ingested_file_rows(catalog.engine, sha256s), catalog)
+        return cls(lake, queries.ingested_file_rows(catalog.engine, sha256s), catalog, dict(kept or {}))
+
+    def _kept_table(self, row: dict[str, Any], table: str) -> pa.Table | None:
+        return self.kept.get(row["sha256"], {}).get(table)
 
     @property
     def files(self) -> pl.DataFrame:
@@ -159,7 +170,10 @@ class IngestedLots:
             found = None
             if row is not None:
                 wanted = None if columns is None else (*columns, "seq") if ordered else columns
-                found = _read_table(self.lake.layout, table, row, lot, stage, wanted)
+                kept = self._kept_table(row, table)
+                found = None if kept is None else _kept_frame(kept, wanted)
+                if found is None:
+                    found = _read_table(self.lake.layout, table, row, lot, stage, wanted)
                 if found is None:  # columns the file lacks: the query leaves them out
                     found = queries.file_table(
                         self.lake.layout, table, row["product"], lot, stage, row["sha256"], wanted
@@ -197,9 +211,13 @@ class IngestedLots:
         key = ("results", lot, stage, columns)
         if key not in self._tables:
             row = self._only_file(lot, stage)
-            self._tables[key] = (
-                None if row is None else _read_results(self.lake.layout, row, lot, stage, columns)
-            )
+            found = None
+            if row is not None:
+                kept = self._kept_table(row, "tidy")
+                found = None if kept is None else _results_of_lot(kept, lot, columns)
+                if found is None:
+                    found = _read_results(self.lake.layout, row, lot, stage, columns)
+            self._tables[key] = found
         return self._tables[key]
 
     def lot_index(self, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
@@ -292,6 +310,21 @@ class IngestedLots:
         return _pat_table(rows) if rows else None
 
 
+def _kept_frame(table: pa.Table, columns) -> pl.DataFrame | None:
+    """:func:`_read_table` of a table the ingest kept in memory: its texts as plain text, as the
+    file is read back; None when it lacks one of ``columns`` (the file is read then)."""
+    if columns is not None:
+        if any(c not in table.column_names for c in columns):
+            return None
+        table = table.select(list(columns))
+    decoded = [
+        pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema
+    ]
+    if any(pa.types.is_dictionary(f.type) for f in table.schema):
+        table = table.cast(pa.schema(decoded))
+    return pl.from_arrow(table)
+
+
 def _read_table(
     layout, table: str, row: dict[str, Any], lot: str, stage: str, columns
 ) -> pl.DataFrame | None:
@@ -329,7 +362,20 @@ def _read_results(layout, row: dict[str, Any], lot: str, stage: str, columns) ->
     present = set(parquet.schema_arrow.names)
     if any(c not in present for c in columns if c != "test_flg"):
         return None
-    table = parquet.read(columns=[c for c in columns if c in present], use_threads=False)
+    return _of_lot(parquet.read(columns=[c for c in columns if c in present], use_threads=False), lot)
+
+
+def _results_of_lot(table: pa.Table, lot: str, columns) -> pa.Table | None:
+    """:func:`_read_results` of a file's tidy table the ingest kept in memory (its texts
+    dictionaries as written); None when it lacks one of ``columns`` but ``test_flg``."""
+    present = set(table.column_names)
+    if any(c not in present for c in columns if c != "test_flg"):
+        return None
+    return _of_lot(table.select([c for c in columns if c in present]), lot)
+
+
+def _of_lot(table: pa.Table, lot: str) -> pa.Table:
+    """The rows of ``table`` of lot ``lot`` (``lot_id``), the dictionaries of its chunks unified."""
     if "lot_id" in table.column_names:
         codes, values = value_codes(table["lot_id"])
         if values != [lot]:  # a file is mostly of one lot: no copy then

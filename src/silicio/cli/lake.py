@@ -87,6 +87,10 @@ def ingest_command(
     rules_path = rules_file(alerts, data_dir)
     rules = load_rules(rules_path) if rules_path is not None else None  # a wrong file stops before ingesting
     options = {"database_url": database_url, "workers": workers, "dask_address": dask}
+    if rules is not None:  # the files' tables the rules read, handed over in memory (one worker)
+        from silicio.alerts.ingested import KEPT_AT_INGEST
+
+        options["keep"] = KEPT_AT_INGEST
     show_progress = not quiet and console.is_terminal
     signatures = None if no_signatures else _signature_step(data_dir, database_url, quiet)
     problems = False

@@ -636,38 +636,24 @@ class Catalog:
 
     def baseline_versions(self, key: BaselineKey) -> list[dict[str, Any]]:
         """The versions of the baseline ``key``, oldest first, each with its ``lots`` (oldest first)
-        and ``yield_limits`` as lists of dicts, and ``frozen`` (this is the pinned version)."""
+        and ``yield_limits`` as lists of dicts, and ``frozen`` (this is the pinned version). One
+        statement, however many versions are stored (:func:`_versions_statement`)."""
+        versions: list[dict[str, Any]] = []
         with self.engine.connect() as connection:
-            baseline = connection.execute(sa.select(baselines).where(*_key_filter(key))).first()
-            if baseline is None:
-                return []
-            versions = [
-                _normalized(dict(row._mapping))
-                for row in connection.execute(
-                    sa.select(baseline_versions)
-                    .where(baseline_versions.c.baseline_id == baseline.id)
-                    .order_by(baseline_versions.c.version)
-                )
-            ]
-            for version in versions:
-                version["frozen"] = version["version"] == baseline.frozen_version
-                version["lots"] = [
-                    _normalized(dict(row._mapping))
-                    for row in connection.execute(
-                        sa.select(baseline_lots.c.lot, baseline_lots.c.started, baseline_lots.c.parts,
-                                  baseline_lots.c.good_parts)
-                        .where(baseline_lots.c.version_id == version["id"])
-                        .order_by(baseline_lots.c.started, baseline_lots.c.lot)
+            statement, values = _versions_statement(key)
+            for row in connection.execute(statement, values):
+                part = row.part
+                if part == 0:
+                    version = {c.name: getattr(row, f"v_{c.name}") for c in baseline_versions.c}
+                    version = _normalized(version)
+                    version.update(frozen=version["version"] == row.frozen_version, lots=[], yield_limits=[])
+                    versions.append(version)
+                elif part == 1:
+                    versions[-1]["lots"].append(
+                        _normalized({c: getattr(row, f"l_{c}") for c in _LOT_COLUMNS})
                     )
-                ]  # fmt: skip
-                version["yield_limits"] = [
-                    dict(row._mapping)
-                    for row in connection.execute(
-                        sa.select(*[c for c in baseline_yield_limits.c if c.name not in ("id", "version_id")])
-                        .where(baseline_yield_limits.c.version_id == version["id"])
-                        .order_by(baseline_yield_limits.c.id)
-                    )
-                ]
+                else:
+                    versions[-1]["yield_limits"].append({c: getattr(row, f"y_{c}") for c in _LIMIT_COLUMNS})
         return versions
 
     def baseline_pat_limits(self, version_id: int) -> list[dict[str, Any]]:
@@ -870,6 +856,66 @@ def _same(stored: Any, new: Any) -> bool:
     if isinstance(stored, str) and isinstance(new, dict):
         stored = json.loads(stored)
     return stored == new
+
+
+#: The columns of a version's lots and yield limits :meth:`Catalog.baseline_versions` gives.
+_LOT_COLUMNS = ("lot", "started", "parts", "good_parts")
+_LIMIT_COLUMNS = tuple(c.name for c in baseline_yield_limits.c if c.name not in ("id", "version_id"))
+
+
+#: :func:`_versions_statement`'s statements, by the key's parts that are null (built once: a
+#: union this size costs more to build than to run).
+_VERSIONS_STATEMENTS: dict[tuple[bool, ...], sa.CompoundSelect] = {}
+
+
+def _versions_statement(key: BaselineKey) -> tuple[sa.CompoundSelect, dict[str, Any]]:
+    """The versions of baseline ``key`` with their lots and yield limits in one statement, and
+    its parameters: a row per version (``part`` 0), then its lots (1, by start and lot) and its
+    yield limits (2, as stored), versions in order. Each part's columns are null in the others'
+    rows (typed nulls: a union's column takes one type)."""
+    names = ("product", "stage", "program", "revision")
+    nulls = tuple(getattr(key, name) is None for name in names)
+    if nulls not in _VERSIONS_STATEMENTS:
+        # == None is IS NULL: an unknown product or program is a key like any other
+        where = [baselines.c[name].is_(None) if null else baselines.c[name] == sa.bindparam(f"key_{name}")
+                 for name, null in zip(names, nulls, strict=True)]  # fmt: skip
+        _VERSIONS_STATEMENTS[nulls] = _versions_union(where)
+    values = {f"key_{name}": getattr(key, name) for name, null in zip(names, nulls, strict=True) if not null}
+    return _VERSIONS_STATEMENTS[nulls], values
+
+
+def _versions_union(where: list) -> sa.CompoundSelect:
+    versions = sa.select(baseline_versions, baselines.c.frozen_version).join(
+        baselines, baselines.c.id == baseline_versions.c.baseline_id
+    )
+    versions = versions.where(*where).subquery()
+    lot_columns = [baseline_lots.c[name] for name in _LOT_COLUMNS]
+    limit_columns = [baseline_yield_limits.c[name] for name in _LIMIT_COLUMNS]
+
+    def row(part: int, order: list, own: dict[str, Any]) -> list:
+        none = {**{f"v_{c.name}": c for c in baseline_versions.c}, "frozen_version": baselines.c.frozen_version,
+                **{f"l_{c.name}": c for c in lot_columns}, **{f"y_{c.name}": c for c in limit_columns}}  # fmt: skip
+        columns = [versions.c.version.label("number"), sa.literal(part, sa.Integer).label("part")]
+        columns += [o.label(f"order{i}") for i, o in enumerate(order)]
+        columns += [own[name].label(name) if name in own else sa.cast(sa.null(), c.type).label(name)
+                    for name, c in none.items()]  # fmt: skip
+        return columns
+
+    null_started = sa.cast(sa.null(), baseline_lots.c.started.type)
+    null_lot = sa.cast(sa.null(), baseline_lots.c.lot.type)
+    null_id = sa.cast(sa.null(), sa.Integer)
+    own_version = {f"v_{c.name}": versions.c[c.name] for c in baseline_versions.c}
+    own_version["frozen_version"] = versions.c.frozen_version
+    parts = [
+        sa.select(*row(0, [null_started, null_lot, null_id], own_version)),
+        sa.select(*row(1, [baseline_lots.c.started, baseline_lots.c.lot, null_id],
+                       {f"l_{c.name}": c for c in lot_columns}))
+        .join_from(versions, baseline_lots, baseline_lots.c.version_id == versions.c.id),
+        sa.select(*row(2, [null_started, null_lot, baseline_yield_limits.c.id],
+                       {f"y_{c.name}": c for c in limit_columns}))
+        .join_from(versions, baseline_yield_limits, baseline_yield_limits.c.version_id == versions.c.id),
+    ]  # fmt: skip
+    return sa.union_all(*parts).order_by("number", "part", "order0", "order1", "order2")
 
 
 def _key_filter(key: BaselineKey) -> list:

@@ -31,7 +31,7 @@ import shutil
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -134,6 +134,13 @@ FAILED = "failed"
 #: their writes wait, so the reading never waits for a slower PTR writer (200 MB file: PTR
 #: written in 1.2 s CPU, read in 1.0 s); a table only streamed through is held at most this much.
 _PENDING_BYTES = 256 << 20
+
+#: Bytes of Arrow data one file's kept tables may hold (:func:`ingest`'s ``keep``): a table
+#: beyond is not kept (who asked reads the lake's file instead).
+_KEPT_BYTES = 1 << 30
+
+#: Tables of a file to keep in memory: table name -> its columns kept (None: all).
+Keep = Mapping[str, Sequence[str] | None]
 
 
 class _ParquetWrites:
@@ -247,8 +254,12 @@ class _StagedTables:
     ingest stops a file there once it knows the lake holds it)."""
 
     def __init__(self, kind: str, out_dir: Path, writes: _ParquetWrites,
-                 on_write: Callable[[], None] | None = None):  # fmt: skip
+                 on_write: Callable[[], None] | None = None, keep: Keep | None = None):  # fmt: skip
         self.kind = kind
+        #: table -> columns kept in memory as written (None: all), see :func:`ingest`'s ``keep``
+        self.keep = dict(keep or {})
+        self.kept: dict[str, list[pa.Table] | None] = {}
+        self._kept_bytes = 0
         self.out_dir = out_dir
         self.writes = writes
         self.on_write = on_write
@@ -291,6 +302,8 @@ class _StagedTables:
                              f"{_schema_difference(data.schema, schema)}")  # fmt: skip
         if name == PARTS_TABLE:
             self.parts.append(data if isinstance(data, pa.Table) else pa.Table.from_batches([data]))
+        if name in self.keep:
+            self._keep(name, data)
         batches = data.to_batches() if isinstance(data, pa.Table) else [data]
         if self._sparse[name] is not None:
             self._route(name, batches)
@@ -311,6 +324,23 @@ class _StagedTables:
                     f"{name}/lean", lean_folder / f"{name}.parquet", lean_schema, True
                 )
             self._route(name, gathered.to_batches())
+
+    def _keep(self, name: str, data: pa.Table | pa.RecordBatch) -> None:
+        """Keep ``data``'s columns asked for (references, no copy), up to :data:`_KEPT_BYTES` in all."""
+        pieces = self.kept.setdefault(name, [])
+        if pieces is None:  # over the bound already
+            return
+        columns = self.keep[name]
+        piece = data if columns is None else data.select([c for c in columns if c in data.schema.names])
+        self._kept_bytes += piece.nbytes
+        if self._kept_bytes > _KEPT_BYTES:
+            self.kept[name] = None
+            return
+        pieces.append(piece if isinstance(piece, pa.Table) else pa.Table.from_batches([piece]))
+
+    def kept_tables(self) -> dict[str, pa.Table]:
+        """The tables kept whole (one over the bound is not)."""
+        return {name: pa.concat_tables(pieces) for name, pieces in self.kept.items() if pieces}
 
     def _route(self, name: str, batches: list[pa.RecordBatch]) -> None:
         """Add ``batches`` to the files of ``name`` (split by their sparse values) and write
@@ -498,6 +528,8 @@ class StagedFile:
     #: Set instead of the rest when the catalog already held this content.
     known: KnownFile | None = None
     seconds: float = 0.0
+    #: The tables kept in memory (``keep``: in this process only, never sent from a worker).
+    tables: dict[str, pa.Table] | None = None
 
 
 def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
@@ -597,8 +629,8 @@ def _worker_catalog(url: str) -> Catalog:
 
 
 def stage_file(path: str, staging_dir: str, database_url: str | None = None,
-               window_bytes: int = DEFAULT_WINDOW_BYTES,
-               sources: Sequence[DataSource] | None = None) -> StagedFile:  # fmt: skip
+               window_bytes: int = DEFAULT_WINDOW_BYTES, sources: Sequence[DataSource] | None = None,
+               keep: Keep | None = None) -> StagedFile:  # fmt: skip
     """Have the first of ``sources`` (default: the registered ones, :mod:`silicio.lake.sources`)
     that matches ``path`` write its tables as Parquet under ``staging_dir`` and gather its catalog
     facts, while a thread hashes the file: when the catalog at ``database_url`` holds the same
@@ -607,7 +639,8 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
 
     A damaged file is salvaged by its source: what could be read is kept, with the issues. A
     file no source reads, or whose source read nothing (or failed), gets a quarantine entry and
-    no Parquet. Raises ``OSError`` only when the file cannot be read from disk at all.
+    no Parquet. Raises ``OSError`` only when the file cannot be read from disk at all. ``keep``:
+    the tables (and columns) to keep in memory as written, in ``tables`` (see :func:`ingest`).
     """
     started = time.perf_counter()
     _keep_freed_memory()
@@ -617,13 +650,13 @@ def stage_file(path: str, staging_dir: str, database_url: str | None = None,
     pool = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        return _stage_file(path, staging_dir, database_url, window_bytes, sources, started)
+        return _stage_file(path, staging_dir, database_url, window_bytes, sources, started, keep)
     finally:
         pa.set_memory_pool(pool)
 
 
 def _stage_file(path: str, staging_dir: str, database_url: str | None, window_bytes: int,
-                sources: Sequence[DataSource] | None, started: float) -> StagedFile:  # fmt: skip
+                sources: Sequence[DataSource] | None, started: float, keep: Keep | None) -> StagedFile:  # fmt: skip
     content = _Content(path, database_url)
     try:
         staged = StagedFile(path=path, sha256="", size=0)
@@ -636,7 +669,9 @@ def _stage_file(path: str, staging_dir: str, database_url: str | None, window_by
                                                         f"its content is one of {kinds}")]  # fmt: skip
         else:
             staged.source = source.kind
-            read = _read_with(source, staged, Path(staging_dir) / uuid.uuid4().hex, window_bytes, content)
+            read = _read_with(
+                source, staged, Path(staging_dir) / uuid.uuid4().hex, window_bytes, content, keep
+            )
         try:
             staged.sha256, staged.size = content.sha256_and_size()
             staged.known = content.known()
@@ -655,6 +690,8 @@ def _stage_file(path: str, staging_dir: str, database_url: str | None, window_by
         data, tables = read
         staged.staged, staged.lean = tables.staged, tables.lean
         _describe(staged, source.kind, data, tables.parts_table())
+        if keep:
+            staged.tables = tables.kept_tables()
     if staged.known is None and staged.entry is None:  # nothing readable: quarantined, no Parquet
         staged.entry = CatalogEntry(staged.sha256, path, staged.size, staged.source, file=None,
                                     quarantine=_quarantine_row(staged.issues))  # fmt: skip
@@ -663,14 +700,14 @@ def _stage_file(path: str, staging_dir: str, database_url: str | None, window_by
 
 
 def _read_with(source: DataSource, staged: StagedFile, out_dir: Path, window_bytes: int,
-               content: _Content) -> tuple[SourceData, _StagedTables] | None:  # fmt: skip
+               content: _Content, keep: Keep | None = None) -> tuple[SourceData, _StagedTables] | None:  # fmt: skip
     """Have ``source`` read the file into ``out_dir``: its data and tables when it read something
     (the staged Parquet is then in ``out_dir``), else None with ``staged.issues`` saying why.
     Stops early, returning None, once ``content`` knows the catalog holds the file."""
     out_dir.mkdir(parents=True)
     staged.staging_dir = str(out_dir)
     writes = _ParquetWrites()
-    tables = _StagedTables(source.kind, out_dir, writes, on_write=content.stop_if_known)
+    tables = _StagedTables(source.kind, out_dir, writes, on_write=content.stop_if_known, keep=keep)
     data: SourceData | None = None
     try:
         try:
@@ -795,6 +832,9 @@ class FileOutcome:
     #: For FAILED: why (the file could not be opened, a worker died, ...).
     message: str | None = None
     seconds: float = 0.0
+    #: INGESTED or PARTIAL, with :func:`ingest`'s ``keep``: the tables it wrote, kept in memory
+    #: (those asked for, of their columns asked for; a table over the bound is not there).
+    tables: dict[str, pa.Table] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -896,6 +936,7 @@ def ingest(
     window_bytes: int = DEFAULT_WINDOW_BYTES,
     on_start: Callable[[int, int], None] | None = None,
     on_file: Callable[[FileOutcome], None] | None = None,
+    keep: Keep | None = None,
 ) -> IngestReport:
     """Take files into the lake at ``data_dir`` (default ``$SILICIO_DATA`` or ``./data``), each
     read by the registered data source that matches it (:mod:`silicio.lake.sources`).
@@ -913,6 +954,11 @@ def ingest(
     window_bytes : decompressed bytes each worker decodes at a time (a streaming source's window).
     on_start : called with (files, total bytes) once the files are known.
     on_file : called with each file's :class:`FileOutcome` as it is committed.
+    keep : tables to keep in memory as each file wrote them (table name -> the columns, None:
+        all), handed back in each ingested file's ``FileOutcome.tables``, so that who reads them
+        next (the alert rules at ingest) need not read the files again. Only where the files are
+        read in this process (one worker, no Dask); up to 1 GiB of a file's tables (a table
+        beyond is left out).
 
     Returns
     -------
@@ -950,7 +996,9 @@ def ingest(
             stack.enter_context(locked(staging / OWNER_LOCK))
         stack.callback(shutil.rmtree, staging, True)
 
-        for index, result in _run(files, str(staging), url, workers, dask_address, window_bytes, sources):
+        for index, result in _run(
+            files, str(staging), url, workers, dask_address, window_bytes, sources, keep
+        ):
             if isinstance(result, BaseException):
                 outcome = FileOutcome(str(files[index]), FAILED, size=sizes[index], message=_failure(result))
             else:
@@ -976,7 +1024,7 @@ def _failure(exc: BaseException) -> str:
 
 
 def _run(files: list[Path], staging: str, url: str, workers: int | None, dask_address: str | None,
-         window_bytes: int, sources: tuple[DataSource, ...],
+         window_bytes: int, sources: tuple[DataSource, ...], keep: Keep | None = None,
          ) -> Iterator[tuple[int, StagedFile | BaseException]]:  # fmt: skip
     """(index, staged file or the exception its worker raised), in completion order."""
     if not files:
@@ -991,7 +1039,7 @@ def _run(files: list[Path], staging: str, url: str, workers: int | None, dask_ad
         try:
             for index, a in enumerate(args):
                 try:
-                    yield index, stage_file(*a)
+                    yield index, stage_file(*a, keep=keep)
                 except Exception as exc:
                     yield index, exc
         finally:
@@ -1025,6 +1073,7 @@ def _commit(layout: LakeLayout, catalog: Catalog, staged: StagedFile) -> FileOut
     outcome = FileOutcome(staged.path, SKIPPED, sha256=staged.sha256, size=staged.size, records=staged.records,
                           source=staged.source, issues=staged.issues, warnings=staged.warnings,
                           seconds=staged.seconds)  # fmt: skip
+    tables, staged.tables = staged.tables, None
     try:
         if staged.known is not None:
             outcome.duplicate_of = staged.known.path
@@ -1055,6 +1104,7 @@ def _commit(layout: LakeLayout, catalog: Catalog, staged: StagedFile) -> FileOut
             outcome.status = QUARANTINED
         else:
             outcome.status = PARTIAL if staged.entry.file["partial"] else INGESTED
+            outcome.tables = tables
         return outcome
     finally:
         if staged.staging_dir is not None:

@@ -361,9 +361,13 @@ class TraceStore:
     >>> store.genealogy().trace(("wafer", "L001-W03"), "forward").counts
     """
 
-    def __init__(self, url: str, *, migrate: bool = True, data_dir: str | os.PathLike | None = None):
+    def __init__(self, url: str, *, migrate: bool = True, data_dir: str | os.PathLike | None = None,
+                 engine: sa.Engine | None = None):  # fmt: skip
         self.url = url
-        self.engine = catalog_engine(url)
+        #: ``engine``: one on ``url`` the caller keeps (its compiled statements reused; the alerts'
+        #: catalog kept for the process), left open by :meth:`close`
+        self._own_engine = engine is None
+        self.engine = catalog_engine(url) if engine is None else engine
         #: The data directory whose checkpoints :meth:`verify_audit` holds the log to (None: none).
         self.data_dir = Path(data_dir) if data_dir is not None else None
         # (audit head, graph, database id of each node index): kept while the head stays put.
@@ -407,7 +411,8 @@ class TraceStore:
         return store
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._own_engine:
+            self.engine.dispose()
 
     def __enter__(self) -> TraceStore:
         return self

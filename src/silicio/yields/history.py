@@ -429,31 +429,28 @@ def judge_lot(
 
 
 # One lot's bin counts are a few rows per wafer: :func:`judge_lot` counts them in plain Python, as
-# :func:`scope_yields` and :func:`scope_bin_fallout` do on frames (the same rows, the same order).
+# :func:`scope_yields` and :func:`scope_bin_fallout` do on frames (the same rows, the same order;
+# tests/alerts/test_fast_path_parts.py compares them). Not one count for both: a lot's in polars
+# wakes its threads, which cost more CPU than the count; a baseline's in Python (its frame's rows,
+# 25 lots x 25 wafers x 11 bins) took 40 ms (lot) and 66 ms (wafer) against polars' 8 and 14.
 
 
 def _count_rows(bin_counts: pa.Table | pl.DataFrame | list[dict[str, Any]], lot: str) -> list[dict[str, Any]]:
     """The rows of ``lot`` in ``bin_counts`` (a table, or its rows as dicts), ``passed`` null as
     False (as :func:`_counts`)."""
     if isinstance(bin_counts, list):
-        missing = sorted({c for r in bin_counts for c in _COUNT_COLUMNS if c not in r})
-        if missing:
-            raise ValueError(
-                f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
-            )
-        return [{**{c: r[c] for c in _COUNT_COLUMNS}, "passed": bool(r["passed"]), "dies": int(r["dies"])}
-                for r in bin_counts if r["lot"] == lot]  # fmt: skip
-    frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
-    missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]
+        rows: Iterable[dict[str, Any]] = bin_counts
+        missing = [c for c in _COUNT_COLUMNS if any(c not in r for r in bin_counts)]
+    else:
+        frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
+        missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]
+        rows = () if missing else frame.select(_COUNT_COLUMNS).iter_rows(named=True)
     if missing:
         raise ValueError(
             f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
         )
-    rows = []
-    for row in frame.select(_COUNT_COLUMNS).iter_rows(named=True):
-        if row["lot"] == lot:
-            rows.append({**row, "passed": bool(row["passed"]), "dies": int(row["dies"])})
-    return rows
+    return [{**{c: r[c] for c in _COUNT_COLUMNS}, "passed": bool(r["passed"]), "dies": int(r["dies"])}
+            for r in rows if r["lot"] == lot]  # fmt: skip
 
 
 def _unit(row: dict[str, Any], scope: str) -> tuple:
