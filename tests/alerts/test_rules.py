@@ -143,3 +143,36 @@ def test_pat_rule_screening_one_lot_with_stored_limits_agrees_with_the_product_s
         lot: expected[lot] for _, lot, _ in context.lot_keys()}  # fmt: skip
     assert sum(r["pat_parts"] for r in stored) >= 1
     assert sorted(f.lot for f in found) == sorted(r["lot_id"] for r in stored if r["pat_parts"])
+
+
+def test_pat_rule_without_stored_limits_screens_the_pat_family_only_and_counts_the_same(tmp_path):
+    """Lots without a stored version are screened with their product's lots; the rule runs only the
+    recipe's PAT-family rules there (NNR, GDBN and AEC-Q002 judge the original verdicts, not PAT's):
+    each lot's PAT parts equal those of the full recipe's screening, as ``silicio holds`` runs it."""
+    from silicio.alerts import context_of_ingest
+    from silicio.alerts.rules import _pat_family
+    from silicio.demo.stdf_demo import write_demo_stdf
+    from silicio.yields import disposition as rules
+    from silicio.yields.recipe import load_recipe
+
+    files = [write_demo_stdf(tmp_path / f"lot{seed}.stdf", seed=seed, wafers=2, dies_per_side=40)
+             for seed in range(8)]  # fmt: skip
+    data = tmp_path / "data"
+    report = silicio_lake.ingest([str(f) for f in files], data, workers=1)
+    assert report.ok
+    recipe = load_recipe(rules.default_recipe_path())
+    pat_only = _pat_family(recipe)
+    assert 0 < len(pat_only.rules) < len(recipe.rules)  # the default recipe has other rules too
+    with Lake(data) as lake:
+        full = rules.pat_shares(rules.screen_lake(lake, recipe).results)
+        narrowed = rules.pat_shares(rules.screen_lake(lake, pat_only).results)
+        context = context_of_ingest(lake, report)
+        rule = _rule("pat_outlier_rate", "max_share = 0.0")
+        found = rule.rule.evaluate(context, rule.params)
+
+    def counts(frame):
+        return {r["lot_id"]: (r["pat_parts"], r["n_parts"]) for r in frame.iter_rows(named=True)}
+
+    assert counts(narrowed) == counts(full) and len(counts(full)) == 8
+    assert sum(p for p, _ in counts(full).values()) >= 1
+    assert sorted(f.lot for f in found) == sorted(lot for lot, (p, _) in counts(full).items() if p)
