@@ -73,6 +73,32 @@ def kept_catalog(url: str) -> Any:
     return catalog
 
 
+#: The stored lot history read by this process: (catalog URL, its newest history write) -> what
+#: was read under it (:func:`stored_history`); the newest few.
+_STORED_HISTORY: dict[tuple, dict[str, Any]] = {}
+
+
+def stored_history(catalog) -> dict[str, Any]:
+    """What this process has read of the catalog's stored lot history (each baseline's versions,
+    as rows and as :class:`~silicio.yields.history.Baseline`, and each version's static PAT
+    limits), valid while the history's newest write (:func:`silicio.lake.queries.alerts.history_marker`:
+    every write, an update, a freeze or an unfreeze, logs one in its transaction) is the same: a
+    line that evaluates the rules at every ingest reads a version's limits once, not once a lot,
+    and ``silicio limits update`` (or a freeze) in any process makes the next evaluation read them
+    again. ``written``: whether the history has had a write (none: no version to read)."""
+    from silicio.lake.queries.alerts import history_marker
+
+    marker = history_marker(catalog.engine)
+    key = (catalog.url, marker)
+    held = _STORED_HISTORY.pop(key, None)
+    if held is None:
+        held = {"written": marker is not None, "versions": {}, "pat": {}}
+    _STORED_HISTORY[key] = held  # the newest last
+    while len(_STORED_HISTORY) > _KEPT_MAX:
+        _STORED_HISTORY.pop(next(iter(_STORED_HISTORY)))
+    return held
+
+
 def release_connections(catalog) -> None:
     """Close the pooled connections of a kept catalog (its compiled statements stay)."""
     catalog.engine.dispose()
@@ -91,8 +117,9 @@ class IngestedLots:
     #: SHA-256 -> the tables the ingest kept in memory of that file (``FileOutcome.tables``)
     kept: dict[str, dict[str, pa.Table]] = field(default_factory=dict, repr=False)
     _tables: dict[tuple, Any] = field(default_factory=dict, repr=False)
-    _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
+    #: the process's stored versions read under the catalog's newest history write (:func:`stored_history`)
+    _history: dict[str, dict] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, lake, sha256s: list[str], kept: dict[str, dict[str, pa.Table]] | None = None) -> IngestedLots:
@@ -244,25 +271,39 @@ class IngestedLots:
             starts
         ) if starts else None
 
+    def _stored(self) -> dict[str, dict]:
+        if self._history is None:
+            self._history = stored_history(self.catalog)
+        return self._history
+
     def stored_versions(self, key) -> list[dict[str, Any]]:
-        """The catalog's versions of baseline ``key`` (read once)."""
-        if key not in self._versions:
-            self._versions[key] = self.catalog.baseline_versions(key)
-        return self._versions[key]
+        """The catalog's versions of baseline ``key`` (read once a process while the lot history
+        is unchanged: :func:`stored_history`)."""
+        return self._stored_baselines(key)[0]
+
+    def _stored_baselines(self, key) -> tuple[list[dict[str, Any]], list]:
+        """(the catalog's versions of ``key``, each as a :class:`~silicio.yields.history.Baseline`)."""
+        from silicio.yields.history import baseline_from_version
+
+        stored = self._stored()["versions"]
+        if key not in stored:
+            versions = self.catalog.baseline_versions(key) if self._stored()["written"] else []
+            stored[key] = versions, [baseline_from_version(key, v) for v in versions]
+        return stored[key]
 
     def stored_baseline(self, product: str | None, stage: str, lot: str):
         """The stored version the lot is judged against (:func:`silicio.yields.history.history_baseline`'s
         choice: frozen, else newest, of those computed from lots tested before it) and its
         catalog row; (None, None) when no stored version qualifies."""
-        from silicio.yields.history import _stored_choice, baseline_from_version
+        from silicio.yields.history import _stored_choice
 
         if (product, stage, lot) in self._baselines:
             return self._baselines[product, stage, lot]
         key, started = self.history_key(product, stage, lot)
-        versions = self.stored_versions(key)
+        versions, baselines = self._stored_baselines(key)
         found = None, None
         if started is not None:
-            chosen = _stored_choice([baseline_from_version(key, v) for v in versions], lot, started)
+            chosen = _stored_choice(baselines, lot, started)
             if chosen is not None:
                 found = chosen, next(v for v in versions if v["version"] == chosen.version)
         self._baselines[product, stage, lot] = found
@@ -306,8 +347,11 @@ class IngestedLots:
         baseline, version = self.stored_baseline(product, stage, lot)
         if baseline is None or baseline.version is None:
             return None
-        rows = self.catalog.baseline_pat_limits(version["id"])
-        return _pat_table(rows) if rows else None
+        tables = self._stored()["pat"]
+        if version["id"] not in tables:
+            rows = self.catalog.baseline_pat_limits(version["id"])
+            tables[version["id"]] = _pat_table(rows) if rows else None
+        return tables[version["id"]]
 
 
 def _kept_frame(table: pa.Table, columns) -> pl.DataFrame | None:
