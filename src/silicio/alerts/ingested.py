@@ -8,9 +8,10 @@ query and costs more than a small lot's rules.
 The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
 order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
-and taken as numpy arrays as stored; the PAT count is compiled passes over them (the results
-judged, the tests coded, static limits and each group's dynamic population, then the dynamic
-limits). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
+and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
+count is compiled passes over them (the results judged, the tests coded, static limits and each
+group's dynamic population, then the dynamic limits). The stored lot history (versions, static
+PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
 not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
 count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
 a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
@@ -485,9 +486,9 @@ def pat_share_of_lot(
 
     ``tidy``: the lot's results in any row order (the count does not depend on it), a pyarrow
     table (:meth:`IngestedLots.lot_results`: texts dictionary-encoded) or a polars frame. The
-    results are taken once as arrays, texts as codes of their distinct values, and judged in two
-    compiled passes (:func:`_static_pass`, :func:`_dynamic_pass`): no frame of the judged results
-    is built."""
+    results are taken as arrays chunk by chunk as the table holds them (:class:`_Chunks`), texts
+    as codes of their distinct values, and judged in compiled passes over the chunks (those of
+    :func:`_static_pass`, then :func:`_dynamic_pass`): no frame of the judged results is built."""
     from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
     from silicio.yields.rules import registered_rules
 
