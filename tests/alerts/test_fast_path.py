@@ -366,3 +366,61 @@ def test_the_holds_at_ingest_are_recorded_through_the_kept_catalogs_engine(inges
     assert engine.pool.checkedout() == 0
     with trace_store.TraceStore.at(copy) as store:
         assert "HX0007" in rule_held(store)
+
+
+def test_the_stored_history_is_read_once_a_process_until_a_limits_update_or_a_freeze(
+    ingests, tmp_path, monkeypatch
+):
+    """The stored versions and static PAT limits the rules at ingest judge against are read once
+    a process (silicio.alerts.ingested.stored_history), not once a lot: the next evaluation's
+    facts are the same without reading them again; a new `limits update` and a freeze (each
+    logged in baseline_events) make the next one read them again, and see the new version and the
+    frozen one."""
+    from silicio.alerts.ingested import IngestedLots
+    from silicio.lake.catalog import Catalog
+    from silicio.yields.history import update_limits
+
+    data, reports = ingests
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    reads: list[str] = []
+    versions_of, pat_limits_of = Catalog.baseline_versions, Catalog.baseline_pat_limits
+    monkeypatch.setattr(
+        Catalog, "baseline_versions", lambda self, key: reads.append("versions") or versions_of(self, key)
+    )
+    monkeypatch.setattr(Catalog, "baseline_pat_limits",
+                        lambda self, version: reads.append("pat") or pat_limits_of(self, version))  # fmt: skip
+    shas = [o.sha256 for report in reports for o in report.outcomes if o.status == "ingested"]
+
+    def facts():
+        with Lake(copy) as lake:
+            ingested = IngestedLots.of(lake, shas)
+            out = {}
+            for product, lot, stage in ingested.lots().iter_rows():
+                baseline, _ = ingested.stored_baseline(product, stage, lot)
+                versions = ingested.stored_versions(ingested.history_key(product, stage, lot)[0])
+                out[lot] = (baseline, ingested.static_limits(product, stage, lot), versions)
+            return out
+
+    first = facts()
+    assert set(first) == {"TK41879", "HX0007"}
+    assert all(baseline is not None for baseline, _, _ in first.values())
+    assert first["TK41879"][1] is not None and first["TK41879"][1].num_rows  # the demo's PAT limits
+    assert reads.count("versions") == 2 and reads.count("pat") >= 1
+    read_before = len(reads)
+    assert facts() == first
+    assert len(reads) == read_before  # nothing read again: the history is unchanged
+
+    with Lake(copy) as lake:
+        update_limits(lake, actor="test")
+    updated = facts()
+    assert reads.count("versions") == 4  # read again after the update
+    for lot, (_, _, versions) in updated.items():
+        assert len(versions) == len(first[lot][2]) + 1, lot
+        assert not versions[-1]["frozen"]
+    with Lake(copy) as lake:
+        key = IngestedLots.of(lake, shas).history_key("TCX4417-Q1", "wafer_sort", "TK41879")[0]
+        lake.catalog.set_baseline_frozen(key, True, actor="test")
+    frozen = facts()
+    assert reads.count("versions") == 6  # and after the freeze
+    assert frozen["TK41879"][2][-1]["frozen"] and not updated["TK41879"][2][-1]["frozen"]

@@ -140,9 +140,9 @@ def test_judged_rows_are_the_conditions_of_the_pat_count():
     type_ok = np.array([True, False, True])
     flags = rng.integers(0, 256, n).astype(np.uint8)
     expected = last & passed & np.isfinite(value) & type_ok[type_code]
-    np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, np.zeros(0, np.uint8), 0),
+    np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, np.zeros(0, np.uint8), 0, np.empty(n, np.bool_)),
                                   expected)  # fmt: skip
-    np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, flags, 0x40),
+    np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, flags, 0x40, np.empty(n, np.bool_)),
                                   expected & (flags & 0x40 == 0))  # fmt: skip
     assert expected.sum() > 1000 and (expected & (flags & 0x40 != 0)).sum() > 100
 

@@ -8,9 +8,10 @@ query and costs more than a small lot's rules.
 The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
 order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
-and taken as numpy arrays as stored; the PAT count is compiled passes over them (the results
-judged, the tests coded, static limits and each group's dynamic population, then the dynamic
-limits). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
+and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
+count is compiled passes over them (the results judged, the tests coded, static limits and each
+group's dynamic population, then the dynamic limits). The stored lot history (versions, static
+PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
 not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
 count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
 a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
@@ -73,6 +74,32 @@ def kept_catalog(url: str) -> Any:
     return catalog
 
 
+#: The stored lot history read by this process: (catalog URL, its newest history write) -> what
+#: was read under it (:func:`stored_history`); the newest few.
+_STORED_HISTORY: dict[tuple, dict[str, Any]] = {}
+
+
+def stored_history(catalog) -> dict[str, Any]:
+    """What this process has read of the catalog's stored lot history (each baseline's versions,
+    as rows and as :class:`~silicio.yields.history.Baseline`, and each version's static PAT
+    limits), valid while the history's newest write (:func:`silicio.lake.queries.alerts.history_marker`:
+    every write, an update, a freeze or an unfreeze, logs one in its transaction) is the same: a
+    line that evaluates the rules at every ingest reads a version's limits once, not once a lot,
+    and ``silicio limits update`` (or a freeze) in any process makes the next evaluation read them
+    again. ``written``: whether the history has had a write (none: no version to read)."""
+    from silicio.lake.queries.alerts import history_marker
+
+    marker = history_marker(catalog.engine)
+    key = (catalog.url, marker)
+    held = _STORED_HISTORY.pop(key, None)
+    if held is None:
+        held = {"written": marker is not None, "versions": {}, "pat": {}}
+    _STORED_HISTORY[key] = held  # the newest last
+    while len(_STORED_HISTORY) > _KEPT_MAX:
+        _STORED_HISTORY.pop(next(iter(_STORED_HISTORY)))
+    return held
+
+
 def release_connections(catalog) -> None:
     """Close the pooled connections of a kept catalog (its compiled statements stay)."""
     catalog.engine.dispose()
@@ -91,8 +118,9 @@ class IngestedLots:
     #: SHA-256 -> the tables the ingest kept in memory of that file (``FileOutcome.tables``)
     kept: dict[str, dict[str, pa.Table]] = field(default_factory=dict, repr=False)
     _tables: dict[tuple, Any] = field(default_factory=dict, repr=False)
-    _versions: dict[Any, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
+    #: the process's stored versions read under the catalog's newest history write (:func:`stored_history`)
+    _history: dict[str, dict] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, lake, sha256s: list[str], kept: dict[str, dict[str, pa.Table]] | None = None) -> IngestedLots:
@@ -244,25 +272,39 @@ class IngestedLots:
             starts
         ) if starts else None
 
+    def _stored(self) -> dict[str, dict]:
+        if self._history is None:
+            self._history = stored_history(self.catalog)
+        return self._history
+
     def stored_versions(self, key) -> list[dict[str, Any]]:
-        """The catalog's versions of baseline ``key`` (read once)."""
-        if key not in self._versions:
-            self._versions[key] = self.catalog.baseline_versions(key)
-        return self._versions[key]
+        """The catalog's versions of baseline ``key`` (read once a process while the lot history
+        is unchanged: :func:`stored_history`)."""
+        return self._stored_baselines(key)[0]
+
+    def _stored_baselines(self, key) -> tuple[list[dict[str, Any]], list]:
+        """(the catalog's versions of ``key``, each as a :class:`~silicio.yields.history.Baseline`)."""
+        from silicio.yields.history import baseline_from_version
+
+        stored = self._stored()["versions"]
+        if key not in stored:
+            versions = self.catalog.baseline_versions(key) if self._stored()["written"] else []
+            stored[key] = versions, [baseline_from_version(key, v) for v in versions]
+        return stored[key]
 
     def stored_baseline(self, product: str | None, stage: str, lot: str):
         """The stored version the lot is judged against (:func:`silicio.yields.history.history_baseline`'s
         choice: frozen, else newest, of those computed from lots tested before it) and its
         catalog row; (None, None) when no stored version qualifies."""
-        from silicio.yields.history import _stored_choice, baseline_from_version
+        from silicio.yields.history import _stored_choice
 
         if (product, stage, lot) in self._baselines:
             return self._baselines[product, stage, lot]
         key, started = self.history_key(product, stage, lot)
-        versions = self.stored_versions(key)
+        versions, baselines = self._stored_baselines(key)
         found = None, None
         if started is not None:
-            chosen = _stored_choice([baseline_from_version(key, v) for v in versions], lot, started)
+            chosen = _stored_choice(baselines, lot, started)
             if chosen is not None:
                 found = chosen, next(v for v in versions if v["version"] == chosen.version)
         self._baselines[product, stage, lot] = found
@@ -306,8 +348,11 @@ class IngestedLots:
         baseline, version = self.stored_baseline(product, stage, lot)
         if baseline is None or baseline.version is None:
             return None
-        rows = self.catalog.baseline_pat_limits(version["id"])
-        return _pat_table(rows) if rows else None
+        tables = self._stored()["pat"]
+        if version["id"] not in tables:
+            rows = self.catalog.baseline_pat_limits(version["id"])
+            tables[version["id"]] = _pat_table(rows) if rows else None
+        return tables[version["id"]]
 
 
 def _kept_frame(table: pa.Table, columns) -> pl.DataFrame | None:
@@ -419,6 +464,8 @@ def _as_stored(table: pa.Table, name: str, null, dtype) -> np.ndarray:
 
 def _numbers(table: pa.Table, name: str, null, dtype) -> np.ndarray:
     """Column ``name`` as a numpy array of ``dtype`` (``null`` for its nulls)."""
+    if table[name].null_count == table.num_rows:  # no value (a lot's pins, mostly): no cast, no fill
+        return np.full(table.num_rows, null, dtype.to_pandas_dtype())
     column = table[name].cast(dtype)
     if column.null_count:
         column = column.fill_null(pa.scalar(null, dtype))
@@ -439,9 +486,9 @@ def pat_share_of_lot(
 
     ``tidy``: the lot's results in any row order (the count does not depend on it), a pyarrow
     table (:meth:`IngestedLots.lot_results`: texts dictionary-encoded) or a polars frame. The
-    results are taken once as arrays, texts as codes of their distinct values, and judged in two
-    compiled passes (:func:`_static_pass`, :func:`_dynamic_pass`): no frame of the judged results
-    is built."""
+    results are taken as arrays chunk by chunk as the table holds them (:class:`_Chunks`), texts
+    as codes of their distinct values, and judged in compiled passes over the chunks (those of
+    :func:`_static_pass`, then :func:`_dynamic_pass`): no frame of the judged results is built."""
     from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
     from silicio.yields.rules import registered_rules
 
@@ -467,48 +514,59 @@ def pat_share_of_lot(
     if not table.num_rows:
         return 0, n_final
     # The results judged (passing parts' last parametric results, alarms aside) and each one's
-    # test, wafer and limits as arrays; texts as codes of their distinct values.
-    value = _as_stored(table, "result", np.nan, pa.float64())
-    test_type, types = value_codes(table["test_type"])
+    # test, wafer and limits as arrays, chunk by chunk as the table holds them (no column copied
+    # into one array); texts as codes of their distinct values.
+    chunks = _Chunks(table)
+    value = chunks.numbers("result", np.nan, pa.float64())
+    test_type, types = chunks.codes("test_type")
+    type_ok = np.array([t in ("P", "M") for t in types], np.bool_)
     excluding = params.alarmed == "exclude" and "test_flg" in table.column_names
-    judged = _judged_rows(
-        _as_stored(table, "is_last_test", False, pa.bool_()),
-        _as_stored(table, "part_passed", False, pa.bool_()),
-        value,
-        test_type,
-        np.array([t in ("P", "M") for t in types], np.bool_),
-        _as_stored(table, "test_flg", 0, pa.int64()) if excluding else np.zeros(0, np.uint8),
-        TEST_FLG_ALARM if excluding else 0,
-    )
-    if table["part_index"].null_count:
-        judged &= table["part_index"].is_valid().to_numpy(zero_copy_only=False)
+    flags = chunks.numbers("test_flg", 0, pa.int64()) if excluding else None
+    last = chunks.numbers("is_last_test", False, pa.bool_())
+    passed = chunks.numbers("part_passed", False, pa.bool_())
+    part_valid = chunks.valid("part_index")
+    judged = np.empty(table.num_rows, np.bool_)
+    for c, (at, stop) in enumerate(chunks.bounds):
+        _judged_rows(last[c], passed[c], value[c], test_type[c], type_ok,
+                     flags[c] if flags is not None else np.zeros(0, np.uint8),
+                     TEST_FLG_ALARM if excluding else 0, judged[at:stop])  # fmt: skip
+        if part_valid[c] is not None:
+            judged[at:stop] &= part_valid[c]
     if not judged.any():
         return 0, n_final
-    number = _as_stored(table, "test_num", -1, pa.int64())
-    pin = _as_stored(table, "pin", -1, pa.int64())
-    coded = _test_codes(number, pin, value_codes(table["test_name"])[0])
+    number = chunks.numbers("test_num", -1, pa.int64())
+    pin = chunks.numbers("pin", -1, pa.int64())
+    name_code, _ = chunks.codes("test_name")
+    coded = _chunked_test_codes(chunks, number, pin, name_code)
     if coded is None:
         return None
     test, first_rows = coded
-    tests = table.select(["test_num", "test_name", "pin"]).take(pa.array(first_rows)).to_pydict()
     row_of_test = np.array(
         [
-            row_of_key.get(key, -1)
-            for key in zip(tests["test_num"], tests["test_name"], tests["pin"], strict=True)
+            row_of_key.get(chunks.row(row, ("test_num", "test_name", "pin")), -1)
+            for row in first_rows.tolist()
         ],
         np.int64,
     )
     if dynamic is not None and dynamic.scope == "wafer":
-        owner, wafers = value_codes(table["wafer_id"])
+        owner, wafers = chunks.codes("wafer_id")
         n_owners = len(wafers)
     else:  # the results are of one lot (lot_id filtered): all one population
-        owner, n_owners = np.zeros(table.num_rows, np.int64), 1
-    spec_lo = _numbers(table, "lo_limit", np.nan, pa.float64())
-    spec_hi = _numbers(table, "hi_limit", np.nan, pa.float64())
-    rejected, n, mean, sigma, lsl, usl = _static_pass(
-        judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
-        first_rows.size, dynamic is not None,
-    )  # fmt: skip
+        owner, n_owners = [np.zeros(stop - at, np.int64) for at, stop in chunks.bounds], 1
+    spec_lo = chunks.numbers("lo_limit", np.nan, pa.float64())
+    spec_hi = chunks.numbers("hi_limit", np.nan, pa.float64())
+    n_tests = first_rows.size
+    rejected = np.zeros(table.num_rows, np.bool_)
+    state = _GroupSums(n_owners * n_tests)
+    for c, (at, stop) in enumerate(chunks.bounds):
+        _static_sums(judged[at:stop], test[at:stop], owner[c], value[c], spec_lo[c], spec_hi[c], row_of_test,
+                     static_lo, static_hi, n_tests, dynamic is not None, rejected[at:stop], *state.sums)  # fmt: skip
+    mean = state.mean()
+    if dynamic is not None:
+        for c, (at, stop) in enumerate(chunks.bounds):
+            _static_squares(judged[at:stop], rejected[at:stop], test[at:stop], owner[c], value[c], spec_lo[c],
+                            spec_hi[c], row_of_test, n_tests, mean, state.squares)  # fmt: skip
+    n, sigma, lsl, usl = state.count, state.sigma(), state.lsl, state.usl
     if dynamic is not None:
         usable = (n >= dynamic.min_parts) & (sigma > 0)  # else: too few parts, or sigma 0: not screened
         lo, hi, _, _ = pat_limits(
@@ -522,9 +580,9 @@ def pat_share_of_lot(
         # a side clamped to the static limit is the static limit: crossing it is PAT_STATIC's
         dynamic_lo = np.where(usable & ~(lo < own_lo), lo, np.nan)
         dynamic_hi = np.where(usable & ~(hi > own_hi), hi, np.nan)
-        _dynamic_pass(
-            judged, test, owner, value, row_of_test, first_rows.size, dynamic_lo, dynamic_hi, rejected
-        )
+        for c, (start, stop) in enumerate(chunks.bounds):
+            _dynamic_pass(judged[start:stop], test[start:stop], owner[c], value[c], row_of_test, n_tests, dynamic_lo,
+                          dynamic_hi, rejected[start:stop])  # fmt: skip
     hit_rows = np.flatnonzero(rejected)
     if not hit_rows.size:
         return 0, n_final
@@ -540,6 +598,122 @@ def pat_share_of_lot(
         parts["wafer_id"].to_arrow().take(pa.array(rows)).to_pylist(), part_index[rows].tolist(), strict=True
     )
     return sum(1 for key in set(good) if key in hits), n_final
+
+
+class _Chunks:
+    """A table's columns chunk by chunk as numpy arrays (:func:`pat_share_of_lot`): the kernels
+    run over each chunk in turn, so no column is copied into one array first (the copies cost as
+    much as a pass). Every column is cut at the same rows (a table whose columns are not is
+    re-chunked once)."""
+
+    def __init__(self, table: pa.Table):
+        lengths = [len(c) for c in table.column(0).chunks]
+        if any([len(c) for c in column.chunks] != lengths for column in table.columns[1:]):
+            table = table.combine_chunks()
+            lengths = [len(c) for c in table.column(0).chunks]
+        self.table = table
+        ends = np.cumsum(lengths, dtype=np.int64)
+        self.starts = ends - np.array(lengths, np.int64)
+        self.bounds = list(zip(self.starts.tolist(), ends.tolist(), strict=True))
+
+    def numbers(self, name: str, null, dtype) -> list[np.ndarray]:
+        """Column ``name``'s chunks as numpy arrays: of their own type (no copy but a boolean's
+        unpacking) where they have no nulls, else of ``dtype`` with ``null`` for them."""
+        out = []
+        for chunk in self.table[name].chunks:
+            if chunk.null_count == len(chunk):
+                out.append(np.full(len(chunk), null, dtype.to_pandas_dtype()))
+            elif chunk.null_count:
+                out.append(chunk.cast(dtype).fill_null(pa.scalar(null, dtype)).to_numpy(zero_copy_only=False))
+            else:
+                out.append(chunk.to_numpy(zero_copy_only=False))
+        return out
+
+    def valid(self, name: str) -> list[np.ndarray | None]:
+        """Whether each row of column ``name`` has a value, chunk by chunk (None: every row)."""
+        return [chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else None
+                for chunk in self.table[name].chunks]  # fmt: skip
+
+    def codes(self, name: str) -> tuple[list[np.ndarray], list]:
+        """:func:`value_codes` of column ``name``, chunk by chunk: a dictionary column's indices
+        as they are where its dictionary holds each text once (the chunks' dictionaries unified
+        first where they differ)."""
+        column = self.table[name]
+        if not pa.types.is_dictionary(column.type):
+            codes, values = value_codes(column)
+            return [codes[start:stop] for start, stop in self.bounds], values
+        chunks = column.chunks
+        if any(not chunk.dictionary.equals(chunks[0].dictionary) for chunk in chunks[1:]):
+            chunks = column.unify_dictionaries().chunks
+        # a dictionary may hold a text twice (one read from several pages): coded by value
+        code_of: dict[Any, int] = {}
+        remap = np.array(
+            [code_of.setdefault(v, len(code_of)) for v in chunks[0].dictionary.to_pylist()], np.int64
+        )
+        as_indices = len(code_of) == len(remap)
+        out = []
+        for chunk in chunks:
+            indices = chunk.indices
+            if chunk.null_count:
+                codes = (
+                    remap[indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(len(chunk), np.int64)
+                )
+                codes[indices.is_null().to_numpy(zero_copy_only=False)] = code_of.setdefault(
+                    None, len(code_of)
+                )
+            else:
+                codes = indices.to_numpy() if as_indices else remap[indices.to_numpy()]
+            out.append(codes)
+        return out, list(code_of)
+
+    def row(self, row: int, columns: tuple[str, ...]) -> tuple:
+        """The values of ``columns`` in row ``row`` of the table, as Python values."""
+        chunk = (
+            int(np.searchsorted(self.starts, row, "right")) - 1
+        )  # an empty chunk starts where the next does
+        at = row - int(self.starts[chunk])
+        return tuple(self.table[name].chunk(chunk)[at].as_py() for name in columns)
+
+
+def _chunked_test_codes(chunks: _Chunks, number: list[np.ndarray], pin: list[np.ndarray],
+                        name_code: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """:func:`_test_codes` of the chunks of a table: the same codes and first rows."""
+    ranges = [_ranges(n, p) for n, p in zip(number, pin, strict=True) if n.size]
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    pin_low, pin_high = min(r[2] for r in ranges), max(r[3] for r in ranges)
+    radix = pin_high - pin_low + 1
+    if (high - low + 1) * radix > _DENSE_TEST_SLOTS:  # sparse numbers: the one-array way
+        return _test_codes(np.concatenate(number), np.concatenate(pin), np.concatenate(name_code))
+    code_of_slot = np.full((high - low + 1) * radix, -1, np.int64)
+    rows = chunks.table.num_rows
+    code, first, first_name = np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.int64)
+    state = np.zeros(2, np.int64)  # codes given, a name that does not follow its code
+    for c, (start, stop) in enumerate(chunks.bounds):
+        _codes_by_slot_into(number[c], pin[c], low, pin_low, radix, name_code[c], start, code_of_slot,
+                            code[start:stop], first, first_name, state)  # fmt: skip
+    return None if state[1] else (code, first[: state[0]].copy())
+
+
+@nb.njit(cache=True, nogil=True)
+def _codes_by_slot_into(major, minor, major_low, minor_low, radix, name_hash, base, code_of_slot, code, first,
+                        first_name, state):  # fmt: skip
+    """:func:`_codes_by_slot` of one chunk (rows from ``base``) with the codes so far
+    (``code_of_slot``, ``first`` and ``first_name`` of each code, ``state``: codes given, and 1
+    once a name does not follow its code)."""
+    n = state[0]
+    for i in range(minor.size):
+        slot = (np.int64(major[i]) - major_low) * radix + (np.int64(minor[i]) - minor_low)
+        c = code_of_slot[slot]
+        if c < 0:
+            c = n
+            code_of_slot[slot] = c
+            first[c] = base + i
+            first_name[c] = name_hash[i]
+            n += 1
+        elif name_hash[i] != first_name[c]:
+            state[1] = 1
+        code[i] = c
+    state[0] = n
 
 
 #: The wafer codes of the last lot's parts frame (the frame kept, so its id stays its own).
@@ -665,10 +839,10 @@ def _ranges(number, pin):
 
 
 @nb.njit(cache=True, nogil=True)
-def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm):
-    """The results judged: a part's last test, the part passing, a finite result of a judged test
-    type, and (``alarm`` not 0, ``flags`` given) no alarm flag set; one pass, no temporaries."""
-    judged = np.empty(value.size, np.bool_)
+def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm, judged):
+    """Marks in ``judged`` the results judged: a part's last test, the part passing, a finite
+    result of a judged test type, and (``alarm`` not 0, ``flags`` given) no alarm flag set; one
+    pass, no temporaries. Returns ``judged``."""
     for i in range(value.size):
         judged[i] = (
             last[i] and passed[i] and np.isfinite(value[i]) and type_ok[type_code[i]]
@@ -727,19 +901,55 @@ def codes_in_order(values):
     return code, n
 
 
-@nb.njit(cache=True, nogil=True)
+class _GroupSums:
+    """Each (owner, test) group's dynamic population as :func:`_static_sums` and
+    :func:`_static_squares` add it up over the chunks of a lot's results."""
+
+    def __init__(self, n_groups: int):
+        self.count = np.zeros(n_groups, np.int64)
+        self.total = np.zeros(n_groups)
+        self.lsl = np.full(n_groups, np.nan)
+        self.usl = np.full(n_groups, np.nan)
+        self.squares = np.zeros(n_groups)
+
+    @property
+    def sums(self):
+        return self.count, self.total, self.lsl, self.usl
+
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan)
+
+    def sigma(self) -> np.ndarray:
+        """The sample sigma (ddof 1) of each group of more than one result, else 0."""
+        many = self.count > 1
+        return np.where(many, np.sqrt(self.squares / np.where(many, self.count - 1, 1)), 0.0)
+
+
 def _static_pass(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
                  n_tests, dynamic):  # fmt: skip
     """The judged results outside the static limits of their test, and per (owner, test) group the
     dynamic population (results with static limits, inside them and inside the specification,
     NaN no limit): its size, mean and sample sigma (ddof 1, two passes: sums, then squared
-    deviations from the mean) and tightest specification limits (NaN: none)."""
-    n_groups = n_owners * n_tests
+    deviations from the mean) and tightest specification limits (NaN: none). Of results in one
+    array each; :func:`pat_share_of_lot` runs the same passes chunk by chunk."""
     rejected = np.zeros(value.size, np.bool_)
-    count = np.zeros(n_groups, np.int64)
-    total = np.zeros(n_groups)
-    lsl = np.full(n_groups, np.nan)
-    usl = np.full(n_groups, np.nan)
+    state = _GroupSums(n_owners * n_tests)
+    _static_sums(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_tests, dynamic,
+                 rejected, *state.sums)  # fmt: skip
+    mean = state.mean()
+    if dynamic:
+        _static_squares(judged, rejected, test, owner, value, spec_lo, spec_hi, row_of_test, n_tests, mean,
+                        state.squares)  # fmt: skip
+    return rejected, state.count, mean, state.sigma(), state.lsl, state.usl
+
+
+@nb.njit(cache=True, nogil=True)
+def _static_sums(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_tests,
+                 dynamic, rejected, count, total, lsl, usl):  # fmt: skip
+    """The first pass of :func:`_static_pass` over one chunk: marks in ``rejected`` the judged
+    results outside their test's static limits, adds the others inside the specification (with
+    static limits) to their group's ``count`` and ``total``, and tightens its ``lsl`` / ``usl``."""
     for i in range(value.size):
         if not judged[i]:
             continue
@@ -759,26 +969,23 @@ def _static_pass(judged, test, owner, value, spec_lo, spec_hi, row_of_test, stat
             lsl[g] = spec_lo[i]
         if not np.isnan(spec_hi[i]) and not spec_hi[i] >= usl[g]:
             usl[g] = spec_hi[i]
-    mean = np.full(n_groups, np.nan)
-    for g in range(n_groups):
-        if count[g]:
-            mean[g] = total[g] / count[g]
-    squares = np.zeros(n_groups)
-    if dynamic:
-        for i in range(value.size):
-            if not judged[i] or rejected[i]:
-                continue
-            row = row_of_test[test[i]]
-            v = value[i]
-            if row < 0 or v < spec_lo[i] or v > spec_hi[i]:
-                continue
-            g = owner[i] * n_tests + test[i]
-            squares[g] += (v - mean[g]) ** 2
-    sigma = np.zeros(n_groups)
-    for g in range(n_groups):
-        if count[g] > 1:
-            sigma[g] = np.sqrt(squares[g] / (count[g] - 1))
-    return rejected, count, mean, sigma, lsl, usl
+
+
+@nb.njit(cache=True, nogil=True)
+def _static_squares(
+    judged, rejected, test, owner, value, spec_lo, spec_hi, row_of_test, n_tests, mean, squares
+):
+    """The second pass of :func:`_static_pass` over one chunk: each population result's squared
+    deviation from its group's mean added to ``squares``."""
+    for i in range(value.size):
+        if not judged[i] or rejected[i]:
+            continue
+        row = row_of_test[test[i]]
+        v = value[i]
+        if row < 0 or v < spec_lo[i] or v > spec_hi[i]:
+            continue
+        g = owner[i] * n_tests + test[i]
+        squares[g] += (v - mean[g]) ** 2
 
 
 @nb.njit(cache=True, nogil=True)

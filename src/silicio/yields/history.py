@@ -440,7 +440,9 @@ def _count_rows(bin_counts: pa.Table | pl.DataFrame | list[dict[str, Any]], lot:
     False (as :func:`_counts`)."""
     if isinstance(bin_counts, list):
         rows: Iterable[dict[str, Any]] = bin_counts
-        missing = [c for c in _COUNT_COLUMNS if any(c not in r for r in bin_counts)]
+        wanted = set(_COUNT_COLUMNS)
+        lacking = [r for r in bin_counts if not wanted <= r.keys()]  # one set comparison a row
+        missing = [c for c in _COUNT_COLUMNS if any(c not in r for r in lacking)]
     else:
         frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
         missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..catalog import alert_acks, alert_deliveries, alerts, files, wafer_signatures, wafers
+from ..catalog import alert_acks, alert_deliveries, alerts, baseline_events, files, wafer_signatures, wafers
 from ..layout import LakeLayout, Partition
 from ..query import STORED_NARROW, Lake
 from . import _BY_START, lots_in_start_order
@@ -35,6 +35,7 @@ __all__ = [
     "catalog_wafer_yields",
     "deliveries",
     "file_table",
+    "history_marker",
     "ingested_file_rows",
     "ingested_files",
     "ingested_lots",
@@ -219,6 +220,18 @@ def file_table(layout: LakeLayout, table: str, product: str | None, lot: str | N
     # Columns stored narrower than the lake's views show them (the tidy view's float32 result).
     widened = {c: pl.Float64 for c in STORED_NARROW.get(table, {}) if c in frame.columns}
     return frame.cast(widened) if widened else frame
+
+
+def history_marker(engine: Engine) -> tuple | None:
+    """The newest write to the stored lot history: the last ``baseline_events`` row (id, at,
+    baseline, action, version, actor), None before the first. Every write to the stored versions
+    (a new version, a freeze, an unfreeze) logs one in its own transaction, so what was read of
+    the history under one marker holds until the marker changes."""
+    e = baseline_events.c
+    query = sa.select(e.id, e.at, e.baseline_id, e.action, e.version, e.actor).order_by(e.id.desc()).limit(1)
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    return None if row is None else tuple(row)
 
 
 def _same_product(product: str | None):
