@@ -26,8 +26,13 @@ PIP_QUIET := $(if $(CI),,--quiet)
 run: $(WARM)
 	@$(BIN)/silicio serve --demo
 
+# The test files spread over one worker process per CPU (pytest-xdist); a file's tests stay
+# together in one worker, so its module fixtures (a lake, a server) are made once.
+# TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 test: $(WARM)
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # One script an area, each writing its table under benchmarks/results/ (ratios against peers
 # measured in the same run). Never part of `make test`.
