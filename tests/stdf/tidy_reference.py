@@ -1,6 +1,6 @@
-"""An independent assembly of the tidy view, for the tests: the rows :func:`silicio.stdf.tidy._rows`
-resolves (the spec's default data, each record's part), joined to their part's columns with numpy
-gathers, where :func:`silicio.stdf.tidy.tidy` assembles the stored pieces in one compiled pass
+"""An independent assembly of the tidy view, for the tests: the records' rows as
+:func:`silicio.stdf.tidy._resolved_records` resolves them (the spec's default data, MPRs exploded),
+each joined to its part's columns with numpy gathers, where :func:`silicio.stdf.tidy.tidy` assembles the stored pieces in one compiled pass
 (``_part_rows`` over packed part slots) and casts them to :data:`TIDY_SCHEMA`. The two must agree
 row for row on every file."""
 
@@ -12,8 +12,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from silicio.stdf.parts import _Lots, _masked, _PartFrame, _take, _Wafers
-from silicio.stdf.tidy import TIDY_SCHEMA, _rows
+from silicio.stdf.parts import (
+    _assign_parts,
+    _Lots,
+    _masked,
+    _part_frame,
+    _PartFrame,
+    _seq,
+    _sorted_table,
+    _take,
+    _values,
+    _Wafers,
+)
+from silicio.stdf.tidy import TIDY_SCHEMA, _file_order, _Records, _resolved_records
 
 # Bits of TEST_FLG (spec, PTR "TEST_FLG"), written here again: the reference reads the spec, not
 # the module under test.
@@ -23,24 +34,39 @@ _TEST_TYPES = ("P", "M", "F")  # by record kind: PTR, MPR, FTR
 
 def reference_tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
     """The tidy view of ``tables`` as one table of :data:`TIDY_SCHEMA`."""
-    rows = _rows(tables)
-    if rows is None:
+    rec = _Records(tables)
+    if rec.n == 0:
         return TIDY_SCHEMA.empty_table()
-    rec, res, parts = rows.rec, rows.res, rows.parts
+    order, in_order = _file_order(rec.seq)
+    res, _ = _resolved_records(rec, order, in_order)
     row_rec = np.arange(rec.n) if res.row_rec is None else res.row_rec
+    # Parts: the PIR each record lies in (-1 none) and the PRR closing each PIR.
+    pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
+    n_pir = 0 if pir is None else pir.num_rows
+    n_prr = 0 if prr is None else prr.num_rows
+    rec_part, pir_prr = _assign_parts(order, in_order, rec.seq, rec.head, rec.site, _seq(pir),
+                                      _values(pir, "HEAD_NUM", np.uint8, n_pir)[0],
+                                      _values(pir, "SITE_NUM", np.uint8, n_pir)[0], _seq(prr),
+                                      _values(prr, "HEAD_NUM", np.uint8, n_prr)[0],
+                                      _values(prr, "SITE_NUM", np.uint8, n_prr)[0])  # fmt: skip
+    parts = _part_frame(tables, pir_prr)
+    # part_index: the PRR's row; parts left open numbered after the closed ones, in PIR order
+    part_index = pir_prr.astype(np.int64)
+    part_index[pir_prr < 0] = n_prr + np.arange(int((pir_prr < 0).sum()))
+    last = parts.insertions()[1]
 
     def here(values: np.ndarray) -> np.ndarray:  # per record -> per row
         return values[row_rec]
 
     # Part columns through the record's part (a PIR); records outside any part get their own
     # head, site, lot and wafer and nothing of a part.
-    row_part = here(rows.rec_part)
+    row_part = here(rec_part)
     row_seq, row_head, row_site = here(rec.seq), here(rec.head), here(rec.site)
     has_part = row_part >= 0
     at = np.maximum(row_part, 0)
 
     def part_to_rows(values, ok=None):
-        if parts.n_pir == 0:
+        if n_pir == 0:
             return np.zeros(row_part.size, values.dtype), np.zeros(row_part.size, np.bool_)
         return values[at], has_part & (True if ok is None else ok[at])
 
@@ -60,7 +86,7 @@ def reference_tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
         "wafer_id": wafer_id,
         "head": pa.array(np.where(has_part, part_to_rows(parts.head)[0], row_head), pa.uint8()),
         "site": pa.array(np.where(has_part, part_to_rows(parts.site)[0], row_site), pa.uint8()),
-        "part_index": _masked(*part_to_rows(rows.part_index), pa.int64()),
+        "part_index": _masked(*part_to_rows(part_index), pa.int64()),
         "part_id": _take(parts.part_id, np.where(has_part, row_part, -1)),
         "x": _masked(*part_to_rows(parts.x, parts.x_ok), pa.int16()),
         "y": _masked(*part_to_rows(parts.y, parts.y_ok), pa.int16()),
@@ -79,7 +105,7 @@ def reference_tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
         "hard_bin": _masked(*part_to_rows(parts.hard, parts.hard_ok), pa.uint16()),
         "soft_bin": _masked(*part_to_rows(parts.soft, parts.soft_ok), pa.uint16()),
         "part_passed": _masked(*part_to_rows(passed, passed_ok), pa.bool_()),
-        "is_last_test": _masked(part_to_rows(rows.last)[0], has_part, pa.bool_()),
+        "is_last_test": _masked(part_to_rows(last)[0], has_part, pa.bool_()),
         "seq": pa.array(row_seq.astype(np.uint64)),
     }
     return pa.Table.from_pydict(columns, schema=TIDY_SCHEMA)

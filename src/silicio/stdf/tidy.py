@@ -822,63 +822,12 @@ def _tidy(tables: Mapping[str, pa.Table], piece_rows: int | None = None,
     where no row is null), its rows in pieces of ``piece_rows`` (all in one by default; each
     built when asked for, so that a piece can be written while the next is built), and the part
     frame it was built on (None when the file has no tests)."""
-    rows = _rows(tables)
-    if rows is None:
-        return TIDY_STORED_SCHEMA, iter([]), None
-    slots = _Slots(tables, rows.rec, rows.rec_part, rows.parts, rows.part_index, rows.last)
-    return *_stored_pieces(TIDY_STORED_SCHEMA, rows.rec, rows.res, slots, rows.n_rows,
-                           piece_rows or rows.n_rows), rows.parts  # fmt: skip
-
-
-@dataclass
-class _Rows:
-    """The view's rows before they are assembled: the records (``res``: the spec's default data
-    applied; its ``row_rec`` None when the rows are the records, in order), the number of rows,
-    each record's part (-1 none: a PIR index), the parts, each part's ``part_index`` and whether
-    it is its die's last insertion."""
-
-    rec: _Records
-    res: _Resolved
-    n_rows: int
-    rec_part: np.ndarray
-    parts: _PartFrame
-    part_index: np.ndarray
-    last: np.ndarray
-
-
-def _rows(tables: Mapping[str, pa.Table]) -> _Rows | None:
-    """The rows of the tidy view of ``tables`` before assembly; None when there are no tests."""
+    schema = TIDY_STORED_SCHEMA
     rec = _Records(tables)
     if rec.n == 0:
-        return None
+        return schema, iter([]), None
     order, in_order = _file_order(rec.seq)
-    keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
-    test, n_tests, _ = _factorize(keys, order, in_order)
-    del keys
-    n = rec.n
-    lo, hi, scal = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int8)
-    lo_has, hi_has, scal_has = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
-    name_codes, units_codes = np.empty(n, np.int32), np.empty(n, np.int32)
-    name_rec, units_rec, pins_ref = _resolve(
-        order, in_order, test, n_tests, rec.kind, rec.opt, rec.opt_valid, rec.scal, rec.scal_valid, rec.lo,
-        rec.lo_valid, rec.hi, rec.hi_valid, rec.indx_len, rec.name_valid, *_text_buffers_of(rec.names),
-        rec.units_valid, *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has,
-        name_codes, units_codes)  # fmt: skip
-    # the dictionaries: each code's text, taken from the record that showed it first
-    names, units = rec.names.take(pa.array(name_rec)), rec.units.take(pa.array(units_rec))
-    # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
-    in_place = in_order and not (rec.has_lists and rec.rslt_len.any())
-    if in_place:
-        n_rows, row_rec, result, pin, pin_ok = rec.n, None, rec.result, None, None
-        result_ok = rec.result_ok & rec.flg_ok & ((rec.flg & _RESULT_INVALID) == 0)
-    else:
-        rslt_start, rslt_len, indx_start, indx_len = rec.lists()
-        rows_of = np.maximum(rslt_len, 1)
-        n_rows = int(rows_of.sum())
-        row_rec, result, result_ok, pin, pin_ok = _explode(
-            order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rslt_start, rslt_len, rec.rslt_vals,
-            pins_ref, indx_start, indx_len, rec.indx_vals, n_rows)  # fmt: skip
-
+    res, n_rows = _resolved_records(rec, order, in_order)
     # Parts: PIR index of each record, PRR closing each PIR; then all a part's columns.
     pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
     n_pir = 0 if pir is None else pir.num_rows
@@ -894,9 +843,41 @@ def _rows(tables: Mapping[str, pa.Table]) -> _Rows | None:
     part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
     # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
     last = parts.insertions()[1]
-    resolved = _Resolved(row_rec, result, result_ok, pin, pin_ok, name_codes, names, units_codes, units, lo, lo_has,
-                         hi, hi_has, scal, scal_has)  # fmt: skip
-    return _Rows(rec, resolved, n_rows, rec_part, parts, part_index, last)
+    slots = _Slots(tables, rec, rec_part, parts, part_index, last)
+    return *_stored_pieces(schema, rec, res, slots, n_rows, piece_rows or n_rows), parts
+
+
+def _resolved_records(rec: _Records, order: np.ndarray, in_order: bool) -> tuple[_Resolved, int]:
+    """The records' side of the view: the spec's default data applied and the text codes
+    (:func:`_resolve`), the rows (one a record, or an MPR's results exploded); and the rows."""
+    keys = rec.test_num if rec.one_kind else rec.kind.astype(np.int64) << 32 | rec.test_num
+    test, n_tests, _ = _factorize(keys, order, in_order)
+    del keys
+    n = rec.n
+    lo, hi, scal = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int8)
+    lo_has, hi_has, scal_has = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
+    name_codes, units_codes = np.empty(n, np.int32), np.empty(n, np.int32)
+    name_rec, units_rec, pins_ref = _resolve(
+        order, in_order, test, n_tests, rec.kind, rec.opt, rec.opt_valid, rec.scal, rec.scal_valid, rec.lo,
+        rec.lo_valid, rec.hi, rec.hi_valid, rec.indx_len, rec.name_valid, *_text_buffers_of(rec.names),
+        rec.units_valid, *_text_buffers_of(rec.units), _MAX_TEXT_VARIANTS, lo, lo_has, hi, hi_has, scal, scal_has,
+        name_codes, units_codes)  # fmt: skip
+    # the dictionaries: each code's text, taken from the record that showed it first
+    names, units = rec.names.take(pa.array(name_rec)), rec.units.take(pa.array(units_rec))
+    # Files without MPRs (one row a record) in table order: rows are the records, no gathers.
+    if in_order and not (rec.has_lists and rec.rslt_len.any()):
+        n_rows, row_rec, result, pin, pin_ok = rec.n, None, rec.result, None, None
+        result_ok = rec.result_ok & rec.flg_ok & ((rec.flg & _RESULT_INVALID) == 0)
+    else:
+        rslt_start, rslt_len, indx_start, indx_len = rec.lists()
+        rows_of = np.maximum(rslt_len, 1)
+        n_rows = int(rows_of.sum())
+        row_rec, result, result_ok, pin, pin_ok = _explode(
+            order, rows_of, rec.flg, rec.flg_ok, rec.result, rec.result_ok, rslt_start, rslt_len, rec.rslt_vals,
+            pins_ref, indx_start, indx_len, rec.indx_vals, n_rows)  # fmt: skip
+    resolved = _Resolved(row_rec, result, result_ok, pin, pin_ok, name_codes, names, units_codes, units, lo,
+                         lo_has, hi, hi_has, scal, scal_has)  # fmt: skip
+    return resolved, n_rows
 
 
 def _text_codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
