@@ -776,7 +776,8 @@ def tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
 
     Needs the PTR / MPR / FTR tables for the rows, PIR and PRR for the parts, and uses MIR,
     WIR and WRR when present. Columns and their meaning are listed in :mod:`silicio.stdf.tidy`.
-    A test record outside any PIR / PRR pair is kept with the part's columns null.
+    A test record outside any PIR / PRR pair is kept with the part's columns null. Assembled as
+    the lake stores it (:func:`stored_parts_and_tidy`), in one piece cast to :data:`TIDY_SCHEMA`.
     """
     return _public(_tidy(tables)[1])
 
