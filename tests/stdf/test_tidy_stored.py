@@ -1,19 +1,24 @@
 """The tidy view as the lake stores it (:func:`silicio.stdf.tidy.stored_parts_and_tidy`): text as
-dictionaries, result as float32, required columns where no row is null, in pieces; read back it
-must be :func:`silicio.stdf.tidy.tidy` exactly, on files written to reach each of its paths."""
+dictionaries, result as float32, required columns where no row is null, in pieces. Read back, and
+as :func:`silicio.stdf.tidy.tidy` (the same pieces cast to TIDY_SCHEMA), it must be the independent
+numpy assembly of :mod:`tests.stdf.tidy_reference` exactly, on files written to reach each of its
+paths and on every shared file."""
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from silicio.stdf import read
 from silicio.stdf.parts import parts
 from silicio.stdf.tidy import TIDY_SCHEMA, TIDY_STORED_SCHEMA, stored_parts_and_tidy, tidy
 from silicio.stdf.writer import StdfWriter
+from tests.conftest import assert_same_tables
 from tests.stdf.test_tidy import full_ptr, mir, pir, prr, ptr, wir, wrr
+from tests.stdf.tidy_reference import reference_tidy
 
 # The module (``silicio.stdf.tidy`` the attribute is the function).
 tidy_module = importlib.import_module("silicio.stdf.tidy")
@@ -48,9 +53,12 @@ def stored(tables, piece_rows: int) -> pa.Table:
 
 
 def assert_stored_is_tidy(tables, piece_rows: int) -> pa.Table:
-    expected = tidy(tables)
+    """The stored pieces, and tidy(), equal the reference assembly: schema, rows, values (NaN
+    equal to NaN, floats by their bits)."""
+    expected = reference_tidy(tables)
     got = stored(tables, piece_rows)
-    assert got.to_pylist() == expected.to_pylist()
+    assert_same_tables({"stored": got}, {"stored": expected})
+    assert_same_tables({"tidy": tidy(tables)}, {"tidy": expected})
     return got
 
 
@@ -120,7 +128,10 @@ def test_results_are_the_recorded_float32_exactly(tmp_path):
     _, _, pieces = stored_parts_and_tidy(tables, 10)
     (piece,) = list(pieces)
     assert piece.schema.field("result").type == pa.float32()
-    assert piece["result"].cast(pa.float64()).to_pylist() == tidy(tables)["result"].to_pylist()
+    # R*4 widened to double: the float32 nearest each value written, exactly (numpy rounds it)
+    widened = [float(np.float32(v)) for v in values]
+    assert piece["result"].cast(pa.float64()).to_pylist() == widened
+    assert tidy(tables)["result"].to_pylist() == widened == reference_tidy(tables)["result"].to_pylist()
     assert not piece.schema.field("result").nullable and piece.schema.field("pin").nullable
 
 
@@ -128,6 +139,7 @@ def test_no_test_records_give_no_pieces(tmp_path):
     tables = written(tmp_path, [mir(), pir(), prr(part_id="1")])
     parts_table, schema, pieces = stored_parts_and_tidy(tables, 10)
     assert list(pieces) == [] and parts_table.num_rows == 1
+    assert tidy(tables).equals(TIDY_SCHEMA.empty_table()) and tidy(tables).schema == TIDY_SCHEMA
 
 
 def test_every_shared_file_stores_its_tidy_view(shared_stdf_file):
