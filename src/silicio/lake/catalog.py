@@ -439,6 +439,11 @@ class Catalog:
             self.upgrade()
 
     def close(self) -> None:
+        pool = self.engine.pool
+        # a queue pool holding no connection (one closed already, as silicio.alerts does after
+        # each evaluation) has nothing to close: disposing it would only build a new pool
+        if isinstance(pool, sa.pool.QueuePool) and pool.checkedin() == 0 and pool.checkedout() == 0:
+            return
         self.engine.dispose()
 
     def __enter__(self) -> Catalog:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -121,19 +122,11 @@ def ingested_file_rows(engine: Engine, sha256s: Sequence[str]) -> list[dict[str,
     """:func:`ingested_files` as dicts (a few rows a lot: no frame built)."""
     wanted = list(dict.fromkeys(sha256s))
     rows: list[dict[str, Any]] = []
-    columns = [files.c[name] for name in INGESTED_FILE_COLUMNS if name != "ingested"]
+    query = _ingested_files_statement()
     with engine.connect() as connection:
         for start in range(0, len(wanted), 500):  # SQLite bounds the parameters of a statement
             chunk = wanted[start : start + 500]
-            ours = (
-                sa.select(files.c.lot, files.c.stage)
-                .where(files.c.sha256.in_(chunk) & files.c.lot.is_not(None))
-                .subquery()
-            )
-            query = sa.select(*columns).join(
-                ours, (ours.c.lot == files.c.lot) & (ours.c.stage == files.c.stage)
-            )
-            rows += [dict(r._mapping) for r in connection.execute(query.distinct())]
+            rows += [dict(r._mapping) for r in connection.execute(query, {"sha256s": chunk})]
     taken = set(wanted)
     by_sha: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -148,16 +141,11 @@ def ingested_file_rows(engine: Engine, sha256s: Sequence[str]) -> list[dict[str,
 def catalog_lot_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
     """:func:`lot_yield_series` from the catalog's ``files`` through SQLAlchemy: the same rows,
     columns and order (lots with the same start by lot)."""
-    dies, good = sa.func.sum(files.c.dies), sa.func.sum(files.c.final_good)
-    query = (
-        sa.select(files.c.lot, sa.func.min(files.c.started), dies, good)
-        .where(_same_product(product) & (files.c.stage == stage) & files.c.lot.is_not(None))
-        .group_by(files.c.product, files.c.lot, files.c.stage)
-    )
+    query = _lot_yields_statement(product is None)
     with engine.connect() as connection:
         rows = [
             (lot, _utc(started), int(d), int(g), _ratio(g, d))
-            for lot, started, d, g in connection.execute(query)
+            for lot, started, d, g in connection.execute(query, {"product": product, "stage": stage})
         ]
     rows.sort(key=lambda r: (r[1] is None, r[1] or 0, r[0]))  # by start (none last), lot: a few rows
     return pl.DataFrame(rows, schema={"lot": pl.String, "started": pl.Datetime("us", "UTC"), "dies": pl.Int64,
@@ -186,14 +174,10 @@ def catalog_wafer_yields(engine: Engine, product: str | None, stage: str) -> pl.
 def known_signatures(engine: Engine, stage: str, leaving_out: Sequence[str]) -> dict[str | None, set[str]]:
     """product -> the signature classes (``wafer_signatures.label``) its wafers at ``stage``
     have had, the wafers of the lots ``leaving_out`` not counted."""
-    query = sa.select(wafer_signatures.c.product, wafer_signatures.c.label).where(
-        wafer_signatures.c.stage == stage
-    )
-    if leaving_out:
-        query = query.where(wafer_signatures.c.lot.not_in(list(leaving_out)))
+    query = _known_signatures_statement(bool(leaving_out))
     out: dict[str | None, set[str]] = {}
     with engine.connect() as connection:
-        for product, label in connection.execute(query.distinct()):
+        for product, label in connection.execute(query, {"stage": stage, "lots": list(leaving_out)}):
             out.setdefault(product, set()).add(label)
     return out
 
@@ -227,10 +211,8 @@ def history_marker(engine: Engine) -> tuple | None:
     baseline, action, version, actor), None before the first. Every write to the stored versions
     (a new version, a freeze, an unfreeze) logs one in its own transaction, so what was read of
     the history under one marker holds until the marker changes."""
-    e = baseline_events.c
-    query = sa.select(e.id, e.at, e.baseline_id, e.action, e.version, e.actor).order_by(e.id.desc()).limit(1)
     with engine.connect() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_history_marker_statement()).first()
     return None if row is None else tuple(row)
 
 
@@ -330,3 +312,50 @@ def _aware(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, datetime) and value.tzinfo is None:
             row[key] = value.replace(tzinfo=UTC)
     return row
+
+
+# The statements the rules run at every ingest, built once a process (their lists and values are
+# bound parameters, an IN list an expanding one): building a statement costs more CPU than
+# running it on a lot's few catalog rows, and the engine then finds it compiled by its cache key.
+
+
+@cache
+def _ingested_files_statement():
+    ours = (
+        sa.select(files.c.lot, files.c.stage)
+        .where(files.c.sha256.in_(sa.bindparam("sha256s", expanding=True)) & files.c.lot.is_not(None))
+        .subquery()
+    )
+    columns = [files.c[name] for name in INGESTED_FILE_COLUMNS if name != "ingested"]
+    return (
+        sa.select(*columns)
+        .join(ours, (ours.c.lot == files.c.lot) & (ours.c.stage == files.c.stage))
+        .distinct()
+    )
+
+
+@cache
+def _lot_yields_statement(without_product: bool):
+    dies, good = sa.func.sum(files.c.dies), sa.func.sum(files.c.final_good)
+    product = files.c.product.is_(None) if without_product else files.c.product == sa.bindparam("product")
+    return (
+        sa.select(files.c.lot, sa.func.min(files.c.started), dies, good)
+        .where(product & (files.c.stage == sa.bindparam("stage")) & files.c.lot.is_not(None))
+        .group_by(files.c.product, files.c.lot, files.c.stage)
+    )
+
+
+@cache
+def _known_signatures_statement(leaving_out: bool):
+    query = sa.select(wafer_signatures.c.product, wafer_signatures.c.label).where(
+        wafer_signatures.c.stage == sa.bindparam("stage")
+    )
+    if leaving_out:
+        query = query.where(wafer_signatures.c.lot.not_in(sa.bindparam("lots", expanding=True)))
+    return query.distinct()
+
+
+@cache
+def _history_marker_statement():
+    e = baseline_events.c
+    return sa.select(e.id, e.at, e.baseline_id, e.action, e.version, e.actor).order_by(e.id.desc()).limit(1)
