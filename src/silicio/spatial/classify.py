@@ -9,6 +9,7 @@ that differs in any die (or in size or type) is classified anew.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ __all__ = ["classify"]
 _KEPT: dict[tuple, np.ndarray] = {}
 _KEPT_BYTES = 16 * 2**20
 _kept_size = [0]
+# the dashboard classifies on several threads: the kept maps change under this lock
+_KEPT_LOCK = threading.Lock()
 
 
 def classify(maps, model: str | Path | None = None) -> pa.Table:
@@ -53,7 +56,8 @@ def _committed(forest, maps) -> np.ndarray:
         maps = list(maps)
     arrays = [np.asarray(m) for m in maps]
     keys = [(a.dtype.str, a.shape, a.tobytes()) for a in arrays]
-    rows = [_KEPT.get(key) for key in keys]
+    with _KEPT_LOCK:
+        rows = [_KEPT.get(key) for key in keys]
     new = [i for i, row in enumerate(rows) if row is None]
     if new:
         try:
@@ -71,11 +75,12 @@ def _committed(forest, maps) -> np.ndarray:
 
 
 def _keep(key: tuple, probabilities: np.ndarray) -> None:
-    if key in _KEPT:
-        return
-    _KEPT[key] = probabilities
-    _kept_size[0] += len(key[2])
-    while _kept_size[0] > _KEPT_BYTES and _KEPT:
-        oldest = next(iter(_KEPT))
-        _kept_size[0] -= len(oldest[2])
-        del _KEPT[oldest]
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            return
+        _KEPT[key] = probabilities
+        _kept_size[0] += len(key[2])
+        while _kept_size[0] > _KEPT_BYTES and _KEPT:
+            oldest = next(iter(_KEPT))
+            _kept_size[0] -= len(oldest[2])
+            del _KEPT[oldest]
