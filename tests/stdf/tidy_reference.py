@@ -13,18 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from silicio.stdf.parts import (
-    _assign_parts,
     _Lots,
     _masked,
-    _part_frame,
     _PartFrame,
-    _seq,
-    _sorted_table,
     _take,
-    _values,
     _Wafers,
 )
-from silicio.stdf.tidy import TIDY_SCHEMA, _file_order, _Records, _resolved_records
+from silicio.stdf.tidy import TIDY_SCHEMA, _file_order, _Records, _records_parts, _resolved_records
 
 # Bits of TEST_FLG (spec, PTR "TEST_FLG"), written here again: the reference reads the spec, not
 # the module under test.
@@ -41,15 +36,7 @@ def reference_tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
     res, _ = _resolved_records(rec, order, in_order)
     row_rec = np.arange(rec.n) if res.row_rec is None else res.row_rec
     # Parts: the PIR each record lies in (-1 none) and the PRR closing each PIR.
-    pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
-    n_pir = 0 if pir is None else pir.num_rows
-    n_prr = 0 if prr is None else prr.num_rows
-    rec_part, pir_prr = _assign_parts(order, in_order, rec.seq, rec.head, rec.site, _seq(pir),
-                                      _values(pir, "HEAD_NUM", np.uint8, n_pir)[0],
-                                      _values(pir, "SITE_NUM", np.uint8, n_pir)[0], _seq(prr),
-                                      _values(prr, "HEAD_NUM", np.uint8, n_prr)[0],
-                                      _values(prr, "SITE_NUM", np.uint8, n_prr)[0])  # fmt: skip
-    parts = _part_frame(tables, pir_prr)
+    rec_part, pir_prr, n_prr, parts = _records_parts(tables, rec, order, in_order)
     # part_index: the PRR's row; parts left open numbered after the closed ones, in PIR order
     part_index = pir_prr.astype(np.int64)
     part_index[pir_prr < 0] = n_prr + np.arange(int((pir_prr < 0).sum()))
@@ -66,7 +53,7 @@ def reference_tidy(tables: Mapping[str, pa.Table]) -> pa.Table:
     at = np.maximum(row_part, 0)
 
     def part_to_rows(values, ok=None):
-        if n_pir == 0:
+        if pir_prr.size == 0:  # no PIR
             return np.zeros(row_part.size, values.dtype), np.zeros(row_part.size, np.bool_)
         return values[at], has_part & (True if ok is None else ok[at])
 

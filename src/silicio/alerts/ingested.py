@@ -855,24 +855,14 @@ def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm, judged):
 def _codes_by_slot(major, minor, major_low, minor_low, radix, n_slots, name_hash):
     """Codes of the rows' slots (major - major_low) * radix + (minor - minor_low), computed row by
     row (no array of them), in order of first appearance; each code's first row, and whether
-    every row's name hash equals its code's first row's."""
+    every row's name hash equals its code's first row's (:func:`_codes_by_slot_into`, one chunk)."""
     code_of_slot = np.full(n_slots, -1, np.int64)
-    code = np.empty(minor.size, np.int64)
-    first = np.empty(minor.size, np.int64)
-    n = 0
-    names_follow = True
-    for i in range(minor.size):
-        slot = (np.int64(major[i]) - major_low) * radix + (np.int64(minor[i]) - minor_low)
-        c = code_of_slot[slot]
-        if c < 0:
-            c = n
-            code_of_slot[slot] = c
-            first[c] = i
-            n += 1
-        elif name_hash[i] != name_hash[first[c]]:
-            names_follow = False
-        code[i] = c
-    return code, first[:n].copy(), names_follow
+    code, first = np.empty(minor.size, np.int64), np.empty(minor.size, np.int64)
+    first_name = np.empty(minor.size, np.int64)
+    state = np.zeros(2, np.int64)
+    _codes_by_slot_into(major, minor, major_low, minor_low, radix, name_hash, 0, code_of_slot, code, first,
+                        first_name, state)  # fmt: skip
+    return code, first[: state[0]].copy(), state[1] == 0
 
 
 @nb.njit(cache=True, nogil=True)

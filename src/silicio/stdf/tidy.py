@@ -829,7 +829,20 @@ def _tidy(tables: Mapping[str, pa.Table], piece_rows: int | None = None,
         return schema, iter([]), None
     order, in_order = _file_order(rec.seq)
     res, n_rows = _resolved_records(rec, order, in_order)
-    # Parts: PIR index of each record, PRR closing each PIR; then all a part's columns.
+    rec_part, pir_prr, n_prr, parts = _records_parts(tables, rec, order, in_order)
+    closed = pir_prr >= 0
+    # part_index is the PRR's row, so the view joins back to tables["PRR"]; unclosed parts after.
+    part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
+    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
+    last = parts.insertions()[1]
+    slots = _Slots(tables, rec, rec_part, parts, part_index, last)
+    return *_stored_pieces(schema, rec, res, slots, n_rows, piece_rows or n_rows), parts
+
+
+def _records_parts(tables: Mapping[str, pa.Table], rec: _Records, order: np.ndarray, in_order: bool,
+                   ) -> tuple[np.ndarray, np.ndarray, int, _PartFrame]:  # fmt: skip
+    """The parts of the records: the PIR each record lies in (-1 none), the PRR closing each PIR
+    (-1 none), the number of PRRs, and the part frame (all a part's columns)."""
     pir, prr = _sorted_table(tables.get("PIR")), _sorted_table(tables.get("PRR"))
     n_pir = 0 if pir is None else pir.num_rows
     n_prr = 0 if prr is None else prr.num_rows
@@ -838,14 +851,7 @@ def _tidy(tables: Mapping[str, pa.Table], piece_rows: int | None = None,
                                       _values(pir, "SITE_NUM", np.uint8, n_pir)[0], _seq(prr),
                                       _values(prr, "HEAD_NUM", np.uint8, n_prr)[0],
                                       _values(prr, "SITE_NUM", np.uint8, n_prr)[0])  # fmt: skip
-    parts = _part_frame(tables, pir_prr)
-    closed = pir_prr >= 0
-    # part_index is the PRR's row, so the view joins back to tables["PRR"]; unclosed parts after.
-    part_index = np.where(closed, pir_prr, n_prr + np.cumsum(~closed) - 1)
-    # is_last_test: the row's part is its die's last insertion (one rule, in silicio.stdf.parts).
-    last = parts.insertions()[1]
-    slots = _Slots(tables, rec, rec_part, parts, part_index, last)
-    return *_stored_pieces(schema, rec, res, slots, n_rows, piece_rows or n_rows), parts
+    return rec_part, pir_prr, n_prr, _part_frame(tables, pir_prr)
 
 
 def _resolved_records(rec: _Records, order: np.ndarray, in_order: bool) -> tuple[_Resolved, int]:
