@@ -213,12 +213,13 @@ def test_the_compiled_passes_give_each_groups_population_and_the_results_outside
     static_hi = np.array([16.0, 13.0, np.nan])
 
     rejected, count, mean, sigma, lsl, usl = _static_pass(
+        [(0, size)],
         judged,
         test,
-        owner,
-        value,
-        spec_lo,
-        spec_hi,
+        [owner],
+        [value],
+        [spec_lo],
+        [spec_hi],
         row_of_test,
         static_lo,
         static_hi,

@@ -440,36 +440,27 @@ def value_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
         if pa.types.is_string_view(column.type):
             column = column.cast(pa.large_string())
         column = pc.dictionary_encode(column)
-    # a dictionary may hold a text twice (one read from several pages): coded by value
-    dictionary = column.dictionary.to_pylist()
+    remap, code_of = _codes_of_entries(column.dictionary)
+    return _dictionary_codes(column, remap, code_of, len(code_of) == len(remap)), list(code_of)
+
+
+def _codes_of_entries(dictionary: pa.Array) -> tuple[np.ndarray, dict[Any, int]]:
+    """The code of each entry of ``dictionary`` by its value (a dictionary may hold a text twice:
+    one read from several pages), and value -> code."""
     code_of: dict[Any, int] = {}
-    remap = np.array([code_of.setdefault(v, len(code_of)) for v in dictionary], np.int64)
-    indices = column.indices
-    if not column.null_count and len(code_of) == len(dictionary):  # the indices are the codes
-        return indices.to_numpy(), list(code_of)
-    codes = remap[indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(len(column), np.int64)
-    if column.null_count:
-        codes[indices.is_null().to_numpy(zero_copy_only=False)] = code_of.setdefault(None, len(code_of))
-    return codes, list(code_of)
+    return np.array([code_of.setdefault(v, len(code_of)) for v in dictionary.to_pylist()], np.int64), code_of
 
 
-def _as_stored(table: pa.Table, name: str, null, dtype) -> np.ndarray:
-    """Column ``name`` as a numpy array of its own type when it has no nulls (no copy of a column
-    of one chunk; the compiled passes take any number type), else as :func:`_numbers`."""
-    column = table[name]
-    if column.null_count:
-        return _numbers(table, name, null, dtype)
-    return column.chunk(0).to_numpy(zero_copy_only=False) if column.num_chunks == 1 else column.to_numpy()
-
-
-def _numbers(table: pa.Table, name: str, null, dtype) -> np.ndarray:
-    """Column ``name`` as a numpy array of ``dtype`` (``null`` for its nulls)."""
-    if table[name].null_count == table.num_rows:  # no value (a lot's pins, mostly): no cast, no fill
-        return np.full(table.num_rows, null, dtype.to_pandas_dtype())
-    column = table[name].cast(dtype)
-    if column.null_count:
-        column = column.fill_null(pa.scalar(null, dtype))
-    return column.to_numpy()
+def _dictionary_codes(array: pa.DictionaryArray, remap: np.ndarray, code_of: dict[Any, int],
+                      as_indices: bool) -> np.ndarray:  # fmt: skip
+    """Each row's code through ``remap`` (:func:`_codes_of_entries`; ``as_indices``: the indices
+    are the codes, each entry's value its own); a null a code of its own, added to ``code_of``."""
+    indices = array.indices
+    if not array.null_count:
+        return indices.to_numpy() if as_indices else remap[indices.to_numpy()]
+    codes = remap[indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(len(array), np.int64)
+    codes[indices.is_null().to_numpy(zero_copy_only=False)] = code_of.setdefault(None, len(code_of))
+    return codes
 
 
 # -- PAT counted against static limits: a comparison, and each wafer's dynamic limits
@@ -556,17 +547,10 @@ def pat_share_of_lot(
     spec_lo = chunks.numbers("lo_limit", np.nan, pa.float64())
     spec_hi = chunks.numbers("hi_limit", np.nan, pa.float64())
     n_tests = first_rows.size
-    rejected = np.zeros(table.num_rows, np.bool_)
-    state = _GroupSums(n_owners * n_tests)
-    for c, (at, stop) in enumerate(chunks.bounds):
-        _static_sums(judged[at:stop], test[at:stop], owner[c], value[c], spec_lo[c], spec_hi[c], row_of_test,
-                     static_lo, static_hi, n_tests, dynamic is not None, rejected[at:stop], *state.sums)  # fmt: skip
-    mean = state.mean()
-    if dynamic is not None:
-        for c, (at, stop) in enumerate(chunks.bounds):
-            _static_squares(judged[at:stop], rejected[at:stop], test[at:stop], owner[c], value[c], spec_lo[c],
-                            spec_hi[c], row_of_test, n_tests, mean, state.squares)  # fmt: skip
-    n, sigma, lsl, usl = state.count, state.sigma(), state.lsl, state.usl
+    rejected, n, mean, sigma, lsl, usl = _static_pass(
+        chunks.bounds, judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
+        n_tests, dynamic is not None,
+    )  # fmt: skip
     if dynamic is not None:
         usable = (n >= dynamic.min_parts) & (sigma > 0)  # else: too few parts, or sigma 0: not screened
         lo, hi, _, _ = pat_limits(
@@ -645,26 +629,9 @@ class _Chunks:
         chunks = column.chunks
         if any(not chunk.dictionary.equals(chunks[0].dictionary) for chunk in chunks[1:]):
             chunks = column.unify_dictionaries().chunks
-        # a dictionary may hold a text twice (one read from several pages): coded by value
-        code_of: dict[Any, int] = {}
-        remap = np.array(
-            [code_of.setdefault(v, len(code_of)) for v in chunks[0].dictionary.to_pylist()], np.int64
-        )
+        remap, code_of = _codes_of_entries(chunks[0].dictionary)
         as_indices = len(code_of) == len(remap)
-        out = []
-        for chunk in chunks:
-            indices = chunk.indices
-            if chunk.null_count:
-                codes = (
-                    remap[indices.fill_null(0).to_numpy()] if len(remap) else np.zeros(len(chunk), np.int64)
-                )
-                codes[indices.is_null().to_numpy(zero_copy_only=False)] = code_of.setdefault(
-                    None, len(code_of)
-                )
-            else:
-                codes = indices.to_numpy() if as_indices else remap[indices.to_numpy()]
-            out.append(codes)
-        return out, list(code_of)
+        return [_dictionary_codes(chunk, remap, code_of, as_indices) for chunk in chunks], list(code_of)
 
     def row(self, row: int, columns: tuple[str, ...]) -> tuple:
         """The values of ``columns`` in row ``row`` of the table, as Python values."""
@@ -916,21 +883,24 @@ class _GroupSums:
         return np.where(many, np.sqrt(self.squares / np.where(many, self.count - 1, 1)), 0.0)
 
 
-def _static_pass(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
+def _static_pass(bounds, judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
                  n_tests, dynamic):  # fmt: skip
     """The judged results outside the static limits of their test, and per (owner, test) group the
     dynamic population (results with static limits, inside them and inside the specification,
     NaN no limit): its size, mean and sample sigma (ddof 1, two passes: sums, then squared
-    deviations from the mean) and tightest specification limits (NaN: none). Of results in one
-    array each; :func:`pat_share_of_lot` runs the same passes chunk by chunk."""
-    rejected = np.zeros(value.size, np.bool_)
+    deviations from the mean) and tightest specification limits (NaN: none). The results come in
+    chunks, ``bounds`` each one's (start, stop) rows: ``judged`` and ``test`` whole arrays,
+    ``owner``, ``value``, ``spec_lo`` and ``spec_hi`` a list of arrays, one a chunk."""
+    rejected = np.zeros(judged.size, np.bool_)
     state = _GroupSums(n_owners * n_tests)
-    _static_sums(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_tests, dynamic,
-                 rejected, *state.sums)  # fmt: skip
+    for c, (at, stop) in enumerate(bounds):
+        _static_sums(judged[at:stop], test[at:stop], owner[c], value[c], spec_lo[c], spec_hi[c], row_of_test,
+                     static_lo, static_hi, n_tests, dynamic, rejected[at:stop], *state.sums)  # fmt: skip
     mean = state.mean()
     if dynamic:
-        _static_squares(judged, rejected, test, owner, value, spec_lo, spec_hi, row_of_test, n_tests, mean,
-                        state.squares)  # fmt: skip
+        for c, (at, stop) in enumerate(bounds):
+            _static_squares(judged[at:stop], rejected[at:stop], test[at:stop], owner[c], value[c], spec_lo[c],
+                            spec_hi[c], row_of_test, n_tests, mean, state.squares)  # fmt: skip
     return rejected, state.count, mean, state.sigma(), state.lsl, state.usl
 
 

@@ -55,6 +55,8 @@ def _committed(forest, maps) -> np.ndarray:
     if not isinstance(maps, np.ndarray | list | tuple):
         maps = list(maps)
     arrays = [np.asarray(m) for m in maps]
+    if not arrays:
+        return forest.predict_proba(features(maps))
     keys = [(a.dtype.str, a.shape, a.tobytes()) for a in arrays]
     with _KEPT_LOCK:
         rows = [_KEPT.get(key) for key in keys]
@@ -69,8 +71,6 @@ def _committed(forest, maps) -> np.ndarray:
             rows[i] = computed[at].copy()
             rows[i].flags.writeable = False
             _keep(keys[i], rows[i])
-    if not arrays:
-        return forest.predict_proba(features(maps))
     return np.stack(rows)
 
 

@@ -216,7 +216,7 @@ def history_marker(engine: Engine) -> tuple | None:
     return None if row is None else tuple(row)
 
 
-def _same_product(product: str | None):
+def _same_product(product: str | sa.BindParameter | None):
     return files.c.product.is_(None) if product is None else files.c.product == product
 
 
@@ -337,7 +337,7 @@ def _ingested_files_statement():
 @cache
 def _lot_yields_statement(without_product: bool):
     dies, good = sa.func.sum(files.c.dies), sa.func.sum(files.c.final_good)
-    product = files.c.product.is_(None) if without_product else files.c.product == sa.bindparam("product")
+    product = _same_product(None if without_product else sa.bindparam("product"))
     return (
         sa.select(files.c.lot, sa.func.min(files.c.started), dies, good)
         .where(product & (files.c.stage == sa.bindparam("stage")) & files.c.lot.is_not(None))
