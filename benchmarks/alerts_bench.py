@@ -1,6 +1,6 @@
 """What the alert rules evaluated at ingest add to ingest time.
 
-    .venv/bin/python benchmarks/alerts_bench.py [--history 6] [--lots 4] [--wafers 6] [--large-wafers 25] [--side 64]
+    .venv/bin/python benchmarks/alerts_bench.py [--history 6] [--lots 6] [--wafers 6] [--large-wafers 25] [--side 64]
 
 Demo wafer-sort lots (:func:`silicio.demo.stdf_demo.write_demo_stdf`, one product, ``--wafers``
 wafers of about side x side dies, 25 tests a die). A lake first gets ``--history`` lots and their
@@ -8,9 +8,10 @@ lot-history limits stored (``silicio limits update``: how a line runs, and what 
 PAT rules judge against) and its trace store's tables (where the rules record the lots they
 hold: made once a lake; the CPU seconds of making them are reported apart), untimed; it is
 copied for each run. Then ``--lots`` more lots are ingested one lot per ingest, as a line's files
-arrive, and timed: into one copy with every built-in rule configured (recipients the dashboard
-inbox only, so the time is the rules' and the catalog's, not a network's), into two others
-without rules (before and after, averaged). ``silicio.lake.ingest`` runs in this process
+arrive, and timed, lot by lot: into one copy without rules, into another with every built-in
+rule configured (recipients the dashboard inbox only, so the time is the rules' and the
+catalog's, not a network's), into a third without rules again (the two without averaged; the
+three ingests of a lot share the same stretch of a shared machine). ``silicio.lake.ingest`` runs in this process
 (``workers=1``), so CPU seconds (``time.process_time``) count both. The ratio (with rules /
 without) is the number: target < 1.10. Within the run with rules the ingest's own CPU seconds and
 the rules' (opening the lake, reading what the ingest brought in, every rule, storing the alerts,
@@ -75,36 +76,22 @@ def prepare(history: list[Path], data: Path) -> float:
         return time.process_time() - start
 
 
-PER_RULE: dict[str, float] = {}
-
-
-PER_LOT: list[tuple[float, float]] = []
-
-
-def run(files: list[Path], data: Path, with_rules: bool) -> tuple[float, float, int]:
-    """(ingest CPU seconds, of them the rules', alerts raised) for ingesting ``files`` one by one;
-    each rule's CPU seconds added up in :data:`PER_RULE`, each lot's (ingest, rules) in :data:`PER_LOT`."""
-    config = loads_config(RULES, "benchmark rules") if with_rules else None
-    cpu = rules_cpu = 0.0
-    raised = 0
-    PER_RULE.clear()
-    PER_LOT.clear()
-    for path in files:
-        start = time.process_time()
-        report = silicio_lake.ingest([str(path)], data, workers=1, **(KEEP if config is not None else {}))
-        assert report.ok, report.outcomes
-        middle = time.process_time()
-        if config is not None:
-            with open_lake(data) as lake:  # as `silicio ingest --alerts` opens it
-                result = evaluate(lake, config, context_of_ingest(lake, report), actor="bench")
-                assert not result.errors, result.errors
-                raised += len(result.raised)
-                for name, seconds in result.cpu_seconds.items():
-                    PER_RULE[name] = PER_RULE.get(name, 0.0) + seconds
-            rules_cpu += time.process_time() - middle
-        cpu += time.process_time() - start
-        PER_LOT.append((middle - start, time.process_time() - middle))
-    return cpu, rules_cpu, raised
+def ingest_lot(path: Path, data: Path, config) -> tuple[float, float, int, dict[str, float]]:
+    """(ingest CPU seconds, of them the rules', alerts raised, each rule's CPU seconds) of
+    ingesting the one file ``path`` into ``data``, then (``config`` given) evaluating its rules as
+    ``silicio ingest --alerts`` does."""
+    start = time.process_time()
+    report = silicio_lake.ingest([str(path)], data, workers=1, **(KEEP if config is not None else {}))
+    assert report.ok, report.outcomes
+    middle = time.process_time()
+    raised, per_rule = 0, {}
+    if config is not None:
+        with open_lake(data) as lake:  # as `silicio ingest --alerts` opens it
+            result = evaluate(lake, config, context_of_ingest(lake, report), actor="bench")
+            assert not result.errors, result.errors
+            raised, per_rule = len(result.raised), dict(result.cpu_seconds)
+    end = time.process_time()
+    return end - start, end - middle, raised, per_rule
 
 
 def command_cpu(files: list[Path], data: Path, rules: Path | None) -> float:
@@ -129,14 +116,25 @@ def measure(root: Path, args, wafers: int, commands: bool) -> dict:
     trace_store_cpu = prepare(history, root / "history")
     for name in ("a", "b", "c", "warm", *(("cmd_a", "cmd_b") if commands else ())):
         shutil.copytree(root / "history", root / name)
+    config = loads_config(RULES, "benchmark rules")
     # imports, kernels, the classifier's model and the SPC chart's constants (three lots: the
     # third has the 8 earlier points the chart needs) warm for every run
-    run(timed[:3], root / "warm", True)
-    # alternate the order so a slower stretch of a shared machine does not fall on one side only
-    without = run(timed, root / "a", False)[0]
-    with_rules, rules_cpu, raised = run(timed, root / "b", True)
-    per_rule, per_lot = dict(PER_RULE), list(PER_LOT)
-    without_again = run(timed, root / "c", False)[0]
+    for path in timed[:3]:
+        ingest_lot(path, root / "warm", config)
+    # lot by lot, each lot ingested without rules, with them, and without again: the three runs
+    # share each stretch of a shared machine, and the one with rules is between the two without
+    without = without_again = with_rules = rules_cpu = 0.0
+    raised = 0
+    per_rule: dict[str, float] = {}
+    per_lot: list[tuple[float, float]] = []
+    for path in timed:
+        without += ingest_lot(path, root / "a", None)[0]
+        cpu, rules, found, lot_rules = ingest_lot(path, root / "b", config)
+        without_again += ingest_lot(path, root / "c", None)[0]
+        with_rules, rules_cpu, raised = with_rules + cpu, rules_cpu + rules, raised + found
+        per_lot.append((cpu - rules, rules))
+        for name, seconds in lot_rules.items():
+            per_rule[name] = per_rule.get(name, 0.0) + seconds
     out = {"wafers": wafers, "size": sum(p.stat().st_size for p in timed), "without": without,
            "without_again": without_again, "with_rules": with_rules, "rules_cpu": rules_cpu, "raised": raised,
            "per_rule": per_rule, "per_lot": per_lot, "trace_store_cpu": trace_store_cpu}  # fmt: skip
@@ -197,7 +195,7 @@ def table(m: dict, args) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=6)
-    parser.add_argument("--lots", type=int, default=4)
+    parser.add_argument("--lots", type=int, default=6)
     parser.add_argument("--wafers", type=int, default=6)
     parser.add_argument("--large-wafers", type=int, default=25,
                         help="the second lot size, measured in the same run (0: none)")  # fmt: skip
