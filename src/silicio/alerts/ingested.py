@@ -9,8 +9,9 @@ The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
 order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
 and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
-count is compiled passes over them (the results judged, the tests coded, static limits and each
-group's dynamic population, then the dynamic limits). The stored lot history (versions, static
+count is one compiled pass over them (the results judged, the tests coded, the static limits
+compared, each group's dynamic population summed), then two over each row's group and value (the
+squared deviations, the dynamic limits). The stored lot history (versions, static
 PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
 not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
 count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
@@ -539,8 +540,8 @@ def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarr
     results or sigma 0. None when a test's name does not follow its number and pin.
 
     One pass over the table (:func:`_first_pass`) judges, codes the tests, compares with the static
-    limits and adds up the populations, keeping the rows inside the static limits compacted (their
-    group and value); the squared deviations and the dynamic limits' comparison read only those."""
+    limits, adds up the populations and gives each row its group; the squared deviations and the
+    dynamic limits' comparison read only the groups and the values."""
     from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
 
     dynamic = params.dynamic
