@@ -554,7 +554,7 @@ def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarr
     last, passed = chunks.bits("is_last_test"), chunks.bits("part_passed")
     part_valid = chunks.validity("part_index")
     name, names = chunks.codes("test_name")
-    slots = _TestSlots(chunks.numbers("test_num", -1, pa.int64()), chunks.numbers("pin", -1, pa.int64()))
+    slots = _TestSlots(chunks)
     name_code = {n: code for code, n in enumerate(names)}
     static_slot = np.array([slots.of(number, pin) for number, _, pin in static_keys], np.int64)
     static_name = np.array([name_code.get(n, -1) for _, n, _ in static_keys], np.int64)
@@ -628,6 +628,15 @@ class _Chunks:
                 out.append(chunk.to_numpy(zero_copy_only=False))
         return out
 
+    def span(self, name: str, null: int) -> tuple[int, int]:
+        """The lowest and highest value of column ``name``, ``null`` one of them where it has nulls."""
+        import pyarrow.compute as pc
+
+        column = self.table[name]
+        span = pc.min_max(column).as_py()
+        values = [v for v in (span["min"], span["max"], null if column.null_count else None) if v is not None]
+        return min(values), max(values)
+
     def constant(self, value: int) -> list[np.ndarray]:
         """``value`` in every row, chunk by chunk: a read-only view of one number (no memory)."""
         return [np.broadcast_to(np.int64(value), stop - at) for at, stop in self.bounds]
@@ -677,11 +686,9 @@ class _TestSlots:
     pin where their ranges make a dense table of at most ``_DENSE_TEST_SLOTS``, else the rank of
     number and pin among the distinct ones (and 0)."""
 
-    def __init__(self, number: list[np.ndarray], pin: list[np.ndarray]):
-        ranges = [(int(n.min()), int(n.max()), int(p.min()), int(p.max())) for n, p in zip(number, pin, strict=True)
-                  if n.size]  # fmt: skip
-        self.low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
-        self.pin_low, pin_high = min(r[2] for r in ranges), max(r[3] for r in ranges)
+    def __init__(self, chunks: _Chunks):
+        number, pin = chunks.numbers("test_num", -1, pa.int64()), chunks.numbers("pin", -1, pa.int64())
+        (self.low, high), (self.pin_low, pin_high) = chunks.span("test_num", -1), chunks.span("pin", -1)
         self.radix = pin_high - self.pin_low + 1
         self.n_slots = (high - self.low + 1) * self.radix
         self.distinct = None
