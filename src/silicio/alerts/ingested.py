@@ -499,7 +499,7 @@ def pat_share_of_lot(
     final = as_array(parts["is_last_test"], True)
     n_final = int(np.count_nonzero(final))
     if not n_final:
-        return 0, n_final
+        return 0, 0
     table = tidy if isinstance(tidy, pa.Table) else tidy.to_arrow()
     if not table.num_rows:
         return 0, n_final
@@ -569,8 +569,8 @@ def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarr
     sums = _GroupSums(static_lo.size * n_owners)
     code_of_slot = np.full(slots.n_slots, -1, np.int64)
     first_name, row_of_code = (np.empty(min(slots.n_slots, rows), np.int64) for _ in range(2))
-    kept = rows if dynamic is not None else 0
-    group = np.empty(kept, np.int32 if sums.count.size < 2**31 - 1 else np.int64)
+    grouped = rows if dynamic is not None else 0
+    group = np.empty(grouped, np.int32 if sums.count.size < 2**31 - 1 else np.int64)
     outliers = np.empty(rows, np.int64)
     state = np.zeros(3, np.int64)  # codes given, 1 once a name does not follow its code, outliers
     for c, (at, stop) in enumerate(chunks.bounds):
@@ -673,6 +673,7 @@ class _Chunks:
 
 
 def _bitmap(buffer: pa.Buffer | None) -> np.ndarray:
+    """An Arrow buffer's bytes as a numpy array (no copy; none: empty)."""
     return np.zeros(0, np.uint8) if buffer is None else np.frombuffer(buffer, np.uint8)
 
 
