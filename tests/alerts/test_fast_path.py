@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 
+import pyarrow as pa
 import pytest
 
 from silicio import lake as silicio_lake
@@ -192,93 +193,157 @@ def test_the_pat_count_equals_the_screening_of_the_lot(ingests, variant):
         assert counted[0] >= 1  # TK41879 has a PAT outlier: not a comparison of zeros
 
 
-def test_the_compiled_passes_give_each_groups_population_and_the_results_outside_the_limits():
-    """silicio.alerts.ingested's static and dynamic passes against a computation group by group
-    with numpy's mean and sample standard deviation (ddof 1) on random results: some not judged,
-    some without static limits, some outside the specification or the static limits, NaN limits."""
+def _chunked(columns: dict, chunk_rows: int) -> pa.Table:
+    """``columns`` as a results table in chunks of ``chunk_rows`` rows, its texts dictionary-encoded
+    chunk by chunk (each chunk a dictionary of its own, as the chunks of a Parquet file may be)."""
+    table = pa.table(columns)
+    return pa.Table.from_batches(
+        [pa.RecordBatch.from_arrays([c.dictionary_encode() if pa.types.is_string(c.type) else c for c in b.columns],
+                                    names=b.schema.names) for b in table.to_batches(max_chunksize=chunk_rows)]
+    )  # fmt: skip
+
+
+def test_the_pat_count_equals_the_screening_at_the_limits_edges():
+    """pat_share_of_lot against silicio.yields.screen on a lot made for the edges: a float32 result
+    exactly at a static limit (kept) and one float32 step below it (rejected); a result exactly at
+    its wafer's dynamic limit (one result among 63 zeros is at (n - 1) / sqrt(n) = 7.875 sigma, n
+    64: every number exact), kept; one beyond it (99 zeros), rejected; a null result, an alarmed
+    and a functional one left out; pins all null in the first chunk and some in the others."""
+    from dataclasses import replace
+
+    import numpy as np
+    import polars as pl
+
+    from silicio.alerts.ingested import pat_share_of_lot
+    from silicio.yields import disposition as rules
+    from silicio.yields.pat import STATIC_SCHEMA, TEST_FLG_ALARM
+    from silicio.yields.rules import registered_rules
+    from silicio.yields.screening import screen
+
+    at_static = np.float32(0.3)
+    below_static = np.nextafter(at_static, np.float32(-1))
+    rows = []  # wafer, part, test_num, test_name, pin, test_type, result, test_flg
+    for part in range(64):  # W1: 128 rows, the first chunk
+        rows.append(("W1", part, 1000, "VDD", None, "P", 8.0 if part == 63 else 0.0, 0))
+        idd = at_static if part == 0 else below_static if part == 1 else np.float32(0.3 + part * 0.01)
+        rows.append(("W1", part, 1001, "IDD", None, "P", float(idd), 0))
+    for part in range(64, 164):  # W2
+        vdd = 50.0 if part == 163 else None if part == 70 else 60.0 if part == 71 else 0.0
+        rows.append(("W2", part, 1000, "VDD", None, "P", vdd, TEST_FLG_ALARM if part == 71 else 0))
+        rows.append(("W2", part, 1002, "VMPR", 3, "P", (part % 7) * 0.1, 0))
+        rows.append(("W2", part, 1003, "FUNC", None, "F", 1e6 if part == 80 else 1.0, 0))
+    wafer, part, number, name, pin, kind, result, flags = (list(c) for c in zip(*rows, strict=True))
+    n = len(rows)
+    columns = {
+        "lot_id": ["EDGE1"] * n, "wafer_id": wafer, "part_index": pa.array(part, pa.int64()),
+        "test_num": pa.array(number, pa.uint32()), "test_name": name, "pin": pa.array(pin, pa.uint16()),
+        "test_type": kind, "result": pa.array(result, pa.float32()), "lo_limit": pa.array([-1000.0] * n),
+        "hi_limit": pa.array([1000.0] * n), "part_passed": pa.array([True] * n), "is_last_test": pa.array([True] * n),
+        "test_flg": pa.array(flags, pa.uint8()),
+    }  # fmt: skip
+    results = _chunked(columns, 128)
+    assert results["pin"].chunk(0).null_count == 128 and 0 < results["pin"].chunk(1).null_count < 128
+    parts = pl.DataFrame({
+        "lot_id": "EDGE1", "wafer_id": ["W1"] * 64 + ["W2"] * 100, "part_index": list(range(164)),
+        "part_id": [str(p) for p in range(164)], "x": [p % 20 for p in range(164)], "y": [p // 20 for p in range(164)],
+        "hard_bin": 1, "soft_bin": 1, "passed": True, "is_last_test": True,
+    })  # fmt: skip
+    static = pl.DataFrame(
+        [{"test_num": 1000, "test_name": "VDD", "pin": None, "pat_lo": -100.0, "pat_hi": 100.0, "skipped": False},
+         {"test_num": 1001, "test_name": "IDD", "pin": None, "pat_lo": float(at_static), "pat_hi": 100.0,
+          "skipped": False},
+         {"test_num": 1002, "test_name": "VMPR", "pin": 3, "pat_lo": -100.0, "pat_hi": 100.0, "skipped": False}],
+        schema=STATIC_SCHEMA,
+    ).to_arrow()  # fmt: skip
+    registered = registered_rules()
+    recipe = rules.default_recipe()
+    recipe = replace(recipe, rules=tuple(
+        (name, replace(p, dynamic=replace(p.dynamic, n=7.875, min_parts=10))) for name, p in recipe.rules
+        if registered[name].kind == "pat"
+    ))  # fmt: skip
+    counted = pat_share_of_lot(results, parts, static, recipe)
+    tidy = pl.from_arrow(pa.table(columns)).with_columns(
+        pl.lit(None, pl.String).alias("part_id"), pl.lit(0, pl.Int16).alias("x"), pl.lit(0, pl.Int16).alias("y"),
+        pl.lit(1, pl.UInt16).alias("hard_bin"), pl.lit(1, pl.UInt16).alias("soft_bin"),
+    )  # fmt: skip
+    screened = screen(tidy, recipe, static, parts=parts)
+    (row,) = rules.pat_shares({"P": screened}).iter_rows(named=True)
+    assert counted == (row["pat_parts"], row["n_parts"]) == (2, 164)  # W1 part 1 (static), W2 part 163
+
+
+def _pat_params(**changes):
+    from dataclasses import replace
+
+    from silicio.yields import disposition as rules
+
+    (params,) = [p for name, p in rules.default_recipe().rules if name == "pat"]
+    dynamic = changes.pop("dynamic", {})
+    return replace(params, dynamic=None if dynamic is None else replace(params.dynamic, **dynamic), **changes)
+
+
+def test_the_outliers_are_outside_the_static_limits_or_their_groups_dynamic_limits():
+    """silicio.alerts.ingested's passes against the limits computed group by group with numpy's
+    mean and sample standard deviation (ddof 1) and the screening's clamp (pat_limits) on random
+    results in chunks: some not judged, some without static limits, some outside the specification
+    or the static limits, NaN limits; dense and sparse test numbers alike; None when a test number
+    and pin carry two names (the screening keys them apart)."""
     import numpy as np
 
-    from silicio.alerts.ingested import _dynamic_pass, _static_pass
+    from silicio.alerts.ingested import _Chunks, _outlier_rows
+    from silicio.yields.pat import pat_limits
 
     rng = np.random.default_rng(7)
-    size, n_tests, n_owners = 5000, 4, 3
+    size, numbers, wafers = 6000, np.array([1000, 1001, 1002, 1003]), np.array(["W1", "W2", "W3"])
+    test, owner = rng.integers(0, 4, size), rng.integers(0, 3, size)
     judged = rng.random(size) < 0.9
-    test = rng.integers(0, n_tests, size)
-    owner = rng.integers(0, n_owners, size)
-    value = rng.normal(10.0, 2.0, size)
+    value = rng.normal(10.0, 2.0, size).astype(np.float32)
     spec_lo = np.where(rng.random(size) < 0.2, np.nan, 4.0 + rng.random(size))
     spec_hi = np.where(rng.random(size) < 0.2, np.nan, 15.0 + rng.random(size))
-    row_of_test = np.array([0, -1, 1, 2])  # test 1 has no static limits
+    row_of_test = np.array([0, -1, 1, 2])  # test 1001 has no static limits
     static_lo = np.array([5.0, np.nan, 6.0])  # NaN: a skipped test's none
     static_hi = np.array([16.0, 13.0, np.nan])
+    params = _pat_params(dynamic={"n": 1.5, "min_parts": 30})
 
-    rejected, count, mean, sigma, lsl, usl = _static_pass(
-        [(0, size)],
-        judged,
-        test,
-        [owner],
-        [value],
-        [spec_lo],
-        [spec_hi],
-        row_of_test,
-        static_lo,
-        static_hi,
-        n_owners,
-        n_tests,
-        True,
-    )
+    has = row_of_test[test] >= 0
+    lo, hi = (np.where(has, limit[row_of_test[test]], np.nan) for limit in (static_lo, static_hi))
     with np.errstate(invalid="ignore"):
-        has = row_of_test[test] >= 0
-        lo = np.where(has, static_lo[row_of_test[test]], np.nan)
-        hi = np.where(has, static_hi[row_of_test[test]], np.nan)
-        outside_static = (value < lo) | (value > hi)
-        in_spec = ~((value < spec_lo) | (value > spec_hi))
-    assert (rejected == (judged & has & outside_static)).all()
-    assert rejected.sum() > 10
-    for o in range(n_owners):
-        for t in range(n_tests):
-            g = o * n_tests + t
-            chosen = judged & has & ~outside_static & in_spec & (owner == o) & (test == t)
-            assert count[g] == chosen.sum()
-            if not chosen.any():
+        outside_static = judged & has & ((value < lo) | (value > hi))
+        population = judged & has & ~outside_static & ~((value < spec_lo) | (value > spec_hi))
+    dynamic_lo, dynamic_hi = np.full(size, np.nan), np.full(size, np.nan)
+    for o in range(3):
+        for t in (0, 2, 3):
+            group = (owner == o) & (test == t)
+            values = value[population & group].astype(np.float64)
+            if values.size < 30:
                 continue
-            values = value[chosen]
-            assert mean[g] == pytest.approx(np.mean(values), rel=1e-13)
-            assert sigma[g] == pytest.approx(np.std(values, ddof=1), rel=1e-12)
-            lows, highs = spec_lo[chosen], spec_hi[chosen]
-            np.testing.assert_equal(lsl[g], max((x for x in lows if x == x), default=np.nan))  # NaN: no limit
-            np.testing.assert_equal(usl[g], min((x for x in highs if x == x), default=np.nan))
-    assert count[1 * n_tests + 1] == 0 and count[0] > 100  # no population without static limits
-
-    dynamic_lo = mean - 1.5 * sigma
-    dynamic_hi = np.where(np.arange(count.size) % 2 == 0, mean + 1.5 * sigma, np.nan)  # NaN: no limit
-    before = rejected.copy()
-    _dynamic_pass(judged, test, owner, value, row_of_test, n_tests, dynamic_lo, dynamic_hi, rejected)
-    group = owner * n_tests + test
+            lows, highs = spec_lo[population & group], spec_hi[population & group]
+            limits = pat_limits(np.mean(values), np.std(values, ddof=1), 1.5,
+                                max((x for x in lows if x == x), default=np.nan),
+                                min((x for x in highs if x == x), default=np.nan))  # fmt: skip
+            # a side clamped to the static limit is the static limit's
+            dynamic_lo[group] = np.nan if limits[0] < static_lo[row_of_test[t]] else limits[0]
+            dynamic_hi[group] = np.nan if limits[1] > static_hi[row_of_test[t]] else limits[1]
     with np.errstate(invalid="ignore"):
-        outside_dynamic = (value < dynamic_lo[group]) | (value > dynamic_hi[group])
-    assert (rejected == (before | (judged & has & outside_dynamic))).all()
-    assert (rejected & ~before).sum() > 100
+        outside_dynamic = judged & has & ~outside_static & ((value < dynamic_lo) | (value > dynamic_hi))
+    expected = np.flatnonzero(outside_static | outside_dynamic)
+    assert outside_static.sum() > 10 and outside_dynamic.sum() > 100
 
+    def outliers(numbers, names):
+        table = _chunked({
+            "wafer_id": wafers[owner], "part_index": np.arange(size), "test_num": numbers[test].astype(np.uint32),
+            "test_name": names[test], "pin": pa.nulls(size, pa.uint16()), "test_type": ["P"] * size,
+            "result": value, "lo_limit": spec_lo, "hi_limit": spec_hi, "part_passed": judged,
+            "is_last_test": np.ones(size, bool), "test_flg": np.zeros(size, np.uint8),
+        }, 1000)  # fmt: skip
+        keys = [(int(numbers[t]), str(names[t]), None) for t in (0, 2, 3)]
+        return _outlier_rows(_Chunks(table), keys, static_lo, static_hi, params)
 
-def test_test_codes_follow_number_and_pin_and_refuse_two_names_under_one():
-    """Codes in order of first appearance with each code's first row, dense or sparse numbers;
-    None when one number and pin carry two names (the screening keys those apart)."""
-    import numpy as np
-
-    from silicio.alerts.ingested import _test_codes
-
-    names = np.array([11, 22, 33, 11, 22, 33], np.uint64)
-    for numbers in ([1000, 1001, 1000, 1000, 1001, 1000], [7, 4_000_000_000, 7, 7, 4_000_000_000, 7]):
-        code, first = _test_codes(np.array(numbers, np.int64), np.array([-1, -1, 3, -1, -1, 3]), names)
-        assert code.tolist() == [0, 1, 2, 0, 1, 2]
-        assert first.tolist() == [0, 1, 2]
-    renamed = names.copy()
-    renamed[3] = 99  # test 1000 pin null named "11" in row 0, "99" in row 3
-    assert (
-        _test_codes(np.array([1000, 1001, 1000, 1000, 1001, 1000]), np.array([-1, -1, 3, -1, -1, 3]), renamed)
-        is None
-    )
+    names = np.array(["A", "B", "C", "D"])
+    np.testing.assert_array_equal(np.sort(outliers(numbers, names)), expected)
+    sparse = np.array([7, 4_000_000_000, 12, 3_000_000_000])  # a dense table of their range: too big
+    np.testing.assert_array_equal(np.sort(outliers(sparse, names)), expected)
+    for tests in (numbers, sparse):  # two tests under one number: the screening keys them apart
+        assert outliers(tests[[0, 1, 2, 0]], names) is None
 
 
 class PartCountRule(AlertRule):

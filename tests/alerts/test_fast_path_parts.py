@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from silicio.alerts.base import last_of_each
-from silicio.alerts.ingested import _judged_rows, final_bin_rows, value_codes
+from silicio.alerts.ingested import final_bin_rows, value_codes
 
 
 def _parts(rng, n=4000, wafers=("W1", "W2", "W10")):
@@ -130,21 +130,53 @@ def test_value_codes_code_equal_values_alike_through_any_dictionary():
     assert codes.tolist() == [0, 1, 0] and values == ["x", "y"]
 
 
-def test_judged_rows_are_the_conditions_of_the_pat_count():
+def test_the_pat_count_judges_the_passing_parts_last_parametric_results_alarms_aside():
+    """With static limits no value is inside, the PAT count's outliers are its judged results:
+    against the conditions written out with numpy, on chunks with nulls in every column it reads,
+    chunks without, and chunks of one column all null."""
+    from dataclasses import replace
+
+    from silicio.alerts.ingested import _Chunks, _outlier_rows
+    from silicio.yields import disposition as rules
+    from silicio.yields.pat import TEST_FLG_ALARM
+
     rng = np.random.default_rng(11)
-    n = 3000
+    n, chunk = 3000, 500
+
+    def nulls(first, last, share=0.1):  # nulls in rows first..last only (all of them: share 1)
+        rows = np.arange(n)
+        return (rows >= first) & (rows < last) & (rng.random(n) < share)
+
     last, passed = rng.random(n) < 0.8, rng.random(n) < 0.9
     value = np.where(rng.random(n) < 0.05, np.nan, rng.normal(size=n)).astype(np.float32)
     value[:3] = [np.inf, -np.inf, np.nan]
-    type_code = rng.integers(0, 3, n).astype(np.int32)
-    type_ok = np.array([True, False, True])
+    kind = rng.choice(["P", "F", "M"], n)
     flags = rng.integers(0, 256, n).astype(np.uint8)
-    expected = last & passed & np.isfinite(value) & type_ok[type_code]
-    np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, np.zeros(0, np.uint8), 0, np.empty(n, np.bool_)),
-                                  expected)  # fmt: skip
-    np.testing.assert_array_equal(_judged_rows(last, passed, value, type_code, type_ok, flags, 0x40, np.empty(n, np.bool_)),
-                                  expected & (flags & 0x40 == 0))  # fmt: skip
-    assert expected.sum() > 1000 and (expected & (flags & 0x40 != 0)).sum() > 100
+    masks = {"last": nulls(0, 1000), "passed": nulls(500, 1500), "value": nulls(1000, 2000) | nulls(2500, 3000, 1),
+             "kind": nulls(0, 500), "flags": nulls(1500, 2000) | nulls(2000, 2500, 1), "part": nulls(2000, 3000)}  # fmt: skip
+    table = pa.Table.from_batches(pa.table({
+        "wafer_id": ["W1"] * n, "part_index": pa.array(np.arange(n), mask=masks["part"]),
+        "test_num": pa.array([1000] * n, pa.uint32()), "test_name": ["T"] * n, "pin": pa.nulls(n, pa.uint16()),
+        "test_type": pa.array(kind, mask=masks["kind"]), "result": pa.array(value, mask=masks["value"]),
+        "lo_limit": pa.nulls(n, pa.float64()), "hi_limit": pa.nulls(n, pa.float64()),
+        "part_passed": pa.array(passed, mask=masks["passed"]), "is_last_test": pa.array(last, mask=masks["last"]),
+        "test_flg": pa.array(flags, mask=masks["flags"]),
+    }).to_batches(max_chunksize=chunk))  # fmt: skip
+    assert table["result"].chunk(5).null_count == chunk and table["test_flg"].chunk(4).null_count == chunk
+
+    judged = (last & ~masks["last"]) & (passed & ~masks["passed"]) & ~masks["part"] & np.isfinite(value)
+    judged &= ~masks["value"] & np.isin(kind, ["P", "M"]) & ~masks["kind"]
+    (params,) = [p for name, p in rules.default_recipe().rules if name == "pat"]
+    everything_outside = ([(1000, "T", None)], np.array([np.inf]), np.array([np.inf]))
+    for alarmed, expected in (
+        ("include", judged),
+        ("exclude", judged & ((flags & TEST_FLG_ALARM == 0) | masks["flags"])),
+    ):
+        found = _outlier_rows(
+            _Chunks(table), *everything_outside, replace(params, alarmed=alarmed, dynamic=None)
+        )
+        np.testing.assert_array_equal(np.sort(found), np.flatnonzero(expected))
+    assert judged.sum() > 1000 and (judged & (flags & TEST_FLG_ALARM != 0) & ~masks["flags"]).sum() > 50
 
 
 def test_stored_static_limits_make_the_table_polars_makes_of_them():

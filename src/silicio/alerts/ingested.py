@@ -9,8 +9,9 @@ The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
 order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
 and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
-count is compiled passes over them (the results judged, the tests coded, static limits and each
-group's dynamic population, then the dynamic limits). The stored lot history (versions, static
+count is one compiled pass over them (the results judged, the tests coded, the static limits
+compared, each group's dynamic population summed), then two over each row's group and value (the
+squared deviations, the dynamic limits). The stored lot history (versions, static
 PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
 not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
 count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
@@ -473,14 +474,13 @@ def pat_share_of_lot(
     counts after :func:`silicio.yields.screen` with the recipe's PAT rule and these static limits
     (AEC-Q001 Rev-D §3.1.1 static limits given, §3.1.2 dynamic limits mean ± n sigma per wafer or
     lot, clamped inside the static ones). None when the recipe is one the screening must run
-    (see the module notes) or the limits name a test twice (the screening refuses them).
+    (see the module notes), the limits name a test twice (the screening refuses them) or a test's
+    name does not follow its number and pin (the screening keys them apart).
 
     ``tidy``: the lot's results in any row order (the count does not depend on it), a pyarrow
     table (:meth:`IngestedLots.lot_results`: texts dictionary-encoded) or a polars frame. The
-    results are taken as arrays chunk by chunk as the table holds them (:class:`_Chunks`), texts
-    as codes of their distinct values, and judged in compiled passes over the chunks (those of
-    :func:`_static_pass`, then :func:`_dynamic_pass`): no frame of the judged results is built."""
-    from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
+    results are read chunk by chunk as the table holds them (:class:`_Chunks`) by the compiled
+    passes of :func:`_outlier_rows`: no frame of the judged results is built."""
     from silicio.yields.rules import registered_rules
 
     registered = registered_rules()
@@ -495,7 +495,6 @@ def pat_share_of_lot(
     static = _static_rows(static_limits, params.tests)
     if static is None:
         return None
-    row_of_key, static_lo, static_hi = static
 
     final = as_array(parts["is_last_test"], True)
     n_final = int(np.count_nonzero(final))
@@ -504,77 +503,23 @@ def pat_share_of_lot(
     table = tidy if isinstance(tidy, pa.Table) else tidy.to_arrow()
     if not table.num_rows:
         return 0, n_final
-    # The results judged (passing parts' last parametric results, alarms aside) and each one's
-    # test, wafer and limits as arrays, chunk by chunk as the table holds them (no column copied
-    # into one array); texts as codes of their distinct values.
     chunks = _Chunks(table)
-    value = chunks.numbers("result", np.nan, pa.float64())
-    test_type, types = chunks.codes("test_type")
-    type_ok = np.array([t in ("P", "M") for t in types], np.bool_)
-    excluding = params.alarmed == "exclude" and "test_flg" in table.column_names
-    flags = chunks.numbers("test_flg", 0, pa.int64()) if excluding else None
-    last = chunks.numbers("is_last_test", False, pa.bool_())
-    passed = chunks.numbers("part_passed", False, pa.bool_())
-    part_valid = chunks.valid("part_index")
-    judged = np.empty(table.num_rows, np.bool_)
-    for c, (at, stop) in enumerate(chunks.bounds):
-        _judged_rows(last[c], passed[c], value[c], test_type[c], type_ok,
-                     flags[c] if flags is not None else np.zeros(0, np.uint8),
-                     TEST_FLG_ALARM if excluding else 0, judged[at:stop])  # fmt: skip
-        if part_valid[c] is not None:
-            judged[at:stop] &= part_valid[c]
-    if not judged.any():
-        return 0, n_final
-    number = chunks.numbers("test_num", -1, pa.int64())
-    pin = chunks.numbers("pin", -1, pa.int64())
-    name_code, _ = chunks.codes("test_name")
-    coded = _chunked_test_codes(chunks, number, pin, name_code)
-    if coded is None:
+    hit_rows = _outlier_rows(chunks, *static, params)
+    if hit_rows is None:
         return None
-    test, first_rows = coded
-    row_of_test = np.array(
-        [
-            row_of_key.get(chunks.row(row, ("test_num", "test_name", "pin")), -1)
-            for row in first_rows.tolist()
-        ],
-        np.int64,
-    )
-    if dynamic is not None and dynamic.scope == "wafer":
-        owner, wafers = chunks.codes("wafer_id")
-        n_owners = len(wafers)
-    else:  # the results are of one lot (lot_id filtered): all one population
-        owner, n_owners = [np.zeros(stop - at, np.int64) for at, stop in chunks.bounds], 1
-    spec_lo = chunks.numbers("lo_limit", np.nan, pa.float64())
-    spec_hi = chunks.numbers("hi_limit", np.nan, pa.float64())
-    n_tests = first_rows.size
-    rejected, n, mean, sigma, lsl, usl = _static_pass(
-        chunks.bounds, judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
-        n_tests, dynamic is not None,
-    )  # fmt: skip
-    if dynamic is not None:
-        usable = (n >= dynamic.min_parts) & (sigma > 0)  # else: too few parts, or sigma 0: not screened
-        lo, hi, _, _ = pat_limits(
-            np.where(usable, mean, np.nan), np.where(usable, sigma, 0.0), dynamic.n, lsl, usl
-        )
-        group_test = np.tile(row_of_test, n_owners)
-        at = np.where(group_test >= 0, group_test, 0)
-        has = group_test >= 0
-        own_lo = np.where(has, static_lo[at] if static_lo.size else np.nan, np.nan)
-        own_hi = np.where(has, static_hi[at] if static_hi.size else np.nan, np.nan)
-        # a side clamped to the static limit is the static limit: crossing it is PAT_STATIC's
-        dynamic_lo = np.where(usable & ~(lo < own_lo), lo, np.nan)
-        dynamic_hi = np.where(usable & ~(hi > own_hi), hi, np.nan)
-        for c, (start, stop) in enumerate(chunks.bounds):
-            _dynamic_pass(judged[start:stop], test[start:stop], owner[c], value[c], row_of_test, n_tests, dynamic_lo,
-                          dynamic_hi, rejected[start:stop])  # fmt: skip
-    hit_rows = np.flatnonzero(rejected)
     if not hit_rows.size:
         return 0, n_final
-    hit = table.select(["wafer_id", "part_index"]).take(pa.array(hit_rows)).to_pydict()
-    hits = set(zip(hit["wafer_id"], hit["part_index"], strict=True))
+    wafer, wafers = chunks.codes("wafer_id")
+    part = chunks.numbers("part_index", -1, pa.int64())
+    hits = set()
+    # each hit row's chunk (an empty chunk starts where the next does)
+    chunk_of_hit = np.searchsorted(chunks.starts, hit_rows, "right") - 1
+    for c in np.unique(chunk_of_hit).tolist():
+        at = hit_rows[chunk_of_hit == c] - chunks.starts[c]
+        hits.update(zip([wafers[w] for w in wafer[c][at].tolist()], part[c][at].tolist(), strict=True))
     # the final passing parts among the hit ones (numpy: see final_bin_rows)
     part_index = as_array(parts["part_index"], -1)
-    candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [part for _, part in hits])
+    candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [p for _, p in hits])
     if parts["part_index"].null_count():
         candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(candidates)
@@ -582,6 +527,75 @@ def pat_share_of_lot(
         parts["wafer_id"].to_arrow().take(pa.array(rows)).to_pylist(), part_index[rows].tolist(), strict=True
     )
     return sum(1 for key in set(good) if key in hits), n_final
+
+
+def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarray, static_hi: np.ndarray,
+                  params) -> np.ndarray | None:  # fmt: skip
+    """The rows of the judged results (passing parts' last parametric results, alarms aside)
+    outside their test's static limits (``static_keys``: test_num, test_name, pin of each limit
+    row) or, ``params.dynamic`` given, outside their group's dynamic limits: per (owner, test)
+    group, of the results inside the static limits and the specification, mean ± n sigma (sample
+    sigma, ddof 1, two passes), clamped to the tightest specification limits, a side clamped to
+    the static limit being the static limit's; no limits for a group of fewer than ``min_parts``
+    results or sigma 0. None when a test's name does not follow its number and pin.
+
+    One pass over the table (:func:`_first_pass`) judges, codes the tests, compares with the static
+    limits, adds up the populations and gives each row its group; the squared deviations and the
+    dynamic limits' comparison read only the groups and the values."""
+    from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
+
+    dynamic = params.dynamic
+    rows = chunks.table.num_rows
+    value = chunks.numbers("result", np.nan, pa.float64())
+    type_code, types = chunks.codes("test_type")
+    type_ok = np.array([t in ("P", "M") for t in types], np.bool_)
+    alarm = TEST_FLG_ALARM if params.alarmed == "exclude" and "test_flg" in chunks.table.column_names else 0
+    flags = chunks.numbers("test_flg", 0, pa.int64()) if alarm else chunks.constant(0)
+    last, passed = chunks.bits("is_last_test"), chunks.bits("part_passed")
+    part_valid = chunks.validity("part_index")
+    name, names = chunks.codes("test_name")
+    slots = _TestSlots(chunks)
+    name_code = {n: code for code, n in enumerate(names)}
+    static_slot = np.array([slots.of(number, pin) for number, _, pin in static_keys], np.int64)
+    static_name = np.array([name_code.get(n, -1) for _, n, _ in static_keys], np.int64)
+    if dynamic is not None and dynamic.scope == "wafer":
+        owner, wafers = chunks.codes("wafer_id")
+        n_owners = len(wafers)
+    else:  # the results are of one lot (lot_id filtered): all one population
+        owner, n_owners = chunks.constant(0), 1
+    spec_lo = chunks.numbers("lo_limit", np.nan, pa.float64())
+    spec_hi = chunks.numbers("hi_limit", np.nan, pa.float64())
+
+    sums = _GroupSums(static_lo.size * n_owners)
+    code_of_slot = np.full(slots.n_slots, -1, np.int64)
+    first_name, row_of_code = (np.empty(min(slots.n_slots, rows), np.int64) for _ in range(2))
+    grouped = rows if dynamic is not None else 0
+    group = np.empty(grouped, np.int32 if sums.count.size < 2**31 - 1 else np.int64)
+    outliers = np.empty(rows, np.int64)
+    state = np.zeros(3, np.int64)  # codes given, 1 once a name does not follow its code, outliers
+    for c, (at, stop) in enumerate(chunks.bounds):
+        _first_pass(at, *last[c], *passed[c], *part_valid[c], value[c], type_code[c], type_ok, flags[c], alarm,
+                    *slots.keys(c), name[c], owner[c], n_owners, spec_lo[c], spec_hi[c], static_slot, static_name,
+                    static_lo, static_hi, dynamic is not None, code_of_slot, first_name, row_of_code, *sums.sums,
+                    group[at:stop], outliers, state)  # fmt: skip
+        if state[1]:
+            return None
+    if dynamic is not None:
+        mean = sums.mean()
+        for c, (at, stop) in enumerate(chunks.bounds):
+            _add_squares(group[at:stop], value[c], mean, sums.squares)
+        sigma = sums.sigma()
+        # too few parts, or sigma 0: not screened
+        usable = (sums.count >= dynamic.min_parts) & (sigma > 0)
+        lo, hi, _, _ = pat_limits(
+            np.where(usable, mean, np.nan), np.where(usable, sigma, 0.0), dynamic.n, sums.lsl, sums.usl
+        )
+        # a side clamped to the static limit is the static limit: crossing it is PAT_STATIC's
+        dynamic_lo = np.where(usable & ~(lo < np.repeat(static_lo, n_owners)), lo, np.nan)
+        dynamic_hi = np.where(usable & ~(hi > np.repeat(static_hi, n_owners)), hi, np.nan)
+        for c, (at, stop) in enumerate(chunks.bounds):
+            _dynamic_outliers(at, group[at:stop], value[c], dynamic_lo, dynamic_hi, outliers, state)
+    return outliers[: state[2]]
 
 
 class _Chunks:
@@ -601,21 +615,45 @@ class _Chunks:
         self.bounds = list(zip(self.starts.tolist(), ends.tolist(), strict=True))
 
     def numbers(self, name: str, null, dtype) -> list[np.ndarray]:
-        """Column ``name``'s chunks as numpy arrays: of their own type (no copy but a boolean's
-        unpacking) where they have no nulls, else of ``dtype`` with ``null`` for them."""
+        """Column ``name``'s chunks as numpy arrays: of their own type (no copy) where they have
+        no nulls, a constant (:meth:`constant`) where they are all null, else of ``dtype`` with
+        ``null`` for the nulls."""
         out = []
         for chunk in self.table[name].chunks:
             if chunk.null_count == len(chunk):
-                out.append(np.full(len(chunk), null, dtype.to_pandas_dtype()))
+                out.append(np.broadcast_to(np.array(null, dtype.to_pandas_dtype()), len(chunk)))
             elif chunk.null_count:
                 out.append(chunk.cast(dtype).fill_null(pa.scalar(null, dtype)).to_numpy(zero_copy_only=False))
             else:
                 out.append(chunk.to_numpy(zero_copy_only=False))
         return out
 
-    def valid(self, name: str) -> list[np.ndarray | None]:
-        """Whether each row of column ``name`` has a value, chunk by chunk (None: every row)."""
-        return [chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else None
+    def span(self, name: str, null: int) -> tuple[int, int]:
+        """The lowest and highest value of column ``name``, ``null`` one of them where it has nulls."""
+        import pyarrow.compute as pc
+
+        column = self.table[name]
+        span = pc.min_max(column).as_py()
+        values = [v for v in (span["min"], span["max"], null if column.null_count else None) if v is not None]
+        return min(values), max(values)
+
+    def constant(self, value: int) -> list[np.ndarray]:
+        """``value`` in every row, chunk by chunk: a read-only view of one number (no memory)."""
+        return [np.broadcast_to(np.int64(value), stop - at) for at, stop in self.bounds]
+
+    def bits(self, name: str) -> list[tuple[np.ndarray, int]]:
+        """Boolean column ``name``'s chunks as their Arrow bitmaps and bit offsets, for :func:`_bit`
+        (not unpacked into bytes: the kernels read the bits); a null false."""
+        out = []
+        for chunk in self.table[name].chunks:
+            if chunk.null_count:
+                chunk = chunk.fill_null(False)
+            out.append((_bitmap(chunk.buffers()[1]), chunk.offset))
+        return out
+
+    def validity(self, name: str) -> list[tuple[np.ndarray, int]]:
+        """Whether each row of column ``name`` has a value, as :meth:`bits` (offset -1: every row)."""
+        return [(_bitmap(chunk.buffers()[0]), chunk.offset) if chunk.null_count else (_bitmap(None), -1)
                 for chunk in self.table[name].chunks]  # fmt: skip
 
     def codes(self, name: str) -> tuple[list[np.ndarray], list]:
@@ -633,54 +671,181 @@ class _Chunks:
         as_indices = len(code_of) == len(remap)
         return [_dictionary_codes(chunk, remap, code_of, as_indices) for chunk in chunks], list(code_of)
 
-    def row(self, row: int, columns: tuple[str, ...]) -> tuple:
-        """The values of ``columns`` in row ``row`` of the table, as Python values."""
-        chunk = (
-            int(np.searchsorted(self.starts, row, "right")) - 1
-        )  # an empty chunk starts where the next does
-        at = row - int(self.starts[chunk])
-        return tuple(self.table[name].chunk(chunk)[at].as_py() for name in columns)
+
+def _bitmap(buffer: pa.Buffer | None) -> np.ndarray:
+    """An Arrow buffer's bytes as a numpy array (no copy; none: empty)."""
+    return np.zeros(0, np.uint8) if buffer is None else np.frombuffer(buffer, np.uint8)
 
 
-def _chunked_test_codes(chunks: _Chunks, number: list[np.ndarray], pin: list[np.ndarray],
-                        name_code: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
-    """:func:`_test_codes` of the chunks of a table: the same codes and first rows."""
-    ranges = [_ranges(n, p) for n, p in zip(number, pin, strict=True) if n.size]
-    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    pin_low, pin_high = min(r[2] for r in ranges), max(r[3] for r in ranges)
-    radix = pin_high - pin_low + 1
-    if (high - low + 1) * radix > _DENSE_TEST_SLOTS:  # sparse numbers: the one-array way
-        return _test_codes(np.concatenate(number), np.concatenate(pin), np.concatenate(name_code))
-    code_of_slot = np.full((high - low + 1) * radix, -1, np.int64)
-    rows = chunks.table.num_rows
-    code, first, first_name = np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.int64)
-    state = np.zeros(2, np.int64)  # codes given, a name that does not follow its code
-    for c, (start, stop) in enumerate(chunks.bounds):
-        _codes_by_slot_into(number[c], pin[c], low, pin_low, radix, name_code[c], start, code_of_slot,
-                            code[start:stop], first, first_name, state)  # fmt: skip
-    return None if state[1] else (code, first[: state[0]].copy())
+#: Test numbers and pins coded through a dense table up to this many slots (a few MB).
+_DENSE_TEST_SLOTS = 1 << 22
+
+
+class _TestSlots:
+    """Each row's test, its number and pin (-1: null), as a slot 0..n_slots-1 that the kernel
+    computes from two keys, (major - major_low) * radix + (minor - minor_low): the number and the
+    pin where their ranges make a dense table of at most ``_DENSE_TEST_SLOTS``, else the rank of
+    number and pin among the distinct ones (and 0)."""
+
+    def __init__(self, chunks: _Chunks):
+        number, pin = chunks.numbers("test_num", -1, pa.int64()), chunks.numbers("pin", -1, pa.int64())
+        (self.low, high), (self.pin_low, pin_high) = chunks.span("test_num", -1), chunks.span("pin", -1)
+        self.radix = pin_high - self.pin_low + 1
+        self.n_slots = (high - self.low + 1) * self.radix
+        self.distinct = None
+        self.major, self.minor = number, pin
+        if self.n_slots > _DENSE_TEST_SLOTS:  # sparse numbers: ranked among the distinct ones
+            combined = [self._combined(n, p) for n, p in zip(number, pin, strict=True)]
+            self.distinct = np.unique(np.concatenate(combined))
+            self.major = [np.searchsorted(self.distinct, c) for c in combined]
+            self.minor = [np.broadcast_to(np.int64(0), c.size) for c in combined]
+            self.low, self.pin_low, self.radix, self.n_slots = 0, 0, 1, self.distinct.size
+
+    @staticmethod
+    def _combined(number, pin):
+        # pins are 16-bit, null (-1) below them
+        return np.asarray(number, np.int64) * 65538 + (np.asarray(pin, np.int64) + 1)
+
+    def keys(self, chunk: int) -> tuple:
+        """The kernel's keys of chunk ``chunk``: major, minor, major_low, minor_low, radix."""
+        return self.major[chunk], self.minor[chunk], self.low, self.pin_low, self.radix
+
+    def of(self, number: int | None, pin: int | None) -> int:
+        """The slot of a test number and pin (None: null); -1 when no row can have it."""
+        number, pin = -1 if number is None else number, -1 if pin is None else pin
+        if self.distinct is not None:
+            at = int(np.searchsorted(self.distinct, self._combined(number, pin)))
+            return at if at < self.distinct.size and self.distinct[at] == self._combined(number, pin) else -1
+        if not (0 <= number - self.low and 0 <= pin - self.pin_low < self.radix):
+            return -1
+        slot = (number - self.low) * self.radix + pin - self.pin_low
+        return slot if slot < self.n_slots else -1
 
 
 @nb.njit(cache=True, nogil=True)
-def _codes_by_slot_into(major, minor, major_low, minor_low, radix, name_hash, base, code_of_slot, code, first,
-                        first_name, state):  # fmt: skip
-    """:func:`_codes_by_slot` of one chunk (rows from ``base``) with the codes so far
-    (``code_of_slot``, ``first`` and ``first_name`` of each code, ``state``: codes given, and 1
-    once a name does not follow its code)."""
-    n = state[0]
-    for i in range(minor.size):
-        slot = (np.int64(major[i]) - major_low) * radix + (np.int64(minor[i]) - minor_low)
-        c = code_of_slot[slot]
-        if c < 0:
-            c = n
-            code_of_slot[slot] = c
-            first[c] = base + i
-            first_name[c] = name_hash[i]
-            n += 1
-        elif name_hash[i] != first_name[c]:
+def _bit(bits, offset, i):
+    """Bit ``offset + i`` of an Arrow bitmap (offset -1: every bit set)."""
+    if offset < 0:
+        return True
+    at = offset + i
+    return (bits[at >> 3] >> (at & 7)) & 1 == 1
+
+
+#: :func:`_first_pass`' group of a row not compared with dynamic limits (not judged, no static
+#: limits, or outside them); ~group: compared, but outside the specification (not in the population).
+_NO_GROUP = np.iinfo(np.int32).min
+
+
+@nb.njit(cache=True, nogil=True)
+def _first_pass(base, last, last_at, passed, passed_at, part_valid, part_valid_at, value, type_code, type_ok, flags,
+                alarm, major, minor, major_low, minor_low, radix, name, owner, n_owners, spec_lo, spec_hi, static_slot,
+                static_name, static_lo, static_hi, dynamic, code_of_slot, first_name, row_of_code, count, total, lsl,
+                usl, group, outliers, state):  # fmt: skip
+    """:func:`_outlier_rows`' pass over one chunk (rows from ``base``). Each row's test gets a code
+    by its slot (:class:`_TestSlots`), in order of first appearance, with the static limit row of
+    its slot and name (-1: none); a row whose name differs from its code's first name sets
+    ``state[1]`` and ends the pass. A judged result (part's last test, part passing and numbered,
+    finite, of a judged test type, no ``alarm`` flag set) with static limits: outside them, its
+    row goes to ``outliers``; inside them, with ``dynamic``, its ``group`` is set (limit row *
+    n_owners + owner; ~group outside the specification; else ``_NO_GROUP``), and inside the
+    specification it adds to its group's ``count`` and ``total`` and tightens its ``lsl`` / ``usl``.
+    ``state``: codes given, the name flag, outliers. An index that cannot be negative is taken
+    unsigned: numba then does not check it for a negative one (~15 % of the pass)."""
+    n_codes, n_out = state[0], state[2]
+    for i in range(value.size):
+        slot = np.uint64((np.int64(major[i]) - major_low) * radix + (np.int64(minor[i]) - minor_low))
+        code = code_of_slot[slot]
+        if code < 0:
+            code = n_codes
+            code_of_slot[slot] = code
+            first_name[code] = name[i]
+            row_of_code[code] = -1
+            for r in range(static_slot.size):
+                if static_slot[r] == np.int64(slot) and static_name[r] == name[i]:
+                    row_of_code[code] = r
+            n_codes += 1
+        elif name[i] != first_name[np.uint64(code)]:
             state[1] = 1
-        code[i] = c
-    state[0] = n
+            return
+        if dynamic:
+            group[i] = _NO_GROUP
+        row = row_of_code[np.uint64(code)]
+        v = value[i]
+        if row < 0 or not (
+            _bit(last, last_at, i) and _bit(passed, passed_at, i) and _bit(part_valid, part_valid_at, i)
+            and np.isfinite(v) and type_ok[np.uint64(type_code[i])] and (alarm == 0 or (flags[i] & alarm) == 0)
+        ):  # fmt: skip
+            continue
+        if v < static_lo[np.uint64(row)] or v > static_hi[np.uint64(row)]:
+            outliers[n_out] = base + i
+            n_out += 1
+            continue
+        if not dynamic:
+            continue
+        g = np.uint64(row * n_owners + owner[i])
+        if v < spec_lo[i] or v > spec_hi[i]:
+            group[i] = ~np.int64(g)
+            continue
+        group[i] = np.int64(g)
+        count[g] += 1
+        total[g] += v
+        if not np.isnan(spec_lo[i]) and not spec_lo[i] <= lsl[g]:
+            lsl[g] = spec_lo[i]
+        if not np.isnan(spec_hi[i]) and not spec_hi[i] >= usl[g]:
+            usl[g] = spec_hi[i]
+    state[0], state[2] = n_codes, n_out
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_squares(group, value, mean, squares):
+    """The second pass of the sample sigma over one chunk: each population result's squared
+    deviation from its group's mean added to ``squares``."""
+    for i in range(group.size):
+        g = group[i]
+        if g >= 0:
+            squares[g] += (value[i] - mean[g]) ** 2
+
+
+@nb.njit(cache=True, nogil=True)
+def _dynamic_outliers(base, group, value, dynamic_lo, dynamic_hi, outliers, state):
+    """Adds to ``outliers`` (``state[2]`` so far) the rows of one chunk (from ``base``) with a
+    group outside its dynamic limits (NaN: none)."""
+    n_out = state[2]
+    for i in range(group.size):
+        g = group[i]
+        if g == _NO_GROUP:
+            continue
+        if g < 0:
+            g = ~g
+        if value[i] < dynamic_lo[g] or value[i] > dynamic_hi[g]:
+            outliers[n_out] = base + i
+            n_out += 1
+    state[2] = n_out
+
+
+class _GroupSums:
+    """Each (static limit row, owner) group's dynamic population as :func:`_first_pass` and
+    :func:`_add_squares` add it up over the chunks of a lot's results."""
+
+    def __init__(self, n_groups: int):
+        self.count = np.zeros(n_groups, np.int64)
+        self.total = np.zeros(n_groups)
+        self.lsl = np.full(n_groups, np.nan)
+        self.usl = np.full(n_groups, np.nan)
+        self.squares = np.zeros(n_groups)
+
+    @property
+    def sums(self):
+        return self.count, self.total, self.lsl, self.usl
+
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan)
+
+    def sigma(self) -> np.ndarray:
+        """The sample sigma (ddof 1) of each group of more than one result, else 0."""
+        many = self.count > 1
+        return np.where(many, np.sqrt(self.squares / np.where(many, self.count - 1, 1)), 0.0)
 
 
 #: The wafer codes of the last lot's parts frame (the frame kept, so its id stays its own).
@@ -744,8 +909,8 @@ def as_array(series: pl.Series, null: Any) -> np.ndarray:
 
 def _static_rows(
     static_limits: pa.Table | pl.DataFrame, tests
-) -> tuple[dict[tuple, int], np.ndarray, np.ndarray] | None:
-    """(test_num, test_name, pin) -> row of the static limits (of ``tests``), and the rows' low and
+) -> tuple[list[tuple], np.ndarray, np.ndarray] | None:
+    """(test_num, test_name, pin) of each row of the static limits (of ``tests``), and the rows' low and
     high limits (NaN: none, a skipped test has none); None when the limits are per lot or name a
     test twice (the screening refuses them). A few rows: read in Python."""
     from silicio.yields.pat import TEST_KEY
@@ -759,77 +924,14 @@ def _static_rows(
         return None
     wanted = None if isinstance(tests, str) else set(tests)
     limits = [r for r in table.select(list(needed)).to_pylist() if wanted is None or r["test_num"] in wanted]
-    rows = {(r["test_num"], r["test_name"], r["pin"]): row for row, r in enumerate(limits)}
-    if len(rows) != len(limits):
+    keys = [(r["test_num"], r["test_name"], r["pin"]) for r in limits]
+    if len(set(keys)) != len(keys):
         return None
     lo, hi = (
         np.array([np.nan if r["skipped"] or r[column] is None else r[column] for r in limits], np.float64)
         for column in ("pat_lo", "pat_hi")
     )
-    return rows, lo, hi
-
-
-#: Test numbers and pins coded through a dense table up to this many slots (a few MB).
-_DENSE_TEST_SLOTS = 1 << 22
-
-
-def _test_codes(
-    number: np.ndarray, pin: np.ndarray, name_hash: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each row's test as a code 0..n-1 (in the order tests first appear) from its number and pin
-    (-1: null), and each code's first row; None when a test's name does not follow its number
-    and pin (two names under one number and pin: the screening keys them apart)."""
-    low, high, pin_low, pin_high = _ranges(number, pin)
-    radix = pin_high - pin_low + 1
-    if (high - low + 1) * radix <= _DENSE_TEST_SLOTS:
-        code, first_rows, names_follow = _codes_by_slot(number, pin, low, pin_low, radix, (high - low + 1) * radix,
-                                                        name_hash)  # fmt: skip
-    else:  # sparse numbers: ranked among the distinct ones
-        combined = number.astype(np.int64) * 65538 + (pin.astype(np.int64) + 1)  # pins are 16-bit, null below
-        distinct = np.unique(combined)
-        slot, slots = np.searchsorted(distinct, combined), distinct.size
-        # the rank is the slot: passed as the minor key, with no major part (radix 0)
-        code, first_rows, names_follow = _codes_by_slot(slot, slot, 0, 0, 0, slots, name_hash)
-    return (code, first_rows) if names_follow else None
-
-
-@nb.njit(cache=True, nogil=True)
-def _ranges(number, pin):
-    """(lowest, highest) test number and pin."""
-    low, high = np.int64(number[0]), np.int64(number[0])
-    pin_low, pin_high = np.int64(pin[0]), np.int64(pin[0])
-    for i in range(number.size):
-        n, p = np.int64(number[i]), np.int64(pin[i])
-        low, high = min(low, n), max(high, n)
-        pin_low, pin_high = min(pin_low, p), max(pin_high, p)
-    return low, high, pin_low, pin_high
-
-
-@nb.njit(cache=True, nogil=True)
-def _judged_rows(last, passed, value, type_code, type_ok, flags, alarm, judged):
-    """Marks in ``judged`` the results judged: a part's last test, the part passing, a finite
-    result of a judged test type, and (``alarm`` not 0, ``flags`` given) no alarm flag set; one
-    pass, no temporaries. Returns ``judged``."""
-    for i in range(value.size):
-        judged[i] = (
-            last[i] and passed[i] and np.isfinite(value[i]) and type_ok[type_code[i]]
-            and (alarm == 0 or (flags[i] & alarm) == 0)
-        )  # fmt: skip
-    return judged
-
-
-@nb.njit(cache=True, nogil=True)
-def _codes_by_slot(major, minor, major_low, minor_low, radix, n_slots, name_hash):
-    """Codes of the rows' slots (major - major_low) * radix + (minor - minor_low), computed row by
-    row (no array of them), in order of first appearance; each code's first row, and whether
-    every row's name hash equals its code's first row's (:func:`_codes_by_slot_into`, one chunk)."""
-    code_of_slot = np.full(n_slots, -1, np.int64)
-    code, first = np.empty(minor.size, np.int64), np.empty(minor.size, np.int64)
-    first_name = np.empty(minor.size, np.int64)
-    state = np.zeros(2, np.int64)
-    _codes_by_slot_into(major, minor, major_low, minor_low, radix, name_hash, 0, code_of_slot, code, first,
-                        first_name, state)  # fmt: skip
-    return code, first[: state[0]].copy(), state[1] == 0
+    return keys, lo, hi
 
 
 @nb.njit(cache=True, nogil=True)
@@ -856,105 +958,3 @@ def codes_in_order(values):
             n += 1
         code[i] = last
     return code, n
-
-
-class _GroupSums:
-    """Each (owner, test) group's dynamic population as :func:`_static_sums` and
-    :func:`_static_squares` add it up over the chunks of a lot's results."""
-
-    def __init__(self, n_groups: int):
-        self.count = np.zeros(n_groups, np.int64)
-        self.total = np.zeros(n_groups)
-        self.lsl = np.full(n_groups, np.nan)
-        self.usl = np.full(n_groups, np.nan)
-        self.squares = np.zeros(n_groups)
-
-    @property
-    def sums(self):
-        return self.count, self.total, self.lsl, self.usl
-
-    def mean(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan)
-
-    def sigma(self) -> np.ndarray:
-        """The sample sigma (ddof 1) of each group of more than one result, else 0."""
-        many = self.count > 1
-        return np.where(many, np.sqrt(self.squares / np.where(many, self.count - 1, 1)), 0.0)
-
-
-def _static_pass(bounds, judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_owners,
-                 n_tests, dynamic):  # fmt: skip
-    """The judged results outside the static limits of their test, and per (owner, test) group the
-    dynamic population (results with static limits, inside them and inside the specification,
-    NaN no limit): its size, mean and sample sigma (ddof 1, two passes: sums, then squared
-    deviations from the mean) and tightest specification limits (NaN: none). The results come in
-    chunks, ``bounds`` each one's (start, stop) rows: ``judged`` and ``test`` whole arrays,
-    ``owner``, ``value``, ``spec_lo`` and ``spec_hi`` a list of arrays, one a chunk."""
-    rejected = np.zeros(judged.size, np.bool_)
-    state = _GroupSums(n_owners * n_tests)
-    for c, (at, stop) in enumerate(bounds):
-        _static_sums(judged[at:stop], test[at:stop], owner[c], value[c], spec_lo[c], spec_hi[c], row_of_test,
-                     static_lo, static_hi, n_tests, dynamic, rejected[at:stop], *state.sums)  # fmt: skip
-    mean = state.mean()
-    if dynamic:
-        for c, (at, stop) in enumerate(bounds):
-            _static_squares(judged[at:stop], rejected[at:stop], test[at:stop], owner[c], value[c], spec_lo[c],
-                            spec_hi[c], row_of_test, n_tests, mean, state.squares)  # fmt: skip
-    return rejected, state.count, mean, state.sigma(), state.lsl, state.usl
-
-
-@nb.njit(cache=True, nogil=True)
-def _static_sums(judged, test, owner, value, spec_lo, spec_hi, row_of_test, static_lo, static_hi, n_tests,
-                 dynamic, rejected, count, total, lsl, usl):  # fmt: skip
-    """The first pass of :func:`_static_pass` over one chunk: marks in ``rejected`` the judged
-    results outside their test's static limits, adds the others inside the specification (with
-    static limits) to their group's ``count`` and ``total``, and tightens its ``lsl`` / ``usl``."""
-    for i in range(value.size):
-        if not judged[i]:
-            continue
-        row = row_of_test[test[i]]
-        if row < 0:
-            continue
-        v = value[i]
-        if v < static_lo[row] or v > static_hi[row]:
-            rejected[i] = True
-            continue
-        if not dynamic or v < spec_lo[i] or v > spec_hi[i]:
-            continue
-        g = owner[i] * n_tests + test[i]
-        count[g] += 1
-        total[g] += v
-        if not np.isnan(spec_lo[i]) and not spec_lo[i] <= lsl[g]:
-            lsl[g] = spec_lo[i]
-        if not np.isnan(spec_hi[i]) and not spec_hi[i] >= usl[g]:
-            usl[g] = spec_hi[i]
-
-
-@nb.njit(cache=True, nogil=True)
-def _static_squares(
-    judged, rejected, test, owner, value, spec_lo, spec_hi, row_of_test, n_tests, mean, squares
-):
-    """The second pass of :func:`_static_pass` over one chunk: each population result's squared
-    deviation from its group's mean added to ``squares``."""
-    for i in range(value.size):
-        if not judged[i] or rejected[i]:
-            continue
-        row = row_of_test[test[i]]
-        v = value[i]
-        if row < 0 or v < spec_lo[i] or v > spec_hi[i]:
-            continue
-        g = owner[i] * n_tests + test[i]
-        squares[g] += (v - mean[g]) ** 2
-
-
-@nb.njit(cache=True, nogil=True)
-def _dynamic_pass(judged, test, owner, value, row_of_test, n_tests, dynamic_lo, dynamic_hi, rejected):
-    """Marks in ``rejected`` the judged results with static limits outside their group's dynamic
-    limits (NaN: none)."""
-    for i in range(value.size):
-        if not judged[i] or rejected[i] or row_of_test[test[i]] < 0:
-            continue
-        g = owner[i] * n_tests + test[i]
-        if value[i] < dynamic_lo[g] or value[i] > dynamic_hi[g]:
-            rejected[i] = True
