@@ -225,3 +225,21 @@ def test_final_yield_of_a_file_with_retests_inside_it(tmp_path):
         assert (last_of_each(parts["die_key"].to_numpy()) == parts["is_last_test"].to_numpy()).all()
         yields = _final_yields(context, index)
     assert yields["final_yield"].to_list() == [sum(final.values()) / len(final)]
+
+
+def test_kept_frame_takes_texts_as_polars_reads_them_of_every_arrow_text_type():
+    from silicio.alerts.ingested import _kept_frame
+
+    texts = ["W1", None, "a text longer than twelve bytes", ""]
+    table = pa.table({
+        "plain": pa.array(texts), "large": pa.array(texts, pa.large_string()),
+        "coded": pa.array(texts).dictionary_encode(), "none": pa.nulls(4, pa.string()),
+        "number": pa.array([1, None, 3, 4], pa.uint16()),
+    })  # fmt: skip
+    frame = _kept_frame(table, None)
+    assert frame.schema == pl.Schema({"plain": pl.String, "large": pl.String, "coded": pl.String,
+                                      "none": pl.String, "number": pl.UInt16})  # fmt: skip
+    assert frame.to_dict(as_series=False) == {**{c: texts for c in ("plain", "large", "coded")},
+                                              "none": [None] * 4, "number": [1, None, 3, 4]}  # fmt: skip
+    assert _kept_frame(table, ("number", "plain")).columns == ["number", "plain"]
+    assert _kept_frame(table, ("plain", "missing")) is None
