@@ -243,3 +243,24 @@ def test_kept_frame_takes_texts_as_polars_reads_them_of_every_arrow_text_type():
                                               "none": [None] * 4, "number": [1, None, 3, 4]}  # fmt: skip
     assert _kept_frame(table, ("number", "plain")).columns == ["number", "plain"]
     assert _kept_frame(table, ("plain", "missing")) is None
+
+
+@pytest.mark.parametrize("text_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_value_codes_of_values_in_runs_are_those_of_each_row_by_first_appearance(text_type):
+    """Wafer ids as a lot's parts hold them (runs, a wafer tested again later, runs of one row),
+    and the same values shuffled (short runs): each row's code, the values in order of first
+    appearance, as a Python dictionary codes them row by row."""
+    rng = np.random.default_rng(4)
+    runs = ["W1", "W2", "W10", "W2", "W3", "W1", "W4"]
+    lengths = [500, 300, 1, 400, 2, 700, 1]
+    in_runs = [w for w, n in zip(runs, lengths, strict=True) for _ in range(n)]
+    for texts in (in_runs, list(rng.permutation(in_runs))):
+        codes, values = value_codes(pa.array(texts, text_type))
+        code_of: dict[str, int] = {}
+        expected = [code_of.setdefault(t, len(code_of)) for t in texts]
+        assert codes.tolist() == expected and values == list(code_of)
+    codes, values = value_codes(
+        pa.chunked_array([pa.array(in_runs[:900], text_type), pa.array(in_runs[900:], text_type)])
+    )
+    assert [values[c] for c in codes] == in_runs
+    assert value_codes(pa.array(["W1"], text_type))[1] == ["W1"]

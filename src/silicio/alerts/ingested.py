@@ -443,11 +443,34 @@ def value_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if not pa.types.is_dictionary(column.type):
+        in_runs = _codes_of_runs(column)
+        if in_runs is not None:
+            return in_runs
         if pa.types.is_string_view(column.type):
             column = column.cast(pa.large_string())
         column = pc.dictionary_encode(column)
     remap, code_of = _codes_of_entries(column.dictionary)
     return _dictionary_codes(column, remap, code_of, len(code_of) == len(remap)), list(code_of)
+
+
+def _codes_of_runs(column: pa.Array) -> tuple[np.ndarray, list] | None:
+    """:func:`value_codes` of a column without nulls whose values come in long runs (a lot's
+    parts, wafer by wafer): each run's first value looked at once, where dictionary-encoding
+    hashes every row (~1 ms CPU a 25-wafer lot's wafer ids, against ~0.3); None otherwise."""
+    import pyarrow.compute as pc
+
+    rows = len(column)
+    if column.null_count or rows < 2:
+        return None
+    changes = pc.indices_nonzero(pc.not_equal(column.slice(1), column.slice(0, rows - 1)))
+    if len(changes) > rows // 16:  # short runs: a look at each costs more than the encoding
+        return None
+    starts = np.concatenate(([0], changes.to_numpy().astype(np.int64) + 1))
+    code_of: dict[Any, int] = {}
+    run_codes = np.array(
+        [code_of.setdefault(column[int(at)].as_py(), len(code_of)) for at in starts], np.int64
+    )
+    return np.repeat(run_codes, np.diff(starts, append=rows)), list(code_of)
 
 
 def _codes_of_entries(dictionary: pa.Array) -> tuple[np.ndarray, dict[Any, int]]:
@@ -699,7 +722,7 @@ def wafer_codes(parts: pl.DataFrame) -> tuple[np.ndarray, list]:
     kept = _WAFER_CODES.get(id(parts))
     if kept is not None and kept[0] is parts:
         return kept[1]
-    codes = value_codes(parts["wafer_id"].to_arrow())
+    codes = value_codes(parts["wafer_id"].to_arrow(compat_level=pl.CompatLevel.newest()))  # texts not copied
     _WAFER_CODES.clear()
     _WAFER_CODES[id(parts)] = (parts, codes)
     return codes
