@@ -364,15 +364,14 @@ def _kept_frame(table: pa.Table, columns) -> pl.DataFrame | None:
         if any(c not in table.column_names for c in columns):
             return None
         table = table.select(list(columns))
-    decoded = [
-        pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema
-    ]
-    if any(pa.types.is_dictionary(f.type) for f in table.schema):
-        table = table.cast(pa.schema(decoded))
     texts = (pa.string(), pa.large_string())
-    if any(f.type in texts for f in table.schema):
-        table = table.cast(pa.schema([pa.field(f.name, pa.string_view()) if f.type in texts else f
-                                      for f in table.schema]))  # fmt: skip
+    for at, column in enumerate(table.columns):  # only these cast: a cast costs even where it changes nothing
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if column.type in texts:
+            column = column.cast(pa.string_view())
+        if column.type != table.field(at).type:
+            table = table.set_column(at, table.field(at).name, column)
     return pl.from_arrow(table)
 
 
