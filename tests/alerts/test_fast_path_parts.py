@@ -336,3 +336,10 @@ def test_value_codes_of_values_in_runs_are_those_of_each_row_by_first_appearance
     )
     assert [values[c] for c in codes] == in_runs
     assert value_codes(pa.array(["W1"], text_type))[1] == ["W1"]
+
+
+def test_value_codes_of_numbers_in_runs_code_a_nan_once():
+    codes, values = value_codes(pa.array([5] * 100 + [7] * 50 + [5] * 10, pa.uint16()))
+    assert values == [5, 7] and codes.tolist() == [0] * 100 + [1] * 50 + [0] * 10
+    codes, values = value_codes(pa.array([1.0] + [np.nan] * 100 + [2.0] * 100))
+    assert len(values) == 3 and codes.tolist() == [0] + [1] * 100 + [2] * 100

@@ -459,7 +459,9 @@ def _codes_of_runs(column: pa.Array) -> tuple[np.ndarray, list] | None:
     import pyarrow.compute as pc
 
     rows = len(column)
-    if column.null_count or rows < 2:
+    # texts and integers only: a float's NaN equals no value, not even its own
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view, pa.types.is_integer)
+    if column.null_count or rows < 2 or not any(kind(column.type) for kind in kinds):
         return None
     changes = pc.indices_nonzero(pc.not_equal(column.slice(1), column.slice(0, rows - 1)))
     if len(changes) > rows // 16:  # short runs: a look at each costs more than the encoding
