@@ -11,9 +11,9 @@ order stored, by pyarrow with the texts dictionary-encoded (each distinct text l
 and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
 count is compiled passes over them (the results judged, the tests coded, static limits and each
 group's dynamic population, then the dynamic limits). The stored lot history (versions, static
-PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
-not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
-count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
+PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are compiled passes, numpy or a
+polars Series' own sums over the parts' columns, not polars frame operations: each of those wakes
+polars' threads, which cost more CPU than a lot's count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
 a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
 
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
