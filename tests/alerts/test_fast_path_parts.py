@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from silicio.alerts.base import last_of_each
@@ -24,26 +25,44 @@ def _parts(rng, n=4000, wafers=("W1", "W2", "W10")):
     })  # fmt: skip
 
 
-def _as_counted(rows):
+def _grouped_by_polars(parts, lot):
     return sorted(
-        (r["lot"], r["wafer_id"], r["hard_bin"], r["soft_bin"], r["passed"], r["dies"]) for r in rows
+        parts.filter(pl.col("is_last_test"))
+        .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
+        .agg(pl.len().alias("dies"))
+        .with_columns(pl.lit(lot).alias("lot"))
+        .select("lot", "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
+        .iter_rows()
     )
 
 
 def test_final_bin_rows_count_what_polars_groups():
     parts = _parts(np.random.default_rng(3))
-    rows = final_bin_rows(parts, "L1")
-    assert isinstance(rows, list)  # the numpy way
-    expected = (
-        parts.filter(pl.col("is_last_test"))
-        .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
-        .agg(pl.len().alias("dies"))
-        .with_columns(pl.lit("L1").alias("lot"))
-        .select("lot", "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
+    counted = final_bin_rows(parts, "L1")
+    assert isinstance(counted, pa.Table)  # the compiled count
+    assert counted.schema == pa.schema([("lot", pa.string()), ("wafer_id", pa.string()), ("hard_bin", pa.uint16()),
+                                        ("soft_bin", pa.uint16()), ("passed", pa.bool_()), ("dies", pa.int64())])  # fmt: skip
+    assert sorted(counted.to_pylist(), key=str) == sorted(
+        (dict(zip(counted.column_names, row, strict=True)) for row in _grouped_by_polars(parts, "L1")),
+        key=str,
     )
-    assert _as_counted(rows) == sorted(expected.iter_rows())
-    assert sum(r["dies"] for r in rows) == int(parts["is_last_test"].sum())
-    assert {r["soft_bin"] for r in rows} == {1, 2, 300, 65535}  # the widest bin survives the key
+    assert pc.sum(counted["dies"]).as_py() == int(parts["is_last_test"].sum())
+    assert set(counted["soft_bin"].to_pylist()) == {1, 2, 300, 65535}  # the widest bin survives the ranks
+    assert final_bin_rows(parts.with_columns(pl.lit(False).alias("is_last_test")), "L1").num_rows == 0
+
+
+def test_final_bin_rows_of_too_many_bins_for_a_table_are_grouped_by_polars():
+    """A soft bin a part (80 wafers x 8 hard bins x 1,000 soft bins x 2 verdicts: more slots than
+    the table holds): the same rows, by polars."""
+    rng = np.random.default_rng(6)
+    parts = pl.DataFrame({
+        "wafer_id": [f"W{w}" for w in rng.integers(0, 80, 1000)], "hard_bin": np.arange(1000, dtype=np.uint16) % 8,
+        "soft_bin": np.arange(1000, dtype=np.uint16), "passed": rng.random(1000) < 0.5,
+        "is_last_test": np.ones(1000, np.bool_),
+    })  # fmt: skip
+    counted = final_bin_rows(parts, "L1")
+    assert isinstance(counted, pl.DataFrame)
+    assert sorted(counted.iter_rows()) == _grouped_by_polars(parts, "L1")
 
 
 def test_final_bin_rows_with_nulls_are_grouped_by_polars_nulls_a_group_of_their_own():
@@ -58,54 +77,107 @@ def test_final_bin_rows_with_nulls_are_grouped_by_polars_nulls_a_group_of_their_
     )
 
 
-def test_judge_lot_gives_the_same_flags_from_rows_as_from_a_table():
-    from silicio.yields.history import _count_rows
-
-    parts = _parts(np.random.default_rng(5))
-    rows = final_bin_rows(parts, "L1")
-    table = pl.DataFrame(rows)
-    assert sorted(map(str, _count_rows(rows, "L1"))) == sorted(map(str, _count_rows(table, "L1")))
-    assert _count_rows(rows, "other") == []
-    with pytest.raises(ValueError, match="dies"):
-        _count_rows([{k: v for k, v in rows[0].items() if k != "dies"}], "L1")
-    with pytest.raises(ValueError, match="lack the column.s. dies; expected"):  # a frame, said alike
-        _count_rows(table.drop("dies"), "L1")
-
-
-def test_judge_lots_python_count_is_the_baselines_polars_count():
-    """judge_lot's yields and fallout of one lot (plain Python over its rows) and the baselines'
-    (scope_yields, scope_bin_fallout: polars): the same rows in the same order, a die without a
-    verdict not good and in its bin's fallout, dies outside wafers out of the wafer scope."""
-    from silicio.yields.history import (
-        _count_rows,
-        _fallout_rows,
-        _yield_rows,
-        scope_bin_fallout,
-        scope_yields,
-    )
-
-    rng = np.random.default_rng(8)
-    n = 300
-    frame = pl.DataFrame({
-        "lot": ["L1"] * n,
+def _awkward_counts(seed: int, n: int = 300) -> pl.DataFrame:
+    """Bin counts of lot L1 (and a few of L2) with dies outside wafers, dies without a bin or a
+    verdict, and counts of no dies."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({
+        "lot": ["L2" if x < 0.05 else "L1" for x in rng.random(n)],
         "wafer_id": [None if w == 3 else f"W{w}" for w in rng.integers(0, 4, n)],
         "hard_bin": rng.integers(1, 4, n), "soft_bin": [None if b == 9 else int(b) for b in rng.integers(1, 10, n)],
         "passed": [None if p == 2 else bool(p) for p in rng.integers(0, 3, n)], "dies": rng.integers(0, 5, n),
     })  # fmt: skip
-    rows = _count_rows(frame, "L1")
+
+
+def test_judge_lots_numpy_count_is_the_baselines_polars_count():
+    """judge_lot's yields and fallout of one lot (numpy over its rows) and the baselines'
+    (scope_yields, scope_bin_fallout: polars): the same units, bins and counts in the same
+    order, a die without a verdict not good and in its bin's fallout, dies outside wafers out of
+    the wafer scope, other lots' rows left out."""
+    from silicio.yields.history import _lot_counts, _scope_counts, scope_bin_fallout, scope_yields
+
+    frame = _awkward_counts(8)
+    of_lot = frame.filter(pl.col("lot") == "L1")
+    for given in (frame, frame.to_arrow()):
+        counts = _lot_counts(given, "L1", "soft_bin")
+        for scope in ("lot", "wafer"):
+            of = _scope_counts(counts, scope)
+            yields = scope_yields(of_lot, scope)
+            assert of.wafers == (yields["wafer_id"].to_list() if scope == "wafer" else [None])
+            assert (
+                of.parts.tolist() == yields["parts"].to_list()
+                and of.good.tolist() == yields["good"].to_list()
+            )
+            assert of.yields.tolist() == yields["yield"].to_list()
+            fallout = scope_bin_fallout(of_lot, scope, "soft_bin")
+            assert fallout.height > 0
+            assert of.bins.tolist() == fallout["bin"].unique(maintain_order=True).to_list()
+            assert of.n_bin.ravel().tolist() == fallout["n_bin"].to_list()
+            # within an ulp (polars' integer division is not always the correctly rounded one:
+            # 35 / 601 ends ...577 correctly rounded, ...578 in polars)
+            assert of.fallout.ravel().tolist() == pytest.approx(
+                fallout["fallout"].to_list(), rel=1e-15, abs=0
+            )
+    with pytest.raises(ValueError, match="lack the column.s. dies; expected"):
+        _lot_counts(frame.drop("dies"), "L1", "soft_bin")
+
+
+def test_judge_lot_flags_the_crossings_found_by_the_baselines_polars_count():
+    """judge_lot's flags of a lot with awkward counts against limits between its units' values:
+    each unit and bin whose yield (fallout) is below (above) a limit, found here from
+    scope_yields and scope_bin_fallout, in the order lot then wafers, yield then bins."""
+    from datetime import UTC, date, datetime
+
+    from silicio.yields.history import (
+        YIELD_LIMIT_COLUMNS,
+        Baseline,
+        BaselineKey,
+        BaselineLot,
+        judge_lot,
+        scope_bin_fallout,
+        scope_yields,
+    )
+
+    frame = _awkward_counts(9)
+    of_lot = frame.filter(pl.col("lot") == "L1")
+    limits, expected = [], []
     for scope in ("lot", "wafer"):
-        assert _yield_rows(rows, scope) == scope_yields(frame, scope).to_dicts()
-        fallout = scope_bin_fallout(frame, scope, "soft_bin")
-        assert fallout.height > 0
-        counted = _fallout_rows(rows, scope, "soft_bin")
-        # the counts equal; the fallout within an ulp (polars' integer division is not always
-        # Python's correctly rounded one: 35 / 601 ends ...577 in Python, ...578 in polars)
-        assert [{**r, "fallout": None} for r in counted] == [
-            {**r, "fallout": None} for r in fallout.to_dicts()
-        ]
-        assert [r["fallout"] for r in counted] == pytest.approx(
-            fallout["fallout"].to_list(), rel=1e-15, abs=0
-        )
+        yields = scope_yields(of_lot, scope).to_dicts()
+        values = sorted(r["yield"] for r in yields)
+        syl = {
+            "limit1": values[-1] - 1e-9,
+            "limit2": values[len(values) // 2],
+        }  # SYL1 all but the best, SYL2 half
+        limits.append({"scope": scope, "kind": "SYL", "bin": None, "mean": 0.5, "sigma": 0.1, **syl})
+        fallout = scope_bin_fallout(of_lot, scope, "soft_bin").to_dicts()
+        sbl = {}
+        for b in sorted({r["bin"] for r in fallout})[:-1]:  # the last bin without limits
+            shares = sorted(r["fallout"] for r in fallout if r["bin"] == b)
+            sbl[b] = {"limit1": shares[0], "limit2": shares[-1] - 1e-9}
+            limits.append({"scope": scope, "kind": "SBL", "bin": b, "mean": 0.1, "sigma": 0.01, **sbl[b]})
+        for r in yields:
+            rule = 2 if r["yield"] < syl["limit2"] else 1 if r["yield"] < syl["limit1"] else 0
+            if rule:
+                expected.append((scope, r.get("wafer_id"), f"SYL{rule}", None, r["parts"], r["good"]))
+        for r in fallout:
+            bounds = sbl.get(r["bin"])
+            rule = bounds and (
+                2 if r["fallout"] > bounds["limit2"] else 1 if r["fallout"] > bounds["limit1"] else 0
+            )
+            if rule:
+                expected.append((scope, r.get("wafer_id"), f"SBL{rule}", r["bin"], r["parts"], r["n_bin"]))
+    table = pa.Table.from_pylist(
+        [{**r, "n_lots": 6, "n_values": 6} for r in limits], schema=YIELD_LIMIT_COLUMNS
+    )
+    baseline = Baseline(BaselineKey("P", "ws", "J", "1"), 1, datetime(2026, 1, 1, tzinfo=UTC), date(2026, 7, 1),
+                        {"bin_column": "soft_bin"}, (BaselineLot("H1", datetime(2025, 1, 1, tzinfo=UTC), 9, 8),),
+                        table)  # fmt: skip
+    flags = judge_lot(baseline, frame, "L1").to_pylist()
+    assert [
+        (f["scope"], f["wafer_id"], f["rule"], f["bin"], f["parts"], f["count"]) for f in flags
+    ] == expected
+    assert {f["rule"] for f in flags} == {"SYL1", "SYL2", "SBL1", "SBL2"}
+    assert judge_lot(baseline, frame.to_arrow(), "L1").equals(judge_lot(baseline, frame, "L1"))
 
 
 def test_last_of_each_is_polars_is_last_distinct():
@@ -257,3 +329,49 @@ def test_final_yield_of_a_file_with_retests_inside_it(tmp_path):
         assert (last_of_each(parts["die_key"].to_numpy()) == parts["is_last_test"].to_numpy()).all()
         yields = _final_yields(context, index)
     assert yields["final_yield"].to_list() == [sum(final.values()) / len(final)]
+
+
+def test_kept_frame_takes_texts_as_polars_reads_them_of_every_arrow_text_type():
+    from silicio.alerts.ingested import _kept_frame
+
+    texts = ["W1", None, "a text longer than twelve bytes", ""]
+    table = pa.table({
+        "plain": pa.array(texts), "large": pa.array(texts, pa.large_string()),
+        "coded": pa.array(texts).dictionary_encode(), "none": pa.nulls(4, pa.string()),
+        "number": pa.array([1, None, 3, 4], pa.uint16()),
+    })  # fmt: skip
+    frame = _kept_frame(table, None)
+    assert frame.schema == pl.Schema({"plain": pl.String, "large": pl.String, "coded": pl.String,
+                                      "none": pl.String, "number": pl.UInt16})  # fmt: skip
+    assert frame.to_dict(as_series=False) == {**{c: texts for c in ("plain", "large", "coded")},
+                                              "none": [None] * 4, "number": [1, None, 3, 4]}  # fmt: skip
+    assert _kept_frame(table, ("number", "plain")).columns == ["number", "plain"]
+    assert _kept_frame(table, ("plain", "missing")) is None
+
+
+@pytest.mark.parametrize("text_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_value_codes_of_values_in_runs_are_those_of_each_row_by_first_appearance(text_type):
+    """Wafer ids as a lot's parts hold them (runs, a wafer tested again later, runs of one row),
+    and the same values shuffled (short runs): each row's code, the values in order of first
+    appearance, as a Python dictionary codes them row by row."""
+    rng = np.random.default_rng(4)
+    runs = ["W1", "W2", "W10", "W2", "W3", "W1", "W4"]
+    lengths = [500, 300, 1, 400, 2, 700, 1]
+    in_runs = [w for w, n in zip(runs, lengths, strict=True) for _ in range(n)]
+    for texts in (in_runs, list(rng.permutation(in_runs))):
+        codes, values = value_codes(pa.array(texts, text_type))
+        code_of: dict[str, int] = {}
+        expected = [code_of.setdefault(t, len(code_of)) for t in texts]
+        assert codes.tolist() == expected and values == list(code_of)
+    codes, values = value_codes(
+        pa.chunked_array([pa.array(in_runs[:900], text_type), pa.array(in_runs[900:], text_type)])
+    )
+    assert [values[c] for c in codes] == in_runs
+    assert value_codes(pa.array(["W1"], text_type))[1] == ["W1"]
+
+
+def test_value_codes_of_numbers_in_runs_code_a_nan_once():
+    codes, values = value_codes(pa.array([5] * 100 + [7] * 50 + [5] * 10, pa.uint16()))
+    assert values == [5, 7] and codes.tolist() == [0] * 100 + [1] * 50 + [0] * 10
+    codes, values = value_codes(pa.array([np.nan] + [2.0] * 100 + [np.nan] + [2.0] * 100))  # two runs of NaN
+    assert len(values) == 2 and codes.tolist() == [0] + [1] * 100 + [0] + [1] * 100

@@ -156,3 +156,41 @@ def test_a_history_of_earlier_lots_is_the_aec_q002_baseline():
     assert [r.rule for r in hold.reasons] == ["aec_q002_syl", "aec_q002_sbl"]
     seven = pl.concat([history, judged])
     assert lot_holds(yields(), seven, None, None).holds == ()
+
+
+def test_history_flags_as_a_table_and_as_a_frame_make_the_same_reasons():
+    """The SYL / SBL crossings against a lot history (yield_limit_flags), an Arrow table read row
+    by row and its polars frame: the same hold reasons, texts and evidence as written here."""
+    from datetime import UTC, date, datetime
+
+    import pyarrow as pa
+
+    from silicio.yields.history import FLAG_COLUMNS
+
+    common = {"product": "P", "stage": WS, "program": "J", "revision": "1", "lot": "L1", "mean": 0.9,
+              "sigma": 0.02, "n_values": 6, "baseline_version": 3, "baseline_lots": ["H1", "H2"],
+              "baseline_computed_at": datetime(2026, 1, 2, tzinfo=UTC), "baseline_review_by": date(2026, 7, 1)}  # fmt: skip
+    flags = pa.Table.from_pylist([
+        {**common, "wafer_id": None, "scope": "lot", "rule": "SYL2", "bin": None, "value": 0.8, "limit": 0.82,
+         "parts": 100, "count": 80},
+        {**common, "wafer_id": "W3", "scope": "wafer", "rule": "SBL1", "bin": 7, "value": 0.05, "limit": 0.04,
+         "parts": 20, "count": 1},
+    ], schema=FLAG_COLUMNS)  # fmt: skip
+    held = lot_holds(yields(("P", "L1", 0.8)), None, None, None, HoldRules(min_final_yield=0.5),
+                     yield_limit_flags=flags)  # fmt: skip
+    assert held == lot_holds(yields(("P", "L1", 0.8)), None, None, None, HoldRules(min_final_yield=0.5),
+                             yield_limit_flags=pl.from_arrow(flags))  # fmt: skip
+    ((hold,),) = [held.holds]
+    syl, sbl = hold.reasons
+    assert (syl.rule, syl.text) == (
+        "aec_q002_syl",
+        "AEC-Q002 SYL2: yield 80.00% < 82.00% (limits of the 2 lots tested before it, version 3)",
+    )
+    assert syl.parameters == {"baseline": "history", "baseline_version": 3, "baseline_lots": ["H1", "H2"],
+                              "review_by": "2026-07-01", "scope": "lot"}  # fmt: skip
+    assert (sbl.rule, sbl.evidence["bin"], sbl.evidence["wafer_id"], sbl.evidence["count"]) == (
+        "aec_q002_sbl",
+        7,
+        "W3",
+        1,
+    )

@@ -219,8 +219,6 @@ def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
     the final yield of :func:`silicio.yields.yield_by` (parts with a verdict; each die's last
     of them, a null ``die_key`` a die of its own; good / dies, null without dies), counted per lot
     (a die's key names its lot)."""
-    import numpy as np
-
     rows = []
     seen = set()
     for product, lot, stage in zip(index["product"].to_list(), index["lot"].to_list(), index["stage"].to_list(),
@@ -234,23 +232,21 @@ def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
         if parts["passed"].null_count() or parts["die_key"].null_count():
             verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
             key = verdict["die_key"]
-            passed = verdict["passed"].to_numpy()
-            last = key.is_last_distinct().to_numpy()
+            last = key.is_last_distinct()
             if key.null_count():  # each a die of its own
-                last |= key.is_null().to_numpy()
-        else:  # numpy: a polars operation wakes its threads, which cost more CPU than a lot's count
-            passed = parts["passed"].to_numpy()
-            if (
-                context.ingested.file_table("parts", lot, stage) is not None
-                and not parts["is_last_test"].null_count()
-            ):
-                # the parts of the lot's one file, every key known: its is_last_test is each
-                # die's last part in the file's order, the parts' order here (no sort)
-                last = parts["is_last_test"].to_numpy()
-            else:
-                last = last_of_each(parts["die_key"].to_numpy())
-        dies = int(np.count_nonzero(last))
-        good = int(np.count_nonzero(last & passed))
+                last = last | key.is_null()
+        elif (
+            context.ingested.file_table("parts", lot, stage) is not None
+            and not parts["is_last_test"].null_count()
+        ):
+            # the parts of the lot's one file, every key known: its is_last_test is each die's
+            # last part in the file's order, the parts' order here (no sort)
+            verdict, last = parts, parts["is_last_test"]
+        else:
+            verdict, last = parts, pl.Series(last_of_each(parts["die_key"].to_numpy()))
+        # counted on polars' bits (a Series' sum: no thread woken), not unpacked to numpy (~0.3 ms a 25-wafer lot)
+        dies = int(last.sum())
+        good = int((last & verdict["passed"]).sum())
         rows.append((product, lot, stage, good / dies if dies else None))
     return pl.DataFrame(rows, schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
                                       "final_yield": pl.Float64}, orient="row")  # fmt: skip

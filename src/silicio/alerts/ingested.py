@@ -11,10 +11,11 @@ order stored, by pyarrow with the texts dictionary-encoded (each distinct text l
 and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
 count is one compiled pass over them (the results judged, the tests coded, the static limits
 compared, each group's dynamic population summed), then two over each row's group and value (the
-squared deviations, the dynamic limits). The stored lot history (versions, static
-PAT limits) is read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts, final yields, wafer maps) are numpy over the parts' columns,
-not polars operations: each of those wakes polars' threads, which cost more CPU than a lot's
-count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
+squared deviations, the dynamic limits). The stored lot history (versions, static PAT limits) is
+read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts,
+final yields, wafer maps) are compiled passes, numpy or a polars Series' own sums over the parts'
+columns, not polars frame operations: each of those wakes polars' threads, which cost more CPU than
+a lot's count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
 a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
 
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
@@ -311,10 +312,10 @@ class IngestedLots:
         self._baselines[product, stage, lot] = found
         return found
 
-    def final_bin_counts(self, lot: str, stage: str) -> list[dict[str, Any]] | pl.DataFrame | None:
+    def final_bin_counts(self, lot: str, stage: str) -> pa.Table | pl.DataFrame | None:
         """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file: its final dies
-        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict,
-        as rows (a frame where a column has nulls)."""
+        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict
+        (:func:`final_bin_rows`)."""
         parts = self.file_table("parts", lot, stage)
         if parts is None:
             return None
@@ -358,16 +359,21 @@ class IngestedLots:
 
 def _kept_frame(table: pa.Table, columns) -> pl.DataFrame | None:
     """:func:`_read_table` of a table the ingest kept in memory: its texts as plain text, as the
-    file is read back; None when it lacks one of ``columns`` (the file is read then)."""
+    file is read back; None when it lacks one of ``columns`` (the file is read then). The texts
+    go to polars as Arrow string views, its own layout, which it takes without copying them
+    (from plain Arrow strings it copies each: ~1 ms CPU a text column of a 25-wafer lot's parts)."""
     if columns is not None:
         if any(c not in table.column_names for c in columns):
             return None
         table = table.select(list(columns))
-    decoded = [
-        pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema
-    ]
-    if any(pa.types.is_dictionary(f.type) for f in table.schema):
-        table = table.cast(pa.schema(decoded))
+    texts = (pa.string(), pa.large_string())
+    for at, column in enumerate(table.columns):  # only these cast: a cast costs even where it changes nothing
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if column.type in texts:
+            column = column.cast(pa.string_view())
+        if column.type != table.field(at).type:
+            table = table.set_column(at, table.field(at).name, column)
     return pl.from_arrow(table)
 
 
@@ -438,11 +444,36 @@ def value_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if not pa.types.is_dictionary(column.type):
+        in_runs = _codes_of_runs(column)
+        if in_runs is not None:
+            return in_runs
         if pa.types.is_string_view(column.type):
             column = column.cast(pa.large_string())
         column = pc.dictionary_encode(column)
     remap, code_of = _codes_of_entries(column.dictionary)
     return _dictionary_codes(column, remap, code_of, len(code_of) == len(remap)), list(code_of)
+
+
+def _codes_of_runs(column: pa.Array) -> tuple[np.ndarray, list] | None:
+    """:func:`value_codes` of a column without nulls whose values come in long runs (a lot's
+    parts, wafer by wafer): each run's first value looked at once, where dictionary-encoding
+    hashes every row (~1 ms CPU a 25-wafer lot's wafer ids, against ~0.3); None otherwise."""
+    import pyarrow.compute as pc
+
+    rows = len(column)
+    # texts and integers only: a float's NaN equals no value, not even its own
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view, pa.types.is_integer)
+    if column.null_count or rows < 2 or not any(kind(column.type) for kind in kinds):
+        return None
+    changes = pc.indices_nonzero(pc.not_equal(column.slice(1), column.slice(0, rows - 1)))
+    if len(changes) > rows // 16:  # short runs: a look at each costs more than the encoding
+        return None
+    starts = np.concatenate(([0], changes.to_numpy().astype(np.int64) + 1))
+    code_of: dict[Any, int] = {}
+    run_codes = np.array(
+        [code_of.setdefault(column[int(at)].as_py(), len(code_of)) for at in starts], np.int64
+    )
+    return np.repeat(run_codes, np.diff(starts, append=rows)), list(code_of)
 
 
 def _codes_of_entries(dictionary: pa.Array) -> tuple[np.ndarray, dict[Any, int]]:
@@ -858,7 +889,7 @@ def wafer_codes(parts: pl.DataFrame) -> tuple[np.ndarray, list]:
     kept = _WAFER_CODES.get(id(parts))
     if kept is not None and kept[0] is parts:
         return kept[1]
-    codes = value_codes(parts["wafer_id"].to_arrow())
+    codes = value_codes(parts["wafer_id"].to_arrow(compat_level=pl.CompatLevel.newest()))  # texts not copied
     _WAFER_CODES.clear()
     _WAFER_CODES[id(parts)] = (parts, codes)
     return codes
@@ -867,30 +898,71 @@ def wafer_codes(parts: pl.DataFrame) -> tuple[np.ndarray, list]:
 _BIN_COUNT_COLUMNS = ("wafer_id", "hard_bin", "soft_bin", "passed", "is_last_test")
 
 
-def final_bin_rows(parts: pl.DataFrame, lot: str) -> list[dict[str, Any]] | pl.DataFrame:
+def final_bin_rows(parts: pl.DataFrame, lot: str) -> pa.Table | pl.DataFrame:
     """lot, wafer_id, hard_bin, soft_bin, passed, dies of the final parts (``is_last_test``) of
-    ``parts``, in no order (:func:`silicio.yields.history.judge_lot` sums them): counted with numpy
-    over a key of the four (a few polars operations cost more CPU than a lot's count, in the
-    threads they wake); a frame grouped by polars where a column has nulls (a group of their own)."""
-    bins = [parts[c].to_numpy() for c in ("hard_bin", "soft_bin")]
-    if any(parts[c].null_count() for c in _BIN_COUNT_COLUMNS) or any(
-        b.size and (b.min() < 0 or b.max() > 0xFFFF) for b in bins
-    ):
-        return (
-            parts.filter(pl.col("is_last_test"))
-            .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
-            .agg(pl.len().cast(pl.Int64).alias("dies"))
-            .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
-        )
-    final = parts["is_last_test"].to_numpy()
-    wafer, wafers = wafer_codes(parts)
-    hard, soft = (b[final].astype(np.int64) for b in bins)
-    key = ((wafer[final].astype(np.int64) * 65536 + hard) * 65536 + soft) * 2 + parts["passed"].to_numpy()[
-        final
-    ]
-    keys, dies = np.unique(key, return_counts=True)
-    return [{"lot": lot, "wafer_id": wafers[k >> 33], "hard_bin": (k >> 17) & 0xFFFF, "soft_bin": (k >> 1) & 0xFFFF,
-             "passed": bool(k & 1), "dies": n} for k, n in zip(keys.tolist(), dies.tolist(), strict=True)]  # fmt: skip
+    ``parts``, in no order (:func:`silicio.yields.history.judge_lot` sums them): counted in one
+    compiled pass (:func:`_count_final_bins`: a few polars operations cost more CPU than a lot's
+    count, in the threads they wake; numpy's sort of a key of the four ~1 ms a 25-wafer lot); a
+    frame grouped by polars where a column has nulls (a group of their own) or the bins are too
+    many to count in a table."""
+    if not any(parts[c].null_count() for c in _BIN_COUNT_COLUMNS):
+        wafer, wafers = wafer_codes(parts)
+        hard, soft = (parts[c].to_numpy() for c in ("hard_bin", "soft_bin"))
+        if all(b.dtype == np.uint16 or not b.size or 0 <= b.min() <= b.max() <= 0xFFFF for b in (hard, soft)):
+            counted = _count_final_bins(parts["is_last_test"].to_numpy(), wafer.astype(np.int64, copy=False),
+                                        len(wafers), hard.astype(np.uint16, copy=False),
+                                        soft.astype(np.uint16, copy=False), parts["passed"].to_numpy())  # fmt: skip
+            if counted is not None:
+                at, hard_bin, soft_bin, passed, dies = counted
+                return pa.table({"lot": pa.repeat(lot, dies.size), "wafer_id": pa.array(wafers).take(pa.array(at)),
+                                 "hard_bin": hard_bin.astype(hard.dtype), "soft_bin": soft_bin.astype(soft.dtype),
+                                 "passed": passed, "dies": dies})  # fmt: skip
+    return (
+        parts.filter(pl.col("is_last_test"))
+        .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
+        .agg(pl.len().cast(pl.Int64).alias("dies"))
+        .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
+    )
+
+
+#: Final dies counted in a dense table (wafers x hard bins x soft bins x verdicts) up to this many slots (8 MB).
+_DENSE_BIN_SLOTS = 1 << 20
+
+
+@nb.njit(cache=True, nogil=True)
+def _count_final_bins(final, wafer, n_wafers, hard, soft, passed):
+    """The dies of each (wafer code, hard bin, soft bin, verdict) among the ``final`` rows, as
+    arrays of those four and the dies (wafer by wafer); None when the count's dense table would
+    exceed :data:`_DENSE_BIN_SLOTS`. The bins are ranked through tables of every 16-bit number,
+    then the dies counted in a table of wafers and ranks: no sort. Neighbouring rows mostly
+    share a slot (a wafer's good dies): a run is counted in a register, written when it ends."""
+    rank_hard, rank_soft = np.zeros(65536, np.int64), np.zeros(65536, np.int64)
+    for i in range(final.size):
+        if final[i]:
+            rank_hard[hard[i]] = 1
+            rank_soft[soft[i]] = 1
+    hard_bins, soft_bins = np.flatnonzero(rank_hard), np.flatnonzero(rank_soft)
+    rank_hard[hard_bins] = np.arange(hard_bins.size)
+    rank_soft[soft_bins] = np.arange(soft_bins.size)
+    n_hard, n_soft = hard_bins.size, soft_bins.size
+    if n_wafers * n_hard * n_soft * 2 > _DENSE_BIN_SLOTS:
+        return None
+    dies = np.zeros(n_wafers * n_hard * n_soft * 2, np.int64)
+    last, run = 0, 0
+    for i in range(final.size):
+        if final[i]:
+            slot = ((wafer[i] * n_hard + rank_hard[hard[i]]) * n_soft + rank_soft[soft[i]]) * 2 + passed[i]
+            if slot != last:
+                dies[last] += run
+                last, run = slot, 0
+            run += 1
+    if run:  # none when no row is final (and the table empty)
+        dies[last] += run
+    slots = np.flatnonzero(dies)
+    bins, verdict = np.divmod(slots, 2)
+    wafer_hard, soft_rank = np.divmod(bins, n_soft)
+    at, hard_rank = np.divmod(wafer_hard, n_hard)
+    return at, hard_bins[hard_rank], soft_bins[soft_rank], verdict == 1, dies[slots]
 
 
 def as_array(series: pl.Series, null: Any) -> np.ndarray:

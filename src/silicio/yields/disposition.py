@@ -310,8 +310,8 @@ def _yield_limit_holds(
 def _history_holds(flags, add: Callable[[tuple, HoldReason], None]) -> None:
     """AEC-Q002 Rev-B SYL / SBL crossings of lots and their wafers against the limits of the lots
     tested before them (the lot history), each a hold reason of its lot."""
-    frame = flags if isinstance(flags, pl.DataFrame) else pl.from_arrow(flags)
-    for flag in frame.iter_rows(named=True):
+    # a few rows: an Arrow table's read as they are (a polars frame of it costs more than the rows)
+    for flag in flags.iter_rows(named=True) if isinstance(flags, pl.DataFrame) else flags.to_pylist():
         kind = flag["rule"][:3]
         version = flag["baseline_version"]
         review_by = flag["baseline_review_by"]

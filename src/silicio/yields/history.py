@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -378,24 +379,21 @@ def compute_baseline(
     )
 
 
-def judge_lot(
-    baseline: Baseline, bin_counts: pa.Table | pl.DataFrame | list[dict[str, Any]], lot: str
-) -> pa.Table:
+def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str) -> pa.Table:
     """The crossings of ``baseline``'s SYL / SBL by ``lot`` and its wafers (columns
     :data:`FLAG_COLUMNS`), from the lot's final dies counted in ``bin_counts`` (a table of
-    :data:`_COUNT_COLUMNS`, or its rows as dicts): the lot, then its
-    wafers, yield before bins; per limit set the most severe rule crossed (SYL2 before SYL1, a
-    yield below it; SBL2 before SBL1, a fallout above it). A bin the baseline has no limits for is
-    not judged. ``lot`` in the baseline's own lots raises ValueError: never judge a lot by itself.
+    :data:`_COUNT_COLUMNS`): the lot, then its wafers, yield before bins; per limit set the most
+    severe rule crossed (SYL2 before SYL1, a yield below it; SBL2 before SBL1, a fallout above
+    it). A bin the baseline has no limits for is not judged. ``lot`` in the baseline's own lots
+    raises ValueError: never judge a lot by itself.
     """
     if lot in baseline.lot_ids:
         raise ValueError(f"lot {lot} is one of the lots of baseline version {baseline.version}: "
                          "a lot is never judged against limits computed from itself")  # fmt: skip
-    rows = _count_rows(bin_counts, lot)
-    if not rows:
+    counts = _lot_counts(bin_counts, lot, baseline.parameters.get("bin_column", "soft_bin"))
+    if not counts.dies.size:
         raise ValueError(f"lot {lot}: no tested parts to judge")
     limits = baseline.yield_limits.to_pylist()
-    bin_column = baseline.parameters.get("bin_column", "soft_bin")
     common = {
         "product": baseline.key.product, "stage": baseline.key.stage, "program": baseline.key.program,
         "revision": baseline.key.revision, "baseline_version": baseline.version,
@@ -409,104 +407,118 @@ def judge_lot(
         if not syl:
             continue
         syl_row = syl[0]
-        for row in _yield_rows(rows, scope):
-            rule = _crossed(row["yield"], syl_row, below=True)
-            if rule:
-                flags.append({**common, **_where(row, scope), "rule": f"SYL{rule}", "bin": None,
-                              "value": row["yield"], "limit": syl_row[f"limit{rule}"], "mean": syl_row["mean"],
-                              "sigma": syl_row["sigma"], "parts": row["parts"], "count": row["good"],
-                              "n_values": syl_row["n_values"]})  # fmt: skip
+        of = _scope_counts(counts, scope)
+        where = [{"lot": lot, "wafer_id": wafer, "scope": scope} for wafer in of.wafers]
+        rules = _crossed(of.yields, syl_row["limit1"], syl_row["limit2"], below=True)
+        for unit in np.flatnonzero(rules).tolist():
+            rule = int(rules[unit])
+            flags.append({**common, **where[unit], "rule": f"SYL{rule}", "bin": None, "value": float(of.yields[unit]),
+                          "limit": syl_row[f"limit{rule}"], "mean": syl_row["mean"], "sigma": syl_row["sigma"],
+                          "parts": int(of.parts[unit]), "count": int(of.good[unit]),
+                          "n_values": syl_row["n_values"]})  # fmt: skip
         sbl_of = {r["bin"]: r for r in scoped if r["kind"] == "SBL"}
-        for row in _fallout_rows(rows, scope, bin_column):
-            limit = sbl_of.get(row["bin"])
-            rule = limit and _crossed(row["fallout"], limit, below=False)
-            if rule:
-                flags.append({**common, **_where(row, scope), "rule": f"SBL{rule}", "bin": row["bin"],
-                              "value": row["fallout"], "limit": limit[f"limit{rule}"], "mean": limit["mean"],
-                              "sigma": limit["sigma"], "parts": row["parts"], "count": row["n_bin"],
-                              "n_values": limit["n_values"]})  # fmt: skip
+        bins = of.bins.tolist()
+        # a bin without limits: NaN ones, never crossed
+        bounds = [np.array([sbl_of[b][k] if b in sbl_of else math.nan for b in bins], np.float64)
+                  for k in ("limit1", "limit2")]  # fmt: skip
+        rules = _crossed(of.fallout, *bounds, below=False)
+        units, at_bins = np.nonzero(rules)  # unit by unit, bins in order
+        for unit, at in zip(units.tolist(), at_bins.tolist(), strict=True):
+            rule, limit = int(rules[unit, at]), sbl_of[bins[at]]
+            flags.append({**common, **where[unit], "rule": f"SBL{rule}", "bin": bins[at],
+                          "value": float(of.fallout[unit, at]), "limit": limit[f"limit{rule}"], "mean": limit["mean"],
+                          "sigma": limit["sigma"], "parts": int(of.parts[unit]), "count": int(of.n_bin[unit, at]),
+                          "n_values": limit["n_values"]})  # fmt: skip
     return pa.Table.from_pylist(flags, schema=FLAG_COLUMNS)
 
 
-# One lot's bin counts are a few rows per wafer: :func:`judge_lot` counts them in plain Python, as
-# :func:`scope_yields` and :func:`scope_bin_fallout` do on frames (the same rows, the same order;
-# tests/alerts/test_fast_path_parts.py compares them). Not one count for both: a lot's in polars
-# wakes its threads, which cost more CPU than the count; a baseline's in Python (its frame's rows,
-# 25 lots x 25 wafers x 11 bins) took 40 ms (lot) and 66 ms (wafer) against polars' 8 and 14.
+# One lot's bin counts are a few rows per wafer: :func:`judge_lot` counts them with numpy, as
+# :func:`scope_yields` and :func:`scope_bin_fallout` do on frames (the same units and bins in the
+# same order; tests/alerts/test_fast_path_parts.py compares them). Not one count for both: a lot's
+# in polars wakes its threads, which cost more CPU than the count.
 
 
-def _count_rows(bin_counts: pa.Table | pl.DataFrame | list[dict[str, Any]], lot: str) -> list[dict[str, Any]]:
-    """The rows of ``lot`` in ``bin_counts`` (a table, or its rows as dicts), ``passed`` null as
-    False (as :func:`_counts`)."""
-    if isinstance(bin_counts, list):
-        rows: Iterable[dict[str, Any]] = bin_counts
-        wanted = set(_COUNT_COLUMNS)
-        lacking = [r for r in bin_counts if not wanted <= r.keys()]  # one set comparison a row
-        missing = [c for c in _COUNT_COLUMNS if any(c not in r for r in lacking)]
-    else:
-        frame = bin_counts if isinstance(bin_counts, pl.DataFrame) else pl.from_arrow(bin_counts)
-        missing = [c for c in _COUNT_COLUMNS if c not in frame.columns]
-        rows = () if missing else frame.select(_COUNT_COLUMNS).iter_rows(named=True)
+@dataclass(frozen=True)
+class _LotCounts:
+    """One lot's final dies as :func:`judge_lot` counts them, an entry per row of its bin counts:
+    the wafer (the rank of its id among the lot's wafer ids, ``wafers``; -1: outside wafers),
+    the bin (-1: none), whether good (a null verdict not, as :func:`_counts`) and the dies."""
+
+    wafer: np.ndarray
+    wafers: list[str]
+    bin: np.ndarray
+    passed: np.ndarray
+    dies: np.ndarray
+
+
+def _lot_counts(bin_counts: pa.Table | pl.DataFrame, lot: str, bin_column: str) -> _LotCounts:
+    """The rows of ``lot`` in ``bin_counts`` as :class:`_LotCounts`, ``bin_column`` their bin."""
+    import pyarrow.compute as pc
+
+    table = bin_counts.to_arrow() if isinstance(bin_counts, pl.DataFrame) else bin_counts
+    missing = [c for c in _COUNT_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(
             f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
         )
-    return [{**{c: r[c] for c in _COUNT_COLUMNS}, "passed": bool(r["passed"]), "dies": int(r["dies"])}
-            for r in rows if r["lot"] == lot]  # fmt: skip
+    table = table.filter(pc.equal(table["lot"], lot))
+    ids = table["wafer_id"].to_pylist()
+    wafers = sorted({w for w in ids if w is not None})
+    rank = {w: i for i, w in enumerate(wafers)}
+    return _LotCounts(
+        wafer=np.array([rank.get(w, -1) for w in ids], np.int64),
+        wafers=wafers,
+        bin=table[bin_column].cast(pa.int64()).fill_null(-1).to_numpy(),
+        passed=table["passed"].cast(pa.bool_()).fill_null(False).to_numpy(zero_copy_only=False),
+        dies=table["dies"].cast(pa.int64()).to_numpy(),
+    )
 
 
-def _unit(row: dict[str, Any], scope: str) -> tuple:
-    return (row["lot"],) if scope == "lot" else (row["lot"], row["wafer_id"])
+@dataclass(frozen=True)
+class _ScopeCounts:
+    """:func:`scope_yields` and :func:`scope_bin_fallout` of one lot: per unit (the lot, or each of
+    its wafers in order of id: ``wafers``, None for the lot) its dies, good dies and yield (NaN
+    without dies), and per unit and failing bin (``bins``, in order) the bin's dies and fallout."""
+
+    wafers: list[str | None]
+    parts: np.ndarray
+    good: np.ndarray
+    yields: np.ndarray
+    bins: np.ndarray
+    n_bin: np.ndarray
+    fallout: np.ndarray
 
 
-def _in_scope(rows: list[dict[str, Any]], scope: str) -> list[dict[str, Any]]:
-    return rows if scope == "lot" else [r for r in rows if r["wafer_id"] is not None]
+def _scope_counts(counts: _LotCounts, scope: str) -> _ScopeCounts:
+    """:class:`_ScopeCounts` of ``counts`` in ``scope`` ("lot", or "wafer": dies outside wafers left out)."""
+    if scope == "lot":
+        unit, wafers = np.zeros(counts.dies.size, np.int64), [None]
+    else:
+        unit, wafers = counts.wafer, counts.wafers
+    inside = unit >= 0
+    parts = np.zeros(len(wafers), np.int64)
+    np.add.at(parts, unit[inside], counts.dies[inside])
+    good = np.zeros(len(wafers), np.int64)
+    np.add.at(good, unit[inside & counts.passed], counts.dies[inside & counts.passed])
+    failing = inside & ~counts.passed & (counts.bin >= 0)
+    bins = np.unique(counts.bin[failing])
+    n_bin = np.zeros((len(wafers), bins.size), np.int64)
+    np.add.at(n_bin, (unit[failing], np.searchsorted(bins, counts.bin[failing])), counts.dies[failing])
+    return _ScopeCounts(wafers, parts, good, _share(good, parts), bins, n_bin, _share(n_bin, parts[:, None]))
 
 
-def _unit_row(unit: tuple, scope: str) -> dict[str, Any]:
-    return {"lot": unit[0]} if scope == "lot" else {"lot": unit[0], "wafer_id": unit[1]}
+def _share(count: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """``count / of``, NaN where ``of`` is 0 (each an integer below 2**53: the quotient Python's)."""
+    return np.divide(count, of, out=np.full(np.broadcast_shapes(count.shape, of.shape), np.nan), where=of > 0)
 
 
-def _yield_rows(rows: list[dict[str, Any]], scope: str) -> list[dict[str, Any]]:
-    """:func:`scope_yields` of one lot's count rows."""
-    parts: dict[tuple, int] = {}
-    good: dict[tuple, int] = {}
-    for row in _in_scope(rows, scope):
-        unit = _unit(row, scope)
-        parts[unit] = parts.get(unit, 0) + row["dies"]
-        good[unit] = good.get(unit, 0) + (row["dies"] if row["passed"] else 0)
-    return [{**_unit_row(unit, scope), "parts": parts[unit], "good": good[unit],
-             "yield": good[unit] / parts[unit] if parts[unit] else math.nan}
-            for unit in sorted(parts)]  # fmt: skip
-
-
-def _fallout_rows(rows: list[dict[str, Any]], scope: str, bin_column: str) -> list[dict[str, Any]]:
-    """:func:`scope_bin_fallout` of one lot's count rows: every unit a row for every failing bin."""
-    parts: dict[tuple, int] = {}
-    fails: dict[tuple, int] = {}
-    for row in _in_scope(rows, scope):
-        unit = _unit(row, scope)
-        parts[unit] = parts.get(unit, 0) + row["dies"]
-        if not row["passed"] and row[bin_column] is not None:
-            key = (unit, int(row[bin_column]))
-            fails[key] = fails.get(key, 0) + row["dies"]
-    bins = sorted({b for _, b in fails})
-    return [{**_unit_row(unit, scope), "bin": b, "parts": parts[unit], "n_bin": fails.get((unit, b), 0),
-             "fallout": fails.get((unit, b), 0) / parts[unit] if parts[unit] else math.nan}
-            for unit in sorted(parts) for b in bins]  # fmt: skip
-
-
-def _crossed(value: float, limit: dict[str, Any], *, below: bool) -> int | None:
-    """2 or 1: the most severe limit crossed, None when within."""
-    for level in (2, 1):
-        bound = limit[f"limit{level}"]
-        if (value < bound) if below else (value > bound):
-            return level
-    return None
-
-
-def _where(row: dict[str, Any], scope: str) -> dict[str, Any]:
-    return {"lot": row["lot"], "wafer_id": row.get("wafer_id") if scope == "wafer" else None, "scope": scope}
+def _crossed(values: np.ndarray, limit1, limit2, *, below: bool) -> np.ndarray:
+    """Per value 2 or 1: the most severe limit crossed (below it, else above it), 0 when within;
+    a limit one for all values or one per column."""
+    rule = np.zeros(values.shape, np.int64)
+    for level, bound in ((1, limit1), (2, limit2)):  # the more severe last, over the other
+        rule[values < bound if below else values > bound] = level
+    return rule
 
 
 def eligible(baseline: Baseline, lot: str, started: datetime) -> bool:
