@@ -832,32 +832,6 @@ def _codes_by_slot(major, minor, major_low, minor_low, radix, n_slots, name_hash
     return code, first[: state[0]].copy(), state[1] == 0
 
 
-@nb.njit(cache=True, nogil=True)
-def codes_in_order(values):
-    """Each value's code 0..n-1 in order of first appearance, and n; the values come in long
-    runs (a lot's results wafer by wafer), so the last code is tried first."""
-    code = np.empty(values.size, np.int64)
-    seen = np.empty(values.size, values.dtype)
-    n = 0
-    last = -1
-    for i in range(values.size):
-        v = values[i]
-        if last >= 0 and seen[last] == v:
-            code[i] = last
-            continue
-        last = -1
-        for j in range(n):
-            if seen[j] == v:
-                last = j
-                break
-        if last < 0:
-            seen[n] = v
-            last = n
-            n += 1
-        code[i] = last
-    return code, n
-
-
 class _GroupSums:
     """Each (owner, test) group's dynamic population as :func:`_static_sums` and
     :func:`_static_squares` add it up over the chunks of a lot's results."""

@@ -18,14 +18,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba as nb
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import as_array, codes_in_order, wafer_codes
+from .ingested import as_array, wafer_codes
 
 __all__ = [
     "BinAboveSbl",
@@ -339,25 +339,54 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     for axis in ("x", "y"):
         if parts[axis].null_count():
             final &= parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(final)
-    if not rows.size:
+    wafer, values = wafer_codes(parts)
+    buffer, offsets, shapes, first_rows = _wafer_grids(wafer, len(values), final, as_array(parts["x"], 0),
+                                                       as_array(parts["y"], 0), as_array(parts["passed"], False))  # fmt: skip
+    if not first_rows.size:
         return [], []
-    wafer, n_wafers = codes_in_order(wafer_codes(parts)[0][rows])
-    x = as_array(parts["x"], 0)[rows].astype(np.int64)
-    y = as_array(parts["y"], 0)[rows].astype(np.int64)
-    failed = np.where(as_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)
-    # a lot's parts come wafer by wafer: already in order, no sort (a stable sort would keep it)
-    order = np.arange(wafer.size) if not (wafer[1:] < wafer[:-1]).any() else np.argsort(wafer, kind="stable")
-    bounds = np.searchsorted(wafer[order], np.arange(n_wafers + 1))
-    ids = parts["wafer_id"].to_arrow().take(pa.array(rows[order[bounds[:-1]]])).to_pylist()
-    maps = []
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        at = order[start:stop]
-        wx, wy = x[at], y[at]
-        grid = np.full((wy.max() - wy.min() + 1, wx.max() - wx.min() + 1), -1, dtype=np.int8)
-        grid[wy - wy.min(), wx - wx.min()] = failed[at]
-        maps.append(grid)
-    return ids, maps
+    ids = [values[code] for code in wafer[first_rows].tolist()]
+    return ids, [
+        buffer[at : at + rows * cols].reshape(rows, cols)
+        for at, (rows, cols) in zip(offsets, shapes, strict=True)
+    ]
+
+
+@nb.njit(cache=True, nogil=True)
+def _wafer_grids(wafer, n_codes, final, x, y, passed):
+    """The final dies' maps of the wafers (``wafer``: each row's code 0..n_codes-1), in the order
+    of each wafer's first final die: one int8 buffer, each map's offset and (rows, cols), and each
+    wafer's first final row. A die tested twice as final takes its last row."""
+    slot = np.full(n_codes, -1, np.int64)
+    first = np.empty(n_codes, np.int64)
+    low = np.empty((n_codes, 2), np.int64)  # (y, x) of the map's top left die
+    high = np.empty((n_codes, 2), np.int64)
+    n = 0
+    for i in range(wafer.size):
+        if not final[i]:
+            continue
+        w = slot[wafer[i]]
+        row, col = np.int64(y[i]), np.int64(x[i])
+        if w < 0:
+            w = slot[wafer[i]] = n
+            first[w] = i
+            low[w, 0] = high[w, 0] = row
+            low[w, 1] = high[w, 1] = col
+            n += 1
+            continue
+        low[w, 0], high[w, 0] = min(low[w, 0], row), max(high[w, 0], row)
+        low[w, 1], high[w, 1] = min(low[w, 1], col), max(high[w, 1], col)
+    shapes = high[:n] - low[:n] + 1
+    offsets = np.zeros(n, np.int64)
+    for w in range(1, n):
+        offsets[w] = offsets[w - 1] + shapes[w - 1, 0] * shapes[w - 1, 1]
+    size = offsets[n - 1] + shapes[n - 1, 0] * shapes[n - 1, 1] if n else 0
+    buffer = np.full(size, -1, np.int8)
+    for i in range(wafer.size):
+        if final[i]:
+            w = slot[wafer[i]]
+            at = offsets[w] + (np.int64(y[i]) - low[w, 0]) * shapes[w, 1] + np.int64(x[i]) - low[w, 1]
+            buffer[at] = 0 if passed[i] else 1
+    return buffer, offsets, shapes, first[:n]
 
 
 class QuarantinedFileRule(AlertRule):

@@ -460,6 +460,15 @@ def _one_map(grid, out):
     span = int(np.ceil(die_radius)) + 2
     best_excess, best_share, best_run, best_fill, best_fails = 0.0, 0.0, 0.0, 0.0, 0.0
     acc_f = np.zeros(2 * span + 1)
+    # each offset's chord, its expected fails and their spread: the same at every angle
+    chord = np.zeros(2 * span + 1)
+    expected = np.zeros(2 * span + 1)
+    spread = np.zeros(2 * span + 1)
+    for b in range(2 * span + 1):
+        rho = b - span
+        chord[b] = 2.0 * np.sqrt(max(die_radius * die_radius - rho * rho, 0.0))
+        expected[b] = density * chord[b]
+        spread[b] = np.sqrt(chord[b])
     for k in range(_ANGLES):
         angle = np.pi * k / _ANGLES
         ca, sa = np.cos(angle), np.sin(angle)
@@ -469,14 +478,12 @@ def _one_map(grid, out):
             if 0 <= b < 2 * span + 1:
                 acc_f[b] += 1
         for b in range(2 * span + 1):
-            rho = b - span
-            chord = 2.0 * np.sqrt(max(die_radius * die_radius - rho * rho, 0.0))
-            if chord >= 5:
-                excess = (acc_f[b] - density * chord) / np.sqrt(chord)
+            if chord[b] >= 5:
+                excess = (acc_f[b] - expected[b]) / spread[b]
                 if excess > best_excess:
                     best_excess = excess
                     best_share = acc_f[b] / n_fails if n_fails > 0 else 0.0
-                    best_fill = min(acc_f[b] / chord, 1.5)
+                    best_fill = min(acc_f[b] / chord[b], 1.5)
                     best_run = acc_f[b] / die_radius  # the line's fails, in wafer radii
                     best_fails = acc_f[b]
     out[at] = best_excess
