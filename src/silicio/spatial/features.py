@@ -214,6 +214,32 @@ def _longest_run(flags):
     return min(best, n)
 
 
+#: tan(pi / 8): the 16 sectors' edges are every pi / 8 round the centre.
+_TAN_EIGHTH = np.sqrt(2.0) - 1.0
+#: Nearer an edge than this (relative to the point's |x| + |y|), the comparisons of :func:`_sector`
+#: could round to the wrong side: arctan2 decides (its own error is ~1e-16).
+_NEAR_EDGE = 1e-9
+
+
+@nb.njit(cache=True, nogil=True)
+def _sector(x, y):
+    """The sector (of 16) of point (x, y): ``int((arctan2(y, x) + pi) / (2 pi) * 16) % 16``, found by
+    comparing y with x on the edges (arctan2 costs a third of a map's features), arctan2 itself
+    where the point is on or next to an edge."""
+    u, v = abs(x), abs(y)
+    near = _NEAR_EDGE * (u + v)
+    above_eighth = v - _TAN_EIGHTH * u  # > 0: the angle from the x axis over pi / 8
+    above_quarter = v - u  # over pi / 4
+    above_three_eighths = _TAN_EIGHTH * v - u  # over 3 pi / 8
+    if (u <= near or v <= near or abs(above_eighth) <= near or abs(above_quarter) <= near
+            or abs(above_three_eighths) <= near):  # fmt: skip
+        return int((np.arctan2(y, x) + np.pi) / (2 * np.pi) * _SECTORS) % _SECTORS
+    eighths = int(above_eighth > 0) + int(above_quarter > 0) + int(above_three_eighths > 0)
+    if y > 0:
+        return 8 + eighths if x > 0 else 15 - eighths
+    return 7 - eighths if x > 0 else eighths
+
+
 @nb.njit(cache=True, nogil=True)
 def _one_map(grid, out):
     rows, cols = grid.shape
@@ -262,8 +288,7 @@ def _one_map(grid, out):
             x = (j - cx) / rx
             y = (i - cy) / ry
             rr = np.sqrt(x * x + y * y)
-            a = np.arctan2(y, x)
-            s = int((a + np.pi) / (2 * np.pi) * _SECTORS) % _SECTORS
+            s = _sector(x, y)
             radius[i, j] = rr
             sector[i, j] = s
             k = 0
