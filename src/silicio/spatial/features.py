@@ -280,13 +280,20 @@ def _one_map(grid, out):
     rim_f, rim_d = np.zeros(_SECTORS), np.zeros(_SECTORS)
     radius = np.zeros((rows, cols))
     sector = np.zeros((rows, cols), dtype=np.int64)
+    # each column's x and each row's y in the frame, divided once, not at every die
+    frame_x = np.empty(cols)
+    for j in range(cols):
+        frame_x[j] = (j - cx) / rx
+    frame_y = np.empty(rows)
+    for i in range(rows):
+        frame_y[i] = (i - cy) / ry
     for i in range(rows):
         for j in range(cols):
             v = grid[i, j]
             if v < 0:
                 continue
-            x = (j - cx) / rx
-            y = (i - cy) / ry
+            x = frame_x[j]
+            y = frame_y[i]
             rr = np.sqrt(x * x + y * y)
             s = _sector(x, y)
             radius[i, j] = rr
@@ -418,8 +425,8 @@ def _one_map(grid, out):
         for i in range(rows):
             for j in range(cols):
                 if label[i, j] == best:
-                    x = (j - cx) / rx
-                    y = (i - cy) / ry
+                    x = frame_x[j]
+                    y = frame_y[i]
                     rr = radius[i, j]
                     sx += x
                     sy += y
@@ -434,8 +441,8 @@ def _one_map(grid, out):
         for i in range(rows):
             for j in range(cols):
                 if label[i, j] == best:
-                    x = (j - cx) / rx - mx
-                    y = (i - cy) / ry - my
+                    x = frame_x[j] - mx
+                    y = frame_y[i] - my
                     sxx += x * x
                     syy += y * y
                     sxy += x * y
@@ -479,8 +486,8 @@ def _one_map(grid, out):
         for j in range(cols):
             if grid[i, j] == 1:
                 # die units, isotropic: x and y scaled to the same die size
-                fx[k] = (j - cx) / rx * die_radius
-                fy[k] = (i - cy) / ry * die_radius
+                fx[k] = frame_x[j] * die_radius
+                fy[k] = frame_y[i] * die_radius
                 k += 1
     span = int(np.ceil(die_radius)) + 2
     best_excess, best_share, best_run, best_fill, best_fails = 0.0, 0.0, 0.0, 0.0, 0.0
