@@ -355,37 +355,48 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
 def _wafer_grids(wafer, n_codes, final, x, y, passed):
     """The final dies' maps of the wafers (``wafer``: each row's code 0..n_codes-1), in the order
     of each wafer's first final die: one int8 buffer, each map's offset and (rows, cols), and each
-    wafer's first final row. A die tested twice as final takes its last row."""
+    wafer's first final row. A die tested twice as final takes its last row. The rows come wafer
+    by wafer: a wafer's place is looked up where the code changes."""
     slot = np.full(n_codes, -1, np.int64)
     first = np.empty(n_codes, np.int64)
     low = np.empty((n_codes, 2), np.int64)  # (y, x) of the map's top left die
     high = np.empty((n_codes, 2), np.int64)
-    n = 0
+    n, code, w = 0, -1, -1
     for i in range(wafer.size):
         if not final[i]:
             continue
-        w = slot[wafer[i]]
         row, col = np.int64(y[i]), np.int64(x[i])
-        if w < 0:
-            w = slot[wafer[i]] = n
-            first[w] = i
-            low[w, 0] = high[w, 0] = row
-            low[w, 1] = high[w, 1] = col
-            n += 1
-            continue
-        low[w, 0], high[w, 0] = min(low[w, 0], row), max(high[w, 0], row)
-        low[w, 1], high[w, 1] = min(low[w, 1], col), max(high[w, 1], col)
+        if wafer[i] != code:
+            code = wafer[i]
+            w = slot[code]
+            if w < 0:
+                w = slot[code] = n
+                first[w] = i
+                low[w, 0] = high[w, 0] = row
+                low[w, 1] = high[w, 1] = col
+                n += 1
+        if row < low[w, 0]:
+            low[w, 0] = row
+        if row > high[w, 0]:
+            high[w, 0] = row
+        if col < low[w, 1]:
+            low[w, 1] = col
+        if col > high[w, 1]:
+            high[w, 1] = col
     shapes = high[:n] - low[:n] + 1
     offsets = np.zeros(n, np.int64)
     for w in range(1, n):
         offsets[w] = offsets[w - 1] + shapes[w - 1, 0] * shapes[w - 1, 1]
-    size = offsets[n - 1] + shapes[n - 1, 0] * shapes[n - 1, 1] if n else 0
-    buffer = np.full(size, -1, np.int8)
+    buffer = np.full(offsets[n - 1] + shapes[n - 1, 0] * shapes[n - 1, 1] if n else 0, -1, np.int8)
+    code = -1
+    at, top, left, cols = 0, 0, 0, 0
     for i in range(wafer.size):
         if final[i]:
-            w = slot[wafer[i]]
-            at = offsets[w] + (np.int64(y[i]) - low[w, 0]) * shapes[w, 1] + np.int64(x[i]) - low[w, 1]
-            buffer[at] = 0 if passed[i] else 1
+            if wafer[i] != code:
+                code = wafer[i]
+                w = slot[code]
+                at, top, left, cols = offsets[w], low[w, 0], low[w, 1], shapes[w, 1]
+            buffer[at + (np.int64(y[i]) - top) * cols + np.int64(x[i]) - left] = 0 if passed[i] else 1
     return buffer, offsets, shapes, first[:n]
 
 
