@@ -207,3 +207,28 @@ def test_wafer_maps_place_each_wafers_final_dies_as_a_loop_over_the_parts_does()
             expected[y - min(rows), x - min(cols)] = failed
         assert grid.dtype == np.int8 and np.array_equal(grid, expected)
     assert _wafer_maps(parts.with_columns(is_last_test=False)) == ([], [])
+
+
+def test_site_counts_are_the_first_pass_parts_and_good_ones_of_each_head_and_site():
+    """The site-drift rule's counts (one compiled pass over STDF's U1 head and site numbers)
+    against a polars group-by of the first-pass parts: many heads and sites, the extremes 0 and
+    255, parts not first-pass and null pass flags among them; wider numbers take polars' way."""
+    from silicio.alerts.rules import _site_counts
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    parts = pl.DataFrame({
+        "head": pl.Series(rng.choice([0, 1, 7, 255], n), dtype=pl.UInt8),
+        "site": pl.Series(rng.choice([0, 1, 2, 3, 100, 255], n), dtype=pl.UInt8),
+        "passed": pl.Series([None if rng.random() < 0.05 else bool(v) for v in rng.integers(0, 2, n)], dtype=pl.Boolean),
+        "is_first_test": pl.Series(rng.random(n) < 0.8),
+    })  # fmt: skip
+    expected = (
+        parts.filter(pl.col("is_first_test"))
+        .group_by("head", "site")
+        .agg(pl.len().alias("n"), pl.col("passed").fill_null(False).sum().alias("good"))
+        .sort("head", "site")
+    )
+    rows = [((r["head"], r["site"]), r["n"], r["good"]) for r in expected.iter_rows(named=True)]
+    assert len(rows) == 24 and _site_counts(parts) == rows
+    assert _site_counts(parts.with_columns(pl.col("head", "site").cast(pl.Int64))) == rows
