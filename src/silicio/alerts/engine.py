@@ -147,7 +147,8 @@ def _store(engine, queries, found: list[tuple[RuleConfig, Finding]], actor: str,
     pending: list[tuple[RuleConfig, dict[str, Any]]] = []
     for rule, finding in found:
         key = (rule.name, finding.subject)
-        if any(key == (r.name, row["subject"]) for r, row in pending):  # its alert's id is said below
+        # about a subject an alert pending fired on: that one stored first (its id named if this one is left out)
+        if any(key == (r.name, row["subject"]) for r, row in pending):
             stored += _inserted(engine, queries, pending)
             pending = []
         detail = plain(finding.detail)

@@ -33,7 +33,7 @@ import numpy as np
 __all__ = ["FEATURE_NAMES", "FEATURE_VERSION", "features", "pack_maps"]
 
 _RING_EDGES = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.87, 0.94])
-_SECTORS = 16
+_SECTORS = 16  # :func:`_sector` finds a die's among 16 by comparisons
 _ANGLES = 36
 
 FEATURE_NAMES: tuple[str, ...] = (
