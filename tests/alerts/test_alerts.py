@@ -170,6 +170,56 @@ def test_a_failing_rule_is_reported_and_the_others_still_run(tmp_path, monkeypat
     assert len(result.raised) == 1 and result.errors == ["rule bad (broken): RuntimeError: plugin bug"]
 
 
+class TaggedRule(AlertRule):
+    """Fires once per tag of ``tags`` for every ingested lot, each about the lot: findings of one
+    evaluation about the same subject."""
+
+    name = "tagged"
+    title = "Tagged"
+    parameters = {"tags": ["a"]}
+
+    def evaluate(self, context: AlertContext, params):
+        return [Finding(subject=f"{lot}/{stage}", title=f"lot {lot}", detail={"tag": tag}, lot=lot)
+                for _, lot, stage in context.lot_keys() for tag in params["tags"]]  # fmt: skip
+
+
+def test_findings_of_one_evaluation_about_one_subject_are_deduplicated_as_if_stored_one_by_one(
+    tmp_path, monkeypatch
+):
+    """An evaluation reads the newest alert of its subjects at once and stores its alerts
+    together; a finding about a subject that an earlier finding of the same evaluation fired on is
+    held to that alert (its quiet period, its evidence), as to a stored one."""
+    register_entry_point(
+        monkeypatch, tmp_path / "plugins", "silicio.alert_rules", "tagged", f"{__name__}:TaggedRule"
+    )
+    data, lot = _lake_with_a_lot(tmp_path)
+    ours, other = f"{lot}/wafer_sort", "OTHER/wafer_sort"
+    t0 = datetime(2026, 3, 1, 6, tzinfo=UTC)
+
+    def rules(tags: list[str], quiet: str) -> str:
+        return f'[alerts]\nquiet_period = {quiet}\n[[rule]]\nname = "t"\nkind = "tagged"\nusers = ["u"]\n' \
+               f"[rule.params]\ntags = {json.dumps(tags)}\n"  # fmt: skip
+
+    with Lake(data) as lake:
+        context = AlertContext(lake, pl.DataFrame({"product": ["HX100-Q1"] * 2, "lot": [lot, "OTHER"],
+                                                   "stage": ["wafer_sort"] * 2}))  # fmt: skip
+        first = evaluate(lake, loads_config(rules(["a", "b"], '"1h"')), context, now=t0, record_holds=False)
+        # no quiet period: the same evidence as the alert just stored is left out, other evidence fires
+        later = evaluate(lake, loads_config(rules(["c", "c", "d"], "0")), context, now=t0 + timedelta(hours=2),
+                         record_holds=False)  # fmt: skip
+        stored = {
+            (r["subject"], r["detail"]["tag"]): r["id"] for r in queries.alert_rows(lake.catalog.engine)
+        }
+    assert sorted(stored.values()) == [1, 2, 3, 4, 5, 6]
+    assert [(r["id"], r["subject"], r["detail"]["tag"]) for r in first.raised + later.raised] == [
+        (stored[ours, "a"], ours, "a"), (stored[other, "a"], other, "a"), (stored[ours, "c"], ours, "c"),
+        (stored[ours, "d"], ours, "d"), (stored[other, "c"], other, "c"), (stored[other, "d"], other, "d")]  # fmt: skip
+    assert first.suppressed == [("t", ours, f"quiet period (alert #{stored[ours, 'a']})"),
+                                ("t", other, f"quiet period (alert #{stored[other, 'a']})")]  # fmt: skip
+    assert later.suppressed == [("t", ours, f"same evidence as alert #{stored[ours, 'c']}"),
+                                ("t", other, f"same evidence as alert #{stored[other, 'c']}")]  # fmt: skip
+
+
 # -- channels
 
 

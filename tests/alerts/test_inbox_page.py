@@ -17,10 +17,11 @@ PASSWORD = "correct horse battery staple"
 
 
 def _alert(engine, title, recipients):
-    return queries.insert_alert(engine, {
+    (alert_id,) = queries.insert_alerts(engine, [{
         "rule": "syl", "kind": "yield_below_syl", "subject": title, "severity": "major", "title": title,
         "detail": {}, "fingerprint": "0" * 64, "product": "P", "lot": "L1", "stage": "wafer_sort",
-        "recipients": recipients, "raised_at": datetime(2026, 1, 5, tzinfo=UTC), "actor": "ingest"})  # fmt: skip
+        "recipients": recipients, "raised_at": datetime(2026, 1, 5, tzinfo=UTC), "actor": "ingest"}])  # fmt: skip
+    return alert_id
 
 
 def test_inbox_shows_mine_and_records_who_acknowledged(tmp_path):

@@ -176,3 +176,59 @@ def test_pat_rule_without_stored_limits_screens_the_pat_family_only_and_counts_t
     assert counts(narrowed) == counts(full) and len(counts(full)) == 8
     assert sum(p for p, _ in counts(full).values()) >= 1
     assert sorted(f.lot for f in found) == sorted(lot for lot, (p, _) in counts(full).items() if p)
+
+
+def test_wafer_maps_place_each_wafers_final_dies_as_a_loop_over_the_parts_does():
+    """The signature rule's maps (one compiled pass over the parts) against a dict of each wafer's
+    final dies filled row by row: wafers interleaved, retested dies (the last final row counts),
+    null coordinates, wafer ids and pass flags, wafers of different extents."""
+    from silicio.alerts.rules import _wafer_maps
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    parts = pl.DataFrame({
+        "wafer_id": pl.Series([None if rng.random() < 0.05 else f"W{v}" for v in rng.integers(0, 5, n)], dtype=pl.String),
+        "x": pl.Series([None if rng.random() < 0.02 else int(v) for v in rng.integers(-4, 30, n)], dtype=pl.Int16),
+        "y": pl.Series([None if rng.random() < 0.02 else int(v) for v in rng.integers(3, 20, n)], dtype=pl.Int16),
+        "passed": pl.Series([None if rng.random() < 0.05 else bool(v) for v in rng.integers(0, 2, n)], dtype=pl.Boolean),
+        "is_last_test": pl.Series([None if rng.random() < 0.05 else bool(v) for v in rng.integers(0, 2, n)],
+                                  dtype=pl.Boolean),
+    })  # fmt: skip
+    dies: dict[str | None, dict[tuple[int, int], int]] = {}
+    for row in parts.iter_rows(named=True):
+        if row["is_last_test"] and row["x"] is not None and row["y"] is not None:
+            dies.setdefault(row["wafer_id"], {})[(row["y"], row["x"])] = 0 if row["passed"] else 1
+    ids, maps = _wafer_maps(parts)
+    assert ids == list(dies) and None in ids  # in the order first tested, a null wafer id a wafer of its own
+    for wafer, grid in zip(ids, maps, strict=True):
+        rows, cols = zip(*dies[wafer], strict=True)
+        expected = np.full((max(rows) - min(rows) + 1, max(cols) - min(cols) + 1), -1, np.int8)
+        for (y, x), failed in dies[wafer].items():
+            expected[y - min(rows), x - min(cols)] = failed
+        assert grid.dtype == np.int8 and np.array_equal(grid, expected)
+    assert _wafer_maps(parts.with_columns(is_last_test=False)) == ([], [])
+
+
+def test_site_counts_are_the_first_pass_parts_and_good_ones_of_each_head_and_site():
+    """The site-drift rule's counts (one compiled pass over STDF's U1 head and site numbers)
+    against a polars group-by of the first-pass parts: many heads and sites, the extremes 0 and
+    255, parts not first-pass and null pass flags among them; wider numbers take polars' way."""
+    from silicio.alerts.rules import _site_counts
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    parts = pl.DataFrame({
+        "head": pl.Series(rng.choice([0, 1, 7, 255], n), dtype=pl.UInt8),
+        "site": pl.Series(rng.choice([0, 1, 2, 3, 100, 255], n), dtype=pl.UInt8),
+        "passed": pl.Series([None if rng.random() < 0.05 else bool(v) for v in rng.integers(0, 2, n)], dtype=pl.Boolean),
+        "is_first_test": pl.Series(rng.random(n) < 0.8),
+    })  # fmt: skip
+    expected = (
+        parts.filter(pl.col("is_first_test"))
+        .group_by("head", "site")
+        .agg(pl.len().alias("n"), pl.col("passed").fill_null(False).sum().alias("good"))
+        .sort("head", "site")
+    )
+    rows = [((r["head"], r["site"]), r["n"], r["good"]) for r in expected.iter_rows(named=True)]
+    assert len(rows) == 24 and _site_counts(parts) == rows
+    assert _site_counts(parts.with_columns(pl.col("head", "site").cast(pl.Int64))) == rows

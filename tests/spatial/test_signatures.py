@@ -5,6 +5,7 @@ turned maps, hand-drawn maps, bad input, the model file, and training's reproduc
 from __future__ import annotations
 
 import importlib
+import math
 
 import numpy as np
 import pytest
@@ -190,3 +191,25 @@ def test_a_few_maps_on_one_thread_get_what_the_parallel_pass_gives():
             expected += forest.leaf_probability[forest.leaf[node]]
         np.testing.assert_allclose(together[m], expected / len(forest.roots), rtol=1e-12, atol=1e-12)
     assert model_module.PARALLEL_MIN_MAPS == feature_module.PARALLEL_MIN_MAPS
+
+
+def test_a_points_sector_is_the_one_its_angle_gives():
+    """The features' sector of a point, found by comparisons, against its angle's (math.atan2):
+    points on each of the 16 sectors' edges, a hair to either side, on the axes, at the centre,
+    on a map's grid round a centroid and at random."""
+    feature_module = importlib.import_module("silicio.spatial.features")
+    rng = np.random.default_rng(FRESH_SEED)
+    edges = np.pi * np.arange(-8, 9) / 8
+    angles = np.concatenate([edges, np.nextafter(edges, 4), np.nextafter(edges, -4), edges + 1e-10, edges - 1e-10,
+                             edges + 1e-7, edges - 1e-7, rng.uniform(-np.pi, np.pi, 3000)])  # fmt: skip
+    radii = np.array([1e-3, 0.37, 1.0, 2.5])
+    x, y = (radii[:, None] * np.cos(angles)).ravel(), (radii[:, None] * np.sin(angles)).ravel()
+    grid = np.arange(-12, 13, dtype=float)
+    # dies round a centroid on a die (the axes and the diagonals exactly) and between dies
+    on_grid = [((j - c) / 9.0, (i - c) / 7.0) for c in (0.0, 0.5) for i in grid for j in grid]
+    axes = [(0.0, 1.0), (0.0, -1.0), (1.0, 0.0), (-1.0, 0.0), (0.0, 0.0), (-0.0, 1.0), (1.0, -0.0),
+            (-1.0, -0.0)]  # fmt: skip
+    points = [*zip(x.tolist(), y.tolist(), strict=True), *on_grid, *axes]
+    for px, py in points:
+        expected = int((math.atan2(py, px) + math.pi) / (2 * math.pi) * 16) % 16
+        assert feature_module._sector(px, py) == expected, (px, py)

@@ -116,19 +116,19 @@ def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: 
 
     engine = catalog.engine
     out = Evaluation()
+    found = []
     for rule in config.rules:
         start = time.process_time()
         try:
-            findings = rule.rule.evaluate(context, rule.params)
+            found += [(rule, finding) for finding in rule.rule.evaluate(context, rule.params)]
         except Exception as exc:  # a plugin's failure is reported with its name; the other rules still run
             out.errors.append(f"rule {rule.name} ({rule.kind}): {type(exc).__name__}: {exc}")
             continue
         finally:
             out.cpu_seconds[rule.name] = time.process_time() - start
-        for finding in findings:
-            stored = _store(engine, queries, rule, finding, actor, now, out)
-            if stored is not None and send:
-                out.deliveries += deliver(lake, config, rule, stored, sleep=sleep, catalog=catalog)
+    for rule, stored in _store(engine, queries, found, actor, now, out):
+        if send:
+            out.deliveries += deliver(lake, config, rule, stored, sleep=sleep, catalog=catalog)
     if record_holds and context.lot_keys():
         try:
             out.rule_holds = _record_holds(lake, catalog, context, actor)
@@ -137,25 +137,47 @@ def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: 
     return out
 
 
-def _store(engine, queries, rule: RuleConfig, finding: Finding, actor: str, now: datetime,
-           out: Evaluation) -> dict[str, Any] | None:  # fmt: skip
-    detail = plain(finding.detail)
-    digest = fingerprint(detail)
-    last = queries.last_alert(engine, rule.name, finding.subject)
-    if last is not None:
-        if now - last["raised_at"] < rule.quiet_period:
-            out.suppressed.append((rule.name, finding.subject, f"quiet period (alert #{last['id']})"))
-            return None
-        if last["fingerprint"] == digest:
-            out.suppressed.append((rule.name, finding.subject, f"same evidence as alert #{last['id']}"))
-            return None
-    row = {"rule": rule.name, "kind": rule.kind, "subject": finding.subject, "severity": rule.severity,
-           "title": finding.title, "detail": detail, "fingerprint": digest, "product": finding.product,
-           "lot": finding.lot, "stage": finding.stage, "recipients": rule.recipients.as_dict(), "raised_at": now,
-           "actor": actor.strip()}  # fmt: skip
-    row["id"] = queries.insert_alert(engine, row)
-    out.raised.append(row)
-    return row
+def _store(engine, queries, found: list[tuple[RuleConfig, Finding]], actor: str, now: datetime,
+           out: Evaluation) -> list[tuple[RuleConfig, dict[str, Any]]]:  # fmt: skip
+    """Store the findings that fire, in order, each against the newest alert of its rule and
+    subject (the catalog's, read in one statement, or one stored just before it); the stored
+    rows (``alerts`` rows with their ids), inserted in one transaction."""
+    latest = queries.last_alerts(engine, [(rule.name, f.subject) for rule, f in found]) if found else {}
+    stored: list[tuple[RuleConfig, dict[str, Any]]] = []
+    pending: list[tuple[RuleConfig, dict[str, Any]]] = []
+    for rule, finding in found:
+        key = (rule.name, finding.subject)
+        # about a subject an alert pending fired on: that one stored first (its id named if this one is left out)
+        if any(key == (r.name, row["subject"]) for r, row in pending):
+            stored += _inserted(engine, queries, pending)
+            pending = []
+        detail = plain(finding.detail)
+        digest = fingerprint(detail)
+        last = latest.get(key)
+        if last is not None:
+            if now - last["raised_at"] < rule.quiet_period:
+                out.suppressed.append((rule.name, finding.subject, f"quiet period (alert #{last['id']})"))
+                continue
+            if last["fingerprint"] == digest:
+                out.suppressed.append((rule.name, finding.subject, f"same evidence as alert #{last['id']}"))
+                continue
+        row = {"rule": rule.name, "kind": rule.kind, "subject": finding.subject, "severity": rule.severity,
+               "title": finding.title, "detail": detail, "fingerprint": digest, "product": finding.product,
+               "lot": finding.lot, "stage": finding.stage, "recipients": rule.recipients.as_dict(),
+               "raised_at": now, "actor": actor.strip()}  # fmt: skip
+        pending.append((rule, row))
+        latest[key] = row
+    stored += _inserted(engine, queries, pending)
+    out.raised += [row for _, row in stored]
+    return stored
+
+
+def _inserted(engine, queries, pending: list[tuple[RuleConfig, dict]]) -> list[tuple[RuleConfig, dict]]:
+    """``pending`` stored in one transaction, each row with its id."""
+    ids = queries.insert_alerts(engine, [row for _, row in pending]) if pending else []
+    for (_, row), alert_id in zip(pending, ids, strict=True):
+        row["id"] = alert_id
+    return pending
 
 
 def alert_payload(row: dict[str, Any]) -> dict[str, Any]:

@@ -1006,27 +1006,3 @@ def _static_rows(
     return keys, lo, hi
 
 
-@nb.njit(cache=True, nogil=True)
-def codes_in_order(values):
-    """Each value's code 0..n-1 in order of first appearance, and n; the values come in long
-    runs (a lot's results wafer by wafer), so the last code is tried first."""
-    code = np.empty(values.size, np.int64)
-    seen = np.empty(values.size, values.dtype)
-    n = 0
-    last = -1
-    for i in range(values.size):
-        v = values[i]
-        if last >= 0 and seen[last] == v:
-            code[i] = last
-            continue
-        last = -1
-        for j in range(n):
-            if seen[j] == v:
-                last = j
-                break
-        if last < 0:
-            seen[n] = v
-            last = n
-            n += 1
-        code[i] = last
-    return code, n

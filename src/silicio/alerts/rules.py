@@ -18,14 +18,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba as nb
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import as_array, codes_in_order, wafer_codes
+from .ingested import as_array, wafer_codes
 
 __all__ = [
     "BinAboveSbl",
@@ -339,25 +339,65 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     for axis in ("x", "y"):
         if parts[axis].null_count():
             final &= parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(final)
-    if not rows.size:
+    wafer, values = wafer_codes(parts)
+    buffer, offsets, shapes, first_rows = _wafer_grids(wafer, len(values), final, as_array(parts["x"], 0),
+                                                       as_array(parts["y"], 0), as_array(parts["passed"], False))  # fmt: skip
+    if not first_rows.size:
         return [], []
-    wafer, n_wafers = codes_in_order(wafer_codes(parts)[0][rows])
-    x = as_array(parts["x"], 0)[rows].astype(np.int64)
-    y = as_array(parts["y"], 0)[rows].astype(np.int64)
-    failed = np.where(as_array(parts["passed"], False)[rows], 0, 1).astype(np.int8)
-    # a lot's parts come wafer by wafer: already in order, no sort (a stable sort would keep it)
-    order = np.arange(wafer.size) if not (wafer[1:] < wafer[:-1]).any() else np.argsort(wafer, kind="stable")
-    bounds = np.searchsorted(wafer[order], np.arange(n_wafers + 1))
-    ids = parts["wafer_id"].to_arrow().take(pa.array(rows[order[bounds[:-1]]])).to_pylist()
-    maps = []
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        at = order[start:stop]
-        wx, wy = x[at], y[at]
-        grid = np.full((wy.max() - wy.min() + 1, wx.max() - wx.min() + 1), -1, dtype=np.int8)
-        grid[wy - wy.min(), wx - wx.min()] = failed[at]
-        maps.append(grid)
-    return ids, maps
+    ids = [values[code] for code in wafer[first_rows].tolist()]
+    return ids, [
+        buffer[at : at + rows * cols].reshape(rows, cols)
+        for at, (rows, cols) in zip(offsets, shapes, strict=True)
+    ]
+
+
+@nb.njit(cache=True, nogil=True)
+def _wafer_grids(wafer, n_codes, final, x, y, passed):
+    """The final dies' maps of the wafers (``wafer``: each row's code 0..n_codes-1), in the order
+    of each wafer's first final die: one int8 buffer, each map's offset and (rows, cols), and each
+    wafer's first final row. A die tested twice as final takes its last row. The rows come wafer
+    by wafer: a wafer's place is looked up where the code changes."""
+    slot = np.full(n_codes, -1, np.int64)
+    first = np.empty(n_codes, np.int64)
+    low = np.empty((n_codes, 2), np.int64)  # (y, x) of the map's top left die
+    high = np.empty((n_codes, 2), np.int64)
+    n, code, w = 0, -1, -1
+    for i in range(wafer.size):
+        if not final[i]:
+            continue
+        row, col = np.int64(y[i]), np.int64(x[i])
+        if wafer[i] != code:
+            code = wafer[i]
+            w = slot[code]
+            if w < 0:
+                w = slot[code] = n
+                first[w] = i
+                low[w, 0] = high[w, 0] = row
+                low[w, 1] = high[w, 1] = col
+                n += 1
+        if row < low[w, 0]:
+            low[w, 0] = row
+        if row > high[w, 0]:
+            high[w, 0] = row
+        if col < low[w, 1]:
+            low[w, 1] = col
+        if col > high[w, 1]:
+            high[w, 1] = col
+    shapes = high[:n] - low[:n] + 1
+    offsets = np.zeros(n, np.int64)
+    for w in range(1, n):
+        offsets[w] = offsets[w - 1] + shapes[w - 1, 0] * shapes[w - 1, 1]
+    buffer = np.full(offsets[n - 1] + shapes[n - 1, 0] * shapes[n - 1, 1] if n else 0, -1, np.int8)
+    code = -1
+    at, top, left, cols = 0, 0, 0, 0
+    for i in range(wafer.size):
+        if final[i]:
+            if wafer[i] != code:
+                code = wafer[i]
+                w = slot[code]
+                at, top, left, cols = offsets[w], low[w, 0], low[w, 1], shapes[w, 1]
+            buffer[at + (np.int64(y[i]) - top) * cols + np.int64(x[i]) - left] = 0 if passed[i] else 1
+    return buffer, offsets, shapes, first[:n]
 
 
 class QuarantinedFileRule(AlertRule):
@@ -388,24 +428,33 @@ def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
     """((head, site), first-pass parts, good of them) of each site, in (head, site) order (a null
     head or site first)."""
     first = as_array(parts["is_first_test"], False)
-    if parts["head"].null_count() or parts["site"].null_count():
-        sites = (
-            parts.filter(pl.Series(first))
-            .group_by("head", "site")
-            .agg(pl.len().alias("n"), pl.col("passed").sum().alias("good"))
-        )
-        return [((r["head"], r["site"]), int(r["n"]), int(r["good"]))
-                for r in sites.sort("head", "site").iter_rows(named=True)]  # fmt: skip
-    key = (
-        parts["head"].to_numpy().astype(np.int64)[first] * 65536
-        + parts["site"].to_numpy().astype(np.int64)[first]
+    if parts["head"].dtype == parts["site"].dtype == pl.UInt8 and not (
+        parts["head"].null_count() or parts["site"].null_count()
+    ):
+        n, good = _first_pass_by_site(first, parts["head"].to_numpy(), parts["site"].to_numpy(),
+                                      as_array(parts["passed"], False))  # fmt: skip
+        return [((k // 256, k % 256), int(n[k]), int(good[k])) for k in np.flatnonzero(n).tolist()]
+    # a null head or site (a group of its own), or numbers wider than STDF's (U1): polars
+    sites = (
+        parts.filter(pl.Series(first))
+        .group_by("head", "site")
+        .agg(pl.len().alias("n"), pl.col("passed").sum().alias("good"))
     )
-    good = as_array(parts["passed"], False)[first]
-    sites, n = np.unique(key, return_counts=True)
-    good_of = np.bincount(np.searchsorted(sites, key), weights=good, minlength=sites.size)
-    return [
-        ((int(k) // 65536, int(k) % 65536), int(c), int(g)) for k, c, g in zip(sites, n, good_of, strict=True)
-    ]
+    return [((r["head"], r["site"]), int(r["n"]), int(r["good"]))
+            for r in sites.sort("head", "site").iter_rows(named=True)]  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
+def _first_pass_by_site(first, head, site, passed):
+    """The ``first`` rows and the passed ones of each (head, site) of STDF (0..255 each), at
+    head * 256 + site: one pass, no sort."""
+    n, good = np.zeros(65536, np.int64), np.zeros(65536, np.int64)
+    for i in range(first.size):
+        if first[i]:
+            key = np.int64(head[i]) * 256 + np.int64(site[i])
+            n[key] += 1
+            good[key] += passed[i]
+    return n, good
 
 
 class SiteDrift(AlertRule):

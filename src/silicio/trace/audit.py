@@ -21,6 +21,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,10 +70,19 @@ class AuditEntry:
 
 def head(connection: Connection, table: sa.Table) -> tuple[int, str]:
     """(sequence number, hash) of the newest entry; (0, 64 zeros) for an empty log."""
-    row = connection.execute(
-        sa.select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
-    ).first()
+    row = connection.execute(_head_statement(table)).first()
     return (0, GENESIS) if row is None else (int(row.seq), row.hash)
+
+
+# An audit log's statements, built once a process: building one costs more CPU than running it.
+@cache
+def _head_statement(table: sa.Table):
+    return sa.select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
+
+
+@cache
+def _insert_statement(table: sa.Table):
+    return table.insert()
 
 
 def append(connection: Connection, table: sa.Table, *, actor: str, action: str, entity: str, key: str,
@@ -88,19 +98,9 @@ def append(connection: Connection, table: sa.Table, *, actor: str, action: str, 
     payload = json.loads(canonical_json(payload))
     entry = AuditEntry(seq + 1, at, actor, action, entity, key, payload, prev, "")
     digest = entry_hash(prev, entry.body())
-    connection.execute(
-        table.insert().values(
-            seq=entry.seq,
-            at=at,
-            actor=actor,
-            action=action,
-            entity=entity,
-            key=key,
-            payload=canonical_json(payload).decode(),
-            prev_hash=prev,
-            hash=digest,
-        )  # fmt: skip
-    )
+    connection.execute(_insert_statement(table), {
+        "seq": entry.seq, "at": at, "actor": actor, "action": action, "entity": entity, "key": key,
+        "payload": canonical_json(payload).decode(), "prev_hash": prev, "hash": digest})  # fmt: skip
     return AuditEntry(entry.seq, at, actor, action, entity, key, payload, prev, digest)
 
 

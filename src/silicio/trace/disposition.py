@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -207,15 +208,23 @@ def record_rule_holds(store, holds: list[dict[str, Any]], actor: str) -> list[st
 
 def _latest_rule_holds(conn: Connection, lot_ids: list[str] | None = None) -> dict[str, tuple[int, str]]:
     """lot -> (audit seq, record digest) of its latest recorded rule hold."""
+    out = {}
+    of_lots = {} if lot_ids is None else {"lot_ids": lot_ids}
+    for r in conn.execute(_rule_holds_statement(bool(of_lots)), of_lots):
+        out[r.key] = (int(r.seq), audit.json.loads(r.payload).get("record_sha256"))
+    return out
+
+
+@cache
+def _rule_holds_statement(of_lots: bool):
+    """The recorded rule holds (of the lots ``lot_ids``, when ``of_lots``), in log order; built
+    once a process (the alerts at ingest record a lot's holds with it)."""
     from .store import AUDIT
 
     query = sa.select(AUDIT.c.seq, AUDIT.c.key, AUDIT.c.payload).where(AUDIT.c.entity == RULE_HOLD_ENTITY)
-    if lot_ids is not None:
-        query = query.where(AUDIT.c.key.in_(lot_ids))
-    out = {}
-    for r in conn.execute(query.order_by(AUDIT.c.seq)):
-        out[r.key] = (int(r.seq), audit.json.loads(r.payload).get("record_sha256"))
-    return out
+    if of_lots:
+        query = query.where(AUDIT.c.key.in_(sa.bindparam("lot_ids", expanding=True)))
+    return query.order_by(AUDIT.c.seq)
 
 
 def rule_held(store) -> list[str]:

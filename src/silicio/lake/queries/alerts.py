@@ -41,9 +41,9 @@ __all__ = [
     "ingested_files",
     "ingested_lots",
     "known_signatures",
-    "insert_alert",
+    "insert_alerts",
     "insert_delivery",
-    "last_alert",
+    "last_alerts",
     "lot_yield_series",
     "lots_tested_between",
     "wafer_yield_series",
@@ -232,20 +232,25 @@ def _ratio(good: int | None, dies: int | None) -> float | None:
 # -- the alert tables
 
 
-def last_alert(engine: Engine, rule: str, subject: str) -> dict[str, Any] | None:
-    """The newest alert of ``rule`` about ``subject`` (None: it never fired)."""
+def last_alerts(engine: Engine, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(rule, subject) -> the newest alert of that rule about that subject, for the ``keys`` that
+    ever fired."""
+    wanted = set(keys)
+    rules, subjects = sorted({rule for rule, _ in wanted}), sorted({subject for _, subject in wanted})
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(alerts).where((alerts.c.rule == rule) & (alerts.c.subject == subject))
-            .order_by(alerts.c.id.desc()).limit(1)
-        ).first()  # fmt: skip
-    return _aware(dict(row._mapping)) if row is not None else None
+        for start in range(0, len(subjects), 500):  # SQLite bounds the parameters of a statement
+            chunk = {"rules": rules, "subjects": subjects[start : start + 500]}
+            for row in connection.execute(_last_alerts_statement(), chunk):
+                if (row.rule, row.subject) in wanted:
+                    out[row.rule, row.subject] = _aware(dict(row._mapping))
+    return out
 
 
-def insert_alert(engine: Engine, row: dict[str, Any]) -> int:
-    """Store one alert (the ``alerts`` columns but ``id``); returns its id."""
+def insert_alerts(engine: Engine, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Store alerts (the ``alerts`` columns but ``id``) in one transaction; returns their ids, in order."""
     with engine.begin() as connection:
-        return int(connection.execute(sa.insert(alerts).values(**row)).inserted_primary_key[0])
+        return [int(i) for i in connection.execute(_insert_alerts_statement(), list(rows)).scalars()]
 
 
 def insert_delivery(engine: Engine, alert_id: int, channel: str, target: str, status: str, attempts: int,
@@ -359,3 +364,19 @@ def _known_signatures_statement(leaving_out: bool):
 def _history_marker_statement():
     e = baseline_events.c
     return sa.select(e.id, e.at, e.baseline_id, e.action, e.version, e.actor).order_by(e.id.desc()).limit(1)
+
+
+@cache
+def _last_alerts_statement():
+    newest = (
+        sa.select(sa.func.max(alerts.c.id))
+        .where(alerts.c.rule.in_(sa.bindparam("rules", expanding=True))
+               & alerts.c.subject.in_(sa.bindparam("subjects", expanding=True)))
+        .group_by(alerts.c.rule, alerts.c.subject)
+    )  # fmt: skip
+    return sa.select(alerts).where(alerts.c.id.in_(newest))
+
+
+@cache
+def _insert_alerts_statement():
+    return sa.insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True)
