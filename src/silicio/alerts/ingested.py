@@ -1004,5 +1004,3 @@ def _static_rows(
         for column in ("pat_lo", "pat_hi")
     )
     return keys, lo, hi
-
-
