@@ -554,9 +554,9 @@ def pat_share_of_lot(
     if parts["part_index"].null_count():
         candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(candidates)
-    good = zip(
-        parts["wafer_id"].to_arrow().take(pa.array(rows)).to_pylist(), part_index[rows].tolist(), strict=True
-    )
+    # the parts' wafer ids through their codes (shared with the bin counts and wafer maps of the frame)
+    part_wafer, part_wafers = wafer_codes(parts)
+    good = zip([part_wafers[w] for w in part_wafer[rows].tolist()], part_index[rows].tolist(), strict=True)
     return sum(1 for key in set(good) if key in hits), n_final
 
 
@@ -933,10 +933,14 @@ _DENSE_BIN_SLOTS = 1 << 20
 def _count_final_bins(final, wafer, n_wafers, hard, soft, passed):
     """The dies of each (wafer code, hard bin, soft bin, verdict) among the ``final`` rows, as
     arrays of those four and the dies (wafer by wafer); None when the count's dense table would
-    exceed :data:`_DENSE_BIN_SLOTS`. The bins are ranked through tables of every 16-bit number,
+    exceed :data:`_DENSE_BIN_SLOTS`. The bins are ranked through tables up to the highest bin,
     then the dies counted in a table of wafers and ranks: no sort. Neighbouring rows mostly
     share a slot (a wafer's good dies): a run is counted in a register, written when it ends."""
-    rank_hard, rank_soft = np.zeros(65536, np.int64), np.zeros(65536, np.int64)
+    top_hard, top_soft = 0, 0  # the rank tables go up to the highest bin only (a lot's are small numbers)
+    for i in range(final.size):
+        if final[i]:
+            top_hard, top_soft = max(top_hard, np.int64(hard[i])), max(top_soft, np.int64(soft[i]))
+    rank_hard, rank_soft = np.zeros(top_hard + 1, np.int64), np.zeros(top_soft + 1, np.int64)
     for i in range(final.size):
         if final[i]:
             rank_hard[hard[i]] = 1
