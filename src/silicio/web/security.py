@@ -5,7 +5,9 @@
   ``Referrer-Policy`` that sends no URL (they name lots and certificates) to other sites;
 * request bodies bounded before any route reads them: more than :data:`MAX_BODY_BYTES` is
   refused with 413, a JSON body nested deeper than :data:`MAX_JSON_DEPTH` with 422 (Python's
-  JSON parser recurses: a few thousand ``[`` were a RecursionError, a 500).
+  JSON parser recurses: a few thousand ``[`` were a RecursionError, a 500). A refused body of up
+  to :data:`DRAINED_BYTES` is read to its end and dropped before the 413: a server that answers
+  and closes while the client still sends leaves the client a reset connection, not the refusal.
 
 It wraps the whole app, outside every middleware added with ``app.add_middleware`` or
 ``@app.middleware`` and outside Starlette's error middleware, so a refusal of the access gate or
@@ -35,6 +37,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The largest request body read (a certificate for POST /api/verify is at most 1,000,000 bytes).
 MAX_BODY_BYTES = 1_048_576
+#: The most of a refused body read (and dropped) so that its client gets the 413 (see the module notes).
+DRAINED_BYTES = 4 * MAX_BODY_BYTES
 #: The deepest nesting of arrays and objects a JSON body may have (a certificate has about 5).
 MAX_JSON_DEPTH = 32
 
@@ -133,10 +137,11 @@ class SecurityMiddleware:
     """The ASGI wrapper of the module notes, around ``app``."""
 
     def __init__(self, app: ASGIApp, *, docs_paths: Iterable[str] = (), max_body_bytes: int = MAX_BODY_BYTES,
-                 max_json_depth: int = MAX_JSON_DEPTH):  # fmt: skip
+                 max_json_depth: int = MAX_JSON_DEPTH, drained_bytes: int = DRAINED_BYTES):  # fmt: skip
         self.app = app
         self.docs_paths = frozenset(docs_paths)
         self.max_body_bytes = max_body_bytes
+        self.drained_bytes = drained_bytes
         self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -161,6 +166,8 @@ class SecurityMiddleware:
             if not declared.strip().isdigit():
                 return b"", (400, "Content-Length is not a number of bytes")
             if int(declared) > self.max_body_bytes:
+                if int(declared) <= self.drained_bytes:
+                    await _drop_rest(receive, self.drained_bytes)
                 return b"", too_large
         chunks, size = [], 0
         while True:
@@ -170,6 +177,8 @@ class SecurityMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await _drop_rest(receive, self.drained_bytes - size)
                 return b"", too_large
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -228,6 +237,15 @@ def _add_headers(start: Message, wanted: dict[str, str]) -> Message:
         (name.encode(), value.encode()) for name, value in wanted.items() if name.encode() not in present
     ]
     return {**start, "headers": headers}
+
+
+async def _drop_rest(receive: Receive, at_most: int) -> None:
+    """Read the rest of a request body (up to ``at_most`` bytes) and drop it."""
+    while at_most > 0:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        at_most -= len(message.get("body", b""))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
