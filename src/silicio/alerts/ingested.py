@@ -644,6 +644,7 @@ class _Chunks:
         ends = np.cumsum(lengths, dtype=np.int64)
         self.starts = ends - np.array(lengths, np.int64)
         self.bounds = list(zip(self.starts.tolist(), ends.tolist(), strict=True))
+        self._codes: dict[str, tuple[list[np.ndarray], list]] = {}
 
     def numbers(self, name: str, null, dtype) -> list[np.ndarray]:
         """Column ``name``'s chunks as numpy arrays: of their own type (no copy) where they have
@@ -690,8 +691,13 @@ class _Chunks:
     def codes(self, name: str) -> tuple[list[np.ndarray], list]:
         """:func:`value_codes` of column ``name``, chunk by chunk: a dictionary column's indices
         as they are where its dictionary holds each text once (the chunks' dictionaries unified
-        first where they differ)."""
-        column = self.table[name]
+        first where they differ). Coded once a column (the PAT count's groups and its hit parts
+        both read the wafer codes)."""
+        if name not in self._codes:
+            self._codes[name] = self._coded(self.table[name])
+        return self._codes[name]
+
+    def _coded(self, column: pa.ChunkedArray) -> tuple[list[np.ndarray], list]:
         if not pa.types.is_dictionary(column.type):
             codes, values = value_codes(column)
             return [codes[start:stop] for start, stop in self.bounds], values
