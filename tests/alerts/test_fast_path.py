@@ -380,29 +380,56 @@ def test_a_plugin_rule_of_the_first_interface_runs_beside_the_builtin_ones_at_in
     assert any(r["rule"] == "pat_outlier_rate" for r in result.raised)
 
 
-def test_evaluations_at_ingest_share_the_process_catalog_and_keep_no_connection_open(ingests):
-    """silicio.alerts.open_lake: the lake of each evaluation after an ingest is opened on one
-    catalog kept for the process (its engine's compiled statements reused), whose connections
-    are closed after each evaluation; a lake opened plainly has its own."""
+def test_evaluations_at_ingest_keep_the_process_catalogs_connection_until_the_lake_is_made_again(
+    ingests, tmp_path
+):
+    """silicio.alerts.open_lake: the evaluations after ingests into a lake share one catalog kept
+    for the process and its connection (a SQLite connection opened anew reads the schema again);
+    a lake opened plainly has its own. A lake deleted and made again at the same path is another
+    database file: the next evaluation connects to it, and stores its alert and records its hold
+    there, where a catalog and a trace store of their own read them."""
+    import sqlalchemy as sa
+
     from silicio.alerts import open_lake
+    from silicio.lake.queries.alerts import alert_rows
+    from silicio.trace.disposition import rule_held
+    from silicio.trace.store import TraceStore
 
     data, reports = ingests
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
     config = loads_config('[[rule]]\nname = "files"\nkind = "quarantined_file"\n', "one rule")
-    with open_lake(data) as first:
-        catalog = first.catalog
-        context = context_of_ingest(first, reports[0])
-        assert context.ingested.catalog is catalog
-        assert evaluate(first, config, context, actor="test", record_holds=False).errors == []
-        assert catalog.engine.pool.checkedout() == 0 and catalog.engine.pool.checkedin() == 0
-    with open_lake(data) as second, Lake(data) as plain:
-        assert second.catalog is catalog
+    opened: list[int] = []
+
+    def evaluated():
+        with open_lake(copy) as lake:
+            return evaluate(lake, config, context_of_ingest(lake, reports[1]), actor="test"), lake.catalog
+
+    with open_lake(copy) as lake:
+        catalog = lake.catalog
+    sa.event.listen(catalog.engine, "connect", lambda *_: opened.append(1))
+    first, _ = evaluated()
+    assert first.errors == [] and first.raised and first.rule_holds == ["HX0007"]
+    again, second_catalog = evaluated()
+    assert second_catalog is catalog and again.raised == [] and again.rule_holds == []  # stored already
+    assert opened == [] and catalog.engine.pool.checkedin() == 1
+    with Lake(copy) as plain:
         assert plain.catalog is not catalog
-        assert context_of_ingest(plain, reports[0]).ingested.catalog is catalog
-        assert (
-            second.rows("SELECT count(*) FROM files")[0][0]
-            == plain.rows("SELECT count(*) FROM files")[0][0]
-            > 0
-        )
+
+    shutil.rmtree(copy)
+    shutil.copytree(data, copy)
+    made_again, _ = evaluated()  # the alert and the hold again, the same id in the same database made again
+    assert _alert_keys(made_again.raised) == _alert_keys(first.raised) and made_again.rule_holds == ["HX0007"]
+    with Lake(copy) as own:
+        stored = alert_rows(own.catalog.engine, ids=[r["id"] for r in made_again.raised])
+    assert _alert_keys(stored) == _alert_keys(reversed(made_again.raised))  # newest first
+    with TraceStore.at(copy) as store:
+        assert "HX0007" in rule_held(store)
+    assert opened == [1]
+
+
+def _alert_keys(rows) -> list[tuple]:
+    return [(r["id"], r["rule"], r["subject"]) for r in rows]
 
 
 def test_the_holds_at_ingest_are_recorded_through_the_kept_catalogs_engine(ingests, tmp_path, monkeypatch):

@@ -87,6 +87,23 @@ def test_an_unreadable_file_is_quarantined_without_a_file_row(catalog_url):
         assert catalog.sha256s() == set()  # no data in the lake to keep
 
 
+def test_a_pooled_connection_is_not_taken_again_once_its_sqlite_database_was_made_again(tmp_path):
+    """A catalog's pooled SQLite connection is to the file it opened: after a database made again at
+    the path (a lake deleted and made anew), the catalog reads and writes the new one."""
+    path = tmp_path / "catalog.sqlite"
+    url = f"sqlite:///{path}"
+    with Catalog(url) as kept:
+        assert kept.add(CatalogEntry("ab" * 32, "/incoming/a.stdf", 1, "stdf", file=_file_row())) is None
+        assert kept.engine.pool.checkedin() == 1
+        path.unlink()
+        with Catalog(url) as made_again:
+            assert made_again.sha256s() == set()
+        assert kept.add(CatalogEntry("cd" * 32, "/incoming/c.stdf", 1, "stdf", file=_file_row())) is None
+        assert kept.sha256s() == {"cd" * 32}
+    with Catalog(url) as own:
+        assert own.sha256s() == {"cd" * 32}
+
+
 def test_ingest_into_either_database(catalog_url, tmp_path, small_files, snapshot):
     first, second = small_files(11), small_files(12)
     garbage = tmp_path / "garbage.stdf"

@@ -28,7 +28,6 @@ import polars as pl
 from .base import AlertContext, Finding, QuarantinedFile, plain
 from .channels import Delivery, send_email, send_webhook
 from .config import AlertConfig, RuleConfig
-from .ingested import release_connections
 
 __all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint", "open_lake"]
 
@@ -58,8 +57,8 @@ def fingerprint(detail: dict[str, Any]) -> str:
 def open_lake(data_dir=None, database_url: str | None = None):
     """The lake to evaluate the rules on after an ingest (:class:`silicio.lake.query.Lake`), its
     catalog the process's kept one (:func:`silicio.alerts.ingested.kept_catalog`): a process that
-    evaluates lot after lot creates no engine, checks no migrations and compiles no statement
-    again. Close it as any lake (its catalog's connections are closed, the catalog kept)."""
+    evaluates lot after lot creates no engine, checks no migrations, compiles no statement and
+    opens no connection again. Close it as any lake (its catalog and connection are kept)."""
     from silicio.lake.layout import LakeLayout
     from silicio.lake.query import Lake
 
@@ -103,11 +102,7 @@ def evaluate(lake, config: AlertConfig, context: AlertContext, *, actor: str = "
     now = now or datetime.now(UTC)
     # at ingest the process's kept catalog (its statements compiled once a process), else the lake's
     catalog = context.ingested.catalog if context.ingested is not None else lake.catalog
-    try:
-        return _evaluate(lake, catalog, config, context, actor, send, now, sleep, record_holds)
-    finally:
-        if context.ingested is not None:
-            release_connections(catalog)
+    return _evaluate(lake, catalog, config, context, actor, send, now, sleep, record_holds)
 
 
 def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: str, send: bool, now: datetime,

@@ -42,7 +42,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["KEPT_AT_INGEST", "PAT_COLUMNS", "IngestedLots", "pat_share_of_lot"]
+from silicio.lake.catalog import Catalog
+
+__all__ = ["KEPT_AT_INGEST", "PAT_COLUMNS", "IngestedLots", "KeptCatalog", "pat_share_of_lot"]
 
 #: The tidy columns :func:`pat_share_of_lot` reads.
 PAT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result", "lo_limit",
@@ -54,25 +56,37 @@ KEPT_AT_INGEST = {"parts": None, "tidy": PAT_COLUMNS}
 
 
 #: Catalogs kept for the process, by URL (the newest few): see :func:`kept_catalog`.
-_KEPT_CATALOGS: dict[str, Any] = {}
+_KEPT_CATALOGS: dict[str, KeptCatalog] = {}
 _KEPT_MAX = 4
 
 
-def kept_catalog(url: str) -> Any:
-    """A :class:`~silicio.lake.catalog.Catalog` on the catalog database at ``url`` kept for the
-    process: the next evaluation on the same database (``silicio ingest --watch``, the bench's
-    lots, the web app) reuses its engine, so its statements are compiled once a process, not once
-    a lot (SQLAlchemy keeps compiled statements per engine: ~1 ms a statement on SQLite), and the
-    schema is migrated (checked) once a process. :func:`release_connections` closes its pooled
-    connections after each evaluation (a SQLite file is not held open between lots)."""
-    from silicio.lake.catalog import Catalog
+class KeptCatalog(Catalog):
+    """A catalog kept for the process (:func:`kept_catalog`): closing it (a lake opened on it
+    closed after an evaluation) keeps its pooled connection for the next evaluation on the
+    database; :meth:`release` closes it."""
 
+    def close(self) -> None:
+        """Nothing closed: the pool takes the connection again only while it is to the database
+        file at the path (:func:`silicio.lake.catalog.catalog_engine`)."""
+
+    def release(self) -> None:
+        """Close the pooled connections (a catalog no longer kept)."""
+        super().close()
+
+
+def kept_catalog(url: str) -> KeptCatalog:
+    """A catalog on the catalog database at ``url`` kept for the process: the next evaluation on
+    the same database (``silicio ingest --watch``, the bench's lots, the web app) reuses its
+    engine, so its statements are compiled once a process, not once a lot (SQLAlchemy keeps
+    compiled statements per engine: ~1 ms a statement on SQLite), the schema is migrated
+    (checked) once a process, and its connection is kept between evaluations (a SQLite
+    connection opened anew reads the schema again at its first statement: ~1 ms a lot)."""
     catalog = _KEPT_CATALOGS.pop(url, None)
     if catalog is None:
-        catalog = Catalog(url)
+        catalog = KeptCatalog(url)
     _KEPT_CATALOGS[url] = catalog  # the newest last
     while len(_KEPT_CATALOGS) > _KEPT_MAX:
-        _KEPT_CATALOGS.pop(next(iter(_KEPT_CATALOGS))).close()
+        _KEPT_CATALOGS.pop(next(iter(_KEPT_CATALOGS))).release()
     return catalog
 
 
@@ -100,11 +114,6 @@ def stored_history(catalog) -> dict[str, Any]:
     while len(_STORED_HISTORY) > _KEPT_MAX:
         _STORED_HISTORY.pop(next(iter(_STORED_HISTORY)))
     return held
-
-
-def release_connections(catalog) -> None:
-    """Close the pooled connections of a kept catalog (its compiled statements stay)."""
-    catalog.engine.dispose()
 
 
 @dataclass

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -842,18 +843,39 @@ def run_migration_environment(metadata: sa.MetaData, version_table: str = "alemb
 
 
 def catalog_engine(url: str) -> Engine:
-    """An engine on the catalog database; other areas keep their tables in the same database."""
+    """An engine on the catalog database; other areas keep their tables in the same database.
+
+    On a SQLite file a pooled connection is taken again only while the file at its path is the
+    one it opened: a database made again there (a lake deleted and made anew) is another file,
+    never read or written through a connection to the old one (the pool connects anew)."""
     if url.startswith("sqlite"):
         # Ingests commit one at a time under the lake lock; readers may still hold SQLite's lock
         # briefly, so wait for it rather than fail.
         engine = sa.create_engine(url, connect_args={"timeout": 60})
+        path = engine.url.database
 
         @sa.event.listens_for(engine, "connect")
-        def _foreign_keys(dbapi_connection, _record) -> None:
+        def _set_up(dbapi_connection, record) -> None:
             dbapi_connection.execute("PRAGMA foreign_keys = ON")
+            record.info["file"] = _file_identity(path)
+
+        @sa.event.listens_for(engine, "checkout")
+        def _same_file(_dbapi_connection, record, _proxy) -> None:
+            if _file_identity(path) != record.info["file"]:
+                raise sa.exc.DisconnectionError(f"{path}: another file since the connection opened it")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _file_identity(path: str | None) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None when there is none (an in-memory database).
+    A file open on a connection keeps its inode: a file made at the path since has another."""
+    try:
+        stat = os.stat(path) if path and path != ":memory:" else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_dev, stat.st_ino)
 
 
 def _same(stored: Any, new: Any) -> bool:
