@@ -140,6 +140,32 @@ def test_the_ingest_facts_and_the_lake_queries_find_the_same_alerts(ingests):
     assert fired == set(PARAMS)  # every built-in rule found something, so no comparison was of nothing
 
 
+def test_the_known_signatures_at_ingest_are_read_once_at_their_first_lookup(ingests):
+    """At ingest the signature classes a product's wafers have had are read from the catalog when
+    a rule first looks one up (most lots have no wafer whose class asks), once: the classes the
+    lake's way reads."""
+    import sqlalchemy as sa
+
+    data, reports = ingests
+    statements: list[str] = []
+
+    def executed(_connection, _cursor, statement, *_):
+        statements.append(statement)
+
+    with Lake(data) as lake:
+        fast = context_of_ingest(lake, reports[0])
+        engine = fast.ingested.catalog.engine
+        sa.event.listen(engine, "before_cursor_execute", executed)
+        try:
+            seen = fast.known_signatures("wafer_sort")
+            assert statements == []
+            assert seen.get("TCX4417-Q1") == {"none"} and seen.get("another product") is None
+            assert dict(seen) == AlertContext(lake, fast.lots).known_signatures("wafer_sort")
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", executed)
+    assert len(statements) == 1 and "wafer_signatures" in statements[0]
+
+
 # The recipe's PAT rule as shipped, then with variants the count takes another way for: dynamic
 # limits over the whole lot, alarmed results judged too, static limits only, a few tests only.
 PAT_VARIANTS = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -140,15 +141,17 @@ class AlertContext:
                 self._cache[key] = history_static_limits(self.lake, product, stage, lot)
         return self._cache[key]
 
-    def known_signatures(self, stage: str) -> dict[str | None, set[str]]:
+    def known_signatures(self, stage: str) -> Mapping[str | None, set[str]]:
         """product -> the wafer-map signature classes its classified wafers at ``stage`` have had,
         the ingested lots' wafers not counted (the catalog's ``wafer_signatures``, read at each
-        call: signatures are stored between evaluations)."""
+        call: signatures are stored between evaluations; at ingest read at the first lookup, as
+        most lots have no wafer whose class asks)."""
         ingested = {lot for _, lot, _ in self.lot_keys(stage)}
         if self.ingested is not None:  # only those rows, through SQLAlchemy
             from silicio.lake.queries.alerts import known_signatures
 
-            return known_signatures(self.ingested.catalog.engine, stage, sorted(ingested))
+            engine = self.ingested.catalog.engine
+            return _ReadAtFirstLookup(lambda: known_signatures(engine, stage, sorted(ingested)))
         seen: dict[str | None, set[str]] = {}
         for row in self.lake.catalog.rows("wafer_signatures"):
             if row["stage"] == stage and row["lot"] not in ingested:
@@ -174,6 +177,29 @@ class AlertContext:
         if "holds" not in self._cache:
             self._cache["holds"] = _holds_of(self)
         return self._cache["holds"]
+
+
+class _ReadAtFirstLookup(Mapping):
+    """The mapping ``read()`` gives, read at its first lookup (not when made: a rule that asks for
+    it in a case that seldom arises pays the read only then)."""
+
+    def __init__(self, read: Callable[[], Mapping]):
+        self._read = read
+        self._values: Mapping | None = None
+
+    def _read_once(self) -> Mapping:
+        if self._values is None:
+            self._values = self._read()
+        return self._values
+
+    def __getitem__(self, key):
+        return self._read_once()[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._read_once())
+
+    def __len__(self) -> int:
+        return len(self._read_once())
 
 
 def _holds_of(context: AlertContext):

@@ -441,8 +441,8 @@ class Catalog:
 
     def close(self) -> None:
         pool = self.engine.pool
-        # a queue pool holding no connection (one closed already, as silicio.alerts does after
-        # each evaluation) has nothing to close: disposing it would only build a new pool
+        # a queue pool holding no connection (a catalog closed already) has nothing to close:
+        # disposing it would only build a new pool
         if isinstance(pool, sa.pool.QueuePool) and pool.checkedin() == 0 and pool.checkedout() == 0:
             return
         self.engine.dispose()
