@@ -95,17 +95,15 @@ def kept_catalog(url: str) -> KeptCatalog:
 _STORED_HISTORY: dict[tuple, dict[str, Any]] = {}
 
 
-def stored_history(catalog) -> dict[str, Any]:
+def stored_history(catalog, marker: tuple | None) -> dict[str, Any]:
     """What this process has read of the catalog's stored lot history (each baseline's versions,
     as rows and as :class:`~silicio.yields.history.Baseline`, and each version's static PAT
-    limits), valid while the history's newest write (:func:`silicio.lake.queries.alerts.history_marker`:
-    every write, an update, a freeze or an unfreeze, logs one in its transaction) is the same: a
-    line that evaluates the rules at every ingest reads a version's limits once, not once a lot,
-    and ``silicio limits update`` (or a freeze) in any process makes the next evaluation read them
-    again. ``written``: whether the history has had a write (none: no version to read)."""
-    from silicio.lake.queries.alerts import history_marker
-
-    marker = history_marker(catalog.engine)
+    limits), valid while the history's newest write (``marker``, read before any of it:
+    :func:`silicio.lake.queries.alerts.history_marker`; every write, an update, a freeze or an
+    unfreeze, logs one in its transaction) is the same: a line that evaluates the rules at every
+    ingest reads a version's limits once, not once a lot, and ``silicio limits update`` (or a
+    freeze) in any process makes the next evaluation read them again. ``written``: whether the
+    history has had a write (none: no version to read)."""
     key = (catalog.url, marker)
     held = _STORED_HISTORY.pop(key, None)
     if held is None:
@@ -130,7 +128,9 @@ class IngestedLots:
     kept: dict[str, dict[str, pa.Table]] = field(default_factory=dict, repr=False)
     _tables: dict[tuple, Any] = field(default_factory=dict, repr=False)
     _baselines: dict[Any, tuple] = field(default_factory=dict, repr=False)
-    #: the process's stored versions read under the catalog's newest history write (:func:`stored_history`)
+    #: the stored lot history's newest write, read with the files (:func:`stored_history`)
+    history_marker: tuple | None = None
+    #: the process's stored versions read under it (:func:`stored_history`)
     _history: dict[str, dict] | None = field(default=None, repr=False)
 
     @classmethod
@@ -140,7 +140,9 @@ class IngestedLots:
         from silicio.lake.queries import alerts as queries
 
         catalog = kept_catalog(lake.catalog.url)
-        return cls(lake, queries.ingested_file_rows(catalog.engine, sha256s), catalog, dict(kept or {}))
+        with catalog.engine.connect() as connection:  # the files and the history's newest write: one checkout
+            rows, marker = queries.ingested_file_rows(connection, sha256s), queries.history_marker(connection)
+        return cls(lake, rows, catalog, dict(kept or {}), history_marker=marker)
 
     def _kept_table(self, row: dict[str, Any], table: str) -> pa.Table | None:
         return self.kept.get(row["sha256"], {}).get(table)
@@ -285,7 +287,7 @@ class IngestedLots:
 
     def _stored(self) -> dict[str, dict]:
         if self._history is None:
-            self._history = stored_history(self.catalog)
+            self._history = stored_history(self.catalog, self.history_marker)
         return self._history
 
     def stored_versions(self, key) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..catalog import alert_acks, alert_deliveries, alerts, baseline_events, files, wafer_signatures, wafers
 from ..layout import LakeLayout, Partition
@@ -115,18 +115,19 @@ def ingested_files(engine: Engine, sha256s: Sequence[str]) -> pl.DataFrame:
     belong to, whether this ingest brought it or an earlier one: columns
     :data:`INGESTED_FILE_COLUMNS` (``ingested``: one of ``sha256s``), files in test order (start,
     files without one last, then content hash)."""
-    return pl.DataFrame(ingested_file_rows(engine, sha256s), schema=INGESTED_FILE_COLUMNS, orient="row")
+    with engine.connect() as connection:
+        rows = ingested_file_rows(connection, sha256s)
+    return pl.DataFrame(rows, schema=INGESTED_FILE_COLUMNS, orient="row")
 
 
-def ingested_file_rows(engine: Engine, sha256s: Sequence[str]) -> list[dict[str, Any]]:
-    """:func:`ingested_files` as dicts (a few rows a lot: no frame built)."""
+def ingested_file_rows(connection: Connection, sha256s: Sequence[str]) -> list[dict[str, Any]]:
+    """:func:`ingested_files` as dicts (a few rows a lot: no frame built), read on ``connection``."""
     wanted = list(dict.fromkeys(sha256s))
     rows: list[dict[str, Any]] = []
     query = _ingested_files_statement()
-    with engine.connect() as connection:
-        for start in range(0, len(wanted), 500):  # SQLite bounds the parameters of a statement
-            chunk = wanted[start : start + 500]
-            rows += [dict(r._mapping) for r in connection.execute(query, {"sha256s": chunk})]
+    for start in range(0, len(wanted), 500):  # SQLite bounds the parameters of a statement
+        chunk = wanted[start : start + 500]
+        rows += [dict(r._mapping) for r in connection.execute(query, {"sha256s": chunk})]
     taken = set(wanted)
     by_sha: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -206,13 +207,12 @@ def file_table(layout: LakeLayout, table: str, product: str | None, lot: str | N
     return frame.cast(widened) if widened else frame
 
 
-def history_marker(engine: Engine) -> tuple | None:
+def history_marker(connection: Connection) -> tuple | None:
     """The newest write to the stored lot history: the last ``baseline_events`` row (id, at,
     baseline, action, version, actor), None before the first. Every write to the stored versions
     (a new version, a freeze, an unfreeze) logs one in its own transaction, so what was read of
-    the history under one marker holds until the marker changes."""
-    with engine.connect() as connection:
-        row = connection.execute(_history_marker_statement()).first()
+    the history after reading one marker holds until the marker changes."""
+    row = connection.execute(_history_marker_statement()).first()
     return None if row is None else tuple(row)
 
 
