@@ -410,10 +410,12 @@ def test_evaluations_at_ingest_keep_the_process_catalogs_connection_until_the_la
     ingests, tmp_path
 ):
     """silicio.alerts.open_lake: the evaluations after ingests into a lake share one catalog kept
-    for the process and its connection (a SQLite connection opened anew reads the schema again);
-    a lake opened plainly has its own. A lake deleted and made again at the same path is another
+    for the process and its connection (a SQLite connection opened anew reads the schema again),
+    which holds no lock between them; a lake opened plainly has its own. A lake deleted and made again at the same path is another
     database file: the next evaluation connects to it, and stores its alert and records its hold
     there, where a catalog and a trace store of their own read them."""
+    import sqlite3
+
     import sqlalchemy as sa
 
     from silicio.alerts import open_lake
@@ -439,6 +441,10 @@ def test_evaluations_at_ingest_keep_the_process_catalogs_connection_until_the_la
     again, second_catalog = evaluated()
     assert second_catalog is catalog and again.raised == [] and again.rule_holds == []  # stored already
     assert opened == [] and catalog.engine.pool.checkedin() == 1
+    writer = sqlite3.connect(copy / "catalog.sqlite", timeout=0)  # the kept connection holds no lock
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.rollback()
+    writer.close()
     with Lake(copy) as plain:
         assert plain.catalog is not catalog
 
