@@ -35,16 +35,17 @@ so by returning None and the caller takes the lake's way:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from silicio.lake.catalog import Catalog
+if TYPE_CHECKING:
+    from ._kept import KeptCatalog
 
-__all__ = ["KEPT_AT_INGEST", "PAT_COLUMNS", "IngestedLots", "KeptCatalog", "pat_share_of_lot"]
+__all__ = ["KEPT_AT_INGEST", "PAT_COLUMNS", "IngestedLots", "pat_share_of_lot"]
 
 #: The tidy columns :func:`pat_share_of_lot` reads.
 PAT_COLUMNS = ("lot_id", "wafer_id", "part_index", "test_num", "test_name", "pin", "test_type", "result", "lo_limit",
@@ -60,20 +61,6 @@ _KEPT_CATALOGS: dict[str, KeptCatalog] = {}
 _KEPT_MAX = 4
 
 
-class KeptCatalog(Catalog):
-    """A catalog kept for the process (:func:`kept_catalog`): closing it (a lake opened on it
-    closed after an evaluation) keeps its pooled connection for the next evaluation on the
-    database; :meth:`release` closes it."""
-
-    def close(self) -> None:
-        """Nothing closed: the pool takes the connection again only while it is to the database
-        file at the path (:func:`silicio.lake.catalog.catalog_engine`)."""
-
-    def release(self) -> None:
-        """Close the pooled connections (a catalog no longer kept)."""
-        super().close()
-
-
 def kept_catalog(url: str) -> KeptCatalog:
     """A catalog on the catalog database at ``url`` kept for the process: the next evaluation on
     the same database (``silicio ingest --watch``, the bench's lots, the web app) reuses its
@@ -81,6 +68,8 @@ def kept_catalog(url: str) -> KeptCatalog:
     compiled statements per engine: ~1 ms a statement on SQLite), the schema is migrated
     (checked) once a process, and its connection is kept between evaluations (a SQLite
     connection opened anew reads the schema again at its first statement: ~1 ms a lot)."""
+    from ._kept import KeptCatalog
+
     catalog = _KEPT_CATALOGS.pop(url, None)
     if catalog is None:
         catalog = KeptCatalog(url)
