@@ -596,14 +596,17 @@ def _outlier_rows(chunks: _Chunks, static: _StaticLimits, params) -> np.ndarray:
 
     sums = _GroupSums(static.lo.size * n_owners)
     grouped = rows if dynamic is not None else 0
-    group = np.empty(grouped, np.int32 if sums.count.size < 2**31 - 1 else np.int64)
+    # the narrowest type of the groups (fewer bytes a row written and read twice), its lowest no group
+    group_type = next(t for t in (np.int16, np.int32, np.int64) if sums.count.size < np.iinfo(t).max)
+    group = np.empty(grouped, group_type)
+    no_group = int(np.iinfo(group.dtype).min)
     outliers = np.empty(rows, np.int64)
     found = np.zeros(1, np.int64)  # outliers so far
     for c, (at, stop) in enumerate(chunks.bounds):
         _first_pass(at, *last[c], *passed[c], *part_valid[c], value[c], type_code[c], type_ok, flags[c], alarm,
                     number[c], pin[c], name[c], *static.lookup, static_name, static.lo, static.hi, owner[c],
-                    n_owners, spec_lo[c], spec_hi[c], dynamic is not None, *sums.sums, group[at:stop], outliers,
-                    found)  # fmt: skip
+                    n_owners, spec_lo[c], spec_hi[c], dynamic is not None, *sums.sums, group[at:stop], no_group,
+                    outliers, found)  # fmt: skip
     if dynamic is not None:
         mean = sums.mean()
         for c, (at, stop) in enumerate(chunks.bounds):
@@ -618,7 +621,7 @@ def _outlier_rows(chunks: _Chunks, static: _StaticLimits, params) -> np.ndarray:
         dynamic_lo = np.where(usable & ~(lo < np.repeat(static.lo, n_owners)), lo, np.nan)
         dynamic_hi = np.where(usable & ~(hi > np.repeat(static.hi, n_owners)), hi, np.nan)
         for c, (at, stop) in enumerate(chunks.bounds):
-            _dynamic_outliers(at, group[at:stop], value[c], dynamic_lo, dynamic_hi, outliers, found)
+            _dynamic_outliers(at, group[at:stop], no_group, value[c], dynamic_lo, dynamic_hi, outliers, found)
     return outliers[: found[0]]
 
 
@@ -747,27 +750,23 @@ def _row_among(row, number, pin, name, numbers, pins, names):
     return -1
 
 
-#: :func:`_first_pass`' group of a row not compared with dynamic limits (not judged, no static
-#: limits, or outside them); ~group: compared, but outside the specification (not in the population).
-_NO_GROUP = np.iinfo(np.int32).min
-
-
 @nb.njit(cache=True, nogil=True)
 def _first_pass(base, last, last_at, passed, passed_at, part_valid, part_valid_at, value, type_code, type_ok, flags,
                 alarm, number, pin, name, numbers, low, row_of_number, pins, names, static_lo, static_hi, owner, n_owners,
-                spec_lo, spec_hi, dynamic, count, total, lsl, usl, group, outliers, found):  # fmt: skip
+                spec_lo, spec_hi, dynamic, count, total, lsl, usl, group, no_group, outliers, found):  # fmt: skip
     """:func:`_outlier_rows`' pass over one chunk (rows from ``base``). A judged result (part's
     last test, part passing and numbered, finite, of a judged test type, no ``alarm`` flag set)
     with a static limit row (its test number, pin and name's: :class:`_StaticLimits`): outside its limits, its row goes to ``outliers``
     (``found[0]`` so far); inside them, with ``dynamic``, its ``group`` is set (limit row *
-    n_owners + owner; ~group outside the specification; else ``_NO_GROUP``), and inside the
+    n_owners + owner; ~group outside the specification, not in the population; else ``no_group``:
+    not compared with dynamic limits), and inside the
     specification it adds to its group's ``count`` and ``total`` and tightens its ``lsl`` / ``usl``.
     An index that cannot be negative is taken unsigned: numba then does not check it for a
     negative one."""
     n_out = found[0]
     for i in range(value.size):
         v = value[i]
-        g = _NO_GROUP
+        g = no_group
         if (_bit(last, last_at, i) and _bit(passed, passed_at, i) and _bit(part_valid, part_valid_at, i)
                 and np.isfinite(v) and type_ok[np.uint64(type_code[i])] and (flags[i] & alarm) == 0):  # fmt: skip
             test = np.int64(number[i])
@@ -813,13 +812,13 @@ def _add_squares(group, value, mean, squares):
 
 
 @nb.njit(cache=True, nogil=True)
-def _dynamic_outliers(base, group, value, dynamic_lo, dynamic_hi, outliers, found):
+def _dynamic_outliers(base, group, no_group, value, dynamic_lo, dynamic_hi, outliers, found):
     """Adds to ``outliers`` (``found[0]`` so far) the rows of one chunk (from ``base``) with a
     group outside its dynamic limits (NaN: none)."""
     n_out = found[0]
     for i in range(group.size):
         g = group[i]
-        if g == _NO_GROUP:
+        if g == no_group:
             continue
         if g < 0:
             g = ~g
