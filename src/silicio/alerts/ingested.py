@@ -12,11 +12,11 @@ and taken as numpy arrays as stored, chunk by chunk (no column copied into one a
 count is one compiled pass over them (the results judged, each one's static limit row found by its
 test number, the limits compared, each group's dynamic population summed), then two over each
 row's group and value (the squared deviations, the dynamic limits). The stored lot history
-(versions, static PAT limits, their rows as the count reads them) is read once a process while it
-is unchanged (:func:`stored_history`). The lot's counts (bin counts,
-final yields, wafer maps) are compiled passes, numpy or a polars Series' own sums over the parts'
-columns, not polars frame operations: each of those wakes polars' threads, which cost more CPU than
-a lot's count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
+(versions, static PAT limits) is read once a process while it is unchanged (:func:`stored_history`),
+and a version's limits made ready for the count once (:func:`_static_rows`). The lot's counts (bin
+counts, final yields, wafer maps) are compiled passes, numpy or a polars Series' own sums over the
+parts' columns, not polars frame operations: each of those wakes polars' threads, which cost more
+CPU than a lot's count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
 a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
 
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
@@ -752,17 +752,18 @@ def _row_among(row, number, pin, name, numbers, pins, names):
 
 @nb.njit(cache=True, nogil=True)
 def _first_pass(base, last, last_at, passed, passed_at, part_valid, part_valid_at, value, type_code, type_ok, flags,
-                alarm, number, pin, name, numbers, low, row_of_number, pins, names, static_lo, static_hi, owner, n_owners,
-                spec_lo, spec_hi, dynamic, count, total, lsl, usl, group, no_group, outliers, found):  # fmt: skip
+                alarm, number, pin, name, numbers, low, row_of_number, pins, names, static_lo, static_hi, owner,
+                n_owners, spec_lo, spec_hi, dynamic, count, total, lsl, usl, group, no_group, outliers,
+                found):  # fmt: skip
     """:func:`_outlier_rows`' pass over one chunk (rows from ``base``). A judged result (part's
     last test, part passing and numbered, finite, of a judged test type, no ``alarm`` flag set)
-    with a static limit row (its test number, pin and name's: :class:`_StaticLimits`): outside its limits, its row goes to ``outliers``
-    (``found[0]`` so far); inside them, with ``dynamic``, its ``group`` is set (limit row *
-    n_owners + owner; ~group outside the specification, not in the population; else ``no_group``:
-    not compared with dynamic limits), and inside the
+    with a static limit row (its test number, pin and name's: :class:`_StaticLimits`): outside
+    its limits, its row goes to ``outliers`` (``found[0]`` so far); inside them, with ``dynamic``,
+    its ``group`` is set (limit row * n_owners + owner; ~group outside the specification, not in
+    the population; else ``no_group``: not compared with dynamic limits), and inside the
     specification it adds to its group's ``count`` and ``total`` and tightens its ``lsl`` / ``usl``.
-    An index that cannot be negative is taken unsigned: numba then does not check it for a
-    negative one."""
+    The lookup is written out here, not called: a call per row costs ~4 times the pass. An index
+    that cannot be negative is taken unsigned: numba then does not check it for a negative one."""
     n_out = found[0]
     for i in range(value.size):
         v = value[i]
