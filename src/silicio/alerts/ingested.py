@@ -701,8 +701,9 @@ def _bitmap(buffer: pa.Buffer | None) -> np.ndarray:
     return np.zeros(0, np.uint8) if buffer is None else np.frombuffer(buffer, np.uint8)
 
 
-#: Static limit rows found by test number through a dense table up to this many numbers (a few MB).
-_DENSE_TEST_NUMBERS = 1 << 22
+#: Static limit rows found by test number through a dense table up to this many numbers (4 MB, kept
+#: with a stored version's limits).
+_DENSE_TEST_NUMBERS = 1 << 20
 
 
 class _StaticLimits:
@@ -722,10 +723,10 @@ class _StaticLimits:
         self.names = [keys[r][1] for r in order.tolist()]
         self.lo, self.hi = lo[order], hi[order]
         low = int(number[0]) if number.size else 0
-        row = np.zeros(0, np.int64)
+        row = np.zeros(0, np.int32)
         if number.size and number[-1] - low < _DENSE_TEST_NUMBERS:
             distinct, first, rows = np.unique(number, return_index=True, return_counts=True)
-            row = np.full(int(number[-1]) - low + 1, -1, np.int64)
+            row = np.full(int(number[-1]) - low + 1, -1, np.int32)
             row[distinct - low] = np.where(rows == 1, first, -2 - first)
         self.lookup = number, low, row, pin
 
