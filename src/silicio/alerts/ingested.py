@@ -527,8 +527,8 @@ def pat_share_of_lot(
     if static is None:
         return None
 
-    final = as_array(parts["is_last_test"], True)
-    n_final = int(np.count_nonzero(final))
+    # a null is final (the Series' own sum: no array of the column unless there are hits)
+    n_final = int(parts["is_last_test"].sum()) + parts["is_last_test"].null_count()
     if not n_final:
         return 0, 0
     table = tidy if isinstance(tidy, pa.Table) else tidy.to_arrow()
@@ -548,6 +548,7 @@ def pat_share_of_lot(
         hits.update(zip([wafers[w] for w in wafer[c][at].tolist()], part[c][at].tolist(), strict=True))
     # the final passing parts among the hit ones (numpy: see final_bin_rows)
     part_index = as_array(parts["part_index"], -1)
+    final = as_array(parts["is_last_test"], True)
     candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [p for _, p in hits])
     if parts["part_index"].null_count():
         candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
