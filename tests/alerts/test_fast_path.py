@@ -234,7 +234,9 @@ def test_the_pat_count_equals_the_screening_at_the_limits_edges():
     exactly at a static limit (kept) and one float32 step below it (rejected); a result exactly at
     its wafer's dynamic limit (one result among 63 zeros is at (n - 1) / sqrt(n) = 7.875 sigma, n
     64: every number exact), kept; one beyond it (99 zeros), rejected; a null result, an alarmed
-    and a functional one left out; pins all null in the first chunk and some in the others."""
+    and a functional one left out; pins all null in the first chunk and some in the others; a
+    second test under number 1000 (its own name and static limits: the screening keys the two
+    apart), one of its results outside its limits and inside the first test's."""
     from dataclasses import replace
 
     import numpy as np
@@ -258,6 +260,8 @@ def test_the_pat_count_equals_the_screening_at_the_limits_edges():
         rows.append(("W2", part, 1000, "VDD", None, "P", vdd, TEST_FLG_ALARM if part == 71 else 0))
         rows.append(("W2", part, 1002, "VMPR", 3, "P", (part % 7) * 0.1, 0))
         rows.append(("W2", part, 1003, "FUNC", None, "F", 1e6 if part == 80 else 1.0, 0))
+        if part < 69:  # too few for dynamic limits
+            rows.append(("W2", part, 1000, "VDD_LOW", None, "P", 20.0 if part == 65 else 0.0, 0))
     wafer, part, number, name, pin, kind, result, flags = (list(c) for c in zip(*rows, strict=True))
     n = len(rows)
     columns = {
@@ -278,7 +282,9 @@ def test_the_pat_count_equals_the_screening_at_the_limits_edges():
         [{"test_num": 1000, "test_name": "VDD", "pin": None, "pat_lo": -100.0, "pat_hi": 100.0, "skipped": False},
          {"test_num": 1001, "test_name": "IDD", "pin": None, "pat_lo": float(at_static), "pat_hi": 100.0,
           "skipped": False},
-         {"test_num": 1002, "test_name": "VMPR", "pin": 3, "pat_lo": -100.0, "pat_hi": 100.0, "skipped": False}],
+         {"test_num": 1002, "test_name": "VMPR", "pin": 3, "pat_lo": -100.0, "pat_hi": 100.0, "skipped": False},
+         {"test_num": 1000, "test_name": "VDD_LOW", "pin": None, "pat_lo": -10.0, "pat_hi": 10.0,
+          "skipped": False}],
         schema=STATIC_SCHEMA,
     ).to_arrow()  # fmt: skip
     registered = registered_rules()
@@ -294,7 +300,8 @@ def test_the_pat_count_equals_the_screening_at_the_limits_edges():
     )  # fmt: skip
     screened = screen(tidy, recipe, static, parts=parts)
     (row,) = rules.pat_shares({"P": screened}).iter_rows(named=True)
-    assert counted == (row["pat_parts"], row["n_parts"]) == (2, 164)  # W1 part 1 (static), W2 part 163
+    # W1 part 1 (static), W2 part 65 (VDD_LOW's static), W2 part 163
+    assert counted == (row["pat_parts"], row["n_parts"]) == (3, 164)
 
 
 def _pat_params(**changes):
@@ -311,11 +318,11 @@ def test_the_outliers_are_outside_the_static_limits_or_their_groups_dynamic_limi
     """silicio.alerts.ingested's passes against the limits computed group by group with numpy's
     mean and sample standard deviation (ddof 1) and the screening's clamp (pat_limits) on random
     results in chunks: some not judged, some without static limits, some outside the specification
-    or the static limits, NaN limits; dense and sparse test numbers alike; None when a test number
-    and pin carry two names (the screening keys them apart)."""
+    or the static limits, NaN limits; dense and sparse test numbers alike, a number carrying two
+    tests (two names: the screening keys them apart)."""
     import numpy as np
 
-    from silicio.alerts.ingested import _Chunks, _outlier_rows
+    from silicio.alerts.ingested import _Chunks, _outlier_rows, _StaticLimits
     from silicio.yields.pat import pat_limits
 
     rng = np.random.default_rng(7)
@@ -362,14 +369,14 @@ def test_the_outliers_are_outside_the_static_limits_or_their_groups_dynamic_limi
             "is_last_test": np.ones(size, bool), "test_flg": np.zeros(size, np.uint8),
         }, 1000)  # fmt: skip
         keys = [(int(numbers[t]), str(names[t]), None) for t in (0, 2, 3)]
-        return _outlier_rows(_Chunks(table), keys, static_lo, static_hi, params)
+        return _outlier_rows(_Chunks(table), _StaticLimits(keys, static_lo, static_hi), params)
 
     names = np.array(["A", "B", "C", "D"])
     np.testing.assert_array_equal(np.sort(outliers(numbers, names)), expected)
     sparse = np.array([7, 4_000_000_000, 12, 3_000_000_000])  # a dense table of their range: too big
     np.testing.assert_array_equal(np.sort(outliers(sparse, names)), expected)
-    for tests in (numbers, sparse):  # two tests under one number: the screening keys them apart
-        assert outliers(tests[[0, 1, 2, 0]], names) is None
+    for tests in (numbers, sparse):  # tests 0 and 3 under one number, told apart by their names
+        np.testing.assert_array_equal(np.sort(outliers(tests[[0, 1, 2, 0]], names)), expected)
 
 
 class PartCountRule(AlertRule):

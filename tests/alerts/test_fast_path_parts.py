@@ -208,7 +208,7 @@ def test_the_pat_count_judges_the_passing_parts_last_parametric_results_alarms_a
     chunks without, and chunks of one column all null."""
     from dataclasses import replace
 
-    from silicio.alerts.ingested import _Chunks, _outlier_rows
+    from silicio.alerts.ingested import _Chunks, _outlier_rows, _StaticLimits
     from silicio.yields import disposition as rules
     from silicio.yields.pat import TEST_FLG_ALARM
 
@@ -239,13 +239,13 @@ def test_the_pat_count_judges_the_passing_parts_last_parametric_results_alarms_a
     judged = (last & ~masks["last"]) & (passed & ~masks["passed"]) & ~masks["part"] & np.isfinite(value)
     judged &= ~masks["value"] & np.isin(kind, ["P", "M"]) & ~masks["kind"]
     (params,) = [p for name, p in rules.default_recipe().rules if name == "pat"]
-    everything_outside = ([(1000, "T", None)], np.array([np.inf]), np.array([np.inf]))
+    everything_outside = _StaticLimits([(1000, "T", None)], np.array([np.inf]), np.array([np.inf]))
     for alarmed, expected in (
         ("include", judged),
         ("exclude", judged & ((flags & TEST_FLG_ALARM == 0) | masks["flags"])),
     ):
         found = _outlier_rows(
-            _Chunks(table), *everything_outside, replace(params, alarmed=alarmed, dynamic=None)
+            _Chunks(table), everything_outside, replace(params, alarmed=alarmed, dynamic=None)
         )
         np.testing.assert_array_equal(np.sort(found), np.flatnonzero(expected))
     assert judged.sum() > 1000 and (judged & (flags & TEST_FLG_ALARM != 0) & ~masks["flags"]).sum() > 50

@@ -9,13 +9,14 @@ The rules run at every ingest, so their cost is measured against the ingest's
 (``benchmarks/alerts_bench.py``): the lot's results are read once, on the calling thread, in the
 order stored, by pyarrow with the texts dictionary-encoded (each distinct text looked at once)
 and taken as numpy arrays as stored, chunk by chunk (no column copied into one array); the PAT
-count is one compiled pass over them (the results judged, the tests coded, the static limits
-compared, each group's dynamic population summed), then two over each row's group and value (the
-squared deviations, the dynamic limits). The stored lot history (versions, static PAT limits) is
-read once a process while it is unchanged (:func:`stored_history`). The lot's counts (bin counts,
-final yields, wafer maps) are compiled passes, numpy or a polars Series' own sums over the parts'
-columns, not polars frame operations: each of those wakes polars' threads, which cost more CPU than
-a lot's count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
+count is one compiled pass over them (the results judged, each one's static limit row found by its
+test number, the limits compared, each group's dynamic population summed), then two over each
+row's group and value (the squared deviations, the dynamic limits). The stored lot history
+(versions, static PAT limits) is read once a process while it is unchanged (:func:`stored_history`),
+and a version's limits made ready for the count once (:func:`_static_rows`). The lot's counts (bin
+counts, final yields, wafer maps) are compiled passes, numpy or a polars Series' own sums over the
+parts' columns, not polars frame operations: each of those wakes polars' threads, which cost more
+CPU than a lot's count. The few catalog rows (files, lots, limits) are grouped in Python, not in frames, through
 a catalog kept for the process (:func:`kept_catalog`: its statements compiled once a process).
 
 Every fact equals what the lake's queries give (tests/alerts/test_fast_path.py compares the two
@@ -505,8 +506,7 @@ def pat_share_of_lot(
     counts after :func:`silicio.yields.screen` with the recipe's PAT rule and these static limits
     (AEC-Q001 Rev-D §3.1.1 static limits given, §3.1.2 dynamic limits mean ± n sigma per wafer or
     lot, clamped inside the static ones). None when the recipe is one the screening must run
-    (see the module notes), the limits name a test twice (the screening refuses them) or a test's
-    name does not follow its number and pin (the screening keys them apart).
+    (see the module notes) or the limits name a test twice (the screening refuses them).
 
     ``tidy``: the lot's results in any row order (the count does not depend on it), a pyarrow
     table (:meth:`IngestedLots.lot_results`: texts dictionary-encoded) or a polars frame. The
@@ -527,17 +527,15 @@ def pat_share_of_lot(
     if static is None:
         return None
 
-    final = as_array(parts["is_last_test"], True)
-    n_final = int(np.count_nonzero(final))
+    # a null is final (the Series' own sum: no array of the column unless there are hits)
+    n_final = int(parts["is_last_test"].sum()) + parts["is_last_test"].null_count()
     if not n_final:
         return 0, 0
     table = tidy if isinstance(tidy, pa.Table) else tidy.to_arrow()
     if not table.num_rows:
         return 0, n_final
     chunks = _Chunks(table)
-    hit_rows = _outlier_rows(chunks, *static, params)
-    if hit_rows is None:
-        return None
+    hit_rows = _outlier_rows(chunks, static, params)
     if not hit_rows.size:
         return 0, n_final
     wafer, wafers = chunks.codes("wafer_id")
@@ -550,6 +548,7 @@ def pat_share_of_lot(
         hits.update(zip([wafers[w] for w in wafer[c][at].tolist()], part[c][at].tolist(), strict=True))
     # the final passing parts among the hit ones (numpy: see final_bin_rows)
     part_index = as_array(parts["part_index"], -1)
+    final = as_array(parts["is_last_test"], True)
     candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [p for _, p in hits])
     if parts["part_index"].null_count():
         candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
@@ -560,19 +559,18 @@ def pat_share_of_lot(
     return sum(1 for key in set(good) if key in hits), n_final
 
 
-def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarray, static_hi: np.ndarray,
-                  params) -> np.ndarray | None:  # fmt: skip
+def _outlier_rows(chunks: _Chunks, static: _StaticLimits, params) -> np.ndarray:
     """The rows of the judged results (passing parts' last parametric results, alarms aside)
-    outside their test's static limits (``static_keys``: test_num, test_name, pin of each limit
-    row) or, ``params.dynamic`` given, outside their group's dynamic limits: per (owner, test)
+    outside their test's static limits (the row of ``static`` of the result's test number, name
+    and pin) or, ``params.dynamic`` given, outside their group's dynamic limits: per (owner, test)
     group, of the results inside the static limits and the specification, mean ± n sigma (sample
     sigma, ddof 1, two passes), clamped to the tightest specification limits, a side clamped to
     the static limit being the static limit's; no limits for a group of fewer than ``min_parts``
-    results or sigma 0. None when a test's name does not follow its number and pin.
+    results or sigma 0.
 
-    One pass over the table (:func:`_first_pass`) judges, codes the tests, compares with the static
-    limits, adds up the populations and gives each row its group; the squared deviations and the
-    dynamic limits' comparison read only the groups and the values."""
+    One pass over the table (:func:`_first_pass`) judges, finds each result's static limit row,
+    compares with it, adds up the populations and gives each row its group; the squared deviations
+    and the dynamic limits' comparison read only the groups and the values."""
     from silicio.yields.pat import TEST_FLG_ALARM, pat_limits
 
     dynamic = params.dynamic
@@ -584,11 +582,11 @@ def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarr
     flags = chunks.numbers("test_flg", 0, pa.int64()) if alarm else chunks.constant(0)
     last, passed = chunks.bits("is_last_test"), chunks.bits("part_passed")
     part_valid = chunks.validity("part_index")
+    number, pin = chunks.numbers("test_num", -1, pa.int64()), chunks.numbers("pin", -1, pa.int64())
     name, names = chunks.codes("test_name")
-    slots = _TestSlots(chunks)
     name_code = {n: code for code, n in enumerate(names)}
-    static_slot = np.array([slots.of(number, pin) for number, _, pin in static_keys], np.int64)
-    static_name = np.array([name_code.get(n, -1) for _, n, _ in static_keys], np.int64)
+    # a name the results do not have: no result's code
+    static_name = np.array([name_code.get(n, -1) for n in static.names], np.int64)
     if dynamic is not None and dynamic.scope == "wafer":
         owner, wafers = chunks.codes("wafer_id")
         n_owners = len(wafers)
@@ -597,20 +595,19 @@ def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarr
     spec_lo = chunks.numbers("lo_limit", np.nan, pa.float64())
     spec_hi = chunks.numbers("hi_limit", np.nan, pa.float64())
 
-    sums = _GroupSums(static_lo.size * n_owners)
-    code_of_slot = np.full(slots.n_slots, -1, np.int64)
-    first_name, row_of_code = (np.empty(min(slots.n_slots, rows), np.int64) for _ in range(2))
+    sums = _GroupSums(static.lo.size * n_owners)
     grouped = rows if dynamic is not None else 0
-    group = np.empty(grouped, np.int32 if sums.count.size < 2**31 - 1 else np.int64)
+    # the narrowest type of the groups (fewer bytes a row written and read twice), its lowest no group
+    group_type = next(t for t in (np.int16, np.int32, np.int64) if sums.count.size < np.iinfo(t).max)
+    group = np.empty(grouped, group_type)
+    no_group = int(np.iinfo(group.dtype).min)
     outliers = np.empty(rows, np.int64)
-    state = np.zeros(3, np.int64)  # codes given, 1 once a name does not follow its code, outliers
+    found = np.zeros(1, np.int64)  # outliers so far
     for c, (at, stop) in enumerate(chunks.bounds):
         _first_pass(at, *last[c], *passed[c], *part_valid[c], value[c], type_code[c], type_ok, flags[c], alarm,
-                    *slots.keys(c), name[c], owner[c], n_owners, spec_lo[c], spec_hi[c], static_slot, static_name,
-                    static_lo, static_hi, dynamic is not None, code_of_slot, first_name, row_of_code, *sums.sums,
-                    group[at:stop], outliers, state)  # fmt: skip
-        if state[1]:
-            return None
+                    number[c], pin[c], name[c], *static.lookup, static_name, static.lo, static.hi, owner[c],
+                    n_owners, spec_lo[c], spec_hi[c], dynamic is not None, *sums.sums, group[at:stop], no_group,
+                    outliers, found)  # fmt: skip
     if dynamic is not None:
         mean = sums.mean()
         for c, (at, stop) in enumerate(chunks.bounds):
@@ -622,11 +619,11 @@ def _outlier_rows(chunks: _Chunks, static_keys: list[tuple], static_lo: np.ndarr
             np.where(usable, mean, np.nan), np.where(usable, sigma, 0.0), dynamic.n, sums.lsl, sums.usl
         )
         # a side clamped to the static limit is the static limit: crossing it is PAT_STATIC's
-        dynamic_lo = np.where(usable & ~(lo < np.repeat(static_lo, n_owners)), lo, np.nan)
-        dynamic_hi = np.where(usable & ~(hi > np.repeat(static_hi, n_owners)), hi, np.nan)
+        dynamic_lo = np.where(usable & ~(lo < np.repeat(static.lo, n_owners)), lo, np.nan)
+        dynamic_hi = np.where(usable & ~(hi > np.repeat(static.hi, n_owners)), hi, np.nan)
         for c, (at, stop) in enumerate(chunks.bounds):
-            _dynamic_outliers(at, group[at:stop], value[c], dynamic_lo, dynamic_hi, outliers, state)
-    return outliers[: state[2]]
+            _dynamic_outliers(at, group[at:stop], no_group, value[c], dynamic_lo, dynamic_hi, outliers, found)
+    return outliers[: found[0]]
 
 
 class _Chunks:
@@ -659,15 +656,6 @@ class _Chunks:
             else:
                 out.append(chunk.to_numpy(zero_copy_only=False))
         return out
-
-    def span(self, name: str, null: int) -> tuple[int, int]:
-        """The lowest and highest value of column ``name``, ``null`` one of them where it has nulls."""
-        import pyarrow.compute as pc
-
-        column = self.table[name]
-        span = pc.min_max(column).as_py()
-        values = [v for v in (span["min"], span["max"], null if column.null_count else None) if v is not None]
-        return min(values), max(values)
 
     def constant(self, value: int) -> list[np.ndarray]:
         """``value`` in every row, chunk by chunk: a read-only view of one number (no memory)."""
@@ -714,49 +702,34 @@ def _bitmap(buffer: pa.Buffer | None) -> np.ndarray:
     return np.zeros(0, np.uint8) if buffer is None else np.frombuffer(buffer, np.uint8)
 
 
-#: Test numbers and pins coded through a dense table up to this many slots (a few MB).
-_DENSE_TEST_SLOTS = 1 << 22
+#: Static limit rows found by test number through a dense table up to this many numbers (4 MB, kept
+#: with a stored version's limits).
+_DENSE_TEST_NUMBERS = 1 << 20
 
 
-class _TestSlots:
-    """Each row's test, its number and pin (-1: null), as a slot 0..n_slots-1 that the kernel
-    computes from two keys, (major - major_low) * radix + (minor - minor_low): the number and the
-    pin where their ranges make a dense table of at most ``_DENSE_TEST_SLOTS``, else the rank of
-    number and pin among the distinct ones (and 0)."""
+class _StaticLimits:
+    """The static limit rows of the screened tests (:func:`_static_rows`) in test number order,
+    their low and high limits (NaN: none), and the lookup of a result's row the kernel makes
+    (:func:`_first_pass`): ``lookup`` is the rows' numbers, the lowest, a dense table over their
+    range where it holds at most ``_DENSE_TEST_NUMBERS`` (else empty: a binary search of the
+    numbers) of each number's row (-1: none; -2 - its first row: several, told apart by
+    :func:`_row_among`) and the rows' pins (-1: null); the names are coded per lot, as the
+    results' names are."""
 
-    def __init__(self, chunks: _Chunks):
-        number, pin = chunks.numbers("test_num", -1, pa.int64()), chunks.numbers("pin", -1, pa.int64())
-        (self.low, high), (self.pin_low, pin_high) = chunks.span("test_num", -1), chunks.span("pin", -1)
-        self.radix = pin_high - self.pin_low + 1
-        self.n_slots = (high - self.low + 1) * self.radix
-        self.distinct = None
-        self.major, self.minor = number, pin
-        if self.n_slots > _DENSE_TEST_SLOTS:  # sparse numbers: ranked among the distinct ones
-            combined = [self._combined(n, p) for n, p in zip(number, pin, strict=True)]
-            self.distinct = np.unique(np.concatenate(combined))
-            self.major = [np.searchsorted(self.distinct, c) for c in combined]
-            self.minor = [np.broadcast_to(np.int64(0), c.size) for c in combined]
-            self.low, self.pin_low, self.radix, self.n_slots = 0, 0, 1, self.distinct.size
-
-    @staticmethod
-    def _combined(number, pin):
-        # pins are 16-bit, null (-1) below them
-        return np.asarray(number, np.int64) * 65538 + (np.asarray(pin, np.int64) + 1)
-
-    def keys(self, chunk: int) -> tuple:
-        """The kernel's keys of chunk ``chunk``: major, minor, major_low, minor_low, radix."""
-        return self.major[chunk], self.minor[chunk], self.low, self.pin_low, self.radix
-
-    def of(self, number: int | None, pin: int | None) -> int:
-        """The slot of a test number and pin (None: null); -1 when no row can have it."""
-        number, pin = -1 if number is None else number, -1 if pin is None else pin
-        if self.distinct is not None:
-            at = int(np.searchsorted(self.distinct, self._combined(number, pin)))
-            return at if at < self.distinct.size and self.distinct[at] == self._combined(number, pin) else -1
-        if not (0 <= number - self.low and 0 <= pin - self.pin_low < self.radix):
-            return -1
-        slot = (number - self.low) * self.radix + pin - self.pin_low
-        return slot if slot < self.n_slots else -1
+    def __init__(self, keys: list[tuple], lo: np.ndarray, hi: np.ndarray):
+        number = np.array([-1 if n is None else n for n, _, _ in keys], np.int64)
+        order = np.argsort(number, kind="stable")
+        number = number[order]
+        pin = np.array([-1 if keys[r][2] is None else keys[r][2] for r in order.tolist()], np.int64)
+        self.names = [keys[r][1] for r in order.tolist()]
+        self.lo, self.hi = lo[order], hi[order]
+        low = int(number[0]) if number.size else 0
+        row = np.zeros(0, np.int32)
+        if number.size and number[-1] - low < _DENSE_TEST_NUMBERS:
+            distinct, first, rows = np.unique(number, return_index=True, return_counts=True)
+            row = np.full(int(number[-1]) - low + 1, -1, np.int32)
+            row[distinct - low] = np.where(rows == 1, first, -2 - first)
+        self.lookup = number, low, row, pin
 
 
 @nb.njit(cache=True, nogil=True)
@@ -768,69 +741,67 @@ def _bit(bits, offset, i):
     return (bits[at >> 3] >> (at & 7)) & 1 == 1
 
 
-#: :func:`_first_pass`' group of a row not compared with dynamic limits (not judged, no static
-#: limits, or outside them); ~group: compared, but outside the specification (not in the population).
-_NO_GROUP = np.iinfo(np.int32).min
+@nb.njit(cache=True, nogil=True)
+def _row_among(row, number, pin, name, numbers, pins, names):
+    """The static limit row of a test (number, pin, name code) among the rows of its number from
+    ``row`` on; -1: none."""
+    while 0 <= row < numbers.size and numbers[row] == number:
+        if pins[row] == pin and names[row] == name:
+            return row
+        row += 1
+    return -1
 
 
 @nb.njit(cache=True, nogil=True)
 def _first_pass(base, last, last_at, passed, passed_at, part_valid, part_valid_at, value, type_code, type_ok, flags,
-                alarm, major, minor, major_low, minor_low, radix, name, owner, n_owners, spec_lo, spec_hi, static_slot,
-                static_name, static_lo, static_hi, dynamic, code_of_slot, first_name, row_of_code, count, total, lsl,
-                usl, group, outliers, state):  # fmt: skip
-    """:func:`_outlier_rows`' pass over one chunk (rows from ``base``). Each row's test gets a code
-    by its slot (:class:`_TestSlots`), in order of first appearance, with the static limit row of
-    its slot and name (-1: none); a row whose name differs from its code's first name sets
-    ``state[1]`` and ends the pass. A judged result (part's last test, part passing and numbered,
-    finite, of a judged test type, no ``alarm`` flag set) with static limits: outside them, its
-    row goes to ``outliers``; inside them, with ``dynamic``, its ``group`` is set (limit row *
-    n_owners + owner; ~group outside the specification; else ``_NO_GROUP``), and inside the
+                alarm, number, pin, name, numbers, low, row_of_number, pins, names, static_lo, static_hi, owner,
+                n_owners, spec_lo, spec_hi, dynamic, count, total, lsl, usl, group, no_group, outliers,
+                found):  # fmt: skip
+    """:func:`_outlier_rows`' pass over one chunk (rows from ``base``). A judged result (part's
+    last test, part passing and numbered, finite, of a judged test type, no ``alarm`` flag set)
+    with a static limit row (its test number, pin and name's: :class:`_StaticLimits`): outside
+    its limits, its row goes to ``outliers`` (``found[0]`` so far); inside them, with ``dynamic``,
+    its ``group`` is set (limit row * n_owners + owner; ~group outside the specification, not in
+    the population; else ``no_group``: not compared with dynamic limits), and inside the
     specification it adds to its group's ``count`` and ``total`` and tightens its ``lsl`` / ``usl``.
-    ``state``: codes given, the name flag, outliers. An index that cannot be negative is taken
-    unsigned: numba then does not check it for a negative one (~15 % of the pass)."""
-    n_codes, n_out = state[0], state[2]
+    The lookup is written out here, not called: a call per row costs ~4 times the pass. An index
+    that cannot be negative is taken unsigned: numba then does not check it for a negative one."""
+    n_out = found[0]
     for i in range(value.size):
-        slot = np.uint64((np.int64(major[i]) - major_low) * radix + (np.int64(minor[i]) - minor_low))
-        code = code_of_slot[slot]
-        if code < 0:
-            code = n_codes
-            code_of_slot[slot] = code
-            first_name[code] = name[i]
-            row_of_code[code] = -1
-            for r in range(static_slot.size):
-                if static_slot[r] == np.int64(slot) and static_name[r] == name[i]:
-                    row_of_code[code] = r
-            n_codes += 1
-        elif name[i] != first_name[np.uint64(code)]:
-            state[1] = 1
-            return
-        if dynamic:
-            group[i] = _NO_GROUP
-        row = row_of_code[np.uint64(code)]
         v = value[i]
-        if row < 0 or not (
-            _bit(last, last_at, i) and _bit(passed, passed_at, i) and _bit(part_valid, part_valid_at, i)
-            and np.isfinite(v) and type_ok[np.uint64(type_code[i])] and (alarm == 0 or (flags[i] & alarm) == 0)
-        ):  # fmt: skip
-            continue
-        if v < static_lo[np.uint64(row)] or v > static_hi[np.uint64(row)]:
-            outliers[n_out] = base + i
-            n_out += 1
-            continue
-        if not dynamic:
-            continue
-        g = np.uint64(row * n_owners + owner[i])
-        if v < spec_lo[i] or v > spec_hi[i]:
-            group[i] = ~np.int64(g)
-            continue
-        group[i] = np.int64(g)
-        count[g] += 1
-        total[g] += v
-        if not np.isnan(spec_lo[i]) and not spec_lo[i] <= lsl[g]:
-            lsl[g] = spec_lo[i]
-        if not np.isnan(spec_hi[i]) and not spec_hi[i] >= usl[g]:
-            usl[g] = spec_hi[i]
-    state[0], state[2] = n_codes, n_out
+        g = no_group
+        if (_bit(last, last_at, i) and _bit(passed, passed_at, i) and _bit(part_valid, part_valid_at, i)
+                and np.isfinite(v) and type_ok[np.uint64(type_code[i])] and (flags[i] & alarm) == 0):  # fmt: skip
+            test = np.int64(number[i])
+            if not row_of_number.size:
+                row = _row_among(np.searchsorted(numbers, test), test, pin[i], name[i], numbers, pins, names)
+            else:
+                row = row_of_number[np.uint64(test - low)] if 0 <= test - low < row_of_number.size else -1
+                if row >= 0 and not (pins[np.uint64(row)] == pin[i] and names[np.uint64(row)] == name[i]):
+                    row = -1
+                elif row < -1:  # several rows of that number (a call: not inlined, rare)
+                    row = _row_among(-2 - row, test, pin[i], name[i], numbers, pins, names)
+            if row < 0:
+                pass
+            elif v < static_lo[np.uint64(row)] or v > static_hi[np.uint64(row)]:
+                outliers[n_out] = base + i
+                n_out += 1
+            elif dynamic:
+                at = np.uint64(row * n_owners + owner[i])
+                lo, hi = spec_lo[i], spec_hi[i]
+                if v < lo or v > hi:
+                    g = ~np.int64(at)
+                else:
+                    g = np.int64(at)
+                    count[at] += 1
+                    total[at] += v
+                    if not np.isnan(lo) and not lo <= lsl[at]:
+                        lsl[at] = lo
+                    if not np.isnan(hi) and not hi >= usl[at]:
+                        usl[at] = hi
+        if dynamic:
+            group[i] = g
+    found[0] = n_out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -844,20 +815,20 @@ def _add_squares(group, value, mean, squares):
 
 
 @nb.njit(cache=True, nogil=True)
-def _dynamic_outliers(base, group, value, dynamic_lo, dynamic_hi, outliers, state):
-    """Adds to ``outliers`` (``state[2]`` so far) the rows of one chunk (from ``base``) with a
+def _dynamic_outliers(base, group, no_group, value, dynamic_lo, dynamic_hi, outliers, found):
+    """Adds to ``outliers`` (``found[0]`` so far) the rows of one chunk (from ``base``) with a
     group outside its dynamic limits (NaN: none)."""
-    n_out = state[2]
+    n_out = found[0]
     for i in range(group.size):
         g = group[i]
-        if g == _NO_GROUP:
+        if g == no_group:
             continue
         if g < 0:
             g = ~g
         if value[i] < dynamic_lo[g] or value[i] > dynamic_hi[g]:
             outliers[n_out] = base + i
             n_out += 1
-    state[2] = n_out
+    found[0] = n_out
 
 
 class _GroupSums:
@@ -989,12 +960,29 @@ def as_array(series: pl.Series, null: Any) -> np.ndarray:
         return series.fill_null(null).to_numpy()
 
 
-def _static_rows(
-    static_limits: pa.Table | pl.DataFrame, tests
-) -> tuple[list[tuple], np.ndarray, np.ndarray] | None:
-    """(test_num, test_name, pin) of each row of the static limits (of ``tests``), and the rows' low and
-    high limits (NaN: none, a skipped test has none); None when the limits are per lot or name a
-    test twice (the screening refuses them). A few rows: read in Python."""
+#: The static limit rows of the latest few stored tables (a version's table is read once a process:
+#: :meth:`IngestedLots.static_limits`), by the table's id and the tests: (table, rows).
+_STATIC_ROWS: dict[tuple, tuple[pa.Table, _StaticLimits | None]] = {}
+
+
+def _static_rows(static_limits: pa.Table | pl.DataFrame, tests) -> _StaticLimits | None:
+    """The rows of the static limits of ``tests`` (their low and high limits NaN where none: a
+    skipped test has none); None when the limits are per lot or name a test twice (the screening
+    refuses them). Kept for the latest few Arrow tables (immutable): a line's lots share their
+    version's table."""
+    key = (id(static_limits), tests if isinstance(tests, str) else tuple(tests))
+    kept = _STATIC_ROWS.pop(key, None)
+    if kept is None or kept[0] is not static_limits:
+        kept = static_limits, _read_static_rows(static_limits, tests)
+    if isinstance(static_limits, pa.Table):
+        _STATIC_ROWS[key] = kept  # the newest last
+        while len(_STATIC_ROWS) > _KEPT_MAX:
+            _STATIC_ROWS.pop(next(iter(_STATIC_ROWS)))
+    return kept[1]
+
+
+def _read_static_rows(static_limits: pa.Table | pl.DataFrame, tests) -> _StaticLimits | None:
+    """:func:`_static_rows` read (a few rows: in Python)."""
     from silicio.yields.pat import TEST_KEY
 
     table = static_limits if isinstance(static_limits, pa.Table) else static_limits.to_arrow()
@@ -1013,4 +1001,4 @@ def _static_rows(
         np.array([np.nan if r["skipped"] or r[column] is None else r[column] for r in limits], np.float64)
         for column in ("pat_lo", "pat_hi")
     )
-    return keys, lo, hi
+    return _StaticLimits(keys, lo, hi)
