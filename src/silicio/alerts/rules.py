@@ -447,8 +447,13 @@ def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
 @nb.njit(cache=True, nogil=True)
 def _first_pass_by_site(first, head, site, passed):
     """The ``first`` rows and the passed ones of each (head, site) of STDF (0..255 each), at
-    head * 256 + site: one pass, no sort."""
-    n, good = np.zeros(65536, np.int64), np.zeros(65536, np.int64)
+    head * 256 + site: one pass, no sort; the tables up to the highest key (fresh pages of the
+    whole 65,536 cost more than the count)."""
+    top = -1
+    for i in range(first.size):
+        if first[i]:
+            top = max(top, np.int64(head[i]) * 256 + np.int64(site[i]))
+    n, good = np.zeros(top + 1, np.int64), np.zeros(top + 1, np.int64)
     for i in range(first.size):
         if first[i]:
             key = np.int64(head[i]) * 256 + np.int64(site[i])
