@@ -328,11 +328,11 @@ def test_final_yield_of_a_file_with_retests_inside_it(tmp_path):
     with Lake(tmp_path / "data") as lake:
         context = context_of_ingest(lake, report)
         ((product, lot, stage),) = context.lot_keys()
-        index = context.ingested.lot_index([(product, lot, stage)])
+        keys = context.ingested.in_test_order([(product, lot, stage)])
         parts = context.lot_parts(lot, stage)
         assert parts.height == len(order)
         assert (last_of_each(parts["die_key"].to_numpy()) == parts["is_last_test"].to_numpy()).all()
-        yields = _final_yields(context, index)
+        yields = _final_yields(context, keys)
     assert yields["final_yield"].to_list() == [sum(final.values()) / len(final)]
 
 

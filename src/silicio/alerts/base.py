@@ -87,8 +87,12 @@ class AlertContext:
 
     def lot_keys(self, stage: str | None = None) -> list[tuple[str | None, str, str]]:
         """(product, lot, stage) of the ingested lots (at ``stage``, when given)."""
-        return [(r["product"], r["lot"], r["stage"]) for r in self.lots.iter_rows(named=True)
-                if stage is None or r["stage"] == stage]  # fmt: skip
+        # read off the frame once (every rule asks), again only when ``lots`` is another frame
+        of, keys = self._cache.get("lot_keys", (None, None))
+        if of is not self.lots:
+            keys = [(r["product"], r["lot"], r["stage"]) for r in self.lots.iter_rows(named=True)]
+            self._cache["lot_keys"] = self.lots, keys
+        return [key for key in keys if stage is None or key[2] == stage]
 
     def lot_parts(self, lot: str, stage: str) -> pl.DataFrame:
         """The parts of ``lot`` at ``stage`` in test order (:func:`silicio.lake.queries.lot_parts`)."""
@@ -187,13 +191,12 @@ def _holds_of(context: AlertContext):
     # the ingest's facts when they hold every lot (a caller may add lots of its own)
     ingested = context.ingested if context.ingested is not None and context.ingested.knows(keys) else None
     if ingested is not None:
-        index = ingested.lot_index(keys)
+        judged = ingested.in_test_order(keys)
         # rules.judge's holds without its final parts, which the SYL / SBL flags given leave
         # unread; of the lot yields (rules.lot_yield_table) only the final yield is read
-        yields = _final_yields(context, index)
+        yields = _final_yields(context, judged)
         if not yields.height:
             return rules.Disposition(holds=())
-        judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
         flags, notes = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
         disposition = rules.lot_holds(yields, None, None, None, rules.rules_of_recipe(rules.HoldRules(), recipe),
                                       yield_limit_flags=flags)  # fmt: skip
@@ -214,18 +217,13 @@ def _holds_of(context: AlertContext):
     return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
 
 
-def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
-    """product, lot_id, stage, final_yield of the lots of ``index`` that have parts, in its order:
-    the final yield of :func:`silicio.yields.yield_by` (parts with a verdict; each die's last
-    of them, a null ``die_key`` a die of its own; good / dies, null without dies), counted per lot
-    (a die's key names its lot)."""
+def _final_yields(context: AlertContext, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
+    """product, lot_id, stage, final_yield of the lots of ``keys`` ((product, lot, stage), a lot
+    once) that have parts, in their order: the final yield of :func:`silicio.yields.yield_by` (parts
+    with a verdict; each die's last of them, a null ``die_key`` a die of its own; good / dies, null
+    without dies), counted per lot (a die's key names its lot)."""
     rows = []
-    seen = set()
-    for product, lot, stage in zip(index["product"].to_list(), index["lot"].to_list(), index["stage"].to_list(),
-                                   strict=True):  # fmt: skip
-        if (product, lot, stage) in seen:
-            continue
-        seen.add((product, lot, stage))
+    for product, lot, stage in dict.fromkeys(keys):
         parts = context.lot_parts(lot, stage)
         if not parts.height:
             continue

@@ -250,15 +250,12 @@ class IngestedLots:
             self._tables[key] = found
         return self._tables[key]
 
-    def lot_index(self, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
-        """:func:`silicio.lake.queries.lot_index` of the lots of ``keys``, in its order."""
-        from silicio.lake.queries import LOT_INDEX_SCHEMA
-
+    def in_test_order(self, keys: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:
+        """The (product, lot, stage) of ``keys`` in the order of :func:`silicio.lake.queries.lot_index`
+        (a key given twice, twice)."""
         groups = self._lot_groups(r for r in self._rows if r["lot"] is not None)
         wanted = set(keys)
-        rows = [(*key, groups[key]["started"], groups[key]["files"])
-                for key in self._in_test_order(groups) for _ in range(keys.count(key)) if key in wanted]  # fmt: skip
-        return pl.DataFrame(rows, schema=LOT_INDEX_SCHEMA, orient="row")
+        return [key for key in self._in_test_order(groups) for _ in range(keys.count(key)) if key in wanted]
 
     def history_key(self, product: str | None, stage: str, lot: str):
         """(baseline key, test start) of a lot as :func:`silicio.lake.queries.history_lots`
