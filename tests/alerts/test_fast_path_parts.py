@@ -286,6 +286,21 @@ def test_wafer_codes_are_kept_for_the_frame_asked_about_only():
     assert [values[c] for c in codes] == ["W9", "W9", "W1"]
 
 
+def test_column_arrays_are_kept_for_the_frame_asked_about_only_read_only():
+    from silicio.alerts.ingested import column_array
+
+    first = pl.DataFrame({"passed": [True, False, True], "x": pl.Series([3, None, 1], dtype=pl.Int16)})
+    passed = column_array(first, "passed", False)
+    assert passed.tolist() == [True, False, True] and not passed.flags.writeable
+    assert column_array(first, "passed", True) is passed  # no nulls: the same array for any fill
+    assert column_array(first, "x", 0).tolist() == [3, 0, 1]
+    assert column_array(first, "x", -1).tolist() == [3, -1, 1]  # with nulls: each fill its own
+    with pytest.raises(ValueError, match="read-only"):
+        passed &= False
+    second = pl.DataFrame({"passed": [False, False, True]})
+    assert column_array(second, "passed", False).tolist() == [False, False, True]
+
+
 def test_as_array_fills_nulls_even_with_a_value_outside_the_type():
     from silicio.alerts.ingested import as_array
 

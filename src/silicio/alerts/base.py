@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -225,35 +226,43 @@ def _final_yields(context: AlertContext, keys: list[tuple[str | None, str, str]]
     rows = []
     for product, lot, stage in dict.fromkeys(keys):
         parts = context.lot_parts(lot, stage)
-        if not parts.height:
-            continue
-        if parts["passed"].null_count() or parts["die_key"].null_count():
-            verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
-            key = verdict["die_key"]
-            last = key.is_last_distinct()
-            if key.null_count():  # each a die of its own
-                last = last | key.is_null()
-        elif (
-            context.ingested.file_table("parts", lot, stage) is not None
-            and not parts["is_last_test"].null_count()
-        ):
-            # the parts of the lot's one file, every key known: its is_last_test is each die's
-            # last part in the file's order, the parts' order here (no sort)
-            verdict, last = parts, parts["is_last_test"]
-        else:
-            verdict, last = parts, pl.Series(last_of_each(parts["die_key"].to_numpy()))
-        # counted on polars' bits (a Series' sum: no thread woken), not unpacked to numpy (~0.3 ms a 25-wafer lot)
-        dies = int(last.sum())
-        good = int((last & verdict["passed"]).sum())
-        rows.append((product, lot, stage, good / dies if dies else None))
+        if parts.height:
+            rows.append((product, lot, stage, _final_yield(context, parts, lot, stage)))
     return pl.DataFrame(rows, schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
                                       "final_yield": pl.Float64}, orient="row")  # fmt: skip
 
 
+def _final_yield(context: AlertContext, parts: pl.DataFrame, lot: str, stage: str) -> float | None:
+    """The final yield of one lot's parts (:func:`_final_yields`)."""
+    if parts["passed"].null_count() or parts["die_key"].null_count():
+        verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
+        key = verdict["die_key"]
+        last = key.is_last_distinct()
+        if key.null_count():  # each a die of its own
+            last = last | key.is_null()
+    elif (
+        context.ingested.file_table("parts", lot, stage) is not None
+        and not parts["is_last_test"].null_count()
+    ):
+        # the parts of the lot's one file, every key known: its is_last_test is each die's last
+        # part in the file's order, the parts' order here (no sort); the columns as the lot's
+        # other counts (bins, maps, sites) read them, converted once
+        from .ingested import column_array
+
+        final = column_array(parts, "is_last_test", False)
+        dies = int(np.count_nonzero(final))
+        good = int(np.count_nonzero(final & column_array(parts, "passed", False)))
+        return good / dies if dies else None
+    else:
+        verdict, last = parts, pl.Series(last_of_each(parts["die_key"].to_numpy()))
+    # counted on polars' bits (a Series' sum: no thread woken), not unpacked to numpy (~0.3 ms a 25-wafer lot)
+    dies = int(last.sum())
+    good = int((last & verdict["passed"]).sum())
+    return good / dies if dies else None
+
+
 def last_of_each(values):
     """Whether each value is the last of its value (polars' ``is_last_distinct``)."""
-    import numpy as np
-
     last = np.zeros(values.size, np.bool_)
     if values.size:
         _, first_from_end = np.unique(values[::-1], return_index=True)

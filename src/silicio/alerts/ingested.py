@@ -882,20 +882,40 @@ class _GroupSums:
         return np.where(many, np.sqrt(self.squares / np.where(many, self.count - 1, 1)), 0.0)
 
 
-#: The wafer codes of the last lot's parts frame (the frame kept, so its id stays its own).
-_WAFER_CODES: dict[int, tuple[pl.DataFrame, tuple[np.ndarray, list]]] = {}
+#: What was read off the last lot's parts frame (:func:`wafer_codes`, :func:`column_array`), the
+#: frame kept, so its id stays its own.
+_FRAME_READ: dict[int, tuple[pl.DataFrame, dict[Any, Any]]] = {}
+
+
+def _read_off(parts: pl.DataFrame) -> dict[Any, Any]:
+    kept = _FRAME_READ.get(id(parts))
+    if kept is None or kept[0] is not parts:
+        _FRAME_READ.clear()
+        kept = _FRAME_READ[id(parts)] = (parts, {})
+    return kept[1]
 
 
 def wafer_codes(parts: pl.DataFrame) -> tuple[np.ndarray, list]:
     """:func:`value_codes` of ``parts["wafer_id"]``, kept for the last frame asked about: the
     wafer maps and the bin counts of a lot code the same frame (~2 ms CPU a 6-wafer lot)."""
-    kept = _WAFER_CODES.get(id(parts))
-    if kept is not None and kept[0] is parts:
-        return kept[1]
-    codes = value_codes(parts["wafer_id"].to_arrow(compat_level=pl.CompatLevel.newest()))  # texts not copied
-    _WAFER_CODES.clear()
-    _WAFER_CODES[id(parts)] = (parts, codes)
-    return codes
+    read = _read_off(parts)
+    if "wafer codes" not in read:  # through Arrow string views: the texts not copied
+        read["wafer codes"] = value_codes(parts["wafer_id"].to_arrow(compat_level=pl.CompatLevel.newest()))
+    return read["wafer codes"]
+
+
+def column_array(parts: pl.DataFrame, name: str, null: Any) -> np.ndarray:
+    """:func:`as_array` of ``parts[name]``, read-only, kept for the last frame asked about: a lot's
+    counts (final yield, bins, maps, sites) read the same columns, and each conversion of a
+    column costs ~0.1 ms CPU at a lot's first look (code and data out of the caches)."""
+    read = _read_off(parts)
+    column = parts[name]
+    key = (name, null) if column.null_count() else name  # without nulls, one array for any ``null``
+    if key not in read:
+        array = as_array(column, null)
+        array.flags.writeable = False
+        read[key] = array
+    return read[key]
 
 
 _BIN_COUNT_COLUMNS = ("wafer_id", "hard_bin", "soft_bin", "passed", "is_last_test")
@@ -912,11 +932,11 @@ def final_lot_counts(parts: pl.DataFrame, lot: str, bin_column: str):
 
     if not any(parts[c].null_count() for c in _BIN_COUNT_COLUMNS):
         wafer, wafers = wafer_codes(parts)
-        hard, soft = (parts[c].to_numpy() for c in ("hard_bin", "soft_bin"))
+        hard, soft = (column_array(parts, c, 0) for c in ("hard_bin", "soft_bin"))
         if all(b.dtype == np.uint16 or not b.size or 0 <= b.min() <= b.max() <= 0xFFFF for b in (hard, soft)):
-            counted = _count_final_bins(parts["is_last_test"].to_numpy(), wafer.astype(np.int64, copy=False),
+            counted = _count_final_bins(column_array(parts, "is_last_test", False), wafer.astype(np.int64, copy=False),
                                         len(wafers), hard.astype(np.uint16, copy=False),
-                                        soft.astype(np.uint16, copy=False), parts["passed"].to_numpy())  # fmt: skip
+                                        soft.astype(np.uint16, copy=False), column_array(parts, "passed", False))  # fmt: skip
             if counted is not None:
                 at, hard_bin, soft_bin, passed, dies = counted
                 bins = hard_bin if bin_column == "hard_bin" else soft_bin

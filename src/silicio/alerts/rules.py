@@ -25,7 +25,7 @@ import polars as pl
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import as_array, wafer_codes
+from .ingested import column_array, wafer_codes
 
 __all__ = [
     "BinAboveSbl",
@@ -335,13 +335,13 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     columns and y to rows as tested (the classifier's features do not depend on the turn); the
     wafers in the order they were first tested."""
     # numpy and Arrow: a polars operation wakes its threads, which cost more CPU than a lot's maps
-    final = as_array(parts["is_last_test"], False)
+    final = column_array(parts, "is_last_test", False)
     for axis in ("x", "y"):
         if parts[axis].null_count():
-            final &= parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
+            final = final & parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
     wafer, values = wafer_codes(parts)
-    buffer, offsets, shapes, first_rows = _wafer_grids(wafer, len(values), final, as_array(parts["x"], 0),
-                                                       as_array(parts["y"], 0), as_array(parts["passed"], False))  # fmt: skip
+    buffer, offsets, shapes, first_rows = _wafer_grids(wafer, len(values), final, column_array(parts, "x", 0),
+                                                       column_array(parts, "y", 0), column_array(parts, "passed", False))  # fmt: skip
     if not first_rows.size:
         return [], []
     ids = [values[code] for code in wafer[first_rows].tolist()]
@@ -427,12 +427,12 @@ def two_proportion_z(good_a: int, n_a: int, good_b: int, n_b: int) -> float:
 def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
     """((head, site), first-pass parts, good of them) of each site, in (head, site) order (a null
     head or site first)."""
-    first = as_array(parts["is_first_test"], False)
+    first = column_array(parts, "is_first_test", False)
     if parts["head"].dtype == parts["site"].dtype == pl.UInt8 and not (
         parts["head"].null_count() or parts["site"].null_count()
     ):
-        n, good = _first_pass_by_site(first, parts["head"].to_numpy(), parts["site"].to_numpy(),
-                                      as_array(parts["passed"], False))  # fmt: skip
+        n, good = _first_pass_by_site(first, column_array(parts, "head", 0), column_array(parts, "site", 0),
+                                      column_array(parts, "passed", False))  # fmt: skip
         return [((k // 256, k % 256), int(n[k]), int(good[k])) for k in np.flatnonzero(n).tolist()]
     # a null head or site (a group of its own), or numbers wider than STDF's (U1): polars
     sites = (
