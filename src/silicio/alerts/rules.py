@@ -253,15 +253,14 @@ class SpcViolation(AlertRule):
             if series["final_yield"].null_count():
                 series = series.filter(pl.col("final_yield").is_not_null())
             new = np.array([lot in lots for lot in series["lot"].to_list()], np.bool_)
-            baseline = series["final_yield"].to_numpy()[~new]
+            values = series["final_yield"].to_numpy()
+            baseline = values[~new]
             if baseline.size < params["min_points"]:
                 continue
             limits = imr_limits(baseline)
             if not limits.sigma > 0:
                 continue
-            violations = run_rules(
-                series["final_yield"].to_numpy(), limits.mean, limits.sigma, params["rules"]
-            )
+            violations = run_rules(values, limits.mean, limits.sigma, params["rules"])
             hits: dict[str, list[dict]] = {}
             for code, points in violations.points.items():
                 for point in points.tolist():
@@ -314,11 +313,12 @@ class NewSpatialSignature(AlertRule):
             if not maps:
                 continue
             found = []
-            for wafer, signature in zip(wafers, classify(maps).to_pylist(), strict=True):
-                label = signature["label"]
-                if (label not in params["ignore"] and signature["confidence"] >= params["min_confidence"]
+            signatures = classify(maps)  # its label and confidence read, not each class's probability
+            for wafer, label, confidence in zip(wafers, signatures["label"].to_pylist(),
+                                                signatures["confidence"].to_pylist(), strict=True):  # fmt: skip
+                if (label not in params["ignore"] and confidence >= params["min_confidence"]
                         and label not in seen.get(product, set())):  # fmt: skip
-                    found.append({"wafer_id": wafer, "label": label, "confidence": signature["confidence"]})
+                    found.append({"wafer_id": wafer, "label": label, "confidence": confidence})
             if found:
                 labels = sorted({f["label"] for f in found})
                 out.append(Finding(

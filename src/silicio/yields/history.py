@@ -234,6 +234,19 @@ class Baseline:
         """The bin column its SBL are of: ``soft_bin`` or ``hard_bin``."""
         return self.parameters.get("bin_column", "soft_bin")
 
+    @functools.cached_property
+    def scope_limits(self) -> dict[str, tuple[dict[str, Any], dict[int, dict[str, Any]]]]:
+        """scope -> its SYL row and its SBL rows by bin (rows of ``yield_limits``), for each scope
+        with a SYL: read once a baseline (a stored version judges lot after lot)."""
+        limits = self.yield_limits.to_pylist()
+        out = {}
+        for scope in SCOPES:
+            scoped = [r for r in limits if r["scope"] == scope]
+            syl = [r for r in scoped if r["kind"] == "SYL"]
+            if syl:
+                out[scope] = syl[0], {r["bin"]: r for r in scoped if r["kind"] == "SBL"}
+        return out
+
 
 # --------------------------------------------------------------------------------------------
 # Yields and fallout from final dies counted per lot, wafer and bin
@@ -408,7 +421,6 @@ def judge_lot_counts(baseline: Baseline, counts: LotCounts, lot: str) -> pa.Tabl
                          "a lot is never judged against limits computed from itself")  # fmt: skip
     if not counts.dies.size:
         raise ValueError(f"lot {lot}: no tested parts to judge")
-    limits = baseline.yield_limits.to_pylist()
     common = {
         "product": baseline.key.product, "stage": baseline.key.stage, "program": baseline.key.program,
         "revision": baseline.key.revision, "baseline_version": baseline.version,
@@ -416,12 +428,7 @@ def judge_lot_counts(baseline: Baseline, counts: LotCounts, lot: str) -> pa.Tabl
         "baseline_lots": baseline.lot_ids,
     }  # fmt: skip
     flags = []
-    for scope in SCOPES:
-        scoped = [r for r in limits if r["scope"] == scope]
-        syl = [r for r in scoped if r["kind"] == "SYL"]
-        if not syl:
-            continue
-        syl_row = syl[0]
+    for scope, (syl_row, sbl_of) in baseline.scope_limits.items():
         of = _scope_counts(counts, scope)
         where = [{"lot": lot, "wafer_id": wafer, "scope": scope} for wafer in of.wafers]
         rules = _crossed(of.yields, syl_row["limit1"], syl_row["limit2"], below=True)
@@ -431,7 +438,6 @@ def judge_lot_counts(baseline: Baseline, counts: LotCounts, lot: str) -> pa.Tabl
                           "limit": syl_row[f"limit{rule}"], "mean": syl_row["mean"], "sigma": syl_row["sigma"],
                           "parts": int(of.parts[unit]), "count": int(of.good[unit]),
                           "n_values": syl_row["n_values"]})  # fmt: skip
-        sbl_of = {r["bin"]: r for r in scoped if r["kind"] == "SBL"}
         bins = of.bins.tolist()
         # a bin without limits: NaN ones, never crossed
         bounds = [np.array([sbl_of[b][k] if b in sbl_of else math.nan for b in bins], np.float64)
