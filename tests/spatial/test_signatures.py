@@ -111,6 +111,24 @@ def test_bad_maps_are_refused_with_where_and_what():
     assert classify(np.zeros((0, 4, 4), np.int8)).num_rows == 0
 
 
+def test_maps_of_any_integer_type_pack_as_each_map_alone():
+    from silicio.spatial.features import pack_maps
+
+    good, _ = _disc(20)
+    wide = good.astype(np.int64)
+    maps = [good, wide, good[:5, :7]]
+    buffer, offsets, shapes = pack_maps(maps)
+    assert buffer.dtype == np.int8 and offsets.tolist() == [0, good.size, 2 * good.size]
+    unpacked = [
+        buffer[at : at + rows * cols].reshape(rows, cols)
+        for at, (rows, cols) in zip(offsets, shapes, strict=True)
+    ]
+    assert [m.tolist() for m in unpacked] == [m.tolist() for m in maps]
+    wide[3, 4] = 257  # 1 as an int8: refused, not wrapped
+    with pytest.raises(ValueError, match=r"map 1: value 257 at index \(3, 4\)"):
+        pack_maps([good, wide])
+
+
 def test_the_committed_model_is_small_and_says_what_it_was_trained_on(tmp_path):
     model = load_model()
     assert MODEL_PATH.stat().st_size < 1_000_000
