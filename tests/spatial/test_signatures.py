@@ -231,3 +231,15 @@ def test_a_points_sector_is_the_one_its_angle_gives():
     for px, py in points:
         expected = int((math.atan2(py, px) + math.pi) / (2 * math.pi) * 16) % 16
         assert feature_module._sector(px, py) == expected, (px, py)
+
+
+def test_the_class_columns_are_the_models_probabilities_of_each_map():
+    rng = np.random.default_rng(4)
+    maps = [np.where(rng.random((30, 30)) < p, 1, 0).astype(np.int8) for p in (0.05, 0.3, 0.6)]
+    signatures = classify(maps)
+    model = load_model()
+    expected = model.predict_proba(features(maps))
+    for i, name in enumerate(model.classes):
+        assert signatures[f"p_{name}"].to_pylist() == expected[:, i].tolist()
+    assert signatures["confidence"].to_pylist() == expected.max(axis=1).tolist()
+    assert signatures["label"].to_pylist() == [model.classes[i] for i in expected.argmax(axis=1)]
