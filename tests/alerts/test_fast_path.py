@@ -556,3 +556,18 @@ def test_the_stored_history_is_read_once_a_process_until_a_limits_update_or_a_fr
     frozen = facts()
     assert reads.count("versions") == 6  # and after the freeze
     assert frozen["TK41879"][2][-1]["frozen"] and not updated["TK41879"][2][-1]["frozen"]
+
+
+def test_the_lots_in_test_order_are_those_of_the_lakes_lot_index(ingests):
+    """The holds at ingest take the lots in the order of the lake's lot index (as the lake's way
+    judges them): every lot of the lake, asked in reverse and one of them twice."""
+    from silicio.alerts.ingested import IngestedLots
+    from silicio.lake import queries
+
+    data, _ = ingests
+    with Lake(data) as lake:
+        index = [(r["product"], r["lot"], r["stage"]) for r in queries.lot_index(lake).iter_rows(named=True)]
+        ingested = IngestedLots.of(lake, [r["sha256"] for r in lake.catalog.rows("files")])
+        assert len(index) > 10
+        asked = [*index[::-1], index[3]]
+        assert ingested.in_test_order(asked) == [*index[:3], index[3], *index[3:]]

@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 from silicio.alerts.base import last_of_each
-from silicio.alerts.ingested import final_bin_rows, value_codes
+from silicio.alerts.ingested import final_lot_counts, value_codes
 
 
 def _parts(rng, n=4000, wafers=("W1", "W2", "W10")):
@@ -25,56 +24,62 @@ def _parts(rng, n=4000, wafers=("W1", "W2", "W10")):
     })  # fmt: skip
 
 
-def _grouped_by_polars(parts, lot):
-    return sorted(
-        parts.filter(pl.col("is_last_test"))
-        .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
-        .agg(pl.len().alias("dies"))
-        .with_columns(pl.lit(lot).alias("lot"))
-        .select("lot", "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
-        .iter_rows()
-    )
+def _dies_by_polars(parts, bin_column):
+    """(wafer_id, bin, passed) -> final dies, grouped by polars (a null its own group)."""
+    grouped = parts.filter(pl.col("is_last_test")).group_by("wafer_id", bin_column, "passed").agg(pl.len())
+    return {(w, b, p): n for w, b, p, n in grouped.iter_rows()}
 
 
-def test_final_bin_rows_count_what_polars_groups():
+def _dies_of(counts):
+    """(wafer_id, bin, passed) -> dies of LotCounts (bin -1: null)."""
+    out = {}
+    for wafer, bin_, passed, dies in zip(counts.wafer.tolist(), counts.bin.tolist(), counts.passed.tolist(),
+                                         counts.dies.tolist(), strict=True):  # fmt: skip
+        key = (counts.wafers[wafer] if wafer >= 0 else None, None if bin_ < 0 else bin_, passed)
+        out[key] = out.get(key, 0) + dies
+    return out
+
+
+@pytest.mark.parametrize("bin_column", ["hard_bin", "soft_bin"])
+def test_final_lot_counts_count_what_polars_groups(bin_column):
+    from silicio.alerts.ingested import _count_final_bins, wafer_codes
+
     parts = _parts(np.random.default_rng(3))
-    counted = final_bin_rows(parts, "L1")
-    assert isinstance(counted, pa.Table)  # the compiled count
-    assert counted.schema == pa.schema([("lot", pa.string()), ("wafer_id", pa.string()), ("hard_bin", pa.uint16()),
-                                        ("soft_bin", pa.uint16()), ("passed", pa.bool_()), ("dies", pa.int64())])  # fmt: skip
-    assert sorted(counted.to_pylist(), key=str) == sorted(
-        (dict(zip(counted.column_names, row, strict=True)) for row in _grouped_by_polars(parts, "L1")),
-        key=str,
-    )
-    assert pc.sum(counted["dies"]).as_py() == int(parts["is_last_test"].sum())
-    assert set(counted["soft_bin"].to_pylist()) == {1, 2, 300, 65535}  # the widest bin survives the ranks
-    assert final_bin_rows(parts.with_columns(pl.lit(False).alias("is_last_test")), "L1").num_rows == 0
+    wafer, wafers = wafer_codes(parts)
+    assert _count_final_bins(parts["is_last_test"].to_numpy(), wafer.astype(np.int64), len(wafers),
+                             parts["hard_bin"].to_numpy(), parts["soft_bin"].to_numpy(),
+                             parts["passed"].to_numpy()) is not None  # the compiled count  # fmt: skip
+    counted = final_lot_counts(parts, "L1", bin_column)
+    assert counted.wafers == ["W1", "W10", "W2"]  # in order of id
+    assert _dies_of(counted) == _dies_by_polars(parts, bin_column)
+    assert int(counted.dies.sum()) == int(parts["is_last_test"].sum())
+    if bin_column == "soft_bin":
+        assert set(counted.bin.tolist()) == {1, 2, 300, 65535}  # the widest bin survives the ranks
+    none = final_lot_counts(parts.with_columns(pl.lit(False).alias("is_last_test")), "L1", bin_column)
+    assert none.dies.size == 0 and none.wafers == []
 
 
-def test_final_bin_rows_of_too_many_bins_for_a_table_are_grouped_by_polars():
+def test_final_lot_counts_of_too_many_bins_for_a_table_are_grouped_by_polars():
     """A soft bin a part (80 wafers x 8 hard bins x 1,000 soft bins x 2 verdicts: more slots than
-    the table holds): the same rows, by polars."""
+    the table holds): the same counts, by polars."""
     rng = np.random.default_rng(6)
     parts = pl.DataFrame({
         "wafer_id": [f"W{w}" for w in rng.integers(0, 80, 1000)], "hard_bin": np.arange(1000, dtype=np.uint16) % 8,
         "soft_bin": np.arange(1000, dtype=np.uint16), "passed": rng.random(1000) < 0.5,
         "is_last_test": np.ones(1000, np.bool_),
     })  # fmt: skip
-    counted = final_bin_rows(parts, "L1")
-    assert isinstance(counted, pl.DataFrame)
-    assert sorted(counted.iter_rows()) == _grouped_by_polars(parts, "L1")
+    for bin_column in ("hard_bin", "soft_bin"):
+        assert _dies_of(final_lot_counts(parts, "L1", bin_column)) == _dies_by_polars(parts, bin_column)
 
 
-def test_final_bin_rows_with_nulls_are_grouped_by_polars_nulls_a_group_of_their_own():
+def test_final_lot_counts_with_nulls_are_grouped_by_polars_nulls_a_group_of_their_own():
     parts = pl.DataFrame({"wafer_id": ["W1", None, None, "W1"], "hard_bin": [1, 1, 1, None],
                           "soft_bin": [1, 1, 1, 2], "passed": [True, True, True, False],
                           "is_last_test": [True, True, True, True]},
                          schema_overrides={"hard_bin": pl.UInt16, "soft_bin": pl.UInt16})  # fmt: skip
-    counted = final_bin_rows(parts, "L1")
-    assert isinstance(counted, pl.DataFrame)
-    assert sorted(counted.iter_rows(), key=str) == sorted(
-        [("L1", "W1", 1, 1, True, 1), ("L1", None, 1, 1, True, 2), ("L1", "W1", None, 2, False, 1)], key=str
-    )
+    counted = final_lot_counts(parts, "L1", "hard_bin")
+    assert counted.wafers == ["W1"]
+    assert _dies_of(counted) == {("W1", 1, True): 1, (None, 1, True): 2, ("W1", None, False): 1}
 
 
 def _awkward_counts(seed: int, n: int = 300) -> pl.DataFrame:
@@ -94,12 +99,12 @@ def test_judge_lots_numpy_count_is_the_baselines_polars_count():
     (scope_yields, scope_bin_fallout: polars): the same units, bins and counts in the same
     order, a die without a verdict not good and in its bin's fallout, dies outside wafers out of
     the wafer scope, other lots' rows left out."""
-    from silicio.yields.history import _lot_counts, _scope_counts, scope_bin_fallout, scope_yields
+    from silicio.yields.history import _scope_counts, lot_counts, scope_bin_fallout, scope_yields
 
     frame = _awkward_counts(8)
     of_lot = frame.filter(pl.col("lot") == "L1")
     for given in (frame, frame.to_arrow()):
-        counts = _lot_counts(given, "L1", "soft_bin")
+        counts = lot_counts(given, "L1", "soft_bin")
         for scope in ("lot", "wafer"):
             of = _scope_counts(counts, scope)
             yields = scope_yields(of_lot, scope)
@@ -119,7 +124,7 @@ def test_judge_lots_numpy_count_is_the_baselines_polars_count():
                 fallout["fallout"].to_list(), rel=1e-15, abs=0
             )
     with pytest.raises(ValueError, match="lack the column.s. dies; expected"):
-        _lot_counts(frame.drop("dies"), "L1", "soft_bin")
+        lot_counts(frame.drop("dies"), "L1", "soft_bin")
 
 
 def test_judge_lot_flags_the_crossings_found_by_the_baselines_polars_count():
@@ -281,6 +286,21 @@ def test_wafer_codes_are_kept_for_the_frame_asked_about_only():
     assert [values[c] for c in codes] == ["W9", "W9", "W1"]
 
 
+def test_column_arrays_are_kept_for_the_frame_asked_about_only_read_only():
+    from silicio.alerts.ingested import column_array
+
+    first = pl.DataFrame({"passed": [True, False, True], "x": pl.Series([3, None, 1], dtype=pl.Int16)})
+    passed = column_array(first, "passed", False)
+    assert passed.tolist() == [True, False, True] and not passed.flags.writeable
+    assert column_array(first, "passed", True) is passed  # no nulls: the same array for any fill
+    assert column_array(first, "x", 0).tolist() == [3, 0, 1]
+    assert column_array(first, "x", -1).tolist() == [3, -1, 1]  # with nulls: each fill its own
+    with pytest.raises(ValueError, match="read-only"):
+        passed &= False
+    second = pl.DataFrame({"passed": [False, False, True]})
+    assert column_array(second, "passed", False).tolist() == [False, False, True]
+
+
 def test_as_array_fills_nulls_even_with_a_value_outside_the_type():
     from silicio.alerts.ingested import as_array
 
@@ -323,11 +343,11 @@ def test_final_yield_of_a_file_with_retests_inside_it(tmp_path):
     with Lake(tmp_path / "data") as lake:
         context = context_of_ingest(lake, report)
         ((product, lot, stage),) = context.lot_keys()
-        index = context.ingested.lot_index([(product, lot, stage)])
+        keys = context.ingested.in_test_order([(product, lot, stage)])
         parts = context.lot_parts(lot, stage)
         assert parts.height == len(order)
         assert (last_of_each(parts["die_key"].to_numpy()) == parts["is_last_test"].to_numpy()).all()
-        yields = _final_yields(context, index)
+        yields = _final_yields(context, keys)
     assert yields["final_yield"].to_list() == [sum(final.values()) / len(final)]
 
 

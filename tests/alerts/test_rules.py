@@ -232,3 +232,6 @@ def test_site_counts_are_the_first_pass_parts_and_good_ones_of_each_head_and_sit
     rows = [((r["head"], r["site"]), r["n"], r["good"]) for r in expected.iter_rows(named=True)]
     assert len(rows) == 24 and _site_counts(parts) == rows
     assert _site_counts(parts.with_columns(pl.col("head", "site").cast(pl.Int64))) == rows
+    assert _site_counts(parts.with_columns(is_first_test=False)) == []
+    only_low = parts.filter(pl.col("head") == 0, pl.col("site") < 4)  # the tables up to the highest key only
+    assert _site_counts(only_low) == [row for row in rows if row[0][0] == 0 and row[0][1] < 4]

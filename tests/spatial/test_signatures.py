@@ -111,6 +111,24 @@ def test_bad_maps_are_refused_with_where_and_what():
     assert classify(np.zeros((0, 4, 4), np.int8)).num_rows == 0
 
 
+def test_maps_of_any_integer_type_pack_as_each_map_alone():
+    from silicio.spatial.features import pack_maps
+
+    good, _ = _disc(20)
+    wide = good.astype(np.int64)
+    maps = [good, wide, good[:5, :7]]
+    buffer, offsets, shapes = pack_maps(maps)
+    assert buffer.dtype == np.int8 and offsets.tolist() == [0, good.size, 2 * good.size]
+    unpacked = [
+        buffer[at : at + rows * cols].reshape(rows, cols)
+        for at, (rows, cols) in zip(offsets, shapes, strict=True)
+    ]
+    assert [m.tolist() for m in unpacked] == [m.tolist() for m in maps]
+    wide[3, 4] = 257  # 1 as an int8: refused, not wrapped
+    with pytest.raises(ValueError, match=r"map 1: value 257 at index \(3, 4\)"):
+        pack_maps([good, wide])
+
+
 def test_the_committed_model_is_small_and_says_what_it_was_trained_on(tmp_path):
     model = load_model()
     assert MODEL_PATH.stat().st_size < 1_000_000
@@ -213,3 +231,15 @@ def test_a_points_sector_is_the_one_its_angle_gives():
     for px, py in points:
         expected = int((math.atan2(py, px) + math.pi) / (2 * math.pi) * 16) % 16
         assert feature_module._sector(px, py) == expected, (px, py)
+
+
+def test_the_class_columns_are_the_models_probabilities_of_each_map():
+    rng = np.random.default_rng(4)
+    maps = [np.where(rng.random((30, 30)) < p, 1, 0).astype(np.int8) for p in (0.05, 0.3, 0.6)]
+    signatures = classify(maps)
+    model = load_model()
+    expected = model.predict_proba(features(maps))
+    for i, name in enumerate(model.classes):
+        assert signatures[f"p_{name}"].to_pylist() == expected[:, i].tolist()
+    assert signatures["confidence"].to_pylist() == expected.max(axis=1).tolist()
+    assert signatures["label"].to_pylist() == [model.classes[i] for i in expected.argmax(axis=1)]

@@ -194,3 +194,14 @@ def test_history_flags_as_a_table_and_as_a_frame_make_the_same_reasons():
         "W3",
         1,
     )
+
+
+def test_the_default_recipe_path_is_the_shipped_recipe_found_once():
+    from importlib import resources
+
+    from silicio.yields.disposition import DEFAULT_RECIPE, default_recipe_path
+
+    shipped = default_recipe_path()
+    assert shipped == resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE and shipped.is_file()
+    assert default_recipe_path() is shipped and default_recipe_path(None) is shipped
+    assert default_recipe_path("mine.toml") == "mine.toml"

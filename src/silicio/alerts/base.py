@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -88,8 +89,12 @@ class AlertContext:
 
     def lot_keys(self, stage: str | None = None) -> list[tuple[str | None, str, str]]:
         """(product, lot, stage) of the ingested lots (at ``stage``, when given)."""
-        return [(r["product"], r["lot"], r["stage"]) for r in self.lots.iter_rows(named=True)
-                if stage is None or r["stage"] == stage]  # fmt: skip
+        # read off the frame once (every rule asks), again only when ``lots`` is another frame
+        of, keys = self._cache.get("lot_keys", (None, None))
+        if of is not self.lots:
+            keys = [(r["product"], r["lot"], r["stage"]) for r in self.lots.iter_rows(named=True)]
+            self._cache["lot_keys"] = self.lots, keys
+        return [key for key in keys if stage is None or key[2] == stage]
 
     def lot_parts(self, lot: str, stage: str) -> pl.DataFrame:
         """The parts of ``lot`` at ``stage`` in test order (:func:`silicio.lake.queries.lot_parts`)."""
@@ -213,13 +218,12 @@ def _holds_of(context: AlertContext):
     # the ingest's facts when they hold every lot (a caller may add lots of its own)
     ingested = context.ingested if context.ingested is not None and context.ingested.knows(keys) else None
     if ingested is not None:
-        index = ingested.lot_index(keys)
+        judged = ingested.in_test_order(keys)
         # rules.judge's holds without its final parts, which the SYL / SBL flags given leave
         # unread; of the lot yields (rules.lot_yield_table) only the final yield is read
-        yields = _final_yields(context, index)
+        yields = _final_yields(context, judged)
         if not yields.height:
             return rules.Disposition(holds=())
-        judged = [(r["product"], r["lot"], r["stage"]) for r in index.iter_rows(named=True)]
         flags, notes = ingested.history_flags(judged, rules.history_settings(rules.HoldRules(), recipe))
         disposition = rules.lot_holds(yields, None, None, None, rules.rules_of_recipe(rules.HoldRules(), recipe),
                                       yield_limit_flags=flags)  # fmt: skip
@@ -240,48 +244,51 @@ def _holds_of(context: AlertContext):
     return rules.judge(parts, index, None, rules.HoldRules(), recipe, history=history)
 
 
-def _final_yields(context: AlertContext, index: pl.DataFrame) -> pl.DataFrame:
-    """product, lot_id, stage, final_yield of the lots of ``index`` that have parts, in its order:
-    the final yield of :func:`silicio.yields.yield_by` (parts with a verdict; each die's last
-    of them, a null ``die_key`` a die of its own; good / dies, null without dies), counted per lot
-    (a die's key names its lot)."""
+def _final_yields(context: AlertContext, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
+    """product, lot_id, stage, final_yield of the lots of ``keys`` ((product, lot, stage), a lot
+    once) that have parts, in their order: the final yield of :func:`silicio.yields.yield_by` (parts
+    with a verdict; each die's last of them, a null ``die_key`` a die of its own; good / dies, null
+    without dies), counted per lot (a die's key names its lot)."""
     rows = []
-    seen = set()
-    for product, lot, stage in zip(index["product"].to_list(), index["lot"].to_list(), index["stage"].to_list(),
-                                   strict=True):  # fmt: skip
-        if (product, lot, stage) in seen:
-            continue
-        seen.add((product, lot, stage))
+    for product, lot, stage in dict.fromkeys(keys):
         parts = context.lot_parts(lot, stage)
-        if not parts.height:
-            continue
-        if parts["passed"].null_count() or parts["die_key"].null_count():
-            verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
-            key = verdict["die_key"]
-            last = key.is_last_distinct()
-            if key.null_count():  # each a die of its own
-                last = last | key.is_null()
-        elif (
-            context.ingested.file_table("parts", lot, stage) is not None
-            and not parts["is_last_test"].null_count()
-        ):
-            # the parts of the lot's one file, every key known: its is_last_test is each die's
-            # last part in the file's order, the parts' order here (no sort)
-            verdict, last = parts, parts["is_last_test"]
-        else:
-            verdict, last = parts, pl.Series(last_of_each(parts["die_key"].to_numpy()))
-        # counted on polars' bits (a Series' sum: no thread woken), not unpacked to numpy (~0.3 ms a 25-wafer lot)
-        dies = int(last.sum())
-        good = int((last & verdict["passed"]).sum())
-        rows.append((product, lot, stage, good / dies if dies else None))
+        if parts.height:
+            rows.append((product, lot, stage, _final_yield(context, parts, lot, stage)))
     return pl.DataFrame(rows, schema={"product": pl.String, "lot_id": pl.String, "stage": pl.String,
                                       "final_yield": pl.Float64}, orient="row")  # fmt: skip
 
 
+def _final_yield(context: AlertContext, parts: pl.DataFrame, lot: str, stage: str) -> float | None:
+    """The final yield of one lot's parts (:func:`_final_yields`)."""
+    if parts["passed"].null_count() or parts["die_key"].null_count():
+        verdict = parts.filter(pl.col("passed").is_not_null()) if parts["passed"].null_count() else parts
+        key = verdict["die_key"]
+        last = key.is_last_distinct()
+        if key.null_count():  # each a die of its own
+            last = last | key.is_null()
+    elif (
+        context.ingested.file_table("parts", lot, stage) is not None
+        and not parts["is_last_test"].null_count()
+    ):
+        # the parts of the lot's one file, every key known: its is_last_test is each die's last
+        # part in the file's order, the parts' order here (no sort); the columns as the lot's
+        # other counts (bins, maps, sites) read them, converted once
+        from .ingested import column_array
+
+        final = column_array(parts, "is_last_test", False)
+        dies = int(np.count_nonzero(final))
+        good = int(np.count_nonzero(final & column_array(parts, "passed", False)))
+        return good / dies if dies else None
+    else:
+        verdict, last = parts, pl.Series(last_of_each(parts["die_key"].to_numpy()))
+    # counted on polars' bits (a Series' sum: no thread woken), not unpacked to numpy (~0.3 ms a 25-wafer lot)
+    dies = int(last.sum())
+    good = int((last & verdict["passed"]).sum())
+    return good / dies if dies else None
+
+
 def last_of_each(values):
     """Whether each value is the last of its value (polars' ``is_last_distinct``)."""
-    import numpy as np
-
     last = np.zeros(values.size, np.bool_)
     if values.size:
         _, first_from_end = np.unique(values[::-1], return_index=True)

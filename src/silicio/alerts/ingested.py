@@ -251,15 +251,12 @@ class IngestedLots:
             self._tables[key] = found
         return self._tables[key]
 
-    def lot_index(self, keys: list[tuple[str | None, str, str]]) -> pl.DataFrame:
-        """:func:`silicio.lake.queries.lot_index` of the lots of ``keys``, in its order."""
-        from silicio.lake.queries import LOT_INDEX_SCHEMA
-
+    def in_test_order(self, keys: list[tuple[str | None, str, str]]) -> list[tuple[str | None, str, str]]:
+        """The (product, lot, stage) of ``keys`` in the order of :func:`silicio.lake.queries.lot_index`
+        (a key given twice, twice)."""
         groups = self._lot_groups(r for r in self._rows if r["lot"] is not None)
         wanted = set(keys)
-        rows = [(*key, groups[key]["started"], groups[key]["files"])
-                for key in self._in_test_order(groups) for _ in range(keys.count(key)) if key in wanted]  # fmt: skip
-        return pl.DataFrame(rows, schema=LOT_INDEX_SCHEMA, orient="row")
+        return [key for key in self._in_test_order(groups) for _ in range(keys.count(key)) if key in wanted]
 
     def history_key(self, product: str | None, stage: str, lot: str):
         """(baseline key, test start) of a lot as :func:`silicio.lake.queries.history_lots`
@@ -313,14 +310,14 @@ class IngestedLots:
         self._baselines[product, stage, lot] = found
         return found
 
-    def final_bin_counts(self, lot: str, stage: str) -> pa.Table | pl.DataFrame | None:
-        """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file: its final dies
-        (every part of the file, as the query reads the lot's files) per wafer, bins and verdict
-        (:func:`final_bin_rows`)."""
+    def final_lot_counts(self, lot: str, stage: str, bin_column: str):
+        """:func:`silicio.lake.queries.final_bin_counts` of the lot's one file (its final dies, every
+        part of the file, as the query reads the lot's files) as judge_lot counts them
+        (:func:`final_lot_counts`); None when the lot has other files."""
         parts = self.file_table("parts", lot, stage)
         if parts is None:
             return None
-        return final_bin_rows(parts, lot)
+        return final_lot_counts(parts, lot, bin_column)
 
     def history_flags(
         self, keys: list[tuple[str | None, str, str]], settings
@@ -328,16 +325,16 @@ class IngestedLots:
         """:func:`silicio.yields.history.judge_lots_against_history` of the lots of ``keys``
         ((product, lot, stage)): those with a stored version and one file judged here, the
         others by the lake's function."""
-        from silicio.yields.history import FLAG_COLUMNS, judge_lot, judge_lots_against_history
+        from silicio.yields.history import FLAG_COLUMNS, judge_lot_counts, judge_lots_against_history
 
         flags, rest = [], []
         for product, lot, stage in keys:
             baseline, _ = self.stored_baseline(product, stage, lot)
-            counts = self.final_bin_counts(lot, stage) if baseline is not None else None
+            counts = self.final_lot_counts(lot, stage, baseline.bin_column) if baseline is not None else None
             if counts is None:
                 rest.append((product, stage, lot))
                 continue
-            flags.append(judge_lot(baseline, counts, lot))
+            flags.append(judge_lot_counts(baseline, counts, lot))
         notes: tuple[str, ...] = ()
         if rest:
             table, notes = judge_lots_against_history(self.lake, rest, settings=settings)
@@ -546,7 +543,7 @@ def pat_share_of_lot(
     for c in np.unique(chunk_of_hit).tolist():
         at = hit_rows[chunk_of_hit == c] - chunks.starts[c]
         hits.update(zip([wafers[w] for w in wafer[c][at].tolist()], part[c][at].tolist(), strict=True))
-    # the final passing parts among the hit ones (numpy: see final_bin_rows)
+    # the final passing parts among the hit ones (numpy: see final_lot_counts)
     part_index = as_array(parts["part_index"], -1)
     final = as_array(parts["is_last_test"], True)
     candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [p for _, p in hits])
@@ -856,50 +853,72 @@ class _GroupSums:
         return np.where(many, np.sqrt(self.squares / np.where(many, self.count - 1, 1)), 0.0)
 
 
-#: The wafer codes of the last lot's parts frame (the frame kept, so its id stays its own).
-_WAFER_CODES: dict[int, tuple[pl.DataFrame, tuple[np.ndarray, list]]] = {}
+#: What was read off the last lot's parts frame (:func:`wafer_codes`, :func:`column_array`), the
+#: frame kept, so its id stays its own.
+_FRAME_READ: dict[int, tuple[pl.DataFrame, dict[Any, Any]]] = {}
+
+
+def _read_off(parts: pl.DataFrame) -> dict[Any, Any]:
+    kept = _FRAME_READ.get(id(parts))
+    if kept is None or kept[0] is not parts:
+        _FRAME_READ.clear()
+        kept = _FRAME_READ[id(parts)] = (parts, {})
+    return kept[1]
 
 
 def wafer_codes(parts: pl.DataFrame) -> tuple[np.ndarray, list]:
     """:func:`value_codes` of ``parts["wafer_id"]``, kept for the last frame asked about: the
     wafer maps and the bin counts of a lot code the same frame (~2 ms CPU a 6-wafer lot)."""
-    kept = _WAFER_CODES.get(id(parts))
-    if kept is not None and kept[0] is parts:
-        return kept[1]
-    codes = value_codes(parts["wafer_id"].to_arrow(compat_level=pl.CompatLevel.newest()))  # texts not copied
-    _WAFER_CODES.clear()
-    _WAFER_CODES[id(parts)] = (parts, codes)
-    return codes
+    read = _read_off(parts)
+    if "wafer codes" not in read:  # through Arrow string views: the texts not copied
+        read["wafer codes"] = value_codes(parts["wafer_id"].to_arrow(compat_level=pl.CompatLevel.newest()))
+    return read["wafer codes"]
+
+
+def column_array(parts: pl.DataFrame, name: str, null: Any) -> np.ndarray:
+    """:func:`as_array` of ``parts[name]``, read-only, kept for the last frame asked about: a lot's
+    counts (final yield, bins, maps, sites) read the same columns, and each conversion of a
+    column costs ~0.1 ms CPU at a lot's first look (code and data out of the caches)."""
+    read = _read_off(parts)
+    column = parts[name]
+    key = (name, null) if column.null_count() else name  # without nulls, one array for any ``null``
+    if key not in read:
+        array = as_array(column, null)
+        array.flags.writeable = False
+        read[key] = array
+    return read[key]
 
 
 _BIN_COUNT_COLUMNS = ("wafer_id", "hard_bin", "soft_bin", "passed", "is_last_test")
 
 
-def final_bin_rows(parts: pl.DataFrame, lot: str) -> pa.Table | pl.DataFrame:
-    """lot, wafer_id, hard_bin, soft_bin, passed, dies of the final parts (``is_last_test``) of
-    ``parts``, in no order (:func:`silicio.yields.history.judge_lot` sums them): counted in one
+def final_lot_counts(parts: pl.DataFrame, lot: str, bin_column: str):
+    """:func:`silicio.yields.history.judge_lot`'s counts (:class:`~silicio.yields.history.LotCounts`,
+    ``bin_column`` the bin) of the final parts (``is_last_test``) of ``parts``: counted in one
     compiled pass (:func:`_count_final_bins`: a few polars operations cost more CPU than a lot's
-    count, in the threads they wake; numpy's sort of a key of the four ~1 ms a 25-wafer lot); a
-    frame grouped by polars where a column has nulls (a group of their own) or the bins are too
-    many to count in a table."""
+    count, in the threads they wake; numpy's sort of a key of the four ~1 ms a 25-wafer lot) and
+    taken as they come, wafers by code (no table of the rows: ~0.5 ms a lot); grouped by polars
+    where a column has nulls (a group of their own) or the bins are too many to count in a table."""
+    from silicio.yields.history import coded_lot_counts, lot_counts
+
     if not any(parts[c].null_count() for c in _BIN_COUNT_COLUMNS):
         wafer, wafers = wafer_codes(parts)
-        hard, soft = (parts[c].to_numpy() for c in ("hard_bin", "soft_bin"))
+        hard, soft = (column_array(parts, c, 0) for c in ("hard_bin", "soft_bin"))
         if all(b.dtype == np.uint16 or not b.size or 0 <= b.min() <= b.max() <= 0xFFFF for b in (hard, soft)):
-            counted = _count_final_bins(parts["is_last_test"].to_numpy(), wafer.astype(np.int64, copy=False),
+            counted = _count_final_bins(column_array(parts, "is_last_test", False), wafer.astype(np.int64, copy=False),
                                         len(wafers), hard.astype(np.uint16, copy=False),
-                                        soft.astype(np.uint16, copy=False), parts["passed"].to_numpy())  # fmt: skip
+                                        soft.astype(np.uint16, copy=False), column_array(parts, "passed", False))  # fmt: skip
             if counted is not None:
                 at, hard_bin, soft_bin, passed, dies = counted
-                return pa.table({"lot": pa.repeat(lot, dies.size), "wafer_id": pa.array(wafers).take(pa.array(at)),
-                                 "hard_bin": hard_bin.astype(hard.dtype), "soft_bin": soft_bin.astype(soft.dtype),
-                                 "passed": passed, "dies": dies})  # fmt: skip
-    return (
+                bins = hard_bin if bin_column == "hard_bin" else soft_bin
+                return coded_lot_counts(at, wafers, bins, passed, dies)
+    grouped = (
         parts.filter(pl.col("is_last_test"))
         .group_by("wafer_id", "hard_bin", "soft_bin", "passed")
         .agg(pl.len().cast(pl.Int64).alias("dies"))
         .select(pl.lit(lot, pl.String).alias("lot"), "wafer_id", "hard_bin", "soft_bin", "passed", "dies")
     )
+    return lot_counts(grouped, lot, bin_column)
 
 
 #: Final dies counted in a dense table (wafers x hard bins x soft bins x verdicts) up to this many slots (8 MB).

@@ -25,7 +25,7 @@ import polars as pl
 from silicio.i18n import C_
 
 from .base import AlertContext, AlertRule, Finding, plain
-from .ingested import as_array, wafer_codes
+from .ingested import column_array, wafer_codes
 
 __all__ = [
     "BinAboveSbl",
@@ -253,15 +253,14 @@ class SpcViolation(AlertRule):
             if series["final_yield"].null_count():
                 series = series.filter(pl.col("final_yield").is_not_null())
             new = np.array([lot in lots for lot in series["lot"].to_list()], np.bool_)
-            baseline = series["final_yield"].to_numpy()[~new]
+            values = series["final_yield"].to_numpy()
+            baseline = values[~new]
             if baseline.size < params["min_points"]:
                 continue
             limits = imr_limits(baseline)
             if not limits.sigma > 0:
                 continue
-            violations = run_rules(
-                series["final_yield"].to_numpy(), limits.mean, limits.sigma, params["rules"]
-            )
+            violations = run_rules(values, limits.mean, limits.sigma, params["rules"])
             hits: dict[str, list[dict]] = {}
             for code, points in violations.points.items():
                 for point in points.tolist():
@@ -314,11 +313,12 @@ class NewSpatialSignature(AlertRule):
             if not maps:
                 continue
             found = []
-            for wafer, signature in zip(wafers, classify(maps).to_pylist(), strict=True):
-                label = signature["label"]
-                if (label not in params["ignore"] and signature["confidence"] >= params["min_confidence"]
+            signatures = classify(maps)  # its label and confidence read, not each class's probability
+            for wafer, label, confidence in zip(wafers, signatures["label"].to_pylist(),
+                                                signatures["confidence"].to_pylist(), strict=True):  # fmt: skip
+                if (label not in params["ignore"] and confidence >= params["min_confidence"]
                         and label not in seen.get(product, set())):  # fmt: skip
-                    found.append({"wafer_id": wafer, "label": label, "confidence": signature["confidence"]})
+                    found.append({"wafer_id": wafer, "label": label, "confidence": confidence})
             if found:
                 labels = sorted({f["label"] for f in found})
                 out.append(Finding(
@@ -335,13 +335,13 @@ def _wafer_maps(parts: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
     columns and y to rows as tested (the classifier's features do not depend on the turn); the
     wafers in the order they were first tested."""
     # numpy and Arrow: a polars operation wakes its threads, which cost more CPU than a lot's maps
-    final = as_array(parts["is_last_test"], False)
+    final = column_array(parts, "is_last_test", False)
     for axis in ("x", "y"):
         if parts[axis].null_count():
-            final &= parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
+            final = final & parts[axis].to_arrow().is_valid().to_numpy(zero_copy_only=False)
     wafer, values = wafer_codes(parts)
-    buffer, offsets, shapes, first_rows = _wafer_grids(wafer, len(values), final, as_array(parts["x"], 0),
-                                                       as_array(parts["y"], 0), as_array(parts["passed"], False))  # fmt: skip
+    buffer, offsets, shapes, first_rows = _wafer_grids(wafer, len(values), final, column_array(parts, "x", 0),
+                                                       column_array(parts, "y", 0), column_array(parts, "passed", False))  # fmt: skip
     if not first_rows.size:
         return [], []
     ids = [values[code] for code in wafer[first_rows].tolist()]
@@ -427,12 +427,12 @@ def two_proportion_z(good_a: int, n_a: int, good_b: int, n_b: int) -> float:
 def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
     """((head, site), first-pass parts, good of them) of each site, in (head, site) order (a null
     head or site first)."""
-    first = as_array(parts["is_first_test"], False)
+    first = column_array(parts, "is_first_test", False)
     if parts["head"].dtype == parts["site"].dtype == pl.UInt8 and not (
         parts["head"].null_count() or parts["site"].null_count()
     ):
-        n, good = _first_pass_by_site(first, parts["head"].to_numpy(), parts["site"].to_numpy(),
-                                      as_array(parts["passed"], False))  # fmt: skip
+        n, good = _first_pass_by_site(first, column_array(parts, "head", 0), column_array(parts, "site", 0),
+                                      column_array(parts, "passed", False))  # fmt: skip
         return [((k // 256, k % 256), int(n[k]), int(good[k])) for k in np.flatnonzero(n).tolist()]
     # a null head or site (a group of its own), or numbers wider than STDF's (U1): polars
     sites = (
@@ -447,8 +447,13 @@ def _site_counts(parts: pl.DataFrame) -> list[tuple[tuple[Any, Any], int, int]]:
 @nb.njit(cache=True, nogil=True)
 def _first_pass_by_site(first, head, site, passed):
     """The ``first`` rows and the passed ones of each (head, site) of STDF (0..255 each), at
-    head * 256 + site: one pass, no sort."""
-    n, good = np.zeros(65536, np.int64), np.zeros(65536, np.int64)
+    head * 256 + site: one pass, no sort; the tables up to the highest key (fresh pages of the
+    whole 65,536 cost more than the count)."""
+    top = -1
+    for i in range(first.size):
+        if first[i]:
+            top = max(top, np.int64(head[i]) * 256 + np.int64(site[i]))
+    n, good = np.zeros(top + 1, np.int64), np.zeros(top + 1, np.int64)
     for i in range(first.size):
         if first[i]:
             key = np.int64(head[i]) * 256 + np.int64(site[i])

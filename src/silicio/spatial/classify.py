@@ -44,8 +44,12 @@ def classify(maps, model: str | Path | None = None) -> pa.Table:
         "label": pa.array(np.array(forest.classes, dtype=object)[best].tolist(), pa.string()),
         "confidence": pa.array(probabilities[np.arange(len(best)), best], pa.float64()),
     }
+    # every class's probabilities converted at once, each column a slice of them (not one
+    # conversion a class: ~0.1 ms CPU a lot's maps, at the rule at ingest)
+    n = len(best)
+    flat = pa.array(np.ascontiguousarray(probabilities.T, dtype=np.float64).reshape(-1), pa.float64())
     for i, name in enumerate(forest.classes):
-        columns[f"p_{name}"] = pa.array(probabilities[:, i], pa.float64())
+        columns[f"p_{name}"] = flat.slice(i * n, n)
     return pa.table(columns)
 
 

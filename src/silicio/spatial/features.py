@@ -88,28 +88,40 @@ def pack_maps(maps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         offsets = np.arange(n, dtype=np.int64) * rows * cols
         shapes = np.tile(np.array([rows, cols], dtype=np.int64), (n, 1))
         return buffer, offsets, shapes
-    parts, shapes = [], []
+    arrays, shapes = [], []
     for i, one in enumerate(maps):
         one = np.asarray(one)
         if one.ndim != 2:
             raise ValueError(f"map {i} must be 2-D (rows, cols); got shape {one.shape}")
-        parts.append(_checked(one, f"map {i}").reshape(-1))
+        _integers(one, f"map {i}")
+        arrays.append(one)
         shapes.append(one.shape)
-    sizes = np.array([p.size for p in parts], dtype=np.int64)
+    sizes = np.array([a.size for a in arrays], dtype=np.int64)
     offsets = (
-        np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if parts else np.zeros(0, np.int64)
+        np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if arrays else np.zeros(0, np.int64)
     )
-    buffer = np.concatenate(parts) if parts else np.zeros(0, np.int8)
-    return buffer, offsets, np.array(shapes, dtype=np.int64).reshape(-1, 2)
+    if not arrays:
+        return np.zeros(0, np.int8), offsets, np.zeros((0, 2), np.int64)
+    # the values checked in one go (a lot's maps: a few numpy calls, not a few a map); a map with a
+    # value out of range then checked alone, so the error names it
+    buffer = np.concatenate([a.reshape(-1) for a in arrays])
+    if ((buffer < -1) | (buffer > 1)).any():
+        for i, one in enumerate(arrays):
+            _checked(one, f"map {i}")
+    return buffer.astype(np.int8, copy=False), offsets, np.array(shapes, dtype=np.int64).reshape(-1, 2)
+
+
+def _integers(values: np.ndarray, what: str) -> None:
+    """ValueError unless the values are integers."""
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(
+            f"{what}: expected integers -1 (no die), 0 (pass), 1 (fail); got dtype {values.dtype}"
+        )
 
 
 def _checked(values: np.ndarray, what: str) -> np.ndarray:
     """The values as int8 -1 / 0 / 1; ValueError naming the first other value and where it is."""
-    if values.dtype != np.int8:
-        if not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(
-                f"{what}: expected integers -1 (no die), 0 (pass), 1 (fail); got dtype {values.dtype}"
-            )
+    _integers(values, what)
     bad = (values < -1) | (values > 1)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])

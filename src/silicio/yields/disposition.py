@@ -81,9 +81,15 @@ READ_AHEAD = 2
 
 def default_recipe_path(recipe: str | os.PathLike[str] | None = None):
     """``recipe``, else the automotive wafer-sort recipe shipped with silicio."""
+    return recipe or _shipped_recipe_path()
+
+
+@functools.cache
+def _shipped_recipe_path():
+    # found once a process: the rules at ingest ask at every lot (~0.2 ms CPU each through importlib)
     from importlib import resources
 
-    return recipe or resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE
+    return resources.files("silicio.yields") / "recipes" / DEFAULT_RECIPE
 
 
 def default_recipe() -> Recipe:

@@ -65,16 +65,20 @@ __all__ = [
     "BaselineLot",
     "HistorySettings",
     "LimitUpdate",
+    "LotCounts",
     "LotJudgement",
     "NotEnoughHistory",
+    "coded_lot_counts",
     "compute_baseline",
     "freeze_limits",
     "history_static_limits",
     "judge_lot",
+    "judge_lot_counts",
     "judge_lot_against_history",
     "judge_lots_against_history",
     "judge_one_lot",
     "limits_overview",
+    "lot_counts",
     "pat_baseline_lots",
     "update_limits",
 ]
@@ -84,7 +88,6 @@ __all__ = [
 DEFAULT_REVIEW_DAYS = 182
 
 SCOPES = ("lot", "wafer")
-
 #: SYL / SBL of a baseline, per scope: one row per limit set (``bin`` null for SYL).
 YIELD_LIMIT_COLUMNS = pa.schema(
     [
@@ -125,6 +128,9 @@ FLAG_COLUMNS = pa.schema(
         ("n_values", pa.int64()),  # lots, or wafers, the limit is computed from
     ]
 )
+
+#: No flags (a table is immutable: one serves every lot that crosses nothing).
+_NO_FLAGS = FLAG_COLUMNS.empty_table()
 
 
 class NotEnoughHistory(ValueError):
@@ -222,6 +228,24 @@ class Baseline:
     @property
     def last_started(self) -> datetime:
         return max(lot.started for lot in self.lots)
+
+    @property
+    def bin_column(self) -> str:
+        """The bin column its SBL are of: ``soft_bin`` or ``hard_bin``."""
+        return self.parameters.get("bin_column", "soft_bin")
+
+    @functools.cached_property
+    def scope_limits(self) -> dict[str, tuple[dict[str, Any], dict[int, dict[str, Any]]]]:
+        """scope -> its SYL row and its SBL rows by bin (rows of ``yield_limits``), for each scope
+        with a SYL: read once a baseline (a stored version judges lot after lot)."""
+        limits = self.yield_limits.to_pylist()
+        out = {}
+        for scope in SCOPES:
+            scoped = [r for r in limits if r["scope"] == scope]
+            syl = [r for r in scoped if r["kind"] == "SYL"]
+            if syl:
+                out[scope] = syl[0], {r["bin"]: r for r in scoped if r["kind"] == "SBL"}
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,13 +411,16 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
     it). A bin the baseline has no limits for is not judged. ``lot`` in the baseline's own lots
     raises ValueError: never judge a lot by itself.
     """
+    return judge_lot_counts(baseline, lot_counts(bin_counts, lot, baseline.bin_column), lot)
+
+
+def judge_lot_counts(baseline: Baseline, counts: LotCounts, lot: str) -> pa.Table:
+    """:func:`judge_lot` of the lot's final dies as :class:`LotCounts` (of ``baseline.bin_column``)."""
     if lot in baseline.lot_ids:
         raise ValueError(f"lot {lot} is one of the lots of baseline version {baseline.version}: "
                          "a lot is never judged against limits computed from itself")  # fmt: skip
-    counts = _lot_counts(bin_counts, lot, baseline.parameters.get("bin_column", "soft_bin"))
     if not counts.dies.size:
         raise ValueError(f"lot {lot}: no tested parts to judge")
-    limits = baseline.yield_limits.to_pylist()
     common = {
         "product": baseline.key.product, "stage": baseline.key.stage, "program": baseline.key.program,
         "revision": baseline.key.revision, "baseline_version": baseline.version,
@@ -401,12 +428,7 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
         "baseline_lots": baseline.lot_ids,
     }  # fmt: skip
     flags = []
-    for scope in SCOPES:
-        scoped = [r for r in limits if r["scope"] == scope]
-        syl = [r for r in scoped if r["kind"] == "SYL"]
-        if not syl:
-            continue
-        syl_row = syl[0]
+    for scope, (syl_row, sbl_of) in baseline.scope_limits.items():
         of = _scope_counts(counts, scope)
         where = [{"lot": lot, "wafer_id": wafer, "scope": scope} for wafer in of.wafers]
         rules = _crossed(of.yields, syl_row["limit1"], syl_row["limit2"], below=True)
@@ -416,7 +438,6 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
                           "limit": syl_row[f"limit{rule}"], "mean": syl_row["mean"], "sigma": syl_row["sigma"],
                           "parts": int(of.parts[unit]), "count": int(of.good[unit]),
                           "n_values": syl_row["n_values"]})  # fmt: skip
-        sbl_of = {r["bin"]: r for r in scoped if r["kind"] == "SBL"}
         bins = of.bins.tolist()
         # a bin without limits: NaN ones, never crossed
         bounds = [np.array([sbl_of[b][k] if b in sbl_of else math.nan for b in bins], np.float64)
@@ -429,7 +450,8 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
                           "value": float(of.fallout[unit, at]), "limit": limit[f"limit{rule}"], "mean": limit["mean"],
                           "sigma": limit["sigma"], "parts": int(of.parts[unit]), "count": int(of.n_bin[unit, at]),
                           "n_values": limit["n_values"]})  # fmt: skip
-    return pa.Table.from_pylist(flags, schema=FLAG_COLUMNS)
+    # most lots cross nothing: the empty table made once (making one costs ~0.2 ms)
+    return pa.Table.from_pylist(flags, schema=FLAG_COLUMNS) if flags else _NO_FLAGS
 
 
 # One lot's bin counts are a few rows per wafer: :func:`judge_lot` counts them with numpy, as
@@ -439,7 +461,7 @@ def judge_lot(baseline: Baseline, bin_counts: pa.Table | pl.DataFrame, lot: str)
 
 
 @dataclass(frozen=True)
-class _LotCounts:
+class LotCounts:
     """One lot's final dies as :func:`judge_lot` counts them, an entry per row of its bin counts:
     the wafer (the rank of its id among the lot's wafer ids, ``wafers``; -1: outside wafers),
     the bin (-1: none), whether good (a null verdict not, as :func:`_counts`) and the dies."""
@@ -451,8 +473,8 @@ class _LotCounts:
     dies: np.ndarray
 
 
-def _lot_counts(bin_counts: pa.Table | pl.DataFrame, lot: str, bin_column: str) -> _LotCounts:
-    """The rows of ``lot`` in ``bin_counts`` as :class:`_LotCounts`, ``bin_column`` their bin."""
+def lot_counts(bin_counts: pa.Table | pl.DataFrame, lot: str, bin_column: str) -> LotCounts:
+    """The rows of ``lot`` in ``bin_counts`` as :class:`LotCounts`, ``bin_column`` their bin."""
     import pyarrow.compute as pc
 
     table = bin_counts.to_arrow() if isinstance(bin_counts, pl.DataFrame) else bin_counts
@@ -462,16 +484,22 @@ def _lot_counts(bin_counts: pa.Table | pl.DataFrame, lot: str, bin_column: str) 
             f"the bin counts lack the column(s) {', '.join(missing)}; expected {', '.join(_COUNT_COLUMNS)}"
         )
     table = table.filter(pc.equal(table["lot"], lot))
-    ids = table["wafer_id"].to_pylist()
-    wafers = sorted({w for w in ids if w is not None})
-    rank = {w: i for i, w in enumerate(wafers)}
-    return _LotCounts(
-        wafer=np.array([rank.get(w, -1) for w in ids], np.int64),
-        wafers=wafers,
+    return coded_lot_counts(
+        np.arange(table.num_rows), table["wafer_id"].to_pylist(),
         bin=table[bin_column].cast(pa.int64()).fill_null(-1).to_numpy(),
         passed=table["passed"].cast(pa.bool_()).fill_null(False).to_numpy(zero_copy_only=False),
         dies=table["dies"].cast(pa.int64()).to_numpy(),
-    )
+    )  # fmt: skip
+
+
+def coded_lot_counts(wafer: np.ndarray, wafer_ids: list[str | None], bin: np.ndarray, passed: np.ndarray,
+                     dies: np.ndarray) -> LotCounts:  # fmt: skip
+    """:class:`LotCounts` of rows whose wafer is given by its code, an index into ``wafer_ids``
+    (None: outside wafers); ``bin`` -1 for none, ``passed`` False for a null verdict."""
+    present = sorted({wafer_ids[code] for code in np.unique(wafer).tolist()} - {None})
+    rank = {w: i for i, w in enumerate(present)}
+    rank_of_code = np.array([rank.get(w, -1) for w in wafer_ids], np.int64)
+    return LotCounts(rank_of_code[wafer] if wafer.size else np.zeros(0, np.int64), present, bin, passed, dies)
 
 
 @dataclass(frozen=True)
@@ -489,7 +517,7 @@ class _ScopeCounts:
     fallout: np.ndarray
 
 
-def _scope_counts(counts: _LotCounts, scope: str) -> _ScopeCounts:
+def _scope_counts(counts: LotCounts, scope: str) -> _ScopeCounts:
     """:class:`_ScopeCounts` of ``counts`` in ``scope`` ("lot", or "wafer": dies outside wafers left out)."""
     if scope == "lot":
         unit, wafers = np.zeros(counts.dies.size, np.int64), [None]
