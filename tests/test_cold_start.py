@@ -205,3 +205,16 @@ def test_stdf_info_with_the_kernels_compiled_ahead_of_time_loads_neither_numba_n
     assert {"silicio.stdf.reader", "silicio.stdf._native", "silicio.stdf._kernels_aot"} <= run["modules"]
     assert sorted(m for m in NOT_FOR_A_SMALL_FILE if m in run["modules"]) == []
     assert "silicio.stdf._kernels" not in run["modules"]
+
+
+def test_recording_a_lots_hold_loads_neither_the_lake_queries_nor_the_accounts(tmp_path):
+    """What the alerts at ingest load to record a held lot (the audit log through the trace store):
+    not the trace package's queries on the lake (DuckDB), not the user accounts' store."""
+    run, _ = _run(
+        "from silicio.trace import disposition\nfrom silicio.trace.store import TraceStore", tmp_path
+    )
+    assert run["returncode"] == 0, run["stderr"]
+    loaded = run["modules"]
+    assert sorted(loaded & {"duckdb", "silicio.trace.api", "silicio.lake.queries", "silicio.auth.store",
+                            "silicio.auth.passwords"}) == []  # fmt: skip
+    assert {"silicio.auth.roles", "silicio.trace.store", "sqlalchemy.orm"} <= loaded  # the check sees

@@ -10,13 +10,37 @@ The web app (:mod:`silicio.web.access`) asks the store who a request is; ``silic
 manages the accounts from the command line.
 """
 
-from .passwords import DEFAULT_COST, PasswordCost, hash_password, verify_password
-from .roles import ACCOUNT_ROLES, ANONYMOUS, ROLES, STAFF_ROLES, AuthError, Principal
-from .sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, CookieSigner, load_or_create_key
-from .store import AuthStore, LoginPolicy, LoginRefused, Token, User
+from silicio._lazy import lazy_package
+
+#: Public name -> the module of this package that defines it, imported on first use (PEP 562):
+#: the roles and a principal load without the accounts' database models and the password hashing.
+_EXPORTS = {
+    "DEFAULT_COST": "passwords",
+    "PasswordCost": "passwords",
+    "hash_password": "passwords",
+    "verify_password": "passwords",
+    "ACCOUNT_ROLES": "roles",
+    "ANONYMOUS": "roles",
+    "ROLES": "roles",
+    "STAFF_ROLES": "roles",
+    "AuthError": "roles",
+    "Principal": "roles",
+    "CSRF_FIELD": "sessions",
+    "CSRF_HEADER": "sessions",
+    "SESSION_COOKIE": "sessions",
+    "CookieSigner": "sessions",
+    "load_or_create_key": "sessions",
+    "AuthStore": "store",
+    "LoginPolicy": "store",
+    "LoginRefused": "store",
+    "Token": "store",
+    "User": "store",
+}
 
 __all__ = [
     "ACCOUNT_ROLES", "ANONYMOUS", "CSRF_FIELD", "CSRF_HEADER", "DEFAULT_COST", "ROLES", "SESSION_COOKIE",
     "STAFF_ROLES", "AuthError", "AuthStore", "CookieSigner", "LoginPolicy", "LoginRefused", "PasswordCost",
     "Principal", "Token", "User", "hash_password", "load_or_create_key", "verify_password",
 ]  # fmt: skip
+
+lazy_package(__name__, _EXPORTS)

@@ -13,23 +13,42 @@ hash chain and its anchors), :mod:`.checkpoints` (signed checkpoints of the log 
 (plain-data queries for the CLI and web).
 """
 
-from .api import backward, forward, lake_test_results, master_data_summary, operator_flags, recall_scope
-from .audit import canonical_json
-from .demo import demo_genealogy, demo_master_data, synthetic_genealogy
-from .genealogy import NODE_KINDS, Genealogy, GenealogyError, TraceResult
-from .model import (
-    BomLine,
-    MasterData,
-    MasterDataError,
-    Operator,
-    Product,
-    Qualification,
-    RoutingStep,
-    Site,
-    cost_rollup,
-    unit_cost,
-)
-from .store import AuditReport, StepRecord, TraceStore, TraceStoreMissing, qualification_flag
+from silicio._lazy import lazy_package
+
+#: Public name -> the module of this package that defines it, imported on first use (PEP 562):
+#: the audit log and the disposition steps load without the queries on the lake (DuckDB) that
+#: :mod:`.api` needs, and the models of the store load only with it.
+_EXPORTS = {
+    "backward": "api",
+    "forward": "api",
+    "lake_test_results": "api",
+    "master_data_summary": "api",
+    "operator_flags": "api",
+    "recall_scope": "api",
+    "canonical_json": "audit",
+    "demo_genealogy": "demo",
+    "demo_master_data": "demo",
+    "synthetic_genealogy": "demo",
+    "NODE_KINDS": "genealogy",
+    "Genealogy": "genealogy",
+    "GenealogyError": "genealogy",
+    "TraceResult": "genealogy",
+    "BomLine": "model",
+    "MasterData": "model",
+    "MasterDataError": "model",
+    "Operator": "model",
+    "Product": "model",
+    "Qualification": "model",
+    "RoutingStep": "model",
+    "Site": "model",
+    "cost_rollup": "model",
+    "unit_cost": "model",
+    "AuditReport": "store",
+    "StepRecord": "store",
+    "TraceStore": "store",
+    "TraceStoreMissing": "store",
+    "qualification_flag": "store",
+}
 
 __all__ = [
     "NODE_KINDS",
@@ -62,3 +81,5 @@ __all__ = [
     "lake_test_results",
     "unit_cost",
 ]
+
+lazy_package(__name__, _EXPORTS)
