@@ -3,6 +3,7 @@ per lot and per wafer against numpy, severity, what is never judged, static PAT 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -140,6 +141,27 @@ def test_judging_flags_the_most_severe_rule_and_never_the_baselines_own_lot():
     assert 9 not in {f["bin"] for f in flags}
     with pytest.raises(ValueError, match="never judged against limits computed from itself"):
         judge_lot(baseline, counts(HISTORY), "C")
+
+
+def test_a_null_limit_is_no_limit():
+    """A baseline read back with a null SYL1 (SQLite stores a NaN as null) judges SYL2 alone."""
+    baseline = compute_baseline(KEY, LOTS, counts(HISTORY), computed_at=NOW)
+    rows = baseline.yield_limits.to_pylist()
+    lot_syl = next(r for r in rows if (r["scope"], r["kind"]) == ("lot", "SYL"))
+    syl1, syl2 = lot_syl["limit1"], lot_syl["limit2"]
+    lot_syl["limit1"] = None
+    nulled = replace(baseline, yield_limits=pa.Table.from_pylist(rows, schema=baseline.yield_limits.schema))
+
+    def lot_rules(judged, good: int) -> list[str]:  # good dies of a lot of 100 (two wafers of 50)
+        lot = {"N": [(good // 2, {5: 50 - good // 2}), (good - good // 2, {5: 50 - (good - good // 2)})]}
+        return [f["rule"] for f in judge_lot(judged, counts(lot), "N").to_pylist()
+                if f["scope"] == "lot" and f["bin"] is None]  # fmt: skip
+
+    below_both, between = int(np.floor(syl2 * 100)) - 1, int(np.floor(syl2 * 100)) + 1
+    assert below_both < syl2 * 100 < between < syl1 * 100
+    assert lot_rules(baseline, below_both) == lot_rules(nulled, below_both) == ["SYL2"]
+    assert lot_rules(baseline, between) == ["SYL1"]
+    assert lot_rules(nulled, between) == []
 
 
 def test_a_die_without_a_verdict_is_not_good():

@@ -542,10 +542,12 @@ def _share(count: np.ndarray, of: np.ndarray) -> np.ndarray:
 
 def _crossed(values: np.ndarray, limit1, limit2, *, below: bool) -> np.ndarray:
     """Per value 2 or 1: the most severe limit crossed (below it, else above it), 0 when within;
-    a limit one for all values or one per column."""
+    a limit one for all values or one per column; a null one (a NaN stored in SQLite reads back
+    as null) none, as a NaN is."""
     rule = np.zeros(values.shape, np.int64)
     for level, bound in ((1, limit1), (2, limit2)):  # the more severe last, over the other
-        rule[values < bound if below else values > bound] = level
+        if bound is not None:
+            rule[values < bound if below else values > bound] = level
     return rule
 
 
