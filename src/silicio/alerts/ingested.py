@@ -543,10 +543,11 @@ def pat_share_of_lot(
     for c in np.unique(chunk_of_hit).tolist():
         at = hit_rows[chunk_of_hit == c] - chunks.starts[c]
         hits.update(zip([wafers[w] for w in wafer[c][at].tolist()], part[c][at].tolist(), strict=True))
-    # the final passing parts among the hit ones (numpy: see final_lot_counts)
-    part_index = as_array(parts["part_index"], -1)
-    final = as_array(parts["is_last_test"], True)
-    candidates = final & as_array(parts["passed"], False) & np.isin(part_index, [p for _, p in hits])
+    # the final passing parts among the hit ones (numpy: see final_lot_counts; the columns as the
+    # lot's other counts converted them)
+    part_index = column_array(parts, "part_index", -1)
+    final = column_array(parts, "is_last_test", True)
+    candidates = final & column_array(parts, "passed", False) & np.isin(part_index, [p for _, p in hits])
     if parts["part_index"].null_count():
         candidates &= parts["part_index"].to_arrow().is_valid().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(candidates)
