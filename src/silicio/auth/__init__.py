@@ -37,10 +37,6 @@ _EXPORTS = {
     "User": "store",
 }
 
-__all__ = [
-    "ACCOUNT_ROLES", "ANONYMOUS", "CSRF_FIELD", "CSRF_HEADER", "DEFAULT_COST", "ROLES", "SESSION_COOKIE",
-    "STAFF_ROLES", "AuthError", "AuthStore", "CookieSigner", "LoginPolicy", "LoginRefused", "PasswordCost",
-    "Principal", "Token", "User", "hash_password", "load_or_create_key", "verify_password",
-]  # fmt: skip
+__all__ = sorted(_EXPORTS)
 
 lazy_package(__name__, _EXPORTS)

@@ -50,36 +50,6 @@ _EXPORTS = {
     "qualification_flag": "store",
 }
 
-__all__ = [
-    "NODE_KINDS",
-    "AuditReport",
-    "BomLine",
-    "Genealogy",
-    "GenealogyError",
-    "MasterData",
-    "MasterDataError",
-    "Operator",
-    "Product",
-    "Qualification",
-    "RoutingStep",
-    "Site",
-    "StepRecord",
-    "TraceResult",
-    "TraceStore",
-    "TraceStoreMissing",
-    "backward",
-    "canonical_json",
-    "cost_rollup",
-    "demo_genealogy",
-    "demo_master_data",
-    "forward",
-    "master_data_summary",
-    "operator_flags",
-    "qualification_flag",
-    "recall_scope",
-    "synthetic_genealogy",
-    "lake_test_results",
-    "unit_cost",
-]
+__all__ = sorted(_EXPORTS)
 
 lazy_package(__name__, _EXPORTS)
