@@ -24,7 +24,7 @@ same run, and per lot. The evaluation reads the ingest's facts (:mod:`silicio.al
 as ``silicio ingest --alerts`` does. The same lots are also ingested by the command, ``silicio
 ingest FILE [--alerts RULES]`` in a child process each (its CPU seconds from ``getrusage``:
 interpreter start and imports included, as a user or cron runs it), after the warm lots by the
-command too, lot by lot without rules and with them in turn.
+command too, lot by lot without rules and with them, taking turns at going first.
 
 All of it at two lot sizes in the same run: ``--wafers`` (6, the demo lot) and ``--large-wafers``
 (25, a production wafer-sort lot; the commands at the first size only). The load average is noted
@@ -161,14 +161,18 @@ def measure(root: Path, args, wafers: int, commands: bool) -> dict:
         rules_file = root / "rules.toml"
         rules_file.write_text(RULES)
         # the warm lots by the command too, untimed (bytecode written, kernels cached on disk, the
-        # SPC chart's earlier points); then lot by lot, without rules and with them in turn
+        # SPC chart's earlier points); then lot by lot, without rules and with them, taking turns
+        # at going first as the runs above do
         for path in warm:
             command_cpu(path, root / "cmd_a", None)
             command_cpu(path, root / "cmd_b", rules_file)
         out["command_without"] = out["command_with"] = 0.0
-        for path in timed:
-            out["command_without"] += command_cpu(path, root / "cmd_a", None)
-            out["command_with"] += command_cpu(path, root / "cmd_b", rules_file)
+        for turn, path in enumerate(timed):
+            for with_rules_now in (False, True) if turn % 2 == 0 else (True, False):
+                if with_rules_now:
+                    out["command_with"] += command_cpu(path, root / "cmd_b", rules_file)
+                else:
+                    out["command_without"] += command_cpu(path, root / "cmd_a", None)
     base = (without + without_again) / 2
     out["ratio"] = with_rules / base
     return out
