@@ -43,6 +43,11 @@ def test_closed_forms_for_small_n():
     # For n = 2, R = |X1 - X2| ~ half-normal with sd sqrt(2): E[R] = 2/sqrt(pi), E[R^2] = 2.
     assert constants.d2(2) == pytest.approx(2 / math.sqrt(math.pi), rel=1e-13)
     assert constants.d3(2) == pytest.approx(math.sqrt(2 - 4 / math.pi), rel=1e-11)
+    # d2(2) and d3(2) are taken from that closed form; the quadrature that gives every other n
+    # agrees with it
+    mean, second = constants._range_moments_by_quadrature(2)
+    assert mean == pytest.approx(2 / math.sqrt(math.pi), rel=1e-13)
+    assert second == pytest.approx(2.0, rel=1e-12)
     # For n = 3, E[R] = 3/sqrt(pi) (Tippett 1925).
     assert constants.d2(3) == pytest.approx(3 / math.sqrt(math.pi), rel=1e-13)
     assert constants.c4(2) == pytest.approx(math.sqrt(2 / math.pi), rel=1e-15)
