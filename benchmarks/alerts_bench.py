@@ -1,7 +1,7 @@
 """What the alert rules evaluated at ingest add to ingest time.
 
     .venv/bin/python benchmarks/alerts_bench.py [--history 6] [--lots 36] [--wafers 6]
-        [--large-lots 12] [--large-wafers 25] [--command-lots 12] [--side 64]
+        [--large-lots 12] [--large-wafers 25] [--replicas 3] [--command-lots 12] [--side 64]
 
 Demo wafer-sort lots (:func:`silicio.demo.stdf_demo.write_demo_stdf`, one product, ``--wafers``
 wafers of about side x side dies, 25 tests a die). A lake first gets ``--history`` lots and their
@@ -16,11 +16,14 @@ line's files arrive, and timed, lot by lot: into one copy without rules, into an
 every built-in rule configured (recipients the dashboard inbox only, so the time is the rules' and the
 catalog's, not a network's), into a third without rules again (the two without averaged; the
 three ingests of a lot share the same stretch of a shared machine, and take turns at going
-first). A lot's three ingests differ by several per cent from one another on a shared machine,
-so the small lots, cheap to ingest, are timed three times as many: the ratio's scatter from run
-to run is then about that of the large lots'. ``silicio.lake.ingest`` runs in this process
-(``workers=1``), so CPU seconds (``time.process_time``) count both. The ratio (with rules /
-without) is the number: target < 1.10. Within the run with rules the ingest's own CPU seconds and
+first). There are ``--replicas`` sets of these three lakes, and each lot goes into every set.
+Three ingests of the same lot a second apart still differ by ~7 % (sd) in CPU seconds on this
+machine (2 CPUs, idle), so with one set the ratio scattered by about ±3 % from run to run; each
+set is another sample of the same lots, without another lot to write (writing the demo lots
+takes longer than ingesting them). The per-lot ratios' standard error is reported with the ratio.
+``silicio.lake.ingest`` runs in this process (``workers=1``), so CPU seconds
+(``time.process_time``) count both. The ratio (with rules / without, sums over the lots and
+sets) is the number: target < 1.10. Within the run with rules the ingest's own CPU seconds and
 the rules' (opening the lake, reading what the ingest brought in, every rule, storing the alerts,
 recording the holds) are also set side by side: the rules' share of the ingest, measured in the
 same run, and per lot. The evaluation reads the ingest's facts (:mod:`silicio.alerts.ingested`),
@@ -126,39 +129,53 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool) -> dict:
              for seed in range(args.history + WARM_LOTS + lots)]  # fmt: skip
     history, warm, timed = files[: args.history], files[args.history : -lots], files[-lots:]
     trace_store_cpu = prepare(history, root / "history")
-    for name in ("a", "b", "c", *(("cmd_a", "cmd_b") if commands else ())):
-        shutil.copytree(root / "history", root / name)
+    # ``--replicas`` sets of the three lakes: each lot file is ingested into every set
+    sets = [{run: root / f"{run}{n}" for run in RUNS} for n in range(args.replicas)]
+    copies = [lake for lakes in sets for lake in lakes.values()]
+    if commands:
+        copies += [root / "cmd_a", root / "cmd_b"]
+    for lake in copies:
+        shutil.copytree(root / "history", lake)
     config = loads_config(RULES, "benchmark rules")
     # a line that has run a while: imports, kernels, the classifier's model, each lake's catalog
     # statements (compiled once a process and database) and the SPC chart's 8 earlier points warm
     first_evaluation = None
     for path in warm:
-        ingest_lot(path, root / "a", None)
-        rules = ingest_lot(path, root / "b", config)[1]
-        first_evaluation = rules if first_evaluation is None else first_evaluation
-        ingest_lot(path, root / "c", None)
-    # lot by lot, each lot ingested without rules, with them, and without again: the three runs
-    # share each stretch of a shared machine; they take turns at going first, second and third
-    # (the first ingest of a lot costs more: the machine's state after the lot before it)
+        for lakes in sets:
+            ingest_lot(path, lakes["a"], None)
+            rules = ingest_lot(path, lakes["b"], config)[1]
+            first_evaluation = rules if first_evaluation is None else first_evaluation
+            ingest_lot(path, lakes["c"], None)
+    # lot by lot, each lot ingested without rules, with them, and without again, into each set of
+    # lakes: the three runs share each stretch of a shared machine; they take turns at going
+    # first, second and third (the first ingest of a lot costs more: the machine's state after
+    # the lot before it)
     without = without_again = with_rules = rules_cpu = 0.0
     raised = 0
     per_rule: dict[str, float] = {}
     per_lot: list[tuple[float, float]] = []
+    #: each lot and set's ratio: with rules / mean of the two without (their scatter: the standard error)
+    per_triple: list[float] = []
     for turn, path in enumerate(timed):
-        for run in RUNS[turn % 3 :] + RUNS[: turn % 3]:
-            if run == "a":
-                without += ingest_lot(path, root / "a", None)[0]
-            elif run == "c":
-                without_again += ingest_lot(path, root / "c", None)[0]
-            else:
-                cpu, rules, found, lot_rules = ingest_lot(path, root / "b", config)
-                with_rules, rules_cpu, raised = with_rules + cpu, rules_cpu + rules, raised + found
-                per_lot.append((cpu - rules, rules))
-                for name, seconds in lot_rules.items():
-                    per_rule[name] = per_rule.get(name, 0.0) + seconds
+        for n, lakes in enumerate(sets):
+            cpu_of = {}
+            shift = (turn * len(sets) + n) % 3
+            for run in RUNS[shift:] + RUNS[:shift]:
+                if run == "b":
+                    cpu, rules, found, lot_rules = ingest_lot(path, lakes["b"], config)
+                    with_rules, rules_cpu, raised = with_rules + cpu, rules_cpu + rules, raised + found
+                    per_lot.append((cpu - rules, rules))
+                    for name, seconds in lot_rules.items():
+                        per_rule[name] = per_rule.get(name, 0.0) + seconds
+                else:
+                    cpu = ingest_lot(path, lakes[run], None)[0]
+                cpu_of[run] = cpu
+            without, without_again = without + cpu_of["a"], without_again + cpu_of["c"]
+            per_triple.append(cpu_of["b"] / ((cpu_of["a"] + cpu_of["c"]) / 2))
     out = {"wafers": wafers, "lots": lots, "size": sum(p.stat().st_size for p in timed), "without": without,
            "without_again": without_again, "with_rules": with_rules, "rules_cpu": rules_cpu, "raised": raised,
-           "per_rule": per_rule, "per_lot": per_lot, "trace_store_cpu": trace_store_cpu,
+           "per_rule": per_rule, "per_lot": per_lot, "per_triple": per_triple,
+           "trace_store_cpu": trace_store_cpu, "replicas": args.replicas,
            "first_evaluation": first_evaluation}  # fmt: skip
     if commands:
         rules_file = root / "rules.toml"
@@ -181,15 +198,26 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool) -> dict:
     return out
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _standard_error(values: list[float]) -> float:
+    """Of the mean of ``values`` (sample standard deviation / sqrt(n))."""
+    mean = _mean(values)
+    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values)) ** 0.5
+
+
 def table(m: dict, args) -> list[str]:
     base = (m["without"] + m["without_again"]) / 2
     ingest_cpu = m["with_rules"] - m["rules_cpu"]  # the ingest's own CPU in the run with rules
     overhead = m["rules_cpu"] - sum(m["per_rule"].values())
     lines = [
-        f"## {m['lots']} lots x {m['wafers']} wafers (~{args.side}x{args.side} dies)",
+        f"## {m['lots']} lots x {m['wafers']} wafers (~{args.side}x{args.side} dies), {m['replicas']} sets of lakes",
         "",
         f"{m['size'] / 1e6:.1f} MB of STDF, one ingest per lot, after {args.history} lots of history with stored "
-        f"limits; every built-in rule ({', '.join(KINDS)}); {m['raised']} alert(s) raised.",
+        f"limits, each lot into each of {m['replicas']} sets of the three lakes (the CPU seconds below are "
+        f"the sums over the sets); every built-in rule ({', '.join(KINDS)}); {m['raised']} alert(s) raised.",
         "",
         "| | CPU s |",
         "|---|---:|",
@@ -199,6 +227,8 @@ def table(m: dict, args) -> list[str]:
         f"| of it, the rules | {m['rules_cpu']:.2f} |",
         f"| rules / ingest, the same run | {m['rules_cpu'] / ingest_cpu:.3f} |",
         f"| ratio with / without | {m['ratio']:.3f} (target < {TARGET_RATIO:.2f}) |",
+        f"| the same, lot by lot (mean of {len(m['per_triple'])}, its standard error) | "
+        f"{_mean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} |",
     ]
     if "command_with" in m:
         lines += [
@@ -215,7 +245,7 @@ def table(m: dict, args) -> list[str]:
         *(f"- {name}: {seconds:.3f}" for name, seconds in m["per_rule"].items()),
         f"- the rest (opening the lake, the ingest's facts, storing, the holds' audit): {overhead:.3f}",
         "",
-        "Per lot, CPU s (ingest, rules, rules / ingest): "
+        "Per ingest with rules, CPU s (ingest, rules, rules / ingest): "
         + "; ".join(f"{a:.3f}, {b:.3f}, {b / a:.3f}" for a, b in m["per_lot"])
         + ".",
         "",
@@ -236,6 +266,8 @@ def main() -> None:
     parser.add_argument(
         "--command-lots", type=int, default=12, help="of the first size's, timed by the command"
     )
+    parser.add_argument("--replicas", type=int, default=3,
+                        help="sets of the three lakes each lot is ingested into (more samples, no more files)")  # fmt: skip
     parser.add_argument("--wafers", type=int, default=6)
     parser.add_argument("--large-wafers", type=int, default=25,
                         help="the second lot size, measured in the same run (0: none)")  # fmt: skip
@@ -254,10 +286,11 @@ def main() -> None:
             shutil.rmtree(root)
     load_after = os.getloadavg()
     lines = ["# Alert rules at ingest", ""]
-    lines += [f"| lot size | ratio with / without (target < {TARGET_RATIO:.2f}) | rules a lot, CPU s |",
-              "|---|---:|---:|"]  # fmt: skip
+    lines += [f"| lot size | ratio with / without (target < {TARGET_RATIO:.2f}) | lot by lot, ± standard error | "
+              "rules a lot, CPU s |", "|---|---:|---:|---:|"]  # fmt: skip
     lines += [f"| {m['wafers']} wafers x ~{args.side}x{args.side} dies | {m['ratio']:.3f} | "
-              f"{m['rules_cpu'] / m['lots']:.3f} |" for m in measured]  # fmt: skip
+              f"{_mean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} | "
+              f"{m['rules_cpu'] / len(m['per_lot']):.3f} |" for m in measured]  # fmt: skip
     lines.append("")
     for m in measured:
         lines += [*table(m, args), ""]
