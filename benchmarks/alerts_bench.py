@@ -17,7 +17,7 @@ every built-in rule configured (recipients the dashboard inbox only, so the time
 catalog's, not a network's), into a third without rules again (the two without averaged; the
 three ingests of a lot share the same stretch of a shared machine, and take turns at going
 first). There are ``--replicas`` sets of these three lakes, and each lot goes into every set.
-Three ingests of the same lot a second apart still differ by ~7 % (sd) in CPU seconds on this
+Three ingests of the same lot a second apart still differ by 4-8 % (sd) in CPU seconds on this
 machine (2 CPUs, idle), so with one set the ratio scattered by about ±3 % from run to run; each
 set is another sample of the same lots, without another lot to write (writing the demo lots
 takes longer than ingesting them). The per-lot ratios' standard error is reported with the ratio.
@@ -44,6 +44,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,8 +149,7 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool) -> dict:
             ingest_lot(path, lakes["c"], None)
     # lot by lot, each lot ingested without rules, with them, and without again, into each set of
     # lakes: the three runs share each stretch of a shared machine; they take turns at going
-    # first, second and third (the first ingest of a lot costs more: the machine's state after
-    # the lot before it)
+    # first, second and third, so that no run's place in the order counts against it
     without = without_again = with_rules = rules_cpu = 0.0
     raised = 0
     per_rule: dict[str, float] = {}
@@ -198,14 +198,9 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool) -> dict:
     return out
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 def _standard_error(values: list[float]) -> float:
     """Of the mean of ``values`` (sample standard deviation / sqrt(n))."""
-    mean = _mean(values)
-    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values)) ** 0.5
+    return statistics.stdev(values) / len(values) ** 0.5
 
 
 def table(m: dict, args) -> list[str]:
@@ -228,7 +223,7 @@ def table(m: dict, args) -> list[str]:
         f"| rules / ingest, the same run | {m['rules_cpu'] / ingest_cpu:.3f} |",
         f"| ratio with / without | {m['ratio']:.3f} (target < {TARGET_RATIO:.2f}) |",
         f"| the same, lot by lot (mean of {len(m['per_triple'])}, its standard error) | "
-        f"{_mean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} |",
+        f"{statistics.fmean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} |",
     ]
     if "command_with" in m:
         lines += [
@@ -289,7 +284,7 @@ def main() -> None:
     lines += [f"| lot size | ratio with / without (target < {TARGET_RATIO:.2f}) | lot by lot, ± standard error | "
               "rules a lot, CPU s |", "|---|---:|---:|---:|"]  # fmt: skip
     lines += [f"| {m['wafers']} wafers x ~{args.side}x{args.side} dies | {m['ratio']:.3f} | "
-              f"{_mean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} | "
+              f"{statistics.fmean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} | "
               f"{m['rules_cpu'] / len(m['per_lot']):.3f} |" for m in measured]  # fmt: skip
     lines.append("")
     for m in measured:
