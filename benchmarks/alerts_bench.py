@@ -1,7 +1,7 @@
 """What the alert rules evaluated at ingest add to ingest time.
 
     .venv/bin/python benchmarks/alerts_bench.py [--history 6] [--lots 36] [--wafers 6]
-        [--large-lots 12] [--large-wafers 25] [--replicas 3] [--command-lots 12] [--side 64]
+        [--large-lots 12] [--large-wafers 25] [--replicas 6] [--command-lots 12] [--side 64]
 
 Demo wafer-sort lots (:func:`silicio.demo.stdf_demo.write_demo_stdf`, one product, ``--wafers``
 wafers of about side x side dies, 25 tests a die). A lake first gets ``--history`` lots and their
@@ -17,10 +17,12 @@ every built-in rule configured (recipients the dashboard inbox only, so the time
 catalog's, not a network's), into a third without rules again (the two without averaged; the
 three ingests of a lot share the same stretch of a shared machine, and take turns at going
 first). There are ``--replicas`` sets of these three lakes, and each lot goes into every set.
-Three ingests of the same lot a second apart still differ by 4-8 % (sd) in CPU seconds on this
-machine (2 CPUs, idle), so with one set the ratio scattered by about ±3 % from run to run; each
-set is another sample of the same lots, without another lot to write (writing the demo lots
-takes longer than ingesting them). The per-lot ratios' standard error is reported with the ratio.
+Three ingests of the same lot a second apart still differ by 5-8 % (sd) in CPU seconds on this
+machine (2 CPUs, idle; the same with a full garbage collection before each), so with one set the
+ratio scattered by about ±3 % from run to run, with three by about ±1.3 % (6 wafers) and ±2.2 %
+(25); each set is another sample of the same lots, without another lot to write (writing the
+demo lots takes ~10 times longer than ingesting them: they are written first, on every CPU). The
+per-lot ratios' standard error is reported with the ratio.
 ``silicio.lake.ingest`` runs in this process (``workers=1``), so CPU seconds
 (``time.process_time``) count both. The ratio (with rules / without, sums over the lots and
 sets) is the number: target < 1.10. Within the run with rules the ingest's own CPU seconds and
@@ -40,6 +42,7 @@ with it (the machine is shared); results go to ``benchmarks/results/alerts.md``.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import resource
@@ -49,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from silicio import lake as silicio_lake
@@ -75,6 +79,19 @@ RUNS = ("a", "b", "c")
 KINDS = ("yield_below_syl", "bin_above_sbl", "pat_outlier_rate", "spc_violation", "spatial_signature",
          "quarantined_file", "site_drift")  # fmt: skip
 RULES = "\n".join(f'[[rule]]\nname = "{kind}"\nkind = "{kind}"\nroles = ["quality"]\n' for kind in KINDS)
+
+
+def _write_lot(path: Path, seed: int, wafers: int, side: int) -> Path:
+    return write_demo_stdf(path, seed=seed, wafers=wafers, dies_per_side=side)
+
+
+def write_lots(root: Path, seeds: range, wafers: int, side: int) -> list[Path]:
+    """The demo lots of ``seeds`` written into ``root``, on every CPU (before anything is timed:
+    writing a lot takes ~10 times its ingest), in seed order."""
+    paths = [root / f"lot{seed}.stdf" for seed in seeds]
+    # spawned, not forked: this process already runs the threads of polars, numba and pyarrow
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_write_lot, paths, seeds, [wafers] * len(paths), [side] * len(paths)))
 
 
 def prepare(history: list[Path], data: Path) -> float:
@@ -126,8 +143,7 @@ def command_cpu(path: Path, data: Path, rules: Path | None) -> float:
 def measure(root: Path, args, wafers: int, lots: int, commands: bool) -> dict:
     """The runs of one lot size (``wafers`` a lot) in folder ``root``: see the module notes. The
     history is ingested once and its lake copied for each run (the same lake each time)."""
-    files = [write_demo_stdf(root / f"lot{seed}.stdf", seed=seed, wafers=wafers, dies_per_side=args.side)
-             for seed in range(args.history + WARM_LOTS + lots)]  # fmt: skip
+    files = write_lots(root, range(args.history + WARM_LOTS + lots), wafers, args.side)
     history, warm, timed = files[: args.history], files[args.history : -lots], files[-lots:]
     trace_store_cpu = prepare(history, root / "history")
     # ``--replicas`` sets of the three lakes: each lot file is ingested into every set
@@ -261,7 +277,7 @@ def main() -> None:
     parser.add_argument(
         "--command-lots", type=int, default=12, help="of the first size's, timed by the command"
     )
-    parser.add_argument("--replicas", type=int, default=3,
+    parser.add_argument("--replicas", type=int, default=6,
                         help="sets of the three lakes each lot is ingested into (more samples, no more files)")  # fmt: skip
     parser.add_argument("--wafers", type=int, default=6)
     parser.add_argument("--large-wafers", type=int, default=25,

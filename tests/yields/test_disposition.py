@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
 import polars as pl
@@ -130,6 +131,10 @@ def test_every_reason_of_a_lot_in_rule_order_and_lots_in_the_given_order():
     as_dict = result.holds[1].as_dict()
     assert as_dict["lot_id"] == "B" and as_dict["final_yield"] == 0.6
     assert [r["rule"] for r in as_dict["reasons"]] == ["final_yield", "pat_share", "parametric_shift"]
+    # every field, as the dataclasses module converts them (the reasons a list, their dicts copies)
+    whole = dataclasses.asdict(result.holds[1])
+    assert as_dict == whole | {"reasons": list(whole["reasons"])} and list(as_dict) == list(whole)
+    assert as_dict["reasons"][0]["evidence"] is not result.holds[1].reasons[0].evidence
     assert result.of("B", WS) == [result.holds[1]] and result.of("C") == []
 
 

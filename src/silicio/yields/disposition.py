@@ -161,7 +161,9 @@ class Hold:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: {product, lot_id, stage, final_yield, reasons: [{rule, parameters, evidence, text}]}."""
-        return asdict(self) | {"reasons": [asdict(r) for r in self.reasons]}
+        # the reasons converted once (``asdict(self)`` would convert them, then be overwritten)
+        return {"product": self.product, "lot_id": self.lot_id, "stage": self.stage,
+                "final_yield": self.final_yield, "reasons": [asdict(r) for r in self.reasons]}  # fmt: skip
 
 
 @dataclass(frozen=True)
