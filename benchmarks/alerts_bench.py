@@ -16,7 +16,8 @@ line's files arrive, and timed, lot by lot: into one copy without rules, into an
 every built-in rule configured (recipients the dashboard inbox only, so the time is the rules' and the
 catalog's, not a network's), into a third without rules again (the two without averaged; the
 three ingests of a lot share the same stretch of a shared machine, and take turns at going
-first). There are ``--replicas`` sets of these three lakes, and each lot goes into every set.
+first). There are ``--replicas`` sets of these three lakes, and each lot goes into every set, set
+by set (each warmed, then timed): one data directory at a time, as a line's process serves one.
 Three ingests of the same lot a second apart still differ by 5-8 % (sd) in CPU seconds on this
 machine (2 CPUs, idle; the same with a full garbage collection before each), so with one set the
 ratio scattered by about ±3 % from run to run, with three by about ±1.3 % (6 wafers) and ±2.2 %
@@ -154,28 +155,30 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool) -> dict:
     for lake in copies:
         shutil.copytree(root / "history", lake)
     config = loads_config(RULES, "benchmark rules")
-    # a line that has run a while: imports, kernels, the classifier's model, each lake's catalog
-    # statements (compiled once a process and database) and the SPC chart's 8 earlier points warm
+    # set by set, as a line runs: one data directory at a time, whose catalog, lot history and
+    # limits the process keeps (the newest few data directories': with more sets than that in
+    # turn, each evaluation would find its lake's evicted and read it all again)
     first_evaluation = None
-    for path in warm:
-        for lakes in sets:
-            ingest_lot(path, lakes["a"], None)
-            rules = ingest_lot(path, lakes["b"], config)[1]
-            first_evaluation = rules if first_evaluation is None else first_evaluation
-            ingest_lot(path, lakes["c"], None)
-    # lot by lot, each lot ingested without rules, with them, and without again, into each set of
-    # lakes: the three runs share each stretch of a shared machine; they take turns at going
-    # first, second and third, so that no run's place in the order counts against it
     without = without_again = with_rules = rules_cpu = 0.0
     raised = 0
     per_rule: dict[str, float] = {}
     per_lot: list[tuple[float, float]] = []
     #: each lot and set's ratio: with rules / mean of the two without (their scatter: the standard error)
     per_triple: list[float] = []
-    for turn, path in enumerate(timed):
-        for n, lakes in enumerate(sets):
+    for n, lakes in enumerate(sets):
+        # a line that has run a while: imports, kernels, the classifier's model, the lake's catalog
+        # statements (compiled once a process and database) and the SPC chart's 8 earlier points warm
+        for path in warm:
+            ingest_lot(path, lakes["a"], None)
+            rules = ingest_lot(path, lakes["b"], config)[1]
+            first_evaluation = rules if first_evaluation is None else first_evaluation
+            ingest_lot(path, lakes["c"], None)
+        # lot by lot, each lot ingested without rules, with them, and without again: the three
+        # runs share each stretch of a shared machine; they take turns at going first, second
+        # and third, so that no run's place in the order counts against it
+        for turn, path in enumerate(timed):
             cpu_of = {}
-            shift = (turn * len(sets) + n) % 3
+            shift = (turn + n) % 3
             for run in RUNS[shift:] + RUNS[:shift]:
                 if run == "b":
                     cpu, rules, found, lot_rules = ingest_lot(path, lakes["b"], config)
