@@ -27,7 +27,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -161,9 +161,10 @@ class Hold:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: {product, lot_id, stage, final_yield, reasons: [{rule, parameters, evidence, text}]}."""
-        # the reasons converted once (``asdict(self)`` would convert them, then be overwritten)
-        return {"product": self.product, "lot_id": self.lot_id, "stage": self.stage,
-                "final_yield": self.final_yield, "reasons": [asdict(r) for r in self.reasons]}  # fmt: skip
+        # the fields as they are but the reasons, converted once (``asdict(self)`` would convert
+        # them, then be overwritten); the other fields are texts and a number
+        as_they_are = {f.name: getattr(self, f.name) for f in fields(self)}
+        return as_they_are | {"reasons": [asdict(r) for r in self.reasons]}
 
 
 @dataclass(frozen=True)
