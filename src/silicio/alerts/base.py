@@ -53,6 +53,10 @@ class AlertRule(ABC):
     title: str = ""
     #: parameter -> default.
     parameters: dict[str, Any] = {}
+    #: Whether the rule judges lots against their lot history (SYL / SBL, static PAT limits): an
+    #: evaluation with such a rule first stores the first version of a program's limits when it
+    #: has none (:meth:`AlertContext.establish_limits`).
+    reads_lot_history: bool = False
 
     def check(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Raise ValueError (the message says which parameter and what is expected) for values
@@ -145,6 +149,68 @@ class AlertContext:
             else:
                 self._cache[key] = history_static_limits(self.lake, product, stage, lot)
         return self._cache[key]
+
+    def history_lots(self, product: str | None, stage: str) -> list[dict[str, Any]]:
+        """The lots of ``product`` at ``stage`` with their baseline key and test start
+        (:func:`silicio.lake.queries.history.history_lots`, as dicts): at ingest from the catalog
+        through SQLAlchemy (:func:`silicio.lake.queries.alerts.catalog_history_lots`)."""
+        key = ("history_lots", product, stage)
+        if key not in self._cache:
+            if self.ingested is not None:
+                self._cache[key] = self.ingested.history_lots(product, stage)
+            else:
+                from silicio.lake.queries.history import history_lots
+
+                self._cache[key] = history_lots(self.lake, product, stage).to_pylist()
+        return self._cache[key]
+
+    def has_stored_limits(self, key) -> bool:
+        """Whether baseline ``key`` (:class:`~silicio.lake.catalog.BaselineKey`) has a stored version."""
+        if self.ingested is not None:
+            return bool(self.ingested.stored_versions(key))
+        return bool(self.lake.catalog.baseline_versions(key))
+
+    def establish_limits(self, actor: str) -> list:
+        """Store the first version of the lot-history limits (:func:`silicio.yields.history.establish_limits`,
+        logged with ``actor``) of each program of an ingested lot that has none, when that lot is its
+        program's newest and at least ``min_lots`` of its lots were tested before it: the limits it
+        is judged against are then computed once, from those lots, and the program's next lots are
+        judged against them until ``silicio limits update`` stores another version (AEC-Q001
+        Rev-D §3.1.1: static limits from at least six lots, reviewed periodically), not computed
+        again from the whole history at every lot. Settings: the hold rules' and the shipped
+        recipe's (:func:`silicio.yields.disposition.establishing_settings`). A lot tested before
+        another of its program (a backfill) establishes nothing. Each :class:`~silicio.yields.history.LimitUpdate`."""
+        from silicio.lake.catalog import BaselineKey
+        from silicio.yields import disposition as rules
+        from silicio.yields.history import earlier_lots, establish_limits
+
+        settings = rules.establishing_settings(load_recipe_once(rules.default_recipe_path()))
+        candidates = []
+        for product, lot, stage in self.lot_keys():
+            rows = self.history_lots(product, stage)
+            mine = next((r for r in rows if r["lot"] == lot), None)
+            if mine is None or mine["started"] is None:
+                continue
+            key = BaselineKey(product, stage, mine["program"], mine["revision"])
+            same = [r for r in rows if BaselineKey(product, stage, r["program"], r["revision"]) == key]
+            if any(r["started"] is not None and r["started"] > mine["started"] for r in same):
+                continue  # not the program's newest lot
+            candidates.append((mine["started"], lot, key, same))
+        out, done = [], set()
+        for started, lot, key, same in sorted(candidates, key=lambda c: (c[0], c[1])):
+            if key in done or self.has_stored_limits(key):
+                continue
+            earlier = earlier_lots([(r["lot"], r["started"]) for r in same], lot, started, settings)
+            if len(earlier) < settings.min_lots:
+                continue
+            done.add(key)
+            out.append(establish_limits(self.lake, key, earlier, actor=actor, settings=settings))
+        if any(update.version is not None for update in out):
+            # the facts judged against the stored history are read again
+            self._cache = {k: v for k, v in self._cache.items() if k == "lot_keys" or k[0] == "history_lots"}
+            if self.ingested is not None:
+                self.ingested.history_written()
+        return out
 
     def known_signatures(self, stage: str) -> Mapping[str | None, set[str]]:
         """product -> the wafer-map signature classes its classified wafers at ``stage`` have had,

@@ -29,7 +29,18 @@ from .base import AlertContext, Finding, QuarantinedFile, plain
 from .channels import Delivery, send_email, send_webhook
 from .config import AlertConfig, RuleConfig
 
-__all__ = ["Evaluation", "context_of_ingest", "deliver", "evaluate", "fingerprint", "open_lake"]
+#: The key of :attr:`Evaluation.cpu_seconds` for storing a program's first lot-history version.
+ESTABLISHING = "(lot-history limits established)"
+
+__all__ = [
+    "ESTABLISHING",
+    "Evaluation",
+    "context_of_ingest",
+    "deliver",
+    "evaluate",
+    "fingerprint",
+    "open_lake",
+]
 
 
 @dataclass
@@ -42,6 +53,9 @@ class Evaluation:
     deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rule_holds: list[str] = field(default_factory=list)
+    #: the first lot-history versions stored before the rules ran
+    #: (:meth:`~silicio.alerts.base.AlertContext.establish_limits`; ``version`` None: not stored, why in its notes)
+    established: list[Any] = field(default_factory=list)
     #: CPU seconds of each rule (the shared facts count to the first rule that asks for them)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -112,6 +126,14 @@ def _evaluate(lake, catalog, config: AlertConfig, context: AlertContext, actor: 
     engine = catalog.engine
     out = Evaluation()
     found = []
+    if context.lot_keys() and any(rule.rule.reads_lot_history for rule in config.rules):
+        start = time.process_time()
+        try:
+            out.established = context.establish_limits(actor)
+        except Exception as exc:  # the rules still run, judging against the history as it is
+            out.errors.append(f"lot-history limits not established: {type(exc).__name__}: {exc}")
+        if out.established:
+            out.cpu_seconds[ESTABLISHING] = time.process_time() - start
     for rule in config.rules:
         start = time.process_time()
         try:

@@ -272,6 +272,25 @@ class IngestedLots:
             starts
         ) if starts else None
 
+    def history_lots(self, product: str | None, stage: str) -> list[dict[str, Any]]:
+        """:func:`silicio.lake.queries.alerts.catalog_history_lots` on the kept catalog, read once."""
+        key = ("history_lots", product, stage)
+        if key not in self._tables:
+            from silicio.lake.queries.alerts import catalog_history_lots
+
+            with self.catalog.engine.connect() as connection:
+                self._tables[key] = catalog_history_lots(connection, product, stage)
+        return self._tables[key]
+
+    def history_written(self) -> None:
+        """The stored lot history changed (a version stored by this evaluation): read it again."""
+        from silicio.lake.queries.alerts import history_marker
+
+        with self.catalog.engine.connect() as connection:
+            self.history_marker = history_marker(connection)
+        self._history = None
+        self._baselines.clear()
+
     def _stored(self) -> dict[str, dict]:
         if self._history is None:
             self._history = stored_history(self.catalog, self.history_marker)
@@ -323,23 +342,41 @@ class IngestedLots:
         self, keys: list[tuple[str | None, str, str]], settings
     ) -> tuple[pa.Table, tuple[str, ...]]:
         """:func:`silicio.yields.history.judge_lots_against_history` of the lots of ``keys``
-        ((product, lot, stage)): those with a stored version and one file judged here, the
-        others by the lake's function."""
-        from silicio.yields.history import FLAG_COLUMNS, judge_lot_counts, judge_lots_against_history
+        ((product, lot, stage)): those with a stored version and one file judged here, those
+        with no stored version and too few lots of their program tested before them (a new
+        program's first lots) noted here, the others by the lake's function."""
+        from silicio.yields.history import (
+            FLAG_COLUMNS,
+            judge_lot_counts,
+            judge_lots_against_history,
+            not_judged,
+        )
 
-        flags, rest = [], []
+        flags, rest, notes = [], [], []
         for product, lot, stage in keys:
             baseline, _ = self.stored_baseline(product, stage, lot)
             counts = self.final_lot_counts(lot, stage, baseline.bin_column) if baseline is not None else None
-            if counts is None:
-                rest.append((product, stage, lot))
+            if counts is not None:
+                flags.append(judge_lot_counts(baseline, counts, lot))
                 continue
-            flags.append(judge_lot_counts(baseline, counts, lot))
-        notes: tuple[str, ...] = ()
+            why = None
+            if baseline is None:
+                key, started = self.history_key(product, stage, lot)
+                why = not_judged(key, lot, started, self._program_lots(key), settings)
+            if why is not None:
+                notes.append(why)
+            else:
+                rest.append((product, stage, lot))
         if rest:
-            table, notes = judge_lots_against_history(self.lake, rest, settings=settings)
+            table, more = judge_lots_against_history(self.lake, rest, settings=settings)
             flags.append(table)
-        return (pa.concat_tables(flags) if flags else FLAG_COLUMNS.empty_table()), notes
+            notes += more
+        return (pa.concat_tables(flags) if flags else FLAG_COLUMNS.empty_table()), tuple(notes)
+
+    def _program_lots(self, key) -> list[tuple[str, Any]]:
+        """(lot, test start) of the lots of baseline ``key`` (:meth:`history_lots`)."""
+        return [(r["lot"], r["started"]) for r in self.history_lots(key.product, key.stage)
+                if (r["program"], r["revision"]) == (key.program, key.revision)]  # fmt: skip
 
     def static_limits(self, product: str | None, stage: str, lot: str) -> pa.Table | None:
         """:func:`silicio.yields.history.history_static_limits` from the stored versions read once."""

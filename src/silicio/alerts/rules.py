@@ -48,6 +48,8 @@ def _lot_subject(product: str | None, lot: str, stage: str) -> str:
 class _HoldReasonRule(AlertRule):
     """A rule that fires on the disposition rules' hold reasons of one kind."""
 
+    reads_lot_history = True
+
     reason = ""
     kind = ""  # "SYL" or "SBL"
 
@@ -119,12 +121,16 @@ class PatOutlierRate(AlertRule):
     A lot judged against a stored version of its lot history (``silicio limits update``) is
     screened alone, with that version's static PAT limits: the cost of reading one lot. A lot
     without one is screened with its product's lots, its static limits from the lots tested before
-    it (what ``silicio holds`` does): the cost grows with the product's history, so a line that
-    evaluates this rule at every ingest keeps its limits stored."""
+    it (what ``silicio holds`` does): the cost grows with the product's history. So an evaluation
+    with this rule first stores its program's first version when it has none and the lot has its
+    six earlier lots (:meth:`~silicio.alerts.base.AlertContext.establish_limits`); a product with
+    fewer wafer-sort lots than the recipe's ``min_lots`` has no PAT share, known without
+    screening."""
 
     name = "pat_outlier_rate"
     title = "PAT outlier rate above its limit (AEC-Q001)"
     parameters = {"max_share": 0.01, "recipe": ""}
+    reads_lot_history = True
 
     def check(self, params: dict[str, Any]) -> None:
         if not 0 <= params["max_share"] <= 1:
@@ -142,6 +148,7 @@ class PatOutlierRate(AlertRule):
         if not recipe.rules:  # a recipe without PAT rejects no part by PAT: no share above the limit
             return []
         shares, unscreened = _stored_limit_shares(context, keys, recipe)
+        unscreened = [key for key in unscreened if not _too_few_lots(context, key[0], recipe)]
         if unscreened:
             screening = rules.screen_lake(context.lake, recipe, products={k[0] for k in unscreened})
             wanted = {(p, lot) for p, lot, _ in unscreened}
@@ -160,6 +167,19 @@ class PatOutlierRate(AlertRule):
                             "limit": params["max_share"], "recipe": recipe.name},
                     product=row["product"], lot=row["lot_id"], stage=row["stage"]))  # fmt: skip
         return out
+
+
+def _too_few_lots(context: AlertContext, product: str | None, recipe) -> bool:
+    """Whether ``product`` has fewer wafer-sort lots than the static PAT limits need
+    (AEC-Q001 Rev-D §3.1.1): its screening (:func:`silicio.yields.disposition.screen_lake`)
+    then screens none of its lots (a lot without its own earlier lots gets limits from the lots
+    screened, which are too few), so no lot of it has a PAT share; known from the catalog's lots
+    without reading them. Only for a recipe whose one PAT-family rule is "pat"."""
+    from silicio.yields import disposition as rules
+
+    if recipe.pat is None or any(name != "pat" for name, _ in recipe.rules):
+        return False
+    return len(context.history_lots(product, rules.SCREENED_STAGE)) < recipe.pat.min_lots
 
 
 def _pat_family(recipe):

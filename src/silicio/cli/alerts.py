@@ -71,6 +71,11 @@ def after_ingest(
 
     with open_lake(data_dir, database_url) as lake:
         result = evaluate(lake, config, context_of_ingest(lake, report), actor="ingest")
+    for update in result.established:
+        if update.version is not None:
+            console.print(f"lot-history limits established: {escape(str(update.key))} version {update.version} "
+                          f"from {len(update.lots)} lots, by ingest (review them: silicio limits show)",
+                          highlight=False, soft_wrap=True)  # fmt: skip
     for row in result.raised:
         console.print(f"alert #{row['id']} \\[{escape(row['severity'])}] {escape(row['title'])}",
                       highlight=False, soft_wrap=True)  # fmt: skip

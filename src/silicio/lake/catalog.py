@@ -242,7 +242,7 @@ baseline_events = sa.Table(
     _parent_id("baseline_id", "baselines.id"),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),  # "update", "freeze", "unfreeze"
+    sa.Column("action", sa.String(16), nullable=False),  # "establish", "update", "freeze", "unfreeze"
     sa.Column("version", sa.Integer),
 )
 
@@ -698,11 +698,14 @@ class Catalog:
         lots: Sequence[dict[str, Any]],
         yield_limits: Sequence[dict[str, Any]],
         pat_limits: Sequence[dict[str, Any]] = (),
-    ) -> int:
+        first_only: bool = False,
+    ) -> int | None:
         """Store a new version of the baseline ``key`` (made on first use) in one transaction, with
         its lots (``lot, started, parts, good_parts``), yield and static PAT limits, and log the
         write with ``actor``. Returns the version number (1, 2, ...). A frozen baseline raises
-        :class:`BaselineFrozen` and changes nothing."""
+        :class:`BaselineFrozen` and changes nothing. ``first_only``: only when the baseline has no
+        version yet (logged as "establish"; None and nothing written when it has one, as when
+        another process stored one first)."""
         if not actor or not actor.strip():
             raise ValueError("a baseline version needs the actor who computed it")
         with self.engine.begin() as connection:
@@ -716,6 +719,8 @@ class Catalog:
                     baseline_versions.c.baseline_id == baseline.id
                 )
             )
+            if first_only and last is not None:
+                return None
             version = (last or 0) + 1
             version_id = connection.execute(
                 sa.insert(baseline_versions).returning(baseline_versions.c.id),
@@ -733,7 +738,8 @@ class Catalog:
                     sa.insert(baseline_pat_limits), [{**row, "version_id": version_id} for row in pat_limits]
                 )
             connection.execute(sa.insert(baseline_events), {
-                "baseline_id": baseline.id, "at": computed_at, "actor": actor, "action": "update", "version": version,
+                "baseline_id": baseline.id, "at": computed_at, "actor": actor,
+                "action": "establish" if first_only else "update", "version": version,
             })  # fmt: skip
         return version
 

@@ -690,6 +690,22 @@ def history_settings(rules: HoldRules | None = None, recipe: Recipe | None = Non
     return HistorySettings(min_lots=judged.yield_limits_min_lots, bin_column=f"{judged.yield_limits_bin}_bin")
 
 
+def establishing_settings(recipe: Recipe | None = None, rules: HoldRules | None = None):
+    """The settings of a program's first lot-history version stored at ingest
+    (:func:`silicio.yields.history.establish_limits`): the hold rules' AEC-Q002 minimum lots and bin
+    kind (:func:`history_settings`), the recipe's static PAT parameters (k, IQR-0 policy, quantile
+    method), and at least the recipe's PAT ``min_lots`` (AEC-Q001 Rev-D §3.1.1), so that the lot
+    it is first stored for is judged as the limits computed for it alone would judge it."""
+    from dataclasses import replace as with_values
+
+    settings = history_settings(rules, recipe)
+    pat = recipe.pat if recipe is not None else None
+    if pat is None:
+        return settings
+    return with_values(settings, min_lots=max(settings.min_lots, pat.min_lots), pat_k=float(pat.k),
+                       iqr_zero=pat.iqr_zero, quantile_method=pat.quantile_method)  # fmt: skip
+
+
 def lake_disposition(
     lake,
     recipe: Recipe,

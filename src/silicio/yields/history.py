@@ -70,6 +70,8 @@ __all__ = [
     "NotEnoughHistory",
     "coded_lot_counts",
     "compute_baseline",
+    "earlier_lots",
+    "establish_limits",
     "freeze_limits",
     "history_static_limits",
     "judge_lot",
@@ -79,7 +81,9 @@ __all__ = [
     "judge_one_lot",
     "limits_overview",
     "lot_counts",
+    "not_judged",
     "pat_baseline_lots",
+    "too_few_lots",
     "update_limits",
 ]
 
@@ -806,11 +810,82 @@ def _stored_choice(stored: list[Baseline], lot: str, started: datetime) -> Basel
     return (frozen or usable)[-1] if usable else None
 
 
+def too_few_lots(key: BaselineKey, lot: str, earlier: int, needed: int) -> str:
+    """Why ``lot`` of ``key`` cannot be judged: ``earlier`` lots tested before it, ``needed`` wanted."""
+    return C_(
+        "lot %(lot)s (%(program)s): %(lots)s lot(s) tested before it, fewer than the %(needed)s "
+        "AEC-Q002 Rev-B needs for SYL / SBL"
+    ) % {"lot": lot, "program": key, "lots": earlier, "needed": needed}
+
+
+def not_judged(key: BaselineKey, lot: str, started: datetime | None, lots: Iterable[tuple[str, datetime | None]],
+               settings: HistorySettings) -> str | None:  # fmt: skip
+    """Why ``lot`` (tested from ``started``) of ``key``, with no stored version to judge it, cannot
+    be judged (the :class:`NotEnoughHistory` message of :func:`judge_lots_against_history`): no test
+    start, or fewer than ``min_lots`` of the key's ``lots`` ((lot, test start)) tested before it;
+    None when it can."""
+    if started is None:
+        return f"lot {lot}: no test start time, so no lots are known to be earlier"
+    earlier = earlier_lots(lots, lot, started, settings)
+    return (
+        too_few_lots(key, lot, len(earlier), settings.min_lots) if len(earlier) < settings.min_lots else None
+    )
+
+
+def earlier_lots(
+    lots: Iterable[tuple[str, datetime | None]], lot: str, started: datetime, settings: HistorySettings
+) -> list[tuple[str, datetime]]:
+    """Of a baseline key's ``lots`` ((lot, test start)), those tested before ``lot`` (the latest
+    ``max_lots``), in test order."""
+    earlier = sorted(((name, at) for name, at in lots if at is not None and at < started and name != lot),
+                     key=lambda pair: (pair[1], pair[0]))  # fmt: skip
+    return earlier[-settings.max_lots :] if settings.max_lots is not None else earlier
+
+
+def establish_limits(
+    lake: Lake,
+    key: BaselineKey,
+    earlier: Sequence[tuple[str, datetime]],
+    *,
+    actor: str,
+    settings: HistorySettings,
+    now: datetime | None = None,
+) -> LimitUpdate:
+    """The first version of baseline ``key``, from ``earlier`` ((lot, test start): the lots tested
+    before the first lot judged with it, :func:`earlier_lots`), stored and logged with ``actor`` as
+    "establish": what a lot is judged against when the key has no version is then computed once and
+    kept, not again at every lot (AEC-Q001 Rev-D §3.1.1: static limits set from at least six lots
+    and reviewed periodically; its review date is ``review_days`` on). Nothing is written when the
+    key already has a version or is frozen (``version`` None, with a note), or with fewer than
+    ``min_lots`` lots (:class:`NotEnoughHistory`)."""
+    from silicio.lake.catalog import BaselineFrozen
+    from silicio.lake.queries.history import final_bin_counts, pat_history
+
+    now = now or datetime.now(UTC)
+    names = [lot for lot, _ in earlier]
+    if len(names) < settings.min_lots:
+        raise NotEnoughHistory(f"{key}: {len(names)} lot(s), fewer than the {settings.min_lots} "
+                               "AEC-Q002 Rev-B and AEC-Q001 Rev-D need")  # fmt: skip
+    counts = final_bin_counts(lake, key.product, key.stage, names)
+    tidy = pat_history(lake, key.product, key.stage, names)
+    baseline = compute_baseline(
+        key, earlier, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor
+    )
+    try:
+        version = lake.catalog.add_baseline_version(
+            key, actor=actor, first_only=True, **_version_rows(baseline)
+        )
+    except BaselineFrozen as exc:
+        return LimitUpdate(key, None, tuple(names), (str(exc),))
+    if version is None:
+        return LimitUpdate(key, None, tuple(names), ("a version was stored meanwhile: kept as it is",))
+    return LimitUpdate(key, version, tuple(names), baseline.notes)
+
+
 def _earlier_lots(key_lots: pl.DataFrame, lot: str, started: datetime,
                   settings: HistorySettings) -> list[tuple[str, datetime]]:  # fmt: skip
     """The lots of the key tested before ``lot`` (the latest ``max_lots``), in test order."""
-    earlier = [(name, at) for name, at in _with_start(key_lots) if at < started and name != lot]
-    return earlier[-settings.max_lots :] if settings.max_lots is not None else earlier
+    return earlier_lots(_with_start(key_lots), lot, started, settings)
 
 
 def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started: datetime | None,
@@ -820,19 +895,13 @@ def _choose_baseline(key: BaselineKey, stored: list[Baseline], lot: str, started
     stored versions and lots; ``counts_of(lots)`` gives the final bin counts of lots when the
     limits must be computed now."""
     if started is None:
-        raise NotEnoughHistory(f"lot {lot}: no test start time, so no lots are known to be earlier")
+        raise NotEnoughHistory(not_judged(key, lot, started, (), settings))
     chosen = _stored_choice(stored, lot, started)
     if chosen is not None:
         return chosen
     earlier = _earlier_lots(key_lots, lot, started, settings)
     if len(earlier) < settings.min_lots:
-        raise NotEnoughHistory(
-            C_(
-                "lot %(lot)s (%(program)s): %(lots)s lot(s) tested before it, fewer than the %(needed)s "
-                "AEC-Q002 Rev-B needs for SYL / SBL"
-            )
-            % {"lot": lot, "program": key, "lots": len(earlier), "needed": settings.min_lots}
-        )
+        raise NotEnoughHistory(too_few_lots(key, lot, len(earlier), settings.min_lots))
     counts = counts_of([name for name, _ in earlier])
     return compute_baseline(key, earlier, counts, settings=settings, computed_at=datetime.now(UTC))
 

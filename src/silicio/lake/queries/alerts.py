@@ -32,6 +32,7 @@ __all__ = [
     "acknowledge",
     "acknowledgements",
     "alert_rows",
+    "catalog_history_lots",
     "catalog_lot_yields",
     "catalog_wafer_yields",
     "deliveries",
@@ -137,6 +138,27 @@ def ingested_file_rows(connection: Connection, sha256s: Sequence[str]) -> list[d
         by_sha.setdefault(row["sha256"], row)
     # by start, files without one last, then content hash
     return sorted(by_sha.values(), key=lambda r: (r["started"] is None, r["started"] or 0, r["sha256"]))
+
+
+def catalog_history_lots(connection: Connection, product: str | None, stage: str) -> list[dict[str, Any]]:
+    """:func:`silicio.lake.queries.history.history_lots` of ``product`` at ``stage`` from the
+    catalog's ``files`` through SQLAlchemy, as dicts: each lot with the program and revision of
+    its first file (by start, files without one last, then content hash) and its earliest start,
+    in the order of that function."""
+    by_lot: dict[str, list[dict[str, Any]]] = {}
+    for row in connection.execute(
+        _history_lots_statement(product is None), {"product": product, "stage": stage}
+    ):
+        by_lot.setdefault(row.lot, []).append({**row._mapping, "started": _utc(row.started)})
+    out = []
+    for lot, rows in by_lot.items():
+        first = min(rows, key=lambda r: (r["started"] is None, r["started"] or 0, r["sha256"]))
+        starts = [r["started"] for r in rows if r["started"] is not None]
+        out.append({"product": product, "stage": stage, "program": first["program"], "revision": first["revision"],
+                    "lot": lot, "started": min(starts) if starts else None, "files": len(rows)})  # fmt: skip
+    out.sort(key=lambda r: (r["program"] is None, r["program"] or "", r["revision"] is None, r["revision"] or "",
+                            r["started"] is None, r["started"] or 0, r["lot"]))  # fmt: skip
+    return out
 
 
 def catalog_lot_yields(engine: Engine, product: str | None, stage: str) -> pl.DataFrame:
@@ -347,6 +369,14 @@ def _lot_yields_statement(without_product: bool):
         sa.select(files.c.lot, sa.func.min(files.c.started), dies, good)
         .where(product & (files.c.stage == sa.bindparam("stage")) & files.c.lot.is_not(None))
         .group_by(files.c.product, files.c.lot, files.c.stage)
+    )
+
+
+@cache
+def _history_lots_statement(without_product: bool):
+    product = _same_product(None if without_product else sa.bindparam("product"))
+    return sa.select(files.c.lot, files.c.program, files.c.revision, files.c.started, files.c.sha256).where(
+        product & (files.c.stage == sa.bindparam("stage")) & files.c.lot.is_not(None)
     )
 
 
