@@ -238,3 +238,21 @@ def test_establishing_settings_are_the_recipes():
         recipe.pat.quantile_method,
     )
     assert settings.bin_column == history_settings(None, recipe).bin_column
+
+
+def test_silicio_ingest_with_alerts_says_it_established_the_limits(tmp_path, files):
+    from typer.testing import CliRunner
+
+    from silicio.cli import app
+
+    data = tmp_path / "data"
+    assert silicio_lake.ingest([str(files[lot]) for lot in LOTS[:6]], data, workers=1).ok
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(HISTORY_RULES)
+    command = ["ingest", str(files["HX0007"]), "--data", str(data), "--workers", "1", "--alerts", str(rules)]
+    result = CliRunner().invoke(app, command, env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert f"lot-history limits established: {KEY} version 1 from 6 lots, by ingest" in result.output
+    with Lake(data) as lake:
+        (version,) = lake.catalog.baseline_versions(KEY)
+    assert version["actor"] == "ingest"

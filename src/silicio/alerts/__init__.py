@@ -6,7 +6,8 @@ above SBL, PAT outlier rate, SPC run rule on a lot or wafer yield, a new wafer-m
 quarantined file, a test site drifting). A TOML file (:mod:`.config`; the format in the example
 shipped with the package, :func:`example_path`) configures them: thresholds, severity, quiet
 period, recipients. They are evaluated at ingest (``silicio ingest --alerts FILE``, or the data
-directory's ``alerts.toml``), deduplicated and stored in the catalog (:mod:`.engine`), and sent to
+directory's ``alerts.toml``; a test program without stored lot-history limits gets its first
+version there, :meth:`AlertContext.establish_limits`), deduplicated and stored in the catalog (:mod:`.engine`), and sent to
 the dashboard inbox, webhooks (HMAC-signed JSON) and e-mail (:mod:`.channels`). Scheduled
 reports (:mod:`.reports`) go through the same channels.
 """

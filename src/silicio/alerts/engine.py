@@ -8,6 +8,10 @@ user who ran the evaluation), then sent: it is in its users' and roles' dashboar
 being stored, and each webhook and e-mail is recorded as sent or failed in
 ``alert_deliveries`` (a failure never stops the ingest).
 
+Before the rules run, a test program of an ingested lot without stored lot-history limits gets
+its first version, when a rule judges against them and the lot, its newest, has six earlier lots
+(:meth:`~silicio.alerts.base.AlertContext.establish_limits`: a write logged with the actor).
+
 The lots the disposition rules hold are also recorded in the trace store's audit log
 (:func:`silicio.trace.disposition.record_rule_holds`), so a shipment of one is refused until a
 release is signed.

@@ -26,8 +26,11 @@ so by returning None and the caller takes the lake's way:
 * a lot with more than one file at its stage (a retest file, or an earlier file in the lake):
   which insertion of a die is final is the lake's retest rule across files
   (:mod:`silicio.lake.queries.insertions`); its parts and results are read through DuckDB;
-* a lot with no stored lot-history version computed from lots before it: its SYL / SBL limits
-  are computed now from the earlier lots' final dies, which only the lake has;
+* a lot with no stored lot-history version computed from lots before it (a lot tested before
+  the newest of its program, as the evaluation stores a program's first version itself:
+  :meth:`~silicio.alerts.base.AlertContext.establish_limits`) and at least ``min_lots`` earlier
+  lots: its SYL / SBL limits are computed now from the earlier lots' final dies, which only the
+  lake has (with fewer, the lot is noted as not judged from the catalog's lots: no lake read);
 * a PAT recipe this module does not count itself (another rule of the PAT family, per-lot
   static limits, dynamic limits centred on the median, a quantile method other than numpy's
   "linear" or ``iqr_zero = "resolution"``): the lot is screened with :func:`silicio.yields.screen`.
