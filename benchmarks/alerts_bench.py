@@ -327,9 +327,10 @@ def phases(m: dict) -> list[dict]:
         if runs:
             numbers = sorted({r[0] for r in runs})
             without, with_rules, rules = (sum(r[k] for r in runs) for k in (1, 2, 3))
+            per_lot = [r[2] / r[1] for r in runs]
             out.append({"label": label, "lots": numbers, "runs": len(runs), "without": without,
                         "with_rules": with_rules, "rules": rules, "ratio": with_rules / without,
-                        "targeted": targeted})  # fmt: skip
+                        "targeted": targeted, "per_lot": per_lot})  # fmt: skip
     return out
 
 
@@ -475,10 +476,19 @@ def main() -> None:
     lines = ["# Alert rules at ingest", ""]
     lines += [f"| lot size | ratio with / without (target < {TARGET_RATIO:.2f}) | lot by lot, ± standard error | "
               "rules a lot, CPU s |", "|---|---:|---:|---:|"]  # fmt: skip
-    lines += [f"| {m['wafers']} wafers x ~{args.side}x{args.side} dies{'' if m['stored_limits'] else ', no stored limits'} | "
-              f"{m['ratio']:.3f} | "
-              f"{statistics.fmean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} | "
-              f"{m['rules_cpu'] / len(m['per_lot']):.3f} |" for m in measured]  # fmt: skip
+    for m in measured:
+        if m["stored_limits"]:
+            lines.append(f"| {m['wafers']} wafers x ~{args.side}x{args.side} dies | {m['ratio']:.3f} | "
+                         f"{statistics.fmean(m['per_triple']):.3f} ± {_standard_error(m['per_triple']):.3f} | "
+                         f"{m['rules_cpu'] / len(m['per_lot']):.3f} |")  # fmt: skip
+            continue
+        for p in phases(m):
+            numbers = f"{p['lots'][0]}" + (f"-{p['lots'][-1]}" if len(p["lots"]) > 1 else "")
+            spread = (f"{statistics.fmean(p['per_lot']):.3f} ± {_standard_error(p['per_lot']):.3f}"
+                      if len(p["per_lot"]) > 1 else "-")  # fmt: skip
+            lines.append(f"| {m['wafers']} wafers, a new program, no stored limits: lot{'s' if len(p['lots']) > 1 else ''} {numbers} | "
+                         f"{p['ratio']:.3f}{'' if p['targeted'] else ' (once a program: not a target)'} | {spread} | "
+                         f"{p['rules'] / p['runs']:.3f} |")  # fmt: skip
     lines.append("")
     for m in measured:
         lines += [*table(m, args), ""]
