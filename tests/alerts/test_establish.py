@@ -256,3 +256,21 @@ def test_silicio_ingest_with_alerts_says_it_established_the_limits(tmp_path, fil
     with Lake(data) as lake:
         (version,) = lake.catalog.baseline_versions(KEY)
     assert version["actor"] == "ingest"
+
+
+def test_an_earlier_lot_without_a_tested_part_stores_nothing_and_is_no_error(tmp_path, files, monkeypatch):
+    """The version would have a lot it cannot count: nothing is stored, the evaluation says why in
+    the update's notes, and the rules judge the lot as without a version."""
+    from silicio.lake.queries import history as queries
+
+    data = tmp_path / "data"
+    assert silicio_lake.ingest([str(files[lot]) for lot in LOTS[:6]], data, workers=1).ok
+    real = queries.final_bin_counts
+    monkeypatch.setattr(queries, "final_bin_counts",
+                        lambda lake, product, stage, lots: real(lake, product, stage, [x for x in lots if x != "HX0001"]))  # fmt: skip
+    result, held, lake_held, _ = _ingest(data, files["HX0007"], HISTORY_RULES)
+    (update,) = result.established
+    assert update.version is None and "no tested parts for lot(s) HX0001" in update.notes[0]
+    assert result.errors == []
+    with Lake(data) as lake:
+        assert lake.catalog.baseline_versions(KEY) == []

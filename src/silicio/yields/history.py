@@ -856,8 +856,8 @@ def establish_limits(
     "establish": what a lot is judged against when the key has no version is then computed once and
     kept, not again at every lot (AEC-Q001 Rev-D §3.1.1: static limits set from at least six lots
     and reviewed periodically; its review date is ``review_days`` on). Nothing is written when the
-    key already has a version or is frozen (``version`` None, with a note), or with fewer than
-    ``min_lots`` lots (:class:`NotEnoughHistory`)."""
+    key already has a version or is frozen, or an earlier lot has no tested part (``version``
+    None, with a note), or with fewer than ``min_lots`` lots (:class:`NotEnoughHistory`)."""
     from silicio.lake.catalog import BaselineFrozen
     from silicio.lake.queries.history import final_bin_counts, pat_history
 
@@ -868,9 +868,12 @@ def establish_limits(
                                "AEC-Q002 Rev-B and AEC-Q001 Rev-D need")  # fmt: skip
     counts = final_bin_counts(lake, key.product, key.stage, names)
     tidy = pat_history(lake, key.product, key.stage, names)
-    baseline = compute_baseline(
-        key, earlier, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor
-    )
+    try:
+        baseline = compute_baseline(
+            key, earlier, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor
+        )
+    except NotEnoughHistory as exc:  # an earlier lot without a tested part: judged as without a version
+        return LimitUpdate(key, None, tuple(names), (str(exc),))
     try:
         version = lake.catalog.add_baseline_version(
             key, actor=actor, first_only=True, **_version_rows(baseline)
