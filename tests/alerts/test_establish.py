@@ -141,11 +141,18 @@ def test_a_new_programs_limits_are_established_at_its_seventh_lot_and_judge_the_
     assert (vref["pat_lo"], vref["pat_hi"]) == pytest.approx(_robust_limits(earlier), rel=1e-12)
 
     # The eighth lot is judged against version 1 (the six lots), not against its seven earlier lots.
+    from silicio.alerts.ingested import IngestedLots
+
+    real_lots = IngestedLots.history_lots
+    monkeypatch.setattr(IngestedLots, "history_lots",
+                        lambda self, *a: lake_reads.append("catalog lots") or real_lots(self, *a))  # fmt: skip
     lake_reads.clear()
     result, held, lake_held, read = _ingest(data, files[EIGHTH], HISTORY_RULES, lake_reads)
     assert result.established == [] and held == lake_held
     assert not [r for r in result.raised if r["rule"] in ("syl", "sbl")]  # HX0004's dies: a normal lot
-    assert read == []  # judged against the stored version: no lake-wide screening or judgement
+    # judged against the stored version: no lake-wide screening or judgement, not even the
+    # catalog's list of the program's lots
+    assert read == []
     with Lake(data) as lake:
         assert len(lake.catalog.baseline_versions(KEY)) == 1
         baseline = history.history_baseline(lake, PRODUCT, "wafer_sort", EIGHTH)

@@ -187,18 +187,27 @@ class AlertContext:
         settings = rules.establishing_settings(load_recipe_once(rules.default_recipe_path()))
         candidates = []
         for product, lot, stage in self.lot_keys():
-            rows = self.history_lots(product, stage)
-            mine = next((r for r in rows if r["lot"] == lot), None)
-            if mine is None or mine["started"] is None:
+            if self.ingested is not None:  # the lot's key from the ingest's rows: no query on a line
+                key, started = self.ingested.history_key(product, stage, lot)
+            else:
+                mine = next((r for r in self.history_lots(product, stage) if r["lot"] == lot), None)
+                if mine is None:
+                    continue
+                key, started = BaselineKey(product, stage, mine["program"], mine["revision"]), mine["started"]
+            # a program with a stored version (a running line) needs none: its lots are not read
+            if started is None or self.has_stored_limits(key):
                 continue
-            key = BaselineKey(product, stage, mine["program"], mine["revision"])
-            same = [r for r in rows if BaselineKey(product, stage, r["program"], r["revision"]) == key]
-            if any(r["started"] is not None and r["started"] > mine["started"] for r in same):
+            same = [
+                r
+                for r in self.history_lots(product, stage)
+                if (r["program"], r["revision"]) == (key.program, key.revision)
+            ]
+            if any(r["started"] is not None and r["started"] > started for r in same):
                 continue  # not the program's newest lot
-            candidates.append((mine["started"], lot, key, same))
+            candidates.append((started, lot, key, same))
         out, done = [], set()
         for started, lot, key, same in sorted(candidates, key=lambda c: (c[0], c[1])):
-            if key in done or self.has_stored_limits(key):
+            if key in done:
                 continue
             earlier = earlier_lots([(r["lot"], r["started"]) for r in same], lot, started, settings)
             if len(earlier) < settings.min_lots:
