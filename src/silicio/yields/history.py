@@ -39,7 +39,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -647,9 +647,6 @@ def update_limits(
     from the lots of the lake with a test start (the latest ``max_lots`` of them), SYL / SBL and
     static PAT limits, logged with ``actor``. A frozen baseline, or one with fewer than
     ``min_lots`` lots, gets no new version: its :class:`LimitUpdate` says why."""
-    from silicio.lake.catalog import BaselineFrozen
-    from silicio.lake.queries.history import final_bin_counts, pat_history
-
     settings = settings or HistorySettings()
     now = now or datetime.now(UTC)
     lots = _lot_rows(lake, product, stage)
@@ -673,19 +670,32 @@ def update_limits(
             out.append(LimitUpdate(key, None, tuple(lot for lot, _ in chosen), (
                 f"{len(chosen)} lot(s) with a test start, fewer than the {settings.min_lots} needed", *notes)))  # fmt: skip
             continue
-        names = [lot for lot, _ in chosen]
-        counts = final_bin_counts(lake, key.product, key.stage, names)
-        tidy = pat_history(lake, key.product, key.stage, names)
-        baseline = compute_baseline(
-            key, chosen, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor
-        )
-        try:
-            version = lake.catalog.add_baseline_version(key, actor=actor, **_version_rows(baseline))
-        except BaselineFrozen as exc:  # frozen meanwhile, by someone else
-            out.append(LimitUpdate(key, None, tuple(names), (str(exc), *notes)))
-            continue
-        out.append(LimitUpdate(key, version, tuple(names), (*baseline.notes, *notes)))
+        update = _store_version(lake, key, chosen, settings=settings, actor=actor, now=now)
+        out.append(replace(update, notes=(*update.notes, *notes)))
     return out
+
+
+def _store_version(lake: Lake, key: BaselineKey, lots: Sequence[tuple[str, datetime]], *,
+                   settings: HistorySettings, actor: str, now: datetime, first_only: bool = False) -> LimitUpdate:  # fmt: skip
+    """A version of ``key`` computed from ``lots`` ((lot, test start)) and stored, logged with
+    ``actor`` (``first_only``: only when the key has none); a baseline frozen meanwhile, or a
+    version stored meanwhile when ``first_only``, gives no version and a note."""
+    from silicio.lake.catalog import BaselineFrozen
+    from silicio.lake.queries.history import final_bin_counts, pat_history
+
+    names = [lot for lot, _ in lots]
+    counts = final_bin_counts(lake, key.product, key.stage, names)
+    tidy = pat_history(lake, key.product, key.stage, names)
+    baseline = compute_baseline(key, lots, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor)
+    try:
+        version = lake.catalog.add_baseline_version(
+            key, actor=actor, first_only=first_only, **_version_rows(baseline)
+        )
+    except BaselineFrozen as exc:  # frozen meanwhile, by someone else
+        return LimitUpdate(key, None, tuple(names), (str(exc),))
+    if version is None:
+        return LimitUpdate(key, None, tuple(names), ("a version was stored meanwhile: kept as it is",))
+    return LimitUpdate(key, version, tuple(names), baseline.notes)
 
 
 def freeze_limits(lake: Lake, product: str, stage: str, *, actor: str, frozen: bool = True,
@@ -858,31 +868,14 @@ def establish_limits(
     and reviewed periodically; its review date is ``review_days`` on). Nothing is written when the
     key already has a version or is frozen, or an earlier lot has no tested part (``version``
     None, with a note), or with fewer than ``min_lots`` lots (:class:`NotEnoughHistory`)."""
-    from silicio.lake.catalog import BaselineFrozen
-    from silicio.lake.queries.history import final_bin_counts, pat_history
-
-    now = now or datetime.now(UTC)
-    names = [lot for lot, _ in earlier]
-    if len(names) < settings.min_lots:
-        raise NotEnoughHistory(f"{key}: {len(names)} lot(s), fewer than the {settings.min_lots} "
+    if len(earlier) < settings.min_lots:
+        raise NotEnoughHistory(f"{key}: {len(earlier)} lot(s), fewer than the {settings.min_lots} "
                                "AEC-Q002 Rev-B and AEC-Q001 Rev-D need")  # fmt: skip
-    counts = final_bin_counts(lake, key.product, key.stage, names)
-    tidy = pat_history(lake, key.product, key.stage, names)
     try:
-        baseline = compute_baseline(
-            key, earlier, counts, tidy=tidy, settings=settings, computed_at=now, actor=actor
-        )
+        return _store_version(lake, key, earlier, settings=settings, actor=actor, now=now or datetime.now(UTC),
+                              first_only=True)  # fmt: skip
     except NotEnoughHistory as exc:  # an earlier lot without a tested part: judged as without a version
-        return LimitUpdate(key, None, tuple(names), (str(exc),))
-    try:
-        version = lake.catalog.add_baseline_version(
-            key, actor=actor, first_only=True, **_version_rows(baseline)
-        )
-    except BaselineFrozen as exc:
-        return LimitUpdate(key, None, tuple(names), (str(exc),))
-    if version is None:
-        return LimitUpdate(key, None, tuple(names), ("a version was stored meanwhile: kept as it is",))
-    return LimitUpdate(key, version, tuple(names), baseline.notes)
+        return LimitUpdate(key, None, tuple(lot for lot, _ in earlier), (str(exc),))
 
 
 def _earlier_lots(key_lots: pl.DataFrame, lot: str, started: datetime,
