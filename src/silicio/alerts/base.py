@@ -184,6 +184,8 @@ class AlertContext:
         from silicio.yields import disposition as rules
         from silicio.yields.history import earlier_lots, establish_limits
 
+        from .ingested import program_lots
+
         settings = rules.establishing_settings(load_recipe_once(rules.default_recipe_path()))
         candidates = []
         for product, lot, stage in self.lot_keys():
@@ -197,19 +199,15 @@ class AlertContext:
             # a program with a stored version (a running line) needs none: its lots are not read
             if started is None or self.has_stored_limits(key):
                 continue
-            same = [
-                r
-                for r in self.history_lots(product, stage)
-                if (r["program"], r["revision"]) == (key.program, key.revision)
-            ]
-            if any(r["started"] is not None and r["started"] > started for r in same):
+            same = program_lots(self.history_lots(product, stage), key)
+            if any(at is not None and at > started for _, at in same):
                 continue  # not the program's newest lot
             candidates.append((started, lot, key, same))
         out, done = [], set()
         for started, lot, key, same in sorted(candidates, key=lambda c: (c[0], c[1])):
             if key in done:
                 continue
-            earlier = earlier_lots([(r["lot"], r["started"]) for r in same], lot, started, settings)
+            earlier = earlier_lots(same, lot, started, settings)
             if len(earlier) < settings.min_lots:
                 continue
             done.add(key)

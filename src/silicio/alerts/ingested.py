@@ -365,7 +365,9 @@ class IngestedLots:
             why = None
             if baseline is None:
                 key, started = self.history_key(product, stage, lot)
-                why = not_judged(key, lot, started, self._program_lots(key), settings)
+                why = not_judged(
+                    key, lot, started, program_lots(self.history_lots(product, stage), key), settings
+                )
             if why is not None:
                 notes.append(why)
             else:
@@ -375,11 +377,6 @@ class IngestedLots:
             flags.append(table)
             notes += more
         return (pa.concat_tables(flags) if flags else FLAG_COLUMNS.empty_table()), tuple(notes)
-
-    def _program_lots(self, key) -> list[tuple[str, Any]]:
-        """(lot, test start) of the lots of baseline ``key`` (:meth:`history_lots`)."""
-        return [(r["lot"], r["started"]) for r in self.history_lots(key.product, key.stage)
-                if (r["program"], r["revision"]) == (key.program, key.revision)]  # fmt: skip
 
     def static_limits(self, product: str | None, stage: str, lot: str) -> pa.Table | None:
         """:func:`silicio.yields.history.history_static_limits` from the stored versions read once."""
@@ -393,6 +390,14 @@ class IngestedLots:
             rows = self.catalog.baseline_pat_limits(version["id"])
             tables[version["id"]] = _pat_table(rows) if rows else None
         return tables[version["id"]]
+
+
+def program_lots(rows: list[dict[str, Any]], key) -> list[tuple[str, Any]]:
+    """(lot, test start) of the lots of baseline ``key`` among ``rows`` (the product's lots at the
+    stage, :func:`silicio.lake.queries.alerts.catalog_history_lots` or ``history_lots``)."""
+    return [
+        (r["lot"], r["started"]) for r in rows if (r["program"], r["revision"]) == (key.program, key.revision)
+    ]
 
 
 def _kept_frame(table: pa.Table, columns) -> pl.DataFrame | None:
