@@ -234,8 +234,6 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool, stored_lim
     per_lot: list[tuple[float, float]] = []
     #: each lot and set: (its number in the lake, CPU s without rules (mean of the two), with, of it the rules)
     lot_runs: list[tuple[int, float, float, float]] = []
-    #: each lot and set's ratio: with rules / mean of the two without (their scatter: the standard error)
-    per_triple: list[float] = []
     #: minor page faults of each run's timed ingests (the rules' with them in run b)
     faults = dict.fromkeys(RUNS, 0)
     for n, lakes in enumerate(sets):
@@ -268,7 +266,6 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool, stored_lim
                             per_rule[name] = per_rule.get(name, 0.0) + seconds
                     cpu_of[run] = cpu
                 without, without_again = without + cpu_of["a"], without_again + cpu_of["c"]
-                per_triple.append(cpu_of["b"] / ((cpu_of["a"] + cpu_of["c"]) / 2))
                 lot_runs.append((n_history + warm_lots + turn + 1, (cpu_of["a"] + cpu_of["c"]) / 2, cpu_of["b"],
                                  per_lot[-1][1]))  # fmt: skip
         finally:
@@ -276,7 +273,9 @@ def measure(root: Path, args, wafers: int, lots: int, commands: bool, stored_lim
                 line.close()
     out = {"wafers": wafers, "lots": lots, "size": sum(p.stat().st_size for p in timed), "without": without,
            "without_again": without_again, "with_rules": with_rules, "rules_cpu": rules_cpu, "raised": raised,
-           "per_rule": per_rule, "per_lot": per_lot, "per_triple": per_triple, "lot_runs": lot_runs,
+           "per_rule": per_rule, "per_lot": per_lot, "lot_runs": lot_runs,
+           # each lot and set's ratio: with rules / mean of the two without (their scatter: the standard error)
+           "per_triple": [with_lot / without_lot for _, without_lot, with_lot, _ in lot_runs],
            "history": n_history,
            "trace_store_cpu": trace_store_cpu, "replicas": replicas, "stored_limits": stored_limits,
            "first_evaluation": first_evaluation, "faults": faults}  # fmt: skip
@@ -334,11 +333,17 @@ def phases(m: dict) -> list[dict]:
     return out
 
 
+def _lot_range(phase: dict) -> str:
+    """A phase's lot numbers as "3" or "3-5"."""
+    lots = phase["lots"]
+    return f"{lots[0]}" + (f"-{lots[-1]}" if len(lots) > 1 else "")
+
+
 def over_target(m: dict) -> list[str]:
     """What of ``m`` is at or over the target: the ratio, or for a new program the targeted phases'."""
     if m["stored_limits"]:
         return [f"{m['wafers']} wafers a lot"] if m["ratio"] >= TARGET_RATIO else []
-    return [f"a new program's lots {p['lots'][0]}-{p['lots'][-1]}" for p in phases(m)
+    return [f"a new program's lots {_lot_range(p)}" for p in phases(m)
             if p["targeted"] and p["ratio"] >= TARGET_RATIO]  # fmt: skip
 
 
@@ -348,7 +353,7 @@ def phase_table(m: dict) -> list[str]:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for p in phases(m):
-        numbers = f"{p['lots'][0]}" + (f"-{p['lots'][-1]}" if len(p["lots"]) > 1 else "")
+        numbers = _lot_range(p)
         lines.append(f"| {numbers}: {p['label']} | {p['runs']} | {p['without']:.2f} | {p['with_rules']:.2f} | "
                      f"{p['rules']:.2f} | {p['ratio']:.3f}{'' if p['targeted'] else ' (not a target)'} |")  # fmt: skip
     once = [p for p in phases(m) if not p["targeted"]]
@@ -483,7 +488,7 @@ def main() -> None:
                          f"{m['rules_cpu'] / len(m['per_lot']):.3f} |")  # fmt: skip
             continue
         for p in phases(m):
-            numbers = f"{p['lots'][0]}" + (f"-{p['lots'][-1]}" if len(p["lots"]) > 1 else "")
+            numbers = _lot_range(p)
             spread = (f"{statistics.fmean(p['per_lot']):.3f} ± {_standard_error(p['per_lot']):.3f}"
                       if len(p["per_lot"]) > 1 else "-")  # fmt: skip
             lines.append(f"| {m['wafers']} wafers, a new program, no stored limits: lot{'s' if len(p['lots']) > 1 else ''} {numbers} | "
